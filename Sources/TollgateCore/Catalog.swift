@@ -1,0 +1,143 @@
+import Foundation
+
+/// The three kinds of feature a plan can grant.
+public enum FeatureType: String, Sendable, Codable, CaseIterable {
+    /// On or off (`api_access`, `sso`).
+    case boolean
+    /// A count of things that exist (`notes`, `notebooks`, `collaborators`): consumed on create,
+    /// released on delete, never reset.
+    case limit
+    /// Usage that resets every period (`semantic_search` 100 per month).
+    case metered
+}
+
+/// A quota bound: a number, or no bound at all.
+public enum Limit: Hashable, Sendable {
+    case unlimited
+    case finite(Int64)
+
+    public var value: Int64? {
+        if case .finite(let n) = self { return n }
+        return nil
+    }
+
+    /// Whether `other` allows at least as much as `self`.
+    public func isAtMost(_ other: Limit) -> Bool {
+        switch (self, other) {
+        case (_, .unlimited): return true
+        case (.unlimited, .finite): return false
+        case (.finite(let a), .finite(let b)): return a <= b
+        }
+    }
+}
+
+public struct FeatureDefinition: Hashable, Sendable {
+    public let id: String
+    public let name: String
+    public let type: FeatureType
+    public let unit: String?
+    /// Credits charged per unit consumed, when the feature is paid in credits (see the credits ledger).
+    public let creditCost: CreditCost?
+}
+
+public struct CreditCost: Hashable, Sendable {
+    public let creditType: String
+    public let amount: Int64
+}
+
+/// Continuing past a metered quota at a unit price, `unitAmount` minor units per `per` units.
+public struct OveragePrice: Hashable, Sendable {
+    public let per: Int64
+    public let unitAmounts: [Currency: Int64]
+}
+
+/// What one plan grants for one feature.
+public enum FeatureGrant: Hashable, Sendable {
+    case boolean(Bool)
+    case limit(Limit)
+    case metered(Limit, ResetPeriod, overage: OveragePrice?)
+}
+
+public enum BillingInterval: String, Sendable, Codable, CaseIterable {
+    case month
+    case year
+}
+
+public struct Price: Hashable, Sendable {
+    public let currency: Currency
+    public let interval: BillingInterval
+    /// Base amount per interval, in minor units.
+    public let amount: Int64
+    /// Amount per seat per interval, in minor units, for seat-priced plans.
+    public let perSeatAmount: Int64?
+    public let minimumSeats: Int?
+    /// Beyond this many seats, checkout refuses and sends the buyer to sales.
+    public let maximumSeats: Int?
+    /// An explicit Stripe price id, when the product's Stripe account does not use lookup keys.
+    public let stripePriceId: String?
+
+    public var money: Money { Money(amount, currency) }
+}
+
+public struct Trial: Hashable, Sendable {
+    public let days: Int
+    public let requiresPaymentMethod: Bool
+}
+
+public struct CreditGrantRule: Hashable, Sendable {
+    public let creditType: String
+    public let amount: Int64
+    public let period: ResetPeriod
+    public let rollover: Bool
+}
+
+public struct Plan: Hashable, Sendable {
+    public let id: String
+    public let name: String
+    /// Position on the upgrade ladder: upgrade suggestions go to the lowest higher order.
+    public let order: Int
+    public let prices: [Price]
+    public let trial: Trial?
+    public let features: [String: FeatureGrant]
+    public let creditGrants: [CreditGrantRule]
+
+    public var isFree: Bool { prices.isEmpty || prices.allSatisfy { $0.amount == 0 && ($0.perSeatAmount ?? 0) == 0 } }
+}
+
+public struct AddOn: Hashable, Sendable {
+    public let id: String
+    public let name: String
+    public let prices: [Price]
+    /// Increments to limit features, e.g. `collaborators: 5`.
+    public let features: [String: Int64]
+    /// Plans on which the add-on can be bought.
+    public let plans: [String]
+}
+
+public struct CreditPack: Hashable, Sendable {
+    public let id: String
+    public let name: String
+    public let creditType: String
+    public let amount: Int64
+    public let prices: [Price]
+}
+
+/// A product's whole offer, loaded from a catalog file. Immutable; swap the whole value to change it.
+public struct Catalog: Hashable, Sendable {
+    public let product: String
+    public let name: String
+    public let defaultPlanId: String
+    /// In file order.
+    public let features: [FeatureDefinition]
+    /// Sorted by `order`.
+    public let plans: [Plan]
+    public let addOns: [AddOn]
+    public let creditTypes: [String]
+    public let creditPacks: [CreditPack]
+
+    public func feature(_ id: String) -> FeatureDefinition? { features.first { $0.id == id } }
+
+    public func plan(_ id: String) -> Plan? { plans.first { $0.id == id } }
+
+    public var defaultPlan: Plan { plan(defaultPlanId)! }
+}

@@ -1,0 +1,350 @@
+import Foundation
+import Yams
+
+/// Turns a YAML tree into a `Catalog`, collecting every issue. The file's shape is documented in
+/// `catalogs/README.md`.
+struct CatalogReader {
+    private var yaml = YAMLReader()
+    var issues: [CatalogIssue] { yaml.issues }
+
+    /// snake_case: a lower-case letter, then lower-case letters, digits and `_`.
+    static func isFeatureId(_ id: String) -> Bool {
+        guard let first = id.unicodeScalars.first, ("a"..."z").contains(first) else { return false }
+        return id.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+    }
+
+    /// Lower case: like a feature id, and `-` is allowed too.
+    static func isPlanId(_ id: String) -> Bool {
+        isFeatureId(id.replacingOccurrences(of: "-", with: "_"))
+    }
+
+    mutating func catalog(_ root: Node) -> Catalog? {
+        let topKeys: Set<String> = ["product", "name", "defaultPlan", "features", "plans", "addOns", "creditTypes", "creditPacks"]
+        guard let top = yaml.mapping(root, "", allowed: topKeys) else { return nil }
+        let product = requiredString(top, "product", "", root)
+        let name = top["name"].flatMap { yaml.string($0, "name") } ?? product
+        let creditTypes = top["creditTypes"].map { creditTypeList($0) } ?? []
+        let features = top["features"].map { featureList($0, creditTypes: creditTypes) }
+            ?? { yaml.report("features", "is required", root); return [] }()
+        let featuresById = Dictionary(features.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let plans = top["plans"].map { planList($0, features: featuresById, creditTypes: creditTypes) }
+            ?? { yaml.report("plans", "is required", root); return [] }()
+        let planIds = Set(plans.map(\.id))
+        let defaultPlan = requiredString(top, "defaultPlan", "", root)
+        if let defaultPlan, !plans.isEmpty, !planIds.contains(defaultPlan) {
+            yaml.report("defaultPlan", "names no plan of this catalog: \(defaultPlan)", top["defaultPlan"])
+        }
+        let addOns = top["addOns"].map { addOnList($0, features: featuresById, planIds: planIds) } ?? []
+        let packs = top["creditPacks"].map { creditPackList($0, creditTypes: creditTypes) } ?? []
+        guard let product, let defaultPlan, issues.isEmpty else { return nil }
+        return Catalog(
+            product: product, name: name ?? product, defaultPlanId: defaultPlan, features: features,
+            plans: plans.sorted { $0.order < $1.order }, addOns: addOns, creditTypes: creditTypes, creditPacks: packs
+        )
+    }
+
+    // MARK: - Features
+
+    private mutating func creditTypeList(_ node: Node) -> [String] {
+        guard let items = yaml.sequence(node, "creditTypes") else { return [] }
+        return items.enumerated().compactMap { index, item in
+            let path = YAMLReader.index("creditTypes", index)
+            guard let id = yaml.string(item, path) else { return nil }
+            if !Self.isFeatureId(id) {
+                yaml.report(path, "credit type ids are snake_case", item)
+            }
+            return id
+        }
+    }
+
+    private mutating func featureList(_ node: Node, creditTypes: [String]) -> [FeatureDefinition] {
+        guard let pairs = yaml.mapping(node, "features") else { return [] }
+        if pairs.isEmpty { yaml.report("features", "must define at least one feature", node) }
+        return pairs.compactMap { id, value in
+            let path = "features.\(id)"
+            if !Self.isFeatureId(id) {
+                yaml.report(path, "feature ids are snake_case (a-z, 0-9, _), starting with a letter", value)
+            }
+            guard let fields = yaml.mapping(value, path, allowed: ["type", "name", "unit", "creditCost"]) else { return nil }
+            let type = fields["type"].flatMap { yaml.oneOf($0, "\(path).type", FeatureType.self) }
+            if fields["type"] == nil { yaml.report("\(path).type", "is required", value) }
+            let name = fields["name"].flatMap { yaml.string($0, "\(path).name") } ?? id
+            let unit = fields["unit"].flatMap { yaml.string($0, "\(path).unit") }
+            let cost = fields["creditCost"].flatMap { creditCost($0, "\(path).creditCost", creditTypes: creditTypes) }
+            if cost != nil, let type, type != .metered {
+                yaml.report("\(path).creditCost", "only metered features can cost credits", value)
+            }
+            guard let type else { return nil }
+            return FeatureDefinition(id: id, name: name, type: type, unit: unit, creditCost: cost)
+        }
+    }
+
+    private mutating func creditCost(_ node: Node, _ path: String, creditTypes: [String]) -> CreditCost? {
+        guard let fields = yaml.mapping(node, path, allowed: ["type", "amount"]) else { return nil }
+        let type = fields["type"].flatMap { yaml.string($0, "\(path).type") } ?? creditTypes.first
+        if let type, !creditTypes.contains(type) {
+            yaml.report("\(path).type", "names no credit type of this catalog: \(type)", node)
+        }
+        let amount = requiredInteger(fields, "amount", path, node, in: 1...CatalogLoader.maximumQuantity)
+        guard let type, let amount else { return nil }
+        return CreditCost(creditType: type, amount: amount)
+    }
+
+    // MARK: - Plans
+
+    private mutating func planList(_ node: Node, features: [String: FeatureDefinition], creditTypes: [String]) -> [Plan] {
+        guard let items = yaml.sequence(node, "plans") else { return [] }
+        if items.isEmpty { yaml.report("plans", "must define at least one plan", node) }
+        var plans: [Plan] = []
+        var seenIds: [String: String] = [:]
+        var seenOrders: [Int: String] = [:]
+        for (index, item) in items.enumerated() {
+            let path = YAMLReader.index("plans", index)
+            guard let plan = plan(item, path, features: features, creditTypes: creditTypes) else { continue }
+            if let other = seenIds[plan.id] {
+                yaml.report("\(path).id", "plan id \(plan.id) is already used by \(other)", item)
+            }
+            if let other = seenOrders[plan.order] {
+                yaml.report("\(path).order", "order \(plan.order) is already used by plan \(other)", item)
+            }
+            seenIds[plan.id] = path
+            seenOrders[plan.order] = plan.id
+            plans.append(plan)
+        }
+        return plans
+    }
+
+    private mutating func plan(_ node: Node, _ path: String, features: [String: FeatureDefinition], creditTypes: [String]) -> Plan? {
+        let keys: Set<String> = ["id", "name", "order", "prices", "trial", "features", "creditGrants"]
+        guard let fields = yaml.mapping(node, path, allowed: keys) else { return nil }
+        let id = requiredString(fields, "id", path, node)
+        if let id, !Self.isPlanId(id) {
+            yaml.report("\(path).id", "plan ids are lower case (a-z, 0-9, _ and -), starting with a letter", fields["id"])
+        }
+        let name = fields["name"].flatMap { yaml.string($0, "\(path).name") } ?? id
+        let order = requiredInteger(fields, "order", path, node, in: 0...1_000_000)
+        let prices = fields["prices"].map { priceList($0, "\(path).prices") } ?? []
+        let trial = fields["trial"].flatMap { self.trial($0, "\(path).trial") }
+        let grants = fields["features"].map { grantMap($0, "\(path).features", features: features) } ?? [:]
+        let creditGrants = fields["creditGrants"].map { creditGrantList($0, "\(path).creditGrants", creditTypes: creditTypes) } ?? []
+        if trial != nil, prices.isEmpty {
+            yaml.report("\(path).trial", "a free plan has nothing to try", fields["trial"])
+        }
+        guard let id, let order else { return nil }
+        return Plan(id: id, name: name ?? id, order: Int(order), prices: prices, trial: trial, features: grants, creditGrants: creditGrants)
+    }
+
+    private mutating func trial(_ node: Node, _ path: String) -> Trial? {
+        guard let fields = yaml.mapping(node, path, allowed: ["days", "requiresPaymentMethod"]) else { return nil }
+        let days = requiredInteger(fields, "days", path, node, in: 1...365)
+        let card = fields["requiresPaymentMethod"].flatMap { yaml.bool($0, "\(path).requiresPaymentMethod") } ?? false
+        return days.map { Trial(days: Int($0), requiresPaymentMethod: card) }
+    }
+
+    private mutating func grantMap(_ node: Node, _ path: String, features: [String: FeatureDefinition]) -> [String: FeatureGrant] {
+        guard let pairs = yaml.mapping(node, path) else { return [:] }
+        var grants: [String: FeatureGrant] = [:]
+        for (featureId, value) in pairs {
+            let grantPath = "\(path).\(featureId)"
+            guard let feature = features[featureId] else {
+                yaml.report(grantPath, "unknown feature \(featureId) (define it under features)", value)
+                continue
+            }
+            switch feature.type {
+            case .boolean:
+                if let on = yaml.bool(value, grantPath) { grants[featureId] = .boolean(on) }
+            case .limit:
+                if let limit = yaml.limit(value, grantPath) { grants[featureId] = .limit(limit) }
+            case .metered:
+                if let grant = meteredGrant(value, grantPath) { grants[featureId] = grant }
+            }
+        }
+        return grants
+    }
+
+    /// `100` (per month), `unlimited`, or `{limit, period, overage}`.
+    private mutating func meteredGrant(_ node: Node, _ path: String) -> FeatureGrant? {
+        if case .scalar = node {
+            return yaml.limit(node, path).map { .metered($0, .monthly, overage: nil) }
+        }
+        guard let fields = yaml.mapping(node, path, allowed: ["limit", "period", "overage"]) else { return nil }
+        let limit = fields["limit"].flatMap { yaml.limit($0, "\(path).limit") }
+        if fields["limit"] == nil { yaml.report("\(path).limit", "is required", node) }
+        let period = fields["period"].map { yaml.oneOf($0, "\(path).period", ResetPeriod.self) } ?? .monthly
+        let overage = fields["overage"].flatMap { overagePrice($0, "\(path).overage") }
+        if overage != nil, limit == .unlimited {
+            yaml.report("\(path).overage", "an unlimited quota has no overage", node)
+        }
+        guard let limit, let period else { return nil }
+        return .metered(limit, period, overage: overage)
+    }
+
+    private mutating func overagePrice(_ node: Node, _ path: String) -> OveragePrice? {
+        guard let fields = yaml.mapping(node, path, allowed: ["per", "unitAmounts"]) else { return nil }
+        let per = fields["per"].map { yaml.integer($0, "\(path).per", in: 1...1_000_000_000) } ?? 1
+        var amounts: [Currency: Int64] = [:]
+        if let amountsNode = fields["unitAmounts"], let pairs = yaml.mapping(amountsNode, "\(path).unitAmounts") {
+            for (code, value) in pairs {
+                let amountPath = "\(path).unitAmounts.\(code)"
+                guard let currency = Currency(code) else {
+                    yaml.report(amountPath, "not an ISO 4217 currency code", value)
+                    continue
+                }
+                if let amount = yaml.integer(value, amountPath, in: 0...CatalogLoader.maximumQuantity) { amounts[currency] = amount }
+            }
+            if pairs.isEmpty { yaml.report("\(path).unitAmounts", "needs at least one currency", amountsNode) }
+        } else if fields["unitAmounts"] == nil {
+            yaml.report("\(path).unitAmounts", "is required", node)
+        }
+        guard let per, !amounts.isEmpty else { return nil }
+        return OveragePrice(per: per, unitAmounts: amounts)
+    }
+
+    private mutating func creditGrantList(_ node: Node, _ path: String, creditTypes: [String]) -> [CreditGrantRule] {
+        guard let items = yaml.sequence(node, path) else { return [] }
+        return items.enumerated().compactMap { index, item in
+            let itemPath = YAMLReader.index(path, index)
+            guard let fields = yaml.mapping(item, itemPath, allowed: ["type", "amount", "period", "rollover"]) else { return nil }
+            let type = fields["type"].flatMap { yaml.string($0, "\(itemPath).type") } ?? creditTypes.first
+            if type == nil { yaml.report("\(itemPath).type", "is required (the catalog defines no creditTypes)", item) }
+            if let type, !creditTypes.contains(type) {
+                yaml.report("\(itemPath).type", "names no credit type of this catalog: \(type)", item)
+            }
+            let amount = requiredInteger(fields, "amount", itemPath, item, in: 1...CatalogLoader.maximumQuantity)
+            let period = fields["period"].map { yaml.oneOf($0, "\(itemPath).period", ResetPeriod.self) } ?? .monthly
+            let rollover = fields["rollover"].flatMap { yaml.bool($0, "\(itemPath).rollover") } ?? false
+            guard let type, let amount, let period else { return nil }
+            return CreditGrantRule(creditType: type, amount: amount, period: period, rollover: rollover)
+        }
+    }
+
+    // MARK: - Prices, add-ons, packs
+
+    private mutating func priceList(_ node: Node, _ path: String) -> [Price] {
+        guard let items = yaml.sequence(node, path) else { return [] }
+        var prices: [Price] = []
+        var seen: Set<String> = []
+        for (index, item) in items.enumerated() {
+            let itemPath = YAMLReader.index(path, index)
+            guard let price = price(item, itemPath) else { continue }
+            if !seen.insert("\(price.currency)/\(price.interval)").inserted {
+                yaml.report(itemPath, "a \(price.interval)ly \(price.currency) price is already defined", item)
+            }
+            prices.append(price)
+        }
+        return prices
+    }
+
+    private mutating func price(_ node: Node, _ path: String) -> Price? {
+        let keys: Set<String> = ["currency", "interval", "amount", "perSeatAmount", "minimumSeats", "maximumSeats", "stripePriceId"]
+        guard let fields = yaml.mapping(node, path, allowed: keys) else { return nil }
+        var currency: Currency?
+        if let currencyNode = fields["currency"] {
+            if let code = yaml.string(currencyNode, "\(path).currency") {
+                currency = Currency(code)
+                if currency == nil { yaml.report("\(path).currency", "not an ISO 4217 currency code: \(code)", currencyNode) }
+            }
+        } else {
+            yaml.report("\(path).currency", "is required: a price without a currency means nothing", node)
+        }
+        let interval = fields["interval"].map { yaml.oneOf($0, "\(path).interval", BillingInterval.self) } ?? .month
+        let amount = requiredInteger(fields, "amount", path, node, in: 0...CatalogLoader.maximumQuantity)
+        let perSeat = fields["perSeatAmount"].flatMap { yaml.integer($0, "\(path).perSeatAmount", in: 0...CatalogLoader.maximumQuantity) }
+        let minSeats = fields["minimumSeats"].flatMap { yaml.integer($0, "\(path).minimumSeats", in: 1...1_000_000) }
+        let maxSeats = fields["maximumSeats"].flatMap { yaml.integer($0, "\(path).maximumSeats", in: 1...1_000_000) }
+        if let minSeats, let maxSeats, maxSeats < minSeats {
+            yaml.report("\(path).maximumSeats", "is below minimumSeats (\(minSeats))", node)
+        }
+        if perSeat == nil, minSeats != nil || maxSeats != nil {
+            yaml.report("\(path).minimumSeats", "seat bounds need a perSeatAmount", node)
+        }
+        let stripePriceId = fields["stripePriceId"].flatMap { yaml.string($0, "\(path).stripePriceId") }
+        guard let currency, let interval, let amount else { return nil }
+        return Price(
+            currency: currency, interval: interval, amount: amount, perSeatAmount: perSeat,
+            minimumSeats: minSeats.map { Int($0) }, maximumSeats: maxSeats.map { Int($0) }, stripePriceId: stripePriceId
+        )
+    }
+
+    private mutating func addOnList(_ node: Node, features: [String: FeatureDefinition], planIds: Set<String>) -> [AddOn] {
+        guard let items = yaml.sequence(node, "addOns") else { return [] }
+        return items.enumerated().compactMap { index, item in
+            let path = YAMLReader.index("addOns", index)
+            guard let fields = yaml.mapping(item, path, allowed: ["id", "name", "prices", "features", "plans"]) else { return nil }
+            let id = requiredString(fields, "id", path, item)
+            let name = fields["name"].flatMap { yaml.string($0, "\(path).name") } ?? id
+            let prices = fields["prices"].map { priceList($0, "\(path).prices") } ?? []
+            var increments: [String: Int64] = [:]
+            if let featuresNode = fields["features"], let pairs = yaml.mapping(featuresNode, "\(path).features") {
+                for (featureId, value) in pairs {
+                    let featurePath = "\(path).features.\(featureId)"
+                    guard let feature = features[featureId] else {
+                        yaml.report(featurePath, "unknown feature \(featureId)", value)
+                        continue
+                    }
+                    if feature.type == .boolean {
+                        yaml.report(featurePath, "an add-on adds to a limit or metered feature, not a boolean one", value)
+                        continue
+                    }
+                    if let amount = yaml.integer(value, featurePath, in: 1...CatalogLoader.maximumQuantity) { increments[featureId] = amount }
+                }
+            } else if fields["features"] == nil {
+                yaml.report("\(path).features", "is required", item)
+            }
+            var plans: [String] = []
+            if let plansNode = fields["plans"], let list = yaml.sequence(plansNode, "\(path).plans") {
+                for (planIndex, planNode) in list.enumerated() {
+                    let planPath = YAMLReader.index("\(path).plans", planIndex)
+                    guard let planId = yaml.string(planNode, planPath) else { continue }
+                    if !planIds.contains(planId) { yaml.report(planPath, "names no plan of this catalog: \(planId)", planNode) }
+                    plans.append(planId)
+                }
+            }
+            guard let id else { return nil }
+            return AddOn(id: id, name: name ?? id, prices: prices, features: increments, plans: plans)
+        }
+    }
+
+    private mutating func creditPackList(_ node: Node, creditTypes: [String]) -> [CreditPack] {
+        guard let items = yaml.sequence(node, "creditPacks") else { return [] }
+        return items.enumerated().compactMap { index, item in
+            let path = YAMLReader.index("creditPacks", index)
+            guard let fields = yaml.mapping(item, path, allowed: ["id", "name", "type", "amount", "prices"]) else { return nil }
+            let id = requiredString(fields, "id", path, item)
+            let name = fields["name"].flatMap { yaml.string($0, "\(path).name") } ?? id
+            let type = fields["type"].flatMap { yaml.string($0, "\(path).type") } ?? creditTypes.first
+            if let type, !creditTypes.contains(type) {
+                yaml.report("\(path).type", "names no credit type of this catalog: \(type)", item)
+            } else if type == nil {
+                yaml.report("\(path).type", "is required (the catalog defines no creditTypes)", item)
+            }
+            let amount = requiredInteger(fields, "amount", path, item, in: 1...CatalogLoader.maximumQuantity)
+            let prices = fields["prices"].map { priceList($0, "\(path).prices") } ?? []
+            if prices.isEmpty { yaml.report("\(path).prices", "a pack needs at least one price", item) }
+            guard let id, let type, let amount else { return nil }
+            return CreditPack(id: id, name: name ?? id, creditType: type, amount: amount, prices: prices)
+        }
+    }
+
+    // MARK: - Helpers
+
+    private mutating func requiredString(_ fields: [(key: String, value: Node)], _ key: String, _ path: String, _ owner: Node) -> String? {
+        let fullPath = YAMLReader.join(path, key)
+        guard let node = fields[key] else {
+            yaml.report(fullPath, "is required", owner)
+            return nil
+        }
+        return yaml.string(node, fullPath)
+    }
+
+    private mutating func requiredInteger(
+        _ fields: [(key: String, value: Node)], _ key: String, _ path: String, _ owner: Node, in range: ClosedRange<Int64>
+    ) -> Int64? {
+        let fullPath = YAMLReader.join(path, key)
+        guard let node = fields[key] else {
+            yaml.report(fullPath, "is required", owner)
+            return nil
+        }
+        return yaml.integer(node, fullPath, in: range)
+    }
+}

@@ -1,0 +1,45 @@
+/// Stable, machine-readable error codes. Clients switch on these; never rename one.
+public enum ErrorCode: String, Sendable, Codable, CaseIterable {
+    case invalidJSON = "INVALID_JSON"
+    case missingField = "MISSING_FIELD"
+    case invalidField = "INVALID_FIELD"
+    case invalidQuery = "INVALID_QUERY"
+    case unauthorized = "UNAUTHORIZED"
+    case forbidden = "FORBIDDEN"
+    case notFound = "NOT_FOUND"
+    case customerNotFound = "CUSTOMER_NOT_FOUND"
+    case featureNotFound = "FEATURE_NOT_FOUND"
+    case planNotFound = "PLAN_NOT_FOUND"
+    case methodNotAllowed = "METHOD_NOT_ALLOWED"
+    case conflict = "CONFLICT"
+    case idempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
+    case payloadTooLarge = "PAYLOAD_TOO_LARGE"
+    case tierLimited = "TIER_LIMITED"
+    case userQuotaExhausted = "USER_QUOTA_EXHAUSTED"
+    case workspaceQuotaExhausted = "WORKSPACE_QUOTA_EXHAUSTED"
+    case unavailable = "UNAVAILABLE"
+    case internalError = "INTERNAL"
+}
+
+/// The one error type of the domain layer. `field` names the offending input, when there is one.
+public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let code: ErrorCode
+    public let message: String
+    public let field: String?
+
+    public init(_ code: ErrorCode, _ message: String, field: String? = nil) {
+        self.code = code
+        self.message = message
+        self.field = field
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+
+    public static func invalidField(_ field: String, _ message: String) -> DomainError {
+        DomainError(.invalidField, "\(field): \(message)", field: field)
+    }
+
+    public static func missingField(_ field: String) -> DomainError {
+        DomainError(.missingField, "\(field) is required", field: field)
+    }
+}

@@ -1,0 +1,238 @@
+import Foundation
+import Logging
+import Synchronization
+import TollgateCore
+import TollgateStore
+
+/// Answers "may this customer use this feature, and how much is left?" and records usage,
+/// exactly: check-and-add happens under the counter's lock, and every accepted change is
+/// committed (grouped with its neighbours) before the caller hears "allowed".
+///
+/// One node owns its counters. Several nodes on one PostgreSQL need quota leases (not here yet).
+public final class EntitlementService: Sendable {
+    public let catalog: Catalog
+    private let store: any TollgateStorage
+    private let committer: GroupCommitter
+    private let clock: any TollgateClock
+    private let logger: Logger
+    private let counters = CounterTable()
+    private let gate = IdempotencyGate()
+    private let customers = Mutex<[String: CustomerRecord]>([:])
+
+    /// The largest amount one call may consume or release.
+    public static let maximumAmount: Int64 = 1_000_000_000
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
+
+    public init(catalog: Catalog, store: any TollgateStorage, committer: GroupCommitter, clock: any TollgateClock, logger: Logger) {
+        self.catalog = catalog
+        self.store = store
+        self.committer = committer
+        self.clock = clock
+        self.logger = logger
+    }
+
+    // MARK: Customers
+
+    /// Creates the customer on the catalog's default plan. Returns the stored record and whether
+    /// it was created now; an existing id with other data is a conflict.
+    public func createCustomer(id: String, email: String?, name: String?) async throws -> (CustomerRecord, created: Bool) {
+        let now = clock.now()
+        let record = CustomerRecord(
+            id: id, email: email, name: name, planId: catalog.defaultPlanId, billingAnchor: now, createdAt: now, updatedAt: now
+        )
+        switch try await store.createCustomer(record) {
+        case .created(let created):
+            remember(created)
+            return (created, true)
+        case .existing(let existing):
+            guard existing.email == email, existing.name == name else {
+                throw DomainError(.conflict, "customer \(id) already exists with different data", field: "id")
+            }
+            remember(existing)
+            return (existing, false)
+        }
+    }
+
+    public func customer(id: String) async throws -> CustomerRecord {
+        if let cached = customers.withLock({ $0[id] }) { return cached }
+        guard let stored = try await store.customer(id: id) else {
+            throw DomainError(.customerNotFound, "no customer with id \(id)", field: "customer")
+        }
+        remember(stored)
+        return stored
+    }
+
+    /// The operator's manual plan change; billing providers will move plans through here too.
+    public func changePlan(customerId: String, planId: String) async throws -> CustomerRecord {
+        guard catalog.plan(planId) != nil else {
+            throw DomainError(.planNotFound, "no plan \(planId) in catalog \(catalog.product)", field: "plan")
+        }
+        let current = try await customer(id: customerId)
+        if current.planId == planId { return current }
+        guard let updated = try await store.changePlan(customerId: customerId, planId: planId, at: clock.now()) else {
+            throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
+        }
+        remember(updated)
+        return updated
+    }
+
+    private func remember(_ customer: CustomerRecord) {
+        customers.withLock { $0[customer.id] = customer }
+    }
+
+    private func plan(of customer: CustomerRecord) -> Plan {
+        if let plan = catalog.plan(customer.planId) { return plan }
+        // A plan removed from the catalog must not lock the customer out: they fall back to the default.
+        logger.warning("customer \(customer.id) is on plan \(customer.planId), which the catalog no longer has")
+        return catalog.defaultPlan
+    }
+
+    // MARK: Entitlements
+
+    public func entitlements(customerId: String) async throws -> CustomerEntitlements {
+        let customer = try await customer(id: customerId)
+        let plan = plan(of: customer)
+        let now = clock.now()
+        var features: [FeatureEntitlement] = []
+        for feature in catalog.features {
+            let quota = Entitlements.quota(catalog: catalog, plan: plan, feature: feature, now: now, anchor: customer.billingAnchor)
+            let used = try await currentUsage(customerId: customerId, quota: quota)
+            features.append(FeatureEntitlement(feature: feature, quota: quota, used: used))
+        }
+        return CustomerEntitlements(customerId: customerId, plan: plan, features: features)
+    }
+
+    /// Decides without recording anything.
+    public func check(customerId: String, featureId: String, amount: Int64) async throws -> UsageOutcome {
+        try Self.validate(amount: amount)
+        let (_, plan, quota) = try await resolve(customerId: customerId, featureId: featureId)
+        let used = try await currentUsage(customerId: customerId, quota: quota)
+        let decision = Entitlements.decide(catalog: catalog, plan: plan, quota: quota, used: used, amount: amount)
+        return outcome(decision, customerId: customerId, feature: featureId, amount: amount, usedAfter: used)
+    }
+
+    /// Counts `amount` if it fits; answers only once the count is durable.
+    public func consume(customerId: String, featureId: String, amount: Int64, idempotencyKey: String) async throws -> UsageOutcome {
+        try Self.validate(amount: amount)
+        let (_, plan, quota) = try await resolve(customerId: customerId, featureId: featureId)
+        guard let window = quota.window else {
+            throw DomainError.invalidField("feature", "\(featureId) is a boolean feature: check it, there is nothing to consume")
+        }
+        let key = counterKey(customerId: customerId, featureId: featureId, window: window)
+        return try await gate.run(
+            scope: "consume:\(customerId)", key: idempotencyKey, fingerprint: "\(featureId)|\(amount)",
+            lookup: { try await store.idempotencyRecord(scope: "consume:\(customerId)", key: idempotencyKey) },
+            body: {
+                try await counters.ensureLoaded(key) { try await store.counterValue(key) }
+                let outcome = counters.update(key) { used -> UsageOutcome in
+                    let decision = Entitlements.decide(catalog: catalog, plan: plan, quota: quota, used: used, amount: amount)
+                    if decision.allowed { used += amount }
+                    return self.outcome(decision, customerId: customerId, feature: featureId, amount: amount, usedAfter: used)
+                }
+                // A refusal is not recorded: a retry after an upgrade should be able to succeed.
+                guard outcome.allowed else { return outcome }
+                try await commit(key: key, quota: quota, delta: amount, scope: "consume:\(customerId)",
+                                 idempotencyKey: idempotencyKey, fingerprint: "\(featureId)|\(amount)", outcome: outcome)
+                return outcome
+            }
+        )
+    }
+
+    /// Gives units back to a limit feature (a note was deleted). Never goes below zero.
+    public func release(customerId: String, featureId: String, amount: Int64, idempotencyKey: String) async throws -> UsageOutcome {
+        try Self.validate(amount: amount)
+        let (_, plan, quota) = try await resolve(customerId: customerId, featureId: featureId)
+        guard quota.feature.type == .limit, let window = quota.window else {
+            throw DomainError.invalidField("feature", "\(featureId) is a \(quota.feature.type.rawValue) feature: only limit features can be released")
+        }
+        let key = counterKey(customerId: customerId, featureId: featureId, window: window)
+        let scope = "release:\(customerId)"
+        return try await gate.run(
+            scope: scope, key: idempotencyKey, fingerprint: "\(featureId)|\(amount)",
+            lookup: { try await store.idempotencyRecord(scope: scope, key: idempotencyKey) },
+            body: {
+                try await counters.ensureLoaded(key) { try await store.counterValue(key) }
+                let (released, outcome) = counters.update(key) { used -> (Int64, UsageOutcome) in
+                    let released = min(used, amount)
+                    used -= released
+                    let decision = Entitlements.decide(catalog: catalog, plan: plan, quota: quota, used: used, amount: 0)
+                    let outcome = self.outcome(decision, customerId: customerId, feature: featureId, amount: released, usedAfter: used)
+                    return (released, UsageOutcome(
+                        allowed: true, customer: outcome.customer, feature: outcome.feature, amount: released, limit: outcome.limit,
+                        used: used, remaining: outcome.remaining, resetsAt: outcome.resetsAt, reason: nil, upgradeTier: nil
+                    ))
+                }
+                try await commit(key: key, quota: quota, delta: -released, scope: scope,
+                                 idempotencyKey: idempotencyKey, fingerprint: "\(featureId)|\(amount)", outcome: outcome)
+                return outcome
+            }
+        )
+    }
+
+    public func usageHistory(customerId: String, from: Date, to: Date) async throws -> [UsageRow] {
+        _ = try await customer(id: customerId)
+        return try await store.usageHistory(subject: Self.subject(customerId), from: from, to: to)
+    }
+
+    // MARK: Internals
+
+    private func commit(
+        key: CounterKey, quota: Quota, delta: Int64, scope: String, idempotencyKey: String, fingerprint: String, outcome: UsageOutcome
+    ) async throws {
+        let response = String(decoding: try Self.encoder.encode(outcome), as: UTF8.self)
+        let record = IdempotencyRecord(scope: scope, key: idempotencyKey, fingerprint: fingerprint, response: response, createdAt: clock.now())
+        let change = CounterDelta(
+            key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from), delta: delta
+        )
+        do {
+            try await committer.submit([change], record: record)
+        } catch {
+            // Not durable, so not counted: undo the in-memory change and fail the caller.
+            counters.update(key) { $0 -= delta }
+            throw error
+        }
+    }
+
+    private func resolve(customerId: String, featureId: String) async throws -> (CustomerRecord, Plan, Quota) {
+        guard let feature = catalog.feature(featureId) else {
+            throw DomainError(.featureNotFound, "no feature \(featureId) in catalog \(catalog.product)", field: "feature")
+        }
+        let customer = try await customer(id: customerId)
+        let plan = plan(of: customer)
+        let quota = Entitlements.quota(catalog: catalog, plan: plan, feature: feature, now: clock.now(), anchor: customer.billingAnchor)
+        return (customer, plan, quota)
+    }
+
+    private func currentUsage(customerId: String, quota: Quota) async throws -> Int64 {
+        guard let window = quota.window else { return 0 }
+        let key = counterKey(customerId: customerId, featureId: quota.feature.id, window: window)
+        try await counters.ensureLoaded(key) { try await store.counterValue(key) }
+        return counters.value(key) ?? 0
+    }
+
+    private func counterKey(customerId: String, featureId: String, window: PeriodWindow) -> CounterKey {
+        CounterKey(subject: Self.subject(customerId), feature: featureId, periodStartMillis: Millis.from(window.start))
+    }
+
+    static func subject(_ customerId: String) -> String { "customer:\(customerId)" }
+
+    private func outcome(_ decision: Decision, customerId: String, feature: String, amount: Int64, usedAfter: Int64) -> UsageOutcome {
+        UsageOutcome(
+            allowed: decision.allowed, customer: customerId, feature: feature, amount: amount, limit: decision.limit,
+            used: usedAfter, remaining: decision.limit.map { max(0, $0 - usedAfter) }, resetsAt: decision.resetsAt,
+            reason: decision.reason, upgradeTier: decision.upgradeTier
+        )
+    }
+
+    static func validate(amount: Int64) throws {
+        guard (1...maximumAmount).contains(amount) else {
+            throw DomainError.invalidField("amount", "must be a whole number from 1 to \(maximumAmount)")
+        }
+    }
+}

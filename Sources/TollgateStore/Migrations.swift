@@ -1,0 +1,105 @@
+import SQLKit
+
+/// One numbered schema change. The SQL is written once and is valid on SQLite and PostgreSQL
+/// (TEXT, BIGINT and composite primary keys mean the same on both). Never edit a shipped one.
+struct Migration: Sendable {
+    let version: Int
+    let name: String
+    let statements: [String]
+}
+
+enum Migrations {
+    static let all: [Migration] = [
+        Migration(version: 1, name: "customers", statements: [
+            """
+            CREATE TABLE customers (
+                id TEXT PRIMARY KEY,
+                email TEXT,
+                name TEXT,
+                plan_id TEXT NOT NULL,
+                billing_anchor_ms BIGINT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+        ]),
+        Migration(version: 2, name: "api_keys", statements: [
+            """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                prefix TEXT NOT NULL,
+                secret_hash TEXT NOT NULL UNIQUE,
+                scopes TEXT NOT NULL,
+                name TEXT,
+                created_at_ms BIGINT NOT NULL,
+                expires_at_ms BIGINT,
+                last_used_at_ms BIGINT,
+                revoked_at_ms BIGINT
+            )
+            """,
+        ]),
+        Migration(version: 3, name: "usage_counters", statements: [
+            """
+            CREATE TABLE usage_counters (
+                subject TEXT NOT NULL,
+                feature TEXT NOT NULL,
+                period_start_ms BIGINT NOT NULL,
+                period_end_ms BIGINT,
+                period TEXT NOT NULL,
+                used BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (subject, feature, period_start_ms)
+            )
+            """,
+        ]),
+        Migration(version: 4, name: "idempotency_keys", statements: [
+            """
+            CREATE TABLE idempotency_keys (
+                scope TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                response TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (scope, idempotency_key)
+            )
+            """,
+        ]),
+    ]
+}
+
+/// Applies pending migrations, each in its own transaction. Safe when several processes start at
+/// once: PostgreSQL takes an advisory lock, SQLite's `BEGIN IMMEDIATE` already serializes writers.
+public enum Migrator {
+    @discardableResult
+    public static func migrate(_ provider: any DatabaseProvider) async throws -> [Int] {
+        try await provider.transaction { db in
+            try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)").run()
+        }
+        var applied: [Int] = []
+        for migration in Migrations.all {
+            let didApply = try await provider.transaction { db -> Bool in
+                if provider.kind == .postgres {
+                    try await db.raw("SELECT pg_advisory_xact_lock(7315)").run()
+                }
+                let existing = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)").first()
+                if existing != nil { return false }
+                do {
+                    for statement in migration.statements {
+                        try await db.raw(SQLQueryString(statement)).run()
+                    }
+                } catch {
+                    throw StoreError.migrationFailed(version: migration.version, underlying: String(reflecting: error))
+                }
+                try await db.raw("""
+                    INSERT INTO schema_migrations (version, name, applied_at_ms)
+                    VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Millis.now()))
+                    """).run()
+                return true
+            }
+            if didApply { applied.append(migration.version) }
+        }
+        return applied
+    }
+
+    public static var latestVersion: Int { Migrations.all.last?.version ?? 0 }
+}

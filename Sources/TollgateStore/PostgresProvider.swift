@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import PostgresKit
+import PostgresNIO
+import SQLKit
+
+/// PostgreSQL through PostgresNIO's connection pool; several Tollgate nodes may share one database.
+public final class PostgresProvider: DatabaseProvider {
+    public let kind = DatabaseKind.postgres
+    private let client: PostgresClient
+    private let runTask: Task<Void, Never>
+    private let logger: Logger
+
+    public init(url: String, maximumConnections: Int = 10, logger: Logger) throws {
+        var configuration = try Self.configuration(from: url)
+        configuration.options.maximumConnections = maximumConnections
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = self.client
+        runTask = Task { await client.run() }
+        self.logger = logger
+    }
+
+    /// Parses `postgres://user:password@host:port/database[?sslmode=disable|prefer|require]`.
+    public static func configuration(from url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url),
+              ["postgres", "postgresql"].contains(components.scheme ?? ""),
+              let host = components.host, !host.isEmpty,
+              let user = components.user, !user.isEmpty else {
+            throw StoreError.invalidConfiguration("expected postgres://user:password@host:port/database, got \(url)")
+        }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        let tls: PostgresClient.Configuration.TLS
+        switch sslMode {
+        case "disable": tls = .disable
+        case "prefer": tls = .prefer(.makeClientConfiguration())
+        case "require": tls = .require(.makeClientConfiguration())
+        default: throw StoreError.invalidConfiguration("sslmode must be disable, prefer or require, got \(sslMode)")
+        }
+        return PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user,
+            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: tls
+        )
+    }
+
+    public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            try await body(connection.sql(queryLogLevel: nil))
+        }
+    }
+
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await client.withTransaction(logger: logger) { connection in
+            try await body(connection.sql(queryLogLevel: nil))
+        }
+    }
+
+    public func shutdown() async {
+        runTask.cancel()
+        await runTask.value
+    }
+}
+
+public enum StoreError: Error, Sendable, CustomStringConvertible {
+    case invalidConfiguration(String)
+    case migrationFailed(version: Int, underlying: String)
+
+    public var description: String {
+        switch self {
+        case .invalidConfiguration(let message): return "invalid database configuration: \(message)"
+        case .migrationFailed(let version, let underlying): return "migration \(version) failed: \(underlying)"
+        }
+    }
+}

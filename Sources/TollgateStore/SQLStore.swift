@@ -1,0 +1,225 @@
+import Foundation
+import Logging
+import SQLKit
+
+/// The one storage implementation: the same SQL on SQLite and PostgreSQL through SQLKit.
+public final class SQLStore: TollgateStorage {
+    public let provider: any DatabaseProvider
+
+    public init(provider: any DatabaseProvider) {
+        self.provider = provider
+    }
+
+    /// Opens the database at `location` and applies pending migrations.
+    public static func open(_ location: DatabaseLocation, logger: Logger) async throws -> SQLStore {
+        let provider: any DatabaseProvider
+        switch location {
+        case .sqlite(let directory): provider = try await SQLiteProvider.open(directory: directory, logger: logger)
+        case .postgres(let url): provider = try PostgresProvider(url: url, logger: logger)
+        }
+        do {
+            try await Migrator.migrate(provider)
+        } catch {
+            await provider.shutdown()
+            throw error
+        }
+        return SQLStore(provider: provider)
+    }
+
+    public func shutdown() async { await provider.shutdown() }
+
+    // MARK: HealthCheck
+
+    public func ping() async throws {
+        try await provider.read { db in
+            _ = try await db.raw("SELECT 1 AS one").first()
+        }
+    }
+
+    // MARK: CustomerStore
+
+    public func createCustomer(_ customer: CustomerRecord) async throws -> CustomerCreation {
+        try await provider.transaction { db in
+            let inserted = try await db.raw("""
+                INSERT INTO customers (id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms)
+                VALUES (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
+                        \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)),
+                        \(bind: Millis.from(customer.updatedAt)))
+                ON CONFLICT (id) DO NOTHING
+                RETURNING id
+                """).first()
+            if inserted != nil { return .created(customer) }
+            guard let existing = try await Self.customer(db, id: customer.id) else {
+                throw StoreError.invalidConfiguration("customer \(customer.id) vanished during creation")
+            }
+            return .existing(existing)
+        }
+    }
+
+    public func customer(id: String) async throws -> CustomerRecord? {
+        try await provider.read { db in try await Self.customer(db, id: id) }
+    }
+
+    public func changePlan(customerId: String, planId: String, at: Date) async throws -> CustomerRecord? {
+        try await provider.transaction { db in
+            let millis = Millis.from(at)
+            let row = try await db.raw("""
+                UPDATE customers SET plan_id = \(bind: planId), billing_anchor_ms = \(bind: millis), updated_at_ms = \(bind: millis)
+                WHERE id = \(bind: customerId)
+                RETURNING id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms
+                """).first()
+            return try row.map(Self.decodeCustomer)
+        }
+    }
+
+    private static func customer(_ db: any SQLDatabase, id: String) async throws -> CustomerRecord? {
+        let row = try await db.raw("""
+            SELECT id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms FROM customers WHERE id = \(bind: id)
+            """).first()
+        return try row.map(decodeCustomer)
+    }
+
+    private static func decodeCustomer(_ row: any SQLRow) throws -> CustomerRecord {
+        CustomerRecord(
+            id: try row.decode(column: "id", as: String.self),
+            email: try row.decode(column: "email", as: String?.self),
+            name: try row.decode(column: "name", as: String?.self),
+            planId: try row.decode(column: "plan_id", as: String.self),
+            billingAnchor: Millis.date(try row.decode(column: "billing_anchor_ms", as: Int64.self)),
+            createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
+            updatedAt: Millis.date(try row.decode(column: "updated_at_ms", as: Int64.self))
+        )
+    }
+
+    // MARK: APIKeyStore
+
+    public func insertAPIKey(_ key: APIKeyRecord) async throws {
+        try await provider.transaction { db in
+            try await db.raw("""
+                INSERT INTO api_keys (id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms, revoked_at_ms)
+                VALUES (\(bind: key.id), \(bind: key.prefix), \(bind: key.secretHash), \(bind: key.scopes.joined(separator: " ")),
+                        \(bind: key.name), \(bind: Millis.from(key.createdAt)), \(bind: key.expiresAt.map(Millis.from)),
+                        \(bind: key.lastUsedAt.map(Millis.from)), \(bind: key.revokedAt.map(Millis.from)))
+                """).run()
+        }
+    }
+
+    public func apiKey(secretHash: String) async throws -> APIKeyRecord? {
+        try await provider.read { db in
+            guard let row = try await db.raw("""
+                SELECT id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms, revoked_at_ms
+                FROM api_keys WHERE secret_hash = \(bind: secretHash)
+                """).first() else { return nil }
+            return APIKeyRecord(
+                id: try row.decode(column: "id", as: String.self),
+                prefix: try row.decode(column: "prefix", as: String.self),
+                secretHash: try row.decode(column: "secret_hash", as: String.self),
+                scopes: try row.decode(column: "scopes", as: String.self).split(separator: " ").map(String.init),
+                name: try row.decode(column: "name", as: String?.self),
+                createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
+                expiresAt: try row.decode(column: "expires_at_ms", as: Int64?.self).map(Millis.date),
+                lastUsedAt: try row.decode(column: "last_used_at_ms", as: Int64?.self).map(Millis.date),
+                revokedAt: try row.decode(column: "revoked_at_ms", as: Int64?.self).map(Millis.date)
+            )
+        }
+    }
+
+    public func markAPIKeyUsed(id: String, at: Date) async throws {
+        try await provider.transaction { db in
+            try await db.raw("UPDATE api_keys SET last_used_at_ms = \(bind: Millis.from(at)) WHERE id = \(bind: id)").run()
+        }
+    }
+
+    // MARK: UsageStore
+
+    public func counterValue(_ key: CounterKey) async throws -> Int64 {
+        try await provider.read { db in
+            let row = try await db.raw("""
+                SELECT used FROM usage_counters
+                WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis)
+                """).first()
+            return try row?.decode(column: "used", as: Int64.self) ?? 0
+        }
+    }
+
+    /// Rows per statement: 7 binds each stays far below both databases' parameter limits.
+    private static let rowsPerStatement = 500
+
+    public func commit(_ batch: UsageBatch) async throws {
+        // One row per key: PostgreSQL refuses an upsert that touches the same row twice.
+        var merged: [CounterKey: CounterDelta] = [:]
+        for delta in batch.deltas {
+            if let previous = merged[delta.key] {
+                merged[delta.key] = CounterDelta(key: delta.key, period: delta.period, periodEndMillis: delta.periodEndMillis, delta: previous.delta + delta.delta)
+            } else {
+                merged[delta.key] = delta
+            }
+        }
+        let deltas = Array(merged.values)
+        let records = batch.idempotencyRecords
+        let now = Millis.from(batch.at)
+        try await provider.transaction { db in
+            for chunk in deltas.chunked(Self.rowsPerStatement) {
+                let rows = chunk.map { d -> SQLQueryString in
+                    "(\(bind: d.key.subject), \(bind: d.key.feature), \(bind: d.key.periodStartMillis), \(bind: d.periodEndMillis), \(bind: d.period), \(bind: d.delta), \(bind: now))"
+                }
+                try await db.raw("""
+                    INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
+                    VALUES \(rows.joined(separator: ", "))
+                    ON CONFLICT (subject, feature, period_start_ms)
+                    DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
+                    """).run()
+            }
+            for chunk in records.chunked(Self.rowsPerStatement) {
+                let rows = chunk.map { r -> SQLQueryString in
+                    "(\(bind: r.scope), \(bind: r.key), \(bind: r.fingerprint), \(bind: r.response), \(bind: Millis.from(r.createdAt)))"
+                }
+                try await db.raw("""
+                    INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
+                    VALUES \(rows.joined(separator: ", "))
+                    """).run()
+            }
+        }
+    }
+
+    public func idempotencyRecord(scope: String, key: String) async throws -> IdempotencyRecord? {
+        try await provider.read { db in
+            guard let row = try await db.raw("""
+                SELECT fingerprint, response, created_at_ms FROM idempotency_keys
+                WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
+                """).first() else { return nil }
+            return IdempotencyRecord(
+                scope: scope, key: key,
+                fingerprint: try row.decode(column: "fingerprint", as: String.self),
+                response: try row.decode(column: "response", as: String.self),
+                createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self))
+            )
+        }
+    }
+
+    public func usageHistory(subject: String, from: Date, to: Date) async throws -> [UsageRow] {
+        try await provider.read { db in
+            let rows = try await db.raw("""
+                SELECT feature, period, period_start_ms, period_end_ms, used FROM usage_counters
+                WHERE subject = \(bind: subject)
+                  AND (period = 'lifetime' OR (period_start_ms >= \(bind: Millis.from(from)) AND period_start_ms < \(bind: Millis.from(to))))
+                ORDER BY period_start_ms, feature
+                """).all()
+            return try rows.map { row in
+                UsageRow(
+                    feature: try row.decode(column: "feature", as: String.self),
+                    period: try row.decode(column: "period", as: String.self),
+                    periodStart: Millis.date(try row.decode(column: "period_start_ms", as: Int64.self)),
+                    periodEnd: try row.decode(column: "period_end_ms", as: Int64?.self).map(Millis.date),
+                    used: try row.decode(column: "used", as: Int64.self)
+                )
+            }
+        }
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}

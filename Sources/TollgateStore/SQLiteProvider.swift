@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+import Synchronization
+
+/// SQLite with connections we own: one writer (all transactions go through it, in order, which is
+/// what group commit wants) and a few readers beside it. WAL lets readers run while the writer
+/// commits; `synchronous=FULL` makes every acknowledged commit survive a crash.
+public final class SQLiteProvider: DatabaseProvider {
+    public let kind = DatabaseKind.sqlite
+    public let path: String
+    private let writer: SQLiteConnection
+    private let readers: [SQLiteConnection]
+    private let writeLock = AsyncMutex()
+    private let nextReader = Atomic<Int>(0)
+
+    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection]) {
+        self.path = path
+        self.writer = writer
+        self.readers = readers
+    }
+
+    /// Opens (creating if needed) `tollgate.sqlite` in `directory`.
+    public static func open(directory: String, readerCount: Int = 2, logger: Logger) async throws -> SQLiteProvider {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = (directory as NSString).appendingPathComponent("tollgate.sqlite")
+        let writer = try await openConnection(path: path, logger: logger)
+        // WAL is a property of the file: set it once, from the writer, before readers open.
+        try await execute(writer, "PRAGMA journal_mode = WAL")
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<max(1, readerCount) {
+            let reader = try await openConnection(path: path, logger: logger)
+            try await execute(reader, "PRAGMA query_only = ON")
+            readers.append(reader)
+        }
+        return SQLiteProvider(path: path, writer: writer, readers: readers)
+    }
+
+    private static func openConnection(path: String, logger: Logger) async throws -> SQLiteConnection {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        // busy_timeout replaces sqlite-nio's retry-forever busy handler: another process (a CLI
+        // command beside a running server) waits up to 5 s, then fails instead of hanging.
+        for pragma in ["PRAGMA busy_timeout = 5000", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON"] {
+            try await execute(connection, pragma)
+        }
+        return connection
+    }
+
+    private static func execute(_ connection: SQLiteConnection, _ sql: String) async throws {
+        try await connection.query(sql, [], { _ in })
+    }
+
+    public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
+        let reader = readers[abs(index) % readers.count]
+        return try await body(reader.sql(queryLogLevel: nil))
+    }
+
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await writeLock.withLock {
+            try await Self.execute(writer, "BEGIN IMMEDIATE")
+            do {
+                let result = try await body(writer.sql(queryLogLevel: nil))
+                try await Self.execute(writer, "COMMIT")
+                return result
+            } catch {
+                try? await Self.execute(writer, "ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func shutdown() async {
+        for connection in readers + [writer] {
+            try? await connection.close()
+        }
+    }
+}

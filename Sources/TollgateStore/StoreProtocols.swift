@@ -1,0 +1,33 @@
+import Foundation
+
+public protocol CustomerStore: Sendable {
+    /// Creates the customer unless the id exists; never overwrites.
+    func createCustomer(_ customer: CustomerRecord) async throws -> CustomerCreation
+    func customer(id: String) async throws -> CustomerRecord?
+    /// Moves the customer to `planId` and re-anchors the billing cycle; nil if there is no such customer.
+    func changePlan(customerId: String, planId: String, at: Date) async throws -> CustomerRecord?
+}
+
+public protocol APIKeyStore: Sendable {
+    func insertAPIKey(_ key: APIKeyRecord) async throws
+    func apiKey(secretHash: String) async throws -> APIKeyRecord?
+    func markAPIKeyUsed(id: String, at: Date) async throws
+}
+
+public protocol UsageStore: Sendable {
+    /// The committed value of a counter (0 when it was never written).
+    func counterValue(_ key: CounterKey) async throws -> Int64
+    /// Applies every delta and stores every idempotency record in one transaction.
+    func commit(_ batch: UsageBatch) async throws
+    func idempotencyRecord(scope: String, key: String) async throws -> IdempotencyRecord?
+    /// Counters of `subject`: lifetime ones always, periodic ones whose window starts in [from, to).
+    func usageHistory(subject: String, from: Date, to: Date) async throws -> [UsageRow]
+}
+
+public protocol HealthCheck: Sendable {
+    /// Throws unless the database answers a query now.
+    func ping() async throws
+}
+
+/// Everything the server needs from storage.
+public typealias TollgateStorage = CustomerStore & APIKeyStore & UsageStore & HealthCheck
