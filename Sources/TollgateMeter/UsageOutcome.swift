@@ -32,6 +32,25 @@ public struct UsageOutcome: Codable, Sendable, Hashable {
         self.reason = reason
         self.upgradeTier = upgradeTier
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case allowed, customer, feature, amount, limit, used, remaining, resetsAt, reason, upgradeTier
+    }
+
+    /// Absent values are written as null, so `limit: null` reads as "unlimited".
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(allowed, forKey: .allowed)
+        try container.encode(customer, forKey: .customer)
+        try container.encode(feature, forKey: .feature)
+        try container.encode(amount, forKey: .amount)
+        try container.encode(limit, forKey: .limit)
+        try container.encode(used, forKey: .used)
+        try container.encode(remaining, forKey: .remaining)
+        try container.encode(resetsAt, forKey: .resetsAt)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(upgradeTier, forKey: .upgradeTier)
+    }
 }
 
 /// One feature as a customer sees it now.

@@ -1,0 +1,102 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Synchronization
+import TollgateCore
+import TollgateStore
+
+/// Secret API keys: `tg_sk_` and 48 hex characters. Only their SHA-256 is stored; a key of 192
+/// random bits needs no slow hash to resist guessing.
+public enum APIKeys {
+    public static let secretPrefix = "tg_sk_"
+
+    public struct Created: Sendable {
+        public let secret: String
+        public let record: APIKeyRecord
+    }
+
+    public static func generate(scopes: [Scope], name: String?, at now: Date) -> Created {
+        let secret = secretPrefix + randomHex(bytes: 24)
+        let record = APIKeyRecord(
+            id: "key_" + randomHex(bytes: 8), prefix: String(secret.prefix(secretPrefix.count + 6)),
+            secretHash: hash(secret), scopes: scopes.map(\.rawValue), name: name, createdAt: now
+        )
+        return Created(secret: secret, record: record)
+    }
+
+    public static func hash(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func randomHex(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+}
+
+/// Resolves `Authorization: Bearer <secret>` to a caller. Keys are cached for a few seconds so the
+/// hot path does not read the database on every request; last-used times are written at most
+/// once a minute per key.
+public final class APIKeyAuthenticator: RouterMiddleware, Sendable {
+    public typealias Context = TollgateRequestContext
+
+    private struct Cached {
+        let record: APIKeyRecord?
+        let fetchedAt: Date
+        var lastUsedWritten: Date?
+    }
+
+    private let store: any APIKeyStore
+    private let clock: any TollgateClock
+    private let cache = Mutex<[String: Cached]>([:])
+    private let cacheSeconds: TimeInterval = 5
+
+    public init(store: any APIKeyStore, clock: any TollgateClock) {
+        self.store = store
+        self.clock = clock
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else {
+            throw DomainError(.unauthorized, "missing API key: send Authorization: Bearer <secret key>")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", parts[1].hasPrefix(APIKeys.secretPrefix) else {
+            throw DomainError(.unauthorized, "malformed Authorization header: expected Bearer tg_sk_…")
+        }
+        let record = try await lookup(hash: APIKeys.hash(String(parts[1])))
+        let now = clock.now()
+        guard let record, record.revokedAt == nil, record.expiresAt.map({ $0 > now }) ?? true else {
+            throw DomainError(.unauthorized, "unknown, revoked or expired API key")
+        }
+        var context = context
+        context.caller = Caller(keyId: record.id, scopes: Set(record.scopes.compactMap(Scope.init(rawValue:))))
+        return try await next(request, context)
+    }
+
+    private func lookup(hash: String) async throws -> APIKeyRecord? {
+        let now = clock.now()
+        if let cached = cache.withLock({ $0[hash] }), now.timeIntervalSince(cached.fetchedAt) < cacheSeconds {
+            try await touch(hash: hash, record: cached.record, now: now)
+            return cached.record
+        }
+        let record = try await store.apiKey(secretHash: hash)
+        cache.withLock { cache in
+            cache[hash] = Cached(record: record, fetchedAt: now, lastUsedWritten: cache[hash]?.lastUsedWritten)
+        }
+        try await touch(hash: hash, record: record, now: now)
+        return record
+    }
+
+    private func touch(hash: String, record: APIKeyRecord?, now: Date) async throws {
+        guard let record else { return }
+        let due = cache.withLock { cache -> Bool in
+            guard var entry = cache[hash] else { return false }
+            if let written = entry.lastUsedWritten, now.timeIntervalSince(written) < 60 { return false }
+            entry.lastUsedWritten = now
+            cache[hash] = entry
+            return true
+        }
+        if due { try await store.markAPIKeyUsed(id: record.id, at: now) }
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import TollgateCore
+import TollgateMeter
+import TollgateStore
+
+// Request bodies. Validation that JSON types cannot express happens in the handlers, with the
+// field named in the error.
+
+struct CreateCustomerRequest: Decodable {
+    let id: String
+    let email: String?
+    let name: String?
+}
+
+struct ChangePlanRequest: Decodable {
+    let plan: String
+}
+
+struct CheckRequest: Decodable {
+    let customer: String
+    let feature: String
+    let amount: WholeNumber?
+}
+
+struct UsageChangeRequest: Decodable {
+    let customer: String
+    let feature: String
+    let amount: WholeNumber?
+    let idempotencyKey: String?
+}
+
+// Responses.
+
+struct CustomerResponse: Encodable {
+    let id: String
+    let email: String?
+    let name: String?
+    let plan: String
+    let billingAnchor: Date
+    let createdAt: Date
+
+    init(_ record: CustomerRecord) {
+        id = record.id
+        email = record.email
+        name = record.name
+        plan = record.planId
+        billingAnchor = record.billingAnchor
+        createdAt = record.createdAt
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, email, name, plan, billingAnchor, createdAt }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(email, forKey: .email)
+        try container.encode(name, forKey: .name)
+        try container.encode(plan, forKey: .plan)
+        try container.encode(billingAnchor, forKey: .billingAnchor)
+        try container.encode(createdAt, forKey: .createdAt)
+    }
+}
+
+struct PlanSummary: Encodable {
+    let id: String
+    let name: String
+}
+
+struct FeatureEntitlementResponse: Encodable {
+    let feature: String
+    let name: String
+    let type: String
+    let included: Bool
+    let limit: Int64?
+    let used: Int64?
+    let remaining: Int64?
+    let period: String?
+    let resetsAt: Date?
+
+    init(_ entitlement: FeatureEntitlement) {
+        let quota = entitlement.quota
+        feature = entitlement.feature.id
+        name = entitlement.feature.name
+        type = entitlement.feature.type.rawValue
+        included = quota.included
+        limit = quota.limit?.value
+        used = quota.isCounted ? entitlement.used : nil
+        remaining = quota.isCounted ? entitlement.remaining : nil
+        period = quota.period?.rawValue
+        resetsAt = quota.resetsAt
+    }
+
+    private enum CodingKeys: String, CodingKey { case feature, name, type, included, limit, used, remaining, period, resetsAt }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(feature, forKey: .feature)
+        try container.encode(name, forKey: .name)
+        try container.encode(type, forKey: .type)
+        try container.encode(included, forKey: .included)
+        try container.encode(limit, forKey: .limit)
+        try container.encode(used, forKey: .used)
+        try container.encode(remaining, forKey: .remaining)
+        try container.encode(period, forKey: .period)
+        try container.encode(resetsAt, forKey: .resetsAt)
+    }
+}
+
+struct EntitlementsResponse: Encodable {
+    let customer: String
+    let plan: PlanSummary
+    let features: [FeatureEntitlementResponse]
+
+    init(_ entitlements: CustomerEntitlements) {
+        customer = entitlements.customerId
+        plan = PlanSummary(id: entitlements.plan.id, name: entitlements.plan.name)
+        features = entitlements.features.map(FeatureEntitlementResponse.init)
+    }
+}
+
+struct UsagePeriodResponse: Encodable {
+    let feature: String
+    let period: String
+    let periodStart: Date
+    let periodEnd: Date?
+    let used: Int64
+
+    private enum CodingKeys: String, CodingKey { case feature, period, periodStart, periodEnd, used }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(feature, forKey: .feature)
+        try container.encode(period, forKey: .period)
+        try container.encode(periodStart, forKey: .periodStart)
+        try container.encode(periodEnd, forKey: .periodEnd)
+        try container.encode(used, forKey: .used)
+    }
+}
+
+struct UsageHistoryResponse: Encodable {
+    let customer: String
+    let from: Date
+    let to: Date
+    let usage: [UsagePeriodResponse]
+}
+
+/// A refused consume: the outcome's fields plus the standard error envelope.
+struct RefusedOutcomeResponse: Encodable {
+    let outcome: UsageOutcome
+    let error: ErrorBody
+
+    private enum CodingKeys: String, CodingKey { case error }
+
+    func encode(to encoder: any Encoder) throws {
+        try outcome.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(error, forKey: .error)
+    }
+}
+
+struct HealthResponse: Encodable {
+    let status: String
+    let database: String
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TollgateCore
+import TollgateMeter
+import TollgateStore
+
+public struct ServerConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    public var database: DatabaseLocation = .sqlite(directory: "./tollgate-data")
+    /// Nil: the bundled demo catalog (Memento Note).
+    public var catalogPath: String?
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+}
+
+/// Everything the application is made of, passed in explicitly so tests can build the same app.
+public struct AppDependencies: Sendable {
+    public var catalog: Catalog
+    public var store: any TollgateStorage
+    public var databaseKind: DatabaseKind
+    public var clock: any TollgateClock
+    public var logger: Logger
+    /// Called once everything else has stopped (closes the database).
+    public var shutdown: @Sendable () async -> Void
+
+    public init(
+        catalog: Catalog, store: any TollgateStorage, databaseKind: DatabaseKind, clock: any TollgateClock,
+        logger: Logger, shutdown: @escaping @Sendable () async -> Void
+    ) {
+        self.catalog = catalog
+        self.store = store
+        self.databaseKind = databaseKind
+        self.clock = clock
+        self.logger = logger
+        self.shutdown = shutdown
+    }
+}
+
+public enum DefaultCatalog {
+    /// The demo catalog shipped inside the binary: `catalogs/memento.yaml`.
+    public static func yaml() throws -> String {
+        guard let url = Bundle.module.url(forResource: "memento", withExtension: "yaml") else {
+            throw CatalogError(issues: [CatalogIssue(path: "", message: "the bundled demo catalog is missing from this build")])
+        }
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+
+    public static func load(path: String?) throws -> Catalog {
+        if let path { return try CatalogLoader.load(contentsOf: path) }
+        return try CatalogLoader.load(yaml: yaml())
+    }
+}
+
+/// Opens the database (applying migrations) and builds the server described by `configuration`.
+public func buildApplication(
+    _ configuration: ServerConfiguration,
+    onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    var logger = Logger(label: "tollgate")
+    logger.logLevel = configuration.logLevel
+    let catalog = try DefaultCatalog.load(path: configuration.catalogPath)
+    let store = try await SQLStore.open(configuration.database, logger: logger)
+    let dependencies = AppDependencies(
+        catalog: catalog, store: store, databaseKind: store.provider.kind, clock: SystemClock(), logger: logger,
+        shutdown: { await store.shutdown() }
+    )
+    return buildApplication(dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
+}
+
+public func buildApplication(
+    _ dependencies: AppDependencies, host: String = "127.0.0.1", port: Int = 8080,
+    onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let committer = GroupCommitter(store: dependencies.store, clock: dependencies.clock, logger: dependencies.logger)
+    let service = EntitlementService(
+        catalog: dependencies.catalog, store: dependencies.store, committer: committer, clock: dependencies.clock, logger: dependencies.logger
+    )
+    let router = buildRouter(dependencies, service: service)
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(host, port: port), serverName: "Tollgate"),
+        onServerRunning: { channel in
+            await onServerRunning("http://\(host):\(channel.localAddress?.port ?? port)")
+        },
+        logger: dependencies.logger
+    )
+    // Services stop in reverse order: the server first, then the committer drains, then the database closes.
+    app.addServices(ShutdownService(action: dependencies.shutdown), committer)
+    return app
+}
+
+func buildRouter(_ dependencies: AppDependencies, service: EntitlementService) -> Router<TollgateRequestContext> {
+    let router = Router(context: TollgateRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    let store = dependencies.store
+    let kind = dependencies.databaseKind
+    router.get("health") { _, context -> Response in
+        do {
+            try await store.ping()
+        } catch {
+            context.logger.error("health check: database unreachable", metadata: ["error": "\(String(reflecting: error))"])
+            throw DomainError(.unavailable, "the database does not answer")
+        }
+        return JSONResponse.make(status: .ok, body: HealthResponse(status: "ok", database: kind.rawValue))
+    }
+    let v1 = router.group("v1")
+        .add(middleware: APIKeyAuthenticator(store: dependencies.store, clock: dependencies.clock))
+        .group(context: AuthenticatedContext.self)
+    APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)
+    return router
+}
+
+/// Runs `action` when the service group shuts down.
+struct ShutdownService: Service {
+    let action: @Sendable () async -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await action()
+    }
+}
+
+/// Builds the application and runs it until SIGTERM or SIGINT.
+public func runServer(_ configuration: ServerConfiguration, onServerRunning: @escaping @Sendable (String) async -> Void) async throws {
+    let app = try await buildApplication(configuration, onServerRunning: onServerRunning)
+    try await app.runService()
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Hummingbird
+import TollgateCore
+
+/// Reads a JSON request body into `T`, turning every decoding failure into a 400 that names the
+/// field at fault (`amount: expected a whole number`).
+enum JSONBody {
+    static let maximumBytes = 1 << 20
+
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maximumBytes)
+        } catch {
+            throw DomainError(.payloadTooLarge, "request body is larger than \(maximumBytes) bytes")
+        }
+        return try decode(type, from: Data(buffer.readableBytesView))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        guard !data.isEmpty else { throw DomainError(.invalidJSON, "request body is empty: expected a JSON object") }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as DomainError {
+            throw error
+        } catch let error as DecodingError {
+            throw describe(error)
+        }
+    }
+
+    static func fieldPath(_ path: [any CodingKey]) -> String {
+        path.reduce("") { result, key in
+            if let index = key.intValue { return "\(result)[\(index)]" }
+            return result.isEmpty ? key.stringValue : "\(result).\(key.stringValue)"
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> DomainError {
+        switch error {
+        case .keyNotFound(let key, let context):
+            return .missingField(fieldPath(context.codingPath + [key]))
+        case .typeMismatch(let expected, let context):
+            let field = fieldPath(context.codingPath)
+            if field.isEmpty { return DomainError(.invalidJSON, "expected a JSON object") }
+            return .invalidField(field, "expected \(describe(expected))")
+        case .valueNotFound(let expected, let context):
+            let field = fieldPath(context.codingPath)
+            if field.isEmpty { return DomainError(.invalidJSON, "expected a JSON object") }
+            return .invalidField(field, "must not be null: expected \(describe(expected))")
+        case .dataCorrupted(let context):
+            let field = fieldPath(context.codingPath)
+            if field.isEmpty { return DomainError(.invalidJSON, "malformed JSON") }
+            return .invalidField(field, context.debugDescription)
+        @unknown default:
+            return DomainError(.invalidJSON, "malformed JSON")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Int64.Type, is Int.Type: return "a whole number"
+        case is Bool.Type: return "true or false"
+        default: return "a JSON object"
+        }
+    }
+}
+
+/// Field rules shared by the request types.
+enum Validate {
+    static func identifier(_ value: String, field: String) throws -> String {
+        guard (1...255).contains(value.utf8.count) else {
+            throw DomainError.invalidField(field, "must be 1 to 255 bytes long")
+        }
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw DomainError.invalidField(field, "must not contain control characters")
+        }
+        return value
+    }
+
+    static func optionalText(_ value: String?, field: String, maximum: Int = 1024) throws -> String? {
+        guard let value else { return nil }
+        guard value.utf8.count <= maximum else { throw DomainError.invalidField(field, "must be at most \(maximum) bytes long") }
+        return value
+    }
+
+    static func email(_ value: String?) throws -> String? {
+        guard let value = try optionalText(value, field: "email", maximum: 320) else { return nil }
+        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !value.contains(" ") else {
+            throw DomainError.invalidField("email", "not an e-mail address")
+        }
+        return value
+    }
+}
+
+/// A JSON integer that reports, with its field name, a fraction or a number too large for Int64
+/// (Foundation's own error for those loses the field on Linux).
+struct WholeNumber: Decodable {
+    let value: Int64
+
+    init(from decoder: any Decoder) throws {
+        let field = JSONBody.fieldPath(decoder.codingPath)
+        let container = try decoder.singleValueContainer()
+        if let exact = try? container.decode(Int64.self) {
+            value = exact
+            return
+        }
+        guard let number = try? container.decode(Decimal.self) else {
+            throw DomainError.invalidField(field, "expected a whole number")
+        }
+        var rounded = number
+        var source = number
+        NSDecimalRound(&rounded, &source, 0, .plain)
+        guard rounded == number else { throw DomainError.invalidField(field, "expected a whole number, got a fraction") }
+        throw DomainError.invalidField(field, "number out of range")
+    }
+}

@@ -1,0 +1,49 @@
+import Hummingbird
+import Logging
+import TollgateCore
+
+/// What an API key may do. `admin` may do everything.
+public enum Scope: String, Sendable, CaseIterable, Codable {
+    case admin
+    case entitlementsRead = "entitlements:read"
+    case usageWrite = "usage:write"
+    case customersWrite = "customers:write"
+    case billingWrite = "billing:write"
+}
+
+/// Who is calling, once authenticated.
+public struct Caller: Sendable {
+    public let keyId: String
+    public let scopes: Set<Scope>
+
+    public func require(_ scope: Scope) throws {
+        guard scopes.contains(.admin) || scopes.contains(scope) else {
+            throw DomainError(.forbidden, "this API key lacks the scope \(scope.rawValue)", field: "scope")
+        }
+    }
+}
+
+/// The context of every request; `caller` is set by the API-key middleware on `/v1` routes.
+public struct TollgateRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var caller: Caller?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        caller = nil
+    }
+}
+
+/// The context of authenticated routes: handlers get a non-optional caller.
+public struct AuthenticatedContext: ChildRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let caller: Caller
+
+    public init(context: TollgateRequestContext) throws {
+        guard let caller = context.caller else {
+            throw DomainError(.unauthorized, "missing API key: send Authorization: Bearer <secret key>")
+        }
+        coreContext = context.coreContext
+        self.caller = caller
+    }
+}

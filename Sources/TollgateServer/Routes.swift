@@ -1,0 +1,143 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TollgateCore
+import TollgateMeter
+import TollgateStore
+
+/// API v1 for the product's backend (secret API key).
+struct APIv1Routes: Sendable {
+    let service: EntitlementService
+    let clock: any TollgateClock
+
+    func register(on v1: RouterGroup<AuthenticatedContext>) {
+        v1.post("customers", use: createCustomer)
+        v1.get("customers/{id}", use: getCustomer)
+        v1.put("customers/{id}/plan", use: changePlan)
+        v1.get("customers/{id}/entitlements", use: entitlements)
+        v1.get("customers/{id}/usage", use: usageHistory)
+        v1.post("check", use: check)
+        v1.post("consume", use: consume)
+        v1.post("release", use: release)
+    }
+
+    @Sendable func createCustomer(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.customersWrite)
+        let body = try await JSONBody.decode(CreateCustomerRequest.self, from: request, context: context)
+        let id = try Validate.identifier(body.id, field: "id")
+        let email = try Validate.email(body.email)
+        let name = try Validate.optionalText(body.name, field: "name")
+        let (customer, created) = try await service.createCustomer(id: id, email: email, name: name)
+        return JSONResponse.make(status: created ? .created : .ok, body: CustomerResponse(customer))
+    }
+
+    @Sendable func getCustomer(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.entitlementsRead)
+        let id = try pathIdentifier(context)
+        return JSONResponse.make(status: .ok, body: CustomerResponse(try await service.customer(id: id)))
+    }
+
+    @Sendable func changePlan(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.customersWrite)
+        let id = try pathIdentifier(context)
+        let body = try await JSONBody.decode(ChangePlanRequest.self, from: request, context: context)
+        let plan = try Validate.identifier(body.plan, field: "plan")
+        return JSONResponse.make(status: .ok, body: CustomerResponse(try await service.changePlan(customerId: id, planId: plan)))
+    }
+
+    @Sendable func entitlements(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.entitlementsRead)
+        let id = try pathIdentifier(context)
+        return JSONResponse.make(status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: id)))
+    }
+
+    @Sendable func usageHistory(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.entitlementsRead)
+        let id = try pathIdentifier(context)
+        let now = clock.now()
+        let thisMonth = PeriodMath.window(.monthly, containing: now, anchor: now)
+        let from = try QueryDate.parse(request.uri.queryParameters.get("from"), field: "from")
+            ?? PeriodMath.utcCalendar.date(byAdding: .month, value: -11, to: thisMonth.start)!
+        let to = try QueryDate.parse(request.uri.queryParameters.get("to"), field: "to") ?? thisMonth.end!
+        guard from < to else { throw DomainError(.invalidQuery, "from must be before to", field: "from") }
+        let rows = try await service.usageHistory(customerId: id, from: from, to: to)
+        let usage = rows.map { UsagePeriodResponse(feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd, used: $0.used) }
+        return JSONResponse.make(status: .ok, body: UsageHistoryResponse(customer: id, from: from, to: to, usage: usage))
+    }
+
+    @Sendable func check(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.entitlementsRead)
+        let body = try await JSONBody.decode(CheckRequest.self, from: request, context: context)
+        let outcome = try await service.check(
+            customerId: try Validate.identifier(body.customer, field: "customer"),
+            featureId: try Validate.identifier(body.feature, field: "feature"), amount: body.amount?.value ?? 1
+        )
+        return JSONResponse.make(status: .ok, body: outcome)
+    }
+
+    @Sendable func consume(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.usageWrite)
+        let change = try await usageChange(request, context: context)
+        let outcome = try await service.consume(
+            customerId: change.customer, featureId: change.feature, amount: change.amount, idempotencyKey: change.idempotencyKey
+        )
+        guard outcome.allowed else {
+            let reason = outcome.reason ?? .userQuotaExhausted
+            let code = ErrorCode(rawValue: reason.rawValue) ?? .userQuotaExhausted
+            let upgrade = outcome.upgradeTier.map { " Upgrade to \($0) for more." } ?? ""
+            let message = reason == .tierLimited
+                ? "the \(change.feature) feature is not included in the customer's plan.\(upgrade)"
+                : "the customer's \(change.feature) quota is used up until \(outcome.resetsAt.map { ISO8601DateFormatter().string(from: $0) } ?? "an upgrade").\(upgrade)"
+            return JSONResponse.make(
+                status: .tooManyRequests,
+                body: RefusedOutcomeResponse(outcome: outcome, error: ErrorBody(code: code.rawValue, message: message, field: "feature"))
+            )
+        }
+        return JSONResponse.make(status: .ok, body: outcome)
+    }
+
+    @Sendable func release(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.usageWrite)
+        let change = try await usageChange(request, context: context)
+        let outcome = try await service.release(
+            customerId: change.customer, featureId: change.feature, amount: change.amount, idempotencyKey: change.idempotencyKey
+        )
+        return JSONResponse.make(status: .ok, body: outcome)
+    }
+
+    private struct UsageChange {
+        let customer: String
+        let feature: String
+        let amount: Int64
+        let idempotencyKey: String
+    }
+
+    /// The idempotency key may come in the body or, as with Stripe, in an `Idempotency-Key` header.
+    private func usageChange(_ request: Request, context: AuthenticatedContext) async throws -> UsageChange {
+        let body = try await JSONBody.decode(UsageChangeRequest.self, from: request, context: context)
+        guard let key = body.idempotencyKey ?? request.headers[HTTPField.Name("Idempotency-Key")!] else {
+            throw DomainError.missingField("idempotencyKey")
+        }
+        return UsageChange(
+            customer: try Validate.identifier(body.customer, field: "customer"),
+            feature: try Validate.identifier(body.feature, field: "feature"),
+            amount: body.amount?.value ?? 1,
+            idempotencyKey: try Validate.identifier(key, field: "idempotencyKey")
+        )
+    }
+
+    private func pathIdentifier(_ context: AuthenticatedContext) throws -> String {
+        try Validate.identifier(try context.parameters.require("id"), field: "id")
+    }
+}
+
+/// Dates in query strings: `2026-05-01` or a full ISO 8601 timestamp, in UTC.
+enum QueryDate {
+    static func parse(_ value: String?, field: String) throws -> Date? {
+        guard let value else { return nil }
+        if let date = try? Date(value, strategy: .iso8601) { return date }
+        let dayOnly = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day()
+        if let date = try? Date(value, strategy: dayOnly) { return date }
+        throw DomainError(.invalidQuery, "\(field): expected a date such as 2026-05-01 or 2026-05-01T00:00:00Z", field: field)
+    }
+}

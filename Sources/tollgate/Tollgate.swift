@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TollgateCore
+import TollgateServer
+import TollgateStore
+
+@main
+struct Tollgate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tollgate",
+        abstract: "Entitlements, metering and billing for SaaS products.",
+        subcommands: [Serve.self, Migrate.self, Keys.self, CatalogCommand.self]
+    )
+}
+
+/// Where the data is: a SQLite directory by default, or a PostgreSQL URL.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Directory of the embedded SQLite database.")
+    var dataDirectory: String = "./tollgate-data"
+
+    @Option(help: "PostgreSQL URL (postgres://user:pass@host:port/db); overrides --data-dir.")
+    var database: String?
+
+    var location: DatabaseLocation {
+        if let database { return .postgres(url: database) }
+        return .sqlite(directory: dataDirectory)
+    }
+
+    var summary: String {
+        switch location {
+        case .sqlite(let directory): return "SQLite in \(directory)"
+        case .postgres: return "PostgreSQL"
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP server (applies pending migrations first).")
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one).") var port = 8080
+    @OptionGroup var databaseOptions: DatabaseOptions
+    @Option(help: "Catalog file (YAML); the bundled Memento Note demo catalog when omitted.") var catalog: String?
+    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
+
+    func run() async throws {
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.database = databaseOptions.location
+        configuration.catalogPath = catalog
+        configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let storage = databaseOptions.summary
+        let catalogName = catalog ?? "bundled memento.yaml"
+        do {
+            try await runServer(configuration) { url in
+                FileHandle.standardOutput.write(Data("Tollgate listening on \(url) (\(storage), catalog \(catalogName))\n".utf8))
+            }
+        } catch let error as CatalogError {
+            FileHandle.standardError.write(Data("tollgate: refusing to start: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations.")
+
+    @OptionGroup var databaseOptions: DatabaseOptions
+
+    func run() async throws {
+        let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
+        await store.shutdown()
+        print("schema at version \(Migrator.latestVersion) (\(databaseOptions.summary))")
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage secret API keys.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a secret API key and print it (only it) on stdout; it is stored hashed and never shown again."
+        )
+
+        @Option(name: .customLong("scope"), help: "A scope to grant; repeat for several. \(Scope.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var scopes: [String] = []
+        @Option(help: "A label for the key.") var name: String?
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        func validate() throws {
+            guard !scopes.isEmpty else { throw ValidationError("give at least one --scope") }
+            for scope in scopes where Scope(rawValue: scope) == nil {
+                throw ValidationError("unknown scope \(scope); known: \(Scope.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+
+        func run() async throws {
+            let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
+            let created = APIKeys.generate(scopes: scopes.compactMap(Scope.init(rawValue:)), name: name, at: Date())
+            do {
+                try await store.insertAPIKey(created.record)
+            } catch {
+                await store.shutdown()
+                throw error
+            }
+            await store.shutdown()
+            print(created.secret)
+        }
+    }
+}
+
+struct CatalogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "catalog", abstract: "Work with catalog files.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a catalog file and report every error with its key path.")
+
+        @Argument(help: "The catalog file (YAML).") var file: String
+
+        func run() async throws {
+            do {
+                let catalog = try CatalogLoader.load(contentsOf: file)
+                print("\(file): ok — \(catalog.plans.count) plans, \(catalog.features.count) features, \(catalog.addOns.count) add-ons, default plan \(catalog.defaultPlanId)")
+            } catch {
+                FileHandle.standardError.write(Data("\(file): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+}
