@@ -82,21 +82,24 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["TollgateCore", "TollgateStore", "TollgateMeter"],
+            dependencies: ["TollgateCore", "TollgateStore", "TollgateMeter", .product(name: "SQLKit", package: "sql-kit")],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TollgateCoreTests",
             dependencies: [
-                "TollgateCore",
+                "TollgateCore", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TollgateStoreTests",
-            dependencies: ["TollgateStore", "TollgateMeter", "TestSupport"],
+            dependencies: [
+                "TollgateStore", "TollgateMeter", "TestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import SQLKit
+import Testing
+import TollgateStore
+
+/// The databases every contract test runs against. PostgreSQL runs when
+/// `TOLLGATE_TEST_POSTGRES_URL` names a server; under CI it must, so a missing server fails the
+/// run instead of silently skipping half of the suite.
+public enum TestDatabase: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    public var testDescription: String { rawValue }
+
+    public static var all: [TestDatabase] {
+        let environment = ProcessInfo.processInfo.environment
+        if environment["TOLLGATE_TEST_POSTGRES_URL"] != nil || environment["CI"] == "true" {
+            return [.sqlite, .postgres]
+        }
+        return [.sqlite]
+    }
+
+    static var postgresAdminURL: String {
+        get throws {
+            guard let url = ProcessInfo.processInfo.environment["TOLLGATE_TEST_POSTGRES_URL"] else {
+                throw TestSupportError("TOLLGATE_TEST_POSTGRES_URL is not set: start PostgreSQL (see .ci/run) or unset CI")
+            }
+            return url
+        }
+    }
+
+    public static let logger: Logger = {
+        var logger = Logger(label: "tollgate-test")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// A fresh, migrated, empty database of this kind, and the location it lives at.
+    public func makeLocation() async throws -> TestDatabaseLocation {
+        switch self {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("tollgate-test-\(UUID().uuidString)").path
+            return TestDatabaseLocation(location: .sqlite(directory: directory), cleanup: {
+                try? FileManager.default.removeItem(atPath: directory)
+            })
+        case .postgres:
+            let adminURL = try Self.postgresAdminURL
+            let name = "tg_test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20))"
+            try await Self.adminQuery(adminURL, "CREATE DATABASE \(name)")
+            var components = URLComponents(string: adminURL)!
+            components.path = "/\(name)"
+            return TestDatabaseLocation(location: .postgres(url: components.string!), cleanup: {
+                try? await Self.adminQuery(adminURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+            })
+        }
+    }
+
+    private static func adminQuery(_ url: String, _ sql: String) async throws {
+        let provider = try PostgresProvider(url: url, maximumConnections: 1, logger: logger)
+        defer { Task { await provider.shutdown() } }
+        try await provider.read { db in try await db.raw(SQLQueryString(sql)).run() }
+    }
+
+    /// Runs `body` with a fresh migrated store, then removes the database.
+    public func withStore<T>(_ body: (SQLStore, TestDatabaseLocation) async throws -> T) async throws -> T {
+        let location = try await makeLocation()
+        let store = try await SQLStore.open(location.location, logger: Self.logger)
+        do {
+            let result = try await body(store, location)
+            await store.shutdown()
+            await location.cleanup()
+            return result
+        } catch {
+            await store.shutdown()
+            await location.cleanup()
+            throw error
+        }
+    }
+}
+
+public struct TestDatabaseLocation: Sendable {
+    public let location: DatabaseLocation
+    public let cleanup: @Sendable () async -> Void
+}
+
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The repository's root, for tests that read `catalogs/` or `openapi.yaml`.
+public enum Repository {
+    public static func root(file: StaticString = #filePath) -> URL {
+        var url = URL(fileURLWithPath: "\(file)")
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        fatalError("Package.swift not found above \(file)")
+    }
+
+    public static func path(_ relative: String) -> String {
+        root().appendingPathComponent(relative).path
+    }
+}
