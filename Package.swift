@@ -107,6 +107,7 @@ let package = Package(
             dependencies: [
                 "TollgateServer", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -76,10 +76,7 @@ public func buildApplication(
     _ dependencies: AppDependencies, host: String = "127.0.0.1", port: Int = 8080,
     onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let committer = GroupCommitter(store: dependencies.store, clock: dependencies.clock, logger: dependencies.logger)
-    let service = EntitlementService(
-        catalog: dependencies.catalog, store: dependencies.store, committer: committer, clock: dependencies.clock, logger: dependencies.logger
-    )
+    let (service, committer) = makeService(dependencies)
     let router = buildRouter(dependencies, service: service)
     var app = Application(
         router: router,
@@ -92,6 +89,15 @@ public func buildApplication(
     // Services stop in reverse order: the server first, then the committer drains, then the database closes.
     app.addServices(ShutdownService(action: dependencies.shutdown), committer)
     return app
+}
+
+/// The metering service and the committer it needs running beside it.
+func makeService(_ dependencies: AppDependencies) -> (EntitlementService, GroupCommitter) {
+    let committer = GroupCommitter(store: dependencies.store, clock: dependencies.clock, logger: dependencies.logger)
+    let service = EntitlementService(
+        catalog: dependencies.catalog, store: dependencies.store, committer: committer, clock: dependencies.clock, logger: dependencies.logger
+    )
+    return (service, committer)
 }
 
 func buildRouter(_ dependencies: AppDependencies, service: EntitlementService) -> Router<TollgateRequestContext> {

@@ -1,0 +1,69 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import TestSupport
+import Testing
+import TollgateCore
+import TollgateStore
+@testable import TollgateServer
+
+/// Builds the real application over a fresh database, with an API key for each scope set asked for.
+struct AppHarness {
+    let store: any TollgateStorage
+    let clock: ManualClock
+    let adminKey: String
+
+    static func run(
+        _ database: TestDatabase, catalog: Catalog? = nil, clock: ManualClock = ManualClock(Fixtures.utc(2026, 5, 14)),
+        wrap: @escaping @Sendable (SQLStore) -> any TollgateStorage = { $0 },
+        _ body: @escaping @Sendable (AppHarness, any TestClientProtocol) async throws -> Void
+    ) async throws {
+        let catalog = try catalog ?? Fixtures.catalog
+        try await database.withStore { base, _ in
+            let store = wrap(base)
+            let admin = APIKeys.generate(scopes: [.admin], name: "test admin", at: clock.now())
+            try await base.insertAPIKey(admin.record)
+            let dependencies = AppDependencies(
+                catalog: catalog, store: store, databaseKind: base.provider.kind, clock: clock, logger: TestDatabase.logger, shutdown: {}
+            )
+            let harness = AppHarness(store: store, clock: clock, adminKey: admin.secret)
+            try await buildApplication(dependencies).test(.router) { client in
+                try await body(harness, client)
+            }
+        }
+    }
+
+    func key(scopes: [Scope]) async throws -> String {
+        let created = APIKeys.generate(scopes: scopes, name: nil, at: clock.now())
+        try await store.insertAPIKey(created.record)
+        return created.secret
+    }
+}
+
+extension TestClientProtocol {
+    /// Sends `body` (a JSON literal) with the key, and returns the status and the parsed JSON.
+    @discardableResult
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, key: String?, json body: String? = nil, headers extra: HTTPFields = [:]
+    ) async throws -> (status: HTTPResponse.Status, json: [String: Any]) {
+        var headers = extra
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        headers[.contentType] = "application/json"
+        let response = try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        let data = Data(response.body.readableBytesView)
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        #expect(object != nil, "\(method) \(uri): the body is not a JSON object: \(String(decoding: data, as: UTF8.self))")
+        #expect(response.headers[.contentType]?.hasPrefix("application/json") == true, "\(method) \(uri)")
+        return (response.status, object ?? [:])
+    }
+}
+
+extension Dictionary where Key == String, Value == Any {
+    var errorCode: String? { (self["error"] as? [String: Any])?["code"] as? String }
+    var errorField: String? { (self["error"] as? [String: Any])?["field"] as? String }
+    func int(_ key: String) -> Int? { self[key] as? Int }
+    func string(_ key: String) -> String? { self[key] as? String }
+    func isNull(_ key: String) -> Bool { self[key] is NSNull }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TollgateStore
+import TestSupport
+import Testing
+import TollgateCore
+import Yams
+@testable import TollgateServer
+
+/// The operations `openapi.yaml` documents.
+struct OpenAPIDocument {
+    struct Operation: Hashable, CustomStringConvertible {
+        let method: HTTPRequest.Method
+        let path: String
+        var description: String { "\(method) \(path)" }
+    }
+
+    let root: [String: Any]
+
+    static func load() throws -> OpenAPIDocument {
+        let text = try String(contentsOfFile: Repository.path("openapi.yaml"), encoding: .utf8)
+        return OpenAPIDocument(root: try #require(try Yams.load(yaml: text) as? [String: Any]))
+    }
+
+    var paths: [String: [String: Any]] { (root["paths"] as? [String: [String: Any]]) ?? [:] }
+
+    var operations: [Operation] {
+        paths.flatMap { path, item in
+            item.keys.compactMap { key in
+                HTTPRequest.Method(key.uppercased()).flatMap { ["get", "put", "post", "delete", "patch"].contains(key) ? Operation(method: $0, path: path) : nil }
+            }
+        }
+    }
+}
+
+@Suite struct OpenAPITests {
+    @Test func theDocumentAndTheRouterServeTheSameRoutes() async throws {
+        let document = try OpenAPIDocument.load()
+        #expect(document.root["openapi"] as? String == "3.1.0")
+        let documented = Set(document.operations)
+        try await TestDatabase.sqlite.withStore { store, _ in
+            let dependencies = AppDependencies(
+                catalog: try Fixtures.catalog, store: store, databaseKind: .sqlite, clock: SystemClock(), logger: TestDatabase.logger, shutdown: {}
+            )
+            let router = buildRouter(dependencies, service: makeService(dependencies).0)
+            let served = Set(router.routes.map { OpenAPIDocument.Operation(method: $0.method, path: $0.path.description) })
+            #expect(served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented))")
+            #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served))")
+        }
+    }
+
+    @Test func everyOperationDocumentsItsErrorsAndEveryReferenceResolves() throws {
+        let document = try OpenAPIDocument.load()
+        for (path, item) in document.paths {
+            for (method, value) in item where ["get", "put", "post", "delete"].contains(method) {
+                let operation = try #require(value as? [String: Any])
+                let responses = try #require(operation["responses"] as? [String: Any], "\(method) \(path)")
+                #expect(responses.keys.contains { $0.hasPrefix("2") }, "\(method) \(path) has no success response")
+                if path.hasPrefix("/v1/") {
+                    #expect(responses["401"] != nil && responses["400"] != nil, "\(method) \(path) lacks its 400/401")
+                }
+                #expect(operation["operationId"] is String, "\(method) \(path) lacks an operationId")
+            }
+        }
+        // Every $ref points at something that exists.
+        let text = try String(contentsOfFile: Repository.path("openapi.yaml"), encoding: .utf8)
+        let components = try #require(document.root["components"] as? [String: [String: Any]])
+        for match in text.matches(of: /\$ref: "#\/components\/(\w+)\/(\w+)"/) {
+            #expect(components[String(match.1)]?[String(match.2)] != nil, "dangling \(match.0)")
+        }
+    }
+}
