@@ -1,0 +1,112 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Synchronization
+import TestSupport
+import Testing
+
+/// The built `tollgate` binary, next to the test bundle (or `TOLLGATE_BINARY`).
+enum TollgateBinary {
+    static var path: String {
+        get throws {
+            if let explicit = ProcessInfo.processInfo.environment["TOLLGATE_BINARY"] { return explicit }
+            var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            if directory.lastPathComponent.hasSuffix(".xctest") { directory.deleteLastPathComponent() }
+            let candidate = directory.appendingPathComponent("tollgate").path
+            guard FileManager.default.isExecutableFile(atPath: candidate) else {
+                throw TestSupportError("tollgate binary not found at \(candidate): run swift build --build-tests first")
+            }
+            return candidate
+        }
+    }
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// Runs a subcommand to completion.
+    static func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try path)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+/// A `tollgate serve` child process on a free loopback port.
+final class ServerProcess: Sendable {
+    let process: Process
+    let baseURL: URL
+
+    private init(process: Process, baseURL: URL) {
+        self.process = process
+        self.baseURL = baseURL
+    }
+
+    /// Starts the server and returns once it says where it listens.
+    static func start(_ arguments: [String]) async throws -> ServerProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TollgateBinary.path)
+        process.arguments = ["serve", "--port", "0"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        let reader = out.fileHandleForReading
+        try process.run()
+        let url = await withCheckedContinuation { (continuation: CheckedContinuation<URL?, Never>) in
+            Thread.detachNewThread {
+                var buffer = ""
+                while true {
+                    let chunk = reader.availableData
+                    if chunk.isEmpty { continuation.resume(returning: nil); return }
+                    buffer += String(decoding: chunk, as: UTF8.self)
+                    if let line = buffer.split(separator: "\n").first(where: { $0.hasPrefix("Tollgate listening on ") }),
+                       let address = line.split(separator: " ").dropFirst(3).first {
+                        continuation.resume(returning: URL(string: String(address)))
+                        // Keep draining so the child never blocks on a full pipe.
+                        while !reader.availableData.isEmpty {}
+                        return
+                    }
+                }
+            }
+        }
+        guard let url else {
+            process.waitUntilExit()
+            throw TestSupportError("tollgate serve exited (status \(process.terminationStatus)) before listening")
+        }
+        return ServerProcess(process: process, baseURL: url)
+    }
+
+    func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// Sends a JSON request; returns the status and raw body.
+    func request(_ method: String, _ path: String, key: String, json: String? = nil) async throws -> (status: Int, body: Data) {
+        var request = URLRequest(url: baseURL.appendingPathComponent(path))
+        request.httpMethod = method
+        request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = json.map { Data($0.utf8) }
+        request.timeoutInterval = 30
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+}

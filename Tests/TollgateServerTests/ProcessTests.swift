@@ -1,0 +1,121 @@
+import Foundation
+import Synchronization
+import TestSupport
+import Testing
+import TollgateStore
+
+/// The `tollgate` binary as an operator runs it: subcommands, and a server killed under load.
+@Suite(.serialized) struct ProcessTests {
+    func databaseArguments(_ location: TestDatabaseLocation) -> [String] {
+        switch location.location {
+        case .sqlite(let directory): return ["--data-dir", directory]
+        case .postgres(let url): return ["--database", url]
+        }
+    }
+
+    func writeTemporary(_ text: String, name: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func catalogCheckReportsEveryErrorAndServeRefusesTheSameCatalog() throws {
+        let good = try TollgateBinary.run(["catalog", "check", Repository.path("catalogs/memento.yaml")])
+        #expect(good.status == 0 && good.stdout.contains("ok — 4 plans"))
+        let broken = try writeTemporary("""
+            product: x
+            defaultPlan: free
+            features: { notes: { type: limit } }
+            plans:
+              - { id: free, order: 0, features: { notes: -1, ghost: 2 }, prices: [{ amount: 5 }] }
+            """, name: "broken.yaml")
+        let check = try TollgateBinary.run(["catalog", "check", broken])
+        #expect(check.status == 1)
+        for path in ["plans[0].features.notes", "plans[0].features.ghost", "plans[0].prices[0].currency"] {
+            #expect(check.stderr.contains(path), "\(path) in \(check.stderr)")
+        }
+        let serve = try TollgateBinary.run(["serve", "--port", "0", "--data-dir", NSTemporaryDirectory() + UUID().uuidString, "--catalog", broken])
+        #expect(serve.status == 1 && serve.stderr.contains("plans[0].features.ghost"))
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func subcommandsMigrateAFreshDatabaseAndKeysCreatePrintsOnlyTheKey(database: TestDatabase) async throws {
+        let location = try await database.makeLocation()
+        defer { Task { await location.cleanup() } }
+        let created = try TollgateBinary.run(["keys", "create", "--scope", "admin", "--scope", "usage:write"] + databaseArguments(location))
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(created.stdout.wholeMatch(of: /tg_sk_[0-9a-f]{48}\n/) != nil, "stdout was \(created.stdout)")
+        let migrate = try TollgateBinary.run(["migrate"] + databaseArguments(location))
+        #expect(migrate.status == 0 && migrate.stdout.contains("schema at version \(Migrator.latestVersion)"))
+        let badScope = try TollgateBinary.run(["keys", "create", "--scope", "root"] + databaseArguments(location))
+        #expect(badScope.status != 0 && badScope.stderr.contains("unknown scope root"))
+    }
+
+    /// Consumes run from 16 concurrent clients; the server is SIGKILLed mid-stream and restarted.
+    /// Every acknowledged consume must be counted, and retrying every attempted key must replay
+    /// acknowledged answers byte for byte and count each key exactly once.
+    @Test(arguments: TestDatabase.all)
+    func acknowledgedConsumesSurviveSIGKILL(database: TestDatabase) async throws {
+        let location = try await database.makeLocation()
+        defer { Task { await location.cleanup() } }
+        let arguments = databaseArguments(location) + ["--catalog", try writeTemporary(Fixtures.catalogYAML, name: "catalog.yaml")]
+        let key = try TollgateBinary.run(["keys", "create", "--scope", "admin"] + databaseArguments(location)).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let first = try await ServerProcess.start(arguments)
+        #expect(try await first.request("POST", "v1/customers", key: key, json: #"{"id":"u1"}"#).status == 201)
+        #expect(try await first.request("PUT", "v1/customers/u1/plan", key: key, json: #"{"plan":"scale"}"#).status == 200)
+
+        let load = LoadRecord()
+        let killAfter = 300
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<16 {
+                group.addTask {
+                    for index in 0..<5_000 where !load.killed.load(ordering: .relaxed) {
+                        let idempotencyKey = "w\(worker)-\(index)"
+                        load.attempted.withLock { $0.append(idempotencyKey) }
+                        let body = #"{"customer":"u1","feature":"searches","idempotencyKey":"\#(idempotencyKey)"}"#
+                        guard let (status, data) = try? await first.request("POST", "v1/consume", key: key, json: body) else { return }
+                        guard status == 200 else { continue }
+                        let count = load.acknowledged.withLock { $0[idempotencyKey] = data; return $0.count }
+                        if count >= killAfter, load.killed.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged {
+                            first.kill()
+                        }
+                    }
+                }
+            }
+        }
+        let wasKilled = load.killed.load(ordering: .relaxed)
+        #expect(wasKilled, "the server was never killed")
+        let acked = load.acknowledged.withLock { $0 }
+        let keys = load.attempted.withLock { $0 }
+        #expect(acked.count >= killAfter)
+
+        let second = try await ServerProcess.start(arguments)
+        defer { second.stop() }
+        func used() async throws -> Int? {
+            let (_, data) = try await second.request("GET", "v1/customers/u1/entitlements", key: key)
+            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            let features = object?["features"] as? [[String: Any]]
+            return features?.first { $0["feature"] as? String == "searches" }?["used"] as? Int
+        }
+        let afterRestart = try #require(try await used())
+        #expect(afterRestart >= acked.count, "acknowledged \(acked.count), counted \(afterRestart) after SIGKILL")
+        #expect(afterRestart <= keys.count)
+        for idempotencyKey in keys {
+            let body = #"{"customer":"u1","feature":"searches","idempotencyKey":"\#(idempotencyKey)"}"#
+            let (status, data) = try await second.request("POST", "v1/consume", key: key, json: body)
+            #expect(status == 200, "\(idempotencyKey)")
+            if let original = acked[idempotencyKey] {
+                #expect(data == original, "replay of \(idempotencyKey) differs")
+            }
+        }
+        #expect(try await used() == keys.count)
+    }
+}
+
+/// What a load run sent and what was acknowledged, shared by its concurrent clients.
+final class LoadRecord: Sendable {
+    let attempted = Mutex<[String]>([])
+    let acknowledged = Mutex<[String: Data]>([:])
+    let killed = Atomic<Bool>(false)
+}
