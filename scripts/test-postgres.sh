@@ -6,7 +6,6 @@
 set -euo pipefail
 action=${1:-start}
 dir=${2:-${TMPDIR:-/tmp}/tollgate-test-pg}
-port=${TOLLGATE_TEST_PG_PORT:-54329}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -n "$bin" ] || { echo "PostgreSQL server binaries not found: apt-get install postgresql" >&2; exit 1; }
 
@@ -23,6 +22,11 @@ case "$action" in
       as_owner "$bin/initdb" -D "$dir/data" -U tollgate --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
+    # A port of its own, chosen once per cluster directory, so several clusters can coexist.
+    if [ ! -f "$dir/port" ]; then
+      echo "${TOLLGATE_TEST_PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}" >"$dir/port"
+    fi
+    port=$(cat "$dir/port")
     mkdir -p "$dir/socket"
     [ "$(id -u)" = 0 ] && chown postgres "$dir/socket"
     if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, SQLite and PostgreSQL: builds once, then runs every test target.
+# Starts a private PostgreSQL on loopback unless TOLLGATE_TEST_POSTGRES_URL names one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "installing PostgreSQL (Debian package) for the storage tests…"
+      apt-get -o DPkg::Lock::Timeout=300 update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq postgresql >/dev/null
+    else
+      echo "PostgreSQL is needed for the tests: sudo apt-get install postgresql" >&2
+      exit 1
+    fi
+  fi
+  pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-pg.XXXXXX")
+  TOLLGATE_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start "$pg_dir")
+  export TOLLGATE_TEST_POSTGRES_URL
+  trap 'scripts/test-postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+fi
+
+swift build --build-tests
+swift test --skip-build
