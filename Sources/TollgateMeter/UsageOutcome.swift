@@ -9,13 +9,13 @@ public struct UsageOutcome: Codable, Sendable, Hashable {
     public var feature: String
     public var amount: Int64
     /// Nil when unlimited, or for a boolean feature.
-    public var limit: Int64?
+    @NullEncoded public var limit: Int64?
     /// Used in the current period, after this call.
     public var used: Int64
-    public var remaining: Int64?
-    public var resetsAt: Date?
-    public var reason: DenialReason?
-    public var upgradeTier: String?
+    @NullEncoded public var remaining: Int64?
+    @NullEncoded public var resetsAt: Date?
+    @NullEncoded public var reason: DenialReason?
+    @NullEncoded public var upgradeTier: String?
 
     public init(
         allowed: Bool, customer: String, feature: String, amount: Int64, limit: Int64?, used: Int64,
@@ -31,25 +31,6 @@ public struct UsageOutcome: Codable, Sendable, Hashable {
         self.resetsAt = resetsAt
         self.reason = reason
         self.upgradeTier = upgradeTier
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case allowed, customer, feature, amount, limit, used, remaining, resetsAt, reason, upgradeTier
-    }
-
-    /// Absent values are written as null, so `limit: null` reads as "unlimited".
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(allowed, forKey: .allowed)
-        try container.encode(customer, forKey: .customer)
-        try container.encode(feature, forKey: .feature)
-        try container.encode(amount, forKey: .amount)
-        try container.encode(limit, forKey: .limit)
-        try container.encode(used, forKey: .used)
-        try container.encode(remaining, forKey: .remaining)
-        try container.encode(resetsAt, forKey: .resetsAt)
-        try container.encode(reason, forKey: .reason)
-        try container.encode(upgradeTier, forKey: .upgradeTier)
     }
 }
 

@@ -33,8 +33,8 @@ struct UsageChangeRequest: Decodable {
 
 struct CustomerResponse: Encodable {
     let id: String
-    let email: String?
-    let name: String?
+    @NullEncoded var email: String?
+    @NullEncoded var name: String?
     let plan: String
     let billingAnchor: Date
     let createdAt: Date
@@ -46,18 +46,6 @@ struct CustomerResponse: Encodable {
         plan = record.planId
         billingAnchor = record.billingAnchor
         createdAt = record.createdAt
-    }
-
-    private enum CodingKeys: String, CodingKey { case id, email, name, plan, billingAnchor, createdAt }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(email, forKey: .email)
-        try container.encode(name, forKey: .name)
-        try container.encode(plan, forKey: .plan)
-        try container.encode(billingAnchor, forKey: .billingAnchor)
-        try container.encode(createdAt, forKey: .createdAt)
     }
 }
 
@@ -71,11 +59,11 @@ struct FeatureEntitlementResponse: Encodable {
     let name: String
     let type: String
     let included: Bool
-    let limit: Int64?
-    let used: Int64?
-    let remaining: Int64?
-    let period: String?
-    let resetsAt: Date?
+    @NullEncoded var limit: Int64?
+    @NullEncoded var used: Int64?
+    @NullEncoded var remaining: Int64?
+    @NullEncoded var period: String?
+    @NullEncoded var resetsAt: Date?
 
     init(_ entitlement: FeatureEntitlement) {
         let quota = entitlement.quota
@@ -88,21 +76,6 @@ struct FeatureEntitlementResponse: Encodable {
         remaining = quota.isCounted ? entitlement.remaining : nil
         period = quota.period?.rawValue
         resetsAt = quota.resetsAt
-    }
-
-    private enum CodingKeys: String, CodingKey { case feature, name, type, included, limit, used, remaining, period, resetsAt }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(feature, forKey: .feature)
-        try container.encode(name, forKey: .name)
-        try container.encode(type, forKey: .type)
-        try container.encode(included, forKey: .included)
-        try container.encode(limit, forKey: .limit)
-        try container.encode(used, forKey: .used)
-        try container.encode(remaining, forKey: .remaining)
-        try container.encode(period, forKey: .period)
-        try container.encode(resetsAt, forKey: .resetsAt)
     }
 }
 
@@ -122,19 +95,8 @@ struct UsagePeriodResponse: Encodable {
     let feature: String
     let period: String
     let periodStart: Date
-    let periodEnd: Date?
+    @NullEncoded var periodEnd: Date?
     let used: Int64
-
-    private enum CodingKeys: String, CodingKey { case feature, period, periodStart, periodEnd, used }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(feature, forKey: .feature)
-        try container.encode(period, forKey: .period)
-        try container.encode(periodStart, forKey: .periodStart)
-        try container.encode(periodEnd, forKey: .periodEnd)
-        try container.encode(used, forKey: .used)
-    }
 }
 
 struct UsageHistoryResponse: Encodable {
