@@ -15,11 +15,11 @@ public enum APIKeys {
         public let record: APIKeyRecord
     }
 
-    public static func generate(scopes: [Scope], name: String?, at now: Date) -> Created {
+    public static func generate(scopes: [Scope], name: String?, at now: Date, expiresAt: Date? = nil) -> Created {
         let secret = secretPrefix + randomHex(bytes: 24)
         let record = APIKeyRecord(
             id: "key_" + randomHex(bytes: 8), prefix: String(secret.prefix(secretPrefix.count + 6)),
-            secretHash: hash(secret), scopes: scopes.map(\.rawValue), name: name, createdAt: now
+            secretHash: hash(secret), scopes: scopes.map(\.rawValue), name: name, createdAt: now, expiresAt: expiresAt
         )
         return Created(secret: secret, record: record)
     }
@@ -72,6 +72,13 @@ public final class APIKeyAuthenticator: RouterMiddleware, Sendable {
         var context = context
         context.caller = Caller(keyId: record.id, scopes: Set(record.scopes.compactMap(Scope.init(rawValue:))))
         return try await next(request, context)
+    }
+
+    /// Drops a key from the cache so that its revocation or new expiry applies at once on this node.
+    public func forget(keyId: String) {
+        cache.withLock { cache in
+            cache = cache.filter { $0.value.record?.id != keyId }
+        }
     }
 
     private func lookup(hash: String) async throws -> APIKeyRecord? {

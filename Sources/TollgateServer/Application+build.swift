@@ -114,10 +114,10 @@ func buildRouter(_ dependencies: AppDependencies, service: EntitlementService) -
         }
         return JSONResponse.make(status: .ok, body: HealthResponse(status: "ok", database: kind.rawValue))
     }
-    let v1 = router.group("v1")
-        .add(middleware: APIKeyAuthenticator(store: dependencies.store, clock: dependencies.clock))
-        .group(context: AuthenticatedContext.self)
+    let authenticator = APIKeyAuthenticator(store: dependencies.store, clock: dependencies.clock)
+    let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)
+    APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
     return router
 }
 

@@ -17,10 +17,23 @@ enum JSONBody {
         return try decode(type, from: Data(buffer.readableBytesView))
     }
 
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        // ISO 8601, and an error that names the field (Foundation's own loses it on Linux).
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = try? Date(text, strategy: .iso8601) else {
+                throw DomainError.invalidField(fieldPath(decoder.codingPath), "expected an ISO 8601 time such as 2026-05-01T00:00:00Z")
+            }
+            return date
+        }
+        return decoder
+    }()
+
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         guard !data.isEmpty else { throw DomainError(.invalidJSON, "request body is empty: expected a JSON object") }
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            return try decoder.decode(T.self, from: data)
         } catch let error as DomainError {
             throw error
         } catch let error as DecodingError {
@@ -61,6 +74,8 @@ enum JSONBody {
         case is String.Type: return "a string"
         case is Int64.Type, is Int.Type: return "a whole number"
         case is Bool.Type: return "true or false"
+        case is Date.Type: return "an ISO 8601 time such as 2026-05-01T00:00:00Z"
+        case is [String].Type: return "a list of strings"
         default: return "a JSON object"
         }
     }

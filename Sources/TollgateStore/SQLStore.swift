@@ -94,34 +94,74 @@ public final class SQLStore: TollgateStorage {
     // MARK: APIKeyStore
 
     public func insertAPIKey(_ key: APIKeyRecord) async throws {
-        try await provider.transaction { db in
-            try await db.raw("""
-                INSERT INTO api_keys (id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms, revoked_at_ms)
-                VALUES (\(bind: key.id), \(bind: key.prefix), \(bind: key.secretHash), \(bind: key.scopes.joined(separator: " ")),
-                        \(bind: key.name), \(bind: Millis.from(key.createdAt)), \(bind: key.expiresAt.map(Millis.from)),
-                        \(bind: key.lastUsedAt.map(Millis.from)), \(bind: key.revokedAt.map(Millis.from)))
-                """).run()
-        }
+        try await provider.transaction { db in try await Self.insertAPIKey(db, key) }
     }
+
+    private static func insertAPIKey(_ db: any SQLDatabase, _ key: APIKeyRecord) async throws {
+        try await db.raw("""
+            INSERT INTO api_keys (id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms, revoked_at_ms)
+            VALUES (\(bind: key.id), \(bind: key.prefix), \(bind: key.secretHash), \(bind: key.scopes.joined(separator: " ")),
+                    \(bind: key.name), \(bind: Millis.from(key.createdAt)), \(bind: key.expiresAt.map(Millis.from)),
+                    \(bind: key.lastUsedAt.map(Millis.from)), \(bind: key.revokedAt.map(Millis.from)))
+            """).run()
+    }
+
+    private static let apiKeyColumns = "id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms, revoked_at_ms"
 
     public func apiKey(secretHash: String) async throws -> APIKeyRecord? {
         try await provider.read { db in
-            guard let row = try await db.raw("""
-                SELECT id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms, revoked_at_ms
-                FROM api_keys WHERE secret_hash = \(bind: secretHash)
-                """).first() else { return nil }
-            return APIKeyRecord(
-                id: try row.decode(column: "id", as: String.self),
-                prefix: try row.decode(column: "prefix", as: String.self),
-                secretHash: try row.decode(column: "secret_hash", as: String.self),
-                scopes: try row.decode(column: "scopes", as: String.self).split(separator: " ").map(String.init),
-                name: try row.decode(column: "name", as: String?.self),
-                createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
-                expiresAt: try row.decode(column: "expires_at_ms", as: Int64?.self).map(Millis.date),
-                lastUsedAt: try row.decode(column: "last_used_at_ms", as: Int64?.self).map(Millis.date),
-                revokedAt: try row.decode(column: "revoked_at_ms", as: Int64?.self).map(Millis.date)
-            )
+            try await db.raw("SELECT \(unsafeRaw: Self.apiKeyColumns) FROM api_keys WHERE secret_hash = \(bind: secretHash)")
+                .first().map(Self.decodeAPIKey)
         }
+    }
+
+    public func apiKey(id: String) async throws -> APIKeyRecord? {
+        try await provider.read { db in
+            try await db.raw("SELECT \(unsafeRaw: Self.apiKeyColumns) FROM api_keys WHERE id = \(bind: id)").first().map(Self.decodeAPIKey)
+        }
+    }
+
+    public func listAPIKeys() async throws -> [APIKeyRecord] {
+        try await provider.read { db in
+            try await db.raw("SELECT \(unsafeRaw: Self.apiKeyColumns) FROM api_keys ORDER BY created_at_ms DESC, id").all().map(Self.decodeAPIKey)
+        }
+    }
+
+    public func revokeAPIKey(id: String, at: Date) async throws -> APIKeyRecord? {
+        try await provider.transaction { db in
+            try await db.raw("""
+                UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, \(bind: Millis.from(at))) WHERE id = \(bind: id)
+                RETURNING \(unsafeRaw: Self.apiKeyColumns)
+                """).first().map(Self.decodeAPIKey)
+        }
+    }
+
+    public func rotateAPIKey(id: String, replacement: APIKeyRecord, oldExpiresAt: Date) async throws -> APIKeyRecord? {
+        try await provider.transaction { db in
+            let expiry = Millis.from(oldExpiresAt)
+            let old = try await db.raw("""
+                UPDATE api_keys SET expires_at_ms = CASE WHEN expires_at_ms IS NULL OR expires_at_ms > \(bind: expiry) THEN \(bind: expiry) ELSE expires_at_ms END
+                WHERE id = \(bind: id) AND revoked_at_ms IS NULL
+                RETURNING \(unsafeRaw: Self.apiKeyColumns)
+                """).first().map(Self.decodeAPIKey)
+            guard old != nil else { return nil }
+            try await Self.insertAPIKey(db, replacement)
+            return old
+        }
+    }
+
+    private static func decodeAPIKey(_ row: any SQLRow) throws -> APIKeyRecord {
+        APIKeyRecord(
+            id: try row.decode(column: "id", as: String.self),
+            prefix: try row.decode(column: "prefix", as: String.self),
+            secretHash: try row.decode(column: "secret_hash", as: String.self),
+            scopes: try row.decode(column: "scopes", as: String.self).split(separator: " ").map(String.init),
+            name: try row.decode(column: "name", as: String?.self),
+            createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
+            expiresAt: try row.decode(column: "expires_at_ms", as: Int64?.self).map(Millis.date),
+            lastUsedAt: try row.decode(column: "last_used_at_ms", as: Int64?.self).map(Millis.date),
+            revokedAt: try row.decode(column: "revoked_at_ms", as: Int64?.self).map(Millis.date)
+        )
     }
 
     public func markAPIKeyUsed(id: String, at: Date) async throws {

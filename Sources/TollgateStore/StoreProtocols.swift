@@ -11,7 +11,15 @@ public protocol CustomerStore: Sendable {
 public protocol APIKeyStore: Sendable {
     func insertAPIKey(_ key: APIKeyRecord) async throws
     func apiKey(secretHash: String) async throws -> APIKeyRecord?
+    func apiKey(id: String) async throws -> APIKeyRecord?
+    /// Newest first.
+    func listAPIKeys() async throws -> [APIKeyRecord]
     func markAPIKeyUsed(id: String, at: Date) async throws
+    /// Revokes the key now; nil if there is no such key. Revoking twice keeps the first time.
+    func revokeAPIKey(id: String, at: Date) async throws -> APIKeyRecord?
+    /// Inserts `replacement` and makes the old key expire at `oldExpiresAt` (if sooner), in one
+    /// transaction; nil (and nothing written) if the old key does not exist or is revoked.
+    func rotateAPIKey(id: String, replacement: APIKeyRecord, oldExpiresAt: Date) async throws -> APIKeyRecord?
 }
 
 public protocol UsageStore: Sendable {

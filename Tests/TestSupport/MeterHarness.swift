@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SQLKit
 import Synchronization
 import TollgateCore
 import TollgateMeter
@@ -31,36 +32,28 @@ public enum MeterHarness {
     }
 }
 
-/// A store whose commits can be made to fail, to test that nothing is counted then.
-public final class FlakyStore: TollgateStorage {
-    public let base: SQLStore
-    public let failCommits = Atomic<Bool>(false)
+/// A database whose reads or writes can be made to fail, to test that nothing is counted or
+/// half-written then. Wrap a real provider: `SQLStore(provider: FlakyProvider(base: …))`.
+public final class FlakyProvider: DatabaseProvider {
+    public let base: any DatabaseProvider
+    public let failReads = Atomic<Bool>(false)
+    public let failWrites = Atomic<Bool>(false)
 
-    public init(base: SQLStore) { self.base = base }
+    public init(base: any DatabaseProvider) { self.base = base }
 
-    struct InjectedFailure: Error {}
+    public struct InjectedFailure: Error {}
 
-    public func createCustomer(_ customer: CustomerRecord) async throws -> CustomerCreation { try await base.createCustomer(customer) }
-    public func customer(id: String) async throws -> CustomerRecord? { try await base.customer(id: id) }
-    public func changePlan(customerId: String, planId: String, at: Date) async throws -> CustomerRecord? {
-        try await base.changePlan(customerId: customerId, planId: planId, at: at)
+    public var kind: DatabaseKind { base.kind }
+
+    public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        if failReads.load(ordering: .relaxed) { throw InjectedFailure() }
+        return try await base.read(body)
     }
-    public func insertAPIKey(_ key: APIKeyRecord) async throws { try await base.insertAPIKey(key) }
-    public func apiKey(secretHash: String) async throws -> APIKeyRecord? { try await base.apiKey(secretHash: secretHash) }
-    public func markAPIKeyUsed(id: String, at: Date) async throws { try await base.markAPIKeyUsed(id: id, at: at) }
-    public func counterValue(_ key: CounterKey) async throws -> Int64 { try await base.counterValue(key) }
-    public func commit(_ batch: UsageBatch) async throws {
-        if failCommits.load(ordering: .relaxed) { throw InjectedFailure() }
-        try await base.commit(batch)
+
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        if failWrites.load(ordering: .relaxed) { throw InjectedFailure() }
+        return try await base.transaction(body)
     }
-    public func idempotencyRecord(scope: String, key: String) async throws -> IdempotencyRecord? {
-        try await base.idempotencyRecord(scope: scope, key: key)
-    }
-    public func usageHistory(subject: String, from: Date, to: Date) async throws -> [UsageRow] {
-        try await base.usageHistory(subject: subject, from: from, to: to)
-    }
-    public func ping() async throws {
-        if failCommits.load(ordering: .relaxed) { throw InjectedFailure() }
-        try await base.ping()
-    }
+
+    public func shutdown() async { await base.shutdown() }
 }

@@ -97,11 +97,11 @@ import TollgateStore
 
     @Test(arguments: TestDatabase.all)
     func healthFollowsTheDatabase(database: TestDatabase) async throws {
-        let flaky = FlakyStoreBox()
+        let flaky = FlakyProviderBox()
         try await AppHarness.run(database, wrap: { flaky.wrap($0) }) { _, client in
             let healthy = try await client.call(.get, "/health", key: nil)
             #expect(healthy.status == .ok && healthy.json.string("database") == database.rawValue)
-            flaky.store?.failCommits.store(true, ordering: .relaxed)
+            flaky.provider?.failReads.store(true, ordering: .relaxed)
             let down = try await client.call(.get, "/health", key: nil)
             #expect(down.status == .serviceUnavailable && down.json.errorCode == "UNAVAILABLE")
         }
@@ -131,15 +131,15 @@ import TollgateStore
     }
 }
 
-/// Lets a test reach the FlakyStore that the harness wraps around its fresh database.
-final class FlakyStoreBox: Sendable {
-    private let wrapped = Mutex<FlakyStore?>(nil)
+/// Lets a test reach the FlakyProvider that the harness puts under its fresh database.
+final class FlakyProviderBox: Sendable {
+    private let wrapped = Mutex<FlakyProvider?>(nil)
 
-    var store: FlakyStore? { wrapped.withLock { $0 } }
+    var provider: FlakyProvider? { wrapped.withLock { $0 } }
 
     func wrap(_ base: SQLStore) -> any TollgateStorage {
-        let flaky = FlakyStore(base: base)
+        let flaky = FlakyProvider(base: base.provider)
         wrapped.withLock { $0 = flaky }
-        return flaky
+        return SQLStore(provider: flaky)
     }
 }

@@ -137,15 +137,16 @@ import TollgateStore
         let catalog = try Fixtures.catalog
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
         try await database.withStore { base, _ in
-            let store = FlakyStore(base: base)
+            let flaky = FlakyProvider(base: base.provider)
+            let store = SQLStore(provider: flaky)
             try await MeterHarness.withService(store: store, catalog: catalog, clock: clock) { service in
                 _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
                 #expect(try await service.consume(customerId: "c1", featureId: "notes", amount: 1, idempotencyKey: "a").used == 1)
-                store.failCommits.store(true, ordering: .relaxed)
+                flaky.failWrites.store(true, ordering: .relaxed)
                 await #expect(throws: MeterError.commitFailed) {
                     try await service.consume(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "b")
                 }
-                store.failCommits.store(false, ordering: .relaxed)
+                flaky.failWrites.store(false, ordering: .relaxed)
                 #expect(try await service.check(customerId: "c1", featureId: "notes", amount: 1).used == 1)
                 // The failed key was not stored: retrying it now counts it.
                 #expect(try await service.consume(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "b").used == 3)
