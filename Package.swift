@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // Pure domain: no I/O, no HTTP.
@@ -50,6 +51,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Identity primitives: tokens, TOTP, password hashing, encryption at rest. No HTTP.
+        .target(
+            name: "TollgateIdentity",
+            dependencies: [
+                "TollgateCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            resources: [.copy("Resources/common-passwords.txt")],
+            swiftSettings: swiftSettings
+        ),
         // The hot path: in-memory counters with group commit.
         .target(
             name: "TollgateMeter",
@@ -63,7 +75,7 @@ let package = Package(
         .target(
             name: "TollgateServer",
             dependencies: [
-                "TollgateCore", "TollgateStore", "TollgateMeter",
+                "TollgateCore", "TollgateStore", "TollgateMeter", "TollgateIdentity",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -92,6 +104,11 @@ let package = Package(
                 "TollgateCore", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TollgateIdentityTests",
+            dependencies: ["TollgateIdentity", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -17,6 +17,13 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case tierLimited = "TIER_LIMITED"
     case userQuotaExhausted = "USER_QUOTA_EXHAUSTED"
     case workspaceQuotaExhausted = "WORKSPACE_QUOTA_EXHAUSTED"
+    case weakPassword = "WEAK_PASSWORD"
+    case emailTaken = "EMAIL_TAKEN"
+    case invalidCredentials = "INVALID_CREDENTIALS"
+    case totpRequired = "TOTP_REQUIRED"
+    case totpInvalid = "TOTP_INVALID"
+    case invalidToken = "INVALID_TOKEN"
+    case tooManyAttempts = "TOO_MANY_ATTEMPTS"
     case unavailable = "UNAVAILABLE"
     case internalError = "INTERNAL"
 }

@@ -49,14 +49,14 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 enum HTTPStatusMapping {
     static func status(for code: ErrorCode) -> HTTPResponse.Status {
         switch code {
-        case .invalidJSON, .missingField, .invalidField, .invalidQuery: return .badRequest
-        case .unauthorized: return .unauthorized
+        case .invalidJSON, .missingField, .invalidField, .invalidQuery, .weakPassword: return .badRequest
+        case .unauthorized, .invalidCredentials, .totpRequired, .totpInvalid, .invalidToken: return .unauthorized
         case .forbidden: return .forbidden
         case .notFound, .customerNotFound, .featureNotFound, .planNotFound: return .notFound
         case .methodNotAllowed: return .methodNotAllowed
-        case .conflict, .idempotencyKeyReused: return .conflict
+        case .conflict, .idempotencyKeyReused, .emailTaken: return .conflict
         case .payloadTooLarge: return .contentTooLarge
-        case .tierLimited, .userQuotaExhausted, .workspaceQuotaExhausted: return .tooManyRequests
+        case .tierLimited, .userQuotaExhausted, .workspaceQuotaExhausted, .tooManyAttempts: return .tooManyRequests
         case .unavailable: return .serviceUnavailable
         case .internalError: return .internalServerError
         }

@@ -1,0 +1,111 @@
+import Crypto
+import Foundation
+
+/// The claims of an access token. Products verify these offline against the JWKS.
+public struct AccessClaims: Codable, Sendable, Equatable {
+    /// The user id, which is also their customer id.
+    public var sub: String
+    public var iss: String
+    public var aud: String
+    public var iat: Int64
+    public var exp: Int64
+    /// The session the token belongs to, so a revoked session stops being honoured by Tollgate.
+    public var sid: String
+    public var plan: String
+    public var workspace: String?
+    public var role: String?
+
+    public init(sub: String, iss: String, aud: String, iat: Int64, exp: Int64, sid: String, plan: String, workspace: String? = nil, role: String? = nil) {
+        self.sub = sub
+        self.iss = iss
+        self.aud = aud
+        self.iat = iat
+        self.exp = exp
+        self.sid = sid
+        self.plan = plan
+        self.workspace = workspace
+        self.role = role
+    }
+}
+
+/// One Ed25519 signing key with its key id.
+public struct SigningKey: Sendable {
+    public let kid: String
+    /// The 32-byte Ed25519 seed (swift-crypto's key type is not Sendable; it is rebuilt on use).
+    public let rawPrivateKey: Data
+    public let createdAt: Date
+
+    public init(kid: String, rawPrivateKey: Data, createdAt: Date) throws {
+        _ = try Curve25519.Signing.PrivateKey(rawRepresentation: rawPrivateKey)
+        self.kid = kid
+        self.rawPrivateKey = rawPrivateKey
+        self.createdAt = createdAt
+    }
+
+    public static func generate(at date: Date) -> SigningKey {
+        // A fresh key's raw form is always valid.
+        try! SigningKey(kid: Secrets.randomId(prefix: "k_", bytes: 8), rawPrivateKey: Curve25519.Signing.PrivateKey().rawRepresentation, createdAt: date)
+    }
+
+    var privateKey: Curve25519.Signing.PrivateKey {
+        // Validated in init.
+        try! Curve25519.Signing.PrivateKey(rawRepresentation: rawPrivateKey)
+    }
+
+    /// The public half as a JWK (RFC 8037).
+    public var publicJWK: [String: String] {
+        ["kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": Base64URL.encode(privateKey.publicKey.rawRepresentation)]
+    }
+}
+
+/// JWTs signed with EdDSA (Ed25519). The newest key signs; every key in the ring verifies and is
+/// published, so tokens signed before a rotation stay valid until they expire.
+public struct TokenSigner: Sendable {
+    /// Newest last.
+    public let keys: [SigningKey]
+
+    public init(keys: [SigningKey]) {
+        precondition(!keys.isEmpty, "a token signer needs a key")
+        self.keys = keys.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    public var current: SigningKey { keys[keys.count - 1] }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
+
+    public func sign(_ claims: AccessClaims) throws -> String {
+        let header = ["alg": "EdDSA", "typ": "JWT", "kid": current.kid]
+        let signingInput = Base64URL.encode(try Self.encoder.encode(header)) + "." + Base64URL.encode(try Self.encoder.encode(claims))
+        let signature = try current.privateKey.signature(for: Data(signingInput.utf8))
+        return signingInput + "." + Base64URL.encode(signature)
+    }
+
+    /// The claims of a token signed by a key of this ring, for `audience`, not expired at `now`.
+    public func verify(_ token: String, audience: String, now: Date) throws(TokenError) -> AccessClaims {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let headerData = Base64URL.decode(parts[0]), let payload = Base64URL.decode(parts[1]),
+              let signature = Base64URL.decode(parts[2]),
+              let header = try? JSONDecoder().decode([String: String].self, from: headerData) else { throw .malformed }
+        guard header["alg"] == "EdDSA", let kid = header["kid"], let key = keys.first(where: { $0.kid == kid }) else { throw .unknownKey }
+        guard key.privateKey.publicKey.isValidSignature(signature, for: Data("\(parts[0]).\(parts[1])".utf8)) else { throw .badSignature }
+        guard let claims = try? JSONDecoder().decode(AccessClaims.self, from: payload) else { throw .malformed }
+        guard claims.aud == audience else { throw .wrongAudience }
+        guard Double(claims.exp) > now.timeIntervalSince1970 else { throw .expired }
+        return claims
+    }
+
+    /// `GET /.well-known/jwks.json`.
+    public var jwks: [String: [[String: String]]] { ["keys": keys.reversed().map(\.publicJWK)] }
+}
+
+public enum TokenError: Error, Sendable, Equatable {
+    case malformed
+    case unknownKey
+    case badSignature
+    case wrongAudience
+    case expired
+}

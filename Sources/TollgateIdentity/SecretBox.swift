@@ -1,0 +1,40 @@
+import Crypto
+import Foundation
+
+/// Encrypts small secrets at rest (TOTP seeds) with AES-256-GCM under a master key kept outside
+/// the database: in the data directory, or in `TOLLGATE_MASTER_KEY`.
+public struct SecretBox: Sendable {
+    /// 32 bytes (swift-crypto's SymmetricKey is not Sendable; it is rebuilt on use).
+    private let keyData: Data
+
+    private var key: SymmetricKey { SymmetricKey(data: keyData) }
+
+    public init?(keyData: Data) {
+        guard keyData.count == 32 else { return nil }
+        self.keyData = keyData
+    }
+
+    public init?(base64 text: String) {
+        guard let data = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return nil }
+        self.init(keyData: data)
+    }
+
+    public static func generateKey() -> Data { Data(Secrets.randomBytes(32)) }
+
+    /// Nonce, ciphertext and tag, base64.
+    public func seal(_ plaintext: [UInt8]) throws -> String {
+        let box = try AES.GCM.seal(plaintext, using: key)
+        guard let combined = box.combined else { throw SecretBoxError.cannotSeal }
+        return combined.base64EncodedString()
+    }
+
+    public func open(_ sealed: String) throws -> [UInt8] {
+        guard let data = Data(base64Encoded: sealed) else { throw SecretBoxError.corrupt }
+        return Array(try AES.GCM.open(try AES.GCM.SealedBox(combined: data), using: key))
+    }
+}
+
+public enum SecretBoxError: Error, Sendable {
+    case cannotSeal
+    case corrupt
+}
