@@ -9,7 +9,9 @@ struct Migration: Sendable {
 }
 
 enum Migrations {
-    static let all: [Migration] = [
+    static let all: [Migration] = core + identity
+
+    static let core: [Migration] = [
         Migration(version: 1, name: "customers", statements: [
             """
             CREATE TABLE customers (
@@ -102,4 +104,81 @@ public enum Migrator {
     }
 
     public static var latestVersion: Int { Migrations.all.last?.version ?? 0 }
+}
+
+extension Migrations {
+    /// Identity: accounts, sessions, single-use tokens, recovery codes, and the outbox of effects.
+    static let identity: [Migration] = [
+        Migration(version: 5, name: "users", statements: [
+            """
+            CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                email TEXT NOT NULL UNIQUE,
+                password_hash TEXT NOT NULL,
+                email_verified_at_ms BIGINT,
+                totp_secret TEXT,
+                totp_enabled_at_ms BIGINT,
+                totp_last_step BIGINT,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+        ]),
+        Migration(version: 6, name: "sessions", statements: [
+            """
+            CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                last_used_at_ms BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL,
+                revoked_at_ms BIGINT,
+                user_agent TEXT,
+                ip TEXT
+            )
+            """,
+            "CREATE INDEX sessions_by_user ON sessions (user_id)",
+            """
+            CREATE TABLE refresh_tokens (
+                token_hash TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                spent_at_ms BIGINT
+            )
+            """,
+        ]),
+        Migration(version: 7, name: "user_tokens_and_recovery_codes", statements: [
+            """
+            CREATE TABLE user_tokens (
+                token_hash TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                purpose TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL,
+                used_at_ms BIGINT
+            )
+            """,
+            """
+            CREATE TABLE recovery_codes (
+                user_id TEXT NOT NULL,
+                code_hash TEXT NOT NULL,
+                used_at_ms BIGINT,
+                PRIMARY KEY (user_id, code_hash)
+            )
+            """,
+        ]),
+        Migration(version: 8, name: "outbox", statements: [
+            """
+            CREATE TABLE outbox (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                recipient TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                delivered_at_ms BIGINT,
+                attempts BIGINT NOT NULL DEFAULT 0
+            )
+            """,
+        ]),
+    ]
 }

@@ -38,4 +38,4 @@ public protocol HealthCheck: Sendable {
 }
 
 /// Everything the server needs from storage.
-public typealias TollgateStorage = CustomerStore & APIKeyStore & UsageStore & HealthCheck
+public typealias TollgateStorage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & HealthCheck

@@ -1,0 +1,147 @@
+import Foundation
+
+public struct UserRecord: Sendable, Hashable {
+    /// Also the user's customer id.
+    public var id: String
+    /// Stored lower-cased.
+    public var email: String
+    public var passwordHash: String
+    public var emailVerifiedAt: Date?
+    /// The TOTP seed, sealed with the master key; present once enrolment started.
+    public var totpSecret: String?
+    public var totpEnabledAt: Date?
+    /// The last TOTP step accepted, so a code cannot be used twice.
+    public var totpLastStep: Int64?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, email: String, passwordHash: String, emailVerifiedAt: Date? = nil, totpSecret: String? = nil,
+        totpEnabledAt: Date? = nil, totpLastStep: Int64? = nil, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.email = email
+        self.passwordHash = passwordHash
+        self.emailVerifiedAt = emailVerifiedAt
+        self.totpSecret = totpSecret
+        self.totpEnabledAt = totpEnabledAt
+        self.totpLastStep = totpLastStep
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A signed-in device: the family of refresh tokens that descend from one login.
+public struct SessionRecord: Sendable, Hashable {
+    public var id: String
+    public var userId: String
+    public var createdAt: Date
+    public var lastUsedAt: Date
+    public var expiresAt: Date
+    public var revokedAt: Date?
+    public var userAgent: String?
+    public var ip: String?
+
+    public init(id: String, userId: String, createdAt: Date, lastUsedAt: Date, expiresAt: Date, revokedAt: Date? = nil, userAgent: String?, ip: String?) {
+        self.id = id
+        self.userId = userId
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+        self.userAgent = userAgent
+        self.ip = ip
+    }
+}
+
+public enum RefreshOutcome: Sendable, Hashable {
+    /// The token was live: it is now spent, the new one is stored, the session was extended.
+    case rotated(SessionRecord)
+    /// The token had been spent already: a thief or a replay. The whole session is now revoked.
+    case reused(sessionId: String)
+    /// Unknown, or its session is revoked or expired.
+    case invalid
+}
+
+public enum UserTokenPurpose: String, Sendable {
+    case verifyEmail = "verify_email"
+    case resetPassword = "reset_password"
+}
+
+public struct UserTokenRecord: Sendable, Hashable {
+    public let tokenHash: String
+    public let userId: String
+    public let purpose: UserTokenPurpose
+    public let createdAt: Date
+    public let expiresAt: Date
+
+    public init(tokenHash: String, userId: String, purpose: UserTokenPurpose, createdAt: Date, expiresAt: Date) {
+        self.tokenHash = tokenHash
+        self.userId = userId
+        self.purpose = purpose
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// An effect outside the database (an e-mail, a webhook), written in the same transaction as the
+/// change that causes it, and delivered later by a background service.
+public struct OutboxMessage: Sendable, Hashable {
+    public let id: String
+    public let kind: String
+    public let recipient: String
+    /// JSON.
+    public let payload: String
+    public let createdAt: Date
+    public var deliveredAt: Date?
+
+    public init(id: String, kind: String, recipient: String, payload: String, createdAt: Date, deliveredAt: Date? = nil) {
+        self.id = id
+        self.kind = kind
+        self.recipient = recipient
+        self.payload = payload
+        self.createdAt = createdAt
+        self.deliveredAt = deliveredAt
+    }
+}
+
+public protocol IdentityStore: Sendable {
+    /// Creates the user and their customer record, and queues `welcome` effects, in one
+    /// transaction. Throws `IdentityStoreError.emailTaken` (nothing written) if the e-mail is used.
+    func createUser(_ user: UserRecord, customer: CustomerRecord, token: UserTokenRecord?, outbox: [OutboxMessage]) async throws
+    func user(id: String) async throws -> UserRecord?
+    func user(email: String) async throws -> UserRecord?
+    func markEmailVerified(userId: String, at: Date) async throws
+    /// Sets a new password hash and revokes every session of the user.
+    func changePassword(userId: String, passwordHash: String, at: Date) async throws
+    /// Stores a sealed TOTP seed, not yet enabled (enrolment in progress).
+    func setPendingTOTP(userId: String, sealedSecret: String, at: Date) async throws
+    /// Enables TOTP with `step` as the last used step, replacing all recovery codes.
+    func enableTOTP(userId: String, step: Int64, recoveryCodeHashes: [String], at: Date) async throws
+    func disableTOTP(userId: String, at: Date) async throws
+    /// Records `step` as used, only if it is later than the last one; false when it is not
+    /// (the code was replayed).
+    func useTOTPStep(userId: String, step: Int64) async throws -> Bool
+    /// Spends a recovery code; false if unknown or already used.
+    func useRecoveryCode(userId: String, codeHash: String, at: Date) async throws -> Bool
+
+    func createSession(_ session: SessionRecord, refreshTokenHash: String) async throws
+    func refreshSession(tokenHash: String, newTokenHash: String, at: Date, extendTo: Date) async throws -> RefreshOutcome
+    func session(id: String) async throws -> SessionRecord?
+    /// Live sessions (not revoked, not expired at `now`), newest first.
+    func sessions(userId: String, now: Date) async throws -> [SessionRecord]
+    /// Revokes one of the user's sessions; false if they have no such session.
+    func revokeSession(userId: String, sessionId: String, at: Date) async throws -> Bool
+
+    /// Inserts a single-use token and queues its effects in one transaction.
+    func insertUserToken(_ token: UserTokenRecord, outbox: [OutboxMessage]) async throws
+    /// Spends the token if it is live and of `purpose`; returns its user.
+    func consumeUserToken(tokenHash: String, purpose: UserTokenPurpose, at: Date) async throws -> String?
+
+    func outboxMessages(recipient: String) async throws -> [OutboxMessage]
+}
+
+public enum IdentityStoreError: Error, Sendable, Equatable {
+    case emailTaken
+    case customerTaken
+}
