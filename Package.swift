@@ -55,7 +55,8 @@ let package = Package(
         .target(
             name: "TollgateIdentity",
             dependencies: [
-                "TollgateCore",
+                "TollgateCore", "TollgateStore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
@@ -87,14 +88,14 @@ let package = Package(
         .executableTarget(
             name: "tollgate",
             dependencies: [
-                "TollgateServer", "TollgateCore", "TollgateStore",
+                "TollgateServer", "TollgateCore", "TollgateStore", "TollgateIdentity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["TollgateCore", "TollgateStore", "TollgateMeter", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: ["TollgateCore", "TollgateStore", "TollgateMeter", "TollgateIdentity", .product(name: "SQLKit", package: "sql-kit")],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),

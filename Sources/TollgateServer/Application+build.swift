@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import TollgateCore
+import TollgateIdentity
 import TollgateMeter
 import TollgateStore
 
@@ -11,6 +12,8 @@ public struct ServerConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
     public var database: DatabaseLocation = .sqlite(directory: "./tollgate-data")
+    /// Where generated secrets live (signing keys, the master key); also the SQLite directory.
+    public var dataDirectory: String = "./tollgate-data"
     /// Nil: the bundled demo catalog (Memento Note).
     public var catalogPath: String?
     public var logLevel: Logger.Level = .info
@@ -25,18 +28,25 @@ public struct AppDependencies: Sendable {
     public var databaseKind: DatabaseKind
     public var clock: any TollgateClock
     public var logger: Logger
+    public var signingKeys: SigningKeyRing
+    public var secretBox: SecretBox
+    public var passwordPolicy: PasswordPolicy
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
 
     public init(
-        catalog: Catalog, store: any TollgateStorage, databaseKind: DatabaseKind, clock: any TollgateClock,
-        logger: Logger, shutdown: @escaping @Sendable () async -> Void
+        catalog: Catalog, store: any TollgateStorage, databaseKind: DatabaseKind, clock: any TollgateClock, logger: Logger,
+        signingKeys: SigningKeyRing, secretBox: SecretBox, passwordPolicy: PasswordPolicy = PasswordPolicy(),
+        shutdown: @escaping @Sendable () async -> Void
     ) {
         self.catalog = catalog
         self.store = store
         self.databaseKind = databaseKind
         self.clock = clock
         self.logger = logger
+        self.signingKeys = signingKeys
+        self.secretBox = secretBox
+        self.passwordPolicy = passwordPolicy
         self.shutdown = shutdown
     }
 }
@@ -64,10 +74,14 @@ public func buildApplication(
     var logger = Logger(label: "tollgate")
     logger.logLevel = configuration.logLevel
     let catalog = try DefaultCatalog.load(path: configuration.catalogPath)
+    let keyDirectory = KeyDirectory(dataDirectory: configuration.dataDirectory)
+    let clock = SystemClock()
+    let signingKeys = try SigningKeyRing(directory: keyDirectory, now: clock.now())
+    let secretBox = try keyDirectory.secretBox()
     let store = try await SQLStore.open(configuration.database, logger: logger)
     let dependencies = AppDependencies(
-        catalog: catalog, store: store, databaseKind: store.provider.kind, clock: SystemClock(), logger: logger,
-        shutdown: { await store.shutdown() }
+        catalog: catalog, store: store, databaseKind: store.provider.kind, clock: clock, logger: logger,
+        signingKeys: signingKeys, secretBox: secretBox, shutdown: { await store.shutdown() }
     )
     return buildApplication(dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
@@ -114,6 +128,16 @@ func buildRouter(_ dependencies: AppDependencies, service: EntitlementService) -
         }
         return JSONResponse.make(status: .ok, body: HealthResponse(status: "ok", database: kind.rawValue))
     }
+    var accountSettings = AccountSettings(audience: dependencies.catalog.product)
+    accountSettings.passwordPolicy = dependencies.passwordPolicy
+    let accounts = AccountService(
+        settings: accountSettings, store: dependencies.store, keys: dependencies.signingKeys, box: dependencies.secretBox,
+        clock: dependencies.clock, defaultPlan: dependencies.catalog.defaultPlanId
+    )
+    let accountRoutes = AccountRoutes(accounts: accounts)
+    accountRoutes.registerPublic(on: router)
+    let signedIn = router.group("v1").add(middleware: UserAuthenticator(accounts: accounts)).group(context: UserContext.self)
+    accountRoutes.registerSignedIn(on: signedIn)
     let authenticator = APIKeyAuthenticator(store: dependencies.store, clock: dependencies.clock)
     let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)

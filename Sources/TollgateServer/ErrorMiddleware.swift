@@ -42,7 +42,9 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func response(for error: DomainError) -> Response {
-        JSONResponse.make(status: HTTPStatusMapping.status(for: error.code), body: ErrorEnvelope(error))
+        var response = JSONResponse.make(status: HTTPStatusMapping.status(for: error.code), body: ErrorEnvelope(error))
+        if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
+        return response
     }
 }
 

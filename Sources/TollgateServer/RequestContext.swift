@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import TollgateCore
+import TollgateIdentity
 
 /// What an API key may do. `admin` may do everything.
 public enum Scope: String, Sendable, CaseIterable, Codable {
@@ -27,10 +28,29 @@ public struct Caller: Sendable {
 public struct TollgateRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller?
+    public var user: SignedInUser?
+    /// The peer's IP address, for throttling ("unknown" when the transport has none).
+    public let clientAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         caller = nil
+        user = nil
+        clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+}
+
+/// The context of end-user routes (`Authorization: Bearer <access token>`).
+public struct UserContext: ChildRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let user: SignedInUser
+
+    public init(context: TollgateRequestContext) throws {
+        guard let user = context.user else {
+            throw DomainError(.unauthorized, "missing access token: send Authorization: Bearer <access token>")
+        }
+        coreContext = context.coreContext
+        self.user = user
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TollgateCore
+import TollgateIdentity
 import TollgateServer
 import TollgateStore
 
@@ -16,7 +17,7 @@ struct Tollgate: AsyncParsableCommand {
 
 /// Where the data is: a SQLite directory by default, or a PostgreSQL URL.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "Directory of the embedded SQLite database.")
+    @Option(name: .customLong("data-dir"), help: "Data directory: the embedded SQLite database and generated secrets (signing keys, master key).")
     var dataDirectory: String = "./tollgate-data"
 
     @Option(help: "PostgreSQL URL (postgres://user:pass@host:port/db); overrides --data-dir.")
@@ -49,6 +50,7 @@ struct Serve: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.database = databaseOptions.location
+        configuration.dataDirectory = databaseOptions.dataDirectory
         configuration.catalogPath = catalog
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let storage = databaseOptions.summary
@@ -77,7 +79,24 @@ struct Migrate: AsyncParsableCommand {
 }
 
 struct Keys: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Manage secret API keys.", subcommands: [Create.self])
+    static let configuration = CommandConfiguration(abstract: "Manage secret API keys and signing keys.", subcommands: [Create.self, RotateSigning.self])
+
+    struct RotateSigning: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-signing",
+            abstract: "Make a new access-token signing key; older keys stay published in the JWKS until their tokens expire."
+        )
+
+        @Option(name: .customLong("data-dir"), help: "Data directory holding the keys.") var dataDirectory = "./tollgate-data"
+
+        func run() async throws {
+            let directory = KeyDirectory(dataDirectory: dataDirectory)
+            let key = try directory.rotateSigningKey(now: Date())
+            // Tokens live 15 minutes; keep a day of older keys for safety.
+            try directory.pruneSigningKeys(retention: 86_400)
+            print(key.kid)
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -26,7 +26,8 @@ struct AppHarness {
             let admin = APIKeys.generate(scopes: [.admin], name: "test admin", at: clock.now())
             try await base.insertAPIKey(admin.record)
             let dependencies = AppDependencies(
-                catalog: catalog, store: store, databaseKind: base.provider.kind, clock: clock, logger: TestDatabase.logger, shutdown: {}
+                catalog: catalog, store: store, databaseKind: base.provider.kind, clock: clock, logger: TestDatabase.logger,
+                signingKeys: TestKeys.ring, secretBox: TestKeys.box, passwordPolicy: TestKeys.policy, shutdown: {}
             )
             let harness = AppHarness(store: store, clock: clock, adminKey: admin.secret)
             try await buildApplication(dependencies).test(.router) { client in

@@ -116,7 +116,7 @@ import TollgateStore
 
     @Test func everyAuthenticatedRouteRefusesAMissingKey() async throws {
         try await AppHarness.run(.sqlite) { _, client in
-            for route in try OpenAPIDocument.load().operations where route.path.hasPrefix("/v1/") {
+            for route in try OpenAPIDocument.load().productOperations where route.path.hasPrefix("/v1/") {
                 let path = route.path.replacingOccurrences(of: "{id}", with: "u1")
                 let (status, json) = try await client.call(route.method, path, key: nil, json: "{}")
                 #expect(status == .unauthorized && json.errorCode == "UNAUTHORIZED", "\(route.method) \(path)")

@@ -1,0 +1,287 @@
+import Foundation
+import Logging
+import TollgateCore
+import TollgateStore
+
+public struct AccountSettings: Sendable {
+    public var issuer = "tollgate"
+    /// The `aud` claim: the product the tokens are for.
+    public var audience: String
+    public var accessTokenSeconds: TimeInterval = 15 * 60
+    public var sessionSeconds: TimeInterval = 30 * 86_400
+    public var verifyEmailSeconds: TimeInterval = 24 * 3600
+    public var resetPasswordSeconds: TimeInterval = 3600
+    public var passwordPolicy = PasswordPolicy()
+    public var accountRule = AttemptLimiter.Rule(maximumFailures: 5, window: 15 * 60)
+    public var addressRule = AttemptLimiter.Rule(maximumFailures: 20, window: 15 * 60)
+
+    public init(audience: String) { self.audience = audience }
+}
+
+public struct TokenPair: Sendable, Encodable {
+    public let accessToken: String
+    public let refreshToken: String
+    public var tokenType = "Bearer"
+    public let expiresIn: Int
+}
+
+/// Who a verified access token speaks for.
+public struct SignedInUser: Sendable {
+    public let userId: String
+    public let sessionId: String
+    public let claims: AccessClaims
+}
+
+/// Where a request comes from, for throttling and the session list.
+public struct ClientInfo: Sendable {
+    public let address: String
+    public let userAgent: String?
+
+    public init(address: String, userAgent: String?) {
+        self.address = address
+        self.userAgent = userAgent
+    }
+}
+
+/// End-user accounts: registration, e-mail verification, sign-in with optional TOTP, refresh-token
+/// rotation with reuse detection, sessions, password reset. Every e-mail goes through the outbox.
+public final class AccountService: Sendable {
+    public let settings: AccountSettings
+    private let store: any IdentityStore & CustomerStore
+    private let keys: SigningKeyRing
+    private let box: SecretBox
+    private let clock: any TollgateClock
+    private let limiter = AttemptLimiter()
+    private let defaultPlan: String
+    private let decoyHash: String
+
+    public init(
+        settings: AccountSettings, store: any IdentityStore & CustomerStore, keys: SigningKeyRing, box: SecretBox,
+        clock: any TollgateClock, defaultPlan: String
+    ) {
+        self.settings = settings
+        self.store = store
+        self.keys = keys
+        self.box = box
+        self.clock = clock
+        self.defaultPlan = defaultPlan
+        decoyHash = settings.passwordPolicy.decoyHash
+    }
+
+    public func jwks() -> [String: [[String: String]]] { keys.signer(now: clock.now()).jwks }
+
+    // MARK: Registration and e-mail
+
+    public func register(email rawEmail: String, password: String) async throws -> UserRecord {
+        let email = rawEmail.lowercased()
+        try settings.passwordPolicy.validate(password, email: email)
+        let now = clock.now()
+        let id = Secrets.randomId(prefix: "usr_")
+        let user = UserRecord(id: id, email: email, passwordHash: settings.passwordPolicy.hash(password), createdAt: now, updatedAt: now)
+        let customer = CustomerRecord(id: id, email: email, name: nil, planId: defaultPlan, billingAnchor: now, createdAt: now, updatedAt: now)
+        let (token, message) = try emailToken(.verifyEmail, userId: id, email: email, now: now, lifetime: settings.verifyEmailSeconds)
+        do {
+            try await store.createUser(user, customer: customer, token: token, outbox: [message])
+        } catch IdentityStoreError.emailTaken {
+            throw DomainError(.emailTaken, "an account already uses this e-mail address", field: "email")
+        }
+        return user
+    }
+
+    public func verifyEmail(token: String) async throws {
+        let now = clock.now()
+        guard let userId = try await store.consumeUserToken(tokenHash: OpaqueDigest.hex(token), purpose: .verifyEmail, at: now) else {
+            throw DomainError(.invalidToken, "the verification link is invalid, used or expired", field: "token")
+        }
+        try await store.markEmailVerified(userId: userId, at: now)
+    }
+
+    /// Sends a reset link if the account exists; answers the same either way.
+    public func requestPasswordReset(email rawEmail: String, client: ClientInfo) async throws {
+        let email = rawEmail.lowercased()
+        let now = clock.now()
+        // Every request counts here, so the endpoint cannot be used to flood a mailbox.
+        try limiter.check("reset:\(email)", rule: settings.accountRule, now: now)
+        limiter.recordFailure("reset:\(email)", at: now)
+        guard let user = try await store.user(email: email) else { return }
+        let (token, message) = try emailToken(.resetPassword, userId: user.id, email: email, now: now, lifetime: settings.resetPasswordSeconds)
+        try await store.insertUserToken(token, outbox: [message])
+    }
+
+    /// Sets a new password from a reset link and signs every device out.
+    public func resetPassword(token: String, newPassword: String) async throws {
+        let now = clock.now()
+        guard let userId = try await store.consumeUserToken(tokenHash: OpaqueDigest.hex(token), purpose: .resetPassword, at: now),
+              let user = try await store.user(id: userId) else {
+            throw DomainError(.invalidToken, "the reset link is invalid, used or expired", field: "token")
+        }
+        try settings.passwordPolicy.validate(newPassword, email: user.email)
+        try await store.changePassword(userId: userId, passwordHash: settings.passwordPolicy.hash(newPassword), at: now)
+    }
+
+    private func emailToken(_ purpose: UserTokenPurpose, userId: String, email: String, now: Date, lifetime: TimeInterval) throws -> (UserTokenRecord, OutboxMessage) {
+        let secret = Secrets.opaqueToken(prefix: "")
+        let record = UserTokenRecord(tokenHash: OpaqueDigest.hex(secret), userId: userId, purpose: purpose, createdAt: now, expiresAt: now + lifetime)
+        let payload = String(decoding: try JSONEncoder().encode(["token": secret, "userId": userId, "expiresAt": ISO8601DateFormatter().string(from: now + lifetime)]), as: UTF8.self)
+        let message = OutboxMessage(id: Secrets.randomId(prefix: "msg_"), kind: "email.\(purpose.rawValue)", recipient: email, payload: payload, createdAt: now)
+        return (record, message)
+    }
+
+    // MARK: Sign-in
+
+    /// Checks the password (and the second factor when enabled) and opens a session.
+    /// Failures never say whether the e-mail exists, and are throttled per account and per address.
+    public func login(email rawEmail: String, password: String, totp: String?, client: ClientInfo) async throws -> TokenPair {
+        let email = rawEmail.lowercased()
+        let now = clock.now()
+        let accountKey = "login:\(email)", addressKey = "address:\(client.address)"
+        try limiter.check(accountKey, rule: settings.accountRule, now: now)
+        try limiter.check(addressKey, rule: settings.addressRule, now: now)
+        let user = try await store.user(email: email)
+        let passwordOK = settings.passwordPolicy.verify(password, hash: user?.passwordHash ?? decoyHash) && user != nil
+        guard passwordOK, let user else {
+            fail(accountKey, addressKey, now)
+            throw DomainError(.invalidCredentials, "invalid e-mail or password")
+        }
+        if user.totpEnabledAt != nil {
+            guard let totp, !totp.isEmpty else {
+                throw DomainError(.totpRequired, "this account uses two-factor authentication: send the code from the authenticator app in totp", field: "totp")
+            }
+            guard try await acceptSecondFactor(totp, user: user, now: now) else {
+                fail(accountKey, addressKey, now)
+                throw DomainError(.totpInvalid, "the two-factor code is wrong or was already used", field: "totp")
+            }
+        }
+        limiter.reset(accountKey)
+        let session = SessionRecord(
+            id: Secrets.randomId(prefix: "ses_"), userId: user.id, createdAt: now, lastUsedAt: now,
+            expiresAt: now + settings.sessionSeconds, userAgent: client.userAgent.map { String($0.prefix(300)) }, ip: client.address
+        )
+        let refresh = Secrets.opaqueToken(prefix: "tg_rt_")
+        try await store.createSession(session, refreshTokenHash: OpaqueDigest.hex(refresh))
+        return try await tokens(userId: user.id, sessionId: session.id, refreshToken: refresh, now: now)
+    }
+
+    private func fail(_ accountKey: String, _ addressKey: String, _ now: Date) {
+        limiter.recordFailure(accountKey, at: now)
+        limiter.recordFailure(addressKey, at: now)
+    }
+
+    /// A TOTP code not used before, or an unused recovery code.
+    private func acceptSecondFactor(_ code: String, user: UserRecord, now: Date) async throws -> Bool {
+        let trimmed = code.replacingOccurrences(of: " ", with: "")
+        if trimmed.count == 6, let sealed = user.totpSecret {
+            let totp = TOTP(secret: try box.open(sealed))
+            guard let step = totp.matchingStep(trimmed, at: now, afterStep: user.totpLastStep) else { return false }
+            return try await store.useTOTPStep(userId: user.id, step: step)
+        }
+        return try await store.useRecoveryCode(userId: user.id, codeHash: OpaqueDigest.hex(trimmed.lowercased()), at: now)
+    }
+
+    /// Trades a live refresh token for a new pair. A spent token revokes its whole session.
+    public func refresh(refreshToken: String) async throws -> TokenPair {
+        let now = clock.now()
+        let next = Secrets.opaqueToken(prefix: "tg_rt_")
+        switch try await store.refreshSession(tokenHash: OpaqueDigest.hex(refreshToken), newTokenHash: OpaqueDigest.hex(next), at: now, extendTo: now + settings.sessionSeconds) {
+        case .rotated(let session):
+            return try await tokens(userId: session.userId, sessionId: session.id, refreshToken: next, now: now)
+        case .reused:
+            throw DomainError(.invalidToken, "this refresh token was already used; the session has been revoked, sign in again", field: "refreshToken")
+        case .invalid:
+            throw DomainError(.invalidToken, "unknown, expired or revoked refresh token", field: "refreshToken")
+        }
+    }
+
+    private func tokens(userId: String, sessionId: String, refreshToken: String, now: Date) async throws -> TokenPair {
+        let plan = try await store.customer(id: userId)?.planId ?? defaultPlan
+        let issuedAt = Int64(now.timeIntervalSince1970)
+        let claims = AccessClaims(
+            sub: userId, iss: settings.issuer, aud: settings.audience, iat: issuedAt,
+            exp: issuedAt + Int64(settings.accessTokenSeconds), sid: sessionId, plan: plan
+        )
+        return TokenPair(accessToken: try keys.signer(now: now).sign(claims), refreshToken: refreshToken, expiresIn: Int(settings.accessTokenSeconds))
+    }
+
+    /// Verifies an access token and that its session is still live.
+    public func authenticate(accessToken: String) async throws -> SignedInUser {
+        let now = clock.now()
+        let claims: AccessClaims
+        do {
+            claims = try keys.signer(now: now).verify(accessToken, audience: settings.audience, now: now)
+        } catch {
+            throw DomainError(.unauthorized, "invalid or expired access token (\(error))")
+        }
+        guard let session = try await store.session(id: claims.sid), session.userId == claims.sub, session.revokedAt == nil, session.expiresAt > now else {
+            throw DomainError(.unauthorized, "this session has been signed out")
+        }
+        return SignedInUser(userId: claims.sub, sessionId: claims.sid, claims: claims)
+    }
+
+    // MARK: The signed-in user
+
+    public func user(id: String) async throws -> UserRecord {
+        guard let user = try await store.user(id: id) else { throw DomainError(.unauthorized, "this account no longer exists") }
+        return user
+    }
+
+    public func sessions(userId: String) async throws -> [SessionRecord] {
+        try await store.sessions(userId: userId, now: clock.now())
+    }
+
+    /// Revokes one of the user's own sessions; another user's session is "not found".
+    public func revokeSession(userId: String, sessionId: String) async throws {
+        guard try await store.revokeSession(userId: userId, sessionId: sessionId, at: clock.now()) else {
+            throw DomainError(.notFound, "no session \(sessionId)", field: "id")
+        }
+    }
+
+    // MARK: Two-factor authentication
+
+    public struct Enrolment: Sendable, Encodable {
+        public let secret: String
+        public let otpauthUri: String
+    }
+
+    /// Starts TOTP enrolment: a new seed, sealed at rest, not enforced until confirmed.
+    public func beginTOTP(userId: String) async throws -> Enrolment {
+        let user = try await user(id: userId)
+        guard user.totpEnabledAt == nil else {
+            throw DomainError(.conflict, "two-factor authentication is already on; turn it off first")
+        }
+        let totp = TOTP(secret: TOTP.generateSecret())
+        try await store.setPendingTOTP(userId: userId, sealedSecret: try box.seal(totp.secret), at: clock.now())
+        return Enrolment(secret: Base32.encode(totp.secret), otpauthUri: totp.provisioningURI(account: user.email, issuer: settings.audience))
+    }
+
+    /// Confirms enrolment with a first code; returns ten single-use recovery codes, shown once.
+    public func confirmTOTP(userId: String, code: String) async throws -> [String] {
+        let user = try await user(id: userId)
+        guard user.totpEnabledAt == nil, let sealed = user.totpSecret else {
+            throw DomainError(.conflict, "no two-factor enrolment is in progress")
+        }
+        let now = clock.now()
+        guard let step = TOTP(secret: try box.open(sealed)).matchingStep(code, at: now) else {
+            throw DomainError(.totpInvalid, "the code does not match; check the authenticator app's clock", field: "code")
+        }
+        let codes = (0..<10).map { _ in Self.recoveryCode() }
+        try await store.enableTOTP(userId: userId, step: step, recoveryCodeHashes: codes.map(OpaqueDigest.hex), at: now)
+        return codes
+    }
+
+    /// Turns TOTP off; needs a valid code (or a recovery code) so a stolen session cannot do it.
+    public func disableTOTP(userId: String, code: String) async throws {
+        let user = try await user(id: userId)
+        guard user.totpEnabledAt != nil else { throw DomainError(.conflict, "two-factor authentication is not on") }
+        guard try await acceptSecondFactor(code, user: user, now: clock.now()) else {
+            throw DomainError(.totpInvalid, "the two-factor code is wrong or was already used", field: "code")
+        }
+        try await store.disableTOTP(userId: userId, at: clock.now())
+    }
+
+    /// `xxxxx-xxxxx`, 50 bits from an unambiguous alphabet.
+    static func recoveryCode() -> String {
+        let alphabet = Array("abcdefghjkmnpqrstuvwxyz23456789")
+        let characters = Secrets.randomBytes(10).map { alphabet[Int($0) % alphabet.count] }
+        return String(characters[0..<5]) + "-" + String(characters[5..<10])
+    }
+}

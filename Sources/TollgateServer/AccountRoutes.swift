@@ -1,0 +1,174 @@
+import Foundation
+import Hummingbird
+import TollgateCore
+import TollgateIdentity
+import TollgateStore
+
+/// Sign-up and sign-in for the product's end users (no key needed), and what a signed-in user
+/// can see and change about their own account (access token needed).
+struct AccountRoutes: Sendable {
+    let accounts: AccountService
+
+    func registerPublic(on router: Router<TollgateRequestContext>) {
+        router.get(".well-known/jwks.json", use: jwks)
+        let auth = router.group("v1/auth")
+        auth.post("register", use: register)
+        auth.post("login", use: login)
+        auth.post("refresh", use: refresh)
+        auth.post("verify-email", use: verifyEmail)
+        auth.post("password-reset", use: requestPasswordReset)
+        auth.post("password-reset/confirm", use: resetPassword)
+    }
+
+    func registerSignedIn(on me: RouterGroup<UserContext>) {
+        me.post("auth/logout", use: logout)
+        me.get("me", use: profile)
+        me.get("me/sessions", use: sessions)
+        me.delete("me/sessions/{id}", use: revokeSession)
+        me.post("me/2fa/totp", use: beginTOTP)
+        me.post("me/2fa/totp/confirm", use: confirmTOTP)
+        me.post("me/2fa/totp/disable", use: disableTOTP)
+    }
+
+    struct Credentials: Decodable {
+        let email: String
+        let password: String
+        let totp: String?
+    }
+
+    struct RegisterRequest: Decodable {
+        let email: String
+        let password: String
+    }
+
+    struct TokenRequest: Decodable { let token: String }
+    struct RefreshRequest: Decodable { let refreshToken: String }
+    struct EmailRequest: Decodable { let email: String }
+    struct ResetRequest: Decodable {
+        let token: String
+        let password: String
+    }
+    struct CodeRequest: Decodable { let code: String }
+
+    @Sendable func jwks(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+        JSONResponse.make(status: .ok, body: accounts.jwks())
+    }
+
+    @Sendable func register(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(RegisterRequest.self, from: request, context: context)
+        guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
+        let user = try await accounts.register(email: email, password: body.password)
+        return JSONResponse.make(status: .created, body: UserResponse(user, plan: nil))
+    }
+
+    @Sendable func login(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(Credentials.self, from: request, context: context)
+        let pair = try await accounts.login(
+            email: try Validate.optionalText(body.email, field: "email", maximum: 320) ?? "",
+            password: try Validate.optionalText(body.password, field: "password", maximum: 1024) ?? "",
+            totp: try Validate.optionalText(body.totp, field: "totp", maximum: 32),
+            client: ClientInfo(address: context.clientAddress, userAgent: request.headers[.userAgent])
+        )
+        return JSONResponse.make(status: .ok, body: pair)
+    }
+
+    @Sendable func refresh(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(RefreshRequest.self, from: request, context: context)
+        let token = try Validate.identifier(body.refreshToken, field: "refreshToken")
+        return JSONResponse.make(status: .ok, body: try await accounts.refresh(refreshToken: token))
+    }
+
+    @Sendable func verifyEmail(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(TokenRequest.self, from: request, context: context)
+        try await accounts.verifyEmail(token: try Validate.identifier(body.token, field: "token"))
+        return JSONResponse.make(status: .ok, body: ["emailVerified": true])
+    }
+
+    @Sendable func requestPasswordReset(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(EmailRequest.self, from: request, context: context)
+        guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
+        try await accounts.requestPasswordReset(email: email, client: ClientInfo(address: context.clientAddress, userAgent: nil))
+        return JSONResponse.make(status: .accepted, body: ["status": "if an account uses this address, a reset link is on its way"])
+    }
+
+    @Sendable func resetPassword(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(ResetRequest.self, from: request, context: context)
+        try await accounts.resetPassword(token: try Validate.identifier(body.token, field: "token"), newPassword: body.password)
+        return JSONResponse.make(status: .ok, body: ["passwordChanged": true])
+    }
+
+    @Sendable func logout(_ request: Request, context: UserContext) async throws -> Response {
+        try await accounts.revokeSession(userId: context.user.userId, sessionId: context.user.sessionId)
+        return JSONResponse.make(status: .ok, body: ["signedOut": true])
+    }
+
+    @Sendable func profile(_ request: Request, context: UserContext) async throws -> Response {
+        let user = try await accounts.user(id: context.user.userId)
+        return JSONResponse.make(status: .ok, body: UserResponse(user, plan: context.user.claims.plan))
+    }
+
+    @Sendable func sessions(_ request: Request, context: UserContext) async throws -> Response {
+        let sessions = try await accounts.sessions(userId: context.user.userId)
+        return JSONResponse.make(status: .ok, body: ListResponse(data: sessions.map { SessionResponse($0, current: $0.id == context.user.sessionId) }))
+    }
+
+    @Sendable func revokeSession(_ request: Request, context: UserContext) async throws -> Response {
+        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        try await accounts.revokeSession(userId: context.user.userId, sessionId: id)
+        return JSONResponse.make(status: .ok, body: ["revoked": id])
+    }
+
+    @Sendable func beginTOTP(_ request: Request, context: UserContext) async throws -> Response {
+        JSONResponse.make(status: .ok, body: try await accounts.beginTOTP(userId: context.user.userId))
+    }
+
+    @Sendable func confirmTOTP(_ request: Request, context: UserContext) async throws -> Response {
+        let body = try await JSONBody.decode(CodeRequest.self, from: request, context: context)
+        let codes = try await accounts.confirmTOTP(userId: context.user.userId, code: try Validate.identifier(body.code, field: "code"))
+        return JSONResponse.make(status: .ok, body: ["recoveryCodes": codes])
+    }
+
+    @Sendable func disableTOTP(_ request: Request, context: UserContext) async throws -> Response {
+        let body = try await JSONBody.decode(CodeRequest.self, from: request, context: context)
+        try await accounts.disableTOTP(userId: context.user.userId, code: try Validate.identifier(body.code, field: "code"))
+        return JSONResponse.make(status: .ok, body: ["twoFactor": false])
+    }
+}
+
+struct UserResponse: Encodable {
+    let id: String
+    let email: String
+    let emailVerified: Bool
+    let twoFactor: Bool
+    let plan: String?
+    let createdAt: Date
+
+    init(_ user: UserRecord, plan: String?) {
+        id = user.id
+        email = user.email
+        emailVerified = user.emailVerifiedAt != nil
+        twoFactor = user.totpEnabledAt != nil
+        self.plan = plan
+        createdAt = user.createdAt
+    }
+}
+
+struct SessionResponse: Encodable {
+    let id: String
+    let current: Bool
+    let createdAt: Date
+    let lastUsedAt: Date
+    let expiresAt: Date
+    @NullEncoded var userAgent: String?
+    @NullEncoded var ip: String?
+
+    init(_ session: SessionRecord, current: Bool) {
+        id = session.id
+        self.current = current
+        createdAt = session.createdAt
+        lastUsedAt = session.lastUsedAt
+        expiresAt = session.expiresAt
+        userAgent = session.userAgent
+        ip = session.ip
+    }
+}
