@@ -21,5 +21,12 @@ if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
   trap 'scripts/test-postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
 fi
 
+# Test peers written in Python (PyJWT verifies our tokens as a product would) live in a venv.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import jwt" 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r Tests/peers/requirements.txt
+fi
+export TOLLGATE_TEST_PYTHON="$PWD/.venv/bin/python"
+
 swift build --build-tests
 swift test --skip-build

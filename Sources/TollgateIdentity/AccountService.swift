@@ -110,6 +110,8 @@ public final class AccountService: Sendable {
 
     /// Sets a new password from a reset link and signs every device out.
     public func resetPassword(token: String, newPassword: String) async throws {
+        // Refuse a weak password before spending the link, so the user can simply try another.
+        try settings.passwordPolicy.validate(newPassword)
         let now = clock.now()
         guard let userId = try await store.consumeUserToken(tokenHash: OpaqueDigest.hex(token), purpose: .resetPassword, at: now),
               let user = try await store.user(id: userId) else {

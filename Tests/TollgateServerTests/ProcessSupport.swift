@@ -29,8 +29,13 @@ enum TollgateBinary {
 
     /// Runs a subcommand to completion.
     static func run(_ arguments: [String]) throws -> Result {
+        try runProgram(try path, arguments)
+    }
+
+    /// Runs any program to completion.
+    static func runProgram(_ program: String, _ arguments: [String]) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try path)
+        process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
