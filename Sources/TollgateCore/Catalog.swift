@@ -100,6 +100,8 @@ public struct Plan: Hashable, Sendable {
     public let trial: Trial?
     public let features: [String: FeatureGrant]
     public let creditGrants: [CreditGrantRule]
+    /// When a workspace is on this plan, its members draw on the workspace's shared quotas.
+    public let workspacePools: Bool
 
     public var isFree: Bool { prices.isEmpty || prices.allSatisfy { $0.amount == 0 && ($0.perSeatAmount ?? 0) == 0 } }
 }

@@ -115,7 +115,7 @@ struct CatalogReader {
     }
 
     private mutating func plan(_ node: Node, _ path: String, features: [String: FeatureDefinition], creditTypes: [String]) -> Plan? {
-        let keys: Set<String> = ["id", "name", "order", "prices", "trial", "features", "creditGrants"]
+        let keys: Set<String> = ["id", "name", "order", "prices", "trial", "features", "creditGrants", "workspacePools"]
         guard let fields = yaml.mapping(node, path, allowed: keys) else { return nil }
         let id = requiredString(fields, "id", path, node)
         if let id, !Self.isPlanId(id) {
@@ -127,11 +127,15 @@ struct CatalogReader {
         let trial = fields["trial"].flatMap { self.trial($0, "\(path).trial") }
         let grants = fields["features"].map { grantMap($0, "\(path).features", features: features) } ?? [:]
         let creditGrants = fields["creditGrants"].map { creditGrantList($0, "\(path).creditGrants", creditTypes: creditTypes) } ?? []
+        let pools = fields["workspacePools"].flatMap { yaml.bool($0, "\(path).workspacePools") } ?? false
         if trial != nil, prices.isEmpty {
             yaml.report("\(path).trial", "a free plan has nothing to try", fields["trial"])
         }
         guard let id, let order else { return nil }
-        return Plan(id: id, name: name ?? id, order: Int(order), prices: prices, trial: trial, features: grants, creditGrants: creditGrants)
+        return Plan(
+            id: id, name: name ?? id, order: Int(order), prices: prices, trial: trial, features: grants,
+            creditGrants: creditGrants, workspacePools: pools
+        )
     }
 
     private mutating func trial(_ node: Node, _ path: String) -> Trial? {

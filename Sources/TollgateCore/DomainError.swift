@@ -24,6 +24,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case totpInvalid = "TOTP_INVALID"
     case invalidToken = "INVALID_TOKEN"
     case tooManyAttempts = "TOO_MANY_ATTEMPTS"
+    case seatLimitReached = "SEAT_LIMIT_REACHED"
     case unavailable = "UNAVAILABLE"
     case internalError = "INTERNAL"
 }

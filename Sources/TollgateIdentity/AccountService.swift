@@ -47,7 +47,7 @@ public struct ClientInfo: Sendable {
 /// rotation with reuse detection, sessions, password reset. Every e-mail goes through the outbox.
 public final class AccountService: Sendable {
     public let settings: AccountSettings
-    private let store: any IdentityStore & CustomerStore
+    private let store: any IdentityStore & CustomerStore & WorkspaceStore
     private let keys: SigningKeyRing
     private let box: SecretBox
     private let clock: any TollgateClock
@@ -56,7 +56,7 @@ public final class AccountService: Sendable {
     private let decoyHash: String
 
     public init(
-        settings: AccountSettings, store: any IdentityStore & CustomerStore, keys: SigningKeyRing, box: SecretBox,
+        settings: AccountSettings, store: any IdentityStore & CustomerStore & WorkspaceStore, keys: SigningKeyRing, box: SecretBox,
         clock: any TollgateClock, defaultPlan: String
     ) {
         self.settings = settings
@@ -180,12 +180,30 @@ public final class AccountService: Sendable {
         return try await store.useRecoveryCode(userId: user.id, codeHash: OpaqueDigest.hex(trimmed.lowercased()), at: now)
     }
 
+    /// What a refresh does to the session's selected workspace.
+    public enum WorkspaceSelection: Sendable {
+        case keep
+        case clear
+        case select(String)
+    }
+
     /// Trades a live refresh token for a new pair. A spent token revokes its whole session.
-    public func refresh(refreshToken: String) async throws -> TokenPair {
+    /// Selecting a workspace (one the user belongs to) puts it and the user's role in the tokens.
+    public func refresh(refreshToken: String, workspace: WorkspaceSelection = .keep) async throws -> TokenPair {
         let now = clock.now()
         let next = Secrets.opaqueToken(prefix: "tg_rt_")
         switch try await store.refreshSession(tokenHash: OpaqueDigest.hex(refreshToken), newTokenHash: OpaqueDigest.hex(next), at: now, extendTo: now + settings.sessionSeconds) {
         case .rotated(let session):
+            switch workspace {
+            case .keep: break
+            case .clear: try await store.selectWorkspace(sessionId: session.id, workspaceId: nil)
+            case .select(let id):
+                // The refresh token is spent either way; a refused selection keeps the old one out.
+                guard try await store.role(workspaceId: id, userId: session.userId) != nil else {
+                    throw DomainError(.notFound, "no workspace \(id) of yours; sign in again", field: "workspace")
+                }
+                try await store.selectWorkspace(sessionId: session.id, workspaceId: id)
+            }
             return try await tokens(userId: session.userId, sessionId: session.id, refreshToken: next, now: now)
         case .reused:
             throw DomainError(.invalidToken, "this refresh token was already used; the session has been revoked, sign in again", field: "refreshToken")
@@ -195,11 +213,18 @@ public final class AccountService: Sendable {
     }
 
     private func tokens(userId: String, sessionId: String, refreshToken: String, now: Date) async throws -> TokenPair {
-        let plan = try await store.customer(id: userId)?.planId ?? defaultPlan
+        var plan = try await store.customer(id: userId)?.planId ?? defaultPlan
+        var workspace: String?, role: WorkspaceRole?
+        if let selected = try await store.selectedWorkspace(sessionId: sessionId), let selectedRole = try await store.role(workspaceId: selected, userId: userId) {
+            workspace = selected
+            role = selectedRole
+            // Inside a workspace, its plan is the one that applies.
+            plan = try await store.customer(id: selected)?.planId ?? plan
+        }
         let issuedAt = Int64(now.timeIntervalSince1970)
         let claims = AccessClaims(
             sub: userId, iss: settings.issuer, aud: settings.audience, iat: issuedAt,
-            exp: issuedAt + Int64(settings.accessTokenSeconds), sid: sessionId, plan: plan
+            exp: issuedAt + Int64(settings.accessTokenSeconds), sid: sessionId, plan: plan, workspace: workspace, role: role?.rawValue
         )
         return TokenPair(accessToken: try keys.signer(now: now).sign(claims), refreshToken: refreshToken, expiresIn: Int(settings.accessTokenSeconds))
     }

@@ -82,6 +82,37 @@ public final class EntitlementService: Sendable {
         return updated
     }
 
+    /// Replaces the customer's add-ons and seats (the manual provider's path, like plan changes).
+    public func setAddOns(customerId: String, addOns: [String: Int], seats: Int?) async throws -> CustomerRecord {
+        let current = try await customer(id: customerId)
+        let plan = plan(of: current)
+        for (id, quantity) in addOns {
+            guard let addOn = catalog.addOns.first(where: { $0.id == id }) else {
+                throw DomainError.invalidField("addOns.\(id)", "no add-on \(id) in catalog \(catalog.product)")
+            }
+            guard addOn.plans.isEmpty || addOn.plans.contains(plan.id) else {
+                throw DomainError.invalidField("addOns.\(id)", "\(id) is not sold with plan \(plan.id)")
+            }
+            guard (0...10_000).contains(quantity) else { throw DomainError.invalidField("addOns.\(id)", "quantity must be from 0 to 10000") }
+        }
+        if let seats {
+            guard let perSeat = plan.prices.first(where: { $0.perSeatAmount != nil }) else {
+                throw DomainError.invalidField("seats", "plan \(plan.id) is not priced per seat")
+            }
+            if let minimum = perSeat.minimumSeats, seats < minimum {
+                throw DomainError.invalidField("seats", "plan \(plan.id) bills at least \(minimum) seats")
+            }
+            if let maximum = perSeat.maximumSeats, seats > maximum {
+                throw DomainError.invalidField("seats", "beyond \(maximum) seats, contact sales")
+            }
+        }
+        guard let updated = try await store.setAddOns(customerId: customerId, addOns: addOns.filter { $0.value > 0 }, seats: seats, at: clock.now()) else {
+            throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
+        }
+        remember(updated)
+        return updated
+    }
+
     private func remember(_ customer: CustomerRecord) {
         customers.withLock { $0[customer.id] = customer }
     }
@@ -101,44 +132,54 @@ public final class EntitlementService: Sendable {
         let now = clock.now()
         var features: [FeatureEntitlement] = []
         for feature in catalog.features {
-            let quota = Entitlements.quota(catalog: catalog, plan: plan, feature: feature, now: now, anchor: customer.billingAnchor)
-            let used = try await currentUsage(customerId: customerId, quota: quota)
+            let quota = Entitlements.quota(
+                catalog: catalog, plan: plan, feature: feature, addOnQuantities: customer.addOns, now: now, anchor: customer.billingAnchor
+            )
+            let used = try await currentUsage(subjectId: customerId, quota: quota)
             features.append(FeatureEntitlement(feature: feature, quota: quota, used: used))
         }
         return CustomerEntitlements(customerId: customerId, plan: plan, features: features)
     }
 
     /// Decides without recording anything.
-    public func check(customerId: String, featureId: String, amount: Int64) async throws -> UsageOutcome {
+    public func check(customerId: String, featureId: String, amount: Int64, workspaceId: String? = nil) async throws -> UsageOutcome {
         try Self.validate(amount: amount)
-        let (_, plan, quota) = try await resolve(customerId: customerId, featureId: featureId)
-        let used = try await currentUsage(customerId: customerId, quota: quota)
-        let decision = Entitlements.decide(catalog: catalog, plan: plan, quota: quota, used: used, amount: amount)
+        let target = try await resolve(customerId: customerId, featureId: featureId, workspaceId: workspaceId)
+        let used = try await currentUsage(subjectId: target.subjectId, quota: target.quota)
+        let decision = Entitlements.decide(catalog: catalog, plan: target.plan, quota: target.quota, used: used, amount: amount, exhaustedReason: target.exhaustedReason)
         return outcome(decision, customerId: customerId, feature: featureId, amount: amount, usedAfter: used)
     }
 
     /// Counts `amount` if it fits; answers only once the count is durable.
-    public func consume(customerId: String, featureId: String, amount: Int64, idempotencyKey: String) async throws -> UsageOutcome {
+    /// With a workspace, the customer must be a member who may use features (not a viewer); the
+    /// workspace's shared pool is drawn on when its plan pools quotas, else the customer's own.
+    public func consume(
+        customerId: String, featureId: String, amount: Int64, idempotencyKey: String, workspaceId: String? = nil
+    ) async throws -> UsageOutcome {
         try Self.validate(amount: amount)
-        let (_, plan, quota) = try await resolve(customerId: customerId, featureId: featureId)
+        let target = try await resolve(customerId: customerId, featureId: featureId, workspaceId: workspaceId)
+        let (plan, quota) = (target.plan, target.quota)
         guard let window = quota.window else {
             throw DomainError.invalidField("feature", "\(featureId) is a boolean feature: check it, there is nothing to consume")
         }
-        let key = counterKey(customerId: customerId, featureId: featureId, window: window)
+        let key = counterKey(subjectId: target.subjectId, featureId: featureId, window: window)
+        let fingerprint = "\(featureId)|\(amount)|\(workspaceId ?? "")"
         return try await gate.run(
-            scope: "consume:\(customerId)", key: idempotencyKey, fingerprint: "\(featureId)|\(amount)",
+            scope: "consume:\(customerId)", key: idempotencyKey, fingerprint: fingerprint,
             lookup: { try await store.idempotencyRecord(scope: "consume:\(customerId)", key: idempotencyKey) },
             body: {
                 try await counters.ensureLoaded(key) { try await store.counterValue(key) }
                 let outcome = counters.update(key) { used -> UsageOutcome in
-                    let decision = Entitlements.decide(catalog: catalog, plan: plan, quota: quota, used: used, amount: amount)
+                    let decision = Entitlements.decide(
+                        catalog: catalog, plan: plan, quota: quota, used: used, amount: amount, exhaustedReason: target.exhaustedReason
+                    )
                     if decision.allowed { used += amount }
                     return self.outcome(decision, customerId: customerId, feature: featureId, amount: amount, usedAfter: used)
                 }
                 // A refusal is not recorded: a retry after an upgrade should be able to succeed.
                 guard outcome.allowed else { return outcome }
                 try await commit(key: key, quota: quota, delta: amount, scope: "consume:\(customerId)",
-                                 idempotencyKey: idempotencyKey, fingerprint: "\(featureId)|\(amount)", outcome: outcome)
+                                 idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome)
                 return outcome
             }
         )
@@ -147,11 +188,12 @@ public final class EntitlementService: Sendable {
     /// Gives units back to a limit feature (a note was deleted). Never goes below zero.
     public func release(customerId: String, featureId: String, amount: Int64, idempotencyKey: String) async throws -> UsageOutcome {
         try Self.validate(amount: amount)
-        let (_, plan, quota) = try await resolve(customerId: customerId, featureId: featureId)
+        let target = try await resolve(customerId: customerId, featureId: featureId, workspaceId: nil)
+        let (plan, quota) = (target.plan, target.quota)
         guard quota.feature.type == .limit, let window = quota.window else {
             throw DomainError.invalidField("feature", "\(featureId) is a \(quota.feature.type.rawValue) feature: only limit features can be released")
         }
-        let key = counterKey(customerId: customerId, featureId: featureId, window: window)
+        let key = counterKey(subjectId: customerId, featureId: featureId, window: window)
         let scope = "release:\(customerId)"
         return try await gate.run(
             scope: scope, key: idempotencyKey, fingerprint: "\(featureId)|\(amount)",
@@ -199,25 +241,50 @@ public final class EntitlementService: Sendable {
         }
     }
 
-    private func resolve(customerId: String, featureId: String) async throws -> (CustomerRecord, Plan, Quota) {
+    /// Whose quota a request draws on, under which plan, and what a refusal is called.
+    private struct Target {
+        let subjectId: String
+        let plan: Plan
+        let quota: Quota
+        let exhaustedReason: DenialReason
+    }
+
+    private func resolve(customerId: String, featureId: String, workspaceId: String?) async throws -> Target {
         guard let feature = catalog.feature(featureId) else {
             throw DomainError(.featureNotFound, "no feature \(featureId) in catalog \(catalog.product)", field: "feature")
         }
         let customer = try await customer(id: customerId)
-        let plan = plan(of: customer)
-        let quota = Entitlements.quota(catalog: catalog, plan: plan, feature: feature, now: clock.now(), anchor: customer.billingAnchor)
-        return (customer, plan, quota)
+        var subject = customer
+        var reason = DenialReason.userQuotaExhausted
+        if let workspaceId {
+            guard let role = try await store.role(workspaceId: workspaceId, userId: customerId) else {
+                throw DomainError(.notFound, "customer \(customerId) is not a member of workspace \(workspaceId)", field: "workspace")
+            }
+            guard role.may(.useFeatures) else {
+                throw DomainError(.forbidden, "a \(role.rawValue) of the workspace cannot use its features (read only)", field: "workspace")
+            }
+            let workspace = try await self.customer(id: workspaceId)
+            if plan(of: workspace).workspacePools {
+                subject = workspace
+                reason = .workspaceQuotaExhausted
+            }
+        }
+        let plan = plan(of: subject)
+        let quota = Entitlements.quota(
+            catalog: catalog, plan: plan, feature: feature, addOnQuantities: subject.addOns, now: clock.now(), anchor: subject.billingAnchor
+        )
+        return Target(subjectId: subject.id, plan: plan, quota: quota, exhaustedReason: reason)
     }
 
-    private func currentUsage(customerId: String, quota: Quota) async throws -> Int64 {
+    private func currentUsage(subjectId: String, quota: Quota) async throws -> Int64 {
         guard let window = quota.window else { return 0 }
-        let key = counterKey(customerId: customerId, featureId: quota.feature.id, window: window)
+        let key = counterKey(subjectId: subjectId, featureId: quota.feature.id, window: window)
         try await counters.ensureLoaded(key) { try await store.counterValue(key) }
         return counters.value(key) ?? 0
     }
 
-    private func counterKey(customerId: String, featureId: String, window: PeriodWindow) -> CounterKey {
-        CounterKey(subject: Self.subject(customerId), feature: featureId, periodStartMillis: Millis.from(window.start))
+    private func counterKey(subjectId: String, featureId: String, window: PeriodWindow) -> CounterKey {
+        CounterKey(subject: Self.subject(subjectId), feature: featureId, periodStartMillis: Millis.from(window.start))
     }
 
     static func subject(_ customerId: String) -> String { "customer:\(customerId)" }

@@ -14,12 +14,17 @@ struct CreateCustomerRequest: Decodable {
 
 struct ChangePlanRequest: Decodable {
     let plan: String
+    /// Add-on quantities by id; replaces what the customer had.
+    let addOns: [String: WholeNumber]?
+    /// Seats bought, for plans priced per seat.
+    let seats: WholeNumber?
 }
 
 struct CheckRequest: Decodable {
     let customer: String
     let feature: String
     let amount: WholeNumber?
+    let workspace: String?
 }
 
 struct UsageChangeRequest: Decodable {
@@ -27,6 +32,7 @@ struct UsageChangeRequest: Decodable {
     let feature: String
     let amount: WholeNumber?
     let idempotencyKey: String?
+    let workspace: String?
 }
 
 // Responses.
@@ -38,8 +44,12 @@ struct CustomerResponse: Encodable {
     let plan: String
     let billingAnchor: Date
     let createdAt: Date
+    let addOns: [String: Int]
+    @NullEncoded var seats: Int?
 
     init(_ record: CustomerRecord) {
+        addOns = record.addOns
+        seats = record.seats
         id = record.id
         email = record.email
         name = record.name

@@ -21,6 +21,7 @@ struct AccountRoutes: Sendable {
     }
 
     func registerSignedIn(on me: RouterGroup<UserContext>) {
+        me.get("me/workspace", use: currentWorkspace)
         me.post("auth/logout", use: logout)
         me.get("me", use: profile)
         me.get("me/sessions", use: sessions)
@@ -42,7 +43,25 @@ struct AccountRoutes: Sendable {
     }
 
     struct TokenRequest: Decodable { let token: String }
-    struct RefreshRequest: Decodable { let refreshToken: String }
+    struct RefreshRequest: Decodable {
+        let refreshToken: String
+        /// Absent: keep the session's workspace; null: none; an id: select it.
+        let workspace: AccountService.WorkspaceSelection
+
+        private enum CodingKeys: String, CodingKey { case refreshToken, workspace }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            refreshToken = try container.decode(String.self, forKey: .refreshToken)
+            if !container.contains(.workspace) {
+                workspace = .keep
+            } else if try container.decodeNil(forKey: .workspace) {
+                workspace = .clear
+            } else {
+                workspace = .select(try Validate.identifier(try container.decode(String.self, forKey: .workspace), field: "workspace"))
+            }
+        }
+    }
     struct EmailRequest: Decodable { let email: String }
     struct ResetRequest: Decodable {
         let token: String
@@ -75,7 +94,7 @@ struct AccountRoutes: Sendable {
     @Sendable func refresh(_ request: Request, context: TollgateRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(RefreshRequest.self, from: request, context: context)
         let token = try Validate.identifier(body.refreshToken, field: "refreshToken")
-        return JSONResponse.make(status: .ok, body: try await accounts.refresh(refreshToken: token))
+        return JSONResponse.make(status: .ok, body: try await accounts.refresh(refreshToken: token, workspace: body.workspace))
     }
 
     @Sendable func verifyEmail(_ request: Request, context: TollgateRequestContext) async throws -> Response {
@@ -100,6 +119,11 @@ struct AccountRoutes: Sendable {
     @Sendable func logout(_ request: Request, context: UserContext) async throws -> Response {
         try await accounts.revokeSession(userId: context.user.userId, sessionId: context.user.sessionId)
         return JSONResponse.make(status: .ok, body: ["signedOut": true])
+    }
+
+    /// The workspace and role in this access token, as the product would read them.
+    @Sendable func currentWorkspace(_ request: Request, context: UserContext) async throws -> Response {
+        JSONResponse.make(status: .ok, body: CurrentWorkspaceResponse(workspace: context.user.claims.workspace, role: context.user.claims.role, plan: context.user.claims.plan))
     }
 
     @Sendable func profile(_ request: Request, context: UserContext) async throws -> Response {
@@ -171,4 +195,10 @@ struct SessionResponse: Encodable {
         userAgent = session.userAgent
         ip = session.ip
     }
+}
+
+struct CurrentWorkspaceResponse: Encodable {
+    @NullEncoded var workspace: String?
+    @NullEncoded var role: String?
+    let plan: String
 }

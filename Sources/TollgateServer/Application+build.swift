@@ -138,6 +138,8 @@ func buildRouter(_ dependencies: AppDependencies, service: EntitlementService) -
     accountRoutes.registerPublic(on: router)
     let signedIn = router.group("v1").add(middleware: UserAuthenticator(accounts: accounts)).group(context: UserContext.self)
     accountRoutes.registerSignedIn(on: signedIn)
+    let workspaces = WorkspaceService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
+    WorkspaceRoutes(workspaces: workspaces, service: service).register(on: signedIn)
     let authenticator = APIKeyAuthenticator(store: dependencies.store, clock: dependencies.clock)
     let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)

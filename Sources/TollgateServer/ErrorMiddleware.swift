@@ -56,7 +56,7 @@ enum HTTPStatusMapping {
         case .forbidden: return .forbidden
         case .notFound, .customerNotFound, .featureNotFound, .planNotFound: return .notFound
         case .methodNotAllowed: return .methodNotAllowed
-        case .conflict, .idempotencyKeyReused, .emailTaken: return .conflict
+        case .conflict, .idempotencyKeyReused, .emailTaken, .seatLimitReached: return .conflict
         case .payloadTooLarge: return .contentTooLarge
         case .tierLimited, .userQuotaExhausted, .workspaceQuotaExhausted, .tooManyAttempts: return .tooManyRequests
         case .unavailable: return .serviceUnavailable

@@ -42,7 +42,16 @@ struct APIv1Routes: Sendable {
         let id = try pathIdentifier(context)
         let body = try await JSONBody.decode(ChangePlanRequest.self, from: request, context: context)
         let plan = try Validate.identifier(body.plan, field: "plan")
-        return JSONResponse.make(status: .ok, body: CustomerResponse(try await service.changePlan(customerId: id, planId: plan)))
+        var customer = try await service.changePlan(customerId: id, planId: plan)
+        if body.addOns != nil || body.seats != nil {
+            let addOns = (body.addOns ?? [:]).mapValues { Int(clamping: $0.value) }
+            let seats = try body.seats.map { seats -> Int in
+                guard (1...1_000_000).contains(seats.value) else { throw DomainError.invalidField("seats", "must be from 1 to 1000000") }
+                return Int(seats.value)
+            }
+            customer = try await service.setAddOns(customerId: id, addOns: addOns, seats: seats)
+        }
+        return JSONResponse.make(status: .ok, body: CustomerResponse(customer))
     }
 
     @Sendable func entitlements(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -70,7 +79,8 @@ struct APIv1Routes: Sendable {
         let body = try await JSONBody.decode(CheckRequest.self, from: request, context: context)
         let outcome = try await service.check(
             customerId: try Validate.identifier(body.customer, field: "customer"),
-            featureId: try Validate.identifier(body.feature, field: "feature"), amount: body.amount?.value ?? 1
+            featureId: try Validate.identifier(body.feature, field: "feature"), amount: body.amount?.value ?? 1,
+            workspaceId: try body.workspace.map { try Validate.identifier($0, field: "workspace") }
         )
         return JSONResponse.make(status: .ok, body: outcome)
     }
@@ -79,7 +89,8 @@ struct APIv1Routes: Sendable {
         try context.caller.require(.usageWrite)
         let change = try await usageChange(request, context: context)
         let outcome = try await service.consume(
-            customerId: change.customer, featureId: change.feature, amount: change.amount, idempotencyKey: change.idempotencyKey
+            customerId: change.customer, featureId: change.feature, amount: change.amount, idempotencyKey: change.idempotencyKey,
+            workspaceId: change.workspace
         )
         guard outcome.allowed else {
             let reason = outcome.reason ?? .userQuotaExhausted
@@ -87,6 +98,8 @@ struct APIv1Routes: Sendable {
             let upgrade = outcome.upgradeTier.map { " Upgrade to \($0) for more." } ?? ""
             let message = reason == .tierLimited
                 ? "the \(change.feature) feature is not included in the customer's plan.\(upgrade)"
+                : reason == .workspaceQuotaExhausted
+                ? "the workspace's shared \(change.feature) quota is used up; ask a workspace admin to upgrade or buy more"
                 : "the customer's \(change.feature) quota is used up until \(outcome.resetsAt.map { ISO8601DateFormatter().string(from: $0) } ?? "an upgrade").\(upgrade)"
             return JSONResponse.make(
                 status: .tooManyRequests,
@@ -110,6 +123,7 @@ struct APIv1Routes: Sendable {
         let feature: String
         let amount: Int64
         let idempotencyKey: String
+        let workspace: String?
     }
 
     /// The idempotency key may come in the body or, as with Stripe, in an `Idempotency-Key` header.
@@ -122,7 +136,8 @@ struct APIv1Routes: Sendable {
             customer: try Validate.identifier(body.customer, field: "customer"),
             feature: try Validate.identifier(body.feature, field: "feature"),
             amount: body.amount?.value ?? 1,
-            idempotencyKey: try Validate.identifier(key, field: "idempotencyKey")
+            idempotencyKey: try Validate.identifier(key, field: "idempotencyKey"),
+            workspace: try body.workspace.map { try Validate.identifier($0, field: "workspace") }
         )
     }
 

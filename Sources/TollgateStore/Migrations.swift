@@ -9,7 +9,7 @@ struct Migration: Sendable {
 }
 
 enum Migrations {
-    static let all: [Migration] = core + identity
+    static let all: [Migration] = core + identity + workspaces
 
     static let core: [Migration] = [
         Migration(version: 1, name: "customers", statements: [
@@ -179,6 +179,48 @@ extension Migrations {
                 attempts BIGINT NOT NULL DEFAULT 0
             )
             """,
+        ]),
+    ]
+}
+
+extension Migrations {
+    /// Workspaces with roles and invitations; add-ons and seats on every billing subject.
+    static let workspaces: [Migration] = [
+        Migration(version: 9, name: "workspaces", statements: [
+            """
+            CREATE TABLE workspaces (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE workspace_members (
+                workspace_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                role TEXT NOT NULL,
+                joined_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (workspace_id, user_id)
+            )
+            """,
+            "CREATE INDEX workspace_members_by_user ON workspace_members (user_id)",
+            """
+            CREATE TABLE workspace_invitations (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL,
+                email TEXT NOT NULL,
+                role TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                invited_by TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL,
+                accepted_at_ms BIGINT
+            )
+            """,
+            "ALTER TABLE sessions ADD COLUMN workspace_id TEXT",
+            "ALTER TABLE customers ADD COLUMN add_ons TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE customers ADD COLUMN seats BIGINT",
         ]),
     ]
 }

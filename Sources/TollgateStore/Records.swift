@@ -16,8 +16,15 @@ public struct CustomerRecord: Sendable, Hashable, Codable {
     public var billingAnchor: Date
     public var createdAt: Date
     public var updatedAt: Date
+    /// Add-ons bought, by catalog add-on id.
+    public var addOns: [String: Int]
+    /// Seats bought, for plans priced per seat.
+    public var seats: Int?
 
-    public init(id: String, email: String?, name: String?, planId: String, billingAnchor: Date, createdAt: Date, updatedAt: Date) {
+    public init(
+        id: String, email: String?, name: String?, planId: String, billingAnchor: Date, createdAt: Date, updatedAt: Date,
+        addOns: [String: Int] = [:], seats: Int? = nil
+    ) {
         self.id = id
         self.email = email
         self.name = name
@@ -25,6 +32,8 @@ public struct CustomerRecord: Sendable, Hashable, Codable {
         self.billingAnchor = billingAnchor
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.addOns = addOns
+        self.seats = seats
     }
 }
 

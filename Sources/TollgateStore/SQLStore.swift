@@ -66,28 +66,44 @@ public final class SQLStore: TollgateStorage {
             let row = try await db.raw("""
                 UPDATE customers SET plan_id = \(bind: planId), billing_anchor_ms = \(bind: millis), updated_at_ms = \(bind: millis)
                 WHERE id = \(bind: customerId)
-                RETURNING id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms
+                RETURNING \(unsafeRaw: Self.customerColumns)
                 """).first()
             return try row.map(Self.decodeCustomer)
         }
     }
 
+    public func setAddOns(customerId: String, addOns: [String: Int], seats: Int?, at: Date) async throws -> CustomerRecord? {
+        let encoded = String(decoding: try JSONEncoder().encode(addOns), as: UTF8.self)
+        return try await provider.transaction { db in
+            try await db.raw("""
+                UPDATE customers SET add_ons = \(bind: encoded), seats = \(bind: seats), updated_at_ms = \(bind: Millis.from(at))
+                WHERE id = \(bind: customerId)
+                RETURNING \(unsafeRaw: Self.customerColumns)
+                """).first().map(Self.decodeCustomer)
+        }
+    }
+
+    static let customerColumns = "id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms, add_ons, seats"
+
     private static func customer(_ db: any SQLDatabase, id: String) async throws -> CustomerRecord? {
         let row = try await db.raw("""
-            SELECT id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms FROM customers WHERE id = \(bind: id)
+            SELECT \(unsafeRaw: customerColumns) FROM customers WHERE id = \(bind: id)
             """).first()
         return try row.map(decodeCustomer)
     }
 
-    private static func decodeCustomer(_ row: any SQLRow) throws -> CustomerRecord {
-        CustomerRecord(
+    static func decodeCustomer(_ row: any SQLRow) throws -> CustomerRecord {
+        let addOns = try JSONDecoder().decode([String: Int].self, from: Data(try row.decode(column: "add_ons", as: String.self).utf8))
+        return CustomerRecord(
             id: try row.decode(column: "id", as: String.self),
             email: try row.decode(column: "email", as: String?.self),
             name: try row.decode(column: "name", as: String?.self),
             planId: try row.decode(column: "plan_id", as: String.self),
             billingAnchor: Millis.date(try row.decode(column: "billing_anchor_ms", as: Int64.self)),
             createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
-            updatedAt: Millis.date(try row.decode(column: "updated_at_ms", as: Int64.self))
+            updatedAt: Millis.date(try row.decode(column: "updated_at_ms", as: Int64.self)),
+            addOns: addOns,
+            seats: try row.decode(column: "seats", as: Int?.self)
         )
     }
 

@@ -6,6 +6,8 @@ public protocol CustomerStore: Sendable {
     func customer(id: String) async throws -> CustomerRecord?
     /// Moves the customer to `planId` and re-anchors the billing cycle; nil if there is no such customer.
     func changePlan(customerId: String, planId: String, at: Date) async throws -> CustomerRecord?
+    /// Replaces the add-on quantities and the seats bought; nil if there is no such customer.
+    func setAddOns(customerId: String, addOns: [String: Int], seats: Int?, at: Date) async throws -> CustomerRecord?
 }
 
 public protocol APIKeyStore: Sendable {
@@ -38,4 +40,4 @@ public protocol HealthCheck: Sendable {
 }
 
 /// Everything the server needs from storage.
-public typealias TollgateStorage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & HealthCheck
+public typealias TollgateStorage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & WorkspaceStore & HealthCheck

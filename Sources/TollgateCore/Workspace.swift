@@ -1,0 +1,50 @@
+/// Roles in a workspace (seed 000 §C.1). Exactly one owner.
+public enum WorkspaceRole: String, Sendable, Codable, CaseIterable, Comparable {
+    case owner = "OWNER"
+    case admin = "ADMIN"
+    case member = "MEMBER"
+    case viewer = "VIEWER"
+
+    private var rank: Int {
+        switch self {
+        case .owner: return 3
+        case .admin: return 2
+        case .member: return 1
+        case .viewer: return 0
+        }
+    }
+
+    public static func < (lhs: WorkspaceRole, rhs: WorkspaceRole) -> Bool { lhs.rank < rhs.rank }
+
+    /// The permission matrix of seed 000 §C.1 and §C.4.
+    public func may(_ action: WorkspaceAction) -> Bool {
+        switch action {
+        case .list, .leave: return true
+        case .useFeatures: return self >= .member
+        case .view, .listMembers, .invite, .removeMember, .rename, .viewQuota: return self >= .admin
+        case .changeRole, .delete, .transferOwnership, .manageBilling: return self == .owner
+        }
+    }
+}
+
+public enum WorkspaceAction: String, Sendable, CaseIterable {
+    case list, leave, view, listMembers, invite, removeMember, changeRole, rename, delete, transferOwnership, viewQuota, useFeatures, manageBilling
+}
+
+/// How many members a workspace may have.
+public enum Seats {
+    /// The feature that counts collaborators besides the owner.
+    public static let collaboratorsFeature = "collaborators"
+
+    /// Nil when unbounded. A plan priced per seat allows the seats bought (at least its minimum);
+    /// any other plan allows the owner plus its `collaborators` limit and seat add-ons.
+    public static func limit(catalog: Catalog, plan: Plan, addOnQuantities: [String: Int], purchasedSeats: Int?) -> Int? {
+        if let perSeat = plan.prices.first(where: { $0.perSeatAmount != nil }) {
+            return max(perSeat.minimumSeats ?? 1, purchasedSeats ?? 0)
+        }
+        guard let feature = catalog.feature(collaboratorsFeature) else { return nil }
+        let anchor = PeriodWindow.lifetime.start
+        let quota = Entitlements.quota(catalog: catalog, plan: plan, feature: feature, addOnQuantities: addOnQuantities, now: anchor, anchor: anchor)
+        return quota.limit?.value.map { 1 + Int($0) }
+    }
+}

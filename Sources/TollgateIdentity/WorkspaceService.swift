@@ -1,0 +1,162 @@
+import Foundation
+import TollgateCore
+import TollgateStore
+
+/// Workspaces (seed 000 §C): roles, invitations by e-mail, seats, ownership. A workspace is also
+/// a customer of the core (same id), so it has a plan and shared quotas of its own.
+public final class WorkspaceService: Sendable {
+    private let catalog: Catalog
+    private let store: any WorkspaceStore & IdentityStore & CustomerStore
+    private let clock: any TollgateClock
+    public let invitationSeconds: TimeInterval = 7 * 86_400
+
+    public init(catalog: Catalog, store: any WorkspaceStore & IdentityStore & CustomerStore, clock: any TollgateClock) {
+        self.catalog = catalog
+        self.store = store
+        self.clock = clock
+    }
+
+    public struct Membership: Sendable {
+        public let workspace: WorkspaceRecord
+        public let role: WorkspaceRole
+    }
+
+    /// The caller's membership, if their role allows `action`. Someone who is not a member gets
+    /// "not found", never "forbidden": a workspace's existence is nobody else's business.
+    public func authorize(_ action: WorkspaceAction, workspaceId: String, userId: String) async throws -> Membership {
+        guard let role = try await store.role(workspaceId: workspaceId, userId: userId),
+              let workspace = try await store.workspace(id: workspaceId) else {
+            throw DomainError(.notFound, "no workspace \(workspaceId)", field: "id")
+        }
+        guard role.may(action) else {
+            let needed = WorkspaceRole.allCases.filter { $0.may(action) }.map(\.rawValue).joined(separator: " or ")
+            throw DomainError(.forbidden, "\(action.rawValue) needs the role \(needed); you are \(role.rawValue)")
+        }
+        return Membership(workspace: workspace, role: role)
+    }
+
+    public func create(userId: String, name: String) async throws -> Membership {
+        let now = clock.now()
+        let workspace = WorkspaceRecord(id: Secrets.randomId(prefix: "ws_"), name: name, createdAt: now, updatedAt: now)
+        let customer = CustomerRecord(id: workspace.id, email: nil, name: name, planId: catalog.defaultPlanId, billingAnchor: now, createdAt: now, updatedAt: now)
+        try await store.createWorkspace(workspace, ownerId: userId, customer: customer)
+        return Membership(workspace: workspace, role: .owner)
+    }
+
+    public func list(userId: String) async throws -> [Membership] {
+        try await store.workspaces(userId: userId).map { Membership(workspace: $0.0, role: $0.1) }
+    }
+
+    public func rename(workspaceId: String, userId: String, name: String) async throws -> Membership {
+        let membership = try await authorize(.rename, workspaceId: workspaceId, userId: userId)
+        try await store.renameWorkspace(id: workspaceId, name: name, at: clock.now())
+        var workspace = membership.workspace
+        workspace.name = name
+        return Membership(workspace: workspace, role: membership.role)
+    }
+
+    public func delete(workspaceId: String, userId: String) async throws {
+        _ = try await authorize(.delete, workspaceId: workspaceId, userId: userId)
+        try await store.deleteWorkspace(id: workspaceId)
+    }
+
+    public func members(workspaceId: String, userId: String) async throws -> [MemberRecord] {
+        _ = try await authorize(.listMembers, workspaceId: workspaceId, userId: userId)
+        return try await store.members(workspaceId: workspaceId)
+    }
+
+    /// Members allowed by the workspace's plan, add-ons and seats bought; nil when unbounded.
+    public func seatLimit(workspaceId: String) async throws -> Int? {
+        guard let customer = try await store.customer(id: workspaceId) else { return nil }
+        let plan = catalog.plan(customer.planId) ?? catalog.defaultPlan
+        return Seats.limit(catalog: catalog, plan: plan, addOnQuantities: customer.addOns, purchasedSeats: customer.seats)
+    }
+
+    public struct Invitation: Sendable {
+        public let record: InvitationRecord
+    }
+
+    /// Invites `email` with `role` (not owner); the single-use link goes out by e-mail (outbox).
+    public func invite(workspaceId: String, userId: String, email rawEmail: String, role: WorkspaceRole) async throws -> InvitationRecord {
+        let membership = try await authorize(.invite, workspaceId: workspaceId, userId: userId)
+        guard role != .owner else {
+            throw DomainError.invalidField("role", "a workspace has one owner; invite as ADMIN and transfer ownership")
+        }
+        let email = rawEmail.lowercased()
+        let now = clock.now()
+        let token = Secrets.opaqueToken(prefix: "tg_inv_")
+        let invitation = InvitationRecord(
+            id: Secrets.randomId(prefix: "inv_"), workspaceId: workspaceId, email: email, role: role, tokenHash: OpaqueDigest.hex(token),
+            invitedBy: userId, createdAt: now, expiresAt: now + invitationSeconds
+        )
+        let payload = String(decoding: try JSONEncoder().encode([
+            "token": token, "workspaceId": workspaceId, "workspaceName": membership.workspace.name, "role": role.rawValue,
+            "expiresAt": ISO8601DateFormatter().string(from: invitation.expiresAt),
+        ]), as: UTF8.self)
+        let message = OutboxMessage(id: Secrets.randomId(prefix: "msg_"), kind: "email.workspace_invitation", recipient: email, payload: payload, createdAt: now)
+        do {
+            try await store.createInvitation(invitation, seatLimit: try await seatLimit(workspaceId: workspaceId), outbox: [message], now: now)
+        } catch WorkspaceStoreError.seatsExhausted(let limit) {
+            throw Self.seatsError(limit)
+        } catch WorkspaceStoreError.alreadyMember {
+            throw DomainError(.conflict, "\(email) is already a member", field: "email")
+        }
+        return invitation
+    }
+
+    public func pendingInvitations(workspaceId: String, userId: String) async throws -> [InvitationRecord] {
+        _ = try await authorize(.listMembers, workspaceId: workspaceId, userId: userId)
+        return try await store.pendingInvitations(workspaceId: workspaceId, now: clock.now())
+    }
+
+    /// Accepts an invitation; only the invited address can, within 7 days, once.
+    public func accept(workspaceId: String, token: String, userId: String) async throws -> Membership {
+        guard let user = try await store.user(id: userId) else { throw DomainError(.unauthorized, "this account no longer exists") }
+        let role: WorkspaceRole
+        do {
+            role = try await store.acceptInvitation(
+                workspaceId: workspaceId, tokenHash: OpaqueDigest.hex(token), userId: userId, email: user.email,
+                seatLimit: try await seatLimit(workspaceId: workspaceId), at: clock.now()
+            )
+        } catch WorkspaceStoreError.invitationInvalid {
+            throw DomainError(.notFound, "no such invitation, or it was used or has expired", field: "token")
+        } catch WorkspaceStoreError.invitationForAnotherEmail {
+            throw DomainError(.forbidden, "this invitation was sent to another e-mail address")
+        } catch WorkspaceStoreError.alreadyMember {
+            throw DomainError(.conflict, "you are already a member of this workspace")
+        } catch WorkspaceStoreError.seatsExhausted(let limit) {
+            throw Self.seatsError(limit)
+        }
+        guard let workspace = try await store.workspace(id: workspaceId) else { throw DomainError(.notFound, "no workspace \(workspaceId)", field: "id") }
+        return Membership(workspace: workspace, role: role)
+    }
+
+    public func changeRole(workspaceId: String, userId: String, targetId: String, role: WorkspaceRole) async throws {
+        _ = try await authorize(.changeRole, workspaceId: workspaceId, userId: userId)
+        guard role != .owner else { throw DomainError.invalidField("role", "use the transfer route to change the owner") }
+        guard try await store.setRole(workspaceId: workspaceId, userId: targetId, role: role) else {
+            throw DomainError(.notFound, "no member \(targetId) whose role can change (the owner's cannot)", field: "userId")
+        }
+    }
+
+    public func removeMember(workspaceId: String, userId: String, targetId: String) async throws {
+        // Anyone may leave; removing someone else needs ADMIN or above.
+        _ = try await authorize(targetId == userId ? .leave : .removeMember, workspaceId: workspaceId, userId: userId)
+        guard try await store.removeMember(workspaceId: workspaceId, userId: targetId) else {
+            throw DomainError(.notFound, "no member \(targetId) who can be removed (the owner cannot; transfer ownership first)", field: "userId")
+        }
+    }
+
+    public func transferOwnership(workspaceId: String, userId: String, to targetId: String) async throws {
+        _ = try await authorize(.transferOwnership, workspaceId: workspaceId, userId: userId)
+        do {
+            try await store.transferOwnership(workspaceId: workspaceId, from: userId, to: targetId)
+        } catch WorkspaceStoreError.notMember {
+            throw DomainError(.notFound, "\(targetId) is not a member of this workspace", field: "userId")
+        }
+    }
+
+    private static func seatsError(_ limit: Int) -> DomainError {
+        DomainError(.seatLimitReached, "all \(limit) seats of this workspace are taken (members and pending invitations): buy seats or an add-on, or upgrade", field: "email")
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Hummingbird
+import TollgateCore
+import TollgateIdentity
+import TollgateMeter
+import TollgateStore
+
+/// Workspaces for signed-in users (seed 000 §C.4), with the role each route needs.
+struct WorkspaceRoutes: Sendable {
+    let workspaces: WorkspaceService
+    let service: EntitlementService
+
+    func register(on group: RouterGroup<UserContext>) {
+        group.post("workspaces", use: create)
+        group.get("workspaces", use: list)
+        group.get("workspaces/{id}", use: detail)
+        group.patch("workspaces/{id}", use: rename)
+        group.delete("workspaces/{id}", use: delete)
+        group.get("workspaces/{id}/members", use: members)
+        group.post("workspaces/{id}/members/invite", use: invite)
+        group.patch("workspaces/{id}/members/{userId}", use: changeRole)
+        group.delete("workspaces/{id}/members/{userId}", use: removeMember)
+        group.get("workspaces/{id}/quota", use: quota)
+        group.post("workspaces/{id}/invitations/{token}", use: accept)
+        group.post("workspaces/{id}/transfer", use: transfer)
+    }
+
+    struct NameRequest: Decodable { let name: String }
+    struct InviteRequest: Decodable {
+        let email: String
+        let role: String?
+    }
+    struct RoleRequest: Decodable { let role: String }
+    struct TransferRequest: Decodable { let userId: String }
+
+    private func id(_ context: UserContext) throws -> String {
+        try Validate.identifier(try context.parameters.require("id"), field: "id")
+    }
+
+    private func name(_ raw: String) throws -> String {
+        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...100).contains(trimmed.count) else { throw DomainError.invalidField("name", "must be 1 to 100 characters") }
+        return try Validate.identifier(trimmed, field: "name")
+    }
+
+    static func role(_ raw: String, field: String = "role") throws -> WorkspaceRole {
+        guard let role = WorkspaceRole(rawValue: raw.uppercased()) else {
+            throw DomainError.invalidField(field, "expected one of \(WorkspaceRole.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return role
+    }
+
+    @Sendable func create(_ request: Request, context: UserContext) async throws -> Response {
+        let body = try await JSONBody.decode(NameRequest.self, from: request, context: context)
+        let membership = try await workspaces.create(userId: context.user.userId, name: try name(body.name))
+        return JSONResponse.make(status: .created, body: WorkspaceResponse(membership, seatLimit: try await workspaces.seatLimit(workspaceId: membership.workspace.id)))
+    }
+
+    @Sendable func list(_ request: Request, context: UserContext) async throws -> Response {
+        let mine = try await workspaces.list(userId: context.user.userId)
+        return JSONResponse.make(status: .ok, body: ListResponse(data: mine.map { WorkspaceResponse($0, seatLimit: nil) }))
+    }
+
+    @Sendable func detail(_ request: Request, context: UserContext) async throws -> Response {
+        let membership = try await workspaces.authorize(.view, workspaceId: try id(context), userId: context.user.userId)
+        return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: try await workspaces.seatLimit(workspaceId: membership.workspace.id)))
+    }
+
+    @Sendable func rename(_ request: Request, context: UserContext) async throws -> Response {
+        let body = try await JSONBody.decode(NameRequest.self, from: request, context: context)
+        let membership = try await workspaces.rename(workspaceId: try id(context), userId: context.user.userId, name: try name(body.name))
+        return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: nil))
+    }
+
+    @Sendable func delete(_ request: Request, context: UserContext) async throws -> Response {
+        let workspaceId = try id(context)
+        try await workspaces.delete(workspaceId: workspaceId, userId: context.user.userId)
+        return JSONResponse.make(status: .ok, body: ["deleted": workspaceId])
+    }
+
+    @Sendable func members(_ request: Request, context: UserContext) async throws -> Response {
+        let workspaceId = try id(context)
+        let members = try await workspaces.members(workspaceId: workspaceId, userId: context.user.userId)
+        let invitations = try await workspaces.pendingInvitations(workspaceId: workspaceId, userId: context.user.userId)
+        return JSONResponse.make(status: .ok, body: MembersResponse(
+            data: members.map(MemberResponse.init), invitations: invitations.map(InvitationResponse.init),
+            seatLimit: try await workspaces.seatLimit(workspaceId: workspaceId)
+        ))
+    }
+
+    @Sendable func invite(_ request: Request, context: UserContext) async throws -> Response {
+        let body = try await JSONBody.decode(InviteRequest.self, from: request, context: context)
+        guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
+        let role = try body.role.map { try Self.role($0) } ?? .member
+        let invitation = try await workspaces.invite(workspaceId: try id(context), userId: context.user.userId, email: email, role: role)
+        return JSONResponse.make(status: .created, body: InvitationResponse(invitation))
+    }
+
+    @Sendable func changeRole(_ request: Request, context: UserContext) async throws -> Response {
+        let body = try await JSONBody.decode(RoleRequest.self, from: request, context: context)
+        let target = try Validate.identifier(try context.parameters.require("userId"), field: "userId")
+        try await workspaces.changeRole(workspaceId: try id(context), userId: context.user.userId, targetId: target, role: try Self.role(body.role))
+        return JSONResponse.make(status: .ok, body: ["userId": target, "role": body.role.uppercased()])
+    }
+
+    @Sendable func removeMember(_ request: Request, context: UserContext) async throws -> Response {
+        let target = try Validate.identifier(try context.parameters.require("userId"), field: "userId")
+        try await workspaces.removeMember(workspaceId: try id(context), userId: context.user.userId, targetId: target)
+        return JSONResponse.make(status: .ok, body: ["removed": target])
+    }
+
+    @Sendable func quota(_ request: Request, context: UserContext) async throws -> Response {
+        let workspaceId = try id(context)
+        _ = try await workspaces.authorize(.viewQuota, workspaceId: workspaceId, userId: context.user.userId)
+        return JSONResponse.make(status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: workspaceId)))
+    }
+
+    @Sendable func accept(_ request: Request, context: UserContext) async throws -> Response {
+        let token = try Validate.identifier(try context.parameters.require("token"), field: "token")
+        let membership = try await workspaces.accept(workspaceId: try id(context), token: token, userId: context.user.userId)
+        return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: nil))
+    }
+
+    @Sendable func transfer(_ request: Request, context: UserContext) async throws -> Response {
+        let body = try await JSONBody.decode(TransferRequest.self, from: request, context: context)
+        let target = try Validate.identifier(body.userId, field: "userId")
+        try await workspaces.transferOwnership(workspaceId: try id(context), userId: context.user.userId, to: target)
+        return JSONResponse.make(status: .ok, body: ["owner": target])
+    }
+}
+
+struct WorkspaceResponse: Encodable {
+    let id: String
+    let name: String
+    let role: String
+    let createdAt: Date
+    @NullEncoded var seatLimit: Int?
+
+    init(_ membership: WorkspaceService.Membership, seatLimit: Int?) {
+        id = membership.workspace.id
+        name = membership.workspace.name
+        role = membership.role.rawValue
+        createdAt = membership.workspace.createdAt
+        self.seatLimit = seatLimit
+    }
+}
+
+struct MemberResponse: Encodable {
+    let userId: String
+    let email: String
+    let role: String
+    let joinedAt: Date
+
+    init(_ member: MemberRecord) {
+        userId = member.userId
+        email = member.email
+        role = member.role.rawValue
+        joinedAt = member.joinedAt
+    }
+}
+
+struct InvitationResponse: Encodable {
+    let id: String
+    let email: String
+    let role: String
+    let expiresAt: Date
+
+    init(_ invitation: InvitationRecord) {
+        id = invitation.id
+        email = invitation.email
+        role = invitation.role.rawValue
+        expiresAt = invitation.expiresAt
+    }
+}
+
+struct MembersResponse: Encodable {
+    let data: [MemberResponse]
+    let invitations: [InvitationResponse]
+    @NullEncoded var seatLimit: Int?
+}
