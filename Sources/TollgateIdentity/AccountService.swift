@@ -287,7 +287,10 @@ public final class AccountService: Sendable {
             throw DomainError(.conflict, "no two-factor enrolment is in progress")
         }
         let now = clock.now()
+        let throttleKey = "totp:\(userId)"
+        try limiter.check(throttleKey, rule: settings.accountRule, now: now)
         guard let step = TOTP(secret: try box.open(sealed)).matchingStep(code, at: now) else {
+            limiter.recordFailure(throttleKey, at: now)
             throw DomainError(.totpInvalid, "the code does not match; check the authenticator app's clock", field: "code")
         }
         let codes = (0..<10).map { _ in Self.recoveryCode() }
@@ -299,7 +302,11 @@ public final class AccountService: Sendable {
     public func disableTOTP(userId: String, code: String) async throws {
         let user = try await user(id: userId)
         guard user.totpEnabledAt != nil else { throw DomainError(.conflict, "two-factor authentication is not on") }
-        guard try await acceptSecondFactor(code, user: user, now: clock.now()) else {
+        let now = clock.now()
+        let throttleKey = "totp:\(userId)"
+        try limiter.check(throttleKey, rule: settings.accountRule, now: now)
+        guard try await acceptSecondFactor(code, user: user, now: now) else {
+            limiter.recordFailure(throttleKey, at: now)
             throw DomainError(.totpInvalid, "the two-factor code is wrong or was already used", field: "code")
         }
         try await store.disableTOTP(userId: userId, at: clock.now())

@@ -47,16 +47,17 @@ public struct KeyDirectory: Sendable {
         let key = SigningKey.generate(at: now)
         let stored = StoredKey(kid: key.kid, createdAt: key.createdAt, privateKey: Base64URL.encode(key.rawPrivateKey))
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        // Milliseconds: two keys made within a second must still sort in order.
+        encoder.dateEncodingStrategy = .millisecondsSince1970
         try writePrivate(try encoder.encode(stored), to: (signingPath as NSString).appendingPathComponent("\(key.kid).json"))
         return key
     }
 
-    /// Deletes keys older than `retention` behind the newest: their tokens have all expired.
-    public func pruneSigningKeys(retention: TimeInterval) throws {
+    /// Deletes keys that stopped signing more than `retention` before `now` (when the key after
+    /// them was made): every token they signed has expired. The signing key always stays.
+    public func pruneSigningKeys(retention: TimeInterval, now: Date) throws {
         let keys = try readSigningKeys()
-        guard let newest = keys.last else { return }
-        for key in keys.dropLast() where newest.createdAt.timeIntervalSince(key.createdAt) > retention {
+        for (key, successor) in zip(keys, keys.dropFirst()) where now.timeIntervalSince(successor.createdAt) > retention {
             try FileManager.default.removeItem(atPath: (signingPath as NSString).appendingPathComponent("\(key.kid).json"))
         }
     }
@@ -64,7 +65,7 @@ public struct KeyDirectory: Sendable {
     func readSigningKeys() throws -> [SigningKey] {
         guard FileManager.default.fileExists(atPath: signingPath) else { return [] }
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .millisecondsSince1970
         return try FileManager.default.contentsOfDirectory(atPath: signingPath).filter { $0.hasSuffix(".json") }.map { name in
             let stored = try decoder.decode(StoredKey.self, from: Data(contentsOf: URL(fileURLWithPath: (signingPath as NSString).appendingPathComponent(name))))
             guard let raw = Base64URL.decode(stored.privateKey) else { throw KeyDirectoryError.invalid("\(name) holds no valid key") }

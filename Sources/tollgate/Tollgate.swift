@@ -91,9 +91,10 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             let directory = KeyDirectory(dataDirectory: dataDirectory)
-            let key = try directory.rotateSigningKey(now: Date())
-            // Tokens live 15 minutes; keep a day of older keys for safety.
-            try directory.pruneSigningKeys(retention: 86_400)
+            let now = Date()
+            let key = try directory.rotateSigningKey(now: now)
+            // Tokens live 15 minutes; a replaced key stays published for a day, to be safe.
+            try directory.pruneSigningKeys(retention: 86_400, now: now)
             print(key.kid)
         }
     }

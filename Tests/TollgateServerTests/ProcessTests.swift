@@ -6,12 +6,20 @@ import TollgateStore
 
 /// The `tollgate` binary as an operator runs it: subcommands, and a server killed under load.
 @Suite(.serialized) struct ProcessTests {
+    /// Every run gets a data directory of its own (it also holds the generated keys), never the
+    /// working directory's.
     func databaseArguments(_ location: TestDatabaseLocation) -> [String] {
         switch location.location {
         case .sqlite(let directory): return ["--data-dir", directory]
-        case .postgres(let url): return ["--database", url]
+        case .postgres(let url): return ["--database", url, "--data-dir", Self.scratchDirectories.withLock { directories in
+            let directory = NSTemporaryDirectory() + "tollgate-pg-keys-\(UUID().uuidString)"
+            directories[url] = directories[url] ?? directory
+            return directories[url]!
+        }]
         }
     }
+
+    static let scratchDirectories = Mutex<[String: String]>([:])
 
     func writeTemporary(_ text: String, name: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)").path
@@ -49,6 +57,30 @@ import TollgateStore
         #expect(migrate.status == 0 && migrate.stdout.contains("schema at version \(Migrator.latestVersion)"))
         let badScope = try TollgateBinary.run(["keys", "create", "--scope", "root"] + databaseArguments(location))
         #expect(badScope.status != 0 && badScope.stderr.contains("unknown scope root"))
+    }
+
+    @Test func rotateSigningPublishesANewKeyBesideTheOldOne() async throws {
+        let data = NSTemporaryDirectory() + "tollgate-rotate-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let server = try await ServerProcess.start(["--data-dir", data])
+        defer { server.stop() }
+        func kids() async throws -> [String] {
+            let (_, body) = try await server.request("GET", ".well-known/jwks.json", key: "")
+            let keys = (try JSONSerialization.jsonObject(with: body) as? [String: [[String: String]]])?["keys"] ?? []
+            return keys.compactMap { $0["kid"] }
+        }
+        let before = try await kids()
+        #expect(before.count == 1)
+        let rotated = try TollgateBinary.run(["keys", "rotate-signing", "--data-dir", data])
+        let kid = rotated.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(rotated.status == 0 && kid.hasPrefix("k_"))
+        // A fresh server on the same directory publishes both, newest first.
+        server.stop()
+        let next = try await ServerProcess.start(["--data-dir", data])
+        defer { next.stop() }
+        let (_, body) = try await next.request("GET", ".well-known/jwks.json", key: "")
+        let keys = (try JSONSerialization.jsonObject(with: body) as? [String: [[String: String]]])?["keys"] ?? []
+        #expect(keys.compactMap { $0["kid"] } == [kid] + before)
     }
 
     /// Consumes run from 16 concurrent clients; the server is SIGKILLed mid-stream and restarted.

@@ -195,4 +195,35 @@ import TollgateStore
             #expect(refused.status == .notFound)
         }
     }
+
+    @Test func badWorkspaceInputNamesTheField() async throws {
+        try await AppHarness.run(.sqlite, catalog: try Self.memento) { app, client in
+            let owner = try await Self.person(client, "owner")
+            let ws = try await Self.createWorkspace(client, owner, plan: "business", app: app)
+            let cases: [(HTTPRequest.Method, String, String, String)] = [
+                (.post, "/v1/workspaces", #"{"name":""}"#, "name"),
+                (.post, "/v1/workspaces", #"{"name":"\#(String(repeating: "n", count: 101))"}"#, "name"),
+                (.post, "/v1/workspaces", #"{"name":5}"#, "name"),
+                (.post, "/v1/workspaces", "{}", "name"),
+                (.patch, "/v1/workspaces/\(ws)", #"{"name":"   "}"#, "name"),
+                (.post, "/v1/workspaces/\(ws)/members/invite", #"{"email":"nope"}"#, "email"),
+                (.post, "/v1/workspaces/\(ws)/members/invite", #"{"email":"a@example.com","role":"KING"}"#, "role"),
+                (.post, "/v1/workspaces/\(ws)/members/invite", #"{"email":"a@example.com","role":"OWNER"}"#, "role"),
+                (.patch, "/v1/workspaces/\(ws)/members/\(owner.id)", #"{"role":"nobody"}"#, "role"),
+                (.post, "/v1/workspaces/\(ws)/transfer", "{}", "userId"),
+                (.put, "/v1/customers/\(ws)/plan", #"{"plan":"business","addOns":{"ghost":1}}"#, "addOns.ghost"),
+                (.put, "/v1/customers/\(ws)/plan", #"{"plan":"business","addOns":{"collaborators_5":-1}}"#, "addOns.collaborators_5"),
+                (.put, "/v1/customers/\(ws)/plan", #"{"plan":"business","seats":3}"#, "seats"),
+                (.post, "/v1/consume", #"{"customer":"\#(owner.id)","feature":"chat","idempotencyKey":"k","workspace":7}"#, "workspace"),
+            ]
+            for (method, path, body, field) in cases {
+                let key = path.hasPrefix("/v1/workspaces") ? owner.access : app.adminKey
+                let (status, json) = try await client.call(method, path, key: key, json: body)
+                #expect(status == .badRequest && json.errorField == field, "\(method) \(path) \(body): \(status) \(json)")
+            }
+            let listed = try await client.call(.get, "/v1/workspaces", key: owner.access)
+            #expect((listed.json["data"] as? [Any])?.count == 1)
+            #expect(try await app.store.pendingInvitations(workspaceId: ws, now: app.clock.now()).isEmpty)
+        }
+    }
 }
