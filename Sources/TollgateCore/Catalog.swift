@@ -102,6 +102,8 @@ public struct Plan: Hashable, Sendable {
     public let creditGrants: [CreditGrantRule]
     /// When a workspace is on this plan, its members draw on the workspace's shared quotas.
     public let workspacePools: Bool
+    /// How far below zero a credit balance may go on this plan.
+    public let creditOverdraft: Int64
 
     public var isFree: Bool { prices.isEmpty || prices.allSatisfy { $0.amount == 0 && ($0.perSeatAmount ?? 0) == 0 } }
 }

@@ -115,7 +115,7 @@ struct CatalogReader {
     }
 
     private mutating func plan(_ node: Node, _ path: String, features: [String: FeatureDefinition], creditTypes: [String]) -> Plan? {
-        let keys: Set<String> = ["id", "name", "order", "prices", "trial", "features", "creditGrants", "workspacePools"]
+        let keys: Set<String> = ["id", "name", "order", "prices", "trial", "features", "creditGrants", "workspacePools", "creditOverdraft"]
         guard let fields = yaml.mapping(node, path, allowed: keys) else { return nil }
         let id = requiredString(fields, "id", path, node)
         if let id, !Self.isPlanId(id) {
@@ -128,13 +128,14 @@ struct CatalogReader {
         let grants = fields["features"].map { grantMap($0, "\(path).features", features: features) } ?? [:]
         let creditGrants = fields["creditGrants"].map { creditGrantList($0, "\(path).creditGrants", creditTypes: creditTypes) } ?? []
         let pools = fields["workspacePools"].flatMap { yaml.bool($0, "\(path).workspacePools") } ?? false
+        let overdraft = fields["creditOverdraft"].flatMap { yaml.integer($0, "\(path).creditOverdraft", in: 0...CatalogLoader.maximumQuantity) } ?? 0
         if trial != nil, prices.isEmpty {
             yaml.report("\(path).trial", "a free plan has nothing to try", fields["trial"])
         }
         guard let id, let order else { return nil }
         return Plan(
             id: id, name: name ?? id, order: Int(order), prices: prices, trial: trial, features: grants,
-            creditGrants: creditGrants, workspacePools: pools
+            creditGrants: creditGrants, workspacePools: pools, creditOverdraft: overdraft
         )
     }
 

@@ -25,6 +25,8 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case invalidToken = "INVALID_TOKEN"
     case tooManyAttempts = "TOO_MANY_ATTEMPTS"
     case seatLimitReached = "SEAT_LIMIT_REACHED"
+    case insufficientCredits = "INSUFFICIENT_CREDITS"
+    case reservationNotFound = "RESERVATION_NOT_FOUND"
     case unavailable = "UNAVAILABLE"
     case internalError = "INTERNAL"
 }

@@ -8,6 +8,8 @@ public enum DenialReason: String, Sendable, Codable, CaseIterable {
     case userQuotaExhausted = "USER_QUOTA_EXHAUSTED"
     /// A workspace's shared pool for this period is used up.
     case workspaceQuotaExhausted = "WORKSPACE_QUOTA_EXHAUSTED"
+    /// The feature is paid in credits and the balance does not cover it.
+    case insufficientCredits = "INSUFFICIENT_CREDITS"
 }
 
 /// What a plan grants for one feature, resolved for one moment: the counting window and the bound.

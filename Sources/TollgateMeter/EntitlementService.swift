@@ -18,6 +18,8 @@ public final class EntitlementService: Sendable {
     private let counters = CounterTable()
     private let gate = IdempotencyGate()
     private let customers = Mutex<[String: CustomerRecord]>([:])
+    /// Debits the credits of features priced in credits; nil when nothing is.
+    private let credits: CreditService?
 
     /// The largest amount one call may consume or release.
     public static let maximumAmount: Int64 = 1_000_000_000
@@ -29,7 +31,11 @@ public final class EntitlementService: Sendable {
         return encoder
     }()
 
-    public init(catalog: Catalog, store: any TollgateStorage, committer: GroupCommitter, clock: any TollgateClock, logger: Logger) {
+    public init(
+        catalog: Catalog, store: any TollgateStorage, committer: GroupCommitter, clock: any TollgateClock, logger: Logger,
+        credits: CreditService? = nil
+    ) {
+        self.credits = credits
         self.catalog = catalog
         self.store = store
         self.committer = committer
@@ -178,6 +184,27 @@ public final class EntitlementService: Sendable {
                 }
                 // A refusal is not recorded: a retry after an upgrade should be able to succeed.
                 guard outcome.allowed else { return outcome }
+                if let cost = quota.feature.creditCost, let credits {
+                    // Paid in credits too: debited under the same idempotency key, so a retry after a
+                    // failed count never charges twice. Not enough credits undoes the count.
+                    do {
+                        _ = try await credits.debit(
+                            customerId: target.subjectId, amount: cost.amount * amount, creditType: cost.creditType,
+                            reference: "\(featureId):\(idempotencyKey)", idempotencyKey: "consume:\(customerId):\(idempotencyKey)"
+                        )
+                    } catch let error as DomainError where error.code == .insufficientCredits {
+                        counters.update(key) { $0 -= amount }
+                        var refused = outcome
+                        refused.allowed = false
+                        refused.used -= amount
+                        refused.remaining = refused.limit.map { max(0, $0 - refused.used) }
+                        refused.reason = .insufficientCredits
+                        return refused
+                    } catch {
+                        counters.update(key) { $0 -= amount }
+                        throw error
+                    }
+                }
                 try await commit(key: key, quota: quota, delta: amount, scope: "consume:\(customerId)",
                                  idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome)
                 return outcome

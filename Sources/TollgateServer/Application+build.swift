@@ -109,7 +109,8 @@ public func buildApplication(
 func makeService(_ dependencies: AppDependencies) -> (EntitlementService, GroupCommitter) {
     let committer = GroupCommitter(store: dependencies.store, clock: dependencies.clock, logger: dependencies.logger)
     let service = EntitlementService(
-        catalog: dependencies.catalog, store: dependencies.store, committer: committer, clock: dependencies.clock, logger: dependencies.logger
+        catalog: dependencies.catalog, store: dependencies.store, committer: committer, clock: dependencies.clock, logger: dependencies.logger,
+        credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
     )
     return (service, committer)
 }
@@ -144,6 +145,7 @@ func buildRouter(_ dependencies: AppDependencies, service: EntitlementService) -
     let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)
     APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
+    CreditRoutes(credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)).register(on: v1)
     return router
 }
 

@@ -54,7 +54,8 @@ enum HTTPStatusMapping {
         case .invalidJSON, .missingField, .invalidField, .invalidQuery, .weakPassword: return .badRequest
         case .unauthorized, .invalidCredentials, .totpRequired, .totpInvalid, .invalidToken: return .unauthorized
         case .forbidden: return .forbidden
-        case .notFound, .customerNotFound, .featureNotFound, .planNotFound: return .notFound
+        case .notFound, .customerNotFound, .featureNotFound, .planNotFound, .reservationNotFound: return .notFound
+        case .insufficientCredits: return .init(code: 402, reasonPhrase: "Payment Required")
         case .methodNotAllowed: return .methodNotAllowed
         case .conflict, .idempotencyKeyReused, .emailTaken, .seatLimitReached: return .conflict
         case .payloadTooLarge: return .contentTooLarge

@@ -101,6 +101,11 @@ struct APIv1Routes: Sendable {
                 : reason == .workspaceQuotaExhausted
                 ? "the workspace's shared \(change.feature) quota is used up; ask a workspace admin to upgrade or buy more"
                 : "the customer's \(change.feature) quota is used up until \(outcome.resetsAt.map { ISO8601DateFormatter().string(from: $0) } ?? "an upgrade").\(upgrade)"
+            if reason == .insufficientCredits {
+                return JSONResponse.make(status: HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), body: RefusedOutcomeResponse(outcome: outcome, error: ErrorBody(
+                    code: ErrorCode.insufficientCredits.rawValue, message: "the customer's credits do not cover \(change.amount) \(change.feature)", field: "amount"
+                )))
+            }
             return JSONResponse.make(
                 status: .tooManyRequests,
                 body: RefusedOutcomeResponse(outcome: outcome, error: ErrorBody(code: code.rawValue, message: message, field: "feature"))

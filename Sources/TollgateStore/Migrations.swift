@@ -9,7 +9,7 @@ struct Migration: Sendable {
 }
 
 enum Migrations {
-    static let all: [Migration] = core + identity + workspaces
+    static let all: [Migration] = core + identity + workspaces + credits
 
     static let core: [Migration] = [
         Migration(version: 1, name: "customers", statements: [
@@ -221,6 +221,76 @@ extension Migrations {
             "ALTER TABLE sessions ADD COLUMN workspace_id TEXT",
             "ALTER TABLE customers ADD COLUMN add_ons TEXT NOT NULL DEFAULT '{}'",
             "ALTER TABLE customers ADD COLUMN seats BIGINT",
+        ]),
+    ]
+}
+
+extension Migrations {
+    /// Credits: a double-entry ledger per subject and credit type.
+    static let credits: [Migration] = [
+        Migration(version: 10, name: "credits", statements: [
+            """
+            CREATE TABLE credit_accounts (
+                subject TEXT NOT NULL,
+                credit_type TEXT NOT NULL,
+                balance BIGINT NOT NULL,
+                overdrawn BIGINT NOT NULL,
+                last_seq BIGINT NOT NULL,
+                PRIMARY KEY (subject, credit_type)
+            )
+            """,
+            """
+            CREATE TABLE credit_grants (
+                id TEXT PRIMARY KEY,
+                subject TEXT NOT NULL,
+                credit_type TEXT NOT NULL,
+                amount BIGINT NOT NULL,
+                remaining BIGINT NOT NULL,
+                priority BIGINT NOT NULL,
+                expires_at_ms BIGINT,
+                reason TEXT NOT NULL,
+                reference TEXT,
+                created_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX credit_grants_by_account ON credit_grants (subject, credit_type)",
+            """
+            CREATE TABLE credit_transactions (
+                id TEXT PRIMARY KEY,
+                subject TEXT NOT NULL,
+                credit_type TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                delta BIGINT NOT NULL,
+                balance_after BIGINT NOT NULL,
+                reason TEXT NOT NULL,
+                reference TEXT,
+                created_at_ms BIGINT NOT NULL,
+                UNIQUE (subject, credit_type, seq)
+            )
+            """,
+            """
+            CREATE TABLE credit_lines (
+                transaction_id TEXT NOT NULL,
+                line_no BIGINT NOT NULL,
+                account TEXT NOT NULL,
+                amount BIGINT NOT NULL,
+                PRIMARY KEY (transaction_id, line_no)
+            )
+            """,
+            """
+            CREATE TABLE credit_reservations (
+                id TEXT PRIMARY KEY,
+                subject TEXT NOT NULL,
+                credit_type TEXT NOT NULL,
+                amount BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                committed_amount BIGINT,
+                expires_at_ms BIGINT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                settled_at_ms BIGINT
+            )
+            """,
+            "CREATE INDEX credit_reservations_by_account ON credit_reservations (subject, credit_type, status)",
         ]),
     ]
 }

@@ -1,0 +1,217 @@
+import Foundation
+import Hummingbird
+import TollgateCore
+import TollgateMeter
+import TollgateStore
+
+/// Credits for the product's backend: grants, balances, history (JSON or CSV), debits and
+/// reservations for long jobs.
+struct CreditRoutes: Sendable {
+    let credits: CreditService
+
+    func register(on v1: RouterGroup<AuthenticatedContext>) {
+        v1.post("customers/{id}/credits/grants", use: grant)
+        v1.get("customers/{id}/credits", use: balances)
+        v1.get("customers/{id}/credits/history", use: history)
+        v1.get("customers/{id}/credits/history.csv", use: historyCSV)
+        v1.post("credits/debit", use: debit)
+        v1.post("credits/reserve", use: reserve)
+        v1.post("credits/reservations/{id}/commit", use: commit)
+        v1.post("credits/reservations/{id}/release", use: release)
+    }
+
+    struct GrantRequest: Decodable {
+        let amount: WholeNumber
+        let creditType: String?
+        let expiresAt: Date?
+        let priority: WholeNumber?
+        let reason: String
+        let reference: String?
+        let idempotencyKey: String
+    }
+
+    struct DebitRequest: Decodable {
+        let customer: String
+        let amount: WholeNumber
+        let creditType: String?
+        let reference: String?
+        let idempotencyKey: String
+    }
+
+    struct ReserveRequest: Decodable {
+        let customer: String
+        let amount: WholeNumber
+        let creditType: String?
+        let ttlSeconds: WholeNumber?
+        let idempotencyKey: String
+    }
+
+    struct CommitRequest: Decodable { let amount: WholeNumber }
+
+    /// Reasons an operator or product may give a grant; consumption and expiry are Tollgate's own.
+    static let grantReasons: [CreditReason] = [.purchase, .grant, .starterPack, .refund, .adjustment]
+
+    @Sendable func grant(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.billingWrite)
+        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let body = try await JSONBody.decode(GrantRequest.self, from: request, context: context)
+        guard let reason = CreditReason(rawValue: body.reason), Self.grantReasons.contains(reason) else {
+            throw DomainError.invalidField("reason", "expected one of \(Self.grantReasons.map(\.rawValue).joined(separator: ", "))")
+        }
+        let priority = body.priority?.value ?? 0
+        guard (-1000...1000).contains(priority) else { throw DomainError.invalidField("priority", "must be from -1000 to 1000") }
+        let movement = try await credits.grant(
+            customerId: id, amount: body.amount.value, creditType: body.creditType, expiresAt: body.expiresAt, priority: Int(priority),
+            reason: reason, reference: try Validate.optionalText(body.reference, field: "reference", maximum: 255),
+            idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
+        )
+        return JSONResponse.make(status: .created, body: movement)
+    }
+
+    @Sendable func balances(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.entitlementsRead)
+        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let balances = try await credits.balances(customerId: id)
+        return JSONResponse.make(status: .ok, body: BalancesResponse(customer: id, balances: balances.map(BalanceResponse.init)))
+    }
+
+    private func page(_ request: Request, context: AuthenticatedContext) async throws -> (String, [CreditHistoryEntry], Int) {
+        try context.caller.require(.entitlementsRead)
+        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let query = request.uri.queryParameters
+        let limit = try query.get("limit").map { raw -> Int in
+            guard let value = Int(raw), (1...1000).contains(value) else { throw DomainError(.invalidQuery, "limit: from 1 to 1000", field: "limit") }
+            return value
+        } ?? 100
+        let cursor = try query.get("cursor").map { raw -> Int64 in
+            guard let value = Int64(raw), value > 0 else { throw DomainError(.invalidQuery, "cursor: the nextCursor of a previous page", field: "cursor") }
+            return value
+        }
+        let entries = try await credits.history(customerId: id, creditType: query.get("creditType"), before: cursor, limit: limit)
+        return (id, entries, limit)
+    }
+
+    @Sendable func history(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let (id, entries, limit) = try await page(request, context: context)
+        let next = entries.count == limit ? entries.last.map { String($0.seq) } : nil
+        return JSONResponse.make(status: .ok, body: HistoryResponse(customer: id, data: entries.map(HistoryEntryResponse.init), nextCursor: next))
+    }
+
+    @Sendable func historyCSV(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let (_, entries, _) = try await page(request, context: context)
+        let formatter = ISO8601DateFormatter()
+        func field(_ text: String) -> String {
+            text.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+        }
+        var csv = "seq,at,reason,reference,delta,balance_after,id\r\n"
+        for entry in entries {
+            csv += [String(entry.seq), formatter.string(from: entry.at), entry.reason, entry.reference ?? "", String(entry.delta), String(entry.balanceAfter), entry.id]
+                .map(field).joined(separator: ",") + "\r\n"
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/csv; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"credits.csv\""
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: csv)))
+    }
+
+    @Sendable func debit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.usageWrite)
+        let body = try await JSONBody.decode(DebitRequest.self, from: request, context: context)
+        let movement = try await credits.debit(
+            customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value, creditType: body.creditType,
+            reference: try Validate.optionalText(body.reference, field: "reference", maximum: 255),
+            idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
+        )
+        return JSONResponse.make(status: .ok, body: movement)
+    }
+
+    @Sendable func reserve(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.usageWrite)
+        let body = try await JSONBody.decode(ReserveRequest.self, from: request, context: context)
+        let movement = try await credits.reserve(
+            customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value, creditType: body.creditType,
+            ttlSeconds: body.ttlSeconds?.value ?? 300, idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
+        )
+        return JSONResponse.make(status: .created, body: movement)
+    }
+
+    @Sendable func commit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.usageWrite)
+        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let body = try await JSONBody.decode(CommitRequest.self, from: request, context: context)
+        return JSONResponse.make(status: .ok, body: try await credits.commit(reservationId: id, amount: body.amount.value))
+    }
+
+    @Sendable func release(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.usageWrite)
+        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        return JSONResponse.make(status: .ok, body: try await credits.release(reservationId: id))
+    }
+}
+
+struct GrantResponse: Encodable {
+    let id: String
+    let amount: Int64
+    let remaining: Int64
+    let priority: Int
+    @NullEncoded var expiresAt: Date?
+    let createdAt: Date
+
+    init(_ grant: CreditGrant) {
+        id = grant.id
+        amount = grant.amount
+        remaining = grant.remaining
+        priority = grant.priority
+        expiresAt = grant.expiresAt
+        createdAt = grant.createdAt
+    }
+}
+
+struct BalanceResponse: Encodable {
+    let creditType: String
+    let balance: Int64
+    let available: Int64
+    let held: Int64
+    let overdrawn: Int64
+    let grants: [GrantResponse]
+
+    init(_ balance: CreditService.Balance) {
+        creditType = balance.creditType
+        self.balance = balance.state.balance
+        available = balance.available
+        held = balance.state.held
+        overdrawn = balance.state.overdrawn
+        grants = CreditLedger.drawOrder(balance.state.grants).map(GrantResponse.init)
+    }
+}
+
+struct BalancesResponse: Encodable {
+    let customer: String
+    let balances: [BalanceResponse]
+}
+
+struct HistoryEntryResponse: Encodable {
+    let id: String
+    let seq: Int64
+    let at: Date
+    let reason: String
+    @NullEncoded var reference: String?
+    let delta: Int64
+    let balanceAfter: Int64
+
+    init(_ entry: CreditHistoryEntry) {
+        id = entry.id
+        seq = entry.seq
+        at = entry.at
+        reason = entry.reason
+        reference = entry.reference
+        delta = entry.delta
+        balanceAfter = entry.balanceAfter
+    }
+}
+
+struct HistoryResponse: Encodable {
+    let customer: String
+    let data: [HistoryEntryResponse]
+    @NullEncoded var nextCursor: String?
+}
