@@ -130,7 +130,7 @@ extension SQLStore {
     public func ledgerSum(subject: String, creditType: String) async throws -> Int64 {
         try await provider.read { db in
             try await db.raw("""
-                SELECT COALESCE(SUM(l.amount), 0) AS total FROM credit_lines l JOIN credit_transactions t ON t.id = l.transaction_id
+                SELECT CAST(COALESCE(SUM(l.amount), 0) AS BIGINT) AS total FROM credit_lines l JOIN credit_transactions t ON t.id = l.transaction_id
                 WHERE t.subject = \(bind: subject) AND t.credit_type = \(bind: creditType) AND l.account NOT LIKE 'system:%'
                 """).first()?.decode(column: "total", as: Int64.self) ?? 0
         }
