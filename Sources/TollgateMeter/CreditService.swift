@@ -276,7 +276,8 @@ public final class CreditService: Sendable {
     }
 
     public func history(customerId: String, creditType requested: String?, before: Int64?, limit: Int) async throws -> [CreditHistoryEntry] {
-        _ = try await plan(of: customerId)
-        return try await store.creditHistory(subject: customerId, creditType: try creditType(requested), before: before, limit: limit)
+        let type = try creditType(requested)
+        try await ensurePlanGrants(customerId: customerId, creditType: type)
+        return try await store.creditHistory(subject: customerId, creditType: type, before: before, limit: limit)
     }
 }
