@@ -72,10 +72,14 @@ public final class AccountService: Sendable {
 
     // MARK: Registration and e-mail
 
-    public func register(email rawEmail: String, password: String) async throws -> UserRecord {
+    /// Registers a new account. An address already in use is refused (EMAIL_TAKEN), and such
+    /// refusals count against the caller's address, so the route cannot be used to list accounts.
+    public func register(email rawEmail: String, password: String, client: ClientInfo) async throws -> UserRecord {
         let email = rawEmail.lowercased()
-        try settings.passwordPolicy.validate(password, email: email)
         let now = clock.now()
+        let addressKey = "address:\(client.address)"
+        try limiter.check(addressKey, rule: settings.addressRule, now: now)
+        try settings.passwordPolicy.validate(password, email: email)
         let id = Secrets.randomId(prefix: "usr_")
         let user = UserRecord(id: id, email: email, passwordHash: settings.passwordPolicy.hash(password), createdAt: now, updatedAt: now)
         let customer = CustomerRecord(id: id, email: email, name: nil, planId: defaultPlan, billingAnchor: now, createdAt: now, updatedAt: now)
@@ -83,6 +87,7 @@ public final class AccountService: Sendable {
         do {
             try await store.createUser(user, customer: customer, token: token, outbox: [message])
         } catch IdentityStoreError.emailTaken {
+            limiter.recordFailure(addressKey, at: now)
             throw DomainError(.emailTaken, "an account already uses this e-mail address", field: "email")
         }
         return user

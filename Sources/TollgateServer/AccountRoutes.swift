@@ -76,7 +76,7 @@ struct AccountRoutes: Sendable {
     @Sendable func register(_ request: Request, context: TollgateRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(RegisterRequest.self, from: request, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
-        let user = try await accounts.register(email: email, password: body.password)
+        let user = try await accounts.register(email: email, password: body.password, client: ClientInfo(address: context.clientAddress, userAgent: nil))
         return JSONResponse.make(status: .created, body: UserResponse(user, plan: nil))
     }
 

@@ -144,12 +144,18 @@ import TollgateStore
             #expect(response.status == .tooManyRequests && Int(response.headers[.retryAfter] ?? "") == 900)
             app.clock.advance(by: 901)
             #expect(try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#).status == .ok)
+            // Probing for existing accounts through registration counts too.
+            for _ in 0..<3 {
+                #expect(try await client.call(.post, "/v1/auth/register", key: nil, json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#).json.errorCode == "EMAIL_TAKEN")
+            }
             // Per address: many accounts tried from one place (the earlier failures aged out above).
-            for index in 0..<20 {
+            for index in 0..<17 {
                 _ = try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"user\#(index)@example.com","password":"guessing guess"}"#)
             }
             let blocked = try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"fresh@example.com","password":"guessing guess"}"#)
             #expect(blocked.status == .tooManyRequests && blocked.json.errorCode == "TOO_MANY_ATTEMPTS")
+            let blockedRegistration = try await client.call(.post, "/v1/auth/register", key: nil, json: #"{"email":"new@example.com","password":"\#(Self.password)"}"#)
+            #expect(blockedRegistration.status == .tooManyRequests)
         }
     }
 
