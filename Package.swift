@@ -63,6 +63,12 @@ let package = Package(
             resources: [.copy("Resources/common-passwords.txt")],
             swiftSettings: swiftSettings
         ),
+        // Billing providers: Stripe webhook verification (and, next, the Stripe client).
+        .target(
+            name: "TollgateBilling",
+            dependencies: ["TollgateCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // The hot path: in-memory counters with group commit.
         .target(
             name: "TollgateMeter",
@@ -105,6 +111,11 @@ let package = Package(
                 "TollgateCore", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TollgateBillingTests",
+            dependencies: ["TollgateBilling", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -105,3 +105,16 @@ public enum Repository {
         root().appendingPathComponent(relative).path
     }
 }
+
+/// The Python interpreter of the test peers' venv (`scripts/test.sh` makes it).
+public enum PythonPeers {
+    public static var interpreter: String {
+        get throws {
+            let path = ProcessInfo.processInfo.environment["TOLLGATE_TEST_PYTHON"] ?? Repository.path(".venv/bin/python")
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw TestSupportError("no Python test peer at \(path): run scripts/test.sh, which makes the venv")
+            }
+            return path
+        }
+    }
+}

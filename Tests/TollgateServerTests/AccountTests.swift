@@ -70,7 +70,7 @@ import TollgateStore
     }
 
     @Test func accessTokensVerifyWithPyJWTAgainstTheJWKS() async throws {
-        let python = try PythonPeer.interpreter
+        let python = try PythonPeers.interpreter
         // PyJWT checks expiry against the real time, so this app runs on it too.
         try await AppHarness.run(.sqlite, clock: ManualClock(Date())) { _, client in
             let user = try await Self.signUp(client, email: "ada@example.com")
@@ -224,19 +224,6 @@ import TollgateStore
                 let (status, json) = try await client.call(method, path, key: "not.a.jwt", json: "{}")
                 #expect(status == .unauthorized && json.errorCode == "UNAUTHORIZED", "\(path)")
             }
-        }
-    }
-}
-
-/// The Python interpreter of the test peers' venv (`scripts/test.sh` makes it).
-enum PythonPeer {
-    static var interpreter: String {
-        get throws {
-            let path = ProcessInfo.processInfo.environment["TOLLGATE_TEST_PYTHON"] ?? Repository.path(".venv/bin/python")
-            guard FileManager.default.isExecutableFile(atPath: path) else {
-                throw TestSupportError("no Python test peer at \(path): run scripts/test.sh, which makes the venv")
-            }
-            return path
         }
     }
 }
