@@ -66,7 +66,11 @@ let package = Package(
         // Billing providers: Stripe webhook verification (and, next, the Stripe client).
         .target(
             name: "TollgateBilling",
-            dependencies: ["TollgateCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "TollgateCore", "TollgateStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The hot path: in-memory counters with group commit.
@@ -82,7 +86,7 @@ let package = Package(
         .target(
             name: "TollgateServer",
             dependencies: [
-                "TollgateCore", "TollgateStore", "TollgateMeter", "TollgateIdentity",
+                "TollgateCore", "TollgateStore", "TollgateMeter", "TollgateIdentity", "TollgateBilling",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

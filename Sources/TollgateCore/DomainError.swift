@@ -27,6 +27,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case seatLimitReached = "SEAT_LIMIT_REACHED"
     case insufficientCredits = "INSUFFICIENT_CREDITS"
     case reservationNotFound = "RESERVATION_NOT_FOUND"
+    case invalidSignature = "INVALID_SIGNATURE"
     case unavailable = "UNAVAILABLE"
     case internalError = "INTERNAL"
 }

@@ -119,6 +119,12 @@ public final class EntitlementService: Sendable {
         return updated
     }
 
+    /// Drops a cached customer after a change made elsewhere (a billing webhook), so the next
+    /// request reads the stored plan.
+    public func forget(customerId: String) {
+        _ = customers.withLock { $0.removeValue(forKey: customerId) }
+    }
+
     private func remember(_ customer: CustomerRecord) {
         customers.withLock { $0[customer.id] = customer }
     }

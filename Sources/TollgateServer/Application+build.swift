@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import TollgateBilling
 import TollgateCore
 import TollgateIdentity
 import TollgateMeter
@@ -31,14 +32,17 @@ public struct AppDependencies: Sendable {
     public var signingKeys: SigningKeyRing
     public var secretBox: SecretBox
     public var passwordPolicy: PasswordPolicy
+    /// Secrets Stripe signs webhooks with (several while one is rotated).
+    public var stripeWebhookSecrets: [String]
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
 
     public init(
         catalog: Catalog, store: any TollgateStorage, databaseKind: DatabaseKind, clock: any TollgateClock, logger: Logger,
         signingKeys: SigningKeyRing, secretBox: SecretBox, passwordPolicy: PasswordPolicy = PasswordPolicy(),
-        shutdown: @escaping @Sendable () async -> Void
+        stripeWebhookSecrets: [String] = [], shutdown: @escaping @Sendable () async -> Void
     ) {
+        self.stripeWebhookSecrets = stripeWebhookSecrets
         self.catalog = catalog
         self.store = store
         self.databaseKind = databaseKind
@@ -81,7 +85,9 @@ public func buildApplication(
     let store = try await SQLStore.open(configuration.database, logger: logger)
     let dependencies = AppDependencies(
         catalog: catalog, store: store, databaseKind: store.provider.kind, clock: clock, logger: logger,
-        signingKeys: signingKeys, secretBox: secretBox, shutdown: { await store.shutdown() }
+        signingKeys: signingKeys, secretBox: secretBox,
+        stripeWebhookSecrets: StripeSignatureVerifier(environmentValue: ProcessInfo.processInfo.environment["STRIPE_WEBHOOK_SECRET"] ?? "").secrets,
+        shutdown: { await store.shutdown() }
     )
     return buildApplication(dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
@@ -146,6 +152,11 @@ func buildRouter(_ dependencies: AppDependencies, service: EntitlementService) -
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)
     APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
     CreditRoutes(credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)).register(on: v1)
+    let webhooks = StripeWebhookService(
+        catalog: dependencies.catalog, store: dependencies.store, verifier: StripeSignatureVerifier(secrets: dependencies.stripeWebhookSecrets),
+        clock: dependencies.clock, logger: dependencies.logger, planChanged: { service.forget(customerId: $0) }
+    )
+    BillingRoutes(webhooks: webhooks).register(on: router)
     return router
 }
 

@@ -51,7 +51,7 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 enum HTTPStatusMapping {
     static func status(for code: ErrorCode) -> HTTPResponse.Status {
         switch code {
-        case .invalidJSON, .missingField, .invalidField, .invalidQuery, .weakPassword: return .badRequest
+        case .invalidJSON, .missingField, .invalidField, .invalidQuery, .weakPassword, .invalidSignature: return .badRequest
         case .unauthorized, .invalidCredentials, .totpRequired, .totpInvalid, .invalidToken: return .unauthorized
         case .forbidden: return .forbidden
         case .notFound, .customerNotFound, .featureNotFound, .planNotFound, .reservationNotFound: return .notFound

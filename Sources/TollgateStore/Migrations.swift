@@ -9,7 +9,7 @@ struct Migration: Sendable {
 }
 
 enum Migrations {
-    static let all: [Migration] = core + identity + workspaces + credits
+    static let all: [Migration] = core + identity + workspaces + credits + billing
 
     static let core: [Migration] = [
         Migration(version: 1, name: "customers", statements: [
@@ -291,6 +291,54 @@ extension Migrations {
             )
             """,
             "CREATE INDEX credit_reservations_by_account ON credit_reservations (subject, credit_type, status)",
+        ]),
+    ]
+}
+
+extension Migrations {
+    /// Billing: subscriptions, provider events seen once, and provider customers.
+    static let billing: [Migration] = [
+        Migration(version: 11, name: "subscriptions", statements: [
+            """
+            CREATE TABLE subscriptions (
+                id TEXT PRIMARY KEY,
+                subject TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                plan_id TEXT NOT NULL,
+                billing_interval TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                seats BIGINT,
+                status TEXT NOT NULL,
+                current_period_start_ms BIGINT NOT NULL,
+                current_period_end_ms BIGINT NOT NULL,
+                trial_end_ms BIGINT,
+                cancel_at_period_end BIGINT NOT NULL,
+                canceled_at_ms BIGINT,
+                past_due_since_ms BIGINT,
+                pending_plan_id TEXT,
+                has_payment_method BIGINT NOT NULL,
+                version_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX subscriptions_by_subject ON subscriptions (subject)",
+            """
+            CREATE TABLE webhook_events (
+                provider TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                received_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (provider, event_id)
+            )
+            """,
+            """
+            CREATE TABLE provider_customers (
+                provider TEXT NOT NULL,
+                provider_customer_id TEXT NOT NULL,
+                customer_id TEXT NOT NULL,
+                PRIMARY KEY (provider, provider_customer_id)
+            )
+            """,
         ]),
     ]
 }

@@ -40,4 +40,4 @@ public protocol HealthCheck: Sendable {
 }
 
 /// Everything the server needs from storage.
-public typealias TollgateStorage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & WorkspaceStore & CreditStore & HealthCheck
+public typealias TollgateStorage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & WorkspaceStore & CreditStore & BillingStore & HealthCheck

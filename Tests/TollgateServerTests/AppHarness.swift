@@ -11,6 +11,9 @@ import TollgateStore
 
 /// Builds the real application over a fresh database, with an API key for each scope set asked for.
 struct AppHarness {
+    static let webhookSecret = "whsec_tollgate_test_current"
+    static let oldWebhookSecret = "whsec_tollgate_test_previous"
+
     let store: any TollgateStorage
     let clock: ManualClock
     let adminKey: String
@@ -27,7 +30,8 @@ struct AppHarness {
             try await base.insertAPIKey(admin.record)
             let dependencies = AppDependencies(
                 catalog: catalog, store: store, databaseKind: base.provider.kind, clock: clock, logger: TestDatabase.logger,
-                signingKeys: TestKeys.ring, secretBox: TestKeys.box, passwordPolicy: TestKeys.policy, shutdown: {}
+                signingKeys: TestKeys.ring, secretBox: TestKeys.box, passwordPolicy: TestKeys.policy,
+                stripeWebhookSecrets: [AppHarness.webhookSecret, AppHarness.oldWebhookSecret], shutdown: {}
             )
             let harness = AppHarness(store: store, clock: clock, adminKey: admin.secret)
             try await buildApplication(dependencies).test(.router) { client in

@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import TollgateCore
+import TollgateStore
+
+/// Handles Stripe's webhooks: verifies the signature, records each event once, applies the
+/// subscription object's own state (never a blind toggle) unless a newer event already did,
+/// and moves the customer's plan in the same transaction.
+public final class StripeWebhookService: Sendable {
+    private let catalog: Catalog
+    private let store: any BillingStore & CustomerStore
+    private let verifier: StripeSignatureVerifier
+    private let policy: SubscriptionPolicy
+    private let clock: any TollgateClock
+    private let logger: Logger
+    private let planChanged: @Sendable (String) -> Void
+
+    public init(
+        catalog: Catalog, store: any BillingStore & CustomerStore, verifier: StripeSignatureVerifier, policy: SubscriptionPolicy = SubscriptionPolicy(),
+        clock: any TollgateClock, logger: Logger, planChanged: @escaping @Sendable (String) -> Void
+    ) {
+        self.catalog = catalog
+        self.store = store
+        self.verifier = verifier
+        self.policy = policy
+        self.clock = clock
+        self.logger = logger
+        self.planChanged = planChanged
+    }
+
+    public enum Outcome: String, Sendable {
+        case applied, duplicate, stale, ignored
+    }
+
+    public func handle(payload: Data, signature: String?) async throws -> Outcome {
+        let now = clock.now()
+        do {
+            try verifier.verify(payload: payload, header: signature, now: now)
+        } catch .noSecretConfigured {
+            throw DomainError(.unavailable, "no Stripe webhook secret is configured (STRIPE_WEBHOOK_SECRET)")
+        } catch {
+            throw DomainError(.invalidSignature, "the Stripe-Signature header does not verify (\(error))", field: "Stripe-Signature")
+        }
+        guard let event = try? JSONSerialization.jsonObject(with: payload) as? [String: Any],
+              let id = event["id"] as? String, let type = event["type"] as? String,
+              let object = (event["data"] as? [String: Any])?["object"] as? [String: Any] else {
+            throw DomainError(.invalidJSON, "not a Stripe event")
+        }
+        let created = (event["created"] as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) } ?? now
+        switch type {
+        case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
+            guard let stripe = StripeSubscription(json: object) else { throw DomainError(.invalidJSON, "the event carries no subscription") }
+            guard let subscription = try await subscription(from: stripe, deleted: type.hasSuffix(".deleted"), at: created) else {
+                return try await ignore(id, type, now, reason: "price \(stripe.priceKey ?? "?") maps to no plan of catalog \(catalog.product)")
+            }
+            return try await apply(id, type, version: created, subscription, now: now)
+        case "invoice.paid", "invoice.payment_failed":
+            guard let subscriptionId = object["subscription"] as? String, let stored = try await store.subscription(id: subscriptionId) else {
+                // The subscription's own event may not have arrived yet: ask Stripe to retry.
+                throw DomainError(.unavailable, "invoice for a subscription not known yet; retry later")
+            }
+            let line = ((object["lines"] as? [String: Any])?["data"] as? [[String: Any]])?.first
+            let period = line?["period"] as? [String: Any]
+            func date(_ value: Any?) -> Date? { (value as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) } }
+            let machineEvent: SubscriptionEvent = type == "invoice.paid"
+                ? .paymentSucceeded(periodStart: date(period?["start"]) ?? stored.currentPeriodStart, periodEnd: date(period?["end"]) ?? stored.currentPeriodEnd)
+                : .paymentFailed(at: created)
+            let (next, _) = try SubscriptionMachine.apply(machineEvent, to: stored, catalog: catalog, policy: policy)
+            return try await apply(id, type, version: created, next, now: now)
+        case "checkout.session.completed":
+            if let customer = object["customer"] as? String,
+               let ours = (object["client_reference_id"] as? String) ?? (object["metadata"] as? [String: String])?["tollgate_customer"] {
+                try await store.linkProviderCustomer(provider: "stripe", providerCustomerId: customer, customerId: ours)
+            }
+            return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now) ? .applied : .duplicate
+        default:
+            return try await ignore(id, type, now, reason: nil)
+        }
+    }
+
+    private func ignore(_ id: String, _ type: String, _ now: Date, reason: String?) async throws -> Outcome {
+        if let reason { logger.warning("Stripe event \(id) (\(type)) ignored: \(reason)") }
+        return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now) ? .ignored : .duplicate
+    }
+
+    private func apply(_ id: String, _ type: String, version: Date, _ subscription: Subscription, now: Date) async throws -> Outcome {
+        let catalog = self.catalog, policy = self.policy
+        let outcome = try await store.applySubscriptionEvent(
+            provider: "stripe", eventId: id, type: type, version: version, subscription: subscription, now: now
+        ) { subscriptions in
+            // The best plan any of the subject's subscriptions entitles it to.
+            subscriptions.map { SubscriptionMachine.entitledPlan($0, at: now, policy: policy, defaultPlan: catalog.defaultPlanId) }
+                .compactMap { catalog.plan($0) }.max { $0.order < $1.order }?.id ?? catalog.defaultPlanId
+        }
+        if outcome == .applied { planChanged(subscription.subject) }
+        switch outcome {
+        case .applied: return .applied
+        case .duplicate: return .duplicate
+        case .stale: return .stale
+        }
+    }
+
+    /// Tollgate's view of a Stripe subscription; nil when its price maps to no catalog plan.
+    private func subscription(from stripe: StripeSubscription, deleted: Bool, at created: Date) async throws -> Subscription? {
+        guard let (plan, interval, currency) = StripeMapping.plan(for: stripe, in: catalog) else { return nil }
+        let subject: String
+        if let explicit = stripe.metadata["tollgate_workspace"] ?? stripe.metadata["tollgate_customer"] {
+            subject = explicit
+        } else if let linked = try await store.customerId(provider: "stripe", providerCustomerId: stripe.customer) {
+            subject = linked
+        } else {
+            throw DomainError(.unavailable, "Stripe customer \(stripe.customer) is not linked to a Tollgate customer yet; retry later")
+        }
+        guard try await store.customer(id: subject) != nil else {
+            throw DomainError(.unavailable, "customer \(subject) does not exist in Tollgate yet; retry later")
+        }
+        let status = deleted ? .canceled : StripeMapping.status(stripe.status)
+        let previous = try await store.subscription(id: stripe.id)
+        let perSeat = plan.prices.contains { $0.perSeatAmount != nil }
+        return Subscription(
+            id: stripe.id, subject: subject, planId: plan.id, interval: interval, currency: currency, seats: perSeat ? stripe.quantity : nil,
+            status: status, currentPeriodStart: stripe.currentPeriodStart ?? created,
+            currentPeriodEnd: stripe.currentPeriodEnd ?? SubscriptionMachine.periodEnd(from: created, interval: interval),
+            trialEnd: stripe.trialEnd, cancelAtPeriodEnd: stripe.cancelAtPeriodEnd,
+            canceledAt: stripe.canceledAt ?? (status == .canceled ? created : nil),
+            pastDueSince: status == .pastDue ? (previous?.pastDueSince ?? created) : nil,
+            pendingPlanId: nil, hasPaymentMethod: true
+        )
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import SQLKit
+import TollgateCore
+
+public enum WebhookOutcome: Sendable, Equatable {
+    case applied
+    /// The event id was seen before: acknowledged, nothing done.
+    case duplicate
+    /// Older than what the subscription already reflects: recorded, nothing changed.
+    case stale
+}
+
+public protocol BillingStore: Sendable {
+    /// Records `eventId` once and, unless it was seen or is older than the stored state, stores
+    /// `subscription` (versioned by `version`) and sets its subject's plan to what `entitledPlan`
+    /// says of all the subject's subscriptions — all in one transaction.
+    func applySubscriptionEvent(
+        provider: String, eventId: String, type: String, version: Date, subscription: Subscription?,
+        now: Date, entitledPlan: @Sendable ([Subscription]) -> String
+    ) async throws -> WebhookOutcome
+    /// Records an event that changes nothing here; false if it was seen before.
+    func recordEvent(provider: String, eventId: String, type: String, now: Date) async throws -> Bool
+    func subscription(id: String) async throws -> Subscription?
+    func subscriptions(subject: String) async throws -> [Subscription]
+    func linkProviderCustomer(provider: String, providerCustomerId: String, customerId: String) async throws
+    func customerId(provider: String, providerCustomerId: String) async throws -> String?
+}
+
+extension SQLStore {
+    private static let subscriptionColumns = """
+        id, subject, plan_id, billing_interval, currency, seats, status, current_period_start_ms, current_period_end_ms, trial_end_ms,
+        cancel_at_period_end, canceled_at_ms, past_due_since_ms, pending_plan_id, has_payment_method
+        """
+
+    public func applySubscriptionEvent(
+        provider: String, eventId: String, type: String, version: Date, subscription: Subscription?,
+        now: Date, entitledPlan: @Sendable ([Subscription]) -> String
+    ) async throws -> WebhookOutcome {
+        try await self.provider.transaction { db in
+            guard try await Self.insertEvent(db, provider: provider, eventId: eventId, type: type, now: now) else { return .duplicate }
+            guard let subscription else { return .applied }
+            let versionMs = Millis.from(version)
+            if let stored = try await db.raw("SELECT version_ms FROM subscriptions WHERE id = \(bind: subscription.id)").first(),
+               try stored.decode(column: "version_ms", as: Int64.self) > versionMs {
+                return .stale
+            }
+            try await db.raw("DELETE FROM subscriptions WHERE id = \(bind: subscription.id)").run()
+            try await db.raw("""
+                INSERT INTO subscriptions (id, subject, provider, plan_id, billing_interval, currency, seats, status, current_period_start_ms,
+                    current_period_end_ms, trial_end_ms, cancel_at_period_end, canceled_at_ms, past_due_since_ms, pending_plan_id,
+                    has_payment_method, version_ms, updated_at_ms)
+                VALUES (\(bind: subscription.id), \(bind: subscription.subject), \(bind: provider), \(bind: subscription.planId),
+                    \(bind: subscription.interval.rawValue), \(bind: subscription.currency.code), \(bind: subscription.seats),
+                    \(bind: subscription.status.rawValue), \(bind: Millis.from(subscription.currentPeriodStart)),
+                    \(bind: Millis.from(subscription.currentPeriodEnd)), \(bind: subscription.trialEnd.map(Millis.from)),
+                    \(bind: subscription.cancelAtPeriodEnd ? 1 : 0), \(bind: subscription.canceledAt.map(Millis.from)),
+                    \(bind: subscription.pastDueSince.map(Millis.from)), \(bind: subscription.pendingPlanId),
+                    \(bind: subscription.hasPaymentMethod ? 1 : 0), \(bind: versionMs), \(bind: Millis.from(now)))
+                """).run()
+            let all = try await db.raw("SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE subject = \(bind: subscription.subject)")
+                .all().map(Self.decodeSubscription)
+            let plan = entitledPlan(all)
+            try await db.raw("""
+                UPDATE customers SET plan_id = \(bind: plan),
+                    billing_anchor_ms = CASE WHEN plan_id = \(bind: plan) THEN billing_anchor_ms ELSE \(bind: Millis.from(subscription.currentPeriodStart)) END,
+                    updated_at_ms = \(bind: Millis.from(now))
+                WHERE id = \(bind: subscription.subject)
+                """).run()
+            return .applied
+        }
+    }
+
+    public func recordEvent(provider: String, eventId: String, type: String, now: Date) async throws -> Bool {
+        try await self.provider.transaction { db in try await Self.insertEvent(db, provider: provider, eventId: eventId, type: type, now: now) }
+    }
+
+    public func subscription(id: String) async throws -> Subscription? {
+        try await self.provider.read { db in
+            try await db.raw("SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE id = \(bind: id)").first().map(Self.decodeSubscription)
+        }
+    }
+
+    public func subscriptions(subject: String) async throws -> [Subscription] {
+        try await self.provider.read { db in
+            try await db.raw("SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE subject = \(bind: subject) ORDER BY current_period_start_ms")
+                .all().map(Self.decodeSubscription)
+        }
+    }
+
+    public func linkProviderCustomer(provider: String, providerCustomerId: String, customerId: String) async throws {
+        try await self.provider.transaction { db in
+            try await db.raw("""
+                INSERT INTO provider_customers (provider, provider_customer_id, customer_id)
+                VALUES (\(bind: provider), \(bind: providerCustomerId), \(bind: customerId))
+                ON CONFLICT (provider, provider_customer_id) DO UPDATE SET customer_id = excluded.customer_id
+                """).run()
+        }
+    }
+
+    public func customerId(provider: String, providerCustomerId: String) async throws -> String? {
+        try await self.provider.read { db in
+            try await db.raw("""
+                SELECT customer_id FROM provider_customers WHERE provider = \(bind: provider) AND provider_customer_id = \(bind: providerCustomerId)
+                """).first()?.decode(column: "customer_id", as: String.self)
+        }
+    }
+
+    private static func insertEvent(_ db: any SQLDatabase, provider: String, eventId: String, type: String, now: Date) async throws -> Bool {
+        try await db.raw("""
+            INSERT INTO webhook_events (provider, event_id, type, received_at_ms) VALUES (\(bind: provider), \(bind: eventId), \(bind: type), \(bind: Millis.from(now)))
+            ON CONFLICT (provider, event_id) DO NOTHING
+            RETURNING event_id
+            """).first() != nil
+    }
+
+    private static func decodeSubscription(_ row: any SQLRow) throws -> Subscription {
+        Subscription(
+            id: try row.decode(column: "id", as: String.self), subject: try row.decode(column: "subject", as: String.self),
+            planId: try row.decode(column: "plan_id", as: String.self),
+            interval: BillingInterval(rawValue: try row.decode(column: "billing_interval", as: String.self)) ?? .month,
+            currency: Currency(try row.decode(column: "currency", as: String.self)) ?? Currency("EUR")!,
+            seats: try row.decode(column: "seats", as: Int?.self),
+            status: SubscriptionStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .inactive,
+            currentPeriodStart: Millis.date(try row.decode(column: "current_period_start_ms", as: Int64.self)),
+            currentPeriodEnd: Millis.date(try row.decode(column: "current_period_end_ms", as: Int64.self)),
+            trialEnd: try row.decode(column: "trial_end_ms", as: Int64?.self).map(Millis.date),
+            cancelAtPeriodEnd: try row.decode(column: "cancel_at_period_end", as: Int64.self) != 0,
+            canceledAt: try row.decode(column: "canceled_at_ms", as: Int64?.self).map(Millis.date),
+            pastDueSince: try row.decode(column: "past_due_since_ms", as: Int64?.self).map(Millis.date),
+            pendingPlanId: try row.decode(column: "pending_plan_id", as: String?.self),
+            hasPaymentMethod: try row.decode(column: "has_payment_method", as: Int64.self) != 0
+        )
+    }
+}
