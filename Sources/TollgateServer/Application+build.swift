@@ -147,6 +147,7 @@ func buildRouter(_ dependencies: AppDependencies, service: EntitlementService) -
     accountRoutes.registerSignedIn(on: signedIn)
     let workspaces = WorkspaceService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
     WorkspaceRoutes(workspaces: workspaces, service: service).register(on: signedIn)
+    MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
     let authenticator = APIKeyAuthenticator(store: dependencies.store, clock: dependencies.clock)
     let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)

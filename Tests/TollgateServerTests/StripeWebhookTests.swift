@@ -122,3 +122,38 @@ import TollgateStore
         }
     }
 }
+
+@Suite struct MeUsageTests {
+    @Test(arguments: TestDatabase.all)
+    func endUsersSeeTheirOwnEntitlementsUsageAndSubscription(database: TestDatabase) async throws {
+        try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in
+            let ada = try await WorkspaceTests.person(client, "ada")
+            _ = try await client.call(.post, "/v1/consume", key: app.adminKey, json: #"{"customer":"\#(ada.id)","feature":"semantic_search","amount":12,"idempotencyKey":"s"}"#)
+            let entitlements = try await client.call(.get, "/v1/me/entitlements", key: ada.access)
+            #expect(entitlements.status == .ok && (entitlements.json["plan"] as? [String: Any])?["id"] as? String == "basic")
+            let current = try await client.call(.get, "/v1/me/usage/current", key: ada.access)
+            let meters = try #require(current.json["usage"] as? [[String: Any]])
+            let search = try #require(meters.first { $0["feature"] as? String == "semantic_search" })
+            #expect(search["used"] as? Int == 12 && search["limit"] as? Int == 30 && search["percentUsed"] as? Int == 40)
+            #expect(!meters.contains { $0["feature"] as? String == "chat" }, "features the plan lacks have no meter")
+            let history = try await client.call(.get, "/v1/me/usage/history", key: ada.access)
+            #expect((history.json["usage"] as? [[String: Any]])?.first { $0["feature"] as? String == "semantic_search" }?["used"] as? Int == 12)
+            let none = try await client.call(.get, "/v1/me/subscription", key: ada.access)
+            #expect(none.json.string("plan") == "basic" && none.json.isNull("subscription"))
+
+            var event = StripeWebhookTests.subscriptionEvent("evt_1", type: "customer.subscription.created", created: app.clock.now(), status: "trialing",
+                                                             metadata: ["tollgate_customer": ada.id], periodStart: app.clock.now())
+            var object = (event["data"] as! [String: Any])["object"] as! [String: Any]
+            object["trial_end"] = Int(app.clock.now().timeIntervalSince1970) + 14 * 86_400
+            event["data"] = ["object": object]
+            _ = try await StripeWebhookTests.deliver(client, event, signedAt: app.clock.now())
+            let trialing = try await client.call(.get, "/v1/me/subscription", key: ada.access)
+            let subscription = try #require(trialing.json["subscription"] as? [String: Any])
+            #expect(trialing.json.string("plan") == "pro" && subscription["status"] as? String == "trialing" && subscription["trialEnd"] is String)
+            // Another user sees only their own.
+            let bob = try await WorkspaceTests.person(client, "bob")
+            #expect(try await client.call(.get, "/v1/me/subscription", key: bob.access).json.isNull("subscription"))
+            #expect(try await client.call(.get, "/v1/me/usage/history?from=nope", key: ada.access).status == .badRequest)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Hummingbird
+import TollgateCore
+import TollgateIdentity
+import TollgateMeter
+import TollgateStore
+
+/// What a signed-in end user sees of their own plan and usage (seed 000 §3.3).
+struct MeRoutes: Sendable {
+    let service: EntitlementService
+    let store: any BillingStore
+    let clock: any TollgateClock
+
+    func register(on me: RouterGroup<UserContext>) {
+        me.get("me/entitlements", use: entitlements)
+        me.get("me/usage/current", use: currentUsage)
+        me.get("me/usage/history", use: usageHistory)
+        me.get("me/subscription", use: subscription)
+    }
+
+    @Sendable func entitlements(_ request: Request, context: UserContext) async throws -> Response {
+        JSONResponse.make(status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: context.user.userId)))
+    }
+
+    /// Only what is counted, with progress for usage meters ("Pro: 12/200 auto tags").
+    @Sendable func currentUsage(_ request: Request, context: UserContext) async throws -> Response {
+        let entitlements = try await service.entitlements(customerId: context.user.userId)
+        let meters = entitlements.features.filter { $0.quota.isCounted && $0.quota.included }.map(UsageMeter.init)
+        return JSONResponse.make(status: .ok, body: CurrentUsageResponse(plan: entitlements.plan.id, usage: meters))
+    }
+
+    @Sendable func usageHistory(_ request: Request, context: UserContext) async throws -> Response {
+        let now = clock.now()
+        let thisMonth = PeriodMath.window(.monthly, containing: now, anchor: now)
+        let from = try QueryDate.parse(request.uri.queryParameters.get("from"), field: "from")
+            ?? PeriodMath.utcCalendar.date(byAdding: .month, value: -11, to: thisMonth.start)!
+        let to = try QueryDate.parse(request.uri.queryParameters.get("to"), field: "to") ?? thisMonth.end!
+        guard from < to else { throw DomainError(.invalidQuery, "from must be before to", field: "from") }
+        let rows = try await service.usageHistory(customerId: context.user.userId, from: from, to: to)
+        let usage = rows.map { UsagePeriodResponse(feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd, used: $0.used) }
+        return JSONResponse.make(status: .ok, body: UsageHistoryResponse(customer: context.user.userId, from: from, to: to, usage: usage))
+    }
+
+    /// The user's subscription that matters now (the newest), or null on the free plan.
+    @Sendable func subscription(_ request: Request, context: UserContext) async throws -> Response {
+        let customer = try await service.customer(id: context.user.userId)
+        let current = try await store.subscriptions(subject: context.user.userId).max { $0.currentPeriodStart < $1.currentPeriodStart }
+        return JSONResponse.make(status: .ok, body: MySubscriptionResponse(plan: customer.planId, subscription: current.map(SubscriptionResponse.init)))
+    }
+}
+
+struct UsageMeter: Encodable {
+    let feature: String
+    let name: String
+    @NullEncoded var limit: Int64?
+    let used: Int64
+    @NullEncoded var remaining: Int64?
+    /// Whole percent of the limit used; null when unlimited.
+    @NullEncoded var percentUsed: Int?
+    @NullEncoded var resetsAt: Date?
+
+    init(_ entitlement: FeatureEntitlement) {
+        feature = entitlement.feature.id
+        name = entitlement.feature.name
+        limit = entitlement.quota.limit?.value
+        used = entitlement.used
+        remaining = entitlement.remaining
+        percentUsed = limit.map { $0 == 0 ? 100 : Int(min(100, entitlement.used * 100 / $0)) }
+        resetsAt = entitlement.quota.resetsAt
+    }
+}
+
+struct CurrentUsageResponse: Encodable {
+    let plan: String
+    let usage: [UsageMeter]
+}
+
+struct SubscriptionResponse: Encodable {
+    let id: String
+    let plan: String
+    let status: String
+    let interval: String
+    let currency: String
+    let currentPeriodStart: Date
+    let currentPeriodEnd: Date
+    @NullEncoded var trialEnd: Date?
+    let cancelAtPeriodEnd: Bool
+    @NullEncoded var pendingPlan: String?
+
+    init(_ subscription: Subscription) {
+        id = subscription.id
+        plan = subscription.planId
+        status = subscription.status.rawValue
+        interval = subscription.interval.rawValue
+        currency = subscription.currency.code
+        currentPeriodStart = subscription.currentPeriodStart
+        currentPeriodEnd = subscription.currentPeriodEnd
+        trialEnd = subscription.trialEnd
+        cancelAtPeriodEnd = subscription.cancelAtPeriodEnd
+        pendingPlan = subscription.pendingPlanId
+    }
+}
+
+struct MySubscriptionResponse: Encodable {
+    let plan: String
+    @NullEncoded var subscription: SubscriptionResponse?
+}
