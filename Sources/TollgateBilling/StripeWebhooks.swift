@@ -84,14 +84,10 @@ public final class StripeWebhookService: Sendable {
     }
 
     private func apply(_ id: String, _ type: String, version: Date, _ subscription: Subscription, now: Date) async throws -> Outcome {
-        let catalog = self.catalog, policy = self.policy
         let outcome = try await store.applySubscriptionEvent(
-            provider: "stripe", eventId: id, type: type, version: version, subscription: subscription, now: now
-        ) { subscriptions in
-            // The best plan any of the subject's subscriptions entitles it to.
-            subscriptions.map { SubscriptionMachine.entitledPlan($0, at: now, policy: policy, defaultPlan: catalog.defaultPlanId) }
-                .compactMap { catalog.plan($0) }.max { $0.order < $1.order }?.id ?? catalog.defaultPlanId
-        }
+            provider: "stripe", eventId: id, type: type, version: version, subscription: subscription, now: now,
+            entitledPlan: SubscriptionService.bestEntitledPlan(catalog: catalog, policy: policy, now: now)
+        )
         if outcome == .applied { planChanged(subscription.subject) }
         switch outcome {
         case .applied: return .applied

@@ -97,7 +97,11 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let (service, committer) = makeService(dependencies)
-    let router = buildRouter(dependencies, service: service)
+    let subscriptions = SubscriptionService(
+        catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock, logger: dependencies.logger,
+        planChanged: { service.forget(customerId: $0) }
+    )
+    let router = buildRouter(dependencies, service: service, subscriptions: subscriptions)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(host, port: port), serverName: "Tollgate"),
@@ -107,7 +111,7 @@ public func buildApplication(
         logger: dependencies.logger
     )
     // Services stop in reverse order: the server first, then the committer drains, then the database closes.
-    app.addServices(ShutdownService(action: dependencies.shutdown), committer)
+    app.addServices(ShutdownService(action: dependencies.shutdown), committer, SubscriptionScheduler(subscriptions: subscriptions, logger: dependencies.logger))
     return app
 }
 
@@ -121,7 +125,7 @@ func makeService(_ dependencies: AppDependencies) -> (EntitlementService, GroupC
     return (service, committer)
 }
 
-func buildRouter(_ dependencies: AppDependencies, service: EntitlementService) -> Router<TollgateRequestContext> {
+func buildRouter(_ dependencies: AppDependencies, service: EntitlementService, subscriptions: SubscriptionService) -> Router<TollgateRequestContext> {
     let router = Router(context: TollgateRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     let store = dependencies.store
@@ -157,7 +161,9 @@ func buildRouter(_ dependencies: AppDependencies, service: EntitlementService) -
         catalog: dependencies.catalog, store: dependencies.store, verifier: StripeSignatureVerifier(secrets: dependencies.stripeWebhookSecrets),
         clock: dependencies.clock, logger: dependencies.logger, planChanged: { service.forget(customerId: $0) }
     )
-    BillingRoutes(webhooks: webhooks).register(on: router)
+    let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions)
+    billing.register(on: router)
+    billing.register(on: v1)
     return router
 }
 
@@ -175,4 +181,24 @@ struct ShutdownService: Service {
 public func runServer(_ configuration: ServerConfiguration, onServerRunning: @escaping @Sendable (String) async -> Void) async throws {
     let app = try await buildApplication(configuration, onServerRunning: onServerRunning)
     try await app.runService()
+}
+
+/// Moves subscriptions through time once a minute: trials ending, grace periods running out.
+struct SubscriptionScheduler: Service {
+    let subscriptions: SubscriptionService
+    let logger: Logger
+    var interval: Duration = .seconds(60)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await subscriptions.tick()
+                } catch {
+                    logger.error("subscription scheduler: \(String(reflecting: error))")
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
 }

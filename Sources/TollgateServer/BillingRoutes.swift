@@ -7,9 +7,34 @@ import TollgateCore
 /// `POST /v1/billing/webhook`: Stripe's events, authenticated by their signature (no API key).
 struct BillingRoutes: Sendable {
     let webhooks: StripeWebhookService
+    let subscriptions: SubscriptionService
 
     func register(on router: Router<TollgateRequestContext>) {
         router.post("v1/billing/webhook", use: webhook)
+    }
+
+    func register(on v1: RouterGroup<AuthenticatedContext>) {
+        v1.post("billing/trial", use: startTrial)
+    }
+
+    struct TrialRequest: Decodable {
+        let customer: String
+        let plan: String
+        let interval: String?
+        let currency: String?
+    }
+
+    /// Starts a plan's trial through the manual provider (once per customer).
+    @Sendable func startTrial(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.billingWrite)
+        let body = try await JSONBody.decode(TrialRequest.self, from: request, context: context)
+        guard let interval = BillingInterval(rawValue: body.interval ?? "month") else { throw DomainError.invalidField("interval", "expected month or year") }
+        guard let currency = Currency(body.currency ?? "EUR") else { throw DomainError.invalidField("currency", "not an ISO 4217 currency code") }
+        let subscription = try await subscriptions.startTrial(
+            customerId: try Validate.identifier(body.customer, field: "customer"), planId: try Validate.identifier(body.plan, field: "plan"),
+            interval: interval, currency: currency
+        )
+        return JSONResponse.make(status: .created, body: SubscriptionResponse(subscription))
     }
 
     struct Received: Encodable {

@@ -22,6 +22,9 @@ public protocol BillingStore: Sendable {
     func recordEvent(provider: String, eventId: String, type: String, now: Date) async throws -> Bool
     func subscription(id: String) async throws -> Subscription?
     func subscriptions(subject: String) async throws -> [Subscription]
+    /// Subscriptions with a deadline at or before `now`: a trial's end, the end of a period, or
+    /// the end of a past-due grace period (which started `grace` earlier), with their provider.
+    func subscriptionsDue(now: Date, grace: TimeInterval) async throws -> [(Subscription, provider: String)]
     func linkProviderCustomer(provider: String, providerCustomerId: String, customerId: String) async throws
     func customerId(provider: String, providerCustomerId: String) async throws -> String?
 }
@@ -84,6 +87,19 @@ extension SQLStore {
         try await self.provider.read { db in
             try await db.raw("SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE subject = \(bind: subject) ORDER BY current_period_start_ms")
                 .all().map(Self.decodeSubscription)
+        }
+    }
+
+    public func subscriptionsDue(now: Date, grace: TimeInterval) async throws -> [(Subscription, provider: String)] {
+        let nowMs = Millis.from(now), graceStartMs = Millis.from(now - grace)
+        return try await self.provider.read { db in
+            try await db.raw("""
+                SELECT \(unsafeRaw: Self.subscriptionColumns), provider FROM subscriptions
+                WHERE (status = 'trialing' AND trial_end_ms <= \(bind: nowMs))
+                   OR (status = 'past_due' AND past_due_since_ms <= \(bind: graceStartMs))
+                   OR (status IN ('active', 'past_due') AND current_period_end_ms <= \(bind: nowMs))
+                ORDER BY id
+                """).all().map { (try Self.decodeSubscription($0), try $0.decode(column: "provider", as: String.self)) }
         }
     }
 

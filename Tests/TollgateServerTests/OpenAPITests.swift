@@ -4,6 +4,7 @@ import Hummingbird
 import TollgateStore
 import TestSupport
 import Testing
+import TollgateBilling
 import TollgateCore
 import Yams
 @testable import TollgateServer
@@ -52,7 +53,9 @@ struct OpenAPIDocument {
                 catalog: try Fixtures.catalog, store: store, databaseKind: .sqlite, clock: SystemClock(), logger: TestDatabase.logger,
                 signingKeys: TestKeys.ring, secretBox: TestKeys.box, passwordPolicy: TestKeys.policy, shutdown: {}
             )
-            let router = buildRouter(dependencies, service: makeService(dependencies).0)
+            let service = makeService(dependencies).0
+            let subscriptions = SubscriptionService(catalog: dependencies.catalog, store: store, clock: SystemClock(), logger: TestDatabase.logger, planChanged: { _ in })
+            let router = buildRouter(dependencies, service: service, subscriptions: subscriptions)
             let served = Set(router.routes.map { OpenAPIDocument.Operation(method: $0.method, path: $0.path.description) })
             #expect(served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented))")
             #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served))")
