@@ -34,15 +34,18 @@ public struct AppDependencies: Sendable {
     public var passwordPolicy: PasswordPolicy
     /// Secrets Stripe signs webhooks with (several while one is rotated).
     public var stripeWebhookSecrets: [String]
+    /// Stripe's API; nil when no secret key is configured.
+    public var stripe: StripeClient?
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
 
     public init(
         catalog: Catalog, store: any TollgateStorage, databaseKind: DatabaseKind, clock: any TollgateClock, logger: Logger,
         signingKeys: SigningKeyRing, secretBox: SecretBox, passwordPolicy: PasswordPolicy = PasswordPolicy(),
-        stripeWebhookSecrets: [String] = [], shutdown: @escaping @Sendable () async -> Void
+        stripeWebhookSecrets: [String] = [], stripe: StripeClient? = nil, shutdown: @escaping @Sendable () async -> Void
     ) {
         self.stripeWebhookSecrets = stripeWebhookSecrets
+        self.stripe = stripe
         self.catalog = catalog
         self.store = store
         self.databaseKind = databaseKind
@@ -83,10 +86,12 @@ public func buildApplication(
     let signingKeys = try SigningKeyRing(directory: keyDirectory, now: clock.now())
     let secretBox = try keyDirectory.secretBox()
     let store = try await SQLStore.open(configuration.database, logger: logger)
+    let environment = ProcessInfo.processInfo.environment
     let dependencies = AppDependencies(
         catalog: catalog, store: store, databaseKind: store.provider.kind, clock: clock, logger: logger,
         signingKeys: signingKeys, secretBox: secretBox,
-        stripeWebhookSecrets: StripeSignatureVerifier(environmentValue: ProcessInfo.processInfo.environment["STRIPE_WEBHOOK_SECRET"] ?? "").secrets,
+        stripeWebhookSecrets: StripeSignatureVerifier(environmentValue: environment["STRIPE_WEBHOOK_SECRET"] ?? "").secrets,
+        stripe: environment["STRIPE_SECRET_KEY"].map { StripeClient(secretKey: $0, baseURL: environment["STRIPE_API_BASE"] ?? "https://api.stripe.com") },
         shutdown: { await store.shutdown() }
     )
     return buildApplication(dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
@@ -161,7 +166,10 @@ func buildRouter(_ dependencies: AppDependencies, service: EntitlementService, s
         catalog: dependencies.catalog, store: dependencies.store, verifier: StripeSignatureVerifier(secrets: dependencies.stripeWebhookSecrets),
         clock: dependencies.clock, logger: dependencies.logger, planChanged: { service.forget(customerId: $0) }
     )
-    let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions)
+    let billing = BillingRoutes(
+        webhooks: webhooks, subscriptions: subscriptions,
+        stripe: StripeBilling(catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe)
+    )
     billing.register(on: router)
     billing.register(on: v1)
     return router

@@ -27,6 +27,9 @@ public protocol BillingStore: Sendable {
     func subscriptionsDue(now: Date, grace: TimeInterval) async throws -> [(Subscription, provider: String)]
     func linkProviderCustomer(provider: String, providerCustomerId: String, customerId: String) async throws
     func customerId(provider: String, providerCustomerId: String) async throws -> String?
+    func providerCustomerId(provider: String, customerId: String) async throws -> String?
+    /// Whether the subject ever had a trial (manual or through a provider).
+    func hasHadTrial(subject: String) async throws -> Bool
 }
 
 extension SQLStore {
@@ -118,6 +121,22 @@ extension SQLStore {
             try await db.raw("""
                 SELECT customer_id FROM provider_customers WHERE provider = \(bind: provider) AND provider_customer_id = \(bind: providerCustomerId)
                 """).first()?.decode(column: "customer_id", as: String.self)
+        }
+    }
+
+    public func providerCustomerId(provider: String, customerId: String) async throws -> String? {
+        try await self.provider.read { db in
+            try await db.raw("""
+                SELECT provider_customer_id FROM provider_customers WHERE provider = \(bind: provider) AND customer_id = \(bind: customerId)
+                """).first()?.decode(column: "provider_customer_id", as: String.self)
+        }
+    }
+
+    public func hasHadTrial(subject: String) async throws -> Bool {
+        try await self.provider.read { db in
+            let manual = try await db.raw("SELECT 1 AS one FROM webhook_events WHERE provider = 'manual' AND event_id = \(bind: "trial:\(subject)")").first()
+            let provider = try await db.raw("SELECT 1 AS one FROM subscriptions WHERE subject = \(bind: subject) AND trial_end_ms IS NOT NULL").first()
+            return manual != nil || provider != nil
         }
     }
 

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import TestSupport
 import Testing
+import TollgateBilling
 import TollgateCore
 import TollgateStore
 @testable import TollgateServer
@@ -20,7 +21,7 @@ struct AppHarness {
 
     static func run(
         _ database: TestDatabase, catalog: Catalog? = nil, clock: ManualClock = ManualClock(Fixtures.utc(2026, 5, 14)),
-        wrap: @escaping @Sendable (SQLStore) -> any TollgateStorage = { $0 },
+        wrap: @escaping @Sendable (SQLStore) -> any TollgateStorage = { $0 }, stripe: StripeClient? = nil,
         _ body: @escaping @Sendable (AppHarness, any TestClientProtocol) async throws -> Void
     ) async throws {
         let catalog = try catalog ?? Fixtures.catalog
@@ -31,7 +32,7 @@ struct AppHarness {
             let dependencies = AppDependencies(
                 catalog: catalog, store: store, databaseKind: base.provider.kind, clock: clock, logger: TestDatabase.logger,
                 signingKeys: TestKeys.ring, secretBox: TestKeys.box, passwordPolicy: TestKeys.policy,
-                stripeWebhookSecrets: [AppHarness.webhookSecret, AppHarness.oldWebhookSecret], shutdown: {}
+                stripeWebhookSecrets: [AppHarness.webhookSecret, AppHarness.oldWebhookSecret], stripe: stripe, shutdown: {}
             )
             let harness = AppHarness(store: store, clock: clock, adminKey: admin.secret)
             try await buildApplication(dependencies).test(.router) { client in

@@ -1,0 +1,73 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import TestSupport
+import Testing
+import TollgateBilling
+import TollgateCore
+import TollgateStore
+@testable import TollgateServer
+
+/// Checkout, portal and cancel against a peer that checks Stripe's form fields.
+@Suite struct StripeCheckoutTests {
+    @Test func checkoutPortalAndCancelSendWhatStripeExpects() async throws {
+        let peer = StripePeer()
+        try await peer.run { port in
+            let client = StripeClient(secretKey: "sk_test_tollgate", baseURL: "http://127.0.0.1:\(port)")
+            try await AppHarness.run(.sqlite, catalog: try WorkspaceTests.memento, stripe: client) { app, http in
+                try await http.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1","email":"ada@example.com"}"#)
+                let urls = #""successUrl":"https://memento.example/billing/ok","cancelUrl":"https://memento.example/billing""#
+                let checkout = try await http.call(.post, "/v1/billing/checkout", key: app.adminKey, json: #"{"customer":"u1","plan":"pro",\#(urls),"idempotencyKey":"c1"}"#)
+                #expect(checkout.status == .created && checkout.json.string("url") == "https://checkout.stripe.com/c/pay/cs_test_1", "\(checkout.json)")
+                let sent = try #require(peer.requests.first { $0.path == "/v1/checkout/sessions" })
+                #expect(sent.form["mode"] == "subscription" && sent.form["customer"] == "cus_test_1" && sent.form["client_reference_id"] == "u1")
+                #expect(sent.form["line_items[0][price]"] == "price_pro_m_eur" && sent.form["line_items[0][quantity]"] == "1")
+                // Pro: a 14-day trial without a card.
+                #expect(sent.form["subscription_data[trial_period_days]"] == "14" && sent.form["payment_method_collection"] == "if_required")
+                #expect(sent.form["subscription_data[metadata][tollgate_customer]"] == "u1" && sent.idempotencyKey == "tollgate-checkout-u1-c1")
+                let customer = try #require(peer.requests.first { $0.path == "/v1/customers" })
+                #expect(customer.form["metadata[tollgate_customer]"] == "u1" && customer.form["email"] == "ada@example.com")
+
+                // Business has no trial; the Stripe customer is reused.
+                _ = try await http.call(.post, "/v1/billing/checkout", key: app.adminKey, json: #"{"customer":"u1","plan":"business",\#(urls),"idempotencyKey":"c2"}"#)
+                let business = try #require(peer.requests.last { $0.path == "/v1/checkout/sessions" })
+                #expect(business.form["subscription_data[trial_period_days]"] == nil && business.form["line_items[0][price]"] == "price_business_m_eur")
+                #expect(peer.requests.filter { $0.path == "/v1/customers" }.count == 1)
+                // Enterprise: 20 seats billed at least; beyond 500, contact sales (nothing sent).
+                _ = try await http.call(.post, "/v1/billing/checkout", key: app.adminKey, json: #"{"customer":"u1","plan":"enterprise","seats":8,\#(urls),"idempotencyKey":"c3"}"#)
+                #expect(peer.requests.last { $0.path == "/v1/checkout/sessions" }?.form["line_items[0][quantity]"] == "20")
+                let before = peer.requests.count
+                let tooMany = try await http.call(.post, "/v1/billing/checkout", key: app.adminKey, json: #"{"customer":"u1","plan":"enterprise","seats":501,\#(urls),"idempotencyKey":"c4"}"#)
+                #expect(tooMany.status == .badRequest && tooMany.json.errorField == "seats" && peer.requests.count == before)
+                let noPrice = try await http.call(.post, "/v1/billing/checkout", key: app.adminKey, json: #"{"customer":"u1","plan":"pro","interval":"year",\#(urls),"idempotencyKey":"c5"}"#)
+                #expect(noPrice.status == .conflict)
+                #expect(try await http.call(.post, "/v1/billing/checkout", key: app.adminKey, json: #"{"customer":"u1","plan":"pro","successUrl":"ftp://x","cancelUrl":"https://a.b","idempotencyKey":"c6"}"#).json.errorField == "successUrl")
+
+                let portal = try await http.call(.post, "/v1/billing/portal", key: app.adminKey, json: #"{"customer":"u1","returnUrl":"https://memento.example/settings"}"#)
+                #expect(portal.status == .created && portal.json.string("url") == "https://billing.stripe.com/p/session/test_1")
+                #expect(peer.requests.last?.form == ["customer": "cus_test_1", "return_url": "https://memento.example/settings"])
+                try await http.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u2"}"#)
+                #expect(try await http.call(.post, "/v1/billing/portal", key: app.adminKey, json: #"{"customer":"u2","returnUrl":"https://m.example"}"#).status == .notFound)
+
+                // Cancel the live subscription at the period's end (it came in by webhook).
+                let t0 = app.clock.now()
+                _ = try await StripeWebhookTests.deliver(http, StripeWebhookTests.subscriptionEvent("evt_1", type: "customer.subscription.created", created: t0, status: "active", periodStart: t0), signedAt: t0)
+                let cancelled = try await http.call(.post, "/v1/billing/cancel", key: app.adminKey, json: #"{"customer":"u1"}"#)
+                #expect(cancelled.status == .ok && cancelled.json.string("subscription") == "sub_1")
+                #expect(peer.requests.last?.path == "/v1/subscriptions/sub_1" && peer.requests.last?.form == ["cancel_at_period_end": "true"])
+                _ = try await http.call(.post, "/v1/billing/cancel", key: app.adminKey, json: #"{"customer":"u1","atPeriodEnd":false}"#)
+                #expect(peer.requests.last?.method == "DELETE")
+                #expect(try await http.call(.post, "/v1/billing/cancel", key: app.adminKey, json: #"{"customer":"u2"}"#).status == .notFound)
+            }
+        }
+    }
+
+    @Test func withoutAStripeKeyBillingSaysSoInsteadOfFailing() async throws {
+        try await AppHarness.run(.sqlite, catalog: try WorkspaceTests.memento) { app, http in
+            try await http.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1"}"#)
+            let (status, json) = try await http.call(.post, "/v1/billing/checkout", key: app.adminKey,
+                                                     json: #"{"customer":"u1","plan":"pro","successUrl":"https://a.b","cancelUrl":"https://a.b","idempotencyKey":"k"}"#)
+            #expect(status == .serviceUnavailable && json.errorCode == "UNAVAILABLE")
+        }
+    }
+}

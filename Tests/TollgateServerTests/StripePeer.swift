@@ -1,0 +1,129 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Synchronization
+
+/// A stand-in for Stripe's API on loopback that checks requests the way Stripe does: the secret
+/// key, form encoding, the fields each endpoint requires, and no field it does not know. It
+/// answers in Stripe's shapes and records what it received.
+final class StripePeer: Sendable {
+    struct Received: Sendable {
+        let method: String
+        let path: String
+        let form: [String: String]
+        let idempotencyKey: String?
+    }
+
+    enum Acceptance {
+        case accepted([String: String])
+        case refused(Response)
+    }
+
+    private let received = Mutex<[Received]>([])
+    var requests: [Received] { received.withLock { $0 } }
+
+    /// Fields Stripe's API reference defines for what Tollgate sends (a subset is enough: an
+    /// unknown one is refused, as Stripe refuses it).
+    static let checkoutFields: Set<String> = [
+        "mode", "customer", "customer_email", "client_reference_id", "success_url", "cancel_url", "line_items[0][price]",
+        "line_items[0][quantity]", "line_items[1][price]", "line_items[1][quantity]", "metadata[tollgate_customer]",
+        "subscription_data[metadata][tollgate_customer]", "subscription_data[trial_period_days]", "payment_method_collection",
+    ]
+
+    static func parse(_ body: String) -> [(String, String)] {
+        body.split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+            return (parts[0], parts.count > 1 ? parts[1] : "")
+        }
+    }
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        let peer = self
+        @Sendable func stripeError(_ message: String, status: HTTPResponse.Status = .badRequest) -> Response {
+            let body = #"{"error":{"type":"invalid_request_error","message":"\#(message)"}}"#
+            return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        @Sendable func json(_ object: [String: Any]) -> Response {
+            let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        @Sendable func accept(_ request: Request, _ context: BasicRequestContext, allowed: Set<String>?, required: [String]) async throws -> Acceptance {
+            guard request.headers[.authorization]?.hasPrefix("Bearer sk_test_") == true else { return .refused(stripeError("Invalid API Key provided", status: .unauthorized)) }
+            var fields: [(String, String)] = []
+            if request.method == .get {
+                fields = Self.parse(request.uri.query ?? "")
+            } else if request.method == .post {
+                guard request.headers[.contentType] == "application/x-www-form-urlencoded" else { return .refused(stripeError("expected a form body")) }
+                fields = Self.parse(String(buffer: try await request.body.collect(upTo: 1 << 16)))
+            }
+            let form = Dictionary(fields, uniquingKeysWith: { $1 })
+            if let allowed, let unknown = form.keys.first(where: { !allowed.contains($0) }) {
+                return .refused(stripeError("Received unknown parameter: \(unknown)"))
+            }
+            if let missing = required.first(where: { (form[$0] ?? "").isEmpty }) {
+                return .refused(stripeError("Missing required param: \(missing)."))
+            }
+            peer.received.withLock {
+                $0.append(Received(method: request.method.rawValue, path: request.uri.path, form: form, idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!]))
+            }
+            return .accepted(form)
+        }
+        router.post("v1/customers") { request, context in
+            switch try await accept(request, context, allowed: ["email", "metadata[tollgate_customer]", "metadata[tollgate_workspace]"], required: []) {
+            case .refused(let response): return response
+            case .accepted: return json(["id": "cus_test_1", "object": "customer"])
+            }
+        }
+        router.get("v1/prices") { request, context in
+            switch try await accept(request, context, allowed: ["lookup_keys[0]", "active", "limit"], required: ["lookup_keys[0]"]) {
+            case .refused(let response): return response
+            case .accepted(let form):
+                let known = ["pro_monthly_eur": "price_pro_m_eur", "business_monthly_eur": "price_business_m_eur", "enterprise_monthly_eur": "price_ent_m_eur"]
+                let data: [[String: Any]] = known[form["lookup_keys[0]"]!].map { [["id": $0, "object": "price", "lookup_key": form["lookup_keys[0]"]!]] } ?? []
+                return json(["object": "list", "data": data])
+            }
+        }
+        router.post("v1/checkout/sessions") { request, context in
+            switch try await accept(request, context, allowed: Self.checkoutFields, required: ["mode", "success_url", "line_items[0][price]", "line_items[0][quantity]"]) {
+            case .refused(let response): return response
+            case .accepted(let form):
+                guard ["payment", "setup", "subscription"].contains(form["mode"]!) else { return stripeError("Invalid mode") }
+                if let days = form["subscription_data[trial_period_days]"], Int(days).map({ $0 < 1 || $0 > 730 }) ?? true { return stripeError("Invalid trial_period_days") }
+                if let collection = form["payment_method_collection"], !["always", "if_required"].contains(collection) { return stripeError("Invalid payment_method_collection") }
+                return json(["id": "cs_test_1", "object": "checkout.session", "url": "https://checkout.stripe.com/c/pay/cs_test_1", "mode": form["mode"]!])
+            }
+        }
+        router.post("v1/billing_portal/sessions") { request, context in
+            switch try await accept(request, context, allowed: ["customer", "return_url"], required: ["customer"]) {
+            case .refused(let response): return response
+            case .accepted: return json(["id": "bps_1", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/session/test_1"])
+            }
+        }
+        router.post("v1/subscriptions/{id}") { request, context in
+            switch try await accept(request, context, allowed: ["cancel_at_period_end"], required: []) {
+            case .refused(let response): return response
+            case .accepted: return json(["id": try context.parameters.require("id"), "object": "subscription", "cancel_at_period_end": true])
+            }
+        }
+        router.delete("v1/subscriptions/{id}") { request, context in
+            switch try await accept(request, context, allowed: [], required: []) {
+            case .refused(let response): return response
+            case .accepted: return json(["id": try context.parameters.require("id"), "object": "subscription", "status": "canceled"])
+            }
+        }
+        return router
+    }
+
+    /// Runs the peer on a loopback port for the duration of `body`.
+    func run(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+        let app = Application(router: router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            try await body(try #require(client.port))
+        }
+    }
+}
+
+import Testing
