@@ -75,6 +75,11 @@ public struct StripeClient: Sendable {
         return try string(try await send(.POST, "/v1/customers", form: form, idempotencyKey: "tollgate-customer-\(tollgateCustomer)"), "id")
     }
 
+    /// A customer's metadata (where `tollgate_customer` / `tollgate_workspace` live).
+    public func customerMetadata(id: String) async throws -> [String: String] {
+        (try await send(.GET, "/v1/customers/\(id)")["metadata"] as? [String: String]) ?? [:]
+    }
+
     /// The id of the active price with this lookup key (such as `pro_monthly_eur`).
     public func priceId(lookupKey: String) async throws -> String? {
         let list = try await send(.GET, "/v1/prices", form: [("lookup_keys[0]", lookupKey), ("active", "true"), ("limit", "1")])

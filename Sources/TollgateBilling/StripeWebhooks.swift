@@ -14,11 +14,14 @@ public final class StripeWebhookService: Sendable {
     private let clock: any TollgateClock
     private let logger: Logger
     private let planChanged: @Sendable (String) -> Void
+    /// To read a Stripe customer's metadata when a subscription names one not linked yet.
+    private let client: StripeClient?
 
     public init(
         catalog: Catalog, store: any BillingStore & CustomerStore, verifier: StripeSignatureVerifier, policy: SubscriptionPolicy = SubscriptionPolicy(),
-        clock: any TollgateClock, logger: Logger, planChanged: @escaping @Sendable (String) -> Void
+        clock: any TollgateClock, logger: Logger, client: StripeClient? = nil, planChanged: @escaping @Sendable (String) -> Void
     ) {
+        self.client = client
         self.catalog = catalog
         self.store = store
         self.verifier = verifier
@@ -54,7 +57,7 @@ public final class StripeWebhookService: Sendable {
                 return try await ignore(id, type, now, reason: "price \(stripe.priceKey ?? "?") maps to no plan of catalog \(catalog.product)")
             }
             return try await apply(id, type, version: created, subscription, now: now)
-        case "invoice.paid", "invoice.payment_failed":
+        case "invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed":
             guard let subscriptionId = object["subscription"] as? String, let stored = try await store.subscription(id: subscriptionId) else {
                 // The subscription's own event may not have arrived yet: ask Stripe to retry.
                 throw DomainError(.unavailable, "invoice for a subscription not known yet; retry later")
@@ -62,7 +65,7 @@ public final class StripeWebhookService: Sendable {
             let line = ((object["lines"] as? [String: Any])?["data"] as? [[String: Any]])?.first
             let period = line?["period"] as? [String: Any]
             func date(_ value: Any?) -> Date? { (value as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) } }
-            let machineEvent: SubscriptionEvent = type == "invoice.paid"
+            let machineEvent: SubscriptionEvent = type != "invoice.payment_failed"
                 ? .paymentSucceeded(periodStart: date(period?["start"]) ?? stored.currentPeriodStart, periodEnd: date(period?["end"]) ?? stored.currentPeriodEnd)
                 : .paymentFailed(at: created)
             let (next, _) = try SubscriptionMachine.apply(machineEvent, to: stored, catalog: catalog, policy: policy)
@@ -96,6 +99,18 @@ public final class StripeWebhookService: Sendable {
         }
     }
 
+    private func linkedFromStripe(_ stripeCustomer: String, client: StripeClient) async throws -> String? {
+        let metadata: [String: String]
+        do {
+            metadata = try await client.customerMetadata(id: stripeCustomer)
+        } catch {
+            throw DomainError(.unavailable, "cannot read Stripe customer \(stripeCustomer): \(error)")
+        }
+        guard let ours = metadata["tollgate_workspace"] ?? metadata["tollgate_customer"] else { return nil }
+        try await store.linkProviderCustomer(provider: "stripe", providerCustomerId: stripeCustomer, customerId: ours)
+        return ours
+    }
+
     /// Tollgate's view of a Stripe subscription; nil when its price maps to no catalog plan.
     private func subscription(from stripe: StripeSubscription, deleted: Bool, at created: Date) async throws -> Subscription? {
         guard let (plan, interval, currency) = StripeMapping.plan(for: stripe, in: catalog) else { return nil }
@@ -104,6 +119,9 @@ public final class StripeWebhookService: Sendable {
             subject = explicit
         } else if let linked = try await store.customerId(provider: "stripe", providerCustomerId: stripe.customer) {
             subject = linked
+        } else if let client, let fetched = try await linkedFromStripe(stripe.customer, client: client) {
+            // A subscription made in Stripe's dashboard for a customer that carries our id.
+            subject = fetched
         } else {
             throw DomainError(.unavailable, "Stripe customer \(stripe.customer) is not linked to a Tollgate customer yet; retry later")
         }

@@ -164,7 +164,7 @@ func buildRouter(_ dependencies: AppDependencies, service: EntitlementService, s
     CreditRoutes(credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)).register(on: v1)
     let webhooks = StripeWebhookService(
         catalog: dependencies.catalog, store: dependencies.store, verifier: StripeSignatureVerifier(secrets: dependencies.stripeWebhookSecrets),
-        clock: dependencies.clock, logger: dependencies.logger, planChanged: { service.forget(customerId: $0) }
+        clock: dependencies.clock, logger: dependencies.logger, client: dependencies.stripe, planChanged: { service.forget(customerId: $0) }
     )
     let billing = BillingRoutes(
         webhooks: webhooks, subscriptions: subscriptions,

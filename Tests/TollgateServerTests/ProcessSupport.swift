@@ -59,10 +59,11 @@ final class ServerProcess: Sendable {
     }
 
     /// Starts the server and returns once it says where it listens.
-    static func start(_ arguments: [String]) async throws -> ServerProcess {
+    static func start(_ arguments: [String], environment: [String: String] = [:]) async throws -> ServerProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TollgateBinary.path)
         process.arguments = ["serve", "--port", "0"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

@@ -1,0 +1,110 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TestSupport
+import Testing
+
+/// Seed 001's payment sequence against localstripe, a real Stripe emulator: the product's
+/// backend creates the Stripe customer, a payment method and the subscription through Stripe's
+/// API; localstripe's own signed webhooks then drive Tollgate's state.
+@Suite(.serialized) struct LocalStripeTests {
+    /// Starts localstripe and returns once it says which port it listens on.
+    static func startLocalStripe() async throws -> (Process, Int) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try PythonPeers.interpreter)
+        process.arguments = [Repository.path("Tests/peers/localstripe_server.py")]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let reader = output.fileHandleForReading
+        let port = await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
+            Thread.detachNewThread {
+                var text = ""
+                while true {
+                    let chunk = reader.availableData
+                    if chunk.isEmpty { continuation.resume(returning: nil); return }
+                    text += String(decoding: chunk, as: UTF8.self)
+                    if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }) {
+                        continuation.resume(returning: Int(line.dropFirst("listening on ".count)))
+                        return
+                    }
+                }
+            }
+        }
+        guard let port else {
+            process.waitUntilExit()
+            throw TestSupportError("localstripe exited before listening")
+        }
+        return (process, port)
+    }
+
+    /// Calls Stripe's API (on localstripe) as a product's backend would, form-encoded.
+    static func stripe(_ base: String, _ method: String, _ path: String, _ form: [(String, String)] = []) async throws -> [String: Any] {
+        var request = URLRequest(url: URL(string: base + path)!)
+        request.httpMethod = method
+        request.setValue("Basic " + Data("sk_test_tollgate:".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+        if !form.isEmpty {
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+            request.httpBody = Data(form.map { "\($0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&").utf8)
+        }
+        let (data, _) = try await URLSession.shared.data(for: request)
+        // Some of localstripe's configuration routes answer with an empty body.
+        return ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any]) ?? [:]
+    }
+
+    /// Waits, a bounded number of times, for `condition` (webhooks arrive about a second later).
+    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
+        for _ in 0..<100 {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("timed out waiting for \(what)")
+    }
+
+    @Test func aSubscriptionMadeThroughStripesAPIDrivesEntitlementsThroughItsWebhooks() async throws {
+        let (localstripe, stripePort) = try await Self.startLocalStripe()
+        // SIGKILL: the child may inherit a blocked SIGTERM from the test process; its state is
+        // thrown away at the next start anyway.
+        defer { kill(localstripe.processIdentifier, SIGKILL); localstripe.waitUntilExit() }
+        let base = "http://127.0.0.1:\(stripePort)"
+        // localstripe keeps its state in /tmp/localstripe.pickle across runs: start clean.
+        _ = try await Self.stripe(base, "DELETE", "/_config/data")
+
+        let data = NSTemporaryDirectory() + "tollgate-localstripe-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let key = try TollgateBinary.run(["keys", "create", "--scope", "admin", "--data-dir", data]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try await ServerProcess.start(["--data-dir", data], environment: [
+            "STRIPE_SECRET_KEY": "sk_test_tollgate", "STRIPE_API_BASE": base, "STRIPE_WEBHOOK_SECRET": "whsec_localstripe",
+        ])
+        defer { server.stop() }
+        _ = try await Self.stripe(base, "POST", "/_config/webhooks/tollgate", [
+            ("url", server.baseURL.appendingPathComponent("v1/billing/webhook").absoluteString), ("secret", "whsec_localstripe"),
+        ])
+        #expect(try await server.request("POST", "v1/customers", key: key, json: #"{"id":"u1","email":"ada@example.com"}"#).status == 201)
+        func plan() async throws -> String? {
+            let (_, body) = try await server.request("GET", "v1/customers/u1", key: key)
+            return (try JSONSerialization.jsonObject(with: body) as? [String: Any])?["plan"] as? String
+        }
+
+        // The product's backend: a legacy plan named by its lookup id, a customer carrying our
+        // id, a card, and the subscription.
+        _ = try await Self.stripe(base, "POST", "/v1/plans", [("id", "pro_monthly_eur"), ("amount", "990"), ("currency", "eur"), ("interval", "month"), ("product[name]", "Memento Pro")])
+        let customer = try #require(try await Self.stripe(base, "POST", "/v1/customers", [("email", "ada@example.com"), ("metadata[tollgate_customer]", "u1")])["id"] as? String)
+        let card = try #require(try await Self.stripe(base, "POST", "/v1/payment_methods", [
+            ("type", "card"), ("card[number]", "4242424242424242"), ("card[exp_month]", "12"), ("card[exp_year]", "2030"), ("card[cvc]", "123"),
+        ])["id"] as? String)
+        _ = try await Self.stripe(base, "POST", "/v1/payment_methods/\(card)/attach", [("customer", customer)])
+        _ = try await Self.stripe(base, "POST", "/v1/customers/\(customer)", [("invoice_settings[default_payment_method]", card)])
+        let subscription = try await Self.stripe(base, "POST", "/v1/subscriptions", [("customer", customer), ("items[0][plan]", "pro_monthly_eur")])
+        #expect(subscription["status"] as? String == "active")
+        try await Self.eventually("the plan to follow the subscription webhook") { try await plan() == "pro" }
+
+        // Cancelled through Tollgate: Tollgate calls Stripe, Stripe's webhook moves the plan.
+        let (status, _) = try await server.request("POST", "v1/billing/cancel", key: key, json: #"{"customer":"u1","atPeriodEnd":false}"#)
+        #expect(status == 200)
+        try await Self.eventually("the plan to fall back after the cancellation webhook") { try await plan() == "basic" }
+    }
+}
