@@ -78,6 +78,40 @@ public final class StripeBilling: Sendable {
         }
     }
 
+    /// Sells a credit pack through Checkout in payment mode; the credits are granted when the
+    /// paid session's webhook arrives (once, however often it arrives).
+    public func checkoutCreditPack(
+        customerId: String, packId: String, currency: Currency, successURL: String, cancelURL: String, idempotencyKey: String
+    ) async throws -> StripeClient.CheckoutSession {
+        let client = try configured()
+        guard let customer = try await store.customer(id: customerId) else {
+            throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
+        }
+        guard let pack = catalog.creditPacks.first(where: { $0.id == packId }) else {
+            throw DomainError.invalidField("pack", "catalog \(catalog.product) has no credit pack \(packId)")
+        }
+        guard let price = pack.prices.first(where: { $0.currency == currency }) else {
+            throw DomainError.invalidField("currency", "pack \(packId) has no \(currency) price")
+        }
+        let lookupKey = "\(pack.id)_\(currency.code.lowercased())"
+        let priceId: String
+        if let explicit = price.stripePriceId {
+            priceId = explicit
+        } else if let found = try await stripe({ try await client.priceId(lookupKey: lookupKey) }) {
+            priceId = found
+        } else {
+            throw DomainError(.conflict, "Stripe has no active price with lookup key \(lookupKey); set one, or stripePriceId in the catalog", field: "pack")
+        }
+        let stripeCustomer = try await stripeCustomer(for: customer, client: client)
+        return try await stripe {
+            try await client.createPaymentCheckout(
+                customer: stripeCustomer, tollgateCustomer: customerId, priceId: priceId,
+                metadata: ["tollgate_customer": customerId, "tollgate_credit_pack": pack.id],
+                successURL: successURL, cancelURL: cancelURL, idempotencyKey: "tollgate-pack-\(customerId)-\(idempotencyKey)"
+            )
+        }
+    }
+
     public func portal(customerId: String, returnURL: String) async throws -> String {
         let client = try configured()
         guard let stripeCustomer = try await store.providerCustomerId(provider: "stripe", customerId: customerId) else {

@@ -135,6 +135,20 @@ public struct StripeClient: Sendable {
         return CheckoutSession(id: try string(session, "id"), url: try string(session, "url"))
     }
 
+    /// A Checkout Session in payment mode for a one-off purchase (a credit pack).
+    public func createPaymentCheckout(
+        customer: String, tollgateCustomer: String, priceId: String, metadata: [String: String], successURL: String, cancelURL: String, idempotencyKey: String
+    ) async throws -> CheckoutSession {
+        var form: [(String, String)] = [
+            ("mode", "payment"), ("customer", customer), ("client_reference_id", tollgateCustomer),
+            ("line_items[0][price]", priceId), ("line_items[0][quantity]", "1"),
+            ("success_url", successURL), ("cancel_url", cancelURL),
+        ]
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) { form.append(("metadata[\(key)]", value)) }
+        let session = try await send(.POST, "/v1/checkout/sessions", form: form, idempotencyKey: idempotencyKey)
+        return CheckoutSession(id: try string(session, "id"), url: try string(session, "url"))
+    }
+
     /// A customer-portal session.
     public func createPortalSession(customer: String, returnURL: String) async throws -> String {
         try string(try await send(.POST, "/v1/billing_portal/sessions", form: [("customer", customer), ("return_url", returnURL)]), "url")

@@ -16,12 +16,16 @@ public final class StripeWebhookService: Sendable {
     private let planChanged: @Sendable (String) -> Void
     /// To read a Stripe customer's metadata when a subscription names one not linked yet.
     private let client: StripeClient?
+    /// Grants a paid credit pack: (customer, pack, reference). Idempotent on the reference.
+    private let grantPack: @Sendable (String, CreditPack, String) async throws -> Void
 
     public init(
         catalog: Catalog, store: any BillingStore & CustomerStore, verifier: StripeSignatureVerifier, policy: SubscriptionPolicy = SubscriptionPolicy(),
-        clock: any TollgateClock, logger: Logger, client: StripeClient? = nil, planChanged: @escaping @Sendable (String) -> Void
+        clock: any TollgateClock, logger: Logger, client: StripeClient? = nil, planChanged: @escaping @Sendable (String) -> Void,
+        grantPack: @escaping @Sendable (String, CreditPack, String) async throws -> Void = { _, _, _ in }
     ) {
         self.client = client
+        self.grantPack = grantPack
         self.catalog = catalog
         self.store = store
         self.verifier = verifier
@@ -71,9 +75,19 @@ public final class StripeWebhookService: Sendable {
             let (next, _) = try SubscriptionMachine.apply(machineEvent, to: stored, catalog: catalog, policy: policy)
             return try await apply(id, type, version: created, next, now: now)
         case "checkout.session.completed":
-            if let customer = object["customer"] as? String,
-               let ours = (object["client_reference_id"] as? String) ?? (object["metadata"] as? [String: String])?["tollgate_customer"] {
+            let metadata = (object["metadata"] as? [String: String]) ?? [:]
+            let ours = (object["client_reference_id"] as? String) ?? metadata["tollgate_customer"]
+            if let customer = object["customer"] as? String, let ours {
                 try await store.linkProviderCustomer(provider: "stripe", providerCustomerId: customer, customerId: ours)
+            }
+            // A paid credit pack: granted under the session's id, so a second delivery (or a
+            // retry after a failure) never grants twice.
+            if let packId = metadata["tollgate_credit_pack"], let ours, object["payment_status"] as? String == "paid",
+               let session = object["id"] as? String {
+                guard let pack = catalog.creditPacks.first(where: { $0.id == packId }) else {
+                    return try await ignore(id, type, now, reason: "credit pack \(packId) is not in catalog \(catalog.product)")
+                }
+                try await grantPack(ours, pack, "stripe:\(session)")
             }
             return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now) ? .applied : .duplicate
         default:

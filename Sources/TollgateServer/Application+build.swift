@@ -161,15 +161,20 @@ func buildRouter(_ dependencies: AppDependencies, service: EntitlementService, s
     let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)
     APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
-    CreditRoutes(credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)).register(on: v1)
+    let credits = CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
+    let stripeBilling = StripeBilling(catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe)
+    CreditRoutes(credits: credits, stripe: stripeBilling).register(on: v1)
     let webhooks = StripeWebhookService(
         catalog: dependencies.catalog, store: dependencies.store, verifier: StripeSignatureVerifier(secrets: dependencies.stripeWebhookSecrets),
-        clock: dependencies.clock, logger: dependencies.logger, client: dependencies.stripe, planChanged: { service.forget(customerId: $0) }
+        clock: dependencies.clock, logger: dependencies.logger, client: dependencies.stripe, planChanged: { service.forget(customerId: $0) },
+        grantPack: { customer, pack, reference in
+            _ = try await credits.grant(
+                customerId: customer, amount: pack.amount, creditType: pack.creditType, expiresAt: nil, priority: 0,
+                reason: .purchase, reference: pack.id, idempotencyKey: reference
+            )
+        }
     )
-    let billing = BillingRoutes(
-        webhooks: webhooks, subscriptions: subscriptions,
-        stripe: StripeBilling(catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe)
-    )
+    let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)
     billing.register(on: router)
     billing.register(on: v1)
     return router

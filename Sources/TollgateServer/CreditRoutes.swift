@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TollgateBilling
 import TollgateCore
 import TollgateMeter
 import TollgateStore
@@ -8,6 +9,7 @@ import TollgateStore
 /// reservations for long jobs.
 struct CreditRoutes: Sendable {
     let credits: CreditService
+    let stripe: StripeBilling
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
         v1.post("customers/{id}/credits/grants", use: grant)
@@ -18,6 +20,30 @@ struct CreditRoutes: Sendable {
         v1.post("credits/reserve", use: reserve)
         v1.post("credits/reservations/{id}/commit", use: commit)
         v1.post("credits/reservations/{id}/release", use: release)
+        v1.post("credits/packs/checkout", use: buyPack)
+    }
+
+    struct PackCheckoutRequest: Decodable {
+        let customer: String
+        let pack: String
+        let currency: String?
+        let successUrl: String
+        let cancelUrl: String
+        let idempotencyKey: String
+    }
+
+    /// A Stripe Checkout (payment mode) for a credit pack; the credits come with its webhook.
+    @Sendable func buyPack(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.billingWrite)
+        let body = try await JSONBody.decode(PackCheckoutRequest.self, from: request, context: context)
+        guard let currency = Currency(body.currency ?? "EUR") else { throw DomainError.invalidField("currency", "not an ISO 4217 currency code") }
+        let session = try await stripe.checkoutCreditPack(
+            customerId: try Validate.identifier(body.customer, field: "customer"), packId: try Validate.identifier(body.pack, field: "pack"),
+            currency: currency, successURL: try BillingRoutes.url(body.successUrl, field: "successUrl"),
+            cancelURL: try BillingRoutes.url(body.cancelUrl, field: "cancelUrl"),
+            idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
+        )
+        return JSONResponse.make(status: .created, body: BillingRoutes.URLResponse(id: session.id, url: session.url))
     }
 
     struct GrantRequest: Decodable {

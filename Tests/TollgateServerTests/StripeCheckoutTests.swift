@@ -71,3 +71,42 @@ import TollgateStore
         }
     }
 }
+
+@Suite struct CreditPackTests {
+    /// Renzo sells credit packs through Checkout in payment mode; the grant appears once, even if
+    /// the webhook comes twice.
+    @Test(arguments: TestDatabase.all)
+    func aPaidPackIsGrantedOnceHoweverOftenItsWebhookArrives(database: TestDatabase) async throws {
+        let peer = StripePeer()
+        try await peer.run { port in
+            let client = StripeClient(secretKey: "sk_test_tollgate", baseURL: "http://127.0.0.1:\(port)")
+            try await AppHarness.run(database, catalog: try CreditAPITests.renzo, stripe: client) { app, http in
+                try await http.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"agent_1"}"#)
+                let urls = #""successUrl":"https://renzo.example/ok","cancelUrl":"https://renzo.example/cart""#
+                let checkout = try await http.call(.post, "/v1/credits/packs/checkout", key: app.adminKey, json: #"{"customer":"agent_1","pack":"pack_50",\#(urls),"idempotencyKey":"cart-1"}"#)
+                #expect(checkout.status == .created, "\(checkout.json)")
+                let sent = try #require(peer.requests.last { $0.path == "/v1/checkout/sessions" })
+                #expect(sent.form["mode"] == "payment" && sent.form["line_items[0][price]"] == "price_pack_50_eur" && sent.form["metadata[tollgate_credit_pack]"] == "pack_50")
+                #expect(sent.form["subscription_data[trial_period_days]"] == nil)
+                #expect(try await http.call(.post, "/v1/credits/packs/checkout", key: app.adminKey, json: #"{"customer":"agent_1","pack":"pack_9000",\#(urls),"idempotencyKey":"x"}"#).json.errorField == "pack")
+
+                let t0 = app.clock.now()
+                func completed(_ eventId: String) -> [String: Any] {
+                    ["id": eventId, "object": "event", "type": "checkout.session.completed", "created": Int(t0.timeIntervalSince1970),
+                     "data": ["object": ["id": "cs_test_pack_1", "object": "checkout.session", "mode": "payment", "payment_status": "paid",
+                                         "customer": "cus_test_1", "client_reference_id": "agent_1",
+                                         "metadata": ["tollgate_customer": "agent_1", "tollgate_credit_pack": "pack_50"]]]]
+                }
+                #expect(try await StripeWebhookTests.deliver(http, completed("evt_pack_1"), signedAt: t0).1["outcome"] as? String == "applied")
+                #expect(try await StripeWebhookTests.deliver(http, completed("evt_pack_1"), signedAt: t0).1["outcome"] as? String == "duplicate")
+                // Even a different event about the same paid session grants nothing more.
+                #expect(try await StripeWebhookTests.deliver(http, completed("evt_pack_2"), signedAt: t0).0 == .ok)
+                let balances = try await http.call(.get, "/v1/customers/agent_1/credits", key: app.adminKey)
+                // 5 from the free plan's starter pack, 50 bought once.
+                #expect((balances.json["balances"] as? [[String: Any]])?.first?["balance"] as? Int == 55)
+                let history = try #require(try await http.call(.get, "/v1/customers/agent_1/credits/history", key: app.adminKey).json["data"] as? [[String: Any]])
+                #expect(history.filter { $0["reason"] as? String == "purchase" }.count == 1)
+            }
+        }
+    }
+}

@@ -30,6 +30,7 @@ final class StripePeer: Sendable {
         "mode", "customer", "customer_email", "client_reference_id", "success_url", "cancel_url", "line_items[0][price]",
         "line_items[0][quantity]", "line_items[1][price]", "line_items[1][quantity]", "metadata[tollgate_customer]",
         "subscription_data[metadata][tollgate_customer]", "subscription_data[trial_period_days]", "payment_method_collection",
+        "metadata[tollgate_credit_pack]",
     ]
 
     static func parse(_ body: String) -> [(String, String)] {
@@ -81,7 +82,8 @@ final class StripePeer: Sendable {
             switch try await accept(request, context, allowed: ["lookup_keys[0]", "active", "limit"], required: ["lookup_keys[0]"]) {
             case .refused(let response): return response
             case .accepted(let form):
-                let known = ["pro_monthly_eur": "price_pro_m_eur", "business_monthly_eur": "price_business_m_eur", "enterprise_monthly_eur": "price_ent_m_eur"]
+                let known = ["pro_monthly_eur": "price_pro_m_eur", "business_monthly_eur": "price_business_m_eur", "enterprise_monthly_eur": "price_ent_m_eur",
+                             "pack_50_eur": "price_pack_50_eur"]
                 let data: [[String: Any]] = known[form["lookup_keys[0]"]!].map { [["id": $0, "object": "price", "lookup_key": form["lookup_keys[0]"]!]] } ?? []
                 return json(["object": "list", "data": data])
             }
