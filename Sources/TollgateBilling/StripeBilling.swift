@@ -28,6 +28,13 @@ public final class StripeBilling: Sendable {
         }
     }
 
+    /// The catalog's explicit Stripe price id, else the active price with `lookupKey`.
+    private func stripePriceId(_ price: Price, lookupKey: String, field: String, client: StripeClient) async throws -> String {
+        if let explicit = price.stripePriceId { return explicit }
+        if let found = try await stripe({ try await client.priceId(lookupKey: lookupKey) }) { return found }
+        throw DomainError(.conflict, "Stripe has no active price with lookup key \(lookupKey); set one, or stripePriceId in the catalog", field: field)
+    }
+
     /// The customer's Stripe customer, created (with the Tollgate id in its metadata) on first use.
     private func stripeCustomer(for customer: CustomerRecord, client: StripeClient) async throws -> String {
         if let existing = try await store.providerCustomerId(provider: "stripe", customerId: customer.id) { return existing }
@@ -57,14 +64,7 @@ public final class StripeBilling: Sendable {
             }
         }
         let lookupKey = "\(plan.id)_\(interval == .month ? "monthly" : "yearly")_\(currency.code.lowercased())"
-        let priceId: String
-        if let explicit = price.stripePriceId {
-            priceId = explicit
-        } else if let found = try await stripe({ try await client.priceId(lookupKey: lookupKey) }) {
-            priceId = found
-        } else {
-            throw DomainError(.conflict, "Stripe has no active price with lookup key \(lookupKey); set one, or stripePriceId in the catalog", field: "plan")
-        }
+        let priceId = try await stripePriceId(price, lookupKey: lookupKey, field: "plan", client: client)
         let trialDays = try await store.hasHadTrial(subject: customerId) ? nil : plan.trial?.days
         let stripeCustomer = try await stripeCustomer(for: customer, client: client)
         return try await stripe {
@@ -93,15 +93,7 @@ public final class StripeBilling: Sendable {
         guard let price = pack.prices.first(where: { $0.currency == currency }) else {
             throw DomainError.invalidField("currency", "pack \(packId) has no \(currency) price")
         }
-        let lookupKey = "\(pack.id)_\(currency.code.lowercased())"
-        let priceId: String
-        if let explicit = price.stripePriceId {
-            priceId = explicit
-        } else if let found = try await stripe({ try await client.priceId(lookupKey: lookupKey) }) {
-            priceId = found
-        } else {
-            throw DomainError(.conflict, "Stripe has no active price with lookup key \(lookupKey); set one, or stripePriceId in the catalog", field: "pack")
-        }
+        let priceId = try await stripePriceId(price, lookupKey: "\(pack.id)_\(currency.code.lowercased())", field: "pack", client: client)
         let stripeCustomer = try await stripeCustomer(for: customer, client: client)
         return try await stripe {
             try await client.createPaymentCheckout(

@@ -30,12 +30,7 @@ struct MeRoutes: Sendable {
     }
 
     @Sendable func usageHistory(_ request: Request, context: UserContext) async throws -> Response {
-        let now = clock.now()
-        let thisMonth = PeriodMath.window(.monthly, containing: now, anchor: now)
-        let from = try QueryDate.parse(request.uri.queryParameters.get("from"), field: "from")
-            ?? PeriodMath.utcCalendar.date(byAdding: .month, value: -11, to: thisMonth.start)!
-        let to = try QueryDate.parse(request.uri.queryParameters.get("to"), field: "to") ?? thisMonth.end!
-        guard from < to else { throw DomainError(.invalidQuery, "from must be before to", field: "from") }
+        let (from, to) = try QueryDate.range(request, now: clock.now())
         let rows = try await service.usageHistory(customerId: context.user.userId, from: from, to: to)
         let usage = rows.map { UsagePeriodResponse(feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd, used: $0.used) }
         return JSONResponse.make(status: .ok, body: UsageHistoryResponse(customer: context.user.userId, from: from, to: to, usage: usage))

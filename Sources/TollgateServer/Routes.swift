@@ -63,12 +63,7 @@ struct APIv1Routes: Sendable {
     @Sendable func usageHistory(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.entitlementsRead)
         let id = try pathIdentifier(context)
-        let now = clock.now()
-        let thisMonth = PeriodMath.window(.monthly, containing: now, anchor: now)
-        let from = try QueryDate.parse(request.uri.queryParameters.get("from"), field: "from")
-            ?? PeriodMath.utcCalendar.date(byAdding: .month, value: -11, to: thisMonth.start)!
-        let to = try QueryDate.parse(request.uri.queryParameters.get("to"), field: "to") ?? thisMonth.end!
-        guard from < to else { throw DomainError(.invalidQuery, "from must be before to", field: "from") }
+        let (from, to) = try QueryDate.range(request, now: clock.now())
         let rows = try await service.usageHistory(customerId: id, from: from, to: to)
         let usage = rows.map { UsagePeriodResponse(feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd, used: $0.used) }
         return JSONResponse.make(status: .ok, body: UsageHistoryResponse(customer: id, from: from, to: to, usage: usage))
@@ -153,6 +148,16 @@ struct APIv1Routes: Sendable {
 
 /// Dates in query strings: `2026-05-01` or a full ISO 8601 timestamp, in UTC.
 enum QueryDate {
+    /// `from` and `to` of a history query; by default the last twelve months, this one included.
+    static func range(_ request: Request, now: Date) throws -> (from: Date, to: Date) {
+        let thisMonth = PeriodMath.window(.monthly, containing: now, anchor: now)
+        let from = try parse(request.uri.queryParameters.get("from"), field: "from")
+            ?? PeriodMath.utcCalendar.date(byAdding: .month, value: -11, to: thisMonth.start)!
+        let to = try parse(request.uri.queryParameters.get("to"), field: "to") ?? thisMonth.end!
+        guard from < to else { throw DomainError(.invalidQuery, "from must be before to", field: "from") }
+        return (from, to)
+    }
+
     static func parse(_ value: String?, field: String) throws -> Date? {
         guard let value else { return nil }
         if let date = try? Date(value, strategy: .iso8601) { return date }
