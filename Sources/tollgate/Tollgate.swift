@@ -11,7 +11,7 @@ struct Tollgate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tollgate",
         abstract: "Entitlements, metering and billing for SaaS products.",
-        subcommands: [Serve.self, Migrate.self, Keys.self, CatalogCommand.self]
+        subcommands: [Serve.self, Migrate.self, Keys.self, CatalogCommand.self, Customers.self]
     )
 }
 
@@ -147,6 +147,50 @@ struct CatalogCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("\(file): \(error)\n".utf8))
                 throw ExitCode(1)
             }
+        }
+    }
+}
+
+struct Customers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Operate on customers.", subcommands: [SetPlan.self])
+
+    struct SetPlan: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-plan",
+            abstract: "Move a customer (or workspace) to a plan: the manual provider, for invoiced customers."
+        )
+
+        @Argument(help: "The customer or workspace id.") var customer: String
+        @Argument(help: "A plan id of the catalog.") var plan: String
+        @Option(help: "Catalog file (YAML); the bundled demo catalog when omitted.") var catalog: String?
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        func run() async throws {
+            let loaded: Catalog
+            do {
+                loaded = try DefaultCatalog.load(path: catalog)
+            } catch {
+                FileHandle.standardError.write(Data("tollgate: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            guard loaded.plan(plan) != nil else {
+                FileHandle.standardError.write(Data("tollgate: no plan \(plan) in catalog \(loaded.product) (plans: \(loaded.plans.map(\.id).joined(separator: ", ")))\n".utf8))
+                throw ExitCode(1)
+            }
+            let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
+            let changed: CustomerRecord?
+            do {
+                changed = try await store.changePlan(customerId: customer, planId: plan, at: Date())
+            } catch {
+                await store.shutdown()
+                throw error
+            }
+            await store.shutdown()
+            guard changed != nil else {
+                FileHandle.standardError.write(Data("tollgate: no customer \(customer)\n".utf8))
+                throw ExitCode(1)
+            }
+            print("\(customer) is on plan \(plan)")
         }
     }
 }

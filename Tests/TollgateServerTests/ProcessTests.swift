@@ -57,6 +57,17 @@ import TollgateStore
         #expect(migrate.status == 0 && migrate.stdout.contains("schema at version \(Migrator.latestVersion)"))
         let badScope = try TollgateBinary.run(["keys", "create", "--scope", "root"] + databaseArguments(location))
         #expect(badScope.status != 0 && badScope.stderr.contains("unknown scope root"))
+        // The manual provider's plan change, from the command line.
+        let store = try await SQLStore.open(location.location, logger: TestDatabase.logger)
+        _ = try await store.createCustomer(CustomerRecord(id: "u1", email: nil, name: nil, planId: "basic", billingAnchor: Date(), createdAt: Date(), updatedAt: Date()))
+        await store.shutdown()
+        let moved = try TollgateBinary.run(["customers", "set-plan", "u1", "business"] + databaseArguments(location))
+        #expect(moved.status == 0 && moved.stdout == "u1 is on plan business\n", "\(moved.stderr)")
+        #expect(try TollgateBinary.run(["customers", "set-plan", "u1", "gold"] + databaseArguments(location)).stderr.contains("no plan gold"))
+        #expect(try TollgateBinary.run(["customers", "set-plan", "ghost", "pro"] + databaseArguments(location)).status == 1)
+        let reopened = try await SQLStore.open(location.location, logger: TestDatabase.logger)
+        #expect(try await reopened.customer(id: "u1")?.planId == "business")
+        await reopened.shutdown()
     }
 
     @Test func rotateSigningPublishesANewKeyBesideTheOldOne() async throws {
