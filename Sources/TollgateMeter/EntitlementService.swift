@@ -74,25 +74,46 @@ public final class EntitlementService: Sendable {
         return stored
     }
 
-    /// The operator's manual plan change; billing providers will move plans through here too.
-    public func changePlan(customerId: String, planId: String) async throws -> CustomerRecord {
-        guard catalog.plan(planId) != nil else {
+    /// Add-ons and seats bought with a plan.
+    public struct Purchases: Sendable {
+        public var addOns: [String: Int]
+        public var seats: Int?
+
+        public init(addOns: [String: Int], seats: Int?) {
+            self.addOns = addOns
+            self.seats = seats
+        }
+    }
+
+    /// The operator's manual plan change, optionally replacing the add-ons and seats bought.
+    /// Everything is checked against the target plan before anything is written, so a refused
+    /// request changes nothing.
+    public func changePlan(customerId: String, planId: String, purchases: Purchases? = nil) async throws -> CustomerRecord {
+        guard let plan = catalog.plan(planId) else {
             throw DomainError(.planNotFound, "no plan \(planId) in catalog \(catalog.product)", field: "plan")
         }
-        let current = try await customer(id: customerId)
-        if current.planId == planId { return current }
-        guard let updated = try await store.changePlan(customerId: customerId, planId: planId, at: clock.now()) else {
-            throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
+        if let purchases { try validate(purchases, for: plan) }
+        var updated = try await customer(id: customerId)
+        if updated.planId != planId {
+            guard let moved = try await store.changePlan(customerId: customerId, planId: planId, at: clock.now()) else {
+                throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
+            }
+            updated = moved
+        }
+        if let purchases {
+            guard let bought = try await store.setAddOns(
+                customerId: customerId, addOns: purchases.addOns.filter { $0.value > 0 }, seats: purchases.seats, at: clock.now()
+            ) else {
+                throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
+            }
+            updated = bought
         }
         remember(updated)
         return updated
     }
 
-    /// Replaces the customer's add-ons and seats (the manual provider's path, like plan changes).
-    public func setAddOns(customerId: String, addOns: [String: Int], seats: Int?) async throws -> CustomerRecord {
-        let current = try await customer(id: customerId)
-        let plan = plan(of: current)
-        for (id, quantity) in addOns {
+    private func validate(_ purchases: Purchases, for plan: Plan) throws {
+        for (id, quantity) in purchases.addOns {
             guard let addOn = catalog.addOns.first(where: { $0.id == id }) else {
                 throw DomainError.invalidField("addOns.\(id)", "no add-on \(id) in catalog \(catalog.product)")
             }
@@ -101,22 +122,16 @@ public final class EntitlementService: Sendable {
             }
             guard (0...10_000).contains(quantity) else { throw DomainError.invalidField("addOns.\(id)", "quantity must be from 0 to 10000") }
         }
-        if let seats {
-            guard let perSeat = plan.prices.first(where: { $0.perSeatAmount != nil }) else {
-                throw DomainError.invalidField("seats", "plan \(plan.id) is not priced per seat")
-            }
-            if let minimum = perSeat.minimumSeats, seats < minimum {
-                throw DomainError.invalidField("seats", "plan \(plan.id) bills at least \(minimum) seats")
-            }
-            if let maximum = perSeat.maximumSeats, seats > maximum {
-                throw DomainError.invalidField("seats", "beyond \(maximum) seats, contact sales")
-            }
+        guard let seats = purchases.seats else { return }
+        guard let perSeat = plan.prices.first(where: { $0.perSeatAmount != nil }) else {
+            throw DomainError.invalidField("seats", "plan \(plan.id) is not priced per seat")
         }
-        guard let updated = try await store.setAddOns(customerId: customerId, addOns: addOns.filter { $0.value > 0 }, seats: seats, at: clock.now()) else {
-            throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
+        if let minimum = perSeat.minimumSeats, seats < minimum {
+            throw DomainError.invalidField("seats", "plan \(plan.id) bills at least \(minimum) seats")
         }
-        remember(updated)
-        return updated
+        if let maximum = perSeat.maximumSeats, seats > maximum {
+            throw DomainError.invalidField("seats", "beyond \(maximum) seats, contact sales")
+        }
     }
 
     /// Drops a cached customer after a change made elsewhere (a billing webhook), so the next

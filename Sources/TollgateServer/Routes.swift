@@ -42,15 +42,15 @@ struct APIv1Routes: Sendable {
         let id = try pathIdentifier(context)
         let body = try await JSONBody.decode(ChangePlanRequest.self, from: request, context: context)
         let plan = try Validate.identifier(body.plan, field: "plan")
-        var customer = try await service.changePlan(customerId: id, planId: plan)
+        var purchases: EntitlementService.Purchases?
         if body.addOns != nil || body.seats != nil {
-            let addOns = (body.addOns ?? [:]).mapValues { Int(clamping: $0.value) }
             let seats = try body.seats.map { seats -> Int in
                 guard (1...1_000_000).contains(seats.value) else { throw DomainError.invalidField("seats", "must be from 1 to 1000000") }
                 return Int(seats.value)
             }
-            customer = try await service.setAddOns(customerId: id, addOns: addOns, seats: seats)
+            purchases = .init(addOns: (body.addOns ?? [:]).mapValues { Int(clamping: $0.value) }, seats: seats)
         }
+        let customer = try await service.changePlan(customerId: id, planId: plan, purchases: purchases)
         return JSONResponse.make(status: .ok, body: CustomerResponse(customer))
     }
 

@@ -221,6 +221,10 @@ import TollgateStore
                 let (status, json) = try await client.call(method, path, key: key, json: body)
                 #expect(status == .badRequest && json.errorField == field, "\(method) \(path) \(body): \(status) \(json)")
             }
+            // A plan change refused for its add-ons or seats does not change the plan either.
+            #expect(try await client.call(.put, "/v1/customers/\(ws)/plan", key: app.adminKey, json: #"{"plan":"enterprise","addOns":{"ghost":1}}"#).json.errorField == "addOns.ghost")
+            #expect(try await client.call(.put, "/v1/customers/\(ws)/plan", key: app.adminKey, json: #"{"plan":"pro","seats":25}"#).json.errorField == "seats")
+            #expect(try await app.store.customer(id: ws)?.planId == "business")
             let listed = try await client.call(.get, "/v1/workspaces", key: owner.access)
             #expect((listed.json["data"] as? [Any])?.count == 1)
             #expect(try await app.store.pendingInvitations(workspaceId: ws, now: app.clock.now()).isEmpty)
