@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TollgateCore
 
 /// Verifies `Stripe-Signature` headers exactly as Stripe specifies: HMAC-SHA256 of
 /// `"<t>.<payload>"` with the endpoint's secret, any of several `v1` values may match, the
@@ -49,7 +50,7 @@ public struct StripeSignatureVerifier: Sendable {
         let signedPayload = Data("\(timestamp).".utf8) + payload
         for secret in secrets {
             let expected = Self.hex(signedPayload, secret: secret)
-            if signatures.contains(where: { Self.constantTimeEquals($0, expected) }) { return signedAt }
+            if signatures.contains(where: { constantTimeEquals($0, expected) }) { return signedAt }
         }
         throw .noMatchingSignature
     }
@@ -61,11 +62,5 @@ public struct StripeSignatureVerifier: Sendable {
 
     static func hex(_ data: Data, secret: String) -> String {
         HMAC<SHA256>.authenticationCode(for: data, using: SymmetricKey(data: Data(secret.utf8))).map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

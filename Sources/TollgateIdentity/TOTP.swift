@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TollgateCore
 
 /// Time-based one-time passwords (RFC 6238): HMAC-SHA1, 30-second steps, 6 digits.
 public struct TOTP: Sendable {
@@ -51,11 +52,4 @@ public struct TOTP: Sendable {
         }
         return "otpauth://totp/\(escape(issuer)):\(escape(account))?secret=\(Base32.encode(secret))&issuer=\(escape(issuer))&algorithm=SHA1&digits=\(digits)&period=\(stepSeconds)"
     }
-}
-
-/// Compares without stopping at the first difference, so timing does not leak how much matched.
-public func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8), y = Array(b.utf8)
-    guard x.count == y.count else { return false }
-    return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
 }

@@ -1,8 +1,8 @@
-import Crypto
 import Foundation
 import Hummingbird
 import Synchronization
 import TollgateCore
+import TollgateIdentity
 import TollgateStore
 
 /// Secret API keys: `tg_sk_` and 48 hex characters. Only their SHA-256 is stored; a key of 192
@@ -16,21 +16,12 @@ public enum APIKeys {
     }
 
     public static func generate(scopes: [Scope], name: String?, at now: Date, expiresAt: Date? = nil) -> Created {
-        let secret = secretPrefix + randomHex(bytes: 24)
+        let secret = Secrets.randomId(prefix: secretPrefix, bytes: 24)
         let record = APIKeyRecord(
-            id: "key_" + randomHex(bytes: 8), prefix: String(secret.prefix(secretPrefix.count + 6)),
-            secretHash: hash(secret), scopes: scopes.map(\.rawValue), name: name, createdAt: now, expiresAt: expiresAt
+            id: Secrets.randomId(prefix: "key_", bytes: 8), prefix: String(secret.prefix(secretPrefix.count + 6)),
+            secretHash: OpaqueDigest.hex(secret), scopes: scopes.map(\.rawValue), name: name, createdAt: now, expiresAt: expiresAt
         )
         return Created(secret: secret, record: record)
-    }
-
-    public static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func randomHex(bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 }
 
@@ -57,14 +48,11 @@ public final class APIKeyAuthenticator: RouterMiddleware, Sendable {
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization] else {
-            throw DomainError(.unauthorized, "missing API key: send Authorization: Bearer <secret key>")
-        }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", parts[1].hasPrefix(APIKeys.secretPrefix) else {
+        let secret = try BearerToken.from(request, naming: "API key", expected: "tg_sk_…")
+        guard secret.hasPrefix(APIKeys.secretPrefix) else {
             throw DomainError(.unauthorized, "malformed Authorization header: expected Bearer tg_sk_…")
         }
-        let record = try await lookup(hash: APIKeys.hash(String(parts[1])))
+        let record = try await lookup(hash: OpaqueDigest.hex(secret))
         let now = clock.now()
         guard let record, record.revokedAt == nil, record.expiresAt.map({ $0 > now }) ?? true else {
             throw DomainError(.unauthorized, "unknown, revoked or expired API key")

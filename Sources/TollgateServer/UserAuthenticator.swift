@@ -8,15 +8,23 @@ struct UserAuthenticator: RouterMiddleware {
     let accounts: AccountService
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let token = try BearerToken.from(request, naming: "access token", expected: "<access token>")
+        var context = context
+        context.user = try await accounts.authenticate(accessToken: token)
+        return try await next(request, context)
+    }
+}
+
+/// The credential of an `Authorization: Bearer …` header.
+enum BearerToken {
+    static func from(_ request: Request, naming what: String, expected: String) throws -> String {
         guard let header = request.headers[.authorization] else {
-            throw DomainError(.unauthorized, "missing access token: send Authorization: Bearer <access token>")
+            throw DomainError(.unauthorized, "missing \(what): send Authorization: Bearer \(expected)")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw DomainError(.unauthorized, "malformed Authorization header: expected Bearer <access token>")
+            throw DomainError(.unauthorized, "malformed Authorization header: expected Bearer \(expected)")
         }
-        var context = context
-        context.user = try await accounts.authenticate(accessToken: String(parts[1]))
-        return try await next(request, context)
+        return String(parts[1])
     }
 }
