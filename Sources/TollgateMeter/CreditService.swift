@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TollgateCore
 import TollgateStore
 
@@ -9,6 +10,9 @@ public final class CreditService: Sendable {
     private let catalog: Catalog
     private let store: any CreditStore & CustomerStore
     private let clock: any TollgateClock
+    /// Plan grants known to exist (their references never change once made), so each credit
+    /// operation does not reopen a transaction to find them again.
+    private let madePlanGrants = Mutex<Set<String>>([])
 
     public static let maximumAmount: Int64 = 1_000_000_000_000
     public static let maximumTTLSeconds: Int64 = 86_400
@@ -115,6 +119,8 @@ public final class CreditService: Sendable {
         for (index, rule) in plan.creditGrants.enumerated() where rule.creditType == type {
             let window = PeriodMath.window(rule.period, containing: now, anchor: customer.billingAnchor)
             let reference = "plan:\(plan.id):\(index):\(Millis.from(window.start))"
+            let known = "\(customerId)|\(reference)"
+            if madePlanGrants.withLock({ $0.contains(known) }) { continue }
             let expiresAt = rule.rollover ? nil : window.end
             let reason: CreditReason = rule.period == .lifetime ? .starterPack : .planGrant
             let grantId = "grant_" + UUID().uuidString.lowercased().prefix(20)
@@ -128,6 +134,7 @@ public final class CreditService: Sendable {
                 change.response = try Self.encode(Movement(creditType: type, amount: rule.amount, balance: state.balance + rule.amount, available: 0, grant: String(grantId)))
                 return change
             }
+            madePlanGrants.withLock { _ = $0.insert(known) }
         }
     }
 
