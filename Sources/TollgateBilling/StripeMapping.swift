@@ -23,18 +23,17 @@ public struct StripeSubscription: Sendable, Equatable {
     /// Nil when the object is not a subscription we can read.
     public init?(json object: [String: Any]) {
         guard let id = object["id"] as? String, let customer = object["customer"] as? String, let status = object["status"] as? String else { return nil }
-        func date(_ value: Any?) -> Date? { (value as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) } }
         let item = ((object["items"] as? [String: Any])?["data"] as? [[String: Any]])?.first
         let price = item?["price"] as? [String: Any]
         let plan = (object["plan"] as? [String: Any]) ?? (item?["plan"] as? [String: Any])
         self.id = id
         self.customer = customer
         self.status = status
-        currentPeriodStart = date(object["current_period_start"]) ?? date(item?["current_period_start"])
-        currentPeriodEnd = date(object["current_period_end"]) ?? date(item?["current_period_end"])
-        trialEnd = date(object["trial_end"])
+        currentPeriodStart = stripeDate(object["current_period_start"]) ?? stripeDate(item?["current_period_start"])
+        currentPeriodEnd = stripeDate(object["current_period_end"]) ?? stripeDate(item?["current_period_end"])
+        trialEnd = stripeDate(object["trial_end"])
         cancelAtPeriodEnd = (object["cancel_at_period_end"] as? Bool) ?? false
-        canceledAt = date(object["canceled_at"])
+        canceledAt = stripeDate(object["canceled_at"])
         priceKey = (price?["lookup_key"] as? String) ?? (plan?["id"] as? String) ?? (price?["id"] as? String)
         priceId = (price?["id"] as? String) ?? (plan?["id"] as? String)
         interval = ((price?["recurring"] as? [String: Any])?["interval"] as? String) ?? (plan?["interval"] as? String)
@@ -42,6 +41,11 @@ public struct StripeSubscription: Sendable, Equatable {
         quantity = (item?["quantity"] as? Int) ?? (object["quantity"] as? Int)
         metadata = (object["metadata"] as? [String: String]) ?? [:]
     }
+}
+
+/// Stripe's timestamps: whole seconds since 1970.
+func stripeDate(_ value: Any?) -> Date? {
+    (value as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) }
 }
 
 public enum StripeMapping {

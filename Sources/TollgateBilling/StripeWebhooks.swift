@@ -53,7 +53,7 @@ public final class StripeWebhookService: Sendable {
               let object = (event["data"] as? [String: Any])?["object"] as? [String: Any] else {
             throw DomainError(.invalidJSON, "not a Stripe event")
         }
-        let created = (event["created"] as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) } ?? now
+        let created = stripeDate(event["created"]) ?? now
         switch type {
         case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
             guard let stripe = StripeSubscription(json: object) else { throw DomainError(.invalidJSON, "the event carries no subscription") }
@@ -68,9 +68,8 @@ public final class StripeWebhookService: Sendable {
             }
             let line = ((object["lines"] as? [String: Any])?["data"] as? [[String: Any]])?.first
             let period = line?["period"] as? [String: Any]
-            func date(_ value: Any?) -> Date? { (value as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue) } }
             let machineEvent: SubscriptionEvent = type != "invoice.payment_failed"
-                ? .paymentSucceeded(periodStart: date(period?["start"]) ?? stored.currentPeriodStart, periodEnd: date(period?["end"]) ?? stored.currentPeriodEnd)
+                ? .paymentSucceeded(periodStart: stripeDate(period?["start"]) ?? stored.currentPeriodStart, periodEnd: stripeDate(period?["end"]) ?? stored.currentPeriodEnd)
                 : .paymentFailed(at: created)
             let (next, _) = try SubscriptionMachine.apply(machineEvent, to: stored, catalog: catalog, policy: policy)
             return try await apply(id, type, version: created, next, now: now)

@@ -17,7 +17,6 @@ public final class GroupCommitter: Service {
 
     private struct State {
         var queue: [Pending] = []
-        var running = false
         var stopped = false
     }
 
@@ -54,7 +53,6 @@ public final class GroupCommitter: Service {
     }
 
     public func run() async throws {
-        state.withLock { $0.running = true }
         await withGracefulShutdownHandler {
             for await _ in wakeups {
                 await drain()
