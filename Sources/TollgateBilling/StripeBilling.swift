@@ -8,11 +8,18 @@ public final class StripeBilling: Sendable {
     private let catalog: Catalog
     private let store: any BillingStore & CustomerStore & WorkspaceStore
     private let client: StripeClient?
+    private let sync: StripeSubscriptionSync
+    private let clock: any TollgateClock
 
-    public init(catalog: Catalog, store: any BillingStore & CustomerStore & WorkspaceStore, client: StripeClient?) {
+    public init(
+        catalog: Catalog, store: any BillingStore & CustomerStore & WorkspaceStore, client: StripeClient?, policy: SubscriptionPolicy = SubscriptionPolicy(),
+        clock: any TollgateClock, planChanged: @escaping @Sendable (String) -> Void
+    ) {
         self.catalog = catalog
         self.store = store
         self.client = client
+        self.clock = clock
+        sync = StripeSubscriptionSync(catalog: catalog, store: store, policy: policy, client: client, planChanged: planChanged)
     }
 
     private func configured() throws -> StripeClient {
@@ -45,7 +52,7 @@ public final class StripeBilling: Sendable {
     }
 
     public func checkout(
-        customerId: String, planId: String, interval: BillingInterval, currency: Currency, seats: Int?,
+        customerId: String, planId: String, interval: BillingInterval, currency: Currency, seats: Int?, addOns: [String: Int] = [:],
         successURL: String, cancelURL: String, idempotencyKey: String
     ) async throws -> StripeClient.CheckoutSession {
         let client = try configured()
@@ -63,16 +70,34 @@ public final class StripeBilling: Sendable {
                 throw DomainError.invalidField("seats", "beyond \(maximum) seats, contact sales for a custom price")
             }
         }
-        let lookupKey = "\(plan.id)_\(interval == .month ? "monthly" : "yearly")_\(currency.code.lowercased())"
-        let priceId = try await stripePriceId(price, lookupKey: lookupKey, field: "plan", client: client)
+        // Add-ons (+5, +10 collaborators) are further items of the same subscription.
+        var addOnPrices: [(Price, AddOn, Int)] = []
+        for (id, count) in addOns.sorted(by: { $0.key < $1.key }) where count > 0 {
+            guard let addOn = catalog.addOns.first(where: { $0.id == id }) else {
+                throw DomainError.invalidField("addOns.\(id)", "no add-on \(id) in catalog \(catalog.product)")
+            }
+            guard addOn.plans.isEmpty || addOn.plans.contains(plan.id) else { throw DomainError.invalidField("addOns.\(id)", "\(id) is not sold with plan \(plan.id)") }
+            guard let addOnPrice = addOn.prices.first(where: { $0.interval == interval && $0.currency == currency }) else {
+                throw DomainError.invalidField("addOns.\(id)", "\(id) has no \(interval.rawValue)ly \(currency) price")
+            }
+            addOnPrices.append((addOnPrice, addOn, count))
+        }
+        let priceId = try await stripePriceId(price, lookupKey: StripeMapping.lookupKey(plan.id, interval: interval, currency: currency), field: "plan", client: client)
+        var addOnItems: [(priceId: String, quantity: Int)] = []
+        for (addOnPrice, addOn, count) in addOnPrices {
+            let key = StripeMapping.lookupKey(addOn.id, interval: interval, currency: currency)
+            addOnItems.append((try await stripePriceId(addOnPrice, lookupKey: key, field: "addOns.\(addOn.id)", client: client), count))
+        }
         let trialDays = try await store.hasHadTrial(subject: customerId) ? nil : plan.trial?.days
         let stripeCustomer = try await stripeCustomer(for: customer, client: client)
         return try await stripe {
-            try await client.createCheckoutSession(
-                StripeClient.CheckoutRequest(
-                    customer: stripeCustomer, tollgateCustomer: customerId, priceId: priceId, quantity: quantity, trialDays: trialDays,
-                    requirePaymentMethod: plan.trial?.requiresPaymentMethod ?? true, successURL: successURL, cancelURL: cancelURL
-                ),
+            var request = StripeClient.CheckoutRequest(
+                customer: stripeCustomer, tollgateCustomer: customerId, priceId: priceId, quantity: quantity, trialDays: trialDays,
+                requirePaymentMethod: plan.trial?.requiresPaymentMethod ?? true, successURL: successURL, cancelURL: cancelURL
+            )
+            request.addOnItems = addOnItems
+            return try await client.createCheckoutSession(
+                request,
                 idempotencyKey: "tollgate-checkout-\(customerId)-\(idempotencyKey)"
             )
         }
@@ -112,14 +137,54 @@ public final class StripeBilling: Sendable {
         return try await stripe { try await client.createPortalSession(customer: stripeCustomer, returnURL: returnURL) }
     }
 
-    /// Cancels the customer's live Stripe subscription; the webhook that follows moves the plan.
-    public func cancel(customerId: String, atPeriodEnd: Bool) async throws -> Subscription {
+    /// Cancels a live Stripe subscription; the webhook that follows moves the plan.
+    public func cancel(_ subscription: Subscription, atPeriodEnd: Bool) async throws {
         let client = try configured()
-        let live = try await store.subscriptions(subject: customerId).filter { [.trialing, .active, .pastDue].contains($0.status) && $0.id.hasPrefix("sub_") && !$0.id.hasPrefix("sub_manual_") }
-        guard let subscription = live.max(by: { $0.currentPeriodStart < $1.currentPeriodStart }) else {
-            throw DomainError(.notFound, "customer \(customerId) has no live Stripe subscription", field: "customer")
-        }
         try await stripe { try await client.cancelSubscription(id: subscription.id, atPeriodEnd: atPeriodEnd) }
-        return subscription
+    }
+
+    /// Moves a Stripe subscription's plan item to the target plan's price. An upgrade is
+    /// invoiced at once with Stripe's proration; a downgrade bills the lower price from the next
+    /// period while the entitlements stay on the current plan until this one ends. Stripe's
+    /// answer is applied at once (its webhooks, arriving later, change nothing more).
+    public func changePlan(_ subscription: Subscription, to planId: String, idempotencyKey: String) async throws -> Subscription {
+        let client = try configured()
+        guard let target = catalog.plan(planId), let current = catalog.plan(subscription.planId) else {
+            throw DomainError(.planNotFound, "no plan \(planId) in catalog \(catalog.product)", field: "plan")
+        }
+        guard !target.isFree else {
+            throw DomainError.invalidField("plan", "\(planId) is free: cancel the subscription instead")
+        }
+        guard let price = target.prices.first(where: { $0.interval == subscription.interval && $0.currency == subscription.currency }) else {
+            throw DomainError.invalidField("plan", "plan \(planId) has no \(subscription.interval.rawValue)ly \(subscription.currency) price")
+        }
+        var quantity = 1
+        if price.perSeatAmount != nil {
+            quantity = max(price.minimumSeats ?? 1, subscription.seats ?? 0)
+            if let maximum = price.maximumSeats, quantity > maximum { throw DomainError.invalidField("plan", "beyond \(maximum) seats, contact sales") }
+        }
+        let object = try await stripe { try await client.subscription(id: subscription.id) }
+        guard let live = StripeSubscription(json: object), let item = StripeMapping.plan(for: live, in: catalog)?.item.id else {
+            throw DomainError(.conflict, "Stripe subscription \(subscription.id) has no item for a plan of catalog \(catalog.product)")
+        }
+        let priceId = try await stripePriceId(
+            price, lookupKey: StripeMapping.lookupKey(target.id, interval: subscription.interval, currency: subscription.currency), field: "plan", client: client
+        )
+        let upgrade = target.order > current.order
+        let updated = try await stripe {
+            try await client.updateSubscriptionItem(
+                subscription: subscription.id, item: item, priceId: priceId, quantity: quantity,
+                prorationBehavior: upgrade ? "always_invoice" : "none", idempotencyKey: "tollgate-change-\(subscription.id)-\(planId)-\(idempotencyKey)"
+            )
+        }
+        // Stripe's timestamps have whole seconds: an event from the same second still applies after this.
+        let now = clock.now()
+        let version = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        guard let answer = StripeSubscription(json: updated),
+              let next = try await sync.subscription(from: answer, deleted: false, at: version, scheduledDowngrade: upgrade ? nil : target.id) else {
+            throw DomainError(.unavailable, "Stripe answered the plan change with an unreadable subscription")
+        }
+        _ = try await sync.apply("api:change:\(subscription.id):\(planId):\(idempotencyKey)", "tollgate.plan_changed", version: version, next, now: now)
+        return try await store.subscription(id: subscription.id) ?? next
     }
 }

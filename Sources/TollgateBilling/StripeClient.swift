@@ -96,6 +96,8 @@ public struct StripeClient: Sendable {
         public var tollgateCustomer: String
         public var priceId: String
         public var quantity: Int
+        /// Further line items: add-ons bought with the plan (price id, quantity).
+        public var addOnItems: [(priceId: String, quantity: Int)] = []
         public var trialDays: Int?
         /// Collect a card only when needed (a trial without a card).
         public var requirePaymentMethod: Bool
@@ -122,6 +124,12 @@ public struct StripeClient: Sendable {
             ("client_reference_id", checkout.tollgateCustomer),
             ("line_items[0][price]", checkout.priceId),
             ("line_items[0][quantity]", String(checkout.quantity)),
+        ]
+        for (index, item) in checkout.addOnItems.enumerated() {
+            form.append(("line_items[\(index + 1)][price]", item.priceId))
+            form.append(("line_items[\(index + 1)][quantity]", String(item.quantity)))
+        }
+        form += [
             ("success_url", checkout.successURL),
             ("cancel_url", checkout.cancelURL),
             ("metadata[tollgate_customer]", checkout.tollgateCustomer),
@@ -152,6 +160,21 @@ public struct StripeClient: Sendable {
     /// A customer-portal session.
     public func createPortalSession(customer: String, returnURL: String) async throws -> String {
         try string(try await send(.POST, "/v1/billing_portal/sessions", form: [("customer", customer), ("return_url", returnURL)]), "url")
+    }
+
+    public func subscription(id: String) async throws -> [String: Any] {
+        try await send(.GET, "/v1/subscriptions/\(id)")
+    }
+
+    /// Moves one subscription item to another price. `always_invoice` charges the prorated
+    /// difference now (an upgrade); `none` bills the new price from the next period (a downgrade).
+    public func updateSubscriptionItem(
+        subscription: String, item: String, priceId: String, quantity: Int, prorationBehavior: String, idempotencyKey: String
+    ) async throws -> [String: Any] {
+        try await send(.POST, "/v1/subscriptions/\(subscription)", form: [
+            ("items[0][id]", item), ("items[0][price]", priceId), ("items[0][quantity]", String(quantity)),
+            ("proration_behavior", prorationBehavior), ("metadata[tollgate_change]", idempotencyKey),
+        ], idempotencyKey: idempotencyKey)
     }
 
     /// Cancels at the end of the period, or at once.

@@ -13,9 +13,7 @@ public final class StripeWebhookService: Sendable {
     private let policy: SubscriptionPolicy
     private let clock: any TollgateClock
     private let logger: Logger
-    private let planChanged: @Sendable (String) -> Void
-    /// To read a Stripe customer's metadata when a subscription names one not linked yet.
-    private let client: StripeClient?
+    private let sync: StripeSubscriptionSync
     /// Grants a paid credit pack: (customer, pack, reference). Idempotent on the reference.
     private let grantPack: @Sendable (String, CreditPack, String) async throws -> Void
 
@@ -24,7 +22,7 @@ public final class StripeWebhookService: Sendable {
         clock: any TollgateClock, logger: Logger, client: StripeClient? = nil, planChanged: @escaping @Sendable (String) -> Void,
         grantPack: @escaping @Sendable (String, CreditPack, String) async throws -> Void = { _, _, _ in }
     ) {
-        self.client = client
+        sync = StripeSubscriptionSync(catalog: catalog, store: store, policy: policy, client: client, planChanged: planChanged)
         self.grantPack = grantPack
         self.catalog = catalog
         self.store = store
@@ -32,7 +30,6 @@ public final class StripeWebhookService: Sendable {
         self.policy = policy
         self.clock = clock
         self.logger = logger
-        self.planChanged = planChanged
     }
 
     public enum Outcome: String, Sendable {
@@ -57,8 +54,9 @@ public final class StripeWebhookService: Sendable {
         switch type {
         case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
             guard let stripe = StripeSubscription(json: object) else { throw DomainError(.invalidJSON, "the event carries no subscription") }
-            guard let subscription = try await subscription(from: stripe, deleted: type.hasSuffix(".deleted"), at: created) else {
-                return try await ignore(id, type, now, reason: "price \(stripe.priceKey ?? "?") maps to no plan of catalog \(catalog.product)")
+            guard let subscription = try await sync.subscription(from: stripe, deleted: type.hasSuffix(".deleted"), at: created) else {
+                let prices = stripe.items.map { $0.priceKey ?? "?" }.joined(separator: ", ")
+                return try await ignore(id, type, now, reason: "no price of [\(prices)] maps to a plan of catalog \(catalog.product)")
             }
             return try await apply(id, type, version: created, subscription, now: now)
         case "invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed":
@@ -66,8 +64,9 @@ public final class StripeWebhookService: Sendable {
                 // The subscription's own event may not have arrived yet: ask Stripe to retry.
                 throw DomainError(.unavailable, "invoice for a subscription not known yet; retry later")
             }
-            let line = ((object["lines"] as? [String: Any])?["data"] as? [[String: Any]])?.first
-            let period = line?["period"] as? [String: Any]
+            // The subscription line carries the period paid for; one-off items carry their own date.
+            let lines = ((object["lines"] as? [String: Any])?["data"] as? [[String: Any]]) ?? []
+            let period = lines.first { ($0["type"] as? String) == "subscription" }?["period"] as? [String: Any]
             let machineEvent: SubscriptionEvent = type != "invoice.payment_failed"
                 ? .paymentSucceeded(periodStart: stripeDate(period?["start"]) ?? stored.currentPeriodStart, periodEnd: stripeDate(period?["end"]) ?? stored.currentPeriodEnd)
                 : .paymentFailed(at: created)
@@ -100,58 +99,10 @@ public final class StripeWebhookService: Sendable {
     }
 
     private func apply(_ id: String, _ type: String, version: Date, _ subscription: Subscription, now: Date) async throws -> Outcome {
-        let outcome = try await store.applySubscriptionEvent(
-            provider: "stripe", eventId: id, type: type, version: version, subscription: subscription, now: now,
-            entitledPlan: SubscriptionService.bestEntitledPlan(catalog: catalog, policy: policy, now: now)
-        )
-        if outcome == .applied { planChanged(subscription.subject) }
-        switch outcome {
+        switch try await sync.apply(id, type, version: version, subscription, now: now) {
         case .applied: return .applied
         case .duplicate: return .duplicate
         case .stale: return .stale
         }
-    }
-
-    private func linkedFromStripe(_ stripeCustomer: String, client: StripeClient) async throws -> String? {
-        let metadata: [String: String]
-        do {
-            metadata = try await client.customerMetadata(id: stripeCustomer)
-        } catch {
-            throw DomainError(.unavailable, "cannot read Stripe customer \(stripeCustomer): \(error)")
-        }
-        guard let ours = metadata["tollgate_workspace"] ?? metadata["tollgate_customer"] else { return nil }
-        try await store.linkProviderCustomer(provider: "stripe", providerCustomerId: stripeCustomer, customerId: ours)
-        return ours
-    }
-
-    /// Tollgate's view of a Stripe subscription; nil when its price maps to no catalog plan.
-    private func subscription(from stripe: StripeSubscription, deleted: Bool, at created: Date) async throws -> Subscription? {
-        guard let (plan, interval, currency) = StripeMapping.plan(for: stripe, in: catalog) else { return nil }
-        let subject: String
-        if let explicit = stripe.metadata["tollgate_workspace"] ?? stripe.metadata["tollgate_customer"] {
-            subject = explicit
-        } else if let linked = try await store.customerId(provider: "stripe", providerCustomerId: stripe.customer) {
-            subject = linked
-        } else if let client, let fetched = try await linkedFromStripe(stripe.customer, client: client) {
-            // A subscription made in Stripe's dashboard for a customer that carries our id.
-            subject = fetched
-        } else {
-            throw DomainError(.unavailable, "Stripe customer \(stripe.customer) is not linked to a Tollgate customer yet; retry later")
-        }
-        guard try await store.customer(id: subject) != nil else {
-            throw DomainError(.unavailable, "customer \(subject) does not exist in Tollgate yet; retry later")
-        }
-        let status = deleted ? .canceled : StripeMapping.status(stripe.status)
-        let previous = try await store.subscription(id: stripe.id)
-        let perSeat = plan.prices.contains { $0.perSeatAmount != nil }
-        return Subscription(
-            id: stripe.id, subject: subject, planId: plan.id, interval: interval, currency: currency, seats: perSeat ? stripe.quantity : nil,
-            status: status, currentPeriodStart: stripe.currentPeriodStart ?? created,
-            currentPeriodEnd: stripe.currentPeriodEnd ?? SubscriptionMachine.periodEnd(from: created, interval: interval),
-            trialEnd: stripe.trialEnd, cancelAtPeriodEnd: stripe.cancelAtPeriodEnd,
-            canceledAt: stripe.canceledAt ?? (status == .canceled ? created : nil),
-            pastDueSince: status == .pastDue ? (previous?.pastDueSince ?? created) : nil,
-            pendingPlanId: nil, hasPaymentMethod: true
-        )
     }
 }

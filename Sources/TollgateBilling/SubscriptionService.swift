@@ -47,7 +47,7 @@ public final class SubscriptionService: Sendable {
         // The event id is the customer's: a second trial is a duplicate, refused atomically.
         let outcome = try await store.applySubscriptionEvent(
             provider: "manual", eventId: "trial:\(customerId)", type: "trial.started", version: now, subscription: subscription, now: now,
-            entitledPlan: entitledPlan(now: now)
+            entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
         )
         guard outcome == .applied else { throw DomainError(.conflict, "customer \(customerId) has already had a trial", field: "customer") }
         planChanged(customerId)
@@ -66,9 +66,12 @@ public final class SubscriptionService: Sendable {
             }
             let (next, _) = try SubscriptionMachine.apply(.tick(now), to: subscription, catalog: catalog, policy: policy)
             guard next != subscription else { continue }
+            // Versioned in whole seconds, as Stripe stamps its events: a payment Stripe records in
+            // the same second as this move must still apply after it.
+            let version = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
             let outcome = try await store.applySubscriptionEvent(
-                provider: provider, eventId: "tick:\(subscription.id):\(Millis.from(now))", type: "subscription.tick", version: now,
-                subscription: next, now: now, entitledPlan: entitledPlan(now: now)
+                provider: provider, eventId: "tick:\(subscription.id):\(Millis.from(now))", type: "subscription.tick", version: version,
+                subscription: next, now: now, entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
             )
             if outcome == .applied {
                 changed += 1
@@ -77,6 +80,105 @@ public final class SubscriptionService: Sendable {
             }
         }
         return changed
+    }
+
+    public func subscriptions(of subject: String) async throws -> [(Subscription, provider: String)] {
+        guard try await store.customer(id: subject) != nil else {
+            throw DomainError(.customerNotFound, "no customer with id \(subject)", field: "id")
+        }
+        return try await store.subscriptions(subject: subject)
+    }
+
+    /// The subject's newest subscription that still runs (trialing, active or past due), with its provider.
+    public func liveSubscription(subject: String) async throws -> (Subscription, provider: String)? {
+        try await store.subscriptions(subject: subject).filter { [.trialing, .active, .pastDue].contains($0.0.status) }.last
+    }
+
+    /// A subscription invoiced by hand (the manual provider, for enterprise customers paying by
+    /// transfer): active at once, billed from now. Idempotent on `idempotencyKey`.
+    public func subscribe(customerId: String, planId: String, interval: BillingInterval, currency: Currency, seats: Int?, idempotencyKey: String) async throws -> Subscription {
+        guard try await store.customer(id: customerId) != nil else {
+            throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
+        }
+        guard let plan = catalog.plan(planId), !plan.isFree else {
+            throw DomainError(.planNotFound, "no paid plan \(planId) in catalog \(catalog.product)", field: "plan")
+        }
+        let id = "sub_manual_\(customerId)_\(idempotencyKey)"
+        if let existing = try await store.subscription(id: id) { return existing }
+        if let (live, provider) = try await liveSubscription(subject: customerId) {
+            throw DomainError(.conflict, "customer \(customerId) already has a \(live.status.rawValue) \(provider) subscription \(live.id): change its plan instead", field: "customer")
+        }
+        let now = clock.now()
+        let subscription: Subscription
+        do {
+            subscription = try SubscriptionMachine.start(
+                id: id, subject: customerId, plan: plan, interval: interval, currency: currency, seats: seats, at: now,
+                hasPaymentMethod: true, alreadyTrialed: true
+            )
+        } catch {
+            throw Self.domainError(error)
+        }
+        _ = try await store.applySubscriptionEvent(
+            provider: "manual", eventId: "subscribe:\(id)", type: "subscription.created", version: now, subscription: subscription, now: now,
+            entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
+        )
+        planChanged(customerId)
+        return try await store.subscription(id: id) ?? subscription
+    }
+
+    /// What a plan change did: the subscription after it, and the prorated charge (negative: a
+    /// credit) recorded for the next invoice.
+    public struct PlanChange: Sendable {
+        public let subscription: Subscription
+        public let proration: Money?
+    }
+
+    /// Changes a manual subscription's plan through the state machine: an upgrade at once, with
+    /// the proration recorded as a charge on the next invoice; a downgrade at the period's end.
+    public func changePlan(_ subscription: Subscription, to planId: String, idempotencyKey: String) async throws -> PlanChange {
+        let now = clock.now()
+        let next: Subscription, effects: [SubscriptionEffect]
+        do {
+            (next, effects) = try SubscriptionMachine.apply(.changePlan(to: planId, at: now), to: subscription, catalog: catalog, policy: policy)
+        } catch {
+            throw Self.domainError(error)
+        }
+        let reference = "proration:\(subscription.id):\(planId):\(idempotencyKey)"
+        let charges = effects.compactMap { effect -> InvoiceItemRecord? in
+            guard case .prorate(let amount, let from, let to) = effect, amount.amountMinor != 0 else { return nil }
+            return InvoiceItemRecord(
+                id: "ii_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20), subject: subscription.subject,
+                kind: "proration", description: "\(from) → \(to), prorated for the rest of the period", amount: amount, reference: reference, createdAt: now
+            )
+        }
+        let outcome = try await store.applySubscriptionEvent(
+            provider: "manual", eventId: "change:\(subscription.id):\(planId):\(idempotencyKey)", type: "subscription.plan_changed", version: now,
+            subscription: next, now: now, entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: charges
+        )
+        if outcome == .applied {
+            planChanged(subscription.subject)
+            return PlanChange(subscription: next, proration: charges.first?.amount)
+        }
+        // A retry of a change already made: answer with what it did.
+        let charge = try await store.pendingInvoiceItems(subject: subscription.subject).first { $0.reference == reference }
+        return PlanChange(subscription: try await store.subscription(id: subscription.id) ?? next, proration: charge?.amount)
+    }
+
+    /// Cancels a manual subscription, now or at the end of its period.
+    public func cancel(_ subscription: Subscription, atPeriodEnd: Bool) async throws -> Subscription {
+        let now = clock.now()
+        let next: Subscription
+        do {
+            (next, _) = try SubscriptionMachine.apply(.cancel(atPeriodEnd: atPeriodEnd, at: now), to: subscription, catalog: catalog, policy: policy)
+        } catch {
+            throw Self.domainError(error)
+        }
+        _ = try await store.applySubscriptionEvent(
+            provider: "manual", eventId: "cancel:\(subscription.id):\(Millis.from(now))", type: "subscription.canceled", version: now,
+            subscription: next, now: now, entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
+        )
+        planChanged(subscription.subject)
+        return next
     }
 
     private func entitledPlan(now: Date) -> @Sendable ([Subscription]) -> String {

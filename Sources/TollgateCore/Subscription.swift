@@ -29,13 +29,16 @@ public struct Subscription: Sendable, Hashable {
     /// A downgrade waiting for the end of the period.
     public var pendingPlanId: String?
     public var hasPaymentMethod: Bool
+    /// Add-ons bought with the subscription (as subscription items), by catalog id: quantity.
+    public var addOns: [String: Int]
 
     public init(
         id: String, subject: String, planId: String, interval: BillingInterval, currency: Currency, seats: Int? = nil,
         status: SubscriptionStatus, currentPeriodStart: Date, currentPeriodEnd: Date, trialEnd: Date? = nil,
         cancelAtPeriodEnd: Bool = false, canceledAt: Date? = nil, pastDueSince: Date? = nil, pendingPlanId: String? = nil,
-        hasPaymentMethod: Bool
+        hasPaymentMethod: Bool, addOns: [String: Int] = [:]
     ) {
+        self.addOns = addOns
         self.id = id
         self.subject = subject
         self.planId = planId

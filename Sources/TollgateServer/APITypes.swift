@@ -134,3 +134,14 @@ struct HealthResponse: Encodable {
     let status: String
     let database: String
 }
+
+/// An amount of money as the API shows it: integer minor units and the ISO currency.
+struct MoneyResponse: Encodable {
+    let amount: Int64
+    let currency: String
+
+    init(_ money: Money) {
+        amount = money.amountMinor
+        currency = money.currency.code
+    }
+}

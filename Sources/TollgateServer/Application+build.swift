@@ -18,6 +18,10 @@ public struct ServerConfiguration: Sendable {
     /// Nil: the bundled demo catalog (Memento Note).
     public var catalogPath: String?
     public var logLevel: Logger.Level = .info
+    /// How long a past-due subscription keeps its entitlements (default 7 days).
+    public var pastDueGrace: TimeInterval = 7 * 86_400
+    /// How often trials, periods and grace periods are moved on.
+    public var billingTick: Duration = .seconds(60)
 
     public init() {}
 }
@@ -36,6 +40,8 @@ public struct AppDependencies: Sendable {
     public var stripeWebhookSecrets: [String]
     /// Stripe's API; nil when no secret key is configured.
     public var stripe: StripeClient?
+    public var subscriptionPolicy = SubscriptionPolicy()
+    public var billingTick: Duration = .seconds(60)
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
 
@@ -87,13 +93,15 @@ public func buildApplication(
     let secretBox = try keyDirectory.secretBox()
     let store = try await SQLStore.open(configuration.database, logger: logger)
     let environment = ProcessInfo.processInfo.environment
-    let dependencies = AppDependencies(
+    var dependencies = AppDependencies(
         catalog: catalog, store: store, databaseKind: store.provider.kind, clock: clock, logger: logger,
         signingKeys: signingKeys, secretBox: secretBox,
         stripeWebhookSecrets: StripeSignatureVerifier(environmentValue: environment["STRIPE_WEBHOOK_SECRET"] ?? "").secrets,
         stripe: environment["STRIPE_SECRET_KEY"].map { StripeClient(secretKey: $0, baseURL: environment["STRIPE_API_BASE"] ?? "https://api.stripe.com") },
         shutdown: { await store.shutdown() }
     )
+    dependencies.subscriptionPolicy = SubscriptionPolicy(gracePeriod: configuration.pastDueGrace)
+    dependencies.billingTick = configuration.billingTick
     return buildApplication(dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
 
@@ -103,8 +111,8 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     let (service, committer) = makeService(dependencies)
     let subscriptions = SubscriptionService(
-        catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock, logger: dependencies.logger,
-        planChanged: { service.forget(customerId: $0) }
+        catalog: dependencies.catalog, store: dependencies.store, policy: dependencies.subscriptionPolicy, clock: dependencies.clock,
+        logger: dependencies.logger, planChanged: { service.forget(customerId: $0) }
     )
     let router = buildRouter(dependencies, service: service, subscriptions: subscriptions)
     var app = Application(
@@ -116,7 +124,7 @@ public func buildApplication(
         logger: dependencies.logger
     )
     // Services stop in reverse order: the server first, then the committer drains, then the database closes.
-    app.addServices(ShutdownService(action: dependencies.shutdown), committer, SubscriptionScheduler(subscriptions: subscriptions, logger: dependencies.logger))
+    app.addServices(ShutdownService(action: dependencies.shutdown), committer, SubscriptionScheduler(subscriptions: subscriptions, logger: dependencies.logger, interval: dependencies.billingTick))
     return app
 }
 
@@ -162,11 +170,14 @@ func buildRouter(_ dependencies: AppDependencies, service: EntitlementService, s
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)
     APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
     let credits = CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
-    let stripeBilling = StripeBilling(catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe)
+    let stripeBilling = StripeBilling(
+        catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe, policy: dependencies.subscriptionPolicy,
+        clock: dependencies.clock, planChanged: { service.forget(customerId: $0) }
+    )
     CreditRoutes(credits: credits, stripe: stripeBilling).register(on: v1)
     let webhooks = StripeWebhookService(
         catalog: dependencies.catalog, store: dependencies.store, verifier: StripeSignatureVerifier(secrets: dependencies.stripeWebhookSecrets),
-        clock: dependencies.clock, logger: dependencies.logger, client: dependencies.stripe, planChanged: { service.forget(customerId: $0) },
+        policy: dependencies.subscriptionPolicy, clock: dependencies.clock, logger: dependencies.logger, client: dependencies.stripe, planChanged: { service.forget(customerId: $0) },
         grantPack: { customer, pack, reference in
             _ = try await credits.grant(
                 customerId: customer, amount: pack.amount, creditType: pack.creditType, expiresAt: nil, priority: 0,

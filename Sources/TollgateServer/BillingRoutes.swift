@@ -19,6 +19,22 @@ struct BillingRoutes: Sendable {
         v1.post("billing/checkout", use: checkout)
         v1.post("billing/portal", use: portal)
         v1.post("billing/cancel", use: cancel)
+        v1.post("billing/subscriptions", use: subscribe)
+        v1.post("billing/change-plan", use: changePlan)
+        v1.get("customers/{id}/subscriptions", use: listSubscriptions)
+    }
+
+    struct SubscriptionList: Encodable {
+        let customer: String
+        let subscriptions: [SubscriptionResponse]
+    }
+
+    /// Every subscription of a customer (or workspace), oldest first, with its provider.
+    @Sendable func listSubscriptions(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.entitlementsRead)
+        let customer = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let all = try await subscriptions.subscriptions(of: customer)
+        return JSONResponse.make(status: .ok, body: SubscriptionList(customer: customer, subscriptions: all.map { SubscriptionResponse($0.0, provider: $0.provider) }))
     }
 
     struct CheckoutRequest: Decodable {
@@ -27,6 +43,7 @@ struct BillingRoutes: Sendable {
         let interval: String?
         let currency: String?
         let seats: WholeNumber?
+        let addOns: [String: WholeNumber]?
         let successUrl: String
         let cancelUrl: String
         let idempotencyKey: String
@@ -63,13 +80,23 @@ struct BillingRoutes: Sendable {
             guard (1...1_000_000).contains(seats.value) else { throw DomainError.invalidField("seats", "must be from 1 to 1000000") }
             return Int(seats.value)
         }
+        let addOns = try Self.addOns(body.addOns)
         let session = try await stripe.checkout(
             customerId: try Validate.identifier(body.customer, field: "customer"), planId: try Validate.identifier(body.plan, field: "plan"),
-            interval: interval, currency: currency, seats: seats,
+            interval: interval, currency: currency, seats: seats, addOns: addOns,
             successURL: try Self.url(body.successUrl, field: "successUrl"), cancelURL: try Self.url(body.cancelUrl, field: "cancelUrl"),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
         return JSONResponse.make(status: .created, body: URLResponse(id: session.id, url: session.url))
+    }
+
+    static func addOns(_ raw: [String: WholeNumber]?) throws -> [String: Int] {
+        var addOns: [String: Int] = [:]
+        for (id, quantity) in raw ?? [:] {
+            guard (0...10_000).contains(quantity.value) else { throw DomainError.invalidField("addOns.\(id)", "quantity must be from 0 to 10000") }
+            addOns[try Validate.identifier(id, field: "addOns")] = Int(quantity.value)
+        }
+        return addOns
     }
 
     @Sendable func portal(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -79,11 +106,84 @@ struct BillingRoutes: Sendable {
         return JSONResponse.make(status: .created, body: URLResponse(id: nil, url: url))
     }
 
+    /// Cancels the customer's live subscription, whichever provider runs it.
     @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(CancelRequest.self, from: request, context: context)
-        let subscription = try await stripe.cancel(customerId: try Validate.identifier(body.customer, field: "customer"), atPeriodEnd: body.atPeriodEnd ?? true)
-        return JSONResponse.make(status: .ok, body: ["subscription": subscription.id, "cancel": (body.atPeriodEnd ?? true) ? "at_period_end" : "now"])
+        let customer = try Validate.identifier(body.customer, field: "customer")
+        let atPeriodEnd = body.atPeriodEnd ?? true
+        guard let (live, provider) = try await subscriptions.liveSubscription(subject: customer) else {
+            throw DomainError(.notFound, "customer \(customer) has no live subscription", field: "customer")
+        }
+        if provider == "stripe" {
+            try await stripe.cancel(live, atPeriodEnd: atPeriodEnd)
+        } else {
+            _ = try await subscriptions.cancel(live, atPeriodEnd: atPeriodEnd)
+        }
+        return JSONResponse.make(status: .ok, body: ["subscription": live.id, "cancel": atPeriodEnd ? "at_period_end" : "now"])
+    }
+
+    struct SubscribeRequest: Decodable {
+        let customer: String
+        let plan: String
+        let interval: String?
+        let currency: String?
+        let seats: WholeNumber?
+        let idempotencyKey: String
+    }
+
+    /// A subscription invoiced by hand (the manual provider).
+    @Sendable func subscribe(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.billingWrite)
+        let body = try await JSONBody.decode(SubscribeRequest.self, from: request, context: context)
+        guard let interval = BillingInterval(rawValue: body.interval ?? "month") else { throw DomainError.invalidField("interval", "expected month or year") }
+        guard let currency = Currency(body.currency ?? "EUR") else { throw DomainError.invalidField("currency", "not an ISO 4217 currency code") }
+        let seats = try body.seats.map { seats -> Int in
+            guard (1...1_000_000).contains(seats.value) else { throw DomainError.invalidField("seats", "must be from 1 to 1000000") }
+            return Int(seats.value)
+        }
+        let subscription = try await subscriptions.subscribe(
+            customerId: try Validate.identifier(body.customer, field: "customer"), planId: try Validate.identifier(body.plan, field: "plan"),
+            interval: interval, currency: currency, seats: seats, idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
+        )
+        return JSONResponse.make(status: .created, body: SubscriptionResponse(subscription, provider: "manual"))
+    }
+
+    struct ChangePlanRequest: Decodable {
+        let customer: String
+        let plan: String
+        let idempotencyKey: String
+    }
+
+    struct PlanChangeResponse: Encodable {
+        let subscription: SubscriptionResponse
+        /// `now` for an upgrade, `period_end` for a downgrade.
+        let effective: String
+        @NullEncoded var proration: MoneyResponse?
+    }
+
+    /// Upgrades at once (prorated), downgrades at the end of the period, on either provider.
+    @Sendable func changePlan(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.billingWrite)
+        let body = try await JSONBody.decode(ChangePlanRequest.self, from: request, context: context)
+        let customer = try Validate.identifier(body.customer, field: "customer")
+        let plan = try Validate.identifier(body.plan, field: "plan")
+        let key = try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
+        guard let (live, provider) = try await subscriptions.liveSubscription(subject: customer) else {
+            throw DomainError(.conflict, "customer \(customer) has no live subscription: start one with checkout (or a trial)", field: "customer")
+        }
+        let changed: Subscription
+        var proration: Money?
+        if provider == "stripe" {
+            changed = try await stripe.changePlan(live, to: plan, idempotencyKey: key)
+        } else {
+            let change = try await subscriptions.changePlan(live, to: plan, idempotencyKey: key)
+            (changed, proration) = (change.subscription, change.proration)
+        }
+        return JSONResponse.make(status: .ok, body: PlanChangeResponse(
+            subscription: SubscriptionResponse(changed, provider: provider), effective: changed.pendingPlanId == nil ? "now" : "period_end",
+            proration: proration.map(MoneyResponse.init)
+        ))
     }
 
     struct TrialRequest: Decodable {
@@ -103,7 +203,7 @@ struct BillingRoutes: Sendable {
             customerId: try Validate.identifier(body.customer, field: "customer"), planId: try Validate.identifier(body.plan, field: "plan"),
             interval: interval, currency: currency
         )
-        return JSONResponse.make(status: .created, body: SubscriptionResponse(subscription))
+        return JSONResponse.make(status: .created, body: SubscriptionResponse(subscription, provider: "manual"))
     }
 
     struct Received: Encodable {

@@ -39,8 +39,8 @@ struct MeRoutes: Sendable {
     /// The user's subscription that matters now (the newest), or null on the free plan.
     @Sendable func subscription(_ request: Request, context: UserContext) async throws -> Response {
         let customer = try await service.customer(id: context.user.userId)
-        let current = try await store.subscriptions(subject: context.user.userId).max { $0.currentPeriodStart < $1.currentPeriodStart }
-        return JSONResponse.make(status: .ok, body: MySubscriptionResponse(plan: customer.planId, subscription: current.map(SubscriptionResponse.init)))
+        let current = try await store.subscriptions(subject: context.user.userId).max { $0.0.currentPeriodStart < $1.0.currentPeriodStart }
+        return JSONResponse.make(status: .ok, body: MySubscriptionResponse(plan: customer.planId, subscription: current.map { SubscriptionResponse($0.0, provider: $0.provider) }))
     }
 }
 
@@ -72,18 +72,24 @@ struct CurrentUsageResponse: Encodable {
 
 struct SubscriptionResponse: Encodable {
     let id: String
+    let provider: String
     let plan: String
     let status: String
     let interval: String
     let currency: String
+    @NullEncoded var seats: Int?
+    let addOns: [String: Int]
     let currentPeriodStart: Date
     let currentPeriodEnd: Date
     @NullEncoded var trialEnd: Date?
     let cancelAtPeriodEnd: Bool
     @NullEncoded var pendingPlan: String?
 
-    init(_ subscription: Subscription) {
+    init(_ subscription: Subscription, provider: String) {
         id = subscription.id
+        self.provider = provider
+        seats = subscription.seats
+        addOns = subscription.addOns
         plan = subscription.planId
         status = subscription.status.rawValue
         interval = subscription.interval.rawValue

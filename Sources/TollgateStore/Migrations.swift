@@ -340,5 +340,24 @@ extension Migrations {
             )
             """,
         ]),
+        Migration(version: 12, name: "subscription_add_ons_and_invoice_items", statements: [
+            "ALTER TABLE subscriptions ADD COLUMN add_ons TEXT NOT NULL DEFAULT '{}'",
+            // Charges waiting for the subject's next invoice (prorations, overage), each once per reference.
+            """
+            CREATE TABLE invoice_items (
+                id TEXT PRIMARY KEY,
+                subject TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                description TEXT NOT NULL,
+                amount_minor BIGINT NOT NULL,
+                currency TEXT NOT NULL,
+                reference TEXT NOT NULL,
+                invoice_id TEXT,
+                created_at_ms BIGINT NOT NULL,
+                UNIQUE (subject, reference)
+            )
+            """,
+            "CREATE INDEX invoice_items_pending ON invoice_items (subject, invoice_id)",
+        ]),
     ]
 }

@@ -10,18 +10,46 @@ public enum WebhookOutcome: Sendable, Equatable {
     case stale
 }
 
+/// A charge waiting for its subject's next invoice: a proration, an overage, an adjustment.
+public struct InvoiceItemRecord: Sendable, Hashable {
+    public var id: String
+    public var subject: String
+    public var kind: String
+    public var description: String
+    public var amount: Money
+    /// Unique per subject: the same charge is never recorded twice.
+    public var reference: String
+    public var invoiceId: String?
+    public var createdAt: Date
+
+    public init(id: String, subject: String, kind: String, description: String, amount: Money, reference: String, invoiceId: String? = nil, createdAt: Date) {
+        self.id = id
+        self.subject = subject
+        self.kind = kind
+        self.description = description
+        self.amount = amount
+        self.reference = reference
+        self.invoiceId = invoiceId
+        self.createdAt = createdAt
+    }
+}
+
 public protocol BillingStore: Sendable {
     /// Records `eventId` once and, unless it was seen or is older than the stored state, stores
-    /// `subscription` (versioned by `version`) and sets its subject's plan to what `entitledPlan`
-    /// says of all the subject's subscriptions — all in one transaction.
+    /// `subscription` (versioned by `version`), sets its subject's plan to what `entitledPlan`
+    /// says of all the subject's subscriptions, replaces the subject's add-ons with those of its
+    /// live subscriptions when `syncAddOns`, and records `charges` — all in one transaction.
     func applySubscriptionEvent(
         provider: String, eventId: String, type: String, version: Date, subscription: Subscription?,
-        now: Date, entitledPlan: @Sendable ([Subscription]) -> String
+        now: Date, entitledPlan: @Sendable ([Subscription]) -> String, syncAddOns: Bool, charges: [InvoiceItemRecord]
     ) async throws -> WebhookOutcome
+    /// Charges not on an invoice yet, oldest first.
+    func pendingInvoiceItems(subject: String) async throws -> [InvoiceItemRecord]
     /// Records an event that changes nothing here; false if it was seen before.
     func recordEvent(provider: String, eventId: String, type: String, now: Date) async throws -> Bool
     func subscription(id: String) async throws -> Subscription?
-    func subscriptions(subject: String) async throws -> [Subscription]
+    /// The subject's subscriptions with their provider, oldest period first.
+    func subscriptions(subject: String) async throws -> [(Subscription, provider: String)]
     /// Subscriptions with a deadline at or before `now`: a trial's end, the end of a period, or
     /// the end of a past-due grace period (which started `grace` earlier), with their provider.
     func subscriptionsDue(now: Date, grace: TimeInterval) async throws -> [(Subscription, provider: String)]
@@ -35,14 +63,15 @@ public protocol BillingStore: Sendable {
 extension SQLStore {
     private static let subscriptionColumns = """
         id, subject, plan_id, billing_interval, currency, seats, status, current_period_start_ms, current_period_end_ms, trial_end_ms,
-        cancel_at_period_end, canceled_at_ms, past_due_since_ms, pending_plan_id, has_payment_method
+        cancel_at_period_end, canceled_at_ms, past_due_since_ms, pending_plan_id, has_payment_method, add_ons
         """
 
     public func applySubscriptionEvent(
         provider: String, eventId: String, type: String, version: Date, subscription: Subscription?,
-        now: Date, entitledPlan: @Sendable ([Subscription]) -> String
+        now: Date, entitledPlan: @Sendable ([Subscription]) -> String, syncAddOns: Bool, charges: [InvoiceItemRecord]
     ) async throws -> WebhookOutcome {
-        try await self.provider.transaction { db in
+        let addOns = String(decoding: try JSONEncoder().encode(subscription?.addOns ?? [:]), as: UTF8.self)
+        return try await self.provider.transaction { db in
             guard try await Self.insertEvent(db, provider: provider, eventId: eventId, type: type, now: now) else { return .duplicate }
             guard let subscription else { return .applied }
             let versionMs = Millis.from(version)
@@ -54,14 +83,14 @@ extension SQLStore {
             try await db.raw("""
                 INSERT INTO subscriptions (id, subject, provider, plan_id, billing_interval, currency, seats, status, current_period_start_ms,
                     current_period_end_ms, trial_end_ms, cancel_at_period_end, canceled_at_ms, past_due_since_ms, pending_plan_id,
-                    has_payment_method, version_ms, updated_at_ms)
+                    has_payment_method, add_ons, version_ms, updated_at_ms)
                 VALUES (\(bind: subscription.id), \(bind: subscription.subject), \(bind: provider), \(bind: subscription.planId),
                     \(bind: subscription.interval.rawValue), \(bind: subscription.currency.code), \(bind: subscription.seats),
                     \(bind: subscription.status.rawValue), \(bind: Millis.from(subscription.currentPeriodStart)),
                     \(bind: Millis.from(subscription.currentPeriodEnd)), \(bind: subscription.trialEnd.map(Millis.from)),
                     \(bind: subscription.cancelAtPeriodEnd ? 1 : 0), \(bind: subscription.canceledAt.map(Millis.from)),
                     \(bind: subscription.pastDueSince.map(Millis.from)), \(bind: subscription.pendingPlanId),
-                    \(bind: subscription.hasPaymentMethod ? 1 : 0), \(bind: versionMs), \(bind: Millis.from(now)))
+                    \(bind: subscription.hasPaymentMethod ? 1 : 0), \(bind: addOns), \(bind: versionMs), \(bind: Millis.from(now)))
                 """).run()
             let all = try await db.raw("SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE subject = \(bind: subscription.subject)")
                 .all().map(Self.decodeSubscription)
@@ -72,8 +101,41 @@ extension SQLStore {
                     updated_at_ms = \(bind: Millis.from(now))
                 WHERE id = \(bind: subscription.subject)
                 """).run()
+            if syncAddOns {
+                let live = all.filter { [.trialing, .active, .pastDue].contains($0.status) }
+                let merged = live.reduce(into: [String: Int]()) { result, next in result.merge(next.addOns, uniquingKeysWith: +) }
+                let encoded = String(decoding: try JSONEncoder().encode(merged), as: UTF8.self)
+                try await db.raw("UPDATE customers SET add_ons = \(bind: encoded) WHERE id = \(bind: subscription.subject)").run()
+            }
+            for charge in charges {
+                try await db.raw("""
+                    INSERT INTO invoice_items (id, subject, kind, description, amount_minor, currency, reference, created_at_ms)
+                    VALUES (\(bind: charge.id), \(bind: charge.subject), \(bind: charge.kind), \(bind: charge.description),
+                        \(bind: charge.amount.amountMinor), \(bind: charge.amount.currency.code), \(bind: charge.reference), \(bind: Millis.from(charge.createdAt)))
+                    ON CONFLICT (subject, reference) DO NOTHING
+                    """).run()
+            }
             return .applied
         }
+    }
+
+    public func pendingInvoiceItems(subject: String) async throws -> [InvoiceItemRecord] {
+        try await self.provider.read { db in
+            try await db.raw("""
+                SELECT id, subject, kind, description, amount_minor, currency, reference, invoice_id, created_at_ms FROM invoice_items
+                WHERE subject = \(bind: subject) AND invoice_id IS NULL ORDER BY created_at_ms, id
+                """).all().map(Self.decodeInvoiceItem)
+        }
+    }
+
+    static func decodeInvoiceItem(_ row: any SQLRow) throws -> InvoiceItemRecord {
+        InvoiceItemRecord(
+            id: try row.decode(column: "id", as: String.self), subject: try row.decode(column: "subject", as: String.self),
+            kind: try row.decode(column: "kind", as: String.self), description: try row.decode(column: "description", as: String.self),
+            amount: Money(try row.decode(column: "amount_minor", as: Int64.self), Currency(try row.decode(column: "currency", as: String.self)) ?? Currency("EUR")!),
+            reference: try row.decode(column: "reference", as: String.self), invoiceId: try row.decode(column: "invoice_id", as: String?.self),
+            createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self))
+        )
     }
 
     public func recordEvent(provider: String, eventId: String, type: String, now: Date) async throws -> Bool {
@@ -86,10 +148,11 @@ extension SQLStore {
         }
     }
 
-    public func subscriptions(subject: String) async throws -> [Subscription] {
+    public func subscriptions(subject: String) async throws -> [(Subscription, provider: String)] {
         try await self.provider.read { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE subject = \(bind: subject) ORDER BY current_period_start_ms")
-                .all().map(Self.decodeSubscription)
+            try await db.raw("""
+                SELECT \(unsafeRaw: Self.subscriptionColumns), provider FROM subscriptions WHERE subject = \(bind: subject) ORDER BY current_period_start_ms, id
+                """).all().map { (try Self.decodeSubscription($0), try $0.decode(column: "provider", as: String.self)) }
         }
     }
 
@@ -163,7 +226,8 @@ extension SQLStore {
             canceledAt: try row.decode(column: "canceled_at_ms", as: Int64?.self).map(Millis.date),
             pastDueSince: try row.decode(column: "past_due_since_ms", as: Int64?.self).map(Millis.date),
             pendingPlanId: try row.decode(column: "pending_plan_id", as: String?.self),
-            hasPaymentMethod: try row.decode(column: "has_payment_method", as: Int64.self) != 0
+            hasPaymentMethod: try row.decode(column: "has_payment_method", as: Int64.self) != 0,
+            addOns: try JSONDecoder().decode([String: Int].self, from: Data(try row.decode(column: "add_ons", as: String.self).utf8))
         )
     }
 }

@@ -44,6 +44,8 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var databaseOptions: DatabaseOptions
     @Option(help: "Catalog file (YAML); the bundled Memento Note demo catalog when omitted.") var catalog: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
+    @Option(help: "Seconds a past-due subscription keeps its entitlements before the free plan.") var pastDueGraceSeconds = 7 * 86_400
+    @Option(help: "Seconds between two passes of the billing scheduler (trials, periods, grace).") var billingTickSeconds = 60
 
     func run() async throws {
         var configuration = ServerConfiguration()
@@ -52,6 +54,11 @@ struct Serve: AsyncParsableCommand {
         configuration.database = databaseOptions.location
         configuration.dataDirectory = databaseOptions.dataDirectory
         configuration.catalogPath = catalog
+        guard pastDueGraceSeconds >= 0, billingTickSeconds >= 1 else {
+            throw ValidationError("--past-due-grace-seconds must be 0 or more and --billing-tick-seconds 1 or more")
+        }
+        configuration.pastDueGrace = TimeInterval(pastDueGraceSeconds)
+        configuration.billingTick = .seconds(billingTickSeconds)
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let storage = databaseOptions.summary
         let catalogName = catalog ?? "bundled memento.yaml"

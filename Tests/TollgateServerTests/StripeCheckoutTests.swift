@@ -110,3 +110,64 @@ import TollgateStore
         }
     }
 }
+
+/// Plan changes and add-on items on the Stripe provider, against the form-checking peer.
+@Suite struct StripePlanChangeTests {
+    @Test func upgradesAreInvoicedNowDowngradesWaitAndAddOnsFollowTheItems() async throws {
+        let peer = StripePeer()
+        try await peer.run { port in
+            let client = StripeClient(secretKey: "sk_test_tollgate", baseURL: "http://127.0.0.1:\(port)")
+            try await AppHarness.run(.sqlite, catalog: try WorkspaceTests.memento, stripe: client) { app, http in
+                try await http.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1","email":"ada@example.com"}"#)
+                let urls = #""successUrl":"https://memento.example/ok","cancelUrl":"https://memento.example/no""#
+                // Add-ons are further line items of the subscription's checkout.
+                let checkout = try await http.call(.post, "/v1/billing/checkout", key: app.adminKey,
+                                                   json: #"{"customer":"u1","plan":"business","addOns":{"collaborators_5":2},\#(urls),"idempotencyKey":"a1"}"#)
+                #expect(checkout.status == .created, "\(checkout.json)")
+                let sent = try #require(peer.requests.last { $0.path == "/v1/checkout/sessions" })
+                #expect(sent.form["line_items[1][price]"] == "price_collab5_m_eur" && sent.form["line_items[1][quantity]"] == "2")
+                let notSold = try await http.call(.post, "/v1/billing/checkout", key: app.adminKey,
+                                                  json: #"{"customer":"u1","plan":"pro","addOns":{"collaborators_5":1},\#(urls),"idempotencyKey":"a2"}"#)
+                #expect(notSold.status == .badRequest && notSold.json.errorField == "addOns.collaborators_5")
+
+                let start = Date(timeIntervalSince1970: TimeInterval(StripePeer.periodStart))
+                var now = app.clock.now()
+                func deliver(_ id: String, price: String, periodStart: Date, addOns: [(lookupKey: String, quantity: Int)] = []) async throws {
+                    now += 60
+                    let event = StripeWebhookTests.subscriptionEvent(id, type: "customer.subscription.updated", created: now, status: "active", price: price,
+                                                                     customer: "cus_test_1", periodStart: periodStart, addOns: addOns)
+                    app.clock.set(now)
+                    #expect(try await StripeWebhookTests.deliver(http, event, signedAt: now).0 == .ok)
+                }
+                // The items Stripe reports are the add-ons the workspace has.
+                try await deliver("evt_1", price: "business_monthly_eur", periodStart: start, addOns: [("collaborators_5_monthly_eur", 2)])
+                #expect(try await app.store.customer(id: "u1")?.addOns == ["collaborators_5": 2])
+                let collaborators = try await http.call(.post, "/v1/check", key: app.adminKey, json: #"{"customer":"u1","feature":"collaborators","amount":20}"#)
+                #expect(collaborators.json["allowed"] as? Bool == true && collaborators.json["limit"] as? Int == 20)
+                try await deliver("evt_2", price: "pro_monthly_eur", periodStart: start)
+                let downgraded = try await app.store.customer(id: "u1")
+                #expect(downgraded?.addOns == [:] && downgraded?.planId == "pro")
+
+                // Upgrade: the plan item moves to the new price, invoiced now with Stripe's proration.
+                let upgrade = try await http.call(.post, "/v1/billing/change-plan", key: app.adminKey, json: #"{"customer":"u1","plan":"business","idempotencyKey":"c1"}"#)
+                #expect(upgrade.status == .ok && upgrade.json.string("effective") == "now", "\(upgrade.json)")
+                let update = try #require(peer.requests.last { $0.path == "/v1/subscriptions/sub_1" && $0.method == "POST" })
+                #expect(update.form["items[0][id]"] == "si_1" && update.form["items[0][price]"] == "price_business_m_eur")
+                #expect(update.form["proration_behavior"] == "always_invoice" && update.idempotencyKey == "tollgate-change-sub_1-business-c1")
+                #expect(try await app.store.customer(id: "u1")?.planId == "business")
+
+                // Downgrade: Stripe bills the lower price from the next period; the plan stays until then.
+                let downgrade = try await http.call(.post, "/v1/billing/change-plan", key: app.adminKey, json: #"{"customer":"u1","plan":"pro","idempotencyKey":"c2"}"#)
+                #expect(downgrade.json.string("effective") == "period_end")
+                #expect(peer.requests.last { $0.method == "POST" }?.form["proration_behavior"] == "none")
+                #expect(try await app.store.customer(id: "u1")?.planId == "business")
+                try await deliver("evt_3", price: "pro_monthly_eur", periodStart: start)
+                #expect(try await app.store.customer(id: "u1")?.planId == "business", "Stripe's echo of the change does not end the paid period early")
+                #expect(try await app.store.subscription(id: "sub_1")?.pendingPlanId == "pro")
+                try await deliver("evt_4", price: "pro_monthly_eur", periodStart: start + 30 * 86_400)
+                #expect(try await app.store.customer(id: "u1")?.planId == "pro")
+                #expect(try await app.store.subscription(id: "sub_1")?.pendingPlanId == nil)
+            }
+        }
+    }
+}

@@ -22,6 +22,27 @@ final class StripePeer: Sendable {
     }
 
     private let received = Mutex<[Received]>([])
+    /// The price of each subscription's single plan item, as the last update left it.
+    private let subscriptionPrices = Mutex<[String: String]>([:])
+    /// Every subscription the peer serves runs from this instant, for 30 days.
+    static let periodStart = 1_779_000_000
+    static let prices = [
+        "pro_monthly_eur": "price_pro_m_eur", "business_monthly_eur": "price_business_m_eur", "enterprise_monthly_eur": "price_ent_m_eur",
+        "pack_50_eur": "price_pack_50_eur", "collaborators_5_monthly_eur": "price_collab5_m_eur",
+    ]
+
+    /// A subscription of `cus_test_1` (Tollgate's `u1`) in Stripe's shape, on `price`.
+    static func subscription(id: String, price: String) -> [String: Any] {
+        let lookupKey = prices.first { $0.value == price }?.key ?? price
+        return [
+            "id": id, "object": "subscription", "customer": "cus_test_1", "status": "active", "metadata": ["tollgate_customer": "u1"],
+            "current_period_start": periodStart, "current_period_end": periodStart + 30 * 86_400, "cancel_at_period_end": false,
+            "items": ["object": "list", "data": [[
+                "id": "si_1", "object": "subscription_item", "quantity": 1,
+                "price": ["id": price, "lookup_key": lookupKey, "currency": "eur", "recurring": ["interval": "month"]],
+            ] as [String: Any]]] as [String: Any],
+        ]
+    }
     var requests: [Received] { received.withLock { $0 } }
 
     /// Fields Stripe's API reference defines for what Tollgate sends (a subset is enough: an
@@ -82,9 +103,7 @@ final class StripePeer: Sendable {
             switch try await accept(request, context, allowed: ["lookup_keys[0]", "active", "limit"], required: ["lookup_keys[0]"]) {
             case .refused(let response): return response
             case .accepted(let form):
-                let known = ["pro_monthly_eur": "price_pro_m_eur", "business_monthly_eur": "price_business_m_eur", "enterprise_monthly_eur": "price_ent_m_eur",
-                             "pack_50_eur": "price_pack_50_eur"]
-                let data: [[String: Any]] = known[form["lookup_keys[0]"]!].map { [["id": $0, "object": "price", "lookup_key": form["lookup_keys[0]"]!]] } ?? []
+                let data: [[String: Any]] = Self.prices[form["lookup_keys[0]"]!].map { [["id": $0, "object": "price", "lookup_key": form["lookup_keys[0]"]!]] } ?? []
                 return json(["object": "list", "data": data])
             }
         }
@@ -104,10 +123,33 @@ final class StripePeer: Sendable {
             case .accepted: return json(["id": "bps_1", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/session/test_1"])
             }
         }
-        router.post("v1/subscriptions/{id}") { request, context in
-            switch try await accept(request, context, allowed: ["cancel_at_period_end"], required: []) {
+        router.get("v1/subscriptions/{id}") { request, context in
+            switch try await accept(request, context, allowed: [], required: []) {
             case .refused(let response): return response
-            case .accepted: return json(["id": try context.parameters.require("id"), "object": "subscription", "cancel_at_period_end": true])
+            case .accepted:
+                let id = try context.parameters.require("id")
+                return json(Self.subscription(id: id, price: peer.subscriptionPrices.withLock { $0[id] } ?? "price_pro_m_eur"))
+            }
+        }
+        router.post("v1/subscriptions/{id}") { request, context in
+            let allowed: Set<String> = [
+                "cancel_at_period_end", "items[0][id]", "items[0][price]", "items[0][quantity]", "proration_behavior", "metadata[tollgate_change]",
+            ]
+            switch try await accept(request, context, allowed: allowed, required: []) {
+            case .refused(let response): return response
+            case .accepted(let form):
+                let id = try context.parameters.require("id")
+                if let behavior = form["proration_behavior"], !["always_invoice", "create_prorations", "none"].contains(behavior) {
+                    return stripeError("Invalid proration_behavior")
+                }
+                if let price = form["items[0][price]"] {
+                    guard form["items[0][id]"] == "si_1" else { return stripeError("No such subscription item", status: .notFound) }
+                    guard Self.prices.values.contains(price) else { return stripeError("No such price: '\(price)'", status: .notFound) }
+                    peer.subscriptionPrices.withLock { $0[id] = price }
+                }
+                var object = Self.subscription(id: id, price: peer.subscriptionPrices.withLock { $0[id] } ?? "price_pro_m_eur")
+                if form["cancel_at_period_end"] == "true" { object["cancel_at_period_end"] = true }
+                return json(object)
             }
         }
         router.delete("v1/subscriptions/{id}") { request, context in

@@ -26,7 +26,8 @@ import TollgateStore
 
     static func subscriptionEvent(
         _ id: String, type: String, created: Date, status: String, legacyPlan: Bool = false, price: String = "pro_monthly_eur",
-        customer: String = "cus_1", metadata: [String: String] = ["tollgate_customer": "u1"], periodStart: Date, cancelAtPeriodEnd: Bool = false
+        customer: String = "cus_1", metadata: [String: String] = ["tollgate_customer": "u1"], periodStart: Date, cancelAtPeriodEnd: Bool = false,
+        addOns: [(lookupKey: String, quantity: Int)] = []
     ) -> [String: Any] {
         var object: [String: Any] = [
             "id": "sub_1", "object": "subscription", "customer": customer, "status": status, "metadata": metadata,
@@ -36,7 +37,12 @@ import TollgateStore
         if legacyPlan {
             object["plan"] = ["id": price, "object": "plan", "interval": "month", "currency": "eur", "amount": 990]
         } else {
-            object["items"] = ["object": "list", "data": [["id": "si_1", "quantity": 1, "price": ["id": "price_123", "lookup_key": price, "currency": "eur", "recurring": ["interval": "month"]]]]]
+            let items: [[String: Any]] = [["id": "si_1", "quantity": 1, "price": ["id": "price_123", "lookup_key": price, "currency": "eur", "recurring": ["interval": "month"]]]]
+                + addOns.enumerated().map { index, addOn in
+                    ["id": "si_\(index + 2)", "quantity": addOn.quantity,
+                     "price": ["id": "price_addon_\(index)", "lookup_key": addOn.lookupKey, "currency": "eur", "recurring": ["interval": "month"]]]
+                }
+            object["items"] = ["object": "list", "data": items]
         }
         return ["id": id, "object": "event", "type": type, "created": Int(created.timeIntervalSince1970), "data": ["object": object]]
     }
