@@ -177,6 +177,16 @@ public struct StripeClient: Sendable {
         ], idempotencyKey: idempotencyKey)
     }
 
+    /// A one-off line added to a draft invoice (an overage).
+    public func createInvoiceItem(
+        customer: String, invoice: String, amount: Int64, currency: Currency, description: String, idempotencyKey: String
+    ) async throws {
+        _ = try await send(.POST, "/v1/invoiceitems", form: [
+            ("customer", customer), ("invoice", invoice), ("amount", String(amount)), ("currency", currency.code.lowercased()),
+            ("description", description),
+        ], idempotencyKey: idempotencyKey)
+    }
+
     /// Cancels at the end of the period, or at once.
     public func cancelSubscription(id: String, atPeriodEnd: Bool) async throws {
         if atPeriodEnd {

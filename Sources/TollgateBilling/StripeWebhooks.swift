@@ -16,12 +16,17 @@ public final class StripeWebhookService: Sendable {
     private let sync: StripeSubscriptionSync
     /// Grants a paid credit pack: (customer, pack, reference). Idempotent on the reference.
     private let grantPack: @Sendable (String, CreditPack, String) async throws -> Void
+    private let client: StripeClient?
+    /// Prices the overage Tollgate adds to Stripe's renewal invoices.
+    private let invoices: InvoiceService?
 
     public init(
         catalog: Catalog, store: any BillingStore & CustomerStore, verifier: StripeSignatureVerifier, policy: SubscriptionPolicy = SubscriptionPolicy(),
         clock: any TollgateClock, logger: Logger, client: StripeClient? = nil, planChanged: @escaping @Sendable (String) -> Void,
-        grantPack: @escaping @Sendable (String, CreditPack, String) async throws -> Void = { _, _, _ in }
+        grantPack: @escaping @Sendable (String, CreditPack, String) async throws -> Void = { _, _, _ in }, invoices: InvoiceService? = nil
     ) {
+        self.client = client
+        self.invoices = invoices
         sync = StripeSubscriptionSync(catalog: catalog, store: store, policy: policy, client: client, planChanged: planChanged)
         self.grantPack = grantPack
         self.catalog = catalog
@@ -72,6 +77,8 @@ public final class StripeWebhookService: Sendable {
                 : .paymentFailed(at: created)
             let (next, _) = try SubscriptionMachine.apply(machineEvent, to: stored, catalog: catalog, policy: policy)
             return try await apply(id, type, version: created, next, now: now)
+        case "invoice.created":
+            return try await addOverage(to: object, eventId: id, type: type, now: now)
         case "checkout.session.completed":
             let metadata = (object["metadata"] as? [String: String]) ?? [:]
             let ours = (object["client_reference_id"] as? String) ?? metadata["tollgate_customer"]
@@ -91,6 +98,34 @@ public final class StripeWebhookService: Sendable {
         default:
             return try await ignore(id, type, now, reason: nil)
         }
+    }
+
+    /// A renewal invoice is a draft for about an hour: the ended period's overage goes onto it
+    /// as invoice items, each once (Stripe's idempotency key per invoice and feature).
+    private func addOverage(to invoice: [String: Any], eventId: String, type: String, now: Date) async throws -> Outcome {
+        guard invoice["status"] as? String == "draft", invoice["billing_reason"] as? String == "subscription_cycle",
+              let invoiceId = invoice["id"] as? String, let customer = invoice["customer"] as? String,
+              let subscriptionId = invoice["subscription"] as? String, let client, let invoices else {
+            return try await ignore(eventId, type, now, reason: nil)
+        }
+        // A delivery seen before adds nothing (the event is recorded only once every item is in).
+        if try await store.hasEvent(provider: "stripe", eventId: eventId) { return .duplicate }
+        guard let stored = try await store.subscription(id: subscriptionId) else {
+            throw DomainError(.unavailable, "invoice for a subscription not known yet; retry later")
+        }
+        // A renewal invoice's period is the one that ended: its usage is what is billed.
+        let periodStart = stripeDate(invoice["period_start"]) ?? stored.currentPeriodStart
+        for line in try await invoices.overageLines(subject: stored.subject, at: periodStart, currency: stored.currency) {
+            do {
+                try await client.createInvoiceItem(
+                    customer: customer, invoice: invoiceId, amount: line.amount, currency: stored.currency, description: line.description,
+                    idempotencyKey: "tollgate-overage-\(invoiceId)-\(line.feature ?? "usage")"
+                )
+            } catch {
+                throw DomainError(.unavailable, "Stripe refused the overage invoice item: \(error)")
+            }
+        }
+        return try await store.recordEvent(provider: "stripe", eventId: eventId, type: type, now: now) ? .applied : .duplicate
     }
 
     private func ignore(_ id: String, _ type: String, _ now: Date, reason: String?) async throws -> Outcome {

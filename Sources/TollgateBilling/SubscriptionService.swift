@@ -13,11 +13,14 @@ public final class SubscriptionService: Sendable {
     private let clock: any TollgateClock
     private let logger: Logger
     private let planChanged: @Sendable (String) -> Void
+    /// Issues the manual provider's invoices as periods end; nil: none are issued.
+    private let invoices: InvoiceService?
 
     public init(
         catalog: Catalog, store: any BillingStore & CustomerStore, policy: SubscriptionPolicy = SubscriptionPolicy(),
-        clock: any TollgateClock, logger: Logger, planChanged: @escaping @Sendable (String) -> Void
+        clock: any TollgateClock, logger: Logger, invoices: InvoiceService? = nil, planChanged: @escaping @Sendable (String) -> Void
     ) {
+        self.invoices = invoices
         self.catalog = catalog
         self.store = store
         self.policy = policy
@@ -66,6 +69,12 @@ public final class SubscriptionService: Sendable {
             }
             let (next, _) = try SubscriptionMachine.apply(.tick(now), to: subscription, catalog: catalog, policy: policy)
             guard next != subscription else { continue }
+            // A manual subscription's period ended: Tollgate issues its invoice (once per period)
+            // before moving it on, so a crash in between only issues it on the next pass.
+            let rolled = next.currentPeriodStart > subscription.currentPeriodStart || (subscription.cancelAtPeriodEnd && next.status == .canceled)
+            if provider == "manual", rolled, [.active, .pastDue].contains(subscription.status), let invoices {
+                try await invoices.issue(ended: subscription, next: next)
+            }
             // Versioned in whole seconds, as Stripe stamps its events: a payment Stripe records in
             // the same second as this move must still apply after it.
             let version = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))

@@ -49,6 +49,11 @@ public struct CreditCost: Hashable, Sendable {
 public struct OveragePrice: Hashable, Sendable {
     public let per: Int64
     public let unitAmounts: [Currency: Int64]
+
+    public init(per: Int64, unitAmounts: [Currency: Int64]) {
+        self.per = per
+        self.unitAmounts = unitAmounts
+    }
 }
 
 /// What one plan grants for one feature.

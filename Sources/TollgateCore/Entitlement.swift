@@ -21,6 +21,8 @@ public struct Quota: Hashable, Sendable {
     public let limit: Limit?
     public let period: ResetPeriod?
     public let window: PeriodWindow?
+    /// The price of units beyond the limit, when the plan lets the feature continue past it.
+    public var overage: OveragePrice? = nil
 
     /// Counted features have a window; boolean ones are only on or off.
     public var isCounted: Bool { window != nil }
@@ -37,6 +39,8 @@ public struct Decision: Hashable, Sendable {
     public let resetsAt: Date?
     public let reason: DenialReason?
     public let upgradeTier: String?
+    /// Units beyond the limit once this amount is counted (billed at the overage price).
+    public var overage: Int64 = 0
 }
 
 /// Pure entitlement rules: which quota applies, and whether an amount fits in it.
@@ -59,20 +63,22 @@ public enum Entitlements {
         case (.limit, _):
             let bound = Limit.finite(extra)
             return Quota(feature: feature, included: extra > 0, limit: bound, period: .lifetime, window: .lifetime)
-        case (.metered, .metered(let limit, let period, _)):
+        case (.metered, .metered(let limit, let period, let overage)):
             let bound = adding(extra, to: limit)
             let window = PeriodMath.window(period, containing: now, anchor: anchor)
-            return Quota(feature: feature, included: bound != .finite(0), limit: bound, period: period, window: window)
+            return Quota(feature: feature, included: bound != .finite(0) || overage != nil, limit: bound, period: period, window: window, overage: overage)
         case (.metered, _):
             let window = PeriodMath.window(.monthly, containing: now, anchor: anchor)
             return Quota(feature: feature, included: false, limit: .finite(0), period: .monthly, window: window)
         }
     }
 
-    /// Whether `amount` more fits, given `used` so far in the quota's window.
+    /// Whether `amount` more fits, given `used` so far in the quota's window. Past the limit, a
+    /// feature with an overage price continues for up to `overageAllowance` units beyond it
+    /// (nil: without bound; a spend cap makes it finite).
     public static func decide(
         catalog: Catalog, plan: Plan, quota: Quota, used: Int64, amount: Int64,
-        exhaustedReason: DenialReason = .userQuotaExhausted
+        exhaustedReason: DenialReason = .userQuotaExhausted, overageAllowance: Int64? = nil
     ) -> Decision {
         let limitValue = quota.limit?.value
         let remaining = limitValue.map { max(0, $0 - used) }
@@ -83,7 +89,13 @@ public enum Entitlements {
             )
         }
         guard quota.included else { return deny(.tierLimited) }
-        if let limitValue, used + amount > limitValue { return deny(exhaustedReason) }
+        if let limitValue, used + amount > limitValue {
+            let beyond = used + amount - limitValue
+            guard quota.overage != nil, overageAllowance.map({ beyond <= $0 }) ?? true else { return deny(exhaustedReason) }
+            var decision = Decision(allowed: true, limit: limitValue, used: used, remaining: remaining, resetsAt: quota.resetsAt, reason: nil, upgradeTier: nil)
+            decision.overage = beyond
+            return decision
+        }
         return Decision(
             allowed: true, limit: limitValue, used: used, remaining: remaining, resetsAt: quota.resetsAt,
             reason: nil, upgradeTier: nil

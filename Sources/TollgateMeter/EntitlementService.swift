@@ -18,6 +18,9 @@ public final class EntitlementService: Sendable {
     private let counters = CounterTable()
     private let gate = IdempotencyGate()
     private let customers = Mutex<[String: CustomerRecord]>([:])
+    /// Serializes the overage decisions of customers with a spend cap: the cap spans features,
+    /// so one feature's decision reads the others' counters.
+    private let cappedOverage = Mutex<Void>(())
     /// Debits the credits of features priced in credits; nil when nothing is.
     private let credits: CreditService?
 
@@ -196,13 +199,7 @@ public final class EntitlementService: Sendable {
             lookup: { try await store.idempotencyRecord(scope: "consume:\(customerId)", key: idempotencyKey) },
             body: {
                 try await counters.ensureLoaded(key) { try await store.counterValue(key) }
-                let outcome = counters.update(key) { used -> UsageOutcome in
-                    let decision = Entitlements.decide(
-                        catalog: catalog, plan: plan, quota: quota, used: used, amount: amount, exhaustedReason: target.exhaustedReason
-                    )
-                    if decision.allowed { used += amount }
-                    return self.outcome(decision, customerId: customerId, feature: featureId, amount: amount, usedAfter: used)
-                }
+                let outcome = try await decideAndCount(key: key, target: target, customerId: customerId, amount: amount)
                 // A refusal is not recorded: a retry after an upgrade should be able to succeed.
                 guard outcome.allowed else { return outcome }
                 if let cost = quota.feature.creditCost, let credits {
@@ -231,6 +228,72 @@ public final class EntitlementService: Sendable {
                 return outcome
             }
         )
+    }
+
+    /// Decides under the counter's lock and counts what is allowed. Past the limit, a feature with
+    /// an overage price continues: without bound, or, under a spend cap, while the whole
+    /// period's overage (all features) stays within the cap.
+    private func decideAndCount(key: CounterKey, target: Target, customerId: String, amount: Int64) async throws -> UsageOutcome {
+        let (plan, quota) = (target.plan, target.quota)
+        func count(allowance: Int64?) -> UsageOutcome {
+            counters.update(key) { used -> UsageOutcome in
+                let decision = Entitlements.decide(
+                    catalog: catalog, plan: plan, quota: quota, used: used, amount: amount, exhaustedReason: target.exhaustedReason,
+                    overageAllowance: allowance
+                )
+                if decision.allowed { used += amount }
+                return self.outcome(decision, customerId: customerId, feature: quota.feature.id, amount: amount, usedAfter: used, overagePriced: quota.overage != nil)
+            }
+        }
+        guard let price = quota.overage, let cap = target.subject.spendCap else { return count(allowance: nil) }
+        let others = overageQuotas(of: target.subject, plan: plan).filter { $0.feature.id != quota.feature.id }
+        var otherKeys: [(CounterKey, Quota)] = []
+        for other in others {
+            guard let window = other.window else { continue }
+            let otherKey = counterKey(subjectId: target.subjectId, featureId: other.feature.id, window: window)
+            try await counters.ensureLoaded(otherKey) { try await store.counterValue(otherKey) }
+            otherKeys.append((otherKey, other))
+        }
+        return cappedOverage.withLock { _ in
+            let spent = otherKeys.reduce(Int64(0)) { sum, pair in
+                sum + (Invoicing.overageLine(quota: pair.1, used: counters.value(pair.0) ?? 0, currency: cap.currency)?.amount ?? 0)
+            }
+            return count(allowance: OverageMath.allowance(budget: cap.amountMinor - spent, price: price, currency: cap.currency))
+        }
+    }
+
+    /// The subject's metered quotas that have an overage price, now.
+    private func overageQuotas(of subject: CustomerRecord, plan: Plan) -> [Quota] {
+        catalog.features.compactMap { feature in
+            guard case .metered(_, _, .some) = plan.features[feature.id] else { return nil }
+            return Entitlements.quota(catalog: catalog, plan: plan, feature: feature, addOnQuantities: subject.addOns, now: clock.now(), anchor: subject.billingAnchor)
+        }
+    }
+
+    /// Sets (or removes) the cap on what one period's overage may cost the customer.
+    public func setSpendCap(customerId: String, cap: Money?) async throws -> CustomerRecord {
+        guard let updated = try await store.setSpendCap(customerId: customerId, cap: cap, at: clock.now()) else {
+            throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
+        }
+        remember(updated)
+        return updated
+    }
+
+    /// The overage lines of a subject's period that contains `date`: one per metered feature
+    /// used beyond its quota, priced in `currency`.
+    public func overageLines(customerId: String, at date: Date, currency: Currency) async throws -> [InvoiceLine] {
+        let subject = try await customer(id: customerId)
+        let plan = plan(of: subject)
+        var lines: [InvoiceLine] = []
+        for feature in catalog.features {
+            guard case .metered(_, _, .some) = plan.features[feature.id] else { continue }
+            let quota = Entitlements.quota(catalog: catalog, plan: plan, feature: feature, addOnQuantities: subject.addOns, now: date, anchor: subject.billingAnchor)
+            guard let window = quota.window else { continue }
+            let key = counterKey(subjectId: customerId, featureId: feature.id, window: window)
+            try await counters.ensureLoaded(key) { try await store.counterValue(key) }
+            if let line = Invoicing.overageLine(quota: quota, used: counters.value(key) ?? 0, currency: currency) { lines.append(line) }
+        }
+        return lines
     }
 
     /// Gives units back to a limit feature (a note was deleted). Never goes below zero.
@@ -291,7 +354,8 @@ public final class EntitlementService: Sendable {
 
     /// Whose quota a request draws on, under which plan, and what a refusal is called.
     private struct Target {
-        let subjectId: String
+        let subject: CustomerRecord
+        var subjectId: String { subject.id }
         let plan: Plan
         let quota: Quota
         let exhaustedReason: DenialReason
@@ -321,7 +385,7 @@ public final class EntitlementService: Sendable {
         let quota = Entitlements.quota(
             catalog: catalog, plan: plan, feature: feature, addOnQuantities: subject.addOns, now: clock.now(), anchor: subject.billingAnchor
         )
-        return Target(subjectId: subject.id, plan: plan, quota: quota, exhaustedReason: reason)
+        return Target(subject: subject, plan: plan, quota: quota, exhaustedReason: reason)
     }
 
     private func currentUsage(subjectId: String, quota: Quota) async throws -> Int64 {
@@ -337,11 +401,12 @@ public final class EntitlementService: Sendable {
 
     static func subject(_ customerId: String) -> String { "customer:\(customerId)" }
 
-    private func outcome(_ decision: Decision, customerId: String, feature: String, amount: Int64, usedAfter: Int64) -> UsageOutcome {
+    private func outcome(_ decision: Decision, customerId: String, feature: String, amount: Int64, usedAfter: Int64, overagePriced: Bool = false) -> UsageOutcome {
         UsageOutcome(
             allowed: decision.allowed, customer: customerId, feature: feature, amount: amount, limit: decision.limit,
             used: usedAfter, remaining: decision.limit.map { max(0, $0 - usedAfter) }, resetsAt: decision.resetsAt,
-            reason: decision.reason, upgradeTier: decision.upgradeTier
+            reason: decision.reason, upgradeTier: decision.upgradeTier,
+            overage: overagePriced ? decision.limit.map { max(0, usedAfter - $0) } : nil
         )
     }
 

@@ -16,11 +16,15 @@ public struct UsageOutcome: Codable, Sendable, Hashable {
     @NullEncoded public var resetsAt: Date?
     @NullEncoded public var reason: DenialReason?
     @NullEncoded public var upgradeTier: String?
+    /// Units beyond the limit in this period, billed at the overage price; null when the
+    /// feature has no overage price.
+    @NullEncoded public var overage: Int64?
 
     public init(
         allowed: Bool, customer: String, feature: String, amount: Int64, limit: Int64?, used: Int64,
-        remaining: Int64?, resetsAt: Date?, reason: DenialReason?, upgradeTier: String?
+        remaining: Int64?, resetsAt: Date?, reason: DenialReason?, upgradeTier: String?, overage: Int64? = nil
     ) {
+        self.overage = overage
         self.allowed = allowed
         self.customer = customer
         self.feature = feature

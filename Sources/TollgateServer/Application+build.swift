@@ -110,11 +110,8 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let (service, committer) = makeService(dependencies)
-    let subscriptions = SubscriptionService(
-        catalog: dependencies.catalog, store: dependencies.store, policy: dependencies.subscriptionPolicy, clock: dependencies.clock,
-        logger: dependencies.logger, planChanged: { service.forget(customerId: $0) }
-    )
-    let router = buildRouter(dependencies, service: service, subscriptions: subscriptions)
+    let (invoices, subscriptions) = makeBilling(dependencies, service: service)
+    let router = buildRouter(dependencies, service: service, subscriptions: subscriptions, invoices: invoices)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(host, port: port), serverName: "Tollgate"),
@@ -128,6 +125,18 @@ public func buildApplication(
     return app
 }
 
+/// Invoicing (overage priced from the meter's counters) and the subscription lifecycle.
+func makeBilling(_ dependencies: AppDependencies, service: EntitlementService) -> (InvoiceService, SubscriptionService) {
+    let invoices = InvoiceService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock) { subject, date, currency in
+        try await service.overageLines(customerId: subject, at: date, currency: currency)
+    }
+    let subscriptions = SubscriptionService(
+        catalog: dependencies.catalog, store: dependencies.store, policy: dependencies.subscriptionPolicy, clock: dependencies.clock,
+        logger: dependencies.logger, invoices: invoices, planChanged: { service.forget(customerId: $0) }
+    )
+    return (invoices, subscriptions)
+}
+
 /// The metering service and the committer it needs running beside it.
 func makeService(_ dependencies: AppDependencies) -> (EntitlementService, GroupCommitter) {
     let committer = GroupCommitter(store: dependencies.store, clock: dependencies.clock, logger: dependencies.logger)
@@ -138,7 +147,9 @@ func makeService(_ dependencies: AppDependencies) -> (EntitlementService, GroupC
     return (service, committer)
 }
 
-func buildRouter(_ dependencies: AppDependencies, service: EntitlementService, subscriptions: SubscriptionService) -> Router<TollgateRequestContext> {
+func buildRouter(
+    _ dependencies: AppDependencies, service: EntitlementService, subscriptions: SubscriptionService, invoices: InvoiceService
+) -> Router<TollgateRequestContext> {
     let router = Router(context: TollgateRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     let store = dependencies.store
@@ -183,8 +194,10 @@ func buildRouter(_ dependencies: AppDependencies, service: EntitlementService, s
                 customerId: customer, amount: pack.amount, creditType: pack.creditType, expiresAt: nil, priority: 0,
                 reason: .purchase, reference: pack.id, idempotencyKey: reference
             )
-        }
+        },
+        invoices: invoices
     )
+    InvoiceRoutes(service: service, invoices: invoices).register(on: v1)
     let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)
     billing.register(on: router)
     billing.register(on: v1)

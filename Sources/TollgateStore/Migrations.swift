@@ -359,5 +359,25 @@ extension Migrations {
             """,
             "CREATE INDEX invoice_items_pending ON invoice_items (subject, invoice_id)",
         ]),
+        Migration(version: 13, name: "spend_caps_and_invoices", statements: [
+            "ALTER TABLE customers ADD COLUMN spend_cap_minor BIGINT",
+            "ALTER TABLE customers ADD COLUMN spend_cap_currency TEXT",
+            // Invoices Tollgate issues itself (the manual provider); numbered per database.
+            """
+            CREATE TABLE invoices (
+                id TEXT PRIMARY KEY,
+                subject TEXT NOT NULL,
+                subscription_id TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                period_start_ms BIGINT NOT NULL,
+                period_end_ms BIGINT NOT NULL,
+                lines TEXT NOT NULL,
+                total_minor BIGINT NOT NULL,
+                created_at_ms BIGINT NOT NULL,
+                UNIQUE (subscription_id, period_start_ms)
+            )
+            """,
+            "CREATE INDEX invoices_by_subject ON invoices (subject, period_start_ms)",
+        ]),
     ]
 }

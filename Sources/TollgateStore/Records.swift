@@ -1,4 +1,5 @@
 import Foundation
+import TollgateCore
 
 /// Times are stored as UTC milliseconds since 1970: the same integer on both databases.
 public enum Millis {
@@ -20,11 +21,14 @@ public struct CustomerRecord: Sendable, Hashable, Codable {
     public var addOns: [String: Int]
     /// Seats bought, for plans priced per seat.
     public var seats: Int?
+    /// The most this customer's overage may cost in one period; nil: no cap.
+    public var spendCap: Money?
 
     public init(
         id: String, email: String?, name: String?, planId: String, billingAnchor: Date, createdAt: Date, updatedAt: Date,
-        addOns: [String: Int] = [:], seats: Int? = nil
+        addOns: [String: Int] = [:], seats: Int? = nil, spendCap: Money? = nil
     ) {
+        self.spendCap = spendCap
         self.id = id
         self.email = email
         self.name = name

@@ -34,6 +34,31 @@ public struct InvoiceItemRecord: Sendable, Hashable {
     }
 }
 
+/// An invoice Tollgate issued (the manual provider): its lines are fixed once issued.
+public struct InvoiceRecord: Sendable, Hashable {
+    public var id: String
+    public var subject: String
+    public var subscriptionId: String
+    public var currency: Currency
+    /// The period that ended: its usage is billed here, and the next one's recurring charges.
+    public var periodStart: Date
+    public var periodEnd: Date
+    public var lines: [InvoiceLine]
+    public var createdAt: Date
+    public var total: Int64 { Invoicing.total(lines) }
+
+    public init(id: String, subject: String, subscriptionId: String, currency: Currency, periodStart: Date, periodEnd: Date, lines: [InvoiceLine], createdAt: Date) {
+        self.id = id
+        self.subject = subject
+        self.subscriptionId = subscriptionId
+        self.currency = currency
+        self.periodStart = periodStart
+        self.periodEnd = periodEnd
+        self.lines = lines
+        self.createdAt = createdAt
+    }
+}
+
 public protocol BillingStore: Sendable {
     /// Records `eventId` once and, unless it was seen or is older than the stored state, stores
     /// `subscription` (versioned by `version`), sets its subject's plan to what `entitledPlan`
@@ -45,8 +70,15 @@ public protocol BillingStore: Sendable {
     ) async throws -> WebhookOutcome
     /// Charges not on an invoice yet, oldest first.
     func pendingInvoiceItems(subject: String) async throws -> [InvoiceItemRecord]
+    /// Stores the invoice and marks the claimed charges as on it, unless one was issued for the
+    /// same subscription and period already (then nothing changes: false).
+    func issueInvoice(_ invoice: InvoiceRecord, claiming itemIds: [String]) async throws -> Bool
+    /// Issued invoices, newest first.
+    func invoices(subject: String) async throws -> [InvoiceRecord]
     /// Records an event that changes nothing here; false if it was seen before.
     func recordEvent(provider: String, eventId: String, type: String, now: Date) async throws -> Bool
+    /// Whether the event was recorded (applied, or acknowledged) already.
+    func hasEvent(provider: String, eventId: String) async throws -> Bool
     func subscription(id: String) async throws -> Subscription?
     /// The subject's subscriptions with their provider, oldest period first.
     func subscriptions(subject: String) async throws -> [(Subscription, provider: String)]
@@ -128,6 +160,46 @@ extension SQLStore {
         }
     }
 
+    public func issueInvoice(_ invoice: InvoiceRecord, claiming itemIds: [String]) async throws -> Bool {
+        let lines = String(decoding: try JSONEncoder().encode(invoice.lines), as: UTF8.self)
+        return try await self.provider.transaction { db in
+            let inserted = try await db.raw("""
+                INSERT INTO invoices (id, subject, subscription_id, currency, period_start_ms, period_end_ms, lines, total_minor, created_at_ms)
+                VALUES (\(bind: invoice.id), \(bind: invoice.subject), \(bind: invoice.subscriptionId), \(bind: invoice.currency.code),
+                    \(bind: Millis.from(invoice.periodStart)), \(bind: Millis.from(invoice.periodEnd)), \(bind: lines), \(bind: invoice.total),
+                    \(bind: Millis.from(invoice.createdAt)))
+                ON CONFLICT (subscription_id, period_start_ms) DO NOTHING
+                RETURNING id
+                """).first() != nil
+            guard inserted else { return false }
+            for id in itemIds {
+                try await db.raw("""
+                    UPDATE invoice_items SET invoice_id = \(bind: invoice.id) WHERE id = \(bind: id) AND subject = \(bind: invoice.subject) AND invoice_id IS NULL
+                    """).run()
+            }
+            return true
+        }
+    }
+
+    public func invoices(subject: String) async throws -> [InvoiceRecord] {
+        try await self.provider.read { db in
+            try await db.raw("""
+                SELECT id, subject, subscription_id, currency, period_start_ms, period_end_ms, lines, created_at_ms FROM invoices
+                WHERE subject = \(bind: subject) ORDER BY period_start_ms DESC, id
+                """).all().map { row in
+                InvoiceRecord(
+                    id: try row.decode(column: "id", as: String.self), subject: try row.decode(column: "subject", as: String.self),
+                    subscriptionId: try row.decode(column: "subscription_id", as: String.self),
+                    currency: Currency(try row.decode(column: "currency", as: String.self)) ?? Currency("EUR")!,
+                    periodStart: Millis.date(try row.decode(column: "period_start_ms", as: Int64.self)),
+                    periodEnd: Millis.date(try row.decode(column: "period_end_ms", as: Int64.self)),
+                    lines: try JSONDecoder().decode([InvoiceLine].self, from: Data(try row.decode(column: "lines", as: String.self).utf8)),
+                    createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self))
+                )
+            }
+        }
+    }
+
     static func decodeInvoiceItem(_ row: any SQLRow) throws -> InvoiceItemRecord {
         InvoiceItemRecord(
             id: try row.decode(column: "id", as: String.self), subject: try row.decode(column: "subject", as: String.self),
@@ -140,6 +212,12 @@ extension SQLStore {
 
     public func recordEvent(provider: String, eventId: String, type: String, now: Date) async throws -> Bool {
         try await self.provider.transaction { db in try await Self.insertEvent(db, provider: provider, eventId: eventId, type: type, now: now) }
+    }
+
+    public func hasEvent(provider: String, eventId: String) async throws -> Bool {
+        try await self.provider.read { db in
+            try await db.raw("SELECT 1 AS one FROM webhook_events WHERE provider = \(bind: provider) AND event_id = \(bind: eventId)").first() != nil
+        }
     }
 
     public func subscription(id: String) async throws -> Subscription? {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SQLKit
+import TollgateCore
 
 /// The one storage implementation: the same SQL on SQLite and PostgreSQL through SQLKit.
 public final class SQLStore: TollgateStorage {
@@ -83,7 +84,18 @@ public final class SQLStore: TollgateStorage {
         }
     }
 
-    static let customerColumns = "id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms, add_ons, seats"
+    public func setSpendCap(customerId: String, cap: Money?, at: Date) async throws -> CustomerRecord? {
+        try await provider.transaction { db in
+            try await db.raw("""
+                UPDATE customers SET spend_cap_minor = \(bind: cap?.amountMinor), spend_cap_currency = \(bind: cap?.currency.code),
+                    updated_at_ms = \(bind: Millis.from(at))
+                WHERE id = \(bind: customerId)
+                RETURNING \(unsafeRaw: Self.customerColumns)
+                """).first().map(Self.decodeCustomer)
+        }
+    }
+
+    static let customerColumns = "id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms, add_ons, seats, spend_cap_minor, spend_cap_currency"
 
     private static func customer(_ db: any SQLDatabase, id: String) async throws -> CustomerRecord? {
         let row = try await db.raw("""
@@ -103,7 +115,10 @@ public final class SQLStore: TollgateStorage {
             createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
             updatedAt: Millis.date(try row.decode(column: "updated_at_ms", as: Int64.self)),
             addOns: addOns,
-            seats: try row.decode(column: "seats", as: Int?.self)
+            seats: try row.decode(column: "seats", as: Int?.self),
+            spendCap: try row.decode(column: "spend_cap_minor", as: Int64?.self).flatMap { amount in
+                (try? row.decode(column: "spend_cap_currency", as: String?.self)).flatMap { $0.flatMap(Currency.init) }.map { Money(amount, $0) }
+            }
         )
     }
 

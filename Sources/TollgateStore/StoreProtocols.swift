@@ -1,4 +1,5 @@
 import Foundation
+import TollgateCore
 
 public protocol CustomerStore: Sendable {
     /// Creates the customer unless the id exists; never overwrites.
@@ -8,6 +9,8 @@ public protocol CustomerStore: Sendable {
     func changePlan(customerId: String, planId: String, at: Date) async throws -> CustomerRecord?
     /// Replaces the add-on quantities and the seats bought; nil if there is no such customer.
     func setAddOns(customerId: String, addOns: [String: Int], seats: Int?, at: Date) async throws -> CustomerRecord?
+    /// Sets (or, with nil, removes) the cap on what one period's overage may cost.
+    func setSpendCap(customerId: String, cap: Money?, at: Date) async throws -> CustomerRecord?
 }
 
 public protocol APIKeyStore: Sendable {

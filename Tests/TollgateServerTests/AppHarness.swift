@@ -18,6 +18,12 @@ struct AppHarness {
     let store: any TollgateStorage
     let clock: ManualClock
     let adminKey: String
+    let dependencies: AppDependencies
+
+    /// The billing scheduler as the server runs it (its own meter reads the committed counters).
+    func scheduler() -> SubscriptionService {
+        makeBilling(dependencies, service: makeService(dependencies).0).1
+    }
 
     static func run(
         _ database: TestDatabase, catalog: Catalog? = nil, clock: ManualClock = ManualClock(Fixtures.utc(2026, 5, 14)),
@@ -34,7 +40,7 @@ struct AppHarness {
                 signingKeys: TestKeys.ring, secretBox: TestKeys.box, passwordPolicy: TestKeys.policy,
                 stripeWebhookSecrets: [AppHarness.webhookSecret, AppHarness.oldWebhookSecret], stripe: stripe, shutdown: {}
             )
-            let harness = AppHarness(store: store, clock: clock, adminKey: admin.secret)
+            let harness = AppHarness(store: store, clock: clock, adminKey: admin.secret, dependencies: dependencies)
             try await buildApplication(dependencies).test(.router) { client in
                 try await body(harness, client)
             }

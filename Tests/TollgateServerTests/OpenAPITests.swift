@@ -55,7 +55,8 @@ struct OpenAPIDocument {
             )
             let service = makeService(dependencies).0
             let subscriptions = SubscriptionService(catalog: dependencies.catalog, store: store, clock: SystemClock(), logger: TestDatabase.logger, planChanged: { _ in })
-            let router = buildRouter(dependencies, service: service, subscriptions: subscriptions)
+            let invoices = InvoiceService(catalog: dependencies.catalog, store: store, clock: SystemClock()) { _, _, _ in [] }
+            let router = buildRouter(dependencies, service: service, subscriptions: subscriptions, invoices: invoices)
             let served = Set(router.routes.map { OpenAPIDocument.Operation(method: $0.method, path: $0.path.description) })
             #expect(served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented))")
             #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served))")

@@ -152,6 +152,14 @@ final class StripePeer: Sendable {
                 return json(object)
             }
         }
+        router.post("v1/invoiceitems") { request, context in
+            switch try await accept(request, context, allowed: ["customer", "invoice", "amount", "currency", "description"], required: ["customer", "currency"]) {
+            case .refused(let response): return response
+            case .accepted(let form):
+                guard form["amount"].flatMap(Int.init) != nil else { return stripeError("Invalid integer: \(form["amount"] ?? "")") }
+                return json(["id": "ii_\(peer.requests.count)", "object": "invoiceitem", "invoice": form["invoice"] ?? NSNull()])
+            }
+        }
         router.delete("v1/subscriptions/{id}") { request, context in
             switch try await accept(request, context, allowed: [], required: []) {
             case .refused(let response): return response

@@ -1,0 +1,106 @@
+import Foundation
+import Hummingbird
+import TollgateBilling
+import TollgateCore
+import TollgateMeter
+import TollgateStore
+
+/// Spend caps on overage, the upcoming invoice, and the invoices Tollgate issued.
+struct InvoiceRoutes: Sendable {
+    let service: EntitlementService
+    let invoices: InvoiceService
+
+    func register(on v1: RouterGroup<AuthenticatedContext>) {
+        v1.put("customers/{id}/spend-cap", use: setSpendCap)
+        v1.delete("customers/{id}/spend-cap", use: removeSpendCap)
+        v1.get("customers/{id}/invoices/upcoming", use: upcoming)
+        v1.get("customers/{id}/invoices", use: list)
+    }
+
+    struct SpendCapRequest: Decodable {
+        let amount: WholeNumber
+        let currency: String
+    }
+
+    struct SpendCapResponse: Encodable {
+        let customer: String
+        @NullEncoded var spendCap: MoneyResponse?
+    }
+
+    @Sendable func setSpendCap(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.customersWrite)
+        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let body = try await JSONBody.decode(SpendCapRequest.self, from: request, context: context)
+        guard let currency = Currency(body.currency) else { throw DomainError.invalidField("currency", "not an ISO 4217 currency code") }
+        guard (0...1_000_000_000_000).contains(body.amount.value) else {
+            throw DomainError.invalidField("amount", "must be a whole number of minor units from 0 to 1000000000000")
+        }
+        let customer = try await service.setSpendCap(customerId: id, cap: Money(body.amount.value, currency))
+        return JSONResponse.make(status: .ok, body: SpendCapResponse(customer: customer.id, spendCap: customer.spendCap.map(MoneyResponse.init)))
+    }
+
+    @Sendable func removeSpendCap(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.customersWrite)
+        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let customer = try await service.setSpendCap(customerId: id, cap: nil)
+        return JSONResponse.make(status: .ok, body: SpendCapResponse(customer: customer.id, spendCap: nil))
+    }
+
+    struct LineResponse: Encodable {
+        let kind: String
+        let description: String
+        let quantity: Int64
+        @NullEncoded var unitAmount: Int64?
+        let amount: Int64
+        @NullEncoded var feature: String?
+
+        init(_ line: InvoiceLine) {
+            kind = line.kind.rawValue
+            description = line.description
+            quantity = line.quantity
+            unitAmount = line.unitAmount
+            amount = line.amount
+            feature = line.feature
+        }
+    }
+
+    struct InvoiceResponse: Encodable {
+        @NullEncoded var id: String?
+        let customer: String
+        @NullEncoded var subscription: String?
+        let currency: String
+        @NullEncoded var periodStart: Date?
+        @NullEncoded var periodEnd: Date?
+        let lines: [LineResponse]
+        let total: Int64
+        @NullEncoded var issuedAt: Date?
+    }
+
+    @Sendable func upcoming(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.entitlementsRead)
+        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let draft = try await invoices.upcoming(subject: id)
+        return JSONResponse.make(status: .ok, body: InvoiceResponse(
+            id: nil, customer: id, subscription: draft.subscriptionId, currency: draft.currency.code, periodStart: draft.periodStart,
+            periodEnd: draft.periodEnd, lines: draft.lines.map(LineResponse.init), total: draft.total, issuedAt: nil
+        ))
+    }
+
+    struct InvoiceList: Encodable {
+        let customer: String
+        let invoices: [InvoiceResponse]
+    }
+
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try context.caller.require(.entitlementsRead)
+        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let issued = try await invoices.invoices(subject: id).map { invoice in
+            InvoiceResponse(
+                id: invoice.id, customer: invoice.subject, subscription: invoice.subscriptionId, currency: invoice.currency.code,
+                periodStart: invoice.periodStart, periodEnd: invoice.periodEnd, lines: invoice.lines.map(LineResponse.init), total: invoice.total,
+                issuedAt: invoice.createdAt
+            )
+        }
+        return JSONResponse.make(status: .ok, body: InvoiceList(customer: id, invoices: issued))
+    }
+}
