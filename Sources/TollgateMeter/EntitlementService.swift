@@ -201,7 +201,7 @@ public final class EntitlementService: Sendable {
                 try await counters.ensureLoaded(key) { try await store.counterValue(key) }
                 let outcome = try await decideAndCount(key: key, target: target, customerId: customerId, amount: amount)
                 // A refusal is not recorded: a retry after an upgrade should be able to succeed.
-                guard outcome.allowed else { return outcome }
+                guard outcome.allowed else { return .refusal(outcome) }
                 if let cost = quota.feature.creditCost, let credits {
                     // Paid in credits too: debited under the same idempotency key, so a retry after a
                     // failed count never charges twice. Not enough credits undoes the count.
@@ -217,15 +217,14 @@ public final class EntitlementService: Sendable {
                         refused.used -= amount
                         refused.remaining = refused.limit.map { max(0, $0 - refused.used) }
                         refused.reason = .insufficientCredits
-                        return refused
+                        return .refusal(refused)
                     } catch {
                         counters.update(key) { $0 -= amount }
                         throw error
                     }
                 }
-                try await commit(key: key, quota: quota, delta: amount, scope: "consume:\(customerId)",
-                                 idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome)
-                return outcome
+                return try await commit(key: key, quota: quota, delta: amount, scope: "consume:\(customerId)",
+                                        idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome)
             }
         )
     }
@@ -321,9 +320,8 @@ public final class EntitlementService: Sendable {
                         used: used, remaining: outcome.remaining, resetsAt: outcome.resetsAt, reason: nil, upgradeTier: nil
                     ))
                 }
-                try await commit(key: key, quota: quota, delta: -released, scope: scope,
-                                 idempotencyKey: idempotencyKey, fingerprint: "\(featureId)|\(amount)", outcome: outcome)
-                return outcome
+                return try await commit(key: key, quota: quota, delta: -released, scope: scope,
+                                        idempotencyKey: idempotencyKey, fingerprint: "\(featureId)|\(amount)", outcome: outcome)
             }
         )
     }
@@ -337,14 +335,19 @@ public final class EntitlementService: Sendable {
 
     private func commit(
         key: CounterKey, quota: Quota, delta: Int64, scope: String, idempotencyKey: String, fingerprint: String, outcome: UsageOutcome
-    ) async throws {
+    ) async throws -> IdempotencyGate.Answer {
         let response = String(decoding: try Self.encoder.encode(outcome), as: UTF8.self)
         let record = IdempotencyRecord(scope: scope, key: idempotencyKey, fingerprint: fingerprint, response: response, createdAt: clock.now())
         let change = CounterDelta(
             key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from), delta: delta
         )
         do {
-            try await committer.submit([change], record: record)
+            guard try await committer.submit([change], record: record) else {
+                // The key was answered before: this change was not applied; replay that answer.
+                counters.update(key) { $0 -= delta }
+                return .alreadyAnswered
+            }
+            return .outcome(outcome)
         } catch {
             // Not durable, so not counted: undo the in-memory change and fail the caller.
             counters.update(key) { $0 -= delta }

@@ -10,9 +10,8 @@ import TollgateStore
 /// is committed (or has failed), so an answer given to a client is always durable.
 public final class GroupCommitter: Service {
     struct Pending {
-        let deltas: [CounterDelta]
-        let record: IdempotencyRecord?
-        let continuation: CheckedContinuation<Void, any Error>
+        let entry: UsageEntry
+        let continuation: CheckedContinuation<Bool, any Error>
     }
 
     private struct State {
@@ -37,11 +36,12 @@ public final class GroupCommitter: Service {
     }
 
     /// Durably applies `deltas` (and stores `record`), together with whatever else is pending.
-    func submit(_ deltas: [CounterDelta], record: IdempotencyRecord?) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+    /// False when `record`'s key was stored already: then nothing of it was applied.
+    func submit(_ deltas: [CounterDelta], record: IdempotencyRecord?) async throws -> Bool {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
             let accepted = state.withLock { state -> Bool in
                 guard !state.stopped else { return false }
-                state.queue.append(Pending(deltas: deltas, record: record, continuation: continuation))
+                state.queue.append(Pending(entry: UsageEntry(deltas: deltas, record: record), continuation: continuation))
                 return true
             }
             if accepted {
@@ -74,12 +74,9 @@ public final class GroupCommitter: Service {
                 return taken
             }
             if batch.isEmpty { return }
-            let usage = UsageBatch(
-                deltas: batch.flatMap(\.deltas), idempotencyRecords: batch.compactMap(\.record), at: clock.now()
-            )
             do {
-                try await store.commit(usage)
-                for pending in batch { pending.continuation.resume() }
+                let applied = try await store.commit(UsageBatch(entries: batch.map(\.entry), at: clock.now()))
+                for (pending, done) in zip(batch, applied) { pending.continuation.resume(returning: done) }
             } catch {
                 logger.error("group commit of \(batch.count) changes failed", metadata: ["error": "\(String(reflecting: error))"])
                 for pending in batch { pending.continuation.resume(throwing: MeterError.commitFailed) }

@@ -40,12 +40,24 @@ final class IdempotencyGate: Sendable {
         return decoder
     }()
 
-    /// Runs `body` unless this key was answered before (then replays that answer).
-    /// `body` returns the outcome and commits it together with the record it is given.
+    /// What the guarded call found.
+    enum Answer {
+        /// Done and committed with its idempotency record: the answer.
+        case outcome(UsageOutcome)
+        /// A refusal, not recorded: the key may still have been answered "allowed" before.
+        case refusal(UsageOutcome)
+        /// The commit found the key stored already (a retry after a restart, or another node's).
+        case alreadyAnswered
+    }
+
+    /// Runs `body` unless a call with this key is in flight here (then waits for its answer).
+    /// The store is read only when `body` cannot answer by itself: a refusal, or a commit that
+    /// found the key stored; then the stored answer is replayed. The insert is the check, so
+    /// the hot path never reads the database.
     func run(
         scope: String, key: String, fingerprint: String,
         lookup: () async throws -> IdempotencyRecord?,
-        body: () async throws -> UsageOutcome
+        body: () async throws -> Answer
     ) async throws -> UsageOutcome {
         let token = scope + "\u{1F}" + key
         let (flight, isLeader) = flights.withLock { flights -> (Flight, Bool) in
@@ -60,11 +72,16 @@ final class IdempotencyGate: Sendable {
         }
         let result: Result<UsageOutcome, any Error>
         do {
-            if let stored = try await lookup() {
-                guard stored.fingerprint == fingerprint else { throw Self.reused(key) }
-                result = .success(try Self.decoder.decode(UsageOutcome.self, from: Data(stored.response.utf8)))
-            } else {
-                result = .success(try await body())
+            switch try await body() {
+            case .outcome(let outcome):
+                result = .success(outcome)
+            case .refusal(let refusal):
+                result = .success(try await replay(lookup: lookup, fingerprint: fingerprint, key: key) ?? refusal)
+            case .alreadyAnswered:
+                guard let stored = try await replay(lookup: lookup, fingerprint: fingerprint, key: key) else {
+                    throw DomainError(.unavailable, "idempotency key \(key) was stored and then not found; retry")
+                }
+                result = .success(stored)
             }
         } catch {
             result = .failure(error)
@@ -73,6 +90,12 @@ final class IdempotencyGate: Sendable {
         flights.withLock { _ = $0.removeValue(forKey: token) }
         flight.finish(result)
         return try result.get()
+    }
+
+    private func replay(lookup: () async throws -> IdempotencyRecord?, fingerprint: String, key: String) async throws -> UsageOutcome? {
+        guard let stored = try await lookup() else { return nil }
+        guard stored.fingerprint == fingerprint else { throw Self.reused(key) }
+        return try Self.decoder.decode(UsageOutcome.self, from: Data(stored.response.utf8))
     }
 
     private static func reused(_ key: String) -> DomainError {

@@ -125,15 +125,25 @@ public struct IdempotencyRecord: Sendable, Hashable {
     }
 }
 
+/// One caller's change within a group commit: counter deltas and, for a mutating call, the
+/// idempotency record that makes it happen once.
+public struct UsageEntry: Sendable {
+    public var deltas: [CounterDelta]
+    public var record: IdempotencyRecord?
+
+    public init(deltas: [CounterDelta], record: IdempotencyRecord?) {
+        self.deltas = deltas
+        self.record = record
+    }
+}
+
 /// Everything one group commit writes, in one transaction.
 public struct UsageBatch: Sendable {
-    public var deltas: [CounterDelta]
-    public var idempotencyRecords: [IdempotencyRecord]
+    public var entries: [UsageEntry]
     public var at: Date
 
-    public init(deltas: [CounterDelta], idempotencyRecords: [IdempotencyRecord], at: Date) {
-        self.deltas = deltas
-        self.idempotencyRecords = idempotencyRecords
+    public init(entries: [UsageEntry], at: Date) {
+        self.entries = entries
         self.at = at
     }
 }

@@ -216,21 +216,49 @@ public final class SQLStore: TollgateStorage {
     /// Rows per statement: 7 binds each stays far below both databases' parameter limits.
     private static let rowsPerStatement = 500
 
-    public func commit(_ batch: UsageBatch) async throws {
-        // One row per key: PostgreSQL refuses an upsert that touches the same row twice.
-        var merged: [CounterKey: CounterDelta] = [:]
-        for delta in batch.deltas {
-            if let previous = merged[delta.key] {
-                merged[delta.key] = CounterDelta(key: delta.key, period: delta.period, periodEndMillis: delta.periodEndMillis, delta: previous.delta + delta.delta)
-            } else {
-                merged[delta.key] = delta
-            }
-        }
-        let deltas = Array(merged.values)
-        let records = batch.idempotencyRecords
+    @discardableResult
+    public func commit(_ batch: UsageBatch) async throws -> [Bool] {
         let now = Millis.from(batch.at)
-        try await provider.transaction { db in
-            for chunk in deltas.chunked(Self.rowsPerStatement) {
+        return try await provider.transaction { db in
+            // Idempotency records first: a key already stored marks its entry as a duplicate,
+            // whose deltas are then left out. No read before: the insert is the check.
+            var applied = Array(repeating: true, count: batch.entries.count)
+            var tokens: [String: Int] = [:]
+            var records: [(Int, IdempotencyRecord)] = []
+            for (index, entry) in batch.entries.enumerated() {
+                guard let record = entry.record else { continue }
+                let token = Self.token(record.scope, record.key)
+                if tokens[token] != nil { applied[index] = false; continue }
+                tokens[token] = index
+                records.append((index, record))
+            }
+            var inserted = Set<String>()
+            for chunk in records.chunked(Self.rowsPerStatement) {
+                let rows = chunk.map { _, r -> SQLQueryString in
+                    "(\(bind: r.scope), \(bind: r.key), \(bind: r.fingerprint), \(bind: r.response), \(bind: Millis.from(r.createdAt)))"
+                }
+                for row in try await db.raw("""
+                    INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
+                    VALUES \(rows.joined(separator: ", "))
+                    ON CONFLICT (scope, idempotency_key) DO NOTHING
+                    RETURNING scope, idempotency_key
+                    """).all() {
+                    inserted.insert(Self.token(try row.decode(column: "scope", as: String.self), try row.decode(column: "idempotency_key", as: String.self)))
+                }
+            }
+            for (index, record) in records where !inserted.contains(Self.token(record.scope, record.key)) { applied[index] = false }
+            // One row per key: PostgreSQL refuses an upsert that touches the same row twice.
+            var merged: [CounterKey: CounterDelta] = [:]
+            for (index, entry) in batch.entries.enumerated() where applied[index] {
+                for delta in entry.deltas {
+                    if let previous = merged[delta.key] {
+                        merged[delta.key] = CounterDelta(key: delta.key, period: delta.period, periodEndMillis: delta.periodEndMillis, delta: previous.delta + delta.delta)
+                    } else {
+                        merged[delta.key] = delta
+                    }
+                }
+            }
+            for chunk in Array(merged.values).chunked(Self.rowsPerStatement) {
                 let rows = chunk.map { d -> SQLQueryString in
                     "(\(bind: d.key.subject), \(bind: d.key.feature), \(bind: d.key.periodStartMillis), \(bind: d.periodEndMillis), \(bind: d.period), \(bind: d.delta), \(bind: now))"
                 }
@@ -241,17 +269,11 @@ public final class SQLStore: TollgateStorage {
                     DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
                     """).run()
             }
-            for chunk in records.chunked(Self.rowsPerStatement) {
-                let rows = chunk.map { r -> SQLQueryString in
-                    "(\(bind: r.scope), \(bind: r.key), \(bind: r.fingerprint), \(bind: r.response), \(bind: Millis.from(r.createdAt)))"
-                }
-                try await db.raw("""
-                    INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
-                    VALUES \(rows.joined(separator: ", "))
-                    """).run()
-            }
+            return applied
         }
     }
+
+    private static func token(_ scope: String, _ key: String) -> String { scope + "\u{1F}" + key }
 
     public func idempotencyRecord(scope: String, key: String) async throws -> IdempotencyRecord? {
         try await provider.read { db in

@@ -31,7 +31,11 @@ public protocol UsageStore: Sendable {
     /// The committed value of a counter (0 when it was never written).
     func counterValue(_ key: CounterKey) async throws -> Int64
     /// Applies every delta and stores every idempotency record in one transaction.
-    func commit(_ batch: UsageBatch) async throws
+    /// Applies the batch in one transaction. An entry whose idempotency key is stored already
+    /// (a retry, or another node's) is skipped whole; the answer says, per entry, whether it
+    /// was applied.
+    @discardableResult
+    func commit(_ batch: UsageBatch) async throws -> [Bool]
     func idempotencyRecord(scope: String, key: String) async throws -> IdempotencyRecord?
     /// Counters of `subject`: lifetime ones always, periodic ones whose window starts in [from, to).
     func usageHistory(subject: String, from: Date, to: Date) async throws -> [UsageRow]

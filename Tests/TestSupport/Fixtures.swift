@@ -1,5 +1,6 @@
 import Foundation
 import TollgateCore
+import TollgateStore
 
 public enum Fixtures {
     /// A small catalog with every kind of feature, for tests that need exact numbers.
@@ -45,5 +46,14 @@ public enum Fixtures {
 
     public static func utc(_ year: Int, _ month: Int, _ day: Int, _ hour: Int = 0, _ minute: Int = 0, _ second: Int = 0) -> Date {
         PeriodMath.utcCalendar.date(from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second))!
+    }
+}
+
+extension UsageBatch {
+    /// One entry carrying all `deltas` and the first record; further records in entries of their own.
+    public init(deltas: [CounterDelta], idempotencyRecords: [IdempotencyRecord], at: Date) {
+        var entries = [UsageEntry(deltas: deltas, record: idempotencyRecords.first)]
+        entries += idempotencyRecords.dropFirst().map { UsageEntry(deltas: [], record: $0) }
+        self.init(entries: entries, at: at)
     }
 }

@@ -78,6 +78,10 @@ import TollgateStore
                 let replay = try await service.consume(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "k")
                 #expect(replay == first)
                 #expect(try await service.check(customerId: "c1", featureId: "starter", amount: 1).used == 1)
+                // With the quota used up since, the retry is still the first answer, not a refusal.
+                #expect(try await service.consume(customerId: "c1", featureId: "starter", amount: 4, idempotencyKey: "fill").allowed)
+                #expect(try await service.consume(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "k") == first)
+                #expect(try await service.consume(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "new").allowed == false)
             }
         }
     }

@@ -73,19 +73,18 @@ import TollgateStore
     }
 
     @Test(arguments: TestDatabase.all)
-    func aFailedBatchWritesNothing(database: TestDatabase) async throws {
+    func anEntryWhoseKeyIsStoredIsSkippedWholeAndTheRestApplies(database: TestDatabase) async throws {
         try await database.withStore { store, _ in
             let key = CounterKey(subject: "customer:c1", feature: "search", periodStartMillis: 1000)
-            let record = IdempotencyRecord(scope: "consume:c1", key: "k1", fingerprint: "f", response: "{}", createdAt: now)
-            try await store.commit(UsageBatch(deltas: [CounterDelta(key: key, period: "monthly", periodEndMillis: nil, delta: 1)], idempotencyRecords: [record], at: now))
-            // The same idempotency key again violates the primary key: the whole batch must roll back.
-            await #expect(throws: (any Error).self) {
-                try await store.commit(UsageBatch(deltas: [CounterDelta(key: key, period: "monthly", periodEndMillis: nil, delta: 10)], idempotencyRecords: [record], at: now))
+            func entry(_ delta: Int64, _ idempotencyKey: String) -> UsageEntry {
+                UsageEntry(deltas: [CounterDelta(key: key, period: "monthly", periodEndMillis: nil, delta: delta)],
+                           record: IdempotencyRecord(scope: "consume:c1", key: idempotencyKey, fingerprint: "f", response: "{}", createdAt: now))
             }
-            #expect(try await store.counterValue(key) == 1)
-            // And the store still works afterwards.
-            try await store.commit(UsageBatch(deltas: [CounterDelta(key: key, period: "monthly", periodEndMillis: nil, delta: 1)], idempotencyRecords: [], at: now))
-            #expect(try await store.counterValue(key) == 2)
+            #expect(try await store.commit(UsageBatch(entries: [entry(1, "k1")], at: now)) == [true])
+            // k1 again (a retry, or another node's), k2 new, and k2 twice in one batch.
+            let applied = try await store.commit(UsageBatch(entries: [entry(10, "k1"), entry(2, "k2"), entry(100, "k2")], at: now))
+            #expect(applied == [false, true, false])
+            #expect(try await store.counterValue(key) == 3)
         }
     }
 
