@@ -179,6 +179,7 @@ func buildRouter(
     let authenticator = APIKeyAuthenticator(store: dependencies.store, clock: dependencies.clock)
     let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)
+    EventRoutes(service: service).register(on: v1)
     APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
     let credits = CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
     let stripeBilling = StripeBilling(

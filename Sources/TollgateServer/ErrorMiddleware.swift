@@ -66,7 +66,7 @@ enum HTTPStatusMapping {
     }
 }
 
-struct ErrorBody: Encodable {
+struct ErrorBody: Encodable, Sendable {
     let code: String
     let message: String
     let field: String?
@@ -78,6 +78,8 @@ struct ErrorEnvelope: Encodable {
     init(_ error: DomainError) {
         self.error = ErrorBody(code: error.code.rawValue, message: error.message, field: error.field)
     }
+
+    init(error: ErrorBody) { self.error = error }
 }
 
 enum JSONResponse {
