@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Pure domain: no I/O, no HTTP.
@@ -97,10 +98,22 @@ let package = Package(
             resources: [.copy("Resources/memento.yaml")],
             swiftSettings: swiftSettings
         ),
+        // `tollgate bench`: the meter and the server measured against baselines in the same run.
+        .target(
+            name: "TollgateBench",
+            dependencies: [
+                "TollgateCore", "TollgateStore", "TollgateMeter", "TollgateServer", "TollgateIdentity",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tollgate",
             dependencies: [
-                "TollgateServer", "TollgateCore", "TollgateStore", "TollgateIdentity",
+                "TollgateServer", "TollgateCore", "TollgateStore", "TollgateIdentity", "TollgateBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

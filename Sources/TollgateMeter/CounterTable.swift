@@ -45,3 +45,20 @@ final class CounterTable: Sendable {
 
     var count: Int { shards.reduce(0) { $0 + $1.counters.withLock { $0.count } } }
 }
+
+/// For `tollgate bench`: what live counters cost in memory, measured on a table filled the way
+/// the meter fills it (one counter per customer, feature and period).
+public enum CounterMemoryProbe {
+    /// Resident bytes added per counter when `count` counters are live, given a way to read the
+    /// process's resident memory.
+    public static func bytesPerCounter(count: Int, resident: () -> Int) -> Double {
+        let before = resident()
+        let table = CounterTable()
+        for index in 0..<count {
+            let key = CounterKey(subject: "customer:cus_\(index)", feature: "api_calls", periodStartMillis: 1_790_000_000_000)
+            table.update(key) { $0 = Int64(index) }
+        }
+        let after = resident()
+        return withExtendedLifetime(table) { Double(after - before) / Double(max(1, count)) }
+    }
+}

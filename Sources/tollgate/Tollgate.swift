@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TollgateBench
 import TollgateCore
 import TollgateIdentity
 import TollgateServer
@@ -11,7 +12,7 @@ struct Tollgate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tollgate",
         abstract: "Entitlements, metering and billing for SaaS products.",
-        subcommands: [Serve.self, Migrate.self, Keys.self, CatalogCommand.self, Customers.self]
+        subcommands: [Serve.self, Migrate.self, Keys.self, CatalogCommand.self, Customers.self, BenchCommand.self]
     )
 }
 
@@ -198,6 +199,35 @@ struct Customers: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             print("\(customer) is on plan \(plan)")
+        }
+    }
+}
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the meter and the server against baselines run at the same time; print Markdown (and append it with --record)."
+    )
+
+    @Option(help: "Seconds per in-process figure.") var seconds = 3
+    @Flag(help: "Short runs over few keys: checks that the bench works, not how fast.") var quick = false
+    @Option(help: "Also measure on this PostgreSQL (postgres://user:pass@host:port/db).") var postgres: String?
+    @Option(help: "Append the report to this file (e.g. BENCHMARKS.md).") var record: String?
+
+    func run() async throws {
+        guard seconds >= 1 else { throw ValidationError("--seconds must be 1 or more") }
+        var logger = Logger(label: "tollgate.bench")
+        logger.logLevel = .info
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var options = Bench.Options(executable: executable)
+        options.seconds = seconds
+        options.quick = quick
+        options.postgresURL = postgres
+        let report = try await Bench(options: options, logger: logger).run()
+        print(report)
+        if let record {
+            let existing = (try? String(contentsOfFile: record, encoding: .utf8)) ?? "# Benchmarks\n\nAppended by `tollgate bench --record BENCHMARKS.md`.\n\n"
+            try (existing + report).write(toFile: record, atomically: true, encoding: .utf8)
         }
     }
 }

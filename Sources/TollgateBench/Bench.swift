@@ -1,0 +1,73 @@
+import Foundation
+import Logging
+import TollgateMeter
+import TollgateStore
+
+/// `tollgate bench`: every figure beside a baseline measured in the same run, as a Markdown
+/// report that can be appended to BENCHMARKS.md.
+public struct Bench: Sendable {
+    public struct Options: Sendable {
+        /// Seconds per in-process figure; wrk runs get a little more.
+        public var seconds: Int = 3
+        /// Small key counts and short runs: checks that everything runs, not how fast.
+        public var quick = false
+        public var postgresURL: String?
+        public var executable: String
+        public var counterMemoryCount = 1_000_000
+
+        public init(executable: String) { self.executable = executable }
+    }
+
+    let options: Options
+    let logger: Logger
+
+    public init(options: Options, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Runs everything and returns the report.
+    public func run() async throws -> String {
+        let machine = MachineDescription.current()
+        var report = BenchReport(machine: machine, options: options)
+        let directory = NSTemporaryDirectory() + "tollgate-bench-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let keyCounts = options.quick ? [1, 1000] : [1, 1000, 100_000]
+        let taskCounts = [1, 8, 64]
+        let duration = Duration.milliseconds(options.quick ? 300 : options.seconds * 1000)
+
+        var locations: [(String, DatabaseLocation)] = [("SQLite", .sqlite(directory: directory + "/sqlite"))]
+        if let url = options.postgresURL { locations.append(("PostgreSQL", .postgres(url: url))) }
+        for (name, location) in locations {
+            logger.info("in-process meter on \(name)")
+            let store = try await SQLStore.open(location, logger: logger)
+            let rows = try await MeterBench(store: store, label: name, logger: logger).run(keyCounts: keyCounts, taskCounts: taskCounts, duration: duration)
+            await store.shutdown()
+            report.meter.append((name, rows))
+        }
+        report.bytesPerCounter = CounterMemoryProbe.bytesPerCounter(count: options.quick ? 100_000 : options.counterMemoryCount, resident: residentBytes)
+
+        if Wrk.available {
+            for (name, location) in locations {
+                logger.info("HTTP on \(name)")
+                let serverDirectory = directory + "/server-\(name.lowercased())"
+                try FileManager.default.createDirectory(atPath: serverDirectory, withIntermediateDirectories: true)
+                let server = ServerBench(
+                    executable: options.executable, location: location == locations[0].1 ? .sqlite(directory: serverDirectory) : location,
+                    directory: serverDirectory, duration: options.quick ? 1 : options.seconds + 2, keys: 1000, logger: logger
+                )
+                report.http.append((name, try await server.run()))
+            }
+        } else {
+            report.notes.append("wrk is not installed: no HTTP figures (apt-get install wrk).")
+        }
+        if RedisBench.available {
+            logger.info("Redis INCR")
+            report.redis = try RedisBench(directory: directory, requests: options.quick ? 20_000 : 500_000).run()
+        } else {
+            report.notes.append("Redis is not installed: no INCR baseline (apt-get install redis-server).")
+        }
+        return report.markdown()
+    }
+}

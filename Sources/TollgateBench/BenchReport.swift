@@ -1,0 +1,109 @@
+import Foundation
+
+/// The bench's figures as Markdown: a table per section, each figure beside its baseline and
+/// the ratio, then the issue's targets marked as met or not.
+struct BenchReport {
+    let machine: MachineDescription
+    let options: Bench.Options
+    var meter: [(String, [MeterBench.Row])] = []
+    var bytesPerCounter: Double?
+    var http: [(String, ServerBench.Results)] = []
+    var redis: RedisBench.Results?
+    var notes: [String] = []
+
+    func markdown() -> String {
+        let date = ISO8601DateFormatter().string(from: Date())
+        var out = "## Run of \(date)\n\n"
+        out += "Machine: \(machine.summary). \(options.quick ? "**Quick run** (short, small: checks that the bench runs, not how fast). " : "")"
+        out += "\(options.seconds) s per in-process figure. Every consume is durable before it is answered "
+        out += "(SQLite: WAL, synchronous=FULL; PostgreSQL: synchronous_commit as configured).\n\n"
+        out += meterSection()
+        if let bytes = bytesPerCounter {
+            out += "### Memory\n\nLive counters in the meter's table: \(format(bytes)) resident bytes per counter (target ≤ 200).\n\n"
+        }
+        out += httpSection()
+        out += redisSection()
+        out += targetsSection()
+        for note in notes { out += "- \(note)\n" }
+        return out + "\n"
+    }
+
+    private func meterSection() -> String {
+        guard !meter.isEmpty else { return "" }
+        var out = "### In-process: the meter's `consume` against one conditional SQL UPDATE per consume\n\n"
+        out += "| database | keys | callers | meter consumes/s | p50 µs | p99 µs | SQL UPDATE/s | p99 µs | ratio |\n"
+        out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        for (database, rows) in meter {
+            for row in rows {
+                out += "| \(database) | \(row.keys) | \(row.tasks) | \(format(row.meter.perSecond)) | \(format(row.meter.p50)) | \(format(row.meter.p99)) "
+                out += "| \(format(row.baseline.perSecond)) | \(format(row.baseline.p99)) | \(ratio(row.meter.perSecond, row.baseline.perSecond)) |\n"
+            }
+        }
+        return out + "\n"
+    }
+
+    private func httpSection() -> String {
+        guard !http.isEmpty else { return "" }
+        var out = "### HTTP on loopback (wrk, 2 threads, 64 connections; server and wrk share the machine)\n\n"
+        out += "| database | route | requests/s | p50 µs | p99 µs | failures | vs GET /health |\n|---|---|---:|---:|---:|---:|---:|\n"
+        for (database, results) in http {
+            let health = results.health?.requestsPerSecond
+            for (route, result) in [("GET /health", results.health), ("POST /v1/consume", results.consume), ("POST /v1/check", results.check)] {
+                guard let result else { continue }
+                out += "| \(database) | \(route) | \(format(result.requestsPerSecond)) | \(format(result.p50)) | \(format(result.p99)) | \(result.failures) "
+                out += "| \(health.map { ratio(result.requestsPerSecond, $0) } ?? "–") |\n"
+            }
+            if let (connections, half) = results.consumeAtHalf {
+                out += "| \(database) | POST /v1/consume, \(connections) connection(s) (≈ half the peak) | \(format(half.requestsPerSecond)) | \(format(half.p50)) | \(format(half.p99)) | \(half.failures) | |\n"
+            }
+            if let events = results.events {
+                out += "| \(database) | POST /v1/events (1,000 events each, 4 connections) | \(format(events.requestsPerSecond)) = **\(format(events.requestsPerSecond * 1000)) events/s** | \(format(events.p50)) | \(format(events.p99)) | \(events.failures) | |\n"
+            }
+        }
+        return out + "\n"
+    }
+
+    private func redisSection() -> String {
+        guard let redis else { return "" }
+        let ours = meter.first?.1.first { $0.keys == 1000 && $0.tasks == 64 }?.meter.perSecond
+        var out = "### The seed's design: Redis INCR (redis-benchmark, 64 connections)\n\n| what | operations/s | Tollgate's meter (1,000 keys, 64 callers, SQLite) / this |\n|---|---:|---:|\n"
+        out += "| Redis INCR, no persistence (the seed's fire-and-forget counter) | \(format(redis.inMemory)) | \(ours.map { ratio($0, redis.inMemory) } ?? "–") |\n"
+        out += "| Redis INCR, appendfsync always (durable like Tollgate) | \(format(redis.fsyncAlways)) | \(ours.map { ratio($0, redis.fsyncAlways) } ?? "–") |\n"
+        return out + "\n"
+    }
+
+    private func targetsSection() -> String {
+        var out = "### Targets (issue 6)\n\n"
+        func mark(_ met: Bool?) -> String { met.map { $0 ? "met" : "**not met**" } ?? "not measured" }
+        let sqlite = meter.first { $0.0 == "SQLite" }?.1 ?? []
+        let best1k = sqlite.filter { $0.keys == 1000 }.map(\.meter.perSecond).max()
+        let best100k = sqlite.filter { $0.keys == 100_000 }.map(\.meter.perSecond).max()
+        out += "- in-process ≥ 1,000,000 consumes/s over 1,000 keys: \(format(best1k)) — \(mark(best1k.map { $0 >= 1_000_000 }))\n"
+        out += "- in-process ≥ 250,000 consumes/s over 100,000 keys: \(format(best100k)) — \(mark(best100k.map { $0 >= 250_000 }))\n"
+        let sqliteHTTP = http.first { $0.0 == "SQLite" }?.1
+        if let consume = sqliteHTTP?.consume?.requestsPerSecond, let health = sqliteHTTP?.health?.requestsPerSecond {
+            out += "- HTTP consume ≥ 70% of /health: \(ratio(consume, health)) — \(mark(consume >= 0.7 * health))\n"
+        }
+        if let half = sqliteHTTP?.consumeAtHalf?.1.p99 {
+            out += "- p99 ≤ 2 ms at about half the peak rate: \(format(half)) µs — \(mark(half <= 2000))\n"
+        }
+        if let events = sqliteHTTP?.events?.requestsPerSecond {
+            out += "- batched ingestion ≥ 100,000 events/s (SQLite): \(format(events * 1000)) — \(mark(events * 1000 >= 100_000))\n"
+        }
+        if let events = http.first(where: { $0.0 == "PostgreSQL" })?.1.events?.requestsPerSecond {
+            out += "- batched ingestion ≥ 30,000 events/s (PostgreSQL): \(format(events * 1000)) — \(mark(events * 1000 >= 30_000))\n"
+        }
+        if let bytes = bytesPerCounter { out += "- ≤ 200 bytes per live counter: \(format(bytes)) — \(mark(bytes <= 200))\n" }
+        return out
+    }
+
+    private func format(_ value: Double?) -> String {
+        guard let value else { return "–" }
+        if value >= 100 { return Int(value.rounded()).formatted(.number.grouping(.automatic)).replacingOccurrences(of: " ", with: ",") }
+        return String(format: "%.1f", value)
+    }
+
+    private func ratio(_ value: Double, _ baseline: Double) -> String {
+        baseline > 0 ? String(format: "%.2f×", value / baseline) : "–"
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+import SQLKit
+import TollgateCore
+import TollgateMeter
+import TollgateStore
+
+/// The meter through its public API against the same consumes done as one conditional SQL
+/// UPDATE each (autocommit, durable), on one database, for several key counts and callers.
+struct MeterBench {
+    static let catalogYAML = """
+        product: bench
+        name: Bench
+        defaultPlan: metered
+        features:
+          calls: { type: metered, name: Calls, unit: call }
+        plans:
+          - id: metered
+            name: Metered
+            order: 0
+            features:
+              calls: { limit: 1000000000000, period: monthly }
+        """
+    static let limit: Int64 = 1_000_000_000_000
+
+    struct Row: Sendable {
+        let keys: Int
+        let tasks: Int
+        let meter: Measurement
+        let baseline: Measurement
+    }
+
+    let store: SQLStore
+    let label: String
+    let logger: Logger
+    let prefix = "b" + UUID().uuidString.prefix(8).lowercased()
+
+    /// Customers `<prefix>-0…` on the bench plan, and a counter row per key for the baseline.
+    func prepare(keys: Int) async throws {
+        let now = Millis.from(Date())
+        for chunk in Array(0..<keys).chunked(500) {
+            try await store.provider.transaction { db in
+                let customers = chunk.map { index -> SQLQueryString in
+                    "(\(bind: "\(prefix)-\(index)"), \(bind: "metered"), \(bind: now), \(bind: now), \(bind: now))"
+                }
+                try await db.raw("""
+                    INSERT INTO customers (id, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms) VALUES \(customers.joined(separator: ", "))
+                    """).run()
+                let counters = chunk.map { index -> SQLQueryString in
+                    "(\(bind: "baseline:\(prefix)-\(index)"), 'calls', 0, NULL, 'lifetime', 0, \(bind: now))"
+                }
+                try await db.raw("""
+                    INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
+                    VALUES \(counters.joined(separator: ", "))
+                    """).run()
+            }
+        }
+    }
+
+    func run(keyCounts: [Int], taskCounts: [Int], duration: Duration) async throws -> [Row] {
+        let catalog = try CatalogLoader.load(yaml: Self.catalogYAML)
+        let maxKeys = keyCounts.max() ?? 1
+        try await prepare(keys: maxKeys)
+        let ids = (0..<maxKeys).map { "\(prefix)-\($0)" }
+        let clock = SystemClock()
+        let committer = GroupCommitter(store: store, clock: clock, logger: logger)
+        let service = EntitlementService(catalog: catalog, store: store, committer: committer, clock: clock, logger: logger)
+        let running = Task { try await committer.run() }
+        defer { running.cancel() }
+        // Warm up: every customer and counter in memory, as on a server that has been running.
+        try await inParallel(workers: 8, count: maxKeys) { index in
+            _ = try await service.consume(customerId: ids[index], featureId: "calls", amount: 1, idempotencyKey: "\(prefix)-warm-\(index)")
+        }
+        var rows: [Row] = []
+        for keys in keyCounts {
+            for tasks in taskCounts {
+                let tag = "\(prefix)-\(keys)-\(tasks)"
+                let meter = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
+                    let index = (iteration &* tasks &+ task) % keys
+                    _ = try await service.consume(customerId: ids[index], featureId: "calls", amount: 1, idempotencyKey: "\(tag)-\(task)-\(iteration)")
+                }
+                let provider = store.provider
+                let baseline = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
+                    let subject = "baseline:" + ids[(iteration &* tasks &+ task) % keys]
+                    try await provider.transaction { db in
+                        try await db.raw("""
+                            UPDATE usage_counters SET used = used + 1
+                            WHERE subject = \(bind: subject) AND feature = 'calls' AND period_start_ms = 0 AND used + 1 <= \(bind: Self.limit)
+                            """).run()
+                    }
+                }
+                logger.info("\(label): \(keys) keys, \(tasks) tasks: meter \(Int(meter.perSecond))/s, SQL \(Int(baseline.perSecond))/s")
+                rows.append(Row(keys: keys, tasks: tasks, meter: meter, baseline: baseline))
+            }
+        }
+        return rows
+    }
+}
+
+/// Runs `body` for 0..<count on `workers` concurrent tasks.
+func inParallel(workers: Int, count: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in 0..<workers {
+            group.addTask {
+                for index in stride(from: worker, to: count, by: workers) { try await body(index) }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import Logging
+import TollgateCore
+import TollgateServer
+import TollgateStore
+
+/// A `tollgate serve` process loaded by wrk on loopback: consume and check against the same
+/// server's `/health`, and batched ingestion through `/v1/events`.
+struct ServerBench {
+    let executable: String
+    let location: DatabaseLocation
+    let directory: String
+    let duration: Int
+    let keys: Int
+    let logger: Logger
+
+    struct Results: Sendable {
+        var health: WrkResult?
+        var consume: WrkResult?
+        var check: WrkResult?
+        /// Consume at about half the peak rate: (connections, result).
+        var consumeAtHalf: (Int, WrkResult)?
+        var events: WrkResult?
+    }
+
+    func run() async throws -> Results {
+        let catalogPath = directory + "/bench.yaml"
+        try MeterBench.catalogYAML.write(toFile: catalogPath, atomically: true, encoding: .utf8)
+        let store = try await SQLStore.open(location, logger: logger)
+        let customers = MeterBench(store: store, label: "http", logger: logger)
+        try await customers.prepare(keys: keys)
+        let key = APIKeys.generate(scopes: [.admin], name: "bench", at: Date())
+        try await store.insertAPIKey(key.record)
+        await store.shutdown()
+
+        var arguments = ["serve", "--port", "0", "--catalog", catalogPath, "--data-dir", directory, "--log-level", "error"]
+        if case .postgres(let url) = location { arguments += ["--postgres", url] }
+        let server = try ChildProcess.start(executable, arguments, readyPrefix: "Tollgate listening on ")
+        defer { server.stop() }
+        guard let url = server.readyLine?.split(separator: " ").dropFirst(3).first.map(String.init) else {
+            throw BenchError("the server did not say where it listens")
+        }
+        let scripts = WrkScripts(directory: directory, apiKey: key.secret, customerPrefix: customers.prefix, keys: keys)
+        let wrk = Wrk(duration: duration)
+        var results = Results()
+        results.health = try wrk.run(url: url + "/health", connections: 64, script: nil)
+        results.consume = try wrk.run(url: url, connections: 64, script: try scripts.write("consume"))
+        results.check = try wrk.run(url: url, connections: 64, script: try scripts.write("check"))
+        if let peak = results.consume?.requestsPerSecond {
+            // wrk keeps a fixed number of requests in flight: fewer connections, a lower rate.
+            var best: (Int, WrkResult)?
+            for connections in [1, 2, 4, 8] {
+                let result = try Wrk(duration: max(1, duration / 2)).run(url: url, connections: connections, script: try scripts.write("consume"))
+                if best == nil || abs(result.requestsPerSecond - peak / 2) < abs(best!.1.requestsPerSecond - peak / 2) { best = (connections, result) }
+            }
+            results.consumeAtHalf = best
+        }
+        results.events = try wrk.run(url: url, connections: 4, script: try scripts.write("events"))
+        return results
+    }
+}
+
+/// wrk's Lua scripts: each request with a fresh idempotency key, over the bench's customers.
+struct WrkScripts {
+    let directory: String
+    let apiKey: String
+    let customerPrefix: String
+    let keys: Int
+
+    func write(_ kind: String) throws -> String {
+        let run = "w" + UUID().uuidString.prefix(8).lowercased()
+        let path = "\(directory)/\(kind)-\(run).lua"
+        let request: String
+        switch kind {
+        case "consume":
+            request = """
+                local body = '{"customer":"' .. cust .. '-' .. (counter % keys) .. '","feature":"calls","idempotencyKey":"' .. run .. '-' .. tid .. '-' .. counter .. '"}'
+                return wrk.format("POST", "/v1/consume", headers, body)
+                """
+        case "check":
+            request = """
+                return wrk.format("POST", "/v1/check", headers, '{"customer":"' .. cust .. '-' .. (counter % keys) .. '","feature":"calls"}')
+                """
+        default:
+            request = """
+                local parts = {}
+                for i = 1, 1000 do
+                  parts[i] = '{"customer":"' .. cust .. '-' .. ((counter * 1000 + i) % keys) .. '","feature":"calls","idempotencyKey":"' .. run .. '-' .. tid .. '-' .. counter .. '-' .. i .. '"}'
+                end
+                return wrk.format("POST", "/v1/events", headers, '{"events":[' .. table.concat(parts, ",") .. ']}')
+                """
+        }
+        let script = """
+            cust = "\(customerPrefix)"
+            run = "\(run)"
+            keys = \(keys)
+            counter = 0
+            tid = 0
+            local threads = 0
+            headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer \(apiKey)" }
+            function setup(thread)
+              thread:set("tid", threads)
+              threads = threads + 1
+            end
+            function request()
+              counter = counter + 1
+            \(request)
+            end
+            """
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+public struct WrkResult: Sendable {
+    public let requestsPerSecond: Double
+    /// Microseconds.
+    public let p50: Double?
+    public let p99: Double?
+    public let failures: Int
+}
+
+struct Wrk {
+    let duration: Int
+
+    static var available: Bool { ChildProcess.which("wrk") != nil }
+
+    func run(url: String, connections: Int, script: String?) throws -> WrkResult {
+        guard let wrk = ChildProcess.which("wrk") else { throw BenchError("wrk is not installed (apt-get install wrk)") }
+        var arguments = ["-t2", "-c\(connections)", "-d\(duration)s", "--latency"]
+        if let script { arguments += ["-s", script] }
+        let output = try ChildProcess.output(wrk, arguments + [url])
+        return try Self.parse(output)
+    }
+
+    static func parse(_ output: String) throws -> WrkResult {
+        var rate: Double?
+        var p50: Double?, p99: Double?
+        var failures = 0
+        for line in output.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if line.hasPrefix("Requests/sec:"), fields.count > 1 { rate = Double(fields[1]) }
+            if line.hasPrefix("Non-2xx or 3xx responses:"), let count = fields.last.flatMap({ Int($0) }) { failures += count }
+            if line.hasPrefix("Socket errors:") { failures += line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.reduce(0, +) }
+            if fields.count == 2, fields[0] == "50%" { p50 = microseconds(String(fields[1])) }
+            if fields.count == 2, fields[0] == "99%" { p99 = microseconds(String(fields[1])) }
+        }
+        guard let rate else { throw BenchError("could not read wrk's output:\n\(output)") }
+        return WrkResult(requestsPerSecond: rate, p50: p50, p99: p99, failures: failures)
+    }
+
+    /// `850.00us`, `1.23ms`, `2.00s` in microseconds.
+    static func microseconds(_ text: String) -> Double? {
+        for (unit, factor) in [("us", 1.0), ("ms", 1000.0), ("s", 1_000_000.0)] where text.hasSuffix(unit) {
+            return Double(text.dropLast(unit.count)).map { $0 * factor }
+        }
+        return nil
+    }
+}
+
+public struct BenchError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
