@@ -4,17 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
-  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      echo "installing PostgreSQL (Debian package) for the storage tests…"
-      apt-get -o DPkg::Lock::Timeout=300 update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq postgresql >/dev/null
-    else
-      echo "PostgreSQL is needed for the tests: sudo apt-get install postgresql" >&2
-      exit 1
-    fi
+# Debian packages the tests use as real peers: PostgreSQL, and wrk and Redis for the bench's smoke test.
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${missing[*]} (Debian packages) for the tests…"
+    apt-get -o DPkg::Lock::Timeout=300 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null
+  elif [[ " ${missing[*]} " == *" postgresql "* ]]; then
+    echo "PostgreSQL is needed for the tests: sudo apt-get install postgresql" >&2
+    exit 1
   fi
+fi
+
+if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
   pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-pg.XXXXXX")
   TOLLGATE_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start "$pg_dir")
   export TOLLGATE_TEST_POSTGRES_URL

@@ -14,6 +14,11 @@ public struct Bench: Sendable {
         public var postgresURL: String?
         public var executable: String
         public var counterMemoryCount = 1_000_000
+        /// Which parts to run: meter, memory, http, redis (all by default).
+        public var parts: Set<String> = ["meter", "memory", "http", "redis"]
+        /// Overrides the key counts of the in-process figures.
+        public var keyCounts: [Int]?
+        public var taskCounts: [Int] = [1, 8, 64]
 
         public init(executable: String) { self.executable = executable }
     }
@@ -33,22 +38,25 @@ public struct Bench: Sendable {
         let directory = NSTemporaryDirectory() + "tollgate-bench-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let keyCounts = options.quick ? [1, 1000] : [1, 1000, 100_000]
-        let taskCounts = [1, 8, 64]
+        let keyCounts = options.keyCounts ?? (options.quick ? [1, 1000] : [1, 1000, 100_000])
+        let taskCounts = options.taskCounts
         let duration = Duration.milliseconds(options.quick ? 300 : options.seconds * 1000)
 
         var locations: [(String, DatabaseLocation)] = [("SQLite", .sqlite(directory: directory + "/sqlite"))]
         if let url = options.postgresURL { locations.append(("PostgreSQL", .postgres(url: url))) }
-        for (name, location) in locations {
+        for (name, location) in locations where options.parts.contains("meter") {
             logger.info("in-process meter on \(name)")
             let store = try await SQLStore.open(location, logger: logger)
             let rows = try await MeterBench(store: store, label: name, logger: logger).run(keyCounts: keyCounts, taskCounts: taskCounts, duration: duration)
             await store.shutdown()
             report.meter.append((name, rows))
         }
-        report.bytesPerCounter = CounterMemoryProbe.bytesPerCounter(count: options.quick ? 100_000 : options.counterMemoryCount, resident: residentBytes)
+        if options.parts.contains("memory") {
+            report.bytesPerCounter = CounterMemoryProbe.bytesPerCounter(count: options.quick ? 100_000 : options.counterMemoryCount, resident: residentBytes)
+        }
 
-        if Wrk.available {
+        if !options.parts.contains("http") {
+        } else if Wrk.available {
             for (name, location) in locations {
                 logger.info("HTTP on \(name)")
                 let serverDirectory = directory + "/server-\(name.lowercased())"
@@ -62,7 +70,8 @@ public struct Bench: Sendable {
         } else {
             report.notes.append("wrk is not installed: no HTTP figures (apt-get install wrk).")
         }
-        if RedisBench.available {
+        if !options.parts.contains("redis") {
+        } else if RedisBench.available {
             logger.info("Redis INCR")
             report.redis = try RedisBench(directory: directory, requests: options.quick ? 20_000 : 500_000).run()
         } else {

@@ -127,7 +127,7 @@ struct Wrk {
 
     func run(url: String, connections: Int, script: String?) throws -> WrkResult {
         guard let wrk = ChildProcess.which("wrk") else { throw BenchError("wrk is not installed (apt-get install wrk)") }
-        var arguments = ["-t2", "-c\(connections)", "-d\(duration)s", "--latency"]
+        var arguments = ["-t\(min(2, connections))", "-c\(connections)", "-d\(duration)s", "--latency"]
         if let script { arguments += ["-s", script] }
         let output = try ChildProcess.output(wrk, arguments + [url])
         return try Self.parse(output)

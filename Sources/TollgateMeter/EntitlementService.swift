@@ -27,13 +27,6 @@ public final class EntitlementService: Sendable {
     /// The largest amount one call may consume or release.
     public static let maximumAmount: Int64 = 1_000_000_000
 
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = .sortedKeys
-        return encoder
-    }()
-
     public init(
         catalog: Catalog, store: any TollgateStorage, committer: GroupCommitter, clock: any TollgateClock, logger: Logger,
         credits: CreditService? = nil
@@ -336,7 +329,7 @@ public final class EntitlementService: Sendable {
     private func commit(
         key: CounterKey, quota: Quota, delta: Int64, scope: String, idempotencyKey: String, fingerprint: String, outcome: UsageOutcome
     ) async throws -> IdempotencyGate.Answer {
-        let response = String(decoding: try Self.encoder.encode(outcome), as: UTF8.self)
+        let response = outcome.storedJSON
         let record = IdempotencyRecord(scope: scope, key: idempotencyKey, fingerprint: fingerprint, response: response, createdAt: clock.now())
         let change = CounterDelta(
             key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from), delta: delta

@@ -52,3 +52,47 @@ public struct CustomerEntitlements: Sendable {
     public let plan: Plan
     public let features: [FeatureEntitlement]
 }
+
+extension UsageOutcome {
+    /// The JSON stored for idempotent replay, written directly: the meter writes one per
+    /// consume, and Foundation's encoder cost more than the rest of the decision. Decodes with
+    /// a JSONDecoder using the `.iso8601` date strategy; a test keeps the two in agreement.
+    public var storedJSON: String {
+        var json = "{\"allowed\":\(allowed),\"amount\":\(amount),\"customer\":"
+        Self.appendString(customer, to: &json)
+        json += ",\"feature\":"
+        Self.appendString(feature, to: &json)
+        json += ",\"limit\":\(limit.map(String.init) ?? "null"),\"overage\":\(overage.map(String.init) ?? "null")"
+        json += ",\"reason\":\(reason.map { "\"\($0.rawValue)\"" } ?? "null"),\"remaining\":\(remaining.map(String.init) ?? "null")"
+        json += ",\"resetsAt\":\(resetsAt.map { "\"\(Self.iso8601($0))\"" } ?? "null")"
+        json += ",\"upgradeTier\":"
+        if let upgradeTier { Self.appendString(upgradeTier, to: &json) } else { json += "null" }
+        json += ",\"used\":\(used)}"
+        return json
+    }
+
+    private static func appendString(_ value: String, to json: inout String) {
+        json += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": json += "\\\""
+            case "\\": json += "\\\\"
+            case "\n": json += "\\n"
+            case "\r": json += "\\r"
+            case "\t": json += "\\t"
+            case _ where scalar.value < 0x20: json += String(format: "\\u%04x", scalar.value)
+            default: json.unicodeScalars.append(scalar)
+            }
+        }
+        json += "\""
+    }
+
+    /// `2026-06-01T00:00:00Z`, in UTC, whole seconds.
+    static func iso8601(_ date: Date) -> String {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : String(value) }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    }
+}

@@ -237,12 +237,18 @@ public final class SQLStore: TollgateStorage {
                 let rows = chunk.map { _, r -> SQLQueryString in
                     "(\(bind: r.scope), \(bind: r.key), \(bind: r.fingerprint), \(bind: r.response), \(bind: Millis.from(r.createdAt)))"
                 }
-                for row in try await db.raw("""
+                let returned = try await db.raw("""
                     INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
                     VALUES \(rows.joined(separator: ", "))
                     ON CONFLICT (scope, idempotency_key) DO NOTHING
                     RETURNING scope, idempotency_key
-                    """).all() {
+                    """).all()
+                // Usually every key is new: then there is nothing to decode.
+                if returned.count == chunk.count {
+                    for (_, record) in chunk { inserted.insert(Self.token(record.scope, record.key)) }
+                    continue
+                }
+                for row in returned {
                     inserted.insert(Self.token(try row.decode(column: "scope", as: String.self), try row.decode(column: "idempotency_key", as: String.self)))
                 }
             }

@@ -213,6 +213,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Short runs over few keys: checks that the bench works, not how fast.") var quick = false
     @Option(help: "Also measure on this PostgreSQL (postgres://user:pass@host:port/db).") var postgres: String?
     @Option(help: "Append the report to this file (e.g. BENCHMARKS.md).") var record: String?
+    @Option(help: "Only these parts (comma-separated): meter, memory, http, redis.") var only: String?
+    @Option(help: "Key counts of the in-process figures (comma-separated).") var keys: String?
+    @Option(help: "Concurrent callers of the in-process figures (comma-separated).") var callers: String?
 
     func run() async throws {
         guard seconds >= 1 else { throw ValidationError("--seconds must be 1 or more") }
@@ -223,6 +226,9 @@ struct BenchCommand: AsyncParsableCommand {
         options.seconds = seconds
         options.quick = quick
         options.postgresURL = postgres
+        if let only { options.parts = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
+        if let keys { options.keyCounts = keys.split(separator: ",").compactMap { Int($0) } }
+        if let callers { options.taskCounts = callers.split(separator: ",").compactMap { Int($0) } }
         let report = try await Bench(options: options, logger: logger).run()
         print(report)
         if let record {

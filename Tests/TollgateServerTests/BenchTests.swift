@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+
+/// `tollgate bench` runs end to end and reports every figure beside its baseline. Its numbers
+/// are not checked here (no timed assertion in a test): only that it measures and reports.
+@Suite struct BenchTests {
+    @Test func aQuickBenchReportsEachFigureWithItsBaselineAndRecordsIt() throws {
+        let directory = NSTemporaryDirectory() + "tollgate-bench-test-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let record = directory + "/BENCHMARKS.md"
+        let result = try TollgateBinary.run(["bench", "--quick", "--record", record])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = result.stdout
+        #expect(report.contains("| SQLite | 1000 | 64 |"), "the meter against SQL UPDATE, 1,000 keys, 64 callers")
+        #expect(report.contains("resident bytes per counter"))
+        let wrkInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk")
+        if wrkInstalled {
+            #expect(report.contains("| SQLite | POST /v1/consume |") && report.contains("| SQLite | GET /health |"))
+            #expect(report.contains("events/s**"))
+            // Every request of the load succeeded: a figure made of errors would be meaningless.
+            for line in report.split(separator: "\n") where line.hasPrefix("| SQLite | ") && line.contains("/v1/") {
+                let columns = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+                #expect(columns.count > 6 && columns[6] == "0", "failures: \(line)")
+            }
+        }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-benchmark") {
+            #expect(report.contains("Redis INCR, no persistence"))
+        }
+        #expect(try String(contentsOfFile: record, encoding: .utf8).contains(report.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+}

@@ -1,0 +1,23 @@
+import Foundation
+import PropertyBased
+import Testing
+import TollgateCore
+import TollgateMeter
+
+/// The meter writes its stored answers by hand; they must read back as the same outcome.
+@Suite struct StoredOutcomeTests {
+    @Test func theHandWrittenJSONDecodesToTheSameOutcome() async {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let text = Gen.character(in: "\u{1}"..."\u{2FF}").string(of: 0...12)
+        await propertyCheck(count: 300, input: text, text, Gen.int64(in: -5...Int64.max), Gen.int(in: 0...7), Gen.int64(in: 0...4_000_000_000)) { customer, feature, number, shape, seconds in
+            let outcome = UsageOutcome(
+                allowed: shape % 2 == 0, customer: customer, feature: feature, amount: number, limit: shape > 2 ? number : nil, used: number / 3,
+                remaining: shape > 3 ? 7 : nil, resetsAt: shape > 1 ? Date(timeIntervalSince1970: TimeInterval(seconds)) : nil,
+                reason: shape == 5 ? .userQuotaExhausted : nil, upgradeTier: shape == 6 ? feature : nil, overage: shape == 7 ? number : nil
+            )
+            let decoded = try? decoder.decode(UsageOutcome.self, from: Data(outcome.storedJSON.utf8))
+            #expect(decoded == outcome, "\(outcome.storedJSON)")
+        }
+    }
+}
