@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "tollgate",
             dependencies: [
-                "TollgateServer", "TollgateCore", "TollgateStore", "TollgateIdentity", "TollgateBench",
+                "TollgateServer", "TollgateCore", "TollgateStore", "TollgateIdentity", "TollgateMeter", "TollgateBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

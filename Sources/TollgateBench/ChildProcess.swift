@@ -14,19 +14,27 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Starts `executable` and returns once a line of its output starts with `readyPrefix`.
-    static func start(_ executable: String, _ arguments: [String], readyPrefix: String) throws -> ChildProcess {
+    /// Its standard error goes to `errorLog` when given (to say why it stopped).
+    static func start(_ executable: String, _ arguments: [String], readyPrefix: String, errorLog: String? = nil) throws -> ChildProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        if let errorLog, FileManager.default.createFile(atPath: errorLog, contents: nil), let handle = FileHandle(forWritingAtPath: errorLog) {
+            process.standardError = handle
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         let child = ChildProcess(process: process)
         var text = ""
         while child.readyLine == nil {
             let chunk = pipe.fileHandleForReading.availableData
-            if chunk.isEmpty { throw BenchError("\(executable) exited before saying \(readyPrefix)") }
+            if chunk.isEmpty {
+                let said = errorLog.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
+                throw BenchError("\(executable) \(arguments.joined(separator: " ")) exited before saying \(readyPrefix)\n\(said.suffix(2000))")
+            }
             text += String(decoding: chunk, as: UTF8.self)
             child.readyLine = text.split(separator: "\n").first { $0.contains(readyPrefix) }.map(String.init)
         }

@@ -35,7 +35,7 @@ struct ServerBench {
 
         var arguments = ["serve", "--port", "0", "--catalog", catalogPath, "--data-dir", directory, "--log-level", "error"]
         if case .postgres(let url) = location { arguments += ["--postgres", url] }
-        let server = try ChildProcess.start(executable, arguments, readyPrefix: "Tollgate listening on ")
+        let server = try ChildProcess.start(executable, arguments, readyPrefix: "Tollgate listening on ", errorLog: directory + "/server.log")
         defer { server.stop() }
         guard let url = server.readyLine?.split(separator: " ").dropFirst(3).first.map(String.init) else {
             throw BenchError("the server did not say where it listens")

@@ -11,11 +11,11 @@ import TollgateStore
 /// One node owns its counters. Several nodes on one PostgreSQL need quota leases (not here yet).
 public final class EntitlementService: Sendable {
     public let catalog: Catalog
-    private let store: any TollgateStorage
+    let store: any TollgateStorage
     private let committer: GroupCommitter
     private let clock: any TollgateClock
     private let logger: Logger
-    private let counters = CounterTable()
+    let counters = CounterTable()
     private let gate = IdempotencyGate()
     private let customers = Mutex<[String: CustomerRecord]>([:])
     /// Serializes the overage decisions of customers with a spend cap: the cap spans features,
@@ -23,15 +23,18 @@ public final class EntitlementService: Sendable {
     private let cappedOverage = Mutex<Void>(())
     /// Debits the credits of features priced in credits; nil when nothing is.
     private let credits: CreditService?
+    /// This node's quota leases, when several nodes share the database; nil on a single node.
+    public let leases: QuotaLeases?
 
     /// The largest amount one call may consume or release.
     public static let maximumAmount: Int64 = 1_000_000_000
 
     public init(
         catalog: Catalog, store: any TollgateStorage, committer: GroupCommitter, clock: any TollgateClock, logger: Logger,
-        credits: CreditService? = nil
+        credits: CreditService? = nil, leases: QuotaLeases? = nil
     ) {
         self.credits = credits
+        self.leases = leases
         self.catalog = catalog
         self.store = store
         self.committer = committer
@@ -136,6 +139,11 @@ public final class EntitlementService: Sendable {
         _ = customers.withLock { $0.removeValue(forKey: customerId) }
     }
 
+    /// Drops every cached customer (the change feed may have missed announcements).
+    public func forgetAllCustomers() {
+        customers.withLock { $0.removeAll() }
+    }
+
     private func remember(_ customer: CustomerRecord) {
         customers.withLock { $0[customer.id] = customer }
     }
@@ -191,8 +199,16 @@ public final class EntitlementService: Sendable {
             scope: "consume:\(customerId)", key: idempotencyKey, fingerprint: fingerprint,
             lookup: { try await store.idempotencyRecord(scope: "consume:\(customerId)", key: idempotencyKey) },
             body: {
-                try await counters.ensureLoaded(key) { try await store.counterValue(key) }
-                let outcome = try await decideAndCount(key: key, target: target, customerId: customerId, amount: amount)
+                let outcome: UsageOutcome
+                let undo: @Sendable () -> Void
+                if let leases, let limit = leasedLimit(quota) {
+                    outcome = try await consumeFromLease(leases, key: key, target: target, customerId: customerId, amount: amount, limit: limit)
+                    undo = { leases.giveBack(key, amount: amount) }
+                } else {
+                    try await counters.ensureLoaded(key) { try await store.counterValue(key) }
+                    outcome = try await decideAndCount(key: key, target: target, customerId: customerId, amount: amount)
+                    undo = { [counters] in counters.update(key) { $0 -= amount } }
+                }
                 // A refusal is not recorded: a retry after an upgrade should be able to succeed.
                 guard outcome.allowed else { return .refusal(outcome) }
                 if let cost = quota.feature.creditCost, let credits {
@@ -204,7 +220,7 @@ public final class EntitlementService: Sendable {
                             reference: "\(featureId):\(idempotencyKey)", idempotencyKey: "consume:\(customerId):\(idempotencyKey)"
                         )
                     } catch let error as DomainError where error.code == .insufficientCredits {
-                        counters.update(key) { $0 -= amount }
+                        undo()
                         var refused = outcome
                         refused.allowed = false
                         refused.used -= amount
@@ -212,12 +228,15 @@ public final class EntitlementService: Sendable {
                         refused.reason = .insufficientCredits
                         return .refusal(refused)
                     } catch {
-                        counters.update(key) { $0 -= amount }
+                        undo()
                         throw error
                     }
                 }
+                let leased = leases != nil && leasedLimit(quota) != nil
                 return try await commit(key: key, quota: quota, delta: amount, scope: "consume:\(customerId)",
-                                        idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome)
+                                        idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome,
+                                        leaseNode: leased ? leases?.node : nil, undo: undo,
+                                        settle: { [leases] in if leased { leases?.settle(key, amount: amount) } })
             }
         )
     }
@@ -314,7 +333,8 @@ public final class EntitlementService: Sendable {
                     ))
                 }
                 return try await commit(key: key, quota: quota, delta: -released, scope: scope,
-                                        idempotencyKey: idempotencyKey, fingerprint: "\(featureId)|\(amount)", outcome: outcome)
+                                        idempotencyKey: idempotencyKey, fingerprint: "\(featureId)|\(amount)", outcome: outcome,
+                                        leaseNode: nil, undo: { [counters] in counters.update(key) { $0 += released } }, settle: {})
             }
         )
     }
@@ -327,29 +347,31 @@ public final class EntitlementService: Sendable {
     // MARK: Internals
 
     private func commit(
-        key: CounterKey, quota: Quota, delta: Int64, scope: String, idempotencyKey: String, fingerprint: String, outcome: UsageOutcome
+        key: CounterKey, quota: Quota, delta: Int64, scope: String, idempotencyKey: String, fingerprint: String, outcome: UsageOutcome,
+        leaseNode: String?, undo: () -> Void, settle: () -> Void
     ) async throws -> IdempotencyGate.Answer {
         let response = outcome.storedJSON
         let record = IdempotencyRecord(scope: scope, key: idempotencyKey, fingerprint: fingerprint, response: response, createdAt: clock.now())
         let change = CounterDelta(
-            key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from), delta: delta
+            key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from), delta: delta, leaseNode: leaseNode
         )
         do {
             guard try await committer.submit([change], record: record) else {
                 // The key was answered before: this change was not applied; replay that answer.
-                counters.update(key) { $0 -= delta }
+                undo()
                 return .alreadyAnswered
             }
+            settle()
             return .outcome(outcome)
         } catch {
             // Not durable, so not counted: undo the in-memory change and fail the caller.
-            counters.update(key) { $0 -= delta }
+            undo()
             throw error
         }
     }
 
     /// Whose quota a request draws on, under which plan, and what a refusal is called.
-    private struct Target {
+    struct Target {
         let subject: CustomerRecord
         var subjectId: String { subject.id }
         let plan: Plan
@@ -387,6 +409,8 @@ public final class EntitlementService: Sendable {
     private func currentUsage(subjectId: String, quota: Quota) async throws -> Int64 {
         guard let window = quota.window else { return 0 }
         let key = counterKey(subjectId: subjectId, featureId: quota.feature.id, window: window)
+        // Several nodes count this one: what is committed is the truth, not this node's memory.
+        if leases != nil, leasedLimit(quota) != nil { return try await store.counterValue(key) }
         try await counters.ensureLoaded(key) { try await store.counterValue(key) }
         return counters.value(key) ?? 0
     }
@@ -397,7 +421,7 @@ public final class EntitlementService: Sendable {
 
     static func subject(_ customerId: String) -> String { "customer:\(customerId)" }
 
-    private func outcome(_ decision: Decision, customerId: String, feature: String, amount: Int64, usedAfter: Int64, overagePriced: Bool = false) -> UsageOutcome {
+    func outcome(_ decision: Decision, customerId: String, feature: String, amount: Int64, usedAfter: Int64, overagePriced: Bool = false) -> UsageOutcome {
         UsageOutcome(
             allowed: decision.allowed, customer: customerId, feature: feature, amount: amount, limit: decision.limit,
             used: usedAfter, remaining: decision.limit.map { max(0, $0 - usedAfter) }, resetsAt: decision.resetsAt,

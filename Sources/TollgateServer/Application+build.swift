@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var pastDueGrace: TimeInterval = 7 * 86_400
     /// How often trials, periods and grace periods are moved on.
     public var billingTick: Duration = .seconds(60)
+    /// Several nodes share the (PostgreSQL) database: finite quotas are metered through leases.
+    public var cluster: QuotaLeases.Settings?
 
     public init() {}
 }
@@ -42,6 +44,8 @@ public struct AppDependencies: Sendable {
     public var stripe: StripeClient?
     public var subscriptionPolicy = SubscriptionPolicy()
     public var billingTick: Duration = .seconds(60)
+    /// Quota leases for several nodes on one database; nil on a single node.
+    public var cluster: QuotaLeases.Settings?
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
 
@@ -87,6 +91,9 @@ public func buildApplication(
     var logger = Logger(label: "tollgate")
     logger.logLevel = configuration.logLevel
     let catalog = try DefaultCatalog.load(path: configuration.catalogPath)
+    if configuration.cluster != nil, case .sqlite = configuration.database {
+        throw StoreError.invalidConfiguration("several nodes share a PostgreSQL database (--postgres), not an embedded SQLite one")
+    }
     let keyDirectory = KeyDirectory(dataDirectory: configuration.dataDirectory)
     let clock = SystemClock()
     let signingKeys = try SigningKeyRing(directory: keyDirectory, now: clock.now())
@@ -102,6 +109,7 @@ public func buildApplication(
     )
     dependencies.subscriptionPolicy = SubscriptionPolicy(gracePeriod: configuration.pastDueGrace)
     dependencies.billingTick = configuration.billingTick
+    dependencies.cluster = configuration.cluster
     return buildApplication(dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
 
@@ -121,7 +129,13 @@ public func buildApplication(
         logger: dependencies.logger
     )
     // Services stop in reverse order: the server first, then the committer drains, then the database closes.
-    app.addServices(ShutdownService(action: dependencies.shutdown), committer, SubscriptionScheduler(subscriptions: subscriptions, logger: dependencies.logger, interval: dependencies.billingTick))
+    app.addServices(
+        ShutdownService(action: dependencies.shutdown), committer,
+        SubscriptionScheduler(subscriptions: subscriptions, logger: dependencies.logger, interval: dependencies.billingTick),
+        CustomerChangeListener(feed: dependencies.store, service: service, logger: dependencies.logger)
+    )
+    // Stops before the committer drains and the database closes (services stop in reverse order).
+    if let leases = service.leases { app.addServices(LeaseReleaser(leases: leases, logger: dependencies.logger)) }
     return app
 }
 
@@ -142,7 +156,8 @@ func makeService(_ dependencies: AppDependencies) -> (EntitlementService, GroupC
     let committer = GroupCommitter(store: dependencies.store, clock: dependencies.clock, logger: dependencies.logger)
     let service = EntitlementService(
         catalog: dependencies.catalog, store: dependencies.store, committer: committer, clock: dependencies.clock, logger: dependencies.logger,
-        credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
+        credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock),
+        leases: dependencies.cluster.map { QuotaLeases(store: dependencies.store, settings: $0) }
     )
     return (service, committer)
 }

@@ -14,6 +14,17 @@ public protocol DatabaseProvider: Sendable {
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     func shutdown() async
+    /// Calls `ready` once listening, then `received` with the payload of each notification on
+    /// `channel`, until cancelled. On SQLite (one node) nothing ever arrives.
+    func listen(channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void) async throws
+}
+
+extension DatabaseProvider {
+    public func listen(channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void) async throws {
+        // One node: no other process changes what this one caches.
+        ready()
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+    }
 }
 
 /// Where the data lives, parsed from the command line.

@@ -379,5 +379,20 @@ extension Migrations {
             """,
             "CREATE INDEX invoices_by_subject ON invoices (subject, period_start_ms)",
         ]),
+        // Quota leases of nodes sharing one database: units each may still consume from memory.
+        Migration(version: 14, name: "counter_leases", statements: [
+            """
+            CREATE TABLE counter_leases (
+                subject TEXT NOT NULL,
+                feature TEXT NOT NULL,
+                period_start_ms BIGINT NOT NULL,
+                node TEXT NOT NULL,
+                outstanding BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (subject, feature, period_start_ms, node)
+            )
+            """,
+            "CREATE INDEX counter_leases_by_node ON counter_leases (node)",
+        ]),
     ]
 }

@@ -61,6 +61,16 @@ public final class PostgresProvider: DatabaseProvider {
         }
     }
 
+    /// LISTEN on a connection of the pool held for as long as this runs.
+    public func listen(channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void) async throws {
+        try await client.withConnection { connection in
+            try await connection.listen(on: channel) { notifications in
+                ready()
+                for try await notification in notifications { received(notification.payload) }
+            }
+        }
+    }
+
     public func shutdown() async {
         runTask.cancel()
         await runTask.value

@@ -98,12 +98,16 @@ public struct CounterDelta: Sendable, Hashable {
     public let period: String
     public let periodEndMillis: Int64?
     public let delta: Int64
+    /// The node whose lease the units were consumed from: its outstanding lease shrinks by as
+    /// much, in the same transaction.
+    public let leaseNode: String?
 
-    public init(key: CounterKey, period: String, periodEndMillis: Int64?, delta: Int64) {
+    public init(key: CounterKey, period: String, periodEndMillis: Int64?, delta: Int64, leaseNode: String? = nil) {
         self.key = key
         self.period = period
         self.periodEndMillis = periodEndMillis
         self.delta = delta
+        self.leaseNode = leaseNode
     }
 }
 

@@ -103,6 +103,7 @@ extension SQLStore {
         now: Date, entitledPlan: @Sendable ([Subscription]) -> String, syncAddOns: Bool, charges: [InvoiceItemRecord]
     ) async throws -> WebhookOutcome {
         let addOns = String(decoding: try JSONEncoder().encode(subscription?.addOns ?? [:]), as: UTF8.self)
+        let kind = self.provider.kind
         return try await self.provider.transaction { db in
             guard try await Self.insertEvent(db, provider: provider, eventId: eventId, type: type, now: now) else { return .duplicate }
             guard let subscription else { return .applied }
@@ -137,8 +138,9 @@ extension SQLStore {
                 let live = all.filter { [.trialing, .active, .pastDue].contains($0.status) }
                 let merged = live.reduce(into: [String: Int]()) { result, next in result.merge(next.addOns, uniquingKeysWith: +) }
                 let encoded = String(decoding: try JSONEncoder().encode(merged), as: UTF8.self)
-                try await db.raw("UPDATE customers SET add_ons = \(bind: encoded) WHERE id = \(bind: subscription.subject)").run()
+                try await db.raw("UPDATE customers SET add_ons = \(bind: encoded), updated_at_ms = \(bind: Millis.from(now)) WHERE id = \(bind: subscription.subject)").run()
             }
+            try await Self.announceCustomerChange(db, kind: kind, id: subscription.subject)
             for charge in charges {
                 try await db.raw("""
                     INSERT INTO invoice_items (id, subject, kind, description, amount_minor, currency, reference, created_at_ms)

@@ -29,6 +29,20 @@ public final class SQLStore: TollgateStorage {
 
     public func shutdown() async { await provider.shutdown() }
 
+    /// The channel on which a change to a customer (plan, add-ons, seats, cap) is announced,
+    /// with the customer's id, so other nodes drop what they cached (PostgreSQL; a no-op on SQLite).
+    public static let customerChannel = "tollgate_customer_changed"
+
+    /// Announces, at commit, that a customer changed (within the transaction that changed it).
+    static func announceCustomerChange(_ db: any SQLDatabase, kind: DatabaseKind, id: String) async throws {
+        guard kind == .postgres else { return }
+        try await db.raw("SELECT pg_notify(\(bind: customerChannel), \(bind: id))").run()
+    }
+
+    public func listenForCustomerChanges(ready: @escaping @Sendable () -> Void, changed: @escaping @Sendable (String) -> Void) async throws {
+        try await provider.listen(channel: Self.customerChannel, ready: ready, received: changed)
+    }
+
     // MARK: HealthCheck
 
     public func ping() async throws {
@@ -62,36 +76,44 @@ public final class SQLStore: TollgateStorage {
     }
 
     public func changePlan(customerId: String, planId: String, at: Date) async throws -> CustomerRecord? {
-        try await provider.transaction { db in
+        let kind = provider.kind
+        return try await provider.transaction { db in
             let millis = Millis.from(at)
             let row = try await db.raw("""
                 UPDATE customers SET plan_id = \(bind: planId), billing_anchor_ms = \(bind: millis), updated_at_ms = \(bind: millis)
                 WHERE id = \(bind: customerId)
                 RETURNING \(unsafeRaw: Self.customerColumns)
                 """).first()
+            try await Self.announceCustomerChange(db, kind: kind, id: customerId)
             return try row.map(Self.decodeCustomer)
         }
     }
 
     public func setAddOns(customerId: String, addOns: [String: Int], seats: Int?, at: Date) async throws -> CustomerRecord? {
         let encoded = String(decoding: try JSONEncoder().encode(addOns), as: UTF8.self)
+        let kind = provider.kind
         return try await provider.transaction { db in
-            try await db.raw("""
+            let row = try await db.raw("""
                 UPDATE customers SET add_ons = \(bind: encoded), seats = \(bind: seats), updated_at_ms = \(bind: Millis.from(at))
                 WHERE id = \(bind: customerId)
                 RETURNING \(unsafeRaw: Self.customerColumns)
-                """).first().map(Self.decodeCustomer)
+                """).first()
+            try await Self.announceCustomerChange(db, kind: kind, id: customerId)
+            return try row.map(Self.decodeCustomer)
         }
     }
 
     public func setSpendCap(customerId: String, cap: Money?, at: Date) async throws -> CustomerRecord? {
-        try await provider.transaction { db in
-            try await db.raw("""
+        let kind = provider.kind
+        return try await provider.transaction { db in
+            let row = try await db.raw("""
                 UPDATE customers SET spend_cap_minor = \(bind: cap?.amountMinor), spend_cap_currency = \(bind: cap?.currency.code),
                     updated_at_ms = \(bind: Millis.from(at))
                 WHERE id = \(bind: customerId)
                 RETURNING \(unsafeRaw: Self.customerColumns)
-                """).first().map(Self.decodeCustomer)
+                """).first()
+            try await Self.announceCustomerChange(db, kind: kind, id: customerId)
+            return try row.map(Self.decodeCustomer)
         }
     }
 
@@ -273,6 +295,21 @@ public final class SQLStore: TollgateStorage {
                     VALUES \(rows.joined(separator: ", "))
                     ON CONFLICT (subject, feature, period_start_ms)
                     DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
+                    """).run()
+            }
+            // Units consumed from a lease leave it: what a node holds stays what it may still use.
+            var leased: [String: (CounterKey, String, Int64)] = [:]
+            for (index, entry) in batch.entries.enumerated() where applied[index] {
+                for delta in entry.deltas where delta.delta > 0 {
+                    guard let node = delta.leaseNode else { continue }
+                    let token = Self.token(delta.key.description, node)
+                    leased[token] = (delta.key, node, (leased[token]?.2 ?? 0) + delta.delta)
+                }
+            }
+            for (key, node, units) in leased.values {
+                try await db.raw("""
+                    UPDATE counter_leases SET outstanding = CASE WHEN outstanding > \(bind: units) THEN outstanding - \(bind: units) ELSE 0 END
+                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis) AND node = \(bind: node)
                     """).run()
             }
             return applied

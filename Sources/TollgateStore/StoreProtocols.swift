@@ -47,4 +47,11 @@ public protocol HealthCheck: Sendable {
 }
 
 /// Everything the server needs from storage.
-public typealias TollgateStorage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & WorkspaceStore & CreditStore & BillingStore & HealthCheck
+/// What other nodes changed, for this node's caches.
+public protocol ChangeFeed: Sendable {
+    /// Calls `ready` once listening, then `changed` with the id of every customer changed by
+    /// any node (this one included), until cancelled.
+    func listenForCustomerChanges(ready: @escaping @Sendable () -> Void, changed: @escaping @Sendable (String) -> Void) async throws
+}
+
+public typealias TollgateStorage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & WorkspaceStore & CreditStore & BillingStore & HealthCheck & ChangeFeed & LeaseStore

@@ -4,6 +4,7 @@ import Logging
 import TollgateBench
 import TollgateCore
 import TollgateIdentity
+import TollgateMeter
 import TollgateServer
 import TollgateStore
 
@@ -47,6 +48,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
     @Option(help: "Seconds a past-due subscription keeps its entitlements before the free plan.") var pastDueGraceSeconds = 7 * 86_400
     @Option(help: "Seconds between two passes of the billing scheduler (trials, periods, grace).") var billingTickSeconds = 60
+    @Flag(help: "Several nodes share this PostgreSQL database: meter finite quotas through leases.") var cluster = false
+    @Option(help: "With --cluster: seconds a quota lease lasts (the longest a crashed node's units stay stranded).") var leaseSeconds = 10
 
     func run() async throws {
         var configuration = ServerConfiguration()
@@ -60,6 +63,12 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.pastDueGrace = TimeInterval(pastDueGraceSeconds)
         configuration.billingTick = .seconds(billingTickSeconds)
+        if cluster {
+            guard leaseSeconds >= 2 else { throw ValidationError("--lease-seconds must be 2 or more") }
+            var leases = QuotaLeases.Settings()
+            leases.ttl = .seconds(leaseSeconds)
+            configuration.cluster = leases
+        }
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let storage = databaseOptions.summary
         let catalogName = catalog ?? "bundled memento.yaml"

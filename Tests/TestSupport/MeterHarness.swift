@@ -56,4 +56,8 @@ public final class FlakyProvider: DatabaseProvider {
     }
 
     public func shutdown() async { await base.shutdown() }
+
+    public func listen(channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void) async throws {
+        try await base.listen(channel: channel, ready: ready, received: received)
+    }
 }

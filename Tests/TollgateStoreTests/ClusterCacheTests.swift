@@ -1,0 +1,92 @@
+import Foundation
+import Logging
+import TestSupport
+import Testing
+import TollgateCore
+import TollgateMeter
+import TollgateStore
+
+/// Several nodes on one PostgreSQL: a change made through one node reaches the others' caches.
+@Suite struct ClusterCacheTests {
+    @Test func aPlanChangeOnOneNodeIsSeenByAnotherWithinASecond() async throws {
+        // SQLite is one node: there is no other cache to keep honest.
+        guard TestDatabase.all.contains(.postgres) else { return }
+        let catalog = try Fixtures.catalog
+        let clock = ManualClock(Fixtures.utc(2026, 5, 14))
+        try await TestDatabase.postgres.withStore { storeA, location in
+            let storeB = try await SQLStore.open(location.location, logger: TestDatabase.logger)
+            do {
+                try await MeterHarness.withService(store: storeA, catalog: catalog, clock: clock) { nodeA in
+                    try await MeterHarness.withService(store: storeB, catalog: catalog, clock: clock) { nodeB in
+                        let listening = Task { try await CustomerChangeListener(feed: storeB, service: nodeB, logger: TestDatabase.logger).run() }
+                        defer { listening.cancel() }
+                        _ = try await nodeA.createCustomer(id: "c1", email: nil, name: nil)
+                        #expect(try await nodeB.customer(id: "c1").planId == "free", "node B has it cached now")
+
+                        _ = try await nodeA.changePlan(customerId: "c1", planId: "pro")
+                        let deadline = ContinuousClock.now + .seconds(1)
+                        var seen = false
+                        while !seen, ContinuousClock.now < deadline {
+                            seen = try await nodeB.customer(id: "c1").planId == "pro"
+                            if !seen { try await Task.sleep(for: .milliseconds(10)) }
+                        }
+                        #expect(seen, "node B still answers from its stale cache")
+                        #expect(try await nodeB.check(customerId: "c1", featureId: "searches", amount: 1).allowed)
+                    }
+                }
+                await storeB.shutdown()
+            } catch {
+                await storeB.shutdown()
+                throw error
+            }
+        }
+    }
+}
+
+/// Three nodes metering one counter through leases: together they accept exactly the limit.
+@Suite struct QuotaLeaseTests {
+    @Test func threeNodesOnOneDatabaseAcceptExactlyTheLimitBetweenThem() async throws {
+        guard TestDatabase.all.contains(.postgres) else { return }
+        let catalog = try Fixtures.catalog
+        let clock = ManualClock(Fixtures.utc(2026, 5, 14))
+        try await TestDatabase.postgres.withStore { first, location in
+            var stores: [SQLStore] = [first]
+            for _ in 0..<2 { stores.append(try await SQLStore.open(location.location, logger: TestDatabase.logger)) }
+            let nodes = stores.map { store in
+                let committer = GroupCommitter(store: store, clock: clock, logger: TestDatabase.logger)
+                let service = EntitlementService(
+                    catalog: catalog, store: store, committer: committer, clock: clock, logger: TestDatabase.logger, leases: QuotaLeases(store: store)
+                )
+                return (service, committer)
+            }
+            let running = nodes.map { node in Task { try await node.1.run() } }
+            defer { running.forEach { $0.cancel() } }
+            _ = try await nodes[0].0.createCustomer(id: "c1", email: nil, name: nil)
+            _ = try await nodes[0].0.changePlan(customerId: "c1", planId: "pro")  // searches: 100 a month
+
+            // Every node's callers consume until each is refused.
+            let accepted = try await withThrowingTaskGroup(of: Int.self) { group in
+                for (index, node) in nodes.enumerated() {
+                    for caller in 0..<6 {
+                        group.addTask {
+                            var count = 0
+                            for attempt in 0... {
+                                let outcome = try await node.0.consume(customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "n\(index)-\(caller)-\(attempt)")
+                                guard outcome.allowed else { return count }
+                                count += 1
+                            }
+                            return count
+                        }
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(accepted == 100)
+            let window = PeriodMath.window(.monthly, containing: Fixtures.utc(2026, 5, 14), anchor: .distantPast)
+            #expect(try await first.counterValue(CounterKey(subject: "customer:c1", feature: "searches", periodStartMillis: Millis.from(window.start))) == 100)
+            #expect(try await nodes[1].0.check(customerId: "c1", featureId: "searches", amount: 1).allowed == false)
+            for node in nodes { try await node.0.leases?.releaseAll() }
+            for store in stores.dropFirst() { await store.shutdown() }
+        }
+    }
+}
