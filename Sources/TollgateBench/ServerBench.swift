@@ -34,7 +34,7 @@ struct ServerBench {
         await store.shutdown()
 
         var arguments = ["serve", "--port", "0", "--catalog", catalogPath, "--data-dir", directory, "--log-level", "error"]
-        if case .postgres(let url) = location { arguments += ["--postgres", url] }
+        if case .postgres(let url) = location { arguments += ["--database", url] }
         let server = try ChildProcess.start(executable, arguments, readyPrefix: "Tollgate listening on ", errorLog: directory + "/server.log")
         defer { server.stop() }
         guard let url = server.readyLine?.split(separator: " ").dropFirst(3).first.map(String.init) else {

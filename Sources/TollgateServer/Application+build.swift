@@ -92,7 +92,7 @@ public func buildApplication(
     logger.logLevel = configuration.logLevel
     let catalog = try DefaultCatalog.load(path: configuration.catalogPath)
     if configuration.cluster != nil, case .sqlite = configuration.database {
-        throw StoreError.invalidConfiguration("several nodes share a PostgreSQL database (--postgres), not an embedded SQLite one")
+        throw StoreError.invalidConfiguration("several nodes share a PostgreSQL database (--database postgres://…), not an embedded SQLite one")
     }
     let keyDirectory = KeyDirectory(dataDirectory: configuration.dataDirectory)
     let clock = SystemClock()
