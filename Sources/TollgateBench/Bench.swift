@@ -15,7 +15,7 @@ public struct Bench: Sendable {
         public var executable: String
         public var counterMemoryCount = 1_000_000
         /// Which parts to run: meter, memory, http, redis (all by default).
-        public var parts: Set<String> = ["meter", "memory", "http", "redis"]
+        public var parts: Set<String> = ["meter", "memory", "http", "redis", "cluster"]
         /// Overrides the key counts of the in-process figures.
         public var keyCounts: [Int]?
         public var taskCounts: [Int] = [1, 8, 64]
@@ -55,6 +55,10 @@ public struct Bench: Sendable {
             report.bytesPerCounter = CounterMemoryProbe.bytesPerCounter(count: options.quick ? 100_000 : options.counterMemoryCount, resident: residentBytes)
         }
 
+        if let url = options.postgresURL, options.parts.contains("cluster") {
+            logger.info("one node against three on PostgreSQL")
+            report.cluster = try await ClusterBench(url: url, logger: logger).run(keys: 1000, tasks: 64, duration: duration)
+        }
         if !options.parts.contains("http") {
         } else if Wrk.available {
             for (name, location) in locations {

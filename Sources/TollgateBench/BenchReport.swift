@@ -9,6 +9,7 @@ struct BenchReport {
     var bytesPerCounter: Double?
     var http: [(String, ServerBench.Results)] = []
     var redis: RedisBench.Results?
+    var cluster: [ClusterBench.Row] = []
     var notes: [String] = []
 
     func markdown() -> String {
@@ -21,6 +22,7 @@ struct BenchReport {
         if let bytes = bytesPerCounter {
             out += "### Memory\n\nLive counters in the meter's table: \(format(bytes)) resident bytes per counter (target ≤ 200).\n\n"
         }
+        out += clusterSection()
         out += httpSection()
         out += redisSection()
         out += targetsSection()
@@ -40,6 +42,16 @@ struct BenchReport {
             }
         }
         return out + "\n"
+    }
+
+    private func clusterSection() -> String {
+        guard let one = cluster.first(where: { $0.nodes == 1 }) else { return "" }
+        var out = "### Several nodes on one PostgreSQL (quota leases), 1,000 keys, 64 callers spread over the nodes\n\n"
+        out += "| nodes | consumes/s | p50 µs | p99 µs | vs 1 node |\n|---:|---:|---:|---:|---:|\n"
+        for row in cluster {
+            out += "| \(row.nodes) | \(format(row.measurement.perSecond)) | \(format(row.measurement.p50)) | \(format(row.measurement.p99)) | \(ratio(row.measurement.perSecond, one.measurement.perSecond)) |\n"
+        }
+        return out + "\nAll nodes run in this one process (each with its own connection pool and group committer), so they share its 2 cores: the figure shows what leasing costs, not what more machines add.\n\n"
     }
 
     private func httpSection() -> String {

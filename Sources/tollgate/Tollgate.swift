@@ -222,7 +222,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Short runs over few keys: checks that the bench works, not how fast.") var quick = false
     @Option(help: "Also measure on this PostgreSQL (postgres://user:pass@host:port/db).") var postgres: String?
     @Option(help: "Append the report to this file (e.g. BENCHMARKS.md).") var record: String?
-    @Option(help: "Only these parts (comma-separated): meter, memory, http, redis.") var only: String?
+    @Option(help: "Only these parts (comma-separated): meter, memory, http, redis, cluster (needs --postgres).") var only: String?
     @Option(help: "Key counts of the in-process figures (comma-separated).") var keys: String?
     @Option(help: "Concurrent callers of the in-process figures (comma-separated).") var callers: String?
 
