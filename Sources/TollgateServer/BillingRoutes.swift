@@ -74,12 +74,7 @@ struct BillingRoutes: Sendable {
     @Sendable func checkout(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(CheckoutRequest.self, from: request, context: context)
-        guard let interval = BillingInterval(rawValue: body.interval ?? "month") else { throw DomainError.invalidField("interval", "expected month or year") }
-        guard let currency = Currency(body.currency ?? "EUR") else { throw DomainError.invalidField("currency", "not an ISO 4217 currency code") }
-        let seats = try body.seats.map { seats -> Int in
-            guard (1...1_000_000).contains(seats.value) else { throw DomainError.invalidField("seats", "must be from 1 to 1000000") }
-            return Int(seats.value)
-        }
+        let (interval, currency, seats) = try Self.terms(interval: body.interval, currency: body.currency, seats: body.seats)
         let addOns = try Self.addOns(body.addOns)
         let session = try await stripe.checkout(
             customerId: try Validate.identifier(body.customer, field: "customer"), planId: try Validate.identifier(body.plan, field: "plan"),
@@ -88,6 +83,17 @@ struct BillingRoutes: Sendable {
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
         return JSONResponse.make(status: .created, body: URLResponse(id: session.id, url: session.url))
+    }
+
+    /// A subscription's billing interval (monthly by default), currency (EUR) and seats, checked.
+    static func terms(interval: String?, currency: String?, seats: WholeNumber?) throws -> (BillingInterval, Currency, Int?) {
+        guard let billingInterval = BillingInterval(rawValue: interval ?? "month") else { throw DomainError.invalidField("interval", "expected month or year") }
+        guard let code = Currency(currency ?? "EUR") else { throw DomainError.invalidField("currency", "not an ISO 4217 currency code") }
+        let count = try seats.map { seats -> Int in
+            guard (1...1_000_000).contains(seats.value) else { throw DomainError.invalidField("seats", "must be from 1 to 1000000") }
+            return Int(seats.value)
+        }
+        return (billingInterval, code, count)
     }
 
     static func addOns(_ raw: [String: WholeNumber]?) throws -> [String: Int] {
@@ -136,12 +142,7 @@ struct BillingRoutes: Sendable {
     @Sendable func subscribe(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(SubscribeRequest.self, from: request, context: context)
-        guard let interval = BillingInterval(rawValue: body.interval ?? "month") else { throw DomainError.invalidField("interval", "expected month or year") }
-        guard let currency = Currency(body.currency ?? "EUR") else { throw DomainError.invalidField("currency", "not an ISO 4217 currency code") }
-        let seats = try body.seats.map { seats -> Int in
-            guard (1...1_000_000).contains(seats.value) else { throw DomainError.invalidField("seats", "must be from 1 to 1000000") }
-            return Int(seats.value)
-        }
+        let (interval, currency, seats) = try Self.terms(interval: body.interval, currency: body.currency, seats: body.seats)
         let subscription = try await subscriptions.subscribe(
             customerId: try Validate.identifier(body.customer, field: "customer"), planId: try Validate.identifier(body.plan, field: "plan"),
             interval: interval, currency: currency, seats: seats, idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
@@ -197,8 +198,7 @@ struct BillingRoutes: Sendable {
     @Sendable func startTrial(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(TrialRequest.self, from: request, context: context)
-        guard let interval = BillingInterval(rawValue: body.interval ?? "month") else { throw DomainError.invalidField("interval", "expected month or year") }
-        guard let currency = Currency(body.currency ?? "EUR") else { throw DomainError.invalidField("currency", "not an ISO 4217 currency code") }
+        let (interval, currency, _) = try Self.terms(interval: body.interval, currency: body.currency, seats: nil)
         let subscription = try await subscriptions.startTrial(
             customerId: try Validate.identifier(body.customer, field: "customer"), planId: try Validate.identifier(body.plan, field: "plan"),
             interval: interval, currency: currency
