@@ -137,11 +137,13 @@ public final class EntitlementService: Sendable {
     /// request reads the stored plan.
     public func forget(customerId: String) {
         _ = customers.withLock { $0.removeValue(forKey: customerId) }
+        leases?.abandon(subject: Self.subject(customerId))
     }
 
     /// Drops every cached customer (the change feed may have missed announcements).
     public func forgetAllCustomers() {
         customers.withLock { $0.removeAll() }
+        leases?.abandon(subject: nil)
     }
 
     private func remember(_ customer: CustomerRecord) {

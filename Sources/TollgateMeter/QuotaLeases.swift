@@ -124,6 +124,18 @@ public final class QuotaLeases: Sendable {
         }
     }
 
+    /// Stops using what is left of the subject's leases (its plan changed: the limit they were
+    /// granted under may be lower now). The next grant counts only what is still in flight, and
+    /// the rest returns to the pool with it.
+    /// Without a subject, every lease (changes may have been missed).
+    func abandon(subject: String?) {
+        leases.withLock { leases in
+            for (key, lease) in leases where (subject == nil || key.subject == subject) && lease.remaining > 0 {
+                leases[key]?.remaining = 0
+            }
+        }
+    }
+
     /// Gives every lease back (at shutdown), so other nodes can use the units at once.
     public func releaseAll() async throws {
         leases.withLock { $0.removeAll() }

@@ -3,7 +3,7 @@ import Logging
 import TestSupport
 import Testing
 import TollgateCore
-import TollgateMeter
+@testable import TollgateMeter
 import TollgateStore
 
 /// Several nodes on one PostgreSQL: a change made through one node reaches the others' caches.
@@ -87,6 +87,29 @@ import TollgateStore
             #expect(try await nodes[1].0.check(customerId: "c1", featureId: "searches", amount: 1).allowed == false)
             for node in nodes { try await node.0.leases?.releaseAll() }
             for store in stores.dropFirst() { await store.shutdown() }
+        }
+    }
+}
+
+/// A customer's change (a lower limit) makes a node stop using what it holds of their leases.
+@Suite struct LeaseAbandonTests {
+    @Test(arguments: TestDatabase.all)
+    func aChangedCustomersLeasesAreNoLongerUsed(database: TestDatabase) async throws {
+        try await database.withStore { store, _ in
+            let leases = QuotaLeases(store: store)
+            let key = CounterKey(subject: "customer:c1", feature: "searches", periodStartMillis: 0)
+            let other = CounterKey(subject: "customer:c2", feature: "searches", periodStartMillis: 0)
+            for counter in [key, other] {
+                try await leases.refill(counter, period: "lifetime", periodEndMillis: nil, limit: 1000, amount: 1)
+            }
+            // A grant takes an eighth of what is left: 125 of 1,000.
+            #expect(leases.take(key, amount: 1) != nil && leases.take(other, amount: 1) != nil)
+            leases.abandon(subject: "customer:c1")
+            #expect(leases.take(key, amount: 1) == nil, "c1's leftover is no longer used")
+            #expect(leases.take(other, amount: 1) != nil, "other customers keep theirs")
+            // The next grant counts only the units still in flight as held.
+            try await leases.refill(key, period: "lifetime", periodEndMillis: nil, limit: 1000, amount: 1)
+            #expect(leases.take(key, amount: 1) != nil)
         }
     }
 }
