@@ -75,11 +75,10 @@ public final class SubscriptionService: Sendable {
             if provider == "manual", rolled, [.active, .pastDue].contains(subscription.status), let invoices {
                 try await invoices.issue(ended: subscription, next: next)
             }
-            // Versioned in whole seconds, as Stripe stamps its events: a payment Stripe records in
-            // the same second as this move must still apply after it.
-            let version = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+            // No version: time passing is not news from the provider, so a Stripe event delayed
+            // past this move (a payment retried by Stripe) still applies after it.
             let outcome = try await store.applySubscriptionEvent(
-                provider: provider, eventId: "tick:\(subscription.id):\(Millis.from(now))", type: "subscription.tick", version: version,
+                provider: provider, eventId: "tick:\(subscription.id):\(Millis.from(now))", type: "subscription.tick", version: nil,
                 subscription: next, now: now, entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
             )
             if outcome == .applied {

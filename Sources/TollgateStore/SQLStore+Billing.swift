@@ -61,11 +61,12 @@ public struct InvoiceRecord: Sendable, Hashable {
 
 public protocol BillingStore: Sendable {
     /// Records `eventId` once and, unless it was seen or is older than the stored state, stores
-    /// `subscription` (versioned by `version`), sets its subject's plan to what `entitledPlan`
+    /// `subscription` (versioned by `version`; nil keeps the stored version, for moves that are
+    /// not provider news), sets its subject's plan to what `entitledPlan`
     /// says of all the subject's subscriptions, replaces the subject's add-ons with those of its
     /// live subscriptions when `syncAddOns`, and records `charges` — all in one transaction.
     func applySubscriptionEvent(
-        provider: String, eventId: String, type: String, version: Date, subscription: Subscription?,
+        provider: String, eventId: String, type: String, version: Date?, subscription: Subscription?,
         now: Date, entitledPlan: @Sendable ([Subscription]) -> String, syncAddOns: Bool, charges: [InvoiceItemRecord]
     ) async throws -> WebhookOutcome
     /// Charges not on an invoice yet, oldest first.
@@ -99,7 +100,7 @@ extension SQLStore {
         """
 
     public func applySubscriptionEvent(
-        provider: String, eventId: String, type: String, version: Date, subscription: Subscription?,
+        provider: String, eventId: String, type: String, version: Date?, subscription: Subscription?,
         now: Date, entitledPlan: @Sendable ([Subscription]) -> String, syncAddOns: Bool, charges: [InvoiceItemRecord]
     ) async throws -> WebhookOutcome {
         let addOns = String(decoding: try JSONEncoder().encode(subscription?.addOns ?? [:]), as: UTF8.self)
@@ -107,11 +108,12 @@ extension SQLStore {
         return try await self.provider.transaction { db in
             guard try await Self.insertEvent(db, provider: provider, eventId: eventId, type: type, now: now) else { return .duplicate }
             guard let subscription else { return .applied }
-            let versionMs = Millis.from(version)
-            if let stored = try await db.raw("SELECT version_ms FROM subscriptions WHERE id = \(bind: subscription.id)").first(),
-               try stored.decode(column: "version_ms", as: Int64.self) > versionMs {
-                return .stale
-            }
+            let storedVersion = try await db.raw("SELECT version_ms FROM subscriptions WHERE id = \(bind: subscription.id)").first()?
+                .decode(column: "version_ms", as: Int64.self)
+            // Without a version (time passing here, not news from the provider) the stored one stays,
+            // so a provider event delayed past it still applies.
+            let versionMs = version.map(Millis.from) ?? storedVersion ?? 0
+            if let storedVersion, storedVersion > versionMs { return .stale }
             try await db.raw("DELETE FROM subscriptions WHERE id = \(bind: subscription.id)").run()
             try await db.raw("""
                 INSERT INTO subscriptions (id, subject, provider, plan_id, billing_interval, currency, seats, status, current_period_start_ms,
