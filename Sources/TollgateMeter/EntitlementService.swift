@@ -352,7 +352,7 @@ public final class EntitlementService: Sendable {
         key: CounterKey, quota: Quota, delta: Int64, scope: String, idempotencyKey: String, fingerprint: String, outcome: UsageOutcome,
         leaseNode: String?, undo: () -> Void, settle: () -> Void
     ) async throws -> IdempotencyGate.Answer {
-        let response = outcome.storedJSON
+        let response = outcome.compactRecord ?? outcome.storedJSON
         let record = IdempotencyRecord(scope: scope, key: idempotencyKey, fingerprint: fingerprint, response: response, createdAt: clock.now())
         let change = CounterDelta(
             key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from), delta: delta, leaseNode: leaseNode

@@ -95,6 +95,16 @@ final class IdempotencyGate: Sendable {
     private func replay(lookup: () async throws -> IdempotencyRecord?, fingerprint: String, key: String) async throws -> UsageOutcome? {
         guard let stored = try await lookup() else { return nil }
         guard stored.fingerprint == fingerprint else { throw Self.reused(key) }
+        // Compact records name neither customer nor feature: the scope (`consume:<customer>`)
+        // and the fingerprint (`<feature>|…`) do.
+        if !stored.response.hasPrefix("{") {
+            let customer = stored.scope.split(separator: ":", maxSplits: 1).last.map(String.init) ?? ""
+            let feature = String(fingerprint.prefix { $0 != "|" })
+            guard let outcome = UsageOutcome(compactRecord: stored.response, customer: customer, feature: feature) else {
+                throw DomainError(.internalError, "stored answer for idempotency key \(key) is unreadable")
+            }
+            return outcome
+        }
         return try Self.decoder.decode(UsageOutcome.self, from: Data(stored.response.utf8))
     }
 

@@ -96,3 +96,31 @@ extension UsageOutcome {
         return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 }
+
+extension UsageOutcome {
+    /// The stored answer of an accepted call, in a few bytes: `1;amount;limit;used;remaining;
+    /// resetsAt ms;overage` (`~` for none). The customer and feature come back from the
+    /// idempotency scope and fingerprint. Nil for an answer it cannot carry (a refusal, which
+    /// is never stored anyway). The idempotency row is the heaviest write of a commit: its size
+    /// sets how many a second one SQLite writer can take.
+    public var compactRecord: String? {
+        guard allowed, reason == nil, upgradeTier == nil else { return nil }
+        func field(_ value: Int64?) -> String { value.map(String.init) ?? "~" }
+        let resets = resetsAt.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+        return "1;\(amount);\(field(limit));\(used);\(field(remaining));\(field(resets));\(field(overage))"
+    }
+
+    /// Reads a `compactRecord` back; nil when `text` is not one.
+    public init?(compactRecord text: String, customer: String, feature: String) {
+        let fields = text.split(separator: ";", omittingEmptySubsequences: false)
+        guard fields.count == 7, fields[0] == "1", let amount = Int64(fields[1]), let used = Int64(fields[3]) else { return nil }
+        func optional(_ field: Substring) -> Int64?? {
+            field == "~" ? .some(nil) : Int64(field).map { .some($0) }
+        }
+        guard let limit = optional(fields[2]), let remaining = optional(fields[4]), let resets = optional(fields[5]), let overage = optional(fields[6]) else { return nil }
+        self.init(
+            allowed: true, customer: customer, feature: feature, amount: amount, limit: limit, used: used, remaining: remaining,
+            resetsAt: resets.map { Date(timeIntervalSince1970: Double($0) / 1000) }, reason: nil, upgradeTier: nil, overage: overage
+        )
+    }
+}
