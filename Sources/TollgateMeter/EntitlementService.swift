@@ -412,7 +412,7 @@ public final class EntitlementService: Sendable {
         guard let window = quota.window else { return 0 }
         let key = counterKey(subjectId: subjectId, featureId: quota.feature.id, window: window)
         // Several nodes count this one: what is committed is the truth, not this node's memory.
-        if leases != nil, leasedLimit(quota) != nil { return try await store.counterValue(key) }
+        if leases != nil { return try await store.counterValue(key) }
         try await counters.ensureLoaded(key) { try await store.counterValue(key) }
         return counters.value(key) ?? 0
     }
