@@ -37,7 +37,7 @@ public final class InvoiceService: Sendable {
         guard let customer = try await store.customer(id: subject) else {
             throw DomainError(.customerNotFound, "no customer with id \(subject)", field: "id")
         }
-        let live = try await store.subscriptions(subject: subject).filter { [.trialing, .active, .pastDue].contains($0.0.status) }.last?.0
+        let live = try await store.subscriptions(subject: subject).filter { $0.0.isLive }.last?.0
         let currency = live?.currency ?? customer.spendCap?.currency ?? catalog.plan(customer.planId)?.prices.first?.currency ?? Currency("EUR")!
         var lines: [InvoiceLine] = []
         if let live, !live.cancelAtPeriodEnd {

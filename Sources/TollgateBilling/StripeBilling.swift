@@ -42,6 +42,18 @@ public final class StripeBilling: Sendable {
         throw DomainError(.conflict, "Stripe has no active price with lookup key \(lookupKey); set one, or stripePriceId in the catalog", field: field)
     }
 
+    /// The quantity of the price's subscription item (the seats billed); beyond the price's
+    /// maximum, the buyer is sent to sales, naming `field`.
+    private static func quantity(of price: Price, seats: Int?, field: String) throws -> Int {
+        do {
+            return try Pricing.quantity(for: price, seats: seats)
+        } catch {
+            switch error {
+            case .contactSales(let maximum): throw DomainError.invalidField(field, "beyond \(maximum) seats, contact sales for a custom price")
+            }
+        }
+    }
+
     /// The customer's Stripe customer, created (with the Tollgate id in its metadata) on first use.
     private func stripeCustomer(for customer: CustomerRecord, client: StripeClient) async throws -> String {
         if let existing = try await store.providerCustomerId(provider: "stripe", customerId: customer.id) { return existing }
@@ -63,13 +75,7 @@ public final class StripeBilling: Sendable {
         guard let price = plan.prices.first(where: { $0.interval == interval && $0.currency == currency }) else {
             throw DomainError.invalidField("currency", "plan \(planId) has no \(interval.rawValue)ly \(currency) price")
         }
-        var quantity = 1
-        if price.perSeatAmount != nil {
-            quantity = max(price.minimumSeats ?? 1, seats ?? 0)
-            if let maximum = price.maximumSeats, quantity > maximum {
-                throw DomainError.invalidField("seats", "beyond \(maximum) seats, contact sales for a custom price")
-            }
-        }
+        let quantity = try Self.quantity(of: price, seats: seats, field: "seats")
         // Add-ons (+5, +10 collaborators) are further items of the same subscription.
         var addOnPrices: [(Price, AddOn, Int)] = []
         for (id, count) in addOns.sorted(by: { $0.key < $1.key }) where count > 0 {
@@ -158,11 +164,7 @@ public final class StripeBilling: Sendable {
         guard let price = target.prices.first(where: { $0.interval == subscription.interval && $0.currency == subscription.currency }) else {
             throw DomainError.invalidField("plan", "plan \(planId) has no \(subscription.interval.rawValue)ly \(subscription.currency) price")
         }
-        var quantity = 1
-        if price.perSeatAmount != nil {
-            quantity = max(price.minimumSeats ?? 1, subscription.seats ?? 0)
-            if let maximum = price.maximumSeats, quantity > maximum { throw DomainError.invalidField("plan", "beyond \(maximum) seats, contact sales") }
-        }
+        let quantity = try Self.quantity(of: price, seats: subscription.seats, field: "plan")
         let object = try await stripe { try await client.subscription(id: subscription.id) }
         guard let live = StripeSubscription(json: object), let item = StripeMapping.plan(for: live, in: catalog)?.item.id else {
             throw DomainError(.conflict, "Stripe subscription \(subscription.id) has no item for a plan of catalog \(catalog.product)")

@@ -99,7 +99,7 @@ public final class SubscriptionService: Sendable {
 
     /// The subject's newest subscription that still runs (trialing, active or past due), with its provider.
     public func liveSubscription(subject: String) async throws -> (Subscription, provider: String)? {
-        try await store.subscriptions(subject: subject).filter { [.trialing, .active, .pastDue].contains($0.0.status) }.last
+        try await store.subscriptions(subject: subject).filter { $0.0.isLive }.last
     }
 
     /// A subscription invoiced by hand (the manual provider, for enterprise customers paying by

@@ -33,7 +33,7 @@ public enum Invoicing {
         let matches = { (price: Price) in price.interval == subscription.interval && price.currency == subscription.currency }
         if let plan = catalog.plan(subscription.planId), let price = plan.prices.first(where: matches),
            let amount = try? Pricing.amount(for: price, seats: subscription.seats) {
-            let seats = price.perSeatAmount == nil ? 1 : Int64(max(price.minimumSeats ?? 1, subscription.seats ?? 0))
+            let seats = (try? Pricing.quantity(for: price, seats: subscription.seats)) ?? 1
             let description = price.perSeatAmount == nil ? "\(plan.name) (\(subscription.interval.rawValue)ly)" : "\(plan.name) (\(subscription.interval.rawValue)ly), \(seats) seats"
             lines.append(InvoiceLine(kind: .subscription, description: description, quantity: 1, unitAmount: amount.amountMinor, amount: amount.amountMinor))
         }

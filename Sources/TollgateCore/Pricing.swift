@@ -11,9 +11,16 @@ public enum Pricing {
     /// (at least the price's minimum).
     public static func amount(for price: Price, seats: Int?) throws(PricingError) -> Money {
         guard let perSeat = price.perSeatAmount else { return price.money }
+        return Money(price.amount + perSeat * Int64(try quantity(for: price, seats: seats)), price.currency)
+    }
+
+    /// How many of the price a subscription is billed for: on a per-seat price, the seats asked
+    /// for, at least its minimum (beyond its maximum: contact sales); otherwise one.
+    public static func quantity(for price: Price, seats: Int?) throws(PricingError) -> Int {
+        guard price.perSeatAmount != nil else { return 1 }
         let billed = max(price.minimumSeats ?? 1, seats ?? 0)
         if let maximum = price.maximumSeats, billed > maximum { throw .contactSales(maximumSeats: maximum) }
-        return Money(price.amount + perSeat * Int64(billed), price.currency)
+        return billed
     }
 
     /// What changing from `old` to `new` at `at` costs for the rest of [start, end): the new

@@ -32,6 +32,9 @@ public struct Subscription: Sendable, Hashable {
     /// Add-ons bought with the subscription (as subscription items), by catalog id: quantity.
     public var addOns: [String: Int]
 
+    /// Still running: trialing, active, or past due (in or out of its grace period).
+    public var isLive: Bool { [.trialing, .active, .pastDue].contains(status) }
+
     public init(
         id: String, subject: String, planId: String, interval: BillingInterval, currency: Currency, seats: Int? = nil,
         status: SubscriptionStatus, currentPeriodStart: Date, currentPeriodEnd: Date, trialEnd: Date? = nil,

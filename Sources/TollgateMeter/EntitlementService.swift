@@ -191,7 +191,7 @@ public final class EntitlementService: Sendable {
     ) async throws -> UsageOutcome {
         try Self.validate(amount: amount)
         let target = try await resolve(customerId: customerId, featureId: featureId, workspaceId: workspaceId)
-        let (plan, quota) = (target.plan, target.quota)
+        let quota = target.quota
         guard let window = quota.window else {
             throw DomainError.invalidField("feature", "\(featureId) is a boolean feature: check it, there is nothing to consume")
         }
@@ -201,15 +201,17 @@ public final class EntitlementService: Sendable {
             scope: "consume:\(customerId)", key: idempotencyKey, fingerprint: fingerprint,
             lookup: { try await store.idempotencyRecord(scope: "consume:\(customerId)", key: idempotencyKey) },
             body: {
+                // From this node's lease when several nodes share the counter, else from memory.
                 let outcome: UsageOutcome
-                let undo: @Sendable () -> Void
+                let undo: @Sendable () -> Void, settle: @Sendable () -> Void
+                let leaseNode: String?
                 if let leases, let limit = leasedLimit(quota) {
                     outcome = try await consumeFromLease(leases, key: key, target: target, customerId: customerId, amount: amount, limit: limit)
-                    undo = { leases.giveBack(key, amount: amount) }
+                    (undo, settle, leaseNode) = ({ leases.giveBack(key, amount: amount) }, { leases.settle(key, amount: amount) }, leases.node)
                 } else {
                     try await counters.ensureLoaded(key) { try await store.counterValue(key) }
                     outcome = try await decideAndCount(key: key, target: target, customerId: customerId, amount: amount)
-                    undo = { [counters] in counters.update(key) { $0 -= amount } }
+                    (undo, settle, leaseNode) = ({ [counters] in counters.update(key) { $0 -= amount } }, {}, nil)
                 }
                 // A refusal is not recorded: a retry after an upgrade should be able to succeed.
                 guard outcome.allowed else { return .refusal(outcome) }
@@ -234,11 +236,9 @@ public final class EntitlementService: Sendable {
                         throw error
                     }
                 }
-                let leased = leases != nil && leasedLimit(quota) != nil
                 return try await commit(key: key, quota: quota, delta: amount, scope: "consume:\(customerId)",
                                         idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome,
-                                        leaseNode: leased ? leases?.node : nil, undo: undo,
-                                        settle: { [leases] in if leased { leases?.settle(key, amount: amount) } })
+                                        leaseNode: leaseNode, undo: undo, settle: settle)
             }
         )
     }
@@ -259,7 +259,7 @@ public final class EntitlementService: Sendable {
             }
         }
         guard let price = quota.overage, let cap = target.subject.spendCap else { return count(allowance: nil) }
-        let others = overageQuotas(of: target.subject, plan: plan).filter { $0.feature.id != quota.feature.id }
+        let others = overageQuotas(of: target.subject, plan: plan, at: clock.now()).filter { $0.feature.id != quota.feature.id }
         var otherKeys: [(CounterKey, Quota)] = []
         for other in others {
             guard let window = other.window else { continue }
@@ -275,11 +275,11 @@ public final class EntitlementService: Sendable {
         }
     }
 
-    /// The subject's metered quotas that have an overage price, now.
-    private func overageQuotas(of subject: CustomerRecord, plan: Plan) -> [Quota] {
+    /// The subject's metered quotas that have an overage price, at `date`.
+    private func overageQuotas(of subject: CustomerRecord, plan: Plan, at date: Date) -> [Quota] {
         catalog.features.compactMap { feature in
             guard case .metered(_, _, .some) = plan.features[feature.id] else { return nil }
-            return Entitlements.quota(catalog: catalog, plan: plan, feature: feature, addOnQuantities: subject.addOns, now: clock.now(), anchor: subject.billingAnchor)
+            return Entitlements.quota(catalog: catalog, plan: plan, feature: feature, addOnQuantities: subject.addOns, now: date, anchor: subject.billingAnchor)
         }
     }
 
@@ -298,11 +298,9 @@ public final class EntitlementService: Sendable {
         let subject = try await customer(id: customerId)
         let plan = plan(of: subject)
         var lines: [InvoiceLine] = []
-        for feature in catalog.features {
-            guard case .metered(_, _, .some) = plan.features[feature.id] else { continue }
-            let quota = Entitlements.quota(catalog: catalog, plan: plan, feature: feature, addOnQuantities: subject.addOns, now: date, anchor: subject.billingAnchor)
+        for quota in overageQuotas(of: subject, plan: plan, at: date) {
             guard let window = quota.window else { continue }
-            let key = counterKey(subjectId: customerId, featureId: feature.id, window: window)
+            let key = counterKey(subjectId: customerId, featureId: quota.feature.id, window: window)
             try await counters.ensureLoaded(key) { try await store.counterValue(key) }
             if let line = Invoicing.overageLine(quota: quota, used: counters.value(key) ?? 0, currency: currency) { lines.append(line) }
         }

@@ -60,7 +60,7 @@ struct APIKeyRoutes: Sendable {
 
     @Sendable func revoke(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.admin)
-        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let id = try Validate.pathIdentifier(context)
         guard let revoked = try await store.revokeAPIKey(id: id, at: clock.now()) else {
             throw DomainError(.notFound, "no API key \(id)", field: "id")
         }
@@ -70,7 +70,7 @@ struct APIKeyRoutes: Sendable {
 
     @Sendable func rotate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.admin)
-        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(RotateRequest.self, from: request, context: context)
         let grace = body.gracePeriodSeconds?.value ?? 86_400
         guard (0...Self.maximumGraceSeconds).contains(grace) else {

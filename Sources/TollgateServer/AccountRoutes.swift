@@ -137,7 +137,7 @@ struct AccountRoutes: Sendable {
     }
 
     @Sendable func revokeSession(_ request: Request, context: UserContext) async throws -> Response {
-        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let id = try Validate.pathIdentifier(context)
         try await accounts.revokeSession(userId: context.user.userId, sessionId: id)
         return JSONResponse.make(status: .ok, body: ["revoked": id])
     }

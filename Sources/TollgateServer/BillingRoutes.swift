@@ -32,7 +32,7 @@ struct BillingRoutes: Sendable {
     /// Every subscription of a customer (or workspace), oldest first, with its provider.
     @Sendable func listSubscriptions(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.entitlementsRead)
-        let customer = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let customer = try Validate.pathIdentifier(context)
         let all = try await subscriptions.subscriptions(of: customer)
         return JSONResponse.make(status: .ok, body: SubscriptionList(customer: customer, subscriptions: all.map { SubscriptionResponse($0.0, provider: $0.provider) }))
     }

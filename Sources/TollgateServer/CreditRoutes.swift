@@ -79,7 +79,7 @@ struct CreditRoutes: Sendable {
 
     @Sendable func grant(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.billingWrite)
-        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(GrantRequest.self, from: request, context: context)
         guard let reason = CreditReason(rawValue: body.reason), Self.grantReasons.contains(reason) else {
             throw DomainError.invalidField("reason", "expected one of \(Self.grantReasons.map(\.rawValue).joined(separator: ", "))")
@@ -96,14 +96,14 @@ struct CreditRoutes: Sendable {
 
     @Sendable func balances(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.entitlementsRead)
-        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let id = try Validate.pathIdentifier(context)
         let balances = try await credits.balances(customerId: id)
         return JSONResponse.make(status: .ok, body: BalancesResponse(customer: id, balances: balances.map(BalanceResponse.init)))
     }
 
     private func page(_ request: Request, context: AuthenticatedContext) async throws -> (String, [CreditHistoryEntry], Int) {
         try context.caller.require(.entitlementsRead)
-        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let id = try Validate.pathIdentifier(context)
         let query = request.uri.queryParameters
         let limit = try query.get("limit").map { raw -> Int in
             guard let value = Int(raw), (1...1000).contains(value) else { throw DomainError(.invalidQuery, "limit: from 1 to 1000", field: "limit") }
@@ -163,14 +163,14 @@ struct CreditRoutes: Sendable {
 
     @Sendable func commit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.usageWrite)
-        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(CommitRequest.self, from: request, context: context)
         return JSONResponse.make(status: .ok, body: try await credits.commit(reservationId: id, amount: body.amount.value))
     }
 
     @Sendable func release(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.usageWrite)
-        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let id = try Validate.pathIdentifier(context)
         return JSONResponse.make(status: .ok, body: try await credits.release(reservationId: id))
     }
 }

@@ -29,7 +29,7 @@ struct InvoiceRoutes: Sendable {
 
     @Sendable func setSpendCap(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.customersWrite)
-        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(SpendCapRequest.self, from: request, context: context)
         guard let currency = Currency(body.currency) else { throw DomainError.invalidField("currency", "not an ISO 4217 currency code") }
         guard (0...1_000_000_000_000).contains(body.amount.value) else {
@@ -41,7 +41,7 @@ struct InvoiceRoutes: Sendable {
 
     @Sendable func removeSpendCap(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.customersWrite)
-        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let id = try Validate.pathIdentifier(context)
         let customer = try await service.setSpendCap(customerId: id, cap: nil)
         return JSONResponse.make(status: .ok, body: SpendCapResponse(customer: customer.id, spendCap: nil))
     }
@@ -78,7 +78,7 @@ struct InvoiceRoutes: Sendable {
 
     @Sendable func upcoming(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.entitlementsRead)
-        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let id = try Validate.pathIdentifier(context)
         let draft = try await invoices.upcoming(subject: id)
         return JSONResponse.make(status: .ok, body: InvoiceResponse(
             id: nil, customer: id, subscription: draft.subscriptionId, currency: draft.currency.code, periodStart: draft.periodStart,
@@ -93,7 +93,7 @@ struct InvoiceRoutes: Sendable {
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.entitlementsRead)
-        let id = try Validate.identifier(try context.parameters.require("id"), field: "id")
+        let id = try Validate.pathIdentifier(context)
         let issued = try await invoices.invoices(subject: id).map { invoice in
             InvoiceResponse(
                 id: invoice.id, customer: invoice.subject, subscription: invoice.subscriptionId, currency: invoice.currency.code,

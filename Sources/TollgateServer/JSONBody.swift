@@ -83,6 +83,11 @@ enum JSONBody {
 
 /// Field rules shared by the request types.
 enum Validate {
+    /// The `{id}` of the request's path, checked as any identifier.
+    static func pathIdentifier(_ context: some RequestContext) throws -> String {
+        try identifier(try context.parameters.require("id"), field: "id")
+    }
+
     static func identifier(_ value: String, field: String) throws -> String {
         guard (1...255).contains(value.utf8.count) else {
             throw DomainError.invalidField(field, "must be 1 to 255 bytes long")

@@ -33,13 +33,13 @@ struct APIv1Routes: Sendable {
 
     @Sendable func getCustomer(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.entitlementsRead)
-        let id = try pathIdentifier(context)
+        let id = try Validate.pathIdentifier(context)
         return JSONResponse.make(status: .ok, body: CustomerResponse(try await service.customer(id: id)))
     }
 
     @Sendable func changePlan(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.customersWrite)
-        let id = try pathIdentifier(context)
+        let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(ChangePlanRequest.self, from: request, context: context)
         let plan = try Validate.identifier(body.plan, field: "plan")
         var purchases: EntitlementService.Purchases?
@@ -56,13 +56,13 @@ struct APIv1Routes: Sendable {
 
     @Sendable func entitlements(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.entitlementsRead)
-        let id = try pathIdentifier(context)
+        let id = try Validate.pathIdentifier(context)
         return JSONResponse.make(status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: id)))
     }
 
     @Sendable func usageHistory(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.entitlementsRead)
-        let id = try pathIdentifier(context)
+        let id = try Validate.pathIdentifier(context)
         let (from, to) = try QueryDate.range(request, now: clock.now())
         let rows = try await service.usageHistory(customerId: id, from: from, to: to)
         let usage = rows.map { UsagePeriodResponse(feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd, used: $0.used) }
@@ -139,10 +139,6 @@ struct APIv1Routes: Sendable {
             idempotencyKey: try Validate.identifier(key, field: "idempotencyKey"),
             workspace: try body.workspace.map { try Validate.identifier($0, field: "workspace") }
         )
-    }
-
-    private func pathIdentifier(_ context: AuthenticatedContext) throws -> String {
-        try Validate.identifier(try context.parameters.require("id"), field: "id")
     }
 }
 

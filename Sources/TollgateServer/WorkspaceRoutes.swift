@@ -33,10 +33,6 @@ struct WorkspaceRoutes: Sendable {
     struct RoleRequest: Decodable { let role: String }
     struct TransferRequest: Decodable { let userId: String }
 
-    private func id(_ context: UserContext) throws -> String {
-        try Validate.identifier(try context.parameters.require("id"), field: "id")
-    }
-
     private func name(_ raw: String) throws -> String {
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...100).contains(trimmed.count) else { throw DomainError.invalidField("name", "must be 1 to 100 characters") }
@@ -62,24 +58,24 @@ struct WorkspaceRoutes: Sendable {
     }
 
     @Sendable func detail(_ request: Request, context: UserContext) async throws -> Response {
-        let membership = try await workspaces.authorize(.view, workspaceId: try id(context), userId: context.user.userId)
+        let membership = try await workspaces.authorize(.view, workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId)
         return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: try await workspaces.seatLimit(workspaceId: membership.workspace.id)))
     }
 
     @Sendable func rename(_ request: Request, context: UserContext) async throws -> Response {
         let body = try await JSONBody.decode(NameRequest.self, from: request, context: context)
-        let membership = try await workspaces.rename(workspaceId: try id(context), userId: context.user.userId, name: try name(body.name))
+        let membership = try await workspaces.rename(workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, name: try name(body.name))
         return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: nil))
     }
 
     @Sendable func delete(_ request: Request, context: UserContext) async throws -> Response {
-        let workspaceId = try id(context)
+        let workspaceId = try Validate.pathIdentifier(context)
         try await workspaces.delete(workspaceId: workspaceId, userId: context.user.userId)
         return JSONResponse.make(status: .ok, body: ["deleted": workspaceId])
     }
 
     @Sendable func members(_ request: Request, context: UserContext) async throws -> Response {
-        let workspaceId = try id(context)
+        let workspaceId = try Validate.pathIdentifier(context)
         let members = try await workspaces.members(workspaceId: workspaceId, userId: context.user.userId)
         let invitations = try await workspaces.pendingInvitations(workspaceId: workspaceId, userId: context.user.userId)
         return JSONResponse.make(status: .ok, body: MembersResponse(
@@ -92,39 +88,39 @@ struct WorkspaceRoutes: Sendable {
         let body = try await JSONBody.decode(InviteRequest.self, from: request, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
         let role = try body.role.map { try Self.role($0) } ?? .member
-        let invitation = try await workspaces.invite(workspaceId: try id(context), userId: context.user.userId, email: email, role: role)
+        let invitation = try await workspaces.invite(workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, email: email, role: role)
         return JSONResponse.make(status: .created, body: InvitationResponse(invitation))
     }
 
     @Sendable func changeRole(_ request: Request, context: UserContext) async throws -> Response {
         let body = try await JSONBody.decode(RoleRequest.self, from: request, context: context)
         let target = try Validate.identifier(try context.parameters.require("userId"), field: "userId")
-        try await workspaces.changeRole(workspaceId: try id(context), userId: context.user.userId, targetId: target, role: try Self.role(body.role))
+        try await workspaces.changeRole(workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, targetId: target, role: try Self.role(body.role))
         return JSONResponse.make(status: .ok, body: ["userId": target, "role": body.role.uppercased()])
     }
 
     @Sendable func removeMember(_ request: Request, context: UserContext) async throws -> Response {
         let target = try Validate.identifier(try context.parameters.require("userId"), field: "userId")
-        try await workspaces.removeMember(workspaceId: try id(context), userId: context.user.userId, targetId: target)
+        try await workspaces.removeMember(workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, targetId: target)
         return JSONResponse.make(status: .ok, body: ["removed": target])
     }
 
     @Sendable func quota(_ request: Request, context: UserContext) async throws -> Response {
-        let workspaceId = try id(context)
+        let workspaceId = try Validate.pathIdentifier(context)
         _ = try await workspaces.authorize(.viewQuota, workspaceId: workspaceId, userId: context.user.userId)
         return JSONResponse.make(status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: workspaceId)))
     }
 
     @Sendable func accept(_ request: Request, context: UserContext) async throws -> Response {
         let token = try Validate.identifier(try context.parameters.require("token"), field: "token")
-        let membership = try await workspaces.accept(workspaceId: try id(context), token: token, userId: context.user.userId)
+        let membership = try await workspaces.accept(workspaceId: try Validate.pathIdentifier(context), token: token, userId: context.user.userId)
         return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: nil))
     }
 
     @Sendable func transfer(_ request: Request, context: UserContext) async throws -> Response {
         let body = try await JSONBody.decode(TransferRequest.self, from: request, context: context)
         let target = try Validate.identifier(body.userId, field: "userId")
-        try await workspaces.transferOwnership(workspaceId: try id(context), userId: context.user.userId, to: target)
+        try await workspaces.transferOwnership(workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, to: target)
         return JSONResponse.make(status: .ok, body: ["owner": target])
     }
 }

@@ -137,7 +137,7 @@ extension SQLStore {
                 WHERE id = \(bind: subscription.subject)
                 """).run()
             if syncAddOns {
-                let live = all.filter { [.trialing, .active, .pastDue].contains($0.status) }
+                let live = all.filter(\.isLive)
                 let merged = live.reduce(into: [String: Int]()) { result, next in result.merge(next.addOns, uniquingKeysWith: +) }
                 let encoded = String(decoding: try JSONEncoder().encode(merged), as: UTF8.self)
                 try await db.raw("UPDATE customers SET add_ons = \(bind: encoded), updated_at_ms = \(bind: Millis.from(now)) WHERE id = \(bind: subscription.subject)").run()
