@@ -19,6 +19,8 @@ public struct Bench: Sendable {
         /// Overrides the key counts of the in-process figures.
         public var keyCounts: [Int]?
         public var taskCounts: [Int] = [1, 8, 64]
+        /// Concurrent callers of the batch figures (`consume(batch:)`).
+        public var batchTaskCounts: [Int] = [1, 8]
 
         public init(executable: String) { self.executable = executable }
     }
@@ -47,7 +49,9 @@ public struct Bench: Sendable {
         for (name, location) in locations where options.parts.contains("meter") {
             logger.info("in-process meter on \(name)")
             let store = try await SQLStore.open(location, logger: logger)
-            let rows = try await MeterBench(store: store, label: name, logger: logger).run(keyCounts: keyCounts, taskCounts: taskCounts, duration: duration)
+            let rows = try await MeterBench(store: store, label: name, logger: logger).run(
+                keyCounts: keyCounts, taskCounts: taskCounts, batchTaskCounts: options.batchTaskCounts, duration: duration
+            )
             await store.shutdown()
             report.meter.append((name, rows))
         }

@@ -28,7 +28,12 @@ struct MeterBench {
         let tasks: Int
         let meter: Measurement
         let baseline: Measurement
+        /// Consumes per call: 1 for `consume`, more for `consume(batch:)`.
+        var batch: Int = 1
     }
+
+    /// Consumes per call of the batch figures.
+    static let batchSize = 1000
 
     let store: SQLStore
     let label: String
@@ -57,7 +62,7 @@ struct MeterBench {
         }
     }
 
-    func run(keyCounts: [Int], taskCounts: [Int], duration: Duration) async throws -> [Row] {
+    func run(keyCounts: [Int], taskCounts: [Int], batchTaskCounts: [Int], duration: Duration) async throws -> [Row] {
         let catalog = try CatalogLoader.load(yaml: Self.catalogYAML)
         let maxKeys = keyCounts.max() ?? 1
         try await prepare(keys: maxKeys)
@@ -92,8 +97,42 @@ struct MeterBench {
                 logger.info("\(label): \(keys) keys, \(tasks) tasks: meter \(Int(meter.perSecond))/s, SQL \(Int(baseline.perSecond))/s")
                 rows.append(Row(keys: keys, tasks: tasks, meter: meter, baseline: baseline))
             }
+            for tasks in batchTaskCounts {
+                rows.append(try await measureBatches(service: service, ids: ids, keys: keys, tasks: tasks, duration: duration))
+            }
         }
         return rows
+    }
+
+    /// `consume(batch:)` with `batchSize` consumes per call, against the same consumes as
+    /// conditional SQL UPDATEs in one transaction per batch. Operations count consumes.
+    private func measureBatches(service: EntitlementService, ids: [String], keys: Int, tasks: Int, duration: Duration) async throws -> Row {
+        let size = Self.batchSize
+        let tag = "\(prefix)-batch-\(keys)-\(tasks)"
+        var meter = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
+            let first = (iteration &* tasks &+ task) &* size
+            let requests = (0..<size).map { offset in
+                ConsumeRequest(customerId: ids[(first &+ offset) % keys], featureId: "calls", amount: 1, idempotencyKey: "\(tag)-\(task)-\(iteration)-\(offset)")
+            }
+            for answer in await service.consume(batch: requests) { _ = try answer.get() }
+        }
+        let provider = store.provider
+        var baseline = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
+            let first = (iteration &* tasks &+ task) &* size
+            try await provider.transaction { db in
+                for offset in 0..<size {
+                    let subject = "baseline:" + ids[(first &+ offset) % keys]
+                    try await db.raw("""
+                        UPDATE usage_counters SET used = used + 1
+                        WHERE subject = \(bind: subject) AND feature = 'calls' AND period_start_ms = 0 AND used + 1 <= \(bind: Self.limit)
+                        """).run()
+                }
+            }
+        }
+        meter.operations *= size
+        baseline.operations *= size
+        logger.info("\(label): \(keys) keys, \(tasks) tasks, batches of \(size): meter \(Int(meter.perSecond))/s, SQL \(Int(baseline.perSecond))/s")
+        return Row(keys: keys, tasks: tasks, meter: meter, baseline: baseline, batch: size)
     }
 }
 

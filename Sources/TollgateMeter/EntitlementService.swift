@@ -12,17 +12,17 @@ import TollgateStore
 public final class EntitlementService: Sendable {
     public let catalog: Catalog
     let store: any TollgateStorage
-    private let committer: GroupCommitter
+    let committer: GroupCommitter
     private let clock: any TollgateClock
     private let logger: Logger
     let counters = CounterTable()
-    private let gate = IdempotencyGate()
+    let gate = IdempotencyGate()
     private let customers = Mutex<[String: CustomerRecord]>([:])
     /// Serializes the overage decisions of customers with a spend cap: the cap spans features,
     /// so one feature's decision reads the others' counters.
     private let cappedOverage = Mutex<Void>(())
     /// Debits the credits of features priced in credits; nil when nothing is.
-    private let credits: CreditService?
+    let credits: CreditService?
     /// This node's quota leases, when several nodes share the database; nil on a single node.
     public let leases: QuotaLeases?
 
@@ -189,17 +189,13 @@ public final class EntitlementService: Sendable {
     public func consume(
         customerId: String, featureId: String, amount: Int64, idempotencyKey: String, workspaceId: String? = nil
     ) async throws -> UsageOutcome {
-        try Self.validate(amount: amount)
-        let target = try await resolve(customerId: customerId, featureId: featureId, workspaceId: workspaceId)
-        let quota = target.quota
-        guard let window = quota.window else {
-            throw DomainError.invalidField("feature", "\(featureId) is a boolean feature: check it, there is nothing to consume")
-        }
-        let key = counterKey(subjectId: target.subjectId, featureId: featureId, window: window)
-        let fingerprint = "\(featureId)|\(amount)|\(workspaceId ?? "")"
+        let prepared = try await prepare(ConsumeRequest(
+            customerId: customerId, featureId: featureId, amount: amount, idempotencyKey: idempotencyKey, workspaceId: workspaceId
+        ))
+        let (target, quota, key, scope, fingerprint) = (prepared.target, prepared.target.quota, prepared.key, prepared.scope, prepared.fingerprint)
         return try await gate.run(
-            scope: "consume:\(customerId)", key: idempotencyKey, fingerprint: fingerprint,
-            lookup: { try await store.idempotencyRecord(scope: "consume:\(customerId)", key: idempotencyKey) },
+            scope: scope, key: idempotencyKey, fingerprint: fingerprint,
+            lookup: { try await store.idempotencyRecord(scope: scope, key: idempotencyKey) },
             body: {
                 // From this node's lease when several nodes share the counter, else from memory.
                 let outcome: UsageOutcome
@@ -236,17 +232,37 @@ public final class EntitlementService: Sendable {
                         throw error
                     }
                 }
-                return try await commit(key: key, quota: quota, delta: amount, scope: "consume:\(customerId)",
+                return try await commit(key: key, quota: quota, delta: amount, scope: scope,
                                         idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome,
                                         leaseNode: leaseNode, undo: undo, settle: settle)
             }
         )
     }
 
+    /// A consume checked and resolved: what it draws on and how its key is scoped.
+    struct PreparedConsume {
+        let target: Target
+        let key: CounterKey
+        let scope: String
+        let fingerprint: String
+    }
+
+    func prepare(_ request: ConsumeRequest) async throws -> PreparedConsume {
+        try Self.validate(amount: request.amount)
+        let target = try await resolve(customerId: request.customerId, featureId: request.featureId, workspaceId: request.workspaceId)
+        guard let window = target.quota.window else {
+            throw DomainError.invalidField("feature", "\(request.featureId) is a boolean feature: check it, there is nothing to consume")
+        }
+        return PreparedConsume(
+            target: target, key: counterKey(subjectId: target.subjectId, featureId: request.featureId, window: window),
+            scope: "consume:\(request.customerId)", fingerprint: "\(request.featureId)|\(request.amount)|\(request.workspaceId ?? "")"
+        )
+    }
+
     /// Decides under the counter's lock and counts what is allowed. Past the limit, a feature with
     /// an overage price continues: without bound, or, under a spend cap, while the whole
     /// period's overage (all features) stays within the cap.
-    private func decideAndCount(key: CounterKey, target: Target, customerId: String, amount: Int64) async throws -> UsageOutcome {
+    func decideAndCount(key: CounterKey, target: Target, customerId: String, amount: Int64) async throws -> UsageOutcome {
         let (plan, quota) = (target.plan, target.quota)
         func count(allowance: Int64?) -> UsageOutcome {
             counters.update(key) { used -> UsageOutcome in
@@ -346,17 +362,15 @@ public final class EntitlementService: Sendable {
 
     // MARK: Internals
 
-    private func commit(
+    func commit(
         key: CounterKey, quota: Quota, delta: Int64, scope: String, idempotencyKey: String, fingerprint: String, outcome: UsageOutcome,
         leaseNode: String?, undo: () -> Void, settle: () -> Void
     ) async throws -> IdempotencyGate.Answer {
-        let response = outcome.compactRecord ?? outcome.storedJSON
-        let record = IdempotencyRecord(scope: scope, key: idempotencyKey, fingerprint: fingerprint, response: response, createdAt: clock.now())
-        let change = CounterDelta(
-            key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from), delta: delta, leaseNode: leaseNode
+        let entry = usageEntry(
+            key: key, quota: quota, delta: delta, scope: scope, idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome, leaseNode: leaseNode
         )
         do {
-            guard try await committer.submit([change], record: record) else {
+            guard try await committer.submit(entry.deltas, record: entry.record) else {
                 // The key was answered before: this change was not applied; replay that answer.
                 undo()
                 return .alreadyAnswered
@@ -368,6 +382,20 @@ public final class EntitlementService: Sendable {
             undo()
             throw error
         }
+    }
+
+    /// What a committed change writes: the counter delta and the idempotency record whose
+    /// stored answer a retry replays.
+    func usageEntry(
+        key: CounterKey, quota: Quota, delta: Int64, scope: String, idempotencyKey: String, fingerprint: String, outcome: UsageOutcome,
+        leaseNode: String?
+    ) -> UsageEntry {
+        let response = outcome.compactRecord ?? outcome.storedJSON
+        let record = IdempotencyRecord(scope: scope, key: idempotencyKey, fingerprint: fingerprint, response: response, createdAt: clock.now())
+        let change = CounterDelta(
+            key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from), delta: delta, leaseNode: leaseNode
+        )
+        return UsageEntry(deltas: [change], record: record)
     }
 
     /// Whose quota a request draws on, under which plan, and what a refusal is called.

@@ -9,9 +9,10 @@ import TollgateStore
 /// transaction commits goes into the next one. A submitter is resumed only after its own change
 /// is committed (or has failed), so an answer given to a client is always durable.
 public final class GroupCommitter: Service {
+    /// One submitter's entries, answered together.
     struct Pending {
-        let entry: UsageEntry
-        let continuation: CheckedContinuation<Bool, any Error>
+        let entries: [UsageEntry]
+        let continuation: CheckedContinuation<[Bool], any Error>
     }
 
     private struct State {
@@ -38,10 +39,17 @@ public final class GroupCommitter: Service {
     /// Durably applies `deltas` (and stores `record`), together with whatever else is pending.
     /// False when `record`'s key was stored already: then nothing of it was applied.
     func submit(_ deltas: [CounterDelta], record: IdempotencyRecord?) async throws -> Bool {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
+        try await submit([UsageEntry(deltas: deltas, record: record)])[0]
+    }
+
+    /// Durably applies many entries (a batch of consumes) with one suspension; per entry, false
+    /// when its record's key was stored already.
+    func submit(_ entries: [UsageEntry]) async throws -> [Bool] {
+        guard !entries.isEmpty else { return [] }
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[Bool], any Error>) in
             let accepted = state.withLock { state -> Bool in
                 guard !state.stopped else { return false }
-                state.queue.append(Pending(entry: UsageEntry(deltas: deltas, record: record), continuation: continuation))
+                state.queue.append(Pending(entries: entries, continuation: continuation))
                 return true
             }
             if accepted {
@@ -68,17 +76,26 @@ public final class GroupCommitter: Service {
     /// Commits batches until the queue is empty.
     private func drain() async {
         while true {
+            // Whole submissions, about `maxBatch` entries (at least one submission).
             let batch = state.withLock { state -> [Pending] in
-                let taken = Array(state.queue.prefix(maxBatch))
-                state.queue.removeFirst(taken.count)
-                return taken
+                var (count, entries) = (0, 0)
+                while count < state.queue.count && entries < maxBatch {
+                    entries += state.queue[count].entries.count
+                    count += 1
+                }
+                defer { state.queue.removeFirst(count) }
+                return Array(state.queue.prefix(count))
             }
             if batch.isEmpty { return }
             do {
-                let applied = try await store.commit(UsageBatch(entries: batch.map(\.entry), at: clock.now()))
-                for (pending, done) in zip(batch, applied) { pending.continuation.resume(returning: done) }
+                let applied = try await store.commit(UsageBatch(entries: batch.flatMap(\.entries), at: clock.now()))
+                var offset = 0
+                for pending in batch {
+                    pending.continuation.resume(returning: Array(applied[offset..<offset + pending.entries.count]))
+                    offset += pending.entries.count
+                }
             } catch {
-                logger.error("group commit of \(batch.count) changes failed", metadata: ["error": "\(String(reflecting: error))"])
+                logger.error("group commit of \(batch.count) submissions failed", metadata: ["error": "\(String(reflecting: error))"])
                 for pending in batch { pending.continuation.resume(throwing: MeterError.commitFailed) }
             }
         }

@@ -7,7 +7,7 @@ import TollgateStore
 /// concurrent duplicate waits for the first one instead of racing it, and a key reused for a
 /// different request is refused.
 final class IdempotencyGate: Sendable {
-    private final class Flight: Sendable {
+    final class Flight: Sendable {
         let fingerprint: String
         private let state = Mutex<(result: Result<UsageOutcome, any Error>?, waiters: [CheckedContinuation<UsageOutcome, any Error>])>((nil, []))
 
@@ -50,29 +50,36 @@ final class IdempotencyGate: Sendable {
         case alreadyAnswered
     }
 
-    /// Runs `body` unless a call with this key is in flight here (then waits for its answer).
-    /// The store is read only when `body` cannot answer by itself: a refusal, or a commit that
-    /// found the key stored; then the stored answer is replayed. The insert is the check, so
-    /// the hot path never reads the database.
-    func run(
-        scope: String, key: String, fingerprint: String,
-        lookup: () async throws -> IdempotencyRecord?,
-        body: () async throws -> Answer
-    ) async throws -> UsageOutcome {
+    /// Who answers a key: the first caller in flight here (the leader) runs the call; the others
+    /// wait for its answer.
+    enum Claim {
+        case leader(Flight)
+        case follower(Flight)
+    }
+
+    /// Claims `key` for this call; a key in flight with another request is refused at once.
+    func claim(scope: String, key: String, fingerprint: String) throws -> Claim {
         let token = scope + "\u{1F}" + key
-        let (flight, isLeader) = flights.withLock { flights -> (Flight, Bool) in
-            if let existing = flights[token] { return (existing, false) }
+        let claim = flights.withLock { flights -> Claim in
+            if let existing = flights[token] { return .follower(existing) }
             let flight = Flight(fingerprint: fingerprint)
             flights[token] = flight
-            return (flight, true)
+            return .leader(flight)
         }
-        guard isLeader else {
-            guard flight.fingerprint == fingerprint else { throw Self.reused(key) }
-            return try await flight.wait()
-        }
+        if case .follower(let flight) = claim, flight.fingerprint != fingerprint { throw Self.reused(key) }
+        return claim
+    }
+
+    /// The leader's end: turns what its call found into the answer (replaying the stored one
+    /// when the call could not answer by itself), releases the key and answers the followers.
+    func finish(
+        _ flight: Flight, scope: String, key: String, found: Result<Answer, any Error>,
+        lookup: () async throws -> IdempotencyRecord?
+    ) async -> Result<UsageOutcome, any Error> {
+        let fingerprint = flight.fingerprint
         let result: Result<UsageOutcome, any Error>
         do {
-            switch try await body() {
+            switch try found.get() {
             case .outcome(let outcome):
                 result = .success(outcome)
             case .refusal(let refusal):
@@ -87,9 +94,28 @@ final class IdempotencyGate: Sendable {
             result = .failure(error)
         }
         // Once committed, the store has the record: later retries find it there.
-        flights.withLock { _ = $0.removeValue(forKey: token) }
+        flights.withLock { _ = $0.removeValue(forKey: scope + "\u{1F}" + key) }
         flight.finish(result)
-        return try result.get()
+        return result
+    }
+
+    /// Runs `body` unless a call with this key is in flight here (then waits for its answer).
+    /// The store is read only when `body` cannot answer by itself: a refusal, or a commit that
+    /// found the key stored; then the stored answer is replayed. The insert is the check, so
+    /// the hot path never reads the database.
+    func run(
+        scope: String, key: String, fingerprint: String,
+        lookup: () async throws -> IdempotencyRecord?,
+        body: () async throws -> Answer
+    ) async throws -> UsageOutcome {
+        switch try claim(scope: scope, key: key, fingerprint: fingerprint) {
+        case .follower(let flight):
+            return try await flight.wait()
+        case .leader(let flight):
+            let found: Result<Answer, any Error>
+            do { found = .success(try await body()) } catch { found = .failure(error) }
+            return try await finish(flight, scope: scope, key: key, found: found, lookup: lookup).get()
+        }
     }
 
     private func replay(lookup: () async throws -> IdempotencyRecord?, fingerprint: String, key: String) async throws -> UsageOutcome? {

@@ -5,8 +5,8 @@ import TollgateCore
 import TollgateMeter
 
 /// `POST /v1/events`: up to 1,000 usage events in one request, each consumed exactly as
-/// `POST /v1/consume` would (its own idempotency key, its own answer). They are decided
-/// concurrently, so they share group commits: one durable write for many events.
+/// `POST /v1/consume` would (its own idempotency key, its own answer). The meter's batch entry
+/// point decides them in order and commits them together: one durable write for many events.
 struct EventRoutes: Sendable {
     let service: EntitlementService
     static let maximumEvents = 1000
@@ -17,14 +17,6 @@ struct EventRoutes: Sendable {
 
     struct Batch: Decodable {
         let events: [UsageChangeRequest]
-    }
-
-    struct Event: Sendable {
-        let customer: String
-        let feature: String
-        let amount: Int64
-        let idempotencyKey: String
-        let workspace: String?
     }
 
     /// One event's answer: its outcome (allowed or refused), or the error that stopped it.
@@ -54,45 +46,35 @@ struct EventRoutes: Sendable {
             throw DomainError.invalidField("events", "send from 1 to \(Self.maximumEvents) events")
         }
         // Every event is checked before any is counted: a malformed one refuses the whole request.
-        let events = try batch.events.enumerated().map { index, event -> Event in
+        let events = try batch.events.enumerated().map { index, event -> ConsumeRequest in
             let path = "events[\(index)]"
             guard let key = event.idempotencyKey else { throw DomainError.missingField("\(path).idempotencyKey") }
             let amount = event.amount?.value ?? 1
             guard (1...EntitlementService.maximumAmount).contains(amount) else {
                 throw DomainError.invalidField("\(path).amount", "must be a whole number from 1 to \(EntitlementService.maximumAmount)")
             }
-            return Event(
-                customer: try Validate.identifier(event.customer, field: "\(path).customer"),
-                feature: try Validate.identifier(event.feature, field: "\(path).feature"), amount: amount,
+            return ConsumeRequest(
+                customerId: try Validate.identifier(event.customer, field: "\(path).customer"),
+                featureId: try Validate.identifier(event.feature, field: "\(path).feature"), amount: amount,
                 idempotencyKey: try Validate.identifier(key, field: "\(path).idempotencyKey"),
-                workspace: try event.workspace.map { try Validate.identifier($0, field: "\(path).workspace") }
+                workspaceId: try event.workspace.map { try Validate.identifier($0, field: "\(path).workspace") }
             )
         }
-        let logger = context.logger
-        let results = await withTaskGroup(of: (Int, Result).self) { group in
-            for (index, event) in events.enumerated() {
-                group.addTask {
-                    do {
-                        let outcome = try await service.consume(
-                            customerId: event.customer, featureId: event.feature, amount: event.amount, idempotencyKey: event.idempotencyKey,
-                            workspaceId: event.workspace
-                        )
-                        return (index, .outcome(outcome))
-                    } catch let error as DomainError {
-                        return (index, .failed(ErrorBody(code: error.code.rawValue, message: error.message, field: error.field.map { "events[\(index)].\($0)" })))
-                    } catch {
-                        logger.error("event \(index) failed", metadata: ["error": "\(String(reflecting: error))"])
-                        let unavailable = error is MeterError
-                        return (index, .failed(ErrorBody(
-                            code: (unavailable ? ErrorCode.unavailable : ErrorCode.internalError).rawValue,
-                            message: unavailable ? "not recorded durably; retry with the same idempotency key" : "internal error", field: nil
-                        )))
-                    }
-                }
+        let answers = await service.consume(batch: events)
+        let results = answers.enumerated().map { index, answer -> Result in
+            switch answer {
+            case .success(let outcome):
+                return .outcome(outcome)
+            case .failure(let error as DomainError):
+                return .failed(ErrorBody(code: error.code.rawValue, message: error.message, field: error.field.map { "events[\(index)].\($0)" }))
+            case .failure(let error):
+                context.logger.error("event \(index) failed", metadata: ["error": "\(String(reflecting: error))"])
+                let unavailable = error is MeterError
+                return .failed(ErrorBody(
+                    code: (unavailable ? ErrorCode.unavailable : ErrorCode.internalError).rawValue,
+                    message: unavailable ? "not recorded durably; retry with the same idempotency key" : "internal error", field: nil
+                ))
             }
-            var ordered = [Result?](repeating: nil, count: events.count)
-            for await (index, result) in group { ordered[index] = result }
-            return ordered.compactMap { $0 }
         }
         var accepted = 0, refused = 0, failed = 0
         for result in results {

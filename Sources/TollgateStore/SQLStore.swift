@@ -240,22 +240,15 @@ public final class SQLStore: TollgateStorage {
 
     @discardableResult
     public func commit(_ batch: UsageBatch) async throws -> [Bool] {
+        // SQLite: one prepared-statement pass on the writer's own thread (see SQLiteUsageWriter).
+        if let sqlite = provider as? SQLiteProvider { return try await sqlite.commitUsage(batch) }
         let now = Millis.from(batch.at)
         return try await provider.transaction { db in
             // Idempotency records first: a key already stored marks its entry as a duplicate,
             // whose deltas are then left out. No read before: the insert is the check.
-            var applied = Array(repeating: true, count: batch.entries.count)
-            var tokens: [String: Int] = [:]
-            var records: [(Int, IdempotencyRecord)] = []
-            for (index, entry) in batch.entries.enumerated() {
-                guard let record = entry.record else { continue }
-                let token = Self.token(record.scope, record.key)
-                if tokens[token] != nil { applied[index] = false; continue }
-                tokens[token] = index
-                records.append((index, record))
-            }
+            var plan = UsageBatchPlan(batch)
             var inserted = Set<String>()
-            for chunk in records.chunked(Self.rowsPerStatement) {
+            for chunk in plan.records.chunked(Self.rowsPerStatement) {
                 let rows = chunk.map { _, r -> SQLQueryString in
                     "(\(bind: r.scope), \(bind: r.key), \(bind: r.fingerprint), \(bind: r.response), \(bind: Millis.from(r.createdAt)))"
                 }
@@ -267,26 +260,15 @@ public final class SQLStore: TollgateStorage {
                     """).all()
                 // Usually every key is new: then there is nothing to decode.
                 if returned.count == chunk.count {
-                    for (_, record) in chunk { inserted.insert(Self.token(record.scope, record.key)) }
+                    for (_, record) in chunk { inserted.insert(UsageBatchPlan.token(record.scope, record.key)) }
                     continue
                 }
                 for row in returned {
-                    inserted.insert(Self.token(try row.decode(column: "scope", as: String.self), try row.decode(column: "idempotency_key", as: String.self)))
+                    inserted.insert(UsageBatchPlan.token(try row.decode(column: "scope", as: String.self), try row.decode(column: "idempotency_key", as: String.self)))
                 }
             }
-            for (index, record) in records where !inserted.contains(Self.token(record.scope, record.key)) { applied[index] = false }
-            // One row per key: PostgreSQL refuses an upsert that touches the same row twice.
-            var merged: [CounterKey: CounterDelta] = [:]
-            for (index, entry) in batch.entries.enumerated() where applied[index] {
-                for delta in entry.deltas {
-                    if let previous = merged[delta.key] {
-                        merged[delta.key] = CounterDelta(key: delta.key, period: delta.period, periodEndMillis: delta.periodEndMillis, delta: previous.delta + delta.delta)
-                    } else {
-                        merged[delta.key] = delta
-                    }
-                }
-            }
-            for chunk in Array(merged.values).chunked(Self.rowsPerStatement) {
+            for (index, record) in plan.records where !inserted.contains(UsageBatchPlan.token(record.scope, record.key)) { plan.applied[index] = false }
+            for chunk in plan.mergedDeltas(of: batch).chunked(Self.rowsPerStatement) {
                 let rows = chunk.map { d -> SQLQueryString in
                     "(\(bind: d.key.subject), \(bind: d.key.feature), \(bind: d.key.periodStartMillis), \(bind: d.periodEndMillis), \(bind: d.period), \(bind: d.delta), \(bind: now))"
                 }
@@ -297,26 +279,15 @@ public final class SQLStore: TollgateStorage {
                     DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
                     """).run()
             }
-            // Units consumed from a lease leave it: what a node holds stays what it may still use.
-            var leased: [String: (CounterKey, String, Int64)] = [:]
-            for (index, entry) in batch.entries.enumerated() where applied[index] {
-                for delta in entry.deltas where delta.delta > 0 {
-                    guard let node = delta.leaseNode else { continue }
-                    let token = Self.token(delta.key.description, node)
-                    leased[token] = (delta.key, node, (leased[token]?.2 ?? 0) + delta.delta)
-                }
-            }
-            for (key, node, units) in leased.values {
+            for (key, node, units) in plan.leaseShrinks(of: batch) {
                 try await db.raw("""
                     UPDATE counter_leases SET outstanding = CASE WHEN outstanding > \(bind: units) THEN outstanding - \(bind: units) ELSE 0 END
                     WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis) AND node = \(bind: node)
                     """).run()
             }
-            return applied
+            return plan.applied
         }
     }
-
-    private static func token(_ scope: String, _ key: String) -> String { scope + "\u{1F}" + key }
 
     public func idempotencyRecord(scope: String, key: String) async throws -> IdempotencyRecord? {
         try await provider.read { db in

@@ -15,14 +15,28 @@ public final class SQLiteProvider: DatabaseProvider {
     public let path: String
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
+    /// The meter's group commits: prepared statements on a connection of their own, taking
+    /// turns with `writer` under `writeLock`.
+    private let usageWriter: SQLiteUsageWriter
     private let writeLock = AsyncMutex()
     private let nextReader = Atomic<Int>(0)
 
-    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection]) {
+    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], usageWriter: SQLiteUsageWriter) {
         self.path = path
         self.writer = writer
         self.readers = readers
+        self.usageWriter = usageWriter
     }
+
+    /// Per-connection settings of every connection. busy_timeout replaces sqlite-nio's
+    /// retry-forever busy handler: another process (a CLI command beside a running server) waits
+    /// up to 5 s, then fails instead of hanging. A 64 MiB page cache keeps the B-tree pages a
+    /// group commit touches in memory.
+    private static let pragmas = ["PRAGMA busy_timeout = 5000", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON", "PRAGMA cache_size = -65536"]
+    /// Checkpoint every ~40 MB of WAL rather than every 4 MB: the meter rewrites the same hot
+    /// pages (counters, the idempotency index's right edge) commit after commit, and each
+    /// checkpoint copies them back to the database file (measured: ~+18 % consumes/s).
+    private static let checkpointEvery = "PRAGMA wal_autocheckpoint = 10000"
 
     /// Opens (creating if needed) `tollgate.sqlite` in `directory`.
     public static func open(directory: String, readerCount: Int = 2, logger: Logger) async throws -> SQLiteProvider {
@@ -31,25 +45,20 @@ public final class SQLiteProvider: DatabaseProvider {
         let writer = try await openConnection(path: path, logger: logger)
         // WAL is a property of the file: set it once, from the writer, before readers open.
         try await execute(writer, "PRAGMA journal_mode = WAL")
-        // Checkpoint every ~40 MB of WAL rather than every 4 MB: the meter rewrites the same hot
-        // pages (counters, the idempotency index's right edge) commit after commit, and each
-        // checkpoint copies them back to the database file (measured: ~+18 % consumes/s).
-        try await execute(writer, "PRAGMA wal_autocheckpoint = 10000")
+        try await execute(writer, checkpointEvery)
+        let usageWriter = try SQLiteUsageWriter(path: path, pragmas: pragmas + [checkpointEvery])
         var readers: [SQLiteConnection] = []
         for _ in 0..<max(1, readerCount) {
             let reader = try await openConnection(path: path, logger: logger)
             try await execute(reader, "PRAGMA query_only = ON")
             readers.append(reader)
         }
-        return SQLiteProvider(path: path, writer: writer, readers: readers)
+        return SQLiteProvider(path: path, writer: writer, readers: readers, usageWriter: usageWriter)
     }
 
     private static func openConnection(path: String, logger: Logger) async throws -> SQLiteConnection {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        // busy_timeout replaces sqlite-nio's retry-forever busy handler: another process (a CLI
-        // command beside a running server) waits up to 5 s, then fails instead of hanging.
-        // A 64 MiB page cache keeps the B-tree pages a group commit touches in memory.
-        for pragma in ["PRAGMA busy_timeout = 5000", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON", "PRAGMA cache_size = -65536"] {
+        for pragma in pragmas {
             try await execute(connection, pragma)
         }
         return connection
@@ -79,7 +88,14 @@ public final class SQLiteProvider: DatabaseProvider {
         }
     }
 
+    /// Applies one group commit of the meter (see `UsageStore.commit`), in turn with every
+    /// other write.
+    func commitUsage(_ batch: UsageBatch) async throws -> [Bool] {
+        try await writeLock.withLock { try await usageWriter.commit(batch) }
+    }
+
     public func shutdown() async {
+        await usageWriter.close()
         for connection in readers + [writer] {
             try? await connection.close()
         }

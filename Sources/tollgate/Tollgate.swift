@@ -224,7 +224,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Append the report to this file (e.g. BENCHMARKS.md).") var record: String?
     @Option(help: "Only these parts (comma-separated): meter, memory, http, redis, cluster (needs --postgres).") var only: String?
     @Option(help: "Key counts of the in-process figures (comma-separated).") var keys: String?
-    @Option(help: "Concurrent callers of the in-process figures (comma-separated).") var callers: String?
+    @Option(help: "Concurrent callers of the in-process figures (comma-separated; 0 for none).") var callers: String?
+    @Option(help: "Concurrent callers of the batch figures, 1,000 consumes per call (comma-separated; 0 for none).") var batchCallers: String?
 
     func run() async throws {
         guard seconds >= 1 else { throw ValidationError("--seconds must be 1 or more") }
@@ -237,7 +238,8 @@ struct BenchCommand: AsyncParsableCommand {
         options.postgresURL = postgres
         if let only { options.parts = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
         if let keys { options.keyCounts = keys.split(separator: ",").compactMap { Int($0) } }
-        if let callers { options.taskCounts = callers.split(separator: ",").compactMap { Int($0) } }
+        if let callers { options.taskCounts = callers.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
+        if let batchCallers { options.batchTaskCounts = batchCallers.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
         let report = try await Bench(options: options, logger: logger).run()
         print(report)
         if let record {

@@ -1,0 +1,168 @@
+import Dispatch
+import Foundation
+import TollgateCore
+import VaporCSQLite
+
+/// Applies the meter's group commits to SQLite through its C API: a connection of its own with
+/// prepared statements kept for its lifetime, driven by one serial queue. The SQLKit path costs
+/// a thread hand-off and a statement compile per statement; here a whole batch (its idempotency
+/// rows, counter upserts and lease updates, and the durable COMMIT) is one hand-off and only
+/// binds and steps. The caller serializes it with the provider's other writes.
+final class SQLiteUsageWriter: @unchecked Sendable {
+    // @unchecked: `handle` and `statements` are touched only on `queue` (and in deinit).
+    private let queue = DispatchQueue(label: "tollgate.sqlite.usage-writer", qos: .userInitiated)
+    private var handle: OpaquePointer?
+    private var statements: [Statement: OpaquePointer] = [:]
+
+    private enum Statement: String, CaseIterable {
+        case begin = "BEGIN IMMEDIATE"
+        case commit = "COMMIT"
+        case rollback = "ROLLBACK"
+        case insertRecord = """
+            INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
+            VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (scope, idempotency_key) DO NOTHING
+            """
+        case addToCounter = """
+            INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            ON CONFLICT (subject, feature, period_start_ms)
+            DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
+            """
+        case shrinkLease = """
+            UPDATE counter_leases SET outstanding = CASE WHEN outstanding > ?1 THEN outstanding - ?1 ELSE 0 END
+            WHERE subject = ?2 AND feature = ?3 AND period_start_ms = ?4 AND node = ?5
+            """
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Opens its connection with the same durability settings as the provider's.
+    init(path: String, pragmas: [String]) throws {
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        guard sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil) == SQLITE_OK, let handle else {
+            let message = handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "out of memory"
+            sqlite_nio_sqlite3_close(handle)
+            throw Failure(description: "cannot open \(path) for usage commits: \(message)")
+        }
+        self.handle = handle
+        for pragma in pragmas {
+            guard sqlite_nio_sqlite3_exec(handle, pragma, nil, nil, nil) == SQLITE_OK else {
+                let error = Failure(description: "\(pragma): \(String(cString: sqlite_nio_sqlite3_errmsg(handle)))")
+                sqlite_nio_sqlite3_close(handle)
+                self.handle = nil
+                throw error
+            }
+        }
+    }
+
+    deinit {
+        for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+        sqlite_nio_sqlite3_close(handle)
+    }
+
+    /// Applies `batch` in one durable transaction; per entry, whether it was applied (false: its
+    /// idempotency key was stored already, or repeated earlier in the batch).
+    func commit(_ batch: UsageBatch) async throws -> [Bool] {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try self.apply(batch) })
+            }
+        }
+    }
+
+    func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                for statement in self.statements.values { sqlite_nio_sqlite3_finalize(statement) }
+                self.statements = [:]
+                sqlite_nio_sqlite3_close(self.handle)
+                self.handle = nil
+                continuation.resume()
+            }
+        }
+    }
+
+    private func apply(_ batch: UsageBatch) throws -> [Bool] {
+        guard handle != nil else { throw Failure(description: "the usage writer is closed") }
+        try run(.begin)
+        do {
+            var plan = UsageBatchPlan(batch)
+            for (index, record) in plan.records {
+                try run(.insertRecord, binding: [
+                    .text(record.scope), .text(record.key), .text(record.fingerprint), .text(record.response),
+                    .integer(Millis.from(record.createdAt)),
+                ])
+                if sqlite_nio_sqlite3_changes(handle) == 0 { plan.applied[index] = false }
+            }
+            let now = Millis.from(batch.at)
+            for delta in plan.mergedDeltas(of: batch) {
+                try run(.addToCounter, binding: [
+                    .text(delta.key.subject), .text(delta.key.feature), .integer(delta.key.periodStartMillis),
+                    delta.periodEndMillis.map(Value.integer) ?? .null, .text(delta.period), .integer(delta.delta), .integer(now),
+                ])
+            }
+            for (key, node, units) in plan.leaseShrinks(of: batch) {
+                try run(.shrinkLease, binding: [.integer(units), .text(key.subject), .text(key.feature), .integer(key.periodStartMillis), .text(node)])
+            }
+            try run(.commit)
+            return plan.applied
+        } catch {
+            try? run(.rollback)
+            throw error
+        }
+    }
+
+    private enum Value {
+        case text(String)
+        case integer(Int64)
+        case null
+    }
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    /// Binds, steps to completion and resets one kept statement.
+    private func run(_ which: Statement, binding values: [Value] = []) throws {
+        let statement = try prepared(which)
+        defer {
+            sqlite_nio_sqlite3_reset(statement)
+            sqlite_nio_sqlite3_clear_bindings(statement)
+        }
+        for (offset, value) in values.enumerated() {
+            let position = Int32(offset + 1)
+            let status: Int32
+            switch value {
+            case .text(let text):
+                var text = text
+                status = text.withUTF8 { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) {
+                        sqlite_nio_sqlite3_bind_text(statement, position, $0.baseAddress, Int32($0.count), Self.transient)
+                    }
+                }
+            case .integer(let integer):
+                status = sqlite_nio_sqlite3_bind_int64(statement, position, integer)
+            case .null:
+                status = sqlite_nio_sqlite3_bind_null(statement, position)
+            }
+            guard status == SQLITE_OK else { throw failure(which) }
+        }
+        let stepped = sqlite_nio_sqlite3_step(statement)
+        guard stepped == SQLITE_DONE || stepped == SQLITE_ROW else { throw failure(which) }
+    }
+
+    private func prepared(_ which: Statement) throws -> OpaquePointer {
+        if let statement = statements[which] { return statement }
+        var statement: OpaquePointer?
+        guard sqlite_nio_sqlite3_prepare_v3(handle, which.rawValue, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
+              let statement else { throw failure(which) }
+        statements[which] = statement
+        return statement
+    }
+
+    private func failure(_ which: Statement) -> Failure {
+        let message = handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "closed"
+        return Failure(description: "SQLite \(which): \(message)")
+    }
+}
