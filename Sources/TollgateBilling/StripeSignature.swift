@@ -61,6 +61,6 @@ public struct StripeSignatureVerifier: Sendable {
     }
 
     static func hex(_ data: Data, secret: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: data, using: SymmetricKey(data: Data(secret.utf8))).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: data, using: SymmetricKey(data: Data(secret.utf8))))
     }
 }

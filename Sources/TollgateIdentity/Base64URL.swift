@@ -1,4 +1,5 @@
 import Foundation
+import TollgateCore
 
 /// Base64url without padding (RFC 4648 §5), as JWTs and JWKs use it.
 public enum Base64URL {
@@ -67,6 +68,6 @@ public enum Secrets {
     }
 
     public static func randomId(prefix: String, bytes: Int = 10) -> String {
-        prefix + randomBytes(bytes).map { String(format: "%02x", $0) }.joined()
+        prefix + Hex.encode(randomBytes(bytes))
     }
 }

@@ -91,10 +91,24 @@ enum JSONResponse {
     }()
 
     static func make(status: HTTPResponse.Status, body: some Encodable) -> Response {
+        make(status: status, json: ByteBuffer(bytes: encoded(body)))
+    }
+
+    /// Sorted-key JSON of `body`, as every response is written.
+    static func encoded(_ body: some Encodable) -> Data {
         // Encoding our own response types cannot fail; if it ever does, say so rather than crash.
-        let data = (try? encoder.encode(body)) ?? Data(#"{"error":{"code":"INTERNAL","message":"internal error"}}"#.utf8)
+        (try? encoder.encode(body)) ?? Data(#"{"error":{"code":"INTERNAL","message":"internal error"}}"#.utf8)
+    }
+
+    /// A usage answer, written directly (`UsageOutcome.storedJSON`, the same bytes the encoder
+    /// would write): the meter's routes answer thousands of these a second.
+    static func make(status: HTTPResponse.Status, outcome: UsageOutcome) -> Response {
+        make(status: status, json: ByteBuffer(string: outcome.storedJSON))
+    }
+
+    static func make(status: HTTPResponse.Status, json: ByteBuffer) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: json))
     }
 }

@@ -19,26 +19,6 @@ struct EventRoutes: Sendable {
         let events: [UsageChangeRequest]
     }
 
-    /// One event's answer: its outcome (allowed or refused), or the error that stopped it.
-    enum Result: Encodable, Sendable {
-        case outcome(UsageOutcome)
-        case failed(ErrorBody)
-
-        func encode(to encoder: any Encoder) throws {
-            switch self {
-            case .outcome(let outcome): try outcome.encode(to: encoder)
-            case .failed(let error): try ErrorEnvelope(error: error).encode(to: encoder)
-            }
-        }
-    }
-
-    struct Response: Encodable {
-        let accepted: Int
-        let refused: Int
-        let failed: Int
-        let results: [Result]
-    }
-
     @Sendable func ingest(_ request: Request, context: AuthenticatedContext) async throws -> Hummingbird.Response {
         try context.caller.require(.usageWrite)
         let batch = try await JSONBody.decode(Batch.self, from: request, context: context)
@@ -61,28 +41,35 @@ struct EventRoutes: Sendable {
             )
         }
         let answers = await service.consume(batch: events)
-        let results = answers.enumerated().map { index, answer -> Result in
+        // Written directly, in the encoder's sorted-key form: a response holds up to 1,000 answers.
+        var counts = (accepted: 0, refused: 0, failed: 0)
+        var results: [String] = []
+        results.reserveCapacity(answers.count)
+        for (index, answer) in answers.enumerated() {
             switch answer {
             case .success(let outcome):
-                return .outcome(outcome)
-            case .failure(let error as DomainError):
-                return .failed(ErrorBody(code: error.code.rawValue, message: error.message, field: error.field.map { "events[\(index)].\($0)" }))
+                if outcome.allowed { counts.accepted += 1 } else { counts.refused += 1 }
+                results.append(outcome.storedJSON)
             case .failure(let error):
-                context.logger.error("event \(index) failed", metadata: ["error": "\(String(reflecting: error))"])
-                let unavailable = error is MeterError
-                return .failed(ErrorBody(
-                    code: (unavailable ? ErrorCode.unavailable : ErrorCode.internalError).rawValue,
-                    message: unavailable ? "not recorded durably; retry with the same idempotency key" : "internal error", field: nil
-                ))
+                counts.failed += 1
+                results.append(String(decoding: JSONResponse.encoded(ErrorEnvelope(error: Self.errorBody(error, index: index, logger: context.logger))), as: UTF8.self))
             }
         }
-        var accepted = 0, refused = 0, failed = 0
-        for result in results {
-            switch result {
-            case .outcome(let outcome): if outcome.allowed { accepted += 1 } else { refused += 1 }
-            case .failed: failed += 1
-            }
+        let json = "{\"accepted\":\(counts.accepted),\"failed\":\(counts.failed),\"refused\":\(counts.refused),\"results\":[\(results.joined(separator: ","))]}"
+        return JSONResponse.make(status: .ok, json: ByteBuffer(string: json))
+    }
+
+    /// What one event's failure tells the client: a domain error names the event's field; any
+    /// other error is logged and reported without internals.
+    private static func errorBody(_ error: any Error, index: Int, logger: Logger) -> ErrorBody {
+        if let error = error as? DomainError {
+            return ErrorBody(code: error.code.rawValue, message: error.message, field: error.field.map { "events[\(index)].\($0)" })
         }
-        return JSONResponse.make(status: .ok, body: Response(accepted: accepted, refused: refused, failed: failed, results: results))
+        logger.error("event \(index) failed", metadata: ["error": "\(String(reflecting: error))"])
+        let unavailable = error is MeterError
+        return ErrorBody(
+            code: (unavailable ? ErrorCode.unavailable : ErrorCode.internalError).rawValue,
+            message: unavailable ? "not recorded durably; retry with the same idempotency key" : "internal error", field: nil
+        )
     }
 }

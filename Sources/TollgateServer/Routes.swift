@@ -77,7 +77,7 @@ struct APIv1Routes: Sendable {
             featureId: try Validate.identifier(body.feature, field: "feature"), amount: body.amount?.value ?? 1,
             workspaceId: try body.workspace.map { try Validate.identifier($0, field: "workspace") }
         )
-        return JSONResponse.make(status: .ok, body: outcome)
+        return JSONResponse.make(status: .ok, outcome: outcome)
     }
 
     @Sendable func consume(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -106,7 +106,7 @@ struct APIv1Routes: Sendable {
                 body: RefusedOutcomeResponse(outcome: outcome, error: ErrorBody(code: code.rawValue, message: message, field: "feature"))
             )
         }
-        return JSONResponse.make(status: .ok, body: outcome)
+        return JSONResponse.make(status: .ok, outcome: outcome)
     }
 
     @Sendable func release(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -115,7 +115,7 @@ struct APIv1Routes: Sendable {
         let outcome = try await service.release(
             customerId: change.customer, featureId: change.feature, amount: change.amount, idempotencyKey: change.idempotencyKey
         )
-        return JSONResponse.make(status: .ok, body: outcome)
+        return JSONResponse.make(status: .ok, outcome: outcome)
     }
 
     private struct UsageChange {
