@@ -34,12 +34,14 @@ struct BenchReport {
         guard !meter.isEmpty else { return "" }
         var out = "### In-process: the meter's `consume` against one conditional SQL UPDATE per consume\n\n"
         out += "Rows with \(MeterBench.batchSize) consumes per call use `consume(batch:)`; their baseline runs the same "
-        out += "UPDATEs in one transaction per call, and latencies are per call.\n\n"
-        out += "| database | keys | callers | consumes per call | meter consumes/s | p50 µs | p99 µs | SQL UPDATE/s | p99 µs | ratio |\n"
-        out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        out += "UPDATEs in one transaction per call, and latencies are per call. *Written/consume*: bytes this process wrote "
+        out += "(SQLite's WAL and checkpoints) per consume; on PostgreSQL the server process writes.\n\n"
+        out += "| database | keys | callers | consumes per call | meter consumes/s | p50 µs | p99 µs | written/consume | SQL UPDATE/s | p99 µs | ratio |\n"
+        out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for (database, rows) in meter {
             for row in rows {
-                out += "| \(database) | \(row.keys) | \(row.tasks) | \(row.batch) | \(format(row.meter.perSecond)) | \(format(row.meter.p50)) | \(format(row.meter.p99)) "
+                let written = database == "SQLite" ? row.meter.bytesPerOperation.map { "\(format($0)) B" } ?? "–" : "–"
+                out += "| \(database) | \(row.keys) | \(row.tasks) | \(row.batch) | \(format(row.meter.perSecond)) | \(format(row.meter.p50)) | \(format(row.meter.p99)) | \(written) "
                 out += "| \(format(row.baseline.perSecond)) | \(format(row.baseline.p99)) | \(ratio(row.meter.perSecond, row.baseline.perSecond)) |\n"
             }
         }

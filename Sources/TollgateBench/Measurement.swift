@@ -8,6 +8,11 @@ public struct Measurement: Sendable {
     /// Latency percentiles in microseconds (nil when not measured per operation).
     public var p50: Double?
     public var p99: Double?
+    /// Bytes this process wrote (write calls: WAL, checkpoints) during the figure, when asked.
+    public var bytesWritten: Int?
+
+    /// Bytes written per operation, when they were counted.
+    public var bytesPerOperation: Double? { bytesWritten.map { operations > 0 ? Double($0) / Double(operations) : 0 } }
 
     public var perSecond: Double { seconds > 0 ? Double(operations) / seconds : 0 }
 }
@@ -80,4 +85,11 @@ func residentBytes() -> Int {
     let fields = statm.split(separator: " ")
     guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// Bytes this process has passed to write calls so far (`wchar` of /proc/self/io).
+func bytesWrittenSoFar() -> Int {
+    guard let io = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else { return 0 }
+    let line = io.split(separator: "\n").first { $0.hasPrefix("wchar:") }
+    return line.flatMap { Int($0.dropFirst("wchar:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
 }

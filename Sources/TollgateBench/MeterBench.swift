@@ -80,10 +80,12 @@ struct MeterBench {
         for keys in keyCounts {
             for tasks in taskCounts {
                 let tag = "\(prefix)-\(keys)-\(tasks)"
-                let meter = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
+                let written = bytesWrittenSoFar()
+                var meter = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
                     let index = (iteration &* tasks &+ task) % keys
                     _ = try await service.consume(customerId: ids[index], featureId: "calls", amount: 1, idempotencyKey: "\(tag)-\(task)-\(iteration)")
                 }
+                meter.bytesWritten = bytesWrittenSoFar() - written
                 let provider = store.provider
                 let baseline = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
                     let subject = "baseline:" + ids[(iteration &* tasks &+ task) % keys]
@@ -109,6 +111,7 @@ struct MeterBench {
     private func measureBatches(service: EntitlementService, ids: [String], keys: Int, tasks: Int, duration: Duration) async throws -> Row {
         let size = Self.batchSize
         let tag = "\(prefix)-batch-\(keys)-\(tasks)"
+        let written = bytesWrittenSoFar()
         var meter = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
             let first = (iteration &* tasks &+ task) &* size
             let requests = (0..<size).map { offset in
@@ -116,6 +119,7 @@ struct MeterBench {
             }
             for answer in await service.consume(batch: requests) { _ = try answer.get() }
         }
+        meter.bytesWritten = bytesWrittenSoFar() - written
         let provider = store.provider
         var baseline = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
             let first = (iteration &* tasks &+ task) &* size

@@ -13,8 +13,10 @@ final class SQLiteUsageWriter: @unchecked Sendable {
     private let queue = DispatchQueue(label: "tollgate.sqlite.usage-writer", qos: .userInitiated)
     private var handle: OpaquePointer?
     private var statements: [Statement: OpaquePointer] = [:]
+    /// Kept alive as long as the connection whose WAL hook points at it.
+    private let checkpointer: SQLiteCheckpointer
 
-    private enum Statement: String, CaseIterable {
+    private enum Statement: String {
         case begin = "BEGIN IMMEDIATE"
         case commit = "COMMIT"
         case rollback = "ROLLBACK"
@@ -34,28 +36,15 @@ final class SQLiteUsageWriter: @unchecked Sendable {
             """
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
+    typealias Failure = SQLiteHandle.Failure
 
-    /// Opens its connection with the same durability settings as the provider's.
-    init(path: String, pragmas: [String]) throws {
-        var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
-        guard sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil) == SQLITE_OK, let handle else {
-            let message = handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "out of memory"
-            sqlite_nio_sqlite3_close(handle)
-            throw Failure(description: "cannot open \(path) for usage commits: \(message)")
-        }
+    /// Opens its connection with the same durability settings as the provider's; after each
+    /// commit, `checkpointer` hears how large the WAL has grown.
+    init(path: String, pragmas: [String], checkpointer: SQLiteCheckpointer) throws {
+        let handle = try SQLiteHandle.open(path: path, pragmas: pragmas)
+        checkpointer.watch(handle)
         self.handle = handle
-        for pragma in pragmas {
-            guard sqlite_nio_sqlite3_exec(handle, pragma, nil, nil, nil) == SQLITE_OK else {
-                let error = Failure(description: "\(pragma): \(String(cString: sqlite_nio_sqlite3_errmsg(handle)))")
-                sqlite_nio_sqlite3_close(handle)
-                self.handle = nil
-                throw error
-            }
-        }
+        self.checkpointer = checkpointer
     }
 
     deinit {
@@ -86,7 +75,8 @@ final class SQLiteUsageWriter: @unchecked Sendable {
     }
 
     private func apply(_ batch: UsageBatch) throws -> [Bool] {
-        guard handle != nil else { throw Failure(description: "the usage writer is closed") }
+        guard let handle else { throw Failure(description: "the usage writer is closed") }
+        checkpointer.restartIfRequested(on: handle)
         try run(.begin)
         do {
             var plan = UsageBatchPlan(batch)
