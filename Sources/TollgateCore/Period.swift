@@ -42,13 +42,46 @@ public enum PeriodMath {
         case .lifetime:
             return .lifetime
         case .monthly:
-            let parts = utcCalendar.dateComponents([.year, .month], from: date)
-            let start = utcCalendar.date(from: DateComponents(year: parts.year, month: parts.month, day: 1))!
-            let end = utcCalendar.date(byAdding: .month, value: 1, to: start)!
-            return PeriodWindow(start: start, end: end)
+            return monthlyWindow(containing: date)
         case .billingCycle:
             return billingCycleWindow(containing: date, anchor: anchor)
         }
+    }
+
+    /// The calendar month (UTC) containing `date`, by integer arithmetic on days since 1970
+    /// (H. Hinnant's civil-date algorithms): every consume computes it, and Foundation's
+    /// calendar cost more than the rest of the decision. Month boundaries are whole seconds, so
+    /// the result is exactly the calendar's (a property test compares them).
+    static func monthlyWindow(containing date: Date) -> PeriodWindow {
+        let day = Int((date.timeIntervalSince1970 / 86_400).rounded(.down))
+        let (year, month) = civilMonth(fromDays: day)
+        let next = month == 12 ? (year + 1, 1) : (year, month + 1)
+        return PeriodWindow(
+            start: Date(timeIntervalSince1970: Double(days(fromYear: year, month: month, day: 1) * 86_400)),
+            end: Date(timeIntervalSince1970: Double(days(fromYear: next.0, month: next.1, day: 1) * 86_400))
+        )
+    }
+
+    /// Days from 1970-01-01 to the given proleptic Gregorian date.
+    static func days(fromYear year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The year and month of the day `days` after 1970-01-01.
+    static func civilMonth(fromDays days: Int) -> (year: Int, month: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shifted = (5 * dayOfYear + 2) / 153
+        let month = shifted < 10 ? shifted + 3 : shifted - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month)
     }
 
     /// Monthly cycles counted from the anchor. A cycle anchored on the 31st ends on the last day of

@@ -33,7 +33,13 @@ final class IdempotencyGate: Sendable {
         }
     }
 
-    private let flights = Mutex<[String: Flight]>([:])
+    /// A key in flight, within its scope (no string joined per call).
+    private struct FlightKey: Hashable {
+        let scope: String
+        let key: String
+    }
+
+    private let flights = Mutex<[FlightKey: Flight]>([:])
     private static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
@@ -59,7 +65,7 @@ final class IdempotencyGate: Sendable {
 
     /// Claims `key` for this call; a key in flight with another request is refused at once.
     func claim(scope: String, key: String, fingerprint: String) throws -> Claim {
-        let token = scope + "\u{1F}" + key
+        let token = FlightKey(scope: scope, key: key)
         let claim = flights.withLock { flights -> Claim in
             if let existing = flights[token] { return .follower(existing) }
             let flight = Flight(fingerprint: fingerprint)
@@ -94,7 +100,7 @@ final class IdempotencyGate: Sendable {
             result = .failure(error)
         }
         // Once committed, the store has the record: later retries find it there.
-        flights.withLock { _ = $0.removeValue(forKey: scope + "\u{1F}" + key) }
+        flights.withLock { _ = $0.removeValue(forKey: FlightKey(scope: scope, key: key)) }
         flight.finish(result)
         return result
     }

@@ -1,4 +1,5 @@
 import Foundation
+import PropertyBased
 import TestSupport
 import Testing
 @testable import TollgateCore
@@ -47,6 +48,25 @@ import Testing
                 }
             }
             date += 86_400 * 1.7
+        }
+    }
+
+    /// The integer month arithmetic agrees with Foundation's Gregorian calendar, from 1900 to
+    /// 2400, fractions of a second and leap years included.
+    @Test func monthlyWindowsAgreeWithTheCalendar() async {
+        let instants = Gen.double(in: -2_208_988_800...13_569_465_600)
+        await propertyCheck(count: 2_000, input: instants) { seconds in
+            let date = Date(timeIntervalSince1970: seconds)
+            let parts = PeriodMath.utcCalendar.dateComponents([.year, .month], from: date)
+            let start = PeriodMath.utcCalendar.date(from: DateComponents(year: parts.year, month: parts.month, day: 1))!
+            let end = PeriodMath.utcCalendar.date(byAdding: .month, value: 1, to: start)!
+            #expect(PeriodMath.window(.monthly, containing: date, anchor: .distantPast) == PeriodWindow(start: start, end: end), "at \(date)")
+        }
+        // Month and year edges, exactly.
+        for (year, month) in [(2024, 2), (2024, 12), (2000, 2), (1900, 2), (2100, 3), (1970, 1)] {
+            let first = utc(year, month, 1)
+            #expect(PeriodMath.window(.monthly, containing: first, anchor: .distantPast).start == first)
+            #expect(PeriodMath.window(.monthly, containing: first - 0.001, anchor: .distantPast).end == first)
         }
     }
 }
