@@ -44,6 +44,7 @@ public struct Bench: Sendable {
         let taskCounts = options.taskCounts
         let duration = Duration.milliseconds(options.quick ? 300 : options.seconds * 1000)
 
+        report.disk = try DiskProbe.measure(directory: directory, duration: .milliseconds(options.quick ? 200 : 2000))
         var locations: [(String, DatabaseLocation)] = [("SQLite", .sqlite(directory: directory + "/sqlite"))]
         if let url = options.postgresURL { locations.append(("PostgreSQL", .postgres(url: url))) }
         for (name, location) in locations where options.parts.contains("meter") {

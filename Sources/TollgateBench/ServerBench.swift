@@ -20,6 +20,9 @@ struct ServerBench {
         var check: WrkResult?
         /// Consume at about half the peak rate: (connections, result).
         var consumeAtHalf: (Int, WrkResult)?
+        /// 64 connections, each pausing between requests so that together they offer about half
+        /// the peak rate: the pause in milliseconds, and the result.
+        var consumePaced: (Int, WrkResult)?
         var events: WrkResult?
     }
 
@@ -54,6 +57,17 @@ struct ServerBench {
                 if best == nil || abs(result.requestsPerSecond - peak / 2) < abs(best!.1.requestsPerSecond - peak / 2) { best = (connections, result) }
             }
             results.consumeAtHalf = best
+            // Closer to an open loop: many connections, each waiting `delay` ms after every
+            // answer (wrk's delay()), so the offered rate, not the latency, sets the pace. One
+            // correction of the delay from the rate the first try reached.
+            let connections = 64.0, target = peak / 2
+            var delay = max(1, Int((connections * 1000 / target - 1).rounded()))
+            var paced = try Wrk(duration: max(1, duration / 2)).run(url: url, connections: 64, script: try scripts.write("consume", delayMilliseconds: delay))
+            if paced.requestsPerSecond > 0 {
+                delay = max(1, Int((Double(delay) * paced.requestsPerSecond / target).rounded()))
+                paced = try wrk.run(url: url, connections: 64, script: try scripts.write("consume", delayMilliseconds: delay))
+            }
+            results.consumePaced = (delay, paced)
         }
         results.events = try wrk.run(url: url, connections: 4, script: try scripts.write("events"))
         return results
@@ -67,7 +81,8 @@ struct WrkScripts {
     let customerPrefix: String
     let keys: Int
 
-    func write(_ kind: String) throws -> String {
+    /// `delayMilliseconds`: a pause after each answer before the connection's next request.
+    func write(_ kind: String, delayMilliseconds: Int? = nil) throws -> String {
         let run = "w" + UUID().uuidString.prefix(8).lowercased()
         let path = "\(directory)/\(kind)-\(run).lua"
         let request: String
@@ -106,7 +121,7 @@ struct WrkScripts {
               counter = counter + 1
             \(request)
             end
-            """
+            """ + (delayMilliseconds.map { "\nfunction delay()\n  return \($0)\nend\n" } ?? "")
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }

@@ -49,7 +49,7 @@ public final class SQLiteProvider: DatabaseProvider {
         /// Beyond this many, the writer rewinds the WAL between two batches.
         public var rewindBeyondPages: Int32
 
-        public init(afterPages: Int32 = 2_000, rewindBeyondPages: Int32 = 25_000) {
+        public init(afterPages: Int32 = 10_000, rewindBeyondPages: Int32 = 40_000) {
             self.afterPages = afterPages
             self.rewindBeyondPages = rewindBeyondPages
         }
