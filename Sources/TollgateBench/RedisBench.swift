@@ -24,10 +24,20 @@ struct RedisBench {
         guard let server = ChildProcess.which("redis-server"), let benchmark = ChildProcess.which("redis-benchmark") else {
             throw BenchError("redis-server and redis-benchmark are not installed (apt-get install redis-server)")
         }
-        let port = String(Int.random(in: 20_000...60_000))
-        let dir = directory + "/redis-\(port)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let redis = try ChildProcess.start(server, ["--port", port, "--bind", "127.0.0.1", "--dir", dir] + persistence, readyPrefix: "Ready to accept connections")
+        // A random port below the kernel's ephemeral range (32768+), tried again if taken.
+        var attempt = 0
+        var started: (ChildProcess, String)?
+        while started == nil {
+            let port = String(Int.random(in: 20_000...32_000))
+            let dir = directory + "/redis-\(port)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            do {
+                started = (try ChildProcess.start(server, ["--port", port, "--bind", "127.0.0.1", "--dir", dir] + persistence, readyPrefix: "Ready to accept connections"), port)
+            } catch where attempt < 4 {
+                attempt += 1
+            }
+        }
+        let (redis, port) = started!
         defer { redis.stop() }
         let output = try ChildProcess.output(benchmark, ["-h", "127.0.0.1", "-p", port, "-t", "incr", "-n", String(requests), "-c", "64", "-q"])
         // "INCR: 123456.79 requests per second, p50=0.199 msec"

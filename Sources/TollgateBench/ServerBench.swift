@@ -60,11 +60,13 @@ struct ServerBench {
             // Closer to an open loop: many connections, each waiting `delay` ms after every
             // answer (wrk's delay()), so the offered rate, not the latency, sets the pace. One
             // correction of the delay from the rate the first try reached.
+            // The delay stays short enough for every connection to send several requests per run.
             let connections = 64.0, target = peak / 2
-            var delay = max(1, Int((connections * 1000 / target - 1).rounded()))
+            func clamped(_ milliseconds: Double) -> Int { min(max(1, Int(milliseconds.rounded())), duration * 100) }
+            var delay = clamped(connections * 1000 / target - 1)
             var paced = try Wrk(duration: max(1, duration / 2)).run(url: url, connections: 64, script: try scripts.write("consume", delayMilliseconds: delay))
             if paced.requestsPerSecond > 0 {
-                delay = max(1, Int((Double(delay) * paced.requestsPerSecond / target).rounded()))
+                delay = clamped(Double(delay) * paced.requestsPerSecond / target)
                 paced = try wrk.run(url: url, connections: 64, script: try scripts.write("consume", delayMilliseconds: delay))
             }
             results.consumePaced = (delay, paced)
