@@ -12,7 +12,7 @@ import VaporCSQLite
 /// Under sustained load a passive checkpoint never finds the WAL fully copied between two
 /// commits, and the WAL is only rewound from its start after one does: it would grow without
 /// end. Past `ceiling` pages the writer is asked to run one restarting checkpoint between two
-/// of its batches (`takeRestartRequest`), which waits for readers and rewinds the WAL.
+/// of its batches (`restartIfRequested`), which waits for readers and rewinds the WAL.
 final class SQLiteCheckpointer: @unchecked Sendable {
     // @unchecked: `handle` is touched only on `queue` (and in deinit).
     private let queue = DispatchQueue(label: "tollgate.sqlite.checkpointer", qos: .utility)
@@ -21,8 +21,7 @@ final class SQLiteCheckpointer: @unchecked Sendable {
     private let restartRequested = Atomic<Bool>(false)
     /// WAL pages (4 KiB) that start a checkpoint.
     let threshold: Int32
-    /// Beyond this many WAL pages left after a passive checkpoint (writers kept it from ever
-    /// finishing), one checkpoint waits for the writer so that the WAL restarts from its start.
+    /// Beyond this many WAL pages, the writer rewinds the WAL (see `restartIfRequested`).
     let ceiling: Int32
 
     init(path: String, pragmas: [String], threshold: Int32, ceiling: Int32) throws {
