@@ -24,6 +24,9 @@ public struct ServerConfiguration: Sendable {
     public var billingTick: Duration = .seconds(60)
     /// Several nodes share the (PostgreSQL) database: finite quotas are metered through leases.
     public var cluster: QuotaLeases.Settings?
+    /// How long idempotency records are kept (a retry within it replays the first answer); nil
+    /// keeps them forever.
+    public var idempotencyRetention: TimeInterval? = 30 * 86_400
 
     public init() {}
 }
@@ -46,6 +49,8 @@ public struct AppDependencies: Sendable {
     public var billingTick: Duration = .seconds(60)
     /// Quota leases for several nodes on one database; nil on a single node.
     public var cluster: QuotaLeases.Settings?
+    /// How long idempotency records are kept; nil keeps them forever.
+    public var idempotencyRetention: TimeInterval?
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
 
@@ -110,6 +115,7 @@ public func buildApplication(
     dependencies.subscriptionPolicy = SubscriptionPolicy(gracePeriod: configuration.pastDueGrace)
     dependencies.billingTick = configuration.billingTick
     dependencies.cluster = configuration.cluster
+    dependencies.idempotencyRetention = configuration.idempotencyRetention
     return buildApplication(dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
 
@@ -136,6 +142,9 @@ public func buildApplication(
     )
     // Stops before the committer drains and the database closes (services stop in reverse order).
     if let leases = service.leases { app.addServices(LeaseReleaser(leases: leases, logger: dependencies.logger)) }
+    if let retention = dependencies.idempotencyRetention {
+        app.addServices(IdempotencyJanitor(store: dependencies.store, clock: dependencies.clock, retention: retention, logger: dependencies.logger))
+    }
     return app
 }
 

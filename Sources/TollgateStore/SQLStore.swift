@@ -304,6 +304,36 @@ public final class SQLStore: TollgateStorage {
         }
     }
 
+    public func purgeIdempotencyRecords(createdBefore cutoff: Date, limit: Int) async throws -> Int {
+        let cutoff = Millis.from(cutoff)
+        switch provider.kind {
+        case .sqlite:
+            // Rows are appended in rowid order, so the oldest come first; the scan stops at the
+            // first record young enough to keep (no index on the creation time: the meter's
+            // inserts stay one index write each).
+            return try await provider.transaction { db in
+                let oldest = try await db.raw("SELECT rowid AS position, created_at_ms FROM idempotency_keys ORDER BY rowid LIMIT \(bind: limit)").all()
+                var last: Int64?
+                for row in oldest {
+                    guard try row.decode(column: "created_at_ms", as: Int64.self) < cutoff else { break }
+                    last = try row.decode(column: "position", as: Int64.self)
+                }
+                guard let last else { return 0 }
+                let deleted = try await db.raw("DELETE FROM idempotency_keys WHERE rowid <= \(bind: last) AND created_at_ms < \(bind: cutoff) RETURNING 1 AS gone").all()
+                return deleted.count
+            }
+        case .postgres:
+            // A BRIN index on the creation time (migration 15) finds the old rows cheaply.
+            return try await provider.transaction { db in
+                try await db.raw("""
+                    DELETE FROM idempotency_keys WHERE ctid IN (
+                        SELECT ctid FROM idempotency_keys WHERE created_at_ms < \(bind: cutoff) LIMIT \(bind: limit))
+                    RETURNING 1 AS gone
+                    """).all().count
+            }
+        }
+    }
+
     public func usageHistory(subject: String, from: Date, to: Date) async throws -> [UsageRow] {
         try await provider.read { db in
             let rows = try await db.raw("""

@@ -37,6 +37,9 @@ public protocol UsageStore: Sendable {
     @discardableResult
     func commit(_ batch: UsageBatch) async throws -> [Bool]
     func idempotencyRecord(scope: String, key: String) async throws -> IdempotencyRecord?
+    /// Deletes up to `limit` of the oldest idempotency records created before `cutoff`; how many
+    /// it deleted. A request retried with a deleted key is a new request.
+    func purgeIdempotencyRecords(createdBefore cutoff: Date, limit: Int) async throws -> Int
     /// Counters of `subject`: lifetime ones always, periodic ones whose window starts in [from, to).
     func usageHistory(subject: String, from: Date, to: Date) async throws -> [UsageRow]
 }

@@ -48,6 +48,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
     @Option(help: "Seconds a past-due subscription keeps its entitlements before the free plan.") var pastDueGraceSeconds = 7 * 86_400
     @Option(help: "Seconds between two passes of the billing scheduler (trials, periods, grace).") var billingTickSeconds = 60
+    @Option(help: "Days an idempotency key is remembered (a retry within them replays the first answer); 0 keeps them forever.")
+    var idempotencyRetentionDays = 30
     @Flag(help: "Several nodes share this PostgreSQL database: meter finite quotas through leases.") var cluster = false
     @Option(help: "With --cluster: seconds a quota lease lasts (the longest a crashed node's units stay stranded).") var leaseSeconds = 10
 
@@ -63,6 +65,8 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.pastDueGrace = TimeInterval(pastDueGraceSeconds)
         configuration.billingTick = .seconds(billingTickSeconds)
+        guard idempotencyRetentionDays >= 0 else { throw ValidationError("--idempotency-retention-days must be 0 or more") }
+        configuration.idempotencyRetention = idempotencyRetentionDays == 0 ? nil : TimeInterval(idempotencyRetentionDays) * 86_400
         if cluster {
             guard leaseSeconds >= 2 else { throw ValidationError("--lease-seconds must be 2 or more") }
             var leases = QuotaLeases.Settings()
