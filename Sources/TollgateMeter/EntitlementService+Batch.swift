@@ -23,8 +23,8 @@ extension EntitlementService {
     /// answer, in the order given), with one durable commit and one suspension for all of them
     /// instead of one task and one wait each. Every answer is durable when this returns.
     ///
-    /// Consumes that draw on a lease (several nodes) or are paid in credits take the one-by-one
-    /// path, after the others.
+    /// Consumes that draw on a lease or a spend cap shared by several nodes, or are paid in
+    /// credits, take the one-by-one path, after the others.
     public func consume(batch requests: [ConsumeRequest]) async -> [Result<UsageOutcome, any Error>] {
         var results = [Result<UsageOutcome, any Error>?](repeating: nil, count: requests.count)
         var counted: [Counted] = []
@@ -37,7 +37,8 @@ extension EntitlementService {
             do {
                 prepared = try await prepare(request)
                 let quota = prepared.target.quota
-                if leasedLimit(quota) != nil || (quota.feature.creditCost != nil && credits != nil) {
+                if leasedLimit(quota) != nil || isDecidedAcrossNodes(quota, subject: prepared.target.subject)
+                    || (quota.feature.creditCost != nil && credits != nil) {
                     oneByOne.append(index)
                     continue
                 }

@@ -35,4 +35,44 @@ extension EntitlementService {
         )
         return outcome(decision, customerId: customerId, feature: quota.feature.id, amount: amount, usedAfter: used)
     }
+
+    /// Whether a consume is decided in the database rather than in this node's memory: an
+    /// overage-priced feature under a spend cap while several nodes count.
+    func isDecidedAcrossNodes(_ quota: Quota, subject: CustomerRecord) -> Bool {
+        leases != nil && quota.overage != nil && subject.spendCap != nil && quota.feature.creditCost == nil
+    }
+
+    /// A consume of an overage-priced feature by a customer with a spend cap, when several
+    /// nodes count: the cap spans features, and each node sees only its own consumes in memory,
+    /// so the decision is made against the committed counters with the customer's row locked
+    /// (one such decision at a time per customer, on all nodes) and applied in that transaction.
+    func consumeUnderCapAcrossNodes(
+        target: Target, key: CounterKey, customerId: String, amount: Int64, scope: String, idempotencyKey: String, fingerprint: String
+    ) async throws -> IdempotencyGate.Answer {
+        let quota = target.quota
+        guard let price = quota.overage, let cap = target.subject.spendCap else {
+            throw DomainError(.internalError, "a capped consume needs an overage price and a cap")
+        }
+        let others = otherOverageCounters(target)
+        let found = try await store.consumeSerialized(
+            customerId: target.subjectId, keys: [key] + others.map(\.0), delta: counterDelta(key: key, quota: quota, delta: amount, leaseNode: nil),
+            claim: IdempotencyClaim(scope: scope, key: idempotencyKey, fingerprint: fingerprint), at: clock.now()
+        ) { [catalog] committed -> (UsageOutcome, response: String?) in
+            let used = committed[key] ?? 0
+            let allowance = Self.overageAllowance(price: price, cap: cap, others: others) { committed[$0] ?? 0 }
+            let decision = Entitlements.decide(
+                catalog: catalog, plan: target.plan, quota: quota, used: used, amount: amount, exhaustedReason: target.exhaustedReason,
+                overageAllowance: allowance
+            )
+            let outcome = self.outcome(
+                decision, customerId: customerId, feature: quota.feature.id, amount: amount, usedAfter: decision.allowed ? used + amount : used,
+                overagePriced: true
+            )
+            return (outcome, decision.allowed ? outcome.compactRecord ?? outcome.storedJSON : nil)
+        }
+        switch found {
+        case .alreadyAnswered: return .alreadyAnswered
+        case .decided(let outcome): return outcome.allowed ? .outcome(outcome) : .refusal(outcome)
+        }
+    }
 }

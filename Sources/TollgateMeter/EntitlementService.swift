@@ -13,7 +13,7 @@ public final class EntitlementService: Sendable {
     public let catalog: Catalog
     let store: any TollgateStorage
     let committer: GroupCommitter
-    private let clock: any TollgateClock
+    let clock: any TollgateClock
     private let logger: Logger
     let counters = CounterTable()
     let gate = IdempotencyGate()
@@ -201,6 +201,13 @@ public final class EntitlementService: Sendable {
                 let outcome: UsageOutcome
                 let undo: @Sendable () -> Void, settle: @Sendable () -> Void
                 let leaseNode: String?
+                if isDecidedAcrossNodes(quota, subject: target.subject) {
+                    // A spend cap spans features and nodes: decided inside the database.
+                    return try await consumeUnderCapAcrossNodes(
+                        target: target, key: key, customerId: customerId, amount: amount, scope: scope, idempotencyKey: idempotencyKey,
+                        fingerprint: fingerprint
+                    )
+                }
                 if let leases, let limit = leasedLimit(quota) {
                     outcome = try await consumeFromLease(leases, key: key, target: target, customerId: customerId, amount: amount, limit: limit)
                     (undo, settle, leaseNode) = ({ leases.giveBack(key, amount: amount) }, { leases.settle(key, amount: amount) }, leases.node)
@@ -275,20 +282,31 @@ public final class EntitlementService: Sendable {
             }
         }
         guard let price = quota.overage, let cap = target.subject.spendCap else { return count(allowance: nil) }
-        let others = overageQuotas(of: target.subject, plan: plan, at: clock.now()).filter { $0.feature.id != quota.feature.id }
-        var otherKeys: [(CounterKey, Quota)] = []
-        for other in others {
-            guard let window = other.window else { continue }
-            let otherKey = counterKey(subjectId: target.subjectId, featureId: other.feature.id, window: window)
+        let others = otherOverageCounters(target)
+        for (otherKey, _) in others {
             try await counters.ensureLoaded(otherKey) { try await store.counterValue(otherKey) }
-            otherKeys.append((otherKey, other))
         }
         return cappedOverage.withLock { _ in
-            let spent = otherKeys.reduce(Int64(0)) { sum, pair in
-                sum + (Invoicing.overageLine(quota: pair.1, used: counters.value(pair.0) ?? 0, currency: cap.currency)?.amount ?? 0)
-            }
-            return count(allowance: OverageMath.allowance(budget: cap.amountMinor - spent, price: price, currency: cap.currency))
+            count(allowance: Self.overageAllowance(price: price, cap: cap, others: others) { counters.value($0) ?? 0 })
         }
+    }
+
+    /// The counters (and quotas) of the subject's other overage-priced features in their
+    /// current windows: what a spend cap's decision about one feature also reads.
+    func otherOverageCounters(_ target: Target) -> [(CounterKey, Quota)] {
+        overageQuotas(of: target.subject, plan: target.plan, at: clock.now()).compactMap { other in
+            guard other.feature.id != target.quota.feature.id, let window = other.window else { return nil }
+            return (counterKey(subjectId: target.subjectId, featureId: other.feature.id, window: window), other)
+        }
+    }
+
+    /// How many units of overage a feature priced `price` may still take under `cap`, given
+    /// what the other features' overage (at the counts `used` reports) already costs.
+    static func overageAllowance(price: OveragePrice, cap: Money, others: [(CounterKey, Quota)], used: (CounterKey) -> Int64) -> Int64? {
+        let spent = others.reduce(Int64(0)) { sum, pair in
+            sum + (Invoicing.overageLine(quota: pair.1, used: used(pair.0), currency: cap.currency)?.amount ?? 0)
+        }
+        return OverageMath.allowance(budget: cap.amountMinor - spent, price: price, currency: cap.currency)
     }
 
     /// The subject's metered quotas that have an overage price, at `date`.
@@ -316,9 +334,10 @@ public final class EntitlementService: Sendable {
         var lines: [InvoiceLine] = []
         for quota in overageQuotas(of: subject, plan: plan, at: date) {
             guard let window = quota.window else { continue }
-            let key = counterKey(subjectId: customerId, featureId: quota.feature.id, window: window)
-            try await counters.ensureLoaded(key) { try await store.counterValue(key) }
-            if let line = Invoicing.overageLine(quota: quota, used: counters.value(key) ?? 0, currency: currency) { lines.append(line) }
+            _ = window
+            if let line = Invoicing.overageLine(quota: quota, used: try await currentUsage(subjectId: customerId, quota: quota), currency: currency) {
+                lines.append(line)
+            }
         }
         return lines
     }
@@ -392,10 +411,11 @@ public final class EntitlementService: Sendable {
     ) -> UsageEntry {
         let response = outcome.compactRecord ?? outcome.storedJSON
         let record = IdempotencyRecord(scope: scope, key: idempotencyKey, fingerprint: fingerprint, response: response, createdAt: clock.now())
-        let change = CounterDelta(
-            key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from), delta: delta, leaseNode: leaseNode
-        )
-        return UsageEntry(deltas: [change], record: record)
+        return UsageEntry(deltas: [counterDelta(key: key, quota: quota, delta: delta, leaseNode: leaseNode)], record: record)
+    }
+
+    func counterDelta(key: CounterKey, quota: Quota, delta: Int64, leaseNode: String?) -> CounterDelta {
+        CounterDelta(key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from), delta: delta, leaseNode: leaseNode)
     }
 
     /// Whose quota a request draws on, under which plan, and what a refusal is called.

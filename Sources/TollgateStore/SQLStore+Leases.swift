@@ -24,6 +24,12 @@ public protocol LeaseStore: Sendable {
     ) async throws -> LeaseGrant
     /// Gives back everything `node` holds (at shutdown).
     func releaseLeases(node: String) async throws
+    /// Decides and applies one consume inside the database, serialized per customer (see
+    /// `SQLStore.consumeSerialized`).
+    func consumeSerialized<Decision: Sendable>(
+        customerId: String, keys: [CounterKey], delta: CounterDelta, claim: IdempotencyClaim, at date: Date,
+        decide: @escaping @Sendable ([CounterKey: Int64]) throws -> (Decision, response: String?)
+    ) async throws -> SerializedConsume<Decision>
 }
 
 extension SQLStore {

@@ -91,6 +91,64 @@ import TollgateStore
     }
 }
 
+/// A spend cap spans features and nodes: three nodes consuming two overage-priced features of one
+/// capped customer together never spend more than the cap, and stop only when nothing more fits.
+@Suite struct ClusterSpendCapTests {
+    @Test func threeNodesNeverSpendPastOneCustomersCap() async throws {
+        guard TestDatabase.all.contains(.postgres) else { return }
+        let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/saas-starter.yaml"))
+        let clock = ManualClock(Fixtures.utc(2026, 5, 14))
+        try await TestDatabase.postgres.withStore { first, location in
+            var stores: [SQLStore] = [first]
+            for _ in 0..<2 { stores.append(try await SQLStore.open(location.location, logger: TestDatabase.logger)) }
+            let nodes = stores.map { store in
+                let committer = GroupCommitter(store: store, clock: clock, logger: TestDatabase.logger)
+                let service = EntitlementService(
+                    catalog: catalog, store: store, committer: committer, clock: clock, logger: TestDatabase.logger, leases: QuotaLeases(store: store)
+                )
+                return (service, committer)
+            }
+            let running = nodes.map { node in Task { try await node.1.run() } }
+            defer { running.forEach { $0.cancel() } }
+            _ = try await nodes[0].0.createCustomer(id: "u1", email: nil, name: nil)
+            _ = try await nodes[0].0.changePlan(customerId: "u1", planId: "pro")  // 100,000 calls, 500 GB, then overage
+            _ = try await nodes[0].0.setSpendCap(customerId: "u1", cap: Money(1000, Currency("EUR")!))
+            #expect(try await nodes[1].0.consume(customerId: "u1", featureId: "api_calls", amount: 100_000, idempotencyKey: "fill-a").allowed)
+            #expect(try await nodes[2].0.consume(customerId: "u1", featureId: "bandwidth_gb", amount: 500, idempotencyKey: "fill-b").allowed)
+            // Every node's callers alternate features until each is refused.
+            let accepted = try await withThrowingTaskGroup(of: [String: Int].self) { group in
+                for (index, node) in nodes.enumerated() {
+                    for caller in 0..<4 {
+                        group.addTask {
+                            var counts: [String: Int] = [:]
+                            for attempt in 0..<200 {
+                                let feature = (attempt + caller).isMultiple(of: 2) ? "bandwidth_gb" : "api_calls"
+                                let outcome = try await node.0.consume(
+                                    customerId: "u1", featureId: feature, amount: feature == "api_calls" ? 1000 : 1, idempotencyKey: "n\(index)-\(caller)-\(attempt)"
+                                )
+                                if outcome.allowed { counts[feature, default: 0] += 1 }
+                            }
+                            return counts
+                        }
+                    }
+                }
+                return try await group.reduce(into: [String: Int]()) { total, counts in total.merge(counts, uniquingKeysWith: +) }
+            }
+            // Calls cost 0.50 per 1,000 and bandwidth 0.08 per GB: at most 10.00 in all.
+            let spent = (accepted["api_calls"] ?? 0) * 50 + (accepted["bandwidth_gb"] ?? 0) * 8
+            #expect(spent <= 1000, "\(accepted)")
+            #expect(spent > 1000 - 8, "refused only when nothing more fits: \(accepted)")
+            // Every node's invoice lines read the committed counts: all nodes' consumes, once.
+            for node in nodes {
+                let lines = try await node.0.overageLines(customerId: "u1", at: clock.now(), currency: Currency("EUR")!)
+                #expect(lines.reduce(0) { $0 + $1.amount } == Int64(spent), "\(lines)")
+            }
+            for node in nodes { try await node.0.leases?.releaseAll() }
+            for store in stores.dropFirst() { await store.shutdown() }
+        }
+    }
+}
+
 /// A customer's change (a lower limit) makes a node stop using what it holds of their leases.
 @Suite struct LeaseAbandonTests {
     @Test(arguments: TestDatabase.all)

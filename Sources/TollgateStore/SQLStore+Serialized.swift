@@ -1,0 +1,53 @@
+import Foundation
+import SQLKit
+import TollgateCore
+
+/// What a consume decided inside the database found.
+public enum SerializedConsume<Decision: Sendable>: Sendable {
+    /// Decided (and, when it returned a record, applied) in the transaction.
+    case decided(Decision)
+    /// The idempotency key was stored already: nothing was applied.
+    case alreadyAnswered
+}
+
+extension SQLStore {
+    /// Decides one consume against committed counters and applies it in the same transaction,
+    /// with the customer's row locked so that every such decision about them is serialized, on
+    /// every node. For decisions that span counters (a spend cap across features) where several
+    /// nodes count. `decide` gets the committed values of `keys` (0 when never written) and
+    /// returns its decision and, to apply `delta`, the answer to store under `claim`'s key.
+    public func consumeSerialized<Decision: Sendable>(
+        customerId: String, keys: [CounterKey], delta: CounterDelta, claim: IdempotencyClaim, at date: Date,
+        decide: @escaping @Sendable ([CounterKey: Int64]) throws -> (Decision, response: String?)
+    ) async throws -> SerializedConsume<Decision> {
+        let lock = provider.kind == .postgres ? " FOR UPDATE" : ""
+        return try await provider.transaction { db in
+            _ = try await db.raw("SELECT id FROM customers WHERE id = \(bind: customerId)\(unsafeRaw: lock)").first()
+            var values: [CounterKey: Int64] = [:]
+            for key in keys {
+                let row = try await db.raw("""
+                    SELECT used FROM usage_counters
+                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis)
+                    """).first()
+                values[key] = try row?.decode(column: "used", as: Int64.self) ?? 0
+            }
+            let (decision, response) = try decide(values)
+            guard let response else { return .decided(decision) }
+            let inserted = try await db.raw("""
+                INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
+                VALUES (\(bind: claim.scope), \(bind: claim.key), \(bind: claim.fingerprint), \(bind: response), \(bind: Millis.from(date)))
+                ON CONFLICT (scope, idempotency_key) DO NOTHING
+                RETURNING 1 AS stored
+                """).first()
+            guard inserted != nil else { return .alreadyAnswered }
+            try await db.raw("""
+                INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
+                VALUES (\(bind: delta.key.subject), \(bind: delta.key.feature), \(bind: delta.key.periodStartMillis), \(bind: delta.periodEndMillis),
+                        \(bind: delta.period), \(bind: delta.delta), \(bind: Millis.from(date)))
+                ON CONFLICT (subject, feature, period_start_ms)
+                DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
+                """).run()
+            return .decided(decision)
+        }
+    }
+}
