@@ -179,8 +179,19 @@ public final class EntitlementService: Sendable {
         try Self.validate(amount: amount)
         let target = try await resolve(customerId: customerId, featureId: featureId, workspaceId: workspaceId)
         let used = try await currentUsage(subjectId: target.subjectId, quota: target.quota)
-        let decision = Entitlements.decide(catalog: catalog, plan: target.plan, quota: target.quota, used: used, amount: amount, exhaustedReason: target.exhaustedReason)
-        return outcome(decision, customerId: customerId, feature: featureId, amount: amount, usedAfter: used)
+        // Under a spend cap, overage is allowed only as far as the other features' overage leaves room.
+        var allowance: Int64?
+        if let price = target.quota.overage, let cap = target.subject.spendCap {
+            let others = otherOverageCounters(target)
+            var counts: [CounterKey: Int64] = [:]
+            for (key, quota) in others { counts[key] = try await currentUsage(subjectId: target.subjectId, quota: quota) }
+            allowance = Self.overageAllowance(price: price, cap: cap, others: others) { counts[$0] ?? 0 }
+        }
+        let decision = Entitlements.decide(
+            catalog: catalog, plan: target.plan, quota: target.quota, used: used, amount: amount, exhaustedReason: target.exhaustedReason,
+            overageAllowance: allowance
+        )
+        return outcome(decision, customerId: customerId, feature: featureId, amount: amount, usedAfter: used, overagePriced: target.quota.overage != nil)
     }
 
     /// Counts `amount` if it fits; answers only once the count is durable.

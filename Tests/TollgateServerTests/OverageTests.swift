@@ -43,6 +43,9 @@ import TollgateStore
             #expect(tooMuch.0 == .tooManyRequests && tooMuch.1.string("reason") == "USER_QUOTA_EXHAUSTED", "30 GB at 0.08 would reach 3.40")
             #expect(try await consume(client, app, "bandwidth_gb", 25, "b3").0 == .ok, "2.00 + 1.00 is exactly the cap")
             #expect(try await consume(client, app, "bandwidth_gb", 1, "b4").0 == .tooManyRequests)
+            // A check gives the answer a consume would: the cap is reached.
+            let check = try await client.call(.post, "/v1/check", key: app.adminKey, json: #"{"customer":"u1","feature":"bandwidth_gb","amount":1}"#)
+            #expect(check.json["allowed"] as? Bool == false && check.json["overage"] as? Int == 25, "\(check.json)")
             #expect(try await consume(client, app, "api_calls", 500, "a3").0 == .ok, "still inside the second package")
             #expect(try await consume(client, app, "api_calls", 1, "a4").0 == .tooManyRequests)
             #expect(try await client.call(.delete, "/v1/customers/u1/spend-cap", key: app.adminKey).json.isNull("spendCap"))
