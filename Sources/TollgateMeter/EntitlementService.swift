@@ -344,8 +344,6 @@ public final class EntitlementService: Sendable {
         let plan = plan(of: subject)
         var lines: [InvoiceLine] = []
         for quota in overageQuotas(of: subject, plan: plan, at: date) {
-            guard let window = quota.window else { continue }
-            _ = window
             if let line = Invoicing.overageLine(quota: quota, used: try await currentUsage(subjectId: customerId, quota: quota), currency: currency) {
                 lines.append(line)
             }
