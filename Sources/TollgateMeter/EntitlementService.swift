@@ -146,11 +146,11 @@ public final class EntitlementService: Sendable {
         leases?.abandon(subject: nil)
     }
 
-    private func remember(_ customer: CustomerRecord) {
+    func remember(_ customer: CustomerRecord) {
         customers.withLock { $0[customer.id] = customer }
     }
 
-    private func plan(of customer: CustomerRecord) -> Plan {
+    func plan(of customer: CustomerRecord) -> Plan {
         if let plan = catalog.plan(customer.planId) { return plan }
         // A plan removed from the catalog must not lock the customer out: they fall back to the default.
         logger.warning("customer \(customer.id) is on plan \(customer.planId), which the catalog no longer has")
@@ -179,17 +179,9 @@ public final class EntitlementService: Sendable {
         try Self.validate(amount: amount)
         let target = try await resolve(customerId: customerId, featureId: featureId, workspaceId: workspaceId)
         let used = try await currentUsage(subjectId: target.subjectId, quota: target.quota)
-        // Under a spend cap, overage is allowed only as far as the other features' overage leaves room.
-        var allowance: Int64?
-        if let price = target.quota.overage, let cap = target.subject.spendCap {
-            let others = otherOverageCounters(target)
-            var counts: [CounterKey: Int64] = [:]
-            for (key, quota) in others { counts[key] = try await currentUsage(subjectId: target.subjectId, quota: quota) }
-            allowance = Self.overageAllowance(price: price, cap: cap, others: others) { counts[$0] ?? 0 }
-        }
         let decision = Entitlements.decide(
             catalog: catalog, plan: target.plan, quota: target.quota, used: used, amount: amount, exhaustedReason: target.exhaustedReason,
-            overageAllowance: allowance
+            overageAllowance: try await capAllowance(target)
         )
         return outcome(decision, customerId: customerId, feature: featureId, amount: amount, usedAfter: used, overagePriced: target.quota.overage != nil)
     }
@@ -300,55 +292,6 @@ public final class EntitlementService: Sendable {
         return cappedOverage.withLock { _ in
             count(allowance: Self.overageAllowance(price: price, cap: cap, others: others) { counters.value($0) ?? 0 })
         }
-    }
-
-    /// The counters (and quotas) of the subject's other overage-priced features in their
-    /// current windows: what a spend cap's decision about one feature also reads.
-    func otherOverageCounters(_ target: Target) -> [(CounterKey, Quota)] {
-        overageQuotas(of: target.subject, plan: target.plan, at: clock.now()).compactMap { other in
-            guard other.feature.id != target.quota.feature.id, let window = other.window else { return nil }
-            return (counterKey(subjectId: target.subjectId, featureId: other.feature.id, window: window), other)
-        }
-    }
-
-    /// How many units of overage a feature priced `price` may still take under `cap`, given
-    /// what the other features' overage (at the counts `used` reports) already costs.
-    static func overageAllowance(price: OveragePrice, cap: Money, others: [(CounterKey, Quota)], used: (CounterKey) -> Int64) -> Int64? {
-        let spent = others.reduce(Int64(0)) { sum, pair in
-            sum + (Invoicing.overageLine(quota: pair.1, used: used(pair.0), currency: cap.currency)?.amount ?? 0)
-        }
-        return OverageMath.allowance(budget: cap.amountMinor - spent, price: price, currency: cap.currency)
-    }
-
-    /// The subject's metered quotas that have an overage price, at `date`.
-    private func overageQuotas(of subject: CustomerRecord, plan: Plan, at date: Date) -> [Quota] {
-        catalog.features.compactMap { feature in
-            guard case .metered(_, _, .some) = plan.features[feature.id] else { return nil }
-            return Entitlements.quota(catalog: catalog, plan: plan, feature: feature, addOnQuantities: subject.addOns, now: date, anchor: subject.billingAnchor)
-        }
-    }
-
-    /// Sets (or removes) the cap on what one period's overage may cost the customer.
-    public func setSpendCap(customerId: String, cap: Money?) async throws -> CustomerRecord {
-        guard let updated = try await store.setSpendCap(customerId: customerId, cap: cap, at: clock.now()) else {
-            throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
-        }
-        remember(updated)
-        return updated
-    }
-
-    /// The overage lines of a subject's period that contains `date`: one per metered feature
-    /// used beyond its quota, priced in `currency`.
-    public func overageLines(customerId: String, at date: Date, currency: Currency) async throws -> [InvoiceLine] {
-        let subject = try await customer(id: customerId)
-        let plan = plan(of: subject)
-        var lines: [InvoiceLine] = []
-        for quota in overageQuotas(of: subject, plan: plan, at: date) {
-            if let line = Invoicing.overageLine(quota: quota, used: try await currentUsage(subjectId: customerId, quota: quota), currency: currency) {
-                lines.append(line)
-            }
-        }
-        return lines
     }
 
     /// Gives units back to a limit feature (a note was deleted). Never goes below zero.
@@ -463,7 +406,7 @@ public final class EntitlementService: Sendable {
         return Target(subject: subject, plan: plan, quota: quota, exhaustedReason: reason)
     }
 
-    private func currentUsage(subjectId: String, quota: Quota) async throws -> Int64 {
+    func currentUsage(subjectId: String, quota: Quota) async throws -> Int64 {
         guard let window = quota.window else { return 0 }
         let key = counterKey(subjectId: subjectId, featureId: quota.feature.id, window: window)
         // Several nodes count this one: what is committed is the truth, not this node's memory.
@@ -472,7 +415,7 @@ public final class EntitlementService: Sendable {
         return counters.value(key) ?? 0
     }
 
-    private func counterKey(subjectId: String, featureId: String, window: PeriodWindow) -> CounterKey {
+    func counterKey(subjectId: String, featureId: String, window: PeriodWindow) -> CounterKey {
         CounterKey(subject: Self.subject(subjectId), feature: featureId, periodStartMillis: Millis.from(window.start))
     }
 

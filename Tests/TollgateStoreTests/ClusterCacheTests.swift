@@ -43,12 +43,12 @@ import TollgateStore
     }
 }
 
-/// Three nodes metering one counter through leases: together they accept exactly the limit.
-@Suite struct QuotaLeaseTests {
-    @Test func threeNodesOnOneDatabaseAcceptExactlyTheLimitBetweenThem() async throws {
-        guard TestDatabase.all.contains(.postgres) else { return }
-        let catalog = try Fixtures.catalog
-        let clock = ManualClock(Fixtures.utc(2026, 5, 14))
+/// Three nodes (each a metering service with quota leases and its own committer and connection
+/// pool) on one fresh PostgreSQL database; their leases are given back afterwards.
+enum ClusterNodes {
+    static func withThree(
+        catalog: Catalog, clock: ManualClock, _ body: @escaping @Sendable ([EntitlementService], SQLStore) async throws -> Void
+    ) async throws {
         try await TestDatabase.postgres.withStore { first, location in
             var stores: [SQLStore] = [first]
             for _ in 0..<2 { stores.append(try await SQLStore.open(location.location, logger: TestDatabase.logger)) }
@@ -60,9 +60,29 @@ import TollgateStore
                 return (service, committer)
             }
             let running = nodes.map { node in Task { try await node.1.run() } }
-            defer { running.forEach { $0.cancel() } }
-            _ = try await nodes[0].0.createCustomer(id: "c1", email: nil, name: nil)
-            _ = try await nodes[0].0.changePlan(customerId: "c1", planId: "pro")  // searches: 100 a month
+            do {
+                try await body(nodes.map(\.0), first)
+            } catch {
+                running.forEach { $0.cancel() }
+                for store in stores.dropFirst() { await store.shutdown() }
+                throw error
+            }
+            for node in nodes { try await node.0.leases?.releaseAll() }
+            running.forEach { $0.cancel() }
+            for store in stores.dropFirst() { await store.shutdown() }
+        }
+    }
+}
+
+/// Three nodes metering one counter through leases: together they accept exactly the limit.
+@Suite struct QuotaLeaseTests {
+    @Test func threeNodesOnOneDatabaseAcceptExactlyTheLimitBetweenThem() async throws {
+        guard TestDatabase.all.contains(.postgres) else { return }
+        let catalog = try Fixtures.catalog
+        let clock = ManualClock(Fixtures.utc(2026, 5, 14))
+        try await ClusterNodes.withThree(catalog: catalog, clock: clock) { nodes, first in
+            _ = try await nodes[0].createCustomer(id: "c1", email: nil, name: nil)
+            _ = try await nodes[0].changePlan(customerId: "c1", planId: "pro")  // searches: 100 a month
 
             // Every node's callers consume until each is refused.
             let accepted = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -71,7 +91,7 @@ import TollgateStore
                         group.addTask {
                             var count = 0
                             for attempt in 0... {
-                                let outcome = try await node.0.consume(customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "n\(index)-\(caller)-\(attempt)")
+                                let outcome = try await node.consume(customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "n\(index)-\(caller)-\(attempt)")
                                 guard outcome.allowed else { return count }
                                 count += 1
                             }
@@ -84,9 +104,7 @@ import TollgateStore
             #expect(accepted == 100)
             let window = PeriodMath.window(.monthly, containing: Fixtures.utc(2026, 5, 14), anchor: .distantPast)
             #expect(try await first.counterValue(CounterKey(subject: "customer:c1", feature: "searches", periodStartMillis: Millis.from(window.start))) == 100)
-            #expect(try await nodes[1].0.check(customerId: "c1", featureId: "searches", amount: 1).allowed == false)
-            for node in nodes { try await node.0.leases?.releaseAll() }
-            for store in stores.dropFirst() { await store.shutdown() }
+            #expect(try await nodes[1].check(customerId: "c1", featureId: "searches", amount: 1).allowed == false)
         }
     }
 }
@@ -98,23 +116,12 @@ import TollgateStore
         guard TestDatabase.all.contains(.postgres) else { return }
         let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/saas-starter.yaml"))
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
-        try await TestDatabase.postgres.withStore { first, location in
-            var stores: [SQLStore] = [first]
-            for _ in 0..<2 { stores.append(try await SQLStore.open(location.location, logger: TestDatabase.logger)) }
-            let nodes = stores.map { store in
-                let committer = GroupCommitter(store: store, clock: clock, logger: TestDatabase.logger)
-                let service = EntitlementService(
-                    catalog: catalog, store: store, committer: committer, clock: clock, logger: TestDatabase.logger, leases: QuotaLeases(store: store)
-                )
-                return (service, committer)
-            }
-            let running = nodes.map { node in Task { try await node.1.run() } }
-            defer { running.forEach { $0.cancel() } }
-            _ = try await nodes[0].0.createCustomer(id: "u1", email: nil, name: nil)
-            _ = try await nodes[0].0.changePlan(customerId: "u1", planId: "pro")  // 100,000 calls, 500 GB, then overage
-            _ = try await nodes[0].0.setSpendCap(customerId: "u1", cap: Money(1000, Currency("EUR")!))
-            #expect(try await nodes[1].0.consume(customerId: "u1", featureId: "api_calls", amount: 100_000, idempotencyKey: "fill-a").allowed)
-            #expect(try await nodes[2].0.consume(customerId: "u1", featureId: "bandwidth_gb", amount: 500, idempotencyKey: "fill-b").allowed)
+        try await ClusterNodes.withThree(catalog: catalog, clock: clock) { nodes, _ in
+            _ = try await nodes[0].createCustomer(id: "u1", email: nil, name: nil)
+            _ = try await nodes[0].changePlan(customerId: "u1", planId: "pro")  // 100,000 calls, 500 GB, then overage
+            _ = try await nodes[0].setSpendCap(customerId: "u1", cap: Money(1000, Currency("EUR")!))
+            #expect(try await nodes[1].consume(customerId: "u1", featureId: "api_calls", amount: 100_000, idempotencyKey: "fill-a").allowed)
+            #expect(try await nodes[2].consume(customerId: "u1", featureId: "bandwidth_gb", amount: 500, idempotencyKey: "fill-b").allowed)
             // Every node's callers alternate features until each is refused.
             let accepted = try await withThrowingTaskGroup(of: [String: Int].self) { group in
                 for (index, node) in nodes.enumerated() {
@@ -123,7 +130,7 @@ import TollgateStore
                             var counts: [String: Int] = [:]
                             for attempt in 0..<200 {
                                 let feature = (attempt + caller).isMultiple(of: 2) ? "bandwidth_gb" : "api_calls"
-                                let outcome = try await node.0.consume(
+                                let outcome = try await node.consume(
                                     customerId: "u1", featureId: feature, amount: feature == "api_calls" ? 1000 : 1, idempotencyKey: "n\(index)-\(caller)-\(attempt)"
                                 )
                                 if outcome.allowed { counts[feature, default: 0] += 1 }
@@ -140,11 +147,9 @@ import TollgateStore
             #expect(spent > 1000 - 8, "refused only when nothing more fits: \(accepted)")
             // Every node's invoice lines read the committed counts: all nodes' consumes, once.
             for node in nodes {
-                let lines = try await node.0.overageLines(customerId: "u1", at: clock.now(), currency: Currency("EUR")!)
+                let lines = try await node.overageLines(customerId: "u1", at: clock.now(), currency: Currency("EUR")!)
                 #expect(lines.reduce(0) { $0 + $1.amount } == Int64(spent), "\(lines)")
             }
-            for node in nodes { try await node.0.leases?.releaseAll() }
-            for store in stores.dropFirst() { await store.shutdown() }
         }
     }
 }
