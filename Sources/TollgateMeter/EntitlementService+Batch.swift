@@ -28,7 +28,7 @@ extension EntitlementService {
     public func consume(batch requests: [ConsumeRequest]) async -> [Result<UsageOutcome, any Error>] {
         var results = [Result<UsageOutcome, any Error>?](repeating: nil, count: requests.count)
         var counted: [Counted] = []
-        var refused: [(index: Int, flight: IdempotencyGate.Flight, scope: String, prepared: PreparedConsume, outcome: UsageOutcome)] = []
+        var refused: [(index: Int, flight: IdempotencyGate.Flight, prepared: PreparedConsume, outcome: UsageOutcome)] = []
         var followers: [(index: Int, flight: IdempotencyGate.Flight)] = []
         var oneByOne: [Int] = []
         for (index, request) in requests.enumerated() {
@@ -58,7 +58,7 @@ extension EntitlementService {
                 try await counters.ensureLoaded(prepared.key) { try await store.counterValue(prepared.key) }
                 let outcome = try await decideAndCount(key: prepared.key, target: prepared.target, customerId: request.customerId, amount: request.amount)
                 guard outcome.allowed else {
-                    refused.append((index, flight, prepared.scope, prepared, outcome))
+                    refused.append((index, flight, prepared, outcome))
                     continue
                 }
                 let entry = usageEntry(
@@ -67,9 +67,7 @@ extension EntitlementService {
                 )
                 counted.append(Counted(index: index, flight: flight, scope: prepared.scope, key: prepared.key, outcome: outcome, entry: entry))
             } catch {
-                results[index] = await gate.finish(flight, scope: prepared.scope, key: request.idempotencyKey, found: .failure(error), lookup: {
-                    try await self.store.idempotencyRecord(scope: prepared.scope, key: request.idempotencyKey)
-                })
+                results[index] = await finish(flight, scope: prepared.scope, key: request.idempotencyKey, found: .failure(error))
             }
         }
         // One durable commit for every counted consume.
@@ -90,9 +88,7 @@ extension EntitlementService {
                 counters.update(item.key) { $0 -= request.amount }
                 (found, undone) = (.failure(error), true)
             }
-            results[item.index] = await gate.finish(item.flight, scope: item.scope, key: request.idempotencyKey, found: found, lookup: {
-                try await self.store.idempotencyRecord(scope: item.scope, key: request.idempotencyKey)
-            })
+            results[item.index] = await finish(item.flight, scope: item.scope, key: request.idempotencyKey, found: found)
         }
         for item in refused {
             let request = requests[item.index]
@@ -102,9 +98,7 @@ extension EntitlementService {
                 // while they were held is decided again, as it would have been one by one.
                 found = await Result(awaiting: { try await self.decideAndCommit(request, prepared: item.prepared) })
             }
-            results[item.index] = await gate.finish(item.flight, scope: item.scope, key: request.idempotencyKey, found: found, lookup: {
-                try await self.store.idempotencyRecord(scope: item.scope, key: request.idempotencyKey)
-            })
+            results[item.index] = await finish(item.flight, scope: item.prepared.scope, key: request.idempotencyKey, found: found)
         }
         await withTaskGroup(of: (Int, Result<UsageOutcome, any Error>).self) { group in
             for index in oneByOne {
@@ -124,6 +118,14 @@ extension EntitlementService {
             results[index] = await Result(awaiting: { try await leader.wait() })
         }
         return results.map { $0! }
+    }
+
+    /// The leader's end of a key (`IdempotencyGate.finish`), replaying the stored answer when
+    /// what it found cannot answer by itself.
+    private func finish(
+        _ flight: IdempotencyGate.Flight, scope: String, key: String, found: Result<IdempotencyGate.Answer, any Error>
+    ) async -> Result<UsageOutcome, any Error> {
+        await gate.finish(flight, scope: scope, key: key, found: found, lookup: { try await self.store.idempotencyRecord(scope: scope, key: key) })
     }
 
     /// Decides one consume again and commits it alone if it is allowed now.

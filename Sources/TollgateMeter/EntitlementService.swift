@@ -200,10 +200,6 @@ public final class EntitlementService: Sendable {
             scope: scope, key: idempotencyKey, fingerprint: fingerprint,
             lookup: { try await store.idempotencyRecord(scope: scope, key: idempotencyKey) },
             body: {
-                // From this node's lease when several nodes share the counter, else from memory.
-                let outcome: UsageOutcome
-                let undo: @Sendable () -> Void, settle: @Sendable () -> Void
-                let leaseNode: String?
                 if isDecidedAcrossNodes(quota, subject: target.subject) {
                     // A spend cap spans features and nodes: decided inside the database.
                     return try await consumeUnderCapAcrossNodes(
@@ -211,6 +207,10 @@ public final class EntitlementService: Sendable {
                         fingerprint: fingerprint
                     )
                 }
+                // From this node's lease when several nodes share the counter, else from memory.
+                let outcome: UsageOutcome
+                let undo: @Sendable () -> Void, settle: @Sendable () -> Void
+                let leaseNode: String?
                 if let leases, let limit = leasedLimit(quota) {
                     outcome = try await consumeFromLease(leases, key: key, target: target, customerId: customerId, amount: amount, limit: limit)
                     (undo, settle, leaseNode) = ({ leases.giveBack(key, amount: amount) }, { leases.settle(key, amount: amount) }, leases.node)
@@ -341,7 +341,7 @@ public final class EntitlementService: Sendable {
             key: key, quota: quota, delta: delta, scope: scope, idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome, leaseNode: leaseNode
         )
         do {
-            guard try await committer.submit(entry.deltas, record: entry.record) else {
+            guard try await committer.submit([entry])[0] else {
                 // The key was answered before: this change was not applied; replay that answer.
                 undo()
                 return .alreadyAnswered

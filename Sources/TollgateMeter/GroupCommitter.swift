@@ -36,14 +36,9 @@ public final class GroupCommitter: Service {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Durably applies `deltas` (and stores `record`), together with whatever else is pending.
-    /// False when `record`'s key was stored already: then nothing of it was applied.
-    func submit(_ deltas: [CounterDelta], record: IdempotencyRecord?) async throws -> Bool {
-        try await submit([UsageEntry(deltas: deltas, record: record)])[0]
-    }
-
-    /// Durably applies many entries (a batch of consumes) with one suspension; per entry, false
-    /// when its record's key was stored already.
+    /// Durably applies `entries` (one consume, or a batch of them) together with whatever else
+    /// is pending, with one suspension; per entry, false when its record's key was stored
+    /// already: then nothing of that entry was applied.
     func submit(_ entries: [UsageEntry]) async throws -> [Bool] {
         guard !entries.isEmpty else { return [] }
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[Bool], any Error>) in
