@@ -29,14 +29,11 @@ enum DiskProbe {
             guard page.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == page.count, fdatasync(descriptor) == 0 else {
                 throw BenchError("write or fdatasync failed: errno \(errno)")
             }
-            let elapsed = before.duration(to: clock.now)
-            _ = histogram.record(UInt64(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000))
+            _ = histogram.record(before.duration(to: clock.now).wholeMicroseconds)
             count += 1
         }
-        let elapsed = start.duration(to: clock.now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return Result(
-            syncsPerSecond: Double(count) / seconds, p50: Double(histogram.valueAtPercentile(50)), p99: Double(histogram.valueAtPercentile(99))
+            syncsPerSecond: Double(count) / start.duration(to: clock.now).inSeconds, p50: Double(histogram.valueAtPercentile(50)), p99: Double(histogram.valueAtPercentile(99))
         )
     }
 }

@@ -34,7 +34,7 @@ func measureLoop(
                     let before = clock.now
                     try await operation(task, count)
                     let elapsed = before.duration(to: clock.now)
-                    _ = histogram.record(UInt64(max(0, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)))
+                    _ = histogram.record(elapsed.wholeMicroseconds)
                     count += 1
                 }
                 return (count, histogram)
@@ -49,7 +49,7 @@ func measureLoop(
         return (total, merged)
     }
     let elapsed = start.duration(to: clock.now)
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let seconds = elapsed.inSeconds
     return Measurement(
         operations: results.0, seconds: seconds,
         p50: Double(results.1.valueAtPercentile(50)), p99: Double(results.1.valueAtPercentile(99))
@@ -92,4 +92,13 @@ func bytesWrittenSoFar() -> Int {
     guard let io = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else { return 0 }
     let line = io.split(separator: "\n").first { $0.hasPrefix("wchar:") }
     return line.flatMap { Int($0.dropFirst("wchar:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+}
+
+extension Duration {
+    /// Whole microseconds (never negative), as the latency histograms record them.
+    var wholeMicroseconds: UInt64 {
+        UInt64(max(0, components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000))
+    }
+
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

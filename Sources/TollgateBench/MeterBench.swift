@@ -89,12 +89,7 @@ struct MeterBench {
                 let provider = store.provider
                 let baseline = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
                     let subject = "baseline:" + ids[(iteration &* tasks &+ task) % keys]
-                    try await provider.transaction { db in
-                        try await db.raw("""
-                            UPDATE usage_counters SET used = used + 1
-                            WHERE subject = \(bind: subject) AND feature = 'calls' AND period_start_ms = 0 AND used + 1 <= \(bind: Self.limit)
-                            """).run()
-                    }
+                    try await provider.transaction { db in try await Self.incrementBaseline(subject, on: db) }
                 }
                 logger.info("\(label): \(keys) keys, \(tasks) tasks: meter \(Int(meter.perSecond))/s, SQL \(Int(baseline.perSecond))/s")
                 rows.append(Row(keys: keys, tasks: tasks, meter: meter, baseline: baseline))
@@ -104,6 +99,14 @@ struct MeterBench {
             }
         }
         return rows
+    }
+
+    /// The baseline's consume: one conditional SQL UPDATE of the subject's counter.
+    private static func incrementBaseline(_ subject: String, on db: any SQLDatabase) async throws {
+        try await db.raw("""
+            UPDATE usage_counters SET used = used + 1
+            WHERE subject = \(bind: subject) AND feature = 'calls' AND period_start_ms = 0 AND used + 1 <= \(bind: limit)
+            """).run()
     }
 
     /// `consume(batch:)` with `batchSize` consumes per call, against the same consumes as
@@ -125,11 +128,7 @@ struct MeterBench {
             let first = (iteration &* tasks &+ task) &* size
             try await provider.transaction { db in
                 for offset in 0..<size {
-                    let subject = "baseline:" + ids[(first &+ offset) % keys]
-                    try await db.raw("""
-                        UPDATE usage_counters SET used = used + 1
-                        WHERE subject = \(bind: subject) AND feature = 'calls' AND period_start_ms = 0 AND used + 1 <= \(bind: Self.limit)
-                        """).run()
+                    try await Self.incrementBaseline("baseline:" + ids[(first &+ offset) % keys], on: db)
                 }
             }
         }

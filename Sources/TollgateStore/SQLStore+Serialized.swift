@@ -33,20 +33,10 @@ extension SQLStore {
             }
             let (decision, response) = try decide(values)
             guard let response else { return .decided(decision) }
-            let inserted = try await db.raw("""
-                INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
-                VALUES (\(bind: claim.scope), \(bind: claim.key), \(bind: claim.fingerprint), \(bind: response), \(bind: Millis.from(date)))
-                ON CONFLICT (scope, idempotency_key) DO NOTHING
-                RETURNING 1 AS stored
-                """).first()
-            guard inserted != nil else { return .alreadyAnswered }
-            try await db.raw("""
-                INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
-                VALUES (\(bind: delta.key.subject), \(bind: delta.key.feature), \(bind: delta.key.periodStartMillis), \(bind: delta.periodEndMillis),
-                        \(bind: delta.period), \(bind: delta.delta), \(bind: Millis.from(date)))
-                ON CONFLICT (subject, feature, period_start_ms)
-                DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
-                """).run()
+            let record = IdempotencyRecord(scope: claim.scope, key: claim.key, fingerprint: claim.fingerprint, response: response, createdAt: date)
+            let stored = try await Self.insertRecords([record], on: db)
+            guard !stored.isEmpty else { return .alreadyAnswered }
+            try await Self.addToCounters([delta], updatedAt: Millis.from(date), on: db)
             return .decided(decision)
         }
     }
