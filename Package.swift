@@ -38,11 +38,18 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
-        // Storage protocols and the one SQL implementation (SQLite and PostgreSQL).
+        // Storage interface: the records and one protocol per aggregate. No SQL.
         .target(
-            name: "TollgateStore",
+            name: "TollgateStorage",
+            dependencies: ["TollgateCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The one SQL implementation of the storage protocols (SQLite and PostgreSQL): SQLStore,
+        // providers, migrations, the SQLite writer and checkpointer.
+        .target(
+            name: "TollgateSQL",
             dependencies: [
-                "TollgateCore",
+                "TollgateCore", "TollgateStorage",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
@@ -57,7 +64,7 @@ let package = Package(
         .target(
             name: "TollgateIdentity",
             dependencies: [
-                "TollgateCore", "TollgateStore",
+                "TollgateCore", "TollgateStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -69,7 +76,7 @@ let package = Package(
         .target(
             name: "TollgateBilling",
             dependencies: [
-                "TollgateCore", "TollgateStore",
+                "TollgateCore", "TollgateStorage",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -80,7 +87,7 @@ let package = Package(
         .target(
             name: "TollgateMeter",
             dependencies: [
-                "TollgateCore", "TollgateStore",
+                "TollgateCore", "TollgateStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -89,7 +96,7 @@ let package = Package(
         .target(
             name: "TollgateServer",
             dependencies: [
-                "TollgateCore", "TollgateStore", "TollgateMeter", "TollgateIdentity", "TollgateBilling",
+                "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateIdentity", "TollgateBilling",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -102,7 +109,7 @@ let package = Package(
         .target(
             name: "TollgateBench",
             dependencies: [
-                "TollgateCore", "TollgateStore", "TollgateMeter", "TollgateServer", "TollgateIdentity",
+                "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateServer", "TollgateIdentity",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,14 +120,17 @@ let package = Package(
         .executableTarget(
             name: "tollgate",
             dependencies: [
-                "TollgateServer", "TollgateCore", "TollgateStore", "TollgateIdentity", "TollgateMeter", "TollgateBench",
+                "TollgateServer", "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateIdentity", "TollgateMeter", "TollgateBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["TollgateCore", "TollgateStore", "TollgateMeter", "TollgateIdentity", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: [
+                "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateIdentity",
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -143,9 +153,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "TollgateStoreTests",
+            name: "TollgateStorageTests",
             dependencies: [
-                "TollgateStore", "TollgateMeter", "TestSupport",
+                "TollgateStorage", "TollgateSQL", "TollgateMeter", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
@@ -153,7 +163,8 @@ let package = Package(
         .testTarget(
             name: "TollgateServerTests",
             dependencies: [
-                "TollgateServer", "TestSupport",
+                "TollgateServer", "TollgateStorage", "TollgateSQL", "TestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ],

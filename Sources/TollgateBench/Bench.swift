@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import TollgateMeter
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// `tollgate bench`: every figure beside a baseline measured in the same run, as a Markdown
 /// report that can be appended to BENCHMARKS.md.

@@ -2,7 +2,8 @@ import Foundation
 import Logging
 import TollgateCore
 import TollgateMeter
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// One node against three on one PostgreSQL, in one process: the same callers spread over the
 /// nodes, each metering through quota leases (`serve --cluster`).

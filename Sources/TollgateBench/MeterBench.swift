@@ -3,7 +3,8 @@ import Logging
 import SQLKit
 import TollgateCore
 import TollgateMeter
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// The meter through its public API against the same consumes done as one conditional SQL
 /// UPDATE each (autocommit, durable), on one database, for several key counts and callers.

@@ -2,7 +2,8 @@ import Foundation
 import Logging
 import TollgateCore
 import TollgateServer
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// A `tollgate serve` process loaded by wrk on loopback: consume and check against the same
 /// server's `/health`, and batched ingestion through `/v1/events`.

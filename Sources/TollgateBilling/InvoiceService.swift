@@ -1,6 +1,6 @@
 import Foundation
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// Invoices: the upcoming one of any customer (what the next invoice will hold), and those
 /// Tollgate issues itself for the manual provider when a period ends. Stripe issues its own;

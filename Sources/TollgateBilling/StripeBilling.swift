@@ -1,6 +1,6 @@
 import Foundation
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// Selling plans through Stripe: Checkout in subscription mode, the customer portal, and
 /// cancellation. State comes back through the webhooks; nothing here changes a plan directly.

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// Turns Stripe's subscription objects (from webhooks or API answers) into Tollgate's state and
 /// applies them: the object's own state and timestamps, never a blind toggle; the plan, its

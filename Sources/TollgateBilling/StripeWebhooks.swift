@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// Handles Stripe's webhooks: verifies the signature, records each event once, applies the
 /// subscription object's own state (never a blind toggle) unless a newer event already did,

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// The manual provider's side of subscriptions (trials, and time passing), for the embedded demo
 /// and for customers invoiced by hand. Stripe subscriptions move through webhooks instead; here

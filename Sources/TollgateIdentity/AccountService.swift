@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 public struct AccountSettings: Sendable {
     public var issuer = "tollgate"

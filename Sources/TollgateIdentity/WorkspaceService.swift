@@ -1,6 +1,6 @@
 import Foundation
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// Workspaces (seed 000 §C): roles, invitations by e-mail, seats, ownership. A workspace is also
 /// a customer of the core (same id), so it has a plan and shared quotas of its own.

@@ -1,5 +1,5 @@
 import Synchronization
-import TollgateStore
+import TollgateStorage
 
 /// Authoritative usage counters in memory, sharded so that unrelated keys never share a lock.
 /// A counter is loaded from the store on first use; after that, this node's memory is the truth

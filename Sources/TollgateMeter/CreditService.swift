@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// Credits: grants (with expiry and priority), atomic debits that never overspend, reservations
 /// for long jobs, and the credits a plan grants every period. Every movement is a balanced

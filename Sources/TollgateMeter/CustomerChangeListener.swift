@@ -1,6 +1,6 @@
 import Logging
 import ServiceLifecycle
-import TollgateStore
+import TollgateStorage
 
 /// Keeps this node's cached customers honest when any node changes one (a plan, add-ons, a
 /// cap): each change is announced at commit (PostgreSQL NOTIFY) and dropped from the cache here,

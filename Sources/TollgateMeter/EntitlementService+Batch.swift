@@ -1,5 +1,5 @@
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// One consume among many (`EntitlementService.consume(batch:)`).
 public struct ConsumeRequest: Sendable, Hashable {

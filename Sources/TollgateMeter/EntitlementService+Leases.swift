@@ -1,5 +1,5 @@
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 extension EntitlementService {
     /// The limit a consume of `quota` is leased against, when leases apply: a finite, included

@@ -1,6 +1,6 @@
 import Foundation
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// Overage: what a spend cap allows, the customer's cap, and the overage lines of an invoice.
 extension EntitlementService {

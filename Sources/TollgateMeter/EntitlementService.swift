@@ -2,16 +2,19 @@ import Foundation
 import Logging
 import Synchronization
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// Answers "may this customer use this feature, and how much is left?" and records usage,
 /// exactly: check-and-add happens under the counter's lock, and every accepted change is
 /// committed (grouped with its neighbours) before the caller hears "allowed".
 ///
-/// One node owns its counters. Several nodes on one PostgreSQL need quota leases (not here yet).
+/// One node owns its counters; several nodes on one PostgreSQL share them through quota leases.
 public final class EntitlementService: Sendable {
+    /// What the service reads and writes: customers, counters, leases, workspace roles.
+    public typealias Store = CustomerStore & UsageStore & LeaseStore & WorkspaceStore
+
     public let catalog: Catalog
-    let store: any TollgateStorage
+    let store: any Store
     let committer: GroupCommitter
     let clock: any TollgateClock
     private let logger: Logger
@@ -30,7 +33,7 @@ public final class EntitlementService: Sendable {
     public static let maximumAmount: Int64 = 1_000_000_000
 
     public init(
-        catalog: Catalog, store: any TollgateStorage, committer: GroupCommitter, clock: any TollgateClock, logger: Logger,
+        catalog: Catalog, store: any Store, committer: GroupCommitter, clock: any TollgateClock, logger: Logger,
         credits: CreditService? = nil, leases: QuotaLeases? = nil
     ) {
         self.credits = credits

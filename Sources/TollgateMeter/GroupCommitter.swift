@@ -3,7 +3,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// Writes concurrent usage changes to the store together: every change submitted while one
 /// transaction commits goes into the next one. A submitter is resumed only after its own change

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// Makes a mutating call answer once per idempotency key: a retry gets the first answer, a
 /// concurrent duplicate waits for the first one instead of racing it, and a key reused for a

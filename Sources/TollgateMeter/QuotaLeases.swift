@@ -3,7 +3,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// This node's share of finite quotas when several nodes meter the same counters on one
 /// PostgreSQL. A node consumes from memory within units leased to it; when they run out it asks

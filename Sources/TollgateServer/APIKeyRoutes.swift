@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// Managing the product's secret keys over the API (scope `admin`): create (the secret is shown
 /// once), list, revoke, and rotate with a grace period during which both keys work.

@@ -3,7 +3,7 @@ import Hummingbird
 import Synchronization
 import TollgateCore
 import TollgateIdentity
-import TollgateStore
+import TollgateStorage
 
 /// Secret API keys: `tg_sk_` and 48 hex characters. Only their SHA-256 is stored; a key of 192
 /// random bits needs no slow hash to resist guessing.

@@ -1,7 +1,7 @@
 import Foundation
 import TollgateCore
 import TollgateMeter
-import TollgateStore
+import TollgateStorage
 
 // Request bodies. Validation that JSON types cannot express happens in the handlers, with the
 // field named in the error.

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import TollgateCore
 import TollgateIdentity
-import TollgateStore
+import TollgateStorage
 
 /// Sign-up and sign-in for the product's end users (no key needed), and what a signed-in user
 /// can see and change about their own account (access token needed).

@@ -7,7 +7,8 @@ import TollgateBilling
 import TollgateCore
 import TollgateIdentity
 import TollgateMeter
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 public struct ServerConfiguration: Sendable {
     public var host: String = "127.0.0.1"
@@ -34,7 +35,7 @@ public struct ServerConfiguration: Sendable {
 /// Everything the application is made of, passed in explicitly so tests can build the same app.
 public struct AppDependencies: Sendable {
     public var catalog: Catalog
-    public var store: any TollgateStorage
+    public var store: any Storage
     public var databaseKind: DatabaseKind
     public var clock: any TollgateClock
     public var logger: Logger
@@ -55,7 +56,7 @@ public struct AppDependencies: Sendable {
     public var shutdown: @Sendable () async -> Void
 
     public init(
-        catalog: Catalog, store: any TollgateStorage, databaseKind: DatabaseKind, clock: any TollgateClock, logger: Logger,
+        catalog: Catalog, store: any Storage, databaseKind: DatabaseKind, clock: any TollgateClock, logger: Logger,
         signingKeys: SigningKeyRing, secretBox: SecretBox, passwordPolicy: PasswordPolicy = PasswordPolicy(),
         stripeWebhookSecrets: [String] = [], stripe: StripeClient? = nil, shutdown: @escaping @Sendable () async -> Void
     ) {

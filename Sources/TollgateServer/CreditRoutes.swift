@@ -3,7 +3,7 @@ import Hummingbird
 import TollgateBilling
 import TollgateCore
 import TollgateMeter
-import TollgateStore
+import TollgateStorage
 
 /// Credits for the product's backend: grants, balances, history (JSON or CSV), debits and
 /// reservations for long jobs.

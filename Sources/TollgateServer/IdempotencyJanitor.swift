@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 /// Deletes idempotency records older than the retention period, in small batches, so that the
 /// table and its index stop growing with every consume ever made. A request retried after its

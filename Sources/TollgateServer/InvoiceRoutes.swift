@@ -3,7 +3,7 @@ import Hummingbird
 import TollgateBilling
 import TollgateCore
 import TollgateMeter
-import TollgateStore
+import TollgateStorage
 
 /// Spend caps on overage, the upcoming invoice, and the invoices Tollgate issued.
 struct InvoiceRoutes: Sendable {

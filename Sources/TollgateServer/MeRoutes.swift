@@ -3,7 +3,7 @@ import Hummingbird
 import TollgateCore
 import TollgateIdentity
 import TollgateMeter
-import TollgateStore
+import TollgateStorage
 
 /// What a signed-in end user sees of their own plan and usage (seed 000 §3.3).
 struct MeRoutes: Sendable {

@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import TollgateCore
 import TollgateMeter
-import TollgateStore
+import TollgateStorage
 
 /// API v1 for the product's backend (secret API key).
 struct APIv1Routes: Sendable {

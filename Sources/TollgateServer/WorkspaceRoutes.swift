@@ -3,7 +3,7 @@ import Hummingbird
 import TollgateCore
 import TollgateIdentity
 import TollgateMeter
-import TollgateStore
+import TollgateStorage
 
 /// Workspaces for signed-in users (seed 000 §C.4), with the role each route needs.
 struct WorkspaceRoutes: Sendable {

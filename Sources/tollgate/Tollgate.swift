@@ -6,7 +6,8 @@ import TollgateCore
 import TollgateIdentity
 import TollgateMeter
 import TollgateServer
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 @main
 struct Tollgate: AsyncParsableCommand {

@@ -1,6 +1,6 @@
 import Foundation
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 
 public enum Fixtures {
     /// A small catalog with every kind of feature, for tests that need exact numbers.

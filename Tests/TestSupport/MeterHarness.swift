@@ -4,12 +4,13 @@ import SQLKit
 import Synchronization
 import TollgateCore
 import TollgateMeter
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// Runs an EntitlementService over a real store, with its group committer running beside it.
 public enum MeterHarness {
     public static func withService<T: Sendable>(
-        store: any TollgateStorage, catalog: Catalog, clock: any TollgateClock,
+        store: any Storage, catalog: Catalog, clock: any TollgateClock,
         _ body: @escaping @Sendable (EntitlementService) async throws -> T
     ) async throws -> T {
         let committer = GroupCommitter(store: store, clock: clock, logger: TestDatabase.logger)

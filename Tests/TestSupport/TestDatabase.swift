@@ -2,7 +2,8 @@ import Foundation
 import Logging
 import SQLKit
 import Testing
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// The databases every contract test runs against. PostgreSQL runs when
 /// `TOLLGATE_TEST_POSTGRES_URL` names a server; under CI it must, so a missing server fails the
@@ -59,8 +60,26 @@ public enum TestDatabase: String, CaseIterable, Sendable, CustomTestStringConver
 
     private static func adminQuery(_ url: String, _ sql: String) async throws {
         let provider = try PostgresProvider(url: url, maximumConnections: 1, logger: logger)
-        defer { Task { await provider.shutdown() } }
-        try await provider.read { db in try await db.raw(SQLQueryString(sql)).run() }
+        do {
+            try await provider.read { db in try await db.raw(SQLQueryString(sql)).run() }
+            await provider.shutdown()
+        } catch {
+            await provider.shutdown()
+            throw error
+        }
+    }
+
+    /// Runs `body` with a fresh, empty database, then removes it (also when `body` throws).
+    public func withLocation<T>(_ body: (TestDatabaseLocation) async throws -> T) async throws -> T {
+        let location = try await makeLocation()
+        do {
+            let result = try await body(location)
+            await location.cleanup()
+            return result
+        } catch {
+            await location.cleanup()
+            throw error
+        }
     }
 
     /// Runs `body` with a fresh migrated store, then removes the database.

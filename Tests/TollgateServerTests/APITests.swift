@@ -5,7 +5,8 @@ import HummingbirdTesting
 import TestSupport
 import Testing
 import TollgateCore
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 @testable import TollgateServer
 
 @Suite struct APITests {
@@ -137,7 +138,7 @@ final class FlakyProviderBox: Sendable {
 
     var provider: FlakyProvider? { wrapped.withLock { $0 } }
 
-    func wrap(_ base: SQLStore) -> any TollgateStorage {
+    func wrap(_ base: SQLStore) -> any Storage {
         let flaky = FlakyProvider(base: base.provider)
         wrapped.withLock { $0 = flaky }
         return SQLStore(provider: flaky)

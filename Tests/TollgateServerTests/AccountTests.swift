@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 import TollgateCore
 import TollgateIdentity
-import TollgateStore
+import TollgateStorage
 @testable import TollgateServer
 
 @Suite struct AccountTests {
@@ -21,7 +21,7 @@ import TollgateStore
         return (try #require(registered.json.string("id")), try #require(login.json.string("accessToken")), try #require(login.json.string("refreshToken")))
     }
 
-    static func emailToken(_ store: any TollgateStorage, _ email: String, kind: String) async throws -> String {
+    static func emailToken(_ store: any Storage, _ email: String, kind: String) async throws -> String {
         let message = try #require(try await store.outboxMessages(recipient: email).last { $0.kind == kind })
         let payload = try #require(try JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: String])
         return try #require(payload["token"])

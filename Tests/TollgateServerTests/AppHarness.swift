@@ -7,7 +7,8 @@ import TestSupport
 import Testing
 import TollgateBilling
 import TollgateCore
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 @testable import TollgateServer
 
 /// Builds the real application over a fresh database, with an API key for each scope set asked for.
@@ -15,7 +16,7 @@ struct AppHarness {
     static let webhookSecret = "whsec_tollgate_test_current"
     static let oldWebhookSecret = "whsec_tollgate_test_previous"
 
-    let store: any TollgateStorage
+    let store: any Storage
     let clock: ManualClock
     let adminKey: String
     let dependencies: AppDependencies
@@ -27,7 +28,7 @@ struct AppHarness {
 
     static func run(
         _ database: TestDatabase, catalog: Catalog? = nil, clock: ManualClock = ManualClock(Fixtures.utc(2026, 5, 14)),
-        wrap: @escaping @Sendable (SQLStore) -> any TollgateStorage = { $0 }, stripe: StripeClient? = nil,
+        wrap: @escaping @Sendable (SQLStore) -> any Storage = { $0 }, stripe: StripeClient? = nil,
         _ body: @escaping @Sendable (AppHarness, any TestClientProtocol) async throws -> Void
     ) async throws {
         let catalog = try catalog ?? Fixtures.catalog

@@ -4,7 +4,7 @@ import HummingbirdTesting
 import TestSupport
 import Testing
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 @testable import TollgateServer
 
 /// Walks every route with bad input: each answer is a 4xx JSON error naming the problem, never a

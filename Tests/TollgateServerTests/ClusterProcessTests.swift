@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import TestSupport
 import Testing
-import TollgateStore
+import TollgateStorage
 
 /// Three `tollgate serve --cluster` processes on one PostgreSQL, loaded at once on the same
 /// counter; one is SIGKILLed mid-run. Nothing passes the limit, nothing acknowledged is lost,
@@ -30,14 +30,13 @@ import TollgateStore
         var accepted: Int { answers.withLock { $0.values.filter { $0 == 200 }.count } }
     }
 
-    @Test func threeNodesNeverOvershootNorLoseAnAcknowledgedConsumeWhenOneIsKilled() async throws {
-        guard TestDatabase.all.contains(.postgres) else { return }
-        let location = try await TestDatabase.postgres.makeLocation()
-        defer { Task { await location.cleanup() } }
+    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    func threeNodesNeverOvershootNorLoseAnAcknowledgedConsumeWhenOneIsKilled() async throws {
+        try await TestDatabase.postgres.withLocation { location in
         let url: String
         switch location.location {
         case .postgres(let postgres): url = postgres
-        case .sqlite: return
+        case .sqlite: throw TestSupportError("a cluster needs PostgreSQL")
         }
         let catalogPath = NSTemporaryDirectory() + "cluster-\(UUID().uuidString).yaml"
         try Self.catalog.write(toFile: catalogPath, atomically: true, encoding: .utf8)
@@ -107,5 +106,6 @@ import TollgateStore
         #expect(counted == accepted, "counted = accepted")
         let (status, _) = try await nodes[0].request("POST", "v1/consume", key: key, json: #"{"customer":"u1","feature":"calls","idempotencyKey":"one-more"}"#)
         #expect(status == 429)
+        }
     }
 }

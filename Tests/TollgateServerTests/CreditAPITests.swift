@@ -5,7 +5,7 @@ import NIOCore
 import TestSupport
 import Testing
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 @testable import TollgateServer
 
 @Suite struct CreditAPITests {

@@ -1,9 +1,10 @@
+import TollgateSQL
 import Foundation
 import TestSupport
 import Testing
 import TollgateCore
 import TollgateMeter
-import TollgateStore
+import TollgateStorage
 @testable import TollgateServer
 
 /// Idempotency records older than the retention are purged, oldest first and in batches; a key

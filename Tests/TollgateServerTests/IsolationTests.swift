@@ -4,7 +4,7 @@ import HummingbirdTesting
 import TestSupport
 import Testing
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 @testable import TollgateServer
 
 /// User A, signed in, tries every route against user B's resources: each is refused (401, 403

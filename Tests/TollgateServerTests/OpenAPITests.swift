@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import TollgateStore
+import TollgateStorage
 import TestSupport
 import Testing
 import TollgateBilling

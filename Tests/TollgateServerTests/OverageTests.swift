@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 import TollgateBilling
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 @testable import TollgateServer
 
 /// Seed 001's "Surconsommation": past its quota a feature continues at the catalog's unit price,

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -41,10 +42,22 @@ enum TollgateBinary {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        // Both pipes drained at once: a child that fills one (64 KiB) while we wait on the other
+        // would block forever.
+        let stderrData = Mutex(Data())
+        let stderrDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            stderrData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+            stderrDone.signal()
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        stderrDone.wait()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        let stderr = stderrData.withLock { $0 }
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self)
+        )
     }
 }
 

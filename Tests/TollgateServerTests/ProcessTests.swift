@@ -2,7 +2,8 @@ import Foundation
 import Synchronization
 import TestSupport
 import Testing
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// The `tollgate` binary as an operator runs it: subcommands, and a server killed under load.
 @Suite(.serialized) struct ProcessTests {
@@ -48,8 +49,7 @@ import TollgateStore
 
     @Test(arguments: TestDatabase.all)
     func subcommandsMigrateAFreshDatabaseAndKeysCreatePrintsOnlyTheKey(database: TestDatabase) async throws {
-        let location = try await database.makeLocation()
-        defer { Task { await location.cleanup() } }
+        try await database.withLocation { location in
         let created = try TollgateBinary.run(["keys", "create", "--scope", "admin", "--scope", "usage:write"] + databaseArguments(location))
         #expect(created.status == 0, "\(created.stderr)")
         #expect(created.stdout.wholeMatch(of: /tg_sk_[0-9a-f]{48}\n/) != nil, "stdout was \(created.stdout)")
@@ -68,6 +68,7 @@ import TollgateStore
         let reopened = try await SQLStore.open(location.location, logger: TestDatabase.logger)
         #expect(try await reopened.customer(id: "u1")?.planId == "business")
         await reopened.shutdown()
+        }
     }
 
     @Test func rotateSigningPublishesANewKeyBesideTheOldOne() async throws {
@@ -99,8 +100,7 @@ import TollgateStore
     /// acknowledged answers byte for byte and count each key exactly once.
     @Test(arguments: TestDatabase.all)
     func acknowledgedConsumesSurviveSIGKILL(database: TestDatabase) async throws {
-        let location = try await database.makeLocation()
-        defer { Task { await location.cleanup() } }
+        try await database.withLocation { location in
         let arguments = databaseArguments(location) + ["--catalog", try writeTemporary(Fixtures.catalogYAML, name: "catalog.yaml")]
         let key = try TollgateBinary.run(["keys", "create", "--scope", "admin"] + databaseArguments(location)).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -179,6 +179,7 @@ import TollgateStore
             }
         }
         #expect(try await used() == keys.count)
+        }
     }
 }
 

@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 import TollgateBilling
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 @testable import TollgateServer
 
 @Suite struct SubscriptionLifecycleTests {

@@ -4,7 +4,7 @@ import HummingbirdTesting
 import TestSupport
 import Testing
 import TollgateCore
-import TollgateStore
+import TollgateStorage
 @testable import TollgateServer
 
 @Suite struct WorkspaceTests {

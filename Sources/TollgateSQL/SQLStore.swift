@@ -2,9 +2,10 @@ import Foundation
 import Logging
 import SQLKit
 import TollgateCore
+import TollgateStorage
 
 /// The one storage implementation: the same SQL on SQLite and PostgreSQL through SQLKit.
-public final class SQLStore: TollgateStorage {
+public final class SQLStore: Storage {
     public let provider: any DatabaseProvider
 
     public init(provider: any DatabaseProvider) {

@@ -1,9 +1,5 @@
 import SQLKit
-
-public enum DatabaseKind: String, Sendable {
-    case sqlite
-    case postgres
-}
+import TollgateStorage
 
 /// Runs SQL on SQLite or PostgreSQL through one interface (SQLKit), so that every query above
 /// this layer is written once.
@@ -25,12 +21,4 @@ extension DatabaseProvider {
         ready()
         while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
     }
-}
-
-/// Where the data lives, parsed from the command line.
-public enum DatabaseLocation: Sendable, Equatable {
-    /// A SQLite file inside this directory (created when missing).
-    case sqlite(directory: String)
-    /// A `postgres://user:pass@host:port/db` URL.
-    case postgres(url: String)
 }

@@ -1,14 +1,7 @@
 import Foundation
 import SQLKit
 import TollgateCore
-
-/// What a consume decided inside the database found.
-public enum SerializedConsume<Decision: Sendable>: Sendable {
-    /// Decided (and, when it returned a record, applied) in the transaction.
-    case decided(Decision)
-    /// The idempotency key was stored already: nothing was applied.
-    case alreadyAnswered
-}
+import TollgateStorage
 
 extension SQLStore {
     /// Decides one consume against committed counters and applies it in the same transaction,

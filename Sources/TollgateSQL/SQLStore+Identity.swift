@@ -1,5 +1,6 @@
 import Foundation
 import SQLKit
+import TollgateStorage
 
 extension SQLStore {
     private static let userColumns = "id, email, password_hash, email_verified_at_ms, totp_secret, totp_enabled_at_ms, totp_last_step, created_at_ms, updated_at_ms"

@@ -21,6 +21,13 @@ public struct MemberRecord: Sendable, Hashable {
     public let email: String
     public let role: WorkspaceRole
     public let joinedAt: Date
+
+    public init(userId: String, email: String, role: WorkspaceRole, joinedAt: Date) {
+        self.userId = userId
+        self.email = email
+        self.role = role
+        self.joinedAt = joinedAt
+    }
 }
 
 public struct InvitationRecord: Sendable, Hashable {

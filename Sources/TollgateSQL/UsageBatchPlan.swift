@@ -1,5 +1,6 @@
 import Foundation
 import TollgateCore
+import TollgateStorage
 
 /// What a group commit writes, worked out before any SQL: the idempotency records to insert
 /// (one per key), and, once the inserts said which entries are new, the counter deltas merged to

@@ -1,4 +1,5 @@
 import SQLKit
+import TollgateStorage
 
 /// One numbered schema change. The SQL is written once and is valid on SQLite and PostgreSQL
 /// (TEXT, BIGINT and composite primary keys mean the same on both). Never edit a shipped one.

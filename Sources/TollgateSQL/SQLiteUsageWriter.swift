@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import TollgateCore
+import TollgateStorage
 import VaporCSQLite
 
 /// Applies the meter's group commits to SQLite through its C API: a connection of its own with

@@ -4,13 +4,14 @@ import TestSupport
 import Testing
 import TollgateCore
 @testable import TollgateMeter
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// Several nodes on one PostgreSQL: a change made through one node reaches the others' caches.
 @Suite struct ClusterCacheTests {
-    @Test func aPlanChangeOnOneNodeIsSeenByAnotherWithinASecond() async throws {
-        // SQLite is one node: there is no other cache to keep honest.
-        guard TestDatabase.all.contains(.postgres) else { return }
+    // SQLite is one node: there is no other cache to keep honest.
+    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    func aPlanChangeOnOneNodeIsSeenByAnotherWithinASecond() async throws {
         let catalog = try Fixtures.catalog
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
         try await TestDatabase.postgres.withStore { storeA, location in
@@ -76,8 +77,8 @@ enum ClusterNodes {
 
 /// Three nodes metering one counter through leases: together they accept exactly the limit.
 @Suite struct QuotaLeaseTests {
-    @Test func threeNodesOnOneDatabaseAcceptExactlyTheLimitBetweenThem() async throws {
-        guard TestDatabase.all.contains(.postgres) else { return }
+    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    func threeNodesOnOneDatabaseAcceptExactlyTheLimitBetweenThem() async throws {
         let catalog = try Fixtures.catalog
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
         try await ClusterNodes.withThree(catalog: catalog, clock: clock) { nodes, first in
@@ -112,8 +113,8 @@ enum ClusterNodes {
 /// A spend cap spans features and nodes: three nodes consuming two overage-priced features of one
 /// capped customer together never spend more than the cap, and stop only when nothing more fits.
 @Suite struct ClusterSpendCapTests {
-    @Test func threeNodesNeverSpendPastOneCustomersCap() async throws {
-        guard TestDatabase.all.contains(.postgres) else { return }
+    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    func threeNodesNeverSpendPastOneCustomersCap() async throws {
         let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/saas-starter.yaml"))
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
         try await ClusterNodes.withThree(catalog: catalog, clock: clock) { nodes, _ in

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+import TollgateStorage
 import VaporCSQLite
 
 /// Copies the WAL back into the database file on a thread of its own. SQLite's automatic

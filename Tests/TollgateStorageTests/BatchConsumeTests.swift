@@ -5,7 +5,8 @@ import TestSupport
 import Testing
 import TollgateCore
 import TollgateMeter
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// `consume(batch:)`: every consume answered as `consume` would answer it one by one, with one
 /// commit for the batch; exact under concurrency and across restarts.

@@ -2,7 +2,8 @@ import Foundation
 import SQLKit
 import TestSupport
 import Testing
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// The storage contract: every test runs on SQLite and on PostgreSQL.
 @Suite struct StoreContractTests {

@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
 import TollgateCore
+import TollgateStorage
 
 extension SQLStore {
     public func withCreditAccount(

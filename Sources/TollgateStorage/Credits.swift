@@ -117,6 +117,16 @@ public struct CreditHistoryEntry: Sendable, Hashable {
     public let reason: String
     public let reference: String?
     public let at: Date
+
+    public init(id: String, seq: Int64, delta: Int64, balanceAfter: Int64, reason: String, reference: String?, at: Date) {
+        self.id = id
+        self.seq = seq
+        self.delta = delta
+        self.balanceAfter = balanceAfter
+        self.reason = reason
+        self.reference = reference
+        self.at = at
+    }
 }
 
 public enum CreditStoreError: Error, Sendable, Equatable {

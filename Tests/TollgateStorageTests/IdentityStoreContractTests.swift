@@ -1,7 +1,8 @@
 import Foundation
 import TestSupport
 import Testing
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 @Suite struct IdentityStoreContractTests {
     let now = Date(timeIntervalSince1970: 1_780_000_000)

@@ -3,6 +3,7 @@ import Logging
 import PostgresKit
 import PostgresNIO
 import SQLKit
+import TollgateStorage
 
 /// PostgreSQL through PostgresNIO's connection pool; several Tollgate nodes may share one database.
 public final class PostgresProvider: DatabaseProvider {

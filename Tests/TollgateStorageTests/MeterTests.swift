@@ -5,7 +5,8 @@ import TestSupport
 import Testing
 import TollgateCore
 import TollgateMeter
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// The meter over real stores: exact under concurrency, idempotent, period-aware, durable.
 @Suite struct MeterTests {

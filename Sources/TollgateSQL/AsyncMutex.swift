@@ -1,4 +1,5 @@
 import Synchronization
+import TollgateStorage
 
 /// A FIFO lock for async code: one holder at a time, waiters resumed in order. Unlike an actor,
 /// it stays held across suspension points, which a transaction on one connection needs.

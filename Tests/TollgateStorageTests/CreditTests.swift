@@ -3,7 +3,8 @@ import TestSupport
 import Testing
 import TollgateCore
 import TollgateMeter
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// The credit ledger over real stores: never overspent, never out of balance, idempotent.
 @Suite struct CreditTests {

@@ -6,6 +6,7 @@ import SQLKit
 import SQLiteKit
 import SQLiteNIO
 import Synchronization
+import TollgateStorage
 
 /// SQLite with connections we own: one writer (all transactions go through it, in order, which is
 /// what group commit wants) and a few readers beside it. WAL lets readers run while the writer

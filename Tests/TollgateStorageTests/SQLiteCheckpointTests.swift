@@ -2,7 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 import TollgateCore
-import TollgateStore
+import TollgateSQL
+import TollgateStorage
 
 /// The meter's SQLite commits checkpoint off their path and keep the WAL bounded even when
 /// commits never pause (a passive checkpoint alone never finds the WAL fully copied then).

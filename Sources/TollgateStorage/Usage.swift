@@ -1,81 +1,6 @@
 import Foundation
 import TollgateCore
 
-/// Times are stored as UTC milliseconds since 1970: the same integer on both databases.
-public enum Millis {
-    public static func from(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
-    public static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
-    static func now() -> Int64 { from(Date()) }
-}
-
-public struct CustomerRecord: Sendable, Hashable, Codable {
-    public var id: String
-    public var email: String?
-    public var name: String?
-    public var planId: String
-    /// When the current billing cycle was anchored (the plan's start).
-    public var billingAnchor: Date
-    public var createdAt: Date
-    public var updatedAt: Date
-    /// Add-ons bought, by catalog add-on id.
-    public var addOns: [String: Int]
-    /// Seats bought, for plans priced per seat.
-    public var seats: Int?
-    /// The most this customer's overage may cost in one period; nil: no cap.
-    public var spendCap: Money?
-
-    public init(
-        id: String, email: String?, name: String?, planId: String, billingAnchor: Date, createdAt: Date, updatedAt: Date,
-        addOns: [String: Int] = [:], seats: Int? = nil, spendCap: Money? = nil
-    ) {
-        self.spendCap = spendCap
-        self.id = id
-        self.email = email
-        self.name = name
-        self.planId = planId
-        self.billingAnchor = billingAnchor
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
-        self.addOns = addOns
-        self.seats = seats
-    }
-}
-
-public enum CustomerCreation: Sendable, Hashable {
-    case created(CustomerRecord)
-    /// The id was taken already; the stored record is returned unchanged.
-    case existing(CustomerRecord)
-}
-
-public struct APIKeyRecord: Sendable, Hashable {
-    public var id: String
-    /// The first characters of the secret, shown in listings so a key can be recognized.
-    public var prefix: String
-    /// SHA-256 of the whole secret, hex. The secret itself is never stored.
-    public var secretHash: String
-    public var scopes: [String]
-    public var name: String?
-    public var createdAt: Date
-    public var expiresAt: Date?
-    public var lastUsedAt: Date?
-    public var revokedAt: Date?
-
-    public init(
-        id: String, prefix: String, secretHash: String, scopes: [String], name: String?, createdAt: Date,
-        expiresAt: Date? = nil, lastUsedAt: Date? = nil, revokedAt: Date? = nil
-    ) {
-        self.id = id
-        self.prefix = prefix
-        self.secretHash = secretHash
-        self.scopes = scopes
-        self.name = name
-        self.createdAt = createdAt
-        self.expiresAt = expiresAt
-        self.lastUsedAt = lastUsedAt
-        self.revokedAt = revokedAt
-    }
-}
-
 /// Identifies one usage counter: who, what, and which period window.
 public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
     /// `customer:<id>` today; `workspace:<id>` for shared pools.
@@ -158,4 +83,29 @@ public struct UsageRow: Sendable, Hashable {
     public let periodStart: Date
     public let periodEnd: Date?
     public let used: Int64
+
+    public init(feature: String, period: String, periodStart: Date, periodEnd: Date?, used: Int64) {
+        self.feature = feature
+        self.period = period
+        self.periodStart = periodStart
+        self.periodEnd = periodEnd
+        self.used = used
+    }
+}
+
+public protocol UsageStore: Sendable {
+    /// The committed value of a counter (0 when it was never written).
+    func counterValue(_ key: CounterKey) async throws -> Int64
+    /// Applies every delta and stores every idempotency record in one transaction.
+    /// Applies the batch in one transaction. An entry whose idempotency key is stored already
+    /// (a retry, or another node's) is skipped whole; the answer says, per entry, whether it
+    /// was applied.
+    @discardableResult
+    func commit(_ batch: UsageBatch) async throws -> [Bool]
+    func idempotencyRecord(scope: String, key: String) async throws -> IdempotencyRecord?
+    /// Deletes up to `limit` of the oldest idempotency records created before `cutoff`; how many
+    /// it deleted. A request retried with a deleted key is a new request.
+    func purgeIdempotencyRecords(createdBefore cutoff: Date, limit: Int) async throws -> Int
+    /// Counters of `subject`: lifetime ones always, periodic ones whose window starts in [from, to).
+    func usageHistory(subject: String, from: Date, to: Date) async throws -> [UsageRow]
 }

@@ -1,0 +1,93 @@
+import Foundation
+import TollgateCore
+
+public enum WebhookOutcome: Sendable, Equatable {
+    case applied
+    /// The event id was seen before: acknowledged, nothing done.
+    case duplicate
+    /// Older than what the subscription already reflects: recorded, nothing changed.
+    case stale
+}
+
+/// A charge waiting for its subject's next invoice: a proration, an overage, an adjustment.
+public struct InvoiceItemRecord: Sendable, Hashable {
+    public var id: String
+    public var subject: String
+    public var kind: String
+    public var description: String
+    public var amount: Money
+    /// Unique per subject: the same charge is never recorded twice.
+    public var reference: String
+    public var invoiceId: String?
+    public var createdAt: Date
+
+    public init(id: String, subject: String, kind: String, description: String, amount: Money, reference: String, invoiceId: String? = nil, createdAt: Date) {
+        self.id = id
+        self.subject = subject
+        self.kind = kind
+        self.description = description
+        self.amount = amount
+        self.reference = reference
+        self.invoiceId = invoiceId
+        self.createdAt = createdAt
+    }
+}
+
+/// An invoice Tollgate issued (the manual provider): its lines are fixed once issued.
+public struct InvoiceRecord: Sendable, Hashable {
+    public var id: String
+    public var subject: String
+    public var subscriptionId: String
+    public var currency: Currency
+    /// The period that ended: its usage is billed here, and the next one's recurring charges.
+    public var periodStart: Date
+    public var periodEnd: Date
+    public var lines: [InvoiceLine]
+    public var createdAt: Date
+    public var total: Int64 { Invoicing.total(lines) }
+
+    public init(id: String, subject: String, subscriptionId: String, currency: Currency, periodStart: Date, periodEnd: Date, lines: [InvoiceLine], createdAt: Date) {
+        self.id = id
+        self.subject = subject
+        self.subscriptionId = subscriptionId
+        self.currency = currency
+        self.periodStart = periodStart
+        self.periodEnd = periodEnd
+        self.lines = lines
+        self.createdAt = createdAt
+    }
+}
+
+public protocol BillingStore: Sendable {
+    /// Records `eventId` once and, unless it was seen or is older than the stored state, stores
+    /// `subscription` (versioned by `version`; nil keeps the stored version, for moves that are
+    /// not provider news), sets its subject's plan to what `entitledPlan`
+    /// says of all the subject's subscriptions, replaces the subject's add-ons with those of its
+    /// live subscriptions when `syncAddOns`, and records `charges` — all in one transaction.
+    func applySubscriptionEvent(
+        provider: String, eventId: String, type: String, version: Date?, subscription: Subscription?,
+        now: Date, entitledPlan: @Sendable ([Subscription]) -> String, syncAddOns: Bool, charges: [InvoiceItemRecord]
+    ) async throws -> WebhookOutcome
+    /// Charges not on an invoice yet, oldest first.
+    func pendingInvoiceItems(subject: String) async throws -> [InvoiceItemRecord]
+    /// Stores the invoice and marks the claimed charges as on it, unless one was issued for the
+    /// same subscription and period already (then nothing changes: false).
+    func issueInvoice(_ invoice: InvoiceRecord, claiming itemIds: [String]) async throws -> Bool
+    /// Issued invoices, newest first.
+    func invoices(subject: String) async throws -> [InvoiceRecord]
+    /// Records an event that changes nothing here; false if it was seen before.
+    func recordEvent(provider: String, eventId: String, type: String, now: Date) async throws -> Bool
+    /// Whether the event was recorded (applied, or acknowledged) already.
+    func hasEvent(provider: String, eventId: String) async throws -> Bool
+    func subscription(id: String) async throws -> Subscription?
+    /// The subject's subscriptions with their provider, oldest period first.
+    func subscriptions(subject: String) async throws -> [(Subscription, provider: String)]
+    /// Subscriptions with a deadline at or before `now`: a trial's end, the end of a period, or
+    /// the end of a past-due grace period (which started `grace` earlier), with their provider.
+    func subscriptionsDue(now: Date, grace: TimeInterval) async throws -> [(Subscription, provider: String)]
+    func linkProviderCustomer(provider: String, providerCustomerId: String, customerId: String) async throws
+    func customerId(provider: String, providerCustomerId: String) async throws -> String?
+    func providerCustomerId(provider: String, customerId: String) async throws -> String?
+    /// Whether the subject ever had a trial (manual or through a provider).
+    func hasHadTrial(subject: String) async throws -> Bool
+}

@@ -1,0 +1,45 @@
+import Foundation
+import TollgateCore
+
+/// What a lease request got: units this node may consume on its own, and the committed count.
+public struct LeaseGrant: Sendable, Equatable {
+    public let granted: Int64
+    /// Units committed by every node when the lease was granted.
+    public let used: Int64
+
+    public init(granted: Int64, used: Int64) {
+        self.granted = granted
+        self.used = used
+    }
+}
+
+/// Quota leases, for several nodes metering the same counters: each node consumes from memory
+/// within units leased to it, so the sum of what nodes may still consume never passes the limit.
+/// A lease lapses at its expiry: the units a crashed node held come back then.
+public protocol LeaseStore: Sendable {
+    /// In one transaction, with the counter's row locked: what remains of `limit` after the
+    /// committed count, every other node's live lease and the `holding` units this node still
+    /// holds (unused, or consumed and not committed yet) is `available`; `node` gets
+    /// `amount(available)` more (clamped to what is available), and its lease becomes
+    /// `holding` + that, until `ttlMillis` from now.
+    func acquireLease(
+        _ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, node: String, holding: Int64, ttlMillis: Int64,
+        amount: @Sendable (_ available: Int64) -> Int64
+    ) async throws -> LeaseGrant
+    /// Gives back everything `node` holds (at shutdown).
+    func releaseLeases(node: String) async throws
+    /// Decides and applies one consume inside the database, serialized per customer (see
+    /// `SQLStore.consumeSerialized`).
+    func consumeSerialized<Decision: Sendable>(
+        customerId: String, keys: [CounterKey], delta: CounterDelta, claim: IdempotencyClaim, at date: Date,
+        decide: @escaping @Sendable ([CounterKey: Int64]) throws -> (Decision, response: String?)
+    ) async throws -> SerializedConsume<Decision>
+}
+
+/// What a consume decided inside the database found.
+public enum SerializedConsume<Decision: Sendable>: Sendable {
+    /// Decided (and, when it returned a record, applied) in the transaction.
+    case decided(Decision)
+    /// The idempotency key was stored already: nothing was applied.
+    case alreadyAnswered
+}

@@ -1,0 +1,32 @@
+import Foundation
+import TollgateCore
+
+/// Times are stored as UTC milliseconds since 1970: the same integer on both databases.
+public enum Millis {
+    public static func from(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    public static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+    public static func now() -> Int64 { from(Date()) }
+}
+
+public protocol HealthCheck: Sendable {
+    /// Throws unless the database answers a query now.
+    func ping() async throws
+}
+
+/// Everything the server needs from storage, for the one place that assembles the services;
+/// each service asks for the narrow protocols it uses.
+public typealias Storage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & WorkspaceStore & CreditStore
+    & BillingStore & HealthCheck & ChangeFeed & LeaseStore
+
+public enum DatabaseKind: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// Where the data lives, parsed from the command line.
+public enum DatabaseLocation: Sendable, Equatable {
+    /// A SQLite file inside this directory (created when missing).
+    case sqlite(directory: String)
+    /// A `postgres://user:pass@host:port/db` URL.
+    case postgres(url: String)
+}
