@@ -27,6 +27,21 @@ public enum WorkspaceRole: String, Sendable, Codable, CaseIterable, Comparable {
     }
 }
 
+extension WorkspaceRole {
+    /// Whether a member with this role may give `role` to someone by invitation: never more than
+    /// one's own power (seed 000 §C.1: an ADMIN invites MEMBERs and VIEWERs; the OWNER anyone
+    /// but another owner).
+    public func mayGrant(_ role: WorkspaceRole) -> Bool {
+        may(.invite) && role != .owner && (self == .owner || role < self)
+    }
+
+    /// Whether a member with this role may remove a member holding `role`: the OWNER anyone but
+    /// the owner, an ADMIN only those below ADMIN.
+    public func mayRemove(_ role: WorkspaceRole) -> Bool {
+        may(.removeMember) && role != .owner && (self == .owner || role < self)
+    }
+}
+
 public enum WorkspaceAction: String, Sendable, CaseIterable {
     case list, leave, view, listMembers, invite, removeMember, changeRole, rename, delete, transferOwnership, viewQuota, useFeatures, manageBilling
 }

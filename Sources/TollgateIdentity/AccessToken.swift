@@ -84,8 +84,9 @@ public struct TokenSigner: Sendable {
         return signingInput + "." + Base64URL.encode(signature)
     }
 
-    /// The claims of a token signed by a key of this ring, for `audience`, not expired at `now`.
-    public func verify(_ token: String, audience: String, now: Date) throws(TokenError) -> AccessClaims {
+    /// The claims of a token signed by a key of this ring, issued by `issuer` for `audience`, not
+    /// expired at `now`.
+    public func verify(_ token: String, issuer: String, audience: String, now: Date) throws(TokenError) -> AccessClaims {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerData = Base64URL.decode(parts[0]), let payload = Base64URL.decode(parts[1]),
               let signature = Base64URL.decode(parts[2]),
@@ -93,6 +94,7 @@ public struct TokenSigner: Sendable {
         guard header["alg"] == "EdDSA", let kid = header["kid"], let key = keys.first(where: { $0.kid == kid }) else { throw .unknownKey }
         guard key.privateKey.publicKey.isValidSignature(signature, for: Data("\(parts[0]).\(parts[1])".utf8)) else { throw .badSignature }
         guard let claims = try? JSONDecoder().decode(AccessClaims.self, from: payload) else { throw .malformed }
+        guard claims.iss == issuer else { throw .wrongIssuer }
         guard claims.aud == audience else { throw .wrongAudience }
         guard Double(claims.exp) > now.timeIntervalSince1970 else { throw .expired }
         return claims
@@ -106,6 +108,7 @@ public enum TokenError: Error, Sendable, Equatable {
     case malformed
     case unknownKey
     case badSignature
+    case wrongIssuer
     case wrongAudience
     case expired
 }

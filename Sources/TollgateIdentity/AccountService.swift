@@ -75,7 +75,7 @@ public final class AccountService: Sendable {
     /// Registers a new account. An address already in use is refused (EMAIL_TAKEN), and such
     /// refusals count against the caller's address, so the route cannot be used to list accounts.
     public func register(email rawEmail: String, password: String, client: ClientInfo) async throws -> UserRecord {
-        let email = rawEmail.lowercased()
+        let email = try EmailAddress.normalized(rawEmail)
         let now = clock.now()
         let addressKey = "address:\(client.address)"
         try limiter.check(addressKey, rule: settings.addressRule, now: now)
@@ -239,7 +239,7 @@ public final class AccountService: Sendable {
         let now = clock.now()
         let claims: AccessClaims
         do {
-            claims = try keys.signer(now: now).verify(accessToken, audience: settings.audience, now: now)
+            claims = try keys.signer(now: now).verify(accessToken, issuer: settings.issuer, audience: settings.audience, now: now)
         } catch {
             throw DomainError(.unauthorized, "invalid or expired access token (\(error))")
         }

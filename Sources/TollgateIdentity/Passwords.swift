@@ -17,8 +17,12 @@ public struct PasswordPolicy: Sendable {
         common = Self.commonPasswords
     }
 
-    /// Throws an error naming `password` when it is too short, too long or too common.
+    /// Throws an error naming `password` when it is too short, too long, holds a control
+    /// character (bcrypt stops at NUL, so "abc\0defghijkl" would sign in as "abc") or is too common.
     public func validate(_ password: String, email: String? = nil) throws(DomainError) {
+        guard !Self.hasControlCharacter(password) else {
+            throw DomainError(.weakPassword, "the password must not contain control characters", field: "password")
+        }
         guard password.count >= minimumLength else {
             throw DomainError(.weakPassword, "the password must have at least \(minimumLength) characters", field: "password")
         }
@@ -35,12 +39,24 @@ public struct PasswordPolicy: Sendable {
 
     public func hash(_ password: String) -> String { Bcrypt.hash(password, cost: bcryptCost) }
 
-    public func verify(_ password: String, hash: String) -> Bool { Bcrypt.verify(password, hash: hash) }
+    /// True when `password` matches `hash`. A password that no policy could have accepted (a
+    /// control character, over 72 bytes, shorter than the minimum) never matches: bcrypt would
+    /// compare only its first 72 bytes, or the bytes before a NUL, and a hash made before NULs
+    /// were refused at registration is the hash of that prefix. The comparison runs anyway (on
+    /// on a stand-in), so a refusal takes as long as a check.
+    public func verify(_ password: String, hash: String) -> Bool {
+        let acceptable = !Self.hasControlCharacter(password) && password.utf8.count <= Self.maximumLength
+            && password.count >= minimumLength
+        let matches = Bcrypt.verify(acceptable ? password : "refused", hash: hash)
+        return acceptable && matches
+    }
+
+    static func hasControlCharacter(_ password: String) -> Bool {
+        password.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
 
     /// A hash to check against when the account does not exist, so both paths take as long.
-    public var decoyHash: String { Self.decoy(cost: bcryptCost) }
-
-    private static func decoy(cost: UInt8) -> String { Bcrypt.hash("decoy password for timing", cost: cost) }
+    public var decoyHash: String { Bcrypt.hash("decoy password for timing", cost: bcryptCost) }
 
     static let commonPasswords: Set<String> = {
         guard let url = Bundle.module.url(forResource: "common-passwords", withExtension: "txt"),

@@ -82,7 +82,10 @@ public final class WorkspaceService: Sendable {
         guard role != .owner else {
             throw DomainError.invalidField("role", "a workspace has one owner; invite as ADMIN and transfer ownership")
         }
-        let email = rawEmail.lowercased()
+        guard membership.role.mayGrant(role) else {
+            throw DomainError(.forbidden, "a \(membership.role.rawValue) may invite members and viewers only", field: "role")
+        }
+        let email = try EmailAddress.normalized(rawEmail)
         let now = clock.now()
         let token = Secrets.opaqueToken(prefix: "tg_inv_")
         let invitation = InvitationRecord(
@@ -141,7 +144,13 @@ public final class WorkspaceService: Sendable {
 
     public func removeMember(workspaceId: String, userId: String, targetId: String) async throws {
         // Anyone may leave; removing someone else needs ADMIN or above.
-        _ = try await authorize(targetId == userId ? .leave : .removeMember, workspaceId: workspaceId, userId: userId)
+        let membership = try await authorize(targetId == userId ? .leave : .removeMember, workspaceId: workspaceId, userId: userId)
+        // The owner is never removed (the store refuses it with its own answer, below).
+        if targetId != userId, let targetRole = try await store.role(workspaceId: workspaceId, userId: targetId),
+            targetRole != .owner, !membership.role.mayRemove(targetRole)
+        {
+            throw DomainError(.forbidden, "a \(membership.role.rawValue) may not remove a \(targetRole.rawValue)", field: "userId")
+        }
         guard try await store.removeMember(workspaceId: workspaceId, userId: targetId) else {
             throw DomainError(.notFound, "no member \(targetId) who can be removed (the owner cannot; transfer ownership first)", field: "userId")
         }

@@ -2,9 +2,9 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import SQLKit
 import Synchronization
 import TollgateStorage
 
@@ -60,8 +60,7 @@ public final class SQLiteProvider: DatabaseProvider {
     public static func open(
         directory: String, readerCount: Int = 2, checkpoints: CheckpointPolicy = CheckpointPolicy(), logger: Logger
     ) async throws -> SQLiteProvider {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = (directory as NSString).appendingPathComponent("tollgate.sqlite")
+        let path = try prepareDataDirectory(directory, logger: logger)
         let writer = try await openConnection(path: path, logger: logger)
         // WAL is a property of the file: set it once, from the writer, before readers open.
         try await execute(writer, "PRAGMA journal_mode = WAL")
@@ -77,6 +76,31 @@ public final class SQLiteProvider: DatabaseProvider {
             readers.append(reader)
         }
         return SQLiteProvider(path: path, writer: writer, readers: readers, usageWriter: usageWriter, checkpointer: checkpointer)
+    }
+
+    /// Makes `directory` (0700) and an empty `tollgate.sqlite` (0600) when missing, whichever
+    /// command comes first: SQLite gives its -wal and -shm files the database file's mode. Warns
+    /// when an existing directory can be read by others. Returns the database file's path.
+    static func prepareDataDirectory(_ directory: String, logger: Logger) throws -> String {
+        let files = FileManager.default
+        if files.fileExists(atPath: directory) {
+            let mode = (try? files.attributesOfItem(atPath: directory)[.posixPermissions] as? Int) ?? 0
+            if mode & 0o077 != 0 {
+                logger.warning(
+                    "the data directory can be read by other users: chmod 700 it",
+                    metadata: ["directory": "\(directory)", "mode": "\(String(mode, radix: 8))"]
+                )
+            }
+        } else {
+            try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let path = (directory as NSString).appendingPathComponent("tollgate.sqlite")
+        if !files.fileExists(atPath: path) {
+            guard files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw StoreError.invalidConfiguration("cannot create \(path)")
+            }
+        }
+        return path
     }
 
     private static func openConnection(path: String, logger: Logger) async throws -> SQLiteConnection {

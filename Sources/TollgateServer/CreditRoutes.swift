@@ -126,18 +126,17 @@ struct CreditRoutes: Sendable {
     @Sendable func historyCSV(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let (_, entries, _) = try await page(request, context: context)
         let formatter = ISO8601DateFormatter()
-        func field(_ text: String) -> String {
-            text.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-        }
-        var csv = "seq,at,reason,reference,delta,balance_after,id\r\n"
+        var csv = CSVWriter(header: ["seq", "at", "reason", "reference", "delta", "balance_after", "id"])
         for entry in entries {
-            csv += [String(entry.seq), formatter.string(from: entry.at), entry.reason, entry.reference ?? "", String(entry.delta), String(entry.balanceAfter), entry.id]
-                .map(field).joined(separator: ",") + "\r\n"
+            csv.append([
+                .number(entry.seq), .text(formatter.string(from: entry.at)), .text(entry.reason), .text(entry.reference ?? ""),
+                .number(entry.delta), .number(entry.balanceAfter), .text(entry.id),
+            ])
         }
         var headers = HTTPFields()
         headers[.contentType] = "text/csv; charset=utf-8"
         headers[.contentDisposition] = "attachment; filename=\"credits.csv\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: csv)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: csv.text)))
     }
 
     @Sendable func debit(_ request: Request, context: AuthenticatedContext) async throws -> Response {

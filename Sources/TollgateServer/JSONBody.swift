@@ -85,9 +85,22 @@ enum JSONBody {
 enum Validate {
     /// The `{id}` of the request's path, checked as any identifier.
     static func pathIdentifier(_ context: some RequestContext) throws -> String {
-        try identifier(try context.parameters.require("id"), field: "id")
+        try pathParameter("id", context)
     }
 
+    /// A path parameter, percent-decoded (the router matches raw segments, so `caf%C3%A9%2042`
+    /// is the id `café 42`, and `a%2Fb` is `a/b`), then checked as any identifier. Every route
+    /// reads its parameters here, so every id that can be created can be addressed.
+    static func pathParameter(_ name: String, _ context: some RequestContext) throws -> String {
+        let raw = try context.parameters.require(name)
+        guard let decoded = raw.removingPercentEncoding else {
+            throw DomainError.invalidField(name, "is not valid percent-encoding")
+        }
+        return try identifier(decoded, field: name)
+    }
+
+    /// Ids (customers, workspaces, keys, idempotency keys…) are 1 to 255 bytes of UTF-8 with no
+    /// control character; any other character is allowed, and is percent-encoded in a path.
     static func identifier(_ value: String, field: String) throws -> String {
         guard (1...255).contains(value.utf8.count) else {
             throw DomainError.invalidField(field, "must be 1 to 255 bytes long")
@@ -106,13 +119,10 @@ enum Validate {
         return value
     }
 
-    static func email(_ value: String?) throws -> String? {
-        guard let value = try optionalText(value, field: "email", maximum: 320) else { return nil }
-        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !value.contains(" ") else {
-            throw DomainError.invalidField("email", "not an e-mail address")
-        }
-        return value
+    /// A valid address, lowercased (see `EmailAddress`), or nil when absent.
+    static func email(_ value: String?, field: String = "email") throws -> String? {
+        guard let value else { return nil }
+        return try EmailAddress.normalized(value, field: field)
     }
 }
 

@@ -94,13 +94,13 @@ struct WorkspaceRoutes: Sendable {
 
     @Sendable func changeRole(_ request: Request, context: UserContext) async throws -> Response {
         let body = try await JSONBody.decode(RoleRequest.self, from: request, context: context)
-        let target = try Validate.identifier(try context.parameters.require("userId"), field: "userId")
+        let target = try Validate.pathParameter("userId", context)
         try await workspaces.changeRole(workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, targetId: target, role: try Self.role(body.role))
         return JSONResponse.make(status: .ok, body: ["userId": target, "role": body.role.uppercased()])
     }
 
     @Sendable func removeMember(_ request: Request, context: UserContext) async throws -> Response {
-        let target = try Validate.identifier(try context.parameters.require("userId"), field: "userId")
+        let target = try Validate.pathParameter("userId", context)
         try await workspaces.removeMember(workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, targetId: target)
         return JSONResponse.make(status: .ok, body: ["removed": target])
     }
@@ -112,7 +112,7 @@ struct WorkspaceRoutes: Sendable {
     }
 
     @Sendable func accept(_ request: Request, context: UserContext) async throws -> Response {
-        let token = try Validate.identifier(try context.parameters.require("token"), field: "token")
+        let token = try Validate.pathParameter("token", context)
         let membership = try await workspaces.accept(workspaceId: try Validate.pathIdentifier(context), token: token, userId: context.user.userId)
         return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: nil))
     }

@@ -41,4 +41,14 @@ import Testing
         #expect(limit("pro", ["collaborators_5": 1]) == 1, "add-ons are only sold with business and enterprise")
         #expect(limit("enterprise") == 20 && limit("enterprise", seats: 12) == 20 && limit("enterprise", seats: 45) == 45)
     }
+
+    /// Seed 000 §C.1: an invitation or a removal never reaches one's own rank (the OWNER excepted).
+    @Test func grantsAndRemovalsStayBelowOnesOwnPower() {
+        #expect(WorkspaceRole.allCases.filter { WorkspaceRole.owner.mayGrant($0) } == [.admin, .member, .viewer])
+        #expect(WorkspaceRole.allCases.filter { WorkspaceRole.admin.mayGrant($0) } == [.member, .viewer])
+        #expect(WorkspaceRole.allCases.filter { WorkspaceRole.member.mayGrant($0) } == [])
+        #expect(WorkspaceRole.allCases.filter { WorkspaceRole.owner.mayRemove($0) } == [.admin, .member, .viewer])
+        #expect(WorkspaceRole.allCases.filter { WorkspaceRole.admin.mayRemove($0) } == [.member, .viewer])
+        #expect(WorkspaceRole.allCases.filter { WorkspaceRole.viewer.mayRemove($0) } == [])
+    }
 }

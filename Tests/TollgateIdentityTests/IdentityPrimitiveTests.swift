@@ -41,15 +41,18 @@ import TollgateCore
         let claims = AccessClaims(sub: "usr_1", iss: "tollgate", aud: "memento", iat: 1_800_000_000, exp: 1_800_000_900, sid: "ses_1", plan: "pro")
         let token = try TokenSigner(keys: [old]).sign(claims)
         let rotated = TokenSigner(keys: [old, SigningKey.generate(at: now + 60)])
-        #expect(try rotated.verify(token, audience: "memento", now: now) == claims)
+        #expect(try rotated.verify(token, issuer: "tollgate", audience: "memento", now: now) == claims)
         #expect(rotated.current.kid != old.kid && rotated.jwks["keys"]?.count == 2)
-        #expect(throws: TokenError.expired) { try rotated.verify(token, audience: "memento", now: now + 901) }
-        #expect(throws: TokenError.wrongAudience) { try rotated.verify(token, audience: "other", now: now) }
+        #expect(throws: TokenError.expired) { try rotated.verify(token, issuer: "tollgate", audience: "memento", now: now + 901) }
+        #expect(throws: TokenError.wrongAudience) { try rotated.verify(token, issuer: "tollgate", audience: "other", now: now) }
+        // Signed by a key of the ring, but for another issuer: refused like a product would.
+        let foreign = try rotated.sign(AccessClaims(sub: "usr_1", iss: "elsewhere", aud: "memento", iat: 1_800_000_000, exp: 1_800_000_900, sid: "ses_1", plan: "pro"))
+        #expect(throws: TokenError.wrongIssuer) { try rotated.verify(foreign, issuer: "tollgate", audience: "memento", now: now) }
         let parts = token.split(separator: ".").map(String.init)
         let forged = try JSONEncoder().encode(AccessClaims(sub: "usr_1", iss: "tollgate", aud: "memento", iat: 0, exp: 1_900_000_000, sid: "ses_1", plan: "enterprise"))
-        #expect(throws: TokenError.badSignature) { try rotated.verify("\(parts[0]).\(Base64URL.encode(forged)).\(parts[2])", audience: "memento", now: now) }
-        #expect(throws: TokenError.unknownKey) { try TokenSigner(keys: [SigningKey.generate(at: now)]).verify(token, audience: "memento", now: now) }
-        #expect(throws: TokenError.malformed) { try rotated.verify("a.b", audience: "memento", now: now) }
+        #expect(throws: TokenError.badSignature) { try rotated.verify("\(parts[0]).\(Base64URL.encode(forged)).\(parts[2])", issuer: "tollgate", audience: "memento", now: now) }
+        #expect(throws: TokenError.unknownKey) { try TokenSigner(keys: [SigningKey.generate(at: now)]).verify(token, issuer: "tollgate", audience: "memento", now: now) }
+        #expect(throws: TokenError.malformed) { try rotated.verify("a.b", issuer: "tollgate", audience: "memento", now: now) }
     }
 
     @Test func secretBoxRoundTripsAndDetectsTampering() throws {
@@ -71,5 +74,19 @@ import TollgateCore
         let hash = policy.hash("correct horse battery staple")
         #expect(policy.verify("correct horse battery staple", hash: hash))
         #expect(!policy.verify("correct horse battery stapler", hash: hash))
+    }
+
+    /// A hash stored before NULs were refused is the hash of the prefix before the NUL; no
+    /// password the policy refuses may match anything.
+    @Test func verifyRefusesWhatThePolicyRefusesEvenAgainstAMatchingHash() throws {
+        let policy = PasswordPolicy(bcryptCost: 4)
+        #expect(throws: DomainError.self) { try policy.validate("abc\u{0}defghijkl") }
+        #expect(throws: DomainError.self) { try policy.validate("line\nbreak is long enough") }
+        #expect(!policy.verify("", hash: policy.hash("")))
+        #expect(!policy.verify("abc", hash: policy.hash("abc")))
+        let seventyTwo = String(repeating: "Zq8#", count: 18)
+        #expect(policy.verify(seventyTwo, hash: policy.hash(seventyTwo)))
+        #expect(!policy.verify(seventyTwo + "EXTRA", hash: policy.hash(seventyTwo)))
+        #expect(!policy.verify("nul inside\u{0}the password", hash: policy.hash("nul inside")))
     }
 }

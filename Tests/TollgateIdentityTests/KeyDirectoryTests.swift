@@ -41,7 +41,7 @@ import TollgateCore
         #expect(ring.signer(now: now + 2).current.kid != newKey.kid)
         let after = ring.signer(now: now + 6)
         #expect(after.current.kid == newKey.kid && after.jwks["keys"]?.count == 2)
-        #expect(try after.verify(before, audience: "memento", now: now + 6) == claims)
+        #expect(try after.verify(before, issuer: "tollgate", audience: "memento", now: now + 6) == claims)
         // A key goes once it has been replaced for longer than the retention; the key that was
         // signing until a moment ago stays, however old it is.
         let third = try directory.rotateSigningKey(now: now + 90_000)

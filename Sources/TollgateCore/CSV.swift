@@ -1,0 +1,36 @@
+import Foundation
+
+/// The one CSV writer (RFC 4180, CRLF line ends) of every export Tollgate makes. Text cells
+/// that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or CR) are
+/// neutralised with a leading `'`, as OWASP advises; numbers are written as numbers (a negative
+/// delta stays a number), so only `.text` cells from outside can carry such a prefix.
+public struct CSVWriter: Sendable {
+    public enum Cell: Sendable, Equatable {
+        case text(String)
+        case number(Int64)
+    }
+
+    public private(set) var text: String
+
+    public init(header: [String]) {
+        text = ""
+        append(header.map(Cell.text))
+    }
+
+    public mutating func append(_ row: [Cell]) {
+        text += row.map(Self.encode).joined(separator: ",") + "\r\n"
+    }
+
+    static func encode(_ cell: Cell) -> String {
+        switch cell {
+        case .number(let value):
+            return String(value)
+        case .text(var value):
+            if let first = value.unicodeScalars.first, formulaStarts.contains(first) { value = "'" + value }
+            guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+            return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+    }
+
+    private static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r"]
+}
