@@ -96,7 +96,8 @@ let package = Package(
         .target(
             name: "TollgateServer",
             dependencies: [
-                "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateIdentity", "TollgateBilling",
+                "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateIdentity",
+                "TollgateBilling",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -120,7 +121,8 @@ let package = Package(
         .executableTarget(
             name: "tollgate",
             dependencies: [
-                "TollgateServer", "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateIdentity", "TollgateMeter", "TollgateBench",
+                "TollgateServer", "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateIdentity", "TollgateMeter",
+                "TollgateBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -34,5 +34,8 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import jwt, stripe, local
 fi
 export TOLLGATE_TEST_PYTHON="$PWD/.venv/bin/python"
 
+# Style: the toolchain's swift-format with the repository's .swift-format; any finding fails.
+swift format lint --strict --recursive --parallel Sources Tests Package.swift
+
 swift build --build-tests
 swift test --skip-build

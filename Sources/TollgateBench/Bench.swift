@@ -52,18 +52,21 @@ public struct Bench: Sendable {
             logger.info("in-process meter on \(name)")
             let store = try await SQLStore.open(location, logger: logger)
             let rows = try await MeterBench(store: store, label: name, logger: logger).run(
-                keyCounts: keyCounts, taskCounts: taskCounts, batchTaskCounts: options.batchTaskCounts, duration: duration
+                keyCounts: keyCounts, taskCounts: taskCounts, batchTaskCounts: options.batchTaskCounts,
+                duration: duration
             )
             await store.shutdown()
             report.meter.append((name, rows))
         }
         if options.parts.contains("memory") {
-            report.bytesPerCounter = CounterMemoryProbe.bytesPerCounter(count: options.quick ? 100_000 : options.counterMemoryCount, resident: residentBytes)
+            report.bytesPerCounter = CounterMemoryProbe.bytesPerCounter(
+                count: options.quick ? 100_000 : options.counterMemoryCount, resident: residentBytes)
         }
 
         if let url = options.postgresURL, options.parts.contains("cluster") {
             logger.info("one node against three on PostgreSQL")
-            report.cluster = try await ClusterBench(url: url, logger: logger).run(keys: 1000, tasks: 64, duration: duration)
+            report.cluster = try await ClusterBench(url: url, logger: logger).run(
+                keys: 1000, tasks: 64, duration: duration)
         }
         if !options.parts.contains("http") {
         } else if Wrk.available {
@@ -72,8 +75,10 @@ public struct Bench: Sendable {
                 let serverDirectory = directory + "/server-\(name.lowercased())"
                 try FileManager.default.createDirectory(atPath: serverDirectory, withIntermediateDirectories: true)
                 let server = ServerBench(
-                    executable: options.executable, location: location == locations[0].1 ? .sqlite(directory: serverDirectory) : location,
-                    directory: serverDirectory, duration: options.quick ? 1 : options.seconds + 2, keys: 1000, logger: logger
+                    executable: options.executable,
+                    location: location == locations[0].1 ? .sqlite(directory: serverDirectory) : location,
+                    directory: serverDirectory, duration: options.quick ? 1 : options.seconds + 2, keys: 1000,
+                    logger: logger
                 )
                 report.http.append((name, try await server.run()))
             }

@@ -16,16 +16,19 @@ struct BenchReport {
     func markdown() -> String {
         let date = ISO8601DateFormatter().string(from: Date())
         var out = "## Run of \(date)\n\n"
-        out += "Machine: \(machine.summary). \(options.quick ? "**Quick run** (short, small: checks that the bench runs, not how fast). " : "")"
+        out +=
+            "Machine: \(machine.summary). \(options.quick ? "**Quick run** (short, small: checks that the bench runs, not how fast). " : "")"
         out += "\(options.seconds) s per in-process figure. Every consume is durable before it is answered "
         out += "(SQLite: WAL, synchronous=FULL; PostgreSQL: synchronous_commit as configured).\n\n"
         if let disk {
-            out += "Disk: a 4 KiB append and `fdatasync`, one after another: \(format(disk.syncsPerSecond))/s, p50 \(format(disk.p50)) µs, "
+            out +=
+                "Disk: a 4 KiB append and `fdatasync`, one after another: \(format(disk.syncsPerSecond))/s, p50 \(format(disk.p50)) µs, "
             out += "p99 \(format(disk.p99)) µs. Every durable answer waits for at least one.\n\n"
         }
         out += meterSection()
         if let bytes = bytesPerCounter {
-            out += "### Memory\n\nLive counters in the meter's table: \(format(bytes)) resident bytes per counter (target ≤ 200).\n\n"
+            out +=
+                "### Memory\n\nLive counters in the meter's table: \(format(bytes)) resident bytes per counter (target ≤ 200).\n\n"
         }
         out += clusterSection()
         out += httpSection()
@@ -38,16 +41,21 @@ struct BenchReport {
     private func meterSection() -> String {
         guard !meter.isEmpty else { return "" }
         var out = "### In-process: the meter's `consume` against one conditional SQL UPDATE per consume\n\n"
-        out += "Rows with \(MeterBench.batchSize) consumes per call use `consume(batch:)`; their baseline runs the same "
-        out += "UPDATEs in one transaction per call, and latencies are per call. *Written/consume*: bytes this process wrote "
+        out +=
+            "Rows with \(MeterBench.batchSize) consumes per call use `consume(batch:)`; their baseline runs the same "
+        out +=
+            "UPDATEs in one transaction per call, and latencies are per call. *Written/consume*: bytes this process wrote "
         out += "(SQLite's WAL and checkpoints) per consume; on PostgreSQL the server process writes.\n\n"
-        out += "| database | keys | callers | consumes per call | meter consumes/s | p50 µs | p99 µs | written/consume | SQL UPDATE/s | p99 µs | ratio |\n"
+        out +=
+            "| database | keys | callers | consumes per call | meter consumes/s | p50 µs | p99 µs | written/consume | SQL UPDATE/s | p99 µs | ratio |\n"
         out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for (database, rows) in meter {
             for row in rows {
                 let written = database == "SQLite" ? row.meter.bytesPerOperation.map { "\(format($0)) B" } ?? "–" : "–"
-                out += "| \(database) | \(row.keys) | \(row.tasks) | \(row.batch) | \(format(row.meter.perSecond)) | \(format(row.meter.p50)) | \(format(row.meter.p99)) | \(written) "
-                out += "| \(format(row.baseline.perSecond)) | \(format(row.baseline.p99)) | \(ratio(row.meter.perSecond, row.baseline.perSecond)) |\n"
+                out +=
+                    "| \(database) | \(row.keys) | \(row.tasks) | \(row.batch) | \(format(row.meter.perSecond)) | \(format(row.meter.p50)) | \(format(row.meter.p99)) | \(written) "
+                out +=
+                    "| \(format(row.baseline.perSecond)) | \(format(row.baseline.p99)) | \(ratio(row.meter.perSecond, row.baseline.perSecond)) |\n"
             }
         }
         return out + "\n"
@@ -58,30 +66,40 @@ struct BenchReport {
         var out = "### Several nodes on one PostgreSQL (quota leases), 1,000 keys, 64 callers spread over the nodes\n\n"
         out += "| nodes | consumes/s | p50 µs | p99 µs | vs 1 node |\n|---:|---:|---:|---:|---:|\n"
         for row in cluster {
-            out += "| \(row.nodes) | \(format(row.measurement.perSecond)) | \(format(row.measurement.p50)) | \(format(row.measurement.p99)) | \(ratio(row.measurement.perSecond, one.measurement.perSecond)) |\n"
+            out +=
+                "| \(row.nodes) | \(format(row.measurement.perSecond)) | \(format(row.measurement.p50)) | \(format(row.measurement.p99)) | \(ratio(row.measurement.perSecond, one.measurement.perSecond)) |\n"
         }
-        return out + "\nAll nodes run in this one process (each with its own connection pool and group committer), so they share its 2 cores: the figure shows what leasing costs, not what more machines add.\n\n"
+        return out
+            + "\nAll nodes run in this one process (each with its own connection pool and group committer), so they share its 2 cores: the figure shows what leasing costs, not what more machines add.\n\n"
     }
 
     private func httpSection() -> String {
         guard !http.isEmpty else { return "" }
         var out = "### HTTP on loopback (wrk, 2 threads, 64 connections; server and wrk share the machine)\n\n"
-        out += "| database | route | requests/s | p50 µs | p99 µs | failures | vs GET /health |\n|---|---|---:|---:|---:|---:|---:|\n"
+        out +=
+            "| database | route | requests/s | p50 µs | p99 µs | failures | vs GET /health |\n|---|---|---:|---:|---:|---:|---:|\n"
         for (database, results) in http {
             let health = results.health?.requestsPerSecond
-            for (route, result) in [("GET /health", results.health), ("POST /v1/consume", results.consume), ("POST /v1/check", results.check)] {
+            for (route, result) in [
+                ("GET /health", results.health), ("POST /v1/consume", results.consume),
+                ("POST /v1/check", results.check),
+            ] {
                 guard let result else { continue }
-                out += "| \(database) | \(route) | \(format(result.requestsPerSecond)) | \(format(result.p50)) | \(format(result.p99)) | \(result.failures) "
+                out +=
+                    "| \(database) | \(route) | \(format(result.requestsPerSecond)) | \(format(result.p50)) | \(format(result.p99)) | \(result.failures) "
                 out += "| \(health.map { ratio(result.requestsPerSecond, $0) } ?? "–") |\n"
             }
             if let (connections, half) = results.consumeAtHalf {
-                out += "| \(database) | POST /v1/consume, \(connections) connection(s), closed loop (≈ half the peak) | \(format(half.requestsPerSecond)) | \(format(half.p50)) | \(format(half.p99)) | \(half.failures) | |\n"
+                out +=
+                    "| \(database) | POST /v1/consume, \(connections) connection(s), closed loop (≈ half the peak) | \(format(half.requestsPerSecond)) | \(format(half.p50)) | \(format(half.p99)) | \(half.failures) | |\n"
             }
             if let (delay, paced) = results.consumePaced {
-                out += "| \(database) | POST /v1/consume, 64 connections paced \(delay) ms apart (≈ half the peak) | \(format(paced.requestsPerSecond)) | \(format(paced.p50)) | \(format(paced.p99)) | \(paced.failures) | |\n"
+                out +=
+                    "| \(database) | POST /v1/consume, 64 connections paced \(delay) ms apart (≈ half the peak) | \(format(paced.requestsPerSecond)) | \(format(paced.p50)) | \(format(paced.p99)) | \(paced.failures) | |\n"
             }
             if let events = results.events {
-                out += "| \(database) | POST /v1/events (1,000 events each, 4 connections) | \(format(events.requestsPerSecond)) = **\(format(events.requestsPerSecond * 1000)) events/s** | \(format(events.p50)) | \(format(events.p99)) | \(events.failures) | |\n"
+                out +=
+                    "| \(database) | POST /v1/events (1,000 events each, 4 connections) | \(format(events.requestsPerSecond)) = **\(format(events.requestsPerSecond * 1000)) events/s** | \(format(events.p50)) | \(format(events.p99)) | \(events.failures) | |\n"
             }
         }
         return out + "\n"
@@ -90,9 +108,12 @@ struct BenchReport {
     private func redisSection() -> String {
         guard let redis else { return "" }
         let ours = meter.first?.1.first { $0.keys == 1000 && $0.tasks == 64 && $0.batch == 1 }?.meter.perSecond
-        var out = "### The seed's design: Redis INCR (redis-benchmark, 64 connections)\n\n| what | operations/s | Tollgate's meter (1,000 keys, 64 callers, SQLite) / this |\n|---|---:|---:|\n"
-        out += "| Redis INCR, no persistence (the seed's fire-and-forget counter) | \(format(redis.inMemory)) | \(ours.map { ratio($0, redis.inMemory) } ?? "–") |\n"
-        out += "| Redis INCR, appendfsync always (durable like Tollgate) | \(format(redis.fsyncAlways)) | \(ours.map { ratio($0, redis.fsyncAlways) } ?? "–") |\n"
+        var out =
+            "### The seed's design: Redis INCR (redis-benchmark, 64 connections)\n\n| what | operations/s | Tollgate's meter (1,000 keys, 64 callers, SQLite) / this |\n|---|---:|---:|\n"
+        out +=
+            "| Redis INCR, no persistence (the seed's fire-and-forget counter) | \(format(redis.inMemory)) | \(ours.map { ratio($0, redis.inMemory) } ?? "–") |\n"
+        out +=
+            "| Redis INCR, appendfsync always (durable like Tollgate) | \(format(redis.fsyncAlways)) | \(ours.map { ratio($0, redis.fsyncAlways) } ?? "–") |\n"
         return out + "\n"
     }
 
@@ -103,30 +124,40 @@ struct BenchReport {
         for (keys, target) in [(1000, 1_000_000.0), (100_000, 250_000.0)] {
             for (batched, how) in [(false, "one consume per call"), (true, "`consume(batch:)`")] {
                 let best = sqlite.filter { $0.keys == keys && ($0.batch > 1) == batched }.map(\.meter.perSecond).max()
-                out += "- in-process ≥ \(format(target)) consumes/s over \(format(Double(keys))) keys, \(how): \(format(best)) — \(mark(best.map { $0 >= target }))\n"
+                out +=
+                    "- in-process ≥ \(format(target)) consumes/s over \(format(Double(keys))) keys, \(how): \(format(best)) — \(mark(best.map { $0 >= target }))\n"
             }
         }
         let sqliteHTTP = http.first { $0.0 == "SQLite" }?.1
         if let consume = sqliteHTTP?.consume?.requestsPerSecond, let health = sqliteHTTP?.health?.requestsPerSecond {
             out += "- HTTP consume ≥ 70% of /health: \(ratio(consume, health)) — \(mark(consume >= 0.7 * health))\n"
         }
-        if let (_, paced) = sqliteHTTP?.consumePaced, let p99 = paced.p99, let peak = sqliteHTTP?.consume?.requestsPerSecond {
-            out += "- p99 ≤ 2 ms at about half the peak rate (paced, \(format(paced.requestsPerSecond / peak * 100)) % of the peak): "
+        if let (_, paced) = sqliteHTTP?.consumePaced, let p99 = paced.p99,
+            let peak = sqliteHTTP?.consume?.requestsPerSecond
+        {
+            out +=
+                "- p99 ≤ 2 ms at about half the peak rate (paced, \(format(paced.requestsPerSecond / peak * 100)) % of the peak): "
             out += "\(format(p99)) µs — \(mark(p99 <= 2000))\n"
         }
         if let events = sqliteHTTP?.events?.requestsPerSecond {
-            out += "- batched ingestion ≥ 100,000 events/s (SQLite): \(format(events * 1000)) — \(mark(events * 1000 >= 100_000))\n"
+            out +=
+                "- batched ingestion ≥ 100,000 events/s (SQLite): \(format(events * 1000)) — \(mark(events * 1000 >= 100_000))\n"
         }
         if let events = http.first(where: { $0.0 == "PostgreSQL" })?.1.events?.requestsPerSecond {
-            out += "- batched ingestion ≥ 30,000 events/s (PostgreSQL): \(format(events * 1000)) — \(mark(events * 1000 >= 30_000))\n"
+            out +=
+                "- batched ingestion ≥ 30,000 events/s (PostgreSQL): \(format(events * 1000)) — \(mark(events * 1000 >= 30_000))\n"
         }
-        if let bytes = bytesPerCounter { out += "- ≤ 200 bytes per live counter: \(format(bytes)) — \(mark(bytes <= 200))\n" }
+        if let bytes = bytesPerCounter {
+            out += "- ≤ 200 bytes per live counter: \(format(bytes)) — \(mark(bytes <= 200))\n"
+        }
         return out
     }
 
     private func format(_ value: Double?) -> String {
         guard let value else { return "–" }
-        if value >= 100 { return Int(value.rounded()).formatted(.number.grouping(.automatic)).replacingOccurrences(of: " ", with: ",") }
+        if value >= 100 {
+            return Int(value.rounded()).formatted(.number.grouping(.automatic)).replacingOccurrences(of: " ", with: ",")
+        }
         return String(format: "%.1f", value)
     }
 

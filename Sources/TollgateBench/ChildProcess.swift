@@ -9,19 +9,26 @@ final class ChildProcess: @unchecked Sendable {
     private init(process: Process) { self.process = process }
 
     static func which(_ name: String) -> String? {
-        let paths: [String] = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/local/bin"]
+        let paths: [String] =
+            (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init) + [
+                "/usr/sbin", "/usr/local/bin",
+            ]
         return paths.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// Starts `executable` and returns once a line of its output starts with `readyPrefix`.
     /// Its standard error goes to `errorLog` when given (to say why it stopped).
-    static func start(_ executable: String, _ arguments: [String], readyPrefix: String, errorLog: String? = nil) throws -> ChildProcess {
+    static func start(_ executable: String, _ arguments: [String], readyPrefix: String, errorLog: String? = nil) throws
+        -> ChildProcess
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
-        if let errorLog, FileManager.default.createFile(atPath: errorLog, contents: nil), let handle = FileHandle(forWritingAtPath: errorLog) {
+        if let errorLog, FileManager.default.createFile(atPath: errorLog, contents: nil),
+            let handle = FileHandle(forWritingAtPath: errorLog)
+        {
             process.standardError = handle
         } else {
             process.standardError = FileHandle.nullDevice
@@ -33,7 +40,9 @@ final class ChildProcess: @unchecked Sendable {
             let chunk = pipe.fileHandleForReading.availableData
             if chunk.isEmpty {
                 let said = errorLog.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
-                throw BenchError("\(executable) \(arguments.joined(separator: " ")) exited before saying \(readyPrefix)\n\(said.suffix(2000))")
+                throw BenchError(
+                    "\(executable) \(arguments.joined(separator: " ")) exited before saying \(readyPrefix)\n\(said.suffix(2000))"
+                )
             }
             text += String(decoding: chunk, as: UTF8.self)
             child.readyLine = text.split(separator: "\n").first { $0.contains(readyPrefix) }.map(String.init)

@@ -28,7 +28,9 @@ struct ClusterBench {
             let clock = SystemClock()
             let nodes = stores.map { store in
                 let committer = GroupCommitter(store: store, clock: clock, logger: logger)
-                let service = EntitlementService(catalog: catalog, store: store, committer: committer, clock: clock, logger: logger, leases: QuotaLeases(store: store))
+                let service = EntitlementService(
+                    catalog: catalog, store: store, committer: committer, clock: clock, logger: logger,
+                    leases: QuotaLeases(store: store))
                 return (service, committer)
             }
             let running = nodes.map { node in Task { try await node.1.run() } }
@@ -36,12 +38,16 @@ struct ClusterBench {
             // Warm up: every node holds a lease on every key, as after a while in service.
             for (index, node) in nodes.enumerated() {
                 try await inParallel(workers: 8, count: keys) { key in
-                    _ = try await node.0.consume(customerId: ids[key], featureId: "calls", amount: 1, idempotencyKey: "\(tag)-warm-\(index)-\(key)")
+                    _ = try await node.0.consume(
+                        customerId: ids[key], featureId: "calls", amount: 1,
+                        idempotencyKey: "\(tag)-warm-\(index)-\(key)")
                 }
             }
             let measurement = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
                 let node = nodes[task % nodes.count].0
-                _ = try await node.consume(customerId: ids[(iteration &* tasks &+ task) % keys], featureId: "calls", amount: 1, idempotencyKey: "\(tag)-\(task)-\(iteration)")
+                _ = try await node.consume(
+                    customerId: ids[(iteration &* tasks &+ task) % keys], featureId: "calls", amount: 1,
+                    idempotencyKey: "\(tag)-\(task)-\(iteration)")
             }
             for node in nodes { try await node.0.leases?.releaseAll() }
             running.forEach { $0.cancel() }

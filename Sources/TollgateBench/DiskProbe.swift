@@ -26,14 +26,17 @@ enum DiskProbe {
         var count = 0
         while start.duration(to: clock.now) < duration {
             let before = clock.now
-            guard page.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == page.count, fdatasync(descriptor) == 0 else {
+            guard page.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == page.count,
+                fdatasync(descriptor) == 0
+            else {
                 throw BenchError("write or fdatasync failed: errno \(errno)")
             }
             _ = histogram.record(before.duration(to: clock.now).wholeMicroseconds)
             count += 1
         }
         return Result(
-            syncsPerSecond: Double(count) / start.duration(to: clock.now).inSeconds, p50: Double(histogram.valueAtPercentile(50)), p99: Double(histogram.valueAtPercentile(99))
+            syncsPerSecond: Double(count) / start.duration(to: clock.now).inSeconds,
+            p50: Double(histogram.valueAtPercentile(50)), p99: Double(histogram.valueAtPercentile(99))
         )
     }
 }

@@ -20,7 +20,8 @@ public struct Measurement: Sendable {
 /// Runs `tasks` concurrent loops of `operation` for `duration`, timing each call.
 /// `operation(task, iteration)` does one unit of work.
 func measureLoop(
-    tasks: Int, duration: Duration, _ operation: @escaping @Sendable (_ task: Int, _ iteration: Int) async throws -> Void
+    tasks: Int, duration: Duration,
+    _ operation: @escaping @Sendable (_ task: Int, _ iteration: Int) async throws -> Void
 ) async throws -> Measurement {
     let clock = ContinuousClock()
     let start = clock.now
@@ -28,7 +29,8 @@ func measureLoop(
     let results = try await withThrowingTaskGroup(of: (Int, Histogram<UInt64>).self) { group in
         for task in 0..<tasks {
             group.addTask {
-                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+                var histogram = Histogram<UInt64>(
+                    highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
                 var count = 0
                 while clock.now < deadline {
                     let before = clock.now
@@ -65,11 +67,15 @@ public struct MachineDescription: Sendable {
 
     public static func current() -> MachineDescription {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }?
+        let model =
+            cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }?
             .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
-        let kernel = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let kernel =
+            (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?.trimmingCharacters(
+                in: .whitespacesAndNewlines) ?? ""
         return MachineDescription(
-            cores: ProcessInfo.processInfo.activeProcessorCount, memoryBytes: ProcessInfo.processInfo.physicalMemory, cpu: model,
+            cores: ProcessInfo.processInfo.activeProcessorCount, memoryBytes: ProcessInfo.processInfo.physicalMemory,
+            cpu: model,
             system: "Linux \(kernel)"
         )
     }

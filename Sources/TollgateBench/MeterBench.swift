@@ -49,16 +49,20 @@ struct MeterBench {
                 let customers = chunk.map { index -> SQLQueryString in
                     "(\(bind: "\(prefix)-\(index)"), \(bind: "metered"), \(bind: now), \(bind: now), \(bind: now))"
                 }
-                try await db.raw("""
+                try await db.raw(
+                    """
                     INSERT INTO customers (id, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms) VALUES \(customers.joined(separator: ", "))
-                    """).run()
+                    """
+                ).run()
                 let counters = chunk.map { index -> SQLQueryString in
                     "(\(bind: "baseline:\(prefix)-\(index)"), 'calls', 0, NULL, 'lifetime', 0, \(bind: now))"
                 }
-                try await db.raw("""
+                try await db.raw(
+                    """
                     INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
                     VALUES \(counters.joined(separator: ", "))
-                    """).run()
+                    """
+                ).run()
             }
         }
     }
@@ -70,12 +74,14 @@ struct MeterBench {
         let ids = (0..<maxKeys).map { "\(prefix)-\($0)" }
         let clock = SystemClock()
         let committer = GroupCommitter(store: store, clock: clock, logger: logger)
-        let service = EntitlementService(catalog: catalog, store: store, committer: committer, clock: clock, logger: logger)
+        let service = EntitlementService(
+            catalog: catalog, store: store, committer: committer, clock: clock, logger: logger)
         let running = Task { try await committer.run() }
         defer { running.cancel() }
         // Warm up: every customer and counter in memory, as on a server that has been running.
         try await inParallel(workers: 8, count: maxKeys) { index in
-            _ = try await service.consume(customerId: ids[index], featureId: "calls", amount: 1, idempotencyKey: "\(prefix)-warm-\(index)")
+            _ = try await service.consume(
+                customerId: ids[index], featureId: "calls", amount: 1, idempotencyKey: "\(prefix)-warm-\(index)")
         }
         var rows: [Row] = []
         for keys in keyCounts {
@@ -84,7 +90,9 @@ struct MeterBench {
                 let written = bytesWrittenSoFar()
                 var meter = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
                     let index = (iteration &* tasks &+ task) % keys
-                    _ = try await service.consume(customerId: ids[index], featureId: "calls", amount: 1, idempotencyKey: "\(tag)-\(task)-\(iteration)")
+                    _ = try await service.consume(
+                        customerId: ids[index], featureId: "calls", amount: 1,
+                        idempotencyKey: "\(tag)-\(task)-\(iteration)")
                 }
                 meter.bytesWritten = bytesWrittenSoFar() - written
                 let provider = store.provider
@@ -92,11 +100,14 @@ struct MeterBench {
                     let subject = "baseline:" + ids[(iteration &* tasks &+ task) % keys]
                     try await provider.transaction { db in try await Self.incrementBaseline(subject, on: db) }
                 }
-                logger.info("\(label): \(keys) keys, \(tasks) tasks: meter \(Int(meter.perSecond))/s, SQL \(Int(baseline.perSecond))/s")
+                logger.info(
+                    "\(label): \(keys) keys, \(tasks) tasks: meter \(Int(meter.perSecond))/s, SQL \(Int(baseline.perSecond))/s"
+                )
                 rows.append(Row(keys: keys, tasks: tasks, meter: meter, baseline: baseline))
             }
             for tasks in batchTaskCounts {
-                rows.append(try await measureBatches(service: service, ids: ids, keys: keys, tasks: tasks, duration: duration))
+                rows.append(
+                    try await measureBatches(service: service, ids: ids, keys: keys, tasks: tasks, duration: duration))
             }
         }
         return rows
@@ -104,22 +115,28 @@ struct MeterBench {
 
     /// The baseline's consume: one conditional SQL UPDATE of the subject's counter.
     private static func incrementBaseline(_ subject: String, on db: any SQLDatabase) async throws {
-        try await db.raw("""
+        try await db.raw(
+            """
             UPDATE usage_counters SET used = used + 1
             WHERE subject = \(bind: subject) AND feature = 'calls' AND period_start_ms = 0 AND used + 1 <= \(bind: limit)
-            """).run()
+            """
+        ).run()
     }
 
     /// `consume(batch:)` with `batchSize` consumes per call, against the same consumes as
     /// conditional SQL UPDATEs in one transaction per batch. Operations count consumes.
-    private func measureBatches(service: EntitlementService, ids: [String], keys: Int, tasks: Int, duration: Duration) async throws -> Row {
+    private func measureBatches(service: EntitlementService, ids: [String], keys: Int, tasks: Int, duration: Duration)
+        async throws -> Row
+    {
         let size = Self.batchSize
         let tag = "\(prefix)-batch-\(keys)-\(tasks)"
         let written = bytesWrittenSoFar()
         var meter = try await measureLoop(tasks: tasks, duration: duration) { task, iteration in
             let first = (iteration &* tasks &+ task) &* size
             let requests = (0..<size).map { offset in
-                ConsumeRequest(customerId: ids[(first &+ offset) % keys], featureId: "calls", amount: 1, idempotencyKey: "\(tag)-\(task)-\(iteration)-\(offset)")
+                ConsumeRequest(
+                    customerId: ids[(first &+ offset) % keys], featureId: "calls", amount: 1,
+                    idempotencyKey: "\(tag)-\(task)-\(iteration)-\(offset)")
             }
             for answer in await service.consume(batch: requests) { _ = try answer.get() }
         }
@@ -135,7 +152,9 @@ struct MeterBench {
         }
         meter.operations *= size
         baseline.operations *= size
-        logger.info("\(label): \(keys) keys, \(tasks) tasks, batches of \(size): meter \(Int(meter.perSecond))/s, SQL \(Int(baseline.perSecond))/s")
+        logger.info(
+            "\(label): \(keys) keys, \(tasks) tasks, batches of \(size): meter \(Int(meter.perSecond))/s, SQL \(Int(baseline.perSecond))/s"
+        )
         return Row(keys: keys, tasks: tasks, meter: meter, baseline: baseline, batch: size)
     }
 }

@@ -11,7 +11,9 @@ struct RedisBench {
         let fsyncAlways: Double
     }
 
-    static var available: Bool { ChildProcess.which("redis-server") != nil && ChildProcess.which("redis-benchmark") != nil }
+    static var available: Bool {
+        ChildProcess.which("redis-server") != nil && ChildProcess.which("redis-benchmark") != nil
+    }
 
     func run() throws -> Results {
         Results(
@@ -21,7 +23,8 @@ struct RedisBench {
     }
 
     private func incr(_ persistence: [String]) throws -> Double {
-        guard let server = ChildProcess.which("redis-server"), let benchmark = ChildProcess.which("redis-benchmark") else {
+        guard let server = ChildProcess.which("redis-server"), let benchmark = ChildProcess.which("redis-benchmark")
+        else {
             throw BenchError("redis-server and redis-benchmark are not installed (apt-get install redis-server)")
         }
         // A random port below the kernel's ephemeral range (32768+), tried again if taken.
@@ -32,17 +35,24 @@ struct RedisBench {
             let dir = directory + "/redis-\(port)"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             do {
-                started = (try ChildProcess.start(server, ["--port", port, "--bind", "127.0.0.1", "--dir", dir] + persistence, readyPrefix: "Ready to accept connections"), port)
-            } catch where attempt < 4 {
+                started = (
+                    try ChildProcess.start(
+                        server, ["--port", port, "--bind", "127.0.0.1", "--dir", dir] + persistence,
+                        readyPrefix: "Ready to accept connections"), port
+                )
+            } catch  where attempt < 4 {
                 attempt += 1
             }
         }
         let (redis, port) = started!
         defer { redis.stop() }
-        let output = try ChildProcess.output(benchmark, ["-h", "127.0.0.1", "-p", port, "-t", "incr", "-n", String(requests), "-c", "64", "-q"])
+        let output = try ChildProcess.output(
+            benchmark, ["-h", "127.0.0.1", "-p", port, "-t", "incr", "-n", String(requests), "-c", "64", "-q"])
         // "INCR: 123456.79 requests per second, p50=0.199 msec"
-        guard let line = output.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last(where: { $0.contains("INCR:") }),
-              let rate = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else {
+        guard
+            let line = output.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last(where: { $0.contains("INCR:") }),
+            let rate = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
+        else {
             throw BenchError("could not read redis-benchmark's output:\n\(output)")
         }
         return rate

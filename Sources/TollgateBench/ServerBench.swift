@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import TollgateCore
-import TollgateServer
 import TollgateSQL
+import TollgateServer
 import TollgateStorage
 
 /// A `tollgate serve` process loaded by wrk on loopback: consume and check against the same
@@ -37,9 +37,12 @@ struct ServerBench {
         try await store.insertAPIKey(key.record)
         await store.shutdown()
 
-        var arguments = ["serve", "--port", "0", "--catalog", catalogPath, "--data-dir", directory, "--log-level", "error"]
+        var arguments = [
+            "serve", "--port", "0", "--catalog", catalogPath, "--data-dir", directory, "--log-level", "error",
+        ]
         if case .postgres(let url) = location { arguments += ["--database", url] }
-        let server = try ChildProcess.start(executable, arguments, readyPrefix: "Tollgate listening on ", errorLog: directory + "/server.log")
+        let server = try ChildProcess.start(
+            executable, arguments, readyPrefix: "Tollgate listening on ", errorLog: directory + "/server.log")
         defer { server.stop() }
         guard let url = server.readyLine?.split(separator: " ").dropFirst(3).first.map(String.init) else {
             throw BenchError("the server did not say where it listens")
@@ -54,8 +57,11 @@ struct ServerBench {
             // wrk keeps a fixed number of requests in flight: fewer connections, a lower rate.
             var best: (Int, WrkResult)?
             for connections in [1, 2, 4, 8] {
-                let result = try Wrk(duration: max(1, duration / 2)).run(url: url, connections: connections, script: try scripts.write("consume"))
-                if best == nil || abs(result.requestsPerSecond - peak / 2) < abs(best!.1.requestsPerSecond - peak / 2) { best = (connections, result) }
+                let result = try Wrk(duration: max(1, duration / 2)).run(
+                    url: url, connections: connections, script: try scripts.write("consume"))
+                if best == nil || abs(result.requestsPerSecond - peak / 2) < abs(best!.1.requestsPerSecond - peak / 2) {
+                    best = (connections, result)
+                }
             }
             results.consumeAtHalf = best
             // Closer to an open loop: many connections, each waiting `delay` ms after every
@@ -65,10 +71,12 @@ struct ServerBench {
             let connections = 64.0, target = peak / 2
             func clamped(_ milliseconds: Double) -> Int { min(max(1, Int(milliseconds.rounded())), duration * 100) }
             var delay = clamped(connections * 1000 / target - 1)
-            var paced = try Wrk(duration: max(1, duration / 2)).run(url: url, connections: 64, script: try scripts.write("consume", delayMilliseconds: delay))
+            var paced = try Wrk(duration: max(1, duration / 2)).run(
+                url: url, connections: 64, script: try scripts.write("consume", delayMilliseconds: delay))
             if paced.requestsPerSecond > 0 {
                 delay = clamped(Double(delay) * paced.requestsPerSecond / target)
-                paced = try wrk.run(url: url, connections: 64, script: try scripts.write("consume", delayMilliseconds: delay))
+                paced = try wrk.run(
+                    url: url, connections: 64, script: try scripts.write("consume", delayMilliseconds: delay))
             }
             results.consumePaced = (delay, paced)
         }
@@ -144,7 +152,9 @@ struct Wrk {
     static var available: Bool { ChildProcess.which("wrk") != nil }
 
     func run(url: String, connections: Int, script: String?) throws -> WrkResult {
-        guard let wrk = ChildProcess.which("wrk") else { throw BenchError("wrk is not installed (apt-get install wrk)") }
+        guard let wrk = ChildProcess.which("wrk") else {
+            throw BenchError("wrk is not installed (apt-get install wrk)")
+        }
         var arguments = ["-t\(min(2, connections))", "-c\(connections)", "-d\(duration)s", "--latency"]
         if let script { arguments += ["-s", script] }
         let output = try ChildProcess.output(wrk, arguments + [url])
@@ -158,8 +168,12 @@ struct Wrk {
         for line in output.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             if line.hasPrefix("Requests/sec:"), fields.count > 1 { rate = Double(fields[1]) }
-            if line.hasPrefix("Non-2xx or 3xx responses:"), let count = fields.last.flatMap({ Int($0) }) { failures += count }
-            if line.hasPrefix("Socket errors:") { failures += line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.reduce(0, +) }
+            if line.hasPrefix("Non-2xx or 3xx responses:"), let count = fields.last.flatMap({ Int($0) }) {
+                failures += count
+            }
+            if line.hasPrefix("Socket errors:") {
+                failures += line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.reduce(0, +)
+            }
             if fields.count == 2, fields[0] == "50%" { p50 = microseconds(String(fields[1])) }
             if fields.count == 2, fields[0] == "99%" { p99 = microseconds(String(fields[1])) }
         }

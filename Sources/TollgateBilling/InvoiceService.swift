@@ -10,10 +10,14 @@ public final class InvoiceService: Sendable {
     private let store: any BillingStore & CustomerStore
     private let clock: any TollgateClock
     /// The overage lines of a subject's period containing a date, priced in a currency.
-    public typealias OverageLines = @Sendable (_ subject: String, _ date: Date, _ currency: Currency) async throws -> [InvoiceLine]
+    public typealias OverageLines =
+        @Sendable (_ subject: String, _ date: Date, _ currency: Currency) async throws -> [InvoiceLine]
     private let overage: OverageLines
 
-    public init(catalog: Catalog, store: any BillingStore & CustomerStore, clock: any TollgateClock, overage: @escaping OverageLines) {
+    public init(
+        catalog: Catalog, store: any BillingStore & CustomerStore, clock: any TollgateClock,
+        overage: @escaping OverageLines
+    ) {
         self.catalog = catalog
         self.store = store
         self.clock = clock
@@ -38,7 +42,9 @@ public final class InvoiceService: Sendable {
             throw DomainError(.customerNotFound, "no customer with id \(subject)", field: "id")
         }
         let live = try await store.subscriptions(subject: subject).filter { $0.0.isLive }.last?.0
-        let currency = live?.currency ?? customer.spendCap?.currency ?? catalog.plan(customer.planId)?.prices.first?.currency ?? Currency("EUR")!
+        let currency =
+            live?.currency ?? customer.spendCap?.currency ?? catalog.plan(customer.planId)?.prices.first?.currency
+            ?? Currency("EUR")!
         var lines: [InvoiceLine] = []
         if let live, !live.cancelAtPeriodEnd {
             var next = live
@@ -48,7 +54,9 @@ public final class InvoiceService: Sendable {
         let pending = try await store.pendingInvoiceItems(subject: subject)
         lines += Self.lines(of: pending.filter { $0.amount.currency == currency })
         lines += try await overage(subject, clock.now(), currency)
-        return Draft(subject: subject, subscriptionId: live?.id, currency: currency, periodStart: live?.currentPeriodStart, periodEnd: live?.currentPeriodEnd, lines: lines)
+        return Draft(
+            subject: subject, subscriptionId: live?.id, currency: currency, periodStart: live?.currentPeriodStart,
+            periodEnd: live?.currentPeriodEnd, lines: lines)
     }
 
     /// The invoice a manual subscription owes as its period `ended` rolls over into `next`:
@@ -57,13 +65,19 @@ public final class InvoiceService: Sendable {
     func issue(ended: Subscription, next: Subscription) async throws {
         let now = clock.now()
         var lines: [InvoiceLine] = []
-        if [.active, .pastDue].contains(next.status) { lines += Invoicing.subscriptionLines(catalog: catalog, subscription: next) }
-        let pending = try await store.pendingInvoiceItems(subject: ended.subject).filter { $0.amount.currency == ended.currency }
+        if [.active, .pastDue].contains(next.status) {
+            lines += Invoicing.subscriptionLines(catalog: catalog, subscription: next)
+        }
+        let pending = try await store.pendingInvoiceItems(subject: ended.subject).filter {
+            $0.amount.currency == ended.currency
+        }
         lines += Self.lines(of: pending)
         lines += try await overage(ended.subject, ended.currentPeriodEnd - 0.001, ended.currency)
         let invoice = InvoiceRecord(
-            id: "in_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20), subject: ended.subject,
-            subscriptionId: ended.id, currency: ended.currency, periodStart: ended.currentPeriodStart, periodEnd: ended.currentPeriodEnd,
+            id: "in_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),
+            subject: ended.subject,
+            subscriptionId: ended.id, currency: ended.currency, periodStart: ended.currentPeriodStart,
+            periodEnd: ended.currentPeriodEnd,
             lines: lines, createdAt: now
         )
         _ = try await store.issueInvoice(invoice, claiming: pending.map(\.id))
@@ -82,8 +96,9 @@ public final class InvoiceService: Sendable {
 
     static func lines(of items: [InvoiceItemRecord]) -> [InvoiceLine] {
         items.map { item in
-            InvoiceLine(kind: InvoiceLine.Kind(rawValue: item.kind) ?? .adjustment, description: item.description, quantity: 1,
-                        unitAmount: item.amount.amountMinor, amount: item.amount.amountMinor)
+            InvoiceLine(
+                kind: InvoiceLine.Kind(rawValue: item.kind) ?? .adjustment, description: item.description, quantity: 1,
+                unitAmount: item.amount.amountMinor, amount: item.amount.amountMinor)
         }
     }
 }

@@ -12,14 +12,16 @@ public final class StripeBilling: Sendable {
     private let clock: any TollgateClock
 
     public init(
-        catalog: Catalog, store: any BillingStore & CustomerStore & WorkspaceStore, client: StripeClient?, policy: SubscriptionPolicy = SubscriptionPolicy(),
+        catalog: Catalog, store: any BillingStore & CustomerStore & WorkspaceStore, client: StripeClient?,
+        policy: SubscriptionPolicy = SubscriptionPolicy(),
         clock: any TollgateClock, planChanged: @escaping @Sendable (String) -> Void
     ) {
         self.catalog = catalog
         self.store = store
         self.client = client
         self.clock = clock
-        sync = StripeSubscriptionSync(catalog: catalog, store: store, policy: policy, client: client, planChanged: planChanged)
+        sync = StripeSubscriptionSync(
+            catalog: catalog, store: store, policy: policy, client: client, planChanged: planChanged)
     }
 
     private func configured() throws -> StripeClient {
@@ -36,10 +38,15 @@ public final class StripeBilling: Sendable {
     }
 
     /// The catalog's explicit Stripe price id, else the active price with `lookupKey`.
-    private func stripePriceId(_ price: Price, lookupKey: String, field: String, client: StripeClient) async throws -> String {
+    private func stripePriceId(_ price: Price, lookupKey: String, field: String, client: StripeClient) async throws
+        -> String
+    {
         if let explicit = price.stripePriceId { return explicit }
         if let found = try await stripe({ try await client.priceId(lookupKey: lookupKey) }) { return found }
-        throw DomainError(.conflict, "Stripe has no active price with lookup key \(lookupKey); set one, or stripePriceId in the catalog", field: field)
+        throw DomainError(
+            .conflict,
+            "Stripe has no active price with lookup key \(lookupKey); set one, or stripePriceId in the catalog",
+            field: field)
     }
 
     /// The quantity of the price's subscription item (the seats billed); beyond the price's
@@ -49,29 +56,38 @@ public final class StripeBilling: Sendable {
             return try Pricing.quantity(for: price, seats: seats)
         } catch {
             switch error {
-            case .contactSales(let maximum): throw DomainError.invalidField(field, "beyond \(maximum) seats, contact sales for a custom price")
+            case .contactSales(let maximum):
+                throw DomainError.invalidField(field, "beyond \(maximum) seats, contact sales for a custom price")
             }
         }
     }
 
     /// The customer's Stripe customer, created (with the Tollgate id in its metadata) on first use.
     private func stripeCustomer(for customer: CustomerRecord, client: StripeClient) async throws -> String {
-        if let existing = try await store.providerCustomerId(provider: "stripe", customerId: customer.id) { return existing }
+        if let existing = try await store.providerCustomerId(provider: "stripe", customerId: customer.id) {
+            return existing
+        }
         let isWorkspace = try await store.workspace(id: customer.id) != nil
-        let created = try await stripe { try await client.createCustomer(tollgateCustomer: customer.id, email: customer.email, workspace: isWorkspace) }
+        let created = try await stripe {
+            try await client.createCustomer(
+                tollgateCustomer: customer.id, email: customer.email, workspace: isWorkspace)
+        }
         try await store.linkProviderCustomer(provider: "stripe", providerCustomerId: created, customerId: customer.id)
         return created
     }
 
     public func checkout(
-        customerId: String, planId: String, interval: BillingInterval, currency: Currency, seats: Int?, addOns: [String: Int] = [:],
+        customerId: String, planId: String, interval: BillingInterval, currency: Currency, seats: Int?,
+        addOns: [String: Int] = [:],
         successURL: String, cancelURL: String, idempotencyKey: String
     ) async throws -> StripeClient.CheckoutSession {
         let client = try configured()
         guard let customer = try await store.customer(id: customerId) else {
             throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
         }
-        guard let plan = catalog.plan(planId) else { throw DomainError(.planNotFound, "no plan \(planId) in catalog \(catalog.product)", field: "plan") }
+        guard let plan = catalog.plan(planId) else {
+            throw DomainError(.planNotFound, "no plan \(planId) in catalog \(catalog.product)", field: "plan")
+        }
         guard let price = plan.prices.first(where: { $0.interval == interval && $0.currency == currency }) else {
             throw DomainError.invalidField("currency", "plan \(planId) has no \(interval.rawValue)ly \(currency) price")
         }
@@ -82,24 +98,35 @@ public final class StripeBilling: Sendable {
             guard let addOn = catalog.addOns.first(where: { $0.id == id }) else {
                 throw DomainError.invalidField("addOns.\(id)", "no add-on \(id) in catalog \(catalog.product)")
             }
-            guard addOn.plans.isEmpty || addOn.plans.contains(plan.id) else { throw DomainError.invalidField("addOns.\(id)", "\(id) is not sold with plan \(plan.id)") }
-            guard let addOnPrice = addOn.prices.first(where: { $0.interval == interval && $0.currency == currency }) else {
+            guard addOn.plans.isEmpty || addOn.plans.contains(plan.id) else {
+                throw DomainError.invalidField("addOns.\(id)", "\(id) is not sold with plan \(plan.id)")
+            }
+            guard let addOnPrice = addOn.prices.first(where: { $0.interval == interval && $0.currency == currency })
+            else {
                 throw DomainError.invalidField("addOns.\(id)", "\(id) has no \(interval.rawValue)ly \(currency) price")
             }
             addOnPrices.append((addOnPrice, addOn, count))
         }
-        let priceId = try await stripePriceId(price, lookupKey: StripeMapping.lookupKey(plan.id, interval: interval, currency: currency), field: "plan", client: client)
+        let priceId = try await stripePriceId(
+            price, lookupKey: StripeMapping.lookupKey(plan.id, interval: interval, currency: currency), field: "plan",
+            client: client)
         var addOnItems: [(priceId: String, quantity: Int)] = []
         for (addOnPrice, addOn, count) in addOnPrices {
             let key = StripeMapping.lookupKey(addOn.id, interval: interval, currency: currency)
-            addOnItems.append((try await stripePriceId(addOnPrice, lookupKey: key, field: "addOns.\(addOn.id)", client: client), count))
+            addOnItems.append(
+                (
+                    try await stripePriceId(addOnPrice, lookupKey: key, field: "addOns.\(addOn.id)", client: client),
+                    count
+                ))
         }
         let trialDays = try await store.hasHadTrial(subject: customerId) ? nil : plan.trial?.days
         let stripeCustomer = try await stripeCustomer(for: customer, client: client)
         return try await stripe {
             var request = StripeClient.CheckoutRequest(
-                customer: stripeCustomer, tollgateCustomer: customerId, priceId: priceId, quantity: quantity, trialDays: trialDays,
-                requirePaymentMethod: plan.trial?.requiresPaymentMethod ?? true, successURL: successURL, cancelURL: cancelURL
+                customer: stripeCustomer, tollgateCustomer: customerId, priceId: priceId, quantity: quantity,
+                trialDays: trialDays,
+                requirePaymentMethod: plan.trial?.requiresPaymentMethod ?? true, successURL: successURL,
+                cancelURL: cancelURL
             )
             request.addOnItems = addOnItems
             return try await client.createCheckoutSession(
@@ -112,7 +139,8 @@ public final class StripeBilling: Sendable {
     /// Sells a credit pack through Checkout in payment mode; the credits are granted when the
     /// paid session's webhook arrives (once, however often it arrives).
     public func checkoutCreditPack(
-        customerId: String, packId: String, currency: Currency, successURL: String, cancelURL: String, idempotencyKey: String
+        customerId: String, packId: String, currency: Currency, successURL: String, cancelURL: String,
+        idempotencyKey: String
     ) async throws -> StripeClient.CheckoutSession {
         let client = try configured()
         guard let customer = try await store.customer(id: customerId) else {
@@ -124,13 +152,15 @@ public final class StripeBilling: Sendable {
         guard let price = pack.prices.first(where: { $0.currency == currency }) else {
             throw DomainError.invalidField("currency", "pack \(packId) has no \(currency) price")
         }
-        let priceId = try await stripePriceId(price, lookupKey: "\(pack.id)_\(currency.code.lowercased())", field: "pack", client: client)
+        let priceId = try await stripePriceId(
+            price, lookupKey: "\(pack.id)_\(currency.code.lowercased())", field: "pack", client: client)
         let stripeCustomer = try await stripeCustomer(for: customer, client: client)
         return try await stripe {
             try await client.createPaymentCheckout(
                 customer: stripeCustomer, tollgateCustomer: customerId, priceId: priceId,
                 metadata: ["tollgate_customer": customerId, "tollgate_credit_pack": pack.id],
-                successURL: successURL, cancelURL: cancelURL, idempotencyKey: "tollgate-pack-\(customerId)-\(idempotencyKey)"
+                successURL: successURL, cancelURL: cancelURL,
+                idempotencyKey: "tollgate-pack-\(customerId)-\(idempotencyKey)"
             )
         }
     }
@@ -138,7 +168,9 @@ public final class StripeBilling: Sendable {
     public func portal(customerId: String, returnURL: String) async throws -> String {
         let client = try configured()
         guard let stripeCustomer = try await store.providerCustomerId(provider: "stripe", customerId: customerId) else {
-            throw DomainError(.notFound, "customer \(customerId) has no Stripe account yet: start a checkout first", field: "customer")
+            throw DomainError(
+                .notFound, "customer \(customerId) has no Stripe account yet: start a checkout first", field: "customer"
+            )
         }
         return try await stripe { try await client.createPortalSession(customer: stripeCustomer, returnURL: returnURL) }
     }
@@ -153,7 +185,9 @@ public final class StripeBilling: Sendable {
     /// invoiced at once with Stripe's proration; a downgrade bills the lower price from the next
     /// period while the entitlements stay on the current plan until this one ends. Stripe's
     /// answer is applied at once (its webhooks, arriving later, change nothing more).
-    public func changePlan(_ subscription: Subscription, to planId: String, idempotencyKey: String) async throws -> Subscription {
+    public func changePlan(_ subscription: Subscription, to planId: String, idempotencyKey: String) async throws
+        -> Subscription
+    {
         let client = try configured()
         guard let target = catalog.plan(planId), let current = catalog.plan(subscription.planId) else {
             throw DomainError(.planNotFound, "no plan \(planId) in catalog \(catalog.product)", field: "plan")
@@ -161,32 +195,49 @@ public final class StripeBilling: Sendable {
         guard !target.isFree else {
             throw DomainError.invalidField("plan", "\(planId) is free: cancel the subscription instead")
         }
-        guard let price = target.prices.first(where: { $0.interval == subscription.interval && $0.currency == subscription.currency }) else {
-            throw DomainError.invalidField("plan", "plan \(planId) has no \(subscription.interval.rawValue)ly \(subscription.currency) price")
+        guard
+            let price = target.prices.first(where: {
+                $0.interval == subscription.interval && $0.currency == subscription.currency
+            })
+        else {
+            throw DomainError.invalidField(
+                "plan", "plan \(planId) has no \(subscription.interval.rawValue)ly \(subscription.currency) price")
         }
         let quantity = try Self.quantity(of: price, seats: subscription.seats, field: "plan")
         let object = try await stripe { try await client.subscription(id: subscription.id) }
-        guard let live = StripeSubscription(json: object), let item = StripeMapping.plan(for: live, in: catalog)?.item.id else {
-            throw DomainError(.conflict, "Stripe subscription \(subscription.id) has no item for a plan of catalog \(catalog.product)")
+        guard let live = StripeSubscription(json: object),
+            let item = StripeMapping.plan(for: live, in: catalog)?.item.id
+        else {
+            throw DomainError(
+                .conflict, "Stripe subscription \(subscription.id) has no item for a plan of catalog \(catalog.product)"
+            )
         }
         let priceId = try await stripePriceId(
-            price, lookupKey: StripeMapping.lookupKey(target.id, interval: subscription.interval, currency: subscription.currency), field: "plan", client: client
+            price,
+            lookupKey: StripeMapping.lookupKey(
+                target.id, interval: subscription.interval, currency: subscription.currency), field: "plan",
+            client: client
         )
         let upgrade = target.order > current.order
         let updated = try await stripe {
             try await client.updateSubscriptionItem(
                 subscription: subscription.id, item: item, priceId: priceId, quantity: quantity,
-                prorationBehavior: upgrade ? "always_invoice" : "none", idempotencyKey: "tollgate-change-\(subscription.id)-\(planId)-\(idempotencyKey)"
+                prorationBehavior: upgrade ? "always_invoice" : "none",
+                idempotencyKey: "tollgate-change-\(subscription.id)-\(planId)-\(idempotencyKey)"
             )
         }
         // Stripe's timestamps have whole seconds: an event from the same second still applies after this.
         let now = clock.now()
         let version = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
         guard let answer = StripeSubscription(json: updated),
-              let next = try await sync.subscription(from: answer, deleted: false, at: version, scheduledDowngrade: upgrade ? nil : target.id) else {
+            let next = try await sync.subscription(
+                from: answer, deleted: false, at: version, scheduledDowngrade: upgrade ? nil : target.id)
+        else {
             throw DomainError(.unavailable, "Stripe answered the plan change with an unreadable subscription")
         }
-        _ = try await sync.apply("api:change:\(subscription.id):\(planId):\(idempotencyKey)", "tollgate.plan_changed", version: version, next, now: now)
+        _ = try await sync.apply(
+            "api:change:\(subscription.id):\(planId):\(idempotencyKey)", "tollgate.plan_changed", version: version,
+            next, now: now)
         return try await store.subscription(id: subscription.id) ?? next
     }
 }

@@ -38,7 +38,9 @@ public struct StripeClient: Sendable {
         }.joined(separator: "&")
     }
 
-    func send(_ method: HTTPMethod, _ path: String, form: [(String, String)] = [], idempotencyKey: String? = nil) async throws -> [String: Any] {
+    func send(_ method: HTTPMethod, _ path: String, form: [(String, String)] = [], idempotencyKey: String? = nil)
+        async throws -> [String: Any]
+    {
         var url = baseURL + path
         var request = HTTPClientRequest(url: url)
         request.method = method
@@ -53,12 +55,15 @@ public struct StripeClient: Sendable {
         }
         let response = try await http.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 1 << 20)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+        else {
             throw Failure.unreadable("status \(response.status.code)")
         }
         guard (200..<300).contains(response.status.code) else {
             let error = object["error"] as? [String: Any]
-            throw Failure.stripe(status: Int(response.status.code), type: error?["type"] as? String, message: error?["message"] as? String ?? "error")
+            throw Failure.stripe(
+                status: Int(response.status.code), type: error?["type"] as? String,
+                message: error?["message"] as? String ?? "error")
         }
         return object
     }
@@ -72,7 +77,9 @@ public struct StripeClient: Sendable {
     public func createCustomer(tollgateCustomer: String, email: String?, workspace: Bool) async throws -> String {
         var form = [("metadata[\(workspace ? "tollgate_workspace" : "tollgate_customer")]", tollgateCustomer)]
         if let email { form.append(("email", email)) }
-        return try string(try await send(.POST, "/v1/customers", form: form, idempotencyKey: "tollgate-customer-\(tollgateCustomer)"), "id")
+        return try string(
+            try await send(.POST, "/v1/customers", form: form, idempotencyKey: "tollgate-customer-\(tollgateCustomer)"),
+            "id")
     }
 
     /// A customer's metadata (where `tollgate_customer` / `tollgate_workspace` live).
@@ -82,7 +89,8 @@ public struct StripeClient: Sendable {
 
     /// The id of the active price with this lookup key (such as `pro_monthly_eur`).
     public func priceId(lookupKey: String) async throws -> String? {
-        let list = try await send(.GET, "/v1/prices", form: [("lookup_keys[0]", lookupKey), ("active", "true"), ("limit", "1")])
+        let list = try await send(
+            .GET, "/v1/prices", form: [("lookup_keys[0]", lookupKey), ("active", "true"), ("limit", "1")])
         return ((list["data"] as? [[String: Any]])?.first)?["id"] as? String
     }
 
@@ -104,7 +112,10 @@ public struct StripeClient: Sendable {
         public var successURL: String
         public var cancelURL: String
 
-        public init(customer: String, tollgateCustomer: String, priceId: String, quantity: Int, trialDays: Int?, requirePaymentMethod: Bool, successURL: String, cancelURL: String) {
+        public init(
+            customer: String, tollgateCustomer: String, priceId: String, quantity: Int, trialDays: Int?,
+            requirePaymentMethod: Bool, successURL: String, cancelURL: String
+        ) {
             self.customer = customer
             self.tollgateCustomer = tollgateCustomer
             self.priceId = priceId
@@ -117,7 +128,9 @@ public struct StripeClient: Sendable {
     }
 
     /// A Checkout Session in subscription mode.
-    public func createCheckoutSession(_ checkout: CheckoutRequest, idempotencyKey: String) async throws -> CheckoutSession {
+    public func createCheckoutSession(_ checkout: CheckoutRequest, idempotencyKey: String) async throws
+        -> CheckoutSession
+    {
         var form: [(String, String)] = [
             ("mode", "subscription"),
             ("customer", checkout.customer),
@@ -145,7 +158,8 @@ public struct StripeClient: Sendable {
 
     /// A Checkout Session in payment mode for a one-off purchase (a credit pack).
     public func createPaymentCheckout(
-        customer: String, tollgateCustomer: String, priceId: String, metadata: [String: String], successURL: String, cancelURL: String, idempotencyKey: String
+        customer: String, tollgateCustomer: String, priceId: String, metadata: [String: String], successURL: String,
+        cancelURL: String, idempotencyKey: String
     ) async throws -> CheckoutSession {
         var form: [(String, String)] = [
             ("mode", "payment"), ("customer", customer), ("client_reference_id", tollgateCustomer),
@@ -159,7 +173,9 @@ public struct StripeClient: Sendable {
 
     /// A customer-portal session.
     public func createPortalSession(customer: String, returnURL: String) async throws -> String {
-        try string(try await send(.POST, "/v1/billing_portal/sessions", form: [("customer", customer), ("return_url", returnURL)]), "url")
+        try string(
+            try await send(
+                .POST, "/v1/billing_portal/sessions", form: [("customer", customer), ("return_url", returnURL)]), "url")
     }
 
     public func subscription(id: String) async throws -> [String: Any] {
@@ -169,22 +185,29 @@ public struct StripeClient: Sendable {
     /// Moves one subscription item to another price. `always_invoice` charges the prorated
     /// difference now (an upgrade); `none` bills the new price from the next period (a downgrade).
     public func updateSubscriptionItem(
-        subscription: String, item: String, priceId: String, quantity: Int, prorationBehavior: String, idempotencyKey: String
+        subscription: String, item: String, priceId: String, quantity: Int, prorationBehavior: String,
+        idempotencyKey: String
     ) async throws -> [String: Any] {
-        try await send(.POST, "/v1/subscriptions/\(subscription)", form: [
-            ("items[0][id]", item), ("items[0][price]", priceId), ("items[0][quantity]", String(quantity)),
-            ("proration_behavior", prorationBehavior), ("metadata[tollgate_change]", idempotencyKey),
-        ], idempotencyKey: idempotencyKey)
+        try await send(
+            .POST, "/v1/subscriptions/\(subscription)",
+            form: [
+                ("items[0][id]", item), ("items[0][price]", priceId), ("items[0][quantity]", String(quantity)),
+                ("proration_behavior", prorationBehavior), ("metadata[tollgate_change]", idempotencyKey),
+            ], idempotencyKey: idempotencyKey)
     }
 
     /// A one-off line added to a draft invoice (an overage).
     public func createInvoiceItem(
-        customer: String, invoice: String, amount: Int64, currency: Currency, description: String, idempotencyKey: String
+        customer: String, invoice: String, amount: Int64, currency: Currency, description: String,
+        idempotencyKey: String
     ) async throws {
-        _ = try await send(.POST, "/v1/invoiceitems", form: [
-            ("customer", customer), ("invoice", invoice), ("amount", String(amount)), ("currency", currency.code.lowercased()),
-            ("description", description),
-        ], idempotencyKey: idempotencyKey)
+        _ = try await send(
+            .POST, "/v1/invoiceitems",
+            form: [
+                ("customer", customer), ("invoice", invoice), ("amount", String(amount)),
+                ("currency", currency.code.lowercased()),
+                ("description", description),
+            ], idempotencyKey: idempotencyKey)
     }
 
     /// Cancels at the end of the period, or at once.

@@ -29,7 +29,9 @@ public struct StripeSubscription: Sendable, Equatable {
 
     /// Nil when the object is not a subscription we can read.
     public init?(json object: [String: Any]) {
-        guard let id = object["id"] as? String, let customer = object["customer"] as? String, let status = object["status"] as? String else { return nil }
+        guard let id = object["id"] as? String, let customer = object["customer"] as? String,
+            let status = object["status"] as? String
+        else { return nil }
         let rawItems = ((object["items"] as? [String: Any])?["data"] as? [[String: Any]]) ?? []
         let first = rawItems.first
         self.id = id
@@ -42,7 +44,9 @@ public struct StripeSubscription: Sendable, Equatable {
         canceledAt = stripeDate(object["canceled_at"])
         metadata = (object["metadata"] as? [String: String]) ?? [:]
         var items = rawItems.map { item in
-            Self.item(id: item["id"] as? String, price: item["price"] as? [String: Any], plan: item["plan"] as? [String: Any], quantity: item["quantity"] as? Int)
+            Self.item(
+                id: item["id"] as? String, price: item["price"] as? [String: Any], plan: item["plan"] as? [String: Any],
+                quantity: item["quantity"] as? Int)
         }
         if items.isEmpty, let plan = object["plan"] as? [String: Any] {
             items = [Self.item(id: nil, price: nil, plan: plan, quantity: object["quantity"] as? Int)]
@@ -55,7 +59,8 @@ public struct StripeSubscription: Sendable, Equatable {
             id: id,
             priceKey: (price?["lookup_key"] as? String) ?? (plan?["id"] as? String) ?? (price?["id"] as? String),
             priceId: (price?["id"] as? String) ?? (plan?["id"] as? String),
-            interval: ((price?["recurring"] as? [String: Any])?["interval"] as? String) ?? (plan?["interval"] as? String),
+            interval: ((price?["recurring"] as? [String: Any])?["interval"] as? String)
+                ?? (plan?["interval"] as? String),
             currency: (price?["currency"] as? String) ?? (plan?["currency"] as? String),
             quantity: quantity
         )
@@ -71,14 +76,20 @@ public enum StripeMapping {
     /// The catalog plan a subscription stands for: its first item whose price is an explicit
     /// `stripePriceId` of the catalog, or has a lookup key (or legacy plan id)
     /// `<plan>_<interval>ly_<currency>` such as `pro_monthly_eur`.
-    public static func plan(for subscription: StripeSubscription, in catalog: Catalog) -> (plan: Plan, interval: BillingInterval, currency: Currency, item: StripeSubscription.Item)? {
+    public static func plan(for subscription: StripeSubscription, in catalog: Catalog) -> (
+        plan: Plan, interval: BillingInterval, currency: Currency, item: StripeSubscription.Item
+    )? {
         for item in subscription.items {
             if let priceId = item.priceId {
                 for plan in catalog.plans {
-                    if let price = plan.prices.first(where: { $0.stripePriceId == priceId }) { return (plan, price.interval, price.currency, item) }
+                    if let price = plan.prices.first(where: { $0.stripePriceId == priceId }) {
+                        return (plan, price.interval, price.currency, item)
+                    }
                 }
             }
-            if let (id, interval, currency) = parse(item.priceKey), let plan = catalog.plan(id) { return (plan, interval, currency, item) }
+            if let (id, interval, currency) = parse(item.priceKey), let plan = catalog.plan(id) {
+                return (plan, interval, currency, item)
+            }
         }
         return nil
     }
@@ -88,8 +99,13 @@ public enum StripeMapping {
     public static func addOns(for subscription: StripeSubscription, in catalog: Catalog) -> [String: Int] {
         var bought: [String: Int] = [:]
         for item in subscription.items {
-            let explicit = catalog.addOns.first { addOn in addOn.prices.contains { $0.stripePriceId != nil && $0.stripePriceId == item.priceId } }
-            guard let addOn = explicit ?? parse(item.priceKey).flatMap({ key in catalog.addOns.first { $0.id == key.id } }) else { continue }
+            let explicit = catalog.addOns.first { addOn in
+                addOn.prices.contains { $0.stripePriceId != nil && $0.stripePriceId == item.priceId }
+            }
+            guard
+                let addOn = explicit
+                    ?? parse(item.priceKey).flatMap({ key in catalog.addOns.first { $0.id == key.id } })
+            else { continue }
             bought[addOn.id, default: 0] += item.quantity ?? 1
         }
         return bought
@@ -121,7 +137,7 @@ public enum StripeMapping {
         case "active": return .active
         case "past_due", "unpaid": return .pastDue
         case "canceled", "incomplete_expired": return .canceled
-        default: return .inactive  // incomplete, paused
+        default: return .inactive // incomplete, paused
         }
     }
 }

@@ -41,7 +41,7 @@ public struct StripeSignatureVerifier: Sendable {
             switch pair[0] {
             case "t": timestamp = Int64(pair[1])
             case "v1": signatures.append(pair[1].lowercased())
-            default: break  // v0 and future schemes are ignored, as Stripe's libraries do.
+            default: break // v0 and future schemes are ignored, as Stripe's libraries do.
             }
         }
         guard let timestamp, !signatures.isEmpty else { throw .malformedHeader }

@@ -15,10 +15,13 @@ struct StripeSubscriptionSync: Sendable {
     let planChanged: @Sendable (String) -> Void
 
     /// Stores `subscription` under `eventId` (once), moving the subject's plan and add-ons.
-    func apply(_ eventId: String, _ type: String, version: Date, _ subscription: Subscription, now: Date) async throws -> WebhookOutcome {
+    func apply(_ eventId: String, _ type: String, version: Date, _ subscription: Subscription, now: Date) async throws
+        -> WebhookOutcome
+    {
         let outcome = try await store.applySubscriptionEvent(
             provider: "stripe", eventId: eventId, type: type, version: version, subscription: subscription, now: now,
-            entitledPlan: SubscriptionService.bestEntitledPlan(catalog: catalog, policy: policy, now: now), syncAddOns: true, charges: []
+            entitledPlan: SubscriptionService.bestEntitledPlan(catalog: catalog, policy: policy, now: now),
+            syncAddOns: true, charges: []
         )
         if outcome == .applied { planChanged(subscription.subject) }
         return outcome
@@ -26,7 +29,9 @@ struct StripeSubscriptionSync: Sendable {
 
     /// Tollgate's view of a Stripe subscription; nil when no item maps to a catalog plan.
     /// `scheduledDowngrade`: the plan Tollgate just moved the price to, effective at period end.
-    func subscription(from stripe: StripeSubscription, deleted: Bool, at created: Date, scheduledDowngrade: String? = nil) async throws -> Subscription? {
+    func subscription(
+        from stripe: StripeSubscription, deleted: Bool, at created: Date, scheduledDowngrade: String? = nil
+    ) async throws -> Subscription? {
         guard let (plan, interval, currency, item) = StripeMapping.plan(for: stripe, in: catalog) else { return nil }
         let subject = try await subject(of: stripe)
         let status = deleted ? .canceled : StripeMapping.status(stripe.status)
@@ -37,15 +42,19 @@ struct StripeSubscriptionSync: Sendable {
         // Stripe already bills the lower price from the next invoice; the entitlements stay on the
         // higher plan until the period that was paid for ends.
         if let previous, periodStart <= previous.currentPeriodStart, !deleted,
-           let downgrade = scheduledDowngrade ?? previous.pendingPlanId, downgrade == plan.id, previous.planId != plan.id {
+            let downgrade = scheduledDowngrade ?? previous.pendingPlanId, downgrade == plan.id,
+            previous.planId != plan.id
+        {
             planId = previous.planId
             pending = plan.id
         }
         let perSeat = plan.prices.contains { $0.perSeatAmount != nil }
         return Subscription(
-            id: stripe.id, subject: subject, planId: planId, interval: interval, currency: currency, seats: perSeat ? item.quantity : nil,
+            id: stripe.id, subject: subject, planId: planId, interval: interval, currency: currency,
+            seats: perSeat ? item.quantity : nil,
             status: status, currentPeriodStart: periodStart,
-            currentPeriodEnd: stripe.currentPeriodEnd ?? SubscriptionMachine.periodEnd(from: created, interval: interval),
+            currentPeriodEnd: stripe.currentPeriodEnd
+                ?? SubscriptionMachine.periodEnd(from: created, interval: interval),
             trialEnd: stripe.trialEnd, cancelAtPeriodEnd: stripe.cancelAtPeriodEnd,
             canceledAt: stripe.canceledAt ?? (status == .canceled ? created : nil),
             pastDueSince: status == .pastDue ? (previous?.pastDueSince ?? created) : nil,
@@ -64,7 +73,9 @@ struct StripeSubscriptionSync: Sendable {
             // A subscription made in Stripe's dashboard for a customer that carries our id.
             subject = fetched
         } else {
-            throw DomainError(.unavailable, "Stripe customer \(stripe.customer) is not linked to a Tollgate customer yet; retry later")
+            throw DomainError(
+                .unavailable, "Stripe customer \(stripe.customer) is not linked to a Tollgate customer yet; retry later"
+            )
         }
         guard try await store.customer(id: subject) != nil else {
             throw DomainError(.unavailable, "customer \(subject) does not exist in Tollgate yet; retry later")

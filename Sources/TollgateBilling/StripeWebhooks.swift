@@ -21,13 +21,17 @@ public final class StripeWebhookService: Sendable {
     private let invoices: InvoiceService?
 
     public init(
-        catalog: Catalog, store: any BillingStore & CustomerStore, verifier: StripeSignatureVerifier, policy: SubscriptionPolicy = SubscriptionPolicy(),
-        clock: any TollgateClock, logger: Logger, client: StripeClient? = nil, planChanged: @escaping @Sendable (String) -> Void,
-        grantPack: @escaping @Sendable (String, CreditPack, String) async throws -> Void = { _, _, _ in }, invoices: InvoiceService? = nil
+        catalog: Catalog, store: any BillingStore & CustomerStore, verifier: StripeSignatureVerifier,
+        policy: SubscriptionPolicy = SubscriptionPolicy(),
+        clock: any TollgateClock, logger: Logger, client: StripeClient? = nil,
+        planChanged: @escaping @Sendable (String) -> Void,
+        grantPack: @escaping @Sendable (String, CreditPack, String) async throws -> Void = { _, _, _ in },
+        invoices: InvoiceService? = nil
     ) {
         self.client = client
         self.invoices = invoices
-        sync = StripeSubscriptionSync(catalog: catalog, store: store, policy: policy, client: client, planChanged: planChanged)
+        sync = StripeSubscriptionSync(
+            catalog: catalog, store: store, policy: policy, client: client, planChanged: planChanged)
         self.grantPack = grantPack
         self.catalog = catalog
         self.store = store
@@ -48,32 +52,45 @@ public final class StripeWebhookService: Sendable {
         } catch .noSecretConfigured {
             throw DomainError(.unavailable, "no Stripe webhook secret is configured (STRIPE_WEBHOOK_SECRET)")
         } catch {
-            throw DomainError(.invalidSignature, "the Stripe-Signature header does not verify (\(error))", field: "Stripe-Signature")
+            throw DomainError(
+                .invalidSignature, "the Stripe-Signature header does not verify (\(error))", field: "Stripe-Signature")
         }
         guard let event = try? JSONSerialization.jsonObject(with: payload) as? [String: Any],
-              let id = event["id"] as? String, let type = event["type"] as? String,
-              let object = (event["data"] as? [String: Any])?["object"] as? [String: Any] else {
+            let id = event["id"] as? String, let type = event["type"] as? String,
+            let object = (event["data"] as? [String: Any])?["object"] as? [String: Any]
+        else {
             throw DomainError(.invalidJSON, "not a Stripe event")
         }
         let created = stripeDate(event["created"]) ?? now
         switch type {
         case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
-            guard let stripe = StripeSubscription(json: object) else { throw DomainError(.invalidJSON, "the event carries no subscription") }
-            guard let subscription = try await sync.subscription(from: stripe, deleted: type.hasSuffix(".deleted"), at: created) else {
+            guard let stripe = StripeSubscription(json: object) else {
+                throw DomainError(.invalidJSON, "the event carries no subscription")
+            }
+            guard
+                let subscription = try await sync.subscription(
+                    from: stripe, deleted: type.hasSuffix(".deleted"), at: created)
+            else {
                 let prices = stripe.items.map { $0.priceKey ?? "?" }.joined(separator: ", ")
-                return try await ignore(id, type, now, reason: "no price of [\(prices)] maps to a plan of catalog \(catalog.product)")
+                return try await ignore(
+                    id, type, now, reason: "no price of [\(prices)] maps to a plan of catalog \(catalog.product)")
             }
             return try await apply(id, type, version: created, subscription, now: now)
         case "invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed":
-            guard let subscriptionId = object["subscription"] as? String, let stored = try await store.subscription(id: subscriptionId) else {
+            guard let subscriptionId = object["subscription"] as? String,
+                let stored = try await store.subscription(id: subscriptionId)
+            else {
                 // The subscription's own event may not have arrived yet: ask Stripe to retry.
                 throw DomainError(.unavailable, "invoice for a subscription not known yet; retry later")
             }
             // The subscription line carries the period paid for; one-off items carry their own date.
             let lines = ((object["lines"] as? [String: Any])?["data"] as? [[String: Any]]) ?? []
             let period = lines.first { ($0["type"] as? String) == "subscription" }?["period"] as? [String: Any]
-            let machineEvent: SubscriptionEvent = type != "invoice.payment_failed"
-                ? .paymentSucceeded(periodStart: stripeDate(period?["start"]) ?? stored.currentPeriodStart, periodEnd: stripeDate(period?["end"]) ?? stored.currentPeriodEnd)
+            let machineEvent: SubscriptionEvent =
+                type != "invoice.payment_failed"
+                ? .paymentSucceeded(
+                    periodStart: stripeDate(period?["start"]) ?? stored.currentPeriodStart,
+                    periodEnd: stripeDate(period?["end"]) ?? stored.currentPeriodEnd)
                 : .paymentFailed(at: created)
             let (next, _) = try SubscriptionMachine.apply(machineEvent, to: stored, catalog: catalog, policy: policy)
             return try await apply(id, type, version: created, next, now: now)
@@ -88,13 +105,16 @@ public final class StripeWebhookService: Sendable {
             // A paid credit pack: granted under the session's id, so a second delivery (or a
             // retry after a failure) never grants twice.
             if let packId = metadata["tollgate_credit_pack"], let ours, object["payment_status"] as? String == "paid",
-               let session = object["id"] as? String {
+                let session = object["id"] as? String
+            {
                 guard let pack = catalog.creditPacks.first(where: { $0.id == packId }) else {
-                    return try await ignore(id, type, now, reason: "credit pack \(packId) is not in catalog \(catalog.product)")
+                    return try await ignore(
+                        id, type, now, reason: "credit pack \(packId) is not in catalog \(catalog.product)")
                 }
                 try await grantPack(ours, pack, "stripe:\(session)")
             }
-            return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now) ? .applied : .duplicate
+            return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now)
+                ? .applied : .duplicate
         default:
             return try await ignore(id, type, now, reason: nil)
         }
@@ -102,10 +122,12 @@ public final class StripeWebhookService: Sendable {
 
     /// A renewal invoice is a draft for about an hour: the ended period's overage goes onto it
     /// as invoice items, each once (Stripe's idempotency key per invoice and feature).
-    private func addOverage(to invoice: [String: Any], eventId: String, type: String, now: Date) async throws -> Outcome {
+    private func addOverage(to invoice: [String: Any], eventId: String, type: String, now: Date) async throws -> Outcome
+    {
         guard invoice["status"] as? String == "draft", invoice["billing_reason"] as? String == "subscription_cycle",
-              let invoiceId = invoice["id"] as? String, let customer = invoice["customer"] as? String,
-              let subscriptionId = invoice["subscription"] as? String, let client, let invoices else {
+            let invoiceId = invoice["id"] as? String, let customer = invoice["customer"] as? String,
+            let subscriptionId = invoice["subscription"] as? String, let client, let invoices
+        else {
             return try await ignore(eventId, type, now, reason: nil)
         }
         // A delivery seen before adds nothing (the event is recorded only once every item is in).
@@ -115,25 +137,31 @@ public final class StripeWebhookService: Sendable {
         }
         // A renewal invoice's period is the one that ended: its usage is what is billed.
         let periodStart = stripeDate(invoice["period_start"]) ?? stored.currentPeriodStart
-        for line in try await invoices.overageLines(subject: stored.subject, at: periodStart, currency: stored.currency) {
+        for line in try await invoices.overageLines(subject: stored.subject, at: periodStart, currency: stored.currency)
+        {
             do {
                 try await client.createInvoiceItem(
-                    customer: customer, invoice: invoiceId, amount: line.amount, currency: stored.currency, description: line.description,
+                    customer: customer, invoice: invoiceId, amount: line.amount, currency: stored.currency,
+                    description: line.description,
                     idempotencyKey: "tollgate-overage-\(invoiceId)-\(line.feature ?? "usage")"
                 )
             } catch {
                 throw DomainError(.unavailable, "Stripe refused the overage invoice item: \(error)")
             }
         }
-        return try await store.recordEvent(provider: "stripe", eventId: eventId, type: type, now: now) ? .applied : .duplicate
+        return try await store.recordEvent(provider: "stripe", eventId: eventId, type: type, now: now)
+            ? .applied : .duplicate
     }
 
     private func ignore(_ id: String, _ type: String, _ now: Date, reason: String?) async throws -> Outcome {
         if let reason { logger.warning("Stripe event \(id) (\(type)) ignored: \(reason)") }
-        return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now) ? .ignored : .duplicate
+        return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now)
+            ? .ignored : .duplicate
     }
 
-    private func apply(_ id: String, _ type: String, version: Date, _ subscription: Subscription, now: Date) async throws -> Outcome {
+    private func apply(_ id: String, _ type: String, version: Date, _ subscription: Subscription, now: Date)
+        async throws -> Outcome
+    {
         switch try await sync.apply(id, type, version: version, subscription, now: now) {
         case .applied: return .applied
         case .duplicate: return .duplicate

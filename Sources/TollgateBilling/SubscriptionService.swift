@@ -18,7 +18,8 @@ public final class SubscriptionService: Sendable {
 
     public init(
         catalog: Catalog, store: any BillingStore & CustomerStore, policy: SubscriptionPolicy = SubscriptionPolicy(),
-        clock: any TollgateClock, logger: Logger, invoices: InvoiceService? = nil, planChanged: @escaping @Sendable (String) -> Void
+        clock: any TollgateClock, logger: Logger, invoices: InvoiceService? = nil,
+        planChanged: @escaping @Sendable (String) -> Void
     ) {
         self.invoices = invoices
         self.catalog = catalog
@@ -31,17 +32,22 @@ public final class SubscriptionService: Sendable {
 
     /// Starts the plan's trial for the customer: once per customer, as the catalog says (Pro: 14
     /// days without a card; Business: none).
-    public func startTrial(customerId: String, planId: String, interval: BillingInterval, currency: Currency) async throws -> Subscription {
+    public func startTrial(customerId: String, planId: String, interval: BillingInterval, currency: Currency)
+        async throws -> Subscription
+    {
         guard try await store.customer(id: customerId) != nil else {
             throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
         }
-        guard let plan = catalog.plan(planId) else { throw DomainError(.planNotFound, "no plan \(planId) in catalog \(catalog.product)", field: "plan") }
+        guard let plan = catalog.plan(planId) else {
+            throw DomainError(.planNotFound, "no plan \(planId) in catalog \(catalog.product)", field: "plan")
+        }
         guard plan.trial != nil else { throw DomainError.invalidField("plan", "plan \(planId) has no trial") }
         let now = clock.now()
         let subscription: Subscription
         do {
             subscription = try SubscriptionMachine.start(
-                id: "sub_manual_" + UUID().uuidString.lowercased().prefix(16), subject: customerId, plan: plan, interval: interval, currency: currency,
+                id: "sub_manual_" + UUID().uuidString.lowercased().prefix(16), subject: customerId, plan: plan,
+                interval: interval, currency: currency,
                 seats: nil, at: now, hasPaymentMethod: false, alreadyTrialed: false
             )
         } catch {
@@ -49,10 +55,13 @@ public final class SubscriptionService: Sendable {
         }
         // The event id is the customer's: a second trial is a duplicate, refused atomically.
         let outcome = try await store.applySubscriptionEvent(
-            provider: "manual", eventId: "trial:\(customerId)", type: "trial.started", version: now, subscription: subscription, now: now,
+            provider: "manual", eventId: "trial:\(customerId)", type: "trial.started", version: now,
+            subscription: subscription, now: now,
             entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
         )
-        guard outcome == .applied else { throw DomainError(.conflict, "customer \(customerId) has already had a trial", field: "customer") }
+        guard outcome == .applied else {
+            throw DomainError(.conflict, "customer \(customerId) has already had a trial", field: "customer")
+        }
         planChanged(customerId)
         return subscription
     }
@@ -65,26 +74,34 @@ public final class SubscriptionService: Sendable {
         for (subscription, provider) in try await store.subscriptionsDue(now: now, grace: policy.gracePeriod) {
             // Stripe owns its subscriptions' periods; only our grace policy applies to them here.
             if provider == "stripe" {
-                guard subscription.status == .pastDue, let since = subscription.pastDueSince, now >= since + policy.gracePeriod else { continue }
+                guard subscription.status == .pastDue, let since = subscription.pastDueSince,
+                    now >= since + policy.gracePeriod
+                else { continue }
             }
-            let (next, _) = try SubscriptionMachine.apply(.tick(now), to: subscription, catalog: catalog, policy: policy)
+            let (next, _) = try SubscriptionMachine.apply(
+                .tick(now), to: subscription, catalog: catalog, policy: policy)
             guard next != subscription else { continue }
             // A manual subscription's period ended: Tollgate issues its invoice (once per period)
             // before moving it on, so a crash in between only issues it on the next pass.
-            let rolled = next.currentPeriodStart > subscription.currentPeriodStart || (subscription.cancelAtPeriodEnd && next.status == .canceled)
+            let rolled =
+                next.currentPeriodStart > subscription.currentPeriodStart
+                || (subscription.cancelAtPeriodEnd && next.status == .canceled)
             if provider == "manual", rolled, [.active, .pastDue].contains(subscription.status), let invoices {
                 try await invoices.issue(ended: subscription, next: next)
             }
             // No version: time passing is not news from the provider, so a Stripe event delayed
             // past this move (a payment retried by Stripe) still applies after it.
             let outcome = try await store.applySubscriptionEvent(
-                provider: provider, eventId: "tick:\(subscription.id):\(Millis.from(now))", type: "subscription.tick", version: nil,
+                provider: provider, eventId: "tick:\(subscription.id):\(Millis.from(now))", type: "subscription.tick",
+                version: nil,
                 subscription: next, now: now, entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
             )
             if outcome == .applied {
                 changed += 1
                 planChanged(subscription.subject)
-                logger.info("subscription \(subscription.id) moved from \(subscription.status.rawValue) to \(next.status.rawValue)")
+                logger.info(
+                    "subscription \(subscription.id) moved from \(subscription.status.rawValue) to \(next.status.rawValue)"
+                )
             }
         }
         return changed
@@ -104,7 +121,10 @@ public final class SubscriptionService: Sendable {
 
     /// A subscription invoiced by hand (the manual provider, for enterprise customers paying by
     /// transfer): active at once, billed from now. Idempotent on `idempotencyKey`.
-    public func subscribe(customerId: String, planId: String, interval: BillingInterval, currency: Currency, seats: Int?, idempotencyKey: String) async throws -> Subscription {
+    public func subscribe(
+        customerId: String, planId: String, interval: BillingInterval, currency: Currency, seats: Int?,
+        idempotencyKey: String
+    ) async throws -> Subscription {
         guard try await store.customer(id: customerId) != nil else {
             throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
         }
@@ -114,7 +134,10 @@ public final class SubscriptionService: Sendable {
         let id = "sub_manual_\(customerId)_\(idempotencyKey)"
         if let existing = try await store.subscription(id: id) { return existing }
         if let (live, provider) = try await liveSubscription(subject: customerId) {
-            throw DomainError(.conflict, "customer \(customerId) already has a \(live.status.rawValue) \(provider) subscription \(live.id): change its plan instead", field: "customer")
+            throw DomainError(
+                .conflict,
+                "customer \(customerId) already has a \(live.status.rawValue) \(provider) subscription \(live.id): change its plan instead",
+                field: "customer")
         }
         let now = clock.now()
         let subscription: Subscription
@@ -127,7 +150,8 @@ public final class SubscriptionService: Sendable {
             throw Self.domainError(error)
         }
         _ = try await store.applySubscriptionEvent(
-            provider: "manual", eventId: "subscribe:\(id)", type: "subscription.created", version: now, subscription: subscription, now: now,
+            provider: "manual", eventId: "subscribe:\(id)", type: "subscription.created", version: now,
+            subscription: subscription, now: now,
             entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
         )
         planChanged(customerId)
@@ -143,11 +167,14 @@ public final class SubscriptionService: Sendable {
 
     /// Changes a manual subscription's plan through the state machine: an upgrade at once, with
     /// the proration recorded as a charge on the next invoice; a downgrade at the period's end.
-    public func changePlan(_ subscription: Subscription, to planId: String, idempotencyKey: String) async throws -> PlanChange {
+    public func changePlan(_ subscription: Subscription, to planId: String, idempotencyKey: String) async throws
+        -> PlanChange
+    {
         let now = clock.now()
         let next: Subscription, effects: [SubscriptionEffect]
         do {
-            (next, effects) = try SubscriptionMachine.apply(.changePlan(to: planId, at: now), to: subscription, catalog: catalog, policy: policy)
+            (next, effects) = try SubscriptionMachine.apply(
+                .changePlan(to: planId, at: now), to: subscription, catalog: catalog, policy: policy)
         } catch {
             throw Self.domainError(error)
         }
@@ -155,12 +182,15 @@ public final class SubscriptionService: Sendable {
         let charges = effects.compactMap { effect -> InvoiceItemRecord? in
             guard case .prorate(let amount, let from, let to) = effect, amount.amountMinor != 0 else { return nil }
             return InvoiceItemRecord(
-                id: "ii_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20), subject: subscription.subject,
-                kind: "proration", description: "\(from) → \(to), prorated for the rest of the period", amount: amount, reference: reference, createdAt: now
+                id: "ii_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),
+                subject: subscription.subject,
+                kind: "proration", description: "\(from) → \(to), prorated for the rest of the period", amount: amount,
+                reference: reference, createdAt: now
             )
         }
         let outcome = try await store.applySubscriptionEvent(
-            provider: "manual", eventId: "change:\(subscription.id):\(planId):\(idempotencyKey)", type: "subscription.plan_changed", version: now,
+            provider: "manual", eventId: "change:\(subscription.id):\(planId):\(idempotencyKey)",
+            type: "subscription.plan_changed", version: now,
             subscription: next, now: now, entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: charges
         )
         if outcome == .applied {
@@ -168,8 +198,11 @@ public final class SubscriptionService: Sendable {
             return PlanChange(subscription: next, proration: charges.first?.amount)
         }
         // A retry of a change already made: answer with what it did.
-        let charge = try await store.pendingInvoiceItems(subject: subscription.subject).first { $0.reference == reference }
-        return PlanChange(subscription: try await store.subscription(id: subscription.id) ?? next, proration: charge?.amount)
+        let charge = try await store.pendingInvoiceItems(subject: subscription.subject).first {
+            $0.reference == reference
+        }
+        return PlanChange(
+            subscription: try await store.subscription(id: subscription.id) ?? next, proration: charge?.amount)
     }
 
     /// Cancels a manual subscription, now or at the end of its period.
@@ -177,12 +210,14 @@ public final class SubscriptionService: Sendable {
         let now = clock.now()
         let next: Subscription
         do {
-            (next, _) = try SubscriptionMachine.apply(.cancel(atPeriodEnd: atPeriodEnd, at: now), to: subscription, catalog: catalog, policy: policy)
+            (next, _) = try SubscriptionMachine.apply(
+                .cancel(atPeriodEnd: atPeriodEnd, at: now), to: subscription, catalog: catalog, policy: policy)
         } catch {
             throw Self.domainError(error)
         }
         _ = try await store.applySubscriptionEvent(
-            provider: "manual", eventId: "cancel:\(subscription.id):\(Millis.from(now))", type: "subscription.canceled", version: now,
+            provider: "manual", eventId: "cancel:\(subscription.id):\(Millis.from(now))", type: "subscription.canceled",
+            version: now,
             subscription: next, now: now, entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
         )
         planChanged(subscription.subject)
@@ -195,10 +230,14 @@ public final class SubscriptionService: Sendable {
 
     /// The best plan (highest on the ladder) that any of a subject's subscriptions entitles it
     /// to at `now`; the catalog's default when none does.
-    static func bestEntitledPlan(catalog: Catalog, policy: SubscriptionPolicy, now: Date) -> @Sendable ([Subscription]) -> String {
+    static func bestEntitledPlan(catalog: Catalog, policy: SubscriptionPolicy, now: Date)
+        -> @Sendable ([Subscription]) -> String
+    {
         { subscriptions in
-            subscriptions.map { SubscriptionMachine.entitledPlan($0, at: now, policy: policy, defaultPlan: catalog.defaultPlanId) }
-                .compactMap { catalog.plan($0) }.max { $0.order < $1.order }?.id ?? catalog.defaultPlanId
+            subscriptions.map {
+                SubscriptionMachine.entitledPlan($0, at: now, policy: policy, defaultPlan: catalog.defaultPlanId)
+            }
+            .compactMap { catalog.plan($0) }.max { $0.order < $1.order }?.id ?? catalog.defaultPlanId
         }
     }
 
@@ -208,7 +247,8 @@ public final class SubscriptionService: Sendable {
         case .unknownPlan(let plan): return DomainError(.planNotFound, "no plan \(plan)", field: "plan")
         case .noPrice(let plan, let interval, let currency):
             return DomainError.invalidField("currency", "plan \(plan) has no \(interval.rawValue)ly \(currency) price")
-        case .contactSales(let maximum): return DomainError.invalidField("seats", "beyond \(maximum) seats, contact sales")
+        case .contactSales(let maximum):
+            return DomainError.invalidField("seats", "beyond \(maximum) seats, contact sales")
         }
     }
 }

@@ -27,7 +27,9 @@ public enum CatalogLoader {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw CatalogError(issues: [CatalogIssue(path: "", message: "cannot read \(path): \(error.localizedDescription)")])
+            throw CatalogError(issues: [
+                CatalogIssue(path: "", message: "cannot read \(path): \(error.localizedDescription)")
+            ])
         }
         return try load(yaml: text)
     }

@@ -19,16 +19,24 @@ struct CatalogReader {
     }
 
     mutating func catalog(_ root: Node) -> Catalog? {
-        let topKeys: Set<String> = ["product", "name", "defaultPlan", "features", "plans", "addOns", "creditTypes", "creditPacks"]
+        let topKeys: Set<String> = [
+            "product", "name", "defaultPlan", "features", "plans", "addOns", "creditTypes", "creditPacks",
+        ]
         guard let top = yaml.mapping(root, "", allowed: topKeys) else { return nil }
         let product = requiredString(top, "product", "", root)
         let name = top["name"].flatMap { yaml.string($0, "name") } ?? product
         let creditTypes = top["creditTypes"].map { creditTypeList($0) } ?? []
-        let features = top["features"].map { featureList($0, creditTypes: creditTypes) }
-            ?? { yaml.report("features", "is required", root); return [] }()
+        let features =
+            top["features"].map { featureList($0, creditTypes: creditTypes) }
+            ?? {
+                yaml.report("features", "is required", root); return []
+            }()
         let featuresById = Dictionary(features.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let plans = top["plans"].map { planList($0, features: featuresById, creditTypes: creditTypes) }
-            ?? { yaml.report("plans", "is required", root); return [] }()
+        let plans =
+            top["plans"].map { planList($0, features: featuresById, creditTypes: creditTypes) }
+            ?? {
+                yaml.report("plans", "is required", root); return []
+            }()
         let planIds = Set(plans.map(\.id))
         let defaultPlan = requiredString(top, "defaultPlan", "", root)
         if let defaultPlan, !plans.isEmpty, !planIds.contains(defaultPlan) {
@@ -65,7 +73,9 @@ struct CatalogReader {
             if !Self.isFeatureId(id) {
                 yaml.report(path, "feature ids are snake_case (a-z, 0-9, _), starting with a letter", value)
             }
-            guard let fields = yaml.mapping(value, path, allowed: ["type", "name", "unit", "creditCost"]) else { return nil }
+            guard let fields = yaml.mapping(value, path, allowed: ["type", "name", "unit", "creditCost"]) else {
+                return nil
+            }
             let type = fields["type"].flatMap { yaml.oneOf($0, "\(path).type", FeatureType.self) }
             if fields["type"] == nil { yaml.report("\(path).type", "is required", value) }
             let name = fields["name"].flatMap { yaml.string($0, "\(path).name") } ?? id
@@ -92,7 +102,8 @@ struct CatalogReader {
 
     // MARK: - Plans
 
-    private mutating func planList(_ node: Node, features: [String: FeatureDefinition], creditTypes: [String]) -> [Plan] {
+    private mutating func planList(_ node: Node, features: [String: FeatureDefinition], creditTypes: [String]) -> [Plan]
+    {
         guard let items = yaml.sequence(node, "plans") else { return [] }
         if items.isEmpty { yaml.report("plans", "must define at least one plan", node) }
         var plans: [Plan] = []
@@ -114,21 +125,30 @@ struct CatalogReader {
         return plans
     }
 
-    private mutating func plan(_ node: Node, _ path: String, features: [String: FeatureDefinition], creditTypes: [String]) -> Plan? {
-        let keys: Set<String> = ["id", "name", "order", "prices", "trial", "features", "creditGrants", "workspacePools", "creditOverdraft"]
+    private mutating func plan(
+        _ node: Node, _ path: String, features: [String: FeatureDefinition], creditTypes: [String]
+    ) -> Plan? {
+        let keys: Set<String> = [
+            "id", "name", "order", "prices", "trial", "features", "creditGrants", "workspacePools", "creditOverdraft",
+        ]
         guard let fields = yaml.mapping(node, path, allowed: keys) else { return nil }
         let id = requiredString(fields, "id", path, node)
         if let id, !Self.isPlanId(id) {
-            yaml.report("\(path).id", "plan ids are lower case (a-z, 0-9, _ and -), starting with a letter", fields["id"])
+            yaml.report(
+                "\(path).id", "plan ids are lower case (a-z, 0-9, _ and -), starting with a letter", fields["id"])
         }
         let name = fields["name"].flatMap { yaml.string($0, "\(path).name") } ?? id
         let order = requiredInteger(fields, "order", path, node, in: 0...1_000_000)
         let prices = fields["prices"].map { priceList($0, "\(path).prices") } ?? []
         let trial = fields["trial"].flatMap { self.trial($0, "\(path).trial") }
         let grants = fields["features"].map { grantMap($0, "\(path).features", features: features) } ?? [:]
-        let creditGrants = fields["creditGrants"].map { creditGrantList($0, "\(path).creditGrants", creditTypes: creditTypes) } ?? []
+        let creditGrants =
+            fields["creditGrants"].map { creditGrantList($0, "\(path).creditGrants", creditTypes: creditTypes) } ?? []
         let pools = fields["workspacePools"].flatMap { yaml.bool($0, "\(path).workspacePools") } ?? false
-        let overdraft = fields["creditOverdraft"].flatMap { yaml.integer($0, "\(path).creditOverdraft", in: 0...CatalogLoader.maximumQuantity) } ?? 0
+        let overdraft =
+            fields["creditOverdraft"].flatMap {
+                yaml.integer($0, "\(path).creditOverdraft", in: 0...CatalogLoader.maximumQuantity)
+            } ?? 0
         if trial != nil, prices.isEmpty {
             yaml.report("\(path).trial", "a free plan has nothing to try", fields["trial"])
         }
@@ -146,7 +166,9 @@ struct CatalogReader {
         return days.map { Trial(days: Int($0), requiresPaymentMethod: card) }
     }
 
-    private mutating func grantMap(_ node: Node, _ path: String, features: [String: FeatureDefinition]) -> [String: FeatureGrant] {
+    private mutating func grantMap(_ node: Node, _ path: String, features: [String: FeatureDefinition]) -> [String:
+        FeatureGrant]
+    {
         guard let pairs = yaml.mapping(node, path) else { return [:] }
         var grants: [String: FeatureGrant] = [:]
         for (featureId, value) in pairs {
@@ -195,7 +217,9 @@ struct CatalogReader {
                     yaml.report(amountPath, "not an ISO 4217 currency code", value)
                     continue
                 }
-                if let amount = yaml.integer(value, amountPath, in: 0...CatalogLoader.maximumQuantity) { amounts[currency] = amount }
+                if let amount = yaml.integer(value, amountPath, in: 0...CatalogLoader.maximumQuantity) {
+                    amounts[currency] = amount
+                }
             }
             if pairs.isEmpty { yaml.report("\(path).unitAmounts", "needs at least one currency", amountsNode) }
         } else if fields["unitAmounts"] == nil {
@@ -209,7 +233,9 @@ struct CatalogReader {
         guard let items = yaml.sequence(node, path) else { return [] }
         return items.enumerated().compactMap { index, item in
             let itemPath = YAMLReader.index(path, index)
-            guard let fields = yaml.mapping(item, itemPath, allowed: ["type", "amount", "period", "rollover"]) else { return nil }
+            guard let fields = yaml.mapping(item, itemPath, allowed: ["type", "amount", "period", "rollover"]) else {
+                return nil
+            }
             let type = fields["type"].flatMap { yaml.string($0, "\(itemPath).type") } ?? creditTypes.first
             if type == nil { yaml.report("\(itemPath).type", "is required (the catalog defines no creditTypes)", item) }
             if let type, !creditTypes.contains(type) {
@@ -241,20 +267,26 @@ struct CatalogReader {
     }
 
     private mutating func price(_ node: Node, _ path: String) -> Price? {
-        let keys: Set<String> = ["currency", "interval", "amount", "perSeatAmount", "minimumSeats", "maximumSeats", "stripePriceId"]
+        let keys: Set<String> = [
+            "currency", "interval", "amount", "perSeatAmount", "minimumSeats", "maximumSeats", "stripePriceId",
+        ]
         guard let fields = yaml.mapping(node, path, allowed: keys) else { return nil }
         var currency: Currency?
         if let currencyNode = fields["currency"] {
             if let code = yaml.string(currencyNode, "\(path).currency") {
                 currency = Currency(code)
-                if currency == nil { yaml.report("\(path).currency", "not an ISO 4217 currency code: \(code)", currencyNode) }
+                if currency == nil {
+                    yaml.report("\(path).currency", "not an ISO 4217 currency code: \(code)", currencyNode)
+                }
             }
         } else {
             yaml.report("\(path).currency", "is required: a price without a currency means nothing", node)
         }
         let interval = fields["interval"].map { yaml.oneOf($0, "\(path).interval", BillingInterval.self) } ?? .month
         let amount = requiredInteger(fields, "amount", path, node, in: 0...CatalogLoader.maximumQuantity)
-        let perSeat = fields["perSeatAmount"].flatMap { yaml.integer($0, "\(path).perSeatAmount", in: 0...CatalogLoader.maximumQuantity) }
+        let perSeat = fields["perSeatAmount"].flatMap {
+            yaml.integer($0, "\(path).perSeatAmount", in: 0...CatalogLoader.maximumQuantity)
+        }
         let minSeats = fields["minimumSeats"].flatMap { yaml.integer($0, "\(path).minimumSeats", in: 1...1_000_000) }
         let maxSeats = fields["maximumSeats"].flatMap { yaml.integer($0, "\(path).maximumSeats", in: 1...1_000_000) }
         if let minSeats, let maxSeats, maxSeats < minSeats {
@@ -271,11 +303,15 @@ struct CatalogReader {
         )
     }
 
-    private mutating func addOnList(_ node: Node, features: [String: FeatureDefinition], planIds: Set<String>) -> [AddOn] {
+    private mutating func addOnList(_ node: Node, features: [String: FeatureDefinition], planIds: Set<String>)
+        -> [AddOn]
+    {
         guard let items = yaml.sequence(node, "addOns") else { return [] }
         return items.enumerated().compactMap { index, item in
             let path = YAMLReader.index("addOns", index)
-            guard let fields = yaml.mapping(item, path, allowed: ["id", "name", "prices", "features", "plans"]) else { return nil }
+            guard let fields = yaml.mapping(item, path, allowed: ["id", "name", "prices", "features", "plans"]) else {
+                return nil
+            }
             let id = requiredString(fields, "id", path, item)
             let name = fields["name"].flatMap { yaml.string($0, "\(path).name") } ?? id
             let prices = fields["prices"].map { priceList($0, "\(path).prices") } ?? []
@@ -288,10 +324,13 @@ struct CatalogReader {
                         continue
                     }
                     if feature.type == .boolean {
-                        yaml.report(featurePath, "an add-on adds to a limit or metered feature, not a boolean one", value)
+                        yaml.report(
+                            featurePath, "an add-on adds to a limit or metered feature, not a boolean one", value)
                         continue
                     }
-                    if let amount = yaml.integer(value, featurePath, in: 1...CatalogLoader.maximumQuantity) { increments[featureId] = amount }
+                    if let amount = yaml.integer(value, featurePath, in: 1...CatalogLoader.maximumQuantity) {
+                        increments[featureId] = amount
+                    }
                 }
             } else if fields["features"] == nil {
                 yaml.report("\(path).features", "is required", item)
@@ -301,7 +340,9 @@ struct CatalogReader {
                 for (planIndex, planNode) in list.enumerated() {
                     let planPath = YAMLReader.index("\(path).plans", planIndex)
                     guard let planId = yaml.string(planNode, planPath) else { continue }
-                    if !planIds.contains(planId) { yaml.report(planPath, "names no plan of this catalog: \(planId)", planNode) }
+                    if !planIds.contains(planId) {
+                        yaml.report(planPath, "names no plan of this catalog: \(planId)", planNode)
+                    }
                     plans.append(planId)
                 }
             }
@@ -314,7 +355,9 @@ struct CatalogReader {
         guard let items = yaml.sequence(node, "creditPacks") else { return [] }
         return items.enumerated().compactMap { index, item in
             let path = YAMLReader.index("creditPacks", index)
-            guard let fields = yaml.mapping(item, path, allowed: ["id", "name", "type", "amount", "prices"]) else { return nil }
+            guard let fields = yaml.mapping(item, path, allowed: ["id", "name", "type", "amount", "prices"]) else {
+                return nil
+            }
             let id = requiredString(fields, "id", path, item)
             let name = fields["name"].flatMap { yaml.string($0, "\(path).name") } ?? id
             let type = fields["type"].flatMap { yaml.string($0, "\(path).type") } ?? creditTypes.first
@@ -333,7 +376,9 @@ struct CatalogReader {
 
     // MARK: - Helpers
 
-    private mutating func requiredString(_ fields: [(key: String, value: Node)], _ key: String, _ path: String, _ owner: Node) -> String? {
+    private mutating func requiredString(
+        _ fields: [(key: String, value: Node)], _ key: String, _ path: String, _ owner: Node
+    ) -> String? {
         let fullPath = YAMLReader.join(path, key)
         guard let node = fields[key] else {
             yaml.report(fullPath, "is required", owner)
@@ -343,7 +388,8 @@ struct CatalogReader {
     }
 
     private mutating func requiredInteger(
-        _ fields: [(key: String, value: Node)], _ key: String, _ path: String, _ owner: Node, in range: ClosedRange<Int64>
+        _ fields: [(key: String, value: Node)], _ key: String, _ path: String, _ owner: Node,
+        in range: ClosedRange<Int64>
     ) -> Int64? {
         let fullPath = YAMLReader.join(path, key)
         guard let node = fields[key] else {

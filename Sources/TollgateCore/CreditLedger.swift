@@ -2,7 +2,10 @@ import Foundation
 
 /// Why credits moved. Stable strings: they appear in histories and exports.
 public enum CreditReason: String, Sendable, Codable, CaseIterable {
-    case purchase, grant, starterPack = "starter_pack", planGrant = "plan_grant", consumption, refund, expiry, adjustment
+    case purchase, grant
+    case starterPack = "starter_pack"
+    case planGrant = "plan_grant"
+    case consumption, refund, expiry, adjustment
 }
 
 /// A batch of credits given to a subject, drawn down by consumption.
@@ -74,7 +77,8 @@ public enum CreditLedger {
         _ amount: Int64, grants: [CreditGrant], overdrawn: Int64, overdraftLimit: Int64, held: Int64, now: Date,
         reason: CreditReason = .consumption
     ) throws(DebitError) -> [LedgerLine] {
-        let available = available(grants: grants, overdrawn: overdrawn, overdraftLimit: overdraftLimit, held: held, now: now)
+        let available = available(
+            grants: grants, overdrawn: overdrawn, overdraftLimit: overdraftLimit, held: held, now: now)
         guard amount <= available else { throw .insufficient(available: max(0, available)) }
         var lines: [LedgerLine] = []
         var left = amount
@@ -89,7 +93,9 @@ public enum CreditLedger {
     }
 
     /// What can still be spent: live grants, plus the unused overdraft, minus holds.
-    public static func available(grants: [CreditGrant], overdrawn: Int64, overdraftLimit: Int64, held: Int64, now: Date) -> Int64 {
+    public static func available(grants: [CreditGrant], overdrawn: Int64, overdraftLimit: Int64, held: Int64, now: Date)
+        -> Int64
+    {
         let live = grants.filter { $0.isLive(at: now) }.reduce(Int64(0)) { $0 + $1.remaining }
         return live + max(0, overdraftLimit - overdrawn) - held
     }

@@ -59,14 +59,17 @@ public enum Entitlements {
             return Quota(feature: feature, included: false, limit: nil, period: nil, window: nil)
         case (.limit, .limit(let limit)):
             let bound = adding(extra, to: limit)
-            return Quota(feature: feature, included: bound != .finite(0), limit: bound, period: .lifetime, window: .lifetime)
+            return Quota(
+                feature: feature, included: bound != .finite(0), limit: bound, period: .lifetime, window: .lifetime)
         case (.limit, _):
             let bound = Limit.finite(extra)
             return Quota(feature: feature, included: extra > 0, limit: bound, period: .lifetime, window: .lifetime)
         case (.metered, .metered(let limit, let period, let overage)):
             let bound = adding(extra, to: limit)
             let window = PeriodMath.window(period, containing: now, anchor: anchor)
-            return Quota(feature: feature, included: bound != .finite(0) || overage != nil, limit: bound, period: period, window: window, overage: overage)
+            return Quota(
+                feature: feature, included: bound != .finite(0) || overage != nil, limit: bound, period: period,
+                window: window, overage: overage)
         case (.metered, _):
             let window = PeriodMath.window(.monthly, containing: now, anchor: anchor)
             return Quota(feature: feature, included: false, limit: .finite(0), period: .monthly, window: window)
@@ -85,14 +88,19 @@ public enum Entitlements {
         func deny(_ reason: DenialReason) -> Decision {
             Decision(
                 allowed: false, limit: limitValue, used: used, remaining: remaining, resetsAt: quota.resetsAt,
-                reason: reason, upgradeTier: upgradeTier(catalog: catalog, from: plan, feature: quota.feature, amount: amount)
+                reason: reason,
+                upgradeTier: upgradeTier(catalog: catalog, from: plan, feature: quota.feature, amount: amount)
             )
         }
         guard quota.included else { return deny(.tierLimited) }
         if let limitValue, used + amount > limitValue {
             let beyond = used + amount - limitValue
-            guard quota.overage != nil, overageAllowance.map({ beyond <= $0 }) ?? true else { return deny(exhaustedReason) }
-            var decision = Decision(allowed: true, limit: limitValue, used: used, remaining: remaining, resetsAt: quota.resetsAt, reason: nil, upgradeTier: nil)
+            guard quota.overage != nil, overageAllowance.map({ beyond <= $0 }) ?? true else {
+                return deny(exhaustedReason)
+            }
+            var decision = Decision(
+                allowed: true, limit: limitValue, used: used, remaining: remaining, resetsAt: quota.resetsAt,
+                reason: nil, upgradeTier: nil)
             decision.overage = beyond
             return decision
         }
@@ -104,7 +112,9 @@ public enum Entitlements {
 
     /// The cheapest plan above `plan` (by `order`) whose own quota for the feature would admit
     /// `amount` and is larger than the current one. Nil when no plan would help.
-    public static func upgradeTier(catalog: Catalog, from plan: Plan, feature: FeatureDefinition, amount: Int64) -> String? {
+    public static func upgradeTier(catalog: Catalog, from plan: Plan, feature: FeatureDefinition, amount: Int64)
+        -> String?
+    {
         let now = Date(timeIntervalSince1970: 0)
         let current = quota(catalog: catalog, plan: plan, feature: feature, now: now, anchor: now)
         for candidate in catalog.plans where candidate.order > plan.order {
@@ -122,10 +132,14 @@ public enum Entitlements {
         return nil
     }
 
-    private static func addOnIncrement(catalog: Catalog, plan: Plan, feature: String, quantities: [String: Int]) -> Int64 {
+    private static func addOnIncrement(catalog: Catalog, plan: Plan, feature: String, quantities: [String: Int])
+        -> Int64
+    {
         catalog.addOns.reduce(0) { sum, addOn in
-            guard let quantity = quantities[addOn.id], quantity > 0, addOn.plans.isEmpty || addOn.plans.contains(plan.id),
-                  let increment = addOn.features[feature] else { return sum }
+            guard let quantity = quantities[addOn.id], quantity > 0,
+                addOn.plans.isEmpty || addOn.plans.contains(plan.id),
+                let increment = addOn.features[feature]
+            else { return sum }
             return sum + increment * Int64(quantity)
         }
     }

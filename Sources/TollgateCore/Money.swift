@@ -14,7 +14,8 @@ public struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Digits after the decimal point in the currency's minor unit (ISO 4217).
     public var minorUnitDigits: Int {
         switch code {
-        case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF":
+        case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF",
+            "XPF":
             return 0
         case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
             return 3
@@ -26,7 +27,8 @@ public struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
     public init(from decoder: any Decoder) throws {
         let raw = try decoder.singleValueContainer().decode(String.self)
         guard let value = Currency(raw) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 4217 code: \(raw)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not an ISO 4217 code: \(raw)"))
         }
         self = value
     }

@@ -27,7 +27,8 @@ extension NullEncoded: Decodable where Value: Decodable {
 
 extension KeyedDecodingContainer {
     /// A missing key decodes as nil, as for a plain optional.
-    public func decode<Value: Decodable>(_ type: NullEncoded<Value>.Type, forKey key: Key) throws -> NullEncoded<Value> {
+    public func decode<Value: Decodable>(_ type: NullEncoded<Value>.Type, forKey key: Key) throws -> NullEncoded<Value>
+    {
         try decodeIfPresent(type, forKey: key) ?? NullEncoded(wrappedValue: nil)
     }
 }

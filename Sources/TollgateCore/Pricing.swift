@@ -28,7 +28,8 @@ public enum Pricing {
     /// Rounded half away from zero to the minor unit, with 128-bit intermediates.
     public static func proration(old: Int64, new: Int64, periodStart: Date, periodEnd: Date, at: Date) -> Int64 {
         let total = Int64(periodEnd.timeIntervalSince(periodStart).rounded())
-        let left = Int64(min(max(periodEnd.timeIntervalSince(at), 0), periodEnd.timeIntervalSince(periodStart)).rounded())
+        let left = Int64(
+            min(max(periodEnd.timeIntervalSince(at), 0), periodEnd.timeIntervalSince(periodStart)).rounded())
         guard total > 0, left > 0 else { return 0 }
         return divideRounded(new - old, times: left, by: total)
     }

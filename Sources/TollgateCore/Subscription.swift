@@ -38,7 +38,8 @@ public struct Subscription: Sendable, Hashable {
     public init(
         id: String, subject: String, planId: String, interval: BillingInterval, currency: Currency, seats: Int? = nil,
         status: SubscriptionStatus, currentPeriodStart: Date, currentPeriodEnd: Date, trialEnd: Date? = nil,
-        cancelAtPeriodEnd: Bool = false, canceledAt: Date? = nil, pastDueSince: Date? = nil, pendingPlanId: String? = nil,
+        cancelAtPeriodEnd: Bool = false, canceledAt: Date? = nil, pastDueSince: Date? = nil,
+        pendingPlanId: String? = nil,
         hasPaymentMethod: Bool, addOns: [String: Int] = [:]
     ) {
         self.addOns = addOns
@@ -113,14 +114,17 @@ public enum SubscriptionMachine {
             }
             let end = now + TimeInterval(trial.days) * 86_400
             return Subscription(
-                id: id, subject: subject, planId: plan.id, interval: interval, currency: currency, seats: seats, status: .trialing,
+                id: id, subject: subject, planId: plan.id, interval: interval, currency: currency, seats: seats,
+                status: .trialing,
                 currentPeriodStart: now, currentPeriodEnd: end, trialEnd: end, hasPaymentMethod: hasPaymentMethod
             )
         }
         guard hasPaymentMethod else { throw .notAllowed("a paid plan without a trial needs a payment method") }
         return Subscription(
-            id: id, subject: subject, planId: plan.id, interval: interval, currency: currency, seats: seats, status: .active,
-            currentPeriodStart: now, currentPeriodEnd: periodEnd(from: now, interval: interval, calendar: calendar), hasPaymentMethod: true
+            id: id, subject: subject, planId: plan.id, interval: interval, currency: currency, seats: seats,
+            status: .active,
+            currentPeriodStart: now, currentPeriodEnd: periodEnd(from: now, interval: interval, calendar: calendar),
+            hasPaymentMethod: true
         )
     }
 
@@ -134,13 +138,17 @@ public enum SubscriptionMachine {
         }
     }
 
-    public static func periodEnd(from start: Date, interval: BillingInterval, calendar: Calendar = PeriodMath.utcCalendar) -> Date {
+    public static func periodEnd(
+        from start: Date, interval: BillingInterval, calendar: Calendar = PeriodMath.utcCalendar
+    ) -> Date {
         calendar.date(byAdding: interval == .month ? .month : .year, value: 1, to: start)!
     }
 
     /// The plan the subject is entitled to now: the subscribed one while trialing, active, or
     /// past due within the grace period; otherwise the catalog's default.
-    public static func entitledPlan(_ subscription: Subscription, at now: Date, policy: SubscriptionPolicy, defaultPlan: String) -> String {
+    public static func entitledPlan(
+        _ subscription: Subscription, at now: Date, policy: SubscriptionPolicy, defaultPlan: String
+    ) -> String {
         switch subscription.status {
         case .trialing, .active:
             return subscription.planId
@@ -178,7 +186,9 @@ public enum SubscriptionMachine {
         case .paymentMethodAttached:
             next.hasPaymentMethod = true
         case .cancel(let atPeriodEnd, let at):
-            guard next.status != .canceled && next.status != .inactive else { throw .notAllowed("the subscription has already ended") }
+            guard next.status != .canceled && next.status != .inactive else {
+                throw .notAllowed("the subscription has already ended")
+            }
             if atPeriodEnd && next.status != .trialing {
                 next.cancelAtPeriodEnd = true
             } else {
@@ -193,22 +203,33 @@ public enum SubscriptionMachine {
         case .changePlan(let target, let at):
             effects = try changePlan(&next, to: target, at: at, catalog: catalog)
         }
-        if next.status != subscription.status { effects.append(.statusChanged(from: subscription.status, to: next.status)) }
+        if next.status != subscription.status {
+            effects.append(.statusChanged(from: subscription.status, to: next.status))
+        }
         return (next, effects)
     }
 
     /// Upgrades (a higher order on the ladder) apply now with a prorated charge; downgrades
     /// wait for the end of the period.
-    private static func changePlan(_ subscription: inout Subscription, to target: String, at: Date, catalog: Catalog) throws(SubscriptionError) -> [SubscriptionEffect] {
-        guard subscription.status == .active || subscription.status == .trialing || subscription.status == .pastDue else {
+    private static func changePlan(_ subscription: inout Subscription, to target: String, at: Date, catalog: Catalog)
+        throws(SubscriptionError) -> [SubscriptionEffect]
+    {
+        guard subscription.status == .active || subscription.status == .trialing || subscription.status == .pastDue
+        else {
             throw .notAllowed("a \(subscription.status.rawValue) subscription cannot change plan; start a new one")
         }
-        guard let current = catalog.plan(subscription.planId), let plan = catalog.plan(target) else { throw .unknownPlan(target) }
+        guard let current = catalog.plan(subscription.planId), let plan = catalog.plan(target) else {
+            throw .unknownPlan(target)
+        }
         guard plan.id != current.id else {
             subscription.pendingPlanId = nil
             return []
         }
-        guard let newPrice = plan.prices.first(where: { $0.interval == subscription.interval && $0.currency == subscription.currency }) else {
+        guard
+            let newPrice = plan.prices.first(where: {
+                $0.interval == subscription.interval && $0.currency == subscription.currency
+            })
+        else {
             throw .noPrice(plan: plan.id, interval: subscription.interval, currency: subscription.currency)
         }
         if plan.order < current.order {
@@ -216,22 +237,29 @@ public enum SubscriptionMachine {
             return []
         }
         let newAmount = try amount(newPrice, seats: subscription.seats)
-        let oldPrice = current.prices.first { $0.interval == subscription.interval && $0.currency == subscription.currency }
-        let oldAmount = try oldPrice.map { price throws(SubscriptionError) in try amount(price, seats: subscription.seats) } ?? Money(0, subscription.currency)
+        let oldPrice = current.prices.first {
+            $0.interval == subscription.interval && $0.currency == subscription.currency
+        }
+        let oldAmount =
+            try oldPrice.map { price throws(SubscriptionError) in try amount(price, seats: subscription.seats) }
+            ?? Money(0, subscription.currency)
         subscription.planId = plan.id
         subscription.pendingPlanId = nil
         var effects: [SubscriptionEffect] = [.planChanged(from: current.id, to: plan.id)]
         // A trial has nothing to prorate: the first invoice will be for the new plan.
         if subscription.status != .trialing {
-            let charge = Pricing.proration(old: oldAmount.amountMinor, new: newAmount.amountMinor,
-                                           periodStart: subscription.currentPeriodStart, periodEnd: subscription.currentPeriodEnd, at: at)
+            let charge = Pricing.proration(
+                old: oldAmount.amountMinor, new: newAmount.amountMinor,
+                periodStart: subscription.currentPeriodStart, periodEnd: subscription.currentPeriodEnd, at: at)
             effects.insert(.prorate(Money(charge, subscription.currency), fromPlan: current.id, toPlan: plan.id), at: 0)
         }
         return effects
     }
 
     /// Moves the subscription through time: trial end, period roll-overs, grace expiry.
-    private static func advance(_ subscription: inout Subscription, to now: Date, policy: SubscriptionPolicy, calendar: Calendar) {
+    private static func advance(
+        _ subscription: inout Subscription, to now: Date, policy: SubscriptionPolicy, calendar: Calendar
+    ) {
         switch subscription.status {
         case .trialing:
             guard let trialEnd = subscription.trialEnd, now >= trialEnd else { return }
@@ -240,7 +268,8 @@ public enum SubscriptionMachine {
                 subscription.status = .active
                 subscription.trialEnd = nil
                 subscription.currentPeriodStart = trialEnd
-                subscription.currentPeriodEnd = periodEnd(from: trialEnd, interval: subscription.interval, calendar: calendar)
+                subscription.currentPeriodEnd = periodEnd(
+                    from: trialEnd, interval: subscription.interval, calendar: calendar)
                 advance(&subscription, to: now, policy: policy, calendar: calendar)
             } else {
                 // Back to the free plan, keeping their data.
@@ -248,7 +277,8 @@ public enum SubscriptionMachine {
                 subscription.canceledAt = trialEnd
             }
         case .active, .pastDue:
-            if subscription.status == .pastDue, let since = subscription.pastDueSince, now >= since + policy.gracePeriod {
+            if subscription.status == .pastDue, let since = subscription.pastDueSince, now >= since + policy.gracePeriod
+            {
                 subscription.status = .inactive
                 subscription.canceledAt = since + policy.gracePeriod
                 return
@@ -264,7 +294,8 @@ public enum SubscriptionMachine {
                     subscription.pendingPlanId = nil
                 }
                 subscription.currentPeriodStart = subscription.currentPeriodEnd
-                subscription.currentPeriodEnd = periodEnd(from: subscription.currentPeriodStart, interval: subscription.interval, calendar: calendar)
+                subscription.currentPeriodEnd = periodEnd(
+                    from: subscription.currentPeriodStart, interval: subscription.interval, calendar: calendar)
             }
         case .canceled, .inactive:
             return

@@ -43,7 +43,8 @@ extension WorkspaceRole {
 }
 
 public enum WorkspaceAction: String, Sendable, CaseIterable {
-    case list, leave, view, listMembers, invite, removeMember, changeRole, rename, delete, transferOwnership, viewQuota, useFeatures, manageBilling
+    case list, leave, view, listMembers, invite, removeMember, changeRole, rename, delete, transferOwnership, viewQuota,
+        useFeatures, manageBilling
 }
 
 /// How many members a workspace may have.
@@ -53,13 +54,16 @@ public enum Seats {
 
     /// Nil when unbounded. A plan priced per seat allows the seats bought (at least its minimum);
     /// any other plan allows the owner plus its `collaborators` limit and seat add-ons.
-    public static func limit(catalog: Catalog, plan: Plan, addOnQuantities: [String: Int], purchasedSeats: Int?) -> Int? {
+    public static func limit(catalog: Catalog, plan: Plan, addOnQuantities: [String: Int], purchasedSeats: Int?) -> Int?
+    {
         if let perSeat = plan.prices.first(where: { $0.perSeatAmount != nil }) {
             return max(perSeat.minimumSeats ?? 1, purchasedSeats ?? 0)
         }
         guard let feature = catalog.feature(collaboratorsFeature) else { return nil }
         let anchor = PeriodWindow.lifetime.start
-        let quota = Entitlements.quota(catalog: catalog, plan: plan, feature: feature, addOnQuantities: addOnQuantities, now: anchor, anchor: anchor)
+        let quota = Entitlements.quota(
+            catalog: catalog, plan: plan, feature: feature, addOnQuantities: addOnQuantities, now: anchor,
+            anchor: anchor)
         return quota.limit?.value.map { 1 + Int($0) }
     }
 }

@@ -61,7 +61,9 @@ struct YAMLReader {
     }
 
     mutating func integer(_ node: Node, _ path: String, in range: ClosedRange<Int64>) -> Int64? {
-        guard node.tag.rawValue == Tag.Name.int.rawValue, let text = node.scalar?.string, let value = Int64(text.replacingOccurrences(of: "_", with: "")) else {
+        guard node.tag.rawValue == Tag.Name.int.rawValue, let text = node.scalar?.string,
+            let value = Int64(text.replacingOccurrences(of: "_", with: ""))
+        else {
             report(path, "expected a whole number", node)
             return nil
         }
@@ -86,9 +88,11 @@ struct YAMLReader {
         return integer(node, path, in: 0...CatalogLoader.maximumQuantity).map(Limit.finite)
     }
 
-    mutating func oneOf<T: RawRepresentable & CaseIterable>(_ node: Node, _ path: String, _: T.Type) -> T? where T.RawValue == String {
+    mutating func oneOf<T: RawRepresentable & CaseIterable>(_ node: Node, _ path: String, _: T.Type) -> T?
+    where T.RawValue == String {
         let allowed = T.allCases.map(\.rawValue)
-        guard node.tag.rawValue == Tag.Name.str.rawValue, let raw = node.scalar?.string, let value = T(rawValue: raw) else {
+        guard node.tag.rawValue == Tag.Name.str.rawValue, let raw = node.scalar?.string, let value = T(rawValue: raw)
+        else {
             report(path, "expected one of \(allowed.joined(separator: ", "))", node)
             return nil
         }

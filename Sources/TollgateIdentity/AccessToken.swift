@@ -15,7 +15,10 @@ public struct AccessClaims: Codable, Sendable, Equatable {
     public var workspace: String?
     public var role: String?
 
-    public init(sub: String, iss: String, aud: String, iat: Int64, exp: Int64, sid: String, plan: String, workspace: String? = nil, role: String? = nil) {
+    public init(
+        sub: String, iss: String, aud: String, iat: Int64, exp: Int64, sid: String, plan: String,
+        workspace: String? = nil, role: String? = nil
+    ) {
         self.sub = sub
         self.iss = iss
         self.aud = aud
@@ -44,7 +47,9 @@ public struct SigningKey: Sendable {
 
     public static func generate(at date: Date) -> SigningKey {
         // A fresh key's raw form is always valid.
-        try! SigningKey(kid: Secrets.randomId(prefix: "k_", bytes: 8), rawPrivateKey: Curve25519.Signing.PrivateKey().rawRepresentation, createdAt: date)
+        try! SigningKey(
+            kid: Secrets.randomId(prefix: "k_", bytes: 8),
+            rawPrivateKey: Curve25519.Signing.PrivateKey().rawRepresentation, createdAt: date)
     }
 
     var privateKey: Curve25519.Signing.PrivateKey {
@@ -54,7 +59,10 @@ public struct SigningKey: Sendable {
 
     /// The public half as a JWK (RFC 8037).
     public var publicJWK: [String: String] {
-        ["kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": Base64URL.encode(privateKey.publicKey.rawRepresentation)]
+        [
+            "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid,
+            "x": Base64URL.encode(privateKey.publicKey.rawRepresentation),
+        ]
     }
 }
 
@@ -79,20 +87,27 @@ public struct TokenSigner: Sendable {
 
     public func sign(_ claims: AccessClaims) throws -> String {
         let header = ["alg": "EdDSA", "typ": "JWT", "kid": current.kid]
-        let signingInput = Base64URL.encode(try Self.encoder.encode(header)) + "." + Base64URL.encode(try Self.encoder.encode(claims))
+        let signingInput =
+            Base64URL.encode(try Self.encoder.encode(header)) + "." + Base64URL.encode(try Self.encoder.encode(claims))
         let signature = try current.privateKey.signature(for: Data(signingInput.utf8))
         return signingInput + "." + Base64URL.encode(signature)
     }
 
     /// The claims of a token signed by a key of this ring, issued by `issuer` for `audience`, not
     /// expired at `now`.
-    public func verify(_ token: String, issuer: String, audience: String, now: Date) throws(TokenError) -> AccessClaims {
+    public func verify(_ token: String, issuer: String, audience: String, now: Date) throws(TokenError) -> AccessClaims
+    {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerData = Base64URL.decode(parts[0]), let payload = Base64URL.decode(parts[1]),
-              let signature = Base64URL.decode(parts[2]),
-              let header = try? JSONDecoder().decode([String: String].self, from: headerData) else { throw .malformed }
-        guard header["alg"] == "EdDSA", let kid = header["kid"], let key = keys.first(where: { $0.kid == kid }) else { throw .unknownKey }
-        guard key.privateKey.publicKey.isValidSignature(signature, for: Data("\(parts[0]).\(parts[1])".utf8)) else { throw .badSignature }
+            let signature = Base64URL.decode(parts[2]),
+            let header = try? JSONDecoder().decode([String: String].self, from: headerData)
+        else { throw .malformed }
+        guard header["alg"] == "EdDSA", let kid = header["kid"], let key = keys.first(where: { $0.kid == kid }) else {
+            throw .unknownKey
+        }
+        guard key.privateKey.publicKey.isValidSignature(signature, for: Data("\(parts[0]).\(parts[1])".utf8)) else {
+            throw .badSignature
+        }
         guard let claims = try? JSONDecoder().decode(AccessClaims.self, from: payload) else { throw .malformed }
         guard claims.iss == issuer else { throw .wrongIssuer }
         guard claims.aud == audience else { throw .wrongAudience }

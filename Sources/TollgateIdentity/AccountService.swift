@@ -56,7 +56,8 @@ public final class AccountService: Sendable {
     private let decoyHash: String
 
     public init(
-        settings: AccountSettings, store: any IdentityStore & CustomerStore & WorkspaceStore, keys: SigningKeyRing, box: SecretBox,
+        settings: AccountSettings, store: any IdentityStore & CustomerStore & WorkspaceStore, keys: SigningKeyRing,
+        box: SecretBox,
         clock: any TollgateClock, defaultPlan: String
     ) {
         self.settings = settings
@@ -81,9 +82,12 @@ public final class AccountService: Sendable {
         try limiter.check(addressKey, rule: settings.addressRule, now: now)
         try settings.passwordPolicy.validate(password, email: email)
         let id = Secrets.randomId(prefix: "usr_")
-        let user = UserRecord(id: id, email: email, passwordHash: settings.passwordPolicy.hash(password), createdAt: now, updatedAt: now)
-        let customer = CustomerRecord(id: id, email: email, name: nil, planId: defaultPlan, billingAnchor: now, createdAt: now, updatedAt: now)
-        let (token, message) = try emailToken(.verifyEmail, userId: id, email: email, now: now, lifetime: settings.verifyEmailSeconds)
+        let user = UserRecord(
+            id: id, email: email, passwordHash: settings.passwordPolicy.hash(password), createdAt: now, updatedAt: now)
+        let customer = CustomerRecord(
+            id: id, email: email, name: nil, planId: defaultPlan, billingAnchor: now, createdAt: now, updatedAt: now)
+        let (token, message) = try emailToken(
+            .verifyEmail, userId: id, email: email, now: now, lifetime: settings.verifyEmailSeconds)
         do {
             try await store.createUser(user, customer: customer, token: token, outbox: [message])
         } catch IdentityStoreError.emailTaken {
@@ -95,7 +99,10 @@ public final class AccountService: Sendable {
 
     public func verifyEmail(token: String) async throws {
         let now = clock.now()
-        guard let userId = try await store.consumeUserToken(tokenHash: OpaqueDigest.hex(token), purpose: .verifyEmail, at: now) else {
+        guard
+            let userId = try await store.consumeUserToken(
+                tokenHash: OpaqueDigest.hex(token), purpose: .verifyEmail, at: now)
+        else {
             throw DomainError(.invalidToken, "the verification link is invalid, used or expired", field: "token")
         }
         try await store.markEmailVerified(userId: userId, at: now)
@@ -109,7 +116,8 @@ public final class AccountService: Sendable {
         try limiter.check("reset:\(email)", rule: settings.accountRule, now: now)
         limiter.recordFailure("reset:\(email)", at: now)
         guard let user = try await store.user(email: email) else { return }
-        let (token, message) = try emailToken(.resetPassword, userId: user.id, email: email, now: now, lifetime: settings.resetPasswordSeconds)
+        let (token, message) = try emailToken(
+            .resetPassword, userId: user.id, email: email, now: now, lifetime: settings.resetPasswordSeconds)
         try await store.insertUserToken(token, outbox: [message])
     }
 
@@ -118,19 +126,31 @@ public final class AccountService: Sendable {
         // Refuse a weak password before spending the link, so the user can simply try another.
         try settings.passwordPolicy.validate(newPassword)
         let now = clock.now()
-        guard let userId = try await store.consumeUserToken(tokenHash: OpaqueDigest.hex(token), purpose: .resetPassword, at: now),
-              let user = try await store.user(id: userId) else {
+        guard
+            let userId = try await store.consumeUserToken(
+                tokenHash: OpaqueDigest.hex(token), purpose: .resetPassword, at: now),
+            let user = try await store.user(id: userId)
+        else {
             throw DomainError(.invalidToken, "the reset link is invalid, used or expired", field: "token")
         }
         try settings.passwordPolicy.validate(newPassword, email: user.email)
         try await store.changePassword(userId: userId, passwordHash: settings.passwordPolicy.hash(newPassword), at: now)
     }
 
-    private func emailToken(_ purpose: UserTokenPurpose, userId: String, email: String, now: Date, lifetime: TimeInterval) throws -> (UserTokenRecord, OutboxMessage) {
+    private func emailToken(
+        _ purpose: UserTokenPurpose, userId: String, email: String, now: Date, lifetime: TimeInterval
+    ) throws -> (UserTokenRecord, OutboxMessage) {
         let secret = Secrets.opaqueToken(prefix: "")
-        let record = UserTokenRecord(tokenHash: OpaqueDigest.hex(secret), userId: userId, purpose: purpose, createdAt: now, expiresAt: now + lifetime)
-        let payload = String(decoding: try JSONEncoder().encode(["token": secret, "userId": userId, "expiresAt": ISO8601DateFormatter().string(from: now + lifetime)]), as: UTF8.self)
-        let message = OutboxMessage(id: Secrets.randomId(prefix: "msg_"), kind: "email.\(purpose.rawValue)", recipient: email, payload: payload, createdAt: now)
+        let record = UserTokenRecord(
+            tokenHash: OpaqueDigest.hex(secret), userId: userId, purpose: purpose, createdAt: now,
+            expiresAt: now + lifetime)
+        let payload = String(
+            decoding: try JSONEncoder().encode([
+                "token": secret, "userId": userId, "expiresAt": ISO8601DateFormatter().string(from: now + lifetime),
+            ]), as: UTF8.self)
+        let message = OutboxMessage(
+            id: Secrets.randomId(prefix: "msg_"), kind: "email.\(purpose.rawValue)", recipient: email, payload: payload,
+            createdAt: now)
         return (record, message)
     }
 
@@ -138,7 +158,9 @@ public final class AccountService: Sendable {
 
     /// Checks the password (and the second factor when enabled) and opens a session.
     /// Failures never say whether the e-mail exists, and are throttled per account and per address.
-    public func login(email rawEmail: String, password: String, totp: String?, client: ClientInfo) async throws -> TokenPair {
+    public func login(email rawEmail: String, password: String, totp: String?, client: ClientInfo) async throws
+        -> TokenPair
+    {
         let email = rawEmail.lowercased()
         let now = clock.now()
         let accountKey = "login:\(email)", addressKey = "address:\(client.address)"
@@ -152,7 +174,10 @@ public final class AccountService: Sendable {
         }
         if user.totpEnabledAt != nil {
             guard let totp, !totp.isEmpty else {
-                throw DomainError(.totpRequired, "this account uses two-factor authentication: send the code from the authenticator app in totp", field: "totp")
+                throw DomainError(
+                    .totpRequired,
+                    "this account uses two-factor authentication: send the code from the authenticator app in totp",
+                    field: "totp")
             }
             guard try await acceptSecondFactor(totp, user: user, now: now) else {
                 fail(accountKey, addressKey, now)
@@ -162,7 +187,8 @@ public final class AccountService: Sendable {
         limiter.reset(accountKey)
         let session = SessionRecord(
             id: Secrets.randomId(prefix: "ses_"), userId: user.id, createdAt: now, lastUsedAt: now,
-            expiresAt: now + settings.sessionSeconds, userAgent: client.userAgent.map { String($0.prefix(300)) }, ip: client.address
+            expiresAt: now + settings.sessionSeconds, userAgent: client.userAgent.map { String($0.prefix(300)) },
+            ip: client.address
         )
         let refresh = Secrets.opaqueToken(prefix: "tg_rt_")
         try await store.createSession(session, refreshTokenHash: OpaqueDigest.hex(refresh))
@@ -182,7 +208,8 @@ public final class AccountService: Sendable {
             guard let step = totp.matchingStep(trimmed, at: now, afterStep: user.totpLastStep) else { return false }
             return try await store.useTOTPStep(userId: user.id, step: step)
         }
-        return try await store.useRecoveryCode(userId: user.id, codeHash: OpaqueDigest.hex(trimmed.lowercased()), at: now)
+        return try await store.useRecoveryCode(
+            userId: user.id, codeHash: OpaqueDigest.hex(trimmed.lowercased()), at: now)
     }
 
     /// What a refresh does to the session's selected workspace.
@@ -197,7 +224,10 @@ public final class AccountService: Sendable {
     public func refresh(refreshToken: String, workspace: WorkspaceSelection = .keep) async throws -> TokenPair {
         let now = clock.now()
         let next = Secrets.opaqueToken(prefix: "tg_rt_")
-        switch try await store.refreshSession(tokenHash: OpaqueDigest.hex(refreshToken), newTokenHash: OpaqueDigest.hex(next), at: now, extendTo: now + settings.sessionSeconds) {
+        switch try await store.refreshSession(
+            tokenHash: OpaqueDigest.hex(refreshToken), newTokenHash: OpaqueDigest.hex(next), at: now,
+            extendTo: now + settings.sessionSeconds)
+        {
         case .rotated(let session):
             switch workspace {
             case .keep: break
@@ -211,7 +241,9 @@ public final class AccountService: Sendable {
             }
             return try await tokens(userId: session.userId, sessionId: session.id, refreshToken: next, now: now)
         case .reused:
-            throw DomainError(.invalidToken, "this refresh token was already used; the session has been revoked, sign in again", field: "refreshToken")
+            throw DomainError(
+                .invalidToken, "this refresh token was already used; the session has been revoked, sign in again",
+                field: "refreshToken")
         case .invalid:
             throw DomainError(.invalidToken, "unknown, expired or revoked refresh token", field: "refreshToken")
         }
@@ -220,7 +252,9 @@ public final class AccountService: Sendable {
     private func tokens(userId: String, sessionId: String, refreshToken: String, now: Date) async throws -> TokenPair {
         var plan = try await store.customer(id: userId)?.planId ?? defaultPlan
         var workspace: String?, role: WorkspaceRole?
-        if let selected = try await store.selectedWorkspace(sessionId: sessionId), let selectedRole = try await store.role(workspaceId: selected, userId: userId) {
+        if let selected = try await store.selectedWorkspace(sessionId: sessionId),
+            let selectedRole = try await store.role(workspaceId: selected, userId: userId)
+        {
             workspace = selected
             role = selectedRole
             // Inside a workspace, its plan is the one that applies.
@@ -229,9 +263,12 @@ public final class AccountService: Sendable {
         let issuedAt = Int64(now.timeIntervalSince1970)
         let claims = AccessClaims(
             sub: userId, iss: settings.issuer, aud: settings.audience, iat: issuedAt,
-            exp: issuedAt + Int64(settings.accessTokenSeconds), sid: sessionId, plan: plan, workspace: workspace, role: role?.rawValue
+            exp: issuedAt + Int64(settings.accessTokenSeconds), sid: sessionId, plan: plan, workspace: workspace,
+            role: role?.rawValue
         )
-        return TokenPair(accessToken: try keys.signer(now: now).sign(claims), refreshToken: refreshToken, expiresIn: Int(settings.accessTokenSeconds))
+        return TokenPair(
+            accessToken: try keys.signer(now: now).sign(claims), refreshToken: refreshToken,
+            expiresIn: Int(settings.accessTokenSeconds))
     }
 
     /// Verifies an access token and that its session is still live.
@@ -239,11 +276,14 @@ public final class AccountService: Sendable {
         let now = clock.now()
         let claims: AccessClaims
         do {
-            claims = try keys.signer(now: now).verify(accessToken, issuer: settings.issuer, audience: settings.audience, now: now)
+            claims = try keys.signer(now: now).verify(
+                accessToken, issuer: settings.issuer, audience: settings.audience, now: now)
         } catch {
             throw DomainError(.unauthorized, "invalid or expired access token (\(error))")
         }
-        guard let session = try await store.session(id: claims.sid), session.userId == claims.sub, session.revokedAt == nil, session.expiresAt > now else {
+        guard let session = try await store.session(id: claims.sid), session.userId == claims.sub,
+            session.revokedAt == nil, session.expiresAt > now
+        else {
             throw DomainError(.unauthorized, "this session has been signed out")
         }
         return SignedInUser(userId: claims.sub, sessionId: claims.sid, claims: claims)
@@ -252,7 +292,9 @@ public final class AccountService: Sendable {
     // MARK: The signed-in user
 
     public func user(id: String) async throws -> UserRecord {
-        guard let user = try await store.user(id: id) else { throw DomainError(.unauthorized, "this account no longer exists") }
+        guard let user = try await store.user(id: id) else {
+            throw DomainError(.unauthorized, "this account no longer exists")
+        }
         return user
     }
 
@@ -282,7 +324,9 @@ public final class AccountService: Sendable {
         }
         let totp = TOTP(secret: TOTP.generateSecret())
         try await store.setPendingTOTP(userId: userId, sealedSecret: try box.seal(totp.secret), at: clock.now())
-        return Enrolment(secret: Base32.encode(totp.secret), otpauthUri: totp.provisioningURI(account: user.email, issuer: settings.audience))
+        return Enrolment(
+            secret: Base32.encode(totp.secret),
+            otpauthUri: totp.provisioningURI(account: user.email, issuer: settings.audience))
     }
 
     /// Confirms enrolment with a first code; returns ten single-use recovery codes, shown once.
@@ -296,7 +340,8 @@ public final class AccountService: Sendable {
         try limiter.check(throttleKey, rule: settings.accountRule, now: now)
         guard let step = TOTP(secret: try box.open(sealed)).matchingStep(code, at: now) else {
             limiter.recordFailure(throttleKey, at: now)
-            throw DomainError(.totpInvalid, "the code does not match; check the authenticator app's clock", field: "code")
+            throw DomainError(
+                .totpInvalid, "the code does not match; check the authenticator app's clock", field: "code")
         }
         let codes = (0..<10).map { _ in Self.recoveryCode() }
         try await store.enableTOTP(userId: userId, step: step, recoveryCodeHashes: codes.map(OpaqueDigest.hex), at: now)

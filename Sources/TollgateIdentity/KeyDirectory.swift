@@ -15,7 +15,9 @@ public struct KeyDirectory: Sendable {
 
     public func secretBox(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecretBox {
         if let fromEnvironment = environment["TOLLGATE_MASTER_KEY"] {
-            guard let box = SecretBox(base64: fromEnvironment) else { throw KeyDirectoryError.invalid("TOLLGATE_MASTER_KEY must be base64 of 32 bytes") }
+            guard let box = SecretBox(base64: fromEnvironment) else {
+                throw KeyDirectoryError.invalid("TOLLGATE_MASTER_KEY must be base64 of 32 bytes")
+            }
             return box
         }
         let file = (path as NSString).appendingPathComponent("master.key")
@@ -49,7 +51,8 @@ public struct KeyDirectory: Sendable {
         let encoder = JSONEncoder()
         // Milliseconds: two keys made within a second must still sort in order.
         encoder.dateEncodingStrategy = .millisecondsSince1970
-        try writePrivate(try encoder.encode(stored), to: (signingPath as NSString).appendingPathComponent("\(key.kid).json"))
+        try writePrivate(
+            try encoder.encode(stored), to: (signingPath as NSString).appendingPathComponent("\(key.kid).json"))
         return key
     }
 
@@ -57,8 +60,10 @@ public struct KeyDirectory: Sendable {
     /// them was made): every token they signed has expired. The signing key always stays.
     public func pruneSigningKeys(retention: TimeInterval, now: Date) throws {
         let keys = try readSigningKeys()
-        for (key, successor) in zip(keys, keys.dropFirst()) where now.timeIntervalSince(successor.createdAt) > retention {
-            try FileManager.default.removeItem(atPath: (signingPath as NSString).appendingPathComponent("\(key.kid).json"))
+        for (key, successor) in zip(keys, keys.dropFirst()) where now.timeIntervalSince(successor.createdAt) > retention
+        {
+            try FileManager.default.removeItem(
+                atPath: (signingPath as NSString).appendingPathComponent("\(key.kid).json"))
         }
     }
 
@@ -66,17 +71,24 @@ public struct KeyDirectory: Sendable {
         guard FileManager.default.fileExists(atPath: signingPath) else { return [] }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .millisecondsSince1970
-        return try FileManager.default.contentsOfDirectory(atPath: signingPath).filter { $0.hasSuffix(".json") }.map { name in
-            let stored = try decoder.decode(StoredKey.self, from: Data(contentsOf: URL(fileURLWithPath: (signingPath as NSString).appendingPathComponent(name))))
-            guard let raw = Base64URL.decode(stored.privateKey) else { throw KeyDirectoryError.invalid("\(name) holds no valid key") }
+        return try FileManager.default.contentsOfDirectory(atPath: signingPath).filter { $0.hasSuffix(".json") }.map {
+            name in
+            let stored = try decoder.decode(
+                StoredKey.self,
+                from: Data(contentsOf: URL(fileURLWithPath: (signingPath as NSString).appendingPathComponent(name))))
+            guard let raw = Base64URL.decode(stored.privateKey) else {
+                throw KeyDirectoryError.invalid("\(name) holds no valid key")
+            }
             return try SigningKey(kid: stored.kid, rawPrivateKey: raw, createdAt: stored.createdAt)
         }.sorted { $0.createdAt < $1.createdAt }
     }
 
     private func writePrivate(_ data: Data, to file: String) throws {
         let directory = (file as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        guard FileManager.default.createFile(atPath: file, contents: data, attributes: [.posixPermissions: 0o600]) else {
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard FileManager.default.createFile(atPath: file, contents: data, attributes: [.posixPermissions: 0o600])
+        else {
             throw KeyDirectoryError.invalid("cannot write \(file)")
         }
     }
@@ -86,7 +98,9 @@ public enum KeyDirectoryError: Error, Sendable, CustomStringConvertible {
     case invalid(String)
 
     public var description: String {
-        switch self { case .invalid(let message): return message }
+        switch self {
+        case .invalid(let message): return message
+        }
     }
 }
 

@@ -9,7 +9,7 @@ public struct PasswordPolicy: Sendable {
     public let bcryptCost: UInt8
     private let common: Set<String>
 
-    public static let maximumLength = 72  // bcrypt ignores bytes beyond 72
+    public static let maximumLength = 72 // bcrypt ignores bytes beyond 72
 
     public init(minimumLength: Int = 10, bcryptCost: UInt8 = 12) {
         self.minimumLength = minimumLength
@@ -24,10 +24,12 @@ public struct PasswordPolicy: Sendable {
             throw DomainError(.weakPassword, "the password must not contain control characters", field: "password")
         }
         guard password.count >= minimumLength else {
-            throw DomainError(.weakPassword, "the password must have at least \(minimumLength) characters", field: "password")
+            throw DomainError(
+                .weakPassword, "the password must have at least \(minimumLength) characters", field: "password")
         }
         guard password.utf8.count <= Self.maximumLength else {
-            throw DomainError(.weakPassword, "the password must have at most \(Self.maximumLength) bytes", field: "password")
+            throw DomainError(
+                .weakPassword, "the password must have at most \(Self.maximumLength) bytes", field: "password")
         }
         let folded = password.lowercased()
         let localPart = email?.lowercased().split(separator: "@").first.map(String.init) ?? ""
@@ -45,7 +47,8 @@ public struct PasswordPolicy: Sendable {
     /// were refused at registration is the hash of that prefix. The comparison runs anyway (on
     /// on a stand-in), so a refusal takes as long as a check.
     public func verify(_ password: String, hash: String) -> Bool {
-        let acceptable = !Self.hasControlCharacter(password) && password.utf8.count <= Self.maximumLength
+        let acceptable =
+            !Self.hasControlCharacter(password) && password.utf8.count <= Self.maximumLength
             && password.count >= minimumLength
         let matches = Bcrypt.verify(acceptable ? password : "refused", hash: hash)
         return acceptable && matches
@@ -60,7 +63,8 @@ public struct PasswordPolicy: Sendable {
 
     static let commonPasswords: Set<String> = {
         guard let url = Bundle.module.url(forResource: "common-passwords", withExtension: "txt"),
-              let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else { return [] }
         return Set(text.split(whereSeparator: \.isNewline).map { $0.lowercased() })
     }()
 }

@@ -25,7 +25,8 @@ public final class WorkspaceService: Sendable {
     /// "not found", never "forbidden": a workspace's existence is nobody else's business.
     public func authorize(_ action: WorkspaceAction, workspaceId: String, userId: String) async throws -> Membership {
         guard let role = try await store.role(workspaceId: workspaceId, userId: userId),
-              let workspace = try await store.workspace(id: workspaceId) else {
+            let workspace = try await store.workspace(id: workspaceId)
+        else {
             throw DomainError(.notFound, "no workspace \(workspaceId)", field: "id")
         }
         guard role.may(action) else {
@@ -38,7 +39,9 @@ public final class WorkspaceService: Sendable {
     public func create(userId: String, name: String) async throws -> Membership {
         let now = clock.now()
         let workspace = WorkspaceRecord(id: Secrets.randomId(prefix: "ws_"), name: name, createdAt: now, updatedAt: now)
-        let customer = CustomerRecord(id: workspace.id, email: nil, name: name, planId: catalog.defaultPlanId, billingAnchor: now, createdAt: now, updatedAt: now)
+        let customer = CustomerRecord(
+            id: workspace.id, email: nil, name: name, planId: catalog.defaultPlanId, billingAnchor: now, createdAt: now,
+            updatedAt: now)
         try await store.createWorkspace(workspace, ownerId: userId, customer: customer)
         return Membership(workspace: workspace, role: .owner)
     }
@@ -69,7 +72,8 @@ public final class WorkspaceService: Sendable {
     public func seatLimit(workspaceId: String) async throws -> Int? {
         guard let customer = try await store.customer(id: workspaceId) else { return nil }
         let plan = catalog.plan(customer.planId) ?? catalog.defaultPlan
-        return Seats.limit(catalog: catalog, plan: plan, addOnQuantities: customer.addOns, purchasedSeats: customer.seats)
+        return Seats.limit(
+            catalog: catalog, plan: plan, addOnQuantities: customer.addOns, purchasedSeats: customer.seats)
     }
 
     public struct Invitation: Sendable {
@@ -77,28 +81,37 @@ public final class WorkspaceService: Sendable {
     }
 
     /// Invites `email` with `role` (not owner); the single-use link goes out by e-mail (outbox).
-    public func invite(workspaceId: String, userId: String, email rawEmail: String, role: WorkspaceRole) async throws -> InvitationRecord {
+    public func invite(workspaceId: String, userId: String, email rawEmail: String, role: WorkspaceRole) async throws
+        -> InvitationRecord
+    {
         let membership = try await authorize(.invite, workspaceId: workspaceId, userId: userId)
         guard role != .owner else {
             throw DomainError.invalidField("role", "a workspace has one owner; invite as ADMIN and transfer ownership")
         }
         guard membership.role.mayGrant(role) else {
-            throw DomainError(.forbidden, "a \(membership.role.rawValue) may invite members and viewers only", field: "role")
+            throw DomainError(
+                .forbidden, "a \(membership.role.rawValue) may invite members and viewers only", field: "role")
         }
         let email = try EmailAddress.normalized(rawEmail)
         let now = clock.now()
         let token = Secrets.opaqueToken(prefix: "tg_inv_")
         let invitation = InvitationRecord(
-            id: Secrets.randomId(prefix: "inv_"), workspaceId: workspaceId, email: email, role: role, tokenHash: OpaqueDigest.hex(token),
+            id: Secrets.randomId(prefix: "inv_"), workspaceId: workspaceId, email: email, role: role,
+            tokenHash: OpaqueDigest.hex(token),
             invitedBy: userId, createdAt: now, expiresAt: now + invitationSeconds
         )
-        let payload = String(decoding: try JSONEncoder().encode([
-            "token": token, "workspaceId": workspaceId, "workspaceName": membership.workspace.name, "role": role.rawValue,
-            "expiresAt": ISO8601DateFormatter().string(from: invitation.expiresAt),
-        ]), as: UTF8.self)
-        let message = OutboxMessage(id: Secrets.randomId(prefix: "msg_"), kind: "email.workspace_invitation", recipient: email, payload: payload, createdAt: now)
+        let payload = String(
+            decoding: try JSONEncoder().encode([
+                "token": token, "workspaceId": workspaceId, "workspaceName": membership.workspace.name,
+                "role": role.rawValue,
+                "expiresAt": ISO8601DateFormatter().string(from: invitation.expiresAt),
+            ]), as: UTF8.self)
+        let message = OutboxMessage(
+            id: Secrets.randomId(prefix: "msg_"), kind: "email.workspace_invitation", recipient: email,
+            payload: payload, createdAt: now)
         do {
-            try await store.createInvitation(invitation, seatLimit: try await seatLimit(workspaceId: workspaceId), outbox: [message], now: now)
+            try await store.createInvitation(
+                invitation, seatLimit: try await seatLimit(workspaceId: workspaceId), outbox: [message], now: now)
         } catch WorkspaceStoreError.seatsExhausted(let limit) {
             throw Self.seatsError(limit)
         } catch WorkspaceStoreError.alreadyMember {
@@ -114,7 +127,9 @@ public final class WorkspaceService: Sendable {
 
     /// Accepts an invitation; only the invited address can, within 7 days, once.
     public func accept(workspaceId: String, token: String, userId: String) async throws -> Membership {
-        guard let user = try await store.user(id: userId) else { throw DomainError(.unauthorized, "this account no longer exists") }
+        guard let user = try await store.user(id: userId) else {
+            throw DomainError(.unauthorized, "this account no longer exists")
+        }
         let role: WorkspaceRole
         do {
             role = try await store.acceptInvitation(
@@ -130,29 +145,38 @@ public final class WorkspaceService: Sendable {
         } catch WorkspaceStoreError.seatsExhausted(let limit) {
             throw Self.seatsError(limit)
         }
-        guard let workspace = try await store.workspace(id: workspaceId) else { throw DomainError(.notFound, "no workspace \(workspaceId)", field: "id") }
+        guard let workspace = try await store.workspace(id: workspaceId) else {
+            throw DomainError(.notFound, "no workspace \(workspaceId)", field: "id")
+        }
         return Membership(workspace: workspace, role: role)
     }
 
     public func changeRole(workspaceId: String, userId: String, targetId: String, role: WorkspaceRole) async throws {
         _ = try await authorize(.changeRole, workspaceId: workspaceId, userId: userId)
-        guard role != .owner else { throw DomainError.invalidField("role", "use the transfer route to change the owner") }
+        guard role != .owner else {
+            throw DomainError.invalidField("role", "use the transfer route to change the owner")
+        }
         guard try await store.setRole(workspaceId: workspaceId, userId: targetId, role: role) else {
-            throw DomainError(.notFound, "no member \(targetId) whose role can change (the owner's cannot)", field: "userId")
+            throw DomainError(
+                .notFound, "no member \(targetId) whose role can change (the owner's cannot)", field: "userId")
         }
     }
 
     public func removeMember(workspaceId: String, userId: String, targetId: String) async throws {
         // Anyone may leave; removing someone else needs ADMIN or above.
-        let membership = try await authorize(targetId == userId ? .leave : .removeMember, workspaceId: workspaceId, userId: userId)
+        let membership = try await authorize(
+            targetId == userId ? .leave : .removeMember, workspaceId: workspaceId, userId: userId)
         // The owner is never removed (the store refuses it with its own answer, below).
         if targetId != userId, let targetRole = try await store.role(workspaceId: workspaceId, userId: targetId),
             targetRole != .owner, !membership.role.mayRemove(targetRole)
         {
-            throw DomainError(.forbidden, "a \(membership.role.rawValue) may not remove a \(targetRole.rawValue)", field: "userId")
+            throw DomainError(
+                .forbidden, "a \(membership.role.rawValue) may not remove a \(targetRole.rawValue)", field: "userId")
         }
         guard try await store.removeMember(workspaceId: workspaceId, userId: targetId) else {
-            throw DomainError(.notFound, "no member \(targetId) who can be removed (the owner cannot; transfer ownership first)", field: "userId")
+            throw DomainError(
+                .notFound, "no member \(targetId) who can be removed (the owner cannot; transfer ownership first)",
+                field: "userId")
         }
     }
 
@@ -166,6 +190,9 @@ public final class WorkspaceService: Sendable {
     }
 
     private static func seatsError(_ limit: Int) -> DomainError {
-        DomainError(.seatLimitReached, "all \(limit) seats of this workspace are taken (members and pending invitations): buy seats or an add-on, or upgrade", field: "email")
+        DomainError(
+            .seatLimitReached,
+            "all \(limit) seats of this workspace are taken (members and pending invitations): buy seats or an add-on, or upgrade",
+            field: "email")
     }
 }

@@ -55,7 +55,8 @@ public enum CounterMemoryProbe {
         let before = resident()
         let table = CounterTable()
         for index in 0..<count {
-            let key = CounterKey(subject: "customer:cus_\(index)", feature: "api_calls", periodStartMillis: 1_790_000_000_000)
+            let key = CounterKey(
+                subject: "customer:cus_\(index)", feature: "api_calls", periodStartMillis: 1_790_000_000_000)
             table.update(key) { $0 = Int64(index) }
         }
         let after = resident()

@@ -50,7 +50,10 @@ public final class CreditService: Sendable {
     public func creditType(_ requested: String?) throws -> String {
         let type = requested ?? catalog.creditTypes.first ?? "credits"
         guard catalog.creditTypes.isEmpty || catalog.creditTypes.contains(type) else {
-            throw DomainError.invalidField("creditType", "catalog \(catalog.product) has no credit type \(type); it has \(catalog.creditTypes.joined(separator: ", "))")
+            throw DomainError.invalidField(
+                "creditType",
+                "catalog \(catalog.product) has no credit type \(type); it has \(catalog.creditTypes.joined(separator: ", "))"
+            )
         }
         return type
     }
@@ -74,10 +77,13 @@ public final class CreditService: Sendable {
     ) async throws -> Movement {
         let claim = key.map { IdempotencyClaim(scope: "credits:\(subjectId)", key: $0, fingerprint: fingerprint) }
         do {
-            let response = try await store.withCreditAccount(subject: subjectId, creditType: type, claim: claim, now: now, decide)
+            let response = try await store.withCreditAccount(
+                subject: subjectId, creditType: type, claim: claim, now: now, decide)
             return try Self.decoder.decode(Movement.self, from: Data(response.utf8))
         } catch CreditStoreError.idempotencyKeyReused {
-            throw DomainError(.idempotencyKeyReused, "idempotency key \(key ?? "") was already used for a different request", field: "idempotencyKey")
+            throw DomainError(
+                .idempotencyKeyReused, "idempotency key \(key ?? "") was already used for a different request",
+                field: "idempotencyKey")
         }
     }
 
@@ -98,15 +104,22 @@ public final class CreditService: Sendable {
         if let expiresAt, expiresAt <= now { throw DomainError.invalidField("expiresAt", "must be in the future") }
         try await ensurePlanGrants(customerId: customerId, creditType: type)
         let grantId = "grant_" + UUID().uuidString.lowercased().prefix(20)
-        let fingerprint = "grant|\(type)|\(amount)|\(expiresAt.map(Millis.from) ?? 0)|\(priority)|\(reason.rawValue)|\(reference ?? "")"
+        let fingerprint =
+            "grant|\(type)|\(amount)|\(expiresAt.map(Millis.from) ?? 0)|\(priority)|\(reason.rawValue)|\(reference ?? "")"
         return try await run(customerId, type, key: idempotencyKey, fingerprint: fingerprint, now: now) { state in
             let lines = CreditLedger.grant(amount, grantId: String(grantId), overdrawn: state.overdrawn, reason: reason)
             var change = CreditChange(response: "")
-            change.grants = [NewGrant(id: String(grantId), amount: amount, priority: priority, expiresAt: expiresAt, reason: reason, reference: reference)]
+            change.grants = [
+                NewGrant(
+                    id: String(grantId), amount: amount, priority: priority, expiresAt: expiresAt, reason: reason,
+                    reference: reference)
+            ]
             change.transactions = [LedgerTransaction(reason: reason, reference: reference, lines: lines, at: now)]
             let balance = state.balance + amount
             let available = Self.available(after: state, adding: amount, overdraftLimit: 0, now: now)
-            change.response = try Self.encode(Movement(creditType: type, amount: amount, balance: balance, available: available, grant: String(grantId)))
+            change.response = try Self.encode(
+                Movement(
+                    creditType: type, amount: amount, balance: balance, available: available, grant: String(grantId)))
             return change
         }
     }
@@ -126,12 +139,22 @@ public final class CreditService: Sendable {
             let grantId = "grant_" + UUID().uuidString.lowercased().prefix(20)
             _ = try await run(customerId, type, key: reference, fingerprint: reference, now: now) { state in
                 var change = CreditChange(response: "")
-                change.grants = [NewGrant(id: String(grantId), amount: rule.amount, priority: 0, expiresAt: expiresAt, reason: reason, reference: reference)]
-                change.transactions = [LedgerTransaction(
-                    reason: reason, reference: reference,
-                    lines: CreditLedger.grant(rule.amount, grantId: String(grantId), overdrawn: state.overdrawn, reason: reason), at: now
-                )]
-                change.response = try Self.encode(Movement(creditType: type, amount: rule.amount, balance: state.balance + rule.amount, available: 0, grant: String(grantId)))
+                change.grants = [
+                    NewGrant(
+                        id: String(grantId), amount: rule.amount, priority: 0, expiresAt: expiresAt, reason: reason,
+                        reference: reference)
+                ]
+                change.transactions = [
+                    LedgerTransaction(
+                        reason: reason, reference: reference,
+                        lines: CreditLedger.grant(
+                            rule.amount, grantId: String(grantId), overdrawn: state.overdrawn, reason: reason), at: now
+                    )
+                ]
+                change.response = try Self.encode(
+                    Movement(
+                        creditType: type, amount: rule.amount, balance: state.balance + rule.amount, available: 0,
+                        grant: String(grantId)))
                 return change
             }
             madePlanGrants.withLock { _ = $0.insert(known) }
@@ -141,7 +164,10 @@ public final class CreditService: Sendable {
     // MARK: Debits and reservations
 
     /// Takes `amount` now, or refuses with INSUFFICIENT_CREDITS (nothing taken).
-    public func debit(customerId: String, amount: Int64, creditType requested: String?, reason: CreditReason = .consumption, reference: String?, idempotencyKey: String) async throws -> Movement {
+    public func debit(
+        customerId: String, amount: Int64, creditType requested: String?, reason: CreditReason = .consumption,
+        reference: String?, idempotencyKey: String
+    ) async throws -> Movement {
         try validate(amount)
         let type = try creditType(requested)
         let (_, plan) = try await plan(of: customerId)
@@ -149,17 +175,22 @@ public final class CreditService: Sendable {
         let now = clock.now()
         let fingerprint = "debit|\(type)|\(amount)|\(reason.rawValue)|\(reference ?? "")"
         return try await run(customerId, type, key: idempotencyKey, fingerprint: fingerprint, now: now) { state in
-            let lines = try Self.debitLines(amount, state: state, overdraftLimit: plan.creditOverdraft, now: now, reason: reason)
+            let lines = try Self.debitLines(
+                amount, state: state, overdraftLimit: plan.creditOverdraft, now: now, reason: reason)
             var change = CreditChange(response: "")
             change.transactions = [LedgerTransaction(reason: reason, reference: reference, lines: lines, at: now)]
-            let available = Self.available(after: state, adding: -amount, overdraftLimit: plan.creditOverdraft, now: now)
-            change.response = try Self.encode(Movement(creditType: type, amount: amount, balance: state.balance - amount, available: available))
+            let available = Self.available(
+                after: state, adding: -amount, overdraftLimit: plan.creditOverdraft, now: now)
+            change.response = try Self.encode(
+                Movement(creditType: type, amount: amount, balance: state.balance - amount, available: available))
             return change
         }
     }
 
     /// Holds `amount` for a job until committed, released, or `ttl` passes.
-    public func reserve(customerId: String, amount: Int64, creditType requested: String?, ttlSeconds: Int64, idempotencyKey: String) async throws -> Movement {
+    public func reserve(
+        customerId: String, amount: Int64, creditType requested: String?, ttlSeconds: Int64, idempotencyKey: String
+    ) async throws -> Movement {
         try validate(amount)
         guard (1...Self.maximumTTLSeconds).contains(ttlSeconds) else {
             throw DomainError.invalidField("ttlSeconds", "must be from 1 to \(Self.maximumTTLSeconds)")
@@ -170,19 +201,28 @@ public final class CreditService: Sendable {
         let now = clock.now()
         let id = "res_" + UUID().uuidString.lowercased().prefix(20)
         let expiresAt = now + TimeInterval(ttlSeconds)
-        return try await run(customerId, type, key: idempotencyKey, fingerprint: "reserve|\(type)|\(amount)|\(ttlSeconds)", now: now) { state in
-            let available = CreditLedger.available(grants: state.grants, overdrawn: state.overdrawn, overdraftLimit: plan.creditOverdraft, held: state.held, now: now)
+        return try await run(
+            customerId, type, key: idempotencyKey, fingerprint: "reserve|\(type)|\(amount)|\(ttlSeconds)", now: now
+        ) { state in
+            let available = CreditLedger.available(
+                grants: state.grants, overdrawn: state.overdrawn, overdraftLimit: plan.creditOverdraft,
+                held: state.held, now: now)
             guard amount <= available else {
-                throw DomainError(.insufficientCredits, "\(amount) \(type) needed, \(max(0, available)) available", field: "amount")
+                throw DomainError(
+                    .insufficientCredits, "\(amount) \(type) needed, \(max(0, available)) available", field: "amount")
             }
             var change = CreditChange(response: "")
-            change.newReservations = [ReservationRecord(
-                id: String(id), subject: customerId, creditType: type, amount: amount, status: .held, committedAmount: nil, expiresAt: expiresAt, createdAt: now
-            )]
-            change.response = try Self.encode(Movement(
-                creditType: type, amount: amount, balance: state.balance, available: available - amount,
-                reservation: String(id), reservationStatus: "held", expiresAt: expiresAt
-            ))
+            change.newReservations = [
+                ReservationRecord(
+                    id: String(id), subject: customerId, creditType: type, amount: amount, status: .held,
+                    committedAmount: nil, expiresAt: expiresAt, createdAt: now
+                )
+            ]
+            change.response = try Self.encode(
+                Movement(
+                    creditType: type, amount: amount, balance: state.balance, available: available - amount,
+                    reservation: String(id), reservationStatus: "held", expiresAt: expiresAt
+                ))
             return change
         }
     }
@@ -196,26 +236,37 @@ public final class CreditService: Sendable {
         }
         let (_, plan) = try await plan(of: reservation.subject)
         let now = clock.now()
-        return try await run(reservation.subject, reservation.creditType, key: "commit:\(reservationId)", fingerprint: "commit|\(amount)", now: now) { state in
+        return try await run(
+            reservation.subject, reservation.creditType, key: "commit:\(reservationId)",
+            fingerprint: "commit|\(amount)", now: now
+        ) { state in
             guard var hold = state.holds.first(where: { $0.id == reservationId }) else {
-                throw DomainError(.reservationNotFound, "reservation \(reservationId) was released or has expired", field: "reservation")
+                throw DomainError(
+                    .reservationNotFound, "reservation \(reservationId) was released or has expired",
+                    field: "reservation")
             }
             // The hold being committed no longer blocks its own credits.
-            let others = CreditState(subject: state.subject, creditType: state.creditType, grants: state.grants, overdrawn: state.overdrawn,
-                                     holds: state.holds.filter { $0.id != reservationId }, balance: state.balance)
+            let others = CreditState(
+                subject: state.subject, creditType: state.creditType, grants: state.grants, overdrawn: state.overdrawn,
+                holds: state.holds.filter { $0.id != reservationId }, balance: state.balance)
             var change = CreditChange(response: "")
             if amount > 0 {
-                let lines = try Self.debitLines(amount, state: others, overdraftLimit: plan.creditOverdraft, now: now, reason: .consumption)
-                change.transactions = [LedgerTransaction(reason: .consumption, reference: reservationId, lines: lines, at: now)]
+                let lines = try Self.debitLines(
+                    amount, state: others, overdraftLimit: plan.creditOverdraft, now: now, reason: .consumption)
+                change.transactions = [
+                    LedgerTransaction(reason: .consumption, reference: reservationId, lines: lines, at: now)
+                ]
             }
             hold.status = .committed
             hold.committedAmount = amount
             change.settledReservations = [hold]
-            let available = Self.available(after: others, adding: -amount, overdraftLimit: plan.creditOverdraft, now: now)
-            change.response = try Self.encode(Movement(
-                creditType: hold.creditType, amount: amount, balance: state.balance - amount, available: available,
-                reservation: reservationId, reservationStatus: "committed"
-            ))
+            let available = Self.available(
+                after: others, adding: -amount, overdraftLimit: plan.creditOverdraft, now: now)
+            change.response = try Self.encode(
+                Movement(
+                    creditType: hold.creditType, amount: amount, balance: state.balance - amount, available: available,
+                    reservation: reservationId, reservationStatus: "committed"
+                ))
             return change
         }
     }
@@ -225,18 +276,26 @@ public final class CreditService: Sendable {
         let reservation = try await heldReservation(reservationId)
         let (_, plan) = try await plan(of: reservation.subject)
         let now = clock.now()
-        return try await run(reservation.subject, reservation.creditType, key: "release:\(reservationId)", fingerprint: "release", now: now) { state in
+        return try await run(
+            reservation.subject, reservation.creditType, key: "release:\(reservationId)", fingerprint: "release",
+            now: now
+        ) { state in
             guard var hold = state.holds.first(where: { $0.id == reservationId }) else {
-                throw DomainError(.reservationNotFound, "reservation \(reservationId) was committed, released or has expired", field: "reservation")
+                throw DomainError(
+                    .reservationNotFound, "reservation \(reservationId) was committed, released or has expired",
+                    field: "reservation")
             }
             hold.status = .released
             var change = CreditChange(response: "")
             change.settledReservations = [hold]
-            let available = CreditLedger.available(grants: state.grants, overdrawn: state.overdrawn, overdraftLimit: plan.creditOverdraft,
-                                                   held: state.held - hold.amount, now: now)
-            change.response = try Self.encode(Movement(
-                creditType: hold.creditType, amount: 0, balance: state.balance, available: available, reservation: reservationId, reservationStatus: "released"
-            ))
+            let available = CreditLedger.available(
+                grants: state.grants, overdrawn: state.overdrawn, overdraftLimit: plan.creditOverdraft,
+                held: state.held - hold.amount, now: now)
+            change.response = try Self.encode(
+                Movement(
+                    creditType: hold.creditType, amount: 0, balance: state.balance, available: available,
+                    reservation: reservationId, reservationStatus: "released"
+                ))
             return change
         }
     }
@@ -248,16 +307,25 @@ public final class CreditService: Sendable {
         return reservation
     }
 
-    private static func debitLines(_ amount: Int64, state: CreditState, overdraftLimit: Int64, now: Date, reason: CreditReason) throws -> [LedgerLine] {
+    private static func debitLines(
+        _ amount: Int64, state: CreditState, overdraftLimit: Int64, now: Date, reason: CreditReason
+    ) throws -> [LedgerLine] {
         do {
-            return try CreditLedger.debit(amount, grants: state.grants, overdrawn: state.overdrawn, overdraftLimit: overdraftLimit, held: state.held, now: now, reason: reason)
+            return try CreditLedger.debit(
+                amount, grants: state.grants, overdrawn: state.overdrawn, overdraftLimit: overdraftLimit,
+                held: state.held, now: now, reason: reason)
         } catch .insufficient(let available) {
-            throw DomainError(.insufficientCredits, "\(amount) \(state.creditType) needed, \(available) available", field: "amount")
+            throw DomainError(
+                .insufficientCredits, "\(amount) \(state.creditType) needed, \(available) available", field: "amount")
         }
     }
 
-    private static func available(after state: CreditState, adding delta: Int64, overdraftLimit: Int64, now: Date) -> Int64 {
-        CreditLedger.available(grants: state.grants, overdrawn: state.overdrawn, overdraftLimit: overdraftLimit, held: state.held, now: now) + delta
+    private static func available(after state: CreditState, adding delta: Int64, overdraftLimit: Int64, now: Date)
+        -> Int64
+    {
+        CreditLedger.available(
+            grants: state.grants, overdrawn: state.overdrawn, overdraftLimit: overdraftLimit, held: state.held, now: now
+        ) + delta
     }
 
     // MARK: Reading
@@ -276,13 +344,17 @@ public final class CreditService: Sendable {
         var balances: [Balance] = []
         for type in types {
             let state = try await store.creditState(subject: customerId, creditType: type, now: now)
-            let available = CreditLedger.available(grants: state.grants, overdrawn: state.overdrawn, overdraftLimit: plan.creditOverdraft, held: state.held, now: now)
+            let available = CreditLedger.available(
+                grants: state.grants, overdrawn: state.overdrawn, overdraftLimit: plan.creditOverdraft,
+                held: state.held, now: now)
             balances.append(Balance(creditType: type, state: state, available: available))
         }
         return balances
     }
 
-    public func history(customerId: String, creditType requested: String?, before: Int64?, limit: Int) async throws -> [CreditHistoryEntry] {
+    public func history(customerId: String, creditType requested: String?, before: Int64?, limit: Int) async throws
+        -> [CreditHistoryEntry]
+    {
         let type = try creditType(requested)
         try await ensurePlanGrants(customerId: customerId, creditType: type)
         return try await store.creditHistory(subject: customerId, creditType: type, before: before, limit: limit)

@@ -21,10 +21,13 @@ public struct CustomerChangeListener: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    try await feed.listenForCustomerChanges(ready: { service.forgetAllCustomers() }, changed: { service.forget(customerId: $0) })
+                    try await feed.listenForCustomerChanges(
+                        ready: { service.forgetAllCustomers() }, changed: { service.forget(customerId: $0) })
                 } catch {
                     guard !Task.isCancelled else { return }
-                    logger.warning("customer change feed lost; listening again", metadata: ["error": "\(String(reflecting: error))"])
+                    logger.warning(
+                        "customer change feed lost; listening again",
+                        metadata: ["error": "\(String(reflecting: error))"])
                     try? await Task.sleep(for: .seconds(1))
                 }
             }

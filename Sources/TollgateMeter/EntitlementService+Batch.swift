@@ -9,7 +9,9 @@ public struct ConsumeRequest: Sendable, Hashable {
     public let idempotencyKey: String
     public let workspaceId: String?
 
-    public init(customerId: String, featureId: String, amount: Int64, idempotencyKey: String, workspaceId: String? = nil) {
+    public init(
+        customerId: String, featureId: String, amount: Int64, idempotencyKey: String, workspaceId: String? = nil
+    ) {
         self.customerId = customerId
         self.featureId = featureId
         self.amount = amount
@@ -28,7 +30,8 @@ extension EntitlementService {
     public func consume(batch requests: [ConsumeRequest]) async -> [Result<UsageOutcome, any Error>] {
         var results = [Result<UsageOutcome, any Error>?](repeating: nil, count: requests.count)
         var counted: [Counted] = []
-        var refused: [(index: Int, flight: IdempotencyGate.Flight, prepared: PreparedConsume, outcome: UsageOutcome)] = []
+        var refused: [(index: Int, flight: IdempotencyGate.Flight, prepared: PreparedConsume, outcome: UsageOutcome)] =
+            []
         var followers: [(index: Int, flight: IdempotencyGate.Flight)] = []
         var oneByOne: [Int] = []
         for (index, request) in requests.enumerated() {
@@ -38,11 +41,14 @@ extension EntitlementService {
                 prepared = try await prepare(request)
                 let quota = prepared.target.quota
                 if leasedLimit(quota) != nil || isDecidedAcrossNodes(quota, subject: prepared.target.subject)
-                    || (quota.feature.creditCost != nil && credits != nil) {
+                    || (quota.feature.creditCost != nil && credits != nil)
+                {
                     oneByOne.append(index)
                     continue
                 }
-                switch try gate.claim(scope: prepared.scope, key: request.idempotencyKey, fingerprint: prepared.fingerprint) {
+                switch try gate.claim(
+                    scope: prepared.scope, key: request.idempotencyKey, fingerprint: prepared.fingerprint)
+                {
                 case .follower(let leader):
                     followers.append((index, leader))
                     continue
@@ -56,18 +62,24 @@ extension EntitlementService {
             // This call leads the key: decide and count in memory now, commit below.
             do {
                 try await counters.ensureLoaded(prepared.key) { try await store.counterValue(prepared.key) }
-                let outcome = try await decideAndCount(key: prepared.key, target: prepared.target, customerId: request.customerId, amount: request.amount)
+                let outcome = try await decideAndCount(
+                    key: prepared.key, target: prepared.target, customerId: request.customerId, amount: request.amount)
                 guard outcome.allowed else {
                     refused.append((index, flight, prepared, outcome))
                     continue
                 }
                 let entry = usageEntry(
                     key: prepared.key, quota: prepared.target.quota, delta: request.amount, scope: prepared.scope,
-                    idempotencyKey: request.idempotencyKey, fingerprint: prepared.fingerprint, outcome: outcome, leaseNode: nil
+                    idempotencyKey: request.idempotencyKey, fingerprint: prepared.fingerprint, outcome: outcome,
+                    leaseNode: nil
                 )
-                counted.append(Counted(index: index, flight: flight, scope: prepared.scope, key: prepared.key, outcome: outcome, entry: entry))
+                counted.append(
+                    Counted(
+                        index: index, flight: flight, scope: prepared.scope, key: prepared.key, outcome: outcome,
+                        entry: entry))
             } catch {
-                results[index] = await finish(flight, scope: prepared.scope, key: request.idempotencyKey, found: .failure(error))
+                results[index] = await finish(
+                    flight, scope: prepared.scope, key: request.idempotencyKey, found: .failure(error))
             }
         }
         // One durable commit for every counted consume.
@@ -88,7 +100,8 @@ extension EntitlementService {
                 counters.update(item.key) { $0 -= request.amount }
                 (found, undone) = (.failure(error), true)
             }
-            results[item.index] = await finish(item.flight, scope: item.scope, key: request.idempotencyKey, found: found)
+            results[item.index] = await finish(
+                item.flight, scope: item.scope, key: request.idempotencyKey, found: found)
         }
         for item in refused {
             let request = requests[item.index]
@@ -98,18 +111,22 @@ extension EntitlementService {
                 // while they were held is decided again, as it would have been one by one.
                 found = await Result(awaiting: { try await self.decideAndCommit(request, prepared: item.prepared) })
             }
-            results[item.index] = await finish(item.flight, scope: item.prepared.scope, key: request.idempotencyKey, found: found)
+            results[item.index] = await finish(
+                item.flight, scope: item.prepared.scope, key: request.idempotencyKey, found: found)
         }
         await withTaskGroup(of: (Int, Result<UsageOutcome, any Error>).self) { group in
             for index in oneByOne {
                 let request = requests[index]
                 group.addTask {
-                    await (index, Result(awaiting: {
-                        try await self.consume(
-                            customerId: request.customerId, featureId: request.featureId, amount: request.amount,
-                            idempotencyKey: request.idempotencyKey, workspaceId: request.workspaceId
-                        )
-                    }))
+                    await (
+                        index,
+                        Result(awaiting: {
+                            try await self.consume(
+                                customerId: request.customerId, featureId: request.featureId, amount: request.amount,
+                                idempotencyKey: request.idempotencyKey, workspaceId: request.workspaceId
+                            )
+                        })
+                    )
                 }
             }
             for await (index, result) in group { results[index] = result }
@@ -125,15 +142,21 @@ extension EntitlementService {
     private func finish(
         _ flight: IdempotencyGate.Flight, scope: String, key: String, found: Result<IdempotencyGate.Answer, any Error>
     ) async -> Result<UsageOutcome, any Error> {
-        await gate.finish(flight, scope: scope, key: key, found: found, lookup: { try await self.store.idempotencyRecord(scope: scope, key: key) })
+        await gate.finish(
+            flight, scope: scope, key: key, found: found,
+            lookup: { try await self.store.idempotencyRecord(scope: scope, key: key) })
     }
 
     /// Decides one consume again and commits it alone if it is allowed now.
-    private func decideAndCommit(_ request: ConsumeRequest, prepared: PreparedConsume) async throws -> IdempotencyGate.Answer {
-        let outcome = try await decideAndCount(key: prepared.key, target: prepared.target, customerId: request.customerId, amount: request.amount)
+    private func decideAndCommit(_ request: ConsumeRequest, prepared: PreparedConsume) async throws
+        -> IdempotencyGate.Answer
+    {
+        let outcome = try await decideAndCount(
+            key: prepared.key, target: prepared.target, customerId: request.customerId, amount: request.amount)
         guard outcome.allowed else { return .refusal(outcome) }
         return try await commit(
-            key: prepared.key, quota: prepared.target.quota, delta: request.amount, scope: prepared.scope, idempotencyKey: request.idempotencyKey,
+            key: prepared.key, quota: prepared.target.quota, delta: request.amount, scope: prepared.scope,
+            idempotencyKey: request.idempotencyKey,
             fingerprint: prepared.fingerprint, outcome: outcome, leaseNode: nil,
             undo: { [counters] in counters.update(prepared.key) { $0 -= request.amount } }, settle: {}
         )

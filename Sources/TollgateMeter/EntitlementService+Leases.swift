@@ -18,7 +18,8 @@ extension EntitlementService {
         var used = leases.take(key, amount: amount)
         if used == nil, amount <= limit {
             try await leases.refill(
-                key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from), limit: limit, amount: amount
+                key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from),
+                limit: limit, amount: amount
             )
             used = leases.take(key, amount: amount)
         }
@@ -26,12 +27,14 @@ extension EntitlementService {
             // Nothing left to lease: refused as an exhausted quota, with the count last seen.
             let seen = max(leases.usedSeen(key) ?? limit, limit - amount + 1)
             let decision = Entitlements.decide(
-                catalog: catalog, plan: target.plan, quota: quota, used: seen, amount: amount, exhaustedReason: target.exhaustedReason
+                catalog: catalog, plan: target.plan, quota: quota, used: seen, amount: amount,
+                exhaustedReason: target.exhaustedReason
             )
             return outcome(decision, customerId: customerId, feature: quota.feature.id, amount: amount, usedAfter: seen)
         }
         let decision = Entitlements.decide(
-            catalog: catalog, plan: target.plan, quota: quota, used: used - amount, amount: amount, exhaustedReason: target.exhaustedReason
+            catalog: catalog, plan: target.plan, quota: quota, used: used - amount, amount: amount,
+            exhaustedReason: target.exhaustedReason
         )
         return outcome(decision, customerId: customerId, feature: quota.feature.id, amount: amount, usedAfter: used)
     }
@@ -47,7 +50,8 @@ extension EntitlementService {
     /// so the decision is made against the committed counters with the customer's row locked
     /// (one such decision at a time per customer, on all nodes) and applied in that transaction.
     func consumeUnderCapAcrossNodes(
-        target: Target, key: CounterKey, customerId: String, amount: Int64, scope: String, idempotencyKey: String, fingerprint: String
+        target: Target, key: CounterKey, customerId: String, amount: Int64, scope: String, idempotencyKey: String,
+        fingerprint: String
     ) async throws -> IdempotencyGate.Answer {
         let quota = target.quota
         guard let price = quota.overage, let cap = target.subject.spendCap else {
@@ -55,17 +59,20 @@ extension EntitlementService {
         }
         let others = otherOverageCounters(target)
         let found = try await store.consumeSerialized(
-            customerId: target.subjectId, keys: [key] + others.map(\.0), delta: counterDelta(key: key, quota: quota, delta: amount, leaseNode: nil),
+            customerId: target.subjectId, keys: [key] + others.map(\.0),
+            delta: counterDelta(key: key, quota: quota, delta: amount, leaseNode: nil),
             claim: IdempotencyClaim(scope: scope, key: idempotencyKey, fingerprint: fingerprint), at: clock.now()
         ) { [catalog] committed -> (UsageOutcome, response: String?) in
             let used = committed[key] ?? 0
             let allowance = Self.overageAllowance(price: price, cap: cap, others: others) { committed[$0] ?? 0 }
             let decision = Entitlements.decide(
-                catalog: catalog, plan: target.plan, quota: quota, used: used, amount: amount, exhaustedReason: target.exhaustedReason,
+                catalog: catalog, plan: target.plan, quota: quota, used: used, amount: amount,
+                exhaustedReason: target.exhaustedReason,
                 overageAllowance: allowance
             )
             let outcome = self.outcome(
-                decision, customerId: customerId, feature: quota.feature.id, amount: amount, usedAfter: decision.allowed ? used + amount : used,
+                decision, customerId: customerId, feature: quota.feature.id, amount: amount,
+                usedAfter: decision.allowed ? used + amount : used,
                 overagePriced: true
             )
             return (outcome, decision.allowed ? outcome.compactRecord ?? outcome.storedJSON : nil)

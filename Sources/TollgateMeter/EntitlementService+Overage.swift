@@ -15,7 +15,9 @@ extension EntitlementService {
 
     /// How many units of overage a feature priced `price` may still take under `cap`, given
     /// what the other features' overage (at the counts `used` reports) already costs.
-    static func overageAllowance(price: OveragePrice, cap: Money, others: [(CounterKey, Quota)], used: (CounterKey) -> Int64) -> Int64? {
+    static func overageAllowance(
+        price: OveragePrice, cap: Money, others: [(CounterKey, Quota)], used: (CounterKey) -> Int64
+    ) -> Int64? {
         let spent = others.reduce(Int64(0)) { sum, pair in
             sum + (Invoicing.overageLine(quota: pair.1, used: used(pair.0), currency: cap.currency)?.amount ?? 0)
         }
@@ -26,7 +28,9 @@ extension EntitlementService {
     func overageQuotas(of subject: CustomerRecord, plan: Plan, at date: Date) -> [Quota] {
         catalog.features.compactMap { feature in
             guard case .metered(_, _, .some) = plan.features[feature.id] else { return nil }
-            return Entitlements.quota(catalog: catalog, plan: plan, feature: feature, addOnQuantities: subject.addOns, now: date, anchor: subject.billingAnchor)
+            return Entitlements.quota(
+                catalog: catalog, plan: plan, feature: feature, addOnQuantities: subject.addOns, now: date,
+                anchor: subject.billingAnchor)
         }
     }
 
@@ -46,7 +50,9 @@ extension EntitlementService {
         let plan = plan(of: subject)
         var lines: [InvoiceLine] = []
         for quota in overageQuotas(of: subject, plan: plan, at: date) {
-            if let line = Invoicing.overageLine(quota: quota, used: try await currentUsage(subjectId: customerId, quota: quota), currency: currency) {
+            if let line = Invoicing.overageLine(
+                quota: quota, used: try await currentUsage(subjectId: customerId, quota: quota), currency: currency)
+            {
                 lines.append(line)
             }
         }

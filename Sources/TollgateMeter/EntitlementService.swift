@@ -49,10 +49,13 @@ public final class EntitlementService: Sendable {
 
     /// Creates the customer on the catalog's default plan. Returns the stored record and whether
     /// it was created now; an existing id with other data is a conflict.
-    public func createCustomer(id: String, email: String?, name: String?) async throws -> (CustomerRecord, created: Bool) {
+    public func createCustomer(id: String, email: String?, name: String?) async throws -> (
+        CustomerRecord, created: Bool
+    ) {
         let now = clock.now()
         let record = CustomerRecord(
-            id: id, email: email, name: name, planId: catalog.defaultPlanId, billingAnchor: now, createdAt: now, updatedAt: now
+            id: id, email: email, name: name, planId: catalog.defaultPlanId, billingAnchor: now, createdAt: now,
+            updatedAt: now
         )
         switch try await store.createCustomer(record) {
         case .created(let created):
@@ -90,7 +93,9 @@ public final class EntitlementService: Sendable {
     /// The operator's manual plan change, optionally replacing the add-ons and seats bought.
     /// Everything is checked against the target plan before anything is written, so a refused
     /// request changes nothing.
-    public func changePlan(customerId: String, planId: String, purchases: Purchases? = nil) async throws -> CustomerRecord {
+    public func changePlan(customerId: String, planId: String, purchases: Purchases? = nil) async throws
+        -> CustomerRecord
+    {
         guard let plan = catalog.plan(planId) else {
             throw DomainError(.planNotFound, "no plan \(planId) in catalog \(catalog.product)", field: "plan")
         }
@@ -103,9 +108,12 @@ public final class EntitlementService: Sendable {
             updated = moved
         }
         if let purchases {
-            guard let bought = try await store.setAddOns(
-                customerId: customerId, addOns: purchases.addOns.filter { $0.value > 0 }, seats: purchases.seats, at: clock.now()
-            ) else {
+            guard
+                let bought = try await store.setAddOns(
+                    customerId: customerId, addOns: purchases.addOns.filter { $0.value > 0 }, seats: purchases.seats,
+                    at: clock.now()
+                )
+            else {
                 throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "customer")
             }
             updated = bought
@@ -122,7 +130,9 @@ public final class EntitlementService: Sendable {
             guard addOn.plans.isEmpty || addOn.plans.contains(plan.id) else {
                 throw DomainError.invalidField("addOns.\(id)", "\(id) is not sold with plan \(plan.id)")
             }
-            guard (0...10_000).contains(quantity) else { throw DomainError.invalidField("addOns.\(id)", "quantity must be from 0 to 10000") }
+            guard (0...10_000).contains(quantity) else {
+                throw DomainError.invalidField("addOns.\(id)", "quantity must be from 0 to 10000")
+            }
         }
         guard let seats = purchases.seats else { return }
         guard let perSeat = plan.prices.first(where: { $0.perSeatAmount != nil }) else {
@@ -169,7 +179,8 @@ public final class EntitlementService: Sendable {
         var features: [FeatureEntitlement] = []
         for feature in catalog.features {
             let quota = Entitlements.quota(
-                catalog: catalog, plan: plan, feature: feature, addOnQuantities: customer.addOns, now: now, anchor: customer.billingAnchor
+                catalog: catalog, plan: plan, feature: feature, addOnQuantities: customer.addOns, now: now,
+                anchor: customer.billingAnchor
             )
             let used = try await currentUsage(subjectId: customerId, quota: quota)
             features.append(FeatureEntitlement(feature: feature, quota: quota, used: used))
@@ -178,15 +189,20 @@ public final class EntitlementService: Sendable {
     }
 
     /// Decides without recording anything.
-    public func check(customerId: String, featureId: String, amount: Int64, workspaceId: String? = nil) async throws -> UsageOutcome {
+    public func check(customerId: String, featureId: String, amount: Int64, workspaceId: String? = nil) async throws
+        -> UsageOutcome
+    {
         try Self.validate(amount: amount)
         let target = try await resolve(customerId: customerId, featureId: featureId, workspaceId: workspaceId)
         let used = try await currentUsage(subjectId: target.subjectId, quota: target.quota)
         let decision = Entitlements.decide(
-            catalog: catalog, plan: target.plan, quota: target.quota, used: used, amount: amount, exhaustedReason: target.exhaustedReason,
+            catalog: catalog, plan: target.plan, quota: target.quota, used: used, amount: amount,
+            exhaustedReason: target.exhaustedReason,
             overageAllowance: try await capAllowance(target)
         )
-        return outcome(decision, customerId: customerId, feature: featureId, amount: amount, usedAfter: used, overagePriced: target.quota.overage != nil)
+        return outcome(
+            decision, customerId: customerId, feature: featureId, amount: amount, usedAfter: used,
+            overagePriced: target.quota.overage != nil)
     }
 
     /// Counts `amount` if it fits; answers only once the count is durable.
@@ -195,10 +211,14 @@ public final class EntitlementService: Sendable {
     public func consume(
         customerId: String, featureId: String, amount: Int64, idempotencyKey: String, workspaceId: String? = nil
     ) async throws -> UsageOutcome {
-        let prepared = try await prepare(ConsumeRequest(
-            customerId: customerId, featureId: featureId, amount: amount, idempotencyKey: idempotencyKey, workspaceId: workspaceId
-        ))
-        let (target, quota, key, scope, fingerprint) = (prepared.target, prepared.target.quota, prepared.key, prepared.scope, prepared.fingerprint)
+        let prepared = try await prepare(
+            ConsumeRequest(
+                customerId: customerId, featureId: featureId, amount: amount, idempotencyKey: idempotencyKey,
+                workspaceId: workspaceId
+            ))
+        let (target, quota, key, scope, fingerprint) = (
+            prepared.target, prepared.target.quota, prepared.key, prepared.scope, prepared.fingerprint
+        )
         return try await gate.run(
             scope: scope, key: idempotencyKey, fingerprint: fingerprint,
             lookup: { try await store.idempotencyRecord(scope: scope, key: idempotencyKey) },
@@ -206,7 +226,8 @@ public final class EntitlementService: Sendable {
                 if isDecidedAcrossNodes(quota, subject: target.subject) {
                     // A spend cap spans features and nodes: decided inside the database.
                     return try await consumeUnderCapAcrossNodes(
-                        target: target, key: key, customerId: customerId, amount: amount, scope: scope, idempotencyKey: idempotencyKey,
+                        target: target, key: key, customerId: customerId, amount: amount, scope: scope,
+                        idempotencyKey: idempotencyKey,
                         fingerprint: fingerprint
                     )
                 }
@@ -215,8 +236,11 @@ public final class EntitlementService: Sendable {
                 let undo: @Sendable () -> Void, settle: @Sendable () -> Void
                 let leaseNode: String?
                 if let leases, let limit = leasedLimit(quota) {
-                    outcome = try await consumeFromLease(leases, key: key, target: target, customerId: customerId, amount: amount, limit: limit)
-                    (undo, settle, leaseNode) = ({ leases.giveBack(key, amount: amount) }, { leases.settle(key, amount: amount) }, leases.node)
+                    outcome = try await consumeFromLease(
+                        leases, key: key, target: target, customerId: customerId, amount: amount, limit: limit)
+                    (undo, settle, leaseNode) = (
+                        { leases.giveBack(key, amount: amount) }, { leases.settle(key, amount: amount) }, leases.node
+                    )
                 } else {
                     try await counters.ensureLoaded(key) { try await store.counterValue(key) }
                     outcome = try await decideAndCount(key: key, target: target, customerId: customerId, amount: amount)
@@ -230,7 +254,8 @@ public final class EntitlementService: Sendable {
                     do {
                         _ = try await credits.debit(
                             customerId: target.subjectId, amount: cost.amount * amount, creditType: cost.creditType,
-                            reference: "\(featureId):\(idempotencyKey)", idempotencyKey: "consume:\(customerId):\(idempotencyKey)"
+                            reference: "\(featureId):\(idempotencyKey)",
+                            idempotencyKey: "consume:\(customerId):\(idempotencyKey)"
                         )
                     } catch let error as DomainError where error.code == .insufficientCredits {
                         undo()
@@ -245,9 +270,10 @@ public final class EntitlementService: Sendable {
                         throw error
                     }
                 }
-                return try await commit(key: key, quota: quota, delta: amount, scope: scope,
-                                        idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome,
-                                        leaseNode: leaseNode, undo: undo, settle: settle)
+                return try await commit(
+                    key: key, quota: quota, delta: amount, scope: scope,
+                    idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome,
+                    leaseNode: leaseNode, undo: undo, settle: settle)
             }
         )
     }
@@ -262,29 +288,36 @@ public final class EntitlementService: Sendable {
 
     func prepare(_ request: ConsumeRequest) async throws -> PreparedConsume {
         try Self.validate(amount: request.amount)
-        let target = try await resolve(customerId: request.customerId, featureId: request.featureId, workspaceId: request.workspaceId)
+        let target = try await resolve(
+            customerId: request.customerId, featureId: request.featureId, workspaceId: request.workspaceId)
         guard let window = target.quota.window else {
-            throw DomainError.invalidField("feature", "\(request.featureId) is a boolean feature: check it, there is nothing to consume")
+            throw DomainError.invalidField(
+                "feature", "\(request.featureId) is a boolean feature: check it, there is nothing to consume")
         }
         return PreparedConsume(
             target: target, key: counterKey(subjectId: target.subjectId, featureId: request.featureId, window: window),
-            scope: "consume:\(request.customerId)", fingerprint: "\(request.featureId)|\(request.amount)|\(request.workspaceId ?? "")"
+            scope: "consume:\(request.customerId)",
+            fingerprint: "\(request.featureId)|\(request.amount)|\(request.workspaceId ?? "")"
         )
     }
 
     /// Decides under the counter's lock and counts what is allowed. Past the limit, a feature with
     /// an overage price continues: without bound, or, under a spend cap, while the whole
     /// period's overage (all features) stays within the cap.
-    func decideAndCount(key: CounterKey, target: Target, customerId: String, amount: Int64) async throws -> UsageOutcome {
+    func decideAndCount(key: CounterKey, target: Target, customerId: String, amount: Int64) async throws -> UsageOutcome
+    {
         let (plan, quota) = (target.plan, target.quota)
         func count(allowance: Int64?) -> UsageOutcome {
             counters.update(key) { used -> UsageOutcome in
                 let decision = Entitlements.decide(
-                    catalog: catalog, plan: plan, quota: quota, used: used, amount: amount, exhaustedReason: target.exhaustedReason,
+                    catalog: catalog, plan: plan, quota: quota, used: used, amount: amount,
+                    exhaustedReason: target.exhaustedReason,
                     overageAllowance: allowance
                 )
                 if decision.allowed { used += amount }
-                return self.outcome(decision, customerId: customerId, feature: quota.feature.id, amount: amount, usedAfter: used, overagePriced: quota.overage != nil)
+                return self.outcome(
+                    decision, customerId: customerId, feature: quota.feature.id, amount: amount, usedAfter: used,
+                    overagePriced: quota.overage != nil)
             }
         }
         guard let price = quota.overage, let cap = target.subject.spendCap else { return count(allowance: nil) }
@@ -298,12 +331,16 @@ public final class EntitlementService: Sendable {
     }
 
     /// Gives units back to a limit feature (a note was deleted). Never goes below zero.
-    public func release(customerId: String, featureId: String, amount: Int64, idempotencyKey: String) async throws -> UsageOutcome {
+    public func release(customerId: String, featureId: String, amount: Int64, idempotencyKey: String) async throws
+        -> UsageOutcome
+    {
         try Self.validate(amount: amount)
         let target = try await resolve(customerId: customerId, featureId: featureId, workspaceId: nil)
         let (plan, quota) = (target.plan, target.quota)
         guard quota.feature.type == .limit, let window = quota.window else {
-            throw DomainError.invalidField("feature", "\(featureId) is a \(quota.feature.type.rawValue) feature: only limit features can be released")
+            throw DomainError.invalidField(
+                "feature",
+                "\(featureId) is a \(quota.feature.type.rawValue) feature: only limit features can be released")
         }
         let key = counterKey(subjectId: customerId, featureId: featureId, window: window)
         let scope = "release:\(customerId)"
@@ -315,16 +352,24 @@ public final class EntitlementService: Sendable {
                 let (released, outcome) = counters.update(key) { used -> (Int64, UsageOutcome) in
                     let released = min(used, amount)
                     used -= released
-                    let decision = Entitlements.decide(catalog: catalog, plan: plan, quota: quota, used: used, amount: 0)
-                    let outcome = self.outcome(decision, customerId: customerId, feature: featureId, amount: released, usedAfter: used)
-                    return (released, UsageOutcome(
-                        allowed: true, customer: outcome.customer, feature: outcome.feature, amount: released, limit: outcome.limit,
-                        used: used, remaining: outcome.remaining, resetsAt: outcome.resetsAt, reason: nil, upgradeTier: nil
-                    ))
+                    let decision = Entitlements.decide(
+                        catalog: catalog, plan: plan, quota: quota, used: used, amount: 0)
+                    let outcome = self.outcome(
+                        decision, customerId: customerId, feature: featureId, amount: released, usedAfter: used)
+                    return (
+                        released,
+                        UsageOutcome(
+                            allowed: true, customer: outcome.customer, feature: outcome.feature, amount: released,
+                            limit: outcome.limit,
+                            used: used, remaining: outcome.remaining, resetsAt: outcome.resetsAt, reason: nil,
+                            upgradeTier: nil
+                        )
+                    )
                 }
-                return try await commit(key: key, quota: quota, delta: -released, scope: scope,
-                                        idempotencyKey: idempotencyKey, fingerprint: "\(featureId)|\(amount)", outcome: outcome,
-                                        leaseNode: nil, undo: { [counters] in counters.update(key) { $0 += released } }, settle: {})
+                return try await commit(
+                    key: key, quota: quota, delta: -released, scope: scope,
+                    idempotencyKey: idempotencyKey, fingerprint: "\(featureId)|\(amount)", outcome: outcome,
+                    leaseNode: nil, undo: { [counters] in counters.update(key) { $0 += released } }, settle: {})
             }
         )
     }
@@ -337,11 +382,13 @@ public final class EntitlementService: Sendable {
     // MARK: Internals
 
     func commit(
-        key: CounterKey, quota: Quota, delta: Int64, scope: String, idempotencyKey: String, fingerprint: String, outcome: UsageOutcome,
+        key: CounterKey, quota: Quota, delta: Int64, scope: String, idempotencyKey: String, fingerprint: String,
+        outcome: UsageOutcome,
         leaseNode: String?, undo: () -> Void, settle: () -> Void
     ) async throws -> IdempotencyGate.Answer {
         let entry = usageEntry(
-            key: key, quota: quota, delta: delta, scope: scope, idempotencyKey: idempotencyKey, fingerprint: fingerprint, outcome: outcome, leaseNode: leaseNode
+            key: key, quota: quota, delta: delta, scope: scope, idempotencyKey: idempotencyKey,
+            fingerprint: fingerprint, outcome: outcome, leaseNode: leaseNode
         )
         do {
             guard try await committer.submit([entry])[0] else {
@@ -361,16 +408,21 @@ public final class EntitlementService: Sendable {
     /// What a committed change writes: the counter delta and the idempotency record whose
     /// stored answer a retry replays.
     func usageEntry(
-        key: CounterKey, quota: Quota, delta: Int64, scope: String, idempotencyKey: String, fingerprint: String, outcome: UsageOutcome,
+        key: CounterKey, quota: Quota, delta: Int64, scope: String, idempotencyKey: String, fingerprint: String,
+        outcome: UsageOutcome,
         leaseNode: String?
     ) -> UsageEntry {
         let response = outcome.compactRecord ?? outcome.storedJSON
-        let record = IdempotencyRecord(scope: scope, key: idempotencyKey, fingerprint: fingerprint, response: response, createdAt: clock.now())
-        return UsageEntry(deltas: [counterDelta(key: key, quota: quota, delta: delta, leaseNode: leaseNode)], record: record)
+        let record = IdempotencyRecord(
+            scope: scope, key: idempotencyKey, fingerprint: fingerprint, response: response, createdAt: clock.now())
+        return UsageEntry(
+            deltas: [counterDelta(key: key, quota: quota, delta: delta, leaseNode: leaseNode)], record: record)
     }
 
     func counterDelta(key: CounterKey, quota: Quota, delta: Int64, leaseNode: String?) -> CounterDelta {
-        CounterDelta(key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from), delta: delta, leaseNode: leaseNode)
+        CounterDelta(
+            key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from),
+            delta: delta, leaseNode: leaseNode)
     }
 
     /// Whose quota a request draws on, under which plan, and what a refusal is called.
@@ -384,17 +436,21 @@ public final class EntitlementService: Sendable {
 
     private func resolve(customerId: String, featureId: String, workspaceId: String?) async throws -> Target {
         guard let feature = catalog.feature(featureId) else {
-            throw DomainError(.featureNotFound, "no feature \(featureId) in catalog \(catalog.product)", field: "feature")
+            throw DomainError(
+                .featureNotFound, "no feature \(featureId) in catalog \(catalog.product)", field: "feature")
         }
         let customer = try await customer(id: customerId)
         var subject = customer
         var reason = DenialReason.userQuotaExhausted
         if let workspaceId {
             guard let role = try await store.role(workspaceId: workspaceId, userId: customerId) else {
-                throw DomainError(.notFound, "customer \(customerId) is not a member of workspace \(workspaceId)", field: "workspace")
+                throw DomainError(
+                    .notFound, "customer \(customerId) is not a member of workspace \(workspaceId)", field: "workspace")
             }
             guard role.may(.useFeatures) else {
-                throw DomainError(.forbidden, "a \(role.rawValue) of the workspace cannot use its features (read only)", field: "workspace")
+                throw DomainError(
+                    .forbidden, "a \(role.rawValue) of the workspace cannot use its features (read only)",
+                    field: "workspace")
             }
             let workspace = try await self.customer(id: workspaceId)
             if plan(of: workspace).workspacePools {
@@ -404,7 +460,8 @@ public final class EntitlementService: Sendable {
         }
         let plan = plan(of: subject)
         let quota = Entitlements.quota(
-            catalog: catalog, plan: plan, feature: feature, addOnQuantities: subject.addOns, now: clock.now(), anchor: subject.billingAnchor
+            catalog: catalog, plan: plan, feature: feature, addOnQuantities: subject.addOns, now: clock.now(),
+            anchor: subject.billingAnchor
         )
         return Target(subject: subject, plan: plan, quota: quota, exhaustedReason: reason)
     }
@@ -424,7 +481,10 @@ public final class EntitlementService: Sendable {
 
     static func subject(_ customerId: String) -> String { "customer:\(customerId)" }
 
-    func outcome(_ decision: Decision, customerId: String, feature: String, amount: Int64, usedAfter: Int64, overagePriced: Bool = false) -> UsageOutcome {
+    func outcome(
+        _ decision: Decision, customerId: String, feature: String, amount: Int64, usedAfter: Int64,
+        overagePriced: Bool = false
+    ) -> UsageOutcome {
         UsageOutcome(
             allowed: decision.allowed, customer: customerId, feature: feature, amount: amount, limit: decision.limit,
             used: usedAfter, remaining: decision.limit.map { max(0, $0 - usedAfter) }, resetsAt: decision.resetsAt,

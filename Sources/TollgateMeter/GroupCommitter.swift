@@ -90,7 +90,9 @@ public final class GroupCommitter: Service {
                     offset += pending.entries.count
                 }
             } catch {
-                logger.error("group commit of \(batch.count) submissions failed", metadata: ["error": "\(String(reflecting: error))"])
+                logger.error(
+                    "group commit of \(batch.count) submissions failed",
+                    metadata: ["error": "\(String(reflecting: error))"])
                 for pending in batch { pending.continuation.resume(throwing: MeterError.commitFailed) }
             }
         }

@@ -9,7 +9,9 @@ import TollgateStorage
 final class IdempotencyGate: Sendable {
     final class Flight: Sendable {
         let fingerprint: String
-        private let state = Mutex<(result: Result<UsageOutcome, any Error>?, waiters: [CheckedContinuation<UsageOutcome, any Error>])>((nil, []))
+        private let state = Mutex<
+            (result: Result<UsageOutcome, any Error>?, waiters: [CheckedContinuation<UsageOutcome, any Error>])
+        >((nil, []))
 
         init(fingerprint: String) { self.fingerprint = fingerprint }
 
@@ -124,7 +126,9 @@ final class IdempotencyGate: Sendable {
         }
     }
 
-    private func replay(lookup: () async throws -> IdempotencyRecord?, fingerprint: String, key: String) async throws -> UsageOutcome? {
+    private func replay(lookup: () async throws -> IdempotencyRecord?, fingerprint: String, key: String) async throws
+        -> UsageOutcome?
+    {
         guard let stored = try await lookup() else { return nil }
         guard stored.fingerprint == fingerprint else { throw Self.reused(key) }
         // Compact records name neither customer nor feature: the scope (`consume:<customer>`)
@@ -132,7 +136,8 @@ final class IdempotencyGate: Sendable {
         if !stored.response.hasPrefix("{") {
             let customer = stored.scope.split(separator: ":", maxSplits: 1).last.map(String.init) ?? ""
             let feature = String(fingerprint.prefix { $0 != "|" })
-            guard let outcome = UsageOutcome(compactRecord: stored.response, customer: customer, feature: feature) else {
+            guard let outcome = UsageOutcome(compactRecord: stored.response, customer: customer, feature: feature)
+            else {
                 throw DomainError(.internalError, "stored answer for idempotency key \(key) is unreadable")
             }
             return outcome
@@ -141,6 +146,8 @@ final class IdempotencyGate: Sendable {
     }
 
     private static func reused(_ key: String) -> DomainError {
-        DomainError(.idempotencyKeyReused, "idempotency key \(key) was already used for a different request", field: "idempotencyKey")
+        DomainError(
+            .idempotencyKeyReused, "idempotency key \(key) was already used for a different request",
+            field: "idempotencyKey")
     }
 }

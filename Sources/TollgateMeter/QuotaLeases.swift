@@ -40,7 +40,10 @@ public final class QuotaLeases: Sendable {
     /// One grant request per counter at a time; the others wait for it.
     private let refills = Mutex<[CounterKey: Task<Void, any Error>]>([:])
 
-    public init(store: any LeaseStore, node: String = "node-" + UUID().uuidString.prefix(8).lowercased(), settings: Settings = Settings()) {
+    public init(
+        store: any LeaseStore, node: String = "node-" + UUID().uuidString.prefix(8).lowercased(),
+        settings: Settings = Settings()
+    ) {
         self.store = store
         self.node = node
         self.settings = settings
@@ -89,7 +92,10 @@ public final class QuotaLeases: Sendable {
     func refill(_ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, amount: Int64) async throws {
         let (task, isNew) = refills.withLock { refills -> (Task<Void, any Error>, Bool) in
             if let running = refills[key] { return (running, false) }
-            let task = Task { try await self.grant(key, period: period, periodEndMillis: periodEndMillis, limit: limit, amount: amount) }
+            let task = Task {
+                try await self.grant(
+                    key, period: period, periodEndMillis: periodEndMillis, limit: limit, amount: amount)
+            }
             refills[key] = task
             return (task, true)
         }
@@ -97,7 +103,9 @@ public final class QuotaLeases: Sendable {
         try await task.value
     }
 
-    private func grant(_ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, amount: Int64) async throws {
+    private func grant(_ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, amount: Int64)
+        async throws
+    {
         let asked = ContinuousClock.now
         let settings = self.settings
         // Units of a lease past its usable time are given up (the database may already have let
@@ -159,7 +167,9 @@ public struct LeaseReleaser: Service {
         do {
             try await leases.releaseAll()
         } catch {
-            logger.warning("could not give leases back; they lapse at their expiry", metadata: ["error": "\(String(reflecting: error))"])
+            logger.warning(
+                "could not give leases back; they lapse at their expiry",
+                metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 }

@@ -63,7 +63,8 @@ extension UsageOutcome {
         json += ",\"feature\":"
         Self.appendString(feature, to: &json)
         json += ",\"limit\":\(limit.map(String.init) ?? "null"),\"overage\":\(overage.map(String.init) ?? "null")"
-        json += ",\"reason\":\(reason.map { "\"\($0.rawValue)\"" } ?? "null"),\"remaining\":\(remaining.map(String.init) ?? "null")"
+        json +=
+            ",\"reason\":\(reason.map { "\"\($0.rawValue)\"" } ?? "null"),\"remaining\":\(remaining.map(String.init) ?? "null")"
         json += ",\"resetsAt\":\(resetsAt.map { "\"\(Self.iso8601($0))\"" } ?? "null")"
         json += ",\"upgradeTier\":"
         if let upgradeTier { Self.appendString(upgradeTier, to: &json) } else { json += "null" }
@@ -93,7 +94,8 @@ extension UsageOutcome {
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : String(value) }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        return
+            "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 }
 
@@ -113,14 +115,20 @@ extension UsageOutcome {
     /// Reads a `compactRecord` back; nil when `text` is not one.
     public init?(compactRecord text: String, customer: String, feature: String) {
         let fields = text.split(separator: ";", omittingEmptySubsequences: false)
-        guard fields.count == 7, fields[0] == "1", let amount = Int64(fields[1]), let used = Int64(fields[3]) else { return nil }
+        guard fields.count == 7, fields[0] == "1", let amount = Int64(fields[1]), let used = Int64(fields[3]) else {
+            return nil
+        }
         func optional(_ field: Substring) -> Int64?? {
             field == "~" ? .some(nil) : Int64(field).map { .some($0) }
         }
-        guard let limit = optional(fields[2]), let remaining = optional(fields[4]), let resets = optional(fields[5]), let overage = optional(fields[6]) else { return nil }
+        guard let limit = optional(fields[2]), let remaining = optional(fields[4]), let resets = optional(fields[5]),
+            let overage = optional(fields[6])
+        else { return nil }
         self.init(
-            allowed: true, customer: customer, feature: feature, amount: amount, limit: limit, used: used, remaining: remaining,
-            resetsAt: resets.map { Date(timeIntervalSince1970: Double($0) / 1000) }, reason: nil, upgradeTier: nil, overage: overage
+            allowed: true, customer: customer, feature: feature, amount: amount, limit: limit, used: used,
+            remaining: remaining,
+            resetsAt: resets.map { Date(timeIntervalSince1970: Double($0) / 1000) }, reason: nil, upgradeTier: nil,
+            overage: overage
         )
     }
 }

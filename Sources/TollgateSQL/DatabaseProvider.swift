@@ -12,11 +12,14 @@ public protocol DatabaseProvider: Sendable {
     func shutdown() async
     /// Calls `ready` once listening, then `received` with the payload of each notification on
     /// `channel`, until cancelled. On SQLite (one node) nothing ever arrives.
-    func listen(channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void) async throws
+    func listen(channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void)
+        async throws
 }
 
 extension DatabaseProvider {
-    public func listen(channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void) async throws {
+    public func listen(
+        channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void
+    ) async throws {
         // One node: no other process changes what this one caches.
         ready()
         while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }

@@ -15,60 +15,68 @@ enum Migrations {
     static let all: [Migration] = core + identity + workspaces + credits + billing
 
     static let core: [Migration] = [
-        Migration(version: 1, name: "customers", statements: [
-            """
-            CREATE TABLE customers (
-                id TEXT PRIMARY KEY,
-                email TEXT,
-                name TEXT,
-                plan_id TEXT NOT NULL,
-                billing_anchor_ms BIGINT NOT NULL,
-                created_at_ms BIGINT NOT NULL,
-                updated_at_ms BIGINT NOT NULL
-            )
-            """,
-        ]),
-        Migration(version: 2, name: "api_keys", statements: [
-            """
-            CREATE TABLE api_keys (
-                id TEXT PRIMARY KEY,
-                prefix TEXT NOT NULL,
-                secret_hash TEXT NOT NULL UNIQUE,
-                scopes TEXT NOT NULL,
-                name TEXT,
-                created_at_ms BIGINT NOT NULL,
-                expires_at_ms BIGINT,
-                last_used_at_ms BIGINT,
-                revoked_at_ms BIGINT
-            )
-            """,
-        ]),
-        Migration(version: 3, name: "usage_counters", statements: [
-            """
-            CREATE TABLE usage_counters (
-                subject TEXT NOT NULL,
-                feature TEXT NOT NULL,
-                period_start_ms BIGINT NOT NULL,
-                period_end_ms BIGINT,
-                period TEXT NOT NULL,
-                used BIGINT NOT NULL,
-                updated_at_ms BIGINT NOT NULL,
-                PRIMARY KEY (subject, feature, period_start_ms)
-            )
-            """,
-        ]),
-        Migration(version: 4, name: "idempotency_keys", statements: [
-            """
-            CREATE TABLE idempotency_keys (
-                scope TEXT NOT NULL,
-                idempotency_key TEXT NOT NULL,
-                fingerprint TEXT NOT NULL,
-                response TEXT NOT NULL,
-                created_at_ms BIGINT NOT NULL,
-                PRIMARY KEY (scope, idempotency_key)
-            )
-            """,
-        ]),
+        Migration(
+            version: 1, name: "customers",
+            statements: [
+                """
+                CREATE TABLE customers (
+                    id TEXT PRIMARY KEY,
+                    email TEXT,
+                    name TEXT,
+                    plan_id TEXT NOT NULL,
+                    billing_anchor_ms BIGINT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    updated_at_ms BIGINT NOT NULL
+                )
+                """
+            ]),
+        Migration(
+            version: 2, name: "api_keys",
+            statements: [
+                """
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY,
+                    prefix TEXT NOT NULL,
+                    secret_hash TEXT NOT NULL UNIQUE,
+                    scopes TEXT NOT NULL,
+                    name TEXT,
+                    created_at_ms BIGINT NOT NULL,
+                    expires_at_ms BIGINT,
+                    last_used_at_ms BIGINT,
+                    revoked_at_ms BIGINT
+                )
+                """
+            ]),
+        Migration(
+            version: 3, name: "usage_counters",
+            statements: [
+                """
+                CREATE TABLE usage_counters (
+                    subject TEXT NOT NULL,
+                    feature TEXT NOT NULL,
+                    period_start_ms BIGINT NOT NULL,
+                    period_end_ms BIGINT,
+                    period TEXT NOT NULL,
+                    used BIGINT NOT NULL,
+                    updated_at_ms BIGINT NOT NULL,
+                    PRIMARY KEY (subject, feature, period_start_ms)
+                )
+                """
+            ]),
+        Migration(
+            version: 4, name: "idempotency_keys",
+            statements: [
+                """
+                CREATE TABLE idempotency_keys (
+                    scope TEXT NOT NULL,
+                    idempotency_key TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    response TEXT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    PRIMARY KEY (scope, idempotency_key)
+                )
+                """
+            ]),
     ]
 }
 
@@ -78,7 +86,9 @@ public enum Migrator {
     @discardableResult
     public static func migrate(_ provider: any DatabaseProvider) async throws -> [Int] {
         try await provider.transaction { db in
-            try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)").run()
+            try await db.raw(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)"
+            ).run()
         }
         var applied: [Int] = []
         for migration in Migrations.all {
@@ -86,19 +96,25 @@ public enum Migrator {
                 if provider.kind == .postgres {
                     try await db.raw("SELECT pg_advisory_xact_lock(7315)").run()
                 }
-                let existing = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)").first()
+                let existing = try await db.raw(
+                    "SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)"
+                ).first()
                 if existing != nil { return false }
                 do {
-                    for statement in migration.statements + (provider.kind == .postgres ? migration.postgresStatements : []) {
+                    for statement in migration.statements
+                        + (provider.kind == .postgres ? migration.postgresStatements : [])
+                    {
                         try await db.raw(SQLQueryString(statement)).run()
                     }
                 } catch {
                     throw StoreError.migrationFailed(version: migration.version, underlying: String(reflecting: error))
                 }
-                try await db.raw("""
+                try await db.raw(
+                    """
                     INSERT INTO schema_migrations (version, name, applied_at_ms)
                     VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Millis.now()))
-                    """).run()
+                    """
+                ).run()
                 return true
             }
             if didApply { applied.append(migration.version) }
@@ -112,296 +128,318 @@ public enum Migrator {
 extension Migrations {
     /// Identity: accounts, sessions, single-use tokens, recovery codes, and the outbox of effects.
     static let identity: [Migration] = [
-        Migration(version: 5, name: "users", statements: [
-            """
-            CREATE TABLE users (
-                id TEXT PRIMARY KEY,
-                email TEXT NOT NULL UNIQUE,
-                password_hash TEXT NOT NULL,
-                email_verified_at_ms BIGINT,
-                totp_secret TEXT,
-                totp_enabled_at_ms BIGINT,
-                totp_last_step BIGINT,
-                created_at_ms BIGINT NOT NULL,
-                updated_at_ms BIGINT NOT NULL
-            )
-            """,
-        ]),
-        Migration(version: 6, name: "sessions", statements: [
-            """
-            CREATE TABLE sessions (
-                id TEXT PRIMARY KEY,
-                user_id TEXT NOT NULL,
-                created_at_ms BIGINT NOT NULL,
-                last_used_at_ms BIGINT NOT NULL,
-                expires_at_ms BIGINT NOT NULL,
-                revoked_at_ms BIGINT,
-                user_agent TEXT,
-                ip TEXT
-            )
-            """,
-            "CREATE INDEX sessions_by_user ON sessions (user_id)",
-            """
-            CREATE TABLE refresh_tokens (
-                token_hash TEXT PRIMARY KEY,
-                session_id TEXT NOT NULL,
-                created_at_ms BIGINT NOT NULL,
-                spent_at_ms BIGINT
-            )
-            """,
-        ]),
-        Migration(version: 7, name: "user_tokens_and_recovery_codes", statements: [
-            """
-            CREATE TABLE user_tokens (
-                token_hash TEXT PRIMARY KEY,
-                user_id TEXT NOT NULL,
-                purpose TEXT NOT NULL,
-                created_at_ms BIGINT NOT NULL,
-                expires_at_ms BIGINT NOT NULL,
-                used_at_ms BIGINT
-            )
-            """,
-            """
-            CREATE TABLE recovery_codes (
-                user_id TEXT NOT NULL,
-                code_hash TEXT NOT NULL,
-                used_at_ms BIGINT,
-                PRIMARY KEY (user_id, code_hash)
-            )
-            """,
-        ]),
-        Migration(version: 8, name: "outbox", statements: [
-            """
-            CREATE TABLE outbox (
-                id TEXT PRIMARY KEY,
-                kind TEXT NOT NULL,
-                recipient TEXT NOT NULL,
-                payload TEXT NOT NULL,
-                created_at_ms BIGINT NOT NULL,
-                delivered_at_ms BIGINT,
-                attempts BIGINT NOT NULL DEFAULT 0
-            )
-            """,
-        ]),
+        Migration(
+            version: 5, name: "users",
+            statements: [
+                """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY,
+                    email TEXT NOT NULL UNIQUE,
+                    password_hash TEXT NOT NULL,
+                    email_verified_at_ms BIGINT,
+                    totp_secret TEXT,
+                    totp_enabled_at_ms BIGINT,
+                    totp_last_step BIGINT,
+                    created_at_ms BIGINT NOT NULL,
+                    updated_at_ms BIGINT NOT NULL
+                )
+                """
+            ]),
+        Migration(
+            version: 6, name: "sessions",
+            statements: [
+                """
+                CREATE TABLE sessions (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    last_used_at_ms BIGINT NOT NULL,
+                    expires_at_ms BIGINT NOT NULL,
+                    revoked_at_ms BIGINT,
+                    user_agent TEXT,
+                    ip TEXT
+                )
+                """,
+                "CREATE INDEX sessions_by_user ON sessions (user_id)",
+                """
+                CREATE TABLE refresh_tokens (
+                    token_hash TEXT PRIMARY KEY,
+                    session_id TEXT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    spent_at_ms BIGINT
+                )
+                """,
+            ]),
+        Migration(
+            version: 7, name: "user_tokens_and_recovery_codes",
+            statements: [
+                """
+                CREATE TABLE user_tokens (
+                    token_hash TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL,
+                    purpose TEXT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    expires_at_ms BIGINT NOT NULL,
+                    used_at_ms BIGINT
+                )
+                """,
+                """
+                CREATE TABLE recovery_codes (
+                    user_id TEXT NOT NULL,
+                    code_hash TEXT NOT NULL,
+                    used_at_ms BIGINT,
+                    PRIMARY KEY (user_id, code_hash)
+                )
+                """,
+            ]),
+        Migration(
+            version: 8, name: "outbox",
+            statements: [
+                """
+                CREATE TABLE outbox (
+                    id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    recipient TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    delivered_at_ms BIGINT,
+                    attempts BIGINT NOT NULL DEFAULT 0
+                )
+                """
+            ]),
     ]
 }
 
 extension Migrations {
     /// Workspaces with roles and invitations; add-ons and seats on every billing subject.
     static let workspaces: [Migration] = [
-        Migration(version: 9, name: "workspaces", statements: [
-            """
-            CREATE TABLE workspaces (
-                id TEXT PRIMARY KEY,
-                name TEXT NOT NULL,
-                created_at_ms BIGINT NOT NULL,
-                updated_at_ms BIGINT NOT NULL
-            )
-            """,
-            """
-            CREATE TABLE workspace_members (
-                workspace_id TEXT NOT NULL,
-                user_id TEXT NOT NULL,
-                role TEXT NOT NULL,
-                joined_at_ms BIGINT NOT NULL,
-                PRIMARY KEY (workspace_id, user_id)
-            )
-            """,
-            "CREATE INDEX workspace_members_by_user ON workspace_members (user_id)",
-            """
-            CREATE TABLE workspace_invitations (
-                id TEXT PRIMARY KEY,
-                workspace_id TEXT NOT NULL,
-                email TEXT NOT NULL,
-                role TEXT NOT NULL,
-                token_hash TEXT NOT NULL UNIQUE,
-                invited_by TEXT NOT NULL,
-                created_at_ms BIGINT NOT NULL,
-                expires_at_ms BIGINT NOT NULL,
-                accepted_at_ms BIGINT
-            )
-            """,
-            "ALTER TABLE sessions ADD COLUMN workspace_id TEXT",
-            "ALTER TABLE customers ADD COLUMN add_ons TEXT NOT NULL DEFAULT '{}'",
-            "ALTER TABLE customers ADD COLUMN seats BIGINT",
-        ]),
+        Migration(
+            version: 9, name: "workspaces",
+            statements: [
+                """
+                CREATE TABLE workspaces (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    updated_at_ms BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE workspace_members (
+                    workspace_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    joined_at_ms BIGINT NOT NULL,
+                    PRIMARY KEY (workspace_id, user_id)
+                )
+                """,
+                "CREATE INDEX workspace_members_by_user ON workspace_members (user_id)",
+                """
+                CREATE TABLE workspace_invitations (
+                    id TEXT PRIMARY KEY,
+                    workspace_id TEXT NOT NULL,
+                    email TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    invited_by TEXT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    expires_at_ms BIGINT NOT NULL,
+                    accepted_at_ms BIGINT
+                )
+                """,
+                "ALTER TABLE sessions ADD COLUMN workspace_id TEXT",
+                "ALTER TABLE customers ADD COLUMN add_ons TEXT NOT NULL DEFAULT '{}'",
+                "ALTER TABLE customers ADD COLUMN seats BIGINT",
+            ])
     ]
 }
 
 extension Migrations {
     /// Credits: a double-entry ledger per subject and credit type.
     static let credits: [Migration] = [
-        Migration(version: 10, name: "credits", statements: [
-            """
-            CREATE TABLE credit_accounts (
-                subject TEXT NOT NULL,
-                credit_type TEXT NOT NULL,
-                balance BIGINT NOT NULL,
-                overdrawn BIGINT NOT NULL,
-                last_seq BIGINT NOT NULL,
-                PRIMARY KEY (subject, credit_type)
-            )
-            """,
-            """
-            CREATE TABLE credit_grants (
-                id TEXT PRIMARY KEY,
-                subject TEXT NOT NULL,
-                credit_type TEXT NOT NULL,
-                amount BIGINT NOT NULL,
-                remaining BIGINT NOT NULL,
-                priority BIGINT NOT NULL,
-                expires_at_ms BIGINT,
-                reason TEXT NOT NULL,
-                reference TEXT,
-                created_at_ms BIGINT NOT NULL
-            )
-            """,
-            "CREATE INDEX credit_grants_by_account ON credit_grants (subject, credit_type)",
-            """
-            CREATE TABLE credit_transactions (
-                id TEXT PRIMARY KEY,
-                subject TEXT NOT NULL,
-                credit_type TEXT NOT NULL,
-                seq BIGINT NOT NULL,
-                delta BIGINT NOT NULL,
-                balance_after BIGINT NOT NULL,
-                reason TEXT NOT NULL,
-                reference TEXT,
-                created_at_ms BIGINT NOT NULL,
-                UNIQUE (subject, credit_type, seq)
-            )
-            """,
-            """
-            CREATE TABLE credit_lines (
-                transaction_id TEXT NOT NULL,
-                line_no BIGINT NOT NULL,
-                account TEXT NOT NULL,
-                amount BIGINT NOT NULL,
-                PRIMARY KEY (transaction_id, line_no)
-            )
-            """,
-            """
-            CREATE TABLE credit_reservations (
-                id TEXT PRIMARY KEY,
-                subject TEXT NOT NULL,
-                credit_type TEXT NOT NULL,
-                amount BIGINT NOT NULL,
-                status TEXT NOT NULL,
-                committed_amount BIGINT,
-                expires_at_ms BIGINT NOT NULL,
-                created_at_ms BIGINT NOT NULL,
-                settled_at_ms BIGINT
-            )
-            """,
-            "CREATE INDEX credit_reservations_by_account ON credit_reservations (subject, credit_type, status)",
-        ]),
+        Migration(
+            version: 10, name: "credits",
+            statements: [
+                """
+                CREATE TABLE credit_accounts (
+                    subject TEXT NOT NULL,
+                    credit_type TEXT NOT NULL,
+                    balance BIGINT NOT NULL,
+                    overdrawn BIGINT NOT NULL,
+                    last_seq BIGINT NOT NULL,
+                    PRIMARY KEY (subject, credit_type)
+                )
+                """,
+                """
+                CREATE TABLE credit_grants (
+                    id TEXT PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    credit_type TEXT NOT NULL,
+                    amount BIGINT NOT NULL,
+                    remaining BIGINT NOT NULL,
+                    priority BIGINT NOT NULL,
+                    expires_at_ms BIGINT,
+                    reason TEXT NOT NULL,
+                    reference TEXT,
+                    created_at_ms BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX credit_grants_by_account ON credit_grants (subject, credit_type)",
+                """
+                CREATE TABLE credit_transactions (
+                    id TEXT PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    credit_type TEXT NOT NULL,
+                    seq BIGINT NOT NULL,
+                    delta BIGINT NOT NULL,
+                    balance_after BIGINT NOT NULL,
+                    reason TEXT NOT NULL,
+                    reference TEXT,
+                    created_at_ms BIGINT NOT NULL,
+                    UNIQUE (subject, credit_type, seq)
+                )
+                """,
+                """
+                CREATE TABLE credit_lines (
+                    transaction_id TEXT NOT NULL,
+                    line_no BIGINT NOT NULL,
+                    account TEXT NOT NULL,
+                    amount BIGINT NOT NULL,
+                    PRIMARY KEY (transaction_id, line_no)
+                )
+                """,
+                """
+                CREATE TABLE credit_reservations (
+                    id TEXT PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    credit_type TEXT NOT NULL,
+                    amount BIGINT NOT NULL,
+                    status TEXT NOT NULL,
+                    committed_amount BIGINT,
+                    expires_at_ms BIGINT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    settled_at_ms BIGINT
+                )
+                """,
+                "CREATE INDEX credit_reservations_by_account ON credit_reservations (subject, credit_type, status)",
+            ])
     ]
 }
 
 extension Migrations {
     /// Billing: subscriptions, provider events seen once, and provider customers.
     static let billing: [Migration] = [
-        Migration(version: 11, name: "subscriptions", statements: [
-            """
-            CREATE TABLE subscriptions (
-                id TEXT PRIMARY KEY,
-                subject TEXT NOT NULL,
-                provider TEXT NOT NULL,
-                plan_id TEXT NOT NULL,
-                billing_interval TEXT NOT NULL,
-                currency TEXT NOT NULL,
-                seats BIGINT,
-                status TEXT NOT NULL,
-                current_period_start_ms BIGINT NOT NULL,
-                current_period_end_ms BIGINT NOT NULL,
-                trial_end_ms BIGINT,
-                cancel_at_period_end BIGINT NOT NULL,
-                canceled_at_ms BIGINT,
-                past_due_since_ms BIGINT,
-                pending_plan_id TEXT,
-                has_payment_method BIGINT NOT NULL,
-                version_ms BIGINT NOT NULL,
-                updated_at_ms BIGINT NOT NULL
-            )
-            """,
-            "CREATE INDEX subscriptions_by_subject ON subscriptions (subject)",
-            """
-            CREATE TABLE webhook_events (
-                provider TEXT NOT NULL,
-                event_id TEXT NOT NULL,
-                type TEXT NOT NULL,
-                received_at_ms BIGINT NOT NULL,
-                PRIMARY KEY (provider, event_id)
-            )
-            """,
-            """
-            CREATE TABLE provider_customers (
-                provider TEXT NOT NULL,
-                provider_customer_id TEXT NOT NULL,
-                customer_id TEXT NOT NULL,
-                PRIMARY KEY (provider, provider_customer_id)
-            )
-            """,
-        ]),
-        Migration(version: 12, name: "subscription_add_ons_and_invoice_items", statements: [
-            "ALTER TABLE subscriptions ADD COLUMN add_ons TEXT NOT NULL DEFAULT '{}'",
-            // Charges waiting for the subject's next invoice (prorations, overage), each once per reference.
-            """
-            CREATE TABLE invoice_items (
-                id TEXT PRIMARY KEY,
-                subject TEXT NOT NULL,
-                kind TEXT NOT NULL,
-                description TEXT NOT NULL,
-                amount_minor BIGINT NOT NULL,
-                currency TEXT NOT NULL,
-                reference TEXT NOT NULL,
-                invoice_id TEXT,
-                created_at_ms BIGINT NOT NULL,
-                UNIQUE (subject, reference)
-            )
-            """,
-            "CREATE INDEX invoice_items_pending ON invoice_items (subject, invoice_id)",
-        ]),
-        Migration(version: 13, name: "spend_caps_and_invoices", statements: [
-            "ALTER TABLE customers ADD COLUMN spend_cap_minor BIGINT",
-            "ALTER TABLE customers ADD COLUMN spend_cap_currency TEXT",
-            // Invoices Tollgate issues itself (the manual provider); numbered per database.
-            """
-            CREATE TABLE invoices (
-                id TEXT PRIMARY KEY,
-                subject TEXT NOT NULL,
-                subscription_id TEXT NOT NULL,
-                currency TEXT NOT NULL,
-                period_start_ms BIGINT NOT NULL,
-                period_end_ms BIGINT NOT NULL,
-                lines TEXT NOT NULL,
-                total_minor BIGINT NOT NULL,
-                created_at_ms BIGINT NOT NULL,
-                UNIQUE (subscription_id, period_start_ms)
-            )
-            """,
-            "CREATE INDEX invoices_by_subject ON invoices (subject, period_start_ms)",
-        ]),
+        Migration(
+            version: 11, name: "subscriptions",
+            statements: [
+                """
+                CREATE TABLE subscriptions (
+                    id TEXT PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    provider TEXT NOT NULL,
+                    plan_id TEXT NOT NULL,
+                    billing_interval TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    seats BIGINT,
+                    status TEXT NOT NULL,
+                    current_period_start_ms BIGINT NOT NULL,
+                    current_period_end_ms BIGINT NOT NULL,
+                    trial_end_ms BIGINT,
+                    cancel_at_period_end BIGINT NOT NULL,
+                    canceled_at_ms BIGINT,
+                    past_due_since_ms BIGINT,
+                    pending_plan_id TEXT,
+                    has_payment_method BIGINT NOT NULL,
+                    version_ms BIGINT NOT NULL,
+                    updated_at_ms BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX subscriptions_by_subject ON subscriptions (subject)",
+                """
+                CREATE TABLE webhook_events (
+                    provider TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    received_at_ms BIGINT NOT NULL,
+                    PRIMARY KEY (provider, event_id)
+                )
+                """,
+                """
+                CREATE TABLE provider_customers (
+                    provider TEXT NOT NULL,
+                    provider_customer_id TEXT NOT NULL,
+                    customer_id TEXT NOT NULL,
+                    PRIMARY KEY (provider, provider_customer_id)
+                )
+                """,
+            ]),
+        Migration(
+            version: 12, name: "subscription_add_ons_and_invoice_items",
+            statements: [
+                "ALTER TABLE subscriptions ADD COLUMN add_ons TEXT NOT NULL DEFAULT '{}'",
+                // Charges waiting for the subject's next invoice (prorations, overage), each once per reference.
+                """
+                CREATE TABLE invoice_items (
+                    id TEXT PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    description TEXT NOT NULL,
+                    amount_minor BIGINT NOT NULL,
+                    currency TEXT NOT NULL,
+                    reference TEXT NOT NULL,
+                    invoice_id TEXT,
+                    created_at_ms BIGINT NOT NULL,
+                    UNIQUE (subject, reference)
+                )
+                """,
+                "CREATE INDEX invoice_items_pending ON invoice_items (subject, invoice_id)",
+            ]),
+        Migration(
+            version: 13, name: "spend_caps_and_invoices",
+            statements: [
+                "ALTER TABLE customers ADD COLUMN spend_cap_minor BIGINT",
+                "ALTER TABLE customers ADD COLUMN spend_cap_currency TEXT",
+                // Invoices Tollgate issues itself (the manual provider); numbered per database.
+                """
+                CREATE TABLE invoices (
+                    id TEXT PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    subscription_id TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    period_start_ms BIGINT NOT NULL,
+                    period_end_ms BIGINT NOT NULL,
+                    lines TEXT NOT NULL,
+                    total_minor BIGINT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    UNIQUE (subscription_id, period_start_ms)
+                )
+                """,
+                "CREATE INDEX invoices_by_subject ON invoices (subject, period_start_ms)",
+            ]),
         // Quota leases of nodes sharing one database: units each may still consume from memory.
-        Migration(version: 14, name: "counter_leases", statements: [
-            """
-            CREATE TABLE counter_leases (
-                subject TEXT NOT NULL,
-                feature TEXT NOT NULL,
-                period_start_ms BIGINT NOT NULL,
-                node TEXT NOT NULL,
-                outstanding BIGINT NOT NULL,
-                expires_at_ms BIGINT NOT NULL,
-                PRIMARY KEY (subject, feature, period_start_ms, node)
-            )
-            """,
-            "CREATE INDEX counter_leases_by_node ON counter_leases (node)",
-        ]),
+        Migration(
+            version: 14, name: "counter_leases",
+            statements: [
+                """
+                CREATE TABLE counter_leases (
+                    subject TEXT NOT NULL,
+                    feature TEXT NOT NULL,
+                    period_start_ms BIGINT NOT NULL,
+                    node TEXT NOT NULL,
+                    outstanding BIGINT NOT NULL,
+                    expires_at_ms BIGINT NOT NULL,
+                    PRIMARY KEY (subject, feature, period_start_ms, node)
+                )
+                """,
+                "CREATE INDEX counter_leases_by_node ON counter_leases (node)",
+            ]),
         // Old idempotency records are purged by age. On SQLite rowid order is age order; on
         // PostgreSQL a BRIN index (a few pages, nearly free to maintain for rows appended in
         // time order) finds them without slowing the meter's inserts.
-        Migration(version: 15, name: "idempotency_keys_by_age", statements: [], postgresStatements: [
-            "CREATE INDEX idempotency_keys_by_age ON idempotency_keys USING BRIN (created_at_ms)",
-        ]),
+        Migration(
+            version: 15, name: "idempotency_keys_by_age", statements: [],
+            postgresStatements: [
+                "CREATE INDEX idempotency_keys_by_age ON idempotency_keys USING BRIN (created_at_ms)"
+            ]),
     ]
 }

@@ -24,9 +24,10 @@ public final class PostgresProvider: DatabaseProvider {
     /// Parses `postgres://user:password@host:port/database[?sslmode=disable|prefer|require]`.
     public static func configuration(from url: String) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: url),
-              ["postgres", "postgresql"].contains(components.scheme ?? ""),
-              let host = components.host, !host.isEmpty,
-              let user = components.user, !user.isEmpty else {
+            ["postgres", "postgresql"].contains(components.scheme ?? ""),
+            let host = components.host, !host.isEmpty,
+            let user = components.user, !user.isEmpty
+        else {
             throw StoreError.invalidConfiguration("expected postgres://user:password@host:port/database, got \(url)")
         }
         let database = String(components.path.drop(while: { $0 == "/" }))
@@ -40,7 +41,8 @@ public final class PostgresProvider: DatabaseProvider {
         }
         return PostgresClient.Configuration(
             host: host, port: components.port ?? 5432, username: user,
-            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: tls
+            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database,
+            tls: tls
         )
     }
 
@@ -63,7 +65,9 @@ public final class PostgresProvider: DatabaseProvider {
     }
 
     /// LISTEN on a connection of the pool held for as long as this runs.
-    public func listen(channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void) async throws {
+    public func listen(
+        channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void
+    ) async throws {
         try await client.withConnection { connection in
             try await connection.listen(on: channel) { notifications in
                 ready()

@@ -16,16 +16,21 @@ extension SQLStore {
         let addOns = String(decoding: try JSONEncoder().encode(subscription?.addOns ?? [:]), as: UTF8.self)
         let kind = self.provider.kind
         return try await self.provider.transaction { db in
-            guard try await Self.insertEvent(db, provider: provider, eventId: eventId, type: type, now: now) else { return .duplicate }
+            guard try await Self.insertEvent(db, provider: provider, eventId: eventId, type: type, now: now) else {
+                return .duplicate
+            }
             guard let subscription else { return .applied }
-            let storedVersion = try await db.raw("SELECT version_ms FROM subscriptions WHERE id = \(bind: subscription.id)").first()?
-                .decode(column: "version_ms", as: Int64.self)
+            let storedVersion = try await db.raw(
+                "SELECT version_ms FROM subscriptions WHERE id = \(bind: subscription.id)"
+            ).first()?
+            .decode(column: "version_ms", as: Int64.self)
             // Without a version (time passing here, not news from the provider) the stored one stays,
             // so a provider event delayed past it still applies.
             let versionMs = version.map(Millis.from) ?? storedVersion ?? 0
             if let storedVersion, storedVersion > versionMs { return .stale }
             try await db.raw("DELETE FROM subscriptions WHERE id = \(bind: subscription.id)").run()
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO subscriptions (id, subject, provider, plan_id, billing_interval, currency, seats, status, current_period_start_ms,
                     current_period_end_ms, trial_end_ms, cancel_at_period_end, canceled_at_ms, past_due_since_ms, pending_plan_id,
                     has_payment_method, add_ons, version_ms, updated_at_ms)
@@ -36,30 +41,41 @@ extension SQLStore {
                     \(bind: subscription.cancelAtPeriodEnd ? 1 : 0), \(bind: subscription.canceledAt.map(Millis.from)),
                     \(bind: subscription.pastDueSince.map(Millis.from)), \(bind: subscription.pendingPlanId),
                     \(bind: subscription.hasPaymentMethod ? 1 : 0), \(bind: addOns), \(bind: versionMs), \(bind: Millis.from(now)))
-                """).run()
-            let all = try await db.raw("SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE subject = \(bind: subscription.subject)")
-                .all().map(Self.decodeSubscription)
+                """
+            ).run()
+            let all = try await db.raw(
+                "SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE subject = \(bind: subscription.subject)"
+            )
+            .all().map(Self.decodeSubscription)
             let plan = entitledPlan(all)
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE customers SET plan_id = \(bind: plan),
                     billing_anchor_ms = CASE WHEN plan_id = \(bind: plan) THEN billing_anchor_ms ELSE \(bind: Millis.from(subscription.currentPeriodStart)) END,
                     updated_at_ms = \(bind: Millis.from(now))
                 WHERE id = \(bind: subscription.subject)
-                """).run()
+                """
+            ).run()
             if syncAddOns {
                 let live = all.filter(\.isLive)
-                let merged = live.reduce(into: [String: Int]()) { result, next in result.merge(next.addOns, uniquingKeysWith: +) }
+                let merged = live.reduce(into: [String: Int]()) { result, next in
+                    result.merge(next.addOns, uniquingKeysWith: +)
+                }
                 let encoded = String(decoding: try JSONEncoder().encode(merged), as: UTF8.self)
-                try await db.raw("UPDATE customers SET add_ons = \(bind: encoded), updated_at_ms = \(bind: Millis.from(now)) WHERE id = \(bind: subscription.subject)").run()
+                try await db.raw(
+                    "UPDATE customers SET add_ons = \(bind: encoded), updated_at_ms = \(bind: Millis.from(now)) WHERE id = \(bind: subscription.subject)"
+                ).run()
             }
             try await Self.announceCustomerChange(db, kind: kind, id: subscription.subject)
             for charge in charges {
-                try await db.raw("""
+                try await db.raw(
+                    """
                     INSERT INTO invoice_items (id, subject, kind, description, amount_minor, currency, reference, created_at_ms)
                     VALUES (\(bind: charge.id), \(bind: charge.subject), \(bind: charge.kind), \(bind: charge.description),
                         \(bind: charge.amount.amountMinor), \(bind: charge.amount.currency.code), \(bind: charge.reference), \(bind: Millis.from(charge.createdAt)))
                     ON CONFLICT (subject, reference) DO NOTHING
-                    """).run()
+                    """
+                ).run()
             }
             return .applied
         }
@@ -67,29 +83,36 @@ extension SQLStore {
 
     public func pendingInvoiceItems(subject: String) async throws -> [InvoiceItemRecord] {
         try await self.provider.read { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT id, subject, kind, description, amount_minor, currency, reference, invoice_id, created_at_ms FROM invoice_items
                 WHERE subject = \(bind: subject) AND invoice_id IS NULL ORDER BY created_at_ms, id
-                """).all().map(Self.decodeInvoiceItem)
+                """
+            ).all().map(Self.decodeInvoiceItem)
         }
     }
 
     public func issueInvoice(_ invoice: InvoiceRecord, claiming itemIds: [String]) async throws -> Bool {
         let lines = String(decoding: try JSONEncoder().encode(invoice.lines), as: UTF8.self)
         return try await self.provider.transaction { db in
-            let inserted = try await db.raw("""
-                INSERT INTO invoices (id, subject, subscription_id, currency, period_start_ms, period_end_ms, lines, total_minor, created_at_ms)
-                VALUES (\(bind: invoice.id), \(bind: invoice.subject), \(bind: invoice.subscriptionId), \(bind: invoice.currency.code),
-                    \(bind: Millis.from(invoice.periodStart)), \(bind: Millis.from(invoice.periodEnd)), \(bind: lines), \(bind: invoice.total),
-                    \(bind: Millis.from(invoice.createdAt)))
-                ON CONFLICT (subscription_id, period_start_ms) DO NOTHING
-                RETURNING id
-                """).first() != nil
+            let inserted =
+                try await db.raw(
+                    """
+                    INSERT INTO invoices (id, subject, subscription_id, currency, period_start_ms, period_end_ms, lines, total_minor, created_at_ms)
+                    VALUES (\(bind: invoice.id), \(bind: invoice.subject), \(bind: invoice.subscriptionId), \(bind: invoice.currency.code),
+                        \(bind: Millis.from(invoice.periodStart)), \(bind: Millis.from(invoice.periodEnd)), \(bind: lines), \(bind: invoice.total),
+                        \(bind: Millis.from(invoice.createdAt)))
+                    ON CONFLICT (subscription_id, period_start_ms) DO NOTHING
+                    RETURNING id
+                    """
+                ).first() != nil
             guard inserted else { return false }
             for id in itemIds {
-                try await db.raw("""
+                try await db.raw(
+                    """
                     UPDATE invoice_items SET invoice_id = \(bind: invoice.id) WHERE id = \(bind: id) AND subject = \(bind: invoice.subject) AND invoice_id IS NULL
-                    """).run()
+                    """
+                ).run()
             }
             return true
         }
@@ -97,17 +120,21 @@ extension SQLStore {
 
     public func invoices(subject: String) async throws -> [InvoiceRecord] {
         try await self.provider.read { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT id, subject, subscription_id, currency, period_start_ms, period_end_ms, lines, created_at_ms FROM invoices
                 WHERE subject = \(bind: subject) ORDER BY period_start_ms DESC, id
-                """).all().map { row in
+                """
+            ).all().map { row in
                 InvoiceRecord(
-                    id: try row.decode(column: "id", as: String.self), subject: try row.decode(column: "subject", as: String.self),
+                    id: try row.decode(column: "id", as: String.self),
+                    subject: try row.decode(column: "subject", as: String.self),
                     subscriptionId: try row.decode(column: "subscription_id", as: String.self),
                     currency: Currency(try row.decode(column: "currency", as: String.self)) ?? Currency("EUR")!,
                     periodStart: Millis.date(try row.decode(column: "period_start_ms", as: Int64.self)),
                     periodEnd: Millis.date(try row.decode(column: "period_end_ms", as: Int64.self)),
-                    lines: try JSONDecoder().decode([InvoiceLine].self, from: Data(try row.decode(column: "lines", as: String.self).utf8)),
+                    lines: try JSONDecoder().decode(
+                        [InvoiceLine].self, from: Data(try row.decode(column: "lines", as: String.self).utf8)),
                     createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self))
                 )
             }
@@ -116,96 +143,125 @@ extension SQLStore {
 
     static func decodeInvoiceItem(_ row: any SQLRow) throws -> InvoiceItemRecord {
         InvoiceItemRecord(
-            id: try row.decode(column: "id", as: String.self), subject: try row.decode(column: "subject", as: String.self),
-            kind: try row.decode(column: "kind", as: String.self), description: try row.decode(column: "description", as: String.self),
-            amount: Money(try row.decode(column: "amount_minor", as: Int64.self), Currency(try row.decode(column: "currency", as: String.self)) ?? Currency("EUR")!),
-            reference: try row.decode(column: "reference", as: String.self), invoiceId: try row.decode(column: "invoice_id", as: String?.self),
+            id: try row.decode(column: "id", as: String.self),
+            subject: try row.decode(column: "subject", as: String.self),
+            kind: try row.decode(column: "kind", as: String.self),
+            description: try row.decode(column: "description", as: String.self),
+            amount: Money(
+                try row.decode(column: "amount_minor", as: Int64.self),
+                Currency(try row.decode(column: "currency", as: String.self)) ?? Currency("EUR")!),
+            reference: try row.decode(column: "reference", as: String.self),
+            invoiceId: try row.decode(column: "invoice_id", as: String?.self),
             createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self))
         )
     }
 
     public func recordEvent(provider: String, eventId: String, type: String, now: Date) async throws -> Bool {
-        try await self.provider.transaction { db in try await Self.insertEvent(db, provider: provider, eventId: eventId, type: type, now: now) }
+        try await self.provider.transaction { db in
+            try await Self.insertEvent(db, provider: provider, eventId: eventId, type: type, now: now)
+        }
     }
 
     public func hasEvent(provider: String, eventId: String) async throws -> Bool {
         try await self.provider.read { db in
-            try await db.raw("SELECT 1 AS one FROM webhook_events WHERE provider = \(bind: provider) AND event_id = \(bind: eventId)").first() != nil
+            try await db.raw(
+                "SELECT 1 AS one FROM webhook_events WHERE provider = \(bind: provider) AND event_id = \(bind: eventId)"
+            ).first() != nil
         }
     }
 
     public func subscription(id: String) async throws -> Subscription? {
         try await self.provider.read { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE id = \(bind: id)").first().map(Self.decodeSubscription)
+            try await db.raw("SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE id = \(bind: id)")
+                .first().map(Self.decodeSubscription)
         }
     }
 
     public func subscriptions(subject: String) async throws -> [(Subscription, provider: String)] {
         try await self.provider.read { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.subscriptionColumns), provider FROM subscriptions WHERE subject = \(bind: subject) ORDER BY current_period_start_ms, id
-                """).all().map { (try Self.decodeSubscription($0), try $0.decode(column: "provider", as: String.self)) }
+                """
+            ).all().map { (try Self.decodeSubscription($0), try $0.decode(column: "provider", as: String.self)) }
         }
     }
 
     public func subscriptionsDue(now: Date, grace: TimeInterval) async throws -> [(Subscription, provider: String)] {
         let nowMs = Millis.from(now), graceStartMs = Millis.from(now - grace)
         return try await self.provider.read { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.subscriptionColumns), provider FROM subscriptions
                 WHERE (status = 'trialing' AND trial_end_ms <= \(bind: nowMs))
                    OR (status = 'past_due' AND past_due_since_ms <= \(bind: graceStartMs))
                    OR (status IN ('active', 'past_due') AND current_period_end_ms <= \(bind: nowMs))
                 ORDER BY id
-                """).all().map { (try Self.decodeSubscription($0), try $0.decode(column: "provider", as: String.self)) }
+                """
+            ).all().map { (try Self.decodeSubscription($0), try $0.decode(column: "provider", as: String.self)) }
         }
     }
 
     public func linkProviderCustomer(provider: String, providerCustomerId: String, customerId: String) async throws {
         try await self.provider.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO provider_customers (provider, provider_customer_id, customer_id)
                 VALUES (\(bind: provider), \(bind: providerCustomerId), \(bind: customerId))
                 ON CONFLICT (provider, provider_customer_id) DO UPDATE SET customer_id = excluded.customer_id
-                """).run()
+                """
+            ).run()
         }
     }
 
     public func customerId(provider: String, providerCustomerId: String) async throws -> String? {
         try await self.provider.read { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT customer_id FROM provider_customers WHERE provider = \(bind: provider) AND provider_customer_id = \(bind: providerCustomerId)
-                """).first()?.decode(column: "customer_id", as: String.self)
+                """
+            ).first()?.decode(column: "customer_id", as: String.self)
         }
     }
 
     public func providerCustomerId(provider: String, customerId: String) async throws -> String? {
         try await self.provider.read { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT provider_customer_id FROM provider_customers WHERE provider = \(bind: provider) AND customer_id = \(bind: customerId)
-                """).first()?.decode(column: "provider_customer_id", as: String.self)
+                """
+            ).first()?.decode(column: "provider_customer_id", as: String.self)
         }
     }
 
     public func hasHadTrial(subject: String) async throws -> Bool {
         try await self.provider.read { db in
-            let manual = try await db.raw("SELECT 1 AS one FROM webhook_events WHERE provider = 'manual' AND event_id = \(bind: "trial:\(subject)")").first()
-            let provider = try await db.raw("SELECT 1 AS one FROM subscriptions WHERE subject = \(bind: subject) AND trial_end_ms IS NOT NULL").first()
+            let manual = try await db.raw(
+                "SELECT 1 AS one FROM webhook_events WHERE provider = 'manual' AND event_id = \(bind: "trial:\(subject)")"
+            ).first()
+            let provider = try await db.raw(
+                "SELECT 1 AS one FROM subscriptions WHERE subject = \(bind: subject) AND trial_end_ms IS NOT NULL"
+            ).first()
             return manual != nil || provider != nil
         }
     }
 
-    private static func insertEvent(_ db: any SQLDatabase, provider: String, eventId: String, type: String, now: Date) async throws -> Bool {
-        try await db.raw("""
+    private static func insertEvent(_ db: any SQLDatabase, provider: String, eventId: String, type: String, now: Date)
+        async throws -> Bool
+    {
+        try await db.raw(
+            """
             INSERT INTO webhook_events (provider, event_id, type, received_at_ms) VALUES (\(bind: provider), \(bind: eventId), \(bind: type), \(bind: Millis.from(now)))
             ON CONFLICT (provider, event_id) DO NOTHING
             RETURNING event_id
-            """).first() != nil
+            """
+        ).first() != nil
     }
 
     private static func decodeSubscription(_ row: any SQLRow) throws -> Subscription {
         Subscription(
-            id: try row.decode(column: "id", as: String.self), subject: try row.decode(column: "subject", as: String.self),
+            id: try row.decode(column: "id", as: String.self),
+            subject: try row.decode(column: "subject", as: String.self),
             planId: try row.decode(column: "plan_id", as: String.self),
             interval: BillingInterval(rawValue: try row.decode(column: "billing_interval", as: String.self)) ?? .month,
             currency: Currency(try row.decode(column: "currency", as: String.self)) ?? Currency("EUR")!,
@@ -219,7 +275,8 @@ extension SQLStore {
             pastDueSince: try row.decode(column: "past_due_since_ms", as: Int64?.self).map(Millis.date),
             pendingPlanId: try row.decode(column: "pending_plan_id", as: String?.self),
             hasPaymentMethod: try row.decode(column: "has_payment_method", as: Int64.self) != 0,
-            addOns: try JSONDecoder().decode([String: Int].self, from: Data(try row.decode(column: "add_ons", as: String.self).utf8))
+            addOns: try JSONDecoder().decode(
+                [String: Int].self, from: Data(try row.decode(column: "add_ons", as: String.self).utf8))
         )
     }
 }

@@ -3,25 +3,33 @@ import SQLKit
 import TollgateStorage
 
 extension SQLStore {
-    private static let userColumns = "id, email, password_hash, email_verified_at_ms, totp_secret, totp_enabled_at_ms, totp_last_step, created_at_ms, updated_at_ms"
-    private static let sessionColumns = "id, user_id, created_at_ms, last_used_at_ms, expires_at_ms, revoked_at_ms, user_agent, ip"
+    private static let userColumns =
+        "id, email, password_hash, email_verified_at_ms, totp_secret, totp_enabled_at_ms, totp_last_step, created_at_ms, updated_at_ms"
+    private static let sessionColumns =
+        "id, user_id, created_at_ms, last_used_at_ms, expires_at_ms, revoked_at_ms, user_agent, ip"
 
-    public func createUser(_ user: UserRecord, customer: CustomerRecord, token: UserTokenRecord?, outbox: [OutboxMessage]) async throws {
+    public func createUser(
+        _ user: UserRecord, customer: CustomerRecord, token: UserTokenRecord?, outbox: [OutboxMessage]
+    ) async throws {
         try await provider.transaction { db in
-            let inserted = try await db.raw("""
+            let inserted = try await db.raw(
+                """
                 INSERT INTO users (id, email, password_hash, created_at_ms, updated_at_ms)
                 VALUES (\(bind: user.id), \(bind: user.email), \(bind: user.passwordHash), \(bind: Millis.from(user.createdAt)), \(bind: Millis.from(user.updatedAt)))
                 ON CONFLICT (email) DO NOTHING
                 RETURNING id
-                """).first()
+                """
+            ).first()
             guard inserted != nil else { throw IdentityStoreError.emailTaken }
-            let customerInserted = try await db.raw("""
+            let customerInserted = try await db.raw(
+                """
                 INSERT INTO customers (id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms)
                 VALUES (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
                         \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)), \(bind: Millis.from(customer.updatedAt)))
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id
-                """).first()
+                """
+            ).first()
             guard customerInserted != nil else { throw IdentityStoreError.customerTaken }
             if let token { try await Self.insertUserToken(db, token) }
             try await Self.enqueue(db, outbox)
@@ -30,152 +38,198 @@ extension SQLStore {
 
     public func user(id: String) async throws -> UserRecord? {
         try await provider.read { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE id = \(bind: id)").first().map(Self.decodeUser)
+            try await db.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE id = \(bind: id)").first().map(
+                Self.decodeUser)
         }
     }
 
     public func user(email: String) async throws -> UserRecord? {
         try await provider.read { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE email = \(bind: email.lowercased())").first().map(Self.decodeUser)
+            try await db.raw(
+                "SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE email = \(bind: email.lowercased())"
+            ).first().map(Self.decodeUser)
         }
     }
 
     public func markEmailVerified(userId: String, at: Date) async throws {
         try await provider.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE users SET email_verified_at_ms = COALESCE(email_verified_at_ms, \(bind: Millis.from(at))), updated_at_ms = \(bind: Millis.from(at))
                 WHERE id = \(bind: userId)
-                """).run()
+                """
+            ).run()
         }
     }
 
     public func changePassword(userId: String, passwordHash: String, at: Date) async throws {
         try await provider.transaction { db in
             let millis = Millis.from(at)
-            try await db.raw("UPDATE users SET password_hash = \(bind: passwordHash), updated_at_ms = \(bind: millis) WHERE id = \(bind: userId)").run()
-            try await db.raw("UPDATE sessions SET revoked_at_ms = \(bind: millis) WHERE user_id = \(bind: userId) AND revoked_at_ms IS NULL").run()
+            try await db.raw(
+                "UPDATE users SET password_hash = \(bind: passwordHash), updated_at_ms = \(bind: millis) WHERE id = \(bind: userId)"
+            ).run()
+            try await db.raw(
+                "UPDATE sessions SET revoked_at_ms = \(bind: millis) WHERE user_id = \(bind: userId) AND revoked_at_ms IS NULL"
+            ).run()
         }
     }
 
     public func setPendingTOTP(userId: String, sealedSecret: String, at: Date) async throws {
         try await provider.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE users SET totp_secret = \(bind: sealedSecret), totp_enabled_at_ms = NULL, totp_last_step = NULL, updated_at_ms = \(bind: Millis.from(at))
                 WHERE id = \(bind: userId)
-                """).run()
+                """
+            ).run()
         }
     }
 
     public func enableTOTP(userId: String, step: Int64, recoveryCodeHashes: [String], at: Date) async throws {
         try await provider.transaction { db in
             let millis = Millis.from(at)
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE users SET totp_enabled_at_ms = \(bind: millis), totp_last_step = \(bind: step), updated_at_ms = \(bind: millis)
                 WHERE id = \(bind: userId)
-                """).run()
+                """
+            ).run()
             try await db.raw("DELETE FROM recovery_codes WHERE user_id = \(bind: userId)").run()
             for hash in recoveryCodeHashes {
-                try await db.raw("INSERT INTO recovery_codes (user_id, code_hash) VALUES (\(bind: userId), \(bind: hash))").run()
+                try await db.raw(
+                    "INSERT INTO recovery_codes (user_id, code_hash) VALUES (\(bind: userId), \(bind: hash))"
+                ).run()
             }
         }
     }
 
     public func disableTOTP(userId: String, at: Date) async throws {
         try await provider.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE users SET totp_secret = NULL, totp_enabled_at_ms = NULL, totp_last_step = NULL, updated_at_ms = \(bind: Millis.from(at))
                 WHERE id = \(bind: userId)
-                """).run()
+                """
+            ).run()
             try await db.raw("DELETE FROM recovery_codes WHERE user_id = \(bind: userId)").run()
         }
     }
 
     public func useTOTPStep(userId: String, step: Int64) async throws -> Bool {
         try await provider.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE users SET totp_last_step = \(bind: step)
                 WHERE id = \(bind: userId) AND (totp_last_step IS NULL OR totp_last_step < \(bind: step))
                 RETURNING id
-                """).first() != nil
+                """
+            ).first() != nil
         }
     }
 
     public func useRecoveryCode(userId: String, codeHash: String, at: Date) async throws -> Bool {
         try await provider.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE recovery_codes SET used_at_ms = \(bind: Millis.from(at))
                 WHERE user_id = \(bind: userId) AND code_hash = \(bind: codeHash) AND used_at_ms IS NULL
                 RETURNING code_hash
-                """).first() != nil
+                """
+            ).first() != nil
         }
     }
 
     public func createSession(_ session: SessionRecord, refreshTokenHash: String) async throws {
         try await provider.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO sessions (id, user_id, created_at_ms, last_used_at_ms, expires_at_ms, user_agent, ip)
                 VALUES (\(bind: session.id), \(bind: session.userId), \(bind: Millis.from(session.createdAt)), \(bind: Millis.from(session.lastUsedAt)),
                         \(bind: Millis.from(session.expiresAt)), \(bind: session.userAgent), \(bind: session.ip))
-                """).run()
-            try await db.raw("""
+                """
+            ).run()
+            try await db.raw(
+                """
                 INSERT INTO refresh_tokens (token_hash, session_id, created_at_ms)
                 VALUES (\(bind: refreshTokenHash), \(bind: session.id), \(bind: Millis.from(session.createdAt)))
-                """).run()
+                """
+            ).run()
         }
     }
 
-    public func refreshSession(tokenHash: String, newTokenHash: String, at: Date, extendTo: Date) async throws -> RefreshOutcome {
+    public func refreshSession(tokenHash: String, newTokenHash: String, at: Date, extendTo: Date) async throws
+        -> RefreshOutcome
+    {
         let millis = Millis.from(at)
         return try await provider.transaction { db in
             // Spend the token only if it is live: of two concurrent uses, exactly one wins.
-            if let row = try await db.raw("""
+            if let row = try await db.raw(
+                """
                 UPDATE refresh_tokens SET spent_at_ms = \(bind: millis)
                 WHERE token_hash = \(bind: tokenHash) AND spent_at_ms IS NULL
                 RETURNING session_id
-                """).first() {
+                """
+            ).first() {
                 let sessionId = try row.decode(column: "session_id", as: String.self)
-                guard let session = try await db.raw("""
-                    UPDATE sessions SET last_used_at_ms = \(bind: millis), expires_at_ms = \(bind: Millis.from(extendTo))
-                    WHERE id = \(bind: sessionId) AND revoked_at_ms IS NULL AND expires_at_ms > \(bind: millis)
-                    RETURNING \(unsafeRaw: Self.sessionColumns)
-                    """).first().map(Self.decodeSession) else { return .invalid }
-                try await db.raw("""
+                guard
+                    let session = try await db.raw(
+                        """
+                        UPDATE sessions SET last_used_at_ms = \(bind: millis), expires_at_ms = \(bind: Millis.from(extendTo))
+                        WHERE id = \(bind: sessionId) AND revoked_at_ms IS NULL AND expires_at_ms > \(bind: millis)
+                        RETURNING \(unsafeRaw: Self.sessionColumns)
+                        """
+                    ).first().map(Self.decodeSession)
+                else { return .invalid }
+                try await db.raw(
+                    """
                     INSERT INTO refresh_tokens (token_hash, session_id, created_at_ms) VALUES (\(bind: newTokenHash), \(bind: sessionId), \(bind: millis))
-                    """).run()
+                    """
+                ).run()
                 return .rotated(session)
             }
-            guard let spent = try await db.raw("SELECT session_id FROM refresh_tokens WHERE token_hash = \(bind: tokenHash)").first() else {
+            guard
+                let spent = try await db.raw(
+                    "SELECT session_id FROM refresh_tokens WHERE token_hash = \(bind: tokenHash)"
+                ).first()
+            else {
                 return .invalid
             }
             let sessionId = try spent.decode(column: "session_id", as: String.self)
-            try await db.raw("UPDATE sessions SET revoked_at_ms = COALESCE(revoked_at_ms, \(bind: millis)) WHERE id = \(bind: sessionId)").run()
+            try await db.raw(
+                "UPDATE sessions SET revoked_at_ms = COALESCE(revoked_at_ms, \(bind: millis)) WHERE id = \(bind: sessionId)"
+            ).run()
             return .reused(sessionId: sessionId)
         }
     }
 
     public func session(id: String) async throws -> SessionRecord? {
         try await provider.read { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.sessionColumns) FROM sessions WHERE id = \(bind: id)").first().map(Self.decodeSession)
+            try await db.raw("SELECT \(unsafeRaw: Self.sessionColumns) FROM sessions WHERE id = \(bind: id)").first()
+                .map(Self.decodeSession)
         }
     }
 
     public func sessions(userId: String, now: Date) async throws -> [SessionRecord] {
         try await provider.read { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.sessionColumns) FROM sessions
                 WHERE user_id = \(bind: userId) AND revoked_at_ms IS NULL AND expires_at_ms > \(bind: Millis.from(now))
                 ORDER BY created_at_ms DESC, id
-                """).all().map(Self.decodeSession)
+                """
+            ).all().map(Self.decodeSession)
         }
     }
 
     public func revokeSession(userId: String, sessionId: String, at: Date) async throws -> Bool {
         try await provider.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE sessions SET revoked_at_ms = COALESCE(revoked_at_ms, \(bind: Millis.from(at)))
                 WHERE id = \(bind: sessionId) AND user_id = \(bind: userId)
                 RETURNING id
-                """).first() != nil
+                """
+            ).first() != nil
         }
     }
 
@@ -189,23 +243,29 @@ extension SQLStore {
     public func consumeUserToken(tokenHash: String, purpose: UserTokenPurpose, at: Date) async throws -> String? {
         let millis = Millis.from(at)
         return try await provider.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE user_tokens SET used_at_ms = \(bind: millis)
                 WHERE token_hash = \(bind: tokenHash) AND purpose = \(bind: purpose.rawValue) AND used_at_ms IS NULL AND expires_at_ms > \(bind: millis)
                 RETURNING user_id
-                """).first()?.decode(column: "user_id", as: String.self)
+                """
+            ).first()?.decode(column: "user_id", as: String.self)
         }
     }
 
     public func outboxMessages(recipient: String) async throws -> [OutboxMessage] {
         try await provider.read { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT id, kind, recipient, payload, created_at_ms, delivered_at_ms FROM outbox
                 WHERE recipient = \(bind: recipient) ORDER BY created_at_ms, id
-                """).all().map { row in
+                """
+            ).all().map { row in
                 OutboxMessage(
-                    id: try row.decode(column: "id", as: String.self), kind: try row.decode(column: "kind", as: String.self),
-                    recipient: try row.decode(column: "recipient", as: String.self), payload: try row.decode(column: "payload", as: String.self),
+                    id: try row.decode(column: "id", as: String.self),
+                    kind: try row.decode(column: "kind", as: String.self),
+                    recipient: try row.decode(column: "recipient", as: String.self),
+                    payload: try row.decode(column: "payload", as: String.self),
                     createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
                     deliveredAt: try row.decode(column: "delivered_at_ms", as: Int64?.self).map(Millis.date)
                 )
@@ -216,18 +276,22 @@ extension SQLStore {
     // MARK: Helpers
 
     private static func insertUserToken(_ db: any SQLDatabase, _ token: UserTokenRecord) async throws {
-        try await db.raw("""
+        try await db.raw(
+            """
             INSERT INTO user_tokens (token_hash, user_id, purpose, created_at_ms, expires_at_ms)
             VALUES (\(bind: token.tokenHash), \(bind: token.userId), \(bind: token.purpose.rawValue), \(bind: Millis.from(token.createdAt)), \(bind: Millis.from(token.expiresAt)))
-            """).run()
+            """
+        ).run()
     }
 
     static func enqueue(_ db: any SQLDatabase, _ messages: [OutboxMessage]) async throws {
         for message in messages {
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO outbox (id, kind, recipient, payload, created_at_ms)
                 VALUES (\(bind: message.id), \(bind: message.kind), \(bind: message.recipient), \(bind: message.payload), \(bind: Millis.from(message.createdAt)))
-                """).run()
+                """
+            ).run()
         }
     }
 

@@ -7,42 +7,54 @@ extension SQLStore {
     /// The database's own clock for lease expiry, so that nodes' clocks never have to agree.
     private func databaseNow(_ db: any SQLDatabase) async throws -> Int64 {
         guard provider.kind == .postgres else { return Millis.from(Date()) }
-        let row = try await db.raw("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) AS now_ms").first()
+        let row = try await db.raw("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) AS now_ms")
+            .first()
         return try row?.decode(column: "now_ms", as: Int64.self) ?? Millis.from(Date())
     }
 
     public func acquireLease(
-        _ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, node: String, holding: Int64, ttlMillis: Int64,
+        _ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, node: String, holding: Int64,
+        ttlMillis: Int64,
         amount: @Sendable (_ available: Int64) -> Int64
     ) async throws -> LeaseGrant {
         let lock = provider.kind == .postgres ? " FOR UPDATE" : ""
         return try await provider.transaction { db in
             let now = try await self.databaseNow(db)
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
                 VALUES (\(bind: key.subject), \(bind: key.feature), \(bind: key.periodStartMillis), \(bind: periodEndMillis), \(bind: period), 0, \(bind: now))
                 ON CONFLICT (subject, feature, period_start_ms) DO NOTHING
-                """).run()
-            let used = try await db.raw("""
-                SELECT used FROM usage_counters
-                WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis)\(unsafeRaw: lock)
-                """).first()?.decode(column: "used", as: Int64.self) ?? 0
+                """
+            ).run()
+            let used =
+                try await db.raw(
+                    """
+                    SELECT used FROM usage_counters
+                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis)\(unsafeRaw: lock)
+                    """
+                ).first()?.decode(column: "used", as: Int64.self) ?? 0
             // This node's own row is replaced by what it says it holds: the node knows better what
             // it abandoned (a lease past its usable time) than the row does.
-            let others = try await db.raw("""
-                SELECT CAST(COALESCE(SUM(outstanding), 0) AS BIGINT) AS held FROM counter_leases
-                WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis)
-                    AND expires_at_ms > \(bind: now) AND node <> \(bind: node)
-                """).first()?.decode(column: "held", as: Int64.self) ?? 0
+            let others =
+                try await db.raw(
+                    """
+                    SELECT CAST(COALESCE(SUM(outstanding), 0) AS BIGINT) AS held FROM counter_leases
+                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis)
+                        AND expires_at_ms > \(bind: now) AND node <> \(bind: node)
+                    """
+                ).first()?.decode(column: "held", as: Int64.self) ?? 0
             let mine = max(0, holding)
             let available = max(0, limit - used - others - mine)
             let granted = min(available, max(0, amount(available)))
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO counter_leases (subject, feature, period_start_ms, node, outstanding, expires_at_ms)
                 VALUES (\(bind: key.subject), \(bind: key.feature), \(bind: key.periodStartMillis), \(bind: node), \(bind: mine + granted), \(bind: now + ttlMillis))
                 ON CONFLICT (subject, feature, period_start_ms, node)
                 DO UPDATE SET outstanding = excluded.outstanding, expires_at_ms = excluded.expires_at_ms
-                """).run()
+                """
+            ).run()
             return LeaseGrant(granted: granted, used: used)
         }
     }

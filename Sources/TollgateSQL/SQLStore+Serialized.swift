@@ -18,15 +18,18 @@ extension SQLStore {
             _ = try await db.raw("SELECT id FROM customers WHERE id = \(bind: customerId)\(unsafeRaw: lock)").first()
             var values: [CounterKey: Int64] = [:]
             for key in keys {
-                let row = try await db.raw("""
+                let row = try await db.raw(
+                    """
                     SELECT used FROM usage_counters
                     WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis)
-                    """).first()
+                    """
+                ).first()
                 values[key] = try row?.decode(column: "used", as: Int64.self) ?? 0
             }
             let (decision, response) = try decide(values)
             guard let response else { return .decided(decision) }
-            let record = IdempotencyRecord(scope: claim.scope, key: claim.key, fingerprint: claim.fingerprint, response: response, createdAt: date)
+            let record = IdempotencyRecord(
+                scope: claim.scope, key: claim.key, fingerprint: claim.fingerprint, response: response, createdAt: date)
             let stored = try await Self.insertRecords([record], on: db)
             guard !stored.isEmpty else { return .alreadyAnswered }
             try await Self.addToCounters([delta], updatedAt: Millis.from(date), on: db)

@@ -40,7 +40,9 @@ public final class SQLStore: Storage {
         try await db.raw("SELECT pg_notify(\(bind: customerChannel), \(bind: id))").run()
     }
 
-    public func listenForCustomerChanges(ready: @escaping @Sendable () -> Void, changed: @escaping @Sendable (String) -> Void) async throws {
+    public func listenForCustomerChanges(
+        ready: @escaping @Sendable () -> Void, changed: @escaping @Sendable (String) -> Void
+    ) async throws {
         try await provider.listen(channel: Self.customerChannel, ready: ready, received: changed)
     }
 
@@ -56,14 +58,16 @@ public final class SQLStore: Storage {
 
     public func createCustomer(_ customer: CustomerRecord) async throws -> CustomerCreation {
         try await provider.transaction { db in
-            let inserted = try await db.raw("""
+            let inserted = try await db.raw(
+                """
                 INSERT INTO customers (id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms)
                 VALUES (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
                         \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)),
                         \(bind: Millis.from(customer.updatedAt)))
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id
-                """).first()
+                """
+            ).first()
             if inserted != nil { return .created(customer) }
             guard let existing = try await Self.customer(db, id: customer.id) else {
                 throw StoreError.invalidConfiguration("customer \(customer.id) vanished during creation")
@@ -80,25 +84,31 @@ public final class SQLStore: Storage {
         let kind = provider.kind
         return try await provider.transaction { db in
             let millis = Millis.from(at)
-            let row = try await db.raw("""
+            let row = try await db.raw(
+                """
                 UPDATE customers SET plan_id = \(bind: planId), billing_anchor_ms = \(bind: millis), updated_at_ms = \(bind: millis)
                 WHERE id = \(bind: customerId)
                 RETURNING \(unsafeRaw: Self.customerColumns)
-                """).first()
+                """
+            ).first()
             try await Self.announceCustomerChange(db, kind: kind, id: customerId)
             return try row.map(Self.decodeCustomer)
         }
     }
 
-    public func setAddOns(customerId: String, addOns: [String: Int], seats: Int?, at: Date) async throws -> CustomerRecord? {
+    public func setAddOns(customerId: String, addOns: [String: Int], seats: Int?, at: Date) async throws
+        -> CustomerRecord?
+    {
         let encoded = String(decoding: try JSONEncoder().encode(addOns), as: UTF8.self)
         let kind = provider.kind
         return try await provider.transaction { db in
-            let row = try await db.raw("""
+            let row = try await db.raw(
+                """
                 UPDATE customers SET add_ons = \(bind: encoded), seats = \(bind: seats), updated_at_ms = \(bind: Millis.from(at))
                 WHERE id = \(bind: customerId)
                 RETURNING \(unsafeRaw: Self.customerColumns)
-                """).first()
+                """
+            ).first()
             try await Self.announceCustomerChange(db, kind: kind, id: customerId)
             return try row.map(Self.decodeCustomer)
         }
@@ -107,28 +117,34 @@ public final class SQLStore: Storage {
     public func setSpendCap(customerId: String, cap: Money?, at: Date) async throws -> CustomerRecord? {
         let kind = provider.kind
         return try await provider.transaction { db in
-            let row = try await db.raw("""
+            let row = try await db.raw(
+                """
                 UPDATE customers SET spend_cap_minor = \(bind: cap?.amountMinor), spend_cap_currency = \(bind: cap?.currency.code),
                     updated_at_ms = \(bind: Millis.from(at))
                 WHERE id = \(bind: customerId)
                 RETURNING \(unsafeRaw: Self.customerColumns)
-                """).first()
+                """
+            ).first()
             try await Self.announceCustomerChange(db, kind: kind, id: customerId)
             return try row.map(Self.decodeCustomer)
         }
     }
 
-    static let customerColumns = "id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms, add_ons, seats, spend_cap_minor, spend_cap_currency"
+    static let customerColumns =
+        "id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms, add_ons, seats, spend_cap_minor, spend_cap_currency"
 
     private static func customer(_ db: any SQLDatabase, id: String) async throws -> CustomerRecord? {
-        let row = try await db.raw("""
+        let row = try await db.raw(
+            """
             SELECT \(unsafeRaw: customerColumns) FROM customers WHERE id = \(bind: id)
-            """).first()
+            """
+        ).first()
         return try row.map(decodeCustomer)
     }
 
     static func decodeCustomer(_ row: any SQLRow) throws -> CustomerRecord {
-        let addOns = try JSONDecoder().decode([String: Int].self, from: Data(try row.decode(column: "add_ons", as: String.self).utf8))
+        let addOns = try JSONDecoder().decode(
+            [String: Int].self, from: Data(try row.decode(column: "add_ons", as: String.self).utf8))
         return CustomerRecord(
             id: try row.decode(column: "id", as: String.self),
             email: try row.decode(column: "email", as: String?.self),
@@ -140,7 +156,8 @@ public final class SQLStore: Storage {
             addOns: addOns,
             seats: try row.decode(column: "seats", as: Int?.self),
             spendCap: try row.decode(column: "spend_cap_minor", as: Int64?.self).flatMap { amount in
-                (try? row.decode(column: "spend_cap_currency", as: String?.self)).flatMap { $0.flatMap(Currency.init) }.map { Money(amount, $0) }
+                (try? row.decode(column: "spend_cap_currency", as: String?.self)).flatMap { $0.flatMap(Currency.init) }
+                    .map { Money(amount, $0) }
             }
         )
     }
@@ -152,52 +169,63 @@ public final class SQLStore: Storage {
     }
 
     private static func insertAPIKey(_ db: any SQLDatabase, _ key: APIKeyRecord) async throws {
-        try await db.raw("""
+        try await db.raw(
+            """
             INSERT INTO api_keys (id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms, revoked_at_ms)
             VALUES (\(bind: key.id), \(bind: key.prefix), \(bind: key.secretHash), \(bind: key.scopes.joined(separator: " ")),
                     \(bind: key.name), \(bind: Millis.from(key.createdAt)), \(bind: key.expiresAt.map(Millis.from)),
                     \(bind: key.lastUsedAt.map(Millis.from)), \(bind: key.revokedAt.map(Millis.from)))
-            """).run()
+            """
+        ).run()
     }
 
-    private static let apiKeyColumns = "id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms, revoked_at_ms"
+    private static let apiKeyColumns =
+        "id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms, revoked_at_ms"
 
     public func apiKey(secretHash: String) async throws -> APIKeyRecord? {
         try await provider.read { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.apiKeyColumns) FROM api_keys WHERE secret_hash = \(bind: secretHash)")
-                .first().map(Self.decodeAPIKey)
+            try await db.raw(
+                "SELECT \(unsafeRaw: Self.apiKeyColumns) FROM api_keys WHERE secret_hash = \(bind: secretHash)"
+            )
+            .first().map(Self.decodeAPIKey)
         }
     }
 
     public func apiKey(id: String) async throws -> APIKeyRecord? {
         try await provider.read { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.apiKeyColumns) FROM api_keys WHERE id = \(bind: id)").first().map(Self.decodeAPIKey)
+            try await db.raw("SELECT \(unsafeRaw: Self.apiKeyColumns) FROM api_keys WHERE id = \(bind: id)").first()
+                .map(Self.decodeAPIKey)
         }
     }
 
     public func listAPIKeys() async throws -> [APIKeyRecord] {
         try await provider.read { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.apiKeyColumns) FROM api_keys ORDER BY created_at_ms DESC, id").all().map(Self.decodeAPIKey)
+            try await db.raw("SELECT \(unsafeRaw: Self.apiKeyColumns) FROM api_keys ORDER BY created_at_ms DESC, id")
+                .all().map(Self.decodeAPIKey)
         }
     }
 
     public func revokeAPIKey(id: String, at: Date) async throws -> APIKeyRecord? {
         try await provider.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, \(bind: Millis.from(at))) WHERE id = \(bind: id)
                 RETURNING \(unsafeRaw: Self.apiKeyColumns)
-                """).first().map(Self.decodeAPIKey)
+                """
+            ).first().map(Self.decodeAPIKey)
         }
     }
 
     public func rotateAPIKey(id: String, replacement: APIKeyRecord, oldExpiresAt: Date) async throws -> APIKeyRecord? {
         try await provider.transaction { db in
             let expiry = Millis.from(oldExpiresAt)
-            let old = try await db.raw("""
+            let old = try await db.raw(
+                """
                 UPDATE api_keys SET expires_at_ms = CASE WHEN expires_at_ms IS NULL OR expires_at_ms > \(bind: expiry) THEN \(bind: expiry) ELSE expires_at_ms END
                 WHERE id = \(bind: id) AND revoked_at_ms IS NULL
                 RETURNING \(unsafeRaw: Self.apiKeyColumns)
-                """).first().map(Self.decodeAPIKey)
+                """
+            ).first().map(Self.decodeAPIKey)
             guard old != nil else { return nil }
             try await Self.insertAPIKey(db, replacement)
             return old
@@ -220,7 +248,8 @@ public final class SQLStore: Storage {
 
     public func markAPIKeyUsed(id: String, at: Date) async throws {
         try await provider.transaction { db in
-            try await db.raw("UPDATE api_keys SET last_used_at_ms = \(bind: Millis.from(at)) WHERE id = \(bind: id)").run()
+            try await db.raw("UPDATE api_keys SET last_used_at_ms = \(bind: Millis.from(at)) WHERE id = \(bind: id)")
+                .run()
         }
     }
 
@@ -228,10 +257,12 @@ public final class SQLStore: Storage {
 
     public func counterValue(_ key: CounterKey) async throws -> Int64 {
         try await provider.read { db in
-            let row = try await db.raw("""
+            let row = try await db.raw(
+                """
                 SELECT used FROM usage_counters
                 WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis)
-                """).first()
+                """
+            ).first()
             return try row?.decode(column: "used", as: Int64.self) ?? 0
         }
     }
@@ -252,15 +283,18 @@ public final class SQLStore: Storage {
             for chunk in plan.records.chunked(Self.rowsPerStatement) {
                 inserted.formUnion(try await Self.insertRecords(chunk.map(\.record), on: db))
             }
-            for (index, record) in plan.records where !inserted.contains(UsageBatchPlan.token(record.scope, record.key)) { plan.applied[index] = false }
+            for (index, record) in plan.records where !inserted.contains(UsageBatchPlan.token(record.scope, record.key))
+            { plan.applied[index] = false }
             for chunk in plan.mergedDeltas(of: batch).chunked(Self.rowsPerStatement) {
                 try await Self.addToCounters(chunk, updatedAt: now, on: db)
             }
             for (key, node, units) in plan.leaseShrinks(of: batch) {
-                try await db.raw("""
+                try await db.raw(
+                    """
                     UPDATE counter_leases SET outstanding = CASE WHEN outstanding > \(bind: units) THEN outstanding - \(bind: units) ELSE 0 END
                     WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis) AND node = \(bind: node)
-                    """).run()
+                    """
+                ).run()
             }
             return plan.applied
         }
@@ -272,39 +306,52 @@ public final class SQLStore: Storage {
         let rows = records.map { r -> SQLQueryString in
             "(\(bind: r.scope), \(bind: r.key), \(bind: r.fingerprint), \(bind: r.response), \(bind: Millis.from(r.createdAt)))"
         }
-        let returned = try await db.raw("""
+        let returned = try await db.raw(
+            """
             INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
             VALUES \(rows.joined(separator: ", "))
             ON CONFLICT (scope, idempotency_key) DO NOTHING
             RETURNING scope, idempotency_key
-            """).all()
+            """
+        ).all()
         // Usually every key is new: then there is nothing to decode.
         if returned.count == records.count { return Set(records.map { UsageBatchPlan.token($0.scope, $0.key) }) }
-        return Set(try returned.map {
-            UsageBatchPlan.token(try $0.decode(column: "scope", as: String.self), try $0.decode(column: "idempotency_key", as: String.self))
-        })
+        return Set(
+            try returned.map {
+                UsageBatchPlan.token(
+                    try $0.decode(column: "scope", as: String.self),
+                    try $0.decode(column: "idempotency_key", as: String.self))
+            })
     }
 
     /// Adds each delta to its counter (one row per counter: PostgreSQL refuses an upsert that
     /// touches the same row twice), in one statement.
-    static func addToCounters(_ deltas: some Collection<CounterDelta>, updatedAt now: Int64, on db: any SQLDatabase) async throws {
+    static func addToCounters(_ deltas: some Collection<CounterDelta>, updatedAt now: Int64, on db: any SQLDatabase)
+        async throws
+    {
         let rows = deltas.map { d -> SQLQueryString in
             "(\(bind: d.key.subject), \(bind: d.key.feature), \(bind: d.key.periodStartMillis), \(bind: d.periodEndMillis), \(bind: d.period), \(bind: d.delta), \(bind: now))"
         }
-        try await db.raw("""
+        try await db.raw(
+            """
             INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
             VALUES \(rows.joined(separator: ", "))
             ON CONFLICT (subject, feature, period_start_ms)
             DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
-            """).run()
+            """
+        ).run()
     }
 
     public func idempotencyRecord(scope: String, key: String) async throws -> IdempotencyRecord? {
         try await provider.read { db in
-            guard let row = try await db.raw("""
-                SELECT fingerprint, response, created_at_ms FROM idempotency_keys
-                WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
-                """).first() else { return nil }
+            guard
+                let row = try await db.raw(
+                    """
+                    SELECT fingerprint, response, created_at_ms FROM idempotency_keys
+                    WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
+                    """
+                ).first()
+            else { return nil }
             return IdempotencyRecord(
                 scope: scope, key: key,
                 fingerprint: try row.decode(column: "fingerprint", as: String.self),
@@ -322,36 +369,44 @@ public final class SQLStore: Storage {
             // first record young enough to keep (no index on the creation time: the meter's
             // inserts stay one index write each).
             return try await provider.transaction { db in
-                let oldest = try await db.raw("SELECT rowid AS position, created_at_ms FROM idempotency_keys ORDER BY rowid LIMIT \(bind: limit)").all()
+                let oldest = try await db.raw(
+                    "SELECT rowid AS position, created_at_ms FROM idempotency_keys ORDER BY rowid LIMIT \(bind: limit)"
+                ).all()
                 var last: Int64?
                 for row in oldest {
                     guard try row.decode(column: "created_at_ms", as: Int64.self) < cutoff else { break }
                     last = try row.decode(column: "position", as: Int64.self)
                 }
                 guard let last else { return 0 }
-                let deleted = try await db.raw("DELETE FROM idempotency_keys WHERE rowid <= \(bind: last) AND created_at_ms < \(bind: cutoff) RETURNING 1 AS gone").all()
+                let deleted = try await db.raw(
+                    "DELETE FROM idempotency_keys WHERE rowid <= \(bind: last) AND created_at_ms < \(bind: cutoff) RETURNING 1 AS gone"
+                ).all()
                 return deleted.count
             }
         case .postgres:
             // A BRIN index on the creation time (migration 15) finds the old rows cheaply.
             return try await provider.transaction { db in
-                try await db.raw("""
+                try await db.raw(
+                    """
                     DELETE FROM idempotency_keys WHERE ctid IN (
                         SELECT ctid FROM idempotency_keys WHERE created_at_ms < \(bind: cutoff) LIMIT \(bind: limit))
                     RETURNING 1 AS gone
-                    """).all().count
+                    """
+                ).all().count
             }
         }
     }
 
     public func usageHistory(subject: String, from: Date, to: Date) async throws -> [UsageRow] {
         try await provider.read { db in
-            let rows = try await db.raw("""
+            let rows = try await db.raw(
+                """
                 SELECT feature, period, period_start_ms, period_end_ms, used FROM usage_counters
                 WHERE subject = \(bind: subject)
                   AND (period = 'lifetime' OR (period_start_ms >= \(bind: Millis.from(from)) AND period_start_ms < \(bind: Millis.from(to))))
                 ORDER BY period_start_ms, feature
-                """).all()
+                """
+            ).all()
             return try rows.map { row in
                 UsageRow(
                     feature: try row.decode(column: "feature", as: String.self),

@@ -38,7 +38,9 @@ final class SQLiteCheckpointer: @unchecked Sendable {
     /// Called after a commit with the WAL's size in pages: schedules one checkpoint at a time.
     func walGrew(to pages: Int32) {
         if pages > ceiling { restartRequested.store(true, ordering: .relaxed) }
-        guard pages >= threshold, !restartRequested.load(ordering: .relaxed), scheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        guard pages >= threshold, !restartRequested.load(ordering: .relaxed),
+            scheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
         queue.async {
             self.scheduled.store(false, ordering: .releasing)
             self.checkpoint()
@@ -51,8 +53,11 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         // Passive: copies what it can without taking the write lock; repeated while commits
         // made during the last pass left frames behind and it still makes progress.
         var (previous, passes): (Int32, Int) = (-1, 0)
-        while passes < 8, !restartRequested.load(ordering: .relaxed), sqlite_nio_sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &walPages, &copied) == SQLITE_OK,
-              copied < walPages, copied != previous {
+        while passes < 8, !restartRequested.load(ordering: .relaxed),
+            sqlite_nio_sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &walPages, &copied)
+                == SQLITE_OK,
+            copied < walPages, copied != previous
+        {
             (previous, passes) = (copied, passes + 1)
         }
     }
@@ -70,17 +75,20 @@ final class SQLiteCheckpointer: @unchecked Sendable {
     @discardableResult
     static func restart(_ connection: OpaquePointer) -> Bool {
         var walPages: Int32 = 0, copied: Int32 = 0
-        return sqlite_nio_sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_RESTART, &walPages, &copied) == SQLITE_OK
+        return sqlite_nio_sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_RESTART, &walPages, &copied)
+            == SQLITE_OK
     }
 
     /// Registers `self` as the WAL hook of `connection` (which disables its automatic
     /// checkpoint). `self` must outlive the connection's use.
     func watch(_ connection: OpaquePointer) {
-        _ = sqlite_nio_sqlite3_wal_hook(connection, { context, _, _, pages in
-            guard let context else { return SQLITE_OK }
-            Unmanaged<SQLiteCheckpointer>.fromOpaque(context).takeUnretainedValue().walGrew(to: pages)
-            return SQLITE_OK
-        }, Unmanaged.passUnretained(self).toOpaque())
+        _ = sqlite_nio_sqlite3_wal_hook(
+            connection,
+            { context, _, _, pages in
+                guard let context else { return SQLITE_OK }
+                Unmanaged<SQLiteCheckpointer>.fromOpaque(context).takeUnretainedValue().walGrew(to: pages)
+                return SQLITE_OK
+            }, Unmanaged.passUnretained(self).toOpaque())
     }
 
     func close() async {
@@ -104,7 +112,8 @@ enum SQLiteHandle {
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         guard sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil) == SQLITE_OK, let opened = handle else {
-            let message = handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "out of memory"
+            let message =
+                handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "out of memory"
             sqlite_nio_sqlite3_close(handle)
             throw Failure(description: "cannot open \(path): \(message)")
         }

@@ -2,9 +2,9 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import SQLKit
 import SQLiteKit
 import SQLiteNIO
-import SQLKit
 import Synchronization
 import TollgateStorage
 
@@ -24,7 +24,10 @@ public final class SQLiteProvider: DatabaseProvider {
 
     private let checkpointer: SQLiteCheckpointer
 
-    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], usageWriter: SQLiteUsageWriter, checkpointer: SQLiteCheckpointer) {
+    private init(
+        path: String, writer: SQLiteConnection, readers: [SQLiteConnection], usageWriter: SQLiteUsageWriter,
+        checkpointer: SQLiteCheckpointer
+    ) {
         self.path = path
         self.checkpointer = checkpointer
         self.writer = writer
@@ -36,7 +39,10 @@ public final class SQLiteProvider: DatabaseProvider {
     /// retry-forever busy handler: another process (a CLI command beside a running server) waits
     /// up to 5 s, then fails instead of hanging. A 64 MiB page cache keeps the B-tree pages a
     /// group commit touches in memory.
-    private static let pragmas = ["PRAGMA busy_timeout = 5000", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON", "PRAGMA cache_size = -65536"]
+    private static let pragmas = [
+        "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON",
+        "PRAGMA cache_size = -65536",
+    ]
     /// The provider's own writer checkpoints by itself only past ~40 MB of WAL: the meter's
     /// commits, nearly all of the writes, have the checkpointer do it off their path.
     private static let checkpointEvery = "PRAGMA wal_autocheckpoint = 10000"
@@ -66,16 +72,19 @@ public final class SQLiteProvider: DatabaseProvider {
         try await execute(writer, "PRAGMA journal_mode = WAL")
         try await execute(writer, checkpointEvery)
         let checkpointer = try SQLiteCheckpointer(
-            path: path, pragmas: pragmas + [walSizeLimit], threshold: checkpoints.afterPages, ceiling: checkpoints.rewindBeyondPages
+            path: path, pragmas: pragmas + [walSizeLimit], threshold: checkpoints.afterPages,
+            ceiling: checkpoints.rewindBeyondPages
         )
-        let usageWriter = try SQLiteUsageWriter(path: path, pragmas: pragmas + [walSizeLimit], checkpointer: checkpointer)
+        let usageWriter = try SQLiteUsageWriter(
+            path: path, pragmas: pragmas + [walSizeLimit], checkpointer: checkpointer)
         var readers: [SQLiteConnection] = []
         for _ in 0..<max(1, readerCount) {
             let reader = try await openConnection(path: path, logger: logger)
             try await execute(reader, "PRAGMA query_only = ON")
             readers.append(reader)
         }
-        return SQLiteProvider(path: path, writer: writer, readers: readers, usageWriter: usageWriter, checkpointer: checkpointer)
+        return SQLiteProvider(
+            path: path, writer: writer, readers: readers, usageWriter: usageWriter, checkpointer: checkpointer)
     }
 
     /// Makes `directory` (0700) and an empty `tollgate.sqlite` (0600) when missing, whichever
@@ -92,7 +101,8 @@ public final class SQLiteProvider: DatabaseProvider {
                 )
             }
         } else {
-            try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try files.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         let path = (directory as NSString).appendingPathComponent("tollgate.sqlite")
         if !files.fileExists(atPath: path) {

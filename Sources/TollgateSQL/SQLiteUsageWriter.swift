@@ -82,21 +82,31 @@ final class SQLiteUsageWriter: @unchecked Sendable {
         do {
             var plan = UsageBatchPlan(batch)
             for (index, record) in plan.records {
-                try run(.insertRecord, binding: [
-                    .text(record.scope), .text(record.key), .text(record.fingerprint), .text(record.response),
-                    .integer(Millis.from(record.createdAt)),
-                ])
+                try run(
+                    .insertRecord,
+                    binding: [
+                        .text(record.scope), .text(record.key), .text(record.fingerprint), .text(record.response),
+                        .integer(Millis.from(record.createdAt)),
+                    ])
                 if sqlite_nio_sqlite3_changes(handle) == 0 { plan.applied[index] = false }
             }
             let now = Millis.from(batch.at)
             for delta in plan.mergedDeltas(of: batch) {
-                try run(.addToCounter, binding: [
-                    .text(delta.key.subject), .text(delta.key.feature), .integer(delta.key.periodStartMillis),
-                    delta.periodEndMillis.map(Value.integer) ?? .null, .text(delta.period), .integer(delta.delta), .integer(now),
-                ])
+                try run(
+                    .addToCounter,
+                    binding: [
+                        .text(delta.key.subject), .text(delta.key.feature), .integer(delta.key.periodStartMillis),
+                        delta.periodEndMillis.map(Value.integer) ?? .null, .text(delta.period), .integer(delta.delta),
+                        .integer(now),
+                    ])
             }
             for (key, node, units) in plan.leaseShrinks(of: batch) {
-                try run(.shrinkLease, binding: [.integer(units), .text(key.subject), .text(key.feature), .integer(key.periodStartMillis), .text(node)])
+                try run(
+                    .shrinkLease,
+                    binding: [
+                        .integer(units), .text(key.subject), .text(key.feature), .integer(key.periodStartMillis),
+                        .text(node),
+                    ])
             }
             try run(.commit)
             return plan.applied
@@ -129,7 +139,8 @@ final class SQLiteUsageWriter: @unchecked Sendable {
                 var text = text
                 status = text.withUTF8 { bytes in
                     bytes.withMemoryRebound(to: CChar.self) {
-                        sqlite_nio_sqlite3_bind_text(statement, position, $0.baseAddress, Int32($0.count), Self.transient)
+                        sqlite_nio_sqlite3_bind_text(
+                            statement, position, $0.baseAddress, Int32($0.count), Self.transient)
                     }
                 }
             case .integer(let integer):
@@ -146,8 +157,11 @@ final class SQLiteUsageWriter: @unchecked Sendable {
     private func prepared(_ which: Statement) throws -> OpaquePointer {
         if let statement = statements[which] { return statement }
         var statement: OpaquePointer?
-        guard sqlite_nio_sqlite3_prepare_v3(handle, which.rawValue, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
-              let statement else { throw failure(which) }
+        guard
+            sqlite_nio_sqlite3_prepare_v3(
+                handle, which.rawValue, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
+            let statement
+        else { throw failure(which) }
         statements[which] = statement
         return statement
     }

@@ -38,7 +38,8 @@ struct UsageBatchPlan {
             for delta in entry.deltas {
                 if let previous = merged[delta.key] {
                     merged[delta.key] = CounterDelta(
-                        key: delta.key, period: delta.period, periodEndMillis: delta.periodEndMillis, delta: previous.delta + delta.delta
+                        key: delta.key, period: delta.period, periodEndMillis: delta.periodEndMillis,
+                        delta: previous.delta + delta.delta
                     )
                 } else {
                     merged[delta.key] = delta

@@ -36,7 +36,9 @@ struct APIKeyRoutes: Sendable {
         guard !body.scopes.isEmpty else { throw DomainError.invalidField("scopes", "give at least one scope") }
         let scopes = try body.scopes.enumerated().map { index, raw in
             guard let scope = Scope(rawValue: raw) else {
-                throw DomainError.invalidField("scopes[\(index)]", "unknown scope \(raw); known: \(Scope.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw DomainError.invalidField(
+                    "scopes[\(index)]",
+                    "unknown scope \(raw); known: \(Scope.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return scope
         }
@@ -45,7 +47,8 @@ struct APIKeyRoutes: Sendable {
             throw DomainError.invalidField("expiresAt", "must be in the future")
         }
         let created = APIKeys.generate(
-            scopes: Array(Set(scopes)).sorted { $0.rawValue < $1.rawValue }, name: try Validate.optionalText(body.name, field: "name", maximum: 200),
+            scopes: Array(Set(scopes)).sorted { $0.rawValue < $1.rawValue },
+            name: try Validate.optionalText(body.name, field: "name", maximum: 200),
             at: now, expiresAt: body.expiresAt
         )
         try await store.insertAPIKey(created.record)
@@ -83,7 +86,11 @@ struct APIKeyRoutes: Sendable {
         let replacement = APIKeys.generate(
             scopes: old.scopes.compactMap(Scope.init(rawValue:)), name: old.name, at: now, expiresAt: old.expiresAt
         )
-        guard try await store.rotateAPIKey(id: id, replacement: replacement.record, oldExpiresAt: now.addingTimeInterval(TimeInterval(grace))) != nil else {
+        guard
+            try await store.rotateAPIKey(
+                id: id, replacement: replacement.record, oldExpiresAt: now.addingTimeInterval(TimeInterval(grace)))
+                != nil
+        else {
             throw DomainError(.notFound, "no active API key \(id)", field: "id")
         }
         authenticator.forget(keyId: id)

@@ -19,7 +19,8 @@ public enum APIKeys {
         let secret = Secrets.randomId(prefix: secretPrefix, bytes: 24)
         let record = APIKeyRecord(
             id: Secrets.randomId(prefix: "key_", bytes: 8), prefix: String(secret.prefix(secretPrefix.count + 6)),
-            secretHash: OpaqueDigest.hex(secret), scopes: scopes.map(\.rawValue), name: name, createdAt: now, expiresAt: expiresAt
+            secretHash: OpaqueDigest.hex(secret), scopes: scopes.map(\.rawValue), name: name, createdAt: now,
+            expiresAt: expiresAt
         )
         return Created(secret: secret, record: record)
     }
@@ -47,7 +48,9 @@ public final class APIKeyAuthenticator: RouterMiddleware, Sendable {
         self.clock = clock
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         let secret = try BearerToken.from(request, naming: "API key", expected: "tg_sk_…")
         guard secret.hasPrefix(APIKeys.secretPrefix) else {
             throw DomainError(.unauthorized, "malformed Authorization header: expected Bearer tg_sk_…")

@@ -58,7 +58,8 @@ struct AccountRoutes: Sendable {
             } else if try container.decodeNil(forKey: .workspace) {
                 workspace = .clear
             } else {
-                workspace = .select(try Validate.identifier(try container.decode(String.self, forKey: .workspace), field: "workspace"))
+                workspace = .select(
+                    try Validate.identifier(try container.decode(String.self, forKey: .workspace), field: "workspace"))
             }
         }
     }
@@ -76,7 +77,8 @@ struct AccountRoutes: Sendable {
     @Sendable func register(_ request: Request, context: TollgateRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(RegisterRequest.self, from: request, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
-        let user = try await accounts.register(email: email, password: body.password, client: ClientInfo(address: context.clientAddress, userAgent: nil))
+        let user = try await accounts.register(
+            email: email, password: body.password, client: ClientInfo(address: context.clientAddress, userAgent: nil))
         return JSONResponse.make(status: .created, body: UserResponse(user, plan: nil))
     }
 
@@ -94,7 +96,8 @@ struct AccountRoutes: Sendable {
     @Sendable func refresh(_ request: Request, context: TollgateRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(RefreshRequest.self, from: request, context: context)
         let token = try Validate.identifier(body.refreshToken, field: "refreshToken")
-        return JSONResponse.make(status: .ok, body: try await accounts.refresh(refreshToken: token, workspace: body.workspace))
+        return JSONResponse.make(
+            status: .ok, body: try await accounts.refresh(refreshToken: token, workspace: body.workspace))
     }
 
     @Sendable func verifyEmail(_ request: Request, context: TollgateRequestContext) async throws -> Response {
@@ -106,13 +109,16 @@ struct AccountRoutes: Sendable {
     @Sendable func requestPasswordReset(_ request: Request, context: TollgateRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(EmailRequest.self, from: request, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
-        try await accounts.requestPasswordReset(email: email, client: ClientInfo(address: context.clientAddress, userAgent: nil))
-        return JSONResponse.make(status: .accepted, body: ["status": "if an account uses this address, a reset link is on its way"])
+        try await accounts.requestPasswordReset(
+            email: email, client: ClientInfo(address: context.clientAddress, userAgent: nil))
+        return JSONResponse.make(
+            status: .accepted, body: ["status": "if an account uses this address, a reset link is on its way"])
     }
 
     @Sendable func resetPassword(_ request: Request, context: TollgateRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(ResetRequest.self, from: request, context: context)
-        try await accounts.resetPassword(token: try Validate.identifier(body.token, field: "token"), newPassword: body.password)
+        try await accounts.resetPassword(
+            token: try Validate.identifier(body.token, field: "token"), newPassword: body.password)
         return JSONResponse.make(status: .ok, body: ["passwordChanged": true])
     }
 
@@ -123,7 +129,11 @@ struct AccountRoutes: Sendable {
 
     /// The workspace and role in this access token, as the product would read them.
     @Sendable func currentWorkspace(_ request: Request, context: UserContext) async throws -> Response {
-        JSONResponse.make(status: .ok, body: CurrentWorkspaceResponse(workspace: context.user.claims.workspace, role: context.user.claims.role, plan: context.user.claims.plan))
+        JSONResponse.make(
+            status: .ok,
+            body: CurrentWorkspaceResponse(
+                workspace: context.user.claims.workspace, role: context.user.claims.role, plan: context.user.claims.plan
+            ))
     }
 
     @Sendable func profile(_ request: Request, context: UserContext) async throws -> Response {
@@ -133,7 +143,9 @@ struct AccountRoutes: Sendable {
 
     @Sendable func sessions(_ request: Request, context: UserContext) async throws -> Response {
         let sessions = try await accounts.sessions(userId: context.user.userId)
-        return JSONResponse.make(status: .ok, body: ListResponse(data: sessions.map { SessionResponse($0, current: $0.id == context.user.sessionId) }))
+        return JSONResponse.make(
+            status: .ok,
+            body: ListResponse(data: sessions.map { SessionResponse($0, current: $0.id == context.user.sessionId) }))
     }
 
     @Sendable func revokeSession(_ request: Request, context: UserContext) async throws -> Response {
@@ -148,13 +160,15 @@ struct AccountRoutes: Sendable {
 
     @Sendable func confirmTOTP(_ request: Request, context: UserContext) async throws -> Response {
         let body = try await JSONBody.decode(CodeRequest.self, from: request, context: context)
-        let codes = try await accounts.confirmTOTP(userId: context.user.userId, code: try Validate.identifier(body.code, field: "code"))
+        let codes = try await accounts.confirmTOTP(
+            userId: context.user.userId, code: try Validate.identifier(body.code, field: "code"))
         return JSONResponse.make(status: .ok, body: ["recoveryCodes": codes])
     }
 
     @Sendable func disableTOTP(_ request: Request, context: UserContext) async throws -> Response {
         let body = try await JSONBody.decode(CodeRequest.self, from: request, context: context)
-        try await accounts.disableTOTP(userId: context.user.userId, code: try Validate.identifier(body.code, field: "code"))
+        try await accounts.disableTOTP(
+            userId: context.user.userId, code: try Validate.identifier(body.code, field: "code"))
         return JSONResponse.make(status: .ok, body: ["twoFactor": false])
     }
 }

@@ -78,7 +78,9 @@ public enum DefaultCatalog {
     /// The demo catalog shipped inside the binary: `catalogs/memento.yaml`.
     public static func yaml() throws -> String {
         guard let url = Bundle.module.url(forResource: "memento", withExtension: "yaml") else {
-            throw CatalogError(issues: [CatalogIssue(path: "", message: "the bundled demo catalog is missing from this build")])
+            throw CatalogError(issues: [
+                CatalogIssue(path: "", message: "the bundled demo catalog is missing from this build")
+            ])
         }
         return try String(contentsOf: url, encoding: .utf8)
     }
@@ -98,7 +100,8 @@ public func buildApplication(
     logger.logLevel = configuration.logLevel
     let catalog = try DefaultCatalog.load(path: configuration.catalogPath)
     if configuration.cluster != nil, case .sqlite = configuration.database {
-        throw StoreError.invalidConfiguration("several nodes share a PostgreSQL database (--database postgres://…), not an embedded SQLite one")
+        throw StoreError.invalidConfiguration(
+            "several nodes share a PostgreSQL database (--database postgres://…), not an embedded SQLite one")
     }
     let keyDirectory = KeyDirectory(dataDirectory: configuration.dataDirectory)
     let clock = SystemClock()
@@ -109,15 +112,19 @@ public func buildApplication(
     var dependencies = AppDependencies(
         catalog: catalog, store: store, databaseKind: store.provider.kind, clock: clock, logger: logger,
         signingKeys: signingKeys, secretBox: secretBox,
-        stripeWebhookSecrets: StripeSignatureVerifier(environmentValue: environment["STRIPE_WEBHOOK_SECRET"] ?? "").secrets,
-        stripe: environment["STRIPE_SECRET_KEY"].map { StripeClient(secretKey: $0, baseURL: environment["STRIPE_API_BASE"] ?? "https://api.stripe.com") },
+        stripeWebhookSecrets: StripeSignatureVerifier(environmentValue: environment["STRIPE_WEBHOOK_SECRET"] ?? "")
+            .secrets,
+        stripe: environment["STRIPE_SECRET_KEY"].map {
+            StripeClient(secretKey: $0, baseURL: environment["STRIPE_API_BASE"] ?? "https://api.stripe.com")
+        },
         shutdown: { await store.shutdown() }
     )
     dependencies.subscriptionPolicy = SubscriptionPolicy(gracePeriod: configuration.pastDueGrace)
     dependencies.billingTick = configuration.billingTick
     dependencies.cluster = configuration.cluster
     dependencies.idempotencyRetention = configuration.idempotencyRetention
-    return buildApplication(dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
+    return buildApplication(
+        dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
 
 public func buildApplication(
@@ -138,24 +145,31 @@ public func buildApplication(
     // Services stop in reverse order: the server first, then the committer drains, then the database closes.
     app.addServices(
         ShutdownService(action: dependencies.shutdown), committer,
-        SubscriptionScheduler(subscriptions: subscriptions, logger: dependencies.logger, interval: dependencies.billingTick),
+        SubscriptionScheduler(
+            subscriptions: subscriptions, logger: dependencies.logger, interval: dependencies.billingTick),
         CustomerChangeListener(feed: dependencies.store, service: service, logger: dependencies.logger)
     )
     // Stops before the committer drains and the database closes (services stop in reverse order).
     if let leases = service.leases { app.addServices(LeaseReleaser(leases: leases, logger: dependencies.logger)) }
     if let retention = dependencies.idempotencyRetention {
-        app.addServices(IdempotencyJanitor(store: dependencies.store, clock: dependencies.clock, retention: retention, logger: dependencies.logger))
+        app.addServices(
+            IdempotencyJanitor(
+                store: dependencies.store, clock: dependencies.clock, retention: retention, logger: dependencies.logger)
+        )
     }
     return app
 }
 
 /// Invoicing (overage priced from the meter's counters) and the subscription lifecycle.
-func makeBilling(_ dependencies: AppDependencies, service: EntitlementService) -> (InvoiceService, SubscriptionService) {
-    let invoices = InvoiceService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock) { subject, date, currency in
+func makeBilling(_ dependencies: AppDependencies, service: EntitlementService) -> (InvoiceService, SubscriptionService)
+{
+    let invoices = InvoiceService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock) {
+        subject, date, currency in
         try await service.overageLines(customerId: subject, at: date, currency: currency)
     }
     let subscriptions = SubscriptionService(
-        catalog: dependencies.catalog, store: dependencies.store, policy: dependencies.subscriptionPolicy, clock: dependencies.clock,
+        catalog: dependencies.catalog, store: dependencies.store, policy: dependencies.subscriptionPolicy,
+        clock: dependencies.clock,
         logger: dependencies.logger, invoices: invoices, planChanged: { service.forget(customerId: $0) }
     )
     return (invoices, subscriptions)
@@ -165,7 +179,8 @@ func makeBilling(_ dependencies: AppDependencies, service: EntitlementService) -
 func makeService(_ dependencies: AppDependencies) -> (EntitlementService, GroupCommitter) {
     let committer = GroupCommitter(store: dependencies.store, clock: dependencies.clock, logger: dependencies.logger)
     let service = EntitlementService(
-        catalog: dependencies.catalog, store: dependencies.store, committer: committer, clock: dependencies.clock, logger: dependencies.logger,
+        catalog: dependencies.catalog, store: dependencies.store, committer: committer, clock: dependencies.clock,
+        logger: dependencies.logger,
         credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock),
         leases: dependencies.cluster.map { QuotaLeases(store: dependencies.store, settings: $0) }
     )
@@ -173,7 +188,8 @@ func makeService(_ dependencies: AppDependencies) -> (EntitlementService, GroupC
 }
 
 func buildRouter(
-    _ dependencies: AppDependencies, service: EntitlementService, subscriptions: SubscriptionService, invoices: InvoiceService
+    _ dependencies: AppDependencies, service: EntitlementService, subscriptions: SubscriptionService,
+    invoices: InvoiceService
 ) -> Router<TollgateRequestContext> {
     let router = Router(context: TollgateRequestContext.self)
     router.add(middleware: ErrorMiddleware())
@@ -183,7 +199,8 @@ func buildRouter(
         do {
             try await store.ping()
         } catch {
-            context.logger.error("health check: database unreachable", metadata: ["error": "\(String(reflecting: error))"])
+            context.logger.error(
+                "health check: database unreachable", metadata: ["error": "\(String(reflecting: error))"])
             throw DomainError(.unavailable, "the database does not answer")
         }
         return JSONResponse.make(status: .ok, body: HealthResponse(status: "ok", database: kind.rawValue))
@@ -191,14 +208,17 @@ func buildRouter(
     var accountSettings = AccountSettings(audience: dependencies.catalog.product)
     accountSettings.passwordPolicy = dependencies.passwordPolicy
     let accounts = AccountService(
-        settings: accountSettings, store: dependencies.store, keys: dependencies.signingKeys, box: dependencies.secretBox,
+        settings: accountSettings, store: dependencies.store, keys: dependencies.signingKeys,
+        box: dependencies.secretBox,
         clock: dependencies.clock, defaultPlan: dependencies.catalog.defaultPlanId
     )
     let accountRoutes = AccountRoutes(accounts: accounts)
     accountRoutes.registerPublic(on: router)
-    let signedIn = router.group("v1").add(middleware: UserAuthenticator(accounts: accounts)).group(context: UserContext.self)
+    let signedIn = router.group("v1").add(middleware: UserAuthenticator(accounts: accounts)).group(
+        context: UserContext.self)
     accountRoutes.registerSignedIn(on: signedIn)
-    let workspaces = WorkspaceService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
+    let workspaces = WorkspaceService(
+        catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
     WorkspaceRoutes(workspaces: workspaces, service: service).register(on: signedIn)
     MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
     let authenticator = APIKeyAuthenticator(store: dependencies.store, clock: dependencies.clock)
@@ -208,13 +228,16 @@ func buildRouter(
     APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
     let credits = CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
     let stripeBilling = StripeBilling(
-        catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe, policy: dependencies.subscriptionPolicy,
+        catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe,
+        policy: dependencies.subscriptionPolicy,
         clock: dependencies.clock, planChanged: { service.forget(customerId: $0) }
     )
     CreditRoutes(credits: credits, stripe: stripeBilling).register(on: v1)
     let webhooks = StripeWebhookService(
-        catalog: dependencies.catalog, store: dependencies.store, verifier: StripeSignatureVerifier(secrets: dependencies.stripeWebhookSecrets),
-        policy: dependencies.subscriptionPolicy, clock: dependencies.clock, logger: dependencies.logger, client: dependencies.stripe, planChanged: { service.forget(customerId: $0) },
+        catalog: dependencies.catalog, store: dependencies.store,
+        verifier: StripeSignatureVerifier(secrets: dependencies.stripeWebhookSecrets),
+        policy: dependencies.subscriptionPolicy, clock: dependencies.clock, logger: dependencies.logger,
+        client: dependencies.stripe, planChanged: { service.forget(customerId: $0) },
         grantPack: { customer, pack, reference in
             _ = try await credits.grant(
                 customerId: customer, amount: pack.amount, creditType: pack.creditType, expiresAt: nil, priority: 0,
@@ -241,7 +264,9 @@ struct ShutdownService: Service {
 }
 
 /// Builds the application and runs it until SIGTERM or SIGINT.
-public func runServer(_ configuration: ServerConfiguration, onServerRunning: @escaping @Sendable (String) async -> Void) async throws {
+public func runServer(_ configuration: ServerConfiguration, onServerRunning: @escaping @Sendable (String) async -> Void)
+    async throws
+{
     let app = try await buildApplication(configuration, onServerRunning: onServerRunning)
     try await app.runService()
 }

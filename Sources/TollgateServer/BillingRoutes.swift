@@ -34,7 +34,10 @@ struct BillingRoutes: Sendable {
         try context.caller.require(.entitlementsRead)
         let customer = try Validate.pathIdentifier(context)
         let all = try await subscriptions.subscriptions(of: customer)
-        return JSONResponse.make(status: .ok, body: SubscriptionList(customer: customer, subscriptions: all.map { SubscriptionResponse($0.0, provider: $0.provider) }))
+        return JSONResponse.make(
+            status: .ok,
+            body: SubscriptionList(
+                customer: customer, subscriptions: all.map { SubscriptionResponse($0.0, provider: $0.provider) }))
     }
 
     struct CheckoutRequest: Decodable {
@@ -65,7 +68,9 @@ struct BillingRoutes: Sendable {
     }
 
     static func url(_ raw: String, field: String) throws -> String {
-        guard raw.utf8.count <= 2048, let components = URLComponents(string: raw), ["https", "http"].contains(components.scheme ?? ""), components.host != nil else {
+        guard raw.utf8.count <= 2048, let components = URLComponents(string: raw),
+            ["https", "http"].contains(components.scheme ?? ""), components.host != nil
+        else {
             throw DomainError.invalidField(field, "expected an absolute http(s) URL")
         }
         return raw
@@ -74,23 +79,34 @@ struct BillingRoutes: Sendable {
     @Sendable func checkout(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(CheckoutRequest.self, from: request, context: context)
-        let (interval, currency, seats) = try Self.terms(interval: body.interval, currency: body.currency, seats: body.seats)
+        let (interval, currency, seats) = try Self.terms(
+            interval: body.interval, currency: body.currency, seats: body.seats)
         let addOns = try Self.addOns(body.addOns)
         let session = try await stripe.checkout(
-            customerId: try Validate.identifier(body.customer, field: "customer"), planId: try Validate.identifier(body.plan, field: "plan"),
+            customerId: try Validate.identifier(body.customer, field: "customer"),
+            planId: try Validate.identifier(body.plan, field: "plan"),
             interval: interval, currency: currency, seats: seats, addOns: addOns,
-            successURL: try Self.url(body.successUrl, field: "successUrl"), cancelURL: try Self.url(body.cancelUrl, field: "cancelUrl"),
+            successURL: try Self.url(body.successUrl, field: "successUrl"),
+            cancelURL: try Self.url(body.cancelUrl, field: "cancelUrl"),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
         return JSONResponse.make(status: .created, body: URLResponse(id: session.id, url: session.url))
     }
 
     /// A subscription's billing interval (monthly by default), currency (EUR) and seats, checked.
-    static func terms(interval: String?, currency: String?, seats: WholeNumber?) throws -> (BillingInterval, Currency, Int?) {
-        guard let billingInterval = BillingInterval(rawValue: interval ?? "month") else { throw DomainError.invalidField("interval", "expected month or year") }
-        guard let code = Currency(currency ?? "EUR") else { throw DomainError.invalidField("currency", "not an ISO 4217 currency code") }
+    static func terms(interval: String?, currency: String?, seats: WholeNumber?) throws -> (
+        BillingInterval, Currency, Int?
+    ) {
+        guard let billingInterval = BillingInterval(rawValue: interval ?? "month") else {
+            throw DomainError.invalidField("interval", "expected month or year")
+        }
+        guard let code = Currency(currency ?? "EUR") else {
+            throw DomainError.invalidField("currency", "not an ISO 4217 currency code")
+        }
         let count = try seats.map { seats -> Int in
-            guard (1...1_000_000).contains(seats.value) else { throw DomainError.invalidField("seats", "must be from 1 to 1000000") }
+            guard (1...1_000_000).contains(seats.value) else {
+                throw DomainError.invalidField("seats", "must be from 1 to 1000000")
+            }
             return Int(seats.value)
         }
         return (billingInterval, code, count)
@@ -99,7 +115,9 @@ struct BillingRoutes: Sendable {
     static func addOns(_ raw: [String: WholeNumber]?) throws -> [String: Int] {
         var addOns: [String: Int] = [:]
         for (id, quantity) in raw ?? [:] {
-            guard (0...10_000).contains(quantity.value) else { throw DomainError.invalidField("addOns.\(id)", "quantity must be from 0 to 10000") }
+            guard (0...10_000).contains(quantity.value) else {
+                throw DomainError.invalidField("addOns.\(id)", "quantity must be from 0 to 10000")
+            }
             addOns[try Validate.identifier(id, field: "addOns")] = Int(quantity.value)
         }
         return addOns
@@ -108,7 +126,9 @@ struct BillingRoutes: Sendable {
     @Sendable func portal(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(PortalRequest.self, from: request, context: context)
-        let url = try await stripe.portal(customerId: try Validate.identifier(body.customer, field: "customer"), returnURL: try Self.url(body.returnUrl, field: "returnUrl"))
+        let url = try await stripe.portal(
+            customerId: try Validate.identifier(body.customer, field: "customer"),
+            returnURL: try Self.url(body.returnUrl, field: "returnUrl"))
         return JSONResponse.make(status: .created, body: URLResponse(id: nil, url: url))
     }
 
@@ -126,7 +146,8 @@ struct BillingRoutes: Sendable {
         } else {
             _ = try await subscriptions.cancel(live, atPeriodEnd: atPeriodEnd)
         }
-        return JSONResponse.make(status: .ok, body: ["subscription": live.id, "cancel": atPeriodEnd ? "at_period_end" : "now"])
+        return JSONResponse.make(
+            status: .ok, body: ["subscription": live.id, "cancel": atPeriodEnd ? "at_period_end" : "now"])
     }
 
     struct SubscribeRequest: Decodable {
@@ -142,10 +163,13 @@ struct BillingRoutes: Sendable {
     @Sendable func subscribe(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(SubscribeRequest.self, from: request, context: context)
-        let (interval, currency, seats) = try Self.terms(interval: body.interval, currency: body.currency, seats: body.seats)
+        let (interval, currency, seats) = try Self.terms(
+            interval: body.interval, currency: body.currency, seats: body.seats)
         let subscription = try await subscriptions.subscribe(
-            customerId: try Validate.identifier(body.customer, field: "customer"), planId: try Validate.identifier(body.plan, field: "plan"),
-            interval: interval, currency: currency, seats: seats, idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
+            customerId: try Validate.identifier(body.customer, field: "customer"),
+            planId: try Validate.identifier(body.plan, field: "plan"),
+            interval: interval, currency: currency, seats: seats,
+            idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
         return JSONResponse.make(status: .created, body: SubscriptionResponse(subscription, provider: "manual"))
     }
@@ -171,7 +195,9 @@ struct BillingRoutes: Sendable {
         let plan = try Validate.identifier(body.plan, field: "plan")
         let key = try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         guard let (live, provider) = try await subscriptions.liveSubscription(subject: customer) else {
-            throw DomainError(.conflict, "customer \(customer) has no live subscription: start one with checkout (or a trial)", field: "customer")
+            throw DomainError(
+                .conflict, "customer \(customer) has no live subscription: start one with checkout (or a trial)",
+                field: "customer")
         }
         let changed: Subscription
         var proration: Money?
@@ -181,10 +207,13 @@ struct BillingRoutes: Sendable {
             let change = try await subscriptions.changePlan(live, to: plan, idempotencyKey: key)
             (changed, proration) = (change.subscription, change.proration)
         }
-        return JSONResponse.make(status: .ok, body: PlanChangeResponse(
-            subscription: SubscriptionResponse(changed, provider: provider), effective: changed.pendingPlanId == nil ? "now" : "period_end",
-            proration: proration.map(MoneyResponse.init)
-        ))
+        return JSONResponse.make(
+            status: .ok,
+            body: PlanChangeResponse(
+                subscription: SubscriptionResponse(changed, provider: provider),
+                effective: changed.pendingPlanId == nil ? "now" : "period_end",
+                proration: proration.map(MoneyResponse.init)
+            ))
     }
 
     struct TrialRequest: Decodable {
@@ -200,7 +229,8 @@ struct BillingRoutes: Sendable {
         let body = try await JSONBody.decode(TrialRequest.self, from: request, context: context)
         let (interval, currency, _) = try Self.terms(interval: body.interval, currency: body.currency, seats: nil)
         let subscription = try await subscriptions.startTrial(
-            customerId: try Validate.identifier(body.customer, field: "customer"), planId: try Validate.identifier(body.plan, field: "plan"),
+            customerId: try Validate.identifier(body.customer, field: "customer"),
+            planId: try Validate.identifier(body.plan, field: "plan"),
             interval: interval, currency: currency
         )
         return JSONResponse.make(status: .created, body: SubscriptionResponse(subscription, provider: "manual"))
@@ -218,7 +248,8 @@ struct BillingRoutes: Sendable {
         } catch {
             throw DomainError(.payloadTooLarge, "request body is larger than \(JSONBody.maximumBytes) bytes")
         }
-        let outcome = try await webhooks.handle(payload: Data(body.readableBytesView), signature: request.headers[HTTPField.Name("Stripe-Signature")!])
+        let outcome = try await webhooks.handle(
+            payload: Data(body.readableBytesView), signature: request.headers[HTTPField.Name("Stripe-Signature")!])
         return JSONResponse.make(status: .ok, body: Received(received: true, outcome: outcome.rawValue))
     }
 }

@@ -36,9 +36,12 @@ struct CreditRoutes: Sendable {
     @Sendable func buyPack(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(PackCheckoutRequest.self, from: request, context: context)
-        guard let currency = Currency(body.currency ?? "EUR") else { throw DomainError.invalidField("currency", "not an ISO 4217 currency code") }
+        guard let currency = Currency(body.currency ?? "EUR") else {
+            throw DomainError.invalidField("currency", "not an ISO 4217 currency code")
+        }
         let session = try await stripe.checkoutCreditPack(
-            customerId: try Validate.identifier(body.customer, field: "customer"), packId: try Validate.identifier(body.pack, field: "pack"),
+            customerId: try Validate.identifier(body.customer, field: "customer"),
+            packId: try Validate.identifier(body.pack, field: "pack"),
             currency: currency, successURL: try BillingRoutes.url(body.successUrl, field: "successUrl"),
             cancelURL: try BillingRoutes.url(body.cancelUrl, field: "cancelUrl"),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
@@ -82,12 +85,16 @@ struct CreditRoutes: Sendable {
         let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(GrantRequest.self, from: request, context: context)
         guard let reason = CreditReason(rawValue: body.reason), Self.grantReasons.contains(reason) else {
-            throw DomainError.invalidField("reason", "expected one of \(Self.grantReasons.map(\.rawValue).joined(separator: ", "))")
+            throw DomainError.invalidField(
+                "reason", "expected one of \(Self.grantReasons.map(\.rawValue).joined(separator: ", "))")
         }
         let priority = body.priority?.value ?? 0
-        guard (-1000...1000).contains(priority) else { throw DomainError.invalidField("priority", "must be from -1000 to 1000") }
+        guard (-1000...1000).contains(priority) else {
+            throw DomainError.invalidField("priority", "must be from -1000 to 1000")
+        }
         let movement = try await credits.grant(
-            customerId: id, amount: body.amount.value, creditType: body.creditType, expiresAt: body.expiresAt, priority: Int(priority),
+            customerId: id, amount: body.amount.value, creditType: body.creditType, expiresAt: body.expiresAt,
+            priority: Int(priority),
             reason: reason, reference: try Validate.optionalText(body.reference, field: "reference", maximum: 255),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
@@ -98,29 +105,40 @@ struct CreditRoutes: Sendable {
         try context.caller.require(.entitlementsRead)
         let id = try Validate.pathIdentifier(context)
         let balances = try await credits.balances(customerId: id)
-        return JSONResponse.make(status: .ok, body: BalancesResponse(customer: id, balances: balances.map(BalanceResponse.init)))
+        return JSONResponse.make(
+            status: .ok, body: BalancesResponse(customer: id, balances: balances.map(BalanceResponse.init)))
     }
 
-    private func page(_ request: Request, context: AuthenticatedContext) async throws -> (String, [CreditHistoryEntry], Int) {
+    private func page(_ request: Request, context: AuthenticatedContext) async throws -> (
+        String, [CreditHistoryEntry], Int
+    ) {
         try context.caller.require(.entitlementsRead)
         let id = try Validate.pathIdentifier(context)
         let query = request.uri.queryParameters
-        let limit = try query.get("limit").map { raw -> Int in
-            guard let value = Int(raw), (1...1000).contains(value) else { throw DomainError(.invalidQuery, "limit: from 1 to 1000", field: "limit") }
-            return value
-        } ?? 100
+        let limit =
+            try query.get("limit").map { raw -> Int in
+                guard let value = Int(raw), (1...1000).contains(value) else {
+                    throw DomainError(.invalidQuery, "limit: from 1 to 1000", field: "limit")
+                }
+                return value
+            } ?? 100
         let cursor = try query.get("cursor").map { raw -> Int64 in
-            guard let value = Int64(raw), value > 0 else { throw DomainError(.invalidQuery, "cursor: the nextCursor of a previous page", field: "cursor") }
+            guard let value = Int64(raw), value > 0 else {
+                throw DomainError(.invalidQuery, "cursor: the nextCursor of a previous page", field: "cursor")
+            }
             return value
         }
-        let entries = try await credits.history(customerId: id, creditType: query.get("creditType"), before: cursor, limit: limit)
+        let entries = try await credits.history(
+            customerId: id, creditType: query.get("creditType"), before: cursor, limit: limit)
         return (id, entries, limit)
     }
 
     @Sendable func history(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let (id, entries, limit) = try await page(request, context: context)
         let next = entries.count == limit ? entries.last.map { String($0.seq) } : nil
-        return JSONResponse.make(status: .ok, body: HistoryResponse(customer: id, data: entries.map(HistoryEntryResponse.init), nextCursor: next))
+        return JSONResponse.make(
+            status: .ok,
+            body: HistoryResponse(customer: id, data: entries.map(HistoryEntryResponse.init), nextCursor: next))
     }
 
     @Sendable func historyCSV(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -129,7 +147,8 @@ struct CreditRoutes: Sendable {
         var csv = CSVWriter(header: ["seq", "at", "reason", "reference", "delta", "balance_after", "id"])
         for entry in entries {
             csv.append([
-                .number(entry.seq), .text(formatter.string(from: entry.at)), .text(entry.reason), .text(entry.reference ?? ""),
+                .number(entry.seq), .text(formatter.string(from: entry.at)), .text(entry.reason),
+                .text(entry.reference ?? ""),
                 .number(entry.delta), .number(entry.balanceAfter), .text(entry.id),
             ])
         }
@@ -143,7 +162,8 @@ struct CreditRoutes: Sendable {
         try context.caller.require(.usageWrite)
         let body = try await JSONBody.decode(DebitRequest.self, from: request, context: context)
         let movement = try await credits.debit(
-            customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value, creditType: body.creditType,
+            customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value,
+            creditType: body.creditType,
             reference: try Validate.optionalText(body.reference, field: "reference", maximum: 255),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
@@ -154,8 +174,10 @@ struct CreditRoutes: Sendable {
         try context.caller.require(.usageWrite)
         let body = try await JSONBody.decode(ReserveRequest.self, from: request, context: context)
         let movement = try await credits.reserve(
-            customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value, creditType: body.creditType,
-            ttlSeconds: body.ttlSeconds?.value ?? 300, idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
+            customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value,
+            creditType: body.creditType,
+            ttlSeconds: body.ttlSeconds?.value ?? 300,
+            idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
         return JSONResponse.make(status: .created, body: movement)
     }
@@ -164,7 +186,8 @@ struct CreditRoutes: Sendable {
         try context.caller.require(.usageWrite)
         let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(CommitRequest.self, from: request, context: context)
-        return JSONResponse.make(status: .ok, body: try await credits.commit(reservationId: id, amount: body.amount.value))
+        return JSONResponse.make(
+            status: .ok, body: try await credits.commit(reservationId: id, amount: body.amount.value))
     }
 
     @Sendable func release(_ request: Request, context: AuthenticatedContext) async throws -> Response {

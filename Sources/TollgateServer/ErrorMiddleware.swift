@@ -11,7 +11,9 @@ import TollgateMeter
 public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as DomainError {
@@ -20,9 +22,14 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return Self.response(for: Self.domainError(from: error, request: request))
         } catch let error as MeterError {
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            return Self.response(for: DomainError(.unavailable, "the usage could not be recorded durably; nothing was counted, retry with the same idempotency key"))
+            return Self.response(
+                for: DomainError(
+                    .unavailable,
+                    "the usage could not be recorded durably; nothing was counted, retry with the same idempotency key")
+            )
         } catch {
-            context.logger.error("unexpected error", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+            context.logger.error(
+                "unexpected error", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
             return Self.response(for: DomainError(.internalError, "internal error"))
         }
     }
@@ -30,7 +37,8 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     static func domainError(from error: HTTPError, request: Request) -> DomainError {
         switch error.status {
         case .notFound: return DomainError(.notFound, "no route \(request.method) \(request.uri.path)")
-        case .methodNotAllowed: return DomainError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path)")
+        case .methodNotAllowed:
+            return DomainError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path)")
         case .contentTooLarge: return DomainError(.payloadTooLarge, "request body too large")
         case .unauthorized: return DomainError(.unauthorized, error.body ?? "unauthorized")
         case .forbidden: return DomainError(.forbidden, error.body ?? "forbidden")
@@ -51,7 +59,8 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 enum HTTPStatusMapping {
     static func status(for code: ErrorCode) -> HTTPResponse.Status {
         switch code {
-        case .invalidJSON, .missingField, .invalidField, .invalidQuery, .weakPassword, .invalidSignature: return .badRequest
+        case .invalidJSON, .missingField, .invalidField, .invalidQuery, .weakPassword, .invalidSignature:
+            return .badRequest
         case .unauthorized, .invalidCredentials, .totpRequired, .totpInvalid, .invalidToken: return .unauthorized
         case .forbidden: return .forbidden
         case .notFound, .customerNotFound, .featureNotFound, .planNotFound, .reservationNotFound: return .notFound

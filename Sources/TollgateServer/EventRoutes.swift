@@ -31,7 +31,8 @@ struct EventRoutes: Sendable {
             guard let key = event.idempotencyKey else { throw DomainError.missingField("\(path).idempotencyKey") }
             let amount = event.amount?.value ?? 1
             guard (1...EntitlementService.maximumAmount).contains(amount) else {
-                throw DomainError.invalidField("\(path).amount", "must be a whole number from 1 to \(EntitlementService.maximumAmount)")
+                throw DomainError.invalidField(
+                    "\(path).amount", "must be a whole number from 1 to \(EntitlementService.maximumAmount)")
             }
             return ConsumeRequest(
                 customerId: try Validate.identifier(event.customer, field: "\(path).customer"),
@@ -52,10 +53,15 @@ struct EventRoutes: Sendable {
                 results.append(outcome.storedJSON)
             case .failure(let error):
                 counts.failed += 1
-                results.append(String(decoding: JSONResponse.encoded(ErrorEnvelope(error: Self.errorBody(error, index: index, logger: context.logger))), as: UTF8.self))
+                results.append(
+                    String(
+                        decoding: JSONResponse.encoded(
+                            ErrorEnvelope(error: Self.errorBody(error, index: index, logger: context.logger))),
+                        as: UTF8.self))
             }
         }
-        let json = "{\"accepted\":\(counts.accepted),\"failed\":\(counts.failed),\"refused\":\(counts.refused),\"results\":[\(results.joined(separator: ","))]}"
+        let json =
+            "{\"accepted\":\(counts.accepted),\"failed\":\(counts.failed),\"refused\":\(counts.refused),\"results\":[\(results.joined(separator: ","))]}"
         return JSONResponse.make(status: .ok, json: ByteBuffer(string: json))
     }
 
@@ -63,13 +69,15 @@ struct EventRoutes: Sendable {
     /// other error is logged and reported without internals.
     private static func errorBody(_ error: any Error, index: Int, logger: Logger) -> ErrorBody {
         if let error = error as? DomainError {
-            return ErrorBody(code: error.code.rawValue, message: error.message, field: error.field.map { "events[\(index)].\($0)" })
+            return ErrorBody(
+                code: error.code.rawValue, message: error.message, field: error.field.map { "events[\(index)].\($0)" })
         }
         logger.error("event \(index) failed", metadata: ["error": "\(String(reflecting: error))"])
         let unavailable = error is MeterError
         return ErrorBody(
             code: (unavailable ? ErrorCode.unavailable : ErrorCode.internalError).rawValue,
-            message: unavailable ? "not recorded durably; retry with the same idempotency key" : "internal error", field: nil
+            message: unavailable ? "not recorded durably; retry with the same idempotency key" : "internal error",
+            field: nil
         )
     }
 }

@@ -34,7 +34,9 @@ struct IdempotencyJanitor: Service {
             while !Task.isCancelled {
                 do {
                     let deleted = try await purge()
-                    if deleted > 0 { logger.info("purged \(deleted) idempotency records older than \(Int(retention / 86_400)) days") }
+                    if deleted > 0 {
+                        logger.info("purged \(deleted) idempotency records older than \(Int(retention / 86_400)) days")
+                    }
                 } catch {
                     logger.error("idempotency janitor: \(String(reflecting: error))")
                 }

@@ -31,12 +31,16 @@ struct InvoiceRoutes: Sendable {
         try context.caller.require(.customersWrite)
         let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(SpendCapRequest.self, from: request, context: context)
-        guard let currency = Currency(body.currency) else { throw DomainError.invalidField("currency", "not an ISO 4217 currency code") }
+        guard let currency = Currency(body.currency) else {
+            throw DomainError.invalidField("currency", "not an ISO 4217 currency code")
+        }
         guard (0...1_000_000_000_000).contains(body.amount.value) else {
             throw DomainError.invalidField("amount", "must be a whole number of minor units from 0 to 1000000000000")
         }
         let customer = try await service.setSpendCap(customerId: id, cap: Money(body.amount.value, currency))
-        return JSONResponse.make(status: .ok, body: SpendCapResponse(customer: customer.id, spendCap: customer.spendCap.map(MoneyResponse.init)))
+        return JSONResponse.make(
+            status: .ok,
+            body: SpendCapResponse(customer: customer.id, spendCap: customer.spendCap.map(MoneyResponse.init)))
     }
 
     @Sendable func removeSpendCap(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -80,10 +84,13 @@ struct InvoiceRoutes: Sendable {
         try context.caller.require(.entitlementsRead)
         let id = try Validate.pathIdentifier(context)
         let draft = try await invoices.upcoming(subject: id)
-        return JSONResponse.make(status: .ok, body: InvoiceResponse(
-            id: nil, customer: id, subscription: draft.subscriptionId, currency: draft.currency.code, periodStart: draft.periodStart,
-            periodEnd: draft.periodEnd, lines: draft.lines.map(LineResponse.init), total: draft.total, issuedAt: nil
-        ))
+        return JSONResponse.make(
+            status: .ok,
+            body: InvoiceResponse(
+                id: nil, customer: id, subscription: draft.subscriptionId, currency: draft.currency.code,
+                periodStart: draft.periodStart,
+                periodEnd: draft.periodEnd, lines: draft.lines.map(LineResponse.init), total: draft.total, issuedAt: nil
+            ))
     }
 
     struct InvoiceList: Encodable {
@@ -96,8 +103,10 @@ struct InvoiceRoutes: Sendable {
         let id = try Validate.pathIdentifier(context)
         let issued = try await invoices.invoices(subject: id).map { invoice in
             InvoiceResponse(
-                id: invoice.id, customer: invoice.subject, subscription: invoice.subscriptionId, currency: invoice.currency.code,
-                periodStart: invoice.periodStart, periodEnd: invoice.periodEnd, lines: invoice.lines.map(LineResponse.init), total: invoice.total,
+                id: invoice.id, customer: invoice.subject, subscription: invoice.subscriptionId,
+                currency: invoice.currency.code,
+                periodStart: invoice.periodStart, periodEnd: invoice.periodEnd,
+                lines: invoice.lines.map(LineResponse.init), total: invoice.total,
                 issuedAt: invoice.createdAt
             )
         }

@@ -7,7 +7,9 @@ import TollgateCore
 enum JSONBody {
     static let maximumBytes = 1 << 20
 
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws
+        -> T
+    {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maximumBytes)
@@ -23,7 +25,8 @@ enum JSONBody {
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
             guard let date = try? Date(text, strategy: .iso8601) else {
-                throw DomainError.invalidField(fieldPath(decoder.codingPath), "expected an ISO 8601 time such as 2026-05-01T00:00:00Z")
+                throw DomainError.invalidField(
+                    fieldPath(decoder.codingPath), "expected an ISO 8601 time such as 2026-05-01T00:00:00Z")
             }
             return date
         }
@@ -115,7 +118,9 @@ enum Validate {
 
     static func optionalText(_ value: String?, field: String, maximum: Int = 1024) throws -> String? {
         guard let value else { return nil }
-        guard value.utf8.count <= maximum else { throw DomainError.invalidField(field, "must be at most \(maximum) bytes long") }
+        guard value.utf8.count <= maximum else {
+            throw DomainError.invalidField(field, "must be at most \(maximum) bytes long")
+        }
         return value
     }
 
@@ -144,7 +149,9 @@ struct WholeNumber: Decodable {
         var rounded = number
         var source = number
         NSDecimalRound(&rounded, &source, 0, .plain)
-        guard rounded == number else { throw DomainError.invalidField(field, "expected a whole number, got a fraction") }
+        guard rounded == number else {
+            throw DomainError.invalidField(field, "expected a whole number, got a fraction")
+        }
         throw DomainError.invalidField(field, "number out of range")
     }
 }

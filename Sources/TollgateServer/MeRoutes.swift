@@ -19,7 +19,8 @@ struct MeRoutes: Sendable {
     }
 
     @Sendable func entitlements(_ request: Request, context: UserContext) async throws -> Response {
-        JSONResponse.make(status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: context.user.userId)))
+        JSONResponse.make(
+            status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: context.user.userId)))
     }
 
     /// Only what is counted, with progress for usage meters ("Pro: 12/200 auto tags").
@@ -32,15 +33,25 @@ struct MeRoutes: Sendable {
     @Sendable func usageHistory(_ request: Request, context: UserContext) async throws -> Response {
         let (from, to) = try QueryDate.range(request, now: clock.now())
         let rows = try await service.usageHistory(customerId: context.user.userId, from: from, to: to)
-        let usage = rows.map { UsagePeriodResponse(feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd, used: $0.used) }
-        return JSONResponse.make(status: .ok, body: UsageHistoryResponse(customer: context.user.userId, from: from, to: to, usage: usage))
+        let usage = rows.map {
+            UsagePeriodResponse(
+                feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd,
+                used: $0.used)
+        }
+        return JSONResponse.make(
+            status: .ok, body: UsageHistoryResponse(customer: context.user.userId, from: from, to: to, usage: usage))
     }
 
     /// The user's subscription that matters now (the newest), or null on the free plan.
     @Sendable func subscription(_ request: Request, context: UserContext) async throws -> Response {
         let customer = try await service.customer(id: context.user.userId)
-        let current = try await store.subscriptions(subject: context.user.userId).max { $0.0.currentPeriodStart < $1.0.currentPeriodStart }
-        return JSONResponse.make(status: .ok, body: MySubscriptionResponse(plan: customer.planId, subscription: current.map { SubscriptionResponse($0.0, provider: $0.provider) }))
+        let current = try await store.subscriptions(subject: context.user.userId).max {
+            $0.0.currentPeriodStart < $1.0.currentPeriodStart
+        }
+        return JSONResponse.make(
+            status: .ok,
+            body: MySubscriptionResponse(
+                plan: customer.planId, subscription: current.map { SubscriptionResponse($0.0, provider: $0.provider) }))
     }
 }
 

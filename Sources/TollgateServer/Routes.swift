@@ -45,7 +45,9 @@ struct APIv1Routes: Sendable {
         var purchases: EntitlementService.Purchases?
         if body.addOns != nil || body.seats != nil {
             let seats = try body.seats.map { seats -> Int in
-                guard (1...1_000_000).contains(seats.value) else { throw DomainError.invalidField("seats", "must be from 1 to 1000000") }
+                guard (1...1_000_000).contains(seats.value) else {
+                    throw DomainError.invalidField("seats", "must be from 1 to 1000000")
+                }
                 return Int(seats.value)
             }
             purchases = .init(addOns: (body.addOns ?? [:]).mapValues { Int(clamping: $0.value) }, seats: seats)
@@ -57,7 +59,8 @@ struct APIv1Routes: Sendable {
     @Sendable func entitlements(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try context.caller.require(.entitlementsRead)
         let id = try Validate.pathIdentifier(context)
-        return JSONResponse.make(status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: id)))
+        return JSONResponse.make(
+            status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: id)))
     }
 
     @Sendable func usageHistory(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -65,8 +68,13 @@ struct APIv1Routes: Sendable {
         let id = try Validate.pathIdentifier(context)
         let (from, to) = try QueryDate.range(request, now: clock.now())
         let rows = try await service.usageHistory(customerId: id, from: from, to: to)
-        let usage = rows.map { UsagePeriodResponse(feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd, used: $0.used) }
-        return JSONResponse.make(status: .ok, body: UsageHistoryResponse(customer: id, from: from, to: to, usage: usage))
+        let usage = rows.map {
+            UsagePeriodResponse(
+                feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd,
+                used: $0.used)
+        }
+        return JSONResponse.make(
+            status: .ok, body: UsageHistoryResponse(customer: id, from: from, to: to, usage: usage))
     }
 
     @Sendable func check(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -84,26 +92,35 @@ struct APIv1Routes: Sendable {
         try context.caller.require(.usageWrite)
         let change = try await usageChange(request, context: context)
         let outcome = try await service.consume(
-            customerId: change.customer, featureId: change.feature, amount: change.amount, idempotencyKey: change.idempotencyKey,
+            customerId: change.customer, featureId: change.feature, amount: change.amount,
+            idempotencyKey: change.idempotencyKey,
             workspaceId: change.workspace
         )
         guard outcome.allowed else {
             let reason = outcome.reason ?? .userQuotaExhausted
             let code = ErrorCode(rawValue: reason.rawValue) ?? .userQuotaExhausted
             let upgrade = outcome.upgradeTier.map { " Upgrade to \($0) for more." } ?? ""
-            let message = reason == .tierLimited
+            let message =
+                reason == .tierLimited
                 ? "the \(change.feature) feature is not included in the customer's plan.\(upgrade)"
                 : reason == .workspaceQuotaExhausted
-                ? "the workspace's shared \(change.feature) quota is used up; ask a workspace admin to upgrade or buy more"
-                : "the customer's \(change.feature) quota is used up until \(outcome.resetsAt.map { ISO8601DateFormatter().string(from: $0) } ?? "an upgrade").\(upgrade)"
+                    ? "the workspace's shared \(change.feature) quota is used up; ask a workspace admin to upgrade or buy more"
+                    : "the customer's \(change.feature) quota is used up until \(outcome.resetsAt.map { ISO8601DateFormatter().string(from: $0) } ?? "an upgrade").\(upgrade)"
             if reason == .insufficientCredits {
-                return JSONResponse.make(status: HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), body: RefusedOutcomeResponse(outcome: outcome, error: ErrorBody(
-                    code: ErrorCode.insufficientCredits.rawValue, message: "the customer's credits do not cover \(change.amount) \(change.feature)", field: "amount"
-                )))
+                return JSONResponse.make(
+                    status: HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"),
+                    body: RefusedOutcomeResponse(
+                        outcome: outcome,
+                        error: ErrorBody(
+                            code: ErrorCode.insufficientCredits.rawValue,
+                            message: "the customer's credits do not cover \(change.amount) \(change.feature)",
+                            field: "amount"
+                        )))
             }
             return JSONResponse.make(
                 status: .tooManyRequests,
-                body: RefusedOutcomeResponse(outcome: outcome, error: ErrorBody(code: code.rawValue, message: message, field: "feature"))
+                body: RefusedOutcomeResponse(
+                    outcome: outcome, error: ErrorBody(code: code.rawValue, message: message, field: "feature"))
             )
         }
         return JSONResponse.make(status: .ok, outcome: outcome)
@@ -113,7 +130,8 @@ struct APIv1Routes: Sendable {
         try context.caller.require(.usageWrite)
         let change = try await usageChange(request, context: context)
         let outcome = try await service.release(
-            customerId: change.customer, featureId: change.feature, amount: change.amount, idempotencyKey: change.idempotencyKey
+            customerId: change.customer, featureId: change.feature, amount: change.amount,
+            idempotencyKey: change.idempotencyKey
         )
         return JSONResponse.make(status: .ok, outcome: outcome)
     }
@@ -147,7 +165,8 @@ enum QueryDate {
     /// `from` and `to` of a history query; by default the last twelve months, this one included.
     static func range(_ request: Request, now: Date) throws -> (from: Date, to: Date) {
         let thisMonth = PeriodMath.window(.monthly, containing: now, anchor: now)
-        let from = try parse(request.uri.queryParameters.get("from"), field: "from")
+        let from =
+            try parse(request.uri.queryParameters.get("from"), field: "from")
             ?? PeriodMath.utcCalendar.date(byAdding: .month, value: -11, to: thisMonth.start)!
         let to = try parse(request.uri.queryParameters.get("to"), field: "to") ?? thisMonth.end!
         guard from < to else { throw DomainError(.invalidQuery, "from must be before to", field: "from") }
@@ -159,6 +178,7 @@ enum QueryDate {
         if let date = try? Date(value, strategy: .iso8601) { return date }
         let dayOnly = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day()
         if let date = try? Date(value, strategy: dayOnly) { return date }
-        throw DomainError(.invalidQuery, "\(field): expected a date such as 2026-05-01 or 2026-05-01T00:00:00Z", field: field)
+        throw DomainError(
+            .invalidQuery, "\(field): expected a date such as 2026-05-01 or 2026-05-01T00:00:00Z", field: field)
     }
 }

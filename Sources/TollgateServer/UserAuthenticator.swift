@@ -7,7 +7,9 @@ struct UserAuthenticator: RouterMiddleware {
     typealias Context = TollgateRequestContext
     let accounts: AccountService
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         let token = try BearerToken.from(request, naming: "access token", expected: "<access token>")
         var context = context
         context.user = try await accounts.authenticate(accessToken: token)

@@ -35,13 +35,16 @@ struct WorkspaceRoutes: Sendable {
 
     private func name(_ raw: String) throws -> String {
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...100).contains(trimmed.count) else { throw DomainError.invalidField("name", "must be 1 to 100 characters") }
+        guard (1...100).contains(trimmed.count) else {
+            throw DomainError.invalidField("name", "must be 1 to 100 characters")
+        }
         return try Validate.identifier(trimmed, field: "name")
     }
 
     static func role(_ raw: String, field: String = "role") throws -> WorkspaceRole {
         guard let role = WorkspaceRole(rawValue: raw.uppercased()) else {
-            throw DomainError.invalidField(field, "expected one of \(WorkspaceRole.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw DomainError.invalidField(
+                field, "expected one of \(WorkspaceRole.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return role
     }
@@ -49,22 +52,31 @@ struct WorkspaceRoutes: Sendable {
     @Sendable func create(_ request: Request, context: UserContext) async throws -> Response {
         let body = try await JSONBody.decode(NameRequest.self, from: request, context: context)
         let membership = try await workspaces.create(userId: context.user.userId, name: try name(body.name))
-        return JSONResponse.make(status: .created, body: WorkspaceResponse(membership, seatLimit: try await workspaces.seatLimit(workspaceId: membership.workspace.id)))
+        return JSONResponse.make(
+            status: .created,
+            body: WorkspaceResponse(
+                membership, seatLimit: try await workspaces.seatLimit(workspaceId: membership.workspace.id)))
     }
 
     @Sendable func list(_ request: Request, context: UserContext) async throws -> Response {
         let mine = try await workspaces.list(userId: context.user.userId)
-        return JSONResponse.make(status: .ok, body: ListResponse(data: mine.map { WorkspaceResponse($0, seatLimit: nil) }))
+        return JSONResponse.make(
+            status: .ok, body: ListResponse(data: mine.map { WorkspaceResponse($0, seatLimit: nil) }))
     }
 
     @Sendable func detail(_ request: Request, context: UserContext) async throws -> Response {
-        let membership = try await workspaces.authorize(.view, workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId)
-        return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: try await workspaces.seatLimit(workspaceId: membership.workspace.id)))
+        let membership = try await workspaces.authorize(
+            .view, workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId)
+        return JSONResponse.make(
+            status: .ok,
+            body: WorkspaceResponse(
+                membership, seatLimit: try await workspaces.seatLimit(workspaceId: membership.workspace.id)))
     }
 
     @Sendable func rename(_ request: Request, context: UserContext) async throws -> Response {
         let body = try await JSONBody.decode(NameRequest.self, from: request, context: context)
-        let membership = try await workspaces.rename(workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, name: try name(body.name))
+        let membership = try await workspaces.rename(
+            workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, name: try name(body.name))
         return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: nil))
     }
 
@@ -78,49 +90,58 @@ struct WorkspaceRoutes: Sendable {
         let workspaceId = try Validate.pathIdentifier(context)
         let members = try await workspaces.members(workspaceId: workspaceId, userId: context.user.userId)
         let invitations = try await workspaces.pendingInvitations(workspaceId: workspaceId, userId: context.user.userId)
-        return JSONResponse.make(status: .ok, body: MembersResponse(
-            data: members.map(MemberResponse.init), invitations: invitations.map(InvitationResponse.init),
-            seatLimit: try await workspaces.seatLimit(workspaceId: workspaceId)
-        ))
+        return JSONResponse.make(
+            status: .ok,
+            body: MembersResponse(
+                data: members.map(MemberResponse.init), invitations: invitations.map(InvitationResponse.init),
+                seatLimit: try await workspaces.seatLimit(workspaceId: workspaceId)
+            ))
     }
 
     @Sendable func invite(_ request: Request, context: UserContext) async throws -> Response {
         let body = try await JSONBody.decode(InviteRequest.self, from: request, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
         let role = try body.role.map { try Self.role($0) } ?? .member
-        let invitation = try await workspaces.invite(workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, email: email, role: role)
+        let invitation = try await workspaces.invite(
+            workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, email: email, role: role)
         return JSONResponse.make(status: .created, body: InvitationResponse(invitation))
     }
 
     @Sendable func changeRole(_ request: Request, context: UserContext) async throws -> Response {
         let body = try await JSONBody.decode(RoleRequest.self, from: request, context: context)
         let target = try Validate.pathParameter("userId", context)
-        try await workspaces.changeRole(workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, targetId: target, role: try Self.role(body.role))
+        try await workspaces.changeRole(
+            workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, targetId: target,
+            role: try Self.role(body.role))
         return JSONResponse.make(status: .ok, body: ["userId": target, "role": body.role.uppercased()])
     }
 
     @Sendable func removeMember(_ request: Request, context: UserContext) async throws -> Response {
         let target = try Validate.pathParameter("userId", context)
-        try await workspaces.removeMember(workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, targetId: target)
+        try await workspaces.removeMember(
+            workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, targetId: target)
         return JSONResponse.make(status: .ok, body: ["removed": target])
     }
 
     @Sendable func quota(_ request: Request, context: UserContext) async throws -> Response {
         let workspaceId = try Validate.pathIdentifier(context)
         _ = try await workspaces.authorize(.viewQuota, workspaceId: workspaceId, userId: context.user.userId)
-        return JSONResponse.make(status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: workspaceId)))
+        return JSONResponse.make(
+            status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: workspaceId)))
     }
 
     @Sendable func accept(_ request: Request, context: UserContext) async throws -> Response {
         let token = try Validate.pathParameter("token", context)
-        let membership = try await workspaces.accept(workspaceId: try Validate.pathIdentifier(context), token: token, userId: context.user.userId)
+        let membership = try await workspaces.accept(
+            workspaceId: try Validate.pathIdentifier(context), token: token, userId: context.user.userId)
         return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: nil))
     }
 
     @Sendable func transfer(_ request: Request, context: UserContext) async throws -> Response {
         let body = try await JSONBody.decode(TransferRequest.self, from: request, context: context)
         let target = try Validate.identifier(body.userId, field: "userId")
-        try await workspaces.transferOwnership(workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, to: target)
+        try await workspaces.transferOwnership(
+            workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, to: target)
         return JSONResponse.make(status: .ok, body: ["owner": target])
     }
 }

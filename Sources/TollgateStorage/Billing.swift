@@ -21,7 +21,10 @@ public struct InvoiceItemRecord: Sendable, Hashable {
     public var invoiceId: String?
     public var createdAt: Date
 
-    public init(id: String, subject: String, kind: String, description: String, amount: Money, reference: String, invoiceId: String? = nil, createdAt: Date) {
+    public init(
+        id: String, subject: String, kind: String, description: String, amount: Money, reference: String,
+        invoiceId: String? = nil, createdAt: Date
+    ) {
         self.id = id
         self.subject = subject
         self.kind = kind
@@ -46,7 +49,10 @@ public struct InvoiceRecord: Sendable, Hashable {
     public var createdAt: Date
     public var total: Int64 { Invoicing.total(lines) }
 
-    public init(id: String, subject: String, subscriptionId: String, currency: Currency, periodStart: Date, periodEnd: Date, lines: [InvoiceLine], createdAt: Date) {
+    public init(
+        id: String, subject: String, subscriptionId: String, currency: Currency, periodStart: Date, periodEnd: Date,
+        lines: [InvoiceLine], createdAt: Date
+    ) {
         self.id = id
         self.subject = subject
         self.subscriptionId = subscriptionId

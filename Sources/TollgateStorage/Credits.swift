@@ -14,7 +14,10 @@ public struct CreditState: Sendable {
 
     public var held: Int64 { holds.reduce(0) { $0 + $1.amount } }
 
-    public init(subject: String, creditType: String, grants: [CreditGrant], overdrawn: Int64, holds: [ReservationRecord], balance: Int64) {
+    public init(
+        subject: String, creditType: String, grants: [CreditGrant], overdrawn: Int64, holds: [ReservationRecord],
+        balance: Int64
+    ) {
         self.subject = subject
         self.creditType = creditType
         self.grants = grants
@@ -36,7 +39,10 @@ public struct ReservationRecord: Sendable, Hashable {
     public let expiresAt: Date
     public let createdAt: Date
 
-    public init(id: String, subject: String, creditType: String, amount: Int64, status: Status, committedAmount: Int64?, expiresAt: Date, createdAt: Date) {
+    public init(
+        id: String, subject: String, creditType: String, amount: Int64, status: Status, committedAmount: Int64?,
+        expiresAt: Date, createdAt: Date
+    ) {
         self.id = id
         self.subject = subject
         self.creditType = creditType
@@ -118,7 +124,8 @@ public struct CreditHistoryEntry: Sendable, Hashable {
     public let reference: String?
     public let at: Date
 
-    public init(id: String, seq: Int64, delta: Int64, balanceAfter: Int64, reason: String, reference: String?, at: Date) {
+    public init(id: String, seq: Int64, delta: Int64, balanceAfter: Int64, reason: String, reference: String?, at: Date)
+    {
         self.id = id
         self.seq = seq
         self.delta = delta
@@ -145,7 +152,8 @@ public protocol CreditStore: Sendable {
     func creditState(subject: String, creditType: String, now: Date) async throws -> CreditState
     func creditTypes(subject: String) async throws -> [String]
     /// Newest first, `seq` below `before` when given.
-    func creditHistory(subject: String, creditType: String, before: Int64?, limit: Int) async throws -> [CreditHistoryEntry]
+    func creditHistory(subject: String, creditType: String, before: Int64?, limit: Int) async throws
+        -> [CreditHistoryEntry]
     func reservation(id: String) async throws -> ReservationRecord?
     /// Sum of every ledger line of the account's grants and overdraft: the balance recomputed.
     func ledgerSum(subject: String, creditType: String) async throws -> Int64

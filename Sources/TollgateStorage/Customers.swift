@@ -18,7 +18,8 @@ public struct CustomerRecord: Sendable, Hashable, Codable {
     public var spendCap: Money?
 
     public init(
-        id: String, email: String?, name: String?, planId: String, billingAnchor: Date, createdAt: Date, updatedAt: Date,
+        id: String, email: String?, name: String?, planId: String, billingAnchor: Date, createdAt: Date,
+        updatedAt: Date,
         addOns: [String: Int] = [:], seats: Int? = nil, spendCap: Money? = nil
     ) {
         self.spendCap = spendCap
@@ -57,5 +58,6 @@ public protocol CustomerStore: Sendable {
 public protocol ChangeFeed: Sendable {
     /// Calls `ready` once listening, then `changed` with the id of every customer changed by
     /// any node (this one included), until cancelled.
-    func listenForCustomerChanges(ready: @escaping @Sendable () -> Void, changed: @escaping @Sendable (String) -> Void) async throws
+    func listenForCustomerChanges(ready: @escaping @Sendable () -> Void, changed: @escaping @Sendable (String) -> Void)
+        async throws
 }

@@ -42,7 +42,10 @@ public struct SessionRecord: Sendable, Hashable {
     public var userAgent: String?
     public var ip: String?
 
-    public init(id: String, userId: String, createdAt: Date, lastUsedAt: Date, expiresAt: Date, revokedAt: Date? = nil, userAgent: String?, ip: String?) {
+    public init(
+        id: String, userId: String, createdAt: Date, lastUsedAt: Date, expiresAt: Date, revokedAt: Date? = nil,
+        userAgent: String?, ip: String?
+    ) {
         self.id = id
         self.userId = userId
         self.createdAt = createdAt
@@ -95,7 +98,8 @@ public struct OutboxMessage: Sendable, Hashable {
     public let createdAt: Date
     public var deliveredAt: Date?
 
-    public init(id: String, kind: String, recipient: String, payload: String, createdAt: Date, deliveredAt: Date? = nil) {
+    public init(id: String, kind: String, recipient: String, payload: String, createdAt: Date, deliveredAt: Date? = nil)
+    {
         self.id = id
         self.kind = kind
         self.recipient = recipient
@@ -108,7 +112,8 @@ public struct OutboxMessage: Sendable, Hashable {
 public protocol IdentityStore: Sendable {
     /// Creates the user and their customer record, and queues `welcome` effects, in one
     /// transaction. Throws `IdentityStoreError.emailTaken` (nothing written) if the e-mail is used.
-    func createUser(_ user: UserRecord, customer: CustomerRecord, token: UserTokenRecord?, outbox: [OutboxMessage]) async throws
+    func createUser(_ user: UserRecord, customer: CustomerRecord, token: UserTokenRecord?, outbox: [OutboxMessage])
+        async throws
     func user(id: String) async throws -> UserRecord?
     func user(email: String) async throws -> UserRecord?
     func markEmailVerified(userId: String, at: Date) async throws
@@ -126,7 +131,8 @@ public protocol IdentityStore: Sendable {
     func useRecoveryCode(userId: String, codeHash: String, at: Date) async throws -> Bool
 
     func createSession(_ session: SessionRecord, refreshTokenHash: String) async throws
-    func refreshSession(tokenHash: String, newTokenHash: String, at: Date, extendTo: Date) async throws -> RefreshOutcome
+    func refreshSession(tokenHash: String, newTokenHash: String, at: Date, extendTo: Date) async throws
+        -> RefreshOutcome
     func session(id: String) async throws -> SessionRecord?
     /// Live sessions (not revoked, not expired at `now`), newest first.
     func sessions(userId: String, now: Date) async throws -> [SessionRecord]

@@ -23,7 +23,8 @@ public protocol LeaseStore: Sendable {
     /// `amount(available)` more (clamped to what is available), and its lease becomes
     /// `holding` + that, until `ttlMillis` from now.
     func acquireLease(
-        _ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, node: String, holding: Int64, ttlMillis: Int64,
+        _ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, node: String, holding: Int64,
+        ttlMillis: Int64,
         amount: @Sendable (_ available: Int64) -> Int64
     ) async throws -> LeaseGrant
     /// Gives back everything `node` holds (at shutdown).

@@ -41,7 +41,10 @@ public struct InvitationRecord: Sendable, Hashable {
     public let createdAt: Date
     public let expiresAt: Date
 
-    public init(id: String, workspaceId: String, email: String, role: WorkspaceRole, tokenHash: String, invitedBy: String, createdAt: Date, expiresAt: Date) {
+    public init(
+        id: String, workspaceId: String, email: String, role: WorkspaceRole, tokenHash: String, invitedBy: String,
+        createdAt: Date, expiresAt: Date
+    ) {
         self.id = id
         self.workspaceId = workspaceId
         self.email = email
@@ -75,10 +78,13 @@ public protocol WorkspaceStore: Sendable {
     func deleteWorkspace(id: String) async throws
     /// Stores an invitation (replacing a pending one for the same e-mail) unless members plus
     /// pending invitations would pass `seatLimit`; queues its e-mail in the same transaction.
-    func createInvitation(_ invitation: InvitationRecord, seatLimit: Int?, outbox: [OutboxMessage], now: Date) async throws
+    func createInvitation(_ invitation: InvitationRecord, seatLimit: Int?, outbox: [OutboxMessage], now: Date)
+        async throws
     func pendingInvitations(workspaceId: String, now: Date) async throws -> [InvitationRecord]
     /// Spends a live invitation of this workspace for the user whose address it names.
-    func acceptInvitation(workspaceId: String, tokenHash: String, userId: String, email: String, seatLimit: Int?, at: Date) async throws -> WorkspaceRole
+    func acceptInvitation(
+        workspaceId: String, tokenHash: String, userId: String, email: String, seatLimit: Int?, at: Date
+    ) async throws -> WorkspaceRole
     func setRole(workspaceId: String, userId: String, role: WorkspaceRole) async throws -> Bool
     func removeMember(workspaceId: String, userId: String) async throws -> Bool
     /// Makes `to` (a member) the owner and the old owner an admin.

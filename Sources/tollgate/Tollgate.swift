@@ -5,8 +5,8 @@ import TollgateBench
 import TollgateCore
 import TollgateIdentity
 import TollgateMeter
-import TollgateServer
 import TollgateSQL
+import TollgateServer
 import TollgateStorage
 
 @main
@@ -20,7 +20,9 @@ struct Tollgate: AsyncParsableCommand {
 
 /// Where the data is: a SQLite directory by default, or a PostgreSQL URL.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "Data directory: the embedded SQLite database and generated secrets (signing keys, master key).")
+    @Option(
+        name: .customLong("data-dir"),
+        help: "Data directory: the embedded SQLite database and generated secrets (signing keys, master key).")
     var dataDirectory: String = "./tollgate-data"
 
     @Option(help: "PostgreSQL URL (postgres://user:pass@host:port/db); overrides --data-dir.")
@@ -47,12 +49,18 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var databaseOptions: DatabaseOptions
     @Option(help: "Catalog file (YAML); the bundled Memento Note demo catalog when omitted.") var catalog: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
-    @Option(help: "Seconds a past-due subscription keeps its entitlements before the free plan.") var pastDueGraceSeconds = 7 * 86_400
-    @Option(help: "Seconds between two passes of the billing scheduler (trials, periods, grace).") var billingTickSeconds = 60
-    @Option(help: "Days an idempotency key is remembered (a retry within them replays the first answer); 0 keeps them forever.")
+    @Option(help: "Seconds a past-due subscription keeps its entitlements before the free plan.")
+    var pastDueGraceSeconds = 7 * 86_400
+    @Option(help: "Seconds between two passes of the billing scheduler (trials, periods, grace).")
+    var billingTickSeconds = 60
+    @Option(
+        help:
+            "Days an idempotency key is remembered (a retry within them replays the first answer); 0 keeps them forever."
+    )
     var idempotencyRetentionDays = 30
     @Flag(help: "Several nodes share this PostgreSQL database: meter finite quotas through leases.") var cluster = false
-    @Option(help: "With --cluster: seconds a quota lease lasts (the longest a crashed node's units stay stranded).") var leaseSeconds = 10
+    @Option(help: "With --cluster: seconds a quota lease lasts (the longest a crashed node's units stay stranded).")
+    var leaseSeconds = 10
 
     func run() async throws {
         var configuration = ServerConfiguration()
@@ -66,8 +74,11 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.pastDueGrace = TimeInterval(pastDueGraceSeconds)
         configuration.billingTick = .seconds(billingTickSeconds)
-        guard idempotencyRetentionDays >= 0 else { throw ValidationError("--idempotency-retention-days must be 0 or more") }
-        configuration.idempotencyRetention = idempotencyRetentionDays == 0 ? nil : TimeInterval(idempotencyRetentionDays) * 86_400
+        guard idempotencyRetentionDays >= 0 else {
+            throw ValidationError("--idempotency-retention-days must be 0 or more")
+        }
+        configuration.idempotencyRetention =
+            idempotencyRetentionDays == 0 ? nil : TimeInterval(idempotencyRetentionDays) * 86_400
         if cluster {
             guard leaseSeconds >= 2 else { throw ValidationError("--lease-seconds must be 2 or more") }
             var leases = QuotaLeases.Settings()
@@ -79,7 +90,8 @@ struct Serve: AsyncParsableCommand {
         let catalogName = catalog ?? "bundled memento.yaml"
         do {
             try await runServer(configuration) { url in
-                FileHandle.standardOutput.write(Data("Tollgate listening on \(url) (\(storage), catalog \(catalogName))\n".utf8))
+                FileHandle.standardOutput.write(
+                    Data("Tollgate listening on \(url) (\(storage), catalog \(catalogName))\n".utf8))
             }
         } catch let error as CatalogError {
             FileHandle.standardError.write(Data("tollgate: refusing to start: \(error)\n".utf8))
@@ -101,15 +113,18 @@ struct Migrate: AsyncParsableCommand {
 }
 
 struct Keys: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Manage secret API keys and signing keys.", subcommands: [Create.self, RotateSigning.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Manage secret API keys and signing keys.", subcommands: [Create.self, RotateSigning.self])
 
     struct RotateSigning: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rotate-signing",
-            abstract: "Make a new access-token signing key; older keys stay published in the JWKS until their tokens expire."
+            abstract:
+                "Make a new access-token signing key; older keys stay published in the JWKS until their tokens expire."
         )
 
-        @Option(name: .customLong("data-dir"), help: "Data directory holding the keys.") var dataDirectory = "./tollgate-data"
+        @Option(name: .customLong("data-dir"), help: "Data directory holding the keys.") var dataDirectory =
+            "./tollgate-data"
 
         func run() async throws {
             let directory = KeyDirectory(dataDirectory: dataDirectory)
@@ -123,10 +138,13 @@ struct Keys: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a secret API key and print it (only it) on stdout; it is stored hashed and never shown again."
+            abstract:
+                "Create a secret API key and print it (only it) on stdout; it is stored hashed and never shown again."
         )
 
-        @Option(name: .customLong("scope"), help: "A scope to grant; repeat for several. \(Scope.allCases.map(\.rawValue).joined(separator: ", ")).")
+        @Option(
+            name: .customLong("scope"),
+            help: "A scope to grant; repeat for several. \(Scope.allCases.map(\.rawValue).joined(separator: ", ")).")
         var scopes: [String] = []
         @Option(help: "A label for the key.") var name: String?
         @OptionGroup var databaseOptions: DatabaseOptions
@@ -134,7 +152,8 @@ struct Keys: AsyncParsableCommand {
         func validate() throws {
             guard !scopes.isEmpty else { throw ValidationError("give at least one --scope") }
             for scope in scopes where Scope(rawValue: scope) == nil {
-                throw ValidationError("unknown scope \(scope); known: \(Scope.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError(
+                    "unknown scope \(scope); known: \(Scope.allCases.map(\.rawValue).joined(separator: ", "))")
             }
         }
 
@@ -154,17 +173,21 @@ struct Keys: AsyncParsableCommand {
 }
 
 struct CatalogCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "catalog", abstract: "Work with catalog files.", subcommands: [Check.self])
+    static let configuration = CommandConfiguration(
+        commandName: "catalog", abstract: "Work with catalog files.", subcommands: [Check.self])
 
     struct Check: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Validate a catalog file and report every error with its key path.")
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a catalog file and report every error with its key path.")
 
         @Argument(help: "The catalog file (YAML).") var file: String
 
         func run() async throws {
             do {
                 let catalog = try CatalogLoader.load(contentsOf: file)
-                print("\(file): ok — \(catalog.plans.count) plans, \(catalog.features.count) features, \(catalog.addOns.count) add-ons, default plan \(catalog.defaultPlanId)")
+                print(
+                    "\(file): ok — \(catalog.plans.count) plans, \(catalog.features.count) features, \(catalog.addOns.count) add-ons, default plan \(catalog.defaultPlanId)"
+                )
             } catch {
                 FileHandle.standardError.write(Data("\(file): \(error)\n".utf8))
                 throw ExitCode(1)
@@ -196,7 +219,10 @@ struct Customers: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             guard loaded.plan(plan) != nil else {
-                FileHandle.standardError.write(Data("tollgate: no plan \(plan) in catalog \(loaded.product) (plans: \(loaded.plans.map(\.id).joined(separator: ", ")))\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "tollgate: no plan \(plan) in catalog \(loaded.product) (plans: \(loaded.plans.map(\.id).joined(separator: ", ")))\n"
+                            .utf8))
                 throw ExitCode(1)
             }
             let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
@@ -220,23 +246,27 @@ struct Customers: AsyncParsableCommand {
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the meter and the server against baselines run at the same time; print Markdown (and append it with --record)."
+        abstract:
+            "Measure the meter and the server against baselines run at the same time; print Markdown (and append it with --record)."
     )
 
     @Option(help: "Seconds per in-process figure.") var seconds = 3
     @Flag(help: "Short runs over few keys: checks that the bench works, not how fast.") var quick = false
     @Option(help: "Also measure on this PostgreSQL (postgres://user:pass@host:port/db).") var postgres: String?
     @Option(help: "Append the report to this file (e.g. BENCHMARKS.md).") var record: String?
-    @Option(help: "Only these parts (comma-separated): meter, memory, http, redis, cluster (needs --postgres).") var only: String?
+    @Option(help: "Only these parts (comma-separated): meter, memory, http, redis, cluster (needs --postgres).")
+    var only: String?
     @Option(help: "Key counts of the in-process figures (comma-separated).") var keys: String?
     @Option(help: "Concurrent callers of the in-process figures (comma-separated; 0 for none).") var callers: String?
-    @Option(help: "Concurrent callers of the batch figures, 1,000 consumes per call (comma-separated; 0 for none).") var batchCallers: String?
+    @Option(help: "Concurrent callers of the batch figures, 1,000 consumes per call (comma-separated; 0 for none).")
+    var batchCallers: String?
 
     func run() async throws {
         guard seconds >= 1 else { throw ValidationError("--seconds must be 1 or more") }
         var logger = Logger(label: "tollgate.bench")
         logger.logLevel = .info
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var options = Bench.Options(executable: executable)
         options.seconds = seconds
         options.quick = quick
@@ -244,11 +274,15 @@ struct BenchCommand: AsyncParsableCommand {
         if let only { options.parts = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
         if let keys { options.keyCounts = keys.split(separator: ",").compactMap { Int($0) } }
         if let callers { options.taskCounts = callers.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
-        if let batchCallers { options.batchTaskCounts = batchCallers.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
+        if let batchCallers {
+            options.batchTaskCounts = batchCallers.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
+        }
         let report = try await Bench(options: options, logger: logger).run()
         print(report)
         if let record {
-            let existing = (try? String(contentsOfFile: record, encoding: .utf8)) ?? "# Benchmarks\n\nAppended by `tollgate bench --record BENCHMARKS.md`.\n\n"
+            let existing =
+                (try? String(contentsOfFile: record, encoding: .utf8))
+                ?? "# Benchmarks\n\nAppended by `tollgate bench --record BENCHMARKS.md`.\n\n"
             try (existing + report).write(toFile: record, atomically: true, encoding: .utf8)
         }
     }

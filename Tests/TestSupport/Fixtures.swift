@@ -44,8 +44,11 @@ public enum Fixtures {
     /// 2026-01-31 23:59:59 UTC: one second before a monthly turnover.
     public static let endOfJanuary = Date(timeIntervalSince1970: 1_769_903_999)
 
-    public static func utc(_ year: Int, _ month: Int, _ day: Int, _ hour: Int = 0, _ minute: Int = 0, _ second: Int = 0) -> Date {
-        PeriodMath.utcCalendar.date(from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second))!
+    public static func utc(_ year: Int, _ month: Int, _ day: Int, _ hour: Int = 0, _ minute: Int = 0, _ second: Int = 0)
+        -> Date
+    {
+        PeriodMath.utcCalendar.date(
+            from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second))!
     }
 }
 

@@ -14,7 +14,8 @@ public enum MeterHarness {
         _ body: @escaping @Sendable (EntitlementService) async throws -> T
     ) async throws -> T {
         let committer = GroupCommitter(store: store, clock: clock, logger: TestDatabase.logger)
-        let service = EntitlementService(catalog: catalog, store: store, committer: committer, clock: clock, logger: TestDatabase.logger)
+        let service = EntitlementService(
+            catalog: catalog, store: store, committer: committer, clock: clock, logger: TestDatabase.logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await committer.run()
@@ -58,7 +59,9 @@ public final class FlakyProvider: DatabaseProvider {
 
     public func shutdown() async { await base.shutdown() }
 
-    public func listen(channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void) async throws {
+    public func listen(
+        channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void
+    ) async throws {
         try await base.listen(channel: channel, ready: ready, received: received)
     }
 }

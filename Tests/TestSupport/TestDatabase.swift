@@ -25,7 +25,8 @@ public enum TestDatabase: String, CaseIterable, Sendable, CustomTestStringConver
     static var postgresAdminURL: String {
         get throws {
             guard let url = ProcessInfo.processInfo.environment["TOLLGATE_TEST_POSTGRES_URL"] else {
-                throw TestSupportError("TOLLGATE_TEST_POSTGRES_URL is not set: start PostgreSQL (see .ci/run) or unset CI")
+                throw TestSupportError(
+                    "TOLLGATE_TEST_POSTGRES_URL is not set: start PostgreSQL (see .ci/run) or unset CI")
             }
             return url
         }
@@ -43,18 +44,22 @@ public enum TestDatabase: String, CaseIterable, Sendable, CustomTestStringConver
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("tollgate-test-\(UUID().uuidString)").path
-            return TestDatabaseLocation(location: .sqlite(directory: directory), cleanup: {
-                try? FileManager.default.removeItem(atPath: directory)
-            })
+            return TestDatabaseLocation(
+                location: .sqlite(directory: directory),
+                cleanup: {
+                    try? FileManager.default.removeItem(atPath: directory)
+                })
         case .postgres:
             let adminURL = try Self.postgresAdminURL
             let name = "tg_test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20))"
             try await Self.adminQuery(adminURL, "CREATE DATABASE \(name)")
             var components = URLComponents(string: adminURL)!
             components.path = "/\(name)"
-            return TestDatabaseLocation(location: .postgres(url: components.string!), cleanup: {
-                try? await Self.adminQuery(adminURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-            })
+            return TestDatabaseLocation(
+                location: .postgres(url: components.string!),
+                cleanup: {
+                    try? await Self.adminQuery(adminURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+                })
         }
     }
 
@@ -129,7 +134,8 @@ public enum Repository {
 public enum PythonPeers {
     public static var interpreter: String {
         get throws {
-            let path = ProcessInfo.processInfo.environment["TOLLGATE_TEST_PYTHON"] ?? Repository.path(".venv/bin/python")
+            let path =
+                ProcessInfo.processInfo.environment["TOLLGATE_TEST_PYTHON"] ?? Repository.path(".venv/bin/python")
             guard FileManager.default.isExecutableFile(atPath: path) else {
                 throw TestSupportError("no Python test peer at \(path): run scripts/test.sh, which makes the venv")
             }

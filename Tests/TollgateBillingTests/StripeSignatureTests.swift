@@ -1,11 +1,14 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import TollgateBilling
 
 /// Signature cases built the way Stripe builds them: headers come from Stripe's Python library.
 @Suite struct StripeSignatureTests {
-    let payload = Data(#"{"id":"evt_1","object":"event","type":"invoice.paid","data":{"object":{"id":"in_1","amount_paid":990}}}"#.utf8)
+    let payload = Data(
+        #"{"id":"evt_1","object":"event","type":"invoice.paid","data":{"object":{"id":"in_1","amount_paid":990}}}"#.utf8
+    )
     let secret = "whsec_test_secret_1"
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -40,18 +43,36 @@ import Testing
         let verifier = StripeSignatureVerifier(secrets: [secret])
         var tampered = payload
         tampered[tampered.count - 3] = UInt8(ascii: "1")
-        #expect(throws: StripeSignatureVerifier.Failure.noMatchingSignature) { try verifier.verify(payload: tampered, header: header, now: now) }
-        #expect(throws: StripeSignatureVerifier.Failure.staleTimestamp) { try verifier.verify(payload: payload, header: header, now: now + 301) }
-        #expect(throws: StripeSignatureVerifier.Failure.staleTimestamp) { try verifier.verify(payload: payload, header: header, now: now - 301) }
-        #expect(throws: StripeSignatureVerifier.Failure.missingHeader) { try verifier.verify(payload: payload, header: nil, now: now) }
-        #expect(throws: StripeSignatureVerifier.Failure.malformedHeader) { try verifier.verify(payload: payload, header: "t=abc,v1=00", now: now) }
-        #expect(throws: StripeSignatureVerifier.Failure.malformedHeader) { try verifier.verify(payload: payload, header: "t=1800000000", now: now) }
+        #expect(throws: StripeSignatureVerifier.Failure.noMatchingSignature) {
+            try verifier.verify(payload: tampered, header: header, now: now)
+        }
+        #expect(throws: StripeSignatureVerifier.Failure.staleTimestamp) {
+            try verifier.verify(payload: payload, header: header, now: now + 301)
+        }
+        #expect(throws: StripeSignatureVerifier.Failure.staleTimestamp) {
+            try verifier.verify(payload: payload, header: header, now: now - 301)
+        }
+        #expect(throws: StripeSignatureVerifier.Failure.missingHeader) {
+            try verifier.verify(payload: payload, header: nil, now: now)
+        }
+        #expect(throws: StripeSignatureVerifier.Failure.malformedHeader) {
+            try verifier.verify(payload: payload, header: "t=abc,v1=00", now: now)
+        }
+        #expect(throws: StripeSignatureVerifier.Failure.malformedHeader) {
+            try verifier.verify(payload: payload, header: "t=1800000000", now: now)
+        }
         // A signature made with another secret, and a v0 (test-mode, unsupported) one, do not count.
         let other = try stripeHeader(payload, secret: "whsec_someone_else", timestamp: 1_800_000_000)
-        #expect(throws: StripeSignatureVerifier.Failure.noMatchingSignature) { try verifier.verify(payload: payload, header: other, now: now) }
+        #expect(throws: StripeSignatureVerifier.Failure.noMatchingSignature) {
+            try verifier.verify(payload: payload, header: other, now: now)
+        }
         let v0 = header.replacingOccurrences(of: "v1=", with: "v0=")
-        #expect(throws: StripeSignatureVerifier.Failure.malformedHeader) { try verifier.verify(payload: payload, header: v0, now: now) }
-        #expect(throws: StripeSignatureVerifier.Failure.noSecretConfigured) { try StripeSignatureVerifier(secrets: []).verify(payload: payload, header: header, now: now) }
+        #expect(throws: StripeSignatureVerifier.Failure.malformedHeader) {
+            try verifier.verify(payload: payload, header: v0, now: now)
+        }
+        #expect(throws: StripeSignatureVerifier.Failure.noSecretConfigured) {
+            try StripeSignatureVerifier(secrets: []).verify(payload: payload, header: header, now: now)
+        }
     }
 
     @Test func secretRotationAcceptsEitherSecretAndAnyOfSeveralSignatures() throws {
@@ -61,8 +82,11 @@ import Testing
         #expect(throws: Never.self) { try rotating.verify(payload: payload, header: oldHeader, now: now) }
         #expect(throws: Never.self) { try rotating.verify(payload: payload, header: newHeader, now: now) }
         // During a roll, Stripe sends one v1 per active secret in the same header.
-        let both = "t=1800000000,v1=\(newHeader.split(separator: "=").last!),v1=\(oldHeader.split(separator: "=").last!)"
-        #expect(throws: Never.self) { try StripeSignatureVerifier(secrets: ["whsec_old"]).verify(payload: payload, header: both, now: now) }
+        let both =
+            "t=1800000000,v1=\(newHeader.split(separator: "=").last!),v1=\(oldHeader.split(separator: "=").last!)"
+        #expect(throws: Never.self) {
+            try StripeSignatureVerifier(secrets: ["whsec_old"]).verify(payload: payload, header: both, now: now)
+        }
         #expect(throws: StripeSignatureVerifier.Failure.noMatchingSignature) {
             try StripeSignatureVerifier(secrets: ["whsec_new"]).verify(payload: payload, header: oldHeader, now: now)
         }

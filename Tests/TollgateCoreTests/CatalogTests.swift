@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import TollgateCore
 
 @Suite struct CatalogTests {
@@ -23,8 +24,14 @@ import Testing
         #expect(basic.features["chat"] == nil)
         let pro = try #require(catalog.plan("pro"))
         #expect(pro.trial == Trial(days: 14, requiresPaymentMethod: false))
-        #expect(pro.prices.contains(Price(currency: Currency("EUR")!, interval: .month, amount: 990, perSeatAmount: nil, minimumSeats: nil, maximumSeats: nil, stripePriceId: nil)))
-        let expectedPro: [String: Int64] = ["auto_title": 200, "auto_tag": 200, "semantic_search": 100, "reformulate": 50, "chat": 100]
+        #expect(
+            pro.prices.contains(
+                Price(
+                    currency: Currency("EUR")!, interval: .month, amount: 990, perSeatAmount: nil, minimumSeats: nil,
+                    maximumSeats: nil, stripePriceId: nil)))
+        let expectedPro: [String: Int64] = [
+            "auto_title": 200, "auto_tag": 200, "semantic_search": 100, "reformulate": 50, "chat": 100,
+        ]
         for (feature, limit) in expectedPro {
             #expect(pro.features[feature] == .metered(.finite(limit), .monthly, overage: nil), "pro \(feature)")
         }
@@ -35,7 +42,8 @@ import Testing
             "notebook_summary": 50, "memory_echo": 100, "web_scraper_agent": 20, "chat": 1000,
         ]
         for (feature, limit) in expectedBusiness {
-            #expect(business.features[feature] == .metered(.finite(limit), .monthly, overage: nil), "business \(feature)")
+            #expect(
+                business.features[feature] == .metered(.finite(limit), .monthly, overage: nil), "business \(feature)")
         }
         #expect(business.features["collaborators"] == .limit(.finite(10)))
         let enterprise = try #require(catalog.plan("enterprise"))
@@ -48,7 +56,8 @@ import Testing
 
     @Test func bundledDefaultCatalogIsTheMementoFile() throws {
         let shipped = try String(contentsOfFile: Repository.path("catalogs/memento.yaml"), encoding: .utf8)
-        let bundled = try String(contentsOfFile: Repository.path("Sources/TollgateServer/Resources/memento.yaml"), encoding: .utf8)
+        let bundled = try String(
+            contentsOfFile: Repository.path("Sources/TollgateServer/Resources/memento.yaml"), encoding: .utf8)
         #expect(shipped == bundled, "copy catalogs/memento.yaml to Sources/TollgateServer/Resources/")
     }
 
@@ -82,7 +91,8 @@ import Testing
         let expected: Set<String> = [
             "defaultPlan", "features.Bad-Id", "features.search.colour", "plans[0].features.notes",
             "plans[0].features.unknown_feature", "plans[0].features.search.period", "plans[1].id", "plans[1].order",
-            "plans[1].prices[0].currency", "plans[1].prices[1].currency", "addOns[0].plans[0]", "addOns[0].features.notes",
+            "plans[1].prices[0].currency", "plans[1].prices[1].currency", "addOns[0].plans[0]",
+            "addOns[0].features.notes",
         ]
         #expect(expected.subtracting(paths).isEmpty, "missing: \(expected.subtracting(paths)); got \(paths)")
         let negative = error?.issues.first { $0.path == "plans[0].features.notes" }

@@ -1,13 +1,18 @@
 import Foundation
 import PropertyBased
 import Testing
+
 @testable import TollgateCore
 
 @Suite struct CreditLedgerTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    func grant(_ id: String, _ remaining: Int64, priority: Int = 0, expiresIn: TimeInterval? = nil, age: TimeInterval = 0) -> CreditGrant {
-        CreditGrant(id: id, amount: remaining, remaining: remaining, priority: priority, expiresAt: expiresIn.map { now + $0 }, createdAt: now - age)
+    func grant(
+        _ id: String, _ remaining: Int64, priority: Int = 0, expiresIn: TimeInterval? = nil, age: TimeInterval = 0
+    ) -> CreditGrant {
+        CreditGrant(
+            id: id, amount: remaining, remaining: remaining, priority: priority, expiresAt: expiresIn.map { now + $0 },
+            createdAt: now - age)
     }
 
     @Test func debitsDrawByPriorityThenSoonestExpiryThenAge() throws {
@@ -19,12 +24,14 @@ import Testing
             grant("old-forever", 10, age: 100),
             grant("expired", 50, expiresIn: -1),
         ]
-        #expect(CreditLedger.drawOrder(grants).map(\.id) == ["promo", "expired", "soon", "later", "old-forever", "forever"])
+        #expect(
+            CreditLedger.drawOrder(grants).map(\.id) == ["promo", "expired", "soon", "later", "old-forever", "forever"])
         let lines = try CreditLedger.debit(15, grants: grants, overdrawn: 0, overdraftLimit: 0, held: 0, now: now)
-        #expect(lines == [
-            LedgerLine(.grant("promo"), -2), LedgerLine(.grant("soon"), -5), LedgerLine(.grant("later"), -5),
-            LedgerLine(.grant("old-forever"), -3), LedgerLine(.system(.consumption), 15),
-        ])
+        #expect(
+            lines == [
+                LedgerLine(.grant("promo"), -2), LedgerLine(.grant("soon"), -5), LedgerLine(.grant("later"), -5),
+                LedgerLine(.grant("old-forever"), -3), LedgerLine(.system(.consumption), 15),
+            ])
         #expect(CreditLedger.isBalanced(lines))
     }
 
@@ -42,12 +49,16 @@ import Testing
             try CreditLedger.debit(13, grants: grants, overdrawn: 3, overdraftLimit: 5, held: 0, now: now)
         }
         // A grant pays the overdraft back first.
-        #expect(CreditLedger.grant(10, grantId: "b", overdrawn: 3, reason: .purchase)
-            == [LedgerLine(.system(.purchase), -10), LedgerLine(.overdraft, 3), LedgerLine(.grant("b"), 7)])
+        #expect(
+            CreditLedger.grant(10, grantId: "b", overdrawn: 3, reason: .purchase)
+                == [LedgerLine(.system(.purchase), -10), LedgerLine(.overdraft, 3), LedgerLine(.grant("b"), 7)])
     }
 
     @Test func expiredRemaindersAreWrittenOff() {
-        let written = CreditLedger.expire(grants: [grant("gone", 7, expiresIn: -10), grant("live", 3, expiresIn: 10), grant("spent", 0, expiresIn: -10)], now: now)
+        let written = CreditLedger.expire(
+            grants: [
+                grant("gone", 7, expiresIn: -10), grant("live", 3, expiresIn: 10), grant("spent", 0, expiresIn: -10),
+            ], now: now)
         #expect(written.map(\.grant.id) == ["gone"])
         #expect(written.first?.lines == [LedgerLine(.grant("gone"), -7), LedgerLine(.system(.expiry), 7)])
     }
@@ -68,9 +79,15 @@ import Testing
                     let id = "g\(index)"
                     transaction = CreditLedger.grant(amount, grantId: id, overdrawn: overdrawn, reason: .grant)
                     // Starts empty: the transaction's lines credit it below.
-                    grants.append(CreditGrant(id: id, amount: amount, remaining: 0, priority: hours % 2, expiresAt: hours > 0 ? clock + Double(hours) * 3600 : nil, createdAt: clock))
+                    grants.append(
+                        CreditGrant(
+                            id: id, amount: amount, remaining: 0, priority: hours % 2,
+                            expiresAt: hours > 0 ? clock + Double(hours) * 3600 : nil, createdAt: clock))
                 case 1, 2:
-                    transaction = (try? CreditLedger.debit(amount, grants: grants, overdrawn: overdrawn, overdraftLimit: overdraftLimit, held: 0, now: clock)) ?? []
+                    transaction =
+                        (try? CreditLedger.debit(
+                            amount, grants: grants, overdrawn: overdrawn, overdraftLimit: overdraftLimit, held: 0,
+                            now: clock)) ?? []
                 default:
                     clock += Double(amount) * 600
                     for (grant, expiry) in CreditLedger.expire(grants: grants, now: clock) {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TollgateCore
 
 @Suite struct EmailAddressTests {
@@ -19,7 +20,8 @@ import Testing
         "a,b@example.com", "a;b@example.com", "a@b@example.com", "@example.com", "a@", "a@localhost", "a@-example.com",
         "a@example-.com", "a@exa_mple.com", ".a@example.com", "a.@example.com", "a..b@example.com", "a@example..com",
         "\"quoted\"@example.com", String(repeating: "a", count: 65) + "@example.com",
-        "a@" + String(repeating: "b", count: 64) + ".com", String(repeating: "a", count: 60) + "@" + String(repeating: "b.", count: 100) + "com",
+        "a@" + String(repeating: "b", count: 64) + ".com",
+        String(repeating: "a", count: 60) + "@" + String(repeating: "b.", count: 100) + "com",
     ])
     func refusesWhatCouldBreakAHeaderOrIsNotAnAddress(input: String) {
         #expect(throws: DomainError.self) { try EmailAddress.normalized(input, field: "email") }

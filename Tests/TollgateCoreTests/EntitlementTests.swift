@@ -2,12 +2,14 @@ import Foundation
 import PropertyBased
 import TestSupport
 import Testing
+
 @testable import TollgateCore
 
 @Suite struct EntitlementTests {
     let now = Fixtures.utc(2026, 5, 14)
 
-    func decide(_ planId: String, _ featureId: String, used: Int64, amount: Int64, catalog: Catalog) throws -> Decision {
+    func decide(_ planId: String, _ featureId: String, used: Int64, amount: Int64, catalog: Catalog) throws -> Decision
+    {
         let plan = try #require(catalog.plan(planId))
         let feature = try #require(catalog.feature(featureId))
         let quota = Entitlements.quota(catalog: catalog, plan: plan, feature: feature, now: now, anchor: now)
@@ -49,11 +51,13 @@ import Testing
         let collaborators = try #require(catalog.feature("collaborators"))
         let business = try #require(catalog.plan("business"))
         let pro = try #require(catalog.plan("pro"))
-        let raised = Entitlements.quota(catalog: catalog, plan: business, feature: collaborators,
-                                        addOnQuantities: ["collaborators_5": 1, "collaborators_10": 2], now: now, anchor: now)
+        let raised = Entitlements.quota(
+            catalog: catalog, plan: business, feature: collaborators,
+            addOnQuantities: ["collaborators_5": 1, "collaborators_10": 2], now: now, anchor: now)
         #expect(raised.limit == .finite(35))
-        let ignored = Entitlements.quota(catalog: catalog, plan: pro, feature: collaborators,
-                                         addOnQuantities: ["collaborators_5": 1], now: now, anchor: now)
+        let ignored = Entitlements.quota(
+            catalog: catalog, plan: pro, feature: collaborators,
+            addOnQuantities: ["collaborators_5": 1], now: now, anchor: now)
         #expect(ignored.limit == .finite(0) && !ignored.included)
     }
 
@@ -67,7 +71,8 @@ import Testing
         await propertyCheck(count: 300, input: Gen.int64(in: 1...40).array(of: 0...120)) { amounts in
             var used: Int64 = 0
             for amount in amounts {
-                let decision = Entitlements.decide(catalog: catalog, plan: plan, quota: quota, used: used, amount: amount)
+                let decision = Entitlements.decide(
+                    catalog: catalog, plan: plan, quota: quota, used: used, amount: amount)
                 #expect(decision.allowed == (used + amount <= 100))
                 if decision.allowed { used += amount }
                 #expect(used <= 100)

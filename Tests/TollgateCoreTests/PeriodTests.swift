@@ -2,6 +2,7 @@ import Foundation
 import PropertyBased
 import TestSupport
 import Testing
+
 @testable import TollgateCore
 
 @Suite struct PeriodTests {
@@ -26,14 +27,19 @@ import Testing
 
     @Test func billingCycleFollowsTheAnchorAndClampsShortMonths() {
         let anchor = utc(2026, 1, 31, 10)
-        #expect(PeriodMath.window(.billingCycle, containing: utc(2026, 2, 15), anchor: anchor)
-            == PeriodWindow(start: anchor, end: utc(2026, 2, 28, 10)))
-        #expect(PeriodMath.window(.billingCycle, containing: utc(2026, 3, 1), anchor: anchor)
-            == PeriodWindow(start: utc(2026, 2, 28, 10), end: utc(2026, 3, 31, 10)))
+        #expect(
+            PeriodMath.window(.billingCycle, containing: utc(2026, 2, 15), anchor: anchor)
+                == PeriodWindow(start: anchor, end: utc(2026, 2, 28, 10)))
+        #expect(
+            PeriodMath.window(.billingCycle, containing: utc(2026, 3, 1), anchor: anchor)
+                == PeriodWindow(start: utc(2026, 2, 28, 10), end: utc(2026, 3, 31, 10)))
         // The boundary itself starts the next cycle.
-        #expect(PeriodMath.window(.billingCycle, containing: utc(2026, 3, 31, 10), anchor: anchor).start == utc(2026, 3, 31, 10))
-        #expect(PeriodMath.window(.billingCycle, containing: utc(2028, 2, 29, 12), anchor: anchor)
-            == PeriodWindow(start: utc(2028, 2, 29, 10), end: utc(2028, 3, 31, 10)))
+        #expect(
+            PeriodMath.window(.billingCycle, containing: utc(2026, 3, 31, 10), anchor: anchor).start
+                == utc(2026, 3, 31, 10))
+        #expect(
+            PeriodMath.window(.billingCycle, containing: utc(2028, 2, 29, 12), anchor: anchor)
+                == PeriodWindow(start: utc(2028, 2, 29, 10), end: utc(2028, 3, 31, 10)))
     }
 
     @Test func everyInstantFallsInExactlyTheWindowThatContainsIt() {
@@ -44,7 +50,9 @@ import Testing
                 let window = PeriodMath.window(period, containing: date, anchor: anchor)
                 #expect(window.contains(date), "\(period) at \(date)")
                 if let end = window.end {
-                    #expect(PeriodMath.window(period, containing: end, anchor: anchor).start == end, "\(period) after \(date)")
+                    #expect(
+                        PeriodMath.window(period, containing: end, anchor: anchor).start == end,
+                        "\(period) after \(date)")
                 }
             }
             date += 86_400 * 1.7
@@ -60,7 +68,9 @@ import Testing
             let parts = PeriodMath.utcCalendar.dateComponents([.year, .month], from: date)
             let start = PeriodMath.utcCalendar.date(from: DateComponents(year: parts.year, month: parts.month, day: 1))!
             let end = PeriodMath.utcCalendar.date(byAdding: .month, value: 1, to: start)!
-            #expect(PeriodMath.window(.monthly, containing: date, anchor: .distantPast) == PeriodWindow(start: start, end: end), "at \(date)")
+            #expect(
+                PeriodMath.window(.monthly, containing: date, anchor: .distantPast)
+                    == PeriodWindow(start: start, end: end), "at \(date)")
         }
         // Month and year edges, exactly.
         for (year, month) in [(2024, 2), (2024, 12), (2000, 2), (1900, 2), (2100, 3), (1970, 1)] {

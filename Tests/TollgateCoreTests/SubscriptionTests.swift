@@ -2,6 +2,7 @@ import Foundation
 import PropertyBased
 import TestSupport
 import Testing
+
 @testable import TollgateCore
 
 @Suite struct SubscriptionTests {
@@ -13,11 +14,13 @@ import Testing
     init() throws { catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/memento.yaml")) }
 
     func subscribe(_ plan: String, card: Bool, trialed: Bool = false, seats: Int? = nil) throws -> Subscription {
-        try SubscriptionMachine.start(id: "sub_1", subject: "c1", plan: catalog.plan(plan)!, interval: .month, currency: eur, seats: seats,
-                                      at: start, hasPaymentMethod: card, alreadyTrialed: trialed)
+        try SubscriptionMachine.start(
+            id: "sub_1", subject: "c1", plan: catalog.plan(plan)!, interval: .month, currency: eur, seats: seats,
+            at: start, hasPaymentMethod: card, alreadyTrialed: trialed)
     }
 
-    func apply(_ event: SubscriptionEvent, _ subscription: Subscription) throws -> (Subscription, [SubscriptionEffect]) {
+    func apply(_ event: SubscriptionEvent, _ subscription: Subscription) throws -> (Subscription, [SubscriptionEffect])
+    {
         try SubscriptionMachine.apply(event, to: subscription, catalog: catalog, policy: policy)
     }
 
@@ -27,7 +30,8 @@ import Testing
 
     @Test func aProTrialWithoutACardEndsBackOnTheFreePlan() throws {
         let trial = try subscribe("pro", card: false)
-        #expect(trial.status == .trialing && trial.trialEnd == start + 14 * 86_400 && entitled(trial, at: start) == "pro")
+        #expect(
+            trial.status == .trialing && trial.trialEnd == start + 14 * 86_400 && entitled(trial, at: start) == "pro")
         let (ended, effects) = try apply(.tick(start + 14 * 86_400), trial)
         #expect(ended.status == .inactive && entitled(ended, at: start + 15 * 86_400) == "basic")
         #expect(effects == [.statusChanged(from: .trialing, to: .inactive)])
@@ -45,12 +49,17 @@ import Testing
         subscription = try apply(.paymentFailed(at: start + 15 * 86_400), subscription).0
         #expect(subscription.status == .pastDue && entitled(subscription, at: start + 21 * 86_400) == "pro")
         // Recovered within the grace period.
-        let recovered = try apply(.paymentSucceeded(periodStart: subscription.currentPeriodStart, periodEnd: subscription.currentPeriodEnd), subscription).0
+        let recovered = try apply(
+            .paymentSucceeded(periodStart: subscription.currentPeriodStart, periodEnd: subscription.currentPeriodEnd),
+            subscription
+        ).0
         #expect(recovered.status == .active && recovered.pastDueSince == nil)
         // Or not: after 7 days the customer falls back to free.
         let lapsed = try apply(.tick(start + 22 * 86_400 + 1), subscription).0
         #expect(lapsed.status == .inactive && entitled(lapsed, at: start + 23 * 86_400) == "basic")
-        #expect(entitled(subscription, at: start + 22 * 86_400 + 1) == "basic", "entitlements follow the grace period even before the tick")
+        #expect(
+            entitled(subscription, at: start + 22 * 86_400 + 1) == "basic",
+            "entitlements follow the grace period even before the tick")
     }
 
     @Test func cancellingAtPeriodEndKeepsThePlanUntilThenAndCanBeUndone() throws {
@@ -60,7 +69,9 @@ import Testing
         let resumed = try apply(.resume, subscription).0
         #expect(!resumed.cancelAtPeriodEnd)
         let ended = try apply(.tick(Fixtures.utc(2026, 6, 1)), subscription).0
-        #expect(ended.status == .canceled && ended.canceledAt == Fixtures.utc(2026, 6, 1) && entitled(ended, at: Fixtures.utc(2026, 6, 2)) == "basic")
+        #expect(
+            ended.status == .canceled && ended.canceledAt == Fixtures.utc(2026, 6, 1)
+                && entitled(ended, at: Fixtures.utc(2026, 6, 2)) == "basic")
         #expect(throws: SubscriptionError.self) { try apply(.cancel(atPeriodEnd: false, at: start), ended) }
         let now = try apply(.cancel(atPeriodEnd: false, at: start + 3600), try subscribe("business", card: true)).0
         #expect(now.status == .canceled)
@@ -76,7 +87,9 @@ import Testing
         let (later, none) = try apply(.changePlan(to: "pro", at: halfway + 60), business)
         #expect(later.planId == "business" && later.pendingPlanId == "pro" && none.isEmpty)
         let renewed = try apply(.tick(Fixtures.utc(2026, 6, 1)), later).0
-        #expect(renewed.planId == "pro" && renewed.currentPeriodStart == Fixtures.utc(2026, 6, 1) && renewed.currentPeriodEnd == Fixtures.utc(2026, 7, 1))
+        #expect(
+            renewed.planId == "pro" && renewed.currentPeriodStart == Fixtures.utc(2026, 6, 1)
+                && renewed.currentPeriodEnd == Fixtures.utc(2026, 7, 1))
     }
 
     @Test func enterpriseBillsItsSeatsWithAMinimumAndASoftCap() throws {
@@ -85,20 +98,29 @@ import Testing
         #expect(try Pricing.amount(for: price, seats: 20) == Money(12_790, eur))
         #expect(try Pricing.amount(for: price, seats: 5) == Money(12_790, eur), "20 seats billed at least")
         #expect(try Pricing.amount(for: price, seats: 100) == Money(43_990, eur))
-        #expect(throws: Pricing.PricingError.contactSales(maximumSeats: 500)) { try Pricing.amount(for: price, seats: 501) }
-        #expect(throws: SubscriptionError.contactSales(maximumSeats: 500)) { try subscribe("enterprise", card: true, seats: 600) }
+        #expect(throws: Pricing.PricingError.contactSales(maximumSeats: 500)) {
+            try Pricing.amount(for: price, seats: 501)
+        }
+        #expect(throws: SubscriptionError.contactSales(maximumSeats: 500)) {
+            try subscribe("enterprise", card: true, seats: 600)
+        }
     }
 
     @Test func lateEventsNeverRewindANewerState() throws {
         var subscription = try subscribe("pro", card: true, trialed: true)
-        subscription = try apply(.paymentSucceeded(periodStart: Fixtures.utc(2026, 6, 1), periodEnd: Fixtures.utc(2026, 7, 1)), subscription).0
-        let stale = try apply(.paymentSucceeded(periodStart: start, periodEnd: Fixtures.utc(2026, 6, 1)), subscription).0
+        subscription = try apply(
+            .paymentSucceeded(periodStart: Fixtures.utc(2026, 6, 1), periodEnd: Fixtures.utc(2026, 7, 1)), subscription
+        ).0
+        let stale = try apply(.paymentSucceeded(periodStart: start, periodEnd: Fixtures.utc(2026, 6, 1)), subscription)
+            .0
         #expect(stale.currentPeriodEnd == Fixtures.utc(2026, 7, 1))
     }
 
     /// Prorations are bounded by the full difference, and going there and back is free.
     @Test func prorationIsBoundedAndSymmetric() async {
-        await propertyCheck(count: 500, input: Gen.int64(in: 0...10_000_000), Gen.int64(in: 0...10_000_000), Gen.int(in: 0...2_678_400)) { old, new, offset in
+        await propertyCheck(
+            count: 500, input: Gen.int64(in: 0...10_000_000), Gen.int64(in: 0...10_000_000), Gen.int(in: 0...2_678_400)
+        ) { old, new, offset in
             let end = start + 2_678_400
             let at = start + TimeInterval(offset)
             let charge = Pricing.proration(old: old, new: new, periodStart: start, periodEnd: end, at: at)
@@ -107,6 +129,8 @@ import Testing
             #expect(charge + Pricing.proration(old: new, new: old, periodStart: start, periodEnd: end, at: at) == 0)
         }
         // 4611686018427387903 × 2 / 3, exactly: the 128-bit intermediate does not overflow.
-        #expect(Pricing.proration(old: 0, new: Int64.max / 2, periodStart: start, periodEnd: start + 3, at: start + 1) == 3_074_457_345_618_258_602)
+        #expect(
+            Pricing.proration(old: 0, new: Int64.max / 2, periodStart: start, periodEnd: start + 3, at: start + 1)
+                == 3_074_457_345_618_258_602)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import TollgateCore
 
 @Suite struct WorkspaceRuleTests {
@@ -39,7 +40,8 @@ import Testing
         #expect(limit("business", ["collaborators_5": 1]) == 16)
         #expect(limit("business", ["collaborators_5": 1, "collaborators_10": 2]) == 36)
         #expect(limit("pro", ["collaborators_5": 1]) == 1, "add-ons are only sold with business and enterprise")
-        #expect(limit("enterprise") == 20 && limit("enterprise", seats: 12) == 20 && limit("enterprise", seats: 45) == 45)
+        #expect(
+            limit("enterprise") == 20 && limit("enterprise", seats: 12) == 20 && limit("enterprise", seats: 45) == 45)
     }
 
     /// Seed 000 §C.1: an invitation or a removal never reaches one's own rank (the OWNER excepted).

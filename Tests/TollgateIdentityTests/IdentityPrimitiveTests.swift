@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TollgateCore
+
 @testable import TollgateIdentity
 
 @Suite struct IdentityPrimitiveTests {
@@ -38,21 +39,44 @@ import TollgateCore
     @Test func tokensVerifyAcrossRotationAndRefuseTampering() throws {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let old = SigningKey.generate(at: now)
-        let claims = AccessClaims(sub: "usr_1", iss: "tollgate", aud: "memento", iat: 1_800_000_000, exp: 1_800_000_900, sid: "ses_1", plan: "pro")
+        let claims = AccessClaims(
+            sub: "usr_1", iss: "tollgate", aud: "memento", iat: 1_800_000_000, exp: 1_800_000_900, sid: "ses_1",
+            plan: "pro")
         let token = try TokenSigner(keys: [old]).sign(claims)
         let rotated = TokenSigner(keys: [old, SigningKey.generate(at: now + 60)])
         #expect(try rotated.verify(token, issuer: "tollgate", audience: "memento", now: now) == claims)
         #expect(rotated.current.kid != old.kid && rotated.jwks["keys"]?.count == 2)
-        #expect(throws: TokenError.expired) { try rotated.verify(token, issuer: "tollgate", audience: "memento", now: now + 901) }
-        #expect(throws: TokenError.wrongAudience) { try rotated.verify(token, issuer: "tollgate", audience: "other", now: now) }
+        #expect(throws: TokenError.expired) {
+            try rotated.verify(token, issuer: "tollgate", audience: "memento", now: now + 901)
+        }
+        #expect(throws: TokenError.wrongAudience) {
+            try rotated.verify(token, issuer: "tollgate", audience: "other", now: now)
+        }
         // Signed by a key of the ring, but for another issuer: refused like a product would.
-        let foreign = try rotated.sign(AccessClaims(sub: "usr_1", iss: "elsewhere", aud: "memento", iat: 1_800_000_000, exp: 1_800_000_900, sid: "ses_1", plan: "pro"))
-        #expect(throws: TokenError.wrongIssuer) { try rotated.verify(foreign, issuer: "tollgate", audience: "memento", now: now) }
+        let foreign = try rotated.sign(
+            AccessClaims(
+                sub: "usr_1", iss: "elsewhere", aud: "memento", iat: 1_800_000_000, exp: 1_800_000_900, sid: "ses_1",
+                plan: "pro"))
+        #expect(throws: TokenError.wrongIssuer) {
+            try rotated.verify(foreign, issuer: "tollgate", audience: "memento", now: now)
+        }
         let parts = token.split(separator: ".").map(String.init)
-        let forged = try JSONEncoder().encode(AccessClaims(sub: "usr_1", iss: "tollgate", aud: "memento", iat: 0, exp: 1_900_000_000, sid: "ses_1", plan: "enterprise"))
-        #expect(throws: TokenError.badSignature) { try rotated.verify("\(parts[0]).\(Base64URL.encode(forged)).\(parts[2])", issuer: "tollgate", audience: "memento", now: now) }
-        #expect(throws: TokenError.unknownKey) { try TokenSigner(keys: [SigningKey.generate(at: now)]).verify(token, issuer: "tollgate", audience: "memento", now: now) }
-        #expect(throws: TokenError.malformed) { try rotated.verify("a.b", issuer: "tollgate", audience: "memento", now: now) }
+        let forged = try JSONEncoder().encode(
+            AccessClaims(
+                sub: "usr_1", iss: "tollgate", aud: "memento", iat: 0, exp: 1_900_000_000, sid: "ses_1",
+                plan: "enterprise"))
+        #expect(throws: TokenError.badSignature) {
+            try rotated.verify(
+                "\(parts[0]).\(Base64URL.encode(forged)).\(parts[2])", issuer: "tollgate", audience: "memento", now: now
+            )
+        }
+        #expect(throws: TokenError.unknownKey) {
+            try TokenSigner(keys: [SigningKey.generate(at: now)]).verify(
+                token, issuer: "tollgate", audience: "memento", now: now)
+        }
+        #expect(throws: TokenError.malformed) {
+            try rotated.verify("a.b", issuer: "tollgate", audience: "memento", now: now)
+        }
     }
 
     @Test func secretBoxRoundTripsAndDetectsTampering() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TollgateCore
+
 @testable import TollgateIdentity
 
 @Suite struct KeyDirectoryTests {
@@ -24,8 +25,12 @@ import TollgateCore
         #expect(permissions == 0o600)
         // The environment wins over the file, and a malformed one is refused.
         let fromEnvironment = SecretBox.generateKey().base64EncodedString()
-        #expect(throws: (any Error).self) { try directory.secretBox(environment: ["TOLLGATE_MASTER_KEY": fromEnvironment]).open(sealed) }
-        #expect(throws: KeyDirectoryError.self) { try directory.secretBox(environment: ["TOLLGATE_MASTER_KEY": "short"]) }
+        #expect(throws: (any Error).self) {
+            try directory.secretBox(environment: ["TOLLGATE_MASTER_KEY": fromEnvironment]).open(sealed)
+        }
+        #expect(throws: KeyDirectoryError.self) {
+            try directory.secretBox(environment: ["TOLLGATE_MASTER_KEY": "short"])
+        }
     }
 
     @Test func rotationSignsWithTheNewKeyAndKeepsTheOldOnePublished() throws {
@@ -34,7 +39,9 @@ import TollgateCore
         let directory = KeyDirectory(dataDirectory: data)
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let ring = try SigningKeyRing(directory: directory, now: now)
-        let claims = AccessClaims(sub: "usr_1", iss: "tollgate", aud: "memento", iat: 1_800_000_000, exp: 1_800_000_900, sid: "s", plan: "basic")
+        let claims = AccessClaims(
+            sub: "usr_1", iss: "tollgate", aud: "memento", iat: 1_800_000_000, exp: 1_800_000_900, sid: "s",
+            plan: "basic")
         let before = try ring.signer(now: now).sign(claims)
         let newKey = try directory.rotateSigningKey(now: now + 1)
         // A running server notices within a few seconds.

@@ -5,20 +5,24 @@ import TestSupport
 import Testing
 import TollgateCore
 import TollgateStorage
+
 @testable import TollgateServer
 
 @Suite struct APIKeyTests {
     @Test(arguments: TestDatabase.all)
     func createListRevoke(database: TestDatabase) async throws {
         try await AppHarness.run(database) { app, client in
-            let created = try await client.call(.post, "/v1/api-keys", key: app.adminKey,
-                                                json: #"{"name":"backend","scopes":["usage:write","entitlements:read","usage:write"]}"#)
+            let created = try await client.call(
+                .post, "/v1/api-keys", key: app.adminKey,
+                json: #"{"name":"backend","scopes":["usage:write","entitlements:read","usage:write"]}"#)
             #expect(created.status == .created)
             let secret = try #require(created.json.string("secret"))
             let id = try #require(created.json.string("id"))
             #expect(created.json["scopes"] as? [String] == ["entitlements:read", "usage:write"])
             #expect(secret.hasPrefix(created.json.string("prefix") ?? "-"))
-            #expect(try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1"}"#).status == .created)
+            #expect(
+                try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1"}"#).status
+                    == .created)
             #expect(try await client.call(.get, "/v1/customers/u1/entitlements", key: secret).status == .ok)
             #expect(try await client.call(.get, "/v1/api-keys", key: secret).status == .forbidden)
 
@@ -31,17 +35,21 @@ import TollgateStorage
             #expect(revoked.status == .ok && revoked.json.string("revokedAt") != nil)
             #expect(try await client.call(.get, "/v1/customers/u1/entitlements", key: secret).status == .unauthorized)
             #expect(try await client.call(.delete, "/v1/api-keys/key_nothing", key: app.adminKey).status == .notFound)
-            #expect(try await client.call(.post, "/v1/api-keys/\(id)/rotate", key: app.adminKey, json: "{}").status == .notFound)
+            #expect(
+                try await client.call(.post, "/v1/api-keys/\(id)/rotate", key: app.adminKey, json: "{}").status
+                    == .notFound)
         }
     }
 
     @Test(arguments: TestDatabase.all)
     func rotationKeepsBothKeysForTheGracePeriodOnly(database: TestDatabase) async throws {
         try await AppHarness.run(database) { app, client in
-            let old = try await client.call(.post, "/v1/api-keys", key: app.adminKey, json: #"{"scopes":["entitlements:read"]}"#)
+            let old = try await client.call(
+                .post, "/v1/api-keys", key: app.adminKey, json: #"{"scopes":["entitlements:read"]}"#)
             let oldSecret = try #require(old.json.string("secret")), oldId = try #require(old.json.string("id"))
             try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1"}"#)
-            let rotated = try await client.call(.post, "/v1/api-keys/\(oldId)/rotate", key: app.adminKey, json: #"{"gracePeriodSeconds":3600}"#)
+            let rotated = try await client.call(
+                .post, "/v1/api-keys/\(oldId)/rotate", key: app.adminKey, json: #"{"gracePeriodSeconds":3600}"#)
             #expect(rotated.status == .created && rotated.json["scopes"] as? [String] == ["entitlements:read"])
             let newSecret = try #require(rotated.json.string("secret"))
             #expect(try await client.call(.get, "/v1/customers/u1", key: oldSecret).status == .ok)

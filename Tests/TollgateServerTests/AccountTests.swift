@@ -7,61 +7,89 @@ import Testing
 import TollgateCore
 import TollgateIdentity
 import TollgateStorage
+
 @testable import TollgateServer
 
 @Suite struct AccountTests {
     static let password = "correct horse battery staple"
 
     /// Registers and signs in; returns the user id and the token pair.
-    static func signUp(_ client: some TestClientProtocol, email: String) async throws -> (id: String, access: String, refresh: String) {
-        let registered = try await client.call(.post, "/v1/auth/register", key: nil, json: #"{"email":"\#(email)","password":"\#(password)"}"#)
+    static func signUp(_ client: some TestClientProtocol, email: String) async throws -> (
+        id: String, access: String, refresh: String
+    ) {
+        let registered = try await client.call(
+            .post, "/v1/auth/register", key: nil, json: #"{"email":"\#(email)","password":"\#(password)"}"#)
         #expect(registered.status == .created, "\(registered.json)")
-        let login = try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"\#(email)","password":"\#(password)"}"#)
+        let login = try await client.call(
+            .post, "/v1/auth/login", key: nil, json: #"{"email":"\#(email)","password":"\#(password)"}"#)
         #expect(login.status == .ok, "\(login.json)")
-        return (try #require(registered.json.string("id")), try #require(login.json.string("accessToken")), try #require(login.json.string("refreshToken")))
+        return (
+            try #require(registered.json.string("id")), try #require(login.json.string("accessToken")),
+            try #require(login.json.string("refreshToken"))
+        )
     }
 
     static func emailToken(_ store: any Storage, _ email: String, kind: String) async throws -> String {
         let message = try #require(try await store.outboxMessages(recipient: email).last { $0.kind == kind })
-        let payload = try #require(try JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: String])
+        let payload = try #require(
+            try JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: String])
         return try #require(payload["token"])
     }
 
     @Test(arguments: TestDatabase.all)
     func registerVerifySignInRefreshAndSignOut(database: TestDatabase) async throws {
         try await AppHarness.run(database) { app, client in
-            let registered = try await client.call(.post, "/v1/auth/register", key: nil, json: #"{"email":"Ada@Example.com","password":"\#(Self.password)"}"#)
-            #expect(registered.status == .created && registered.json.string("email") == "ada@example.com" && registered.json["emailVerified"] as? Bool == false)
+            let registered = try await client.call(
+                .post, "/v1/auth/register", key: nil,
+                json: #"{"email":"Ada@Example.com","password":"\#(Self.password)"}"#)
+            #expect(
+                registered.status == .created && registered.json.string("email") == "ada@example.com"
+                    && registered.json["emailVerified"] as? Bool == false)
             let id = try #require(registered.json.string("id"))
             // Registering made the user a customer of the core, on the free plan.
             #expect(try await app.store.customer(id: id)?.planId == "free")
-            let taken = try await client.call(.post, "/v1/auth/register", key: nil, json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#)
+            let taken = try await client.call(
+                .post, "/v1/auth/register", key: nil,
+                json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#)
             #expect(taken.status == .conflict && taken.json.errorCode == "EMAIL_TAKEN")
 
             let token = try await Self.emailToken(app.store, "ada@example.com", kind: "email.verify_email")
-            #expect(try await client.call(.post, "/v1/auth/verify-email", key: nil, json: #"{"token":"\#(token)"}"#).status == .ok)
-            let reused = try await client.call(.post, "/v1/auth/verify-email", key: nil, json: #"{"token":"\#(token)"}"#)
+            #expect(
+                try await client.call(.post, "/v1/auth/verify-email", key: nil, json: #"{"token":"\#(token)"}"#).status
+                    == .ok)
+            let reused = try await client.call(
+                .post, "/v1/auth/verify-email", key: nil, json: #"{"token":"\#(token)"}"#)
             #expect(reused.status == .unauthorized && reused.json.errorCode == "INVALID_TOKEN")
 
-            let login = try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#)
-            #expect(login.status == .ok && login.json.string("tokenType") == "Bearer" && login.json.int("expiresIn") == 900)
-            let access = try #require(login.json.string("accessToken")), refresh = try #require(login.json.string("refreshToken"))
+            let login = try await client.call(
+                .post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#)
+            #expect(
+                login.status == .ok && login.json.string("tokenType") == "Bearer" && login.json.int("expiresIn") == 900)
+            let access = try #require(login.json.string("accessToken")),
+                refresh = try #require(login.json.string("refreshToken"))
             let me = try await client.call(.get, "/v1/me", key: access)
-            #expect(me.status == .ok && me.json.string("id") == id && me.json["emailVerified"] as? Bool == true && me.json.string("plan") == "free")
+            #expect(
+                me.status == .ok && me.json.string("id") == id && me.json["emailVerified"] as? Bool == true
+                    && me.json.string("plan") == "free")
             // An API key is not an access token, and the reverse.
             #expect(try await client.call(.get, "/v1/me", key: app.adminKey).status == .unauthorized)
             #expect(try await client.call(.get, "/v1/customers/\(id)", key: access).status == .unauthorized)
 
-            let refreshed = try await client.call(.post, "/v1/auth/refresh", key: nil, json: #"{"refreshToken":"\#(refresh)"}"#)
+            let refreshed = try await client.call(
+                .post, "/v1/auth/refresh", key: nil, json: #"{"refreshToken":"\#(refresh)"}"#)
             #expect(refreshed.status == .ok)
             let newAccess = try #require(refreshed.json.string("accessToken"))
             #expect(try await client.call(.get, "/v1/me", key: newAccess).status == .ok)
             // Replaying the spent refresh token revokes the whole session: both access tokens die.
-            let replay = try await client.call(.post, "/v1/auth/refresh", key: nil, json: #"{"refreshToken":"\#(refresh)"}"#)
+            let replay = try await client.call(
+                .post, "/v1/auth/refresh", key: nil, json: #"{"refreshToken":"\#(refresh)"}"#)
             #expect(replay.status == .unauthorized && replay.json.errorCode == "INVALID_TOKEN")
             #expect(try await client.call(.get, "/v1/me", key: newAccess).status == .unauthorized)
             let secondRefresh = try #require(refreshed.json.string("refreshToken"))
-            #expect(try await client.call(.post, "/v1/auth/refresh", key: nil, json: #"{"refreshToken":"\#(secondRefresh)"}"#).status == .unauthorized)
+            #expect(
+                try await client.call(
+                    .post, "/v1/auth/refresh", key: nil, json: #"{"refreshToken":"\#(secondRefresh)"}"#
+                ).status == .unauthorized)
 
             let second = try await Self.signUp(client, email: "bob@example.com")
             #expect(try await client.call(.post, "/v1/auth/logout", key: second.access).status == .ok)
@@ -76,14 +104,20 @@ import TollgateStorage
             let user = try await Self.signUp(client, email: "ada@example.com")
             let response = try await client.execute(uri: "/.well-known/jwks.json", method: .get)
             let jwks = String(decoding: Data(response.body.readableBytesView), as: UTF8.self)
-            let result = try TollgateBinary.runProgram(python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access, "test"])
+            let result = try TollgateBinary.runProgram(
+                python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access, "test"])
             #expect(result.status == 0, "\(result.stderr)")
-            let claims = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-            #expect(claims["sub"] as? String == user.id && claims["plan"] as? String == "free" && claims["iss"] as? String == "tollgate")
+            let claims = try #require(
+                try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            #expect(
+                claims["sub"] as? String == user.id && claims["plan"] as? String == "free"
+                    && claims["iss"] as? String == "tollgate")
             #expect((claims["exp"] as? Int ?? 0) - (claims["iat"] as? Int ?? 0) == 900)
-            let forged = try TollgateBinary.runProgram(python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access + "x", "test"])
+            let forged = try TollgateBinary.runProgram(
+                python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access + "x", "test"])
             #expect(forged.status != 0)
-            let otherAudience = try TollgateBinary.runProgram(python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access, "another-product"])
+            let otherAudience = try TollgateBinary.runProgram(
+                python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access, "another-product"])
             #expect(otherAudience.status != 0)
         }
     }
@@ -95,14 +129,23 @@ import TollgateStorage
             let enrolment = try await client.call(.post, "/v1/me/2fa/totp", key: user.access)
             let encodedSecret = try #require(enrolment.json.string("secret"))
             let secret = try #require(Base32.decode(encodedSecret))
-            #expect(enrolment.json.string("otpauthUri")?.hasPrefix("otpauth://totp/test:ada@example.com?secret=") == true)
+            #expect(
+                enrolment.json.string("otpauthUri")?.hasPrefix("otpauth://totp/test:ada@example.com?secret=") == true)
             let totp = TOTP(secret: secret)
             // Not enforced before confirmation; a wrong first code is refused.
-            #expect(try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#).status == .ok)
-            let wrong = try await client.call(.post, "/v1/me/2fa/totp/confirm", key: user.access, json: #"{"code":"000000"}"#)
-            #expect(wrong.status == .unauthorized && wrong.json.errorCode == "TOTP_INVALID" && wrong.json.errorField == "code")
+            #expect(
+                try await client.call(
+                    .post, "/v1/auth/login", key: nil,
+                    json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#
+                ).status == .ok)
+            let wrong = try await client.call(
+                .post, "/v1/me/2fa/totp/confirm", key: user.access, json: #"{"code":"000000"}"#)
+            #expect(
+                wrong.status == .unauthorized && wrong.json.errorCode == "TOTP_INVALID"
+                    && wrong.json.errorField == "code")
             let confirmCode = totp.code(forStep: totp.step(at: app.clock.now()))
-            let confirmed = try await client.call(.post, "/v1/me/2fa/totp/confirm", key: user.access, json: #"{"code":"\#(confirmCode)"}"#)
+            let confirmed = try await client.call(
+                .post, "/v1/me/2fa/totp/confirm", key: user.access, json: #"{"code":"\#(confirmCode)"}"#)
             let recovery = try #require(confirmed.json["recoveryCodes"] as? [String])
             #expect(recovery.count == 10 && Set(recovery).count == 10)
             // The secret is sealed at rest.
@@ -114,16 +157,30 @@ import TollgateStorage
             let missing = try await client.call(.post, "/v1/auth/login", key: nil, json: "{\(credentials)}")
             #expect(missing.status == .unauthorized && missing.json.errorCode == "TOTP_REQUIRED")
             // The code that confirmed enrolment cannot be replayed; the next step's code works once.
-            let replayed = try await client.call(.post, "/v1/auth/login", key: nil, json: #"{\#(credentials),"totp":"\#(confirmCode)"}"#)
+            let replayed = try await client.call(
+                .post, "/v1/auth/login", key: nil, json: #"{\#(credentials),"totp":"\#(confirmCode)"}"#)
             #expect(replayed.status == .unauthorized && replayed.json.errorCode == "TOTP_INVALID")
             app.clock.advance(by: 30)
             let next = totp.code(forStep: totp.step(at: app.clock.now()))
-            #expect(try await client.call(.post, "/v1/auth/login", key: nil, json: #"{\#(credentials),"totp":"\#(next)"}"#).status == .ok)
-            #expect(try await client.call(.post, "/v1/auth/login", key: nil, json: #"{\#(credentials),"totp":"\#(next)"}"#).json.errorCode == "TOTP_INVALID")
-            #expect(try await client.call(.post, "/v1/auth/login", key: nil, json: #"{\#(credentials),"totp":"\#(recovery[3])"}"#).status == .ok)
-            #expect(try await client.call(.post, "/v1/auth/login", key: nil, json: #"{\#(credentials),"totp":"\#(recovery[3])"}"#).status == .unauthorized)
+            #expect(
+                try await client.call(.post, "/v1/auth/login", key: nil, json: #"{\#(credentials),"totp":"\#(next)"}"#)
+                    .status == .ok)
+            #expect(
+                try await client.call(.post, "/v1/auth/login", key: nil, json: #"{\#(credentials),"totp":"\#(next)"}"#)
+                    .json.errorCode == "TOTP_INVALID")
+            #expect(
+                try await client.call(
+                    .post, "/v1/auth/login", key: nil, json: #"{\#(credentials),"totp":"\#(recovery[3])"}"#
+                ).status == .ok)
+            #expect(
+                try await client.call(
+                    .post, "/v1/auth/login", key: nil, json: #"{\#(credentials),"totp":"\#(recovery[3])"}"#
+                ).status == .unauthorized)
 
-            #expect(try await client.call(.post, "/v1/me/2fa/totp/disable", key: user.access, json: #"{"code":"\#(recovery[5])"}"#).status == .ok)
+            #expect(
+                try await client.call(
+                    .post, "/v1/me/2fa/totp/disable", key: user.access, json: #"{"code":"\#(recovery[5])"}"#
+                ).status == .ok)
             #expect(try await client.call(.post, "/v1/auth/login", key: nil, json: "{\(credentials)}").status == .ok)
         }
     }
@@ -131,30 +188,50 @@ import TollgateStorage
     @Test func failedSignInsAreThrottledAndNeverRevealWhetherTheAccountExists() async throws {
         try await AppHarness.run(.sqlite) { app, client in
             _ = try await Self.signUp(client, email: "ada@example.com")
-            let unknown = try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"nobody@example.com","password":"whatever it is"}"#)
-            let wrong = try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"whatever it is"}"#)
+            let unknown = try await client.call(
+                .post, "/v1/auth/login", key: nil, json: #"{"email":"nobody@example.com","password":"whatever it is"}"#)
+            let wrong = try await client.call(
+                .post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"whatever it is"}"#)
             #expect(unknown.status == .unauthorized && wrong.status == .unauthorized)
             #expect(NSDictionary(dictionary: unknown.json) == NSDictionary(dictionary: wrong.json))
             for _ in 0..<4 {
-                #expect(try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"nope nope nope"}"#).status == .unauthorized)
+                #expect(
+                    try await client.call(
+                        .post, "/v1/auth/login", key: nil,
+                        json: #"{"email":"ada@example.com","password":"nope nope nope"}"#
+                    ).status == .unauthorized)
             }
             // Five failures: even the right password waits now, and is told how long.
-            let response = try await client.execute(uri: "/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
-                                                    body: ByteBuffer(string: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#))
+            let response = try await client.execute(
+                uri: "/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#))
             #expect(response.status == .tooManyRequests && Int(response.headers[.retryAfter] ?? "") == 900)
             app.clock.advance(by: 901)
-            #expect(try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#).status == .ok)
+            #expect(
+                try await client.call(
+                    .post, "/v1/auth/login", key: nil,
+                    json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#
+                ).status == .ok)
             // Probing for existing accounts through registration counts too.
             for _ in 0..<3 {
-                #expect(try await client.call(.post, "/v1/auth/register", key: nil, json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#).json.errorCode == "EMAIL_TAKEN")
+                #expect(
+                    try await client.call(
+                        .post, "/v1/auth/register", key: nil,
+                        json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#
+                    ).json.errorCode == "EMAIL_TAKEN")
             }
             // Per address: many accounts tried from one place (the earlier failures aged out above).
             for index in 0..<17 {
-                _ = try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"user\#(index)@example.com","password":"guessing guess"}"#)
+                _ = try await client.call(
+                    .post, "/v1/auth/login", key: nil,
+                    json: #"{"email":"user\#(index)@example.com","password":"guessing guess"}"#)
             }
-            let blocked = try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"fresh@example.com","password":"guessing guess"}"#)
+            let blocked = try await client.call(
+                .post, "/v1/auth/login", key: nil, json: #"{"email":"fresh@example.com","password":"guessing guess"}"#)
             #expect(blocked.status == .tooManyRequests && blocked.json.errorCode == "TOO_MANY_ATTEMPTS")
-            let blockedRegistration = try await client.call(.post, "/v1/auth/register", key: nil, json: #"{"email":"new@example.com","password":"\#(Self.password)"}"#)
+            let blockedRegistration = try await client.call(
+                .post, "/v1/auth/register", key: nil,
+                json: #"{"email":"new@example.com","password":"\#(Self.password)"}"#)
             #expect(blockedRegistration.status == .tooManyRequests)
         }
     }
@@ -163,20 +240,44 @@ import TollgateStorage
     func passwordResetIsSingleUseAndSignsEverythingOut(database: TestDatabase) async throws {
         try await AppHarness.run(database) { app, client in
             let user = try await Self.signUp(client, email: "ada@example.com")
-            let unknown = try await client.call(.post, "/v1/auth/password-reset", key: nil, json: #"{"email":"nobody@example.com"}"#)
-            let known = try await client.call(.post, "/v1/auth/password-reset", key: nil, json: #"{"email":"ada@example.com"}"#)
-            #expect(unknown.status == .accepted && known.status == .accepted && unknown.json.string("status") == known.json.string("status"))
+            let unknown = try await client.call(
+                .post, "/v1/auth/password-reset", key: nil, json: #"{"email":"nobody@example.com"}"#)
+            let known = try await client.call(
+                .post, "/v1/auth/password-reset", key: nil, json: #"{"email":"ada@example.com"}"#)
+            #expect(
+                unknown.status == .accepted && known.status == .accepted
+                    && unknown.json.string("status") == known.json.string("status"))
             #expect(try await app.store.outboxMessages(recipient: "nobody@example.com").isEmpty)
             let token = try await Self.emailToken(app.store, "ada@example.com", kind: "email.reset_password")
-            let weak = try await client.call(.post, "/v1/auth/password-reset/confirm", key: nil, json: #"{"token":"\#(token)","password":"password123"}"#)
-            #expect(weak.status == .badRequest && weak.json.errorCode == "WEAK_PASSWORD" && weak.json.errorField == "password")
+            let weak = try await client.call(
+                .post, "/v1/auth/password-reset/confirm", key: nil,
+                json: #"{"token":"\#(token)","password":"password123"}"#)
+            #expect(
+                weak.status == .badRequest && weak.json.errorCode == "WEAK_PASSWORD"
+                    && weak.json.errorField == "password")
             // A weak password does not spend the link.
             let fresh = token
-            #expect(try await client.call(.post, "/v1/auth/password-reset/confirm", key: nil, json: #"{"token":"\#(fresh)","password":"a brand new passphrase"}"#).status == .ok)
-            #expect(try await client.call(.post, "/v1/auth/password-reset/confirm", key: nil, json: #"{"token":"\#(fresh)","password":"another new passphrase"}"#).status == .unauthorized)
+            #expect(
+                try await client.call(
+                    .post, "/v1/auth/password-reset/confirm", key: nil,
+                    json: #"{"token":"\#(fresh)","password":"a brand new passphrase"}"#
+                ).status == .ok)
+            #expect(
+                try await client.call(
+                    .post, "/v1/auth/password-reset/confirm", key: nil,
+                    json: #"{"token":"\#(fresh)","password":"another new passphrase"}"#
+                ).status == .unauthorized)
             #expect(try await client.call(.get, "/v1/me", key: user.access).status == .unauthorized)
-            #expect(try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#).status == .unauthorized)
-            #expect(try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"a brand new passphrase"}"#).status == .ok)
+            #expect(
+                try await client.call(
+                    .post, "/v1/auth/login", key: nil,
+                    json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#
+                ).status == .unauthorized)
+            #expect(
+                try await client.call(
+                    .post, "/v1/auth/login", key: nil,
+                    json: #"{"email":"ada@example.com","password":"a brand new passphrase"}"#
+                ).status == .ok)
         }
     }
 
@@ -184,10 +285,12 @@ import TollgateStorage
     func sessionsAreListedAndRevocableByTheirOwnerOnly(database: TestDatabase) async throws {
         try await AppHarness.run(database) { _, client in
             let ada = try await Self.signUp(client, email: "ada@example.com")
-            let laptop = try await client.call(.post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#)
+            let laptop = try await client.call(
+                .post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#)
             let laptopAccess = try #require(laptop.json.string("accessToken"))
             let bob = try await Self.signUp(client, email: "bob@example.com")
-            let listed = try #require(try await client.call(.get, "/v1/me/sessions", key: ada.access).json["data"] as? [[String: Any]])
+            let listed = try #require(
+                try await client.call(.get, "/v1/me/sessions", key: ada.access).json["data"] as? [[String: Any]])
             #expect(listed.count == 2 && listed.filter { $0["current"] as? Bool == true }.count == 1)
             let laptopSession = try #require(listed.first { $0["current"] as? Bool == false }?["id"] as? String)
             let bobsTry = try await client.call(.delete, "/v1/me/sessions/\(laptopSession)", key: bob.access)
@@ -203,24 +306,47 @@ import TollgateStorage
         try await AppHarness.run(.sqlite) { app, client in
             let cases: [(String, String, HTTPResponse.Status, String, String?)] = [
                 ("/v1/auth/register", #"{"email":"ada@example.com"}"#, .badRequest, "MISSING_FIELD", "password"),
-                ("/v1/auth/register", #"{"email":"not an email","password":"correct horse battery"}"#, .badRequest, "INVALID_FIELD", "email"),
-                ("/v1/auth/register", #"{"email":"ada@example.com","password":"short"}"#, .badRequest, "WEAK_PASSWORD", "password"),
-                ("/v1/auth/register", #"{"email":"ada@example.com","password":"\#(String(repeating: "x", count: 80))y"}"#, .badRequest, "WEAK_PASSWORD", "password"),
-                ("/v1/auth/register", #"{"email":"ada@example.com","password":7}"#, .badRequest, "INVALID_FIELD", "password"),
+                (
+                    "/v1/auth/register", #"{"email":"not an email","password":"correct horse battery"}"#, .badRequest,
+                    "INVALID_FIELD", "email"
+                ),
+                (
+                    "/v1/auth/register", #"{"email":"ada@example.com","password":"short"}"#, .badRequest,
+                    "WEAK_PASSWORD", "password"
+                ),
+                (
+                    "/v1/auth/register",
+                    #"{"email":"ada@example.com","password":"\#(String(repeating: "x", count: 80))y"}"#, .badRequest,
+                    "WEAK_PASSWORD", "password"
+                ),
+                (
+                    "/v1/auth/register", #"{"email":"ada@example.com","password":7}"#, .badRequest, "INVALID_FIELD",
+                    "password"
+                ),
                 ("/v1/auth/login", #"{"password":"x"}"#, .badRequest, "MISSING_FIELD", "email"),
                 ("/v1/auth/login", "{nope", .badRequest, "INVALID_JSON", nil),
                 ("/v1/auth/refresh", #"{"refreshToken":""}"#, .badRequest, "INVALID_FIELD", "refreshToken"),
-                ("/v1/auth/refresh", #"{"refreshToken":"tg_rt_unknown"}"#, .unauthorized, "INVALID_TOKEN", "refreshToken"),
+                (
+                    "/v1/auth/refresh", #"{"refreshToken":"tg_rt_unknown"}"#, .unauthorized, "INVALID_TOKEN",
+                    "refreshToken"
+                ),
                 ("/v1/auth/verify-email", "{}", .badRequest, "MISSING_FIELD", "token"),
                 ("/v1/auth/password-reset", #"{"email":"bad"}"#, .badRequest, "INVALID_FIELD", "email"),
-                ("/v1/auth/password-reset/confirm", #"{"token":"nope","password":"a fine passphrase"}"#, .unauthorized, "INVALID_TOKEN", "token"),
+                (
+                    "/v1/auth/password-reset/confirm", #"{"token":"nope","password":"a fine passphrase"}"#,
+                    .unauthorized, "INVALID_TOKEN", "token"
+                ),
             ]
             for (path, body, status, code, field) in cases {
                 let (actual, json) = try await client.call(.post, path, key: nil, json: body)
-                #expect(actual == status && json.errorCode == code && json.errorField == field, "\(path) \(body): \(json)")
+                #expect(
+                    actual == status && json.errorCode == code && json.errorField == field, "\(path) \(body): \(json)")
             }
             #expect(try await app.store.user(email: "ada@example.com") == nil)
-            for (method, path) in [(HTTPRequest.Method.get, "/v1/me"), (.get, "/v1/me/sessions"), (.post, "/v1/me/2fa/totp"), (.post, "/v1/auth/logout")] {
+            for (method, path) in [
+                (HTTPRequest.Method.get, "/v1/me"), (.get, "/v1/me/sessions"), (.post, "/v1/me/2fa/totp"),
+                (.post, "/v1/auth/logout"),
+            ] {
                 let (status, json) = try await client.call(method, path, key: "not.a.jwt", json: "{}")
                 #expect(status == .unauthorized && json.errorCode == "UNAUTHORIZED", "\(path)")
             }

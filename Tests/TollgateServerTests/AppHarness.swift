@@ -9,6 +9,7 @@ import TollgateBilling
 import TollgateCore
 import TollgateSQL
 import TollgateStorage
+
 @testable import TollgateServer
 
 /// Builds the real application over a fresh database, with an API key for each scope set asked for.
@@ -37,9 +38,11 @@ struct AppHarness {
             let admin = APIKeys.generate(scopes: [.admin], name: "test admin", at: clock.now())
             try await base.insertAPIKey(admin.record)
             let dependencies = AppDependencies(
-                catalog: catalog, store: store, databaseKind: base.provider.kind, clock: clock, logger: TestDatabase.logger,
+                catalog: catalog, store: store, databaseKind: base.provider.kind, clock: clock,
+                logger: TestDatabase.logger,
                 signingKeys: TestKeys.ring, secretBox: TestKeys.box, passwordPolicy: TestKeys.policy,
-                stripeWebhookSecrets: [AppHarness.webhookSecret, AppHarness.oldWebhookSecret], stripe: stripe, shutdown: {}
+                stripeWebhookSecrets: [AppHarness.webhookSecret, AppHarness.oldWebhookSecret], stripe: stripe,
+                shutdown: {}
             )
             let harness = AppHarness(store: store, clock: clock, adminKey: admin.secret, dependencies: dependencies)
             try await buildApplication(dependencies).test(.router) { client in
@@ -59,15 +62,18 @@ extension TestClientProtocol {
     /// Sends `body` (a JSON literal) with the key, and returns the status and the parsed JSON.
     @discardableResult
     func call(
-        _ method: HTTPRequest.Method, _ uri: String, key: String?, json body: String? = nil, headers extra: HTTPFields = [:]
+        _ method: HTTPRequest.Method, _ uri: String, key: String?, json body: String? = nil,
+        headers extra: HTTPFields = [:]
     ) async throws -> (status: HTTPResponse.Status, json: [String: Any]) {
         var headers = extra
         if let key { headers[.authorization] = "Bearer \(key)" }
         headers[.contentType] = "application/json"
-        let response = try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        let response = try await execute(
+            uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
         let data = Data(response.body.readableBytesView)
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        #expect(object != nil, "\(method) \(uri): the body is not a JSON object: \(String(decoding: data, as: UTF8.self))")
+        #expect(
+            object != nil, "\(method) \(uri): the body is not a JSON object: \(String(decoding: data, as: UTF8.self))")
         #expect(response.headers[.contentType]?.hasPrefix("application/json") == true, "\(method) \(uri)")
         return (response.status, object ?? [:])
     }

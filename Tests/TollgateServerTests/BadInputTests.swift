@@ -5,6 +5,7 @@ import TestSupport
 import Testing
 import TollgateCore
 import TollgateStorage
+
 @testable import TollgateServer
 
 /// Walks every route with bad input: each answer is a 4xx JSON error naming the problem, never a
@@ -18,7 +19,10 @@ import TollgateStorage
         let code: String
         let field: String?
 
-        init(_ method: HTTPRequest.Method, _ path: String, _ body: String?, _ status: HTTPResponse.Status, _ code: String, field: String? = nil) {
+        init(
+            _ method: HTTPRequest.Method, _ path: String, _ body: String?, _ status: HTTPResponse.Status,
+            _ code: String, field: String? = nil
+        ) {
             self.method = method
             self.path = path
             self.body = body
@@ -34,7 +38,8 @@ import TollgateStorage
         var cases: [Case] = []
         // Every JSON-taking route, with structurally broken bodies.
         let bodied: [(HTTPRequest.Method, String)] = [
-            (.post, "/v1/customers"), (.put, "/v1/customers/u1/plan"), (.post, "/v1/check"), (.post, "/v1/consume"), (.post, "/v1/release"),
+            (.post, "/v1/customers"), (.put, "/v1/customers/u1/plan"), (.post, "/v1/check"), (.post, "/v1/consume"),
+            (.post, "/v1/release"),
         ]
         for (method, path) in bodied {
             cases.append(Case(method, path, "{not json", .badRequest, "INVALID_JSON"))
@@ -48,7 +53,9 @@ import TollgateStorage
             Case(.post, "/v1/customers", #"{"id": ""}"#, .badRequest, "INVALID_FIELD", field: "id"),
             Case(.post, "/v1/customers", #"{"id": "\#(huge)"}"#, .badRequest, "INVALID_FIELD", field: "id"),
             Case(.post, "/v1/customers", #"{"id": "a\u0000b"}"#, .badRequest, "INVALID_FIELD", field: "id"),
-            Case(.post, "/v1/customers", #"{"id": "u9", "email": "not-an-address"}"#, .badRequest, "INVALID_FIELD", field: "email"),
+            Case(
+                .post, "/v1/customers", #"{"id": "u9", "email": "not-an-address"}"#, .badRequest, "INVALID_FIELD",
+                field: "email"),
             Case(.post, "/v1/customers", #"{"id": "u9", "email": 7}"#, .badRequest, "INVALID_FIELD", field: "email"),
             Case(.put, "/v1/customers/u1/plan", #"{"plan": true}"#, .badRequest, "INVALID_FIELD", field: "plan"),
             Case(.put, "/v1/customers/u1/plan", #"{"plan": "gold"}"#, .notFound, "PLAN_NOT_FOUND", field: "plan"),
@@ -58,34 +65,70 @@ import TollgateStorage
             Case(.get, "/v1/customers/ghost/usage", nil, .notFound, "CUSTOMER_NOT_FOUND"),
             Case(.get, "/v1/customers/u1/usage?from=yesterday", nil, .badRequest, "INVALID_QUERY", field: "from"),
             Case(.get, "/v1/customers/u1/usage?to=2026-13-45", nil, .badRequest, "INVALID_QUERY", field: "to"),
-            Case(.get, "/v1/customers/u1/usage?from=2026-05-01&to=2026-04-01", nil, .badRequest, "INVALID_QUERY", field: "from"),
+            Case(
+                .get, "/v1/customers/u1/usage?from=2026-05-01&to=2026-04-01", nil, .badRequest, "INVALID_QUERY",
+                field: "from"),
             Case(.post, "/v1/check", #"{"customer": "u1"}"#, .badRequest, "MISSING_FIELD", field: "feature"),
-            Case(.post, "/v1/check", #"{"customer": "u1", "feature": "nope"}"#, .notFound, "FEATURE_NOT_FOUND", field: "feature"),
-            Case(.post, "/v1/check", #"{"customer": "ghost", "feature": "notes"}"#, .notFound, "CUSTOMER_NOT_FOUND", field: "customer"),
-            Case(.post, "/v1/check", #"{"customer": "u1", "feature": "notes", "amount": 0}"#, .badRequest, "INVALID_FIELD", field: "amount"),
+            Case(
+                .post, "/v1/check", #"{"customer": "u1", "feature": "nope"}"#, .notFound, "FEATURE_NOT_FOUND",
+                field: "feature"),
+            Case(
+                .post, "/v1/check", #"{"customer": "ghost", "feature": "notes"}"#, .notFound, "CUSTOMER_NOT_FOUND",
+                field: "customer"),
+            Case(
+                .post, "/v1/check", #"{"customer": "u1", "feature": "notes", "amount": 0}"#, .badRequest,
+                "INVALID_FIELD", field: "amount"),
         ]
         // Consume and release share their body rules.
         for path in ["/v1/consume", "/v1/release"] {
             let valid = #""customer": "u1", "feature": "notes""#
             cases += [
                 Case(.post, path, "{\(valid)}", .badRequest, "MISSING_FIELD", field: "idempotencyKey"),
-                Case(.post, path, "{\(valid), \"idempotencyKey\": \"\"}", .badRequest, "INVALID_FIELD", field: "idempotencyKey"),
-                Case(.post, path, "{\(valid), \"idempotencyKey\": 5}", .badRequest, "INVALID_FIELD", field: "idempotencyKey"),
-                Case(.post, path, "{\(valid), \"idempotencyKey\": \"\(huge)\"}", .badRequest, "INVALID_FIELD", field: "idempotencyKey"),
-                Case(.post, path, "{\(valid), \"amount\": -1, \"idempotencyKey\": \"k\"}", .badRequest, "INVALID_FIELD", field: "amount"),
-                Case(.post, path, "{\(valid), \"amount\": 0, \"idempotencyKey\": \"k\"}", .badRequest, "INVALID_FIELD", field: "amount"),
-                Case(.post, path, "{\(valid), \"amount\": 2.5, \"idempotencyKey\": \"k\"}", .badRequest, "INVALID_FIELD", field: "amount"),
-                Case(.post, path, "{\(valid), \"amount\": \"3\", \"idempotencyKey\": \"k\"}", .badRequest, "INVALID_FIELD", field: "amount"),
-                Case(.post, path, "{\(valid), \"amount\": 1e40, \"idempotencyKey\": \"k\"}", .badRequest, "INVALID_FIELD", field: "amount"),
-                Case(.post, path, "{\(valid), \"amount\": 9223372036854775807, \"idempotencyKey\": \"k\"}", .badRequest, "INVALID_FIELD", field: "amount"),
-                Case(.post, path, #"{"customer": null, "feature": "notes", "idempotencyKey": "k"}"#, .badRequest, "INVALID_FIELD", field: "customer"),
-                Case(.post, path, #"{"customer": "u1", "feature": "ghost_feature", "idempotencyKey": "k"}"#, .notFound, "FEATURE_NOT_FOUND", field: "feature"),
-                Case(.post, path, #"{"customer": "ghost", "feature": "notes", "idempotencyKey": "k"}"#, .notFound, "CUSTOMER_NOT_FOUND", field: "customer"),
-                Case(.post, path, #"{"customer": "u1", "feature": "api_access", "idempotencyKey": "k"}"#, .badRequest, "INVALID_FIELD", field: "feature"),
+                Case(
+                    .post, path, "{\(valid), \"idempotencyKey\": \"\"}", .badRequest, "INVALID_FIELD",
+                    field: "idempotencyKey"),
+                Case(
+                    .post, path, "{\(valid), \"idempotencyKey\": 5}", .badRequest, "INVALID_FIELD",
+                    field: "idempotencyKey"),
+                Case(
+                    .post, path, "{\(valid), \"idempotencyKey\": \"\(huge)\"}", .badRequest, "INVALID_FIELD",
+                    field: "idempotencyKey"),
+                Case(
+                    .post, path, "{\(valid), \"amount\": -1, \"idempotencyKey\": \"k\"}", .badRequest, "INVALID_FIELD",
+                    field: "amount"),
+                Case(
+                    .post, path, "{\(valid), \"amount\": 0, \"idempotencyKey\": \"k\"}", .badRequest, "INVALID_FIELD",
+                    field: "amount"),
+                Case(
+                    .post, path, "{\(valid), \"amount\": 2.5, \"idempotencyKey\": \"k\"}", .badRequest, "INVALID_FIELD",
+                    field: "amount"),
+                Case(
+                    .post, path, "{\(valid), \"amount\": \"3\", \"idempotencyKey\": \"k\"}", .badRequest,
+                    "INVALID_FIELD", field: "amount"),
+                Case(
+                    .post, path, "{\(valid), \"amount\": 1e40, \"idempotencyKey\": \"k\"}", .badRequest,
+                    "INVALID_FIELD", field: "amount"),
+                Case(
+                    .post, path, "{\(valid), \"amount\": 9223372036854775807, \"idempotencyKey\": \"k\"}", .badRequest,
+                    "INVALID_FIELD", field: "amount"),
+                Case(
+                    .post, path, #"{"customer": null, "feature": "notes", "idempotencyKey": "k"}"#, .badRequest,
+                    "INVALID_FIELD", field: "customer"),
+                Case(
+                    .post, path, #"{"customer": "u1", "feature": "ghost_feature", "idempotencyKey": "k"}"#, .notFound,
+                    "FEATURE_NOT_FOUND", field: "feature"),
+                Case(
+                    .post, path, #"{"customer": "ghost", "feature": "notes", "idempotencyKey": "k"}"#, .notFound,
+                    "CUSTOMER_NOT_FOUND", field: "customer"),
+                Case(
+                    .post, path, #"{"customer": "u1", "feature": "api_access", "idempotencyKey": "k"}"#, .badRequest,
+                    "INVALID_FIELD", field: "feature"),
             ]
         }
         cases += [
-            Case(.post, "/v1/release", #"{"customer": "u1", "feature": "starter", "idempotencyKey": "k"}"#, .badRequest, "INVALID_FIELD", field: "feature"),
+            Case(
+                .post, "/v1/release", #"{"customer": "u1", "feature": "starter", "idempotencyKey": "k"}"#, .badRequest,
+                "INVALID_FIELD", field: "feature"),
             Case(.get, "/v1/nothing-here", nil, .notFound, "NOT_FOUND"),
             Case(.get, "/nothing", nil, .notFound, "NOT_FOUND"),
             Case(.delete, "/v1/consume", nil, .notFound, "NOT_FOUND"),

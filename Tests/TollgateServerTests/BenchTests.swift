@@ -25,13 +25,17 @@ import Testing
             #expect(report.contains("events/s**"))
             // Every request of the load succeeded: a figure made of errors would be meaningless.
             for line in report.split(separator: "\n") where line.hasPrefix("| SQLite | ") && line.contains("/v1/") {
-                let columns = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+                let columns = line.split(separator: "|", omittingEmptySubsequences: false).map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
                 #expect(columns.count > 6 && columns[6] == "0", "failures: \(line)")
             }
         }
         if redisInstalled {
             #expect(report.contains("Redis INCR, no persistence"))
         }
-        #expect(try String(contentsOfFile: record, encoding: .utf8).contains(report.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(
+            try String(contentsOfFile: record, encoding: .utf8).contains(
+                report.trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 }

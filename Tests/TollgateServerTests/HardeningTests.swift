@@ -7,6 +7,7 @@ import TestSupport
 import Testing
 import TollgateCore
 import TollgateStorage
+
 @testable import TollgateServer
 
 /// Issue 18's findings from an outside probe, each held by the request that found it.
@@ -16,8 +17,10 @@ import TollgateStorage
         try await AppHarness.run(.sqlite) { _, client in
             for password in [#"\u0000Xk9#mP2$vL7q"#, #"abc\u0000defghijkl"#, #"tab\there is long enough"#] {
                 let registered = try await client.call(
-                    .post, "/v1/auth/register", key: nil, json: #"{"email":"nul@example.com","password":"\#(password)"}"#)
-                #expect(registered.status == .badRequest && registered.json.errorField == "password", "\(registered.json)")
+                    .post, "/v1/auth/register", key: nil,
+                    json: #"{"email":"nul@example.com","password":"\#(password)"}"#)
+                #expect(
+                    registered.status == .badRequest && registered.json.errorField == "password", "\(registered.json)")
             }
             for password in ["", "abc"] {
                 let login = try await client.call(
@@ -29,7 +32,7 @@ import TollgateStorage
 
     /// bcrypt compares 72 bytes: a longer password signed in with any ending.
     @Test func aPasswordLongerThanBcryptComparesNeverSignsIn() async throws {
-        let password = String(repeating: "Zq8#", count: 18)  // 72 bytes, the most accepted
+        let password = String(repeating: "Zq8#", count: 18) // 72 bytes, the most accepted
         try await AppHarness.run(.sqlite) { _, client in
             let registered = try await client.call(
                 .post, "/v1/auth/register", key: nil, json: #"{"email":"long@example.com","password":"\#(password)"}"#)
@@ -38,7 +41,8 @@ import TollgateStorage
                 .post, "/v1/auth/login", key: nil, json: #"{"email":"long@example.com","password":"\#(password)"}"#)
             #expect(exact.status == .ok)
             let longer = try await client.call(
-                .post, "/v1/auth/login", key: nil, json: #"{"email":"long@example.com","password":"\#(password)EXTRA"}"#)
+                .post, "/v1/auth/login", key: nil, json: #"{"email":"long@example.com","password":"\#(password)EXTRA"}"#
+            )
             #expect(longer.status == .unauthorized && longer.json.errorCode == "INVALID_CREDENTIALS")
         }
     }
@@ -46,35 +50,48 @@ import TollgateStorage
     /// CR/LF in an address is a mail header injection the moment mail is sent.
     @Test func eMailAddressesThatCouldBreakAHeaderAreRefusedEverywhere() async throws {
         try await AppHarness.run(.sqlite) { app, client in
-            let hostile = [#"x\r\nBcc:evil1@example.com"#, #"a\u0000b@example.com"#, "a b@example.com", "a@b@example.com", "a@localhost"]
+            let hostile = [
+                #"x\r\nBcc:evil1@example.com"#, #"a\u0000b@example.com"#, "a b@example.com", "a@b@example.com",
+                "a@localhost",
+            ]
             for email in hostile {
                 let registered = try await client.call(
-                    .post, "/v1/auth/register", key: nil, json: #"{"email":"\#(email)","password":"correct horse battery staple"}"#)
-                #expect(registered.status == .badRequest && registered.json.errorField == "email", "\(email): \(registered.json)")
+                    .post, "/v1/auth/register", key: nil,
+                    json: #"{"email":"\#(email)","password":"correct horse battery staple"}"#)
+                #expect(
+                    registered.status == .badRequest && registered.json.errorField == "email",
+                    "\(email): \(registered.json)")
                 let customer = try await client.call(
                     .post, "/v1/customers", key: app.adminKey, json: #"{"id":"c1","email":"\#(email)"}"#)
-                #expect(customer.status == .badRequest && customer.json.errorField == "email", "\(email): \(customer.json)")
+                #expect(
+                    customer.status == .badRequest && customer.json.errorField == "email", "\(email): \(customer.json)")
             }
             let user = try await AccountTests.signUp(client, email: "Mixed.Case@Example.COM")
             let me = try await client.call(.get, "/v1/me", key: user.access)
             #expect(me.json.string("email") == "mixed.case@example.com")
             let again = try await client.call(
-                .post, "/v1/auth/register", key: nil, json: #"{"email":"MIXED.case@example.com","password":"correct horse battery staple"}"#)
+                .post, "/v1/auth/register", key: nil,
+                json: #"{"email":"MIXED.case@example.com","password":"correct horse battery staple"}"#)
             #expect(again.status == .conflict)
         }
     }
 
     /// A spreadsheet runs a cell that starts with `=`: the grant's reference came back as a formula.
     @Test func creditHistoryCSVNeutralisesFormulas() async throws {
-        try await AppHarness.run(.sqlite, catalog: try CatalogLoader.load(contentsOf: Repository.path("catalogs/renzo.yaml"))) {
+        try await AppHarness.run(
+            .sqlite, catalog: try CatalogLoader.load(contentsOf: Repository.path("catalogs/renzo.yaml"))
+        ) {
             app, client in
             try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"agent_1"}"#)
             let grant = try await client.call(
                 .post, "/v1/customers/agent_1/credits/grants", key: app.adminKey,
-                json: #"{"amount":5,"reason":"purchase","reference":"=HYPERLINK(\"http://evil\",\"x\")","idempotencyKey":"g1"}"#)
+                json:
+                    #"{"amount":5,"reason":"purchase","reference":"=HYPERLINK(\"http://evil\",\"x\")","idempotencyKey":"g1"}"#
+            )
             #expect(grant.status == .created || grant.status == .ok, "\(grant.json)")
             let csv = try await client.execute(
-                uri: "/v1/customers/agent_1/credits/history.csv", method: .get, headers: [.authorization: "Bearer \(app.adminKey)"])
+                uri: "/v1/customers/agent_1/credits/history.csv", method: .get,
+                headers: [.authorization: "Bearer \(app.adminKey)"])
             let text = String(decoding: Data(csv.body.readableBytesView), as: UTF8.self)
             #expect(text.contains(#""'=HYPERLINK(""http://evil"",""x"")""#), "\(text)")
             #expect(!text.contains(",=HYPERLINK") && !text.contains(#","=HYPERLINK"#))
@@ -86,21 +103,30 @@ import TollgateStorage
         try await AppHarness.run(.sqlite, catalog: try WorkspaceTests.memento) { app, client in
             let owner = try await WorkspaceTests.person(client, "owner")
             let id = try await WorkspaceTests.createWorkspace(client, owner, plan: "business", app: app)
-            let admin = try await WorkspaceTests.join(client, app, workspace: id, owner: owner, name: "admin", role: "ADMIN")
-            let other = try await WorkspaceTests.join(client, app, workspace: id, owner: owner, name: "other", role: "ADMIN")
-            let member = try await WorkspaceTests.join(client, app, workspace: id, owner: owner, name: "member", role: "MEMBER")
+            let admin = try await WorkspaceTests.join(
+                client, app, workspace: id, owner: owner, name: "admin", role: "ADMIN")
+            let other = try await WorkspaceTests.join(
+                client, app, workspace: id, owner: owner, name: "other", role: "ADMIN")
+            let member = try await WorkspaceTests.join(
+                client, app, workspace: id, owner: owner, name: "member", role: "MEMBER")
 
             let invite = try await client.call(
-                .post, "/v1/workspaces/\(id)/members/invite", key: admin.access, json: #"{"email":"new@example.com","role":"ADMIN"}"#)
+                .post, "/v1/workspaces/\(id)/members/invite", key: admin.access,
+                json: #"{"email":"new@example.com","role":"ADMIN"}"#)
             #expect(invite.status == .forbidden && invite.json.errorField == "role", "\(invite.json)")
             let remove = try await client.call(.delete, "/v1/workspaces/\(id)/members/\(other.id)", key: admin.access)
             #expect(remove.status == .forbidden, "\(remove.json)")
             // What an ADMIN may do still works.
             let inviteMember = try await client.call(
-                .post, "/v1/workspaces/\(id)/members/invite", key: admin.access, json: #"{"email":"new@example.com","role":"MEMBER"}"#)
+                .post, "/v1/workspaces/\(id)/members/invite", key: admin.access,
+                json: #"{"email":"new@example.com","role":"MEMBER"}"#)
             #expect(inviteMember.status == .created, "\(inviteMember.json)")
-            #expect(try await client.call(.delete, "/v1/workspaces/\(id)/members/\(member.id)", key: admin.access).status == .ok)
-            #expect(try await client.call(.delete, "/v1/workspaces/\(id)/members/\(other.id)", key: owner.access).status == .ok)
+            #expect(
+                try await client.call(.delete, "/v1/workspaces/\(id)/members/\(member.id)", key: admin.access).status
+                    == .ok)
+            #expect(
+                try await client.call(.delete, "/v1/workspaces/\(id)/members/\(other.id)", key: owner.access).status
+                    == .ok)
         }
     }
 }
@@ -110,11 +136,14 @@ import TollgateStorage
 @Suite struct PathIdentifierTests {
     /// Percent-encodes everything but RFC 3986's unreserved characters, as a client would.
     static func pathSegment(_ id: String) -> String {
-        id.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"))!
+        id.addingPercentEncoding(
+            withAllowedCharacters: CharacterSet(
+                charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"))!
     }
 
     static let customerRoutes = [
-        "", "/entitlements", "/usage?from=2026-01-01&to=2027-01-01", "/credits", "/credits/history", "/credits/history.csv",
+        "", "/entitlements", "/usage?from=2026-01-01&to=2027-01-01", "/credits", "/credits/history",
+        "/credits/history.csv",
         "/subscriptions", "/invoices", "/invoices/upcoming",
     ]
 
@@ -132,16 +161,22 @@ import TollgateStorage
                 let segment = Self.pathSegment(id)
                 for route in Self.customerRoutes {
                     let response = try await client.execute(
-                        uri: "/v1/customers/\(segment)\(route)", method: .get, headers: [.authorization: "Bearer \(app.adminKey)"])
+                        uri: "/v1/customers/\(segment)\(route)", method: .get,
+                        headers: [.authorization: "Bearer \(app.adminKey)"])
                     #expect(response.status == .ok, "GET /v1/customers/\(segment)\(route) for id \(id)")
                 }
-                let plan = try await client.call(.put, "/v1/customers/\(segment)/plan", key: app.adminKey, json: #"{"plan":"pro"}"#)
+                let plan = try await client.call(
+                    .put, "/v1/customers/\(segment)/plan", key: app.adminKey, json: #"{"plan":"pro"}"#)
                 #expect(plan.status == .ok && plan.json.string("id") == id, "\(id): \(plan.json)")
             }
             // The issue's own examples.
             try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"café 42"}"#)
-            #expect(try await client.call(.get, "/v1/customers/caf%C3%A9%2042/entitlements", key: app.adminKey).status == .ok)
-            #expect(try await client.call(.get, "/v1/customers/a%2Fb", key: app.adminKey).json.errorCode == "CUSTOMER_NOT_FOUND")
+            #expect(
+                try await client.call(.get, "/v1/customers/caf%C3%A9%2042/entitlements", key: app.adminKey).status
+                    == .ok)
+            #expect(
+                try await client.call(.get, "/v1/customers/a%2Fb", key: app.adminKey).json.errorCode
+                    == "CUSTOMER_NOT_FOUND")
             let bad = try await client.call(.get, "/v1/customers/%E0%A4%A", key: app.adminKey)
             #expect(bad.status == .badRequest && bad.json.errorField == "id")
         }
@@ -163,13 +198,15 @@ import TollgateStorage
             let result = try TollgateBinary.run(command + ["--data-dir", directory])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(try Self.mode(directory) == 0o700, "\(command)")
-            for file in try FileManager.default.contentsOfDirectory(atPath: directory) where file.hasPrefix("tollgate.sqlite") {
+            for file in try FileManager.default.contentsOfDirectory(atPath: directory)
+            where file.hasPrefix("tollgate.sqlite") {
                 #expect(try Self.mode(directory + "/" + file) == 0o600, "\(file) after \(command)")
             }
         }
         // An existing directory that others can read is used, with a warning.
         let open = parent + "/open"
-        try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: open, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let warned = try TollgateBinary.run(["migrate", "--data-dir", open])
         #expect(warned.status == 0 && warned.stderr.contains("chmod 700"), "\(warned.stderr)")
     }

@@ -1,9 +1,10 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import TestSupport
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// Seed 001's payment sequence against localstripe, a real Stripe emulator: the product's
 /// backend creates the Stripe customer, a payment method and the subscription through Stripe's
@@ -41,14 +42,20 @@ import Testing
     }
 
     /// Calls Stripe's API (on localstripe) as a product's backend would, form-encoded.
-    static func stripe(_ base: String, _ method: String, _ path: String, _ form: [(String, String)] = []) async throws -> [String: Any] {
+    static func stripe(_ base: String, _ method: String, _ path: String, _ form: [(String, String)] = []) async throws
+        -> [String: Any]
+    {
         var request = URLRequest(url: URL(string: base + path)!)
         request.httpMethod = method
-        request.setValue("Basic " + Data("sk_test_tollgate:".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+        request.setValue(
+            "Basic " + Data("sk_test_tollgate:".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
         if !form.isEmpty {
             request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
             let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
-            request.httpBody = Data(form.map { "\($0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&").utf8)
+            request.httpBody = Data(
+                form.map {
+                    "\($0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($1.addingPercentEncoding(withAllowedCharacters: allowed)!)"
+                }.joined(separator: "&").utf8)
         }
         let (data, _) = try await URLSession.shared.data(for: request)
         // Some of localstripe's configuration routes answer with an empty body.
@@ -67,7 +74,8 @@ import Testing
     /// localstripe on loopback (clean), a Tollgate server pointed at it whose webhook localstripe
     /// calls, an admin key, and the customer `u1`; `body` gets localstripe's base URL.
     static func withLocalStripe(
-        serverArguments: [String] = [], _ body: (_ base: String, _ server: ServerProcess, _ key: String) async throws -> Void
+        serverArguments: [String] = [],
+        _ body: (_ base: String, _ server: ServerProcess, _ key: String) async throws -> Void
     ) async throws {
         let (localstripe, stripePort) = try await startLocalStripe()
         // SIGKILL: the child may inherit a blocked SIGTERM from the test process; its state is
@@ -78,33 +86,55 @@ import Testing
         _ = try await stripe(base, "DELETE", "/_config/data")
         let data = NSTemporaryDirectory() + "tollgate-localstripe-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: data) }
-        let key = try TollgateBinary.run(["keys", "create", "--scope", "admin", "--data-dir", data]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let server = try await ServerProcess.start(["--data-dir", data] + serverArguments, environment: [
-            "STRIPE_SECRET_KEY": "sk_test_tollgate", "STRIPE_API_BASE": base, "STRIPE_WEBHOOK_SECRET": "whsec_localstripe",
-        ])
+        let key = try TollgateBinary.run(["keys", "create", "--scope", "admin", "--data-dir", data]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try await ServerProcess.start(
+            ["--data-dir", data] + serverArguments,
+            environment: [
+                "STRIPE_SECRET_KEY": "sk_test_tollgate", "STRIPE_API_BASE": base,
+                "STRIPE_WEBHOOK_SECRET": "whsec_localstripe",
+            ])
         defer { server.stop() }
-        _ = try await stripe(base, "POST", "/_config/webhooks/tollgate", [
-            ("url", server.baseURL.appendingPathComponent("v1/billing/webhook").absoluteString), ("secret", "whsec_localstripe"),
-        ])
-        #expect(try await server.request("POST", "v1/customers", key: key, json: #"{"id":"u1","email":"ada@example.com"}"#).status == 201)
+        _ = try await stripe(
+            base, "POST", "/_config/webhooks/tollgate",
+            [
+                ("url", server.baseURL.appendingPathComponent("v1/billing/webhook").absoluteString),
+                ("secret", "whsec_localstripe"),
+            ])
+        #expect(
+            try await server.request("POST", "v1/customers", key: key, json: #"{"id":"u1","email":"ada@example.com"}"#)
+                .status == 201)
         try await body(base, server, key)
     }
 
     /// A card payment method (localstripe's test numbers decide how it behaves).
     static func card(_ base: String, _ number: String) async throws -> String {
-        try #require(try await stripe(base, "POST", "/v1/payment_methods", [
-            ("type", "card"), ("card[number]", number), ("card[exp_month]", "12"), ("card[exp_year]", "2030"), ("card[cvc]", "123"),
-        ])["id"] as? String)
+        try #require(
+            try await stripe(
+                base, "POST", "/v1/payment_methods",
+                [
+                    ("type", "card"), ("card[number]", number), ("card[exp_month]", "12"), ("card[exp_year]", "2030"),
+                    ("card[cvc]", "123"),
+                ])["id"] as? String)
     }
 
     /// The product's backend: a legacy plan named by its lookup id, a customer carrying our id,
     /// and a working card as its default; returns the Stripe customer and the card.
     static func payingCustomer(_ base: String) async throws -> (customer: String, card: String) {
-        _ = try await stripe(base, "POST", "/v1/plans", [("id", "pro_monthly_eur"), ("amount", "990"), ("currency", "eur"), ("interval", "month"), ("product[name]", "Memento Pro")])
-        let customer = try #require(try await stripe(base, "POST", "/v1/customers", [("email", "ada@example.com"), ("metadata[tollgate_customer]", "u1")])["id"] as? String)
+        _ = try await stripe(
+            base, "POST", "/v1/plans",
+            [
+                ("id", "pro_monthly_eur"), ("amount", "990"), ("currency", "eur"), ("interval", "month"),
+                ("product[name]", "Memento Pro"),
+            ])
+        let customer = try #require(
+            try await stripe(
+                base, "POST", "/v1/customers", [("email", "ada@example.com"), ("metadata[tollgate_customer]", "u1")])[
+                    "id"] as? String)
         let card = try await card(base, "4242424242424242")
         _ = try await stripe(base, "POST", "/v1/payment_methods/\(card)/attach", [("customer", customer)])
-        _ = try await stripe(base, "POST", "/v1/customers/\(customer)", [("invoice_settings[default_payment_method]", card)])
+        _ = try await stripe(
+            base, "POST", "/v1/customers/\(customer)", [("invoice_settings[default_payment_method]", card)])
         return (customer, card)
     }
 
@@ -115,14 +145,18 @@ import Testing
                 return (try JSONSerialization.jsonObject(with: body) as? [String: Any])?["plan"] as? String
             }
             let (customer, _) = try await Self.payingCustomer(base)
-            let subscription = try await Self.stripe(base, "POST", "/v1/subscriptions", [("customer", customer), ("items[0][plan]", "pro_monthly_eur")])
+            let subscription = try await Self.stripe(
+                base, "POST", "/v1/subscriptions", [("customer", customer), ("items[0][plan]", "pro_monthly_eur")])
             #expect(subscription["status"] as? String == "active")
             try await Self.eventually("the plan to follow the subscription webhook") { try await plan() == "pro" }
 
             // Cancelled through Tollgate: Tollgate calls Stripe, Stripe's webhook moves the plan.
-            let (status, _) = try await server.request("POST", "v1/billing/cancel", key: key, json: #"{"customer":"u1","atPeriodEnd":false}"#)
+            let (status, _) = try await server.request(
+                "POST", "v1/billing/cancel", key: key, json: #"{"customer":"u1","atPeriodEnd":false}"#)
             #expect(status == 200)
-            try await Self.eventually("the plan to fall back after the cancellation webhook") { try await plan() == "basic" }
+            try await Self.eventually("the plan to fall back after the cancellation webhook") {
+                try await plan() == "basic"
+            }
         }
     }
 
@@ -131,37 +165,61 @@ import Testing
     /// stays through the grace period, then falls back to free; paying the invoice recovers it.
     @Test func aFailedPaymentGoesPastDueFallsBackToFreeAndRecoversWhenPaid() async throws {
         // A grace period of 3 seconds, checked every second, so the test sees it run out.
-        try await Self.withLocalStripe(serverArguments: ["--past-due-grace-seconds", "3", "--billing-tick-seconds", "1"]) { base, server, key in
+        try await Self.withLocalStripe(serverArguments: [
+            "--past-due-grace-seconds", "3", "--billing-tick-seconds", "1",
+        ]) { base, server, key in
             func state() async throws -> (plan: String?, status: String?) {
                 let (_, customer) = try await server.request("GET", "v1/customers/u1", key: key)
                 let (_, list) = try await server.request("GET", "v1/customers/u1/subscriptions", key: key)
-                let subscriptions = (try JSONSerialization.jsonObject(with: list) as? [String: Any])?["subscriptions"] as? [[String: Any]]
-                return ((try JSONSerialization.jsonObject(with: customer) as? [String: Any])?["plan"] as? String, subscriptions?.last?["status"] as? String)
+                let subscriptions =
+                    (try JSONSerialization.jsonObject(with: list) as? [String: Any])?["subscriptions"]
+                    as? [[String: Any]]
+                return (
+                    (try JSONSerialization.jsonObject(with: customer) as? [String: Any])?["plan"] as? String,
+                    subscriptions?.last?["status"] as? String
+                )
             }
             let (customer, good) = try await Self.payingCustomer(base)
-            let subscription = try #require(try await Self.stripe(base, "POST", "/v1/subscriptions", [("customer", customer), ("items[0][plan]", "pro_monthly_eur")])["id"] as? String)
+            let subscription = try #require(
+                try await Self.stripe(
+                    base, "POST", "/v1/subscriptions", [("customer", customer), ("items[0][plan]", "pro_monthly_eur")])[
+                        "id"] as? String)
             try await Self.eventually("the subscription to start") { try await state() == ("pro", "active") }
 
             // The renewal: the card on file now needs 3-D Secure, which the customer fails.
             let secure = try await Self.card(base, "4000002760003184")
             _ = try await Self.stripe(base, "POST", "/v1/payment_methods/\(secure)/attach", [("customer", customer)])
-            _ = try await Self.stripe(base, "POST", "/v1/customers/\(customer)", [("invoice_settings[default_payment_method]", secure)])
-            _ = try await Self.stripe(base, "POST", "/v1/invoiceitems", [("customer", customer), ("amount", "990"), ("currency", "eur"), ("subscription", subscription)])
-            let invoice = try #require(try await Self.stripe(base, "POST", "/v1/invoices", [("customer", customer), ("subscription", subscription)])["id"] as? String)
+            _ = try await Self.stripe(
+                base, "POST", "/v1/customers/\(customer)", [("invoice_settings[default_payment_method]", secure)])
+            _ = try await Self.stripe(
+                base, "POST", "/v1/invoiceitems",
+                [("customer", customer), ("amount", "990"), ("currency", "eur"), ("subscription", subscription)])
+            let invoice = try #require(
+                try await Self.stripe(
+                    base, "POST", "/v1/invoices", [("customer", customer), ("subscription", subscription)])["id"]
+                    as? String)
             let attempt = try await Self.stripe(base, "POST", "/v1/invoices/\(invoice)/pay")
-            let intent = try await Self.stripe(base, "GET", "/v1/payment_intents/\(try #require(attempt["payment_intent"] as? String))")
+            let intent = try await Self.stripe(
+                base, "GET", "/v1/payment_intents/\(try #require(attempt["payment_intent"] as? String))")
             #expect(intent["status"] as? String == "requires_action")
-            _ = try await Self.stripe(base, "POST", "/v1/payment_intents/\(try #require(intent["id"] as? String))/_authenticate", [
-                ("client_secret", try #require(intent["client_secret"] as? String)), ("success", "false"),
-            ])
-            try await Self.eventually("the failed payment to put the subscription past due") { try await state().status == "past_due" }
+            _ = try await Self.stripe(
+                base, "POST", "/v1/payment_intents/\(try #require(intent["id"] as? String))/_authenticate",
+                [
+                    ("client_secret", try #require(intent["client_secret"] as? String)), ("success", "false"),
+                ])
+            try await Self.eventually("the failed payment to put the subscription past due") {
+                try await state().status == "past_due"
+            }
             #expect(try await state().plan == "pro", "the grace period keeps the plan")
             try await Self.eventually("the grace period to run out") { try await state() == ("basic", "inactive") }
 
             // The customer pays the overdue invoice with a working card: back on Pro.
-            _ = try await Self.stripe(base, "POST", "/v1/customers/\(customer)", [("invoice_settings[default_payment_method]", good)])
+            _ = try await Self.stripe(
+                base, "POST", "/v1/customers/\(customer)", [("invoice_settings[default_payment_method]", good)])
             #expect(try await Self.stripe(base, "POST", "/v1/invoices/\(invoice)/pay")["status"] as? String == "paid")
-            try await Self.eventually("the paid invoice to recover the subscription") { try await state() == ("pro", "active") }
+            try await Self.eventually("the paid invoice to recover the subscription") {
+                try await state() == ("pro", "active")
+            }
         }
     }
 }

@@ -1,12 +1,13 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import TollgateStorage
 import TestSupport
 import Testing
 import TollgateBilling
 import TollgateCore
+import TollgateStorage
 import Yams
+
 @testable import TollgateServer
 
 /// The operations `openapi.yaml` documents.
@@ -19,7 +20,8 @@ struct OpenAPIDocument {
 
     /// Operations that name their own security: `[]` (public) or the end-user access token.
     func security(of operation: Operation) -> [[String: Any]]? {
-        (paths[operation.path]?[operation.method.rawValue.lowercased()] as? [String: Any])?["security"] as? [[String: Any]]
+        (paths[operation.path]?[operation.method.rawValue.lowercased()] as? [String: Any])?["security"]
+            as? [[String: Any]]
     }
 
     /// Operations authenticated with a secret API key (the document's default).
@@ -37,7 +39,9 @@ struct OpenAPIDocument {
     var operations: [Operation] {
         paths.flatMap { path, item in
             item.keys.compactMap { key in
-                HTTPRequest.Method(key.uppercased()).flatMap { ["get", "put", "post", "delete", "patch"].contains(key) ? Operation(method: $0, path: path) : nil }
+                HTTPRequest.Method(key.uppercased()).flatMap {
+                    ["get", "put", "post", "delete", "patch"].contains(key) ? Operation(method: $0, path: path) : nil
+                }
             }
         }
     }
@@ -50,16 +54,24 @@ struct OpenAPIDocument {
         let documented = Set(document.operations)
         try await TestDatabase.sqlite.withStore { store, _ in
             let dependencies = AppDependencies(
-                catalog: try Fixtures.catalog, store: store, databaseKind: .sqlite, clock: SystemClock(), logger: TestDatabase.logger,
+                catalog: try Fixtures.catalog, store: store, databaseKind: .sqlite, clock: SystemClock(),
+                logger: TestDatabase.logger,
                 signingKeys: TestKeys.ring, secretBox: TestKeys.box, passwordPolicy: TestKeys.policy, shutdown: {}
             )
             let service = makeService(dependencies).0
-            let subscriptions = SubscriptionService(catalog: dependencies.catalog, store: store, clock: SystemClock(), logger: TestDatabase.logger, planChanged: { _ in })
-            let invoices = InvoiceService(catalog: dependencies.catalog, store: store, clock: SystemClock()) { _, _, _ in [] }
+            let subscriptions = SubscriptionService(
+                catalog: dependencies.catalog, store: store, clock: SystemClock(), logger: TestDatabase.logger,
+                planChanged: { _ in })
+            let invoices = InvoiceService(catalog: dependencies.catalog, store: store, clock: SystemClock()) {
+                _, _, _ in []
+            }
             let router = buildRouter(dependencies, service: service, subscriptions: subscriptions, invoices: invoices)
-            let served = Set(router.routes.map { OpenAPIDocument.Operation(method: $0.method, path: $0.path.description) })
-            #expect(served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented))")
-            #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served))")
+            let served = Set(
+                router.routes.map { OpenAPIDocument.Operation(method: $0.method, path: $0.path.description) })
+            #expect(
+                served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented))")
+            #expect(
+                documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served))")
         }
     }
 
@@ -72,7 +84,9 @@ struct OpenAPIDocument {
                 #expect(responses.keys.contains { $0.hasPrefix("2") }, "\(method) \(path) has no success response")
                 if path.hasPrefix("/v1/") {
                     let isPublic = (operation["security"] as? [Any])?.isEmpty == true
-                    #expect((isPublic || responses["401"] != nil) && responses["400"] != nil, "\(method) \(path) lacks its 400/401")
+                    #expect(
+                        (isPublic || responses["401"] != nil) && responses["400"] != nil,
+                        "\(method) \(path) lacks its 400/401")
                 }
                 #expect(operation["operationId"] is String, "\(method) \(path) lacks an operationId")
             }

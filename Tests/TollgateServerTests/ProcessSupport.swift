@@ -1,11 +1,12 @@
 import Dispatch
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Synchronization
 import TestSupport
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The built `tollgate` binary, next to the test bundle (or `TOLLGATE_BINARY`).
 enum TollgateBinary {
@@ -89,8 +90,10 @@ final class ServerProcess: Sendable {
                     let chunk = reader.availableData
                     if chunk.isEmpty { continuation.resume(returning: nil); return }
                     buffer += String(decoding: chunk, as: UTF8.self)
-                    if let line = buffer.split(separator: "\n").first(where: { $0.hasPrefix("Tollgate listening on ") }),
-                       let address = line.split(separator: " ").dropFirst(3).first {
+                    if let line = buffer.split(separator: "\n").first(where: { $0.hasPrefix("Tollgate listening on ") }
+                    ),
+                        let address = line.split(separator: " ").dropFirst(3).first
+                    {
                         continuation.resume(returning: URL(string: String(address)))
                         // Keep draining so the child never blocks on a full pipe.
                         while !reader.availableData.isEmpty {}
@@ -118,7 +121,9 @@ final class ServerProcess: Sendable {
     }
 
     /// Sends a JSON request; returns the status and raw body.
-    func request(_ method: String, _ path: String, key: String, json: String? = nil) async throws -> (status: Int, body: Data) {
+    func request(_ method: String, _ path: String, key: String, json: String? = nil) async throws -> (
+        status: Int, body: Data
+    ) {
         var request = URLRequest(url: baseURL.appendingPathComponent(path))
         request.httpMethod = method
         request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")

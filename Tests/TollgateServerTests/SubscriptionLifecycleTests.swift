@@ -6,6 +6,7 @@ import Testing
 import TollgateBilling
 import TollgateCore
 import TollgateStorage
+
 @testable import TollgateServer
 
 @Suite struct SubscriptionLifecycleTests {
@@ -13,16 +14,32 @@ import TollgateStorage
     func aProTrialWithoutACardEndsOnTheFreePlanAndHappensOnce(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in
             try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1"}"#)
-            let trial = try await client.call(.post, "/v1/billing/trial", key: app.adminKey, json: #"{"customer":"u1","plan":"pro"}"#)
-            #expect(trial.status == .created && trial.json.string("status") == "trialing" && trial.json.string("plan") == "pro")
+            let trial = try await client.call(
+                .post, "/v1/billing/trial", key: app.adminKey, json: #"{"customer":"u1","plan":"pro"}"#)
+            #expect(
+                trial.status == .created && trial.json.string("status") == "trialing"
+                    && trial.json.string("plan") == "pro")
             #expect(try await app.store.customer(id: "u1")?.planId == "pro")
-            #expect(try await client.call(.post, "/v1/check", key: app.adminKey, json: #"{"customer":"u1","feature":"chat"}"#).json["allowed"] as? Bool == true)
-            let again = try await client.call(.post, "/v1/billing/trial", key: app.adminKey, json: #"{"customer":"u1","plan":"pro"}"#)
+            #expect(
+                try await client.call(
+                    .post, "/v1/check", key: app.adminKey, json: #"{"customer":"u1","feature":"chat"}"#
+                ).json["allowed"] as? Bool == true)
+            let again = try await client.call(
+                .post, "/v1/billing/trial", key: app.adminKey, json: #"{"customer":"u1","plan":"pro"}"#)
             #expect(again.status == .conflict)
-            #expect(try await client.call(.post, "/v1/billing/trial", key: app.adminKey, json: #"{"customer":"u1","plan":"business"}"#).json.errorField == "plan")
-            #expect(try await client.call(.post, "/v1/billing/trial", key: app.adminKey, json: #"{"customer":"u1","plan":"pro","currency":"JPY"}"#).json.errorField == "currency")
+            #expect(
+                try await client.call(
+                    .post, "/v1/billing/trial", key: app.adminKey, json: #"{"customer":"u1","plan":"business"}"#
+                ).json.errorField == "plan")
+            #expect(
+                try await client.call(
+                    .post, "/v1/billing/trial", key: app.adminKey,
+                    json: #"{"customer":"u1","plan":"pro","currency":"JPY"}"#
+                ).json.errorField == "currency")
 
-            let scheduler = SubscriptionService(catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger, planChanged: { _ in })
+            let scheduler = SubscriptionService(
+                catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger,
+                planChanged: { _ in })
             app.clock.advance(by: 13 * 86_400)
             #expect(try await scheduler.tick() == 0)
             app.clock.advance(by: 86_400 + 1)
@@ -38,24 +55,38 @@ import TollgateStorage
         try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in
             try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1"}"#)
             let t0 = app.clock.now()
-            _ = try await StripeWebhookTests.deliver(client, StripeWebhookTests.subscriptionEvent(
-                "evt_1", type: "customer.subscription.created", created: t0, status: "active", periodStart: t0), signedAt: t0)
-            let failed: [String: Any] = ["id": "evt_2", "object": "event", "type": "invoice.payment_failed", "created": Int(t0.timeIntervalSince1970) + 60,
-                                         "data": ["object": ["id": "in_1", "object": "invoice", "subscription": "sub_1", "customer": "cus_1"]]]
+            _ = try await StripeWebhookTests.deliver(
+                client,
+                StripeWebhookTests.subscriptionEvent(
+                    "evt_1", type: "customer.subscription.created", created: t0, status: "active", periodStart: t0),
+                signedAt: t0)
+            let failed: [String: Any] = [
+                "id": "evt_2", "object": "event", "type": "invoice.payment_failed",
+                "created": Int(t0.timeIntervalSince1970) + 60,
+                "data": ["object": ["id": "in_1", "object": "invoice", "subscription": "sub_1", "customer": "cus_1"]],
+            ]
             _ = try await StripeWebhookTests.deliver(client, failed, signedAt: t0 + 60)
             #expect(try await app.store.subscription(id: "sub_1")?.status == .pastDue)
-            let scheduler = SubscriptionService(catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger, planChanged: { _ in })
+            let scheduler = SubscriptionService(
+                catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger,
+                planChanged: { _ in })
             app.clock.advance(by: 6 * 86_400)
             #expect(try await scheduler.tick() == 0)
-            #expect(try await app.store.customer(id: "u1")?.planId == "pro", "entitlements stay during the grace period")
+            #expect(
+                try await app.store.customer(id: "u1")?.planId == "pro", "entitlements stay during the grace period")
             app.clock.advance(by: 86_400 + 61)
             #expect(try await scheduler.tick() == 1)
             #expect(try await app.store.customer(id: "u1")?.planId == "basic")
             // The customer paid a minute after the failure, but Stripe's webhook was retried and
             // arrives only now, after the grace period was judged over: it still applies.
-            let paid: [String: Any] = ["id": "evt_3", "object": "event", "type": "invoice.paid", "created": Int(t0.timeIntervalSince1970) + 120,
-                                       "data": ["object": ["id": "in_2", "object": "invoice", "subscription": "sub_1", "customer": "cus_1"]]]
-            #expect(try await StripeWebhookTests.deliver(client, paid, signedAt: app.clock.now()).1.string("outcome") == "applied")
+            let paid: [String: Any] = [
+                "id": "evt_3", "object": "event", "type": "invoice.paid",
+                "created": Int(t0.timeIntervalSince1970) + 120,
+                "data": ["object": ["id": "in_2", "object": "invoice", "subscription": "sub_1", "customer": "cus_1"]],
+            ]
+            #expect(
+                try await StripeWebhookTests.deliver(client, paid, signedAt: app.clock.now()).1.string("outcome")
+                    == "applied")
             // Paying the overdue invoice after the grace period recovers the subscription, as Stripe does.
             #expect(try await app.store.subscription(id: "sub_1")?.status == .active)
             #expect(try await app.store.customer(id: "u1")?.planId == "pro")
@@ -70,50 +101,77 @@ import TollgateStorage
     func upgradesAreProratedDowngradesWaitForThePeriodsEnd(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in
             try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1"}"#)
-            let none = try await client.call(.post, "/v1/billing/change-plan", key: app.adminKey, json: #"{"customer":"u1","plan":"business","idempotencyKey":"k0"}"#)
+            let none = try await client.call(
+                .post, "/v1/billing/change-plan", key: app.adminKey,
+                json: #"{"customer":"u1","plan":"business","idempotencyKey":"k0"}"#)
             #expect(none.status == .conflict && none.json.errorField == "customer")
 
-            let created = try await client.call(.post, "/v1/billing/subscriptions", key: app.adminKey, json: #"{"customer":"u1","plan":"pro","idempotencyKey":"s1"}"#)
-            #expect(created.status == .created && created.json.string("status") == "active" && created.json.string("provider") == "manual")
-            let replay = try await client.call(.post, "/v1/billing/subscriptions", key: app.adminKey, json: #"{"customer":"u1","plan":"pro","idempotencyKey":"s1"}"#)
+            let created = try await client.call(
+                .post, "/v1/billing/subscriptions", key: app.adminKey,
+                json: #"{"customer":"u1","plan":"pro","idempotencyKey":"s1"}"#)
+            #expect(
+                created.status == .created && created.json.string("status") == "active"
+                    && created.json.string("provider") == "manual")
+            let replay = try await client.call(
+                .post, "/v1/billing/subscriptions", key: app.adminKey,
+                json: #"{"customer":"u1","plan":"pro","idempotencyKey":"s1"}"#)
             #expect(replay.status == .created && replay.json.string("id") == created.json.string("id"))
-            #expect(try await client.call(.post, "/v1/billing/subscriptions", key: app.adminKey, json: #"{"customer":"u1","plan":"business","idempotencyKey":"s2"}"#).status == .conflict)
+            #expect(
+                try await client.call(
+                    .post, "/v1/billing/subscriptions", key: app.adminKey,
+                    json: #"{"customer":"u1","plan":"business","idempotencyKey":"s2"}"#
+                ).status == .conflict)
             #expect(try await app.store.customer(id: "u1")?.planId == "pro")
 
             // Ten days into a period of 31 (May 14 → June 14): 21 days of the 20.00 difference are due.
             app.clock.advance(by: 10 * 86_400)
-            let upgrade = try await client.call(.post, "/v1/billing/change-plan", key: app.adminKey, json: #"{"customer":"u1","plan":"business","idempotencyKey":"c1"}"#)
+            let upgrade = try await client.call(
+                .post, "/v1/billing/change-plan", key: app.adminKey,
+                json: #"{"customer":"u1","plan":"business","idempotencyKey":"c1"}"#)
             #expect(upgrade.status == .ok && upgrade.json.string("effective") == "now", "\(upgrade.json)")
-            let expected: Int64 = (2_000 * 21 + 15) / 31  // 1354.8… rounds to 1355
+            let expected: Int64 = (2_000 * 21 + 15) / 31 // 1354.8… rounds to 1355
             let proration = try #require(upgrade.json["proration"] as? [String: Any])
             #expect(proration["amount"] as? Int == Int(expected) && proration["currency"] as? String == "EUR")
             #expect(try await app.store.customer(id: "u1")?.planId == "business")
-            let again = try await client.call(.post, "/v1/billing/change-plan", key: app.adminKey, json: #"{"customer":"u1","plan":"business","idempotencyKey":"c1"}"#)
+            let again = try await client.call(
+                .post, "/v1/billing/change-plan", key: app.adminKey,
+                json: #"{"customer":"u1","plan":"business","idempotencyKey":"c1"}"#)
             #expect((again.json["proration"] as? [String: Any])?["amount"] as? Int == Int(expected))
             let charges = try await app.store.pendingInvoiceItems(subject: "u1")
-            #expect(charges.map(\.amount) == [Money(expected, Currency("EUR")!)] && charges.first?.kind == "proration", "recorded once")
+            #expect(
+                charges.map(\.amount) == [Money(expected, Currency("EUR")!)] && charges.first?.kind == "proration",
+                "recorded once")
 
-            let downgrade = try await client.call(.post, "/v1/billing/change-plan", key: app.adminKey, json: #"{"customer":"u1","plan":"pro","idempotencyKey":"c2"}"#)
+            let downgrade = try await client.call(
+                .post, "/v1/billing/change-plan", key: app.adminKey,
+                json: #"{"customer":"u1","plan":"pro","idempotencyKey":"c2"}"#)
             #expect(downgrade.json.string("effective") == "period_end" && downgrade.json["proration"] is NSNull)
             #expect((downgrade.json["subscription"] as? [String: Any])?["pendingPlan"] as? String == "pro")
             #expect(try await app.store.customer(id: "u1")?.planId == "business", "paid for until the period ends")
             #expect(try await app.store.pendingInvoiceItems(subject: "u1").count == 1, "a downgrade charges nothing")
 
-            let scheduler = SubscriptionService(catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger, planChanged: { _ in })
+            let scheduler = SubscriptionService(
+                catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger,
+                planChanged: { _ in })
             app.clock.advance(by: 21 * 86_400 + 1)
             #expect(try await scheduler.tick() == 1)
             #expect(try await app.store.customer(id: "u1")?.planId == "pro")
 
             let listed = try await client.call(.get, "/v1/customers/u1/subscriptions", key: app.adminKey)
             let only = try #require((listed.json["subscriptions"] as? [[String: Any]])?.first)
-            #expect(only["plan"] as? String == "pro" && only["pendingPlan"] is NSNull && only["currentPeriodStart"] as? String == "2026-06-14T00:00:00Z")
+            #expect(
+                only["plan"] as? String == "pro" && only["pendingPlan"] is NSNull
+                    && only["currentPeriodStart"] as? String == "2026-06-14T00:00:00Z")
 
-            let cancelled = try await client.call(.post, "/v1/billing/cancel", key: app.adminKey, json: #"{"customer":"u1"}"#)
+            let cancelled = try await client.call(
+                .post, "/v1/billing/cancel", key: app.adminKey, json: #"{"customer":"u1"}"#)
             #expect(cancelled.status == .ok && cancelled.json.string("cancel") == "at_period_end")
             app.clock.advance(by: 31 * 86_400)
             #expect(try await scheduler.tick() == 1)
             #expect(try await app.store.customer(id: "u1")?.planId == "basic")
-            #expect(try await client.call(.post, "/v1/billing/cancel", key: app.adminKey, json: #"{"customer":"u1"}"#).status == .notFound)
+            #expect(
+                try await client.call(.post, "/v1/billing/cancel", key: app.adminKey, json: #"{"customer":"u1"}"#)
+                    .status == .notFound)
         }
     }
 }

@@ -14,17 +14,21 @@ import TollgateStorage
     static let may14 = Fixtures.utc(2026, 5, 14)
 
     static func counter(_ store: SQLStore, _ customer: String, _ feature: String, monthly: Bool) async throws -> Int64 {
-        let start = monthly ? Millis.from(PeriodMath.window(.monthly, containing: may14, anchor: .distantPast).start) : 0
-        return try await store.counterValue(CounterKey(subject: "customer:\(customer)", feature: feature, periodStartMillis: start))
+        let start =
+            monthly ? Millis.from(PeriodMath.window(.monthly, containing: may14, anchor: .distantPast).start) : 0
+        return try await store.counterValue(
+            CounterKey(subject: "customer:\(customer)", feature: feature, periodStartMillis: start))
     }
 
     static let mixed: [ConsumeRequest] = [
         ConsumeRequest(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "a"),
-        ConsumeRequest(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "b"),  // 4 > 3: refused
-        ConsumeRequest(customerId: "c1", featureId: "notes", amount: 1, idempotencyKey: "a"),  // key "a" for another request
-        ConsumeRequest(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "a"),  // the same request again
+        ConsumeRequest(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "b"), // 4 > 3: refused
+        // key "a" for another request
+        ConsumeRequest(customerId: "c1", featureId: "notes", amount: 1, idempotencyKey: "a"),
+        ConsumeRequest(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "a"), // the same request again
         ConsumeRequest(customerId: "c1", featureId: "notes", amount: 1, idempotencyKey: "c"),
-        ConsumeRequest(customerId: "c2", featureId: "searches", amount: 5, idempotencyKey: "a"),  // another customer's key space
+        // another customer's key space
+        ConsumeRequest(customerId: "c2", featureId: "searches", amount: 5, idempotencyKey: "a"),
         ConsumeRequest(customerId: "c1", featureId: "api_access", amount: 1, idempotencyKey: "d"),
         ConsumeRequest(customerId: "ghost", featureId: "notes", amount: 1, idempotencyKey: "e"),
         ConsumeRequest(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "f"),
@@ -47,7 +51,9 @@ import TollgateStorage
                 let results = await service.consume(batch: Self.mixed)
                 let outcomes = results.map { try? $0.get() }
                 #expect(outcomes[0]?.allowed == true && outcomes[0]?.used == 2)
-                #expect(outcomes[1]?.allowed == false && outcomes[1]?.reason == .userQuotaExhausted && outcomes[1]?.used == 2)
+                #expect(
+                    outcomes[1]?.allowed == false && outcomes[1]?.reason == .userQuotaExhausted
+                        && outcomes[1]?.used == 2)
                 #expect(Self.code(results[2]) == .idempotencyKeyReused)
                 #expect(outcomes[3] == outcomes[0])
                 #expect(outcomes[4]?.allowed == true && outcomes[4]?.used == 3)
@@ -64,9 +70,13 @@ import TollgateStorage
             // After a restart the keys are found only in the database (the commit's conflict).
             try await MeterHarness.withService(store: store, catalog: catalog, clock: clock) { service in
                 let replayed = await service.consume(batch: Self.mixed).map { try? $0.get() }
-                for index in [0, 3, 4, 5, 8] { #expect(replayed[index] == first[index], "replay of \(index) after a restart") }
+                for index in [0, 3, 4, 5, 8] {
+                    #expect(replayed[index] == first[index], "replay of \(index) after a restart")
+                }
                 // Nothing held for the replays: the one unit left of a fresh counter is free.
-                let fresh = await service.consume(batch: [ConsumeRequest(customerId: "c1", featureId: "starter", amount: 4, idempotencyKey: "g")])
+                let fresh = await service.consume(batch: [
+                    ConsumeRequest(customerId: "c1", featureId: "starter", amount: 4, idempotencyKey: "g")
+                ])
                 let topUp = try fresh[0].get()
                 #expect(topUp.used == 5)
             }
@@ -105,18 +115,27 @@ import TollgateStorage
     func batchesAndSingleConsumesTogetherNeverExceedTheLimit(database: TestDatabase) async throws {
         let catalog = try Fixtures.catalog
         try await database.withStore { store, _ in
-            try await MeterHarness.withService(store: store, catalog: catalog, clock: ManualClock(Self.may14)) { service in
+            try await MeterHarness.withService(store: store, catalog: catalog, clock: ManualClock(Self.may14)) {
+                service in
                 _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
                 _ = try await service.changePlan(customerId: "c1", planId: "pro")
                 let accepted = try await withThrowingTaskGroup(of: Int.self) { group in
                     for caller in 0..<8 {
                         group.addTask {
-                            let batch = (0..<20).map { ConsumeRequest(customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "b\(caller)-\($0)") }
+                            let batch = (0..<20).map {
+                                ConsumeRequest(
+                                    customerId: "c1", featureId: "searches", amount: 1,
+                                    idempotencyKey: "b\(caller)-\($0)")
+                            }
                             return try await service.consume(batch: batch).filter { try $0.get().allowed }.count
                         }
                         group.addTask {
                             var allowed = 0
-                            for index in 0..<10 where try await service.consume(customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "s\(caller)-\(index)").allowed {
+                            for index in 0..<10
+                            where try await service.consume(
+                                customerId: "c1", featureId: "searches", amount: 1,
+                                idempotencyKey: "s\(caller)-\(index)"
+                            ).allowed {
                                 allowed += 1
                             }
                             return allowed
@@ -143,12 +162,16 @@ import TollgateStorage
             let round = Atomic<Int>(0)
             await propertyCheck(count: 40, input: batches) { batches in
                 let customer = "q\(round.wrappingAdd(1, ordering: .relaxed).oldValue)"
-                try await MeterHarness.withService(store: store, catalog: catalog, clock: ManualClock(Self.may14)) { service in
+                try await MeterHarness.withService(store: store, catalog: catalog, clock: ManualClock(Self.may14)) {
+                    service in
                     _ = try await service.createCustomer(id: customer, email: nil, name: nil)
                     var used: Int64 = 0
                     var answered: [String: (amount: Int64, outcome: UsageOutcome)] = [:]
                     for batch in batches {
-                        let requests = batch.map { ConsumeRequest(customerId: customer, featureId: "notes", amount: $0.0, idempotencyKey: "k\($0.1)") }
+                        let requests = batch.map {
+                            ConsumeRequest(
+                                customerId: customer, featureId: "notes", amount: $0.0, idempotencyKey: "k\($0.1)")
+                        }
                         let exact = requests.allSatisfy { answered[$0.idempotencyKey] == nil }
                         let results = await service.consume(batch: requests)
                         var firstInBatch: [String: (amount: Int64, result: UsageOutcome?)] = [:]
@@ -159,11 +182,15 @@ import TollgateStorage
                             defer { if firstInBatch[key] == nil { firstInBatch[key] = (request.amount, outcome) } }
                             // A key repeated within the batch answers as its first use there.
                             if let first = firstInBatch[key] {
-                                #expect(first.amount == request.amount ? outcome == first.result : Self.code(result) == .idempotencyKeyReused)
+                                #expect(
+                                    first.amount == request.amount
+                                        ? outcome == first.result : Self.code(result) == .idempotencyKeyReused)
                                 continue
                             }
                             if let previous = answered[key] {
-                                #expect(previous.amount == request.amount ? outcome == previous.outcome : Self.code(result) == .idempotencyKeyReused)
+                                #expect(
+                                    previous.amount == request.amount
+                                        ? outcome == previous.outcome : Self.code(result) == .idempotencyKeyReused)
                                 continue
                             }
                             guard let outcome else {
@@ -181,9 +208,14 @@ import TollgateStorage
                             }
                         }
                         #expect(used <= 3)
-                        for amount in refusedNew { #expect(used + amount > 3, "refused \(amount) with \(used) of 3 used after the batch") }
+                        for amount in refusedNew {
+                            #expect(used + amount > 3, "refused \(amount) with \(used) of 3 used after the batch")
+                        }
                     }
-                    #expect(try await store.counterValue(CounterKey(subject: "customer:\(customer)", feature: "notes", periodStartMillis: 0)) == used)
+                    #expect(
+                        try await store.counterValue(
+                            CounterKey(subject: "customer:\(customer)", feature: "notes", periodStartMillis: 0)) == used
+                    )
                 }
             }
         }

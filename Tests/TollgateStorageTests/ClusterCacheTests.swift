@@ -3,9 +3,10 @@ import Logging
 import TestSupport
 import Testing
 import TollgateCore
-@testable import TollgateMeter
 import TollgateSQL
 import TollgateStorage
+
+@testable import TollgateMeter
 
 /// Several nodes on one PostgreSQL: a change made through one node reaches the others' caches.
 @Suite struct ClusterCacheTests {
@@ -19,7 +20,10 @@ import TollgateStorage
             do {
                 try await MeterHarness.withService(store: storeA, catalog: catalog, clock: clock) { nodeA in
                     try await MeterHarness.withService(store: storeB, catalog: catalog, clock: clock) { nodeB in
-                        let listening = Task { try await CustomerChangeListener(feed: storeB, service: nodeB, logger: TestDatabase.logger).run() }
+                        let listening = Task {
+                            try await CustomerChangeListener(feed: storeB, service: nodeB, logger: TestDatabase.logger)
+                                .run()
+                        }
                         defer { listening.cancel() }
                         _ = try await nodeA.createCustomer(id: "c1", email: nil, name: nil)
                         #expect(try await nodeB.customer(id: "c1").planId == "free", "node B has it cached now")
@@ -48,7 +52,8 @@ import TollgateStorage
 /// pool) on one fresh PostgreSQL database; their leases are given back afterwards.
 enum ClusterNodes {
     static func withThree(
-        catalog: Catalog, clock: ManualClock, _ body: @escaping @Sendable ([EntitlementService], SQLStore) async throws -> Void
+        catalog: Catalog, clock: ManualClock,
+        _ body: @escaping @Sendable ([EntitlementService], SQLStore) async throws -> Void
     ) async throws {
         try await TestDatabase.postgres.withStore { first, location in
             var stores: [SQLStore] = [first]
@@ -56,7 +61,8 @@ enum ClusterNodes {
             let nodes = stores.map { store in
                 let committer = GroupCommitter(store: store, clock: clock, logger: TestDatabase.logger)
                 let service = EntitlementService(
-                    catalog: catalog, store: store, committer: committer, clock: clock, logger: TestDatabase.logger, leases: QuotaLeases(store: store)
+                    catalog: catalog, store: store, committer: committer, clock: clock, logger: TestDatabase.logger,
+                    leases: QuotaLeases(store: store)
                 )
                 return (service, committer)
             }
@@ -83,7 +89,7 @@ enum ClusterNodes {
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
         try await ClusterNodes.withThree(catalog: catalog, clock: clock) { nodes, first in
             _ = try await nodes[0].createCustomer(id: "c1", email: nil, name: nil)
-            _ = try await nodes[0].changePlan(customerId: "c1", planId: "pro")  // searches: 100 a month
+            _ = try await nodes[0].changePlan(customerId: "c1", planId: "pro") // searches: 100 a month
 
             // Every node's callers consume until each is refused.
             let accepted = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -92,7 +98,9 @@ enum ClusterNodes {
                         group.addTask {
                             var count = 0
                             for attempt in 0... {
-                                let outcome = try await node.consume(customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "n\(index)-\(caller)-\(attempt)")
+                                let outcome = try await node.consume(
+                                    customerId: "c1", featureId: "searches", amount: 1,
+                                    idempotencyKey: "n\(index)-\(caller)-\(attempt)")
                                 guard outcome.allowed else { return count }
                                 count += 1
                             }
@@ -104,7 +112,11 @@ enum ClusterNodes {
             }
             #expect(accepted == 100)
             let window = PeriodMath.window(.monthly, containing: Fixtures.utc(2026, 5, 14), anchor: .distantPast)
-            #expect(try await first.counterValue(CounterKey(subject: "customer:c1", feature: "searches", periodStartMillis: Millis.from(window.start))) == 100)
+            #expect(
+                try await first.counterValue(
+                    CounterKey(
+                        subject: "customer:c1", feature: "searches", periodStartMillis: Millis.from(window.start)))
+                    == 100)
             #expect(try await nodes[1].check(customerId: "c1", featureId: "searches", amount: 1).allowed == false)
         }
     }
@@ -119,10 +131,16 @@ enum ClusterNodes {
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
         try await ClusterNodes.withThree(catalog: catalog, clock: clock) { nodes, _ in
             _ = try await nodes[0].createCustomer(id: "u1", email: nil, name: nil)
-            _ = try await nodes[0].changePlan(customerId: "u1", planId: "pro")  // 100,000 calls, 500 GB, then overage
+            _ = try await nodes[0].changePlan(customerId: "u1", planId: "pro") // 100,000 calls, 500 GB, then overage
             _ = try await nodes[0].setSpendCap(customerId: "u1", cap: Money(1000, Currency("EUR")!))
-            #expect(try await nodes[1].consume(customerId: "u1", featureId: "api_calls", amount: 100_000, idempotencyKey: "fill-a").allowed)
-            #expect(try await nodes[2].consume(customerId: "u1", featureId: "bandwidth_gb", amount: 500, idempotencyKey: "fill-b").allowed)
+            #expect(
+                try await nodes[1].consume(
+                    customerId: "u1", featureId: "api_calls", amount: 100_000, idempotencyKey: "fill-a"
+                ).allowed)
+            #expect(
+                try await nodes[2].consume(
+                    customerId: "u1", featureId: "bandwidth_gb", amount: 500, idempotencyKey: "fill-b"
+                ).allowed)
             // Every node's callers alternate features until each is refused.
             let accepted = try await withThrowingTaskGroup(of: [String: Int].self) { group in
                 for (index, node) in nodes.enumerated() {
@@ -132,7 +150,8 @@ enum ClusterNodes {
                             for attempt in 0..<200 {
                                 let feature = (attempt + caller).isMultiple(of: 2) ? "bandwidth_gb" : "api_calls"
                                 let outcome = try await node.consume(
-                                    customerId: "u1", featureId: feature, amount: feature == "api_calls" ? 1000 : 1, idempotencyKey: "n\(index)-\(caller)-\(attempt)"
+                                    customerId: "u1", featureId: feature, amount: feature == "api_calls" ? 1000 : 1,
+                                    idempotencyKey: "n\(index)-\(caller)-\(attempt)"
                                 )
                                 if outcome.allowed { counts[feature, default: 0] += 1 }
                             }
@@ -140,7 +159,9 @@ enum ClusterNodes {
                         }
                     }
                 }
-                return try await group.reduce(into: [String: Int]()) { total, counts in total.merge(counts, uniquingKeysWith: +) }
+                return try await group.reduce(into: [String: Int]()) { total, counts in
+                    total.merge(counts, uniquingKeysWith: +)
+                }
             }
             // Calls cost 0.50 per 1,000 and bandwidth 0.08 per GB: at most 10.00 in all.
             let spent = (accepted["api_calls"] ?? 0) * 50 + (accepted["bandwidth_gb"] ?? 0) * 8

@@ -12,7 +12,8 @@ import TollgateStorage
     }
 
     func customer(_ id: String) -> CustomerRecord {
-        CustomerRecord(id: id, email: nil, name: nil, planId: "free", billingAnchor: now, createdAt: now, updatedAt: now)
+        CustomerRecord(
+            id: id, email: nil, name: nil, planId: "free", billingAnchor: now, createdAt: now, updatedAt: now)
     }
 
     func message(_ recipient: String, _ kind: String = "verify_email") -> OutboxMessage {
@@ -22,16 +23,21 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func usersAreUniqueByEmailAndCreatedWholeOrNotAtAll(database: TestDatabase) async throws {
         try await database.withStore { store, _ in
-            try await store.createUser(user("usr_1", "ada@example.com"), customer: customer("usr_1"), token: nil, outbox: [message("ada@example.com")])
+            try await store.createUser(
+                user("usr_1", "ada@example.com"), customer: customer("usr_1"), token: nil,
+                outbox: [message("ada@example.com")])
             await #expect(throws: IdentityStoreError.emailTaken) {
-                try await store.createUser(user("usr_2", "ada@example.com"), customer: customer("usr_2"), token: nil, outbox: [message("ada@example.com")])
+                try await store.createUser(
+                    user("usr_2", "ada@example.com"), customer: customer("usr_2"), token: nil,
+                    outbox: [message("ada@example.com")])
             }
             #expect(try await store.customer(id: "usr_2") == nil)
             #expect(try await store.outboxMessages(recipient: "ada@example.com").count == 1)
             // A taken customer id rolls the user back too.
             _ = try await store.createCustomer(customer("usr_3"))
             await #expect(throws: IdentityStoreError.customerTaken) {
-                try await store.createUser(user("usr_3", "bob@example.com"), customer: customer("usr_3"), token: nil, outbox: [])
+                try await store.createUser(
+                    user("usr_3", "bob@example.com"), customer: customer("usr_3"), token: nil, outbox: [])
             }
             #expect(try await store.user(email: "bob@example.com") == nil)
             #expect(try await store.user(email: "ADA@example.com")?.id == "usr_1")
@@ -41,17 +47,28 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func refreshTokensRotateAndAReusedOneRevokesItsSession(database: TestDatabase) async throws {
         try await database.withStore { store, _ in
-            let session = SessionRecord(id: "ses_1", userId: "usr_1", createdAt: now, lastUsedAt: now, expiresAt: now + 3600, userAgent: "test", ip: "127.0.0.1")
+            let session = SessionRecord(
+                id: "ses_1", userId: "usr_1", createdAt: now, lastUsedAt: now, expiresAt: now + 3600, userAgent: "test",
+                ip: "127.0.0.1")
             try await store.createSession(session, refreshTokenHash: "r1")
-            guard case .rotated(let extended) = try await store.refreshSession(tokenHash: "r1", newTokenHash: "r2", at: now + 10, extendTo: now + 7200) else {
+            guard
+                case .rotated(let extended) = try await store.refreshSession(
+                    tokenHash: "r1", newTokenHash: "r2", at: now + 10, extendTo: now + 7200)
+            else {
                 Issue.record("a live token must rotate")
                 return
             }
             #expect(extended.expiresAt == now + 7200 && extended.lastUsedAt == now + 10)
-            #expect(try await store.refreshSession(tokenHash: "nope", newTokenHash: "x", at: now, extendTo: now) == .invalid)
-            #expect(try await store.refreshSession(tokenHash: "r1", newTokenHash: "r3", at: now + 20, extendTo: now + 7200) == .reused(sessionId: "ses_1"))
+            #expect(
+                try await store.refreshSession(tokenHash: "nope", newTokenHash: "x", at: now, extendTo: now) == .invalid
+            )
+            #expect(
+                try await store.refreshSession(tokenHash: "r1", newTokenHash: "r3", at: now + 20, extendTo: now + 7200)
+                    == .reused(sessionId: "ses_1"))
             // The thief's replay killed the family: the legitimate newer token is dead too.
-            #expect(try await store.refreshSession(tokenHash: "r2", newTokenHash: "r4", at: now + 30, extendTo: now + 7200) == .invalid)
+            #expect(
+                try await store.refreshSession(tokenHash: "r2", newTokenHash: "r4", at: now + 30, extendTo: now + 7200)
+                    == .invalid)
             #expect(try await store.sessions(userId: "usr_1", now: now).isEmpty)
         }
     }
@@ -59,11 +76,16 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func ofTwoConcurrentRefreshesExactlyOneWins(database: TestDatabase) async throws {
         try await database.withStore { store, _ in
-            let session = SessionRecord(id: "ses_1", userId: "usr_1", createdAt: now, lastUsedAt: now, expiresAt: now + 3600, userAgent: nil, ip: nil)
+            let session = SessionRecord(
+                id: "ses_1", userId: "usr_1", createdAt: now, lastUsedAt: now, expiresAt: now + 3600, userAgent: nil,
+                ip: nil)
             try await store.createSession(session, refreshTokenHash: "r1")
             let outcomes = try await withThrowingTaskGroup(of: RefreshOutcome.self) { group in
                 for index in 0..<8 {
-                    group.addTask { try await store.refreshSession(tokenHash: "r1", newTokenHash: "n\(index)", at: self.now, extendTo: self.now + 3600) }
+                    group.addTask {
+                        try await store.refreshSession(
+                            tokenHash: "r1", newTokenHash: "n\(index)", at: self.now, extendTo: self.now + 3600)
+                    }
                 }
                 return try await group.reduce(into: [RefreshOutcome]()) { $0.append($1) }
             }
@@ -75,7 +97,10 @@ import TollgateStorage
     func sessionsListAndRevokeOnlyTheirOwner(database: TestDatabase) async throws {
         try await database.withStore { store, _ in
             for (id, user) in [("s1", "u1"), ("s2", "u1"), ("s3", "u2")] {
-                try await store.createSession(SessionRecord(id: id, userId: user, createdAt: now, lastUsedAt: now, expiresAt: now + 60, userAgent: nil, ip: nil), refreshTokenHash: "h\(id)")
+                try await store.createSession(
+                    SessionRecord(
+                        id: id, userId: user, createdAt: now, lastUsedAt: now, expiresAt: now + 60, userAgent: nil,
+                        ip: nil), refreshTokenHash: "h\(id)")
             }
             #expect(try await store.sessions(userId: "u1", now: now).map(\.id).sorted() == ["s1", "s2"])
             #expect(try await store.revokeSession(userId: "u2", sessionId: "s1", at: now) == false)
@@ -91,8 +116,14 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func userTokensAreSingleUseTypedAndExpire(database: TestDatabase) async throws {
         try await database.withStore { store, _ in
-            try await store.insertUserToken(UserTokenRecord(tokenHash: "t1", userId: "u1", purpose: .verifyEmail, createdAt: now, expiresAt: now + 60), outbox: [message("a@example.com")])
-            try await store.insertUserToken(UserTokenRecord(tokenHash: "t2", userId: "u1", purpose: .resetPassword, createdAt: now, expiresAt: now + 60), outbox: [])
+            try await store.insertUserToken(
+                UserTokenRecord(
+                    tokenHash: "t1", userId: "u1", purpose: .verifyEmail, createdAt: now, expiresAt: now + 60),
+                outbox: [message("a@example.com")])
+            try await store.insertUserToken(
+                UserTokenRecord(
+                    tokenHash: "t2", userId: "u1", purpose: .resetPassword, createdAt: now, expiresAt: now + 60),
+                outbox: [])
             #expect(try await store.consumeUserToken(tokenHash: "t1", purpose: .resetPassword, at: now) == nil)
             #expect(try await store.consumeUserToken(tokenHash: "t1", purpose: .verifyEmail, at: now) == "u1")
             #expect(try await store.consumeUserToken(tokenHash: "t1", purpose: .verifyEmail, at: now) == nil)

@@ -30,14 +30,17 @@ import TollgateStorage
             let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for index in 0..<200 {
                     group.addTask {
-                        try await service.consume(customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "k\(index)").allowed
+                        try await service.consume(
+                            customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "k\(index)"
+                        ).allowed
                     }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
             #expect(accepted == 100)
             let window = PeriodMath.window(.monthly, containing: Fixtures.utc(2026, 5, 14), anchor: .distantPast)
-            let stored = try await store.counterValue(CounterKey(subject: "customer:c1", feature: "searches", periodStartMillis: Millis.from(window.start)))
+            let stored = try await store.counterValue(
+                CounterKey(subject: "customer:c1", feature: "searches", periodStartMillis: Millis.from(window.start)))
             #expect(stored == 100)
         }
     }
@@ -46,13 +49,18 @@ import TollgateStorage
     func aRetriedConsumeReturnsTheFirstAnswerAndCountsOnce(database: TestDatabase) async throws {
         try await withMeter(database) { service, _ in
             _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
-            let first = try await service.consume(customerId: "c1", featureId: "starter", amount: 2, idempotencyKey: "same")
-            let again = try await service.consume(customerId: "c1", featureId: "starter", amount: 2, idempotencyKey: "same")
+            let first = try await service.consume(
+                customerId: "c1", featureId: "starter", amount: 2, idempotencyKey: "same")
+            let again = try await service.consume(
+                customerId: "c1", featureId: "starter", amount: 2, idempotencyKey: "same")
             #expect(first == again && first.used == 2)
             // Concurrent duplicates of a new key: one is counted, all get its answer.
             let answers = try await withThrowingTaskGroup(of: UsageOutcome.self) { group in
                 for _ in 0..<20 {
-                    group.addTask { try await service.consume(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "burst") }
+                    group.addTask {
+                        try await service.consume(
+                            customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "burst")
+                    }
                 }
                 return try await group.reduce(into: [UsageOutcome]()) { $0.append($1) }
             }
@@ -76,13 +84,20 @@ import TollgateStorage
             }
             // A new service has empty memory, as after a restart.
             try await MeterHarness.withService(store: store, catalog: catalog, clock: clock) { service in
-                let replay = try await service.consume(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "k")
+                let replay = try await service.consume(
+                    customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "k")
                 #expect(replay == first)
                 #expect(try await service.check(customerId: "c1", featureId: "starter", amount: 1).used == 1)
                 // With the quota used up since, the retry is still the first answer, not a refusal.
-                #expect(try await service.consume(customerId: "c1", featureId: "starter", amount: 4, idempotencyKey: "fill").allowed)
-                #expect(try await service.consume(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "k") == first)
-                #expect(try await service.consume(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "new").allowed == false)
+                #expect(
+                    try await service.consume(customerId: "c1", featureId: "starter", amount: 4, idempotencyKey: "fill")
+                        .allowed)
+                #expect(
+                    try await service.consume(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "k")
+                        == first)
+                #expect(
+                    try await service.consume(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "new")
+                        .allowed == false)
             }
         }
     }
@@ -93,18 +108,24 @@ import TollgateStorage
         try await withMeter(database, clock: clock) { service, _ in
             _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
             // Lifetime starter pack on the free plan: 5 in all.
-            let starter = try await service.consume(customerId: "c1", featureId: "starter", amount: 5, idempotencyKey: "s1")
+            let starter = try await service.consume(
+                customerId: "c1", featureId: "starter", amount: 5, idempotencyKey: "s1")
             #expect(starter.allowed && starter.remaining == 0 && starter.resetsAt == nil)
             _ = try await service.changePlan(customerId: "c1", planId: "pro")
-            let january = try await service.consume(customerId: "c1", featureId: "searches", amount: 100, idempotencyKey: "j1")
+            let january = try await service.consume(
+                customerId: "c1", featureId: "searches", amount: 100, idempotencyKey: "j1")
             #expect(january.allowed && january.resetsAt == Fixtures.utc(2026, 2, 1))
-            #expect(try await service.consume(customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "j2").reason == .userQuotaExhausted)
-            clock.advance(by: 1)  // 2026-02-01 00:00:00 UTC
-            let february = try await service.consume(customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "f1")
+            #expect(
+                try await service.consume(customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "j2")
+                    .reason == .userQuotaExhausted)
+            clock.advance(by: 1) // 2026-02-01 00:00:00 UTC
+            let february = try await service.consume(
+                customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "f1")
             #expect(february.allowed && february.used == 1 && february.resetsAt == Fixtures.utc(2026, 3, 1))
             _ = try await service.changePlan(customerId: "c1", planId: "free")
             clock.advance(by: 86_400 * 400)
-            let later = try await service.consume(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "s2")
+            let later = try await service.consume(
+                customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "s2")
             #expect(!later.allowed && later.reason == .userQuotaExhausted && later.upgradeTier == "pro")
         }
     }
@@ -113,13 +134,21 @@ import TollgateStorage
     func refusalsAndLimitReleases(database: TestDatabase) async throws {
         try await withMeter(database) { service, _ in
             _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
-            let tier = try await service.consume(customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "t")
+            let tier = try await service.consume(
+                customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "t")
             #expect(!tier.allowed && tier.reason == .tierLimited && tier.upgradeTier == "pro")
-            #expect(try await service.consume(customerId: "c1", featureId: "notes", amount: 3, idempotencyKey: "n1").allowed)
-            #expect(try await service.consume(customerId: "c1", featureId: "notes", amount: 1, idempotencyKey: "n2").reason == .userQuotaExhausted)
-            let released = try await service.release(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "r1")
+            #expect(
+                try await service.consume(customerId: "c1", featureId: "notes", amount: 3, idempotencyKey: "n1").allowed
+            )
+            #expect(
+                try await service.consume(customerId: "c1", featureId: "notes", amount: 1, idempotencyKey: "n2").reason
+                    == .userQuotaExhausted)
+            let released = try await service.release(
+                customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "r1")
             #expect(released.used == 1 && released.amount == 2)
-            #expect(try await service.release(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "r1") == released)
+            #expect(
+                try await service.release(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "r1")
+                    == released)
             let floor = try await service.release(customerId: "c1", featureId: "notes", amount: 5, idempotencyKey: "r2")
             #expect(floor.used == 0 && floor.amount == 1)
             await #expect(throws: DomainError.self) {
@@ -146,7 +175,9 @@ import TollgateStorage
             let store = SQLStore(provider: flaky)
             try await MeterHarness.withService(store: store, catalog: catalog, clock: clock) { service in
                 _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
-                #expect(try await service.consume(customerId: "c1", featureId: "notes", amount: 1, idempotencyKey: "a").used == 1)
+                #expect(
+                    try await service.consume(customerId: "c1", featureId: "notes", amount: 1, idempotencyKey: "a").used
+                        == 1)
                 flaky.failWrites.store(true, ordering: .relaxed)
                 await #expect(throws: MeterError.commitFailed) {
                     try await service.consume(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "b")
@@ -154,9 +185,13 @@ import TollgateStorage
                 flaky.failWrites.store(false, ordering: .relaxed)
                 #expect(try await service.check(customerId: "c1", featureId: "notes", amount: 1).used == 1)
                 // The failed key was not stored: retrying it now counts it.
-                #expect(try await service.consume(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "b").used == 3)
+                #expect(
+                    try await service.consume(customerId: "c1", featureId: "notes", amount: 2, idempotencyKey: "b").used
+                        == 3)
             }
-            #expect(try await base.counterValue(CounterKey(subject: "customer:c1", feature: "notes", periodStartMillis: 0)) == 3)
+            #expect(
+                try await base.counterValue(CounterKey(subject: "customer:c1", feature: "notes", periodStartMillis: 0))
+                    == 3)
         }
     }
 
@@ -169,7 +204,9 @@ import TollgateStorage
             let round = Atomic<Int>(0)
             await propertyCheck(count: 25, input: operations) { ops in
                 let customer = "p\(round.wrappingAdd(1, ordering: .relaxed).oldValue)"
-                try await MeterHarness.withService(store: store, catalog: catalog, clock: ManualClock(Fixtures.utc(2026, 5, 14))) { service in
+                try await MeterHarness.withService(
+                    store: store, catalog: catalog, clock: ManualClock(Fixtures.utc(2026, 5, 14))
+                ) { service in
                     _ = try await service.createCustomer(id: customer, email: nil, name: nil)
                     var used: Int64 = 0
                     // Recorded answers by key, with the amount that was asked for.
@@ -178,14 +215,18 @@ import TollgateStorage
                         let key = "\(isConsume ? "c" : "r")\(keyIndex)"
                         func call() async throws -> UsageOutcome {
                             isConsume
-                                ? try await service.consume(customerId: customer, featureId: "notes", amount: amount, idempotencyKey: key)
-                                : try await service.release(customerId: customer, featureId: "notes", amount: amount, idempotencyKey: key)
+                                ? try await service.consume(
+                                    customerId: customer, featureId: "notes", amount: amount, idempotencyKey: key)
+                                : try await service.release(
+                                    customerId: customer, featureId: "notes", amount: amount, idempotencyKey: key)
                         }
                         if let previous = answered[key] {
                             if previous.requested == amount {
                                 #expect(try await call() == previous.outcome, "replay of \(key)")
                             } else {
-                                await #expect(throws: DomainError.self, "\(key) reused for another amount") { try await call() }
+                                await #expect(throws: DomainError.self, "\(key) reused for another amount") {
+                                    try await call()
+                                }
                             }
                             continue
                         }
@@ -202,7 +243,10 @@ import TollgateStorage
                         }
                         #expect(outcome.used == used && used <= 3)
                     }
-                    #expect(try await store.counterValue(CounterKey(subject: "customer:\(customer)", feature: "notes", periodStartMillis: 0)) == used)
+                    #expect(
+                        try await store.counterValue(
+                            CounterKey(subject: "customer:\(customer)", feature: "notes", periodStartMillis: 0)) == used
+                    )
                 }
             }
         }

@@ -9,10 +9,13 @@ import TollgateStorage
 /// commits never pause (a passive checkpoint alone never finds the WAL fully copied then).
 @Suite struct SQLiteCheckpointTests {
     @Test func theWALStaysBoundedUnderBackToBackCommitsAndLosesNothing() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tollgate-wal-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tollgate-wal-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let policy = SQLiteProvider.CheckpointPolicy(afterPages: 50, rewindBeyondPages: 500)
-        let provider = try await SQLiteProvider.open(directory: directory, checkpoints: policy, logger: TestDatabase.logger)
+        let provider = try await SQLiteProvider.open(
+            directory: directory, checkpoints: policy, logger: TestDatabase.logger)
         try await Migrator.migrate(provider)
         let store = SQLStore(provider: provider)
         let walPath = directory + "/tollgate.sqlite-wal"
@@ -22,8 +25,14 @@ import TollgateStorage
         for batch in 0..<200 {
             let entries = (0..<50).map { index in
                 UsageEntry(
-                    deltas: [CounterDelta(key: CounterKey(subject: "customer:c\(index % 7)", feature: "calls", periodStartMillis: 0), period: "lifetime", periodEndMillis: nil, delta: 1)],
-                    record: IdempotencyRecord(scope: "consume:c\(index % 7)", key: "k\(batch)-\(index)", fingerprint: "calls|1|", response: padding, createdAt: Date())
+                    deltas: [
+                        CounterDelta(
+                            key: CounterKey(subject: "customer:c\(index % 7)", feature: "calls", periodStartMillis: 0),
+                            period: "lifetime", periodEndMillis: nil, delta: 1)
+                    ],
+                    record: IdempotencyRecord(
+                        scope: "consume:c\(index % 7)", key: "k\(batch)-\(index)", fingerprint: "calls|1|",
+                        response: padding, createdAt: Date())
                 )
             }
             let applied = try await store.commit(UsageBatch(entries: entries, at: Date()))
@@ -37,7 +46,8 @@ import TollgateStorage
         let reopened = try await SQLStore.open(.sqlite(directory: directory), logger: TestDatabase.logger)
         var total: Int64 = 0
         for customer in 0..<7 {
-            total += try await reopened.counterValue(CounterKey(subject: "customer:c\(customer)", feature: "calls", periodStartMillis: 0))
+            total += try await reopened.counterValue(
+                CounterKey(subject: "customer:c\(customer)", feature: "calls", periodStartMillis: 0))
         }
         #expect(total == 200 * 50)
         await reopened.shutdown()

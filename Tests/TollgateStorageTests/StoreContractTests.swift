@@ -10,7 +10,9 @@ import TollgateStorage
     let now = Date(timeIntervalSince1970: 1_780_000_000)
 
     func customer(_ id: String, plan: String = "free") -> CustomerRecord {
-        CustomerRecord(id: id, email: "\(id)@example.com", name: nil, planId: plan, billingAnchor: now, createdAt: now, updatedAt: now)
+        CustomerRecord(
+            id: id, email: "\(id)@example.com", name: nil, planId: plan, billingAnchor: now, createdAt: now,
+            updatedAt: now)
     }
 
     @Test(arguments: TestDatabase.all)
@@ -18,7 +20,9 @@ import TollgateStorage
         try await database.withStore { store, _ in
             #expect(try await Migrator.migrate(store.provider).isEmpty)
             let versions = try await store.provider.read { db in
-                try await db.raw("SELECT version FROM schema_migrations ORDER BY version").all().map { try $0.decode(column: "version", as: Int.self) }
+                try await db.raw("SELECT version FROM schema_migrations ORDER BY version").all().map {
+                    try $0.decode(column: "version", as: Int.self)
+                }
             }
             #expect(versions == Array(1...Migrator.latestVersion))
         }
@@ -43,7 +47,9 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func apiKeysAreFoundByHashOnly(database: TestDatabase) async throws {
         try await database.withStore { store, _ in
-            let key = APIKeyRecord(id: "key_1", prefix: "tg_sk_abc", secretHash: "h1", scopes: ["admin", "usage:write"], name: "ci", createdAt: now)
+            let key = APIKeyRecord(
+                id: "key_1", prefix: "tg_sk_abc", secretHash: "h1", scopes: ["admin", "usage:write"], name: "ci",
+                createdAt: now)
             try await store.insertAPIKey(key)
             #expect(try await store.apiKey(secretHash: "h1") == key)
             #expect(try await store.apiKey(secretHash: "h2") == nil)
@@ -58,16 +64,24 @@ import TollgateStorage
         try await database.withStore { store, _ in
             let key = CounterKey(subject: "customer:c1", feature: "search", periodStartMillis: 1000)
             let other = CounterKey(subject: "customer:c1", feature: "notes", periodStartMillis: 0)
-            let record = IdempotencyRecord(scope: "consume:c1", key: "k1", fingerprint: "search|2", response: "{}", createdAt: now)
-            try await store.commit(UsageBatch(deltas: [
-                CounterDelta(key: key, period: "monthly", periodEndMillis: 2000, delta: 2),
-                CounterDelta(key: key, period: "monthly", periodEndMillis: 2000, delta: 3),
-                CounterDelta(key: other, period: "lifetime", periodEndMillis: nil, delta: 7),
-            ], idempotencyRecords: [record], at: now))
-            try await store.commit(UsageBatch(deltas: [CounterDelta(key: other, period: "lifetime", periodEndMillis: nil, delta: -2)], idempotencyRecords: [], at: now))
+            let record = IdempotencyRecord(
+                scope: "consume:c1", key: "k1", fingerprint: "search|2", response: "{}", createdAt: now)
+            try await store.commit(
+                UsageBatch(
+                    deltas: [
+                        CounterDelta(key: key, period: "monthly", periodEndMillis: 2000, delta: 2),
+                        CounterDelta(key: key, period: "monthly", periodEndMillis: 2000, delta: 3),
+                        CounterDelta(key: other, period: "lifetime", periodEndMillis: nil, delta: 7),
+                    ], idempotencyRecords: [record], at: now))
+            try await store.commit(
+                UsageBatch(
+                    deltas: [CounterDelta(key: other, period: "lifetime", periodEndMillis: nil, delta: -2)],
+                    idempotencyRecords: [], at: now))
             #expect(try await store.counterValue(key) == 5)
             #expect(try await store.counterValue(other) == 5)
-            #expect(try await store.counterValue(CounterKey(subject: "customer:c2", feature: "search", periodStartMillis: 1000)) == 0)
+            #expect(
+                try await store.counterValue(
+                    CounterKey(subject: "customer:c2", feature: "search", periodStartMillis: 1000)) == 0)
             #expect(try await store.idempotencyRecord(scope: "consume:c1", key: "k1") == record)
             #expect(try await store.idempotencyRecord(scope: "consume:c2", key: "k1") == nil)
         }
@@ -78,12 +92,15 @@ import TollgateStorage
         try await database.withStore { store, _ in
             let key = CounterKey(subject: "customer:c1", feature: "search", periodStartMillis: 1000)
             func entry(_ delta: Int64, _ idempotencyKey: String) -> UsageEntry {
-                UsageEntry(deltas: [CounterDelta(key: key, period: "monthly", periodEndMillis: nil, delta: delta)],
-                           record: IdempotencyRecord(scope: "consume:c1", key: idempotencyKey, fingerprint: "f", response: "{}", createdAt: now))
+                UsageEntry(
+                    deltas: [CounterDelta(key: key, period: "monthly", periodEndMillis: nil, delta: delta)],
+                    record: IdempotencyRecord(
+                        scope: "consume:c1", key: idempotencyKey, fingerprint: "f", response: "{}", createdAt: now))
             }
             #expect(try await store.commit(UsageBatch(entries: [entry(1, "k1")], at: now)) == [true])
             // k1 again (a retry, or another node's), k2 new, and k2 twice in one batch.
-            let applied = try await store.commit(UsageBatch(entries: [entry(10, "k1"), entry(2, "k2"), entry(100, "k2")], at: now))
+            let applied = try await store.commit(
+                UsageBatch(entries: [entry(10, "k1"), entry(2, "k2"), entry(100, "k2")], at: now))
             #expect(applied == [false, true, false])
             #expect(try await store.counterValue(key) == 3)
         }
@@ -95,14 +112,21 @@ import TollgateStorage
             let march = Fixtures.utc(2026, 3, 1), april = Fixtures.utc(2026, 4, 1), may = Fixtures.utc(2026, 5, 1)
             func delta(_ feature: String, _ start: Date?, _ used: Int64) -> CounterDelta {
                 CounterDelta(
-                    key: CounterKey(subject: "customer:c1", feature: feature, periodStartMillis: start.map(Millis.from) ?? 0),
+                    key: CounterKey(
+                        subject: "customer:c1", feature: feature, periodStartMillis: start.map(Millis.from) ?? 0),
                     period: start == nil ? "lifetime" : "monthly", periodEndMillis: nil, delta: used
                 )
             }
-            try await store.commit(UsageBatch(deltas: [
-                delta("search", march, 3), delta("search", april, 4), delta("search", may, 5), delta("notes", nil, 9),
-                CounterDelta(key: CounterKey(subject: "customer:c2", feature: "search", periodStartMillis: Millis.from(april)), period: "monthly", periodEndMillis: nil, delta: 1),
-            ], idempotencyRecords: [], at: now))
+            try await store.commit(
+                UsageBatch(
+                    deltas: [
+                        delta("search", march, 3), delta("search", april, 4), delta("search", may, 5),
+                        delta("notes", nil, 9),
+                        CounterDelta(
+                            key: CounterKey(
+                                subject: "customer:c2", feature: "search", periodStartMillis: Millis.from(april)),
+                            period: "monthly", periodEndMillis: nil, delta: 1),
+                    ], idempotencyRecords: [], at: now))
             let rows = try await store.usageHistory(subject: "customer:c1", from: april, to: may)
             #expect(rows.map(\.feature) == ["notes", "search"])
             #expect(rows.map(\.used) == [9, 4])
@@ -117,7 +141,10 @@ import TollgateStorage
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<40 {
                     group.addTask {
-                        try await store.commit(UsageBatch(deltas: [CounterDelta(key: key, period: "lifetime", periodEndMillis: nil, delta: 1)], idempotencyRecords: [], at: Date()))
+                        try await store.commit(
+                            UsageBatch(
+                                deltas: [CounterDelta(key: key, period: "lifetime", periodEndMillis: nil, delta: 1)],
+                                idempotencyRecords: [], at: Date()))
                     }
                 }
                 try await group.waitForAll()
