@@ -51,7 +51,8 @@ struct MeterBench {
                 }
                 try await db.raw(
                     """
-                    INSERT INTO customers (id, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms) VALUES \(customers.joined(separator: ", "))
+                    INSERT INTO customers (id, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms)
+                        VALUES \(customers.joined(separator: ", "))
                     """
                 ).run()
                 let counters = chunk.map { index -> SQLQueryString in
@@ -59,7 +60,8 @@ struct MeterBench {
                 }
                 try await db.raw(
                     """
-                    INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
+                    INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used,
+                        updated_at_ms)
                     VALUES \(counters.joined(separator: ", "))
                     """
                 ).run()
@@ -118,7 +120,8 @@ struct MeterBench {
         try await db.raw(
             """
             UPDATE usage_counters SET used = used + 1
-            WHERE subject = \(bind: subject) AND feature = 'calls' AND period_start_ms = 0 AND used + 1 <= \(bind: limit)
+            WHERE subject = \(bind: subject) AND feature = 'calls' AND period_start_ms = 0
+                AND used + 1 <= \(bind: limit)
             """
         ).run()
     }

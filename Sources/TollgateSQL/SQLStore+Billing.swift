@@ -5,7 +5,8 @@ import TollgateStorage
 
 extension SQLStore {
     private static let subscriptionColumns = """
-        id, subject, plan_id, billing_interval, currency, seats, status, current_period_start_ms, current_period_end_ms, trial_end_ms,
+        id, subject, plan_id, billing_interval, currency, seats, status, current_period_start_ms, current_period_end_ms,
+            trial_end_ms,
         cancel_at_period_end, canceled_at_ms, past_due_since_ms, pending_plan_id, has_payment_method, add_ons
         """
 
@@ -31,16 +32,22 @@ extension SQLStore {
             try await db.raw("DELETE FROM subscriptions WHERE id = \(bind: subscription.id)").run()
             try await db.raw(
                 """
-                INSERT INTO subscriptions (id, subject, provider, plan_id, billing_interval, currency, seats, status, current_period_start_ms,
-                    current_period_end_ms, trial_end_ms, cancel_at_period_end, canceled_at_ms, past_due_since_ms, pending_plan_id,
+                INSERT INTO subscriptions (id, subject, provider, plan_id, billing_interval, currency, seats, status,
+                    current_period_start_ms,
+                    current_period_end_ms, trial_end_ms, cancel_at_period_end, canceled_at_ms, past_due_since_ms,
+                        pending_plan_id,
                     has_payment_method, add_ons, version_ms, updated_at_ms)
-                VALUES (\(bind: subscription.id), \(bind: subscription.subject), \(bind: provider), \(bind: subscription.planId),
-                    \(bind: subscription.interval.rawValue), \(bind: subscription.currency.code), \(bind: subscription.seats),
+                VALUES (\(bind: subscription.id), \(bind: subscription.subject), \(bind: provider),
+                    \(bind: subscription.planId),
+                    \(bind: subscription.interval.rawValue), \(bind: subscription.currency.code),
+                        \(bind: subscription.seats),
                     \(bind: subscription.status.rawValue), \(bind: Millis.from(subscription.currentPeriodStart)),
-                    \(bind: Millis.from(subscription.currentPeriodEnd)), \(bind: subscription.trialEnd.map(Millis.from)),
+                    \(bind: Millis.from(subscription.currentPeriodEnd)),
+                        \(bind: subscription.trialEnd.map(Millis.from)),
                     \(bind: subscription.cancelAtPeriodEnd ? 1 : 0), \(bind: subscription.canceledAt.map(Millis.from)),
                     \(bind: subscription.pastDueSince.map(Millis.from)), \(bind: subscription.pendingPlanId),
-                    \(bind: subscription.hasPaymentMethod ? 1 : 0), \(bind: addOns), \(bind: versionMs), \(bind: Millis.from(now)))
+                    \(bind: subscription.hasPaymentMethod ? 1 : 0), \(bind: addOns), \(bind: versionMs),
+                        \(bind: Millis.from(now)))
                 """
             ).run()
             let all = try await db.raw(
@@ -51,7 +58,8 @@ extension SQLStore {
             try await db.raw(
                 """
                 UPDATE customers SET plan_id = \(bind: plan),
-                    billing_anchor_ms = CASE WHEN plan_id = \(bind: plan) THEN billing_anchor_ms ELSE \(bind: Millis.from(subscription.currentPeriodStart)) END,
+                    billing_anchor_ms = CASE WHEN plan_id = \(bind: plan) THEN billing_anchor_ms
+                        ELSE \(bind: Millis.from(subscription.currentPeriodStart)) END,
                     updated_at_ms = \(bind: Millis.from(now))
                 WHERE id = \(bind: subscription.subject)
                 """
@@ -70,9 +78,12 @@ extension SQLStore {
             for charge in charges {
                 try await db.raw(
                     """
-                    INSERT INTO invoice_items (id, subject, kind, description, amount_minor, currency, reference, created_at_ms)
-                    VALUES (\(bind: charge.id), \(bind: charge.subject), \(bind: charge.kind), \(bind: charge.description),
-                        \(bind: charge.amount.amountMinor), \(bind: charge.amount.currency.code), \(bind: charge.reference), \(bind: Millis.from(charge.createdAt)))
+                    INSERT INTO invoice_items (id, subject, kind, description, amount_minor, currency, reference,
+                        created_at_ms)
+                    VALUES (\(bind: charge.id), \(bind: charge.subject), \(bind: charge.kind),
+                        \(bind: charge.description),
+                        \(bind: charge.amount.amountMinor), \(bind: charge.amount.currency.code),
+                            \(bind: charge.reference), \(bind: Millis.from(charge.createdAt)))
                     ON CONFLICT (subject, reference) DO NOTHING
                     """
                 ).run()
@@ -85,7 +96,8 @@ extension SQLStore {
         try await self.provider.read { db in
             try await db.raw(
                 """
-                SELECT id, subject, kind, description, amount_minor, currency, reference, invoice_id, created_at_ms FROM invoice_items
+                SELECT id, subject, kind, description, amount_minor, currency, reference, invoice_id, created_at_ms
+                    FROM invoice_items
                 WHERE subject = \(bind: subject) AND invoice_id IS NULL ORDER BY created_at_ms, id
                 """
             ).all().map(Self.decodeInvoiceItem)
@@ -98,9 +110,12 @@ extension SQLStore {
             let inserted =
                 try await db.raw(
                     """
-                    INSERT INTO invoices (id, subject, subscription_id, currency, period_start_ms, period_end_ms, lines, total_minor, created_at_ms)
-                    VALUES (\(bind: invoice.id), \(bind: invoice.subject), \(bind: invoice.subscriptionId), \(bind: invoice.currency.code),
-                        \(bind: Millis.from(invoice.periodStart)), \(bind: Millis.from(invoice.periodEnd)), \(bind: lines), \(bind: invoice.total),
+                    INSERT INTO invoices (id, subject, subscription_id, currency, period_start_ms, period_end_ms, lines,
+                        total_minor, created_at_ms)
+                    VALUES (\(bind: invoice.id), \(bind: invoice.subject), \(bind: invoice.subscriptionId),
+                        \(bind: invoice.currency.code),
+                        \(bind: Millis.from(invoice.periodStart)), \(bind: Millis.from(invoice.periodEnd)),
+                            \(bind: lines), \(bind: invoice.total),
                         \(bind: Millis.from(invoice.createdAt)))
                     ON CONFLICT (subscription_id, period_start_ms) DO NOTHING
                     RETURNING id
@@ -110,7 +125,8 @@ extension SQLStore {
             for id in itemIds {
                 try await db.raw(
                     """
-                    UPDATE invoice_items SET invoice_id = \(bind: invoice.id) WHERE id = \(bind: id) AND subject = \(bind: invoice.subject) AND invoice_id IS NULL
+                    UPDATE invoice_items SET invoice_id = \(bind: invoice.id) WHERE id = \(bind: id)
+                        AND subject = \(bind: invoice.subject) AND invoice_id IS NULL
                     """
                 ).run()
             }
@@ -122,7 +138,8 @@ extension SQLStore {
         try await self.provider.read { db in
             try await db.raw(
                 """
-                SELECT id, subject, subscription_id, currency, period_start_ms, period_end_ms, lines, created_at_ms FROM invoices
+                SELECT id, subject, subscription_id, currency, period_start_ms, period_end_ms, lines, created_at_ms
+                    FROM invoices
                 WHERE subject = \(bind: subject) ORDER BY period_start_ms DESC, id
                 """
             ).all().map { row in
@@ -181,7 +198,8 @@ extension SQLStore {
         try await self.provider.read { db in
             try await db.raw(
                 """
-                SELECT \(unsafeRaw: Self.subscriptionColumns), provider FROM subscriptions WHERE subject = \(bind: subject) ORDER BY current_period_start_ms, id
+                SELECT \(unsafeRaw: Self.subscriptionColumns), provider FROM subscriptions
+                    WHERE subject = \(bind: subject) ORDER BY current_period_start_ms, id
                 """
             ).all().map { (try Self.decodeSubscription($0), try $0.decode(column: "provider", as: String.self)) }
         }
@@ -218,7 +236,8 @@ extension SQLStore {
         try await self.provider.read { db in
             try await db.raw(
                 """
-                SELECT customer_id FROM provider_customers WHERE provider = \(bind: provider) AND provider_customer_id = \(bind: providerCustomerId)
+                SELECT customer_id FROM provider_customers WHERE provider = \(bind: provider)
+                    AND provider_customer_id = \(bind: providerCustomerId)
                 """
             ).first()?.decode(column: "customer_id", as: String.self)
         }
@@ -228,7 +247,8 @@ extension SQLStore {
         try await self.provider.read { db in
             try await db.raw(
                 """
-                SELECT provider_customer_id FROM provider_customers WHERE provider = \(bind: provider) AND customer_id = \(bind: customerId)
+                SELECT provider_customer_id FROM provider_customers WHERE provider = \(bind: provider)
+                    AND customer_id = \(bind: customerId)
                 """
             ).first()?.decode(column: "provider_customer_id", as: String.self)
         }
@@ -251,7 +271,8 @@ extension SQLStore {
     {
         try await db.raw(
             """
-            INSERT INTO webhook_events (provider, event_id, type, received_at_ms) VALUES (\(bind: provider), \(bind: eventId), \(bind: type), \(bind: Millis.from(now)))
+            INSERT INTO webhook_events (provider, event_id, type, received_at_ms) VALUES (\(bind: provider),
+                \(bind: eventId), \(bind: type), \(bind: Millis.from(now)))
             ON CONFLICT (provider, event_id) DO NOTHING
             RETURNING event_id
             """

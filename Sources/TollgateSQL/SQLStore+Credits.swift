@@ -28,7 +28,8 @@ extension SQLStore {
             if let claim,
                 let stored = try await db.raw(
                     """
-                    SELECT fingerprint, response FROM idempotency_keys WHERE scope = \(bind: claim.scope) AND idempotency_key = \(bind: claim.key)
+                    SELECT fingerprint, response FROM idempotency_keys WHERE scope = \(bind: claim.scope)
+                        AND idempotency_key = \(bind: claim.key)
                     """
                 ).first()
             {
@@ -64,9 +65,12 @@ extension SQLStore {
             for grant in change.grants {
                 try await db.raw(
                     """
-                    INSERT INTO credit_grants (id, subject, credit_type, amount, remaining, priority, expires_at_ms, reason, reference, created_at_ms)
-                    VALUES (\(bind: grant.id), \(bind: subject), \(bind: creditType), \(bind: grant.amount), 0, \(bind: grant.priority),
-                            \(bind: grant.expiresAt.map(Millis.from)), \(bind: grant.reason.rawValue), \(bind: grant.reference), \(bind: Millis.from(now)))
+                    INSERT INTO credit_grants (id, subject, credit_type, amount, remaining, priority, expires_at_ms,
+                        reason, reference, created_at_ms)
+                    VALUES (\(bind: grant.id), \(bind: subject), \(bind: creditType), \(bind: grant.amount), 0,
+                        \(bind: grant.priority),
+                            \(bind: grant.expiresAt.map(Millis.from)), \(bind: grant.reason.rawValue),
+                                \(bind: grant.reference), \(bind: Millis.from(now)))
                     """
                 ).run()
                 grants.append(
@@ -81,9 +85,11 @@ extension SQLStore {
             for reservation in change.newReservations {
                 try await db.raw(
                     """
-                    INSERT INTO credit_reservations (id, subject, credit_type, amount, status, expires_at_ms, created_at_ms)
+                    INSERT INTO credit_reservations (id, subject, credit_type, amount, status, expires_at_ms,
+                        created_at_ms)
                     VALUES (\(bind: reservation.id), \(bind: subject), \(bind: creditType), \(bind: reservation.amount),
-                            \(bind: reservation.status.rawValue), \(bind: Millis.from(reservation.expiresAt)), \(bind: Millis.from(reservation.createdAt)))
+                            \(bind: reservation.status.rawValue), \(bind: Millis.from(reservation.expiresAt)),
+                                \(bind: Millis.from(reservation.createdAt)))
                     """
                 ).run()
             }
@@ -92,7 +98,8 @@ extension SQLStore {
             }
             try await db.raw(
                 """
-                UPDATE credit_accounts SET balance = \(bind: account.balance), overdrawn = \(bind: account.overdrawn), last_seq = \(bind: account.lastSeq)
+                UPDATE credit_accounts SET balance = \(bind: account.balance), overdrawn = \(bind: account.overdrawn),
+                    last_seq = \(bind: account.lastSeq)
                 WHERE subject = \(bind: subject) AND credit_type = \(bind: creditType)
                 """
             ).run()
@@ -100,7 +107,8 @@ extension SQLStore {
                 try await db.raw(
                     """
                     INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
-                    VALUES (\(bind: claim.scope), \(bind: claim.key), \(bind: claim.fingerprint), \(bind: change.response), \(bind: Millis.from(now)))
+                    VALUES (\(bind: claim.scope), \(bind: claim.key), \(bind: claim.fingerprint),
+                        \(bind: change.response), \(bind: Millis.from(now)))
                     """
                 ).run()
             }
@@ -113,7 +121,8 @@ extension SQLStore {
             let overdrawn =
                 try await db.raw(
                     """
-                    SELECT overdrawn FROM credit_accounts WHERE subject = \(bind: subject) AND credit_type = \(bind: creditType)
+                    SELECT overdrawn FROM credit_accounts WHERE subject = \(bind: subject)
+                        AND credit_type = \(bind: creditType)
                     """
                 ).first()?.decode(column: "overdrawn", as: Int64.self) ?? 0
             let live = try await Self.grants(db, subject: subject, creditType: creditType).filter {
@@ -145,7 +154,8 @@ extension SQLStore {
             try await db.raw(
                 """
                 SELECT id, seq, delta, balance_after, reason, reference, created_at_ms FROM credit_transactions
-                WHERE subject = \(bind: subject) AND credit_type = \(bind: creditType) AND seq < \(bind: before ?? Int64.max)
+                WHERE subject = \(bind: subject) AND credit_type = \(bind: creditType)
+                    AND seq < \(bind: before ?? Int64.max)
                 ORDER BY seq DESC LIMIT \(literal: limit)
                 """
             ).all().map { row in
@@ -166,7 +176,8 @@ extension SQLStore {
         try await provider.read { db in
             try await db.raw(
                 """
-                SELECT id, subject, credit_type, amount, status, committed_amount, expires_at_ms, created_at_ms FROM credit_reservations WHERE id = \(bind: id)
+                SELECT id, subject, credit_type, amount, status, committed_amount, expires_at_ms, created_at_ms
+                    FROM credit_reservations WHERE id = \(bind: id)
                 """
             ).first().map(Self.decodeReservation)
         }
@@ -176,8 +187,10 @@ extension SQLStore {
         try await provider.read { db in
             try await db.raw(
                 """
-                SELECT CAST(COALESCE(SUM(l.amount), 0) AS BIGINT) AS total FROM credit_lines l JOIN credit_transactions t ON t.id = l.transaction_id
-                WHERE t.subject = \(bind: subject) AND t.credit_type = \(bind: creditType) AND l.account NOT LIKE 'system:%'
+                SELECT CAST(COALESCE(SUM(l.amount), 0) AS BIGINT) AS total FROM credit_lines l
+                    JOIN credit_transactions t ON t.id = l.transaction_id
+                WHERE t.subject = \(bind: subject) AND t.credit_type = \(bind: creditType)
+                    AND l.account NOT LIKE 'system:%'
                 """
             ).first()?.decode(column: "total", as: Int64.self) ?? 0
         }
@@ -220,9 +233,12 @@ extension SQLStore {
         let id = "ctx_" + UUID().uuidString.lowercased()
         try await db.raw(
             """
-            INSERT INTO credit_transactions (id, subject, credit_type, seq, delta, balance_after, reason, reference, created_at_ms)
-            VALUES (\(bind: id), \(bind: subject), \(bind: creditType), \(bind: account.lastSeq), \(bind: delta), \(bind: account.balance),
-                    \(bind: transaction.reason.rawValue), \(bind: transaction.reference), \(bind: Millis.from(transaction.at)))
+            INSERT INTO credit_transactions (id, subject, credit_type, seq, delta, balance_after, reason, reference,
+                created_at_ms)
+            VALUES (\(bind: id), \(bind: subject), \(bind: creditType), \(bind: account.lastSeq), \(bind: delta),
+                \(bind: account.balance),
+                    \(bind: transaction.reason.rawValue), \(bind: transaction.reference),
+                        \(bind: Millis.from(transaction.at)))
             """
         ).run()
         for (number, line) in transaction.lines.enumerated() {
@@ -267,7 +283,8 @@ extension SQLStore {
     {
         try await db.raw(
             """
-            SELECT id, subject, credit_type, amount, status, committed_amount, expires_at_ms, created_at_ms FROM credit_reservations
+            SELECT id, subject, credit_type, amount, status, committed_amount, expires_at_ms, created_at_ms
+                FROM credit_reservations
             WHERE subject = \(bind: subject) AND credit_type = \(bind: creditType) AND status = 'held'
             """
         ).all().map(decodeReservation)
@@ -276,7 +293,8 @@ extension SQLStore {
     private static func settle(_ db: any SQLDatabase, _ reservation: ReservationRecord, at: Date) async throws {
         try await db.raw(
             """
-            UPDATE credit_reservations SET status = \(bind: reservation.status.rawValue), committed_amount = \(bind: reservation.committedAmount),
+            UPDATE credit_reservations SET status = \(bind: reservation.status.rawValue),
+                committed_amount = \(bind: reservation.committedAmount),
                    settled_at_ms = \(bind: Millis.from(at))
             WHERE id = \(bind: reservation.id)
             """

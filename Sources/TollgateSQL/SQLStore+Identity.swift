@@ -15,7 +15,8 @@ extension SQLStore {
             let inserted = try await db.raw(
                 """
                 INSERT INTO users (id, email, password_hash, created_at_ms, updated_at_ms)
-                VALUES (\(bind: user.id), \(bind: user.email), \(bind: user.passwordHash), \(bind: Millis.from(user.createdAt)), \(bind: Millis.from(user.updatedAt)))
+                VALUES (\(bind: user.id), \(bind: user.email), \(bind: user.passwordHash),
+                    \(bind: Millis.from(user.createdAt)), \(bind: Millis.from(user.updatedAt)))
                 ON CONFLICT (email) DO NOTHING
                 RETURNING id
                 """
@@ -25,7 +26,8 @@ extension SQLStore {
                 """
                 INSERT INTO customers (id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms)
                 VALUES (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
-                        \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)), \(bind: Millis.from(customer.updatedAt)))
+                        \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)),
+                            \(bind: Millis.from(customer.updatedAt)))
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id
                 """
@@ -55,7 +57,8 @@ extension SQLStore {
         try await provider.transaction { db in
             try await db.raw(
                 """
-                UPDATE users SET email_verified_at_ms = COALESCE(email_verified_at_ms, \(bind: Millis.from(at))), updated_at_ms = \(bind: Millis.from(at))
+                UPDATE users SET email_verified_at_ms = COALESCE(email_verified_at_ms, \(bind: Millis.from(at))),
+                    updated_at_ms = \(bind: Millis.from(at))
                 WHERE id = \(bind: userId)
                 """
             ).run()
@@ -78,7 +81,8 @@ extension SQLStore {
         try await provider.transaction { db in
             try await db.raw(
                 """
-                UPDATE users SET totp_secret = \(bind: sealedSecret), totp_enabled_at_ms = NULL, totp_last_step = NULL, updated_at_ms = \(bind: Millis.from(at))
+                UPDATE users SET totp_secret = \(bind: sealedSecret), totp_enabled_at_ms = NULL, totp_last_step = NULL,
+                    updated_at_ms = \(bind: Millis.from(at))
                 WHERE id = \(bind: userId)
                 """
             ).run()
@@ -90,7 +94,8 @@ extension SQLStore {
             let millis = Millis.from(at)
             try await db.raw(
                 """
-                UPDATE users SET totp_enabled_at_ms = \(bind: millis), totp_last_step = \(bind: step), updated_at_ms = \(bind: millis)
+                UPDATE users SET totp_enabled_at_ms = \(bind: millis), totp_last_step = \(bind: step),
+                    updated_at_ms = \(bind: millis)
                 WHERE id = \(bind: userId)
                 """
             ).run()
@@ -107,7 +112,8 @@ extension SQLStore {
         try await provider.transaction { db in
             try await db.raw(
                 """
-                UPDATE users SET totp_secret = NULL, totp_enabled_at_ms = NULL, totp_last_step = NULL, updated_at_ms = \(bind: Millis.from(at))
+                UPDATE users SET totp_secret = NULL, totp_enabled_at_ms = NULL, totp_last_step = NULL,
+                    updated_at_ms = \(bind: Millis.from(at))
                 WHERE id = \(bind: userId)
                 """
             ).run()
@@ -144,7 +150,8 @@ extension SQLStore {
             try await db.raw(
                 """
                 INSERT INTO sessions (id, user_id, created_at_ms, last_used_at_ms, expires_at_ms, user_agent, ip)
-                VALUES (\(bind: session.id), \(bind: session.userId), \(bind: Millis.from(session.createdAt)), \(bind: Millis.from(session.lastUsedAt)),
+                VALUES (\(bind: session.id), \(bind: session.userId), \(bind: Millis.from(session.createdAt)),
+                    \(bind: Millis.from(session.lastUsedAt)),
                         \(bind: Millis.from(session.expiresAt)), \(bind: session.userAgent), \(bind: session.ip))
                 """
             ).run()
@@ -174,7 +181,8 @@ extension SQLStore {
                 guard
                     let session = try await db.raw(
                         """
-                        UPDATE sessions SET last_used_at_ms = \(bind: millis), expires_at_ms = \(bind: Millis.from(extendTo))
+                        UPDATE sessions SET last_used_at_ms = \(bind: millis),
+                            expires_at_ms = \(bind: Millis.from(extendTo))
                         WHERE id = \(bind: sessionId) AND revoked_at_ms IS NULL AND expires_at_ms > \(bind: millis)
                         RETURNING \(unsafeRaw: Self.sessionColumns)
                         """
@@ -182,7 +190,8 @@ extension SQLStore {
                 else { return .invalid }
                 try await db.raw(
                     """
-                    INSERT INTO refresh_tokens (token_hash, session_id, created_at_ms) VALUES (\(bind: newTokenHash), \(bind: sessionId), \(bind: millis))
+                    INSERT INTO refresh_tokens (token_hash, session_id, created_at_ms) VALUES (\(bind: newTokenHash),
+                        \(bind: sessionId), \(bind: millis))
                     """
                 ).run()
                 return .rotated(session)
@@ -246,7 +255,8 @@ extension SQLStore {
             try await db.raw(
                 """
                 UPDATE user_tokens SET used_at_ms = \(bind: millis)
-                WHERE token_hash = \(bind: tokenHash) AND purpose = \(bind: purpose.rawValue) AND used_at_ms IS NULL AND expires_at_ms > \(bind: millis)
+                WHERE token_hash = \(bind: tokenHash) AND purpose = \(bind: purpose.rawValue) AND used_at_ms IS NULL
+                    AND expires_at_ms > \(bind: millis)
                 RETURNING user_id
                 """
             ).first()?.decode(column: "user_id", as: String.self)
@@ -279,7 +289,8 @@ extension SQLStore {
         try await db.raw(
             """
             INSERT INTO user_tokens (token_hash, user_id, purpose, created_at_ms, expires_at_ms)
-            VALUES (\(bind: token.tokenHash), \(bind: token.userId), \(bind: token.purpose.rawValue), \(bind: Millis.from(token.createdAt)), \(bind: Millis.from(token.expiresAt)))
+            VALUES (\(bind: token.tokenHash), \(bind: token.userId), \(bind: token.purpose.rawValue),
+                \(bind: Millis.from(token.createdAt)), \(bind: Millis.from(token.expiresAt)))
             """
         ).run()
     }
@@ -289,7 +300,8 @@ extension SQLStore {
             try await db.raw(
                 """
                 INSERT INTO outbox (id, kind, recipient, payload, created_at_ms)
-                VALUES (\(bind: message.id), \(bind: message.kind), \(bind: message.recipient), \(bind: message.payload), \(bind: Millis.from(message.createdAt)))
+                VALUES (\(bind: message.id), \(bind: message.kind), \(bind: message.recipient),
+                    \(bind: message.payload), \(bind: Millis.from(message.createdAt)))
                 """
             ).run()
         }

@@ -22,8 +22,10 @@ extension SQLStore {
             let now = try await self.databaseNow(db)
             try await db.raw(
                 """
-                INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
-                VALUES (\(bind: key.subject), \(bind: key.feature), \(bind: key.periodStartMillis), \(bind: periodEndMillis), \(bind: period), 0, \(bind: now))
+                INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used,
+                    updated_at_ms)
+                VALUES (\(bind: key.subject), \(bind: key.feature), \(bind: key.periodStartMillis),
+                    \(bind: periodEndMillis), \(bind: period), 0, \(bind: now))
                 ON CONFLICT (subject, feature, period_start_ms) DO NOTHING
                 """
             ).run()
@@ -31,7 +33,8 @@ extension SQLStore {
                 try await db.raw(
                     """
                     SELECT used FROM usage_counters
-                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis)\(unsafeRaw: lock)
+                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature)
+                        AND period_start_ms = \(bind: key.periodStartMillis)\(unsafeRaw: lock)
                     """
                 ).first()?.decode(column: "used", as: Int64.self) ?? 0
             // This node's own row is replaced by what it says it holds: the node knows better what
@@ -40,7 +43,8 @@ extension SQLStore {
                 try await db.raw(
                     """
                     SELECT CAST(COALESCE(SUM(outstanding), 0) AS BIGINT) AS held FROM counter_leases
-                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis)
+                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature)
+                        AND period_start_ms = \(bind: key.periodStartMillis)
                         AND expires_at_ms > \(bind: now) AND node <> \(bind: node)
                     """
                 ).first()?.decode(column: "held", as: Int64.self) ?? 0
@@ -50,7 +54,8 @@ extension SQLStore {
             try await db.raw(
                 """
                 INSERT INTO counter_leases (subject, feature, period_start_ms, node, outstanding, expires_at_ms)
-                VALUES (\(bind: key.subject), \(bind: key.feature), \(bind: key.periodStartMillis), \(bind: node), \(bind: mine + granted), \(bind: now + ttlMillis))
+                VALUES (\(bind: key.subject), \(bind: key.feature), \(bind: key.periodStartMillis), \(bind: node),
+                    \(bind: mine + granted), \(bind: now + ttlMillis))
                 ON CONFLICT (subject, feature, period_start_ms, node)
                 DO UPDATE SET outstanding = excluded.outstanding, expires_at_ms = excluded.expires_at_ms
                 """

@@ -21,7 +21,8 @@ extension SQLStore {
                 let row = try await db.raw(
                     """
                     SELECT used FROM usage_counters
-                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis)
+                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature)
+                        AND period_start_ms = \(bind: key.periodStartMillis)
                     """
                 ).first()
                 values[key] = try row?.decode(column: "used", as: Int64.self) ?? 0

@@ -9,20 +9,23 @@ extension SQLStore {
             try await db.raw(
                 """
                 INSERT INTO workspaces (id, name, created_at_ms, updated_at_ms)
-                VALUES (\(bind: workspace.id), \(bind: workspace.name), \(bind: Millis.from(workspace.createdAt)), \(bind: Millis.from(workspace.updatedAt)))
+                VALUES (\(bind: workspace.id), \(bind: workspace.name), \(bind: Millis.from(workspace.createdAt)),
+                    \(bind: Millis.from(workspace.updatedAt)))
                 """
             ).run()
             try await db.raw(
                 """
                 INSERT INTO workspace_members (workspace_id, user_id, role, joined_at_ms)
-                VALUES (\(bind: workspace.id), \(bind: ownerId), \(bind: WorkspaceRole.owner.rawValue), \(bind: Millis.from(workspace.createdAt)))
+                VALUES (\(bind: workspace.id), \(bind: ownerId), \(bind: WorkspaceRole.owner.rawValue),
+                    \(bind: Millis.from(workspace.createdAt)))
                 """
             ).run()
             try await db.raw(
                 """
                 INSERT INTO customers (id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms)
                 VALUES (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
-                        \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)), \(bind: Millis.from(customer.updatedAt)))
+                        \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)),
+                            \(bind: Millis.from(customer.updatedAt)))
                 """
             ).run()
         }
@@ -51,7 +54,8 @@ extension SQLStore {
         try await provider.read { db in
             try await db.raw(
                 """
-                SELECT role FROM workspace_members WHERE workspace_id = \(bind: workspaceId) AND user_id = \(bind: userId)
+                SELECT role FROM workspace_members WHERE workspace_id = \(bind: workspaceId)
+                    AND user_id = \(bind: userId)
                 """
             ).first().map(Self.decodeRole)
         }
@@ -61,7 +65,8 @@ extension SQLStore {
         try await provider.read { db in
             try await db.raw(
                 """
-                SELECT m.user_id, u.email, m.role, m.joined_at_ms FROM workspace_members m JOIN users u ON u.id = m.user_id
+                SELECT m.user_id, u.email, m.role, m.joined_at_ms FROM workspace_members m
+                    JOIN users u ON u.id = m.user_id
                 WHERE m.workspace_id = \(bind: workspaceId) ORDER BY m.joined_at_ms, m.user_id
                 """
             ).all().map { row in
@@ -109,7 +114,8 @@ extension SQLStore {
             try await db.raw(
                 """
                 DELETE FROM workspace_invitations
-                WHERE workspace_id = \(bind: invitation.workspaceId) AND email = \(bind: invitation.email) AND accepted_at_ms IS NULL
+                WHERE workspace_id = \(bind: invitation.workspaceId) AND email = \(bind: invitation.email)
+                    AND accepted_at_ms IS NULL
                 """
             ).run()
             if let seatLimit {
@@ -118,9 +124,12 @@ extension SQLStore {
             }
             try await db.raw(
                 """
-                INSERT INTO workspace_invitations (id, workspace_id, email, role, token_hash, invited_by, created_at_ms, expires_at_ms)
-                VALUES (\(bind: invitation.id), \(bind: invitation.workspaceId), \(bind: invitation.email), \(bind: invitation.role.rawValue),
-                        \(bind: invitation.tokenHash), \(bind: invitation.invitedBy), \(bind: Millis.from(invitation.createdAt)), \(bind: Millis.from(invitation.expiresAt)))
+                INSERT INTO workspace_invitations (id, workspace_id, email, role, token_hash, invited_by, created_at_ms,
+                    expires_at_ms)
+                VALUES (\(bind: invitation.id), \(bind: invitation.workspaceId), \(bind: invitation.email),
+                    \(bind: invitation.role.rawValue),
+                        \(bind: invitation.tokenHash), \(bind: invitation.invitedBy),
+                            \(bind: Millis.from(invitation.createdAt)), \(bind: Millis.from(invitation.expiresAt)))
                 """
             ).run()
             try await Self.enqueue(db, outbox)
@@ -131,8 +140,10 @@ extension SQLStore {
         try await provider.read { db in
             try await db.raw(
                 """
-                SELECT id, workspace_id, email, role, token_hash, invited_by, created_at_ms, expires_at_ms FROM workspace_invitations
-                WHERE workspace_id = \(bind: workspaceId) AND accepted_at_ms IS NULL AND expires_at_ms > \(bind: Millis.from(now))
+                SELECT id, workspace_id, email, role, token_hash, invited_by, created_at_ms, expires_at_ms
+                    FROM workspace_invitations
+                WHERE workspace_id = \(bind: workspaceId) AND accepted_at_ms IS NULL
+                    AND expires_at_ms > \(bind: Millis.from(now))
                 ORDER BY created_at_ms, id
                 """
             ).all().map { row in
@@ -159,7 +170,8 @@ extension SQLStore {
                 let row = try await db.raw(
                     """
                     SELECT id, email, role FROM workspace_invitations
-                    WHERE workspace_id = \(bind: workspaceId) AND token_hash = \(bind: tokenHash) AND accepted_at_ms IS NULL AND expires_at_ms > \(bind: millis)
+                    WHERE workspace_id = \(bind: workspaceId) AND token_hash = \(bind: tokenHash)
+                        AND accepted_at_ms IS NULL AND expires_at_ms > \(bind: millis)
                     """
                 ).first()
             else { throw WorkspaceStoreError.invitationInvalid }
@@ -196,7 +208,8 @@ extension SQLStore {
             try await db.raw(
                 """
                 UPDATE workspace_members SET role = \(bind: role.rawValue)
-                WHERE workspace_id = \(bind: workspaceId) AND user_id = \(bind: userId) AND role <> \(bind: WorkspaceRole.owner.rawValue)
+                WHERE workspace_id = \(bind: workspaceId) AND user_id = \(bind: userId)
+                    AND role <> \(bind: WorkspaceRole.owner.rawValue)
                 RETURNING user_id
                 """
             ).first() != nil
@@ -209,7 +222,8 @@ extension SQLStore {
                 try await db.raw(
                     """
                     DELETE FROM workspace_members
-                    WHERE workspace_id = \(bind: workspaceId) AND user_id = \(bind: userId) AND role <> \(bind: WorkspaceRole.owner.rawValue)
+                    WHERE workspace_id = \(bind: workspaceId) AND user_id = \(bind: userId)
+                        AND role <> \(bind: WorkspaceRole.owner.rawValue)
                     RETURNING user_id
                     """
                 ).first() != nil
@@ -229,7 +243,8 @@ extension SQLStore {
                 try await db.raw(
                     """
                     UPDATE workspace_members SET role = \(bind: WorkspaceRole.owner.rawValue)
-                    WHERE workspace_id = \(bind: workspaceId) AND user_id = \(bind: to) AND role <> \(bind: WorkspaceRole.owner.rawValue)
+                    WHERE workspace_id = \(bind: workspaceId) AND user_id = \(bind: to)
+                        AND role <> \(bind: WorkspaceRole.owner.rawValue)
                     RETURNING user_id
                     """
                 ).first() != nil
@@ -273,7 +288,8 @@ extension SQLStore {
             db,
             """
             SELECT COUNT(*) AS n FROM workspace_invitations
-            WHERE workspace_id = \(bind: workspaceId) AND accepted_at_ms IS NULL AND expires_at_ms > \(bind: Millis.from(now))
+            WHERE workspace_id = \(bind: workspaceId) AND accepted_at_ms IS NULL
+                AND expires_at_ms > \(bind: Millis.from(now))
             """)
         return members + pending
     }

@@ -86,7 +86,8 @@ public final class SQLStore: Storage {
             let millis = Millis.from(at)
             let row = try await db.raw(
                 """
-                UPDATE customers SET plan_id = \(bind: planId), billing_anchor_ms = \(bind: millis), updated_at_ms = \(bind: millis)
+                UPDATE customers SET plan_id = \(bind: planId), billing_anchor_ms = \(bind: millis),
+                    updated_at_ms = \(bind: millis)
                 WHERE id = \(bind: customerId)
                 RETURNING \(unsafeRaw: Self.customerColumns)
                 """
@@ -104,7 +105,8 @@ public final class SQLStore: Storage {
         return try await provider.transaction { db in
             let row = try await db.raw(
                 """
-                UPDATE customers SET add_ons = \(bind: encoded), seats = \(bind: seats), updated_at_ms = \(bind: Millis.from(at))
+                UPDATE customers SET add_ons = \(bind: encoded), seats = \(bind: seats),
+                    updated_at_ms = \(bind: Millis.from(at))
                 WHERE id = \(bind: customerId)
                 RETURNING \(unsafeRaw: Self.customerColumns)
                 """
@@ -119,7 +121,8 @@ public final class SQLStore: Storage {
         return try await provider.transaction { db in
             let row = try await db.raw(
                 """
-                UPDATE customers SET spend_cap_minor = \(bind: cap?.amountMinor), spend_cap_currency = \(bind: cap?.currency.code),
+                UPDATE customers SET spend_cap_minor = \(bind: cap?.amountMinor),
+                    spend_cap_currency = \(bind: cap?.currency.code),
                     updated_at_ms = \(bind: Millis.from(at))
                 WHERE id = \(bind: customerId)
                 RETURNING \(unsafeRaw: Self.customerColumns)
@@ -171,8 +174,10 @@ public final class SQLStore: Storage {
     private static func insertAPIKey(_ db: any SQLDatabase, _ key: APIKeyRecord) async throws {
         try await db.raw(
             """
-            INSERT INTO api_keys (id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms, revoked_at_ms)
-            VALUES (\(bind: key.id), \(bind: key.prefix), \(bind: key.secretHash), \(bind: key.scopes.joined(separator: " ")),
+            INSERT INTO api_keys (id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms,
+                revoked_at_ms)
+            VALUES (\(bind: key.id), \(bind: key.prefix), \(bind: key.secretHash),
+                \(bind: key.scopes.joined(separator: " ")),
                     \(bind: key.name), \(bind: Millis.from(key.createdAt)), \(bind: key.expiresAt.map(Millis.from)),
                     \(bind: key.lastUsedAt.map(Millis.from)), \(bind: key.revokedAt.map(Millis.from)))
             """
@@ -209,7 +214,8 @@ public final class SQLStore: Storage {
         try await provider.transaction { db in
             try await db.raw(
                 """
-                UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, \(bind: Millis.from(at))) WHERE id = \(bind: id)
+                UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, \(bind: Millis.from(at)))
+                    WHERE id = \(bind: id)
                 RETURNING \(unsafeRaw: Self.apiKeyColumns)
                 """
             ).first().map(Self.decodeAPIKey)
@@ -221,7 +227,8 @@ public final class SQLStore: Storage {
             let expiry = Millis.from(oldExpiresAt)
             let old = try await db.raw(
                 """
-                UPDATE api_keys SET expires_at_ms = CASE WHEN expires_at_ms IS NULL OR expires_at_ms > \(bind: expiry) THEN \(bind: expiry) ELSE expires_at_ms END
+                UPDATE api_keys SET expires_at_ms = CASE WHEN expires_at_ms IS NULL OR expires_at_ms > \(bind: expiry)
+                    THEN \(bind: expiry) ELSE expires_at_ms END
                 WHERE id = \(bind: id) AND revoked_at_ms IS NULL
                 RETURNING \(unsafeRaw: Self.apiKeyColumns)
                 """
@@ -260,7 +267,8 @@ public final class SQLStore: Storage {
             let row = try await db.raw(
                 """
                 SELECT used FROM usage_counters
-                WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis)
+                WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature)
+                    AND period_start_ms = \(bind: key.periodStartMillis)
                 """
             ).first()
             return try row?.decode(column: "used", as: Int64.self) ?? 0
@@ -291,8 +299,10 @@ public final class SQLStore: Storage {
             for (key, node, units) in plan.leaseShrinks(of: batch) {
                 try await db.raw(
                     """
-                    UPDATE counter_leases SET outstanding = CASE WHEN outstanding > \(bind: units) THEN outstanding - \(bind: units) ELSE 0 END
-                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature) AND period_start_ms = \(bind: key.periodStartMillis) AND node = \(bind: node)
+                    UPDATE counter_leases SET outstanding = CASE WHEN outstanding > \(bind: units)
+                        THEN outstanding - \(bind: units) ELSE 0 END
+                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature)
+                        AND period_start_ms = \(bind: key.periodStartMillis) AND node = \(bind: node)
                     """
                 ).run()
             }
@@ -403,7 +413,8 @@ public final class SQLStore: Storage {
                 """
                 SELECT feature, period, period_start_ms, period_end_ms, used FROM usage_counters
                 WHERE subject = \(bind: subject)
-                  AND (period = 'lifetime' OR (period_start_ms >= \(bind: Millis.from(from)) AND period_start_ms < \(bind: Millis.from(to))))
+                  AND (period = 'lifetime' OR (period_start_ms >= \(bind: Millis.from(from))
+                      AND period_start_ms < \(bind: Millis.from(to))))
                 ORDER BY period_start_ms, feature
                 """
             ).all()
