@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import TollgateStorage
 
@@ -5,8 +6,14 @@ import TollgateStorage
 /// A counter is loaded from the store on first use; after that, this node's memory is the truth
 /// and the store trails it by at most one group commit.
 final class CounterTable: Sendable {
+    private struct Entry {
+        var value: Int64
+        /// When the counter's window ends (Unix milliseconds); nil for lifetime counters.
+        let windowEndMillis: Int64?
+    }
+
     private final class Shard: Sendable {
-        let counters = Mutex<[CounterKey: Int64]>([:])
+        let counters = Mutex<[CounterKey: Entry]>([:])
     }
 
     private let shards: [Shard]
@@ -19,28 +26,47 @@ final class CounterTable: Sendable {
         shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
     }
 
-    /// Makes sure `key` is in memory, loading its committed value when it is not.
-    func ensureLoaded(_ key: CounterKey, load: () async throws -> Int64) async throws {
+    /// Makes sure `key` is in memory, loading its committed value when it is not. `windowEnd` is
+    /// when the counter's window ends (nil: never), after which `evict(endedBefore:)` drops it.
+    func ensureLoaded(_ key: CounterKey, windowEnd: Date?, load: () async throws -> Int64) async throws {
         if shard(for: key).counters.withLock({ $0[key] != nil }) { return }
         let stored = try await load()
         // Another task may have loaded it meanwhile and already counted on it: keep theirs.
         shard(for: key).counters.withLock { counters in
-            if counters[key] == nil { counters[key] = stored }
+            if counters[key] == nil {
+                counters[key] = Entry(value: stored, windowEndMillis: windowEnd.map(Millis.from))
+            }
         }
     }
 
     /// Runs `body` on the counter under its shard's lock; the counter must be loaded.
     func update<R>(_ key: CounterKey, _ body: (inout Int64) -> R) -> R {
         shard(for: key).counters.withLock { counters in
-            var value = counters[key] ?? 0
-            let result = body(&value)
-            counters[key] = value
+            var entry = counters[key] ?? Entry(value: 0, windowEndMillis: nil)
+            let result = body(&entry.value)
+            counters[key] = entry
             return result
         }
     }
 
     func value(_ key: CounterKey) -> Int64? {
-        shard(for: key).counters.withLock { $0[key] }
+        shard(for: key).counters.withLock { $0[key]?.value }
+    }
+
+    /// Drops the counters whose window ended before `cutoff`; how many. Nothing counts on them any
+    /// more (consumes land in the current window), and the store holds their committed value, so
+    /// a late reader reloads it. The cutoff should trail the clock by more than a commit takes.
+    @discardableResult
+    func evict(endedBefore cutoff: Date) -> Int {
+        let cutoffMillis = Millis.from(cutoff)
+        return shards.reduce(0) { evicted, shard in
+            evicted
+                + shard.counters.withLock { counters in
+                    let before = counters.count
+                    counters = counters.filter { _, entry in entry.windowEndMillis.map { $0 >= cutoffMillis } ?? true }
+                    return before - counters.count
+                }
+        }
     }
 
     var count: Int { shards.reduce(0) { $0 + $1.counters.withLock { $0.count } } }

@@ -61,7 +61,9 @@ extension EntitlementService {
             }
             // This call leads the key: decide and count in memory now, commit below.
             do {
-                try await counters.ensureLoaded(prepared.key) { try await store.counterValue(prepared.key) }
+                try await counters.ensureLoaded(prepared.key, windowEnd: prepared.target.quota.window?.end) {
+                    try await store.counterValue(prepared.key)
+                }
                 let outcome = try await decideAndCount(
                     key: prepared.key, target: prepared.target, customerId: request.customerId, amount: request.amount)
                 guard outcome.allowed else {

@@ -20,7 +20,8 @@ public final class EntitlementService: Sendable {
     private let logger: Logger
     let counters = CounterTable()
     let gate = IdempotencyGate()
-    private let customers = Mutex<[String: CustomerRecord]>([:])
+    /// Customers read recently, at most `customerCacheCapacity` (least recently used dropped).
+    private let customers: Mutex<LRUCache<String, CustomerRecord>>
     /// Serializes the overage decisions of customers with a spend cap: the cap spans features,
     /// so one feature's decision reads the others' counters.
     private let cappedOverage = Mutex<Void>(())
@@ -34,8 +35,9 @@ public final class EntitlementService: Sendable {
 
     public init(
         catalog: Catalog, store: any Store, committer: GroupCommitter, clock: any TollgateClock, logger: Logger,
-        credits: CreditService? = nil, leases: QuotaLeases? = nil
+        credits: CreditService? = nil, leases: QuotaLeases? = nil, customerCacheCapacity: Int = 100_000
     ) {
+        customers = Mutex(LRUCache(capacity: customerCacheCapacity))
         self.credits = credits
         self.leases = leases
         self.catalog = catalog
@@ -71,7 +73,7 @@ public final class EntitlementService: Sendable {
     }
 
     public func customer(id: String) async throws -> CustomerRecord {
-        if let cached = customers.withLock({ $0[id] }) { return cached }
+        if let cached = customers.withLock({ $0.get(id) }) { return cached }
         guard let stored = try await store.customer(id: id) else {
             throw DomainError(.customerNotFound, "no customer with id \(id)", field: "customer")
         }
@@ -160,7 +162,7 @@ public final class EntitlementService: Sendable {
     }
 
     func remember(_ customer: CustomerRecord) {
-        customers.withLock { $0[customer.id] = customer }
+        customers.withLock { _ = $0.set(customer.id, customer) }
     }
 
     func plan(of customer: CustomerRecord) -> Plan {
@@ -168,6 +170,21 @@ public final class EntitlementService: Sendable {
         // A plan removed from the catalog must not lock the customer out: they fall back to the default.
         logger.warning("customer \(customer.id) is on plan \(customer.planId), which the catalog no longer has")
         return catalog.defaultPlan
+    }
+
+    // MARK: Memory
+
+    /// Customers held in the cache now.
+    public var cachedCustomers: Int { customers.withLock { $0.count } }
+
+    /// Counters and leases held in memory now.
+    public var liveCounters: Int { counters.count + (leases?.count ?? 0) }
+
+    /// Drops the counters whose window ended more than `grace` ago and the leases that lapsed;
+    /// how many. Past windows are never counted on again; their committed values stay stored.
+    @discardableResult
+    public func evictPastWindows(grace: TimeInterval = 600) -> Int {
+        counters.evict(endedBefore: clock.now().addingTimeInterval(-grace)) + (leases?.evictLapsed() ?? 0)
     }
 
     // MARK: Entitlements
@@ -242,7 +259,9 @@ public final class EntitlementService: Sendable {
                         { leases.giveBack(key, amount: amount) }, { leases.settle(key, amount: amount) }, leases.node
                     )
                 } else {
-                    try await counters.ensureLoaded(key) { try await store.counterValue(key) }
+                    try await counters.ensureLoaded(key, windowEnd: quota.window?.end) {
+                        try await store.counterValue(key)
+                    }
                     outcome = try await decideAndCount(key: key, target: target, customerId: customerId, amount: amount)
                     (undo, settle, leaseNode) = ({ [counters] in counters.update(key) { $0 -= amount } }, {}, nil)
                 }
@@ -322,8 +341,10 @@ public final class EntitlementService: Sendable {
         }
         guard let price = quota.overage, let cap = target.subject.spendCap else { return count(allowance: nil) }
         let others = otherOverageCounters(target)
-        for (otherKey, _) in others {
-            try await counters.ensureLoaded(otherKey) { try await store.counterValue(otherKey) }
+        for (otherKey, otherQuota) in others {
+            try await counters.ensureLoaded(otherKey, windowEnd: otherQuota.window?.end) {
+                try await store.counterValue(otherKey)
+            }
         }
         return cappedOverage.withLock { _ in
             count(allowance: Self.overageAllowance(price: price, cap: cap, others: others) { counters.value($0) ?? 0 })
@@ -348,7 +369,7 @@ public final class EntitlementService: Sendable {
             scope: scope, key: idempotencyKey, fingerprint: "\(featureId)|\(amount)",
             lookup: { try await store.idempotencyRecord(scope: scope, key: idempotencyKey) },
             body: {
-                try await counters.ensureLoaded(key) { try await store.counterValue(key) }
+                try await counters.ensureLoaded(key, windowEnd: window.end) { try await store.counterValue(key) }
                 let (released, outcome) = counters.update(key) { used -> (Int64, UsageOutcome) in
                     let released = min(used, amount)
                     used -= released
@@ -471,7 +492,7 @@ public final class EntitlementService: Sendable {
         let key = counterKey(subjectId: subjectId, featureId: quota.feature.id, window: window)
         // Several nodes count this one: what is committed is the truth, not this node's memory.
         if leases != nil { return try await store.counterValue(key) }
-        try await counters.ensureLoaded(key) { try await store.counterValue(key) }
+        try await counters.ensureLoaded(key, windowEnd: window.end) { try await store.counterValue(key) }
         return counters.value(key) ?? 0
     }
 

@@ -144,6 +144,20 @@ public final class QuotaLeases: Sendable {
         }
     }
 
+    /// Forgets leases that lapsed with nothing in flight (the database lets them lapse too); how
+    /// many. Keeps memory to the counters this node used lately.
+    @discardableResult
+    func evictLapsed() -> Int {
+        let now = ContinuousClock.now
+        return leases.withLock { leases in
+            let before = leases.count
+            leases = leases.filter { _, lease in lease.usableUntil > now || lease.inflight > 0 }
+            return before - leases.count
+        }
+    }
+
+    var count: Int { leases.withLock { $0.count } }
+
     /// Gives every lease back (at shutdown), so other nodes can use the units at once.
     public func releaseAll() async throws {
         leases.withLock { $0.removeAll() }

@@ -28,24 +28,38 @@ public enum APIKeys {
 
 /// Resolves `Authorization: Bearer <secret>` to a caller. Keys are cached for a few seconds so the
 /// hot path does not read the database on every request; last-used times are written at most
-/// once a minute per key.
+/// once a minute per key. Both caches are bounded: known keys (least recently used dropped first)
+/// and, much smaller, unknown ones, so that a flood of made-up keys costs reads, never memory.
 public final class APIKeyAuthenticator: RouterMiddleware, Sendable {
     public typealias Context = TollgateRequestContext
 
-    private struct Cached {
-        let record: APIKeyRecord?
+    private struct Cached: Sendable {
+        let record: APIKeyRecord
         let fetchedAt: Date
         var lastUsedWritten: Date?
     }
 
     private let store: any APIKeyStore
     private let clock: any TollgateClock
-    private let cache = Mutex<[String: Cached]>([:])
+    private let known: Mutex<LRUCache<String, Cached>>
+    /// Hashes of secrets that matched no key, and when: a retried bogus key costs one read per
+    /// `cacheSeconds`, and a flood of distinct ones pushes each other out.
+    private let unknown: Mutex<LRUCache<String, Date>>
     private let cacheSeconds: TimeInterval = 5
 
-    public init(store: any APIKeyStore, clock: any TollgateClock) {
+    /// The most unknown secrets remembered, whatever `capacity` is.
+    public static let unknownCapacity = 1_024
+
+    public init(store: any APIKeyStore, clock: any TollgateClock, capacity: Int = 10_000) {
         self.store = store
         self.clock = clock
+        known = Mutex(LRUCache(capacity: capacity))
+        unknown = Mutex(LRUCache(capacity: min(capacity, Self.unknownCapacity)))
+    }
+
+    /// Entries held now (known, unknown): what the bound is about.
+    public var cachedEntries: (known: Int, unknown: Int) {
+        (known.withLock { $0.count }, unknown.withLock { $0.count })
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
@@ -67,32 +81,37 @@ public final class APIKeyAuthenticator: RouterMiddleware, Sendable {
 
     /// Drops a key from the cache so that its revocation or new expiry applies at once on this node.
     public func forget(keyId: String) {
-        cache.withLock { cache in
-            cache = cache.filter { $0.value.record?.id != keyId }
-        }
+        known.withLock { cache in cache.removeAll { _, cached in cached.record.id == keyId } }
     }
 
     private func lookup(hash: String) async throws -> APIKeyRecord? {
         let now = clock.now()
-        if let cached = cache.withLock({ $0[hash] }), now.timeIntervalSince(cached.fetchedAt) < cacheSeconds {
+        if let cached = known.withLock({ $0.get(hash) }), now.timeIntervalSince(cached.fetchedAt) < cacheSeconds {
             try await touch(hash: hash, record: cached.record, now: now)
             return cached.record
         }
-        let record = try await store.apiKey(secretHash: hash)
-        cache.withLock { cache in
-            cache[hash] = Cached(record: record, fetchedAt: now, lastUsedWritten: cache[hash]?.lastUsedWritten)
+        if let missed = unknown.withLock({ $0.get(hash) }), now.timeIntervalSince(missed) < cacheSeconds {
+            return nil
+        }
+        guard let record = try await store.apiKey(secretHash: hash) else {
+            known.withLock { _ = $0.removeValue(forKey: hash) }
+            unknown.withLock { $0.set(hash, now) }
+            return nil
+        }
+        unknown.withLock { _ = $0.removeValue(forKey: hash) }
+        known.withLock { cache in
+            cache.set(hash, Cached(record: record, fetchedAt: now, lastUsedWritten: cache.peek(hash)?.lastUsedWritten))
         }
         try await touch(hash: hash, record: record, now: now)
         return record
     }
 
-    private func touch(hash: String, record: APIKeyRecord?, now: Date) async throws {
-        guard let record else { return }
-        let due = cache.withLock { cache -> Bool in
-            guard var entry = cache[hash] else { return false }
+    private func touch(hash: String, record: APIKeyRecord, now: Date) async throws {
+        let due = known.withLock { cache -> Bool in
+            guard var entry = cache.peek(hash) else { return false }
             if let written = entry.lastUsedWritten, now.timeIntervalSince(written) < 60 { return false }
             entry.lastUsedWritten = now
-            cache[hash] = entry
+            cache.set(hash, entry)
             return true
         }
         if due { try await store.markAPIKeyUsed(id: record.id, at: now) }

@@ -28,8 +28,20 @@ public struct ServerConfiguration: Sendable {
     /// How long idempotency records are kept (a retry within it replays the first answer); nil
     /// keeps them forever.
     public var idempotencyRetention: TimeInterval? = 30 * 86_400
+    public var caches = CacheLimits()
 
     public init() {}
+}
+
+/// How many entries each in-memory cache may hold; past that the least recently used goes.
+public struct CacheLimits: Sendable {
+    public var customers: Int
+    public var apiKeys: Int
+
+    public init(customers: Int = 100_000, apiKeys: Int = 10_000) {
+        self.customers = customers
+        self.apiKeys = apiKeys
+    }
 }
 
 /// Everything the application is made of, passed in explicitly so tests can build the same app.
@@ -52,6 +64,7 @@ public struct AppDependencies: Sendable {
     public var cluster: QuotaLeases.Settings?
     /// How long idempotency records are kept; nil keeps them forever.
     public var idempotencyRetention: TimeInterval?
+    public var caches = CacheLimits()
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
 
@@ -123,6 +136,7 @@ public func buildApplication(
     dependencies.billingTick = configuration.billingTick
     dependencies.cluster = configuration.cluster
     dependencies.idempotencyRetention = configuration.idempotencyRetention
+    dependencies.caches = configuration.caches
     return buildApplication(
         dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
@@ -147,7 +161,8 @@ public func buildApplication(
         ShutdownService(action: dependencies.shutdown), committer,
         SubscriptionScheduler(
             subscriptions: subscriptions, logger: dependencies.logger, interval: dependencies.billingTick),
-        CustomerChangeListener(feed: dependencies.store, service: service, logger: dependencies.logger)
+        CustomerChangeListener(feed: dependencies.store, service: service, logger: dependencies.logger),
+        CounterEvictor(service: service, logger: dependencies.logger)
     )
     // Stops before the committer drains and the database closes (services stop in reverse order).
     if let leases = service.leases { app.addServices(LeaseReleaser(leases: leases, logger: dependencies.logger)) }
@@ -182,7 +197,8 @@ func makeService(_ dependencies: AppDependencies) -> (EntitlementService, GroupC
         catalog: dependencies.catalog, store: dependencies.store, committer: committer, clock: dependencies.clock,
         logger: dependencies.logger,
         credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock),
-        leases: dependencies.cluster.map { QuotaLeases(store: dependencies.store, settings: $0) }
+        leases: dependencies.cluster.map { QuotaLeases(store: dependencies.store, settings: $0) },
+        customerCacheCapacity: dependencies.caches.customers
     )
     return (service, committer)
 }
@@ -221,7 +237,8 @@ func buildRouter(
         catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
     WorkspaceRoutes(workspaces: workspaces, service: service).register(on: signedIn)
     MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
-    let authenticator = APIKeyAuthenticator(store: dependencies.store, clock: dependencies.clock)
+    let authenticator = APIKeyAuthenticator(
+        store: dependencies.store, clock: dependencies.clock, capacity: dependencies.caches.apiKeys)
     let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)
     EventRoutes(service: service).register(on: v1)

@@ -61,6 +61,8 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Several nodes share this PostgreSQL database: meter finite quotas through leases.") var cluster = false
     @Option(help: "With --cluster: seconds a quota lease lasts (the longest a crashed node's units stay stranded).")
     var leaseSeconds = 10
+    @Option(help: "Customers kept in memory (least recently used dropped first).") var customerCacheSize = 100_000
+    @Option(help: "API keys kept in memory (least recently used dropped first).") var apiKeyCacheSize = 10_000
 
     func run() async throws {
         var configuration = ServerConfiguration()
@@ -85,6 +87,10 @@ struct Serve: AsyncParsableCommand {
             leases.ttl = .seconds(leaseSeconds)
             configuration.cluster = leases
         }
+        guard customerCacheSize >= 1, apiKeyCacheSize >= 1 else {
+            throw ValidationError("--customer-cache-size and --api-key-cache-size must be 1 or more")
+        }
+        configuration.caches = CacheLimits(customers: customerCacheSize, apiKeys: apiKeyCacheSize)
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let storage = databaseOptions.summary
         let catalogName = catalog ?? "bundled memento.yaml"

@@ -1,11 +1,13 @@
 import Foundation
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PropertyBased
 import TestSupport
 import Testing
 import TollgateCore
+import TollgateSQL
 import TollgateStorage
 
 @testable import TollgateServer
@@ -209,5 +211,42 @@ import TollgateStorage
             atPath: open, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let warned = try TollgateBinary.run(["migrate", "--data-dir", open])
         #expect(warned.status == 0 && warned.stderr.contains("chmod 700"), "\(warned.stderr)")
+    }
+}
+
+/// Issue 11 item 5: every failed lookup used to stay cached, so made-up keys grew memory forever.
+@Suite struct APIKeyCacheTests {
+    @Test func aHundredThousandMadeUpKeysLeaveTheCacheWithinItsBound() async throws {
+        try await TestDatabase.sqlite.withStore { store, _ in
+            let clock = ManualClock(Fixtures.utc(2026, 5, 14))
+            let authenticator = APIKeyAuthenticator(store: store, clock: clock, capacity: 100)
+            let real = APIKeys.generate(scopes: [.admin], name: nil, at: clock.now())
+            try await store.insertAPIKey(real.record)
+            let router = Router(context: TollgateRequestContext.self)
+            router.add(middleware: ErrorMiddleware())
+            router.group("v1").add(middleware: authenticator).get("ping") { _, _ in "pong" }
+            let app = Application(router: router)
+            try await app.test(.router) { client in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for worker in 0..<8 {
+                        group.addTask {
+                            for index in stride(from: worker, to: 100_000, by: 8) {
+                                let bogus = APIKeys.secretPrefix + String(format: "%048x", index)
+                                let response = try await client.execute(
+                                    uri: "/v1/ping", method: .get, headers: [.authorization: "Bearer \(bogus)"])
+                                #expect(response.status == .unauthorized)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let ok = try await client.execute(
+                    uri: "/v1/ping", method: .get, headers: [.authorization: "Bearer \(real.secret)"])
+                #expect(ok.status == .ok)
+            }
+            // At most 100 known and 100 unknown entries (each well under 1 KiB: under 200 KiB in all).
+            let entries = authenticator.cachedEntries
+            #expect(entries.known == 1 && entries.unknown == 100)
+        }
     }
 }

@@ -1,0 +1,26 @@
+import Logging
+import ServiceLifecycle
+
+/// Drops counters of windows that have ended (and lapsed leases) every few minutes, so the
+/// meter's memory follows the customers active in the current windows, not every window ever.
+public struct CounterEvictor: Service {
+    let service: EntitlementService
+    let logger: Logger
+    var interval: Duration
+
+    public init(service: EntitlementService, logger: Logger, interval: Duration = .seconds(300)) {
+        self.service = service
+        self.logger = logger
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let evicted = service.evictPastWindows()
+                if evicted > 0 { logger.debug("evicted \(evicted) counters of ended windows") }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}
