@@ -10,18 +10,11 @@ public protocol DatabaseProvider: Sendable {
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     func shutdown() async
+    /// Announces `payload` on `channel` when the transaction of `db` commits, to every process
+    /// listening (this one included).
+    func notify(_ db: any SQLDatabase, channel: String, payload: String) async throws
     /// Calls `ready` once listening, then `received` with the payload of each notification on
-    /// `channel`, until cancelled. On SQLite (one node) nothing ever arrives.
+    /// `channel`, until cancelled.
     func listen(channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void)
         async throws
-}
-
-extension DatabaseProvider {
-    public func listen(
-        channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void
-    ) async throws {
-        // One node: no other process changes what this one caches.
-        ready()
-        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-    }
 }

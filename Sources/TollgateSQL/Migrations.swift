@@ -9,6 +9,8 @@ struct Migration: Sendable {
     let statements: [String]
     /// Run on PostgreSQL only, after `statements`: what only it has (a BRIN index).
     var postgresStatements: [String] = []
+    /// Run on SQLite only, after `statements`: what stands in for a PostgreSQL feature.
+    var sqliteStatements: [String] = []
 }
 
 enum Migrations {
@@ -102,7 +104,7 @@ public enum Migrator {
                 if existing != nil { return false }
                 do {
                     for statement in migration.statements
-                        + (provider.kind == .postgres ? migration.postgresStatements : [])
+                        + (provider.kind == .postgres ? migration.postgresStatements : migration.sqliteStatements)
                     {
                         try await db.raw(SQLQueryString(statement)).run()
                     }
@@ -440,6 +442,20 @@ extension Migrations {
             version: 15, name: "idempotency_keys_by_age", statements: [],
             postgresStatements: [
                 "CREATE INDEX idempotency_keys_by_age ON idempotency_keys USING BRIN (created_at_ms)"
+            ]),
+        // PostgreSQL's NOTIFY for SQLite: another process on the same file (a CLI command beside
+        // the server) appends here in the transaction of its change; the server polls for it.
+        Migration(
+            version: 16, name: "notifications", statements: [],
+            sqliteStatements: [
+                """
+                CREATE TABLE notifications (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    channel TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    created_at_ms BIGINT NOT NULL
+                )
+                """
             ]),
     ]
 }

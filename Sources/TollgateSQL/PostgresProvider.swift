@@ -64,6 +64,10 @@ public final class PostgresProvider: DatabaseProvider {
         }
     }
 
+    public func notify(_ db: any SQLDatabase, channel: String, payload: String) async throws {
+        try await db.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").run()
+    }
+
     /// LISTEN on a connection of the pool held for as long as this runs.
     public func listen(
         channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void
@@ -85,11 +89,14 @@ public final class PostgresProvider: DatabaseProvider {
 public enum StoreError: Error, Sendable, CustomStringConvertible {
     case invalidConfiguration(String)
     case migrationFailed(version: Int, underlying: String)
+    /// A listener fell so far behind that notifications it had not read were pruned.
+    case notificationsMissed
 
     public var description: String {
         switch self {
         case .invalidConfiguration(let message): return "invalid database configuration: \(message)"
         case .migrationFailed(let version, let underlying): return "migration \(version) failed: \(underlying)"
+        case .notificationsMissed: return "notifications were pruned before this listener read them"
         }
     }
 }

@@ -74,7 +74,7 @@ extension SQLStore {
                     "UPDATE customers SET add_ons = \(bind: encoded), updated_at_ms = \(bind: Millis.from(now)) WHERE id = \(bind: subscription.subject)"
                 ).run()
             }
-            try await Self.announceCustomerChange(db, kind: kind, id: subscription.subject)
+            try await self.announceCustomerChange(db, id: subscription.subject)
             for charge in charges {
                 try await db.raw(
                     """

@@ -31,13 +31,13 @@ public final class SQLStore: Storage {
     public func shutdown() async { await provider.shutdown() }
 
     /// The channel on which a change to a customer (plan, add-ons, seats, cap) is announced,
-    /// with the customer's id, so other nodes drop what they cached (PostgreSQL; a no-op on SQLite).
+    /// with the customer's id, so other nodes (or, on SQLite, the server beside a CLI command)
+    /// drop what they cached.
     public static let customerChannel = "tollgate_customer_changed"
 
     /// Announces, at commit, that a customer changed (within the transaction that changed it).
-    static func announceCustomerChange(_ db: any SQLDatabase, kind: DatabaseKind, id: String) async throws {
-        guard kind == .postgres else { return }
-        try await db.raw("SELECT pg_notify(\(bind: customerChannel), \(bind: id))").run()
+    func announceCustomerChange(_ db: any SQLDatabase, id: String) async throws {
+        try await provider.notify(db, channel: Self.customerChannel, payload: id)
     }
 
     public func listenForCustomerChanges(
@@ -92,7 +92,7 @@ public final class SQLStore: Storage {
                 RETURNING \(unsafeRaw: Self.customerColumns)
                 """
             ).first()
-            try await Self.announceCustomerChange(db, kind: kind, id: customerId)
+            try await self.announceCustomerChange(db, id: customerId)
             return try row.map(Self.decodeCustomer)
         }
     }
@@ -111,7 +111,7 @@ public final class SQLStore: Storage {
                 RETURNING \(unsafeRaw: Self.customerColumns)
                 """
             ).first()
-            try await Self.announceCustomerChange(db, kind: kind, id: customerId)
+            try await self.announceCustomerChange(db, id: customerId)
             return try row.map(Self.decodeCustomer)
         }
     }
@@ -128,7 +128,7 @@ public final class SQLStore: Storage {
                 RETURNING \(unsafeRaw: Self.customerColumns)
                 """
             ).first()
-            try await Self.announceCustomerChange(db, kind: kind, id: customerId)
+            try await self.announceCustomerChange(db, id: customerId)
             return try row.map(Self.decodeCustomer)
         }
     }

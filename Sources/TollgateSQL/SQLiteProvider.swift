@@ -23,12 +23,14 @@ public final class SQLiteProvider: DatabaseProvider {
     private let nextReader = Atomic<Int>(0)
 
     private let checkpointer: SQLiteCheckpointer
+    private let logger: Logger
 
     private init(
         path: String, writer: SQLiteConnection, readers: [SQLiteConnection], usageWriter: SQLiteUsageWriter,
-        checkpointer: SQLiteCheckpointer
+        checkpointer: SQLiteCheckpointer, logger: Logger
     ) {
         self.path = path
+        self.logger = logger
         self.checkpointer = checkpointer
         self.writer = writer
         self.readers = readers
@@ -84,7 +86,8 @@ public final class SQLiteProvider: DatabaseProvider {
             readers.append(reader)
         }
         return SQLiteProvider(
-            path: path, writer: writer, readers: readers, usageWriter: usageWriter, checkpointer: checkpointer)
+            path: path, writer: writer, readers: readers, usageWriter: usageWriter, checkpointer: checkpointer,
+            logger: logger)
     }
 
     /// Makes `directory` (0700) and an empty `tollgate.sqlite` (0600) when missing, whichever
@@ -143,6 +146,92 @@ public final class SQLiteProvider: DatabaseProvider {
                 throw error
             }
         }
+    }
+
+    /// How many notifications the table keeps: a listener further behind than this starts over
+    /// (drops everything it cached), as after a lost PostgreSQL connection.
+    static let keptNotifications = 10_000
+
+    public func notify(_ db: any SQLDatabase, channel: String, payload: String) async throws {
+        try await db.raw(
+            """
+            INSERT INTO notifications (channel, payload, created_at_ms)
+            VALUES (\(bind: channel), \(bind: payload), \(bind: Millis.now()))
+            """
+        ).run()
+        try await db.raw(
+            """
+            DELETE FROM notifications
+            WHERE seq <= (SELECT MAX(seq) FROM notifications) - \(bind: Self.keptNotifications)
+            """
+        ).run()
+    }
+
+    /// Polls for notifications that any process committed to this file: `PRAGMA data_version`
+    /// on a connection of its own changes only when another connection commits, so an idle
+    /// database costs one cheap pragma per `interval`.
+    public func listen(
+        channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void
+    ) async throws {
+        try await listen(channel: channel, interval: .milliseconds(200), ready: ready, received: received)
+    }
+
+    func listen(
+        channel: String, interval: Duration, ready: @escaping @Sendable () -> Void,
+        received: @escaping @Sendable (String) -> Void
+    ) async throws {
+        // Opened outside this task's cancellation, like `close`: a connection half-opened when the
+        // task is cancelled would never be closed.
+        let (path, logger) = (path, logger)
+        let connection = try await Task {
+            let connection = try await Self.openConnection(path: path, logger: logger)
+            do {
+                try await Self.execute(connection, "PRAGMA query_only = ON")
+                return connection
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        }.value
+        do {
+            var seen = try await Self.integer(connection, "SELECT COALESCE(MAX(seq), 0) AS value FROM notifications")
+            var version = try await Self.integer(connection, "PRAGMA data_version")
+            ready()
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                let now = try await Self.integer(connection, "PRAGMA data_version")
+                guard now != version else { continue }
+                version = now
+                // Sequence numbers have no gaps (a rolled-back insert gives its number back), so a
+                // first row past the next one means rows this listener never read were pruned.
+                let oldest = try await Self.integer(
+                    connection, "SELECT COALESCE(MIN(seq), 0) AS value FROM notifications")
+                if oldest > seen + 1 { throw StoreError.notificationsMissed }
+                let rows = try await connection.query(
+                    "SELECT seq, channel, payload FROM notifications WHERE seq > ? ORDER BY seq", [.integer(Int(seen))])
+                for row in rows {
+                    seen = max(seen, Int64(row.column("seq")?.integer ?? 0))
+                    if row.column("channel")?.string == channel, let payload = row.column("payload")?.string {
+                        received(payload)
+                    }
+                }
+            }
+            await Self.close(connection)
+        } catch {
+            await Self.close(connection)
+            throw error
+        }
+    }
+
+    /// Closes `connection` even when the calling task was cancelled (sqlite-nio's close gives up
+    /// on a cancelled task, and an unclosed connection traps in its deinit).
+    private static func close(_ connection: SQLiteConnection) async {
+        await Task { try? await connection.close() }.value
+    }
+
+    private static func integer(_ connection: SQLiteConnection, _ sql: String) async throws -> Int64 {
+        let rows = try await connection.query(sql, [])
+        return Int64(rows.first?.columns.first?.data.integer ?? 0)
     }
 
     /// Applies one group commit of the meter (see `UsageStore.commit`), in turn with every

@@ -59,6 +59,10 @@ public final class FlakyProvider: DatabaseProvider {
 
     public func shutdown() async { await base.shutdown() }
 
+    public func notify(_ db: any SQLDatabase, channel: String, payload: String) async throws {
+        try await base.notify(db, channel: channel, payload: payload)
+    }
+
     public func listen(
         channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void
     ) async throws {

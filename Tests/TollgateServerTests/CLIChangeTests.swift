@@ -1,0 +1,40 @@
+import Foundation
+import TestSupport
+import Testing
+import TollgateStorage
+
+/// Issue 11 item 6: a CLI command writing the data directory of a running server (SQLite) used
+/// to reach the server's caches only at its next restart.
+@Suite struct CLIChangeTests {
+    @Test(arguments: TestDatabase.all)
+    func aPlanSetFromTheCLIReachesTheRunningServerWithinASecond(database: TestDatabase) async throws {
+        try await database.withLocation { location in
+            let arguments: [String]
+            switch location.location {
+            case .sqlite(let directory): arguments = ["--data-dir", directory]
+            case .postgres(let url):
+                arguments = [
+                    "--database", url, "--data-dir", NSTemporaryDirectory() + "tollgate-cli-\(UUID().uuidString)",
+                ]
+            }
+            let key = try TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let server = try await ServerProcess.start(arguments)
+            defer { server.kill() }
+            #expect(try await server.request("POST", "v1/customers", key: key, json: #"{"id":"u1"}"#).status == 201)
+            // The server has the customer cached on the free plan now.
+            let before = try await server.request("GET", "v1/customers/u1", key: key)
+            #expect(String(decoding: before.body, as: UTF8.self).contains(#""plan":"basic""#))
+
+            let moved = try TollgateBinary.run(["customers", "set-plan", "u1", "pro"] + arguments)
+            #expect(moved.status == 0, "\(moved.stderr)")
+            let deadline = ContinuousClock.now + .seconds(1)
+            var seen = ""
+            repeat {
+                seen = String(
+                    decoding: try await server.request("GET", "v1/customers/u1", key: key).body, as: UTF8.self)
+            } while !seen.contains(#""plan":"pro""#) && ContinuousClock.now < deadline
+            #expect(seen.contains(#""plan":"pro""#), "after a second the server still said \(seen)")
+        }
+    }
+}
