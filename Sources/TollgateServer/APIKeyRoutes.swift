@@ -14,10 +14,11 @@ struct APIKeyRoutes: Sendable {
     static let maximumGraceSeconds: Int64 = 30 * 86_400
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
-        v1.post("api-keys", use: create)
-        v1.get("api-keys", use: list)
-        v1.delete("api-keys/{id}", use: revoke)
-        v1.post("api-keys/{id}/rotate", use: rotate)
+        v1.requiring(.admin)
+            .post("api-keys", use: create)
+            .get("api-keys", use: list)
+            .delete("api-keys/{id}", use: revoke)
+            .post("api-keys/{id}/rotate", use: rotate)
     }
 
     struct CreateRequest: Decodable {
@@ -31,7 +32,6 @@ struct APIKeyRoutes: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.admin)
         let body = try await JSONBody.decode(CreateRequest.self, from: request, context: context)
         guard !body.scopes.isEmpty else { throw DomainError.invalidField("scopes", "give at least one scope") }
         let scopes = try body.scopes.enumerated().map { index, raw in
@@ -56,13 +56,11 @@ struct APIKeyRoutes: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.admin)
         let keys = try await store.listAPIKeys().map { APIKeyResponse($0, secret: nil) }
         return JSONResponse.make(status: .ok, body: ListResponse(data: keys))
     }
 
     @Sendable func revoke(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.admin)
         let id = try Validate.pathIdentifier(context)
         guard let revoked = try await store.revokeAPIKey(id: id, at: clock.now()) else {
             throw DomainError(.notFound, "no API key \(id)", field: "id")
@@ -72,7 +70,6 @@ struct APIKeyRoutes: Sendable {
     }
 
     @Sendable func rotate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.admin)
         let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(RotateRequest.self, from: request, context: context)
         let grace = body.gracePeriodSeconds?.value ?? 86_400

@@ -15,13 +15,15 @@ struct BillingRoutes: Sendable {
     }
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
-        v1.post("billing/trial", use: startTrial)
-        v1.post("billing/checkout", use: checkout)
-        v1.post("billing/portal", use: portal)
-        v1.post("billing/cancel", use: cancel)
-        v1.post("billing/subscriptions", use: subscribe)
-        v1.post("billing/change-plan", use: changePlan)
-        v1.get("customers/{id}/subscriptions", use: listSubscriptions)
+        v1.requiring(.billingWrite)
+            .post("billing/trial", use: startTrial)
+            .post("billing/checkout", use: checkout)
+            .post("billing/portal", use: portal)
+            .post("billing/cancel", use: cancel)
+            .post("billing/subscriptions", use: subscribe)
+            .post("billing/change-plan", use: changePlan)
+        v1.requiring(.entitlementsRead)
+            .get("customers/{id}/subscriptions", use: listSubscriptions)
     }
 
     struct SubscriptionList: Encodable {
@@ -31,7 +33,6 @@ struct BillingRoutes: Sendable {
 
     /// Every subscription of a customer (or workspace), oldest first, with its provider.
     @Sendable func listSubscriptions(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.entitlementsRead)
         let customer = try Validate.pathIdentifier(context)
         let all = try await subscriptions.subscriptions(of: customer)
         return JSONResponse.make(
@@ -77,7 +78,6 @@ struct BillingRoutes: Sendable {
     }
 
     @Sendable func checkout(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(CheckoutRequest.self, from: request, context: context)
         let (interval, currency, seats) = try Self.terms(
             interval: body.interval, currency: body.currency, seats: body.seats)
@@ -124,7 +124,6 @@ struct BillingRoutes: Sendable {
     }
 
     @Sendable func portal(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(PortalRequest.self, from: request, context: context)
         let url = try await stripe.portal(
             customerId: try Validate.identifier(body.customer, field: "customer"),
@@ -134,7 +133,6 @@ struct BillingRoutes: Sendable {
 
     /// Cancels the customer's live subscription, whichever provider runs it.
     @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(CancelRequest.self, from: request, context: context)
         let customer = try Validate.identifier(body.customer, field: "customer")
         let atPeriodEnd = body.atPeriodEnd ?? true
@@ -161,7 +159,6 @@ struct BillingRoutes: Sendable {
 
     /// A subscription invoiced by hand (the manual provider).
     @Sendable func subscribe(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(SubscribeRequest.self, from: request, context: context)
         let (interval, currency, seats) = try Self.terms(
             interval: body.interval, currency: body.currency, seats: body.seats)
@@ -189,7 +186,6 @@ struct BillingRoutes: Sendable {
 
     /// Upgrades at once (prorated), downgrades at the end of the period, on either provider.
     @Sendable func changePlan(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(ChangePlanRequest.self, from: request, context: context)
         let customer = try Validate.identifier(body.customer, field: "customer")
         let plan = try Validate.identifier(body.plan, field: "plan")
@@ -225,7 +221,6 @@ struct BillingRoutes: Sendable {
 
     /// Starts a plan's trial through the manual provider (once per customer).
     @Sendable func startTrial(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(TrialRequest.self, from: request, context: context)
         let (interval, currency, _) = try Self.terms(interval: body.interval, currency: body.currency, seats: nil)
         let subscription = try await subscriptions.startTrial(

@@ -12,15 +12,18 @@ struct CreditRoutes: Sendable {
     let stripe: StripeBilling
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
-        v1.post("customers/{id}/credits/grants", use: grant)
-        v1.get("customers/{id}/credits", use: balances)
-        v1.get("customers/{id}/credits/history", use: history)
-        v1.get("customers/{id}/credits/history.csv", use: historyCSV)
-        v1.post("credits/debit", use: debit)
-        v1.post("credits/reserve", use: reserve)
-        v1.post("credits/reservations/{id}/commit", use: commit)
-        v1.post("credits/reservations/{id}/release", use: release)
-        v1.post("credits/packs/checkout", use: buyPack)
+        v1.requiring(.billingWrite)
+            .post("customers/{id}/credits/grants", use: grant)
+            .post("credits/packs/checkout", use: buyPack)
+        v1.requiring(.entitlementsRead)
+            .get("customers/{id}/credits", use: balances)
+            .get("customers/{id}/credits/history", use: history)
+            .get("customers/{id}/credits/history.csv", use: historyCSV)
+        v1.requiring(.usageWrite)
+            .post("credits/debit", use: debit)
+            .post("credits/reserve", use: reserve)
+            .post("credits/reservations/{id}/commit", use: commit)
+            .post("credits/reservations/{id}/release", use: release)
     }
 
     struct PackCheckoutRequest: Decodable {
@@ -34,7 +37,6 @@ struct CreditRoutes: Sendable {
 
     /// A Stripe Checkout (payment mode) for a credit pack; the credits come with its webhook.
     @Sendable func buyPack(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.billingWrite)
         let body = try await JSONBody.decode(PackCheckoutRequest.self, from: request, context: context)
         guard let currency = Currency(body.currency ?? "EUR") else {
             throw DomainError.invalidField("currency", "not an ISO 4217 currency code")
@@ -81,7 +83,6 @@ struct CreditRoutes: Sendable {
     static let grantReasons: [CreditReason] = [.purchase, .grant, .starterPack, .refund, .adjustment]
 
     @Sendable func grant(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.billingWrite)
         let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(GrantRequest.self, from: request, context: context)
         guard let reason = CreditReason(rawValue: body.reason), Self.grantReasons.contains(reason) else {
@@ -102,7 +103,6 @@ struct CreditRoutes: Sendable {
     }
 
     @Sendable func balances(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.entitlementsRead)
         let id = try Validate.pathIdentifier(context)
         let balances = try await credits.balances(customerId: id)
         return JSONResponse.make(
@@ -112,7 +112,6 @@ struct CreditRoutes: Sendable {
     private func page(_ request: Request, context: AuthenticatedContext) async throws -> (
         String, [CreditHistoryEntry], Int
     ) {
-        try context.caller.require(.entitlementsRead)
         let id = try Validate.pathIdentifier(context)
         let query = request.uri.queryParameters
         let limit =
@@ -159,7 +158,6 @@ struct CreditRoutes: Sendable {
     }
 
     @Sendable func debit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.usageWrite)
         let body = try await JSONBody.decode(DebitRequest.self, from: request, context: context)
         let movement = try await credits.debit(
             customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value,
@@ -171,7 +169,6 @@ struct CreditRoutes: Sendable {
     }
 
     @Sendable func reserve(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.usageWrite)
         let body = try await JSONBody.decode(ReserveRequest.self, from: request, context: context)
         let movement = try await credits.reserve(
             customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value,
@@ -183,7 +180,6 @@ struct CreditRoutes: Sendable {
     }
 
     @Sendable func commit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.usageWrite)
         let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(CommitRequest.self, from: request, context: context)
         return JSONResponse.make(
@@ -191,7 +187,6 @@ struct CreditRoutes: Sendable {
     }
 
     @Sendable func release(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.usageWrite)
         let id = try Validate.pathIdentifier(context)
         return JSONResponse.make(status: .ok, body: try await credits.release(reservationId: id))
     }

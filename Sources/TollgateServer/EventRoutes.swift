@@ -12,7 +12,8 @@ struct EventRoutes: Sendable {
     static let maximumEvents = 1000
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
-        v1.post("events", use: ingest)
+        v1.requiring(.usageWrite)
+            .post("events", use: ingest)
     }
 
     struct Batch: Decodable {
@@ -20,7 +21,6 @@ struct EventRoutes: Sendable {
     }
 
     @Sendable func ingest(_ request: Request, context: AuthenticatedContext) async throws -> Hummingbird.Response {
-        try context.caller.require(.usageWrite)
         let batch = try await JSONBody.decode(Batch.self, from: request, context: context)
         guard (1...Self.maximumEvents).contains(batch.events.count) else {
             throw DomainError.invalidField("events", "send from 1 to \(Self.maximumEvents) events")

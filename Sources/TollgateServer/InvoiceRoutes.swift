@@ -11,10 +11,12 @@ struct InvoiceRoutes: Sendable {
     let invoices: InvoiceService
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
-        v1.put("customers/{id}/spend-cap", use: setSpendCap)
-        v1.delete("customers/{id}/spend-cap", use: removeSpendCap)
-        v1.get("customers/{id}/invoices/upcoming", use: upcoming)
-        v1.get("customers/{id}/invoices", use: list)
+        v1.requiring(.customersWrite)
+            .put("customers/{id}/spend-cap", use: setSpendCap)
+            .delete("customers/{id}/spend-cap", use: removeSpendCap)
+        v1.requiring(.entitlementsRead)
+            .get("customers/{id}/invoices/upcoming", use: upcoming)
+            .get("customers/{id}/invoices", use: list)
     }
 
     struct SpendCapRequest: Decodable {
@@ -28,7 +30,6 @@ struct InvoiceRoutes: Sendable {
     }
 
     @Sendable func setSpendCap(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.customersWrite)
         let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(SpendCapRequest.self, from: request, context: context)
         guard let currency = Currency(body.currency) else {
@@ -44,7 +45,6 @@ struct InvoiceRoutes: Sendable {
     }
 
     @Sendable func removeSpendCap(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.customersWrite)
         let id = try Validate.pathIdentifier(context)
         let customer = try await service.setSpendCap(customerId: id, cap: nil)
         return JSONResponse.make(status: .ok, body: SpendCapResponse(customer: customer.id, spendCap: nil))
@@ -81,7 +81,6 @@ struct InvoiceRoutes: Sendable {
     }
 
     @Sendable func upcoming(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.entitlementsRead)
         let id = try Validate.pathIdentifier(context)
         let draft = try await invoices.upcoming(subject: id)
         return JSONResponse.make(
@@ -99,7 +98,6 @@ struct InvoiceRoutes: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.entitlementsRead)
         let id = try Validate.pathIdentifier(context)
         let issued = try await invoices.invoices(subject: id).map { invoice in
             InvoiceResponse(

@@ -11,18 +11,20 @@ struct APIv1Routes: Sendable {
     let clock: any TollgateClock
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
-        v1.post("customers", use: createCustomer)
-        v1.get("customers/{id}", use: getCustomer)
-        v1.put("customers/{id}/plan", use: changePlan)
-        v1.get("customers/{id}/entitlements", use: entitlements)
-        v1.get("customers/{id}/usage", use: usageHistory)
-        v1.post("check", use: check)
-        v1.post("consume", use: consume)
-        v1.post("release", use: release)
+        v1.requiring(.customersWrite)
+            .post("customers", use: createCustomer)
+            .put("customers/{id}/plan", use: changePlan)
+        v1.requiring(.entitlementsRead)
+            .get("customers/{id}", use: getCustomer)
+            .get("customers/{id}/entitlements", use: entitlements)
+            .get("customers/{id}/usage", use: usageHistory)
+            .post("check", use: check)
+        v1.requiring(.usageWrite)
+            .post("consume", use: consume)
+            .post("release", use: release)
     }
 
     @Sendable func createCustomer(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.customersWrite)
         let body = try await JSONBody.decode(CreateCustomerRequest.self, from: request, context: context)
         let id = try Validate.identifier(body.id, field: "id")
         let email = try Validate.email(body.email)
@@ -32,13 +34,11 @@ struct APIv1Routes: Sendable {
     }
 
     @Sendable func getCustomer(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.entitlementsRead)
         let id = try Validate.pathIdentifier(context)
         return JSONResponse.make(status: .ok, body: CustomerResponse(try await service.customer(id: id)))
     }
 
     @Sendable func changePlan(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.customersWrite)
         let id = try Validate.pathIdentifier(context)
         let body = try await JSONBody.decode(ChangePlanRequest.self, from: request, context: context)
         let plan = try Validate.identifier(body.plan, field: "plan")
@@ -57,14 +57,12 @@ struct APIv1Routes: Sendable {
     }
 
     @Sendable func entitlements(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.entitlementsRead)
         let id = try Validate.pathIdentifier(context)
         return JSONResponse.make(
             status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: id)))
     }
 
     @Sendable func usageHistory(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.entitlementsRead)
         let id = try Validate.pathIdentifier(context)
         let (from, to) = try QueryDate.range(request, now: clock.now())
         let rows = try await service.usageHistory(customerId: id, from: from, to: to)
@@ -78,7 +76,6 @@ struct APIv1Routes: Sendable {
     }
 
     @Sendable func check(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.entitlementsRead)
         let body = try await JSONBody.decode(CheckRequest.self, from: request, context: context)
         let outcome = try await service.check(
             customerId: try Validate.identifier(body.customer, field: "customer"),
@@ -89,7 +86,6 @@ struct APIv1Routes: Sendable {
     }
 
     @Sendable func consume(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.usageWrite)
         let change = try await usageChange(request, context: context)
         let outcome = try await service.consume(
             customerId: change.customer, featureId: change.feature, amount: change.amount,
@@ -127,7 +123,6 @@ struct APIv1Routes: Sendable {
     }
 
     @Sendable func release(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try context.caller.require(.usageWrite)
         let change = try await usageChange(request, context: context)
         let outcome = try await service.release(
             customerId: change.customer, featureId: change.feature, amount: change.amount,

@@ -1,0 +1,199 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import TestSupport
+import Testing
+import TollgateCore
+import TollgateStorage
+
+@testable import TollgateServer
+
+/// Who may call each route, for every route the router serves. A route added without a line here
+/// fails the first test; a line whose rule the server does not enforce fails the others.
+@Suite struct AuthorizationTableTests {
+    enum Access: Equatable, CustomStringConvertible {
+        /// No credentials.
+        case open
+        /// A secret API key with this scope (or `admin`).
+        case key(Scope)
+        /// An end user's access token.
+        case user
+        /// An end user whose role in the workspace `{id}` may do this (seed 000 §C.1).
+        case workspace(WorkspaceAction)
+
+        var description: String {
+            switch self {
+            case .open: return "public"
+            case .key(let scope): return "key with \(scope.rawValue)"
+            case .user: return "end user"
+            case .workspace(let action): return "workspace role that may \(action.rawValue)"
+            }
+        }
+    }
+
+    static let table: [String: Access] = [
+        "GET /health": .open,
+        "GET /.well-known/jwks.json": .open,
+        "POST /v1/auth/register": .open,
+        "POST /v1/auth/login": .open,
+        "POST /v1/auth/refresh": .open,
+        "POST /v1/auth/verify-email": .open,
+        "POST /v1/auth/password-reset": .open,
+        "POST /v1/auth/password-reset/confirm": .open,
+        // Stripe calls it; the signature is its credential.
+        "POST /v1/billing/webhook": .open,
+
+        "POST /v1/auth/logout": .user,
+        "GET /v1/me": .user,
+        "GET /v1/me/workspace": .user,
+        "GET /v1/me/sessions": .user,
+        "DELETE /v1/me/sessions/{id}": .user,
+        "POST /v1/me/2fa/totp": .user,
+        "POST /v1/me/2fa/totp/confirm": .user,
+        "POST /v1/me/2fa/totp/disable": .user,
+        "GET /v1/me/entitlements": .user,
+        "GET /v1/me/usage/current": .user,
+        "GET /v1/me/usage/history": .user,
+        "GET /v1/me/subscription": .user,
+        "POST /v1/workspaces": .user,
+        "GET /v1/workspaces": .user,
+        "POST /v1/workspaces/{id}/invitations/{token}": .user,
+        "GET /v1/workspaces/{id}": .workspace(.view),
+        "PATCH /v1/workspaces/{id}": .workspace(.rename),
+        "DELETE /v1/workspaces/{id}": .workspace(.delete),
+        "GET /v1/workspaces/{id}/members": .workspace(.listMembers),
+        "POST /v1/workspaces/{id}/members/invite": .workspace(.invite),
+        "PATCH /v1/workspaces/{id}/members/{userId}": .workspace(.changeRole),
+        "DELETE /v1/workspaces/{id}/members/{userId}": .workspace(.removeMember),
+        "GET /v1/workspaces/{id}/quota": .workspace(.viewQuota),
+        "POST /v1/workspaces/{id}/transfer": .workspace(.transferOwnership),
+
+        "POST /v1/customers": .key(.customersWrite),
+        "PUT /v1/customers/{id}/plan": .key(.customersWrite),
+        "PUT /v1/customers/{id}/spend-cap": .key(.customersWrite),
+        "DELETE /v1/customers/{id}/spend-cap": .key(.customersWrite),
+        "GET /v1/customers/{id}": .key(.entitlementsRead),
+        "GET /v1/customers/{id}/entitlements": .key(.entitlementsRead),
+        "GET /v1/customers/{id}/usage": .key(.entitlementsRead),
+        "GET /v1/customers/{id}/credits": .key(.entitlementsRead),
+        "GET /v1/customers/{id}/credits/history": .key(.entitlementsRead),
+        "GET /v1/customers/{id}/credits/history.csv": .key(.entitlementsRead),
+        "GET /v1/customers/{id}/invoices": .key(.entitlementsRead),
+        "GET /v1/customers/{id}/invoices/upcoming": .key(.entitlementsRead),
+        "GET /v1/customers/{id}/subscriptions": .key(.entitlementsRead),
+        "POST /v1/check": .key(.entitlementsRead),
+        "POST /v1/consume": .key(.usageWrite),
+        "POST /v1/release": .key(.usageWrite),
+        "POST /v1/events": .key(.usageWrite),
+        "POST /v1/credits/debit": .key(.usageWrite),
+        "POST /v1/credits/reserve": .key(.usageWrite),
+        "POST /v1/credits/reservations/{id}/commit": .key(.usageWrite),
+        "POST /v1/credits/reservations/{id}/release": .key(.usageWrite),
+        "POST /v1/customers/{id}/credits/grants": .key(.billingWrite),
+        "POST /v1/credits/packs/checkout": .key(.billingWrite),
+        "POST /v1/billing/trial": .key(.billingWrite),
+        "POST /v1/billing/checkout": .key(.billingWrite),
+        "POST /v1/billing/portal": .key(.billingWrite),
+        "POST /v1/billing/cancel": .key(.billingWrite),
+        "POST /v1/billing/subscriptions": .key(.billingWrite),
+        "POST /v1/billing/change-plan": .key(.billingWrite),
+        "POST /v1/api-keys": .key(.admin),
+        "GET /v1/api-keys": .key(.admin),
+        "DELETE /v1/api-keys/{id}": .key(.admin),
+        "POST /v1/api-keys/{id}/rotate": .key(.admin),
+    ]
+
+    /// The routes as the router serves them, `METHOD /path`.
+    static func servedRoutes() async throws -> Set<String> {
+        try await TestDatabase.sqlite.withStore { store, _ in
+            let dependencies = AppDependencies(
+                catalog: try Fixtures.catalog, store: store, databaseKind: .sqlite, clock: SystemClock(),
+                logger: TestDatabase.logger, signingKeys: TestKeys.ring, secretBox: TestKeys.box,
+                passwordPolicy: TestKeys.policy, shutdown: {})
+            let service = makeService(dependencies).0
+            let (invoices, subscriptions) = makeBilling(dependencies, service: service)
+            let router = buildRouter(dependencies, service: service, subscriptions: subscriptions, invoices: invoices)
+            return Set(router.routes.map { "\($0.method) \($0.path.description.hasPrefix("/") ? "" : "/")\($0.path)" })
+        }
+    }
+
+    @Test func everyRouteHasAnAuthorizationDecision() async throws {
+        let served = try await Self.servedRoutes()
+        let declared = Set(Self.table.keys)
+        #expect(served.subtracting(declared).isEmpty, "no decision for \(served.subtracting(declared).sorted())")
+        #expect(declared.subtracting(served).isEmpty, "not served: \(declared.subtracting(served).sorted())")
+    }
+
+    static func split(_ route: String) -> (HTTPRequest.Method, String) {
+        let parts = route.split(separator: " ", maxSplits: 1)
+        let path = String(parts[1]).replacingOccurrences(of: "{id}", with: "x")
+            .replacingOccurrences(of: "{userId}", with: "nobody").replacingOccurrences(of: "{token}", with: "t")
+        return (HTTPRequest.Method(String(parts[0]))!, path)
+    }
+
+    static let denied: Set<HTTPResponse.Status> = [.unauthorized, .forbidden]
+
+    @Test func keysAndTokensAreHeldToTheTable() async throws {
+        try await AppHarness.run(.sqlite) { app, client in
+            let user = try await AccountTests.signUp(client, email: "user@example.com")
+            for (route, access) in Self.table.sorted(by: { $0.key < $1.key }) {
+                let (method, path) = Self.split(route)
+                let anonymous = try await client.call(method, path, key: nil, json: "{}")
+                switch access {
+                case .open:
+                    #expect(!Self.denied.contains(anonymous.status), "\(route) is public: \(anonymous.json)")
+                case .key(let scope):
+                    #expect(anonymous.status == .unauthorized, "\(route) without a key")
+                    let others = Scope.allCases.filter { $0 != scope && $0 != .admin }
+                    let lacking = try await client.call(
+                        method, path, key: try await app.key(scopes: others), json: "{}")
+                    #expect(
+                        lacking.status == .forbidden && "\(lacking.json)".contains(scope.rawValue),
+                        "\(route) with every scope but \(scope.rawValue): \(lacking.status)")
+                    let holding = try await client.call(
+                        method, path, key: try await app.key(scopes: [scope]), json: "{}")
+                    #expect(!Self.denied.contains(holding.status), "\(route) with \(scope.rawValue): \(holding.json)")
+                    #expect(try await client.call(method, path, key: user.access, json: "{}").status == .unauthorized)
+                case .user, .workspace:
+                    #expect(anonymous.status == .unauthorized, "\(route) without a token")
+                    let withKey = try await client.call(method, path, key: app.adminKey, json: "{}")
+                    #expect(withKey.status == .unauthorized, "\(route) with an API key: \(withKey.status)")
+                }
+            }
+        }
+    }
+
+    /// What each workspace route needs of a member, tried with every role below the owner.
+    @Test func workspaceRoutesFollowTheRoleMatrix() async throws {
+        try await AppHarness.run(.sqlite) { app, client in
+            let owner = try await WorkspaceTests.person(client, "owner")
+            let workspace = try await WorkspaceTests.createWorkspace(client, owner, plan: nil, app: app)
+            let bodies: [WorkspaceAction: String] = [
+                .rename: #"{"name":"Renamed"}"#, .invite: #"{"email":"guest@example.com","role":"VIEWER"}"#,
+                .changeRole: #"{"role":"MEMBER"}"#, .transferOwnership: #"{"userId":"nobody"}"#,
+            ]
+            for role in [WorkspaceRole.viewer, .member, .admin] {
+                let member = try await WorkspaceTests.join(
+                    client, app, workspace: workspace, owner: owner, name: role.rawValue.lowercased(),
+                    role: role.rawValue)
+                for (route, access) in Self.table.sorted(by: { $0.key < $1.key }) {
+                    guard case .workspace(let action) = access, action != .delete else { continue }
+                    let (method, template) = Self.split(route)
+                    let path = template.replacingOccurrences(of: "/workspaces/x", with: "/workspaces/\(workspace)")
+                    let answer = try await client.call(method, path, key: member.access, json: bodies[action] ?? "{}")
+                    if role.may(action) {
+                        #expect(!Self.denied.contains(answer.status), "\(role) \(route): \(answer.json)")
+                    } else {
+                        #expect(answer.status == .forbidden, "\(role) \(route): \(answer.status) \(answer.json)")
+                    }
+                }
+                // Deleting is the owner's alone; tried last, as it succeeds.
+                #expect(
+                    try await client.call(.delete, "/v1/workspaces/\(workspace)", key: member.access).status
+                        == .forbidden)
+            }
+            #expect(try await client.call(.delete, "/v1/workspaces/\(workspace)", key: owner.access).status == .ok)
+        }
+    }
+}
