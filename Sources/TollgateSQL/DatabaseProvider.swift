@@ -9,6 +9,8 @@ public protocol DatabaseProvider: Sendable {
     func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// What applies the meter's group commits on this database.
+    var usageWriter: any UsageWriter { get }
     func shutdown() async
     /// Announces `payload` on `channel` when the transaction of `db` commits, to every process
     /// listening (this one included).

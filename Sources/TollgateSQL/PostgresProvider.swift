@@ -11,8 +11,10 @@ public final class PostgresProvider: DatabaseProvider {
     private let client: PostgresClient
     private let runTask: Task<Void, Never>
     private let logger: Logger
+    private let faults: UsageWriteFaults?
 
-    public init(url: String, maximumConnections: Int = 10, logger: Logger) throws {
+    public init(url: String, maximumConnections: Int = 10, logger: Logger, faults: UsageWriteFaults? = nil) throws {
+        self.faults = faults
         var configuration = try Self.configuration(from: url)
         configuration.options.maximumConnections = maximumConnections
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -63,6 +65,8 @@ public final class PostgresProvider: DatabaseProvider {
             throw error
         }
     }
+
+    public var usageWriter: any UsageWriter { SQLKitUsageWriter(provider: self, faults: faults) }
 
     public func notify(_ db: any SQLDatabase, channel: String, payload: String) async throws {
         try await db.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").run()

@@ -31,9 +31,9 @@ extension SQLStore {
             guard let response else { return .decided(decision) }
             let record = IdempotencyRecord(
                 scope: claim.scope, key: claim.key, fingerprint: claim.fingerprint, response: response, createdAt: date)
-            let stored = try await Self.insertRecords([record], on: db)
+            let stored = try await SQLKitUsageWriter.insertRecords([record], on: db)
             guard !stored.isEmpty else { return .alreadyAnswered }
-            try await Self.addToCounters([delta], updatedAt: Millis.from(date), on: db)
+            try await SQLKitUsageWriter.addToCounters([delta], updatedAt: Millis.from(date), on: db)
             return .decided(decision)
         }
     }

@@ -275,81 +275,9 @@ public final class SQLStore: Storage {
         }
     }
 
-    /// Rows per statement: 7 binds each stays far below both databases' parameter limits.
-    private static let rowsPerStatement = 500
-
     @discardableResult
     public func commit(_ batch: UsageBatch) async throws -> [Bool] {
-        // SQLite: one prepared-statement pass on the writer's own thread (see SQLiteUsageWriter).
-        if let sqlite = provider as? SQLiteProvider { return try await sqlite.commitUsage(batch) }
-        let now = Millis.from(batch.at)
-        return try await provider.transaction { db in
-            // Idempotency records first: a key already stored marks its entry as a duplicate,
-            // whose deltas are then left out. No read before: the insert is the check.
-            var plan = UsageBatchPlan(batch)
-            var inserted = Set<String>()
-            for chunk in plan.records.chunked(Self.rowsPerStatement) {
-                inserted.formUnion(try await Self.insertRecords(chunk.map(\.record), on: db))
-            }
-            for (index, record) in plan.records where !inserted.contains(UsageBatchPlan.token(record.scope, record.key))
-            { plan.applied[index] = false }
-            for chunk in plan.mergedDeltas(of: batch).chunked(Self.rowsPerStatement) {
-                try await Self.addToCounters(chunk, updatedAt: now, on: db)
-            }
-            for (key, node, units) in plan.leaseShrinks(of: batch) {
-                try await db.raw(
-                    """
-                    UPDATE counter_leases SET outstanding = CASE WHEN outstanding > \(bind: units)
-                        THEN outstanding - \(bind: units) ELSE 0 END
-                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature)
-                        AND period_start_ms = \(bind: key.periodStartMillis) AND node = \(bind: node)
-                    """
-                ).run()
-            }
-            return plan.applied
-        }
-    }
-
-    /// Inserts the records whose keys are not stored yet, in one statement; the tokens
-    /// (`UsageBatchPlan.token`) of those it inserted.
-    static func insertRecords(_ records: [IdempotencyRecord], on db: any SQLDatabase) async throws -> Set<String> {
-        let rows = records.map { r -> SQLQueryString in
-            "(\(bind: r.scope), \(bind: r.key), \(bind: r.fingerprint), \(bind: r.response), \(bind: Millis.from(r.createdAt)))"
-        }
-        let returned = try await db.raw(
-            """
-            INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
-            VALUES \(rows.joined(separator: ", "))
-            ON CONFLICT (scope, idempotency_key) DO NOTHING
-            RETURNING scope, idempotency_key
-            """
-        ).all()
-        // Usually every key is new: then there is nothing to decode.
-        if returned.count == records.count { return Set(records.map { UsageBatchPlan.token($0.scope, $0.key) }) }
-        return Set(
-            try returned.map {
-                UsageBatchPlan.token(
-                    try $0.decode(column: "scope", as: String.self),
-                    try $0.decode(column: "idempotency_key", as: String.self))
-            })
-    }
-
-    /// Adds each delta to its counter (one row per counter: PostgreSQL refuses an upsert that
-    /// touches the same row twice), in one statement.
-    static func addToCounters(_ deltas: some Collection<CounterDelta>, updatedAt now: Int64, on db: any SQLDatabase)
-        async throws
-    {
-        let rows = deltas.map { d -> SQLQueryString in
-            "(\(bind: d.key.subject), \(bind: d.key.feature), \(bind: d.key.periodStartMillis), \(bind: d.periodEndMillis), \(bind: d.period), \(bind: d.delta), \(bind: now))"
-        }
-        try await db.raw(
-            """
-            INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
-            VALUES \(rows.joined(separator: ", "))
-            ON CONFLICT (subject, feature, period_start_ms)
-            DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
-            """
-        ).run()
+        try await provider.usageWriter.commit(batch)
     }
 
     public func idempotencyRecord(scope: String, key: String) async throws -> IdempotencyRecord? {

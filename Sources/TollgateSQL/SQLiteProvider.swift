@@ -18,23 +18,34 @@ public final class SQLiteProvider: DatabaseProvider {
     private let readers: [SQLiteConnection]
     /// The meter's group commits: prepared statements on a connection of their own, taking
     /// turns with `writer` under `writeLock`.
-    private let usageWriter: SQLiteUsageWriter
+    private let cAPIWriter: SQLiteUsageWriter
     private let writeLock = AsyncMutex()
     private let nextReader = Atomic<Int>(0)
 
     private let checkpointer: SQLiteCheckpointer
     private let logger: Logger
+    private let writerChoice: UsageWriterChoice
+    private let faults: UsageWriteFaults?
+
+    /// Which writer applies the meter's group commits: SQLite's C API (production), or the SQLKit
+    /// statements PostgreSQL uses (for the contract suite that proves the two alike).
+    public enum UsageWriterChoice: Sendable {
+        case cAPI
+        case sqlKit
+    }
 
     private init(
         path: String, writer: SQLiteConnection, readers: [SQLiteConnection], usageWriter: SQLiteUsageWriter,
-        checkpointer: SQLiteCheckpointer, logger: Logger
+        checkpointer: SQLiteCheckpointer, logger: Logger, writerChoice: UsageWriterChoice, faults: UsageWriteFaults?
     ) {
         self.path = path
         self.logger = logger
+        self.writerChoice = writerChoice
+        self.faults = faults
         self.checkpointer = checkpointer
         self.writer = writer
         self.readers = readers
-        self.usageWriter = usageWriter
+        self.cAPIWriter = usageWriter
     }
 
     /// Per-connection settings of every connection. busy_timeout replaces sqlite-nio's
@@ -66,7 +77,8 @@ public final class SQLiteProvider: DatabaseProvider {
 
     /// Opens (creating if needed) `tollgate.sqlite` in `directory`.
     public static func open(
-        directory: String, readerCount: Int = 2, checkpoints: CheckpointPolicy = CheckpointPolicy(), logger: Logger
+        directory: String, readerCount: Int = 2, checkpoints: CheckpointPolicy = CheckpointPolicy(), logger: Logger,
+        usageWriter writerChoice: UsageWriterChoice = .cAPI, faults: UsageWriteFaults? = nil
     ) async throws -> SQLiteProvider {
         let path = try prepareDataDirectory(directory, logger: logger)
         let writer = try await openConnection(path: path, logger: logger)
@@ -78,7 +90,7 @@ public final class SQLiteProvider: DatabaseProvider {
             ceiling: checkpoints.rewindBeyondPages
         )
         let usageWriter = try SQLiteUsageWriter(
-            path: path, pragmas: pragmas + [walSizeLimit], checkpointer: checkpointer)
+            path: path, pragmas: pragmas + [walSizeLimit], checkpointer: checkpointer, faults: faults)
         var readers: [SQLiteConnection] = []
         for _ in 0..<max(1, readerCount) {
             let reader = try await openConnection(path: path, logger: logger)
@@ -87,7 +99,7 @@ public final class SQLiteProvider: DatabaseProvider {
         }
         return SQLiteProvider(
             path: path, writer: writer, readers: readers, usageWriter: usageWriter, checkpointer: checkpointer,
-            logger: logger)
+            logger: logger, writerChoice: writerChoice, faults: faults)
     }
 
     /// Makes `directory` (0700) and an empty `tollgate.sqlite` (0600) when missing, whichever
@@ -234,14 +246,24 @@ public final class SQLiteProvider: DatabaseProvider {
         return Int64(rows.first?.columns.first?.data.integer ?? 0)
     }
 
-    /// Applies one group commit of the meter (see `UsageStore.commit`), in turn with every
-    /// other write.
-    func commitUsage(_ batch: UsageBatch) async throws -> [Bool] {
-        try await writeLock.withLock { try await usageWriter.commit(batch) }
+    public var usageWriter: any UsageWriter {
+        switch writerChoice {
+        case .cAPI: return CAPIWriter(provider: self)
+        case .sqlKit: return SQLKitUsageWriter(provider: self, faults: faults)
+        }
+    }
+
+    /// The C-API writer, taking turns with every other write.
+    private struct CAPIWriter: UsageWriter {
+        let provider: SQLiteProvider
+
+        func commit(_ batch: UsageBatch) async throws -> [Bool] {
+            try await provider.writeLock.withLock { try await provider.cAPIWriter.commit(batch) }
+        }
     }
 
     public func shutdown() async {
-        await usageWriter.close()
+        await cAPIWriter.close()
         await checkpointer.close()
         for connection in readers + [writer] {
             try? await connection.close()

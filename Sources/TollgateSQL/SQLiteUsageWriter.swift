@@ -16,6 +16,7 @@ final class SQLiteUsageWriter: @unchecked Sendable {
     private var statements: [Statement: OpaquePointer] = [:]
     /// Kept alive as long as the connection whose WAL hook points at it.
     private let checkpointer: SQLiteCheckpointer
+    private let faults: UsageWriteFaults?
 
     private enum Statement: String {
         case begin = "BEGIN IMMEDIATE"
@@ -41,11 +42,12 @@ final class SQLiteUsageWriter: @unchecked Sendable {
 
     /// Opens its connection with the same durability settings as the provider's; after each
     /// commit, `checkpointer` hears how large the WAL has grown.
-    init(path: String, pragmas: [String], checkpointer: SQLiteCheckpointer) throws {
+    init(path: String, pragmas: [String], checkpointer: SQLiteCheckpointer, faults: UsageWriteFaults? = nil) throws {
         let handle = try SQLiteHandle.open(path: path, pragmas: pragmas)
         checkpointer.watch(handle)
         self.handle = handle
         self.checkpointer = checkpointer
+        self.faults = faults
     }
 
     deinit {
@@ -90,6 +92,7 @@ final class SQLiteUsageWriter: @unchecked Sendable {
                     ])
                 if sqlite_nio_sqlite3_changes(handle) == 0 { plan.applied[index] = false }
             }
+            try faults?.check(.afterRecords)
             let now = Millis.from(batch.at)
             for delta in plan.mergedDeltas(of: batch) {
                 try run(
@@ -100,6 +103,7 @@ final class SQLiteUsageWriter: @unchecked Sendable {
                         .integer(now),
                     ])
             }
+            try faults?.check(.afterCounters)
             for (key, node, units) in plan.leaseShrinks(of: batch) {
                 try run(
                     .shrinkLease,
@@ -108,6 +112,7 @@ final class SQLiteUsageWriter: @unchecked Sendable {
                         .text(node),
                     ])
             }
+            try faults?.check(.beforeCommit)
             try run(.commit)
             return plan.applied
         } catch {

@@ -59,6 +59,19 @@ public final class FlakyProvider: DatabaseProvider {
 
     public func shutdown() async { await base.shutdown() }
 
+    /// The base's own writer (SQLite's C API, PostgreSQL's SQLKit), refused when writes fail.
+    public var usageWriter: any UsageWriter { FlakyWriter(base: base.usageWriter, provider: self) }
+
+    private struct FlakyWriter: UsageWriter {
+        let base: any UsageWriter
+        let provider: FlakyProvider
+
+        func commit(_ batch: UsageBatch) async throws -> [Bool] {
+            if provider.failWrites.load(ordering: .relaxed) { throw InjectedFailure() }
+            return try await base.commit(batch)
+        }
+    }
+
     public func notify(_ db: any SQLDatabase, channel: String, payload: String) async throws {
         try await base.notify(db, channel: channel, payload: payload)
     }

@@ -1,0 +1,125 @@
+import Foundation
+import SQLKit
+import Synchronization
+import TollgateCore
+import TollgateStorage
+
+/// Applies the meter's group commits (see `UsageStore.commit`). Each provider supplies its own:
+/// SQLite's writes through SQLite's C API (`SQLiteUsageWriter`), PostgreSQL's through SQLKit
+/// (`SQLKitUsageWriter`). One contract suite runs against every writer, with failures injected
+/// inside their transactions, so they apply, refuse and roll back alike.
+public protocol UsageWriter: Sendable {
+    func commit(_ batch: UsageBatch) async throws -> [Bool]
+}
+
+/// Where a writer can be made to fail inside its transaction, for the tests that check that a
+/// failed commit counts nothing and leaves the writer usable. Production passes none.
+public final class UsageWriteFaults: Sendable {
+    public enum Stage: Int, Sendable, CaseIterable {
+        case afterRecords = 1
+        case afterCounters
+        case beforeCommit
+    }
+
+    public struct Injected: Error, Equatable {
+        public let stage: Stage
+
+        public init(stage: Stage) { self.stage = stage }
+    }
+
+    private let armed = Atomic<Int>(0)
+
+    public init() {}
+
+    /// The next commit fails at `stage` (nil: none does).
+    public func arm(_ stage: Stage?) { armed.store(stage?.rawValue ?? 0, ordering: .relaxed) }
+
+    func check(_ stage: Stage) throws {
+        guard armed.load(ordering: .relaxed) == stage.rawValue else { return }
+        armed.store(0, ordering: .relaxed)
+        throw Injected(stage: stage)
+    }
+}
+
+/// The group commit as SQLKit statements in one transaction: multi-row inserts and upserts.
+public struct SQLKitUsageWriter: UsageWriter {
+    let provider: any DatabaseProvider
+    let faults: UsageWriteFaults?
+
+    /// Rows per statement: 7 binds each stays far below both databases' parameter limits.
+    static let rowsPerStatement = 500
+
+    public func commit(_ batch: UsageBatch) async throws -> [Bool] {
+        let now = Millis.from(batch.at)
+        return try await provider.transaction { [faults] db in
+            // Idempotency records first: a key already stored marks its entry as a duplicate,
+            // whose deltas are then left out. No read before: the insert is the check.
+            var plan = UsageBatchPlan(batch)
+            var inserted = Set<String>()
+            for chunk in plan.records.chunked(Self.rowsPerStatement) {
+                inserted.formUnion(try await Self.insertRecords(chunk.map(\.record), on: db))
+            }
+            for (index, record) in plan.records where !inserted.contains(UsageBatchPlan.token(record.scope, record.key))
+            { plan.applied[index] = false }
+            try faults?.check(.afterRecords)
+            for chunk in plan.mergedDeltas(of: batch).chunked(Self.rowsPerStatement) {
+                try await Self.addToCounters(chunk, updatedAt: now, on: db)
+            }
+            try faults?.check(.afterCounters)
+            for (key, node, units) in plan.leaseShrinks(of: batch) {
+                try await db.raw(
+                    """
+                    UPDATE counter_leases SET outstanding = CASE WHEN outstanding > \(bind: units)
+                        THEN outstanding - \(bind: units) ELSE 0 END
+                    WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature)
+                        AND period_start_ms = \(bind: key.periodStartMillis) AND node = \(bind: node)
+                    """
+                ).run()
+            }
+            try faults?.check(.beforeCommit)
+            return plan.applied
+        }
+    }
+
+    /// Inserts the records whose keys are not stored yet, in one statement; the tokens
+    /// (`UsageBatchPlan.token`) of those it inserted.
+    static func insertRecords(_ records: [IdempotencyRecord], on db: any SQLDatabase) async throws -> Set<String> {
+        let rows = records.map { r -> SQLQueryString in
+            "(\(bind: r.scope), \(bind: r.key), \(bind: r.fingerprint), \(bind: r.response), \(bind: Millis.from(r.createdAt)))"
+        }
+        let returned = try await db.raw(
+            """
+            INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
+            VALUES \(rows.joined(separator: ", "))
+            ON CONFLICT (scope, idempotency_key) DO NOTHING
+            RETURNING scope, idempotency_key
+            """
+        ).all()
+        // Usually every key is new: then there is nothing to decode.
+        if returned.count == records.count { return Set(records.map { UsageBatchPlan.token($0.scope, $0.key) }) }
+        return Set(
+            try returned.map {
+                UsageBatchPlan.token(
+                    try $0.decode(column: "scope", as: String.self),
+                    try $0.decode(column: "idempotency_key", as: String.self))
+            })
+    }
+
+    /// Adds each delta to its counter (one row per counter: PostgreSQL refuses an upsert that
+    /// touches the same row twice), in one statement.
+    static func addToCounters(_ deltas: some Collection<CounterDelta>, updatedAt now: Int64, on db: any SQLDatabase)
+        async throws
+    {
+        let rows = deltas.map { d -> SQLQueryString in
+            "(\(bind: d.key.subject), \(bind: d.key.feature), \(bind: d.key.periodStartMillis), \(bind: d.periodEndMillis), \(bind: d.period), \(bind: d.delta), \(bind: now))"
+        }
+        try await db.raw(
+            """
+            INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
+            VALUES \(rows.joined(separator: ", "))
+            ON CONFLICT (subject, feature, period_start_ms)
+            DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
+            """
+        ).run()
+    }
+}
