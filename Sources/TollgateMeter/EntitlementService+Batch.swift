@@ -33,6 +33,9 @@ extension EntitlementService {
         var refused: [(index: Int, flight: IdempotencyGate.Flight, prepared: PreparedConsume, outcome: UsageOutcome)] =
             []
         var followers: [(index: Int, flight: IdempotencyGate.Flight)] = []
+        // Keys held by another request, and who in this batch leads each flight.
+        var others: [(index: Int, flight: IdempotencyGate.Flight)] = []
+        var leaders: [IdempotencyGate.Flight: Int] = [:]
         var oneByOne: [Int] = []
         for (index, request) in requests.enumerated() {
             let prepared: PreparedConsume
@@ -46,14 +49,17 @@ extension EntitlementService {
                     oneByOne.append(index)
                     continue
                 }
-                switch try gate.claim(
-                    scope: prepared.scope, key: request.idempotencyKey, fingerprint: prepared.fingerprint)
+                switch gate.claim(scope: prepared.scope, key: request.idempotencyKey, fingerprint: prepared.fingerprint)
                 {
                 case .follower(let leader):
                     followers.append((index, leader))
                     continue
+                case .otherRequest(let leader):
+                    others.append((index, leader))
+                    continue
                 case .leader(let claimed):
                     flight = claimed
+                    leaders[claimed] = index
                 }
             } catch {
                 results[index] = .failure(error)
@@ -116,6 +122,15 @@ extension EntitlementService {
             results[item.index] = await finish(
                 item.flight, scope: item.prepared.scope, key: request.idempotencyKey, found: found)
         }
+        // A key another request holds: refused if this batch's leader of it was answered "allowed"
+        // (recorded); otherwise decided on its own, one by one, as it would be after that request.
+        for (index, leader) in others {
+            if let led = leaders[leader], case .success(let outcome)? = results[led], outcome.allowed {
+                results[index] = .failure(IdempotencyGate.reused(requests[index].idempotencyKey))
+            } else {
+                oneByOne.append(index)
+            }
+        }
         await withTaskGroup(of: (Int, Result<UsageOutcome, any Error>).self) { group in
             for index in oneByOne {
                 let request = requests[index]
@@ -134,7 +149,19 @@ extension EntitlementService {
             for await (index, result) in group { results[index] = result }
         }
         for (index, leader) in followers {
-            results[index] = await Result(awaiting: { try await leader.wait() })
+            if let led = leaders[leader], let answer = results[led] {
+                results[index] = answer
+            } else if let answer = await gate.wait(for: leader) {
+                results[index] = answer
+            } else {
+                // The leader ended before this joined: ask again, as a retry would.
+                let request = requests[index]
+                results[index] = await Result(awaiting: {
+                    try await self.consume(
+                        customerId: request.customerId, featureId: request.featureId, amount: request.amount,
+                        idempotencyKey: request.idempotencyKey, workspaceId: request.workspaceId)
+                })
+            }
         }
         return results.map { $0! }
     }

@@ -5,48 +5,21 @@ import TollgateStorage
 
 /// Makes a mutating call answer once per idempotency key: a retry gets the first answer, a
 /// concurrent duplicate waits for the first one instead of racing it, and a key reused for a
-/// different request is refused.
+/// different request is refused once the first request's answer is known. The bookkeeping is
+/// `FlightTable`'s; this class holds it under a lock and does the waiting and the store reads.
 final class IdempotencyGate: Sendable {
-    final class Flight: Sendable {
-        let fingerprint: String
-        private let state = Mutex<
-            (result: Result<UsageOutcome, any Error>?, waiters: [CheckedContinuation<UsageOutcome, any Error>])
-        >((nil, []))
+    typealias Flight = FlightTable<Waiter>.Handle
+    typealias Waiter = CheckedContinuation<Result<UsageOutcome, any Error>?, Never>
 
-        init(fingerprint: String) { self.fingerprint = fingerprint }
-
-        func wait() async throws -> UsageOutcome {
-            try await withCheckedThrowingContinuation { continuation in
-                let ready = state.withLock { state -> Result<UsageOutcome, any Error>? in
-                    if state.result == nil { state.waiters.append(continuation) }
-                    return state.result
-                }
-                if let ready { continuation.resume(with: ready) }
-            }
-        }
-
-        func finish(_ result: Result<UsageOutcome, any Error>) {
-            let waiters = state.withLock { state in
-                state.result = result
-                defer { state.waiters = [] }
-                return state.waiters
-            }
-            for waiter in waiters { waiter.resume(with: result) }
-        }
-    }
-
-    /// A key in flight, within its scope (no string joined per call).
-    private struct FlightKey: Hashable {
-        let scope: String
-        let key: String
-    }
-
-    private let flights = Mutex<[FlightKey: Flight]>([:])
+    private let flights = Mutex(FlightTable<Waiter>())
     private static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return decoder
     }()
+
+    var inFlight: Int { flights.withLock { $0.inFlight } }
+    var waiting: Int { flights.withLock { $0.waiting } }
 
     /// What the guarded call found.
     enum Answer {
@@ -62,20 +35,26 @@ final class IdempotencyGate: Sendable {
     /// wait for its answer.
     enum Claim {
         case leader(Flight)
+        /// The flight of the same request: its answer is this call's.
         case follower(Flight)
+        /// Another request holds the key: wait for its end (`waitForEnd`), then claim again.
+        case otherRequest(Flight)
     }
 
-    /// Claims `key` for this call; a key in flight with another request is refused at once.
-    func claim(scope: String, key: String, fingerprint: String) throws -> Claim {
-        let token = FlightKey(scope: scope, key: key)
-        let claim = flights.withLock { flights -> Claim in
-            if let existing = flights[token] { return .follower(existing) }
-            let flight = Flight(fingerprint: fingerprint)
-            flights[token] = flight
-            return .leader(flight)
+    func claim(scope: String, key: String, fingerprint: String) -> Claim {
+        switch flights.withLock({ $0.claim(FlightTable.Key(scope: scope, key: key), fingerprint: fingerprint) }) {
+        case .lead(let flight): return .leader(flight)
+        case .follow(let flight) where flight.fingerprint == fingerprint: return .follower(flight)
+        case .follow(let flight): return .otherRequest(flight)
         }
-        if case .follower(let flight) = claim, flight.fingerprint != fingerprint { throw Self.reused(key) }
-        return claim
+    }
+
+    /// The leader's answer, or nil when the flight ended before this call joined it (then the
+    /// key is claimed again: the store has whatever the leader recorded).
+    func wait(for flight: Flight) async -> Result<UsageOutcome, any Error>? {
+        await withCheckedContinuation { (waiter: Waiter) in
+            if flights.withLock({ $0.join(flight, waiter) }) == .ended { waiter.resume(returning: nil) }
+        }
     }
 
     /// The leader's end: turns what its call found into the answer (replaying the stored one
@@ -102,8 +81,8 @@ final class IdempotencyGate: Sendable {
             result = .failure(error)
         }
         // Once committed, the store has the record: later retries find it there.
-        flights.withLock { _ = $0.removeValue(forKey: FlightKey(scope: scope, key: key)) }
-        flight.finish(result)
+        let waiters = flights.withLock { $0.finish(flight) }
+        for waiter in waiters { waiter.resume(returning: result) }
         return result
     }
 
@@ -116,13 +95,19 @@ final class IdempotencyGate: Sendable {
         lookup: () async throws -> IdempotencyRecord?,
         body: () async throws -> Answer
     ) async throws -> UsageOutcome {
-        switch try claim(scope: scope, key: key, fingerprint: fingerprint) {
-        case .follower(let flight):
-            return try await flight.wait()
-        case .leader(let flight):
-            let found: Result<Answer, any Error>
-            do { found = .success(try await body()) } catch { found = .failure(error) }
-            return try await finish(flight, scope: scope, key: key, found: found, lookup: lookup).get()
+        while true {
+            switch claim(scope: scope, key: key, fingerprint: fingerprint) {
+            case .follower(let flight):
+                if let answer = await wait(for: flight) { return try answer.get() }
+            case .otherRequest(let flight):
+                // Refused only once the other request's answer is stored; if it was refused (not
+                // recorded) or failed, this request is decided on its own.
+                _ = await wait(for: flight)
+            case .leader(let flight):
+                let found: Result<Answer, any Error>
+                do { found = .success(try await body()) } catch { found = .failure(error) }
+                return try await finish(flight, scope: scope, key: key, found: found, lookup: lookup).get()
+            }
         }
     }
 
@@ -145,7 +130,7 @@ final class IdempotencyGate: Sendable {
         return try Self.decoder.decode(UsageOutcome.self, from: Data(stored.response.utf8))
     }
 
-    private static func reused(_ key: String) -> DomainError {
+    static func reused(_ key: String) -> DomainError {
         DomainError(
             .idempotencyKeyReused, "idempotency key \(key) was already used for a different request",
             field: "idempotencyKey")

@@ -150,8 +150,8 @@ import TollgateStorage
     }
 
     /// Random batches (keys repeated within and across them, amounts varied) against a plain
-    /// model. A batch without a retry of an earlier batch answers exactly as one-by-one calls in
-    /// its order. With retries (whose units are held until the commit finds them answered), a
+    /// model. A batch without a retry of an earlier batch, and without a key reused for another
+    /// request, answers exactly as one-by-one calls in its order. With retries (whose units are held until the commit finds them answered), a
     /// batch answers as concurrent calls may: replays are the first answers, the limit holds,
     /// everything allowed is counted, and nothing is refused that would fit after the batch.
     @Test func batchesAgreeWithAOneByOneModel() async throws {
@@ -172,7 +172,13 @@ import TollgateStorage
                             ConsumeRequest(
                                 customerId: customer, featureId: "notes", amount: $0.0, idempotencyKey: "k\($0.1)")
                         }
-                        let exact = requests.allSatisfy { answered[$0.idempotencyKey] == nil }
+                        // A key reused for another request in the batch waits for the first use's
+                        // answer, so it is decided after the batch, as concurrent calls may be.
+                        let amountsByKey = Dictionary(grouping: requests, by: \.idempotencyKey)
+                            .mapValues { Set($0.map(\.amount)) }
+                        let exact =
+                            requests.allSatisfy { answered[$0.idempotencyKey] == nil }
+                            && amountsByKey.values.allSatisfy { $0.count == 1 }
                         let results = await service.consume(batch: requests)
                         var firstInBatch: [String: (amount: Int64, result: UsageOutcome?)] = [:]
                         var refusedNew: [Int64] = []
@@ -180,8 +186,12 @@ import TollgateStorage
                             let key = request.idempotencyKey
                             let outcome = try? result.get()
                             defer { if firstInBatch[key] == nil { firstInBatch[key] = (request.amount, outcome) } }
-                            // A key repeated within the batch answers as its first use there.
-                            if let first = firstInBatch[key] {
+                            // A key repeated within the batch answers as its first use there; another
+                            // request with it is refused if that use was recorded (allowed), and
+                            // decided on its own if it was refused (nothing recorded), as one by one.
+                            if let first = firstInBatch[key],
+                                first.amount == request.amount || first.result?.allowed == true
+                            {
                                 #expect(
                                     first.amount == request.amount
                                         ? outcome == first.result : Self.code(result) == .idempotencyKeyReused)

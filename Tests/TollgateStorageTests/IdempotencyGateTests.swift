@@ -1,0 +1,129 @@
+import Foundation
+import Synchronization
+import TestSupport
+import Testing
+import TollgateCore
+import TollgateStorage
+
+@testable import TollgateMeter
+
+/// The gate's bookkeeping without a task, a lock or a store.
+@Suite struct FlightTableTests {
+    typealias Table = FlightTable<String>
+    static let key = Table.Key(scope: "consume:c1", key: "k")
+
+    @Test func theFirstClaimLeadsAndLaterOnesFollowUntilItEnds() {
+        var table = Table()
+        guard case .lead(let flight) = table.claim(Self.key, fingerprint: "A") else {
+            Issue.record("the first claim must lead")
+            return
+        }
+        #expect(table.claim(Self.key, fingerprint: "A") == .follow(flight))
+        // Another request sees the leader's fingerprint, to wait and claim again.
+        #expect(table.claim(Self.key, fingerprint: "B") == .follow(flight))
+        #expect(table.join(flight, "first") == .waiting && table.join(flight, "second") == .waiting)
+        #expect(table.finish(flight) == ["first", "second"] && table.inFlight == 0)
+        // A follower that joins too late is told so, and a stale leader finishes nothing.
+        #expect(table.join(flight, "late") == .ended)
+        guard case .lead(let next) = table.claim(Self.key, fingerprint: "B") else {
+            Issue.record("after the end, the next claim leads")
+            return
+        }
+        #expect(next.id != flight.id && next.fingerprint == "B")
+        #expect(table.finish(flight) == [] && table.inFlight == 1)
+        #expect(table.finish(next) == [] && table.inFlight == 0)
+    }
+
+    @Test func keysOfDifferentScopesNeverMeet() {
+        var table = Table()
+        let other = Table.Key(scope: "consume:c2", key: "k")
+        guard case .lead = table.claim(Self.key, fingerprint: "A"), case .lead = table.claim(other, fingerprint: "A")
+        else {
+            Issue.record("two scopes, two leaders")
+            return
+        }
+        #expect(table.inFlight == 2)
+    }
+}
+
+/// Issue 18 item 7: while a request held a key, an identical retry of the eventual winner was
+/// refused with IDEMPOTENCY_KEY_REUSED instead of getting the winner's answer.
+@Suite struct IdempotencyRaceTests {
+    @Test(arguments: TestDatabase.all)
+    func copiesOfTheWinnerGetItsAnswerAndOnlyTheOtherRequestIsRefused(database: TestDatabase) async throws {
+        try await database.withStore { store, _ in
+            let clock = ManualClock(Fixtures.utc(2026, 5, 14))
+            try await MeterHarness.withService(store: store, catalog: try Fixtures.catalog, clock: clock) { service in
+                _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
+                _ = try await service.changePlan(customerId: "c1", planId: "pro")
+                for round in 0..<5 {
+                    // The winner is answered first; then copies of it race requests reusing its key.
+                    let winner = try await service.consume(
+                        customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "race-\(round)")
+                    let answers = await withTaskGroup(of: (Int64, Result<UsageOutcome, any Error>).self) { group in
+                        for index in 0..<100 {
+                            let amount: Int64 = index % 2 == 0 ? 1 : 2
+                            group.addTask {
+                                await (
+                                    amount,
+                                    Result(awaiting: {
+                                        try await service.consume(
+                                            customerId: "c1", featureId: "searches", amount: amount,
+                                            idempotencyKey: "race-\(round)")
+                                    })
+                                )
+                            }
+                        }
+                        return await group.reduce(into: [(Int64, Result<UsageOutcome, any Error>)]()) { $0.append($1) }
+                    }
+                    for (amount, result) in answers {
+                        if amount == 1 {
+                            #expect((try? result.get()) == winner, "round \(round): a copy of the winner")
+                        } else {
+                            #expect(throws: DomainError.self) { try result.get() }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The same race, made deterministic on the gate itself: a request reusing the winner's key is
+/// in flight (its body held open) when a copy of the winner arrives.
+@Suite struct IdempotencyGateRaceTests {
+    @Test func aCopyOfTheWinnerWaitsOutAnotherRequestInFlightAndGetsTheStoredAnswer() async throws {
+        let gate = IdempotencyGate()
+        let winner = UsageOutcome(
+            allowed: true, customer: "c1", feature: "searches", amount: 1, limit: 100, used: 1, remaining: 99,
+            resetsAt: nil, reason: nil, upgradeTier: nil, overage: nil)
+        let stored = IdempotencyRecord(
+            scope: "consume:c1", key: "k", fingerprint: "searches|1", response: winner.storedJSON, createdAt: Date())
+        let (started, startedSignal) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+        let loser = Task {
+            try await gate.run(
+                scope: "consume:c1", key: "k", fingerprint: "searches|2", lookup: { stored },
+                body: {
+                    startedSignal.yield()
+                    for await _ in release { break }
+                    return .alreadyAnswered
+                })
+        }
+        for await _ in started { break }
+        #expect(gate.inFlight == 1)
+        let copyEnded = Atomic<Bool>(false)
+        let copy = Task {
+            defer { copyEnded.store(true, ordering: .relaxed) }
+            return try await gate.run(
+                scope: "consume:c1", key: "k", fingerprint: "searches|1", lookup: { stored },
+                body: { .alreadyAnswered })
+        }
+        // Released only once the copy waits on the loser's flight (the old gate refused it at once).
+        while gate.waiting == 0 && !copyEnded.load(ordering: .relaxed) { await Task.yield() }
+        releaseSignal.yield()
+        await #expect(throws: DomainError.self) { try await loser.value }
+        #expect(try await copy.value == winner)
+        #expect(gate.inFlight == 0)
+    }
+}
