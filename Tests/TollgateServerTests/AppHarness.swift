@@ -75,6 +75,10 @@ extension TestClientProtocol {
         #expect(
             object != nil, "\(method) \(uri): the body is not a JSON object: \(String(decoding: data, as: UTF8.self))")
         #expect(response.headers[.contentType]?.hasPrefix("application/json") == true, "\(method) \(uri)")
+        // Every answer a test receives is held to openapi.yaml's schema for its route and status.
+        let problems = try #require(OpenAPIResponseValidator.shared).problems(
+            method: method, path: uri, status: Int(response.status.code), body: data)
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
         return (response.status, object ?? [:])
     }
 }

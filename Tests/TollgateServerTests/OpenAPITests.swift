@@ -99,3 +99,84 @@ struct OpenAPIDocument {
         }
     }
 }
+
+/// The validator every HTTP test's answers go through must itself refuse what the document
+/// does not allow, or the check is empty.
+@Suite struct OpenAPIResponseValidatorTests {
+    @Test func refusesWhatTheDocumentDoesNotAllow() throws {
+        let validator = try #require(OpenAPIResponseValidator.shared)
+        let good =
+            #"{"allowed":true,"customer":"c","feature":"f","amount":1,"limit":3,"used":1,"remaining":2,"resetsAt":null,"reason":null,"upgradeTier":null,"overage":null}"#
+        #expect(validator.problems(method: .post, path: "/v1/consume", status: 200, body: Data(good.utf8)) == [])
+        let cases = [
+            (200, good.replacingOccurrences(of: #""allowed":true"#, with: #""allowed":"yes""#), "$.allowed"),
+            (200, good.replacingOccurrences(of: #""used":1,"#, with: ""), "$.used: missing"),
+            (200, good.replacingOccurrences(of: #""reason":null"#, with: #""reason":"BORED""#), "$.reason"),
+            (200, good.replacingOccurrences(of: "{", with: #"{"surprise":1,"#), "$.surprise: not documented"),
+            (418, good, "answered 418"),
+        ]
+        for (status, body, expected) in cases {
+            let problems = validator.problems(method: .post, path: "/v1/consume", status: status, body: Data(body.utf8))
+            #expect(problems.contains { $0.contains(expected) }, "\(expected): \(problems)")
+        }
+        #expect(
+            validator.problems(
+                method: .get, path: "/v1/customers/c%20d/entitlements?x=1", status: 404,
+                body: Data(#"{"error":{"code":"NOPE","message":"m"}}"#.utf8)
+            ).contains { $0.contains("$.error.code") })
+    }
+}
+
+@Suite struct OpenAPISchemaKeywordTests {
+    static let keywords: Set<String> = [
+        "$ref", "type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "enum",
+        "const", "oneOf", "anyOf", "allOf", "minimum", "maximum", "minLength", "maxLength", "pattern", "format",
+        "description", "title", "example", "examples", "default", "readOnly", "writeOnly", "deprecated",
+    ]
+
+    /// Every schema object, wherever it sits, with the path to it.
+    static func schemas(in node: Any, at path: String, into found: inout [(String, [String: Any])]) {
+        if let object = node as? [String: Any] {
+            for (key, value) in object {
+                if key == "schema" || key == "items" || key == "additionalProperties",
+                    let schema = value as? [String: Any]
+                {
+                    found.append(("\(path).\(key)", schema))
+                }
+                if key == "properties" || key == "schemas", let members = value as? [String: Any] {
+                    for (name, member) in members {
+                        if let schema = member as? [String: Any] { found.append(("\(path).\(key).\(name)", schema)) }
+                    }
+                }
+                if ["oneOf", "anyOf", "allOf"].contains(key), let parts = value as? [Any] {
+                    for (index, part) in parts.enumerated() {
+                        if let schema = part as? [String: Any] { found.append(("\(path).\(key)[\(index)]", schema)) }
+                    }
+                }
+                schemas(in: value, at: "\(path).\(key)", into: &found)
+            }
+        } else if let array = node as? [Any] {
+            for (index, element) in array.enumerated() { schemas(in: element, at: "\(path)[\(index)]", into: &found) }
+        }
+    }
+
+    /// A flow mapping with an unquoted comma (`description: a, b }`) silently splits into a
+    /// truncated text and a stray key: no schema may hold a key JSON Schema does not know.
+    @Test func everySchemaUsesOnlyKnownKeywords() throws {
+        let document = try OpenAPIDocument.load()
+        var found: [(String, [String: Any])] = []
+        Self.schemas(in: document.root, at: "$", into: &found)
+        #expect(found.count > 100)
+        for (path, schema) in found where !path.hasSuffix(".properties") {
+            let unknown = Set(schema.keys).subtracting(Self.keywords)
+            // A `properties` map's members are names, not keywords; skip the map itself.
+            if path.contains(".properties."), schema["type"] == nil, schema["$ref"] == nil, schema["oneOf"] == nil,
+                schema["allOf"] == nil, schema["anyOf"] == nil, schema["enum"] == nil, schema["const"] == nil,
+                schema["description"] == nil
+            {
+                continue
+            }
+            #expect(unknown.isEmpty, "\(path) has \(unknown.sorted())")
+        }
+    }
+}
