@@ -10,6 +10,16 @@ public enum DenialReason: String, Sendable, Codable, CaseIterable {
     case workspaceQuotaExhausted = "WORKSPACE_QUOTA_EXHAUSTED"
     /// The feature is paid in credits and the balance does not cover it.
     case insufficientCredits = "INSUFFICIENT_CREDITS"
+
+    /// The error a refused consume carries (the same word, named once here).
+    public var errorCode: ErrorCode {
+        switch self {
+        case .tierLimited: return .tierLimited
+        case .userQuotaExhausted: return .userQuotaExhausted
+        case .workspaceQuotaExhausted: return .workspaceQuotaExhausted
+        case .insufficientCredits: return .insufficientCredits
+        }
+    }
 }
 
 /// What a plan grants for one feature, resolved for one moment: the counting window and the bound.

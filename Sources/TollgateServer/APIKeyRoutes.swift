@@ -32,7 +32,7 @@ struct APIKeyRoutes: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body = try await JSONBody.decode(CreateRequest.self, from: request, context: context)
+        let body = try await request.decode(as: CreateRequest.self, context: context)
         guard !body.scopes.isEmpty else { throw DomainError.invalidField("scopes", "give at least one scope") }
         let scopes = try body.scopes.enumerated().map { index, raw in
             guard let scope = Scope(rawValue: raw) else {
@@ -71,7 +71,7 @@ struct APIKeyRoutes: Sendable {
 
     @Sendable func rotate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        let body = try await JSONBody.decode(RotateRequest.self, from: request, context: context)
+        let body = try await request.decode(as: RotateRequest.self, context: context)
         let grace = body.gracePeriodSeconds?.value ?? 86_400
         guard (0...Self.maximumGraceSeconds).contains(grace) else {
             throw DomainError.invalidField("gracePeriodSeconds", "must be from 0 to \(Self.maximumGraceSeconds)")

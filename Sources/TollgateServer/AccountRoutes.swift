@@ -75,7 +75,7 @@ struct AccountRoutes: Sendable {
     }
 
     @Sendable func register(_ request: Request, context: TollgateRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(RegisterRequest.self, from: request, context: context)
+        let body = try await request.decode(as: RegisterRequest.self, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
         let user = try await accounts.register(
             email: email, password: body.password, client: ClientInfo(address: context.clientAddress, userAgent: nil))
@@ -83,7 +83,7 @@ struct AccountRoutes: Sendable {
     }
 
     @Sendable func login(_ request: Request, context: TollgateRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(Credentials.self, from: request, context: context)
+        let body = try await request.decode(as: Credentials.self, context: context)
         let pair = try await accounts.login(
             email: try Validate.optionalText(body.email, field: "email", maximum: 320) ?? "",
             password: try Validate.optionalText(body.password, field: "password", maximum: 1024) ?? "",
@@ -94,20 +94,20 @@ struct AccountRoutes: Sendable {
     }
 
     @Sendable func refresh(_ request: Request, context: TollgateRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(RefreshRequest.self, from: request, context: context)
+        let body = try await request.decode(as: RefreshRequest.self, context: context)
         let token = try Validate.identifier(body.refreshToken, field: "refreshToken")
         return JSONResponse.make(
             status: .ok, body: try await accounts.refresh(refreshToken: token, workspace: body.workspace))
     }
 
     @Sendable func verifyEmail(_ request: Request, context: TollgateRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(TokenRequest.self, from: request, context: context)
+        let body = try await request.decode(as: TokenRequest.self, context: context)
         try await accounts.verifyEmail(token: try Validate.identifier(body.token, field: "token"))
         return JSONResponse.make(status: .ok, body: ["emailVerified": true])
     }
 
     @Sendable func requestPasswordReset(_ request: Request, context: TollgateRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(EmailRequest.self, from: request, context: context)
+        let body = try await request.decode(as: EmailRequest.self, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
         try await accounts.requestPasswordReset(
             email: email, client: ClientInfo(address: context.clientAddress, userAgent: nil))
@@ -116,7 +116,7 @@ struct AccountRoutes: Sendable {
     }
 
     @Sendable func resetPassword(_ request: Request, context: TollgateRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(ResetRequest.self, from: request, context: context)
+        let body = try await request.decode(as: ResetRequest.self, context: context)
         try await accounts.resetPassword(
             token: try Validate.identifier(body.token, field: "token"), newPassword: body.password)
         return JSONResponse.make(status: .ok, body: ["passwordChanged": true])
@@ -159,14 +159,14 @@ struct AccountRoutes: Sendable {
     }
 
     @Sendable func confirmTOTP(_ request: Request, context: UserContext) async throws -> Response {
-        let body = try await JSONBody.decode(CodeRequest.self, from: request, context: context)
+        let body = try await request.decode(as: CodeRequest.self, context: context)
         let codes = try await accounts.confirmTOTP(
             userId: context.user.userId, code: try Validate.identifier(body.code, field: "code"))
         return JSONResponse.make(status: .ok, body: ["recoveryCodes": codes])
     }
 
     @Sendable func disableTOTP(_ request: Request, context: UserContext) async throws -> Response {
-        let body = try await JSONBody.decode(CodeRequest.self, from: request, context: context)
+        let body = try await request.decode(as: CodeRequest.self, context: context)
         try await accounts.disableTOTP(
             userId: context.user.userId, code: try Validate.identifier(body.code, field: "code"))
         return JSONResponse.make(status: .ok, body: ["twoFactor": false])

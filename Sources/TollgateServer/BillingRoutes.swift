@@ -78,7 +78,7 @@ struct BillingRoutes: Sendable {
     }
 
     @Sendable func checkout(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body = try await JSONBody.decode(CheckoutRequest.self, from: request, context: context)
+        let body = try await request.decode(as: CheckoutRequest.self, context: context)
         let (interval, currency, seats) = try Self.terms(
             interval: body.interval, currency: body.currency, seats: body.seats)
         let addOns = try Self.addOns(body.addOns)
@@ -124,7 +124,7 @@ struct BillingRoutes: Sendable {
     }
 
     @Sendable func portal(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body = try await JSONBody.decode(PortalRequest.self, from: request, context: context)
+        let body = try await request.decode(as: PortalRequest.self, context: context)
         let url = try await stripe.portal(
             customerId: try Validate.identifier(body.customer, field: "customer"),
             returnURL: try Self.url(body.returnUrl, field: "returnUrl"))
@@ -133,7 +133,7 @@ struct BillingRoutes: Sendable {
 
     /// Cancels the customer's live subscription, whichever provider runs it.
     @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body = try await JSONBody.decode(CancelRequest.self, from: request, context: context)
+        let body = try await request.decode(as: CancelRequest.self, context: context)
         let customer = try Validate.identifier(body.customer, field: "customer")
         let atPeriodEnd = body.atPeriodEnd ?? true
         guard let (live, provider) = try await subscriptions.liveSubscription(subject: customer) else {
@@ -159,7 +159,7 @@ struct BillingRoutes: Sendable {
 
     /// A subscription invoiced by hand (the manual provider).
     @Sendable func subscribe(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body = try await JSONBody.decode(SubscribeRequest.self, from: request, context: context)
+        let body = try await request.decode(as: SubscribeRequest.self, context: context)
         let (interval, currency, seats) = try Self.terms(
             interval: body.interval, currency: body.currency, seats: body.seats)
         let subscription = try await subscriptions.subscribe(
@@ -186,7 +186,7 @@ struct BillingRoutes: Sendable {
 
     /// Upgrades at once (prorated), downgrades at the end of the period, on either provider.
     @Sendable func changePlan(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body = try await JSONBody.decode(ChangePlanRequest.self, from: request, context: context)
+        let body = try await request.decode(as: ChangePlanRequest.self, context: context)
         let customer = try Validate.identifier(body.customer, field: "customer")
         let plan = try Validate.identifier(body.plan, field: "plan")
         let key = try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
@@ -221,7 +221,7 @@ struct BillingRoutes: Sendable {
 
     /// Starts a plan's trial through the manual provider (once per customer).
     @Sendable func startTrial(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body = try await JSONBody.decode(TrialRequest.self, from: request, context: context)
+        let body = try await request.decode(as: TrialRequest.self, context: context)
         let (interval, currency, _) = try Self.terms(interval: body.interval, currency: body.currency, seats: nil)
         let subscription = try await subscriptions.startTrial(
             customerId: try Validate.identifier(body.customer, field: "customer"),
@@ -241,7 +241,7 @@ struct BillingRoutes: Sendable {
         do {
             body = try await request.body.collect(upTo: JSONBody.maximumBytes)
         } catch {
-            throw DomainError(.payloadTooLarge, "request body is larger than \(JSONBody.maximumBytes) bytes")
+            throw HTTPOnlyError(.payloadTooLarge, "request body is larger than \(JSONBody.maximumBytes) bytes")
         }
         let outcome = try await webhooks.handle(
             payload: Data(body.readableBytesView), signature: request.headers[HTTPField.Name("Stripe-Signature")!])

@@ -37,7 +37,7 @@ struct CreditRoutes: Sendable {
 
     /// A Stripe Checkout (payment mode) for a credit pack; the credits come with its webhook.
     @Sendable func buyPack(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body = try await JSONBody.decode(PackCheckoutRequest.self, from: request, context: context)
+        let body = try await request.decode(as: PackCheckoutRequest.self, context: context)
         guard let currency = Currency(body.currency ?? "EUR") else {
             throw DomainError.invalidField("currency", "not an ISO 4217 currency code")
         }
@@ -84,7 +84,7 @@ struct CreditRoutes: Sendable {
 
     @Sendable func grant(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        let body = try await JSONBody.decode(GrantRequest.self, from: request, context: context)
+        let body = try await request.decode(as: GrantRequest.self, context: context)
         guard let reason = CreditReason(rawValue: body.reason), Self.grantReasons.contains(reason) else {
             throw DomainError.invalidField(
                 "reason", "expected one of \(Self.grantReasons.map(\.rawValue).joined(separator: ", "))")
@@ -117,13 +117,13 @@ struct CreditRoutes: Sendable {
         let limit =
             try query.get("limit").map { raw -> Int in
                 guard let value = Int(raw), (1...1000).contains(value) else {
-                    throw DomainError(.invalidQuery, "limit: from 1 to 1000", field: "limit")
+                    throw HTTPOnlyError(.invalidQuery, "limit: from 1 to 1000", field: "limit")
                 }
                 return value
             } ?? 100
         let cursor = try query.get("cursor").map { raw -> Int64 in
             guard let value = Int64(raw), value > 0 else {
-                throw DomainError(.invalidQuery, "cursor: the nextCursor of a previous page", field: "cursor")
+                throw HTTPOnlyError(.invalidQuery, "cursor: the nextCursor of a previous page", field: "cursor")
             }
             return value
         }
@@ -158,7 +158,7 @@ struct CreditRoutes: Sendable {
     }
 
     @Sendable func debit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body = try await JSONBody.decode(DebitRequest.self, from: request, context: context)
+        let body = try await request.decode(as: DebitRequest.self, context: context)
         let movement = try await credits.debit(
             customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value,
             creditType: body.creditType,
@@ -169,7 +169,7 @@ struct CreditRoutes: Sendable {
     }
 
     @Sendable func reserve(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body = try await JSONBody.decode(ReserveRequest.self, from: request, context: context)
+        let body = try await request.decode(as: ReserveRequest.self, context: context)
         let movement = try await credits.reserve(
             customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value,
             creditType: body.creditType,
@@ -181,7 +181,7 @@ struct CreditRoutes: Sendable {
 
     @Sendable func commit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        let body = try await JSONBody.decode(CommitRequest.self, from: request, context: context)
+        let body = try await request.decode(as: CommitRequest.self, context: context)
         return JSONResponse.make(
             status: .ok, body: try await credits.commit(reservationId: id, amount: body.amount.value))
     }

@@ -18,8 +18,17 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as DomainError {
             return Self.response(for: error)
+        } catch let refusal as UsageRefusal {
+            return Self.response(for: refusal)
+        } catch let error as HTTPOnlyError {
+            return Self.response(status: error.code.status, body: ErrorEnvelope(error: error.body), retryAfter: nil)
         } catch let error as HTTPError {
-            return Self.response(for: Self.domainError(from: error, request: request))
+            switch Self.domainError(from: error, request: request) {
+            case let domain as DomainError: return Self.response(for: domain)
+            case let http as HTTPOnlyError:
+                return Self.response(status: http.code.status, body: ErrorEnvelope(error: http.body), retryAfter: nil)
+            default: return Self.response(for: DomainError(.internalError, "internal error"))
+            }
         } catch let error as MeterError {
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return Self.response(
@@ -34,12 +43,12 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    static func domainError(from error: HTTPError, request: Request) -> DomainError {
+    static func domainError(from error: HTTPError, request: Request) -> any Error {
         switch error.status {
         case .notFound: return DomainError(.notFound, "no route \(request.method) \(request.uri.path)")
         case .methodNotAllowed:
-            return DomainError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path)")
-        case .contentTooLarge: return DomainError(.payloadTooLarge, "request body too large")
+            return HTTPOnlyError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path)")
+        case .contentTooLarge: return HTTPOnlyError(.payloadTooLarge, "request body too large")
         case .unauthorized: return DomainError(.unauthorized, error.body ?? "unauthorized")
         case .forbidden: return DomainError(.forbidden, error.body ?? "forbidden")
         case .badRequest: return DomainError(.invalidJSON, error.body ?? "bad request")
@@ -50,8 +59,21 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func response(for error: DomainError) -> Response {
-        var response = JSONResponse.make(status: HTTPStatusMapping.status(for: error.code), body: ErrorEnvelope(error))
-        if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
+        response(
+            status: HTTPStatusMapping.status(for: error.code), body: ErrorEnvelope(error),
+            retryAfter: error.retryAfterSeconds)
+    }
+
+    /// A refused consume: the answer itself (allowed false, reason, upgrade tier) and its error.
+    static func response(for refusal: UsageRefusal) -> Response {
+        response(
+            status: HTTPStatusMapping.status(for: refusal.error.code),
+            body: RefusedOutcomeResponse(outcome: refusal.outcome, error: refusal.error.body), retryAfter: nil)
+    }
+
+    static func response(status: HTTPResponse.Status, body: some Encodable, retryAfter: Int?) -> Response {
+        var response = JSONResponse.make(status: status, body: body)
+        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
         return response
     }
 }
@@ -59,19 +81,81 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 enum HTTPStatusMapping {
     static func status(for code: ErrorCode) -> HTTPResponse.Status {
         switch code {
-        case .invalidJSON, .missingField, .invalidField, .invalidQuery, .weakPassword, .invalidSignature:
+        case .invalidJSON, .missingField, .invalidField, .weakPassword, .invalidSignature:
             return .badRequest
         case .unauthorized, .invalidCredentials, .totpRequired, .totpInvalid, .invalidToken: return .unauthorized
         case .forbidden: return .forbidden
         case .notFound, .customerNotFound, .featureNotFound, .planNotFound, .reservationNotFound: return .notFound
         case .insufficientCredits: return .init(code: 402, reasonPhrase: "Payment Required")
-        case .methodNotAllowed: return .methodNotAllowed
         case .conflict, .idempotencyKeyReused, .emailTaken, .seatLimitReached: return .conflict
-        case .payloadTooLarge: return .contentTooLarge
         case .tierLimited, .userQuotaExhausted, .workspaceQuotaExhausted, .tooManyAttempts: return .tooManyRequests
         case .unavailable: return .serviceUnavailable
         case .internalError: return .internalServerError
         }
+    }
+}
+
+/// Errors only HTTP has — about the request's form, never the domain's rules — with the codes
+/// clients already know.
+struct HTTPOnlyError: Error {
+    enum Code: String {
+        case invalidQuery = "INVALID_QUERY"
+        case methodNotAllowed = "METHOD_NOT_ALLOWED"
+        case payloadTooLarge = "PAYLOAD_TOO_LARGE"
+
+        var status: HTTPResponse.Status {
+            switch self {
+            case .invalidQuery: return .badRequest
+            case .methodNotAllowed: return .methodNotAllowed
+            case .payloadTooLarge: return .contentTooLarge
+            }
+        }
+    }
+
+    let code: Code
+    let message: String
+    let field: String?
+
+    init(_ code: Code, _ message: String, field: String? = nil) {
+        self.code = code
+        self.message = message
+        self.field = field
+    }
+
+    var body: ErrorBody { ErrorBody(code: code.rawValue, message: message, field: field) }
+}
+
+/// A consume the meter refused: thrown by the route, answered by `ErrorMiddleware` with the
+/// outcome and an error whose code is the refusal's reason (402 when credits ran short, else 429).
+struct UsageRefusal: Error {
+    let outcome: UsageOutcome
+    let error: DomainError
+
+    init(_ outcome: UsageOutcome) {
+        self.outcome = outcome
+        let reason = outcome.reason ?? .userQuotaExhausted
+        let upgrade = outcome.upgradeTier.map { " Upgrade to \($0) for more." } ?? ""
+        let message: String
+        let field: String
+        switch reason {
+        case .tierLimited:
+            (message, field) = (
+                "the \(outcome.feature) feature is not included in the customer's plan.\(upgrade)", "feature"
+            )
+        case .workspaceQuotaExhausted:
+            (message, field) = (
+                "the workspace's shared \(outcome.feature) quota is used up; ask a workspace admin to upgrade or buy more",
+                "feature"
+            )
+        case .userQuotaExhausted:
+            let until = outcome.resetsAt.map { ISO8601DateFormatter().string(from: $0) } ?? "an upgrade"
+            (message, field) = (
+                "the customer's \(outcome.feature) quota is used up until \(until).\(upgrade)", "feature"
+            )
+        case .insufficientCredits:
+            (message, field) = ("the customer's credits do not cover \(outcome.amount) \(outcome.feature)", "amount")
+        }
+        error = DomainError(reason.errorCode, message, field: field)
     }
 }
 
@@ -81,11 +165,15 @@ struct ErrorBody: Encodable, Sendable {
     let field: String?
 }
 
+extension DomainError {
+    var body: ErrorBody { ErrorBody(code: code.rawValue, message: message, field: field) }
+}
+
 struct ErrorEnvelope: Encodable {
     let error: ErrorBody
 
     init(_ error: DomainError) {
-        self.error = ErrorBody(code: error.code.rawValue, message: error.message, field: error.field)
+        self.error = error.body
     }
 
     init(error: ErrorBody) { self.error = error }

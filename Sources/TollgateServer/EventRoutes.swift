@@ -21,7 +21,7 @@ struct EventRoutes: Sendable {
     }
 
     @Sendable func ingest(_ request: Request, context: AuthenticatedContext) async throws -> Hummingbird.Response {
-        let batch = try await JSONBody.decode(Batch.self, from: request, context: context)
+        let batch = try await request.decode(as: Batch.self, context: context)
         guard (1...Self.maximumEvents).contains(batch.events.count) else {
             throw DomainError.invalidField("events", "send from 1 to \(Self.maximumEvents) events")
         }

@@ -31,7 +31,7 @@ struct InvoiceRoutes: Sendable {
 
     @Sendable func setSpendCap(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        let body = try await JSONBody.decode(SpendCapRequest.self, from: request, context: context)
+        let body = try await request.decode(as: SpendCapRequest.self, context: context)
         guard let currency = Currency(body.currency) else {
             throw DomainError.invalidField("currency", "not an ISO 4217 currency code")
         }

@@ -2,19 +2,28 @@ import Foundation
 import Hummingbird
 import TollgateCore
 
-/// Reads a JSON request body into `T`, turning every decoding failure into a 400 that names the
-/// field at fault (`amount: expected a whole number`).
+/// The request decoder of every Tollgate context (`request.decode(as:context:)` uses it): JSON
+/// with ISO 8601 times, a 1 MiB limit, and every decoding failure a 400 that names the field at
+/// fault (`amount: expected a whole number`).
+public struct TollgateRequestDecoder: RequestDecoder {
+    public init() {}
+
+    public func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws
+        -> T
+    {
+        try await JSONBody.decode(type, from: request)
+    }
+}
+
 enum JSONBody {
     static let maximumBytes = 1 << 20
 
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws
-        -> T
-    {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maximumBytes)
         } catch {
-            throw DomainError(.payloadTooLarge, "request body is larger than \(maximumBytes) bytes")
+            throw HTTPOnlyError(.payloadTooLarge, "request body is larger than \(maximumBytes) bytes")
         }
         return try decode(type, from: Data(buffer.readableBytesView))
     }

@@ -27,6 +27,7 @@ public struct Caller: Sendable {
 /// The context of every request; `caller` is set by the API-key middleware on `/v1` routes.
 public struct TollgateRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    public var requestDecoder: TollgateRequestDecoder { TollgateRequestDecoder() }
     public var caller: Caller?
     public var user: SignedInUser?
     /// The peer's IP address, for throttling ("unknown" when the transport has none).
@@ -43,6 +44,7 @@ public struct TollgateRequestContext: RequestContext {
 /// The context of end-user routes (`Authorization: Bearer <access token>`).
 public struct UserContext: ChildRequestContext {
     public var coreContext: CoreRequestContextStorage
+    public var requestDecoder: TollgateRequestDecoder { TollgateRequestDecoder() }
     public let user: SignedInUser
 
     public init(context: TollgateRequestContext) throws {
@@ -57,6 +59,7 @@ public struct UserContext: ChildRequestContext {
 /// The context of authenticated routes: handlers get a non-optional caller.
 public struct AuthenticatedContext: ChildRequestContext {
     public var coreContext: CoreRequestContextStorage
+    public var requestDecoder: TollgateRequestDecoder { TollgateRequestDecoder() }
     public let caller: Caller
 
     public init(context: TollgateRequestContext) throws {

@@ -25,7 +25,7 @@ struct APIv1Routes: Sendable {
     }
 
     @Sendable func createCustomer(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body = try await JSONBody.decode(CreateCustomerRequest.self, from: request, context: context)
+        let body = try await request.decode(as: CreateCustomerRequest.self, context: context)
         let id = try Validate.identifier(body.id, field: "id")
         let email = try Validate.email(body.email)
         let name = try Validate.optionalText(body.name, field: "name")
@@ -40,7 +40,7 @@ struct APIv1Routes: Sendable {
 
     @Sendable func changePlan(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        let body = try await JSONBody.decode(ChangePlanRequest.self, from: request, context: context)
+        let body = try await request.decode(as: ChangePlanRequest.self, context: context)
         let plan = try Validate.identifier(body.plan, field: "plan")
         var purchases: EntitlementService.Purchases?
         if body.addOns != nil || body.seats != nil {
@@ -76,7 +76,7 @@ struct APIv1Routes: Sendable {
     }
 
     @Sendable func check(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let body = try await JSONBody.decode(CheckRequest.self, from: request, context: context)
+        let body = try await request.decode(as: CheckRequest.self, context: context)
         let outcome = try await service.check(
             customerId: try Validate.identifier(body.customer, field: "customer"),
             featureId: try Validate.identifier(body.feature, field: "feature"), amount: body.amount?.value ?? 1,
@@ -92,33 +92,7 @@ struct APIv1Routes: Sendable {
             idempotencyKey: change.idempotencyKey,
             workspaceId: change.workspace
         )
-        guard outcome.allowed else {
-            let reason = outcome.reason ?? .userQuotaExhausted
-            let code = ErrorCode(rawValue: reason.rawValue) ?? .userQuotaExhausted
-            let upgrade = outcome.upgradeTier.map { " Upgrade to \($0) for more." } ?? ""
-            let message =
-                reason == .tierLimited
-                ? "the \(change.feature) feature is not included in the customer's plan.\(upgrade)"
-                : reason == .workspaceQuotaExhausted
-                    ? "the workspace's shared \(change.feature) quota is used up; ask a workspace admin to upgrade or buy more"
-                    : "the customer's \(change.feature) quota is used up until \(outcome.resetsAt.map { ISO8601DateFormatter().string(from: $0) } ?? "an upgrade").\(upgrade)"
-            if reason == .insufficientCredits {
-                return JSONResponse.make(
-                    status: HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"),
-                    body: RefusedOutcomeResponse(
-                        outcome: outcome,
-                        error: ErrorBody(
-                            code: ErrorCode.insufficientCredits.rawValue,
-                            message: "the customer's credits do not cover \(change.amount) \(change.feature)",
-                            field: "amount"
-                        )))
-            }
-            return JSONResponse.make(
-                status: .tooManyRequests,
-                body: RefusedOutcomeResponse(
-                    outcome: outcome, error: ErrorBody(code: code.rawValue, message: message, field: "feature"))
-            )
-        }
+        guard outcome.allowed else { throw UsageRefusal(outcome) }
         return JSONResponse.make(status: .ok, outcome: outcome)
     }
 
@@ -141,7 +115,7 @@ struct APIv1Routes: Sendable {
 
     /// The idempotency key may come in the body or, as with Stripe, in an `Idempotency-Key` header.
     private func usageChange(_ request: Request, context: AuthenticatedContext) async throws -> UsageChange {
-        let body = try await JSONBody.decode(UsageChangeRequest.self, from: request, context: context)
+        let body = try await request.decode(as: UsageChangeRequest.self, context: context)
         guard let key = body.idempotencyKey ?? request.headers[HTTPField.Name("Idempotency-Key")!] else {
             throw DomainError.missingField("idempotencyKey")
         }
@@ -164,7 +138,7 @@ enum QueryDate {
             try parse(request.uri.queryParameters.get("from"), field: "from")
             ?? PeriodMath.utcCalendar.date(byAdding: .month, value: -11, to: thisMonth.start)!
         let to = try parse(request.uri.queryParameters.get("to"), field: "to") ?? thisMonth.end!
-        guard from < to else { throw DomainError(.invalidQuery, "from must be before to", field: "from") }
+        guard from < to else { throw HTTPOnlyError(.invalidQuery, "from must be before to", field: "from") }
         return (from, to)
     }
 
@@ -173,7 +147,7 @@ enum QueryDate {
         if let date = try? Date(value, strategy: .iso8601) { return date }
         let dayOnly = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day()
         if let date = try? Date(value, strategy: dayOnly) { return date }
-        throw DomainError(
+        throw HTTPOnlyError(
             .invalidQuery, "\(field): expected a date such as 2026-05-01 or 2026-05-01T00:00:00Z", field: field)
     }
 }

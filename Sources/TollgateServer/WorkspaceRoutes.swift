@@ -50,7 +50,7 @@ struct WorkspaceRoutes: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: UserContext) async throws -> Response {
-        let body = try await JSONBody.decode(NameRequest.self, from: request, context: context)
+        let body = try await request.decode(as: NameRequest.self, context: context)
         let membership = try await workspaces.create(userId: context.user.userId, name: try name(body.name))
         return JSONResponse.make(
             status: .created,
@@ -74,7 +74,7 @@ struct WorkspaceRoutes: Sendable {
     }
 
     @Sendable func rename(_ request: Request, context: UserContext) async throws -> Response {
-        let body = try await JSONBody.decode(NameRequest.self, from: request, context: context)
+        let body = try await request.decode(as: NameRequest.self, context: context)
         let membership = try await workspaces.rename(
             workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, name: try name(body.name))
         return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: nil))
@@ -99,7 +99,7 @@ struct WorkspaceRoutes: Sendable {
     }
 
     @Sendable func invite(_ request: Request, context: UserContext) async throws -> Response {
-        let body = try await JSONBody.decode(InviteRequest.self, from: request, context: context)
+        let body = try await request.decode(as: InviteRequest.self, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
         let role = try body.role.map { try Self.role($0) } ?? .member
         let invitation = try await workspaces.invite(
@@ -108,7 +108,7 @@ struct WorkspaceRoutes: Sendable {
     }
 
     @Sendable func changeRole(_ request: Request, context: UserContext) async throws -> Response {
-        let body = try await JSONBody.decode(RoleRequest.self, from: request, context: context)
+        let body = try await request.decode(as: RoleRequest.self, context: context)
         let target = try Validate.pathParameter("userId", context)
         try await workspaces.changeRole(
             workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, targetId: target,
@@ -138,7 +138,7 @@ struct WorkspaceRoutes: Sendable {
     }
 
     @Sendable func transfer(_ request: Request, context: UserContext) async throws -> Response {
-        let body = try await JSONBody.decode(TransferRequest.self, from: request, context: context)
+        let body = try await request.decode(as: TransferRequest.self, context: context)
         let target = try Validate.identifier(body.userId, field: "userId")
         try await workspaces.transferOwnership(
             workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, to: target)
