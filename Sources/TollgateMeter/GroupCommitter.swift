@@ -25,6 +25,7 @@ public final class GroupCommitter: Service {
     private let logger: Logger
     private let maxBatch: Int
     private let state = Mutex(State())
+    private let failureLog = Mutex(RepeatedErrorLog(interval: .seconds(10)))
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
@@ -90,12 +91,40 @@ public final class GroupCommitter: Service {
                     offset += pending.entries.count
                 }
             } catch {
-                logger.error(
-                    "group commit of \(batch.count) submissions failed",
-                    metadata: ["error": "\(String(reflecting: error))"])
+                let entries = batch.reduce(0) { $0 + $1.entries.count }
+                let description = String(reflecting: error)
+                if let suppressed = failureLog.withLock({ $0.shouldLog(description, at: ContinuousClock.now) }) {
+                    logger.error(
+                        "group commit failed; nothing of it was counted",
+                        metadata: [
+                            "submissions": "\(batch.count)", "entries": "\(entries)", "error": "\(description)",
+                            "same error since last logged": "\(suppressed)",
+                        ])
+                }
                 for pending in batch { pending.continuation.resume(throwing: MeterError.commitFailed) }
             }
         }
+    }
+}
+
+/// Logs an error once per `interval` while it repeats (a full disk fails every commit), and says
+/// how many times it was left out.
+struct RepeatedErrorLog {
+    let interval: Duration
+    private var last: (description: String, at: ContinuousClock.Instant)?
+    private var suppressed = 0
+
+    init(interval: Duration) { self.interval = interval }
+
+    /// How many identical errors went unlogged before this one, or nil when this one should not
+    /// be logged either.
+    mutating func shouldLog(_ description: String, at now: ContinuousClock.Instant) -> Int? {
+        if let last, last.description == description, now - last.at < interval {
+            suppressed += 1
+            return nil
+        }
+        defer { (last, suppressed) = ((description, now), 0) }
+        return suppressed
     }
 }
 

@@ -46,6 +46,35 @@ public final class SQLStore: Storage {
         try await provider.listen(channel: Self.customerChannel, ready: ready, received: changed)
     }
 
+    // MARK: CatalogReferenceStore
+
+    public func catalogReferences() async throws -> CatalogReferences {
+        try await provider.read { db in
+            var references = CatalogReferences()
+            for row in try await db.raw("SELECT DISTINCT plan_id FROM customers").all() {
+                references.plans.insert(try row.decode(column: "plan_id", as: String.self))
+            }
+            let subscriptions = try await db.raw(
+                "SELECT DISTINCT plan_id, pending_plan_id FROM subscriptions WHERE status <> 'canceled'"
+            ).all()
+            for row in subscriptions {
+                references.plans.insert(try row.decode(column: "plan_id", as: String.self))
+                if let pending = try row.decode(column: "pending_plan_id", as: String?.self) {
+                    references.plans.insert(pending)
+                }
+            }
+            for row in try await db.raw("SELECT DISTINCT add_ons FROM customers WHERE add_ons <> '{}'").all() {
+                let addOns = try JSONDecoder().decode(
+                    [String: Int].self, from: Data(try row.decode(column: "add_ons", as: String.self).utf8))
+                references.addOns.formUnion(addOns.filter { $0.value > 0 }.keys)
+            }
+            for row in try await db.raw("SELECT DISTINCT feature FROM usage_counters").all() {
+                references.features.insert(try row.decode(column: "feature", as: String.self))
+            }
+            return references
+        }
+    }
+
     // MARK: HealthCheck
 
     public func ping() async throws {

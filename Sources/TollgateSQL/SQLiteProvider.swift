@@ -265,8 +265,9 @@ public final class SQLiteProvider: DatabaseProvider {
     public func shutdown() async {
         await cAPIWriter.close()
         await checkpointer.close()
-        for connection in readers + [writer] {
-            try? await connection.close()
-        }
+        // Closed outside the caller's cancellation: a server that fails to start (its port taken)
+        // shuts down from a cancelled task, and sqlite-nio's close gives up there, leaving
+        // connections that trap when deinitialized.
+        for connection in readers + [writer] { await Self.close(connection) }
     }
 }

@@ -121,6 +121,14 @@ public func buildApplication(
     let signingKeys = try SigningKeyRing(directory: keyDirectory, now: clock.now())
     let secretBox = try keyDirectory.secretBox()
     let store = try await SQLStore.open(configuration.database, logger: logger)
+    // Data written under another catalog keeps its meaning only if this one has what it names.
+    do {
+        let issues = CatalogCompatibility.issues(try await store.catalogReferences(), catalog: catalog)
+        guard issues.isEmpty else { throw CatalogMismatchError(issues: issues) }
+    } catch {
+        await store.shutdown()
+        throw error
+    }
     let environment = ProcessInfo.processInfo.environment
     var dependencies = AppDependencies(
         catalog: catalog, store: store, databaseKind: store.provider.kind, clock: clock, logger: logger,
@@ -285,7 +293,22 @@ public func runServer(_ configuration: ServerConfiguration, onServerRunning: @es
     async throws
 {
     let app = try await buildApplication(configuration, onServerRunning: onServerRunning)
-    try await app.runService()
+    do {
+        try await app.runService()
+    } catch let error as IOError where error.errnoCode == EADDRINUSE {
+        throw ServerStartError.portInUse(host: configuration.host, port: configuration.port)
+    }
+}
+
+/// Why the server could not start, in one line for the operator.
+public enum ServerStartError: Error, CustomStringConvertible {
+    case portInUse(host: String, port: Int)
+
+    public var description: String {
+        switch self {
+        case .portInUse(let host, let port): return "port \(port) on \(host) is in use (try --port)"
+        }
+    }
 }
 
 /// Moves subscriptions through time once a minute: trials ending, grace periods running out.

@@ -42,6 +42,16 @@ struct EventRoutes: Sendable {
             )
         }
         let answers = await service.consume(batch: events)
+        // A commit that failed for the server's own reason (a full disk, a lost database) fails
+        // the request: a client that checks the status retries the batch with the same keys, and
+        // whatever did land replays its answer. Per-event causes stay per event.
+        let serverFailures = answers.filter { if case .failure(let error) = $0 { error is MeterError } else { false } }
+        if !serverFailures.isEmpty {
+            throw DomainError(
+                .unavailable,
+                "\(serverFailures.count) of \(answers.count) events could not be recorded durably; "
+                    + "retry the batch with the same idempotency keys", retryAfterSeconds: 1)
+        }
         // Written directly, in the encoder's sorted-key form: a response holds up to 1,000 answers.
         var counts = (accepted: 0, refused: 0, failed: 0)
         var results: [String] = []
@@ -73,11 +83,6 @@ struct EventRoutes: Sendable {
                 code: error.code.rawValue, message: error.message, field: error.field.map { "events[\(index)].\($0)" })
         }
         logger.error("event \(index) failed", metadata: ["error": "\(String(reflecting: error))"])
-        let unavailable = error is MeterError
-        return ErrorBody(
-            code: (unavailable ? ErrorCode.unavailable : ErrorCode.internalError).rawValue,
-            message: unavailable ? "not recorded durably; retry with the same idempotency key" : "internal error",
-            field: nil
-        )
+        return ErrorBody(code: ErrorCode.internalError.rawValue, message: "internal error", field: nil)
     }
 }

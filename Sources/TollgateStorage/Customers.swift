@@ -61,3 +61,8 @@ public protocol ChangeFeed: Sendable {
     func listenForCustomerChanges(ready: @escaping @Sendable () -> Void, changed: @escaping @Sendable (String) -> Void)
         async throws
 }
+
+/// What the stored data refers to in the catalog, checked against the catalog at start.
+public protocol CatalogReferenceStore: Sendable {
+    func catalogReferences() async throws -> CatalogReferences
+}

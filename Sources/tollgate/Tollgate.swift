@@ -102,6 +102,12 @@ struct Serve: AsyncParsableCommand {
         } catch let error as CatalogError {
             FileHandle.standardError.write(Data("tollgate: refusing to start: \(error)\n".utf8))
             throw ExitCode(1)
+        } catch let error as CatalogMismatchError {
+            FileHandle.standardError.write(Data("tollgate: refusing to start: \(error)\n".utf8))
+            throw ExitCode(1)
+        } catch let error as ServerStartError {
+            FileHandle.standardError.write(Data("tollgate: \(error)\n".utf8))
+            throw ExitCode(1)
         }
     }
 }

@@ -4,12 +4,14 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PropertyBased
+import Synchronization
 import TestSupport
 import Testing
 import TollgateCore
 import TollgateSQL
 import TollgateStorage
 
+@testable import TollgateMeter
 @testable import TollgateServer
 
 /// Issue 18's findings from an outside probe, each held by the request that found it.
@@ -247,6 +249,101 @@ import TollgateStorage
             // At most 100 known and 100 unknown entries (each well under 1 KiB: under 200 KiB in all).
             let entries = authenticator.cachedEntries
             #expect(entries.known == 1 && entries.unknown == 100)
+        }
+    }
+}
+
+/// Issue 18 items 22–23: a batch whose commit failed for the server's own reason answered 200
+/// with every event "failed", and logged one line per event.
+@Suite struct EventBatchFailureTests {
+    @Test(arguments: TestDatabase.all)
+    func aBatchThatCouldNotBeCommittedAnswers503WithRetryAfterAndLandsOnRetry(database: TestDatabase) async throws {
+        let flaky = FlakyProviderBox()
+        try await AppHarness.run(database, wrap: { flaky.wrap($0) }) { app, client in
+            try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1"}"#)
+            try await client.call(.put, "/v1/customers/u1/plan", key: app.adminKey, json: #"{"plan":"pro"}"#)
+            let batch =
+                #"{"events":[{"customer":"u1","feature":"searches","idempotencyKey":"e1"},{"customer":"u1","feature":"searches","amount":2,"idempotencyKey":"e2"}]}"#
+            flaky.provider?.failWrites.store(true, ordering: .relaxed)
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer \(app.adminKey)"
+            headers[.contentType] = "application/json"
+            let failed = try await client.execute(
+                uri: "/v1/events", method: .post, headers: headers, body: ByteBuffer(string: batch))
+            #expect(failed.status == .serviceUnavailable && failed.headers[.retryAfter] == "1")
+            flaky.provider?.failWrites.store(false, ordering: .relaxed)
+            let retried = try await client.call(.post, "/v1/events", key: app.adminKey, json: batch)
+            #expect(retried.status == .ok && retried.json.int("accepted") == 2, "\(retried.json)")
+            let usage = try await client.call(.get, "/v1/customers/u1/entitlements", key: app.adminKey)
+            let searches = (usage.json["features"] as? [[String: Any]])?.first {
+                $0["feature"] as? String == "searches"
+            }
+            #expect(searches?["used"] as? Int == 3)
+        }
+    }
+}
+
+@Suite struct RepeatedErrorLogTests {
+    @Test func anErrorThatRepeatsIsLoggedOncePerIntervalWithTheCountLeftOut() {
+        var log = RepeatedErrorLog(interval: .seconds(10))
+        let start = ContinuousClock.now
+        #expect(log.shouldLog("disk full", at: start) == 0)
+        for second in 1...9 { #expect(log.shouldLog("disk full", at: start + .seconds(second)) == nil) }
+        #expect(log.shouldLog("disk full", at: start + .seconds(10)) == 9)
+        #expect(log.shouldLog("connection lost", at: start + .seconds(11)) == 0)
+    }
+}
+
+/// Issue 18 item 19: a data directory used with memento.yaml, restarted with renzo.yaml, served a
+/// customer on `pro` the default plan's entitlements without a word.
+@Suite struct CatalogChangeAtStartTests {
+    @Test func aCatalogLackingWhatTheDataUsesIsRefusedWithTheList() async throws {
+        try await TestDatabase.sqlite.withLocation { location in
+            guard case .sqlite(let directory) = location.location else { return }
+            let arguments = ["--data-dir", directory]
+            let key = try TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let server = try await ServerProcess.start(arguments)
+            #expect(try await server.request("POST", "v1/customers", key: key, json: #"{"id":"u1"}"#).status == 201)
+            #expect(
+                try await server.request("PUT", "v1/customers/u1/plan", key: key, json: #"{"plan":"pro"}"#).status
+                    == 200)
+            let consumed = try await server.request(
+                "POST", "v1/consume", key: key,
+                json: #"{"customer":"u1","feature":"semantic_search","idempotencyKey":"k"}"#)
+            #expect(consumed.status == 200)
+            server.stop()
+            let refused = try TollgateBinary.run(
+                ["serve", "--port", "0", "--catalog", Repository.path("catalogs/renzo.yaml")] + arguments)
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("plan pro is in use"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("feature semantic_search has usage"), "\(refused.stderr)")
+            // The catalog it was written under still starts.
+            let again = try await ServerProcess.start(arguments)
+            #expect(try await again.request("GET", "v1/customers/u1", key: key).status == 200)
+            again.stop()
+        }
+    }
+}
+
+/// Issue 18 item 18: a second server on a busy port crashed the debug build (an unclosed SQLite
+/// connection trapped in its deinit) instead of saying the port is taken.
+@Suite struct BusyPortTests {
+    @Test func aSecondServerOnABusyPortSaysSoInOneLine() async throws {
+        try await TestDatabase.sqlite.withLocation { location in
+            guard case .sqlite(let directory) = location.location else { return }
+            let first = try await ServerProcess.start(["--data-dir", directory])
+            defer {
+                first.stop()
+                try? FileManager.default.removeItem(atPath: directory + "-second")
+            }
+            let port = try #require(first.baseURL.port)
+            let second = try TollgateBinary.run(["serve", "--port", "\(port)", "--data-dir", directory + "-second"])
+            #expect(second.status == 1, "\(second.stderr)")
+            #expect(
+                second.stderr.hasSuffix("tollgate: port \(port) on 127.0.0.1 is in use (try --port)\n"),
+                "\(second.stderr)")
+            #expect(!second.stderr.contains("Fatal") && !second.stderr.contains("Assertion"), "\(second.stderr)")
         }
     }
 }
