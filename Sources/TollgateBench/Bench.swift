@@ -73,7 +73,8 @@ public struct Bench: Sendable {
             for (name, location) in locations {
                 logger.info("HTTP on \(name)")
                 let serverDirectory = directory + "/server-\(name.lowercased())"
-                try FileManager.default.createDirectory(atPath: serverDirectory, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    atPath: serverDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
                 let server = ServerBench(
                     executable: options.executable,
                     location: location == locations[0].1 ? .sqlite(directory: serverDirectory) : location,

@@ -8,8 +8,9 @@ import TollgateStorage
 final class CounterTable: Sendable {
     private struct Entry {
         var value: Int64
-        /// When the counter's window ends (Unix milliseconds); nil for lifetime counters.
-        let windowEndMillis: Int64?
+        /// When the counter's window ends (Unix milliseconds); `Int64.max` for lifetime counters
+        /// (not an optional: 16 bytes an entry instead of 24, for every live counter).
+        let windowEndMillis: Int64
     }
 
     private final class Shard: Sendable {
@@ -34,7 +35,7 @@ final class CounterTable: Sendable {
         // Another task may have loaded it meanwhile and already counted on it: keep theirs.
         shard(for: key).counters.withLock { counters in
             if counters[key] == nil {
-                counters[key] = Entry(value: stored, windowEndMillis: windowEnd.map(Millis.from))
+                counters[key] = Entry(value: stored, windowEndMillis: windowEnd.map(Millis.from) ?? .max)
             }
         }
     }
@@ -42,7 +43,7 @@ final class CounterTable: Sendable {
     /// Runs `body` on the counter under its shard's lock; the counter must be loaded.
     func update<R>(_ key: CounterKey, _ body: (inout Int64) -> R) -> R {
         shard(for: key).counters.withLock { counters in
-            var entry = counters[key] ?? Entry(value: 0, windowEndMillis: nil)
+            var entry = counters[key] ?? Entry(value: 0, windowEndMillis: .max)
             let result = body(&entry.value)
             counters[key] = entry
             return result
@@ -63,7 +64,7 @@ final class CounterTable: Sendable {
             evicted
                 + shard.counters.withLock { counters in
                     let before = counters.count
-                    counters = counters.filter { _, entry in entry.windowEndMillis.map { $0 >= cutoffMillis } ?? true }
+                    counters = counters.filter { _, entry in entry.windowEndMillis >= cutoffMillis }
                     return before - counters.count
                 }
         }
