@@ -146,7 +146,8 @@ public final class AccountService: Sendable {
             expiresAt: now + lifetime)
         let payload = String(
             decoding: try JSONEncoder().encode([
-                "token": secret, "userId": userId, "expiresAt": ISO8601DateFormatter().string(from: now + lifetime),
+                "sealedToken": try box.sealToken(secret), "userId": userId,
+                "expiresAt": ISO8601DateFormatter().string(from: now + lifetime),
             ]), as: UTF8.self)
         let message = OutboxMessage(
             id: Secrets.randomId(prefix: "msg_"), kind: "email.\(purpose.rawValue)", recipient: email, payload: payload,

@@ -34,6 +34,15 @@ public struct SecretBox: Sendable {
     }
 }
 
+extension SecretBox {
+    /// A single-use link's token as an outbox message carries it: sealed, so that whoever reads
+    /// the database (or a backup of it) cannot take over the account the link is for. The sender
+    /// opens it when it renders the message.
+    public func sealToken(_ token: String) throws -> String { try seal(Array(token.utf8)) }
+
+    public func openToken(_ sealed: String) throws -> String { String(decoding: try open(sealed), as: UTF8.self) }
+}
+
 public enum SecretBoxError: Error, Sendable {
     case cannotSeal
     case corrupt

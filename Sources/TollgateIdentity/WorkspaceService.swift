@@ -8,12 +8,18 @@ public final class WorkspaceService: Sendable {
     private let catalog: Catalog
     private let store: any WorkspaceStore & IdentityStore & CustomerStore
     private let clock: any TollgateClock
+    /// Seals invitation tokens in the outbox.
+    private let box: SecretBox
     public let invitationSeconds: TimeInterval = 7 * 86_400
 
-    public init(catalog: Catalog, store: any WorkspaceStore & IdentityStore & CustomerStore, clock: any TollgateClock) {
+    public init(
+        catalog: Catalog, store: any WorkspaceStore & IdentityStore & CustomerStore, clock: any TollgateClock,
+        box: SecretBox
+    ) {
         self.catalog = catalog
         self.store = store
         self.clock = clock
+        self.box = box
     }
 
     public struct Membership: Sendable {
@@ -102,7 +108,8 @@ public final class WorkspaceService: Sendable {
         )
         let payload = String(
             decoding: try JSONEncoder().encode([
-                "token": token, "workspaceId": workspaceId, "workspaceName": membership.workspace.name,
+                "sealedToken": try box.sealToken(token), "workspaceId": workspaceId,
+                "workspaceName": membership.workspace.name,
                 "role": role.rawValue,
                 "expiresAt": ISO8601DateFormatter().string(from: invitation.expiresAt),
             ]), as: UTF8.self)

@@ -27,7 +27,7 @@ public struct ServerConfiguration: Sendable {
     public var cluster: QuotaLeases.Settings?
     /// How long idempotency records are kept (a retry within it replays the first answer); nil
     /// keeps them forever.
-    public var idempotencyRetention: TimeInterval? = 30 * 86_400
+    public var idempotencyRetention: TimeInterval? = 86_400
     public var caches = CacheLimits()
 
     public init() {}
@@ -242,7 +242,8 @@ func buildRouter(
         context: UserContext.self)
     accountRoutes.registerSignedIn(on: signedIn)
     let workspaces = WorkspaceService(
-        catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
+        catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock,
+        box: dependencies.secretBox)
     WorkspaceRoutes(workspaces: workspaces, service: service).register(on: signedIn)
     MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
     let authenticator = APIKeyAuthenticator(

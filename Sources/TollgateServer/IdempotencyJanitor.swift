@@ -6,7 +6,9 @@ import TollgateStorage
 
 /// Deletes idempotency records older than the retention period, in small batches, so that the
 /// table and its index stop growing with every consume ever made. A request retried after its
-/// key was purged counts as a new one (Stripe keeps keys 24 hours; Tollgate's default is 30 days).
+/// key was purged counts as a new one. Stripe keeps keys 24 hours, and so does Tollgate by
+/// default: each record costs the database about 110–150 bytes, some 13 GB a day at a sustained
+/// 1,000 consumes/s.
 struct IdempotencyJanitor: Service {
     let store: any UsageStore
     let clock: any TollgateClock

@@ -57,7 +57,7 @@ struct Serve: AsyncParsableCommand {
         help:
             "Days an idempotency key is remembered (a retry within them replays the first answer); 0 keeps them forever."
     )
-    var idempotencyRetentionDays = 30
+    var idempotencyRetentionDays = 1
     @Flag(help: "Several nodes share this PostgreSQL database: meter finite quotas through leases.") var cluster = false
     @Option(help: "With --cluster: seconds a quota lease lasts (the longest a crashed node's units stay stranded).")
     var leaseSeconds = 10

@@ -33,7 +33,7 @@ import TollgateStorage
         let message = try #require(try await store.outboxMessages(recipient: email).last { $0.kind == kind })
         let payload = try #require(
             try JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: String])
-        return try #require(payload["token"])
+        return try TestKeys.box.openToken(try #require(payload["sealedToken"]))
     }
 
     @Test(arguments: TestDatabase.all)

@@ -347,3 +347,31 @@ import TollgateStorage
         }
     }
 }
+
+/// Issue 18 item 5: verification, reset and invitation tokens sat in clear in `outbox.payload`.
+@Suite struct SealedOutboxTokenTests {
+    @Test(arguments: TestDatabase.all)
+    func noSingleUseTokenIsReadableFromTheOutbox(database: TestDatabase) async throws {
+        try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in
+            let owner = try await WorkspaceTests.person(client, "owner")
+            try await client.call(.post, "/v1/auth/password-reset", key: nil, json: #"{"email":"owner@example.com"}"#)
+            let workspace = try await WorkspaceTests.createWorkspace(client, owner, plan: "business", app: app)
+            let invitation = try await WorkspaceTests.invite(
+                client, app, workspace: workspace, by: owner, email: "guest@example.com", role: "MEMBER")
+            let verification = try await AccountTests.emailToken(
+                app.store, "owner@example.com", kind: "email.verify_email")
+            let reset = try await AccountTests.emailToken(app.store, "owner@example.com", kind: "email.reset_password")
+            let stored =
+                try await app.store.outboxMessages(recipient: "owner@example.com")
+                + app.store.outboxMessages(recipient: "guest@example.com")
+            #expect(stored.count == 3)
+            for token in [verification, reset, invitation] {
+                #expect(!stored.contains { $0.payload.contains(token) }, "a token is readable in the outbox")
+            }
+            // Sealed, they still work: the links do what they did.
+            #expect(
+                try await client.call(.post, "/v1/auth/verify-email", key: nil, json: #"{"token":"\#(verification)"}"#)
+                    .status == .ok)
+        }
+    }
+}

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import TestSupport
 import Testing
 import TollgateCore
+import TollgateIdentity
 import TollgateStorage
 
 @testable import TollgateServer
@@ -37,7 +38,7 @@ import TollgateStorage
             try await app.store.outboxMessages(recipient: email).last { $0.kind == "email.workspace_invitation" })
         let payload = try #require(
             try JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: String])
-        return try #require(payload["token"])
+        return try TestKeys.box.openToken(try #require(payload["sealedToken"]))
     }
 
     static func join(
