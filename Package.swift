@@ -103,7 +103,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Resources/memento.yaml")],
+            resources: [.copy("Resources/memento.yaml"), .copy("Resources/openapi.yaml")],
             swiftSettings: swiftSettings
         ),
         // `tollgate bench`: the meter and the server measured against baselines in the same run.

@@ -217,6 +217,8 @@ func buildRouter(
 ) -> Router<TollgateRequestContext> {
     let router = Router(context: TollgateRequestContext.self)
     router.add(middleware: ErrorMiddleware())
+    // The document ships in the binary; a build without it is broken, so this never throws in use.
+    if let docs = try? DocsRoutes() { docs.register(on: router) }
     let store = dependencies.store
     let kind = dependencies.databaseKind
     router.get("health") { _, context -> Response in

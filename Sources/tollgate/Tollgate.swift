@@ -42,7 +42,23 @@ struct DatabaseOptions: ParsableArguments {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the HTTP server (applies pending migrations first).")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP server (applies pending migrations first).",
+        discussion: """
+            Environment variables read:
+              TOLLGATE_MASTER_KEY     base64 of 32 bytes sealing TOTP seeds and e-mailed tokens
+                                      (default: generated into <data-dir>/keys/master.key)
+              STRIPE_SECRET_KEY       Stripe's secret key (sk_…): enables checkout, portal, plan changes
+              STRIPE_WEBHOOK_SECRET   whsec_… Stripe signs webhooks with; several, comma-separated,
+                                      while one is rotated
+              STRIPE_API_BASE         another Stripe API address (localstripe in tests)
+
+            Example:
+              STRIPE_SECRET_KEY=sk_test_… STRIPE_WEBHOOK_SECRET=whsec_… \\
+                tollgate serve --port 8080 --data-dir /var/lib/tollgate --catalog catalogs/memento.yaml
+
+            Once it runs: / links to /docs (the API reference) and /openapi.yaml.
+            """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one).") var port = 8080

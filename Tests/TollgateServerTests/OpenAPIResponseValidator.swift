@@ -54,6 +54,11 @@ struct OpenAPIResponseValidator: Sendable {
         return validate(json, against: schema, at: "\(method) \(template) \(status) $")
     }
 
+    /// Problems with `value` as an instance of the component schema `name`.
+    func problems(of value: Any, asSchema name: String) -> [String] {
+        validate(value, against: ["$ref": "#/components/schemas/\(name)"] as [String: any Sendable], at: name)
+    }
+
     /// The path template matching `path` (literal segments first, then `{parameters}`).
     private func operation(for path: String) -> (String, [String: any Sendable])? {
         let paths = root["paths"] as? [String: any Sendable] ?? [:]

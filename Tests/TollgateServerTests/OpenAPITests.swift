@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTesting
 import TestSupport
 import Testing
 import TollgateBilling
@@ -178,5 +179,64 @@ struct OpenAPIDocument {
             }
             #expect(unknown.isEmpty, "\(path) has \(unknown.sorted())")
         }
+    }
+}
+
+/// Issue 18 item 20: the document and a readable reference are served by the binary itself.
+@Suite struct DocsRouteTests {
+    @Test func theDocumentAndItsReferencePageAreServed() async throws {
+        try await AppHarness.run(.sqlite) { _, client in
+            let document = try await client.execute(uri: "/openapi.yaml", method: .get)
+            let served = String(decoding: Data(document.body.readableBytesView), as: UTF8.self)
+            #expect(document.status == .ok && document.headers[.contentType]?.hasPrefix("application/yaml") == true)
+            #expect(served == (try String(contentsOfFile: Repository.path("openapi.yaml"), encoding: .utf8)))
+            let reference = try await client.execute(uri: "/docs", method: .get)
+            let page = String(decoding: Data(reference.body.readableBytesView), as: UTF8.self)
+            #expect(reference.headers[.contentType] == "text/html; charset=utf-8")
+            // Every operation is on the page, and nothing in it loads from elsewhere.
+            for operation in try OpenAPIDocument.load().operations {
+                #expect(
+                    page.contains("\(operation.method.rawValue)</span> <code>\(operation.path)</code>"), "\(operation)")
+            }
+            #expect(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"))
+            let home = try await client.execute(uri: "/", method: .get)
+            let links = String(decoding: Data(home.body.readableBytesView), as: UTF8.self)
+            #expect(links.contains(#"href="/docs""#) && links.contains(#"href="/openapi.yaml""#))
+        }
+    }
+
+    @Test func theReferenceEscapesWhatTheDocumentSays() throws {
+        let page = try APIReferencePage.render(
+            yaml: """
+                info: { title: "<script>alert(1)</script>", version: "1" }
+                paths:
+                  /x:
+                    get:
+                      summary: "a & b < c"
+                      responses: { "200": { description: "\\"quoted\\" 'single'" } }
+                """)
+        #expect(!page.contains("<script>alert"))
+        #expect(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && page.contains("a &amp; b &lt; c"))
+        #expect(page.contains("&quot;quoted&quot; &#39;single&#39;"))
+    }
+}
+
+@Suite struct OpenAPIExampleTests {
+    /// Examples are documentation a reader copies: each must be valid for its own schema.
+    @Test func everySchemaExampleIsValidForItsSchema() throws {
+        let document = try OpenAPIDocument.load()
+        let validator = try #require(OpenAPIResponseValidator.shared)
+        let schemas = try #require((document.root["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        var checked = 0
+        for (name, schema) in schemas {
+            for example in (schema as? [String: Any])?["examples"] as? [Any] ?? [] {
+                // Through JSON, as a client would send or read it.
+                let json = try JSONSerialization.jsonObject(
+                    with: try JSONSerialization.data(withJSONObject: example), options: [.fragmentsAllowed])
+                #expect(validator.problems(of: json, asSchema: name) == [], "\(name): \(example)")
+                checked += 1
+            }
+        }
+        #expect(checked >= 5)
     }
 }
