@@ -20,11 +20,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Every temporary file of the run (data directories, keys, catalogs) goes under one directory,
+# removed at the end whatever happened, so failing or killed tests leave nothing behind.
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-tests.XXXXXX")
+cleanup() { rm -rf "$scratch"; }
+trap cleanup EXIT
+
 if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
   pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-pg.XXXXXX")
   TOLLGATE_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start "$pg_dir")
   export TOLLGATE_TEST_POSTGRES_URL
-  trap 'scripts/test-postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+  trap 'scripts/test-postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"; cleanup' EXIT
 fi
 
 # Test peers written in Python (PyJWT verifies our tokens as a product would) live in a venv.
@@ -38,4 +44,4 @@ export TOLLGATE_TEST_PYTHON="$PWD/.venv/bin/python"
 swift format lint --strict --recursive --parallel Sources Tests Package.swift
 
 swift build --build-tests
-swift test --skip-build
+TMPDIR="$scratch" swift test --skip-build

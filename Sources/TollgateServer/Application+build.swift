@@ -313,23 +313,3 @@ public enum ServerStartError: Error, CustomStringConvertible {
         }
     }
 }
-
-/// Moves subscriptions through time once a minute: trials ending, grace periods running out.
-struct SubscriptionScheduler: Service {
-    let subscriptions: SubscriptionService
-    let logger: Logger
-    var interval: Duration = .seconds(60)
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await subscriptions.tick()
-                } catch {
-                    logger.error("subscription scheduler: \(String(reflecting: error))")
-                }
-                try? await Task.sleep(for: interval)
-            }
-        }
-    }
-}

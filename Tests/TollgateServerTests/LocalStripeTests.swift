@@ -80,7 +80,12 @@ import Testing
         let (localstripe, stripePort) = try await startLocalStripe()
         // SIGKILL: the child may inherit a blocked SIGTERM from the test process; its state is
         // thrown away at the next start anyway.
-        defer { kill(localstripe.processIdentifier, SIGKILL); localstripe.waitUntilExit() }
+        defer {
+            kill(localstripe.processIdentifier, SIGKILL)
+            localstripe.waitUntilExit()
+            // Its state file's path is fixed; nothing of it is needed once the test is over.
+            try? FileManager.default.removeItem(atPath: "/tmp/localstripe.pickle")
+        }
         let base = "http://127.0.0.1:\(stripePort)"
         // localstripe keeps its state in /tmp/localstripe.pickle across runs: start clean.
         _ = try await stripe(base, "DELETE", "/_config/data")

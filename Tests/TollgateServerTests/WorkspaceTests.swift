@@ -96,8 +96,9 @@ import TollgateStorage
             let again = try await client.call(
                 .post, "/v1/auth/login", key: nil,
                 json: #"{"email":"carol@example.com","password":"\#(AccountTests.password)"}"#)
+            let againAccess: String = try #require(again.json.string("accessToken"))
             let expired = try await client.call(
-                .post, "/v1/workspaces/\(ws)/invitations/\(late)", key: try #require(again.json.string("accessToken")))
+                .post, "/v1/workspaces/\(ws)/invitations/\(late)", key: againAccess)
             #expect(expired.status == .notFound && expired.json.errorField == "token")
         }
     }
@@ -301,15 +302,13 @@ import TollgateStorage
             // The selection stays on later refreshes, and null clears it.
             let kept = try await client.call(
                 .post, "/v1/auth/refresh", key: nil, json: #"{"refreshToken":"\#(refresh)"}"#)
-            #expect(
-                try await client.call(.get, "/v1/me/workspace", key: try #require(kept.json.string("accessToken"))).json
-                    .string("workspace") == ws)
+            let keptAccess: String = try #require(kept.json.string("accessToken"))
+            #expect(try await client.call(.get, "/v1/me/workspace", key: keptAccess).json.string("workspace") == ws)
             let cleared = try await client.call(
                 .post, "/v1/auth/refresh", key: nil,
                 json: #"{"refreshToken":"\#(try #require(kept.json.string("refreshToken")))","workspace":null}"#)
-            #expect(
-                try await client.call(.get, "/v1/me/workspace", key: try #require(cleared.json.string("accessToken")))
-                    .json.isNull("workspace"))
+            let clearedAccess: String = try #require(cleared.json.string("accessToken"))
+            #expect(try await client.call(.get, "/v1/me/workspace", key: clearedAccess).json.isNull("workspace"))
             let outsider = try await Self.person(client, "outsider")
             let refused = try await client.call(
                 .post, "/v1/auth/refresh", key: nil,
