@@ -17,7 +17,10 @@ struct BenchReport {
         let date = ISO8601DateFormatter().string(from: Date())
         var out = "## Run of \(date)\n\n"
         out +=
-            "Machine: \(machine.summary). \(options.quick ? "**Quick run** (short, small: checks that the bench runs, not how fast). " : "")"
+            """
+            Machine: \(machine.summary). \
+            \(options.quick ? "**Quick run** (short, small: checks that the bench runs, not how fast). " : "")
+            """
         out += "\(options.seconds) s per in-process figure. Every consume is durable before it is answered "
         out += "(SQLite: WAL, synchronous=FULL; PostgreSQL: synchronous_commit as configured).\n\n"
         if let disk {
@@ -28,7 +31,10 @@ struct BenchReport {
         out += meterSection()
         if let bytes = bytesPerCounter {
             out +=
-                "### Memory\n\nLive counters in the meter's table: \(format(bytes)) resident bytes per counter (target ≤ 200).\n\n"
+                """
+                ### Memory\n\nLive counters in the meter's table: \(format(bytes)) resident bytes per counter \
+                (target ≤ 200).\n\n
+                """
         }
         out += clusterSection()
         out += httpSection()
@@ -47,7 +53,10 @@ struct BenchReport {
             "UPDATEs in one transaction per call, and latencies are per call. *Written/consume*: bytes this process wrote "
         out += "(SQLite's WAL and checkpoints) per consume; on PostgreSQL the server process writes.\n\n"
         out +=
-            "| database | keys | callers | consumes per call | meter consumes/s | p50 µs | p99 µs | written/consume | SQL UPDATE/s | p99 µs | ratio |\n"
+            """
+            | database | keys | callers | consumes per call | meter consumes/s | p50 µs | p99 µs | \
+            written/consume | SQL UPDATE/s | p99 µs | ratio |\n
+            """
         out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for (database, rows) in meter {
             for row in rows {
@@ -55,7 +64,10 @@ struct BenchReport {
                 out +=
                     "| \(database) | \(row.keys) | \(row.tasks) | \(row.batch) | \(format(row.meter.perSecond)) | \(format(row.meter.p50)) | \(format(row.meter.p99)) | \(written) "
                 out +=
-                    "| \(format(row.baseline.perSecond)) | \(format(row.baseline.p99)) | \(ratio(row.meter.perSecond, row.baseline.perSecond)) |\n"
+                    """
+                    | \(format(row.baseline.perSecond)) | \(format(row.baseline.p99)) | \
+                    \(ratio(row.meter.perSecond, row.baseline.perSecond)) |\n
+                    """
             }
         }
         return out + "\n"
@@ -67,17 +79,27 @@ struct BenchReport {
         out += "| nodes | consumes/s | p50 µs | p99 µs | vs 1 node |\n|---:|---:|---:|---:|---:|\n"
         for row in cluster {
             out +=
-                "| \(row.nodes) | \(format(row.measurement.perSecond)) | \(format(row.measurement.p50)) | \(format(row.measurement.p99)) | \(ratio(row.measurement.perSecond, one.measurement.perSecond)) |\n"
+                """
+                | \(row.nodes) | \(format(row.measurement.perSecond)) | \(format(row.measurement.p50)) | \
+                \(format(row.measurement.p99)) | \(ratio(row.measurement.perSecond, one.measurement.perSecond)) \
+                |\n
+                """
         }
         return out
-            + "\nAll nodes run in this one process (each with its own connection pool and group committer), so they share its 2 cores: the figure shows what leasing costs, not what more machines add.\n\n"
+            + """
+            \nAll nodes run in this one process (each with its own connection pool and group committer), so they \
+            share its 2 cores: the figure shows what leasing costs, not what more machines add.\n\n
+            """
     }
 
     private func httpSection() -> String {
         guard !http.isEmpty else { return "" }
         var out = "### HTTP on loopback (wrk, 2 threads, 64 connections; server and wrk share the machine)\n\n"
         out +=
-            "| database | route | requests/s | p50 µs | p99 µs | failures | vs GET /health |\n|---|---|---:|---:|---:|---:|---:|\n"
+            """
+            | database | route | requests/s | p50 µs | p99 µs | failures | vs GET /health \
+            |\n|---|---|---:|---:|---:|---:|---:|\n
+            """
         for (database, results) in http {
             let health = results.health?.requestsPerSecond
             for (route, result) in [
@@ -91,15 +113,27 @@ struct BenchReport {
             }
             if let (connections, half) = results.consumeAtHalf {
                 out +=
-                    "| \(database) | POST /v1/consume, \(connections) connection(s), closed loop (≈ half the peak) | \(format(half.requestsPerSecond)) | \(format(half.p50)) | \(format(half.p99)) | \(half.failures) | |\n"
+                    """
+                    | \(database) | POST /v1/consume, \(connections) connection(s), closed loop (≈ half the peak) \
+                    | \(format(half.requestsPerSecond)) | \(format(half.p50)) | \(format(half.p99)) | \
+                    \(half.failures) | |\n
+                    """
             }
             if let (delay, paced) = results.consumePaced {
                 out +=
-                    "| \(database) | POST /v1/consume, 64 connections paced \(delay) ms apart (≈ half the peak) | \(format(paced.requestsPerSecond)) | \(format(paced.p50)) | \(format(paced.p99)) | \(paced.failures) | |\n"
+                    """
+                    | \(database) | POST /v1/consume, 64 connections paced \(delay) ms apart (≈ half the peak) | \
+                    \(format(paced.requestsPerSecond)) | \(format(paced.p50)) | \(format(paced.p99)) | \
+                    \(paced.failures) | |\n
+                    """
             }
             if let events = results.events {
                 out +=
-                    "| \(database) | POST /v1/events (1,000 events each, 4 connections) | \(format(events.requestsPerSecond)) = **\(format(events.requestsPerSecond * 1000)) events/s** | \(format(events.p50)) | \(format(events.p99)) | \(events.failures) | |\n"
+                    """
+                    | \(database) | POST /v1/events (1,000 events each, 4 connections) | \
+                    \(format(events.requestsPerSecond)) = **\(format(events.requestsPerSecond * 1000)) events/s** \
+                    | \(format(events.p50)) | \(format(events.p99)) | \(events.failures) | |\n
+                    """
             }
         }
         return out + "\n"
@@ -109,11 +143,20 @@ struct BenchReport {
         guard let redis else { return "" }
         let ours = meter.first?.1.first { $0.keys == 1000 && $0.tasks == 64 && $0.batch == 1 }?.meter.perSecond
         var out =
-            "### The seed's design: Redis INCR (redis-benchmark, 64 connections)\n\n| what | operations/s | Tollgate's meter (1,000 keys, 64 callers, SQLite) / this |\n|---|---:|---:|\n"
+            """
+            ### The seed's design: Redis INCR (redis-benchmark, 64 connections)\n\n| what | operations/s | \
+            Tollgate's meter (1,000 keys, 64 callers, SQLite) / this |\n|---|---:|---:|\n
+            """
         out +=
-            "| Redis INCR, no persistence (the seed's fire-and-forget counter) | \(format(redis.inMemory)) | \(ours.map { ratio($0, redis.inMemory) } ?? "–") |\n"
+            """
+            | Redis INCR, no persistence (the seed's fire-and-forget counter) | \(format(redis.inMemory)) | \
+            \(ours.map { ratio($0, redis.inMemory) } ?? "–") |\n
+            """
         out +=
-            "| Redis INCR, appendfsync always (durable like Tollgate) | \(format(redis.fsyncAlways)) | \(ours.map { ratio($0, redis.fsyncAlways) } ?? "–") |\n"
+            """
+            | Redis INCR, appendfsync always (durable like Tollgate) | \(format(redis.fsyncAlways)) | \
+            \(ours.map { ratio($0, redis.fsyncAlways) } ?? "–") |\n
+            """
         return out + "\n"
     }
 
@@ -125,7 +168,10 @@ struct BenchReport {
             for (batched, how) in [(false, "one consume per call"), (true, "`consume(batch:)`")] {
                 let best = sqlite.filter { $0.keys == keys && ($0.batch > 1) == batched }.map(\.meter.perSecond).max()
                 out +=
-                    "- in-process ≥ \(format(target)) consumes/s over \(format(Double(keys))) keys, \(how): \(format(best)) — \(mark(best.map { $0 >= target }))\n"
+                    """
+                    - in-process ≥ \(format(target)) consumes/s over \(format(Double(keys))) keys, \(how): \
+                    \(format(best)) — \(mark(best.map { $0 >= target }))\n
+                    """
             }
         }
         let sqliteHTTP = http.first { $0.0 == "SQLite" }?.1
@@ -141,11 +187,17 @@ struct BenchReport {
         }
         if let events = sqliteHTTP?.events?.requestsPerSecond {
             out +=
-                "- batched ingestion ≥ 100,000 events/s (SQLite): \(format(events * 1000)) — \(mark(events * 1000 >= 100_000))\n"
+                """
+                - batched ingestion ≥ 100,000 events/s (SQLite): \(format(events * 1000)) — \
+                \(mark(events * 1000 >= 100_000))\n
+                """
         }
         if let events = http.first(where: { $0.0 == "PostgreSQL" })?.1.events?.requestsPerSecond {
             out +=
-                "- batched ingestion ≥ 30,000 events/s (PostgreSQL): \(format(events * 1000)) — \(mark(events * 1000 >= 30_000))\n"
+                """
+                - batched ingestion ≥ 30,000 events/s (PostgreSQL): \(format(events * 1000)) — \
+                \(mark(events * 1000 >= 30_000))\n
+                """
         }
         if let bytes = bytesPerCounter {
             out += "- ≤ 200 bytes per live counter: \(format(bytes)) — \(mark(bytes <= 200))\n"

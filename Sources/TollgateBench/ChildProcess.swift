@@ -41,7 +41,10 @@ final class ChildProcess: @unchecked Sendable {
             if chunk.isEmpty {
                 let said = errorLog.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
                 throw BenchError(
-                    "\(executable) \(arguments.joined(separator: " ")) exited before saying \(readyPrefix)\n\(said.suffix(2000))"
+                    """
+                    \(executable) \(arguments.joined(separator: " ")) exited before saying \
+                    \(readyPrefix)\n\(said.suffix(2000))
+                    """
                 )
             }
             text += String(decoding: chunk, as: UTF8.self)

@@ -103,7 +103,10 @@ struct MeterBench {
                     try await provider.transaction { db in try await Self.incrementBaseline(subject, on: db) }
                 }
                 logger.info(
-                    "\(label): \(keys) keys, \(tasks) tasks: meter \(Int(meter.perSecond))/s, SQL \(Int(baseline.perSecond))/s"
+                    """
+                    \(label): \(keys) keys, \(tasks) tasks: meter \(Int(meter.perSecond))/s, SQL \
+                    \(Int(baseline.perSecond))/s
+                    """
                 )
                 rows.append(Row(keys: keys, tasks: tasks, meter: meter, baseline: baseline))
             }
@@ -156,7 +159,10 @@ struct MeterBench {
         meter.operations *= size
         baseline.operations *= size
         logger.info(
-            "\(label): \(keys) keys, \(tasks) tasks, batches of \(size): meter \(Int(meter.perSecond))/s, SQL \(Int(baseline.perSecond))/s"
+            """
+            \(label): \(keys) keys, \(tasks) tasks, batches of \(size): meter \(Int(meter.perSecond))/s, SQL \
+            \(Int(baseline.perSecond))/s
+            """
         )
         return Row(keys: keys, tasks: tasks, meter: meter, baseline: baseline, batch: size)
     }

@@ -100,7 +100,10 @@ public final class SubscriptionService: Sendable {
                 changed += 1
                 planChanged(subscription.subject)
                 logger.info(
-                    "subscription \(subscription.id) moved from \(subscription.status.rawValue) to \(next.status.rawValue)"
+                    """
+                    subscription \(subscription.id) moved from \(subscription.status.rawValue) to \
+                    \(next.status.rawValue)
+                    """
                 )
             }
         }
@@ -136,7 +139,10 @@ public final class SubscriptionService: Sendable {
         if let (live, provider) = try await liveSubscription(subject: customerId) {
             throw DomainError(
                 .conflict,
-                "customer \(customerId) already has a \(live.status.rawValue) \(provider) subscription \(live.id): change its plan instead",
+                """
+                customer \(customerId) already has a \(live.status.rawValue) \(provider) subscription \(live.id): \
+                change its plan instead
+                """,
                 field: "customer")
         }
         let now = clock.now()

@@ -199,7 +199,10 @@ public final class WorkspaceService: Sendable {
     private static func seatsError(_ limit: Int) -> DomainError {
         DomainError(
             .seatLimitReached,
-            "all \(limit) seats of this workspace are taken (members and pending invitations): buy seats or an add-on, or upgrade",
+            """
+            all \(limit) seats of this workspace are taken (members and pending invitations): buy seats or an \
+            add-on, or upgrade
+            """,
             field: "email")
     }
 }

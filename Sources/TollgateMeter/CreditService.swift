@@ -52,7 +52,10 @@ public final class CreditService: Sendable {
         guard catalog.creditTypes.isEmpty || catalog.creditTypes.contains(type) else {
             throw DomainError.invalidField(
                 "creditType",
-                "catalog \(catalog.product) has no credit type \(type); it has \(catalog.creditTypes.joined(separator: ", "))"
+                """
+                catalog \(catalog.product) has no credit type \(type); it has \
+                \(catalog.creditTypes.joined(separator: ", "))
+                """
             )
         }
         return type

@@ -89,7 +89,10 @@ public enum Migrator {
     public static func migrate(_ provider: any DatabaseProvider) async throws -> [Int] {
         try await provider.transaction { db in
             try await db.raw(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)"
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+                applied_at_ms BIGINT NOT NULL)
+                """
             ).run()
         }
         var applied: [Int] = []

@@ -15,7 +15,6 @@ extension SQLStore {
         now: Date, entitledPlan: @Sendable ([Subscription]) -> String, syncAddOns: Bool, charges: [InvoiceItemRecord]
     ) async throws -> WebhookOutcome {
         let addOns = String(decoding: try JSONEncoder().encode(subscription?.addOns ?? [:]), as: UTF8.self)
-        let kind = self.provider.kind
         return try await self.provider.transaction { db in
             guard try await Self.insertEvent(db, provider: provider, eventId: eventId, type: type, now: now) else {
                 return .duplicate
@@ -51,7 +50,10 @@ extension SQLStore {
                 """
             ).run()
             let all = try await db.raw(
-                "SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE subject = \(bind: subscription.subject)"
+                """
+                SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE subject = \
+                \(bind: subscription.subject)
+                """
             )
             .all().map(Self.decodeSubscription)
             let plan = entitledPlan(all)
@@ -71,7 +73,10 @@ extension SQLStore {
                 }
                 let encoded = String(decoding: try JSONEncoder().encode(merged), as: UTF8.self)
                 try await db.raw(
-                    "UPDATE customers SET add_ons = \(bind: encoded), updated_at_ms = \(bind: Millis.from(now)) WHERE id = \(bind: subscription.subject)"
+                    """
+                    UPDATE customers SET add_ons = \(bind: encoded), updated_at_ms = \(bind: Millis.from(now)) \
+                    WHERE id = \(bind: subscription.subject)
+                    """
                 ).run()
             }
             try await self.announceCustomerChange(db, id: subscription.subject)
@@ -257,7 +262,10 @@ extension SQLStore {
     public func hasHadTrial(subject: String) async throws -> Bool {
         try await self.provider.read { db in
             let manual = try await db.raw(
-                "SELECT 1 AS one FROM webhook_events WHERE provider = 'manual' AND event_id = \(bind: "trial:\(subject)")"
+                """
+                SELECT 1 AS one FROM webhook_events WHERE provider = 'manual' AND event_id = \
+                \(bind: "trial:\(subject)")
+                """
             ).first()
             let provider = try await db.raw(
                 "SELECT 1 AS one FROM subscriptions WHERE subject = \(bind: subject) AND trial_end_ms IS NOT NULL"

@@ -4,7 +4,10 @@ import TollgateStorage
 
 extension SQLStore {
     private static let userColumns =
-        "id, email, password_hash, email_verified_at_ms, totp_secret, totp_enabled_at_ms, totp_last_step, created_at_ms, updated_at_ms"
+        """
+        id, email, password_hash, email_verified_at_ms, totp_secret, totp_enabled_at_ms, totp_last_step, \
+        created_at_ms, updated_at_ms
+        """
     private static let sessionColumns =
         "id, user_id, created_at_ms, last_used_at_ms, expires_at_ms, revoked_at_ms, user_agent, ip"
 
@@ -69,10 +72,16 @@ extension SQLStore {
         try await provider.transaction { db in
             let millis = Millis.from(at)
             try await db.raw(
-                "UPDATE users SET password_hash = \(bind: passwordHash), updated_at_ms = \(bind: millis) WHERE id = \(bind: userId)"
+                """
+                UPDATE users SET password_hash = \(bind: passwordHash), updated_at_ms = \(bind: millis) WHERE id \
+                = \(bind: userId)
+                """
             ).run()
             try await db.raw(
-                "UPDATE sessions SET revoked_at_ms = \(bind: millis) WHERE user_id = \(bind: userId) AND revoked_at_ms IS NULL"
+                """
+                UPDATE sessions SET revoked_at_ms = \(bind: millis) WHERE user_id = \(bind: userId) AND \
+                revoked_at_ms IS NULL
+                """
             ).run()
         }
     }
@@ -205,7 +214,10 @@ extension SQLStore {
             }
             let sessionId = try spent.decode(column: "session_id", as: String.self)
             try await db.raw(
-                "UPDATE sessions SET revoked_at_ms = COALESCE(revoked_at_ms, \(bind: millis)) WHERE id = \(bind: sessionId)"
+                """
+                UPDATE sessions SET revoked_at_ms = COALESCE(revoked_at_ms, \(bind: millis)) WHERE id = \
+                \(bind: sessionId)
+                """
             ).run()
             return .reused(sessionId: sessionId)
         }

@@ -83,7 +83,10 @@ extension SQLStore {
     public func renameWorkspace(id: String, name: String, at: Date) async throws {
         try await provider.transaction { db in
             try await db.raw(
-                "UPDATE workspaces SET name = \(bind: name), updated_at_ms = \(bind: Millis.from(at)) WHERE id = \(bind: id)"
+                """
+                UPDATE workspaces SET name = \(bind: name), updated_at_ms = \(bind: Millis.from(at)) WHERE id = \
+                \(bind: id)
+                """
             ).run()
         }
     }
@@ -179,7 +182,10 @@ extension SQLStore {
                 throw WorkspaceStoreError.invitationForAnotherEmail
             }
             if try await db.raw(
-                "SELECT 1 AS one FROM workspace_members WHERE workspace_id = \(bind: workspaceId) AND user_id = \(bind: userId)"
+                """
+                SELECT 1 AS one FROM workspace_members WHERE workspace_id = \(bind: workspaceId) AND user_id = \
+                \(bind: userId)
+                """
             ).first() != nil {
                 throw WorkspaceStoreError.alreadyMember
             }
@@ -191,7 +197,10 @@ extension SQLStore {
             }
             let role = try Self.decodeRole(row)
             try await db.raw(
-                "UPDATE workspace_invitations SET accepted_at_ms = \(bind: millis) WHERE id = \(bind: try row.decode(column: "id", as: String.self))"
+                """
+                UPDATE workspace_invitations SET accepted_at_ms = \(bind: millis) WHERE id = \
+                \(bind: try row.decode(column: "id", as: String.self))
+                """
             ).run()
             try await db.raw(
                 """
@@ -229,7 +238,10 @@ extension SQLStore {
                 ).first() != nil
             if removed {
                 try await db.raw(
-                    "UPDATE sessions SET workspace_id = NULL WHERE user_id = \(bind: userId) AND workspace_id = \(bind: workspaceId)"
+                    """
+                    UPDATE sessions SET workspace_id = NULL WHERE user_id = \(bind: userId) AND workspace_id = \
+                    \(bind: workspaceId)
+                    """
                 ).run()
             }
             return removed

@@ -110,7 +110,6 @@ public final class SQLStore: Storage {
     }
 
     public func changePlan(customerId: String, planId: String, at: Date) async throws -> CustomerRecord? {
-        let kind = provider.kind
         return try await provider.transaction { db in
             let millis = Millis.from(at)
             let row = try await db.raw(
@@ -130,7 +129,6 @@ public final class SQLStore: Storage {
         -> CustomerRecord?
     {
         let encoded = String(decoding: try JSONEncoder().encode(addOns), as: UTF8.self)
-        let kind = provider.kind
         return try await provider.transaction { db in
             let row = try await db.raw(
                 """
@@ -146,7 +144,6 @@ public final class SQLStore: Storage {
     }
 
     public func setSpendCap(customerId: String, cap: Money?, at: Date) async throws -> CustomerRecord? {
-        let kind = provider.kind
         return try await provider.transaction { db in
             let row = try await db.raw(
                 """
@@ -163,7 +160,10 @@ public final class SQLStore: Storage {
     }
 
     static let customerColumns =
-        "id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms, add_ons, seats, spend_cap_minor, spend_cap_currency"
+        """
+        id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms, add_ons, seats, \
+        spend_cap_minor, spend_cap_currency
+        """
 
     private static func customer(_ db: any SQLDatabase, id: String) async throws -> CustomerRecord? {
         let row = try await db.raw(
@@ -346,7 +346,10 @@ public final class SQLStore: Storage {
                 }
                 guard let last else { return 0 }
                 let deleted = try await db.raw(
-                    "DELETE FROM idempotency_keys WHERE rowid <= \(bind: last) AND created_at_ms < \(bind: cutoff) RETURNING 1 AS gone"
+                    """
+                    DELETE FROM idempotency_keys WHERE rowid <= \(bind: last) AND created_at_ms < \(bind: cutoff) \
+                    RETURNING 1 AS gone
+                    """
                 ).all()
                 return deleted.count
             }

@@ -85,7 +85,10 @@ public struct SQLKitUsageWriter: UsageWriter {
     /// (`UsageBatchPlan.token`) of those it inserted.
     static func insertRecords(_ records: [IdempotencyRecord], on db: any SQLDatabase) async throws -> Set<String> {
         let rows = records.map { r -> SQLQueryString in
-            "(\(bind: r.scope), \(bind: r.key), \(bind: r.fingerprint), \(bind: r.response), \(bind: Millis.from(r.createdAt)))"
+            """
+            (\(bind: r.scope), \(bind: r.key), \(bind: r.fingerprint), \(bind: r.response), \
+            \(bind: Millis.from(r.createdAt)))
+            """
         }
         let returned = try await db.raw(
             """
@@ -111,7 +114,10 @@ public struct SQLKitUsageWriter: UsageWriter {
         async throws
     {
         let rows = deltas.map { d -> SQLQueryString in
-            "(\(bind: d.key.subject), \(bind: d.key.feature), \(bind: d.key.periodStartMillis), \(bind: d.periodEndMillis), \(bind: d.period), \(bind: d.delta), \(bind: now))"
+            """
+            (\(bind: d.key.subject), \(bind: d.key.feature), \(bind: d.key.periodStartMillis), \
+            \(bind: d.periodEndMillis), \(bind: d.period), \(bind: d.delta), \(bind: now))
+            """
         }
         try await db.raw(
             """

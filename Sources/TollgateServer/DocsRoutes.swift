@@ -99,7 +99,10 @@ enum APIReferencePage {
 
     private static func operationHTML(_ path: String, _ method: String, _ operation: [String: Any]) -> String {
         var html =
-            "<section><h3><span class=\"method\">\(escape(method.uppercased()))</span> <code>\(escape(path))</code></h3>\n"
+            """
+            <section><h3><span class=\"method\">\(escape(method.uppercased()))</span> \
+            <code>\(escape(path))</code></h3>\n
+            """
         if let summary = operation["summary"] as? String { html += "<p>\(escape(summary))</p>\n" }
         if let description = operation["description"] as? String { html += "<p>\(escape(description))</p>\n" }
         let security = operation["security"] as? [[String: Any]]

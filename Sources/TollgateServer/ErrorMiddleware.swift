@@ -144,7 +144,10 @@ struct UsageRefusal: Error {
             )
         case .workspaceQuotaExhausted:
             (message, field) = (
-                "the workspace's shared \(outcome.feature) quota is used up; ask a workspace admin to upgrade or buy more",
+                """
+                the workspace's shared \(outcome.feature) quota is used up; ask a workspace admin to upgrade or \
+                buy more
+                """,
                 "feature"
             )
         case .userQuotaExhausted:

@@ -71,7 +71,10 @@ struct Serve: AsyncParsableCommand {
     var billingTickSeconds = 60
     @Option(
         help:
-            "Days an idempotency key is remembered (a retry within them replays the first answer); 0 keeps them forever."
+            """
+            Days an idempotency key is remembered (a retry within them replays the first answer); 0 keeps them \
+            forever.
+            """
     )
     var idempotencyRetentionDays = 1
     @Flag(help: "Several nodes share this PostgreSQL database: meter finite quotas through leases.") var cluster = false
@@ -214,7 +217,10 @@ struct CatalogCommand: AsyncParsableCommand {
             do {
                 let catalog = try CatalogLoader.load(contentsOf: file)
                 print(
-                    "\(file): ok — \(catalog.plans.count) plans, \(catalog.features.count) features, \(catalog.addOns.count) add-ons, default plan \(catalog.defaultPlanId)"
+                    """
+                    \(file): ok — \(catalog.plans.count) plans, \(catalog.features.count) features, \
+                    \(catalog.addOns.count) add-ons, default plan \(catalog.defaultPlanId)
+                    """
                 )
             } catch {
                 FileHandle.standardError.write(Data("\(file): \(error)\n".utf8))
@@ -249,8 +255,11 @@ struct Customers: AsyncParsableCommand {
             guard loaded.plan(plan) != nil else {
                 FileHandle.standardError.write(
                     Data(
-                        "tollgate: no plan \(plan) in catalog \(loaded.product) (plans: \(loaded.plans.map(\.id).joined(separator: ", ")))\n"
-                            .utf8))
+                        """
+                        tollgate: no plan \(plan) in catalog \(loaded.product) (plans: \
+                        \(loaded.plans.map(\.id).joined(separator: ", ")))\n
+                        """
+                        .utf8))
                 throw ExitCode(1)
             }
             let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
@@ -275,7 +284,10 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract:
-            "Measure the meter and the server against baselines run at the same time; print Markdown (and append it with --record)."
+            """
+            Measure the meter and the server against baselines run at the same time; print Markdown (and append \
+            it with --record).
+            """
     )
 
     @Option(help: "Seconds per in-process figure.") var seconds = 3
