@@ -115,10 +115,14 @@ public final class AccountService: Sendable {
         // Every request counts here, so the endpoint cannot be used to flood a mailbox.
         try limiter.check("reset:\(email)", rule: settings.accountRule, now: now)
         limiter.recordFailure("reset:\(email)", at: now)
-        guard let user = try await store.user(email: email) else { return }
+        // The same write either way (the request is recorded), so the time taken does not tell
+        // whether the address has an account.
+        let user = try await store.user(email: email)
         let (token, message) = try emailToken(
-            .resetPassword, userId: user.id, email: email, now: now, lifetime: settings.resetPasswordSeconds)
-        try await store.insertUserToken(token, outbox: [message])
+            .resetPassword, userId: user?.id ?? "", email: email, now: now, lifetime: settings.resetPasswordSeconds)
+        try await store.recordPasswordResetRequest(
+            emailDigest: OpaqueDigest.hex(email), at: now, token: user == nil ? nil : token,
+            outbox: user == nil ? [] : [message])
     }
 
     /// Sets a new password from a reset link and signs every device out.

@@ -460,5 +460,18 @@ extension Migrations {
                 )
                 """
             ]),
+        // Every password-reset request is recorded, for a known address or not, so both answers
+        // cost the same write (the difference told which addresses have accounts).
+        Migration(
+            version: 17, name: "password_reset_requests",
+            statements: [
+                """
+                CREATE TABLE password_reset_requests (
+                    email_digest TEXT NOT NULL,
+                    requested_at_ms BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX password_reset_requests_by_time ON password_reset_requests (requested_at_ms)",
+            ]),
     ]
 }

@@ -261,6 +261,25 @@ extension SQLStore {
         }
     }
 
+    public func recordPasswordResetRequest(
+        emailDigest: String, at: Date, token: UserTokenRecord?, outbox: [OutboxMessage]
+    ) async throws {
+        let millis = Millis.from(at)
+        try await provider.transaction { db in
+            try await db.raw(
+                """
+                INSERT INTO password_reset_requests (email_digest, requested_at_ms)
+                VALUES (\(bind: emailDigest), \(bind: millis))
+                """
+            ).run()
+            try await db.raw(
+                "DELETE FROM password_reset_requests WHERE requested_at_ms < \(bind: millis - 86_400_000)"
+            ).run()
+            if let token { try await Self.insertUserToken(db, token) }
+            try await Self.enqueue(db, outbox)
+        }
+    }
+
     public func consumeUserToken(tokenHash: String, purpose: UserTokenPurpose, at: Date) async throws -> String? {
         let millis = Millis.from(at)
         return try await provider.transaction { db in

@@ -216,7 +216,8 @@ func buildRouter(
     invoices: InvoiceService
 ) -> Router<TollgateRequestContext> {
     let router = Router(context: TollgateRequestContext.self)
-    router.add(middleware: ErrorMiddleware())
+    let routeMethods = RouteMethods()
+    router.add(middleware: ErrorMiddleware(routes: routeMethods))
     // The document ships in the binary; a build without it is broken, so this never throws in use.
     if let docs = try? DocsRoutes() { docs.register(on: router) }
     let store = dependencies.store
@@ -278,6 +279,7 @@ func buildRouter(
     let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)
     billing.register(on: router)
     billing.register(on: v1)
+    routeMethods.record(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
     return router
 }
 

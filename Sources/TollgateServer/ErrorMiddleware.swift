@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Synchronization
 import TollgateCore
 import TollgateMeter
 
@@ -9,7 +10,13 @@ import TollgateMeter
 /// `{"error": {"code", "message", "field"?}}`. Unexpected errors are logged with their cause and
 /// shown to the client only as INTERNAL.
 public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
+    /// The methods each route serves, to answer a known path's unserved method with 405 and
+    /// `Allow` (the router itself answers 404).
+    let routes: RouteMethods?
+
+    public init() { routes = nil }
+
+    init(routes: RouteMethods) { self.routes = routes }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -23,6 +30,17 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPOnlyError {
             return Self.response(status: error.code.status, body: ErrorEnvelope(error: error.body), retryAfter: nil)
         } catch let error as HTTPError {
+            if error.status == .notFound, let allowed = routes?.methods(for: request.uri.path), !allowed.isEmpty {
+                var response = Self.response(
+                    status: .methodNotAllowed,
+                    body: ErrorEnvelope(
+                        error: HTTPOnlyError(
+                            .methodNotAllowed,
+                            "\(request.method) is not allowed on \(request.uri.path): use \(allowed.joined(separator: ", "))"
+                        ).body), retryAfter: nil)
+                response.headers[.allow] = allowed.joined(separator: ", ")
+                return response
+            }
             switch Self.domainError(from: error, request: request) {
             case let domain as DomainError: return Self.response(for: domain)
             case let http as HTTPOnlyError:
@@ -75,6 +93,33 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         var response = JSONResponse.make(status: status, body: body)
         if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
         return response
+    }
+}
+
+/// The methods served on each path template, filled once the router is built.
+final class RouteMethods: Sendable {
+    private let table = Mutex<[(segments: [Substring], methods: Set<String>)]>([])
+
+    func record(_ routes: [(method: String, path: String)]) {
+        var byPath: [String: Set<String>] = [:]
+        for route in routes { byPath[route.path, default: []].insert(route.method) }
+        table.withLock { table in
+            table = byPath.map { path, methods in (path.split(separator: "/"), methods) }
+        }
+    }
+
+    /// The methods of the route whose template matches `path`, sorted; empty when none does.
+    func methods(for path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        let matching = table.withLock { table in
+            table.filter { route in
+                route.segments.count == segments.count
+                    && zip(route.segments, segments).allSatisfy { template, segment in
+                        template == segment || (template.hasPrefix("{") && template.hasSuffix("}"))
+                    }
+            }
+        }
+        return matching.reduce(into: Set<String>()) { $0.formUnion($1.methods) }.sorted()
     }
 }
 

@@ -141,6 +141,12 @@ public protocol IdentityStore: Sendable {
 
     /// Inserts a single-use token and queues its effects in one transaction.
     func insertUserToken(_ token: UserTokenRecord, outbox: [OutboxMessage]) async throws
+    /// Records a password-reset request (the address's digest) and, for an existing account, its
+    /// token and e-mail, in one transaction: both kinds of request cost the same write. Requests
+    /// older than a day are pruned in the same transaction.
+    func recordPasswordResetRequest(
+        emailDigest: String, at: Date, token: UserTokenRecord?, outbox: [OutboxMessage]
+    ) async throws
     /// Spends the token if it is live and of `purpose`; returns its user.
     func consumeUserToken(tokenHash: String, purpose: UserTokenPurpose, at: Date) async throws -> String?
 

@@ -4,10 +4,12 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import PropertyBased
+import SQLKit
 import Synchronization
 import TestSupport
 import Testing
 import TollgateCore
+import TollgateIdentity
 import TollgateSQL
 import TollgateStorage
 
@@ -372,6 +374,59 @@ import TollgateStorage
             #expect(
                 try await client.call(.post, "/v1/auth/verify-email", key: nil, json: #"{"token":"\#(verification)"}"#)
                     .status == .ok)
+        }
+    }
+}
+
+/// Issue 18 item 11 (part): an undeclared method on a served path answered 404.
+@Suite struct MethodNotAllowedTests {
+    @Test func aServedPathAnswersAnotherMethodWith405AndAllow() async throws {
+        try await AppHarness.run(.sqlite) { app, client in
+            let wrongMethod = try await client.execute(
+                uri: "/v1/customers", method: .delete, headers: [.authorization: "Bearer \(app.adminKey)"])
+            #expect(wrongMethod.status == .methodNotAllowed && wrongMethod.headers[.allow] == "POST")
+            let spendCap = try await client.execute(uri: "/v1/customers/u1/spend-cap", method: .post)
+            #expect(spendCap.status == .methodNotAllowed && spendCap.headers[.allow] == "DELETE, PUT")
+            let body = String(decoding: Data(wrongMethod.body.readableBytesView), as: UTF8.self)
+            #expect(body.contains(#""code":"METHOD_NOT_ALLOWED""#))
+            // A path nothing serves is still 404.
+            #expect(try await client.execute(uri: "/v1/nothing/here", method: .get).status == .notFound)
+        }
+    }
+}
+
+/// Issue 18 item 9: a reset request for a known address wrote a token (a durable commit) and one
+/// for an unknown address wrote nothing, so the time taken told them apart.
+@Suite struct PasswordResetTimingTests {
+    @Test(arguments: TestDatabase.all)
+    func knownAndUnknownAddressesCostTheSameWrite(database: TestDatabase) async throws {
+        try await database.withStore { store, _ in
+            let clock = ManualClock(Fixtures.utc(2026, 5, 14))
+            var settings = AccountSettings(audience: "test")
+            settings.passwordPolicy = TestKeys.policy
+            let accounts = AccountService(
+                settings: settings, store: store, keys: TestKeys.ring, box: TestKeys.box, clock: clock,
+                defaultPlan: "free")
+            _ = try await accounts.register(
+                email: "known@example.com", password: "correct horse battery staple",
+                client: ClientInfo(address: "127.0.0.1", userAgent: nil))
+            func requests() async throws -> Int {
+                try await store.provider.read { db in
+                    try await db.raw("SELECT COUNT(*) AS n FROM password_reset_requests").first()?
+                        .decode(column: "n", as: Int.self) ?? 0
+                }
+            }
+            try await accounts.requestPasswordReset(
+                email: "known@example.com", client: ClientInfo(address: "127.0.0.1", userAgent: nil))
+            #expect(try await requests() == 1)
+            try await accounts.requestPasswordReset(
+                email: "nobody@example.com", client: ClientInfo(address: "127.0.0.1", userAgent: nil))
+            #expect(try await requests() == 2, "an unknown address is recorded by the same write")
+            #expect(try await store.outboxMessages(recipient: "nobody@example.com").isEmpty)
+            #expect(
+                try await store.outboxMessages(recipient: "known@example.com").contains {
+                    $0.kind == "email.reset_password"
+                })
         }
     }
 }
