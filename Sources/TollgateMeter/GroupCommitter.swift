@@ -9,22 +9,13 @@ import TollgateStorage
 /// transaction commits goes into the next one. A submitter is resumed only after its own change
 /// is committed (or has failed), so an answer given to a client is always durable.
 public final class GroupCommitter: Service {
-    /// One submitter's entries, answered together.
-    struct Pending {
-        let entries: [UsageEntry]
-        let continuation: CheckedContinuation<[Bool], any Error>
-    }
-
-    private struct State {
-        var queue: [Pending] = []
-        var stopped = false
-    }
+    typealias Waiter = CheckedContinuation<[Bool], any Error>
 
     private let store: any UsageStore
     private let clock: any TollgateClock
     private let logger: Logger
     private let maxBatch: Int
-    private let state = Mutex(State())
+    private let state: Mutex<GroupCommitQueue<Waiter>>
     private let failureLog = Mutex(RepeatedErrorLog(interval: .seconds(10)))
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
@@ -34,6 +25,7 @@ public final class GroupCommitter: Service {
         self.clock = clock
         self.logger = logger
         self.maxBatch = maxBatch
+        state = Mutex(GroupCommitQueue(maxBatch: maxBatch))
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -42,16 +34,10 @@ public final class GroupCommitter: Service {
     /// already: then nothing of that entry was applied.
     func submit(_ entries: [UsageEntry]) async throws -> [Bool] {
         guard !entries.isEmpty else { return [] }
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[Bool], any Error>) in
-            let accepted = state.withLock { state -> Bool in
-                guard !state.stopped else { return false }
-                state.queue.append(Pending(entries: entries, continuation: continuation))
-                return true
-            }
-            if accepted {
-                wake.yield()
-            } else {
-                continuation.resume(throwing: MeterError.shuttingDown)
+        return try await withCheckedThrowingContinuation { (continuation: Waiter) in
+            switch state.withLock({ $0.submit(entries, waiter: continuation) }) {
+            case .wakeCommitter: wake.yield()
+            case .refuse: continuation.resume(throwing: MeterError.shuttingDown)
             }
         }
     }
@@ -65,30 +51,18 @@ public final class GroupCommitter: Service {
             self.wake.finish()
         }
         // Refuse new work, then commit what was accepted before stopping.
-        state.withLock { $0.stopped = true }
+        state.withLock { $0.stop() }
         await drain()
     }
 
     /// Commits batches until the queue is empty.
     private func drain() async {
         while true {
-            // Whole submissions, about `maxBatch` entries (at least one submission).
-            let batch = state.withLock { state -> [Pending] in
-                var (count, entries) = (0, 0)
-                while count < state.queue.count && entries < maxBatch {
-                    entries += state.queue[count].entries.count
-                    count += 1
-                }
-                defer { state.queue.removeFirst(count) }
-                return Array(state.queue.prefix(count))
-            }
-            if batch.isEmpty { return }
+            guard let batch = state.withLock({ $0.nextBatch() }) else { return }
             do {
                 let applied = try await store.commit(UsageBatch(entries: batch.flatMap(\.entries), at: clock.now()))
-                var offset = 0
-                for pending in batch {
-                    pending.continuation.resume(returning: Array(applied[offset..<offset + pending.entries.count]))
-                    offset += pending.entries.count
+                for (waiter, answer) in GroupCommitQueue.answers(applied, for: batch) {
+                    waiter.resume(returning: answer)
                 }
             } catch {
                 let entries = batch.reduce(0) { $0 + $1.entries.count }
@@ -101,8 +75,60 @@ public final class GroupCommitter: Service {
                             "same error since last logged": "\(suppressed)",
                         ])
                 }
-                for pending in batch { pending.continuation.resume(throwing: MeterError.commitFailed) }
+                for submission in batch { submission.waiter.resume(throwing: MeterError.commitFailed) }
             }
+        }
+    }
+}
+
+/// The group committer's queue as a value type with no I/O: submissions wait here until the
+/// committer takes them, whole, about `maxBatch` entries at a time; after `stop()` new ones are
+/// refused and what was accepted is still handed out.
+struct GroupCommitQueue<Waiter> {
+    struct Submission {
+        let entries: [UsageEntry]
+        let waiter: Waiter
+    }
+
+    enum SubmitAction: Equatable {
+        case wakeCommitter
+        case refuse
+    }
+
+    let maxBatch: Int
+    private var queue: [Submission] = []
+    private var stopped = false
+
+    init(maxBatch: Int) { self.maxBatch = maxBatch }
+
+    var pendingEntries: Int { queue.reduce(0) { $0 + $1.entries.count } }
+
+    mutating func submit(_ entries: [UsageEntry], waiter: Waiter) -> SubmitAction {
+        guard !stopped else { return .refuse }
+        queue.append(Submission(entries: entries, waiter: waiter))
+        return .wakeCommitter
+    }
+
+    mutating func stop() { stopped = true }
+
+    /// Whole submissions, about `maxBatch` entries (at least one submission); nil when empty.
+    mutating func nextBatch() -> [Submission]? {
+        guard !queue.isEmpty else { return nil }
+        var (count, entries) = (0, 0)
+        while count < queue.count && entries < maxBatch {
+            entries += queue[count].entries.count
+            count += 1
+        }
+        defer { queue.removeFirst(count) }
+        return Array(queue.prefix(count))
+    }
+
+    /// The batch's per-entry answers, split back per submitter.
+    static func answers(_ applied: [Bool], for batch: [Submission]) -> [(Waiter, [Bool])] {
+        var offset = 0
+        return batch.map { submission in
+            defer { offset += submission.entries.count }
+            return (submission.waiter, Array(applied[offset..<offset + submission.entries.count]))
         }
     }
 }

@@ -127,3 +127,43 @@ import TollgateStorage
         #expect(gate.inFlight == 0)
     }
 }
+
+/// The group committer's queue without a task, a lock or a store.
+@Suite struct GroupCommitQueueTests {
+    static func entries(_ count: Int) -> [UsageEntry] {
+        (0..<count).map { _ in UsageEntry(deltas: [], record: nil) }
+    }
+
+    @Test func batchesAreWholeSubmissionsOfAboutMaxBatchEntries() {
+        var queue = GroupCommitQueue<String>(maxBatch: 4)
+        #expect(queue.nextBatch() == nil)
+        for (name, size) in [("a", 3), ("b", 2), ("c", 1), ("d", 9)] {
+            #expect(queue.submit(Self.entries(size), waiter: name) == .wakeCommitter)
+        }
+        // a (3) + b (2) reach 4: b is taken whole; a submission larger than maxBatch goes alone.
+        #expect(queue.nextBatch()?.map(\.waiter) == ["a", "b"])
+        #expect(queue.nextBatch()?.map(\.waiter) == ["c", "d"])
+        #expect(queue.nextBatch() == nil && queue.pendingEntries == 0)
+    }
+
+    @Test func answersGoBackToTheirSubmittersInOrder() throws {
+        var queue = GroupCommitQueue<String>(maxBatch: 100)
+        _ = queue.submit(Self.entries(2), waiter: "a")
+        _ = queue.submit(Self.entries(1), waiter: "b")
+        _ = queue.submit(Self.entries(3), waiter: "c")
+        let next = queue.nextBatch()
+        let batch = try #require(next)
+        let answers = GroupCommitQueue.answers([true, false, true, false, false, true], for: batch)
+        #expect(answers.map(\.0) == ["a", "b", "c"])
+        #expect(answers.map(\.1) == [[true, false], [true], [false, false, true]])
+    }
+
+    @Test func afterStopNewWorkIsRefusedAndAcceptedWorkIsStillHandedOut() {
+        var queue = GroupCommitQueue<String>(maxBatch: 10)
+        _ = queue.submit(Self.entries(1), waiter: "accepted")
+        queue.stop()
+        #expect(queue.submit(Self.entries(1), waiter: "late") == .refuse)
+        #expect(queue.nextBatch()?.map(\.waiter) == ["accepted"])
+        #expect(queue.nextBatch() == nil)
+    }
+}
