@@ -22,28 +22,20 @@ public final class QuotaLeases: Sendable {
         public init() {}
     }
 
-    struct Lease {
-        var remaining: Int64
-        /// Taken for consumes not committed yet: still in the database's count of the lease.
-        var inflight: Int64 = 0
-        /// Stop using the lease before the database lets it lapse (the grant's round trip and
-        /// the commit of the last consume fit in the margin).
-        var usableUntil: ContinuousClock.Instant
-        /// The committed count when granted, plus what this node consumed since: what a caller is told.
-        var usedSeen: Int64
-    }
-
     public let node: String
     let settings: Settings
     private let store: any LeaseStore
-    private let leases = Mutex<[CounterKey: Lease]>([:])
+    private let book = Mutex(LeaseBook())
+    /// The time leases are usable by; injected so tests move it instead of waiting.
+    private let now: @Sendable () -> ContinuousClock.Instant
     /// One grant request per counter at a time; the others wait for it.
     private let refills = Mutex<[CounterKey: Task<Void, any Error>]>([:])
 
     public init(
         store: any LeaseStore, node: String = "node-" + UUID().uuidString.prefix(8).lowercased(),
-        settings: Settings = Settings()
+        settings: Settings = Settings(), now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) {
+        self.now = now
         self.store = store
         self.node = node
         self.settings = settings
@@ -51,41 +43,18 @@ public final class QuotaLeases: Sendable {
 
     /// Takes `amount` from this node's lease if it holds enough; returns the count to report.
     func take(_ key: CounterKey, amount: Int64) -> Int64? {
-        let now = ContinuousClock.now
-        return leases.withLock { leases -> Int64? in
-            guard var lease = leases[key], lease.usableUntil > now, lease.remaining >= amount else { return nil }
-            lease.remaining -= amount
-            lease.inflight += amount
-            lease.usedSeen += amount
-            leases[key] = lease
-            return lease.usedSeen
-        }
+        let now = now()
+        return book.withLock { $0.take(key, amount: amount, now: now) }
     }
 
     /// The consume that took `amount` is committed: its units left the lease in the database too.
-    func settle(_ key: CounterKey, amount: Int64) {
-        leases.withLock { leases in
-            guard var lease = leases[key] else { return }
-            lease.inflight = max(0, lease.inflight - amount)
-            leases[key] = lease
-        }
-    }
+    func settle(_ key: CounterKey, amount: Int64) { book.withLock { $0.settle(key, amount: amount) } }
 
     /// Puts back units taken for a consume that was not committed after all.
-    func giveBack(_ key: CounterKey, amount: Int64) {
-        leases.withLock { leases in
-            guard var lease = leases[key] else { return }
-            lease.remaining += amount
-            lease.inflight = max(0, lease.inflight - amount)
-            lease.usedSeen -= amount
-            leases[key] = lease
-        }
-    }
+    func giveBack(_ key: CounterKey, amount: Int64) { book.withLock { $0.giveBack(key, amount: amount) } }
 
     /// What this node last knew of the committed count (nil before its first grant).
-    func usedSeen(_ key: CounterKey) -> Int64? {
-        leases.withLock { $0[key]?.usedSeen }
-    }
+    func usedSeen(_ key: CounterKey) -> Int64? { book.withLock { $0.lease(key)?.usedSeen } }
 
     /// Asks the database for at least `amount` more units of `limit` (fewer, or none, if that
     /// is all there is left).
@@ -106,14 +75,9 @@ public final class QuotaLeases: Sendable {
     private func grant(_ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, amount: Int64)
         async throws
     {
-        let asked = ContinuousClock.now
+        let asked = now()
         let settings = self.settings
-        // Units of a lease past its usable time are given up (the database may already have let
-        // it lapse); consumes taken from it before then are committed within the margin.
-        let holding = leases.withLock { leases -> Int64 in
-            guard let lease = leases[key] else { return 0 }
-            return (lease.usableUntil > asked ? lease.remaining : 0) + lease.inflight
-        }
+        let holding = book.withLock { $0.holding(key, at: asked) }
         let ttl = settings.ttl.components
         let grant = try await store.acquireLease(
             key, period: period, periodEndMillis: periodEndMillis, limit: limit, node: node, holding: holding,
@@ -122,13 +86,10 @@ public final class QuotaLeases: Sendable {
             max(amount, min(settings.maximumGrant, available / settings.shareDivisor))
         }
         let margin = min(Duration.seconds(1), settings.ttl / 4)
-        leases.withLock { leases in
-            var lease = leases[key] ?? Lease(remaining: 0, usableUntil: asked, usedSeen: 0)
-            if lease.usableUntil <= asked { lease.remaining = 0 }
-            lease.remaining += grant.granted
-            lease.usableUntil = asked + settings.ttl - margin
-            lease.usedSeen = grant.used + lease.inflight
-            leases[key] = lease
+        book.withLock {
+            $0.apply(
+                key, granted: grant.granted, used: grant.used, askedAt: asked,
+                usableUntil: asked + settings.ttl - margin)
         }
     }
 
@@ -136,31 +97,21 @@ public final class QuotaLeases: Sendable {
     /// granted under may be lower now). The next grant counts only what is still in flight, and
     /// the rest returns to the pool with it.
     /// Without a subject, every lease (changes may have been missed).
-    func abandon(subject: String?) {
-        leases.withLock { leases in
-            for (key, lease) in leases where (subject == nil || key.subject == subject) && lease.remaining > 0 {
-                leases[key]?.remaining = 0
-            }
-        }
-    }
+    func abandon(subject: String?) { book.withLock { $0.abandon(subject: subject) } }
 
     /// Forgets leases that lapsed with nothing in flight (the database lets them lapse too); how
     /// many. Keeps memory to the counters this node used lately.
     @discardableResult
     func evictLapsed() -> Int {
-        let now = ContinuousClock.now
-        return leases.withLock { leases in
-            let before = leases.count
-            leases = leases.filter { _, lease in lease.usableUntil > now || lease.inflight > 0 }
-            return before - leases.count
-        }
+        let now = now()
+        return book.withLock { $0.evictLapsed(at: now) }
     }
 
-    var count: Int { leases.withLock { $0.count } }
+    var count: Int { book.withLock { $0.count } }
 
     /// Gives every lease back (at shutdown), so other nodes can use the units at once.
     public func releaseAll() async throws {
-        leases.withLock { $0.removeAll() }
+        book.withLock { $0.removeAll() }
         try await store.releaseLeases(node: node)
     }
 }

@@ -167,3 +167,60 @@ import TollgateStorage
         #expect(queue.nextBatch() == nil)
     }
 }
+
+/// A node's quota leases, with the time passed in: expiry without waiting.
+@Suite struct LeaseBookTests {
+    static let key = CounterKey(subject: "customer:c1", feature: "calls", periodStartMillis: 0)
+    static let other = CounterKey(subject: "customer:c2", feature: "calls", periodStartMillis: 0)
+
+    @Test func aLeaseServesUntilItsUsableTimeAndNotAfter() {
+        var book = LeaseBook()
+        let start = ContinuousClock.now
+        #expect(book.take(Self.key, amount: 1, now: start) == nil, "nothing leased yet")
+        book.apply(Self.key, granted: 10, used: 40, askedAt: start, usableUntil: start + .seconds(9))
+        #expect(book.take(Self.key, amount: 3, now: start + .seconds(1)) == 43)
+        #expect(book.take(Self.key, amount: 8, now: start + .seconds(1)) == nil, "only 7 left")
+        #expect(book.take(Self.key, amount: 1, now: start + .seconds(9)) == nil, "past its usable time")
+        // Past the usable time, unused units are not held any more; in-flight ones are.
+        #expect(book.holding(Self.key, at: start + .seconds(1)) == 10)
+        #expect(book.holding(Self.key, at: start + .seconds(10)) == 3)
+    }
+
+    @Test func settledUnitsLeaveTheLeaseAndGivenBackOnesReturn() {
+        var book = LeaseBook()
+        let start = ContinuousClock.now
+        book.apply(Self.key, granted: 5, used: 0, askedAt: start, usableUntil: start + .seconds(9))
+        _ = book.take(Self.key, amount: 2, now: start)
+        _ = book.take(Self.key, amount: 1, now: start)
+        book.settle(Self.key, amount: 2)
+        book.giveBack(Self.key, amount: 1)
+        #expect(
+            book.lease(Self.key)
+                == LeaseBook.Lease(remaining: 3, inflight: 0, usableUntil: start + .seconds(9), usedSeen: 2))
+    }
+
+    @Test func aGrantAfterTheUsableTimeStartsAFreshLease() {
+        var book = LeaseBook()
+        let start = ContinuousClock.now
+        book.apply(Self.key, granted: 5, used: 0, askedAt: start, usableUntil: start + .seconds(9))
+        _ = book.take(Self.key, amount: 1, now: start)
+        book.apply(Self.key, granted: 4, used: 20, askedAt: start + .seconds(12), usableUntil: start + .seconds(21))
+        // The 4 unused units lapsed; the one in flight is still counted as seen.
+        #expect(book.lease(Self.key)?.remaining == 4 && book.lease(Self.key)?.usedSeen == 21)
+    }
+
+    @Test func abandonStopsOneSubjectAndEvictionForgetsLapsedIdleLeases() {
+        var book = LeaseBook()
+        let start = ContinuousClock.now
+        book.apply(Self.key, granted: 5, used: 0, askedAt: start, usableUntil: start + .seconds(9))
+        book.apply(Self.other, granted: 5, used: 0, askedAt: start, usableUntil: start + .seconds(9))
+        book.abandon(subject: "customer:c1")
+        #expect(
+            book.take(Self.key, amount: 1, now: start) == nil && book.take(Self.other, amount: 1, now: start) != nil)
+        #expect(book.evictLapsed(at: start + .seconds(5)) == 0)
+        // c2 has a unit in flight: kept until it settles.
+        #expect(book.evictLapsed(at: start + .seconds(10)) == 1 && book.count == 1)
+        book.settle(Self.other, amount: 1)
+        #expect(book.evictLapsed(at: start + .seconds(10)) == 1 && book.count == 0)
+    }
+}
