@@ -13,7 +13,9 @@ public struct AccountSettings: Sendable {
     public var resetPasswordSeconds: TimeInterval = 3600
     public var passwordPolicy = PasswordPolicy()
     public var accountRule = AttemptLimiter.Rule(maximumFailures: 5, window: 15 * 60)
-    public var addressRule = AttemptLimiter.Rule(maximumFailures: 20, window: 15 * 60)
+    /// Per address, the distinct accounts tried: one person mistyping their own password never
+    /// locks out everyone behind the same address; trying many accounts from one place does.
+    public var addressRule = AttemptLimiter.Rule(maximumFailures: 20, window: 15 * 60, distinctSubjects: true)
 
     public init(audience: String) { self.audience = audience }
 }
@@ -91,7 +93,7 @@ public final class AccountService: Sendable {
         do {
             try await store.createUser(user, customer: customer, token: token, outbox: [message])
         } catch IdentityStoreError.emailTaken {
-            limiter.recordFailure(addressKey, at: now)
+            limiter.recordFailure(addressKey, at: now, subject: email)
             throw DomainError(.emailTaken, "an account already uses this e-mail address", field: "email")
         }
         return user
@@ -169,14 +171,26 @@ public final class AccountService: Sendable {
         let email = rawEmail.lowercased()
         let now = clock.now()
         let accountKey = "login:\(email)", addressKey = "address:\(client.address)"
-        try limiter.check(accountKey, rule: settings.accountRule, now: now)
         try limiter.check(addressKey, rule: settings.addressRule, now: now)
+        // A locked account is not a weapon against its owner: the lock is lifted for a request
+        // carrying both the right password and a valid second factor (an account without one
+        // waits, or resets its password through the e-mailed link).
+        let locked: DomainError?
+        do {
+            try limiter.check(accountKey, rule: settings.accountRule, now: now)
+            locked = nil
+        } catch {
+            guard let totp, !totp.isEmpty else { throw error }
+            locked = error
+        }
         let user = try await store.user(email: email)
         let passwordOK = settings.passwordPolicy.verify(password, hash: user?.passwordHash ?? decoyHash) && user != nil
         guard passwordOK, let user else {
-            fail(accountKey, addressKey, now)
+            fail(accountKey, addressKey, email, now)
+            if let locked { throw locked }
             throw DomainError(.invalidCredentials, "invalid e-mail or password")
         }
+        if let locked, user.totpEnabledAt == nil { throw locked }
         if user.totpEnabledAt != nil {
             guard let totp, !totp.isEmpty else {
                 throw DomainError(
@@ -185,7 +199,8 @@ public final class AccountService: Sendable {
                     field: "totp")
             }
             guard try await acceptSecondFactor(totp, user: user, now: now) else {
-                fail(accountKey, addressKey, now)
+                fail(accountKey, addressKey, email, now)
+                if let locked { throw locked }
                 throw DomainError(.totpInvalid, "the two-factor code is wrong or was already used", field: "totp")
             }
         }
@@ -200,9 +215,9 @@ public final class AccountService: Sendable {
         return try await tokens(userId: user.id, sessionId: session.id, refreshToken: refresh, now: now)
     }
 
-    private func fail(_ accountKey: String, _ addressKey: String, _ now: Date) {
+    private func fail(_ accountKey: String, _ addressKey: String, _ email: String, _ now: Date) {
         limiter.recordFailure(accountKey, at: now)
-        limiter.recordFailure(addressKey, at: now)
+        limiter.recordFailure(addressKey, at: now, subject: email)
     }
 
     /// A TOTP code not used before, or an unused recovery code.

@@ -430,3 +430,62 @@ import TollgateStorage
         }
     }
 }
+
+/// Issue 18 item 12: five failures locked an account even against the right password, and
+/// twenty failures from one address blocked sign-ups and sign-ins from it.
+@Suite struct LockoutTests {
+    static let password = AccountTests.password
+
+    @Test func aLockedAccountStillOpensWithItsPasswordAndASecondFactor() async throws {
+        try await AppHarness.run(.sqlite) { app, client in
+            let user = try await AccountTests.signUp(client, email: "ada@example.com")
+            let enrolment = try await client.call(.post, "/v1/me/2fa/totp", key: user.access)
+            let encoded: String = try #require(enrolment.json.string("secret"))
+            let totp = TOTP(secret: try #require(Base32.decode(encoded)))
+            let first = totp.code(forStep: totp.step(at: app.clock.now()))
+            #expect(
+                try await client.call(
+                    .post, "/v1/me/2fa/totp/confirm", key: user.access, json: #"{"code":"\#(first)"}"#
+                )
+                .status == .ok)
+            for _ in 0..<5 {
+                _ = try await client.call(
+                    .post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"nope nope nope"}"#
+                )
+            }
+            // Locked: the password alone waits, a wrong code with it waits too.
+            let credentials = #""email":"ada@example.com","password":"\#(Self.password)""#
+            #expect(
+                try await client.call(.post, "/v1/auth/login", key: nil, json: "{\(credentials)}").status
+                    == .tooManyRequests)
+            #expect(
+                try await client.call(.post, "/v1/auth/login", key: nil, json: #"{\#(credentials),"totp":"000000"}"#)
+                    .status == .tooManyRequests)
+            app.clock.advance(by: 30)
+            let code = totp.code(forStep: totp.step(at: app.clock.now()))
+            let opened = try await client.call(
+                .post, "/v1/auth/login", key: nil, json: #"{\#(credentials),"totp":"\#(code)"}"#)
+            #expect(opened.status == .ok, "\(opened.json)")
+        }
+    }
+
+    @Test func oneAddressMistypingOnePasswordIsNotBlocked() async throws {
+        try await AppHarness.run(.sqlite) { app, client in
+            _ = try await AccountTests.signUp(client, email: "ada@example.com")
+            // 30 failures on one account from one address, the account lock expiring in between.
+            for round in 0..<6 {
+                for _ in 0..<5 {
+                    _ = try await client.call(
+                        .post, "/v1/auth/login", key: nil,
+                        json: #"{"email":"ada@example.com","password":"typo typo typo"}"#)
+                }
+                if round < 5 { app.clock.advance(by: 60) }
+            }
+            // Another person behind the same address still signs up.
+            let other = try await client.call(
+                .post, "/v1/auth/register", key: nil,
+                json: #"{"email":"bob@example.com","password":"\#(Self.password)"}"#)
+            #expect(other.status == .created, "\(other.json)")
+        }
+    }
+}
