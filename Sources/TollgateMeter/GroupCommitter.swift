@@ -14,7 +14,6 @@ public final class GroupCommitter: Service {
     private let store: any UsageStore
     private let clock: any TollgateClock
     private let logger: Logger
-    private let maxBatch: Int
     private let state: Mutex<GroupCommitQueue<Waiter>>
     private let failureLog = Mutex(RepeatedErrorLog(interval: .seconds(10)))
     private let wakeups: AsyncStream<Void>
@@ -24,7 +23,6 @@ public final class GroupCommitter: Service {
         self.store = store
         self.clock = clock
         self.logger = logger
-        self.maxBatch = maxBatch
         state = Mutex(GroupCommitQueue(maxBatch: maxBatch))
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }

@@ -37,7 +37,7 @@ final class IdempotencyGate: Sendable {
         case leader(Flight)
         /// The flight of the same request: its answer is this call's.
         case follower(Flight)
-        /// Another request holds the key: wait for its end (`waitForEnd`), then claim again.
+        /// Another request holds the key: wait for its end (`wait(for:)`), then claim again.
         case otherRequest(Flight)
     }
 

@@ -9,6 +9,9 @@ struct DocsRoutes: Sendable {
     let document: String
     let reference: String
 
+    /// Read and rendered once per process (every application built in it serves the same pages).
+    static let bundled: DocsRoutes? = try? DocsRoutes()
+
     init() throws {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
             throw DomainError(.internalError, "openapi.yaml is missing from this build")

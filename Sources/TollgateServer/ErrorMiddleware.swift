@@ -28,24 +28,12 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let refusal as UsageRefusal {
             return Self.response(for: refusal)
         } catch let error as HTTPOnlyError {
-            return Self.response(status: error.code.status, body: ErrorEnvelope(error: error.body), retryAfter: nil)
+            return Self.response(for: error)
         } catch let error as HTTPError {
-            if error.status == .notFound, let allowed = routes?.methods(for: request.uri.path), !allowed.isEmpty {
-                var response = Self.response(
-                    status: .methodNotAllowed,
-                    body: ErrorEnvelope(
-                        error: HTTPOnlyError(
-                            .methodNotAllowed,
-                            "\(request.method) is not allowed on \(request.uri.path): use \(allowed.joined(separator: ", "))"
-                        ).body), retryAfter: nil)
-                response.headers[.allow] = allowed.joined(separator: ", ")
-                return response
-            }
-            switch Self.domainError(from: error, request: request) {
-            case let domain as DomainError: return Self.response(for: domain)
-            case let http as HTTPOnlyError:
-                return Self.response(status: http.code.status, body: ErrorEnvelope(error: http.body), retryAfter: nil)
-            default: return Self.response(for: DomainError(.internalError, "internal error"))
+            let allowed = error.status == .notFound ? routes?.methods(for: request.uri.path) ?? [] : []
+            switch Self.translate(error, request: request, allowed: allowed) {
+            case .domain(let error): return Self.response(for: error)
+            case .http(let error): return Self.response(for: error)
             }
         } catch let error as MeterError {
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
@@ -61,18 +49,31 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    static func domainError(from error: HTTPError, request: Request) -> any Error {
+    enum Translated {
+        case domain(DomainError)
+        case http(HTTPOnlyError)
+    }
+
+    /// The router's and Hummingbird's own errors in Tollgate's terms. A 404 on a path the router
+    /// serves with other methods (`allowed`) is a 405 with `Allow`.
+    static func translate(_ error: HTTPError, request: Request, allowed: [String]) -> Translated {
         switch error.status {
-        case .notFound: return DomainError(.notFound, "no route \(request.method) \(request.uri.path)")
+        case .notFound where !allowed.isEmpty:
+            return .http(
+                HTTPOnlyError(
+                    .methodNotAllowed,
+                    "\(request.method) is not allowed on \(request.uri.path): use \(allowed.joined(separator: ", "))",
+                    allow: allowed))
+        case .notFound: return .domain(DomainError(.notFound, "no route \(request.method) \(request.uri.path)"))
         case .methodNotAllowed:
-            return HTTPOnlyError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path)")
-        case .contentTooLarge: return HTTPOnlyError(.payloadTooLarge, "request body too large")
-        case .unauthorized: return DomainError(.unauthorized, error.body ?? "unauthorized")
-        case .forbidden: return DomainError(.forbidden, error.body ?? "forbidden")
-        case .badRequest: return DomainError(.invalidJSON, error.body ?? "bad request")
+            return .http(HTTPOnlyError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path)"))
+        case .contentTooLarge: return .http(HTTPOnlyError(.payloadTooLarge, "request body too large"))
+        case .unauthorized: return .domain(DomainError(.unauthorized, error.body ?? "unauthorized"))
+        case .forbidden: return .domain(DomainError(.forbidden, error.body ?? "forbidden"))
+        case .badRequest: return .domain(DomainError(.invalidJSON, error.body ?? "bad request"))
         default:
-            if error.status.code >= 500 { return DomainError(.internalError, "internal error") }
-            return DomainError(.invalidField, error.body ?? error.status.reasonPhrase)
+            if error.status.code >= 500 { return .domain(DomainError(.internalError, "internal error")) }
+            return .domain(DomainError(.invalidField, error.body ?? error.status.reasonPhrase))
         }
     }
 
@@ -80,6 +81,12 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         response(
             status: HTTPStatusMapping.status(for: error.code), body: ErrorEnvelope(error),
             retryAfter: error.retryAfterSeconds)
+    }
+
+    static func response(for error: HTTPOnlyError) -> Response {
+        var response = response(status: error.code.status, body: ErrorEnvelope(error: error.body), retryAfter: nil)
+        if !error.allow.isEmpty { response.headers[.allow] = error.allow.joined(separator: ", ") }
+        return response
     }
 
     /// A refused consume: the answer itself (allowed false, reason, upgrade tier) and its error.
@@ -160,11 +167,14 @@ struct HTTPOnlyError: Error {
     let code: Code
     let message: String
     let field: String?
+    /// The methods the path does serve, for a 405's `Allow`.
+    let allow: [String]
 
-    init(_ code: Code, _ message: String, field: String? = nil) {
+    init(_ code: Code, _ message: String, field: String? = nil, allow: [String] = []) {
         self.code = code
         self.message = message
         self.field = field
+        self.allow = allow
     }
 
     var body: ErrorBody { ErrorBody(code: code.rawValue, message: message, field: field) }
