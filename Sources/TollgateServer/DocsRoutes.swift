@@ -94,13 +94,15 @@ enum APIReferencePage {
         for tag in tags {
             html += "<h2 id=\"\(escape(tag))\">\(escape(tag))</h2>\n"
             for entry in (byTag[tag] ?? []).sorted(by: { ($0.path, $0.method) < ($1.path, $1.method) }) {
-                html += operationHTML(entry.path, entry.method, entry.operation)
+                html += operationHTML(entry.path, entry.method, entry.operation, root: root)
             }
         }
         return page(title: "Tollgate API reference", body: html)
     }
 
-    private static func operationHTML(_ path: String, _ method: String, _ operation: [String: Any]) -> String {
+    private static func operationHTML(
+        _ path: String, _ method: String, _ operation: [String: Any], root: [String: Any]
+    ) -> String {
         var html =
             """
             <section><h3><span class=\"method\">\(escape(method.uppercased()))</span> \
@@ -127,15 +129,23 @@ enum APIReferencePage {
         if let responses = operation["responses"] as? [String: Any] {
             html += "<table><tr><th>answer</th><th></th></tr>"
             for (status, response) in responses.sorted(by: { $0.key < $1.key }) {
-                let object = response as? [String: Any] ?? [:]
-                let text =
-                    object["description"] as? String
-                    ?? (object["$ref"] as? String)?.split(separator: "/").last.map(String.init) ?? ""
+                let object = resolve(response as? [String: Any] ?? [:], in: root)
+                let text = object["description"] as? String ?? ""
                 html += "<tr><td>\(escape(status))</td><td>\(escape(text))</td></tr>"
             }
             html += "</table>\n"
         }
         return html + "</section>\n"
+    }
+
+    /// A `$ref` to `#/components/…` replaced by what it names (a shared answer's description).
+    private static func resolve(_ object: [String: Any], in root: [String: Any]) -> [String: Any] {
+        guard let reference = object["$ref"] as? String, reference.hasPrefix("#/") else { return object }
+        var current: Any? = root
+        for part in reference.dropFirst(2).split(separator: "/") {
+            current = (current as? [String: Any])?[String(part)]
+        }
+        return current as? [String: Any] ?? object
     }
 
     /// Text as HTML: the five characters that could open markup or an attribute.
