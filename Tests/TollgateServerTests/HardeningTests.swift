@@ -301,7 +301,7 @@ import TollgateStorage
 @Suite struct CatalogChangeAtStartTests {
     @Test func aCatalogLackingWhatTheDataUsesIsRefusedWithTheList() async throws {
         try await TestDatabase.sqlite.withLocation { location in
-            guard case .sqlite(let directory) = location.location else { return }
+            guard case .sqlite(let directory) = location.location else { throw TestSupportError("expected SQLite") }
             let arguments = ["--data-dir", directory]
             let key = try TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -333,7 +333,7 @@ import TollgateStorage
 @Suite struct BusyPortTests {
     @Test func aSecondServerOnABusyPortSaysSoInOneLine() async throws {
         try await TestDatabase.sqlite.withLocation { location in
-            guard case .sqlite(let directory) = location.location else { return }
+            guard case .sqlite(let directory) = location.location else { throw TestSupportError("expected SQLite") }
             let first = try await ServerProcess.start(["--data-dir", directory])
             defer {
                 first.stop()
