@@ -25,17 +25,7 @@ extension SQLStore {
                 """
             ).first()
             guard inserted != nil else { throw IdentityStoreError.emailTaken }
-            let customerInserted = try await db.raw(
-                """
-                INSERT INTO customers (id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms)
-                VALUES (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
-                        \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)),
-                            \(bind: Millis.from(customer.updatedAt)))
-                ON CONFLICT (id) DO NOTHING
-                RETURNING id
-                """
-            ).first()
-            guard customerInserted != nil else { throw IdentityStoreError.customerTaken }
+            guard try await Self.insertCustomer(customer, on: db) else { throw IdentityStoreError.customerTaken }
             if let token { try await Self.insertUserToken(db, token) }
             try await Self.enqueue(db, outbox)
         }

@@ -85,19 +85,23 @@ public final class SQLStore: Storage {
 
     // MARK: CustomerStore
 
+    /// Inserts `customer` unless its id is taken; whether it did.
+    static func insertCustomer(_ customer: CustomerRecord, on db: any SQLDatabase) async throws -> Bool {
+        try await db.raw(
+            """
+            INSERT INTO customers (id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms)
+            VALUES (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
+                    \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)),
+                    \(bind: Millis.from(customer.updatedAt)))
+            ON CONFLICT (id) DO NOTHING
+            RETURNING id
+            """
+        ).first() != nil
+    }
+
     public func createCustomer(_ customer: CustomerRecord) async throws -> CustomerCreation {
         try await provider.transaction { db in
-            let inserted = try await db.raw(
-                """
-                INSERT INTO customers (id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms)
-                VALUES (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
-                        \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)),
-                        \(bind: Millis.from(customer.updatedAt)))
-                ON CONFLICT (id) DO NOTHING
-                RETURNING id
-                """
-            ).first()
-            if inserted != nil { return .created(customer) }
+            if try await Self.insertCustomer(customer, on: db) { return .created(customer) }
             guard let existing = try await Self.customer(db, id: customer.id) else {
                 throw StoreError.invalidConfiguration("customer \(customer.id) vanished during creation")
             }
