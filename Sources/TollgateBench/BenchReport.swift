@@ -25,7 +25,8 @@ struct BenchReport {
         out += "(SQLite: WAL, synchronous=FULL; PostgreSQL: synchronous_commit as configured).\n\n"
         if let disk {
             out +=
-                "Disk: a 4 KiB append and `fdatasync`, one after another: \(format(disk.syncsPerSecond))/s, p50 \(format(disk.p50)) µs, "
+                "Disk: a 4 KiB append and `fdatasync`, one after another: \(format(disk.syncsPerSecond))/s, "
+                + "p50 \(format(disk.p50)) µs, "
             out += "p99 \(format(disk.p99)) µs. Every durable answer waits for at least one.\n\n"
         }
         out += meterSection()
@@ -50,7 +51,8 @@ struct BenchReport {
         out +=
             "Rows with \(MeterBench.batchSize) consumes per call use `consume(batch:)`; their baseline runs the same "
         out +=
-            "UPDATEs in one transaction per call, and latencies are per call. *Written/consume*: bytes this process wrote "
+            "UPDATEs in one transaction per call, and latencies are "
+            + "per call. *Written/consume*: bytes this process wrote "
         out += "(SQLite's WAL and checkpoints) per consume; on PostgreSQL the server process writes.\n\n"
         out +=
             """
@@ -62,7 +64,8 @@ struct BenchReport {
             for row in rows {
                 let written = database == "SQLite" ? row.meter.bytesPerOperation.map { "\(format($0)) B" } ?? "–" : "–"
                 out +=
-                    "| \(database) | \(row.keys) | \(row.tasks) | \(row.batch) | \(format(row.meter.perSecond)) | \(format(row.meter.p50)) | \(format(row.meter.p99)) | \(written) "
+                    "| \(database) | \(row.keys) | \(row.tasks) | \(row.batch) | \(format(row.meter.perSecond)) "
+                    + "| \(format(row.meter.p50)) | \(format(row.meter.p99)) | \(written) "
                 out +=
                     """
                     | \(format(row.baseline.perSecond)) | \(format(row.baseline.p99)) | \
@@ -108,7 +111,8 @@ struct BenchReport {
             ] {
                 guard let result else { continue }
                 out +=
-                    "| \(database) | \(route) | \(format(result.requestsPerSecond)) | \(format(result.p50)) | \(format(result.p99)) | \(result.failures) "
+                    "| \(database) | \(route) | \(format(result.requestsPerSecond)) "
+                    + "| \(format(result.p50)) | \(format(result.p99)) | \(result.failures) "
                 out += "| \(health.map { ratio(result.requestsPerSecond, $0) } ?? "–") |\n"
             }
             if let (connections, half) = results.consumeAtHalf {
@@ -182,7 +186,8 @@ struct BenchReport {
             let peak = sqliteHTTP?.consume?.requestsPerSecond
         {
             out +=
-                "- p99 ≤ 2 ms at about half the peak rate (paced, \(format(paced.requestsPerSecond / peak * 100)) % of the peak): "
+                "- p99 ≤ 2 ms at about half the peak rate (paced, \(format(paced.requestsPerSecond / peak * 100)) "
+                + "% of the peak): "
             out += "\(format(p99)) µs — \(mark(p99 <= 2000))\n"
         }
         if let events = sqliteHTTP?.events?.requestsPerSecond {

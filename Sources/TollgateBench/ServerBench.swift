@@ -100,18 +100,21 @@ struct WrkScripts {
         switch kind {
         case "consume":
             request = """
-                local body = '{"customer":"' .. cust .. '-' .. (counter % keys) .. '","feature":"calls","idempotencyKey":"' .. run .. '-' .. tid .. '-' .. counter .. '"}'
+                local body = '{"customer":"' .. cust .. '-' .. (counter % keys) .. '","feature":"calls",'
+                  .. '"idempotencyKey":"' .. run .. '-' .. tid .. '-' .. counter .. '"}'
                 return wrk.format("POST", "/v1/consume", headers, body)
                 """
         case "check":
             request = """
-                return wrk.format("POST", "/v1/check", headers, '{"customer":"' .. cust .. '-' .. (counter % keys) .. '","feature":"calls"}')
+                local body = '{"customer":"' .. cust .. '-' .. (counter % keys) .. '","feature":"calls"}'
+                return wrk.format("POST", "/v1/check", headers, body)
                 """
         default:
             request = """
                 local parts = {}
                 for i = 1, 1000 do
-                  parts[i] = '{"customer":"' .. cust .. '-' .. ((counter * 1000 + i) % keys) .. '","feature":"calls","idempotencyKey":"' .. run .. '-' .. tid .. '-' .. counter .. '-' .. i .. '"}'
+                  parts[i] = '{"customer":"' .. cust .. '-' .. ((counter * 1000 + i) % keys) .. '","feature":"calls",'
+                    .. '"idempotencyKey":"' .. run .. '-' .. tid .. '-' .. counter .. '-' .. i .. '"}'
                 end
                 return wrk.format("POST", "/v1/events", headers, '{"events":[' .. table.concat(parts, ",") .. ']}')
                 """

@@ -34,7 +34,8 @@ public struct StripeClient: Sendable {
     static func formEncode(_ fields: [(String, String)]) -> String {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         return fields.map { key, value in
-            "\(key.addingPercentEncoding(withAllowedCharacters: allowed) ?? key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
+            "\(key.addingPercentEncoding(withAllowedCharacters: allowed) ?? key)"
+                + "=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
         }.joined(separator: "&")
     }
 

@@ -54,6 +54,7 @@ public struct TOTP: Sendable {
                 ?? text
         }
         return
-            "otpauth://totp/\(escape(issuer)):\(escape(account))?secret=\(Base32.encode(secret))&issuer=\(escape(issuer))&algorithm=SHA1&digits=\(digits)&period=\(stepSeconds)"
+            "otpauth://totp/\(escape(issuer)):\(escape(account))?secret=\(Base32.encode(secret))"
+            + "&issuer=\(escape(issuer))&algorithm=SHA1&digits=\(digits)&period=\(stepSeconds)"
     }
 }

@@ -108,7 +108,8 @@ public final class CreditService: Sendable {
         try await ensurePlanGrants(customerId: customerId, creditType: type)
         let grantId = "grant_" + UUID().uuidString.lowercased().prefix(20)
         let fingerprint =
-            "grant|\(type)|\(amount)|\(expiresAt.map(Millis.from) ?? 0)|\(priority)|\(reason.rawValue)|\(reference ?? "")"
+            "grant|\(type)|\(amount)|\(expiresAt.map(Millis.from) ?? 0)"
+            + "|\(priority)|\(reason.rawValue)|\(reference ?? "")"
         return try await run(customerId, type, key: idempotencyKey, fingerprint: fingerprint, now: now) { state in
             let lines = CreditLedger.grant(amount, grantId: String(grantId), overdrawn: state.overdrawn, reason: reason)
             var change = CreditChange(response: "")

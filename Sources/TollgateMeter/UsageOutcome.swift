@@ -64,7 +64,8 @@ extension UsageOutcome {
         Self.appendString(feature, to: &json)
         json += ",\"limit\":\(limit.map(String.init) ?? "null"),\"overage\":\(overage.map(String.init) ?? "null")"
         json +=
-            ",\"reason\":\(reason.map { "\"\($0.rawValue)\"" } ?? "null"),\"remaining\":\(remaining.map(String.init) ?? "null")"
+            ",\"reason\":\(reason.map { "\"\($0.rawValue)\"" } ?? "null")"
+            + ",\"remaining\":\(remaining.map(String.init) ?? "null")"
         json += ",\"resetsAt\":\(resetsAt.map { "\"\(Self.iso8601($0))\"" } ?? "null")"
         json += ",\"upgradeTier\":"
         if let upgradeTier { Self.appendString(upgradeTier, to: &json) } else { json += "null" }
@@ -95,7 +96,8 @@ extension UsageOutcome {
         gmtime_r(&seconds, &parts)
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : String(value) }
         return
-            "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+            "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))"
+            + "T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 }
 

@@ -71,7 +71,8 @@ struct EventRoutes: Sendable {
             }
         }
         let json =
-            "{\"accepted\":\(counts.accepted),\"failed\":\(counts.failed),\"refused\":\(counts.refused),\"results\":[\(results.joined(separator: ","))]}"
+            "{\"accepted\":\(counts.accepted),\"failed\":\(counts.failed),\"refused\":\(counts.refused)"
+            + ",\"results\":[\(results.joined(separator: ","))]}"
         return JSONResponse.make(status: .ok, json: ByteBuffer(string: json))
     }
 

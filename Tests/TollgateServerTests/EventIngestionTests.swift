@@ -39,7 +39,8 @@ import Testing
             let malformed = try await client.call(
                 .post, "/v1/events", key: app.adminKey,
                 json: #"""
-                    {"events":[{"customer":"u1","feature":"notes","idempotencyKey":"m1"},{"customer":"u1","feature":"notes"}]}
+                    {"events":[{"customer":"u1","feature":"notes","idempotencyKey":"m1"}
+                        ,{"customer":"u1","feature":"notes"}]}
                     """#)
             #expect(malformed.status == .badRequest && malformed.json.errorField == "events[1].idempotencyKey")
             #expect(

@@ -92,7 +92,8 @@ import TollgateStorage
             let grant = try await client.call(
                 .post, "/v1/customers/agent_1/credits/grants", key: app.adminKey,
                 json:
-                    #"{"amount":5,"reason":"purchase","reference":"=HYPERLINK(\"http://evil\",\"x\")","idempotencyKey":"g1"}"#
+                    #"{"amount":5,"reason":"purchase","reference":"=HYPERLINK(\"http://evil\",\"x\")""#
+                    + #","idempotencyKey":"g1"}"#
             )
             #expect(grant.status == .created || grant.status == .ok, "\(grant.json)")
             let csv = try await client.execute(
@@ -266,7 +267,8 @@ import TollgateStorage
             try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1"}"#)
             try await client.call(.put, "/v1/customers/u1/plan", key: app.adminKey, json: #"{"plan":"pro"}"#)
             let batch =
-                #"{"events":[{"customer":"u1","feature":"searches","idempotencyKey":"e1"},{"customer":"u1","feature":"searches","amount":2,"idempotencyKey":"e2"}]}"#
+                #"{"events":[{"customer":"u1","feature":"searches","idempotencyKey":"e1"}"#
+                + #",{"customer":"u1","feature":"searches","amount":2,"idempotencyKey":"e2"}]}"#
             flaky.provider?.failWrites.store(true, ordering: .relaxed)
             var headers = HTTPFields()
             headers[.authorization] = "Bearer \(app.adminKey)"

@@ -54,7 +54,8 @@ import Testing
             let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
             request.httpBody = Data(
                 form.map {
-                    "\($0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($1.addingPercentEncoding(withAllowedCharacters: allowed)!)"
+                    "\($0.addingPercentEncoding(withAllowedCharacters: allowed)!)"
+                        + "=\($1.addingPercentEncoding(withAllowedCharacters: allowed)!)"
                 }.joined(separator: "&").utf8)
         }
         let (data, _) = try await URLSession.shared.data(for: request)

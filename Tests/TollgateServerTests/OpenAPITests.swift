@@ -107,7 +107,8 @@ struct OpenAPIDocument {
     @Test func refusesWhatTheDocumentDoesNotAllow() throws {
         let validator = try #require(OpenAPIResponseValidator.shared)
         let good =
-            #"{"allowed":true,"customer":"c","feature":"f","amount":1,"limit":3,"used":1,"remaining":2,"resetsAt":null,"reason":null,"upgradeTier":null,"overage":null}"#
+            #"{"allowed":true,"customer":"c","feature":"f","amount":1,"limit":3,"used":1,"remaining":2"#
+            + #","resetsAt":null,"reason":null,"upgradeTier":null,"overage":null}"#
         #expect(validator.problems(method: .post, path: "/v1/consume", status: 200, body: Data(good.utf8)) == [])
         let cases = [
             (200, good.replacingOccurrences(of: #""allowed":true"#, with: #""allowed":"yes""#), "$.allowed"),

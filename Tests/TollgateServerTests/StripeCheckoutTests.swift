@@ -75,7 +75,8 @@ import TollgateStorage
                     try await http.call(
                         .post, "/v1/billing/checkout", key: app.adminKey,
                         json:
-                            #"{"customer":"u1","plan":"pro","successUrl":"ftp://x","cancelUrl":"https://a.b","idempotencyKey":"c6"}"#
+                            #"{"customer":"u1","plan":"pro","successUrl":"ftp://x""#
+                            + #","cancelUrl":"https://a.b","idempotencyKey":"c6"}"#
                     ).json.errorField == "successUrl")
 
                 let portal = try await http.call(
@@ -124,7 +125,8 @@ import TollgateStorage
             let (status, json) = try await http.call(
                 .post, "/v1/billing/checkout", key: app.adminKey,
                 json:
-                    #"{"customer":"u1","plan":"pro","successUrl":"https://a.b","cancelUrl":"https://a.b","idempotencyKey":"k"}"#
+                    #"{"customer":"u1","plan":"pro","successUrl":"https://a.b""#
+                    + #","cancelUrl":"https://a.b","idempotencyKey":"k"}"#
             )
             #expect(status == .serviceUnavailable && json.errorCode == "UNAVAILABLE")
         }
@@ -206,7 +208,8 @@ import TollgateStorage
                 let checkout = try await http.call(
                     .post, "/v1/billing/checkout", key: app.adminKey,
                     json:
-                        #"{"customer":"u1","plan":"business","addOns":{"collaborators_5":2},\#(urls),"idempotencyKey":"a1"}"#
+                        #"{"customer":"u1","plan":"business","addOns":{"collaborators_5":2}"#
+                        + #",\#(urls),"idempotencyKey":"a1"}"#
                 )
                 #expect(checkout.status == .created, "\(checkout.json)")
                 let sent = try #require(peer.requests.last { $0.path == "/v1/checkout/sessions" })

@@ -251,7 +251,8 @@ import TollgateStorage
                 return try await client.call(
                     .post, "/v1/consume", key: app.adminKey,
                     json:
-                        #"{"customer":"\#(who.id)","feature":"semantic_search","amount":\#(amount),"idempotencyKey":"\#(key)"\#(inWorkspace)}"#
+                        #"{"customer":"\#(who.id)","feature":"semantic_search","amount":\#(amount)"#
+                        + #","idempotencyKey":"\#(key)"\#(inWorkspace)}"#
                 )
             }
             // Business pools 1000 semantic searches a month for everyone in the workspace.

@@ -151,9 +151,10 @@ import TollgateStorage
 
     /// Random batches (keys repeated within and across them, amounts varied) against a plain
     /// model. A batch without a retry of an earlier batch, and without a key reused for another
-    /// request, answers exactly as one-by-one calls in its order. With retries (whose units are held until the commit finds them answered), a
-    /// batch answers as concurrent calls may: replays are the first answers, the limit holds,
-    /// everything allowed is counted, and nothing is refused that would fit after the batch.
+    /// request, answers exactly as one-by-one calls in its order. With retries (whose units are
+    /// held until the commit finds them answered), a batch answers as concurrent calls may:
+    /// replays are the first answers, the limit holds, everything allowed is counted, and nothing
+    /// is refused that would fit after the batch.
     @Test func batchesAgreeWithAOneByOneModel() async throws {
         let catalog = try Fixtures.catalog
         let request = zip(Gen.int64(in: 1...3), Gen.int(in: 0...9))

@@ -102,7 +102,8 @@ import TollgateStorage
             _ = try await credits.grant(
                 customerId: "c1", amount: 10, creditType: nil, expiresAt: nil, priority: 0, reason: .purchase,
                 reference: nil, idempotencyKey: "b")
-            // The starter pack (5, never expires) and the purchase (10) stay; the soonest-expiring grant is drawn first.
+            // The starter pack (5, never expires) and the purchase (10) stay; the soonest-expiring
+            // grant is drawn first.
             _ = try await credits.debit(
                 customerId: "c1", amount: 4, creditType: nil, reference: nil, idempotencyKey: "d1")
             #expect(try await balance(credits, "c1").state.grants.first { $0.expiresAt == soon }?.remaining == 6)

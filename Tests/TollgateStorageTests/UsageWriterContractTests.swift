@@ -72,7 +72,8 @@ import TollgateStorage
                 UsageBatch(
                     entries: [
                         UsageEntry(
-                            deltas: [Self.delta(Self.searches, 2), Self.delta(Self.notes, 1)], record: Self.record("a")),
+                            deltas: [Self.delta(Self.searches, 2), Self.delta(Self.notes, 1)],
+                            record: Self.record("a")),
                         // "a" again in the batch, then "old", stored before: neither applies.
                         UsageEntry(deltas: [Self.delta(Self.searches, 5)], record: Self.record("a")),
                         UsageEntry(deltas: [Self.delta(Self.searches, 7)], record: Self.record("old")),
