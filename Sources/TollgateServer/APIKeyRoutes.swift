@@ -31,7 +31,7 @@ struct APIKeyRoutes: Sendable {
         let gracePeriodSeconds: WholeNumber?
     }
 
-    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: CreateRequest.self, context: context)
         guard !body.scopes.isEmpty else { throw DomainError.invalidField("scopes", "give at least one scope") }
         let scopes = try body.scopes.enumerated().map { index, raw in
@@ -52,24 +52,24 @@ struct APIKeyRoutes: Sendable {
             at: now, expiresAt: body.expiresAt
         )
         try await store.insertAPIKey(created.record)
-        return JSONResponse.make(status: .created, body: APIKeyResponse(created.record, secret: created.secret))
+        return EditedResponse(status: .created, response: APIKeyResponse(created.record, secret: created.secret))
     }
 
-    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let keys = try await store.listAPIKeys().map { APIKeyResponse($0, secret: nil) }
-        return JSONResponse.make(status: .ok, body: ListResponse(data: keys))
+        return EditedResponse(status: .ok, response: ListResponse(data: keys))
     }
 
-    @Sendable func revoke(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func revoke(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let id = try Validate.pathIdentifier(context)
         guard let revoked = try await store.revokeAPIKey(id: id, at: clock.now()) else {
             throw DomainError(.notFound, "no API key \(id)", field: "id")
         }
         authenticator.forget(keyId: id)
-        return JSONResponse.make(status: .ok, body: APIKeyResponse(revoked, secret: nil))
+        return EditedResponse(status: .ok, response: APIKeyResponse(revoked, secret: nil))
     }
 
-    @Sendable func rotate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func rotate(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let id = try Validate.pathIdentifier(context)
         let body = try await request.decode(as: RotateRequest.self, context: context)
         let grace = body.gracePeriodSeconds?.value ?? 86_400
@@ -91,7 +91,8 @@ struct APIKeyRoutes: Sendable {
             throw DomainError(.notFound, "no active API key \(id)", field: "id")
         }
         authenticator.forget(keyId: id)
-        return JSONResponse.make(status: .created, body: APIKeyResponse(replacement.record, secret: replacement.secret))
+        return EditedResponse(
+            status: .created, response: APIKeyResponse(replacement.record, secret: replacement.secret))
     }
 }
 

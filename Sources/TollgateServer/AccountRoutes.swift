@@ -70,19 +70,20 @@ struct AccountRoutes: Sendable {
     }
     struct CodeRequest: Decodable { let code: String }
 
-    @Sendable func jwks(_ request: Request, context: TollgateRequestContext) async throws -> Response {
-        JSONResponse.make(status: .ok, body: accounts.jwks())
+    @Sendable func jwks(_ request: Request, context: TollgateRequestContext) async throws -> some ResponseGenerator {
+        EditedResponse(status: .ok, response: accounts.jwks())
     }
 
-    @Sendable func register(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+    @Sendable func register(_ request: Request, context: TollgateRequestContext) async throws -> some ResponseGenerator
+    {
         let body = try await request.decode(as: RegisterRequest.self, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
         let user = try await accounts.register(
             email: email, password: body.password, client: ClientInfo(address: context.clientAddress, userAgent: nil))
-        return JSONResponse.make(status: .created, body: UserResponse(user, plan: nil))
+        return EditedResponse(status: .created, response: UserResponse(user, plan: nil))
     }
 
-    @Sendable func login(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+    @Sendable func login(_ request: Request, context: TollgateRequestContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: Credentials.self, context: context)
         let pair = try await accounts.login(
             email: try Validate.optionalText(body.email, field: "email", maximum: 320) ?? "",
@@ -90,86 +91,93 @@ struct AccountRoutes: Sendable {
             totp: try Validate.optionalText(body.totp, field: "totp", maximum: 32),
             client: ClientInfo(address: context.clientAddress, userAgent: request.headers[.userAgent])
         )
-        return JSONResponse.make(status: .ok, body: pair)
+        return EditedResponse(status: .ok, response: pair)
     }
 
-    @Sendable func refresh(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+    @Sendable func refresh(_ request: Request, context: TollgateRequestContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: RefreshRequest.self, context: context)
         let token = try Validate.identifier(body.refreshToken, field: "refreshToken")
-        return JSONResponse.make(
-            status: .ok, body: try await accounts.refresh(refreshToken: token, workspace: body.workspace))
+        return EditedResponse(
+            status: .ok, response: try await accounts.refresh(refreshToken: token, workspace: body.workspace))
     }
 
-    @Sendable func verifyEmail(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+    @Sendable func verifyEmail(_ request: Request, context: TollgateRequestContext) async throws
+        -> some ResponseGenerator
+    {
         let body = try await request.decode(as: TokenRequest.self, context: context)
         try await accounts.verifyEmail(token: try Validate.identifier(body.token, field: "token"))
-        return JSONResponse.make(status: .ok, body: ["emailVerified": true])
+        return EditedResponse(status: .ok, response: ["emailVerified": true])
     }
 
-    @Sendable func requestPasswordReset(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+    @Sendable func requestPasswordReset(_ request: Request, context: TollgateRequestContext) async throws
+        -> some ResponseGenerator
+    {
         let body = try await request.decode(as: EmailRequest.self, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
         try await accounts.requestPasswordReset(
             email: email, client: ClientInfo(address: context.clientAddress, userAgent: nil))
-        return JSONResponse.make(
-            status: .accepted, body: ["status": "if an account uses this address, a reset link is on its way"])
+        return EditedResponse(
+            status: .accepted, response: ["status": "if an account uses this address, a reset link is on its way"])
     }
 
-    @Sendable func resetPassword(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+    @Sendable func resetPassword(_ request: Request, context: TollgateRequestContext) async throws
+        -> some ResponseGenerator
+    {
         let body = try await request.decode(as: ResetRequest.self, context: context)
         try await accounts.resetPassword(
             token: try Validate.identifier(body.token, field: "token"), newPassword: body.password)
-        return JSONResponse.make(status: .ok, body: ["passwordChanged": true])
+        return EditedResponse(status: .ok, response: ["passwordChanged": true])
     }
 
-    @Sendable func logout(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func logout(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         try await accounts.revokeSession(userId: context.user.userId, sessionId: context.user.sessionId)
-        return JSONResponse.make(status: .ok, body: ["signedOut": true])
+        return EditedResponse(status: .ok, response: ["signedOut": true])
     }
 
     /// The workspace and role in this access token, as the product would read them.
-    @Sendable func currentWorkspace(_ request: Request, context: UserContext) async throws -> Response {
-        JSONResponse.make(
+    @Sendable func currentWorkspace(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
+        EditedResponse(
             status: .ok,
-            body: CurrentWorkspaceResponse(
+            response: CurrentWorkspaceResponse(
                 workspace: context.user.claims.workspace, role: context.user.claims.role, plan: context.user.claims.plan
             ))
     }
 
-    @Sendable func profile(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func profile(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let user = try await accounts.user(id: context.user.userId)
-        return JSONResponse.make(status: .ok, body: UserResponse(user, plan: context.user.claims.plan))
+        return EditedResponse(status: .ok, response: UserResponse(user, plan: context.user.claims.plan))
     }
 
-    @Sendable func sessions(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func sessions(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let sessions = try await accounts.sessions(userId: context.user.userId)
-        return JSONResponse.make(
+        return EditedResponse(
             status: .ok,
-            body: ListResponse(data: sessions.map { SessionResponse($0, current: $0.id == context.user.sessionId) }))
+            response: ListResponse(data: sessions.map { SessionResponse($0, current: $0.id == context.user.sessionId) })
+        )
     }
 
-    @Sendable func revokeSession(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func revokeSession(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let id = try Validate.pathIdentifier(context)
         try await accounts.revokeSession(userId: context.user.userId, sessionId: id)
-        return JSONResponse.make(status: .ok, body: ["revoked": id])
+        return RevokedResponse(revoked: id)
     }
 
-    @Sendable func beginTOTP(_ request: Request, context: UserContext) async throws -> Response {
-        JSONResponse.make(status: .ok, body: try await accounts.beginTOTP(userId: context.user.userId))
+    @Sendable func beginTOTP(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
+        EditedResponse(status: .ok, response: try await accounts.beginTOTP(userId: context.user.userId))
     }
 
-    @Sendable func confirmTOTP(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func confirmTOTP(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: CodeRequest.self, context: context)
         let codes = try await accounts.confirmTOTP(
             userId: context.user.userId, code: try Validate.identifier(body.code, field: "code"))
-        return JSONResponse.make(status: .ok, body: ["recoveryCodes": codes])
+        return EditedResponse(status: .ok, response: ["recoveryCodes": codes])
     }
 
-    @Sendable func disableTOTP(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func disableTOTP(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: CodeRequest.self, context: context)
         try await accounts.disableTOTP(
             userId: context.user.userId, code: try Validate.identifier(body.code, field: "code"))
-        return JSONResponse.make(status: .ok, body: ["twoFactor": false])
+        return EditedResponse(status: .ok, response: ["twoFactor": false])
     }
 }
 
@@ -215,4 +223,9 @@ struct CurrentWorkspaceResponse: Encodable {
     @NullEncoded var workspace: String?
     @NullEncoded var role: String?
     let plan: String
+}
+
+/// A signed-out session: which one.
+struct RevokedResponse: Encodable {
+    let revoked: String
 }

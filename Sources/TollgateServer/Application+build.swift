@@ -223,7 +223,7 @@ func buildRouter(
     DocsRoutes.bundled?.register(on: router)
     let store = dependencies.store
     let kind = dependencies.databaseKind
-    router.get("health") { _, context -> Response in
+    router.get("health") { _, context -> HealthResponse in
         do {
             try await store.ping()
         } catch {
@@ -231,7 +231,7 @@ func buildRouter(
                 "health check: database unreachable", metadata: ["error": "\(String(reflecting: error))"])
             throw DomainError(.unavailable, "the database does not answer")
         }
-        return JSONResponse.make(status: .ok, body: HealthResponse(status: "ok", database: kind.rawValue))
+        return HealthResponse(status: "ok", database: kind.rawValue)
     }
     var accountSettings = AccountSettings(audience: dependencies.catalog.product)
     accountSettings.passwordPolicy = dependencies.passwordPolicy

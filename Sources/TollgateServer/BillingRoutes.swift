@@ -32,12 +32,14 @@ struct BillingRoutes: Sendable {
     }
 
     /// Every subscription of a customer (or workspace), oldest first, with its provider.
-    @Sendable func listSubscriptions(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func listSubscriptions(_ request: Request, context: AuthenticatedContext) async throws
+        -> some ResponseGenerator
+    {
         let customer = try Validate.pathIdentifier(context)
         let all = try await subscriptions.subscriptions(of: customer)
-        return JSONResponse.make(
+        return EditedResponse(
             status: .ok,
-            body: SubscriptionList(
+            response: SubscriptionList(
                 customer: customer, subscriptions: all.map { SubscriptionResponse($0.0, provider: $0.provider) }))
     }
 
@@ -77,7 +79,7 @@ struct BillingRoutes: Sendable {
         return raw
     }
 
-    @Sendable func checkout(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func checkout(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: CheckoutRequest.self, context: context)
         let (interval, currency, seats) = try Self.terms(
             interval: body.interval, currency: body.currency, seats: body.seats)
@@ -90,7 +92,7 @@ struct BillingRoutes: Sendable {
             cancelURL: try Self.url(body.cancelUrl, field: "cancelUrl"),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
-        return JSONResponse.make(status: .created, body: URLResponse(id: session.id, url: session.url))
+        return EditedResponse(status: .created, response: URLResponse(id: session.id, url: session.url))
     }
 
     /// A subscription's billing interval (monthly by default), currency (EUR) and seats, checked.
@@ -123,16 +125,16 @@ struct BillingRoutes: Sendable {
         return addOns
     }
 
-    @Sendable func portal(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func portal(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: PortalRequest.self, context: context)
         let url = try await stripe.portal(
             customerId: try Validate.identifier(body.customer, field: "customer"),
             returnURL: try Self.url(body.returnUrl, field: "returnUrl"))
-        return JSONResponse.make(status: .created, body: URLResponse(id: nil, url: url))
+        return EditedResponse(status: .created, response: URLResponse(id: nil, url: url))
     }
 
     /// Cancels the customer's live subscription, whichever provider runs it.
-    @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: CancelRequest.self, context: context)
         let customer = try Validate.identifier(body.customer, field: "customer")
         let atPeriodEnd = body.atPeriodEnd ?? true
@@ -144,8 +146,8 @@ struct BillingRoutes: Sendable {
         } else {
             _ = try await subscriptions.cancel(live, atPeriodEnd: atPeriodEnd)
         }
-        return JSONResponse.make(
-            status: .ok, body: ["subscription": live.id, "cancel": atPeriodEnd ? "at_period_end" : "now"])
+        return EditedResponse(
+            status: .ok, response: ["subscription": live.id, "cancel": atPeriodEnd ? "at_period_end" : "now"])
     }
 
     struct SubscribeRequest: Decodable {
@@ -158,7 +160,7 @@ struct BillingRoutes: Sendable {
     }
 
     /// A subscription invoiced by hand (the manual provider).
-    @Sendable func subscribe(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func subscribe(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: SubscribeRequest.self, context: context)
         let (interval, currency, seats) = try Self.terms(
             interval: body.interval, currency: body.currency, seats: body.seats)
@@ -168,7 +170,7 @@ struct BillingRoutes: Sendable {
             interval: interval, currency: currency, seats: seats,
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
-        return JSONResponse.make(status: .created, body: SubscriptionResponse(subscription, provider: "manual"))
+        return EditedResponse(status: .created, response: SubscriptionResponse(subscription, provider: "manual"))
     }
 
     struct ChangePlanRequest: Decodable {
@@ -185,7 +187,8 @@ struct BillingRoutes: Sendable {
     }
 
     /// Upgrades at once (prorated), downgrades at the end of the period, on either provider.
-    @Sendable func changePlan(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func changePlan(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator
+    {
         let body = try await request.decode(as: ChangePlanRequest.self, context: context)
         let customer = try Validate.identifier(body.customer, field: "customer")
         let plan = try Validate.identifier(body.plan, field: "plan")
@@ -203,9 +206,9 @@ struct BillingRoutes: Sendable {
             let change = try await subscriptions.changePlan(live, to: plan, idempotencyKey: key)
             (changed, proration) = (change.subscription, change.proration)
         }
-        return JSONResponse.make(
+        return EditedResponse(
             status: .ok,
-            body: PlanChangeResponse(
+            response: PlanChangeResponse(
                 subscription: SubscriptionResponse(changed, provider: provider),
                 effective: changed.pendingPlanId == nil ? "now" : "period_end",
                 proration: proration.map(MoneyResponse.init)
@@ -220,7 +223,8 @@ struct BillingRoutes: Sendable {
     }
 
     /// Starts a plan's trial through the manual provider (once per customer).
-    @Sendable func startTrial(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func startTrial(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator
+    {
         let body = try await request.decode(as: TrialRequest.self, context: context)
         let (interval, currency, _) = try Self.terms(interval: body.interval, currency: body.currency, seats: nil)
         let subscription = try await subscriptions.startTrial(
@@ -228,7 +232,7 @@ struct BillingRoutes: Sendable {
             planId: try Validate.identifier(body.plan, field: "plan"),
             interval: interval, currency: currency
         )
-        return JSONResponse.make(status: .created, body: SubscriptionResponse(subscription, provider: "manual"))
+        return EditedResponse(status: .created, response: SubscriptionResponse(subscription, provider: "manual"))
     }
 
     struct Received: Encodable {
@@ -236,7 +240,7 @@ struct BillingRoutes: Sendable {
         let outcome: String
     }
 
-    @Sendable func webhook(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+    @Sendable func webhook(_ request: Request, context: TollgateRequestContext) async throws -> some ResponseGenerator {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: JSONBody.maximumBytes)
@@ -245,6 +249,6 @@ struct BillingRoutes: Sendable {
         }
         let outcome = try await webhooks.handle(
             payload: Data(body.readableBytesView), signature: request.headers[HTTPField.Name("Stripe-Signature")!])
-        return JSONResponse.make(status: .ok, body: Received(received: true, outcome: outcome.rawValue))
+        return EditedResponse(status: .ok, response: Received(received: true, outcome: outcome.rawValue))
     }
 }

@@ -36,7 +36,7 @@ struct CreditRoutes: Sendable {
     }
 
     /// A Stripe Checkout (payment mode) for a credit pack; the credits come with its webhook.
-    @Sendable func buyPack(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func buyPack(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: PackCheckoutRequest.self, context: context)
         guard let currency = Currency(body.currency ?? "EUR") else {
             throw DomainError.invalidField("currency", "not an ISO 4217 currency code")
@@ -48,7 +48,7 @@ struct CreditRoutes: Sendable {
             cancelURL: try BillingRoutes.url(body.cancelUrl, field: "cancelUrl"),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
-        return JSONResponse.make(status: .created, body: BillingRoutes.URLResponse(id: session.id, url: session.url))
+        return EditedResponse(status: .created, response: BillingRoutes.URLResponse(id: session.id, url: session.url))
     }
 
     struct GrantRequest: Decodable {
@@ -82,7 +82,7 @@ struct CreditRoutes: Sendable {
     /// Reasons an operator or product may give a grant; consumption and expiry are Tollgate's own.
     static let grantReasons: [CreditReason] = [.purchase, .grant, .starterPack, .refund, .adjustment]
 
-    @Sendable func grant(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func grant(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let id = try Validate.pathIdentifier(context)
         let body = try await request.decode(as: GrantRequest.self, context: context)
         guard let reason = CreditReason(rawValue: body.reason), Self.grantReasons.contains(reason) else {
@@ -99,14 +99,14 @@ struct CreditRoutes: Sendable {
             reason: reason, reference: try Validate.optionalText(body.reference, field: "reference", maximum: 255),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
-        return JSONResponse.make(status: .created, body: movement)
+        return EditedResponse(status: .created, response: movement)
     }
 
-    @Sendable func balances(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func balances(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let id = try Validate.pathIdentifier(context)
         let balances = try await credits.balances(customerId: id)
-        return JSONResponse.make(
-            status: .ok, body: BalancesResponse(customer: id, balances: balances.map(BalanceResponse.init)))
+        return EditedResponse(
+            status: .ok, response: BalancesResponse(customer: id, balances: balances.map(BalanceResponse.init)))
     }
 
     private func page(_ request: Request, context: AuthenticatedContext) async throws -> (
@@ -132,15 +132,16 @@ struct CreditRoutes: Sendable {
         return (id, entries, limit)
     }
 
-    @Sendable func history(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func history(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let (id, entries, limit) = try await page(request, context: context)
         let next = entries.count == limit ? entries.last.map { String($0.seq) } : nil
-        return JSONResponse.make(
+        return EditedResponse(
             status: .ok,
-            body: HistoryResponse(customer: id, data: entries.map(HistoryEntryResponse.init), nextCursor: next))
+            response: HistoryResponse(customer: id, data: entries.map(HistoryEntryResponse.init), nextCursor: next))
     }
 
-    @Sendable func historyCSV(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func historyCSV(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator
+    {
         let (_, entries, _) = try await page(request, context: context)
         let formatter = ISO8601DateFormatter()
         var csv = CSVWriter(header: ["seq", "at", "reason", "reference", "delta", "balance_after", "id"])
@@ -157,7 +158,7 @@ struct CreditRoutes: Sendable {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: csv.text)))
     }
 
-    @Sendable func debit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func debit(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: DebitRequest.self, context: context)
         let movement = try await credits.debit(
             customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value,
@@ -165,10 +166,10 @@ struct CreditRoutes: Sendable {
             reference: try Validate.optionalText(body.reference, field: "reference", maximum: 255),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
-        return JSONResponse.make(status: .ok, body: movement)
+        return EditedResponse(status: .ok, response: movement)
     }
 
-    @Sendable func reserve(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func reserve(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: ReserveRequest.self, context: context)
         let movement = try await credits.reserve(
             customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value,
@@ -176,19 +177,19 @@ struct CreditRoutes: Sendable {
             ttlSeconds: body.ttlSeconds?.value ?? 300,
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
-        return JSONResponse.make(status: .created, body: movement)
+        return EditedResponse(status: .created, response: movement)
     }
 
-    @Sendable func commit(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func commit(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let id = try Validate.pathIdentifier(context)
         let body = try await request.decode(as: CommitRequest.self, context: context)
-        return JSONResponse.make(
-            status: .ok, body: try await credits.commit(reservationId: id, amount: body.amount.value))
+        return EditedResponse(
+            status: .ok, response: try await credits.commit(reservationId: id, amount: body.amount.value))
     }
 
-    @Sendable func release(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func release(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let id = try Validate.pathIdentifier(context)
-        return JSONResponse.make(status: .ok, body: try await credits.release(reservationId: id))
+        return EditedResponse(status: .ok, response: try await credits.release(reservationId: id))
     }
 }
 

@@ -23,29 +23,45 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     {
         do {
             return try await next(request, context)
-        } catch let error as DomainError {
-            return Self.response(for: error)
-        } catch let refusal as UsageRefusal {
-            return Self.response(for: refusal)
-        } catch let error as HTTPOnlyError {
-            return Self.response(for: error)
-        } catch let error as HTTPError {
+        } catch {
+            return Self.answer(for: error, request: request, context: context, routes: routes)
+        }
+    }
+
+    /// The error's answer, encoded by the context's `responseEncoder` like every other answer.
+    static func answer(for error: any Error, request: Request, context: Context, routes: RouteMethods?)
+        -> Response
+    {
+        let answer: ErrorAnswer
+        switch error {
+        case let error as DomainError: answer = ErrorAnswer(error)
+        case let refusal as UsageRefusal: answer = ErrorAnswer(refusal)
+        case let error as HTTPOnlyError: answer = ErrorAnswer(error)
+        case let error as HTTPError:
             let allowed = error.status == .notFound ? routes?.methods(for: request.uri.path) ?? [] : []
-            switch Self.translate(error, request: request, allowed: allowed) {
-            case .domain(let error): return Self.response(for: error)
-            case .http(let error): return Self.response(for: error)
+            switch translate(error, request: request, allowed: allowed) {
+            case .domain(let error): answer = ErrorAnswer(error)
+            case .http(let error): answer = ErrorAnswer(error)
             }
-        } catch let error as MeterError {
+        case let error as MeterError:
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            return Self.response(
-                for: DomainError(
+            answer = ErrorAnswer(
+                DomainError(
                     .unavailable,
                     "the usage could not be recorded durably; nothing was counted, retry with the same idempotency key")
             )
-        } catch {
+        default:
             context.logger.error(
                 "unexpected error", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
-            return Self.response(for: DomainError(.internalError, "internal error"))
+            answer = ErrorAnswer(DomainError(.internalError, "internal error"))
+        }
+        do {
+            return try answer.response(from: request, context: context)
+        } catch {
+            // Encoding our own error types cannot fail; if it ever does, say so rather than crash.
+            context.logger.error("error answer not encodable", metadata: ["error": "\(error)"])
+            return RawJSON(#"{"error":{"code":"INTERNAL","message":"internal error"}}"#).response(
+                status: .internalServerError)
         }
     }
 
@@ -77,28 +93,36 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    static func response(for error: DomainError) -> Response {
-        response(
-            status: HTTPStatusMapping.status(for: error.code), body: ErrorEnvelope(error),
-            retryAfter: error.retryAfterSeconds)
+}
+
+/// An error's answer: its status, its JSON body and the headers it carries (`Retry-After`, `Allow`).
+struct ErrorAnswer: ResponseGenerator {
+    let status: HTTPResponse.Status
+    let body: any ResponseEncodable
+    var headers = HTTPFields()
+
+    init(_ error: DomainError) {
+        status = HTTPStatusMapping.status(for: error.code)
+        body = ErrorEnvelope(error)
+        if let retryAfter = error.retryAfterSeconds { headers[.retryAfter] = String(retryAfter) }
     }
 
-    static func response(for error: HTTPOnlyError) -> Response {
-        var response = response(status: error.code.status, body: ErrorEnvelope(error: error.body), retryAfter: nil)
-        if !error.allow.isEmpty { response.headers[.allow] = error.allow.joined(separator: ", ") }
-        return response
+    init(_ error: HTTPOnlyError) {
+        status = error.code.status
+        body = ErrorEnvelope(error: error.body)
+        if !error.allow.isEmpty { headers[.allow] = error.allow.joined(separator: ", ") }
     }
 
     /// A refused consume: the answer itself (allowed false, reason, upgrade tier) and its error.
-    static func response(for refusal: UsageRefusal) -> Response {
-        response(
-            status: HTTPStatusMapping.status(for: refusal.error.code),
-            body: RefusedOutcomeResponse(outcome: refusal.outcome, error: refusal.error.body), retryAfter: nil)
+    init(_ refusal: UsageRefusal) {
+        status = HTTPStatusMapping.status(for: refusal.error.code)
+        body = RefusedOutcomeResponse(outcome: refusal.outcome, error: refusal.error.body)
     }
 
-    static func response(status: HTTPResponse.Status, body: some Encodable, retryAfter: Int?) -> Response {
-        var response = JSONResponse.make(status: status, body: body)
-        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = try body.response(from: request, context: context)
+        response.status = status
+        response.headers.append(contentsOf: headers)
         return response
     }
 }
@@ -235,35 +259,4 @@ struct ErrorEnvelope: Encodable {
     }
 
     init(error: ErrorBody) { self.error = error }
-}
-
-enum JSONResponse {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
-    static func make(status: HTTPResponse.Status, body: some Encodable) -> Response {
-        make(status: status, json: ByteBuffer(bytes: encoded(body)))
-    }
-
-    /// Sorted-key JSON of `body`, as every response is written.
-    static func encoded(_ body: some Encodable) -> Data {
-        // Encoding our own response types cannot fail; if it ever does, say so rather than crash.
-        (try? encoder.encode(body)) ?? Data(#"{"error":{"code":"INTERNAL","message":"internal error"}}"#.utf8)
-    }
-
-    /// A usage answer, written directly (`UsageOutcome.storedJSON`, the same bytes the encoder
-    /// would write): the meter's routes answer thousands of these a second.
-    static func make(status: HTTPResponse.Status, outcome: UsageOutcome) -> Response {
-        make(status: status, json: ByteBuffer(string: outcome.storedJSON))
-    }
-
-    static func make(status: HTTPResponse.Status, json: ByteBuffer) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: json))
-    }
 }

@@ -20,7 +20,7 @@ struct EventRoutes: Sendable {
         let events: [UsageChangeRequest]
     }
 
-    @Sendable func ingest(_ request: Request, context: AuthenticatedContext) async throws -> Hummingbird.Response {
+    @Sendable func ingest(_ request: Request, context: AuthenticatedContext) async throws -> RawJSON {
         let batch = try await request.decode(as: Batch.self, context: context)
         guard (1...Self.maximumEvents).contains(batch.events.count) else {
             throw DomainError.invalidField("events", "send from 1 to \(Self.maximumEvents) events")
@@ -65,7 +65,7 @@ struct EventRoutes: Sendable {
                 counts.failed += 1
                 results.append(
                     String(
-                        decoding: JSONResponse.encoded(
+                        decoding: try TollgateJSON.encoder.encode(
                             ErrorEnvelope(error: Self.errorBody(error, index: index, logger: context.logger))),
                         as: UTF8.self))
             }
@@ -73,7 +73,7 @@ struct EventRoutes: Sendable {
         let json =
             "{\"accepted\":\(counts.accepted),\"failed\":\(counts.failed),\"refused\":\(counts.refused)"
             + ",\"results\":[\(results.joined(separator: ","))]}"
-        return JSONResponse.make(status: .ok, json: ByteBuffer(string: json))
+        return RawJSON(json)
     }
 
     /// What one event's failure tells the client: a domain error names the event's field; any

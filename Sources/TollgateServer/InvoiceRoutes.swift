@@ -29,7 +29,8 @@ struct InvoiceRoutes: Sendable {
         @NullEncoded var spendCap: MoneyResponse?
     }
 
-    @Sendable func setSpendCap(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func setSpendCap(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator
+    {
         let id = try Validate.pathIdentifier(context)
         let body = try await request.decode(as: SpendCapRequest.self, context: context)
         guard let currency = Currency(body.currency) else {
@@ -39,15 +40,17 @@ struct InvoiceRoutes: Sendable {
             throw DomainError.invalidField("amount", "must be a whole number of minor units from 0 to 1000000000000")
         }
         let customer = try await service.setSpendCap(customerId: id, cap: Money(body.amount.value, currency))
-        return JSONResponse.make(
+        return EditedResponse(
             status: .ok,
-            body: SpendCapResponse(customer: customer.id, spendCap: customer.spendCap.map(MoneyResponse.init)))
+            response: SpendCapResponse(customer: customer.id, spendCap: customer.spendCap.map(MoneyResponse.init)))
     }
 
-    @Sendable func removeSpendCap(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func removeSpendCap(_ request: Request, context: AuthenticatedContext) async throws
+        -> some ResponseGenerator
+    {
         let id = try Validate.pathIdentifier(context)
         let customer = try await service.setSpendCap(customerId: id, cap: nil)
-        return JSONResponse.make(status: .ok, body: SpendCapResponse(customer: customer.id, spendCap: nil))
+        return EditedResponse(status: .ok, response: SpendCapResponse(customer: customer.id, spendCap: nil))
     }
 
     struct LineResponse: Encodable {
@@ -80,12 +83,12 @@ struct InvoiceRoutes: Sendable {
         @NullEncoded var issuedAt: Date?
     }
 
-    @Sendable func upcoming(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func upcoming(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let id = try Validate.pathIdentifier(context)
         let draft = try await invoices.upcoming(subject: id)
-        return JSONResponse.make(
+        return EditedResponse(
             status: .ok,
-            body: InvoiceResponse(
+            response: InvoiceResponse(
                 id: nil, customer: id, subscription: draft.subscriptionId, currency: draft.currency.code,
                 periodStart: draft.periodStart,
                 periodEnd: draft.periodEnd, lines: draft.lines.map(LineResponse.init), total: draft.total, issuedAt: nil
@@ -97,7 +100,7 @@ struct InvoiceRoutes: Sendable {
         let invoices: [InvoiceResponse]
     }
 
-    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let id = try Validate.pathIdentifier(context)
         let issued = try await invoices.invoices(subject: id).map { invoice in
             InvoiceResponse(
@@ -108,6 +111,6 @@ struct InvoiceRoutes: Sendable {
                 issuedAt: invoice.createdAt
             )
         }
-        return JSONResponse.make(status: .ok, body: InvoiceList(customer: id, invoices: issued))
+        return EditedResponse(status: .ok, response: InvoiceList(customer: id, invoices: issued))
     }
 }

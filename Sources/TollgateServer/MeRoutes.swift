@@ -18,19 +18,20 @@ struct MeRoutes: Sendable {
         me.get("me/subscription", use: subscription)
     }
 
-    @Sendable func entitlements(_ request: Request, context: UserContext) async throws -> Response {
-        JSONResponse.make(
-            status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: context.user.userId)))
+    @Sendable func entitlements(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
+        EditedResponse(
+            status: .ok, response: EntitlementsResponse(try await service.entitlements(customerId: context.user.userId))
+        )
     }
 
     /// Only what is counted, with progress for usage meters ("Pro: 12/200 auto tags").
-    @Sendable func currentUsage(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func currentUsage(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let entitlements = try await service.entitlements(customerId: context.user.userId)
         let meters = entitlements.features.filter { $0.quota.isCounted && $0.quota.included }.map(UsageMeter.init)
-        return JSONResponse.make(status: .ok, body: CurrentUsageResponse(plan: entitlements.plan.id, usage: meters))
+        return EditedResponse(status: .ok, response: CurrentUsageResponse(plan: entitlements.plan.id, usage: meters))
     }
 
-    @Sendable func usageHistory(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func usageHistory(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let (from, to) = try QueryDate.range(request, now: clock.now())
         let rows = try await service.usageHistory(customerId: context.user.userId, from: from, to: to)
         let usage = rows.map {
@@ -38,19 +39,20 @@ struct MeRoutes: Sendable {
                 feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd,
                 used: $0.used)
         }
-        return JSONResponse.make(
-            status: .ok, body: UsageHistoryResponse(customer: context.user.userId, from: from, to: to, usage: usage))
+        return EditedResponse(
+            status: .ok, response: UsageHistoryResponse(customer: context.user.userId, from: from, to: to, usage: usage)
+        )
     }
 
     /// The user's subscription that matters now (the newest), or null on the free plan.
-    @Sendable func subscription(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func subscription(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let customer = try await service.customer(id: context.user.userId)
         let current = try await store.subscriptions(subject: context.user.userId).max {
             $0.0.currentPeriodStart < $1.0.currentPeriodStart
         }
-        return JSONResponse.make(
+        return EditedResponse(
             status: .ok,
-            body: MySubscriptionResponse(
+            response: MySubscriptionResponse(
                 plan: customer.planId, subscription: current.map { SubscriptionResponse($0.0, provider: $0.provider) }))
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import TollgateCore
@@ -28,6 +29,7 @@ public struct Caller: Sendable {
 public struct TollgateRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var requestDecoder: TollgateRequestDecoder { TollgateRequestDecoder() }
+    public var responseEncoder: JSONEncoder { TollgateJSON.encoder }
     public var caller: Caller?
     public var user: SignedInUser?
     /// The peer's IP address, for throttling ("unknown" when the transport has none).
@@ -45,6 +47,7 @@ public struct TollgateRequestContext: RequestContext {
 public struct UserContext: ChildRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var requestDecoder: TollgateRequestDecoder { TollgateRequestDecoder() }
+    public var responseEncoder: JSONEncoder { TollgateJSON.encoder }
     public let user: SignedInUser
 
     public init(context: TollgateRequestContext) throws {
@@ -60,6 +63,7 @@ public struct UserContext: ChildRequestContext {
 public struct AuthenticatedContext: ChildRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var requestDecoder: TollgateRequestDecoder { TollgateRequestDecoder() }
+    public var responseEncoder: JSONEncoder { TollgateJSON.encoder }
     public let caller: Caller
 
     public init(context: TollgateRequestContext) throws {

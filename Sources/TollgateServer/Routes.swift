@@ -24,21 +24,25 @@ struct APIv1Routes: Sendable {
             .post("release", use: release)
     }
 
-    @Sendable func createCustomer(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func createCustomer(_ request: Request, context: AuthenticatedContext) async throws
+        -> some ResponseGenerator
+    {
         let body = try await request.decode(as: CreateCustomerRequest.self, context: context)
         let id = try Validate.identifier(body.id, field: "id")
         let email = try Validate.email(body.email)
         let name = try Validate.optionalText(body.name, field: "name")
         let (customer, created) = try await service.createCustomer(id: id, email: email, name: name)
-        return JSONResponse.make(status: created ? .created : .ok, body: CustomerResponse(customer))
+        return EditedResponse(status: created ? .created : .ok, response: CustomerResponse(customer))
     }
 
-    @Sendable func getCustomer(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func getCustomer(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator
+    {
         let id = try Validate.pathIdentifier(context)
-        return JSONResponse.make(status: .ok, body: CustomerResponse(try await service.customer(id: id)))
+        return EditedResponse(status: .ok, response: CustomerResponse(try await service.customer(id: id)))
     }
 
-    @Sendable func changePlan(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func changePlan(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator
+    {
         let id = try Validate.pathIdentifier(context)
         let body = try await request.decode(as: ChangePlanRequest.self, context: context)
         let plan = try Validate.identifier(body.plan, field: "plan")
@@ -53,16 +57,20 @@ struct APIv1Routes: Sendable {
             purchases = .init(addOns: (body.addOns ?? [:]).mapValues { Int(clamping: $0.value) }, seats: seats)
         }
         let customer = try await service.changePlan(customerId: id, planId: plan, purchases: purchases)
-        return JSONResponse.make(status: .ok, body: CustomerResponse(customer))
+        return EditedResponse(status: .ok, response: CustomerResponse(customer))
     }
 
-    @Sendable func entitlements(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func entitlements(_ request: Request, context: AuthenticatedContext) async throws
+        -> some ResponseGenerator
+    {
         let id = try Validate.pathIdentifier(context)
-        return JSONResponse.make(
-            status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: id)))
+        return EditedResponse(
+            status: .ok, response: EntitlementsResponse(try await service.entitlements(customerId: id)))
     }
 
-    @Sendable func usageHistory(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func usageHistory(_ request: Request, context: AuthenticatedContext) async throws
+        -> some ResponseGenerator
+    {
         let id = try Validate.pathIdentifier(context)
         let (from, to) = try QueryDate.range(request, now: clock.now())
         let rows = try await service.usageHistory(customerId: id, from: from, to: to)
@@ -71,21 +79,21 @@ struct APIv1Routes: Sendable {
                 feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd,
                 used: $0.used)
         }
-        return JSONResponse.make(
-            status: .ok, body: UsageHistoryResponse(customer: id, from: from, to: to, usage: usage))
+        return EditedResponse(
+            status: .ok, response: UsageHistoryResponse(customer: id, from: from, to: to, usage: usage))
     }
 
-    @Sendable func check(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func check(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: CheckRequest.self, context: context)
         let outcome = try await service.check(
             customerId: try Validate.identifier(body.customer, field: "customer"),
             featureId: try Validate.identifier(body.feature, field: "feature"), amount: body.amount?.value ?? 1,
             workspaceId: try body.workspace.map { try Validate.identifier($0, field: "workspace") }
         )
-        return JSONResponse.make(status: .ok, outcome: outcome)
+        return UsageAnswer(outcome)
     }
 
-    @Sendable func consume(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func consume(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let change = try await usageChange(request, context: context)
         let outcome = try await service.consume(
             customerId: change.customer, featureId: change.feature, amount: change.amount,
@@ -93,16 +101,16 @@ struct APIv1Routes: Sendable {
             workspaceId: change.workspace
         )
         guard outcome.allowed else { throw UsageRefusal(outcome) }
-        return JSONResponse.make(status: .ok, outcome: outcome)
+        return UsageAnswer(outcome)
     }
 
-    @Sendable func release(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    @Sendable func release(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let change = try await usageChange(request, context: context)
         let outcome = try await service.release(
             customerId: change.customer, featureId: change.feature, amount: change.amount,
             idempotencyKey: change.idempotencyKey
         )
-        return JSONResponse.make(status: .ok, outcome: outcome)
+        return UsageAnswer(outcome)
     }
 
     private struct UsageChange {

@@ -49,100 +49,100 @@ struct WorkspaceRoutes: Sendable {
         return role
     }
 
-    @Sendable func create(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func create(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: NameRequest.self, context: context)
         let membership = try await workspaces.create(userId: context.user.userId, name: try name(body.name))
-        return JSONResponse.make(
+        return EditedResponse(
             status: .created,
-            body: WorkspaceResponse(
+            response: WorkspaceResponse(
                 membership, seatLimit: try await workspaces.seatLimit(workspaceId: membership.workspace.id)))
     }
 
-    @Sendable func list(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func list(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let mine = try await workspaces.list(userId: context.user.userId)
-        return JSONResponse.make(
-            status: .ok, body: ListResponse(data: mine.map { WorkspaceResponse($0, seatLimit: nil) }))
+        return EditedResponse(
+            status: .ok, response: ListResponse(data: mine.map { WorkspaceResponse($0, seatLimit: nil) }))
     }
 
-    @Sendable func detail(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func detail(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let membership = try await workspaces.authorize(
             .view, workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId)
-        return JSONResponse.make(
+        return EditedResponse(
             status: .ok,
-            body: WorkspaceResponse(
+            response: WorkspaceResponse(
                 membership, seatLimit: try await workspaces.seatLimit(workspaceId: membership.workspace.id)))
     }
 
-    @Sendable func rename(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func rename(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: NameRequest.self, context: context)
         let membership = try await workspaces.rename(
             workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, name: try name(body.name))
-        return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: nil))
+        return EditedResponse(status: .ok, response: WorkspaceResponse(membership, seatLimit: nil))
     }
 
-    @Sendable func delete(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func delete(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let workspaceId = try Validate.pathIdentifier(context)
         try await workspaces.delete(workspaceId: workspaceId, userId: context.user.userId)
-        return JSONResponse.make(status: .ok, body: ["deleted": workspaceId])
+        return EditedResponse(status: .ok, response: ["deleted": workspaceId])
     }
 
-    @Sendable func members(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func members(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let workspaceId = try Validate.pathIdentifier(context)
         let members = try await workspaces.members(workspaceId: workspaceId, userId: context.user.userId)
         let invitations = try await workspaces.pendingInvitations(workspaceId: workspaceId, userId: context.user.userId)
-        return JSONResponse.make(
+        return EditedResponse(
             status: .ok,
-            body: MembersResponse(
+            response: MembersResponse(
                 data: members.map(MemberResponse.init), invitations: invitations.map(InvitationResponse.init),
                 seatLimit: try await workspaces.seatLimit(workspaceId: workspaceId)
             ))
     }
 
-    @Sendable func invite(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func invite(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: InviteRequest.self, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
         let role = try body.role.map { try Self.role($0) } ?? .member
         let invitation = try await workspaces.invite(
             workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, email: email, role: role)
-        return JSONResponse.make(status: .created, body: InvitationResponse(invitation))
+        return EditedResponse(status: .created, response: InvitationResponse(invitation))
     }
 
-    @Sendable func changeRole(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func changeRole(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: RoleRequest.self, context: context)
         let target = try Validate.pathParameter("userId", context)
         try await workspaces.changeRole(
             workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, targetId: target,
             role: try Self.role(body.role))
-        return JSONResponse.make(status: .ok, body: ["userId": target, "role": body.role.uppercased()])
+        return EditedResponse(status: .ok, response: ["userId": target, "role": body.role.uppercased()])
     }
 
-    @Sendable func removeMember(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func removeMember(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let target = try Validate.pathParameter("userId", context)
         try await workspaces.removeMember(
             workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, targetId: target)
-        return JSONResponse.make(status: .ok, body: ["removed": target])
+        return EditedResponse(status: .ok, response: ["removed": target])
     }
 
-    @Sendable func quota(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func quota(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let workspaceId = try Validate.pathIdentifier(context)
         _ = try await workspaces.authorize(.viewQuota, workspaceId: workspaceId, userId: context.user.userId)
-        return JSONResponse.make(
-            status: .ok, body: EntitlementsResponse(try await service.entitlements(customerId: workspaceId)))
+        return EditedResponse(
+            status: .ok, response: EntitlementsResponse(try await service.entitlements(customerId: workspaceId)))
     }
 
-    @Sendable func accept(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func accept(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let token = try Validate.pathParameter("token", context)
         let membership = try await workspaces.accept(
             workspaceId: try Validate.pathIdentifier(context), token: token, userId: context.user.userId)
-        return JSONResponse.make(status: .ok, body: WorkspaceResponse(membership, seatLimit: nil))
+        return EditedResponse(status: .ok, response: WorkspaceResponse(membership, seatLimit: nil))
     }
 
-    @Sendable func transfer(_ request: Request, context: UserContext) async throws -> Response {
+    @Sendable func transfer(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: TransferRequest.self, context: context)
         let target = try Validate.identifier(body.userId, field: "userId")
         try await workspaces.transferOwnership(
             workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, to: target)
-        return JSONResponse.make(status: .ok, body: ["owner": target])
+        return EditedResponse(status: .ok, response: ["owner": target])
     }
 }
 

@@ -1,0 +1,82 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TollgateBilling
+import TollgateCore
+import TollgateIdentity
+import TollgateMeter
+
+/// How every JSON answer is written: sorted keys (stable bytes, which stored idempotent answers
+/// and tests rely on), ISO 8601 dates, slashes unescaped. Each request context answers with it as
+/// its `responseEncoder`, so handlers return `ResponseEncodable` values and Hummingbird encodes.
+enum TollgateJSON {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+}
+
+/// A usage answer (check, consume, release), written as `UsageOutcome.storedJSON` — the same
+/// bytes the encoder would write, which a test holds — instead of through `JSONEncoder`: the
+/// meter's routes answer thousands a second and `tollgate bench` shows the encoder's cost there
+/// (BENCHMARKS.md, HTTP rows).
+struct UsageAnswer: ResponseGenerator {
+    let outcome: UsageOutcome
+
+    init(_ outcome: UsageOutcome) { self.outcome = outcome }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        RawJSON(outcome.storedJSON).response(status: .ok)
+    }
+}
+
+/// JSON assembled by hand from parts that are already JSON (stored answers): only where the
+/// parts exist as bytes already, so decoding them to encode them again would be waste.
+struct RawJSON: ResponseGenerator {
+    let json: String
+
+    init(_ json: String) { self.json = json }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        response(status: .ok)
+    }
+
+    func response(status: HTTPResponse.Status) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+}
+
+// The API's answers, encoded by the context's `responseEncoder`.
+extension APIKeyResponse: ResponseEncodable {}
+extension AccountService.Enrolment: ResponseEncodable {}
+extension BalancesResponse: ResponseEncodable {}
+extension BillingRoutes.PlanChangeResponse: ResponseEncodable {}
+extension BillingRoutes.Received: ResponseEncodable {}
+extension BillingRoutes.SubscriptionList: ResponseEncodable {}
+extension BillingRoutes.URLResponse: ResponseEncodable {}
+extension CreditService.Movement: ResponseEncodable {}
+extension CurrentUsageResponse: ResponseEncodable {}
+extension CurrentWorkspaceResponse: ResponseEncodable {}
+extension CustomerResponse: ResponseEncodable {}
+extension EntitlementsResponse: ResponseEncodable {}
+extension ErrorEnvelope: ResponseEncodable {}
+extension HealthResponse: ResponseEncodable {}
+extension HistoryResponse: ResponseEncodable {}
+extension InvitationResponse: ResponseEncodable {}
+extension InvoiceRoutes.InvoiceList: ResponseEncodable {}
+extension InvoiceRoutes.InvoiceResponse: ResponseEncodable {}
+extension InvoiceRoutes.SpendCapResponse: ResponseEncodable {}
+extension ListResponse: ResponseEncodable {}
+extension RevokedResponse: ResponseEncodable {}
+extension MembersResponse: ResponseEncodable {}
+extension MySubscriptionResponse: ResponseEncodable {}
+extension RefusedOutcomeResponse: ResponseEncodable {}
+extension SubscriptionResponse: ResponseEncodable {}
+extension TokenPair: ResponseEncodable {}
+extension UsageHistoryResponse: ResponseEncodable {}
+extension UserResponse: ResponseEncodable {}
+extension WorkspaceResponse: ResponseEncodable {}
