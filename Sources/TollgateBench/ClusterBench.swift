@@ -28,8 +28,9 @@ struct ClusterBench {
             let clock = SystemClock()
             let nodes = stores.map { store in
                 let committer = GroupCommitter(store: store, clock: clock, logger: logger)
-                let service = EntitlementService(
-                    catalog: catalog, store: store, committer: committer, clock: clock, logger: logger,
+                let service = Meter(
+                    customers: CustomerDirectory(catalog: catalog, store: store, clock: clock, logger: logger),
+                    store: store, committer: committer, clock: clock,
                     leases: QuotaLeases(store: store))
                 return (service, committer)
             }

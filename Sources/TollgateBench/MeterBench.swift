@@ -76,8 +76,9 @@ struct MeterBench {
         let ids = (0..<maxKeys).map { "\(prefix)-\($0)" }
         let clock = SystemClock()
         let committer = GroupCommitter(store: store, clock: clock, logger: logger)
-        let service = EntitlementService(
-            catalog: catalog, store: store, committer: committer, clock: clock, logger: logger)
+        let service = Meter(
+            customers: CustomerDirectory(catalog: catalog, store: store, clock: clock, logger: logger), store: store,
+            committer: committer, clock: clock)
         let running = Task { try await committer.run() }
         defer { running.cancel() }
         // Warm up: every customer and counter in memory, as on a server that has been running.
@@ -131,7 +132,7 @@ struct MeterBench {
 
     /// `consume(batch:)` with `batchSize` consumes per call, against the same consumes as
     /// conditional SQL UPDATEs in one transaction per batch. Operations count consumes.
-    private func measureBatches(service: EntitlementService, ids: [String], keys: Int, tasks: Int, duration: Duration)
+    private func measureBatches(service: Meter, ids: [String], keys: Int, tasks: Int, duration: Duration)
         async throws -> Row
     {
         let size = Self.batchSize

@@ -4,11 +4,11 @@ import ServiceLifecycle
 /// Drops counters of windows that have ended (and lapsed leases) every few minutes, so the
 /// meter's memory follows the customers active in the current windows, not every window ever.
 public struct CounterEvictor: Service {
-    let service: EntitlementService
+    let service: Meter
     let logger: Logger
     var interval: Duration
 
-    public init(service: EntitlementService, logger: Logger, interval: Duration = .seconds(300)) {
+    public init(service: Meter, logger: Logger, interval: Duration = .seconds(300)) {
         self.service = service
         self.logger = logger
         self.interval = interval

@@ -8,10 +8,10 @@ import TollgateStorage
 /// since announcements may have been missed meanwhile.
 public struct CustomerChangeListener: Service {
     let feed: any ChangeFeed
-    let service: EntitlementService
+    let service: Meter
     let logger: Logger
 
-    public init(feed: any ChangeFeed, service: EntitlementService, logger: Logger) {
+    public init(feed: any ChangeFeed, service: Meter, logger: Logger) {
         self.feed = feed
         self.service = service
         self.logger = logger

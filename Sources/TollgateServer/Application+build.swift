@@ -153,7 +153,7 @@ public func buildApplication(
     _ dependencies: AppDependencies, host: String = "127.0.0.1", port: Int = 8080,
     onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let (service, committer) = makeService(dependencies)
+    let (service, committer) = makeMeter(dependencies)
     let (invoices, subscriptions) = makeBilling(dependencies, service: service)
     let router = buildRouter(dependencies, service: service, subscriptions: subscriptions, invoices: invoices)
     var app = Application(
@@ -184,11 +184,11 @@ public func buildApplication(
 }
 
 /// Invoicing (overage priced from the meter's counters) and the subscription lifecycle.
-func makeBilling(_ dependencies: AppDependencies, service: EntitlementService) -> (InvoiceService, SubscriptionService)
-{
+func makeBilling(_ dependencies: AppDependencies, service: Meter) -> (InvoiceService, SubscriptionService) {
+    let overage = OverageBilling(meter: service)
     let invoices = InvoiceService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock) {
         subject, date, currency in
-        try await service.overageLines(customerId: subject, at: date, currency: currency)
+        try await overage.overageLines(customerId: subject, at: date, currency: currency)
     }
     let subscriptions = SubscriptionService(
         catalog: dependencies.catalog, store: dependencies.store, policy: dependencies.subscriptionPolicy,
@@ -198,21 +198,22 @@ func makeBilling(_ dependencies: AppDependencies, service: EntitlementService) -
     return (invoices, subscriptions)
 }
 
-/// The metering service and the committer it needs running beside it.
-func makeService(_ dependencies: AppDependencies) -> (EntitlementService, GroupCommitter) {
+/// The meter (over the customer directory) and the committer it needs running beside it.
+func makeMeter(_ dependencies: AppDependencies) -> (Meter, GroupCommitter) {
     let committer = GroupCommitter(store: dependencies.store, clock: dependencies.clock, logger: dependencies.logger)
-    let service = EntitlementService(
-        catalog: dependencies.catalog, store: dependencies.store, committer: committer, clock: dependencies.clock,
-        logger: dependencies.logger,
+    let customers = CustomerDirectory(
+        catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock,
+        logger: dependencies.logger, capacity: dependencies.caches.customers)
+    let meter = Meter(
+        customers: customers, store: dependencies.store, committer: committer, clock: dependencies.clock,
         credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock),
-        leases: dependencies.cluster.map { QuotaLeases(store: dependencies.store, settings: $0) },
-        customerCacheCapacity: dependencies.caches.customers
+        leases: dependencies.cluster.map { QuotaLeases(store: dependencies.store, settings: $0) }
     )
-    return (service, committer)
+    return (meter, committer)
 }
 
 func buildRouter(
-    _ dependencies: AppDependencies, service: EntitlementService, subscriptions: SubscriptionService,
+    _ dependencies: AppDependencies, service: Meter, subscriptions: SubscriptionService,
     invoices: InvoiceService
 ) -> Router<TollgateRequestContext> {
     let router = Router(context: TollgateRequestContext.self)

@@ -8,7 +8,7 @@ import TollgateMeter
 /// `POST /v1/consume` would (its own idempotency key, its own answer). The meter's batch entry
 /// point decides them in order and commits them together: one durable write for many events.
 struct EventRoutes: Sendable {
-    let service: EntitlementService
+    let service: Meter
     static let maximumEvents = 1000
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
@@ -30,9 +30,9 @@ struct EventRoutes: Sendable {
             let path = "events[\(index)]"
             guard let key = event.idempotencyKey else { throw DomainError.missingField("\(path).idempotencyKey") }
             let amount = event.amount?.value ?? 1
-            guard (1...EntitlementService.maximumAmount).contains(amount) else {
+            guard (1...Meter.maximumAmount).contains(amount) else {
                 throw DomainError.invalidField(
-                    "\(path).amount", "must be a whole number from 1 to \(EntitlementService.maximumAmount)")
+                    "\(path).amount", "must be a whole number from 1 to \(Meter.maximumAmount)")
             }
             return ConsumeRequest(
                 customerId: try Validate.identifier(event.customer, field: "\(path).customer"),

@@ -7,7 +7,7 @@ import TollgateStorage
 
 /// Spend caps on overage, the upcoming invoice, and the invoices Tollgate issued.
 struct InvoiceRoutes: Sendable {
-    let service: EntitlementService
+    let service: Meter
     let invoices: InvoiceService
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
@@ -39,7 +39,7 @@ struct InvoiceRoutes: Sendable {
         guard (0...1_000_000_000_000).contains(body.amount.value) else {
             throw DomainError.invalidField("amount", "must be a whole number of minor units from 0 to 1000000000000")
         }
-        let customer = try await service.setSpendCap(customerId: id, cap: Money(body.amount.value, currency))
+        let customer = try await service.customers.setSpendCap(customerId: id, cap: Money(body.amount.value, currency))
         return EditedResponse(
             status: .ok,
             response: SpendCapResponse(customer: customer.id, spendCap: customer.spendCap.map(MoneyResponse.init)))
@@ -49,7 +49,7 @@ struct InvoiceRoutes: Sendable {
         -> some ResponseGenerator
     {
         let id = try Validate.pathIdentifier(context)
-        let customer = try await service.setSpendCap(customerId: id, cap: nil)
+        let customer = try await service.customers.setSpendCap(customerId: id, cap: nil)
         return EditedResponse(status: .ok, response: SpendCapResponse(customer: customer.id, spendCap: nil))
     }
 

@@ -7,7 +7,7 @@ import TollgateStorage
 
 /// What a signed-in end user sees of their own plan and usage (seed 000 §3.3).
 struct MeRoutes: Sendable {
-    let service: EntitlementService
+    let service: Meter
     let store: any BillingStore
     let clock: any TollgateClock
 
@@ -46,7 +46,7 @@ struct MeRoutes: Sendable {
 
     /// The user's subscription that matters now (the newest), or null on the free plan.
     @Sendable func subscription(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
-        let customer = try await service.customer(id: context.user.userId)
+        let customer = try await service.customers.customer(id: context.user.userId)
         let current = try await store.subscriptions(subject: context.user.userId).max {
             $0.0.currentPeriodStart < $1.0.currentPeriodStart
         }

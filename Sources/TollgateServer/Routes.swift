@@ -7,7 +7,7 @@ import TollgateStorage
 
 /// API v1 for the product's backend (secret API key).
 struct APIv1Routes: Sendable {
-    let service: EntitlementService
+    let service: Meter
     let clock: any TollgateClock
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
@@ -31,14 +31,14 @@ struct APIv1Routes: Sendable {
         let id = try Validate.identifier(body.id, field: "id")
         let email = try Validate.email(body.email)
         let name = try Validate.optionalText(body.name, field: "name")
-        let (customer, created) = try await service.createCustomer(id: id, email: email, name: name)
+        let (customer, created) = try await service.customers.createCustomer(id: id, email: email, name: name)
         return EditedResponse(status: created ? .created : .ok, response: CustomerResponse(customer))
     }
 
     @Sendable func getCustomer(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator
     {
         let id = try Validate.pathIdentifier(context)
-        return EditedResponse(status: .ok, response: CustomerResponse(try await service.customer(id: id)))
+        return EditedResponse(status: .ok, response: CustomerResponse(try await service.customers.customer(id: id)))
     }
 
     @Sendable func changePlan(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator
@@ -46,7 +46,7 @@ struct APIv1Routes: Sendable {
         let id = try Validate.pathIdentifier(context)
         let body = try await request.decode(as: ChangePlanRequest.self, context: context)
         let plan = try Validate.identifier(body.plan, field: "plan")
-        var purchases: EntitlementService.Purchases?
+        var purchases: CustomerDirectory.Purchases?
         if body.addOns != nil || body.seats != nil {
             let seats = try body.seats.map { seats -> Int in
                 guard (1...1_000_000).contains(seats.value) else {
@@ -56,7 +56,7 @@ struct APIv1Routes: Sendable {
             }
             purchases = .init(addOns: (body.addOns ?? [:]).mapValues { Int(clamping: $0.value) }, seats: seats)
         }
-        let customer = try await service.changePlan(customerId: id, planId: plan, purchases: purchases)
+        let customer = try await service.customers.changePlan(customerId: id, planId: plan, purchases: purchases)
         return EditedResponse(status: .ok, response: CustomerResponse(customer))
     }
 

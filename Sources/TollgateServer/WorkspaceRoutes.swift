@@ -8,7 +8,7 @@ import TollgateStorage
 /// Workspaces for signed-in users (seed 000 §C.4), with the role each route needs.
 struct WorkspaceRoutes: Sendable {
     let workspaces: WorkspaceService
-    let service: EntitlementService
+    let service: Meter
 
     func register(on group: RouterGroup<UserContext>) {
         group.post("workspaces", use: create)

@@ -7,15 +7,16 @@ import TollgateMeter
 import TollgateSQL
 import TollgateStorage
 
-/// Runs an EntitlementService over a real store, with its group committer running beside it.
+/// Runs an Meter over a real store, with its group committer running beside it.
 public enum MeterHarness {
     public static func withService<T: Sendable>(
         store: any Storage, catalog: Catalog, clock: any TollgateClock,
-        _ body: @escaping @Sendable (EntitlementService) async throws -> T
+        _ body: @escaping @Sendable (Meter) async throws -> T
     ) async throws -> T {
         let committer = GroupCommitter(store: store, clock: clock, logger: TestDatabase.logger)
-        let service = EntitlementService(
-            catalog: catalog, store: store, committer: committer, clock: clock, logger: TestDatabase.logger)
+        let service = Meter(
+            customers: CustomerDirectory(catalog: catalog, store: store, clock: clock, logger: TestDatabase.logger),
+            store: store, committer: committer, clock: clock)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await committer.run()

@@ -24,7 +24,7 @@ struct AppHarness {
 
     /// The billing scheduler as the server runs it (its own meter reads the committed counters).
     func scheduler() -> SubscriptionService {
-        makeBilling(dependencies, service: makeService(dependencies).0).1
+        makeBilling(dependencies, service: makeMeter(dependencies).0).1
     }
 
     static func run(

@@ -57,7 +57,7 @@ import TollgateStorage
             let janitor = IdempotencyJanitor(
                 store: store, clock: clock, retention: 30 * 86_400, logger: TestDatabase.logger, batchSize: 2)
             try await MeterHarness.withService(store: store, catalog: catalog, clock: clock) { service in
-                _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
+                _ = try await service.customers.createCustomer(id: "c1", email: nil, name: nil)
                 for key in ["a", "b", "c"] {
                     _ = try await service.consume(
                         customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: key)

@@ -59,7 +59,7 @@ struct OpenAPIDocument {
                 logger: TestDatabase.logger,
                 signingKeys: TestKeys.ring, secretBox: TestKeys.box, passwordPolicy: TestKeys.policy, shutdown: {}
             )
-            let service = makeService(dependencies).0
+            let service = makeMeter(dependencies).0
             let subscriptions = SubscriptionService(
                 catalog: dependencies.catalog, store: store, clock: SystemClock(), logger: TestDatabase.logger,
                 planChanged: { _ in })

@@ -45,9 +45,9 @@ import TollgateStorage
         try await database.withStore { store, _ in
             let clock = ManualClock(Self.may14)
             let first = try await MeterHarness.withService(store: store, catalog: catalog, clock: clock) { service in
-                _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
-                _ = try await service.createCustomer(id: "c2", email: nil, name: nil)
-                _ = try await service.changePlan(customerId: "c2", planId: "pro")
+                _ = try await service.customers.createCustomer(id: "c1", email: nil, name: nil)
+                _ = try await service.customers.createCustomer(id: "c2", email: nil, name: nil)
+                _ = try await service.customers.changePlan(customerId: "c2", planId: "pro")
                 let results = await service.consume(batch: Self.mixed)
                 let outcomes = results.map { try? $0.get() }
                 #expect(outcomes[0]?.allowed == true && outcomes[0]?.used == 2)
@@ -94,7 +94,7 @@ import TollgateStorage
         try await database.withStore { store, _ in
             let clock = ManualClock(Self.may14)
             try await MeterHarness.withService(store: store, catalog: catalog, clock: clock) { service in
-                _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
+                _ = try await service.customers.createCustomer(id: "c1", email: nil, name: nil)
                 _ = try await service.consume(customerId: "c1", featureId: "notes", amount: 1, idempotencyKey: "old")
             }
             try await MeterHarness.withService(store: store, catalog: catalog, clock: clock) { service in
@@ -117,8 +117,8 @@ import TollgateStorage
         try await database.withStore { store, _ in
             try await MeterHarness.withService(store: store, catalog: catalog, clock: ManualClock(Self.may14)) {
                 service in
-                _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
-                _ = try await service.changePlan(customerId: "c1", planId: "pro")
+                _ = try await service.customers.createCustomer(id: "c1", email: nil, name: nil)
+                _ = try await service.customers.changePlan(customerId: "c1", planId: "pro")
                 let accepted = try await withThrowingTaskGroup(of: Int.self) { group in
                     for caller in 0..<8 {
                         group.addTask {
@@ -165,7 +165,7 @@ import TollgateStorage
                 let customer = "q\(round.wrappingAdd(1, ordering: .relaxed).oldValue)"
                 try await MeterHarness.withService(store: store, catalog: catalog, clock: ManualClock(Self.may14)) {
                     service in
-                    _ = try await service.createCustomer(id: customer, email: nil, name: nil)
+                    _ = try await service.customers.createCustomer(id: customer, email: nil, name: nil)
                     var used: Int64 = 0
                     var answered: [String: (amount: Int64, outcome: UsageOutcome)] = [:]
                     for batch in batches {

@@ -15,8 +15,8 @@ import TollgateStorage
         try await database.withStore { store, _ in
             try await MeterHarness.withService(store: store, catalog: try Fixtures.catalog, clock: clock) { service in
                 for index in 0..<20 {
-                    _ = try await service.createCustomer(id: "c\(index)", email: nil, name: nil)
-                    _ = try await service.changePlan(customerId: "c\(index)", planId: "pro")
+                    _ = try await service.customers.createCustomer(id: "c\(index)", email: nil, name: nil)
+                    _ = try await service.customers.changePlan(customerId: "c\(index)", planId: "pro")
                     _ = try await service.consume(
                         customerId: "c\(index)", featureId: "searches", amount: 3, idempotencyKey: "may-\(index)")
                 }
@@ -34,7 +34,7 @@ import TollgateStorage
                     subject: "customer:c0", from: Fixtures.utc(2026, 5, 1), to: Fixtures.utc(2026, 6, 1))
                 #expect(history.first { $0.feature == "searches" }?.used == 3)
                 // A lifetime counter is never a past window.
-                _ = try await service.changePlan(customerId: "c1", planId: "free")
+                _ = try await service.customers.changePlan(customerId: "c1", planId: "free")
                 _ = try await service.consume(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "l")
                 clock.advance(by: 400 * 86_400)
                 service.evictPastWindows()
@@ -47,16 +47,18 @@ import TollgateStorage
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
         try await TestDatabase.sqlite.withStore { store, _ in
             let committer = GroupCommitter(store: store, clock: clock, logger: TestDatabase.logger)
-            let service = EntitlementService(
-                catalog: try Fixtures.catalog, store: store, committer: committer, clock: clock,
-                logger: TestDatabase.logger, customerCacheCapacity: 8)
+            let service = Meter(
+                customers: CustomerDirectory(
+                    catalog: try Fixtures.catalog, store: store, clock: clock, logger: TestDatabase.logger,
+                    capacity: 8),
+                store: store, committer: committer, clock: clock)
             for index in 0..<50 {
-                _ = try await service.createCustomer(id: "c\(index)", email: nil, name: nil)
-                #expect(service.cachedCustomers <= 8)
+                _ = try await service.customers.createCustomer(id: "c\(index)", email: nil, name: nil)
+                #expect(service.customers.cached <= 8)
             }
             // Evicted customers are read back from the store.
-            #expect(try await service.customer(id: "c0").id == "c0")
-            #expect(service.cachedCustomers == 8)
+            #expect(try await service.customers.customer(id: "c0").id == "c0")
+            #expect(service.customers.cached == 8)
         }
     }
 }

@@ -25,14 +25,15 @@ import TollgateStorage
                                 .run()
                         }
                         defer { listening.cancel() }
-                        _ = try await nodeA.createCustomer(id: "c1", email: nil, name: nil)
-                        #expect(try await nodeB.customer(id: "c1").planId == "free", "node B has it cached now")
+                        _ = try await nodeA.customers.createCustomer(id: "c1", email: nil, name: nil)
+                        #expect(
+                            try await nodeB.customers.customer(id: "c1").planId == "free", "node B has it cached now")
 
-                        _ = try await nodeA.changePlan(customerId: "c1", planId: "pro")
+                        _ = try await nodeA.customers.changePlan(customerId: "c1", planId: "pro")
                         let deadline = ContinuousClock.now + .seconds(1)
                         var seen = false
                         while !seen, ContinuousClock.now < deadline {
-                            seen = try await nodeB.customer(id: "c1").planId == "pro"
+                            seen = try await nodeB.customers.customer(id: "c1").planId == "pro"
                             if !seen { try await Task.sleep(for: .milliseconds(10)) }
                         }
                         #expect(seen, "node B still answers from its stale cache")
@@ -53,15 +54,17 @@ import TollgateStorage
 enum ClusterNodes {
     static func withThree(
         catalog: Catalog, clock: ManualClock,
-        _ body: @escaping @Sendable ([EntitlementService], SQLStore) async throws -> Void
+        _ body: @escaping @Sendable ([Meter], SQLStore) async throws -> Void
     ) async throws {
         try await TestDatabase.postgres.withStore { first, location in
             var stores: [SQLStore] = [first]
             for _ in 0..<2 { stores.append(try await SQLStore.open(location.location, logger: TestDatabase.logger)) }
             let nodes = stores.map { store in
                 let committer = GroupCommitter(store: store, clock: clock, logger: TestDatabase.logger)
-                let service = EntitlementService(
-                    catalog: catalog, store: store, committer: committer, clock: clock, logger: TestDatabase.logger,
+                let service = Meter(
+                    customers: CustomerDirectory(
+                        catalog: catalog, store: store, clock: clock, logger: TestDatabase.logger), store: store,
+                    committer: committer, clock: clock,
                     leases: QuotaLeases(store: store)
                 )
                 return (service, committer)
@@ -88,8 +91,8 @@ enum ClusterNodes {
         let catalog = try Fixtures.catalog
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
         try await ClusterNodes.withThree(catalog: catalog, clock: clock) { nodes, first in
-            _ = try await nodes[0].createCustomer(id: "c1", email: nil, name: nil)
-            _ = try await nodes[0].changePlan(customerId: "c1", planId: "pro") // searches: 100 a month
+            _ = try await nodes[0].customers.createCustomer(id: "c1", email: nil, name: nil)
+            _ = try await nodes[0].customers.changePlan(customerId: "c1", planId: "pro") // searches: 100 a month
 
             // Every node's callers consume until each is refused.
             let accepted = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -130,9 +133,10 @@ enum ClusterNodes {
         let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/saas-starter.yaml"))
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
         try await ClusterNodes.withThree(catalog: catalog, clock: clock) { nodes, _ in
-            _ = try await nodes[0].createCustomer(id: "u1", email: nil, name: nil)
-            _ = try await nodes[0].changePlan(customerId: "u1", planId: "pro") // 100,000 calls, 500 GB, then overage
-            _ = try await nodes[0].setSpendCap(customerId: "u1", cap: Money(1000, Currency("EUR")!))
+            _ = try await nodes[0].customers.createCustomer(id: "u1", email: nil, name: nil)
+            // Pro: 100,000 calls, 500 GB, then overage.
+            _ = try await nodes[0].customers.changePlan(customerId: "u1", planId: "pro")
+            _ = try await nodes[0].customers.setSpendCap(customerId: "u1", cap: Money(1000, Currency("EUR")!))
             #expect(
                 try await nodes[1].consume(
                     customerId: "u1", featureId: "api_calls", amount: 100_000, idempotencyKey: "fill-a"
@@ -169,7 +173,8 @@ enum ClusterNodes {
             #expect(spent > 1000 - 8, "refused only when nothing more fits: \(accepted)")
             // Every node's invoice lines read the committed counts: all nodes' consumes, once.
             for node in nodes {
-                let lines = try await node.overageLines(customerId: "u1", at: clock.now(), currency: Currency("EUR")!)
+                let lines = try await OverageBilling(meter: node).overageLines(
+                    customerId: "u1", at: clock.now(), currency: Currency("EUR")!)
                 #expect(lines.reduce(0) { $0 + $1.amount } == Int64(spent), "\(lines)")
             }
         }

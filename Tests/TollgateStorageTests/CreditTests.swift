@@ -212,12 +212,13 @@ import TollgateStorage
         try await database.withStore { store, _ in
             let credits = CreditService(catalog: catalog, store: store, clock: clock)
             let committer = GroupCommitter(store: store, clock: clock, logger: TestDatabase.logger)
-            let service = EntitlementService(
-                catalog: catalog, store: store, committer: committer, clock: clock, logger: TestDatabase.logger,
+            let service = Meter(
+                customers: CustomerDirectory(catalog: catalog, store: store, clock: clock, logger: TestDatabase.logger),
+                store: store, committer: committer, clock: clock,
                 credits: credits)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await committer.run() }
-                _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
+                _ = try await service.customers.createCustomer(id: "c1", email: nil, name: nil)
                 // 5 starter credits: one staging (3) fits, a second does not.
                 let first = try await service.consume(
                     customerId: "c1", featureId: "staging", amount: 1, idempotencyKey: "j1")

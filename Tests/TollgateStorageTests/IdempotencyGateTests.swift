@@ -54,8 +54,8 @@ import TollgateStorage
         try await database.withStore { store, _ in
             let clock = ManualClock(Fixtures.utc(2026, 5, 14))
             try await MeterHarness.withService(store: store, catalog: try Fixtures.catalog, clock: clock) { service in
-                _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
-                _ = try await service.changePlan(customerId: "c1", planId: "pro")
+                _ = try await service.customers.createCustomer(id: "c1", email: nil, name: nil)
+                _ = try await service.customers.changePlan(customerId: "c1", planId: "pro")
                 for round in 0..<5 {
                     // The winner is answered first; then copies of it race requests reusing its key.
                     let winner = try await service.consume(
@@ -222,5 +222,11 @@ import TollgateStorage
         #expect(book.evictLapsed(at: start + .seconds(10)) == 1 && book.count == 1)
         book.settle(Self.other, amount: 1)
         #expect(book.evictLapsed(at: start + .seconds(10)) == 1 && book.count == 0)
+    }
+}
+
+extension Result where Failure == any Error {
+    init(awaiting body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }

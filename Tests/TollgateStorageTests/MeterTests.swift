@@ -12,7 +12,7 @@ import TollgateStorage
 @Suite struct MeterTests {
     func withMeter<T: Sendable>(
         _ database: TestDatabase, clock: ManualClock = ManualClock(Fixtures.utc(2026, 5, 14)),
-        _ body: @escaping @Sendable (EntitlementService, SQLStore) async throws -> T
+        _ body: @escaping @Sendable (Meter, SQLStore) async throws -> T
     ) async throws -> T {
         let catalog = try Fixtures.catalog
         return try await database.withStore { store, _ in
@@ -25,8 +25,8 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func concurrentConsumersNeverExceedTheLimit(database: TestDatabase) async throws {
         try await withMeter(database) { service, store in
-            _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
-            _ = try await service.changePlan(customerId: "c1", planId: "pro")
+            _ = try await service.customers.createCustomer(id: "c1", email: nil, name: nil)
+            _ = try await service.customers.changePlan(customerId: "c1", planId: "pro")
             let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for index in 0..<200 {
                     group.addTask {
@@ -48,7 +48,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func aRetriedConsumeReturnsTheFirstAnswerAndCountsOnce(database: TestDatabase) async throws {
         try await withMeter(database) { service, _ in
-            _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
+            _ = try await service.customers.createCustomer(id: "c1", email: nil, name: nil)
             let first = try await service.consume(
                 customerId: "c1", featureId: "starter", amount: 2, idempotencyKey: "same")
             let again = try await service.consume(
@@ -79,7 +79,7 @@ import TollgateStorage
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
         try await database.withStore { store, _ in
             let first = try await MeterHarness.withService(store: store, catalog: catalog, clock: clock) { service in
-                _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
+                _ = try await service.customers.createCustomer(id: "c1", email: nil, name: nil)
                 return try await service.consume(customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "k")
             }
             // A new service has empty memory, as after a restart.
@@ -106,12 +106,12 @@ import TollgateStorage
     func monthlyQuotasTurnOverAndLifetimeOnesNever(database: TestDatabase) async throws {
         let clock = ManualClock(Fixtures.endOfJanuary)
         try await withMeter(database, clock: clock) { service, _ in
-            _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
+            _ = try await service.customers.createCustomer(id: "c1", email: nil, name: nil)
             // Lifetime starter pack on the free plan: 5 in all.
             let starter = try await service.consume(
                 customerId: "c1", featureId: "starter", amount: 5, idempotencyKey: "s1")
             #expect(starter.allowed && starter.remaining == 0 && starter.resetsAt == nil)
-            _ = try await service.changePlan(customerId: "c1", planId: "pro")
+            _ = try await service.customers.changePlan(customerId: "c1", planId: "pro")
             let january = try await service.consume(
                 customerId: "c1", featureId: "searches", amount: 100, idempotencyKey: "j1")
             #expect(january.allowed && january.resetsAt == Fixtures.utc(2026, 2, 1))
@@ -122,7 +122,7 @@ import TollgateStorage
             let february = try await service.consume(
                 customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "f1")
             #expect(february.allowed && february.used == 1 && february.resetsAt == Fixtures.utc(2026, 3, 1))
-            _ = try await service.changePlan(customerId: "c1", planId: "free")
+            _ = try await service.customers.changePlan(customerId: "c1", planId: "free")
             clock.advance(by: 86_400 * 400)
             let later = try await service.consume(
                 customerId: "c1", featureId: "starter", amount: 1, idempotencyKey: "s2")
@@ -133,7 +133,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func refusalsAndLimitReleases(database: TestDatabase) async throws {
         try await withMeter(database) { service, _ in
-            _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
+            _ = try await service.customers.createCustomer(id: "c1", email: nil, name: nil)
             let tier = try await service.consume(
                 customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "t")
             #expect(!tier.allowed && tier.reason == .tierLimited && tier.upgradeTier == "pro")
@@ -174,7 +174,7 @@ import TollgateStorage
             let flaky = FlakyProvider(base: base.provider)
             let store = SQLStore(provider: flaky)
             try await MeterHarness.withService(store: store, catalog: catalog, clock: clock) { service in
-                _ = try await service.createCustomer(id: "c1", email: nil, name: nil)
+                _ = try await service.customers.createCustomer(id: "c1", email: nil, name: nil)
                 #expect(
                     try await service.consume(customerId: "c1", featureId: "notes", amount: 1, idempotencyKey: "a").used
                         == 1)
@@ -207,7 +207,7 @@ import TollgateStorage
                 try await MeterHarness.withService(
                     store: store, catalog: catalog, clock: ManualClock(Fixtures.utc(2026, 5, 14))
                 ) { service in
-                    _ = try await service.createCustomer(id: customer, email: nil, name: nil)
+                    _ = try await service.customers.createCustomer(id: customer, email: nil, name: nil)
                     var used: Int64 = 0
                     // Recorded answers by key, with the amount that was asked for.
                     var answered: [String: (requested: Int64, outcome: UsageOutcome)] = [:]
