@@ -102,7 +102,7 @@ import TollgateStorage
         // PyJWT checks expiry against the real time, so this app runs on it too.
         try await AppHarness.run(.sqlite, clock: ManualClock(Date())) { _, client in
             let user = try await Self.signUp(client, email: "ada@example.com")
-            let response = try await client.execute(uri: "/.well-known/jwks.json", method: .get)
+            let response = try await client.send(uri: "/.well-known/jwks.json", method: .get)
             let jwks = String(decoding: Data(response.body.readableBytesView), as: UTF8.self)
             let result = try TollgateBinary.runProgram(
                 python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access, "test"])
@@ -202,7 +202,7 @@ import TollgateStorage
                     ).status == .unauthorized)
             }
             // Five failures: even the right password waits now, and is told how long.
-            let response = try await client.execute(
+            let response = try await client.send(
                 uri: "/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#))
             #expect(response.status == .tooManyRequests && Int(response.headers[.retryAfter] ?? "") == 900)

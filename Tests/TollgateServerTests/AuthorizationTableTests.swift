@@ -145,7 +145,7 @@ import TollgateStorage
                 let (method, path) = Self.split(route)
                 if case .open = access {
                     // Public routes include pages and documents, not only JSON.
-                    let answer = try await client.execute(
+                    let answer = try await client.send(
                         uri: path, method: method, headers: [.contentType: "application/json"],
                         body: ByteBuffer(string: "{}"))
                     #expect(!Self.denied.contains(answer.status), "\(route) is public: \(answer.status)")

@@ -89,7 +89,7 @@ import TollgateStorage
             #expect(rest.map { $0["reason"] as? String } == ["purchase", "starter_pack"])
             #expect(rest.last?["balanceAfter"] as? Int == 5)
 
-            let csv = try await client.execute(
+            let csv = try await client.send(
                 uri: "/v1/customers/agent_1/credits/history.csv", method: .get,
                 headers: [.authorization: "Bearer \(key)"])
             let text = String(decoding: Data(csv.body.readableBytesView), as: UTF8.self)

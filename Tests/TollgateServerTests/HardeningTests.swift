@@ -96,7 +96,7 @@ import TollgateStorage
                     + #","idempotencyKey":"g1"}"#
             )
             #expect(grant.status == .created || grant.status == .ok, "\(grant.json)")
-            let csv = try await client.execute(
+            let csv = try await client.send(
                 uri: "/v1/customers/agent_1/credits/history.csv", method: .get,
                 headers: [.authorization: "Bearer \(app.adminKey)"])
             let text = String(decoding: Data(csv.body.readableBytesView), as: UTF8.self)
@@ -168,7 +168,7 @@ import TollgateStorage
                 }
                 let segment = Self.pathSegment(id)
                 for route in Self.customerRoutes {
-                    let response = try await client.execute(
+                    let response = try await client.send(
                         uri: "/v1/customers/\(segment)\(route)", method: .get,
                         headers: [.authorization: "Bearer \(app.adminKey)"])
                     #expect(response.status == .ok, "GET /v1/customers/\(segment)\(route) for id \(id)")
@@ -238,7 +238,7 @@ import TollgateStorage
                         group.addTask {
                             for index in stride(from: worker, to: 100_000, by: 8) {
                                 let bogus = APIKeys.secretPrefix + String(format: "%048x", index)
-                                let response = try await client.execute(
+                                let response = try await client.send(
                                     uri: "/v1/ping", method: .get, headers: [.authorization: "Bearer \(bogus)"])
                                 #expect(response.status == .unauthorized)
                             }
@@ -246,7 +246,7 @@ import TollgateStorage
                     }
                     try await group.waitForAll()
                 }
-                let ok = try await client.execute(
+                let ok = try await client.send(
                     uri: "/v1/ping", method: .get, headers: [.authorization: "Bearer \(real.secret)"])
                 #expect(ok.status == .ok)
             }
@@ -273,7 +273,7 @@ import TollgateStorage
             var headers = HTTPFields()
             headers[.authorization] = "Bearer \(app.adminKey)"
             headers[.contentType] = "application/json"
-            let failed = try await client.execute(
+            let failed = try await client.send(
                 uri: "/v1/events", method: .post, headers: headers, body: ByteBuffer(string: batch))
             #expect(failed.status == .serviceUnavailable && failed.headers[.retryAfter] == "1")
             flaky.provider?.failWrites.store(false, ordering: .relaxed)
@@ -385,15 +385,15 @@ import TollgateStorage
 @Suite struct MethodNotAllowedTests {
     @Test func aServedPathAnswersAnotherMethodWith405AndAllow() async throws {
         try await AppHarness.run(.sqlite) { app, client in
-            let wrongMethod = try await client.execute(
+            let wrongMethod = try await client.send(
                 uri: "/v1/customers", method: .delete, headers: [.authorization: "Bearer \(app.adminKey)"])
             #expect(wrongMethod.status == .methodNotAllowed && wrongMethod.headers[.allow] == "POST")
-            let spendCap = try await client.execute(uri: "/v1/customers/u1/spend-cap", method: .post)
+            let spendCap = try await client.send(uri: "/v1/customers/u1/spend-cap", method: .post)
             #expect(spendCap.status == .methodNotAllowed && spendCap.headers[.allow] == "DELETE, PUT")
             let body = String(decoding: Data(wrongMethod.body.readableBytesView), as: UTF8.self)
             #expect(body.contains(#""code":"METHOD_NOT_ALLOWED""#))
             // A path nothing serves is still 404.
-            #expect(try await client.execute(uri: "/v1/nothing/here", method: .get).status == .notFound)
+            #expect(try await client.send(uri: "/v1/nothing/here", method: .get).status == .notFound)
         }
     }
 }

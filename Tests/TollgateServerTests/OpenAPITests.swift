@@ -187,11 +187,11 @@ struct OpenAPIDocument {
 @Suite struct DocsRouteTests {
     @Test func theDocumentAndItsReferencePageAreServed() async throws {
         try await AppHarness.run(.sqlite) { _, client in
-            let document = try await client.execute(uri: "/openapi.yaml", method: .get)
+            let document = try await client.send(uri: "/openapi.yaml", method: .get)
             let served = String(decoding: Data(document.body.readableBytesView), as: UTF8.self)
             #expect(document.status == .ok && document.headers[.contentType]?.hasPrefix("application/yaml") == true)
             #expect(served == (try String(contentsOfFile: Repository.path("openapi.yaml"), encoding: .utf8)))
-            let reference = try await client.execute(uri: "/docs", method: .get)
+            let reference = try await client.send(uri: "/docs", method: .get)
             let page = String(decoding: Data(reference.body.readableBytesView), as: UTF8.self)
             #expect(reference.headers[.contentType] == "text/html; charset=utf-8")
             // Every operation is on the page, and nothing in it loads from elsewhere.
@@ -200,7 +200,7 @@ struct OpenAPIDocument {
                     page.contains("\(operation.method.rawValue)</span> <code>\(operation.path)</code>"), "\(operation)")
             }
             #expect(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"))
-            let home = try await client.execute(uri: "/", method: .get)
+            let home = try await client.send(uri: "/", method: .get)
             let links = String(decoding: Data(home.body.readableBytesView), as: UTF8.self)
             #expect(links.contains(#"href="/docs""#) && links.contains(#"href="/openapi.yaml""#))
         }

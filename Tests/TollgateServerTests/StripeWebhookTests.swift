@@ -25,7 +25,7 @@ import TollgateStorage
                     of: "pro_monthly_eur", with: "business_monthly_eur"
                 ).utf8)
         }
-        let response = try await client.execute(
+        let response = try await client.send(
             uri: "/v1/billing/webhook", method: .post,
             headers: [HTTPField.Name("Stripe-Signature")!: header, .contentType: "application/json"],
             body: ByteBuffer(bytes: payload))
@@ -143,7 +143,7 @@ import TollgateStorage
                     && (tampered.1["error"] as? [String: Any])?["code"] as? String == "INVALID_SIGNATURE")
             #expect(try await Self.deliver(client, event, signedAt: t0 - 301).0 == .badRequest)
             #expect(try await Self.deliver(client, event, secret: "whsec_unknown", signedAt: t0).0 == .badRequest)
-            let unsigned = try await client.execute(
+            let unsigned = try await client.send(
                 uri: "/v1/billing/webhook", method: .post,
                 body: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: event)))
             #expect(unsigned.status == .badRequest)
