@@ -13,6 +13,17 @@ struct LeaseBook {
         var usableUntil: ContinuousClock.Instant
         /// The committed count when granted, plus what this node consumed since: what a caller is told.
         var usedSeen: Int64
+        /// The committed count at the last grant: what a refusal reports.
+        var committedSeen: Int64 = 0
+        /// Unused units this node stopped using (past the usable time, or abandoned) that the
+        /// database has not been told of yet: they still count in its row.
+        var forfeited: Int64 = 0
+    }
+
+    /// What a node tells the database when it asks for more.
+    struct Report: Equatable {
+        let forfeited: Int64
+        let inflight: Int64
     }
 
     private var leases: [CounterKey: Lease] = [:]
@@ -47,32 +58,35 @@ struct LeaseBook {
         leases[key] = lease
     }
 
-    /// What this node holds in the database's eyes when it asks for more at `now`: the unused
-    /// units of a lease still usable (past its usable time they are given up: the database may
-    /// already have let it lapse) and everything in flight.
-    func holding(_ key: CounterKey, at now: ContinuousClock.Instant) -> Int64 {
-        guard let lease = leases[key] else { return 0 }
-        return (lease.usableUntil > now ? lease.remaining : 0) + lease.inflight
+    /// What this node tells the database when it asks for more at `now`: the units it gave up
+    /// and has not reported (the unused units of a lease past its usable time are given up now:
+    /// the database may already have let it lapse), and the units in flight.
+    mutating func report(_ key: CounterKey, at now: ContinuousClock.Instant) -> Report {
+        guard var lease = leases[key] else { return Report(forfeited: 0, inflight: 0) }
+        if lease.usableUntil <= now { lease.forfeit() }
+        leases[key] = lease
+        return Report(forfeited: lease.forfeited, inflight: lease.inflight)
     }
 
-    /// Records a grant asked for at `askedAt`: `granted` more units, usable until `usableUntil`,
-    /// with `used` committed by every node when it was granted.
+    /// Records a grant asked for with `reported`: `granted` more units, usable until
+    /// `usableUntil`, with `used` committed by every node when it was granted. The forfeits
+    /// reported are settled with the database; later ones wait for the next request.
     mutating func apply(
-        _ key: CounterKey, granted: Int64, used: Int64, askedAt: ContinuousClock.Instant,
-        usableUntil: ContinuousClock.Instant
+        _ key: CounterKey, granted: Int64, used: Int64, reported: Report, usableUntil: ContinuousClock.Instant
     ) {
-        var lease = leases[key] ?? Lease(remaining: 0, usableUntil: askedAt, usedSeen: 0)
-        if lease.usableUntil <= askedAt { lease.remaining = 0 }
+        var lease = leases[key] ?? Lease(remaining: 0, usableUntil: usableUntil, usedSeen: 0)
+        lease.forfeited = max(0, lease.forfeited - reported.forfeited)
         lease.remaining += granted
         lease.usableUntil = usableUntil
         lease.usedSeen = used + lease.inflight
+        lease.committedSeen = used
         leases[key] = lease
     }
 
     /// Stops using what is left of the subject's leases (every lease without a subject).
     mutating func abandon(subject: String?) {
         for (key, lease) in leases where (subject == nil || key.subject == subject) && lease.remaining > 0 {
-            leases[key]?.remaining = 0
+            leases[key]?.forfeit()
         }
     }
 
@@ -84,4 +98,12 @@ struct LeaseBook {
     }
 
     mutating func removeAll() { leases.removeAll() }
+}
+
+extension LeaseBook.Lease {
+    /// Stops using the unused units; the database hears of them at the next request.
+    fileprivate mutating func forfeit() {
+        forfeited += remaining
+        remaining = 0
+    }
 }

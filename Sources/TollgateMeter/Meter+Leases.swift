@@ -9,28 +9,33 @@ extension Meter {
         return limit
     }
 
-    /// Takes `amount` from this node's lease, asking the database for more when it runs short;
-    /// refuses when no lease can cover it (the quota is used up, or held by other nodes).
+    /// Takes `amount` from this node's lease, asking the database for more while it runs short
+    /// and the database still grants some (other callers on this node may take a grant first);
+    /// refuses only when a grant comes back empty: the committed count and the units other
+    /// consumes hold in flight leave no room for `amount`.
     func consumeFromLease(
         _ leases: QuotaLeases, key: CounterKey, target: Target, customerId: String, amount: Int64, limit: Int64
     ) async throws -> UsageOutcome {
         let quota = target.quota
         var used = leases.take(key, amount: amount)
-        if used == nil, amount <= limit {
-            try await leases.refill(
+        while used == nil, amount <= limit {
+            let grant = try await leases.refill(
                 key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from),
                 limit: limit, amount: amount
             )
             used = leases.take(key, amount: amount)
+            if grant.granted == 0 { break }
         }
         guard let used else {
-            // Nothing left to lease: refused as an exhausted quota, with the count last seen.
-            let seen = max(leases.usedSeen(key) ?? limit, limit - amount + 1)
+            // Refused as an exhausted quota, reporting the committed count (some of the rest may
+            // be in flight on other nodes, and is not counted until committed).
             let decision = Entitlements.decide(
-                catalog: catalog, plan: target.plan, quota: quota, used: seen, amount: amount,
+                catalog: catalog, plan: target.plan, quota: quota, used: limit, amount: amount,
                 exhaustedReason: target.exhaustedReason
             )
-            return outcome(decision, customerId: customerId, feature: quota.feature.id, amount: amount, usedAfter: seen)
+            let committed = min(leases.committedSeen(key) ?? limit, limit)
+            return outcome(
+                decision, customerId: customerId, feature: quota.feature.id, amount: amount, usedAfter: committed)
         }
         let decision = Entitlements.decide(
             catalog: catalog, plan: target.plan, quota: quota, used: used - amount, amount: amount,

@@ -29,7 +29,7 @@ public final class QuotaLeases: Sendable {
     /// The time leases are usable by; injected so tests move it instead of waiting.
     private let now: @Sendable () -> ContinuousClock.Instant
     /// One grant request per counter at a time; the others wait for it.
-    private let refills = Mutex<[CounterKey: Task<Void, any Error>]>([:])
+    private let refills = Mutex<[CounterKey: Task<LeaseGrant, any Error>]>([:])
 
     public init(
         store: any LeaseStore, node: String = "node-" + UUID().uuidString.prefix(8).lowercased(),
@@ -53,34 +53,38 @@ public final class QuotaLeases: Sendable {
     /// Puts back units taken for a consume that was not committed after all.
     func giveBack(_ key: CounterKey, amount: Int64) { book.withLock { $0.giveBack(key, amount: amount) } }
 
-    /// What this node last knew of the committed count (nil before its first grant).
-    func usedSeen(_ key: CounterKey) -> Int64? { book.withLock { $0.lease(key)?.usedSeen } }
-
     /// Asks the database for at least `amount` more units of `limit` (fewer, or none, if that
-    /// is all there is left).
-    func refill(_ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, amount: Int64) async throws {
-        let (task, isNew) = refills.withLock { refills -> (Task<Void, any Error>, Bool) in
-            if let running = refills[key] { return (running, false) }
+    /// is all there is left). Callers asking while a request for the counter is out wait for
+    /// it and hear its grant.
+    func refill(_ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, amount: Int64) async throws
+        -> LeaseGrant
+    {
+        let task = refills.withLock { refills -> Task<LeaseGrant, any Error> in
+            if let running = refills[key] { return running }
             let task = Task {
-                try await self.grant(
+                // Leaves the table as it ends, before anyone hears its grant: a caller that finds
+                // the grant taken and asks again starts a new request instead of hearing this one
+                // again (and spinning on it while the caller that started it waits to run).
+                defer { _ = self.refills.withLock { $0.removeValue(forKey: key) } }
+                return try await self.grant(
                     key, period: period, periodEndMillis: periodEndMillis, limit: limit, amount: amount)
             }
             refills[key] = task
-            return (task, true)
+            return task
         }
-        defer { if isNew { _ = refills.withLock { $0.removeValue(forKey: key) } } }
-        try await task.value
+        return try await task.value
     }
 
     private func grant(_ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, amount: Int64)
-        async throws
+        async throws -> LeaseGrant
     {
         let asked = now()
         let settings = self.settings
-        let holding = book.withLock { $0.holding(key, at: asked) }
+        let report = book.withLock { $0.report(key, at: asked) }
         let ttl = settings.ttl.components
         let grant = try await store.acquireLease(
-            key, period: period, periodEndMillis: periodEndMillis, limit: limit, node: node, holding: holding,
+            key, period: period, periodEndMillis: periodEndMillis, limit: limit, node: node,
+            forfeited: report.forfeited, inflight: report.inflight,
             ttlMillis: ttl.seconds * 1000 + ttl.attoseconds / 1_000_000_000_000_000
         ) { available in
             max(amount, min(settings.maximumGrant, available / settings.shareDivisor))
@@ -88,10 +92,14 @@ public final class QuotaLeases: Sendable {
         let margin = min(Duration.seconds(1), settings.ttl / 4)
         book.withLock {
             $0.apply(
-                key, granted: grant.granted, used: grant.used, askedAt: asked,
+                key, granted: grant.granted, used: grant.used, reported: report,
                 usableUntil: asked + settings.ttl - margin)
         }
+        return grant
     }
+
+    /// The committed count this node last heard of (nil before its first grant).
+    func committedSeen(_ key: CounterKey) -> Int64? { book.withLock { $0.lease(key)?.committedSeen } }
 
     /// Stops using what is left of the subject's leases (its plan changed: the limit they were
     /// granted under may be lower now). The next grant counts only what is still in flight, and

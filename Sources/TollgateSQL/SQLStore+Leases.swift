@@ -13,8 +13,8 @@ extension SQLStore {
     }
 
     public func acquireLease(
-        _ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, node: String, holding: Int64,
-        ttlMillis: Int64,
+        _ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, node: String, forfeited: Int64,
+        inflight: Int64, ttlMillis: Int64,
         amount: @Sendable (_ available: Int64) -> Int64
     ) async throws -> LeaseGrant {
         let lock = provider.kind == .postgres ? " FOR UPDATE" : ""
@@ -37,8 +37,6 @@ extension SQLStore {
                         AND period_start_ms = \(bind: key.periodStartMillis)\(unsafeRaw: lock)
                     """
                 ).first()?.decode(column: "used", as: Int64.self) ?? 0
-            // This node's own row is replaced by what it says it holds: the node knows better what
-            // it abandoned (a lease past its usable time) than the row does.
             let others =
                 try await db.raw(
                     """
@@ -48,7 +46,23 @@ extension SQLStore {
                         AND expires_at_ms > \(bind: now) AND node <> \(bind: node)
                     """
                 ).first()?.decode(column: "held", as: Int64.self) ?? 0
-            let mine = max(0, holding)
+            // This node's row, less what it gave up since it last asked. The row is read here,
+            // under the counter's lock, not computed by the node: a commit that lands while the
+            // node asks has already subtracted its units from it.
+            let own = try await db.raw(
+                """
+                SELECT outstanding, expires_at_ms FROM counter_leases
+                WHERE subject = \(bind: key.subject) AND feature = \(bind: key.feature)
+                    AND period_start_ms = \(bind: key.periodStartMillis) AND node = \(bind: node)
+                """
+            ).first()
+            let mine: Int64
+            if let own, try own.decode(column: "expires_at_ms", as: Int64.self) > now {
+                mine = max(0, try own.decode(column: "outstanding", as: Int64.self) - forfeited)
+            } else {
+                // Lapsed (or never granted): the unused units went back to the pool at the expiry.
+                mine = max(0, inflight)
+            }
             let available = max(0, limit - used - others - mine)
             let granted = min(available, max(0, amount(available)))
             try await db.raw(

@@ -18,13 +18,17 @@ public struct LeaseGrant: Sendable, Equatable {
 /// A lease lapses at its expiry: the units a crashed node held come back then.
 public protocol LeaseStore: Sendable {
     /// In one transaction, with the counter's row locked: what remains of `limit` after the
-    /// committed count, every other node's live lease and the `holding` units this node still
-    /// holds (unused, or consumed and not committed yet) is `available`; `node` gets
-    /// `amount(available)` more (clamped to what is available), and its lease becomes
-    /// `holding` + that, until `ttlMillis` from now.
+    /// committed count, every other node's live lease and what `node` still holds is
+    /// `available`; `node` gets `amount(available)` more (clamped to what is available), and its
+    /// lease grows by that, until `ttlMillis` from now.
+    ///
+    /// What `node` holds is its live lease less the `forfeited` units it stopped using since it
+    /// last asked; a lease that lapsed holds only the node's `inflight` units (taken, not
+    /// committed). Lease rows change only by differences — grants add, commits subtract,
+    /// forfeits subtract — so a commit landing while the node asks is never counted twice.
     func acquireLease(
-        _ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, node: String, holding: Int64,
-        ttlMillis: Int64,
+        _ key: CounterKey, period: String, periodEndMillis: Int64?, limit: Int64, node: String, forfeited: Int64,
+        inflight: Int64, ttlMillis: Int64,
         amount: @Sendable (_ available: Int64) -> Int64
     ) async throws -> LeaseGrant
     /// Gives back everything `node` holds (at shutdown).

@@ -125,6 +125,41 @@ enum ClusterNodes {
     }
 }
 
+/// Issue 18 items 14 and 15: bursts of concurrent consumes over three nodes, three times the
+/// limit, accept exactly the limit every round (no refusal while units remain), and every
+/// refusal reports a count that was committed.
+@Suite struct ClusterBurstTests {
+    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    func burstsOverThreeNodesAcceptExactlyTheLimit() async throws {
+        let catalog = try Fixtures.catalog
+        let clock = ManualClock(Fixtures.utc(2026, 5, 14))
+        try await ClusterNodes.withThree(catalog: catalog, clock: clock) { nodes, first in
+            for round in 0..<4 {
+                let customer = "burst\(round)"
+                _ = try await nodes[0].customers.createCustomer(id: customer, email: nil, name: nil)
+                _ = try await nodes[0].customers.changePlan(customerId: customer, planId: "pro") // searches: 100
+                let outcomes = try await withThrowingTaskGroup(of: UsageOutcome.self) { group in
+                    for index in 0..<300 {
+                        group.addTask {
+                            try await nodes[index % 3].consume(
+                                customerId: customer, featureId: "searches", amount: 1,
+                                idempotencyKey: "\(round)-\(index)")
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(outcomes.filter(\.allowed).count == 100, "round \(round)")
+                let refusals = outcomes.filter { !$0.allowed }
+                #expect(refusals.allSatisfy { $0.used <= 100 && $0.remaining == 100 - $0.used }, "round \(round)")
+                let window = PeriodMath.window(.monthly, containing: clock.now(), anchor: .distantPast)
+                let key = CounterKey(
+                    subject: "customer:\(customer)", feature: "searches", periodStartMillis: Millis.from(window.start))
+                #expect(try await first.counterValue(key) == 100, "round \(round)")
+            }
+        }
+    }
+}
+
 /// A spend cap spans features and nodes: three nodes consuming two overage-priced features of one
 /// capped customer together never spend more than the cap, and stop only when nothing more fits.
 @Suite struct ClusterSpendCapTests {

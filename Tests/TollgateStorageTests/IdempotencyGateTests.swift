@@ -172,49 +172,59 @@ import TollgateStorage
 @Suite struct LeaseBookTests {
     static let key = CounterKey(subject: "customer:c1", feature: "calls", periodStartMillis: 0)
     static let other = CounterKey(subject: "customer:c2", feature: "calls", periodStartMillis: 0)
+    static let none = LeaseBook.Report(forfeited: 0, inflight: 0)
 
     @Test func aLeaseServesUntilItsUsableTimeAndNotAfter() {
         var book = LeaseBook()
         let start = ContinuousClock.now
         #expect(book.take(Self.key, amount: 1, now: start) == nil, "nothing leased yet")
-        book.apply(Self.key, granted: 10, used: 40, askedAt: start, usableUntil: start + .seconds(9))
+        book.apply(Self.key, granted: 10, used: 40, reported: Self.none, usableUntil: start + .seconds(9))
         #expect(book.take(Self.key, amount: 3, now: start + .seconds(1)) == 43)
         #expect(book.take(Self.key, amount: 8, now: start + .seconds(1)) == nil, "only 7 left")
         #expect(book.take(Self.key, amount: 1, now: start + .seconds(9)) == nil, "past its usable time")
-        // Past the usable time, unused units are not held any more; in-flight ones are.
-        #expect(book.holding(Self.key, at: start + .seconds(1)) == 10)
-        #expect(book.holding(Self.key, at: start + .seconds(10)) == 3)
+        // While usable, nothing is given up; past the usable time the 7 unused units are (and
+        // reported once the database hears of them), the 3 in flight are still held.
+        #expect(book.report(Self.key, at: start + .seconds(1)) == LeaseBook.Report(forfeited: 0, inflight: 3))
+        let report = book.report(Self.key, at: start + .seconds(10))
+        #expect(report == LeaseBook.Report(forfeited: 7, inflight: 3))
+        book.apply(Self.key, granted: 2, used: 45, reported: report, usableUntil: start + .seconds(19))
+        #expect(book.lease(Self.key)?.forfeited == 0 && book.lease(Self.key)?.remaining == 2)
     }
 
     @Test func settledUnitsLeaveTheLeaseAndGivenBackOnesReturn() {
         var book = LeaseBook()
         let start = ContinuousClock.now
-        book.apply(Self.key, granted: 5, used: 0, askedAt: start, usableUntil: start + .seconds(9))
+        book.apply(Self.key, granted: 5, used: 0, reported: Self.none, usableUntil: start + .seconds(9))
         _ = book.take(Self.key, amount: 2, now: start)
         _ = book.take(Self.key, amount: 1, now: start)
         book.settle(Self.key, amount: 2)
         book.giveBack(Self.key, amount: 1)
         #expect(
             book.lease(Self.key)
-                == LeaseBook.Lease(remaining: 3, inflight: 0, usableUntil: start + .seconds(9), usedSeen: 2))
+                == LeaseBook.Lease(
+                    remaining: 3, inflight: 0, usableUntil: start + .seconds(9), usedSeen: 2, committedSeen: 0))
     }
 
     @Test func aGrantAfterTheUsableTimeStartsAFreshLease() {
         var book = LeaseBook()
         let start = ContinuousClock.now
-        book.apply(Self.key, granted: 5, used: 0, askedAt: start, usableUntil: start + .seconds(9))
+        book.apply(Self.key, granted: 5, used: 0, reported: Self.none, usableUntil: start + .seconds(9))
         _ = book.take(Self.key, amount: 1, now: start)
-        book.apply(Self.key, granted: 4, used: 20, askedAt: start + .seconds(12), usableUntil: start + .seconds(21))
+        let report = book.report(Self.key, at: start + .seconds(12))
+        // Forfeits that happen while the request is out wait for the next one.
+        book.apply(Self.key, granted: 4, used: 20, reported: report, usableUntil: start + .seconds(21))
         // The 4 unused units lapsed; the one in flight is still counted as seen.
         #expect(book.lease(Self.key)?.remaining == 4 && book.lease(Self.key)?.usedSeen == 21)
+        #expect(book.lease(Self.key)?.committedSeen == 20 && book.lease(Self.key)?.forfeited == 0)
     }
 
     @Test func abandonStopsOneSubjectAndEvictionForgetsLapsedIdleLeases() {
         var book = LeaseBook()
         let start = ContinuousClock.now
-        book.apply(Self.key, granted: 5, used: 0, askedAt: start, usableUntil: start + .seconds(9))
-        book.apply(Self.other, granted: 5, used: 0, askedAt: start, usableUntil: start + .seconds(9))
+        book.apply(Self.key, granted: 5, used: 0, reported: Self.none, usableUntil: start + .seconds(9))
+        book.apply(Self.other, granted: 5, used: 0, reported: Self.none, usableUntil: start + .seconds(9))
         book.abandon(subject: "customer:c1")
+        #expect(book.report(Self.key, at: start) == LeaseBook.Report(forfeited: 5, inflight: 0))
         #expect(
             book.take(Self.key, amount: 1, now: start) == nil && book.take(Self.other, amount: 1, now: start) != nil)
         #expect(book.evictLapsed(at: start + .seconds(5)) == 0)

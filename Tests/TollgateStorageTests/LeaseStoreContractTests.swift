@@ -1,0 +1,66 @@
+import Foundation
+import Synchronization
+import TestSupport
+import Testing
+import TollgateCore
+import TollgateSQL
+import TollgateStorage
+
+/// `acquireLease` on both databases: what a node holds is read from its row, which grants add to
+/// and commits subtract from, so a commit landing while the node asks is not counted twice
+/// (issue 18 item 14: such phantom units made nodes refuse while units remained).
+@Suite struct LeaseStoreContractTests {
+    static let key = CounterKey(subject: "customer:c1", feature: "searches", periodStartMillis: 1_777_593_600_000)
+    static let at = Fixtures.utc(2026, 5, 14)
+
+    /// Asks for `amount` for `node`; the grant, and the `available` the database offered.
+    static func acquire(
+        _ store: SQLStore, node: String, amount: Int64, forfeited: Int64 = 0, inflight: Int64 = 0,
+        ttlMillis: Int64 = 60_000
+    ) async throws -> (grant: LeaseGrant, available: Int64) {
+        let offered = Mutex<Int64>(-1)
+        let grant = try await store.acquireLease(
+            key, period: "monthly", periodEndMillis: nil, limit: 100, node: node, forfeited: forfeited,
+            inflight: inflight, ttlMillis: ttlMillis
+        ) { available in
+            offered.withLock { $0 = available }
+            return amount
+        }
+        return (grant, offered.withLock { $0 })
+    }
+
+    static func commit(_ store: SQLStore, node: String, units: Int64, key idempotencyKey: String) async throws {
+        let delta = CounterDelta(key: key, period: "monthly", periodEndMillis: nil, delta: units, leaseNode: node)
+        let record = IdempotencyRecord(
+            scope: "consume:c1", key: idempotencyKey, fingerprint: "f", response: "r", createdAt: at)
+        _ = try await store.commit(UsageBatch(entries: [UsageEntry(deltas: [delta], record: record)], at: at))
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func aCommitLandingWhileANodeAsksIsCountedOnce(database: TestDatabase) async throws {
+        try await database.withStore { store, _ in
+            let first = try await Self.acquire(store, node: "a", amount: 10)
+            #expect(first.grant == LeaseGrant(granted: 10, used: 0) && first.available == 100)
+            // Node a took 3 units and its commit landed; a's memory still says 3 in flight when
+            // it asks again. Its row says 7: a holds 7, and 100 - 3 - 7 = 90 are free.
+            try await Self.commit(store, node: "a", units: 3, key: "k1")
+            let again = try await Self.acquire(store, node: "a", amount: 5, inflight: 3)
+            #expect(again.grant == LeaseGrant(granted: 5, used: 3) && again.available == 90)
+            // Another node sees a's 12 and the 3 committed.
+            #expect(try await Self.acquire(store, node: "b", amount: 0).available == 85)
+        }
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func forfeitedUnitsReturnAndALapsedLeaseHoldsOnlyWhatIsInFlight(database: TestDatabase) async throws {
+        try await database.withStore { store, _ in
+            _ = try await Self.acquire(store, node: "a", amount: 10)
+            // a gave up 6 unused units (its plan changed): they are free again.
+            #expect(try await Self.acquire(store, node: "a", amount: 0, forfeited: 6).available == 96)
+            #expect(try await Self.acquire(store, node: "b", amount: 0).available == 96)
+            // A lease that lapsed holds only a's 2 in flight, whatever its row said.
+            _ = try await Self.acquire(store, node: "c", amount: 20, ttlMillis: -1)
+            #expect(try await Self.acquire(store, node: "c", amount: 0, inflight: 2).available == 94)
+        }
+    }
+}
