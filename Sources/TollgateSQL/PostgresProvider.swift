@@ -19,7 +19,10 @@ public final class PostgresProvider: DatabaseProvider {
         configuration.options.maximumConnections = maximumConnections
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let client = self.client
-        runTask = Task { await client.run() }
+        // Started immediately, on this thread up to its first suspension: the client is running
+        // before anyone can lease a connection from it (a plain Task may start later, and then
+        // PostgresNIO warns "run() hasn't been called yet" at every early lease).
+        runTask = Task.immediate { await client.run() }
         self.logger = logger
     }
 

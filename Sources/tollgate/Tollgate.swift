@@ -14,7 +14,9 @@ struct Tollgate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tollgate",
         abstract: "Entitlements, metering and billing for SaaS products.",
-        subcommands: [Serve.self, Migrate.self, Keys.self, CatalogCommand.self, Customers.self, BenchCommand.self]
+        subcommands: [
+            Serve.self, Migrate.self, Status.self, Keys.self, CatalogCommand.self, Customers.self, BenchCommand.self,
+        ]
     )
 }
 
@@ -227,6 +229,60 @@ struct CatalogCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what the database holds: rows and disk per table, and the bytes each row costs.",
+        discussion: """
+            idempotency_keys grows by one row per consume and is purged after the retention
+            (serve --idempotency-retention-days, 1 by default): its size is the price of retries.
+            """)
+
+    @OptionGroup var databaseOptions: DatabaseOptions
+
+    func run() async throws {
+        let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
+        let sizes: [TableSize]
+        do {
+            sizes = try await store.tableSizes()
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        await store.shutdown()
+        print("Database: \(databaseOptions.summary)")
+        print(StatusReport.table(sizes))
+    }
+}
+
+/// `tollgate status`'s table, as text.
+enum StatusReport {
+    static func table(_ sizes: [TableSize]) -> String {
+        let header = ["table", "rows", "size", "per row"]
+        let rows = sizes.map { size in
+            [size.table, size.rows.formatted(), bytes(size.bytes), size.bytesPerRow.map { "\($0) B" } ?? "–"]
+        }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        return ([header] + rows).map { cells in
+            cells.enumerated().map { column, cell in
+                column == 0
+                    ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: widths[column] - cell.count) + cell
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+
+    static func bytes(_ count: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
     }
 }
 
