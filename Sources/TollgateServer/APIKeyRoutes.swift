@@ -71,7 +71,8 @@ struct APIKeyRoutes: Sendable {
 
     @Sendable func rotate(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let id = try Validate.pathIdentifier(context)
-        let body = try await request.decode(as: RotateRequest.self, context: context)
+        // The body is optional (the document says so): without one, the default grace period.
+        let body = try await JSONBody.decodeOptional(RotateRequest.self, from: request, context: context)
         let grace = body.gracePeriodSeconds?.value ?? 86_400
         guard (0...Self.maximumGraceSeconds).contains(grace) else {
             throw DomainError.invalidField("gracePeriodSeconds", "must be from 0 to \(Self.maximumGraceSeconds)")

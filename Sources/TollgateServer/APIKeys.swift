@@ -95,12 +95,13 @@ public final class APIKeyAuthenticator: RouterMiddleware, Sendable {
         }
         guard let record = try await store.apiKey(secretHash: hash) else {
             known.withLock { _ = $0.removeValue(forKey: hash) }
-            unknown.withLock { $0.set(hash, now) }
+            unknown.withLock { _ = $0.set(hash, now) }
             return nil
         }
         unknown.withLock { _ = $0.removeValue(forKey: hash) }
         known.withLock { cache in
-            cache.set(hash, Cached(record: record, fetchedAt: now, lastUsedWritten: cache.peek(hash)?.lastUsedWritten))
+            let written = cache.peek(hash)?.lastUsedWritten
+            _ = cache.set(hash, Cached(record: record, fetchedAt: now, lastUsedWritten: written))
         }
         try await touch(hash: hash, record: record, now: now)
         return record

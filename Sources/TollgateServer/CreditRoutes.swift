@@ -94,7 +94,9 @@ struct CreditRoutes: Sendable {
             throw DomainError.invalidField("priority", "must be from -1000 to 1000")
         }
         let movement = try await credits.grant(
-            customerId: id, amount: body.amount.value, creditType: body.creditType, expiresAt: body.expiresAt,
+            customerId: id, amount: body.amount.value,
+            creditType: try body.creditType.map { try Validate.identifier($0, field: "creditType") },
+            expiresAt: body.expiresAt,
             priority: Int(priority),
             reason: reason, reference: try Validate.optionalText(body.reference, field: "reference", maximum: 255),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
@@ -128,7 +130,9 @@ struct CreditRoutes: Sendable {
             return value
         }
         let entries = try await credits.history(
-            customerId: id, creditType: query.get("creditType"), before: cursor, limit: limit)
+            customerId: id,
+            creditType: try query.get("creditType").map { try Validate.identifier($0, field: "creditType") },
+            before: cursor, limit: limit)
         return (id, entries, limit)
     }
 
@@ -162,7 +166,7 @@ struct CreditRoutes: Sendable {
         let body = try await request.decode(as: DebitRequest.self, context: context)
         let movement = try await credits.debit(
             customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value,
-            creditType: body.creditType,
+            creditType: try body.creditType.map { try Validate.identifier($0, field: "creditType") },
             reference: try Validate.optionalText(body.reference, field: "reference", maximum: 255),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
@@ -173,7 +177,7 @@ struct CreditRoutes: Sendable {
         let body = try await request.decode(as: ReserveRequest.self, context: context)
         let movement = try await credits.reserve(
             customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value,
-            creditType: body.creditType,
+            creditType: try body.creditType.map { try Validate.identifier($0, field: "creditType") },
             ttlSeconds: body.ttlSeconds?.value ?? 300,
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )

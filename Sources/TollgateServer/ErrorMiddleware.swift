@@ -150,7 +150,14 @@ final class RouteMethods: Sendable {
                     }
             }
         }
-        return matching.reduce(into: Set<String>()) { $0.formUnion($1.methods) }.sorted()
+        // The most literal templates name the resource (`…/members/invite`, not `…/members/{userId}`
+        // read with the id "invite"), as the document lists it.
+        func literals(_ route: (segments: [Substring], methods: Set<String>)) -> Int {
+            route.segments.filter { !$0.hasPrefix("{") }.count
+        }
+        let best = matching.map(literals).max()
+        return matching.filter { literals($0) == best }.reduce(into: Set<String>()) { $0.formUnion($1.methods) }
+            .sorted()
     }
 }
 

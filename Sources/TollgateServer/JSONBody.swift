@@ -11,21 +11,35 @@ public struct TollgateRequestDecoder: RequestDecoder {
     public func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws
         -> T
     {
-        try await JSONBody.decode(type, from: request)
+        try await JSONBody.decode(type, from: request, endpoint: context.endpointPath)
     }
 }
 
 enum JSONBody {
     static let maximumBytes = 1 << 20
 
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+    /// A body the document marks optional: none at all reads as `{}`.
+    static func decodeOptional<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext)
+        async throws -> T
+    {
+        let data = try await collect(request)
+        let body = data.isEmpty ? Data("{}".utf8) : data
+        return try decode(type, from: body, nulls: (request.method.rawValue, context.endpointPath))
+    }
+
+    /// `endpoint` (the route's template) says which fields the document lets be null.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, endpoint: String?) async throws -> T {
+        try decode(type, from: try await collect(request), nulls: (request.method.rawValue, endpoint))
+    }
+
+    private static func collect(_ request: Request) async throws -> Data {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maximumBytes)
         } catch {
             throw HTTPOnlyError(.payloadTooLarge, "request body is larger than \(maximumBytes) bytes")
         }
-        return try decode(type, from: Data(buffer.readableBytesView))
+        return Data(buffer.readableBytesView)
     }
 
     private static let decoder: JSONDecoder = {
@@ -33,7 +47,7 @@ enum JSONBody {
         // ISO 8601, and an error that names the field (Foundation's own loses it on Linux).
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
-            guard let date = try? Date(text, strategy: .iso8601) else {
+            guard let date = RFC3339.date(text) else {
                 throw DomainError.invalidField(
                     fieldPath(decoder.codingPath), "expected an ISO 8601 time such as 2026-05-01T00:00:00Z")
             }
@@ -42,10 +56,14 @@ enum JSONBody {
         return decoder
     }()
 
-    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, nulls: (method: String, endpoint: String?)? = nil)
+        throws -> T
+    {
         guard !data.isEmpty else { throw DomainError(.invalidJSON, "request body is empty: expected a JSON object") }
         do {
-            return try decoder.decode(T.self, from: data)
+            let decoded = try decoder.decode(T.self, from: data)
+            if let nulls { try RequestNulls.check(data, method: nulls.method, endpoint: nulls.endpoint) }
+            return decoded
         } catch let error as DomainError {
             throw error
         } catch let error as DecodingError {
@@ -111,11 +129,13 @@ enum Validate {
         return try identifier(decoded, field: name)
     }
 
-    /// Ids (customers, workspaces, keys, idempotency keys…) are 1 to 255 bytes of UTF-8 with no
-    /// control character; any other character is allowed, and is percent-encoded in a path.
+    /// Ids (customers, workspaces, keys, idempotency keys…) are 1 to 255 characters (Unicode
+    /// scalars, as JSON Schema's `maxLength` counts) with no control character; any other
+    /// character is allowed, and is percent-encoded in a path. The document's `Id` schema says
+    /// the same.
     static func identifier(_ value: String, field: String) throws -> String {
-        guard (1...255).contains(value.utf8.count) else {
-            throw DomainError.invalidField(field, "must be 1 to 255 bytes long")
+        guard (1...255).contains(value.unicodeScalars.count) else {
+            throw DomainError.invalidField(field, "must be 1 to 255 characters long")
         }
         // The control category (Cc) is exactly U+0000–U+001F and U+007F–U+009F; comparing code
         // points is much cheaper than looking up each scalar's properties.
@@ -127,8 +147,9 @@ enum Validate {
 
     static func optionalText(_ value: String?, field: String, maximum: Int = 1024) throws -> String? {
         guard let value else { return nil }
-        guard value.utf8.count <= maximum else {
-            throw DomainError.invalidField(field, "must be at most \(maximum) bytes long")
+        // Characters (Unicode scalars), as the document's `maxLength` counts them.
+        guard value.unicodeScalars.count <= maximum else {
+            throw DomainError.invalidField(field, "must be at most \(maximum) characters long")
         }
         return value
     }
@@ -162,5 +183,57 @@ struct WholeNumber: Decodable {
             throw DomainError.invalidField(field, "expected a whole number, got a fraction")
         }
         throw DomainError.invalidField(field, "number out of range")
+    }
+}
+
+/// RFC 3339 times (OpenAPI's `date-time`) and days, read exactly as the document's `Timestamp`
+/// and `Day` patterns describe them (`[0-9]`, not `\d`: that matches any script's digits in
+/// Python and Swift): a time with `Z` or an offset, optional fractional seconds,
+/// `T`/`t`; fields within their ranges. A day past its month's end rolls over (February 30th is
+/// March 2nd), so whatever the pattern admits is a time.
+enum RFC3339 {
+    static let timestampPattern =
+        #"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"#
+        + #"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"#
+    static let dayPattern = #"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"#
+
+    /// A time (`2026-05-01T12:00:00Z`), or nil.
+    static func date(_ text: String) -> Date? {
+        guard matches(text, timestampPattern) else { return nil }
+        let scalars = Array(text.unicodeScalars)
+        func number(_ from: Int, _ count: Int) -> Int {
+            scalars[from..<(from + count)].reduce(0) { $0 * 10 + Int($1.value - 48) }
+        }
+        var index = 19
+        var fraction = 0.0
+        if scalars[index] == "." {
+            var end = index + 1
+            while end < scalars.count, ("0"..."9").contains(scalars[end]) { end += 1 }
+            fraction = Double("0" + String(String.UnicodeScalarView(scalars[index..<end]))) ?? 0
+            index = end
+        }
+        var offset = 0
+        if scalars[index] == "+" || scalars[index] == "-" {
+            offset = (number(index + 1, 2) * 3600 + number(index + 4, 2) * 60) * (scalars[index] == "-" ? -1 : 1)
+        }
+        let components = DateComponents(
+            year: number(0, 4), month: number(5, 2), day: number(8, 2), hour: number(11, 2),
+            minute: number(14, 2), second: number(17, 2))
+        return PeriodMath.utcCalendar.date(from: components).map {
+            $0.addingTimeInterval(fraction - TimeInterval(offset))
+        }
+    }
+
+    /// A day (`2026-05-01`, midnight UTC), or nil.
+    static func day(_ text: String) -> Date? {
+        guard matches(text, dayPattern) else { return nil }
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        return PeriodMath.utcCalendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2]))
+    }
+
+    private static func matches(_ text: String, _ pattern: String) -> Bool {
+        // Built per call (a Regex is not Sendable, so it cannot be a shared constant): times are
+        // parsed on a few routes' bodies and queries only, never on the meter's.
+        (try? Regex(pattern).wholeMatch(in: text)) != nil
     }
 }

@@ -121,12 +121,10 @@ struct APIv1Routes: Sendable {
         let workspace: String?
     }
 
-    /// The idempotency key may come in the body or, as with Stripe, in an `Idempotency-Key` header.
+    /// The idempotency key comes in the body, as on every other mutating route.
     private func usageChange(_ request: Request, context: AuthenticatedContext) async throws -> UsageChange {
         let body = try await request.decode(as: UsageChangeRequest.self, context: context)
-        guard let key = body.idempotencyKey ?? request.headers[HTTPField.Name("Idempotency-Key")!] else {
-            throw DomainError.missingField("idempotencyKey")
-        }
+        guard let key = body.idempotencyKey else { throw DomainError.missingField("idempotencyKey") }
         return UsageChange(
             customer: try Validate.identifier(body.customer, field: "customer"),
             feature: try Validate.identifier(body.feature, field: "feature"),
@@ -152,9 +150,7 @@ enum QueryDate {
 
     static func parse(_ value: String?, field: String) throws -> Date? {
         guard let value else { return nil }
-        if let date = try? Date(value, strategy: .iso8601) { return date }
-        let dayOnly = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day()
-        if let date = try? Date(value, strategy: dayOnly) { return date }
+        if let date = RFC3339.date(value) ?? RFC3339.day(value) { return date }
         throw HTTPOnlyError(
             .invalidQuery, "\(field): expected a date such as 2026-05-01 or 2026-05-01T00:00:00Z", field: field)
     }

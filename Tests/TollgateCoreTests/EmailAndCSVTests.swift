@@ -1,4 +1,5 @@
 import Foundation
+import PropertyBased
 import Testing
 
 @testable import TollgateCore
@@ -29,6 +30,46 @@ import Testing
             _ = try EmailAddress.normalized(input, field: "customer.email")
         } catch {
             #expect(error.field == "customer.email")
+        }
+    }
+}
+
+/// The document's `Email` pattern (`EmailAddress.pattern`) and `EmailAddress.normalized` accept
+/// exactly the same strings: schemathesis holds the server to the pattern, this holds the pattern
+/// to the server. Strings are built from pieces that sit on every rule's edge.
+@Suite struct EmailPatternAgreementTests {
+    static let pieces = [
+        "a", "Z", "0", "-", ".", "@", "+", "'", "!", "_", "é", "ü", "€", "\u{301}", "\u{A0}", "\u{85}", "\u{2028}",
+        "\u{3000}", " ", "\t", "\n", "\r", "<", ",", "\"", "example", "com", String(repeating: "b", count: 60),
+        "bcd", ".co",
+    ]
+
+    @Test func thePatternAndTheRulesAgree() async throws {
+        let regex = try NSRegularExpression(pattern: EmailAddress.pattern)
+        let strings = Gen.int(in: 0...(Self.pieces.count - 1)).array(of: 0...12).map { indices in
+            indices.map { Self.pieces[$0] }.joined()
+        }
+        // Mostly well-formed shapes (a local part, @, a domain), to reach the length limits.
+        let part = Gen.int(in: 0...(Self.pieces.count - 1)).array(of: 0...6).map { indices in
+            indices.map { Self.pieces[$0] }.joined()
+        }
+        let addresses = zip(part, part).map { local, domain in "\(local)@\(domain).com" }
+        await propertyCheck(count: 3000, input: addresses) { text in
+            let accepted = (try? EmailAddress.normalized(text)) != nil
+            let range = NSRange(text.startIndex..., in: text)
+            let matched = regex.firstMatch(in: text, options: [.anchored], range: range)?.range == range
+            #expect(accepted == matched, "\(text.debugDescription): rules \(accepted), pattern \(matched)")
+        }
+        await propertyCheck(count: 3000, input: strings) { text in
+            let accepted = (try? EmailAddress.normalized(text)) != nil
+            let range = NSRange(text.startIndex..., in: text)
+            let matched = regex.firstMatch(in: text, options: [.anchored], range: range)?.range == range
+            #expect(accepted == matched, "\(text.debugDescription): rules \(accepted), pattern \(matched)")
+        }
+        // The shapes that must pass, checked against the pattern too.
+        for valid in ["ada@example.com", "élodie@exemple.fr", "o'brien@example.ie", "a@xn--bcher-kva.example"] {
+            let range = NSRange(valid.startIndex..., in: valid)
+            #expect(regex.firstMatch(in: valid, options: [.anchored], range: range)?.range == range, "\(valid)")
         }
     }
 }

@@ -185,6 +185,34 @@ struct OpenAPIDocument {
 
 /// Issue 18 item 20: the document and a readable reference are served by the binary itself.
 @Suite struct DocsRouteTests {
+    /// The patterns schemathesis holds the server to are the server's own rules, word for word:
+    /// e-mail addresses, times and days, and ids (checked against `Validate.identifier` on
+    /// strings at the edges of its rules).
+    @Test func thePatternsOfTheDocumentAreTheServersRules() throws {
+        let schemas = try #require(
+            (try OpenAPIDocument.load().root["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        func pattern(_ name: String) -> String? { (schemas[name] as? [String: Any])?["pattern"] as? String }
+        #expect(pattern("Email") == EmailAddress.pattern)
+        #expect(pattern("Timestamp") == RFC3339.timestampPattern)
+        #expect(pattern("Day") == RFC3339.dayPattern)
+        let id = try NSRegularExpression(pattern: try #require(pattern("Id")))
+        let samples = [
+            "", "a", "café 42", "a/b", "user@42", "\u{0}", "a\nb", "\u{7F}", "\u{85}", "\u{9F}", "\u{A0}", "tab\there",
+            String(repeating: "x", count: 255), String(repeating: "é", count: 255), String(repeating: "x", count: 256),
+        ]
+        for sample in samples {
+            let range = NSRange(sample.startIndex..., in: sample)
+            let matched = id.firstMatch(in: sample, options: [.anchored], range: range)?.range == range
+            let length = sample.unicodeScalars.count
+            let inDocument = matched && (1...255).contains(length)
+            #expect(
+                inDocument == ((try? Validate.identifier(sample, field: "id")) != nil),
+                "\(sample.debugDescription.prefix(40))")
+        }
+        #expect(RFC3339.date("2026-02-30T12:00:00.5+01:00") == RFC3339.date("2026-03-02T11:00:00.5Z"))
+        #expect(RFC3339.date("2026-05-01") == nil && RFC3339.day("2026-05-01") != nil)
+    }
+
     @Test func theDocumentAndItsReferencePageAreServed() async throws {
         try await AppHarness.run(.sqlite) { _, client in
             let document = try await client.send(uri: "/openapi.yaml", method: .get)

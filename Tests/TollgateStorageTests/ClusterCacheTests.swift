@@ -225,7 +225,7 @@ enum ClusterNodes {
             let key = CounterKey(subject: "customer:c1", feature: "searches", periodStartMillis: 0)
             let other = CounterKey(subject: "customer:c2", feature: "searches", periodStartMillis: 0)
             for counter in [key, other] {
-                try await leases.refill(counter, period: "lifetime", periodEndMillis: nil, limit: 1000, amount: 1)
+                _ = try await leases.refill(counter, period: "lifetime", periodEndMillis: nil, limit: 1000, amount: 1)
             }
             // A grant takes an eighth of what is left: 125 of 1,000.
             #expect(leases.take(key, amount: 1) != nil && leases.take(other, amount: 1) != nil)
@@ -233,7 +233,7 @@ enum ClusterNodes {
             #expect(leases.take(key, amount: 1) == nil, "c1's leftover is no longer used")
             #expect(leases.take(other, amount: 1) != nil, "other customers keep theirs")
             // The next grant counts only the units still in flight as held.
-            try await leases.refill(key, period: "lifetime", periodEndMillis: nil, limit: 1000, amount: 1)
+            _ = try await leases.refill(key, period: "lifetime", periodEndMillis: nil, limit: 1000, amount: 1)
             #expect(leases.take(key, amount: 1) != nil)
         }
     }

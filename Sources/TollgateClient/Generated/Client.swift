@@ -1888,9 +1888,8 @@ public struct Client: APIProtocol {
     }
     /// Record usage if it fits, exactly and durably. Scope: usage:write.
     ///
-    /// Answered only once the usage is committed. Concurrent calls never exceed a limit. The
-    /// idempotency key may also be sent as an `Idempotency-Key` header. A refusal is not
-    /// recorded: retrying the same key after an upgrade can succeed. Boolean features cannot be
+    /// Answered only once the usage is committed. Concurrent calls never exceed a limit. A
+    /// refusal is not recorded: retrying the same key after an upgrade can succeed. Boolean features cannot be
     /// consumed (400); check them.
     ///
     ///
@@ -1910,11 +1909,6 @@ public struct Client: APIProtocol {
                     method: .post
                 )
                 suppressMutabilityWarning(&request)
-                try converter.setHeaderFieldAsURI(
-                    in: &request.headerFields,
-                    name: "Idempotency-Key",
-                    value: input.headers.idempotencyKey
-                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -2356,11 +2350,6 @@ public struct Client: APIProtocol {
                     method: .post
                 )
                 suppressMutabilityWarning(&request)
-                try converter.setHeaderFieldAsURI(
-                    in: &request.headerFields,
-                    name: "Idempotency-Key",
-                    value: input.headers.idempotencyKey
-                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept

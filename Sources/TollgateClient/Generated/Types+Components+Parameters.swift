@@ -19,15 +19,11 @@ public import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/parameters` section of the OpenAPI document.
     public enum Parameters {
-        /// The product's own user id (1 to 255 bytes, no control characters).
+        /// The product's own user id (1 to 255 characters, no control characters).
         ///
         /// - Remark: Generated from `#/components/parameters/CustomerId`.
-        public typealias CustomerId = Swift.String
+        public typealias CustomerId = Components.Schemas.Id
         /// - Remark: Generated from `#/components/parameters/APIKeyId`.
-        public typealias APIKeyId = Swift.String
-        /// Alternative to the body's `idempotencyKey`.
-        ///
-        /// - Remark: Generated from `#/components/parameters/IdempotencyKeyHeader`.
-        public typealias IdempotencyKeyHeader = Swift.String
+        public typealias APIKeyId = Components.Schemas.Id
     }
 }

@@ -193,12 +193,12 @@ extension Components {
                 /// - Remark: Generated from `#/components/responses/SpendCap/content/json`.
                 public struct JsonPayload: Codable, Hashable, Sendable {
                     /// - Remark: Generated from `#/components/responses/SpendCap/content/json/customer`.
-                    public var customer: Swift.String
+                    public var customer: Components.Schemas.Id
                     /// Creates a new `JsonPayload`.
                     ///
                     /// - Parameters:
                     ///   - customer:
-                    public init(customer: Swift.String) {
+                    public init(customer: Components.Schemas.Id) {
                         self.customer = customer
                     }
                     public enum CodingKeys: String, CodingKey {

@@ -133,9 +133,9 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/CreateCustomerRequest`.
         public struct CreateCustomerRequest: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/CreateCustomerRequest/id`.
-            public var id: Swift.String
+            public var id: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/CreateCustomerRequest/email`.
-            public var email: Swift.String?
+            public var email: Components.Schemas.Email?
             /// - Remark: Generated from `#/components/schemas/CreateCustomerRequest/name`.
             public var name: Swift.String?
             /// Creates a new `CreateCustomerRequest`.
@@ -145,8 +145,8 @@ extension Components {
             ///   - email:
             ///   - name:
             public init(
-                id: Swift.String,
-                email: Swift.String? = nil,
+                id: Components.Schemas.Id,
+                email: Components.Schemas.Email? = nil,
                 name: Swift.String? = nil
             ) {
                 self.id = id
@@ -223,7 +223,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/Customer/name`.
             public var name: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Customer/plan`.
-            public var plan: Swift.String
+            public var plan: Components.Schemas.Id
             /// Start of the customer's billing cycle.
             ///
             /// - Remark: Generated from `#/components/schemas/Customer/billingAnchor`.
@@ -267,7 +267,7 @@ extension Components {
                 id: Swift.String,
                 email: Swift.String? = nil,
                 name: Swift.String? = nil,
-                plan: Swift.String,
+                plan: Components.Schemas.Id,
                 billingAnchor: Foundation.Date,
                 createdAt: Foundation.Date,
                 addOns: Components.Schemas.Customer.AddOnsPayload,
@@ -296,7 +296,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/Entitlements`.
         public struct Entitlements: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Entitlements/customer`.
-            public var customer: Swift.String
+            public var customer: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/Entitlements/plan`.
             public struct PlanPayload: Codable, Hashable, Sendable {
                 /// - Remark: Generated from `#/components/schemas/Entitlements/plan/id`.
@@ -331,7 +331,7 @@ extension Components {
             ///   - plan:
             ///   - features:
             public init(
-                customer: Swift.String,
+                customer: Components.Schemas.Id,
                 plan: Components.Schemas.Entitlements.PlanPayload,
                 features: [Components.Schemas.FeatureEntitlement]
             ) {
@@ -348,7 +348,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/FeatureEntitlement`.
         public struct FeatureEntitlement: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/FeatureEntitlement/feature`.
-            public var feature: Swift.String
+            public var feature: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/FeatureEntitlement/name`.
             public var name: Swift.String
             /// - Remark: Generated from `#/components/schemas/FeatureEntitlement/type`.
@@ -395,7 +395,7 @@ extension Components {
             ///   - period:
             ///   - resetsAt: null for lifetime counters.
             public init(
-                feature: Swift.String,
+                feature: Components.Schemas.Id,
                 name: Swift.String,
                 _type: Components.Schemas.FeatureEntitlement._TypePayload,
                 included: Swift.Bool,
@@ -430,7 +430,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/UsageHistory`.
         public struct UsageHistory: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/UsageHistory/customer`.
-            public var customer: Swift.String
+            public var customer: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/UsageHistory/from`.
             public var from: Foundation.Date
             /// - Remark: Generated from `#/components/schemas/UsageHistory/to`.
@@ -438,7 +438,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/UsageHistory/UsagePayload`.
             public struct UsagePayloadPayload: Codable, Hashable, Sendable {
                 /// - Remark: Generated from `#/components/schemas/UsageHistory/UsagePayload/feature`.
-                public var feature: Swift.String
+                public var feature: Components.Schemas.Id
                 /// - Remark: Generated from `#/components/schemas/UsageHistory/UsagePayload/period`.
                 @frozen public enum PeriodPayload: String, Codable, Hashable, Sendable, CaseIterable {
                     case monthly = "monthly"
@@ -462,7 +462,7 @@ extension Components {
                 ///   - periodEnd:
                 ///   - used:
                 public init(
-                    feature: Swift.String,
+                    feature: Components.Schemas.Id,
                     period: Components.Schemas.UsageHistory.UsagePayloadPayload.PeriodPayload,
                     periodStart: Foundation.Date,
                     periodEnd: Foundation.Date? = nil,
@@ -494,7 +494,7 @@ extension Components {
             ///   - to:
             ///   - usage:
             public init(
-                customer: Swift.String,
+                customer: Components.Schemas.Id,
                 from: Foundation.Date,
                 to: Foundation.Date,
                 usage: Components.Schemas.UsageHistory.UsagePayload
@@ -514,15 +514,15 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/CheckRequest`.
         public struct CheckRequest: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/CheckRequest/customer`.
-            public var customer: Swift.String
+            public var customer: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/CheckRequest/feature`.
-            public var feature: Swift.String
+            public var feature: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/CheckRequest/amount`.
             public var amount: Swift.Int64?
             /// Act inside this workspace: the customer must be a member who may use features (a VIEWER gets 403); on a plan with workspacePools the workspace's shared quota applies (WORKSPACE_QUOTA_EXHAUSTED).
             ///
             /// - Remark: Generated from `#/components/schemas/CheckRequest/workspace`.
-            public var workspace: Swift.String?
+            public var workspace: Components.Schemas.Id?
             /// Creates a new `CheckRequest`.
             ///
             /// - Parameters:
@@ -531,10 +531,10 @@ extension Components {
             ///   - amount:
             ///   - workspace: Act inside this workspace: the customer must be a member who may use features (a VIEWER gets 403); on a plan with workspacePools the workspace's shared quota applies (WORKSPACE_QUOTA_EXHAUSTED).
             public init(
-                customer: Swift.String,
-                feature: Swift.String,
+                customer: Components.Schemas.Id,
+                feature: Components.Schemas.Id,
                 amount: Swift.Int64? = nil,
-                workspace: Swift.String? = nil
+                workspace: Components.Schemas.Id? = nil
             ) {
                 self.customer = customer
                 self.feature = feature
@@ -551,19 +551,17 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/UsageChangeRequest`.
         public struct UsageChangeRequest: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/UsageChangeRequest/customer`.
-            public var customer: Swift.String
+            public var customer: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/UsageChangeRequest/feature`.
-            public var feature: Swift.String
+            public var feature: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/UsageChangeRequest/amount`.
             public var amount: Swift.Int64?
             /// Act inside this workspace: the customer must be a member who may use features (a VIEWER gets 403); on a plan with workspacePools the workspace's shared quota applies (WORKSPACE_QUOTA_EXHAUSTED).
             ///
             /// - Remark: Generated from `#/components/schemas/UsageChangeRequest/workspace`.
-            public var workspace: Swift.String?
-            /// Required here or in the Idempotency-Key header.
-            ///
+            public var workspace: Components.Schemas.Id?
             /// - Remark: Generated from `#/components/schemas/UsageChangeRequest/idempotencyKey`.
-            public var idempotencyKey: Swift.String?
+            public var idempotencyKey: Components.Schemas.Id
             /// Creates a new `UsageChangeRequest`.
             ///
             /// - Parameters:
@@ -571,13 +569,13 @@ extension Components {
             ///   - feature:
             ///   - amount:
             ///   - workspace: Act inside this workspace: the customer must be a member who may use features (a VIEWER gets 403); on a plan with workspacePools the workspace's shared quota applies (WORKSPACE_QUOTA_EXHAUSTED).
-            ///   - idempotencyKey: Required here or in the Idempotency-Key header.
+            ///   - idempotencyKey:
             public init(
-                customer: Swift.String,
-                feature: Swift.String,
+                customer: Components.Schemas.Id,
+                feature: Components.Schemas.Id,
                 amount: Swift.Int64? = nil,
-                workspace: Swift.String? = nil,
-                idempotencyKey: Swift.String? = nil
+                workspace: Components.Schemas.Id? = nil,
+                idempotencyKey: Components.Schemas.Id
             ) {
                 self.customer = customer
                 self.feature = feature
@@ -593,18 +591,81 @@ extension Components {
                 case idempotencyKey
             }
         }
+        /// An identifier: customers, workspaces, features, plans, idempotency keys, tokens. 1 to 255 characters, none of them a control character (U+0000–U+001F, U+007F–U+009F); anything else is allowed, percent-encoded in a path.
+        ///
+        /// - Remark: Generated from `#/components/schemas/Id`.
+        public typealias Id = Swift.String
+        /// A day (`2026-05-01`, midnight UTC) or an RFC 3339 time (`2026-05-01T12:00:00Z`).
+        ///
+        /// - Remark: Generated from `#/components/schemas/DateOrTime`.
+        public struct DateOrTime: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/DateOrTime/value1`.
+            public var value1: Components.Schemas.Day?
+            /// - Remark: Generated from `#/components/schemas/DateOrTime/value2`.
+            public var value2: Components.Schemas.Timestamp?
+            /// Creates a new `DateOrTime`.
+            ///
+            /// - Parameters:
+            ///   - value1:
+            ///   - value2:
+            public init(
+                value1: Components.Schemas.Day? = nil,
+                value2: Components.Schemas.Timestamp? = nil
+            ) {
+                self.value1 = value1
+                self.value2 = value2
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                var errors: [any Swift.Error] = []
+                do {
+                    self.value1 = try decoder.decodeFromSingleValueContainer()
+                } catch {
+                    errors.append(error)
+                }
+                do {
+                    self.value2 = try decoder.decodeFromSingleValueContainer()
+                } catch {
+                    errors.append(error)
+                }
+                try Swift.DecodingError.verifyAtLeastOneSchemaIsNotNil(
+                    [
+                        self.value1,
+                        self.value2
+                    ],
+                    type: Self.self,
+                    codingPath: decoder.codingPath,
+                    errors: errors
+                )
+            }
+            public func encode(to encoder: any Swift.Encoder) throws {
+                try encoder.encodeFirstNonNilValueToSingleValueContainer([
+                    self.value1,
+                    self.value2
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/Day`.
+        public typealias Day = Swift.String
+        /// An RFC 3339 time: `Z` or an offset, optional fractional seconds. A day past its month's end rolls over (February 30th is March 2nd).
+        ///
+        /// - Remark: Generated from `#/components/schemas/Timestamp`.
+        public typealias Timestamp = Foundation.Date
+        /// An e-mail address mail can carry: a dot-atom local part (ASCII letters, digits and !#$%&'*+/=?^_`{|}~-, or any character past U+00A0 but a space), @, and a domain of at least two labels of letters, digits and inner hyphens. At most 254 characters, 64 before the @, 63 per label. Compared without case.
+        ///
+        /// - Remark: Generated from `#/components/schemas/Email`.
+        public typealias Email = Swift.String
         /// - Remark: Generated from `#/components/schemas/UsageEvent`.
         public struct UsageEvent: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/UsageEvent/customer`.
-            public var customer: Swift.String
+            public var customer: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/UsageEvent/feature`.
-            public var feature: Swift.String
+            public var feature: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/UsageEvent/amount`.
-            public var amount: Swift.Int?
+            public var amount: Swift.Int64?
             /// - Remark: Generated from `#/components/schemas/UsageEvent/idempotencyKey`.
-            public var idempotencyKey: Swift.String
+            public var idempotencyKey: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/UsageEvent/workspace`.
-            public var workspace: Swift.String?
+            public var workspace: Components.Schemas.Id?
             /// Creates a new `UsageEvent`.
             ///
             /// - Parameters:
@@ -614,11 +675,11 @@ extension Components {
             ///   - idempotencyKey:
             ///   - workspace:
             public init(
-                customer: Swift.String,
-                feature: Swift.String,
-                amount: Swift.Int? = nil,
-                idempotencyKey: Swift.String,
-                workspace: Swift.String? = nil
+                customer: Components.Schemas.Id,
+                feature: Components.Schemas.Id,
+                amount: Swift.Int64? = nil,
+                idempotencyKey: Components.Schemas.Id,
+                workspace: Components.Schemas.Id? = nil
             ) {
                 self.customer = customer
                 self.feature = feature
@@ -726,9 +787,9 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/UsageOutcome/allowed`.
             public var allowed: Swift.Bool
             /// - Remark: Generated from `#/components/schemas/UsageOutcome/customer`.
-            public var customer: Swift.String
+            public var customer: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/UsageOutcome/feature`.
-            public var feature: Swift.String
+            public var feature: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/UsageOutcome/amount`.
             public var amount: Swift.Int64
             /// null means unlimited.
@@ -777,8 +838,8 @@ extension Components {
             ///   - overage: Units beyond the limit in this period, billed at the plan's overage price (whole packages); null when the feature has no overage price. Past the limit such a feature continues, up to the customer's spend cap.
             public init(
                 allowed: Swift.Bool,
-                customer: Swift.String,
-                feature: Swift.String,
+                customer: Components.Schemas.Id,
+                feature: Components.Schemas.Id,
                 amount: Swift.Int64,
                 limit: Swift.Int64? = nil,
                 used: Swift.Int64,
@@ -855,18 +916,20 @@ extension Components {
             public var name: Swift.String?
             /// - Remark: Generated from `#/components/schemas/CreateAPIKeyRequest/scopes`.
             public var scopes: [Components.Schemas.Scope]
+            /// Absent for none.
+            ///
             /// - Remark: Generated from `#/components/schemas/CreateAPIKeyRequest/expiresAt`.
-            public var expiresAt: Foundation.Date?
+            public var expiresAt: Components.Schemas.Timestamp?
             /// Creates a new `CreateAPIKeyRequest`.
             ///
             /// - Parameters:
             ///   - name:
             ///   - scopes:
-            ///   - expiresAt:
+            ///   - expiresAt: Absent for none.
             public init(
                 name: Swift.String? = nil,
                 scopes: [Components.Schemas.Scope],
-                expiresAt: Foundation.Date? = nil
+                expiresAt: Components.Schemas.Timestamp? = nil
             ) {
                 self.name = name
                 self.scopes = scopes
@@ -954,9 +1017,11 @@ extension Components {
             /// Defaults to the catalog's first credit type.
             ///
             /// - Remark: Generated from `#/components/schemas/CreditGrantRequest/creditType`.
-            public var creditType: Swift.String?
+            public var creditType: Components.Schemas.Id?
+            /// Absent for none.
+            ///
             /// - Remark: Generated from `#/components/schemas/CreditGrantRequest/expiresAt`.
-            public var expiresAt: Foundation.Date?
+            public var expiresAt: Components.Schemas.Timestamp?
             /// Higher is drawn first.
             ///
             /// - Remark: Generated from `#/components/schemas/CreditGrantRequest/priority`.
@@ -974,25 +1039,25 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/CreditGrantRequest/reference`.
             public var reference: Swift.String?
             /// - Remark: Generated from `#/components/schemas/CreditGrantRequest/idempotencyKey`.
-            public var idempotencyKey: Swift.String
+            public var idempotencyKey: Components.Schemas.Id
             /// Creates a new `CreditGrantRequest`.
             ///
             /// - Parameters:
             ///   - amount:
             ///   - creditType: Defaults to the catalog's first credit type.
-            ///   - expiresAt:
+            ///   - expiresAt: Absent for none.
             ///   - priority: Higher is drawn first.
             ///   - reason:
             ///   - reference:
             ///   - idempotencyKey:
             public init(
                 amount: Swift.Int,
-                creditType: Swift.String? = nil,
-                expiresAt: Foundation.Date? = nil,
+                creditType: Components.Schemas.Id? = nil,
+                expiresAt: Components.Schemas.Timestamp? = nil,
                 priority: Swift.Int? = nil,
                 reason: Components.Schemas.CreditGrantRequest.ReasonPayload,
                 reference: Swift.String? = nil,
-                idempotencyKey: Swift.String
+                idempotencyKey: Components.Schemas.Id
             ) {
                 self.amount = amount
                 self.creditType = creditType
@@ -1015,15 +1080,15 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/CreditDebitRequest`.
         public struct CreditDebitRequest: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/CreditDebitRequest/customer`.
-            public var customer: Swift.String
+            public var customer: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/CreditDebitRequest/amount`.
             public var amount: Swift.Int
             /// - Remark: Generated from `#/components/schemas/CreditDebitRequest/creditType`.
-            public var creditType: Swift.String?
+            public var creditType: Components.Schemas.Id?
             /// - Remark: Generated from `#/components/schemas/CreditDebitRequest/reference`.
             public var reference: Swift.String?
             /// - Remark: Generated from `#/components/schemas/CreditDebitRequest/idempotencyKey`.
-            public var idempotencyKey: Swift.String
+            public var idempotencyKey: Components.Schemas.Id
             /// Creates a new `CreditDebitRequest`.
             ///
             /// - Parameters:
@@ -1033,11 +1098,11 @@ extension Components {
             ///   - reference:
             ///   - idempotencyKey:
             public init(
-                customer: Swift.String,
+                customer: Components.Schemas.Id,
                 amount: Swift.Int,
-                creditType: Swift.String? = nil,
+                creditType: Components.Schemas.Id? = nil,
                 reference: Swift.String? = nil,
-                idempotencyKey: Swift.String
+                idempotencyKey: Components.Schemas.Id
             ) {
                 self.customer = customer
                 self.amount = amount
@@ -1056,15 +1121,15 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/CreditReserveRequest`.
         public struct CreditReserveRequest: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/CreditReserveRequest/customer`.
-            public var customer: Swift.String
+            public var customer: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/CreditReserveRequest/amount`.
             public var amount: Swift.Int
             /// - Remark: Generated from `#/components/schemas/CreditReserveRequest/creditType`.
-            public var creditType: Swift.String?
+            public var creditType: Components.Schemas.Id?
             /// - Remark: Generated from `#/components/schemas/CreditReserveRequest/ttlSeconds`.
             public var ttlSeconds: Swift.Int?
             /// - Remark: Generated from `#/components/schemas/CreditReserveRequest/idempotencyKey`.
-            public var idempotencyKey: Swift.String
+            public var idempotencyKey: Components.Schemas.Id
             /// Creates a new `CreditReserveRequest`.
             ///
             /// - Parameters:
@@ -1074,11 +1139,11 @@ extension Components {
             ///   - ttlSeconds:
             ///   - idempotencyKey:
             public init(
-                customer: Swift.String,
+                customer: Components.Schemas.Id,
                 amount: Swift.Int,
-                creditType: Swift.String? = nil,
+                creditType: Components.Schemas.Id? = nil,
                 ttlSeconds: Swift.Int? = nil,
-                idempotencyKey: Swift.String
+                idempotencyKey: Components.Schemas.Id
             ) {
                 self.customer = customer
                 self.amount = amount
@@ -1114,7 +1179,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/CreditMovement`.
         public struct CreditMovement: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/CreditMovement/creditType`.
-            public var creditType: Swift.String
+            public var creditType: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/CreditMovement/amount`.
             public var amount: Swift.Int
             /// After this movement (negative when overdrawn).
@@ -1128,7 +1193,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/CreditMovement/grant`.
             public var grant: Swift.String?
             /// - Remark: Generated from `#/components/schemas/CreditMovement/reservation`.
-            public var reservation: Swift.String?
+            public var reservation: Components.Schemas.Id?
             /// - Remark: Generated from `#/components/schemas/CreditMovement/reservationStatus`.
             @frozen public enum ReservationStatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case held = "held"
@@ -1151,12 +1216,12 @@ extension Components {
             ///   - reservationStatus:
             ///   - expiresAt:
             public init(
-                creditType: Swift.String,
+                creditType: Components.Schemas.Id,
                 amount: Swift.Int,
                 balance: Swift.Int,
                 available: Swift.Int,
                 grant: Swift.String? = nil,
-                reservation: Swift.String? = nil,
+                reservation: Components.Schemas.Id? = nil,
                 reservationStatus: Components.Schemas.CreditMovement.ReservationStatusPayload? = nil,
                 expiresAt: Foundation.Date? = nil
             ) {
@@ -1183,11 +1248,11 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/CreditBalances`.
         public struct CreditBalances: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/CreditBalances/customer`.
-            public var customer: Swift.String
+            public var customer: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/CreditBalances/BalancesPayload`.
             public struct BalancesPayloadPayload: Codable, Hashable, Sendable {
                 /// - Remark: Generated from `#/components/schemas/CreditBalances/BalancesPayload/creditType`.
-                public var creditType: Swift.String
+                public var creditType: Components.Schemas.Id
                 /// - Remark: Generated from `#/components/schemas/CreditBalances/BalancesPayload/balance`.
                 public var balance: Swift.Int
                 /// - Remark: Generated from `#/components/schemas/CreditBalances/BalancesPayload/available`.
@@ -1257,7 +1322,7 @@ extension Components {
                 ///   - overdrawn:
                 ///   - grants:
                 public init(
-                    creditType: Swift.String,
+                    creditType: Components.Schemas.Id,
                     balance: Swift.Int,
                     available: Swift.Int,
                     held: Swift.Int,
@@ -1290,7 +1355,7 @@ extension Components {
             ///   - customer:
             ///   - balances:
             public init(
-                customer: Swift.String,
+                customer: Components.Schemas.Id,
                 balances: Components.Schemas.CreditBalances.BalancesPayload
             ) {
                 self.customer = customer
@@ -1304,7 +1369,7 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/CreditHistory`.
         public struct CreditHistory: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/CreditHistory/customer`.
-            public var customer: Swift.String
+            public var customer: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/CreditHistory/DataPayload`.
             public struct DataPayloadPayload: Codable, Hashable, Sendable {
                 /// - Remark: Generated from `#/components/schemas/CreditHistory/DataPayload/id`.
@@ -1382,7 +1447,7 @@ extension Components {
             ///   - data:
             ///   - nextCursor:
             public init(
-                customer: Swift.String,
+                customer: Components.Schemas.Id,
                 data: Components.Schemas.CreditHistory.DataPayload,
                 nextCursor: Swift.String? = nil
             ) {
@@ -1408,7 +1473,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/Subscription/provider`.
             public var provider: Components.Schemas.Subscription.ProviderPayload
             /// - Remark: Generated from `#/components/schemas/Subscription/plan`.
-            public var plan: Swift.String
+            public var plan: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/Subscription/status`.
             @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
                 case trialing = "trialing"
@@ -1485,7 +1550,7 @@ extension Components {
             public init(
                 id: Swift.String,
                 provider: Components.Schemas.Subscription.ProviderPayload,
-                plan: Swift.String,
+                plan: Components.Schemas.Id,
                 status: Components.Schemas.Subscription.StatusPayload,
                 interval: Components.Schemas.Subscription.IntervalPayload,
                 currency: Swift.String,
@@ -1532,7 +1597,7 @@ extension Components {
             /// - Remark: Generated from `#/components/schemas/Invoice/id`.
             public var id: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Invoice/customer`.
-            public var customer: Swift.String
+            public var customer: Components.Schemas.Id
             /// - Remark: Generated from `#/components/schemas/Invoice/subscription`.
             public var subscription: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Invoice/currency`.
@@ -1624,7 +1689,7 @@ extension Components {
             ///   - issuedAt:
             public init(
                 id: Swift.String? = nil,
-                customer: Swift.String,
+                customer: Components.Schemas.Id,
                 subscription: Swift.String? = nil,
                 currency: Swift.String,
                 periodStart: Foundation.Date? = nil,

@@ -700,14 +700,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/GET/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/GET/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -894,14 +894,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/spend-cap/PUT/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/spend-cap/PUT/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -1122,14 +1122,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/spend-cap/DELETE/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/spend-cap/DELETE/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -1316,14 +1316,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/invoices/upcoming/GET/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/invoices/upcoming/GET/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -1538,14 +1538,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/invoices/GET/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/invoices/GET/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -1583,7 +1583,7 @@ public enum Operations {
                     /// - Remark: Generated from `#/paths/v1/customers/{id}/invoices/GET/responses/200/content/json`.
                     public struct JsonPayload: Codable, Hashable, Sendable {
                         /// - Remark: Generated from `#/paths/v1/customers/{id}/invoices/GET/responses/200/content/json/customer`.
-                        public var customer: Swift.String
+                        public var customer: Components.Schemas.Id
                         /// - Remark: Generated from `#/paths/v1/customers/{id}/invoices/GET/responses/200/content/json/invoices`.
                         public var invoices: [Components.Schemas.Invoice]
                         /// Creates a new `JsonPayload`.
@@ -1592,7 +1592,7 @@ public enum Operations {
                         ///   - customer:
                         ///   - invoices:
                         public init(
-                            customer: Swift.String,
+                            customer: Components.Schemas.Id,
                             invoices: [Components.Schemas.Invoice]
                         ) {
                             self.customer = customer
@@ -1785,14 +1785,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/plan/PUT/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/plan/PUT/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -1988,14 +1988,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/entitlements/GET/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/entitlements/GET/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -2210,14 +2210,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/usage/GET/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/usage/GET/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -2228,19 +2228,19 @@ public enum Operations {
                 /// Periods starting at or after this date (default the first of the month eleven months ago). `2026-05-01` or a full timestamp.
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/usage/GET/query/from`.
-                public var from: Swift.String?
+                public var from: Components.Schemas.DateOrTime?
                 /// Periods starting before this date (default the end of the current month).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/usage/GET/query/to`.
-                public var to: Swift.String?
+                public var to: Components.Schemas.DateOrTime?
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
                 ///   - from: Periods starting at or after this date (default the first of the month eleven months ago). `2026-05-01` or a full timestamp.
                 ///   - to: Periods starting before this date (default the end of the current month).
                 public init(
-                    from: Swift.String? = nil,
-                    to: Swift.String? = nil
+                    from: Components.Schemas.DateOrTime? = nil,
+                    to: Components.Schemas.DateOrTime? = nil
                 ) {
                     self.from = from
                     self.to = to
@@ -2667,9 +2667,8 @@ public enum Operations {
     }
     /// Record usage if it fits, exactly and durably. Scope: usage:write.
     ///
-    /// Answered only once the usage is committed. Concurrent calls never exceed a limit. The
-    /// idempotency key may also be sent as an `Idempotency-Key` header. A refusal is not
-    /// recorded: retrying the same key after an upgrade can succeed. Boolean features cannot be
+    /// Answered only once the usage is committed. Concurrent calls never exceed a limit. A
+    /// refusal is not recorded: retrying the same key after an upgrade can succeed. Boolean features cannot be
     /// consumed (400); check them.
     ///
     ///
@@ -2680,21 +2679,12 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/consume/POST/header`.
             public struct Headers: Sendable, Hashable {
-                /// Alternative to the body's `idempotencyKey`.
-                ///
-                /// - Remark: Generated from `#/paths/v1/consume/POST/header/Idempotency-Key`.
-                public var idempotencyKey: Components.Parameters.IdempotencyKeyHeader?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Consume.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
-                ///   - idempotencyKey: Alternative to the body's `idempotencyKey`.
                 ///   - accept:
-                public init(
-                    idempotencyKey: Components.Parameters.IdempotencyKeyHeader? = nil,
-                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Consume.AcceptableContentType>] = .defaultValues()
-                ) {
-                    self.idempotencyKey = idempotencyKey
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Consume.AcceptableContentType>] = .defaultValues()) {
                     self.accept = accept
                 }
             }
@@ -3342,21 +3332,12 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/release/POST/header`.
             public struct Headers: Sendable, Hashable {
-                /// Alternative to the body's `idempotencyKey`.
-                ///
-                /// - Remark: Generated from `#/paths/v1/release/POST/header/Idempotency-Key`.
-                public var idempotencyKey: Components.Parameters.IdempotencyKeyHeader?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Release.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
-                ///   - idempotencyKey: Alternative to the body's `idempotencyKey`.
                 ///   - accept:
-                public init(
-                    idempotencyKey: Components.Parameters.IdempotencyKeyHeader? = nil,
-                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Release.AcceptableContentType>] = .defaultValues()
-                ) {
-                    self.idempotencyKey = idempotencyKey
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Release.AcceptableContentType>] = .defaultValues()) {
                     self.accept = accept
                 }
             }
@@ -4185,12 +4166,14 @@ public enum Operations {
             @frozen public enum Body: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/v1/api-keys/{id}/rotate/POST/requestBody/json`.
                 public struct JsonPayload: Codable, Hashable, Sendable {
+                    /// null or absent: the default
+                    ///
                     /// - Remark: Generated from `#/paths/v1/api-keys/{id}/rotate/POST/requestBody/json/gracePeriodSeconds`.
                     public var gracePeriodSeconds: Swift.Int?
                     /// Creates a new `JsonPayload`.
                     ///
                     /// - Parameters:
-                    ///   - gracePeriodSeconds:
+                    ///   - gracePeriodSeconds: null or absent: the default
                     public init(gracePeriodSeconds: Swift.Int? = nil) {
                         self.gracePeriodSeconds = gracePeriodSeconds
                     }
@@ -4374,14 +4357,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/grants/POST/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/grants/POST/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -4628,14 +4611,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/GET/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/GET/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -4850,14 +4833,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/history/GET/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/history/GET/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -4866,7 +4849,7 @@ public enum Operations {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/history/GET/query`.
             public struct Query: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/history/GET/query/creditType`.
-                public var creditType: Swift.String?
+                public var creditType: Components.Schemas.Id?
                 /// The nextCursor of the previous page.
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/history/GET/query/cursor`.
@@ -4880,7 +4863,7 @@ public enum Operations {
                 ///   - cursor: The nextCursor of the previous page.
                 ///   - limit:
                 public init(
-                    creditType: Swift.String? = nil,
+                    creditType: Components.Schemas.Id? = nil,
                     cursor: Swift.String? = nil,
                     limit: Swift.Int? = nil
                 ) {
@@ -5102,14 +5085,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/history.csv/GET/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/history.csv/GET/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -5118,7 +5101,7 @@ public enum Operations {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/history.csv/GET/query`.
             public struct Query: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/history.csv/GET/query/creditType`.
-                public var creditType: Swift.String?
+                public var creditType: Components.Schemas.Id?
                 /// The nextCursor of the previous page.
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/credits/history.csv/GET/query/cursor`.
@@ -5132,7 +5115,7 @@ public enum Operations {
                 ///   - cursor: The nextCursor of the previous page.
                 ///   - limit:
                 public init(
-                    creditType: Swift.String? = nil,
+                    creditType: Components.Schemas.Id? = nil,
                     cursor: Swift.String? = nil,
                     limit: Swift.Int? = nil
                 ) {
@@ -5879,12 +5862,12 @@ public enum Operations {
             /// - Remark: Generated from `#/paths/v1/credits/reservations/{id}/commit/POST/path`.
             public struct Path: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/v1/credits/reservations/{id}/commit/POST/path/id`.
-                public var id: Swift.String
+                public var id: Components.Schemas.Id
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
                 ///   - id:
-                public init(id: Swift.String) {
+                public init(id: Components.Schemas.Id) {
                     self.id = id
                 }
             }
@@ -6131,12 +6114,12 @@ public enum Operations {
             /// - Remark: Generated from `#/paths/v1/credits/reservations/{id}/release/POST/path`.
             public struct Path: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/v1/credits/reservations/{id}/release/POST/path/id`.
-                public var id: Swift.String
+                public var id: Components.Schemas.Id
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
                 ///   - id:
-                public init(id: Swift.String) {
+                public init(id: Components.Schemas.Id) {
                     self.id = id
                 }
             }
@@ -6571,9 +6554,9 @@ public enum Operations {
                 /// - Remark: Generated from `#/paths/v1/billing/trial/POST/requestBody/json`.
                 public struct JsonPayload: Codable, Hashable, Sendable {
                     /// - Remark: Generated from `#/paths/v1/billing/trial/POST/requestBody/json/customer`.
-                    public var customer: Swift.String
+                    public var customer: Components.Schemas.Id
                     /// - Remark: Generated from `#/paths/v1/billing/trial/POST/requestBody/json/plan`.
-                    public var plan: Swift.String
+                    public var plan: Components.Schemas.Id
                     /// - Remark: Generated from `#/paths/v1/billing/trial/POST/requestBody/json/interval`.
                     @frozen public enum IntervalPayload: String, Codable, Hashable, Sendable, CaseIterable {
                         case month = "month"
@@ -6591,8 +6574,8 @@ public enum Operations {
                     ///   - interval:
                     ///   - currency:
                     public init(
-                        customer: Swift.String,
-                        plan: Swift.String,
+                        customer: Components.Schemas.Id,
+                        plan: Components.Schemas.Id,
                         interval: Operations.StartTrial.Input.Body.JsonPayload.IntervalPayload? = nil,
                         currency: Swift.String? = nil
                     ) {
@@ -6847,9 +6830,9 @@ public enum Operations {
                 /// - Remark: Generated from `#/paths/v1/billing/checkout/POST/requestBody/json`.
                 public struct JsonPayload: Codable, Hashable, Sendable {
                     /// - Remark: Generated from `#/paths/v1/billing/checkout/POST/requestBody/json/customer`.
-                    public var customer: Swift.String
+                    public var customer: Components.Schemas.Id
                     /// - Remark: Generated from `#/paths/v1/billing/checkout/POST/requestBody/json/plan`.
-                    public var plan: Swift.String
+                    public var plan: Components.Schemas.Id
                     /// - Remark: Generated from `#/paths/v1/billing/checkout/POST/requestBody/json/interval`.
                     @frozen public enum IntervalPayload: String, Codable, Hashable, Sendable, CaseIterable {
                         case month = "month"
@@ -6890,7 +6873,7 @@ public enum Operations {
                     /// - Remark: Generated from `#/paths/v1/billing/checkout/POST/requestBody/json/cancelUrl`.
                     public var cancelUrl: Swift.String
                     /// - Remark: Generated from `#/paths/v1/billing/checkout/POST/requestBody/json/idempotencyKey`.
-                    public var idempotencyKey: Swift.String
+                    public var idempotencyKey: Components.Schemas.Id
                     /// Creates a new `JsonPayload`.
                     ///
                     /// - Parameters:
@@ -6904,15 +6887,15 @@ public enum Operations {
                     ///   - cancelUrl:
                     ///   - idempotencyKey:
                     public init(
-                        customer: Swift.String,
-                        plan: Swift.String,
+                        customer: Components.Schemas.Id,
+                        plan: Components.Schemas.Id,
                         interval: Operations.CreateCheckout.Input.Body.JsonPayload.IntervalPayload? = nil,
                         currency: Swift.String? = nil,
                         seats: Swift.Int? = nil,
                         addOns: Operations.CreateCheckout.Input.Body.JsonPayload.AddOnsPayload? = nil,
                         successUrl: Swift.String,
                         cancelUrl: Swift.String,
-                        idempotencyKey: Swift.String
+                        idempotencyKey: Components.Schemas.Id
                     ) {
                         self.customer = customer
                         self.plan = plan
@@ -7221,7 +7204,7 @@ public enum Operations {
                 /// - Remark: Generated from `#/paths/v1/billing/portal/POST/requestBody/json`.
                 public struct JsonPayload: Codable, Hashable, Sendable {
                     /// - Remark: Generated from `#/paths/v1/billing/portal/POST/requestBody/json/customer`.
-                    public var customer: Swift.String
+                    public var customer: Components.Schemas.Id
                     /// - Remark: Generated from `#/paths/v1/billing/portal/POST/requestBody/json/returnUrl`.
                     public var returnUrl: Swift.String
                     /// Creates a new `JsonPayload`.
@@ -7230,7 +7213,7 @@ public enum Operations {
                     ///   - customer:
                     ///   - returnUrl:
                     public init(
-                        customer: Swift.String,
+                        customer: Components.Schemas.Id,
                         returnUrl: Swift.String
                     ) {
                         self.customer = customer
@@ -7503,7 +7486,7 @@ public enum Operations {
                 /// - Remark: Generated from `#/paths/v1/billing/cancel/POST/requestBody/json`.
                 public struct JsonPayload: Codable, Hashable, Sendable {
                     /// - Remark: Generated from `#/paths/v1/billing/cancel/POST/requestBody/json/customer`.
-                    public var customer: Swift.String
+                    public var customer: Components.Schemas.Id
                     /// - Remark: Generated from `#/paths/v1/billing/cancel/POST/requestBody/json/atPeriodEnd`.
                     public var atPeriodEnd: Swift.Bool?
                     /// Creates a new `JsonPayload`.
@@ -7512,7 +7495,7 @@ public enum Operations {
                     ///   - customer:
                     ///   - atPeriodEnd:
                     public init(
-                        customer: Swift.String,
+                        customer: Components.Schemas.Id,
                         atPeriodEnd: Swift.Bool? = nil
                     ) {
                         self.customer = customer
@@ -7780,9 +7763,9 @@ public enum Operations {
                 /// - Remark: Generated from `#/paths/v1/billing/subscriptions/POST/requestBody/json`.
                 public struct JsonPayload: Codable, Hashable, Sendable {
                     /// - Remark: Generated from `#/paths/v1/billing/subscriptions/POST/requestBody/json/customer`.
-                    public var customer: Swift.String
+                    public var customer: Components.Schemas.Id
                     /// - Remark: Generated from `#/paths/v1/billing/subscriptions/POST/requestBody/json/plan`.
-                    public var plan: Swift.String
+                    public var plan: Components.Schemas.Id
                     /// - Remark: Generated from `#/paths/v1/billing/subscriptions/POST/requestBody/json/interval`.
                     @frozen public enum IntervalPayload: String, Codable, Hashable, Sendable, CaseIterable {
                         case month = "month"
@@ -7795,7 +7778,7 @@ public enum Operations {
                     /// - Remark: Generated from `#/paths/v1/billing/subscriptions/POST/requestBody/json/seats`.
                     public var seats: Swift.Int?
                     /// - Remark: Generated from `#/paths/v1/billing/subscriptions/POST/requestBody/json/idempotencyKey`.
-                    public var idempotencyKey: Swift.String
+                    public var idempotencyKey: Components.Schemas.Id
                     /// Creates a new `JsonPayload`.
                     ///
                     /// - Parameters:
@@ -7806,12 +7789,12 @@ public enum Operations {
                     ///   - seats:
                     ///   - idempotencyKey:
                     public init(
-                        customer: Swift.String,
-                        plan: Swift.String,
+                        customer: Components.Schemas.Id,
+                        plan: Components.Schemas.Id,
                         interval: Operations.CreateManualSubscription.Input.Body.JsonPayload.IntervalPayload? = nil,
                         currency: Swift.String? = nil,
                         seats: Swift.Int? = nil,
-                        idempotencyKey: Swift.String
+                        idempotencyKey: Components.Schemas.Id
                     ) {
                         self.customer = customer
                         self.plan = plan
@@ -8068,11 +8051,11 @@ public enum Operations {
                 /// - Remark: Generated from `#/paths/v1/billing/change-plan/POST/requestBody/json`.
                 public struct JsonPayload: Codable, Hashable, Sendable {
                     /// - Remark: Generated from `#/paths/v1/billing/change-plan/POST/requestBody/json/customer`.
-                    public var customer: Swift.String
+                    public var customer: Components.Schemas.Id
                     /// - Remark: Generated from `#/paths/v1/billing/change-plan/POST/requestBody/json/plan`.
-                    public var plan: Swift.String
+                    public var plan: Components.Schemas.Id
                     /// - Remark: Generated from `#/paths/v1/billing/change-plan/POST/requestBody/json/idempotencyKey`.
-                    public var idempotencyKey: Swift.String
+                    public var idempotencyKey: Components.Schemas.Id
                     /// Creates a new `JsonPayload`.
                     ///
                     /// - Parameters:
@@ -8080,9 +8063,9 @@ public enum Operations {
                     ///   - plan:
                     ///   - idempotencyKey:
                     public init(
-                        customer: Swift.String,
-                        plan: Swift.String,
-                        idempotencyKey: Swift.String
+                        customer: Components.Schemas.Id,
+                        plan: Components.Schemas.Id,
+                        idempotencyKey: Components.Schemas.Id
                     ) {
                         self.customer = customer
                         self.plan = plan
@@ -8369,14 +8352,14 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/v1/customers/{id}/subscriptions/GET/path`.
             public struct Path: Sendable, Hashable {
-                /// The product's own user id (1 to 255 bytes, no control characters).
+                /// The product's own user id (1 to 255 characters, no control characters).
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/{id}/subscriptions/GET/path/id`.
                 public var id: Components.Parameters.CustomerId
                 /// Creates a new `Path`.
                 ///
                 /// - Parameters:
-                ///   - id: The product's own user id (1 to 255 bytes, no control characters).
+                ///   - id: The product's own user id (1 to 255 characters, no control characters).
                 public init(id: Components.Parameters.CustomerId) {
                     self.id = id
                 }
@@ -8414,7 +8397,7 @@ public enum Operations {
                     /// - Remark: Generated from `#/paths/v1/customers/{id}/subscriptions/GET/responses/200/content/json`.
                     public struct JsonPayload: Codable, Hashable, Sendable {
                         /// - Remark: Generated from `#/paths/v1/customers/{id}/subscriptions/GET/responses/200/content/json/customer`.
-                        public var customer: Swift.String
+                        public var customer: Components.Schemas.Id
                         /// - Remark: Generated from `#/paths/v1/customers/{id}/subscriptions/GET/responses/200/content/json/subscriptions`.
                         public var subscriptions: [Components.Schemas.Subscription]
                         /// Creates a new `JsonPayload`.
@@ -8423,7 +8406,7 @@ public enum Operations {
                         ///   - customer:
                         ///   - subscriptions:
                         public init(
-                            customer: Swift.String,
+                            customer: Components.Schemas.Id,
                             subscriptions: [Components.Schemas.Subscription]
                         ) {
                             self.customer = customer
@@ -8629,9 +8612,9 @@ public enum Operations {
                 /// - Remark: Generated from `#/paths/v1/credits/packs/checkout/POST/requestBody/json`.
                 public struct JsonPayload: Codable, Hashable, Sendable {
                     /// - Remark: Generated from `#/paths/v1/credits/packs/checkout/POST/requestBody/json/customer`.
-                    public var customer: Swift.String
+                    public var customer: Components.Schemas.Id
                     /// - Remark: Generated from `#/paths/v1/credits/packs/checkout/POST/requestBody/json/pack`.
-                    public var pack: Swift.String
+                    public var pack: Components.Schemas.Id
                     /// - Remark: Generated from `#/paths/v1/credits/packs/checkout/POST/requestBody/json/currency`.
                     public var currency: Swift.String?
                     /// - Remark: Generated from `#/paths/v1/credits/packs/checkout/POST/requestBody/json/successUrl`.
@@ -8639,7 +8622,7 @@ public enum Operations {
                     /// - Remark: Generated from `#/paths/v1/credits/packs/checkout/POST/requestBody/json/cancelUrl`.
                     public var cancelUrl: Swift.String
                     /// - Remark: Generated from `#/paths/v1/credits/packs/checkout/POST/requestBody/json/idempotencyKey`.
-                    public var idempotencyKey: Swift.String
+                    public var idempotencyKey: Components.Schemas.Id
                     /// Creates a new `JsonPayload`.
                     ///
                     /// - Parameters:
@@ -8650,12 +8633,12 @@ public enum Operations {
                     ///   - cancelUrl:
                     ///   - idempotencyKey:
                     public init(
-                        customer: Swift.String,
-                        pack: Swift.String,
+                        customer: Components.Schemas.Id,
+                        pack: Components.Schemas.Id,
                         currency: Swift.String? = nil,
                         successUrl: Swift.String,
                         cancelUrl: Swift.String,
-                        idempotencyKey: Swift.String
+                        idempotencyKey: Components.Schemas.Id
                     ) {
                         self.customer = customer
                         self.pack = pack

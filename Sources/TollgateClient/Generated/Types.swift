@@ -96,9 +96,8 @@ public protocol APIProtocol: Sendable {
     func check(_ input: Operations.Check.Input) async throws -> Operations.Check.Output
     /// Record usage if it fits, exactly and durably. Scope: usage:write.
     ///
-    /// Answered only once the usage is committed. Concurrent calls never exceed a limit. The
-    /// idempotency key may also be sent as an `Idempotency-Key` header. A refusal is not
-    /// recorded: retrying the same key after an upgrade can succeed. Boolean features cannot be
+    /// Answered only once the usage is committed. Concurrent calls never exceed a limit. A
+    /// refusal is not recorded: retrying the same key after an upgrade can succeed. Boolean features cannot be
     /// consumed (400); check them.
     ///
     ///
@@ -407,9 +406,8 @@ extension APIProtocol {
     }
     /// Record usage if it fits, exactly and durably. Scope: usage:write.
     ///
-    /// Answered only once the usage is committed. Concurrent calls never exceed a limit. The
-    /// idempotency key may also be sent as an `Idempotency-Key` header. A refusal is not
-    /// recorded: retrying the same key after an upgrade can succeed. Boolean features cannot be
+    /// Answered only once the usage is committed. Concurrent calls never exceed a limit. A
+    /// refusal is not recorded: retrying the same key after an upgrade can succeed. Boolean features cannot be
     /// consumed (400); check them.
     ///
     ///
