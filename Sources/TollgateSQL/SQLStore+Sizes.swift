@@ -13,8 +13,8 @@ public struct TableSize: Sendable, Equatable {
 
 extension SQLStore {
     /// Every table's rows and size, largest first. SQLite measures pages with `dbstat`;
-    /// PostgreSQL answers from its statistics (row counts are its estimates, refreshed by
-    /// ANALYZE and autovacuum).
+    /// PostgreSQL answers from its catalog (row counts are `reltuples`, the planner's estimate
+    /// as of the last ANALYZE or autovacuum).
     public func tableSizes() async throws -> [TableSize] {
         let kind = provider.kind
         return try await provider.read { db in
@@ -39,9 +39,10 @@ extension SQLStore {
             case .postgres:
                 for row in try await db.raw(
                     """
-                    SELECT relname AS name, GREATEST(n_live_tup, 0)::BIGINT AS rows,
-                        pg_total_relation_size(relid)::BIGINT AS bytes
-                    FROM pg_stat_user_tables WHERE schemaname = current_schema()
+                    SELECT c.relname AS name, GREATEST(c.reltuples, 0)::BIGINT AS rows,
+                        pg_total_relation_size(c.oid)::BIGINT AS bytes
+                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.relkind = 'r' AND n.nspname = current_schema()
                     """
                 ).all() {
                     sizes.append(
