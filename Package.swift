@@ -99,11 +99,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Notifications: the outbox delivered (e-mail as files or over SMTP), rendered messages.
+        .target(
+            name: "TollgateNotify",
+            dependencies: [
+                "TollgateCore", "TollgateStorage", "TollgateIdentity",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TollgateServer",
             dependencies: [
                 "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateIdentity",
-                "TollgateBilling",
+                "TollgateBilling", "TollgateNotify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -172,7 +182,7 @@ let package = Package(
         .testTarget(
             name: "TollgateStorageTests",
             dependencies: [
-                "TollgateStorage", "TollgateSQL", "TollgateMeter", "TestSupport",
+                "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateNotify", "TollgateIdentity", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings

@@ -473,5 +473,20 @@ extension Migrations {
                 """,
                 "CREATE INDEX password_reset_requests_by_time ON password_reset_requests (requested_at_ms)",
             ]),
+        // Delivery of the outbox: when a message is next tried, why it last failed, when it failed
+        // for good, and which node holds it until when (one sender at a time, across nodes).
+        Migration(
+            version: 18, name: "outbox_delivery",
+            statements: [
+                "ALTER TABLE outbox ADD COLUMN next_attempt_at_ms BIGINT",
+                "ALTER TABLE outbox ADD COLUMN last_error TEXT",
+                "ALTER TABLE outbox ADD COLUMN failed_at_ms BIGINT",
+                "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+                "ALTER TABLE outbox ADD COLUMN claimed_until_ms BIGINT",
+                """
+                CREATE INDEX outbox_pending ON outbox (created_at_ms)
+                WHERE delivered_at_ms IS NULL AND failed_at_ms IS NULL
+                """,
+            ]),
     ]
 }

@@ -7,6 +7,7 @@ import TollgateBilling
 import TollgateCore
 import TollgateIdentity
 import TollgateMeter
+import TollgateNotify
 import TollgateSQL
 import TollgateStorage
 
@@ -29,8 +30,26 @@ public struct ServerConfiguration: Sendable {
     /// keeps them forever.
     public var idempotencyRetention: TimeInterval? = 86_400
     public var caches = CacheLimits()
+    /// Where e-mail goes without an SMTP server: `.eml` files here (nil: `<data-dir>/mail`).
+    public var mailDirectory: String?
+    /// Where links in e-mail lead (nil: this server's own address).
+    public var publicURL: URL?
+    /// The sender of e-mail (nil: the catalog's product at no-reply@localhost).
+    public var mailFrom: String?
 
     public init() {}
+}
+
+/// E-mail: where it goes and how it is written; the outbox's delivery service runs when set.
+public struct MailConfiguration: Sendable {
+    public var transport: any MailTransport
+    public var settings: MailSettings
+    public var delivery = OutboxDelivery.Settings()
+
+    public init(transport: any MailTransport, settings: MailSettings) {
+        self.transport = transport
+        self.settings = settings
+    }
 }
 
 /// How many entries each in-memory cache may hold; past that the least recently used goes.
@@ -64,6 +83,8 @@ public struct AppDependencies: Sendable {
     public var cluster: QuotaLeases.Settings?
     /// How long idempotency records are kept; nil keeps them forever.
     public var idempotencyRetention: TimeInterval?
+    /// E-mail delivery of the outbox; nil: messages wait in the outbox (tests that read it).
+    public var mail: MailConfiguration?
     public var caches = CacheLimits()
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
@@ -145,6 +166,13 @@ public func buildApplication(
     dependencies.cluster = configuration.cluster
     dependencies.idempotencyRetention = configuration.idempotencyRetention
     dependencies.caches = configuration.caches
+    let mailDirectory =
+        configuration.mailDirectory ?? (configuration.dataDirectory as NSString).appendingPathComponent("mail")
+    dependencies.mail = MailConfiguration(
+        transport: try FileMailbox(directory: URL(fileURLWithPath: mailDirectory)),
+        settings: MailSettings(
+            productName: catalog.product, from: configuration.mailFrom ?? "\(catalog.product) <no-reply@localhost>",
+            linkBase: configuration.publicURL ?? URL(string: "http://\(configuration.host):\(configuration.port)")!))
     return buildApplication(
         dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
@@ -174,6 +202,14 @@ public func buildApplication(
     )
     // Stops before the committer drains and the database closes (services stop in reverse order).
     if let leases = service.leases { app.addServices(LeaseReleaser(leases: leases, logger: dependencies.logger)) }
+    if let mail = dependencies.mail {
+        app.addServices(
+            OutboxDelivery(
+                store: dependencies.store, transport: mail.transport,
+                renderer: MessageRenderer(settings: mail.settings, box: dependencies.secretBox),
+                clock: dependencies.clock,
+                logger: dependencies.logger, settings: mail.delivery))
+    }
     if let retention = dependencies.idempotencyRetention {
         app.addServices(
             IdempotencyJanitor(

@@ -16,7 +16,7 @@ public protocol HealthCheck: Sendable {
 /// Everything the server needs from storage, for the one place that assembles the services;
 /// each service asks for the narrow protocols it uses.
 public typealias Storage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & WorkspaceStore & CreditStore
-    & BillingStore & HealthCheck & ChangeFeed & LeaseStore & CatalogReferenceStore
+    & BillingStore & HealthCheck & ChangeFeed & LeaseStore & CatalogReferenceStore & OutboxStore
 
 public enum DatabaseKind: String, Sendable {
     case sqlite

@@ -84,6 +84,12 @@ struct Serve: AsyncParsableCommand {
     var leaseSeconds = 10
     @Option(help: "Customers kept in memory (least recently used dropped first).") var customerCacheSize = 100_000
     @Option(help: "API keys kept in memory (least recently used dropped first).") var apiKeyCacheSize = 10_000
+    @Option(help: "Without an SMTP server, e-mail is written here as .eml files (default: <data-dir>/mail).")
+    var mailDir: String?
+    @Option(help: "Where links in e-mail lead: the product's front end (default: this server's address).")
+    var publicUrl: String?
+    @Option(help: "The sender of e-mail, as `Name <address>` (default: the product at no-reply@localhost).")
+    var mailFrom: String?
 
     func run() async throws {
         var configuration = ServerConfiguration()
@@ -113,6 +119,14 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.caches = CacheLimits(customers: customerCacheSize, apiKeys: apiKeyCacheSize)
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        configuration.mailDirectory = mailDir
+        configuration.mailFrom = mailFrom
+        if let publicUrl {
+            guard let url = URL(string: publicUrl), url.scheme == "http" || url.scheme == "https" else {
+                throw ValidationError("--public-url must be an http(s) URL")
+            }
+            configuration.publicURL = url
+        }
         let storage = databaseOptions.summary
         let catalogName = catalog ?? "bundled memento.yaml"
         do {

@@ -73,3 +73,16 @@ import Testing
         #expect(Invoicing.overageLine(quota: quota, used: 100, currency: eur) == nil)
     }
 }
+
+@Suite struct RetryScheduleTests {
+    @Test func delaysDoubleUpToTheCapWithinTheJitterAndStopAfterTheLastAttempt() {
+        let schedule = RetrySchedule(base: 30, maximumDelay: 600, maximumAttempts: 7, jitter: 0.2)
+        #expect(schedule.delay(afterAttempt: 1, random: 0.5) == 30)
+        #expect(schedule.delay(afterAttempt: 2, random: 0.5) == 60)
+        #expect(schedule.delay(afterAttempt: 5, random: 0.5) == 480)
+        #expect(schedule.delay(afterAttempt: 6, random: 0.5) == 600, "capped")
+        #expect(schedule.delay(afterAttempt: 7, random: 0.5) == nil, "the last attempt")
+        #expect(
+            schedule.delay(afterAttempt: 1, random: 0) == 24 && schedule.delay(afterAttempt: 1, random: 0.999)! < 36)
+    }
+}

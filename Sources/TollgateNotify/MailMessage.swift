@@ -1,0 +1,89 @@
+import Foundation
+
+/// An e-mail ready to send: who, what (plain text and HTML alternatives), and a `Message-ID`
+/// derived from the outbox row, so a message sent twice (at-least-once) is recognisable.
+public struct MailMessage: Sendable, Equatable {
+    public var from: String
+    public var to: String
+    public var subject: String
+    public var text: String
+    public var html: String
+    public var messageID: String
+    public var date: Date
+
+    public init(from: String, to: String, subject: String, text: String, html: String, messageID: String, date: Date) {
+        self.from = from
+        self.to = to
+        self.subject = subject
+        self.text = text
+        self.html = html
+        self.messageID = messageID
+        self.date = date
+    }
+
+    /// The message as RFC 5322 text with CRLF line ends: headers (non-ASCII ones encoded per RFC
+    /// 2047) and a `multipart/alternative` body, each part base64 encoded (UTF-8 safe, lines ≤ 76).
+    public var rendered: String {
+        let boundary = "tollgate-" + messageID.filter { $0.isLetter || $0.isNumber }
+        var lines = [
+            "From: \(MIME.header(from))",
+            "To: <\(to)>",
+            "Subject: \(MIME.header(subject))",
+            "Date: \(MIME.date(date))",
+            "Message-ID: <\(messageID)>",
+            "MIME-Version: 1.0",
+            "Content-Type: multipart/alternative; boundary=\"\(boundary)\"",
+            "",
+        ]
+        for (type, body) in [("text/plain", text), ("text/html", html)] {
+            lines += [
+                "--\(boundary)",
+                "Content-Type: \(type); charset=utf-8",
+                "Content-Transfer-Encoding: base64",
+                "",
+            ]
+            lines += MIME.base64Lines(body)
+        }
+        lines.append("--\(boundary)--")
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+}
+
+enum MIME {
+    /// A header value as is when it is printable ASCII, else an RFC 2047 encoded word (UTF-8,
+    /// base64), split so no encoded word passes 75 characters.
+    static func header(_ value: String) -> String {
+        let clean = value.filter { $0 != "\r" && $0 != "\n" }
+        if clean.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7F }) { return clean }
+        var words: [String] = []
+        var chunk = ""
+        for character in clean {
+            // 45 bytes of UTF-8 make 60 of base64: with `=?UTF-8?B?` and `?=`, 72 characters.
+            if (chunk + String(character)).utf8.count > 45 {
+                words.append(chunk)
+                chunk = ""
+            }
+            chunk.append(character)
+        }
+        if !chunk.isEmpty { words.append(chunk) }
+        return words.map { "=?UTF-8?B?\(Data($0.utf8).base64EncodedString())?=" }.joined(separator: "\r\n ")
+    }
+
+    static func base64Lines(_ text: String) -> [String] {
+        let encoded = Data(text.utf8).base64EncodedString()
+        return stride(from: 0, to: encoded.count, by: 76).map { start in
+            let from = encoded.index(encoded.startIndex, offsetBy: start)
+            return String(
+                encoded[from..<(encoded.index(from, offsetBy: 76, limitedBy: encoded.endIndex) ?? encoded.endIndex)])
+        }
+    }
+
+    /// RFC 5322 date, in UTC: `Sun, 29 Nov 2026 20:10:00 +0000`.
+    static func date(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import SQLKit
+import TollgateCore
+import TollgateStorage
+
+extension SQLStore {
+    static let outboxColumns = """
+        id, kind, recipient, payload, created_at_ms, delivered_at_ms, attempts, last_error, next_attempt_at_ms,
+        failed_at_ms
+        """
+
+    public func enqueueOutbox(_ messages: [OutboxMessage]) async throws {
+        try await provider.transaction { db in try await Self.enqueue(db, messages) }
+    }
+
+    public func claimOutbox(node: String, now: Date, limit: Int, leaseMillis: Int64) async throws -> [OutboxEntry] {
+        let millis = Millis.from(now)
+        // PostgreSQL: rows another node is claiming right now are skipped, not waited for.
+        // SQLite: one writer at a time already makes the claim exclusive.
+        let skipLocked = provider.kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+        return try await provider.transaction { db in
+            try await db.raw(
+                """
+                UPDATE outbox SET claimed_by = \(bind: node), claimed_until_ms = \(bind: millis + leaseMillis),
+                    attempts = attempts + 1
+                WHERE id IN (
+                    SELECT id FROM outbox
+                    WHERE delivered_at_ms IS NULL AND failed_at_ms IS NULL
+                        AND COALESCE(next_attempt_at_ms, 0) <= \(bind: millis)
+                        AND COALESCE(claimed_until_ms, 0) <= \(bind: millis)
+                    ORDER BY created_at_ms, id LIMIT \(bind: limit)\(unsafeRaw: skipLocked))
+                RETURNING \(unsafeRaw: Self.outboxColumns)
+                """
+            ).all().map(Self.decodeOutboxEntry).sorted { $0.message.createdAt < $1.message.createdAt }
+        }
+    }
+
+    public func markOutboxDelivered(id: String, at date: Date) async throws {
+        try await provider.transaction { db in
+            try await db.raw(
+                """
+                UPDATE outbox SET delivered_at_ms = \(bind: Millis.from(date)), payload = '{}', last_error = NULL,
+                    claimed_by = NULL, claimed_until_ms = NULL
+                WHERE id = \(bind: id)
+                """
+            ).run()
+        }
+    }
+
+    public func markOutboxFailed(id: String, error: String, retryAt: Date?, at date: Date) async throws {
+        let failedAt: Int64? = retryAt == nil ? Millis.from(date) : nil
+        try await provider.transaction { db in
+            try await db.raw(
+                """
+                UPDATE outbox SET last_error = \(bind: String(error.prefix(1000))),
+                    next_attempt_at_ms = \(bind: retryAt.map(Millis.from)), failed_at_ms = \(bind: failedAt),
+                    claimed_by = NULL, claimed_until_ms = NULL
+                WHERE id = \(bind: id)
+                """
+            ).run()
+        }
+    }
+
+    public func outboxEntries(failedOnly: Bool, limit: Int) async throws -> [OutboxEntry] {
+        let filter = failedOnly ? "failed_at_ms IS NOT NULL" : "delivered_at_ms IS NULL"
+        return try await provider.read { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.outboxColumns) FROM outbox WHERE \(unsafeRaw: filter)
+                ORDER BY created_at_ms DESC, id DESC LIMIT \(bind: limit)
+                """
+            ).all().map(Self.decodeOutboxEntry)
+        }
+    }
+
+    public func retryOutbox(id: String, at date: Date) async throws -> Bool {
+        try await provider.transaction { db in
+            try await db.raw(
+                """
+                UPDATE outbox SET failed_at_ms = NULL, next_attempt_at_ms = \(bind: Millis.from(date)),
+                    claimed_by = NULL, claimed_until_ms = NULL
+                WHERE id = \(bind: id) AND delivered_at_ms IS NULL
+                RETURNING id
+                """
+            ).first() != nil
+        }
+    }
+
+    static func decodeOutboxEntry(_ row: any SQLRow) throws -> OutboxEntry {
+        OutboxEntry(
+            message: OutboxMessage(
+                id: try row.decode(column: "id", as: String.self),
+                kind: try row.decode(column: "kind", as: String.self),
+                recipient: try row.decode(column: "recipient", as: String.self),
+                payload: try row.decode(column: "payload", as: String.self),
+                createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
+                deliveredAt: try row.decode(column: "delivered_at_ms", as: Int64?.self).map(Millis.date)),
+            attempts: Int(try row.decode(column: "attempts", as: Int64.self)),
+            lastError: try row.decode(column: "last_error", as: String?.self),
+            nextAttemptAt: try row.decode(column: "next_attempt_at_ms", as: Int64?.self).map(Millis.date),
+            failedAt: try row.decode(column: "failed_at_ms", as: Int64?.self).map(Millis.date))
+    }
+}

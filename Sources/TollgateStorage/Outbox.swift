@@ -1,0 +1,41 @@
+import Foundation
+
+/// A message of the outbox as the delivery service and operators see it: the message, how many
+/// times it was tried, and where it stands.
+public struct OutboxEntry: Sendable, Hashable {
+    public let message: OutboxMessage
+    /// Attempts started (a claim counts one, so a process killed mid-send still counts it).
+    public let attempts: Int
+    public let lastError: String?
+    public let nextAttemptAt: Date?
+    public let failedAt: Date?
+
+    public init(message: OutboxMessage, attempts: Int, lastError: String?, nextAttemptAt: Date?, failedAt: Date?) {
+        self.message = message
+        self.attempts = attempts
+        self.lastError = lastError
+        self.nextAttemptAt = nextAttemptAt
+        self.failedAt = failedAt
+    }
+}
+
+/// The outbox: effects (e-mails) written in the transaction that causes them, delivered at least
+/// once by the delivery service.
+public protocol OutboxStore: Sendable {
+    /// Writes messages on their own (most are written with the change that causes them).
+    func enqueueOutbox(_ messages: [OutboxMessage]) async throws
+    /// Takes up to `limit` messages due at `now` for `node`, each for `leaseMillis`: in one
+    /// transaction, skipping rows another node holds, so no message is sent by two nodes at once
+    /// (a node that dies holding one frees it when the lease runs out). Counts an attempt each.
+    func claimOutbox(node: String, now: Date, limit: Int, leaseMillis: Int64) async throws -> [OutboxEntry]
+    /// The message went out: done, and what it carried in clear (a sealed single-use token) is
+    /// cleared.
+    func markOutboxDelivered(id: String, at: Date) async throws
+    /// An attempt failed: retried at `retryAt`, or, without one, failed for good.
+    func markOutboxFailed(id: String, error: String, retryAt: Date?, at: Date) async throws
+    /// Messages for operators, newest first: every one not delivered, or only those failed for good.
+    func outboxEntries(failedOnly: Bool, limit: Int) async throws -> [OutboxEntry]
+    /// Puts a failed (or waiting) message back in the queue now; false when there is no such
+    /// message not yet delivered.
+    func retryOutbox(id: String, at: Date) async throws -> Bool
+}
