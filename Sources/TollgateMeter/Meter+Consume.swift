@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import TollgateCore
 import TollgateStorage
@@ -201,6 +202,7 @@ extension Meter {
                 outcome = try await consumeFromLease(
                     leases, key: key, target: target, customerId: request.customerId, amount: request.amount,
                     limit: limit)
+                if !outcome.allowed { return .answered(.success(try await recordRefusal(outcome, prepared, leases))) }
                 (undo, settle, leaseNode) = (
                     { leases.giveBack(key, amount: request.amount) }, { leases.settle(key, amount: request.amount) },
                     leases.node
@@ -224,6 +226,22 @@ extension Meter {
         } catch {
             return .answered(.failure(error))
         }
+    }
+
+    /// A refusal from a lease is recorded as the key's answer for the lease's lifetime: a copy of
+    /// the request on another node, whose units are in flight, finds the key answered when it
+    /// commits, gives its units back and answers this refusal too — copies never disagree. If a
+    /// copy committed first, its answer stands and is replayed.
+    private func recordRefusal(_ outcome: UsageOutcome, _ prepared: PreparedConsume, _ leases: QuotaLeases)
+        async throws -> IdempotencyGate.Answer
+    {
+        let now = clock.now()
+        let record = IdempotencyRecord(
+            scope: prepared.scope, key: prepared.request.idempotencyKey, fingerprint: prepared.fingerprint,
+            response: outcome.storedJSON, createdAt: now)
+        let ttl = leases.settings.ttl.components
+        let until = now.addingTimeInterval(Double(ttl.seconds) + Double(ttl.attoseconds) / 1e18)
+        return try await store.recordRefusal(record, until: until) ? .refusal(outcome) : .alreadyAnswered
     }
 
     /// Debits what an allowed consume costs in credits, under the consume's idempotency key (a

@@ -488,5 +488,10 @@ extension Migrations {
                 WHERE delivered_at_ms IS NULL AND failed_at_ms IS NULL
                 """,
             ]),
+        // A refusal of a leased consume is remembered until this time, so copies of the request
+        // on other nodes answer alike (LeaseStore.recordRefusal); past it the key is free again.
+        Migration(
+            version: 19, name: "idempotency_refusals",
+            statements: ["ALTER TABLE idempotency_keys ADD COLUMN expires_at_ms BIGINT"]),
     ]
 }

@@ -78,6 +78,25 @@ extension SQLStore {
         }
     }
 
+    public func recordRefusal(_ record: IdempotencyRecord, until: Date) async throws -> Bool {
+        try await provider.transaction { db in
+            try await db.raw(
+                """
+                INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms,
+                    expires_at_ms)
+                VALUES (\(bind: record.scope), \(bind: record.key), \(bind: record.fingerprint),
+                    \(bind: record.response), \(bind: Millis.from(record.createdAt)), \(bind: Millis.from(until)))
+                ON CONFLICT (scope, idempotency_key) DO UPDATE SET fingerprint = excluded.fingerprint,
+                    response = excluded.response, created_at_ms = excluded.created_at_ms,
+                    expires_at_ms = excluded.expires_at_ms
+                WHERE idempotency_keys.expires_at_ms IS NOT NULL
+                    AND idempotency_keys.expires_at_ms <= excluded.created_at_ms
+                RETURNING scope
+                """
+            ).first() != nil
+        }
+    }
+
     public func releaseLeases(node: String) async throws {
         try await provider.transaction { db in
             try await db.raw("DELETE FROM counter_leases WHERE node = \(bind: node)").run()

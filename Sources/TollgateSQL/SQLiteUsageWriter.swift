@@ -24,7 +24,11 @@ final class SQLiteUsageWriter: @unchecked Sendable {
         case rollback = "ROLLBACK"
         case insertRecord = """
             INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
-            VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (scope, idempotency_key) DO NOTHING
+            VALUES (?1, ?2, ?3, ?4, ?5)
+            ON CONFLICT (scope, idempotency_key) DO UPDATE SET fingerprint = excluded.fingerprint,
+                response = excluded.response, created_at_ms = excluded.created_at_ms, expires_at_ms = NULL
+            WHERE idempotency_keys.expires_at_ms IS NOT NULL
+                AND idempotency_keys.expires_at_ms <= excluded.created_at_ms
             """
         case addToCounter = """
             INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)

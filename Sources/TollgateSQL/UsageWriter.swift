@@ -94,7 +94,10 @@ public struct SQLKitUsageWriter: UsageWriter {
             """
             INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
             VALUES \(rows.joined(separator: ", "))
-            ON CONFLICT (scope, idempotency_key) DO NOTHING
+            ON CONFLICT (scope, idempotency_key) DO UPDATE SET fingerprint = excluded.fingerprint,
+                response = excluded.response, created_at_ms = excluded.created_at_ms, expires_at_ms = NULL
+            WHERE idempotency_keys.expires_at_ms IS NOT NULL
+                AND idempotency_keys.expires_at_ms <= excluded.created_at_ms
             RETURNING scope, idempotency_key
             """
         ).all()

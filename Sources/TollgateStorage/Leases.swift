@@ -33,6 +33,11 @@ public protocol LeaseStore: Sendable {
     ) async throws -> LeaseGrant
     /// Gives back everything `node` holds (at shutdown).
     func releaseLeases(node: String) async throws
+    /// Records a consume refused from a lease as its key's answer until `until`: a copy of the
+    /// same request taken on another node (its units in flight) then finds the key answered at
+    /// its commit, gives the units back and answers the refusal too. False when the key holds an
+    /// answer already (that one stands). An answer recorded after `until` replaces it.
+    func recordRefusal(_ record: IdempotencyRecord, until: Date) async throws -> Bool
     /// Decides and applies one consume inside the database, serialized per customer (see
     /// `SQLStore.consumeSerialized`).
     func consumeSerialized<Decision: Sendable>(

@@ -160,6 +160,44 @@ enum ClusterNodes {
     }
 }
 
+/// Issue 18 item 16: copies of one idempotency key sent to three nodes at once, under a tight
+/// quota, all get the same answer — and exactly what the answers say is counted.
+@Suite struct ClusterCopiesTests {
+    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    func copiesOfOneKeyOnThreeNodesAgree() async throws {
+        let catalog = try Fixtures.catalog
+        let clock = ManualClock(Fixtures.utc(2026, 5, 14))
+        try await ClusterNodes.withThree(catalog: catalog, clock: clock) { nodes, first in
+            _ = try await nodes[0].customers.createCustomer(id: "c1", email: nil, name: nil)
+            _ = try await nodes[0].customers.changePlan(customerId: "c1", planId: "pro") // searches: 100
+            _ = try await nodes[0].consume(customerId: "c1", featureId: "searches", amount: 90, idempotencyKey: "bulk")
+            // 40 keys, each sent to every node at once, for the last 10 units.
+            let answers = try await withThrowingTaskGroup(of: (Int, UsageOutcome).self) { group in
+                for key in 0..<40 {
+                    for node in nodes {
+                        group.addTask {
+                            (
+                                key,
+                                try await node.consume(
+                                    customerId: "c1", featureId: "searches", amount: 1, idempotencyKey: "k\(key)")
+                            )
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Int: [UsageOutcome]]()) { $0[$1.0, default: []].append($1.1) }
+            }
+            for (key, copies) in answers.sorted(by: { $0.key < $1.key }) {
+                #expect(Set(copies.map(\.allowed)).count == 1, "key k\(key): \(copies.map(\.allowed))")
+            }
+            let allowedKeys = answers.values.filter { $0.allSatisfy(\.allowed) }.count
+            let window = PeriodMath.window(.monthly, containing: clock.now(), anchor: .distantPast)
+            let counted = try await first.counterValue(
+                CounterKey(subject: "customer:c1", feature: "searches", periodStartMillis: Millis.from(window.start)))
+            #expect(counted == 90 + Int64(allowedKeys) && counted <= 100)
+        }
+    }
+}
+
 /// A spend cap spans features and nodes: three nodes consuming two overage-priced features of one
 /// capped customer together never spend more than the cap, and stop only when nothing more fits.
 @Suite struct ClusterSpendCapTests {

@@ -63,4 +63,33 @@ import TollgateStorage
             #expect(try await Self.acquire(store, node: "c", amount: 0, inflight: 2).available == 94)
         }
     }
+
+    /// Commits one unit under key "k1" at `date`; whether it was applied.
+    static func commitK1(_ store: SQLStore, at date: Date) async throws -> Bool {
+        let delta = CounterDelta(key: key, period: "monthly", periodEndMillis: nil, delta: 1)
+        let record = IdempotencyRecord(
+            scope: "consume:c1", key: "k1", fingerprint: "searches|1|", response: "allowed", createdAt: date)
+        return try await store.commit(UsageBatch(entries: [UsageEntry(deltas: [delta], record: record)], at: date))[0]
+    }
+
+    /// A refusal recorded from a lease answers its key until it expires: a commit of the same key
+    /// before then is not applied (its copy's refusal stands), after it replaces the refusal.
+    @Test(arguments: TestDatabase.all)
+    func aRecordedRefusalHoldsItsKeyUntilItExpires(database: TestDatabase) async throws {
+        try await database.withStore { store, _ in
+            let refusal = IdempotencyRecord(
+                scope: "consume:c1", key: "k1", fingerprint: "searches|1|", response: "refused", createdAt: Self.at)
+            let recorded = try await store.recordRefusal(refusal, until: Self.at.addingTimeInterval(10))
+            #expect(recorded)
+            #expect(try await Self.commitK1(store, at: Self.at.addingTimeInterval(5)) == false)
+            #expect(try await store.idempotencyRecord(scope: "consume:c1", key: "k1")?.response == "refused")
+            // A second refusal while the first holds: the first stands.
+            #expect(try await store.recordRefusal(refusal, until: Self.at.addingTimeInterval(20)) == false)
+            #expect(try await Self.commitK1(store, at: Self.at.addingTimeInterval(11)))
+            #expect(try await store.idempotencyRecord(scope: "consume:c1", key: "k1")?.response == "allowed")
+            #expect(try await store.counterValue(Self.key) == 1)
+            // An answer that is not a refusal is never replaced.
+            #expect(try await store.recordRefusal(refusal, until: Self.at.addingTimeInterval(99)) == false)
+        }
+    }
 }

@@ -97,8 +97,10 @@ public protocol APIProtocol: Sendable {
     /// Record usage if it fits, exactly and durably. Scope: usage:write.
     ///
     /// Answered only once the usage is committed. Concurrent calls never exceed a limit. A
-    /// refusal is not recorded: retrying the same key after an upgrade can succeed. Boolean features cannot be
-    /// consumed (400); check them.
+    /// refusal is not recorded: retrying the same key after an upgrade can succeed. On several
+    /// nodes (`serve --cluster`) a refusal answers its key for a lease's lifetime (10 s by
+    /// default), so copies of one request sent to several nodes at once all get the same answer.
+    /// Boolean features cannot be consumed (400); check them.
     ///
     ///
     /// - Remark: HTTP `POST /v1/consume`.
@@ -407,8 +409,10 @@ extension APIProtocol {
     /// Record usage if it fits, exactly and durably. Scope: usage:write.
     ///
     /// Answered only once the usage is committed. Concurrent calls never exceed a limit. A
-    /// refusal is not recorded: retrying the same key after an upgrade can succeed. Boolean features cannot be
-    /// consumed (400); check them.
+    /// refusal is not recorded: retrying the same key after an upgrade can succeed. On several
+    /// nodes (`serve --cluster`) a refusal answers its key for a lease's lifetime (10 s by
+    /// default), so copies of one request sent to several nodes at once all get the same answer.
+    /// Boolean features cannot be consumed (400); check them.
     ///
     ///
     /// - Remark: HTTP `POST /v1/consume`.
