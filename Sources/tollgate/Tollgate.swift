@@ -15,7 +15,8 @@ struct Tollgate: AsyncParsableCommand {
         commandName: "tollgate",
         abstract: "Entitlements, metering and billing for SaaS products.",
         subcommands: [
-            Serve.self, Migrate.self, Status.self, Keys.self, CatalogCommand.self, Customers.self, BenchCommand.self,
+            Serve.self, Migrate.self, Status.self, Keys.self, CatalogCommand.self, Customers.self, Outbox.self,
+            BenchCommand.self,
         ]
     )
 }
@@ -297,6 +298,72 @@ enum StatusReport {
             unit += 1
         }
         return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}
+
+struct Outbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Look at the e-mail waiting or failed in the outbox, and send one again.",
+        subcommands: [List.self, Retry.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Messages not delivered yet (newest first), or with --failed those that failed for good.")
+
+        @Flag(help: "Only the messages that failed for good.") var failed = false
+        @Option(help: "At most this many.") var limit = 50
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        func run() async throws {
+            let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
+            let entries: [OutboxEntry]
+            do {
+                entries = try await store.outboxEntries(failedOnly: failed, limit: max(1, limit))
+            } catch {
+                await store.shutdown()
+                throw error
+            }
+            await store.shutdown()
+            if entries.isEmpty { print(failed ? "no failed messages" : "the outbox is empty") }
+            for entry in entries {
+                let state: String
+                if let failedAt = entry.failedAt {
+                    state = "failed \(failedAt.formatted(.iso8601)): \(entry.lastError ?? "")"
+                } else if let next = entry.nextAttemptAt {
+                    state = "retried \(next.formatted(.iso8601)) after: \(entry.lastError ?? "")"
+                } else {
+                    state = "waiting"
+                }
+                print(
+                    "\(entry.message.id)  \(entry.message.kind)  \(entry.message.recipient)  "
+                        + "attempts \(entry.attempts)  \(state)")
+            }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put a message back in the queue: the running server sends it at its next pass.")
+
+        @Argument(help: "The message id (msg_…), as `tollgate outbox list` shows it.") var id: String
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        func run() async throws {
+            let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
+            let queued: Bool
+            do {
+                queued = try await store.retryOutbox(id: id, at: Date())
+            } catch {
+                await store.shutdown()
+                throw error
+            }
+            await store.shutdown()
+            guard queued else {
+                FileHandle.standardError.write(Data("tollgate: no undelivered message \(id)\n".utf8))
+                throw ExitCode(1)
+            }
+            print("\(id) will be sent again")
+        }
     }
 }
 

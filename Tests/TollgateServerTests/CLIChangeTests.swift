@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import TollgateSQL
 import TollgateStorage
 
 /// Issue 11 item 6: a CLI command writing the data directory of a running server (SQLite) used
@@ -38,5 +39,37 @@ import TollgateStorage
             } while !seen.contains(#""plan":"pro""#) && ContinuousClock.now < deadline
             #expect(seen.contains(#""plan":"pro""#), "after two seconds the server still said \(seen)")
         }
+    }
+}
+
+/// Issue 12 item 8: operators see the outbox and send a failed message again, from the CLI.
+@Suite struct OutboxCLITests {
+    @Test func listShowsFailedMailAndRetryQueuesItAgain() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("outbox-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(try TollgateBinary.run(["migrate", "--data-dir", directory.path]).status == 0)
+        let store = try await SQLStore.open(.sqlite(directory: directory.path), logger: TestDatabase.logger)
+        do {
+            try await store.enqueueOutbox([
+                OutboxMessage(
+                    id: "msg_cli1", kind: "email.reset_password", recipient: "a@example.com", payload: "{}",
+                    createdAt: Date())
+            ])
+            _ = try await store.claimOutbox(node: "n", now: Date(), limit: 1, leaseMillis: 1)
+            try await store.markOutboxFailed(id: "msg_cli1", error: "550 no such mailbox", retryAt: nil, at: Date())
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        await store.shutdown()
+        let failed = try TollgateBinary.run(["outbox", "list", "--failed", "--data-dir", directory.path])
+        #expect(
+            failed.status == 0 && failed.stdout.contains("msg_cli1") && failed.stdout.contains("550 no such mailbox"))
+        #expect(try TollgateBinary.run(["outbox", "retry", "msg_cli1", "--data-dir", directory.path]).status == 0)
+        let again = try TollgateBinary.run(["outbox", "list", "--failed", "--data-dir", directory.path])
+        #expect(again.stdout.contains("no failed messages"))
+        let waiting = try TollgateBinary.run(["outbox", "list", "--data-dir", directory.path])
+        #expect(waiting.stdout.contains("msg_cli1") && waiting.stdout.contains("attempts 1"))
+        #expect(try TollgateBinary.run(["outbox", "retry", "msg_nope", "--data-dir", directory.path]).status == 1)
     }
 }
