@@ -36,6 +36,8 @@ public struct ServerConfiguration: Sendable {
     public var publicURL: URL?
     /// The sender of e-mail (nil: the catalog's product at no-reply@localhost).
     public var mailFrom: String?
+    /// An SMTP server to send e-mail through (nil: files in `mailDirectory`).
+    public var smtp: SMTPTransport.Configuration?
 
     public init() {}
 }
@@ -168,8 +170,11 @@ public func buildApplication(
     dependencies.caches = configuration.caches
     let mailDirectory =
         configuration.mailDirectory ?? (configuration.dataDirectory as NSString).appendingPathComponent("mail")
+    let transport: any MailTransport =
+        try configuration.smtp.map { SMTPTransport(configuration: $0) }
+        ?? FileMailbox(directory: URL(fileURLWithPath: mailDirectory))
     dependencies.mail = MailConfiguration(
-        transport: try FileMailbox(directory: URL(fileURLWithPath: mailDirectory)),
+        transport: transport,
         settings: MailSettings(
             productName: catalog.product, from: configuration.mailFrom ?? "\(catalog.product) <no-reply@localhost>",
             linkBase: configuration.publicURL ?? URL(string: "http://\(configuration.host):\(configuration.port)")!))

@@ -5,6 +5,7 @@ import TollgateBench
 import TollgateCore
 import TollgateIdentity
 import TollgateMeter
+import TollgateNotify
 import TollgateSQL
 import TollgateServer
 import TollgateStorage
@@ -55,6 +56,8 @@ struct Serve: AsyncParsableCommand {
               STRIPE_WEBHOOK_SECRET   whsec_… Stripe signs webhooks with; several, comma-separated,
                                       while one is rotated
               STRIPE_API_BASE         another Stripe API address (localstripe in tests)
+              TOLLGATE_SMTP_URL       smtp://user:password@host:port to send e-mail through
+                                      (default: .eml files in <data-dir>/mail)
 
             Example:
               STRIPE_SECRET_KEY=sk_test_… STRIPE_WEBHOOK_SECRET=whsec_… \\
@@ -91,6 +94,8 @@ struct Serve: AsyncParsableCommand {
     var publicUrl: String?
     @Option(help: "The sender of e-mail, as `Name <address>` (default: the product at no-reply@localhost).")
     var mailFrom: String?
+    @Option(help: "Send e-mail through this SMTP server: smtp://user:password@host:port (or TOLLGATE_SMTP_URL).")
+    var smtpUrl: String?
 
     func run() async throws {
         var configuration = ServerConfiguration()
@@ -122,6 +127,12 @@ struct Serve: AsyncParsableCommand {
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         configuration.mailDirectory = mailDir
         configuration.mailFrom = mailFrom
+        if let smtp = smtpUrl ?? ProcessInfo.processInfo.environment["TOLLGATE_SMTP_URL"] {
+            guard let parsed = SMTPTransport.Configuration(url: smtp) else {
+                throw ValidationError("--smtp-url must look like smtp://user:password@host:port")
+            }
+            configuration.smtp = parsed
+        }
         if let publicUrl {
             guard let url = URL(string: publicUrl), url.scheme == "http" || url.scheme == "https" else {
                 throw ValidationError("--public-url must be an http(s) URL")

@@ -1,0 +1,95 @@
+import Foundation
+import TestSupport
+import Testing
+import TollgateNotify
+
+/// The SMTP client against a real SMTP server (aiosmtpd on loopback): authenticated delivery read
+/// back by Python's mail parser, a 5xx refusal as permanent, a server that is down as temporary.
+@Suite struct SMTPTransportTests {
+    /// Starts the aiosmtpd peer saving into `directory`; its process and port.
+    static func startServer(_ directory: URL) throws -> (Process, Int) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try PythonPeers.interpreter)
+        process.arguments = [Repository.path("Tests/peers/smtp_server.py"), directory.path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var text = ""
+        while !text.contains("\n") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let line = text.split(separator: "\n").first, line.hasPrefix("listening on "),
+            let port = Int(line.dropFirst("listening on ".count))
+        else {
+            kill(process.processIdentifier, SIGKILL)
+            throw TestSupportError("the SMTP peer did not start: \(text)")
+        }
+        return (process, port)
+    }
+
+    static let message = MailMessage(
+        from: "Memento <no-reply@memento.example>", to: "ada@example.com", subject: "Réinitialisez votre mot de passe",
+        text: "Bonjour,\n.une ligne qui commence par un point\nFin.\n", html: "<p>Bonjour</p>",
+        messageID: "msg_smtp1@tollgate.local", date: Date(timeIntervalSince1970: 1_780_000_000))
+
+    @Test func aMessageGoesThroughAnAuthenticatedServerAndRefusalsAreTold() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (server, port) = try Self.startServer(directory)
+        defer {
+            // SIGKILL: the child may inherit a blocked SIGTERM from the test process.
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        let transport = SMTPTransport(configuration: try #require(.init(url: "smtp://user:secret@127.0.0.1:\(port)")))
+        try await transport.send(Self.message)
+        let saved = directory.appendingPathComponent("0.eml")
+        #expect(FileManager.default.fileExists(atPath: saved.path))
+        let read = try OutboxDeliveryTests.python([Repository.path("Tests/peers/read_mail.py"), saved.path])
+        let mail = try #require(try JSONSerialization.jsonObject(with: read) as? [String: String])
+        #expect(mail["subject"] == "Réinitialisez votre mot de passe")
+        #expect(mail["messageId"] == "<msg_smtp1@tollgate.local>")
+        #expect(mail["text"] == Self.message.text, "dot-stuffing undone by the server")
+
+        var refused = Self.message
+        refused.to = "refused@example.com"
+        await #expect(throws: MailError.self) { try await transport.send(refused) }
+        do {
+            try await transport.send(refused)
+            Issue.record("a refused recipient was accepted")
+        } catch let MailError.permanent(reason) {
+            #expect(reason.contains("550"))
+        }
+        // (A wrong password is not tried here: aiosmtpd holds the connection without answering.)
+    }
+
+    @Test func aServerThatIsDownIsATemporaryFailure() async throws {
+        // A port nothing listens on: bound, then released.
+        let socket = try #require(Optional(Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        close(socket)
+        let transport = SMTPTransport(configuration: try #require(.init(url: "smtp://127.0.0.1:\(port)")))
+        do {
+            try await transport.send(Self.message)
+            Issue.record("nothing listens, yet the message was sent")
+        } catch let error as MailError {
+            guard case .temporary = error else {
+                Issue.record("expected a temporary failure, got \(error)")
+                return
+            }
+        }
+    }
+}
