@@ -77,9 +77,9 @@ public struct MessageRenderer: Sendable {
         let text = (content.lines + ["", content.link.url.absoluteString, "", footer]).joined(separator: "\n") + "\n"
         let html = """
             <!doctype html><html><body>
-            \(content.lines.map { "<p>\(HTML.escape($0))</p>" }.joined(separator: "\n"))
-            <p><a href="\(HTML.escape(content.link.url.absoluteString))">\(HTML.escape(content.link.label))</a></p>
-            <p><small>\(HTML.escape(footer))</small></p>
+            \(content.lines.map { "<p>\(HTMLText.escape($0))</p>" }.joined(separator: "\n"))
+            <p><a href="\(HTMLText.escape(content.link.url.absoluteString))">\(HTMLText.escape(content.link.label))</a></p>
+            <p><small>\(HTMLText.escape(footer))</small></p>
             </body></html>
             """
         return MailMessage(
@@ -92,22 +92,5 @@ public struct MessageRenderer: Sendable {
             url: settings.linkBase.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
         components.queryItems = query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
         return components.url!
-    }
-}
-
-enum HTML {
-    static func escape(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
     }
 }

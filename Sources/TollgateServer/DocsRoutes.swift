@@ -148,20 +148,6 @@ enum APIReferencePage {
         return current as? [String: Any] ?? object
     }
 
-    /// Text as HTML: the five characters that could open markup or an attribute.
-    static func escape(_ text: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
-    }
+    /// Text as HTML (`HTMLText.escape`).
+    static func escape(_ text: String) -> String { HTMLText.escape(text) }
 }
