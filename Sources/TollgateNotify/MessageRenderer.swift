@@ -75,10 +75,11 @@ public struct MessageRenderer: Sendable {
         }
         let footer = "If you did not expect this e-mail, you can ignore it."
         let text = (content.lines + ["", content.link.url.absoluteString, "", footer]).joined(separator: "\n") + "\n"
+        let (href, label) = (HTMLText.escape(content.link.url.absoluteString), HTMLText.escape(content.link.label))
         let html = """
             <!doctype html><html><body>
             \(content.lines.map { "<p>\(HTMLText.escape($0))</p>" }.joined(separator: "\n"))
-            <p><a href="\(HTMLText.escape(content.link.url.absoluteString))">\(HTMLText.escape(content.link.label))</a></p>
+            <p><a href="\(href)">\(label)</a></p>
             <p><small>\(HTMLText.escape(footer))</small></p>
             </body></html>
             """
