@@ -37,6 +37,20 @@ struct DatabaseOptions: ParsableArguments {
         return .sqlite(directory: dataDirectory)
     }
 
+    /// Opens the database (applying migrations), runs `body` on it, and closes it whatever
+    /// `body` did.
+    func withStore<T: Sendable>(_ body: (SQLStore) async throws -> T) async throws -> T {
+        let store = try await SQLStore.open(location, logger: Logger(label: "tollgate"))
+        do {
+            let result = try await body(store)
+            await store.shutdown()
+            return result
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+    }
+
     var summary: String {
         switch location {
         case .sqlite(let directory): return "SQLite in \(directory)"
@@ -165,8 +179,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var databaseOptions: DatabaseOptions
 
     func run() async throws {
-        let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
-        await store.shutdown()
+        try await databaseOptions.withStore { _ in }
         print("schema at version \(Migrator.latestVersion) (\(databaseOptions.summary))")
     }
 }
@@ -217,15 +230,8 @@ struct Keys: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
             let created = APIKeys.generate(scopes: scopes.compactMap(Scope.init(rawValue:)), name: name, at: Date())
-            do {
-                try await store.insertAPIKey(created.record)
-            } catch {
-                await store.shutdown()
-                throw error
-            }
-            await store.shutdown()
+            try await databaseOptions.withStore { try await $0.insertAPIKey(created.record) }
             print(created.secret)
         }
     }
@@ -269,15 +275,7 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var databaseOptions: DatabaseOptions
 
     func run() async throws {
-        let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
-        let sizes: [TableSize]
-        do {
-            sizes = try await store.tableSizes()
-        } catch {
-            await store.shutdown()
-            throw error
-        }
-        await store.shutdown()
+        let sizes = try await databaseOptions.withStore { try await $0.tableSizes() }
         print("Database: \(databaseOptions.summary)")
         print(StatusReport.table(sizes))
     }
@@ -326,15 +324,9 @@ struct Outbox: AsyncParsableCommand {
         @OptionGroup var databaseOptions: DatabaseOptions
 
         func run() async throws {
-            let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
-            let entries: [OutboxEntry]
-            do {
-                entries = try await store.outboxEntries(failedOnly: failed, limit: max(1, limit))
-            } catch {
-                await store.shutdown()
-                throw error
+            let entries = try await databaseOptions.withStore {
+                try await $0.outboxEntries(failedOnly: failed, limit: max(1, limit))
             }
-            await store.shutdown()
             if entries.isEmpty { print(failed ? "no failed messages" : "the outbox is empty") }
             for entry in entries {
                 let state: String
@@ -360,15 +352,7 @@ struct Outbox: AsyncParsableCommand {
         @OptionGroup var databaseOptions: DatabaseOptions
 
         func run() async throws {
-            let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
-            let queued: Bool
-            do {
-                queued = try await store.retryOutbox(id: id, at: Date())
-            } catch {
-                await store.shutdown()
-                throw error
-            }
-            await store.shutdown()
+            let queued = try await databaseOptions.withStore { try await $0.retryOutbox(id: id, at: Date()) }
             guard queued else {
                 FileHandle.standardError.write(Data("tollgate: no undelivered message \(id)\n".utf8))
                 throw ExitCode(1)
@@ -410,15 +394,9 @@ struct Customers: AsyncParsableCommand {
                         .utf8))
                 throw ExitCode(1)
             }
-            let store = try await SQLStore.open(databaseOptions.location, logger: Logger(label: "tollgate"))
-            let changed: CustomerRecord?
-            do {
-                changed = try await store.changePlan(customerId: customer, planId: plan, at: Date())
-            } catch {
-                await store.shutdown()
-                throw error
+            let changed = try await databaseOptions.withStore {
+                try await $0.changePlan(customerId: customer, planId: plan, at: Date())
             }
-            await store.shutdown()
             guard changed != nil else {
                 FileHandle.standardError.write(Data("tollgate: no customer \(customer)\n".utf8))
                 throw ExitCode(1)

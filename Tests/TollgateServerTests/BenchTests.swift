@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `tollgate bench` runs end to end and reports every figure beside its baseline. Its numbers

@@ -12,33 +12,7 @@ import Testing
 @Suite(.serialized) struct LocalStripeTests {
     /// Starts localstripe and returns once it says which port it listens on.
     static func startLocalStripe() async throws -> (Process, Int) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try PythonPeers.interpreter)
-        process.arguments = [Repository.path("Tests/peers/localstripe_server.py")]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let reader = output.fileHandleForReading
-        let port = await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
-            Thread.detachNewThread {
-                var text = ""
-                while true {
-                    let chunk = reader.availableData
-                    if chunk.isEmpty { continuation.resume(returning: nil); return }
-                    text += String(decoding: chunk, as: UTF8.self)
-                    if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }) {
-                        continuation.resume(returning: Int(line.dropFirst("listening on ".count)))
-                        return
-                    }
-                }
-            }
-        }
-        guard let port else {
-            process.waitUntilExit()
-            throw TestSupportError("localstripe exited before listening")
-        }
-        return (process, port)
+        try await PeerProcess.startListening(script: Repository.path("Tests/peers/localstripe_server.py"))
     }
 
     /// Calls Stripe's API (on localstripe) as a product's backend would, form-encoded.

@@ -1,6 +1,4 @@
-import Dispatch
 import Foundation
-import Synchronization
 import TestSupport
 import Testing
 
@@ -23,42 +21,14 @@ enum TollgateBinary {
         }
     }
 
-    struct Result {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
     /// Runs a subcommand to completion.
-    static func run(_ arguments: [String]) throws -> Result {
-        try runProgram(try path, arguments)
+    static func run(_ arguments: [String]) throws -> PeerProcess.Result {
+        try PeerProcess.run(try path, arguments)
     }
 
     /// Runs any program to completion.
-    static func runProgram(_ program: String, _ arguments: [String]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Both pipes drained at once: a child that fills one (64 KiB) while we wait on the other
-        // would block forever.
-        let stderrData = Mutex(Data())
-        let stderrDone = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            stderrData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
-            stderrDone.signal()
-        }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        stderrDone.wait()
-        process.waitUntilExit()
-        let stderr = stderrData.withLock { $0 }
-        return Result(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self)
-        )
+    static func runProgram(_ program: String, _ arguments: [String]) throws -> PeerProcess.Result {
+        try PeerProcess.run(program, arguments)
     }
 }
 

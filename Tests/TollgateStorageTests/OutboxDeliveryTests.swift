@@ -159,9 +159,11 @@ final class ScriptedTransport: MailTransport {
             }
             #expect(files.count == 1)
             let file = try #require(files.first)
-            let output = try Self.python(
+            let read = try PeerProcess.run(
+                try PythonPeers.interpreter,
                 [Repository.path("Tests/peers/read_mail.py"), directory.appendingPathComponent(file).path])
-            let mail = try #require(try JSONSerialization.jsonObject(with: output) as? [String: String])
+            #expect(read.status == 0, "\(read.stderr)")
+            let mail = try #require(try JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: String])
             #expect(mail["subject"] == "Confirm your e-mail address for Memento")
             #expect(mail["to"] == "<élodie@exemple.fr>" || mail["to"] == "élodie@exemple.fr")
             #expect(mail["contentType"] == "multipart/alternative")
@@ -175,20 +177,6 @@ final class ScriptedTransport: MailTransport {
             try await accounts.verifyEmail(token: token)
             #expect(try await store.user(id: user.id)?.emailVerifiedAt != nil)
         }
-    }
-
-    /// Runs a Python peer; its standard output (errors go to the test's own stderr).
-    static func python(_ arguments: [String]) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try PythonPeers.interpreter)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(arguments) exited with \(process.terminationStatus)")
-        return data
     }
 
     @Test func subjectsBeyondASCIIAreEncodedWordsAndHTMLIsEscaped() throws {

@@ -6,29 +6,6 @@ import TollgateNotify
 /// The SMTP client against a real SMTP server (aiosmtpd on loopback): authenticated delivery read
 /// back by Python's mail parser, a 5xx refusal as permanent, a server that is down as temporary.
 @Suite struct SMTPTransportTests {
-    /// Starts the aiosmtpd peer saving into `directory`; its process and port.
-    static func startServer(_ directory: URL) throws -> (Process, Int) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try PythonPeers.interpreter)
-        process.arguments = [Repository.path("Tests/peers/smtp_server.py"), directory.path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        var text = ""
-        while !text.contains("\n") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        guard let line = text.split(separator: "\n").first, line.hasPrefix("listening on "),
-            let port = Int(line.dropFirst("listening on ".count))
-        else {
-            kill(process.processIdentifier, SIGKILL)
-            throw TestSupportError("the SMTP peer did not start: \(text)")
-        }
-        return (process, port)
-    }
-
     static let message = MailMessage(
         from: "Memento <no-reply@memento.example>", to: "ada@example.com", subject: "Réinitialisez votre mot de passe",
         text: "Bonjour,\n.une ligne qui commence par un point\nFin.\n", html: "<p>Bonjour</p>",
@@ -38,7 +15,8 @@ import TollgateNotify
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (server, port) = try Self.startServer(directory)
+        let (server, port) = try await PeerProcess.startListening(
+            script: Repository.path("Tests/peers/smtp_server.py"), arguments: [directory.path])
         defer {
             // SIGKILL: the child may inherit a blocked SIGTERM from the test process.
             kill(server.processIdentifier, SIGKILL)
@@ -48,8 +26,10 @@ import TollgateNotify
         try await transport.send(Self.message)
         let saved = directory.appendingPathComponent("0.eml")
         #expect(FileManager.default.fileExists(atPath: saved.path))
-        let read = try OutboxDeliveryTests.python([Repository.path("Tests/peers/read_mail.py"), saved.path])
-        let mail = try #require(try JSONSerialization.jsonObject(with: read) as? [String: String])
+        let read = try PeerProcess.run(
+            try PythonPeers.interpreter, [Repository.path("Tests/peers/read_mail.py"), saved.path])
+        #expect(read.status == 0, "\(read.stderr)")
+        let mail = try #require(try JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: String])
         #expect(mail["subject"] == "Réinitialisez votre mot de passe")
         #expect(mail["messageId"] == "<msg_smtp1@tollgate.local>")
         #expect(mail["text"] == Self.message.text, "dot-stuffing undone by the server")
