@@ -291,16 +291,7 @@ extension SQLStore {
                 SELECT id, kind, recipient, payload, created_at_ms, delivered_at_ms FROM outbox
                 WHERE recipient = \(bind: recipient) ORDER BY created_at_ms, id
                 """
-            ).all().map { row in
-                OutboxMessage(
-                    id: try row.decode(column: "id", as: String.self),
-                    kind: try row.decode(column: "kind", as: String.self),
-                    recipient: try row.decode(column: "recipient", as: String.self),
-                    payload: try row.decode(column: "payload", as: String.self),
-                    createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
-                    deliveredAt: try row.decode(column: "delivered_at_ms", as: Int64?.self).map(Millis.date)
-                )
-            }
+            ).all().map(Self.decodeOutboxMessage)
         }
     }
 

@@ -86,15 +86,19 @@ extension SQLStore {
         }
     }
 
+    static func decodeOutboxMessage(_ row: any SQLRow) throws -> OutboxMessage {
+        OutboxMessage(
+            id: try row.decode(column: "id", as: String.self),
+            kind: try row.decode(column: "kind", as: String.self),
+            recipient: try row.decode(column: "recipient", as: String.self),
+            payload: try row.decode(column: "payload", as: String.self),
+            createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
+            deliveredAt: try row.decode(column: "delivered_at_ms", as: Int64?.self).map(Millis.date))
+    }
+
     static func decodeOutboxEntry(_ row: any SQLRow) throws -> OutboxEntry {
         OutboxEntry(
-            message: OutboxMessage(
-                id: try row.decode(column: "id", as: String.self),
-                kind: try row.decode(column: "kind", as: String.self),
-                recipient: try row.decode(column: "recipient", as: String.self),
-                payload: try row.decode(column: "payload", as: String.self),
-                createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
-                deliveredAt: try row.decode(column: "delivered_at_ms", as: Int64?.self).map(Millis.date)),
+            message: try decodeOutboxMessage(row),
             attempts: Int(try row.decode(column: "attempts", as: Int64.self)),
             lastError: try row.decode(column: "last_error", as: String?.self),
             nextAttemptAt: try row.decode(column: "next_attempt_at_ms", as: Int64?.self).map(Millis.date),

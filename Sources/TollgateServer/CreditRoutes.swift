@@ -95,7 +95,7 @@ struct CreditRoutes: Sendable {
         }
         let movement = try await credits.grant(
             customerId: id, amount: body.amount.value,
-            creditType: try body.creditType.map { try Validate.identifier($0, field: "creditType") },
+            creditType: try Validate.optionalIdentifier(body.creditType, field: "creditType"),
             expiresAt: body.expiresAt,
             priority: Int(priority),
             reason: reason, reference: try Validate.optionalText(body.reference, field: "reference", maximum: 255),
@@ -131,7 +131,7 @@ struct CreditRoutes: Sendable {
         }
         let entries = try await credits.history(
             customerId: id,
-            creditType: try query.get("creditType").map { try Validate.identifier($0, field: "creditType") },
+            creditType: try Validate.optionalIdentifier(query.get("creditType"), field: "creditType"),
             before: cursor, limit: limit)
         return (id, entries, limit)
     }
@@ -166,7 +166,7 @@ struct CreditRoutes: Sendable {
         let body = try await request.decode(as: DebitRequest.self, context: context)
         let movement = try await credits.debit(
             customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value,
-            creditType: try body.creditType.map { try Validate.identifier($0, field: "creditType") },
+            creditType: try Validate.optionalIdentifier(body.creditType, field: "creditType"),
             reference: try Validate.optionalText(body.reference, field: "reference", maximum: 255),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
@@ -177,7 +177,7 @@ struct CreditRoutes: Sendable {
         let body = try await request.decode(as: ReserveRequest.self, context: context)
         let movement = try await credits.reserve(
             customerId: try Validate.identifier(body.customer, field: "customer"), amount: body.amount.value,
-            creditType: try body.creditType.map { try Validate.identifier($0, field: "creditType") },
+            creditType: try Validate.optionalIdentifier(body.creditType, field: "creditType"),
             ttlSeconds: body.ttlSeconds?.value ?? 300,
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )

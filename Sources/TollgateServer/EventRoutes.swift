@@ -38,7 +38,7 @@ struct EventRoutes: Sendable {
                 customerId: try Validate.identifier(event.customer, field: "\(path).customer"),
                 featureId: try Validate.identifier(event.feature, field: "\(path).feature"), amount: amount,
                 idempotencyKey: try Validate.identifier(key, field: "\(path).idempotencyKey"),
-                workspaceId: try event.workspace.map { try Validate.identifier($0, field: "\(path).workspace") }
+                workspaceId: try Validate.optionalIdentifier(event.workspace, field: "\(path).workspace")
             )
         }
         let answers = await service.consume(batch: events)

@@ -145,6 +145,11 @@ enum Validate {
         return value
     }
 
+    /// An identifier that may be absent.
+    static func optionalIdentifier(_ value: String?, field: String) throws -> String? {
+        try value.map { try identifier($0, field: field) }
+    }
+
     static func optionalText(_ value: String?, field: String, maximum: Int = 1024) throws -> String? {
         guard let value else { return nil }
         // Characters (Unicode scalars), as the document's `maxLength` counts them.

@@ -19,8 +19,7 @@ enum RequestNulls {
     /// allow to be null (unknown fields are ignored, as decoding ignores them). Bodies without
     /// the bytes `null` (nearly all) are not parsed twice.
     static func check(_ data: Data, method: String, endpoint: String?) throws {
-        guard let endpoint, let fields = operations["\(method) \(endpoint)"],
-            data.range(of: Data("null".utf8)) != nil,
+        guard data.range(of: Data("null".utf8)) != nil, let endpoint, let fields = operations["\(method) \(endpoint)"],
             let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         else { return }
         if let field = firstRefusedNull(in: json, path: "", fields: fields) {

@@ -88,7 +88,7 @@ struct APIv1Routes: Sendable {
         let outcome = try await service.check(
             customerId: try Validate.identifier(body.customer, field: "customer"),
             featureId: try Validate.identifier(body.feature, field: "feature"), amount: body.amount?.value ?? 1,
-            workspaceId: try body.workspace.map { try Validate.identifier($0, field: "workspace") }
+            workspaceId: try Validate.optionalIdentifier(body.workspace, field: "workspace")
         )
         return UsageAnswer(outcome)
     }
@@ -130,7 +130,7 @@ struct APIv1Routes: Sendable {
             feature: try Validate.identifier(body.feature, field: "feature"),
             amount: body.amount?.value ?? 1,
             idempotencyKey: try Validate.identifier(key, field: "idempotencyKey"),
-            workspace: try body.workspace.map { try Validate.identifier($0, field: "workspace") }
+            workspace: try Validate.optionalIdentifier(body.workspace, field: "workspace")
         )
     }
 }
