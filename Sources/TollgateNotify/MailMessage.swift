@@ -26,7 +26,7 @@ public struct MailMessage: Sendable, Equatable {
     public var rendered: String {
         let boundary = "tollgate-" + messageID.filter { $0.isLetter || $0.isNumber }
         var lines = [
-            "From: \(MIME.header(from))",
+            "From: \(MIME.mailbox(from))",
             "To: <\(to)>",
             "Subject: \(MIME.header(subject))",
             "Date: \(MIME.date(date))",
@@ -69,13 +69,25 @@ enum MIME {
         return words.map { "=?UTF-8?B?\(Data($0.utf8).base64EncodedString())?=" }.joined(separator: "\r\n ")
     }
 
-    static func base64Lines(_ text: String) -> [String] {
-        let encoded = Data(text.utf8).base64EncodedString()
-        return stride(from: 0, to: encoded.count, by: 76).map { start in
-            let from = encoded.index(encoded.startIndex, offsetBy: start)
-            return String(
-                encoded[from..<(encoded.index(from, offsetBy: 76, limitedBy: encoded.endIndex) ?? encoded.endIndex)])
+    /// Base64 in lines of 76 characters (RFC 2045), as Foundation writes it (CRLF between lines).
+    /// `Name <address>` with only the name encoded (an encoded word may not hold the address).
+    static func mailbox(_ value: String) -> String {
+        guard let open = value.lastIndex(of: "<") else { return header(value) }
+        let name = value[..<open].trimmingCharacters(in: .whitespaces)
+        let address = "<\(self.address(value).filter { $0 != "\r" && $0 != "\n" })>"
+        return name.isEmpty ? address : "\(header(name)) \(address)"
+    }
+
+    /// The address inside `Name <address>`, or the whole text.
+    static func address(_ mailbox: String) -> String {
+        guard let open = mailbox.lastIndex(of: "<"), let close = mailbox.lastIndex(of: ">"), open < close else {
+            return mailbox.trimmingCharacters(in: .whitespaces)
         }
+        return String(mailbox[mailbox.index(after: open)..<close])
+    }
+
+    static func base64Lines(_ text: String) -> [String] {
+        Data(text.utf8).base64EncodedString(options: .lineLength76Characters).components(separatedBy: "\r\n")
     }
 
     /// RFC 5322 date, in UTC: `Sun, 29 Nov 2026 20:10:00 +0000`.

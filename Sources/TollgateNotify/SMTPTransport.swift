@@ -64,7 +64,7 @@ public struct SMTPTransport: MailTransport {
                     let credentials = Data("\0\(username)\0\(configuration.password ?? "")".utf8).base64EncodedString()
                     try await command("AUTH PLAIN \(credentials)", expect: 235)
                 }
-                try await command("MAIL FROM:<\(Self.address(message.from))>", expect: 250)
+                try await command("MAIL FROM:<\(MIME.address(message.from))>", expect: 250)
                 try await command("RCPT TO:<\(message.to)>", expect: 250)
                 try await command("DATA", expect: 354)
                 try await outbound.write(ByteBuffer(string: Self.dotStuffed(message.rendered) + ".\r\n"))
@@ -76,14 +76,6 @@ public struct SMTPTransport: MailTransport {
         } catch {
             throw MailError.temporary("SMTP conversation with \(destination) failed: \(error)")
         }
-    }
-
-    /// The address inside `Name <address>`, or the whole text.
-    static func address(_ mailbox: String) -> String {
-        guard let open = mailbox.lastIndex(of: "<"), let close = mailbox.lastIndex(of: ">"), open < close else {
-            return mailbox.trimmingCharacters(in: .whitespaces)
-        }
-        return String(mailbox[mailbox.index(after: open)..<close])
     }
 
     /// RFC 5321 §4.5.2: a line starting with "." gets another one.

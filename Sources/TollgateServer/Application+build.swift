@@ -34,7 +34,7 @@ public struct ServerConfiguration: Sendable {
     public var mailDirectory: String?
     /// Where links in e-mail lead (nil: this server's own address).
     public var publicURL: URL?
-    /// The sender of e-mail (nil: the catalog's product at no-reply@localhost).
+    /// The sender of e-mail (nil: the catalog's name at no-reply@localhost).
     public var mailFrom: String?
     /// An SMTP server to send e-mail through (nil: files in `mailDirectory`).
     public var smtp: SMTPTransport.Configuration?
@@ -176,7 +176,7 @@ public func buildApplication(
     dependencies.mail = MailConfiguration(
         transport: transport,
         settings: MailSettings(
-            productName: catalog.product, from: configuration.mailFrom ?? "\(catalog.product) <no-reply@localhost>",
+            productName: catalog.name, from: configuration.mailFrom ?? "\(catalog.name) <no-reply@localhost>",
             linkBase: configuration.publicURL ?? URL(string: "http://\(configuration.host):\(configuration.port)")!))
     return buildApplication(
         dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)

@@ -106,7 +106,7 @@ struct Serve: AsyncParsableCommand {
     var mailDir: String?
     @Option(help: "Where links in e-mail lead: the product's front end (default: this server's address).")
     var publicUrl: String?
-    @Option(help: "The sender of e-mail, as `Name <address>` (default: the product at no-reply@localhost).")
+    @Option(help: "The sender of e-mail, as `Name <address>` (default: the catalog's name at no-reply@localhost).")
     var mailFrom: String?
     @Option(help: "Send e-mail through this SMTP server: smtp://user:password@host:port (or TOLLGATE_SMTP_URL).")
     var smtpUrl: String?

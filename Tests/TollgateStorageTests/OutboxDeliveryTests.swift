@@ -186,6 +186,7 @@ final class ScriptedTransport: MailTransport {
             text: "x", html: "<p>x</p>", messageID: "msg_1@tollgate.local", date: Self.start)
         let rendered = mail.rendered
         #expect(rendered.contains("Subject: =?UTF-8?B?"))
+        #expect(rendered.contains("From: =?UTF-8?B?TcOpbWVudG8=?= <no-reply@memento.example>\r\n"))
         #expect(!rendered.contains("Réinitialisez"), "no raw UTF-8 in the headers")
         #expect(rendered.split(separator: "\r\n", omittingEmptySubsequences: false).allSatisfy { $0.utf8.count <= 998 })
         var invitation = try Self.message(1)
