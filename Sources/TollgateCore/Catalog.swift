@@ -38,6 +38,9 @@ public struct FeatureDefinition: Hashable, Sendable {
     public let unit: String?
     /// Credits charged per unit consumed, when the feature is paid in credits (see the credits ledger).
     public let creditCost: CreditCost?
+    /// Percentages of a metered quota at which the customer is alerted (e-mail and webhook), once
+    /// per period each; ascending. `[80, 100]` unless the catalog says otherwise.
+    public var alertPercents: [Int] = []
 }
 
 public struct CreditCost: Hashable, Sendable {

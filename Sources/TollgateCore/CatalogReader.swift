@@ -73,7 +73,8 @@ struct CatalogReader {
             if !Self.isFeatureId(id) {
                 yaml.report(path, "feature ids are snake_case (a-z, 0-9, _), starting with a letter", value)
             }
-            guard let fields = yaml.mapping(value, path, allowed: ["type", "name", "unit", "creditCost"]) else {
+            guard let fields = yaml.mapping(value, path, allowed: ["type", "name", "unit", "creditCost", "alerts"])
+            else {
                 return nil
             }
             let type = fields["type"].flatMap { yaml.oneOf($0, "\(path).type", FeatureType.self) }
@@ -85,8 +86,25 @@ struct CatalogReader {
                 yaml.report("\(path).creditCost", "only metered features can cost credits", value)
             }
             guard let type else { return nil }
-            return FeatureDefinition(id: id, name: name, type: type, unit: unit, creditCost: cost)
+            var feature = FeatureDefinition(id: id, name: name, type: type, unit: unit, creditCost: cost)
+            if let alerts = fields["alerts"] {
+                if type != .metered { yaml.report("\(path).alerts", "only metered features have quota alerts", value) }
+                feature.alertPercents = alertPercents(alerts, "\(path).alerts")
+            } else if type == .metered {
+                feature.alertPercents = UsageThresholds.defaultPercents
+            }
+            return feature
         }
+    }
+
+    /// A list of distinct percentages in 1...100, e.g. `[50, 80, 100]`; `[]` turns alerts off.
+    private mutating func alertPercents(_ node: Node, _ path: String) -> [Int] {
+        guard let items = yaml.sequence(node, path) else { return [] }
+        let percents = items.enumerated().compactMap { index, item in
+            yaml.integer(item, YAMLReader.index(path, index), in: 1...100).map(Int.init)
+        }
+        if Set(percents).count != percents.count { yaml.report(path, "lists a percentage twice", node) }
+        return Array(Set(percents)).sorted()
     }
 
     private mutating func creditCost(_ node: Node, _ path: String, creditTypes: [String]) -> CreditCost? {

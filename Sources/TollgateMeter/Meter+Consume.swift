@@ -343,9 +343,12 @@ extension Meter {
             deltas: [counterDelta(key: key, quota: quota, delta: delta, leaseNode: leaseNode)], record: record)
     }
 
+    /// The change to a counter, with its quota alerts when the feature has some and a limit.
     func counterDelta(key: CounterKey, quota: Quota, delta: Int64, leaseNode: String?) -> CounterDelta {
-        CounterDelta(
+        let percents = quota.feature.alertPercents
+        return CounterDelta(
             key: key, period: (quota.period ?? .lifetime).rawValue, periodEndMillis: quota.window?.end.map(Millis.from),
-            delta: delta, leaseNode: leaseNode)
+            delta: delta, leaseNode: leaseNode,
+            alert: percents.isEmpty ? nil : quota.limit?.value.map { CounterAlert(limit: $0, percents: percents) })
     }
 }

@@ -307,14 +307,19 @@ extension SQLStore {
         ).run()
     }
 
-    static func enqueue(_ db: any SQLDatabase, _ messages: [OutboxMessage]) async throws {
+    /// Writes messages to the outbox. `ignoringDuplicates`: a message whose id is there already is
+    /// left alone (events told once, whoever writes them first).
+    static func enqueue(_ db: any SQLDatabase, _ messages: [OutboxMessage], ignoringDuplicates: Bool = false)
+        async throws
+    {
+        let conflict: SQLQueryString = ignoringDuplicates ? " ON CONFLICT (id) DO NOTHING" : ""
         for message in messages {
             try await db.raw(
                 """
                 INSERT INTO outbox (id, kind, recipient, payload, created_at_ms)
                 VALUES (\(bind: message.id), \(bind: message.kind), \(bind: message.recipient),
                     \(bind: message.payload), \(bind: Millis.from(message.createdAt)))
-                """
+                """ + conflict
             ).run()
         }
     }

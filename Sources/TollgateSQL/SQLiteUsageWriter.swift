@@ -36,6 +36,17 @@ final class SQLiteUsageWriter: @unchecked Sendable {
             ON CONFLICT (subject, feature, period_start_ms)
             DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
             """
+        case addToCounterReturning = """
+            INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            ON CONFLICT (subject, feature, period_start_ms)
+            DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
+            RETURNING used
+            """
+        case insertEvent = """
+            INSERT INTO outbox (id, kind, recipient, payload, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+            ON CONFLICT (id) DO NOTHING
+            """
         case shrinkLease = """
             UPDATE counter_leases SET outstanding = CASE WHEN outstanding > ?1 THEN outstanding - ?1 ELSE 0 END
             WHERE subject = ?2 AND feature = ?3 AND period_start_ms = ?4 AND node = ?5
@@ -99,13 +110,23 @@ final class SQLiteUsageWriter: @unchecked Sendable {
             try faults?.check(.afterRecords)
             let now = Millis.from(batch.at)
             for delta in plan.mergedDeltas(of: batch) {
-                try run(
-                    .addToCounter,
+                let watched = delta.watchesThresholds
+                let usedAfter = try run(
+                    watched ? .addToCounterReturning : .addToCounter,
                     binding: [
                         .text(delta.key.subject), .text(delta.key.feature), .integer(delta.key.periodStartMillis),
                         delta.periodEndMillis.map(Value.integer) ?? .null, .text(delta.period), .integer(delta.delta),
                         .integer(now),
                     ])
+                guard watched, let usedAfter else { continue }
+                for event in try UsageAlertEvents.messages(for: delta, usedAfter: usedAfter, at: batch.at) {
+                    try run(
+                        .insertEvent,
+                        binding: [
+                            .text(event.id), .text(event.kind), .text(event.recipient), .text(event.payload),
+                            .integer(Millis.from(event.createdAt)),
+                        ])
+                }
             }
             try faults?.check(.afterCounters)
             for (key, node, units) in plan.leaseShrinks(of: batch) {
@@ -133,8 +154,10 @@ final class SQLiteUsageWriter: @unchecked Sendable {
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    /// Binds, steps to completion and resets one kept statement.
-    private func run(_ which: Statement, binding values: [Value] = []) throws {
+    /// Binds, steps and resets one kept statement; the first column of the row it returned, if any
+    /// (a write's changes happen at the first step, RETURNING or not).
+    @discardableResult
+    private func run(_ which: Statement, binding values: [Value] = []) throws -> Int64? {
         let statement = try prepared(which)
         defer {
             sqlite_nio_sqlite3_reset(statement)
@@ -161,6 +184,7 @@ final class SQLiteUsageWriter: @unchecked Sendable {
         }
         let stepped = sqlite_nio_sqlite3_step(statement)
         guard stepped == SQLITE_DONE || stepped == SQLITE_ROW else { throw failure(which) }
+        return stepped == SQLITE_ROW ? sqlite_nio_sqlite3_column_int64(statement, 0) : nil
     }
 
     private func prepared(_ which: Statement) throws -> OpaquePointer {

@@ -39,7 +39,7 @@ struct UsageBatchPlan {
                 if let previous = merged[delta.key] {
                     merged[delta.key] = CounterDelta(
                         key: delta.key, period: delta.period, periodEndMillis: delta.periodEndMillis,
-                        delta: previous.delta + delta.delta
+                        delta: previous.delta + delta.delta, alert: delta.alert ?? previous.alert
                     )
                 } else {
                     merged[delta.key] = delta

@@ -62,9 +62,20 @@ public struct SQLKitUsageWriter: UsageWriter {
             for (index, record) in plan.records where !inserted.contains(UsageBatchPlan.token(record.scope, record.key))
             { plan.applied[index] = false }
             try faults?.check(.afterRecords)
-            for chunk in plan.mergedDeltas(of: batch).chunked(Self.rowsPerStatement) {
+            let deltas = plan.mergedDeltas(of: batch)
+            let watched = deltas.filter(\.watchesThresholds)
+            for chunk in deltas.filter({ !$0.watchesThresholds }).chunked(Self.rowsPerStatement) {
                 try await Self.addToCounters(chunk, updatedAt: now, on: db)
             }
+            var alerts: [OutboxMessage] = []
+            for chunk in watched.chunked(Self.rowsPerStatement) {
+                let used = try await Self.addToCounters(chunk, updatedAt: now, returning: true, on: db)
+                for delta in chunk {
+                    guard let after = used[delta.key] else { continue }
+                    alerts += try UsageAlertEvents.messages(for: delta, usedAfter: after, at: batch.at)
+                }
+            }
+            try await SQLStore.enqueue(db, alerts, ignoringDuplicates: true)
             try faults?.check(.afterCounters)
             for (key, node, units) in plan.leaseShrinks(of: batch) {
                 try await db.raw(
@@ -113,22 +124,37 @@ public struct SQLKitUsageWriter: UsageWriter {
 
     /// Adds each delta to its counter (one row per counter: PostgreSQL refuses an upsert that
     /// touches the same row twice), in one statement.
-    static func addToCounters(_ deltas: some Collection<CounterDelta>, updatedAt now: Int64, on db: any SQLDatabase)
-        async throws
-    {
+    /// With `returning`, the counters' values after the change, for the quota alerts.
+    @discardableResult
+    static func addToCounters(
+        _ deltas: some Collection<CounterDelta>, updatedAt now: Int64, returning: Bool = false,
+        on db: any SQLDatabase
+    ) async throws -> [CounterKey: Int64] {
         let rows = deltas.map { d -> SQLQueryString in
             """
             (\(bind: d.key.subject), \(bind: d.key.feature), \(bind: d.key.periodStartMillis), \
             \(bind: d.periodEndMillis), \(bind: d.period), \(bind: d.delta), \(bind: now))
             """
         }
-        try await db.raw(
-            """
+        let upsert: SQLQueryString = """
             INSERT INTO usage_counters (subject, feature, period_start_ms, period_end_ms, period, used, updated_at_ms)
             VALUES \(rows.joined(separator: ", "))
             ON CONFLICT (subject, feature, period_start_ms)
             DO UPDATE SET used = usage_counters.used + excluded.used, updated_at_ms = excluded.updated_at_ms
             """
-        ).run()
+        guard returning else {
+            try await db.raw(upsert).run()
+            return [:]
+        }
+        let rowsAfter = try await db.raw(upsert + " RETURNING subject, feature, period_start_ms, used").all()
+        var used: [CounterKey: Int64] = [:]
+        for row in rowsAfter {
+            let key = CounterKey(
+                subject: try row.decode(column: "subject", as: String.self),
+                feature: try row.decode(column: "feature", as: String.self),
+                periodStartMillis: try row.decode(column: "period_start_ms", as: Int64.self))
+            used[key] = try row.decode(column: "used", as: Int64.self)
+        }
+        return used
     }
 }

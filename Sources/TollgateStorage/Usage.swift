@@ -26,13 +26,38 @@ public struct CounterDelta: Sendable, Hashable {
     /// The node whose lease the units were consumed from: its outstanding lease shrinks by as
     /// much, in the same transaction.
     public let leaseNode: String?
+    /// The quota alerts this counter arms: the commit that takes it across one writes the event.
+    public var alert: CounterAlert?
 
-    public init(key: CounterKey, period: String, periodEndMillis: Int64?, delta: Int64, leaseNode: String? = nil) {
+    public init(
+        key: CounterKey, period: String, periodEndMillis: Int64?, delta: Int64, leaseNode: String? = nil,
+        alert: CounterAlert? = nil
+    ) {
         self.key = key
         self.period = period
         self.periodEndMillis = periodEndMillis
         self.delta = delta
         self.leaseNode = leaseNode
+        self.alert = alert
+    }
+}
+
+extension CounterDelta {
+    /// Whether committing this change must learn the counter's new value: it grows a counter
+    /// that has quota alerts.
+    public var watchesThresholds: Bool { delta > 0 && alert.map { !$0.percents.isEmpty && $0.limit > 0 } == true }
+}
+
+/// A counter's limit and the percentages of it that raise a quota alert (`usage.threshold_reached`,
+/// `usage.limit_reached` at 100 %). The crossing is decided by the commit, against the counter's
+/// committed value, so it is seen once however many consumes or nodes race across it.
+public struct CounterAlert: Sendable, Hashable {
+    public let limit: Int64
+    public let percents: [Int]
+
+    public init(limit: Int64, percents: [Int]) {
+        self.limit = limit
+        self.percents = percents
     }
 }
 

@@ -1,0 +1,83 @@
+import Foundation
+import TollgateCore
+
+/// A fact that systems and people hear about (`usage.limit_reached`, `customer.plan_changed`…).
+/// It is written to the outbox as kind `event.<type>` in the transaction that makes it true; the
+/// delivery service then fans it out to the webhook endpoints that listen for its type and to the
+/// people it concerns. Its payload is the webhook body, byte for byte: `{"type", "timestamp",
+/// "data"}` as Standard Webhooks recommends, `data` holding the object's state and a `version`
+/// that grows with each change, so a receiver can order events that arrive out of order.
+public enum OutboxEvent {
+    public static let kindPrefix = "event."
+
+    /// The event types Tollgate emits; endpoints filter on them.
+    public static let types: [String] = [
+        "customer.created", "customer.plan_changed",
+        "subscription.created", "subscription.updated", "subscription.trial_will_end", "subscription.past_due",
+        "subscription.canceled",
+        "usage.threshold_reached", "usage.limit_reached",
+        "credits.low",
+        "invoice.issued", "invoice.paid",
+    ]
+
+    /// The outbox row of an event. `subject` (`customer:<id>`, `workspace:<id>`) says whom it
+    /// concerns; `id` is chosen by the caller, deterministic where a fact must be told once.
+    public static func message(
+        id: String, type: String, subject: String, data: some Encodable, at date: Date
+    ) throws -> OutboxMessage {
+        let body = try encoder.encode(Body(type: type, timestamp: date, data: data))
+        return OutboxMessage(
+            id: id, kind: kindPrefix + type, recipient: subject, payload: String(decoding: body, as: UTF8.self),
+            createdAt: date)
+    }
+
+    /// The type of an event row, or nil for another kind of message.
+    public static func type(ofKind kind: String) -> String? {
+        kind.hasPrefix(kindPrefix) ? String(kind.dropFirst(kindPrefix.count)) : nil
+    }
+
+    private struct Body<Payload: Encodable>: Encodable {
+        let type: String
+        let timestamp: Date
+        let data: Payload
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+}
+
+/// What a quota alert says: whose counter, which feature, which threshold, and where it stands.
+public struct UsageAlert: Codable, Sendable, Hashable {
+    public let customerId: String?
+    public let workspaceId: String?
+    public let feature: String
+    public let percent: Int
+    public let limit: Int64
+    public let used: Int64
+    public let periodStart: Date
+    public let periodEnd: Date?
+    /// The counter's value: later alerts of the same counter carry a larger one.
+    public let version: Int64
+
+    public init(key: CounterKey, percent: Int, limit: Int64, used: Int64, periodEnd: Date?) {
+        let (kind, id) = Self.split(key.subject)
+        self.customerId = kind == "customer" ? id : nil
+        self.workspaceId = kind == "workspace" ? id : nil
+        self.feature = key.feature
+        self.percent = percent
+        self.limit = limit
+        self.used = used
+        self.periodStart = Millis.date(key.periodStartMillis)
+        self.periodEnd = periodEnd
+        self.version = used
+    }
+
+    static func split(_ subject: String) -> (String, String) {
+        guard let colon = subject.firstIndex(of: ":") else { return ("customer", subject) }
+        return (String(subject[..<colon]), String(subject[subject.index(after: colon)...]))
+    }
+}
