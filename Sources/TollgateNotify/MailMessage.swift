@@ -10,6 +10,9 @@ public struct MailMessage: Sendable, Equatable {
     public var html: String
     public var messageID: String
     public var date: Date
+    /// Where a reader stops mail of this kind (RFC 2369 `List-Unsubscribe`, one-click per RFC
+    /// 8058); nil on transactional mail, which cannot be turned off.
+    public var unsubscribe: URL?
 
     public init(from: String, to: String, subject: String, text: String, html: String, messageID: String, date: Date) {
         self.from = from
@@ -31,6 +34,14 @@ public struct MailMessage: Sendable, Equatable {
             "Subject: \(MIME.header(subject))",
             "Date: \(MIME.date(date))",
             "Message-ID: <\(messageID)>",
+        ]
+        if let unsubscribe {
+            lines += [
+                "List-Unsubscribe: <\(unsubscribe.absoluteString)>",
+                "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+            ]
+        }
+        lines += [
             "MIME-Version: 1.0",
             "Content-Type: multipart/alternative; boundary=\"\(boundary)\"",
             "",

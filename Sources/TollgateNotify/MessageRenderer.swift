@@ -11,25 +11,37 @@ public struct MailSettings: Sendable {
     public var linkBase: URL
     /// The domain after `@` in `Message-ID`s.
     public var messageIDDomain: String
+    /// Features' names as the catalog gives them, by id (alerts name the feature, not its id).
+    public var featureNames: [String: String]
+    /// The language of mail whose reader has none on record.
+    public var defaultLocale: String
 
-    public init(productName: String, from: String, linkBase: URL, messageIDDomain: String = "tollgate.local") {
+    public init(
+        productName: String, from: String, linkBase: URL, messageIDDomain: String = "tollgate.local",
+        featureNames: [String: String] = [:], defaultLocale: String = MailTemplates.defaultLocale
+    ) {
         self.productName = productName
         self.from = from
         self.linkBase = linkBase
         self.messageIDDomain = messageIDDomain
+        self.featureNames = featureNames
+        self.defaultLocale = defaultLocale
     }
 }
 
-/// Turns an outbox row into the e-mail it stands for. Single-use tokens are sealed in the row and
-/// opened only here, at send time. Everything taken from the row or from users is escaped in the
-/// HTML part.
+/// Turns an outbox row (`email.<kind>`) into the e-mail it stands for, in the reader's language
+/// (`locale` in the payload). Single-use tokens are sealed in the row and opened only here, at
+/// send time. Mail that is not transactional carries an unsubscribe link (and `List-Unsubscribe`)
+/// whose token is the sealed address.
 public struct MessageRenderer: Sendable {
     let settings: MailSettings
     let box: SecretBox
+    let templates: MailTemplates
 
-    public init(settings: MailSettings, box: SecretBox) {
+    public init(settings: MailSettings, box: SecretBox, templates: MailTemplates) {
         self.settings = settings
         self.box = box
+        self.templates = templates
     }
 
     public enum Failure: Error, Equatable {
@@ -37,61 +49,80 @@ public struct MessageRenderer: Sendable {
         case unreadable(String)
     }
 
+    /// Mail that is sent whatever the reader's preferences: it answers what they did, or guards
+    /// their account.
+    public static let transactional: Set<String> = [
+        "verify_email", "reset_password", "workspace_invitation", "two_factor_enabled", "two_factor_disabled",
+        "webhook_endpoint_disabled",
+    ]
+
+    /// Where each kind's action leads, under the link base.
+    static let actionPaths: [String: String] = [
+        "verify_email": "verify-email", "reset_password": "reset-password", "workspace_invitation": "join",
+        "welcome": "", "usage_alert": "plan", "trial_ending": "billing", "trial_ended": "plan",
+        "payment_failed": "billing", "subscription_suspended": "billing", "invoice_issued": "invoices",
+        "credits_low": "credits",
+    ]
+
     public func render(_ message: OutboxMessage) throws -> MailMessage {
+        guard message.kind.hasPrefix("email.") else { throw Failure.unreadable("no e-mail for kind \(message.kind)") }
+        let kind = String(message.kind.dropFirst("email.".count))
         guard let payload = try? JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: Any]
         else { throw Failure.unreadable("payload of \(message.id) is not a JSON object") }
-        func token() throws -> String {
-            guard let sealed = payload["sealedToken"] as? String, let token = try? box.openToken(sealed) else {
+        var values = Self.values(payload)
+        values["product"] = settings.productName
+        values["email"] = values["email"] ?? message.recipient
+        if let feature = values["feature"] as? String { values["feature"] = settings.featureNames[feature] ?? feature }
+        values["limitReached"] = (payload["type"] as? String) == "usage.limit_reached"
+        if let role = values["role"] as? String { values["role"] = role.lowercased() }
+        var query: [String: String] = [:]
+        if let sealed = payload["sealedToken"] as? String {
+            guard let token = try? box.openToken(sealed) else {
                 throw Failure.unreadable("\(message.id) carries no readable token")
             }
-            return token
+            query["token"] = token
         }
-        let product = settings.productName
-        let content: (subject: String, lines: [String], link: (label: String, url: URL))
-        switch message.kind {
-        case "email.verify_email":
-            content = (
-                "Confirm your e-mail address for \(product)",
-                ["Welcome to \(product).", "Confirm that this address is yours:"],
-                ("Confirm my address", link("verify-email", ["token": try token()]))
-            )
-        case "email.reset_password":
-            content = (
-                "Reset your \(product) password",
-                ["Someone asked to reset the password of this account.", "If it was you, choose a new one:"],
-                ("Choose a new password", link("reset-password", ["token": try token()]))
-            )
-        case "email.workspace_invitation":
-            let workspace = payload["workspaceName"] as? String ?? "a workspace"
-            let workspaceId = payload["workspaceId"] as? String ?? ""
-            let role = (payload["role"] as? String ?? "MEMBER").lowercased()
-            content = (
-                "You are invited to \(workspace) on \(product)",
-                ["You are invited to join \(workspace) on \(product) as \(role)."],
-                ("Join \(workspace)", link("join", ["workspace": workspaceId, "token": try token()]))
-            )
-        default:
-            throw Failure.unreadable("no e-mail for kind \(message.kind)")
+        if kind == "workspace_invitation" { query["workspace"] = payload["workspaceId"] as? String ?? "" }
+        let action = Self.actionPaths[kind].map { link($0, query) }
+        let unsubscribe =
+            Self.transactional.contains(kind)
+            ? nil : link("unsubscribe", ["token": try box.sealToken(message.recipient.lowercased())])
+        let locale = (payload["locale"] as? String).flatMap { MailTemplates.locales.contains($0) ? $0 : nil }
+        guard
+            let rendered = templates.render(
+                kind: kind, locale: locale ?? settings.defaultLocale, values: values, action: action,
+                unsubscribe: unsubscribe)
+        else { throw Failure.unreadable("no e-mail for kind \(message.kind)") }
+        var mail = MailMessage(
+            from: settings.from, to: message.recipient, subject: rendered.subject, text: rendered.text,
+            html: rendered.html, messageID: "\(message.id)@\(settings.messageIDDomain)", date: message.createdAt)
+        mail.unsubscribe = unsubscribe
+        return mail
+    }
+
+    /// The payload's values (an event's `data` beside the rest), dates as days.
+    static func values(_ payload: [String: Any]) -> [String: Any] {
+        var values = payload
+        if let data = payload["data"] as? [String: Any] { values.merge(data) { _, inner in inner } }
+        for key in ["periodEnd", "trialEnd", "issuedAt"] {
+            if let text = values[key] as? String { values[key] = String(text.prefix(10)) }
         }
-        let footer = "If you did not expect this e-mail, you can ignore it."
-        let text = (content.lines + ["", content.link.url.absoluteString, "", footer]).joined(separator: "\n") + "\n"
-        let (href, label) = (HTMLText.escape(content.link.url.absoluteString), HTMLText.escape(content.link.label))
-        let html = """
-            <!doctype html><html><body>
-            \(content.lines.map { "<p>\(HTMLText.escape($0))</p>" }.joined(separator: "\n"))
-            <p><a href="\(href)">\(label)</a></p>
-            <p><small>\(HTMLText.escape(footer))</small></p>
-            </body></html>
-            """
-        return MailMessage(
-            from: settings.from, to: message.recipient, subject: content.subject, text: text, html: html,
-            messageID: "\(message.id)@\(settings.messageIDDomain)", date: message.createdAt)
+        if let end = values["periodEnd"] { values["resetsAt"] = end }
+        return values
     }
 
     private func link(_ path: String, _ query: [String: String]) -> URL {
         var components = URLComponents(
-            url: settings.linkBase.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
-        components.queryItems = query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+            url: path.isEmpty ? settings.linkBase : settings.linkBase.appendingPathComponent(path),
+            resolvingAgainstBaseURL: false)!
+        if !query.isEmpty {
+            // Tokens are base64: '+' and '/' and '=' are escaped, so no reader takes '+' for a space.
+            var allowed = CharacterSet.urlQueryAllowed
+            allowed.remove(charactersIn: "+/=&")
+            components.percentEncodedQuery = query.sorted { $0.key < $1.key }.map {
+                "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
+            }.joined(separator: "&")
+        }
         return components.url!
     }
 }

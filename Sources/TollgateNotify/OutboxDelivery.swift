@@ -5,10 +5,13 @@ import TollgateCore
 import TollgateStorage
 
 /// Delivers the outbox, at least once: claims the messages that are due (one node at a time per
-/// message, for `lease`), renders and sends them, at most `concurrency` at once, and records the
-/// outcome: delivered, retried later on `schedule`, or failed for good (a permanent refusal, an
+/// message, for `lease`) and, at most `concurrency` at once, fans events out (into webhook
+/// messages and e-mails, written before the event is marked told), signs and posts webhooks,
+/// renders and sends e-mail. Each outcome is recorded: delivered, retried later (on `schedule`
+/// for mail, Standard Webhooks' for webhooks), or failed for good (a permanent refusal, an
 /// unreadable message, or the last attempt). A message is claimed before it is sent, so a process
-/// killed mid-send sends it again once the lease runs out — with the same `Message-ID`.
+/// killed mid-send sends it again once the lease runs out — with the same `Message-ID` or
+/// `webhook-id`.
 public struct OutboxDelivery: Service {
     public struct Settings: Sendable {
         public var tick: Duration = .seconds(1)
@@ -16,6 +19,7 @@ public struct OutboxDelivery: Service {
         public var concurrency = 4
         public var lease: Duration = .seconds(120)
         public var schedule = RetrySchedule()
+        public var webhookSchedule = RetrySchedule.webhooks
 
         public init() {}
     }
@@ -23,6 +27,8 @@ public struct OutboxDelivery: Service {
     let store: any OutboxStore
     let transport: any MailTransport
     let renderer: MessageRenderer
+    let fanOut: EventFanOut?
+    let webhooks: WebhookSender?
     let clock: any TollgateClock
     let logger: Logger
     let settings: Settings
@@ -30,14 +36,16 @@ public struct OutboxDelivery: Service {
     let random: @Sendable () -> Double
 
     public init(
-        store: any OutboxStore, transport: any MailTransport, renderer: MessageRenderer, clock: any TollgateClock,
-        logger: Logger, settings: Settings = Settings(),
+        store: any OutboxStore, transport: any MailTransport, renderer: MessageRenderer, fanOut: EventFanOut? = nil,
+        webhooks: WebhookSender? = nil, clock: any TollgateClock, logger: Logger, settings: Settings = Settings(),
         node: String = "node-" + UUID().uuidString.prefix(8).lowercased(),
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
         self.store = store
         self.transport = transport
         self.renderer = renderer
+        self.fanOut = fanOut
+        self.webhooks = webhooks
         self.clock = clock
         self.logger = logger
         self.settings = settings
@@ -84,31 +92,38 @@ public struct OutboxDelivery: Service {
         return due.count
     }
 
+    /// Why a message was not delivered this time.
+    struct Failure: Error {
+        let reason: String
+        let permanent: Bool
+        var notBefore: TimeInterval? = nil
+    }
+
     private func deliver(_ entry: OutboxEntry) async {
         let id = entry.message.id
-        let failure: (reason: String, permanent: Bool)
+        let failure: Failure
         do {
-            try await transport.send(try renderer.render(entry.message))
-            do {
-                try await store.markOutboxDelivered(id: id, at: clock.now())
-            } catch {
-                // Sent but not recorded: it will be sent again (same Message-ID) after its lease.
-                logger.warning("outbox: \(id) sent, not recorded", metadata: ["error": "\(error)"])
-            }
+            try await send(entry)
             return
+        } catch let error as Failure {
+            failure = error
         } catch let MailError.permanent(reason) {
-            failure = (reason, true)
+            failure = Failure(reason: reason, permanent: true)
         } catch let MessageRenderer.Failure.unreadable(reason) {
-            failure = (reason, true)
+            failure = Failure(reason: reason, permanent: true)
         } catch let MailError.temporary(reason) {
-            failure = (reason, false)
+            failure = Failure(reason: reason, permanent: false)
         } catch {
-            failure = ("\(error)", false)
+            failure = Failure(reason: "\(error)", permanent: false)
         }
         let now = clock.now()
+        let schedule = entry.message.kind == OutboxKind.webhook ? settings.webhookSchedule : settings.schedule
         let retryAt =
             failure.permanent
-            ? nil : settings.schedule.delay(afterAttempt: entry.attempts, random: random()).map(now.addingTimeInterval)
+            ? nil
+            : schedule.delay(afterAttempt: entry.attempts, random: random()).map {
+                now.addingTimeInterval(max($0, failure.notBefore ?? 0))
+            }
         logger.warning(
             "outbox: \(id) not delivered (attempt \(entry.attempts))",
             metadata: ["error": "\(failure.reason)", "retry": "\(retryAt.map { "\($0)" } ?? "never")"])
@@ -116,6 +131,34 @@ public struct OutboxDelivery: Service {
             try await store.markOutboxFailed(id: id, error: failure.reason, retryAt: retryAt, at: now)
         } catch {
             logger.warning("outbox: could not record the failure of \(id)", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Sends one message by its kind; returns once it is delivered and recorded, throws otherwise.
+    private func send(_ entry: OutboxEntry) async throws {
+        let message = entry.message
+        if let type = OutboxEvent.type(ofKind: message.kind) {
+            guard let fanOut else { throw Failure(reason: "events are not fanned out here", permanent: false) }
+            let now = clock.now()
+            try await fanOut.store.fanOut(
+                eventId: message.id, into: try await fanOut.messages(for: message, type: type, at: now), at: now)
+            return
+        }
+        if message.kind == OutboxKind.webhook {
+            guard let webhooks else { throw Failure(reason: "webhooks are not sent from here", permanent: false) }
+            switch try await webhooks.send(entry) {
+            case .delivered: break
+            case .failed(let reason, let after): throw Failure(reason: reason, permanent: false, notBefore: after)
+            case .abandoned(let reason): throw Failure(reason: reason, permanent: true)
+            }
+        } else {
+            try await transport.send(try renderer.render(message))
+        }
+        do {
+            try await store.markOutboxDelivered(id: message.id, at: clock.now())
+        } catch {
+            // Sent but not recorded: it will be sent again (same id) after its lease.
+            logger.warning("outbox: \(message.id) sent, not recorded", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -14,7 +14,7 @@ struct Migration: Sendable {
 }
 
 enum Migrations {
-    static let all: [Migration] = core + identity + workspaces + credits + billing
+    static let all: [Migration] = core + identity + workspaces + credits + billing + notifications
 
     static let core: [Migration] = [
         Migration(
@@ -493,5 +493,50 @@ extension Migrations {
         Migration(
             version: 19, name: "idempotency_refusals",
             statements: ["ALTER TABLE idempotency_keys ADD COLUMN expires_at_ms BIGINT"]),
+    ]
+}
+
+extension Migrations {
+    /// Outgoing webhooks (endpoints, the attempts log) and mail preferences.
+    static let notifications: [Migration] = [
+        Migration(
+            version: 20, name: "webhooks",
+            statements: [
+                """
+                CREATE TABLE webhook_endpoints (
+                    id TEXT PRIMARY KEY,
+                    url TEXT NOT NULL,
+                    description TEXT,
+                    event_types TEXT NOT NULL,
+                    sealed_secret TEXT NOT NULL,
+                    sealed_previous_secret TEXT,
+                    previous_secret_expires_at_ms BIGINT,
+                    disabled_at_ms BIGINT,
+                    disabled_reason TEXT,
+                    failing_since_ms BIGINT,
+                    created_at_ms BIGINT NOT NULL,
+                    updated_at_ms BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE webhook_attempts (
+                    message_id TEXT NOT NULL,
+                    attempt BIGINT NOT NULL,
+                    endpoint_id TEXT NOT NULL,
+                    at_ms BIGINT NOT NULL,
+                    status BIGINT,
+                    latency_ms BIGINT NOT NULL,
+                    response TEXT NOT NULL,
+                    PRIMARY KEY (message_id, attempt)
+                )
+                """,
+                "CREATE INDEX outbox_by_recipient ON outbox (recipient, created_at_ms)",
+                """
+                CREATE TABLE mail_preferences (
+                    address TEXT PRIMARY KEY,
+                    unsubscribed_at_ms BIGINT NOT NULL
+                )
+                """,
+            ])
     ]
 }

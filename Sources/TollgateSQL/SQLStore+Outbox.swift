@@ -39,7 +39,8 @@ extension SQLStore {
         try await provider.transaction { db in
             try await db.raw(
                 """
-                UPDATE outbox SET delivered_at_ms = \(bind: Millis.from(date)), payload = '{}', last_error = NULL,
+                UPDATE outbox SET delivered_at_ms = \(bind: Millis.from(date)),
+                    payload = CASE WHEN kind LIKE 'email.%' THEN '{}' ELSE payload END, last_error = NULL,
                     claimed_by = NULL, claimed_until_ms = NULL
                 WHERE id = \(bind: id)
                 """

@@ -141,7 +141,7 @@ final class SQLiteUsageWriter: @unchecked Sendable {
             try run(.commit)
             return plan.applied
         } catch {
-            try? run(.rollback)
+            _ = try? run(.rollback)
             throw error
         }
     }

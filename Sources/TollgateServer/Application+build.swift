@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
@@ -38,6 +39,11 @@ public struct ServerConfiguration: Sendable {
     public var mailFrom: String?
     /// An SMTP server to send e-mail through (nil: files in `mailDirectory`).
     public var smtp: SMTPTransport.Configuration?
+    /// Webhook URLs may be plain http and point at loopback or private addresses (tests, closed
+    /// networks); otherwise only https to public addresses.
+    public var allowPrivateWebhookURLs = false
+    /// Who is e-mailed when a webhook endpoint is disabled for failing.
+    public var operatorEmail: String?
 
     public init() {}
 }
@@ -46,11 +52,14 @@ public struct ServerConfiguration: Sendable {
 public struct MailConfiguration: Sendable {
     public var transport: any MailTransport
     public var settings: MailSettings
+    public var templates: MailTemplates
     public var delivery = OutboxDelivery.Settings()
 
-    public init(transport: any MailTransport, settings: MailSettings) {
+    /// With the templates shipped in the binary.
+    public init(transport: any MailTransport, settings: MailSettings) throws {
         self.transport = transport
         self.settings = settings
+        self.templates = try MailTemplates.bundled()
     }
 }
 
@@ -87,6 +96,8 @@ public struct AppDependencies: Sendable {
     public var idempotencyRetention: TimeInterval?
     /// E-mail delivery of the outbox; nil: messages wait in the outbox (tests that read it).
     public var mail: MailConfiguration?
+    /// How webhooks are sent (where they may go, who hears of a disabled endpoint).
+    public var webhooks = WebhookSender.Settings()
     public var caches = CacheLimits()
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
@@ -168,16 +179,19 @@ public func buildApplication(
     dependencies.cluster = configuration.cluster
     dependencies.idempotencyRetention = configuration.idempotencyRetention
     dependencies.caches = configuration.caches
+    dependencies.webhooks.policy = WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhookURLs)
+    dependencies.webhooks.operatorEmail = configuration.operatorEmail
     let mailDirectory =
         configuration.mailDirectory ?? (configuration.dataDirectory as NSString).appendingPathComponent("mail")
     let transport: any MailTransport =
         try configuration.smtp.map { SMTPTransport(configuration: $0) }
         ?? FileMailbox(directory: URL(fileURLWithPath: mailDirectory))
-    dependencies.mail = MailConfiguration(
+    dependencies.mail = try MailConfiguration(
         transport: transport,
         settings: MailSettings(
             productName: catalog.name, from: configuration.mailFrom ?? "\(catalog.name) <no-reply@localhost>",
-            linkBase: configuration.publicURL ?? URL(string: "http://\(configuration.host):\(configuration.port)")!))
+            linkBase: configuration.publicURL ?? URL(string: "http://\(configuration.host):\(configuration.port)")!,
+            featureNames: Dictionary(uniqueKeysWithValues: catalog.features.map { ($0.id, $0.name) })))
     return buildApplication(
         dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
@@ -208,10 +222,18 @@ public func buildApplication(
     // Stops before the committer drains and the database closes (services stop in reverse order).
     if let leases = service.leases { app.addServices(LeaseReleaser(leases: leases, logger: dependencies.logger)) }
     if let mail = dependencies.mail {
+        let client = WebhookSender.makeClient()
+        // Added first, so it stops after the delivery that uses it (services stop in reverse order).
         app.addServices(
+            HTTPClientShutdown(client: client),
             OutboxDelivery(
                 store: dependencies.store, transport: mail.transport,
-                renderer: MessageRenderer(settings: mail.settings, box: dependencies.secretBox),
+                renderer: MessageRenderer(
+                    settings: mail.settings, box: dependencies.secretBox, templates: mail.templates),
+                fanOut: EventFanOut(store: dependencies.store),
+                webhooks: WebhookSender(
+                    store: dependencies.store, box: dependencies.secretBox, client: client, clock: dependencies.clock,
+                    settings: dependencies.webhooks, logger: dependencies.logger),
                 clock: dependencies.clock,
                 logger: dependencies.logger, settings: mail.delivery))
     }
@@ -298,6 +320,10 @@ func buildRouter(
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)
     EventRoutes(service: service).register(on: v1)
     APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
+    WebhookRoutes(
+        store: dependencies.store, box: dependencies.secretBox, policy: dependencies.webhooks.policy,
+        clock: dependencies.clock
+    ).register(on: v1)
     let credits = CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
     let stripeBilling = StripeBilling(
         catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe,
@@ -324,6 +350,16 @@ func buildRouter(
     billing.register(on: v1)
     routeMethods.record(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
     return router
+}
+
+/// Shuts an HTTP client down at graceful shutdown, once the services added after it stopped.
+struct HTTPClientShutdown: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
 }
 
 /// Runs `action` when the service group shuts down.

@@ -28,8 +28,8 @@ public protocol OutboxStore: Sendable {
     /// transaction, skipping rows another node holds, so no message is sent by two nodes at once
     /// (a node that dies holding one frees it when the lease runs out). Counts an attempt each.
     func claimOutbox(node: String, now: Date, limit: Int, leaseMillis: Int64) async throws -> [OutboxEntry]
-    /// The message went out: done, and what it carried in clear (a sealed single-use token) is
-    /// cleared.
+    /// The message went out: done, and an e-mail's payload (a sealed single-use token) is cleared;
+    /// a webhook keeps its body, for replays.
     func markOutboxDelivered(id: String, at: Date) async throws
     /// An attempt failed: retried at `retryAt`, or, without one, failed for good.
     func markOutboxFailed(id: String, error: String, retryAt: Date?, at: Date) async throws

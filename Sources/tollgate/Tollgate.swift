@@ -110,6 +110,10 @@ struct Serve: AsyncParsableCommand {
     var mailFrom: String?
     @Option(help: "Send e-mail through this SMTP server: smtp://user:password@host:port (or TOLLGATE_SMTP_URL).")
     var smtpUrl: String?
+    @Flag(help: "Let webhook endpoints use plain http and loopback or private addresses (tests, closed networks).")
+    var allowPrivateWebhookUrls = false
+    @Option(help: "An operator's address, e-mailed when a webhook endpoint is disabled after failing for 5 days.")
+    var operatorEmail: String?
 
     func run() async throws {
         var configuration = ServerConfiguration()
@@ -141,6 +145,8 @@ struct Serve: AsyncParsableCommand {
         configuration.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         configuration.mailDirectory = mailDir
         configuration.mailFrom = mailFrom
+        configuration.allowPrivateWebhookURLs = allowPrivateWebhookUrls
+        configuration.operatorEmail = operatorEmail
         if let smtp = smtpUrl ?? ProcessInfo.processInfo.environment["TOLLGATE_SMTP_URL"] {
             guard let parsed = SMTPTransport.Configuration(url: smtp) else {
                 throw ValidationError("--smtp-url must look like smtp://user:password@host:port")

@@ -39,6 +39,9 @@ final class ScriptedTransport: MailTransport {
     static let settings = MailSettings(
         productName: "Memento", from: "Memento <no-reply@memento.example>",
         linkBase: URL(string: "https://app.memento.example")!)
+    // The shipped templates; a build without them fails every test here, loudly.
+    static let templates = try! MailTemplates.bundled()
+    static let renderer = MessageRenderer(settings: settings, box: TestKeys.box, templates: templates)
 
     static func message(_ index: Int, at date: Date = start) throws -> OutboxMessage {
         let payload = String(
@@ -57,7 +60,7 @@ final class ScriptedTransport: MailTransport {
         settings.schedule = schedule
         settings.lease = .seconds(60)
         return OutboxDelivery(
-            store: store, transport: transport, renderer: MessageRenderer(settings: Self.settings, box: TestKeys.box),
+            store: store, transport: transport, renderer: Self.renderer,
             clock: clock, logger: TestDatabase.logger, settings: settings, node: node, random: { 0.5 })
     }
 
@@ -198,7 +201,7 @@ final class ScriptedTransport: MailTransport {
                     "workspaceId": "ws1", "role": "MEMBER",
                 ]), as: UTF8.self),
             createdAt: Self.start)
-        let html = try MessageRenderer(settings: Self.settings, box: TestKeys.box).render(invitation).html
+        let html = try Self.renderer.render(invitation).html
         #expect(!html.contains("<script>") && html.contains("&lt;script&gt;"))
     }
 }

@@ -1,0 +1,123 @@
+import Foundation
+import Mustache
+import Yams
+
+/// The e-mails' words and layout: per locale (`Resources/mail/<locale>.yaml`) a subject,
+/// paragraphs and an action label per kind, each a Mustache template; and one layout each for the
+/// text and the HTML part (`layout.text.mustache`, `layout.html.mustache`). Values are rendered
+/// into the words as plain text, then the words into the HTML layout, which escapes them: a name
+/// containing `<script>` arrives as text.
+public struct MailTemplates: Sendable {
+    public static let locales = ["en", "fr"]
+    public static let defaultLocale = "en"
+
+    struct Kind: Sendable {
+        let subject: MustacheTemplate
+        let lines: [MustacheTemplate]
+        let action: MustacheTemplate?
+    }
+
+    struct Words: Sendable {
+        let footer: String
+        let unsubscribe: String
+        let kinds: [String: Kind]
+    }
+
+    let words: [String: Words]
+    let layouts: MustacheLibrary
+
+    public enum Failure: Error, CustomStringConvertible {
+        case missing(String)
+        case invalid(String, String)
+
+        public var description: String {
+            switch self {
+            case .missing(let file): return "mail template \(file) is missing from this build"
+            case .invalid(let file, let reason): return "mail template \(file): \(reason)"
+            }
+        }
+    }
+
+    /// The templates shipped in the binary.
+    public static func bundled() throws -> MailTemplates {
+        func text(_ name: String, _ ext: String) throws -> String {
+            guard let url = Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "mail") else {
+                throw Failure.missing("\(name).\(ext)")
+            }
+            return try String(contentsOf: url, encoding: .utf8)
+        }
+        var words: [String: Words] = [:]
+        for locale in locales { words[locale] = try parse(try text(locale, "yaml"), file: "\(locale).yaml") }
+        var layouts = MustacheLibrary()
+        for part in ["text", "html"] {
+            try layouts.register(try text("layout.\(part)", "mustache"), named: part)
+        }
+        return MailTemplates(words: words, layouts: layouts)
+    }
+
+    static func parse(_ yaml: String, file: String) throws -> Words {
+        struct Raw: Decodable {
+            struct Kind: Decodable {
+                let subject: String
+                let lines: [String]
+                let action: String?
+            }
+            let footer: String
+            let unsubscribe: String
+            let kinds: [String: Kind]
+        }
+        do {
+            let raw = try YAMLDecoder().decode(Raw.self, from: yaml)
+            return Words(
+                footer: raw.footer, unsubscribe: raw.unsubscribe,
+                kinds: try raw.kinds.mapValues { kind in
+                    Kind(
+                        subject: try plain(kind.subject), lines: try kind.lines.map(plain),
+                        action: try kind.action.map(plain))
+                })
+        } catch {
+            throw Failure.invalid(file, "\(error)")
+        }
+    }
+
+    /// A template of words: values go in as they are (the layout escapes the result for HTML).
+    static func plain(_ template: String) throws -> MustacheTemplate {
+        try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + template)
+    }
+
+    /// The kinds every locale must write (the test holds each locale to it).
+    public func kinds(locale: String) -> Set<String> { Set(words[locale]?.kinds.keys ?? [:].keys) }
+
+    /// A rendered e-mail's subject, text and HTML.
+    struct Rendered {
+        let subject: String
+        let text: String
+        let html: String
+    }
+
+    /// Renders `kind` in `locale` (English when the locale has no words) with `values`; `action`
+    /// and `unsubscribe` are the links, when the mail has them. Nil for a kind no locale writes.
+    func render(kind: String, locale: String, values: [String: Any], action: URL?, unsubscribe: URL?) -> Rendered? {
+        guard let words = words[locale] ?? words[Self.defaultLocale], let template = words.kinds[kind] else {
+            return nil
+        }
+        let subject = template.subject.render(values)
+        var layout: [String: Any] = [
+            "locale": locale, "subject": subject,
+            "lines": template.lines.map { $0.render(values) }.filter { !$0.isEmpty },
+            "footer": words.footer,
+        ]
+        if let action, let label = template.action?.render(values) {
+            layout["action"] = ["label": label, "url": action.absoluteString]
+        }
+        if let unsubscribe { layout["unsubscribe"] = ["label": words.unsubscribe, "url": unsubscribe.absoluteString] }
+        return Rendered(
+            subject: subject, text: Self.tidy(layouts.render(layout, withTemplate: "text") ?? ""),
+            html: layouts.render(layout, withTemplate: "html") ?? "")
+    }
+
+    /// The text part without the template's leading blank lines, ending with one newline.
+    static func tidy(_ text: String) -> String {
+        text.trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import TestSupport
+import Testing
+import TollgateCore
+import TollgateIdentity
+import TollgateNotify
+import TollgateStorage
+
+/// Issue 12 item 3: every e-mail, in English and French, rendered with every variable it names;
+/// what users typed is escaped in HTML and left as typed in text.
+@Suite struct MailTemplateTests {
+    static let renderer = OutboxDeliveryTests.renderer
+
+    /// Every kind with a value for each variable its words may name.
+    static var samples: [String: [String: Any]] {
+        [
+            "verify_email": ["sealedToken": seal("v-token")],
+            "reset_password": ["sealedToken": seal("r-token")],
+            "workspace_invitation": [
+                "sealedToken": seal("i-token"), "workspaceName": "Atelier <script>alert(1)</script>",
+                "workspaceId": "ws1", "role": "ADMIN",
+            ],
+            "two_factor_enabled": ["email": "ada@example.com"],
+            "two_factor_disabled": ["email": "ada@example.com"],
+            "welcome": ["plan": "Pro"],
+            "usage_alert": [
+                "type": "usage.threshold_reached",
+                "data": [
+                    "feature": "searches", "percent": 80, "used": 81, "limit": 100, "periodEnd": "2026-06-01T00:00:00Z",
+                ],
+            ],
+            "trial_ending": ["plan": "Pro", "days": 3, "trialEnd": "2026-05-17T00:00:00Z"],
+            "trial_ended": ["plan": "Pro"],
+            "payment_failed": ["plan": "Pro"],
+            "subscription_suspended": ["plan": "Pro"],
+            "subscription_reactivated": ["plan": "Pro"],
+            "plan_changed": ["plan": "Business", "previousPlan": "Pro"],
+            "invoice_issued": ["number": "INV-2026-0007", "total": "9.90 EUR", "issuedAt": "2026-05-14T10:00:00Z"],
+            "credits_low": ["creditType": "photo credits", "balance": 4],
+            "webhook_endpoint_disabled": ["endpointId": "we_1", "url": "https://hooks.example/t"],
+        ]
+    }
+
+    static func seal(_ token: String) -> String { (try? TestKeys.box.sealToken(token)) ?? "" }
+
+    static func message(_ kind: String, locale: String) throws -> OutboxMessage {
+        var payload = samples[kind] ?? [:]
+        payload["locale"] = locale
+        let json = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
+        return OutboxMessage(
+            id: "mail_\(kind)", kind: "email.\(kind)", recipient: "ada@example.com",
+            payload: String(decoding: json, as: UTF8.self), createdAt: Fixtures.utc(2026, 5, 14))
+    }
+
+    @Test func everyLocaleWritesEveryKind() throws {
+        let templates = OutboxDeliveryTests.templates
+        #expect(templates.kinds(locale: "en") == Set(Self.samples.keys))
+        #expect(templates.kinds(locale: "fr") == Set(Self.samples.keys))
+    }
+
+    /// The variables a kind's words name are all in its sample, and each comes out rendered.
+    @Test(arguments: ["en", "fr"])
+    func everyKindRendersWithEveryVariable(locale: String) throws {
+        let words = try String(contentsOf: Self.wordsFile(locale), encoding: .utf8)
+        for kind in Self.samples.keys.sorted() {
+            let mail = try Self.renderer.render(try Self.message(kind, locale: locale))
+            #expect(!mail.subject.isEmpty && !mail.text.contains("{{") && !mail.html.contains("{{"), "\(kind)")
+            for name in Self.variables(of: kind, in: words) {
+                #expect(MailTemplateTests.known(name, kind: kind), "\(locale) \(kind) names {{\(name)}}, never given")
+            }
+            let sample = Self.samples[kind] ?? [:]
+            let data = sample["data"] as? [String: Any] ?? [:]
+            for (key, value) in sample.merging(data, uniquingKeysWith: { a, _ in a })
+            where ["plan", "previousPlan", "number", "days", "balance", "url", "used", "limit"].contains(key) {
+                #expect(mail.text.contains("\(value)"), "\(locale) \(kind): \(key) is missing from the text")
+            }
+        }
+    }
+
+    @Test func userInputIsEscapedInHTMLAndLinksCarryTheirTokens() throws {
+        let invitation = try Self.renderer.render(try Self.message("workspace_invitation", locale: "fr"))
+        #expect(!invitation.html.contains("<script>") && invitation.html.contains("&lt;script&gt;alert(1)"))
+        #expect(invitation.text.contains("Atelier <script>alert(1)</script>"), "text is text")
+        #expect(invitation.subject == "Vous êtes invité à rejoindre Atelier <script>alert(1)</script> sur Memento")
+        #expect(invitation.text.contains("\nhttps://app.memento.example/join?token=i-token&workspace=ws1\n"))
+        #expect(invitation.unsubscribe == nil, "an invitation is transactional")
+
+        let alert = try Self.renderer.render(try Self.message("usage_alert", locale: "en"))
+        #expect(alert.subject == "You have used 80 % of your searches quota")
+        #expect(alert.text.contains("81 of 100 searches used this period, until 2026-06-01."))
+        let unsubscribe = try #require(alert.unsubscribe)
+        #expect(alert.rendered.contains("List-Unsubscribe: <\(unsubscribe.absoluteString)>"))
+        #expect(alert.rendered.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"))
+        let token = try #require(
+            URLComponents(url: unsubscribe, resolvingAgainstBaseURL: false)?.queryItems?.first?.value)
+        #expect(try TestKeys.box.openToken(token) == "ada@example.com", "the token is the sealed address")
+    }
+
+    // MARK: Helpers
+
+    static func wordsFile(_ locale: String) throws -> URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/TollgateNotify/Resources/mail/\(locale).yaml")
+    }
+
+    /// The names inside `{{…}}`, `{{#…}}` and `{{^…}}` in the lines of one kind's block.
+    static func variables(of kind: String, in words: String) -> Set<String> {
+        let lines = words.components(separatedBy: "\n")
+        guard let start = lines.firstIndex(of: "  \(kind):") else { return ["<kind missing>"] }
+        let block = lines[(start + 1)...].prefix { $0.hasPrefix("    ") }.joined(separator: "\n")
+        var names = Set<String>()
+        var rest = Substring(block)
+        while let open = rest.range(of: "{{") {
+            guard let close = rest[open.upperBound...].range(of: "}}") else { break }
+            let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(
+                in: CharacterSet(charactersIn: "#^/ "))
+            names.insert(name)
+            rest = rest[close.upperBound...]
+        }
+        return names
+    }
+
+    /// Values every mail has (the renderer adds them), or this kind's sample gives.
+    static func known(_ name: String, kind: String) -> Bool {
+        let always: Set = ["product", "email", "limitReached", "resetsAt", "feature", "percent"]
+        let sample = samples[kind] ?? [:]
+        return always.contains(name) || sample[name] != nil || (sample["data"] as? [String: Any])?[name] != nil
+    }
+}
