@@ -153,7 +153,7 @@ extension SQLStore {
         return try await provider.read { db in
             let list = SQLList(lowered.map { SQLBind($0) })
             return Set(
-                try await db.raw("SELECT address FROM mail_preferences WHERE address IN \(list)").all().map {
+                try await db.raw("SELECT address FROM mail_preferences WHERE address IN (\(list))").all().map {
                     try $0.decode(column: "address", as: String.self)
                 })
         }

@@ -30,7 +30,7 @@ struct AppHarness {
     static func run(
         _ database: TestDatabase, catalog: Catalog? = nil, clock: ManualClock = ManualClock(Fixtures.utc(2026, 5, 14)),
         wrap: @escaping @Sendable (SQLStore) -> any Storage = { $0 }, stripe: StripeClient? = nil,
-        setup: TestingSetup = .router,
+        setup: TestingSetup = .router, configure: @escaping @Sendable (inout AppDependencies) -> Void = { _ in },
         _ body: @escaping @Sendable (AppHarness, any TestClientProtocol) async throws -> Void
     ) async throws {
         let catalog = try catalog ?? Fixtures.catalog
@@ -38,13 +38,14 @@ struct AppHarness {
             let store = wrap(base)
             let admin = APIKeys.generate(scopes: [.admin], name: "test admin", at: clock.now())
             try await base.insertAPIKey(admin.record)
-            let dependencies = AppDependencies(
+            var dependencies = AppDependencies(
                 catalog: catalog, store: store, databaseKind: base.provider.kind, clock: clock,
                 logger: TestDatabase.logger,
                 signingKeys: TestKeys.ring, secretBox: TestKeys.box, passwordPolicy: TestKeys.policy,
                 stripeWebhookSecrets: [AppHarness.webhookSecret, AppHarness.oldWebhookSecret], stripe: stripe,
                 shutdown: {}
             )
+            configure(&dependencies)
             let harness = AppHarness(store: store, clock: clock, adminKey: admin.secret, dependencies: dependencies)
             try await buildApplication(dependencies).test(setup) { client in
                 try await body(harness, client)

@@ -106,6 +106,15 @@ import TollgateStorage
         "GET /v1/api-keys": .key(.admin),
         "DELETE /v1/api-keys/{id}": .key(.admin),
         "POST /v1/api-keys/{id}/rotate": .key(.admin),
+        "POST /v1/webhook-endpoints": .key(.admin),
+        "GET /v1/webhook-endpoints": .key(.admin),
+        "GET /v1/webhook-endpoints/{id}": .key(.admin),
+        "PATCH /v1/webhook-endpoints/{id}": .key(.admin),
+        "DELETE /v1/webhook-endpoints/{id}": .key(.admin),
+        "POST /v1/webhook-endpoints/{id}/rotate-secret": .key(.admin),
+        "GET /v1/webhook-endpoints/{id}/messages": .key(.admin),
+        "GET /v1/webhook-messages/{id}/attempts": .key(.admin),
+        "POST /v1/webhook-messages/{id}/replay": .key(.admin),
     ]
 
     /// The routes as the router serves them, `METHOD /path`.

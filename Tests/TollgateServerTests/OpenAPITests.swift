@@ -79,7 +79,7 @@ struct OpenAPIDocument {
     @Test func everyOperationDocumentsItsErrorsAndEveryReferenceResolves() throws {
         let document = try OpenAPIDocument.load()
         for (path, item) in document.paths {
-            for (method, value) in item where ["get", "put", "post", "delete"].contains(method) {
+            for (method, value) in item where ["get", "put", "post", "patch", "delete"].contains(method) {
                 let operation = try #require(value as? [String: Any])
                 let responses = try #require(operation["responses"] as? [String: Any], "\(method) \(path)")
                 #expect(responses.keys.contains { $0.hasPrefix("2") }, "\(method) \(path) has no success response")
