@@ -49,7 +49,8 @@ extension SQLStore {
                     event_types = \(bind: Self.typesText(e.eventTypes)), sealed_secret = \(bind: e.sealedSecret),
                     sealed_previous_secret = \(bind: e.sealedPreviousSecret),
                     previous_secret_expires_at_ms = \(bind: e.previousSecretExpiresAt.map(Millis.from)),
-                    disabled_at_ms = \(bind: e.disabledAt.map(Millis.from)), disabled_reason = \(bind: e.disabledReason),
+                    disabled_at_ms = \(bind: e.disabledAt.map(Millis.from)),
+                    disabled_reason = \(bind: e.disabledReason),
                     failing_since_ms = \(bind: e.failingSince.map(Millis.from)),
                     updated_at_ms = \(bind: Millis.from(e.updatedAt))
                 WHERE id = \(bind: e.id)
