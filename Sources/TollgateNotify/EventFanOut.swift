@@ -13,12 +13,19 @@ public struct EventFanOut: Sendable {
 
     public init(store: any Store) { self.store = store }
 
-    /// The e-mail kind an event type is told by; nil for events only systems hear about.
-    public static func mailKind(ofEvent type: String) -> String? {
+    /// The e-mail kind an event is told by; nil for events only systems hear about.
+    public static func mailKind(ofEvent type: String, data: [String: Any]) -> String? {
+        let kind: String?
         switch type {
-        case "usage.threshold_reached", "usage.limit_reached": return "email.usage_alert"
-        default: return nil
+        case "usage.threshold_reached", "usage.limit_reached": kind = "usage_alert"
+        case "customer.plan_changed": kind = "plan_changed"
+        case "invoice.issued": kind = "invoice_issued"
+        case "credits.low": kind = "credits_low"
+        default:
+            kind = SubscriptionChangeEvents.mailKind(
+                type: type, previousStatus: data["previousStatus"] as? String, status: data["status"] as? String ?? "")
         }
+        return kind.map { "email." + $0 }
     }
 
     public func messages(for event: OutboxMessage, type: String, at date: Date) async throws -> [OutboxMessage] {
@@ -27,7 +34,8 @@ public struct EventFanOut: Sendable {
                 id: "msg_\(event.id.dropFirst(4))_\(endpoint.id)", kind: OutboxKind.webhook, recipient: endpoint.id,
                 payload: event.payload, createdAt: date)
         }
-        if let kind = Self.mailKind(ofEvent: type) {
+        let body = (try? JSONSerialization.jsonObject(with: Data(event.payload.utf8))) as? [String: Any]
+        if let kind = Self.mailKind(ofEvent: type, data: body?["data"] as? [String: Any] ?? [:]) {
             let addresses = try await recipients(subject: event.recipient)
             let unsubscribed = try await store.unsubscribed(among: addresses)
             for address in addresses where !unsubscribed.contains(address.lowercased()) {

@@ -22,7 +22,7 @@ public struct WebhookURLPolicy: Sendable {
     }
 
     public func check(_ text: String) async throws(Refusal) -> URL {
-        guard text.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+        guard text.unicodeScalars.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(),
             let host = url.host, !host.isEmpty, url.user == nil, url.password == nil
         else { throw Refusal(description: "must be an absolute http(s) URL without credentials") }
         guard scheme == "https" || (scheme == "http" && allowPrivate) else {

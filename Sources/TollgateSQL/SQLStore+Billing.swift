@@ -28,6 +28,20 @@ extension SQLStore {
             // so a provider event delayed past it still applies.
             let versionMs = version.map(Millis.from) ?? storedVersion ?? 0
             if let storedVersion, storedVersion > versionMs { return .stale }
+            let previous = try await db.raw(
+                "SELECT status, updated_at_ms FROM subscriptions WHERE id = \(bind: subscription.id)"
+            ).first()
+            let previousStatus =
+                try previous.map {
+                    SubscriptionStatus(rawValue: try $0.decode(column: "status", as: String.self))
+                } ?? nil
+            // Each change gets a later time than the one before, even within a millisecond: events
+            // carry it as their version, so a receiver can order them.
+            let changedAt = max(
+                Millis.from(now), (try previous?.decode(column: "updated_at_ms", as: Int64.self) ?? 0) + 1)
+            let previousPlan = try await db.raw(
+                "SELECT plan_id FROM customers WHERE id = \(bind: subscription.subject)"
+            ).first()?.decode(column: "plan_id", as: String.self)
             try await db.raw("DELETE FROM subscriptions WHERE id = \(bind: subscription.id)").run()
             try await db.raw(
                 """
@@ -46,7 +60,7 @@ extension SQLStore {
                     \(bind: subscription.cancelAtPeriodEnd ? 1 : 0), \(bind: subscription.canceledAt.map(Millis.from)),
                     \(bind: subscription.pastDueSince.map(Millis.from)), \(bind: subscription.pendingPlanId),
                     \(bind: subscription.hasPaymentMethod ? 1 : 0), \(bind: addOns), \(bind: versionMs),
-                        \(bind: Millis.from(now)))
+                        \(bind: changedAt))
                 """
             ).run()
             let all = try await db.raw(
@@ -80,6 +94,12 @@ extension SQLStore {
                 ).run()
             }
             try await self.announceCustomerChange(db, id: subscription.subject)
+            try await Self.enqueue(
+                db,
+                try Self.subscriptionEvents(
+                    subscription, previousStatus: previousStatus, plan: plan, previousPlan: previousPlan,
+                    cause: "\(provider)\u{1F}\(eventId)", at: Millis.date(changedAt)),
+                ignoringDuplicates: true)
             for charge in charges {
                 try await db.raw(
                     """
@@ -95,6 +115,32 @@ extension SQLStore {
             }
             return .applied
         }
+    }
+
+    /// What a subscription change tells webhook endpoints (and, through them, the customer's
+    /// mail), with ids derived from the provider's event that caused it.
+    static func subscriptionEvents(
+        _ subscription: Subscription, previousStatus: SubscriptionStatus?, plan: String, previousPlan: String?,
+        cause: String, at now: Date
+    ) throws -> [OutboxMessage] {
+        let version = Millis.from(now)
+        let subject = "customer:\(subscription.subject)"
+        var events = try SubscriptionChangeEvents.types(previous: previousStatus, next: subscription.status).map {
+            type in
+            try OutboxEvent.message(
+                id: EventIds.derive(cause, type), type: type, subject: subject,
+                data: SubscriptionEventData(subscription, previousStatus: previousStatus, version: version), at: now)
+        }
+        if let previousPlan, previousPlan != plan {
+            events.append(
+                try OutboxEvent.message(
+                    id: EventIds.derive(cause, "customer.plan_changed"), type: "customer.plan_changed",
+                    subject: subject,
+                    data: PlanChangeEventData(
+                        customerId: subscription.subject, plan: plan, previousPlan: previousPlan, version: version),
+                    at: now))
+        }
+        return events
     }
 
     public func pendingInvoiceItems(subject: String) async throws -> [InvoiceItemRecord] {

@@ -24,7 +24,15 @@ enum UsageAlertEvents {
     }
 
     static func id(_ key: CounterKey, percent: Int) -> String {
-        let digest = SHA256.hash(data: Data("usage\u{1F}\(key.description)\u{1F}\(percent)".utf8))
+        EventIds.derive("usage", key.description, String(percent))
+    }
+}
+
+/// Event ids derived from what makes the event unique, so whoever writes it twice (a retry, a
+/// crash, another node) writes one row.
+enum EventIds {
+    static func derive(_ parts: String...) -> String {
+        let digest = SHA256.hash(data: Data(parts.joined(separator: "\u{1F}").utf8))
         return "evt_" + digest.prefix(12).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -5,6 +5,7 @@ import TestSupport
 import Testing
 import TollgateBilling
 import TollgateCore
+import TollgateNotify
 import TollgateStorage
 
 @testable import TollgateServer
@@ -90,6 +91,35 @@ import TollgateStorage
             // Paying the overdue invoice after the grace period recovers the subscription, as Stripe does.
             #expect(try await app.store.subscription(id: "sub_1")?.status == .active)
             #expect(try await app.store.customer(id: "u1")?.planId == "pro")
+
+            // Each change was told (issue 12 item 6), written with it, and what it means for the
+            // customer is the e-mail its fan-out writes.
+            // Events of one change share a time; changes come one after the other.
+            var changes: [Date: Set<String>] = [:]
+            var mails: [Date: Set<String>] = [:]
+            for message in try await app.store.outboxMessages(recipient: "customer:u1") {
+                let body = try JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: Any]
+                let type = try #require(body?["type"] as? String)
+                #expect(message.kind == "event." + type)
+                changes[message.createdAt, default: []].insert(type)
+                let data = body?["data"] as? [String: Any] ?? [:]
+                if let mail = EventFanOut.mailKind(ofEvent: type, data: data) {
+                    mails[message.createdAt, default: []].insert(mail)
+                }
+            }
+            let times = changes.keys.sorted()
+            #expect(
+                times.map { changes[$0] ?? [] } == [
+                    ["subscription.created", "customer.plan_changed"], ["subscription.past_due"],
+                    ["subscription.canceled", "customer.plan_changed"],
+                    ["subscription.updated", "customer.plan_changed"],
+                ])
+            #expect(
+                times.map { mails[$0] ?? [] } == [
+                    ["email.plan_changed"], ["email.payment_failed"],
+                    ["email.subscription_suspended", "email.plan_changed"],
+                    ["email.subscription_reactivated", "email.plan_changed"],
+                ])
         }
     }
 }

@@ -1,0 +1,72 @@
+import Foundation
+import TollgateCore
+
+/// The state of a subscription as events carry it.
+public struct SubscriptionEventData: Codable, Sendable, Hashable {
+    public let id: String
+    public let customerId: String
+    public let plan: String
+    public let status: String
+    public let previousStatus: String?
+    public let currentPeriodEnd: Date
+    public let trialEnd: Date?
+    public let cancelAtPeriodEnd: Bool
+    /// When the change happened (ms since 1970): a receiver keeps the state with the largest.
+    public let version: Int64
+
+    public init(_ subscription: Subscription, previousStatus: SubscriptionStatus?, version: Int64) {
+        id = subscription.id
+        customerId = subscription.subject
+        plan = subscription.planId
+        status = subscription.status.rawValue
+        self.previousStatus = previousStatus?.rawValue
+        currentPeriodEnd = subscription.currentPeriodEnd
+        trialEnd = subscription.trialEnd
+        cancelAtPeriodEnd = subscription.cancelAtPeriodEnd
+        self.version = version
+    }
+}
+
+/// A customer's plan as events carry it.
+public struct PlanChangeEventData: Codable, Sendable, Hashable {
+    public let customerId: String
+    public let plan: String
+    public let previousPlan: String
+    public let version: Int64
+
+    public init(customerId: String, plan: String, previousPlan: String, version: Int64) {
+        self.customerId = customerId
+        self.plan = plan
+        self.previousPlan = previousPlan
+        self.version = version
+    }
+}
+
+/// Which events a subscription change makes true (pure, so each rule is tested on its own):
+/// `subscription.created` for a new one, else `subscription.updated`, `subscription.past_due` when
+/// a payment failed, `subscription.canceled` when it ended; and `customer.plan_changed` when the
+/// plan the customer is entitled to moved.
+public enum SubscriptionChangeEvents {
+    public static func types(previous: SubscriptionStatus?, next: SubscriptionStatus) -> [String] {
+        guard let previous else { return ["subscription.created"] }
+        if next == previous { return ["subscription.updated"] }
+        switch next {
+        case .pastDue: return ["subscription.past_due"]
+        case .canceled, .inactive: return ["subscription.canceled"]
+        case .trialing, .active: return ["subscription.updated"]
+        }
+    }
+
+    /// The e-mail a subscription event is told by, if any: what the change means for the reader.
+    public static func mailKind(type: String, previousStatus: String?, status: String) -> String? {
+        switch (type, previousStatus, status) {
+        case ("subscription.past_due", _, _): return "payment_failed"
+        case ("subscription.trial_will_end", _, _): return "trial_ending"
+        case ("subscription.canceled", "past_due", "inactive"): return "subscription_suspended"
+        case ("subscription.canceled", "trialing", "inactive"): return "trial_ended"
+        case ("subscription.updated", "past_due", "active"), ("subscription.updated", "inactive", "active"):
+            return "subscription_reactivated"
+        default: return nil
+        }
+    }
+}
