@@ -77,7 +77,9 @@ public final class AccountService: Sendable {
 
     /// Registers a new account. An address already in use is refused (EMAIL_TAKEN), and such
     /// refusals count against the caller's address, so the route cannot be used to list accounts.
-    public func register(email rawEmail: String, password: String, client: ClientInfo) async throws -> UserRecord {
+    public func register(email rawEmail: String, password: String, locale: String? = nil, client: ClientInfo)
+        async throws -> UserRecord
+    {
         let email = try EmailAddress.normalized(rawEmail)
         let now = clock.now()
         let addressKey = "address:\(client.address)"
@@ -86,10 +88,11 @@ public final class AccountService: Sendable {
         let id = Secrets.randomId(prefix: "usr_")
         let user = UserRecord(
             id: id, email: email, passwordHash: settings.passwordPolicy.hash(password), createdAt: now, updatedAt: now)
-        let customer = CustomerRecord(
+        var customer = CustomerRecord(
             id: id, email: email, name: nil, planId: defaultPlan, billingAnchor: now, createdAt: now, updatedAt: now)
+        customer.locale = locale
         let (token, message) = try emailToken(
-            .verifyEmail, userId: id, email: email, now: now, lifetime: settings.verifyEmailSeconds)
+            .verifyEmail, userId: id, email: email, now: now, lifetime: settings.verifyEmailSeconds, locale: locale)
         do {
             try await store.createUser(user, customer: customer, token: token, outbox: [message])
         } catch IdentityStoreError.emailTaken {
@@ -107,7 +110,12 @@ public final class AccountService: Sendable {
         else {
             throw DomainError(.invalidToken, "the verification link is invalid, used or expired", field: "token")
         }
-        try await store.markEmailVerified(userId: userId, at: now)
+        var welcome: [OutboxMessage] = []
+        if let user = try await store.user(id: userId) {
+            let plan = try await store.customer(id: userId)?.planId ?? defaultPlan
+            welcome.append(try await notice("welcome", to: user, now: now, values: ["plan": plan]))
+        }
+        try await store.markEmailVerified(userId: userId, at: now, outbox: welcome)
     }
 
     /// Sends a reset link if the account exists; answers the same either way.
@@ -143,18 +151,33 @@ public final class AccountService: Sendable {
         try await store.changePassword(userId: userId, passwordHash: settings.passwordPolicy.hash(newPassword), at: now)
     }
 
+    /// A mail to the user about their account (`welcome`, `two_factor_enabled`…), in their language.
+    private func notice(_ kind: String, to user: UserRecord, now: Date, values: [String: String] = [:])
+        async throws -> OutboxMessage
+    {
+        var payload = values
+        payload["userId"] = user.id
+        payload["email"] = user.email
+        payload["locale"] = try await store.customer(id: user.id)?.locale
+        return OutboxMessage(
+            id: Secrets.randomId(prefix: "msg_"), kind: "email.\(kind)", recipient: user.email,
+            payload: String(decoding: try JSONEncoder().encode(payload), as: UTF8.self), createdAt: now)
+    }
+
     private func emailToken(
-        _ purpose: UserTokenPurpose, userId: String, email: String, now: Date, lifetime: TimeInterval
+        _ purpose: UserTokenPurpose, userId: String, email: String, now: Date, lifetime: TimeInterval,
+        locale: String? = nil
     ) throws -> (UserTokenRecord, OutboxMessage) {
         let secret = Secrets.opaqueToken(prefix: "")
         let record = UserTokenRecord(
             tokenHash: OpaqueDigest.hex(secret), userId: userId, purpose: purpose, createdAt: now,
             expiresAt: now + lifetime)
         let payload = String(
-            decoding: try JSONEncoder().encode([
-                "sealedToken": try box.sealToken(secret), "userId": userId,
-                "expiresAt": ISO8601DateFormatter().string(from: now + lifetime),
-            ]), as: UTF8.self)
+            decoding: try JSONEncoder().encode(
+                [
+                    "sealedToken": try box.sealToken(secret), "userId": userId,
+                    "expiresAt": ISO8601DateFormatter().string(from: now + lifetime), "locale": locale,
+                ].compactMapValues { $0 }), as: UTF8.self)
         let message = OutboxMessage(
             id: Secrets.randomId(prefix: "msg_"), kind: "email.\(purpose.rawValue)", recipient: email, payload: payload,
             createdAt: now)
@@ -364,7 +387,9 @@ public final class AccountService: Sendable {
                 .totpInvalid, "the code does not match; check the authenticator app's clock", field: "code")
         }
         let codes = (0..<10).map { _ in Self.recoveryCode() }
-        try await store.enableTOTP(userId: userId, step: step, recoveryCodeHashes: codes.map(OpaqueDigest.hex), at: now)
+        try await store.enableTOTP(
+            userId: userId, step: step, recoveryCodeHashes: codes.map(OpaqueDigest.hex), at: now,
+            outbox: [try await notice("two_factor_enabled", to: user, now: now)])
         return codes
     }
 
@@ -379,7 +404,8 @@ public final class AccountService: Sendable {
             limiter.recordFailure(throttleKey, at: now)
             throw DomainError(.totpInvalid, "the two-factor code is wrong or was already used", field: "code")
         }
-        try await store.disableTOTP(userId: userId, at: clock.now())
+        try await store.disableTOTP(
+            userId: userId, at: now, outbox: [try await notice("two_factor_disabled", to: user, now: now)])
     }
 
     /// `xxxxx-xxxxx`, 50 bits from an unambiguous alphabet.

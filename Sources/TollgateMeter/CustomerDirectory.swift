@@ -26,14 +26,15 @@ public final class CustomerDirectory: Sendable {
 
     /// Creates the customer on the catalog's default plan. Returns the stored record and whether
     /// it was created now; an existing id with other data is a conflict.
-    public func createCustomer(id: String, email: String?, name: String?) async throws -> (
+    public func createCustomer(id: String, email: String?, name: String?, locale: String? = nil) async throws -> (
         CustomerRecord, created: Bool
     ) {
         let now = clock.now()
-        let record = CustomerRecord(
+        var record = CustomerRecord(
             id: id, email: email, name: name, planId: catalog.defaultPlanId, billingAnchor: now, createdAt: now,
             updatedAt: now
         )
+        record.locale = locale
         switch try await store.createCustomer(record) {
         case .created(let created):
             remember(created)

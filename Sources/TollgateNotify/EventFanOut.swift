@@ -34,32 +34,43 @@ public struct EventFanOut: Sendable {
                 id: "msg_\(event.id.dropFirst(4))_\(endpoint.id)", kind: OutboxKind.webhook, recipient: endpoint.id,
                 payload: event.payload, createdAt: date)
         }
-        let body = (try? JSONSerialization.jsonObject(with: Data(event.payload.utf8))) as? [String: Any]
-        if let kind = Self.mailKind(ofEvent: type, data: body?["data"] as? [String: Any] ?? [:]) {
-            let addresses = try await recipients(subject: event.recipient)
-            let unsubscribed = try await store.unsubscribed(among: addresses)
-            for address in addresses where !unsubscribed.contains(address.lowercased()) {
+        let body = (try? JSONSerialization.jsonObject(with: Data(event.payload.utf8))) as? [String: Any] ?? [:]
+        if let kind = Self.mailKind(ofEvent: type, data: body["data"] as? [String: Any] ?? [:]) {
+            let readers = try await recipients(subject: event.recipient)
+            let unsubscribed = try await store.unsubscribed(among: readers.map(\.address))
+            for reader in readers where !unsubscribed.contains(reader.address.lowercased()) {
+                // The event's body, in the reader's language.
+                var payload = body
+                payload["locale"] = reader.locale
+                let json = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
                 messages.append(
                     OutboxMessage(
-                        id: "mail_\(event.id.dropFirst(4))_\(address.lowercased())", kind: kind, recipient: address,
-                        payload: event.payload, createdAt: date))
+                        id: "mail_\(event.id.dropFirst(4))_\(reader.address.lowercased())", kind: kind,
+                        recipient: reader.address, payload: String(decoding: json, as: UTF8.self), createdAt: date))
             }
         }
         return messages
     }
 
-    /// Who reads mail about `customer:<id>`: its address, and when the customer is a workspace,
-    /// its owner and admins. Distinct, in a stable order.
-    func recipients(subject: String) async throws -> [String] {
+    /// Who reads mail about `customer:<id>`, in which language: its address, and when the
+    /// customer is a workspace, its owner and admins (each in their own customer's locale).
+    /// Distinct, in a stable order.
+    func recipients(subject: String) async throws -> [(address: String, locale: String?)] {
         guard subject.hasPrefix("customer:") else { return [] }
         let id = String(subject.dropFirst("customer:".count))
-        var addresses: [String] = []
-        if let email = try await store.customer(id: id)?.email { addresses.append(email) }
+        var readers: [(address: String, locale: String?)] = []
+        let customer = try await store.customer(id: id)
+        if let email = customer?.email { readers.append((email, customer?.locale)) }
         if try await store.workspace(id: id) != nil {
-            let members = try await store.members(workspaceId: id)
-            addresses += members.filter { $0.role >= .admin }.sorted { $0.role > $1.role }.map(\.email)
+            let admins = try await store.members(workspaceId: id).filter { $0.role >= .admin }.sorted {
+                $0.role > $1.role
+            }
+            for admin in admins {
+                // A user is also a customer, with the user's id: their locale is theirs.
+                readers.append((admin.email, try await store.customer(id: admin.userId)?.locale ?? customer?.locale))
+            }
         }
         var seen = Set<String>()
-        return addresses.filter { seen.insert($0.lowercased()).inserted }
+        return readers.filter { seen.insert($0.address.lowercased()).inserted }
     }
 }

@@ -13,6 +13,8 @@ public struct MailSettings: Sendable {
     public var messageIDDomain: String
     /// Features' names as the catalog gives them, by id (alerts name the feature, not its id).
     public var featureNames: [String: String]
+    /// Plans' names as the catalog gives them, by id.
+    public var planNames: [String: String]
     /// The language of mail whose reader has none on record.
     public var defaultLocale: String
 
@@ -25,7 +27,16 @@ public struct MailSettings: Sendable {
         self.linkBase = linkBase
         self.messageIDDomain = messageIDDomain
         self.featureNames = featureNames
+        self.planNames = [:]
         self.defaultLocale = defaultLocale
+    }
+
+    /// With the names of the catalog's features and plans.
+    public init(productName: String, from: String, linkBase: URL, catalog: Catalog) {
+        self.init(
+            productName: productName, from: from, linkBase: linkBase,
+            featureNames: Dictionary(uniqueKeysWithValues: catalog.features.map { ($0.id, $0.name) }))
+        planNames = Dictionary(uniqueKeysWithValues: catalog.plans.map { ($0.id, $0.name) })
     }
 }
 
@@ -73,6 +84,9 @@ public struct MessageRenderer: Sendable {
         values["product"] = settings.productName
         values["email"] = values["email"] ?? message.recipient
         if let feature = values["feature"] as? String { values["feature"] = settings.featureNames[feature] ?? feature }
+        for key in ["plan", "previousPlan"] {
+            if let plan = values[key] as? String { values[key] = settings.planNames[plan] ?? plan }
+        }
         values["limitReached"] = (payload["type"] as? String) == "usage.limit_reached"
         if let role = values["role"] as? String { values["role"] = role.lowercased() }
         var query: [String: String] = [:]

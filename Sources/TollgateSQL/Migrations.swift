@@ -537,6 +537,8 @@ extension Migrations {
                     unsubscribed_at_ms BIGINT NOT NULL
                 )
                 """,
-            ])
+            ]),
+        // The language of mail to a customer (and to the user who is that customer).
+        Migration(version: 21, name: "customer_locale", statements: ["ALTER TABLE customers ADD COLUMN locale TEXT"]),
     ]
 }

@@ -71,15 +71,17 @@ extension SQLStore {
             )
             .all().map(Self.decodeSubscription)
             let plan = entitledPlan(all)
-            try await db.raw(
-                """
-                UPDATE customers SET plan_id = \(bind: plan),
-                    billing_anchor_ms = CASE WHEN plan_id = \(bind: plan) THEN billing_anchor_ms
-                        ELSE \(bind: Millis.from(subscription.currentPeriodStart)) END,
-                    updated_at_ms = \(bind: Millis.from(now))
-                WHERE id = \(bind: subscription.subject)
-                """
-            ).run()
+            let customerChangedAt =
+                try await db.raw(
+                    """
+                    UPDATE customers SET plan_id = \(bind: plan),
+                        billing_anchor_ms = CASE WHEN plan_id = \(bind: plan) THEN billing_anchor_ms
+                            ELSE \(bind: Millis.from(subscription.currentPeriodStart)) END,
+                        \(Self.advancedUpdate(now))
+                    WHERE id = \(bind: subscription.subject)
+                    RETURNING updated_at_ms
+                    """
+                ).first()?.decode(column: "updated_at_ms", as: Int64.self) ?? changedAt
             if syncAddOns {
                 let live = all.filter(\.isLive)
                 let merged = live.reduce(into: [String: Int]()) { result, next in
@@ -88,7 +90,7 @@ extension SQLStore {
                 let encoded = String(decoding: try JSONEncoder().encode(merged), as: UTF8.self)
                 try await db.raw(
                     """
-                    UPDATE customers SET add_ons = \(bind: encoded), updated_at_ms = \(bind: Millis.from(now)) \
+                    UPDATE customers SET add_ons = \(bind: encoded), \(Self.advancedUpdate(now))
                     WHERE id = \(bind: subscription.subject)
                     """
                 ).run()
@@ -98,7 +100,7 @@ extension SQLStore {
                 db,
                 try Self.subscriptionEvents(
                     subscription, previousStatus: previousStatus, plan: plan, previousPlan: previousPlan,
-                    cause: "\(provider)\u{1F}\(eventId)", at: Millis.date(changedAt)),
+                    planVersion: customerChangedAt, cause: "\(provider)\u{1F}\(eventId)", at: Millis.date(changedAt)),
                 ignoringDuplicates: true)
             for charge in charges {
                 try await db.raw(
@@ -121,7 +123,7 @@ extension SQLStore {
     /// mail), with ids derived from the provider's event that caused it.
     static func subscriptionEvents(
         _ subscription: Subscription, previousStatus: SubscriptionStatus?, plan: String, previousPlan: String?,
-        cause: String, at now: Date
+        planVersion: Int64, cause: String, at now: Date
     ) throws -> [OutboxMessage] {
         let version = Millis.from(now)
         let subject = "customer:\(subscription.subject)"
@@ -137,7 +139,7 @@ extension SQLStore {
                     id: EventIds.derive(cause, "customer.plan_changed"), type: "customer.plan_changed",
                     subject: subject,
                     data: PlanChangeEventData(
-                        customerId: subscription.subject, plan: plan, previousPlan: previousPlan, version: version),
+                        customerId: subscription.subject, plan: plan, previousPlan: previousPlan, version: planVersion),
                     at: now))
         }
         return events

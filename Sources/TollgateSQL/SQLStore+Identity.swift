@@ -46,15 +46,18 @@ extension SQLStore {
         }
     }
 
-    public func markEmailVerified(userId: String, at: Date) async throws {
+    public func markEmailVerified(userId: String, at: Date, outbox: [OutboxMessage]) async throws {
         try await provider.transaction { db in
-            try await db.raw(
-                """
-                UPDATE users SET email_verified_at_ms = COALESCE(email_verified_at_ms, \(bind: Millis.from(at))),
-                    updated_at_ms = \(bind: Millis.from(at))
-                WHERE id = \(bind: userId)
-                """
-            ).run()
+            let first =
+                try await db.raw(
+                    """
+                    UPDATE users SET email_verified_at_ms = \(bind: Millis.from(at)),
+                        updated_at_ms = \(bind: Millis.from(at))
+                    WHERE id = \(bind: userId) AND email_verified_at_ms IS NULL
+                    RETURNING id
+                    """
+                ).first() != nil
+            if first { try await Self.enqueue(db, outbox) }
         }
     }
 
@@ -88,8 +91,11 @@ extension SQLStore {
         }
     }
 
-    public func enableTOTP(userId: String, step: Int64, recoveryCodeHashes: [String], at: Date) async throws {
+    public func enableTOTP(
+        userId: String, step: Int64, recoveryCodeHashes: [String], at: Date, outbox: [OutboxMessage]
+    ) async throws {
         try await provider.transaction { db in
+            try await Self.enqueue(db, outbox)
             let millis = Millis.from(at)
             try await db.raw(
                 """
@@ -107,8 +113,9 @@ extension SQLStore {
         }
     }
 
-    public func disableTOTP(userId: String, at: Date) async throws {
+    public func disableTOTP(userId: String, at: Date, outbox: [OutboxMessage]) async throws {
         try await provider.transaction { db in
+            try await Self.enqueue(db, outbox)
             try await db.raw(
                 """
                 UPDATE users SET totp_secret = NULL, totp_enabled_at_ms = NULL, totp_last_step = NULL,

@@ -86,17 +86,29 @@ public final class SQLStore: Storage {
     // MARK: CustomerStore
 
     /// Inserts `customer` unless its id is taken; whether it did.
+    /// Inserts the customer unless the id is taken, and tells `customer.created` when it was not.
     static func insertCustomer(_ customer: CustomerRecord, on db: any SQLDatabase) async throws -> Bool {
-        try await db.raw(
-            """
-            INSERT INTO customers (id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms)
-            VALUES (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
-                    \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)),
-                    \(bind: Millis.from(customer.updatedAt)))
-            ON CONFLICT (id) DO NOTHING
-            RETURNING id
-            """
-        ).first() != nil
+        let inserted =
+            try await db.raw(
+                """
+                INSERT INTO customers (id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms,
+                    locale)
+                VALUES (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
+                        \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)),
+                        \(bind: Millis.from(customer.updatedAt)), \(bind: customer.locale))
+                ON CONFLICT (id) DO NOTHING
+                RETURNING id
+                """
+            ).first() != nil
+        guard inserted else { return false }
+        try await enqueue(
+            db,
+            [
+                try OutboxEvent.message(
+                    id: EventIds.derive("customer.created", customer.id), type: "customer.created",
+                    subject: "customer:\(customer.id)", data: CustomerEventData(customer), at: customer.createdAt)
+            ], ignoringDuplicates: true)
+        return true
     }
 
     public func createCustomer(_ customer: CustomerRecord) async throws -> CustomerCreation {
@@ -115,18 +127,38 @@ public final class SQLStore: Storage {
 
     public func changePlan(customerId: String, planId: String, at: Date) async throws -> CustomerRecord? {
         return try await provider.transaction { db in
-            let millis = Millis.from(at)
+            guard let before = try await Self.customer(db, id: customerId) else { return nil }
             let row = try await db.raw(
                 """
-                UPDATE customers SET plan_id = \(bind: planId), billing_anchor_ms = \(bind: millis),
-                    updated_at_ms = \(bind: millis)
+                UPDATE customers SET plan_id = \(bind: planId), billing_anchor_ms = \(bind: Millis.from(at)),
+                    \(Self.advancedUpdate(at))
                 WHERE id = \(bind: customerId)
                 RETURNING \(unsafeRaw: Self.customerColumns)
                 """
             ).first()
+            if let after = try row.map(Self.decodeCustomer), before.planId != planId {
+                try await Self.enqueue(
+                    db,
+                    [
+                        try OutboxEvent.message(
+                            id: EventIds.unique(), type: "customer.plan_changed", subject: "customer:\(customerId)",
+                            data: PlanChangeEventData(
+                                customerId: customerId, plan: planId, previousPlan: before.planId,
+                                version: Millis.from(after.updatedAt)),
+                            at: after.updatedAt)
+                    ])
+            }
             try await self.announceCustomerChange(db, id: customerId)
             return try row.map(Self.decodeCustomer)
         }
+    }
+
+    /// `updated_at_ms` moved to `at`, and always forward: each change of a customer gets a later
+    /// time than the one before (even within a millisecond), which its events carry as their version.
+    static func advancedUpdate(_ at: Date) -> SQLQueryString {
+        let millis = Millis.from(at)
+        return
+            "updated_at_ms = CASE WHEN updated_at_ms >= \(bind: millis) THEN updated_at_ms + 1 ELSE \(bind: millis) END"
     }
 
     public func setAddOns(customerId: String, addOns: [String: Int], seats: Int?, at: Date) async throws
@@ -136,8 +168,7 @@ public final class SQLStore: Storage {
         return try await provider.transaction { db in
             let row = try await db.raw(
                 """
-                UPDATE customers SET add_ons = \(bind: encoded), seats = \(bind: seats),
-                    updated_at_ms = \(bind: Millis.from(at))
+                UPDATE customers SET add_ons = \(bind: encoded), seats = \(bind: seats), \(Self.advancedUpdate(at))
                 WHERE id = \(bind: customerId)
                 RETURNING \(unsafeRaw: Self.customerColumns)
                 """
@@ -152,8 +183,7 @@ public final class SQLStore: Storage {
             let row = try await db.raw(
                 """
                 UPDATE customers SET spend_cap_minor = \(bind: cap?.amountMinor),
-                    spend_cap_currency = \(bind: cap?.currency.code),
-                    updated_at_ms = \(bind: Millis.from(at))
+                    spend_cap_currency = \(bind: cap?.currency.code), \(Self.advancedUpdate(at))
                 WHERE id = \(bind: customerId)
                 RETURNING \(unsafeRaw: Self.customerColumns)
                 """
@@ -166,7 +196,7 @@ public final class SQLStore: Storage {
     static let customerColumns =
         """
         id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms, add_ons, seats, \
-        spend_cap_minor, spend_cap_currency
+        spend_cap_minor, spend_cap_currency, locale
         """
 
     private static func customer(_ db: any SQLDatabase, id: String) async throws -> CustomerRecord? {
@@ -181,7 +211,7 @@ public final class SQLStore: Storage {
     static func decodeCustomer(_ row: any SQLRow) throws -> CustomerRecord {
         let addOns = try JSONDecoder().decode(
             [String: Int].self, from: Data(try row.decode(column: "add_ons", as: String.self).utf8))
-        return CustomerRecord(
+        var customer = CustomerRecord(
             id: try row.decode(column: "id", as: String.self),
             email: try row.decode(column: "email", as: String?.self),
             name: try row.decode(column: "name", as: String?.self),
@@ -196,6 +226,8 @@ public final class SQLStore: Storage {
                     .map { Money(amount, $0) }
             }
         )
+        customer.locale = try row.decode(column: "locale", as: String?.self)
+        return customer
     }
 
     // MARK: APIKeyStore

@@ -10,6 +10,7 @@ struct CreateCustomerRequest: Decodable {
     let id: String
     let email: String?
     let name: String?
+    let locale: String?
 }
 
 struct ChangePlanRequest: Decodable {
@@ -46,8 +47,10 @@ struct CustomerResponse: Encodable {
     let createdAt: Date
     let addOns: [String: Int]
     @NullEncoded var seats: Int?
+    @NullEncoded var locale: String?
 
     init(_ record: CustomerRecord) {
+        locale = record.locale
         addOns = record.addOns
         seats = record.seats
         id = record.id

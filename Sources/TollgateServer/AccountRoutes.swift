@@ -40,6 +40,7 @@ struct AccountRoutes: Sendable {
     struct RegisterRequest: Decodable {
         let email: String
         let password: String
+        let locale: String?
     }
 
     struct TokenRequest: Decodable { let token: String }
@@ -79,7 +80,8 @@ struct AccountRoutes: Sendable {
         let body = try await request.decode(as: RegisterRequest.self, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
         let user = try await accounts.register(
-            email: email, password: body.password, client: ClientInfo(address: context.clientAddress, userAgent: nil))
+            email: email, password: body.password, locale: try Validate.locale(body.locale),
+            client: ClientInfo(address: context.clientAddress, userAgent: nil))
         return EditedResponse(status: .created, response: UserResponse(user, plan: nil))
     }
 

@@ -191,7 +191,7 @@ public func buildApplication(
         settings: MailSettings(
             productName: catalog.name, from: configuration.mailFrom ?? "\(catalog.name) <no-reply@localhost>",
             linkBase: configuration.publicURL ?? URL(string: "http://\(configuration.host):\(configuration.port)")!,
-            featureNames: Dictionary(uniqueKeysWithValues: catalog.features.map { ($0.id, $0.name) })))
+            catalog: catalog))
     return buildApplication(
         dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TollgateCore
+import TollgateNotify
 
 /// The request decoder of every Tollgate context (`request.decode(as:context:)` uses it): JSON
 /// with ISO 8601 times, a 1 MiB limit, and every decoding failure a 400 that names the field at
@@ -148,6 +149,15 @@ enum Validate {
     /// An identifier that may be absent.
     static func optionalIdentifier(_ value: String?, field: String) throws -> String? {
         try value.map { try identifier($0, field: field) }
+    }
+
+    /// A language of mail: one of the locales the templates are written in.
+    static func locale(_ value: String?, field: String = "locale") throws -> String? {
+        guard let value else { return nil }
+        guard MailTemplates.locales.contains(value) else {
+            throw DomainError.invalidField(field, "must be one of \(MailTemplates.locales.joined(separator: ", "))")
+        }
+        return value
     }
 
     static func optionalText(_ value: String?, field: String, maximum: Int = 1024) throws -> String? {

@@ -31,7 +31,8 @@ struct APIv1Routes: Sendable {
         let id = try Validate.identifier(body.id, field: "id")
         let email = try Validate.email(body.email)
         let name = try Validate.optionalText(body.name, field: "name")
-        let (customer, created) = try await service.customers.createCustomer(id: id, email: email, name: name)
+        let (customer, created) = try await service.customers.createCustomer(
+            id: id, email: email, name: name, locale: try Validate.locale(body.locale))
         return EditedResponse(status: created ? .created : .ok, response: CustomerResponse(customer))
     }
 

@@ -27,6 +27,25 @@ public struct SubscriptionEventData: Codable, Sendable, Hashable {
     }
 }
 
+/// A customer as `customer.created` carries it.
+public struct CustomerEventData: Codable, Sendable, Hashable {
+    public let customerId: String
+    public let email: String?
+    public let name: String?
+    public let plan: String
+    public let createdAt: Date
+    public let version: Int64
+
+    public init(_ customer: CustomerRecord) {
+        customerId = customer.id
+        email = customer.email
+        name = customer.name
+        plan = customer.planId
+        createdAt = customer.createdAt
+        version = Millis.from(customer.updatedAt)
+    }
+}
+
 /// A customer's plan as events carry it.
 public struct PlanChangeEventData: Codable, Sendable, Hashable {
     public let customerId: String

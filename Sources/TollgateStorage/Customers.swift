@@ -16,6 +16,8 @@ public struct CustomerRecord: Sendable, Hashable, Codable {
     public var seats: Int?
     /// The most this customer's overage may cost in one period; nil: no cap.
     public var spendCap: Money?
+    /// The language of mail to this customer (`en`, `fr`); nil: the server's default.
+    public var locale: String?
 
     public init(
         id: String, email: String?, name: String?, planId: String, billingAnchor: Date, createdAt: Date,

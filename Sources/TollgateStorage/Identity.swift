@@ -116,14 +116,16 @@ public protocol IdentityStore: Sendable {
         async throws
     func user(id: String) async throws -> UserRecord?
     func user(email: String) async throws -> UserRecord?
-    func markEmailVerified(userId: String, at: Date) async throws
+    /// Marks the address verified; `outbox` (the welcome mail) is written with it, the first time only.
+    func markEmailVerified(userId: String, at: Date, outbox: [OutboxMessage]) async throws
     /// Sets a new password hash and revokes every session of the user.
     func changePassword(userId: String, passwordHash: String, at: Date) async throws
     /// Stores a sealed TOTP seed, not yet enabled (enrolment in progress).
     func setPendingTOTP(userId: String, sealedSecret: String, at: Date) async throws
     /// Enables TOTP with `step` as the last used step, replacing all recovery codes.
-    func enableTOTP(userId: String, step: Int64, recoveryCodeHashes: [String], at: Date) async throws
-    func disableTOTP(userId: String, at: Date) async throws
+    func enableTOTP(userId: String, step: Int64, recoveryCodeHashes: [String], at: Date, outbox: [OutboxMessage])
+        async throws
+    func disableTOTP(userId: String, at: Date, outbox: [OutboxMessage]) async throws
     /// Records `step` as used, only if it is later than the last one; false when it is not
     /// (the code was replayed).
     func useTOTPStep(userId: String, step: Int64) async throws -> Bool

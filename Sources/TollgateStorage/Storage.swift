@@ -3,7 +3,13 @@ import TollgateCore
 
 /// Times are stored as UTC milliseconds since 1970: the same integer on both databases.
 public enum Millis {
-    public static func from(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    /// Whole milliseconds, rounded down — except that a date made from milliseconds (`date(_:)`)
+    /// gives them back exactly, which a plain floor of a binary fraction does not always do.
+    public static func from(_ date: Date) -> Int64 {
+        let millis = date.timeIntervalSince1970 * 1000
+        let nearest = millis.rounded()
+        return Int64(abs(millis - nearest) < 0.001 ? nearest : millis.rounded(.down))
+    }
     public static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
     public static func now() -> Int64 { from(Date()) }
 }

@@ -4,6 +4,14 @@ import Synchronization
 /// Programs the tests run beside them: a command to completion, or a peer server (localstripe,
 /// an SMTP server) that says on its first lines which port it listens on.
 public enum PeerProcess {
+    private static let launching = Mutex(())
+
+    /// Starts `process`, one launch at a time: Foundation's `Process.run()` on Linux crashed
+    /// (a bad pointer in its memcpy) when tests in parallel launched programs at the same moment.
+    public static func launch(_ process: Process) throws {
+        try launching.withLock { _ in try process.run() }
+    }
+
     public struct Result: Sendable {
         public let status: Int32
         public let stdout: String
@@ -18,7 +26,7 @@ public enum PeerProcess {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try launch(process)
         // Both pipes drained at once: a child that fills one (64 KiB) while we wait on the other
         // would block forever.
         let stderrData = Mutex(Data())
@@ -47,7 +55,7 @@ public enum PeerProcess {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try launch(process)
         let reader = output.fileHandleForReading
         let port = await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
             Thread.detachNewThread {

@@ -23,7 +23,7 @@ import Testing
         process.arguments = [Repository.path("Tests/peers/stripe_sign.py"), file.path, secret, String(timestamp)]
         let output = Pipe()
         process.standardOutput = output
-        try process.run()
+        try PeerProcess.launch(process)
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)

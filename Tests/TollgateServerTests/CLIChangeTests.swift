@@ -30,14 +30,15 @@ import TollgateStorage
             let moved = try TollgateBinary.run(["customers", "set-plan", "u1", "pro"] + arguments)
             #expect(moved.status == 0, "\(moved.stderr)")
             // The server polls five times a second; the slack is for a machine busy with the rest of
-            // the suite in parallel (a process starved of CPU once missed a one-second deadline).
-            let deadline = ContinuousClock.now + .seconds(2)
+            // the suite in parallel (a process starved of CPU missed a one-, then a two-second
+            // deadline). The loop ends as soon as the change is seen: slack costs nothing.
+            let deadline = ContinuousClock.now + .seconds(10)
             var seen = ""
             repeat {
                 seen = String(
                     decoding: try await server.request("GET", "v1/customers/u1", key: key).body, as: UTF8.self)
             } while !seen.contains(#""plan":"pro""#) && ContinuousClock.now < deadline
-            #expect(seen.contains(#""plan":"pro""#), "after two seconds the server still said \(seen)")
+            #expect(seen.contains(#""plan":"pro""#), "after ten seconds the server still said \(seen)")
         }
     }
 }

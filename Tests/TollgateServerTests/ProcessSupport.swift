@@ -52,7 +52,7 @@ final class ServerProcess: Sendable {
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         let reader = out.fileHandleForReading
-        try process.run()
+        try PeerProcess.launch(process)
         let url = await withCheckedContinuation { (continuation: CheckedContinuation<URL?, Never>) in
             Thread.detachNewThread {
                 var buffer = ""

@@ -110,7 +110,7 @@ import TollgateStorage
             let times = changes.keys.sorted()
             #expect(
                 times.map { changes[$0] ?? [] } == [
-                    ["subscription.created", "customer.plan_changed"], ["subscription.past_due"],
+                    ["customer.created", "subscription.created", "customer.plan_changed"], ["subscription.past_due"],
                     ["subscription.canceled", "customer.plan_changed"],
                     ["subscription.updated", "customer.plan_changed"],
                 ])

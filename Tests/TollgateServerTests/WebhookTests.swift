@@ -52,7 +52,7 @@ import TollgateStorage
             renderer: MessageRenderer(
                 settings: MailSettings(
                     productName: "Test", from: "Test <no-reply@test.example>",
-                    linkBase: URL(string: "https://app.test.example")!),
+                    linkBase: URL(string: "https://app.test.example")!, catalog: app.dependencies.catalog),
                 box: dependencies.secretBox, templates: try MailTemplates.bundled()),
             fanOut: EventFanOut(store: app.store),
             webhooks: WebhookSender(
@@ -99,8 +99,8 @@ import TollgateStorage
 
             let mail = MailCapture()
             let delivery = try Self.delivery(app, mail: mail)
-            #expect(try await delivery.deliverDue() == 1, "the event")
-            #expect(try await delivery.deliverDue() == 2, "its webhook and its e-mail")
+            #expect(try await delivery.deliverDue() == 3, "customer.created, customer.plan_changed, the alert")
+            #expect(try await delivery.deliverDue() == 3, "the alert's webhook, its e-mail, the plan change's e-mail")
             #expect(try await delivery.deliverDue() == 0, "the webhook's retry is 5 s away")
             clock.advance(by: 5)
             #expect(try await delivery.deliverDue() == 1)
@@ -165,12 +165,13 @@ import TollgateStorage
             #expect(gone.json["enabled"] as? Bool == false && gone.json.string("disabledReason") == "gone")
             #expect(try await receiver.received().count == 6)
 
-            // The customer read three alerts: 80 % and 100 % in the first month, 80 % in the next.
+            // The customer read of the plan change (the test catalog names plans by id), then
+            // three alerts: 80 % and 100 % in the first month, 80 % in the next.
             let subjects = mail.sent.withLock { $0.filter { $0.to == "c1@example.com" }.map(\.subject) }
             #expect(
-                subjects == [
-                    "You have used 80 % of your searches quota", "You have reached your searches limit",
-                    "You have used 80 % of your searches quota",
+                subjects.sorted() == [
+                    "You have reached your searches limit", "You have used 80 % of your searches quota",
+                    "You have used 80 % of your searches quota", "Your Test plan is now pro",
                 ])
             #expect(mail.sent.withLock { $0.allSatisfy { $0.unsubscribe != nil } })
         }

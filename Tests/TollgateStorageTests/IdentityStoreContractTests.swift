@@ -138,7 +138,7 @@ import TollgateStorage
             try await store.createUser(user("u1", "ada@example.com"), customer: customer("u1"), token: nil, outbox: [])
             try await store.setPendingTOTP(userId: "u1", sealedSecret: "sealed", at: now)
             #expect(try await store.user(id: "u1")?.totpEnabledAt == nil)
-            try await store.enableTOTP(userId: "u1", step: 100, recoveryCodeHashes: ["c1", "c2"], at: now)
+            try await store.enableTOTP(userId: "u1", step: 100, recoveryCodeHashes: ["c1", "c2"], at: now, outbox: [])
             #expect(try await store.user(id: "u1")?.totpEnabledAt == now)
             #expect(try await store.useTOTPStep(userId: "u1", step: 100) == false)
             #expect(try await store.useTOTPStep(userId: "u1", step: 101) == true)
@@ -146,7 +146,7 @@ import TollgateStorage
             #expect(try await store.useRecoveryCode(userId: "u1", codeHash: "c1", at: now) == true)
             #expect(try await store.useRecoveryCode(userId: "u1", codeHash: "c1", at: now) == false)
             #expect(try await store.useRecoveryCode(userId: "u1", codeHash: "zz", at: now) == false)
-            try await store.disableTOTP(userId: "u1", at: now)
+            try await store.disableTOTP(userId: "u1", at: now, outbox: [])
             #expect(try await store.user(id: "u1")?.totpSecret == nil)
             #expect(try await store.useRecoveryCode(userId: "u1", codeHash: "c2", at: now) == false)
         }

@@ -156,7 +156,7 @@ final class ScriptedTransport: MailTransport {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mail-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
             let delivery = Self.delivery(store, try FileMailbox(directory: directory), clock: clock)
-            #expect(try await delivery.deliverDue() == 1)
+            #expect(try await delivery.deliverDue() == 2, "the verification mail, and customer.created for webhooks")
             let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
                 $0.hasSuffix(".eml")
             }

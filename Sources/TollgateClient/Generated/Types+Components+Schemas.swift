@@ -138,26 +138,40 @@ extension Components {
             public var email: Components.Schemas.Email?
             /// - Remark: Generated from `#/components/schemas/CreateCustomerRequest/name`.
             public var name: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/CreateCustomerRequest/locale`.
+            public var locale: Components.Schemas.Locale?
             /// Creates a new `CreateCustomerRequest`.
             ///
             /// - Parameters:
             ///   - id:
             ///   - email:
             ///   - name:
+            ///   - locale:
             public init(
                 id: Components.Schemas.Id,
                 email: Components.Schemas.Email? = nil,
-                name: Swift.String? = nil
+                name: Swift.String? = nil,
+                locale: Components.Schemas.Locale? = nil
             ) {
                 self.id = id
                 self.email = email
                 self.name = name
+                self.locale = locale
             }
             public enum CodingKeys: String, CodingKey {
                 case id
                 case email
                 case name
+                case locale
             }
+        }
+        /// The language of the e-mails Tollgate writes to this customer (null: the server's default, English).
+        ///
+        /// - Remark: Generated from `#/components/schemas/Locale`.
+        @frozen public enum Locale: String, Codable, Hashable, Sendable, CaseIterable {
+            case en = "en"
+            case fr = "fr"
+            case _empty_ = ""
         }
         /// - Remark: Generated from `#/components/schemas/ChangePlanRequest`.
         public struct ChangePlanRequest: Codable, Hashable, Sendable {
@@ -252,6 +266,8 @@ extension Components {
             public var addOns: Components.Schemas.Customer.AddOnsPayload
             /// - Remark: Generated from `#/components/schemas/Customer/seats`.
             public var seats: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/Customer/locale`.
+            public var locale: Components.Schemas.Locale?
             /// Creates a new `Customer`.
             ///
             /// - Parameters:
@@ -263,6 +279,7 @@ extension Components {
             ///   - createdAt:
             ///   - addOns:
             ///   - seats:
+            ///   - locale:
             public init(
                 id: Swift.String,
                 email: Swift.String? = nil,
@@ -271,7 +288,8 @@ extension Components {
                 billingAnchor: Foundation.Date,
                 createdAt: Foundation.Date,
                 addOns: Components.Schemas.Customer.AddOnsPayload,
-                seats: Swift.Int? = nil
+                seats: Swift.Int? = nil,
+                locale: Components.Schemas.Locale? = nil
             ) {
                 self.id = id
                 self.email = email
@@ -281,6 +299,7 @@ extension Components {
                 self.createdAt = createdAt
                 self.addOns = addOns
                 self.seats = seats
+                self.locale = locale
             }
             public enum CodingKeys: String, CodingKey {
                 case id
@@ -291,6 +310,7 @@ extension Components {
                 case createdAt
                 case addOns
                 case seats
+                case locale
             }
         }
         /// - Remark: Generated from `#/components/schemas/Entitlements`.
