@@ -184,7 +184,7 @@ public func buildApplication(
     let mailDirectory =
         configuration.mailDirectory ?? (configuration.dataDirectory as NSString).appendingPathComponent("mail")
     let transport: any MailTransport =
-        try configuration.smtp.map { SMTPTransport(configuration: $0) }
+        try configuration.smtp.map { try SMTPTransport(configuration: $0) }
         ?? FileMailbox(directory: URL(fileURLWithPath: mailDirectory))
     dependencies.mail = try MailConfiguration(
         transport: transport,

@@ -70,7 +70,8 @@ struct Serve: AsyncParsableCommand {
               STRIPE_WEBHOOK_SECRET   whsec_… Stripe signs webhooks with; several, comma-separated,
                                       while one is rotated
               STRIPE_API_BASE         another Stripe API address (localstripe in tests)
-              TOLLGATE_SMTP_URL       smtp://user:password@host:port to send e-mail through
+              TOLLGATE_SMTP_URL       smtp://user:password@host:port (STARTTLS when offered) or
+                                      smtps://… to send e-mail through
                                       (default: .eml files in <data-dir>/mail)
 
             Example:
@@ -108,7 +109,12 @@ struct Serve: AsyncParsableCommand {
     var publicUrl: String?
     @Option(help: "The sender of e-mail, as `Name <address>` (default: the catalog's name at no-reply@localhost).")
     var mailFrom: String?
-    @Option(help: "Send e-mail through this SMTP server: smtp://user:password@host:port (or TOLLGATE_SMTP_URL).")
+    @Option(
+        help: """
+            Send e-mail through this SMTP server (or TOLLGATE_SMTP_URL): smtp://user:password@host:port (STARTTLS \
+            when offered; ?starttls=required to insist), smtps://… for implicit TLS, &ca=/path/ca.pem to trust a \
+            private CA.
+            """)
     var smtpUrl: String?
     @Flag(help: "Let webhook endpoints use plain http and loopback or private addresses (tests, closed networks).")
     var allowPrivateWebhookUrls = false
@@ -149,7 +155,8 @@ struct Serve: AsyncParsableCommand {
         configuration.operatorEmail = operatorEmail
         if let smtp = smtpUrl ?? ProcessInfo.processInfo.environment["TOLLGATE_SMTP_URL"] {
             guard let parsed = SMTPTransport.Configuration(url: smtp) else {
-                throw ValidationError("--smtp-url must look like smtp://user:password@host:port")
+                throw ValidationError(
+                    "--smtp-url must look like smtp://user:password@host:port[?starttls=required] or smtps://…")
             }
             configuration.smtp = parsed
         }

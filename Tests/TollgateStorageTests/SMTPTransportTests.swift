@@ -22,7 +22,8 @@ import TollgateNotify
             kill(server.processIdentifier, SIGKILL)
             server.waitUntilExit()
         }
-        let transport = SMTPTransport(configuration: try #require(.init(url: "smtp://user:secret@127.0.0.1:\(port)")))
+        let transport = try SMTPTransport(
+            configuration: try #require(.init(url: "smtp://user:secret@127.0.0.1:\(port)")))
         try await transport.send(Self.message)
         let saved = directory.appendingPathComponent("0.eml")
         #expect(FileManager.default.fileExists(atPath: saved.path))
@@ -61,7 +62,7 @@ import TollgateNotify
         }
         let port = Int(UInt16(bigEndian: address.sin_port))
         close(socket)
-        let transport = SMTPTransport(configuration: try #require(.init(url: "smtp://127.0.0.1:\(port)")))
+        let transport = try SMTPTransport(configuration: try #require(.init(url: "smtp://127.0.0.1:\(port)")))
         do {
             try await transport.send(Self.message)
             Issue.record("nothing listens, yet the message was sent")
@@ -71,5 +72,79 @@ import TollgateNotify
                 return
             }
         }
+    }
+}
+
+/// STARTTLS (with AUTH LOGIN, the only mechanism the server offers once encrypted) and implicit
+/// TLS, against aiosmtpd with a certificate made for the test and trusted through `ca=`.
+@Suite struct SMTPTLSTests {
+    /// A self-signed certificate for localhost (openssl), its key, in a fresh directory.
+    static func certificate(in directory: URL) throws -> (cert: String, key: String) {
+        let (cert, key) = (
+            directory.appendingPathComponent("cert.pem").path, directory.appendingPathComponent("key.pem").path
+        )
+        let made = try PeerProcess.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+            ])
+        #expect(made.status == 0, "\(made.stderr)")
+        return (cert, key)
+    }
+
+    @Test(arguments: ["starttls", "implicit"])
+    func mailGoesOverTLSAndIsReadBack(mode: String) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (cert, key) = try Self.certificate(in: directory)
+        let mailbox = directory.appendingPathComponent("mail")
+        try FileManager.default.createDirectory(at: mailbox, withIntermediateDirectories: true)
+        let (server, port) = try await PeerProcess.startListening(
+            script: Repository.path("Tests/peers/smtp_server.py"), arguments: [mailbox.path, mode, cert, key])
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        let scheme = mode == "implicit" ? "smtps" : "smtp"
+        let required = mode == "implicit" ? "?" : "?starttls=required&"
+        let transport = try SMTPTransport(
+            configuration: try #require(.init(url: "\(scheme)://user:secret@localhost:\(port)/\(required)ca=\(cert)")))
+        try await transport.send(SMTPTransportTests.message)
+        let read = try PeerProcess.run(
+            try PythonPeers.interpreter,
+            [Repository.path("Tests/peers/read_mail.py"), mailbox.appendingPathComponent("0.eml").path])
+        #expect(read.status == 0, "\(read.stderr)")
+        #expect(read.stdout.contains("msg_smtp1@tollgate.local"))
+
+        // Without the CA the certificate is not trusted: no mail, and a temporary failure (the
+        // operator can fix the trust and the outbox retries).
+        let untrusting = try SMTPTransport(
+            configuration: try #require(.init(url: "\(scheme)://user:secret@localhost:\(port)")))
+        await #expect(throws: MailError.self) { try await untrusting.send(SMTPTransportTests.message) }
+    }
+
+    @Test func aRequiredSTARTTLSThatIsNotOfferedIsRefusedBeforeAnyPassword() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (server, port) = try await PeerProcess.startListening(
+            script: Repository.path("Tests/peers/smtp_server.py"), arguments: [directory.path])
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        let transport = try SMTPTransport(
+            configuration: try #require(.init(url: "smtp://user:secret@127.0.0.1:\(port)?starttls=required")))
+        do {
+            try await transport.send(SMTPTransportTests.message)
+            Issue.record("sent without the TLS the configuration requires")
+        } catch let MailError.permanent(reason) {
+            #expect(reason.contains("STARTTLS"))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+        #expect(SMTPTransport.Configuration(url: "smtp://h?starttls=maybe") == nil)
+        #expect(SMTPTransport.Configuration(url: "smtps://h")?.port == 465)
     }
 }

@@ -1,10 +1,14 @@
-"""An SMTP server for the tests (aiosmtpd): AUTH PLAIN as user/secret required (without TLS, on
-loopback), RCPT to refused@… answered 550, each message saved as <directory>/<n>.eml. Prints
-'listening on PORT' once it accepts connections; runs until killed."""
+"""An SMTP server for the tests (aiosmtpd): AUTH as user/secret required, RCPT to refused@…
+answered 550, each message saved as <directory>/<n>.eml. Usage: smtp_server.py DIRECTORY
+[MODE CERT KEY [PORT]] where MODE is `plain` (no TLS, AUTH PLAIN on loopback; the default),
+`starttls` (STARTTLS required before AUTH, and only AUTH LOGIN offered) or `implicit` (TLS from
+the first byte); PORT reuses a port (a server brought back up). Prints 'listening on PORT' once it
+accepts connections; runs until killed."""
 
 import itertools
 import os
 import socket
+import ssl
 import sys
 import time
 
@@ -35,13 +39,27 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=valid)
 
 
-probe = socket.socket()
-probe.bind(("127.0.0.1", 0))
-port = probe.getsockname()[1]
-probe.close()
-controller = Controller(
-    Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_required=True,
-    auth_require_tls=False)
+mode = sys.argv[2] if len(sys.argv) > 2 else "plain"
+context = None
+if mode != "plain":
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(sys.argv[3], sys.argv[4])
+if len(sys.argv) > 5:
+    port = int(sys.argv[5])
+else:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+options = dict(hostname="127.0.0.1", port=port, authenticator=authenticator, auth_required=True)
+if mode == "plain":
+    controller = Controller(Handler(), auth_require_tls=False, **options)
+elif mode == "starttls":
+    controller = Controller(
+        Handler(), tls_context=context, require_starttls=True, auth_require_tls=True,
+        auth_exclude_mechanism=["PLAIN"], **options)
+else:
+    controller = Controller(Handler(), ssl_context=context, auth_require_tls=False, **options)
 controller.start()
 print(f"listening on {port}", flush=True)
 while True:
