@@ -44,6 +44,8 @@ public struct ServerConfiguration: Sendable {
     public var allowPrivateWebhookURLs = false
     /// Who is e-mailed when a webhook endpoint is disabled for failing.
     public var operatorEmail: String?
+    /// How long a node holds an outbox message it is sending.
+    public var mailLease: Duration = .seconds(120)
 
     public init() {}
 }
@@ -192,6 +194,7 @@ public func buildApplication(
             productName: catalog.name, from: configuration.mailFrom ?? "\(catalog.name) <no-reply@localhost>",
             linkBase: configuration.publicURL ?? URL(string: "http://\(configuration.host):\(configuration.port)")!,
             catalog: catalog))
+    dependencies.mail?.delivery.lease = configuration.mailLease
     return buildApplication(
         dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }

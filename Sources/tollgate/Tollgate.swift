@@ -116,6 +116,12 @@ struct Serve: AsyncParsableCommand {
             private CA.
             """)
     var smtpUrl: String?
+    @Option(
+        help: """
+            Seconds a node holds a message it is sending: a node that dies mid-send leaves it to be sent \
+            again (with the same Message-ID or webhook-id) after this.
+            """)
+    var mailLeaseSeconds = 120
     @Flag(help: "Let webhook endpoints use plain http and loopback or private addresses (tests, closed networks).")
     var allowPrivateWebhookUrls = false
     @Option(help: "An operator's address, e-mailed when a webhook endpoint is disabled after failing for 5 days.")
@@ -152,6 +158,8 @@ struct Serve: AsyncParsableCommand {
         configuration.mailDirectory = mailDir
         configuration.mailFrom = mailFrom
         configuration.allowPrivateWebhookURLs = allowPrivateWebhookUrls
+        guard mailLeaseSeconds >= 1 else { throw ValidationError("--mail-lease-seconds must be 1 or more") }
+        configuration.mailLease = .seconds(mailLeaseSeconds)
         configuration.operatorEmail = operatorEmail
         if let smtp = smtpUrl ?? ProcessInfo.processInfo.environment["TOLLGATE_SMTP_URL"] {
             guard let parsed = SMTPTransport.Configuration(url: smtp) else {

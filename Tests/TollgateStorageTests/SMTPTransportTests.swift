@@ -1,7 +1,10 @@
 import Foundation
 import TestSupport
 import Testing
+import TollgateCore
 import TollgateNotify
+import TollgateSQL
+import TollgateStorage
 
 /// The SMTP client against a real SMTP server (aiosmtpd on loopback): authenticated delivery read
 /// back by Python's mail parser, a 5xx refusal as permanent, a server that is down as temporary.
@@ -47,8 +50,8 @@ import TollgateNotify
         // (A wrong password is not tried here: aiosmtpd holds the connection without answering.)
     }
 
-    @Test func aServerThatIsDownIsATemporaryFailure() async throws {
-        // A port nothing listens on: bound, then released.
+    /// A loopback port nothing listens on: bound, then released.
+    static func freePort() throws -> Int {
         let socket = try #require(Optional(Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -60,9 +63,13 @@ import TollgateNotify
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
         }
-        let port = Int(UInt16(bigEndian: address.sin_port))
         close(socket)
-        let transport = try SMTPTransport(configuration: try #require(.init(url: "smtp://127.0.0.1:\(port)")))
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test func aServerThatIsDownIsATemporaryFailure() async throws {
+        let transport = try SMTPTransport(
+            configuration: try #require(.init(url: "smtp://127.0.0.1:\(try Self.freePort())")))
         do {
             try await transport.send(Self.message)
             Issue.record("nothing listens, yet the message was sent")
@@ -71,6 +78,42 @@ import TollgateNotify
                 Issue.record("expected a temporary failure, got \(error)")
                 return
             }
+        }
+    }
+
+    /// Issue 12: the SMTP server down for a while — every message is retried and all arrive
+    /// once it is up, each once, on the test's clock.
+    @Test(arguments: TestDatabase.all)
+    func messagesWaitForAServerThatIsDownAndAllArriveOnceItIsUp(database: TestDatabase) async throws {
+        try await database.withStore { store, _ in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let port = try Self.freePort()
+            let clock = ManualClock(OutboxDeliveryTests.start)
+            try await store.enqueueOutbox(try (1...3).map { try OutboxDeliveryTests.message($0) })
+            let transport = try SMTPTransport(
+                configuration: try #require(.init(url: "smtp://user:secret@127.0.0.1:\(port)")))
+            let delivery = OutboxDeliveryTests.delivery(store, transport, clock: clock)
+            #expect(try await delivery.deliverDue() == 3)
+            let waiting = try await store.outboxEntries(failedOnly: false, limit: 10)
+            #expect(waiting.count == 3 && waiting.allSatisfy { $0.lastError?.contains("cannot connect") == true })
+
+            let (server, _) = try await PeerProcess.startListening(
+                script: Repository.path("Tests/peers/smtp_server.py"),
+                arguments: [directory.path, "plain", String(port)])
+            defer {
+                kill(server.processIdentifier, SIGKILL)
+                server.waitUntilExit()
+            }
+            #expect(try await delivery.deliverDue() == 0, "not due before the schedule says")
+            clock.advance(by: 30)
+            #expect(try await delivery.deliverDue() == 3)
+            #expect(try await store.outboxEntries(failedOnly: false, limit: 10).isEmpty, "all delivered")
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+                $0.hasSuffix(".eml")
+            }
+            #expect(files.count == 3)
         }
     }
 }

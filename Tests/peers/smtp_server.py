@@ -1,10 +1,13 @@
 """An SMTP server for the tests (aiosmtpd): AUTH as user/secret required, RCPT to refused@…
-answered 550, each message saved as <directory>/<n>.eml. Usage: smtp_server.py DIRECTORY
-[MODE CERT KEY [PORT]] where MODE is `plain` (no TLS, AUTH PLAIN on loopback; the default),
+answered 550, each message saved as <directory>/<n>.eml (numbered on from the files there).
+Usage: smtp_server.py DIRECTORY [plain|slow [PORT]] or DIRECTORY starttls|implicit CERT KEY [PORT],
+where `plain` is no TLS, AUTH PLAIN on loopback (the default),
+`slow` (plain, answering DATA only after 30 s, once the message is saved),
 `starttls` (STARTTLS required before AUTH, and only AUTH LOGIN offered) or `implicit` (TLS from
 the first byte); PORT reuses a port (a server brought back up). Prints 'listening on PORT' once it
 accepts connections; runs until killed."""
 
+import asyncio
 import itertools
 import os
 import socket
@@ -16,7 +19,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 directory = sys.argv[1]
-counter = itertools.count()
+counter = itertools.count(len([name for name in os.listdir(directory) if name.endswith('.eml')]))
 
 
 class Handler:
@@ -31,6 +34,9 @@ class Handler:
         with open(path + ".tmp", "wb") as handle:
             handle.write(envelope.original_content)
         os.rename(path + ".tmp", path)
+        if slow:
+            # Saved, but the answer comes late: a sender killed now never learns it was sent.
+            await asyncio.sleep(30)
         return "250 OK"
 
 
@@ -40,12 +46,15 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 
 
 mode = sys.argv[2] if len(sys.argv) > 2 else "plain"
+slow = mode == "slow"
+mode = "plain" if slow else mode
 context = None
-if mode != "plain":
+if mode not in ("plain",):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(sys.argv[3], sys.argv[4])
-if len(sys.argv) > 5:
-    port = int(sys.argv[5])
+explicit_port = sys.argv[5] if len(sys.argv) > 5 else (sys.argv[3] if mode == "plain" and len(sys.argv) > 3 else None)
+if explicit_port:
+    port = int(explicit_port)
 else:
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
