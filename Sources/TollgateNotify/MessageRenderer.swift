@@ -17,6 +17,9 @@ public struct MailSettings: Sendable {
     public var planNames: [String: String]
     /// The language of mail whose reader has none on record.
     public var defaultLocale: String
+    /// Tollgate's own address, where unsubscribe links lead (mail providers post to it: RFC 8058);
+    /// nil: `linkBase`.
+    public var apiBase: URL?
 
     public init(
         productName: String, from: String, linkBase: URL, messageIDDomain: String = "tollgate.local",
@@ -100,7 +103,10 @@ public struct MessageRenderer: Sendable {
         let action = Self.actionPaths[kind].map { link($0, query) }
         let unsubscribe =
             Self.transactional.contains(kind)
-            ? nil : link("unsubscribe", ["token": try box.sealToken(message.recipient.lowercased())])
+            ? nil
+            : link(
+                "v1/mail/unsubscribe", ["token": try box.sealToken(message.recipient.lowercased())],
+                base: settings.apiBase)
         let locale = (payload["locale"] as? String).flatMap { MailTemplates.locales.contains($0) ? $0 : nil }
         guard
             let rendered = templates.render(
@@ -125,10 +131,10 @@ public struct MessageRenderer: Sendable {
         return values
     }
 
-    private func link(_ path: String, _ query: [String: String]) -> URL {
+    private func link(_ path: String, _ query: [String: String], base: URL? = nil) -> URL {
+        let base = base ?? settings.linkBase
         var components = URLComponents(
-            url: path.isEmpty ? settings.linkBase : settings.linkBase.appendingPathComponent(path),
-            resolvingAgainstBaseURL: false)!
+            url: path.isEmpty ? base : base.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
         if !query.isEmpty {
             // Tokens are base64: '+' and '/' and '=' are escaped, so no reader takes '+' for a space.
             var allowed = CharacterSet.urlQueryAllowed

@@ -35,6 +35,8 @@ public struct ServerConfiguration: Sendable {
     public var mailDirectory: String?
     /// Where links in e-mail lead (nil: this server's own address).
     public var publicURL: URL?
+    /// This server's address as readers of mail reach it, for unsubscribe links (nil: its own).
+    public var publicAPIURL: URL?
     /// The sender of e-mail (nil: the catalog's name at no-reply@localhost).
     public var mailFrom: String?
     /// An SMTP server to send e-mail through (nil: files in `mailDirectory`).
@@ -195,6 +197,8 @@ public func buildApplication(
             linkBase: configuration.publicURL ?? URL(string: "http://\(configuration.host):\(configuration.port)")!,
             catalog: catalog))
     dependencies.mail?.delivery.lease = configuration.mailLease
+    dependencies.mail?.settings.apiBase =
+        configuration.publicAPIURL ?? URL(string: "http://\(configuration.host):\(configuration.port)")
     return buildApplication(
         dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
@@ -312,6 +316,10 @@ func buildRouter(
     let signedIn = router.group("v1").add(middleware: UserAuthenticator(accounts: accounts)).group(
         context: UserContext.self)
     accountRoutes.registerSignedIn(on: signedIn)
+    let mailPreferences = MailPreferenceRoutes(
+        store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock)
+    mailPreferences.registerPublic(on: router)
+    mailPreferences.registerSignedIn(on: signedIn)
     let workspaces = WorkspaceService(
         catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock,
         box: dependencies.secretBox)

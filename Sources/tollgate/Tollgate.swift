@@ -107,6 +107,8 @@ struct Serve: AsyncParsableCommand {
     var mailDir: String?
     @Option(help: "Where links in e-mail lead: the product's front end (default: this server's address).")
     var publicUrl: String?
+    @Option(help: "This server's address as mail readers reach it, for unsubscribe links (default: its own).")
+    var publicApiUrl: String?
     @Option(help: "The sender of e-mail, as `Name <address>` (default: the catalog's name at no-reply@localhost).")
     var mailFrom: String?
     @Option(
@@ -167,6 +169,12 @@ struct Serve: AsyncParsableCommand {
                     "--smtp-url must look like smtp://user:password@host:port[?starttls=required] or smtps://…")
             }
             configuration.smtp = parsed
+        }
+        if let publicApiUrl {
+            guard let url = URL(string: publicApiUrl), url.scheme == "http" || url.scheme == "https" else {
+                throw ValidationError("--public-api-url must be an http(s) URL")
+            }
+            configuration.publicAPIURL = url
         }
         if let publicUrl {
             guard let url = URL(string: publicUrl), url.scheme == "http" || url.scheme == "https" else {

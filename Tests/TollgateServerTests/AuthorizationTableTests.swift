@@ -47,6 +47,11 @@ import TollgateStorage
         "POST /v1/auth/password-reset/confirm": .open,
         // Stripe calls it; the signature is its credential.
         "POST /v1/billing/webhook": .open,
+        // The sealed address in the token is the credential (a link in a mail).
+        "GET /v1/mail/unsubscribe": .open,
+        "POST /v1/mail/unsubscribe": .open,
+        "GET /v1/me/mail-preferences": .user,
+        "PUT /v1/me/mail-preferences": .user,
 
         "POST /v1/auth/logout": .user,
         "GET /v1/me": .user,

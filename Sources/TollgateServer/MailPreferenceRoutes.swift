@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import TollgateCore
+import TollgateIdentity
+import TollgateStorage
+
+/// Turning non-essential mail (alerts, notices) off and on. From a mail: the link and the
+/// `List-Unsubscribe` header carry the reader's address sealed with the master key; `GET` shows a
+/// button (link scanners open links, they must not unsubscribe anyone), `POST` unsubscribes (RFC
+/// 8058 one-click, which mail providers call). Signed-in users read and set their preference.
+/// Transactional mail (verification, reset, security) is always sent.
+struct MailPreferenceRoutes: Sendable {
+    let store: any (MailPreferenceStore & IdentityStore)
+    let box: SecretBox
+    let clock: any TollgateClock
+
+    func registerPublic(on router: Router<TollgateRequestContext>) {
+        router.get("v1/mail/unsubscribe", use: confirmPage)
+        router.post("v1/mail/unsubscribe", use: unsubscribe)
+    }
+
+    func registerSignedIn(on me: RouterGroup<UserContext>) {
+        me.get("me/mail-preferences", use: preferences)
+        me.put("me/mail-preferences", use: setPreferences)
+    }
+
+    struct Preferences: ResponseEncodable {
+        let address: String
+        /// Alerts and notices are sent (false: only transactional mail).
+        let notices: Bool
+    }
+
+    struct PreferencesRequest: Decodable { let notices: Bool }
+
+    private func address(fromToken request: Request) throws -> String {
+        guard let token = request.uri.queryParameters.get("token"), !token.isEmpty else {
+            throw DomainError.missingField("token")
+        }
+        guard let address = try? box.openToken(token), address.contains("@") else {
+            throw DomainError.invalidField("token", "this unsubscribe link is not valid")
+        }
+        return address
+    }
+
+    @Sendable func confirmPage(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+        let address = try address(fromToken: request)
+        let token = request.uri.queryParameters.get("token") ?? ""
+        let action = "?token=" + (token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        let page = """
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Unsubscribe</title></head>
+            <body style="font-family: sans-serif; max-width: 36em; margin: 3em auto;">
+            <p>Stop alerts and notices to <strong>\(HTMLText.escape(address))</strong>? Security and account
+            e-mails are still sent.</p>
+            <form method="post" action="\(HTMLText.escape(action))"><button type="submit">Unsubscribe</button></form>
+            </body></html>
+            """
+        return DocsRoutes.text(page, type: "text/html; charset=utf-8")
+    }
+
+    @Sendable func unsubscribe(_ request: Request, context: TollgateRequestContext) async throws -> Preferences {
+        let address = try address(fromToken: request)
+        try await store.setUnsubscribed(address, true, at: clock.now())
+        return Preferences(address: address.lowercased(), notices: false)
+    }
+
+    @Sendable func preferences(_ request: Request, context: UserContext) async throws -> Preferences {
+        let address = try await email(of: context.user)
+        return Preferences(address: address, notices: try await store.unsubscribed(among: [address]).isEmpty)
+    }
+
+    @Sendable func setPreferences(_ request: Request, context: UserContext) async throws -> Preferences {
+        let body = try await request.decode(as: PreferencesRequest.self, context: context)
+        let address = try await email(of: context.user)
+        try await store.setUnsubscribed(address, !body.notices, at: clock.now())
+        return Preferences(address: address, notices: body.notices)
+    }
+
+    private func email(of user: SignedInUser) async throws -> String {
+        guard let record = try await store.user(id: user.userId) else {
+            throw DomainError(.unauthorized, "this account no longer exists")
+        }
+        return record.email.lowercased()
+    }
+}
