@@ -68,8 +68,25 @@ public final class SubscriptionService: Sendable {
 
     /// Moves every subscription whose deadline has passed; returns how many changed.
     @discardableResult
+    /// Tells `subscription.trial_will_end` for every trial ending within its plan's reminder days
+    /// (catalog `trial.reminderDays`, default 3).
+    func remindTrialsEnding(now: Date) async throws {
+        let longest = catalog.plans.compactMap { $0.trial?.reminderDays }.max() ?? 0
+        guard longest > 0 else { return }
+        let reminders = try await store.trialsEnding(after: now, before: now + TimeInterval(longest) * 86_400)
+            .filter { subscription in
+                guard let end = subscription.trialEnd,
+                    let days = catalog.plan(subscription.planId)?.trial?.reminderDays
+                else { return false }
+                return end <= now + TimeInterval(days) * 86_400
+            }
+            .map { try SubscriptionChangeEvents.trialReminder($0, at: now) }
+        try await store.recordEvents(reminders)
+    }
+
     public func tick() async throws -> Int {
         let now = clock.now()
+        try await remindTrialsEnding(now: now)
         var changed = 0
         for (subscription, provider) in try await store.subscriptionsDue(now: now, grace: policy.gracePeriod) {
             // Stripe owns its subscriptions' periods; only our grace policy applies to them here.

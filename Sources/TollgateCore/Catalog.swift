@@ -90,6 +90,8 @@ public struct Price: Hashable, Sendable {
 public struct Trial: Hashable, Sendable {
     public let days: Int
     public let requiresPaymentMethod: Bool
+    /// Days before the end at which the customer is reminded (`subscription.trial_will_end`).
+    public var reminderDays: Int = 3
 }
 
 public struct CreditGrantRule: Hashable, Sendable {

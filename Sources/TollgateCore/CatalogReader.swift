@@ -178,10 +178,17 @@ struct CatalogReader {
     }
 
     private mutating func trial(_ node: Node, _ path: String) -> Trial? {
-        guard let fields = yaml.mapping(node, path, allowed: ["days", "requiresPaymentMethod"]) else { return nil }
+        guard let fields = yaml.mapping(node, path, allowed: ["days", "requiresPaymentMethod", "reminderDays"]) else {
+            return nil
+        }
         let days = requiredInteger(fields, "days", path, node, in: 1...365)
         let card = fields["requiresPaymentMethod"].flatMap { yaml.bool($0, "\(path).requiresPaymentMethod") } ?? false
-        return days.map { Trial(days: Int($0), requiresPaymentMethod: card) }
+        let reminder = fields["reminderDays"].flatMap { yaml.integer($0, "\(path).reminderDays", in: 0...365) }
+        return days.map { days in
+            var trial = Trial(days: Int(days), requiresPaymentMethod: card)
+            trial.reminderDays = reminder.map(Int.init) ?? min(3, Int(days) - 1)
+            return trial
+        }
     }
 
     private mutating func grantMap(_ node: Node, _ path: String, features: [String: FeatureDefinition]) -> [String:

@@ -84,6 +84,12 @@ public struct MessageRenderer: Sendable {
         guard let payload = try? JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: Any]
         else { throw Failure.unreadable("payload of \(message.id) is not a JSON object") }
         var values = Self.values(payload)
+        if values["days"] == nil, let end = (payload["data"] as? [String: Any])?["trialEnd"] as? String,
+            let date = try? Date(end, strategy: .iso8601)
+        {
+            // Whole days left when the reminder was written, rounded up (2.5 days: "3 days").
+            values["days"] = Int((date.timeIntervalSince(message.createdAt) / 86_400).rounded(.up))
+        }
         values["product"] = settings.productName
         values["email"] = values["email"] ?? message.recipient
         if let feature = values["feature"] as? String { values["feature"] = settings.featureNames[feature] ?? feature }

@@ -273,6 +273,24 @@ extension SQLStore {
         }
     }
 
+    public func trialsEnding(after now: Date, before: Date) async throws -> [Subscription] {
+        try await self.provider.read { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions
+                WHERE status = 'trialing' AND trial_end_ms > \(bind: Millis.from(now))
+                    AND trial_end_ms <= \(bind: Millis.from(before))
+                ORDER BY id
+                """
+            ).all().map(Self.decodeSubscription)
+        }
+    }
+
+    public func recordEvents(_ events: [OutboxMessage]) async throws {
+        guard !events.isEmpty else { return }
+        try await self.provider.transaction { db in try await Self.enqueue(db, events, ignoringDuplicates: true) }
+    }
+
     public func linkProviderCustomer(provider: String, providerCustomerId: String, customerId: String) async throws {
         try await self.provider.transaction { db in
             try await db.raw(

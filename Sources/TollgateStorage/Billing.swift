@@ -91,6 +91,10 @@ public protocol BillingStore: Sendable {
     /// Subscriptions with a deadline at or before `now`: a trial's end, the end of a period, or
     /// the end of a past-due grace period (which started `grace` earlier), with their provider.
     func subscriptionsDue(now: Date, grace: TimeInterval) async throws -> [(Subscription, provider: String)]
+    /// Trialing subscriptions whose trial ends after `now` and before `before`.
+    func trialsEnding(after now: Date, before: Date) async throws -> [Subscription]
+    /// Writes events that must be told once: one whose id is there already is left alone.
+    func recordEvents(_ events: [OutboxMessage]) async throws
     func linkProviderCustomer(provider: String, providerCustomerId: String, customerId: String) async throws
     func customerId(provider: String, providerCustomerId: String) async throws -> String?
     func providerCustomerId(provider: String, customerId: String) async throws -> String?

@@ -88,4 +88,15 @@ public enum SubscriptionChangeEvents {
         default: return nil
         }
     }
+
+    /// `subscription.trial_will_end`, told once per subscription and trial end: the scheduler
+    /// looks every tick, and the id (derived from both) makes a second look write nothing.
+    public static func trialReminder(_ subscription: Subscription, at now: Date) throws -> OutboxMessage {
+        let end = subscription.trialEnd.map(Millis.from) ?? 0
+        return try OutboxEvent.message(
+            id: "evt_trial_\(subscription.id)_\(end)", type: "subscription.trial_will_end",
+            subject: "customer:\(subscription.subject)",
+            data: SubscriptionEventData(subscription, previousStatus: subscription.status, version: Millis.from(now)),
+            at: now)
+    }
 }

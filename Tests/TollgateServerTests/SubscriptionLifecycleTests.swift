@@ -41,8 +41,23 @@ import TollgateStorage
             let scheduler = SubscriptionService(
                 catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger,
                 planChanged: { _ in })
-            app.clock.advance(by: 13 * 86_400)
+            app.clock.advance(by: 10 * 86_400)
             #expect(try await scheduler.tick() == 0)
+            let reminders = {
+                try await app.store.outboxMessages(recipient: "customer:u1").filter {
+                    $0.kind == "event.subscription.trial_will_end"
+                }
+            }
+            #expect(try await reminders().isEmpty, "4 days left: too early for the 3-day reminder")
+            app.clock.advance(by: 3 * 86_400)
+            #expect(try await scheduler.tick() == 0)
+            #expect(try await scheduler.tick() == 0)
+            let reminder = try #require(try await reminders().first)
+            #expect(try await reminders().count == 1, "told once, however many ticks look")
+            let body = try JSONSerialization.jsonObject(with: Data(reminder.payload.utf8)) as? [String: Any]
+            #expect(
+                EventFanOut.mailKind(ofEvent: "subscription.trial_will_end", data: [:]) == "email.trial_ending")
+            #expect((body?["data"] as? [String: Any])?["status"] as? String == "trialing")
             app.clock.advance(by: 86_400 + 1)
             #expect(try await scheduler.tick() == 1)
             #expect(try await app.store.customer(id: "u1")?.planId == "basic")

@@ -96,6 +96,17 @@ import TollgateStorage
         #expect(try TestKeys.box.openToken(token) == "ada@example.com", "the token is the sealed address")
     }
 
+    @Test func aTrialReminderCountsTheDaysLeftFromTheEvent() throws {
+        let written = Fixtures.utc(2026, 5, 14)
+        let payload = #"{"type":"subscription.trial_will_end","data":{"plan":"pro","trialEnd":"2026-05-16T12:00:00Z"}}"#
+        let mail = try Self.renderer.render(
+            OutboxMessage(
+                id: "mail_t", kind: "email.trial_ending", recipient: "ada@example.com", payload: payload,
+                createdAt: written))
+        #expect(mail.subject == "Your Memento trial ends in 3 days", "2.5 days left, rounded up")
+        #expect(mail.text.contains("ends on 2026-05-16"))
+    }
+
     // MARK: Helpers
 
     static func wordsFile(_ locale: String) throws -> URL {
