@@ -100,7 +100,17 @@ extension SQLStore {
                 db,
                 try Self.subscriptionEvents(
                     subscription, previousStatus: previousStatus, plan: plan, previousPlan: previousPlan,
-                    planVersion: customerChangedAt, cause: "\(provider)\u{1F}\(eventId)", at: Millis.date(changedAt)),
+                    planVersion: customerChangedAt, cause: "\(provider)\u{1F}\(eventId)", at: Millis.date(changedAt))
+                    + (["invoice.paid", "invoice.payment_succeeded"].contains(type)
+                        ? [
+                            try OutboxEvent.message(
+                                id: EventIds.derive(provider, eventId, "invoice.paid"), type: "invoice.paid",
+                                subject: "customer:\(subscription.subject)",
+                                data: InvoicePaidEventData(
+                                    customerId: subscription.subject, subscriptionId: subscription.id,
+                                    provider: provider, providerEventId: eventId, version: changedAt),
+                                at: Millis.date(changedAt))
+                        ] : []),
                 ignoringDuplicates: true)
             for charge in charges {
                 try await db.raw(
@@ -175,6 +185,13 @@ extension SQLStore {
                     """
                 ).first() != nil
             guard inserted else { return false }
+            try await Self.enqueue(
+                db,
+                [
+                    try OutboxEvent.message(
+                        id: EventIds.derive("invoice.issued", invoice.id), type: "invoice.issued",
+                        subject: "customer:\(invoice.subject)", data: InvoiceEventData(invoice), at: invoice.createdAt)
+                ], ignoringDuplicates: true)
             for id in itemIds {
                 try await db.raw(
                     """

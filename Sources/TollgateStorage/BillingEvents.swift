@@ -46,6 +46,53 @@ public struct CustomerEventData: Codable, Sendable, Hashable {
     }
 }
 
+/// An invoice as `invoice.issued` carries it: amounts in minor units, and `total` formatted.
+public struct InvoiceEventData: Codable, Sendable, Hashable {
+    public let invoiceId: String
+    public let number: String
+    public let customerId: String
+    public let subscriptionId: String
+    public let currency: String
+    public let totalMinor: Int64
+    public let total: String
+    public let periodStart: Date
+    public let periodEnd: Date
+    public let issuedAt: Date
+    public let version: Int64
+
+    public init(_ invoice: InvoiceRecord) {
+        invoiceId = invoice.id
+        number = invoice.id
+        customerId = invoice.subject
+        subscriptionId = invoice.subscriptionId
+        currency = invoice.currency.code
+        totalMinor = invoice.total
+        total = Money(invoice.total, invoice.currency).description
+        periodStart = invoice.periodStart
+        periodEnd = invoice.periodEnd
+        issuedAt = invoice.createdAt
+        version = Millis.from(invoice.createdAt)
+    }
+}
+
+/// A provider's paid invoice as `invoice.paid` carries it.
+public struct InvoicePaidEventData: Codable, Sendable, Hashable {
+    public let customerId: String
+    public let subscriptionId: String
+    public let provider: String
+    /// The provider's event that said so (Stripe's `evt_…`).
+    public let providerEventId: String
+    public let version: Int64
+
+    public init(customerId: String, subscriptionId: String, provider: String, providerEventId: String, version: Int64) {
+        self.customerId = customerId
+        self.subscriptionId = subscriptionId
+        self.provider = provider
+        self.providerEventId = providerEventId
+        self.version = version
+    }
+}
+
 /// A customer's plan as events carry it.
 public struct PlanChangeEventData: Codable, Sendable, Hashable {
     public let customerId: String

@@ -127,7 +127,7 @@ import TollgateStorage
                 times.map { changes[$0] ?? [] } == [
                     ["customer.created", "subscription.created", "customer.plan_changed"], ["subscription.past_due"],
                     ["subscription.canceled", "customer.plan_changed"],
-                    ["subscription.updated", "customer.plan_changed"],
+                    ["subscription.updated", "customer.plan_changed", "invoice.paid"],
                 ])
             #expect(
                 times.map { mails[$0] ?? [] } == [
@@ -201,7 +201,6 @@ import TollgateStorage
             app.clock.advance(by: 21 * 86_400 + 1)
             #expect(try await scheduler.tick() == 1)
             #expect(try await app.store.customer(id: "u1")?.planId == "pro")
-
             let listed = try await client.call(.get, "/v1/customers/u1/subscriptions", key: app.adminKey)
             let only = try #require((listed.json["subscriptions"] as? [[String: Any]])?.first)
             #expect(
