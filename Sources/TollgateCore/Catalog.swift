@@ -148,6 +148,8 @@ public struct Catalog: Hashable, Sendable {
     public let addOns: [AddOn]
     public let creditTypes: [String]
     public let creditPacks: [CreditPack]
+    /// Per credit type, the balance at or below which the customer is told (`credits.low`).
+    public var creditLowBalance: [String: Int64] = [:]
 
     public func feature(_ id: String) -> FeatureDefinition? { features.first { $0.id == id } }
 

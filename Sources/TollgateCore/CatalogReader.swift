@@ -21,6 +21,7 @@ struct CatalogReader {
     mutating func catalog(_ root: Node) -> Catalog? {
         let topKeys: Set<String> = [
             "product", "name", "defaultPlan", "features", "plans", "addOns", "creditTypes", "creditPacks",
+            "creditLowBalance",
         ]
         guard let top = yaml.mapping(root, "", allowed: topKeys) else { return nil }
         let product = requiredString(top, "product", "", root)
@@ -44,11 +45,28 @@ struct CatalogReader {
         }
         let addOns = top["addOns"].map { addOnList($0, features: featuresById, planIds: planIds) } ?? []
         let packs = top["creditPacks"].map { creditPackList($0, creditTypes: creditTypes) } ?? []
+        let lowBalance = top["creditLowBalance"].map { creditLowBalance($0, creditTypes: creditTypes) } ?? [:]
         guard let product, let defaultPlan, issues.isEmpty else { return nil }
-        return Catalog(
+        var catalog = Catalog(
             product: product, name: name ?? product, defaultPlanId: defaultPlan, features: features,
             plans: plans.sorted { $0.order < $1.order }, addOns: addOns, creditTypes: creditTypes, creditPacks: packs
         )
+        catalog.creditLowBalance = lowBalance
+        return catalog
+    }
+
+    /// `creditLowBalance: { credits: 20 }`: per credit type, the balance that raises `credits.low`.
+    private mutating func creditLowBalance(_ node: Node, creditTypes: [String]) -> [String: Int64] {
+        guard let pairs = yaml.mapping(node, "creditLowBalance") else { return [:] }
+        var thresholds: [String: Int64] = [:]
+        for (type, value) in pairs {
+            let path = "creditLowBalance.\(type)"
+            if !creditTypes.contains(type) { yaml.report(path, "names no credit type of this catalog: \(type)", value) }
+            if let amount = yaml.integer(value, path, in: 1...CatalogLoader.maximumQuantity) {
+                thresholds[type] = amount
+            }
+        }
+        return thresholds
     }
 
     // MARK: - Features

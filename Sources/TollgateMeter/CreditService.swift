@@ -178,6 +178,7 @@ public final class CreditService: Sendable {
         try await ensurePlanGrants(customerId: customerId, creditType: type)
         let now = clock.now()
         let fingerprint = "debit|\(type)|\(amount)|\(reason.rawValue)|\(reference ?? "")"
+        let lowBalance = catalog.creditLowBalance[type]
         return try await run(customerId, type, key: idempotencyKey, fingerprint: fingerprint, now: now) { state in
             let lines = try Self.debitLines(
                 amount, state: state, overdraftLimit: plan.creditOverdraft, now: now, reason: reason)
@@ -187,8 +188,29 @@ public final class CreditService: Sendable {
                 after: state, adding: -amount, overdraftLimit: plan.creditOverdraft, now: now)
             change.response = try Self.encode(
                 Movement(creditType: type, amount: amount, balance: state.balance - amount, available: available))
+            change.outbox = try Self.lowBalanceEvents(state, taking: amount, threshold: lowBalance, now: now)
             return change
         }
+    }
+
+    /// `credits.low` when this change takes the balance from above the catalog's threshold to at
+    /// or below it. Decided under the account's lock, so each crossing is told once; a top-up
+    /// and a new crossing are told again.
+    static func lowBalanceEvents(_ state: CreditState, taking amount: Int64, threshold: Int64?, now: Date) throws
+        -> [OutboxMessage]
+    {
+        guard let threshold, amount > 0,
+            state.balance > threshold, state.balance - amount <= threshold
+        else { return [] }
+        return [
+            try OutboxEvent.message(
+                id: "evt_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
+                type: "credits.low", subject: "customer:\(state.subject)",
+                data: CreditsLowEventData(
+                    customerId: state.subject, creditType: state.creditType, balance: state.balance - amount,
+                    threshold: threshold, version: Millis.from(now)),
+                at: now)
+        ]
     }
 
     /// Holds `amount` for a job until committed, released, or `ttl` passes.
@@ -240,6 +262,7 @@ public final class CreditService: Sendable {
         }
         let (_, plan) = try await plan(of: reservation.subject)
         let now = clock.now()
+        let lowBalance = catalog.creditLowBalance[reservation.creditType]
         return try await run(
             reservation.subject, reservation.creditType, key: "commit:\(reservationId)",
             fingerprint: "commit|\(amount)", now: now
@@ -271,6 +294,7 @@ public final class CreditService: Sendable {
                     creditType: hold.creditType, amount: amount, balance: state.balance - amount, available: available,
                     reservation: reservationId, reservationStatus: "committed"
                 ))
+            change.outbox = try Self.lowBalanceEvents(state, taking: amount, threshold: lowBalance, now: now)
             return change
         }
     }

@@ -96,6 +96,7 @@ extension SQLStore {
             for reservation in change.settledReservations {
                 try await Self.settle(db, reservation, at: now)
             }
+            try await Self.enqueue(db, change.outbox)
             try await db.raw(
                 """
                 UPDATE credit_accounts SET balance = \(bind: account.balance), overdrawn = \(bind: account.overdrawn),

@@ -98,6 +98,8 @@ public struct CreditChange: Sendable {
     public var settledReservations: [ReservationRecord] = []
     /// The answer to store for idempotent replay (JSON).
     public var response: String
+    /// Events the change makes true (`credits.low`), written in its transaction.
+    public var outbox: [OutboxMessage] = []
 
     public init(response: String) { self.response = response }
 }
@@ -157,4 +159,21 @@ public protocol CreditStore: Sendable {
     func reservation(id: String) async throws -> ReservationRecord?
     /// Sum of every ledger line of the account's grants and overdraft: the balance recomputed.
     func ledgerSum(subject: String, creditType: String) async throws -> Int64
+}
+
+/// A low balance as `credits.low` carries it.
+public struct CreditsLowEventData: Codable, Sendable, Hashable {
+    public let customerId: String
+    public let creditType: String
+    public let balance: Int64
+    public let threshold: Int64
+    public let version: Int64
+
+    public init(customerId: String, creditType: String, balance: Int64, threshold: Int64, version: Int64) {
+        self.customerId = customerId
+        self.creditType = creditType
+        self.balance = balance
+        self.threshold = threshold
+        self.version = version
+    }
 }

@@ -59,6 +59,26 @@ struct OpenAPIResponseValidator: Sendable {
         validate(value, against: ["$ref": "#/components/schemas/\(name)"] as [String: any Sendable], at: name)
     }
 
+    /// Problems with `body` as an outgoing webhook: the document's `webhooks` entry whose `type`
+    /// enum lists the body's type, with its request body schema.
+    func problems(ofWebhook body: Data) -> [String] {
+        guard let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+            let type = json["type"] as? String
+        else { return ["a webhook body that is not a JSON object with a type"] }
+        let hooks = root["webhooks"] as? [String: any Sendable] ?? [:]
+        for (name, item) in hooks {
+            guard let post = (item as? [String: any Sendable])?["post"] as? [String: any Sendable],
+                let content = (post["requestBody"] as? [String: any Sendable])?["content"] as? [String: any Sendable],
+                let schema = (content["application/json"] as? [String: any Sendable])?["schema"],
+                let properties = resolve(schema)["properties"] as? [String: any Sendable],
+                let types = resolve(properties["type"] ?? [String: any Sendable]())["enum"] as? [any Sendable],
+                types.contains(where: { ($0 as? String) == type })
+            else { continue }
+            return validate(json, against: schema, at: "webhook \(name) (\(type)) $")
+        }
+        return ["openapi.yaml documents no webhook for \(type)"]
+    }
+
     /// The path template matching `path` (literal segments first, then `{parameters}`).
     private func operation(for path: String) -> (String, [String: any Sendable])? {
         let paths = root["paths"] as? [String: any Sendable] ?? [:]

@@ -116,6 +116,9 @@ import TollgateStorage
                 let body = try JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: Any]
                 let type = try #require(body?["type"] as? String)
                 #expect(message.kind == "event." + type)
+                let problems = try #require(OpenAPIResponseValidator.shared).problems(
+                    ofWebhook: Data(message.payload.utf8))
+                #expect(problems.isEmpty, "\(problems)")
                 changes[message.createdAt, default: []].insert(type)
                 let data = body?["data"] as? [String: Any] ?? [:]
                 if let mail = EventFanOut.mailKind(ofEvent: type, data: data) {
