@@ -177,6 +177,40 @@ import TollgateStorage
         }
     }
 
+    /// An endpoint that fails for 5 days is disabled, and the operator is told by e-mail.
+    @Test func anEndpointFailingForFiveDaysIsDisabledAndTheOperatorMailed() async throws {
+        let clock = ManualClock(Fixtures.utc(2026, 5, 14))
+        try await AppHarness.run(
+            .sqlite, clock: clock,
+            configure: { dependencies in
+                dependencies.webhooks.policy = WebhookURLPolicy(allowPrivate: true)
+                dependencies.webhooks.operatorEmail = "ops@example.com"
+            }
+        ) { app, client in
+            let key = app.adminKey
+            let (process, port) = try await PeerProcess.startListening(
+                script: Repository.path("Tests/peers/webhook_receiver.py"))
+            defer { kill(process.processIdentifier, SIGKILL) }
+            try await Receiver(port: port).configure(secrets: [], statuses: [500, 503])
+            let url = "http://127.0.0.1:\(port)/hook"
+            let created = try await client.call(.post, "/v1/webhook-endpoints", key: key, json: #"{"url":"\#(url)"}"#)
+            let id = try #require(created.json.string("id"))
+            try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"c1"}"#)
+            let mail = MailCapture()
+            let delivery = try Self.delivery(app, mail: mail)
+            #expect(try await delivery.deliverDue() == 1, "customer.created")
+            #expect(try await delivery.deliverDue() == 1, "its webhook, which fails")
+            clock.advance(by: 5 * 86_400)
+            #expect(try await delivery.deliverDue() == 1, "retried 5 days after the first failure: fails again")
+            let endpoint = try await client.call(.get, "/v1/webhook-endpoints/\(id)", key: key)
+            #expect(endpoint.json["enabled"] as? Bool == false && endpoint.json.string("disabledReason") == "failing")
+            #expect(try await delivery.deliverDue() == 1, "the operator's mail")
+            let told = mail.sent.withLock { $0.filter { $0.to == "ops@example.com" } }
+            #expect(told.count == 1 && told.first?.text.contains(url) == true)
+            #expect(told.first?.unsubscribe == nil, "operators' notices are not optional")
+        }
+    }
+
     @Test func endpointsMustBeHTTPSToPublicAddressesAndNameKnownEvents() async throws {
         try await AppHarness.run(.sqlite) { app, client in
             let key = app.adminKey

@@ -3,6 +3,7 @@ import TestSupport
 import Testing
 import TollgateCore
 import TollgateMeter
+import TollgateNotify
 import TollgateSQL
 import TollgateStorage
 
@@ -57,6 +58,26 @@ import TollgateStorage
                 #expect(may.allSatisfy { $0.data.customerId == "c1" && $0.data.feature == "searches" })
                 #expect(may.allSatisfy { $0.data.limit == 100 && $0.data.used >= Int64($0.data.percent) })
                 #expect(may.last?.data.used == 100)
+
+                // Fanned out (twice, as after a crash mid-fan-out): one mail and one webhook each.
+                try await store.createWebhookEndpoint(
+                    WebhookEndpointRecord(
+                        id: "we_1", url: "https://93.184.215.14/hook", description: nil, eventTypes: [],
+                        sealedSecret: "sealed", createdAt: clock.now()))
+                let events = try await store.outboxMessages(recipient: "customer:c1").filter {
+                    $0.kind.hasPrefix("event.usage.")
+                }
+                for _ in 0..<2 {
+                    for event in events {
+                        let type = try #require(OutboxEvent.type(ofKind: event.kind))
+                        let messages = try await EventFanOut(store: store).messages(
+                            for: event, type: type, at: clock.now())
+                        try await store.fanOut(eventId: event.id, into: messages, at: clock.now())
+                    }
+                }
+                #expect(
+                    try await store.outboxMessages(recipient: "c1@example.com").count == 2, "one mail per threshold")
+                #expect(try await store.webhookMessages(endpointId: "we_1", limit: 10).count == 2, "one webhook each")
 
                 // The counter taken down and across the thresholds again in the same period (a
                 // correction written straight to the store): the alerts were told already.
