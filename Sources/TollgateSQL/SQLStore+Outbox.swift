@@ -74,6 +74,31 @@ extension SQLStore {
         }
     }
 
+    public func outboxStats() async throws -> OutboxStats {
+        try await provider.read { db in
+            // The partial index on pending rows (migration 18) keeps this cheap however much was sent.
+            let pending = try await db.raw(
+                """
+                SELECT kind, COUNT(*) AS waiting, MIN(created_at_ms) AS oldest FROM outbox
+                WHERE delivered_at_ms IS NULL AND failed_at_ms IS NULL GROUP BY kind
+                """
+            ).all()
+            var byPrefix: [String: Int] = [:]
+            var oldest: Int64?
+            for row in pending {
+                let kind = try row.decode(column: "kind", as: String.self)
+                let prefix = String(kind.prefix { $0 != "." })
+                byPrefix[prefix, default: 0] += Int(try row.decode(column: "waiting", as: Int64.self))
+                let first = try row.decode(column: "oldest", as: Int64.self)
+                oldest = min(oldest ?? first, first)
+            }
+            let failed =
+                try await db.raw("SELECT COUNT(*) AS failed FROM outbox WHERE failed_at_ms IS NOT NULL")
+                .first()?.decode(column: "failed", as: Int64.self) ?? 0
+            return OutboxStats(pending: byPrefix, failed: Int(failed), oldestPendingAt: oldest.map(Millis.date))
+        }
+    }
+
     public func retryOutbox(id: String, at date: Date) async throws -> Bool {
         try await provider.transaction { db in
             try await db.raw(

@@ -19,6 +19,24 @@ public struct OutboxEntry: Sendable, Hashable {
     }
 }
 
+/// How the outbox stands, for operators and metrics: what waits, what failed for good, and how
+/// long the oldest waiting message has waited.
+public struct OutboxStats: Sendable, Hashable {
+    /// Not delivered and not failed for good (first attempts and retries), by kind prefix
+    /// (`email`, `webhook`, `event`).
+    public let pending: [String: Int]
+    public let failed: Int
+    public let oldestPendingAt: Date?
+
+    public init(pending: [String: Int], failed: Int, oldestPendingAt: Date?) {
+        self.pending = pending
+        self.failed = failed
+        self.oldestPendingAt = oldestPendingAt
+    }
+
+    public var pendingTotal: Int { pending.values.reduce(0, +) }
+}
+
 /// The outbox: effects (e-mails) written in the transaction that causes them, delivered at least
 /// once by the delivery service.
 public protocol OutboxStore: Sendable {
@@ -35,6 +53,7 @@ public protocol OutboxStore: Sendable {
     func markOutboxFailed(id: String, error: String, retryAt: Date?, at: Date) async throws
     /// Messages for operators, newest first: every one not delivered, or only those failed for good.
     func outboxEntries(failedOnly: Bool, limit: Int) async throws -> [OutboxEntry]
+    func outboxStats() async throws -> OutboxStats
     /// Puts a failed (or waiting) message back in the queue now; false when there is no such
     /// message not yet delivered.
     func retryOutbox(id: String, at: Date) async throws -> Bool

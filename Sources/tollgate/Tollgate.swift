@@ -304,9 +304,12 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var databaseOptions: DatabaseOptions
 
     func run() async throws {
-        let sizes = try await databaseOptions.withStore { try await $0.tableSizes() }
+        let (sizes, outbox) = try await databaseOptions.withStore {
+            (try await $0.tableSizes(), try await $0.outboxStats())
+        }
         print("Database: \(databaseOptions.summary)")
         print(StatusReport.table(sizes))
+        print(StatusReport.outbox(outbox, now: Date()))
     }
 }
 
@@ -325,6 +328,16 @@ enum StatusReport {
                     : String(repeating: " ", count: widths[column] - cell.count) + cell
             }.joined(separator: "  ")
         }.joined(separator: "\n")
+    }
+
+    /// `outbox: 3 waiting (email 2, webhook 1), oldest for 42 s; 1 failed for good`.
+    static func outbox(_ stats: OutboxStats, now: Date) -> String {
+        let kinds = stats.pending.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let waiting =
+            stats.pendingTotal == 0
+            ? "nothing waiting"
+            : "\(stats.pendingTotal) waiting (\(kinds)), oldest for \(Int(now.timeIntervalSince(stats.oldestPendingAt ?? now))) s"
+        return "outbox: \(waiting); \(stats.failed) failed for good"
     }
 
     static func bytes(_ count: Int64) -> String {
@@ -356,6 +369,7 @@ struct Outbox: AsyncParsableCommand {
             let entries = try await databaseOptions.withStore {
                 try await $0.outboxEntries(failedOnly: failed, limit: max(1, limit))
             }
+            print(StatusReport.outbox(try await databaseOptions.withStore { try await $0.outboxStats() }, now: Date()))
             if entries.isEmpty { print(failed ? "no failed messages" : "the outbox is empty") }
             for entry in entries {
                 let state: String

@@ -66,11 +66,15 @@ import TollgateStorage
         let failed = try TollgateBinary.run(["outbox", "list", "--failed", "--data-dir", directory.path])
         #expect(
             failed.status == 0 && failed.stdout.contains("msg_cli1") && failed.stdout.contains("550 no such mailbox"))
+        #expect(failed.stdout.contains("outbox: nothing waiting; 1 failed for good"), "\(failed.stdout)")
         #expect(try TollgateBinary.run(["outbox", "retry", "msg_cli1", "--data-dir", directory.path]).status == 0)
         let again = try TollgateBinary.run(["outbox", "list", "--failed", "--data-dir", directory.path])
         #expect(again.stdout.contains("no failed messages"))
         let waiting = try TollgateBinary.run(["outbox", "list", "--data-dir", directory.path])
         #expect(waiting.stdout.contains("msg_cli1") && waiting.stdout.contains("attempts 1"))
+        #expect(waiting.stdout.contains("outbox: 1 waiting (email 1), oldest for "), "\(waiting.stdout)")
+        let status = try TollgateBinary.run(["status", "--data-dir", directory.path])
+        #expect(status.stdout.contains("outbox: 1 waiting (email 1)") && status.stdout.contains("0 failed for good"))
         #expect(try TollgateBinary.run(["outbox", "retry", "msg_nope", "--data-dir", directory.path]).status == 1)
     }
 }

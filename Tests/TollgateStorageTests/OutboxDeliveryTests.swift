@@ -76,6 +76,9 @@ final class ScriptedTransport: MailTransport {
             #expect(try await delivery.deliverDue() == 0, "the first retry is 30 s away")
             let failed = try await store.outboxEntries(failedOnly: true, limit: 10)
             #expect(failed.map(\.message.id) == ["msg_2"] && failed.first?.lastError == "550 no such mailbox")
+            #expect(
+                try await store.outboxStats()
+                    == OutboxStats(pending: ["email": 1], failed: 1, oldestPendingAt: Self.start))
             clock.advance(by: 30)
             #expect(try await delivery.deliverDue() == 1)
             #expect(transport.sent.withLock { $0.map(\.to) } == ["u1@example.com"])
