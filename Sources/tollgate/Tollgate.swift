@@ -333,10 +333,10 @@ enum StatusReport {
     /// `outbox: 3 waiting (email 2, webhook 1), oldest for 42 s; 1 failed for good`.
     static func outbox(_ stats: OutboxStats, now: Date) -> String {
         let kinds = stats.pending.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let age = Int(now.timeIntervalSince(stats.oldestPendingAt ?? now))
         let waiting =
             stats.pendingTotal == 0
-            ? "nothing waiting"
-            : "\(stats.pendingTotal) waiting (\(kinds)), oldest for \(Int(now.timeIntervalSince(stats.oldestPendingAt ?? now))) s"
+            ? "nothing waiting" : "\(stats.pendingTotal) waiting (\(kinds)), oldest for \(age) s"
         return "outbox: \(waiting); \(stats.failed) failed for good"
     }
 
