@@ -73,6 +73,29 @@ import TollgateStorage
         }
     }
 
+    /// A workspace's pool: its alerts go to the owner and the admins, not to members.
+    @Test(arguments: TestDatabase.all)
+    func aWorkspacePoolsAlertsGoToItsOwnerAndAdmins(database: TestDatabase) async throws {
+        try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in
+            let owner = try await WorkspaceTests.person(client, "owner")
+            let workspace = try await WorkspaceTests.createWorkspace(client, owner, plan: "business", app: app)
+            _ = try await WorkspaceTests.join(
+                client, app, workspace: workspace, owner: owner, name: "admin", role: "ADMIN")
+            _ = try await WorkspaceTests.join(
+                client, app, workspace: workspace, owner: owner, name: "member", role: "MEMBER")
+            let event = try OutboxEvent.message(
+                id: "evt_ws", type: "usage.limit_reached", subject: "customer:\(workspace)",
+                data: UsageAlert(
+                    key: CounterKey(subject: "customer:\(workspace)", feature: "chat", periodStartMillis: 0),
+                    percent: 100, limit: 10, used: 10, periodEnd: nil),
+                at: app.clock.now())
+            let mails = try await EventFanOut(store: app.store).messages(
+                for: event, type: "usage.limit_reached", at: app.clock.now())
+            #expect(mails.map(\.recipient) == ["owner@example.com", "admin@example.com"])
+            #expect(mails.allSatisfy { $0.kind == "email.usage_alert" })
+        }
+    }
+
     @Test(arguments: TestDatabase.all)
     func signedInUsersSetTheirPreference(database: TestDatabase) async throws {
         try await AppHarness.run(database) { app, client in
