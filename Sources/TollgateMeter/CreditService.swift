@@ -204,7 +204,7 @@ public final class CreditService: Sendable {
         else { return [] }
         return [
             try OutboxEvent.message(
-                id: "evt_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
+                id: OutboxEvent.uniqueId(),
                 type: "credits.low", subject: "customer:\(state.subject)",
                 data: CreditsLowEventData(
                     customerId: state.subject, creditType: state.creditType, balance: state.balance - amount,

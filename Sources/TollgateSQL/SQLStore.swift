@@ -141,7 +141,8 @@ public final class SQLStore: Storage {
                     db,
                     [
                         try OutboxEvent.message(
-                            id: EventIds.unique(), type: "customer.plan_changed", subject: "customer:\(customerId)",
+                            id: OutboxEvent.uniqueId(), type: "customer.plan_changed",
+                            subject: "customer:\(customerId)",
                             data: PlanChangeEventData(
                                 customerId: customerId, plan: planId, previousPlan: before.planId,
                                 version: Millis.from(after.updatedAt)),

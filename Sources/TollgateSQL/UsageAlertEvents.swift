@@ -35,7 +35,4 @@ enum EventIds {
         let digest = SHA256.hash(data: Data(parts.joined(separator: "\u{1F}").utf8))
         return "evt_" + digest.prefix(12).map { String(format: "%02x", $0) }.joined()
     }
-
-    /// An id for an event written once, in the transaction of the change it tells.
-    static func unique() -> String { "evt_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() }
 }

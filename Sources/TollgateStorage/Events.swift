@@ -31,6 +31,12 @@ public enum OutboxEvent {
             createdAt: date)
     }
 
+    /// An id for an event written once, in the transaction of the change it tells (events that
+    /// must be told once whoever writes them derive their id from what makes them unique).
+    public static func uniqueId() -> String {
+        "evt_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    }
+
     /// The type of an event row, or nil for another kind of message.
     public static func type(ofKind kind: String) -> String? {
         kind.hasPrefix(kindPrefix) ? String(kind.dropFirst(kindPrefix.count)) : nil
