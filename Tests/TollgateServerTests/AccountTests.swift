@@ -182,6 +182,12 @@ import TollgateStorage
                     .post, "/v1/me/2fa/totp/disable", key: user.access, json: #"{"code":"\#(recovery[5])"}"#
                 ).status == .ok)
             #expect(try await client.call(.post, "/v1/auth/login", key: nil, json: "{\(credentials)}").status == .ok)
+            // The owner of the account was told both times, whatever their mail preferences.
+            let kinds = try await app.store.outboxMessages(recipient: "ada@example.com").map(\.kind)
+            #expect(
+                kinds.filter { $0.hasPrefix("email.two_factor") } == [
+                    "email.two_factor_enabled", "email.two_factor_disabled",
+                ])
         }
     }
 

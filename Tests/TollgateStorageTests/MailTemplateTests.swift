@@ -138,3 +138,41 @@ import TollgateStorage
         return always.contains(name) || sample[name] != nil || (sample["data"] as? [String: Any])?[name] != nil
     }
 }
+
+/// Every kind of mail, in both languages, through a real SMTP server and read back by Python's
+/// mail package: what a mail program shows is what the templates wrote.
+@Suite struct MailThroughSMTPTests {
+    @Test func everyKindInEveryLanguageArrivesAsWritten() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kinds-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (server, port) = try await PeerProcess.startListening(
+            script: Repository.path("Tests/peers/smtp_server.py"), arguments: [directory.path])
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        let transport = try SMTPTransport(
+            configuration: try #require(.init(url: "smtp://user:secret@127.0.0.1:\(port)")))
+        var sent: [MailMessage] = []
+        for locale in ["en", "fr"] {
+            for kind in MailTemplateTests.samples.keys.sorted() {
+                let mail = try MailTemplateTests.renderer.render(try MailTemplateTests.message(kind, locale: locale))
+                try await transport.send(mail)
+                sent.append(mail)
+            }
+        }
+        for (index, mail) in sent.enumerated() {
+            let read = try PeerProcess.run(
+                try PythonPeers.interpreter,
+                [Repository.path("Tests/peers/read_mail.py"), directory.appendingPathComponent("\(index).eml").path])
+            let parsed = try #require(
+                try JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: String], "\(read.stderr)")
+            #expect(parsed["subject"] == mail.subject)
+            #expect(parsed["text"] == mail.text, "\(mail.subject)")
+            #expect(
+                parsed["html"]?.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == mail.html.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+}

@@ -59,7 +59,9 @@ class Handler(BaseHTTPRequestHandler):
                 "signature": headers.get("webhook-signature"), "body": body.decode(), "answered": status,
                 "verified": verified,
             })
-        self.answer(status, {"received": status < 300, "padding": "x" * 4000})
+        # A redirect points back here: a sender that followed it would be seen twice.
+        self.answer(status, {"received": status < 300, "padding": "x" * 4000},
+                    headers=[("location", "/followed")] if 300 <= status < 400 else ())
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
