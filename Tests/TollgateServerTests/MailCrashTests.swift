@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import TestSupport
 import Testing
+import TollgateStorage
 
 /// Issue 12: the server SIGKILLed while an SMTP server holds its message (saved, not yet
 /// acknowledged) and started again: the message is not lost; it is sent again once its lease has
@@ -23,7 +24,12 @@ import Testing
         return mail(in: directory)
     }
 
-    @Test func aServerKilledMidDeliverySendsTheMessageAgainWithTheSameMessageID() async throws {
+    @Test(arguments: TestDatabase.all)
+    func aServerKilledMidDeliverySendsTheMessageAgainWithTheSameMessageID(database: TestDatabase) async throws {
+        try await database.withLocation { location in try await Self.killMidDelivery(location.location) }
+    }
+
+    static func killMidDelivery(_ location: DatabaseLocation) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString)")
         let mailbox = directory.appendingPathComponent("mailbox")
         try FileManager.default.createDirectory(at: mailbox, withIntermediateDirectories: true)
@@ -34,10 +40,13 @@ import Testing
             kill(peer.processIdentifier, SIGKILL)
             peer.waitUntilExit()
         }
-        let arguments = [
-            "--data-dir", directory.appendingPathComponent("data").path,
-            "--smtp-url", "smtp://user:secret@127.0.0.1:\(port)", "--mail-lease-seconds", "2",
-        ]
+        var database: [String] = []
+        if case .postgres(let url) = location { database = ["--database", url] }
+        let arguments =
+            database + [
+                "--data-dir", directory.appendingPathComponent("data").path,
+                "--smtp-url", "smtp://user:secret@127.0.0.1:\(port)", "--mail-lease-seconds", "2",
+            ]
         let first = try await ServerProcess.start(arguments)
         var register = HTTPClientRequest(url: first.baseURL.appendingPathComponent("v1/auth/register").absoluteString)
         register.method = .POST
