@@ -20,7 +20,7 @@ struct StripeSubscriptionSync: Sendable {
     {
         let outcome = try await store.applySubscriptionEvent(
             provider: "stripe", eventId: eventId, type: type, version: version, subscription: subscription, now: now,
-            entitledPlan: SubscriptionService.bestEntitledPlan(catalog: catalog, policy: policy, now: now),
+            rules: SubscriptionService.rules(catalog: catalog, policy: policy, now: now),
             syncAddOns: true, charges: []
         )
         if outcome == .applied { planChanged(subscription.subject) }

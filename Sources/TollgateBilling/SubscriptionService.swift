@@ -57,7 +57,7 @@ public final class SubscriptionService: Sendable {
         let outcome = try await store.applySubscriptionEvent(
             provider: "manual", eventId: "trial:\(customerId)", type: "trial.started", version: now,
             subscription: subscription, now: now,
-            entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
+            rules: rules(now: now), syncAddOns: false, charges: []
         )
         guard outcome == .applied else {
             throw DomainError(.conflict, "customer \(customerId) has already had a trial", field: "customer")
@@ -111,7 +111,7 @@ public final class SubscriptionService: Sendable {
             let outcome = try await store.applySubscriptionEvent(
                 provider: provider, eventId: "tick:\(subscription.id):\(Millis.from(now))", type: "subscription.tick",
                 version: nil,
-                subscription: next, now: now, entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
+                subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: []
             )
             if outcome == .applied {
                 changed += 1
@@ -175,7 +175,7 @@ public final class SubscriptionService: Sendable {
         _ = try await store.applySubscriptionEvent(
             provider: "manual", eventId: "subscribe:\(id)", type: "subscription.created", version: now,
             subscription: subscription, now: now,
-            entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
+            rules: rules(now: now), syncAddOns: false, charges: []
         )
         planChanged(customerId)
         return try await store.subscription(id: id) ?? subscription
@@ -214,7 +214,7 @@ public final class SubscriptionService: Sendable {
         let outcome = try await store.applySubscriptionEvent(
             provider: "manual", eventId: "change:\(subscription.id):\(planId):\(idempotencyKey)",
             type: "subscription.plan_changed", version: now,
-            subscription: next, now: now, entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: charges
+            subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: charges
         )
         if outcome == .applied {
             planChanged(subscription.subject)
@@ -241,14 +241,21 @@ public final class SubscriptionService: Sendable {
         _ = try await store.applySubscriptionEvent(
             provider: "manual", eventId: "cancel:\(subscription.id):\(Millis.from(now))", type: "subscription.canceled",
             version: now,
-            subscription: next, now: now, entitledPlan: entitledPlan(now: now), syncAddOns: false, charges: []
+            subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: []
         )
         planChanged(subscription.subject)
         return next
     }
 
-    private func entitledPlan(now: Date) -> @Sendable ([Subscription]) -> String {
-        Self.bestEntitledPlan(catalog: catalog, policy: policy, now: now)
+    private func rules(now: Date) -> SubscriptionRules {
+        Self.rules(catalog: catalog, policy: policy, now: now)
+    }
+
+    /// The entitled plan and the MRR of a subject's subscriptions, from the catalog.
+    static func rules(catalog: Catalog, policy: SubscriptionPolicy, now: Date) -> SubscriptionRules {
+        SubscriptionRules(
+            entitledPlan: bestEntitledPlan(catalog: catalog, policy: policy, now: now),
+            mrr: { Revenue.mrr(of: $0, catalog: catalog) })
     }
 
     /// The best plan (highest on the ladder) that any of a subject's subscriptions entitles it

@@ -540,5 +540,26 @@ extension Migrations {
             ]),
         // The language of mail to a customer (and to the user who is that customer).
         Migration(version: 21, name: "customer_locale", statements: ["ALTER TABLE customers ADD COLUMN locale TEXT"]),
+        // Every change of a customer's MRR, per currency, written with the subscription change
+        // that causes it (issue 13): the revenue analytics read these, not the subscriptions.
+        Migration(
+            version: 22, name: "revenue_movements",
+            statements: [
+                """
+                CREATE TABLE revenue_movements (
+                    id TEXT PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    amount_minor BIGINT NOT NULL,
+                    mrr_before BIGINT NOT NULL,
+                    mrr_after BIGINT NOT NULL,
+                    plan_id TEXT NOT NULL,
+                    at_ms BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX revenue_movements_by_time ON revenue_movements (currency, at_ms)",
+                "CREATE INDEX revenue_movements_by_subject ON revenue_movements (subject, currency)",
+            ]),
     ]
 }

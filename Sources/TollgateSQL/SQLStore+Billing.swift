@@ -12,7 +12,7 @@ extension SQLStore {
 
     public func applySubscriptionEvent(
         provider: String, eventId: String, type: String, version: Date?, subscription: Subscription?,
-        now: Date, entitledPlan: @Sendable ([Subscription]) -> String, syncAddOns: Bool, charges: [InvoiceItemRecord]
+        now: Date, rules: SubscriptionRules, syncAddOns: Bool, charges: [InvoiceItemRecord]
     ) async throws -> WebhookOutcome {
         let addOns = String(decoding: try JSONEncoder().encode(subscription?.addOns ?? [:]), as: UTF8.self)
         return try await self.provider.transaction { db in
@@ -42,6 +42,12 @@ extension SQLStore {
             let previousPlan = try await db.raw(
                 "SELECT plan_id FROM customers WHERE id = \(bind: subscription.subject)"
             ).first()?.decode(column: "plan_id", as: String.self)
+            let before = try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE subject = \
+                \(bind: subscription.subject)
+                """
+            ).all().map(Self.decodeSubscription)
             try await db.raw("DELETE FROM subscriptions WHERE id = \(bind: subscription.id)").run()
             try await db.raw(
                 """
@@ -70,7 +76,10 @@ extension SQLStore {
                 """
             )
             .all().map(Self.decodeSubscription)
-            let plan = entitledPlan(all)
+            let plan = rules.entitledPlan(all)
+            try await Self.recordRevenueMovements(
+                db, subject: subscription.subject, from: rules.mrr(before), to: rules.mrr(all), plan: plan,
+                cause: "\(provider)\u{1F}\(eventId)", at: Millis.date(changedAt))
             let customerChangedAt =
                 try await db.raw(
                     """
@@ -126,6 +135,55 @@ extension SQLStore {
                 ).run()
             }
             return .applied
+        }
+    }
+
+    /// The change of a subject's MRR as movements, one per currency that changed; ids derived
+    /// from the cause, so a change applied once records once.
+    static func recordRevenueMovements(
+        _ db: any SQLDatabase, subject: String, from before: [Currency: Int64], to after: [Currency: Int64],
+        plan: String, cause: String, at date: Date
+    ) async throws {
+        guard before != after else { return }
+        let paid = Set(
+            try await db.raw("SELECT DISTINCT currency FROM revenue_movements WHERE subject = \(bind: subject)").all()
+                .map { try $0.decode(column: "currency", as: String.self) })
+        for movement in RevenueMovement.between(before, after, hasPaidBefore: { paid.contains($0.code) }) {
+            try await db.raw(
+                """
+                INSERT INTO revenue_movements (id, subject, currency, kind, amount_minor, mrr_before, mrr_after,
+                    plan_id, at_ms)
+                VALUES (\(bind: EventIds.derive("mrr", cause, movement.currency.code)), \(bind: subject),
+                    \(bind: movement.currency.code), \(bind: movement.kind.rawValue), \(bind: movement.amount),
+                    \(bind: movement.mrrBefore), \(bind: movement.mrrAfter), \(bind: plan), \(bind: Millis.from(date)))
+                ON CONFLICT (id) DO NOTHING
+                """
+            ).run()
+        }
+    }
+
+    public func revenueMovements(from: Date, to: Date) async throws -> [RevenueMovementRecord] {
+        try await self.provider.read { db in
+            try await db.raw(
+                """
+                SELECT id, subject, currency, kind, amount_minor, mrr_before, mrr_after, plan_id, at_ms
+                FROM revenue_movements WHERE at_ms >= \(bind: Millis.from(from)) AND at_ms < \(bind: Millis.from(to))
+                ORDER BY at_ms, id
+                """
+            ).all().map { row in
+                guard let currency = Currency(try row.decode(column: "currency", as: String.self)),
+                    let kind = MovementKind(rawValue: try row.decode(column: "kind", as: String.self))
+                else { throw StoreError.invalidConfiguration("an unreadable revenue movement") }
+                return RevenueMovementRecord(
+                    id: try row.decode(column: "id", as: String.self),
+                    subject: try row.decode(column: "subject", as: String.self),
+                    movement: RevenueMovement(
+                        kind: kind, currency: currency, amount: try row.decode(column: "amount_minor", as: Int64.self),
+                        mrrBefore: try row.decode(column: "mrr_before", as: Int64.self),
+                        mrrAfter: try row.decode(column: "mrr_after", as: Int64.self)),
+                    planId: try row.decode(column: "plan_id", as: String.self),
+                    at: Millis.date(try row.decode(column: "at_ms", as: Int64.self)))
+            }
         }
     }
 

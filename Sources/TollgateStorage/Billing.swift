@@ -64,16 +64,52 @@ public struct InvoiceRecord: Sendable, Hashable {
     }
 }
 
+/// What the store needs of the catalog when it applies a subscription change: the plan a
+/// subject's subscriptions entitle it to, and their MRR per currency (`Revenue.mrr`).
+public struct SubscriptionRules: Sendable {
+    public let entitledPlan: @Sendable ([Subscription]) -> String
+    public let mrr: @Sendable ([Subscription]) -> [Currency: Int64]
+
+    public init(
+        entitledPlan: @escaping @Sendable ([Subscription]) -> String,
+        mrr: @escaping @Sendable ([Subscription]) -> [Currency: Int64]
+    ) {
+        self.entitledPlan = entitledPlan
+        self.mrr = mrr
+    }
+}
+
+/// A recorded change of a customer's MRR (issue 13).
+public struct RevenueMovementRecord: Sendable, Hashable {
+    public let id: String
+    public let subject: String
+    public let movement: RevenueMovement
+    /// The plan the subject is entitled to after the change.
+    public let planId: String
+    public let at: Date
+
+    public init(id: String, subject: String, movement: RevenueMovement, planId: String, at: Date) {
+        self.id = id
+        self.subject = subject
+        self.movement = movement
+        self.planId = planId
+        self.at = at
+    }
+}
+
 public protocol BillingStore: Sendable {
     /// Records `eventId` once and, unless it was seen or is older than the stored state, stores
     /// `subscription` (versioned by `version`; nil keeps the stored version, for moves that are
-    /// not provider news), sets its subject's plan to what `entitledPlan`
-    /// says of all the subject's subscriptions, replaces the subject's add-ons with those of its
-    /// live subscriptions when `syncAddOns`, and records `charges` — all in one transaction.
+    /// not provider news), sets its subject's plan to what `rules.entitledPlan` says of all the
+    /// subject's subscriptions, records the change of its MRR (`rules.mrr`) as revenue movements,
+    /// replaces the subject's add-ons with those of its live subscriptions when `syncAddOns`, and
+    /// records `charges` — all in one transaction.
     func applySubscriptionEvent(
         provider: String, eventId: String, type: String, version: Date?, subscription: Subscription?,
-        now: Date, entitledPlan: @Sendable ([Subscription]) -> String, syncAddOns: Bool, charges: [InvoiceItemRecord]
+        now: Date, rules: SubscriptionRules, syncAddOns: Bool, charges: [InvoiceItemRecord]
     ) async throws -> WebhookOutcome
+    /// Revenue movements recorded in [from, to), oldest first.
+    func revenueMovements(from: Date, to: Date) async throws -> [RevenueMovementRecord]
     /// Charges not on an invoice yet, oldest first.
     func pendingInvoiceItems(subject: String) async throws -> [InvoiceItemRecord]
     /// Stores the invoice and marks the claimed charges as on it, unless one was issued for the
