@@ -34,7 +34,9 @@ import Testing
                   - id: storage
                     name: Storage
                     plans: [pro, team]
-                    prices: [{ currency: EUR, interval: month, amount: 200 }, { currency: EUR, interval: year, amount: 2000 }]
+                    prices:
+                      - { currency: EUR, interval: month, amount: 200 }
+                      - { currency: EUR, interval: year, amount: 2000 }
                     features: { seats: 1 }
                 """)
     }()
