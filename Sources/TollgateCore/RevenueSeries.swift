@@ -1,0 +1,113 @@
+import Foundation
+
+/// The revenue report of issue 13, computed from recorded MRR movements alone (pure). Each
+/// interval's figures follow docs/metrics.md; ratios are nil when their denominator is 0.
+public enum RevenueSeries {
+    public enum Interval: String, Sendable, CaseIterable {
+        case day, week, month
+    }
+
+    /// One customer's movement, as the report needs it.
+    public struct Movement: Sendable, Hashable {
+        public let subject: String
+        public let kind: MovementKind
+        public let amount: Int64
+        public let mrrAfter: Int64
+        public let at: Date
+
+        public init(subject: String, kind: MovementKind, amount: Int64, mrrAfter: Int64, at: Date) {
+            self.subject = subject
+            self.kind = kind
+            self.amount = amount
+            self.mrrAfter = mrrAfter
+            self.at = at
+        }
+    }
+
+    public struct Period: Sendable, Hashable {
+        public let start: Date
+        public let end: Date
+        public let mrrStart: Int64
+        public let mrrEnd: Int64
+        /// Signed totals per kind (churn and contraction are negative).
+        public let movements: [MovementKind: Int64]
+        public let arr: Int64
+        public let payingCustomers: Int
+        public let arpa: Int64?
+        public let logoChurnRate: Double?
+        public let grossMrrChurnRate: Double?
+        public let netMrrChurnRate: Double?
+        public let quickRatio: Double?
+        public let ltv: Int64?
+    }
+
+    /// The intervals' starts from the one containing `from` up to `to` (exclusive), in UTC:
+    /// days, ISO weeks (from Monday), calendar months.
+    public static func boundaries(from: Date, to: Date, interval: Interval) -> [Date] {
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let unit: Calendar.Component = interval == .day ? .day : interval == .week ? .weekOfYear : .month
+        guard var start = calendar.dateInterval(of: unit, for: from)?.start else { return [] }
+        var starts: [Date] = []
+        while start < to {
+            starts.append(start)
+            guard let next = calendar.date(byAdding: unit, value: 1, to: start) else { break }
+            start = next
+        }
+        return starts + [start]
+    }
+
+    /// The report of `movements` (one currency, any order) for the intervals from `from` to `to`.
+    public static func compute(_ movements: [Movement], from: Date, to: Date, interval: Interval) -> [Period] {
+        let sorted = movements.sorted { ($0.at, $0.subject) < ($1.at, $1.subject) }
+        let edges = boundaries(from: from, to: to, interval: interval)
+        var periods: [Period] = []
+        var index = 0
+        var customers: [String: Int64] = [:] // MRR per customer, as of the cursor
+        var mrr: Int64 = 0
+        // Everything before the first interval sets the starting state.
+        while index < sorted.count, let first = edges.first, sorted[index].at < first {
+            customers[sorted[index].subject] = sorted[index].mrrAfter
+            mrr += sorted[index].amount
+            index += 1
+        }
+        for (start, end) in zip(edges, edges.dropFirst()) {
+            let (mrrStart, payingAtStart) = (mrr, customers.values.filter { $0 > 0 }.count)
+            var totals = Dictionary(uniqueKeysWithValues: MovementKind.allCases.map { ($0, Int64(0)) })
+            var churned = 0
+            while index < sorted.count, sorted[index].at < end {
+                let movement = sorted[index]
+                totals[movement.kind, default: 0] += movement.amount
+                if movement.kind == .churn { churned += 1 }
+                customers[movement.subject] = movement.mrrAfter
+                mrr += movement.amount
+                index += 1
+            }
+            let paying = customers.values.filter { $0 > 0 }.count
+            let lost = -((totals[.churn] ?? 0) + (totals[.contraction] ?? 0))
+            let won = (totals[.new] ?? 0) + (totals[.expansion] ?? 0) + (totals[.reactivation] ?? 0)
+            let arpa = paying == 0 ? nil : roundedHalfUp(mrr, dividedBy: Int64(paying))
+            let logoChurn = payingAtStart == 0 ? nil : Double(churned) / Double(payingAtStart)
+            periods.append(
+                Period(
+                    start: start, end: end, mrrStart: mrrStart, mrrEnd: mrr, movements: totals, arr: mrr * 12,
+                    payingCustomers: paying, arpa: arpa, logoChurnRate: logoChurn,
+                    grossMrrChurnRate: mrrStart == 0 ? nil : Double(lost) / Double(mrrStart),
+                    netMrrChurnRate: mrrStart == 0
+                        ? nil
+                        : Double(lost - (totals[.expansion] ?? 0) - (totals[.reactivation] ?? 0)) / Double(mrrStart),
+                    quickRatio: lost == 0 ? nil : Double(won) / Double(lost),
+                    // ARPA / logo churn rate = ARPA × customers at start / customers churned, in
+                    // integers (money never goes through floating point).
+                    ltv: churned == 0
+                        ? nil : arpa.map { roundedHalfUp($0 * Int64(payingAtStart), dividedBy: Int64(churned)) }))
+        }
+        return periods
+    }
+
+    /// `value / divisor` to the nearest whole minor unit, halves up (for non-negative values).
+    static func roundedHalfUp(_ value: Int64, dividedBy divisor: Int64) -> Int64 {
+        let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
+        return remainder * 2 >= divisor ? quotient + 1 : quotient
+    }
+}
