@@ -68,7 +68,8 @@ import Testing
             }
             var last: [String: Int64] = [:]
             for move in movements { last[move.subject] = move.mrrAfter }
-            let report = RevenueSeries.compute(movements.reversed(), from: Self.day(1, 1), to: Self.day(4, 1), interval: .week)
+            let report = RevenueSeries.compute(
+                movements.reversed(), from: Self.day(1, 1), to: Self.day(4, 1), interval: .week)
             for (earlier, later) in zip(report, report.dropFirst()) { #expect(earlier.mrrEnd == later.mrrStart) }
             for period in report {
                 #expect(period.mrrEnd - period.mrrStart == period.movements.values.reduce(0, +))
