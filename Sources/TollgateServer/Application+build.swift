@@ -331,6 +331,7 @@ func buildRouter(
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)
     EventRoutes(service: service).register(on: v1)
     APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
+    AnalyticsRoutes(store: dependencies.store, clock: dependencies.clock).register(on: v1)
     WebhookRoutes(
         store: dependencies.store, box: dependencies.secretBox, policy: dependencies.webhooks.policy,
         clock: dependencies.clock

@@ -111,6 +111,7 @@ import TollgateStorage
         "GET /v1/api-keys": .key(.admin),
         "DELETE /v1/api-keys/{id}": .key(.admin),
         "POST /v1/api-keys/{id}/rotate": .key(.admin),
+        "GET /v1/analytics/revenue": .key(.admin),
         "POST /v1/webhook-endpoints": .key(.admin),
         "GET /v1/webhook-endpoints": .key(.admin),
         "GET /v1/webhook-endpoints/{id}": .key(.admin),

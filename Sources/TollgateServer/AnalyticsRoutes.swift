@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import TollgateCore
+import TollgateStorage
+
+/// Revenue analytics for operators (scope `admin`): the report of issue 13, computed from the
+/// recorded MRR movements (docs/metrics.md). One currency per answer: currencies are never summed.
+struct AnalyticsRoutes: Sendable {
+    let store: any BillingStore
+    let clock: any TollgateClock
+
+    /// More intervals than this in one answer is refused (ten years of months, or of weeks).
+    static let maximumIntervals = 600
+
+    func register(on v1: RouterGroup<AuthenticatedContext>) {
+        v1.requiring(.admin).get("analytics/revenue", use: revenue)
+    }
+
+    struct RevenueReport: ResponseEncodable {
+        let currency: String
+        let interval: String
+        let intervals: [IntervalFigures]
+    }
+
+    struct IntervalFigures: Encodable {
+        struct Movements: Encodable {
+            let new: Int64
+            let expansion: Int64
+            let contraction: Int64
+            let churn: Int64
+            let reactivation: Int64
+        }
+        let start: Date
+        let end: Date
+        let mrrStart: Int64
+        let mrrEnd: Int64
+        let movements: Movements
+        let arr: Int64
+        let payingCustomers: Int
+        @NullEncoded var arpa: Int64?
+        @NullEncoded var logoChurnRate: Double?
+        @NullEncoded var grossMrrChurnRate: Double?
+        @NullEncoded var netMrrChurnRate: Double?
+        @NullEncoded var quickRatio: Double?
+        @NullEncoded var ltv: Int64?
+
+        init(_ period: RevenueSeries.Period) {
+            start = period.start
+            end = period.end
+            mrrStart = period.mrrStart
+            mrrEnd = period.mrrEnd
+            let total = { (kind: MovementKind) in period.movements[kind] ?? 0 }
+            movements = Movements(
+                new: total(.new), expansion: total(.expansion), contraction: total(.contraction),
+                churn: total(.churn), reactivation: total(.reactivation))
+            arr = period.arr
+            payingCustomers = period.payingCustomers
+            arpa = period.arpa
+            logoChurnRate = period.logoChurnRate
+            grossMrrChurnRate = period.grossMrrChurnRate
+            netMrrChurnRate = period.netMrrChurnRate
+            quickRatio = period.quickRatio
+            ltv = period.ltv
+        }
+    }
+
+    @Sendable func revenue(_ request: Request, context: AuthenticatedContext) async throws -> RevenueReport {
+        let query = request.uri.queryParameters
+        guard let code = query.get("currency") else {
+            throw HTTPOnlyError(.invalidQuery, "currency is required", field: "currency")
+        }
+        guard let currency = Currency(code), code.count == 3, code.allSatisfy(\.isLetter) else {
+            throw HTTPOnlyError(.invalidQuery, "currency: expected an ISO 4217 code such as EUR", field: "currency")
+        }
+        let intervalText = query.get("interval") ?? "month"
+        guard let interval = RevenueSeries.Interval(rawValue: intervalText) else {
+            throw HTTPOnlyError(.invalidQuery, "interval: expected day, week or month", field: "interval")
+        }
+        let (from, to) = try QueryDate.range(request, now: clock.now())
+        let edges = RevenueSeries.boundaries(from: from, to: to, interval: interval)
+        guard edges.count - 1 <= Self.maximumIntervals else {
+            throw HTTPOnlyError(
+                .invalidQuery, "from: at most \(Self.maximumIntervals) intervals in one answer", field: "from")
+        }
+        let movements = try await store.revenueMovements(from: .distantPast, to: to)
+            .filter { $0.movement.currency == currency }
+            .map {
+                RevenueSeries.Movement(
+                    subject: $0.subject, kind: $0.movement.kind, amount: $0.movement.amount,
+                    mrrAfter: $0.movement.mrrAfter, at: $0.at)
+            }
+        return RevenueReport(
+            currency: currency.code, interval: interval.rawValue,
+            intervals: RevenueSeries.compute(movements, from: from, to: to, interval: interval).map(
+                IntervalFigures.init))
+    }
+}
