@@ -24,6 +24,19 @@ public enum RevenueSeries {
         }
     }
 
+    /// A trial as the report needs it.
+    public struct Trial: Sendable, Hashable {
+        public let startedAt: Date
+        public let endedAt: Date?
+        public let converted: Bool?
+
+        public init(startedAt: Date, endedAt: Date?, converted: Bool?) {
+            self.startedAt = startedAt
+            self.endedAt = endedAt
+            self.converted = converted
+        }
+    }
+
     public struct Period: Sendable, Hashable {
         public let start: Date
         public let end: Date
@@ -39,6 +52,12 @@ public enum RevenueSeries {
         public let netMrrChurnRate: Double?
         public let quickRatio: Double?
         public let ltv: Int64?
+        /// Trials that started in the interval.
+        public let trialsStarted: Int
+        /// Trials that ended in the interval on a paid subscription.
+        public let trialsConverted: Int
+        /// Converted ÷ trials that ended in the interval.
+        public let trialConversionRate: Double?
     }
 
     /// The intervals' starts from the one containing `from` up to `to` (exclusive), in UTC:
@@ -58,7 +77,9 @@ public enum RevenueSeries {
     }
 
     /// The report of `movements` (one currency, any order) for the intervals from `from` to `to`.
-    public static func compute(_ movements: [Movement], from: Date, to: Date, interval: Interval) -> [Period] {
+    public static func compute(
+        _ movements: [Movement], trials: [Trial] = [], from: Date, to: Date, interval: Interval
+    ) -> [Period] {
         let sorted = movements.sorted { ($0.at, $0.subject) < ($1.at, $1.subject) }
         let edges = boundaries(from: from, to: to, interval: interval)
         var periods: [Period] = []
@@ -84,6 +105,8 @@ public enum RevenueSeries {
                 index += 1
             }
             let paying = customers.values.filter { $0 > 0 }.count
+            let ended = trials.filter { $0.endedAt.map { start <= $0 && $0 < end } == true }
+            let converted = ended.filter { $0.converted == true }.count
             let lost = -((totals[.churn] ?? 0) + (totals[.contraction] ?? 0))
             let won = (totals[.new] ?? 0) + (totals[.expansion] ?? 0) + (totals[.reactivation] ?? 0)
             let arpa = paying == 0 ? nil : roundedHalfUp(mrr, dividedBy: Int64(paying))
@@ -100,7 +123,10 @@ public enum RevenueSeries {
                     // ARPA / logo churn rate = ARPA × customers at start / customers churned, in
                     // integers (money never goes through floating point).
                     ltv: churned == 0
-                        ? nil : arpa.map { roundedHalfUp($0 * Int64(payingAtStart), dividedBy: Int64(churned)) }))
+                        ? nil : arpa.map { roundedHalfUp($0 * Int64(payingAtStart), dividedBy: Int64(churned)) },
+                    trialsStarted: trials.filter { start <= $0.startedAt && $0.startedAt < end }.count,
+                    trialsConverted: converted,
+                    trialConversionRate: ended.isEmpty ? nil : Double(converted) / Double(ended.count)))
         }
         return periods
     }

@@ -561,5 +561,23 @@ extension Migrations {
                 "CREATE INDEX revenue_movements_by_time ON revenue_movements (currency, at_ms)",
                 "CREATE INDEX revenue_movements_by_subject ON revenue_movements (subject, currency)",
             ]),
+        // Trials as they start and end (converted: the subscription went on paid), for the
+        // revenue report's trial figures.
+        Migration(
+            version: 23, name: "trials",
+            statements: [
+                """
+                CREATE TABLE trials (
+                    subscription_id TEXT PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    plan_id TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    started_at_ms BIGINT NOT NULL,
+                    ended_at_ms BIGINT,
+                    converted INTEGER
+                )
+                """,
+                "CREATE INDEX trials_by_start ON trials (currency, started_at_ms)",
+            ]),
     ]
 }

@@ -77,6 +77,7 @@ extension SQLStore {
             )
             .all().map(Self.decodeSubscription)
             let plan = rules.entitledPlan(all)
+            try await Self.recordTrial(db, subscription, previousStatus: previousStatus, at: changedAt)
             try await Self.recordRevenueMovements(
                 db, subject: subscription.subject, from: rules.mrr(before), to: rules.mrr(all), plan: plan,
                 cause: "\(provider)\u{1F}\(eventId)", at: Millis.date(changedAt))
@@ -159,6 +160,54 @@ extension SQLStore {
                 ON CONFLICT (id) DO NOTHING
                 """
             ).run()
+        }
+    }
+
+    /// A trial starts when a subscription becomes trialing and ends when it stops being; it
+    /// converted when the subscription went on active (or past due: it was billed).
+    static func recordTrial(
+        _ db: any SQLDatabase, _ subscription: Subscription, previousStatus: SubscriptionStatus?, at millis: Int64
+    ) async throws {
+        if subscription.status == .trialing, previousStatus != .trialing {
+            try await db.raw(
+                """
+                INSERT INTO trials (subscription_id, subject, plan_id, currency, started_at_ms)
+                VALUES (\(bind: subscription.id), \(bind: subscription.subject), \(bind: subscription.planId),
+                    \(bind: subscription.currency.code), \(bind: millis))
+                ON CONFLICT (subscription_id) DO NOTHING
+                """
+            ).run()
+        } else if previousStatus == .trialing, subscription.status != .trialing {
+            let converted = [SubscriptionStatus.active, .pastDue].contains(subscription.status) ? 1 : 0
+            try await db.raw(
+                """
+                UPDATE trials SET ended_at_ms = \(bind: millis), converted = \(bind: converted)
+                WHERE subscription_id = \(bind: subscription.id) AND ended_at_ms IS NULL
+                """
+            ).run()
+        }
+    }
+
+    public func trials(currency: Currency, from: Date, to: Date) async throws -> [TrialRecord] {
+        let (start, end) = (Millis.from(from), Millis.from(to))
+        return try await self.provider.read { db in
+            try await db.raw(
+                """
+                SELECT subscription_id, subject, plan_id, started_at_ms, ended_at_ms, converted FROM trials
+                WHERE currency = \(bind: currency.code)
+                    AND ((started_at_ms >= \(bind: start) AND started_at_ms < \(bind: end))
+                        OR (ended_at_ms >= \(bind: start) AND ended_at_ms < \(bind: end)))
+                ORDER BY started_at_ms, subscription_id
+                """
+            ).all().map { row in
+                TrialRecord(
+                    subscriptionId: try row.decode(column: "subscription_id", as: String.self),
+                    subject: try row.decode(column: "subject", as: String.self),
+                    planId: try row.decode(column: "plan_id", as: String.self),
+                    startedAt: Millis.date(try row.decode(column: "started_at_ms", as: Int64.self)),
+                    endedAt: try row.decode(column: "ended_at_ms", as: Int64?.self).map(Millis.date),
+                    converted: try row.decode(column: "converted", as: Int64?.self).map { $0 != 0 })
+            }
         }
     }
 

@@ -43,6 +43,9 @@ struct AnalyticsRoutes: Sendable {
         @NullEncoded var netMrrChurnRate: Double?
         @NullEncoded var quickRatio: Double?
         @NullEncoded var ltv: Int64?
+        let trialsStarted: Int
+        let trialsConverted: Int
+        @NullEncoded var trialConversionRate: Double?
 
         init(_ period: RevenueSeries.Period) {
             start = period.start
@@ -61,6 +64,9 @@ struct AnalyticsRoutes: Sendable {
             netMrrChurnRate = period.netMrrChurnRate
             quickRatio = period.quickRatio
             ltv = period.ltv
+            trialsStarted = period.trialsStarted
+            trialsConverted = period.trialsConverted
+            trialConversionRate = period.trialConversionRate
         }
     }
 
@@ -89,9 +95,12 @@ struct AnalyticsRoutes: Sendable {
                     subject: $0.subject, kind: $0.movement.kind, amount: $0.movement.amount,
                     mrrAfter: $0.movement.mrrAfter, at: $0.at)
             }
+        let trials = try await store.trials(currency: currency, from: edges.first ?? from, to: to).map {
+            RevenueSeries.Trial(startedAt: $0.startedAt, endedAt: $0.endedAt, converted: $0.converted)
+        }
         return RevenueReport(
             currency: currency.code, interval: interval.rawValue,
-            intervals: RevenueSeries.compute(movements, from: from, to: to, interval: interval).map(
-                IntervalFigures.init))
+            intervals: RevenueSeries.compute(movements, trials: trials, from: from, to: to, interval: interval)
+                .map(IntervalFigures.init))
     }
 }

@@ -97,6 +97,27 @@ public struct RevenueMovementRecord: Sendable, Hashable {
     }
 }
 
+/// A trial: when it started, and when it ended, converted (went on paid) or not.
+public struct TrialRecord: Sendable, Hashable {
+    public let subscriptionId: String
+    public let subject: String
+    public let planId: String
+    public let startedAt: Date
+    public let endedAt: Date?
+    public let converted: Bool?
+
+    public init(
+        subscriptionId: String, subject: String, planId: String, startedAt: Date, endedAt: Date?, converted: Bool?
+    ) {
+        self.subscriptionId = subscriptionId
+        self.subject = subject
+        self.planId = planId
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.converted = converted
+    }
+}
+
 public protocol BillingStore: Sendable {
     /// Records `eventId` once and, unless it was seen or is older than the stored state, stores
     /// `subscription` (versioned by `version`; nil keeps the stored version, for moves that are
@@ -110,6 +131,8 @@ public protocol BillingStore: Sendable {
     ) async throws -> WebhookOutcome
     /// Revenue movements recorded in [from, to), oldest first.
     func revenueMovements(from: Date, to: Date) async throws -> [RevenueMovementRecord]
+    /// Trials in `currency` that started or ended in [from, to).
+    func trials(currency: Currency, from: Date, to: Date) async throws -> [TrialRecord]
     /// Charges not on an invoice yet, oldest first.
     func pendingInvoiceItems(subject: String) async throws -> [InvoiceItemRecord]
     /// Stores the invoice and marks the claimed charges as on it, unless one was issued for the

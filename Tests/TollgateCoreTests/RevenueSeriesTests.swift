@@ -42,6 +42,20 @@ import Testing
         #expect(february.arpa == 2000 && february.ltv == 4000, "2000 / 0.5")
     }
 
+    @Test func trialsCountWhereTheyStartAndWhereTheyEnd() {
+        let trials: [RevenueSeries.Trial] = [
+            .init(startedAt: Self.day(1, 20), endedAt: Self.day(2, 3), converted: true),
+            .init(startedAt: Self.day(1, 25), endedAt: Self.day(2, 8), converted: false),
+            .init(startedAt: Self.day(2, 20), endedAt: nil, converted: nil),
+        ]
+        let report = RevenueSeries.compute(
+            [], trials: trials, from: Self.day(1, 1), to: Self.day(2, 28), interval: .month)
+        #expect(report.map(\.trialsStarted) == [2, 1])
+        #expect(report.map(\.trialsConverted) == [0, 1])
+        #expect(report[0].trialConversionRate == nil, "none ended in January")
+        #expect(report[1].trialConversionRate == 0.5)
+    }
+
     /// However customers move, the report chains (each interval starts where the last ended),
     /// its movements add up, and its end state is what each customer's last movement says.
     @Test func theReportAgreesWithTheCustomersOwnHistory() async {

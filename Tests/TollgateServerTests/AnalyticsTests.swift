@@ -3,7 +3,9 @@ import HTTPTypes
 import HummingbirdTesting
 import TestSupport
 import Testing
+import TollgateBilling
 import TollgateCore
+import TollgateStorage
 
 @testable import TollgateServer
 
@@ -42,6 +44,23 @@ import TollgateCore
             #expect((june["movements"] as? [String: Any])?.int("expansion") == 2000)
             #expect(june.int("arpa") == 2990 && june["logoChurnRate"] as? Double == 0)
             #expect(june.isNull("quickRatio"), "nothing lost: no denominator")
+
+            #expect(may.int("trialsStarted") == 0 && may.isNull("trialConversionRate"))
+
+            // A 14-day trial without a card, started on June 3rd, ends unconverted on the 17th.
+            try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"u3"}"#)
+            let trial = try await client.call(
+                .post, "/v1/billing/trial", key: key, json: #"{"customer":"u3","plan":"pro"}"#)
+            #expect(trial.status == .created)
+            app.clock.advance(by: 15 * 86_400)
+            _ = try await app.scheduler().tick()
+            #expect(try await app.store.subscriptions(subject: "u3").first?.0.status == .inactive)
+            let summer = try await client.call(
+                .get, "/v1/analytics/revenue?currency=EUR&from=2026-06-01&to=2026-08-01", key: key)
+            let trials = try #require(summer.json["intervals"] as? [[String: Any]])
+            #expect(trials.map { $0.int("trialsStarted") } == [1, 0])
+            #expect(trials.map { $0.int("trialsConverted") } == [0, 0])
+            #expect(trials[0]["trialConversionRate"] as? Double == 0 && trials[1].isNull("trialConversionRate"))
 
             let none = try await client.call(.get, "/v1/analytics/revenue?currency=USD", key: key)
             let empty = try #require(none.json["intervals"] as? [[String: Any]])
