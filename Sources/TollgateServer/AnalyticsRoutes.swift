@@ -13,7 +13,9 @@ struct AnalyticsRoutes: Sendable {
     static let maximumIntervals = 600
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
-        v1.requiring(.admin).get("analytics/revenue", use: revenue)
+        v1.requiring(.admin)
+            .get("analytics/revenue", use: revenue)
+            .get("analytics/revenue.csv", use: revenueCSV)
     }
 
     struct RevenueReport: ResponseEncodable {
@@ -71,6 +73,38 @@ struct AnalyticsRoutes: Sendable {
     }
 
     @Sendable func revenue(_ request: Request, context: AuthenticatedContext) async throws -> RevenueReport {
+        try await report(request)
+    }
+
+    /// The same report as CSV, one row per interval; an empty cell where the JSON has null.
+    @Sendable func revenueCSV(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let report = try await report(request)
+        var csv = CSVWriter(header: [
+            "currency", "start", "end", "mrr_start", "mrr_end", "new", "expansion", "contraction", "churn",
+            "reactivation", "arr", "paying_customers", "arpa", "logo_churn_rate", "gross_mrr_churn_rate",
+            "net_mrr_churn_rate", "quick_ratio", "ltv", "trials_started", "trials_converted", "trial_conversion_rate",
+        ])
+        let rate = { (value: Double?) -> CSVWriter.Cell in .text(value.map { "\($0)" } ?? "") }
+        let amount = { (value: Int64?) -> CSVWriter.Cell in value.map(CSVWriter.Cell.number) ?? .text("") }
+        for period in report.intervals {
+            let moves = period.movements
+            csv.append([
+                .text(report.currency), .text(period.start.formatted(.iso8601)), .text(period.end.formatted(.iso8601)),
+                .number(period.mrrStart), .number(period.mrrEnd), .number(moves.new), .number(moves.expansion),
+                .number(moves.contraction), .number(moves.churn), .number(moves.reactivation), .number(period.arr),
+                .number(Int64(period.payingCustomers)), amount(period.arpa), rate(period.logoChurnRate),
+                rate(period.grossMrrChurnRate), rate(period.netMrrChurnRate), rate(period.quickRatio),
+                amount(period.ltv), .number(Int64(period.trialsStarted)), .number(Int64(period.trialsConverted)),
+                rate(period.trialConversionRate),
+            ])
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/csv; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"revenue-\(report.currency).csv\""
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: csv.text)))
+    }
+
+    private func report(_ request: Request) async throws -> RevenueReport {
         let query = request.uri.queryParameters
         guard let code = query.get("currency") else {
             throw HTTPOnlyError(.invalidQuery, "currency is required", field: "currency")

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOCore
 import TestSupport
 import Testing
 import TollgateBilling
@@ -61,6 +62,19 @@ import TollgateStorage
             #expect(trials.map { $0.int("trialsStarted") } == [1, 0])
             #expect(trials.map { $0.int("trialsConverted") } == [0, 0])
             #expect(trials[0]["trialConversionRate"] as? Double == 0 && trials[1].isNull("trialConversionRate"))
+
+            // The same as CSV.
+            let csv = try await client.send(
+                uri: "/v1/analytics/revenue.csv?currency=EUR&from=2026-05-01&to=2026-07-01", method: .get,
+                headers: [.authorization: "Bearer \(key)"])
+            // CSV lines end with CRLF (RFC 4180).
+            let rows = String(buffer: csv.body).components(separatedBy: "\r\n").filter { !$0.isEmpty }.map {
+                $0.split(separator: ",", omittingEmptySubsequences: false)
+            }
+            #expect(csv.headers[.contentType]?.hasPrefix("text/csv") == true && rows.count == 3)
+            #expect(rows.first?.prefix(5) == ["currency", "start", "end", "mrr_start", "mrr_end"])
+            #expect(rows.dropFirst().map { $0[4] } == ["3980", "5980"], "mrr_end, as in the JSON")
+            #expect(rows[1][13] == "", "a null rate is an empty cell")
 
             let none = try await client.call(.get, "/v1/analytics/revenue?currency=USD", key: key)
             let empty = try #require(none.json["intervals"] as? [[String: Any]])

@@ -112,6 +112,7 @@ import TollgateStorage
         "DELETE /v1/api-keys/{id}": .key(.admin),
         "POST /v1/api-keys/{id}/rotate": .key(.admin),
         "GET /v1/analytics/revenue": .key(.admin),
+        "GET /v1/analytics/revenue.csv": .key(.admin),
         "POST /v1/webhook-endpoints": .key(.admin),
         "GET /v1/webhook-endpoints": .key(.admin),
         "GET /v1/webhook-endpoints/{id}": .key(.admin),
