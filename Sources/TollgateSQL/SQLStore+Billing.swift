@@ -211,6 +211,38 @@ extension SQLStore {
         }
     }
 
+    public func backfillRevenueMovements(mrr: @Sendable ([Subscription]) -> [Currency: Int64]) async throws -> Int {
+        try await self.provider.transaction { db in
+            guard try await db.raw("SELECT id FROM revenue_movements LIMIT 1").first() == nil else { return 0 }
+            let subscriptions = try await db.raw(
+                "SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions ORDER BY subject, id"
+            ).all().map(Self.decodeSubscription)
+            var written = 0
+            for (subject, owned) in Dictionary(grouping: subscriptions, by: \.subject).sorted(by: { $0.key < $1.key }) {
+                let plan =
+                    try await db.raw("SELECT plan_id FROM customers WHERE id = \(bind: subject)").first()?
+                    .decode(column: "plan_id", as: String.self) ?? ""
+                for (currency, amount) in mrr(owned).sorted(by: { $0.key.code < $1.key.code }) where amount > 0 {
+                    let since = owned.filter { $0.currency == currency && $0.isLive }.map(\.currentPeriodStart).min()
+                    let movement = RevenueMovement(
+                        kind: .new, currency: currency, amount: amount, mrrBefore: 0, mrrAfter: amount)
+                    try await db.raw(
+                        """
+                        INSERT INTO revenue_movements (id, subject, currency, kind, amount_minor, mrr_before, mrr_after,
+                            plan_id, at_ms)
+                        VALUES (\(bind: EventIds.derive("mrr-backfill", subject, currency.code)), \(bind: subject),
+                            \(bind: currency.code), \(bind: movement.kind.rawValue), \(bind: amount), 0,
+                            \(bind: amount), \(bind: plan), \(bind: Millis.from(since ?? Date())))
+                        ON CONFLICT (id) DO NOTHING
+                        """
+                    ).run()
+                    written += 1
+                }
+            }
+            return written
+        }
+    }
+
     public func revenueMovements(from: Date, to: Date) async throws -> [RevenueMovementRecord] {
         try await self.provider.read { db in
             try await db.raw(

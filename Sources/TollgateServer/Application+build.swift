@@ -163,6 +163,9 @@ public func buildApplication(
     do {
         let issues = CatalogCompatibility.issues(try await store.catalogReferences(), catalog: catalog)
         guard issues.isEmpty else { throw CatalogMismatchError(issues: issues) }
+        // Subscriptions from before revenue movements were recorded: their MRR, once.
+        let backfilled = try await store.backfillRevenueMovements { Revenue.mrr(of: $0, catalog: catalog) }
+        if backfilled > 0 { logger.info("recorded the MRR of \(backfilled) earlier subscriptions as new revenue") }
     } catch {
         await store.shutdown()
         throw error

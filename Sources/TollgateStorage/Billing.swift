@@ -131,6 +131,10 @@ public protocol BillingStore: Sendable {
     ) async throws -> WebhookOutcome
     /// Revenue movements recorded in [from, to), oldest first.
     func revenueMovements(from: Date, to: Date) async throws -> [RevenueMovementRecord]
+    /// Subscriptions stored before movements were recorded (migration 22) get their MRR recorded
+    /// once, as a `new` movement per customer and currency at the start of its current period:
+    /// only their present state is known. Does nothing once any movement exists. How many it wrote.
+    func backfillRevenueMovements(mrr: @Sendable ([Subscription]) -> [Currency: Int64]) async throws -> Int
     /// Trials in `currency` that started or ended in [from, to).
     func trials(currency: Currency, from: Date, to: Date) async throws -> [TrialRecord]
     /// Charges not on an invoice yet, oldest first.
