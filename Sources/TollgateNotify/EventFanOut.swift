@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import TollgateCore
 import TollgateStorage
@@ -45,11 +46,17 @@ public struct EventFanOut: Sendable {
                 let json = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
                 messages.append(
                     OutboxMessage(
-                        id: "mail_\(event.id.dropFirst(4))_\(reader.address.lowercased())", kind: kind,
+                        id: "mail_\(event.id.dropFirst(4))_\(Self.digest(reader.address.lowercased()))", kind: kind,
                         recipient: reader.address, payload: String(decoding: json, as: UTF8.self), createdAt: date))
             }
         }
         return messages
+    }
+
+    /// The address as 16 hex digits: the id (and so the `Message-ID`, whose left part may not hold
+    /// an `@`) stays one per reader without carrying the address.
+    static func digest(_ address: String) -> String {
+        SHA256.hash(data: Data(address.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Who reads mail about `customer:<id>`, in which language: its address, and when the

@@ -178,6 +178,9 @@ import TollgateStorage
                     "You have used 80 % of your searches quota", "Your Test plan is now pro",
                 ])
             #expect(mail.sent.withLock { $0.allSatisfy { $0.unsubscribe != nil } })
+            #expect(
+                mail.sent.withLock { $0.allSatisfy { $0.messageID.filter { $0 == "@" }.count == 1 } },
+                "a Message-ID has one @ (the reader's address is not in it)")
         }
     }
 
