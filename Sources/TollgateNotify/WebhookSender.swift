@@ -61,7 +61,7 @@ public struct WebhookSender: Sendable {
 
     public func send(_ entry: OutboxEntry) async throws -> Outcome {
         let message = entry.message
-        guard var endpoint = try await store.webhookEndpoint(id: message.recipient) else {
+        guard let endpoint = try await store.webhookEndpoint(id: message.recipient) else {
             return .abandoned("the endpoint was deleted")
         }
         guard endpoint.disabledAt == nil else { return .abandoned("the endpoint is disabled") }
@@ -75,35 +75,28 @@ public struct WebhookSender: Sendable {
         switch answer.status {
         case .some(200..<300):
             if endpoint.failingSince != nil {
-                endpoint.failingSince = nil
-                endpoint.updatedAt = started
-                _ = try await store.updateWebhookEndpoint(endpoint)
+                try await store.recordWebhookEndpointHealth(id: endpoint.id, .answering, at: started)
             }
             return .delivered
         case .some(410):
-            try await disable(&endpoint, reason: "gone", at: started)
+            try await disable(endpoint, reason: "gone", at: started)
             return .abandoned("the endpoint answered 410 Gone: disabled")
         default:
             let reason = answer.status.map { "the endpoint answered \($0)" } ?? answer.body
             let failingSince = endpoint.failingSince ?? started
             if started.timeIntervalSince(failingSince) >= settings.disableAfter {
-                try await disable(&endpoint, reason: "failing", at: started)
+                try await disable(endpoint, reason: "failing", at: started)
                 return .abandoned(reason + "; failing for \(Int(settings.disableAfter / 86_400)) days: disabled")
             }
             if endpoint.failingSince == nil {
-                endpoint.failingSince = started
-                endpoint.updatedAt = started
-                _ = try await store.updateWebhookEndpoint(endpoint)
+                try await store.recordWebhookEndpointHealth(id: endpoint.id, .failing, at: started)
             }
             return .failed(reason, after: answer.retryAfter)
         }
     }
 
-    private func disable(_ endpoint: inout WebhookEndpointRecord, reason: String, at date: Date) async throws {
-        endpoint.disabledAt = date
-        endpoint.disabledReason = reason
-        endpoint.updatedAt = date
-        _ = try await store.updateWebhookEndpoint(endpoint)
+    private func disable(_ endpoint: WebhookEndpointRecord, reason: String, at date: Date) async throws {
+        try await store.recordWebhookEndpointHealth(id: endpoint.id, .disabled(reason: reason), at: date)
         logger.warning("webhooks: endpoint \(endpoint.id) disabled (\(reason))", metadata: ["url": "\(endpoint.url)"])
         guard reason == "failing", let address = settings.operatorEmail else { return }
         let payload = try JSONSerialization.data(

@@ -88,6 +88,24 @@ extension SQLStore {
         }
     }
 
+    public func recordWebhookEndpointHealth(id: String, _ health: WebhookEndpointHealth, at date: Date) async throws {
+        let millis = Millis.from(date)
+        let change: SQLQueryString
+        switch health {
+        case .answering:
+            change = "failing_since_ms = NULL"
+        case .failing:
+            change = "failing_since_ms = COALESCE(failing_since_ms, \(bind: millis))"
+        case .disabled(let reason):
+            change = "disabled_at_ms = \(bind: millis), disabled_reason = \(bind: reason)"
+        }
+        try await provider.transaction { db in
+            try await db.raw(
+                "UPDATE webhook_endpoints SET \(change), updated_at_ms = \(bind: millis) WHERE id = \(bind: id)"
+            ).run()
+        }
+    }
+
     public func webhookAttempts(messageId: String) async throws -> [WebhookAttemptRecord] {
         try await provider.read { db in
             try await db.raw(

@@ -62,6 +62,16 @@ public struct WebhookAttemptRecord: Sendable, Hashable {
     }
 }
 
+/// How an endpoint answered, as the sender records it.
+public enum WebhookEndpointHealth: Sendable, Equatable {
+    /// It answered 2xx: whatever failures it had are forgotten.
+    case answering
+    /// It failed: since when is kept from the first failure.
+    case failing
+    /// Disabled by the sender (`gone`, `failing`).
+    case disabled(reason: String)
+}
+
 /// Outbox kinds of what the fan-out of an event writes.
 public enum OutboxKind {
     /// A webhook message: recipient is the endpoint's id, payload the event's body.
@@ -78,6 +88,9 @@ public protocol WebhookStore: Sendable {
     /// Deletes the endpoint and its waiting messages; false when there was none.
     func deleteWebhookEndpoint(id: String) async throws -> Bool
     func recordWebhookAttempt(_ attempt: WebhookAttemptRecord) async throws
+    /// Records how the endpoint answered, touching nothing else: an operator may be editing it
+    /// (a rotation read before and written after would otherwise be lost).
+    func recordWebhookEndpointHealth(id: String, _ health: WebhookEndpointHealth, at date: Date) async throws
     /// The attempts at one message, in order.
     func webhookAttempts(messageId: String) async throws -> [WebhookAttemptRecord]
     /// The messages sent (or to send) to an endpoint, newest first.
