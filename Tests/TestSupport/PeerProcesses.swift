@@ -78,3 +78,23 @@ public enum PeerProcess {
         return (process, port)
     }
 }
+
+/// The SMTP server of the tests (aiosmtpd, `Tests/peers/smtp_server.py`), saving each message it
+/// accepts as an `.eml` file in the directory given first. Stopped with SIGKILL (the child may
+/// inherit a blocked SIGTERM from the test process).
+public struct SMTPPeer: Sendable {
+    public let process: Process
+    public let port: Int
+
+    /// `arguments`: the directory, then the script's mode and its arguments (see the script).
+    public static func start(_ arguments: [String]) async throws -> SMTPPeer {
+        let (process, port) = try await PeerProcess.startListening(
+            script: Repository.path("Tests/peers/smtp_server.py"), arguments: arguments)
+        return SMTPPeer(process: process, port: port)
+    }
+
+    public func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}

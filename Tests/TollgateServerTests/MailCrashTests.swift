@@ -34,12 +34,9 @@ import TollgateStorage
         let mailbox = directory.appendingPathComponent("mailbox")
         try FileManager.default.createDirectory(at: mailbox, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (peer, port) = try await PeerProcess.startListening(
-            script: Repository.path("Tests/peers/smtp_server.py"), arguments: [mailbox.path, "slow"])
-        defer {
-            kill(peer.processIdentifier, SIGKILL)
-            peer.waitUntilExit()
-        }
+        let smtp = try await SMTPPeer.start([mailbox.path, "slow"])
+        defer { smtp.stop() }
+        let port = smtp.port
         var database: [String] = []
         if case .postgres(let url) = location { database = ["--database", url] }
         let arguments =

@@ -56,12 +56,9 @@ import Testing
         let mailbox = directory.appendingPathComponent("mailbox")
         try FileManager.default.createDirectory(at: mailbox, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (peer, port) = try await PeerProcess.startListening(
-            script: Repository.path("Tests/peers/smtp_server.py"), arguments: [mailbox.path])
-        defer {
-            kill(peer.processIdentifier, SIGKILL)
-            peer.waitUntilExit()
-        }
+        let smtp = try await SMTPPeer.start([mailbox.path])
+        defer { smtp.stop() }
+        let port = smtp.port
         let data = directory.appendingPathComponent("data").path
         let key = try TollgateBinary.run(["keys", "create", "--scope", "admin", "--data-dir", data]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)

@@ -146,12 +146,9 @@ import TollgateStorage
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kinds-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (server, port) = try await PeerProcess.startListening(
-            script: Repository.path("Tests/peers/smtp_server.py"), arguments: [directory.path])
-        defer {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
+        let smtp = try await SMTPPeer.start([directory.path])
+        defer { smtp.stop() }
+        let port = smtp.port
         let transport = try SMTPTransport(
             configuration: try #require(.init(url: "smtp://user:secret@127.0.0.1:\(port)")))
         var sent: [MailMessage] = []

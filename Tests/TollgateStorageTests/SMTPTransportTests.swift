@@ -18,13 +18,9 @@ import TollgateStorage
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (server, port) = try await PeerProcess.startListening(
-            script: Repository.path("Tests/peers/smtp_server.py"), arguments: [directory.path])
-        defer {
-            // SIGKILL: the child may inherit a blocked SIGTERM from the test process.
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
+        let smtp = try await SMTPPeer.start([directory.path])
+        defer { smtp.stop() }
+        let port = smtp.port
         let transport = try SMTPTransport(
             configuration: try #require(.init(url: "smtp://user:secret@127.0.0.1:\(port)")))
         try await transport.send(Self.message)
@@ -99,13 +95,8 @@ import TollgateStorage
             let waiting = try await store.outboxEntries(failedOnly: false, limit: 10)
             #expect(waiting.count == 3 && waiting.allSatisfy { $0.lastError?.contains("cannot connect") == true })
 
-            let (server, _) = try await PeerProcess.startListening(
-                script: Repository.path("Tests/peers/smtp_server.py"),
-                arguments: [directory.path, "plain", String(port)])
-            defer {
-                kill(server.processIdentifier, SIGKILL)
-                server.waitUntilExit()
-            }
+            let smtp = try await SMTPPeer.start([directory.path, "plain", String(port)])
+            defer { smtp.stop() }
             #expect(try await delivery.deliverDue() == 0, "not due before the schedule says")
             clock.advance(by: 30)
             #expect(try await delivery.deliverDue() == 3)
@@ -144,12 +135,9 @@ import TollgateStorage
         let (cert, key) = try Self.certificate(in: directory)
         let mailbox = directory.appendingPathComponent("mail")
         try FileManager.default.createDirectory(at: mailbox, withIntermediateDirectories: true)
-        let (server, port) = try await PeerProcess.startListening(
-            script: Repository.path("Tests/peers/smtp_server.py"), arguments: [mailbox.path, mode, cert, key])
-        defer {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
+        let smtp = try await SMTPPeer.start([mailbox.path, mode, cert, key])
+        defer { smtp.stop() }
+        let port = smtp.port
         let scheme = mode == "implicit" ? "smtps" : "smtp"
         let required = mode == "implicit" ? "?" : "?starttls=required&"
         let transport = try SMTPTransport(
@@ -172,12 +160,9 @@ import TollgateStorage
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (server, port) = try await PeerProcess.startListening(
-            script: Repository.path("Tests/peers/smtp_server.py"), arguments: [directory.path])
-        defer {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
+        let smtp = try await SMTPPeer.start([directory.path])
+        defer { smtp.stop() }
+        let port = smtp.port
         let transport = try SMTPTransport(
             configuration: try #require(.init(url: "smtp://user:secret@127.0.0.1:\(port)?starttls=required")))
         do {
