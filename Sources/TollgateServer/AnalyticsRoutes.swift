@@ -72,8 +72,13 @@ struct AnalyticsRoutes: Sendable {
         }
     }
 
-    @Sendable func revenue(_ request: Request, context: AuthenticatedContext) async throws -> RevenueReport {
-        try await report(request)
+    /// JSON, or CSV when the caller accepts `text/csv` and not JSON.
+    @Sendable func revenue(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let accept = request.headers[.accept] ?? ""
+        if accept.contains("text/csv"), !accept.contains("application/json") {
+            return try await revenueCSV(request, context: context)
+        }
+        return try await report(request).response(from: request, context: context)
     }
 
     /// The same report as CSV, one row per interval; an empty cell where the JSON has null.

@@ -75,6 +75,10 @@ import TollgateStorage
             #expect(rows.first?.prefix(5) == ["currency", "start", "end", "mrr_start", "mrr_end"])
             #expect(rows.dropFirst().map { $0[4] } == ["3980", "5980"], "mrr_end, as in the JSON")
             #expect(rows[1][13] == "", "a null rate is an empty cell")
+            let negotiated = try await client.send(
+                uri: "/v1/analytics/revenue?currency=EUR&from=2026-05-01&to=2026-07-01", method: .get,
+                headers: [.authorization: "Bearer \(key)", .accept: "text/csv"])
+            #expect(String(buffer: negotiated.body) == String(buffer: csv.body), "Accept: text/csv gives the same CSV")
 
             let none = try await client.call(.get, "/v1/analytics/revenue?currency=USD", key: key)
             let empty = try #require(none.json["intervals"] as? [[String: Any]])

@@ -89,7 +89,7 @@ extension TestClientProtocol {
         let response = try await execute(uri: uri, method: method, headers: headers, body: body)
         let problems = try #require(OpenAPIResponseValidator.shared).problems(
             method: method, path: uri, status: Int(response.status.code),
-            body: Data(response.body.readableBytesView))
+            body: Data(response.body.readableBytesView), contentType: response.headers[.contentType])
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
         return response
     }

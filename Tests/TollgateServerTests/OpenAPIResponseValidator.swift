@@ -32,7 +32,9 @@ struct OpenAPIResponseValidator: Sendable {
     }
 
     /// Problems with `body` as the answer of `method path` with `status`; empty when it conforms.
-    func problems(method: HTTPRequest.Method, path: String, status: Int, body: Data) -> [String] {
+    func problems(method: HTTPRequest.Method, path: String, status: Int, body: Data, contentType: String? = nil)
+        -> [String]
+    {
         let rawPath = String(path.split(separator: "?", maxSplits: 1).first ?? "")
         // A path or method the document does not have (a test of 404 or 405) has nothing to check.
         guard let (template, item) = operation(for: rawPath),
@@ -45,6 +47,10 @@ struct OpenAPIResponseValidator: Sendable {
         }
         let response = resolve(declared)
         guard let content = response["content"] as? [String: any Sendable] else { return [] }
+        // An answer in another media type (CSV) must be one the document lists; its text is not checked here.
+        if let type = contentType?.split(separator: ";").first.map(String.init), type != "application/json" {
+            return content[type] == nil ? ["\(method) \(template) \(status): \(type) is not documented"] : []
+        }
         guard let media = content["application/json"] as? [String: any Sendable], let schema = media["schema"] else {
             return [] // CSV and other media types: not JSON, not checked here
         }
