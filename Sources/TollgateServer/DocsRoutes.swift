@@ -97,7 +97,33 @@ enum APIReferencePage {
                 html += operationHTML(entry.path, entry.method, entry.operation, root: root)
             }
         }
+        html += webhooksHTML(root["webhooks"] as? [String: Any] ?? [:])
         return page(title: "Tollgate API reference", body: html)
+    }
+
+    /// What Tollgate posts to webhook endpoints: per payload, its event types and its `data` fields.
+    private static func webhooksHTML(_ hooks: [String: Any]) -> String {
+        guard !hooks.isEmpty else { return "" }
+        var html = "<h2 id=\"webhook-payloads\">webhook payloads</h2>\n"
+        for (name, item) in hooks.sorted(by: { $0.key < $1.key }) {
+            let post = (item as? [String: Any])?["post"] as? [String: Any] ?? [:]
+            let content = ((post["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["application/json"]
+            let body =
+                ((content as? [String: Any])?["schema"] as? [String: Any])?["properties"] as? [String: Any] ?? [:]
+            let types = ((body["type"] as? [String: Any])?["enum"] as? [String] ?? []).joined(separator: ", ")
+            html += "<section><h3><code>\(escape(types))</code></h3>\n"
+            html += "<p>\(escape(post["summary"] as? String ?? name))</p>\n"
+            let fields = (body["data"] as? [String: Any])?["properties"] as? [String: Any] ?? [:]
+            html += "<table><tr><th>data</th><th>type</th><th></th></tr>"
+            for (field, schema) in fields.sorted(by: { $0.key < $1.key }) {
+                let schema = schema as? [String: Any] ?? [:]
+                let type = (schema["type"] as? String) ?? (schema["type"] as? [String])?.joined(separator: " or ") ?? ""
+                html += "<tr><td><code>\(escape(field))</code></td><td>\(escape(type))</td>"
+                html += "<td>\(escape(schema["description"] as? String ?? ""))</td></tr>"
+            }
+            html += "</table></section>\n"
+        }
+        return html
     }
 
     private static func operationHTML(

@@ -228,6 +228,9 @@ struct OpenAPIDocument {
                     page.contains("\(operation.method.rawValue)</span> <code>\(operation.path)</code>"), "\(operation)")
             }
             #expect(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"))
+            // And every webhook payload, by its event types.
+            #expect(page.contains("<code>usage.threshold_reached, usage.limit_reached</code>"))
+            #expect(page.contains("<code>credits.low</code>") && page.contains("<code>providerEventId</code>"))
             let home = try await client.send(uri: "/", method: .get)
             let links = String(decoding: Data(home.body.readableBytesView), as: UTF8.self)
             #expect(links.contains(#"href="/docs""#) && links.contains(#"href="/openapi.yaml""#))
