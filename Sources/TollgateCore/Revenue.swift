@@ -20,10 +20,7 @@ public enum Revenue {
 
     /// `yearly / 12`, rounded half up (away from zero for the negative amounts no price has).
     public static func monthlyShare(ofYearly yearly: Int64) -> Int64 {
-        let (quotient, remainder) = yearly.quotientAndRemainder(dividingBy: 12)
-        if remainder * 2 >= 12 { return quotient + 1 }
-        if remainder * 2 <= -12 { return quotient - 1 }
-        return quotient
+        Pricing.divideRounded(yearly, times: 1, by: 12)
     }
 
     /// A customer's MRR per currency, over all its subscriptions; currencies are never summed.

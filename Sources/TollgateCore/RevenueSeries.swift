@@ -109,7 +109,7 @@ public enum RevenueSeries {
             let converted = ended.filter { $0.converted == true }.count
             let lost = -((totals[.churn] ?? 0) + (totals[.contraction] ?? 0))
             let won = (totals[.new] ?? 0) + (totals[.expansion] ?? 0) + (totals[.reactivation] ?? 0)
-            let arpa = paying == 0 ? nil : roundedHalfUp(mrr, dividedBy: Int64(paying))
+            let arpa = paying == 0 ? nil : Pricing.divideRounded(mrr, times: 1, by: Int64(paying))
             let logoChurn = payingAtStart == 0 ? nil : Double(churned) / Double(payingAtStart)
             periods.append(
                 Period(
@@ -123,17 +123,12 @@ public enum RevenueSeries {
                     // ARPA / logo churn rate = ARPA × customers at start / customers churned, in
                     // integers (money never goes through floating point).
                     ltv: churned == 0
-                        ? nil : arpa.map { roundedHalfUp($0 * Int64(payingAtStart), dividedBy: Int64(churned)) },
+                        ? nil
+                        : arpa.map { Pricing.divideRounded($0, times: Int64(payingAtStart), by: Int64(churned)) },
                     trialsStarted: trials.filter { start <= $0.startedAt && $0.startedAt < end }.count,
                     trialsConverted: converted,
                     trialConversionRate: ended.isEmpty ? nil : Double(converted) / Double(ended.count)))
         }
         return periods
-    }
-
-    /// `value / divisor` to the nearest whole minor unit, halves up (for non-negative values).
-    static func roundedHalfUp(_ value: Int64, dividedBy divisor: Int64) -> Int64 {
-        let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
-        return remainder * 2 >= divisor ? quotient + 1 : quotient
     }
 }

@@ -56,7 +56,7 @@ public struct EventFanOut: Sendable {
     /// The address as 16 hex digits: the id (and so the `Message-ID`, whose left part may not hold
     /// an `@`) stays one per reader without carrying the address.
     static func digest(_ address: String) -> String {
-        SHA256.hash(data: Data(address.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(address.utf8)).prefix(8))
     }
 
     /// Who reads mail about `customer:<id>`, in which language: its address, and when the

@@ -33,6 +33,6 @@ enum UsageAlertEvents {
 enum EventIds {
     static func derive(_ parts: String...) -> String {
         let digest = SHA256.hash(data: Data(parts.joined(separator: "\u{1F}").utf8))
-        return "evt_" + digest.prefix(12).map { String(format: "%02x", $0) }.joined()
+        return "evt_" + Hex.encode(digest.prefix(12))
     }
 }
