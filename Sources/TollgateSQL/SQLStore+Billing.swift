@@ -20,17 +20,15 @@ extension SQLStore {
                 return .duplicate
             }
             guard let subscription else { return .applied }
-            let storedVersion = try await db.raw(
-                "SELECT version_ms FROM subscriptions WHERE id = \(bind: subscription.id)"
-            ).first()?
-            .decode(column: "version_ms", as: Int64.self)
+            // The stored row, if any: its version, its status and when it last changed.
+            let previous = try await db.raw(
+                "SELECT version_ms, status, updated_at_ms FROM subscriptions WHERE id = \(bind: subscription.id)"
+            ).first()
+            let storedVersion = try previous?.decode(column: "version_ms", as: Int64.self)
             // Without a version (time passing here, not news from the provider) the stored one stays,
             // so a provider event delayed past it still applies.
             let versionMs = version.map(Millis.from) ?? storedVersion ?? 0
             if let storedVersion, storedVersion > versionMs { return .stale }
-            let previous = try await db.raw(
-                "SELECT status, updated_at_ms FROM subscriptions WHERE id = \(bind: subscription.id)"
-            ).first()
             let previousStatus =
                 try previous.map {
                     SubscriptionStatus(rawValue: try $0.decode(column: "status", as: String.self))
@@ -150,17 +148,26 @@ extension SQLStore {
             try await db.raw("SELECT DISTINCT currency FROM revenue_movements WHERE subject = \(bind: subject)").all()
                 .map { try $0.decode(column: "currency", as: String.self) })
         for movement in RevenueMovement.between(before, after, hasPaidBefore: { paid.contains($0.code) }) {
-            try await db.raw(
-                """
-                INSERT INTO revenue_movements (id, subject, currency, kind, amount_minor, mrr_before, mrr_after,
-                    plan_id, at_ms)
-                VALUES (\(bind: EventIds.derive("mrr", cause, movement.currency.code)), \(bind: subject),
-                    \(bind: movement.currency.code), \(bind: movement.kind.rawValue), \(bind: movement.amount),
-                    \(bind: movement.mrrBefore), \(bind: movement.mrrAfter), \(bind: plan), \(bind: Millis.from(date)))
-                ON CONFLICT (id) DO NOTHING
-                """
-            ).run()
+            try await insertRevenueMovement(
+                db, id: EventIds.derive("mrr", cause, movement.currency.code), subject: subject, movement, plan: plan,
+                at: date)
         }
+    }
+
+    /// Writes one movement, once: a second write of its id (the same cause) is ignored.
+    static func insertRevenueMovement(
+        _ db: any SQLDatabase, id: String, subject: String, _ movement: RevenueMovement, plan: String, at date: Date
+    ) async throws {
+        try await db.raw(
+            """
+            INSERT INTO revenue_movements (id, subject, currency, kind, amount_minor, mrr_before, mrr_after, plan_id,
+                at_ms)
+            VALUES (\(bind: id), \(bind: subject), \(bind: movement.currency.code), \(bind: movement.kind.rawValue),
+                \(bind: movement.amount), \(bind: movement.mrrBefore), \(bind: movement.mrrAfter), \(bind: plan),
+                \(bind: Millis.from(date)))
+            ON CONFLICT (id) DO NOTHING
+            """
+        ).run()
     }
 
     /// A trial starts when a subscription becomes trialing and ends when it stops being; it
@@ -224,18 +231,10 @@ extension SQLStore {
                     .decode(column: "plan_id", as: String.self) ?? ""
                 for (currency, amount) in mrr(owned).sorted(by: { $0.key.code < $1.key.code }) where amount > 0 {
                     let since = owned.filter { $0.currency == currency && $0.isLive }.map(\.currentPeriodStart).min()
-                    let movement = RevenueMovement(
-                        kind: .new, currency: currency, amount: amount, mrrBefore: 0, mrrAfter: amount)
-                    try await db.raw(
-                        """
-                        INSERT INTO revenue_movements (id, subject, currency, kind, amount_minor, mrr_before, mrr_after,
-                            plan_id, at_ms)
-                        VALUES (\(bind: EventIds.derive("mrr-backfill", subject, currency.code)), \(bind: subject),
-                            \(bind: currency.code), \(bind: movement.kind.rawValue), \(bind: amount), 0,
-                            \(bind: amount), \(bind: plan), \(bind: Millis.from(since ?? Date())))
-                        ON CONFLICT (id) DO NOTHING
-                        """
-                    ).run()
+                    try await Self.insertRevenueMovement(
+                        db, id: EventIds.derive("mrr-backfill", subject, currency.code), subject: subject,
+                        RevenueMovement(kind: .new, currency: currency, amount: amount, mrrBefore: 0, mrrAfter: amount),
+                        plan: plan, at: since ?? Date())
                     written += 1
                 }
             }
