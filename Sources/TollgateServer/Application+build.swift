@@ -193,15 +193,13 @@ public func buildApplication(
     let transport: any MailTransport =
         try configuration.smtp.map { try SMTPTransport(configuration: $0) }
         ?? FileMailbox(directory: URL(fileURLWithPath: mailDirectory))
-    dependencies.mail = try MailConfiguration(
-        transport: transport,
-        settings: MailSettings(
-            productName: catalog.name, from: configuration.mailFrom ?? "\(catalog.name) <no-reply@localhost>",
-            linkBase: configuration.publicURL ?? URL(string: "http://\(configuration.host):\(configuration.port)")!,
-            catalog: catalog))
+    let ownAddress = URL(string: "http://\(configuration.host):\(configuration.port)")!
+    var mailSettings = MailSettings(
+        productName: catalog.name, from: configuration.mailFrom ?? "\(catalog.name) <no-reply@localhost>",
+        linkBase: configuration.publicURL ?? ownAddress, catalog: catalog)
+    mailSettings.apiBase = configuration.publicAPIURL ?? ownAddress
+    dependencies.mail = try MailConfiguration(transport: transport, settings: mailSettings)
     dependencies.mail?.delivery.lease = configuration.mailLease
-    dependencies.mail?.settings.apiBase =
-        configuration.publicAPIURL ?? URL(string: "http://\(configuration.host):\(configuration.port)")
     return buildApplication(
         dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }

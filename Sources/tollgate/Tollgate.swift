@@ -129,6 +129,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "An operator's address, e-mailed when a webhook endpoint is disabled after failing for 5 days.")
     var operatorEmail: String?
 
+    /// An http(s) URL given to `option`, or a usage error naming it.
+    static func httpURL(_ text: String, option: String) throws -> URL {
+        guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https" else {
+            throw ValidationError("\(option) must be an http(s) URL")
+        }
+        return url
+    }
+
     func run() async throws {
         var configuration = ServerConfiguration()
         configuration.host = host
@@ -170,18 +178,8 @@ struct Serve: AsyncParsableCommand {
             }
             configuration.smtp = parsed
         }
-        if let publicApiUrl {
-            guard let url = URL(string: publicApiUrl), url.scheme == "http" || url.scheme == "https" else {
-                throw ValidationError("--public-api-url must be an http(s) URL")
-            }
-            configuration.publicAPIURL = url
-        }
-        if let publicUrl {
-            guard let url = URL(string: publicUrl), url.scheme == "http" || url.scheme == "https" else {
-                throw ValidationError("--public-url must be an http(s) URL")
-            }
-            configuration.publicURL = url
-        }
+        configuration.publicAPIURL = try publicApiUrl.map { try Self.httpURL($0, option: "--public-api-url") }
+        configuration.publicURL = try publicUrl.map { try Self.httpURL($0, option: "--public-url") }
         let storage = databaseOptions.summary
         let catalogName = catalog ?? "bundled memento.yaml"
         do {
@@ -366,10 +364,10 @@ struct Outbox: AsyncParsableCommand {
         @OptionGroup var databaseOptions: DatabaseOptions
 
         func run() async throws {
-            let entries = try await databaseOptions.withStore {
-                try await $0.outboxEntries(failedOnly: failed, limit: max(1, limit))
+            let (entries, stats) = try await databaseOptions.withStore {
+                (try await $0.outboxEntries(failedOnly: failed, limit: max(1, limit)), try await $0.outboxStats())
             }
-            print(StatusReport.outbox(try await databaseOptions.withStore { try await $0.outboxStats() }, now: Date()))
+            print(StatusReport.outbox(stats, now: Date()))
             if entries.isEmpty { print(failed ? "no failed messages" : "the outbox is empty") }
             for entry in entries {
                 let state: String
