@@ -103,10 +103,7 @@ struct AnalyticsRoutes: Sendable {
                 rate(period.trialConversionRate),
             ])
         }
-        var headers = HTTPFields()
-        headers[.contentType] = "text/csv; charset=utf-8"
-        headers[.contentDisposition] = "attachment; filename=\"revenue-\(report.currency).csv\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: csv.text)))
+        return TextAnswer.csv(csv, filename: "revenue-\(report.currency).csv")
     }
 
     private func report(_ request: Request) async throws -> RevenueReport {

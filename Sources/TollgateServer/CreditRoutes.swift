@@ -156,10 +156,7 @@ struct CreditRoutes: Sendable {
                 .number(entry.delta), .number(entry.balanceAfter), .text(entry.id),
             ])
         }
-        var headers = HTTPFields()
-        headers[.contentType] = "text/csv; charset=utf-8"
-        headers[.contentDisposition] = "attachment; filename=\"credits.csv\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: csv.text)))
+        return TextAnswer.csv(csv, filename: "credits.csv")
     }
 
     @Sendable func debit(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {

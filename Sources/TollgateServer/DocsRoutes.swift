@@ -27,11 +27,9 @@ struct DocsRoutes: Sendable {
         router.get("/") { _, _ in Self.text(APIReferencePage.home, type: "text/html; charset=utf-8") }
     }
 
+    /// The same for every caller: caches may keep it five minutes.
     static func text(_ body: String, type: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = type
-        headers[.cacheControl] = "public, max-age=300"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        TextAnswer.response(body, type: type, cacheControl: "public, max-age=300")
     }
 }
 

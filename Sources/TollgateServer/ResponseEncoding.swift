@@ -32,6 +32,25 @@ struct UsageAnswer: ResponseGenerator {
     }
 }
 
+/// A text answer that is not JSON (a page, the document, a CSV download), with its caching said
+/// by the caller: public for what is the same for everyone, never for what is someone's.
+enum TextAnswer {
+    static func response(_ body: String, type: String, cacheControl: String? = nil, attachment: String? = nil)
+        -> Response
+    {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        if let cacheControl { headers[.cacheControl] = cacheControl }
+        if let attachment { headers[.contentDisposition] = "attachment; filename=\"\(attachment)\"" }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// A CSV download named `filename`.
+    static func csv(_ csv: CSVWriter, filename: String) -> Response {
+        response(csv.text, type: "text/csv; charset=utf-8", attachment: filename)
+    }
+}
+
 /// JSON assembled by hand from parts that are already JSON (stored answers): only where the
 /// parts exist as bytes already, so decoding them to encode them again would be waste.
 struct RawJSON: ResponseGenerator {
