@@ -54,7 +54,8 @@ struct MailPreferenceRoutes: Sendable {
             <form method="post" action="\(HTMLText.escape(action))"><button type="submit">Unsubscribe</button></form>
             </body></html>
             """
-        return DocsRoutes.text(page, type: "text/html; charset=utf-8")
+        // It shows someone's address: no cache keeps it (the reference pages' public caching is not for this).
+        return TextAnswer.response(page, type: "text/html; charset=utf-8", cacheControl: "no-store")
     }
 
     @Sendable func unsubscribe(_ request: Request, context: TollgateRequestContext) async throws -> Preferences {

@@ -52,6 +52,7 @@ import TollgateStorage
             // The page only asks; it escapes what it shows.
             let page = try await client.send(uri: uri, method: .get)
             #expect(page.status == .ok && String(buffer: page.body).contains("ada@example.com"))
+            #expect(page.headers[.cacheControl] == "no-store", "a page with someone's address is not cached")
             #expect(try await app.store.unsubscribed(among: ["ada@example.com"]).isEmpty, "a GET changes nothing")
             let done = try await client.send(
                 uri: uri, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
