@@ -205,7 +205,7 @@ public final class CreditService: Sendable {
         return [
             try OutboxEvent.message(
                 id: OutboxEvent.uniqueId(),
-                type: "credits.low", subject: "customer:\(state.subject)",
+                type: "credits.low", subject: Subject.customer(state.subject),
                 data: CreditsLowEventData(
                     customerId: state.subject, creditType: state.creditType, balance: state.balance - amount,
                     threshold: threshold, version: Millis.from(now)),

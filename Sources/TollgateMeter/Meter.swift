@@ -207,7 +207,7 @@ public final class Meter: Sendable {
         CounterKey(subject: Self.subject(subjectId), feature: featureId, periodStartMillis: Millis.from(window.start))
     }
 
-    static func subject(_ customerId: String) -> String { "customer:\(customerId)" }
+    static func subject(_ customerId: String) -> String { Subject.customer(customerId) }
 
     func outcome(
         _ decision: Decision, customerId: String, feature: String, amount: Int64, usedAfter: Int64,

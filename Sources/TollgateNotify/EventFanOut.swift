@@ -63,8 +63,7 @@ public struct EventFanOut: Sendable {
     /// customer is a workspace, its owner and admins (each in their own customer's locale).
     /// Distinct, in a stable order.
     func recipients(subject: String) async throws -> [(address: String, locale: String?)] {
-        guard subject.hasPrefix("customer:") else { return [] }
-        let id = String(subject.dropFirst("customer:".count))
+        guard let id = Subject.customerId(subject) else { return [] }
         var readers: [(address: String, locale: String?)] = []
         let customer = try await store.customer(id: id)
         if let email = customer?.email { readers.append((email, customer?.locale)) }

@@ -113,7 +113,7 @@ extension SQLStore {
                         ? [
                             try OutboxEvent.message(
                                 id: EventIds.derive(provider, eventId, "invoice.paid"), type: "invoice.paid",
-                                subject: "customer:\(subscription.subject)",
+                                subject: Subject.customer(subscription.subject),
                                 data: InvoicePaidEventData(
                                     customerId: subscription.subject, subscriptionId: subscription.id,
                                     provider: provider, providerEventId: eventId, version: changedAt),
@@ -274,7 +274,7 @@ extension SQLStore {
         planVersion: Int64, cause: String, at now: Date
     ) throws -> [OutboxMessage] {
         let version = Millis.from(now)
-        let subject = "customer:\(subscription.subject)"
+        let subject = Subject.customer(subscription.subject)
         var events = try SubscriptionChangeEvents.types(previous: previousStatus, next: subscription.status).map {
             type in
             try OutboxEvent.message(
@@ -328,7 +328,8 @@ extension SQLStore {
                 [
                     try OutboxEvent.message(
                         id: EventIds.derive("invoice.issued", invoice.id), type: "invoice.issued",
-                        subject: "customer:\(invoice.subject)", data: InvoiceEventData(invoice), at: invoice.createdAt)
+                        subject: Subject.customer(invoice.subject), data: InvoiceEventData(invoice),
+                        at: invoice.createdAt)
                 ], ignoringDuplicates: true)
             for id in itemIds {
                 try await db.raw(

@@ -106,7 +106,7 @@ public final class SQLStore: Storage {
             [
                 try OutboxEvent.message(
                     id: EventIds.derive("customer.created", customer.id), type: "customer.created",
-                    subject: "customer:\(customer.id)", data: CustomerEventData(customer), at: customer.createdAt)
+                    subject: Subject.customer(customer.id), data: CustomerEventData(customer), at: customer.createdAt)
             ], ignoringDuplicates: true)
         return true
     }
@@ -142,7 +142,7 @@ public final class SQLStore: Storage {
                     [
                         try OutboxEvent.message(
                             id: OutboxEvent.uniqueId(), type: "customer.plan_changed",
-                            subject: "customer:\(customerId)",
+                            subject: Subject.customer(customerId),
                             data: PlanChangeEventData(
                                 customerId: customerId, plan: planId, previousPlan: before.planId,
                                 version: Millis.from(after.updatedAt)),

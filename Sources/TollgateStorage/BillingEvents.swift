@@ -142,7 +142,7 @@ public enum SubscriptionChangeEvents {
         let end = subscription.trialEnd.map(Millis.from) ?? 0
         return try OutboxEvent.message(
             id: "evt_trial_\(subscription.id)_\(end)", type: "subscription.trial_will_end",
-            subject: "customer:\(subscription.subject)",
+            subject: Subject.customer(subscription.subject),
             data: SubscriptionEventData(subscription, previousStatus: subscription.status, version: Millis.from(now)),
             at: now)
     }

@@ -59,7 +59,6 @@ public enum OutboxEvent {
 /// What a quota alert says: whose counter, which feature, which threshold, and where it stands.
 public struct UsageAlert: Codable, Sendable, Hashable {
     public let customerId: String?
-    public let workspaceId: String?
     public let feature: String
     public let percent: Int
     public let limit: Int64
@@ -70,9 +69,7 @@ public struct UsageAlert: Codable, Sendable, Hashable {
     public let version: Int64
 
     public init(key: CounterKey, percent: Int, limit: Int64, used: Int64, periodEnd: Date?) {
-        let (kind, id) = Self.split(key.subject)
-        self.customerId = kind == "customer" ? id : nil
-        self.workspaceId = kind == "workspace" ? id : nil
+        self.customerId = Subject.customerId(key.subject)
         self.feature = key.feature
         self.percent = percent
         self.limit = limit
@@ -80,10 +77,5 @@ public struct UsageAlert: Codable, Sendable, Hashable {
         self.periodStart = Millis.date(key.periodStartMillis)
         self.periodEnd = periodEnd
         self.version = used
-    }
-
-    static func split(_ subject: String) -> (String, String) {
-        guard let colon = subject.firstIndex(of: ":") else { return ("customer", subject) }
-        return (String(subject[..<colon]), String(subject[subject.index(after: colon)...]))
     }
 }

@@ -17,6 +17,19 @@ public struct CounterKey: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(subject)/\(feature)@\(periodStartMillis)" }
 }
 
+/// What a counter and an event are about: `customer:<id>` (a workspace's shared pool is its
+/// customer id too). One place writes and reads the form.
+public enum Subject {
+    static let customerPrefix = "customer:"
+
+    public static func customer(_ id: String) -> String { customerPrefix + id }
+
+    /// The customer id of a subject; nil for another form.
+    public static func customerId(_ subject: String) -> String? {
+        subject.hasPrefix(customerPrefix) ? String(subject.dropFirst(customerPrefix.count)) : nil
+    }
+}
+
 /// A change to one counter, as the meter commits it.
 public struct CounterDelta: Sendable, Hashable {
     public let key: CounterKey
