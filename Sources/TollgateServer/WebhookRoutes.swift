@@ -49,7 +49,7 @@ struct WebhookRoutes: Sendable {
         let url = try await checkedURL(body.url)
         let secret = WebhookSignature.newSecret()
         let endpoint = WebhookEndpointRecord(
-            id: "we_" + Base64URL.encode(Secrets.randomBytes(12)), url: url,
+            id: Secrets.randomId(prefix: "we_", bytes: 12), url: url,
             description: try Validate.optionalText(body.description, field: "description", maximum: 500),
             eventTypes: try Self.eventTypes(body.eventTypes), sealedSecret: try box.sealToken(secret),
             createdAt: clock.now())
