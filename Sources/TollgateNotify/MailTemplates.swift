@@ -20,6 +20,8 @@ public struct MailTemplates: Sendable {
     struct Words: Sendable {
         let footer: String
         let unsubscribe: String
+        /// How a label is followed by its link in text (French puts a space before the colon).
+        let colon: String
         let kinds: [String: Kind]
     }
 
@@ -64,12 +66,13 @@ public struct MailTemplates: Sendable {
             }
             let footer: String
             let unsubscribe: String
+            let colon: String
             let kinds: [String: Kind]
         }
         do {
             let raw = try YAMLDecoder().decode(Raw.self, from: yaml)
             return Words(
-                footer: raw.footer, unsubscribe: raw.unsubscribe,
+                footer: raw.footer, unsubscribe: raw.unsubscribe, colon: raw.colon,
                 kinds: try raw.kinds.mapValues { kind in
                     Kind(
                         subject: try plain(kind.subject), lines: try kind.lines.map(plain),
@@ -105,7 +108,7 @@ public struct MailTemplates: Sendable {
         var layout: [String: Any] = [
             "locale": locale, "subject": subject,
             "lines": template.lines.map { $0.render(values) }.filter { !$0.isEmpty },
-            "footer": words.footer,
+            "footer": words.footer, "colon": words.colon,
         ]
         if let action, let label = template.action?.render(values) {
             layout["action"] = ["label": label, "url": action.absoluteString]

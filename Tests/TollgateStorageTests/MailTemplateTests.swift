@@ -84,11 +84,15 @@ import TollgateStorage
         #expect(invitation.subject == "Vous êtes invité à rejoindre Atelier <script>alert(1)</script> sur Memento")
         #expect(invitation.text.contains("\nhttps://app.memento.example/join?token=i-token&workspace=ws1\n"))
         #expect(invitation.unsubscribe == nil, "an invitation is transactional")
+        #expect(
+            invitation.text.contains("Rejoindre Atelier <script>alert(1)</script>\u{a0}:\n"),
+            "French puts a (no-break) space before the colon")
 
         let alert = try Self.renderer.render(try Self.message("usage_alert", locale: "en"))
         #expect(alert.subject == "You have used 80 % of your searches quota")
         #expect(alert.text.contains("81 of 100 searches used this period, until 2026-06-01."))
         let unsubscribe = try #require(alert.unsubscribe)
+        #expect(alert.text.contains("\nSee my plan:\n") && alert.text.contains("Stop these e-mails: http"))
         #expect(alert.rendered.contains("List-Unsubscribe: <\(unsubscribe.absoluteString)>"))
         #expect(alert.rendered.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"))
         let token = try #require(
