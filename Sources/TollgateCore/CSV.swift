@@ -8,6 +8,10 @@ public struct CSVWriter: Sendable {
     public enum Cell: Sendable, Equatable {
         case text(String)
         case number(Int64)
+        /// A ratio; written as Swift prints it (a negative one is a number, not a formula).
+        case decimal(Double)
+        /// An empty cell (a null in the JSON answer).
+        case empty
     }
 
     public private(set) var text: String
@@ -25,6 +29,10 @@ public struct CSVWriter: Sendable {
         switch cell {
         case .number(let value):
             return String(value)
+        case .decimal(let value):
+            return String(value)
+        case .empty:
+            return ""
         case .text(var value):
             if let first = value.unicodeScalars.first, formulaStarts.contains(first) { value = "'" + value }
             guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }

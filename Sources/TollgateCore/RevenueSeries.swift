@@ -76,37 +76,120 @@ public enum RevenueSeries {
         return starts + [start]
     }
 
+    /// One UTC day's movements of one kind: their total and how many (the daily rollup).
+    public struct DayTotal: Sendable, Hashable {
+        public let day: Date
+        public let kind: MovementKind
+        public let amount: Int64
+        public let count: Int
+
+        public init(day: Date, kind: MovementKind, amount: Int64, count: Int) {
+            self.day = day
+            self.kind = kind
+            self.amount = amount
+            self.count = count
+        }
+    }
+
+    /// One UTC day's trials: started, ended, and ended converted.
+    public struct TrialDay: Sendable, Hashable {
+        public let day: Date
+        public let started: Int
+        public let ended: Int
+        public let converted: Int
+
+        public init(day: Date, started: Int, ended: Int, converted: Int) {
+            self.day = day
+            self.started = started
+            self.ended = ended
+            self.converted = converted
+        }
+    }
+
+    /// Movements summed per UTC day and kind, as the rollup stores them.
+    public static func dayTotals(_ movements: [Movement]) -> [DayTotal] {
+        var totals: [DayKey: (Int64, Int)] = [:]
+        for movement in movements {
+            let key = DayKey(day: ActivitySeries.day(of: movement.at), kind: movement.kind)
+            let (amount, count) = totals[key] ?? (0, 0)
+            totals[key] = (amount + movement.amount, count + 1)
+        }
+        return totals.map { DayTotal(day: $0.key.day, kind: $0.key.kind, amount: $0.value.0, count: $0.value.1) }
+    }
+
+    /// Trials counted per UTC day, as the rollup stores them.
+    public static func trialDays(_ trials: [Trial]) -> [TrialDay] {
+        var days: [Date: (started: Int, ended: Int, converted: Int)] = [:]
+        for trial in trials {
+            days[ActivitySeries.day(of: trial.startedAt), default: (0, 0, 0)].started += 1
+            if let ended = trial.endedAt {
+                days[ActivitySeries.day(of: ended), default: (0, 0, 0)].ended += 1
+                if trial.converted == true { days[ActivitySeries.day(of: ended), default: (0, 0, 0)].converted += 1 }
+            }
+        }
+        return days.map {
+            TrialDay(day: $0.key, started: $0.value.started, ended: $0.value.ended, converted: $0.value.converted)
+        }
+    }
+
+    private struct DayKey: Hashable {
+        let day: Date
+        let kind: MovementKind
+    }
+
     /// The report of `movements` (one currency, any order) for the intervals from `from` to `to`.
     public static func compute(
         _ movements: [Movement], trials: [Trial] = [], from: Date, to: Date, interval: Interval
     ) -> [Period] {
-        let sorted = movements.sorted { ($0.at, $0.subject) < ($1.at, $1.subject) }
+        compute(days: dayTotals(movements), trials: trialDays(trials), from: from, to: to, interval: interval)
+    }
+
+    /// The report from the daily rollup of one currency (any order). Every interval starts on a
+    /// UTC day, so days add up to intervals; a customer starts paying with a new or reactivation
+    /// movement and stops with a churn, so the paying customers are their running count.
+    public static func compute(
+        days: [DayTotal], trials: [TrialDay], from: Date, to: Date, interval: Interval
+    ) -> [Period] {
+        let sorted = days.sorted { $0.day < $1.day }
+        let trialDays = trials.sorted { $0.day < $1.day }
         let edges = boundaries(from: from, to: to, interval: interval)
         var periods: [Period] = []
-        var index = 0
-        var customers: [String: Int64] = [:] // MRR per customer, as of the cursor
-        var mrr: Int64 = 0
+        var (index, trialIndex) = (0, 0)
+        var (mrr, paying): (Int64, Int) = (0, 0)
+        func apply(_ day: DayTotal) {
+            mrr += day.amount
+            switch day.kind {
+            case .new, .reactivation: paying += day.count
+            case .churn: paying -= day.count
+            case .expansion, .contraction: break
+            }
+        }
         // Everything before the first interval sets the starting state.
-        while index < sorted.count, let first = edges.first, sorted[index].at < first {
-            customers[sorted[index].subject] = sorted[index].mrrAfter
-            mrr += sorted[index].amount
+        while index < sorted.count, let first = edges.first, sorted[index].day < first {
+            apply(sorted[index])
             index += 1
         }
+        while trialIndex < trialDays.count, let first = edges.first, trialDays[trialIndex].day < first {
+            trialIndex += 1
+        }
         for (start, end) in zip(edges, edges.dropFirst()) {
-            let (mrrStart, payingAtStart) = (mrr, customers.values.filter { $0 > 0 }.count)
+            let (mrrStart, payingAtStart) = (mrr, paying)
             var totals = Dictionary(uniqueKeysWithValues: MovementKind.allCases.map { ($0, Int64(0)) })
             var churned = 0
-            while index < sorted.count, sorted[index].at < end {
-                let movement = sorted[index]
-                totals[movement.kind, default: 0] += movement.amount
-                if movement.kind == .churn { churned += 1 }
-                customers[movement.subject] = movement.mrrAfter
-                mrr += movement.amount
+            while index < sorted.count, sorted[index].day < end {
+                let day = sorted[index]
+                totals[day.kind, default: 0] += day.amount
+                if day.kind == .churn { churned += day.count }
+                apply(day)
                 index += 1
             }
-            let paying = customers.values.filter { $0 > 0 }.count
-            let ended = trials.filter { $0.endedAt.map { start <= $0 && $0 < end } == true }
-            let converted = ended.filter { $0.converted == true }.count
+            var (started, ended, converted) = (0, 0, 0)
+            while trialIndex < trialDays.count, trialDays[trialIndex].day < end {
+                started += trialDays[trialIndex].started
+                ended += trialDays[trialIndex].ended
+                converted += trialDays[trialIndex].converted
+                trialIndex += 1
+            }
             let lost = -((totals[.churn] ?? 0) + (totals[.contraction] ?? 0))
             let won = (totals[.new] ?? 0) + (totals[.expansion] ?? 0) + (totals[.reactivation] ?? 0)
             let arpa = paying == 0 ? nil : Pricing.divideRounded(mrr, times: 1, by: Int64(paying))
@@ -125,9 +208,8 @@ public enum RevenueSeries {
                     ltv: churned == 0
                         ? nil
                         : arpa.map { Pricing.divideRounded($0, times: Int64(payingAtStart), by: Int64(churned)) },
-                    trialsStarted: trials.filter { start <= $0.startedAt && $0.startedAt < end }.count,
-                    trialsConverted: converted,
-                    trialConversionRate: ended.isEmpty ? nil : Double(converted) / Double(ended.count)))
+                    trialsStarted: started, trialsConverted: converted,
+                    trialConversionRate: ended == 0 ? nil : Double(converted) / Double(ended)))
         }
         return periods
     }

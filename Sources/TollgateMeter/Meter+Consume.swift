@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import TollgateCore
 import TollgateStorage
@@ -81,6 +82,7 @@ extension Meter {
         let unitsGivenBack = committed.contains {
             if case .success(.outcome) = $0 { false } else { true }
         }
+        var refused: [UsageEntry] = []
         for item in led {
             let found: Result<IdempotencyGate.Answer, any Error>
             switch item.decided {
@@ -93,11 +95,13 @@ extension Meter {
             case .answered(let answer):
                 found = answer
             }
+            if case .success(.refusal(let outcome)) = found { refused.append(refusalFact(item.prepared, outcome)) }
             let (scope, key) = (item.prepared.scope, item.prepared.request.idempotencyKey)
             results[item.index] = await gate.finish(
                 item.flight, scope: scope, key: key, found: found,
                 lookup: { try await self.store.idempotencyRecord(scope: scope, key: key) })
         }
+        await recordRefusals(refused)
         var again: [Int] = []
         // A key another request holds: refused if that request was answered "allowed" here
         // (recorded); otherwise decided again once it ended.
@@ -124,6 +128,26 @@ extension Meter {
             }
         }
         return again.sorted()
+    }
+
+    /// Refusals are not idempotent answers (a retry after an upgrade may succeed), but the usage
+    /// analytics count them: their facts are committed before their answers are returned. A
+    /// failed commit loses only these counts, never an answer.
+    private func recordRefusals(_ entries: [UsageEntry]) async {
+        guard !entries.isEmpty else { return }
+        do { _ = try await committer.submit(entries) } catch {
+            logger.warning("refusals not recorded in the usage analytics", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// What a refusal adds to the usage analytics.
+    func refusalFact(_ prepared: PreparedConsume, _ outcome: UsageOutcome) -> UsageEntry {
+        UsageEntry(
+            deltas: [], record: nil,
+            fact: UsageFact(
+                customerId: prepared.target.subjectId, feature: prepared.request.featureId,
+                planId: prepared.target.plan.id, units: 0, refusal: outcome.reason ?? .userQuotaExhausted,
+                upgradeTier: outcome.upgradeTier))
     }
 
     /// A consume this call leads, and what deciding it found.
@@ -218,10 +242,11 @@ extension Meter {
             if let refused = try await payCredits(prepared, outcome: outcome, undo: undo) {
                 return .answered(.success(.refusal(refused)))
             }
-            let entry = usageEntry(
+            var entry = usageEntry(
                 key: key, quota: quota, delta: request.amount, scope: prepared.scope,
                 idempotencyKey: request.idempotencyKey, fingerprint: prepared.fingerprint, outcome: outcome,
                 leaseNode: leaseNode)
+            entry.fact = prepared.usageFact
             return .counted(Counted(entry: entry, outcome: outcome, undo: undo, settle: settle))
         } catch {
             return .answered(.failure(error))
@@ -280,6 +305,13 @@ extension Meter {
         let key: CounterKey
         let scope: String
         let fingerprint: String
+
+        /// What the consume adds to the usage analytics once counted.
+        var usageFact: UsageFact {
+            UsageFact(
+                customerId: target.subjectId, feature: request.featureId, planId: target.plan.id,
+                units: request.amount)
+        }
     }
 
     func prepare(_ request: ConsumeRequest) async throws -> PreparedConsume {

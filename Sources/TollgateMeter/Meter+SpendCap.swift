@@ -65,7 +65,7 @@ extension Meter {
         let others = otherOverageCounters(target)
         let found = try await store.consumeSerialized(
             customerId: target.subjectId, keys: [key] + others.map(\.0),
-            delta: counterDelta(key: key, quota: quota, delta: amount, leaseNode: nil),
+            delta: counterDelta(key: key, quota: quota, delta: amount, leaseNode: nil), fact: prepared.usageFact,
             claim: IdempotencyClaim(
                 scope: prepared.scope, key: prepared.request.idempotencyKey, fingerprint: prepared.fingerprint),
             at: clock.now()

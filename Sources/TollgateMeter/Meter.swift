@@ -28,6 +28,7 @@ public final class Meter: Sendable {
     let credits: CreditService?
     /// This node's quota leases, when several nodes share the database; nil on a single node.
     public let leases: QuotaLeases?
+    let logger = Logger(label: "tollgate.meter")
 
     /// The largest amount one call may consume or release.
     public static let maximumAmount: Int64 = 1_000_000_000

@@ -579,5 +579,107 @@ extension Migrations {
                 """,
                 "CREATE INDEX trials_by_start ON trials (currency, started_at_ms)",
             ]),
+        // The analytics of customers, usage and activity (issue 13): a daily usage rollup written
+        // by each consume's commit, tracked product events with their daily rollup, and every
+        // customer's plan and status over time (backfilled from the present state: before this
+        // migration, only that is known).
+        Migration(
+            version: 24, name: "analytics",
+            statements: [
+                """
+                CREATE TABLE usage_daily (
+                    day_ms BIGINT NOT NULL,
+                    feature TEXT NOT NULL,
+                    plan_id TEXT NOT NULL,
+                    customer_id TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    units BIGINT NOT NULL,
+                    events BIGINT NOT NULL,
+                    upgrade_tier TEXT,
+                    prompt_at_ms BIGINT,
+                    PRIMARY KEY (day_ms, feature, plan_id, customer_id, outcome)
+                )
+                """,
+                """
+                CREATE TABLE tracked_events (
+                    customer_id TEXT NOT NULL,
+                    idempotency_key TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    at_ms BIGINT NOT NULL,
+                    properties TEXT NOT NULL,
+                    received_at_ms BIGINT NOT NULL,
+                    PRIMARY KEY (customer_id, idempotency_key)
+                )
+                """,
+                """
+                CREATE TABLE activity_daily (
+                    day_ms BIGINT NOT NULL,
+                    name TEXT NOT NULL,
+                    customer_id TEXT NOT NULL,
+                    events BIGINT NOT NULL,
+                    PRIMARY KEY (day_ms, name, customer_id)
+                )
+                """,
+                """
+                CREATE TABLE customer_states (
+                    customer_id TEXT NOT NULL,
+                    at_ms BIGINT NOT NULL,
+                    plan_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    PRIMARY KEY (customer_id, at_ms)
+                )
+                """,
+                """
+                INSERT INTO customer_states (customer_id, at_ms, plan_id, status)
+                SELECT id, created_at_ms, plan_id, COALESCE((
+                    SELECT CASE WHEN status IN ('inactive', 'canceled') THEN 'canceled' ELSE status END
+                    FROM subscriptions WHERE subscriptions.subject = customers.id
+                    ORDER BY CASE status WHEN 'active' THEN 0 WHEN 'past_due' THEN 1 WHEN 'trialing' THEN 2 ELSE 3 END
+                    LIMIT 1), 'free')
+                FROM customers
+                """,
+            ]),
+        // Daily rollups of the revenue movements and trials (issue 13): the revenue report reads
+        // a few rows per day however many customers there are. Filled from the history.
+        Migration(
+            version: 25, name: "revenue_rollups",
+            statements: [
+                """
+                CREATE TABLE revenue_daily (
+                    currency TEXT NOT NULL,
+                    day_ms BIGINT NOT NULL,
+                    kind TEXT NOT NULL,
+                    amount_minor BIGINT NOT NULL,
+                    movements BIGINT NOT NULL,
+                    PRIMARY KEY (currency, day_ms, kind)
+                )
+                """,
+                """
+                INSERT INTO revenue_daily (currency, day_ms, kind, amount_minor, movements)
+                SELECT currency, at_ms - (at_ms % 86400000), kind, SUM(amount_minor), COUNT(*)
+                FROM revenue_movements GROUP BY currency, at_ms - (at_ms % 86400000), kind
+                """,
+                """
+                CREATE TABLE trials_daily (
+                    currency TEXT NOT NULL,
+                    day_ms BIGINT NOT NULL,
+                    started BIGINT NOT NULL,
+                    ended BIGINT NOT NULL,
+                    converted BIGINT NOT NULL,
+                    PRIMARY KEY (currency, day_ms)
+                )
+                """,
+                """
+                INSERT INTO trials_daily (currency, day_ms, started, ended, converted)
+                SELECT currency, day_ms, SUM(started), SUM(ended), SUM(converted) FROM (
+                    SELECT currency, started_at_ms - (started_at_ms % 86400000) AS day_ms, 1 AS started, 0 AS ended,
+                        0 AS converted
+                    FROM trials
+                    UNION ALL
+                    SELECT currency, ended_at_ms - (ended_at_ms % 86400000), 0, 1, COALESCE(converted, 0)
+                    FROM trials WHERE ended_at_ms IS NOT NULL
+                ) AS happened GROUP BY currency, day_ms
+                """,
+            ]),
     ]
 }

@@ -90,6 +90,9 @@ extension SQLStore {
                     RETURNING updated_at_ms
                     """
                 ).first()?.decode(column: "updated_at_ms", as: Int64.self) ?? changedAt
+            try await Self.recordCustomerState(
+                db, customerId: subscription.subject, at: customerChangedAt, planId: plan,
+                status: CustomerStatus.of(all))
             if syncAddOns {
                 let live = all.filter(\.isLive)
                 let merged = live.reduce(into: [String: Int]()) { result, next in
@@ -158,14 +161,27 @@ extension SQLStore {
     static func insertRevenueMovement(
         _ db: any SQLDatabase, id: String, subject: String, _ movement: RevenueMovement, plan: String, at date: Date
     ) async throws {
+        let inserted =
+            try await db.raw(
+                """
+                INSERT INTO revenue_movements (id, subject, currency, kind, amount_minor, mrr_before, mrr_after,
+                    plan_id, at_ms)
+                VALUES (\(bind: id), \(bind: subject), \(bind: movement.currency.code),
+                    \(bind: movement.kind.rawValue), \(bind: movement.amount), \(bind: movement.mrrBefore),
+                    \(bind: movement.mrrAfter), \(bind: plan), \(bind: Millis.from(date)))
+                ON CONFLICT (id) DO NOTHING
+                RETURNING id
+                """
+            ).first() != nil
+        guard inserted else { return }
         try await db.raw(
             """
-            INSERT INTO revenue_movements (id, subject, currency, kind, amount_minor, mrr_before, mrr_after, plan_id,
-                at_ms)
-            VALUES (\(bind: id), \(bind: subject), \(bind: movement.currency.code), \(bind: movement.kind.rawValue),
-                \(bind: movement.amount), \(bind: movement.mrrBefore), \(bind: movement.mrrAfter), \(bind: plan),
-                \(bind: Millis.from(date)))
-            ON CONFLICT (id) DO NOTHING
+            INSERT INTO revenue_daily (currency, day_ms, kind, amount_minor, movements)
+            VALUES (\(bind: movement.currency.code), \(bind: day(Millis.from(date))), \(bind: movement.kind.rawValue),
+                \(bind: movement.amount), 1)
+            ON CONFLICT (currency, day_ms, kind) DO UPDATE SET
+                amount_minor = revenue_daily.amount_minor + excluded.amount_minor,
+                movements = revenue_daily.movements + excluded.movements
             """
         ).run()
     }
@@ -175,47 +191,85 @@ extension SQLStore {
     static func recordTrial(
         _ db: any SQLDatabase, _ subscription: Subscription, previousStatus: SubscriptionStatus?, at millis: Int64
     ) async throws {
+        let currency = subscription.currency.code
         if subscription.status == .trialing, previousStatus != .trialing {
-            try await db.raw(
-                """
-                INSERT INTO trials (subscription_id, subject, plan_id, currency, started_at_ms)
-                VALUES (\(bind: subscription.id), \(bind: subscription.subject), \(bind: subscription.planId),
-                    \(bind: subscription.currency.code), \(bind: millis))
-                ON CONFLICT (subscription_id) DO NOTHING
-                """
-            ).run()
+            let started =
+                try await db.raw(
+                    """
+                    INSERT INTO trials (subscription_id, subject, plan_id, currency, started_at_ms)
+                    VALUES (\(bind: subscription.id), \(bind: subscription.subject), \(bind: subscription.planId),
+                        \(bind: currency), \(bind: millis))
+                    ON CONFLICT (subscription_id) DO NOTHING
+                    RETURNING subscription_id
+                    """
+                ).first() != nil
+            if started { try await addTrialDay(db, currency: currency, at: millis, started: 1, ended: 0, converted: 0) }
         } else if previousStatus == .trialing, subscription.status != .trialing {
             let converted = [SubscriptionStatus.active, .pastDue].contains(subscription.status) ? 1 : 0
-            try await db.raw(
-                """
-                UPDATE trials SET ended_at_ms = \(bind: millis), converted = \(bind: converted)
-                WHERE subscription_id = \(bind: subscription.id) AND ended_at_ms IS NULL
-                """
-            ).run()
+            let ended =
+                try await db.raw(
+                    """
+                    UPDATE trials SET ended_at_ms = \(bind: millis), converted = \(bind: converted)
+                    WHERE subscription_id = \(bind: subscription.id) AND ended_at_ms IS NULL
+                    RETURNING currency
+                    """
+                ).first()
+            if let ended {
+                try await addTrialDay(
+                    db, currency: try ended.decode(column: "currency", as: String.self), at: millis, started: 0,
+                    ended: 1, converted: converted)
+            }
         }
     }
 
-    public func trials(currency: Currency, from: Date, to: Date) async throws -> [TrialRecord] {
-        let (start, end) = (Millis.from(from), Millis.from(to))
-        return try await self.provider.read { db in
+    public func revenueDays(currency: Currency, before: Date) async throws -> [RevenueSeries.DayTotal] {
+        try await self.provider.read { db in
             try await db.raw(
                 """
-                SELECT subscription_id, subject, plan_id, started_at_ms, ended_at_ms, converted FROM trials
-                WHERE currency = \(bind: currency.code)
-                    AND ((started_at_ms >= \(bind: start) AND started_at_ms < \(bind: end))
-                        OR (ended_at_ms >= \(bind: start) AND ended_at_ms < \(bind: end)))
-                ORDER BY started_at_ms, subscription_id
+                SELECT day_ms, kind, amount_minor, movements FROM revenue_daily
+                WHERE currency = \(bind: currency.code) AND day_ms < \(bind: Millis.from(before))
                 """
             ).all().map { row in
-                TrialRecord(
-                    subscriptionId: try row.decode(column: "subscription_id", as: String.self),
-                    subject: try row.decode(column: "subject", as: String.self),
-                    planId: try row.decode(column: "plan_id", as: String.self),
-                    startedAt: Millis.date(try row.decode(column: "started_at_ms", as: Int64.self)),
-                    endedAt: try row.decode(column: "ended_at_ms", as: Int64?.self).map(Millis.date),
-                    converted: try row.decode(column: "converted", as: Int64?.self).map { $0 != 0 })
+                guard let kind = MovementKind(rawValue: try row.decode(column: "kind", as: String.self)) else {
+                    throw StoreError.invalidConfiguration("an unreadable revenue rollup row")
+                }
+                return RevenueSeries.DayTotal(
+                    day: Millis.date(try row.decode(column: "day_ms", as: Int64.self)), kind: kind,
+                    amount: try row.decode(column: "amount_minor", as: Int64.self),
+                    count: Int(try row.decode(column: "movements", as: Int64.self)))
             }
         }
+    }
+
+    public func trialDays(currency: Currency, before: Date) async throws -> [RevenueSeries.TrialDay] {
+        try await self.provider.read { db in
+            try await db.raw(
+                """
+                SELECT day_ms, started, ended, converted FROM trials_daily
+                WHERE currency = \(bind: currency.code) AND day_ms < \(bind: Millis.from(before))
+                """
+            ).all().map { row in
+                RevenueSeries.TrialDay(
+                    day: Millis.date(try row.decode(column: "day_ms", as: Int64.self)),
+                    started: Int(try row.decode(column: "started", as: Int64.self)),
+                    ended: Int(try row.decode(column: "ended", as: Int64.self)),
+                    converted: Int(try row.decode(column: "converted", as: Int64.self)))
+            }
+        }
+    }
+
+    /// Adds to the trials' daily rollup.
+    static func addTrialDay(
+        _ db: any SQLDatabase, currency: String, at millis: Int64, started: Int, ended: Int, converted: Int
+    ) async throws {
+        try await db.raw(
+            """
+            INSERT INTO trials_daily (currency, day_ms, started, ended, converted)
+            VALUES (\(bind: currency), \(bind: day(millis)), \(bind: started), \(bind: ended), \(bind: converted))
+            ON CONFLICT (currency, day_ms) DO UPDATE SET started = trials_daily.started + excluded.started,
+                ended = trials_daily.ended + excluded.ended, converted = trials_daily.converted + excluded.converted
+            """
+        ).run()
     }
 
     public func backfillRevenueMovements(mrr: @Sendable ([Subscription]) -> [Currency: Int64]) async throws -> Int {

@@ -10,7 +10,8 @@ extension SQLStore {
     /// nodes count. `decide` gets the committed values of `keys` (0 when never written) and
     /// returns its decision and, to apply `delta`, the answer to store under `claim`'s key.
     public func consumeSerialized<Decision: Sendable>(
-        customerId: String, keys: [CounterKey], delta: CounterDelta, claim: IdempotencyClaim, at date: Date,
+        customerId: String, keys: [CounterKey], delta: CounterDelta, fact: UsageFact, claim: IdempotencyClaim,
+        at date: Date,
         decide: @escaping @Sendable ([CounterKey: Int64]) throws -> (Decision, response: String?)
     ) async throws -> SerializedConsume<Decision> {
         let lock = provider.kind == .postgres ? " FOR UPDATE" : ""
@@ -34,6 +35,8 @@ extension SQLStore {
             let stored = try await SQLKitUsageWriter.insertRecords([record], on: db)
             guard !stored.isEmpty else { return .alreadyAnswered }
             try await SQLKitUsageWriter.addToCounters([delta], updatedAt: Millis.from(date), on: db)
+            let batch = UsageBatch(entries: [UsageEntry(deltas: [], record: nil, fact: fact)], at: date)
+            try await SQLKitUsageWriter.addToRollup(UsageBatchPlan(batch).rollup(of: batch), on: db)
             return .decided(decision)
         }
     }

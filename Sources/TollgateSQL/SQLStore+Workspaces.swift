@@ -28,6 +28,9 @@ extension SQLStore {
                             \(bind: Millis.from(customer.updatedAt)))
                 """
             ).run()
+            try await Self.recordCustomerState(
+                db, customerId: customer.id, at: Millis.from(customer.createdAt), planId: customer.planId,
+                status: .free)
         }
     }
 

@@ -101,6 +101,8 @@ public final class SQLStore: Storage {
                 """
             ).first() != nil
         guard inserted else { return false }
+        try await recordCustomerState(
+            db, customerId: customer.id, at: Millis.from(customer.createdAt), planId: customer.planId, status: .free)
         try await enqueue(
             db,
             [
@@ -137,6 +139,8 @@ public final class SQLStore: Storage {
                 """
             ).first()
             if let after = try row.map(Self.decodeCustomer), before.planId != planId {
+                try await Self.recordCustomerState(
+                    db, customerId: customerId, at: Millis.from(after.updatedAt), planId: planId, status: nil)
                 try await Self.enqueue(
                     db,
                     [

@@ -47,6 +47,7 @@ final class SQLiteUsageWriter: @unchecked Sendable {
             INSERT INTO outbox (id, kind, recipient, payload, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
             ON CONFLICT (id) DO NOTHING
             """
+        case addToRollup = "add to the usage rollup"
         case shrinkLease = """
             UPDATE counter_leases SET outstanding = CASE WHEN outstanding > ?1 THEN outstanding - ?1 ELSE 0 END
             WHERE subject = ?2 AND feature = ?3 AND period_start_ms = ?4 AND node = ?5
@@ -54,6 +55,14 @@ final class SQLiteUsageWriter: @unchecked Sendable {
     }
 
     typealias Failure = SQLiteHandle.Failure
+
+    private static func sql(_ which: Statement) -> String {
+        switch which {
+        case .addToRollup:
+            UsageRollupRow.insert + " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) " + UsageRollupRow.onConflict
+        default: which.rawValue
+        }
+    }
 
     /// Opens its connection with the same durability settings as the provider's; after each
     /// commit, `checkpointer` hears how large the WAL has grown.
@@ -128,6 +137,15 @@ final class SQLiteUsageWriter: @unchecked Sendable {
                         ])
                 }
             }
+            for row in plan.rollup(of: batch) {
+                try run(
+                    .addToRollup,
+                    binding: [
+                        .integer(row.key.day), .text(row.key.feature), .text(row.key.planId), .text(row.key.customerId),
+                        .text(row.key.outcome), .integer(row.units), .integer(row.events),
+                        row.upgradeTier.map(Value.text) ?? .null, row.promptAt.map(Value.integer) ?? .null,
+                    ])
+            }
             try faults?.check(.afterCounters)
             for (key, node, units) in plan.leaseShrinks(of: batch) {
                 try run(
@@ -192,7 +210,7 @@ final class SQLiteUsageWriter: @unchecked Sendable {
         var statement: OpaquePointer?
         guard
             sqlite_nio_sqlite3_prepare_v3(
-                handle, which.rawValue, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
+                handle, Self.sql(which), -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
             let statement
         else { throw failure(which) }
         statements[which] = statement

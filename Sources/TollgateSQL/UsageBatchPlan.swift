@@ -62,4 +62,53 @@ struct UsageBatchPlan {
         }
         return leased.values.map { (key: $0.0, node: $0.1, units: $0.2) }
     }
+
+    /// The applied entries' usage facts summed per UTC day (of the commit), customer, feature,
+    /// plan and outcome: one upsert per row of the daily rollup.
+    func rollup(of batch: UsageBatch) -> [UsageRollupRow] {
+        let day = SQLStore.day(Millis.from(batch.at))
+        var rows: [UsageRollupRow.Key: UsageRollupRow] = [:]
+        for (index, entry) in batch.entries.enumerated() where applied[index] {
+            guard let fact = entry.fact else { continue }
+            let key = UsageRollupRow.Key(
+                day: day, feature: fact.feature, planId: fact.planId, customerId: fact.customerId,
+                outcome: fact.outcome)
+            var row = rows[key] ?? UsageRollupRow(key: key, units: 0, events: 0, upgradeTier: nil, promptAt: nil)
+            row.units += fact.units
+            row.events += 1
+            if let tier = fact.upgradeTier, row.upgradeTier == nil {
+                (row.upgradeTier, row.promptAt) = (tier, Millis.from(batch.at))
+            }
+            rows[key] = row
+        }
+        return Array(rows.values)
+    }
+}
+
+/// One upsert into `usage_daily`: units and events add up; the first refusal naming a plan to
+/// upgrade to keeps its plan and time.
+struct UsageRollupRow {
+    struct Key: Hashable {
+        let day: Int64
+        let feature: String
+        let planId: String
+        let customerId: String
+        let outcome: String
+    }
+    let key: Key
+    var units: Int64
+    var events: Int64
+    var upgradeTier: String?
+    var promptAt: Int64?
+
+    static let insert = """
+        INSERT INTO usage_daily (day_ms, feature, plan_id, customer_id, outcome, units, events, upgrade_tier,
+            prompt_at_ms)
+        """
+    static let onConflict = """
+        ON CONFLICT (day_ms, feature, plan_id, customer_id, outcome) DO UPDATE SET
+            units = usage_daily.units + excluded.units, events = usage_daily.events + excluded.events,
+            upgrade_tier = COALESCE(usage_daily.upgrade_tier, excluded.upgrade_tier),
+            prompt_at_ms = COALESCE(usage_daily.prompt_at_ms, excluded.prompt_at_ms)
+        """
 }

@@ -46,7 +46,7 @@ public struct SQLKitUsageWriter: UsageWriter {
     let provider: any DatabaseProvider
     let faults: UsageWriteFaults?
 
-    /// Rows per statement: 7 binds each stays far below both databases' parameter limits.
+    /// Rows per statement: up to 9 binds each stays far below both databases' parameter limits.
     static let rowsPerStatement = 500
 
     public func commit(_ batch: UsageBatch) async throws -> [Bool] {
@@ -76,6 +76,9 @@ public struct SQLKitUsageWriter: UsageWriter {
                 }
             }
             try await SQLStore.enqueue(db, alerts, ignoringDuplicates: true)
+            for chunk in plan.rollup(of: batch).chunked(Self.rowsPerStatement) {
+                try await Self.addToRollup(chunk, on: db)
+            }
             try faults?.check(.afterCounters)
             for (key, node, units) in plan.leaseShrinks(of: batch) {
                 try await db.raw(
@@ -120,6 +123,18 @@ public struct SQLKitUsageWriter: UsageWriter {
                     try $0.decode(column: "scope", as: String.self),
                     try $0.decode(column: "idempotency_key", as: String.self))
             })
+    }
+
+    /// Adds the rows to the daily usage rollup, in one statement (one row per key).
+    static func addToRollup(_ rows: some Collection<UsageRollupRow>, on db: any SQLDatabase) async throws {
+        let values = rows.map { r -> SQLQueryString in
+            """
+            (\(bind: r.key.day), \(bind: r.key.feature), \(bind: r.key.planId), \(bind: r.key.customerId), \
+            \(bind: r.key.outcome), \(bind: r.units), \(bind: r.events), \(bind: r.upgradeTier), \(bind: r.promptAt))
+            """
+        }
+        let insert: SQLQueryString = "\(unsafeRaw: UsageRollupRow.insert) VALUES \(values.joined(separator: ", ")) "
+        try await db.raw(insert + "\(unsafeRaw: UsageRollupRow.onConflict)").run()
     }
 
     /// Adds each delta to its counter (one row per counter: PostgreSQL refuses an upsert that

@@ -13,9 +13,7 @@ struct AnalyticsRoutes: Sendable {
     static let maximumIntervals = 600
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
-        v1.requiring(.admin)
-            .get("analytics/revenue", use: revenue)
-            .get("analytics/revenue.csv", use: revenueCSV)
+        v1.requiring(.admin).analytics("revenue", report: report, csv: Self.csv)
     }
 
     struct RevenueReport: ResponseEncodable {
@@ -72,25 +70,15 @@ struct AnalyticsRoutes: Sendable {
         }
     }
 
-    /// JSON, or CSV when the caller accepts `text/csv` and not JSON.
-    @Sendable func revenue(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let accept = request.headers[.accept] ?? ""
-        if accept.contains("text/csv"), !accept.contains("application/json") {
-            return try await revenueCSV(request, context: context)
-        }
-        return try await report(request).response(from: request, context: context)
-    }
-
-    /// The same report as CSV, one row per interval; an empty cell where the JSON has null.
-    @Sendable func revenueCSV(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let report = try await report(request)
+    /// The report as CSV, one row per interval; an empty cell where the JSON has null.
+    static func csv(_ report: RevenueReport) -> Response {
         var csv = CSVWriter(header: [
             "currency", "start", "end", "mrr_start", "mrr_end", "new", "expansion", "contraction", "churn",
             "reactivation", "arr", "paying_customers", "arpa", "logo_churn_rate", "gross_mrr_churn_rate",
             "net_mrr_churn_rate", "quick_ratio", "ltv", "trials_started", "trials_converted", "trial_conversion_rate",
         ])
-        let rate = { (value: Double?) -> CSVWriter.Cell in .text(value.map { "\($0)" } ?? "") }
-        let amount = { (value: Int64?) -> CSVWriter.Cell in value.map(CSVWriter.Cell.number) ?? .text("") }
+        let rate = { (value: Double?) -> CSVWriter.Cell in value.map(CSVWriter.Cell.decimal) ?? .empty }
+        let amount = { (value: Int64?) -> CSVWriter.Cell in value.map(CSVWriter.Cell.number) ?? .empty }
         for period in report.intervals {
             let moves = period.movements
             csv.append([
@@ -106,7 +94,7 @@ struct AnalyticsRoutes: Sendable {
         return TextAnswer.csv(csv, filename: "revenue-\(report.currency).csv")
     }
 
-    private func report(_ request: Request) async throws -> RevenueReport {
+    @Sendable func report(_ request: Request) async throws -> RevenueReport {
         let query = request.uri.queryParameters
         guard let code = query.get("currency") else {
             throw HTTPOnlyError(.invalidQuery, "currency is required", field: "currency")
@@ -114,29 +102,34 @@ struct AnalyticsRoutes: Sendable {
         guard let currency = Currency(code), code.count == 3, code.allSatisfy(\.isLetter) else {
             throw HTTPOnlyError(.invalidQuery, "currency: expected an ISO 4217 code such as EUR", field: "currency")
         }
-        let intervalText = query.get("interval") ?? "month"
-        guard let interval = RevenueSeries.Interval(rawValue: intervalText) else {
-            throw HTTPOnlyError(.invalidQuery, "interval: expected day, week or month", field: "interval")
-        }
-        let (from, to) = try QueryDate.range(request, now: clock.now())
+        let (from, to, interval) = try AnalyticsQuery.intervals(request, now: clock.now())
         let edges = RevenueSeries.boundaries(from: from, to: to, interval: interval)
-        guard edges.count - 1 <= Self.maximumIntervals else {
-            throw HTTPOnlyError(
-                .invalidQuery, "from: at most \(Self.maximumIntervals) intervals in one answer", field: "from")
-        }
-        let movements = try await store.revenueMovements(from: .distantPast, to: to)
-            .filter { $0.movement.currency == currency }
-            .map {
-                RevenueSeries.Movement(
-                    subject: $0.subject, kind: $0.movement.kind, amount: $0.movement.amount,
-                    mrrAfter: $0.movement.mrrAfter, at: $0.at)
-            }
-        let trials = try await store.trials(currency: currency, from: edges.first ?? from, to: to).map {
-            RevenueSeries.Trial(startedAt: $0.startedAt, endedAt: $0.endedAt, converted: $0.converted)
-        }
+        // The last interval is whole, even when `to` falls inside it.
+        let end = edges.last ?? to
+        let days = try await store.revenueDays(currency: currency, before: end)
+        let trials = try await store.trialDays(currency: currency, before: end)
         return RevenueReport(
             currency: currency.code, interval: interval.rawValue,
-            intervals: RevenueSeries.compute(movements, trials: trials, from: from, to: to, interval: interval)
+            intervals: RevenueSeries.compute(days: days, trials: trials, from: from, to: to, interval: interval)
                 .map(IntervalFigures.init))
+    }
+}
+
+extension RouterGroup where Context == AuthenticatedContext {
+    /// `GET /v1/analytics/<name>`: JSON, or CSV when the caller accepts `text/csv` and not JSON;
+    /// and `GET /v1/analytics/<name>.csv`: CSV.
+    @discardableResult
+    func analytics<Report: ResponseEncodable>(
+        _ name: String, report: @escaping @Sendable (Request) async throws -> Report,
+        csv: @escaping @Sendable (Report) -> Response
+    ) -> Self {
+        get("analytics/\(name)") { request, context -> Response in
+            let accept = request.headers[.accept] ?? ""
+            if accept.contains("text/csv"), !accept.contains("application/json") {
+                return csv(try await report(request))
+            }
+            return try await report(request).response(from: request, context: context)
+        }
+        .get("analytics/\(name).csv") { request, _ in csv(try await report(request)) }
     }
 }

@@ -333,6 +333,9 @@ func buildRouter(
     EventRoutes(service: service).register(on: v1)
     APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
     AnalyticsRoutes(store: dependencies.store, clock: dependencies.clock).register(on: v1)
+    ProductAnalyticsRoutes(store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock)
+        .register(on: v1)
+    TrackRoutes(store: dependencies.store, clock: dependencies.clock).register(on: v1)
     WebhookRoutes(
         store: dependencies.store, box: dependencies.secretBox, policy: dependencies.webhooks.policy,
         clock: dependencies.clock

@@ -135,8 +135,11 @@ public protocol BillingStore: Sendable {
     /// once, as a `new` movement per customer and currency at the start of its current period:
     /// only their present state is known. Does nothing once any movement exists. How many it wrote.
     func backfillRevenueMovements(mrr: @Sendable ([Subscription]) -> [Currency: Int64]) async throws -> Int
-    /// Trials in `currency` that started or ended in [from, to).
-    func trials(currency: Currency, from: Date, to: Date) async throws -> [TrialRecord]
+    /// The daily rollup of the movements in `currency` on the UTC days before `before`: per day
+    /// and kind, their total and count (written with each movement).
+    func revenueDays(currency: Currency, before: Date) async throws -> [RevenueSeries.DayTotal]
+    /// The daily rollup of the trials in `currency` before `before`: started, ended, converted.
+    func trialDays(currency: Currency, before: Date) async throws -> [RevenueSeries.TrialDay]
     /// Charges not on an invoice yet, oldest first.
     func pendingInvoiceItems(subject: String) async throws -> [InvoiceItemRecord]
     /// Stores the invoice and marks the claimed charges as on it, unless one was issued for the

@@ -41,7 +41,8 @@ public protocol LeaseStore: Sendable {
     /// Decides and applies one consume inside the database, serialized per customer (see
     /// `SQLStore.consumeSerialized`).
     func consumeSerialized<Decision: Sendable>(
-        customerId: String, keys: [CounterKey], delta: CounterDelta, claim: IdempotencyClaim, at date: Date,
+        customerId: String, keys: [CounterKey], delta: CounterDelta, fact: UsageFact, claim: IdempotencyClaim,
+        at date: Date,
         decide: @escaping @Sendable ([CounterKey: Int64]) throws -> (Decision, response: String?)
     ) async throws -> SerializedConsume<Decision>
 }

@@ -92,15 +92,18 @@ public struct IdempotencyRecord: Sendable, Hashable {
     }
 }
 
-/// One caller's change within a group commit: counter deltas and, for a mutating call, the
-/// idempotency record that makes it happen once.
+/// One caller's change within a group commit: counter deltas, for a mutating call the
+/// idempotency record that makes it happen once, and for a consume (allowed or refused) what it
+/// adds to the usage analytics.
 public struct UsageEntry: Sendable {
     public var deltas: [CounterDelta]
     public var record: IdempotencyRecord?
+    public var fact: UsageFact?
 
-    public init(deltas: [CounterDelta], record: IdempotencyRecord?) {
+    public init(deltas: [CounterDelta], record: IdempotencyRecord?, fact: UsageFact? = nil) {
         self.deltas = deltas
         self.record = record
+        self.fact = fact
     }
 }
 

@@ -75,18 +75,20 @@ import Testing
 }
 
 @Suite struct CSVWriterTests {
-    @Test func quotesSeparatorsAndNeutralisesFormulasInTextOnly() {
+    @Test func quotesSeparatorsAndNeutralisesFormulasInTextOnlyNotInNumbers() {
         var csv = CSVWriter(header: ["a", "b", "c"])
         csv.append([.text("=HYPERLINK(\"http://evil\",\"x\")"), .number(-5), .text("plain")])
         csv.append([.text("+1"), .text("-2"), .text("@cmd")])
         csv.append([.text("\tTAB"), .text("\rCR"), .text("line\nbreak")])
         csv.append([.text("a,b"), .text("say \"hi\""), .text("")])
+        csv.append([.decimal(-0.25), .decimal(0.5), .empty])
         let expected = [
             "a,b,c",
             #""'=HYPERLINK(""http://evil"",""x"")",-5,plain"#,
             "'+1,'-2,'@cmd",
             "'\tTAB,\"'\rCR\",\"line\nbreak\"",
             #""a,b","say ""hi""","#,
+            "-0.25,0.5,",
         ]
         #expect(csv.text == expected.map { $0 + "\r\n" }.joined())
     }

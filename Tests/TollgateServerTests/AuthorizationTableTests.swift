@@ -113,6 +113,17 @@ import TollgateStorage
         "POST /v1/api-keys/{id}/rotate": .key(.admin),
         "GET /v1/analytics/revenue": .key(.admin),
         "GET /v1/analytics/revenue.csv": .key(.admin),
+        "GET /v1/analytics/customers": .key(.admin),
+        "GET /v1/analytics/customers.csv": .key(.admin),
+        "GET /v1/analytics/usage": .key(.admin),
+        "GET /v1/analytics/usage.csv": .key(.admin),
+        "GET /v1/analytics/activity": .key(.admin),
+        "GET /v1/analytics/activity.csv": .key(.admin),
+        "GET /v1/analytics/adoption": .key(.admin),
+        "GET /v1/analytics/adoption.csv": .key(.admin),
+        "GET /v1/analytics/retention": .key(.admin),
+        "GET /v1/analytics/retention.csv": .key(.admin),
+        "POST /v1/track": .key(.usageWrite),
         "POST /v1/webhook-endpoints": .key(.admin),
         "GET /v1/webhook-endpoints": .key(.admin),
         "GET /v1/webhook-endpoints/{id}": .key(.admin),
@@ -179,9 +190,17 @@ import TollgateStorage
                     #expect(
                         lacking.status == .forbidden && "\(lacking.json)".contains(scope.rawValue),
                         "\(route) with every scope but \(scope.rawValue): \(lacking.status)")
-                    let holding = try await client.call(
-                        method, path, key: try await app.key(scopes: [scope]), json: "{}")
-                    #expect(!Self.denied.contains(holding.status), "\(route) with \(scope.rawValue): \(holding.json)")
+                    let holder = try await app.key(scopes: [scope])
+                    if path.hasSuffix(".csv") {
+                        // A download: CSV when allowed, not JSON.
+                        let holding = try await client.send(
+                            uri: path, method: method, headers: [.authorization: "Bearer \(holder)"])
+                        #expect(!Self.denied.contains(holding.status), "\(route) with \(scope.rawValue)")
+                    } else {
+                        let holding = try await client.call(method, path, key: holder, json: "{}")
+                        #expect(
+                            !Self.denied.contains(holding.status), "\(route) with \(scope.rawValue): \(holding.json)")
+                    }
                     #expect(try await client.call(method, path, key: user.access, json: "{}").status == .unauthorized)
                 case .user, .workspace:
                     #expect(anonymous.status == .unauthorized, "\(route) without a token")

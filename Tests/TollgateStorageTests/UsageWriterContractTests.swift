@@ -56,6 +56,20 @@ import TollgateStorage
             key: key, period: key.periodStartMillis == 0 ? "lifetime" : "monthly", periodEndMillis: nil, delta: amount)
     }
 
+    static func fact(_ units: Int64, refusal: DenialReason? = nil) -> UsageFact {
+        UsageFact(
+            customerId: "c1", feature: "searches", planId: "pro", units: units, refusal: refusal,
+            upgradeTier: refusal == nil ? nil : "business")
+    }
+
+    /// The usage rollup of the commits' day, per outcome: units and events.
+    static func rollup(_ store: SQLStore) async throws -> [String: [Int64]] {
+        Dictionary(
+            uniqueKeysWithValues: try await store.usageTotals(from: at, to: at.addingTimeInterval(86_400)).map {
+                ($0.outcome, [$0.units, $0.events])
+            })
+    }
+
     static func record(_ key: String) -> IdempotencyRecord {
         IdempotencyRecord(scope: "consume:c1", key: key, fingerprint: "f", response: "r-\(key)", createdAt: at)
     }
@@ -73,14 +87,25 @@ import TollgateStorage
                     entries: [
                         UsageEntry(
                             deltas: [Self.delta(Self.searches, 2), Self.delta(Self.notes, 1)],
-                            record: Self.record("a")),
+                            record: Self.record("a"), fact: Self.fact(2)),
                         // "a" again in the batch, then "old", stored before: neither applies.
-                        UsageEntry(deltas: [Self.delta(Self.searches, 5)], record: Self.record("a")),
-                        UsageEntry(deltas: [Self.delta(Self.searches, 7)], record: Self.record("old")),
-                        UsageEntry(deltas: [Self.delta(Self.searches, 3)], record: nil),
+                        UsageEntry(
+                            deltas: [Self.delta(Self.searches, 5)], record: Self.record("a"), fact: Self.fact(5)),
+                        UsageEntry(
+                            deltas: [Self.delta(Self.searches, 7)], record: Self.record("old"), fact: Self.fact(7)),
+                        UsageEntry(deltas: [Self.delta(Self.searches, 3)], record: nil, fact: Self.fact(3)),
                         UsageEntry(deltas: [Self.delta(Self.notes, -1)], record: Self.record("b")),
+                        // Refusals: facts alone, no counter, no record.
+                        UsageEntry(deltas: [], record: nil, fact: Self.fact(0, refusal: .userQuotaExhausted)),
+                        UsageEntry(deltas: [], record: nil, fact: Self.fact(0, refusal: .userQuotaExhausted)),
                     ], at: Self.at))
-            #expect(applied == [true, false, false, true, true])
+            #expect(applied == [true, false, false, true, true, true, true])
+            #expect(
+                try await Self.rollup(store) == ["allowed": [2 + 3, 2], "USER_QUOTA_EXHAUSTED": [0, 2]],
+                "the applied entries' facts only, summed per outcome")
+            let prompts = try await store.usageTotals(from: Self.at, to: Self.at.addingTimeInterval(86_400))
+                .filter { $0.upgradeTier != nil }
+            #expect(prompts.map(\.upgradeTier) == ["business"] && prompts.first?.firstUpgradePromptAt == Self.at)
             #expect(try await store.counterValue(Self.searches) == 1 + 2 + 3)
             #expect(try await store.counterValue(Self.notes) == 0)
             #expect(try await store.idempotencyRecord(scope: "consume:c1", key: "a")?.response == "r-a")
@@ -96,7 +121,7 @@ import TollgateStorage
         try await writer.withStore(faults: faults) { (store: SQLStore) async throws -> Void in
             let batch = UsageBatch(
                 entries: [
-                    UsageEntry(deltas: [Self.delta(Self.searches, 4)], record: Self.record("k1")),
+                    UsageEntry(deltas: [Self.delta(Self.searches, 4)], record: Self.record("k1"), fact: Self.fact(4)),
                     UsageEntry(deltas: [Self.delta(Self.notes, 2)], record: Self.record("k2")),
                 ], at: Self.at)
             faults.arm(stage)
@@ -104,11 +129,13 @@ import TollgateStorage
             #expect(try await store.counterValue(Self.searches) == 0)
             #expect(try await store.counterValue(Self.notes) == 0)
             #expect(try await store.idempotencyRecord(scope: "consume:c1", key: "k1") == nil)
+            #expect(try await Self.rollup(store).isEmpty, "the rollup rolls back with the counters")
             // The writer's connection is usable again, and the retried batch applies once.
             #expect(try await store.commit(batch) == [true, true])
             #expect(try await store.commit(batch) == [false, false])
             #expect(try await store.counterValue(Self.searches) == 4)
             #expect(try await store.counterValue(Self.notes) == 2)
+            #expect(try await Self.rollup(store) == ["allowed": [4, 1]])
         }
     }
 }

@@ -1,0 +1,188 @@
+import Foundation
+import SQLKit
+import TollgateCore
+import TollgateStorage
+
+extension SQLStore {
+    static let millisPerDay: Int64 = 86_400_000
+
+    static func day(_ millis: Int64) -> Int64 { millis - ((millis % millisPerDay) + millisPerDay) % millisPerDay }
+
+    /// Appends the customer's state at `at` unless it is the latest one already; nil `status`
+    /// keeps the latest status (a plan changed by hand).
+    static func recordCustomerState(
+        _ db: any SQLDatabase, customerId: String, at millis: Int64, planId: String, status: CustomerStatus?
+    ) async throws {
+        let latest = try await db.raw(
+            """
+            SELECT plan_id, status FROM customer_states WHERE customer_id = \(bind: customerId)
+            ORDER BY at_ms DESC LIMIT 1
+            """
+        ).first()
+        let latestPlan = try latest?.decode(column: "plan_id", as: String.self)
+        let latestStatus = try latest.map { try $0.decode(column: "status", as: String.self) }
+        let newStatus = status?.rawValue ?? latestStatus ?? CustomerStatus.free.rawValue
+        guard latestPlan != planId || latestStatus != newStatus else { return }
+        try await db.raw(
+            """
+            INSERT INTO customer_states (customer_id, at_ms, plan_id, status)
+            VALUES (\(bind: customerId), \(bind: millis), \(bind: planId), \(bind: newStatus))
+            ON CONFLICT (customer_id, at_ms) DO UPDATE SET plan_id = excluded.plan_id, status = excluded.status
+            """
+        ).run()
+    }
+
+    public func track(_ events: [TrackedEvent], receivedAt: Date) async throws -> [Bool] {
+        try await provider.transaction { db in
+            let list = SQLList(Set(events.map(\.customerId)).map { SQLBind($0) })
+            let known = Set(
+                try await db.raw("SELECT id FROM customers WHERE id IN (\(list))").all().map {
+                    try $0.decode(column: "id", as: String.self)
+                })
+            if let missing = events.firstIndex(where: { !known.contains($0.customerId) }) {
+                throw DomainError(
+                    .customerNotFound, "no customer \(events[missing].customerId)", field: "events[\(missing)].customer"
+                )
+            }
+            var fresh: [Bool] = []
+            var activity: [ActivityKey: Int64] = [:]
+            for event in events {
+                let inserted =
+                    try await db.raw(
+                        """
+                        INSERT INTO tracked_events (customer_id, idempotency_key, name, at_ms, properties,
+                            received_at_ms)
+                        VALUES (\(bind: event.customerId), \(bind: event.idempotencyKey), \(bind: event.name),
+                            \(bind: Millis.from(event.at)), \(bind: event.properties), \(bind: Millis.from(receivedAt)))
+                        ON CONFLICT (customer_id, idempotency_key) DO NOTHING
+                        RETURNING customer_id
+                        """
+                    ).first() != nil
+                fresh.append(inserted)
+                if inserted {
+                    let key = ActivityKey(
+                        day: Self.day(Millis.from(event.at)), name: event.name, customerId: event.customerId)
+                    activity[key, default: 0] += 1
+                }
+            }
+            for (key, count) in activity {
+                try await db.raw(
+                    """
+                    INSERT INTO activity_daily (day_ms, name, customer_id, events)
+                    VALUES (\(bind: key.day), \(bind: key.name), \(bind: key.customerId), \(bind: count))
+                    ON CONFLICT (day_ms, name, customer_id)
+                    DO UPDATE SET events = activity_daily.events + excluded.events
+                    """
+                ).run()
+            }
+            return fresh
+        }
+    }
+
+    private struct ActivityKey: Hashable {
+        let day: Int64
+        let name: String
+        let customerId: String
+    }
+
+    public func usageTotals(from: Date, to: Date) async throws -> [UsageTotals] {
+        try await provider.read { db in
+            try await db.raw(
+                """
+                SELECT customer_id, feature, plan_id, outcome, CAST(SUM(units) AS BIGINT) AS units,
+                    CAST(SUM(events) AS BIGINT) AS events,
+                    MIN(prompt_at_ms) AS prompt_at_ms, MIN(upgrade_tier) AS upgrade_tier
+                FROM usage_daily
+                WHERE day_ms >= \(bind: Self.dayFloor(from)) AND day_ms < \(bind: Millis.from(to))
+                GROUP BY customer_id, feature, plan_id, outcome
+                """
+            ).all().map { row in
+                UsageTotals(
+                    customerId: try row.decode(column: "customer_id", as: String.self),
+                    feature: try row.decode(column: "feature", as: String.self),
+                    planId: try row.decode(column: "plan_id", as: String.self),
+                    outcome: try row.decode(column: "outcome", as: String.self),
+                    units: try row.decode(column: "units", as: Int64.self),
+                    events: try row.decode(column: "events", as: Int64.self),
+                    firstUpgradePromptAt: try row.decode(column: "prompt_at_ms", as: Int64?.self).map(Millis.date),
+                    upgradeTier: try row.decode(column: "upgrade_tier", as: String?.self))
+            }
+        }
+    }
+
+    public func activeDays(from: Date, to: Date) async throws -> [ActiveDay] {
+        let (start, end) = (Self.dayFloor(from), Millis.from(to))
+        return try await provider.read { db in
+            try await db.raw(
+                """
+                SELECT DISTINCT day_ms, customer_id FROM usage_daily
+                WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end)
+                UNION
+                SELECT DISTINCT day_ms, customer_id FROM activity_daily
+                WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end)
+                """
+            ).all().map { row in
+                ActiveDay(
+                    customerId: try row.decode(column: "customer_id", as: String.self),
+                    day: Millis.date(try row.decode(column: "day_ms", as: Int64.self)))
+            }
+        }
+    }
+
+    public func adoption(from: Date, to: Date) async throws -> [AdoptionCount] {
+        let (start, end) = (Self.dayFloor(from), Millis.from(to))
+        return try await provider.read { db in
+            try await db.raw(
+                """
+                SELECT 'feature' AS source, feature AS name, COUNT(DISTINCT customer_id) AS customers FROM usage_daily
+                WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end) AND outcome = 'allowed'
+                GROUP BY feature
+                UNION ALL
+                SELECT 'event' AS source, name, COUNT(DISTINCT customer_id) AS customers FROM activity_daily
+                WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end)
+                GROUP BY name
+                """
+            ).all().map { row in
+                AdoptionCount(
+                    name: try row.decode(column: "name", as: String.self),
+                    source: AdoptionCount.Source(rawValue: try row.decode(column: "source", as: String.self)) ?? .event,
+                    customers: Int(try row.decode(column: "customers", as: Int64.self)))
+            }
+        }
+    }
+
+    public func customerStates(before: Date) async throws -> [CustomerStateRecord] {
+        try await provider.read { db in
+            try await db.raw(
+                """
+                SELECT customer_id, at_ms, plan_id, status FROM customer_states
+                WHERE at_ms < \(bind: Millis.from(before))
+                ORDER BY customer_id, at_ms
+                """
+            ).all().map { row in
+                CustomerStateRecord(
+                    customerId: try row.decode(column: "customer_id", as: String.self),
+                    at: Millis.date(try row.decode(column: "at_ms", as: Int64.self)),
+                    planId: try row.decode(column: "plan_id", as: String.self),
+                    status: CustomerStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .free)
+            }
+        }
+    }
+
+    public func signUps(before: Date) async throws -> [(customerId: String, at: Date)] {
+        try await provider.read { db in
+            try await db.raw(
+                "SELECT id, created_at_ms FROM customers WHERE created_at_ms < \(bind: Millis.from(before))"
+            )
+            .all().map { row in
+                (
+                    customerId: try row.decode(column: "id", as: String.self),
+                    at: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self))
+                )
+            }
+        }
+    }
+
+    /// The start of the UTC day containing `date`, in milliseconds.
+    static func dayFloor(_ date: Date) -> Int64 { day(Millis.from(date)) }
+}
