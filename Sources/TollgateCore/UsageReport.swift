@@ -68,17 +68,76 @@ public enum UsageReport {
         DenialReason.userQuotaExhausted.rawValue, DenialReason.workspaceQuotaExhausted.rawValue,
     ]
 
-    /// Rows sorted by feature, then plan ladder order. `ladder` ranks plans (lower first);
-    /// `changes` are plan changes of the customers (any order, any time).
+    /// What the rollup says of one feature under one plan in the window, before conversion.
+    public struct Figures: Sendable, Hashable {
+        public let feature: String
+        public let planId: String
+        public let activeCustomers: Int
+        public let totalUsage: Int64
+        public let medianPerCustomer: Int64?
+        public let p90PerCustomer: Int64?
+        public let customersAtLimit: Int
+        /// Customers with any consume, allowed or refused.
+        public let customersSeen: Int
+        public let refusals: [String: Int64]
+
+        public init(
+            feature: String, planId: String, activeCustomers: Int, totalUsage: Int64, medianPerCustomer: Int64?,
+            p90PerCustomer: Int64?, customersAtLimit: Int, customersSeen: Int, refusals: [String: Int64]
+        ) {
+            self.feature = feature
+            self.planId = planId
+            self.activeCustomers = activeCustomers
+            self.totalUsage = totalUsage
+            self.medianPerCustomer = medianPerCustomer
+            self.p90PerCustomer = p90PerCustomer
+            self.customersAtLimit = customersAtLimit
+            self.customersSeen = customersSeen
+            self.refusals = refusals
+        }
+    }
+
+    /// A customer's first refusal naming a plan to upgrade to, for a feature under a plan.
+    public struct Prompt: Sendable, Hashable {
+        public let customerId: String
+        public let feature: String
+        public let planId: String
+        public let at: Date
+
+        public init(customerId: String, feature: String, planId: String, at: Date) {
+            self.customerId = customerId
+            self.feature = feature
+            self.planId = planId
+            self.at = at
+        }
+    }
+
+    /// The report from per-customer totals (any order): `figures`, then `rows`. The database
+    /// computes the same figures in SQL (`AnalyticsStore.usageFigures`); this is their reference.
     public static func compute(_ totals: [Totals], changes: [PlanChange], ladder: [String: Int]) -> [Row] {
-        let history = Dictionary(grouping: changes, by: \.customerId).mapValues { $0.sorted { $0.at < $1.at } }
-        let groups = Dictionary(grouping: totals) { GroupKey(feature: $0.feature, planId: $0.planId) }
-        let rows = groups.map { key, rows -> Row in
+        let prompts = Dictionary(grouping: totals.filter { $0.firstUpgradePromptAt != nil }) {
+            PromptKey(customerId: $0.customerId, feature: $0.feature, planId: $0.planId)
+        }.map { key, rows in
+            Prompt(
+                customerId: key.customerId, feature: key.feature, planId: key.planId,
+                at: rows.compactMap(\.firstUpgradePromptAt).min()!)
+        }
+        return self.rows(figures(totals), prompts: prompts, changes: changes, ladder: ladder)
+    }
+
+    private struct PromptKey: Hashable {
+        let customerId: String
+        let feature: String
+        let planId: String
+    }
+
+    /// Per feature and plan, what per-customer totals add up to.
+    public static func figures(_ totals: [Totals]) -> [Figures] {
+        Dictionary(grouping: totals) { GroupKey(feature: $0.feature, planId: $0.planId) }.map { key, rows in
             var perCustomer: [String: Int64] = [:]
             var seen = Set<String>()
             var atLimit = Set<String>()
             var refusals: [String: Int64] = [:]
-            var prompts: [String: Date] = [:]
             for row in rows {
                 seen.insert(row.customerId)
                 if row.outcome == "allowed" {
@@ -87,21 +146,36 @@ public enum UsageReport {
                     refusals[row.outcome, default: 0] += row.events
                     if limitReasons.contains(row.outcome) { atLimit.insert(row.customerId) }
                 }
-                if let prompt = row.firstUpgradePromptAt {
-                    prompts[row.customerId] = min(prompts[row.customerId] ?? prompt, prompt)
-                }
             }
             let usage = perCustomer.values.filter { $0 > 0 }.sorted()
-            let upgraded = prompts.count { customer, prompt in
-                upgradedAfter(prompt, from: key.planId, history: history[customer] ?? [], ladder: ladder)
+            return Figures(
+                feature: key.feature, planId: key.planId, activeCustomers: usage.count, totalUsage: usage.reduce(0, +),
+                medianPerCustomer: percentile(usage, 50), p90PerCustomer: percentile(usage, 90),
+                customersAtLimit: atLimit.count, customersSeen: seen.count, refusals: refusals)
+        }
+    }
+
+    /// The report's rows, sorted by feature then plan ladder order: the figures with the
+    /// limit-to-upgrade conversion of each feature and plan's prompts. `ladder` ranks plans
+    /// (lower first); `changes` are plan changes of the prompted customers (any order, any time).
+    public static func rows(
+        _ figures: [Figures], prompts: [Prompt], changes: [PlanChange], ladder: [String: Int]
+    ) -> [Row] {
+        let history = Dictionary(grouping: changes, by: \.customerId).mapValues { $0.sorted { $0.at < $1.at } }
+        let promptsByGroup = Dictionary(grouping: prompts) { GroupKey(feature: $0.feature, planId: $0.planId) }
+        let rows = figures.map { figures -> Row in
+            let prompted = promptsByGroup[GroupKey(feature: figures.feature, planId: figures.planId)] ?? []
+            let upgraded = prompted.count { prompt in
+                upgradedAfter(prompt.at, from: prompt.planId, history: history[prompt.customerId] ?? [], ladder: ladder)
             }
             return Row(
-                feature: key.feature, planId: key.planId, activeCustomers: usage.count,
-                totalUsage: usage.reduce(0, +), medianPerCustomer: percentile(usage, 50),
-                p90PerCustomer: percentile(usage, 90), customersAtLimit: atLimit.count,
-                limitHitRate: seen.isEmpty ? nil : Double(atLimit.count) / Double(seen.count),
-                refusals: refusals, upgradePrompts: prompts.count, upgradedAfterPrompt: upgraded,
-                limitToUpgradeRate: prompts.isEmpty ? nil : Double(upgraded) / Double(prompts.count))
+                feature: figures.feature, planId: figures.planId, activeCustomers: figures.activeCustomers,
+                totalUsage: figures.totalUsage, medianPerCustomer: figures.medianPerCustomer,
+                p90PerCustomer: figures.p90PerCustomer, customersAtLimit: figures.customersAtLimit,
+                limitHitRate: figures.customersSeen == 0
+                    ? nil : Double(figures.customersAtLimit) / Double(figures.customersSeen),
+                refusals: figures.refusals, upgradePrompts: prompted.count, upgradedAfterPrompt: upgraded,
+                limitToUpgradeRate: prompted.isEmpty ? nil : Double(upgraded) / Double(prompted.count))
         }
         return rows.sorted {
             ($0.feature, ladder[$0.planId] ?? Int.max, $0.planId) < (

@@ -110,6 +110,121 @@ extension SQLStore {
         }
     }
 
+    public func usageFigures(from: Date, to: Date) async throws -> [UsageReport.Figures] {
+        let (start, end) = (Self.dayFloor(from), Millis.from(to))
+        let limits = SQLList(
+            [DenialReason.userQuotaExhausted, .workspaceQuotaExhausted].map { SQLLiteral.string($0.rawValue) })
+        return try await provider.read { db in
+            // Nearest rank: the p-th percentile of n sorted totals is the one at position ⌈p·n/100⌉.
+            let usage = try await db.raw(
+                """
+                WITH per_customer AS (
+                    SELECT feature, plan_id, customer_id, CAST(SUM(units) AS BIGINT) AS total FROM usage_daily
+                    WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end) AND outcome = 'allowed'
+                    GROUP BY feature, plan_id, customer_id HAVING SUM(units) > 0
+                ), ranked AS (
+                    SELECT feature, plan_id, total,
+                        ROW_NUMBER() OVER (PARTITION BY feature, plan_id ORDER BY total) AS position,
+                        COUNT(*) OVER (PARTITION BY feature, plan_id) AS customers
+                    FROM per_customer
+                )
+                SELECT feature, plan_id, MAX(customers) AS customers, CAST(SUM(total) AS BIGINT) AS total,
+                    MIN(CASE WHEN position >= (customers * 50 + 99) / 100 THEN total END) AS median,
+                    MIN(CASE WHEN position >= (customers * 90 + 99) / 100 THEN total END) AS p90
+                FROM ranked GROUP BY feature, plan_id
+                """
+            ).all()
+            let seen = try await db.raw(
+                """
+                SELECT feature, plan_id, COUNT(DISTINCT customer_id) AS seen,
+                    COUNT(DISTINCT CASE WHEN outcome IN (\(limits)) THEN customer_id END) AS at_limit
+                FROM usage_daily WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end)
+                GROUP BY feature, plan_id
+                """
+            ).all()
+            let refused = try await db.raw(
+                """
+                SELECT feature, plan_id, outcome, CAST(SUM(events) AS BIGINT) AS events FROM usage_daily
+                WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end) AND outcome <> 'allowed'
+                GROUP BY feature, plan_id, outcome
+                """
+            ).all()
+            struct Group: Hashable {
+                let feature: String
+                let plan: String
+            }
+            func group(_ row: any SQLRow) throws -> Group {
+                Group(
+                    feature: try row.decode(column: "feature", as: String.self),
+                    plan: try row.decode(column: "plan_id", as: String.self))
+            }
+            var used: [Group: (Int, Int64, Int64?, Int64?)] = [:]
+            for row in usage {
+                used[try group(row)] = (
+                    Int(try row.decode(column: "customers", as: Int64.self)),
+                    try row.decode(column: "total", as: Int64.self),
+                    try row.decode(column: "median", as: Int64?.self), try row.decode(column: "p90", as: Int64?.self)
+                )
+            }
+            var refusals: [Group: [String: Int64]] = [:]
+            for row in refused {
+                refusals[try group(row), default: [:]][try row.decode(column: "outcome", as: String.self)] =
+                    try row.decode(column: "events", as: Int64.self)
+            }
+            return try seen.map { row in
+                let key = try group(row)
+                let (active, total, median, p90) = used[key] ?? (0, 0, nil, nil)
+                return UsageReport.Figures(
+                    feature: key.feature, planId: key.plan, activeCustomers: active, totalUsage: total,
+                    medianPerCustomer: median, p90PerCustomer: p90,
+                    customersAtLimit: Int(try row.decode(column: "at_limit", as: Int64.self)),
+                    customersSeen: Int(try row.decode(column: "seen", as: Int64.self)), refusals: refusals[key] ?? [:])
+            }
+        }
+    }
+
+    public func upgradePrompts(from: Date, to: Date) async throws -> [UsageReport.Prompt] {
+        try await provider.read { db in
+            try await db.raw(
+                """
+                SELECT customer_id, feature, plan_id, MIN(prompt_at_ms) AS prompt_at_ms FROM usage_daily
+                WHERE day_ms >= \(bind: Self.dayFloor(from)) AND day_ms < \(bind: Millis.from(to))
+                    AND prompt_at_ms IS NOT NULL
+                GROUP BY customer_id, feature, plan_id
+                """
+            ).all().map { row in
+                UsageReport.Prompt(
+                    customerId: try row.decode(column: "customer_id", as: String.self),
+                    feature: try row.decode(column: "feature", as: String.self),
+                    planId: try row.decode(column: "plan_id", as: String.self),
+                    at: Millis.date(try row.decode(column: "prompt_at_ms", as: Int64.self)))
+            }
+        }
+    }
+
+    public func statesOfPromptedCustomers(from: Date, to: Date, before: Date) async throws -> [CustomerStateRecord] {
+        try await provider.read { db in
+            try await db.raw(
+                """
+                SELECT customer_id, at_ms, plan_id, status FROM customer_states
+                WHERE at_ms < \(bind: Millis.from(before)) AND customer_id IN (
+                    SELECT customer_id FROM usage_daily
+                    WHERE day_ms >= \(bind: Self.dayFloor(from)) AND day_ms < \(bind: Millis.from(to))
+                        AND prompt_at_ms IS NOT NULL)
+                ORDER BY customer_id, at_ms
+                """
+            ).all().map(Self.decodeState)
+        }
+    }
+
+    static func decodeState(_ row: any SQLRow) throws -> CustomerStateRecord {
+        CustomerStateRecord(
+            customerId: try row.decode(column: "customer_id", as: String.self),
+            at: Millis.date(try row.decode(column: "at_ms", as: Int64.self)),
+            planId: try row.decode(column: "plan_id", as: String.self),
+            status: CustomerStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .free)
+    }
+
     public func activeDays(from: Date, to: Date) async throws -> [ActiveDay] {
         let (start, end) = (Self.dayFloor(from), Millis.from(to))
         return try await provider.read { db in
@@ -159,13 +274,7 @@ extension SQLStore {
                 WHERE at_ms < \(bind: Millis.from(before))
                 ORDER BY customer_id, at_ms
                 """
-            ).all().map { row in
-                CustomerStateRecord(
-                    customerId: try row.decode(column: "customer_id", as: String.self),
-                    at: Millis.date(try row.decode(column: "at_ms", as: Int64.self)),
-                    planId: try row.decode(column: "plan_id", as: String.self),
-                    status: CustomerStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .free)
-            }
+            ).all().map(Self.decodeState)
         }
     }
 

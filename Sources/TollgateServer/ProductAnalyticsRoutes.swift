@@ -110,15 +110,13 @@ struct ProductAnalyticsRoutes: Sendable {
 
     @Sendable func usage(_ request: Request) async throws -> UsageAnswer {
         let (from, to) = try AnalyticsQuery.window(request, now: clock.now())
-        let totals = try await store.usageTotals(from: from, to: to).map {
-            UsageReport.Totals(
-                customerId: $0.customerId, feature: $0.feature, planId: $0.planId, outcome: $0.outcome,
-                units: $0.units, events: $0.events, firstUpgradePromptAt: $0.firstUpgradePromptAt)
-        }
+        let figures = try await store.usageFigures(from: from, to: to)
+        let prompts = try await store.upgradePrompts(from: from, to: to)
         // Upgrades up to 14 days after the window's last prompt still count.
-        let changes = try await store.customerStates(before: to.addingTimeInterval(UsageReport.conversionWindow + 1))
-            .map { UsageReport.PlanChange(customerId: $0.customerId, at: $0.at, planId: $0.planId) }
-        let rows = UsageReport.compute(totals, changes: changes, ladder: ladderRanks)
+        let changes = try await store.statesOfPromptedCustomers(
+            from: from, to: to, before: to.addingTimeInterval(UsageReport.conversionWindow + 1)
+        ).map { UsageReport.PlanChange(customerId: $0.customerId, at: $0.at, planId: $0.planId) }
+        let rows = UsageReport.rows(figures, prompts: prompts, changes: changes, ladder: ladderRanks)
         return UsageAnswer(
             from: from, to: to,
             features: rows.map { row in

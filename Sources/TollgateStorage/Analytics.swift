@@ -124,6 +124,13 @@ public protocol AnalyticsStore: Sendable {
     /// The usage rollup over the UTC days in [from, to), summed per customer, feature, plan and
     /// outcome.
     func usageTotals(from: Date, to: Date) async throws -> [UsageTotals]
+    /// The usage report's figures per feature and plan over the UTC days in [from, to), computed
+    /// by the database from the rollup (`UsageReport.figures` is their reference).
+    func usageFigures(from: Date, to: Date) async throws -> [UsageReport.Figures]
+    /// Each customer's first refusal naming a plan to upgrade to, per feature and plan, in the window.
+    func upgradePrompts(from: Date, to: Date) async throws -> [UsageReport.Prompt]
+    /// The states, before `before`, of the customers prompted to upgrade in [from, to).
+    func statesOfPromptedCustomers(from: Date, to: Date, before: Date) async throws -> [CustomerStateRecord]
     /// Distinct (customer, UTC day) pairs with any consume or tracked event in [from, to).
     func activeDays(from: Date, to: Date) async throws -> [ActiveDay]
     /// Distinct customers per feature (consumes allowed) and per tracked event name in [from, to).
