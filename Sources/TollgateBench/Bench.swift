@@ -15,8 +15,11 @@ public struct Bench: Sendable {
         public var postgresURL: String?
         public var executable: String
         public var counterMemoryCount = 1_000_000
-        /// Which parts to run: meter, memory, http, redis (all by default).
-        public var parts: Set<String> = ["meter", "memory", "http", "redis", "cluster"]
+        /// Which parts to run: meter, memory, http, redis, cluster, analytics (all by default).
+        public var parts: Set<String> = ["meter", "memory", "http", "redis", "cluster", "analytics"]
+        /// The analytics figures' size (issue 13: 100,000 customers, 10,000,000 usage events).
+        public var analyticsCustomers = 100_000
+        public var analyticsEvents = 10_000_000
         /// Overrides the key counts of the in-process figures.
         public var keyCounts: [Int]?
         public var taskCounts: [Int] = [1, 8, 64]
@@ -85,6 +88,23 @@ public struct Bench: Sendable {
             }
         } else {
             report.notes.append("wrk is not installed: no HTTP figures (apt-get install wrk).")
+        }
+        if options.parts.contains("analytics") {
+            let (customers, events) =
+                options.quick ? (2000, 50_000) : (options.analyticsCustomers, options.analyticsEvents)
+            for (name, location) in locations {
+                logger.info("analytics at size on \(name)")
+                let rows = try await AnalyticsBench.withScratch(
+                    location == locations[0].1 ? .sqlite(directory: directory + "/analytics") : location
+                ) { store in
+                    try await AnalyticsBench(
+                        store: store, customers: customers, events: events, repetitions: options.quick ? 3 : 15,
+                        logger: logger
+                    ).run()
+                }
+                report.analytics.append((name, rows))
+            }
+            report.analyticsSize = (customers, events)
         }
         if !options.parts.contains("redis") {
         } else if RedisBench.available {

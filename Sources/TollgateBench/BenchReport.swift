@@ -12,6 +12,8 @@ struct BenchReport {
     var cluster: [ClusterBench.Row] = []
     var notes: [String] = []
     var disk: DiskProbe.Result?
+    var analytics: [(String, [AnalyticsBench.Row])] = []
+    var analyticsSize: (customers: Int, events: Int)?
 
     func markdown() -> String {
         let date = ISO8601DateFormatter().string(from: Date())
@@ -40,6 +42,7 @@ struct BenchReport {
         out += clusterSection()
         out += httpSection()
         out += redisSection()
+        out += analyticsSection()
         out += targetsSection()
         for note in notes { out += "- \(note)\n" }
         return out + "\n"
@@ -164,8 +167,33 @@ struct BenchReport {
         return out + "\n"
     }
 
+    private func analyticsSection() -> String {
+        guard let size = analyticsSize, !analytics.isEmpty else { return "" }
+        var out = "### Analytics at size: from the rollups against a plain aggregation of the raw rows\n\n"
+        out +=
+            """
+            \(format(Double(size.customers))) customers, two years of subscription history, \
+            \(format(Double(size.events))) usage events. The answer's own computation, without HTTP; milliseconds \
+            per answer (median and slowest); *same* says both gave the same answer.\n\n
+            """
+        out += "| database | answer | raw rows | from the rollups | slowest | plain aggregation | slowest | "
+        out += "plain ÷ rollups | same |\n"
+        out += "|---|---|---:|---:|---:|---:|---:|---:|---|\n"
+        for (database, rows) in analytics {
+            for row in rows {
+                out +=
+                    """
+                    | \(database) | \(row.answer) | \(format(Double(row.rawRows))) | \(format(row.rollup.p50)) ms | \
+                    \(format(row.rollup.max)) ms | \(format(row.baseline.p50)) ms | \(format(row.baseline.max)) ms | \
+                    \(ratio(row.baseline.p50, row.rollup.p50)) | \(row.same ? "yes" : "**no**") |\n
+                    """
+            }
+        }
+        return out + "\n"
+    }
+
     private func targetsSection() -> String {
-        var out = "### Targets (issue 6)\n\n"
+        var out = "### Targets (issues 6 and 13)\n\n"
         func mark(_ met: Bool?) -> String { met.map { $0 ? "met" : "**not met**" } ?? "not measured" }
         let sqlite = meter.first { $0.0 == "SQLite" }?.1 ?? []
         for (keys, target) in [(1000, 1_000_000.0), (100_000, 250_000.0)] {
@@ -206,6 +234,15 @@ struct BenchReport {
         }
         if let bytes = bytesPerCounter {
             out += "- ≤ 200 bytes per live counter: \(format(bytes)) — \(mark(bytes <= 200))\n"
+        }
+        for (database, rows) in analytics {
+            for row in rows {
+                out +=
+                    """
+                    - issue 13: \(row.answer) under 200 ms (\(database), median): \(format(row.rollup.p50)) ms — \
+                    \(mark(row.rollup.p50 < 200 && row.same))\n
+                    """
+            }
         }
         return out
     }

@@ -66,8 +66,6 @@ public final class SubscriptionService: Sendable {
         return subscription
     }
 
-    /// Moves every subscription whose deadline has passed; returns how many changed.
-    @discardableResult
     /// Tells `subscription.trial_will_end` for every trial ending within its plan's reminder days
     /// (catalog `trial.reminderDays`, default 3).
     func remindTrialsEnding(now: Date) async throws {
@@ -84,6 +82,8 @@ public final class SubscriptionService: Sendable {
         try await store.recordEvents(reminders)
     }
 
+    /// Moves every subscription whose deadline has passed; returns how many changed.
+    @discardableResult
     public func tick() async throws -> Int {
         let now = clock.now()
         try await remindTrialsEnding(now: now)

@@ -28,19 +28,6 @@ public enum UsageReport {
         }
     }
 
-    /// A customer's plan from `at` on.
-    public struct PlanChange: Sendable, Hashable {
-        public let customerId: String
-        public let at: Date
-        public let planId: String
-
-        public init(customerId: String, at: Date, planId: String) {
-            self.customerId = customerId
-            self.at = at
-            self.planId = planId
-        }
-    }
-
     public struct Row: Sendable, Hashable {
         public let feature: String
         public let planId: String
@@ -112,9 +99,41 @@ public enum UsageReport {
         }
     }
 
+    /// A feature and plan's upgrade prompts in the window, and how many of those customers moved
+    /// to a higher plan within 14 days of their first.
+    public struct Conversion: Sendable, Hashable {
+        public let feature: String
+        public let planId: String
+        public let prompts: Int
+        public let upgraded: Int
+
+        public init(feature: String, planId: String, prompts: Int, upgraded: Int) {
+            self.feature = feature
+            self.planId = planId
+            self.prompts = prompts
+            self.upgraded = upgraded
+        }
+    }
+
+    /// The conversions of `prompts`, from the prompted customers' plan history (any order).
+    /// The database computes the same in SQL (`AnalyticsStore.upgradeConversions`).
+    public static func conversions(
+        _ prompts: [Prompt], changes: [CustomerSeries.State], ladder: [String: Int]
+    ) -> [Conversion] {
+        let history = Dictionary(grouping: changes, by: \.customerId)
+        return Dictionary(grouping: prompts) { GroupKey(feature: $0.feature, planId: $0.planId) }.map { key, prompted in
+            Conversion(
+                feature: key.feature, planId: key.planId, prompts: prompted.count,
+                upgraded: prompted.count { prompt in
+                    upgradedAfter(
+                        prompt.at, from: prompt.planId, history: history[prompt.customerId] ?? [], ladder: ladder)
+                })
+        }
+    }
+
     /// The report from per-customer totals (any order): `figures`, then `rows`. The database
     /// computes the same figures in SQL (`AnalyticsStore.usageFigures`); this is their reference.
-    public static func compute(_ totals: [Totals], changes: [PlanChange], ladder: [String: Int]) -> [Row] {
+    public static func compute(_ totals: [Totals], changes: [CustomerSeries.State], ladder: [String: Int]) -> [Row] {
         let prompts = Dictionary(grouping: totals.filter { $0.firstUpgradePromptAt != nil }) {
             PromptKey(customerId: $0.customerId, feature: $0.feature, planId: $0.planId)
         }.map { key, rows in
@@ -122,7 +141,8 @@ public enum UsageReport {
                 customerId: key.customerId, feature: key.feature, planId: key.planId,
                 at: rows.compactMap(\.firstUpgradePromptAt).min()!)
         }
-        return self.rows(figures(totals), prompts: prompts, changes: changes, ladder: ladder)
+        return rows(
+            figures(totals), conversions: conversions(prompts, changes: changes, ladder: ladder), ladder: ladder)
     }
 
     private struct PromptKey: Hashable {
@@ -130,6 +150,52 @@ public enum UsageReport {
         let feature: String
         let planId: String
     }
+
+    /// How many customers of a feature and plan reached exactly `total` units in a month (0: only
+    /// refused): the monthly distribution the commits keep.
+    public struct Bucket: Sendable, Hashable {
+        public let feature: String
+        public let planId: String
+        public let total: Int64
+        public let customers: Int
+
+        public init(feature: String, planId: String, total: Int64, customers: Int) {
+            self.feature = feature
+            self.planId = planId
+            self.total = total
+            self.customers = customers
+        }
+    }
+
+    /// The figures from the month's distribution, and the refusals (events per reason) and
+    /// customers at the limit counted apart. Nearest rank, as `percentile`.
+    public static func figures(
+        buckets: [Bucket], refusals: [String: [String: Int64]], atLimit: [String: Int]
+    ) -> [Figures] {
+        Dictionary(grouping: buckets) { GroupKey(feature: $0.feature, planId: $0.planId) }.map { key, buckets in
+            let used = buckets.filter { $0.total > 0 && $0.customers > 0 }.sorted { $0.total < $1.total }
+            let active = used.reduce(0) { $0 + $1.customers }
+            func percentile(_ p: Int) -> Int64? {
+                guard active > 0 else { return nil }
+                let rank = max(1, (p * active + 99) / 100)
+                var seen = 0
+                for bucket in used {
+                    seen += bucket.customers
+                    if seen >= rank { return bucket.total }
+                }
+                return nil
+            }
+            let group = groupKey(feature: key.feature, planId: key.planId)
+            return Figures(
+                feature: key.feature, planId: key.planId, activeCustomers: active,
+                totalUsage: used.reduce(0) { $0 + $1.total * Int64($1.customers) }, medianPerCustomer: percentile(50),
+                p90PerCustomer: percentile(90), customersAtLimit: atLimit[group] ?? 0,
+                customersSeen: buckets.reduce(0) { $0 + $1.customers }, refusals: refusals[group] ?? [:])
+        }
+    }
+
+    /// The key of a feature and plan in `figures(buckets:refusals:atLimit:)`'s dictionaries.
+    public static func groupKey(feature: String, planId: String) -> String { "\(feature)\u{1F}\(planId)" }
 
     /// Per feature and plan, what per-customer totals add up to.
     public static func figures(_ totals: [Totals]) -> [Figures] {
@@ -156,26 +222,22 @@ public enum UsageReport {
     }
 
     /// The report's rows, sorted by feature then plan ladder order: the figures with the
-    /// limit-to-upgrade conversion of each feature and plan's prompts. `ladder` ranks plans
-    /// (lower first); `changes` are plan changes of the prompted customers (any order, any time).
-    public static func rows(
-        _ figures: [Figures], prompts: [Prompt], changes: [PlanChange], ladder: [String: Int]
-    ) -> [Row] {
-        let history = Dictionary(grouping: changes, by: \.customerId).mapValues { $0.sorted { $0.at < $1.at } }
-        let promptsByGroup = Dictionary(grouping: prompts) { GroupKey(feature: $0.feature, planId: $0.planId) }
+    /// limit-to-upgrade conversion of each feature and plan.
+    public static func rows(_ figures: [Figures], conversions: [Conversion], ladder: [String: Int]) -> [Row] {
+        let converted = Dictionary(conversions.map { (GroupKey(feature: $0.feature, planId: $0.planId), $0) }) {
+            first, _ in first
+        }
         let rows = figures.map { figures -> Row in
-            let prompted = promptsByGroup[GroupKey(feature: figures.feature, planId: figures.planId)] ?? []
-            let upgraded = prompted.count { prompt in
-                upgradedAfter(prompt.at, from: prompt.planId, history: history[prompt.customerId] ?? [], ladder: ladder)
-            }
+            let conversion = converted[GroupKey(feature: figures.feature, planId: figures.planId)]
+            let (prompts, upgraded) = (conversion?.prompts ?? 0, conversion?.upgraded ?? 0)
             return Row(
                 feature: figures.feature, planId: figures.planId, activeCustomers: figures.activeCustomers,
                 totalUsage: figures.totalUsage, medianPerCustomer: figures.medianPerCustomer,
                 p90PerCustomer: figures.p90PerCustomer, customersAtLimit: figures.customersAtLimit,
                 limitHitRate: figures.customersSeen == 0
                     ? nil : Double(figures.customersAtLimit) / Double(figures.customersSeen),
-                refusals: figures.refusals, upgradePrompts: prompted.count, upgradedAfterPrompt: upgraded,
-                limitToUpgradeRate: prompted.isEmpty ? nil : Double(upgraded) / Double(prompted.count))
+                refusals: figures.refusals, upgradePrompts: prompts, upgradedAfterPrompt: upgraded,
+                limitToUpgradeRate: prompts == 0 ? nil : Double(upgraded) / Double(prompts))
         }
         return rows.sorted {
             ($0.feature, ladder[$0.planId] ?? Int.max, $0.planId) < (
@@ -190,7 +252,9 @@ public enum UsageReport {
     }
 
     /// Whether the customer's plan became one ranked above `plan` in (prompt, prompt + 14 days].
-    static func upgradedAfter(_ prompt: Date, from plan: String, history: [PlanChange], ladder: [String: Int]) -> Bool {
+    static func upgradedAfter(_ prompt: Date, from plan: String, history: [CustomerSeries.State], ladder: [String: Int])
+        -> Bool
+    {
         guard let rank = ladder[plan] else { return false }
         let end = prompt.addingTimeInterval(conversionWindow)
         return history.contains { change in

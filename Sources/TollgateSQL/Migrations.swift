@@ -654,11 +654,7 @@ extension Migrations {
                     PRIMARY KEY (currency, day_ms, kind)
                 )
                 """,
-                """
-                INSERT INTO revenue_daily (currency, day_ms, kind, amount_minor, movements)
-                SELECT currency, at_ms - (at_ms % 86400000), kind, SUM(amount_minor), COUNT(*)
-                FROM revenue_movements GROUP BY currency, at_ms - (at_ms % 86400000), kind
-                """,
+                SQLStore.fillRevenueDaily,
                 """
                 CREATE TABLE trials_daily (
                     currency TEXT NOT NULL,
@@ -669,17 +665,50 @@ extension Migrations {
                     PRIMARY KEY (currency, day_ms)
                 )
                 """,
+                SQLStore.fillTrialsDaily,
+            ]),
+        // The usage report of a calendar month from a distribution of customers by their month's
+        // total, kept by the commits (a few rows per feature and plan, however many customers),
+        // and its refusals through a partial index (issue 13 item 5).
+        Migration(
+            version: 26, name: "usage_monthly",
+            statements: [
                 """
-                INSERT INTO trials_daily (currency, day_ms, started, ended, converted)
-                SELECT currency, day_ms, SUM(started), SUM(ended), SUM(converted) FROM (
-                    SELECT currency, started_at_ms - (started_at_ms % 86400000) AS day_ms, 1 AS started, 0 AS ended,
-                        0 AS converted
-                    FROM trials
-                    UNION ALL
-                    SELECT currency, ended_at_ms - (ended_at_ms % 86400000), 0, 1, COALESCE(converted, 0)
-                    FROM trials WHERE ended_at_ms IS NOT NULL
-                ) AS happened GROUP BY currency, day_ms
+                CREATE TABLE usage_monthly (
+                    month_ms BIGINT NOT NULL,
+                    feature TEXT NOT NULL,
+                    plan_id TEXT NOT NULL,
+                    customer_id TEXT NOT NULL,
+                    units BIGINT NOT NULL,
+                    events BIGINT NOT NULL,
+                    PRIMARY KEY (month_ms, feature, plan_id, customer_id)
+                )
                 """,
+                """
+                CREATE TABLE usage_month_totals (
+                    month_ms BIGINT NOT NULL,
+                    feature TEXT NOT NULL,
+                    plan_id TEXT NOT NULL,
+                    total BIGINT NOT NULL,
+                    customers BIGINT NOT NULL,
+                    PRIMARY KEY (month_ms, feature, plan_id, total)
+                )
+                """,
+                // Covering: the refusals, customers at the limit and upgrade prompts of a window
+                // are read from the index alone.
+                """
+                CREATE INDEX usage_daily_refusals
+                ON usage_daily (day_ms, feature, plan_id, outcome, customer_id, events, prompt_at_ms)
+                WHERE outcome <> 'allowed'
+                """,
+            ],
+            postgresStatements: [
+                SQLStore.fillUsageMonthly(.postgres),
+                SQLStore.fillUsageMonthTotals,
+            ],
+            sqliteStatements: [
+                SQLStore.fillUsageMonthly(.sqlite),
+                SQLStore.fillUsageMonthTotals,
             ]),
     ]
 }

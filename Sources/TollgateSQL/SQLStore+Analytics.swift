@@ -32,6 +32,69 @@ extension SQLStore {
         ).run()
     }
 
+    /// The revenue rollup filled from the raw movements (migration 25 does it once; the bench too).
+    static let fillRevenueDaily = """
+        INSERT INTO revenue_daily (currency, day_ms, kind, amount_minor, movements)
+        SELECT currency, at_ms - (at_ms % 86400000), kind, SUM(amount_minor), COUNT(*)
+        FROM revenue_movements GROUP BY currency, at_ms - (at_ms % 86400000), kind
+        """
+
+    /// The trials' rollup filled from the trials.
+    static let fillTrialsDaily = """
+        INSERT INTO trials_daily (currency, day_ms, started, ended, converted)
+        SELECT currency, day_ms, SUM(started), SUM(ended), SUM(converted) FROM (
+            SELECT currency, started_at_ms - (started_at_ms % 86400000) AS day_ms, 1 AS started, 0 AS ended,
+                0 AS converted
+            FROM trials
+            UNION ALL
+            SELECT currency, ended_at_ms - (ended_at_ms % 86400000), 0, 1, COALESCE(converted, 0)
+            FROM trials WHERE ended_at_ms IS NOT NULL
+        ) AS happened GROUP BY currency, day_ms
+        """
+
+    /// The monthly usage rollup filled from the daily one.
+    static func fillUsageMonthly(_ kind: DatabaseKind) -> String {
+        // The first instant of the UTC month containing `day_ms`, in the database's own words.
+        let month =
+            kind == .postgres
+            ? "CAST(EXTRACT(EPOCH FROM date_trunc('month', to_timestamp(day_ms / 1000) AT TIME ZONE 'UTC')) * 1000"
+                + " AS BIGINT)"
+            : "CAST(strftime('%s', day_ms / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000"
+        return """
+            INSERT INTO usage_monthly (month_ms, feature, plan_id, customer_id, units, events)
+            SELECT \(month), feature, plan_id, customer_id, SUM(units), SUM(events)
+            FROM usage_daily GROUP BY \(month), feature, plan_id, customer_id
+            """
+    }
+
+    /// The months' distributions filled from the monthly rollup.
+    static let fillUsageMonthTotals = """
+        INSERT INTO usage_month_totals (month_ms, feature, plan_id, total, customers)
+        SELECT month_ms, feature, plan_id, units, COUNT(*) FROM usage_monthly GROUP BY month_ms, feature, plan_id, units
+        """
+
+    /// Rebuilds the monthly usage rollup and its distributions from the daily rollup.
+    public func rebuildUsageMonthly() async throws {
+        let statements = [
+            "DELETE FROM usage_monthly", "DELETE FROM usage_month_totals", Self.fillUsageMonthly(provider.kind),
+            Self.fillUsageMonthTotals,
+        ]
+        try await provider.transaction { db in
+            for statement in statements { try await db.raw(SQLQueryString(statement)).run() }
+        }
+    }
+
+    /// Rebuilds the revenue and trial rollups from the movements and trials, in one transaction.
+    public func rebuildRevenueRollups() async throws {
+        try await provider.transaction { db in
+            for statement in [
+                "DELETE FROM revenue_daily", "DELETE FROM trials_daily", Self.fillRevenueDaily, Self.fillTrialsDaily,
+            ] {
+                try await db.raw(SQLQueryString(statement)).run()
+            }
+        }
+    }
+
     public func track(_ events: [TrackedEvent], receivedAt: Date) async throws -> [Bool] {
         try await provider.transaction { db in
             let list = SQLList(Set(events.map(\.customerId)).map { SQLBind($0) })
@@ -85,33 +148,90 @@ extension SQLStore {
         let customerId: String
     }
 
-    public func usageTotals(from: Date, to: Date) async throws -> [UsageTotals] {
+    public func usageTotals(from: Date, to: Date) async throws -> [UsageReport.Totals] {
         try await provider.read { db in
             try await db.raw(
                 """
                 SELECT customer_id, feature, plan_id, outcome, CAST(SUM(units) AS BIGINT) AS units,
                     CAST(SUM(events) AS BIGINT) AS events,
-                    MIN(prompt_at_ms) AS prompt_at_ms, MIN(upgrade_tier) AS upgrade_tier
+                    MIN(prompt_at_ms) AS prompt_at_ms
                 FROM usage_daily
                 WHERE day_ms >= \(bind: Self.dayFloor(from)) AND day_ms < \(bind: Millis.from(to))
                 GROUP BY customer_id, feature, plan_id, outcome
                 """
             ).all().map { row in
-                UsageTotals(
+                UsageReport.Totals(
                     customerId: try row.decode(column: "customer_id", as: String.self),
                     feature: try row.decode(column: "feature", as: String.self),
                     planId: try row.decode(column: "plan_id", as: String.self),
                     outcome: try row.decode(column: "outcome", as: String.self),
                     units: try row.decode(column: "units", as: Int64.self),
                     events: try row.decode(column: "events", as: Int64.self),
-                    firstUpgradePromptAt: try row.decode(column: "prompt_at_ms", as: Int64?.self).map(Millis.date),
-                    upgradeTier: try row.decode(column: "upgrade_tier", as: String?.self))
+                    firstUpgradePromptAt: try row.decode(column: "prompt_at_ms", as: Int64?.self).map(Millis.date))
             }
         }
     }
 
+    /// A calendar month is read from its distribution; any other window from the daily rollup.
     public func usageFigures(from: Date, to: Date) async throws -> [UsageReport.Figures] {
+        let month = PeriodMath.window(.monthly, containing: from, anchor: from)
+        guard month.start == from, month.end == to else {
+            return try await usageFigures(from: from, to: to, table: "usage_daily")
+        }
+        let (start, end) = (Millis.from(from), Millis.from(to))
+        let limits = SQLList(
+            [DenialReason.userQuotaExhausted, .workspaceQuotaExhausted].map { SQLLiteral.string($0.rawValue) })
+        return try await provider.read { db in
+            let buckets = try await db.raw(
+                """
+                SELECT feature, plan_id, total, customers FROM usage_month_totals
+                WHERE month_ms = \(bind: start) AND customers > 0
+                """
+            ).all().map { row in
+                UsageReport.Bucket(
+                    feature: try row.decode(column: "feature", as: String.self),
+                    planId: try row.decode(column: "plan_id", as: String.self),
+                    total: try row.decode(column: "total", as: Int64.self),
+                    customers: Int(try row.decode(column: "customers", as: Int64.self)))
+            }
+            // Refusals are a small part of the rollup, under a partial index.
+            var refusals: [String: [String: Int64]] = [:]
+            for row in try await db.raw(
+                """
+                SELECT feature, plan_id, outcome, CAST(SUM(events) AS BIGINT) AS events FROM usage_daily
+                WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end) AND outcome <> 'allowed'
+                GROUP BY feature, plan_id, outcome
+                """
+            ).all() {
+                let group = UsageReport.groupKey(
+                    feature: try row.decode(column: "feature", as: String.self),
+                    planId: try row.decode(column: "plan_id", as: String.self))
+                refusals[group, default: [:]][try row.decode(column: "outcome", as: String.self)] =
+                    try row.decode(column: "events", as: Int64.self)
+            }
+            var atLimit: [String: Int] = [:]
+            for row in try await db.raw(
+                """
+                SELECT feature, plan_id, COUNT(DISTINCT customer_id) AS customers FROM usage_daily
+                WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end) AND outcome <> 'allowed'
+                    AND outcome IN (\(limits))
+                GROUP BY feature, plan_id
+                """
+            ).all() {
+                let group = UsageReport.groupKey(
+                    feature: try row.decode(column: "feature", as: String.self),
+                    planId: try row.decode(column: "plan_id", as: String.self))
+                atLimit[group] = Int(try row.decode(column: "customers", as: Int64.self))
+            }
+            return UsageReport.figures(buckets: buckets, refusals: refusals, atLimit: atLimit)
+        }
+    }
+
+    /// The same figures from another table of the rollup's columns: the bench's plain
+    /// aggregation over a raw event log (one row per consume) is this query over that log.
+    public func usageFigures(from: Date, to: Date, table: String) async throws -> [UsageReport.Figures] {
         let (start, end) = (Self.dayFloor(from), Millis.from(to))
+        let source = SQLIdentifier(table)
         let limits = SQLList(
             [DenialReason.userQuotaExhausted, .workspaceQuotaExhausted].map { SQLLiteral.string($0.rawValue) })
         return try await provider.read { db in
@@ -119,7 +239,7 @@ extension SQLStore {
             let usage = try await db.raw(
                 """
                 WITH per_customer AS (
-                    SELECT feature, plan_id, customer_id, CAST(SUM(units) AS BIGINT) AS total FROM usage_daily
+                    SELECT feature, plan_id, customer_id, CAST(SUM(units) AS BIGINT) AS total FROM \(source)
                     WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end) AND outcome = 'allowed'
                     GROUP BY feature, plan_id, customer_id HAVING SUM(units) > 0
                 ), ranked AS (
@@ -138,13 +258,13 @@ extension SQLStore {
                 """
                 SELECT feature, plan_id, COUNT(DISTINCT customer_id) AS seen,
                     COUNT(DISTINCT CASE WHEN outcome IN (\(limits)) THEN customer_id END) AS at_limit
-                FROM usage_daily WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end)
+                FROM \(source) WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end)
                 GROUP BY feature, plan_id
                 """
             ).all()
             let refused = try await db.raw(
                 """
-                SELECT feature, plan_id, outcome, CAST(SUM(events) AS BIGINT) AS events FROM usage_daily
+                SELECT feature, plan_id, outcome, CAST(SUM(events) AS BIGINT) AS events FROM \(source)
                 WHERE day_ms >= \(bind: start) AND day_ms < \(bind: end) AND outcome <> 'allowed'
                 GROUP BY feature, plan_id, outcome
                 """
@@ -189,7 +309,7 @@ extension SQLStore {
                 """
                 SELECT customer_id, feature, plan_id, MIN(prompt_at_ms) AS prompt_at_ms FROM usage_daily
                 WHERE day_ms >= \(bind: Self.dayFloor(from)) AND day_ms < \(bind: Millis.from(to))
-                    AND prompt_at_ms IS NOT NULL
+                    AND outcome <> 'allowed' AND prompt_at_ms IS NOT NULL
                 GROUP BY customer_id, feature, plan_id
                 """
             ).all().map { row in
@@ -202,23 +322,53 @@ extension SQLStore {
         }
     }
 
-    public func statesOfPromptedCustomers(from: Date, to: Date, before: Date) async throws -> [CustomerStateRecord] {
-        try await provider.read { db in
+    public func upgradeConversions(from: Date, to: Date, ladder: [String: Int]) async throws
+        -> [UsageReport.Conversion]
+    {
+        try await upgradeConversions(from: from, to: to, ladder: ladder, table: "usage_daily")
+    }
+
+    /// The same conversions, the prompts read from another table of the rollup's columns.
+    public func upgradeConversions(from: Date, to: Date, ladder: [String: Int], table: String) async throws
+        -> [UsageReport.Conversion]
+    {
+        guard !ladder.isEmpty else { return [] }
+        let ranks = SQLList(
+            ladder.sorted { $0.key < $1.key }.map { SQLQueryString("(\(bind: $0.key), \(bind: $0.value))") })
+        let window = Int64(UsageReport.conversionWindow * 1000)
+        return try await provider.read { db in
             try await db.raw(
                 """
-                SELECT customer_id, at_ms, plan_id, status FROM customer_states
-                WHERE at_ms < \(bind: Millis.from(before)) AND customer_id IN (
-                    SELECT customer_id FROM usage_daily
+                WITH ladder (plan_id, plan_rank) AS (VALUES \(ranks)),
+                prompts AS (
+                    SELECT customer_id, feature, plan_id, MIN(prompt_at_ms) AS at_ms FROM \(ident: table)
                     WHERE day_ms >= \(bind: Self.dayFloor(from)) AND day_ms < \(bind: Millis.from(to))
-                        AND prompt_at_ms IS NOT NULL)
-                ORDER BY customer_id, at_ms
+                        AND outcome <> 'allowed' AND prompt_at_ms IS NOT NULL
+                    GROUP BY customer_id, feature, plan_id
+                )
+                SELECT feature, plan_id, COUNT(*) AS prompts,
+                    SUM(CASE WHEN EXISTS (
+                        SELECT 1 FROM customer_states moved
+                        JOIN ladder higher ON higher.plan_id = moved.plan_id
+                        JOIN ladder prompted ON prompted.plan_id = prompts.plan_id
+                        WHERE moved.customer_id = prompts.customer_id AND moved.at_ms > prompts.at_ms
+                            AND moved.at_ms <= prompts.at_ms + \(bind: window)
+                            AND higher.plan_rank > prompted.plan_rank
+                    ) THEN 1 ELSE 0 END) AS upgraded
+                FROM prompts GROUP BY feature, plan_id
                 """
-            ).all().map(Self.decodeState)
+            ).all().map { row in
+                UsageReport.Conversion(
+                    feature: try row.decode(column: "feature", as: String.self),
+                    planId: try row.decode(column: "plan_id", as: String.self),
+                    prompts: Int(try row.decode(column: "prompts", as: Int64.self)),
+                    upgraded: Int(try row.decode(column: "upgraded", as: Int64.self)))
+            }
         }
     }
 
-    static func decodeState(_ row: any SQLRow) throws -> CustomerStateRecord {
-        CustomerStateRecord(
+    static func decodeState(_ row: any SQLRow) throws -> CustomerSeries.State {
+        CustomerSeries.State(
             customerId: try row.decode(column: "customer_id", as: String.self),
             at: Millis.date(try row.decode(column: "at_ms", as: Int64.self)),
             planId: try row.decode(column: "plan_id", as: String.self),
@@ -266,7 +416,7 @@ extension SQLStore {
         }
     }
 
-    public func customerStates(before: Date) async throws -> [CustomerStateRecord] {
+    public func customerStates(before: Date) async throws -> [CustomerSeries.State] {
         try await provider.read { db in
             try await db.raw(
                 """

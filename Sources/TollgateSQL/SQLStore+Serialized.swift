@@ -36,7 +36,9 @@ extension SQLStore {
             guard !stored.isEmpty else { return .alreadyAnswered }
             try await SQLKitUsageWriter.addToCounters([delta], updatedAt: Millis.from(date), on: db)
             let batch = UsageBatch(entries: [UsageEntry(deltas: [], record: nil, fact: fact)], at: date)
-            try await SQLKitUsageWriter.addToRollup(UsageBatchPlan(batch).rollup(of: batch), on: db)
+            let plan = UsageBatchPlan(batch)
+            try await SQLKitUsageWriter.addToRollup(plan.rollup(of: batch), on: db)
+            try await SQLKitUsageWriter.addToMonths(plan.monthlyRollup(of: batch), on: db)
             return .decided(decision)
         }
     }

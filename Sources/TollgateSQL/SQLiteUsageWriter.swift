@@ -48,6 +48,8 @@ final class SQLiteUsageWriter: @unchecked Sendable {
             ON CONFLICT (id) DO NOTHING
             """
         case addToRollup = "add to the usage rollup"
+        case addToMonth = "add to the monthly usage rollup"
+        case addToBucket = "move in a month's distribution"
         case shrinkLease = """
             UPDATE counter_leases SET outstanding = CASE WHEN outstanding > ?1 THEN outstanding - ?1 ELSE 0 END
             WHERE subject = ?2 AND feature = ?3 AND period_start_ms = ?4 AND node = ?5
@@ -60,6 +62,8 @@ final class SQLiteUsageWriter: @unchecked Sendable {
         switch which {
         case .addToRollup:
             UsageRollupRow.insert + " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) " + UsageRollupRow.onConflict
+        case .addToMonth: UsageMonthRow.upsert + " VALUES (?1, ?2, ?3, ?4, ?5, ?6) " + UsageMonthRow.onConflict
+        case .addToBucket: UsageMonthRow.addToBucket + " VALUES (?1, ?2, ?3, ?4, ?5) " + UsageMonthRow.bucketConflict
         default: which.rawValue
         }
     }
@@ -146,6 +150,25 @@ final class SQLiteUsageWriter: @unchecked Sendable {
                         row.upgradeTier.map(Value.text) ?? .null, row.promptAt.map(Value.integer) ?? .null,
                     ])
             }
+            var buckets: [UsageMonthRow.Bucket: Int64] = [:]
+            for row in plan.monthlyRollup(of: batch) {
+                let after = try run(
+                    .addToMonth,
+                    binding: [
+                        .integer(row.key.month), .text(row.key.feature), .text(row.key.planId),
+                        .text(row.key.customerId), .integer(row.units), .integer(row.events),
+                    ], columns: [4, 5])
+                guard let after, after.count == 2 else { throw failure(.addToMonth) }
+                row.move(unitsAfter: after[0], eventsAfter: after[1], in: &buckets)
+            }
+            for (bucket, delta) in buckets.sorted(by: { $0.key < $1.key }) where delta != 0 {
+                try run(
+                    .addToBucket,
+                    binding: [
+                        .integer(bucket.month), .text(bucket.feature), .text(bucket.planId), .integer(bucket.total),
+                        .integer(delta),
+                    ])
+            }
             try faults?.check(.afterCounters)
             for (key, node, units) in plan.leaseShrinks(of: batch) {
                 try run(
@@ -176,6 +199,11 @@ final class SQLiteUsageWriter: @unchecked Sendable {
     /// (a write's changes happen at the first step, RETURNING or not).
     @discardableResult
     private func run(_ which: Statement, binding values: [Value] = []) throws -> Int64? {
+        try run(which, binding: values, columns: [0])?.first
+    }
+
+    /// The same, reading these integer columns of the row it returned.
+    private func run(_ which: Statement, binding values: [Value], columns: [Int32]) throws -> [Int64]? {
         let statement = try prepared(which)
         defer {
             sqlite_nio_sqlite3_reset(statement)
@@ -202,7 +230,7 @@ final class SQLiteUsageWriter: @unchecked Sendable {
         }
         let stepped = sqlite_nio_sqlite3_step(statement)
         guard stepped == SQLITE_DONE || stepped == SQLITE_ROW else { throw failure(which) }
-        return stepped == SQLITE_ROW ? sqlite_nio_sqlite3_column_int64(statement, 0) : nil
+        return stepped == SQLITE_ROW ? columns.map { sqlite_nio_sqlite3_column_int64(statement, $0) } : nil
     }
 
     private func prepared(_ which: Statement) throws -> OpaquePointer {

@@ -85,6 +85,86 @@ struct UsageBatchPlan {
     }
 }
 
+extension UsageBatchPlan {
+    /// The applied entries' facts summed per calendar month (of the commit), feature, plan and
+    /// customer, in key order (the order rows are locked in, on every node alike).
+    func monthlyRollup(of batch: UsageBatch) -> [UsageMonthRow] {
+        let month = Millis.from(PeriodMath.window(.monthly, containing: batch.at, anchor: batch.at).start)
+        var rows: [UsageMonthRow.Key: UsageMonthRow] = [:]
+        for (index, entry) in batch.entries.enumerated() where applied[index] {
+            guard let fact = entry.fact else { continue }
+            let key = UsageMonthRow.Key(
+                month: month, feature: fact.feature, planId: fact.planId, customerId: fact.customerId)
+            var row = rows[key] ?? UsageMonthRow(key: key, units: 0, events: 0)
+            row.units += fact.units
+            row.events += 1
+            rows[key] = row
+        }
+        return rows.values.sorted { $0.key < $1.key }
+    }
+}
+
+/// One upsert into `usage_monthly` (a customer's month of a feature under a plan), and the move
+/// it makes in the month's distribution of customers by total (`usage_month_totals`).
+struct UsageMonthRow {
+    struct Key: Hashable, Comparable {
+        let month: Int64
+        let feature: String
+        let planId: String
+        let customerId: String
+
+        static func < (a: Key, b: Key) -> Bool {
+            (a.month, a.feature, a.planId, a.customerId) < (b.month, b.feature, b.planId, b.customerId)
+        }
+    }
+    let key: Key
+    var units: Int64
+    var events: Int64
+
+    static let upsert = """
+        INSERT INTO usage_monthly (month_ms, feature, plan_id, customer_id, units, events)
+        """
+    static let onConflict = """
+        ON CONFLICT (month_ms, feature, plan_id, customer_id) DO UPDATE SET
+            units = usage_monthly.units + excluded.units, events = usage_monthly.events + excluded.events
+        RETURNING month_ms, feature, plan_id, customer_id, units, events
+        """
+
+    /// A bucket of the distribution: a month, feature, plan and total.
+    struct Bucket: Hashable, Comparable {
+        let month: Int64
+        let feature: String
+        let planId: String
+        let total: Int64
+
+        static func < (a: Bucket, b: Bucket) -> Bool {
+            (a.month, a.feature, a.planId, a.total) < (b.month, b.feature, b.planId, b.total)
+        }
+    }
+
+    /// Moves the customer between buckets, given the row's values after the upsert: into its
+    /// new total (a new row: its first), out of its old one.
+    func move(unitsAfter: Int64, eventsAfter: Int64, in buckets: inout [Bucket: Int64]) {
+        let bucket = { (total: Int64) in
+            Bucket(month: key.month, feature: key.feature, planId: key.planId, total: total)
+        }
+        if eventsAfter == events {
+            buckets[bucket(unitsAfter), default: 0] += 1
+        } else if units != 0 {
+            buckets[bucket(unitsAfter - units), default: 0] -= 1
+            buckets[bucket(unitsAfter), default: 0] += 1
+        }
+    }
+
+    static let addToBucket = """
+        INSERT INTO usage_month_totals (month_ms, feature, plan_id, total, customers)
+        """
+    static let bucketConflict = """
+        ON CONFLICT (month_ms, feature, plan_id, total) DO UPDATE SET
+            customers = usage_month_totals.customers + excluded.customers
+        """
+}
+
 /// One upsert into `usage_daily`: units and events add up; the first refusal naming a plan to
 /// upgrade to keeps its plan and time.
 struct UsageRollupRow {

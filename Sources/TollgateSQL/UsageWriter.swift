@@ -79,6 +79,7 @@ public struct SQLKitUsageWriter: UsageWriter {
             for chunk in plan.rollup(of: batch).chunked(Self.rowsPerStatement) {
                 try await Self.addToRollup(chunk, on: db)
             }
+            try await Self.addToMonths(plan.monthlyRollup(of: batch), on: db)
             try faults?.check(.afterCounters)
             for (key, node, units) in plan.leaseShrinks(of: batch) {
                 try await db.raw(
@@ -135,6 +136,44 @@ public struct SQLKitUsageWriter: UsageWriter {
         }
         let insert: SQLQueryString = "\(unsafeRaw: UsageRollupRow.insert) VALUES \(values.joined(separator: ", ")) "
         try await db.raw(insert + "\(unsafeRaw: UsageRollupRow.onConflict)").run()
+    }
+
+    /// Adds the rows to the monthly rollup, then moves their customers in the months'
+    /// distributions — rows, then buckets, each in key order, so that concurrent commits lock
+    /// them in one order.
+    static func addToMonths(_ rows: [UsageMonthRow], on db: any SQLDatabase) async throws {
+        var buckets: [UsageMonthRow.Bucket: Int64] = [:]
+        for chunk in rows.chunked(rowsPerStatement) {
+            let byKey = Dictionary(uniqueKeysWithValues: chunk.map { ($0.key, $0) })
+            let values = chunk.map { r -> SQLQueryString in
+                """
+                (\(bind: r.key.month), \(bind: r.key.feature), \(bind: r.key.planId), \(bind: r.key.customerId), \
+                \(bind: r.units), \(bind: r.events))
+                """
+            }
+            let upsert: SQLQueryString = "\(unsafeRaw: UsageMonthRow.upsert) VALUES \(values.joined(separator: ", ")) "
+            for after in try await db.raw(upsert + "\(unsafeRaw: UsageMonthRow.onConflict)").all() {
+                let key = UsageMonthRow.Key(
+                    month: try after.decode(column: "month_ms", as: Int64.self),
+                    feature: try after.decode(column: "feature", as: String.self),
+                    planId: try after.decode(column: "plan_id", as: String.self),
+                    customerId: try after.decode(column: "customer_id", as: String.self))
+                byKey[key]?.move(
+                    unitsAfter: try after.decode(column: "units", as: Int64.self),
+                    eventsAfter: try after.decode(column: "events", as: Int64.self), in: &buckets)
+            }
+        }
+        let moves = buckets.filter { $0.value != 0 }.sorted { $0.key < $1.key }
+        for chunk in moves.chunked(rowsPerStatement) {
+            let values = chunk.map { move -> SQLQueryString in
+                let b = move.key
+                return
+                    "(\(bind: b.month), \(bind: b.feature), \(bind: b.planId), \(bind: b.total), \(bind: move.value))"
+            }
+            let insert: SQLQueryString =
+                "\(unsafeRaw: UsageMonthRow.addToBucket) VALUES \(values.joined(separator: ", ")) "
+            try await db.raw(insert + "\(unsafeRaw: UsageMonthRow.bucketConflict)").run()
+        }
     }
 
     /// Adds each delta to its counter (one row per counter: PostgreSQL refuses an upsert that

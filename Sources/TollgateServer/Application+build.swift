@@ -208,7 +208,17 @@ public func buildApplication(
     _ dependencies: AppDependencies, host: String = "127.0.0.1", port: Int = 8080,
     onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let (service, committer) = makeMeter(dependencies)
+    buildApplication(
+        dependencies, meter: makeMeter(dependencies), host: host, port: port, onServerRunning: onServerRunning)
+}
+
+/// The application around a meter made by the caller (tests keep it, to move time with the
+/// scheduler the server would run: `makeBilling` on the same meter).
+func buildApplication(
+    _ dependencies: AppDependencies, meter: (Meter, GroupCommitter), host: String = "127.0.0.1", port: Int = 8080,
+    onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let (service, committer) = meter
     let (invoices, subscriptions) = makeBilling(dependencies, service: service)
     let router = buildRouter(dependencies, service: service, subscriptions: subscriptions, invoices: invoices)
     var app = Application(

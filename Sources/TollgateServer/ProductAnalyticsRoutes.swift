@@ -52,10 +52,8 @@ struct ProductAnalyticsRoutes: Sendable {
 
     @Sendable func customers(_ request: Request) async throws -> CustomersReport {
         let (from, to, interval) = try AnalyticsQuery.intervals(request, now: clock.now())
-        let states = try await store.customerStates(before: to).map {
-            CustomerSeries.State(customerId: $0.customerId, at: $0.at, planId: $0.planId, status: $0.status)
-        }
-        let periods = CustomerSeries.compute(states, from: from, to: to, interval: interval)
+        let periods = CustomerSeries.compute(
+            try await store.customerStates(before: to), from: from, to: to, interval: interval)
         let plans = planOrder(periods.flatMap(\.byPlan.keys))
         return CustomersReport(
             interval: interval.rawValue, plans: plans,
@@ -110,13 +108,7 @@ struct ProductAnalyticsRoutes: Sendable {
 
     @Sendable func usage(_ request: Request) async throws -> UsageAnswer {
         let (from, to) = try AnalyticsQuery.window(request, now: clock.now())
-        let figures = try await store.usageFigures(from: from, to: to)
-        let prompts = try await store.upgradePrompts(from: from, to: to)
-        // Upgrades up to 14 days after the window's last prompt still count.
-        let changes = try await store.statesOfPromptedCustomers(
-            from: from, to: to, before: to.addingTimeInterval(UsageReport.conversionWindow + 1)
-        ).map { UsageReport.PlanChange(customerId: $0.customerId, at: $0.at, planId: $0.planId) }
-        let rows = UsageReport.rows(figures, prompts: prompts, changes: changes, ladder: ladderRanks)
+        let rows = try await store.usageReport(from: from, to: to, ladder: ladderRanks)
         return UsageAnswer(
             from: from, to: to,
             features: rows.map { row in

@@ -4,7 +4,8 @@ import TollgateCore
 /// What one consume adds to the usage analytics (issue 13): the customer billed (a workspace
 /// pool's owner), the feature, the plan it was decided under, the units counted (0 when
 /// refused) and, when refused, why and which plan would allow it. Written with the consume's
-/// own commit into the daily rollup (`usage_daily`).
+/// own commit into the daily and monthly rollups (`usage_daily`, `usage_monthly` and the month's
+/// distribution `usage_month_totals`).
 public struct UsageFact: Sendable, Hashable {
     public let customerId: String
     public let feature: String
@@ -29,35 +30,6 @@ public struct UsageFact: Sendable, Hashable {
     public var outcome: String { refusal?.rawValue ?? "allowed" }
 }
 
-/// One row of the daily usage rollup, summed over a window: a customer's use of a feature
-/// under a plan, per outcome.
-public struct UsageTotals: Sendable, Hashable {
-    public let customerId: String
-    public let feature: String
-    public let planId: String
-    /// `allowed`, or a `DenialReason` raw value.
-    public let outcome: String
-    public let units: Int64
-    public let events: Int64
-    /// The earliest refusal in the window that named a plan to upgrade to, if any.
-    public let firstUpgradePromptAt: Date?
-    public let upgradeTier: String?
-
-    public init(
-        customerId: String, feature: String, planId: String, outcome: String, units: Int64, events: Int64,
-        firstUpgradePromptAt: Date?, upgradeTier: String?
-    ) {
-        self.customerId = customerId
-        self.feature = feature
-        self.planId = planId
-        self.outcome = outcome
-        self.units = units
-        self.events = events
-        self.firstUpgradePromptAt = firstUpgradePromptAt
-        self.upgradeTier = upgradeTier
-    }
-}
-
 /// A product event that is not metered (`POST /v1/track`): who, what, when, and a few
 /// properties (as JSON). Recorded once per customer and idempotency key.
 public struct TrackedEvent: Sendable, Hashable {
@@ -73,21 +45,6 @@ public struct TrackedEvent: Sendable, Hashable {
         self.name = name
         self.at = at
         self.properties = properties
-    }
-}
-
-/// A customer's plan and status from `at` on (until its next state).
-public struct CustomerStateRecord: Sendable, Hashable {
-    public let customerId: String
-    public let at: Date
-    public let planId: String
-    public let status: CustomerStatus
-
-    public init(customerId: String, at: Date, planId: String, status: CustomerStatus) {
-        self.customerId = customerId
-        self.at = at
-        self.planId = planId
-        self.status = status
     }
 }
 
@@ -123,20 +80,33 @@ public protocol AnalyticsStore: Sendable {
     func track(_ events: [TrackedEvent], receivedAt: Date) async throws -> [Bool]
     /// The usage rollup over the UTC days in [from, to), summed per customer, feature, plan and
     /// outcome.
-    func usageTotals(from: Date, to: Date) async throws -> [UsageTotals]
+    func usageTotals(from: Date, to: Date) async throws -> [UsageReport.Totals]
     /// The usage report's figures per feature and plan over the UTC days in [from, to), computed
-    /// by the database from the rollup (`UsageReport.figures` is their reference).
+    /// by the database: a calendar month from its distribution, another window from the daily
+    /// rollup (`UsageReport.figures` is their reference).
     func usageFigures(from: Date, to: Date) async throws -> [UsageReport.Figures]
     /// Each customer's first refusal naming a plan to upgrade to, per feature and plan, in the window.
     func upgradePrompts(from: Date, to: Date) async throws -> [UsageReport.Prompt]
-    /// The states, before `before`, of the customers prompted to upgrade in [from, to).
-    func statesOfPromptedCustomers(from: Date, to: Date, before: Date) async throws -> [CustomerStateRecord]
+    /// Per feature and plan, the customers prompted to upgrade in [from, to) and how many of them
+    /// moved to a plan ranked higher in `ladder` within 14 days of their first prompt, computed by
+    /// the database (`UsageReport.conversions` is the reference).
+    func upgradeConversions(from: Date, to: Date, ladder: [String: Int]) async throws -> [UsageReport.Conversion]
     /// Distinct (customer, UTC day) pairs with any consume or tracked event in [from, to).
     func activeDays(from: Date, to: Date) async throws -> [ActiveDay]
     /// Distinct customers per feature (consumes allowed) and per tracked event name in [from, to).
     func adoption(from: Date, to: Date) async throws -> [AdoptionCount]
     /// Every recorded state before `before`, oldest first per customer.
-    func customerStates(before: Date) async throws -> [CustomerStateRecord]
+    func customerStates(before: Date) async throws -> [CustomerSeries.State]
     /// Customers created before `before`: id and creation time.
     func signUps(before: Date) async throws -> [(customerId: String, at: Date)]
+}
+
+extension AnalyticsStore {
+    /// The usage report of [from, to): the figures per feature and plan, with the conversion of the
+    /// window's upgrade prompts.
+    public func usageReport(from: Date, to: Date, ladder: [String: Int]) async throws -> [UsageReport.Row] {
+        UsageReport.rows(
+            try await usageFigures(from: from, to: to),
+            conversions: try await upgradeConversions(from: from, to: to, ladder: ladder), ladder: ladder)
+    }
 }

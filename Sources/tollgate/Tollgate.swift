@@ -461,8 +461,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Short runs over few keys: checks that the bench works, not how fast.") var quick = false
     @Option(help: "Also measure on this PostgreSQL (postgres://user:pass@host:port/db).") var postgres: String?
     @Option(help: "Append the report to this file (e.g. BENCHMARKS.md).") var record: String?
-    @Option(help: "Only these parts (comma-separated): meter, memory, http, redis, cluster (needs --postgres).")
+    @Option(
+        help: "Only these parts (comma-separated): meter, memory, http, redis, cluster (needs --postgres), analytics.")
     var only: String?
+    @Option(help: "Customers of the analytics figures.") var analyticsCustomers = 100_000
+    @Option(help: "Usage events of the analytics figures.") var analyticsEvents = 10_000_000
     @Option(help: "Key counts of the in-process figures (comma-separated).") var keys: String?
     @Option(help: "Concurrent callers of the in-process figures (comma-separated; 0 for none).") var callers: String?
     @Option(help: "Concurrent callers of the batch figures, 1,000 consumes per call (comma-separated; 0 for none).")
@@ -478,6 +481,8 @@ struct BenchCommand: AsyncParsableCommand {
         options.seconds = seconds
         options.quick = quick
         options.postgresURL = postgres
+        options.analyticsCustomers = analyticsCustomers
+        options.analyticsEvents = analyticsEvents
         if let only { options.parts = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
         if let keys { options.keyCounts = keys.split(separator: ",").compactMap { Int($0) } }
         if let callers { options.taskCounts = callers.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }

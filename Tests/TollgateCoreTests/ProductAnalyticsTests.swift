@@ -66,10 +66,10 @@ import Testing
                 customerId: "a", feature: "f", planId: "pro", outcome: "allowed", units: 7, events: 7,
                 firstUpgradePromptAt: nil),
         ]
-        let changes: [UsageReport.PlanChange] = [
+        let changes: [CustomerSeries.State] = [
             // a upgrades 14 days to the second after its prompt: counted; b one second later: not.
-            .init(customerId: "a", at: prompt.addingTimeInterval(14 * 86_400), planId: "pro"),
-            .init(customerId: "b", at: prompt.addingTimeInterval(14 * 86_400 + 1), planId: "pro"),
+            .init(customerId: "a", at: prompt.addingTimeInterval(14 * 86_400), planId: "pro", status: .active),
+            .init(customerId: "b", at: prompt.addingTimeInterval(14 * 86_400 + 1), planId: "pro", status: .active),
         ]
         let rows = UsageReport.compute(totals, changes: changes, ladder: ["basic": 0, "pro": 1])
         #expect(rows.map(\.planId) == ["basic", "pro"])

@@ -10,13 +10,13 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// Issue 13: the revenue report proven against an independent computation. A generator drives two
+/// Issue 13: the analytics proven against an independent computation. A generator drives two
 /// simulated years through Tollgate's public API on the test clock — sign-ups, manual
 /// subscriptions (monthly and yearly, EUR and USD, seats), trials, upgrades, downgrades at the
 /// period's end, cancellations now and at the period's end, reactivations, and, as Stripe, signed
 /// webhooks with trials that convert or not, plan, seat and add-on changes, failed payments that
 /// recover or end in suspension — and keeps its own record of what it did. A Python reference
-/// (Tests/peers/revenue_reference.py), written from docs/metrics.md, computes every figure of
+/// (Tests/peers/analytics_reference.py), written from docs/metrics.md, computes every figure of
 /// every month in both currencies from that record alone; the report must equal it to the minor
 /// unit, on SQLite and on PostgreSQL.
 @Suite struct AnalyticsOracleTests {
@@ -91,6 +91,7 @@ import TollgateStorage
         var trialed: Set<String> = []
         var stripeEvents = 0
         var subscriptions = 0
+        var consumes = 0
 
         init(app: AppHarness, client: any TestClientProtocol, seed: UInt64) {
             self.app = app
@@ -151,6 +152,27 @@ import TollgateStorage
                     try await manualAction(customer.id)
                 }
             }
+            for customer in customers + scripted.map({ ($0, false) }) where chance(0.1) {
+                pause()
+                try await consume(customer.id)
+            }
+        }
+
+        /// A few AI chat messages in one batch: refused on Basic (not in the plan, Pro named), and
+        /// past the month's quota on the others (the next plan named).
+        func consume(_ customer: String) async throws {
+            let amounts = (0..<Int.random(in: 1...4, using: &random)).map { _ in Int.random(in: 1...30, using: &random)
+            }
+            let batch = amounts.map { amount -> String in
+                consumes += 1
+                return
+                    #"{"customer":"\#(customer)","feature":"chat","amount":\#(amount),"#
+                    + #""idempotencyKey":"u\#(consumes)"}"#
+            }
+            let answer = try await client.call(
+                .post, "/v1/events", key: app.adminKey, json: #"{"events":[\#(batch.joined(separator: ","))]}"#)
+            #expect(answer.status == .ok && answer.json.int("failed") == 0, "\(answer.json)")
+            record("consume", ["customer": customer, "feature": "chat", "amounts": amounts])
         }
 
         // MARK: Manual provider
@@ -330,7 +352,11 @@ import TollgateStorage
     func twoSimulatedYearsAgreeWithTheReferenceToTheMinorUnit(database: TestDatabase) async throws {
         let clock = ManualClock(Self.start)
         let catalog = try CatalogLoader.load(contentsOf: Repository.path(Self.catalogPath))
-        try await AppHarness.run(database, catalog: catalog, clock: clock) { app, client in
+        // Time moves only when the generator says: the server's own scheduler (a service that
+        // ticks every minute of real time) must not move subscriptions behind the record's back.
+        try await AppHarness.run(
+            database, catalog: catalog, clock: clock, configure: { $0.billingTick = .seconds(365 * 86_400) }
+        ) { app, client in
             let generator = Generator(app: app, client: client, seed: 20_261_130)
             var today = Self.start
             while today < Self.end {
@@ -343,7 +369,9 @@ import TollgateStorage
             }
             let ops = Dictionary(grouping: generator.events) { $0["op"] as? String ?? "" }.mapValues(\.count)
             // The two years went through every kind of change (the seed is fixed; this guards it).
-            for op in ["signup", "manual_subscribe", "manual_trial", "manual_change", "manual_cancel", "stripe"] {
+            for op in [
+                "signup", "manual_subscribe", "manual_trial", "manual_change", "manual_cancel", "stripe", "consume",
+            ] {
                 #expect((ops[op] ?? 0) >= 5, "\(op): \(ops)")
             }
 
@@ -357,35 +385,60 @@ import TollgateStorage
             let computed = try PeerProcess.run(
                 try PythonPeers.interpreter,
                 [
-                    Repository.path("Tests/peers/revenue_reference.py"), Repository.path(Self.catalogPath),
+                    Repository.path("Tests/peers/analytics_reference.py"), Repository.path(Self.catalogPath),
                     recordFile.path, "2025-01-01", "2027-01-01",
                 ])
             #expect(computed.status == 0, "\(computed.stderr)")
             let reference = try #require(
-                try JSONSerialization.jsonObject(with: Data(computed.stdout.utf8)) as? [String: [[String: Any]]])
-
+                try JSONSerialization.jsonObject(with: Data(computed.stdout.utf8)) as? [String: Any])
             var compared = 0
+            func compare(_ got: [[String: Any]], _ want: [[String: Any]], _ what: String) {
+                #expect(got.count == want.count, "\(what): \(got.count) rows, the reference \(want.count)")
+                for (row, expected) in zip(got, want) {
+                    for (field, value) in expected {
+                        compared += 1
+                        #expect(
+                            Self.same(row[field], value),
+                            """
+                            \(what) \(expected.string("start") ?? expected.string("plan") ?? "") \(field): \
+                            Tollgate \(row[field] ?? "nil"), reference \(value)
+                            """
+                        )
+                    }
+                }
+            }
+
+            let revenue = try #require(reference["revenue"] as? [String: [[String: Any]]])
             for currency in ["EUR", "USD"] {
                 let answer = try await client.call(
                     .get, "/v1/analytics/revenue?currency=\(currency)&interval=month&from=2025-01-01&to=2027-01-01",
                     key: app.adminKey)
-                let months = try #require(answer.json["intervals"] as? [[String: Any]])
-                let expected = try #require(reference[currency])
-                #expect(months.count == 24 && expected.count == 24)
-                for (got, want) in zip(months, expected) {
-                    let month = "\(currency) \(want.string("start") ?? "?")"
-                    for (field, value) in want {
-                        compared += 1
-                        #expect(
-                            Self.same(got[field], value),
-                            "\(month) \(field): Tollgate \(got[field] ?? "nil"), reference \(value)")
-                    }
-                }
-                #expect(expected.contains { ($0["mrrEnd"] as? Int ?? 0) > 0 }, "\(currency) had paying customers")
+                let expected = try #require(revenue[currency])
+                compare(try #require(answer.json["intervals"] as? [[String: Any]]), expected, "revenue \(currency)")
+                #expect(expected.count == 24 && expected.contains { ($0["mrrEnd"] as? Int ?? 0) > 0 })
             }
-            #expect(compared == 2 * 24 * 16)
+            let customers = try await client.call(
+                .get, "/v1/analytics/customers?interval=month&from=2025-01-01&to=2027-01-01", key: app.adminKey)
+            compare(
+                try #require(customers.json["intervals"] as? [[String: Any]]),
+                try #require(reference["customers"] as? [[String: Any]]), "customers")
+            let usage = try #require(reference["usage"] as? [[[String: Any]]])
+            #expect(usage.count == 24)
+            var prompts = 0
+            for (index, expected) in usage.enumerated() {
+                let from = PeriodMath.utcCalendar.date(byAdding: .month, value: index, to: Self.start)!
+                let to = PeriodMath.utcCalendar.date(byAdding: .month, value: 1, to: from)!
+                let answer = try await client.call(
+                    .get, "/v1/analytics/usage?from=\(Self.day(from))&to=\(Self.day(to))", key: app.adminKey)
+                compare(try #require(answer.json["features"] as? [[String: Any]]), expected, "usage \(Self.day(from))")
+                prompts += expected.reduce(0) { $0 + ($1["upgradedWithin14Days"] as? Int ?? 0) }
+            }
+            #expect(prompts > 0, "some refused customers upgraded within 14 days")
+            #expect(compared > 2 * 24 * 16 + 24 * 8)
         }
     }
+
+    static func day(_ date: Date) -> String { String(date.formatted(.iso8601).prefix(10)) }
 
     /// Integers exactly; rates to the last bits of a double (both sides divide the same integers).
     static func same(_ got: Any?, _ want: Any) -> Bool {

@@ -7,6 +7,7 @@ import TestSupport
 import Testing
 import TollgateBilling
 import TollgateCore
+import TollgateMeter
 import TollgateSQL
 import TollgateStorage
 
@@ -22,9 +23,12 @@ struct AppHarness {
     let adminKey: String
     let dependencies: AppDependencies
 
-    /// The billing scheduler as the server runs it (its own meter reads the committed counters).
+    /// The router's meter: the one the scheduler below tells of plan changes, as the server's does.
+    let meter: Meter
+
+    /// The billing scheduler as the server runs it, on the server's meter.
     func scheduler() -> SubscriptionService {
-        makeBilling(dependencies, service: makeMeter(dependencies).0).1
+        makeBilling(dependencies, service: meter).1
     }
 
     static func run(
@@ -46,8 +50,10 @@ struct AppHarness {
                 shutdown: {}
             )
             configure(&dependencies)
-            let harness = AppHarness(store: store, clock: clock, adminKey: admin.secret, dependencies: dependencies)
-            try await buildApplication(dependencies).test(setup) { client in
+            let meter = makeMeter(dependencies)
+            let harness = AppHarness(
+                store: store, clock: clock, adminKey: admin.secret, dependencies: dependencies, meter: meter.0)
+            try await buildApplication(dependencies, meter: meter).test(setup) { client in
                 try await body(harness, client)
             }
         }

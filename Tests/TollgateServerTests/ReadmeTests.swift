@@ -77,7 +77,8 @@ import Testing
         return calls
     }
 
-    /// Defines `curl` to record each call's status and body (and still print the body, so
+    /// Defines `curl` to record each call's status and body on one line (CSV answers end theirs
+    /// with CRLF: both go) (and still print the body, so
     /// `$(curl …)` captures work as pasted), `swift run tollgate` as the built binary, and the
     /// README's port as the server's.
     static func script(_ blocks: [String], port: Int, binary: String, log: String) -> String {
@@ -88,7 +89,7 @@ import Testing
               local out
               out=$(command curl -w '\\n%{http_code}' "$@")
               local status=${out##*$'\\n'} body=${out%$'\\n'*}
-              printf '%s\\t%s\\n' "$status" "$(printf '%s' "$body" | tr -d '\\n')" >> "\(log)"
+              printf '%s\\t%s\\n' "$status" "$(printf '%s' "$body" | tr -d '\\r\\n')" >> "\(log)"
               printf '%s' "$body"
             }
 

@@ -6,9 +6,10 @@ import TollgateCore
 import TollgateSQL
 import TollgateStorage
 
-/// Issue 13: the usage report's figures, which the database computes in SQL from the daily
-/// rollup, equal those the pure `UsageReport.figures` computes from the consumes themselves —
-/// for random consumes, refusals and days, on SQLite and PostgreSQL.
+/// Issue 13: the usage report's figures, which the database computes from the month's
+/// distribution (a calendar month) or in SQL from the daily rollup (any other window), equal those
+/// the pure `UsageReport.figures` computes from the consumes themselves — for random consumes,
+/// refusals and days, on SQLite and PostgreSQL.
 @Suite struct UsageAnalyticsContractTests {
     static let day = Fixtures.utc(2026, 3, 1)
 
@@ -17,9 +18,24 @@ import TollgateStorage
         let consumes = zip(
             Gen.int(in: 0...11), Gen.int(in: 0...2), Gen.int(in: 0...3), Gen.int(in: 0...40), Gen.int(in: 0...6)
         ).array(of: 1...120)
-        await propertyCheck(count: 12, input: consumes) { consumes in
+        let upgrades = zip(Gen.int(in: 0...11), Gen.int(in: 0...40), Gen.int(in: 0...3)).array(of: 0...10)
+        await propertyCheck(count: 12, input: zip(consumes, upgrades)) { consumes, upgrades in
             do {
                 try await database.withStore { store, _ in
+                    for customer in 0...11 {
+                        _ = try await store.createCustomer(
+                            CustomerRecord(
+                                id: "c\(customer)", email: nil, name: nil, planId: "basic",
+                                billingAnchor: Self.day.addingTimeInterval(-86_400),
+                                createdAt: Self.day.addingTimeInterval(-86_400),
+                                updatedAt: Self.day.addingTimeInterval(-86_400)))
+                    }
+                    // Plan changes now and then, some within 14 days of a prompt, some after.
+                    for (customer, day, plan) in upgrades.sorted(by: { $0.1 < $1.1 }) {
+                        _ = try await store.changePlan(
+                            customerId: "c\(customer)", planId: ["basic", "pro", "business", "enterprise"][plan],
+                            at: Self.day.addingTimeInterval(Double(day) * 86_400 + 43_200))
+                    }
                     let reasons: [DenialReason?] = [
                         nil, nil, nil, .userQuotaExhausted, .tierLimited, .insufficientCredits,
                         .workspaceQuotaExhausted,
@@ -43,13 +59,18 @@ import TollgateStorage
                                 firstUpgradePromptAt: fact.upgradeTier == nil ? nil : at))
                     }
                     let (from, to) = (Self.day, Self.day.addingTimeInterval(31 * 86_400))
-                    let expected = UsageReport.figures(totals).sorted {
-                        ($0.feature, $0.planId) < ($1.feature, $1.planId)
+                    let order = { (a: UsageReport.Figures, b: UsageReport.Figures) in
+                        (a.feature, a.planId) < (b.feature, b.planId)
                     }
-                    let figures = try await store.usageFigures(from: from, to: to).sorted {
-                        ($0.feature, $0.planId) < ($1.feature, $1.planId)
-                    }
-                    #expect(figures == expected)
+                    // March whole: from the month's distribution.
+                    let expected = UsageReport.figures(totals).sorted(by: order)
+                    #expect(try await store.usageFigures(from: from, to: to).sorted(by: order) == expected)
+                    // Ten days of it: from the daily rollup.
+                    let tenDays = from.addingTimeInterval(10 * 86_400)
+                    let early = UsageReport.figures(totals.enumerated().filter { $0.offset % 20 < 10 }.map(\.element))
+                    #expect(
+                        try await store.usageFigures(from: from, to: tenDays).sorted(by: order)
+                            == early.sorted(by: order))
                     let prompts = try await store.upgradePrompts(from: from, to: to)
                     let expectedPrompts = Dictionary(grouping: totals.filter { $0.firstUpgradePromptAt != nil }) {
                         "\($0.customerId)/\($0.feature)/\($0.planId)"
@@ -59,6 +80,15 @@ import TollgateStorage
                             uniqueKeysWithValues: prompts.map { ("\($0.customerId)/\($0.feature)/\($0.planId)", $0.at) }
                         )
                             == expectedPrompts)
+                    let ladder = ["basic": 0, "pro": 1, "business": 2, "enterprise": 3]
+                    let conversionOrder = { (a: UsageReport.Conversion, b: UsageReport.Conversion) in
+                        (a.feature, a.planId) < (b.feature, b.planId)
+                    }
+                    let expectedConversions = UsageReport.conversions(
+                        prompts, changes: try await store.customerStates(before: .distantFuture), ladder: ladder)
+                    #expect(
+                        try await store.upgradeConversions(from: from, to: to, ladder: ladder).sorted(
+                            by: conversionOrder) == expectedConversions.sorted(by: conversionOrder))
                 }
             } catch {
                 Issue.record(error)

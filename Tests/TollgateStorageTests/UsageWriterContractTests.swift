@@ -103,9 +103,8 @@ import TollgateStorage
             #expect(
                 try await Self.rollup(store) == ["allowed": [2 + 3, 2], "USER_QUOTA_EXHAUSTED": [0, 2]],
                 "the applied entries' facts only, summed per outcome")
-            let prompts = try await store.usageTotals(from: Self.at, to: Self.at.addingTimeInterval(86_400))
-                .filter { $0.upgradeTier != nil }
-            #expect(prompts.map(\.upgradeTier) == ["business"] && prompts.first?.firstUpgradePromptAt == Self.at)
+            let prompts = try await store.upgradePrompts(from: Self.at, to: Self.at.addingTimeInterval(86_400))
+            #expect(prompts == [UsageReport.Prompt(customerId: "c1", feature: "searches", planId: "pro", at: Self.at)])
             #expect(try await store.counterValue(Self.searches) == 1 + 2 + 3)
             #expect(try await store.counterValue(Self.notes) == 0)
             #expect(try await store.idempotencyRecord(scope: "consume:c1", key: "a")?.response == "r-a")

@@ -1,14 +1,17 @@
-"""An independent computation of Tollgate's revenue report (issue 13), for the oracle test.
+"""An independent computation of Tollgate's analytics (issue 13), for the oracle test.
 
-It reads the catalog (prices) and the record a generator kept of what it did to Tollgate — sign-ups,
-manual subscriptions, trials, plan changes and cancellations, the states it sent as Stripe, and the
-scheduler's ticks — and computes, from that alone and from the definitions in docs/metrics.md,
-every figure of GET /v1/analytics/revenue per calendar month and currency. It shares no code with
-Tollgate: subscriptions, periods, MRR, movements and the report are worked out here again.
+It reads the catalog (prices, quotas) and the record a generator kept of what it did to Tollgate —
+sign-ups, manual subscriptions, trials, plan changes and cancellations, the states it sent as
+Stripe, the scheduler's ticks, and consumes — and computes, from that alone and from the
+definitions in docs/metrics.md, every figure of GET /v1/analytics/revenue per calendar month and
+currency, of /v1/analytics/customers per month, and of /v1/analytics/usage for each month. It
+shares no code with Tollgate: subscriptions, periods, MRR, movements, plans, quotas, refusals and
+the reports are worked out here again.
 
     python revenue_reference.py CATALOG.yaml RECORD.json FROM TO   (FROM, TO: 2025-01-01)
 
-prints {"EUR": [month, ...], "USD": [...]} as JSON.
+prints {"revenue": {"EUR": [month, ...], "USD": [...]}, "customers": [month, ...],
+"usage": [[row, ...] per month]} as JSON.
 """
 
 import calendar
@@ -75,13 +78,87 @@ class Catalog:
         return amount
 
 
+LIMIT_REASONS = ("USER_QUOTA_EXHAUSTED", "WORKSPACE_QUOTA_EXHAUSTED")
+REASONS = ("TIER_LIMITED", "USER_QUOTA_EXHAUSTED", "WORKSPACE_QUOTA_EXHAUSTED", "INSUFFICIENT_CREDITS")
+
+
 class Simulation:
-    def __init__(self, catalog):
+    def __init__(self, catalog, default_plan):
         self.catalog = catalog
+        self.default_plan = default_plan
         self.subs = {}  # id -> subscription
         self.paid_in = {}  # customer -> currencies it ever paid in
         self.movements = []  # (time, currency, customer, kind, amount)
         self.trials = []  # dicts: currency, started, ended, converted
+        self.states = {}  # customer -> [(time, plan, status)], its plan and status from each time on
+        self.used = {}  # (customer, feature, month) -> units counted
+        self.facts = []  # (time, customer, feature, plan, outcome, units, upgrade tier)
+
+    def order(self, plan):
+        return self.catalog.plans[plan]["order"]
+
+    def entitled_plan(self, customer, now):
+        """The highest plan any live subscription gives (past due: within the grace period)."""
+        plans = [s["plan"] for s in self.subs.values() if s["customer"] == customer and (
+            s["status"] in ("trialing", "active")
+            or (s["status"] == "past_due" and now < s["pastDueSince"] + GRACE))]
+        return max(plans, key=self.order) if plans else self.default_plan
+
+    def status(self, customer):
+        statuses = {s["status"] for s in self.subs.values() if s["customer"] == customer}
+        for status in ("active", "past_due", "trialing"):
+            if status in statuses:
+                return status
+        return "canceled" if statuses else "free"
+
+    def record_state(self, when, customer):
+        state = (self.entitled_plan(customer, when), self.status(customer))
+        history = self.states.setdefault(customer, [])
+        if not history or history[-1][1:] != state:
+            history.append((when,) + state)
+
+    def quota(self, plan, feature):
+        """(included, limit or None for unlimited): a plain number is per calendar month."""
+        value = self.catalog.plans[plan].get("features", {}).get(feature)
+        if value is None:
+            return False, 0
+        if value == "unlimited":
+            return True, None
+        if isinstance(value, dict):
+            return True, value["limit"]
+        return True, value
+
+    def upgrade_tier(self, plan, feature, amount):
+        """The cheapest higher plan whose quota admits the amount and is larger than this one's."""
+        included, current = self.quota(plan, feature)
+        current = current if included else 0
+        for candidate in sorted(self.catalog.plans.values(), key=lambda p: p["order"]):
+            if candidate["order"] <= self.order(plan):
+                continue
+            offered_included, offered = self.quota(candidate["id"], feature)
+            if not offered_included:
+                continue
+            if offered is None:
+                return candidate["id"]
+            if offered >= amount and (current is None or offered > current):
+                return candidate["id"]
+        return None
+
+    def consume(self, when, customer, feature, amount):
+        # The meter decides under the customer's stored plan: the one its last change recorded.
+        plan = self.states[customer][-1][1]
+        included, limit = self.quota(plan, feature)
+        key = (customer, feature, (when.year, when.month))
+        used = self.used.get(key, 0)
+        if not included:
+            outcome = "TIER_LIMITED"
+        elif limit is not None and used + amount > limit:
+            outcome = "USER_QUOTA_EXHAUSTED"
+        else:
+            outcome = "allowed"
+            self.used[key] = used + amount
+        tier = None if outcome == "allowed" else self.upgrade_tier(plan, feature, amount)
+        self.facts.append((when, customer, feature, plan, outcome, amount if outcome == "allowed" else 0, tier))
 
     def customer_mrr(self, customer):
         total = {}
@@ -107,6 +184,7 @@ class Simulation:
                     trial["ended"] = when
                     trial["converted"] = new_sub["status"] in ("active", "past_due")
         after = self.customer_mrr(customer)
+        self.record_state(when, customer)
         paid = self.paid_in.setdefault(customer, set())
         for currency in sorted(set(before) | set(after)):
             was, now = before.get(currency, 0), after.get(currency, 0)
@@ -172,7 +250,12 @@ class Simulation:
                 moved = self.advance(dict(sub), when)
                 if moved != sub:
                     self.change(when, sub["customer"], sub_id, moved)
-        elif op != "signup":
+        elif op == "signup":
+            self.states[event["customer"]] = [(when, self.default_plan, "free")]
+        elif op == "consume":
+            for amount in event["amounts"]:
+                self.consume(when, event["customer"], event["feature"], amount)
+        else:
             raise ValueError(f"unknown op {op}")
 
     def advance(self, sub, now):
@@ -258,17 +341,95 @@ def report(simulation, currency, start, end):
     return intervals
 
 
+def percentile(values, p):
+    """Nearest rank: the smallest value with at least p % of the values at or below it."""
+    if not values:
+        return None
+    rank = max(1, -(-p * len(values) // 100))
+    return sorted(values)[rank - 1]
+
+
+def customers_report(simulation, start, end):
+    edges = month_starts(start, end)
+    signed = {c: h[0][0] for c, h in simulation.states.items()}
+    first_paid = {}
+    for customer, history in simulation.states.items():
+        paying = [t for t, _, status in history if status in ("active", "past_due")]
+        if paying:
+            first_paid[customer] = paying[0]
+    plans = sorted(simulation.catalog.plans, key=simulation.order)
+    intervals = []
+    for low, high in zip(edges, edges[1:]):
+        by_plan = {plan: 0 for plan in plans}
+        by_status = {status: 0 for status in ("free", "trialing", "active", "past_due", "canceled")}
+        existing = 0
+        for history in simulation.states.values():
+            before = [state for state in history if state[0] < high]
+            if before:
+                existing += 1
+                by_plan[before[-1][1]] += 1
+                by_status[before[-1][2]] += 1
+        converted = sum(1 for t in first_paid.values() if low <= t < high)
+        candidates = sum(1 for c, t in signed.items() if t < high and (c not in first_paid or first_paid[c] >= low))
+        intervals.append({
+            "start": low.strftime("%Y-%m-%dT%H:%M:%SZ"), "end": high.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "customers": existing, "byPlan": by_plan, "byStatus": by_status,
+            "signUps": sum(1 for t in signed.values() if low <= t < high),
+            "freeToPaid": converted, "freeToPaidRate": ratio(converted, candidates),
+        })
+    return intervals
+
+
+def usage_report(simulation, low, high):
+    facts = [f for f in simulation.facts if low <= f[0] < high]
+    rows = []
+    for feature, plan in sorted({(f[2], f[3]) for f in facts}, key=lambda k: (k[0], simulation.order(k[1]))):
+        group = [f for f in facts if f[2] == feature and f[3] == plan]
+        totals = {}
+        for f in group:
+            if f[4] == "allowed":
+                totals[f[1]] = totals.get(f[1], 0) + f[5]
+        usage = [v for v in totals.values() if v > 0]
+        seen = {f[1] for f in group}
+        at_limit = {f[1] for f in group if f[4] in LIMIT_REASONS}
+        prompts = {}
+        for f in group:
+            if f[6] is not None and f[4] != "allowed":
+                prompts[f[1]] = min(prompts.get(f[1], f[0]), f[0])
+        upgraded = 0
+        for customer, prompt in prompts.items():
+            if any(prompt < t <= prompt + dt.timedelta(days=14) and simulation.order(p) > simulation.order(plan)
+                   for t, p, _ in simulation.states[customer]):
+                upgraded += 1
+        rows.append({
+            "feature": feature, "plan": plan, "activeCustomers": len(usage), "totalUsage": sum(usage),
+            "medianPerCustomer": percentile(usage, 50), "p90PerCustomer": percentile(usage, 90),
+            "customersAtLimit": len(at_limit), "limitHitRate": ratio(len(at_limit), len(seen)),
+            "refusals": {reason: sum(1 for f in group if f[4] == reason) for reason in REASONS},
+            "upgradePrompts": len(prompts), "upgradedWithin14Days": upgraded,
+            "limitToUpgradeRate": ratio(upgraded, len(prompts)),
+        })
+    return rows
+
+
 def main():
     catalog_path, record_path, start_text, end_text = sys.argv[1:5]
-    simulation = Simulation(Catalog(catalog_path))
+    catalog = Catalog(catalog_path)
+    with open(catalog_path) as handle:
+        default_plan = yaml.safe_load(handle)["defaultPlan"]
+    simulation = Simulation(catalog, default_plan)
     with open(record_path) as handle:
         record = json.load(handle)
     for event in record["events"]:
         simulation.apply(event)
     start = dt.datetime.fromisoformat(start_text).replace(tzinfo=UTC)
     end = dt.datetime.fromisoformat(end_text).replace(tzinfo=UTC)
-    print(json.dumps({currency: report(simulation, currency, start, end) for currency in ("EUR", "USD")},
-                     sort_keys=True))
+    edges = month_starts(start, end)
+    print(json.dumps({
+        "revenue": {currency: report(simulation, currency, start, end) for currency in ("EUR", "USD")},
+        "customers": customers_report(simulation, start, end),
+        "usage": [usage_report(simulation, low, high) for low, high in zip(edges, edges[1:])],
+    }, sort_keys=True))
 
 
 if __name__ == "__main__":
