@@ -131,7 +131,7 @@ extension Meter {
     }
 
     /// Refusals are not idempotent answers (a retry after an upgrade may succeed), but the usage
-    /// analytics count them: their facts are committed before their answers are returned. A
+    /// analytics count them: their facts are committed before this call returns its answers. A
     /// failed commit loses only these counts, never an answer.
     private func recordRefusals(_ entries: [UsageEntry]) async {
         guard !entries.isEmpty else { return }

@@ -15,10 +15,13 @@ import TollgateStorage
 /// subscriptions (monthly and yearly, EUR and USD, seats), trials, upgrades, downgrades at the
 /// period's end, cancellations now and at the period's end, reactivations, and, as Stripe, signed
 /// webhooks with trials that convert or not, plan, seat and add-on changes, failed payments that
-/// recover or end in suspension — and keeps its own record of what it did. A Python reference
-/// (Tests/peers/analytics_reference.py), written from docs/metrics.md, computes every figure of
-/// every month in both currencies from that record alone; the report must equal it to the minor
-/// unit, on SQLite and on PostgreSQL.
+/// recover or end in suspension; AI chat consumed under every plan, refused and upgraded from;
+/// product events tracked, some dated back — and keeps its own record of what it did. A Python
+/// reference (Tests/peers/analytics_reference.py), written from docs/metrics.md, computes from that
+/// record alone every figure of the revenue report for every month in both currencies, of the
+/// customers report, of the usage and adoption reports of each month, of the activity of every day
+/// and of the retention cohorts; Tollgate's answers must equal them to the minor unit, on SQLite and
+/// on PostgreSQL.
 @Suite struct AnalyticsOracleTests {
     static let start = Fixtures.utc(2025, 1, 1)
     static let end = Fixtures.utc(2027, 1, 1)
@@ -92,6 +95,7 @@ import TollgateStorage
         var stripeEvents = 0
         var subscriptions = 0
         var consumes = 0
+        var tracked = 0
 
         init(app: AppHarness, client: any TestClientProtocol, seed: UInt64) {
             self.app = app
@@ -156,6 +160,31 @@ import TollgateStorage
                 pause()
                 try await consume(customer.id)
             }
+            for customer in customers where chance(0.05) {
+                pause()
+                try await track(customer.id)
+            }
+        }
+
+        /// A few product events, some dated up to a day and a half back (they count on their day).
+        func track(_ customer: String) async throws {
+            let now = app.clock.now()
+            var sent: [[String: Any]] = []
+            var bodies: [String] = []
+            for _ in 0..<Int.random(in: 1...3, using: &random) {
+                tracked += 1
+                let name = pick(["note_created", "export_triggered", "upgrade_intent"])
+                let at =
+                    chance(0.5) ? now : now.addingTimeInterval(-Double(Int.random(in: 0...129_600, using: &random)))
+                sent.append(["name": name, "at": at.formatted(.iso8601)])
+                bodies.append(
+                    #"{"customer":"\#(customer)","event":"\#(name)","idempotencyKey":"t\#(tracked)","#
+                        + #""timestamp":"\#(at.formatted(.iso8601))"}"#)
+            }
+            let answer = try await client.call(
+                .post, "/v1/track", key: app.adminKey, json: #"{"events":[\#(bodies.joined(separator: ","))]}"#)
+            #expect(answer.status == .ok && answer.json.int("recorded") == bodies.count, "\(answer.json)")
+            record("track", ["customer": customer, "events": sent])
         }
 
         /// A few AI chat messages in one batch: refused on Basic (not in the plan, Pro named), and
@@ -371,6 +400,7 @@ import TollgateStorage
             // The two years went through every kind of change (the seed is fixed; this guards it).
             for op in [
                 "signup", "manual_subscribe", "manual_trial", "manual_change", "manual_cancel", "stripe", "consume",
+                "track",
             ] {
                 #expect((ops[op] ?? 0) >= 5, "\(op): \(ops)")
             }
@@ -434,6 +464,30 @@ import TollgateStorage
                 prompts += expected.reduce(0) { $0 + ($1["upgradedWithin14Days"] as? Int ?? 0) }
             }
             #expect(prompts > 0, "some refused customers upgraded within 14 days")
+
+            let activity = try #require(reference["activity"] as? [[[String: Any]]])
+            for (year, expected) in zip(["2025", "2026"], activity) {
+                let next = year == "2025" ? "2026" : "2027"
+                let answer = try await client.call(
+                    .get, "/v1/analytics/activity?from=\(year)-01-01&to=\(next)-01-01", key: app.adminKey)
+                compare(try #require(answer.json["days"] as? [[String: Any]]), expected, "activity \(year)")
+            }
+            let adoption = try #require(reference["adoption"] as? [[String: Any]])
+            for (index, expected) in adoption.enumerated() {
+                let from = PeriodMath.utcCalendar.date(byAdding: .month, value: index, to: Self.start)!
+                let to = PeriodMath.utcCalendar.date(byAdding: .month, value: 1, to: from)!
+                let answer = try await client.call(
+                    .get, "/v1/analytics/adoption?from=\(Self.day(from))&to=\(Self.day(to))", key: app.adminKey)
+                #expect(answer.json.int("activeCustomers") == expected.int("activeCustomers"), "\(Self.day(from))")
+                compare(
+                    try #require(answer.json["adoption"] as? [[String: Any]]),
+                    try #require(expected["adoption"] as? [[String: Any]]), "adoption \(Self.day(from))")
+            }
+            let retention = try await client.call(
+                .get, "/v1/analytics/retention?from=2025-01-01&to=2027-01-01", key: app.adminKey)
+            compare(
+                try #require(retention.json["cohorts"] as? [[String: Any]]),
+                try #require(reference["retention"] as? [[String: Any]]), "retention")
             #expect(compared > 2 * 24 * 16 + 24 * 8)
         }
     }
@@ -445,6 +499,8 @@ import TollgateStorage
         switch (got, want) {
         case (let got as [String: Any], let want as [String: Any]):
             return got.count == want.count && want.allSatisfy { same(got[$0.key], $0.value) }
+        case (let got as [Any], let want as [Any]):
+            return got.count == want.count && zip(got, want).allSatisfy { same($0, $1) }
         case (is NSNull, is NSNull): return true
         case (let got as NSNumber, let want as NSNumber):
             return abs(got.doubleValue - want.doubleValue) <= 1e-12 * max(1, abs(want.doubleValue))

@@ -4,14 +4,16 @@ It reads the catalog (prices, quotas) and the record a generator kept of what it
 sign-ups, manual subscriptions, trials, plan changes and cancellations, the states it sent as
 Stripe, the scheduler's ticks, and consumes — and computes, from that alone and from the
 definitions in docs/metrics.md, every figure of GET /v1/analytics/revenue per calendar month and
-currency, of /v1/analytics/customers per month, and of /v1/analytics/usage for each month. It
+currency, of /v1/analytics/customers per month, of /v1/analytics/usage and /adoption for each
+month, of /activity for every day, and of /retention. It
 shares no code with Tollgate: subscriptions, periods, MRR, movements, plans, quotas, refusals and
 the reports are worked out here again.
 
     python revenue_reference.py CATALOG.yaml RECORD.json FROM TO   (FROM, TO: 2025-01-01)
 
 prints {"revenue": {"EUR": [month, ...], "USD": [...]}, "customers": [month, ...],
-"usage": [[row, ...] per month]} as JSON.
+"usage": [[row, ...] per month], "activity": [[day, ...] per year], "adoption": [answer per month],
+"retention": [cohort, ...]} as JSON.
 """
 
 import calendar
@@ -93,6 +95,7 @@ class Simulation:
         self.states = {}  # customer -> [(time, plan, status)], its plan and status from each time on
         self.used = {}  # (customer, feature, month) -> units counted
         self.facts = []  # (time, customer, feature, plan, outcome, units, upgrade tier)
+        self.tracked = []  # (time, customer, event name)
 
     def order(self, plan):
         return self.catalog.plans[plan]["order"]
@@ -255,6 +258,9 @@ class Simulation:
         elif op == "consume":
             for amount in event["amounts"]:
                 self.consume(when, event["customer"], event["feature"], amount)
+        elif op == "track":
+            for tracked in event["events"]:
+                self.tracked.append((parse_time(tracked["at"]), event["customer"], tracked["name"]))
         else:
             raise ValueError(f"unknown op {op}")
 
@@ -412,11 +418,77 @@ def usage_report(simulation, low, high):
     return rows
 
 
+def day_of(moment):
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def active_days(simulation):
+    """(customer, UTC day) with any consume, allowed or refused, or tracked event that day."""
+    return {(f[1], day_of(f[0])) for f in simulation.facts} | {(t[1], day_of(t[0])) for t in simulation.tracked}
+
+
+def activity_report(simulation, low, high):
+    active = active_days(simulation)
+    by_day = {}
+    for customer, day in active:
+        by_day.setdefault(day, set()).add(customer)
+    days, day = [], low
+    while day < high:
+        def distinct(count):
+            seen = set()
+            for back in range(count):
+                seen |= by_day.get(day - dt.timedelta(days=back), set())
+            return len(seen)
+        dau, mau = len(by_day.get(day, set())), distinct(30)
+        days.append({"date": day.strftime("%Y-%m-%d"), "dau": dau, "wau": distinct(7), "mau": mau,
+                     "stickiness": ratio(dau, mau)})
+        day += dt.timedelta(days=1)
+    return days
+
+
+def adoption_report(simulation, low, high, features):
+    active = {c for c, day in active_days(simulation) if low <= day < high}
+    counts = {("feature", f): set() for f in features}
+    for f in simulation.facts:
+        if low <= f[0] < high and f[4] == "allowed":
+            counts.setdefault(("feature", f[2]), set()).add(f[1])
+    for t in simulation.tracked:
+        if low <= t[0] < high:
+            counts.setdefault(("event", t[2]), set()).add(t[1])
+    entries = [{"source": source, "name": name, "customers": len(who), "share": ratio(len(who), len(active))}
+               for (source, name), who in counts.items()]
+    entries.sort(key=lambda e: (e["source"], -e["customers"], e["name"]))
+    return {"activeCustomers": len(active), "adoption": entries}
+
+
+def retention_report(simulation, start, end):
+    months = month_starts(start, end)
+    def index(moment):
+        for i, (low, high) in enumerate(zip(months, months[1:])):
+            if low <= moment < high:
+                return i
+        return None
+    active_months = {}
+    for customer, day in active_days(simulation):
+        i = index(day)
+        if i is not None:
+            active_months.setdefault(customer, set()).add(i)
+    cohorts = []
+    for i, low in enumerate(months[:-1]):
+        members = [c for c, h in simulation.states.items() if index(h[0][0]) == i]
+        active = [sum(1 for c in members if k in active_months.get(c, set())) for k in range(i, len(months) - 1)]
+        cohorts.append({"month": low.strftime("%Y-%m"), "customers": len(members), "active": active,
+                        "retention": [None if not members else a / len(members) for a in active]})
+    return cohorts
+
+
 def main():
     catalog_path, record_path, start_text, end_text = sys.argv[1:5]
     catalog = Catalog(catalog_path)
     with open(catalog_path) as handle:
-        default_plan = yaml.safe_load(handle)["defaultPlan"]
+        document = yaml.safe_load(handle)
+    default_plan = document["defaultPlan"]
+    features = [f for f, definition in document["features"].items() if definition["type"] != "boolean"]
     simulation = Simulation(catalog, default_plan)
     with open(record_path) as handle:
         record = json.load(handle)
@@ -429,6 +501,10 @@ def main():
         "revenue": {currency: report(simulation, currency, start, end) for currency in ("EUR", "USD")},
         "customers": customers_report(simulation, start, end),
         "usage": [usage_report(simulation, low, high) for low, high in zip(edges, edges[1:])],
+        "activity": [activity_report(simulation, low, high)
+                     for low, high in ((edges[0], edges[12]), (edges[12], edges[24]))],
+        "adoption": [adoption_report(simulation, low, high, features) for low, high in zip(edges, edges[1:])],
+        "retention": retention_report(simulation, start, end),
     }, sort_keys=True))
 
 
