@@ -152,7 +152,7 @@ public enum UsageReport {
     }
 
     /// How many customers of a feature and plan reached exactly `total` units in a month (0: only
-    /// refused): the monthly distribution the commits keep.
+    /// refused): the monthly distribution the fold of the usage facts keeps.
     public struct Bucket: Sendable, Hashable {
         public let feature: String
         public let planId: String

@@ -668,8 +668,8 @@ extension Migrations {
                 SQLStore.fillTrialsDaily,
             ]),
         // The usage report of a calendar month from a distribution of customers by their month's
-        // total, kept by the commits (a few rows per feature and plan, however many customers),
-        // and its refusals through a partial index (issue 13 item 5).
+        // total, kept by the fold of the usage facts (a few rows per feature and plan, however
+        // many customers), and its refusals through a partial index (issue 13 item 5).
         Migration(
             version: 26, name: "usage_monthly",
             statements: [
@@ -709,6 +709,24 @@ extension Migrations {
             sqliteStatements: [
                 SQLStore.fillUsageMonthly(.sqlite),
                 SQLStore.fillUsageMonthTotals,
+            ]),
+        // The consumes' usage facts, appended by each commit (one sequential insert) and folded
+        // into the rollups above off the request path and before each analytics read.
+        Migration(
+            version: 27, name: "usage_facts", statements: [],
+            postgresStatements: [
+                """
+                CREATE TABLE usage_facts (
+                    id BIGSERIAL PRIMARY KEY, \(SQLStore.usageFactColumns)
+                )
+                """
+            ],
+            sqliteStatements: [
+                """
+                CREATE TABLE usage_facts (
+                    id INTEGER PRIMARY KEY, \(SQLStore.usageFactColumns)
+                )
+                """
             ]),
     ]
 }

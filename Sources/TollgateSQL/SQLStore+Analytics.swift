@@ -73,6 +73,57 @@ extension SQLStore {
         SELECT month_ms, feature, plan_id, units, COUNT(*) FROM usage_monthly GROUP BY month_ms, feature, plan_id, units
         """
 
+    /// The columns of a usage fact: a row of the daily rollup, before folding.
+    static let usageFactColumns = """
+        day_ms BIGINT NOT NULL, feature TEXT NOT NULL, plan_id TEXT NOT NULL, customer_id TEXT NOT NULL,
+            outcome TEXT NOT NULL, units BIGINT NOT NULL, events BIGINT NOT NULL, upgrade_tier TEXT, prompt_at_ms BIGINT
+        """
+
+    /// Serializes folds across nodes (PostgreSQL advisory lock key).
+    static let foldLock: Int64 = 0x7467_666F_6C64
+
+    @discardableResult
+    public func foldUsageFacts() async throws -> Int {
+        let limit = 20_000
+        var folded = 0
+        while true {
+            let count = try await provider.transaction { [provider] db in
+                if provider.kind == .postgres {
+                    try await db.raw("SELECT pg_advisory_xact_lock(\(bind: Self.foldLock))").run()
+                }
+                let rows = try await db.raw(
+                    """
+                    SELECT id, day_ms, feature, plan_id, customer_id, outcome, units, events, upgrade_tier, prompt_at_ms
+                    FROM usage_facts ORDER BY id LIMIT \(bind: limit)
+                    """
+                ).all()
+                guard let last = try rows.last?.decode(column: "id", as: Int64.self) else { return 0 }
+                let daily = UsageRollupRow.merged(
+                    try rows.map { row in
+                        UsageRollupRow(
+                            key: UsageRollupRow.Key(
+                                day: try row.decode(column: "day_ms", as: Int64.self),
+                                feature: try row.decode(column: "feature", as: String.self),
+                                planId: try row.decode(column: "plan_id", as: String.self),
+                                customerId: try row.decode(column: "customer_id", as: String.self),
+                                outcome: try row.decode(column: "outcome", as: String.self)),
+                            units: try row.decode(column: "units", as: Int64.self),
+                            events: try row.decode(column: "events", as: Int64.self),
+                            upgradeTier: try row.decode(column: "upgrade_tier", as: String?.self),
+                            promptAt: try row.decode(column: "prompt_at_ms", as: Int64?.self))
+                    })
+                for chunk in daily.chunked(SQLKitUsageWriter.rowsPerStatement) {
+                    try await SQLKitUsageWriter.addToRollup(chunk, on: db)
+                }
+                try await SQLKitUsageWriter.addToMonths(UsageMonthRow.months(of: daily), on: db)
+                try await db.raw("DELETE FROM usage_facts WHERE id <= \(bind: last)").run()
+                return rows.count
+            }
+            folded += count
+            if count < limit { return folded }
+        }
+    }
+
     /// Rebuilds the monthly usage rollup and its distributions from the daily rollup.
     public func rebuildUsageMonthly() async throws {
         let statements = [
@@ -149,7 +200,8 @@ extension SQLStore {
     }
 
     public func usageTotals(from: Date, to: Date) async throws -> [UsageReport.Totals] {
-        try await provider.read { db in
+        try await foldUsageFacts()
+        return try await provider.read { db in
             try await db.raw(
                 """
                 SELECT customer_id, feature, plan_id, outcome, CAST(SUM(units) AS BIGINT) AS units,
@@ -174,6 +226,7 @@ extension SQLStore {
 
     /// A calendar month is read from its distribution; any other window from the daily rollup.
     public func usageFigures(from: Date, to: Date) async throws -> [UsageReport.Figures] {
+        try await foldUsageFacts()
         let month = PeriodMath.window(.monthly, containing: from, anchor: from)
         guard month.start == from, month.end == to else {
             return try await usageFigures(from: from, to: to, table: "usage_daily")
@@ -304,7 +357,8 @@ extension SQLStore {
     }
 
     public func upgradePrompts(from: Date, to: Date) async throws -> [UsageReport.Prompt] {
-        try await provider.read { db in
+        try await foldUsageFacts()
+        return try await provider.read { db in
             try await db.raw(
                 """
                 SELECT customer_id, feature, plan_id, MIN(prompt_at_ms) AS prompt_at_ms FROM usage_daily
@@ -325,7 +379,8 @@ extension SQLStore {
     public func upgradeConversions(from: Date, to: Date, ladder: [String: Int]) async throws
         -> [UsageReport.Conversion]
     {
-        try await upgradeConversions(from: from, to: to, ladder: ladder, table: "usage_daily")
+        try await foldUsageFacts()
+        return try await upgradeConversions(from: from, to: to, ladder: ladder, table: "usage_daily")
     }
 
     /// The same conversions, the prompts read from another table of the rollup's columns.
@@ -376,6 +431,7 @@ extension SQLStore {
     }
 
     public func activeDays(from: Date, to: Date) async throws -> [ActiveDay] {
+        try await foldUsageFacts()
         let (start, end) = (Self.dayFloor(from), Millis.from(to))
         return try await provider.read { db in
             try await db.raw(
@@ -395,6 +451,7 @@ extension SQLStore {
     }
 
     public func adoption(from: Date, to: Date) async throws -> [AdoptionCount] {
+        try await foldUsageFacts()
         let (start, end) = (Self.dayFloor(from), Millis.from(to))
         return try await provider.read { db in
             try await db.raw(

@@ -36,9 +36,7 @@ extension SQLStore {
             guard !stored.isEmpty else { return .alreadyAnswered }
             try await SQLKitUsageWriter.addToCounters([delta], updatedAt: Millis.from(date), on: db)
             let batch = UsageBatch(entries: [UsageEntry(deltas: [], record: nil, fact: fact)], at: date)
-            let plan = UsageBatchPlan(batch)
-            try await SQLKitUsageWriter.addToRollup(plan.rollup(of: batch), on: db)
-            try await SQLKitUsageWriter.addToMonths(plan.monthlyRollup(of: batch), on: db)
+            try await SQLKitUsageWriter.appendFacts(UsageBatchPlan(batch).rollup(of: batch), on: db)
             return .decided(decision)
         }
     }

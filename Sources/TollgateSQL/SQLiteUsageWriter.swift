@@ -47,9 +47,7 @@ final class SQLiteUsageWriter: @unchecked Sendable {
             INSERT INTO outbox (id, kind, recipient, payload, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
             ON CONFLICT (id) DO NOTHING
             """
-        case addToRollup = "add to the usage rollup"
-        case addToMonth = "add to the monthly usage rollup"
-        case addToBucket = "move in a month's distribution"
+        case appendFact = "append to the usage fact log"
         case shrinkLease = """
             UPDATE counter_leases SET outstanding = CASE WHEN outstanding > ?1 THEN outstanding - ?1 ELSE 0 END
             WHERE subject = ?2 AND feature = ?3 AND period_start_ms = ?4 AND node = ?5
@@ -60,10 +58,7 @@ final class SQLiteUsageWriter: @unchecked Sendable {
 
     private static func sql(_ which: Statement) -> String {
         switch which {
-        case .addToRollup:
-            UsageRollupRow.insert + " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) " + UsageRollupRow.onConflict
-        case .addToMonth: UsageMonthRow.upsert + " VALUES (?1, ?2, ?3, ?4, ?5, ?6) " + UsageMonthRow.onConflict
-        case .addToBucket: UsageMonthRow.addToBucket + " VALUES (?1, ?2, ?3, ?4, ?5) " + UsageMonthRow.bucketConflict
+        case .appendFact: UsageRollupRow.append + " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
         default: which.rawValue
         }
     }
@@ -143,30 +138,11 @@ final class SQLiteUsageWriter: @unchecked Sendable {
             }
             for row in plan.rollup(of: batch) {
                 try run(
-                    .addToRollup,
+                    .appendFact,
                     binding: [
                         .integer(row.key.day), .text(row.key.feature), .text(row.key.planId), .text(row.key.customerId),
                         .text(row.key.outcome), .integer(row.units), .integer(row.events),
                         row.upgradeTier.map(Value.text) ?? .null, row.promptAt.map(Value.integer) ?? .null,
-                    ])
-            }
-            var buckets: [UsageMonthRow.Bucket: Int64] = [:]
-            for row in plan.monthlyRollup(of: batch) {
-                let after = try run(
-                    .addToMonth,
-                    binding: [
-                        .integer(row.key.month), .text(row.key.feature), .text(row.key.planId),
-                        .text(row.key.customerId), .integer(row.units), .integer(row.events),
-                    ], columns: [4, 5])
-                guard let after, after.count == 2 else { throw failure(.addToMonth) }
-                row.move(unitsAfter: after[0], eventsAfter: after[1], in: &buckets)
-            }
-            for (bucket, delta) in buckets.sorted(by: { $0.key < $1.key }) where delta != 0 {
-                try run(
-                    .addToBucket,
-                    binding: [
-                        .integer(bucket.month), .text(bucket.feature), .text(bucket.planId), .integer(bucket.total),
-                        .integer(delta),
                     ])
             }
             try faults?.check(.afterCounters)
@@ -199,11 +175,6 @@ final class SQLiteUsageWriter: @unchecked Sendable {
     /// (a write's changes happen at the first step, RETURNING or not).
     @discardableResult
     private func run(_ which: Statement, binding values: [Value] = []) throws -> Int64? {
-        try run(which, binding: values, columns: [0])?.first
-    }
-
-    /// The same, reading these integer columns of the row it returned.
-    private func run(_ which: Statement, binding values: [Value], columns: [Int32]) throws -> [Int64]? {
         let statement = try prepared(which)
         defer {
             sqlite_nio_sqlite3_reset(statement)
@@ -230,7 +201,7 @@ final class SQLiteUsageWriter: @unchecked Sendable {
         }
         let stepped = sqlite_nio_sqlite3_step(statement)
         guard stepped == SQLITE_DONE || stepped == SQLITE_ROW else { throw failure(which) }
-        return stepped == SQLITE_ROW ? columns.map { sqlite_nio_sqlite3_column_int64(statement, $0) } : nil
+        return stepped == SQLITE_ROW ? sqlite_nio_sqlite3_column_int64(statement, 0) : nil
     }
 
     private func prepared(_ which: Statement) throws -> OpaquePointer {

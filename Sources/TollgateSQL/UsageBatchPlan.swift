@@ -85,22 +85,45 @@ struct UsageBatchPlan {
     }
 }
 
-extension UsageBatchPlan {
-    /// The applied entries' facts summed per calendar month (of the commit), feature, plan and
-    /// customer, in key order (the order rows are locked in, on every node alike).
-    func monthlyRollup(of batch: UsageBatch) -> [UsageMonthRow] {
-        let month = Millis.from(PeriodMath.window(.monthly, containing: batch.at, anchor: batch.at).start)
-        var rows: [UsageMonthRow.Key: UsageMonthRow] = [:]
-        for (index, entry) in batch.entries.enumerated() where applied[index] {
-            guard let fact = entry.fact else { continue }
-            let key = UsageMonthRow.Key(
-                month: month, feature: fact.feature, planId: fact.planId, customerId: fact.customerId)
-            var row = rows[key] ?? UsageMonthRow(key: key, units: 0, events: 0)
-            row.units += fact.units
-            row.events += 1
-            rows[key] = row
+extension UsageRollupRow {
+    /// Rows of the usage fact log (oldest first) merged per day, customer, feature, plan and
+    /// outcome; the first refusal naming a plan keeps its plan and time.
+    static func merged(_ rows: [UsageRollupRow]) -> [UsageRollupRow] {
+        var merged: [Key: UsageRollupRow] = [:]
+        var order: [Key] = []
+        for row in rows {
+            guard var existing = merged[row.key] else {
+                merged[row.key] = row
+                order.append(row.key)
+                continue
+            }
+            existing.units += row.units
+            existing.events += row.events
+            if existing.upgradeTier == nil {
+                (existing.upgradeTier, existing.promptAt) = (row.upgradeTier, row.promptAt)
+            }
+            merged[row.key] = existing
         }
-        return rows.values.sorted { $0.key < $1.key }
+        return order.map { merged[$0]! }
+    }
+}
+
+extension UsageMonthRow {
+    /// Daily rows summed per calendar month, feature, plan and customer, in key order (the order
+    /// rows are locked in, on every node alike).
+    static func months(of rows: [UsageRollupRow]) -> [UsageMonthRow] {
+        var months: [Key: UsageMonthRow] = [:]
+        for row in rows {
+            let day = Millis.date(row.key.day)
+            let key = Key(
+                month: Millis.from(PeriodMath.window(.monthly, containing: day, anchor: day).start),
+                feature: row.key.feature, planId: row.key.planId, customerId: row.key.customerId)
+            var month = months[key] ?? UsageMonthRow(key: key, units: 0, events: 0)
+            month.units += row.units
+            month.events += row.events
+            months[key] = month
+        }
+        return months.values.sorted { $0.key < $1.key }
     }
 }
 
@@ -183,6 +206,11 @@ struct UsageRollupRow {
 
     static let insert = """
         INSERT INTO usage_daily (day_ms, feature, plan_id, customer_id, outcome, units, events, upgrade_tier,
+            prompt_at_ms)
+        """
+    /// The same row appended to the fact log, folded into the rollups later (`SQLStore.foldUsageFacts`).
+    static let append = """
+        INSERT INTO usage_facts (day_ms, feature, plan_id, customer_id, outcome, units, events, upgrade_tier,
             prompt_at_ms)
         """
     static let onConflict = """

@@ -77,9 +77,8 @@ public struct SQLKitUsageWriter: UsageWriter {
             }
             try await SQLStore.enqueue(db, alerts, ignoringDuplicates: true)
             for chunk in plan.rollup(of: batch).chunked(Self.rowsPerStatement) {
-                try await Self.addToRollup(chunk, on: db)
+                try await Self.appendFacts(chunk, on: db)
             }
-            try await Self.addToMonths(plan.monthlyRollup(of: batch), on: db)
             try faults?.check(.afterCounters)
             for (key, node, units) in plan.leaseShrinks(of: batch) {
                 try await db.raw(
@@ -128,14 +127,23 @@ public struct SQLKitUsageWriter: UsageWriter {
 
     /// Adds the rows to the daily usage rollup, in one statement (one row per key).
     static func addToRollup(_ rows: some Collection<UsageRollupRow>, on db: any SQLDatabase) async throws {
-        let values = rows.map { r -> SQLQueryString in
+        let insert: SQLQueryString = "\(unsafeRaw: UsageRollupRow.insert) VALUES \(values(rows)) "
+        try await db.raw(insert + "\(unsafeRaw: UsageRollupRow.onConflict)").run()
+    }
+
+    /// Appends the rows to the usage fact log, in one statement: a commit writes its facts, the
+    /// fold turns them into the rollups.
+    static func appendFacts(_ rows: some Collection<UsageRollupRow>, on db: any SQLDatabase) async throws {
+        try await db.raw("\(unsafeRaw: UsageRollupRow.append) VALUES \(values(rows))").run()
+    }
+
+    private static func values(_ rows: some Collection<UsageRollupRow>) -> SQLQueryString {
+        rows.map { r -> SQLQueryString in
             """
             (\(bind: r.key.day), \(bind: r.key.feature), \(bind: r.key.planId), \(bind: r.key.customerId), \
             \(bind: r.key.outcome), \(bind: r.units), \(bind: r.events), \(bind: r.upgradeTier), \(bind: r.promptAt))
             """
-        }
-        let insert: SQLQueryString = "\(unsafeRaw: UsageRollupRow.insert) VALUES \(values.joined(separator: ", ")) "
-        try await db.raw(insert + "\(unsafeRaw: UsageRollupRow.onConflict)").run()
+        }.joined(separator: ", ")
     }
 
     /// Adds the rows to the monthly rollup, then moves their customers in the months'

@@ -235,7 +235,8 @@ func buildApplication(
         SubscriptionScheduler(
             subscriptions: subscriptions, logger: dependencies.logger, interval: dependencies.billingTick),
         CustomerChangeListener(feed: dependencies.store, service: service, logger: dependencies.logger),
-        CounterEvictor(service: service, logger: dependencies.logger)
+        CounterEvictor(service: service, logger: dependencies.logger),
+        UsageFactFolder(store: dependencies.store, logger: dependencies.logger)
     )
     // Stops before the committer drains and the database closes (services stop in reverse order).
     if let leases = service.leases { app.addServices(LeaseReleaser(leases: leases, logger: dependencies.logger)) }

@@ -3,9 +3,8 @@ import TollgateCore
 
 /// What one consume adds to the usage analytics (issue 13): the customer billed (a workspace
 /// pool's owner), the feature, the plan it was decided under, the units counted (0 when
-/// refused) and, when refused, why and which plan would allow it. Written with the consume's
-/// own commit into the daily and monthly rollups (`usage_daily`, `usage_monthly` and the month's
-/// distribution `usage_month_totals`).
+/// refused) and, when refused, why and which plan would allow it. Appended with the consume's own
+/// commit to the usage fact log, which `foldUsageFacts` turns into the daily and monthly rollups.
 public struct UsageFact: Sendable, Hashable {
     public let customerId: String
     public let feature: String
@@ -78,6 +77,11 @@ public protocol AnalyticsStore: Sendable {
     /// rollup, in one transaction; per event, whether it was new. A customer that does not exist
     /// refuses the whole batch (`DomainError` naming `events[i].customer`).
     func track(_ events: [TrackedEvent], receivedAt: Date) async throws -> [Bool]
+    /// Folds the usage facts the commits appended into the rollups (daily, monthly, the months'
+    /// distributions), oldest first, one fold at a time across nodes; how many it folded. Every
+    /// usage read folds first, so its answer counts every committed consume.
+    @discardableResult
+    func foldUsageFacts() async throws -> Int
     /// The usage rollup over the UTC days in [from, to), summed per customer, feature, plan and
     /// outcome.
     func usageTotals(from: Date, to: Date) async throws -> [UsageReport.Totals]

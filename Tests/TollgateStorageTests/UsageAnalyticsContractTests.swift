@@ -95,4 +95,24 @@ import TollgateStorage
             }
         }
     }
+
+    /// Folds racing each other (two nodes, or a node and a read) fold each fact once.
+    @Test(arguments: TestDatabase.all)
+    func concurrentFoldsCountEachFactOnce(database: TestDatabase) async throws {
+        try await database.withStore { store, _ in
+            for index in 0..<30 {
+                let fact = UsageFact(customerId: "c\(index % 4)", feature: "chat", planId: "pro", units: 2)
+                _ = try await store.commit(
+                    UsageBatch(
+                        entries: [UsageEntry(deltas: [], record: nil, fact: fact)],
+                        at: Self.day.addingTimeInterval(Double(index) * 3600)))
+            }
+            async let first = store.foldUsageFacts()
+            async let second = store.foldUsageFacts()
+            #expect(try await first + second == 30, "every fact folded, once")
+            #expect(try await store.foldUsageFacts() == 0, "nothing left")
+            let figures = try await store.usageFigures(from: Self.day, to: Self.day.addingTimeInterval(31 * 86_400))
+            #expect(figures.map(\.totalUsage) == [60] && figures.map(\.activeCustomers) == [4])
+        }
+    }
 }
