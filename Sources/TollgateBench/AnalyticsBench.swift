@@ -11,9 +11,10 @@ import TollgateStorage
 /// both answers are equal.
 ///
 /// The data is made by SQL (a recursive counter), not through the meter: the rollups are filled
-/// from the raw rows by the same grouping each commit applies to its own consumes (the contract
-/// tests hold the commit path to it). Tollgate keeps no raw usage log; `bench_usage_events` is the
-/// one a design without rollups would keep (one row per consume, indexed by day).
+/// from the raw rows by the same grouping the fold of the usage facts applies (the contract tests
+/// hold the commit and fold path to it). Tollgate keeps no raw usage history (its fact log is
+/// emptied by each fold); `bench_usage_events` is the one a design without rollups would keep
+/// (one row per consume, indexed by day).
 struct AnalyticsBench {
     let store: SQLStore
     let customers: Int
@@ -242,7 +243,7 @@ struct AnalyticsBench {
             ) AS generated
             """,
             "CREATE INDEX bench_usage_events_by_day ON bench_usage_events (day_ms)",
-            // The rollup, as the commits write it: summed per day, feature, plan, customer and outcome.
+            // The rollup, as the fold writes it: summed per day, feature, plan, customer and outcome.
             """
             INSERT INTO usage_daily (day_ms, feature, plan_id, customer_id, outcome, units, events, upgrade_tier,
                 prompt_at_ms)
