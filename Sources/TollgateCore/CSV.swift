@@ -12,6 +12,11 @@ public struct CSVWriter: Sendable {
         case decimal(Double)
         /// An empty cell (a null in the JSON answer).
         case empty
+
+        /// A whole number, or an empty cell for nil.
+        public static func number(orEmpty value: Int64?) -> Cell { value.map(Cell.number) ?? .empty }
+        /// A ratio, or an empty cell for nil.
+        public static func decimal(orEmpty value: Double?) -> Cell { value.map(Cell.decimal) ?? .empty }
     }
 
     public private(set) var text: String

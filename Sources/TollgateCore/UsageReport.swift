@@ -177,7 +177,7 @@ public enum UsageReport {
             let active = used.reduce(0) { $0 + $1.customers }
             func percentile(_ p: Int) -> Int64? {
                 guard active > 0 else { return nil }
-                let rank = max(1, (p * active + 99) / 100)
+                let rank = nearestRank(p, of: active)
                 var seen = 0
                 for bucket in used {
                     seen += bucket.customers
@@ -266,7 +266,10 @@ public enum UsageReport {
     /// the values at or below it (nil when empty).
     public static func percentile(_ sorted: [Int64], _ p: Int) -> Int64? {
         guard !sorted.isEmpty else { return nil }
-        let rank = max(1, (p * sorted.count + 99) / 100)
-        return sorted[rank - 1]
+        return sorted[nearestRank(p, of: sorted.count) - 1]
     }
+
+    /// The 1-based position of the p-th percentile among `count` sorted values: ⌈p·count/100⌉,
+    /// at least 1 (the database's query says the same in SQL).
+    static func nearestRank(_ p: Int, of count: Int) -> Int { max(1, (p * count + 99) / 100) }
 }

@@ -66,28 +66,23 @@ struct UsageBatchPlan {
     /// The applied entries' usage facts summed per UTC day (of the commit), customer, feature,
     /// plan and outcome: one upsert per row of the daily rollup.
     func rollup(of batch: UsageBatch) -> [UsageRollupRow] {
-        let day = SQLStore.day(Millis.from(batch.at))
-        var rows: [UsageRollupRow.Key: UsageRollupRow] = [:]
-        for (index, entry) in batch.entries.enumerated() where applied[index] {
-            guard let fact = entry.fact else { continue }
-            let key = UsageRollupRow.Key(
-                day: day, feature: fact.feature, planId: fact.planId, customerId: fact.customerId,
-                outcome: fact.outcome)
-            var row = rows[key] ?? UsageRollupRow(key: key, units: 0, events: 0, upgradeTier: nil, promptAt: nil)
-            row.units += fact.units
-            row.events += 1
-            if let tier = fact.upgradeTier, row.upgradeTier == nil {
-                (row.upgradeTier, row.promptAt) = (tier, Millis.from(batch.at))
-            }
-            rows[key] = row
-        }
-        return Array(rows.values)
+        let (day, at) = (SQLStore.day(Millis.from(batch.at)), Millis.from(batch.at))
+        return UsageRollupRow.merged(
+            batch.entries.enumerated().compactMap { index, entry in
+                guard applied[index], let fact = entry.fact else { return nil }
+                return UsageRollupRow(
+                    key: UsageRollupRow.Key(
+                        day: day, feature: fact.feature, planId: fact.planId, customerId: fact.customerId,
+                        outcome: fact.outcome),
+                    units: fact.units, events: 1, upgradeTier: fact.upgradeTier,
+                    promptAt: fact.upgradeTier == nil ? nil : at)
+            })
     }
 }
 
 extension UsageRollupRow {
-    /// Rows of the usage fact log (oldest first) merged per day, customer, feature, plan and
-    /// outcome; the first refusal naming a plan keeps its plan and time.
+    /// Rows (oldest first: a batch's facts, or the fact log) merged per day, customer, feature,
+    /// plan and outcome; the first refusal naming a plan keeps its plan and time.
     static func merged(_ rows: [UsageRollupRow]) -> [UsageRollupRow] {
         var merged: [Key: UsageRollupRow] = [:]
         var order: [Key] = []

@@ -77,18 +77,19 @@ struct AnalyticsRoutes: Sendable {
             "reactivation", "arr", "paying_customers", "arpa", "logo_churn_rate", "gross_mrr_churn_rate",
             "net_mrr_churn_rate", "quick_ratio", "ltv", "trials_started", "trials_converted", "trial_conversion_rate",
         ])
-        let rate = { (value: Double?) -> CSVWriter.Cell in value.map(CSVWriter.Cell.decimal) ?? .empty }
-        let amount = { (value: Int64?) -> CSVWriter.Cell in value.map(CSVWriter.Cell.number) ?? .empty }
         for period in report.intervals {
             let moves = period.movements
             csv.append([
                 .text(report.currency), .text(period.start.formatted(.iso8601)), .text(period.end.formatted(.iso8601)),
                 .number(period.mrrStart), .number(period.mrrEnd), .number(moves.new), .number(moves.expansion),
                 .number(moves.contraction), .number(moves.churn), .number(moves.reactivation), .number(period.arr),
-                .number(Int64(period.payingCustomers)), amount(period.arpa), rate(period.logoChurnRate),
-                rate(period.grossMrrChurnRate), rate(period.netMrrChurnRate), rate(period.quickRatio),
-                amount(period.ltv), .number(Int64(period.trialsStarted)), .number(Int64(period.trialsConverted)),
-                rate(period.trialConversionRate),
+                .number(Int64(period.payingCustomers)), .number(orEmpty: period.arpa),
+                .decimal(orEmpty: period.logoChurnRate),
+                .decimal(orEmpty: period.grossMrrChurnRate), .decimal(orEmpty: period.netMrrChurnRate),
+                .decimal(orEmpty: period.quickRatio),
+                .number(orEmpty: period.ltv), .number(Int64(period.trialsStarted)),
+                .number(Int64(period.trialsConverted)),
+                .decimal(orEmpty: period.trialConversionRate),
             ])
         }
         return TextAnswer.csv(csv, filename: "revenue-\(report.currency).csv")

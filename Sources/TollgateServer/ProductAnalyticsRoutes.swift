@@ -76,7 +76,7 @@ struct ProductAnalyticsRoutes: Sendable {
                 [
                     .text(period.start.formatted(.iso8601)), .text(period.end.formatted(.iso8601)),
                     .number(Int64(period.customers)), .number(Int64(period.signUps)),
-                    .number(Int64(period.freeToPaid)), period.freeToPaidRate.map(CSVWriter.Cell.decimal) ?? .empty,
+                    .number(Int64(period.freeToPaid)), .decimal(orEmpty: period.freeToPaidRate),
                 ]
                     + report.plans.map { .number(Int64(period.byPlan[$0] ?? 0)) }
                     + CustomerStatus.allCases.map { .number(Int64(period.byStatus[$0.rawValue] ?? 0)) })
@@ -138,13 +138,13 @@ struct ProductAnalyticsRoutes: Sendable {
             csv.append(
                 [
                     .text(from), .text(to), .text(row.feature), .text(row.plan), .number(Int64(row.activeCustomers)),
-                    .number(row.totalUsage), row.medianPerCustomer.map(CSVWriter.Cell.number) ?? .empty,
-                    row.p90PerCustomer.map(CSVWriter.Cell.number) ?? .empty, .number(Int64(row.customersAtLimit)),
-                    row.limitHitRate.map(CSVWriter.Cell.decimal) ?? .empty,
+                    .number(row.totalUsage), .number(orEmpty: row.medianPerCustomer),
+                    .number(orEmpty: row.p90PerCustomer), .number(Int64(row.customersAtLimit)),
+                    .decimal(orEmpty: row.limitHitRate),
                 ] + DenialReason.allCases.map { .number(row.refusals[$0.rawValue] ?? 0) }
                     + [
                         .number(Int64(row.upgradePrompts)), .number(Int64(row.upgradedWithin14Days)),
-                        row.limitToUpgradeRate.map(CSVWriter.Cell.decimal) ?? .empty,
+                        .decimal(orEmpty: row.limitToUpgradeRate),
                     ])
         }
         return TextAnswer.csv(csv, filename: "usage.csv")
@@ -184,7 +184,7 @@ struct ProductAnalyticsRoutes: Sendable {
         for day in answer.days {
             csv.append([
                 .text(day.date), .number(Int64(day.dau)), .number(Int64(day.wau)), .number(Int64(day.mau)),
-                day.stickiness.map(CSVWriter.Cell.decimal) ?? .empty,
+                .decimal(orEmpty: day.stickiness),
             ])
         }
         return TextAnswer.csv(csv, filename: "activity.csv")
@@ -232,7 +232,7 @@ struct ProductAnalyticsRoutes: Sendable {
             csv.append([
                 .text(answer.from.formatted(.iso8601)), .text(answer.to.formatted(.iso8601)), .text(entry.source),
                 .text(entry.name), .number(Int64(entry.customers)), .number(Int64(answer.activeCustomers)),
-                entry.share.map(CSVWriter.Cell.decimal) ?? .empty,
+                .decimal(orEmpty: entry.share),
             ])
         }
         return TextAnswer.csv(csv, filename: "adoption.csv")
@@ -280,7 +280,7 @@ struct ProductAnalyticsRoutes: Sendable {
                 [.text(cohort.month), .number(Int64(cohort.customers))]
                     + (0..<width).map { index in
                         index < cohort.retention.count
-                            ? cohort.retention[index].map(CSVWriter.Cell.decimal) ?? .empty : .empty
+                            ? .decimal(orEmpty: cohort.retention[index]) : .empty
                     })
         }
         return TextAnswer.csv(csv, filename: "retention.csv")

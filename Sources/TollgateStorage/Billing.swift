@@ -97,27 +97,6 @@ public struct RevenueMovementRecord: Sendable, Hashable {
     }
 }
 
-/// A trial: when it started, and when it ended, converted (went on paid) or not.
-public struct TrialRecord: Sendable, Hashable {
-    public let subscriptionId: String
-    public let subject: String
-    public let planId: String
-    public let startedAt: Date
-    public let endedAt: Date?
-    public let converted: Bool?
-
-    public init(
-        subscriptionId: String, subject: String, planId: String, startedAt: Date, endedAt: Date?, converted: Bool?
-    ) {
-        self.subscriptionId = subscriptionId
-        self.subject = subject
-        self.planId = planId
-        self.startedAt = startedAt
-        self.endedAt = endedAt
-        self.converted = converted
-    }
-}
-
 public protocol BillingStore: Sendable {
     /// Records `eventId` once and, unless it was seen or is older than the stored state, stores
     /// `subscription` (versioned by `version`; nil keeps the stored version, for moves that are
