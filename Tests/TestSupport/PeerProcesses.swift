@@ -4,14 +4,6 @@ import Synchronization
 /// Programs the tests run beside them: a command to completion, or a peer server (localstripe,
 /// an SMTP server) that says on its first lines which port it listens on.
 public enum PeerProcess {
-    private static let launching = Mutex(())
-
-    /// Starts `process`, one launch at a time: Foundation's `Process.run()` on Linux crashed
-    /// (a bad pointer in its memcpy) when tests in parallel launched programs at the same moment.
-    public static func launch(_ process: Process) throws {
-        try launching.withLock { _ in try process.run() }
-    }
-
     public struct Result: Sendable {
         public let status: Int32
         public let stdout: String
@@ -20,59 +12,35 @@ public enum PeerProcess {
 
     /// Runs `program` to completion.
     public static func run(_ program: String, _ arguments: [String]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try launch(process)
+        let (process, out, err) = try ChildProcess.spawn(program, arguments, stdout: .capture, stderr: .capture)
+        guard let out, let err else { throw TestSupportError("no pipes for \(program)") }
         // Both pipes drained at once: a child that fills one (64 KiB) while we wait on the other
         // would block forever.
         let stderrData = Mutex(Data())
         let stderrDone = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            stderrData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+            stderrData.withLock { $0 = ChildProcess.readToEnd(err) }
             stderrDone.signal()
         }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stdout = ChildProcess.readToEnd(out)
         stderrDone.wait()
-        process.waitUntilExit()
+        let status = process.wait()
         let stderr = stderrData.withLock { $0 }
         return Result(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            status: status, stdout: String(decoding: stdout, as: UTF8.self),
             stderr: String(decoding: stderr, as: UTF8.self)
         )
     }
 
     /// Starts a Python peer (`script` with `arguments`) and returns once it prints
-    /// `listening on PORT`: the process and the port. Stop it with SIGKILL (the child may inherit
-    /// a blocked SIGTERM from the test process).
-    public static func startListening(script: String, arguments: [String] = []) async throws -> (Process, Int) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try PythonPeers.interpreter)
-        process.arguments = [script] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try launch(process)
-        let reader = output.fileHandleForReading
-        let port = await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
-            Thread.detachNewThread {
-                var text = ""
-                while true {
-                    let chunk = reader.availableData
-                    if chunk.isEmpty { continuation.resume(returning: nil); return }
-                    text += String(decoding: chunk, as: UTF8.self)
-                    if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }) {
-                        continuation.resume(returning: Int(line.dropFirst("listening on ".count)))
-                        return
-                    }
-                }
-            }
-        }
-        guard let port else {
-            process.waitUntilExit()
+    /// `listening on PORT`: the process and the port. Stop it with `stop()` (SIGKILL and reap).
+    public static func startListening(script: String, arguments: [String] = []) async throws -> (ChildProcess, Int) {
+        let (process, out, _) = try ChildProcess.spawn(
+            try PythonPeers.interpreter, [script] + arguments, stdout: .capture)
+        guard let out else { throw TestSupportError("no pipe for \(script)") }
+        guard let port = await ChildProcess.firstLine(of: out, startingWith: "listening on ").flatMap({ Int($0) })
+        else {
+            process.stop()
             throw TestSupportError("\(script) exited before listening")
         }
         return (process, port)
@@ -80,10 +48,9 @@ public enum PeerProcess {
 }
 
 /// The SMTP server of the tests (aiosmtpd, `Tests/peers/smtp_server.py`), saving each message it
-/// accepts as an `.eml` file in the directory given first. Stopped with SIGKILL (the child may
-/// inherit a blocked SIGTERM from the test process).
+/// accepts as an `.eml` file in the directory given first.
 public struct SMTPPeer: Sendable {
-    public let process: Process
+    public let process: ChildProcess
     public let port: Int
 
     /// `arguments`: the directory, then the script's mode and its arguments (see the script).
@@ -94,7 +61,6 @@ public struct SMTPPeer: Sendable {
     }
 
     public func stop() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.stop()
     }
 }

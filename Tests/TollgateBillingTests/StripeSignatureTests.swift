@@ -18,16 +18,10 @@ import Testing
         try payload.write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         let python = try PythonPeers.interpreter
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [Repository.path("Tests/peers/stripe_sign.py"), file.path, secret, String(timestamp)]
-        let output = Pipe()
-        process.standardOutput = output
-        try PeerProcess.launch(process)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = try PeerProcess.run(
+            python, [Repository.path("Tests/peers/stripe_sign.py"), file.path, secret, String(timestamp)])
+        #expect(result.status == 0)
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     @Test func acceptsWhatStripeSignsAndSignsTheSame() throws {

@@ -1,17 +1,16 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import TestSupport
 import Testing
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// Seed 001's payment sequence against localstripe, a real Stripe emulator: the product's
 /// backend creates the Stripe customer, a payment method and the subscription through Stripe's
 /// API; localstripe's own signed webhooks then drive Tollgate's state.
 @Suite(.serialized) struct LocalStripeTests {
     /// Starts localstripe and returns once it says which port it listens on.
-    static func startLocalStripe() async throws -> (Process, Int) {
+    static func startLocalStripe() async throws -> (ChildProcess, Int) {
         try await PeerProcess.startListening(script: Repository.path("Tests/peers/localstripe_server.py"))
     }
 
@@ -19,20 +18,22 @@ import Testing
     static func stripe(_ base: String, _ method: String, _ path: String, _ form: [(String, String)] = []) async throws
         -> [String: Any]
     {
-        var request = URLRequest(url: URL(string: base + path)!)
-        request.httpMethod = method
-        request.setValue(
-            "Basic " + Data("sk_test_tollgate:".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+        var request = HTTPClientRequest(url: base + path)
+        request.method = HTTPMethod(rawValue: method)
+        request.headers.add(
+            name: "Authorization", value: "Basic " + Data("sk_test_tollgate:".utf8).base64EncodedString())
         if !form.isEmpty {
-            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
             let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
-            request.httpBody = Data(
-                form.map {
-                    "\($0.addingPercentEncoding(withAllowedCharacters: allowed)!)"
-                        + "=\($1.addingPercentEncoding(withAllowedCharacters: allowed)!)"
-                }.joined(separator: "&").utf8)
+            request.body = .bytes(
+                ByteBuffer(
+                    string: form.map {
+                        "\($0.addingPercentEncoding(withAllowedCharacters: allowed)!)"
+                            + "=\($1.addingPercentEncoding(withAllowedCharacters: allowed)!)"
+                    }.joined(separator: "&")))
         }
-        let (data, _) = try await URLSession.shared.data(for: request)
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let data = Data(try await response.body.collect(upTo: 16 << 20).readableBytesView)
         // Some of localstripe's configuration routes answer with an empty body.
         return ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any]) ?? [:]
     }
@@ -53,11 +54,9 @@ import Testing
         _ body: (_ base: String, _ server: ServerProcess, _ key: String) async throws -> Void
     ) async throws {
         let (localstripe, stripePort) = try await startLocalStripe()
-        // SIGKILL: the child may inherit a blocked SIGTERM from the test process; its state is
-        // thrown away at the next start anyway.
+        // SIGKILL: its state is thrown away at the next start anyway.
         defer {
-            kill(localstripe.processIdentifier, SIGKILL)
-            localstripe.waitUntilExit()
+            localstripe.stop()
             // Its state file's path is fixed; nothing of it is needed once the test is over.
             try? FileManager.default.removeItem(atPath: "/tmp/localstripe.pickle")
         }

@@ -1,10 +1,9 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import TestSupport
 import Testing
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// The built `tollgate` binary, next to the test bundle (or `TOLLGATE_BINARY`).
 enum TollgateBinary {
@@ -34,73 +33,47 @@ enum TollgateBinary {
 
 /// A `tollgate serve` child process on a free loopback port.
 final class ServerProcess: Sendable {
-    let process: Process
+    let process: ChildProcess
     let baseURL: URL
 
-    private init(process: Process, baseURL: URL) {
+    private init(process: ChildProcess, baseURL: URL) {
         self.process = process
         self.baseURL = baseURL
     }
 
     /// Starts the server and returns once it says where it listens.
     static func start(_ arguments: [String], environment: [String: String] = [:]) async throws -> ServerProcess {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TollgateBinary.path)
-        process.arguments = ["serve", "--port", "0"] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        let reader = out.fileHandleForReading
-        try PeerProcess.launch(process)
-        let url = await withCheckedContinuation { (continuation: CheckedContinuation<URL?, Never>) in
-            Thread.detachNewThread {
-                var buffer = ""
-                while true {
-                    let chunk = reader.availableData
-                    if chunk.isEmpty { continuation.resume(returning: nil); return }
-                    buffer += String(decoding: chunk, as: UTF8.self)
-                    if let line = buffer.split(separator: "\n").first(where: { $0.hasPrefix("Tollgate listening on ") }
-                    ),
-                        let address = line.split(separator: " ").dropFirst(3).first
-                    {
-                        continuation.resume(returning: URL(string: String(address)))
-                        // Keep draining so the child never blocks on a full pipe.
-                        while !reader.availableData.isEmpty {}
-                        return
-                    }
-                }
-            }
-        }
-        guard let url else {
-            process.waitUntilExit()
-            throw TestSupportError("tollgate serve exited (status \(process.terminationStatus)) before listening")
+        let (process, out, _) = try ChildProcess.spawn(
+            try TollgateBinary.path, ["serve", "--port", "0"] + arguments, environment: environment, stdout: .capture)
+        guard let out else { throw TestSupportError("no pipe for tollgate serve") }
+        let line = await ChildProcess.firstLine(of: out, startingWith: "Tollgate listening on ")
+        guard let address = line?.split(separator: " ").first, let url = URL(string: String(address)) else {
+            throw TestSupportError("tollgate serve exited (status \(process.wait())) before listening")
         }
         return ServerProcess(process: process, baseURL: url)
     }
 
     func kill() {
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.stop()
     }
 
+    /// SIGTERM (a graceful shutdown), then waits for it to end.
     func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        process.signal(SIGTERM)
+        process.wait()
     }
 
     /// Sends a JSON request; returns the status and raw body.
     func request(_ method: String, _ path: String, key: String, json: String? = nil) async throws -> (
         status: Int, body: Data
     ) {
-        var request = URLRequest(url: baseURL.appendingPathComponent(path))
-        request.httpMethod = method
-        request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = json.map { Data($0.utf8) }
-        request.timeoutInterval = 30
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+        var request = HTTPClientRequest(url: baseURL.appendingPathComponent(path).absoluteString)
+        request.method = HTTPMethod(rawValue: method)
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let json { request.body = .bytes(ByteBuffer(string: json)) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 64 << 20)
+        return (Int(response.status.code), Data(body.readableBytesView))
     }
 }

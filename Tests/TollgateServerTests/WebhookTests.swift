@@ -74,7 +74,7 @@ import TollgateStorage
     {
         let (process, port) = try await PeerProcess.startListening(
             script: Repository.path("Tests/peers/webhook_receiver.py"))
-        defer { kill(process.processIdentifier, SIGKILL) }
+        defer { process.stop() }
         let receiver = Receiver(port: port)
         // A few minutes before now: the receiver refuses timestamps more than 5 minutes off.
         let clock = ManualClock(Date().addingTimeInterval(-180))
@@ -197,7 +197,7 @@ import TollgateStorage
             let key = app.adminKey
             let (process, port) = try await PeerProcess.startListening(
                 script: Repository.path("Tests/peers/webhook_receiver.py"))
-            defer { kill(process.processIdentifier, SIGKILL) }
+            defer { process.stop() }
             try await Receiver(port: port).configure(secrets: [], statuses: [500, 503])
             let url = "http://127.0.0.1:\(port)/hook"
             let created = try await client.call(.post, "/v1/webhook-endpoints", key: key, json: #"{"url":"\#(url)"}"#)
