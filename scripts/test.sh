@@ -36,7 +36,7 @@ if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
 fi
 
 # Test peers written in Python (PyJWT verifies our tokens as a product would) live in a venv.
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import jwt, stripe, localstripe, schemathesis, aiosmtpd, standardwebhooks, yaml" 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import jwt, stripe, localstripe, schemathesis, aiosmtpd, standardwebhooks, yaml, stdnum" 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r Tests/peers/requirements.txt
 fi

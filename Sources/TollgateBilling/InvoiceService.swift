@@ -3,24 +3,27 @@ import TollgateCore
 import TollgateStorage
 
 /// Invoices: the upcoming one of any customer (what the next invoice will hold), and those
-/// Tollgate issues itself for the manual provider when a period ends. Stripe issues its own;
-/// Tollgate adds the overage to them as invoice items (see the webhook service).
+/// Tollgate issues itself for the manual provider — at each period's end, or as drafts of the
+/// pending charges — through their life: finalized (numbered, VAT applied), then paid, voided
+/// or written off. Stripe issues its own; Tollgate adds the overage to them as invoice items.
 public final class InvoiceService: Sendable {
     private let catalog: Catalog
-    private let store: any BillingStore & CustomerStore
+    private let store: any BillingStore & CustomerStore & InvoiceStore
     private let clock: any TollgateClock
+    public let settings: InvoiceSettings
     /// The overage lines of a subject's period containing a date, priced in a currency.
     public typealias OverageLines =
         @Sendable (_ subject: String, _ date: Date, _ currency: Currency) async throws -> [InvoiceLine]
     private let overage: OverageLines
 
     public init(
-        catalog: Catalog, store: any BillingStore & CustomerStore, clock: any TollgateClock,
-        overage: @escaping OverageLines
+        catalog: Catalog, store: any BillingStore & CustomerStore & InvoiceStore, clock: any TollgateClock,
+        settings: InvoiceSettings = InvoiceSettings(), overage: @escaping OverageLines
     ) {
         self.catalog = catalog
         self.store = store
         self.clock = clock
+        self.settings = settings
         self.overage = overage
     }
 
@@ -61,7 +64,8 @@ public final class InvoiceService: Sendable {
 
     /// The invoice a manual subscription owes as its period `ended` rolls over into `next`:
     /// the next period's recurring lines (none when it ended for good), the pending charges in
-    /// its currency, and the ended period's overage. Issued once per subscription and period.
+    /// its currency, and the ended period's overage. Issued (finalized) once per subscription
+    /// and period.
     func issue(ended: Subscription, next: Subscription) async throws {
         let now = clock.now()
         var lines: [InvoiceLine] = []
@@ -72,33 +76,167 @@ public final class InvoiceService: Sendable {
             $0.amount.currency == ended.currency
         }
         lines += Self.lines(of: pending)
-        lines += try await overage(ended.subject, ended.currentPeriodEnd - 0.001, ended.currency)
+        lines += try await overage(ended.subject, ended.currentPeriodEnd - 0.001, ended.currency).map {
+            var line = $0
+            (line.periodStart, line.periodEnd) = (ended.currentPeriodStart, ended.currentPeriodEnd)
+            return line
+        }
         let invoice = InvoiceRecord(
-            id: "in_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),
-            subject: ended.subject,
-            subscriptionId: ended.id, currency: ended.currency, periodStart: ended.currentPeriodStart,
-            periodEnd: ended.currentPeriodEnd,
-            lines: lines, createdAt: now
-        )
-        _ = try await store.issueInvoice(invoice, claiming: pending.map(\.id))
+            id: Self.newId(), subject: ended.subject, subscriptionId: ended.id, currency: ended.currency,
+            periodStart: ended.currentPeriodStart, periodEnd: ended.currentPeriodEnd, lines: lines, createdAt: now)
+        guard try await store.createInvoice(invoice, claiming: pending.map(\.id)) else { return }
+        _ = try await finalize(id: invoice.id)
+    }
+
+    /// A draft of the customer's pending charges (one-off charges, prorations, overage items) in
+    /// `currency` (or that of the oldest one).
+    public func createDraft(customer: String, currency: Currency?) async throws -> InvoiceRecord {
+        try await requireCustomer(customer)
+        let pending = try await store.pendingInvoiceItems(subject: customer)
+        guard let currency = currency ?? pending.first?.amount.currency else {
+            throw DomainError(.conflict, "the customer has no pending charges to invoice", field: "customer")
+        }
+        let items = pending.filter { $0.amount.currency == currency }
+        guard !items.isEmpty else {
+            throw DomainError(
+                .conflict, "the customer has no pending charges in \(currency.code) to invoice", field: "currency")
+        }
+        let invoice = InvoiceRecord(
+            id: Self.newId(), subject: customer, subscriptionId: nil, currency: currency, periodStart: nil,
+            periodEnd: nil, lines: Self.lines(of: items), createdAt: clock.now())
+        _ = try await store.createInvoice(invoice, claiming: items.map(\.id))
+        return try await self.invoice(id: invoice.id)
+    }
+
+    /// Records a one-off charge for the customer's next invoice, once per idempotency key.
+    public func addItem(
+        customer: String, description: String, quantity: Int64, unitAmount: Int64, currency: Currency,
+        idempotencyKey: String
+    ) async throws -> (InvoiceItemRecord, created: Bool) {
+        try await requireCustomer(customer)
+        let (amount, overflow) = quantity.multipliedReportingOverflow(by: unitAmount)
+        guard !overflow, amount.magnitude <= 1_000_000_000_000 else {
+            throw DomainError.invalidField("unitAmount", "quantity × unitAmount must stay within ±1000000000000")
+        }
+        let item = InvoiceItemRecord(
+            id: "ii_" + Self.randomSuffix(), subject: customer, kind: InvoiceLine.Kind.oneOff.rawValue,
+            description: description, quantity: quantity, unitAmount: unitAmount, amount: Money(amount, currency),
+            reference: "one_off:" + idempotencyKey, createdAt: clock.now())
+        let (stored, created) = try await store.addInvoiceItem(item)
+        guard created || Self.sameCharge(stored, item) else {
+            throw DomainError(
+                .idempotencyKeyReused, "this idempotencyKey was used for a different charge", field: "idempotencyKey")
+        }
+        return (stored, created)
+    }
+
+    /// Numbers the draft, applies VAT from the seller, the customer's billing details and the
+    /// date, sets the due date from the customer's terms, and freezes it.
+    public func finalize(
+        id: String, afterNumbering: (@Sendable (String) async throws -> Void)? = nil
+    ) async throws -> InvoiceRecord {
+        let draft = try await invoice(id: id)
+        guard draft.status == .draft else { throw Self.wrongStatus(draft.status, .finalize) }
+        let now = clock.now()
+        let details = try await store.billingDetails(customer: draft.subject)
+        let treatment: TaxTreatment
+        do {
+            treatment = try TaxTreatment.decide(
+                seller: settings.seller?.party, buyer: details?.party, on: now,
+                underOSSThreshold: settings.underOSSThreshold)
+        } catch {
+            throw DomainError(.conflict, "the seller's country has no VAT rate on \(now)")
+        }
+        let finalization = Finalization(
+            lines: Invoicing.taxed(
+                draft.lines, treatment: treatment,
+                inclusive: settings.taxInclusiveCurrencies.contains(draft.currency)),
+            parties: InvoiceParties(seller: settings.seller, buyer: details?.party, treatment: treatment),
+            numbering: settings.numbering, at: now,
+            dueAt: Invoicing.dueDate(finalizedAt: now, termsDays: details?.paymentTermsDays ?? 0))
+        do {
+            return try await store.finalizeInvoice(id: id, finalization, afterNumbering: afterNumbering)
+        } catch InvoiceStoreError.wrongStatus(let status) {
+            throw Self.wrongStatus(status, .finalize)
+        }
+    }
+
+    /// Pay, void or mark uncollectible.
+    public func apply(_ transition: InvoiceStatus.Transition, to id: String) async throws -> InvoiceRecord {
+        if transition == .finalize { return try await finalize(id: id) }
+        do {
+            return try await store.transitionInvoice(id: id, transition, at: clock.now())
+        } catch InvoiceStoreError.notFound {
+            throw DomainError(.notFound, "no invoice with id \(id)", field: "id")
+        } catch InvoiceStoreError.wrongStatus(let status) {
+            throw Self.wrongStatus(status, transition)
+        }
+    }
+
+    public func invoice(id: String) async throws -> InvoiceRecord {
+        guard let invoice = try await store.invoice(id: id) else {
+            throw DomainError(.notFound, "no invoice with id \(id)", field: "id")
+        }
+        return invoice
     }
 
     public func overageLines(subject: String, at date: Date, currency: Currency) async throws -> [InvoiceLine] {
         try await overage(subject, date, currency)
     }
 
-    public func invoices(subject: String) async throws -> [InvoiceRecord] {
-        guard try await store.customer(id: subject) != nil else {
-            throw DomainError(.customerNotFound, "no customer with id \(subject)", field: "id")
+    public func invoices(subject: String, statuses: Set<InvoiceStatus> = []) async throws -> [InvoiceRecord] {
+        try await requireCustomer(subject)
+        return try await store.invoices(subject: subject, statuses: statuses)
+    }
+
+    public func billingDetails(customer: String) async throws -> BillingDetails? {
+        try await requireCustomer(customer)
+        return try await store.billingDetails(customer: customer)
+    }
+
+    public func setBillingDetails(customer: String, _ details: BillingDetails) async throws {
+        try await requireCustomer(customer)
+        try await store.setBillingDetails(customer: customer, details, at: clock.now())
+    }
+
+    private func requireCustomer(_ id: String) async throws {
+        guard try await store.customer(id: id) != nil else {
+            throw DomainError(.customerNotFound, "no customer with id \(id)", field: "id")
         }
-        return try await store.invoices(subject: subject)
+    }
+
+    private static func wrongStatus(_ status: InvoiceStatus, _ transition: InvoiceStatus.Transition) -> DomainError {
+        DomainError(.conflict, "a \(status.rawValue) invoice cannot be \(transition.pastTense)", field: "status")
+    }
+
+    private static func sameCharge(_ stored: InvoiceItemRecord, _ item: InvoiceItemRecord) -> Bool {
+        stored.description == item.description && stored.quantity == item.quantity
+            && stored.unitAmount == item.unitAmount && stored.amount == item.amount
+    }
+
+    static func newId() -> String { "in_" + randomSuffix() }
+
+    static func randomSuffix() -> String {
+        String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20))
     }
 
     static func lines(of items: [InvoiceItemRecord]) -> [InvoiceLine] {
         items.map { item in
             InvoiceLine(
-                kind: InvoiceLine.Kind(rawValue: item.kind) ?? .adjustment, description: item.description, quantity: 1,
-                unitAmount: item.amount.amountMinor, amount: item.amount.amountMinor)
+                kind: InvoiceLine.Kind(rawValue: item.kind) ?? .adjustment, description: item.description,
+                quantity: item.quantity, unitAmount: item.unitAmount ?? item.amount.amountMinor,
+                amount: item.amount.amountMinor)
+        }
+    }
+}
+
+extension InvoiceStatus.Transition {
+    var pastTense: String {
+        switch self {
+        case .finalize: "finalized"
+        case .pay: "paid"
+        case .void: "voided"
+        case .markUncollectible: "marked uncollectible"
         }
     }
 }

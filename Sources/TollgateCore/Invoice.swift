@@ -6,6 +6,9 @@ public struct InvoiceLine: Sendable, Hashable, Codable {
         case subscription
         case addOn = "add_on"
         case proration, overage, adjustment
+        /// A charge the product added by hand (`POST /v1/customers/{id}/invoice-items`).
+        case oneOff = "one_off"
+        case creditPack = "credit_pack"
     }
 
     public var kind: Kind
@@ -13,12 +16,20 @@ public struct InvoiceLine: Sendable, Hashable, Codable {
     public var quantity: Int64
     /// Per unit (per package of units, for overage); nil for one-off amounts.
     public var unitAmount: Int64?
+    /// The taxable amount (net of VAT) once the invoice is finalized; before, the price.
     public var amount: Int64
     /// The metered feature an overage line bills.
     public var feature: String?
+    /// The VAT rate applied, set when the invoice is finalized.
+    public var taxRate: BasisPoints?
+    public var taxAmount: Int64
+    /// The period of supply the line pays for, when it has one (Article 226 (7)).
+    public var periodStart: Date?
+    public var periodEnd: Date?
 
     public init(
-        kind: Kind, description: String, quantity: Int64, unitAmount: Int64?, amount: Int64, feature: String? = nil
+        kind: Kind, description: String, quantity: Int64, unitAmount: Int64?, amount: Int64, feature: String? = nil,
+        taxRate: BasisPoints? = nil, taxAmount: Int64 = 0, periodStart: Date? = nil, periodEnd: Date? = nil
     ) {
         self.kind = kind
         self.description = description
@@ -26,6 +37,25 @@ public struct InvoiceLine: Sendable, Hashable, Codable {
         self.unitAmount = unitAmount
         self.amount = amount
         self.feature = feature
+        self.taxRate = taxRate
+        self.taxAmount = taxAmount
+        self.periodStart = periodStart
+        self.periodEnd = periodEnd
+    }
+
+    // Lines stored before VAT (issue 16) have no tax fields.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try container.decode(Kind.self, forKey: .kind)
+        description = try container.decode(String.self, forKey: .description)
+        quantity = try container.decode(Int64.self, forKey: .quantity)
+        unitAmount = try container.decodeIfPresent(Int64.self, forKey: .unitAmount)
+        amount = try container.decode(Int64.self, forKey: .amount)
+        feature = try container.decodeIfPresent(String.self, forKey: .feature)
+        taxRate = try container.decodeIfPresent(BasisPoints.self, forKey: .taxRate)
+        taxAmount = try container.decodeIfPresent(Int64.self, forKey: .taxAmount) ?? 0
+        periodStart = try container.decodeIfPresent(Date.self, forKey: .periodStart)
+        periodEnd = try container.decodeIfPresent(Date.self, forKey: .periodEnd)
     }
 }
 
@@ -48,7 +78,8 @@ public enum Invoicing {
             lines.append(
                 InvoiceLine(
                     kind: .subscription, description: description, quantity: 1, unitAmount: amount.amountMinor,
-                    amount: amount.amountMinor))
+                    amount: amount.amountMinor, periodStart: subscription.currentPeriodStart,
+                    periodEnd: subscription.currentPeriodEnd))
         }
         for (id, quantity) in subscription.addOns.sorted(by: { $0.key < $1.key }) where quantity > 0 {
             guard let addOn = catalog.addOns.first(where: { $0.id == id }),
@@ -57,7 +88,8 @@ public enum Invoicing {
             lines.append(
                 InvoiceLine(
                     kind: .addOn, description: addOn.name, quantity: Int64(quantity), unitAmount: price.amount,
-                    amount: price.amount * Int64(quantity)))
+                    amount: price.amount * Int64(quantity), periodStart: subscription.currentPeriodStart,
+                    periodEnd: subscription.currentPeriodEnd))
         }
         return lines
     }
@@ -76,7 +108,16 @@ public enum Invoicing {
         )
     }
 
-    public static func total(_ lines: [InvoiceLine]) -> Int64 {
+    /// The taxable amounts (before finalization: the prices).
+    public static func subtotal(_ lines: [InvoiceLine]) -> Int64 {
         lines.reduce(0) { $0 + $1.amount }
+    }
+
+    public static func tax(_ lines: [InvoiceLine]) -> Int64 {
+        lines.reduce(0) { $0 + $1.taxAmount }
+    }
+
+    public static func total(_ lines: [InvoiceLine]) -> Int64 {
+        subtotal(lines) + tax(lines)
     }
 }

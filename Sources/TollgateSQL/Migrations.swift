@@ -728,5 +728,73 @@ extension Migrations {
                 )
                 """
             ]),
+        // Invoices with a life (issue 16): drafts, then numbered documents with VAT. The table is
+        // rebuilt as ad-hoc invoices have no subscription; invoices issued before it were sent as
+        // they were: they stay open, without a number.
+        Migration(
+            version: 28, name: "invoice_lifecycle",
+            statements: [
+                "DROP INDEX invoices_by_subject",
+                "ALTER TABLE invoices RENAME TO invoices_v1",
+                """
+                CREATE TABLE invoices (
+                    id TEXT PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    subscription_id TEXT,
+                    status TEXT NOT NULL,
+                    number TEXT UNIQUE,
+                    currency TEXT NOT NULL,
+                    period_start_ms BIGINT,
+                    period_end_ms BIGINT,
+                    lines TEXT NOT NULL,
+                    parties TEXT,
+                    subtotal_minor BIGINT NOT NULL,
+                    tax_minor BIGINT NOT NULL,
+                    total_minor BIGINT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    finalized_at_ms BIGINT,
+                    due_at_ms BIGINT,
+                    paid_at_ms BIGINT,
+                    voided_at_ms BIGINT,
+                    uncollectible_at_ms BIGINT,
+                    UNIQUE (subscription_id, period_start_ms)
+                )
+                """,
+                """
+                INSERT INTO invoices (id, subject, subscription_id, status, currency, period_start_ms, period_end_ms,
+                    lines, subtotal_minor, tax_minor, total_minor, created_at_ms, finalized_at_ms, due_at_ms)
+                SELECT id, subject, subscription_id, 'open', currency, period_start_ms, period_end_ms, lines,
+                    total_minor, 0, total_minor, created_at_ms, created_at_ms, created_at_ms
+                FROM invoices_v1
+                """,
+                "DROP TABLE invoices_v1",
+                "CREATE INDEX invoices_by_subject ON invoices (subject, created_at_ms)",
+                "CREATE INDEX invoices_by_finalization ON invoices (finalized_at_ms) WHERE finalized_at_ms IS NOT NULL",
+                // One row per series and period (a year, or 0 without a yearly reset): the last
+                // number issued. Finalizing increments it under its row lock, in its transaction.
+                """
+                CREATE TABLE document_counters (
+                    series TEXT NOT NULL,
+                    period INTEGER NOT NULL,
+                    last_issued BIGINT NOT NULL,
+                    PRIMARY KEY (series, period)
+                )
+                """,
+                """
+                CREATE TABLE billing_details (
+                    customer_id TEXT PRIMARY KEY,
+                    legal_name TEXT NOT NULL,
+                    address_lines TEXT NOT NULL,
+                    postal_code TEXT NOT NULL,
+                    city TEXT NOT NULL,
+                    country TEXT NOT NULL,
+                    vat_number TEXT,
+                    payment_terms_days INTEGER NOT NULL,
+                    updated_at_ms BIGINT NOT NULL
+                )
+                """,
+                "ALTER TABLE invoice_items ADD COLUMN quantity BIGINT NOT NULL DEFAULT 1",
+                "ALTER TABLE invoice_items ADD COLUMN unit_amount_minor BIGINT",
+            ]),
     ]
 }

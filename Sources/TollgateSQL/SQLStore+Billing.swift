@@ -351,75 +351,17 @@ extension SQLStore {
         try await self.provider.read { db in
             try await db.raw(
                 """
-                SELECT id, subject, kind, description, amount_minor, currency, reference, invoice_id, created_at_ms
-                    FROM invoice_items
+                SELECT \(unsafeRaw: Self.invoiceItemColumns) FROM invoice_items
                 WHERE subject = \(bind: subject) AND invoice_id IS NULL ORDER BY created_at_ms, id
                 """
             ).all().map(Self.decodeInvoiceItem)
         }
     }
 
-    public func issueInvoice(_ invoice: InvoiceRecord, claiming itemIds: [String]) async throws -> Bool {
-        let lines = String(decoding: try JSONEncoder().encode(invoice.lines), as: UTF8.self)
-        return try await self.provider.transaction { db in
-            let inserted =
-                try await db.raw(
-                    """
-                    INSERT INTO invoices (id, subject, subscription_id, currency, period_start_ms, period_end_ms, lines,
-                        total_minor, created_at_ms)
-                    VALUES (\(bind: invoice.id), \(bind: invoice.subject), \(bind: invoice.subscriptionId),
-                        \(bind: invoice.currency.code),
-                        \(bind: Millis.from(invoice.periodStart)), \(bind: Millis.from(invoice.periodEnd)),
-                            \(bind: lines), \(bind: invoice.total),
-                        \(bind: Millis.from(invoice.createdAt)))
-                    ON CONFLICT (subscription_id, period_start_ms) DO NOTHING
-                    RETURNING id
-                    """
-                ).first() != nil
-            guard inserted else { return false }
-            try await Self.enqueue(
-                db,
-                [
-                    try OutboxEvent.message(
-                        id: EventIds.derive("invoice.issued", invoice.id), type: "invoice.issued",
-                        subject: Subject.customer(invoice.subject), data: InvoiceEventData(invoice),
-                        at: invoice.createdAt)
-                ], ignoringDuplicates: true)
-            for id in itemIds {
-                try await db.raw(
-                    """
-                    UPDATE invoice_items SET invoice_id = \(bind: invoice.id) WHERE id = \(bind: id)
-                        AND subject = \(bind: invoice.subject) AND invoice_id IS NULL
-                    """
-                ).run()
-            }
-            return true
-        }
-    }
-
-    public func invoices(subject: String) async throws -> [InvoiceRecord] {
-        try await self.provider.read { db in
-            try await db.raw(
-                """
-                SELECT id, subject, subscription_id, currency, period_start_ms, period_end_ms, lines, created_at_ms
-                    FROM invoices
-                WHERE subject = \(bind: subject) ORDER BY period_start_ms DESC, id
-                """
-            ).all().map { row in
-                InvoiceRecord(
-                    id: try row.decode(column: "id", as: String.self),
-                    subject: try row.decode(column: "subject", as: String.self),
-                    subscriptionId: try row.decode(column: "subscription_id", as: String.self),
-                    currency: Currency(try row.decode(column: "currency", as: String.self)) ?? Currency("EUR")!,
-                    periodStart: Millis.date(try row.decode(column: "period_start_ms", as: Int64.self)),
-                    periodEnd: Millis.date(try row.decode(column: "period_end_ms", as: Int64.self)),
-                    lines: try JSONDecoder().decode(
-                        [InvoiceLine].self, from: Data(try row.decode(column: "lines", as: String.self).utf8)),
-                    createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self))
-                )
-            }
-        }
-    }
+    static let invoiceItemColumns = """
+        id, subject, kind, description, quantity, unit_amount_minor, amount_minor, currency, reference, invoice_id,
+            created_at_ms
+        """
 
     static func decodeInvoiceItem(_ row: any SQLRow) throws -> InvoiceItemRecord {
         InvoiceItemRecord(
@@ -427,6 +369,8 @@ extension SQLStore {
             subject: try row.decode(column: "subject", as: String.self),
             kind: try row.decode(column: "kind", as: String.self),
             description: try row.decode(column: "description", as: String.self),
+            quantity: try row.decode(column: "quantity", as: Int64.self),
+            unitAmount: try row.decode(column: "unit_amount_minor", as: Int64?.self),
             amount: Money(
                 try row.decode(column: "amount_minor", as: Int64.self),
                 Currency(try row.decode(column: "currency", as: String.self)) ?? Currency("EUR")!),

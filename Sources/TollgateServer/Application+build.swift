@@ -31,6 +31,9 @@ public struct ServerConfiguration: Sendable {
     /// keeps them forever.
     public var idempotencyRetention: TimeInterval? = 86_400
     public var caches = CacheLimits()
+    /// The seller, numbering and VAT choices of invoices (the `seller:` and `invoices:` sections
+    /// of `serve --config`).
+    public var invoicing = InvoiceSettings()
     /// Where e-mail goes without an SMTP server: `.eml` files here (nil: `<data-dir>/mail`).
     public var mailDirectory: String?
     /// Where links in e-mail lead (nil: this server's own address).
@@ -102,6 +105,8 @@ public struct AppDependencies: Sendable {
     public var mail: MailConfiguration?
     /// How webhooks are sent (where they may go, who hears of a disabled endpoint).
     public var webhooks = WebhookSender.Settings()
+    /// The seller, numbering and VAT choices of Tollgate's own invoices (`serve --config`).
+    public var invoicing = InvoiceSettings()
     public var caches = CacheLimits()
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
@@ -188,6 +193,7 @@ public func buildApplication(
     dependencies.caches = configuration.caches
     dependencies.webhooks.policy = WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhookURLs)
     dependencies.webhooks.operatorEmail = configuration.operatorEmail
+    dependencies.invoicing = configuration.invoicing
     let mailDirectory =
         configuration.mailDirectory ?? (configuration.dataDirectory as NSString).appendingPathComponent("mail")
     let transport: any MailTransport =
@@ -268,8 +274,10 @@ func buildApplication(
 /// Invoicing (overage priced from the meter's counters) and the subscription lifecycle.
 func makeBilling(_ dependencies: AppDependencies, service: Meter) -> (InvoiceService, SubscriptionService) {
     let overage = OverageBilling(meter: service)
-    let invoices = InvoiceService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock) {
-        subject, date, currency in
+    let invoices = InvoiceService(
+        catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock,
+        settings: dependencies.invoicing
+    ) { subject, date, currency in
         try await overage.overageLines(customerId: subject, at: date, currency: currency)
     }
     let subscriptions = SubscriptionService(
@@ -372,6 +380,7 @@ func buildRouter(
         invoices: invoices
     )
     InvoiceRoutes(service: service, invoices: invoices).register(on: v1)
+    InvoiceDocumentRoutes(invoices: invoices).register(on: v1)
     let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)
     billing.register(on: router)
     billing.register(on: v1)

@@ -5,7 +5,7 @@ import TollgateCore
 import TollgateMeter
 import TollgateStorage
 
-/// Spend caps on overage, the upcoming invoice, and the invoices Tollgate issued.
+/// Spend caps on overage and the upcoming invoice.
 struct InvoiceRoutes: Sendable {
     let service: Meter
     let invoices: InvoiceService
@@ -16,7 +16,6 @@ struct InvoiceRoutes: Sendable {
             .delete("customers/{id}/spend-cap", use: removeSpendCap)
         v1.requiring(.entitlementsRead)
             .get("customers/{id}/invoices/upcoming", use: upcoming)
-            .get("customers/{id}/invoices", use: list)
     }
 
     struct SpendCapRequest: Decodable {
@@ -93,24 +92,5 @@ struct InvoiceRoutes: Sendable {
                 periodStart: draft.periodStart,
                 periodEnd: draft.periodEnd, lines: draft.lines.map(LineResponse.init), total: draft.total, issuedAt: nil
             ))
-    }
-
-    struct InvoiceList: Encodable {
-        let customer: String
-        let invoices: [InvoiceResponse]
-    }
-
-    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
-        let id = try Validate.pathIdentifier(context)
-        let issued = try await invoices.invoices(subject: id).map { invoice in
-            InvoiceResponse(
-                id: invoice.id, customer: invoice.subject, subscription: invoice.subscriptionId,
-                currency: invoice.currency.code,
-                periodStart: invoice.periodStart, periodEnd: invoice.periodEnd,
-                lines: invoice.lines.map(LineResponse.init), total: invoice.total,
-                issuedAt: invoice.createdAt
-            )
-        }
-        return EditedResponse(status: .ok, response: InvoiceList(customer: id, invoices: issued))
     }
 }

@@ -86,7 +86,10 @@ extension ErrorEnvelope: ResponseEncodable {}
 extension HealthResponse: ResponseEncodable {}
 extension HistoryResponse: ResponseEncodable {}
 extension InvitationResponse: ResponseEncodable {}
-extension InvoiceRoutes.InvoiceList: ResponseEncodable {}
+extension InvoiceDocument: ResponseEncodable {}
+extension InvoiceDocumentRoutes.BillingDetailsResponse: ResponseEncodable {}
+extension InvoiceDocumentRoutes.InvoiceList: ResponseEncodable {}
+extension InvoiceDocumentRoutes.ItemResponse: ResponseEncodable {}
 extension InvoiceRoutes.InvoiceResponse: ResponseEncodable {}
 extension InvoiceRoutes.SpendCapResponse: ResponseEncodable {}
 extension ListResponse: ResponseEncodable {}

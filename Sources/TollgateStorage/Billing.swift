@@ -15,6 +15,10 @@ public struct InvoiceItemRecord: Sendable, Hashable {
     public var subject: String
     public var kind: String
     public var description: String
+    public var quantity: Int64
+    /// Per unit, for a charge of several (nil: one amount).
+    public var unitAmount: Int64?
+    /// quantity × unit amount, or the one amount.
     public var amount: Money
     /// Unique per subject: the same charge is never recorded twice.
     public var reference: String
@@ -22,44 +26,18 @@ public struct InvoiceItemRecord: Sendable, Hashable {
     public var createdAt: Date
 
     public init(
-        id: String, subject: String, kind: String, description: String, amount: Money, reference: String,
-        invoiceId: String? = nil, createdAt: Date
+        id: String, subject: String, kind: String, description: String, quantity: Int64 = 1,
+        unitAmount: Int64? = nil, amount: Money, reference: String, invoiceId: String? = nil, createdAt: Date
     ) {
         self.id = id
         self.subject = subject
         self.kind = kind
         self.description = description
+        self.quantity = quantity
+        self.unitAmount = unitAmount
         self.amount = amount
         self.reference = reference
         self.invoiceId = invoiceId
-        self.createdAt = createdAt
-    }
-}
-
-/// An invoice Tollgate issued (the manual provider): its lines are fixed once issued.
-public struct InvoiceRecord: Sendable, Hashable {
-    public var id: String
-    public var subject: String
-    public var subscriptionId: String
-    public var currency: Currency
-    /// The period that ended: its usage is billed here, and the next one's recurring charges.
-    public var periodStart: Date
-    public var periodEnd: Date
-    public var lines: [InvoiceLine]
-    public var createdAt: Date
-    public var total: Int64 { Invoicing.total(lines) }
-
-    public init(
-        id: String, subject: String, subscriptionId: String, currency: Currency, periodStart: Date, periodEnd: Date,
-        lines: [InvoiceLine], createdAt: Date
-    ) {
-        self.id = id
-        self.subject = subject
-        self.subscriptionId = subscriptionId
-        self.currency = currency
-        self.periodStart = periodStart
-        self.periodEnd = periodEnd
-        self.lines = lines
         self.createdAt = createdAt
     }
 }
@@ -121,11 +99,6 @@ public protocol BillingStore: Sendable {
     func trialDays(currency: Currency, before: Date) async throws -> [RevenueSeries.TrialDay]
     /// Charges not on an invoice yet, oldest first.
     func pendingInvoiceItems(subject: String) async throws -> [InvoiceItemRecord]
-    /// Stores the invoice and marks the claimed charges as on it, unless one was issued for the
-    /// same subscription and period already (then nothing changes: false).
-    func issueInvoice(_ invoice: InvoiceRecord, claiming itemIds: [String]) async throws -> Bool
-    /// Issued invoices, newest first.
-    func invoices(subject: String) async throws -> [InvoiceRecord]
     /// Records an event that changes nothing here; false if it was seen before.
     func recordEvent(provider: String, eventId: String, type: String, now: Date) async throws -> Bool
     /// Whether the event was recorded (applied, or acknowledged) already.

@@ -51,27 +51,35 @@ public struct InvoiceEventData: Codable, Sendable, Hashable {
     public let invoiceId: String
     public let number: String
     public let customerId: String
-    public let subscriptionId: String
+    public let subscriptionId: String?
     public let currency: String
+    public let subtotalMinor: Int64
+    public let taxMinor: Int64
     public let totalMinor: Int64
     public let total: String
-    public let periodStart: Date
-    public let periodEnd: Date
+    public let periodStart: Date?
+    public let periodEnd: Date?
     public let issuedAt: Date
+    public let dueAt: Date?
     public let version: Int64
 
+    /// A finalized invoice (its number and finalization date are set).
     public init(_ invoice: InvoiceRecord) {
+        let issuedAt = invoice.finalizedAt ?? invoice.createdAt
         invoiceId = invoice.id
-        number = invoice.id
+        number = invoice.number ?? invoice.id
         customerId = invoice.subject
         subscriptionId = invoice.subscriptionId
         currency = invoice.currency.code
+        subtotalMinor = invoice.subtotal
+        taxMinor = invoice.tax
         totalMinor = invoice.total
         total = Money(invoice.total, invoice.currency).description
         periodStart = invoice.periodStart
         periodEnd = invoice.periodEnd
-        issuedAt = invoice.createdAt
-        version = Millis.from(invoice.createdAt)
+        self.issuedAt = issuedAt
+        dueAt = invoice.dueAt
+        version = Millis.from(issuedAt)
     }
 }
 

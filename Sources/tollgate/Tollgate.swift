@@ -128,6 +128,8 @@ struct Serve: AsyncParsableCommand {
     var allowPrivateWebhookUrls = false
     @Option(help: "An operator's address, e-mailed when a webhook endpoint is disabled after failing for 5 days.")
     var operatorEmail: String?
+    @Option(help: "Configuration file (YAML): the invoices' `seller:` and `invoices:` numbering and VAT choices.")
+    var config: String?
 
     /// An http(s) URL given to `option`, or a usage error naming it.
     static func httpURL(_ text: String, option: String) throws -> URL {
@@ -171,6 +173,12 @@ struct Serve: AsyncParsableCommand {
         guard mailLeaseSeconds >= 1 else { throw ValidationError("--mail-lease-seconds must be 1 or more") }
         configuration.mailLease = .seconds(mailLeaseSeconds)
         configuration.operatorEmail = operatorEmail
+        if let config {
+            guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
+                throw ValidationError("--config: cannot read \(config)")
+            }
+            configuration.invoicing = try InvoiceSettings.load(yaml: text)
+        }
         if let smtp = smtpUrl ?? ProcessInfo.processInfo.environment["TOLLGATE_SMTP_URL"] {
             guard let parsed = SMTPTransport.Configuration(url: smtp) else {
                 throw ValidationError(

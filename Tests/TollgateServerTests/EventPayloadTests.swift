@@ -49,14 +49,27 @@ import TollgateStorage
             try await client.call(
                 .post, "/v1/credits/debit", key: key,
                 json: #"{"customer":"c1","amount":25,"idempotencyKey":"d1"}"#)
-            _ = try await app.store.issueInvoice(
+            _ = try await app.store.createInvoice(
                 InvoiceRecord(
-                    id: "INV-1", subject: "c1", subscriptionId: "sub_x", currency: Currency("EUR")!,
+                    id: "in_1", subject: "c1", subscriptionId: "sub_x", currency: Currency("EUR")!,
                     periodStart: app.clock.now(), periodEnd: app.clock.now() + 86_400,
                     lines: [
                         InvoiceLine(kind: .subscription, description: "Pro", quantity: 1, unitAmount: 990, amount: 990)
                     ], createdAt: app.clock.now()),
                 claiming: [])
+            _ = try await app.store.finalizeInvoice(
+                id: "in_1",
+                Finalization(
+                    lines: [
+                        InvoiceLine(
+                            kind: .subscription, description: "Pro", quantity: 1, unitAmount: 990, amount: 990,
+                            taxRate: 2000, taxAmount: 198)
+                    ],
+                    parties: InvoiceParties(
+                        seller: nil, buyer: nil,
+                        treatment: TaxTreatment(kind: .domestic, country: "FR", rate: 2000, mention: nil)),
+                    numbering: .invoices, at: app.clock.now(), dueAt: app.clock.now() + 86_400 * 30),
+                afterNumbering: nil)
 
             let events = try await app.store.outboxMessages(recipient: "customer:c1").filter {
                 $0.kind.hasPrefix("event.")

@@ -34,21 +34,30 @@ import TollgateStorage
     func anIssuedInvoiceIsToldOnce(database: TestDatabase) async throws {
         try await database.withStore { store, _ in
             let invoice = InvoiceRecord(
-                id: "INV-2026-0001", subject: "c1", subscriptionId: "sub_1", currency: Currency("EUR")!,
+                id: "in_1", subject: "c1", subscriptionId: "sub_1", currency: Currency("EUR")!,
                 periodStart: Fixtures.utc(2026, 4, 14), periodEnd: Fixtures.utc(2026, 5, 14),
                 lines: [
                     InvoiceLine(kind: .subscription, description: "Pro", quantity: 1, unitAmount: 990, amount: 990)
                 ],
                 createdAt: Fixtures.utc(2026, 5, 14))
-            #expect(try await store.issueInvoice(invoice, claiming: []))
-            #expect(try await store.issueInvoice(invoice, claiming: []) == false, "one invoice per period")
+            #expect(try await store.createInvoice(invoice, claiming: []))
+            #expect(try await store.createInvoice(invoice, claiming: []) == false, "one invoice per period")
+            let finalization = Finalization(
+                lines: invoice.lines,
+                parties: InvoiceParties(
+                    seller: nil, buyer: nil, treatment: try TaxTreatment.decide(seller: nil, buyer: nil, on: .now)),
+                numbering: .invoices, at: Fixtures.utc(2026, 5, 14), dueAt: Fixtures.utc(2026, 5, 14))
+            _ = try await store.finalizeInvoice(id: "in_1", finalization, afterNumbering: nil)
+            await #expect(throws: InvoiceStoreError.wrongStatus(.open)) {
+                try await store.finalizeInvoice(id: "in_1", finalization, afterNumbering: nil)
+            }
             let told = try await store.outboxMessages(recipient: "customer:c1").filter {
                 $0.kind == "event.invoice.issued"
             }
             #expect(told.count == 1)
             let body = try JSONSerialization.jsonObject(with: Data((told.first?.payload ?? "").utf8)) as? [String: Any]
             let data = try #require(body?["data"] as? [String: Any])
-            #expect(data["number"] as? String == "INV-2026-0001" && data["total"] as? String == "9.90 EUR")
+            #expect(data["number"] as? String == "INV-2026-000001" && data["total"] as? String == "9.90 EUR")
             #expect(data["totalMinor"] as? Int == 990 && data["customerId"] as? String == "c1")
             #expect(EventFanOut.mailKind(ofEvent: "invoice.issued", data: data) == "email.invoice_issued")
         }

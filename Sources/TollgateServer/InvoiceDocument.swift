@@ -1,0 +1,123 @@
+import Foundation
+import TollgateCore
+import TollgateStorage
+
+/// An invoice as the API shows it (`GET /v1/invoices/{id}`).
+struct InvoiceDocument: Encodable {
+    struct Line: Encodable {
+        let kind: String
+        let description: String
+        let quantity: Int64
+        @NullEncoded var unitAmount: Int64?
+        let amount: Int64
+        @NullEncoded var taxRate: Double?
+        let taxAmount: Int64
+        @NullEncoded var feature: String?
+        @NullEncoded var periodStart: Date?
+        @NullEncoded var periodEnd: Date?
+
+        init(_ line: InvoiceLine) {
+            kind = line.kind.rawValue
+            description = line.description
+            quantity = line.quantity
+            unitAmount = line.unitAmount
+            amount = line.amount
+            taxRate = line.taxRate.map(InvoiceDocument.decimal)
+            taxAmount = line.taxAmount
+            feature = line.feature
+            periodStart = line.periodStart
+            periodEnd = line.periodEnd
+        }
+    }
+
+    struct RateTotal: Encodable {
+        let rate: Double
+        let taxable: Int64
+        let tax: Int64
+    }
+
+    struct Party: Encodable {
+        let legalName: String
+        let addressLines: [String]
+        let postalCode: String
+        let city: String
+        let country: String
+        @NullEncoded var vatNumber: String?
+
+        init(_ party: InvoiceParty) {
+            legalName = party.legalName
+            addressLines = party.addressLines
+            postalCode = party.postalCode
+            city = party.city
+            country = party.country
+            vatNumber = party.vatNumber
+        }
+    }
+
+    struct Tax: Encodable {
+        let treatment: String
+        @NullEncoded var country: String?
+        let rate: Double
+        @NullEncoded var mention: String?
+    }
+
+    let id: String
+    @NullEncoded var number: String?
+    let status: String
+    let customer: String
+    @NullEncoded var subscription: String?
+    let currency: String
+    @NullEncoded var periodStart: Date?
+    @NullEncoded var periodEnd: Date?
+    let lines: [Line]
+    let subtotal: Int64
+    let tax: Int64
+    let total: Int64
+    let taxes: [RateTotal]
+    @NullEncoded var taxTreatment: Tax?
+    @NullEncoded var seller: Party?
+    @NullEncoded var buyer: Party?
+    let createdAt: Date
+    @NullEncoded var finalizedAt: Date?
+    @NullEncoded var dueAt: Date?
+    @NullEncoded var paidAt: Date?
+    @NullEncoded var voidedAt: Date?
+    @NullEncoded var markedUncollectibleAt: Date?
+
+    init(_ invoice: InvoiceRecord) {
+        id = invoice.id
+        number = invoice.number
+        status = invoice.status.rawValue
+        customer = invoice.subject
+        subscription = invoice.subscriptionId
+        currency = invoice.currency.code
+        periodStart = invoice.periodStart
+        periodEnd = invoice.periodEnd
+        lines = invoice.lines.map(Line.init)
+        subtotal = invoice.subtotal
+        tax = invoice.tax
+        total = invoice.total
+        taxes =
+            invoice.status == .draft
+            ? []
+            : InvoiceTax.totals(invoice.lines).map {
+                RateTotal(rate: Self.decimal($0.rate), taxable: $0.taxable, tax: $0.tax)
+            }
+        taxTreatment = invoice.parties.map {
+            Tax(
+                treatment: $0.treatment.kind.rawValue, country: $0.treatment.country,
+                rate: Self.decimal($0.treatment.rate), mention: $0.treatment.mention)
+        }
+        seller = invoice.parties?.seller.map { Party($0.party) }
+        buyer = invoice.parties?.buyer.map(Party.init)
+        createdAt = invoice.createdAt
+        finalizedAt = invoice.finalizedAt
+        dueAt = invoice.dueAt
+        paidAt = invoice.paidAt
+        voidedAt = invoice.voidedAt
+        markedUncollectibleAt = invoice.markedUncollectibleAt
+    }
+
+    /// Basis points as a decimal rate: 1900 → 0.19, 2550 → 0.255 (exact: printed shortest).
+    static func decimal(_ rate: BasisPoints) -> Double { Double(rate) / 10_000 }
+}

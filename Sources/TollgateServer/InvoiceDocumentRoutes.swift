@@ -1,0 +1,238 @@
+import Foundation
+import Hummingbird
+import TollgateBilling
+import TollgateCore
+import TollgateStorage
+
+/// Tollgate's own invoices through their life (issue 16): the buyer's billing details, one-off
+/// charges, drafts, finalization (number, VAT) and the statuses after it.
+struct InvoiceDocumentRoutes: Sendable {
+    let invoices: InvoiceService
+
+    func register(on v1: RouterGroup<AuthenticatedContext>) {
+        v1.requiring(.customersWrite)
+            .put("customers/{id}/billing-details", use: setBillingDetails)
+        v1.requiring(.entitlementsRead)
+            .get("customers/{id}/billing-details", use: billingDetails)
+            .get("customers/{id}/invoices", use: list)
+            .get("invoices/{id}", use: show)
+        v1.requiring(.billingWrite)
+            .post("customers/{id}/invoice-items", use: addItem)
+            .post("invoices", use: createDraft)
+            .post("invoices/{id}/finalize") { try await transition(InvoiceStatus.Transition.finalize, $0, $1) }
+            .post("invoices/{id}/pay") { try await transition(InvoiceStatus.Transition.pay, $0, $1) }
+            .post("invoices/{id}/void") { try await transition(InvoiceStatus.Transition.void, $0, $1) }
+            .post("invoices/{id}/mark-uncollectible") { try await transition(InvoiceStatus.Transition.markUncollectible, $0, $1) }
+    }
+
+    struct BillingDetailsBody: Decodable {
+        let legalName: String
+        let addressLines: [String]
+        let postalCode: String
+        let city: String
+        let country: String
+        var vatNumber: String?
+        var paymentTermsDays: WholeNumber?
+    }
+
+    struct BillingDetailsResponse: Encodable {
+        let customer: String
+        let legalName: String
+        let addressLines: [String]
+        let postalCode: String
+        let city: String
+        let country: String
+        @NullEncoded var vatNumber: String?
+        let paymentTermsDays: Int
+
+        init(customer: String, _ details: BillingDetails) {
+            self.customer = customer
+            legalName = details.party.legalName
+            addressLines = details.party.addressLines
+            postalCode = details.party.postalCode
+            city = details.party.city
+            country = details.party.country
+            vatNumber = details.party.vatNumber
+            paymentTermsDays = details.paymentTermsDays
+        }
+    }
+
+    @Sendable func setBillingDetails(_ request: Request, context: AuthenticatedContext) async throws
+        -> some ResponseGenerator
+    {
+        let id = try Validate.pathIdentifier(context)
+        let body = try await request.decode(as: BillingDetailsBody.self, context: context)
+        let details = try BillingDetailsRules.validated(body)
+        try await invoices.setBillingDetails(customer: id, details)
+        return EditedResponse(status: .ok, response: BillingDetailsResponse(customer: id, details))
+    }
+
+    @Sendable func billingDetails(_ request: Request, context: AuthenticatedContext) async throws
+        -> some ResponseGenerator
+    {
+        let id = try Validate.pathIdentifier(context)
+        guard let details = try await invoices.billingDetails(customer: id) else {
+            throw DomainError(.notFound, "customer \(id) has no billing details", field: "id")
+        }
+        return EditedResponse(status: .ok, response: BillingDetailsResponse(customer: id, details))
+    }
+
+    struct ItemBody: Decodable {
+        let description: String
+        let quantity: WholeNumber?
+        let unitAmount: WholeNumber
+        let currency: String
+        let idempotencyKey: String
+    }
+
+    struct ItemResponse: Encodable {
+        let id: String
+        let customer: String
+        let description: String
+        let quantity: Int64
+        let unitAmount: Int64
+        let amount: Int64
+        let currency: String
+        @NullEncoded var invoice: String?
+    }
+
+    @Sendable func addItem(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
+        let id = try Validate.pathIdentifier(context)
+        let body = try await request.decode(as: ItemBody.self, context: context)
+        let description = try BillingDetailsRules.text(body.description, field: "description", maximum: 500)
+        let quantity = body.quantity?.value ?? 1
+        guard (1...1_000_000).contains(quantity) else {
+            throw DomainError.invalidField("quantity", "must be a whole number from 1 to 1000000")
+        }
+        guard (-1_000_000_000_000...1_000_000_000_000).contains(body.unitAmount.value) else {
+            throw DomainError.invalidField("unitAmount", "must be whole minor units within ±1000000000000")
+        }
+        guard let currency = Currency(body.currency), body.currency.allSatisfy(\.isLetter) else {
+            throw DomainError.invalidField("currency", "not an ISO 4217 currency code")
+        }
+        let (item, created) = try await invoices.addItem(
+            customer: id, description: description, quantity: quantity, unitAmount: body.unitAmount.value,
+            currency: currency, idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey"))
+        return EditedResponse(
+            status: created ? .created : .ok,
+            response: ItemResponse(
+                id: item.id, customer: item.subject, description: item.description, quantity: item.quantity,
+                unitAmount: item.unitAmount ?? item.amount.amountMinor, amount: item.amount.amountMinor,
+                currency: item.amount.currency.code, invoice: item.invoiceId))
+    }
+
+    struct DraftBody: Decodable {
+        let customer: String
+        let currency: String?
+    }
+
+    @Sendable func createDraft(_ request: Request, context: AuthenticatedContext) async throws
+        -> some ResponseGenerator
+    {
+        let body = try await request.decode(as: DraftBody.self, context: context)
+        let customer = try Validate.identifier(body.customer, field: "customer")
+        let currency = try body.currency.map { code in
+            guard let currency = Currency(code), code.allSatisfy(\.isLetter) else {
+                throw DomainError.invalidField("currency", "not an ISO 4217 currency code")
+            }
+            return currency
+        }
+        let draft = try await invoices.createDraft(customer: customer, currency: currency)
+        return EditedResponse(status: .created, response: InvoiceDocument(draft))
+    }
+
+    @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
+        let id = try Validate.pathIdentifier(context)
+        return EditedResponse(status: .ok, response: InvoiceDocument(try await invoices.invoice(id: id)))
+    }
+
+    func transition(_ transition: InvoiceStatus.Transition, _ request: Request, _ context: AuthenticatedContext)
+        async throws -> EditedResponse<InvoiceDocument>
+    {
+        let id = try Validate.pathIdentifier(context)
+        return EditedResponse(status: .ok, response: InvoiceDocument(try await invoices.apply(transition, to: id)))
+    }
+
+    struct InvoiceList: Encodable {
+        let customer: String
+        let invoices: [InvoiceDocument]
+    }
+
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
+        let id = try Validate.pathIdentifier(context)
+        var statuses: Set<InvoiceStatus> = []
+        for value in request.uri.queryParameters.getAll("status").flatMap({ $0.split(separator: ",") }) {
+            guard let status = InvoiceStatus(rawValue: String(value)) else {
+                throw HTTPOnlyError(
+                    .invalidQuery,
+                    "status: expected \(InvoiceStatus.allCases.map(\.rawValue).joined(separator: ", "))",
+                    field: "status")
+            }
+            statuses.insert(status)
+        }
+        let found = try await invoices.invoices(subject: id, statuses: statuses)
+        return EditedResponse(status: .ok, response: InvoiceList(customer: id, invoices: found.map(InvoiceDocument.init)))
+    }
+}
+
+/// What `PUT /v1/customers/{id}/billing-details` accepts.
+enum BillingDetailsRules {
+    /// ISO 3166-1 alpha-2 codes ICU knows, without the groupings it lists beside them.
+    static let countries: Set<String> = Set(
+        Locale.Region.isoRegions.map(\.identifier).filter { $0.count == 2 && $0.allSatisfy(\.isLetter) })
+        .subtracting(["EU", "EZ", "UN", "QO", "ZZ"])
+
+    static func validated(_ body: InvoiceDocumentRoutes.BillingDetailsBody) throws -> BillingDetails {
+        let legalName = try text(body.legalName, field: "legalName", maximum: 200)
+        guard (1...4).contains(body.addressLines.count) else {
+            throw DomainError.invalidField("addressLines", "must hold 1 to 4 lines")
+        }
+        let lines = try body.addressLines.enumerated().map {
+            try text($0.element, field: "addressLines[\($0.offset)]", maximum: 200)
+        }
+        let postalCode = body.postalCode.trimmingCharacters(in: .whitespaces)
+        guard postalCode.unicodeScalars.count <= 20, !postalCode.unicodeScalars.contains(where: isControl) else {
+            throw DomainError.invalidField("postalCode", "must be at most 20 characters, without control characters")
+        }
+        let city = try text(body.city, field: "city", maximum: 100)
+        guard countries.contains(body.country) else {
+            throw DomainError.invalidField("country", "must be an ISO 3166-1 alpha-2 code in upper case, such as DE")
+        }
+        let vatNumber = try body.vatNumber.map { number in
+            if EUVATRates.isMemberState(body.country) {
+                guard let valid = VATNumber.validated(number, country: body.country) else {
+                    throw DomainError.invalidField(
+                        "vatNumber",
+                        "not a valid VAT number for \(body.country): it starts with "
+                            + "\(VATNumber.prefix(of: body.country)) and its check digits must match")
+                }
+                return valid
+            }
+            // Outside the EU: a tax id printed as given.
+            return try text(number, field: "vatNumber", maximum: 40)
+        }
+        let terms = body.paymentTermsDays?.value ?? 0
+        guard (0...365).contains(terms) else {
+            throw DomainError.invalidField("paymentTermsDays", "must be a whole number of days from 0 to 365")
+        }
+        return BillingDetails(
+            party: InvoiceParty(
+                legalName: legalName, addressLines: lines, postalCode: postalCode, city: city, country: body.country,
+                vatNumber: vatNumber),
+            paymentTermsDays: Int(terms))
+    }
+
+    /// Trimmed, 1 to `maximum` characters, no control characters.
+    static func text(_ value: String, field: String, maximum: Int) throws -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        guard (1...maximum).contains(trimmed.unicodeScalars.count), !trimmed.unicodeScalars.contains(where: isControl)
+        else {
+            throw DomainError.invalidField(field, "must be 1 to \(maximum) characters, without control characters")
+        }
+        return trimmed
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value)
+    }
+}
