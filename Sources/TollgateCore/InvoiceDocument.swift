@@ -87,8 +87,9 @@ public struct SellerProfile: Sendable, Hashable, Codable {
     public var paymentInstructions: String?
     public var footer: String?
 
-    public init(party: InvoiceParty, registration: String? = nil, paymentInstructions: String? = nil, footer: String? = nil)
-    {
+    public init(
+        party: InvoiceParty, registration: String? = nil, paymentInstructions: String? = nil, footer: String? = nil
+    ) {
         self.party = party
         self.registration = registration
         self.paymentInstructions = paymentInstructions

@@ -52,7 +52,9 @@ private struct SettingsReader {
         if let node = top["invoices"],
             let invoices = yaml.mapping(
                 node, "invoices",
-                allowed: ["numbering", "creditNoteNumbering", "yearlyReset", "underOSSThreshold", "taxInclusiveCurrencies"])
+                allowed: [
+                    "numbering", "creditNoteNumbering", "yearlyReset", "underOSSThreshold", "taxInclusiveCurrencies",
+                ])
         {
             let yearlyReset = invoices["yearlyReset"].flatMap { yaml.bool($0, "invoices.yearlyReset") } ?? true
             settings.numbering =

@@ -41,7 +41,8 @@ public enum VATNumber {
         "CY": { n in
             guard n.count == 9, digits(n[0..<8]), !(n[0] == ascii("1") && n[1] == ascii("2")) else { return false }
             let odd = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21]
-            let sum = stride(from: 0, to: 8, by: 2).reduce(0) { $0 + odd[digit(n[$1])] }
+            let sum =
+                stride(from: 0, to: 8, by: 2).reduce(0) { $0 + odd[digit(n[$1])] }
                 + stride(from: 1, to: 8, by: 2).reduce(0) { $0 + digit(n[$1]) }
             return n[8] == ascii("A") + UInt8(sum % 26)
         },
@@ -85,7 +86,9 @@ public enum VATNumber {
             else { return false }
             let body = n.dropLast()
             var check = body.enumerated().reduce(0) { $0 + (1 + $1.offset % 9) * digit($1.element) } % 11
-            if check == 10 { check = body.enumerated().reduce(0) { $0 + (1 + ($1.offset + 2) % 9) * digit($1.element) } }
+            if check == 10 {
+                check = body.enumerated().reduce(0) { $0 + (1 + ($1.offset + 2) % 9) * digit($1.element) }
+            }
             return check % 11 % 10 == last(n)
         },
         "LU": { n in n.count == 8 && digits(n) && value(n[0..<6]) % 89 == value(n[6...]) },
@@ -186,7 +189,8 @@ public enum VATNumber {
             let centuries: [UInt8: Int] = [0x31: 1900, 0x32: 1900, 0x33: 1800, 0x34: 1800, 0x35: 2000, 0x36: 2000]
             let counties = Set((1...48).map { $0 } + [51, 52, 70, 80, 81, 82, 83])
             guard n[0] != ascii("0"), counties.contains(value(n[7..<9])),
-                validDate(year: (centuries[n[0]] ?? 1900) + value(n[1..<3]), month: value(n[3..<5]), day: value(n[5..<7]))
+                validDate(
+                    year: (centuries[n[0]] ?? 1900) + value(n[1..<3]), month: value(n[3..<5]), day: value(n[5..<7]))
             else { return false }
             let check = weighted(n, [2, 7, 9, 1, 4, 6, 3, 5, 8, 2, 7, 9]) % 11
             return (check == 10 ? 1 : check) == last(n)

@@ -795,6 +795,8 @@ extension Migrations {
                 """,
                 "ALTER TABLE invoice_items ADD COLUMN quantity BIGINT NOT NULL DEFAULT 1",
                 "ALTER TABLE invoice_items ADD COLUMN unit_amount_minor BIGINT",
+                // The order charges were added in, per customer (ties of created_at_ms): lines follow it.
+                "ALTER TABLE invoice_items ADD COLUMN position BIGINT NOT NULL DEFAULT 0",
             ]),
     ]
 }

@@ -127,11 +127,12 @@ extension SQLStore {
                 try await db.raw(
                     """
                     INSERT INTO invoice_items (id, subject, kind, description, amount_minor, currency, reference,
-                        created_at_ms)
+                        created_at_ms, position)
                     VALUES (\(bind: charge.id), \(bind: charge.subject), \(bind: charge.kind),
                         \(bind: charge.description),
                         \(bind: charge.amount.amountMinor), \(bind: charge.amount.currency.code),
-                            \(bind: charge.reference), \(bind: Millis.from(charge.createdAt)))
+                            \(bind: charge.reference), \(bind: Millis.from(charge.createdAt)),
+                        \(Self.nextItemPosition(charge.subject)))
                     ON CONFLICT (subject, reference) DO NOTHING
                     """
                 ).run()
@@ -352,7 +353,7 @@ extension SQLStore {
             try await db.raw(
                 """
                 SELECT \(unsafeRaw: Self.invoiceItemColumns) FROM invoice_items
-                WHERE subject = \(bind: subject) AND invoice_id IS NULL ORDER BY created_at_ms, id
+                WHERE subject = \(bind: subject) AND invoice_id IS NULL ORDER BY created_at_ms, position, id
                 """
             ).all().map(Self.decodeInvoiceItem)
         }

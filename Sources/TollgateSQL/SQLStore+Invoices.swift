@@ -52,10 +52,11 @@ extension SQLStore {
                 try await db.raw(
                     """
                     INSERT INTO invoice_items (id, subject, kind, description, quantity, unit_amount_minor,
-                        amount_minor, currency, reference, created_at_ms)
+                        amount_minor, currency, reference, created_at_ms, position)
                     VALUES (\(bind: item.id), \(bind: item.subject), \(bind: item.kind), \(bind: item.description),
                         \(bind: item.quantity), \(bind: item.unitAmount), \(bind: item.amount.amountMinor),
-                        \(bind: item.amount.currency.code), \(bind: item.reference), \(bind: Millis.from(item.createdAt)))
+                        \(bind: item.amount.currency.code), \(bind: item.reference), \(bind: Millis.from(item.createdAt)),
+                        \(Self.nextItemPosition(item.subject)))
                     ON CONFLICT (subject, reference) DO NOTHING
                     RETURNING id
                     """
@@ -207,6 +208,11 @@ extension SQLStore {
             ).run()
             return invoice
         }
+    }
+
+    /// The next position among the subject's charges (read in the inserting statement).
+    static func nextItemPosition(_ subject: String) -> SQLQueryString {
+        "(SELECT COALESCE(MAX(position), 0) + 1 FROM invoice_items WHERE subject = \(bind: subject))"
     }
 
     static let invoiceColumns = """

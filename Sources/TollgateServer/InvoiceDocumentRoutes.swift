@@ -22,7 +22,9 @@ struct InvoiceDocumentRoutes: Sendable {
             .post("invoices/{id}/finalize") { try await transition(InvoiceStatus.Transition.finalize, $0, $1) }
             .post("invoices/{id}/pay") { try await transition(InvoiceStatus.Transition.pay, $0, $1) }
             .post("invoices/{id}/void") { try await transition(InvoiceStatus.Transition.void, $0, $1) }
-            .post("invoices/{id}/mark-uncollectible") { try await transition(InvoiceStatus.Transition.markUncollectible, $0, $1) }
+            .post("invoices/{id}/mark-uncollectible") {
+                try await transition(InvoiceStatus.Transition.markUncollectible, $0, $1)
+            }
     }
 
     struct BillingDetailsBody: Decodable {
@@ -171,7 +173,8 @@ struct InvoiceDocumentRoutes: Sendable {
             statuses.insert(status)
         }
         let found = try await invoices.invoices(subject: id, statuses: statuses)
-        return EditedResponse(status: .ok, response: InvoiceList(customer: id, invoices: found.map(InvoiceDocument.init)))
+        return EditedResponse(
+            status: .ok, response: InvoiceList(customer: id, invoices: found.map(InvoiceDocument.init)))
     }
 }
 
@@ -179,8 +182,9 @@ struct InvoiceDocumentRoutes: Sendable {
 enum BillingDetailsRules {
     /// ISO 3166-1 alpha-2 codes ICU knows, without the groupings it lists beside them.
     static let countries: Set<String> = Set(
-        Locale.Region.isoRegions.map(\.identifier).filter { $0.count == 2 && $0.allSatisfy(\.isLetter) })
-        .subtracting(["EU", "EZ", "UN", "QO", "ZZ"])
+        Locale.Region.isoRegions.map(\.identifier).filter { $0.count == 2 && $0.allSatisfy(\.isLetter) }
+    )
+    .subtracting(["EU", "EZ", "UN", "QO", "ZZ"])
 
     static func validated(_ body: InvoiceDocumentRoutes.BillingDetailsBody) throws -> BillingDetails {
         let legalName = try text(body.legalName, field: "legalName", maximum: 200)

@@ -27,7 +27,8 @@ import TollgateStorage
                     taxRate: 2000, taxAmount: 1_000)
             ],
             parties: InvoiceParties(
-                seller: nil, buyer: nil, treatment: TaxTreatment(kind: .domestic, country: "FR", rate: 2000, mention: nil)),
+                seller: nil, buyer: nil,
+                treatment: TaxTreatment(kind: .domestic, country: "FR", rate: 2000, mention: nil)),
             numbering: .invoices, at: at, dueAt: at)
     }
 

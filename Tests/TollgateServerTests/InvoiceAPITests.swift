@@ -1,0 +1,215 @@
+import Foundation
+import HTTPTypes
+import TestSupport
+import Testing
+import TollgateCore
+
+@testable import TollgateServer
+
+/// Issue 16 through the API: VAT for each case to the cent against a reference computed here,
+/// the lifecycle and its refusals, billing details and one-off charges.
+@Suite struct InvoiceAPITests {
+    static let seller = SellerProfile(
+        party: InvoiceParty(
+            legalName: "Tollgate Démo SAS", addressLines: ["12 rue de la Paix"], postalCode: "75002", city: "Paris",
+            country: "FR", vatNumber: "FR40303265045"),
+        registration: "RCS Paris 303 265 045", paymentInstructions: "IBAN FR76 3000 6000 0112 3456 7890 189",
+        footer: "Merci !")
+
+    /// What each buyer owes: the treatment, its rate in basis points, and the mention.
+    struct Case {
+        let customer: String
+        let details: String?
+        let day: Date
+        let treatment: String
+        let rate: Int
+        let mention: String?
+    }
+
+    static let cases: [Case] = [
+        Case(
+            customer: "b2c-de", details: buyer("DE", nil), day: Fixtures.utc(2026, 5, 14), treatment: "oss",
+            rate: 1900, mention: nil),
+        Case(
+            customer: "b2c-it", details: buyer("IT", nil), day: Fixtures.utc(2026, 5, 14), treatment: "oss",
+            rate: 2200, mention: nil),
+        Case(
+            customer: "b2c-fi-before", details: buyer("FI", nil), day: Fixtures.utc(2024, 8, 31, 23, 59),
+            treatment: "oss", rate: 2400, mention: nil),
+        Case(
+            customer: "b2c-fi-after", details: buyer("FI", nil), day: Fixtures.utc(2024, 9, 1), treatment: "oss",
+            rate: 2550, mention: nil),
+        Case(
+            customer: "b2b-de", details: buyer("DE", "DE 136 695 976"), day: Fixtures.utc(2026, 5, 14),
+            treatment: "reverse_charge", rate: 0, mention: TaxTreatment.reverseChargeMention),
+        Case(
+            customer: "b2b-fr", details: buyer("FR", "FR23334175221"), day: Fixtures.utc(2026, 5, 14),
+            treatment: "domestic", rate: 2000, mention: nil),
+        Case(
+            customer: "export-us", details: buyer("US", "98-7654321"), day: Fixtures.utc(2026, 5, 14),
+            treatment: "export", rate: 0, mention: TaxTreatment.exportMention),
+        Case(
+            customer: "no-details", details: nil, day: Fixtures.utc(2026, 5, 14), treatment: "domestic", rate: 2000,
+            mention: nil),
+    ]
+
+    static func buyer(_ country: String, _ vatNumber: String?) -> String {
+        let vat = vatNumber.map { #","vatNumber":"\#($0)""# } ?? ""
+        return #"{"legalName":"Łódź Müller & Cie","addressLines":["Straße 1"],"postalCode":"1000","city":"Ville","#
+            + #""country":"\#(country)"\#(vat)}"#
+    }
+
+    /// Quantities and prices whose VAT falls on half a cent, and a credit.
+    static let charges: [(quantity: Int64, unit: Int64)] = [(3, 333), (1, 1_999), (1, 2_450), (2, -125)]
+
+    /// The reference: VAT per line with Foundation's decimal arithmetic, rounded half away from zero.
+    static func referenceTax(_ amount: Int64, rate: Int) -> Int64 {
+        var exact = Decimal(amount) * Decimal(rate) / 10_000
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &exact, 0, .plain)
+        return NSDecimalNumber(decimal: rounded).int64Value
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func eachVATCaseComesToTheCent(database: TestDatabase) async throws {
+        try await AppHarness.run(database, configure: { $0.invoicing = InvoiceSettings(seller: Self.seller) }) {
+            app, client in
+            let key = app.adminKey
+            var issuedPerYear: [Int: Int] = [:]
+            for (index, test) in Self.cases.enumerated() {
+                app.clock.set(test.day)
+                try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"\#(test.customer)"}"#)
+                if let details = test.details {
+                    let (status, json) = try await client.call(
+                        .put, "/v1/customers/\(test.customer)/billing-details", key: key, json: details)
+                    #expect(status == .ok, "\(test.customer): \(json)")
+                }
+                for (line, charge) in Self.charges.enumerated() {
+                    let (status, _) = try await client.call(
+                        .post, "/v1/customers/\(test.customer)/invoice-items", key: key,
+                        json: #"{"description":"Charge \#(line)","quantity":\#(charge.quantity),"#
+                            + #""unitAmount":\#(charge.unit),"currency":"EUR","idempotencyKey":"k\#(index)-\#(line)"}"#)
+                    #expect(status == .created)
+                }
+                let (created, draft) = try await client.call(
+                    .post, "/v1/invoices", key: key, json: #"{"customer":"\#(test.customer)"}"#)
+                #expect(created == .created && draft["status"] as? String == "draft")
+                let id = try #require(draft["id"] as? String)
+                let (status, invoice) = try await client.call(.post, "/v1/invoices/\(id)/finalize", key: key)
+                #expect(status == .ok, "\(test.customer): \(invoice)")
+                issuedPerYear[test.day.year, default: 0] += 1
+                let number = String(format: "INV-%04d-%06d", test.day.year, issuedPerYear[test.day.year]!)
+                #expect(invoice["number"] as? String == number)
+                let treatment = try #require(invoice["taxTreatment"] as? [String: Any])
+                #expect(treatment["treatment"] as? String == test.treatment, "\(test.customer)")
+                #expect(treatment["mention"] as? String == test.mention, "\(test.customer)")
+                let lines = try #require(invoice["lines"] as? [[String: Any]])
+                let amounts = Self.charges.map { $0.quantity * $0.unit }
+                let taxes = amounts.map { Self.referenceTax($0, rate: test.rate) }
+                #expect(lines.map { $0["amount"] as? Int64 } == amounts.map(Optional.some))
+                #expect(lines.map { $0["taxAmount"] as? Int64 } == taxes.map(Optional.some), "\(test.customer)")
+                #expect(lines.allSatisfy { $0["taxRate"] as? Double == Double(test.rate) / 10_000 })
+                #expect(invoice["subtotal"] as? Int64 == amounts.reduce(0, +))
+                #expect(invoice["tax"] as? Int64 == taxes.reduce(0, +), "\(test.customer)")
+                #expect(invoice["total"] as? Int64 == amounts.reduce(0, +) + taxes.reduce(0, +))
+                let summary = try #require(invoice["taxes"] as? [[String: Any]])
+                #expect(summary.count == 1 && summary.first?["tax"] as? Int64 == taxes.reduce(0, +))
+                let seller = try #require(invoice["seller"] as? [String: Any])
+                #expect(seller["vatNumber"] as? String == "FR40303265045")
+                if test.details != nil {
+                    let buyer = try #require(invoice["buyer"] as? [String: Any])
+                    #expect(buyer["legalName"] as? String == "Łódź Müller & Cie")
+                    if test.customer == "b2b-de" { #expect(buyer["vatNumber"] as? String == "DE136695976") }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func theLifecycleNumbersFreezesAndRefusesWhatItMust(database: TestDatabase) async throws {
+        try await AppHarness.run(database) { app, client in
+            let key = app.adminKey
+            try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"c1"}"#)
+            let (noneYet, _) = try await client.call(.post, "/v1/invoices", key: key, json: #"{"customer":"c1"}"#)
+            #expect(noneYet == .conflict, "nothing pending")
+            let (termsStatus, terms) = try await client.call(
+                .put, "/v1/customers/c1/billing-details", key: key,
+                json: #"{"legalName":"ACME","addressLines":["1 Main St"],"postalCode":"10115","city":"Berlin","#
+                    + #""country":"DE","paymentTermsDays":30}"#)
+            #expect(termsStatus == .ok && terms["paymentTermsDays"] as? Int == 30)
+            let item = #"{"description":"Setup","unitAmount":5000,"currency":"EUR","idempotencyKey":"setup"}"#
+            #expect(
+                try await client.call(.post, "/v1/customers/c1/invoice-items", key: key, json: item).status == .created)
+            let (replay, replayed) = try await client.call(
+                .post, "/v1/customers/c1/invoice-items", key: key, json: item)
+            #expect(replay == .ok && replayed["amount"] as? Int64 == 5000)
+            let other = #"{"description":"Setup","unitAmount":6000,"currency":"EUR","idempotencyKey":"setup"}"#
+            #expect(
+                try await client.call(.post, "/v1/customers/c1/invoice-items", key: key, json: other).status
+                    == .conflict)
+
+            let (_, draft) = try await client.call(.post, "/v1/invoices", key: key, json: #"{"customer":"c1"}"#)
+            let id = try #require(draft["id"] as? String)
+            #expect(try await client.call(.post, "/v1/invoices/\(id)/pay", key: key).status == .conflict)
+            let (_, open) = try await client.call(.post, "/v1/invoices/\(id)/finalize", key: key)
+            #expect(open["status"] as? String == "open" && open["number"] as? String == "INV-2026-000001")
+            // No seller configured: no VAT, and the invoice says why.
+            let treatment = open["taxTreatment"] as? [String: Any]
+            #expect(treatment?["treatment"] as? String == "untaxed" && open["tax"] as? Int64 == 0)
+            let finalized = try #require((open["finalizedAt"] as? String).flatMap(Self.date))
+            let due = try #require((open["dueAt"] as? String).flatMap(Self.date))
+            #expect(due.timeIntervalSince(finalized) == 30 * 86_400, "net 30")
+            let (again, refusal) = try await client.call(.post, "/v1/invoices/\(id)/finalize", key: key)
+            #expect(again == .conflict && (refusal["error"] as? [String: Any])?["code"] as? String == "CONFLICT")
+            #expect(
+                try await client.call(.post, "/v1/invoices/\(id)/pay", key: key).json["status"] as? String == "paid")
+            #expect(try await client.call(.post, "/v1/invoices/\(id)/void", key: key).status == .conflict)
+            #expect(try await client.call(.get, "/v1/invoices/\(id)", key: key).json["paidAt"] is String)
+            #expect(try await client.call(.get, "/v1/invoices/in_missing", key: key).status == .notFound)
+            let (_, paid) = try await client.call(.get, "/v1/customers/c1/invoices?status=paid,void", key: key)
+            #expect((paid["invoices"] as? [[String: Any]])?.count == 1)
+            let (_, drafts) = try await client.call(.get, "/v1/customers/c1/invoices?status=draft", key: key)
+            #expect((drafts["invoices"] as? [[String: Any]])?.isEmpty == true)
+            #expect(
+                try await client.call(.get, "/v1/customers/c1/invoices?status=sent", key: key).status == .badRequest)
+        }
+    }
+
+    static func date(_ text: String) -> Date? { try? Date(text, strategy: .iso8601) }
+
+    @Test(arguments: TestDatabase.all)
+    func billingDetailsNameTheFieldTheyRefuse(database: TestDatabase) async throws {
+        try await AppHarness.run(database) { app, client in
+            let key = app.adminKey
+            try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"c1"}"#)
+            let refusals: [(String, String)] = [
+                (#""country":"DE","vatNumber":"DE136695977""#, "vatNumber"),
+                (#""country":"GR","vatNumber":"GR094259216""#, "vatNumber"),
+                (#""country":"de""#, "country"),
+                (#""country":"XX""#, "country"),
+                (#""country":"DE","paymentTermsDays":400"#, "paymentTermsDays"),
+            ]
+            for (fields, field) in refusals {
+                let (status, json) = try await client.call(
+                    .put, "/v1/customers/c1/billing-details", key: key,
+                    json: #"{"legalName":"A","addressLines":["1"],"postalCode":"1","city":"B",\#(fields)}"#)
+                let error = json["error"] as? [String: Any]
+                #expect(status == .badRequest && (error?["message"] as? String)?.hasPrefix(field) == true, "\(json)")
+            }
+            let (status, json) = try await client.call(
+                .put, "/v1/customers/c1/billing-details", key: key,
+                json: #"{"legalName":"A","addressLines":[],"postalCode":"1","city":"B","country":"DE"}"#)
+            #expect(status == .badRequest && "\(json)".contains("addressLines"))
+            #expect(try await client.call(.get, "/v1/customers/c1/billing-details", key: key).status == .notFound)
+            let (saved, details) = try await client.call(
+                .put, "/v1/customers/c1/billing-details", key: key,
+                json: #"{"legalName":"A","addressLines":["1"],"postalCode":"1","city":"B","country":"GR","#
+                    + #""vatNumber":"el 094 259 216"}"#)
+            #expect(saved == .ok && details["vatNumber"] as? String == "EL094259216")
+        }
+    }
+}
+
+extension Date {
+    fileprivate var year: Int { PeriodMath.utcCalendar.component(.year, from: self) }
+}
