@@ -1,7 +1,8 @@
 import Foundation
+import PropertyBased
 import TestSupport
 import Testing
-import TollgateCore
+@testable import TollgateCore
 
 @Suite struct VATNumberTests {
     /// python-stdnum is the reference: numbers drawn in every format of every member state,
@@ -45,5 +46,86 @@ import TollgateCore
         #expect(EUVATRates.rate(country: "DE", on: Fixtures.utc(2026, 6, 1)) == 1900)
         #expect(EUVATRates.rate(country: "US", on: Fixtures.utc(2026, 6, 1)) == nil)
         #expect(EUVATRates.memberStates.count == 27)
+    }
+}
+
+@Suite struct TaxRuleTests {
+    static func party(_ country: String, vat: String? = nil) -> InvoiceParty {
+        InvoiceParty(legalName: "X", addressLines: ["1"], postalCode: "1", city: "C", country: country, vatNumber: vat)
+    }
+
+    @Test func theTreatmentFollowsWhoSellsToWhomAndWhen() throws {
+        let seller = Self.party("FR", vat: "FR40303265045")
+        let day = Fixtures.utc(2026, 5, 14)
+        let decide = { (buyer: InvoiceParty?, threshold: Bool) in
+            try TaxTreatment.decide(seller: seller, buyer: buyer, on: day, underOSSThreshold: threshold)
+        }
+        #expect(
+            try decide(Self.party("DE"), false)
+                == TaxTreatment(kind: .oneStopShop, country: "DE", rate: 1900, mention: nil))
+        #expect(
+            try decide(Self.party("DE"), true) == TaxTreatment(kind: .domestic, country: "FR", rate: 2000, mention: nil)
+        )
+        #expect(try decide(Self.party("DE", vat: "DE136695976"), false).kind == .reverseCharge)
+        #expect(try decide(Self.party("FR", vat: "FR23334175221"), false).rate == 2000)
+        #expect(try decide(Self.party("CH"), false).kind == .export)
+        #expect(try decide(nil, false).kind == .domestic)
+        #expect(try TaxTreatment.decide(seller: nil, buyer: Self.party("DE"), on: day).kind == .untaxed)
+        #expect(throws: TaxTreatment.Problem.noRate(country: "US")) {
+            try TaxTreatment.decide(seller: Self.party("US"), buyer: nil, on: day)
+        }
+    }
+
+    /// Exclusive: VAT is the rate's share rounded half away from zero. Inclusive: net + VAT is
+    /// always the price, and the VAT is that of the net within one minor unit.
+    @Test func aLinesVATIsRoundedOnceAndAddsUp() async {
+        #expect(InvoiceTax.split(999, rate: 1900, inclusive: false) == InvoiceTax.Split(net: 999, tax: 190))
+        #expect(InvoiceTax.split(250, rate: 2000, inclusive: false).tax == 50)
+        #expect(InvoiceTax.split(-125, rate: 2000, inclusive: false).tax == -25)
+        #expect(InvoiceTax.split(-5, rate: 1000, inclusive: false).tax == -1, "half away from zero")
+        #expect(InvoiceTax.split(1_200, rate: 2000, inclusive: true) == InvoiceTax.Split(net: 1_000, tax: 200))
+        await propertyCheck(count: 500, input: Gen.int64(in: -10_000_000...10_000_000), Gen.int(in: 0...2700)) {
+            amount, rate in
+            let exclusive = InvoiceTax.split(amount, rate: rate, inclusive: false)
+            let exact = Double(amount) * Double(rate) / 10_000
+            #expect(exclusive.net == amount && abs(Double(exclusive.tax) - exact) <= 0.5)
+            let inclusive = InvoiceTax.split(amount, rate: rate, inclusive: true)
+            #expect(inclusive.net + inclusive.tax == amount)
+            #expect(abs(InvoiceTax.split(inclusive.net, rate: rate, inclusive: false).tax - inclusive.tax) <= 1)
+        }
+    }
+
+    @Test func documentNumbersFollowTheirPattern() throws {
+        #expect(DocumentNumbering.invoices.format(sequence: 42, year: 2027) == "INV-2027-000042")
+        let plain = try DocumentNumbering(pattern: "F{0001}", yearlyReset: false)
+        #expect(plain.format(sequence: 12_345, year: 2027) == "F12345" && plain.counterPeriod(year: 2027) == 0)
+        #expect(throws: DocumentNumbering.Invalid.self) { try DocumentNumbering(pattern: "INV-{YYYY}") }
+        #expect(throws: DocumentNumbering.Invalid.self) { try DocumentNumbering(pattern: "INV-{0001}") }
+    }
+
+    @Test func theSettingsFileNamesEachProblem() throws {
+        let settings = try InvoiceSettings.load(
+            yaml: """
+                seller:
+                  legalName: Société Générale SA
+                  addressLines: [29 boulevard Haussmann]
+                  postalCode: "75009"
+                  city: Paris
+                  country: FR
+                  vatNumber: FR 40 303 265 045
+                invoices:
+                  numbering: "F-{YYYY}-{00001}"
+                  taxInclusiveCurrencies: [EUR]
+                """)
+        #expect(settings.seller?.party.vatNumber == "FR40303265045")
+        #expect(settings.numbering.format(sequence: 7, year: 2027) == "F-2027-00007")
+        #expect(settings.taxInclusiveCurrencies == [Currency("EUR")!])
+        do {
+            _ = try InvoiceSettings.load(
+                yaml: "seller:\n  legalName: A\n  addressLines: [x]\n  city: B\n  country: US\n  vatNumber: X\n")
+            Issue.record("a seller outside the EU was accepted")
+        } catch {
+            #expect(error.issues.map(\.path) == ["seller.country", "seller.vatNumber"])
+        }
     }
 }
