@@ -55,7 +55,8 @@ extension SQLStore {
                         amount_minor, currency, reference, created_at_ms, position)
                     VALUES (\(bind: item.id), \(bind: item.subject), \(bind: item.kind), \(bind: item.description),
                         \(bind: item.quantity), \(bind: item.unitAmount), \(bind: item.amount.amountMinor),
-                        \(bind: item.amount.currency.code), \(bind: item.reference), \(bind: Millis.from(item.createdAt)),
+                        \(bind: item.amount.currency.code), \(bind: item.reference),
+                        \(bind: Millis.from(item.createdAt)),
                         \(Self.nextItemPosition(item.subject)))
                     ON CONFLICT (subject, reference) DO NOTHING
                     RETURNING id

@@ -163,7 +163,8 @@ struct InvoiceDocumentRoutes: Sendable {
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let id = try Validate.pathIdentifier(context)
         var statuses: Set<InvoiceStatus> = []
-        for value in request.uri.queryParameters.getAll("status").flatMap({ $0.split(separator: ",") }) {
+        let values = request.uri.queryParameters.getAll("status")
+        for value in values.flatMap({ $0.split(separator: ",", omittingEmptySubsequences: false) }) {
             guard let status = InvoiceStatus(rawValue: String(value)) else {
                 throw HTTPOnlyError(
                     .invalidQuery,

@@ -2,6 +2,7 @@ import Foundation
 import PropertyBased
 import TestSupport
 import Testing
+
 @testable import TollgateCore
 
 @Suite struct VATNumberTests {

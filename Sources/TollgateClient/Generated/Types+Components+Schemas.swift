@@ -1637,6 +1637,8 @@ extension Components {
                     case proration = "proration"
                     case overage = "overage"
                     case adjustment = "adjustment"
+                    case oneOff = "one_off"
+                    case creditPack = "credit_pack"
                 }
                 /// - Remark: Generated from `#/components/schemas/Invoice/LinesPayload/kind`.
                 public var kind: Components.Schemas.Invoice.LinesPayloadPayload.KindPayload

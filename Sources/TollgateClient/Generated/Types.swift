@@ -65,11 +65,6 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /v1/customers/{id}/invoices/upcoming`.
     /// - Remark: Generated from `#/paths//v1/customers/{id}/invoices/upcoming/get(upcomingInvoice)`.
     func upcomingInvoice(_ input: Operations.UpcomingInvoice.Input) async throws -> Operations.UpcomingInvoice.Output
-    /// Invoices Tollgate issued for the manual provider, newest first: one per subscription and ended period, holding the next period's recurring charges, the pending charges and the ended period's overage. (Stripe issues its own invoices; Tollgate adds the overage to their drafts.) Scope: entitlements:read.
-    ///
-    /// - Remark: HTTP `GET /v1/customers/{id}/invoices`.
-    /// - Remark: Generated from `#/paths//v1/customers/{id}/invoices/get(listInvoices)`.
-    func listInvoices(_ input: Operations.ListInvoices.Input) async throws -> Operations.ListInvoices.Output
     /// Move a customer to a plan (the operator's manual change). Scope: customers:write.
     ///
     /// Re-anchors the customer's billing cycle at the time of the change.
@@ -329,19 +324,6 @@ extension APIProtocol {
         headers: Operations.UpcomingInvoice.Input.Headers = .init()
     ) async throws -> Operations.UpcomingInvoice.Output {
         try await upcomingInvoice(Operations.UpcomingInvoice.Input(
-            path: path,
-            headers: headers
-        ))
-    }
-    /// Invoices Tollgate issued for the manual provider, newest first: one per subscription and ended period, holding the next period's recurring charges, the pending charges and the ended period's overage. (Stripe issues its own invoices; Tollgate adds the overage to their drafts.) Scope: entitlements:read.
-    ///
-    /// - Remark: HTTP `GET /v1/customers/{id}/invoices`.
-    /// - Remark: Generated from `#/paths//v1/customers/{id}/invoices/get(listInvoices)`.
-    public func listInvoices(
-        path: Operations.ListInvoices.Input.Path,
-        headers: Operations.ListInvoices.Input.Headers = .init()
-    ) async throws -> Operations.ListInvoices.Output {
-        try await listInvoices(Operations.ListInvoices.Input(
             path: path,
             headers: headers
         ))
