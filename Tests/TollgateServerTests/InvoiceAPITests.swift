@@ -172,6 +172,7 @@ import TollgateCore
             #expect((drafts["invoices"] as? [[String: Any]])?.isEmpty == true)
             #expect(
                 try await client.call(.get, "/v1/customers/c1/invoices?status=sent", key: key).status == .badRequest)
+            #expect(try await client.call(.get, "/v1/customers/c1/invoices?status=", key: key).status == .badRequest)
         }
     }
 
