@@ -798,5 +798,30 @@ extension Migrations {
                 // The order charges were added in, per customer (ties of created_at_ms): lines follow it.
                 "ALTER TABLE invoice_items ADD COLUMN position BIGINT NOT NULL DEFAULT 0",
             ]),
+        // Credit notes (issue 16): numbered corrections of finalized invoices, in their own series.
+        Migration(
+            version: 29, name: "credit_notes",
+            statements: [
+                """
+                CREATE TABLE credit_notes (
+                    id TEXT PRIMARY KEY,
+                    number TEXT NOT NULL UNIQUE,
+                    invoice_id TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    lines TEXT NOT NULL,
+                    subtotal_minor BIGINT NOT NULL,
+                    tax_minor BIGINT NOT NULL,
+                    total_minor BIGINT NOT NULL,
+                    reason TEXT,
+                    memo TEXT,
+                    reference TEXT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    UNIQUE (invoice_id, reference)
+                )
+                """,
+                "CREATE INDEX credit_notes_by_time ON credit_notes (created_at_ms)",
+                "ALTER TABLE invoices ADD COLUMN credited_minor BIGINT NOT NULL DEFAULT 0",
+            ]),
     ]
 }

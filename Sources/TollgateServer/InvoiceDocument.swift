@@ -73,6 +73,8 @@ struct InvoiceDocument: Encodable {
     let subtotal: Int64
     let tax: Int64
     let total: Int64
+    /// The total of its credit notes (VAT included).
+    let credited: Int64
     let taxes: [RateTotal]
     @NullEncoded var taxTreatment: Tax?
     @NullEncoded var seller: Party?
@@ -97,6 +99,7 @@ struct InvoiceDocument: Encodable {
         subtotal = invoice.subtotal
         tax = invoice.tax
         total = invoice.total
+        credited = invoice.credited
         taxes =
             invoice.status == .draft
             ? []
@@ -120,4 +123,47 @@ struct InvoiceDocument: Encodable {
 
     /// Basis points as a decimal rate: 1900 → 0.19, 2550 → 0.255 (exact: printed shortest).
     static func decimal(_ rate: BasisPoints) -> Double { Double(rate) / 10_000 }
+}
+
+/// A credit note as the API shows it (`GET /v1/credit-notes/{id}`).
+struct CreditNoteDocument: Encodable {
+    struct Line: Encodable {
+        let line: Int
+        let description: String
+        let amount: Int64
+        let taxRate: Double
+        let taxAmount: Int64
+    }
+
+    let id: String
+    let number: String
+    let invoice: String
+    let customer: String
+    let currency: String
+    let lines: [Line]
+    let subtotal: Int64
+    let tax: Int64
+    let total: Int64
+    @NullEncoded var reason: String?
+    @NullEncoded var memo: String?
+    let createdAt: Date
+
+    init(_ note: CreditNoteRecord) {
+        id = note.id
+        number = note.number
+        invoice = note.invoiceId
+        customer = note.subject
+        currency = note.currency.code
+        lines = note.lines.map {
+            Line(
+                line: $0.invoiceLine, description: $0.description, amount: $0.amount,
+                taxRate: InvoiceDocument.decimal($0.taxRate), taxAmount: $0.taxAmount)
+        }
+        subtotal = note.subtotal
+        tax = note.tax
+        total = note.total
+        reason = note.reason
+        memo = note.memo
+        createdAt = note.createdAt
+    }
 }

@@ -16,9 +16,12 @@ struct InvoiceDocumentRoutes: Sendable {
             .get("customers/{id}/billing-details", use: billingDetails)
             .get("customers/{id}/invoices", use: list)
             .get("invoices/{id}", use: show)
+            .get("invoices/{id}/credit-notes", use: creditNotes)
+            .get("credit-notes/{id}", use: creditNote)
         v1.requiring(.billingWrite)
             .post("customers/{id}/invoice-items", use: addItem)
             .post("invoices", use: createDraft)
+            .post("invoices/{id}/credit-notes", use: issueCreditNote)
             .post("invoices/{id}/finalize") { try await transition(InvoiceStatus.Transition.finalize, $0, $1) }
             .post("invoices/{id}/pay") { try await transition(InvoiceStatus.Transition.pay, $0, $1) }
             .post("invoices/{id}/void") { try await transition(InvoiceStatus.Transition.void, $0, $1) }
@@ -153,6 +156,75 @@ struct InvoiceDocumentRoutes: Sendable {
     {
         let id = try Validate.pathIdentifier(context)
         return EditedResponse(status: .ok, response: InvoiceDocument(try await invoices.apply(transition, to: id)))
+    }
+
+    struct CreditNoteBody: Decodable {
+        struct Line: Decodable {
+            let line: WholeNumber
+            let amount: WholeNumber
+        }
+        let lines: [Line]?
+        let reason: String?
+        let memo: String?
+        let idempotencyKey: String
+    }
+
+    /// Stripe's reasons for a credit note.
+    static let creditReasons = ["duplicate", "fraudulent", "order_change", "product_unsatisfactory"]
+
+    @Sendable func issueCreditNote(_ request: Request, context: AuthenticatedContext) async throws
+        -> some ResponseGenerator
+    {
+        let id = try Validate.pathIdentifier(context)
+        let body = try await request.decode(as: CreditNoteBody.self, context: context)
+        var requested: [Int: Int64]?
+        if let lines = body.lines {
+            guard (1...500).contains(lines.count) else {
+                throw DomainError.invalidField("lines", "must hold 1 to 500 lines (omit it to credit everything)")
+            }
+            var wanted: [Int: Int64] = [:]
+            for (index, line) in lines.enumerated() {
+                guard (0...9_999).contains(line.line.value) else {
+                    throw DomainError.invalidField("lines[\(index)].line", "must be a line position from 0")
+                }
+                guard (1...1_000_000_000_000).contains(line.amount.value) else {
+                    throw DomainError.invalidField("lines[\(index)].amount", "must be from 1 to 1000000000000")
+                }
+                guard wanted.updateValue(line.amount.value, forKey: Int(line.line.value)) == nil else {
+                    throw DomainError.invalidField("lines[\(index)].line", "names a line given before")
+                }
+            }
+            requested = wanted
+        }
+        if let reason = body.reason, !Self.creditReasons.contains(reason) {
+            throw DomainError.invalidField("reason", "must be one of \(Self.creditReasons.joined(separator: ", "))")
+        }
+        let memo = try body.memo.map { try BillingDetailsRules.text($0, field: "memo", maximum: 500) }
+        let (note, created) = try await invoices.creditNote(
+            invoice: id, requested: requested, reason: body.reason, memo: memo,
+            idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey"))
+        return EditedResponse(status: created ? .created : .ok, response: CreditNoteDocument(note))
+    }
+
+    struct CreditNoteList: Encodable {
+        let invoice: String
+        let creditNotes: [CreditNoteDocument]
+    }
+
+    @Sendable func creditNotes(_ request: Request, context: AuthenticatedContext) async throws
+        -> some ResponseGenerator
+    {
+        let id = try Validate.pathIdentifier(context)
+        let notes = try await invoices.creditNotes(invoice: id)
+        return EditedResponse(
+            status: .ok, response: CreditNoteList(invoice: id, creditNotes: notes.map(CreditNoteDocument.init)))
+    }
+
+    @Sendable func creditNote(_ request: Request, context: AuthenticatedContext) async throws
+        -> some ResponseGenerator
+    {
+        let id = try Validate.pathIdentifier(context)
+        return EditedResponse(status: .ok, response: CreditNoteDocument(try await invoices.creditNote(id: id)))
     }
 
     struct InvoiceList: Encodable {

@@ -86,7 +86,9 @@ extension ErrorEnvelope: ResponseEncodable {}
 extension HealthResponse: ResponseEncodable {}
 extension HistoryResponse: ResponseEncodable {}
 extension InvitationResponse: ResponseEncodable {}
+extension CreditNoteDocument: ResponseEncodable {}
 extension InvoiceDocument: ResponseEncodable {}
+extension InvoiceDocumentRoutes.CreditNoteList: ResponseEncodable {}
 extension InvoiceDocumentRoutes.BillingDetailsResponse: ResponseEncodable {}
 extension InvoiceDocumentRoutes.InvoiceList: ResponseEncodable {}
 extension InvoiceDocumentRoutes.ItemResponse: ResponseEncodable {}

@@ -24,6 +24,8 @@ public struct InvoiceRecord: Sendable, Hashable {
     public var paidAt: Date?
     public var voidedAt: Date?
     public var markedUncollectibleAt: Date?
+    /// The total (VAT included) of its credit notes.
+    public var credited: Int64 = 0
 
     public var subtotal: Int64 { Invoicing.subtotal(lines) }
     public var tax: Int64 { Invoicing.tax(lines) }
@@ -79,6 +81,62 @@ public struct Finalization: Sendable {
     }
 }
 
+/// A credit note: a numbered correction of a finalized invoice, issued at once.
+public struct CreditNoteRecord: Sendable, Hashable {
+    public var id: String
+    public var number: String
+    public var invoiceId: String
+    public var subject: String
+    public var currency: Currency
+    public var lines: [CreditNoteLine]
+    public var reason: String?
+    public var memo: String?
+    /// Unique per invoice: the same call again finds this note.
+    public var reference: String
+    public var createdAt: Date
+
+    public var subtotal: Int64 { lines.reduce(0) { $0 + $1.amount } }
+    public var tax: Int64 { lines.reduce(0) { $0 + $1.taxAmount } }
+    public var total: Int64 { subtotal + tax }
+
+    public init(
+        id: String, number: String, invoiceId: String, subject: String, currency: Currency, lines: [CreditNoteLine],
+        reason: String?, memo: String?, reference: String, createdAt: Date
+    ) {
+        self.id = id
+        self.number = number
+        self.invoiceId = invoiceId
+        self.subject = subject
+        self.currency = currency
+        self.lines = lines
+        self.reason = reason
+        self.memo = memo
+        self.reference = reference
+        self.createdAt = createdAt
+    }
+}
+
+/// What issuing a credit note needs besides its lines, which are computed in its transaction.
+public struct CreditNoteRequest: Sendable {
+    public let id: String
+    public let reason: String?
+    public let memo: String?
+    public let reference: String
+    public let numbering: DocumentNumbering
+    public let at: Date
+
+    public init(
+        id: String, reason: String?, memo: String?, reference: String, numbering: DocumentNumbering, at: Date
+    ) {
+        self.id = id
+        self.reason = reason
+        self.memo = memo
+        self.reference = reference
+        self.numbering = numbering
+        self.at = at
+    }
+}
+
 public enum InvoiceStoreError: Error, Equatable {
     case notFound
     /// The invoice is not in a status the change is allowed from.
@@ -105,6 +163,20 @@ public protocol InvoiceStore: Sendable {
         id: String, _ finalization: Finalization,
         afterNumbering: (@Sendable (String) async throws -> Void)?
     ) async throws -> InvoiceRecord
+    /// Issues a credit note against a finalized (not void) invoice in one transaction: the invoice
+    /// row locked, `lines` computed from it and its earlier notes, a number drawn from the
+    /// credit notes' series. The same reference again returns the note it made (false).
+    func issueCreditNote(
+        invoiceId: String, _ request: CreditNoteRequest,
+        lines: @Sendable (InvoiceRecord, [CreditNoteRecord]) throws -> [CreditNoteLine]
+    ) async throws -> (CreditNoteRecord, created: Bool)
+    /// An invoice's credit notes, oldest first.
+    func creditNotes(invoiceId: String) async throws -> [CreditNoteRecord]
+    func creditNote(id: String) async throws -> CreditNoteRecord?
+    /// Finalized invoices (any status but draft) finalized in [from, to), oldest first.
+    func finalizedInvoices(from: Date, to: Date) async throws -> [InvoiceRecord]
+    /// Credit notes issued in [from, to), oldest first.
+    func creditNotes(from: Date, to: Date) async throws -> [CreditNoteRecord]
     /// Applies pay, void or mark-uncollectible (finalize has its own call).
     func transitionInvoice(id: String, _ transition: InvoiceStatus.Transition, at: Date) async throws -> InvoiceRecord
 }

@@ -130,3 +130,53 @@ import Testing
         }
     }
 }
+
+@Suite struct CreditNotingTests {
+    static let invoice = [
+        InvoiceLine(
+            kind: .oneOff, description: "A", quantity: 1, unitAmount: 999, amount: 999, taxRate: 1900, taxAmount: 190),
+        InvoiceLine(
+            kind: .proration, description: "Credit", quantity: 1, unitAmount: -250, amount: -250, taxRate: 1900,
+            taxAmount: -48),
+        InvoiceLine(
+            kind: .oneOff, description: "B", quantity: 3, unitAmount: 333, amount: 999, taxRate: 5000, taxAmount: 500),
+    ]
+
+    /// However a line is split across credit notes, they credit exactly its net and its VAT.
+    @Test func partsAddUpToTheLineExactly() async throws {
+        await propertyCheck(count: 300, input: Gen.int64(in: 1...200).array(of: 1...12)) { cuts in
+            var earlier: [CreditNoteLine] = []
+            var left = Self.invoice[2].amount
+            for cut in cuts where left > 0 {
+                let amount = min(cut, left)
+                guard let notes = try? CreditNoting.lines(of: Self.invoice, earlier: earlier, requested: [2: amount])
+                else {
+                    Issue.record("a credit within the line was refused")
+                    return
+                }
+                earlier += notes
+                left -= amount
+            }
+            if left > 0 {
+                earlier += (try? CreditNoting.lines(of: Self.invoice, earlier: earlier, requested: nil)) ?? []
+            }
+            #expect(earlier.filter { $0.invoiceLine == 2 }.reduce(0) { $0 + $1.amount } == 999)
+            #expect(earlier.filter { $0.invoiceLine == 2 }.reduce(0) { $0 + $1.taxAmount } == 500)
+        }
+    }
+
+    @Test func aCreditNeverPassesWhatIsLeft() throws {
+        let all = try CreditNoting.lines(of: Self.invoice, earlier: [], requested: nil)
+        #expect(all.map(\.invoiceLine) == [0, 2], "a credit line is not credited again")
+        #expect(all.reduce(0) { $0 + $1.taxAmount } == 690)
+        #expect(throws: CreditNoting.Problem.exceedsLine(0, left: 999)) {
+            try CreditNoting.lines(of: Self.invoice, earlier: [], requested: [0: 1_000])
+        }
+        #expect(throws: CreditNoting.Problem.noSuchLine(1)) {
+            try CreditNoting.lines(of: Self.invoice, earlier: [], requested: [1: 10])
+        }
+        #expect(throws: CreditNoting.Problem.nothingLeft) {
+            try CreditNoting.lines(of: Self.invoice, earlier: all, requested: nil)
+        }
+    }
+}

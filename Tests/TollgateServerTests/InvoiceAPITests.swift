@@ -214,3 +214,65 @@ import TollgateCore
 extension Date {
     fileprivate var year: Int { PeriodMath.utcCalendar.component(.year, from: self) }
 }
+
+/// Issue 16 item 6: credit notes through the API.
+@Suite struct CreditNoteAPITests {
+    @Test(arguments: TestDatabase.all)
+    func creditNotesCorrectAFinalizedInvoiceInTheirOwnSeries(database: TestDatabase) async throws {
+        try await AppHarness.run(
+            database, configure: { $0.invoicing = InvoiceSettings(seller: InvoiceAPITests.seller) }
+        ) {
+            app, client in
+            let key = app.adminKey
+            try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"c1"}"#)
+            try await client.call(
+                .put, "/v1/customers/c1/billing-details", key: key, json: InvoiceAPITests.buyer("DE", nil))
+            for (index, unit) in [999, 2_000].enumerated() {
+                try await client.call(
+                    .post, "/v1/customers/c1/invoice-items", key: key,
+                    json:
+                        #"{"description":"Item \#(index)","unitAmount":\#(unit),"currency":"EUR","idempotencyKey":"i\#(index)"}"#
+                )
+            }
+            let (_, draft) = try await client.call(.post, "/v1/invoices", key: key, json: #"{"customer":"c1"}"#)
+            let id = try #require(draft["id"] as? String)
+            let (early, _) = try await client.call(
+                .post, "/v1/invoices/\(id)/credit-notes", key: key, json: #"{"idempotencyKey":"early"}"#)
+            #expect(early == .conflict, "a draft is changed, not credited")
+            let (_, invoice) = try await client.call(.post, "/v1/invoices/\(id)/finalize", key: key)
+            #expect(invoice["tax"] as? Int64 == 570, "190 + 380")
+
+            let partial = #"{"lines":[{"line":0,"amount":500}],"reason":"order_change","idempotencyKey":"p1"}"#
+            let (created, first) = try await client.call(
+                .post, "/v1/invoices/\(id)/credit-notes", key: key, json: partial)
+            #expect(created == .created && first["number"] as? String == "CN-2026-000001")
+            #expect(
+                first["subtotal"] as? Int64 == 500 && first["tax"] as? Int64 == 95 && first["total"] as? Int64 == 595)
+            let (replayed, again) = try await client.call(
+                .post, "/v1/invoices/\(id)/credit-notes", key: key, json: partial)
+            #expect(replayed == .ok && again["id"] as? String == first["id"] as? String)
+            let changed = #"{"lines":[{"line":0,"amount":400}],"idempotencyKey":"p1"}"#
+            #expect(
+                try await client.call(.post, "/v1/invoices/\(id)/credit-notes", key: key, json: changed).status
+                    == .conflict)
+            let (tooMuch, refusal) = try await client.call(
+                .post, "/v1/invoices/\(id)/credit-notes", key: key,
+                json: #"{"lines":[{"line":0,"amount":500}],"idempotencyKey":"p2"}"#)
+            #expect(tooMuch == .badRequest && "\(refusal)".contains("499 minor units left"))
+
+            let (_, rest) = try await client.call(
+                .post, "/v1/invoices/\(id)/credit-notes", key: key, json: #"{"idempotencyKey":"rest"}"#)
+            #expect(rest["number"] as? String == "CN-2026-000002")
+            #expect(rest["subtotal"] as? Int64 == 2_499 && rest["tax"] as? Int64 == 475, "499 + 2000; 190 - 95 + 380")
+            let (_, credited) = try await client.call(.get, "/v1/invoices/\(id)", key: key)
+            #expect(credited["credited"] as? Int64 == credited["total"] as? Int64, "credited in full")
+            let (_, list) = try await client.call(.get, "/v1/invoices/\(id)/credit-notes", key: key)
+            #expect((list["creditNotes"] as? [[String: Any]])?.count == 2)
+            let noteId = try #require(first["id"] as? String)
+            #expect(try await client.call(.get, "/v1/credit-notes/\(noteId)", key: key).json["memo"] is NSNull)
+            let (nothing, _) = try await client.call(
+                .post, "/v1/invoices/\(id)/credit-notes", key: key, json: #"{"idempotencyKey":"more"}"#)
+            #expect(nothing == .conflict)
+        }
+    }
+}
