@@ -202,6 +202,30 @@ public final class InvoiceService: Sendable {
         return note
     }
 
+    /// The documents finalized in [from, to) for the accountant's export, per VAT rate.
+    public func export(from: Date, to: Date) async throws -> [InvoiceReports.ExportRow] {
+        let (invoices, notes, byId) = try await documents(from: from, to: to)
+        return InvoiceReports.export(invoices: invoices, creditNotes: notes, invoicesById: byId)
+    }
+
+    /// The OSS return of the documents finalized in [from, to).
+    public func oss(from: Date, to: Date) async throws -> [InvoiceReports.OSSLine] {
+        let (invoices, notes, byId) = try await documents(from: from, to: to)
+        return InvoiceReports.oss(invoices: invoices, creditNotes: notes, invoicesById: byId)
+    }
+
+    private func documents(from: Date, to: Date) async throws -> (
+        [InvoiceRecord], [CreditNoteRecord], [String: InvoiceRecord]
+    ) {
+        let invoices = try await store.finalizedInvoices(from: from, to: to)
+        let notes = try await store.creditNotes(from: from, to: to)
+        var byId = Dictionary(invoices.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for id in Set(notes.map(\.invoiceId)) where byId[id] == nil {
+            byId[id] = try await store.invoice(id: id)
+        }
+        return (invoices, notes, byId)
+    }
+
     private static func refusal(_ problem: CreditNoting.Problem) -> DomainError {
         switch problem {
         case .nothingLeft: DomainError(.conflict, "everything on this invoice is credited already", field: "lines")
@@ -224,6 +248,9 @@ public final class InvoiceService: Sendable {
             throw Self.wrongStatus(status, transition)
         }
     }
+
+    /// The service's clock's now (the routes' default windows).
+    public var now: Date { clock.now() }
 
     public func invoice(id: String) async throws -> InvoiceRecord {
         guard let invoice = try await store.invoice(id: id) else {

@@ -10,6 +10,9 @@ struct InvoiceDocumentRoutes: Sendable {
     let invoices: InvoiceService
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
+        v1.requiring(.admin)
+            .get("invoices/export.csv", use: export)
+            .get("tax/oss", use: oss)
         v1.requiring(.customersWrite)
             .put("customers/{id}/billing-details", use: setBillingDetails)
         v1.requiring(.entitlementsRead)
@@ -225,6 +228,59 @@ struct InvoiceDocumentRoutes: Sendable {
     {
         let id = try Validate.pathIdentifier(context)
         return EditedResponse(status: .ok, response: CreditNoteDocument(try await invoices.creditNote(id: id)))
+    }
+
+    /// `GET /v1/invoices/export.csv?from=&to=`: one line per document and VAT rate.
+    @Sendable func export(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let (from, to) = try QueryDate.range(request, now: invoices.now)
+        var csv = CSVWriter(header: [
+            "document", "number", "invoice_number", "status", "date", "due_date", "customer", "buyer_name",
+            "buyer_country", "buyer_vat_number", "currency", "treatment", "tax_country", "vat_rate", "taxable_minor",
+            "vat_minor", "total_minor",
+        ])
+        for row in try await invoices.export(from: from, to: to) {
+            csv.append([
+                .text(row.document), .text(row.number), row.invoiceNumber.map(CSVWriter.Cell.text) ?? .empty,
+                .text(row.status), .text(AnalyticsQuery.dayText(row.date)),
+                row.dueDate.map { .text(AnalyticsQuery.dayText($0)) } ?? .empty, .text(row.customer),
+                row.buyer.map { .text($0.legalName) } ?? .empty, row.buyer.map { .text($0.country) } ?? .empty,
+                row.buyer?.vatNumber.map(CSVWriter.Cell.text) ?? .empty, .text(row.currency.code),
+                .text(row.treatment.rawValue), row.taxCountry.map(CSVWriter.Cell.text) ?? .empty,
+                .decimal(InvoiceDocument.decimal(row.rate)), .number(row.taxable), .number(row.tax),
+                .number(row.taxable + row.tax),
+            ])
+        }
+        return TextAnswer.csv(
+            csv, filename: "invoices-\(AnalyticsQuery.dayText(from))-\(AnalyticsQuery.dayText(to)).csv")
+    }
+
+    struct OSSReturn: Encodable {
+        struct Line: Encodable {
+            let country: String
+            let rate: Double
+            let currency: String
+            let taxable: Int64
+            let tax: Int64
+            let documents: Int
+        }
+        let quarter: String
+        let from: Date
+        let to: Date
+        let lines: [Line]
+    }
+
+    /// `GET /v1/tax/oss?quarter=2027-Q1`.
+    @Sendable func oss(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
+        let text = request.uri.queryParameters.get("quarter") ?? ""
+        guard let (from, to) = InvoiceReports.quarter(text) else {
+            throw HTTPOnlyError(.invalidQuery, "quarter: expected a quarter such as 2027-Q1", field: "quarter")
+        }
+        let lines = try await invoices.oss(from: from, to: to).map {
+            OSSReturn.Line(
+                country: $0.country, rate: InvoiceDocument.decimal($0.rate), currency: $0.currency.code,
+                taxable: $0.taxable, tax: $0.tax, documents: $0.documents)
+        }
+        return EditedResponse(status: .ok, response: OSSReturn(quarter: text, from: from, to: to, lines: lines))
     }
 
     struct InvoiceList: Encodable {

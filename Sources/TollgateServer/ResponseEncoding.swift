@@ -91,6 +91,7 @@ extension InvoiceDocument: ResponseEncodable {}
 extension InvoiceDocumentRoutes.CreditNoteList: ResponseEncodable {}
 extension InvoiceDocumentRoutes.BillingDetailsResponse: ResponseEncodable {}
 extension InvoiceDocumentRoutes.InvoiceList: ResponseEncodable {}
+extension InvoiceDocumentRoutes.OSSReturn: ResponseEncodable {}
 extension InvoiceDocumentRoutes.ItemResponse: ResponseEncodable {}
 extension InvoiceRoutes.InvoiceResponse: ResponseEncodable {}
 extension InvoiceRoutes.SpendCapResponse: ResponseEncodable {}

@@ -1,5 +1,7 @@
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import TestSupport
 import Testing
 import TollgateCore
@@ -273,6 +275,70 @@ extension Date {
             let (nothing, _) = try await client.call(
                 .post, "/v1/invoices/\(id)/credit-notes", key: key, json: #"{"idempotencyKey":"more"}"#)
             #expect(nothing == .conflict)
+        }
+    }
+}
+
+/// Issue 16 item 9: the accountant's export and the OSS return.
+@Suite struct InvoiceReportAPITests {
+    /// Bills `customer` one charge of `amount` and finalizes it: the invoice's id.
+    static func invoice(
+        _ client: some TestClientProtocol, key: String, customer: String, country: String, vat: String?,
+        amount: Int
+    ) async throws -> String {
+        try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"\#(customer)"}"#)
+        try await client.call(
+            .put, "/v1/customers/\(customer)/billing-details", key: key, json: InvoiceAPITests.buyer(country, vat))
+        try await client.call(
+            .post, "/v1/customers/\(customer)/invoice-items", key: key,
+            json: #"{"description":"Plan","unitAmount":\#(amount),"currency":"EUR","idempotencyKey":"x"}"#)
+        let (_, draft) = try await client.call(.post, "/v1/invoices", key: key, json: #"{"customer":"\#(customer)"}"#)
+        let id = try #require(draft["id"] as? String)
+        try await client.call(.post, "/v1/invoices/\(id)/finalize", key: key)
+        return id
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func theOSSReturnCountsConsumerSalesLessCreditsAndTheExportEveryRate(database: TestDatabase) async throws {
+        try await AppHarness.run(
+            database, configure: { $0.invoicing = InvoiceSettings(seller: InvoiceAPITests.seller) }
+        ) {
+            app, client in
+            let key = app.adminKey
+            app.clock.set(Fixtures.utc(2027, 2, 10))
+            let german = try await Self.invoice(
+                client, key: key, customer: "de1", country: "DE", vat: nil, amount: 10_000)
+            _ = try await Self.invoice(client, key: key, customer: "de2", country: "DE", vat: nil, amount: 5_000)
+            let italian = try await Self.invoice(
+                client, key: key, customer: "it", country: "IT", vat: nil, amount: 7_000)
+            _ = try await Self.invoice(
+                client, key: key, customer: "b2b", country: "DE", vat: "DE136695976", amount: 9_000)
+            _ = try await Self.invoice(client, key: key, customer: "fr", country: "FR", vat: nil, amount: 3_000)
+            try await client.call(.post, "/v1/invoices/\(italian)/void", key: key)
+            try await client.call(
+                .post, "/v1/invoices/\(german)/credit-notes", key: key,
+                json: #"{"lines":[{"line":0,"amount":2000}],"idempotencyKey":"c"}"#)
+            app.clock.set(Fixtures.utc(2027, 4, 2))
+            _ = try await Self.invoice(client, key: key, customer: "de3", country: "DE", vat: nil, amount: 1_000)
+
+            let (status, json) = try await client.call(.get, "/v1/tax/oss?quarter=2027-Q1", key: key)
+            #expect(status == .ok)
+            let lines = try #require(json["lines"] as? [[String: Any]])
+            #expect(lines.count == 1, "only Germany: Italy's invoice was voided, the rest is not OSS")
+            #expect(lines.first?["country"] as? String == "DE" && lines.first?["rate"] as? Double == 0.19)
+            #expect(lines.first?["taxable"] as? Int64 == 13_000, "10000 + 5000 - 2000")
+            #expect(lines.first?["tax"] as? Int64 == 2_470, "1900 + 950 - 380")
+            #expect(lines.first?["documents"] as? Int == 3)
+            #expect(try await client.call(.get, "/v1/tax/oss?quarter=2027-Q5", key: key).status == .badRequest)
+
+            let response = try await client.execute(
+                uri: "/v1/invoices/export.csv?from=2027-01-01&to=2027-04-01", method: .get,
+                headers: [.authorization: "Bearer \(key)"])
+            #expect(response.status == .ok)
+            let rows = String(buffer: response.body).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+            #expect(rows.count == 1 + 6, "five invoices and one credit note, one VAT rate each")
+            #expect(rows.contains { $0.hasPrefix("credit_note,CN-2027-000001,INV-2027-000001,issued,2027-02-10") })
+            #expect(rows.contains { $0.contains(",DE136695976,EUR,reverse_charge,,0.0,9000,0,9000") }, "\(rows)")
         }
     }
 }
