@@ -121,11 +121,22 @@ let package = Package(
             resources: [.copy("Resources/mail")],
             swiftSettings: swiftSettings
         ),
+        // Documents Tollgate renders itself: invoices and credit notes as PDF, with an embedded
+        // subset of DejaVu Sans (Bitstream Vera licence, in Resources).
+        .target(
+            name: "TollgateDocuments",
+            dependencies: ["TollgateCore", "TollgateStorage"],
+            resources: [
+                .copy("Resources/DejaVuSans.ttf"), .copy("Resources/DejaVuSans-Bold.ttf"),
+                .copy("Resources/DejaVu-LICENSE.txt"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TollgateServer",
             dependencies: [
                 "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateIdentity",
-                "TollgateBilling", "TollgateNotify",
+                "TollgateBilling", "TollgateNotify", "TollgateDocuments",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -204,6 +215,7 @@ let package = Package(
             name: "TollgateServerTests",
             dependencies: [
                 "TollgateServer", "TollgateStorage", "TollgateSQL", "TestSupport", "TollgateClient", "TollgateNotify",
+                "TollgateDocuments",
                 .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

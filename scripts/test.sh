@@ -4,13 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use as real peers: PostgreSQL, wrk and Redis for the bench's smoke test, curl, openssl.
+# Debian packages the tests use as real peers: PostgreSQL, wrk and Redis for the bench's smoke test, curl, openssl,
+# poppler-utils and qpdf.
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)   # the README walk-through test pastes curl commands
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v openssl >/dev/null || missing+=(openssl)   # a certificate for the SMTP-over-TLS tests
+command -v pdftotext >/dev/null || missing+=(poppler-utils)   # invoices' PDFs read back
+command -v qpdf >/dev/null || missing+=(qpdf)   # and checked for structure
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]} (Debian packages) for the tests…"

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import TollgateBilling
 import TollgateCore
+import TollgateDocuments
 import TollgateStorage
 
 /// Tollgate's own invoices through their life (issue 16): the buyer's billing details, one-off
@@ -19,6 +20,8 @@ struct InvoiceDocumentRoutes: Sendable {
             .get("customers/{id}/billing-details", use: billingDetails)
             .get("customers/{id}/invoices", use: list)
             .get("invoices/{id}", use: show)
+            .get("invoices/{id}.pdf", use: invoicePDF)
+            .get("credit-notes/{id}.pdf", use: creditNotePDF)
             .get("invoices/{id}/credit-notes", use: creditNotes)
             .get("credit-notes/{id}", use: creditNote)
         v1.requiring(.billingWrite)
@@ -159,6 +162,17 @@ struct InvoiceDocumentRoutes: Sendable {
     {
         let id = try Validate.pathIdentifier(context)
         return EditedResponse(status: .ok, response: InvoiceDocument(try await invoices.apply(transition, to: id)))
+    }
+
+    @Sendable func invoicePDF(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let invoice = try await invoices.invoice(id: try Validate.pathIdentifier(context))
+        return TextAnswer.pdf(try InvoicePDF.render(invoice), filename: "\(invoice.number ?? invoice.id).pdf")
+    }
+
+    @Sendable func creditNotePDF(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let note = try await invoices.creditNote(id: try Validate.pathIdentifier(context))
+        let invoice = try await invoices.invoice(id: note.invoiceId)
+        return TextAnswer.pdf(try InvoicePDF.render(note, invoice: invoice), filename: "\(note.number).pdf")
     }
 
     struct CreditNoteBody: Decodable {

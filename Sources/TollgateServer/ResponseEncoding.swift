@@ -45,6 +45,14 @@ enum TextAnswer {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
+    /// A PDF document, shown inline, saved as `filename`.
+    static func pdf(_ bytes: [UInt8], filename: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/pdf"
+        headers[.contentDisposition] = "inline; filename=\"\(filename)\""
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
     /// A CSV download named `filename`.
     static func csv(_ csv: CSVWriter, filename: String) -> Response {
         response(csv.text, type: "text/csv; charset=utf-8", attachment: filename)

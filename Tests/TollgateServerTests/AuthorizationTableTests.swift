@@ -99,6 +99,8 @@ import TollgateStorage
         "POST /v1/invoices/{id}/credit-notes": .key(.billingWrite),
         "GET /v1/invoices/{id}/credit-notes": .key(.entitlementsRead),
         "GET /v1/credit-notes/{id}": .key(.entitlementsRead),
+        "GET /v1/invoices/{id}.pdf": .key(.entitlementsRead),
+        "GET /v1/credit-notes/{id}.pdf": .key(.entitlementsRead),
         "GET /v1/invoices/export.csv": .key(.admin),
         "GET /v1/tax/oss": .key(.admin),
         "POST /v1/invoices/{id}/pay": .key(.billingWrite),

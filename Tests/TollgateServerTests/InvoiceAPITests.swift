@@ -6,6 +6,7 @@ import TestSupport
 import Testing
 import TollgateCore
 
+@testable import TollgateDocuments
 @testable import TollgateServer
 
 /// Issue 16 through the API: VAT for each case to the cent against a reference computed here,
@@ -116,6 +117,18 @@ import TollgateCore
                 #expect(invoice["total"] as? Int64 == amounts.reduce(0, +) + taxes.reduce(0, +))
                 let summary = try #require(invoice["taxes"] as? [[String: Any]])
                 #expect(summary.count == 1 && summary.first?["tax"] as? Int64 == taxes.reduce(0, +))
+                var expected = [
+                    number, "Date of issue: \(InvoicePDF.day(test.day))", "Tollgate Démo SAS", "FR40303265045",
+                    "RCS Paris 303 265 045", "Merci !", "Page 1 of 1", "IBAN FR76 3000 6000 0112 3456 7890 189",
+                    InvoicePDF.money(amounts.reduce(0, +) + taxes.reduce(0, +), Self.eur),
+                    InvoicePDF.money(taxes.reduce(0, +), Self.eur), InvoicePDF.percent(test.rate),
+                ]
+                expected +=
+                    (0..<Self.charges.count).map { "Charge \($0)" } + amounts.map { InvoicePDF.money($0, Self.eur) }
+                if test.details != nil { expected.append("Łódź Müller & Cie") }
+                if test.customer == "b2b-de" { expected.append("VAT number: DE136695976") }
+                if let mention = test.mention { expected.append(mention) }
+                try await Self.checkPDF(client, key: key, path: "/v1/invoices/\(id).pdf", contains: expected)
                 let seller = try #require(invoice["seller"] as? [String: Any])
                 #expect(seller["vatNumber"] as? String == "FR40303265045")
                 if test.details != nil {
@@ -179,6 +192,34 @@ import TollgateCore
     }
 
     static func date(_ text: String) -> Date? { try? Date(text, strategy: .iso8601) }
+
+    static let eur = Currency("EUR")!
+
+    /// Fetches a PDF twice (the same bytes), checks it with qpdf and reads it back with pdftotext:
+    /// every string of `contains` is in its text, accents intact.
+    static func checkPDF(_ client: some TestClientProtocol, key: String, path: String, contains: [String])
+        async throws
+    {
+        var bodies: [Data] = []
+        for _ in 0..<2 {
+            let response = try await client.execute(
+                uri: path, method: .get, headers: [.authorization: "Bearer \(key)"])
+            #expect(response.status == .ok && response.headers[.contentType] == "application/pdf")
+            bodies.append(Data(response.body.readableBytesView))
+        }
+        #expect(bodies[0] == bodies[1], "the same document gives the same bytes")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("invoice-\(UUID().uuidString).pdf")
+        try bodies[0].write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let check = try PeerProcess.run("/usr/bin/qpdf", ["--check", file.path])
+        #expect(check.status == 0, "qpdf --check: \(check.stdout) \(check.stderr)")
+        let text = try PeerProcess.run("/usr/bin/pdftotext", ["-layout", "-enc", "UTF-8", file.path, "-"])
+        #expect(text.status == 0, "\(text.stderr)")
+        // Runs of spaces and line breaks as one space: a long mention wraps onto several lines.
+        let flat = { (text: String) in text.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        let missing = contains.filter { !flat(text.stdout).contains(flat($0)) }
+        #expect(missing.isEmpty, "\(path): \(missing) not in\n\(text.stdout)")
+    }
 
     @Test(arguments: TestDatabase.all)
     func billingDetailsNameTheFieldTheyRefuse(database: TestDatabase) async throws {
@@ -271,10 +312,44 @@ extension Date {
             let (_, list) = try await client.call(.get, "/v1/invoices/\(id)/credit-notes", key: key)
             #expect((list["creditNotes"] as? [[String: Any]])?.count == 2)
             let noteId = try #require(first["id"] as? String)
+            try await InvoiceAPITests.checkPDF(
+                client, key: key, path: "/v1/credit-notes/\(noteId).pdf",
+                contains: [
+                    "CREDIT NOTE", "CN-2026-000001", "Corrects invoice: INV-2026-000001 of 2026-05-14", "order change",
+                    "Item 0", "5.00", "0.95", "Total credited EUR", "5.95", "Łódź Müller & Cie", "FR40303265045",
+                ])
             #expect(try await client.call(.get, "/v1/credit-notes/\(noteId)", key: key).json["memo"] is NSNull)
             let (nothing, _) = try await client.call(
                 .post, "/v1/invoices/\(id)/credit-notes", key: key, json: #"{"idempotencyKey":"more"}"#)
             #expect(nothing == .conflict)
+        }
+    }
+}
+
+/// Issue 16 item 7: a long invoice runs onto more pages, each numbered, the header repeated.
+@Suite struct InvoicePDFPagesTests {
+    @Test func aLongInvoiceRunsOntoNumberedPages() async throws {
+        try await AppHarness.run(.sqlite, configure: { $0.invoicing = InvoiceSettings(seller: InvoiceAPITests.seller) })
+        {
+            app, client in
+            let key = app.adminKey
+            try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"c1"}"#)
+            for index in 0..<70 {
+                try await client.call(
+                    .post, "/v1/customers/c1/invoice-items", key: key,
+                    json: #"{"description":"Photo job \#(index) — Société Générale, Łódź branch, rush delivery","#
+                        + #""unitAmount":\#(100 + index),"currency":"EUR","idempotencyKey":"k\#(index)"}"#)
+            }
+            let (_, draft) = try await client.call(.post, "/v1/invoices", key: key, json: #"{"customer":"c1"}"#)
+            let id = try #require(draft["id"] as? String)
+            let (_, invoice) = try await client.call(.post, "/v1/invoices/\(id)/finalize", key: key)
+            let total = try #require(invoice["total"] as? Int64)
+            try await InvoiceAPITests.checkPDF(
+                client, key: key, path: "/v1/invoices/\(id).pdf",
+                contains: [
+                    "Page 1 of 4", "Page 2 of 4", "Page 4 of 4", "Photo job 0 ", "Photo job 69 ", "Société Générale",
+                    InvoicePDF.money(total, InvoiceAPITests.eur),
+                ])
         }
     }
 }
