@@ -202,6 +202,28 @@ public final class InvoiceService: Sendable {
         return note
     }
 
+    /// Sends the payment reminders that are due (`Dunning`): one `invoice.overdue` per invoice and
+    /// pass, however many steps a stopped server missed. The invoices whose final reminder this
+    /// pass sent, for their subscription to go past due.
+    public func remindOverdue() async throws -> [InvoiceRecord] {
+        let now = clock.now()
+        var final: [InvoiceRecord] = []
+        for invoice in try await store.invoicesAwaitingReminder(now: now) {
+            guard let due = invoice.dueAt else { continue }
+            let number = Dunning.remindersDue(dueAt: due, now: now)
+            guard number > invoice.remindersSent else { continue }
+            let isFinal = number == Dunning.finalReminder
+            let event = try OutboxEvent.message(
+                id: OutboxEvent.uniqueId(), type: "invoice.overdue",
+                subject: Subject.customer(invoice.subject),
+                data: InvoiceOverdueEventData(invoice, reminder: number, final: isFinal, at: now), at: now)
+            if try await store.recordReminder(invoiceId: invoice.id, number: number, event: event), isFinal {
+                final.append(invoice)
+            }
+        }
+        return final
+    }
+
     /// The documents finalized in [from, to) for the accountant's export, per VAT rate.
     public func export(from: Date, to: Date) async throws -> [InvoiceReports.ExportRow] {
         let (invoices, notes, byId) = try await documents(from: from, to: to)

@@ -124,7 +124,39 @@ public final class SubscriptionService: Sendable {
                 )
             }
         }
+        if let invoices {
+            for invoice in try await invoices.remindOverdue() {
+                changed += try await apply(.paymentFailed(at: now), after: invoice, cause: "dunning") ? 1 : 0
+            }
+        }
         return changed
+    }
+
+    /// An invoice of a manual subscription was paid: a subscription past due because of it is
+    /// current again (the grace period stops).
+    public func invoicePaid(_ invoice: InvoiceRecord) async throws {
+        guard let start = invoice.periodStart, let end = invoice.periodEnd else { return }
+        _ = try await apply(.paymentSucceeded(periodStart: start, periodEnd: end), after: invoice, cause: "paid")
+    }
+
+    /// Applies `event` to the manual subscription of `invoice`, once per invoice and cause.
+    private func apply(_ event: SubscriptionEvent, after invoice: InvoiceRecord, cause: String) async throws -> Bool {
+        guard let id = invoice.subscriptionId, let subscription = try await store.subscription(id: id),
+            try await store.subscriptions(subject: subscription.subject).contains(where: {
+                $0.0.id == id && $0.provider == "manual"
+            })
+        else { return false }
+        if case .paymentSucceeded = event, subscription.status != .pastDue { return false }
+        let now = clock.now()
+        let (next, _) = try SubscriptionMachine.apply(event, to: subscription, catalog: catalog, policy: policy)
+        guard next != subscription else { return false }
+        let outcome = try await store.applySubscriptionEvent(
+            provider: "manual", eventId: "\(cause):\(invoice.id)", type: "invoice.\(cause)", version: nil,
+            subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: [])
+        guard outcome == .applied else { return false }
+        planChanged(subscription.subject)
+        logger.info("subscription \(id) moved to \(next.status.rawValue) after invoice \(invoice.id) (\(cause))")
+        return true
     }
 
     public func subscriptions(of subject: String) async throws -> [(Subscription, provider: String)] {

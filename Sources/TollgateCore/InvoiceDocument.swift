@@ -116,3 +116,17 @@ extension Invoicing {
         finalizedAt.addingTimeInterval(TimeInterval(termsDays) * 86_400)
     }
 }
+
+/// Reminders of an open invoice past its due date (issue 16): at due + 3, 7 and 14 days; the
+/// last one also moves its subscription to past due, from where the grace period leads to
+/// suspension.
+public enum Dunning {
+    public static let reminderDays = [3, 7, 14]
+
+    /// How many reminders an invoice due at `dueAt` should have had by `now`.
+    public static func remindersDue(dueAt: Date, now: Date) -> Int {
+        reminderDays.filter { now >= dueAt.addingTimeInterval(TimeInterval($0) * 86_400) }.count
+    }
+
+    public static var finalReminder: Int { reminderDays.count }
+}

@@ -21,6 +21,7 @@ public struct EventFanOut: Sendable {
         case "usage.threshold_reached", "usage.limit_reached": kind = "usage_alert"
         case "customer.plan_changed": kind = "plan_changed"
         case "invoice.issued": kind = "invoice_issued"
+        case "invoice.overdue": kind = "invoice_overdue"
         case "credits.low": kind = "credits_low"
         default:
             kind = SubscriptionChangeEvents.mailKind(

@@ -75,6 +75,7 @@ public struct MessageRenderer: Sendable {
         "verify_email": "verify-email", "reset_password": "reset-password", "workspace_invitation": "join",
         "welcome": "", "usage_alert": "plan", "trial_ending": "billing", "trial_ended": "plan",
         "payment_failed": "billing", "subscription_suspended": "billing", "invoice_issued": "invoices",
+        "invoice_overdue": "invoices",
         "credits_low": "credits",
     ]
 
@@ -130,7 +131,7 @@ public struct MessageRenderer: Sendable {
     static func values(_ payload: [String: Any]) -> [String: Any] {
         var values = payload
         if let data = payload["data"] as? [String: Any] { values.merge(data) { _, inner in inner } }
-        for key in ["periodEnd", "trialEnd", "issuedAt"] {
+        for key in ["periodEnd", "trialEnd", "issuedAt", "dueAt"] {
             if let text = values[key] as? String { values[key] = String(text.prefix(10)) }
         }
         if let end = values["periodEnd"] { values["resetsAt"] = end }

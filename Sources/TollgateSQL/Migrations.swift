@@ -823,5 +823,12 @@ extension Migrations {
                 "CREATE INDEX credit_notes_by_time ON credit_notes (created_at_ms)",
                 "ALTER TABLE invoices ADD COLUMN credited_minor BIGINT NOT NULL DEFAULT 0",
             ]),
+        // Payment reminders of open invoices past due (issue 16).
+        Migration(
+            version: 30, name: "invoice_reminders",
+            statements: [
+                "ALTER TABLE invoices ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0",
+                "CREATE INDEX invoices_open_by_due ON invoices (due_at_ms) WHERE status = 'open'",
+            ]),
     ]
 }

@@ -172,6 +172,35 @@ extension SQLStore {
         }
     }
 
+    public func invoicesAwaitingReminder(now: Date) async throws -> [InvoiceRecord] {
+        let firstDelay = Int64(Dunning.reminderDays[0]) * 86_400_000
+        return try await provider.read { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.invoiceColumns) FROM invoices
+                WHERE status = 'open' AND due_at_ms <= \(bind: Millis.from(now) - firstDelay)
+                    AND reminders_sent < \(bind: Dunning.finalReminder)
+                ORDER BY due_at_ms, id
+                """
+            ).all().map(Self.decodeInvoice)
+        }
+    }
+
+    public func recordReminder(invoiceId: String, number: Int, event: OutboxMessage) async throws -> Bool {
+        try await provider.transaction { db in
+            let updated =
+                try await db.raw(
+                    """
+                    UPDATE invoices SET reminders_sent = \(bind: number)
+                    WHERE id = \(bind: invoiceId) AND status = 'open' AND reminders_sent < \(bind: number)
+                    RETURNING id
+                    """
+                ).first() != nil
+            if updated { try await Self.enqueue(db, [event], ignoringDuplicates: true) }
+            return updated
+        }
+    }
+
     public func transitionInvoice(id: String, _ transition: InvoiceStatus.Transition, at: Date) async throws
         -> InvoiceRecord
     {
@@ -330,7 +359,8 @@ extension SQLStore {
 
     static let invoiceColumns = """
         id, subject, subscription_id, status, number, currency, period_start_ms, period_end_ms, lines, parties,
-            created_at_ms, finalized_at_ms, due_at_ms, paid_at_ms, voided_at_ms, uncollectible_at_ms, credited_minor
+            created_at_ms, finalized_at_ms, due_at_ms, paid_at_ms, voided_at_ms, uncollectible_at_ms, credited_minor,
+            reminders_sent
         """
 
     static func decodeInvoice(_ row: any SQLRow) throws -> InvoiceRecord {
@@ -354,6 +384,7 @@ extension SQLStore {
         invoice.voidedAt = try date("voided_at_ms")
         invoice.markedUncollectibleAt = try date("uncollectible_at_ms")
         invoice.credited = try row.decode(column: "credited_minor", as: Int64.self)
+        invoice.remindersSent = try row.decode(column: "reminders_sent", as: Int.self)
         return invoice
     }
 }

@@ -380,7 +380,7 @@ func buildRouter(
         invoices: invoices
     )
     InvoiceRoutes(service: service, invoices: invoices).register(on: v1)
-    InvoiceDocumentRoutes(invoices: invoices).register(on: v1)
+    InvoiceDocumentRoutes(invoices: invoices, subscriptions: subscriptions).register(on: v1)
     let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)
     billing.register(on: router)
     billing.register(on: v1)

@@ -9,6 +9,8 @@ import TollgateStorage
 /// charges, drafts, finalization (number, VAT) and the statuses after it.
 struct InvoiceDocumentRoutes: Sendable {
     let invoices: InvoiceService
+    /// Told when an invoice is paid: a subscription past due because of it recovers.
+    let subscriptions: SubscriptionService
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
         v1.requiring(.admin)
@@ -161,7 +163,9 @@ struct InvoiceDocumentRoutes: Sendable {
         async throws -> EditedResponse<InvoiceDocument>
     {
         let id = try Validate.pathIdentifier(context)
-        return EditedResponse(status: .ok, response: InvoiceDocument(try await invoices.apply(transition, to: id)))
+        let invoice = try await invoices.apply(transition, to: id)
+        if transition == .pay { try await subscriptions.invoicePaid(invoice) }
+        return EditedResponse(status: .ok, response: InvoiceDocument(invoice))
     }
 
     @Sendable func invoicePDF(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -155,3 +155,34 @@ public enum SubscriptionChangeEvents {
             at: now)
     }
 }
+
+/// `invoice.overdue`: an open invoice past its due date, at each reminder.
+public struct InvoiceOverdueEventData: Codable, Sendable, Hashable {
+    public let invoiceId: String
+    public let number: String
+    public let customerId: String
+    public let currency: String
+    public let totalMinor: Int64
+    public let total: String
+    public let dueAt: Date
+    public let daysOverdue: Int
+    /// 1, 2 or 3; the last one moves the invoice's subscription to past due.
+    public let reminder: Int
+    public let final: Bool
+    public let version: Int64
+
+    public init(_ invoice: InvoiceRecord, reminder: Int, final: Bool, at: Date) {
+        invoiceId = invoice.id
+        number = invoice.number ?? invoice.id
+        customerId = invoice.subject
+        currency = invoice.currency.code
+        totalMinor = invoice.total - invoice.credited
+        total = Money(invoice.total - invoice.credited, invoice.currency).description
+        let due = invoice.dueAt ?? at
+        dueAt = due
+        daysOverdue = Int(at.timeIntervalSince(due) / 86_400)
+        self.reminder = reminder
+        self.final = final
+        version = Millis.from(at)
+    }
+}

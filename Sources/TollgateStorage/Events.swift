@@ -17,7 +17,7 @@ public enum OutboxEvent {
         "subscription.canceled",
         "usage.threshold_reached", "usage.limit_reached",
         "credits.low",
-        "invoice.issued", "invoice.paid",
+        "invoice.issued", "invoice.paid", "invoice.overdue",
     ]
 
     /// The outbox row of an event. `subject` (`customer:<id>`, `workspace:<id>`) says whom it

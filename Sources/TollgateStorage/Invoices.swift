@@ -26,6 +26,8 @@ public struct InvoiceRecord: Sendable, Hashable {
     public var markedUncollectibleAt: Date?
     /// The total (VAT included) of its credit notes.
     public var credited: Int64 = 0
+    /// Payment reminders sent (see `Dunning`).
+    public var remindersSent = 0
 
     public var subtotal: Int64 { Invoicing.subtotal(lines) }
     public var tax: Int64 { Invoicing.tax(lines) }
@@ -177,6 +179,13 @@ public protocol InvoiceStore: Sendable {
     func finalizedInvoices(from: Date, to: Date) async throws -> [InvoiceRecord]
     /// Credit notes issued in [from, to), oldest first.
     func creditNotes(from: Date, to: Date) async throws -> [CreditNoteRecord]
+    /// Open invoices due at least the first reminder's delay before `now` that have not had every
+    /// reminder yet, oldest due first.
+    func invoicesAwaitingReminder(now: Date) async throws -> [InvoiceRecord]
+    /// Records that the invoice's reminder `number` was sent and queues `event` (its
+    /// `invoice.overdue`), in one transaction — unless the invoice is no longer open or had that
+    /// reminder already (false).
+    func recordReminder(invoiceId: String, number: Int, event: OutboxMessage) async throws -> Bool
     /// Applies pay, void or mark-uncollectible (finalize has its own call).
     func transitionInvoice(id: String, _ transition: InvoiceStatus.Transition, at: Date) async throws -> InvoiceRecord
 }

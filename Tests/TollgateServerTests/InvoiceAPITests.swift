@@ -4,7 +4,9 @@ import HummingbirdTesting
 import NIOCore
 import TestSupport
 import Testing
+import TollgateBilling
 import TollgateCore
+import TollgateStorage
 
 @testable import TollgateDocuments
 @testable import TollgateServer
@@ -414,6 +416,71 @@ extension Date {
             #expect(rows.count == 1 + 6, "five invoices and one credit note, one VAT rate each")
             #expect(rows.contains { $0.hasPrefix("credit_note,CN-2027-000001,INV-2027-000001,issued,2027-02-10") })
             #expect(rows.contains { $0.contains(",DE136695976,EUR,reverse_charge,,0.0,9000,0,9000") }, "\(rows)")
+        }
+    }
+}
+
+/// Issue 16 item 1: reminders of an unpaid invoice at due + 3, 7 and 14 days, the last moving its
+/// subscription to past due; paying it makes the subscription current again.
+@Suite struct DunningTests {
+    @Test(arguments: TestDatabase.all)
+    func anUnpaidInvoiceIsRemindedThenItsSubscriptionGoesPastDue(database: TestDatabase) async throws {
+        try await AppHarness.run(
+            database, catalog: try WorkspaceTests.memento, configure: { $0.billingTick = .seconds(365 * 86_400) }
+        ) { app, client in
+            let key = app.adminKey
+            try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"u1"}"#)
+            try await client.call(
+                .post, "/v1/billing/subscriptions", key: key,
+                json: #"{"customer":"u1","plan":"pro","idempotencyKey":"s"}"#)
+            let scheduler = app.scheduler()
+            app.clock.advance(by: 31 * 86_400 + 1)
+            _ = try await scheduler.tick()
+            let issued = try await client.call(.get, "/v1/customers/u1/invoices?status=open", key: key)
+            let invoice = try #require((issued.json["invoices"] as? [[String: Any]])?.first)
+            let id = try #require(invoice["id"] as? String)
+            // A one-off invoice beside it, due now too: no subscription to move.
+            try await client.call(
+                .post, "/v1/customers/u1/invoice-items", key: key,
+                json: #"{"description":"Setup","unitAmount":1000,"currency":"EUR","idempotencyKey":"x"}"#)
+            let (_, draft) = try await client.call(.post, "/v1/invoices", key: key, json: #"{"customer":"u1"}"#)
+            let oneOff = try #require(draft["id"] as? String)
+            try await client.call(.post, "/v1/invoices/\(oneOff)/finalize", key: key)
+
+            let reminders = { () async throws -> [(String, Int, Bool)] in
+                try await app.store.outboxMessages(recipient: "customer:u1").filter {
+                    $0.kind == "event.invoice.overdue"
+                }
+                .compactMap { message in
+                    let body = try JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: Any]
+                    let data = try #require(body?["data"] as? [String: Any])
+                    return (
+                        data["invoiceId"] as? String ?? "", data["reminder"] as? Int ?? 0,
+                        data["final"] as? Bool ?? false
+                    )
+                }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+            }
+            app.clock.advance(by: 2 * 86_400)
+            _ = try await scheduler.tick()
+            #expect(try await reminders().isEmpty, "not yet: due + 3 days")
+            app.clock.advance(by: 86_400)
+            _ = try await scheduler.tick()
+            _ = try await scheduler.tick()
+            #expect(try await reminders().map(\.1) == [1, 1], "one each, once")
+            app.clock.advance(by: 11 * 86_400)
+            _ = try await scheduler.tick()
+            let sent = try await reminders()
+            #expect(sent.map(\.1) == [1, 3, 1, 3], "a stopped server catches up with one reminder, the last")
+            #expect(sent.filter(\.2).count == 2)
+            let subscription = try #require(try await app.store.subscriptions(subject: "u1").first?.0)
+            #expect(subscription.status == .pastDue, "the final reminder moves it to past due")
+            #expect(try await app.store.customer(id: "u1")?.planId == "pro", "entitled during the grace period")
+
+            #expect(try await client.call(.post, "/v1/invoices/\(id)/pay", key: key).status == .ok)
+            #expect(try await app.store.subscriptions(subject: "u1").first?.0.status == .active, "paid: current again")
+            app.clock.advance(by: 20 * 86_400)
+            _ = try await scheduler.tick()
+            #expect(try await reminders().count == 4, "a paid invoice is reminded no more")
         }
     }
 }

@@ -36,6 +36,10 @@ import TollgateStorage
             "subscription_reactivated": ["plan": "Pro"],
             "plan_changed": ["plan": "Business", "previousPlan": "Pro"],
             "invoice_issued": ["number": "INV-2026-0007", "total": "9.90 EUR", "issuedAt": "2026-05-14T10:00:00Z"],
+            "invoice_overdue": [
+                "number": "INV-2026-0007", "total": "9.90 EUR", "dueAt": "2026-05-14T10:00:00Z", "daysOverdue": 7,
+                "final": false,
+            ],
             "credits_low": ["creditType": "photo credits", "balance": 4],
             "webhook_endpoint_disabled": ["endpointId": "we_1", "url": "https://hooks.example/t"],
         ]
