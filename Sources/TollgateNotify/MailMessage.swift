@@ -13,6 +13,20 @@ public struct MailMessage: Sendable, Equatable {
     /// Where a reader stops mail of this kind (RFC 2369 `List-Unsubscribe`, one-click per RFC
     /// 8058); nil on transactional mail, which cannot be turned off.
     public var unsubscribe: URL?
+    /// Files sent with it (an invoice's PDF).
+    public var attachments: [Attachment] = []
+
+    public struct Attachment: Sendable, Equatable {
+        public let filename: String
+        public let contentType: String
+        public let data: [UInt8]
+
+        public init(filename: String, contentType: String, data: [UInt8]) {
+            self.filename = filename
+            self.contentType = contentType
+            self.data = data
+        }
+    }
 
     public init(from: String, to: String, subject: String, text: String, html: String, messageID: String, date: Date) {
         self.from = from
@@ -25,7 +39,8 @@ public struct MailMessage: Sendable, Equatable {
     }
 
     /// The message as RFC 5322 text with CRLF line ends: headers (non-ASCII ones encoded per RFC
-    /// 2047) and a `multipart/alternative` body, each part base64 encoded (UTF-8 safe, lines ≤ 76).
+    /// 2047) and a `multipart/alternative` body, each part base64 encoded (UTF-8 safe, lines ≤ 76);
+    /// with attachments, that body and the files inside a `multipart/mixed` one.
     public var rendered: String {
         let boundary = "tollgate-" + messageID.filter { $0.isLetter || $0.isNumber }
         var lines = [
@@ -41,11 +56,12 @@ public struct MailMessage: Sendable, Equatable {
                 "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
             ]
         }
-        lines += [
-            "MIME-Version: 1.0",
-            "Content-Type: multipart/alternative; boundary=\"\(boundary)\"",
-            "",
-        ]
+        lines.append("MIME-Version: 1.0")
+        let mixed = "mixed-" + boundary
+        if !attachments.isEmpty {
+            lines += ["Content-Type: multipart/mixed; boundary=\"\(mixed)\"", "", "--\(mixed)"]
+        }
+        lines += ["Content-Type: multipart/alternative; boundary=\"\(boundary)\"", ""]
         for (type, body) in [("text/plain", text), ("text/html", html)] {
             lines += [
                 "--\(boundary)",
@@ -53,9 +69,21 @@ public struct MailMessage: Sendable, Equatable {
                 "Content-Transfer-Encoding: base64",
                 "",
             ]
-            lines += MIME.base64Lines(body)
+            lines += MIME.base64Lines(Data(body.utf8))
         }
         lines.append("--\(boundary)--")
+        for attachment in attachments {
+            let name = attachment.filename.filter { $0.isASCII && $0 != "\"" && $0 != "\\" && !$0.isNewline }
+            lines += [
+                "--\(mixed)",
+                "Content-Type: \(attachment.contentType); name=\"\(name)\"",
+                "Content-Disposition: attachment; filename=\"\(name)\"",
+                "Content-Transfer-Encoding: base64",
+                "",
+            ]
+            lines += MIME.base64Lines(Data(attachment.data))
+        }
+        if !attachments.isEmpty { lines.append("--\(mixed)--") }
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 }
@@ -97,8 +125,8 @@ enum MIME {
         return String(mailbox[mailbox.index(after: open)..<close])
     }
 
-    static func base64Lines(_ text: String) -> [String] {
-        Data(text.utf8).base64EncodedString(options: .lineLength76Characters).components(separatedBy: "\r\n")
+    static func base64Lines(_ data: Data) -> [String] {
+        data.base64EncodedString(options: .lineLength76Characters).components(separatedBy: "\r\n")
     }
 
     /// RFC 5322 date, in UTC: `Sun, 29 Nov 2026 20:10:00 +0000`.

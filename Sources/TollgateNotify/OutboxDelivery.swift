@@ -34,13 +34,18 @@ public struct OutboxDelivery: Service {
     let settings: Settings
     let node: String
     let random: @Sendable () -> Double
+    /// Files a mail carries besides its text (an invoice's PDF), looked up when it is sent.
+    public typealias Attachments = @Sendable (OutboxMessage) async throws -> [MailMessage.Attachment]
+    let attachments: Attachments?
 
     public init(
         store: any OutboxStore, transport: any MailTransport, renderer: MessageRenderer, fanOut: EventFanOut? = nil,
         webhooks: WebhookSender? = nil, clock: any TollgateClock, logger: Logger, settings: Settings = Settings(),
         node: String = "node-" + UUID().uuidString.prefix(8).lowercased(),
-        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        attachments: Attachments? = nil
     ) {
+        self.attachments = attachments
         self.store = store
         self.transport = transport
         self.renderer = renderer
@@ -152,7 +157,9 @@ public struct OutboxDelivery: Service {
             case .abandoned(let reason): throw Failure(reason: reason, permanent: true)
             }
         } else {
-            try await transport.send(try renderer.render(message))
+            var mail = try renderer.render(message)
+            mail.attachments = try await attachments?(message) ?? []
+            try await transport.send(mail)
         }
         do {
             try await store.markOutboxDelivered(id: message.id, at: clock.now())

@@ -260,7 +260,8 @@ func buildApplication(
                     store: dependencies.store, box: dependencies.secretBox, client: client, clock: dependencies.clock,
                     settings: dependencies.webhooks, logger: dependencies.logger),
                 clock: dependencies.clock,
-                logger: dependencies.logger, settings: mail.delivery))
+                logger: dependencies.logger, settings: mail.delivery,
+                attachments: { try await InvoiceMail.attachments(of: $0, invoices: invoices) }))
     }
     if let retention = dependencies.idempotencyRetention {
         app.addServices(

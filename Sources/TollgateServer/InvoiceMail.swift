@@ -1,0 +1,23 @@
+import Foundation
+import TollgateBilling
+import TollgateDocuments
+import TollgateNotify
+import TollgateStorage
+
+/// The invoice e-mail carries the invoice's PDF (issue 16 item 7), rendered when it is sent.
+enum InvoiceMail {
+    static func attachments(of message: OutboxMessage, invoices: InvoiceService) async throws
+        -> [MailMessage.Attachment]
+    {
+        guard message.kind == "email.invoice_issued",
+            let payload = try? JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: Any],
+            let id = (payload["data"] as? [String: Any])?["invoiceId"] as? String
+        else { return [] }
+        let invoice = try await invoices.invoice(id: id)
+        return [
+            MailMessage.Attachment(
+                filename: "\(invoice.number ?? invoice.id).pdf", contentType: "application/pdf",
+                data: try InvoicePDF.render(invoice))
+        ]
+    }
+}
