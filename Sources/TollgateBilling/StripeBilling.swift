@@ -10,12 +10,14 @@ public final class StripeBilling: Sendable {
     private let client: StripeClient?
     private let sync: StripeSubscriptionSync
     private let clock: any TollgateClock
+    private let tax: InvoiceSettings.StripeTax
 
     public init(
         catalog: Catalog, store: any BillingStore & CustomerStore & WorkspaceStore, client: StripeClient?,
-        policy: SubscriptionPolicy = SubscriptionPolicy(),
+        policy: SubscriptionPolicy = SubscriptionPolicy(), tax: InvoiceSettings.StripeTax = .init(),
         clock: any TollgateClock, planChanged: @escaping @Sendable (String) -> Void
     ) {
+        self.tax = tax
         self.catalog = catalog
         self.store = store
         self.client = client
@@ -129,6 +131,8 @@ public final class StripeBilling: Sendable {
                 cancelURL: cancelURL
             )
             request.addOnItems = addOnItems
+            request.automaticTax = tax.automaticTax
+            request.taxIdCollection = tax.taxIdCollection
             return try await client.createCheckoutSession(
                 request,
                 idempotencyKey: "tollgate-checkout-\(customerId)-\(idempotencyKey)"

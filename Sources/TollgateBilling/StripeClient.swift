@@ -112,6 +112,9 @@ public struct StripeClient: Sendable {
         public var requirePaymentMethod: Bool
         public var successURL: String
         public var cancelURL: String
+        /// Stripe Tax computes the VAT, and Checkout collects the buyer's VAT number (issue 16).
+        public var automaticTax = false
+        public var taxIdCollection = false
 
         public init(
             customer: String, tollgateCustomer: String, priceId: String, quantity: Int, trialDays: Int?,
@@ -153,6 +156,12 @@ public struct StripeClient: Sendable {
             form.append(("subscription_data[trial_period_days]", String(days)))
             if !checkout.requirePaymentMethod { form.append(("payment_method_collection", "if_required")) }
         }
+        if checkout.automaticTax { form.append(("automatic_tax[enabled]", "true")) }
+        if checkout.taxIdCollection { form.append(("tax_id_collection[enabled]", "true")) }
+        // The customer exists already: the business name and the address entered at checkout are
+        // saved on it, which tax ids and Stripe Tax need.
+        if checkout.taxIdCollection { form.append(("customer_update[name]", "auto")) }
+        if checkout.automaticTax || checkout.taxIdCollection { form.append(("customer_update[address]", "auto")) }
         let session = try await send(.POST, "/v1/checkout/sessions", form: form, idempotencyKey: idempotencyKey)
         return CheckoutSession(id: try string(session, "id"), url: try string(session, "url"))
     }

@@ -12,6 +12,19 @@ public struct InvoiceSettings: Sendable, Hashable {
     public var underOSSThreshold: Bool
     /// Catalog currencies whose prices include VAT.
     public var taxInclusiveCurrencies: Set<Currency>
+    /// With the Stripe provider: Stripe Tax computes VAT on Stripe's invoices, and Checkout asks
+    /// businesses for their VAT number.
+    public var stripe = StripeTax()
+
+    public struct StripeTax: Sendable, Hashable {
+        public var automaticTax = false
+        public var taxIdCollection = false
+
+        public init(automaticTax: Bool = false, taxIdCollection: Bool = false) {
+            self.automaticTax = automaticTax
+            self.taxIdCollection = taxIdCollection
+        }
+    }
 
     public init(
         seller: SellerProfile? = nil, numbering: DocumentNumbering = .invoices,
@@ -64,6 +77,10 @@ private struct SettingsReader {
                 ?? settings.creditNoteNumbering
             settings.underOSSThreshold =
                 invoices["underOSSThreshold"].flatMap { yaml.bool($0, "invoices.underOSSThreshold") } ?? false
+            settings.stripe.automaticTax =
+                invoices["stripeAutomaticTax"].flatMap { yaml.bool($0, "invoices.stripeAutomaticTax") } ?? false
+            settings.stripe.taxIdCollection =
+                invoices["stripeTaxIdCollection"].flatMap { yaml.bool($0, "invoices.stripeTaxIdCollection") } ?? false
             let currencies = invoices["taxInclusiveCurrencies"].flatMap {
                 yaml.sequence($0, "invoices.taxInclusiveCurrencies")
             }

@@ -363,7 +363,7 @@ func buildRouter(
     let credits = CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
     let stripeBilling = StripeBilling(
         catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe,
-        policy: dependencies.subscriptionPolicy,
+        policy: dependencies.subscriptionPolicy, tax: dependencies.invoicing.stripe,
         clock: dependencies.clock, planChanged: { service.forget(customerId: $0) }
     )
     CreditRoutes(credits: credits, stripe: stripeBilling).register(on: v1)

@@ -11,6 +11,35 @@ import TollgateStorage
 
 /// Checkout, portal and cancel against a peer that checks Stripe's form fields.
 @Suite struct StripeCheckoutTests {
+    /// Issue 16 item 8: with Stripe Tax configured, Checkout computes VAT and collects VAT numbers;
+    /// without it, neither is asked.
+    @Test func checkoutAsksStripeForTaxWhenConfigured() async throws {
+        let peer = StripePeer()
+        try await peer.run { port in
+            let client = StripeClient(secretKey: "sk_test_tollgate", baseURL: "http://127.0.0.1:\(port)")
+            for taxed in [true, false] {
+                try await AppHarness.run(
+                    .sqlite, catalog: try WorkspaceTests.memento, stripe: client,
+                    configure: {
+                        $0.invoicing.stripe = InvoiceSettings.StripeTax(automaticTax: taxed, taxIdCollection: taxed)
+                    }
+                ) { app, http in
+                    try await http.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1"}"#)
+                    let checkout = try await http.call(
+                        .post, "/v1/billing/checkout", key: app.adminKey,
+                        json: #"{"customer":"u1","plan":"business","successUrl":"https://m.example/ok","#
+                            + #""cancelUrl":"https://m.example/no","idempotencyKey":"t\#(taxed)"}"#)
+                    #expect(checkout.status == .created, "\(checkout.json)")
+                    let sent = try #require(peer.requests.last { $0.path == "/v1/checkout/sessions" })
+                    #expect(sent.form["automatic_tax[enabled]"] == (taxed ? "true" : nil))
+                    #expect(sent.form["tax_id_collection[enabled]"] == (taxed ? "true" : nil))
+                    #expect(sent.form["customer_update[name]"] == (taxed ? "auto" : nil))
+                    #expect(sent.form["customer_update[address]"] == (taxed ? "auto" : nil))
+                }
+            }
+        }
+    }
+
     @Test func checkoutPortalAndCancelSendWhatStripeExpects() async throws {
         let peer = StripePeer()
         try await peer.run { port in

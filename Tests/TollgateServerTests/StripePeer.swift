@@ -65,6 +65,7 @@ final class StripePeer: Sendable {
         "subscription_data[metadata][tollgate_customer]", "subscription_data[trial_period_days]",
         "payment_method_collection",
         "metadata[tollgate_credit_pack]",
+        "automatic_tax[enabled]", "tax_id_collection[enabled]", "customer_update[name]", "customer_update[address]",
     ]
 
     static func parse(_ body: String) -> [(String, String)] {
