@@ -166,6 +166,7 @@ public final class InvoiceService: Sendable {
     public func creditNote(
         invoice id: String, requested: [Int: Int64]?, reason: String?, memo: String?, idempotencyKey: String
     ) async throws -> (CreditNoteRecord, created: Bool) {
+        try Self.requireOwn(try await invoice(id: id))
         let request = CreditNoteRequest(
             id: "cn_" + Self.randomSuffix(), reason: reason, memo: memo, reference: idempotencyKey,
             numbering: settings.creditNoteNumbering, at: clock.now())
@@ -261,6 +262,7 @@ public final class InvoiceService: Sendable {
 
     /// Pay, void or mark uncollectible.
     public func apply(_ transition: InvoiceStatus.Transition, to id: String) async throws -> InvoiceRecord {
+        try Self.requireOwn(try await invoice(id: id))
         if transition == .finalize { return try await finalize(id: id) }
         do {
             return try await store.transitionInvoice(id: id, transition, at: clock.now())
@@ -303,6 +305,16 @@ public final class InvoiceService: Sendable {
     private func requireCustomer(_ id: String) async throws {
         guard try await store.customer(id: id) != nil else {
             throw DomainError(.customerNotFound, "no customer with id \(id)", field: "id")
+        }
+    }
+
+    /// Stripe's invoices are mirrored read-only: they change in Stripe.
+    public static func requireOwn(_ invoice: InvoiceRecord) throws {
+        guard invoice.provider == "manual" else {
+            throw DomainError(
+                .conflict,
+                "invoice \(invoice.id) is Stripe's: change it in Stripe (\(invoice.hostedURL ?? "its dashboard"))",
+                field: "id")
         }
     }
 

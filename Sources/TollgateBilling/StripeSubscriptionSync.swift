@@ -83,6 +83,16 @@ struct StripeSubscriptionSync: Sendable {
         return subject
     }
 
+    /// The Tollgate customer a Stripe customer is linked to, or carries the id of in its
+    /// metadata (then linked); nil when neither.
+    func customerId(forStripeCustomer stripeCustomer: String) async throws -> String? {
+        if let linked = try await store.customerId(provider: "stripe", providerCustomerId: stripeCustomer) {
+            return linked
+        }
+        guard let client else { return nil }
+        return try await linkedFromStripe(stripeCustomer, client: client)
+    }
+
     private func linkedFromStripe(_ stripeCustomer: String, client: StripeClient) async throws -> String? {
         let metadata: [String: String]
         do {

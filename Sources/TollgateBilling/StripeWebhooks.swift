@@ -8,7 +8,7 @@ import TollgateStorage
 /// and moves the customer's plan in the same transaction.
 public final class StripeWebhookService: Sendable {
     private let catalog: Catalog
-    private let store: any BillingStore & CustomerStore
+    private let store: any BillingStore & CustomerStore & InvoiceStore
     private let verifier: StripeSignatureVerifier
     private let policy: SubscriptionPolicy
     private let clock: any TollgateClock
@@ -21,7 +21,7 @@ public final class StripeWebhookService: Sendable {
     private let invoices: InvoiceService?
 
     public init(
-        catalog: Catalog, store: any BillingStore & CustomerStore, verifier: StripeSignatureVerifier,
+        catalog: Catalog, store: any BillingStore & CustomerStore & InvoiceStore, verifier: StripeSignatureVerifier,
         policy: SubscriptionPolicy = SubscriptionPolicy(),
         clock: any TollgateClock, logger: Logger, client: StripeClient? = nil,
         planChanged: @escaping @Sendable (String) -> Void,
@@ -62,6 +62,13 @@ public final class StripeWebhookService: Sendable {
             throw DomainError(.invalidJSON, "not a Stripe event")
         }
         let created = stripeDate(event["created"]) ?? now
+        if type.hasPrefix("invoice."), object["object"] as? String == "invoice" || object["object"] == nil {
+            let mirrored = try await mirror(object, version: created)
+            if mirrored, !Self.subscriptionInvoiceTypes.contains(type), type != "invoice.created" {
+                return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now)
+                    ? .applied : .duplicate
+            }
+        }
         switch type {
         case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
             guard let stripe = StripeSubscription(json: object) else {
@@ -76,10 +83,13 @@ public final class StripeWebhookService: Sendable {
                     id, type, now, reason: "no price of [\(prices)] maps to a plan of catalog \(catalog.product)")
             }
             return try await apply(id, type, version: created, subscription, now: now)
-        case "invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed":
-            guard let subscriptionId = object["subscription"] as? String,
-                let stored = try await store.subscription(id: subscriptionId)
-            else {
+        case _ where Self.subscriptionInvoiceTypes.contains(type):
+            // A one-off invoice moves no subscription: mirrored above, that is all.
+            guard let subscriptionId = object["subscription"] as? String else {
+                return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now)
+                    ? .applied : .duplicate
+            }
+            guard let stored = try await store.subscription(id: subscriptionId) else {
                 // The subscription's own event may not have arrived yet: ask Stripe to retry.
                 throw DomainError(.unavailable, "invoice for a subscription not known yet; retry later")
             }
@@ -151,6 +161,29 @@ public final class StripeWebhookService: Sendable {
         }
         return try await store.recordEvent(provider: "stripe", eventId: eventId, type: type, now: now)
             ? .applied : .duplicate
+    }
+
+    /// Invoice events that also move the subscription they bill.
+    static let subscriptionInvoiceTypes: Set<String> = [
+        "invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed",
+    ]
+
+    /// Keeps the mirror of Stripe's invoice (`StripeInvoiceMirror`); false when it is not one to
+    /// keep, or of a customer Tollgate does not know. Its customer is found by the link Tollgate
+    /// keeps, or by its subscription.
+    private func mirror(_ object: [String: Any], version: Date) async throws -> Bool {
+        var subject: String?
+        if let customer = object["customer"] as? String {
+            subject = try await sync.customerId(forStripeCustomer: customer)
+        }
+        if subject == nil, let subscription = object["subscription"] as? String {
+            subject = try await store.subscription(id: subscription)?.subject
+        }
+        // Not a customer of Tollgate (yet): the subscription's events decide whether that matters.
+        guard let subject, try await store.customer(id: subject) != nil else { return false }
+        guard let record = StripeInvoiceMirror.record(object, subject: subject) else { return false }
+        _ = try await store.mirrorInvoice(record, version: version)
+        return true
     }
 
     private func ignore(_ id: String, _ type: String, _ now: Date, reason: String?) async throws -> Outcome {

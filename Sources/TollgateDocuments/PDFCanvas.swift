@@ -85,14 +85,16 @@ final class PDFCanvas {
             let footerText = footer(index + 1, pages.count)
             let font = regular
             let line =
-                "BT 0.4 g /\(font.resourceName) 7.5 Tf \(Self.number(Self.margin)) 28 Td \(font.encode(footerText)) Tj ET\n"
+                "BT 0.4 g /\(font.resourceName) 7.5 Tf \(Self.number(Self.margin)) 28 Td "
+                + "\(font.encode(footerText)) Tj ET\n"
             contents.append(pdf.addStream(Array((body + line).utf8)))
         }
         let fonts = "/F1 \(regular.write(into: &pdf)) 0 R /F2 \(bold.write(into: &pdf)) 0 R"
         for (index, id) in pageIds.enumerated() {
             pdf.set(
                 id,
-                "<< /Type /Page /Parent \(pageTree) 0 R /MediaBox [0 0 \(Self.number(Self.width)) \(Self.number(Self.height))]"
+                "<< /Type /Page /Parent \(pageTree) 0 R"
+                    + " /MediaBox [0 0 \(Self.number(Self.width)) \(Self.number(Self.height))]"
                     + " /Resources << /Font << \(fonts) >> >> /Contents \(contents[index]) 0 R >>")
         }
         pdf.set(

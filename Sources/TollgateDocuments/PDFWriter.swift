@@ -84,8 +84,9 @@ final class PDFFont {
         let file = font.subset(Set(glyphs))
         let fontFile = pdf.addStream(file, dictionary: "/Length1 \(file.count)")
         let scale = { (value: Int) in value * 1000 / self.font.unitsPerEm }
+        let box = font.boundingBox.map { String(scale($0)) }.joined(separator: " ")
         let descriptor = pdf.add(
-            "<< /Type /FontDescriptor /FontName /\(name) /Flags 32 /FontBBox [\(font.boundingBox.map { String(scale($0)) }.joined(separator: " "))]"
+            "<< /Type /FontDescriptor /FontName /\(name) /Flags 32 /FontBBox [\(box)]"
                 + " /ItalicAngle 0 /Ascent \(scale(font.ascent)) /Descent \(scale(font.descent))"
                 + " /CapHeight \(scale(font.capHeight)) /StemV 80 /FontFile2 \(fontFile) 0 R >>")
         let widths = glyphs.map { "\($0) [\(scale(font.advances[Int($0)]))]" }.joined(separator: " ")

@@ -830,5 +830,14 @@ extension Migrations {
                 "ALTER TABLE invoices ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0",
                 "CREATE INDEX invoices_open_by_due ON invoices (due_at_ms) WHERE status = 'open'",
             ]),
+        // Stripe's invoices mirrored read-only beside Tollgate's own (issue 16): who issued each,
+        // Stripe's page for it, and the version (event time) of the state kept.
+        Migration(
+            version: 31, name: "stripe_invoice_mirror",
+            statements: [
+                "ALTER TABLE invoices ADD COLUMN provider TEXT NOT NULL DEFAULT 'manual'",
+                "ALTER TABLE invoices ADD COLUMN hosted_url TEXT",
+                "ALTER TABLE invoices ADD COLUMN provider_version_ms BIGINT",
+            ]),
     ]
 }

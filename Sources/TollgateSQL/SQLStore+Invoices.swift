@@ -201,6 +201,44 @@ extension SQLStore {
         }
     }
 
+    public func mirrorInvoice(_ invoice: InvoiceRecord, version: Date) async throws -> Bool {
+        let lines = String(decoding: try JSONEncoder().encode(invoice.lines), as: UTF8.self)
+        let at = { @Sendable (date: Date?) in date.map(Millis.from) }
+        // How far along a status is: at the same event time, a later status wins.
+        let rank = { @Sendable (column: String) -> SQLQueryString in
+            """
+            CASE \(unsafeRaw: column) WHEN 'draft' THEN 0 WHEN 'open' THEN 1 WHEN 'uncollectible' THEN 2 ELSE 3 END
+            """
+        }
+        return try await provider.transaction { db in
+            try await db.raw(
+                """
+                INSERT INTO invoices (id, subject, subscription_id, status, number, currency, lines, subtotal_minor,
+                    tax_minor, total_minor, created_at_ms, finalized_at_ms, due_at_ms, paid_at_ms, voided_at_ms,
+                    uncollectible_at_ms, provider, hosted_url, provider_version_ms)
+                VALUES (\(bind: invoice.id), \(bind: invoice.subject), \(bind: invoice.subscriptionId),
+                    \(bind: invoice.status.rawValue), \(bind: invoice.number), \(bind: invoice.currency.code),
+                    \(bind: lines), \(bind: invoice.subtotal), \(bind: invoice.tax), \(bind: invoice.total),
+                    \(bind: Millis.from(invoice.createdAt)), \(bind: at(invoice.finalizedAt)),
+                    \(bind: at(invoice.dueAt)), \(bind: at(invoice.paidAt)), \(bind: at(invoice.voidedAt)),
+                    \(bind: at(invoice.markedUncollectibleAt)),
+                    \(bind: invoice.provider), \(bind: invoice.hostedURL), \(bind: Millis.from(version)))
+                ON CONFLICT (id) DO UPDATE SET status = excluded.status, number = excluded.number,
+                    lines = excluded.lines, subtotal_minor = excluded.subtotal_minor, tax_minor = excluded.tax_minor,
+                    total_minor = excluded.total_minor, finalized_at_ms = excluded.finalized_at_ms,
+                    due_at_ms = excluded.due_at_ms, paid_at_ms = excluded.paid_at_ms,
+                    voided_at_ms = excluded.voided_at_ms, uncollectible_at_ms = excluded.uncollectible_at_ms,
+                    hosted_url = excluded.hosted_url, provider_version_ms = excluded.provider_version_ms
+                WHERE invoices.provider = excluded.provider
+                    AND (invoices.provider_version_ms < excluded.provider_version_ms
+                        OR (invoices.provider_version_ms = excluded.provider_version_ms
+                            AND \(rank("invoices.status")) <= \(rank("excluded.status"))))
+                RETURNING id
+                """
+            ).first() != nil
+        }
+    }
+
     public func transitionInvoice(id: String, _ transition: InvoiceStatus.Transition, at: Date) async throws
         -> InvoiceRecord
     {
@@ -316,6 +354,7 @@ extension SQLStore {
                 """
                 SELECT \(unsafeRaw: Self.invoiceColumns) FROM invoices
                 WHERE finalized_at_ms >= \(bind: Millis.from(from)) AND finalized_at_ms < \(bind: Millis.from(to))
+                    AND provider = 'manual'
                 ORDER BY finalized_at_ms, number
                 """
             ).all().map(Self.decodeInvoice)
@@ -360,7 +399,7 @@ extension SQLStore {
     static let invoiceColumns = """
         id, subject, subscription_id, status, number, currency, period_start_ms, period_end_ms, lines, parties,
             created_at_ms, finalized_at_ms, due_at_ms, paid_at_ms, voided_at_ms, uncollectible_at_ms, credited_minor,
-            reminders_sent
+            reminders_sent, provider, hosted_url
         """
 
     static func decodeInvoice(_ row: any SQLRow) throws -> InvoiceRecord {
@@ -385,6 +424,8 @@ extension SQLStore {
         invoice.markedUncollectibleAt = try date("uncollectible_at_ms")
         invoice.credited = try row.decode(column: "credited_minor", as: Int64.self)
         invoice.remindersSent = try row.decode(column: "reminders_sent", as: Int.self)
+        invoice.provider = try row.decode(column: "provider", as: String.self)
+        invoice.hostedURL = try row.decode(column: "hosted_url", as: String?.self)
         return invoice
     }
 }

@@ -64,6 +64,9 @@ struct InvoiceDocument: Encodable {
     let id: String
     @NullEncoded var number: String?
     let status: String
+    /// `manual`: issued by Tollgate; `stripe`: Stripe's, mirrored read-only.
+    let provider: String
+    @NullEncoded var hostedInvoiceUrl: String?
     let customer: String
     @NullEncoded var subscription: String?
     let currency: String
@@ -90,6 +93,8 @@ struct InvoiceDocument: Encodable {
         id = invoice.id
         number = invoice.number
         status = invoice.status.rawValue
+        provider = invoice.provider
+        hostedInvoiceUrl = invoice.hostedURL
         customer = invoice.subject
         subscription = invoice.subscriptionId
         currency = invoice.currency.code

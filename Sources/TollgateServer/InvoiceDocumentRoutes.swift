@@ -170,6 +170,7 @@ struct InvoiceDocumentRoutes: Sendable {
 
     @Sendable func invoicePDF(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let invoice = try await invoices.invoice(id: try Validate.pathIdentifier(context))
+        try InvoiceService.requireOwn(invoice)
         return TextAnswer.pdf(try InvoicePDF.render(invoice), filename: "\(invoice.number ?? invoice.id).pdf")
     }
 

@@ -28,6 +28,10 @@ public struct InvoiceRecord: Sendable, Hashable {
     public var credited: Int64 = 0
     /// Payment reminders sent (see `Dunning`).
     public var remindersSent = 0
+    /// Who issued it: `manual` (Tollgate) or `stripe` (mirrored read-only from its webhooks).
+    public var provider = "manual"
+    /// Stripe's page for its invoice.
+    public var hostedURL: String?
 
     public var subtotal: Int64 { Invoicing.subtotal(lines) }
     public var tax: Int64 { Invoicing.tax(lines) }
@@ -186,6 +190,9 @@ public protocol InvoiceStore: Sendable {
     /// `invoice.overdue`), in one transaction — unless the invoice is no longer open or had that
     /// reminder already (false).
     func recordReminder(invoiceId: String, number: Int, event: OutboxMessage) async throws -> Bool
+    /// Stores or updates the mirror of a provider's invoice, unless the stored one is newer
+    /// (`version`, the provider's event time; at the same time, a status further along wins).
+    func mirrorInvoice(_ invoice: InvoiceRecord, version: Date) async throws -> Bool
     /// Applies pay, void or mark-uncollectible (finalize has its own call).
     func transitionInvoice(id: String, _ transition: InvoiceStatus.Transition, at: Date) async throws -> InvoiceRecord
 }

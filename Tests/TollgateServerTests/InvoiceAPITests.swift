@@ -276,7 +276,8 @@ extension Date {
                 try await client.call(
                     .post, "/v1/customers/c1/invoice-items", key: key,
                     json:
-                        #"{"description":"Item \#(index)","unitAmount":\#(unit),"currency":"EUR","idempotencyKey":"i\#(index)"}"#
+                        #"{"description":"Item \#(index)","unitAmount":\#(unit),"currency":"EUR","#
+                        + #""idempotencyKey":"i\#(index)"}"#
                 )
             }
             let (_, draft) = try await client.call(.post, "/v1/invoices", key: key, json: #"{"customer":"c1"}"#)
@@ -481,6 +482,65 @@ extension Date {
             app.clock.advance(by: 20 * 86_400)
             _ = try await scheduler.tick()
             #expect(try await reminders().count == 4, "a paid invoice is reminded no more")
+        }
+    }
+}
+
+/// Issue 16 item 8: Stripe's invoices mirrored read-only from its webhooks, beside Tollgate's.
+@Suite struct StripeInvoiceMirrorTests {
+    static func invoiceEvent(_ id: String, type: String, created: Date, status: String) -> [String: Any] {
+        let object: [String: Any] = [
+            "id": "in_1StripeABC", "object": "invoice", "customer": "cus_1",
+            "status": status, "number": "MEMO-0042", "currency": "eur", "created": 1_780_000_000,
+            "subtotal": 2_000, "tax": 380, "total": 2_380, "hosted_invoice_url": "https://invoice.stripe.com/i/x",
+            "status_transitions": [
+                "finalized_at": 1_780_000_100, "paid_at": status == "paid" ? 1_780_000_200 as Any : NSNull(),
+            ],
+            "lines": [
+                "object": "list",
+                "data": [
+                    [
+                        "type": "subscription", "description": "1 × Memento Business", "quantity": 1, "amount": 2_000,
+                        "tax_amounts": [["amount": 380]],
+                        "period": ["start": 1_780_000_000, "end": 1_782_678_400],
+                    ]
+                ],
+            ],
+        ]
+        return [
+            "id": id, "object": "event", "type": type, "created": Int(created.timeIntervalSince1970),
+            "data": ["object": object],
+        ]
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func stripesInvoicesAreListedReadOnlyAndNeverGoBack(database: TestDatabase) async throws {
+        try await AppHarness.run(database) { app, client in
+            let key = app.adminKey
+            try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"u1"}"#)
+            try await app.store.linkProviderCustomer(provider: "stripe", providerCustomerId: "cus_1", customerId: "u1")
+            let now = app.clock.now()
+            let deliver = { (id: String, type: String, created: Date, status: String) in
+                try await StripeWebhookTests.deliver(
+                    client, Self.invoiceEvent(id, type: type, created: created, status: status), signedAt: now
+                ).0
+            }
+            #expect(try await deliver("evt_a", "invoice.finalized", now, "open") == .ok)
+            #expect(try await deliver("evt_b", "invoice.paid", now + 60, "paid") == .ok)
+            // An older event arriving late changes nothing.
+            #expect(try await deliver("evt_c", "invoice.updated", now + 30, "open") == .ok)
+            let (_, listed) = try await client.call(.get, "/v1/customers/u1/invoices", key: key)
+            let invoice = try #require((listed["invoices"] as? [[String: Any]])?.first)
+            #expect(invoice["provider"] as? String == "stripe" && invoice["status"] as? String == "paid")
+            #expect(invoice["number"] as? String == "MEMO-0042" && invoice["total"] as? Int64 == 2_380)
+            #expect(invoice["tax"] as? Int64 == 380 && invoice["subtotal"] as? Int64 == 2_000)
+            #expect(invoice["hostedInvoiceUrl"] as? String == "https://invoice.stripe.com/i/x")
+            #expect((invoice["lines"] as? [[String: Any]])?.count == 1, "its lines explain its totals")
+            // Read-only: Stripe's invoice changes in Stripe.
+            #expect(try await client.call(.post, "/v1/invoices/in_1StripeABC/void", key: key).status == .conflict)
+            let credit = try await client.call(
+                .post, "/v1/invoices/in_1StripeABC/credit-notes", key: key, json: #"{"idempotencyKey":"k"}"#)
+            #expect(credit.status == .conflict)
         }
     }
 }

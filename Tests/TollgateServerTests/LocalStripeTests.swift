@@ -128,6 +128,15 @@ import Testing
                 base, "POST", "/v1/subscriptions", [("customer", customer), ("items[0][plan]", "pro_monthly_eur")])
             #expect(subscription["status"] as? String == "active")
             try await Self.eventually("the plan to follow the subscription webhook") { try await plan() == "pro" }
+            // Issue 16: localstripe's invoice for it, mirrored from its invoice.* webhooks.
+            try await Self.eventually("Stripe's paid invoice to be mirrored") {
+                let (_, body) = try await server.request("GET", "v1/customers/u1/invoices", key: key)
+                let invoices = (try JSONSerialization.jsonObject(with: body) as? [String: Any])?["invoices"]
+                return (invoices as? [[String: Any]])?.contains {
+                    $0["provider"] as? String == "stripe" && $0["status"] as? String == "paid"
+                        && $0["total"] as? Int == 990 && $0["currency"] as? String == "EUR"
+                } == true
+            }
 
             // Cancelled through Tollgate: Tollgate calls Stripe, Stripe's webhook moves the plan.
             let (status, _) = try await server.request(
