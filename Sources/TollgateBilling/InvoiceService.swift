@@ -108,10 +108,10 @@ public final class InvoiceService: Sendable {
         return try await self.invoice(id: invoice.id)
     }
 
-    /// Records a one-off charge for the customer's next invoice, once per idempotency key.
+    /// Records a charge (one-off by default) for the customer's next invoice, once per idempotency key.
     public func addItem(
         customer: String, description: String, quantity: Int64, unitAmount: Int64, currency: Currency,
-        idempotencyKey: String
+        idempotencyKey: String, kind: InvoiceLine.Kind = .oneOff
     ) async throws -> (InvoiceItemRecord, created: Bool) {
         try await requireCustomer(customer)
         let (amount, overflow) = quantity.multipliedReportingOverflow(by: unitAmount)
@@ -119,9 +119,9 @@ public final class InvoiceService: Sendable {
             throw DomainError.invalidField("unitAmount", "quantity × unitAmount must stay within ±1000000000000")
         }
         let item = InvoiceItemRecord(
-            id: "ii_" + Self.randomSuffix(), subject: customer, kind: InvoiceLine.Kind.oneOff.rawValue,
+            id: "ii_" + Self.randomSuffix(), subject: customer, kind: kind.rawValue,
             description: description, quantity: quantity, unitAmount: unitAmount, amount: Money(amount, currency),
-            reference: "one_off:" + idempotencyKey, createdAt: clock.now())
+            reference: "\(kind.rawValue):" + idempotencyKey, createdAt: clock.now())
         let (stored, created) = try await store.addInvoiceItem(item)
         guard created || Self.sameCharge(stored, item) else {
             throw DomainError(
@@ -154,11 +154,15 @@ public final class InvoiceService: Sendable {
             parties: InvoiceParties(seller: settings.seller, buyer: details?.party, treatment: treatment),
             numbering: settings.numbering, at: now,
             dueAt: Invoicing.dueDate(finalizedAt: now, termsDays: details?.paymentTermsDays ?? 0))
+        let finalized: InvoiceRecord
         do {
-            return try await store.finalizeInvoice(id: id, finalization, afterNumbering: afterNumbering)
+            finalized = try await store.finalizeInvoice(id: id, finalization, afterNumbering: afterNumbering)
         } catch InvoiceStoreError.wrongStatus(let status) {
             throw Self.wrongStatus(status, .finalize)
         }
+        // Nothing to pay (a free period, credits covering it): paid as it is issued, as Stripe does.
+        guard finalized.total <= 0 else { return finalized }
+        return try await store.transitionInvoice(id: id, .pay, at: now)
     }
 
     /// Credits a finalized invoice: `requested` (line position → net amount), or everything not

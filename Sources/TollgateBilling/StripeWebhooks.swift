@@ -173,8 +173,10 @@ public final class StripeWebhookService: Sendable {
     /// keeps, or by its subscription.
     private func mirror(_ object: [String: Any], version: Date) async throws -> Bool {
         var subject: String?
+        // A customer Stripe cannot tell about now is found through the subscription instead; the
+        // mirror is a convenience, never a reason to refuse the event.
         if let customer = object["customer"] as? String {
-            subject = try await sync.customerId(forStripeCustomer: customer)
+            subject = try? await sync.customerId(forStripeCustomer: customer)
         }
         if subject == nil, let subscription = object["subscription"] as? String {
             subject = try await store.subscription(id: subscription)?.subject

@@ -11,6 +11,7 @@ import TollgateMeter
 import TollgateNotify
 import TollgateSQL
 import TollgateStorage
+import UnixSignals
 
 public struct ServerConfiguration: Sendable {
     public var host: String = "127.0.0.1"
@@ -381,6 +382,7 @@ func buildRouter(
         invoices: invoices
     )
     InvoiceRoutes(service: service, invoices: invoices).register(on: v1)
+    PackPurchaseRoutes(credits: credits, invoices: invoices, catalog: dependencies.catalog).register(on: v1)
     InvoiceDocumentRoutes(invoices: invoices, subscriptions: subscriptions).register(on: v1)
     let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)
     billing.register(on: router)
@@ -414,8 +416,14 @@ public func runServer(_ configuration: ServerConfiguration, onServerRunning: @es
     async throws
 {
     let app = try await buildApplication(configuration, onServerRunning: onServerRunning)
+    // A service that does not finish after SIGTERM must not keep the process alive: its tasks
+    // are cancelled after 20 s, and the process ends if even that takes more than 10 s.
+    var group = ServiceGroupConfiguration(
+        services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger)
+    group.maximumGracefulShutdownDuration = .seconds(20)
+    group.maximumCancellationDuration = .seconds(10)
     do {
-        try await app.runService()
+        try await ServiceGroup(configuration: group).run()
     } catch let error as IOError where error.errnoCode == EADDRINUSE {
         throw ServerStartError.portInUse(host: configuration.host, port: configuration.port)
     }

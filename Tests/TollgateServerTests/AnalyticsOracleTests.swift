@@ -370,9 +370,15 @@ import TollgateStorage
             record("stripe", fields)
         }
 
-        /// The scheduler's pass at the end of each day.
+        /// The scheduler's pass at the end of each day; the customers then pay the invoices it
+        /// issued (unpaid, their subscriptions would go past due after the reminders).
         func tick() async throws {
             _ = try await app.scheduler().tick()
+            let now = app.clock.now()
+            for invoice in try await app.store.finalizedInvoices(from: now - 86_400, to: now + 1)
+            where invoice.status == .open {
+                _ = try await app.store.transitionInvoice(id: invoice.id, .pay, at: now)
+            }
             record("tick", [:])
         }
     }

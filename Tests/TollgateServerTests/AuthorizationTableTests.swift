@@ -93,6 +93,7 @@ import TollgateStorage
         "PUT /v1/customers/{id}/billing-details": .key(.customersWrite),
         "GET /v1/customers/{id}/billing-details": .key(.entitlementsRead),
         "POST /v1/customers/{id}/invoice-items": .key(.billingWrite),
+        "POST /v1/customers/{id}/credit-packs": .key(.billingWrite),
         "POST /v1/invoices": .key(.billingWrite),
         "GET /v1/invoices/{id}": .key(.entitlementsRead),
         "POST /v1/invoices/{id}/finalize": .key(.billingWrite),

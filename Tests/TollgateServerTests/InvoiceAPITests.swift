@@ -544,3 +544,31 @@ extension Date {
         }
     }
 }
+
+/// Issue 16 item 5: a credit pack sold on the invoice (the manual provider).
+@Suite struct PackOnInvoiceTests {
+    @Test(arguments: TestDatabase.all)
+    func aPackIsGrantedNowAndChargedOnTheNextInvoiceOnce(database: TestDatabase) async throws {
+        try await AppHarness.run(database, catalog: try CreditAPITests.renzo) { app, client in
+            let key = app.adminKey
+            try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"agent_1"}"#)
+            let body = #"{"pack":"pack_50","idempotencyKey":"p1"}"#
+            let (status, bought) = try await client.call(
+                .post, "/v1/customers/agent_1/credit-packs", key: key, json: body)
+            #expect(status == .created && bought["credits"] as? Int == 50 && bought["amount"] as? Int == 1900)
+            #expect(
+                try await client.call(.post, "/v1/customers/agent_1/credit-packs", key: key, json: body).status == .ok)
+            let balances = try await client.call(.get, "/v1/customers/agent_1/credits", key: key)
+            #expect((balances.json["balances"] as? [[String: Any]])?.first?["balance"] as? Int == 55, "5 + 50, once")
+            let unknown = try await client.call(
+                .post, "/v1/customers/agent_1/credit-packs", key: key, json: #"{"pack":"nope","idempotencyKey":"p2"}"#)
+            #expect(unknown.status == .badRequest)
+            let (_, draft) = try await client.call(.post, "/v1/invoices", key: key, json: #"{"customer":"agent_1"}"#)
+            let lines = try #require(draft["lines"] as? [[String: Any]])
+            #expect(lines.count == 1 && lines.first?["kind"] as? String == "credit_pack")
+            #expect(
+                lines.first?["amount"] as? Int == 1900
+                    && lines.first?["description"] as? String == "50 credits (credit pack)")
+        }
+    }
+}

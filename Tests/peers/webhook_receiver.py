@@ -1,19 +1,36 @@
 """A webhook receiver for the tests: it checks every request's signature with the
 `standardwebhooks` package (as a product's backend would) against each secret it was given, and
 answers from a script. Control routes (JSON):
-  POST /_config   {"secrets": [...], "statuses": [500, 500, 410, ...]}  the next answers (then 200)
+  POST /_config   {"secrets": [...], "statuses": [500, 500, 410, ...], "now": 1780000000}  the next
+                  answers (then 200); "now" (seconds): the time signatures are checked against (the
+                  test's clock, so a slow run never makes a timestamp look old), real time without it
   GET  /_received {"data": [{"id", "timestamp", "signature", "body", "answered", "verified": [bool per secret]}]}
 Prints 'listening on PORT' once it accepts connections; runs until killed."""
 
 import json
 import sys
 import threading
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import standardwebhooks.webhooks
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 lock = threading.Lock()
-state = {"secrets": [], "statuses": [], "received": []}
+state = {"secrets": [], "statuses": [], "received": [], "now": None}
+
+
+class TestClock(datetime):
+    """The package's own timestamp check, against the test's clock when it gave one."""
+
+    @classmethod
+    def now(cls, tz=None):
+        if state["now"] is None:
+            return super().now(tz)
+        return datetime.fromtimestamp(state["now"], tz)
+
+
+standardwebhooks.webhooks.datetime = TestClock
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -42,7 +59,8 @@ class Handler(BaseHTTPRequestHandler):
             config = json.loads(body)
             with lock:
                 state["secrets"] = config.get("secrets", state["secrets"])
-                state["statuses"] = list(config.get("statuses", []))
+                state["statuses"] = list(config.get("statuses", state["statuses"]))
+                state["now"] = config.get("now", state["now"])
             return self.answer(200, {})
         headers = {name.lower(): value for name, value in self.headers.items()}
         with lock:
