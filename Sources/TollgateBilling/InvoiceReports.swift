@@ -96,6 +96,40 @@ public enum InvoiceReports {
         }.sorted { ($0.country, $0.currency.code, $0.rate) < ($1.country, $1.currency.code, $1.rate) }
     }
 
+    /// Invoiced revenue per interval in one currency: what Tollgate's invoices charged (net of
+    /// VAT; void ones left out) less its credit notes, by finalization and issue dates.
+    public struct InvoicingInterval: Sendable, Hashable {
+        public let start: Date
+        public let end: Date
+        public var invoiced: Int64 = 0
+        public var credited: Int64 = 0
+        public var tax: Int64 = 0
+        public var invoices = 0
+        public var creditNotes = 0
+        public var net: Int64 { invoiced - credited }
+    }
+
+    /// `edges`: the intervals' boundaries, first start to last end.
+    public static func invoicing(
+        invoices: [InvoiceRecord], creditNotes: [CreditNoteRecord], currency: Currency, edges: [Date]
+    ) -> [InvoicingInterval] {
+        var intervals = zip(edges, edges.dropFirst()).map { InvoicingInterval(start: $0, end: $1) }
+        let index = { (date: Date) in intervals.firstIndex { $0.start <= date && date < $0.end } }
+        for invoice in invoices where invoice.currency == currency && invoice.status != .void {
+            guard let finalized = invoice.finalizedAt, let at = index(finalized) else { continue }
+            intervals[at].invoiced += invoice.subtotal
+            intervals[at].tax += invoice.tax
+            intervals[at].invoices += 1
+        }
+        for note in creditNotes where note.currency == currency {
+            guard let at = index(note.createdAt) else { continue }
+            intervals[at].credited += note.subtotal
+            intervals[at].tax -= note.tax
+            intervals[at].creditNotes += 1
+        }
+        return intervals
+    }
+
     /// `2027-Q1` → [2027-01-01, 2027-04-01) in UTC.
     public static func quarter(_ text: String) -> (from: Date, to: Date)? {
         let parts = text.split(separator: "-")

@@ -235,6 +235,13 @@ public final class InvoiceService: Sendable {
         return InvoiceReports.export(invoices: invoices, creditNotes: notes, invoicesById: byId)
     }
 
+    /// Invoiced revenue per interval between the edges, in `currency`.
+    public func invoicing(currency: Currency, edges: [Date]) async throws -> [InvoiceReports.InvoicingInterval] {
+        guard let first = edges.first, let last = edges.last else { return [] }
+        let (invoices, notes, _) = try await documents(from: first, to: last)
+        return InvoiceReports.invoicing(invoices: invoices, creditNotes: notes, currency: currency, edges: edges)
+    }
+
     /// The OSS return of the documents finalized in [from, to).
     public func oss(from: Date, to: Date) async throws -> [InvoiceReports.OSSLine] {
         let (invoices, notes, byId) = try await documents(from: from, to: to)

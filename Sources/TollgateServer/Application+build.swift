@@ -383,6 +383,7 @@ func buildRouter(
     )
     InvoiceRoutes(service: service, invoices: invoices).register(on: v1)
     PackPurchaseRoutes(credits: credits, invoices: invoices, catalog: dependencies.catalog).register(on: v1)
+    InvoicingAnalyticsRoutes(invoices: invoices).register(on: v1)
     InvoiceDocumentRoutes(invoices: invoices, subscriptions: subscriptions).register(on: v1)
     let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)
     billing.register(on: router)

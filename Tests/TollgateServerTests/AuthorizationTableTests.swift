@@ -104,6 +104,8 @@ import TollgateStorage
         "GET /v1/credit-notes/{id}.pdf": .key(.entitlementsRead),
         "GET /v1/invoices/export.csv": .key(.admin),
         "GET /v1/tax/oss": .key(.admin),
+        "GET /v1/analytics/invoicing": .key(.admin),
+        "GET /v1/analytics/invoicing.csv": .key(.admin),
         "POST /v1/invoices/{id}/pay": .key(.billingWrite),
         "POST /v1/invoices/{id}/void": .key(.billingWrite),
         "POST /v1/invoices/{id}/mark-uncollectible": .key(.billingWrite),

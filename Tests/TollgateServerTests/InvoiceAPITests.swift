@@ -409,6 +409,18 @@ extension Date {
             #expect(lines.first?["documents"] as? Int == 3)
             #expect(try await client.call(.get, "/v1/tax/oss?quarter=2027-Q5", key: key).status == .badRequest)
 
+            // Revenue analytics count them: invoiced net of VAT (the void one out), less the credit.
+            let (_, invoicing) = try await client.call(
+                .get, "/v1/analytics/invoicing?currency=EUR&from=2027-01-01&to=2027-05-01", key: key)
+            let months = try #require(invoicing["intervals"] as? [[String: Any]])
+            #expect(months.count == 4)
+            let february = try #require(months.first { ($0["start"] as? String)?.hasPrefix("2027-02") == true })
+            #expect(february["invoiced"] as? Int64 == 27_000, "10000 + 5000 + 9000 + 3000: \(february)")
+            #expect(february["credited"] as? Int64 == 2_000 && february["net"] as? Int64 == 25_000)
+            #expect(february["invoices"] as? Int == 4 && february["creditNotes"] as? Int == 1)
+            let april = try #require(months.first { ($0["start"] as? String)?.hasPrefix("2027-04") == true })
+            #expect(april["invoiced"] as? Int64 == 1_000)
+
             let response = try await client.execute(
                 uri: "/v1/invoices/export.csv?from=2027-01-01&to=2027-04-01", method: .get,
                 headers: [.authorization: "Bearer \(key)"])
