@@ -130,15 +130,11 @@ extension SQLStore {
     ) async throws -> InvoiceRecord {
         let lines = String(decoding: try JSONEncoder().encode(finalization.lines), as: UTF8.self)
         let parties = String(decoding: try JSONEncoder().encode(finalization.parties), as: UTF8.self)
-        let lock: SQLQueryString = provider.kind == .postgres ? " FOR UPDATE" : ""
         let year = PeriodMath.utcCalendar.component(.year, from: finalization.at)
         let numbering = finalization.numbering
+        let kind = provider.kind
         return try await provider.transaction { db in
-            guard
-                var invoice = try await db.raw(
-                    "SELECT \(unsafeRaw: Self.invoiceColumns) FROM invoices WHERE id = \(bind: id)\(lock)"
-                ).first().map(Self.decodeInvoice)
-            else { throw InvoiceStoreError.notFound }
+            var invoice = try await Self.lockedInvoice(db, id: id, kind: kind)
             guard invoice.status == .draft else { throw InvoiceStoreError.wrongStatus(invoice.status) }
             // The counter row is locked from here to the commit: the next finalization of the
             // series waits, so numbers follow the order of commits and a rollback leaves no gap.
@@ -242,13 +238,9 @@ extension SQLStore {
     public func transitionInvoice(id: String, _ transition: InvoiceStatus.Transition, at: Date) async throws
         -> InvoiceRecord
     {
-        let lock: SQLQueryString = provider.kind == .postgres ? " FOR UPDATE" : ""
+        let kind = provider.kind
         return try await provider.transaction { db in
-            guard
-                var invoice = try await db.raw(
-                    "SELECT \(unsafeRaw: Self.invoiceColumns) FROM invoices WHERE id = \(bind: id)\(lock)"
-                ).first().map(Self.decodeInvoice)
-            else { throw InvoiceStoreError.notFound }
+            var invoice = try await Self.lockedInvoice(db, id: id, kind: kind)
             guard transition != .finalize, let next = invoice.status.after(transition) else {
                 throw InvoiceStoreError.wrongStatus(invoice.status)
             }
@@ -269,6 +261,18 @@ extension SQLStore {
         }
     }
 
+    /// The invoice, its row locked to the end of the transaction (SQLite's writer already holds
+    /// the database).
+    static func lockedInvoice(_ db: any SQLDatabase, id: String, kind: DatabaseKind) async throws -> InvoiceRecord {
+        let lock: SQLQueryString = kind == .postgres ? " FOR UPDATE" : ""
+        guard
+            let invoice = try await db.raw(
+                "SELECT \(unsafeRaw: invoiceColumns) FROM invoices WHERE id = \(bind: id)\(lock)"
+            ).first().map(decodeInvoice)
+        else { throw InvoiceStoreError.notFound }
+        return invoice
+    }
+
     /// The next number of a series, from its counter row (incremented, so locked to the commit).
     static func drawNumber(_ db: any SQLDatabase, _ numbering: DocumentNumbering, year: Int) async throws -> String {
         let sequence = try await db.raw(
@@ -287,14 +291,10 @@ extension SQLStore {
         invoiceId: String, _ request: CreditNoteRequest,
         lines: @Sendable (InvoiceRecord, [CreditNoteRecord]) throws -> [CreditNoteLine]
     ) async throws -> (CreditNoteRecord, created: Bool) {
-        let lock: SQLQueryString = provider.kind == .postgres ? " FOR UPDATE" : ""
         let year = PeriodMath.utcCalendar.component(.year, from: request.at)
+        let kind = provider.kind
         return try await provider.transaction { db in
-            guard
-                let invoice = try await db.raw(
-                    "SELECT \(unsafeRaw: Self.invoiceColumns) FROM invoices WHERE id = \(bind: invoiceId)\(lock)"
-                ).first().map(Self.decodeInvoice)
-            else { throw InvoiceStoreError.notFound }
+            let invoice = try await Self.lockedInvoice(db, id: invoiceId, kind: kind)
             let earlier = try await db.raw(
                 """
                 SELECT \(unsafeRaw: Self.creditNoteColumns) FROM credit_notes WHERE invoice_id = \(bind: invoiceId)

@@ -232,7 +232,7 @@ import Testing
                     "TOLLGATE_RUN_KEY_ID=\(runKey)", "NO_COLOR=1",
                     schemathesis, "--config-file", Repository.path("Tests/peers/schemathesis.toml"), "run",
                     Repository.path("openapi.yaml"), "--url", server.baseURL.absoluteString,
-                    "--header", "Authorization: Bearer \(key)", "--checks", "all", "--max-examples", "25",
+                    "--header", "Authorization: Bearer \(key)", "--max-examples", "25",
                     "--seed", "1", "--report-dir", report,
                 ])
             #expect(run.status == 0, "schemathesis found disagreements:\n\(run.stdout.suffix(12_000))\n\(run.stderr)")
