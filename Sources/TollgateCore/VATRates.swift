@@ -68,9 +68,9 @@ public enum EUVATRates {
     }
 }
 
-/// A UTC day as yyyy-MM-dd (comparable as text).
-enum DayStamp {
-    static func string(of date: Date) -> String {
+/// A UTC day as yyyy-MM-dd (comparable as text): rate tables, CSV cells, printed dates.
+public enum DayStamp {
+    public static func string(of date: Date) -> String {
         let parts = PeriodMath.utcCalendar.dateComponents([.year, .month, .day], from: date)
         return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
     }

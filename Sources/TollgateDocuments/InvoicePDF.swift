@@ -87,7 +87,7 @@ public enum InvoicePDF {
         return layout.finish(title: "Credit note \(note.number)", seller: invoice.parties?.seller)
     }
 
-    static func day(_ date: Date) -> String { String(date.formatted(.iso8601).prefix(10)) }
+    static func day(_ date: Date) -> String { DayStamp.string(of: date) }
 
     static func money(_ amount: Int64, _ currency: Currency) -> String {
         Money(amount, currency).description.replacingOccurrences(of: " \(currency.code)", with: "")

@@ -96,13 +96,7 @@ struct AnalyticsRoutes: Sendable {
     }
 
     @Sendable func report(_ request: Request) async throws -> RevenueReport {
-        let query = request.uri.queryParameters
-        guard let code = query.get("currency") else {
-            throw HTTPOnlyError(.invalidQuery, "currency is required", field: "currency")
-        }
-        guard let currency = Currency(code), code.count == 3, code.allSatisfy(\.isLetter) else {
-            throw HTTPOnlyError(.invalidQuery, "currency: expected an ISO 4217 code such as EUR", field: "currency")
-        }
+        let currency = try AnalyticsQuery.currency(request)
         let (from, to, interval) = try AnalyticsQuery.intervals(request, now: clock.now())
         let edges = RevenueSeries.boundaries(from: from, to: to, interval: interval)
         // The last interval is whole, even when `to` falls inside it.

@@ -29,12 +29,7 @@ struct InvoicingAnalyticsRoutes: Sendable {
     }
 
     @Sendable func report(_ request: Request) async throws -> Report {
-        guard let code = request.uri.queryParameters.get("currency") else {
-            throw HTTPOnlyError(.invalidQuery, "currency is required", field: "currency")
-        }
-        guard let currency = Currency(code), code.count == 3, code.allSatisfy(\.isLetter) else {
-            throw HTTPOnlyError(.invalidQuery, "currency: expected an ISO 4217 code such as EUR", field: "currency")
-        }
+        let currency = try AnalyticsQuery.currency(request)
         let (from, to, interval) = try AnalyticsQuery.intervals(request, now: invoices.now)
         let edges = RevenueSeries.boundaries(from: from, to: to, interval: interval)
         let intervals = try await invoices.invoicing(currency: currency, edges: edges).map {

@@ -323,6 +323,17 @@ enum AnalyticsQuery {
         return (from, to)
     }
 
+    /// The report's `currency` (required): one series per currency, never summed together.
+    static func currency(_ request: Request) throws -> Currency {
+        guard let code = request.uri.queryParameters.get("currency") else {
+            throw HTTPOnlyError(.invalidQuery, "currency is required", field: "currency")
+        }
+        guard let currency = Currency(code), code.count == 3, code.allSatisfy(\.isLetter) else {
+            throw HTTPOnlyError(.invalidQuery, "currency: expected an ISO 4217 code such as EUR", field: "currency")
+        }
+        return currency
+    }
+
     /// `2026-05-01`.
-    static func dayText(_ date: Date) -> String { String(date.formatted(.iso8601).prefix(10)) }
+    static func dayText(_ date: Date) -> String { DayStamp.string(of: date) }
 }
