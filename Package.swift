@@ -68,6 +68,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The pages people see (console, later the portal): HTML built safely in Swift, charts as
+        // SVG, the words in English and French, one stylesheet and one small script.
+        .target(
+            name: "TollgateWeb",
+            dependencies: ["TollgateCore", "TollgateStorage"],
+            resources: [.copy("Resources/console.css"), .copy("Resources/console.js")],
+            swiftSettings: swiftSettings
+        ),
         // Identity primitives: tokens, TOTP, password hashing, encryption at rest. No HTTP.
         .target(
             name: "TollgateIdentity",
@@ -136,7 +144,7 @@ let package = Package(
             name: "TollgateServer",
             dependencies: [
                 "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateIdentity",
-                "TollgateBilling", "TollgateNotify", "TollgateDocuments",
+                "TollgateBilling", "TollgateNotify", "TollgateDocuments", "TollgateWeb",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -216,7 +224,7 @@ let package = Package(
             name: "TollgateServerTests",
             dependencies: [
                 "TollgateServer", "TollgateStorage", "TollgateSQL", "TestSupport", "TollgateClient", "TollgateNotify",
-                "TollgateDocuments",
+                "TollgateDocuments", "TollgateWeb",
                 .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

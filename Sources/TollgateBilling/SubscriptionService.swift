@@ -279,6 +279,24 @@ public final class SubscriptionService: Sendable {
         return next
     }
 
+    /// Gives a trialing manual subscription until `until` (an operator's decision).
+    public func extendTrial(_ subscription: Subscription, until: Date) async throws -> Subscription {
+        let now = clock.now()
+        let next: Subscription
+        do {
+            (next, _) = try SubscriptionMachine.apply(
+                .extendTrial(until: until), to: subscription, catalog: catalog, policy: policy)
+        } catch {
+            throw Self.domainError(error)
+        }
+        _ = try await store.applySubscriptionEvent(
+            provider: "manual", eventId: "trial-extended:\(subscription.id):\(Millis.from(until))",
+            type: "subscription.trial_extended", version: now, subscription: next, now: now, rules: rules(now: now),
+            syncAddOns: false, charges: [])
+        planChanged(subscription.subject)
+        return next
+    }
+
     private func rules(now: Date) -> SubscriptionRules {
         Self.rules(catalog: catalog, policy: policy, now: now)
     }

@@ -79,6 +79,8 @@ public enum SubscriptionEvent: Sendable, Hashable {
     /// Undoes a cancellation planned for the period's end.
     case resume
     case changePlan(to: String, at: Date)
+    /// An operator gives a trialing subscription more time: the trial (and its period) ends later.
+    case extendTrial(until: Date)
 }
 
 /// What a transition asks the billing side to do, in integer minor units.
@@ -185,6 +187,13 @@ public enum SubscriptionMachine {
             next.status = .pastDue
         case .paymentMethodAttached:
             next.hasPaymentMethod = true
+        case .extendTrial(let until):
+            guard next.status == .trialing, let trialEnd = next.trialEnd else {
+                throw .notAllowed("only a trialing subscription's trial can be extended")
+            }
+            guard until > trialEnd else { throw .notAllowed("a trial can only be extended past its current end") }
+            if next.currentPeriodEnd == trialEnd { next.currentPeriodEnd = until }
+            next.trialEnd = until
         case .cancel(let atPeriodEnd, let at):
             guard next.status != .canceled && next.status != .inactive else {
                 throw .notAllowed("the subscription has already ended")

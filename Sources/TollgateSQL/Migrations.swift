@@ -14,7 +14,7 @@ struct Migration: Sendable {
 }
 
 enum Migrations {
-    static let all: [Migration] = core + identity + workspaces + credits + billing + notifications
+    static let all: [Migration] = core + identity + workspaces + credits + billing + notifications + console
 
     static let core: [Migration] = [
         Migration(
@@ -838,6 +838,62 @@ extension Migrations {
                 "ALTER TABLE invoices ADD COLUMN provider TEXT NOT NULL DEFAULT 'manual'",
                 "ALTER TABLE invoices ADD COLUMN hosted_url TEXT",
                 "ALTER TABLE invoices ADD COLUMN provider_version_ms BIGINT",
+            ]),
+    ]
+
+    /// The operator console (issue 14): operators, their sessions and what they did; each
+    /// customer's current status kept beside it, so a listing filters and counts without
+    /// reading the history.
+    static let console: [Migration] = [
+        Migration(
+            version: 32, name: "operators",
+            statements: [
+                """
+                CREATE TABLE operators (
+                    id TEXT PRIMARY KEY,
+                    email TEXT NOT NULL UNIQUE,
+                    role TEXT NOT NULL,
+                    password_hash TEXT,
+                    sealed_totp_secret TEXT,
+                    totp_last_step BIGINT,
+                    setup_token_digest TEXT UNIQUE,
+                    setup_expires_at_ms BIGINT,
+                    created_at_ms BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE operator_sessions (
+                    digest TEXT PRIMARY KEY,
+                    operator_id TEXT NOT NULL,
+                    csrf_token TEXT NOT NULL,
+                    created_at_ms BIGINT NOT NULL,
+                    last_seen_at_ms BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX operator_sessions_by_operator ON operator_sessions (operator_id)",
+                """
+                CREATE TABLE operator_actions (
+                    id TEXT PRIMARY KEY,
+                    operator_id TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    before_json TEXT,
+                    after_json TEXT,
+                    ip TEXT,
+                    at_ms BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX operator_actions_by_time ON operator_actions (at_ms)",
+                "ALTER TABLE customers ADD COLUMN status TEXT NOT NULL DEFAULT 'free'",
+                """
+                UPDATE customers SET status = COALESCE((
+                    SELECT status FROM customer_states WHERE customer_states.customer_id = customers.id
+                    ORDER BY at_ms DESC LIMIT 1), 'free')
+                """,
+                "CREATE INDEX customers_by_created ON customers (created_at_ms, id)",
+                "CREATE INDEX customers_by_status ON customers (status, created_at_ms)",
+                "CREATE INDEX customers_by_plan ON customers (plan_id, created_at_ms)",
+                "CREATE INDEX usage_daily_by_customer ON usage_daily (customer_id, day_ms)",
             ]),
     ]
 }

@@ -30,6 +30,15 @@ extension SQLStore {
             ON CONFLICT (customer_id, at_ms) DO UPDATE SET plan_id = excluded.plan_id, status = excluded.status
             """
         ).run()
+        // The listing's copy of the current status: the latest state's, whatever order states came in.
+        try await db.raw(
+            """
+            UPDATE customers SET status = (
+                SELECT status FROM customer_states WHERE customer_id = \(bind: customerId)
+                ORDER BY at_ms DESC LIMIT 1)
+            WHERE id = \(bind: customerId)
+            """
+        ).run()
     }
 
     /// The revenue rollup filled from the raw movements (migration 25 does it once; the bench too).

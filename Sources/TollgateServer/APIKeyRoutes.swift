@@ -77,23 +77,31 @@ struct APIKeyRoutes: Sendable {
         guard (0...Self.maximumGraceSeconds).contains(grace) else {
             throw DomainError.invalidField("gracePeriodSeconds", "must be from 0 to \(Self.maximumGraceSeconds)")
         }
+        let replacement = try await Self.rotate(
+            id: id, grace: TimeInterval(grace), store: store, authenticator: authenticator, now: clock.now())
+        return EditedResponse(
+            status: .created, response: APIKeyResponse(replacement.record, secret: replacement.secret))
+    }
+}
+
+extension APIKeyRoutes {
+    /// A new key with the old one's scopes and name; the old one keeps working for `grace`
+    /// seconds. The API and the console both rotate through here.
+    static func rotate(
+        id: String, grace: TimeInterval, store: any APIKeyStore, authenticator: APIKeyAuthenticator, now: Date
+    ) async throws -> APIKeys.Created {
         guard let old = try await store.apiKey(id: id), old.revokedAt == nil else {
             throw DomainError(.notFound, "no active API key \(id)", field: "id")
         }
-        let now = clock.now()
         let replacement = APIKeys.generate(
             scopes: old.scopes.compactMap(Scope.init(rawValue:)), name: old.name, at: now, expiresAt: old.expiresAt
         )
-        guard
-            try await store.rotateAPIKey(
-                id: id, replacement: replacement.record, oldExpiresAt: now.addingTimeInterval(TimeInterval(grace)))
-                != nil
+        guard try await store.rotateAPIKey(id: id, replacement: replacement.record, oldExpiresAt: now + grace) != nil
         else {
             throw DomainError(.notFound, "no active API key \(id)", field: "id")
         }
         authenticator.forget(keyId: id)
-        return EditedResponse(
-            status: .created, response: APIKeyResponse(replacement.record, secret: replacement.secret))
+        return replacement
     }
 }
 

@@ -109,6 +109,10 @@ public struct AppDependencies: Sendable {
     /// The seller, numbering and VAT choices of Tollgate's own invoices (`serve --config`).
     public var invoicing = InvoiceSettings()
     public var caches = CacheLimits()
+    /// Where the console is reached (setup links lead there; `https` makes its cookies `Secure`).
+    public var consoleBaseURL = "http://127.0.0.1:8080"
+    /// Operator sessions, setup links, passwords of the console.
+    public var operatorSettings = OperatorService.Settings()
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
 
@@ -207,6 +211,7 @@ public func buildApplication(
     mailSettings.apiBase = configuration.publicAPIURL ?? ownAddress
     dependencies.mail = try MailConfiguration(transport: transport, settings: mailSettings)
     dependencies.mail?.delivery.lease = configuration.mailLease
+    dependencies.consoleBaseURL = (configuration.publicURL ?? ownAddress).absoluteString
     return buildApplication(
         dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
@@ -385,6 +390,21 @@ func buildRouter(
     PackPurchaseRoutes(credits: credits, invoices: invoices, catalog: dependencies.catalog).register(on: v1)
     InvoicingAnalyticsRoutes(invoices: invoices).register(on: v1)
     InvoiceDocumentRoutes(invoices: invoices, subscriptions: subscriptions).register(on: v1)
+    CustomerListRoutes(store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock)
+        .register(on: v1)
+    let operators = OperatorService(
+        store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock,
+        settings: dependencies.operatorSettings)
+    let consoleSettings = ConsoleSettings(
+        secureCookies: dependencies.consoleBaseURL.hasPrefix("https:"), publicBase: dependencies.consoleBaseURL,
+        productName: dependencies.catalog.name)
+    ConsoleRoutes(
+        operators: operators, settings: consoleSettings,
+        pages: ConsolePages(
+            store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock, meter: service,
+            subscriptions: subscriptions, invoices: invoices, credits: credits, operators: operators,
+            authenticator: authenticator, settings: consoleSettings)
+    ).register(on: router)
     let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)
     billing.register(on: router)
     billing.register(on: v1)

@@ -32,6 +32,8 @@ public struct TollgateRequestContext: RequestContext {
     public var responseEncoder: JSONEncoder { TollgateJSON.encoder }
     public var caller: Caller?
     public var user: SignedInUser?
+    /// The operator signed in to the console (set by the console's session middleware).
+    public var console: ConsoleSignedIn?
     /// The peer's IP address, for throttling ("unknown" when the transport has none).
     public let clientAddress: String
 
@@ -39,6 +41,7 @@ public struct TollgateRequestContext: RequestContext {
         coreContext = .init(source: source)
         caller = nil
         user = nil
+        console = nil
         clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 }

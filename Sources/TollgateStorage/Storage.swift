@@ -23,7 +23,7 @@ public protocol HealthCheck: Sendable {
 /// each service asks for the narrow protocols it uses.
 public typealias Storage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & WorkspaceStore & CreditStore
     & BillingStore & HealthCheck & ChangeFeed & LeaseStore & CatalogReferenceStore & OutboxStore
-    & WebhookStore & MailPreferenceStore & AnalyticsStore & InvoiceStore
+    & WebhookStore & MailPreferenceStore & AnalyticsStore & InvoiceStore & OperatorStore & CustomerListingStore
 
 public enum DatabaseKind: String, Sendable {
     case sqlite

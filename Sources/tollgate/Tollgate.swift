@@ -17,7 +17,7 @@ struct Tollgate: AsyncParsableCommand {
         abstract: "Entitlements, metering and billing for SaaS products.",
         subcommands: [
             Serve.self, Migrate.self, Status.self, Keys.self, CatalogCommand.self, Customers.self, Outbox.self,
-            BenchCommand.self,
+            Operators.self, BenchCommand.self,
         ]
     )
 }
@@ -504,6 +504,44 @@ struct BenchCommand: AsyncParsableCommand {
                 (try? String(contentsOfFile: record, encoding: .utf8))
                 ?? "# Benchmarks\n\nAppended by `tollgate bench --record BENCHMARKS.md`.\n\n"
             try (existing + report).write(toFile: record, atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+struct Operators: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the operator accounts of the console.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Create an operator and print their one-time setup link (and nothing else) on stdout: the password "
+                + "and the authenticator are chosen at that link.")
+
+        @Option(help: "The operator's e-mail address.") var email: String
+        @Option(help: "owner, admin, support or viewer.") var role = "owner"
+        @Option(help: "Where the console is reached (the server's --public-url).") var url = "http://127.0.0.1:8080"
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        func validate() throws {
+            guard OperatorRole(rawValue: role) != nil else {
+                throw ValidationError("--role must be one of owner, admin, support, viewer")
+            }
+        }
+
+        func run() async throws {
+            let directory = KeyDirectory(dataDirectory: databaseOptions.dataDirectory)
+            let box = try directory.secretBox()
+            let token = try await databaseOptions.withStore { store in
+                let service = OperatorService(store: store, box: box, clock: SystemClock())
+                do {
+                    return try await service.create(email: email, role: OperatorRole(rawValue: role)!).token
+                } catch let error as DomainError {
+                    FileHandle.standardError.write(Data("tollgate: \(error.message)\n".utf8))
+                    throw ExitCode(1)
+                }
+            }
+            print(OperatorLinks.setup(url, token: token))
         }
     }
 }

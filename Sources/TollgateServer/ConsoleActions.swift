@@ -1,0 +1,124 @@
+import Foundation
+import Hummingbird
+import TollgateBilling
+import TollgateCore
+import TollgateIdentity
+import TollgateMeter
+import TollgateStorage
+import TollgateWeb
+
+/// The console's forms on a customer, each through the service the API uses.
+extension ConsolePages {
+    private func customerPath(_ id: String, notice: String) -> String {
+        "/console/customers/\(Paths.segment(id))?notice=\(notice)"
+    }
+
+    @Sendable func changePlan(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        let form = try await FormFields.read(request, context: context)
+        let plan = try form.required("plan")
+        let before = try await meter.customers.customer(id: id)
+        let after = try await meter.customers.changePlan(customerId: id, planId: plan)
+        try await record(
+            context, .changePlan, target: "customer:\(id)", before: ["plan": before.planId], after: ["plan": after.planId])
+        return ConsoleRequest.seeOther(customerPath(id, notice: "plan_changed"))
+    }
+
+    @Sendable func grantCredits(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        let form = try await FormFields.read(request, context: context)
+        guard let amount = Int64(try form.required("amount")), amount > 0 else {
+            throw DomainError.invalidField("amount", "a whole number of credits, 1 or more")
+        }
+        let key = try Validate.identifier(try form.required("key"), field: "key")
+        let movement = try await credits.grant(
+            customerId: id, amount: amount, creditType: form.first("creditType"), expiresAt: nil, priority: 0,
+            reason: .grant, reference: "console:\(context.signedIn.account.id)", idempotencyKey: "console:" + key)
+        try await record(
+            context, .grantCredits, target: "customer:\(id)",
+            before: ["balance": movement.balance - amount],
+            after: ["balance": movement.balance, "granted": amount])
+        return ConsoleRequest.seeOther(customerPath(id, notice: "credits_granted"))
+    }
+
+    @Sendable func extendTrial(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        let form = try await FormFields.read(request, context: context)
+        guard let days = Int(try form.required("days")), (1...365).contains(days) else {
+            throw DomainError.invalidField("days", "a whole number of days from 1 to 365")
+        }
+        guard let (live, provider) = try await subscriptions.liveSubscription(subject: id), live.status == .trialing,
+            let trialEnd = live.trialEnd
+        else { throw DomainError(.conflict, "customer \(id) has no trial running", field: "days") }
+        guard provider == "manual" else {
+            throw DomainError(.conflict, "a \(provider) trial is extended in \(provider)'s own dashboard", field: "days")
+        }
+        let after = try await subscriptions.extendTrial(live, until: trialEnd + TimeInterval(days) * 86_400)
+        try await record(
+            context, .extendTrial, target: "subscription:\(live.id)", before: ["trialEnd": trialEnd],
+            after: ["trialEnd": after.trialEnd])
+        return ConsoleRequest.seeOther(customerPath(id, notice: "trial_extended"))
+    }
+
+    @Sendable func setSpendCap(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        let form = try await FormFields.read(request, context: context)
+        let text = form.first("amount")?.trimmingCharacters(in: .whitespaces) ?? ""
+        var cap: Money?
+        if !text.isEmpty {
+            guard let currency = form.first("currency").flatMap(Currency.init) else {
+                throw DomainError.invalidField("currency", "an ISO 4217 code such as EUR")
+            }
+            guard let minor = MoneyInput.minorUnits(text, currency: currency), minor >= 0 else {
+                throw DomainError.invalidField(
+                    "amount", "an amount such as 50 or 49.90, with at most \(currency.minorUnitDigits) decimals")
+            }
+            cap = Money(minor, currency)
+        }
+        let before = try await meter.customers.customer(id: id).spendCap
+        let after = try await meter.customers.setSpendCap(customerId: id, cap: cap).spendCap
+        try await record(
+            context, .setSpendCap, target: "customer:\(id)", before: ["spendCap": before?.description],
+            after: ["spendCap": after?.description])
+        return ConsoleRequest.seeOther(customerPath(id, notice: "spend_cap"))
+    }
+
+    @Sendable func cancel(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        let form = try await FormFields.read(request, context: context)
+        guard let (live, provider) = try await subscriptions.liveSubscription(subject: id) else {
+            throw DomainError(.conflict, "customer \(id) has no running subscription")
+        }
+        guard provider == "manual" else {
+            throw DomainError(.conflict, "a \(provider) subscription is canceled in \(provider) (or its portal)")
+        }
+        let after = try await subscriptions.cancel(live, atPeriodEnd: form.first("now") != "true")
+        try await record(
+            context, .cancelSubscription, target: "subscription:\(live.id)", before: ["status": live.status.rawValue],
+            after: ["status": after.status.rawValue, "cancelAtPeriodEnd": after.cancelAtPeriodEnd ? "true" : "false"])
+        return ConsoleRequest.seeOther(customerPath(id, notice: "canceled"))
+    }
+}
+
+/// An amount typed by a person (`50`, `49.90`, `49,90`) in a currency's minor units; nil when it
+/// is not one, or has more decimals than the currency.
+enum MoneyInput {
+    static func minorUnits(_ text: String, currency: Currency) -> Int64? {
+        let normalized = text.replacingOccurrences(of: ",", with: ".")
+        let parts = normalized.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let whole = Int64(parts[0]), whole >= 0,
+            parts[0].allSatisfy(\.isASCII)
+        else { return nil }
+        let digits = currency.minorUnitDigits
+        let fraction = parts.count == 2 ? String(parts[1]) : ""
+        guard fraction.count <= digits, fraction.allSatisfy({ $0.isASCII && $0.isNumber }),
+            parts.count == 1 || !fraction.isEmpty
+        else { return nil }
+        var scale: Int64 = 1
+        for _ in 0..<digits { scale *= 10 }
+        let padded = fraction + String(repeating: "0", count: digits - fraction.count)
+        let (product, overflow) = whole.multipliedReportingOverflow(by: scale)
+        guard !overflow else { return nil }
+        return product + (Int64(padded) ?? 0)
+    }
+}

@@ -1,0 +1,211 @@
+import Foundation
+import Hummingbird
+import TollgateCore
+import TollgateIdentity
+import TollgateStorage
+import TollgateWeb
+
+/// Usage, catalog, deliveries, API keys and operators.
+extension ConsolePages {
+    @Sendable func usage(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let now = clock.now()
+        let month = PeriodMath.window(.monthly, containing: now, anchor: now)
+        let ladder = Dictionary(uniqueKeysWithValues: catalog.plans.map { ($0.id, $0.order) })
+        let rows = try await store.usageReport(from: month.start, to: month.end!, ladder: ladder)
+        var starts: [Date] = []
+        for back in (0..<6).reversed() {
+            starts.append(PeriodMath.utcCalendar.date(byAdding: .month, value: -back, to: month.start)!)
+        }
+        var totals: [String: [Int64]] = [:]
+        for (index, start) in starts.enumerated() {
+            let end = PeriodMath.utcCalendar.date(byAdding: .month, value: 1, to: start)!
+            for figure in try await store.usageFigures(from: start, to: end) {
+                totals[figure.feature, default: Array(repeating: 0, count: starts.count)][index] += figure.totalUsage
+            }
+        }
+        let features = catalog.features.map(\.id).filter { totals[$0] != nil }
+        let data = UsagePageData(
+            month: month.start, rows: rows,
+            trend: features.map { feature in
+                (feature: feature, months: zip(starts, totals[feature]!).map { (start: $0, total: $1) })
+            },
+            featureNames: Dictionary(uniqueKeysWithValues: catalog.features.map { ($0.id, $0.name) }),
+            planNames: Dictionary(uniqueKeysWithValues: catalog.plans.map { ($0.id, $0.name) }))
+        return ConsoleRequest.html(frame(request, context, "usage").usagePage(data), request: request)
+    }
+
+    @Sendable func catalogPage(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let problems = CatalogCompatibility.issues(try await store.catalogReferences(), catalog: catalog)
+            .map { "\($0.path): \($0.message)" }
+        return ConsoleRequest.html(
+            frame(request, context, "catalog").catalogPage(catalog, problems: problems), request: request)
+    }
+
+    // MARK: Deliveries
+
+    @Sendable func deliveries(_ request: Request, context: ConsoleContext) async throws -> Response {
+        func row(_ entry: OutboxEntry, delivered: Bool = false) -> DeliveryRow {
+            let state: String
+            if let delivered = entry.message.deliveredAt {
+                state = "delivered \(Formats.time(delivered))"
+            } else if let failed = entry.failedAt {
+                state = "failed \(Formats.time(failed))"
+            } else if let next = entry.nextAttemptAt {
+                state = "retry \(Formats.time(next))"
+            } else {
+                state = "waiting"
+            }
+            return DeliveryRow(
+                id: entry.message.id, kind: entry.message.kind, recipient: entry.message.recipient,
+                attempts: entry.attempts, state: state, lastError: entry.lastError,
+                retryable: entry.message.deliveredAt == nil || entry.message.kind == OutboxKind.webhook)
+        }
+        let failed = try await store.outboxEntries(failedOnly: true, limit: 100)
+        let pending = try await store.outboxEntries(failedOnly: false, limit: 100).filter { $0.failedAt == nil }
+        var webhooks: [OutboxEntry] = []
+        for endpoint in try await store.webhookEndpoints() {
+            webhooks += try await store.webhookMessages(endpointId: endpoint.id, limit: 20)
+        }
+        return ConsoleRequest.html(
+            frame(request, context, "deliveries").deliveriesPage(
+                pending: pending.map { row($0) }, failed: failed.map { row($0) }, webhooks: webhooks.map { row($0) }),
+            request: request)
+    }
+
+    @Sendable func retryDelivery(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        let now = clock.now()
+        if try await store.retryOutbox(id: id, at: now) == false {
+            guard try await store.replayWebhookMessage(id: id, at: now) != nil else {
+                throw DomainError(.notFound, "no message \(id) to send again", field: "id")
+            }
+        }
+        try await record(context, .retryDelivery, target: "message:\(id)", before: nil, after: ["queued": true])
+        return ConsoleRequest.seeOther("/console/deliveries")
+    }
+
+    // MARK: API keys
+
+    func apiKeysPage(_ request: Request, _ context: ConsoleContext, newSecret: String? = nil) async throws -> Response {
+        let keys = try await store.listAPIKeys().map {
+            APIKeyRow(
+                id: $0.id, prefix: $0.prefix, name: $0.name, scopes: $0.scopes, createdAt: $0.createdAt,
+                lastUsedAt: $0.lastUsedAt, expiresAt: $0.expiresAt, revokedAt: $0.revokedAt)
+        }
+        return ConsoleRequest.html(
+            frame(request, context, "api_keys").apiKeysPage(
+                keys, scopes: Scope.allCases.map(\.rawValue), newSecret: newSecret),
+            status: newSecret == nil ? .ok : .created, request: request)
+    }
+
+    @Sendable func apiKeys(_ request: Request, context: ConsoleContext) async throws -> Response {
+        try await apiKeysPage(request, context)
+    }
+
+    @Sendable func createAPIKey(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let form = try await FormFields.read(request, context: context)
+        let scopes = try form.all("scope").map { raw in
+            guard let scope = Scope(rawValue: raw) else { throw DomainError.invalidField("scope", "unknown scope \(raw)") }
+            return scope
+        }
+        guard !scopes.isEmpty else { throw DomainError.invalidField("scope", "choose at least one scope") }
+        let name = try Validate.optionalText(
+            form.first("name").flatMap { $0.isEmpty ? nil : $0 }, field: "name", maximum: 200)
+        let created = APIKeys.generate(
+            scopes: Array(Set(scopes)).sorted { $0.rawValue < $1.rawValue }, name: name, at: clock.now())
+        try await store.insertAPIKey(created.record)
+        try await record(
+            context, .manageAPIKeys, target: "api_key:\(created.record.id)", before: nil,
+            after: ["scopes": created.record.scopes.joined(separator: " "), "name": name ?? ""])
+        return try await apiKeysPage(request, context, newSecret: created.secret)
+    }
+
+    @Sendable func revokeAPIKey(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        guard let revoked = try await store.revokeAPIKey(id: id, at: clock.now()) else {
+            throw DomainError(.notFound, "no API key \(id)", field: "id")
+        }
+        authenticator.forget(keyId: id)
+        try await record(
+            context, .manageAPIKeys, target: "api_key:\(id)", before: ["revoked": false],
+            after: ["revoked": revoked.revokedAt != nil])
+        return ConsoleRequest.seeOther("/console/api-keys")
+    }
+
+    @Sendable func rotateAPIKey(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        let replacement = try await APIKeyRoutes.rotate(
+            id: id, grace: 86_400, store: store, authenticator: authenticator, now: clock.now())
+        try await record(
+            context, .manageAPIKeys, target: "api_key:\(id)", before: ["key": id],
+            after: ["key": replacement.record.id])
+        return try await apiKeysPage(request, context, newSecret: replacement.secret)
+    }
+
+    // MARK: Operators
+
+    func operatorsPage(_ request: Request, _ context: ConsoleContext, setupLink: String? = nil) async throws
+        -> Response
+    {
+        let rows = try await store.operatorAccounts().map {
+            OperatorRow(id: $0.id, email: $0.email, role: $0.role, setUp: $0.isSetUp)
+        }
+        return ConsoleRequest.html(
+            frame(request, context, "operators").operatorsPage(rows, setupLink: setupLink),
+            status: setupLink == nil ? .ok : .created, request: request)
+    }
+
+    @Sendable func operatorList(_ request: Request, context: ConsoleContext) async throws -> Response {
+        try await operatorsPage(request, context)
+    }
+
+    @Sendable func inviteOperator(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let form = try await FormFields.read(request, context: context)
+        guard let role = OperatorRole(rawValue: try form.required("role")) else {
+            throw DomainError.invalidField("role", "one of owner, admin, support, viewer")
+        }
+        let (account, token) = try await operators.create(email: try form.required("email"), role: role)
+        try await record(
+            context, .manageOperators, target: "operator:\(account.id)", before: nil,
+            after: ["email": account.email, "role": role.rawValue])
+        return try await operatorsPage(request, context, setupLink: OperatorLinks.setup(settings.publicBase, token: token))
+    }
+
+    @Sendable func changeOperatorRole(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        let form = try await FormFields.read(request, context: context)
+        guard let role = OperatorRole(rawValue: try form.required("role")) else {
+            throw DomainError.invalidField("role", "one of owner, admin, support, viewer")
+        }
+        switch try await store.setOperatorRole(id: id, role: role) {
+        case nil: throw DomainError(.notFound, "no operator \(id)", field: "id")
+        case .lastOwner: throw DomainError(.conflict, "the last owner cannot be demoted", field: "role")
+        case .done(let before):
+            try await record(
+                context, .manageOperators, target: "operator:\(id)", before: ["role": before.role.rawValue],
+                after: ["role": role.rawValue])
+        }
+        return ConsoleRequest.seeOther("/console/operators")
+    }
+
+    @Sendable func removeOperator(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        switch try await store.deleteOperator(id: id) {
+        case nil: throw DomainError(.notFound, "no operator \(id)", field: "id")
+        case .lastOwner: throw DomainError(.conflict, "the last owner cannot be removed", field: "id")
+        case .done(let before):
+            try await record(
+                context, .manageOperators, target: "operator:\(id)",
+                before: ["email": before.email, "role": before.role.rawValue], after: nil)
+        }
+        return ConsoleRequest.seeOther("/console/operators")
+    }
+}
+
+/// The one-time link that sets an operator account up.
+public enum OperatorLinks {
+    public static func setup(_ base: String, token: String) -> String {
+        let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
+        return "\(trimmed)/console/setup?token=\(token)"
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import Hummingbird
+import TollgateBilling
+import TollgateCore
+import TollgateIdentity
+import TollgateMeter
+import TollgateStorage
+import TollgateWeb
+
+/// The console's pages once signed in. Every action goes through the services the API uses,
+/// and is recorded with its before and after (`operator_actions`).
+struct ConsolePages: Sendable {
+    let store: any Storage
+    let catalog: Catalog
+    let clock: any TollgateClock
+    let meter: Meter
+    let subscriptions: SubscriptionService
+    let invoices: InvoiceService
+    let credits: CreditService
+    let operators: OperatorService
+    let authenticator: APIKeyAuthenticator
+    let settings: ConsoleSettings
+
+    func register(on console: RouterGroup<ConsoleContext>) {
+        console.requiring(.read)
+            .get(use: overview)
+            .get("customers", use: customers)
+            .get("customers/{id}", use: customer)
+            .get("usage", use: usage)
+            .get("catalog", use: catalogPage)
+            .get("deliveries", use: deliveries)
+            .get("api-keys", use: apiKeys)
+            .get("operators", use: operatorList)
+        console.requiring(.changePlan).post("customers/{id}/plan", use: changePlan)
+        console.requiring(.grantCredits).post("customers/{id}/credits", use: grantCredits)
+        console.requiring(.extendTrial).post("customers/{id}/trial", use: extendTrial)
+        console.requiring(.setSpendCap).post("customers/{id}/spend-cap", use: setSpendCap)
+        console.requiring(.cancelSubscription).post("customers/{id}/cancel", use: cancel)
+        console.requiring(.retryDelivery).post("deliveries/{id}/retry", use: retryDelivery)
+        console.requiring(.manageAPIKeys)
+            .post("api-keys", use: createAPIKey)
+            .post("api-keys/{id}/revoke", use: revokeAPIKey)
+            .post("api-keys/{id}/rotate", use: rotateAPIKey)
+        console.requiring(.manageOperators)
+            .post("operators", use: inviteOperator)
+            .post("operators/{id}/role", use: changeOperatorRole)
+            .post("operators/{id}/remove", use: removeOperator)
+    }
+
+    func frame(_ request: Request, _ context: ConsoleContext, _ section: String) -> ConsoleFrame {
+        ConsoleRequest.frame(request, signedIn: context.signedIn, settings: settings, section: section)
+    }
+
+    /// Records what an operator did, for the audit trail.
+    func record(
+        _ context: ConsoleContext, _ action: OperatorAction, target: String, before: (any Encodable)?,
+        after: (any Encodable)?
+    ) async throws {
+        func json(_ value: (any Encodable)?) -> String? {
+            guard let value, let data = try? TollgateJSON.encoder.encode(value) else { return nil }
+            return String(decoding: data, as: UTF8.self)
+        }
+        try await store.recordOperatorAction(
+            OperatorActionRecord(
+                id: Secrets.randomId(prefix: "opa_"), operatorId: context.signedIn.account.id, action: action.rawValue,
+                target: target, before: json(before), after: json(after), ip: context.clientAddress, at: clock.now()))
+    }
+
+    // MARK: Overview
+
+    var currencies: [Currency] {
+        var seen: [Currency] = []
+        for price in catalog.plans.flatMap(\.prices) where !seen.contains(price.currency) { seen.append(price.currency) }
+        return seen.isEmpty ? [Currency("EUR")!] : seen
+    }
+
+    @Sendable func overview(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let currencies = currencies
+        let currency =
+            request.uri.queryParameters.get("currency").flatMap(Currency.init).flatMap {
+                currencies.contains($0) ? $0 : nil
+            } ?? currencies[0]
+        let now = clock.now()
+        let thisMonth = PeriodMath.window(.monthly, containing: now, anchor: now)
+        let from = PeriodMath.utcCalendar.date(byAdding: .month, value: -11, to: thisMonth.start)!
+        let to = thisMonth.end!
+        let periods = RevenueSeries.compute(
+            days: try await store.revenueDays(currency: currency, before: to),
+            trials: try await store.trialDays(currency: currency, before: to), from: from, to: to, interval: .month)
+        let edges = periods.map(\.start) + [to]
+        let signUps = try await store.signUpCounts(edges: edges)
+        let months = periods.enumerated().map { index, period in
+            OverviewData.Month(
+                start: period.start, mrr: period.mrrEnd, payingCustomers: period.payingCustomers,
+                signUps: index < signUps.count ? signUps[index] : 0, netMrrChurnRate: period.netMrrChurnRate,
+                trialConversionRate: period.trialConversionRate)
+        }
+        let data = OverviewData(
+            currency: currency, months: months, customersByStatus: try await store.customerCountsByStatus(),
+            movements: periods.dropLast().last?.movements ?? [:])
+        return ConsoleRequest.html(
+            frame(request, context, "overview").overviewPage(data, currencies: currencies), request: request)
+    }
+
+    // MARK: Customers
+
+    @Sendable func customers(_ request: Request, context: ConsoleContext) async throws -> Response {
+        var query = try CustomerListQuery.parse(request, catalog: catalog, now: clock.now())
+        if request.uri.queryParameters.get("limit") == nil { query.limit = 50 }
+        let rows = try await store.listCustomers(query)
+        let next = CustomerListQuery.nextCursor(rows, query: query).map { cursor in
+            "/console/customers"
+                + Paths.query([
+                    ("query", query.text), ("plan", query.planId), ("status", query.status?.rawValue),
+                    ("nearLimit", query.nearLimit ? "true" : nil), ("sort", query.sort.rawValue), ("cursor", cursor),
+                ])
+        }
+        let data = CustomerListData(
+            rows: rows.map {
+                CustomerListData.Row(
+                    id: $0.customer.id, email: $0.customer.email, name: $0.customer.name,
+                    planName: catalog.plan($0.customer.planId)?.name ?? $0.customer.planId, status: $0.status,
+                    createdAt: $0.customer.createdAt)
+            }, query: query.text ?? "", plan: query.planId, status: query.status, nearLimit: query.nearLimit,
+            sort: query.sort.rawValue, plans: catalog.plans.map { ($0.id, $0.name) }, nextPage: next)
+        return ConsoleRequest.html(frame(request, context, "customers").customersPage(data), request: request)
+    }
+
+    @Sendable func customer(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        let data = try await customerData(id)
+        let frame = frame(request, context, "customers")
+        let notice = request.uri.queryParameters.get("notice").map { frame.t("notice_" + $0) }
+            .flatMap { $0.hasPrefix("⟦") ? nil : $0 }
+        return ConsoleRequest.html(frame.customerPage(data, notice: notice), request: request)
+    }
+
+    func customerData(_ id: String) async throws -> CustomerDetailData {
+        let customer = try await meter.customers.customer(id: id)
+        let listing = try await store.listCustomers(
+            {
+                var query = CustomerQuery()
+                query.text = id
+                query.limit = 1
+                query.sort = .id
+                return query
+            }()
+        ).first { $0.customer.id == id }
+        let planName = { (planId: String) in self.catalog.plan(planId)?.name ?? planId }
+        var data = CustomerDetailData(
+            id: customer.id, email: customer.email, name: customer.name, planId: customer.planId,
+            planName: planName(customer.planId), status: listing?.status ?? .free, createdAt: customer.createdAt,
+            spendCap: customer.spendCap, formKey: Secrets.randomId(prefix: "form_"))
+        let entitlements = try await meter.entitlements(customerId: id)
+        data.usage = entitlements.features.filter(\.quota.isCounted).map { entry in
+            CustomerDetailData.UsageRow(
+                feature: entry.feature.id, featureName: entry.feature.name, used: entry.used,
+                limit: entry.quota.limit?.value, period: entry.quota.period?.rawValue, resetsAt: entry.quota.resetsAt)
+        }
+        data.subscriptions = try await store.subscriptions(subject: id).map { subscription, provider in
+            CustomerDetailData.SubscriptionRow(
+                id: subscription.id, provider: provider, planName: planName(subscription.planId),
+                status: subscription.status.rawValue, interval: subscription.interval.rawValue,
+                periodEnd: subscription.currentPeriodEnd, trialEnd: subscription.trialEnd,
+                cancelAtPeriodEnd: subscription.cancelAtPeriodEnd)
+        }
+        data.history = try await store.customerHistory(id: id, limit: 50).map {
+            (at: $0.at, planName: planName($0.planId), status: $0.status)
+        }
+        let balances = try await credits.balances(customerId: id)
+        data.balances = balances.map { (creditType: $0.creditType, balance: $0.state.balance, available: $0.available) }
+        for balance in balances {
+            data.ledger += try await credits.history(
+                customerId: id, creditType: balance.creditType, before: nil, limit: 20
+            ).map {
+                CustomerDetailData.LedgerRow(
+                    at: $0.at, creditType: balance.creditType, amount: $0.delta, reason: $0.reason)
+            }
+        }
+        data.ledger.sort { $0.at > $1.at }
+        data.invoices = try await invoices.invoices(subject: id).suffix(20).reversed().map { invoice in
+            CustomerDetailData.InvoiceRow(
+                id: invoice.id, number: invoice.number, status: invoice.status.rawValue,
+                total: Money(invoice.total, invoice.currency), at: invoice.finalizedAt ?? invoice.createdAt)
+        }
+        data.refusals = try await store.recentRefusals(customerId: id, limit: 20).map {
+            CustomerDetailData.RefusalRow(day: $0.day, feature: $0.feature, reason: $0.reason, count: $0.count)
+        }
+        var workspaces: [(WorkspaceRecord)] = []
+        if let own = try await store.workspace(id: id) { workspaces.append(own) }
+        workspaces += try await store.workspaces(userId: id).map(\.0)
+        for workspace in workspaces {
+            data.workspaces.append(
+                CustomerDetailData.WorkspaceRow(
+                    id: workspace.id, name: workspace.name,
+                    members: try await store.members(workspaceId: workspace.id).map {
+                        (email: $0.email, role: $0.role.rawValue)
+                    }))
+        }
+        data.plans = catalog.plans.map { ($0.id, $0.name) }
+        data.creditTypes = catalog.creditTypes
+        data.currencies = currencies
+        return data
+    }
+}

@@ -1,0 +1,148 @@
+import TollgateCore
+
+/// What every console page knows: the reader's language, who is signed in, the session's CSRF
+/// token for its forms, and where the page is.
+public struct ConsoleFrame: Sendable {
+    public var locale: String
+    public var operatorEmail: String?
+    public var role: OperatorRole?
+    public var csrfToken: String?
+    /// The section highlighted in the navigation (`overview`, `customers`, …).
+    public var section: String
+    /// This page's path and query, for the language switch.
+    public var path: String
+    public var productName: String
+
+    public init(
+        locale: String, operatorEmail: String? = nil, role: OperatorRole? = nil, csrfToken: String? = nil,
+        section: String = "", path: String = "/console", productName: String = "Tollgate"
+    ) {
+        self.locale = Lexicon.locales.contains(locale) ? locale : Lexicon.defaultLocale
+        self.operatorEmail = operatorEmail
+        self.role = role
+        self.csrfToken = csrfToken
+        self.section = section
+        self.path = path
+        self.productName = productName
+    }
+
+    /// The word for `key` in the page's language.
+    public func t(_ key: String) -> String { Lexicon.word(key, locale: locale) }
+
+    public func may(_ action: OperatorAction) -> Bool { role?.may(action) ?? false }
+
+    public func money(_ amount: Int64, _ currency: Currency) -> String {
+        Formats.money(amount, currency, locale: locale)
+    }
+
+    public func number(_ value: Int64) -> String { Formats.number(value, locale: locale) }
+    public func number(_ value: Int) -> String { Formats.number(Int64(value), locale: locale) }
+    public func percent(_ share: Double?) -> String { Formats.percent(share, locale: locale) }
+
+    /// A form that posts to `action` with the session's CSRF token; `confirm` asks first (console.js).
+    public func form(
+        _ action: String, confirm: String? = nil, classes: String? = nil, @HTMLBuilder _ content: () -> HTML
+    ) -> HTML {
+        el("form", ["method": "post", "action": action, "data-confirm": confirm, "class": classes]) {
+            el("input", ["type": "hidden", "name": "csrf", "value": csrfToken ?? ""])
+            content()
+        }
+    }
+
+    /// A labelled input.
+    public func field(
+        _ label: String, name: String, type: String = "text", value: String? = nil, required: Bool = false,
+        extra: KeyValuePairs<String, String?> = [:]
+    ) -> HTML {
+        let id = "f-" + name
+        return el("div", ["class": "field"]) {
+            el("label", ["for": id]) { label }
+            inputElement(id: id, name: name, type: type, value: value, required: required, extra: extra)
+        }
+    }
+
+    private func inputElement(
+        id: String, name: String, type: String, value: String?, required: Bool, extra: KeyValuePairs<String, String?>
+    ) -> HTML {
+        var markup = el(
+            "input", ["id": id, "name": name, "type": type, "value": value, "required": required ? "" : nil]
+        ).rendered
+        // Extra attributes (autocomplete, inputmode, min…) go before the closing bracket.
+        markup.removeLast()
+        for (key, value) in extra {
+            guard let value else { continue }
+            markup += " \(key)=\"\(HTMLText.escape(value))\""
+        }
+        return HTML(markup: markup + ">")
+    }
+
+    /// The whole page: header, navigation, `content`.
+    public func page(title: String, @HTMLBuilder _ content: () -> HTML) -> String {
+        let sections: [(key: String, href: String)] = [
+            ("overview", "/console"), ("customers", "/console/customers"), ("usage", "/console/usage"),
+            ("catalog", "/console/catalog"), ("deliveries", "/console/deliveries"), ("api_keys", "/console/api-keys"),
+            ("operators", "/console/operators"),
+        ]
+        let other = locale == "fr" ? "en" : "fr"
+        let separator = path.contains("?") ? "&" : "?"
+        return HTML.document(
+            el("html", ["lang": locale]) {
+                el("head") {
+                    el("meta", ["charset": "utf-8"])
+                    el("meta", ["name": "viewport", "content": "width=device-width, initial-scale=1"])
+                    el("title") { "\(title) · \(productName) · \(t("console"))" }
+                    el("link", ["rel": "stylesheet", "href": "/console/assets/console.css"])
+                    el("script", ["src": "/console/assets/console.js", "defer": ""])
+                }
+                el("body") {
+                    el("header", ["class": "top"]) {
+                        el("a", ["class": "brand", "href": "/console"]) { "\(productName) · \(t("console"))" }
+                        if operatorEmail != nil {
+                            el("nav", ["aria-label": t("navigation")]) {
+                                el("ul") {
+                                    for entry in sections {
+                                        el("li") {
+                                            el(
+                                                "a",
+                                                [
+                                                    "href": entry.href,
+                                                    "aria-current": entry.key == section ? "page" : nil,
+                                                ]
+                                            ) { t(entry.key) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        el("div", ["class": "who"]) {
+                            el(
+                                "a",
+                                [
+                                    "href": path + separator + "lang=" + other, "hreflang": other,
+                                    "lang": other,
+                                ]
+                            ) { other == "fr" ? "Français" : "English" }
+                            if let operatorEmail {
+                                el("span") { "\(operatorEmail) (\(role.map { t("role_" + $0.rawValue) } ?? ""))" }
+                                form("/console/logout", classes: "inline") {
+                                    el("button", ["type": "submit", "class": "link"]) { t("sign_out") }
+                                }
+                            }
+                        }
+                    }
+                    el("main", ["id": "main"]) {
+                        el("h1") { title }
+                        content()
+                    }
+                }
+            })
+    }
+
+    /// A page that says what went wrong, with a way back.
+    public func problem(title: String, message: String, back: String) -> String {
+        page(title: title) {
+            el("p", ["class": "error", "role": "alert"]) { message }
+            el("p") { el("a", ["href": back]) { t("back") } }
+        }
+    }
+}

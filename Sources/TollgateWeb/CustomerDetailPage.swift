@@ -1,0 +1,333 @@
+import Foundation
+import TollgateCore
+
+/// Everything the console shows of one customer.
+public struct CustomerDetailData: Sendable {
+    public struct SubscriptionRow: Sendable {
+        public let id: String
+        public let provider: String
+        public let planName: String
+        public let status: String
+        public let interval: String
+        public let periodEnd: Date
+        public let trialEnd: Date?
+        public let cancelAtPeriodEnd: Bool
+
+        public init(
+            id: String, provider: String, planName: String, status: String, interval: String, periodEnd: Date,
+            trialEnd: Date?, cancelAtPeriodEnd: Bool
+        ) {
+            self.id = id
+            self.provider = provider
+            self.planName = planName
+            self.status = status
+            self.interval = interval
+            self.periodEnd = periodEnd
+            self.trialEnd = trialEnd
+            self.cancelAtPeriodEnd = cancelAtPeriodEnd
+        }
+    }
+
+    public struct UsageRow: Sendable {
+        public let feature: String
+        public let featureName: String
+        public let used: Int64
+        public let limit: Int64?
+        public let period: String?
+        public let resetsAt: Date?
+
+        public init(feature: String, featureName: String, used: Int64, limit: Int64?, period: String?, resetsAt: Date?) {
+            self.feature = feature
+            self.featureName = featureName
+            self.used = used
+            self.limit = limit
+            self.period = period
+            self.resetsAt = resetsAt
+        }
+    }
+
+    public struct LedgerRow: Sendable {
+        public let at: Date
+        public let creditType: String
+        public let amount: Int64
+        public let reason: String
+
+        public init(at: Date, creditType: String, amount: Int64, reason: String) {
+            self.at = at
+            self.creditType = creditType
+            self.amount = amount
+            self.reason = reason
+        }
+    }
+
+    public struct InvoiceRow: Sendable {
+        public let id: String
+        public let number: String?
+        public let status: String
+        public let total: Money
+        public let at: Date
+
+        public init(id: String, number: String?, status: String, total: Money, at: Date) {
+            self.id = id
+            self.number = number
+            self.status = status
+            self.total = total
+            self.at = at
+        }
+    }
+
+    public struct RefusalRow: Sendable {
+        public let day: Date
+        public let feature: String
+        public let reason: String
+        public let count: Int64
+
+        public init(day: Date, feature: String, reason: String, count: Int64) {
+            self.day = day
+            self.feature = feature
+            self.reason = reason
+            self.count = count
+        }
+    }
+
+    public struct WorkspaceRow: Sendable {
+        public let id: String
+        public let name: String
+        public let members: [(email: String, role: String)]
+
+        public init(id: String, name: String, members: [(email: String, role: String)]) {
+            self.id = id
+            self.name = name
+            self.members = members
+        }
+    }
+
+    public var id: String
+    public var email: String?
+    public var name: String?
+    public var planId: String
+    public var planName: String
+    public var status: CustomerStatus
+    public var createdAt: Date
+    public var spendCap: Money?
+    public var subscriptions: [SubscriptionRow] = []
+    public var history: [(at: Date, planName: String, status: String)] = []
+    public var usage: [UsageRow] = []
+    public var balances: [(creditType: String, balance: Int64, available: Int64)] = []
+    public var ledger: [LedgerRow] = []
+    public var invoices: [InvoiceRow] = []
+    public var refusals: [RefusalRow] = []
+    public var workspaces: [WorkspaceRow] = []
+    /// For the action forms.
+    public var plans: [(id: String, name: String)] = []
+    public var creditTypes: [String] = []
+    public var currencies: [Currency] = []
+    /// A fresh key each time the page is drawn: submitting its form twice grants once.
+    public var formKey: String
+
+    public init(
+        id: String, email: String?, name: String?, planId: String, planName: String, status: CustomerStatus,
+        createdAt: Date, spendCap: Money?, formKey: String
+    ) {
+        self.id = id
+        self.email = email
+        self.name = name
+        self.planId = planId
+        self.planName = planName
+        self.status = status
+        self.createdAt = createdAt
+        self.spendCap = spendCap
+        self.formKey = formKey
+    }
+}
+
+extension ConsoleFrame {
+    public func customerPage(_ data: CustomerDetailData, notice: String? = nil) -> String {
+        let base = "/console/customers/" + Paths.segment(data.id)
+        return page(title: data.name ?? data.id) {
+            if let notice { el("p", ["class": "notice", "role": "status"]) { notice } }
+            el("dl", ["class": "facts", "id": "customer-facts"]) {
+                el("dt") { t("customer") }
+                el("dd") { el("code") { data.id } }
+                el("dt") { t("email") }
+                el("dd") { data.email ?? "—" }
+                el("dt") { t("plan") }
+                el("dd", ["id": "customer-plan"]) { data.planName }
+                el("dt") { t("status") }
+                el("dd") { el("span", ["class": "badge \(data.status.rawValue)"]) { t("status_" + data.status.rawValue) } }
+                el("dt") { t("created") }
+                el("dd") { Formats.time(data.createdAt) }
+                el("dt") { t("spend_cap") }
+                el("dd", ["id": "customer-spend-cap"]) { data.spendCap.map { money($0.amountMinor, $0.currency) } ?? t("none") }
+            }
+            el("section", ["aria-labelledby": "h-usage"]) {
+                el("h2", ["id": "h-usage"]) { t("usage") }
+                if data.usage.isEmpty { el("p", ["class": "empty"]) { t("no_usage") } }
+                el("ul", ["class": "meters", "id": "usage-meters"]) {
+                    for row in data.usage {
+                        el("li", ["data-feature": row.feature]) {
+                            el("div", ["class": "meter-head"]) {
+                                el("span") { row.featureName }
+                                el("span", ["class": "used"]) {
+                                    row.limit.map { "\(number(row.used)) / \(number($0))" } ?? "\(number(row.used)) / ∞"
+                                }
+                            }
+                            if let limit = row.limit, limit > 0 {
+                                el(
+                                    "progress",
+                                    [
+                                        "value": String(min(row.used, limit)), "max": String(limit),
+                                        "aria-label": row.featureName,
+                                    ]) { "" }
+                            }
+                            el("div", ["class": "muted"]) {
+                                if let resetsAt = row.resetsAt {
+                                    "\(t("resets_on")) \(Formats.time(resetsAt))"
+                                } else if row.period == ResetPeriod.lifetime.rawValue {
+                                    t("never_resets")
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            el("section", ["aria-labelledby": "h-actions", "class": "actions"]) {
+                el("h2", ["id": "h-actions"]) { t("actions") }
+                actionForms(data, base: base)
+            }
+            el("section", ["aria-labelledby": "h-subscriptions"]) {
+                el("h2", ["id": "h-subscriptions"]) { t("subscriptions") }
+                table(
+                    ["subscription", "provider", "plan", "status", "period_end", "trial_end"],
+                    rows: data.subscriptions.map { s in
+                        [
+                            s.id, s.provider, s.planName,
+                            s.status + (s.cancelAtPeriodEnd ? " (\(t("cancels_at_period_end")))" : ""),
+                            Formats.day(s.periodEnd), s.trialEnd.map(Formats.day) ?? "—",
+                        ]
+                    }, id: "subscriptions")
+                el("h3") { t("history") }
+                table(
+                    ["time", "plan", "status"],
+                    rows: data.history.map { [Formats.time($0.at), $0.planName, t("status_" + $0.status)] },
+                    id: "history")
+            }
+            el("section", ["aria-labelledby": "h-credits"]) {
+                el("h2", ["id": "h-credits"]) { t("credits") }
+                table(
+                    ["credit_type", "balance", "available"],
+                    rows: data.balances.map { [$0.creditType, number($0.balance), number($0.available)] },
+                    id: "balances")
+                el("h3") { t("ledger") }
+                table(
+                    ["time", "credit_type", "amount", "reason"],
+                    rows: data.ledger.map {
+                        [Formats.time($0.at), $0.creditType, ($0.amount > 0 ? "+" : "") + number($0.amount), $0.reason]
+                    }, id: "ledger")
+            }
+            el("section", ["aria-labelledby": "h-invoices"]) {
+                el("h2", ["id": "h-invoices"]) { t("invoices") }
+                table(
+                    ["invoice", "status", "total", "time"],
+                    rows: data.invoices.map {
+                        [$0.number ?? $0.id, $0.status, money($0.total.amountMinor, $0.total.currency), Formats.day($0.at)]
+                    }, id: "invoices")
+            }
+            el("section", ["aria-labelledby": "h-refusals"]) {
+                el("h2", ["id": "h-refusals"]) { t("recent_refusals") }
+                table(
+                    ["day", "feature", "reason", "count"],
+                    rows: data.refusals.map { [Formats.day($0.day), $0.feature, $0.reason, number($0.count)] },
+                    id: "refusals")
+            }
+            el("section", ["aria-labelledby": "h-workspaces"]) {
+                el("h2", ["id": "h-workspaces"]) { t("workspaces") }
+                if data.workspaces.isEmpty { el("p", ["class": "empty"]) { t("none") } }
+                for workspace in data.workspaces {
+                    el("h3") { "\(workspace.name) (\(workspace.id))" }
+                    table(["email", "role"], rows: workspace.members.map { [$0.email, $0.role] }, id: nil)
+                }
+            }
+        }
+    }
+
+    @HTMLBuilder
+    func actionForms(_ data: CustomerDetailData, base: String) -> HTML {
+        if may(.changePlan) {
+            form(base + "/plan", confirm: t("confirm_change_plan"), classes: "card") {
+                el("h3") { t("change_plan") }
+                el("div", ["class": "field"]) {
+                    el("label", ["for": "f-new-plan"]) { t("plan") }
+                    el("select", ["id": "f-new-plan", "name": "plan"]) {
+                        for plan in data.plans {
+                            el("option", ["value": plan.id, "selected": plan.id == data.planId ? "" : nil]) { plan.name }
+                        }
+                    }
+                }
+                el("button", ["type": "submit"]) { t("change_plan") }
+            }
+        }
+        if may(.grantCredits), !data.creditTypes.isEmpty {
+            form(base + "/credits", confirm: t("confirm_grant_credits"), classes: "card") {
+                el("h3") { t("grant_credits") }
+                el("input", ["type": "hidden", "name": "key", "value": data.formKey])
+                field(t("amount"), name: "amount", type: "number", required: true, extra: ["min": "1", "step": "1"])
+                el("div", ["class": "field"]) {
+                    el("label", ["for": "f-credit-type"]) { t("credit_type") }
+                    el("select", ["id": "f-credit-type", "name": "creditType"]) {
+                        for type in data.creditTypes { el("option", ["value": type]) { type } }
+                    }
+                }
+                el("button", ["type": "submit"]) { t("grant_credits") }
+            }
+        }
+        if may(.extendTrial), data.subscriptions.contains(where: { $0.status == "trialing" }) {
+            form(base + "/trial", confirm: t("confirm_extend_trial"), classes: "card") {
+                el("h3") { t("extend_trial") }
+                field(t("days"), name: "days", type: "number", required: true, extra: ["min": "1", "max": "365"])
+                el("button", ["type": "submit"]) { t("extend_trial") }
+            }
+        }
+        if may(.setSpendCap) {
+            form(base + "/spend-cap", confirm: t("confirm_spend_cap"), classes: "card") {
+                el("h3") { t("spend_cap") }
+                field(
+                    t("amount_empty_clears"), name: "amount", type: "text",
+                    value: data.spendCap.map { Money($0.amountMinor, $0.currency).description.split(separator: " ").first.map(String.init) ?? "" },
+                    extra: ["inputmode": "decimal"])
+                el("div", ["class": "field"]) {
+                    el("label", ["for": "f-cap-currency"]) { t("currency") }
+                    el("select", ["id": "f-cap-currency", "name": "currency"]) {
+                        for currency in data.currencies {
+                            el("option", ["value": currency.code, "selected": currency == data.spendCap?.currency ? "" : nil]) {
+                                currency.code
+                            }
+                        }
+                    }
+                }
+                el("button", ["type": "submit"]) { t("save") }
+            }
+        }
+        if may(.cancelSubscription), data.subscriptions.contains(where: { ["trialing", "active", "past_due"].contains($0.status) }) {
+            form(base + "/cancel", confirm: t("confirm_cancel"), classes: "card danger") {
+                el("h3") { t("cancel_subscription") }
+                el("div", ["class": "field check"]) {
+                    el("input", ["id": "f-now", "type": "checkbox", "name": "now", "value": "true"])
+                    el("label", ["for": "f-now"]) { t("cancel_now") }
+                }
+                el("button", ["type": "submit", "class": "danger"]) { t("cancel_subscription") }
+            }
+        }
+    }
+
+    /// A plain table of text cells, or a line saying there is nothing.
+    func table(_ headers: [String], rows: [[String]], id: String?) -> HTML {
+        guard !rows.isEmpty else { return el("p", ["class": "empty", "id": id]) { t("none") } }
+        return el("div", ["class": "scroll"]) {
+            el("table", ["id": id]) {
+                el("thead") { el("tr") { for header in headers { el("th", ["scope": "col"]) { t(header) } } } }
+                el("tbody") { for row in rows { el("tr") { for cell in row { el("td") { cell } } } } }
+            }
+        }
+    }
+}
