@@ -152,7 +152,7 @@ struct ConsolePages: Sendable {
             planName: planName(customer.planId), status: listing?.status ?? .free, createdAt: customer.createdAt,
             spendCap: customer.spendCap, formKey: Secrets.randomId(prefix: "form_"))
         let entitlements = try await meter.entitlements(customerId: id)
-        data.usage = entitlements.features.filter(\.quota.isCounted).map { entry in
+        data.usage = entitlements.features.filter { $0.quota.isCounted && $0.quota.included }.map { entry in
             CustomerDetailData.UsageRow(
                 feature: entry.feature.id, featureName: entry.feature.name, used: entry.used,
                 limit: entry.quota.limit?.value, period: entry.quota.period?.rawValue, resetsAt: entry.quota.resetsAt)
@@ -198,7 +198,7 @@ struct ConsolePages: Sendable {
                     }))
         }
         data.plans = catalog.plans.map { ($0.id, $0.name) }
-        data.creditTypes = catalog.creditTypes
+        data.creditTypes = catalog.creditTypes.isEmpty ? ["credits"] : catalog.creditTypes
         data.currencies = currencies
         return data
     }

@@ -1,0 +1,61 @@
+import Foundation
+import TestSupport
+import Testing
+import TollgateStorage
+
+/// The console as an operator uses it: in headless Chromium (chromedriver, selenium), against
+/// `tollgate serve`, with the accounts made by the CLI and the data made through the API
+/// (`Tests/peers/console_browser.py` drives the browser and says what it checked).
+@Suite struct ConsoleBrowserTests {
+    @Test(arguments: TestDatabase.all)
+    func anOperatorSetsUpSignsInFindsACustomerAndActs(database: TestDatabase) async throws {
+        try await database.withLocation { location in
+            let keys = NSTemporaryDirectory() + "tollgate-console-\(UUID().uuidString)"
+            let arguments: [String]
+            switch location.location {
+            case .sqlite(let directory): arguments = ["--data-dir", directory]
+            case .postgres(let url): arguments = ["--database", url, "--data-dir", keys]
+            }
+            let key = try TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let server = try await ServerProcess.start(arguments)
+            defer { server.stop() }
+            let base = server.baseURL.absoluteString
+            func operatorLink(_ email: String, role: String) throws -> String {
+                let created = try TollgateBinary.run(
+                    ["operators", "create", "--email", email, "--role", role, "--url", base] + arguments)
+                #expect(created.status == 0, "\(created.stderr)")
+                // The link and nothing else.
+                #expect(created.stdout.wholeMatch(of: /http:\/\/[^\s]+\/console\/setup\?token=tg_setup_[A-Za-z0-9_-]+\n/) != nil)
+                return created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let ownerLink = try operatorLink("owner@example.com", role: "owner")
+            let viewerLink = try operatorLink("viewer@example.com", role: "viewer")
+            let evilName = "<img src=x onerror=alert(1)>"
+            #expect(
+                try await server.request(
+                    "POST", "v1/customers", key: key, json: #"{"id":"ada","email":"ada@example.com","name":"Ada L."}"#
+                ).status == 201)
+            let evilJSON = String(decoding: try JSONEncoder().encode(["id": "evil", "name": evilName]), as: UTF8.self)
+            #expect(try await server.request("POST", "v1/customers", key: key, json: evilJSON).status == 201)
+            for index in 1...3 {
+                let consumed = try await server.request(
+                    "POST", "v1/consume", key: key,
+                    json: #"{"customer":"ada","feature":"semantic_search","idempotencyKey":"c\#(index)"}"#)
+                #expect(consumed.status == 200)
+            }
+            let config: [String: Any] = [
+                "base": base, "ownerSetup": ownerLink, "viewerSetup": viewerLink, "ownerEmail": "owner@example.com",
+                "key": key, "customer": "ada", "feature": "semantic_search", "used": 3, "limit": 30, "newPlan": "pro",
+                "evilCustomer": "evil", "evilName": evilName,
+                "screenshots": Repository.path(".build/screenshots/\(database)"),
+            ]
+            let configPath = keys + "-browser.json"
+            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+            let run = try TollgateBinary.runProgram(
+                try PythonPeers.interpreter, [Repository.path("Tests/peers/console_browser.py"), configPath])
+            #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+            #expect(run.stdout.contains("all console checks passed"), "\(run.stdout)")
+        }
+    }
+}

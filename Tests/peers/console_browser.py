@@ -1,0 +1,256 @@
+"""The operator console in a real browser (headless Chromium driven by chromedriver).
+
+Run by ConsoleBrowserTests with a server it started and data it made through the API:
+  console_browser.py CONFIG.json
+CONFIG: base, ownerSetup, viewerSetup, key (admin secret key), customer, feature, used, limit,
+newPlan, evilCustomer, evilName, screenshots (a directory).
+Prints one line per check; exits 1 at the first failed one, saying which.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import struct
+import sys
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium_axe_python import Axe
+
+config = json.load(open(sys.argv[1]))
+BASE = config["base"]
+SHOTS = config["screenshots"]
+os.makedirs(SHOTS, exist_ok=True)
+
+
+def check(condition, what):
+    if not condition:
+        print("FAILED: " + what, flush=True)
+        sys.exit(1)
+    print("ok: " + what, flush=True)
+
+
+def totp(secret, step_offset=0):
+    """RFC 6238 with SHA-1, 6 digits, 30-second steps: what authenticator apps compute."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = int(time.time()) // 30 + step_offset
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    code = (struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
+    return "%06d" % code
+
+
+def browser(width=1280, height=900):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     f"--window-size={width},{height}", "--lang=en-US"]:
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def api(method, path, key, body=None):
+    request = urllib.request.Request(BASE + path, method=method, headers={"Authorization": "Bearer " + key})
+    if body is not None:
+        request.data = json.dumps(body).encode()
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def submit(driver, form_css, confirm=True):
+    """Submits a form; accepts (or dismisses) the confirmation console.js asks for."""
+    driver.find_element(By.CSS_SELECTOR, form_css + " button[type=submit]").click()
+    if confirm is not None:
+        WebDriverWait(driver, 10).until(expected_conditions.alert_is_present())
+        alert = driver.switch_to.alert
+        alert.accept() if confirm else alert.dismiss()
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def set_up(driver, link, password):
+    """Follows a setup link: reads the secret, enrols it, chooses the password."""
+    driver.get(link)
+    secret = driver.find_element(By.ID, "totp-secret").text
+    uri = driver.find_element(By.ID, "totp-uri").get_attribute("href")
+    check(uri.startswith("otpauth://totp/") and ("secret=" + secret) in uri, "setup page shows the secret and its otpauth link")
+    driver.find_element(By.ID, "f-password").send_keys(password)
+    code = totp(secret)
+    driver.find_element(By.ID, "f-code").send_keys(code)
+    submit(driver, "form[action='/console/setup']", confirm=None)
+    return secret, code
+
+
+def forge_form(driver, path, fields):
+    """Builds a form the console never drew and submits it from the page (same origin, with the
+    session cookie); returns the error the answer shows."""
+    driver.execute_script(
+        """
+        const form = document.createElement('form');
+        form.method = 'post';
+        form.action = arguments[0];
+        for (const [name, value] of Object.entries(arguments[1])) {
+            const input = document.createElement('input');
+            input.type = 'hidden'; input.name = name; input.value = value;
+            form.appendChild(input);
+        }
+        document.body.appendChild(form);
+        form.submit();
+        """, path, fields)
+    WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.error"))
+    return driver.find_element(By.CSS_SELECTOR, "p.error").text
+
+
+def axe_check(driver, name):
+    axe = Axe(driver)
+    axe.inject()
+    results = axe.run()
+    bad = [v for v in results["violations"] if v.get("impact") in ("serious", "critical")]
+    check(not bad, f"axe: no serious or critical violation on {name}" +
+          ("" if not bad else ": " + "; ".join(v["id"] + " " + v["help"] for v in bad)))
+
+
+password = "correct horse battery staple"
+owner = browser()
+viewer = None
+try:
+    # The owner: setup link from the CLI, TOTP enrolment, then the overview.
+    secret, setup_code = set_up(owner, config["ownerSetup"], password)
+    check(owner.current_url.rstrip("/").endswith("/console"), "setup signs the owner in and opens the overview")
+    check(owner.find_element(By.ID, "tile-mrr").is_displayed(), "the overview shows MRR")
+
+    # Sign out, and in again with e-mail, password and a fresh code (the next step: the
+    # setup's code is spent and may not be replayed).
+    owner.find_element(By.CSS_SELECTOR, "form[action='/console/logout'] button").click()
+    WebDriverWait(owner, 10).until(lambda d: "/console/login" in d.current_url)
+    owner.find_element(By.ID, "f-email").send_keys(config["ownerEmail"])
+    owner.find_element(By.ID, "f-password").send_keys(password)
+    owner.find_element(By.ID, "f-code").send_keys(setup_code)
+    submit(owner, "form[action='/console/login']", confirm=None)
+    check("/console/login" in owner.current_url and owner.find_elements(By.CSS_SELECTOR, "p.error"),
+          "a replayed code is refused at sign-in")
+    owner.find_element(By.ID, "f-password").send_keys(password)
+    owner.find_element(By.ID, "f-code").send_keys(totp(secret, 1))
+    submit(owner, "form[action='/console/login']", confirm=None)
+    check(owner.current_url.rstrip("/").endswith("/console"), "sign-in with password and TOTP")
+
+    # Find the customer who consumed through the API, and read their meter.
+    owner.get(BASE + "/console/customers")
+    owner.find_element(By.ID, "f-query").send_keys(config["customer"])
+    owner.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    link = WebDriverWait(owner, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#customers a[href='/console/customers/%s']" % config["customer"]))
+    link.click()
+    meter = owner.find_element(By.CSS_SELECTOR, "#usage-meters li[data-feature='%s'] .used" % config["feature"])
+    check(meter.text == "%d / %d" % (config["used"], config["limit"]),
+          f"the customer's meter reads {config['used']} / {config['limit']} (read: {meter.text})")
+    progress = owner.find_element(By.CSS_SELECTOR, "#usage-meters li[data-feature='%s'] progress" % config["feature"])
+    check(progress.get_attribute("value") == str(config["used"]), "the meter's bar has the used amount")
+    owner.save_screenshot(os.path.join(SHOTS, "console-customer.png"))
+
+    # Change the plan from the console; the API answers with the new plan.
+    Select(owner.find_element(By.ID, "f-new-plan")).select_by_value(config["newPlan"])
+    submit(owner, "form[action$='/plan']", confirm=False)
+    status, body = api("GET", "/v1/customers/" + config["customer"], config["key"])
+    check(status == 200 and body["plan"] != config["newPlan"], "dismissing the confirmation changes nothing")
+    Select(owner.find_element(By.ID, "f-new-plan")).select_by_value(config["newPlan"])
+    submit(owner, "form[action$='/plan']")
+    check(owner.find_element(By.CSS_SELECTOR, "p.notice").is_displayed(), "the console says the plan changed")
+    status, body = api("GET", "/v1/customers/" + config["customer"], config["key"])
+    check(status == 200 and body["plan"] == config["newPlan"], "the API answers with the plan set in the console")
+
+    # Grant credits; the ledger shows the line, the API the balance.
+    owner.find_element(By.ID, "f-amount").send_keys("25")
+    submit(owner, "form[action$='/credits']")
+    ledger = owner.find_element(By.ID, "ledger").text
+    check("+25" in ledger and "grant" in ledger, "the ledger shows the granted credits")
+    status, body = api("GET", "/v1/customers/%s/credits" % config["customer"], config["key"])
+    check(status == 200 and any(b["balance"] >= 25 for b in body["balances"]), "the API counts the granted credits")
+
+    # A forged post without the CSRF token is refused, and changes nothing.
+    _, before = api("GET", "/v1/customers/%s/credits" % config["customer"], config["key"])
+    error = forge_form(owner, "/console/customers/%s/credits" % config["customer"], {"amount": "5", "key": "forged1"})
+    check("CSRF" in error, f"a form post without the CSRF token is refused ({error})")
+    _, after = api("GET", "/v1/customers/%s/credits" % config["customer"], config["key"])
+    check(before == after, "the refused post granted nothing")
+
+    # A malicious name is text.
+    owner.get(BASE + "/console/customers/" + config["evilCustomer"])
+    try:
+        owner.switch_to.alert
+        check(False, "no script ran from the customer's name")
+    except NoAlertPresentException:
+        pass
+    check(owner.find_element(By.TAG_NAME, "h1").text == config["evilName"], "a name with markup shows as text")
+    check(not owner.find_elements(By.CSS_SELECTOR, "main img"), "no element was made from the name")
+
+    # An API key made in the console works once, shown once.
+    owner.get(BASE + "/console/api-keys")
+    owner.find_element(By.ID, "f-name").send_keys("browser test")
+    owner.find_element(By.ID, "scope-entitlements:read").click()
+    submit(owner, "form[action='/console/api-keys']", confirm=None)
+    new_key = owner.find_element(By.ID, "new-secret").text
+    status, _ = api("GET", "/v1/customers/" + config["customer"], new_key)
+    check(status == 200, "the key created in the console calls the API")
+    owner.get(BASE + "/console/api-keys")
+    check(new_key not in owner.page_source, "the secret is not shown again")
+
+    # Every page, in English and French, checked by axe and photographed; and at a phone's width.
+    pages = ["", "/customers", "/customers/" + config["customer"], "/usage", "/catalog", "/deliveries",
+             "/api-keys", "/operators"]
+    for language in ["en", "fr"]:
+        for page in pages:
+            owner.get(BASE + "/console" + page + "?lang=" + language)
+            check("⟦" not in owner.page_source, f"every word of {page or '/'} exists in {language}")
+            check(owner.find_element(By.TAG_NAME, "html").get_attribute("lang") == language,
+                  f"{page or '/'} is in {language}")
+            axe_check(owner, f"{page or '/'} ({language})")
+            name = (page.strip("/").split("/")[0] or "overview")
+            owner.save_screenshot(os.path.join(SHOTS, f"console-{name}-{language}.png"))
+    owner.get(BASE + "/console?lang=en")
+    owner.save_screenshot(os.path.join(SHOTS, "console-overview.png"))
+    owner.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    owner.get(BASE + "/console")
+    owner.save_screenshot(os.path.join(SHOTS, "console-overview-dark.png"))
+    axe_check(owner, "the overview in dark colours")
+    owner.set_window_size(390, 844)
+    for page in pages:
+        owner.get(BASE + "/console" + page)
+        overflow = owner.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        check(overflow <= 1, f"{page or '/'} fits a phone's width (overflow {overflow}px)")
+    owner.save_screenshot(os.path.join(SHOTS, "console-customer-phone.png"))
+
+    # A viewer, in a second browser: reads, sees no action, and a forged action is refused.
+    viewer = browser()
+    set_up(viewer, config["viewerSetup"], "another long passphrase 42")
+    check(viewer.current_url.rstrip("/").endswith("/console"),
+          f"the viewer is signed in after setup (at {viewer.current_url}: {viewer.find_element(By.TAG_NAME, 'main').text[:200]})")
+    viewer.get(BASE + "/console/customers/" + config["customer"])
+    check(viewer.find_element(By.ID, "customer-plan").text, "the viewer reads the customer's page")
+    check(not viewer.find_elements(By.CSS_SELECTOR, "form[action$='/plan']"), "a viewer sees no plan change form")
+    token = viewer.find_element(By.CSS_SELECTOR, "form[action='/console/logout'] input[name=csrf]").get_attribute("value")
+    error = forge_form(
+        viewer, "/console/customers/%s/plan" % config["customer"], {"plan": "basic", "csrf": token})
+    check("viewer may not" in error, f"a viewer's plan change is refused even with a valid token ({error})")
+    status, body = api("GET", "/v1/customers/" + config["customer"], config["key"])
+    check(body["plan"] == config["newPlan"], "the viewer's refused change left the plan as it was")
+    viewer.get(BASE + "/console/operators")
+    check(not viewer.find_elements(By.CSS_SELECTOR, "form[action='/console/operators']"), "a viewer cannot invite operators")
+finally:
+    owner.quit()
+    if viewer is not None:
+        viewer.quit()
+print("all console checks passed", flush=True)
