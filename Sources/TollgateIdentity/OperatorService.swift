@@ -12,7 +12,6 @@ public struct OperatorService: Sendable {
         public var setupLifetime: TimeInterval = 72 * 3600
         /// The issuer shown by authenticator apps.
         public var issuer = "Tollgate console"
-        public var passwordPolicy = PasswordPolicy()
         public var accountRule = AttemptLimiter.Rule(maximumFailures: 5, window: 15 * 60)
         public var addressRule = AttemptLimiter.Rule(maximumFailures: 20, window: 15 * 60, distinctSubjects: true)
 
@@ -39,15 +38,21 @@ public struct OperatorService: Sendable {
     let box: SecretBox
     let clock: any TollgateClock
     let settings: Settings
+    let passwordPolicy: PasswordPolicy
     let limiter = AttemptLimiter()
     let decoyHash: String
 
-    public init(store: any OperatorStore, box: SecretBox, clock: any TollgateClock, settings: Settings = Settings()) {
+    /// `passwordPolicy`: the same as the end users' (the server passes its own).
+    public init(
+        store: any OperatorStore, box: SecretBox, clock: any TollgateClock,
+        passwordPolicy: PasswordPolicy = PasswordPolicy(), settings: Settings = Settings()
+    ) {
         self.store = store
         self.box = box
         self.clock = clock
         self.settings = settings
-        decoyHash = settings.passwordPolicy.decoyHash
+        self.passwordPolicy = passwordPolicy
+        decoyHash = passwordPolicy.decoyHash
     }
 
     /// A new operator without credentials, and the token of their setup link.
@@ -82,9 +87,10 @@ public struct OperatorService: Sendable {
         async throws -> SignIn
     {
         let account = try await pendingAccount(token: token)
-        try settings.passwordPolicy.validate(password, email: account.email)
+        try passwordPolicy.validate(password, email: account.email)
         guard let secret = try? box.open(sealedSecret) else {
-            throw DomainError(.invalidField, "the enrolment form was altered: open the setup link again", field: "secret")
+            throw DomainError(
+                .invalidField, "the enrolment form was altered: open the setup link again", field: "secret")
         }
         guard let step = TOTP(secret: secret).matchingStep(Self.digits(code), at: clock.now()) else {
             throw DomainError(.totpInvalid, "the code does not match the authenticator's secret", field: "code")
@@ -92,7 +98,7 @@ public struct OperatorService: Sendable {
         guard
             try await store.completeOperatorSetup(
                 id: account.id, setupTokenDigest: OpaqueDigest.hex(token),
-                passwordHash: settings.passwordPolicy.hash(password), sealedTOTPSecret: try box.seal(secret))
+                passwordHash: passwordPolicy.hash(password), sealedTOTPSecret: try box.seal(secret))
         else { throw DomainError(.invalidToken, "this setup link was used already") }
         _ = try await store.spendOperatorTOTPStep(id: account.id, step: step)
         return try await openSession(for: account)
@@ -116,7 +122,7 @@ public struct OperatorService: Sendable {
         try limiter.check(addressKey, rule: settings.addressRule, now: now)
         try limiter.check(accountKey, rule: settings.accountRule, now: now)
         let account = try await store.operatorAccount(email: email)
-        let passwordOK = settings.passwordPolicy.verify(password, hash: account?.passwordHash ?? decoyHash)
+        let passwordOK = passwordPolicy.verify(password, hash: account?.passwordHash ?? decoyHash)
         guard passwordOK, let account, account.isSetUp, let sealed = account.sealedTOTPSecret else {
             fail(accountKey, addressKey, email, now)
             throw DomainError(.invalidCredentials, "invalid e-mail, password or code")
@@ -160,7 +166,9 @@ public struct OperatorService: Sendable {
             return nil
         }
         // One write a minute at most per session, not one per page.
-        if now.timeIntervalSince(session.lastSeenAt) >= 60 { try await store.touchOperatorSession(digest: digest, at: now) }
+        if now.timeIntervalSince(session.lastSeenAt) >= 60 {
+            try await store.touchOperatorSession(digest: digest, at: now)
+        }
         return (account, session)
     }
 

@@ -894,6 +894,6 @@ extension Migrations {
                 "CREATE INDEX customers_by_status ON customers (status, created_at_ms)",
                 "CREATE INDEX customers_by_plan ON customers (plan_id, created_at_ms)",
                 "CREATE INDEX usage_daily_by_customer ON usage_daily (customer_id, day_ms)",
-            ]),
+            ])
     ]
 }

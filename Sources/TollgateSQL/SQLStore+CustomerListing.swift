@@ -68,7 +68,8 @@ extension SQLStore {
             ORDER BY \(order) LIMIT \(bind: query.limit)
             """
         return try await provider.read { db in
-            try await db.raw(sql).all().map { row in                 CustomerListing(
+            try await db.raw(sql).all().map { row in
+                CustomerListing(
                     customer: try Self.decodeCustomer(row),
                     status: CustomerStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .free)
             }

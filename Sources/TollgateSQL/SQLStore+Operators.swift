@@ -15,7 +15,8 @@ extension SQLStore {
                 """
                 INSERT INTO operators (\(unsafeRaw: Self.operatorColumns))
                 VALUES (\(bind: r.id), \(bind: r.email), \(bind: r.role.rawValue), \(bind: r.passwordHash),
-                    \(bind: r.sealedTOTPSecret), \(bind: r.setupTokenDigest), \(bind: r.setupExpiresAt.map(Millis.from)),
+                    \(bind: r.sealedTOTPSecret), \(bind: r.setupTokenDigest),
+                    \(bind: r.setupExpiresAt.map(Millis.from)),
                     \(bind: Millis.from(r.createdAt)))
                 ON CONFLICT (email) DO NOTHING
                 RETURNING id
@@ -168,6 +169,7 @@ extension SQLStore {
                 INSERT INTO operator_actions (id, operator_id, action, target, before_json, after_json, ip, at_ms)
                 VALUES (\(bind: a.id), \(bind: a.operatorId), \(bind: a.action), \(bind: a.target),
                     \(bind: a.before), \(bind: a.after), \(bind: a.ip), \(bind: Millis.from(a.at)))
+                ON CONFLICT (id) DO NOTHING
                 """
             ).run()
         }

@@ -394,7 +394,7 @@ func buildRouter(
         .register(on: v1)
     let operators = OperatorService(
         store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock,
-        settings: dependencies.operatorSettings)
+        passwordPolicy: dependencies.passwordPolicy, settings: dependencies.operatorSettings)
     let consoleSettings = ConsoleSettings(
         secureCookies: dependencies.consoleBaseURL.hasPrefix("https:"), publicBase: dependencies.consoleBaseURL,
         productName: dependencies.catalog.name)

@@ -20,7 +20,8 @@ extension ConsolePages {
         let before = try await meter.customers.customer(id: id)
         let after = try await meter.customers.changePlan(customerId: id, planId: plan)
         try await record(
-            context, .changePlan, target: "customer:\(id)", before: ["plan": before.planId], after: ["plan": after.planId])
+            context, .changePlan, target: "customer:\(id)", before: ["plan": before.planId],
+            after: ["plan": after.planId])
         return ConsoleRequest.seeOther(customerPath(id, notice: "plan_changed"))
     }
 
@@ -37,7 +38,7 @@ extension ConsolePages {
         try await record(
             context, .grantCredits, target: "customer:\(id)",
             before: ["balance": movement.balance - amount],
-            after: ["balance": movement.balance, "granted": amount])
+            after: ["balance": movement.balance, "granted": amount], once: key)
         return ConsoleRequest.seeOther(customerPath(id, notice: "credits_granted"))
     }
 
@@ -51,7 +52,8 @@ extension ConsolePages {
             let trialEnd = live.trialEnd
         else { throw DomainError(.conflict, "customer \(id) has no trial running", field: "days") }
         guard provider == "manual" else {
-            throw DomainError(.conflict, "a \(provider) trial is extended in \(provider)'s own dashboard", field: "days")
+            throw DomainError(
+                .conflict, "a \(provider) trial is extended in \(provider)'s own dashboard", field: "days")
         }
         let after = try await subscriptions.extendTrial(live, until: trialEnd + TimeInterval(days) * 86_400)
         try await record(

@@ -105,7 +105,9 @@ extension ConsolePages {
     @Sendable func createAPIKey(_ request: Request, context: ConsoleContext) async throws -> Response {
         let form = try await FormFields.read(request, context: context)
         let scopes = try form.all("scope").map { raw in
-            guard let scope = Scope(rawValue: raw) else { throw DomainError.invalidField("scope", "unknown scope \(raw)") }
+            guard let scope = Scope(rawValue: raw) else {
+                throw DomainError.invalidField("scope", "unknown scope \(raw)")
+            }
             return scope
         }
         guard !scopes.isEmpty else { throw DomainError.invalidField("scope", "choose at least one scope") }
@@ -168,7 +170,8 @@ extension ConsolePages {
         try await record(
             context, .manageOperators, target: "operator:\(account.id)", before: nil,
             after: ["email": account.email, "role": role.rawValue])
-        return try await operatorsPage(request, context, setupLink: OperatorLinks.setup(settings.publicBase, token: token))
+        return try await operatorsPage(
+            request, context, setupLink: OperatorLinks.setup(settings.publicBase, token: token))
     }
 
     @Sendable func changeOperatorRole(_ request: Request, context: ConsoleContext) async throws -> Response {

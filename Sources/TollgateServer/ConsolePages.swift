@@ -52,9 +52,10 @@ struct ConsolePages: Sendable {
     }
 
     /// Records what an operator did, for the audit trail.
+    /// `once`: what makes the action unique when a form may be sent twice (its idempotency key).
     func record(
         _ context: ConsoleContext, _ action: OperatorAction, target: String, before: (any Encodable)?,
-        after: (any Encodable)?
+        after: (any Encodable)?, once: String? = nil
     ) async throws {
         func json(_ value: (any Encodable)?) -> String? {
             guard let value, let data = try? TollgateJSON.encoder.encode(value) else { return nil }
@@ -62,7 +63,9 @@ struct ConsolePages: Sendable {
         }
         try await store.recordOperatorAction(
             OperatorActionRecord(
-                id: Secrets.randomId(prefix: "opa_"), operatorId: context.signedIn.account.id, action: action.rawValue,
+                id: once.map { "opa_" + OpaqueDigest.hex("\(context.signedIn.account.id)|\(action.rawValue)|\($0)") }
+                    ?? Secrets.randomId(prefix: "opa_"), operatorId: context.signedIn.account.id,
+                action: action.rawValue,
                 target: target, before: json(before), after: json(after), ip: context.clientAddress, at: clock.now()))
     }
 
@@ -70,7 +73,9 @@ struct ConsolePages: Sendable {
 
     var currencies: [Currency] {
         var seen: [Currency] = []
-        for price in catalog.plans.flatMap(\.prices) where !seen.contains(price.currency) { seen.append(price.currency) }
+        for price in catalog.plans.flatMap(\.prices) where !seen.contains(price.currency) {
+            seen.append(price.currency)
+        }
         return seen.isEmpty ? [Currency("EUR")!] : seen
     }
 

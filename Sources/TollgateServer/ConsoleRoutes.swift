@@ -50,11 +50,11 @@ struct ConsoleRoutes: Sendable {
         var request = request
         let form = try await FormFields.read(&request, context: context)
         let frame = frame(request, context)
-        let email = form.first("email") ?? ""
+        let email = try form.required("email")
+        let password = try form.required("password"), code = try form.required("code")
         do {
             let signIn = try await operators.signIn(
-                email: email, password: form.first("password") ?? "", code: form.first("code") ?? "",
-                address: context.clientAddress)
+                email: email, password: password, code: code, address: context.clientAddress)
             return started(signIn)
         } catch let error as DomainError where error.code == .invalidCredentials {
             return ConsoleRequest.html(
@@ -115,7 +115,9 @@ struct ConsoleRoutes: Sendable {
     }
 
     @Sendable func signOut(_ request: Request, context: ConsoleContext) async throws -> Response {
-        if let token = request.cookies[ConsoleSettings.sessionCookie]?.value { try await operators.signOut(token: token) }
+        if let token = request.cookies[ConsoleSettings.sessionCookie]?.value {
+            try await operators.signOut(token: token)
+        }
         var response = ConsoleRequest.seeOther("/console/login")
         response.setCookie(
             Cookie(

@@ -71,7 +71,8 @@ struct ConsolePageMiddleware: RouterMiddleware {
             message = error.body ?? error.status.reasonPhrase
         default:
             context.logger.error(
-                "console page failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+                "console page failed",
+                metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
             status = .internalServerError
             message = "internal error"
         }
@@ -223,7 +224,8 @@ enum ConsoleRequest {
             body: .init(byteBuffer: ByteBuffer(string: page)))
         if let request, let asked = request.uri.queryParameters.get("lang"), Lexicon.locales.contains(asked) {
             response.setCookie(
-                Cookie(name: ConsoleSettings.languageCookie, value: asked, maxAge: 31_536_000, path: "/console",
+                Cookie(
+                    name: ConsoleSettings.languageCookie, value: asked, maxAge: 31_536_000, path: "/console",
                     httpOnly: true, sameSite: .strict))
         }
         return response

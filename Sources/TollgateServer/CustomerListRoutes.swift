@@ -49,7 +49,9 @@ enum CustomerListQuery {
         var query = CustomerQuery()
         query.now = now
         if let text = parameters.get("query")?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
-            guard text.count <= 255 else { throw HTTPOnlyError(.invalidQuery, "query: at most 255 characters", field: "query") }
+            guard text.count <= 255 else {
+                throw HTTPOnlyError(.invalidQuery, "query: at most 255 characters", field: "query")
+            }
             query.text = text
         }
         if let plan = parameters.get("plan"), !plan.isEmpty {
@@ -62,7 +64,8 @@ enum CustomerListQuery {
             guard let parsed = CustomerStatus(rawValue: status) else {
                 throw HTTPOnlyError(
                     .invalidQuery,
-                    "status: one of \(CustomerStatus.allCases.map(\.rawValue).joined(separator: ", "))", field: "status")
+                    "status: one of \(CustomerStatus.allCases.map(\.rawValue).joined(separator: ", "))", field: "status"
+                )
             }
             query.status = parsed
         }
@@ -76,7 +79,8 @@ enum CustomerListQuery {
             guard let parsed = CustomerQuery.Sort(rawValue: sort) else {
                 throw HTTPOnlyError(
                     .invalidQuery,
-                    "sort: one of \(CustomerQuery.Sort.allCases.map(\.rawValue).joined(separator: ", "))", field: "sort")
+                    "sort: one of \(CustomerQuery.Sort.allCases.map(\.rawValue).joined(separator: ", "))", field: "sort"
+                )
             }
             query.sort = parsed
         }

@@ -97,6 +97,7 @@ public protocol OperatorStore: Sendable {
     func operatorSession(digest: String) async throws -> OperatorSessionRecord?
     func touchOperatorSession(digest: String, at: Date) async throws
     func deleteOperatorSession(digest: String) async throws
+    /// Records an action once: a second record with the same id (a form sent twice) is ignored.
     func recordOperatorAction(_ action: OperatorActionRecord) async throws
     /// Newest first.
     func operatorActions(limit: Int) async throws -> [OperatorActionRecord]

@@ -4,8 +4,12 @@ extension ConsoleFrame {
         page(title: t("sign_in")) {
             if let error { el("p", ["class": "error", "role": "alert"]) { error } }
             form("/console/login", classes: "card narrow") {
-                field(t("email"), name: "email", type: "email", value: email, required: true, extra: ["autocomplete": "username"])
-                field(t("password"), name: "password", type: "password", required: true, extra: ["autocomplete": "current-password"])
+                field(
+                    t("email"), name: "email", type: "email", value: email, required: true,
+                    extra: ["autocomplete": "username"])
+                field(
+                    t("password"), name: "password", type: "password", required: true,
+                    extra: ["autocomplete": "current-password"])
                 field(
                     t("totp_code"), name: "code", required: true,
                     extra: ["autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9 ]{6,8}"])
@@ -17,7 +21,8 @@ extension ConsoleFrame {
     /// What the setup link shows: the secret to enrol (as text and as an `otpauth://` link), then
     /// the password and the first code.
     public func setupPage(
-        token: String, email: String, secret: String, provisioningURI: String, sealedSecret: String, error: String? = nil
+        token: String, email: String, secret: String, provisioningURI: String, sealedSecret: String,
+        error: String? = nil
     ) -> String {
         page(title: t("setup_title")) {
             if let error { el("p", ["class": "error", "role": "alert"]) { error } }
@@ -33,8 +38,12 @@ extension ConsoleFrame {
             form("/console/setup", classes: "card narrow") {
                 el("input", ["type": "hidden", "name": "token", "value": token])
                 el("input", ["type": "hidden", "name": "secret", "value": sealedSecret])
-                field(t("new_password"), name: "password", type: "password", required: true, extra: ["autocomplete": "new-password", "minlength": "10"])
-                field(t("totp_code"), name: "code", required: true, extra: ["autocomplete": "one-time-code", "inputmode": "numeric"])
+                field(
+                    t("new_password"), name: "password", type: "password", required: true,
+                    extra: ["autocomplete": "new-password", "minlength": "10"])
+                field(
+                    t("totp_code"), name: "code", required: true,
+                    extra: ["autocomplete": "one-time-code", "inputmode": "numeric"])
                 el("button", ["type": "submit"]) { t("setup_submit") }
             }
         }

@@ -36,7 +36,8 @@ public struct CustomerDetailData: Sendable {
         public let period: String?
         public let resetsAt: Date?
 
-        public init(feature: String, featureName: String, used: Int64, limit: Int64?, period: String?, resetsAt: Date?) {
+        public init(feature: String, featureName: String, used: Int64, limit: Int64?, period: String?, resetsAt: Date?)
+        {
             self.feature = feature
             self.featureName = featureName
             self.used = used
@@ -154,11 +155,15 @@ extension ConsoleFrame {
                 el("dt") { t("plan") }
                 el("dd", ["id": "customer-plan"]) { data.planName }
                 el("dt") { t("status") }
-                el("dd") { el("span", ["class": "badge \(data.status.rawValue)"]) { t("status_" + data.status.rawValue) } }
+                el("dd") {
+                    el("span", ["class": "badge \(data.status.rawValue)"]) { t("status_" + data.status.rawValue) }
+                }
                 el("dt") { t("created") }
                 el("dd") { Formats.time(data.createdAt) }
                 el("dt") { t("spend_cap") }
-                el("dd", ["id": "customer-spend-cap"]) { data.spendCap.map { money($0.amountMinor, $0.currency) } ?? t("none") }
+                el("dd", ["id": "customer-spend-cap"]) {
+                    data.spendCap.map { money($0.amountMinor, $0.currency) } ?? t("none")
+                }
             }
             el("section", ["aria-labelledby": "h-usage"]) {
                 el("h2", ["id": "h-usage"]) { t("usage") }
@@ -178,7 +183,8 @@ extension ConsoleFrame {
                                     [
                                         "value": String(min(row.used, limit)), "max": String(limit),
                                         "aria-label": row.featureName,
-                                    ]) { "" }
+                                    ]
+                                ) { "" }
                             }
                             el("div", ["class": "muted"]) {
                                 if let resetsAt = row.resetsAt {
@@ -230,7 +236,10 @@ extension ConsoleFrame {
                 table(
                     ["invoice", "status", "total", "time"],
                     rows: data.invoices.map {
-                        [$0.number ?? $0.id, $0.status, money($0.total.amountMinor, $0.total.currency), Formats.day($0.at)]
+                        [
+                            $0.number ?? $0.id, $0.status, money($0.total.amountMinor, $0.total.currency),
+                            Formats.day($0.at),
+                        ]
                     }, id: "invoices")
             }
             el("section", ["aria-labelledby": "h-refusals"]) {
@@ -260,7 +269,9 @@ extension ConsoleFrame {
                     el("label", ["for": "f-new-plan"]) { t("plan") }
                     el("select", ["id": "f-new-plan", "name": "plan"]) {
                         for plan in data.plans {
-                            el("option", ["value": plan.id, "selected": plan.id == data.planId ? "" : nil]) { plan.name }
+                            el("option", ["value": plan.id, "selected": plan.id == data.planId ? "" : nil]) {
+                                plan.name
+                            }
                         }
                     }
                 }
@@ -293,13 +304,19 @@ extension ConsoleFrame {
                 el("h3") { t("spend_cap") }
                 field(
                     t("amount_empty_clears"), name: "amount", type: "text",
-                    value: data.spendCap.map { Money($0.amountMinor, $0.currency).description.split(separator: " ").first.map(String.init) ?? "" },
+                    value: data.spendCap.map {
+                        Money($0.amountMinor, $0.currency).description.split(separator: " ").first.map(String.init)
+                            ?? ""
+                    },
                     extra: ["inputmode": "decimal"])
                 el("div", ["class": "field"]) {
                     el("label", ["for": "f-cap-currency"]) { t("currency") }
                     el("select", ["id": "f-cap-currency", "name": "currency"]) {
                         for currency in data.currencies {
-                            el("option", ["value": currency.code, "selected": currency == data.spendCap?.currency ? "" : nil]) {
+                            el(
+                                "option",
+                                ["value": currency.code, "selected": currency == data.spendCap?.currency ? "" : nil]
+                            ) {
                                 currency.code
                             }
                         }
@@ -308,7 +325,9 @@ extension ConsoleFrame {
                 el("button", ["type": "submit"]) { t("save") }
             }
         }
-        if may(.cancelSubscription), data.subscriptions.contains(where: { ["trialing", "active", "past_due"].contains($0.status) }) {
+        if may(.cancelSubscription),
+            data.subscriptions.contains(where: { ["trialing", "active", "past_due"].contains($0.status) })
+        {
             form(base + "/cancel", confirm: t("confirm_cancel"), classes: "card danger") {
                 el("h3") { t("cancel_subscription") }
                 el("div", ["class": "field check"]) {

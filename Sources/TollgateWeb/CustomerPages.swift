@@ -12,7 +12,9 @@ public struct CustomerListData: Sendable {
         public let status: CustomerStatus
         public let createdAt: Date
 
-        public init(id: String, email: String?, name: String?, planName: String, status: CustomerStatus, createdAt: Date) {
+        public init(
+            id: String, email: String?, name: String?, planName: String, status: CustomerStatus, createdAt: Date
+        ) {
             self.id = id
             self.email = email
             self.name = name
@@ -73,7 +75,12 @@ extension ConsoleFrame {
                     }
                 }
                 el("div", ["class": "field check"]) {
-                    el("input", ["id": "f-near", "type": "checkbox", "name": "nearLimit", "value": "true", "checked": data.nearLimit ? "" : nil])
+                    el(
+                        "input",
+                        [
+                            "id": "f-near", "type": "checkbox", "name": "nearLimit", "value": "true",
+                            "checked": data.nearLimit ? "" : nil,
+                        ])
                     el("label", ["for": "f-near"]) { t("near_limit") }
                 }
                 el("div", ["class": "field"]) {
@@ -104,12 +111,18 @@ extension ConsoleFrame {
                             for row in data.rows {
                                 el("tr") {
                                     el("td") {
-                                        el("a", ["href": "/console/customers/" + Paths.segment(row.id)]) { row.name ?? row.id }
+                                        el("a", ["href": "/console/customers/" + Paths.segment(row.id)]) {
+                                            row.name ?? row.id
+                                        }
                                         if row.name != nil { el("div", ["class": "muted"]) { row.id } }
                                     }
                                     el("td") { row.email ?? "—" }
                                     el("td") { row.planName }
-                                    el("td") { el("span", ["class": "badge \(row.status.rawValue)"]) { t("status_" + row.status.rawValue) } }
+                                    el("td") {
+                                        el("span", ["class": "badge \(row.status.rawValue)"]) {
+                                            t("status_" + row.status.rawValue)
+                                        }
+                                    }
                                     el("td") { Formats.day(row.createdAt) }
                                 }
                             }

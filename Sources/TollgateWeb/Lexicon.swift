@@ -102,8 +102,11 @@ public enum Lexicon {
         "search": "Id, e-mail or name",
         "seat": "seat",
         "secret_shown_once": "The new secret, shown this once only:",
-        "setup_intro": "Add this secret to your authenticator app (or open the link on your phone), then choose a password and type the app’s current code.",
-        "setup_link_shown_once": "Send this setup link to the new operator; it is shown this once only and works for 72 hours:",
+        "setup_intro":
+            "Add this secret to your authenticator app (or open the link on your phone), then choose a "
+            + "password and type the app’s current code.",
+        "setup_link_shown_once":
+            "Send this setup link to the new operator; it is shown this once only and works for 72 hours:",
         "setup_submit": "Set up my account",
         "setup_title": "Set up your operator account",
         "sign_in": "Sign in",
@@ -276,8 +279,13 @@ public enum Lexicon {
         "search": "Identifiant, e-mail ou nom",
         "seat": "siège",
         "secret_shown_once": "Le nouveau secret, affiché cette seule fois :",
-        "setup_intro": "Ajoutez ce secret à votre application d’authentification (ou ouvrez le lien sur votre téléphone), puis choisissez un mot de passe et saisissez le code affiché par l’application.",
-        "setup_link_shown_once": "Transmettez ce lien de configuration au nouvel opérateur ; il n’est affiché qu’une fois et reste valable 72 heures :",
+        "setup_intro":
+            "Ajoutez ce secret à votre application d’authentification (ou ouvrez le lien sur votre "
+            + "téléphone), puis choisissez un mot de passe et saisissez le code affiché par "
+            + "l’application.",
+        "setup_link_shown_once":
+            "Transmettez ce lien de configuration au nouvel opérateur ; il n’est affiché qu’une fois et "
+            + "reste valable 72 heures :",
         "setup_submit": "Configurer mon compte",
         "setup_title": "Configurez votre compte opérateur",
         "sign_in": "Connexion",
@@ -359,7 +367,8 @@ public enum Lexicon {
         "notice_spend_cap": "Le plafond de dépenses a été enregistré.",
         "notice_canceled": "L’abonnement a été résilié.",
         "sign_in_failed": "E-mail, mot de passe ou code invalide.",
-        "setup_invalid": "Ce lien de configuration est inconnu, déjà utilisé ou expiré. Demandez-en un nouveau à un propriétaire.",
+        "setup_invalid":
+            "Ce lien de configuration est inconnu, déjà utilisé ou expiré. Demandez-en un nouveau à un propriétaire.",
         "last_owner": "Le dernier propriétaire ne peut être ni rétrogradé ni retiré.",
         "problem": "Un problème est survenu",
     ]

@@ -141,12 +141,7 @@ extension ConsoleFrame {
                             for plan in catalog.plans {
                                 el("td") {
                                     if plan.prices.isEmpty { t("free") }
-                                    for price in plan.prices {
-                                        el("div") {
-                                            "\(money(price.amount, price.currency)) / \(t("interval_" + price.interval.rawValue))"
-                                                + (price.perSeatAmount.map { " + \(money($0, price.currency)) / \(t("seat"))" } ?? "")
-                                        }
-                                    }
+                                    for price in plan.prices { el("div") { priceText(price) } }
                                 }
                             }
                         }
@@ -172,8 +167,10 @@ extension ConsoleFrame {
                     rows: catalog.addOns.map { addOn in
                         [
                             addOn.name,
-                            addOn.prices.map { "\(money($0.amount, $0.currency)) / \(t("interval_" + $0.interval.rawValue))" }
-                                .joined(separator: ", "),
+                            addOn.prices.map {
+                                "\(money($0.amount, $0.currency)) / \(t("interval_" + $0.interval.rawValue))"
+                            }
+                            .joined(separator: ", "),
                             addOn.features.sorted { $0.key < $1.key }.map { "\($0.key) +\(number($0.value))" }
                                 .joined(separator: ", "),
                         ]
@@ -193,13 +190,20 @@ extension ConsoleFrame {
         }
     }
 
+    func priceText(_ price: Price) -> String {
+        let base = "\(money(price.amount, price.currency)) / \(t("interval_" + price.interval.rawValue))"
+        guard let perSeat = price.perSeatAmount else { return base }
+        return base + " + \(money(perSeat, price.currency)) / \(t("seat"))"
+    }
+
     func grantText(_ grant: FeatureGrant?) -> String {
         switch grant {
         case nil, .boolean(false): return "—"
         case .boolean(true): return "✓"
         case .limit(let limit): return limitText(limit)
         case .metered(let limit, let period, let overage):
-            return "\(limitText(limit)) / \(t("period_" + period.rawValue))" + (overage != nil ? " + \(t("overage"))" : "")
+            return "\(limitText(limit)) / \(t("period_" + period.rawValue))"
+                + (overage != nil ? " + \(t("overage"))" : "")
         }
     }
 
@@ -224,7 +228,9 @@ extension ConsoleFrame {
                         el("table", ["id": id]) {
                             el("thead") {
                                 el("tr") {
-                                    for key in ["message", "kind", "recipient", "attempts", "status", "last_error", "actions"] {
+                                    for key in [
+                                        "message", "kind", "recipient", "attempts", "status", "last_error", "actions",
+                                    ] {
                                         el("th", ["scope": "col"]) { t(key) }
                                     }
                                 }
@@ -240,7 +246,10 @@ extension ConsoleFrame {
                                         el("td") { row.lastError ?? "" }
                                         el("td") {
                                             if row.retryable, may(.retryDelivery) {
-                                                form("/console/deliveries/\(Paths.segment(row.id))/retry", classes: "inline") {
+                                                form(
+                                                    "/console/deliveries/\(Paths.segment(row.id))/retry",
+                                                    classes: "inline"
+                                                ) {
                                                     el("button", ["type": "submit"]) { t("retry") }
                                                 }
                                             }
@@ -271,7 +280,9 @@ extension ConsoleFrame {
                         el("legend") { t("scopes") }
                         for scope in scopes {
                             el("div", ["class": "field check"]) {
-                                el("input", ["id": "scope-\(scope)", "type": "checkbox", "name": "scope", "value": scope])
+                                el(
+                                    "input",
+                                    ["id": "scope-\(scope)", "type": "checkbox", "name": "scope", "value": scope])
                                 el("label", ["for": "scope-\(scope)"]) { scope }
                             }
                         }
@@ -307,10 +318,16 @@ extension ConsoleFrame {
                                 }
                                 el("td") {
                                     if key.revokedAt == nil, may(.manageAPIKeys) {
-                                        form("/console/api-keys/\(Paths.segment(key.id))/rotate", confirm: t("confirm_rotate"), classes: "inline") {
+                                        form(
+                                            "/console/api-keys/\(Paths.segment(key.id))/rotate",
+                                            confirm: t("confirm_rotate"), classes: "inline"
+                                        ) {
                                             el("button", ["type": "submit"]) { t("rotate") }
                                         }
-                                        form("/console/api-keys/\(Paths.segment(key.id))/revoke", confirm: t("confirm_revoke"), classes: "inline") {
+                                        form(
+                                            "/console/api-keys/\(Paths.segment(key.id))/revoke",
+                                            confirm: t("confirm_revoke"), classes: "inline"
+                                        ) {
                                             el("button", ["type": "submit", "class": "danger"]) { t("revoke") }
                                         }
                                     }
@@ -342,7 +359,9 @@ extension ConsoleFrame {
             el("div", ["class": "scroll"]) {
                 el("table", ["id": "operators"]) {
                     el("thead") {
-                        el("tr") { for key in ["email", "role", "status", "actions"] { el("th", ["scope": "col"]) { t(key) } } }
+                        el("tr") {
+                            for key in ["email", "role", "status", "actions"] { el("th", ["scope": "col"]) { t(key) } }
+                        }
                     }
                     el("tbody") {
                         for row in operators {
@@ -356,7 +375,10 @@ extension ConsoleFrame {
                                             roleSelect(id: "role-\(row.id)", selected: row.role)
                                             el("button", ["type": "submit"]) { t("save") }
                                         }
-                                        form("/console/operators/\(Paths.segment(row.id))/remove", confirm: t("confirm_remove_operator"), classes: "inline") {
+                                        form(
+                                            "/console/operators/\(Paths.segment(row.id))/remove",
+                                            confirm: t("confirm_remove_operator"), classes: "inline"
+                                        ) {
                                             el("button", ["type": "submit", "class": "danger"]) { t("remove") }
                                         }
                                     }
@@ -374,7 +396,9 @@ extension ConsoleFrame {
             el("label", ["for": id]) { t("role") }
             el("select", ["id": id, "name": "role"]) {
                 for role in OperatorRole.allCases.reversed() {
-                    el("option", ["value": role.rawValue, "selected": role == selected ? "" : nil]) { t("role_" + role.rawValue) }
+                    el("option", ["value": role.rawValue, "selected": role == selected ? "" : nil]) {
+                        t("role_" + role.rawValue)
+                    }
                 }
             }
         }

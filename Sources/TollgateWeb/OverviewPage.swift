@@ -55,7 +55,8 @@ extension ConsoleFrame {
                             [
                                 "href": "/console?currency=\(currency.code)",
                                 "aria-current": currency == data.currency ? "page" : nil,
-                            ]) { currency.code }
+                            ]
+                        ) { currency.code }
                     }
                 }
             }
@@ -107,7 +108,11 @@ extension ConsoleFrame {
             el("section") {
                 el("h2") { t("customers_by_status") }
                 el("table") {
-                    el("thead") { el("tr") { el("th", ["scope": "col"]) { t("status") }; el("th", ["scope": "col"]) { t("customers") } } }
+                    el("thead") {
+                        el("tr") {
+                            el("th", ["scope": "col"]) { t("status") }; el("th", ["scope": "col"]) { t("customers") }
+                        }
+                    }
                     el("tbody") {
                         for status in CustomerStatus.allCases {
                             el("tr") {

@@ -100,8 +100,10 @@ public enum SVGChart {
                         "class": "grid", "x1": format(left), "y1": format(scale.y(tick)), "x2": format(width - right),
                         "y2": format(scale.y(tick)),
                     ])
-                el("text", ["class": "tick", "x": format(left - 6), "y": format(scale.y(tick) + 4), "text-anchor": "end"])
-                { axis(tick) }
+                el(
+                    "text",
+                    ["class": "tick", "x": format(left - 6), "y": format(scale.y(tick) + 4), "text-anchor": "end"]
+                ) { axis(tick) }
             }
             for (index, point) in points.enumerated() where index % every == 0 {
                 el(

@@ -22,6 +22,9 @@ import TollgateStorage
         case user
         /// An end user whose role in the workspace `{id}` may do this (seed 000 §C.1).
         case workspace(WorkspaceAction)
+        /// An operator signed in to the console whose role may do this (and, on a form, its
+        /// session's CSRF token).
+        case console(OperatorAction)
 
         var description: String {
             switch self {
@@ -29,6 +32,7 @@ import TollgateStorage
             case .key(let scope): return "key with \(scope.rawValue)"
             case .user: return "end user"
             case .workspace(let action): return "workspace role that may \(action.rawValue)"
+            case .console(let action): return "operator whose role may \(action.rawValue)"
             }
         }
     }
@@ -152,6 +156,37 @@ import TollgateStorage
         "GET /v1/webhook-endpoints/{id}/messages": .key(.admin),
         "GET /v1/webhook-messages/{id}/attempts": .key(.admin),
         "POST /v1/webhook-messages/{id}/replay": .key(.admin),
+        "GET /v1/customers": .key(.entitlementsRead),
+
+        // The operator console: pages and forms behind an operator session.
+        "GET /console/login": .open,
+        "POST /console/login": .open,
+        "GET /console/setup": .open,
+        // The setup link's token is the credential.
+        "POST /console/setup": .open,
+        "GET /console/assets/console.css": .open,
+        "GET /console/assets/console.js": .open,
+        "POST /console/logout": .console(.read),
+        "GET /console": .console(.read),
+        "GET /console/customers": .console(.read),
+        "GET /console/customers/{id}": .console(.read),
+        "GET /console/usage": .console(.read),
+        "GET /console/catalog": .console(.read),
+        "GET /console/deliveries": .console(.read),
+        "GET /console/api-keys": .console(.read),
+        "GET /console/operators": .console(.read),
+        "POST /console/customers/{id}/plan": .console(.changePlan),
+        "POST /console/customers/{id}/credits": .console(.grantCredits),
+        "POST /console/customers/{id}/trial": .console(.extendTrial),
+        "POST /console/customers/{id}/spend-cap": .console(.setSpendCap),
+        "POST /console/customers/{id}/cancel": .console(.cancelSubscription),
+        "POST /console/deliveries/{id}/retry": .console(.retryDelivery),
+        "POST /console/api-keys": .console(.manageAPIKeys),
+        "POST /console/api-keys/{id}/revoke": .console(.manageAPIKeys),
+        "POST /console/api-keys/{id}/rotate": .console(.manageAPIKeys),
+        "POST /console/operators": .console(.manageOperators),
+        "POST /console/operators/{id}/role": .console(.manageOperators),
+        "POST /console/operators/{id}/remove": .console(.manageOperators),
     ]
 
     /// The routes as the router serves them, `METHOD /path`.
@@ -197,6 +232,24 @@ import TollgateStorage
                     #expect(!Self.denied.contains(answer.status), "\(route) is public: \(answer.status)")
                     continue
                 }
+                if case .console = access {
+                    // No session: a page leads to the sign-in page, a form is refused; neither an
+                    // API key nor an end user's token opens the console.
+                    for credential in [nil, app.adminKey, user.access] {
+                        var headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+                        if let credential { headers[.authorization] = "Bearer \(credential)" }
+                        let answer = try await client.send(
+                            uri: path, method: method, headers: headers, body: ByteBuffer(string: "csrf=x"))
+                        if method == .get {
+                            #expect(
+                                answer.status == .seeOther && answer.headers[.location] == "/console/login",
+                                "\(route) without a session: \(answer.status)")
+                        } else {
+                            #expect(answer.status == .unauthorized, "\(route) without a session: \(answer.status)")
+                        }
+                    }
+                    continue
+                }
                 let anonymous = try await client.call(method, path, key: nil, json: "{}")
                 switch access {
                 case .open:
@@ -225,6 +278,8 @@ import TollgateStorage
                     #expect(anonymous.status == .unauthorized, "\(route) without a token")
                     let withKey = try await client.call(method, path, key: app.adminKey, json: "{}")
                     #expect(withKey.status == .unauthorized, "\(route) with an API key: \(withKey.status)")
+                case .console:
+                    break
                 }
             }
         }

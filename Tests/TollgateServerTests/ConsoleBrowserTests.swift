@@ -26,7 +26,9 @@ import TollgateStorage
                     ["operators", "create", "--email", email, "--role", role, "--url", base] + arguments)
                 #expect(created.status == 0, "\(created.stderr)")
                 // The link and nothing else.
-                #expect(created.stdout.wholeMatch(of: /http:\/\/[^\s]+\/console\/setup\?token=tg_setup_[A-Za-z0-9_-]+\n/) != nil)
+                #expect(
+                    created.stdout.wholeMatch(of: /http:\/\/[^\s]+\/console\/setup\?token=tg_setup_[A-Za-z0-9_-]+\n/)
+                        != nil)
                 return created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             }
             let ownerLink = try operatorLink("owner@example.com", role: "owner")

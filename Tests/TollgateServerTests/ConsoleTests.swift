@@ -1,0 +1,212 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import TestSupport
+import Testing
+import TollgateCore
+import TollgateIdentity
+import TollgateStorage
+
+@testable import TollgateServer
+
+/// An operator's session in a test: the cookie to send and the token forms carry.
+struct ConsoleSession {
+    let cookie: String
+    let csrf: String
+
+    /// Sets an operator up as the setup page would (password, then the authenticator's code) and
+    /// signs them in.
+    static func open(_ app: AppHarness, role: OperatorRole, email: String) async throws -> ConsoleSession {
+        let service = OperatorService(
+            store: app.store, box: app.dependencies.secretBox, clock: app.clock,
+            passwordPolicy: app.dependencies.passwordPolicy)
+        let (_, token) = try await service.create(email: email, role: role)
+        let enrolment = try await service.enrolment(token: token)
+        let totp = TOTP(secret: try app.dependencies.secretBox.open(enrolment.sealedSecret))
+        let signIn = try await service.completeSetup(
+            token: token, password: "a long operator passphrase", sealedSecret: enrolment.sealedSecret,
+            code: totp.code(forStep: totp.step(at: app.clock.now())), address: "test")
+        return ConsoleSession(cookie: "tg_console=\(signIn.token)", csrf: signIn.session.csrfToken)
+    }
+
+    func get(_ client: some TestClientProtocol, _ path: String) async throws -> (
+        HTTPResponse.Status, String, HTTPFields
+    ) {
+        let response = try await client.send(uri: path, method: .get, headers: [.cookie: cookie])
+        return (response.status, String(buffer: response.body), response.headers)
+    }
+
+    /// A form post with the session's CSRF token (unless `csrf` is false).
+    func post(_ client: some TestClientProtocol, _ path: String, _ fields: [(String, String)] = [], csrf: Bool = true)
+        async throws -> (HTTPResponse.Status, String, HTTPFields)
+    {
+        let all = (csrf ? [("csrf", self.csrf)] : []) + fields
+        let body = all.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0.1)" }
+            .joined(separator: "&")
+        let response = try await client.send(
+            uri: path, method: .post,
+            headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+            body: ByteBuffer(string: body))
+        return (response.status, String(buffer: response.body), response.headers)
+    }
+}
+
+@Suite struct ConsoleTests {
+    static let trialCatalog = Fixtures.catalogYAML.replacingOccurrences(
+        of: "  - id: pro\n    order: 1\n",
+        with: "  - id: pro\n    order: 1\n    trial: { days: 14, requiresPaymentMethod: false }\n")
+
+    /// Every form of the console with every role: allowed or 403, as `OperatorRole.may` says.
+    @Test(arguments: TestDatabase.all)
+    func everyFormFollowsTheRoles(database: TestDatabase) async throws {
+        try await AppHarness.run(database) { app, client in
+            #expect(
+                try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"x"}"#).status
+                    == .created)
+            for role in OperatorRole.allCases {
+                let session = try await ConsoleSession.open(app, role: role, email: "\(role.rawValue)@example.com")
+                for (route, access) in AuthorizationTableTests.table.sorted(by: { $0.key < $1.key }) {
+                    guard case .console(let action) = access, route.hasPrefix("POST"), action != .read else { continue }
+                    let (_, path) = AuthorizationTableTests.split(route)
+                    let (status, page, headers) = try await session.post(client, path)
+                    if role.may(action) {
+                        #expect(status != .forbidden && status != .unauthorized, "\(role) \(route): \(status) \(page)")
+                    } else {
+                        #expect(status == .forbidden, "\(role) \(route): \(status)")
+                        #expect(page.contains("may not"), "\(role) \(route)")
+                    }
+                    #expect(headers[.contentType]?.hasPrefix("text/html") == true || status == .seeOther)
+                }
+                for (route, access) in AuthorizationTableTests.table
+                where access == .console(.read) && route.hasPrefix("GET") {
+                    let (_, path) = AuthorizationTableTests.split(route)
+                    let (status, page, _) = try await session.get(client, path)
+                    #expect(
+                        status == .ok || (status == .notFound && path.contains("/x")), "\(role) \(route): \(status)")
+                    #expect(!page.contains("⟦"), "\(route): a word is missing")
+                }
+            }
+        }
+    }
+
+    @Test func formsNeedTheSessionsCSRFTokenAndPagesForbidFramingAndInlineCode() async throws {
+        try await AppHarness.run(.sqlite) { app, client in
+            let owner = try await ConsoleSession.open(app, role: .owner, email: "owner@example.com")
+            #expect(
+                try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"c1"}"#).status
+                    == .created)
+            let (status, page, _) = try await owner.post(
+                client, "/console/customers/c1/credits", [("amount", "5"), ("key", "k1")], csrf: false)
+            #expect(status == .forbidden && page.contains("CSRF"))
+            let wrong = try await owner.post(
+                client, "/console/customers/c1/credits", [("csrf", "csrf_wrong"), ("amount", "5"), ("key", "k1")],
+                csrf: false)
+            #expect(wrong.0 == .forbidden)
+            let balances = try await client.call(.get, "/v1/customers/c1/credits", key: app.adminKey)
+            #expect(!"\(balances.json)".contains("balance = 5"), "\(balances.json)")
+            for path in ["/console", "/console/login", "/console/customers/c1"] {
+                let (_, _, headers) = try await owner.get(client, path)
+                let policy = try #require(headers[.contentSecurityPolicy])
+                #expect(!policy.contains("unsafe-inline") && policy.contains("script-src 'self'"))
+                #expect(policy.contains("frame-ancestors 'none'"))
+                #expect(headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+                #expect(headers[.cacheControl] == "no-store")
+            }
+        }
+    }
+
+    @Test func namesAreTextAndEveryActionIsRecordedWithBeforeAndAfter() async throws {
+        try await AppHarness.run(.sqlite) { app, client in
+            let owner = try await ConsoleSession.open(app, role: .owner, email: "owner@example.com")
+            let evil = #"<img src=x onerror=alert(1)>"#
+            let created = try await client.call(
+                .post, "/v1/customers", key: app.adminKey,
+                json: #"{"id":"c1","name":"\#(evil)","email":"c1@example.com"}"#)
+            #expect(created.status == .created)
+            for path in ["/console/customers/c1", "/console/customers?query=c1"] {
+                let (status, page, _) = try await owner.get(client, path)
+                #expect(status == .ok)
+                #expect(!page.contains("<img") && page.contains("&lt;img src=x onerror=alert(1)&gt;"), "\(path)")
+            }
+            let (status, _, headers) = try await owner.post(client, "/console/customers/c1/plan", [("plan", "pro")])
+            #expect(status == .seeOther && headers[.location] == "/console/customers/c1?notice=plan_changed")
+            #expect(try await client.call(.get, "/v1/customers/c1", key: app.adminKey).json.string("plan") == "pro")
+            app.clock.advance(by: 1)
+            _ = try await owner.post(client, "/console/customers/c1/credits", [("amount", "7"), ("key", "form1")])
+            // The same form sent twice grants once, and is recorded once.
+            _ = try await owner.post(client, "/console/customers/c1/credits", [("amount", "7"), ("key", "form1")])
+            let balances = try await client.call(.get, "/v1/customers/c1/credits", key: app.adminKey)
+            let first = (balances.json["balances"] as? [[String: Any]])?.first
+            #expect(first?["balance"] as? Int == 7, "\(balances.json)")
+            app.clock.advance(by: 1)
+            _ = try await owner.post(
+                client, "/console/customers/c1/spend-cap", [("amount", "49,90"), ("currency", "EUR")])
+            let customer = try await app.store.customer(id: "c1")
+            #expect(customer?.spendCap == Money(4990, Currency("EUR")!))
+            let actions = try await app.store.operatorActions(limit: 10)
+            #expect(actions.map(\.action) == ["set_spend_cap", "grant_credits", "change_plan"])
+            #expect(actions.last?.before == #"{"plan":"free"}"# && actions.last?.after == #"{"plan":"pro"}"#)
+            #expect(actions.allSatisfy { $0.target == "customer:c1" && $0.ip != nil })
+            let (_, page, _) = try await owner.get(client, "/console/customers/c1")
+            #expect(page.contains("49.90 EUR") && page.contains("+7"))
+        }
+    }
+
+    @Test func aTrialIsExtendedThroughTheSubscriptionService() async throws {
+        try await AppHarness.run(.sqlite, catalog: try CatalogLoader.load(yaml: Self.trialCatalog)) { app, client in
+            let support = try await ConsoleSession.open(app, role: .support, email: "support@example.com")
+            #expect(
+                try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"t1"}"#).status
+                    == .created)
+            let trial = try await client.call(
+                .post, "/v1/billing/trial", key: app.adminKey, json: #"{"customer":"t1","plan":"pro","currency":"EUR"}"#
+            )
+            #expect(trial.status == .created || trial.status == .ok, "\(trial.json)")
+            let before = try #require(try await app.store.subscriptions(subject: "t1").first?.0.trialEnd)
+            let (status, _, _) = try await support.post(client, "/console/customers/t1/trial", [("days", "7")])
+            #expect(status == .seeOther)
+            let after = try #require(try await app.store.subscriptions(subject: "t1").first?.0)
+            #expect(after.trialEnd == before + 7 * 86_400 && after.currentPeriodEnd == before + 7 * 86_400)
+            #expect(after.status == .trialing)
+            let bad = try await support.post(client, "/console/customers/t1/trial", [("days", "0")])
+            #expect(bad.0 == .badRequest && bad.1.contains("days"))
+        }
+    }
+
+    @Test func sessionsLapseWhenIdleAndSetupLinksWorkOnce() async throws {
+        try await AppHarness.run(.sqlite) { app, client in
+            let owner = try await ConsoleSession.open(app, role: .owner, email: "owner@example.com")
+            #expect(try await owner.get(client, "/console").0 == .ok)
+            app.clock.advance(by: 29 * 60)
+            #expect(try await owner.get(client, "/console").0 == .ok)
+            app.clock.advance(by: 29 * 60)
+            #expect(try await owner.get(client, "/console").0 == .ok, "each page keeps the session alive")
+            app.clock.advance(by: 31 * 60)
+            let lapsed = try await owner.get(client, "/console")
+            #expect(lapsed.0 == .seeOther && lapsed.2[.location] == "/console/login")
+            // An owner's invitation: a link shown once, usable once, not after 72 hours.
+            let other = try await ConsoleSession.open(app, role: .owner, email: "second@example.com")
+            let (status, page, _) = try await other.post(
+                client, "/console/operators", [("email", "new@example.com"), ("role", "viewer")])
+            #expect(status == .created)
+            let link = try #require(page.firstMatch(of: /\/console\/setup\?token=(tg_setup_[A-Za-z0-9_-]+)/))
+            #expect(try await client.send(uri: String(link.0), method: .get).status == .ok)
+            app.clock.advance(by: 73 * 3600)
+            #expect(try await client.send(uri: String(link.0), method: .get).status == .notFound)
+        }
+    }
+
+    @Test func theLastOwnerStays() async throws {
+        try await AppHarness.run(.sqlite) { app, client in
+            let owner = try await ConsoleSession.open(app, role: .owner, email: "owner@example.com")
+            let id = try #require(try await app.store.operatorAccount(email: "owner@example.com")?.id)
+            let demote = try await owner.post(client, "/console/operators/\(id)/role", [("role", "admin")])
+            #expect(demote.0 == .conflict)
+            let remove = try await owner.post(client, "/console/operators/\(id)/remove")
+            #expect(remove.0 == .conflict)
+            #expect(try await app.store.operatorAccount(id: id)?.role == .owner)
+        }
+    }
+}
