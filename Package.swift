@@ -208,6 +208,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TollgateWebTests",
+            dependencies: [
+                "TollgateWeb", "TollgateCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TollgateIdentityTests",
             dependencies: ["TollgateIdentity", "TestSupport"],
             swiftSettings: swiftSettings

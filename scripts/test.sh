@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use as real peers: PostgreSQL, wrk and Redis for the bench's smoke test, curl, openssl,
-# poppler-utils and qpdf.
+# poppler-utils and qpdf, Chromium and chromedriver for the pages.
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v wrk >/dev/null || missing+=(wrk)
@@ -14,6 +14,8 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v openssl >/dev/null || missing+=(openssl)   # a certificate for the SMTP-over-TLS tests
 command -v pdftotext >/dev/null || missing+=(poppler-utils)   # invoices' PDFs read back
 command -v qpdf >/dev/null || missing+=(qpdf)   # and checked for structure
+command -v chromium >/dev/null || missing+=(chromium)   # the console in a real browser
+command -v chromedriver >/dev/null || missing+=(chromium-driver)   # driven by selenium
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]} (Debian packages) for the tests…"
@@ -39,7 +41,8 @@ if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
 fi
 
 # Test peers written in Python (PyJWT verifies our tokens as a product would) live in a venv.
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import jwt, stripe, localstripe, schemathesis, aiosmtpd, standardwebhooks, yaml, stdnum" 2>/dev/null; then
+peers="jwt, stripe, localstripe, schemathesis, aiosmtpd, standardwebhooks, yaml, stdnum, selenium, selenium_axe_python"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import $peers" 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r Tests/peers/requirements.txt
 fi

@@ -102,7 +102,7 @@ struct ConsolePages: Sendable {
         }
         let data = OverviewData(
             currency: currency, months: months, customersByStatus: try await store.customerCountsByStatus(),
-            movements: periods.dropLast().last?.movements ?? [:])
+            movements: periods.last?.movements ?? [:])
         return ConsoleRequest.html(
             frame(request, context, "overview").overviewPage(data, currencies: currencies), request: request)
     }

@@ -64,16 +64,10 @@ public struct ConsoleFrame: Sendable {
     private func inputElement(
         id: String, name: String, type: String, value: String?, required: Bool, extra: KeyValuePairs<String, String?>
     ) -> HTML {
-        var markup = el(
-            "input", ["id": id, "name": name, "type": type, "value": value, "required": required ? "" : nil]
-        ).rendered
-        // Extra attributes (autocomplete, inputmode, min…) go before the closing bracket.
-        markup.removeLast()
-        for (key, value) in extra {
-            guard let value else { continue }
-            markup += " \(key)=\"\(HTMLText.escape(value))\""
-        }
-        return HTML(markup: markup + ">")
+        let base: [(String, String?)] = [
+            ("id", id), ("name", name), ("type", type), ("value", value), ("required", required ? "" : nil),
+        ]
+        return el("input", attributes: base + extra.map { ($0.key, $0.value) })
     }
 
     /// The whole page: header, navigation, `content`.

@@ -39,15 +39,22 @@ public enum HTMLBuilder {
 /// Elements that have no content and no closing tag.
 private let voidElements: Set<String> = ["br", "hr", "img", "input", "link", "meta"]
 
-/// An element; attributes with a nil value are left out, an empty one is written bare
-/// (`required`).
+/// An element; attributes with a nil value are left out. Boolean attributes are given `""`
+/// (`required=""` is `required`).
 public func el(
     _ name: String, _ attributes: KeyValuePairs<String, String?> = [:], @HTMLBuilder _ content: () -> HTML = { .empty }
+) -> HTML {
+    el(name, attributes: attributes.map { ($0.key, $0.value) }, content)
+}
+
+/// The same, with attributes gathered at run time.
+public func el(
+    _ name: String, attributes: [(String, String?)], @HTMLBuilder _ content: () -> HTML = { .empty }
 ) -> HTML {
     var markup = "<" + name
     for (key, value) in attributes {
         guard let value else { continue }
-        markup += value.isEmpty ? " \(key)" : " \(key)=\"\(HTMLText.escape(value))\""
+        markup += " \(key)=\"\(HTMLText.escape(value))\""
     }
     markup += ">"
     guard !voidElements.contains(name) else { return HTML(markup: markup) }

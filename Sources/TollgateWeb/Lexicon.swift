@@ -10,6 +10,9 @@ public enum Lexicon {
         (locale == "fr" ? french[key] : english[key]) ?? "⟦\(key)⟧"
     }
 
+    static var englishKeys: Set<String> { Set(english.keys) }
+    static var frenchKeys: Set<String> { Set(french.keys) }
+
     /// The language a reader asked for: `fr` when the header prefers French, else English.
     public static func preferred(acceptLanguage: String?) -> String {
         let first = acceptLanguage?.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
@@ -71,7 +74,7 @@ public enum Lexicon {
         "month": "Month",
         "mrr": "MRR",
         "mrr_12_months": "MRR over 12 months",
-        "mrr_movements_last_month": "MRR movements, last month",
+        "mrr_movements_this_month": "MRR movements, this month",
         "name": "Name",
         "navigation": "Sections",
         "near_limit": "Near a limit (≥ 80 %)",
@@ -248,7 +251,7 @@ public enum Lexicon {
         "month": "Mois",
         "mrr": "MRR",
         "mrr_12_months": "MRR sur 12 mois",
-        "mrr_movements_last_month": "Mouvements de MRR, mois dernier",
+        "mrr_movements_this_month": "Mouvements de MRR, ce mois-ci",
         "name": "Nom",
         "navigation": "Rubriques",
         "near_limit": "Proche d’une limite (≥ 80 %)",

@@ -28,7 +28,7 @@ public struct OverviewData: Sendable {
     /// Twelve months, oldest first; the last is the current one.
     public let months: [Month]
     public let customersByStatus: [CustomerStatus: Int]
-    /// Last month's MRR movements by kind.
+    /// This month's MRR movements so far, by kind.
     public let movements: [MovementKind: Int64]
 
     public init(
@@ -95,14 +95,14 @@ extension ConsoleFrame {
                                 text: number($0.signUps))
                         }, title: t("sign_ups"), axis: { number($0) })
                 }
-                chartCard(t("mrr_movements_last_month")) {
+                chartCard(t("mrr_movements_this_month")) {
                     SVGChart.bars(
                         MovementKind.allCases.map { kind in
                             let amount = data.movements[kind] ?? 0
                             return .init(
                                 label: t("movement_" + kind.rawValue), value: amount,
                                 text: money(amount, data.currency))
-                        }, title: t("mrr_movements_last_month"), axis: { money($0, data.currency) })
+                        }, title: t("mrr_movements_this_month"), axis: { money($0, data.currency) })
                 }
             }
             el("section") {

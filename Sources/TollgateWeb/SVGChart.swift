@@ -15,7 +15,7 @@ public enum SVGChart {
     }
 
     static let width = 640.0, height = 220.0
-    static let left = 64.0, right = 12.0, top = 12.0, bottom = 36.0
+    static let left = 96.0, right = 12.0, top = 14.0, bottom = 36.0
 
     /// A line over the points, oldest first.
     public static func line(_ points: [Point], title: String, axis: (Int64) -> String) -> HTML {
@@ -78,7 +78,7 @@ public enum SVGChart {
         let high = max(values.max() ?? 0, low + 1)
         let scale = Scale(count: points.count, low: Double(low), high: Double(high))
         let ticks = [low, low + (high - low) / 2, high]
-        let every = max(1, points.count / 6)
+        let every = points.count <= 6 ? 1 : (points.count + 3) / 4
         return el(
             "svg",
             [

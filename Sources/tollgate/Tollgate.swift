@@ -194,6 +194,7 @@ struct Serve: AsyncParsableCommand {
             try await runServer(configuration) { url in
                 FileHandle.standardOutput.write(
                     Data("Tollgate listening on \(url) (\(storage), catalog \(catalogName))\n".utf8))
+                FileHandle.standardOutput.write(Data(consoleHint(url).utf8))
             }
         } catch let error as CatalogError {
             FileHandle.standardError.write(Data("tollgate: refusing to start: \(error)\n".utf8))
@@ -205,6 +206,21 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("tollgate: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+extension Serve {
+    /// Where the console is, and how its first operator is made (with this server's database).
+    func consoleHint(_ url: String) -> String {
+        var where_ = ""
+        if databaseOptions.database != nil {
+            where_ = " --database <the same URL>"
+        } else if databaseOptions.dataDirectory != "./tollgate-data" {
+            where_ = " --data-dir \(databaseOptions.dataDirectory)"
+        }
+        let link = publicUrl == nil && url != "http://127.0.0.1:8080" ? " --url \(url)" : ""
+        return "Console: \(url)/console — first operator: tollgate operators create --email you@example.com"
+            + "\(where_)\(link) (prints the setup link)\n"
     }
 }
 

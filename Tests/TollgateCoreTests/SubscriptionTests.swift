@@ -41,6 +41,22 @@ import Testing
         #expect(throws: SubscriptionError.self) { try subscribe("business", card: false) }
     }
 
+    @Test func anOperatorExtendsATrialAndTheEndMovesWithIt() throws {
+        let trial = try subscribe("pro", card: false)
+        let later = start + 21 * 86_400
+        let (extended, effects) = try apply(.extendTrial(until: later), trial)
+        #expect(extended.trialEnd == later && extended.currentPeriodEnd == later && effects.isEmpty)
+        #expect(entitled(extended, at: start + 20 * 86_400) == "pro")
+        let (ended, _) = try apply(.tick(later), extended)
+        #expect(ended.status == .inactive)
+        // Only forward, only a trial.
+        #expect(throws: SubscriptionError.self) { try apply(.extendTrial(until: start + 86_400), trial) }
+        #expect(throws: SubscriptionError.self) { try apply(.extendTrial(until: later), ended) }
+        #expect(throws: SubscriptionError.self) {
+            try apply(.extendTrial(until: later), try subscribe("pro", card: true, trialed: true))
+        }
+    }
+
     @Test func aTrialWithACardBecomesActiveThenPaymentsDriveIt() throws {
         var subscription = try subscribe("pro", card: false)
         subscription = try apply(.paymentMethodAttached, subscription).0

@@ -46,10 +46,29 @@ import TollgateStorage
                     json: #"{"customer":"ada","feature":"semantic_search","idempotencyKey":"c\#(index)"}"#)
                 #expect(consumed.status == 200)
             }
+            // A few paying customers and a trial, so the overview has figures to show.
+            for (index, plan) in ["pro", "pro", "business", "pro"].enumerated() {
+                let id = "payer\(index)"
+                #expect(
+                    try await server.request(
+                        "POST", "v1/customers", key: key,
+                        json: #"{"id":"\#(id)","email":"\#(id)@example.com","name":"Payer \#(index)"}"#
+                    ).status == 201)
+                let subscribed = try await server.request(
+                    "POST", "v1/billing/subscriptions", key: key,
+                    json: #"{"customer":"\#(id)","plan":"\#(plan)","idempotencyKey":"s\#(index)"}"#)
+                #expect(subscribed.status == 201, "\(String(decoding: subscribed.body, as: UTF8.self))")
+            }
+            #expect(
+                try await server.request("POST", "v1/customers", key: key, json: #"{"id":"trier","name":"Trier"}"#)
+                    .status == 201)
+            let trial = try await server.request(
+                "POST", "v1/billing/trial", key: key, json: #"{"customer":"trier","plan":"pro"}"#)
+            #expect(trial.status == 201, "\(String(decoding: trial.body, as: UTF8.self))")
             let config: [String: Any] = [
                 "base": base, "ownerSetup": ownerLink, "viewerSetup": viewerLink, "ownerEmail": "owner@example.com",
                 "key": key, "customer": "ada", "feature": "semantic_search", "used": 3, "limit": 30, "newPlan": "pro",
-                "evilCustomer": "evil", "evilName": evilName,
+                "evilCustomer": "evil", "evilName": evilName, "mrr": "59.60 EUR",
                 "screenshots": Repository.path(".build/screenshots/\(database)"),
             ]
             let configPath = keys + "-browser.json"

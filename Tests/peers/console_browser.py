@@ -130,7 +130,10 @@ try:
     # The owner: setup link from the CLI, TOTP enrolment, then the overview.
     secret, setup_code = set_up(owner, config["ownerSetup"], password)
     check(owner.current_url.rstrip("/").endswith("/console"), "setup signs the owner in and opens the overview")
-    check(owner.find_element(By.ID, "tile-mrr").is_displayed(), "the overview shows MRR")
+    mrr = owner.find_element(By.ID, "tile-mrr").text
+    check(config["mrr"] in mrr, f"the overview shows the MRR of the paying customers ({mrr})")
+    trialing = owner.find_element(By.ID, "tile-trialing").text
+    check(trialing.endswith("1"), f"the overview counts the trial ({trialing})")
 
     # Sign out, and in again with e-mail, password and a fresh code (the next step: the
     # setup's code is spent and may not be replayed).

@@ -228,6 +228,96 @@ extension Components {
                 case seats
             }
         }
+        /// - Remark: Generated from `#/components/schemas/CustomerListItem`.
+        public struct CustomerListItem: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CustomerListItem/id`.
+            public var id: Swift.String
+            /// - Remark: Generated from `#/components/schemas/CustomerListItem/email`.
+            public var email: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/CustomerListItem/name`.
+            public var name: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/CustomerListItem/plan`.
+            public var plan: Components.Schemas.Id
+            /// - Remark: Generated from `#/components/schemas/CustomerListItem/status`.
+            @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case free = "free"
+                case trialing = "trialing"
+                case active = "active"
+                case pastDue = "past_due"
+                case canceled = "canceled"
+            }
+            /// - Remark: Generated from `#/components/schemas/CustomerListItem/status`.
+            public var status: Components.Schemas.CustomerListItem.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/CustomerListItem/createdAt`.
+            public var createdAt: Foundation.Date
+            /// Creates a new `CustomerListItem`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - email:
+            ///   - name:
+            ///   - plan:
+            ///   - status:
+            ///   - createdAt:
+            public init(
+                id: Swift.String,
+                email: Swift.String? = nil,
+                name: Swift.String? = nil,
+                plan: Components.Schemas.Id,
+                status: Components.Schemas.CustomerListItem.StatusPayload,
+                createdAt: Foundation.Date
+            ) {
+                self.id = id
+                self.email = email
+                self.name = name
+                self.plan = plan
+                self.status = status
+                self.createdAt = createdAt
+            }
+            public enum CodingKeys: String, CodingKey {
+                case id
+                case email
+                case name
+                case plan
+                case status
+                case createdAt
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.id = try container.decode(
+                    Swift.String.self,
+                    forKey: .id
+                )
+                self.email = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .email
+                )
+                self.name = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .name
+                )
+                self.plan = try container.decode(
+                    Components.Schemas.Id.self,
+                    forKey: .plan
+                )
+                self.status = try container.decode(
+                    Components.Schemas.CustomerListItem.StatusPayload.self,
+                    forKey: .status
+                )
+                self.createdAt = try container.decode(
+                    Foundation.Date.self,
+                    forKey: .createdAt
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "id",
+                    "email",
+                    "name",
+                    "plan",
+                    "status",
+                    "createdAt"
+                ])
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/Customer`.
         public struct Customer: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Customer/id`.

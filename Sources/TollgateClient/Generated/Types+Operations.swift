@@ -481,6 +481,288 @@ public enum Operations {
             }
         }
     }
+    /// Customers, newest first by default: found by id (exact or prefix), e-mail or name (any case), filtered by plan, status and near a limit (80 % or more of a finite quota of their plan in a current period), in pages. Scope: entitlements:read.
+    ///
+    /// - Remark: HTTP `GET /v1/customers`.
+    /// - Remark: Generated from `#/paths//v1/customers/get(listCustomers)`.
+    public enum ListCustomers {
+        public static let id: Swift.String = "listCustomers"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/v1/customers/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/v1/customers/GET/query/query`.
+                public var query: Swift.String?
+                /// A plan id of the catalog.
+                ///
+                /// - Remark: Generated from `#/paths/v1/customers/GET/query/plan`.
+                public var plan: Swift.String?
+                /// - Remark: Generated from `#/paths/v1/customers/GET/query/status`.
+                @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case free = "free"
+                    case trialing = "trialing"
+                    case active = "active"
+                    case pastDue = "past_due"
+                    case canceled = "canceled"
+                }
+                /// - Remark: Generated from `#/paths/v1/customers/GET/query/status`.
+                public var status: Operations.ListCustomers.Input.Query.StatusPayload?
+                /// - Remark: Generated from `#/paths/v1/customers/GET/query/nearLimit`.
+                @frozen public enum NearLimitPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case _true = "true"
+                    case _false = "false"
+                }
+                /// - Remark: Generated from `#/paths/v1/customers/GET/query/nearLimit`.
+                public var nearLimit: Operations.ListCustomers.Input.Query.NearLimitPayload?
+                /// - Remark: Generated from `#/paths/v1/customers/GET/query/sort`.
+                @frozen public enum SortPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case _hyphen_created = "-created"
+                    case created = "created"
+                    case id = "id"
+                    case email = "email"
+                }
+                /// -created (default), created, id or email.
+                ///
+                /// - Remark: Generated from `#/paths/v1/customers/GET/query/sort`.
+                public var sort: Operations.ListCustomers.Input.Query.SortPayload?
+                /// 1 to 200 (default 50).
+                ///
+                /// - Remark: Generated from `#/paths/v1/customers/GET/query/limit`.
+                public var limit: Swift.Int?
+                /// nextCursor of the previous page (with the same filters and sort).
+                ///
+                /// - Remark: Generated from `#/paths/v1/customers/GET/query/cursor`.
+                public var cursor: Swift.String?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - query:
+                ///   - plan: A plan id of the catalog.
+                ///   - status:
+                ///   - nearLimit:
+                ///   - sort:
+                ///   - limit: 1 to 200 (default 50).
+                ///   - cursor: nextCursor of the previous page (with the same filters and sort).
+                public init(
+                    query: Swift.String? = nil,
+                    plan: Swift.String? = nil,
+                    status: Operations.ListCustomers.Input.Query.StatusPayload? = nil,
+                    nearLimit: Operations.ListCustomers.Input.Query.NearLimitPayload? = nil,
+                    sort: Operations.ListCustomers.Input.Query.SortPayload? = nil,
+                    limit: Swift.Int? = nil,
+                    cursor: Swift.String? = nil
+                ) {
+                    self.query = query
+                    self.plan = plan
+                    self.status = status
+                    self.nearLimit = nearLimit
+                    self.sort = sort
+                    self.limit = limit
+                    self.cursor = cursor
+                }
+            }
+            public var query: Operations.ListCustomers.Input.Query
+            /// - Remark: Generated from `#/paths/v1/customers/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListCustomers.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListCustomers.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ListCustomers.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - query:
+            ///   - headers:
+            public init(
+                query: Operations.ListCustomers.Input.Query = .init(),
+                headers: Operations.ListCustomers.Input.Headers = .init()
+            ) {
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/v1/customers/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/v1/customers/GET/responses/200/content/json`.
+                    public struct JsonPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/v1/customers/GET/responses/200/content/json/data`.
+                        public var data: [Components.Schemas.CustomerListItem]
+                        /// Null on the last page.
+                        ///
+                        /// - Remark: Generated from `#/paths/v1/customers/GET/responses/200/content/json/nextCursor`.
+                        public var nextCursor: Swift.String?
+                        /// Creates a new `JsonPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - data:
+                        ///   - nextCursor: Null on the last page.
+                        public init(
+                            data: [Components.Schemas.CustomerListItem],
+                            nextCursor: Swift.String? = nil
+                        ) {
+                            self.data = data
+                            self.nextCursor = nextCursor
+                        }
+                        public enum CodingKeys: String, CodingKey {
+                            case data
+                            case nextCursor
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/v1/customers/GET/responses/200/content/application\/json`.
+                    case json(Operations.ListCustomers.Output.Ok.Body.JsonPayload)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Operations.ListCustomers.Output.Ok.Body.JsonPayload {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListCustomers.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.ListCustomers.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// A page of customers.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/get(listCustomers)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ListCustomers.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ListCustomers.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Malformed JSON, a missing or invalid field (named in `field`): INVALID_JSON, MISSING_FIELD, INVALID_FIELD, INVALID_QUERY.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/get(listCustomers)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Missing, malformed, unknown, revoked or expired API key: UNAUTHORIZED.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/get(listCustomers)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The key lacks the route's scope, named in the message: FORBIDDEN.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/get(listCustomers)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
     /// Create a customer (the product's user) on the catalog's default plan.
     ///
     /// Scope: customers:write. 201 when created; 200 when it exists with the same data; 409 when it exists with other data.

@@ -38,6 +38,11 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /health`.
     /// - Remark: Generated from `#/paths//health/get(health)`.
     func health(_ input: Operations.Health.Input) async throws -> Operations.Health.Output
+    /// Customers, newest first by default: found by id (exact or prefix), e-mail or name (any case), filtered by plan, status and near a limit (80 % or more of a finite quota of their plan in a current period), in pages. Scope: entitlements:read.
+    ///
+    /// - Remark: HTTP `GET /v1/customers`.
+    /// - Remark: Generated from `#/paths//v1/customers/get(listCustomers)`.
+    func listCustomers(_ input: Operations.ListCustomers.Input) async throws -> Operations.ListCustomers.Output
     /// Create a customer (the product's user) on the catalog's default plan.
     ///
     /// Scope: customers:write. 201 when created; 200 when it exists with the same data; 409 when it exists with other data.
@@ -258,6 +263,19 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//health/get(health)`.
     public func health(headers: Operations.Health.Input.Headers = .init()) async throws -> Operations.Health.Output {
         try await health(Operations.Health.Input(headers: headers))
+    }
+    /// Customers, newest first by default: found by id (exact or prefix), e-mail or name (any case), filtered by plan, status and near a limit (80 % or more of a finite quota of their plan in a current period), in pages. Scope: entitlements:read.
+    ///
+    /// - Remark: HTTP `GET /v1/customers`.
+    /// - Remark: Generated from `#/paths//v1/customers/get(listCustomers)`.
+    public func listCustomers(
+        query: Operations.ListCustomers.Input.Query = .init(),
+        headers: Operations.ListCustomers.Input.Headers = .init()
+    ) async throws -> Operations.ListCustomers.Output {
+        try await listCustomers(Operations.ListCustomers.Input(
+            query: query,
+            headers: headers
+        ))
     }
     /// Create a customer (the product's user) on the catalog's default plan.
     ///
