@@ -15,8 +15,8 @@ public struct Bench: Sendable {
         public var postgresURL: String?
         public var executable: String
         public var counterMemoryCount = 1_000_000
-        /// Which parts to run: meter, memory, http, redis, cluster, analytics (all by default).
-        public var parts: Set<String> = ["meter", "memory", "http", "redis", "cluster", "analytics"]
+        /// Which parts to run: meter, memory, http, redis, cluster, analytics, console (all by default).
+        public var parts: Set<String> = ["meter", "memory", "http", "redis", "cluster", "analytics", "console"]
         /// The analytics figures' size (issue 13: 100,000 customers, 10,000,000 usage events).
         public var analyticsCustomers = 100_000
         public var analyticsEvents = 10_000_000
@@ -105,6 +105,22 @@ public struct Bench: Sendable {
                 report.analytics.append((name, rows))
             }
             report.analyticsSize = (customers, events)
+        }
+        if options.parts.contains("console") {
+            let customers = options.quick ? 2000 : 100_000
+            for (name, location) in locations {
+                logger.info("console pages at size on \(name)")
+                let rows = try await AnalyticsBench.withScratch(
+                    location == locations[0].1 ? .sqlite(directory: directory + "/console") : location
+                ) { store in
+                    try await ConsoleBench(
+                        store: store, customers: customers, events: options.quick ? 20_000 : 1_000_000,
+                        repetitions: options.quick ? 3 : 20, logger: logger
+                    ).run()
+                }
+                report.console.append((name, rows))
+            }
+            report.consoleCustomers = customers
         }
         if !options.parts.contains("redis") {
         } else if RedisBench.available {

@@ -14,6 +14,8 @@ struct BenchReport {
     var disk: DiskProbe.Result?
     var analytics: [(String, [AnalyticsBench.Row])] = []
     var analyticsSize: (customers: Int, events: Int)?
+    var console: [(String, [ConsoleBench.Row])] = []
+    var consoleCustomers: Int?
 
     func markdown() -> String {
         let date = ISO8601DateFormatter().string(from: Date())
@@ -43,6 +45,7 @@ struct BenchReport {
         out += httpSection()
         out += redisSection()
         out += analyticsSection()
+        out += consoleSection()
         out += targetsSection()
         for note in notes { out += "- \(note)\n" }
         return out + "\n"
@@ -192,6 +195,29 @@ struct BenchReport {
         return out + "\n"
     }
 
+    private func consoleSection() -> String {
+        guard let customers = consoleCustomers, !console.isEmpty else { return "" }
+        var out = "### Console pages at size, against `GET /health` on the same server\n\n"
+        out +=
+            """
+            \(format(Double(customers))) customers with two years of revenue history; each page as a signed-in \
+            operator gets it over loopback HTTP from the application in the bench's process (the first answer \
+            warms the caches and is not counted); milliseconds per answer, median and slowest.\n\n
+            """
+        out += "| database | page | median | slowest | bytes | ÷ /health |\n|---|---|---:|---:|---:|---:|\n"
+        for (database, rows) in console {
+            let health = rows.first?.timing.p50 ?? 0
+            for row in rows {
+                out +=
+                    """
+                    | \(database) | \(row.page) | \(format(row.timing.p50)) ms | \(format(row.timing.max)) ms | \
+                    \(format(Double(row.bytes))) | \(ratio(row.timing.p50, health)) |\n
+                    """
+            }
+        }
+        return out + "\n"
+    }
+
     private func targetsSection() -> String {
         var out = "### Targets (issues 6 and 13)\n\n"
         func mark(_ met: Bool?) -> String { met.map { $0 ? "met" : "**not met**" } ?? "not measured" }
@@ -243,6 +269,16 @@ struct BenchReport {
                     \(mark(row.rollup.p50 < 200 && row.same))\n
                     """
             }
+        }
+        for (database, rows) in console {
+            let pages = rows.dropFirst()
+            let slowest = pages.max { $0.timing.p50 < $1.timing.p50 }
+            out +=
+                """
+                - issue 14: every console page under 100 ms with \(format(Double(consoleCustomers ?? 0))) customers \
+                (\(database), median; slowest: \(slowest?.page ?? "–") \(format(slowest?.timing.p50)) ms) — \
+                \(mark(pages.allSatisfy { $0.timing.p50 < 100 }))\n
+                """
         }
         return out
     }

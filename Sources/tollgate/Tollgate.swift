@@ -486,7 +486,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Also measure on this PostgreSQL (postgres://user:pass@host:port/db).") var postgres: String?
     @Option(help: "Append the report to this file (e.g. BENCHMARKS.md).") var record: String?
     @Option(
-        help: "Only these parts (comma-separated): meter, memory, http, redis, cluster (needs --postgres), analytics.")
+        help: ArgumentHelp(
+            "Only these parts (comma-separated): meter, memory, http, redis, cluster (needs --postgres), analytics, "
+                + "console."))
     var only: String?
     @Option(help: "Customers of the analytics figures.") var analyticsCustomers = 100_000
     @Option(help: "Usage events of the analytics figures.") var analyticsEvents = 10_000_000
