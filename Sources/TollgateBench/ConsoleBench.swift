@@ -99,7 +99,8 @@ struct ConsoleBench {
                     let body = try await response.body.collect(upTo: 16 << 20)
                     let elapsed = start.duration(to: clock.now).inSeconds * 1000
                     guard response.status == .ok else {
-                        throw BenchError("\(path) answered \(response.status.code): \(String(buffer: body).prefix(300))")
+                        throw BenchError(
+                            "\(path) answered \(response.status.code): \(String(buffer: body).prefix(300))")
                     }
                     bytes = body.readableBytes
                     if index > 0 { durations.append(elapsed) }

@@ -403,7 +403,8 @@ func buildRouter(
         pages: ConsolePages(
             store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock, meter: service,
             subscriptions: subscriptions, invoices: invoices, credits: credits, operators: operators,
-            authenticator: authenticator, settings: consoleSettings)
+            authenticator: authenticator, settings: consoleSettings),
+        store: dependencies.store, clock: dependencies.clock
     ).register(on: router)
     let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)
     billing.register(on: router)

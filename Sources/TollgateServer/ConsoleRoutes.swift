@@ -13,6 +13,8 @@ struct ConsoleRoutes: Sendable {
     let operators: OperatorService
     let settings: ConsoleSettings
     let pages: ConsolePages
+    let store: any OperatorStore
+    let clock: any TollgateClock
 
     func register(on router: Router<TollgateRequestContext>) {
         let console = router.group("console").add(middleware: ConsolePageMiddleware(settings: settings))
@@ -55,6 +57,7 @@ struct ConsoleRoutes: Sendable {
         do {
             let signIn = try await operators.signIn(
                 email: email, password: password, code: code, address: context.clientAddress)
+            try await recordSession("sign_in", operatorId: signIn.account.id, address: context.clientAddress)
             return started(signIn)
         } catch let error as DomainError where error.code == .invalidCredentials {
             return ConsoleRequest.html(
@@ -87,6 +90,7 @@ struct ConsoleRoutes: Sendable {
             let signIn = try await operators.completeSetup(
                 token: token, password: form.first("password") ?? "", sealedSecret: try form.required("secret"),
                 code: form.first("code") ?? "", address: context.clientAddress)
+            try await recordSession("set_up", operatorId: signIn.account.id, address: context.clientAddress)
             return started(signIn)
         } catch let error as DomainError where error.code == .weakPassword || error.code == .totpInvalid {
             // The same secret again, so the authenticator already enrolled still matches.
@@ -104,6 +108,14 @@ struct ConsoleRoutes: Sendable {
         }
     }
 
+    /// Sign-ins, set-ups and sign-outs go to the same record as the other actions.
+    private func recordSession(_ action: String, operatorId: String, address: String) async throws {
+        try await store.recordOperatorAction(
+            OperatorActionRecord(
+                id: Secrets.randomId(prefix: "opa_"), operatorId: operatorId, action: action,
+                target: "operator:\(operatorId)", before: nil, after: nil, ip: address, at: clock.now()))
+    }
+
     /// The session cookie, then the overview.
     private func started(_ signIn: OperatorService.SignIn) -> Response {
         var response = ConsoleRequest.seeOther("/console")
@@ -118,6 +130,7 @@ struct ConsoleRoutes: Sendable {
         if let token = request.cookies[ConsoleSettings.sessionCookie]?.value {
             try await operators.signOut(token: token)
         }
+        try await recordSession("sign_out", operatorId: context.signedIn.account.id, address: context.clientAddress)
         var response = ConsoleRequest.seeOther("/console/login")
         response.setCookie(
             Cookie(

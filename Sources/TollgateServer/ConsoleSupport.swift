@@ -181,9 +181,9 @@ struct FormFields: Sendable {
     func first(_ name: String) -> String? { pairs.first { $0.0 == name }?.1 }
     func all(_ name: String) -> [String] { pairs.filter { $0.0 == name }.map(\.1) }
 
-    /// A required field, trimmed, or a 400 naming it.
+    /// A required field, or a 400 naming it.
     func required(_ name: String) throws -> String {
-        guard let value = first(name)?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
+        guard let value = first(name), !value.isEmpty else {
             throw DomainError.missingField(name)
         }
         return value

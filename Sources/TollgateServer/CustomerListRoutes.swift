@@ -40,7 +40,8 @@ struct CustomerListRoutes: Sendable {
     }
 }
 
-/// The listing's query string: `query`, `plan`, `status`, `nearLimit`, `sort`, `cursor`, `limit`.
+/// The listing's query string: `query`, `plan`, `status`, `nearLimit`, `sort`, `cursor`, `limit`. An
+/// empty filter is no filter, as an HTML form sends its "any" choice.
 enum CustomerListQuery {
     static let maximumLimit = 200
 
@@ -84,7 +85,7 @@ enum CustomerListQuery {
             }
             query.sort = parsed
         }
-        if let limit = parameters.get("limit"), !limit.isEmpty {
+        if let limit = parameters.get("limit") {
             guard let parsed = Int(limit), (1...maximumLimit).contains(parsed) else {
                 throw HTTPOnlyError(.invalidQuery, "limit: a whole number from 1 to \(maximumLimit)", field: "limit")
             }

@@ -145,7 +145,7 @@ struct ConsoleSession {
                 client, "/console/customers/c1/spend-cap", [("amount", "49,90"), ("currency", "EUR")])
             let customer = try await app.store.customer(id: "c1")
             #expect(customer?.spendCap == Money(4990, Currency("EUR")!))
-            let actions = try await app.store.operatorActions(limit: 10)
+            let actions = try await app.store.operatorActions(limit: 10).filter { $0.action != "set_up" }
             #expect(actions.map(\.action) == ["set_spend_cap", "grant_credits", "change_plan"])
             #expect(actions.last?.before == #"{"plan":"free"}"# && actions.last?.after == #"{"plan":"pro"}"#)
             #expect(actions.allSatisfy { $0.target == "customer:c1" && $0.ip != nil })
@@ -186,6 +186,11 @@ struct ConsoleSession {
             app.clock.advance(by: 31 * 60)
             let lapsed = try await owner.get(client, "/console")
             #expect(lapsed.0 == .seeOther && lapsed.2[.location] == "/console/login")
+            // Signing out ends the session at once, and is recorded.
+            let fresh = try await ConsoleSession.open(app, role: .viewer, email: "leaving@example.com")
+            #expect(try await fresh.post(client, "/console/logout").0 == .seeOther)
+            #expect(try await fresh.get(client, "/console").0 == .seeOther)
+            #expect(try await app.store.operatorActions(limit: 1).first?.action == "sign_out")
             // An owner's invitation: a link shown once, usable once, not after 72 hours.
             let other = try await ConsoleSession.open(app, role: .owner, email: "second@example.com")
             let (status, page, _) = try await other.post(

@@ -89,6 +89,7 @@ import TollgateStorage
             // Refused, naming the parameter.
             for (query, field) in [
                 ("?status=gone", "status"), ("?plan=nope", "plan"), ("?limit=0", "limit"), ("?limit=201", "limit"),
+                ("?limit=", "limit"),
                 ("?cursor=%%%", "cursor"), ("?nearLimit=yes", "nearLimit"), ("?sort=name", "sort"),
             ] {
                 let refused = try await list(query)

@@ -492,22 +492,26 @@ public enum Operations {
             public struct Query: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/v1/customers/GET/query/query`.
                 public var query: Swift.String?
-                /// A plan id of the catalog.
+                /// A plan id of the catalog; empty: any plan.
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/GET/query/plan`.
                 public var plan: Swift.String?
                 /// - Remark: Generated from `#/paths/v1/customers/GET/query/status`.
                 @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case _empty_ = ""
                     case free = "free"
                     case trialing = "trialing"
                     case active = "active"
                     case pastDue = "past_due"
                     case canceled = "canceled"
                 }
+                /// Empty: any status (as an HTML form sends it).
+                ///
                 /// - Remark: Generated from `#/paths/v1/customers/GET/query/status`.
                 public var status: Operations.ListCustomers.Input.Query.StatusPayload?
                 /// - Remark: Generated from `#/paths/v1/customers/GET/query/nearLimit`.
                 @frozen public enum NearLimitPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case _empty_ = ""
                     case _true = "true"
                     case _false = "false"
                 }
@@ -515,12 +519,13 @@ public enum Operations {
                 public var nearLimit: Operations.ListCustomers.Input.Query.NearLimitPayload?
                 /// - Remark: Generated from `#/paths/v1/customers/GET/query/sort`.
                 @frozen public enum SortPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case _empty_ = ""
                     case _hyphen_created = "-created"
                     case created = "created"
                     case id = "id"
                     case email = "email"
                 }
-                /// -created (default), created, id or email.
+                /// -created (default, also when empty), created, id or email.
                 ///
                 /// - Remark: Generated from `#/paths/v1/customers/GET/query/sort`.
                 public var sort: Operations.ListCustomers.Input.Query.SortPayload?
@@ -536,8 +541,8 @@ public enum Operations {
                 ///
                 /// - Parameters:
                 ///   - query:
-                ///   - plan: A plan id of the catalog.
-                ///   - status:
+                ///   - plan: A plan id of the catalog; empty: any plan.
+                ///   - status: Empty: any status (as an HTML form sends it).
                 ///   - nearLimit:
                 ///   - sort:
                 ///   - limit: 1 to 200 (default 50).
