@@ -71,30 +71,13 @@ extension ConsoleFrame {
                 tile(t("sign_ups_this_month"), number(current?.signUps ?? 0), id: "tile-signups")
             }
             el("section", ["class": "charts"]) {
-                chartCard(t("mrr_12_months")) {
-                    SVGChart.line(
-                        data.months.map {
-                            .init(
-                                label: Formats.month($0.start, locale: locale), value: $0.mrr,
-                                text: money($0.mrr, data.currency))
-                        }, title: t("mrr_12_months"), axis: { money($0, data.currency) })
+                let moneyText = { (amount: Int64) in self.money(amount, data.currency) }
+                let countText = { (value: Int64) in self.number(value) }
+                monthlyChart(t("mrr_12_months"), data.months, line: true, format: moneyText) { $0.mrr }
+                monthlyChart(t("paying_customers"), data.months, line: true, format: countText) {
+                    Int64($0.payingCustomers)
                 }
-                chartCard(t("paying_customers")) {
-                    SVGChart.line(
-                        data.months.map {
-                            .init(
-                                label: Formats.month($0.start, locale: locale), value: Int64($0.payingCustomers),
-                                text: number($0.payingCustomers))
-                        }, title: t("paying_customers"), axis: { number($0) })
-                }
-                chartCard(t("sign_ups")) {
-                    SVGChart.bars(
-                        data.months.map {
-                            .init(
-                                label: Formats.month($0.start, locale: locale), value: Int64($0.signUps),
-                                text: number($0.signUps))
-                        }, title: t("sign_ups"), axis: { number($0) })
-                }
+                monthlyChart(t("sign_ups"), data.months, line: false, format: countText) { Int64($0.signUps) }
                 chartCard(t("mrr_movements_this_month")) {
                     SVGChart.bars(
                         MovementKind.allCases.map { kind in
@@ -127,6 +110,21 @@ extension ConsoleFrame {
                     }
                 }
             }
+        }
+    }
+
+    /// One figure of each month, drawn as a line or as bars.
+    func monthlyChart(
+        _ title: String, _ months: [OverviewData.Month], line: Bool, format: @escaping (Int64) -> String,
+        value: (OverviewData.Month) -> Int64
+    ) -> HTML {
+        let points = months.map { month in
+            SVGChart.Point(
+                label: Formats.month(month.start, locale: locale), value: value(month), text: format(value(month)))
+        }
+        return chartCard(title) {
+            line
+                ? SVGChart.line(points, title: title, axis: format) : SVGChart.bars(points, title: title, axis: format)
         }
     }
 
