@@ -76,6 +76,14 @@ extension SQLStore {
         }
     }
 
+    public func customerStatus(id: String) async throws -> CustomerStatus? {
+        try await provider.read { db in
+            try await db.raw("SELECT status FROM customers WHERE id = \(bind: id)").first().map {
+                CustomerStatus(rawValue: try $0.decode(column: "status", as: String.self)) ?? .free
+            }
+        }
+    }
+
     public func customerCountsByStatus() async throws -> [CustomerStatus: Int] {
         try await provider.read { db in
             var counts: [CustomerStatus: Int] = [:]

@@ -89,11 +89,14 @@ struct ConsolePages: Sendable {
         let thisMonth = PeriodMath.window(.monthly, containing: now, anchor: now)
         let from = PeriodMath.utcCalendar.date(byAdding: .month, value: -11, to: thisMonth.start)!
         let to = thisMonth.end!
+        let edges = RevenueSeries.boundaries(from: from, to: to, interval: .month) + [to]
+        async let days = store.revenueDays(currency: currency, before: to)
+        async let trials = store.trialDays(currency: currency, before: to)
+        async let signUpCounts = store.signUpCounts(edges: edges)
+        async let statuses = store.customerCountsByStatus()
         let periods = RevenueSeries.compute(
-            days: try await store.revenueDays(currency: currency, before: to),
-            trials: try await store.trialDays(currency: currency, before: to), from: from, to: to, interval: .month)
-        let edges = periods.map(\.start) + [to]
-        let signUps = try await store.signUpCounts(edges: edges)
+            days: try await days, trials: try await trials, from: from, to: to, interval: .month)
+        let signUps = try await signUpCounts
         let months = periods.enumerated().map { index, period in
             OverviewData.Month(
                 start: period.start, mrr: period.mrrEnd, payingCustomers: period.payingCustomers,
@@ -101,7 +104,7 @@ struct ConsolePages: Sendable {
                 trialConversionRate: period.trialConversionRate)
         }
         let data = OverviewData(
-            currency: currency, months: months, customersByStatus: try await store.customerCountsByStatus(),
+            currency: currency, months: months, customersByStatus: try await statuses,
             movements: periods.last?.movements ?? [:])
         return ConsoleRequest.html(
             frame(request, context, "overview").overviewPage(data, currencies: currencies), request: request)
@@ -140,71 +143,84 @@ struct ConsolePages: Sendable {
         return ConsoleRequest.html(frame.customerPage(data, notice: notice), request: request)
     }
 
+    /// Everything the customer page shows, read concurrently (each part is its own query).
     func customerData(_ id: String) async throws -> CustomerDetailData {
         let customer = try await meter.customers.customer(id: id)
-        let listing = try await store.listCustomers(
-            {
-                var query = CustomerQuery()
-                query.text = id
-                query.limit = 1
-                query.sort = .id
-                return query
-            }()
-        ).first { $0.customer.id == id }
+        async let status = store.customerStatus(id: id)
+        async let entitlements = meter.entitlements(customerId: id)
+        async let subscriptions = store.subscriptions(subject: id)
+        async let history = store.customerHistory(id: id, limit: 50)
+        async let credit = creditRows(id)
+        async let invoiceList = invoices.invoices(subject: id)
+        async let refusals = store.recentRefusals(customerId: id, limit: 20)
+        async let workspaces = workspaceRows(id)
         let planName = { (planId: String) in self.catalog.plan(planId)?.name ?? planId }
         var data = CustomerDetailData(
             id: customer.id, email: customer.email, name: customer.name, planId: customer.planId,
-            planName: planName(customer.planId), status: listing?.status ?? .free, createdAt: customer.createdAt,
+            planName: planName(customer.planId), status: try await status ?? .free, createdAt: customer.createdAt,
             spendCap: customer.spendCap, formKey: Secrets.randomId(prefix: "form_"))
-        let entitlements = try await meter.entitlements(customerId: id)
-        data.usage = entitlements.features.filter { $0.quota.isCounted && $0.quota.included }.map { entry in
+        data.usage = try await entitlements.features.filter { $0.quota.isCounted && $0.quota.included }.map { entry in
             CustomerDetailData.UsageRow(
                 feature: entry.feature.id, featureName: entry.feature.name, used: entry.used,
                 limit: entry.quota.limit?.value, period: entry.quota.period?.rawValue, resetsAt: entry.quota.resetsAt)
         }
-        data.subscriptions = try await store.subscriptions(subject: id).map { subscription, provider in
+        data.subscriptions = try await subscriptions.map { subscription, provider in
             CustomerDetailData.SubscriptionRow(
                 id: subscription.id, provider: provider, planName: planName(subscription.planId),
                 status: subscription.status.rawValue, interval: subscription.interval.rawValue,
                 periodEnd: subscription.currentPeriodEnd, trialEnd: subscription.trialEnd,
                 cancelAtPeriodEnd: subscription.cancelAtPeriodEnd)
         }
-        data.history = try await store.customerHistory(id: id, limit: 50).map {
-            (at: $0.at, planName: planName($0.planId), status: $0.status)
-        }
-        let balances = try await credits.balances(customerId: id)
-        data.balances = balances.map { (creditType: $0.creditType, balance: $0.state.balance, available: $0.available) }
-        for balance in balances {
-            data.ledger += try await credits.history(
-                customerId: id, creditType: balance.creditType, before: nil, limit: 20
-            ).map {
-                CustomerDetailData.LedgerRow(
-                    at: $0.at, creditType: balance.creditType, amount: $0.delta, reason: $0.reason)
-            }
-        }
-        data.ledger.sort { $0.at > $1.at }
-        data.invoices = try await invoices.invoices(subject: id).suffix(20).reversed().map { invoice in
+        data.history = try await history.map { (at: $0.at, planName: planName($0.planId), status: $0.status) }
+        (data.balances, data.ledger) = try await credit
+        data.invoices = try await invoiceList.suffix(20).reversed().map { invoice in
             CustomerDetailData.InvoiceRow(
                 id: invoice.id, number: invoice.number, status: invoice.status.rawValue,
                 total: Money(invoice.total, invoice.currency), at: invoice.finalizedAt ?? invoice.createdAt)
         }
-        data.refusals = try await store.recentRefusals(customerId: id, limit: 20).map {
+        data.refusals = try await refusals.map {
             CustomerDetailData.RefusalRow(day: $0.day, feature: $0.feature, reason: $0.reason, count: $0.count)
         }
-        var workspaces: [(WorkspaceRecord)] = []
+        data.workspaces = try await workspaces
+        data.plans = catalog.plans.map { ($0.id, $0.name) }
+        data.creditTypes = catalog.creditTypes.isEmpty ? ["credits"] : catalog.creditTypes
+        data.currencies = currencies
+        return data
+    }
+
+    /// Balances per credit type, and the last twenty ledger lines of each, newest first.
+    private func creditRows(_ id: String) async throws -> (
+        [(creditType: String, balance: Int64, available: Int64)], [CustomerDetailData.LedgerRow]
+    ) {
+        let balances = try await credits.balances(customerId: id)
+        var ledger: [CustomerDetailData.LedgerRow] = []
+        for balance in balances {
+            ledger += try await credits.history(customerId: id, creditType: balance.creditType, before: nil, limit: 20)
+                .map {
+                    CustomerDetailData.LedgerRow(
+                        at: $0.at, creditType: balance.creditType, amount: $0.delta, reason: $0.reason)
+                }
+        }
+        return (
+            balances.map { (creditType: $0.creditType, balance: $0.state.balance, available: $0.available) },
+            ledger.sorted { $0.at > $1.at }
+        )
+    }
+
+    /// The workspace the customer is (its pool), and those its user belongs to, with members.
+    private func workspaceRows(_ id: String) async throws -> [CustomerDetailData.WorkspaceRow] {
+        var workspaces: [WorkspaceRecord] = []
         if let own = try await store.workspace(id: id) { workspaces.append(own) }
         workspaces += try await store.workspaces(userId: id).map(\.0)
+        var rows: [CustomerDetailData.WorkspaceRow] = []
         for workspace in workspaces {
-            data.workspaces.append(
+            rows.append(
                 CustomerDetailData.WorkspaceRow(
                     id: workspace.id, name: workspace.name,
                     members: try await store.members(workspaceId: workspace.id).map {
                         (email: $0.email, role: $0.role.rawValue)
                     }))
         }
-        data.plans = catalog.plans.map { ($0.id, $0.name) }
-        data.creditTypes = catalog.creditTypes.isEmpty ? ["credits"] : catalog.creditTypes
-        data.currencies = currencies
-        return data
+        return rows
     }
 }

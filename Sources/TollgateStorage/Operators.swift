@@ -173,6 +173,8 @@ public struct CustomerListing: Sendable, Hashable {
 public protocol CustomerListingStore: Sendable {
     /// Up to `query.limit` customers after `query.after`, in `query.sort` order.
     func listCustomers(_ query: CustomerQuery) async throws -> [CustomerListing]
+    /// The customer's current status; nil when there is no such customer.
+    func customerStatus(id: String) async throws -> CustomerStatus?
     /// How many customers there are in each current status.
     func customerCountsByStatus() async throws -> [CustomerStatus: Int]
     /// How many customers were created in each [edges[i], edges[i+1]).
