@@ -893,6 +893,7 @@ extension Migrations {
                 "CREATE INDEX customers_by_created ON customers (created_at_ms, id)",
                 "CREATE INDEX customers_by_status ON customers (status, created_at_ms)",
                 "CREATE INDEX customers_by_plan ON customers (plan_id, created_at_ms)",
+                "CREATE INDEX customers_by_email ON customers (COALESCE(email, ''), id)",
                 "CREATE INDEX usage_daily_by_customer ON usage_daily (customer_id, day_ms)",
             ])
     ]
