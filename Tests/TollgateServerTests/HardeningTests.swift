@@ -387,7 +387,7 @@ import TollgateStorage
         try await AppHarness.run(.sqlite) { app, client in
             let wrongMethod = try await client.send(
                 uri: "/v1/customers", method: .delete, headers: [.authorization: "Bearer \(app.adminKey)"])
-            #expect(wrongMethod.status == .methodNotAllowed && wrongMethod.headers[.allow] == "POST")
+            #expect(wrongMethod.status == .methodNotAllowed && wrongMethod.headers[.allow] == "GET, POST")
             let spendCap = try await client.send(uri: "/v1/customers/u1/spend-cap", method: .post)
             #expect(spendCap.status == .methodNotAllowed && spendCap.headers[.allow] == "DELETE, PUT")
             let body = String(decoding: Data(wrongMethod.body.readableBytesView), as: UTF8.self)
