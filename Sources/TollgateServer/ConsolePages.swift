@@ -113,8 +113,7 @@ struct ConsolePages: Sendable {
     // MARK: Customers
 
     @Sendable func customers(_ request: Request, context: ConsoleContext) async throws -> Response {
-        var query = try CustomerListQuery.parse(request, catalog: catalog, now: clock.now())
-        if request.uri.queryParameters.get("limit") == nil { query.limit = 50 }
+        let query = try CustomerListQuery.parse(request, catalog: catalog, now: clock.now())
         let rows = try await store.listCustomers(query)
         let next = CustomerListQuery.nextCursor(rows, query: query).map { cursor in
             "/console/customers"

@@ -76,7 +76,11 @@ struct ConsolePageMiddleware: RouterMiddleware {
             status = .internalServerError
             message = "internal error"
         }
-        let back = request.uri.path.hasPrefix("/console/customers/") ? request.uri.path : "/console"
+        // Back to the page the form was on: the customer's, or the section's.
+        let parts = request.uri.path.split(separator: "/")
+        let back =
+            parts.count >= 3 && parts[1] == "customers"
+            ? "/console/customers/\(parts[2])" : parts.count >= 2 ? "/console/\(parts[1])" : "/console"
         return ConsoleRequest.html(
             frame.problem(title: frame.t(status == .forbidden ? "forbidden" : "problem"), message: message, back: back),
             status: status)

@@ -172,6 +172,7 @@ struct ConsoleSession {
             #expect(after.status == .trialing)
             let bad = try await support.post(client, "/console/customers/t1/trial", [("days", "0")])
             #expect(bad.0 == .badRequest && bad.1.contains("days"))
+            #expect(bad.1.contains(#"<a href="/console/customers/t1">"#), "the way back is the customer's page")
         }
     }
 
