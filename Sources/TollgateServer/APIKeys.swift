@@ -66,6 +66,13 @@ public final class APIKeyAuthenticator: RouterMiddleware, Sendable {
         async throws -> Response
     {
         let secret = try BearerToken.from(request, naming: "API key", expected: "tg_sk_…")
+        var context = context
+        context.caller = try await caller(secret: secret)
+        return try await next(request, context)
+    }
+
+    /// The caller a secret key stands for; 401 when it is not a live key.
+    public func caller(secret: String) async throws -> Caller {
         guard secret.hasPrefix(APIKeys.secretPrefix) else {
             throw DomainError(.unauthorized, "malformed Authorization header: expected Bearer tg_sk_…")
         }
@@ -74,9 +81,7 @@ public final class APIKeyAuthenticator: RouterMiddleware, Sendable {
         guard let record, record.revokedAt == nil, record.expiresAt.map({ $0 > now }) ?? true else {
             throw DomainError(.unauthorized, "unknown, revoked or expired API key")
         }
-        var context = context
-        context.caller = Caller(keyId: record.id, scopes: Set(record.scopes.compactMap(Scope.init(rawValue:))))
-        return try await next(request, context)
+        return Caller(keyId: record.id, scopes: Set(record.scopes.compactMap(Scope.init(rawValue:))))
     }
 
     /// Drops a key from the cache so that its revocation or new expiry applies at once on this node.

@@ -354,6 +354,9 @@ func buildRouter(
     MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
     let authenticator = APIKeyAuthenticator(
         store: dependencies.store, clock: dependencies.clock, capacity: dependencies.caches.apiKeys)
+    PublicCatalogRoutes(
+        catalog: dependencies.catalog, keys: authenticator, accounts: accounts, customers: service.customers
+    ).register(on: router)
     let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
     APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)
     EventRoutes(service: service).register(on: v1)

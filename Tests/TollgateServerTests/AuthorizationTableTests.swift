@@ -157,6 +157,8 @@ import TollgateStorage
         "GET /v1/webhook-messages/{id}/attempts": .key(.admin),
         "POST /v1/webhook-messages/{id}/replay": .key(.admin),
         "GET /v1/customers": .key(.entitlementsRead),
+        // Public; with ?customer= it needs a key with entitlements:read or that customer's token.
+        "GET /v1/catalog": .open,
 
         // The operator console: pages and forms behind an operator session.
         "GET /console/login": .open,

@@ -1,0 +1,90 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import TestSupport
+import Testing
+import TollgateCore
+
+@testable import TollgateServer
+
+/// `GET /v1/catalog` (issue 15 item 1): public, in ladder order, cacheable, and with a customer's
+/// relation to each plan for those allowed to ask.
+@Suite struct PublicCatalogTests {
+    static func plans(_ json: [String: Any]) -> [[String: Any]] { json["plans"] as? [[String: Any]] ?? [] }
+
+    @Test func thePlansAsAPricingPageNeedsThemWithAnETag() async throws {
+        let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/memento.yaml"))
+        try await AppHarness.run(.sqlite, catalog: catalog) { app, client in
+            let answer = try await client.send(uri: "/v1/catalog", method: .get)
+            #expect(answer.status == .ok)
+            let json = try #require(
+                try JSONSerialization.jsonObject(with: Data(answer.body.readableBytesView)) as? [String: Any])
+            let plans = Self.plans(json)
+            #expect(plans.map { $0["id"] as? String } == ["basic", "pro", "business", "enterprise"])
+            let pro = try #require(plans.first { $0["id"] as? String == "pro" })
+            #expect(pro["trialDays"] as? Int == 14 && pro["trialRequiresPaymentMethod"] as? Bool == false)
+            let prices = pro["prices"] as? [[String: Any]] ?? []
+            #expect(
+                prices.contains {
+                    $0["currency"] as? String == "EUR" && $0["interval"] as? String == "year"
+                        && $0["amount"] as? Int == 9900
+                })
+            let features = pro["features"] as? [[String: Any]] ?? []
+            let search = try #require(features.first { $0["feature"] as? String == "semantic_search" })
+            #expect(search["limit"] as? Int == 100 && search["period"] as? String == "monthly")
+            let notes = try #require(features.first { $0["feature"] as? String == "notes" })
+            #expect(notes["unlimited"] as? Bool == true && notes["limit"] is NSNull)
+            let basicSearch = try #require(
+                (plans[0]["features"] as? [[String: Any]])?.first { $0["feature"] as? String == "semantic_search" })
+            #expect(basicSearch["period"] as? String == "lifetime" && basicSearch["limit"] as? Int == 30)
+            #expect(pro["relation"] == nil)
+            // The same answer has the same tag; a copy held is not sent again.
+            let tag = try #require(answer.headers[.eTag])
+            #expect(answer.headers[.cacheControl] == "public, max-age=300")
+            let again = try await client.send(uri: "/v1/catalog", method: .get, headers: [.ifNoneMatch: tag])
+            #expect(again.status == .notModified && again.body.readableBytes == 0 && again.headers[.eTag] == tag)
+            let stale = try await client.send(uri: "/v1/catalog", method: .get, headers: [.ifNoneMatch: "\"old\""])
+            #expect(stale.status == .ok)
+            // One currency.
+            let usd = try await client.call(.get, "/v1/catalog?currency=usd", key: nil)
+            #expect(usd.json.string("currency") == "USD")
+            let usdPrices = Self.plans(usd.json).flatMap { $0["prices"] as? [[String: Any]] ?? [] }
+            #expect(!usdPrices.isEmpty && usdPrices.allSatisfy { $0["currency"] as? String == "USD" })
+            let yen = try await client.call(.get, "/v1/catalog?currency=JPY", key: nil)
+            #expect(yen.status == .badRequest && yen.json.errorField == "currency")
+            _ = app
+        }
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func aCustomerSeesCurrentUpgradesAndDowngrades(database: TestDatabase) async throws {
+        let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/memento.yaml"))
+        try await AppHarness.run(database, catalog: catalog) { app, client in
+            let user = try await AccountTests.signUp(client, email: "reader@example.com")
+            #expect(
+                try await client.call(
+                    .put, "/v1/customers/\(user.id)/plan", key: app.adminKey, json: #"{"plan":"pro"}"#
+                )
+                .status == .ok)
+            func relations(_ key: String?) async throws -> (HTTPResponse.Status, [String?]) {
+                let answer = try await client.call(.get, "/v1/catalog?customer=\(user.id)", key: key)
+                return (answer.status, Self.plans(answer.json).map { $0["relation"] as? String })
+            }
+            let expected: [String?] = ["downgrade", "current", "upgrade", "upgrade"]
+            #expect(try await relations(user.access) == (.ok, expected))
+            let reader = try await app.key(scopes: [.entitlementsRead])
+            #expect(try await relations(reader) == (.ok, expected))
+            // Not without a credential, not with a key lacking the scope, not another user's.
+            #expect(try await relations(nil).0 == .unauthorized)
+            #expect(try await relations(try await app.key(scopes: [.usageWrite])).0 == .forbidden)
+            let other = try await AccountTests.signUp(client, email: "other@example.com")
+            #expect(try await relations(other.access).0 == .forbidden)
+            let missing = try await client.call(.get, "/v1/catalog?customer=nobody", key: reader)
+            #expect(missing.status == .notFound)
+            let personal = try await client.send(
+                uri: "/v1/catalog?customer=\(user.id)", method: .get, headers: [.authorization: "Bearer \(reader)"])
+            #expect(personal.headers[.cacheControl] == "private, no-cache")
+        }
+    }
+}
