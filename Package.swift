@@ -214,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "TollgateWebTests",
             dependencies: [
-                "TollgateWeb", "TollgateCore",
+                "TollgateWeb", "TollgateCore", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings

@@ -27,6 +27,12 @@ extension ConsoleFrame {
         page(title: t("setup_title")) {
             if let error { el("p", ["class": "error", "role": "alert"]) { error } }
             el("p") { t("setup_intro") }
+            if let code = try? QRCode(provisioningURI) {
+                el("figure", ["class": "qr-figure"]) {
+                    code.svg(label: t("totp_qr"))
+                    el("figcaption") { t("totp_qr") }
+                }
+            }
             el("dl", ["class": "facts"]) {
                 el("dt") { t("email") }
                 el("dd") { email }

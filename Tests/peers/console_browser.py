@@ -10,12 +10,17 @@ Prints one line per check; exits 1 at the first failed one, saying which.
 import base64
 import hashlib
 import hmac
+import io
 import json
 import os
 import struct
 import sys
 import time
+import urllib.parse
 import urllib.request
+
+import zxingcpp
+from PIL import Image
 
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
@@ -82,11 +87,17 @@ def submit(driver, form_css, confirm=True):
 
 
 def set_up(driver, link, password):
-    """Follows a setup link: reads the secret, enrols it, chooses the password."""
+    """Follows a setup link as a person with a phone would: the QR code on the screen, read by a
+    real decoder, gives the secret; then the password and the app's code."""
     driver.get(link)
-    secret = driver.find_element(By.ID, "totp-secret").text
+    shown = driver.find_element(By.ID, "totp-secret").text
     uri = driver.find_element(By.ID, "totp-uri").get_attribute("href")
-    check(uri.startswith("otpauth://totp/") and ("secret=" + secret) in uri, "setup page shows the secret and its otpauth link")
+    picture = Image.open(io.BytesIO(driver.find_element(By.CSS_SELECTOR, "svg.qr").screenshot_as_png))
+    found = zxingcpp.read_barcodes(picture, formats=zxingcpp.BarcodeFormat.QRCode)
+    check(found and found[0].text == uri, "the QR code on the setup page decodes to its otpauth link")
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(found[0].text).query)
+    secret = query["secret"][0]
+    check(secret == shown and uri.startswith("otpauth://totp/"), "the scanned secret is the one written out")
     driver.find_element(By.ID, "f-password").send_keys(password)
     code = totp(secret)
     driver.find_element(By.ID, "f-code").send_keys(code)
