@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import TollgateBilling
 import TollgateCore
+import TollgateDocuments
 import TollgateIdentity
 import TollgateMeter
 import TollgateStorage
@@ -31,6 +32,7 @@ struct ConsolePages: Sendable {
             .get("deliveries", use: deliveries)
             .get("api-keys", use: apiKeys)
             .get("operators", use: operatorList)
+            .get("invoices/{id}.pdf", use: invoicePDF)
         console.requiring(.changePlan).post("customers/{id}/plan", use: changePlan)
         console.requiring(.grantCredits).post("customers/{id}/credits", use: grantCredits)
         console.requiring(.extendTrial).post("customers/{id}/trial", use: extendTrial)
@@ -142,6 +144,13 @@ struct ConsolePages: Sendable {
         return ConsoleRequest.html(frame.customerPage(data, notice: notice), request: request)
     }
 
+    /// An invoice's PDF, as the API renders it.
+    @Sendable func invoicePDF(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let invoice = try await invoices.invoice(id: try Validate.pathIdentifier(context))
+        try InvoiceService.requireOwn(invoice)
+        return TextAnswer.pdf(try InvoicePDF.render(invoice), filename: "\(invoice.number ?? invoice.id).pdf")
+    }
+
     /// Everything the customer page shows, read concurrently (each part is its own query).
     func customerData(_ id: String) async throws -> CustomerDetailData {
         let customer = try await meter.customers.customer(id: id)
@@ -175,6 +184,7 @@ struct ConsolePages: Sendable {
         data.invoices = try await invoiceList.suffix(20).reversed().map { invoice in
             CustomerDetailData.InvoiceRow(
                 id: invoice.id, number: invoice.number, status: invoice.status.rawValue,
+                hasDocument: invoice.provider == "manual" && invoice.number != nil,
                 total: Money(invoice.total, invoice.currency), at: invoice.finalizedAt ?? invoice.createdAt)
         }
         data.refusals = try await refusals.map {

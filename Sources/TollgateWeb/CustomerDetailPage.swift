@@ -65,13 +65,16 @@ public struct CustomerDetailData: Sendable {
         public let id: String
         public let number: String?
         public let status: String
+        /// Tollgate renders its PDF (a numbered invoice of its own, not Stripe's).
+        public let hasDocument: Bool
         public let total: Money
         public let at: Date
 
-        public init(id: String, number: String?, status: String, total: Money, at: Date) {
+        public init(id: String, number: String?, status: String, hasDocument: Bool, total: Money, at: Date) {
             self.id = id
             self.number = number
             self.status = status
+            self.hasDocument = hasDocument
             self.total = total
             self.at = at
         }
@@ -233,14 +236,7 @@ extension ConsoleFrame {
             }
             el("section", ["aria-labelledby": "h-invoices"]) {
                 el("h2", ["id": "h-invoices"]) { t("invoices") }
-                table(
-                    ["invoice", "status", "total", "time"],
-                    rows: data.invoices.map {
-                        [
-                            $0.number ?? $0.id, $0.status, money($0.total.amountMinor, $0.total.currency),
-                            Formats.day($0.at),
-                        ]
-                    }, id: "invoices")
+                invoiceTable(data.invoices)
             }
             el("section", ["aria-labelledby": "h-refusals"]) {
                 el("h2", ["id": "h-refusals"]) { t("recent_refusals") }
@@ -335,6 +331,40 @@ extension ConsoleFrame {
                     el("label", ["for": "f-now"]) { t("cancel_now") }
                 }
                 el("button", ["type": "submit", "class": "danger"]) { t("cancel_subscription") }
+            }
+        }
+    }
+
+    /// The invoices, each numbered one linked to its PDF.
+    func invoiceTable(_ rows: [CustomerDetailData.InvoiceRow]) -> HTML {
+        guard !rows.isEmpty else { return el("p", ["class": "empty", "id": "invoices"]) { t("none") } }
+        return el("div", ["class": "scroll"]) {
+            el("table", ["id": "invoices"]) {
+                el("thead") {
+                    el("tr") {
+                        for header in ["invoice", "status", "total", "time"] {
+                            el("th", ["scope": "col"]) { t(header) }
+                        }
+                    }
+                }
+                el("tbody") {
+                    for row in rows {
+                        el("tr") {
+                            el("td") {
+                                if row.hasDocument {
+                                    el("a", ["href": "/console/invoices/\(Paths.segment(row.id)).pdf"]) {
+                                        row.number ?? row.id
+                                    }
+                                } else {
+                                    row.number ?? row.id
+                                }
+                            }
+                            el("td") { row.status }
+                            el("td") { money(row.total.amountMinor, row.total.currency) }
+                            el("td") { Formats.day(row.at) }
+                        }
+                    }
+                }
             }
         }
     }

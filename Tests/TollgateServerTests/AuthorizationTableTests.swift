@@ -177,6 +177,7 @@ import TollgateStorage
         "GET /console/deliveries": .console(.read),
         "GET /console/api-keys": .console(.read),
         "GET /console/operators": .console(.read),
+        "GET /console/invoices/{id}.pdf": .console(.read),
         "POST /console/customers/{id}/plan": .console(.changePlan),
         "POST /console/customers/{id}/credits": .console(.grantCredits),
         "POST /console/customers/{id}/trial": .console(.extendTrial),

@@ -204,6 +204,37 @@ struct ConsoleSession {
         }
     }
 
+    /// A viewer reads a customer's invoices and downloads the PDF the API renders.
+    @Test func invoicesLeadToTheirPDF() async throws {
+        try await AppHarness.run(.sqlite) { app, client in
+            let viewer = try await ConsoleSession.open(app, role: .viewer, email: "viewer@example.com")
+            #expect(
+                try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"c1"}"#).status
+                    == .created)
+            let item = try await client.call(
+                .post, "/v1/customers/c1/invoice-items", key: app.adminKey,
+                json: #"{"description":"Setup","quantity":1,"unitAmount":5000,"currency":"EUR","idempotencyKey":"i1"}"#)
+            #expect(item.status == .created)
+            let draft = try await client.call(.post, "/v1/invoices", key: app.adminKey, json: #"{"customer":"c1"}"#)
+            let id = try #require(draft.json.string("id"))
+            #expect(try await client.call(.post, "/v1/invoices/\(id)/finalize", key: app.adminKey).status == .ok)
+            let (_, page, _) = try await viewer.get(client, "/console/customers/c1")
+            #expect(page.contains(#"href="/console/invoices/\#(id).pdf""#))
+            let pdf = try await client.send(
+                uri: "/console/invoices/\(id).pdf", method: .get, headers: [.cookie: viewer.cookie])
+            #expect(pdf.status == .ok && pdf.headers[.contentType] == "application/pdf")
+            #expect(String(buffer: pdf.body).hasPrefix("%PDF-"))
+            // (execute: the response validator takes `{id}.pdf` for `{id}`, whose answer is JSON.)
+            let api = try await client.execute(
+                uri: "/v1/invoices/\(id).pdf", method: .get, headers: [.authorization: "Bearer \(app.adminKey)"])
+            #expect(api.body == pdf.body, "the same document as the API's")
+            #expect(
+                try await client.send(
+                    uri: "/console/invoices/nope.pdf", method: .get, headers: [.cookie: viewer.cookie]
+                ).status == .notFound)
+        }
+    }
+
     @Test func theLastOwnerStays() async throws {
         try await AppHarness.run(.sqlite) { app, client in
             let owner = try await ConsoleSession.open(app, role: .owner, email: "owner@example.com")
