@@ -895,6 +895,8 @@ extension Migrations {
                 "CREATE INDEX customers_by_plan ON customers (plan_id, created_at_ms)",
                 "CREATE INDEX customers_by_email ON customers (COALESCE(email, ''), id)",
                 "CREATE INDEX usage_daily_by_customer ON usage_daily (customer_id, day_ms)",
+                // The console's recently sent e-mails.
+                "CREATE INDEX outbox_delivered ON outbox (delivered_at_ms) WHERE delivered_at_ms IS NOT NULL",
             ])
     ]
 }

@@ -74,6 +74,18 @@ extension SQLStore {
         }
     }
 
+    public func deliveredEmails(limit: Int) async throws -> [OutboxEntry] {
+        try await provider.read { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.outboxColumns) FROM outbox
+                WHERE delivered_at_ms IS NOT NULL AND kind LIKE 'email.%'
+                ORDER BY delivered_at_ms DESC, id DESC LIMIT \(bind: limit)
+                """
+            ).all().map(Self.decodeOutboxEntry)
+        }
+    }
+
     public func outboxStats() async throws -> OutboxStats {
         try await provider.read { db in
             // The partial index on pending rows (migration 18) keeps this cheap however much was sent.

@@ -62,13 +62,15 @@ extension ConsolePages {
         }
         let failed = try await store.outboxEntries(failedOnly: true, limit: 100)
         let pending = try await store.outboxEntries(failedOnly: false, limit: 100).filter { $0.failedAt == nil }
+        let sent = try await store.deliveredEmails(limit: 50)
         var webhooks: [OutboxEntry] = []
         for endpoint in try await store.webhookEndpoints() {
             webhooks += try await store.webhookMessages(endpointId: endpoint.id, limit: 20)
         }
         return ConsoleRequest.html(
             frame(request, context, "deliveries").deliveriesPage(
-                pending: pending.map { row($0) }, failed: failed.map { row($0) }, webhooks: webhooks.map { row($0) }),
+                pending: pending.map { row($0) }, failed: failed.map { row($0) }, sent: sent.map { row($0) },
+                webhooks: webhooks.map { row($0) }),
             request: request)
     }
 

@@ -53,6 +53,8 @@ public protocol OutboxStore: Sendable {
     func markOutboxFailed(id: String, error: String, retryAt: Date?, at: Date) async throws
     /// Messages for operators, newest first: every one not delivered, or only those failed for good.
     func outboxEntries(failedOnly: Bool, limit: Int) async throws -> [OutboxEntry]
+    /// E-mails delivered, the most recently sent first.
+    func deliveredEmails(limit: Int) async throws -> [OutboxEntry]
     func outboxStats() async throws -> OutboxStats
     /// Puts a failed (or waiting) message back in the queue now; false when there is no such
     /// message not yet delivered.

@@ -214,11 +214,13 @@ extension ConsoleFrame {
         }
     }
 
-    public func deliveriesPage(pending: [DeliveryRow], failed: [DeliveryRow], webhooks: [DeliveryRow]) -> String {
+    public func deliveriesPage(
+        pending: [DeliveryRow], failed: [DeliveryRow], sent: [DeliveryRow], webhooks: [DeliveryRow]
+    ) -> String {
         page(title: t("deliveries")) {
             for (title, rows, id) in [
                 (t("deliveries_failed"), failed, "failed"), (t("deliveries_pending"), pending, "pending"),
-                (t("deliveries_webhooks"), webhooks, "webhooks"),
+                (t("deliveries_sent"), sent, "sent"), (t("deliveries_webhooks"), webhooks, "webhooks"),
             ] {
                 el("h2") { title }
                 if rows.isEmpty {

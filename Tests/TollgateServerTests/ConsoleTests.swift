@@ -235,6 +235,36 @@ struct ConsoleSession {
         }
     }
 
+    /// E-mails sent, waiting and failed for good, and a failed one put back in the queue.
+    @Test(arguments: TestDatabase.all)
+    func deliveriesShowWhatWasSentAndRetryWhatFailed(database: TestDatabase) async throws {
+        try await AppHarness.run(database) { app, client in
+            let admin = try await ConsoleSession.open(app, role: .admin, email: "admin@example.com")
+            let now = app.clock.now()
+            try await app.store.enqueueOutbox(
+                ["msg_sent", "msg_failed"].map {
+                    OutboxMessage(
+                        id: $0, kind: "email.welcome", recipient: "\($0)@example.com", payload: "{}", createdAt: now)
+                })
+            let claimed = try await app.store.claimOutbox(node: "test", now: now, limit: 10, leaseMillis: 60_000)
+            #expect(Set(claimed.map(\.message.id)) == ["msg_sent", "msg_failed"])
+            try await app.store.markOutboxDelivered(id: "msg_sent", at: now)
+            try await app.store.markOutboxFailed(id: "msg_failed", error: "550 no such mailbox", retryAt: nil, at: now)
+            let (status, page, _) = try await admin.get(client, "/console/deliveries")
+            #expect(status == .ok)
+            let sent = try #require(page.firstRange(of: #"<table id="sent">"#))
+            let failed = try #require(page.firstRange(of: #"<table id="failed">"#))
+            #expect(page[sent.upperBound...].contains("msg_sent@example.com"))
+            #expect(page[failed.upperBound...].contains("550 no such mailbox"))
+            #expect(page.contains(#"action="/console/deliveries/msg_failed/retry""#))
+            #expect(!page.contains(#"action="/console/deliveries/msg_sent/retry""#))
+            let retried = try await admin.post(client, "/console/deliveries/msg_failed/retry")
+            #expect(retried.0 == .seeOther)
+            #expect(try await app.store.outboxEntries(failedOnly: true, limit: 10).isEmpty)
+            #expect(try await admin.post(client, "/console/deliveries/msg_sent/retry").0 == .notFound)
+        }
+    }
+
     @Test func theLastOwnerStays() async throws {
         try await AppHarness.run(.sqlite) { app, client in
             let owner = try await ConsoleSession.open(app, role: .owner, email: "owner@example.com")
