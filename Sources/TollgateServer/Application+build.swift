@@ -52,6 +52,8 @@ public struct ServerConfiguration: Sendable {
     public var operatorEmail: String?
     /// How long a node holds an outbox message it is sending.
     public var mailLease: Duration = .seconds(120)
+    /// The origins allowed to frame `/embed/pricing`.
+    public var embedOrigins: [String] = []
 
     public init() {}
 }
@@ -113,6 +115,8 @@ public struct AppDependencies: Sendable {
     public var consoleBaseURL = "http://127.0.0.1:8080"
     /// Operator sessions, setup links, passwords of the console.
     public var operatorSettings = OperatorService.Settings()
+    /// The origins allowed to frame `/embed/pricing` (`https://www.example.com`); none: no one.
+    public var embedOrigins: [String] = []
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
 
@@ -212,6 +216,7 @@ public func buildApplication(
     dependencies.mail = try MailConfiguration(transport: transport, settings: mailSettings)
     dependencies.mail?.delivery.lease = configuration.mailLease
     dependencies.consoleBaseURL = (configuration.publicURL ?? ownAddress).absoluteString
+    dependencies.embedOrigins = configuration.embedOrigins
     return buildApplication(
         dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
@@ -354,6 +359,7 @@ func buildRouter(
     MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
     let authenticator = APIKeyAuthenticator(
         store: dependencies.store, clock: dependencies.clock, capacity: dependencies.caches.apiKeys)
+    PricingRoutes(catalog: dependencies.catalog, embedOrigins: dependencies.embedOrigins).register(on: router)
     PublicCatalogRoutes(
         catalog: dependencies.catalog, keys: authenticator, accounts: accounts, customers: service.customers
     ).register(on: router)

@@ -12,6 +12,10 @@ public struct ConsoleFrame: Sendable {
     /// This page's path and query, for the language switch.
     public var path: String
     public var productName: String
+    /// A page for anyone (the pricing page): the product's name, no console navigation.
+    public var isPublic = false
+    /// Drawn inside another site's frame: no header at all.
+    public var isEmbedded = false
 
     public init(
         locale: String, operatorEmail: String? = nil, role: OperatorRole? = nil, csrfToken: String? = nil,
@@ -84,42 +88,50 @@ public struct ConsoleFrame: Sendable {
                 el("head") {
                     el("meta", ["charset": "utf-8"])
                     el("meta", ["name": "viewport", "content": "width=device-width, initial-scale=1"])
-                    el("title") { "\(title) · \(productName) · \(t("console"))" }
+                    el("title") {
+                        isPublic ? "\(title) · \(productName)" : "\(title) · \(productName) · \(t("console"))"
+                    }
                     el("link", ["rel": "stylesheet", "href": "/console/assets/console.css"])
                     el("script", ["src": "/console/assets/console.js", "defer": ""])
                 }
-                el("body") {
-                    el("header", ["class": "top"]) {
-                        el("a", ["class": "brand", "href": "/console"]) { "\(productName) · \(t("console"))" }
-                        if operatorEmail != nil {
-                            el("nav", ["aria-label": t("navigation")]) {
-                                el("ul") {
-                                    for entry in sections {
-                                        el("li") {
-                                            el(
-                                                "a",
-                                                [
-                                                    "href": entry.href,
-                                                    "aria-current": entry.key == section ? "page" : nil,
-                                                ]
-                                            ) { t(entry.key) }
+                el("body", ["class": isEmbedded ? "embedded" : nil]) {
+                    if !isEmbedded {
+                        el("header", ["class": "top"]) {
+                            if isPublic {
+                                el("a", ["class": "brand", "href": "/pricing"]) { productName }
+                            } else {
+                                el("a", ["class": "brand", "href": "/console"]) { "\(productName) · \(t("console"))" }
+                            }
+                            if operatorEmail != nil {
+                                el("nav", ["aria-label": t("navigation")]) {
+                                    el("ul") {
+                                        for entry in sections {
+                                            el("li") {
+                                                el(
+                                                    "a",
+                                                    [
+                                                        "href": entry.href,
+                                                        "aria-current": entry.key == section ? "page" : nil,
+                                                    ]
+                                                ) { t(entry.key) }
+                                            }
                                         }
                                     }
                                 }
                             }
-                        }
-                        el("div", ["class": "who"]) {
-                            el(
-                                "a",
-                                [
-                                    "href": path + separator + "lang=" + other, "hreflang": other,
-                                    "lang": other,
-                                ]
-                            ) { other == "fr" ? "Français" : "English" }
-                            if let operatorEmail {
-                                el("span") { "\(operatorEmail) (\(role.map { t("role_" + $0.rawValue) } ?? ""))" }
-                                form("/console/logout", classes: "inline") {
-                                    el("button", ["type": "submit", "class": "link"]) { t("sign_out") }
+                            el("div", ["class": "who"]) {
+                                el(
+                                    "a",
+                                    [
+                                        "href": path + separator + "lang=" + other, "hreflang": other,
+                                        "lang": other,
+                                    ]
+                                ) { other == "fr" ? "Français" : "English" }
+                                if let operatorEmail {
+                                    el("span") { "\(operatorEmail) (\(role.map { t("role_" + $0.rawValue) } ?? ""))" }
+                                    form("/console/logout", classes: "inline") {
+                                        el("button", ["type": "submit", "class": "link"]) { t("sign_out") }
+                                    }
                                 }
                             }
                         }

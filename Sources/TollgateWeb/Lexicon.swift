@@ -20,6 +20,17 @@ public enum Lexicon {
     }
 
     static let english: [String: String] = [
+        "pricing": "Pricing",
+        "billing_interval": "Billing period",
+        "billed_monthly": "Monthly",
+        "billed_yearly": "Yearly",
+        "plans": "Plans",
+        "compare_plans": "Compare the plans",
+        "not_priced": "Not sold in this currency",
+        "minimum_seats": "minimum seats",
+        "yearly_saves": "A year saves",
+        "trial_days": "days of trial",
+        "no_card_needed": "no card needed",
         "actions": "Actions",
         "active": "Active",
         "add_ons": "Add-ons",
@@ -199,6 +210,17 @@ public enum Lexicon {
     ]
 
     static let french: [String: String] = [
+        "pricing": "Tarifs",
+        "billing_interval": "Période de facturation",
+        "billed_monthly": "Mensuel",
+        "billed_yearly": "Annuel",
+        "plans": "Offres",
+        "compare_plans": "Comparer les offres",
+        "not_priced": "Non vendu dans cette devise",
+        "minimum_seats": "sièges minimum",
+        "yearly_saves": "L’année fait économiser",
+        "trial_days": "jours d’essai",
+        "no_card_needed": "sans carte bancaire",
         "actions": "Actions",
         "active": "Active",
         "add_ons": "Options",

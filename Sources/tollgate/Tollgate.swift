@@ -105,6 +105,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "API keys kept in memory (least recently used dropped first).") var apiKeyCacheSize = 10_000
     @Option(help: "Without an SMTP server, e-mail is written here as .eml files (default: <data-dir>/mail).")
     var mailDir: String?
+    @Option(
+        name: .customLong("embed-origin"),
+        help: "An origin allowed to frame /embed/pricing (https://www.example.com); repeat for several.")
+    var embedOrigins: [String] = []
     @Option(help: "Where links in e-mail lead: the product's front end (default: this server's address).")
     var publicUrl: String?
     @Option(help: "This server's address as mail readers reach it, for unsubscribe links (default: its own).")
@@ -188,6 +192,12 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.publicAPIURL = try publicApiUrl.map { try Self.httpURL($0, option: "--public-api-url") }
         configuration.publicURL = try publicUrl.map { try Self.httpURL($0, option: "--public-url") }
+        for origin in embedOrigins {
+            guard let url = URL(string: origin), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
+                url.path.isEmpty, url.query == nil
+            else { throw ValidationError("--embed-origin must be an origin such as https://www.example.com") }
+        }
+        configuration.embedOrigins = embedOrigins
         let storage = databaseOptions.summary
         let catalogName = catalog ?? "bundled memento.yaml"
         do {

@@ -159,6 +159,8 @@ import TollgateStorage
         "GET /v1/customers": .key(.entitlementsRead),
         // Public; with ?customer= it needs a key with entitlements:read or that customer's token.
         "GET /v1/catalog": .open,
+        "GET /pricing": .open,
+        "GET /embed/pricing": .open,
 
         // The operator console: pages and forms behind an operator session.
         "GET /console/login": .open,

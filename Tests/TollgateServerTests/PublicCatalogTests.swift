@@ -88,3 +88,37 @@ import TollgateCore
         }
     }
 }
+
+/// `/pricing` and `/embed/pricing` (issue 15 item 2, without the calls to action the portal brings).
+@Suite struct PricingPageTests {
+    @Test func plansPricesSavingsAndTheMatrixFromTheCatalog() async throws {
+        let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/memento.yaml"))
+        try await AppHarness.run(
+            .sqlite, catalog: catalog, configure: { $0.embedOrigins = ["https://www.example.com"] }
+        ) { _, client in
+            func page(_ path: String) async throws -> (String, HTTPFields) {
+                let answer = try await client.send(uri: path, method: .get)
+                #expect(answer.status == .ok, "\(path)")
+                return (String(buffer: answer.body), answer.headers)
+            }
+            let (monthly, headers) = try await page("/pricing")
+            #expect(monthly.contains("<title>Pricing · Memento Note</title>") && !monthly.contains("⟦"))
+            #expect(monthly.contains(#"<article class="card plan" id="plan-pro">"#) && monthly.contains("9.90 EUR"))
+            #expect(monthly.contains("14 days of trial · no card needed"))
+            #expect(monthly.contains(#"<table id="feature-matrix">"#) && monthly.contains("AI semantic search"))
+            #expect(!monthly.contains("A year saves"))
+            #expect(headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+            #expect(headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true)
+            let (yearly, _) = try await page("/pricing?interval=year&currency=USD&lang=fr")
+            // 99.00 a year against 9.90 × 12 = 118.80: 16 % saved.
+            #expect(yearly.contains("99,00 USD") && yearly.contains("L’année fait économiser 16 %"))
+            #expect(yearly.contains(#"<html lang="fr">"#))
+            let (fallback, _) = try await page("/pricing?interval=weekly&currency=XXX")
+            #expect(fallback.contains("9.90 EUR"))
+            let (embedded, embedHeaders) = try await page("/embed/pricing")
+            #expect(embedded.contains(#"<body class="embedded">"#) && !embedded.contains(#"<header class="top">"#))
+            #expect(embedHeaders[HTTPField.Name("X-Frame-Options")!] == nil)
+            #expect(embedHeaders[.contentSecurityPolicy]?.contains("frame-ancestors https://www.example.com") == true)
+        }
+    }
+}

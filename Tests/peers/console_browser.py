@@ -247,6 +247,19 @@ try:
         check(overflow <= 1, f"{page or '/'} fits a phone's width (overflow {overflow}px)")
     owner.save_screenshot(os.path.join(SHOTS, "console-customer-phone.png"))
 
+    # The public pricing page: the toggles change the prices to the catalog's amounts.
+    owner.set_window_size(1280, 900)
+    owner.get(BASE + "/pricing?lang=en")
+    amount = lambda: owner.find_element(By.CSS_SELECTOR, "#plan-pro .amount").text
+    check(amount() == "9.90 EUR", f"the pricing page shows Pro monthly in EUR ({amount()})")
+    owner.find_element(By.ID, "interval-year").click()
+    check(amount() == "99.00 EUR" and "16 %" in owner.find_element(By.CSS_SELECTOR, "#plan-pro .saving").text,
+          f"yearly: the catalog's yearly amount and its saving ({amount()})")
+    owner.find_element(By.ID, "currency-USD").click()
+    check(amount() == "99.00 USD", f"the currency switch shows the USD amount ({amount()})")
+    axe_check(owner, "/pricing")
+    owner.save_screenshot(os.path.join(SHOTS, "pricing.png"))
+
     # A viewer, in a second browser: reads, sees no action, and a forged action is refused.
     viewer = browser()
     set_up(viewer, config["viewerSetup"], "another long passphrase 42")

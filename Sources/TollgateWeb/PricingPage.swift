@@ -1,0 +1,122 @@
+import TollgateCore
+
+/// The public pricing page (issue 15 item 2): the catalog's plans side by side in ladder order,
+/// monthly or yearly (with what a year saves), in one currency, and the feature matrix. The
+/// toggles are links, so the page works without a script.
+extension ConsoleFrame {
+    public struct PricingChoice: Sendable {
+        public let interval: BillingInterval
+        public let currency: Currency
+
+        public init(interval: BillingInterval, currency: Currency) {
+            self.interval = interval
+            self.currency = currency
+        }
+    }
+
+    /// The currencies the catalog prices plans in, in the order they first appear.
+    public static func currencies(of catalog: Catalog) -> [Currency] {
+        var seen: [Currency] = []
+        for price in catalog.plans.flatMap(\.prices) where !seen.contains(price.currency) {
+            seen.append(price.currency)
+        }
+        return seen
+    }
+
+    /// What a year at the yearly price saves against twelve months at the monthly one, in whole
+    /// percent (rounded down); nil when there is no saving or no pair of prices.
+    public static func yearlySaving(_ plan: Plan, currency: Currency) -> Int? {
+        guard let month = plan.prices.first(where: { $0.currency == currency && $0.interval == .month }),
+            let year = plan.prices.first(where: { $0.currency == currency && $0.interval == .year }),
+            month.amount > 0, year.amount < month.amount * 12
+        else { return nil }
+        return Int((month.amount * 12 - year.amount) * 100 / (month.amount * 12))
+    }
+
+    public func pricingPage(_ catalog: Catalog, choice: PricingChoice, base: String) -> String {
+        let plans = catalog.plans.sorted { ($0.order, $0.id) < ($1.order, $1.id) }
+        func link(interval: BillingInterval, currency: Currency) -> String {
+            base + Paths.query([("interval", interval.rawValue), ("currency", currency.code), ("lang", locale)])
+        }
+        return page(title: t("pricing")) {
+            el("nav", ["class": "pills", "aria-label": t("billing_interval")]) {
+                for interval in BillingInterval.allCases {
+                    el(
+                        "a",
+                        [
+                            "href": link(interval: interval, currency: choice.currency),
+                            "aria-current": interval == choice.interval ? "true" : nil,
+                            "id": "interval-\(interval.rawValue)",
+                        ]
+                    ) { t(interval == .month ? "billed_monthly" : "billed_yearly") }
+                }
+            }
+            el("nav", ["class": "pills", "aria-label": t("currency")]) {
+                for currency in Self.currencies(of: catalog) {
+                    el(
+                        "a",
+                        [
+                            "href": link(interval: choice.interval, currency: currency),
+                            "aria-current": currency == choice.currency ? "true" : nil,
+                            "id": "currency-\(currency.code)",
+                        ]
+                    ) { currency.code }
+                }
+            }
+            el("section", ["class": "plans", "aria-label": t("plans")]) {
+                for plan in plans { planCard(plan, choice: choice) }
+            }
+            el("h2") { t("compare_plans") }
+            el("div", ["class": "scroll"]) {
+                el("table", ["id": "feature-matrix"]) {
+                    el("thead") {
+                        el("tr") {
+                            el("th", ["scope": "col"]) { t("feature") }
+                            for plan in plans { el("th", ["scope": "col"]) { plan.name } }
+                        }
+                    }
+                    el("tbody") {
+                        for feature in catalog.features {
+                            el("tr") {
+                                el("th", ["scope": "row"]) { feature.name }
+                                for plan in plans { el("td") { grantText(plan.features[feature.id]) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func planCard(_ plan: Plan, choice: PricingChoice) -> HTML {
+        let price = plan.prices.first { $0.currency == choice.currency && $0.interval == choice.interval }
+        return el("article", ["class": "card plan", "id": "plan-\(plan.id)"]) {
+            el("h3") { plan.name }
+            el("p", ["class": "price"]) {
+                if plan.isFree {
+                    t("free")
+                } else if let price {
+                    el("span", ["class": "amount"]) { money(price.amount, price.currency) }
+                    " / \(t("interval_" + price.interval.rawValue))"
+                } else {
+                    t("not_priced")
+                }
+            }
+            if let price, let perSeat = price.perSeatAmount {
+                el("p", ["class": "muted"]) {
+                    "+ \(money(perSeat, price.currency)) / \(t("seat"))"
+                        + (price.minimumSeats.map { " · \(t("minimum_seats")) \(number($0))" } ?? "")
+                }
+            }
+            if choice.interval == .year, let saving = Self.yearlySaving(plan, currency: choice.currency) {
+                el("p", ["class": "saving"]) { "\(t("yearly_saves")) \(saving) %" }
+            }
+            if let trial = plan.trial {
+                el("p", ["class": "trial"]) {
+                    "\(trial.days) \(t("trial_days"))"
+                        + (trial.requiresPaymentMethod ? "" : " · \(t("no_card_needed"))")
+                }
+            }
+        }
+    }
+}
