@@ -74,11 +74,8 @@ struct ConsolePages: Sendable {
     // MARK: Overview
 
     var currencies: [Currency] {
-        var seen: [Currency] = []
-        for price in catalog.plans.flatMap(\.prices) where !seen.contains(price.currency) {
-            seen.append(price.currency)
-        }
-        return seen.isEmpty ? [Currency("EUR")!] : seen
+        let priced = ConsoleFrame.currencies(of: catalog)
+        return priced.isEmpty ? [Currency("EUR")!] : priced
     }
 
     @Sendable func overview(_ request: Request, context: ConsoleContext) async throws -> Response {
