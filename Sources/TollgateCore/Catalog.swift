@@ -156,4 +156,16 @@ public struct Catalog: Hashable, Sendable {
     public func plan(_ id: String) -> Plan? { plans.first { $0.id == id } }
 
     public var defaultPlan: Plan { plan(defaultPlanId)! }
+
+    /// The currencies plans are priced in, in the order they first appear.
+    public var planCurrencies: [Currency] {
+        var seen: [Currency] = []
+        for price in plans.flatMap(\.prices) where !seen.contains(price.currency) { seen.append(price.currency) }
+        return seen
+    }
+
+    /// The currency `code` names when plans are priced in it; nil otherwise (or without a code).
+    public func planCurrency(_ code: String?) -> Currency? {
+        code.flatMap(Currency.init).flatMap { planCurrencies.contains($0) ? $0 : nil }
+    }
 }

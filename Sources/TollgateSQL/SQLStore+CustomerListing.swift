@@ -4,6 +4,10 @@ import TollgateCore
 import TollgateStorage
 
 extension SQLStore {
+    /// The customer columns, of the table aliased `c`.
+    static let listedCustomerColumns = customerColumns.split(separator: ",")
+        .map { "c." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+
     public func listCustomers(_ query: CustomerQuery) async throws -> [CustomerListing] {
         if query.nearLimit, query.quotas.isEmpty { return [] }
         var conditions: [SQLQueryString] = []
@@ -61,10 +65,8 @@ extension SQLStore {
             }
         }
         let filter: SQLQueryString = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let columns = Self.customerColumns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }
-            .joined(separator: ", ")
         let sql: SQLQueryString = """
-            \(with)SELECT \(unsafeRaw: columns), c.status FROM customers c \(filter)
+            \(with)SELECT \(unsafeRaw: Self.listedCustomerColumns), c.status FROM customers c \(filter)
             ORDER BY \(order) LIMIT \(bind: query.limit)
             """
         return try await provider.read { db in

@@ -74,16 +74,13 @@ struct ConsolePages: Sendable {
     // MARK: Overview
 
     var currencies: [Currency] {
-        let priced = ConsoleFrame.currencies(of: catalog)
+        let priced = catalog.planCurrencies
         return priced.isEmpty ? [Currency("EUR")!] : priced
     }
 
     @Sendable func overview(_ request: Request, context: ConsoleContext) async throws -> Response {
         let currencies = currencies
-        let currency =
-            request.uri.queryParameters.get("currency").flatMap(Currency.init).flatMap {
-                currencies.contains($0) ? $0 : nil
-            } ?? currencies[0]
+        let currency = catalog.planCurrency(request.uri.queryParameters.get("currency")) ?? currencies[0]
         let now = clock.now()
         let thisMonth = PeriodMath.window(.monthly, containing: now, anchor: now)
         let from = PeriodMath.utcCalendar.date(byAdding: .month, value: -11, to: thisMonth.start)!

@@ -18,10 +18,11 @@ struct ConsoleRoutes: Sendable {
 
     func register(on router: Router<TollgateRequestContext>) {
         let console = router.group("console").add(middleware: ConsolePageMiddleware(settings: settings))
-        console.get("assets/console.css") { _, _ in try Self.asset("console", "css", type: "text/css; charset=utf-8") }
-        console.get("assets/console.js") { _, _ in
-            try Self.asset("console", "js", type: "text/javascript; charset=utf-8")
-        }
+        // Read once: the files ship in the binary and do not change while it runs.
+        let stylesheet = Self.asset("console", "css", type: "text/css; charset=utf-8")
+        let script = Self.asset("console", "js", type: "text/javascript; charset=utf-8")
+        console.get("assets/console.css") { _, _ in try stylesheet.get() }
+        console.get("assets/console.js") { _, _ in try script.get() }
         console.get("login", use: signInPage)
         console.post("login", use: signIn)
         console.get("setup", use: setupPage)
@@ -32,12 +33,12 @@ struct ConsoleRoutes: Sendable {
         pages.register(on: signedIn)
     }
 
-    static func asset(_ name: String, _ ext: String, type: String) throws -> Response {
+    static func asset(_ name: String, _ ext: String, type: String) -> Result<Response, DomainError> {
         guard let url = Bundle.tollgateWeb.url(forResource: name, withExtension: ext),
             let data = try? Data(contentsOf: url)
-        else { throw DomainError(.notFound, "no such asset") }
-        return Response(
-            status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        else { return .failure(DomainError(.notFound, "no such asset")) }
+        return .success(
+            Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: data))))
     }
 
     private func frame(_ request: Request, _ context: TollgateRequestContext) -> ConsoleFrame {

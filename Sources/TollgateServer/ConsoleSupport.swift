@@ -228,9 +228,10 @@ enum ConsoleRequest {
             body: .init(byteBuffer: ByteBuffer(string: page)))
         if let request, let asked = request.uri.queryParameters.get("lang"), Lexicon.locales.contains(asked) {
             response.setCookie(
+                // The whole site's pages (the console and /pricing) speak the language chosen.
                 Cookie(
-                    name: ConsoleSettings.languageCookie, value: asked, maxAge: 31_536_000, path: "/console",
-                    httpOnly: true, sameSite: .strict))
+                    name: ConsoleSettings.languageCookie, value: asked, maxAge: 31_536_000, path: "/", httpOnly: true,
+                    sameSite: .strict))
         }
         return response
     }

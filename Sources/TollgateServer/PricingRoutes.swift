@@ -20,12 +20,10 @@ struct PricingRoutes: Sendable {
     /// `?interval=month|year` and `?currency=`: anything else falls back to monthly in the
     /// catalog's first currency, as a page should.
     func page(_ request: Request, embedded: Bool) -> Response {
-        let currencies = ConsoleFrame.currencies(of: catalog)
         let query = request.uri.queryParameters
         let interval = query.get("interval").flatMap(BillingInterval.init(rawValue:)) ?? .month
         let currency =
-            query.get("currency").flatMap(Currency.init).flatMap { currencies.contains($0) ? $0 : nil }
-            ?? currencies.first ?? Currency("EUR")!
+            catalog.planCurrency(query.get("currency")) ?? catalog.planCurrencies.first ?? Currency("EUR")!
         var frame = ConsoleFrame(
             locale: ConsoleRequest.locale(request), section: "pricing",
             path: embedded ? "/embed/pricing" : "/pricing", productName: catalog.name)

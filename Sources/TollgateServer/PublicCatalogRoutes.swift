@@ -14,10 +14,36 @@ import TollgateStorage
 /// that customer's own access token) each plan also says whether it is the customer's current
 /// plan, an upgrade or a downgrade.
 struct PublicCatalogRoutes: Sendable {
+    /// An answer's bytes and their tag.
+    struct Encoded: Sendable {
+        let bytes: Data
+        let tag: String
+
+        init(_ body: PublicCatalog) throws {
+            bytes = try TollgateJSON.encoder.encode(body)
+            tag = "\"" + Hex.encode(SHA256.hash(data: bytes).prefix(16)) + "\""
+        }
+    }
+
     let catalog: Catalog
     let keys: APIKeyAuthenticator
     let accounts: AccountService
     let customers: CustomerDirectory
+    /// The answers without a customer, by currency code ("" for every currency): the catalog does
+    /// not change while the server runs, so they are encoded once.
+    let published: [String: Encoded]
+
+    init(catalog: Catalog, keys: APIKeyAuthenticator, accounts: AccountService, customers: CustomerDirectory) throws {
+        self.catalog = catalog
+        self.keys = keys
+        self.accounts = accounts
+        self.customers = customers
+        var published = ["": try Encoded(PublicCatalog(catalog, currency: nil, current: nil))]
+        for currency in catalog.planCurrencies {
+            published[currency.code] = try Encoded(PublicCatalog(catalog, currency: currency, current: nil))
+        }
+        self.published = published
+    }
 
     func register(on router: Router<TollgateRequestContext>) {
         router.get("v1/catalog", use: answer)
@@ -27,12 +53,10 @@ struct PublicCatalogRoutes: Sendable {
         let query = request.uri.queryParameters
         var currency: Currency?
         if let code = query.get("currency"), !code.isEmpty {
-            guard let parsed = Currency(code),
-                catalog.plans.contains(where: { $0.prices.contains { $0.currency == parsed } })
-            else {
+            guard let priced = catalog.planCurrency(code) else {
                 throw HTTPOnlyError(.invalidQuery, "currency: the catalog has no prices in \(code)", field: "currency")
             }
-            currency = parsed
+            currency = priced
         }
         var currentPlan: Plan?
         if let customer = query.get("customer"), !customer.isEmpty {
@@ -41,9 +65,10 @@ struct PublicCatalogRoutes: Sendable {
             let record = try await customers.customer(id: id)
             currentPlan = catalog.plan(record.planId) ?? catalog.defaultPlan
         }
-        let body = PublicCatalog(catalog, currency: currency, current: currentPlan)
-        let bytes = try TollgateJSON.encoder.encode(body)
-        let tag = "\"" + Hex.encode(SHA256.hash(data: bytes).prefix(16)) + "\""
+        let answer =
+            try currentPlan.map { try Encoded(PublicCatalog(catalog, currency: currency, current: $0)) }
+            ?? published[currency?.code ?? ""]!
+        let tag = answer.tag
         var headers: HTTPFields = [
             .eTag: tag, .vary: "Authorization",
             .cacheControl: currentPlan == nil ? "public, max-age=300" : "private, no-cache",
@@ -54,7 +79,7 @@ struct PublicCatalogRoutes: Sendable {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.bytes)))
     }
 
     /// A secret key with entitlements:read, or the customer's own access token.
@@ -183,39 +208,27 @@ struct PublicCatalog: Encodable {
     }
 
     static func entry(_ feature: FeatureDefinition, _ grant: FeatureGrant?, currency: Currency?) -> FeatureEntry {
-        func limit(_ limit: Limit) -> (Int64?, Bool) {
-            switch limit {
-            case .unlimited: return (nil, true)
-            case .finite(let value): return (value, false)
+        var included = false, limit: Int64?, unlimited = false, period: ResetPeriod?, overage: Overage?
+        switch grant {
+        case nil, .boolean(false): break
+        case .boolean(true): included = true
+        case .limit(let bound):
+            (limit, unlimited) = (bound.value, bound == .unlimited)
+            included = limit != 0
+            period = .lifetime
+        case .metered(let bound, let reset, let price):
+            (limit, unlimited) = (bound.value, bound == .unlimited)
+            included = limit != 0 || price != nil
+            period = reset
+            overage = price.map { price in
+                Overage(
+                    per: price.per,
+                    prices: price.unitAmounts.filter { currency == nil || $0.key == currency }
+                        .sorted { $0.key.code < $1.key.code }.map { Amount(currency: $0.key.code, amount: $0.value) })
             }
         }
-        switch grant {
-        case nil, .boolean(false):
-            return FeatureEntry(
-                feature: feature.id, name: feature.name, type: feature.type.rawValue, included: false, limit: nil,
-                unlimited: false, period: nil, overage: nil)
-        case .boolean(true):
-            return FeatureEntry(
-                feature: feature.id, name: feature.name, type: feature.type.rawValue, included: true, limit: nil,
-                unlimited: false, period: nil, overage: nil)
-        case .limit(let bound):
-            let (value, unlimited) = limit(bound)
-            return FeatureEntry(
-                feature: feature.id, name: feature.name, type: feature.type.rawValue, included: value != 0,
-                limit: value, unlimited: unlimited, period: ResetPeriod.lifetime.rawValue, overage: nil)
-        case .metered(let bound, let period, let overage):
-            let (value, unlimited) = limit(bound)
-            return FeatureEntry(
-                feature: feature.id, name: feature.name, type: feature.type.rawValue,
-                included: value != 0 || overage != nil, limit: value, unlimited: unlimited, period: period.rawValue,
-                overage: overage.map { overage in
-                    Overage(
-                        per: overage.per,
-                        prices: overage.unitAmounts.filter { currency == nil || $0.key == currency }
-                            .sorted { $0.key.code < $1.key.code }.map {
-                                Amount(currency: $0.key.code, amount: $0.value)
-                            })
-                })
-        }
+        return FeatureEntry(
+            feature: feature.id, name: feature.name, type: feature.type.rawValue, included: included, limit: limit,
+            unlimited: unlimited, period: period?.rawValue, overage: overage)
     }
 }

@@ -337,40 +337,26 @@ extension ConsoleFrame {
 
     /// The invoices, each numbered one linked to its PDF.
     func invoiceTable(_ rows: [CustomerDetailData.InvoiceRow]) -> HTML {
-        guard !rows.isEmpty else { return el("p", ["class": "empty", "id": "invoices"]) { t("none") } }
-        return el("div", ["class": "scroll"]) {
-            el("table", ["id": "invoices"]) {
-                el("thead") {
-                    el("tr") {
-                        for header in ["invoice", "status", "total", "time"] {
-                            el("th", ["scope": "col"]) { t(header) }
-                        }
-                    }
-                }
-                el("tbody") {
-                    for row in rows {
-                        el("tr") {
-                            el("td") {
-                                if row.hasDocument {
-                                    el("a", ["href": "/console/invoices/\(Paths.segment(row.id)).pdf"]) {
-                                        row.number ?? row.id
-                                    }
-                                } else {
-                                    row.number ?? row.id
-                                }
-                            }
-                            el("td") { row.status }
-                            el("td") { money(row.total.amountMinor, row.total.currency) }
-                            el("td") { Formats.day(row.at) }
-                        }
-                    }
-                }
-            }
-        }
+        table(
+            ["invoice", "status", "total", "time"],
+            cells: rows.map { row in
+                let name = row.number ?? row.id
+                return [
+                    row.hasDocument
+                        ? el("a", ["href": "/console/invoices/\(Paths.segment(row.id)).pdf"]) { name } : .text(name),
+                    .text(row.status), .text(money(row.total.amountMinor, row.total.currency)),
+                    .text(Formats.day(row.at)),
+                ]
+            }, id: "invoices")
     }
 
     /// A plain table of text cells, or a line saying there is nothing.
     func table(_ headers: [String], rows: [[String]], id: String?) -> HTML {
+        table(headers, cells: rows.map { $0.map(HTML.text) }, id: id)
+    }
+
+    /// The same, with cells that hold markup (a link).
+    func table(_ headers: [String], cells rows: [[HTML]], id: String?) -> HTML {
         guard !rows.isEmpty else { return el("p", ["class": "empty", "id": id]) { t("none") } }
         return el("div", ["class": "scroll"]) {
             el("table", ["id": id]) {

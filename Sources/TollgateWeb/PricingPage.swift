@@ -14,15 +14,6 @@ extension ConsoleFrame {
         }
     }
 
-    /// The currencies the catalog prices plans in, in the order they first appear.
-    public static func currencies(of catalog: Catalog) -> [Currency] {
-        var seen: [Currency] = []
-        for price in catalog.plans.flatMap(\.prices) where !seen.contains(price.currency) {
-            seen.append(price.currency)
-        }
-        return seen
-    }
-
     /// What a year at the yearly price saves against twelve months at the monthly one, in whole
     /// percent (rounded down); nil when there is no saving or no pair of prices.
     public static func yearlySaving(_ plan: Plan, currency: Currency) -> Int? {
@@ -52,7 +43,7 @@ extension ConsoleFrame {
                 }
             }
             el("nav", ["class": "pills", "aria-label": t("currency")]) {
-                for currency in Self.currencies(of: catalog) {
+                for currency in catalog.planCurrencies {
                     el(
                         "a",
                         [
