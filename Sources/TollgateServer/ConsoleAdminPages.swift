@@ -44,16 +44,16 @@ extension ConsolePages {
     // MARK: Deliveries
 
     @Sendable func deliveries(_ request: Request, context: ConsoleContext) async throws -> Response {
-        func row(_ entry: OutboxEntry, delivered: Bool = false) -> DeliveryRow {
-            let state: String
+        func row(_ entry: OutboxEntry) -> DeliveryRow {
+            let state: DeliveryRow.State
             if let delivered = entry.message.deliveredAt {
-                state = "delivered \(Formats.time(delivered))"
+                state = .delivered(at: delivered)
             } else if let failed = entry.failedAt {
-                state = "failed \(Formats.time(failed))"
+                state = .failed(at: failed)
             } else if let next = entry.nextAttemptAt {
-                state = "retry \(Formats.time(next))"
+                state = .retry(at: next)
             } else {
-                state = "waiting"
+                state = .waiting
             }
             return DeliveryRow(
                 id: entry.message.id, kind: entry.message.kind, recipient: entry.message.recipient,

@@ -24,16 +24,23 @@ public struct UsagePageData: Sendable {
 
 /// A message of the outbox or of a webhook endpoint, as the deliveries page lists it.
 public struct DeliveryRow: Sendable {
+    public enum State: Sendable {
+        case waiting
+        case retry(at: Date)
+        case failed(at: Date)
+        case delivered(at: Date)
+    }
+
     public let id: String
     public let kind: String
     public let recipient: String
     public let attempts: Int
-    public let state: String
+    public let state: State
     public let lastError: String?
     public let retryable: Bool
 
     public init(
-        id: String, kind: String, recipient: String, attempts: Int, state: String, lastError: String?, retryable: Bool
+        id: String, kind: String, recipient: String, attempts: Int, state: State, lastError: String?, retryable: Bool
     ) {
         self.id = id
         self.kind = kind
@@ -87,7 +94,7 @@ public struct OperatorRow: Sendable {
 extension ConsoleFrame {
     public func usagePage(_ data: UsagePageData) -> String {
         page(title: t("usage")) {
-            el("p", ["class": "muted"]) { "\(t("month")): \(Formats.month(data.month, locale: locale))" }
+            el("p", ["class": "muted"]) { "\(t("month"))\(t("colon"))\(Formats.month(data.month, locale: locale))" }
             el("section", ["class": "charts"]) {
                 for entry in data.trend {
                     chartCard(data.featureNames[entry.feature] ?? entry.feature) {
@@ -201,6 +208,9 @@ extension ConsoleFrame {
         case nil, .boolean(false): return "—"
         case .boolean(true): return "✓"
         case .limit(let limit): return limitText(limit)
+        case .metered(.unlimited, _, _):
+            // No period to state: nothing resets an unlimited quota.
+            return t("unlimited")
         case .metered(let limit, let period, let overage):
             return "\(limitText(limit)) / \(t("period_" + period.rawValue))"
                 + (overage != nil ? " + \(t("overage"))" : "")
@@ -244,7 +254,7 @@ extension ConsoleFrame {
                                         el("td") { row.kind }
                                         el("td") { row.recipient }
                                         el("td", ["class": "num"]) { number(row.attempts) }
-                                        el("td") { row.state }
+                                        el("td") { deliveryState(row.state) }
                                         el("td") { row.lastError ?? "" }
                                         el("td") {
                                             if row.retryable, may(.retryDelivery) {
@@ -263,6 +273,15 @@ extension ConsoleFrame {
                     }
                 }
             }
+        }
+    }
+
+    func deliveryState(_ state: DeliveryRow.State) -> String {
+        switch state {
+        case .waiting: return t("delivery_waiting")
+        case .retry(let at): return "\(t("delivery_retry")) \(Formats.time(at))"
+        case .failed(let at): return "\(t("delivery_failed")) \(Formats.time(at))"
+        case .delivered(let at): return "\(t("delivery_delivered")) \(Formats.time(at))"
         }
     }
 

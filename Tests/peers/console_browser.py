@@ -232,7 +232,7 @@ try:
             check(owner.find_element(By.TAG_NAME, "html").get_attribute("lang") == language,
                   f"{page or '/'} is in {language}")
             axe_check(owner, f"{page or '/'} ({language})")
-            name = (page.strip("/").split("/")[0] or "overview")
+            name = page.strip("/").replace("/", "-") or "overview"
             owner.save_screenshot(os.path.join(SHOTS, f"console-{name}-{language}.png"))
     owner.get(BASE + "/console?lang=en")
     owner.save_screenshot(os.path.join(SHOTS, "console-overview.png"))
