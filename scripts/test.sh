@@ -16,6 +16,7 @@ command -v pdftotext >/dev/null || missing+=(poppler-utils)   # invoices' PDFs r
 command -v qpdf >/dev/null || missing+=(qpdf)   # and checked for structure
 command -v chromium >/dev/null || missing+=(chromium)   # the console in a real browser
 command -v chromedriver >/dev/null || missing+=(chromium-driver)   # driven by selenium
+python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)   # the test peers' venv
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]} (Debian packages) for the tests…"
