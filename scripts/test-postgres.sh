@@ -31,7 +31,7 @@ case "$action" in
     [ "$(id -u)" = 0 ] && chown postgres "$dir/socket"
     if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
       as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-        -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >/dev/null \
+        -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500" >/dev/null \
         || { cat "$dir/server.log" >&2; exit 1; }
     fi
     echo "postgres://tollgate:tollgate@127.0.0.1:$port/postgres"

@@ -60,4 +60,23 @@ fi
 scripts/generate-client.sh --check
 
 swift build --build-tests
-TMPDIR="$scratch" swift test --skip-build
+
+# Swift Testing starts every test at once unless told otherwise: at most this many run together,
+# which bounds the PostgreSQL connections and the processes the tests spawn on a small machine.
+export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=${SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH:-16}
+# A run that stops making progress is stopped, and the tests still running at that moment are
+# named, instead of CI waiting out its own limit with nothing to show.
+log="$scratch/swift-test.log"
+set +e
+# Line-buffered (stdbuf), so that what a stopped run printed last is on the log, not in a buffer.
+TMPDIR="$scratch" timeout --kill-after=30 "${TOLLGATE_TEST_TIMEOUT:-2700}" stdbuf -oL -eL swift test --skip-build 2>&1 \
+  | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+  echo "the tests did not end within ${TOLLGATE_TEST_TIMEOUT:-2700} s; still running then:" >&2
+  started=$(grep -oP '◇ Test \K[A-Za-z0-9_]+\([^)]*\)(?= started)' "$log" | sort -u)
+  ended=$(grep -oP '[✔✘] Test \K[A-Za-z0-9_]+\([^)]*\)(?=.* (passed|failed) after)' "$log" | sort -u)
+  comm -23 <(echo "$started") <(echo "$ended") >&2
+fi
+exit "$status"

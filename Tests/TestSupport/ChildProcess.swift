@@ -104,9 +104,27 @@ public final class ChildProcess: Sendable {
         return (ChildProcess(pid: pid), parentEnds[0], parentEnds[1])
     }
 
-    /// Waits for the process to end: its exit code, or the signal that ended it.
+    /// Waits for the process to end: its exit code, or the signal that ended it. Blocks the
+    /// calling thread: async code awaits `exit()` instead.
     @discardableResult
     public func wait() -> Int32 {
+        // Block until it ended without reaping it, and without holding the lock: `signal` stays
+        // free to run meanwhile and can never reach a pid that was reaped and reused.
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1, errno == EINTR {}
+        return reap()
+    }
+
+    /// Waits on a thread of its own for the process to end: the cooperative pool's few threads
+    /// (two on a two-core machine) are never held by a child that runs for minutes.
+    @discardableResult
+    public func exit() async -> Int32 {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            Thread.detachNewThread { continuation.resume(returning: self.wait()) }
+        }
+    }
+
+    private func reap() -> Int32 {
         ended.withLock { ended in
             if let ended { return ended }
             var raw: Int32 = 0
@@ -117,16 +135,6 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    public var isRunning: Bool {
-        ended.withLock { ended in
-            guard ended == nil else { return false }
-            var raw: Int32 = 0
-            guard waitpid(pid, &raw, WNOHANG) == pid else { return true }
-            ended = raw & 0x7f == 0 ? (raw >> 8) & 0xff : raw & 0x7f
-            return false
-        }
-    }
-
     /// Sends `signal` unless the process was reaped already (its pid may belong to another).
     public func signal(_ signal: Int32) {
         ended.withLock { ended in
@@ -134,7 +142,8 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// SIGKILL, then reaps it.
+    /// SIGKILL, then reaps it (a killed process ends at once: waiting on it blocks no longer
+    /// than the kernel takes to tear it down).
     public func stop() {
         signal(SIGKILL)
         wait()

@@ -10,26 +10,32 @@ public enum PeerProcess {
         public let stderr: String
     }
 
-    /// Runs `program` to completion.
-    public static func run(_ program: String, _ arguments: [String]) throws -> Result {
+    /// Runs `program` to completion. Its outputs are read and it is reaped on threads of their
+    /// own: a test awaiting a peer that runs for minutes (schemathesis, a browser) holds none of
+    /// the cooperative pool's threads, which the in-process servers of other tests need.
+    public static func run(_ program: String, _ arguments: [String]) async throws -> Result {
         let (process, out, err) = try ChildProcess.spawn(program, arguments, stdout: .capture, stderr: .capture)
         guard let out, let err else { throw TestSupportError("no pipes for \(program)") }
-        // Both pipes drained at once: a child that fills one (64 KiB) while we wait on the other
-        // would block forever.
-        let stderrData = Mutex(Data())
-        let stderrDone = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            stderrData.withLock { $0 = ChildProcess.readToEnd(err) }
-            stderrDone.signal()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Result, Never>) in
+            Thread.detachNewThread {
+                // Both pipes drained at once: a child that fills one (64 KiB) while we wait on
+                // the other would block forever.
+                let stderrData = Mutex(Data())
+                let stderrDone = DispatchSemaphore(value: 0)
+                Thread.detachNewThread {
+                    stderrData.withLock { $0 = ChildProcess.readToEnd(err) }
+                    stderrDone.signal()
+                }
+                let stdout = ChildProcess.readToEnd(out)
+                stderrDone.wait()
+                let status = process.wait()
+                let stderr = stderrData.withLock { $0 }
+                continuation.resume(
+                    returning: Result(
+                        status: status, stdout: String(decoding: stdout, as: UTF8.self),
+                        stderr: String(decoding: stderr, as: UTF8.self)))
+            }
         }
-        let stdout = ChildProcess.readToEnd(out)
-        stderrDone.wait()
-        let status = process.wait()
-        let stderr = stderrData.withLock { $0 }
-        return Result(
-            status: status, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self)
-        )
     }
 
     /// Starts a Python peer (`script` with `arguments`) and returns once it prints

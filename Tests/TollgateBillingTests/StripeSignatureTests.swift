@@ -13,27 +13,27 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     /// Runs the stripe library to sign `payload`.
-    func stripeHeader(_ payload: Data, secret: String, timestamp: Int64) throws -> String {
+    func stripeHeader(_ payload: Data, secret: String, timestamp: Int64) async throws -> String {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("payload-\(UUID().uuidString).json")
         try payload.write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         let python = try PythonPeers.interpreter
-        let result = try PeerProcess.run(
+        let result = try await PeerProcess.run(
             python, [Repository.path("Tests/peers/stripe_sign.py"), file.path, secret, String(timestamp)])
         #expect(result.status == 0)
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    @Test func acceptsWhatStripeSignsAndSignsTheSame() throws {
-        let header = try stripeHeader(payload, secret: secret, timestamp: 1_800_000_000)
+    @Test func acceptsWhatStripeSignsAndSignsTheSame() async throws {
+        let header = try await stripeHeader(payload, secret: secret, timestamp: 1_800_000_000)
         #expect(StripeSignatureVerifier.header(payload: payload, secret: secret, timestamp: 1_800_000_000) == header)
         let verifier = StripeSignatureVerifier(secrets: [secret])
         #expect(try verifier.verify(payload: payload, header: header, now: now) == now)
         #expect(try verifier.verify(payload: payload, header: header, now: now + 299) == now)
     }
 
-    @Test func refusesTamperedStaleFutureUnsignedAndMalformed() throws {
-        let header = try stripeHeader(payload, secret: secret, timestamp: 1_800_000_000)
+    @Test func refusesTamperedStaleFutureUnsignedAndMalformed() async throws {
+        let header = try await stripeHeader(payload, secret: secret, timestamp: 1_800_000_000)
         let verifier = StripeSignatureVerifier(secrets: [secret])
         var tampered = payload
         tampered[tampered.count - 3] = UInt8(ascii: "1")
@@ -56,7 +56,7 @@ import Testing
             try verifier.verify(payload: payload, header: "t=1800000000", now: now)
         }
         // A signature made with another secret, and a v0 (test-mode, unsupported) one, do not count.
-        let other = try stripeHeader(payload, secret: "whsec_someone_else", timestamp: 1_800_000_000)
+        let other = try await stripeHeader(payload, secret: "whsec_someone_else", timestamp: 1_800_000_000)
         #expect(throws: StripeSignatureVerifier.Failure.noMatchingSignature) {
             try verifier.verify(payload: payload, header: other, now: now)
         }
@@ -69,9 +69,9 @@ import Testing
         }
     }
 
-    @Test func secretRotationAcceptsEitherSecretAndAnyOfSeveralSignatures() throws {
-        let oldHeader = try stripeHeader(payload, secret: "whsec_old", timestamp: 1_800_000_000)
-        let newHeader = try stripeHeader(payload, secret: "whsec_new", timestamp: 1_800_000_000)
+    @Test func secretRotationAcceptsEitherSecretAndAnyOfSeveralSignatures() async throws {
+        let oldHeader = try await stripeHeader(payload, secret: "whsec_old", timestamp: 1_800_000_000)
+        let newHeader = try await stripeHeader(payload, secret: "whsec_new", timestamp: 1_800_000_000)
         let rotating = StripeSignatureVerifier(environmentValue: "whsec_new, whsec_old")
         #expect(throws: Never.self) { try rotating.verify(payload: payload, header: oldHeader, now: now) }
         #expect(throws: Never.self) { try rotating.verify(payload: payload, header: newHeader, now: now) }

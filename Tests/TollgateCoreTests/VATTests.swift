@@ -8,8 +8,9 @@ import Testing
 @Suite struct VATNumberTests {
     /// python-stdnum is the reference: numbers drawn in every format of every member state,
     /// valid and not, and valid ones with a character changed (Tests/peers/vat_numbers.py).
-    @Test func everyMemberStateAgreesWithPythonStdnum() throws {
-        let result = try PeerProcess.run(try PythonPeers.interpreter, [Repository.path("Tests/peers/vat_numbers.py")])
+    @Test func everyMemberStateAgreesWithPythonStdnum() async throws {
+        let result = try await PeerProcess.run(
+            try PythonPeers.interpreter, [Repository.path("Tests/peers/vat_numbers.py")])
         try #require(result.status == 0, "\(result.stderr)")
         var disagreements: [String] = []
         var counts: [String: (valid: Int, invalid: Int)] = [:]

@@ -104,7 +104,7 @@ import TollgateStorage
             let user = try await Self.signUp(client, email: "ada@example.com")
             let response = try await client.send(uri: "/.well-known/jwks.json", method: .get)
             let jwks = String(decoding: Data(response.body.readableBytesView), as: UTF8.self)
-            let result = try TollgateBinary.runProgram(
+            let result = try await TollgateBinary.runProgram(
                 python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access, "test"])
             #expect(result.status == 0, "\(result.stderr)")
             let claims = try #require(
@@ -113,10 +113,10 @@ import TollgateStorage
                 claims["sub"] as? String == user.id && claims["plan"] as? String == "free"
                     && claims["iss"] as? String == "tollgate")
             #expect((claims["exp"] as? Int ?? 0) - (claims["iat"] as? Int ?? 0) == 900)
-            let forged = try TollgateBinary.runProgram(
+            let forged = try await TollgateBinary.runProgram(
                 python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access + "x", "test"])
             #expect(forged.status != 0)
-            let otherAudience = try TollgateBinary.runProgram(
+            let otherAudience = try await TollgateBinary.runProgram(
                 python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access, "another-product"])
             #expect(otherAudience.status != 0)
         }

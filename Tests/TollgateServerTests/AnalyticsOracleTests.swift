@@ -418,7 +418,7 @@ import TollgateStorage
             let recordFile = directory.appendingPathComponent("record.json")
             try JSONSerialization.data(withJSONObject: ["events": generator.events], options: [.sortedKeys])
                 .write(to: recordFile)
-            let computed = try PeerProcess.run(
+            let computed = try await PeerProcess.run(
                 try PythonPeers.interpreter,
                 [
                     Repository.path("Tests/peers/analytics_reference.py"), Repository.path(Self.catalogPath),

@@ -5,12 +5,12 @@ import Testing
 /// `tollgate bench` runs end to end and reports every figure beside its baseline. Its numbers
 /// are not checked here (no timed assertion in a test): only that it measures and reports.
 @Suite struct BenchTests {
-    @Test func aQuickBenchReportsEachFigureWithItsBaselineAndRecordsIt() throws {
+    @Test func aQuickBenchReportsEachFigureWithItsBaselineAndRecordsIt() async throws {
         let directory = NSTemporaryDirectory() + "tollgate-bench-test-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let record = directory + "/BENCHMARKS.md"
-        let result = try TollgateBinary.run(["bench", "--quick", "--record", record])
+        let result = try await TollgateBinary.run(["bench", "--quick", "--record", record])
         #expect(result.status == 0, "\(result.stderr)")
         let report = result.stdout
         #expect(report.contains("| SQLite | 1000 | 64 |"), "the meter against SQL UPDATE, 1,000 keys, 64 callers")

@@ -18,7 +18,7 @@ import TollgateStorage
                     "--database", url, "--data-dir", NSTemporaryDirectory() + "tollgate-cli-\(UUID().uuidString)",
                 ]
             }
-            let key = try TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
+            let key = try await TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let server = try await ServerProcess.start(arguments)
             defer { server.kill() }
@@ -27,7 +27,7 @@ import TollgateStorage
             let before = try await server.request("GET", "v1/customers/u1", key: key)
             #expect(String(decoding: before.body, as: UTF8.self).contains(#""plan":"basic""#))
 
-            let moved = try TollgateBinary.run(["customers", "set-plan", "u1", "pro"] + arguments)
+            let moved = try await TollgateBinary.run(["customers", "set-plan", "u1", "pro"] + arguments)
             #expect(moved.status == 0, "\(moved.stderr)")
             // The server polls five times a second; the slack is for a machine busy with the rest of
             // the suite in parallel (a process starved of CPU missed a one-, then a two-second
@@ -48,7 +48,7 @@ import TollgateStorage
     @Test func listShowsFailedMailAndRetryQueuesItAgain() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("outbox-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        #expect(try TollgateBinary.run(["migrate", "--data-dir", directory.path]).status == 0)
+        #expect(try await TollgateBinary.run(["migrate", "--data-dir", directory.path]).status == 0)
         let store = try await SQLStore.open(.sqlite(directory: directory.path), logger: TestDatabase.logger)
         do {
             try await store.enqueueOutbox([
@@ -63,18 +63,20 @@ import TollgateStorage
             throw error
         }
         await store.shutdown()
-        let failed = try TollgateBinary.run(["outbox", "list", "--failed", "--data-dir", directory.path])
+        let failed = try await TollgateBinary.run(["outbox", "list", "--failed", "--data-dir", directory.path])
         #expect(
             failed.status == 0 && failed.stdout.contains("msg_cli1") && failed.stdout.contains("550 no such mailbox"))
         #expect(failed.stdout.contains("outbox: nothing waiting; 1 failed for good"), "\(failed.stdout)")
-        #expect(try TollgateBinary.run(["outbox", "retry", "msg_cli1", "--data-dir", directory.path]).status == 0)
-        let again = try TollgateBinary.run(["outbox", "list", "--failed", "--data-dir", directory.path])
+        #expect(
+            try await TollgateBinary.run(["outbox", "retry", "msg_cli1", "--data-dir", directory.path]).status == 0)
+        let again = try await TollgateBinary.run(["outbox", "list", "--failed", "--data-dir", directory.path])
         #expect(again.stdout.contains("no failed messages"))
-        let waiting = try TollgateBinary.run(["outbox", "list", "--data-dir", directory.path])
+        let waiting = try await TollgateBinary.run(["outbox", "list", "--data-dir", directory.path])
         #expect(waiting.stdout.contains("msg_cli1") && waiting.stdout.contains("attempts 1"))
         #expect(waiting.stdout.contains("outbox: 1 waiting (email 1), oldest for "), "\(waiting.stdout)")
-        let status = try TollgateBinary.run(["status", "--data-dir", directory.path])
+        let status = try await TollgateBinary.run(["status", "--data-dir", directory.path])
         #expect(status.stdout.contains("outbox: 1 waiting (email 1)") && status.stdout.contains("0 failed for good"))
-        #expect(try TollgateBinary.run(["outbox", "retry", "msg_nope", "--data-dir", directory.path]).status == 1)
+        #expect(
+            try await TollgateBinary.run(["outbox", "retry", "msg_nope", "--data-dir", directory.path]).status == 1)
     }
 }

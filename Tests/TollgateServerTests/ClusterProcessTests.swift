@@ -47,7 +47,7 @@ import TollgateStorage
                     "--lease-seconds", "3",
                 ])
             }
-            let key = try TollgateBinary.run(["keys", "create", "--scope", "admin", "--database", url]).stdout
+            let key = try await TollgateBinary.run(["keys", "create", "--scope", "admin", "--database", url]).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             var nodes = [try await node(), try await node(), try await node()]
             defer { nodes.forEach { $0.stop() } }

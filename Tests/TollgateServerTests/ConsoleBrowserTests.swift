@@ -16,13 +16,13 @@ import TollgateStorage
             case .sqlite(let directory): arguments = ["--data-dir", directory]
             case .postgres(let url): arguments = ["--database", url, "--data-dir", keys]
             }
-            let key = try TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
+            let key = try await TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let server = try await ServerProcess.start(arguments)
             defer { server.stop() }
             let base = server.baseURL.absoluteString
-            func operatorLink(_ email: String, role: String) throws -> String {
-                let created = try TollgateBinary.run(
+            func operatorLink(_ email: String, role: String) async throws -> String {
+                let created = try await TollgateBinary.run(
                     ["operators", "create", "--email", email, "--role", role, "--url", base] + arguments)
                 #expect(created.status == 0, "\(created.stderr)")
                 // The link and nothing else.
@@ -31,8 +31,8 @@ import TollgateStorage
                         != nil)
                 return created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             }
-            let ownerLink = try operatorLink("owner@example.com", role: "owner")
-            let viewerLink = try operatorLink("viewer@example.com", role: "viewer")
+            let ownerLink = try await operatorLink("owner@example.com", role: "owner")
+            let viewerLink = try await operatorLink("viewer@example.com", role: "viewer")
             let evilName = "<img src=x onerror=alert(1)>"
             #expect(
                 try await server.request(
@@ -73,7 +73,7 @@ import TollgateStorage
             ]
             let configPath = keys + "-browser.json"
             try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
-            let run = try TollgateBinary.runProgram(
+            let run = try await TollgateBinary.runProgram(
                 try PythonPeers.interpreter, [Repository.path("Tests/peers/console_browser.py"), configPath])
             #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
             #expect(run.stdout.contains("all console checks passed"), "\(run.stdout)")

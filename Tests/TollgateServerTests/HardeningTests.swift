@@ -197,13 +197,13 @@ import TollgateStorage
         try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) & 0o777
     }
 
-    @Test func whicheverCommandComesFirstTheDataIsReadableByItsOwnerOnly() throws {
+    @Test func whicheverCommandComesFirstTheDataIsReadableByItsOwnerOnly() async throws {
         let parent = NSTemporaryDirectory() + "tollgate-modes-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: parent) }
         for command in [["keys", "create", "--scope", "admin"], ["migrate"]] {
             let directory = parent + "/" + command[0]
-            let result = try TollgateBinary.run(command + ["--data-dir", directory])
+            let result = try await TollgateBinary.run(command + ["--data-dir", directory])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(try Self.mode(directory) == 0o700, "\(command)")
             for file in try FileManager.default.contentsOfDirectory(atPath: directory)
@@ -215,7 +215,7 @@ import TollgateStorage
         let open = parent + "/open"
         try FileManager.default.createDirectory(
             atPath: open, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        let warned = try TollgateBinary.run(["migrate", "--data-dir", open])
+        let warned = try await TollgateBinary.run(["migrate", "--data-dir", open])
         #expect(warned.status == 0 && warned.stderr.contains("chmod 700"), "\(warned.stderr)")
     }
 }
@@ -306,7 +306,7 @@ import TollgateStorage
         try await TestDatabase.sqlite.withLocation { location in
             guard case .sqlite(let directory) = location.location else { throw TestSupportError("expected SQLite") }
             let arguments = ["--data-dir", directory]
-            let key = try TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
+            let key = try await TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let server = try await ServerProcess.start(arguments)
             #expect(try await server.request("POST", "v1/customers", key: key, json: #"{"id":"u1"}"#).status == 201)
@@ -318,7 +318,7 @@ import TollgateStorage
                 json: #"{"customer":"u1","feature":"semantic_search","idempotencyKey":"k"}"#)
             #expect(consumed.status == 200)
             server.stop()
-            let refused = try TollgateBinary.run(
+            let refused = try await TollgateBinary.run(
                 ["serve", "--port", "0", "--catalog", Repository.path("catalogs/renzo.yaml")] + arguments)
             #expect(refused.status == 1)
             #expect(refused.stderr.contains("plan pro is in use"), "\(refused.stderr)")
@@ -343,7 +343,9 @@ import TollgateStorage
                 try? FileManager.default.removeItem(atPath: directory + "-second")
             }
             let port = try #require(first.baseURL.port)
-            let second = try TollgateBinary.run(["serve", "--port", "\(port)", "--data-dir", directory + "-second"])
+            let second = try await TollgateBinary.run([
+                "serve", "--port", "\(port)", "--data-dir", directory + "-second",
+            ])
             #expect(second.status == 1, "\(second.stderr)")
             #expect(
                 second.stderr.hasSuffix("tollgate: port \(port) on 127.0.0.1 is in use (try --port)\n"),

@@ -213,9 +213,9 @@ import TollgateStorage
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("invoice-\(UUID().uuidString).pdf")
         try bodies[0].write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let check = try PeerProcess.run("/usr/bin/qpdf", ["--check", file.path])
+        let check = try await PeerProcess.run("/usr/bin/qpdf", ["--check", file.path])
         #expect(check.status == 0, "qpdf --check: \(check.stdout) \(check.stderr)")
-        let text = try PeerProcess.run("/usr/bin/pdftotext", ["-layout", "-enc", "UTF-8", file.path, "-"])
+        let text = try await PeerProcess.run("/usr/bin/pdftotext", ["-layout", "-enc", "UTF-8", file.path, "-"])
         #expect(text.status == 0, "\(text.stderr)")
         // Runs of spaces and line breaks as one space: a long mention wraps onto several lines.
         let flat = { (text: String) in text.split(whereSeparator: \.isWhitespace).joined(separator: " ") }

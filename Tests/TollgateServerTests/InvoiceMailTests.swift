@@ -24,7 +24,7 @@ import Testing
           vatNumber: FR40303265045
         """.write(to: config, atomically: true, encoding: .utf8)
         let data = directory.appendingPathComponent("data").path
-        let key = try TollgateBinary.run(["keys", "create", "--scope", "admin", "--data-dir", data]).stdout
+        let key = try await TollgateBinary.run(["keys", "create", "--scope", "admin", "--data-dir", data]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let server = try await ServerProcess.start([
             "--data-dir", data, "--smtp-url", "smtp://user:secret@127.0.0.1:\(smtp.port)", "--config", config.path,
@@ -45,7 +45,7 @@ import Testing
         var attachments: [[String: Any]] = []
         while attachments.isEmpty, ContinuousClock.now < deadline {
             for file in try FileManager.default.contentsOfDirectory(atPath: mailbox.path) where file.hasSuffix(".eml") {
-                let read = try PeerProcess.run(
+                let read = try await PeerProcess.run(
                     try PythonPeers.interpreter,
                     [Repository.path("Tests/peers/read_mail.py"), mailbox.appendingPathComponent(file).path])
                 let mail = MailLinkTests.json(Data(read.stdout.utf8))

@@ -65,7 +65,7 @@ import Testing
         _ = try await stripe(base, "DELETE", "/_config/data")
         let data = NSTemporaryDirectory() + "tollgate-localstripe-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: data) }
-        let key = try TollgateBinary.run(["keys", "create", "--scope", "admin", "--data-dir", data]).stdout
+        let key = try await TollgateBinary.run(["keys", "create", "--scope", "admin", "--data-dir", data]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let server = try await ServerProcess.start(
             ["--data-dir", data] + serverArguments,
@@ -225,7 +225,7 @@ import Testing
             let schemathesis = python.deletingLastPathComponent().appendingPathComponent("schemathesis").path
             let report = NSTemporaryDirectory() + "schemathesis-\(UUID().uuidString)"
             defer { try? FileManager.default.removeItem(atPath: report) }
-            let run = try TollgateBinary.runProgram(
+            let run = try await TollgateBinary.runProgram(
                 "/usr/bin/env",
                 [
                     "SCHEMATHESIS_HOOKS=\(Repository.path("Tests/peers/schemathesis_hooks.py"))",

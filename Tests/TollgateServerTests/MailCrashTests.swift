@@ -59,11 +59,12 @@ import TollgateStorage
         defer { second.kill() }
         let again = try await Self.waitForMail(2, in: mailbox, seconds: 30)
         #expect(again.count == 2, "sent again after the lease")
-        let ids = try again.map { file in
-            let read = try PeerProcess.run(
+        var ids: [String] = []
+        for file in again {
+            let read = try await PeerProcess.run(
                 try PythonPeers.interpreter, [Repository.path("Tests/peers/read_mail.py"), file.path])
             let mail = try JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: String]
-            return mail?["messageId"] ?? ""
+            ids.append(mail?["messageId"] ?? "")
         }
         #expect(ids.count == 2 && ids[0] == ids[1] && !ids[0].isEmpty, "\(ids)")
     }

@@ -22,15 +22,17 @@ import Testing
     }
 
     /// Every mail the SMTP server saved, read by Python's mail package.
-    static func mails(in directory: URL) throws -> [Mail] {
+    static func mails(in directory: URL) async throws -> [Mail] {
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".eml") }
-        return try files.sorted().map { file in
-            let read = try PeerProcess.run(
+        var mails: [Mail] = []
+        for file in files.sorted() {
+            let read = try await PeerProcess.run(
                 try PythonPeers.interpreter,
                 [Repository.path("Tests/peers/read_mail.py"), directory.appendingPathComponent(file).path])
             let json = try JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: String] ?? [:]
-            return Mail(to: json["to"] ?? "", subject: json["subject"] ?? "", text: json["text"] ?? "")
+            mails.append(Mail(to: json["to"] ?? "", subject: json["subject"] ?? "", text: json["text"] ?? ""))
         }
+        return mails
     }
 
     /// Waits (a bounded poll: the mail travels through two other processes) for a mail to `to`
@@ -38,8 +40,9 @@ import Testing
     static func mail(to: String, subject: String, in directory: URL) async throws -> Mail {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            if let found = try mails(in: directory).first(where: { $0.to.contains(to) && $0.subject.contains(subject) })
-            {
+            if let found = try await mails(in: directory).first(where: {
+                $0.to.contains(to) && $0.subject.contains(subject)
+            }) {
                 return found
             }
             try await Task.sleep(for: .milliseconds(100))
@@ -60,7 +63,7 @@ import Testing
         defer { smtp.stop() }
         let port = smtp.port
         let data = directory.appendingPathComponent("data").path
-        let key = try TollgateBinary.run(["keys", "create", "--scope", "admin", "--data-dir", data]).stdout
+        let key = try await TollgateBinary.run(["keys", "create", "--scope", "admin", "--data-dir", data]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let server = try await ServerProcess.start([
             "--data-dir", data,

@@ -21,13 +21,13 @@ enum TollgateBinary {
     }
 
     /// Runs a subcommand to completion.
-    static func run(_ arguments: [String]) throws -> PeerProcess.Result {
-        try PeerProcess.run(try path, arguments)
+    static func run(_ arguments: [String]) async throws -> PeerProcess.Result {
+        try await PeerProcess.run(try path, arguments)
     }
 
     /// Runs any program to completion.
-    static func runProgram(_ program: String, _ arguments: [String]) throws -> PeerProcess.Result {
-        try PeerProcess.run(program, arguments)
+    static func runProgram(_ program: String, _ arguments: [String]) async throws -> PeerProcess.Result {
+        try await PeerProcess.run(program, arguments)
     }
 }
 
@@ -48,7 +48,7 @@ final class ServerProcess: Sendable {
         guard let out else { throw TestSupportError("no pipe for tollgate serve") }
         let line = await ChildProcess.firstLine(of: out, startingWith: "Tollgate listening on ")
         guard let address = line?.split(separator: " ").first, let url = URL(string: String(address)) else {
-            throw TestSupportError("tollgate serve exited (status \(process.wait())) before listening")
+            throw TestSupportError("tollgate serve exited (status \(await process.exit())) before listening")
         }
         return ServerProcess(process: process, baseURL: url)
     }

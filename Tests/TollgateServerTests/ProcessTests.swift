@@ -32,8 +32,8 @@ import TollgateStorage
         return path
     }
 
-    @Test func catalogCheckReportsEveryErrorAndServeRefusesTheSameCatalog() throws {
-        let good = try TollgateBinary.run(["catalog", "check", Repository.path("catalogs/memento.yaml")])
+    @Test func catalogCheckReportsEveryErrorAndServeRefusesTheSameCatalog() async throws {
+        let good = try await TollgateBinary.run(["catalog", "check", Repository.path("catalogs/memento.yaml")])
         #expect(good.status == 0 && good.stdout.contains("ok — 4 plans"))
         let broken = try writeTemporary(
             """
@@ -43,12 +43,12 @@ import TollgateStorage
             plans:
               - { id: free, order: 0, features: { notes: -1, ghost: 2 }, prices: [{ amount: 5 }] }
             """, name: "broken.yaml")
-        let check = try TollgateBinary.run(["catalog", "check", broken])
+        let check = try await TollgateBinary.run(["catalog", "check", broken])
         #expect(check.status == 1)
         for path in ["plans[0].features.notes", "plans[0].features.ghost", "plans[0].prices[0].currency"] {
             #expect(check.stderr.contains(path), "\(path) in \(check.stderr)")
         }
-        let serve = try TollgateBinary.run([
+        let serve = try await TollgateBinary.run([
             "serve", "--port", "0", "--data-dir", NSTemporaryDirectory() + UUID().uuidString, "--catalog", broken,
         ])
         #expect(serve.status == 1 && serve.stderr.contains("plans[0].features.ghost"))
@@ -57,13 +57,14 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func subcommandsMigrateAFreshDatabaseAndKeysCreatePrintsOnlyTheKey(database: TestDatabase) async throws {
         try await database.withLocation { location in
-            let created = try TollgateBinary.run(
+            let created = try await TollgateBinary.run(
                 ["keys", "create", "--scope", "admin", "--scope", "usage:write"] + databaseArguments(location))
             #expect(created.status == 0, "\(created.stderr)")
             #expect(created.stdout.wholeMatch(of: /tg_sk_[0-9a-f]{48}\n/) != nil, "stdout was \(created.stdout)")
-            let migrate = try TollgateBinary.run(["migrate"] + databaseArguments(location))
+            let migrate = try await TollgateBinary.run(["migrate"] + databaseArguments(location))
             #expect(migrate.status == 0 && migrate.stdout.contains("schema at version \(Migrator.latestVersion)"))
-            let badScope = try TollgateBinary.run(["keys", "create", "--scope", "root"] + databaseArguments(location))
+            let badScope = try await TollgateBinary.run(
+                ["keys", "create", "--scope", "root"] + databaseArguments(location))
             #expect(badScope.status != 0 && badScope.stderr.contains("unknown scope root"))
             // The manual provider's plan change, from the command line.
             let store = try await SQLStore.open(location.location, logger: TestDatabase.logger)
@@ -72,14 +73,16 @@ import TollgateStorage
                     id: "u1", email: nil, name: nil, planId: "basic", billingAnchor: Date(), createdAt: Date(),
                     updatedAt: Date()))
             await store.shutdown()
-            let moved = try TollgateBinary.run(
+            let moved = try await TollgateBinary.run(
                 ["customers", "set-plan", "u1", "business"] + databaseArguments(location))
             #expect(moved.status == 0 && moved.stdout == "u1 is on plan business\n", "\(moved.stderr)")
             #expect(
-                try TollgateBinary.run(["customers", "set-plan", "u1", "gold"] + databaseArguments(location)).stderr
+                try await TollgateBinary.run(["customers", "set-plan", "u1", "gold"] + databaseArguments(location))
+                    .stderr
                     .contains("no plan gold"))
             #expect(
-                try TollgateBinary.run(["customers", "set-plan", "ghost", "pro"] + databaseArguments(location)).status
+                try await TollgateBinary.run(["customers", "set-plan", "ghost", "pro"] + databaseArguments(location))
+                    .status
                     == 1)
             let reopened = try await SQLStore.open(location.location, logger: TestDatabase.logger)
             #expect(try await reopened.customer(id: "u1")?.planId == "business")
@@ -99,7 +102,7 @@ import TollgateStorage
         }
         let before = try await kids()
         #expect(before.count == 1)
-        let rotated = try TollgateBinary.run(["keys", "rotate-signing", "--data-dir", data])
+        let rotated = try await TollgateBinary.run(["keys", "rotate-signing", "--data-dir", data])
         let kid = rotated.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(rotated.status == 0 && kid.hasPrefix("k_"))
         // A fresh server on the same directory publishes both, newest first.
@@ -121,9 +124,11 @@ import TollgateStorage
                 databaseArguments(location) + [
                     "--catalog", try writeTemporary(Fixtures.catalogYAML, name: "catalog.yaml"),
                 ]
-            let key = try TollgateBinary.run(["keys", "create", "--scope", "admin"] + databaseArguments(location))
-                .stdout
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let key = try await TollgateBinary.run(
+                ["keys", "create", "--scope", "admin"] + databaseArguments(location)
+            )
+            .stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
             let first = try await ServerProcess.start(arguments)
             #expect(try await first.request("POST", "v1/customers", key: key, json: #"{"id":"u1"}"#).status == 201)
             #expect(

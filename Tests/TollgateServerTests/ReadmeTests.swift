@@ -114,7 +114,7 @@ import Testing
         try Self.script(part.blocks, port: server.baseURL.port ?? 0, binary: try TollgateBinary.path, log: log)
             .write(toFile: scriptPath, atomically: true, encoding: .utf8)
         // Run from the directory the README's commands assume (`./tollgate-data`).
-        let run = try TollgateBinary.runProgram(
+        let run = try await TollgateBinary.runProgram(
             "/bin/bash", ["-c", "cd \"\(directory.path)\" && exec /bin/bash \"\(scriptPath)\""])
         #expect(run.status == 0, "the walk stopped with status \(run.status): \(run.stderr)")
 

@@ -168,7 +168,7 @@ import TollgateStorage
             }
         }
         for (index, mail) in sent.enumerated() {
-            let read = try PeerProcess.run(
+            let read = try await PeerProcess.run(
                 try PythonPeers.interpreter,
                 [Repository.path("Tests/peers/read_mail.py"), directory.appendingPathComponent("\(index).eml").path])
             let parsed = try #require(

@@ -165,7 +165,7 @@ final class ScriptedTransport: MailTransport {
             }
             #expect(files.count == 1)
             let file = try #require(files.first)
-            let read = try PeerProcess.run(
+            let read = try await PeerProcess.run(
                 try PythonPeers.interpreter,
                 [Repository.path("Tests/peers/read_mail.py"), directory.appendingPathComponent(file).path])
             #expect(read.status == 0, "\(read.stderr)")

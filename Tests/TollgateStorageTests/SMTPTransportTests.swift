@@ -26,7 +26,7 @@ import TollgateStorage
         try await transport.send(Self.message)
         let saved = directory.appendingPathComponent("0.eml")
         #expect(FileManager.default.fileExists(atPath: saved.path))
-        let read = try PeerProcess.run(
+        let read = try await PeerProcess.run(
             try PythonPeers.interpreter, [Repository.path("Tests/peers/read_mail.py"), saved.path])
         #expect(read.status == 0, "\(read.stderr)")
         let mail = try #require(try JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: String])
@@ -113,11 +113,11 @@ import TollgateStorage
 /// TLS, against aiosmtpd with a certificate made for the test and trusted through `ca=`.
 @Suite struct SMTPTLSTests {
     /// A self-signed certificate for localhost (openssl), its key, in a fresh directory.
-    static func certificate(in directory: URL) throws -> (cert: String, key: String) {
+    static func certificate(in directory: URL) async throws -> (cert: String, key: String) {
         let (cert, key) = (
             directory.appendingPathComponent("cert.pem").path, directory.appendingPathComponent("key.pem").path
         )
-        let made = try PeerProcess.run(
+        let made = try await PeerProcess.run(
             "/usr/bin/openssl",
             [
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
@@ -132,7 +132,7 @@ import TollgateStorage
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (cert, key) = try Self.certificate(in: directory)
+        let (cert, key) = try await Self.certificate(in: directory)
         let mailbox = directory.appendingPathComponent("mail")
         try FileManager.default.createDirectory(at: mailbox, withIntermediateDirectories: true)
         let smtp = try await SMTPPeer.start([mailbox.path, mode, cert, key])
@@ -143,7 +143,7 @@ import TollgateStorage
         let transport = try SMTPTransport(
             configuration: try #require(.init(url: "\(scheme)://user:secret@localhost:\(port)/\(required)ca=\(cert)")))
         try await transport.send(SMTPTransportTests.message)
-        let read = try PeerProcess.run(
+        let read = try await PeerProcess.run(
             try PythonPeers.interpreter,
             [Repository.path("Tests/peers/read_mail.py"), mailbox.appendingPathComponent("0.eml").path])
         #expect(read.status == 0, "\(read.stderr)")

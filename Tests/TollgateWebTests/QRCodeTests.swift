@@ -22,7 +22,7 @@ import Testing
         return texts
     }()
 
-    @Test func aRealDecoderReadsEveryVersion() throws {
+    @Test func aRealDecoderReadsEveryVersion() async throws {
         let codes = try Self.payloads.map { try QRCode($0) }
         #expect(Set(codes.map(\.version)).count >= 15, "versions: \(codes.map(\.version))")
         #expect(codes.map(\.version).max() == 20)
@@ -30,7 +30,7 @@ import Testing
         let input = NSTemporaryDirectory() + "tollgate-qr-\(UUID().uuidString).json"
         try JSONSerialization.data(withJSONObject: rows).write(to: URL(fileURLWithPath: input))
         defer { try? FileManager.default.removeItem(atPath: input) }
-        let run = try PeerProcess.run(
+        let run = try await PeerProcess.run(
             try PythonPeers.interpreter, [Repository.path("Tests/peers/qr_decode.py"), input])
         #expect(run.status == 0, "\(run.stderr)")
         let decoded = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [Any])
