@@ -220,29 +220,49 @@ public final class SubscriptionService: Sendable {
         public let proration: Money?
     }
 
+    /// What `changePlan` would do now, without doing it: the page that asks before confirming
+    /// shows this proration.
+    public func previewPlanChange(_ subscription: Subscription, to planId: String) throws -> PlanChange {
+        let (next, effects) = try transition(subscription, to: planId, at: clock.now())
+        return PlanChange(subscription: next, proration: Self.proration(effects))
+    }
+
+    private func transition(_ subscription: Subscription, to planId: String, at now: Date) throws
+        -> (Subscription, [SubscriptionEffect])
+    {
+        do {
+            return try SubscriptionMachine.apply(
+                .changePlan(to: planId, at: now), to: subscription, catalog: catalog, policy: policy)
+        } catch {
+            throw Self.domainError(error)
+        }
+    }
+
+    private static func proration(_ effects: [SubscriptionEffect]) -> Money? {
+        for case .prorate(let amount, _, _) in effects where amount.amountMinor != 0 { return amount }
+        return nil
+    }
+
     /// Changes a manual subscription's plan through the state machine: an upgrade at once, with
     /// the proration recorded as a charge on the next invoice; a downgrade at the period's end.
     public func changePlan(_ subscription: Subscription, to planId: String, idempotencyKey: String) async throws
         -> PlanChange
     {
         let now = clock.now()
-        let next: Subscription, effects: [SubscriptionEffect]
-        do {
-            (next, effects) = try SubscriptionMachine.apply(
-                .changePlan(to: planId, at: now), to: subscription, catalog: catalog, policy: policy)
-        } catch {
-            throw Self.domainError(error)
-        }
+        let (next, effects) = try transition(subscription, to: planId, at: now)
         let reference = "proration:\(subscription.id):\(planId):\(idempotencyKey)"
-        let charges = effects.compactMap { effect -> InvoiceItemRecord? in
-            guard case .prorate(let amount, let from, let to) = effect, amount.amountMinor != 0 else { return nil }
-            return InvoiceItemRecord(
-                id: "ii_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),
-                subject: subscription.subject,
-                kind: "proration", description: "\(from) → \(to), prorated for the rest of the period", amount: amount,
-                reference: reference, createdAt: now
-            )
-        }
+        let charges =
+            Self.proration(effects).map { amount in
+                [
+                    InvoiceItemRecord(
+                        id: "ii_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),
+                        subject: subscription.subject,
+                        kind: "proration",
+                        description: "\(subscription.planId) → \(planId), prorated for the rest of the period",
+                        amount: amount, reference: reference, createdAt: now
+                    )
+                ]
+            } ?? []
         let outcome = try await store.applySubscriptionEvent(
             provider: "manual", eventId: "change:\(subscription.id):\(planId):\(idempotencyKey)",
             type: "subscription.plan_changed", version: now,
@@ -275,6 +295,22 @@ public final class SubscriptionService: Sendable {
             version: now,
             subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: []
         )
+        planChanged(subscription.subject)
+        return next
+    }
+
+    /// Takes back a cancellation set for the period's end: the subscription renews again.
+    public func resume(_ subscription: Subscription) async throws -> Subscription {
+        let now = clock.now()
+        let next: Subscription
+        do {
+            (next, _) = try SubscriptionMachine.apply(.resume, to: subscription, catalog: catalog, policy: policy)
+        } catch {
+            throw Self.domainError(error)
+        }
+        _ = try await store.applySubscriptionEvent(
+            provider: "manual", eventId: "resume:\(subscription.id):\(Millis.from(now))", type: "subscription.resumed",
+            version: now, subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: [])
         planChanged(subscription.subject)
         return next
     }

@@ -148,7 +148,23 @@ public final class AccountService: Sendable {
             throw DomainError(.invalidToken, "the reset link is invalid, used or expired", field: "token")
         }
         try settings.passwordPolicy.validate(newPassword, email: user.email)
-        try await store.changePassword(userId: userId, passwordHash: settings.passwordPolicy.hash(newPassword), at: now)
+        try await store.changePassword(
+            userId: userId, passwordHash: settings.passwordPolicy.hash(newPassword), at: now, keepingSession: nil)
+    }
+
+    /// A signed-in user's new password, given the current one; every other session is signed out.
+    public func changePassword(userId: String, current: String, new: String, keepingSession: String) async throws {
+        let user = try await user(id: userId)
+        let now = clock.now()
+        let throttleKey = "password:\(userId)"
+        try limiter.check(throttleKey, rule: settings.accountRule, now: now)
+        guard settings.passwordPolicy.verify(current, hash: user.passwordHash) else {
+            limiter.recordFailure(throttleKey, at: now)
+            throw DomainError(.invalidCredentials, "the current password is wrong", field: "currentPassword")
+        }
+        try settings.passwordPolicy.validate(new, email: user.email)
+        try await store.changePassword(
+            userId: userId, passwordHash: settings.passwordPolicy.hash(new), at: now, keepingSession: keepingSession)
     }
 
     /// A mail to the user about their account (`welcome`, `two_factor_enabled`…), in their language.
@@ -334,6 +350,15 @@ public final class AccountService: Sendable {
 
     // MARK: The signed-in user
 
+    /// The user and session a portal cookie names, while the session is live (not signed out,
+    /// not expired): signing a device out on the security page ends its cookie too.
+    public func liveSession(id: String) async throws -> (user: UserRecord, session: SessionRecord)? {
+        guard let session = try await store.session(id: id), session.revokedAt == nil, session.expiresAt > clock.now(),
+            let user = try await store.user(id: session.userId)
+        else { return nil }
+        return (user, session)
+    }
+
     public func user(id: String) async throws -> UserRecord {
         guard let user = try await store.user(id: id) else {
             throw DomainError(.unauthorized, "this account no longer exists")
@@ -367,6 +392,15 @@ public final class AccountService: Sendable {
         }
         let totp = TOTP(secret: TOTP.generateSecret())
         try await store.setPendingTOTP(userId: userId, sealedSecret: try box.seal(totp.secret), at: clock.now())
+        return Enrolment(
+            secret: Base32.encode(totp.secret),
+            otpauthUri: totp.provisioningURI(account: user.email, issuer: settings.audience))
+    }
+
+    /// The enrolment begun and not yet confirmed, to show its secret again after a wrong code.
+    public func pendingEnrolment(_ user: UserRecord) throws -> Enrolment? {
+        guard user.totpEnabledAt == nil, let sealed = user.totpSecret else { return nil }
+        let totp = TOTP(secret: try box.open(sealed))
         return Enrolment(
             secret: Base32.encode(totp.secret),
             otpauthUri: totp.provisioningURI(account: user.email, issuer: settings.audience))

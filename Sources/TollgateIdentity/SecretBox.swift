@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TollgateCore
 
 /// Encrypts small secrets at rest (TOTP seeds) with AES-256-GCM under a master key kept outside
 /// the database: in the data directory, or in `TOLLGATE_MASTER_KEY`.
@@ -41,6 +42,14 @@ extension SecretBox {
     public func sealToken(_ token: String) throws -> String { try seal(Array(token.utf8)) }
 
     public func openToken(_ sealed: String) throws -> String { String(decoding: try open(sealed), as: UTF8.self) }
+
+    /// An HMAC-SHA256 of `message` (hex) under a key derived from the master key for `purpose`:
+    /// for values the server hands out and must recognise without storing them (a portal cookie,
+    /// its forms' CSRF token). Another purpose gives an unrelated code.
+    public func authenticationCode(_ message: String, purpose: String) -> String {
+        let derived = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data(purpose.utf8), outputByteCount: 32)
+        return Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: derived))
+    }
 }
 
 public enum SecretBoxError: Error, Sendable {

@@ -61,7 +61,7 @@ extension SQLStore {
         }
     }
 
-    public func changePassword(userId: String, passwordHash: String, at: Date) async throws {
+    public func changePassword(userId: String, passwordHash: String, at: Date, keepingSession: String?) async throws {
         try await provider.transaction { db in
             let millis = Millis.from(at)
             try await db.raw(
@@ -73,7 +73,7 @@ extension SQLStore {
             try await db.raw(
                 """
                 UPDATE sessions SET revoked_at_ms = \(bind: millis) WHERE user_id = \(bind: userId) AND \
-                revoked_at_ms IS NULL
+                revoked_at_ms IS NULL AND id <> \(bind: keepingSession ?? "")
                 """
             ).run()
         }

@@ -37,7 +37,7 @@ public struct ServerConfiguration: Sendable {
     public var invoicing = InvoiceSettings()
     /// Where e-mail goes without an SMTP server: `.eml` files here (nil: `<data-dir>/mail`).
     public var mailDirectory: String?
-    /// Where links in e-mail lead (nil: this server's own address).
+    /// Where links in e-mail lead (nil: this server's customer portal, `/portal`).
     public var publicURL: URL?
     /// This server's address as readers of mail reach it, for unsubscribe links (nil: its own).
     public var publicAPIURL: URL?
@@ -211,7 +211,7 @@ public func buildApplication(
     let ownAddress = URL(string: "http://\(configuration.host):\(configuration.port)")!
     var mailSettings = MailSettings(
         productName: catalog.name, from: configuration.mailFrom ?? "\(catalog.name) <no-reply@localhost>",
-        linkBase: configuration.publicURL ?? ownAddress, catalog: catalog)
+        linkBase: configuration.publicURL ?? ownAddress.appendingPathComponent("portal"), catalog: catalog)
     mailSettings.apiBase = configuration.publicAPIURL ?? ownAddress
     dependencies.mail = try MailConfiguration(transport: transport, settings: mailSettings)
     dependencies.mail?.delivery.lease = configuration.mailLease
@@ -416,6 +416,16 @@ func buildRouter(
             subscriptions: subscriptions, invoices: invoices, credits: credits, operators: operators,
             authenticator: authenticator, settings: consoleSettings),
         store: dependencies.store, clock: dependencies.clock
+    ).register(on: router)
+    let portalCookie = PortalCookie(box: dependencies.secretBox, secure: consoleSettings.secureCookies)
+    PortalRoutes(
+        accounts: accounts, cookie: portalCookie, settings: consoleSettings,
+        pages: PortalPages(
+            catalog: dependencies.catalog, accounts: accounts, workspaces: workspaces, meter: service,
+            subscriptions: subscriptions, stripe: stripeBilling, stripeEnabled: dependencies.stripe != nil,
+            invoices: invoices, credits: credits, store: dependencies.store, clock: dependencies.clock,
+            productName: dependencies.catalog.name, salesEmail: dependencies.webhooks.operatorEmail,
+            publicBase: dependencies.consoleBaseURL)
     ).register(on: router)
     let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)
     billing.register(on: router)

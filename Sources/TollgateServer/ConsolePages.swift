@@ -161,26 +161,14 @@ struct ConsolePages: Sendable {
             id: customer.id, email: customer.email, name: customer.name, planId: customer.planId,
             planName: planName(customer.planId), status: try await status ?? .free, createdAt: customer.createdAt,
             spendCap: customer.spendCap, formKey: Secrets.randomId(prefix: "form_"))
-        data.usage = try await entitlements.features.filter { $0.quota.isCounted && $0.quota.included }.map { entry in
-            CustomerDetailData.UsageRow(
-                feature: entry.feature.id, featureName: entry.feature.name, used: entry.used,
-                limit: entry.quota.limit?.value, period: entry.quota.period?.rawValue, resetsAt: entry.quota.resetsAt)
-        }
+        data.usage = CustomerDetailData.UsageRow.meters(try await entitlements)
         data.subscriptions = try await subscriptions.map { subscription, provider in
             CustomerDetailData.SubscriptionRow(
-                id: subscription.id, provider: provider, planName: planName(subscription.planId),
-                status: subscription.status.rawValue, interval: subscription.interval.rawValue,
-                periodEnd: subscription.currentPeriodEnd, trialEnd: subscription.trialEnd,
-                cancelAtPeriodEnd: subscription.cancelAtPeriodEnd)
+                subscription, provider: provider, planName: planName(subscription.planId))
         }
         data.history = try await history.map { (at: $0.at, planName: planName($0.planId), status: $0.status) }
         (data.balances, data.ledger) = try await credit
-        data.invoices = try await invoiceList.suffix(20).reversed().map { invoice in
-            CustomerDetailData.InvoiceRow(
-                id: invoice.id, number: invoice.number, status: invoice.status.rawValue,
-                hasDocument: invoice.provider == "manual" && invoice.number != nil,
-                total: Money(invoice.total, invoice.currency), at: invoice.finalizedAt ?? invoice.createdAt)
-        }
+        data.invoices = try await invoiceList.suffix(20).reversed().map(CustomerDetailData.InvoiceRow.init)
         data.refusals = try await refusals.map {
             CustomerDetailData.RefusalRow(day: $0.day, feature: $0.feature, reason: $0.reason, count: $0.count)
         }

@@ -44,6 +44,8 @@ struct ConsoleSettings: Sendable {
 struct ConsolePageMiddleware: RouterMiddleware {
     typealias Context = TollgateRequestContext
     let settings: ConsoleSettings
+    /// The customer portal's pages: its frame, and its pages to go back to.
+    var isPortal = false
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -59,7 +61,10 @@ struct ConsolePageMiddleware: RouterMiddleware {
     }
 
     func errorPage(_ error: any Error, request: Request, context: Context) -> Response {
-        let frame = ConsoleRequest.frame(request, context: context, settings: settings, section: "")
+        let frame =
+            isPortal
+            ? PortalRequest.frame(request, signedIn: context.portal, productName: settings.productName, section: "")
+            : ConsoleRequest.frame(request, context: context, settings: settings, section: "")
         let status: HTTPResponse.Status
         let message: String
         switch error {
@@ -78,9 +83,14 @@ struct ConsolePageMiddleware: RouterMiddleware {
         }
         // Back to the page the form was on: the customer's, or the section's.
         let parts = request.uri.path.split(separator: "/")
-        let back =
-            parts.count >= 3 && parts[1] == "customers"
-            ? "/console/customers/\(parts[2])" : parts.count >= 2 ? "/console/\(parts[1])" : "/console"
+        let back: String
+        if isPortal {
+            back = PortalRequest.back(from: parts.dropFirst().first.map(String.init))
+        } else {
+            back =
+                parts.count >= 3 && parts[1] == "customers"
+                ? "/console/customers/\(parts[2])" : parts.count >= 2 ? "/console/\(parts[1])" : "/console"
+        }
         return ConsoleRequest.html(
             frame.problem(title: frame.t(status == .forbidden ? "forbidden" : "problem"), message: message, back: back),
             status: status)

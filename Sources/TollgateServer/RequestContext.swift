@@ -34,6 +34,8 @@ public struct TollgateRequestContext: RequestContext {
     public var user: SignedInUser?
     /// The operator signed in to the console (set by the console's session middleware).
     public var console: ConsoleSignedIn?
+    /// The end user signed in to the portal (set by the portal's cookie middleware).
+    public var portal: PortalSignedIn?
     /// The peer's IP address, for throttling ("unknown" when the transport has none).
     public let clientAddress: String
 
@@ -42,6 +44,7 @@ public struct TollgateRequestContext: RequestContext {
         caller = nil
         user = nil
         console = nil
+        portal = nil
         clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 }

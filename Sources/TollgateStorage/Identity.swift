@@ -118,8 +118,9 @@ public protocol IdentityStore: Sendable {
     func user(email: String) async throws -> UserRecord?
     /// Marks the address verified; `outbox` (the welcome mail) is written with it, the first time only.
     func markEmailVerified(userId: String, at: Date, outbox: [OutboxMessage]) async throws
-    /// Sets a new password hash and revokes every session of the user.
-    func changePassword(userId: String, passwordHash: String, at: Date) async throws
+    /// Sets a new password hash and revokes every session of the user but `keepingSession`
+    /// (the one that changed it, when the user knew the old password).
+    func changePassword(userId: String, passwordHash: String, at: Date, keepingSession: String?) async throws
     /// Stores a sealed TOTP seed, not yet enabled (enrolment in progress).
     func setPendingTOTP(userId: String, sealedSecret: String, at: Date) async throws
     /// Enables TOTP with `step` as the last used step, replacing all recovery codes.

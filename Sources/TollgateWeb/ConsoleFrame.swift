@@ -16,6 +16,10 @@ public struct ConsoleFrame: Sendable {
     public var isPublic = false
     /// Drawn inside another site's frame: no header at all.
     public var isEmbedded = false
+    /// A page of the customer portal: the product's name, the portal's navigation once an end
+    /// user (`userEmail`) is signed in.
+    public var isPortal = false
+    public var userEmail: String?
 
     public init(
         locale: String, operatorEmail: String? = nil, role: OperatorRole? = nil, csrfToken: String? = nil,
@@ -76,11 +80,18 @@ public struct ConsoleFrame: Sendable {
 
     /// The whole page: header, navigation, `content`.
     public func page(title: String, @HTMLBuilder _ content: () -> HTML) -> String {
-        let sections: [(key: String, href: String)] = [
-            ("overview", "/console"), ("customers", "/console/customers"), ("usage", "/console/usage"),
-            ("catalog", "/console/catalog"), ("deliveries", "/console/deliveries"), ("api_keys", "/console/api-keys"),
-            ("operators", "/console/operators"),
-        ]
+        let sections: [(key: String, href: String)] =
+            isPortal
+            ? [
+                ("portal_plan", "/portal"), ("portal_change_plan", "/portal/upgrade"), ("invoices", "/portal/invoices"),
+                ("workspaces", "/portal/workspace"), ("security", "/portal/security"),
+            ]
+            : [
+                ("overview", "/console"), ("customers", "/console/customers"), ("usage", "/console/usage"),
+                ("catalog", "/console/catalog"), ("deliveries", "/console/deliveries"),
+                ("api_keys", "/console/api-keys"), ("operators", "/console/operators"),
+            ]
+        let signedIn = isPortal ? userEmail != nil : operatorEmail != nil
         let other = locale == "fr" ? "en" : "fr"
         let separator = path.contains("?") ? "&" : "?"
         return HTML.document(
@@ -89,7 +100,8 @@ public struct ConsoleFrame: Sendable {
                     el("meta", ["charset": "utf-8"])
                     el("meta", ["name": "viewport", "content": "width=device-width, initial-scale=1"])
                     el("title") {
-                        isPublic ? "\(title) · \(productName)" : "\(title) · \(productName) · \(t("console"))"
+                        isPublic || isPortal
+                            ? "\(title) · \(productName)" : "\(title) · \(productName) · \(t("console"))"
                     }
                     el("link", ["rel": "stylesheet", "href": "/console/assets/console.css"])
                     el("script", ["src": "/console/assets/console.js", "defer": ""])
@@ -97,12 +109,14 @@ public struct ConsoleFrame: Sendable {
                 el("body", ["class": isEmbedded ? "embedded" : nil]) {
                     if !isEmbedded {
                         el("header", ["class": "top"]) {
-                            if isPublic {
+                            if isPortal {
+                                el("a", ["class": "brand", "href": "/portal"]) { productName }
+                            } else if isPublic {
                                 el("a", ["class": "brand", "href": "/pricing"]) { productName }
                             } else {
                                 el("a", ["class": "brand", "href": "/console"]) { "\(productName) · \(t("console"))" }
                             }
-                            if operatorEmail != nil {
+                            if signedIn {
                                 el("nav", ["aria-label": t("navigation")]) {
                                     el("ul") {
                                         for entry in sections {
@@ -127,7 +141,12 @@ public struct ConsoleFrame: Sendable {
                                         "lang": other,
                                     ]
                                 ) { other == "fr" ? "Français" : "English" }
-                                if let operatorEmail {
+                                if isPortal, let userEmail {
+                                    el("span", ["id": "signed-in-as"]) { userEmail }
+                                    form("/portal/logout", classes: "inline") {
+                                        el("button", ["type": "submit", "class": "link"]) { t("sign_out") }
+                                    }
+                                } else if let operatorEmail {
                                     el("span") { "\(operatorEmail) (\(role.map { t("role_" + $0.rawValue) } ?? ""))" }
                                     form("/console/logout", classes: "inline") {
                                         el("button", ["type": "submit", "class": "link"]) { t("sign_out") }

@@ -171,34 +171,7 @@ extension ConsoleFrame {
             el("section", ["aria-labelledby": "h-usage"]) {
                 el("h2", ["id": "h-usage"]) { t("usage") }
                 if data.usage.isEmpty { el("p", ["class": "empty"]) { t("no_usage") } }
-                el("ul", ["class": "meters", "id": "usage-meters"]) {
-                    for row in data.usage {
-                        el("li", ["data-feature": row.feature]) {
-                            el("div", ["class": "meter-head"]) {
-                                el("span") { row.featureName }
-                                el("span", ["class": "used"]) {
-                                    row.limit.map { "\(number(row.used)) / \(number($0))" } ?? "\(number(row.used)) / ∞"
-                                }
-                            }
-                            if let limit = row.limit, limit > 0 {
-                                el(
-                                    "progress",
-                                    [
-                                        "value": String(min(row.used, limit)), "max": String(limit),
-                                        "aria-label": row.featureName,
-                                    ]
-                                ) { "" }
-                            }
-                            el("div", ["class": "muted"]) {
-                                if let resetsAt = row.resetsAt {
-                                    "\(t("resets_on")) \(Formats.time(resetsAt))"
-                                } else if row.period == ResetPeriod.lifetime.rawValue {
-                                    t("never_resets")
-                                }
-                            }
-                        }
-                    }
-                }
+                meterList(data.usage, id: "usage-meters")
             }
             el("section", ["aria-labelledby": "h-actions", "class": "actions"]) {
                 el("h2", ["id": "h-actions"]) { t("actions") }
@@ -336,14 +309,46 @@ extension ConsoleFrame {
     }
 
     /// The invoices, each numbered one linked to its PDF.
-    func invoiceTable(_ rows: [CustomerDetailData.InvoiceRow]) -> HTML {
+    /// One meter per quota: used / limit, a bar, and when it resets (or that it never does).
+    public func meterList(_ rows: [CustomerDetailData.UsageRow], id: String?) -> HTML {
+        el("ul", ["class": "meters", "id": id]) {
+            for row in rows {
+                el("li", ["data-feature": row.feature]) {
+                    el("div", ["class": "meter-head"]) {
+                        el("span") { row.featureName }
+                        el("span", ["class": "used"]) {
+                            row.limit.map { "\(number(row.used)) / \(number($0))" } ?? "\(number(row.used)) / ∞"
+                        }
+                    }
+                    if let limit = row.limit, limit > 0 {
+                        el(
+                            "progress",
+                            [
+                                "value": String(min(row.used, limit)), "max": String(limit),
+                                "aria-label": row.featureName,
+                            ]
+                        ) { "" }
+                    }
+                    el("div", ["class": "muted"]) {
+                        if let resetsAt = row.resetsAt {
+                            "\(t("resets_on")) \(Formats.time(resetsAt))"
+                        } else if row.period == ResetPeriod.lifetime.rawValue {
+                            t("never_resets")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func invoiceTable(_ rows: [CustomerDetailData.InvoiceRow], documents: String = "/console/invoices/") -> HTML {
         table(
             ["invoice", "status", "total", "time"],
             cells: rows.map { row in
                 let name = row.number ?? row.id
                 return [
                     row.hasDocument
-                        ? el("a", ["href": "/console/invoices/\(Paths.segment(row.id)).pdf"]) { name } : .text(name),
+                        ? el("a", ["href": "\(documents)\(Paths.segment(row.id)).pdf"]) { name } : .text(name),
                     .text(row.status), .text(money(row.total.amountMinor, row.total.currency)),
                     .text(Formats.day(row.at)),
                 ]

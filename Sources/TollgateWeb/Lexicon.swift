@@ -7,11 +7,11 @@ public enum Lexicon {
     public static let defaultLocale = "en"
 
     public static func word(_ key: String, locale: String) -> String {
-        (locale == "fr" ? french[key] : english[key]) ?? "⟦\(key)⟧"
+        (locale == "fr" ? french[key] ?? portalFrench[key] : english[key] ?? portalEnglish[key]) ?? "⟦\(key)⟧"
     }
 
-    static var englishKeys: Set<String> { Set(english.keys) }
-    static var frenchKeys: Set<String> { Set(french.keys) }
+    static var englishKeys: Set<String> { Set(english.keys).union(portalEnglish.keys) }
+    static var frenchKeys: Set<String> { Set(french.keys).union(portalFrench.keys) }
 
     /// The language a reader asked for: `fr` when the header prefers French, else English.
     public static func preferred(acceptLanguage: String?) -> String {

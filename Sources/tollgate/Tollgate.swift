@@ -109,7 +109,7 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("embed-origin"),
         help: "An origin allowed to frame /embed/pricing (https://www.example.com); repeat for several.")
     var embedOrigins: [String] = []
-    @Option(help: "Where links in e-mail lead: the product's front end (default: this server's address).")
+    @Option(help: "Where links in e-mail lead: the product's front end (default: this server's portal, /portal).")
     var publicUrl: String?
     @Option(help: "This server's address as mail readers reach it, for unsubscribe links (default: its own).")
     var publicApiUrl: String?

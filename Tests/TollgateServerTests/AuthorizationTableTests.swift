@@ -25,6 +25,9 @@ import TollgateStorage
         /// An operator signed in to the console whose role may do this (and, on a form, its
         /// session's CSRF token).
         case console(OperatorAction)
+        /// An end user signed in to the portal (its cookie; and, on a form, its CSRF token).
+        /// Workspace forms then need the role the workspace's API route needs (`PortalTests`).
+        case portal
 
         var description: String {
             switch self {
@@ -33,6 +36,7 @@ import TollgateStorage
             case .user: return "end user"
             case .workspace(let action): return "workspace role that may \(action.rawValue)"
             case .console(let action): return "operator whose role may \(action.rawValue)"
+            case .portal: return "end user signed in to the portal"
             }
         }
     }
@@ -192,6 +196,42 @@ import TollgateStorage
         "POST /console/operators": .console(.manageOperators),
         "POST /console/operators/{id}/role": .console(.manageOperators),
         "POST /console/operators/{id}/remove": .console(.manageOperators),
+        // The portal: its sign-in, sign-up, e-mail links and reset before a session…
+        "GET /portal/login": .open,
+        "POST /portal/login": .open,
+        "GET /portal/signup": .open,
+        "POST /portal/signup": .open,
+        "GET /portal/verify-email": .open,
+        "POST /portal/verify-email": .open,
+        "GET /portal/reset-password": .open,
+        "POST /portal/reset-password/request": .open,
+        "POST /portal/reset-password": .open,
+        // …and everything else behind one.
+        "POST /portal/logout": .portal,
+        "GET /portal": .portal,
+        "GET /portal/plan": .portal,
+        "GET /portal/billing": .portal,
+        "GET /portal/credits": .portal,
+        "GET /portal/upgrade": .portal,
+        "POST /portal/upgrade": .portal,
+        "POST /portal/cancel": .portal,
+        "POST /portal/resume": .portal,
+        "GET /portal/invoices": .portal,
+        "GET /portal/invoices/{id}.pdf": .portal,
+        "GET /portal/workspace": .portal,
+        "POST /portal/workspaces": .portal,
+        "POST /portal/workspaces/{id}/invite": .portal,
+        "POST /portal/workspaces/{id}/members/{userId}/role": .portal,
+        "POST /portal/workspaces/{id}/members/{userId}/remove": .portal,
+        "POST /portal/workspaces/{id}/transfer": .portal,
+        "GET /portal/join": .portal,
+        "POST /portal/join": .portal,
+        "GET /portal/security": .portal,
+        "POST /portal/security/totp": .portal,
+        "POST /portal/security/totp/confirm": .portal,
+        "POST /portal/security/totp/disable": .portal,
+        "POST /portal/password": .portal,
+        "POST /portal/sessions/{id}/revoke": .portal,
     ]
 
     /// The routes as the router serves them, `METHOD /path`.
@@ -255,6 +295,28 @@ import TollgateStorage
                     }
                     continue
                 }
+                if case .portal = access {
+                    // No portal session: a page leads to the sign-in page (and back), a form is
+                    // refused; an API key, an end user's access token or a forged cookie open nothing.
+                    for (credential, cookie) in [
+                        (nil, nil), (app.adminKey, nil), (user.access, nil), (nil, "tg_portal=ses_x.00"),
+                    ] as [(String?, String?)] {
+                        var headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+                        if let credential { headers[.authorization] = "Bearer \(credential)" }
+                        if let cookie { headers[.cookie] = cookie }
+                        let answer = try await client.send(
+                            uri: path, method: method, headers: headers, body: ByteBuffer(string: "csrf=x"))
+                        if method == .get {
+                            #expect(
+                                answer.status == .seeOther
+                                    && answer.headers[.location]?.hasPrefix("/portal/login?next=") == true,
+                                "\(route) without a session: \(answer.status)")
+                        } else {
+                            #expect(answer.status == .unauthorized, "\(route) without a session: \(answer.status)")
+                        }
+                    }
+                    continue
+                }
                 let anonymous = try await client.call(method, path, key: nil, json: "{}")
                 switch access {
                 case .open:
@@ -283,7 +345,7 @@ import TollgateStorage
                     #expect(anonymous.status == .unauthorized, "\(route) without a token")
                     let withKey = try await client.call(method, path, key: app.adminKey, json: "{}")
                     #expect(withKey.status == .unauthorized, "\(route) with an API key: \(withKey.status)")
-                case .console:
+                case .console, .portal:
                     break
                 }
             }

@@ -11,14 +11,15 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// An operator's session in a test: the cookie to send and the token forms carry.
-struct ConsoleSession {
+/// A page session in a test (an operator's, or an end user's in the portal): the cookie to send
+/// and the token its forms carry.
+struct PageSession {
     let cookie: String
     let csrf: String
 
     /// Sets an operator up as the setup page would (password, then the authenticator's code) and
     /// signs them in.
-    static func open(_ app: AppHarness, role: OperatorRole, email: String) async throws -> ConsoleSession {
+    static func open(_ app: AppHarness, role: OperatorRole, email: String) async throws -> PageSession {
         let service = OperatorService(
             store: app.store, box: app.dependencies.secretBox, clock: app.clock,
             passwordPolicy: app.dependencies.passwordPolicy)
@@ -28,7 +29,7 @@ struct ConsoleSession {
         let signIn = try await service.completeSetup(
             token: token, password: "a long operator passphrase", sealedSecret: enrolment.sealedSecret,
             code: totp.code(forStep: totp.step(at: app.clock.now())), address: "test")
-        return ConsoleSession(cookie: "tg_console=\(signIn.token)", csrf: signIn.session.csrfToken)
+        return PageSession(cookie: "tg_console=\(signIn.token)", csrf: signIn.session.csrfToken)
     }
 
     func get(_ client: some TestClientProtocol, _ path: String) async throws -> (
@@ -66,7 +67,7 @@ struct ConsoleSession {
                 try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"x"}"#).status
                     == .created)
             for role in OperatorRole.allCases {
-                let session = try await ConsoleSession.open(app, role: role, email: "\(role.rawValue)@example.com")
+                let session = try await PageSession.open(app, role: role, email: "\(role.rawValue)@example.com")
                 for (route, access) in AuthorizationTableTests.table.sorted(by: { $0.key < $1.key }) {
                     guard case .console(let action) = access, route.hasPrefix("POST"), action != .read else { continue }
                     let (_, path) = AuthorizationTableTests.split(route)
@@ -93,7 +94,7 @@ struct ConsoleSession {
 
     @Test func formsNeedTheSessionsCSRFTokenAndPagesForbidFramingAndInlineCode() async throws {
         try await AppHarness.run(.sqlite) { app, client in
-            let owner = try await ConsoleSession.open(app, role: .owner, email: "owner@example.com")
+            let owner = try await PageSession.open(app, role: .owner, email: "owner@example.com")
             #expect(
                 try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"c1"}"#).status
                     == .created)
@@ -119,7 +120,7 @@ struct ConsoleSession {
 
     @Test func namesAreTextAndEveryActionIsRecordedWithBeforeAndAfter() async throws {
         try await AppHarness.run(.sqlite) { app, client in
-            let owner = try await ConsoleSession.open(app, role: .owner, email: "owner@example.com")
+            let owner = try await PageSession.open(app, role: .owner, email: "owner@example.com")
             let evil = #"<img src=x onerror=alert(1)>"#
             let created = try await client.call(
                 .post, "/v1/customers", key: app.adminKey,
@@ -156,7 +157,7 @@ struct ConsoleSession {
 
     @Test func aTrialIsExtendedThroughTheSubscriptionService() async throws {
         try await AppHarness.run(.sqlite, catalog: try CatalogLoader.load(yaml: Self.trialCatalog)) { app, client in
-            let support = try await ConsoleSession.open(app, role: .support, email: "support@example.com")
+            let support = try await PageSession.open(app, role: .support, email: "support@example.com")
             #expect(
                 try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"t1"}"#).status
                     == .created)
@@ -178,7 +179,7 @@ struct ConsoleSession {
 
     @Test func sessionsLapseWhenIdleAndSetupLinksWorkOnce() async throws {
         try await AppHarness.run(.sqlite) { app, client in
-            let owner = try await ConsoleSession.open(app, role: .owner, email: "owner@example.com")
+            let owner = try await PageSession.open(app, role: .owner, email: "owner@example.com")
             #expect(try await owner.get(client, "/console").0 == .ok)
             app.clock.advance(by: 29 * 60)
             #expect(try await owner.get(client, "/console").0 == .ok)
@@ -188,12 +189,12 @@ struct ConsoleSession {
             let lapsed = try await owner.get(client, "/console")
             #expect(lapsed.0 == .seeOther && lapsed.2[.location] == "/console/login")
             // Signing out ends the session at once, and is recorded.
-            let fresh = try await ConsoleSession.open(app, role: .viewer, email: "leaving@example.com")
+            let fresh = try await PageSession.open(app, role: .viewer, email: "leaving@example.com")
             #expect(try await fresh.post(client, "/console/logout").0 == .seeOther)
             #expect(try await fresh.get(client, "/console").0 == .seeOther)
             #expect(try await app.store.operatorActions(limit: 1).first?.action == "sign_out")
             // An owner's invitation: a link shown once, usable once, not after 72 hours.
-            let other = try await ConsoleSession.open(app, role: .owner, email: "second@example.com")
+            let other = try await PageSession.open(app, role: .owner, email: "second@example.com")
             let (status, page, _) = try await other.post(
                 client, "/console/operators", [("email", "new@example.com"), ("role", "viewer")])
             #expect(status == .created)
@@ -207,7 +208,7 @@ struct ConsoleSession {
     /// A viewer reads a customer's invoices and downloads the PDF the API renders.
     @Test func invoicesLeadToTheirPDF() async throws {
         try await AppHarness.run(.sqlite) { app, client in
-            let viewer = try await ConsoleSession.open(app, role: .viewer, email: "viewer@example.com")
+            let viewer = try await PageSession.open(app, role: .viewer, email: "viewer@example.com")
             #expect(
                 try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"c1"}"#).status
                     == .created)
@@ -239,7 +240,7 @@ struct ConsoleSession {
     @Test(arguments: TestDatabase.all)
     func deliveriesShowWhatWasSentAndRetryWhatFailed(database: TestDatabase) async throws {
         try await AppHarness.run(database) { app, client in
-            let admin = try await ConsoleSession.open(app, role: .admin, email: "admin@example.com")
+            let admin = try await PageSession.open(app, role: .admin, email: "admin@example.com")
             let now = app.clock.now()
             try await app.store.enqueueOutbox(
                 ["msg_sent", "msg_failed"].map {
@@ -267,7 +268,7 @@ struct ConsoleSession {
 
     @Test func theLastOwnerStays() async throws {
         try await AppHarness.run(.sqlite) { app, client in
-            let owner = try await ConsoleSession.open(app, role: .owner, email: "owner@example.com")
+            let owner = try await PageSession.open(app, role: .owner, email: "owner@example.com")
             let id = try #require(try await app.store.operatorAccount(email: "owner@example.com")?.id)
             let demote = try await owner.post(client, "/console/operators/\(id)/role", [("role", "admin")])
             #expect(demote.0 == .conflict)

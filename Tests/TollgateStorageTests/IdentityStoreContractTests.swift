@@ -107,8 +107,16 @@ import TollgateStorage
             #expect(try await store.revokeSession(userId: "u1", sessionId: "s1", at: now) == true)
             #expect(try await store.sessions(userId: "u1", now: now).map(\.id) == ["s2"])
             #expect(try await store.sessions(userId: "u1", now: now + 61).isEmpty)
-            try await store.changePassword(userId: "u1", passwordHash: "new", at: now)
+            try await store.createSession(
+                SessionRecord(
+                    id: "s4", userId: "u1", createdAt: now, lastUsedAt: now, expiresAt: now + 60, userAgent: nil,
+                    ip: nil), refreshTokenHash: "hs4")
+            // A change made knowing the old password keeps the session it was made from.
+            try await store.changePassword(userId: "u1", passwordHash: "new", at: now, keepingSession: "s4")
             #expect(try await store.session(id: "s2")?.revokedAt == now)
+            #expect(try await store.session(id: "s4")?.revokedAt == nil)
+            try await store.changePassword(userId: "u1", passwordHash: "newer", at: now, keepingSession: nil)
+            #expect(try await store.session(id: "s4")?.revokedAt == now)
             #expect(try await store.sessions(userId: "u2", now: now).count == 1)
         }
     }

@@ -1,0 +1,35 @@
+import Foundation
+import TollgateCore
+import TollgateMeter
+import TollgateStorage
+import TollgateWeb
+
+/// The rows the console's and the portal's pages draw, made one way from the services' records.
+extension CustomerDetailData.UsageRow {
+    /// Counted, included quotas only: what a meter can show.
+    static func meters(_ entitlements: CustomerEntitlements) -> [CustomerDetailData.UsageRow] {
+        entitlements.features.filter { $0.quota.isCounted && $0.quota.included }.map { entry in
+            CustomerDetailData.UsageRow(
+                feature: entry.feature.id, featureName: entry.feature.name, used: entry.used,
+                limit: entry.quota.limit?.value, period: entry.quota.period?.rawValue, resetsAt: entry.quota.resetsAt)
+        }
+    }
+}
+
+extension CustomerDetailData.SubscriptionRow {
+    init(_ subscription: Subscription, provider: String, planName: String) {
+        self.init(
+            id: subscription.id, provider: provider, planName: planName, status: subscription.status.rawValue,
+            interval: subscription.interval.rawValue, periodEnd: subscription.currentPeriodEnd,
+            trialEnd: subscription.trialEnd, cancelAtPeriodEnd: subscription.cancelAtPeriodEnd)
+    }
+}
+
+extension CustomerDetailData.InvoiceRow {
+    init(_ invoice: InvoiceRecord) {
+        self.init(
+            id: invoice.id, number: invoice.number, status: invoice.status.rawValue,
+            hasDocument: invoice.provider == "manual" && invoice.number != nil,
+            total: Money(invoice.total, invoice.currency), at: invoice.finalizedAt ?? invoice.createdAt)
+    }
+}

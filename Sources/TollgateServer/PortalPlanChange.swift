@@ -1,0 +1,182 @@
+import Foundation
+import Hummingbird
+import TollgateBilling
+import TollgateCore
+import TollgateIdentity
+import TollgateMeter
+import TollgateStorage
+import TollgateWeb
+
+/// Changing plan from the portal: the page shows what confirming would do (the proration of a
+/// change billed here, a downgrade's date, a trial, Stripe's checkout), and the form does exactly
+/// that through the billing services.
+extension PortalPages {
+    /// What confirming a plan would do for this user now.
+    enum Decision {
+        case change(Subscription, provider: String, effect: PortalUpgradeData.Outcome)
+        /// A paid subscription going back to a free plan: it is canceled at the period's end.
+        case cancelToFree(Subscription, provider: String)
+        case checkout
+        case trial(days: Int)
+        case subscribe(Money)
+        case contactSales(minimumSeats: Int?)
+        case unavailable(String)
+
+        var outcome: PortalUpgradeData.Outcome {
+            switch self {
+            case .change(_, _, let effect): return effect
+            case .cancelToFree(let subscription, _): return .changeAtPeriodEnd(subscription.currentPeriodEnd)
+            case .checkout: return .checkout
+            case .trial(let days): return .startTrial(days: days)
+            case .subscribe(let price): return .subscribe(price)
+            case .contactSales(let seats): return .contactSales(minimumSeats: seats, email: nil)
+            case .unavailable(let reason): return .unavailable(reason)
+            }
+        }
+    }
+
+    func decide(_ plan: Plan, choice: ConsoleFrame.PricingChoice, userId: String, frame: ConsoleFrame) async throws
+        -> Decision
+    {
+        let customer = try await meter.customers.customer(id: userId)
+        guard plan.id != customer.planId else { return .unavailable(frame.t("current_plan")) }
+        let price = plan.prices.first { $0.currency == choice.currency && $0.interval == choice.interval }
+        if let price, price.perSeatAmount != nil { return .contactSales(minimumSeats: price.minimumSeats) }
+        if let (live, provider) = try await subscriptions.liveSubscription(subject: userId) {
+            if plan.isFree { return .cancelToFree(live, provider: provider) }
+            let preview = try subscriptions.previewPlanChange(live, to: plan.id)
+            let effect: PortalUpgradeData.Outcome =
+                preview.subscription.pendingPlanId != nil
+                ? .changeAtPeriodEnd(live.currentPeriodEnd) : .changeNow(proration: preview.proration)
+            return .change(live, provider: provider, effect: effect)
+        }
+        guard !plan.isFree else { return .unavailable(frame.t("current_plan")) }
+        guard let price else { return .unavailable(frame.t("not_priced")) }
+        if stripeEnabled { return .checkout }
+        let everTrialed = try await store.subscriptions(subject: userId).contains { $0.0.trialEnd != nil }
+        if let trial = plan.trial, !trial.requiresPaymentMethod, !everTrialed { return .trial(days: trial.days) }
+        return .subscribe(price.money)
+    }
+
+    func choice(_ request: Request, current: Subscription?) -> ConsoleFrame.PricingChoice {
+        let interval =
+            request.uri.queryParameters.get("interval").flatMap(BillingInterval.init(rawValue:))
+            ?? current?.interval ?? .month
+        let currency =
+            request.uri.queryParameters.get("currency").flatMap { Currency($0) }
+            .flatMap { catalog.planCurrencies.contains($0) ? $0 : nil }
+            ?? current?.currency ?? catalog.planCurrencies.first ?? Currency("EUR")!
+        return ConsoleFrame.PricingChoice(interval: interval, currency: currency)
+    }
+
+    /// `?plan=&feature=`: the paywall's deep link (a refusal's `upgradeTier`).
+    @Sendable func upgradePage(_ request: Request, context: PortalContext) async throws -> Response {
+        let frame = frame(request, context, section: "portal_change_plan")
+        let customer = try await meter.customers.customer(id: context.userId)
+        let live = try await subscriptions.liveSubscription(subject: context.userId)?.0
+        let choice = choice(request, current: live)
+        let selected = request.uri.queryParameters.get("plan").flatMap { catalog.plan($0) }
+        var outcome: PortalUpgradeData.Outcome?
+        var error: String?
+        if let selected {
+            do {
+                outcome = try await decide(selected, choice: choice, userId: context.userId, frame: frame).outcome
+                if case .contactSales(let seats, _) = outcome {
+                    outcome = .contactSales(minimumSeats: seats, email: salesEmail)
+                }
+            } catch let problem as DomainError {
+                error = problem.message
+            }
+        }
+        let data = PortalUpgradeData(
+            plans: catalog.plans.sorted { ($0.order, $0.id) < ($1.order, $1.id) }, features: catalog.features,
+            currentPlanId: customer.planId, choice: choice, selected: selected,
+            feature: request.uri.queryParameters.get("feature").flatMap { catalog.feature($0) }, outcome: outcome,
+            error: error)
+        return ConsoleRequest.html(
+            frame.portalUpgradePage(data, idempotencyKey: Secrets.randomId(prefix: "chg_")), request: request)
+    }
+
+    @Sendable func upgrade(_ request: Request, context: PortalContext) async throws -> Response {
+        let form = try await FormFields.read(request, context: context)
+        let frame = frame(request, context, section: "portal_change_plan")
+        guard let plan = catalog.plan(try form.required("plan")) else {
+            throw DomainError(.planNotFound, "no such plan", field: "plan")
+        }
+        let key = try Validate.identifier(try form.required("key"), field: "key")
+        let interval = try BillingInterval(rawValue: form.required("interval")).orThrow(
+            .invalidField("interval", "month or year"))
+        let currency = try Currency(try form.required("currency")).orThrow(.invalidField("currency", "an ISO code"))
+        let choice = ConsoleFrame.PricingChoice(interval: interval, currency: currency)
+        let userId = context.userId
+        // The form sent again after it was applied (a reload, a double click): nothing more to do.
+        guard try await meter.customers.customer(id: userId).planId != plan.id else {
+            return ConsoleRequest.seeOther("/portal")
+        }
+        switch try await decide(plan, choice: choice, userId: userId, frame: frame) {
+        case .change(let live, let provider, let effect):
+            if provider == "stripe" {
+                _ = try await stripe.changePlan(live, to: plan.id, idempotencyKey: key)
+            } else {
+                _ = try await subscriptions.changePlan(live, to: plan.id, idempotencyKey: key)
+            }
+            if case .changeAtPeriodEnd = effect { return ConsoleRequest.seeOther("/portal?notice=self_plan_scheduled") }
+            return ConsoleRequest.seeOther("/portal?notice=self_plan_changed")
+        case .cancelToFree(let live, let provider):
+            if provider == "stripe" {
+                try await stripe.cancel(live, atPeriodEnd: true)
+            } else {
+                _ = try await subscriptions.cancel(live, atPeriodEnd: true)
+            }
+            return ConsoleRequest.seeOther("/portal?notice=self_canceled")
+        case .checkout:
+            let session = try await stripe.checkout(
+                customerId: userId, planId: plan.id, interval: interval, currency: currency, seats: nil,
+                successURL: publicBase + "/portal?notice=subscribed", cancelURL: publicBase + "/portal/upgrade",
+                idempotencyKey: key)
+            return ConsoleRequest.seeOther(session.url)
+        case .trial:
+            _ = try await subscriptions.startTrial(
+                customerId: userId, planId: plan.id, interval: interval, currency: currency)
+            return ConsoleRequest.seeOther("/portal?notice=trial_started")
+        case .subscribe:
+            _ = try await subscriptions.subscribe(
+                customerId: userId, planId: plan.id, interval: interval, currency: currency, seats: nil,
+                idempotencyKey: key)
+            return ConsoleRequest.seeOther("/portal?notice=subscribed")
+        case .contactSales, .unavailable:
+            throw DomainError(.conflict, "this plan cannot be chosen here", field: "plan")
+        }
+    }
+
+    @Sendable func cancel(_ request: Request, context: PortalContext) async throws -> Response {
+        let live = try await manualSubscription(context.userId)
+        _ = try await subscriptions.cancel(live, atPeriodEnd: true)
+        return ConsoleRequest.seeOther("/portal?notice=self_canceled")
+    }
+
+    @Sendable func resume(_ request: Request, context: PortalContext) async throws -> Response {
+        let live = try await manualSubscription(context.userId)
+        _ = try await subscriptions.resume(live)
+        return ConsoleRequest.seeOther("/portal?notice=resumed")
+    }
+
+    /// The live subscription billed here; Stripe's are canceled in Stripe's own portal.
+    private func manualSubscription(_ userId: String) async throws -> Subscription {
+        guard let (live, provider) = try await subscriptions.liveSubscription(subject: userId) else {
+            throw DomainError(.notFound, "you have no subscription")
+        }
+        guard provider == "manual" else {
+            throw DomainError(.conflict, "this subscription is managed in Stripe's customer portal")
+        }
+        return live
+    }
+}
+
+extension Optional {
+    /// The value, or `error` thrown.
+    func orThrow(_ error: @autoclosure () -> DomainError) throws -> Wrapped {
+        guard let self else { throw error() }
+        return self
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import TollgateCore
+
+/// What the portal's first page shows a signed-in end user: their plan and its state, a meter
+/// per quota, credits, and the pools of the workspaces they belong to.
+public struct PortalHomeData: Sendable {
+    public struct Pool: Sendable {
+        public let workspaceName: String
+        public let planName: String
+        public let meters: [CustomerDetailData.UsageRow]
+
+        public init(workspaceName: String, planName: String, meters: [CustomerDetailData.UsageRow]) {
+            self.workspaceName = workspaceName
+            self.planName = planName
+            self.meters = meters
+        }
+    }
+
+    public struct Balance: Sendable {
+        public let creditType: String
+        public let available: Int64
+
+        public init(creditType: String, available: Int64) {
+            self.creditType = creditType
+            self.available = available
+        }
+    }
+
+    public var planName: String
+    public var subscription: CustomerDetailData.SubscriptionRow?
+    /// The plan a downgrade moves to at the period's end.
+    public var pendingPlanName: String?
+    public var trialDaysLeft: Int?
+    public var meters: [CustomerDetailData.UsageRow]
+    public var balances: [Balance]
+    public var pools: [Pool]
+    /// The subscription is billed by hand here (not Stripe): the portal cancels and resumes it.
+    public var managedHere: Bool
+
+    public init(
+        planName: String, subscription: CustomerDetailData.SubscriptionRow?, pendingPlanName: String?,
+        trialDaysLeft: Int?, meters: [CustomerDetailData.UsageRow], balances: [Balance], pools: [Pool],
+        managedHere: Bool
+    ) {
+        self.planName = planName
+        self.subscription = subscription
+        self.pendingPlanName = pendingPlanName
+        self.trialDaysLeft = trialDaysLeft
+        self.meters = meters
+        self.balances = balances
+        self.pools = pools
+        self.managedHere = managedHere
+    }
+}
+
+extension ConsoleFrame {
+    public func portalHomePage(_ data: PortalHomeData, notice: String? = nil) -> String {
+        page(title: t("portal_plan")) {
+            if let notice { el("p", ["class": "notice", "role": "status", "id": "notice"]) { notice } }
+            el("dl", ["class": "facts", "id": "plan-facts"]) {
+                el("dt") { t("plan") }
+                el("dd", ["id": "current-plan"]) { data.planName }
+                if let subscription = data.subscription {
+                    el("dt") { t("status") }
+                    el("dd", ["id": "subscription-status"]) {
+                        t("status_" + subscription.status)
+                            + (subscription.cancelAtPeriodEnd ? " · \(t("cancels_at_period_end"))" : "")
+                    }
+                    el("dt") { t("period_end") }
+                    el("dd") { Formats.day(subscription.periodEnd) }
+                }
+                if let days = data.trialDaysLeft {
+                    el("dt") { t("trial_end") }
+                    el("dd", ["id": "trial-left"]) { "\(number(days)) \(t("days_left"))" }
+                }
+                if let pending = data.pendingPlanName {
+                    el("dt") { t("next_plan") }
+                    el("dd", ["id": "pending-plan"]) { pending }
+                }
+            }
+            el("p") {
+                el("a", ["class": "button", "href": "/portal/upgrade", "id": "change-plan"]) { t("portal_change_plan") }
+            }
+            if let subscription = data.subscription, data.managedHere {
+                if subscription.cancelAtPeriodEnd {
+                    form("/portal/resume", classes: "inline") {
+                        el("button", ["type": "submit", "id": "resume"]) { t("resume_subscription") }
+                    }
+                } else if subscription.status == "active" || subscription.status == "trialing" {
+                    form("/portal/cancel", confirm: t("confirm_cancel_self"), classes: "inline") {
+                        el("button", ["type": "submit", "class": "danger", "id": "cancel"]) { t("cancel_subscription") }
+                    }
+                }
+            }
+            el("section", ["aria-labelledby": "h-usage"]) {
+                el("h2", ["id": "h-usage"]) { t("usage") }
+                if data.meters.isEmpty { el("p", ["class": "empty"]) { t("no_usage") } }
+                meterList(data.meters, id: "usage-meters")
+            }
+            if !data.balances.isEmpty {
+                el("section", ["aria-labelledby": "h-credits"]) {
+                    el("h2", ["id": "h-credits"]) { t("credits") }
+                    table(
+                        ["credit_type", "available"],
+                        rows: data.balances.map { [$0.creditType, number($0.available)] },
+                        id: "balances")
+                }
+            }
+            for (index, pool) in data.pools.enumerated() {
+                el("section", ["aria-labelledby": "h-pool-\(index)"]) {
+                    el("h2", ["id": "h-pool-\(index)"]) { "\(t("workspace_pool")) · \(pool.workspaceName)" }
+                    el("p", ["class": "muted"]) { pool.planName }
+                    meterList(pool.meters, id: "pool-\(index)")
+                }
+            }
+        }
+    }
+
+    public func portalInvoicesPage(_ rows: [CustomerDetailData.InvoiceRow]) -> String {
+        page(title: t("invoices")) {
+            invoiceTable(rows, documents: "/portal/invoices/")
+        }
+    }
+}

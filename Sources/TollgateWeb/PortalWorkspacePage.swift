@@ -1,0 +1,168 @@
+import Foundation
+import TollgateCore
+
+/// The workspaces an end user belongs to, with what their role lets them do there (seed 000 §C.1):
+/// a form is drawn only for a role that may use it, and the server checks again.
+public struct PortalWorkspaceData: Sendable {
+    public struct Member: Sendable {
+        public let userId: String
+        public let email: String
+        public let role: WorkspaceRole
+
+        public init(userId: String, email: String, role: WorkspaceRole) {
+            self.userId = userId
+            self.email = email
+            self.role = role
+        }
+    }
+
+    public struct Space: Sendable {
+        public let id: String
+        public let name: String
+        public let role: WorkspaceRole
+        /// Nil when the role may not list members.
+        public let members: [Member]?
+        public let seatLimit: Int?
+
+        public init(id: String, name: String, role: WorkspaceRole, members: [Member]?, seatLimit: Int?) {
+            self.id = id
+            self.name = name
+            self.role = role
+            self.members = members
+            self.seatLimit = seatLimit
+        }
+    }
+
+    public var spaces: [Space]
+    public var userId: String
+
+    public init(spaces: [Space], userId: String) {
+        self.spaces = spaces
+        self.userId = userId
+    }
+}
+
+extension ConsoleFrame {
+    public func portalWorkspacePage(_ data: PortalWorkspaceData, notice: String? = nil, error: String? = nil) -> String
+    {
+        page(title: t("workspaces")) {
+            if let notice { el("p", ["class": "notice", "role": "status", "id": "notice"]) { notice } }
+            alert(error)
+            if data.spaces.isEmpty { el("p", ["class": "empty"]) { t("no_workspace") } }
+            for space in data.spaces { workspaceSection(space, userId: data.userId) }
+            el("section", ["aria-labelledby": "h-new-workspace"]) {
+                el("h2", ["id": "h-new-workspace"]) { t("new_workspace") }
+                form("/portal/workspaces", classes: "card narrow") {
+                    field(t("name"), name: "name", required: true)
+                    el("button", ["type": "submit", "id": "create-workspace"]) { t("create") }
+                }
+            }
+        }
+    }
+
+    func workspaceSection(_ space: PortalWorkspaceData.Space, userId: String) -> HTML {
+        let base = "/portal/workspaces/" + Paths.segment(space.id)
+        return el("section", ["aria-labelledby": "h-ws-\(space.id)", "class": "workspace", "data-workspace": space.id])
+        {
+            el("h2", ["id": "h-ws-\(space.id)"]) { space.name }
+            el("p", ["class": "muted"]) { "\(t("your_role")) \(t("ws_role_" + space.role.rawValue))" }
+            if let members = space.members {
+                el("p", ["class": "seats"]) {
+                    "\(t("seats_used")) \(number(members.count))"
+                        + (space.seatLimit.map { " / \(number($0))" } ?? " / ∞")
+                }
+                memberTable(members, space: space, base: base, userId: userId)
+            } else {
+                el("p", ["class": "muted"]) { t("members_hidden") }
+            }
+            let grantable = WorkspaceRole.allCases.filter { space.role.mayGrant($0) }
+            if !grantable.isEmpty {
+                form(base + "/invite", classes: "card narrow") {
+                    el("h3") { t("invite_member") }
+                    field(t("email"), name: "email", type: "email", required: true)
+                    roleSelect(grantable, selected: .member, id: "invite-role-\(space.id)")
+                    el("button", ["type": "submit", "class": "invite"]) { t("invite") }
+                }
+            }
+            if space.role.may(.transferOwnership), let others = space.members?.filter({ $0.userId != userId }),
+                !others.isEmpty
+            {
+                form(base + "/transfer", confirm: t("confirm_transfer"), classes: "card narrow") {
+                    el("h3") { t("transfer_ownership") }
+                    el("label", ["for": "transfer-\(space.id)"]) { t("new_owner") }
+                    el("select", ["name": "userId", "id": "transfer-\(space.id)"]) {
+                        for member in others { el("option", ["value": member.userId]) { member.email } }
+                    }
+                    el("button", ["type": "submit"]) { t("transfer_ownership") }
+                }
+            }
+        }
+    }
+
+    func memberTable(
+        _ members: [PortalWorkspaceData.Member], space: PortalWorkspaceData.Space, base: String, userId: String
+    )
+        -> HTML
+    {
+        el("div", ["class": "scroll"]) {
+            el("table", ["class": "members"]) {
+                el("thead") {
+                    el("tr") {
+                        el("th", ["scope": "col"]) { t("email") }
+                        el("th", ["scope": "col"]) { t("role") }
+                        el("th", ["scope": "col"]) { t("actions") }
+                    }
+                }
+                el("tbody") {
+                    for member in members {
+                        let memberBase = base + "/members/" + Paths.segment(member.userId)
+                        el("tr") {
+                            el("td") { member.email }
+                            el("td") { t("ws_role_" + member.role.rawValue) }
+                            el("td") {
+                                if member.userId != userId, space.role.may(.changeRole), member.role != .owner {
+                                    form(memberBase + "/role", classes: "inline") {
+                                        roleSelect(
+                                            [.admin, .member, .viewer], selected: member.role,
+                                            id: "role-\(space.id)-\(member.userId)")
+                                        el("button", ["type": "submit"]) { t("change_role") }
+                                    }
+                                }
+                                if member.userId != userId, space.role.mayRemove(member.role) {
+                                    form(memberBase + "/remove", confirm: t("confirm_remove"), classes: "inline") {
+                                        el("button", ["type": "submit", "class": "danger"]) { t("remove") }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func roleSelect(_ roles: [WorkspaceRole], selected: WorkspaceRole, id: String) -> HTML {
+        el("div", ["class": "field"]) {
+            el("label", ["for": id]) { t("role") }
+            el("select", ["name": "role", "id": id]) {
+                for role in roles {
+                    el("option", ["value": role.rawValue, "selected": role == selected ? "" : nil]) {
+                        t("ws_role_" + role.rawValue)
+                    }
+                }
+            }
+        }
+    }
+
+    /// What an invitation link opens: whose workspace, and a button to join it.
+    public func portalJoinPage(workspaceId: String, token: String) -> String {
+        page(title: t("join_workspace")) {
+            el("p") { t("join_intro") }
+            form("/portal/join", classes: "card narrow") {
+                el("input", ["type": "hidden", "name": "workspace", "value": workspaceId])
+                el("input", ["type": "hidden", "name": "token", "value": token])
+                el("button", ["type": "submit", "id": "join"]) { t("join_workspace") }
+            }
+        }
+    }
+}
