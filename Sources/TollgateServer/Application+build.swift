@@ -359,7 +359,13 @@ func buildRouter(
     MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
     let authenticator = APIKeyAuthenticator(
         store: dependencies.store, clock: dependencies.clock, capacity: dependencies.caches.apiKeys)
-    PricingRoutes(catalog: dependencies.catalog, embedOrigins: dependencies.embedOrigins).register(on: router)
+    let portalCookie = PortalCookie(
+        box: dependencies.secretBox, secure: dependencies.consoleBaseURL.hasPrefix("https:"))
+    PricingRoutes(
+        catalog: dependencies.catalog, embedOrigins: dependencies.embedOrigins,
+        portal: PortalAuthenticator(accounts: accounts, cookie: portalCookie, required: false),
+        customers: service.customers
+    ).register(on: router)
     // Encoding the catalog cannot fail (strings and integers); a build where it did would lack the
     // route, and the route table tests would say so.
     try? PublicCatalogRoutes(
@@ -417,7 +423,6 @@ func buildRouter(
             authenticator: authenticator, settings: consoleSettings),
         store: dependencies.store, clock: dependencies.clock
     ).register(on: router)
-    let portalCookie = PortalCookie(box: dependencies.secretBox, secure: consoleSettings.secureCookies)
     PortalRoutes(
         accounts: accounts, cookie: portalCookie, settings: consoleSettings,
         pages: PortalPages(

@@ -3,23 +3,31 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import TollgateCore
+import TollgateIdentity
+import TollgateMeter
+import TollgateStorage
 import TollgateWeb
 
 /// The public pricing page `/pricing`, and `/embed/pricing` for a product's own site: the same
 /// plans, without the header, frameable only by the origins the operator listed
-/// (`serve --embed-origin`).
+/// (`serve --embed-origin`). Each plan has its call to action, leading into the portal; a user
+/// signed in to the portal sees their plan marked.
 struct PricingRoutes: Sendable {
     let catalog: Catalog
     let embedOrigins: [String]
+    /// Reads the portal's cookie when there is one (a signed-out reader sees the same page).
+    let portal: PortalAuthenticator
+    let customers: CustomerDirectory
 
     func register(on router: Router<TollgateRequestContext>) {
-        router.get("pricing") { request, _ in page(request, embedded: false) }
-        router.get("embed/pricing") { request, _ in page(request, embedded: true) }
+        let pages = router.group().add(middleware: portal)
+        pages.get("pricing") { request, context in try await page(request, context, embedded: false) }
+        pages.get("embed/pricing") { request, context in try await page(request, context, embedded: true) }
     }
 
     /// `?interval=month|year` and `?currency=`: anything else falls back to monthly in the
     /// catalog's first currency, as a page should.
-    func page(_ request: Request, embedded: Bool) -> Response {
+    func page(_ request: Request, _ context: TollgateRequestContext, embedded: Bool) async throws -> Response {
         let query = request.uri.queryParameters
         let interval = query.get("interval").flatMap(BillingInterval.init(rawValue:)) ?? .month
         let currency =
@@ -29,10 +37,13 @@ struct PricingRoutes: Sendable {
             path: embedded ? "/embed/pricing" : "/pricing", productName: catalog.name)
         frame.isPublic = true
         frame.isEmbedded = embedded
+        var currentPlan: String?
+        if let signedIn = context.portal { currentPlan = try await customers.customer(id: signedIn.user.id).planId }
         var response = ConsoleRequest.html(
             frame.pricingPage(
                 catalog, choice: .init(interval: interval, currency: currency),
-                base: embedded ? "/embed/pricing" : "/pricing"),
+                base: embedded ? "/embed/pricing" : "/pricing", signedIn: context.portal != nil,
+                currentPlan: currentPlan),
             request: request)
         ConsoleHeaders.secure(&response.headers, cacheable: false)
         if embedded {

@@ -24,7 +24,10 @@ extension ConsoleFrame {
         return Int((month.amount * 12 - year.amount) * 100 / (month.amount * 12))
     }
 
-    public func pricingPage(_ catalog: Catalog, choice: PricingChoice, base: String) -> String {
+    /// `signedIn`: a user of the portal is reading (`currentPlan` is theirs).
+    public func pricingPage(
+        _ catalog: Catalog, choice: PricingChoice, base: String, signedIn: Bool = false, currentPlan: String? = nil
+    ) -> String {
         let plans = catalog.plans.sorted { ($0.order, $0.id) < ($1.order, $1.id) }
         func link(interval: BillingInterval, currency: Currency) -> String {
             base + Paths.query([("interval", interval.rawValue), ("currency", currency.code), ("lang", locale)])
@@ -55,7 +58,12 @@ extension ConsoleFrame {
                 }
             }
             el("section", ["class": "plans", "aria-label": t("plans")]) {
-                for plan in plans { planCard(plan, choice: choice) }
+                for plan in plans {
+                    el("div", ["class": "plan-choice"]) {
+                        planCard(plan, choice: choice)
+                        callToAction(plan, choice: choice, signedIn: signedIn, currentPlan: currentPlan)
+                    }
+                }
             }
             el("h2") { t("compare_plans") }
             el("div", ["class": "scroll"]) {
@@ -77,6 +85,34 @@ extension ConsoleFrame {
                 }
             }
         }
+    }
+
+    /// Where each plan leads: the portal's sign-up for the free plan, its plan change (which
+    /// starts the trial, checks out or subscribes) for the others, contact sales for a plan
+    /// priced per seat. Inside another site's frame the link opens the whole window.
+    func callToAction(_ plan: Plan, choice: PricingChoice, signedIn: Bool, currentPlan: String?) -> HTML {
+        if plan.id == currentPlan {
+            return el("p", ["class": "badge", "id": "cta-\(plan.id)"]) { t("current_plan") }
+        }
+        let target = isEmbedded ? "_top" : nil
+        let change =
+            "/portal/upgrade"
+            + Paths.query([
+                ("plan", plan.id), ("interval", choice.interval.rawValue), ("currency", choice.currency.code),
+            ])
+        let price = plan.prices.first { $0.currency == choice.currency && $0.interval == choice.interval }
+        let (href, label): (String, String)
+        if plan.isFree {
+            (href, label) =
+                signedIn ? (change, t("switch_to") + " " + plan.name) : ("/portal/signup", t("create_account"))
+        } else if price?.perSeatAmount != nil {
+            (href, label) = (change, t("contact_sales"))
+        } else if let trial = plan.trial {
+            (href, label) = (change, "\(t("start_trial")) (\(number(trial.days)) \(t("days")))")
+        } else {
+            (href, label) = (change, t("choose_plan") + " " + plan.name)
+        }
+        return el("a", ["class": "button", "href": href, "target": target, "id": "cta-\(plan.id)"]) { label }
     }
 
     func planCard(_ plan: Plan, choice: PricingChoice) -> HTML {

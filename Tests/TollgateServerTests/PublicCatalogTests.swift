@@ -89,7 +89,7 @@ import TollgateCore
     }
 }
 
-/// `/pricing` and `/embed/pricing` (issue 15 item 2, without the calls to action the portal brings).
+/// `/pricing` and `/embed/pricing` (issue 15 item 2), with each plan's call to action into the portal.
 @Suite struct PricingPageTests {
     @Test func plansPricesSavingsAndTheMatrixFromTheCatalog() async throws {
         let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/memento.yaml"))
@@ -119,6 +119,29 @@ import TollgateCore
             #expect(embedded.contains(#"<body class="embedded">"#) && !embedded.contains(#"<header class="top">"#))
             #expect(embedHeaders[HTTPField.Name("X-Frame-Options")!] == nil)
             #expect(embedHeaders[.contentSecurityPolicy]?.contains("frame-ancestors https://www.example.com") == true)
+
+            // Calls to action: sign up for the free plan, the trial, contact sales per seat; in a
+            // frame they open the whole window.
+            #expect(monthly.contains(#"<a class="button" href="/portal/signup" id="cta-basic">Create an account</a>"#))
+            #expect(
+                monthly.contains(
+                    #"href="/portal/upgrade?plan=pro&amp;interval=month&amp;currency=EUR" id="cta-pro">"#
+                        + "Start the trial (14 days)"
+                ))
+            #expect(monthly.contains(#"id="cta-enterprise">Contact sales</a>"#))
+            #expect(embedded.contains(#"target="_top" id="cta-pro""#))
+        }
+    }
+
+    @Test func aSignedInUserSeesTheirPlanMarked() async throws {
+        try await AppHarness.run(.sqlite) { app, client in
+            try await PortalTests.signUp(app, client, email: "ada@example.com")
+            let ada = try await PageSession.portal(client, email: "ada@example.com")
+            let (_, page, _) = try await ada.get(client, "/pricing")
+            #expect(page.contains(#"<p class="badge" id="cta-free">Current plan</p>"#))
+            #expect(page.contains(#"id="cta-pro">Choose pro</a>"#))
+            let anonymous = String(buffer: try await client.send(uri: "/pricing", method: .get).body)
+            #expect(!anonymous.contains("Current plan") && anonymous.contains(#"id="cta-free">Create an account"#))
         }
     }
 }
