@@ -74,6 +74,10 @@ extension ConsoleFrame {
                     }
                 }
             }
+            // The plan chosen first, with what confirming does; then every plan to choose another.
+            if let selected = data.selected, let outcome = data.outcome {
+                confirmation(selected, current: current, outcome: outcome, data: data, key: idempotencyKey)
+            }
             el("nav", ["class": "pills", "aria-label": t("billing_interval")]) {
                 for interval in BillingInterval.allCases {
                     el(
@@ -107,9 +111,6 @@ extension ConsoleFrame {
                         }
                     }
                 }
-            }
-            if let selected = data.selected, let outcome = data.outcome {
-                confirmation(selected, current: current, outcome: outcome, data: data, key: idempotencyKey)
             }
         }
     }

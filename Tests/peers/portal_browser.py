@@ -1,0 +1,338 @@
+"""The customer portal in a real browser (headless Chromium driven by chromedriver).
+
+Run by PortalBrowserTests with a server it started (demo catalog, e-mail written to a directory):
+  portal_browser.py CONFIG.json
+CONFIG: base, key (admin secret key), mail (the directory the server writes e-mail to),
+screenshots (a directory).
+Prints one line per check; exits 1 at the first failed one, saying which.
+"""
+
+import base64
+import email
+import email.policy
+import glob
+import hashlib
+import hmac
+import io
+import json
+import os
+import re
+import struct
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import zxingcpp
+from PIL import Image
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium_axe_python import Axe
+
+config = json.load(open(sys.argv[1]))
+BASE = config["base"]
+KEY = config["key"]
+SHOTS = config["screenshots"]
+os.makedirs(SHOTS, exist_ok=True)
+PASSWORD = "correct horse battery staple"
+
+
+def check(condition, what):
+    if not condition:
+        print("FAILED: " + what, flush=True)
+        sys.exit(1)
+    print("ok: " + what, flush=True)
+
+
+def totp(secret, step_offset=0):
+    """RFC 6238 with SHA-1, 6 digits, 30-second steps: what authenticator apps compute."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = int(time.time()) // 30 + step_offset
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    code = (struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
+    return "%06d" % code
+
+
+def browser(width=1280, height=900):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     f"--window-size={width},{height}", "--lang=en-US"]:
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def api(method, path, body=None, key=KEY):
+    request = urllib.request.Request(BASE + path, method=method)
+    if key:
+        request.add_header("Authorization", "Bearer " + key)
+    if body is not None:
+        request.data = json.dumps(body).encode()
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def mail_link(to, path, seen=()):
+    """The first link to `path` in an e-mail to `to` that the server wrote (the outbox sends it
+    in the background: the file appears within seconds)."""
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        for name in sorted(glob.glob(os.path.join(config["mail"], "*.eml"))):
+            if name in seen:
+                continue
+            message = email.message_from_binary_file(open(name, "rb"), policy=email.policy.default)
+            if to not in str(message["To"]):
+                continue
+            text = message.get_body(preferencelist=("plain",)).get_content()
+            found = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"\S*)", text)
+            if found:
+                # The server was started on port 0 (any free one): its links name port 0, so
+                # the link's path and query are followed on the address it listens on.
+                return BASE + found.group(1)
+        time.sleep(0.2)
+    check(False, f"an e-mail to {to} with a link to {path}")
+
+
+def wait_loaded(driver):
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def click(driver, css, confirm=None):
+    """Clicks what submits a form or follows a link, and waits for the next page: the old page's
+    window is marked, and the mark gone means a new document (readyState alone may still say
+    "complete" of the old one)."""
+    driver.execute_script("window.__previousPage = true;")
+    driver.find_element(By.CSS_SELECTOR, css).click()
+    if confirm is not None:
+        WebDriverWait(driver, 10).until(expected_conditions.alert_is_present())
+        alert = driver.switch_to.alert
+        alert.accept() if confirm else alert.dismiss()
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return window.__previousPage === undefined"))
+    wait_loaded(driver)
+
+
+def sign_in(driver, address, code=None):
+    driver.get(BASE + "/portal/login")
+    driver.find_element(By.ID, "f-email").send_keys(address)
+    driver.find_element(By.ID, "f-password").send_keys(PASSWORD)
+    click(driver, "#sign-in")
+    if code is not None:
+        check(driver.find_elements(By.ID, "f-code"), "signing in asks for the authenticator's code")
+        driver.find_element(By.ID, "f-password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "f-code").send_keys(code)
+        click(driver, "#sign-in")
+
+
+def meter(driver, feature):
+    return driver.find_element(By.CSS_SELECTOR, f"#usage-meters li[data-feature='{feature}'] .used").text
+
+
+def forge_form(driver, path, fields):
+    """Builds a form the portal never drew and submits it from the page (same origin, with the
+    session cookie); returns the error the answer shows."""
+    driver.execute_script(
+        """
+        const form = document.createElement('form');
+        form.method = 'post';
+        form.action = arguments[0];
+        for (const [name, value] of Object.entries(arguments[1])) {
+            const input = document.createElement('input');
+            input.type = 'hidden'; input.name = name; input.value = value;
+            form.appendChild(input);
+        }
+        document.body.appendChild(form);
+        form.submit();
+        """, path, fields)
+    WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.error"))
+    return driver.find_element(By.CSS_SELECTOR, "p.error").text
+
+
+def axe_check(driver, name):
+    axe = Axe(driver)
+    axe.inject()
+    results = axe.run()
+    bad = [v for v in results["violations"] if v.get("impact") in ("serious", "critical")]
+    check(not bad, f"axe: no serious or critical violation on {name}" +
+          ("" if not bad else ": " + "; ".join(v["id"] + " " + v["help"] for v in bad)))
+
+
+ada = browser()
+bob = None
+try:
+    # Sign up, verify from the e-mail's link, sign in.
+    ada.get(BASE + "/portal/signup")
+    ada.find_element(By.ID, "f-email").send_keys("ada@example.com")
+    ada.find_element(By.ID, "f-password").send_keys(PASSWORD)
+    click(ada, "#sign-up")
+    check(ada.find_element(By.ID, "message").is_displayed(), "sign-up asks to check the e-mail")
+    ada.get(mail_link("ada@example.com", "/portal/verify-email?token="))
+    click(ada, "#verify")
+    check("confirmed" in ada.find_element(By.ID, "message").text, "the e-mailed link verifies the address")
+    sign_in(ada, "ada@example.com")
+    check(ada.current_url.rstrip("/").endswith("/portal"), "signed in, on the plan page")
+
+    # Consume through the API; the meter reads it, with the lifetime starter pack marked.
+    status, listed = api("GET", "/v1/customers?query=ada%40example.com")
+    customer = listed["data"][0]["id"]
+    for index in range(3):
+        status, _ = api("POST", "/v1/consume",
+                        {"customer": customer, "feature": "semantic_search", "idempotencyKey": f"s{index}"})
+        check(status == 200, f"consume {index + 1} through the API")
+    ada.get(BASE + "/portal")
+    check(meter(ada, "semantic_search") == "3 / 30", f"the meter reads 3 / 30 ({meter(ada, 'semantic_search')})")
+    note = ada.find_element(By.CSS_SELECTOR, "#usage-meters li[data-feature='semantic_search'] .muted").text
+    check("Never resets" in note, "the starter pack's quota is marked as lifetime")
+    ada.save_screenshot(os.path.join(SHOTS, "portal-plan-basic.png"))
+
+    # Refused → the refusal's upgradeTier → the paywall page → a trial on the manual provider.
+    status, refusal = api("POST", "/v1/consume",
+                          {"customer": customer, "feature": "reformulate", "idempotencyKey": "r1"})
+    check(status == 429 and refusal["upgradeTier"] == "pro", f"reformulate is refused on Basic ({refusal})")
+    ada.get(BASE + "/portal/upgrade?plan=%s&feature=reformulate" % refusal["upgradeTier"])
+    paywall = ada.find_element(By.ID, "paywall").text
+    check("AI reformulation" in paywall and "Pro" in paywall, f"the paywall names the feature and the plan ({paywall})")
+    check("14" in ada.find_element(By.ID, "proration").text, "Pro starts with its 14-day trial, no card")
+    axe_check(ada, "/portal/upgrade")
+    ada.save_screenshot(os.path.join(SHOTS, "portal-upgrade.png"))
+    click(ada, "#confirm-change")
+    check(ada.find_elements(By.ID, "current-plan"),
+          f"the trial started (at {ada.current_url}: {ada.find_element(By.TAG_NAME, 'main').text[:300]})")
+    check(ada.find_element(By.ID, "current-plan").text == "Pro", "the plan is Pro")
+    check("14" in ada.find_element(By.ID, "trial-left").text, "14 trial days left")
+    check(meter(ada, "reformulate") == "0 / 50", f"the new limit shows ({meter(ada, 'reformulate')})")
+    status, _ = api("POST", "/v1/consume", {"customer": customer, "feature": "reformulate", "idempotencyKey": "r2"})
+    check(status == 200, "the API now allows what was refused")
+
+    # Up again: what it costs is shown before confirming; the meter follows.
+    ada.get(BASE + "/portal/upgrade?plan=business")
+    shown = ada.find_element(By.ID, "proration").text
+    check(shown, f"the change says what it costs before it is made ({shown})")
+    click(ada, "#confirm-change")
+    check(ada.find_element(By.ID, "current-plan").text == "Business", "the plan is Business")
+    # Basic's starter pack counted for life; Business's quota is monthly, counted from zero.
+    check(meter(ada, "semantic_search") == "0 / 1,000", f"Business's limit ({meter(ada, 'semantic_search')})")
+    ada.save_screenshot(os.path.join(SHOTS, "portal-plan.png"))
+
+    # The pricing page marks the plan; its toggles show the catalog's amounts.
+    ada.get(BASE + "/pricing?lang=en")
+    check(ada.find_element(By.ID, "cta-business").text == "Current plan", "the pricing page marks the current plan")
+    amount = lambda: ada.find_element(By.CSS_SELECTOR, "#plan-pro .amount").text
+    check(amount() == "9.90 EUR", f"Pro monthly in EUR ({amount()})")
+    click(ada, "#interval-year")
+    check(amount() == "99.00 EUR", f"the yearly toggle shows the yearly amount ({amount()})")
+    click(ada, "#currency-USD")
+    check(amount() == "99.00 USD", f"the currency switch shows the USD amount ({amount()})")
+
+    # Two-factor authentication: the QR code on the screen, read by a real decoder.
+    ada.get(BASE + "/portal/security")
+    click(ada, "#enable-totp")
+    shown_secret = ada.find_element(By.ID, "totp-secret").text
+    picture = Image.open(io.BytesIO(ada.find_element(By.CSS_SELECTOR, "#totp-qr svg.qr").screenshot_as_png))
+    found = zxingcpp.read_barcodes(picture, formats=zxingcpp.BarcodeFormat.QRCode)
+    check(found and found[0].text.startswith("otpauth://totp/"), "the QR code decodes to an otpauth link")
+    secret = urllib.parse.parse_qs(urllib.parse.urlparse(found[0].text).query)["secret"][0]
+    check(secret == shown_secret, "the scanned secret is the one written out")
+    ada.find_element(By.ID, "f-code").send_keys(totp(secret))
+    click(ada, "#confirm-totp")
+    codes = ada.find_elements(By.CSS_SELECTOR, "#recovery-codes li")
+    check(len(codes) == 10, "ten recovery codes, shown once")
+    ada.save_screenshot(os.path.join(SHOTS, "portal-security.png"))
+    click(ada, "form[action='/portal/logout'] button")
+    sign_in(ada, "ada@example.com", code=totp(secret, 1))
+    check(ada.current_url.rstrip("/").endswith("/portal"), "signed in again with the password and a TOTP code")
+
+    # An invoice: listed with its PDF for Ada.
+    api("POST", f"/v1/customers/{customer}/invoice-items",
+        {"description": "Setup", "unitAmount": 5000, "currency": "EUR", "idempotencyKey": "setup"})
+    status, draft = api("POST", "/v1/invoices", {"customer": customer})
+    check(status == 201, f"an invoice for Ada ({draft})")
+    invoice = draft["id"]
+    api("POST", f"/v1/invoices/{invoice}/finalize", {})
+    ada.get(BASE + "/portal/invoices")
+    link = ada.find_element(By.CSS_SELECTOR, f"#invoices a[href='/portal/invoices/{invoice}.pdf']")
+    check(link.text.startswith("INV-"), f"the invoice is listed with its number ({link.text})")
+    # The download with the browser's own cookie (the page's CSP allows no script to fetch).
+    cookie = ada.get_cookie("tg_portal")["value"]
+    request = urllib.request.Request(BASE + f"/portal/invoices/{invoice}.pdf", headers={"Cookie": "tg_portal=" + cookie})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = response.read()
+        check(response.headers["Content-Type"] == "application/pdf" and body.startswith(b"%PDF-"),
+              "Ada downloads its invoice as PDF")
+
+    # A workspace; Bob, invited as a viewer, joins from the e-mail in a second browser.
+    ada.get(BASE + "/portal/workspace")
+    ada.find_element(By.ID, "f-name").send_keys("Team")
+    click(ada, "#create-workspace")
+    section = ada.find_element(By.CSS_SELECTOR, "section[data-workspace]")
+    workspace = section.get_attribute("data-workspace")
+    # A Basic workspace has no seat for a collaborator: the product moves it to Business.
+    status, _ = api("PUT", f"/v1/customers/{workspace}/plan", {"plan": "business"})
+    check(status == 200, "the workspace is on Business")
+    ada.get(BASE + "/portal/workspace")
+    section = ada.find_element(By.CSS_SELECTOR, "section[data-workspace]")
+    check("/ 11" in section.find_element(By.CSS_SELECTOR, ".seats").text, "seats: the owner and ten collaborators")
+    section.find_element(By.CSS_SELECTOR, "input[name=email]").send_keys("bob@example.com")
+    Select(section.find_element(By.CSS_SELECTOR, "select[name=role]")).select_by_value("VIEWER")
+    click(ada, "section[data-workspace] button.invite")
+    check(ada.find_elements(By.ID, "notice"), f"the invitation is sent ({ada.find_element(By.TAG_NAME, 'main').text[:300]})")
+    status, _ = api("POST", "/v1/auth/register", {"email": "bob@example.com", "password": PASSWORD}, key=None)
+    check(status == 201, "Bob has an account")
+    bob = browser()
+    sign_in(bob, "bob@example.com")
+    bob.get(mail_link("bob@example.com", "/portal/join?"))
+    click(bob, "#join")
+    check("/portal/workspace" in bob.current_url and "Team" in bob.page_source, "Bob joined the workspace")
+    check("Viewer" in bob.find_element(By.CSS_SELECTOR, "section[data-workspace]").text, "as a viewer")
+    check(not bob.find_elements(By.CSS_SELECTOR, "button.invite"), "a viewer sees no invite button")
+    token = bob.find_element(By.CSS_SELECTOR, "form[action='/portal/logout'] input[name=csrf]").get_attribute("value")
+    error = forge_form(bob, f"/portal/workspaces/{workspace}/invite",
+                       {"email": "eve@example.com", "role": "VIEWER", "csrf": token})
+    check("VIEWER" in error, f"a viewer's forged invitation is refused, even with a valid token ({error})")
+    ada.get(BASE + "/portal/workspace")
+    check("eve@example.com" not in ada.page_source and "bob@example.com" in ada.page_source,
+          "the owner sees Bob, and no invitation went out for Eve")
+
+    # Bob cannot open Ada's pages: her invoice is not found for him, /portal is his own.
+    bob.get(BASE + f"/portal/invoices/{invoice}.pdf")
+    check(bob.find_elements(By.CSS_SELECTOR, "p.error"), "Ada's invoice is not found for Bob")
+    bob.get(BASE + "/portal")
+    check(bob.find_element(By.ID, "signed-in-as").text == "bob@example.com"
+          and bob.find_element(By.ID, "current-plan").text == "Basic", "Bob's portal shows Bob's plan")
+
+    # Every page in English and French, checked by axe; and at a phone's width.
+    pages = ["", "/upgrade?plan=pro", "/invoices", "/workspace", "/security"]
+    for language in ["en", "fr"]:
+        for page in pages:
+            ada.get(BASE + "/portal" + page + ("&" if "?" in page else "?") + "lang=" + language)
+            check("⟦" not in ada.page_source, f"every word of {page or '/'} exists in {language}")
+            check(ada.find_element(By.TAG_NAME, "html").get_attribute("lang") == language,
+                  f"{page or '/'} is in {language}")
+            axe_check(ada, f"/portal{page} ({language})")
+    ada.get(BASE + "/portal?lang=en")
+    ada.set_window_size(390, 844)
+    for page in pages:
+        ada.get(BASE + "/portal" + page)
+        overflow = ada.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        check(overflow <= 1, f"/portal{page} fits a phone's width (overflow {overflow}px)")
+    # The pages before a session, signed out.
+    click(bob, "form[action='/portal/logout'] button")
+    check("/portal/login" in bob.current_url, "signing out leads to the sign-in page")
+    for page in ["/login", "/signup", "/reset-password"]:
+        bob.get(BASE + "/portal" + page)
+        axe_check(bob, f"/portal{page}")
+finally:
+    ada.quit()
+    if bob is not None:
+        bob.quit()
+print("all portal checks passed", flush=True)
