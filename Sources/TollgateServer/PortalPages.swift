@@ -39,6 +39,7 @@ struct PortalPages: Sendable {
         portal.post("upgrade", use: upgrade)
         portal.post("cancel", use: cancel)
         portal.post("resume", use: resume)
+        portal.post("payment", use: stripePortal)
         portal.get("invoices", use: invoiceList)
         portal.get("invoices/{id}.pdf", use: invoicePDF)
         registerAccount(on: portal)
@@ -91,9 +92,15 @@ struct PortalPages: Sendable {
             balances: try await balances.map {
                 PortalHomeData.Balance(creditType: $0.creditType, available: $0.available)
             },
-            pools: pools, managedHere: current?.provider == "manual")
+            pools: pools, managedHere: current?.provider == "manual", managedByStripe: current?.provider == "stripe")
         return ConsoleRequest.html(
             frame.portalHomePage(data, notice: PortalRequest.notice(request, frame: frame)), request: request)
+    }
+
+    /// Stripe's own portal for a customer Stripe bills: payment methods, its invoices, its receipts.
+    @Sendable func stripePortal(_ request: Request, context: PortalContext) async throws -> Response {
+        ConsoleRequest.seeOther(
+            try await stripe.portal(customerId: context.userId, returnURL: publicBase + "/portal"))
     }
 
     @Sendable func invoiceList(_ request: Request, context: PortalContext) async throws -> Response {

@@ -36,11 +36,13 @@ public struct PortalHomeData: Sendable {
     public var pools: [Pool]
     /// The subscription is billed by hand here (not Stripe): the portal cancels and resumes it.
     public var managedHere: Bool
+    /// Stripe bills it: its payment methods and invoices are in Stripe's own portal.
+    public var managedByStripe: Bool
 
     public init(
         planName: String, subscription: CustomerDetailData.SubscriptionRow?, pendingPlanName: String?,
         trialDaysLeft: Int?, meters: [CustomerDetailData.UsageRow], balances: [Balance], pools: [Pool],
-        managedHere: Bool
+        managedHere: Bool, managedByStripe: Bool = false
     ) {
         self.planName = planName
         self.subscription = subscription
@@ -50,6 +52,7 @@ public struct PortalHomeData: Sendable {
         self.balances = balances
         self.pools = pools
         self.managedHere = managedHere
+        self.managedByStripe = managedByStripe
     }
 }
 
@@ -80,6 +83,11 @@ extension ConsoleFrame {
             }
             el("p") {
                 el("a", ["class": "button", "href": "/portal/upgrade", "id": "change-plan"]) { t("portal_change_plan") }
+            }
+            if data.managedByStripe {
+                form("/portal/payment", classes: "inline") {
+                    el("button", ["type": "submit", "id": "stripe-portal"]) { t("manage_payment") }
+                }
             }
             if let subscription = data.subscription, data.managedHere {
                 if subscription.cancelAtPeriodEnd {

@@ -216,6 +216,7 @@ import TollgateStorage
         "POST /portal/upgrade": .portal,
         "POST /portal/cancel": .portal,
         "POST /portal/resume": .portal,
+        "POST /portal/payment": .portal,
         "GET /portal/invoices": .portal,
         "GET /portal/invoices/{id}.pdf": .portal,
         "GET /portal/workspace": .portal,

@@ -3,8 +3,10 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Synchronization
 import TestSupport
 import Testing
+import TollgateBilling
 import TollgateCore
 import TollgateIdentity
 import TollgateStorage
@@ -237,6 +239,60 @@ extension PageSession {
             #expect(theirs.status == .notFound)
             (_, page, _) = try await viewer.get(client, "/portal/invoices")
             #expect(!page.contains(invoiceId))
+        }
+    }
+}
+
+/// The portal when Stripe takes the payments (against `StripePeer`, which checks Stripe's form
+/// fields): a plan is bought through Stripe's checkout, changed in Stripe, and Stripe's own
+/// portal holds the payment methods.
+@Suite struct PortalStripeTests {
+    @Test func aPlanIsBoughtThroughCheckoutAndChangedInStripe() async throws {
+        let peer = StripePeer()
+        try await peer.run { port in
+            let client = StripeClient(secretKey: "sk_test_tollgate", baseURL: "http://127.0.0.1:\(port)")
+            try await AppHarness.run(.sqlite, catalog: try WorkspaceTests.memento, stripe: client) { app, http in
+                try await PortalTests.signUp(app, http, email: "ada@example.com")
+                let ada = try await PageSession.portal(http, email: "ada@example.com")
+                let id = try await PortalTests.userId(app.store, "ada@example.com")
+                var (_, page, _) = try await ada.get(http, "/portal/upgrade?plan=business")
+                #expect(page.contains("Stripe&#39;s secure page"))
+                let key = try #require(page.firstMatch(of: /name="key" value="([a-z0-9_]+)"/)).1
+                let (status, _, headers) = try await ada.post(
+                    http, "/portal/upgrade",
+                    [("plan", "business"), ("interval", "month"), ("currency", "EUR"), ("key", String(key))])
+                #expect(status == .seeOther && headers[.location] == "https://checkout.stripe.com/c/pay/cs_test_1")
+                let sent = try #require(peer.requests.last { $0.path == "/v1/checkout/sessions" })
+                #expect(sent.form["client_reference_id"] == id)
+                #expect(sent.form["success_url"]?.hasSuffix("/portal?notice=subscribed") == true)
+
+                // Stripe tells of the subscription; the portal leads to Stripe's own portal.
+                peer.subscriptionOwners.withLock { $0["sub_1"] = id }
+                let now = app.clock.now()
+                _ = try await StripeWebhookTests.deliver(
+                    http,
+                    StripeWebhookTests.subscriptionEvent(
+                        "evt_1", type: "customer.subscription.created", created: now, status: "active",
+                        price: "business_monthly_eur", customer: "cus_test_1", metadata: ["tollgate_customer": id],
+                        periodStart: now),
+                    signedAt: now)
+                (_, page, _) = try await ada.get(http, "/portal")
+                #expect(page.contains(#"id="current-plan">Business<"#) && page.contains(#"id="stripe-portal""#))
+                #expect(!page.contains(#"id="cancel""#), "Stripe's subscription is not canceled here")
+                let (toStripe, _, portal) = try await ada.post(http, "/portal/payment")
+                #expect(toStripe == .seeOther && portal[.location] == "https://billing.stripe.com/p/session/test_1")
+                #expect(peer.requests.last?.form["return_url"]?.hasSuffix("/portal") == true)
+
+                // A change of plan is made in Stripe.
+                (_, page, _) = try await ada.get(http, "/portal/upgrade?plan=pro")
+                #expect(page.contains("takes effect at the end of the current period"))
+                let downKey = try #require(page.firstMatch(of: /name="key" value="([a-z0-9_]+)"/)).1
+                let (changed, answer, _) = try await ada.post(
+                    http, "/portal/upgrade",
+                    [("plan", "pro"), ("interval", "month"), ("currency", "EUR"), ("key", String(downKey))])
+                #expect(changed == .seeOther, "\(answer)")
+                #expect(peer.requests.contains { $0.method == "POST" && $0.path == "/v1/subscriptions/sub_1" })
+            }
         }
     }
 }

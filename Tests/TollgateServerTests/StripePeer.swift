@@ -25,6 +25,8 @@ final class StripePeer: Sendable {
     private let received = Mutex<[Received]>([])
     /// The price of each subscription's single plan item, as the last update left it.
     private let subscriptionPrices = Mutex<[String: String]>([:])
+    /// The Tollgate customer each subscription's metadata names (`u1` unless set).
+    let subscriptionOwners = Mutex<[String: String]>([:])
     /// Every subscription the peer serves runs from this instant, for 30 days.
     static let periodStart = 1_779_000_000
     static let prices = [
@@ -34,11 +36,11 @@ final class StripePeer: Sendable {
     ]
 
     /// A subscription of `cus_test_1` (Tollgate's `u1`) in Stripe's shape, on `price`.
-    static func subscription(id: String, price: String) -> [String: Any] {
+    static func subscription(id: String, price: String, owner: String? = nil) -> [String: Any] {
         let lookupKey = prices.first { $0.value == price }?.key ?? price
         return [
             "id": id, "object": "subscription", "customer": "cus_test_1", "status": "active",
-            "metadata": ["tollgate_customer": "u1"],
+            "metadata": ["tollgate_customer": owner ?? "u1"],
             "current_period_start": periodStart, "current_period_end": periodStart + 30 * 86_400,
             "cancel_at_period_end": false,
             "items": [
@@ -184,7 +186,9 @@ final class StripePeer: Sendable {
             case .accepted:
                 let id = try context.parameters.require("id")
                 return json(
-                    Self.subscription(id: id, price: peer.subscriptionPrices.withLock { $0[id] } ?? "price_pro_m_eur"))
+                    Self.subscription(
+                        id: id, price: peer.subscriptionPrices.withLock { $0[id] } ?? "price_pro_m_eur",
+                        owner: peer.subscriptionOwners.withLock { $0[id] }))
             }
         }
         router.post("v1/subscriptions/{id}") { request, context in
@@ -211,7 +215,8 @@ final class StripePeer: Sendable {
                     peer.subscriptionPrices.withLock { $0[id] = price }
                 }
                 var object = Self.subscription(
-                    id: id, price: peer.subscriptionPrices.withLock { $0[id] } ?? "price_pro_m_eur")
+                    id: id, price: peer.subscriptionPrices.withLock { $0[id] } ?? "price_pro_m_eur",
+                    owner: peer.subscriptionOwners.withLock { $0[id] })
                 if form["cancel_at_period_end"] == "true" { object["cancel_at_period_end"] = true }
                 return json(object)
             }

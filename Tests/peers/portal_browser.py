@@ -211,6 +211,10 @@ try:
     check(ada.find_element(By.ID, "current-plan").text == "Pro", "the plan is Pro")
     check("14" in ada.find_element(By.ID, "trial-left").text, "14 trial days left")
     check(meter(ada, "reformulate") == "0 / 50", f"the new limit shows ({meter(ada, 'reformulate')})")
+    now = time.gmtime()
+    next_month = "%04d-%02d-01" % ((now.tm_year + 1, 1) if now.tm_mon == 12 else (now.tm_year, now.tm_mon + 1))
+    resets = ada.find_element(By.CSS_SELECTOR, "#usage-meters li[data-feature='reformulate'] .muted").text
+    check(f"Resets on {next_month} 00:00 UTC" == resets, f"the monthly quota resets on the 1st ({resets})")
     status, _ = api("POST", "/v1/consume", {"customer": customer, "feature": "reformulate", "idempotencyKey": "r2"})
     check(status == 200, "the API now allows what was refused")
 
