@@ -7,17 +7,13 @@ screenshots (a directory).
 Prints one line per check; exits 1 at the first failed one, saying which.
 """
 
-import base64
 import email
 import email.policy
 import glob
-import hashlib
-import hmac
 import io
 import json
 import os
 import re
-import struct
 import sys
 import time
 import urllib.parse
@@ -26,12 +22,11 @@ import urllib.request
 import zxingcpp
 from PIL import Image
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from selenium_axe_python import Axe
+
+from browser_support import axe_check, browser, check, forge_form, totp
 
 config = json.load(open(sys.argv[1]))
 BASE = config["base"]
@@ -39,34 +34,6 @@ KEY = config["key"]
 SHOTS = config["screenshots"]
 os.makedirs(SHOTS, exist_ok=True)
 PASSWORD = "correct horse battery staple"
-
-
-def check(condition, what):
-    if not condition:
-        print("FAILED: " + what, flush=True)
-        sys.exit(1)
-    print("ok: " + what, flush=True)
-
-
-def totp(secret, step_offset=0):
-    """RFC 6238 with SHA-1, 6 digits, 30-second steps: what authenticator apps compute."""
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    counter = int(time.time()) // 30 + step_offset
-    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    code = (struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
-    return "%06d" % code
-
-
-def browser(width=1280, height=900):
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     f"--window-size={width},{height}", "--lang=en-US"]:
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(30)
-    return driver
 
 
 def api(method, path, body=None, key=KEY):
@@ -136,35 +103,6 @@ def sign_in(driver, address, code=None):
 
 def meter(driver, feature):
     return driver.find_element(By.CSS_SELECTOR, f"#usage-meters li[data-feature='{feature}'] .used").text
-
-
-def forge_form(driver, path, fields):
-    """Builds a form the portal never drew and submits it from the page (same origin, with the
-    session cookie); returns the error the answer shows."""
-    driver.execute_script(
-        """
-        const form = document.createElement('form');
-        form.method = 'post';
-        form.action = arguments[0];
-        for (const [name, value] of Object.entries(arguments[1])) {
-            const input = document.createElement('input');
-            input.type = 'hidden'; input.name = name; input.value = value;
-            form.appendChild(input);
-        }
-        document.body.appendChild(form);
-        form.submit();
-        """, path, fields)
-    WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.error"))
-    return driver.find_element(By.CSS_SELECTOR, "p.error").text
-
-
-def axe_check(driver, name):
-    axe = Axe(driver)
-    axe.inject()
-    results = axe.run()
-    bad = [v for v in results["violations"] if v.get("impact") in ("serious", "critical")]
-    check(not bad, f"axe: no serious or critical violation on {name}" +
-          ("" if not bad else ": " + "; ".join(v["id"] + " " + v["help"] for v in bad)))
 
 
 ada = browser()
