@@ -97,6 +97,13 @@ extension PageSession {
             #expect(try await app.store.subscriptions(subject: id).count == 1, "one subscription for one form")
             (_, page, _) = try await ada.get(client, "/portal")
             #expect(page.contains("0 / 100") && page.contains(#"id="current-plan">pro<"#))
+            // Cancel at the period's end, then take it back.
+            #expect(try await ada.post(client, "/portal/cancel").0 == .seeOther)
+            (_, page, _) = try await ada.get(client, "/portal")
+            #expect(page.contains("ends with the period") && page.contains(#"id="resume""#), "\(page)")
+            #expect(try await ada.post(client, "/portal/resume").0 == .seeOther)
+            let live = try #require(try await app.store.subscriptions(subject: id).first?.0)
+            #expect(live.cancelAtPeriodEnd == false && live.status == .active)
             #expect(
                 try await client.call(
                     .post, "/v1/consume", key: app.adminKey,
