@@ -35,8 +35,16 @@ extension PortalPages {
         }
     }
 
-    func decide(_ plan: Plan, choice: ConsoleFrame.PricingChoice, userId: String, frame: ConsoleFrame) async throws
-        -> Decision
+    /// Whose plan changes: the user's own, or with `workspace` that workspace's, which only a role
+    /// that may manage its billing reaches (seed 000: the OWNER).
+    func billedSubject(workspace: String?, context: PortalContext) async throws -> String {
+        guard let workspace, !workspace.isEmpty else { return context.userId }
+        return try await workspaces.authorize(.manageBilling, workspaceId: workspace, userId: context.userId)
+            .workspace.id
+    }
+
+    func decide(_ plan: Plan, choice: ConsoleFrame.PricingChoice, subject userId: String, frame: ConsoleFrame)
+        async throws -> Decision
     {
         let customer = try await meter.customers.customer(id: userId)
         guard plan.id != customer.planId else { return .unavailable(frame.t("current_plan")) }
@@ -72,15 +80,17 @@ extension PortalPages {
     /// `?plan=&feature=`: the paywall's deep link (a refusal's `upgradeTier`).
     @Sendable func upgradePage(_ request: Request, context: PortalContext) async throws -> Response {
         let frame = frame(request, context, section: "portal_change_plan")
-        let customer = try await meter.customers.customer(id: context.userId)
-        let live = try await subscriptions.liveSubscription(subject: context.userId)?.0
+        let workspace = request.uri.queryParameters.get("workspace")
+        let subject = try await billedSubject(workspace: workspace, context: context)
+        let customer = try await meter.customers.customer(id: subject)
+        let live = try await subscriptions.liveSubscription(subject: subject)?.0
         let choice = choice(request, current: live)
         let selected = request.uri.queryParameters.get("plan").flatMap { catalog.plan($0) }
         var outcome: PortalUpgradeData.Outcome?
         var error: String?
         if let selected {
             do {
-                outcome = try await decide(selected, choice: choice, userId: context.userId, frame: frame).outcome
+                outcome = try await decide(selected, choice: choice, subject: subject, frame: frame).outcome
                 if case .contactSales(let seats, _) = outcome {
                     outcome = .contactSales(minimumSeats: seats, email: salesEmail)
                 }
@@ -88,11 +98,12 @@ extension PortalPages {
                 error = problem.message
             }
         }
-        let data = PortalUpgradeData(
+        var data = PortalUpgradeData(
             plans: catalog.plans.sorted { ($0.order, $0.id) < ($1.order, $1.id) }, features: catalog.features,
             currentPlanId: customer.planId, choice: choice, selected: selected,
             feature: request.uri.queryParameters.get("feature").flatMap { catalog.feature($0) }, outcome: outcome,
             error: error)
+        if subject != context.userId { data.workspace = (subject, customer.name ?? subject) }
         return ConsoleRequest.html(
             frame.portalUpgradePage(data, idempotencyKey: Secrets.randomId(prefix: "chg_")), request: request)
     }
@@ -108,27 +119,28 @@ extension PortalPages {
             .invalidField("interval", "month or year"))
         let currency = try Currency(try form.required("currency")).orThrow(.invalidField("currency", "an ISO code"))
         let choice = ConsoleFrame.PricingChoice(interval: interval, currency: currency)
-        let userId = context.userId
+        let userId = try await billedSubject(workspace: form.first("workspace"), context: context)
+        let home = userId == context.userId ? "/portal" : "/portal/workspace"
         // The form sent again after it was applied (a reload, a double click): nothing more to do.
         guard try await meter.customers.customer(id: userId).planId != plan.id else {
-            return ConsoleRequest.seeOther("/portal")
+            return ConsoleRequest.seeOther(home)
         }
-        switch try await decide(plan, choice: choice, userId: userId, frame: frame) {
+        switch try await decide(plan, choice: choice, subject: userId, frame: frame) {
         case .change(let live, let provider, let effect):
             if provider == "stripe" {
                 _ = try await stripe.changePlan(live, to: plan.id, idempotencyKey: key)
             } else {
                 _ = try await subscriptions.changePlan(live, to: plan.id, idempotencyKey: key)
             }
-            if case .changeAtPeriodEnd = effect { return ConsoleRequest.seeOther("/portal?notice=self_plan_scheduled") }
-            return ConsoleRequest.seeOther("/portal?notice=self_plan_changed")
+            if case .changeAtPeriodEnd = effect { return ConsoleRequest.seeOther(home + "?notice=self_plan_scheduled") }
+            return ConsoleRequest.seeOther(home + "?notice=self_plan_changed")
         case .cancelToFree(let live, let provider):
             if provider == "stripe" {
                 try await stripe.cancel(live, atPeriodEnd: true)
             } else {
                 _ = try await subscriptions.cancel(live, atPeriodEnd: true)
             }
-            return ConsoleRequest.seeOther("/portal?notice=self_canceled")
+            return ConsoleRequest.seeOther(home + "?notice=self_canceled")
         case .checkout:
             let session = try await stripe.checkout(
                 customerId: userId, planId: plan.id, interval: interval, currency: currency, seats: nil,
@@ -138,12 +150,12 @@ extension PortalPages {
         case .trial:
             _ = try await subscriptions.startTrial(
                 customerId: userId, planId: plan.id, interval: interval, currency: currency)
-            return ConsoleRequest.seeOther("/portal?notice=trial_started")
+            return ConsoleRequest.seeOther(home + "?notice=trial_started")
         case .subscribe:
             _ = try await subscriptions.subscribe(
                 customerId: userId, planId: plan.id, interval: interval, currency: currency, seats: nil,
                 idempotencyKey: key)
-            return ConsoleRequest.seeOther("/portal?notice=subscribed")
+            return ConsoleRequest.seeOther(home + "?notice=subscribed")
         case .contactSales, .unavailable:
             throw DomainError(.conflict, "this plan cannot be chosen here", field: "plan")
         }

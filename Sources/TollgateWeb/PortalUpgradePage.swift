@@ -33,6 +33,8 @@ public struct PortalUpgradeData: Sendable {
     public var feature: FeatureDefinition?
     public var outcome: Outcome?
     public var error: String?
+    /// The workspace whose plan changes (id, name); nil: the user's own.
+    public var workspace: (id: String, name: String)?
 
     public init(
         plans: [Plan], features: [FeatureDefinition], currentPlanId: String, choice: ConsoleFrame.PricingChoice,
@@ -56,11 +58,12 @@ extension ConsoleFrame {
         func link(plan: String?, interval: BillingInterval, currency: Currency) -> String {
             "/portal/upgrade"
                 + Paths.query([
-                    ("plan", plan), ("feature", data.feature?.id), ("interval", interval.rawValue),
-                    ("currency", currency.code),
+                    ("workspace", data.workspace?.id), ("plan", plan), ("feature", data.feature?.id),
+                    ("interval", interval.rawValue), ("currency", currency.code),
                 ])
         }
-        return page(title: t("portal_change_plan")) {
+        return page(title: data.workspace.map { "\(t("portal_change_plan")) — \($0.name)" } ?? t("portal_change_plan"))
+        {
             alert(data.error)
             if let feature = data.feature, let selected = data.selected {
                 el("div", ["class": "notice", "id": "paywall"]) {
@@ -186,6 +189,9 @@ extension ConsoleFrame {
             el("input", ["type": "hidden", "name": "interval", "value": data.choice.interval.rawValue])
             el("input", ["type": "hidden", "name": "currency", "value": data.choice.currency.code])
             el("input", ["type": "hidden", "name": "key", "value": key])
+            if let workspace = data.workspace {
+                el("input", ["type": "hidden", "name": "workspace", "value": workspace.id])
+            }
             el("button", ["type": "submit", "id": "confirm-change"]) { t("confirm_change") }
         }
     }

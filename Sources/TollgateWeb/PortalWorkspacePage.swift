@@ -66,6 +66,13 @@ extension ConsoleFrame {
         {
             el("h2", ["id": "h-ws-\(space.id)"]) { space.name }
             el("p", ["class": "muted"]) { "\(t("your_role")) \(t("ws_role_" + space.role.rawValue))" }
+            if space.role.may(.manageBilling) {
+                el("p") {
+                    el("a", ["class": "button", "href": "/portal/upgrade?workspace=" + Paths.segment(space.id)]) {
+                        t("workspace_plan")
+                    }
+                }
+            }
             if let members = space.members {
                 el("p", ["class": "seats"]) {
                     "\(t("seats_used")) \(number(members.count))"

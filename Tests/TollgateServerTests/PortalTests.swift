@@ -193,6 +193,7 @@ extension PageSession {
             }
             let owner = try await PageSession.portal(client, email: "owner@example.com")
             let viewer = try await PageSession.portal(client, email: "viewer@example.com")
+            let ownerId = try await Self.userId(app.store, "owner@example.com")
             let evil = "<img src=x onerror=alert(1)>"
             #expect(try await owner.post(client, "/portal/workspaces", [("name", evil)]).0 == .seeOther)
             var (_, page, _) = try await owner.get(client, "/portal/workspace")
@@ -215,7 +216,6 @@ extension PageSession {
             let (forged, _, _) = try await viewer.post(
                 client, "/portal/workspaces/\(workspace)/invite", [("email", "x@example.com"), ("role", "VIEWER")])
             #expect(forged == .forbidden, "a forged invitation is refused")
-            let ownerId = try await Self.userId(app.store, "owner@example.com")
             #expect(
                 try await viewer.post(client, "/portal/workspaces/\(workspace)/members/\(ownerId)/remove").0
                     == .forbidden)
@@ -223,6 +223,19 @@ extension PageSession {
                 client, "/portal/workspaces/\(workspace)/invite", [("email", "y@example.com"), ("role", "VIEWER")],
                 csrf: false)
             #expect(noToken == .forbidden, "a form without the CSRF token")
+            // The workspace's billing is its owner's alone (manageBilling).
+            #expect(try await viewer.get(client, "/portal/upgrade?workspace=\(workspace)&plan=pro").0 == .forbidden)
+            let billing = [("plan", "pro"), ("interval", "month"), ("currency", "EUR"), ("key", "k1")]
+            #expect(
+                try await viewer.post(client, "/portal/upgrade", billing + [("workspace", String(workspace))]).0
+                    == .forbidden)
+            (_, page, _) = try await owner.get(client, "/portal/upgrade?workspace=\(workspace)&plan=pro")
+            #expect(page.contains(#"name="workspace" value="\#(workspace)""#))
+            let (bought, _, boughtAt) = try await owner.post(
+                client, "/portal/upgrade", billing + [("workspace", String(workspace))])
+            #expect(bought == .seeOther && boughtAt[.location] == "/portal/workspace?notice=subscribed")
+            #expect(try await app.store.customer(id: String(workspace))?.planId == "pro")
+            #expect(try await app.store.customer(id: ownerId)?.planId == "free", "the owner's own plan stays")
             // Another session's token is not this one's.
             let crossed = PageSession(cookie: owner.cookie, csrf: viewer.csrf)
             #expect(try await crossed.post(client, "/portal/workspaces", [("name", "x")]).0 == .forbidden)
