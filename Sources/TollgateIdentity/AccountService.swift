@@ -49,7 +49,7 @@ public struct ClientInfo: Sendable {
 /// rotation with reuse detection, sessions, password reset. Every e-mail goes through the outbox.
 public final class AccountService: Sendable {
     public let settings: AccountSettings
-    private let store: any IdentityStore & CustomerStore & WorkspaceStore
+    private let store: any IdentityStore & CustomerStore & WorkspaceStore & OutboxStore
     private let keys: SigningKeyRing
     private let box: SecretBox
     private let clock: any TollgateClock
@@ -58,7 +58,8 @@ public final class AccountService: Sendable {
     private let decoyHash: String
 
     public init(
-        settings: AccountSettings, store: any IdentityStore & CustomerStore & WorkspaceStore, keys: SigningKeyRing,
+        settings: AccountSettings, store: any IdentityStore & CustomerStore & WorkspaceStore & OutboxStore,
+        keys: SigningKeyRing,
         box: SecretBox,
         clock: any TollgateClock, defaultPlan: String
     ) {
@@ -75,10 +76,13 @@ public final class AccountService: Sendable {
 
     // MARK: Registration and e-mail
 
-    /// Registers a new account. An address already in use is refused (EMAIL_TAKEN), and such
-    /// refusals count against the caller's address, so the route cannot be used to list accounts.
+    /// Registers a new account and e-mails its verification link. An address already in use
+    /// gets the same answer, and its owner an e-mail saying someone tried (with the way to reset
+    /// the password): the route never tells whether an address has an account. Both paths hash
+    /// the password and write once, so they also take the same time. Such attempts still count
+    /// against the caller's address.
     public func register(email rawEmail: String, password: String, locale: String? = nil, client: ClientInfo)
-        async throws -> UserRecord
+        async throws
     {
         let email = try EmailAddress.normalized(rawEmail)
         let now = clock.now()
@@ -97,9 +101,9 @@ public final class AccountService: Sendable {
             try await store.createUser(user, customer: customer, token: token, outbox: [message])
         } catch IdentityStoreError.emailTaken {
             limiter.recordFailure(addressKey, at: now, subject: email)
-            throw DomainError(.emailTaken, "an account already uses this e-mail address", field: "email")
+            guard let owner = try await store.user(email: email) else { return }
+            try await store.enqueueOutbox([try await notice("account_exists", to: owner, now: now)])
         }
-        return user
     }
 
     public func verifyEmail(token: String) async throws {

@@ -66,13 +66,15 @@ public struct MessageRenderer: Sendable {
     /// Mail that is sent whatever the reader's preferences: it answers what they did, or guards
     /// their account.
     public static let transactional: Set<String> = [
-        "verify_email", "reset_password", "workspace_invitation", "two_factor_enabled", "two_factor_disabled",
+        "verify_email", "reset_password", "account_exists", "workspace_invitation", "two_factor_enabled",
+        "two_factor_disabled",
         "webhook_endpoint_disabled",
     ]
 
     /// Where each kind's action leads, under the link base.
     static let actionPaths: [String: String] = [
-        "verify_email": "verify-email", "reset_password": "reset-password", "workspace_invitation": "join",
+        "verify_email": "verify-email", "reset_password": "reset-password", "account_exists": "reset-password",
+        "workspace_invitation": "join",
         "welcome": "", "usage_alert": "plan", "trial_ending": "billing", "trial_ended": "plan",
         "payment_failed": "billing", "subscription_suspended": "billing", "invoice_issued": "invoices",
         "invoice_overdue": "invoices",

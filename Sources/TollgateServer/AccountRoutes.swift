@@ -79,10 +79,17 @@ struct AccountRoutes: Sendable {
     {
         let body = try await request.decode(as: RegisterRequest.self, context: context)
         guard let email = try Validate.email(body.email) else { throw DomainError.missingField("email") }
-        let user = try await accounts.register(
+        try await accounts.register(
             email: email, password: body.password, locale: try Validate.locale(body.locale),
             client: ClientInfo(address: context.clientAddress, userAgent: nil))
-        return EditedResponse(status: .created, response: UserResponse(user, plan: nil))
+        // The same answer whether or not the address already had an account.
+        return EditedResponse(
+            status: .accepted, response: RegistrationResponse(email: email.lowercased(), status: "verification_sent"))
+    }
+
+    struct RegistrationResponse: ResponseEncodable {
+        let email: String
+        let status: String
     }
 
     @Sendable func login(_ request: Request, context: TollgateRequestContext) async throws -> some ResponseGenerator {

@@ -85,9 +85,9 @@ struct PortalRoutes: Sendable {
         let frame = frame(request)
         let email = try form.required("email"), password = try form.required("password")
         do {
-            _ = try await accounts.register(
+            try await accounts.register(
                 email: email, password: password, locale: frame.locale, client: client(request, context))
-        } catch let error as DomainError where [.weakPassword, .invalidField, .emailTaken].contains(error.code) {
+        } catch let error as DomainError where [.weakPassword, .invalidField].contains(error.code) {
             return ConsoleRequest.html(frame.portalSignUpPage(email: email, error: error.message), status: .badRequest)
         }
         return ConsoleRequest.html(

@@ -74,7 +74,7 @@ import Testing
         #expect(
             try await server.request(
                 "POST", "v1/auth/register", key: "-", json: #"{"email":"ada@example.com","password":"\#(password)"}"#
-            ).status == 201)
+            ).status == 202)
 
         // Verification: the link's token, posted by the front end.
         let verify = try await Self.mail(to: "ada@example.com", subject: "Confirm", in: mailbox)
@@ -130,7 +130,7 @@ import Testing
         #expect(
             try await server.request(
                 "POST", "v1/auth/register", key: "-", json: #"{"email":"bob@example.com","password":"\#(password)"}"#
-            ).status == 201)
+            ).status == 202)
         let bob = Self.json(
             try await server.request(
                 "POST", "v1/auth/login", key: "-", json: #"{"email":"bob@example.com","password":"\#(password)"}"#

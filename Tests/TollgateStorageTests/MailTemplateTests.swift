@@ -16,6 +16,7 @@ import TollgateStorage
         [
             "verify_email": ["sealedToken": seal("v-token")],
             "reset_password": ["sealedToken": seal("r-token")],
+            "account_exists": ["email": "ada@example.com"],
             "workspace_invitation": [
                 "sealedToken": seal("i-token"), "workspaceName": "Atelier <script>alert(1)</script>",
                 "workspaceId": "ws1", "role": "ADMIN",

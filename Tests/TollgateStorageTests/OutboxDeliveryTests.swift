@@ -153,9 +153,10 @@ final class ScriptedTransport: MailTransport {
             let accounts = AccountService(
                 settings: AccountSettings(audience: "memento"), store: store, keys: TestKeys.ring, box: TestKeys.box,
                 clock: clock, defaultPlan: "basic")
-            let user = try await accounts.register(
+            try await accounts.register(
                 email: "élodie@exemple.fr", password: "correct horse battery staple",
                 client: ClientInfo(address: "127.0.0.1", userAgent: nil))
+            let user = try #require(try await store.user(email: "élodie@exemple.fr"))
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mail-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
             let delivery = Self.delivery(store, try FileMailbox(directory: directory), clock: clock)

@@ -229,7 +229,7 @@ try:
     click(ada, "section[data-workspace] button.invite")
     check(ada.find_elements(By.ID, "notice"), f"the invitation is sent ({ada.find_element(By.TAG_NAME, 'main').text[:300]})")
     status, _ = api("POST", "/v1/auth/register", {"email": "bob@example.com", "password": PASSWORD}, key=None)
-    check(status == 201, "Bob has an account")
+    check(status == 202, "Bob has an account")
     bob = browser()
     sign_in(bob, "bob@example.com")
     bob.get(mail_link("bob@example.com", "/portal/join?"))
