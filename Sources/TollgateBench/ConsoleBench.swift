@@ -56,7 +56,7 @@ struct ConsoleBench {
             signingKeys: SigningKeyRing(keys: [SigningKey.generate(at: Date())]),
             secretBox: SecretBox(keyData: SecretBox.generateKey())!, shutdown: {})
         let address = AsyncStream<String>.makeStream()
-        let app = buildApplication(dependencies, host: "127.0.0.1", port: 0) { url in
+        let app = try buildApplication(dependencies, host: "127.0.0.1", port: 0) { url in
             address.continuation.yield(url)
             address.continuation.finish()
         }

@@ -54,6 +54,8 @@ public struct ServerConfiguration: Sendable {
     public var mailLease: Duration = .seconds(120)
     /// The origins allowed to frame `/embed/pricing`.
     public var embedOrigins: [String] = []
+    /// TLS, timeouts against slow clients, CORS (`serve --tls-cert --tls-key --cors-origin`).
+    public var http = HTTPSettings()
 
     public init() {}
 }
@@ -117,6 +119,8 @@ public struct AppDependencies: Sendable {
     public var operatorSettings = OperatorService.Settings()
     /// The origins allowed to frame `/embed/pricing` (`https://www.example.com`); none: no one.
     public var embedOrigins: [String] = []
+    /// TLS, timeouts against slow clients, CORS.
+    public var http = HTTPSettings()
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
 
@@ -208,7 +212,8 @@ public func buildApplication(
     let transport: any MailTransport =
         try configuration.smtp.map { try SMTPTransport(configuration: $0) }
         ?? FileMailbox(directory: URL(fileURLWithPath: mailDirectory))
-    let ownAddress = URL(string: "http://\(configuration.host):\(configuration.port)")!
+    let scheme = configuration.http.tls == nil ? "http" : "https"
+    let ownAddress = URL(string: "\(scheme)://\(configuration.host):\(configuration.port)")!
     var mailSettings = MailSettings(
         productName: catalog.name, from: configuration.mailFrom ?? "\(catalog.name) <no-reply@localhost>",
         linkBase: configuration.publicURL ?? ownAddress.appendingPathComponent("portal"), catalog: catalog)
@@ -217,15 +222,16 @@ public func buildApplication(
     dependencies.mail?.delivery.lease = configuration.mailLease
     dependencies.consoleBaseURL = (configuration.publicURL ?? ownAddress).absoluteString
     dependencies.embedOrigins = configuration.embedOrigins
-    return buildApplication(
+    dependencies.http = configuration.http
+    return try buildApplication(
         dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
 
 public func buildApplication(
     _ dependencies: AppDependencies, host: String = "127.0.0.1", port: Int = 8080,
     onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
-) -> some ApplicationProtocol {
-    buildApplication(
+) throws -> some ApplicationProtocol {
+    try buildApplication(
         dependencies, meter: makeMeter(dependencies), host: host, port: port, onServerRunning: onServerRunning)
 }
 
@@ -234,15 +240,17 @@ public func buildApplication(
 func buildApplication(
     _ dependencies: AppDependencies, meter: (Meter, GroupCommitter), host: String = "127.0.0.1", port: Int = 8080,
     onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     let (service, committer) = meter
     let (invoices, subscriptions) = makeBilling(dependencies, service: service)
     let router = buildRouter(dependencies, service: service, subscriptions: subscriptions, invoices: invoices)
+    let scheme = dependencies.http.tls == nil ? "http" : "https"
     var app = Application(
         router: router,
+        server: try dependencies.http.serverBuilder(),
         configuration: .init(address: .hostname(host, port: port), serverName: "Tollgate"),
         onServerRunning: { channel in
-            await onServerRunning("http://\(host):\(channel.localAddress?.port ?? port)")
+            await onServerRunning("\(scheme)://\(host):\(channel.localAddress?.port ?? port)")
         },
         logger: dependencies.logger
     )
@@ -320,6 +328,11 @@ func buildRouter(
 ) -> Router<TollgateRequestContext> {
     let router = Router(context: TollgateRequestContext.self)
     let routeMethods = RouteMethods()
+    // Outermost: every answer, errors included (turned into answers just inside), gets them.
+    router.add(middleware: SecurityHeadersMiddleware(strictTransport: dependencies.http.tls != nil))
+    if !dependencies.http.corsOrigins.isEmpty {
+        router.add(middleware: CORSAllowList(origins: Set(dependencies.http.corsOrigins)))
+    }
     router.add(middleware: ErrorMiddleware(routes: routeMethods))
     // The document ships in the binary; a build without it lacks these routes, and the route
     // table tests fail.

@@ -109,6 +109,15 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("embed-origin"),
         help: "An origin allowed to frame /embed/pricing (https://www.example.com); repeat for several.")
     var embedOrigins: [String] = []
+    @Option(help: "Serve https with this certificate chain (PEM); with --tls-key. Without: http (behind a proxy).")
+    var tlsCert: String?
+    @Option(help: "The private key (PEM) of --tls-cert.") var tlsKey: String?
+    @Option(help: "Seconds a connection may stay idle (or dribble a request) before it is closed.")
+    var idleTimeoutSeconds = 30
+    @Option(
+        name: .customLong("cors-origin"),
+        help: "An origin whose browser pages may call the API (https://app.example.com); repeat for several.")
+    var corsOrigins: [String] = []
     @Option(help: "Where links in e-mail lead: the product's front end (default: this server's portal, /portal).")
     var publicUrl: String?
     @Option(help: "This server's address as mail readers reach it, for unsubscribe links (default: its own).")
@@ -198,6 +207,26 @@ struct Serve: AsyncParsableCommand {
             else { throw ValidationError("--embed-origin must be an origin such as https://www.example.com") }
         }
         configuration.embedOrigins = embedOrigins
+        for origin in corsOrigins {
+            guard let url = URL(string: origin), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
+                url.path.isEmpty, url.query == nil
+            else { throw ValidationError("--cors-origin must be an origin such as https://app.example.com") }
+        }
+        configuration.http.corsOrigins = corsOrigins
+        guard (1...3600).contains(idleTimeoutSeconds) else {
+            throw ValidationError("--idle-timeout-seconds must be from 1 to 3600")
+        }
+        configuration.http.idleTimeoutSeconds = idleTimeoutSeconds
+        switch (tlsCert, tlsKey) {
+        case (nil, nil): break
+        case (let cert?, let key?):
+            do {
+                configuration.http.tls = try HTTPSettings.tls(certificatePath: cert, keyPath: key)
+            } catch {
+                throw ValidationError("--tls-cert/--tls-key: cannot read a PEM certificate and key (\(error))")
+            }
+        default: throw ValidationError("--tls-cert and --tls-key go together")
+        }
         let storage = databaseOptions.summary
         let catalogName = catalog ?? "bundled memento.yaml"
         do {

@@ -70,3 +70,20 @@ public struct SMTPPeer: Sendable {
         process.stop()
     }
 }
+
+/// A self-signed certificate for localhost and 127.0.0.1 (openssl), and its key, in `directory`.
+public enum TestCertificate {
+    public static func make(in directory: URL) async throws -> (cert: String, key: String) {
+        let (cert, key) = (
+            directory.appendingPathComponent("cert.pem").path, directory.appendingPathComponent("key.pem").path
+        )
+        let made = try await PeerProcess.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ])
+        guard made.status == 0 else { throw TestSupportError("openssl: \(made.stderr)") }
+        return (cert, key)
+    }
+}

@@ -112,27 +112,12 @@ import TollgateStorage
 /// STARTTLS (with AUTH LOGIN, the only mechanism the server offers once encrypted) and implicit
 /// TLS, against aiosmtpd with a certificate made for the test and trusted through `ca=`.
 @Suite struct SMTPTLSTests {
-    /// A self-signed certificate for localhost (openssl), its key, in a fresh directory.
-    static func certificate(in directory: URL) async throws -> (cert: String, key: String) {
-        let (cert, key) = (
-            directory.appendingPathComponent("cert.pem").path, directory.appendingPathComponent("key.pem").path
-        )
-        let made = try await PeerProcess.run(
-            "/usr/bin/openssl",
-            [
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
-                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-            ])
-        #expect(made.status == 0, "\(made.stderr)")
-        return (cert, key)
-    }
-
     @Test(arguments: ["starttls", "implicit"])
     func mailGoesOverTLSAndIsReadBack(mode: String) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (cert, key) = try await Self.certificate(in: directory)
+        let (cert, key) = try await TestCertificate.make(in: directory)
         let mailbox = directory.appendingPathComponent("mail")
         try FileManager.default.createDirectory(at: mailbox, withIntermediateDirectories: true)
         let smtp = try await SMTPPeer.start([mailbox.path, mode, cert, key])
