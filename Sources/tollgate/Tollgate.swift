@@ -17,7 +17,7 @@ struct Tollgate: AsyncParsableCommand {
         abstract: "Entitlements, metering and billing for SaaS products.",
         subcommands: [
             Serve.self, Migrate.self, Status.self, Keys.self, CatalogCommand.self, Customers.self, Outbox.self,
-            Operators.self, BenchCommand.self,
+            Operators.self, Backup.self, Restore.self, BenchCommand.self,
         ]
     )
 }

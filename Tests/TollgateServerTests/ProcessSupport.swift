@@ -64,10 +64,11 @@ final class ServerProcess: Sendable {
     }
 
     /// Sends a JSON request; returns the status and raw body.
-    func request(_ method: String, _ path: String, key: String, json: String? = nil) async throws -> (
-        status: Int, body: Data
-    ) {
-        var request = HTTPClientRequest(url: baseURL.appendingPathComponent(path).absoluteString)
+    func request(_ method: String, _ path: String, query: String? = nil, key: String, json: String? = nil)
+        async throws -> (status: Int, body: Data)
+    {
+        let url = baseURL.appendingPathComponent(path).absoluteString + (query.map { "?" + $0 } ?? "")
+        var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method)
         request.headers.add(name: "Authorization", value: "Bearer \(key)")
         request.headers.add(name: "Content-Type", value: "application/json")
