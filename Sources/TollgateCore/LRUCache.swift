@@ -22,10 +22,17 @@ public struct LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     }
 
     public var count: Int { index.count }
+    /// Lookups by `get` that found their key, and those that did not (the metrics' hit rate).
+    public private(set) var hits = 0
+    public private(set) var misses = 0
 
     /// The value for `key`, which becomes the most recently used.
     public mutating func get(_ key: Key) -> Value? {
-        guard let slot = index[key] else { return nil }
+        guard let slot = index[key] else {
+            misses += 1
+            return nil
+        }
+        hits += 1
         moveToNewest(slot)
         return slots[slot]?.value
     }

@@ -145,6 +145,10 @@ public final class CustomerDirectory: Sendable {
 
     /// Customers held in the cache now.
     public var cached: Int { cache.withLock { $0.count } }
+    /// Entries, and lookups that found or missed their customer, since start.
+    public var cacheStatistics: (entries: Int, hits: Int, misses: Int) {
+        cache.withLock { ($0.count, $0.hits, $0.misses) }
+    }
 
     /// Drops a cached customer after a change made elsewhere, so the next read is the stored one.
     func forget(customerId: String) {

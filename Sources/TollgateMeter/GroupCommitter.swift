@@ -18,8 +18,13 @@ public final class GroupCommitter: Service {
     private let failureLog = Mutex(RepeatedErrorLog(interval: .seconds(10)))
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
+    private let instruments: Instruments
 
-    public init(store: any UsageStore, clock: any TollgateClock, logger: Logger, maxBatch: Int = 4096) {
+    public init(
+        store: any UsageStore, clock: any TollgateClock, logger: Logger, maxBatch: Int = 4096,
+        instruments: Instruments = Instruments()
+    ) {
+        self.instruments = instruments
         self.store = store
         self.clock = clock
         self.logger = logger
@@ -57,19 +62,22 @@ public final class GroupCommitter: Service {
     private func drain() async {
         while true {
             guard let batch = state.withLock({ $0.nextBatch() }) else { return }
+            let entries = batch.flatMap(\.entries)
+            let started = ContinuousClock.now
             do {
-                let applied = try await store.commit(UsageBatch(entries: batch.flatMap(\.entries), at: clock.now()))
+                let applied = try await store.commit(UsageBatch(entries: entries, at: clock.now()))
+                instruments.groupCommit(entries.count, .now - started, false)
                 for (waiter, answer) in GroupCommitQueue.answers(applied, for: batch) {
                     waiter.resume(returning: answer)
                 }
             } catch {
-                let entries = batch.reduce(0) { $0 + $1.entries.count }
+                instruments.groupCommit(entries.count, .now - started, true)
                 let description = String(reflecting: error)
                 if let suppressed = failureLog.withLock({ $0.shouldLog(description, at: ContinuousClock.now) }) {
                     logger.error(
                         "group commit failed; nothing of it was counted",
                         metadata: [
-                            "submissions": "\(batch.count)", "entries": "\(entries)", "error": "\(description)",
+                            "submissions": "\(batch.count)", "entries": "\(entries.count)", "error": "\(description)",
                             "same error since last logged": "\(suppressed)",
                         ])
                 }

@@ -115,7 +115,8 @@ public final class QuotaLeases: Sendable {
         return book.withLock { $0.evictLapsed(at: now) }
     }
 
-    var count: Int { book.withLock { $0.count } }
+    /// Leases this node holds now.
+    public var count: Int { book.withLock { $0.count } }
 
     /// Gives every lease back (at shutdown), so other nodes can use the units at once.
     public func releaseAll() async throws {

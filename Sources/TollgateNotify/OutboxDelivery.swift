@@ -20,6 +20,8 @@ public struct OutboxDelivery: Service {
         public var lease: Duration = .seconds(120)
         public var schedule = RetrySchedule()
         public var webhookSchedule = RetrySchedule.webhooks
+        /// Told of each message handled (the server's metrics).
+        public var instruments = Instruments()
 
         public init() {}
     }
@@ -106,9 +108,12 @@ public struct OutboxDelivery: Service {
 
     private func deliver(_ entry: OutboxEntry) async {
         let id = entry.message.id
+        let kind = entry.message.kind
+        let family = kind == OutboxKind.webhook ? "webhook" : kind.hasPrefix("email.") ? "email" : "event"
         let failure: Failure
         do {
             try await send(entry)
+            settings.instruments.outboxDelivery(family, true)
             return
         } catch let error as Failure {
             failure = error
@@ -121,6 +126,7 @@ public struct OutboxDelivery: Service {
         } catch {
             failure = Failure(reason: "\(error)", permanent: false)
         }
+        settings.instruments.outboxDelivery(family, false)
         let now = clock.now()
         let schedule = entry.message.kind == OutboxKind.webhook ? settings.webhookSchedule : settings.schedule
         let retryAt =

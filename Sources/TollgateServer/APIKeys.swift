@@ -62,6 +62,11 @@ public final class APIKeyAuthenticator: RouterMiddleware, Sendable {
         (known.withLock { $0.count }, unknown.withLock { $0.count })
     }
 
+    /// Entries, and lookups of known keys that were or were not cached, since start.
+    var cacheStatistics: (entries: Int, hits: Int, misses: Int) {
+        known.withLock { ($0.count, $0.hits, $0.misses) }
+    }
+
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {

@@ -56,6 +56,10 @@ public struct ServerConfiguration: Sendable {
     public var embedOrigins: [String] = []
     /// TLS, timeouts against slow clients, CORS (`serve --tls-cert --tls-key --cors-origin`).
     public var http = HTTPSettings()
+    /// Where Prometheus scrapes `/metrics` (`serve --metrics-port`, loopback); nil: no metrics.
+    public var metricsAddress: (host: String, port: Int)?
+    /// Told the metrics' address once they are served.
+    public var onMetricsRunning: @Sendable (String) async -> Void = { _ in }
 
     public init() {}
 }
@@ -121,6 +125,11 @@ public struct AppDependencies: Sendable {
     public var embedOrigins: [String] = []
     /// TLS, timeouts against slow clients, CORS.
     public var http = HTTPSettings()
+    /// Prometheus metrics, served at `metricsAddress` (`serve --metrics-port`); nil: none.
+    public var metrics: TollgateMetrics?
+    public var metricsAddress: (host: String, port: Int)?
+    /// Told the metrics server's address once it listens.
+    public var onMetricsRunning: @Sendable (String) async -> Void = { _ in }
     /// Called once everything else has stopped (closes the database).
     public var shutdown: @Sendable () async -> Void
 
@@ -223,6 +232,11 @@ public func buildApplication(
     dependencies.consoleBaseURL = (configuration.publicURL ?? ownAddress).absoluteString
     dependencies.embedOrigins = configuration.embedOrigins
     dependencies.http = configuration.http
+    if let address = configuration.metricsAddress {
+        dependencies.metrics = TollgateMetrics()
+        dependencies.metricsAddress = address
+        dependencies.onMetricsRunning = configuration.onMetricsRunning
+    }
     return try buildApplication(
         dependencies, host: configuration.host, port: configuration.port, onServerRunning: onServerRunning)
 }
@@ -265,7 +279,15 @@ func buildApplication(
     )
     // Stops before the committer drains and the database closes (services stop in reverse order).
     if let leases = service.leases { app.addServices(LeaseReleaser(leases: leases, logger: dependencies.logger)) }
-    if let mail = dependencies.mail {
+    if let metrics = dependencies.metrics, let address = dependencies.metricsAddress {
+        let running = dependencies.onMetricsRunning
+        app.addServices(
+            MetricsServer.application(
+                metrics, host: address.host, port: address.port, logger: dependencies.logger,
+                onServerRunning: { await running("http://\(address.host):\($0)/metrics") }))
+    }
+    if var mail = dependencies.mail {
+        mail.delivery.instruments = dependencies.metrics?.instruments ?? Instruments()
         let client = WebhookSender.makeClient()
         // Added first, so it stops after the delivery that uses it (services stop in reverse order).
         app.addServices(
@@ -310,7 +332,9 @@ func makeBilling(_ dependencies: AppDependencies, service: Meter) -> (InvoiceSer
 
 /// The meter (over the customer directory) and the committer it needs running beside it.
 func makeMeter(_ dependencies: AppDependencies) -> (Meter, GroupCommitter) {
-    let committer = GroupCommitter(store: dependencies.store, clock: dependencies.clock, logger: dependencies.logger)
+    let committer = GroupCommitter(
+        store: dependencies.store, clock: dependencies.clock, logger: dependencies.logger,
+        instruments: dependencies.metrics?.instruments ?? Instruments())
     let customers = CustomerDirectory(
         catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock,
         logger: dependencies.logger, capacity: dependencies.caches.customers)
@@ -330,6 +354,7 @@ func buildRouter(
     let routeMethods = RouteMethods()
     // Outermost: every answer, errors included (turned into answers just inside), gets them.
     router.add(middleware: SecurityHeadersMiddleware(strictTransport: dependencies.http.tls != nil))
+    if let metrics = dependencies.metrics { router.add(middleware: MetricsMiddleware(metrics: metrics)) }
     if !dependencies.http.corsOrigins.isEmpty {
         router.add(middleware: CORSAllowList(origins: Set(dependencies.http.corsOrigins)))
     }
@@ -339,7 +364,8 @@ func buildRouter(
     DocsRoutes.bundled?.register(on: router)
     let store = dependencies.store
     let kind = dependencies.databaseKind
-    router.get("health") { _, context -> HealthResponse in
+    // Ready: the database answers (a load balancer stops sending to a node that fails it).
+    let health: @Sendable (Request, TollgateRequestContext) async throws -> HealthResponse = { _, context in
         do {
             try await store.ping()
         } catch {
@@ -349,6 +375,8 @@ func buildRouter(
         }
         return HealthResponse(status: "ok", database: kind.rawValue)
     }
+    router.get("health", use: health)
+    router.get("health/ready", use: health)
     var accountSettings = AccountSettings(audience: dependencies.catalog.product)
     accountSettings.passwordPolicy = dependencies.passwordPolicy
     let accounts = AccountService(
@@ -372,6 +400,23 @@ func buildRouter(
     MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
     let authenticator = APIKeyAuthenticator(
         store: dependencies.store, clock: dependencies.clock, capacity: dependencies.caches.apiKeys)
+    if let metrics = dependencies.metrics {
+        metrics.addCollector { [store] in
+            let outbox = try await store.outboxStats()
+            for (kind, waiting) in outbox.pending {
+                metrics.gauge("tollgate_outbox_waiting", waiting, labels: [("kind", kind)])
+            }
+            metrics.gauge("tollgate_outbox_failed", outbox.failed)
+            for (name, statistics) in [
+                ("customers", service.customers.cacheStatistics), ("api_keys", authenticator.cacheStatistics),
+            ] {
+                metrics.gauge("tollgate_cache_entries", statistics.entries, labels: [("cache", name)])
+                metrics.count("tollgate_cache_hits_total", statistics.hits, labels: [("cache", name)])
+                metrics.count("tollgate_cache_misses_total", statistics.misses, labels: [("cache", name)])
+            }
+            metrics.gauge("tollgate_leases_held", service.leases?.count ?? 0)
+        }
+    }
     let portalCookie = PortalCookie(
         box: dependencies.secretBox, secure: dependencies.consoleBaseURL.hasPrefix("https:"))
     PricingRoutes(
@@ -385,7 +430,7 @@ func buildRouter(
         catalog: dependencies.catalog, keys: authenticator, accounts: accounts, customers: service.customers
     ).register(on: router)
     let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
-    APIv1Routes(service: service, clock: dependencies.clock).register(on: v1)
+    APIv1Routes(service: service, clock: dependencies.clock, metrics: dependencies.metrics).register(on: v1)
     EventRoutes(service: service).register(on: v1)
     APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
     AnalyticsRoutes(store: dependencies.store, clock: dependencies.clock).register(on: v1)

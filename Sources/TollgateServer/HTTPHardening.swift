@@ -42,8 +42,9 @@ public struct HTTPSettings: Sendable {
 }
 
 /// Headers every answer carries, whatever produced it (a page, JSON, an error): no MIME
-/// sniffing, no referrer leaking a page's query to another site, and HSTS when served over TLS.
-/// Pages add their own Content-Security-Policy and framing rules.
+/// sniffing, no referrer leaking a page's query to another site, HSTS when served over TLS, and
+/// the request's id (`X-Request-Id`, as the logs name it). Pages add their own
+/// Content-Security-Policy and framing rules.
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     let strictTransport: Bool
 
@@ -57,6 +58,7 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         if response.headers[HTTPField.Name("Referrer-Policy")!] == nil {
             response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         }
+        response.headers[HTTPField.Name("X-Request-Id")!] = context.id
         if strictTransport {
             response.headers[HTTPField.Name("Strict-Transport-Security")!] = "max-age=31536000"
         }

@@ -9,6 +9,7 @@ import TollgateStorage
 struct APIv1Routes: Sendable {
     let service: Meter
     let clock: any TollgateClock
+    var metrics: TollgateMetrics?
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
         v1.requiring(.customersWrite)
@@ -101,6 +102,7 @@ struct APIv1Routes: Sendable {
             idempotencyKey: change.idempotencyKey,
             workspaceId: change.workspace
         )
+        metrics?.consume(allowed: outcome.allowed, reason: outcome.reason?.rawValue)
         guard outcome.allowed else { throw UsageRefusal(outcome) }
         return UsageAnswer(outcome)
     }

@@ -112,6 +112,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Serve https with this certificate chain (PEM); with --tls-key. Without: http (behind a proxy).")
     var tlsCert: String?
     @Option(help: "The private key (PEM) of --tls-cert.") var tlsKey: String?
+    @Option(help: "Serve Prometheus metrics at /metrics on this port (0: any free one); none without it.")
+    var metricsPort: Int?
+    @Option(help: "The address the metrics port listens on (loopback unless you say otherwise).")
+    var metricsHost = "127.0.0.1"
+    @Option(help: "Logs as `text` or as `json` (one object per line, with request ids).") var logFormat = "text"
     @Option(help: "Seconds a connection may stay idle (or dribble a request) before it is closed.")
     var idleTimeoutSeconds = 30
     @Option(
@@ -217,6 +222,17 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--idle-timeout-seconds must be from 1 to 3600")
         }
         configuration.http.idleTimeoutSeconds = idleTimeoutSeconds
+        if let metricsPort {
+            guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0 to 65535") }
+            configuration.metricsAddress = (metricsHost, metricsPort)
+            configuration.onMetricsRunning = { url in FileHandle.standardOutput.write(Data("Metrics on \(url)\n".utf8))
+            }
+        }
+        switch logFormat {
+        case "text": break
+        case "json": LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        default: throw ValidationError("--log-format must be text or json")
+        }
         switch (tlsCert, tlsKey) {
         case (nil, nil): break
         case (let cert?, let key?):

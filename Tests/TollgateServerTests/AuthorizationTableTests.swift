@@ -46,6 +46,7 @@ import TollgateStorage
         "GET /docs": .open,
         "GET /openapi.yaml": .open,
         "GET /health": .open,
+        "GET /health/ready": .open,
         "GET /.well-known/jwks.json": .open,
         "POST /v1/auth/register": .open,
         "POST /v1/auth/login": .open,

@@ -46,26 +46,9 @@ import TollgateStorage
         // (A wrong password is not tried here: aiosmtpd holds the connection without answering.)
     }
 
-    /// A loopback port nothing listens on: bound, then released.
-    static func freePort() throws -> Int {
-        let socket = try #require(Optional(Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
-        }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        close(socket)
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test func aServerThatIsDownIsATemporaryFailure() async throws {
         let transport = try SMTPTransport(
-            configuration: try #require(.init(url: "smtp://127.0.0.1:\(try Self.freePort())")))
+            configuration: try #require(.init(url: "smtp://127.0.0.1:\(try LoopbackPort.free())")))
         do {
             try await transport.send(Self.message)
             Issue.record("nothing listens, yet the message was sent")
@@ -85,7 +68,7 @@ import TollgateStorage
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smtp-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
-            let port = try Self.freePort()
+            let port = try LoopbackPort.free()
             let clock = ManualClock(OutboxDeliveryTests.start)
             try await store.enqueueOutbox(try (1...3).map { try OutboxDeliveryTests.message($0) })
             let transport = try SMTPTransport(
