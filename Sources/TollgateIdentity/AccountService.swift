@@ -354,6 +354,16 @@ public final class AccountService: Sendable {
 
     // MARK: The signed-in user
 
+    /// Sets the user's name and the language of their e-mail; returns their customer record.
+    public func updateProfile(userId: String, name: String?, locale: String?) async throws -> CustomerRecord {
+        guard let customer = try await store.setProfile(customerId: userId, name: name, locale: locale, at: clock.now())
+        else { throw DomainError(.unauthorized, "this account no longer exists") }
+        return customer
+    }
+
+    /// The user's customer record (name, language, plan).
+    public func profile(userId: String) async throws -> CustomerRecord? { try await store.customer(id: userId) }
+
     /// The user and session a portal cookie names, while the session is live (not signed out,
     /// not expired): signing a device out on the security page ends its cookie too.
     public func liveSession(id: String) async throws -> (user: UserRecord, session: SessionRecord)? {

@@ -198,6 +198,23 @@ public final class SQLStore: Storage {
         }
     }
 
+    public func setProfile(customerId: String, name: String?, locale: String?, at: Date) async throws
+        -> CustomerRecord?
+    {
+        try await provider.transaction { db in
+            let row = try await db.raw(
+                """
+                UPDATE customers SET name = COALESCE(\(bind: name), name), locale = COALESCE(\(bind: locale), locale),
+                    \(Self.advancedUpdate(at))
+                WHERE id = \(bind: customerId)
+                RETURNING \(unsafeRaw: Self.customerColumns)
+                """
+            ).first()
+            try await self.announceCustomerChange(db, id: customerId)
+            return try row.map(Self.decodeCustomer)
+        }
+    }
+
     static let customerColumns =
         """
         id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms, add_ons, seats, \

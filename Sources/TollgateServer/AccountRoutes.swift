@@ -24,6 +24,8 @@ struct AccountRoutes: Sendable {
         me.get("me/workspace", use: currentWorkspace)
         me.post("auth/logout", use: logout)
         me.get("me", use: profile)
+        me.patch("me", use: updateProfile)
+        me.post("me/password", use: changePassword)
         me.get("me/sessions", use: sessions)
         me.delete("me/sessions/{id}", use: revokeSession)
         me.post("me/2fa/totp", use: beginTOTP)
@@ -154,7 +156,48 @@ struct AccountRoutes: Sendable {
 
     @Sendable func profile(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let user = try await accounts.user(id: context.user.userId)
-        return EditedResponse(status: .ok, response: UserResponse(user, plan: context.user.claims.plan))
+        let customer = try await accounts.profile(userId: user.id)
+        return EditedResponse(
+            status: .ok, response: UserResponse(user, plan: context.user.claims.plan, customer: customer))
+    }
+
+    struct ProfileChange: Decodable {
+        let name: String?
+        let locale: String?
+    }
+
+    /// The user's own name and the language of their e-mail.
+    @Sendable func updateProfile(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
+        let body = try await request.decode(as: ProfileChange.self, context: context)
+        let name = try Validate.optionalText(body.name, field: "name", maximum: 200)
+        if let name, name.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw DomainError.invalidField("name", "must not be blank")
+        }
+        let customer = try await accounts.updateProfile(
+            userId: context.user.userId, name: name, locale: try Validate.locale(body.locale))
+        let user = try await accounts.user(id: context.user.userId)
+        return EditedResponse(
+            status: .ok, response: UserResponse(user, plan: context.user.claims.plan, customer: customer))
+    }
+
+    struct PasswordChange: Decodable {
+        let currentPassword: String
+        let newPassword: String
+    }
+
+    /// A new password, given the current one; every other session of the user is signed out.
+    @Sendable func changePassword(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
+        let body = try await request.decode(as: PasswordChange.self, context: context)
+        do {
+            try await accounts.changePassword(
+                userId: context.user.userId,
+                current: try Validate.optionalText(body.currentPassword, field: "currentPassword") ?? "",
+                new: try Validate.optionalText(body.newPassword, field: "newPassword") ?? "",
+                keepingSession: context.user.sessionId)
+        } catch let error as DomainError where error.code == .weakPassword {
+            throw DomainError(.weakPassword, error.message, field: "newPassword")
+        }
+        return EditedResponse(status: .ok, response: ["passwordChanged": true, "otherSessionsSignedOut": true])
     }
 
     @Sendable func sessions(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
@@ -198,13 +241,18 @@ struct UserResponse: Encodable {
     let plan: String?
     let createdAt: Date
 
-    init(_ user: UserRecord, plan: String?) {
+    @NullEncoded var name: String?
+    @NullEncoded var locale: String?
+
+    init(_ user: UserRecord, plan: String?, customer: CustomerRecord? = nil) {
         id = user.id
         email = user.email
         emailVerified = user.emailVerifiedAt != nil
         twoFactor = user.totpEnabledAt != nil
         self.plan = plan
         createdAt = user.createdAt
+        name = customer?.name
+        locale = customer?.locale
     }
 }
 

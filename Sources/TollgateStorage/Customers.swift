@@ -53,6 +53,9 @@ public protocol CustomerStore: Sendable {
     func setAddOns(customerId: String, addOns: [String: Int], seats: Int?, at: Date) async throws -> CustomerRecord?
     /// Sets (or, with nil, removes) the cap on what one period's overage may cost.
     func setSpendCap(customerId: String, cap: Money?, at: Date) async throws -> CustomerRecord?
+    /// Sets the name and the language of e-mail (nil leaves a field as it is); nil if there is
+    /// no such customer.
+    func setProfile(customerId: String, name: String?, locale: String?, at: Date) async throws -> CustomerRecord?
 }
 
 /// Everything the server needs from storage.

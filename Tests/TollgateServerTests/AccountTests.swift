@@ -369,3 +369,52 @@ import TollgateStorage
         }
     }
 }
+
+/// Issue 17 item 2, self-service: the user's name and language, and a password change that
+/// needs the current password and signs the other sessions out.
+@Suite struct ProfileTests {
+    @Test(arguments: TestDatabase.all)
+    func aUserSetsTheirNameLanguageAndPassword(database: TestDatabase) async throws {
+        try await AppHarness.run(database) { app, client in
+            let ada = try await AccountTests.signUp(client, email: "ada@example.com")
+            let laptop = try await client.call(
+                .post, "/v1/auth/login", key: nil,
+                json: #"{"email":"ada@example.com","password":"\#(AccountTests.password)"}"#)
+            let other = try #require(laptop.json.string("accessToken"))
+
+            let named = try await client.call(
+                .patch, "/v1/me", key: ada.access, json: #"{"name":"Ada L.","locale":"fr"}"#)
+            #expect(named.status == .ok && named.json.string("name") == "Ada L." && named.json.string("locale") == "fr")
+            let kept = try await client.call(.patch, "/v1/me", key: ada.access, json: #"{"name":"Ada Lovelace"}"#)
+            #expect(kept.json.string("locale") == "fr", "a field left out stays")
+            #expect(try await app.store.customer(id: ada.id)?.locale == "fr")
+            let bad = try await client.call(.patch, "/v1/me", key: ada.access, json: #"{"locale":"de"}"#)
+            #expect(bad.status == .badRequest && bad.json.errorField == "locale")
+            let blank = try await client.call(.patch, "/v1/me", key: ada.access, json: #"{"name":"   "}"#)
+            #expect(blank.status == .badRequest && blank.json.errorField == "name")
+
+            let wrong = try await client.call(
+                .post, "/v1/me/password", key: ada.access,
+                json: #"{"currentPassword":"not mine at all","newPassword":"a new long passphrase 9"}"#)
+            #expect(wrong.status == .unauthorized && wrong.json.errorField == "currentPassword")
+            let weak = try await client.call(
+                .post, "/v1/me/password", key: ada.access,
+                json: #"{"currentPassword":"\#(AccountTests.password)","newPassword":"short"}"#)
+            #expect(weak.status == .badRequest && weak.json.errorField == "newPassword")
+            let changed = try await client.call(
+                .post, "/v1/me/password", key: ada.access,
+                json: #"{"currentPassword":"\#(AccountTests.password)","newPassword":"a new long passphrase 9"}"#)
+            #expect(changed.status == .ok)
+            #expect(try await client.call(.get, "/v1/me", key: ada.access).status == .ok, "this session stays")
+            #expect(try await client.call(.get, "/v1/me", key: other).status == .unauthorized, "the others end")
+            let old = try await client.call(
+                .post, "/v1/auth/login", key: nil,
+                json: #"{"email":"ada@example.com","password":"\#(AccountTests.password)"}"#)
+            #expect(old.status == .unauthorized)
+            let new = try await client.call(
+                .post, "/v1/auth/login", key: nil,
+                json: #"{"email":"ada@example.com","password":"a new long passphrase 9"}"#)
+            #expect(new.status == .ok)
+        }
+    }
+}

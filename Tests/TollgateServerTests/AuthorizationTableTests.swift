@@ -63,6 +63,8 @@ import TollgateStorage
         "PUT /v1/me/mail-preferences": .user,
 
         "POST /v1/auth/logout": .user,
+        "PATCH /v1/me": .user,
+        "POST /v1/me/password": .user,
         "GET /v1/me": .user,
         "GET /v1/me/workspace": .user,
         "GET /v1/me/sessions": .user,
