@@ -398,6 +398,11 @@ func buildRouter(
         box: dependencies.secretBox)
     WorkspaceRoutes(workspaces: workspaces, service: service).register(on: signedIn)
     MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
+    PrivacyRoutes(
+        accounts: accounts, workspaces: workspaces, meter: service,
+        credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock),
+        invoices: invoices, store: dependencies.store, clock: dependencies.clock
+    ).register(on: signedIn)
     let authenticator = APIKeyAuthenticator(
         store: dependencies.store, clock: dependencies.clock, capacity: dependencies.caches.apiKeys)
     if let metrics = dependencies.metrics {

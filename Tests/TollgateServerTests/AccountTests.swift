@@ -418,3 +418,43 @@ import TollgateStorage
         }
     }
 }
+
+/// Issue 17 item 2, the right of access: everything about the user in one document, and nothing
+/// about anyone else.
+@Suite struct PersonalDataExportTests {
+    @Test(arguments: TestDatabase.all)
+    func theExportHoldsTheUsersRowsAndNoOneElses(database: TestDatabase) async throws {
+        try await AppHarness.run(database) { app, client in
+            let ada = try await AccountTests.signUp(client, email: "ada@example.com")
+            let bob = try await AccountTests.signUp(client, email: "bob@example.com")
+            for (user, count) in [(ada, 3), (bob, 1)] {
+                for index in 0..<count {
+                    let consumed = try await client.call(
+                        .post, "/v1/consume", key: app.adminKey,
+                        json: #"{"customer":"\#(user.id)","feature":"starter","idempotencyKey":"k\#(index)"}"#)
+                    #expect(consumed.status == .ok)
+                }
+            }
+            let grant = #"{"amount":40,"reason":"grant","idempotencyKey":"g1"}"#
+            #expect(
+                try await client.call(.post, "/v1/customers/\(ada.id)/credits/grants", key: app.adminKey, json: grant)
+                    .status == .created)
+            let workspace = try await client.call(
+                .post, "/v1/workspaces", key: ada.access, json: #"{"name":"Atelier"}"#)
+            #expect(workspace.status == .created)
+
+            let export = try await client.call(.get, "/v1/me/export", key: ada.access)
+            #expect(export.status == .ok)
+            #expect((export.json["user"] as? [String: Any])?["email"] as? String == "ada@example.com")
+            #expect((export.json["sessions"] as? [Any])?.count == 1)
+            #expect((export.json["workspaces"] as? [[String: Any]])?.first?["role"] as? String == "OWNER")
+            let usage = export.json["usage"] as? [[String: Any]] ?? []
+            #expect(usage.first { $0["feature"] as? String == "starter" }?["used"] as? Int == 3)
+            let credits = export.json["credits"] as? [[String: Any]] ?? []
+            #expect(credits.first?["balance"] as? Int == 40 && (credits.first?["ledger"] as? [Any])?.count == 1)
+            let text = "\(export.json)"
+            #expect(!text.contains("bob@example.com") && !text.contains(bob.id), "nothing about another user")
+            #expect(try await client.call(.get, "/v1/me/export", key: app.adminKey).status == .unauthorized)
+        }
+    }
+}

@@ -65,6 +65,7 @@ import TollgateStorage
         "POST /v1/auth/logout": .user,
         "PATCH /v1/me": .user,
         "POST /v1/me/password": .user,
+        "GET /v1/me/export": .user,
         "GET /v1/me": .user,
         "GET /v1/me/workspace": .user,
         "GET /v1/me/sessions": .user,

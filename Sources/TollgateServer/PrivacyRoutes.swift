@@ -1,0 +1,100 @@
+import Foundation
+import Hummingbird
+import TollgateBilling
+import TollgateCore
+import TollgateIdentity
+import TollgateMeter
+import TollgateStorage
+
+/// `GET /v1/me/export`: what Tollgate holds about the signed-in user, as one JSON document (the
+/// GDPR's right of access and portability): the account, its sessions, workspaces and roles,
+/// subscriptions, usage since the account was made, credits and every ledger line, invoices.
+struct PrivacyRoutes: Sendable {
+    let accounts: AccountService
+    let workspaces: WorkspaceService
+    let meter: Meter
+    let credits: CreditService
+    let invoices: InvoiceService
+    let store: any BillingStore
+    let clock: any TollgateClock
+
+    func register(on me: RouterGroup<UserContext>) {
+        me.get("me/export", use: export)
+    }
+
+    struct Export: ResponseEncodable {
+        struct Membership: Encodable {
+            let id: String
+            let name: String
+            let role: String
+        }
+        struct Credits: Encodable {
+            let creditType: String
+            let balance: Int64
+            let ledger: [HistoryEntryResponse]
+        }
+        struct Invoice: Encodable {
+            let id: String
+            @NullEncoded var number: String?
+            let status: String
+            let currency: String
+            let total: Int64
+            let createdAt: Date
+        }
+        let exportedAt: Date
+        let user: UserResponse
+        let sessions: [SessionResponse]
+        let workspaces: [Membership]
+        let subscriptions: [SubscriptionResponse]
+        let usage: [UsagePeriodResponse]
+        let credits: [Credits]
+        let invoices: [Invoice]
+    }
+
+    @Sendable func export(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
+        let userId = context.user.userId
+        let user = try await accounts.user(id: userId)
+        let now = clock.now()
+        var ledgers: [Export.Credits] = []
+        for balance in try await credits.balances(customerId: userId) {
+            var lines: [CreditHistoryEntry] = []
+            var before: Int64?
+            repeat {
+                let page = try await credits.history(
+                    customerId: userId, creditType: balance.creditType, before: before, limit: 1000)
+                lines += page
+                before = page.count == 1000 ? page.last?.seq : nil
+            } while before != nil
+            ledgers.append(
+                Export.Credits(
+                    creditType: balance.creditType, balance: balance.state.balance,
+                    ledger: lines.map(HistoryEntryResponse.init)))
+        }
+        let usage = try await meter.usageHistory(customerId: userId, from: user.createdAt, to: now).map {
+            UsagePeriodResponse(
+                feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd,
+                used: $0.used)
+        }
+        return EditedResponse(
+            status: .ok,
+            response: Export(
+                exportedAt: now,
+                user: UserResponse(
+                    user, plan: context.user.claims.plan, customer: try await accounts.profile(userId: userId)),
+                sessions: try await accounts.sessions(userId: userId).map {
+                    SessionResponse($0, current: $0.id == context.user.sessionId)
+                },
+                workspaces: try await workspaces.list(userId: userId).map {
+                    Export.Membership(id: $0.workspace.id, name: $0.workspace.name, role: $0.role.rawValue)
+                },
+                subscriptions: try await store.subscriptions(subject: userId).map {
+                    SubscriptionResponse($0.0, provider: $0.provider)
+                },
+                usage: usage, credits: ledgers,
+                invoices: try await invoices.invoices(subject: userId).map {
+                    Export.Invoice(
+                        id: $0.id, number: $0.number, status: $0.status.rawValue, currency: $0.currency.code,
+                        total: $0.total, createdAt: $0.createdAt)
+                }))
+    }
+}
