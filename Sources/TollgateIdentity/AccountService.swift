@@ -361,6 +361,24 @@ public final class AccountService: Sendable {
         return customer
     }
 
+    /// Erases the personal data of a customer (and of the user who is that customer): see
+    /// `IdentityStore.erasePersonalData`. Invoices and the credit ledger stay.
+    public func erasePersonalData(customerId: String) async throws {
+        // From a digest of the id: unique as the id is, and saying nothing of the person.
+        let pseudonym = "erased-\(OpaqueDigest.hex(customerId).prefix(32))@erased.invalid"
+        let unusable = settings.passwordPolicy.hash(Secrets.opaqueToken(prefix: ""))
+        switch try await store.erasePersonalData(
+            customerId: customerId, pseudonym: pseudonym, passwordHash: unusable, at: clock.now())
+        {
+        case .erased: return
+        case .notFound: throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "id")
+        case .ownsSharedWorkspace(let workspace):
+            throw DomainError(
+                .conflict, "this user owns workspace \(workspace), which has other members: transfer it first",
+                field: "id")
+        }
+    }
+
     /// The user's customer record (name, language, plan).
     public func profile(userId: String) async throws -> CustomerRecord? { try await store.customer(id: userId) }
 

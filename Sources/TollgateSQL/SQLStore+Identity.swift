@@ -79,6 +79,70 @@ extension SQLStore {
         }
     }
 
+    public func erasePersonalData(customerId: String, pseudonym: String, passwordHash: String, at: Date)
+        async throws -> ErasureOutcome
+    {
+        try await provider.transaction { db in
+            let millis = Millis.from(at)
+            guard
+                try await db.raw("SELECT id FROM customers WHERE id = \(bind: customerId)").first() != nil
+            else { return .notFound }
+            if let shared = try await db.raw(
+                """
+                SELECT m.workspace_id AS id FROM workspace_members m
+                WHERE m.user_id = \(bind: customerId) AND m.role = 'OWNER' AND EXISTS (
+                    SELECT 1 FROM workspace_members o WHERE o.workspace_id = m.workspace_id AND o.user_id <> m.user_id)
+                ORDER BY m.workspace_id LIMIT 1
+                """
+            ).first() {
+                return .ownsSharedWorkspace(try shared.decode(column: "id", as: String.self))
+            }
+            let email = try await db.raw("SELECT email FROM users WHERE id = \(bind: customerId)").first()?
+                .decode(column: "email", as: String.self)
+            for statement: SQLQueryString in [
+                """
+                UPDATE users SET email = \(bind: pseudonym), password_hash = \(bind: passwordHash),
+                    email_verified_at_ms = NULL, totp_secret = NULL, totp_enabled_at_ms = NULL, totp_last_step = NULL,
+                    updated_at_ms = \(bind: millis)
+                WHERE id = \(bind: customerId)
+                """,
+                """
+                UPDATE sessions SET revoked_at_ms = COALESCE(revoked_at_ms, \(bind: millis)), ip = NULL,
+                    user_agent = NULL
+                WHERE user_id = \(bind: customerId)
+                """,
+                "DELETE FROM user_tokens WHERE user_id = \(bind: customerId)",
+                "DELETE FROM recovery_codes WHERE user_id = \(bind: customerId)",
+                "DELETE FROM workspace_members WHERE user_id = \(bind: customerId)",
+                """
+                UPDATE customers SET email = NULL, name = NULL, locale = NULL, updated_at_ms = \(bind: millis)
+                WHERE id = \(bind: customerId)
+                """,
+            ] {
+                try await db.raw(statement).run()
+            }
+            if let email {
+                for statement: SQLQueryString in [
+                    "DELETE FROM workspace_invitations WHERE email = \(bind: email)",
+                    "DELETE FROM mail_preferences WHERE address = \(bind: email)",
+                    """
+                    UPDATE outbox SET failed_at_ms = \(bind: millis), last_error = 'recipient erased'
+                    WHERE recipient = \(bind: email) AND delivered_at_ms IS NULL AND failed_at_ms IS NULL
+                    """,
+                    """
+                    UPDATE outbox SET recipient = \(bind: pseudonym),
+                        payload = REPLACE(payload, \(bind: email), \(bind: pseudonym))
+                    WHERE recipient = \(bind: email)
+                    """,
+                ] {
+                    try await db.raw(statement).run()
+                }
+            }
+            try await self.announceCustomerChange(db, id: customerId)
+            return .erased
+        }
+    }
+
     public func setPendingTOTP(userId: String, sealedSecret: String, at: Date) async throws {
         try await provider.transaction { db in
             try await db.raw(

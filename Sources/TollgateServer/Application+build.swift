@@ -398,11 +398,11 @@ func buildRouter(
         box: dependencies.secretBox)
     WorkspaceRoutes(workspaces: workspaces, service: service).register(on: signedIn)
     MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
-    PrivacyRoutes(
+    let privacy = PrivacyRoutes(
         accounts: accounts, workspaces: workspaces, meter: service,
         credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock),
-        invoices: invoices, store: dependencies.store, clock: dependencies.clock
-    ).register(on: signedIn)
+        invoices: invoices, store: dependencies.store, clock: dependencies.clock)
+    privacy.register(on: signedIn)
     let authenticator = APIKeyAuthenticator(
         store: dependencies.store, clock: dependencies.clock, capacity: dependencies.caches.apiKeys)
     if let metrics = dependencies.metrics {
@@ -436,6 +436,7 @@ func buildRouter(
     ).register(on: router)
     let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
     APIv1Routes(service: service, clock: dependencies.clock, metrics: dependencies.metrics).register(on: v1)
+    privacy.register(on: v1)
     EventRoutes(service: service).register(on: v1)
     APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
     AnalyticsRoutes(store: dependencies.store, clock: dependencies.clock).register(on: v1)

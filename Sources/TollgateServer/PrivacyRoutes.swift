@@ -6,9 +6,11 @@ import TollgateIdentity
 import TollgateMeter
 import TollgateStorage
 
-/// `GET /v1/me/export`: what Tollgate holds about the signed-in user, as one JSON document (the
-/// GDPR's right of access and portability): the account, its sessions, workspaces and roles,
-/// subscriptions, usage since the account was made, credits and every ledger line, invoices.
+/// The GDPR's rights over one's data. `GET /v1/me/export`: what Tollgate holds about the
+/// signed-in user, as one JSON document (access and portability): the account, its sessions,
+/// workspaces and roles, subscriptions, usage since the account was made, credits and every
+/// ledger line, invoices. `DELETE /v1/me`, and the operator's `DELETE /v1/customers/{id}/
+/// personal-data`: erasure, keeping what the law keeps (invoices, the ledger).
 struct PrivacyRoutes: Sendable {
     let accounts: AccountService
     let workspaces: WorkspaceService
@@ -20,6 +22,31 @@ struct PrivacyRoutes: Sendable {
 
     func register(on me: RouterGroup<UserContext>) {
         me.get("me/export", use: export)
+        me.delete("me", use: eraseMe)
+    }
+
+    func register(on v1: RouterGroup<AuthenticatedContext>) {
+        v1.requiring(.customersWrite).delete("customers/{id}/personal-data", use: eraseCustomer)
+    }
+
+    struct Erased: ResponseEncodable {
+        let customer: String
+        let erased: Bool
+    }
+
+    @Sendable func eraseMe(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
+        try await accounts.erasePersonalData(customerId: context.user.userId)
+        meter.forget(customerId: context.user.userId)
+        return EditedResponse(status: .ok, response: Erased(customer: context.user.userId, erased: true))
+    }
+
+    @Sendable func eraseCustomer(_ request: Request, context: AuthenticatedContext) async throws
+        -> some ResponseGenerator
+    {
+        let id = try Validate.pathIdentifier(context)
+        try await accounts.erasePersonalData(customerId: id)
+        meter.forget(customerId: id)
+        return EditedResponse(status: .ok, response: Erased(customer: id, erased: true))
     }
 
     struct Export: ResponseEncodable {

@@ -109,7 +109,26 @@ public struct OutboxMessage: Sendable, Hashable {
     }
 }
 
+/// What an erasure did.
+public enum ErasureOutcome: Sendable, Equatable {
+    case erased
+    /// No customer with that id.
+    case notFound
+    /// The user owns this workspace, which has other members: its ownership goes first.
+    case ownsSharedWorkspace(String)
+}
+
 public protocol IdentityStore: Sendable {
+    /// Erases what identifies a person, in one transaction (the GDPR's right to erasure): the
+    /// user's address becomes `pseudonym` (freeing the address) and their password `passwordHash`
+    /// (one nobody knows); second factor, tokens and recovery codes go; sessions end and lose their
+    /// address and browser; memberships, invitations and mail preferences go; messages to the
+    /// address that wait are dropped and the sent ones name the pseudonym; the customer's
+    /// e-mail, name and language are cleared. Invoices, their billing details, the credit ledger
+    /// and usage stay whole (they are kept by law, and name no one but by id).
+    func erasePersonalData(customerId: String, pseudonym: String, passwordHash: String, at: Date) async throws
+        -> ErasureOutcome
+
     /// Creates the user and their customer record, and queues `welcome` effects, in one
     /// transaction. Throws `IdentityStoreError.emailTaken` (nothing written) if the e-mail is used.
     func createUser(_ user: UserRecord, customer: CustomerRecord, token: UserTokenRecord?, outbox: [OutboxMessage])

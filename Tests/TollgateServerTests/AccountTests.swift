@@ -458,3 +458,84 @@ import TollgateStorage
         }
     }
 }
+
+/// Issue 17 item 2, the right to erasure: the person goes, the books stay.
+@Suite struct ErasureTests {
+    @Test(arguments: TestDatabase.all)
+    func erasureFreesTheAddressAndKeepsInvoicesAndTheLedger(database: TestDatabase) async throws {
+        try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in
+            // Ada is a member of the owner's workspace, and owns one of her own with the owner in it.
+            let owner = try await WorkspaceTests.person(client, "owner")
+            let shared = try await WorkspaceTests.createWorkspace(client, owner, plan: "business", app: app)
+            let ada = try await WorkspaceTests.join(
+                client, app, workspace: shared, owner: owner, name: "ada", role: "MEMBER")
+            let mine = try await WorkspaceTests.createWorkspace(client, ada, plan: "business", app: app)
+            let token = try await WorkspaceTests.invite(
+                client, app, workspace: mine, by: ada, email: "owner@example.com", role: "VIEWER")
+            #expect(
+                try await client.call(.post, "/v1/workspaces/\(mine)/invitations/\(token)", key: owner.access).status
+                    == .ok)
+            #expect(try await client.call(.patch, "/v1/me", key: ada.access, json: #"{"name":"Ada L."}"#).status == .ok)
+            let grant = #"{"amount":40,"reason":"grant","idempotencyKey":"g1"}"#
+            _ = try await client.call(.post, "/v1/customers/\(ada.id)/credits/grants", key: app.adminKey, json: grant)
+            let debit = #"{"customer":"\#(ada.id)","amount":15,"idempotencyKey":"d1"}"#
+            #expect(try await client.call(.post, "/v1/credits/debit", key: app.adminKey, json: debit).status == .ok)
+            let item = #"{"description":"Setup","unitAmount":5000,"currency":"EUR","idempotencyKey":"setup"}"#
+            _ = try await client.call(.post, "/v1/customers/\(ada.id)/invoice-items", key: app.adminKey, json: item)
+            let draft = try await client.call(
+                .post, "/v1/invoices", key: app.adminKey, json: #"{"customer":"\#(ada.id)"}"#)
+            let invoiceId = try #require(draft.json.string("id"))
+            let issued = try await client.call(.post, "/v1/invoices/\(invoiceId)/finalize", key: app.adminKey)
+
+            let refused = try await client.call(.delete, "/v1/me", key: ada.access)
+            #expect(refused.status == .conflict && "\(refused.json)".contains(mine), "her workspace goes first")
+            let transferred = try await client.call(
+                .post, "/v1/workspaces/\(mine)/transfer", key: ada.access, json: #"{"userId":"\#(owner.id)"}"#)
+            #expect(transferred.status == .ok, "\(transferred.json)")
+            let erased = try await client.call(.delete, "/v1/me", key: ada.access)
+            #expect(erased.status == .ok && erased.json["erased"] as? Bool == true, "\(erased.json)")
+
+            // The person is gone: no sign-in, no session, no address, no name, no membership.
+            #expect(try await client.call(.get, "/v1/me", key: ada.access).status == .unauthorized)
+            let login = try await client.call(
+                .post, "/v1/auth/login", key: nil,
+                json: #"{"email":"ada@example.com","password":"\#(AccountTests.password)"}"#)
+            #expect(login.status == .unauthorized)
+            let customer = try #require(try await app.store.customer(id: ada.id))
+            #expect(customer.email == nil && customer.name == nil)
+            #expect(try await app.store.user(email: "ada@example.com") == nil)
+            #expect(try await app.store.role(workspaceId: shared, userId: ada.id) == nil)
+            #expect(try await app.store.role(workspaceId: mine, userId: ada.id) == nil)
+            #expect(try await app.store.sessions(userId: ada.id, now: app.clock.now()).isEmpty)
+            #expect(try await app.store.outboxMessages(recipient: "ada@example.com").isEmpty)
+
+            // The books stay: the invoice as issued, the ledger balanced.
+            let invoice = try await client.call(.get, "/v1/invoices/\(invoiceId)", key: app.adminKey)
+            #expect(invoice.json.string("number") == issued.json.string("number") && invoice.json.int("total") == 5000)
+            let credits = try await client.call(.get, "/v1/customers/\(ada.id)/credits", key: app.adminKey)
+            #expect((credits.json["balances"] as? [[String: Any]])?.first?["balance"] as? Int == 25)
+
+            // The address is free for a new sign-up (a new account, not a notice to the old one).
+            let again = try await AccountTests.signUp(client, email: "ada@example.com")
+            #expect(again.id != ada.id)
+            #expect(
+                try await app.store.outboxMessages(recipient: "ada@example.com").allSatisfy {
+                    $0.kind != "email.account_exists"
+                })
+
+            // The operator's route: the owner, alone in both workspaces now, is erased; a customer
+            // that is no one is not found; a customer without an account loses address and name.
+            let owning = try await client.call(.delete, "/v1/customers/\(owner.id)/personal-data", key: app.adminKey)
+            #expect(owning.status == .ok, "\(owning.json)")
+            #expect(try await app.store.user(email: "owner@example.com") == nil)
+            let none = try await client.call(.delete, "/v1/customers/nobody/personal-data", key: app.adminKey)
+            #expect(none.status == .notFound)
+            let plain = try await client.call(
+                .post, "/v1/customers", key: app.adminKey, json: #"{"id":"c9","email":"c9@example.com","name":"C9"}"#)
+            #expect(plain.status == .created)
+            let wiped = try await client.call(.delete, "/v1/customers/c9/personal-data", key: app.adminKey)
+            let wipedCustomer = try await app.store.customer(id: "c9")
+            #expect(wiped.status == .ok && wipedCustomer?.email == nil && wipedCustomer?.name == nil)
+        }
+    }
+}

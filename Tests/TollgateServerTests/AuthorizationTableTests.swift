@@ -66,6 +66,8 @@ import TollgateStorage
         "PATCH /v1/me": .user,
         "POST /v1/me/password": .user,
         "GET /v1/me/export": .user,
+        "DELETE /v1/me": .user,
+        "DELETE /v1/customers/{id}/personal-data": .key(.customersWrite),
         "GET /v1/me": .user,
         "GET /v1/me/workspace": .user,
         "GET /v1/me/sessions": .user,
