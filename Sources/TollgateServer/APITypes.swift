@@ -110,6 +110,14 @@ struct UsagePeriodResponse: Encodable {
     let periodStart: Date
     @NullEncoded var periodEnd: Date?
     let used: Int64
+
+    init(_ row: UsageRow) {
+        feature = row.feature
+        period = row.period
+        periodStart = row.periodStart
+        periodEnd = row.periodEnd
+        used = row.used
+    }
 }
 
 struct UsageHistoryResponse: Encodable {

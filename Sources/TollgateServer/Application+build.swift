@@ -221,8 +221,7 @@ public func buildApplication(
     let transport: any MailTransport =
         try configuration.smtp.map { try SMTPTransport(configuration: $0) }
         ?? FileMailbox(directory: URL(fileURLWithPath: mailDirectory))
-    let scheme = configuration.http.tls == nil ? "http" : "https"
-    let ownAddress = URL(string: "\(scheme)://\(configuration.host):\(configuration.port)")!
+    let ownAddress = URL(string: "\(configuration.http.scheme)://\(configuration.host):\(configuration.port)")!
     var mailSettings = MailSettings(
         productName: catalog.name, from: configuration.mailFrom ?? "\(catalog.name) <no-reply@localhost>",
         linkBase: configuration.publicURL ?? ownAddress.appendingPathComponent("portal"), catalog: catalog)
@@ -258,7 +257,7 @@ func buildApplication(
     let (service, committer) = meter
     let (invoices, subscriptions) = makeBilling(dependencies, service: service)
     let router = buildRouter(dependencies, service: service, subscriptions: subscriptions, invoices: invoices)
-    let scheme = dependencies.http.tls == nil ? "http" : "https"
+    let scheme = dependencies.http.scheme
     var app = Application(
         router: router,
         server: try dependencies.http.serverBuilder(),
@@ -398,10 +397,10 @@ func buildRouter(
         box: dependencies.secretBox)
     WorkspaceRoutes(workspaces: workspaces, service: service).register(on: signedIn)
     MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
+    let credits = CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
     let privacy = PrivacyRoutes(
-        accounts: accounts, workspaces: workspaces, meter: service,
-        credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock),
-        invoices: invoices, store: dependencies.store, clock: dependencies.clock)
+        accounts: accounts, workspaces: workspaces, meter: service, credits: credits, invoices: invoices,
+        store: dependencies.store, clock: dependencies.clock)
     privacy.register(on: signedIn)
     let authenticator = APIKeyAuthenticator(
         store: dependencies.store, clock: dependencies.clock, capacity: dependencies.caches.apiKeys)
@@ -422,8 +421,9 @@ func buildRouter(
             metrics.gauge("tollgate_leases_held", service.leases?.count ?? 0)
         }
     }
-    let portalCookie = PortalCookie(
-        box: dependencies.secretBox, secure: dependencies.consoleBaseURL.hasPrefix("https:"))
+    // Pages reached over https get `Secure` cookies (the console's and the portal's).
+    let secureCookies = dependencies.consoleBaseURL.hasPrefix("https:")
+    let portalCookie = PortalCookie(box: dependencies.secretBox, secure: secureCookies)
     PricingRoutes(
         catalog: dependencies.catalog, embedOrigins: dependencies.embedOrigins,
         portal: PortalAuthenticator(accounts: accounts, cookie: portalCookie, required: false),
@@ -447,7 +447,6 @@ func buildRouter(
         store: dependencies.store, box: dependencies.secretBox, policy: dependencies.webhooks.policy,
         clock: dependencies.clock
     ).register(on: v1)
-    let credits = CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
     let stripeBilling = StripeBilling(
         catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe,
         policy: dependencies.subscriptionPolicy, tax: dependencies.invoicing.stripe,
@@ -477,7 +476,7 @@ func buildRouter(
         store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock,
         passwordPolicy: dependencies.passwordPolicy, settings: dependencies.operatorSettings)
     let consoleSettings = ConsoleSettings(
-        secureCookies: dependencies.consoleBaseURL.hasPrefix("https:"), publicBase: dependencies.consoleBaseURL,
+        secureCookies: secureCookies, publicBase: dependencies.consoleBaseURL,
         productName: dependencies.catalog.name)
     ConsoleRoutes(
         operators: operators, settings: consoleSettings,

@@ -223,12 +223,18 @@ enum ConsoleRequest {
     static func frame(
         _ request: Request, signedIn: ConsoleSignedIn?, settings: ConsoleSettings, section: String
     ) -> ConsoleFrame {
+        ConsoleFrame(
+            locale: locale(request), operatorEmail: signedIn?.account.email, role: signedIn?.account.role,
+            csrfToken: signedIn?.session.csrfToken, section: section, path: pagePath(request),
+            productName: settings.productName)
+    }
+
+    /// The page's path and query without `lang=`, for the language switch to add its own.
+    static func pagePath(_ request: Request) -> String {
         var path = request.uri.path
         let query = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("lang=") }
         if !query.isEmpty { path += "?" + query.joined(separator: "&") }
-        return ConsoleFrame(
-            locale: locale(request), operatorEmail: signedIn?.account.email, role: signedIn?.account.role,
-            csrfToken: signedIn?.session.csrfToken, section: section, path: path, productName: settings.productName)
+        return path
     }
 
     /// An HTML answer; a `?lang=` choice is remembered in a cookie.

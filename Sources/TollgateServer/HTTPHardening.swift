@@ -18,6 +18,9 @@ public struct HTTPSettings: Sendable {
 
     public init() {}
 
+    /// `https` when serving TLS, else `http`.
+    public var scheme: String { tls == nil ? "http" : "https" }
+
     /// Header sizes and counts far beyond what any client of Tollgate sends, far below what
     /// would let one request take much memory.
     static let headerLimits = HTTP1Channel.Configuration.DecoderConfiguration(

@@ -34,11 +34,7 @@ struct MeRoutes: Sendable {
     @Sendable func usageHistory(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let (from, to) = try QueryDate.range(request, now: clock.now())
         let rows = try await service.usageHistory(customerId: context.user.userId, from: from, to: to)
-        let usage = rows.map {
-            UsagePeriodResponse(
-                feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd,
-                used: $0.used)
-        }
+        let usage = rows.map(UsagePeriodResponse.init)
         return EditedResponse(
             status: .ok, response: UsageHistoryResponse(customer: context.user.userId, from: from, to: to, usage: usage)
         )

@@ -71,9 +71,8 @@ extension PortalPages {
             request.uri.queryParameters.get("interval").flatMap(BillingInterval.init(rawValue:))
             ?? current?.interval ?? .month
         let currency =
-            request.uri.queryParameters.get("currency").flatMap { Currency($0) }
-            .flatMap { catalog.planCurrencies.contains($0) ? $0 : nil }
-            ?? current?.currency ?? catalog.planCurrencies.first ?? Currency("EUR")!
+            catalog.planCurrency(request.uri.queryParameters.get("currency")) ?? current?.currency
+            ?? catalog.planCurrencies.first ?? Currency("EUR")!
         return ConsoleFrame.PricingChoice(interval: interval, currency: currency)
     }
 

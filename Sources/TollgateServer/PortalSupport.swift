@@ -116,12 +116,9 @@ enum PortalRequest {
     static func frame(_ request: Request, signedIn: PortalSignedIn?, productName: String, section: String)
         -> ConsoleFrame
     {
-        var path = request.uri.path
-        let query = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("lang=") }
-        if !query.isEmpty { path += "?" + query.joined(separator: "&") }
-        return ConsoleFrame.portal(
+        ConsoleFrame.portal(
             locale: ConsoleRequest.locale(request), userEmail: signedIn?.user.email, csrfToken: signedIn?.csrfToken,
-            section: section, path: path, productName: productName)
+            section: section, path: ConsoleRequest.pagePath(request), productName: productName)
     }
 
     /// A portal path to go to after signing in; anything else (another site, `//host`) is ignored.

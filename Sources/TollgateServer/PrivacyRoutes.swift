@@ -97,11 +97,8 @@ struct PrivacyRoutes: Sendable {
                     creditType: balance.creditType, balance: balance.state.balance,
                     ledger: lines.map(HistoryEntryResponse.init)))
         }
-        let usage = try await meter.usageHistory(customerId: userId, from: user.createdAt, to: now).map {
-            UsagePeriodResponse(
-                feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd,
-                used: $0.used)
-        }
+        let usage = try await meter.usageHistory(customerId: userId, from: user.createdAt, to: now).map(
+            UsagePeriodResponse.init)
         return EditedResponse(
             status: .ok,
             response: Export(

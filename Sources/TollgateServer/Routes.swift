@@ -76,11 +76,7 @@ struct APIv1Routes: Sendable {
         let id = try Validate.pathIdentifier(context)
         let (from, to) = try QueryDate.range(request, now: clock.now())
         let rows = try await service.usageHistory(customerId: id, from: from, to: to)
-        let usage = rows.map {
-            UsagePeriodResponse(
-                feature: $0.feature, period: $0.period, periodStart: $0.periodStart, periodEnd: $0.periodEnd,
-                used: $0.used)
-        }
+        let usage = rows.map(UsagePeriodResponse.init)
         return EditedResponse(
             status: .ok, response: UsageHistoryResponse(customer: id, from: from, to: to, usage: usage))
     }

@@ -2,7 +2,7 @@
 extension ConsoleFrame {
     public func signInPage(email: String? = nil, error: String? = nil) -> String {
         page(title: t("sign_in")) {
-            if let error { el("p", ["class": "error", "role": "alert"]) { error } }
+            alert(error)
             form("/console/login", classes: "card narrow") {
                 field(
                     t("email"), name: "email", type: "email", value: email, required: true,
@@ -25,7 +25,7 @@ extension ConsoleFrame {
         error: String? = nil
     ) -> String {
         page(title: t("setup_title")) {
-            if let error { el("p", ["class": "error", "role": "alert"]) { error } }
+            alert(error)
             el("p") { t("setup_intro") }
             if let code = try? QRCode(provisioningURI) {
                 el("figure", ["class": "qr-figure"]) {

@@ -163,10 +163,22 @@ public struct ConsoleFrame: Sendable {
             })
     }
 
+    /// What went wrong with the form just sent, announced to screen readers; nothing without one.
+    func alert(_ error: String?) -> HTML {
+        guard let error else { return .empty }
+        return el("p", ["class": "error", "role": "alert"]) { error }
+    }
+
+    /// What the action just done did (`?notice=`), announced politely; nothing without one.
+    func noticeLine(_ notice: String?) -> HTML {
+        guard let notice else { return .empty }
+        return el("p", ["class": "notice", "role": "status", "id": "notice"]) { notice }
+    }
+
     /// A page that says what went wrong, with a way back.
     public func problem(title: String, message: String, back: String) -> String {
         page(title: title) {
-            el("p", ["class": "error", "role": "alert"]) { message }
+            alert(message)
             el("p") { el("a", ["href": back]) { t("back") } }
         }
     }

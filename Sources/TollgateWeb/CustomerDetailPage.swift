@@ -149,7 +149,7 @@ extension ConsoleFrame {
     public func customerPage(_ data: CustomerDetailData, notice: String? = nil) -> String {
         let base = "/console/customers/" + Paths.segment(data.id)
         return page(title: data.name ?? data.id) {
-            if let notice { el("p", ["class": "notice", "role": "status"]) { notice } }
+            noticeLine(notice)
             el("dl", ["class": "facts", "id": "customer-facts"]) {
                 el("dt") { t("customer") }
                 el("dd") { el("code") { data.id } }

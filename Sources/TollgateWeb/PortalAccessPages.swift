@@ -12,11 +12,6 @@ extension ConsoleFrame {
         return frame
     }
 
-    func alert(_ error: String?) -> HTML {
-        guard let error else { return .empty }
-        return el("p", ["class": "error", "role": "alert"]) { error }
-    }
-
     func emailField(_ email: String?) -> HTML {
         field(
             t("email"), name: "email", type: "email", value: email, required: true, extra: ["autocomplete": "username"])

@@ -59,7 +59,7 @@ public struct PortalHomeData: Sendable {
 extension ConsoleFrame {
     public func portalHomePage(_ data: PortalHomeData, notice: String? = nil) -> String {
         page(title: t("portal_plan")) {
-            if let notice { el("p", ["class": "notice", "role": "status", "id": "notice"]) { notice } }
+            noticeLine(notice)
             el("dl", ["class": "facts", "id": "plan-facts"]) {
                 el("dt") { t("plan") }
                 el("dd", ["id": "current-plan"]) { data.planName }

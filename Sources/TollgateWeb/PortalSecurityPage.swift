@@ -48,7 +48,7 @@ public struct PortalSecurityData: Sendable {
 extension ConsoleFrame {
     public func portalSecurityPage(_ data: PortalSecurityData, notice: String? = nil, error: String? = nil) -> String {
         page(title: t("security")) {
-            if let notice { el("p", ["class": "notice", "role": "status", "id": "notice"]) { notice } }
+            noticeLine(notice)
             alert(error)
             el("section", ["aria-labelledby": "h-2fa"]) {
                 el("h2", ["id": "h-2fa"]) { t("two_factor") }

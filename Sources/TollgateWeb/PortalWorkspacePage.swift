@@ -46,7 +46,7 @@ extension ConsoleFrame {
     public func portalWorkspacePage(_ data: PortalWorkspaceData, notice: String? = nil, error: String? = nil) -> String
     {
         page(title: t("workspaces")) {
-            if let notice { el("p", ["class": "notice", "role": "status", "id": "notice"]) { notice } }
+            noticeLine(notice)
             alert(error)
             if data.spaces.isEmpty { el("p", ["class": "empty"]) { t("no_workspace") } }
             for space in data.spaces { workspaceSection(space, userId: data.userId) }

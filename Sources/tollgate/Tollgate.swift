@@ -150,6 +150,15 @@ struct Serve: AsyncParsableCommand {
     var config: String?
 
     /// An http(s) URL given to `option`, or a usage error naming it.
+    /// Each of `origins` a scheme and a host (and port), nothing more, or a refusal naming `option`.
+    static func requireOrigins(_ origins: [String], option: String, example: String) throws {
+        for origin in origins {
+            guard let url = URL(string: origin), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
+                url.path.isEmpty, url.query == nil
+            else { throw ValidationError("\(option) must be an origin such as \(example)") }
+        }
+    }
+
     static func httpURL(_ text: String, option: String) throws -> URL {
         guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https" else {
             throw ValidationError("\(option) must be an http(s) URL")
@@ -206,17 +215,9 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.publicAPIURL = try publicApiUrl.map { try Self.httpURL($0, option: "--public-api-url") }
         configuration.publicURL = try publicUrl.map { try Self.httpURL($0, option: "--public-url") }
-        for origin in embedOrigins {
-            guard let url = URL(string: origin), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
-                url.path.isEmpty, url.query == nil
-            else { throw ValidationError("--embed-origin must be an origin such as https://www.example.com") }
-        }
+        try Self.requireOrigins(embedOrigins, option: "--embed-origin", example: "https://www.example.com")
         configuration.embedOrigins = embedOrigins
-        for origin in corsOrigins {
-            guard let url = URL(string: origin), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
-                url.path.isEmpty, url.query == nil
-            else { throw ValidationError("--cors-origin must be an origin such as https://app.example.com") }
-        }
+        try Self.requireOrigins(corsOrigins, option: "--cors-origin", example: "https://app.example.com")
         configuration.http.corsOrigins = corsOrigins
         guard (1...3600).contains(idleTimeoutSeconds) else {
             throw ValidationError("--idle-timeout-seconds must be from 1 to 3600")
