@@ -108,8 +108,14 @@ extension ConsoleFrame {
                                     "aria-current": plan.id == data.selected?.id ? "true" : nil,
                                 ]
                             ) {
-                                (plan.order > (current?.order ?? 0) ? t("upgrade_to") : t("switch_to")) + " "
-                                    + plan.name
+                                // As on the pricing page: a plan priced per seat is sold by the team.
+                                plan.prices.contains {
+                                    $0.currency == data.choice.currency && $0.interval == data.choice.interval
+                                        && $0.perSeatAmount != nil
+                                }
+                                    ? t("contact_sales")
+                                    : (plan.order > (current?.order ?? 0) ? t("upgrade_to") : t("switch_to")) + " "
+                                        + plan.name
                             }
                         }
                     }

@@ -277,6 +277,8 @@ extension PageSession {
                 let id = try await PortalTests.userId(app.store, "ada@example.com")
                 var (_, page, _) = try await ada.get(http, "/portal/upgrade?plan=business")
                 #expect(page.contains("Stripe&#39;s secure page"))
+                #expect(
+                    page.contains(#"id="choose-enterprise">Contact sales</a>"#), "priced per seat: sold by the team")
                 let key = try #require(page.firstMatch(of: /name="key" value="([a-z0-9_]+)"/)).1
                 let (status, _, headers) = try await ada.post(
                     http, "/portal/upgrade",
