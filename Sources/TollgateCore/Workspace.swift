@@ -22,7 +22,7 @@ public enum WorkspaceRole: String, Sendable, Codable, CaseIterable, Comparable {
         case .list, .leave: return true
         case .useFeatures: return self >= .member
         case .view, .listMembers, .invite, .removeMember, .rename, .viewQuota: return self >= .admin
-        case .changeRole, .delete, .transferOwnership, .manageBilling: return self == .owner
+        case .changeRole, .delete, .transferOwnership, .manageBilling, .viewAuditLog: return self == .owner
         }
     }
 }
@@ -44,7 +44,7 @@ extension WorkspaceRole {
 
 public enum WorkspaceAction: String, Sendable, CaseIterable {
     case list, leave, view, listMembers, invite, removeMember, changeRole, rename, delete, transferOwnership, viewQuota,
-        useFeatures, manageBilling
+        useFeatures, manageBilling, viewAuditLog
 }
 
 /// How many members a workspace may have.

@@ -14,7 +14,8 @@ struct Migration: Sendable {
 }
 
 enum Migrations {
-    static let all: [Migration] = core + identity + workspaces + credits + billing + notifications + console
+    static let all: [Migration] =
+        core + identity + workspaces + credits + billing + notifications + console + trust
 
     static let core: [Migration] = [
         Migration(
@@ -897,6 +898,59 @@ extension Migrations {
                 "CREATE INDEX usage_daily_by_customer ON usage_daily (customer_id, day_ms)",
                 // The console's recently sent e-mails.
                 "CREATE INDEX outbox_delivered ON outbox (delivered_at_ms) WHERE delivered_at_ms IS NOT NULL",
+            ])
+    ]
+}
+
+extension Migrations {
+    /// Trust: the audit trail (a chain of keyed hashes with its head) and keys sealed in the database.
+    static let trust: [Migration] = [
+        Migration(
+            version: 33, name: "audit trail and sealed keys",
+            statements: [
+                """
+                CREATE TABLE audit_events (
+                    seq BIGINT PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    at_ms BIGINT NOT NULL,
+                    actor_kind TEXT NOT NULL,
+                    actor_id TEXT,
+                    action TEXT NOT NULL,
+                    target TEXT,
+                    workspace_id TEXT,
+                    ip TEXT,
+                    user_agent TEXT,
+                    before_json TEXT,
+                    after_json TEXT,
+                    prev_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX audit_events_by_time ON audit_events (at_ms)",
+                "CREATE INDEX audit_events_by_actor ON audit_events (actor_id, seq)",
+                "CREATE INDEX audit_events_by_target ON audit_events (target, seq)",
+                "CREATE INDEX audit_events_by_workspace ON audit_events (workspace_id, seq)",
+                """
+                CREATE TABLE audit_head (
+                    id BIGINT PRIMARY KEY,
+                    last_seq BIGINT NOT NULL,
+                    last_hash TEXT NOT NULL,
+                    pruned_seq BIGINT NOT NULL,
+                    pruned_hash TEXT NOT NULL,
+                    code TEXT NOT NULL
+                )
+                """,
+                """
+                INSERT INTO audit_head (id, last_seq, last_hash, pruned_seq, pruned_hash, code)
+                VALUES (1, 0, '', 0, '', '')
+                """,
+                """
+                CREATE TABLE sealed_keys (
+                    name TEXT PRIMARY KEY,
+                    sealed TEXT NOT NULL,
+                    created_at_ms BIGINT NOT NULL
+                )
+                """,
             ])
     ]
 }

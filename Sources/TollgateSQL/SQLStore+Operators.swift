@@ -161,41 +161,6 @@ extension SQLStore {
         }
     }
 
-    public func recordOperatorAction(_ action: OperatorActionRecord) async throws {
-        let a = action
-        try await provider.transaction { db in
-            try await db.raw(
-                """
-                INSERT INTO operator_actions (id, operator_id, action, target, before_json, after_json, ip, at_ms)
-                VALUES (\(bind: a.id), \(bind: a.operatorId), \(bind: a.action), \(bind: a.target),
-                    \(bind: a.before), \(bind: a.after), \(bind: a.ip), \(bind: Millis.from(a.at)))
-                ON CONFLICT (id) DO NOTHING
-                """
-            ).run()
-        }
-    }
-
-    public func operatorActions(limit: Int) async throws -> [OperatorActionRecord] {
-        try await provider.read { db in
-            try await db.raw(
-                """
-                SELECT id, operator_id, action, target, before_json, after_json, ip, at_ms FROM operator_actions
-                ORDER BY at_ms DESC, id DESC LIMIT \(bind: limit)
-                """
-            ).all().map { row in
-                OperatorActionRecord(
-                    id: try row.decode(column: "id", as: String.self),
-                    operatorId: try row.decode(column: "operator_id", as: String.self),
-                    action: try row.decode(column: "action", as: String.self),
-                    target: try row.decode(column: "target", as: String.self),
-                    before: try row.decode(column: "before_json", as: String?.self),
-                    after: try row.decode(column: "after_json", as: String?.self),
-                    ip: try row.decode(column: "ip", as: String?.self),
-                    at: Millis.date(try row.decode(column: "at_ms", as: Int64.self)))
-            }
-        }
-    }
-
     static func decodeOperator(_ row: any SQLRow) throws -> OperatorRecord {
         let role = try row.decode(column: "role", as: String.self)
         guard let parsed = OperatorRole(rawValue: role) else {

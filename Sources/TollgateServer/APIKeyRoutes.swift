@@ -52,6 +52,8 @@ struct APIKeyRoutes: Sendable {
             at: now, expiresAt: body.expiresAt
         )
         try await store.insertAPIKey(created.record)
+        let shown = APIKeyResponse(created.record, secret: nil)
+        context.audit.change(target: "api_key:\(created.record.id)", before: nil, after: shown)
         return EditedResponse(status: .created, response: APIKeyResponse(created.record, secret: created.secret))
     }
 

@@ -72,7 +72,9 @@ public final class APIKeyAuthenticator: RouterMiddleware, Sendable {
     {
         let secret = try BearerToken.from(request, naming: "API key", expected: "tg_sk_…")
         var context = context
-        context.caller = try await caller(secret: secret)
+        let caller = try await caller(secret: secret)
+        context.caller = caller
+        context.audit.actor(AuditActor(kind: .secretKey, id: caller.keyId))
         return try await next(request, context)
     }
 

@@ -96,12 +96,16 @@ struct AccountRoutes: Sendable {
 
     @Sendable func login(_ request: Request, context: TollgateRequestContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: Credentials.self, context: context)
-        let pair = try await accounts.login(
-            email: try Validate.optionalText(body.email, field: "email", maximum: 320) ?? "",
-            password: try Validate.optionalText(body.password, field: "password", maximum: 1024) ?? "",
-            totp: try Validate.optionalText(body.totp, field: "totp", maximum: 32),
-            client: ClientInfo(address: context.clientAddress, userAgent: request.headers[.userAgent])
-        )
+        let email = try Validate.optionalText(body.email, field: "email", maximum: 320) ?? ""
+        let password = try Validate.optionalText(body.password, field: "password", maximum: 1024) ?? ""
+        let totp = try Validate.optionalText(body.totp, field: "totp", maximum: 32)
+        let pair = try await context.audit.signIn(as: .user, email: email) {
+            try await accounts.login(
+                email: email, password: password, totp: totp,
+                client: ClientInfo(address: context.clientAddress, userAgent: request.headers[.userAgent]))
+        } account: {
+            try await accounts.authenticate(accessToken: $0.accessToken).userId
+        }
         return EditedResponse(status: .ok, response: pair)
     }
 

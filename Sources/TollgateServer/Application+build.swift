@@ -32,6 +32,8 @@ public struct ServerConfiguration: Sendable {
     /// keeps them forever.
     public var idempotencyRetention: TimeInterval? = 86_400
     public var caches = CacheLimits()
+    /// How long audit entries are kept; nil keeps them forever.
+    public var auditRetention: TimeInterval?
     /// The seller, numbering and VAT choices of invoices (the `seller:` and `invoices:` sections
     /// of `serve --config`).
     public var invoicing = InvoiceSettings()
@@ -110,6 +112,8 @@ public struct AppDependencies: Sendable {
     public var cluster: QuotaLeases.Settings?
     /// How long idempotency records are kept; nil keeps them forever.
     public var idempotencyRetention: TimeInterval?
+    /// How long audit entries are kept; nil keeps them forever.
+    public var auditRetention: TimeInterval?
     /// E-mail delivery of the outbox; nil: messages wait in the outbox (tests that read it).
     public var mail: MailConfiguration?
     /// How webhooks are sent (where they may go, who hears of a disabled endpoint).
@@ -212,6 +216,7 @@ public func buildApplication(
     dependencies.billingTick = configuration.billingTick
     dependencies.cluster = configuration.cluster
     dependencies.idempotencyRetention = configuration.idempotencyRetention
+    dependencies.auditRetention = configuration.auditRetention
     dependencies.caches = configuration.caches
     dependencies.webhooks.policy = WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhookURLs)
     dependencies.webhooks.operatorEmail = configuration.operatorEmail
@@ -303,6 +308,12 @@ func buildApplication(
                 logger: dependencies.logger, settings: mail.delivery,
                 attachments: { try await InvoiceMail.attachments(of: $0, invoices: invoices) }))
     }
+    if let retention = dependencies.auditRetention {
+        app.addServices(
+            AuditJanitor(
+                trail: AuditTrail(store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock),
+                retention: retention, logger: dependencies.logger))
+    }
     if let retention = dependencies.idempotencyRetention {
         app.addServices(
             IdempotencyJanitor(
@@ -358,6 +369,8 @@ func buildRouter(
         router.add(middleware: CORSAllowList(origins: Set(dependencies.http.corsOrigins)))
     }
     router.add(middleware: ErrorMiddleware(routes: routeMethods))
+    let auditTrail = AuditTrail(store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock)
+    router.add(middleware: AuditMiddleware(trail: auditTrail))
     // The document ships in the binary; a build without it lacks these routes, and the route
     // table tests fail.
     DocsRoutes.bundled?.register(on: router)
@@ -435,6 +448,10 @@ func buildRouter(
         catalog: dependencies.catalog, keys: authenticator, accounts: accounts, customers: service.customers
     ).register(on: router)
     let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
+    let audit = AuditRoutes(
+        store: dependencies.store, workspaces: workspaces, customers: dependencies.store, catalog: dependencies.catalog)
+    audit.register(on: v1)
+    audit.register(on: signedIn)
     APIv1Routes(service: service, clock: dependencies.clock, metrics: dependencies.metrics).register(on: v1)
     privacy.register(on: v1)
     EventRoutes(service: service).register(on: v1)

@@ -206,6 +206,10 @@ struct BillingRoutes: Sendable {
             let change = try await subscriptions.changePlan(live, to: plan, idempotencyKey: key)
             (changed, proration) = (change.subscription, change.proration)
         }
+        context.audit.change(
+            target: "customer:\(customer)", before: ["plan": live.planId],
+            after: ["plan": changed.pendingPlanId ?? changed.planId])
+        context.audit.once(key)
         return EditedResponse(
             status: .ok,
             response: PlanChangeResponse(

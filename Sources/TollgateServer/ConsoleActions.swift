@@ -19,8 +19,8 @@ extension ConsolePages {
         let plan = try form.required("plan")
         let before = try await meter.customers.customer(id: id)
         let after = try await meter.customers.changePlan(customerId: id, planId: plan)
-        try await record(
-            context, .changePlan, target: "customer:\(id)", before: ["plan": before.planId],
+        record(
+            context, target: "customer:\(id)", before: ["plan": before.planId],
             after: ["plan": after.planId])
         return ConsoleRequest.seeOther(customerPath(id, notice: "plan_changed"))
     }
@@ -35,8 +35,8 @@ extension ConsolePages {
         let movement = try await credits.grant(
             customerId: id, amount: amount, creditType: form.first("creditType"), expiresAt: nil, priority: 0,
             reason: .grant, reference: "console:\(context.signedIn.account.id)", idempotencyKey: "console:" + key)
-        try await record(
-            context, .grantCredits, target: "customer:\(id)",
+        record(
+            context, target: "customer:\(id)",
             before: ["balance": movement.balance - amount],
             after: ["balance": movement.balance, "granted": amount], once: key)
         return ConsoleRequest.seeOther(customerPath(id, notice: "credits_granted"))
@@ -56,8 +56,8 @@ extension ConsolePages {
                 .conflict, "a \(provider) trial is extended in \(provider)'s own dashboard", field: "days")
         }
         let after = try await subscriptions.extendTrial(live, until: trialEnd + TimeInterval(days) * 86_400)
-        try await record(
-            context, .extendTrial, target: "subscription:\(live.id)", before: ["trialEnd": trialEnd],
+        record(
+            context, target: "subscription:\(live.id)", before: ["trialEnd": trialEnd],
             after: ["trialEnd": after.trialEnd])
         return ConsoleRequest.seeOther(customerPath(id, notice: "trial_extended"))
     }
@@ -79,8 +79,8 @@ extension ConsolePages {
         }
         let before = try await meter.customers.customer(id: id).spendCap
         let after = try await meter.customers.setSpendCap(customerId: id, cap: cap).spendCap
-        try await record(
-            context, .setSpendCap, target: "customer:\(id)", before: ["spendCap": before?.description],
+        record(
+            context, target: "customer:\(id)", before: ["spendCap": before?.description],
             after: ["spendCap": after?.description])
         return ConsoleRequest.seeOther(customerPath(id, notice: "spend_cap"))
     }
@@ -95,8 +95,8 @@ extension ConsolePages {
             throw DomainError(.conflict, "a \(provider) subscription is canceled in \(provider) (or its portal)")
         }
         let after = try await subscriptions.cancel(live, atPeriodEnd: form.first("now") != "true")
-        try await record(
-            context, .cancelSubscription, target: "subscription:\(live.id)", before: ["status": live.status.rawValue],
+        record(
+            context, target: "subscription:\(live.id)", before: ["status": live.status.rawValue],
             after: ["status": after.status.rawValue, "cancelAtPeriodEnd": after.cancelAtPeriodEnd ? "true" : "false"])
         return ConsoleRequest.seeOther(customerPath(id, notice: "canceled"))
     }

@@ -82,7 +82,7 @@ extension ConsolePages {
                 throw DomainError(.notFound, "no message \(id) to send again", field: "id")
             }
         }
-        try await record(context, .retryDelivery, target: "message:\(id)", before: nil, after: ["queued": true])
+        record(context, target: "message:\(id)", before: nil, after: ["queued": true])
         return ConsoleRequest.seeOther("/console/deliveries")
     }
 
@@ -118,8 +118,8 @@ extension ConsolePages {
         let created = APIKeys.generate(
             scopes: Array(Set(scopes)).sorted { $0.rawValue < $1.rawValue }, name: name, at: clock.now())
         try await store.insertAPIKey(created.record)
-        try await record(
-            context, .manageAPIKeys, target: "api_key:\(created.record.id)", before: nil,
+        record(
+            context, target: "api_key:\(created.record.id)", before: nil,
             after: ["scopes": created.record.scopes.joined(separator: " "), "name": name ?? ""])
         return try await apiKeysPage(request, context, newSecret: created.secret)
     }
@@ -130,8 +130,8 @@ extension ConsolePages {
             throw DomainError(.notFound, "no API key \(id)", field: "id")
         }
         authenticator.forget(keyId: id)
-        try await record(
-            context, .manageAPIKeys, target: "api_key:\(id)", before: ["revoked": false],
+        record(
+            context, target: "api_key:\(id)", before: ["revoked": false],
             after: ["revoked": revoked.revokedAt != nil])
         return ConsoleRequest.seeOther("/console/api-keys")
     }
@@ -140,8 +140,8 @@ extension ConsolePages {
         let id = try Validate.pathIdentifier(context)
         let replacement = try await APIKeyRoutes.rotate(
             id: id, grace: 86_400, store: store, authenticator: authenticator, now: clock.now())
-        try await record(
-            context, .manageAPIKeys, target: "api_key:\(id)", before: ["key": id],
+        record(
+            context, target: "api_key:\(id)", before: ["key": id],
             after: ["key": replacement.record.id])
         return try await apiKeysPage(request, context, newSecret: replacement.secret)
     }
@@ -169,8 +169,8 @@ extension ConsolePages {
             throw DomainError.invalidField("role", "one of owner, admin, support, viewer")
         }
         let (account, token) = try await operators.create(email: try form.required("email"), role: role)
-        try await record(
-            context, .manageOperators, target: "operator:\(account.id)", before: nil,
+        record(
+            context, target: "operator:\(account.id)", before: nil,
             after: ["email": account.email, "role": role.rawValue])
         return try await operatorsPage(
             request, context, setupLink: OperatorLinks.setup(settings.publicBase, token: token))
@@ -186,8 +186,8 @@ extension ConsolePages {
         case nil: throw DomainError(.notFound, "no operator \(id)", field: "id")
         case .lastOwner: throw DomainError(.conflict, "the last owner cannot be demoted", field: "role")
         case .done(let before):
-            try await record(
-                context, .manageOperators, target: "operator:\(id)", before: ["role": before.role.rawValue],
+            record(
+                context, target: "operator:\(id)", before: ["role": before.role.rawValue],
                 after: ["role": role.rawValue])
         }
         return ConsoleRequest.seeOther("/console/operators")
@@ -199,8 +199,8 @@ extension ConsolePages {
         case nil: throw DomainError(.notFound, "no operator \(id)", field: "id")
         case .lastOwner: throw DomainError(.conflict, "the last owner cannot be removed", field: "id")
         case .done(let before):
-            try await record(
-                context, .manageOperators, target: "operator:\(id)",
+            record(
+                context, target: "operator:\(id)",
                 before: ["email": before.email, "role": before.role.rawValue], after: nil)
         }
         return ConsoleRequest.seeOther("/console/operators")

@@ -9,7 +9,7 @@ import TollgateStorage
 import TollgateWeb
 
 /// The console's pages once signed in. Every action goes through the services the API uses,
-/// and is recorded with its before and after (`operator_actions`).
+/// and is recorded with its before and after (the audit trail).
 struct ConsolePages: Sendable {
     let store: any Storage
     let catalog: Catalog
@@ -53,22 +53,14 @@ struct ConsolePages: Sendable {
         ConsoleRequest.frame(request, signedIn: context.signedIn, settings: settings, section: section)
     }
 
-    /// Records what an operator did, for the audit trail.
+    /// Tells the audit trail what an operator's form changed (the audit middleware writes it).
     /// `once`: what makes the action unique when a form may be sent twice (its idempotency key).
     func record(
-        _ context: ConsoleContext, _ action: OperatorAction, target: String, before: (any Encodable)?,
-        after: (any Encodable)?, once: String? = nil
-    ) async throws {
-        func json(_ value: (any Encodable)?) -> String? {
-            guard let value, let data = try? TollgateJSON.encoder.encode(value) else { return nil }
-            return String(decoding: data, as: UTF8.self)
-        }
-        try await store.recordOperatorAction(
-            OperatorActionRecord(
-                id: once.map { "opa_" + OpaqueDigest.hex("\(context.signedIn.account.id)|\(action.rawValue)|\($0)") }
-                    ?? Secrets.randomId(prefix: "opa_"), operatorId: context.signedIn.account.id,
-                action: action.rawValue,
-                target: target, before: json(before), after: json(after), ip: context.clientAddress, at: clock.now()))
+        _ context: ConsoleContext, target: String, before: (any Encodable)?, after: (any Encodable)?,
+        once: String? = nil
+    ) {
+        context.audit.change(target: target, before: before, after: after)
+        if let once { context.audit.once(once) }
     }
 
     // MARK: Overview

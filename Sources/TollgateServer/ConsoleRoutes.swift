@@ -56,9 +56,11 @@ struct ConsoleRoutes: Sendable {
         let email = try form.required("email")
         let password = try form.required("password"), code = try form.required("code")
         do {
-            let signIn = try await operators.signIn(
-                email: email, password: password, code: code, address: context.clientAddress)
-            try await recordSession("sign_in", operatorId: signIn.account.id, address: context.clientAddress)
+            let signIn = try await context.audit.signIn(as: .operator, email: email) {
+                try await operators.signIn(email: email, password: password, code: code, address: context.clientAddress)
+            } account: {
+                $0.account.id
+            }
             return started(signIn)
         } catch let error as DomainError where error.code == .invalidCredentials {
             return ConsoleRequest.html(
@@ -91,7 +93,8 @@ struct ConsoleRoutes: Sendable {
             let signIn = try await operators.completeSetup(
                 token: token, password: form.first("password") ?? "", sealedSecret: try form.required("secret"),
                 code: form.first("code") ?? "", address: context.clientAddress)
-            try await recordSession("set_up", operatorId: signIn.account.id, address: context.clientAddress)
+            context.audit.actor(AuditActor(kind: .operator, id: signIn.account.id))
+            context.audit.target("operator:\(signIn.account.id)")
             return started(signIn)
         } catch let error as DomainError where error.code == .weakPassword || error.code == .totpInvalid {
             // The same secret again, so the authenticator already enrolled still matches.
@@ -109,14 +112,6 @@ struct ConsoleRoutes: Sendable {
         }
     }
 
-    /// Sign-ins, set-ups and sign-outs go to the same record as the other actions.
-    private func recordSession(_ action: String, operatorId: String, address: String) async throws {
-        try await store.recordOperatorAction(
-            OperatorActionRecord(
-                id: Secrets.randomId(prefix: "opa_"), operatorId: operatorId, action: action,
-                target: "operator:\(operatorId)", before: nil, after: nil, ip: address, at: clock.now()))
-    }
-
     /// The session cookie, then the overview.
     private func started(_ signIn: OperatorService.SignIn) -> Response {
         var response = ConsoleRequest.seeOther("/console")
@@ -131,7 +126,7 @@ struct ConsoleRoutes: Sendable {
         if let token = request.cookies[ConsoleSettings.sessionCookie]?.value {
             try await operators.signOut(token: token)
         }
-        try await recordSession("sign_out", operatorId: context.signedIn.account.id, address: context.clientAddress)
+        context.audit.target("operator:\(context.signedIn.account.id)")
         var response = ConsoleRequest.seeOther("/console/login")
         response.setCookie(
             Cookie(

@@ -19,12 +19,14 @@ struct ConsoleContext: ChildRequestContext {
     var coreContext: CoreRequestContextStorage
     let signedIn: ConsoleSignedIn
     let clientAddress: String
+    let audit: AuditNote
 
     init(context: TollgateRequestContext) throws {
         guard let signedIn = context.console else { throw DomainError(.unauthorized, "sign in to the console") }
         coreContext = context.coreContext
         self.signedIn = signedIn
         clientAddress = context.clientAddress
+        audit = context.audit
     }
 }
 
@@ -125,6 +127,7 @@ struct ConsoleAuthenticator: RouterMiddleware {
         {
             var context = context
             context.console = ConsoleSignedIn(account: account, session: session)
+            context.audit.actor(AuditActor(kind: .operator, id: account.id))
             return try await next(request, context)
         }
         guard request.method == .get || request.method == .head else {

@@ -101,6 +101,8 @@ struct CreditRoutes: Sendable {
             reason: reason, reference: try Validate.optionalText(body.reference, field: "reference", maximum: 255),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
+        context.audit.change(before: nil, after: movement)
+        context.audit.once(body.idempotencyKey)
         return EditedResponse(status: .created, response: movement)
     }
 
@@ -178,6 +180,8 @@ struct CreditRoutes: Sendable {
             ttlSeconds: body.ttlSeconds?.value ?? 300,
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
+        context.audit.change(before: nil, after: movement)
+        context.audit.once(body.idempotencyKey)
         return EditedResponse(status: .created, response: movement)
     }
 

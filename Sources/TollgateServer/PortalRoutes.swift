@@ -59,13 +59,18 @@ struct PortalRoutes: Sendable {
         let code = form.first("code").flatMap { $0.isEmpty ? nil : $0 }
         let next = PortalRequest.safeNext(form.first("next"))
         do {
-            let tokens = try await accounts.login(
-                email: email, password: password, totp: code, client: client(request, context))
-            let signedIn = try await accounts.authenticate(accessToken: tokens.accessToken)
+            let signedIn = try await context.audit.signIn(as: .user, email: email) {
+                let tokens = try await accounts.login(
+                    email: email, password: password, totp: code, client: client(request, context))
+                return try await accounts.authenticate(accessToken: tokens.accessToken)
+            } account: {
+                $0.userId
+            }
             var response = ConsoleRequest.seeOther(next)
             response.setCookie(cookie.cookie(sessionId: signedIn.sessionId))
             return response
         } catch let error as DomainError where error.code == .totpRequired {
+            context.audit.skip()
             return ConsoleRequest.html(frame.portalSignInPage(email: email, next: next, askCode: true))
         } catch let error as DomainError where error.code == .invalidCredentials || error.code == .totpInvalid {
             return ConsoleRequest.html(

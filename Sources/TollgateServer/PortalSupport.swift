@@ -19,12 +19,14 @@ struct PortalContext: ChildRequestContext {
     var coreContext: CoreRequestContextStorage
     let signedIn: PortalSignedIn
     let clientAddress: String
+    let audit: AuditNote
 
     init(context: TollgateRequestContext) throws {
         guard let signedIn = context.portal else { throw DomainError(.unauthorized, "sign in to the portal") }
         coreContext = context.coreContext
         self.signedIn = signedIn
         clientAddress = context.clientAddress
+        audit = context.audit
     }
 
     var userId: String { signedIn.user.id }
@@ -81,6 +83,7 @@ struct PortalAuthenticator: RouterMiddleware {
             var context = context
             context.portal = PortalSignedIn(
                 user: user, sessionId: session.id, csrfToken: cookie.csrfToken(sessionId: session.id))
+            context.audit.actor(AuditActor(kind: .user, id: user.id))
             return try await next(request, context)
         }
         guard required else { return try await next(request, context) }

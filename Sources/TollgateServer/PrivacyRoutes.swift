@@ -9,7 +9,7 @@ import TollgateStorage
 /// The GDPR's rights over one's data. `GET /v1/me/export`: what Tollgate holds about the
 /// signed-in user, as one JSON document (access and portability): the account, its sessions,
 /// workspaces and roles, subscriptions, usage since the account was made, credits and every
-/// ledger line, invoices. `DELETE /v1/me`, and the operator's `DELETE /v1/customers/{id}/
+/// ledger line, invoices, the audit entries about them. `DELETE /v1/me`, and the operator's `DELETE /v1/customers/{id}/
 /// personal-data`: erasure, keeping what the law keeps (invoices, the ledger).
 struct PrivacyRoutes: Sendable {
     let accounts: AccountService
@@ -17,7 +17,7 @@ struct PrivacyRoutes: Sendable {
     let meter: Meter
     let credits: CreditService
     let invoices: InvoiceService
-    let store: any BillingStore
+    let store: any BillingStore & AuditStore
     let clock: any TollgateClock
 
     func register(on me: RouterGroup<UserContext>) {
@@ -76,6 +76,7 @@ struct PrivacyRoutes: Sendable {
         let usage: [UsagePeriodResponse]
         let credits: [Credits]
         let invoices: [Invoice]
+        let auditEvents: [AuditEventResponse]
     }
 
     @Sendable func export(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
@@ -97,6 +98,14 @@ struct PrivacyRoutes: Sendable {
                     creditType: balance.creditType, balance: balance.state.balance,
                     ledger: lines.map(HistoryEntryResponse.init)))
         }
+        var audit: [AuditEvent] = []
+        var query = AuditQuery(limit: 1000)
+        query.concerning = userId
+        repeat {
+            let page = try await store.auditEvents(query)
+            audit += page
+            query.before = page.count == query.limit ? page.last?.sequence : nil
+        } while query.before != nil
         let usage = try await meter.usageHistory(customerId: userId, from: user.createdAt, to: now).map(
             UsagePeriodResponse.init)
         return EditedResponse(
@@ -119,6 +128,6 @@ struct PrivacyRoutes: Sendable {
                     Export.Invoice(
                         id: $0.id, number: $0.number, status: $0.status.rawValue, currency: $0.currency.code,
                         total: $0.total, createdAt: $0.createdAt)
-                }))
+                }, auditEvents: audit.map(AuditEventResponse.init)))
     }
 }

@@ -38,6 +38,8 @@ public struct TollgateRequestContext: RequestContext {
     public var portal: PortalSignedIn?
     /// The peer's IP address, for throttling ("unknown" when the transport has none).
     public let clientAddress: String
+    /// What the audit trail records of this request (filled in by authenticators and handlers).
+    let audit = AuditNote()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -55,6 +57,7 @@ public struct UserContext: ChildRequestContext {
     public var requestDecoder: TollgateRequestDecoder { TollgateRequestDecoder() }
     public var responseEncoder: JSONEncoder { TollgateJSON.encoder }
     public let user: SignedInUser
+    let audit: AuditNote
 
     public init(context: TollgateRequestContext) throws {
         guard let user = context.user else {
@@ -62,6 +65,7 @@ public struct UserContext: ChildRequestContext {
         }
         coreContext = context.coreContext
         self.user = user
+        audit = context.audit
     }
 }
 
@@ -71,6 +75,7 @@ public struct AuthenticatedContext: ChildRequestContext {
     public var requestDecoder: TollgateRequestDecoder { TollgateRequestDecoder() }
     public var responseEncoder: JSONEncoder { TollgateJSON.encoder }
     public let caller: Caller
+    let audit: AuditNote
 
     public init(context: TollgateRequestContext) throws {
         guard let caller = context.caller else {
@@ -78,5 +83,6 @@ public struct AuthenticatedContext: ChildRequestContext {
         }
         coreContext = context.coreContext
         self.caller = caller
+        audit = context.audit
     }
 }

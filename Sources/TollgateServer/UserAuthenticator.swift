@@ -1,6 +1,7 @@
 import Hummingbird
 import TollgateCore
 import TollgateIdentity
+import TollgateStorage
 
 /// Resolves `Authorization: Bearer <access token>` (a JWT Tollgate signed) to a signed-in user.
 struct UserAuthenticator: RouterMiddleware {
@@ -12,7 +13,9 @@ struct UserAuthenticator: RouterMiddleware {
     {
         let token = try BearerToken.from(request, naming: "access token", expected: "<access token>")
         var context = context
-        context.user = try await accounts.authenticate(accessToken: token)
+        let user = try await accounts.authenticate(accessToken: token)
+        context.user = user
+        context.audit.actor(AuditActor(kind: .user, id: user.userId))
         return try await next(request, context)
     }
 }

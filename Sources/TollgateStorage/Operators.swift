@@ -49,33 +49,6 @@ public struct OperatorSessionRecord: Sendable, Hashable {
     }
 }
 
-/// One thing an operator did: who, when, from where, to what, and the state before and after
-/// (JSON), for the audit trail to read.
-public struct OperatorActionRecord: Sendable, Hashable {
-    public let id: String
-    public let operatorId: String
-    public let action: String
-    public let target: String
-    public let before: String?
-    public let after: String?
-    public let ip: String?
-    public let at: Date
-
-    public init(
-        id: String, operatorId: String, action: String, target: String, before: String?, after: String?, ip: String?,
-        at: Date
-    ) {
-        self.id = id
-        self.operatorId = operatorId
-        self.action = action
-        self.target = target
-        self.before = before
-        self.after = after
-        self.ip = ip
-        self.at = at
-    }
-}
-
 public protocol OperatorStore: Sendable {
     /// False when an operator has this e-mail address already.
     func createOperator(_ record: OperatorRecord) async throws -> Bool
@@ -97,10 +70,6 @@ public protocol OperatorStore: Sendable {
     func operatorSession(digest: String) async throws -> OperatorSessionRecord?
     func touchOperatorSession(digest: String, at: Date) async throws
     func deleteOperatorSession(digest: String) async throws
-    /// Records an action once: a second record with the same id (a form sent twice) is ignored.
-    func recordOperatorAction(_ action: OperatorActionRecord) async throws
-    /// Newest first.
-    func operatorActions(limit: Int) async throws -> [OperatorActionRecord]
 }
 
 /// The outcome of changing or removing an operator.

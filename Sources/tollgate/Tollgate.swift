@@ -17,7 +17,7 @@ struct Tollgate: AsyncParsableCommand {
         abstract: "Entitlements, metering and billing for SaaS products.",
         subcommands: [
             Serve.self, Migrate.self, Status.self, Keys.self, CatalogCommand.self, Customers.self, Outbox.self,
-            Operators.self, Backup.self, Restore.self, BenchCommand.self,
+            Operators.self, Backup.self, Restore.self, AuditCommand.self, BenchCommand.self,
         ]
     )
 }
@@ -98,6 +98,8 @@ struct Serve: AsyncParsableCommand {
             """
     )
     var idempotencyRetentionDays = 1
+    @Option(help: "Days audit entries are kept (the oldest are removed from the chain's start); 0 keeps them forever.")
+    var auditRetentionDays = 0
     @Flag(help: "Several nodes share this PostgreSQL database: meter finite quotas through leases.") var cluster = false
     @Option(help: "With --cluster: seconds a quota lease lasts (the longest a crashed node's units stay stranded).")
     var leaseSeconds = 10
@@ -183,6 +185,8 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.idempotencyRetention =
             idempotencyRetentionDays == 0 ? nil : TimeInterval(idempotencyRetentionDays) * 86_400
+        guard auditRetentionDays >= 0 else { throw ValidationError("--audit-retention-days must be 0 or more") }
+        configuration.auditRetention = auditRetentionDays == 0 ? nil : TimeInterval(auditRetentionDays) * 86_400
         if cluster {
             guard leaseSeconds >= 2 else { throw ValidationError("--lease-seconds must be 2 or more") }
             var leases = QuotaLeases.Settings()

@@ -21,6 +21,7 @@ import Testing
             .delete: [.owner],
             .transferOwnership: [.owner],
             .manageBilling: [.owner],
+            .viewAuditLog: [.owner],
         ]
         #expect(Set(expected.keys) == Set(WorkspaceAction.allCases))
         for action in WorkspaceAction.allCases {

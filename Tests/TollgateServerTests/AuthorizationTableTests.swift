@@ -91,6 +91,9 @@ import TollgateStorage
         "DELETE /v1/workspaces/{id}/members/{userId}": .workspace(.removeMember),
         "GET /v1/workspaces/{id}/quota": .workspace(.viewQuota),
         "POST /v1/workspaces/{id}/transfer": .workspace(.transferOwnership),
+        // On a plan without audit_log the owner is refused TIER_LIMITED (AuditTrailTests).
+        "GET /v1/workspaces/{id}/audit-events": .workspace(.viewAuditLog),
+        "GET /v1/audit-events": .key(.admin),
 
         "POST /v1/customers": .key(.customersWrite),
         "PUT /v1/customers/{id}/plan": .key(.customersWrite),

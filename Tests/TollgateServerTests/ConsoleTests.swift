@@ -146,10 +146,11 @@ struct PageSession {
                 client, "/console/customers/c1/spend-cap", [("amount", "49,90"), ("currency", "EUR")])
             let customer = try await app.store.customer(id: "c1")
             #expect(customer?.spendCap == Money(4990, Currency("EUR")!))
-            let actions = try await app.store.operatorActions(limit: 10).filter { $0.action != "set_up" }
-            #expect(actions.map(\.action) == ["set_spend_cap", "grant_credits", "change_plan"])
+            let actions = try await app.store.auditEvents(AuditQuery(limit: 10)).map(\.draft)
+                .filter { $0.actor.kind == .operator && $0.action != "console.operator_set_up" }
+            #expect(actions.map(\.action) == ["customer.spend_cap_set", "credits.granted", "customer.plan_changed"])
             #expect(actions.last?.before == #"{"plan":"free"}"# && actions.last?.after == #"{"plan":"pro"}"#)
-            #expect(actions.allSatisfy { $0.target == "customer:c1" && $0.ip != nil })
+            #expect(actions.allSatisfy { $0.target == "customer:c1" && $0.ip != nil && $0.actor.id != nil })
             let (_, page, _) = try await owner.get(client, "/console/customers/c1")
             #expect(page.contains("49.90 EUR") && page.contains("+7"))
         }
@@ -192,7 +193,7 @@ struct PageSession {
             let fresh = try await PageSession.open(app, role: .viewer, email: "leaving@example.com")
             #expect(try await fresh.post(client, "/console/logout").0 == .seeOther)
             #expect(try await fresh.get(client, "/console").0 == .seeOther)
-            #expect(try await app.store.operatorActions(limit: 1).first?.action == "sign_out")
+            #expect(try await app.store.auditEvents(AuditQuery(limit: 1)).first?.draft.action == "console.signed_out")
             // An owner's invitation: a link shown once, usable once, not after 72 hours.
             let other = try await PageSession.open(app, role: .owner, email: "second@example.com")
             let (status, page, _) = try await other.post(

@@ -1,0 +1,156 @@
+import Foundation
+import TollgateCore
+
+/// Who did something: an operator in the console, a product's secret key, an end user, the
+/// server itself (a scheduled change), or someone not signed in (a failed sign-in).
+public struct AuditActor: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case `operator`
+        case secretKey = "secret_key"
+        case user
+        case system
+        case anonymous
+    }
+
+    public let kind: Kind
+    public let id: String?
+
+    public init(kind: Kind, id: String?) {
+        self.kind = kind
+        self.id = id
+    }
+
+    public static let anonymous = AuditActor(kind: .anonymous, id: nil)
+}
+
+/// One state change as it is written: what the trail records before it is chained.
+public struct AuditDraft: Sendable, Hashable {
+    public var id: String
+    public var at: Date
+    public var actor: AuditActor
+    public var action: String
+    /// `kind:id`, e.g. `customer:cus_1`, `workspace:ws_1`.
+    public var target: String?
+    /// The workspace the change belongs to, for its owners' view of the trail.
+    public var workspaceId: String?
+    public var ip: String?
+    public var userAgent: String?
+    /// JSON of the state before and after, as far as the change concerns it.
+    public var before: String?
+    public var after: String?
+
+    public init(
+        id: String, at: Date, actor: AuditActor, action: String, target: String? = nil, workspaceId: String? = nil,
+        ip: String? = nil, userAgent: String? = nil, before: String? = nil, after: String? = nil
+    ) {
+        self.id = id
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.workspaceId = workspaceId
+        self.ip = ip
+        self.userAgent = userAgent
+        self.before = before
+        self.after = after
+    }
+}
+
+/// A chained entry: its place in the chain, the hash of the one before and its own.
+public struct AuditEvent: Sendable, Hashable {
+    public var sequence: Int64
+    public var draft: AuditDraft
+    public var previousHash: String
+    public var hash: String
+
+    public init(sequence: Int64, draft: AuditDraft, previousHash: String, hash: String) {
+        self.sequence = sequence
+        self.draft = draft
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+}
+
+/// Where the chain stands: its last entry, and the last entry retention removed (verification
+/// starts after it). Both carry a code under the chain's key, so they cannot be rewritten to
+/// hide a deleted tail either.
+public struct AuditHead: Sendable, Hashable {
+    public var lastSequence: Int64
+    public var lastHash: String
+    public var prunedSequence: Int64
+    public var prunedHash: String
+    public var code: String
+
+    public init(lastSequence: Int64, lastHash: String, prunedSequence: Int64, prunedHash: String, code: String) {
+        self.lastSequence = lastSequence
+        self.lastHash = lastHash
+        self.prunedSequence = prunedSequence
+        self.prunedHash = prunedHash
+        self.code = code
+    }
+
+    /// No entry yet.
+    public static let empty = AuditHead(lastSequence: 0, lastHash: "", prunedSequence: 0, prunedHash: "", code: "")
+}
+
+/// Which entries a reader wants: newest first, after `cursor` (the sequence of the last one seen).
+public struct AuditQuery: Sendable, Hashable {
+    public var actorKind: AuditActor.Kind?
+    public var actorId: String?
+    public var target: String?
+    public var action: String?
+    public var workspaceId: String?
+    /// Entries about this account: it acted, or it (or its customer) was the target.
+    public var concerning: String?
+    public var from: Date?
+    public var to: Date?
+    public var before: Int64?
+    public var limit: Int
+
+    public init(limit: Int = 50) {
+        self.limit = limit
+    }
+}
+
+/// Computes the chain's hashes and the head's code; the store calls it inside the transaction
+/// that appends, so two nodes never chain onto the same entry.
+public protocol AuditSealer: Sendable {
+    func hash(previous: String, sequence: Int64, draft: AuditDraft) -> String
+    func headCode(_ head: AuditHead) -> String
+}
+
+public protocol AuditStore: Sendable {
+    /// Appends one entry at the end of the chain, in a transaction of its own.
+    @discardableResult
+    func appendAuditEvent(_ draft: AuditDraft, sealer: any AuditSealer) async throws -> AuditEvent
+    func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent]
+    /// The chain in order, from `after` (exclusive), for verification.
+    func auditChain(after sequence: Int64, limit: Int) async throws -> [AuditEvent]
+    func auditHead() async throws -> AuditHead
+    /// Removes entries older than `cutoff` from the start of the chain; how many went.
+    func pruneAuditEvents(before cutoff: Date, sealer: any AuditSealer) async throws -> Int
+}
+
+/// Keys kept in the database sealed under the master key, shared by every node (the audit
+/// chain's key, signing keys). `tollgate keys rotate-master` seals them again.
+public struct SealedKeyRecord: Sendable, Hashable {
+    public let name: String
+    public let sealed: String
+    public let createdAt: Date
+
+    public init(name: String, sealed: String, createdAt: Date) {
+        self.name = name
+        self.sealed = sealed
+        self.createdAt = createdAt
+    }
+}
+
+public protocol SealedKeyStore: Sendable {
+    /// The key named `name`; when there is none, `record` is stored (the first node to ask wins,
+    /// and every node then reads the winner's key).
+    func sealedKey(name: String, creating record: SealedKeyRecord) async throws -> SealedKeyRecord
+    /// Every sealed key whose name starts with `prefix`, oldest first.
+    func sealedKeys(prefix: String) async throws -> [SealedKeyRecord]
+    func insertSealedKey(_ record: SealedKeyRecord) async throws
+    func deleteSealedKey(name: String) async throws
+}
