@@ -226,7 +226,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TollgateIdentityTests",
-            dependencies: ["TollgateIdentity", "TestSupport"],
+            dependencies: ["TollgateIdentity", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

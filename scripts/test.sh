@@ -42,7 +42,7 @@ if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
 fi
 
 # Test peers written in Python (PyJWT verifies our tokens as a product would) live in a venv.
-peers="jwt, stripe, localstripe, schemathesis, aiosmtpd, standardwebhooks, yaml, stdnum, selenium, selenium_axe_python, zxingcpp, PIL, prometheus_client"
+peers="jwt, joserfc, stripe, localstripe, schemathesis, aiosmtpd, standardwebhooks, yaml, stdnum, selenium, selenium_axe_python, zxingcpp, PIL, prometheus_client"
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import $peers" 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r Tests/peers/requirements.txt

@@ -114,6 +114,7 @@ struct BenchReport {
             for (route, result) in [
                 ("GET /health", results.health), ("POST /v1/consume", results.consume),
                 ("POST /v1/check", results.check),
+                ("POST /v1/check, the key rate-limited (token bucket)", results.checkRateLimited),
             ] {
                 guard let result else { continue }
                 out +=

@@ -19,6 +19,9 @@ struct ServerBench {
         var health: WrkResult?
         var consume: WrkResult?
         var check: WrkResult?
+        /// The same checks against a server whose catalog limits each secret key (a limit too
+        /// high to refuse anything): what the token bucket costs.
+        var checkRateLimited: WrkResult?
         /// Consume at about half the peak rate: (connections, result).
         var consumeAtHalf: (Int, WrkResult)?
         /// 64 connections, each pausing between requests so that together they offer about half
@@ -37,19 +40,41 @@ struct ServerBench {
         try await store.insertAPIKey(key.record)
         await store.shutdown()
 
+        let limitedPath = directory + "/bench-limited.yaml"
+        try ("rateLimits:\n  secretKey: { requestsPerMinute: 10000000 }\n" + MeterBench.catalogYAML).write(
+            toFile: limitedPath, atomically: true, encoding: .utf8)
+        let wrk = Wrk(duration: duration)
+        let scripts = WrkScripts(directory: directory, apiKey: key.secret, customerPrefix: customers.prefix, keys: keys)
+        var results = Results()
+        do {
+            let (server, url) = try serve(catalog: catalogPath)
+            defer { server.stop() }
+            try await measure(url: url, wrk: wrk, scripts: scripts, into: &results)
+        }
+        let (limited, url) = try serve(catalog: limitedPath)
+        defer { limited.stop() }
+        // The first run warms the new server's caches, as the consumes did the other's.
+        _ = try Wrk(duration: max(1, duration / 2)).run(url: url, connections: 64, script: try scripts.write("check"))
+        results.checkRateLimited = try wrk.run(url: url, connections: 64, script: try scripts.write("check"))
+        return results
+    }
+
+    /// A server on a free port with `catalog`, and where it listens.
+    private func serve(catalog: String) throws -> (ChildProcess, String) {
         var arguments = [
-            "serve", "--port", "0", "--catalog", catalogPath, "--data-dir", directory, "--log-level", "error",
+            "serve", "--port", "0", "--catalog", catalog, "--data-dir", directory, "--log-level", "error",
         ]
         if case .postgres(let url) = location { arguments += ["--database", url] }
         let server = try ChildProcess.start(
             executable, arguments, readyPrefix: "Tollgate listening on ", errorLog: directory + "/server.log")
-        defer { server.stop() }
         guard let url = server.readyLine?.split(separator: " ").dropFirst(3).first.map(String.init) else {
+            server.stop()
             throw BenchError("the server did not say where it listens")
         }
-        let scripts = WrkScripts(directory: directory, apiKey: key.secret, customerPrefix: customers.prefix, keys: keys)
-        let wrk = Wrk(duration: duration)
-        var results = Results()
+        return (server, url)
+    }
+
+    private func measure(url: String, wrk: Wrk, scripts: WrkScripts, into results: inout Results) async throws {
         results.health = try wrk.run(url: url + "/health", connections: 64, script: nil)
         results.consume = try wrk.run(url: url, connections: 64, script: try scripts.write("consume"))
         results.check = try wrk.run(url: url, connections: 64, script: try scripts.write("check"))
@@ -81,7 +106,6 @@ struct ServerBench {
             results.consumePaced = (delay, paced)
         }
         results.events = try wrk.run(url: url, connections: 4, script: try scripts.write("events"))
-        return results
     }
 }
 

@@ -114,6 +114,8 @@ public struct Plan: Hashable, Sendable {
     public let workspacePools: Bool
     /// How far below zero a credit balance may go on this plan.
     public let creditOverdraft: Int64
+    /// Requests per minute an end user on this plan may make (nil: no limit).
+    public var rateLimit: RateLimit? = nil
 
     public var isFree: Bool { prices.isEmpty || prices.allSatisfy { $0.amount == 0 && ($0.perSeatAmount ?? 0) == 0 } }
 }
@@ -150,6 +152,8 @@ public struct Catalog: Hashable, Sendable {
     public let creditPacks: [CreditPack]
     /// Per credit type, the balance at or below which the customer is told (`credits.low`).
     public var creditLowBalance: [String: Int64] = [:]
+    /// Limits on secret keys and anonymous callers.
+    public var rateLimits = CatalogRateLimits()
 
     public func feature(_ id: String) -> FeatureDefinition? { features.first { $0.id == id } }
 

@@ -21,7 +21,7 @@ struct CatalogReader {
     mutating func catalog(_ root: Node) -> Catalog? {
         let topKeys: Set<String> = [
             "product", "name", "defaultPlan", "features", "plans", "addOns", "creditTypes", "creditPacks",
-            "creditLowBalance",
+            "creditLowBalance", "rateLimits",
         ]
         guard let top = yaml.mapping(root, "", allowed: topKeys) else { return nil }
         let product = requiredString(top, "product", "", root)
@@ -46,13 +46,37 @@ struct CatalogReader {
         let addOns = top["addOns"].map { addOnList($0, features: featuresById, planIds: planIds) } ?? []
         let packs = top["creditPacks"].map { creditPackList($0, creditTypes: creditTypes) } ?? []
         let lowBalance = top["creditLowBalance"].map { creditLowBalance($0, creditTypes: creditTypes) } ?? [:]
+        let rateLimits = top["rateLimits"].map { catalogRateLimits($0) } ?? CatalogRateLimits()
         guard let product, let defaultPlan, issues.isEmpty else { return nil }
         var catalog = Catalog(
             product: product, name: name ?? product, defaultPlanId: defaultPlan, features: features,
             plans: plans.sorted { $0.order < $1.order }, addOns: addOns, creditTypes: creditTypes, creditPacks: packs
         )
         catalog.creditLowBalance = lowBalance
+        catalog.rateLimits = rateLimits
         return catalog
+    }
+
+    /// `rateLimits: { secretKey: { requestsPerMinute: 6000 }, ip: { requestsPerMinute: 120 } }`.
+    private mutating func catalogRateLimits(_ node: Node) -> CatalogRateLimits {
+        guard let fields = yaml.mapping(node, "rateLimits", allowed: ["secretKey", "ip"]) else {
+            return CatalogRateLimits()
+        }
+        return CatalogRateLimits(
+            secretKey: fields["secretKey"].flatMap { rateLimit($0, "rateLimits.secretKey") },
+            ip: fields["ip"].flatMap { rateLimit($0, "rateLimits.ip") })
+    }
+
+    /// `{ requestsPerMinute: 600 }`.
+    private mutating func rateLimit(_ node: Node, _ path: String) -> RateLimit? {
+        guard let fields = yaml.mapping(node, path, allowed: ["requestsPerMinute"]) else { return nil }
+        guard let value = fields["requestsPerMinute"] else {
+            yaml.report("\(path).requestsPerMinute", "is required", node)
+            return nil
+        }
+        return yaml.integer(value, "\(path).requestsPerMinute", in: 1...10_000_000).map {
+            RateLimit(requestsPerMinute: $0)
+        }
     }
 
     /// `creditLowBalance: { credits: 20 }`: per credit type, the balance that raises `credits.low`.
@@ -166,6 +190,7 @@ struct CatalogReader {
     ) -> Plan? {
         let keys: Set<String> = [
             "id", "name", "order", "prices", "trial", "features", "creditGrants", "workspacePools", "creditOverdraft",
+            "rateLimits",
         ]
         guard let fields = yaml.mapping(node, path, allowed: keys) else { return nil }
         let id = requiredString(fields, "id", path, node)
@@ -185,13 +210,14 @@ struct CatalogReader {
             fields["creditOverdraft"].flatMap {
                 yaml.integer($0, "\(path).creditOverdraft", in: 0...CatalogLoader.maximumQuantity)
             } ?? 0
+        let rateLimit = fields["rateLimits"].flatMap { self.rateLimit($0, "\(path).rateLimits") }
         if trial != nil, prices.isEmpty {
             yaml.report("\(path).trial", "a free plan has nothing to try", fields["trial"])
         }
         guard let id, let order else { return nil }
         return Plan(
             id: id, name: name ?? id, order: Int(order), prices: prices, trial: trial, features: grants,
-            creditGrants: creditGrants, workspacePools: pools, creditOverdraft: overdraft
+            creditGrants: creditGrants, workspacePools: pools, creditOverdraft: overdraft, rateLimit: rateLimit
         )
     }
 

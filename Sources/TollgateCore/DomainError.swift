@@ -21,6 +21,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case totpInvalid = "TOTP_INVALID"
     case invalidToken = "INVALID_TOKEN"
     case tooManyAttempts = "TOO_MANY_ATTEMPTS"
+    case rateLimited = "RATE_LIMITED"
     case seatLimitReached = "SEAT_LIMIT_REACHED"
     case insufficientCredits = "INSUFFICIENT_CREDITS"
     case reservationNotFound = "RESERVATION_NOT_FOUND"

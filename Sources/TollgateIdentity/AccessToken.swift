@@ -66,8 +66,14 @@ public struct SigningKey: Sendable {
     }
 }
 
-/// JWTs signed with EdDSA (Ed25519). The newest key signs; every key in the ring verifies and is
+/// JWTs signed with Ed25519. The newest key signs; every key in the ring verifies and is
 /// published, so tokens signed before a rotation stay valid until they expire.
+///
+/// The `alg` written is `EdDSA`, though RFC 9864 deprecates it for the fully specified `Ed25519`:
+/// PyJWT (2.10 to 2.15, the newest) knows Ed25519 signatures only as `EdDSA` and refuses
+/// `Ed25519`, while joserfc knows both; the JWK's `crv: Ed25519` already pins the curve, so
+/// nothing is ambiguous. Tokens carrying either name are accepted, so moving to `Ed25519` once
+/// the libraries products use know it is a one-line change that breaks no token in flight.
 public struct TokenSigner: Sendable {
     /// Newest last.
     public let keys: [SigningKey]
@@ -78,6 +84,9 @@ public struct TokenSigner: Sendable {
     }
 
     public var current: SigningKey { keys[keys.count - 1] }
+
+    /// The Ed25519 names a token's header may carry (RFC 8037's and RFC 9864's).
+    static let acceptedAlgorithms: Set<String> = ["EdDSA", "Ed25519"]
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -102,7 +111,9 @@ public struct TokenSigner: Sendable {
             let signature = Base64URL.decode(parts[2]),
             let header = try? JSONDecoder().decode([String: String].self, from: headerData)
         else { throw .malformed }
-        guard header["alg"] == "EdDSA", let kid = header["kid"], let key = keys.first(where: { $0.kid == kid }) else {
+        guard let alg = header["alg"], Self.acceptedAlgorithms.contains(alg), let kid = header["kid"],
+            let key = keys.first(where: { $0.kid == kid })
+        else {
             throw .unknownKey
         }
         guard key.privateKey.publicKey.isValidSignature(signature, for: Data("\(parts[0]).\(parts[1])".utf8)) else {

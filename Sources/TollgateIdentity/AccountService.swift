@@ -49,22 +49,24 @@ public struct ClientInfo: Sendable {
 /// rotation with reuse detection, sessions, password reset. Every e-mail goes through the outbox.
 public final class AccountService: Sendable {
     public let settings: AccountSettings
-    private let store: any IdentityStore & CustomerStore & WorkspaceStore & OutboxStore
+    private let store: any IdentityStore & CustomerStore & WorkspaceStore & OutboxStore & AttemptStore
     private let keys: SigningKeyRing
     private let box: SecretBox
     private let clock: any TollgateClock
-    private let limiter = AttemptLimiter()
+    private let limiter: AttemptLimiter
     private let defaultPlan: String
     private let decoyHash: String
 
     public init(
-        settings: AccountSettings, store: any IdentityStore & CustomerStore & WorkspaceStore & OutboxStore,
+        settings: AccountSettings,
+        store: any IdentityStore & CustomerStore & WorkspaceStore & OutboxStore & AttemptStore,
         keys: SigningKeyRing,
         box: SecretBox,
         clock: any TollgateClock, defaultPlan: String
     ) {
         self.settings = settings
         self.store = store
+        limiter = AttemptLimiter(store: store)
         self.keys = keys
         self.box = box
         self.clock = clock
@@ -87,7 +89,7 @@ public final class AccountService: Sendable {
         let email = try EmailAddress.normalized(rawEmail)
         let now = clock.now()
         let addressKey = "address:\(client.address)"
-        try limiter.check(addressKey, rule: settings.addressRule, now: now)
+        try await limiter.check(addressKey, rule: settings.addressRule, now: now)
         try settings.passwordPolicy.validate(password, email: email)
         let id = Secrets.randomId(prefix: "usr_")
         let user = UserRecord(
@@ -100,7 +102,7 @@ public final class AccountService: Sendable {
         do {
             try await store.createUser(user, customer: customer, token: token, outbox: [message])
         } catch IdentityStoreError.emailTaken {
-            limiter.recordFailure(addressKey, at: now, subject: email)
+            try await limiter.recordFailure(addressKey, at: now, subject: email)
             guard let owner = try await store.user(email: email) else { return }
             try await store.enqueueOutbox([try await notice("account_exists", to: owner, now: now)])
         }
@@ -127,8 +129,8 @@ public final class AccountService: Sendable {
         let email = rawEmail.lowercased()
         let now = clock.now()
         // Every request counts here, so the endpoint cannot be used to flood a mailbox.
-        try limiter.check("reset:\(email)", rule: settings.accountRule, now: now)
-        limiter.recordFailure("reset:\(email)", at: now)
+        try await limiter.check("reset:\(email)", rule: settings.accountRule, now: now)
+        try await limiter.recordFailure("reset:\(email)", at: now)
         // The same write either way (the request is recorded), so the time taken does not tell
         // whether the address has an account.
         let user = try await store.user(email: email)
@@ -161,9 +163,9 @@ public final class AccountService: Sendable {
         let user = try await user(id: userId)
         let now = clock.now()
         let throttleKey = "password:\(userId)"
-        try limiter.check(throttleKey, rule: settings.accountRule, now: now)
+        try await limiter.check(throttleKey, rule: settings.accountRule, now: now)
         guard settings.passwordPolicy.verify(current, hash: user.passwordHash) else {
-            limiter.recordFailure(throttleKey, at: now)
+            try await limiter.recordFailure(throttleKey, at: now)
             throw DomainError(.invalidCredentials, "the current password is wrong", field: "currentPassword")
         }
         try settings.passwordPolicy.validate(new, email: user.email)
@@ -214,22 +216,22 @@ public final class AccountService: Sendable {
         let email = rawEmail.lowercased()
         let now = clock.now()
         let accountKey = "login:\(email)", addressKey = "address:\(client.address)"
-        try limiter.check(addressKey, rule: settings.addressRule, now: now)
+        try await limiter.check(addressKey, rule: settings.addressRule, now: now)
         // A locked account is not a weapon against its owner: the lock is lifted for a request
         // carrying both the right password and a valid second factor (an account without one
         // waits, or resets its password through the e-mailed link).
         let locked: DomainError?
         do {
-            try limiter.check(accountKey, rule: settings.accountRule, now: now)
+            try await limiter.check(accountKey, rule: settings.accountRule, now: now)
             locked = nil
-        } catch {
+        } catch let error as DomainError where error.code == .tooManyAttempts {
             guard let totp, !totp.isEmpty else { throw error }
             locked = error
         }
         let user = try await store.user(email: email)
         let passwordOK = settings.passwordPolicy.verify(password, hash: user?.passwordHash ?? decoyHash) && user != nil
         guard passwordOK, let user else {
-            fail(accountKey, addressKey, email, now)
+            try await fail(accountKey, addressKey, email, now)
             if let locked { throw locked }
             throw DomainError(.invalidCredentials, "invalid e-mail or password")
         }
@@ -242,12 +244,12 @@ public final class AccountService: Sendable {
                     field: "totp")
             }
             guard try await acceptSecondFactor(totp, user: user, now: now) else {
-                fail(accountKey, addressKey, email, now)
+                try await fail(accountKey, addressKey, email, now)
                 if let locked { throw locked }
                 throw DomainError(.totpInvalid, "the two-factor code is wrong or was already used", field: "totp")
             }
         }
-        limiter.reset(accountKey)
+        try await limiter.reset(accountKey)
         let session = SessionRecord(
             id: Secrets.randomId(prefix: "ses_"), userId: user.id, createdAt: now, lastUsedAt: now,
             expiresAt: now + settings.sessionSeconds, userAgent: client.userAgent.map { String($0.prefix(300)) },
@@ -258,9 +260,9 @@ public final class AccountService: Sendable {
         return try await tokens(userId: user.id, sessionId: session.id, refreshToken: refresh, now: now)
     }
 
-    private func fail(_ accountKey: String, _ addressKey: String, _ email: String, _ now: Date) {
-        limiter.recordFailure(accountKey, at: now)
-        limiter.recordFailure(addressKey, at: now, subject: email)
+    private func fail(_ accountKey: String, _ addressKey: String, _ email: String, _ now: Date) async throws {
+        try await limiter.recordFailure(accountKey, at: now)
+        try await limiter.recordFailure(addressKey, at: now, subject: email)
     }
 
     /// A TOTP code not used before, or an unused recovery code.
@@ -446,9 +448,9 @@ public final class AccountService: Sendable {
         }
         let now = clock.now()
         let throttleKey = "totp:\(userId)"
-        try limiter.check(throttleKey, rule: settings.accountRule, now: now)
+        try await limiter.check(throttleKey, rule: settings.accountRule, now: now)
         guard let step = TOTP(secret: try box.open(sealed)).matchingStep(code, at: now) else {
-            limiter.recordFailure(throttleKey, at: now)
+            try await limiter.recordFailure(throttleKey, at: now)
             throw DomainError(
                 .totpInvalid, "the code does not match; check the authenticator app's clock", field: "code")
         }
@@ -465,9 +467,9 @@ public final class AccountService: Sendable {
         guard user.totpEnabledAt != nil else { throw DomainError(.conflict, "two-factor authentication is not on") }
         let now = clock.now()
         let throttleKey = "totp:\(userId)"
-        try limiter.check(throttleKey, rule: settings.accountRule, now: now)
+        try await limiter.check(throttleKey, rule: settings.accountRule, now: now)
         guard try await acceptSecondFactor(code, user: user, now: now) else {
-            limiter.recordFailure(throttleKey, at: now)
+            try await limiter.recordFailure(throttleKey, at: now)
             throw DomainError(.totpInvalid, "the two-factor code is wrong or was already used", field: "code")
         }
         try await store.disableTOTP(

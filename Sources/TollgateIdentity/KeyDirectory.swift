@@ -1,9 +1,9 @@
 import Foundation
 import Synchronization
 
-/// Secrets generated on first start into `<data-dir>/keys` (mode 0600), never into the repository:
-/// the master key that seals TOTP seeds (or `TOLLGATE_MASTER_KEY`, base64 of 32 bytes), and the
-/// Ed25519 signing keys, one JSON file each.
+/// The master key, generated on first start into `<data-dir>/keys/master.key` (mode 0600), never
+/// into the repository — or `TOLLGATE_MASTER_KEY`, base64 of 32 bytes. It seals what the database
+/// keeps secret (TOTP seeds, webhook secrets, signing keys, the audit chain's key).
 public struct KeyDirectory: Sendable {
     public let path: String
 
@@ -12,6 +12,34 @@ public struct KeyDirectory: Sendable {
     }
 
     private var signingPath: String { (path as NSString).appendingPathComponent("signing") }
+    var masterPath: String { (path as NSString).appendingPathComponent("master.key") }
+    /// The next master key while `tollgate keys rotate-master` runs (or a crash stopped it).
+    var pendingPath: String { (path as NSString).appendingPathComponent("master.key.next") }
+
+    /// The key of a rotation in progress, if there is one.
+    func pendingMasterKey() throws -> SecretBox? {
+        guard FileManager.default.fileExists(atPath: pendingPath) else { return nil }
+        guard let box = SecretBox(base64: try String(contentsOfFile: pendingPath, encoding: .utf8)) else {
+            throw KeyDirectoryError.invalid("\(pendingPath) is not base64 of 32 bytes")
+        }
+        return box
+    }
+
+    func writePendingMasterKey(_ key: Data) throws {
+        try? FileManager.default.removeItem(atPath: pendingPath)
+        try writePrivate(Data(key.base64EncodedString().utf8), to: pendingPath)
+    }
+
+    /// The pending key becomes the master key (a rename: the file is never half-written).
+    func commitPendingMasterKey() throws {
+        guard rename(pendingPath, masterPath) == 0 else {
+            throw KeyDirectoryError.invalid("cannot rename \(pendingPath) to \(masterPath)")
+        }
+    }
+
+    func discardPendingMasterKey() throws {
+        try FileManager.default.removeItem(atPath: pendingPath)
+    }
 
     public func secretBox(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecretBox {
         if let fromEnvironment = environment["TOLLGATE_MASTER_KEY"] {
@@ -20,7 +48,7 @@ public struct KeyDirectory: Sendable {
             }
             return box
         }
-        let file = (path as NSString).appendingPathComponent("master.key")
+        let file = masterPath
         if !FileManager.default.fileExists(atPath: file) {
             try writePrivate(Data(SecretBox.generateKey().base64EncodedString().utf8), to: file)
         }
@@ -36,37 +64,8 @@ public struct KeyDirectory: Sendable {
         let privateKey: String
     }
 
-    /// Every signing key on disk; generates the first one when there is none.
-    public func signingKeys(now: Date) throws -> [SigningKey] {
-        let keys = try readSigningKeys()
-        if !keys.isEmpty { return keys }
-        return [try rotateSigningKey(now: now)]
-    }
-
-    /// Writes a new signing key, which signs from now on. Older keys stay published.
-    @discardableResult
-    public func rotateSigningKey(now: Date) throws -> SigningKey {
-        let key = SigningKey.generate(at: now)
-        let stored = StoredKey(kid: key.kid, createdAt: key.createdAt, privateKey: Base64URL.encode(key.rawPrivateKey))
-        let encoder = JSONEncoder()
-        // Milliseconds: two keys made within a second must still sort in order.
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        try writePrivate(
-            try encoder.encode(stored), to: (signingPath as NSString).appendingPathComponent("\(key.kid).json"))
-        return key
-    }
-
-    /// Deletes keys that stopped signing more than `retention` before `now` (when the key after
-    /// them was made): every token they signed has expired. The signing key always stays.
-    public func pruneSigningKeys(retention: TimeInterval, now: Date) throws {
-        let keys = try readSigningKeys()
-        for (key, successor) in zip(keys, keys.dropFirst()) where now.timeIntervalSince(successor.createdAt) > retention
-        {
-            try FileManager.default.removeItem(
-                atPath: (signingPath as NSString).appendingPathComponent("\(key.kid).json"))
-        }
-    }
-
+    /// The signing keys a server kept here before they moved into the database (imported once
+    /// by `SigningKeyVault`); oldest first.
     func readSigningKeys() throws -> [SigningKey] {
         guard FileManager.default.fileExists(atPath: signingPath) else { return [] }
         let decoder = JSONDecoder()
@@ -104,31 +103,21 @@ public enum KeyDirectoryError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// The signing keys a running server uses, re-read from disk at most every few seconds so that
-/// `tollgate keys rotate-signing` takes effect without a restart.
+/// The signing keys a running server uses: those of the database (`SigningKeyVault`), brought
+/// up to date every few seconds by `SigningKeyRefresher`, so that a rotation made anywhere
+/// reaches every node without a restart.
 public final class SigningKeyRing: Sendable {
-    private let directory: KeyDirectory?
-    private let state: Mutex<(signer: TokenSigner, checkedAt: Date)>
-    private let refreshSeconds: TimeInterval = 5
+    private let state: Mutex<TokenSigner>
 
-    /// Keys from `directory`, reloaded as they change.
-    public init(directory: KeyDirectory, now: Date) throws {
-        self.directory = directory
-        state = Mutex((TokenSigner(keys: try directory.signingKeys(now: now)), now))
-    }
-
-    /// Fixed keys, for tests.
     public init(keys: [SigningKey]) {
-        directory = nil
-        state = Mutex((TokenSigner(keys: keys), .distantFuture))
+        state = Mutex(TokenSigner(keys: keys))
     }
 
-    public func signer(now: Date) -> TokenSigner {
-        let (signer, checkedAt) = state.withLock { ($0.signer, $0.checkedAt) }
-        guard let directory, now.timeIntervalSince(checkedAt) >= refreshSeconds else { return signer }
-        // A failed reload keeps the keys we have: a half-written file must not stop sign-ins.
-        let reloaded = (try? directory.readSigningKeys()).flatMap { $0.isEmpty ? nil : TokenSigner(keys: $0) } ?? signer
-        state.withLock { $0 = (reloaded, now) }
-        return reloaded
+    public func signer(now: Date) -> TokenSigner { state.withLock { $0 } }
+
+    /// Signs with the newest of `keys` from now on; an empty list keeps the keys there are.
+    public func replace(_ keys: [SigningKey]) {
+        guard !keys.isEmpty else { return }
+        state.withLock { $0 = TokenSigner(keys: keys) }
     }
 }

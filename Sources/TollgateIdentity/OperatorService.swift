@@ -34,20 +34,21 @@ public struct OperatorService: Sendable {
         public let sealedSecret: String
     }
 
-    let store: any OperatorStore
+    let store: any OperatorStore & AttemptStore
     let box: SecretBox
     let clock: any TollgateClock
     let settings: Settings
     let passwordPolicy: PasswordPolicy
-    let limiter = AttemptLimiter()
+    let limiter: AttemptLimiter
     let decoyHash: String
 
     /// `passwordPolicy`: the same as the end users' (the server passes its own).
     public init(
-        store: any OperatorStore, box: SecretBox, clock: any TollgateClock,
+        store: any OperatorStore & AttemptStore, box: SecretBox, clock: any TollgateClock,
         passwordPolicy: PasswordPolicy = PasswordPolicy(), settings: Settings = Settings()
     ) {
         self.store = store
+        limiter = AttemptLimiter(store: store)
         self.box = box
         self.clock = clock
         self.settings = settings
@@ -119,28 +120,28 @@ public struct OperatorService: Sendable {
         let email = rawEmail.lowercased().trimmingCharacters(in: .whitespaces)
         let now = clock.now()
         let accountKey = "operator:\(email)", addressKey = "operator-address:\(address)"
-        try limiter.check(addressKey, rule: settings.addressRule, now: now)
-        try limiter.check(accountKey, rule: settings.accountRule, now: now)
+        try await limiter.check(addressKey, rule: settings.addressRule, now: now)
+        try await limiter.check(accountKey, rule: settings.accountRule, now: now)
         let account = try await store.operatorAccount(email: email)
         let passwordOK = passwordPolicy.verify(password, hash: account?.passwordHash ?? decoyHash)
         guard passwordOK, let account, account.isSetUp, let sealed = account.sealedTOTPSecret else {
-            fail(accountKey, addressKey, email, now)
+            try await fail(accountKey, addressKey, email, now)
             throw DomainError(.invalidCredentials, "invalid e-mail, password or code")
         }
         let totp = TOTP(secret: try box.open(sealed))
         guard let step = totp.matchingStep(Self.digits(code), at: now),
             try await store.spendOperatorTOTPStep(id: account.id, step: step)
         else {
-            fail(accountKey, addressKey, email, now)
+            try await fail(accountKey, addressKey, email, now)
             throw DomainError(.invalidCredentials, "invalid e-mail, password or code")
         }
-        limiter.reset(accountKey)
+        try await limiter.reset(accountKey)
         return try await openSession(for: account)
     }
 
-    private func fail(_ accountKey: String, _ addressKey: String, _ email: String, _ now: Date) {
-        limiter.recordFailure(accountKey, at: now)
-        limiter.recordFailure(addressKey, at: now, subject: email)
+    private func fail(_ accountKey: String, _ addressKey: String, _ email: String, _ now: Date) async throws {
+        try await limiter.recordFailure(accountKey, at: now)
+        try await limiter.recordFailure(addressKey, at: now, subject: email)
     }
 
     private func openSession(for account: OperatorRecord) async throws -> SignIn {

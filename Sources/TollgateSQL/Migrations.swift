@@ -906,7 +906,7 @@ extension Migrations {
     /// Trust: the audit trail (a chain of keyed hashes with its head) and keys sealed in the database.
     static let trust: [Migration] = [
         Migration(
-            version: 33, name: "audit trail and sealed keys",
+            version: 33, name: "audit trail, sealed keys, shared throttles",
             statements: [
                 """
                 CREATE TABLE audit_events (
@@ -944,6 +944,22 @@ extension Migrations {
                 INSERT INTO audit_head (id, last_seq, last_hash, pruned_seq, pruned_hash, code)
                 VALUES (1, 0, '', 0, '', '')
                 """,
+                """
+                CREATE TABLE rate_buckets (
+                    key TEXT PRIMARY KEY,
+                    level BIGINT NOT NULL,
+                    updated_at_ms BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE attempt_failures (
+                    key TEXT NOT NULL,
+                    at_ms BIGINT NOT NULL,
+                    subject TEXT
+                )
+                """,
+                "CREATE INDEX attempt_failures_by_key ON attempt_failures (key, at_ms)",
+                "CREATE INDEX attempt_failures_by_time ON attempt_failures (at_ms)",
                 """
                 CREATE TABLE sealed_keys (
                     name TEXT PRIMARY KEY,

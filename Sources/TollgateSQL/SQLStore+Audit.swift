@@ -207,3 +207,60 @@ extension SQLStore {
         }
     }
 }
+
+extension SQLStore {
+    /// Every column that holds a value sealed under the master key: table, key column, column.
+    static let sealedColumns: [(table: String, key: String, column: String)] = [
+        ("sealed_keys", "name", "sealed"),
+        ("users", "id", "totp_secret"),
+        ("operators", "id", "sealed_totp_secret"),
+        ("webhook_endpoints", "id", "sealed_secret"),
+        ("webhook_endpoints", "id", "sealed_previous_secret"),
+    ]
+
+    public func resealSecrets(_ reseal: @escaping @Sendable (String) throws -> String) async throws -> Int {
+        let lock = provider.kind == .postgres ? " FOR UPDATE" : ""
+        return try await provider.transaction { db in
+            var count = 0
+            for (table, key, column) in Self.sealedColumns {
+                let rows = try await db.raw(
+                    """
+                    SELECT \(ident: key) AS k, \(ident: column) AS v FROM \(ident: table)
+                    WHERE \(ident: column) IS NOT NULL\(unsafeRaw: lock)
+                    """
+                ).all()
+                for row in rows {
+                    let id = try row.decode(column: "k", as: String.self)
+                    let sealed = try reseal(try row.decode(column: "v", as: String.self))
+                    try await db.raw(
+                        """
+                        UPDATE \(ident: table) SET \(ident: column) = \(bind: sealed)
+                        WHERE \(ident: key) = \(bind: id)
+                        """
+                    ).run()
+                    count += 1
+                }
+            }
+            // Mail not sent yet carries its link's token sealed in the payload.
+            let waiting = try await db.raw(
+                """
+                SELECT id, payload FROM outbox
+                WHERE delivered_at_ms IS NULL AND payload LIKE '%sealedToken%'\(unsafeRaw: lock)
+                """
+            ).all()
+            for row in waiting {
+                let id = try row.decode(column: "id", as: String.self)
+                let payload = try row.decode(column: "payload", as: String.self)
+                guard var object = try JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any],
+                    let token = object["sealedToken"] as? String
+                else { continue }
+                object["sealedToken"] = try reseal(token)
+                let rewritten = String(
+                    decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+                try await db.raw("UPDATE outbox SET payload = \(bind: rewritten) WHERE id = \(bind: id)").run()
+                count += 1
+            }
+            return count
+        }
+    }
+}

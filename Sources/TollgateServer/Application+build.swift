@@ -100,6 +100,8 @@ public struct AppDependencies: Sendable {
     public var clock: any TollgateClock
     public var logger: Logger
     public var signingKeys: SigningKeyRing
+    /// Where `signingKeys` are reloaded from every few seconds (nil: they stay as given).
+    public var signingKeyVault: SigningKeyVault?
     public var secretBox: SecretBox
     public var passwordPolicy: PasswordPolicy
     /// Secrets Stripe signs webhooks with (several while one is rotated).
@@ -187,11 +189,17 @@ public func buildApplication(
     }
     let keyDirectory = KeyDirectory(dataDirectory: configuration.dataDirectory)
     let clock = SystemClock()
-    let signingKeys = try SigningKeyRing(directory: keyDirectory, now: clock.now())
-    let secretBox = try keyDirectory.secretBox()
     let store = try await SQLStore.open(configuration.database, logger: logger)
-    // Data written under another catalog keeps its meaning only if this one has what it names.
+    let secretBox: SecretBox
+    let vault: SigningKeyVault
+    let signingKeys: SigningKeyRing
     do {
+        // A master-key rotation a crash interrupted is finished or undone before the key is read.
+        try await MasterKeyRotation.settle(directory: keyDirectory, store: store)
+        secretBox = try keyDirectory.secretBox()
+        vault = SigningKeyVault(store: store, box: secretBox)
+        signingKeys = SigningKeyRing(keys: try await vault.keysMakingFirst(now: clock.now(), importing: keyDirectory))
+        // Data written under another catalog keeps its meaning only if this one has what it names.
         let issues = CatalogCompatibility.issues(try await store.catalogReferences(), catalog: catalog)
         guard issues.isEmpty else { throw CatalogMismatchError(issues: issues) }
         // Subscriptions from before revenue movements were recorded: their MRR, once.
@@ -212,6 +220,7 @@ public func buildApplication(
         },
         shutdown: { await store.shutdown() }
     )
+    dependencies.signingKeyVault = vault
     dependencies.subscriptionPolicy = SubscriptionPolicy(gracePeriod: configuration.pastDueGrace)
     dependencies.billingTick = configuration.billingTick
     dependencies.cluster = configuration.cluster
@@ -308,6 +317,9 @@ func buildApplication(
                 logger: dependencies.logger, settings: mail.delivery,
                 attachments: { try await InvoiceMail.attachments(of: $0, invoices: invoices) }))
     }
+    if let vault = dependencies.signingKeyVault {
+        app.addServices(SigningKeyRefresher(vault: vault, ring: dependencies.signingKeys, logger: dependencies.logger))
+    }
     if let retention = dependencies.auditRetention {
         app.addServices(
             AuditJanitor(
@@ -369,6 +381,18 @@ func buildRouter(
         router.add(middleware: CORSAllowList(origins: Set(dependencies.http.corsOrigins)))
     }
     router.add(middleware: ErrorMiddleware(routes: routeMethods))
+    let catalog = dependencies.catalog
+    let rateLimiter = RateLimiter(
+        shared: dependencies.cluster == nil ? nil : RateLimiter.Shared(store: dependencies.store),
+        clock: dependencies.clock)
+    if let limit = catalog.rateLimits.ip {
+        // API callers without credentials, by address (pages have their own sign-in throttles).
+        router.add(
+            middleware: RateLimitMiddleware(limiter: rateLimiter) { request, context in
+                guard request.headers[.authorization] == nil, request.uri.path.hasPrefix("/v1/") else { return nil }
+                return .init(policy: "ip", key: "ip:" + context.clientAddress, limit: limit)
+            })
+    }
     let auditTrail = AuditTrail(store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock)
     router.add(middleware: AuditMiddleware(trail: auditTrail))
     // The document ships in the binary; a build without it lacks these routes, and the route
@@ -398,8 +422,13 @@ func buildRouter(
     )
     let accountRoutes = AccountRoutes(accounts: accounts)
     accountRoutes.registerPublic(on: router)
-    let signedIn = router.group("v1").add(middleware: UserAuthenticator(accounts: accounts)).group(
-        context: UserContext.self)
+    let signedIn = router.group("v1").add(middleware: UserAuthenticator(accounts: accounts))
+        .add(
+            middleware: RateLimitMiddleware(limiter: rateLimiter) { _, context in
+                guard let user = context.user, let limit = catalog.plan(user.claims.plan)?.rateLimit else { return nil }
+                return .init(policy: "user", key: "user:" + user.userId, limit: limit)
+            }
+        ).group(context: UserContext.self)
     accountRoutes.registerSignedIn(on: signedIn)
     let mailPreferences = MailPreferenceRoutes(
         store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock)
@@ -447,7 +476,13 @@ func buildRouter(
     try? PublicCatalogRoutes(
         catalog: dependencies.catalog, keys: authenticator, accounts: accounts, customers: service.customers
     ).register(on: router)
-    let v1 = router.group("v1").add(middleware: authenticator).group(context: AuthenticatedContext.self)
+    let v1 = router.group("v1").add(middleware: authenticator)
+        .add(
+            middleware: RateLimitMiddleware(limiter: rateLimiter) { _, context in
+                guard let caller = context.caller, let limit = catalog.rateLimits.secretKey else { return nil }
+                return .init(policy: "key", key: "key:" + caller.keyId, limit: limit)
+            }
+        ).group(context: AuthenticatedContext.self)
     let audit = AuditRoutes(
         store: dependencies.store, workspaces: workspaces, customers: dependencies.store, catalog: dependencies.catalog)
     audit.register(on: v1)

@@ -69,6 +69,11 @@ struct AuditRoutes: Sendable {
                 throw invalid("actor", "a kind (\(kinds)), kind:id, or an id")
             }
         }
+        for (field, maximum) in [("actor", 300), ("target", 300), ("action", 100)] {
+            if let value = parameters.get(field), value.unicodeScalars.count > maximum {
+                throw invalid(field, "at most \(maximum) characters")
+            }
+        }
         query.target = parameters.get("target").flatMap { $0.isEmpty ? nil : $0 }
         query.action = parameters.get("action").flatMap { $0.isEmpty ? nil : $0 }
         for (field, keyPath) in [("from", \AuditQuery.from), ("to", \AuditQuery.to)] {

@@ -171,7 +171,8 @@ enum HTTPStatusMapping {
         case .notFound, .customerNotFound, .featureNotFound, .planNotFound, .reservationNotFound: return .notFound
         case .insufficientCredits: return .init(code: 402, reasonPhrase: "Payment Required")
         case .conflict, .idempotencyKeyReused, .emailTaken, .seatLimitReached: return .conflict
-        case .tierLimited, .userQuotaExhausted, .workspaceQuotaExhausted, .tooManyAttempts: return .tooManyRequests
+        case .tierLimited, .userQuotaExhausted, .workspaceQuotaExhausted, .tooManyAttempts, .rateLimited:
+            return .tooManyRequests
         case .unavailable: return .serviceUnavailable
         case .internalError: return .internalServerError
         }

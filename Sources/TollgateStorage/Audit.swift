@@ -153,4 +153,8 @@ public protocol SealedKeyStore: Sendable {
     func sealedKeys(prefix: String) async throws -> [SealedKeyRecord]
     func insertSealedKey(_ record: SealedKeyRecord) async throws
     func deleteSealedKey(name: String) async throws
+    /// Seals again, in one transaction, every value the database keeps sealed under the master
+    /// key: these keys, TOTP seeds (users and operators), webhook secrets, the single-use tokens
+    /// of mail not sent yet. How many it changed.
+    func resealSecrets(_ reseal: @escaping @Sendable (String) throws -> String) async throws -> Int
 }

@@ -24,7 +24,7 @@ public protocol HealthCheck: Sendable {
 public typealias Storage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & WorkspaceStore & CreditStore
     & BillingStore & HealthCheck & ChangeFeed & LeaseStore & CatalogReferenceStore & OutboxStore
     & WebhookStore & MailPreferenceStore & AnalyticsStore & InvoiceStore & OperatorStore & CustomerListingStore
-    & AuditStore & SealedKeyStore
+    & AuditStore & SealedKeyStore & RateLimitStore & AttemptStore
 
 public enum DatabaseKind: String, Sendable {
     case sqlite

@@ -16,9 +16,9 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var databaseOptions: DatabaseOptions
 
         func run() async throws {
-            let box = try KeyDirectory(dataDirectory: databaseOptions.dataDirectory).secretBox()
             let result = try await databaseOptions.withStore { store in
-                try await AuditTrail(store: store, box: box, clock: SystemClock()).verify()
+                let box = try await databaseOptions.secretBox(store: store)
+                return try await AuditTrail(store: store, box: box, clock: SystemClock()).verify()
             }
             print(result)
             if case .broken = result { throw ExitCode(1) }

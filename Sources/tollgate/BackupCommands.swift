@@ -27,8 +27,10 @@ struct Backup: AsyncParsableCommand {
             throw ValidationError("\(failure)")
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: to)[.size] as? Int) ?? 0
-        print("backup written to \(to) (\(size) bytes, with \(files.count) key files)")
+        print("backup written to \(to) (\(size) bytes, with \(Self.keyFiles(files.count)))")
     }
+
+    static func keyFiles(_ count: Int) -> String { count == 1 ? "1 key file" : "\(count) key files" }
 
     /// The files under `<data-dir>/keys`, by path relative to the data directory.
     static func keyFiles(in directory: String) throws -> [String: Data] {
@@ -64,6 +66,6 @@ struct Restore: AsyncParsableCommand {
         // Opening it checks it and applies any migration a newer binary brings.
         let store = try await SQLStore.open(.sqlite(directory: dataDirectory), logger: logger)
         await store.shutdown()
-        print("restored \(from) into \(dataDirectory) (with \(restored.count) key files)")
+        print("restored \(from) into \(dataDirectory) (with \(Backup.keyFiles(restored.count)))")
     }
 }

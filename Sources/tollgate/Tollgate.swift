@@ -51,6 +51,13 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
+    /// The master key, once a rotation a crash interrupted is settled.
+    func secretBox(store: SQLStore) async throws -> SecretBox {
+        let directory = KeyDirectory(dataDirectory: dataDirectory)
+        try await MasterKeyRotation.settle(directory: directory, store: store)
+        return try directory.secretBox()
+    }
+
     var summary: String {
         switch location {
         case .sqlite(let directory): return "SQLite in \(directory)"
@@ -297,7 +304,8 @@ struct Migrate: AsyncParsableCommand {
 
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage secret API keys and signing keys.", subcommands: [Create.self, RotateSigning.self])
+        abstract: "Manage secret API keys, signing keys and the master key.",
+        subcommands: [Create.self, RotateSigning.self, RotateMaster.self])
 
     struct RotateSigning: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -306,16 +314,40 @@ struct Keys: AsyncParsableCommand {
                 "Make a new access-token signing key; older keys stay published in the JWKS until their tokens expire."
         )
 
-        @Option(name: .customLong("data-dir"), help: "Data directory holding the keys.") var dataDirectory =
-            "./tollgate-data"
+        @OptionGroup var databaseOptions: DatabaseOptions
 
         func run() async throws {
-            let directory = KeyDirectory(dataDirectory: dataDirectory)
             let now = Date()
-            let key = try directory.rotateSigningKey(now: now)
-            // Tokens live 15 minutes; a replaced key stays published for a day, to be safe.
-            try directory.pruneSigningKeys(retention: 86_400, now: now)
+            let key = try await databaseOptions.withStore { store in
+                let vault = SigningKeyVault(store: store, box: try await databaseOptions.secretBox(store: store))
+                _ = try await vault.keysMakingFirst(
+                    now: now, importing: KeyDirectory(dataDirectory: databaseOptions.dataDirectory))
+                let key = try await vault.rotate(now: now)
+                // Tokens live 15 minutes; a replaced key stays published for a day, to be safe.
+                try await vault.prune(retention: 86_400, now: now)
+                return key
+            }
             print(key.kid)
+        }
+    }
+
+    struct RotateMaster: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-master",
+            abstract: """
+                Make a new master key and seal every sealed secret of the database again under it, in one \
+                transaction (with TOLLGATE_MASTER_KEY set, the new key comes from TOLLGATE_NEW_MASTER_KEY). \
+                Restart the servers afterwards: they keep the old key until then.
+                """)
+
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        func run() async throws {
+            let directory = KeyDirectory(dataDirectory: databaseOptions.dataDirectory)
+            let resealed = try await databaseOptions.withStore { store in
+                try await MasterKeyRotation.rotate(directory: directory, store: store)
+            }
+            print("sealed \(resealed) secrets again under the new master key")
         }
     }
 
@@ -608,9 +640,8 @@ struct Operators: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let directory = KeyDirectory(dataDirectory: databaseOptions.dataDirectory)
-            let box = try directory.secretBox()
             let token = try await databaseOptions.withStore { store in
+                let box = try await databaseOptions.secretBox(store: store)
                 let service = OperatorService(store: store, box: box, clock: SystemClock())
                 do {
                     return try await service.create(email: email, role: OperatorRole(rawValue: role)!).token

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 import TollgateCore
@@ -76,6 +77,31 @@ import TollgateCore
         }
         #expect(throws: TokenError.malformed) {
             try rotated.verify("a.b", issuer: "tollgate", audience: "memento", now: now)
+        }
+    }
+
+    /// RFC 9864's fully specified `Ed25519` is accepted beside `EdDSA`; an algorithm that is not
+    /// Ed25519 (`none`, HMAC under the public key) never is.
+    @Test func tokensNamingEitherEd25519AlgorithmVerifyAndNoOtherDoes() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let key = SigningKey.generate(at: now)
+        let claims = AccessClaims(
+            sub: "usr_1", iss: "tollgate", aud: "memento", iat: 1_800_000_000, exp: 1_800_000_900, sid: "ses_1",
+            plan: "pro")
+        let signer = TokenSigner(keys: [key])
+        #expect(
+            String(decoding: Base64URL.decode(String(try signer.sign(claims).split(separator: ".")[0]))!, as: UTF8.self)
+                .contains(#""alg":"EdDSA""#))
+        func token(alg: String) throws -> String {
+            let header = Base64URL.encode(Data(#"{"alg":"\#(alg)","kid":"\#(key.kid)","typ":"JWT"}"#.utf8))
+            let input = header + "." + Base64URL.encode(try JSONEncoder().encode(claims))
+            return input + "." + Base64URL.encode(try key.privateKey.signature(for: Data(input.utf8)))
+        }
+        #expect(try signer.verify(token(alg: "Ed25519"), issuer: "tollgate", audience: "memento", now: now) == claims)
+        for alg in ["none", "HS256", "ES256"] {
+            #expect(throws: TokenError.unknownKey) {
+                try signer.verify(token(alg: alg), issuer: "tollgate", audience: "memento", now: now)
+            }
         }
     }
 

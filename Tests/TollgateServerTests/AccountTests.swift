@@ -106,7 +106,10 @@ import TollgateStorage
         }
     }
 
-    @Test func accessTokensVerifyWithPyJWTAgainstTheJWKS() async throws {
+    /// Issue 17 item 9: the tokens' `alg` stays `EdDSA`, the only name PyJWT knows for Ed25519;
+    /// joserfc, which knows RFC 9864's fully specified `Ed25519` too, verifies them as well.
+    @Test(arguments: ["pyjwt", "joserfc"])
+    func accessTokensVerifyWithPythonLibrariesAgainstTheJWKS(library: String) async throws {
         let python = try PythonPeers.interpreter
         // PyJWT checks expiry against the real time, so this app runs on it too.
         try await AppHarness.run(.sqlite, clock: ManualClock(Date())) { _, client in
@@ -114,7 +117,7 @@ import TollgateStorage
             let response = try await client.send(uri: "/.well-known/jwks.json", method: .get)
             let jwks = String(decoding: Data(response.body.readableBytesView), as: UTF8.self)
             let result = try await TollgateBinary.runProgram(
-                python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access, "test"])
+                python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access, "test", library])
             #expect(result.status == 0, "\(result.stderr)")
             let claims = try #require(
                 try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -123,10 +126,10 @@ import TollgateStorage
                     && claims["iss"] as? String == "tollgate")
             #expect((claims["exp"] as? Int ?? 0) - (claims["iat"] as? Int ?? 0) == 900)
             let forged = try await TollgateBinary.runProgram(
-                python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access + "x", "test"])
+                python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access + "x", "test", library])
             #expect(forged.status != 0)
             let otherAudience = try await TollgateBinary.runProgram(
-                python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access, "another-product"])
+                python, [Repository.path("Tests/peers/verify_jwt.py"), jwks, user.access, "another-product", library])
             #expect(otherAudience.status != 0)
         }
     }

@@ -101,7 +101,7 @@ import Testing
         announce.finish()
 
         let restore = try await TollgateBinary.run(["restore", "--from", backupFile, "--data-dir", restored])
-        #expect(restore.status == 0 && restore.stdout.contains("with 2 key files"), "\(restore.stderr)")
+        #expect(restore.status == 0 && restore.stdout.contains("with 1 key file"), "\(restore.stderr)")
         let again = try await ServerProcess.start(["--data-dir", restored])
         defer { again.stop() }
         let all = record.acks.withLock { $0 }

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import TestSupport
 import Testing
+import TollgateIdentity
 import TollgateStorage
 
 /// Three `tollgate serve --cluster` processes on one PostgreSQL, loaded at once on the same
@@ -40,12 +41,15 @@ import TollgateStorage
             }
             let catalogPath = NSTemporaryDirectory() + "cluster-\(UUID().uuidString).yaml"
             try Self.catalog.write(toFile: catalogPath, atomically: true, encoding: .utf8)
+            // Nodes on one database share its master key (the secrets it seals are theirs in common).
+            let masterKey = SecretBox.generateKey().base64EncodedString()
             func node() async throws -> ServerProcess {
                 let directory = NSTemporaryDirectory() + "tollgate-node-\(UUID().uuidString)"
-                return try await ServerProcess.start([
-                    "--database", url, "--data-dir", directory, "--catalog", catalogPath, "--cluster",
-                    "--lease-seconds", "3",
-                ])
+                return try await ServerProcess.start(
+                    [
+                        "--database", url, "--data-dir", directory, "--catalog", catalogPath, "--cluster",
+                        "--lease-seconds", "3",
+                    ], environment: ["TOLLGATE_MASTER_KEY": masterKey])
             }
             let key = try await TollgateBinary.run(["keys", "create", "--scope", "admin", "--database", url]).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)

@@ -28,8 +28,9 @@ import TollgateClient
             }
             let refused = try await client.consume(
                 body: .json(.init(customer: "u1", feature: "notes", idempotencyKey: "n4")))
-            // A refusal is the outcome and the error together (allOf: value1 and value2).
-            let refusal = try refused.tooManyRequests.body.json
+            // A refusal is the outcome and the error together (allOf: value1 and value2); a 429 may
+            // also be a rate limit's plain error (anyOf: value2).
+            let refusal = try #require(try refused.tooManyRequests.body.json.value1)
             #expect(refusal.value1.allowed == false && refusal.value1.upgradeTier == "pro")
             #expect(refusal.value2.error.code == .userQuotaExhausted)
             // A retry replays the first answer.

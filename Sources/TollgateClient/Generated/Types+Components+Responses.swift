@@ -286,6 +286,69 @@ extension Components {
                 self.body = body
             }
         }
+        public struct RateLimited: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/RateLimited/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/RateLimited/headers/Retry-After`.
+                public var retryAfter: Swift.Int?
+                /// The policy's state: "key";r=0;t=60 (requests remaining, seconds until the allowance is whole).
+                ///
+                /// - Remark: Generated from `#/components/responses/RateLimited/headers/RateLimit`.
+                public var rateLimit: Swift.String?
+                /// The policy: "key";q=600;w=60 (requests per 60 seconds).
+                ///
+                /// - Remark: Generated from `#/components/responses/RateLimited/headers/RateLimit-Policy`.
+                public var rateLimitPolicy: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - retryAfter:
+                ///   - rateLimit: The policy's state: "key";r=0;t=60 (requests remaining, seconds until the allowance is whole).
+                ///   - rateLimitPolicy: The policy: "key";q=600;w=60 (requests per 60 seconds).
+                public init(
+                    retryAfter: Swift.Int? = nil,
+                    rateLimit: Swift.String? = nil,
+                    rateLimitPolicy: Swift.String? = nil
+                ) {
+                    self.retryAfter = retryAfter
+                    self.rateLimit = rateLimit
+                    self.rateLimitPolicy = rateLimitPolicy
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.RateLimited.Headers
+            /// - Remark: Generated from `#/components/responses/RateLimited/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/RateLimited/content/application\/json`.
+                case json(Components.Schemas.ErrorEnvelope)
+                /// The associated value of the enum case if `self` is `.json`.
+                ///
+                /// - Throws: An error if `self` is not `.json`.
+                /// - SeeAlso: `.json`.
+                public var json: Components.Schemas.ErrorEnvelope {
+                    get throws {
+                        switch self {
+                        case let .json(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.RateLimited.Body
+            /// Creates a new `RateLimited`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.RateLimited.Headers = .init(),
+                body: Components.Responses.RateLimited.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
         public struct PayloadTooLarge: Sendable, Hashable {
             /// - Remark: Generated from `#/components/responses/PayloadTooLarge/content`.
             @frozen public enum Body: Sendable, Hashable {

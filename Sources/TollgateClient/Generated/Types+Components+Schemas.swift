@@ -62,6 +62,7 @@ extension Components {
                 case totpInvalid = "TOTP_INVALID"
                 case invalidToken = "INVALID_TOKEN"
                 case tooManyAttempts = "TOO_MANY_ATTEMPTS"
+                case rateLimited = "RATE_LIMITED"
                 case seatLimitReached = "SEAT_LIMIT_REACHED"
                 case insufficientCredits = "INSUFFICIENT_CREDITS"
                 case reservationNotFound = "RESERVATION_NOT_FOUND"

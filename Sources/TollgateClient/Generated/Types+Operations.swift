@@ -737,6 +737,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/get(listCustomers)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -947,6 +970,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/post(createCustomer)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -1136,6 +1182,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/{id}/get(getCustomer)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -1369,6 +1438,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/{id}/spend-cap/put(setSpendCap)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -1558,6 +1650,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/{id}/spend-cap/delete(removeSpendCap)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -1785,6 +1900,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/{id}/invoices/upcoming/get(upcomingInvoice)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -1985,6 +2123,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/{id}/plan/put(changePlan)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -2207,6 +2368,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/{id}/entitlements/get(getEntitlements)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -2461,6 +2645,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/{id}/usage/get(getUsageHistory)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -2676,6 +2883,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/check/post(check)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -2807,13 +3037,58 @@ public enum Operations {
             public struct TooManyRequests: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/v1/consume/POST/responses/429/content`.
                 @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/v1/consume/POST/responses/429/content/json`.
+                    public struct JsonPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/v1/consume/POST/responses/429/content/json/value1`.
+                        public var value1: Components.Schemas.RefusedOutcome?
+                        /// - Remark: Generated from `#/paths/v1/consume/POST/responses/429/content/json/value2`.
+                        public var value2: Components.Schemas.ErrorEnvelope?
+                        /// Creates a new `JsonPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - value1:
+                        ///   - value2:
+                        public init(
+                            value1: Components.Schemas.RefusedOutcome? = nil,
+                            value2: Components.Schemas.ErrorEnvelope? = nil
+                        ) {
+                            self.value1 = value1
+                            self.value2 = value2
+                        }
+                        public init(from decoder: any Swift.Decoder) throws {
+                            var errors: [any Swift.Error] = []
+                            do {
+                                self.value1 = try .init(from: decoder)
+                            } catch {
+                                errors.append(error)
+                            }
+                            do {
+                                self.value2 = try .init(from: decoder)
+                            } catch {
+                                errors.append(error)
+                            }
+                            try Swift.DecodingError.verifyAtLeastOneSchemaIsNotNil(
+                                [
+                                    self.value1,
+                                    self.value2
+                                ],
+                                type: Self.self,
+                                codingPath: decoder.codingPath,
+                                errors: errors
+                            )
+                        }
+                        public func encode(to encoder: any Swift.Encoder) throws {
+                            try self.value1?.encode(to: encoder)
+                            try self.value2?.encode(to: encoder)
+                        }
+                    }
                     /// - Remark: Generated from `#/paths/v1/consume/POST/responses/429/content/application\/json`.
-                    case json(Components.Schemas.RefusedOutcome)
+                    case json(Operations.Consume.Output.TooManyRequests.Body.JsonPayload)
                     /// The associated value of the enum case if `self` is `.json`.
                     ///
                     /// - Throws: An error if `self` is not `.json`.
                     /// - SeeAlso: `.json`.
-                    public var json: Components.Schemas.RefusedOutcome {
+                    public var json: Operations.Consume.Output.TooManyRequests.Body.JsonPayload {
                         get throws {
                             switch self {
                             case let .json(body):
@@ -2832,7 +3107,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// Refused (TIER_LIMITED, USER_QUOTA_EXHAUSTED or WORKSPACE_QUOTA_EXHAUSTED); nothing recorded.
+            /// Refused (TIER_LIMITED, USER_QUOTA_EXHAUSTED or WORKSPACE_QUOTA_EXHAUSTED); nothing recorded. Or RATE_LIMITED (the key's requests per minute).
             ///
             /// - Remark: Generated from `#/paths//v1/consume/post(consume)/responses/429`.
             ///
@@ -3336,6 +3611,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/events/post(ingestEvents)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -3595,6 +3893,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/release/post(release)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -3789,6 +4110,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/api-keys/get(listAPIKeys)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -3946,6 +4290,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/api-keys/post(createAPIKey)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -4138,6 +4505,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/api-keys/{id}/delete(revokeAPIKey)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -4356,6 +4746,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/api-keys/{id}/rotate/post(rotateAPIKey)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -4615,6 +5028,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/{id}/credits/grants/post(grantCredits)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -4832,6 +5268,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/{id}/credits/get(creditBalances)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -5089,6 +5548,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/{id}/credits/history/get(creditHistory)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -5336,6 +5818,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/{id}/credits/history.csv/get(creditHistoryCSV)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -5606,6 +6111,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/credits/debit/post(debitCredits)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -5865,6 +6393,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/credits/reserve/post(reserveCredits)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -6117,6 +6668,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/credits/reservations/{id}/commit/post(commitReservation)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -6337,6 +6911,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/credits/reservations/{id}/release/post(releaseReservation)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -6538,6 +7135,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/billing/webhook/post(stripeWebhook)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -6814,6 +7434,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/billing/trial/post(startTrial)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -7193,6 +7836,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/billing/checkout/post(createCheckout)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -7475,6 +8141,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/billing/portal/post(createPortal)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -7747,6 +8436,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/billing/cancel/post(cancelSubscription)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -8035,6 +8747,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/billing/subscriptions/post(createManualSubscription)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -8356,6 +9091,29 @@ public enum Operations {
                     }
                 }
             }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/billing/change-plan/post(changeSubscriptionPlan)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// Undocumented response.
             ///
             /// A response with a code that is not documented in the OpenAPI document.
@@ -8596,6 +9354,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/{id}/subscriptions/get(listSubscriptions)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
@@ -8925,6 +9706,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/credits/packs/checkout/post(buyCreditPack)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
                             response: self
                         )
                     }
