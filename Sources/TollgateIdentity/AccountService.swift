@@ -162,15 +162,66 @@ public final class AccountService: Sendable {
     public func changePassword(userId: String, current: String, new: String, keepingSession: String) async throws {
         let user = try await user(id: userId)
         let now = clock.now()
-        let throttleKey = "password:\(userId)"
-        try await limiter.check(throttleKey, rule: settings.accountRule, now: now)
-        guard settings.passwordPolicy.verify(current, hash: user.passwordHash) else {
-            try await limiter.recordFailure(throttleKey, at: now)
-            throw DomainError(.invalidCredentials, "the current password is wrong", field: "currentPassword")
-        }
+        try await requirePassword(current, of: user, field: "currentPassword", now: now)
         try settings.passwordPolicy.validate(new, email: user.email)
         try await store.changePassword(
             userId: userId, passwordHash: settings.passwordPolicy.hash(new), at: now, keepingSession: keepingSession)
+    }
+
+    /// Sends a confirmation link to `newEmail`; the address changes only when it is followed
+    /// (`confirmEmailChange`). The current password is needed, as for a password change. The
+    /// answer does not say whether another account has the address: the link does, to whoever
+    /// holds that mailbox.
+    public func requestEmailChange(userId: String, newEmail rawEmail: String, password: String) async throws -> String {
+        let user = try await user(id: userId)
+        let now = clock.now()
+        try await requirePassword(password, of: user, field: "password", now: now)
+        let email = try EmailAddress.normalized(rawEmail)
+        guard email != user.email else {
+            throw DomainError.invalidField("email", "is already the account's address")
+        }
+        // Each request counts: the route cannot be used to flood someone else's mailbox.
+        try await limiter.check("email-change:\(userId)", rule: settings.accountRule, now: now)
+        try await limiter.recordFailure("email-change:\(userId)", at: now)
+        var (token, message) = try emailToken(
+            .changeEmail, userId: userId, email: email, now: now, lifetime: settings.verifyEmailSeconds,
+            locale: try await store.customer(id: userId)?.locale)
+        token.data = email
+        try await store.insertUserToken(token, outbox: [message])
+        return email
+    }
+
+    /// Follows an e-mail change's link: the account (and its customer) take the new address,
+    /// verified, and the old address is told. 409 when another account took it meanwhile.
+    @discardableResult
+    public func confirmEmailChange(token: String) async throws -> (userId: String, email: String) {
+        let now = clock.now()
+        let change = try await store.changeEmail(tokenHash: OpaqueDigest.hex(token), at: now) { from, to, locale in
+            let payload = ["email": from, "newEmail": to, "locale": locale].compactMapValues { $0 }
+            return [
+                OutboxMessage(
+                    id: Secrets.randomId(prefix: "msg_"), kind: "email.email_changed", recipient: from,
+                    payload: String(decoding: (try? JSONEncoder().encode(payload)) ?? Data("{}".utf8), as: UTF8.self),
+                    createdAt: now)
+            ]
+        }
+        switch change {
+        case .changed(let userId, _, let email): return (userId, email)
+        case .invalid:
+            throw DomainError(.invalidToken, "the confirmation link is invalid, used or expired", field: "token")
+        case .taken:
+            throw DomainError(.emailTaken, "another account has this address now", field: "token")
+        }
+    }
+
+    /// A signed-in user's password, asked again before a sensitive change; failures are throttled.
+    private func requirePassword(_ password: String, of user: UserRecord, field: String, now: Date) async throws {
+        let throttleKey = "password:\(user.id)"
+        try await limiter.check(throttleKey, rule: settings.accountRule, now: now)
+        guard settings.passwordPolicy.verify(password, hash: user.passwordHash) else {
+            try await limiter.recordFailure(throttleKey, at: now)
+            throw DomainError(.invalidCredentials, "the password is wrong", field: field)
+        }
     }
 
     /// A mail to the user about their account (`welcome`, `two_factor_enabled`…), in their language.

@@ -67,13 +67,14 @@ public struct MessageRenderer: Sendable {
     /// their account.
     public static let transactional: Set<String> = [
         "verify_email", "reset_password", "account_exists", "workspace_invitation", "two_factor_enabled",
-        "two_factor_disabled",
+        "two_factor_disabled", "change_email", "email_changed",
         "webhook_endpoint_disabled",
     ]
 
     /// Where each kind's action leads, under the link base.
     static let actionPaths: [String: String] = [
         "verify_email": "verify-email", "reset_password": "reset-password", "account_exists": "reset-password",
+        "change_email": "confirm-email",
         "workspace_invitation": "join",
         "welcome": "", "usage_alert": "plan", "trial_ending": "billing", "trial_ended": "plan",
         "payment_failed": "billing", "subscription_suspended": "billing", "invoice_issued": "invoices",

@@ -967,6 +967,9 @@ extension Migrations {
                     created_at_ms BIGINT NOT NULL
                 )
                 """,
-            ])
+            ]),
+        Migration(
+            version: 34, name: "e-mail change tokens",
+            statements: ["ALTER TABLE user_tokens ADD COLUMN data TEXT"]),
     ]
 }

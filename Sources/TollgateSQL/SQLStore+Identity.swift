@@ -355,6 +355,60 @@ extension SQLStore {
         }
     }
 
+    public func changeEmail(
+        tokenHash: String, at: Date,
+        notice: @escaping @Sendable (_ from: String, _ to: String, _ locale: String?) -> [OutboxMessage]
+    ) async throws -> EmailChange {
+        let millis = Millis.from(at)
+        return try await provider.transaction { db in
+            guard
+                let token = try await db.raw(
+                    """
+                    UPDATE user_tokens SET used_at_ms = \(bind: millis)
+                    WHERE token_hash = \(bind: tokenHash) AND purpose = \(bind: UserTokenPurpose.changeEmail.rawValue)
+                        AND used_at_ms IS NULL AND expires_at_ms > \(bind: millis)
+                    RETURNING user_id, data
+                    """
+                ).first(),
+                let address = try token.decode(column: "data", as: String?.self)
+            else { return .invalid }
+            let userId = try token.decode(column: "user_id", as: String.self)
+            guard
+                let old = try await db.raw("SELECT email FROM users WHERE id = \(bind: userId)").first()?
+                    .decode(column: "email", as: String.self)
+            else { return .invalid }
+            let taken = try await db.raw(
+                "SELECT id FROM users WHERE email = \(bind: address) AND id <> \(bind: userId)"
+            ).first()
+            guard taken == nil else { return .taken }
+            try await db.raw(
+                """
+                UPDATE users SET email = \(bind: address), email_verified_at_ms = \(bind: millis),
+                    updated_at_ms = \(bind: millis)
+                WHERE id = \(bind: userId)
+                """
+            ).run()
+            try await db.raw(
+                """
+                UPDATE customers SET email = \(bind: address), updated_at_ms = \(bind: millis)
+                WHERE id = \(bind: userId)
+                """
+            ).run()
+            // Other links of the account (a reset sent to the old address) die with it.
+            try await db.raw(
+                """
+                UPDATE user_tokens SET used_at_ms = \(bind: millis)
+                WHERE user_id = \(bind: userId) AND used_at_ms IS NULL
+                """
+            ).run()
+            let locale = try await db.raw("SELECT locale FROM customers WHERE id = \(bind: userId)").first()?
+                .decode(column: "locale", as: String?.self)
+            try await Self.enqueue(db, notice(old, address, locale))
+            try await self.announceCustomerChange(db, id: userId)
+            return .changed(userId: userId, from: old, to: address)
+        }
+    }
+
     public func outboxMessages(recipient: String) async throws -> [OutboxMessage] {
         try await provider.read { db in
             try await db.raw(
@@ -371,9 +425,9 @@ extension SQLStore {
     private static func insertUserToken(_ db: any SQLDatabase, _ token: UserTokenRecord) async throws {
         try await db.raw(
             """
-            INSERT INTO user_tokens (token_hash, user_id, purpose, created_at_ms, expires_at_ms)
+            INSERT INTO user_tokens (token_hash, user_id, purpose, created_at_ms, expires_at_ms, data)
             VALUES (\(bind: token.tokenHash), \(bind: token.userId), \(bind: token.purpose.rawValue),
-                \(bind: Millis.from(token.createdAt)), \(bind: Millis.from(token.expiresAt)))
+                \(bind: Millis.from(token.createdAt)), \(bind: Millis.from(token.expiresAt)), \(bind: token.data))
             """
         ).run()
     }

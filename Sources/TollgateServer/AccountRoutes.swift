@@ -18,6 +18,7 @@ struct AccountRoutes: Sendable {
         auth.post("verify-email", use: verifyEmail)
         auth.post("password-reset", use: requestPasswordReset)
         auth.post("password-reset/confirm", use: resetPassword)
+        auth.post("email-change/confirm", use: confirmEmailChange)
     }
 
     func registerSignedIn(on me: RouterGroup<UserContext>) {
@@ -26,6 +27,7 @@ struct AccountRoutes: Sendable {
         me.get("me", use: profile)
         me.patch("me", use: updateProfile)
         me.post("me/password", use: changePassword)
+        me.post("me/email", use: requestEmailChange)
         me.get("me/sessions", use: sessions)
         me.delete("me/sessions/{id}", use: revokeSession)
         me.post("me/2fa/totp", use: beginTOTP)
@@ -37,6 +39,40 @@ struct AccountRoutes: Sendable {
         let email: String
         let password: String
         let totp: String?
+    }
+
+    struct EmailChangeRequest: Decodable {
+        let email: String
+        let password: String
+    }
+
+    /// A confirmation link to the new address; the account keeps its address until it is followed.
+    @Sendable func requestEmailChange(_ request: Request, context: UserContext) async throws
+        -> some ResponseGenerator
+    {
+        let body = try await request.decode(as: EmailChangeRequest.self, context: context)
+        let email = try await accounts.requestEmailChange(
+            userId: context.user.userId, newEmail: body.email,
+            password: try Validate.optionalText(body.password, field: "password", maximum: 1024) ?? "")
+        context.audit.change(before: nil, after: ["requestedEmail": email])
+        return EditedResponse(status: .accepted, response: ["email": email, "status": "confirmation_sent"])
+    }
+
+    /// The link from the new address's mailbox: the account takes that address.
+    @Sendable func confirmEmailChange(_ request: Request, context: TollgateRequestContext) async throws
+        -> some ResponseGenerator
+    {
+        let body = try await request.decode(as: TokenRequest.self, context: context)
+        let (userId, email) = try await accounts.confirmEmailChange(
+            token: try Validate.identifier(body.token, field: "token"))
+        context.audit.actor(AuditActor(kind: .user, id: userId))
+        context.audit.change(target: "account:\(userId)", before: nil, after: ["email": email])
+        return EditedResponse(status: .ok, response: EmailChanged(email: email, emailVerified: true))
+    }
+
+    struct EmailChanged: ResponseEncodable {
+        let email: String
+        let emailVerified: Bool
     }
 
     struct RegisterRequest: Decodable {

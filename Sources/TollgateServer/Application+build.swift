@@ -318,13 +318,24 @@ func buildApplication(
                 attachments: { try await InvoiceMail.attachments(of: $0, invoices: invoices) }))
     }
     if let vault = dependencies.signingKeyVault {
-        app.addServices(SigningKeyRefresher(vault: vault, ring: dependencies.signingKeys, logger: dependencies.logger))
+        // A key rotated by `tollgate keys rotate-signing` (or on another node) signs here too within
+        // seconds; a failed read keeps the keys there are.
+        let ring = dependencies.signingKeys
+        app.addServices(
+            PeriodicService(name: "signing keys", interval: .seconds(5), logger: dependencies.logger, waitsFirst: true)
+            {
+                ring.replace(try await vault.keys())
+            })
     }
     if let retention = dependencies.auditRetention {
+        // Entries past the retention leave the chain's start; the head keeps the last one's hash.
+        let trail = AuditTrail(store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock)
+        let logger = dependencies.logger
         app.addServices(
-            AuditJanitor(
-                trail: AuditTrail(store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock),
-                retention: retention, logger: dependencies.logger))
+            PeriodicService(name: "audit retention", interval: .seconds(3600), logger: logger) {
+                let removed = try await trail.prune(retention: retention)
+                if removed > 0 { logger.info("removed \(removed) audit entries past the retention") }
+            })
     }
     if let retention = dependencies.idempotencyRetention {
         app.addServices(

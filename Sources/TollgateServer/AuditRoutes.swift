@@ -87,7 +87,7 @@ struct AuditRoutes: Sendable {
             }
             query.limit = parsed
         }
-        if let cursor = parameters.get("cursor"), !cursor.isEmpty {
+        if let cursor = parameters.get("cursor") {
             guard let sequence = Int64(cursor), sequence > 0 else {
                 throw invalid("cursor", "not a cursor this listing gave")
             }

@@ -33,6 +33,8 @@ enum AuditedRoutes {
         "POST /v1/auth/logout": AuditedRoute("auth.signed_out"),
         "PATCH /v1/me": AuditedRoute("account.profile_changed"),
         "POST /v1/me/password": AuditedRoute("account.password_changed"),
+        "POST /v1/me/email": AuditedRoute("account.email_change_requested"),
+        "POST /v1/auth/email-change/confirm": AuditedRoute("account.email_changed"),
         "DELETE /v1/me": AuditedRoute("account.erased"),
         "DELETE /v1/customers/{id}/personal-data": AuditedRoute("customer.personal_data_erased", target: "customer"),
         "DELETE /v1/me/sessions/{id}": AuditedRoute("auth.session_revoked", target: "session"),
@@ -122,6 +124,7 @@ enum AuditedRoutes {
         "POST /portal/login": AuditedRoute("auth.signed_in"),
         "POST /portal/signup": AuditedRoute("account.sign_up_requested"),
         "POST /portal/verify-email": AuditedRoute("account.email_verified"),
+        "POST /portal/confirm-email": AuditedRoute("account.email_changed"),
         "POST /portal/reset-password/request": AuditedRoute("auth.password_reset_requested"),
         "POST /portal/reset-password": AuditedRoute("auth.password_reset"),
         "POST /portal/logout": AuditedRoute("auth.signed_out"),
@@ -143,6 +146,7 @@ enum AuditedRoutes {
         "POST /portal/security/totp/confirm": AuditedRoute("auth.totp_enabled"),
         "POST /portal/security/totp/disable": AuditedRoute("auth.totp_disabled"),
         "POST /portal/password": AuditedRoute("account.password_changed"),
+        "POST /portal/email": AuditedRoute("account.email_change_requested"),
         "POST /portal/sessions/{id}/revoke": AuditedRoute("auth.session_revoked", target: "session"),
     ]
 

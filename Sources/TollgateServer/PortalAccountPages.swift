@@ -23,6 +23,7 @@ extension PortalPages {
         portal.post("security/totp/confirm", use: confirmTOTP)
         portal.post("security/totp/disable", use: disableTOTP)
         portal.post("password", use: changePassword)
+        portal.post("email", use: changeEmail)
         portal.post("sessions/{id}/revoke", use: revokeSession)
     }
 
@@ -124,7 +125,9 @@ extension PortalPages {
                 id: $0.id, userAgent: $0.userAgent, ip: $0.ip, lastUsed: $0.lastUsedAt,
                 isThisOne: $0.id == context.signedIn.sessionId)
         }
-        return PortalSecurityData(devices: devices, totpEnabled: user.totpEnabledAt != nil)
+        var data = PortalSecurityData(devices: devices, totpEnabled: user.totpEnabledAt != nil)
+        data.email = user.email
+        return data
     }
 
     @Sendable func securityPage(_ request: Request, context: PortalContext) async throws -> Response {
@@ -184,6 +187,20 @@ extension PortalPages {
             return try await security(request, context, status: .badRequest, error: error.message)
         }
         return ConsoleRequest.seeOther("/portal/security?notice=password_changed")
+    }
+
+    /// A new address: a link goes to it, and the account changes once it is followed.
+    @Sendable func changeEmail(_ request: Request, context: PortalContext) async throws -> Response {
+        let form = try await FormFields.read(request, context: context)
+        do {
+            let email = try await accounts.requestEmailChange(
+                userId: context.userId, newEmail: try form.required("email"),
+                password: try form.required("email_password"))
+            context.audit.change(before: nil, after: ["requestedEmail": email])
+        } catch let error as DomainError where error.code == .invalidCredentials || error.code == .invalidField {
+            return try await security(request, context, status: .badRequest, error: error.message)
+        }
+        return ConsoleRequest.seeOther("/portal/security?notice=email_change_sent")
     }
 
     @Sendable func revokeSession(_ request: Request, context: PortalContext) async throws -> Response {

@@ -25,6 +25,8 @@ struct PortalRoutes: Sendable {
         portal.post("signup", use: signUp)
         portal.get("verify-email", use: verifyPage)
         portal.post("verify-email", use: verify)
+        portal.get("confirm-email", use: confirmEmailPage)
+        portal.post("confirm-email", use: confirmEmail)
         portal.get("reset-password", use: resetPage)
         portal.post("reset-password/request", use: requestReset)
         portal.post("reset-password", use: reset)
@@ -119,6 +121,30 @@ struct PortalRoutes: Sendable {
             frame.portalMessage(
                 title: frame.t("verify_email"), message: frame.t("verified"), link: ("/portal", frame.t("portal_plan"))
             ))
+    }
+
+    @Sendable func confirmEmailPage(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+        let token = request.uri.queryParameters.get("token") ?? ""
+        return ConsoleRequest.html(frame(request).portalConfirmEmailPage(token: token), request: request)
+    }
+
+    /// An e-mail change's link, followed: the account takes the new address (the audit trail
+    /// records it as the account's own act).
+    @Sendable func confirmEmail(_ request: Request, context: TollgateRequestContext) async throws -> Response {
+        var request = request
+        let form = try await FormFields.read(&request, context: context)
+        let frame = frame(request)
+        do {
+            let (userId, email) = try await accounts.confirmEmailChange(token: try form.required("token"))
+            context.audit.actor(AuditActor(kind: .user, id: userId))
+            context.audit.change(target: "account:\(userId)", before: nil, after: ["email": email])
+        } catch let error as DomainError where error.code == .invalidToken || error.code == .emailTaken {
+            return invalidLink(frame)
+        }
+        return ConsoleRequest.html(
+            frame.portalMessage(
+                title: frame.t("confirm_email"), message: frame.t("email_now"),
+                link: ("/portal/login", frame.t("sign_in"))))
     }
 
     private func invalidLink(_ frame: ConsoleFrame) -> Response {

@@ -69,6 +69,17 @@ public enum RefreshOutcome: Sendable, Hashable {
 public enum UserTokenPurpose: String, Sendable {
     case verifyEmail = "verify_email"
     case resetPassword = "reset_password"
+    /// Confirms a new e-mail address from that address (`data` holds it).
+    case changeEmail = "change_email"
+}
+
+/// What confirming an e-mail change did.
+public enum EmailChange: Sendable, Hashable {
+    case changed(userId: String, from: String, to: String)
+    /// The link is unknown, spent or expired.
+    case invalid
+    /// Another account took the address meanwhile (the link is spent).
+    case taken
 }
 
 public struct UserTokenRecord: Sendable, Hashable {
@@ -77,13 +88,19 @@ public struct UserTokenRecord: Sendable, Hashable {
     public let purpose: UserTokenPurpose
     public let createdAt: Date
     public let expiresAt: Date
+    /// What the token is about besides its user (the new address of an e-mail change).
+    public var data: String?
 
-    public init(tokenHash: String, userId: String, purpose: UserTokenPurpose, createdAt: Date, expiresAt: Date) {
+    public init(
+        tokenHash: String, userId: String, purpose: UserTokenPurpose, createdAt: Date, expiresAt: Date,
+        data: String? = nil
+    ) {
         self.tokenHash = tokenHash
         self.userId = userId
         self.purpose = purpose
         self.createdAt = createdAt
         self.expiresAt = expiresAt
+        self.data = data
     }
 }
 
@@ -171,6 +188,13 @@ public protocol IdentityStore: Sendable {
     ) async throws
     /// Spends the token if it is live and of `purpose`; returns its user.
     func consumeUserToken(tokenHash: String, purpose: UserTokenPurpose, at: Date) async throws -> String?
+    /// Spends an e-mail change's token and moves the account (and its customer) to the new
+    /// address, verified, with the mail `notice` makes from the old and new addresses (and the
+    /// customer's language) — in one transaction.
+    func changeEmail(
+        tokenHash: String, at: Date,
+        notice: @escaping @Sendable (_ from: String, _ to: String, _ locale: String?) -> [OutboxMessage]
+    ) async throws -> EmailChange
 
     func outboxMessages(recipient: String) async throws -> [OutboxMessage]
 }

@@ -11,6 +11,9 @@ extension Lexicon {
         "choose_password": "Choose a new password",
         "verify_email": "Confirm my e-mail address",
         "verify_email_intro": "One click confirms that this address is yours.",
+        "confirm_email": "Use this address for my account",
+        "confirm_email_intro": "One click confirms that this address is yours; your account then uses it.",
+        "email_now": "Your account now uses this address. Sign in with it from now on.",
         "totp_or_recovery": "Code from the authenticator app (or a recovery code)",
         "days_left": "days left",
         "next_plan": "From the next period",
@@ -89,6 +92,11 @@ extension Lexicon {
         "notice_totp_off": "Two-factor authentication is off.",
         "notice_device_signed_out": "The device was signed out.",
         "notice_password_changed": "Your password was changed; every other device is signed out.",
+        "notice_email_change_sent": "We sent a link to the new address: your account uses it once you follow it.",
+        "email_address": "E-mail address",
+        "new_email": "New e-mail address",
+        "change_email": "Change the address",
+        "email_change_explained": "The new address receives a link; until it is followed, nothing changes.",
     ]
 
     static let portalFrench: [String: String] = [
@@ -102,6 +110,9 @@ extension Lexicon {
         "choose_password": "Choisir un nouveau mot de passe",
         "verify_email": "Confirmer mon adresse e-mail",
         "verify_email_intro": "Un clic confirme que cette adresse est la vôtre.",
+        "confirm_email": "Utiliser cette adresse pour mon compte",
+        "confirm_email_intro": "Un clic confirme que cette adresse est la vôtre ; votre compte l’utilise ensuite.",
+        "email_now": "Votre compte utilise désormais cette adresse. Connectez-vous avec elle dorénavant.",
         "totp_or_recovery": "Code de l’application d’authentification (ou code de secours)",
         "days_left": "jours restants",
         "next_plan": "À partir de la prochaine période",
@@ -181,5 +192,11 @@ extension Lexicon {
         "notice_totp_off": "L’authentification à deux facteurs est désactivée.",
         "notice_device_signed_out": "L’appareil a été déconnecté.",
         "notice_password_changed": "Votre mot de passe a été changé ; les autres appareils sont déconnectés.",
+        "notice_email_change_sent":
+            "Un lien part vers la nouvelle adresse : votre compte l’utilise dès qu’il est suivi.",
+        "email_address": "Adresse e-mail",
+        "new_email": "Nouvelle adresse e-mail",
+        "change_email": "Changer d’adresse",
+        "email_change_explained": "La nouvelle adresse reçoit un lien ; tant qu’il n’est pas suivi, rien ne change.",
     ]
 }

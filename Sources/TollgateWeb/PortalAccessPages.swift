@@ -70,11 +70,22 @@ extension ConsoleFrame {
     /// What the verification link opens: a button, so that a mail scanner fetching the link
     /// does not spend it.
     public func portalVerifyPage(token: String) -> String {
-        page(title: t("verify_email")) {
-            el("p") { t("verify_email_intro") }
-            form("/portal/verify-email", classes: "card narrow") {
+        oneClickPage(action: "/portal/verify-email", title: "verify_email", id: "verify", token: token)
+    }
+
+    /// The page an e-mail change's link opens (in the new address's mailbox).
+    public func portalConfirmEmailPage(token: String) -> String {
+        oneClickPage(action: "/portal/confirm-email", title: "confirm_email", id: "confirm", token: token)
+    }
+
+    /// A link's page: one button that sends its token, so a mail scanner opening the link spends
+    /// nothing.
+    private func oneClickPage(action: String, title: String, id: String, token: String) -> String {
+        page(title: t(title)) {
+            el("p") { t(title + "_intro") }
+            form(action, classes: "card narrow") {
                 el("input", ["type": "hidden", "name": "token", "value": token])
-                el("button", ["type": "submit", "id": "verify"]) { t("verify_email") }
+                el("button", ["type": "submit", "id": id]) { t(title) }
             }
         }
     }

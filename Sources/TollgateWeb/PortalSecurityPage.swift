@@ -32,6 +32,8 @@ public struct PortalSecurityData: Sendable {
 
     public var devices: [Device]
     public var totpEnabled: Bool
+    /// The account's address now.
+    public var email = ""
     /// An enrolment just begun: the secret to scan, and the form for the first code.
     public var enrolment: Enrolment?
     /// Codes made just now, shown this once.
@@ -95,6 +97,20 @@ extension ConsoleFrame {
                         extra: ["autocomplete": "new-password", "minlength": "10"])
                     el("p", ["class": "muted"]) { t("password_change_signs_out") }
                     el("button", ["type": "submit", "id": "change-password"]) { t("change_password") }
+                }
+            }
+            el("section", ["aria-labelledby": "h-email"]) {
+                el("h2", ["id": "h-email"]) { t("email_address") }
+                form("/portal/email", classes: "card narrow") {
+                    el("p") { data.email }
+                    field(
+                        t("new_email"), name: "email", type: "email", required: true,
+                        extra: ["autocomplete": "email"])
+                    field(
+                        t("current_password"), name: "email_password", type: "password", required: true,
+                        extra: ["autocomplete": "current-password"])
+                    el("p", ["class": "muted"]) { t("email_change_explained") }
+                    el("button", ["type": "submit", "id": "change-email"]) { t("change_email") }
                 }
             }
         }

@@ -143,3 +143,16 @@ public enum PythonPeers {
         }
     }
 }
+
+extension TestDatabaseLocation {
+    /// `tollgate` arguments naming this database: its data directory (SQLite), or its URL and a
+    /// fresh data directory for the keys (PostgreSQL). The same array for every command of a test
+    /// names the same data directory, so they share the master key.
+    public func commandArguments() -> [String] {
+        switch location {
+        case .sqlite(let directory): return ["--data-dir", directory]
+        case .postgres(let url):
+            return ["--database", url, "--data-dir", NSTemporaryDirectory() + "tollgate-cli-\(UUID().uuidString)"]
+        }
+    }
+}

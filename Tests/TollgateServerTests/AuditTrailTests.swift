@@ -159,14 +159,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func theVerifyCommandFindsTampering(database: TestDatabase) async throws {
         try await database.withLocation { location in
-            let arguments: [String]
-            switch location.location {
-            case .sqlite(let directory): arguments = ["--data-dir", directory]
-            case .postgres(let url):
-                arguments = [
-                    "--database", url, "--data-dir", NSTemporaryDirectory() + "tollgate-audit-\(UUID().uuidString)",
-                ]
-            }
+            let arguments = location.commandArguments()
             let key = try await TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let server = try await ServerProcess.start(arguments)

@@ -54,6 +54,8 @@ import TollgateStorage
         "POST /v1/auth/verify-email": .open,
         "POST /v1/auth/password-reset": .open,
         "POST /v1/auth/password-reset/confirm": .open,
+        // The link's token is the credential (mailed to the new address).
+        "POST /v1/auth/email-change/confirm": .open,
         // Stripe calls it; the signature is its credential.
         "POST /v1/billing/webhook": .open,
         // The sealed address in the token is the credential (a link in a mail).
@@ -65,6 +67,7 @@ import TollgateStorage
         "POST /v1/auth/logout": .user,
         "PATCH /v1/me": .user,
         "POST /v1/me/password": .user,
+        "POST /v1/me/email": .user,
         "GET /v1/me/export": .user,
         "DELETE /v1/me": .user,
         "DELETE /v1/customers/{id}/personal-data": .key(.customersWrite),
@@ -212,6 +215,8 @@ import TollgateStorage
         "POST /portal/signup": .open,
         "GET /portal/verify-email": .open,
         "POST /portal/verify-email": .open,
+        "GET /portal/confirm-email": .open,
+        "POST /portal/confirm-email": .open,
         "GET /portal/reset-password": .open,
         "POST /portal/reset-password/request": .open,
         "POST /portal/reset-password": .open,
@@ -241,6 +246,7 @@ import TollgateStorage
         "POST /portal/security/totp/confirm": .portal,
         "POST /portal/security/totp/disable": .portal,
         "POST /portal/password": .portal,
+        "POST /portal/email": .portal,
         "POST /portal/sessions/{id}/revoke": .portal,
     ]
 

@@ -10,14 +10,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func aPlanSetFromTheCLIReachesTheRunningServerWithinASecond(database: TestDatabase) async throws {
         try await database.withLocation { location in
-            let arguments: [String]
-            switch location.location {
-            case .sqlite(let directory): arguments = ["--data-dir", directory]
-            case .postgres(let url):
-                arguments = [
-                    "--database", url, "--data-dir", NSTemporaryDirectory() + "tollgate-cli-\(UUID().uuidString)",
-                ]
-            }
+            let arguments = location.commandArguments()
             let key = try await TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let server = try await ServerProcess.start(arguments)

@@ -17,6 +17,8 @@ import TollgateStorage
             "verify_email": ["sealedToken": seal("v-token")],
             "reset_password": ["sealedToken": seal("r-token")],
             "account_exists": ["email": "ada@example.com"],
+            "change_email": ["sealedToken": seal("c-token"), "email": "ada@new.example"],
+            "email_changed": ["email": "ada@example.com", "newEmail": "ada@new.example"],
             "workspace_invitation": [
                 "sealedToken": seal("i-token"), "workspaceName": "Atelier <script>alert(1)</script>",
                 "workspaceId": "ws1", "role": "ADMIN",
