@@ -45,8 +45,21 @@ struct ConsoleRoutes: Sendable {
         ConsoleRequest.frame(request, signedIn: nil, settings: settings, section: "")
     }
 
+    var signInGuard: SignInGuard { SignInGuard(path: "/console/login", secure: settings.secureCookies) }
+
     @Sendable func signInPage(_ request: Request, context: TollgateRequestContext) async throws -> Response {
-        ConsoleRequest.html(frame(request, context).signInPage(), request: request)
+        freshSignIn(frame(request, context), request: request)
+    }
+
+    /// The sign-in page with a new guard value (and its cookie).
+    private func freshSignIn(
+        _ frame: ConsoleFrame, error: String? = nil, status: HTTPResponse.Status = .ok, request: Request? = nil
+    ) -> Response {
+        let (token, guardCookie) = signInGuard.issue()
+        var response = ConsoleRequest.html(
+            frame.signInPage(signIn: token, error: error), status: status, request: request)
+        response.setCookie(guardCookie)
+        return response
     }
 
     @Sendable func signIn(_ request: Request, context: TollgateRequestContext) async throws -> Response {
@@ -55,6 +68,9 @@ struct ConsoleRoutes: Sendable {
         let frame = frame(request, context)
         let email = try form.required("email")
         let password = try form.required("password"), code = try form.required("code")
+        guard let guardToken = signInGuard.accepted(request, form: form) else {
+            return freshSignIn(frame, error: frame.t("sign_in_expired"), status: .badRequest)
+        }
         do {
             let signIn = try await context.audit.signIn(as: .operator, email: email) {
                 try await operators.signIn(email: email, password: password, code: code, address: context.clientAddress)
@@ -64,7 +80,8 @@ struct ConsoleRoutes: Sendable {
             return started(signIn)
         } catch let error as DomainError where error.code == .invalidCredentials {
             return ConsoleRequest.html(
-                frame.signInPage(email: email, error: frame.t("sign_in_failed")), status: .unauthorized)
+                frame.signInPage(signIn: guardToken, email: email, error: frame.t("sign_in_failed")),
+                status: .unauthorized)
         }
     }
 

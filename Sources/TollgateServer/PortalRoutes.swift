@@ -46,9 +46,23 @@ struct PortalRoutes: Sendable {
         ClientInfo(address: context.clientAddress, userAgent: request.headers[.userAgent])
     }
 
+    var signInGuard: SignInGuard { SignInGuard(path: "/portal/login", secure: settings.secureCookies) }
+
     @Sendable func signInPage(_ request: Request, context: TollgateRequestContext) async throws -> Response {
         let next = request.uri.queryParameters.get("next").map { PortalRequest.safeNext(String($0)) }
-        return ConsoleRequest.html(frame(request).portalSignInPage(next: next), request: request)
+        return freshSignIn(frame(request), next: next, request: request)
+    }
+
+    /// The sign-in page with a new guard value (and its cookie).
+    private func freshSignIn(
+        _ frame: ConsoleFrame, next: String?, error: String? = nil, status: HTTPResponse.Status = .ok,
+        request: Request? = nil
+    ) -> Response {
+        let (token, guardCookie) = signInGuard.issue()
+        var response = ConsoleRequest.html(
+            frame.portalSignInPage(signIn: token, next: next, error: error), status: status, request: request)
+        response.setCookie(guardCookie)
+        return response
     }
 
     /// Password, then the code when the account has a second factor: the page asks again with
@@ -60,6 +74,9 @@ struct PortalRoutes: Sendable {
         let email = try form.required("email"), password = try form.required("password")
         let code = form.first("code").flatMap { $0.isEmpty ? nil : $0 }
         let next = PortalRequest.safeNext(form.first("next"))
+        guard let guardToken = signInGuard.accepted(request, form: form) else {
+            return freshSignIn(frame, next: next, error: frame.t("sign_in_expired"), status: .badRequest)
+        }
         do {
             let signedIn = try await context.audit.signIn(as: .user, email: email) {
                 let tokens = try await accounts.login(
@@ -73,11 +90,13 @@ struct PortalRoutes: Sendable {
             return response
         } catch let error as DomainError where error.code == .totpRequired {
             context.audit.skip()
-            return ConsoleRequest.html(frame.portalSignInPage(email: email, next: next, askCode: true))
+            return ConsoleRequest.html(
+                frame.portalSignInPage(signIn: guardToken, email: email, next: next, askCode: true))
         } catch let error as DomainError where error.code == .invalidCredentials || error.code == .totpInvalid {
             return ConsoleRequest.html(
                 frame.portalSignInPage(
-                    email: email, next: next, askCode: code != nil, error: frame.t("sign_in_failed")),
+                    signIn: guardToken, email: email, next: next, askCode: code != nil,
+                    error: frame.t("sign_in_failed")),
                 status: .unauthorized)
         }
     }

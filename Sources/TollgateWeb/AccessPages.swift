@@ -1,9 +1,11 @@
 /// The pages before a session: sign-in, and setting up an account from its one-time link.
 extension ConsoleFrame {
-    public func signInPage(email: String? = nil, error: String? = nil) -> String {
+    /// `signIn`: the value of the page's sign-in cookie, repeated in the form (login CSRF).
+    public func signInPage(signIn: String, email: String? = nil, error: String? = nil) -> String {
         page(title: t("sign_in")) {
             alert(error)
             form("/console/login", classes: "card narrow") {
+                el("input", ["type": "hidden", "name": "signin", "value": signIn])
                 field(
                     t("email"), name: "email", type: "email", value: email, required: true,
                     extra: ["autocomplete": "username"])

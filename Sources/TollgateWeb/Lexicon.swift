@@ -209,6 +209,7 @@ public enum Lexicon {
         "notice_spend_cap": "The spend cap was saved.",
         "notice_canceled": "The subscription was canceled.",
         "sign_in_failed": "Invalid e-mail, password or code.",
+        "sign_in_expired": "This sign-in form expired or was sent from another site: sign in here again.",
         "setup_invalid": "This setup link is unknown, used or expired. Ask an owner for a new one.",
         "last_owner": "The last owner cannot be demoted or removed.",
         "problem": "Something is wrong",
@@ -406,6 +407,7 @@ public enum Lexicon {
         "notice_spend_cap": "Le plafond de dépenses a été enregistré.",
         "notice_canceled": "L’abonnement a été résilié.",
         "sign_in_failed": "E-mail, mot de passe ou code invalide.",
+        "sign_in_expired": "Ce formulaire de connexion a expiré ou venait d’un autre site : reconnectez-vous ici.",
         "setup_invalid":
             "Ce lien de configuration est inconnu, déjà utilisé ou expiré. Demandez-en un nouveau à un propriétaire.",
         "last_owner": "Le dernier propriétaire ne peut être ni rétrogradé ni retiré.",

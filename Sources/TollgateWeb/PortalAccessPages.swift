@@ -19,12 +19,14 @@ extension ConsoleFrame {
 
     /// `next`: where to go once signed in (a portal path). `askCode`: the account has a second
     /// factor, so its code is asked for too.
-    public func portalSignInPage(email: String? = nil, next: String? = nil, askCode: Bool = false, error: String? = nil)
-        -> String
-    {
+    /// `signIn`: the value of the page's sign-in cookie, repeated in the form (login CSRF).
+    public func portalSignInPage(
+        signIn: String, email: String? = nil, next: String? = nil, askCode: Bool = false, error: String? = nil
+    ) -> String {
         page(title: t("sign_in")) {
             alert(error)
             form("/portal/login", classes: "card narrow") {
+                el("input", ["type": "hidden", "name": "signin", "value": signIn])
                 if let next { el("input", ["type": "hidden", "name": "next", "value": next]) }
                 emailField(email)
                 field(

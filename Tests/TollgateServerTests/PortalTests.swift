@@ -19,15 +19,28 @@ extension PageSession {
         _ client: some TestClientProtocol, email: String, password: String = AccountTests.password, code: String? = nil
     ) async throws -> PageSession {
         let fields = [("email", email), ("password", password)] + (code.map { [("code", $0)] } ?? [])
-        let answer = try await client.send(
-            uri: "/portal/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-            body: ByteBuffer(string: PageSession.encode(fields)))
+        let answer = try await signIn(client, path: "/portal/login", fields)
         #expect(answer.status == .seeOther, "\(String(buffer: answer.body))")
         let setCookie = try #require(answer.headers[.setCookie], "no session cookie")
         #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax"))
         let cookie = String(try #require(setCookie.split(separator: ";").first))
         let page = try await client.send(uri: "/portal", method: .get, headers: [.cookie: cookie])
         return PageSession(cookie: cookie, csrf: try PortalTests.csrf(in: String(buffer: page.body)))
+    }
+
+    /// Posts a sign-in form as its page would: the page's guard cookie, and its value in the form.
+    static func signIn(_ client: some TestClientProtocol, path: String, _ fields: [(String, String)]) async throws
+        -> TestResponse
+    {
+        let page = try await client.send(uri: path, method: .get)
+        let setCookie = try #require(page.headers[.setCookie], "the sign-in page sets its guard cookie")
+        #expect(setCookie.contains("SameSite=Strict") && setCookie.contains("Path=\(path)"))
+        let cookie = String(try #require(setCookie.split(separator: ";").first))
+        let value = try #require(String(buffer: page.body).firstMatch(of: /name="signin" value="([0-9a-f]+)"/)).1
+        return try await client.send(
+            uri: path, method: .post,
+            headers: [.contentType: "application/x-www-form-urlencoded", .cookie: cookie],
+            body: ByteBuffer(string: encode([("signin", String(value))] + fields)))
     }
 
     static func encode(_ fields: [(String, String)]) -> String {
@@ -155,10 +168,8 @@ extension PageSession {
             #expect(!(try await bo.get(client, "/portal/security").1.contains("<code>\(codes[0].1)</code>")))
 
             // Signing in now asks for the code, then takes it (once).
-            let asked = try await client.send(
-                uri: "/portal/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                body: ByteBuffer(
-                    string: PageSession.encode([("email", "bo@example.com"), ("password", AccountTests.password)])))
+            let asked = try await PageSession.signIn(
+                client, path: "/portal/login", [("email", "bo@example.com"), ("password", AccountTests.password)])
             #expect(asked.status == .ok && String(buffer: asked.body).contains(#"name="code""#))
             app.clock.advance(by: 30)
             let phone = try await PageSession.portal(client, email: "bo@example.com", code: code(app.clock.now()))

@@ -1,0 +1,52 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import TestSupport
+import Testing
+
+@testable import TollgateServer
+
+/// Login CSRF: a sign-in form posted from another site (without the page's `SameSite=Strict`
+/// cookie, or with a value that does not match it) signs nobody in, even with right credentials.
+@Suite struct SignInGuardTests {
+    static let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+
+    @Test func aSignInFormFromElsewhereSignsNobodyIn() async throws {
+        try await AppHarness.run(.sqlite) { app, client in
+            try await PortalTests.signUp(app, client, email: "ada@example.com")
+            let credentials = [("email", "ada@example.com"), ("password", AccountTests.password)]
+            // Another site's form: no cookie at all.
+            let forged = try await client.send(
+                uri: "/portal/login", method: .post, headers: Self.form,
+                body: ByteBuffer(string: PageSession.encode([("signin", "0123abcd")] + credentials)))
+            #expect(forged.status == .badRequest)
+            #expect(!(forged.headers[.setCookie] ?? "").contains("tg_portal="), "no session")
+            #expect(String(buffer: forged.body).contains(#"name="signin""#), "a fresh form to sign in here")
+            // A cookie from one page and the value of another.
+            let first = try await client.send(uri: "/portal/login", method: .get)
+            let cookie = String(try #require(first.headers[.setCookie]?.split(separator: ";").first))
+            let mismatched = try await client.send(
+                uri: "/portal/login", method: .post, headers: Self.form.merging([.cookie: cookie]),
+                body: ByteBuffer(string: PageSession.encode([("signin", "0123abcd")] + credentials)))
+            #expect(mismatched.status == .badRequest)
+            // The page's own form signs in.
+            let signedIn = try await PageSession.signIn(client, path: "/portal/login", credentials)
+            #expect(signedIn.status == .seeOther && (signedIn.headers[.setCookie] ?? "").contains("tg_portal="))
+            // The console's form is guarded the same way.
+            let console = try await client.send(
+                uri: "/console/login", method: .post, headers: Self.form,
+                body: ByteBuffer(string: PageSession.encode(credentials + [("code", "123456")])))
+            #expect(console.status == .badRequest && String(buffer: console.body).contains(#"name="signin""#))
+        }
+    }
+}
+
+extension HTTPFields {
+    fileprivate func merging(_ other: HTTPFields) -> HTTPFields {
+        var all = self
+        all.append(contentsOf: other)
+        return all
+    }
+}
