@@ -31,12 +31,14 @@ public enum OperatorAction: String, Sendable, CaseIterable {
     case retryDelivery = "retry_delivery"
     case manageAPIKeys = "manage_api_keys"
     case manageOperators = "manage_operators"
+    /// The audit trail names end users' addresses: admins and owners.
+    case viewAudit = "view_audit"
 
     public var minimumRole: OperatorRole {
         switch self {
         case .read: return .viewer
         case .grantCredits, .extendTrial: return .support
-        case .changePlan, .setSpendCap, .cancelSubscription, .retryDelivery, .manageAPIKeys: return .admin
+        case .changePlan, .setSpendCap, .cancelSubscription, .retryDelivery, .manageAPIKeys, .viewAudit: return .admin
         case .manageOperators: return .owner
         }
     }

@@ -52,7 +52,8 @@ struct AuditRoutes: Sendable {
     }
 
     /// `actor` (`kind`, `kind:id` or an id), `target`, `action`, `from`, `to`, `limit`, `cursor`.
-    static func query(_ parameters: Parameters) throws -> AuditQuery {
+    /// `ignoringEmpty`: an empty cursor is no cursor (a page's own link), not an error.
+    static func query(_ parameters: Parameters, ignoringEmpty: Bool = false) throws -> AuditQuery {
         var query = AuditQuery()
         func invalid(_ field: String, _ message: String) -> HTTPOnlyError {
             HTTPOnlyError(.invalidQuery, "\(field): \(message)", field: field)
@@ -87,7 +88,7 @@ struct AuditRoutes: Sendable {
             }
             query.limit = parsed
         }
-        if let cursor = parameters.get("cursor") {
+        if let cursor = parameters.get("cursor"), !(ignoringEmpty && cursor.isEmpty) {
             guard let sequence = Int64(cursor), sequence > 0 else {
                 throw invalid("cursor", "not a cursor this listing gave")
             }

@@ -41,6 +41,25 @@ extension ConsolePages {
             frame(request, context, "catalog").catalogPage(catalog, problems: problems), request: request)
     }
 
+    // MARK: Audit trail
+
+    /// The trail with the API's filters (`actor`, `target`, `action`, `cursor`; empty fields, as a
+    /// form sends them, filter nothing).
+    @Sendable func audit(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        var query = try AuditRoutes.query(parameters, ignoringEmpty: true)
+        query.limit = 50
+        let events = try await store.auditEvents(query)
+        let filters = ["actor", "target", "action"].map { ($0, parameters.get($0).flatMap { $0.isEmpty ? nil : $0 }) }
+        let next =
+            events.count == query.limit
+            ? events.last.map { "/console/audit" + Paths.query(filters + [("cursor", String($0.sequence))]) } : nil
+        let data = AuditPageData(
+            events: events, actor: parameters.get("actor") ?? "", target: parameters.get("target") ?? "",
+            action: parameters.get("action") ?? "", nextPage: next)
+        return ConsoleRequest.html(frame(request, context, "audit").auditPage(data), request: request)
+    }
+
     // MARK: Deliveries
 
     @Sendable func deliveries(_ request: Request, context: ConsoleContext) async throws -> Response {

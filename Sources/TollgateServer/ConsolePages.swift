@@ -33,6 +33,7 @@ struct ConsolePages: Sendable {
             .get("api-keys", use: apiKeys)
             .get("operators", use: operatorList)
             .get("invoices/{id}.pdf", use: invoicePDF)
+        console.requiring(.viewAudit).get("audit", use: audit)
         console.requiring(.changePlan).post("customers/{id}/plan", use: changePlan)
         console.requiring(.grantCredits).post("customers/{id}/credits", use: grantCredits)
         console.requiring(.extendTrial).post("customers/{id}/trial", use: extendTrial)

@@ -90,7 +90,7 @@ public struct ConsoleFrame: Sendable {
                 ("overview", "/console"), ("customers", "/console/customers"), ("usage", "/console/usage"),
                 ("catalog", "/console/catalog"), ("deliveries", "/console/deliveries"),
                 ("api_keys", "/console/api-keys"), ("operators", "/console/operators"),
-            ]
+            ] + (may(.viewAudit) ? [("audit", "/console/audit")] : [])
         let signedIn = isPortal ? userEmail != nil : operatorEmail != nil
         let other = locale == "fr" ? "en" : "fr"
         let separator = path.contains("?") ? "&" : "?"

@@ -39,6 +39,15 @@ public enum Lexicon {
         "any": "Any",
         "api_keys": "API keys",
         "apply": "Apply",
+        "audit": "Audit trail",
+        "audit_intro":
+            "Every change made by an operator, a secret key or an end user, newest first. "
+            + "tollgate audit verify checks that none was edited, inserted or deleted.",
+        "audit_when": "When",
+        "audit_actor": "Actor (kind, kind:id or id)",
+        "audit_action": "Action",
+        "audit_target": "Target (kind:id)",
+        "audit_change": "Before → after",
         "arr": "ARR",
         "back": "Back",
         "cancel_now": "Cancel now rather than at the period’s end",
@@ -235,6 +244,15 @@ public enum Lexicon {
         "any": "Tous",
         "api_keys": "Clés d’API",
         "apply": "Appliquer",
+        "audit": "Journal d’audit",
+        "audit_intro":
+            "Chaque changement fait par un opérateur, une clé secrète ou un utilisateur, du plus récent au plus "
+            + "ancien. tollgate audit verify vérifie qu’aucun n’a été modifié, inséré ou supprimé.",
+        "audit_when": "Quand",
+        "audit_actor": "Acteur (type, type:id ou id)",
+        "audit_action": "Action",
+        "audit_target": "Cible (type:id)",
+        "audit_change": "Avant → après",
         "arr": "ARR",
         "back": "Retour",
         "cancel_now": "Résilier maintenant plutôt qu’en fin de période",

@@ -205,6 +205,7 @@ import TollgateStorage
         "POST /console/api-keys": .console(.manageAPIKeys),
         "POST /console/api-keys/{id}/revoke": .console(.manageAPIKeys),
         "POST /console/api-keys/{id}/rotate": .console(.manageAPIKeys),
+        "GET /console/audit": .console(.viewAudit),
         "POST /console/operators": .console(.manageOperators),
         "POST /console/operators/{id}/role": .console(.manageOperators),
         "POST /console/operators/{id}/remove": .console(.manageOperators),

@@ -151,6 +151,12 @@ struct PageSession {
             #expect(actions.map(\.action) == ["customer.spend_cap_set", "credits.granted", "customer.plan_changed"])
             #expect(actions.last?.before == #"{"plan":"free"}"# && actions.last?.after == #"{"plan":"pro"}"#)
             #expect(actions.allSatisfy { $0.target == "customer:c1" && $0.ip != nil && $0.actor.id != nil })
+            // The console shows the trail, filtered; an empty field filters nothing.
+            let (shown, trail, _) = try await owner.get(
+                client, "/console/audit?actor=operator&target=customer:c1&action=")
+            #expect(shown == .ok && trail.contains("customer.spend_cap_set") && trail.contains("customer.plan_changed"))
+            let (_, filtered, _) = try await owner.get(client, "/console/audit?action=credits.granted")
+            #expect(filtered.contains("credits.granted") && !filtered.contains("customer.plan_changed"))
             let (_, page, _) = try await owner.get(client, "/console/customers/c1")
             #expect(page.contains("49.90 EUR") && page.contains("+7"))
         }

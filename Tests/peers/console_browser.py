@@ -43,12 +43,16 @@ def api(method, path, key, body=None):
 
 
 def submit(driver, form_css, confirm=True):
-    """Submits a form; accepts (or dismisses) the confirmation console.js asks for."""
+    """Submits a form; accepts (or dismisses) the confirmation console.js asks for. Waits for the
+    next page: the old one gone (its document was "complete" already), the new one loaded."""
+    before = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, form_css + " button[type=submit]").click()
     if confirm is not None:
         WebDriverWait(driver, 10).until(expected_conditions.alert_is_present())
         alert = driver.switch_to.alert
         alert.accept() if confirm else alert.dismiss()
+    if confirm is not False:
+        WebDriverWait(driver, 20).until(expected_conditions.staleness_of(before))
     WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
@@ -131,6 +135,14 @@ try:
     status, body = api("GET", "/v1/customers/%s/credits" % config["customer"], config["key"])
     check(status == 200 and any(b["balance"] >= 25 for b in body["balances"]), "the API counts the granted credits")
 
+    # The audit trail shows the plan change made above, by this operator, with before and after.
+    owner.get(BASE + "/console/audit?target=customer:" + config["customer"])
+    trail = WebDriverWait(owner, 10).until(
+        lambda d: d.find_element(By.ID, "audit").text if "/console/audit" in d.current_url else False)
+    check("customer.plan_changed" in trail and "credits.granted" in trail and "operator:" in trail,
+          "the audit trail lists the console's plan change and grant")
+    check(config["newPlan"] in trail, "the plan change's entry shows the new plan")
+
     # A forged post without the CSRF token is refused, and changes nothing.
     _, before = api("GET", "/v1/customers/%s/credits" % config["customer"], config["key"])
     error = forge_form(owner, "/console/customers/%s/credits" % config["customer"], {"amount": "5", "key": "forged1"})
@@ -160,7 +172,7 @@ try:
     check(new_key not in owner.page_source, "the secret is not shown again")
 
     # Every page, in English and French, checked by axe and photographed; and at a phone's width.
-    pages = ["", "/customers", "/customers/" + config["customer"], "/usage", "/catalog", "/deliveries",
+    pages = ["", "/customers", "/customers/" + config["customer"], "/usage", "/catalog", "/deliveries", "/audit",
              "/api-keys", "/operators"]
     for language in ["en", "fr"]:
         for page in pages:
