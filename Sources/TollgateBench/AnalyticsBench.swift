@@ -38,17 +38,7 @@ struct AnalyticsBench {
     /// Runs `body` on a store of its own: a fresh SQLite directory, or a scratch database on the
     /// PostgreSQL server, dropped afterwards (the bench's millions of rows never stay behind).
     static func withScratch<T>(_ location: DatabaseLocation, _ body: (SQLStore) async throws -> T) async throws -> T {
-        var scratch = location
-        var drop: (() async -> Void)?
-        if case .postgres(let url) = location {
-            let name =
-                "tollgate_bench_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
-            try await adminQuery(url, "CREATE DATABASE \(name)")
-            var components = URLComponents(string: url)!
-            components.path = "/\(name)"
-            scratch = .postgres(url: components.string!)
-            drop = { try? await adminQuery(url, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
-        }
+        let (scratch, drop) = try await scratchDatabase(location)
         let logger = Logger(label: "tollgate.bench.analytics")
         let store = try await SQLStore.open(scratch, logger: logger)
         do {
@@ -61,6 +51,22 @@ struct AnalyticsBench {
             await drop?()
             throw error
         }
+    }
+
+    /// A fresh database on the PostgreSQL server of `location` (SQLite: `location` itself), and
+    /// how to drop it.
+    static func scratchDatabase(_ location: DatabaseLocation) async throws
+        -> (DatabaseLocation, (() async -> Void)?)
+    {
+        guard case .postgres(let url) = location else { return (location, nil) }
+        let name = "tollgate_bench_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
+        try await adminQuery(url, "CREATE DATABASE \(name)")
+        var components = URLComponents(string: url)!
+        components.path = "/\(name)"
+        return (
+            .postgres(url: components.string!),
+            { try? await adminQuery(url, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+        )
     }
 
     private static func adminQuery(_ url: String, _ sql: String) async throws {

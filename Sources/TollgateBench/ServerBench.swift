@@ -30,7 +30,24 @@ struct ServerBench {
         var events: WrkResult?
     }
 
+    /// On PostgreSQL, in a scratch database of its own (dropped afterwards): the servers' data
+    /// directories are new each run, and so is the master key that seals what the database keeps.
     func run() async throws -> Results {
+        let (scratch, drop) = try await AnalyticsBench.scratchDatabase(location)
+        do {
+            let results = try await ServerBench(
+                executable: executable, location: scratch, directory: directory, duration: duration, keys: keys,
+                logger: logger
+            ).runOnItsDatabase()
+            await drop?()
+            return results
+        } catch {
+            await drop?()
+            throw error
+        }
+    }
+
+    private func runOnItsDatabase() async throws -> Results {
         let catalogPath = directory + "/bench.yaml"
         try MeterBench.catalogYAML.write(toFile: catalogPath, atomically: true, encoding: .utf8)
         let store = try await SQLStore.open(location, logger: logger)
