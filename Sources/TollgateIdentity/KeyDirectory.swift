@@ -16,6 +16,11 @@ public struct KeyDirectory: Sendable {
     /// The next master key while `tollgate keys rotate-master` runs (or a crash stopped it).
     var pendingPath: String { (path as NSString).appendingPathComponent("master.key.next") }
 
+    /// Whether a master key exists already (in the environment or the data directory).
+    public func hasMasterKey(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        environment["TOLLGATE_MASTER_KEY"] != nil || FileManager.default.fileExists(atPath: masterPath)
+    }
+
     /// The key of a rotation in progress, if there is one.
     func pendingMasterKey() throws -> SecretBox? {
         guard FileManager.default.fileExists(atPath: pendingPath) else { return nil }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import Synchronization
 import TollgateCore
 import TollgateIdentity
@@ -116,17 +117,29 @@ struct AuditMiddleware<Context: TollgateAuditedContext>: RouterMiddleware {
             let response = try await next(request, context)
             let state = note.current
             if response.status.code < 400 || state.recordFailure {
-                try await record(request, context: context, note: state)
+                await record(request, context: context, note: state)
             }
             return response
         } catch {
             let state = note.current
-            if state.recordFailure { try await record(request, context: context, note: state) }
+            if state.recordFailure { await record(request, context: context, note: state) }
             throw error
         }
     }
 
-    private func record(_ request: Request, context: Context, note: AuditNote.State) async throws {
+    /// The change is made and its answer ready: an entry that cannot be written is logged, and the
+    /// answer still goes out (a 500 would tell the caller the change failed, and invite a retry).
+    private func record(_ request: Request, context: Context, note: AuditNote.State) async {
+        do {
+            try await write(request, context: context, note: note)
+        } catch {
+            context.logger.error(
+                "audit entry not written",
+                metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+        }
+    }
+
+    private func write(_ request: Request, context: Context, note: AuditNote.State) async throws {
         guard !note.unchanged, let template = context.endpointPath,
             let route = AuditedRoutes.table["\(request.method.rawValue) \(template)"] ?? nil
         else { return }

@@ -100,42 +100,27 @@ struct AuditRoutes: Sendable {
 
 struct AuditEventPage: ResponseEncodable {
     let data: [AuditEventResponse]
-    let nextCursor: String?
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(data, forKey: .data)
-        try container.encode(nextCursor, forKey: .nextCursor)
-    }
-
-    enum CodingKeys: String, CodingKey { case data, nextCursor }
+    @NullEncoded var nextCursor: String?
 }
 
-/// One entry as the API shows it; `before` and `after` are the JSON that was recorded.
+/// One entry as the API shows it; `before` and `after` are the JSON that was recorded. Absent
+/// values are `null`, so every entry has the same keys.
 struct AuditEventResponse: Encodable, Sendable {
     struct Actor: Encodable, Sendable {
         let kind: String
-        let id: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(kind, forKey: .kind)
-            try container.encode(id, forKey: .id)
-        }
-
-        enum CodingKeys: String, CodingKey { case kind, id }
+        @NullEncoded var id: String?
     }
 
     let id: String
     let at: Date
     let actor: Actor
     let action: String
-    let target: String?
-    let workspaceId: String?
-    let ip: String?
-    let userAgent: String?
-    let before: JSONValue?
-    let after: JSONValue?
+    @NullEncoded var target: String?
+    @NullEncoded var workspaceId: String?
+    @NullEncoded var ip: String?
+    @NullEncoded var userAgent: String?
+    @NullEncoded var before: JSONValue?
+    @NullEncoded var after: JSONValue?
 
     init(_ event: AuditEvent) {
         let draft = event.draft
@@ -150,23 +135,6 @@ struct AuditEventResponse: Encodable, Sendable {
         before = draft.before.flatMap(JSONValue.parse)
         after = draft.after.flatMap(JSONValue.parse)
     }
-
-    /// Absent values are `null`, so every entry has the same keys.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(at, forKey: .at)
-        try container.encode(actor, forKey: .actor)
-        try container.encode(action, forKey: .action)
-        try container.encode(target, forKey: .target)
-        try container.encode(workspaceId, forKey: .workspaceId)
-        try container.encode(ip, forKey: .ip)
-        try container.encode(userAgent, forKey: .userAgent)
-        try container.encode(before, forKey: .before)
-        try container.encode(after, forKey: .after)
-    }
-
-    enum CodingKeys: String, CodingKey { case id, at, actor, action, target, workspaceId, ip, userAgent, before, after }
 }
 
 /// Any JSON document, kept as it was written (integers stay integers).

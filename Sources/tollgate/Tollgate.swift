@@ -26,8 +26,13 @@ struct Tollgate: AsyncParsableCommand {
 struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .customLong("data-dir"),
-        help: "Data directory: the embedded SQLite database and generated secrets (signing keys, master key).")
-    var dataDirectory: String = "./tollgate-data"
+        help: """
+            Data directory: the embedded SQLite database and the master key (default ./tollgate-data; with \
+            --database, where the master key is).
+            """)
+    var dataDirectoryOption: String?
+
+    var dataDirectory: String { dataDirectoryOption ?? "./tollgate-data" }
 
     @Option(help: "PostgreSQL URL (postgres://user:pass@host:port/db); overrides --data-dir.")
     var database: String?
@@ -49,6 +54,40 @@ struct DatabaseOptions: ParsableArguments {
             await store.shutdown()
             throw error
         }
+    }
+
+    /// Records a command's change in the audit trail, as done at this terminal (actor `system`,
+    /// `cli:<user>`). A data directory (SQLite's, or one named with --data-dir) makes its master
+    /// key on first use, as the server would; with only --database and no key in the default
+    /// directory, it says so on stderr rather than make a key nobody else has.
+    func recordInAuditTrail(
+        _ store: SQLStore, action: String, target: String?, before: (any Encodable)? = nil,
+        after: (any Encodable)? = nil, box given: SecretBox? = nil
+    ) async {
+        do {
+            guard
+                given != nil || database == nil || dataDirectoryOption != nil
+                    || KeyDirectory(dataDirectory: dataDirectory).hasMasterKey()
+            else {
+                throw KeyDirectoryError.invalid("no master key in \(dataDirectory) nor in TOLLGATE_MASTER_KEY")
+            }
+            let box: SecretBox
+            if let given { box = given } else { box = try await secretBox(store: store) }
+            let trail = AuditTrail(store: store, box: box, clock: SystemClock())
+            var draft = trail.draft(
+                actor: AuditActor(kind: .system, id: "cli:" + NSUserName()), action: action, target: target)
+            draft.before = Self.json(before)
+            draft.after = Self.json(after)
+            try await trail.record(draft)
+        } catch {
+            FileHandle.standardError.write(Data("tollgate: not recorded in the audit trail: \(error)\n".utf8))
+        }
+    }
+
+    private static func json(_ value: (any Encodable)?) -> String? {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return value.flatMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The master key, once a rotation a crash interrupted is settled.
@@ -325,6 +364,8 @@ struct Keys: AsyncParsableCommand {
                 let key = try await vault.rotate(now: now)
                 // Tokens live 15 minutes; a replaced key stays published for a day, to be safe.
                 try await vault.prune(retention: 86_400, now: now)
+                await databaseOptions.recordInAuditTrail(
+                    store, action: "signing_key.rotated", target: "signing_key:\(key.kid)")
                 return key
             }
             print(key.kid)
@@ -345,7 +386,16 @@ struct Keys: AsyncParsableCommand {
         func run() async throws {
             let directory = KeyDirectory(dataDirectory: databaseOptions.dataDirectory)
             let resealed = try await databaseOptions.withStore { store in
-                try await MasterKeyRotation.rotate(directory: directory, store: store)
+                let resealed = try await MasterKeyRotation.rotate(directory: directory, store: store)
+                // With the key in the environment, the new one is not there yet.
+                let new = ProcessInfo.processInfo.environment["TOLLGATE_NEW_MASTER_KEY"].flatMap {
+                    SecretBox(base64: $0)
+                }
+                let fromEnvironment = ProcessInfo.processInfo.environment["TOLLGATE_MASTER_KEY"] != nil
+                await databaseOptions.recordInAuditTrail(
+                    store, action: "master_key.rotated", target: nil, after: ["resealed": resealed],
+                    box: fromEnvironment ? new : nil)
+                return resealed
             }
             print("sealed \(resealed) secrets again under the new master key")
         }
@@ -374,7 +424,12 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             let created = APIKeys.generate(scopes: scopes.compactMap(Scope.init(rawValue:)), name: name, at: Date())
-            try await databaseOptions.withStore { try await $0.insertAPIKey(created.record) }
+            try await databaseOptions.withStore { store in
+                try await store.insertAPIKey(created.record)
+                await databaseOptions.recordInAuditTrail(
+                    store, action: "api_key.created", target: "api_key:\(created.record.id)",
+                    after: ["scopes": created.record.scopes.sorted(), "name": [name].compactMap { $0 }])
+            }
             print(created.secret)
         }
     }
@@ -509,7 +564,13 @@ struct Outbox: AsyncParsableCommand {
         @OptionGroup var databaseOptions: DatabaseOptions
 
         func run() async throws {
-            let queued = try await databaseOptions.withStore { try await $0.retryOutbox(id: id, at: Date()) }
+            let queued = try await databaseOptions.withStore { store in
+                let queued = try await store.retryOutbox(id: id, at: Date())
+                if queued {
+                    await databaseOptions.recordInAuditTrail(store, action: "delivery.retried", target: "outbox:\(id)")
+                }
+                return queued
+            }
             guard queued else {
                 FileHandle.standardError.write(Data("tollgate: no undelivered message \(id)\n".utf8))
                 throw ExitCode(1)
@@ -551,8 +612,15 @@ struct Customers: AsyncParsableCommand {
                         .utf8))
                 throw ExitCode(1)
             }
-            let changed = try await databaseOptions.withStore {
-                try await $0.changePlan(customerId: customer, planId: plan, at: Date())
+            let changed = try await databaseOptions.withStore { store in
+                let before = try await store.customer(id: customer)?.planId
+                let changed = try await store.changePlan(customerId: customer, planId: plan, at: Date())
+                if changed != nil, before != plan {
+                    await databaseOptions.recordInAuditTrail(
+                        store, action: "customer.plan_changed", target: "customer:\(customer)",
+                        before: ["plan": before], after: ["plan": plan])
+                }
+                return changed
             }
             guard changed != nil else {
                 FileHandle.standardError.write(Data("tollgate: no customer \(customer)\n".utf8))
@@ -644,7 +712,11 @@ struct Operators: AsyncParsableCommand {
                 let box = try await databaseOptions.secretBox(store: store)
                 let service = OperatorService(store: store, box: box, clock: SystemClock())
                 do {
-                    return try await service.create(email: email, role: OperatorRole(rawValue: role)!).token
+                    let (created, token) = try await service.create(email: email, role: OperatorRole(rawValue: role)!)
+                    await databaseOptions.recordInAuditTrail(
+                        store, action: "operator.invited", target: "operator:\(created.id)",
+                        after: ["email": created.email, "role": created.role.rawValue])
+                    return token
                 } catch let error as DomainError {
                     FileHandle.standardError.write(Data("tollgate: \(error.message)\n".utf8))
                     throw ExitCode(1)

@@ -168,8 +168,9 @@ import TollgateStorage
                 #expect(created.status == 201)
             }
             server.stop()
+            // The key made at the terminal, then the four customers.
             let intact = try await TollgateBinary.run(["audit", "verify"] + arguments)
-            #expect(intact.status == 0 && intact.stdout.contains("intact: 4 entries"), "\(intact)")
+            #expect(intact.status == 0 && intact.stdout.contains("intact: 5 entries"), "\(intact)")
 
             let store = try await SQLStore.open(location.location, logger: TestDatabase.logger)
             let tampering: SQLQueryString

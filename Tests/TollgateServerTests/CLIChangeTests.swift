@@ -32,6 +32,14 @@ import TollgateStorage
                     decoding: try await server.request("GET", "v1/customers/u1", key: key).body, as: UTF8.self)
             } while !seen.contains(#""plan":"pro""#) && ContinuousClock.now < deadline
             #expect(seen.contains(#""plan":"pro""#), "after ten seconds the server still said \(seen)")
+            // The command is in the audit trail, as done at the terminal, with the plan before and after.
+            let trail = try await server.request("GET", "v1/audit-events", query: "actor=system", key: key)
+            let entries = try JSONSerialization.jsonObject(with: trail.body) as? [String: Any]
+            let actions = (entries?["data"] as? [[String: Any]])?.compactMap { entry -> String? in
+                guard (entry["actor"] as? [String: Any])?["id"] as? String == "cli:" + NSUserName() else { return nil }
+                return entry["action"] as? String
+            }
+            #expect(actions == ["customer.plan_changed", "api_key.created"], "\(String(describing: entries))")
         }
     }
 }

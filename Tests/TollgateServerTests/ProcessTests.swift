@@ -105,13 +105,23 @@ import TollgateStorage
         let rotated = try await TollgateBinary.run(["keys", "rotate-signing", "--data-dir", data])
         let kid = rotated.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(rotated.status == 0 && kid.hasPrefix("k_"))
-        // A fresh server on the same directory publishes both, newest first.
+        // The running server reloads the database's keys every five seconds: both are published,
+        // newest first, without a restart (the loop ends as soon as they are).
+        let deadline = ContinuousClock.now + .seconds(20)
+        var published = try await kids()
+        while published != [kid] + before, ContinuousClock.now < deadline { published = try await kids() }
+        #expect(published == [kid] + before)
+        // A new master key: every sealed secret sealed again; a server started on it opens them.
         server.stop()
+        let rotatedMaster = try await TollgateBinary.run(["keys", "rotate-master", "--data-dir", data])
+        #expect(rotatedMaster.status == 0 && rotatedMaster.stdout.contains("sealed"), "\(rotatedMaster)")
         let next = try await ServerProcess.start(["--data-dir", data])
         defer { next.stop() }
         let (_, body) = try await next.request("GET", ".well-known/jwks.json", key: "")
         let keys = (try JSONSerialization.jsonObject(with: body) as? [String: [[String: String]]])?["keys"] ?? []
         #expect(keys.compactMap { $0["kid"] } == [kid] + before)
+        let verified = try await TollgateBinary.run(["audit", "verify", "--data-dir", data])
+        #expect(verified.status == 0 && verified.stdout.contains("intact"), "\(verified)")
     }
 
     /// Consumes run from 16 concurrent clients; the server is SIGKILLed mid-stream and restarted.
