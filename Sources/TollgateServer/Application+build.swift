@@ -180,6 +180,14 @@ public func buildApplication(
     _ configuration: ServerConfiguration,
     onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    var configuration = configuration
+    if configuration.port == 0 {
+        // E-mail links, setup links and Stripe's return addresses name this server's address,
+        // built before it listens: a port the system chose at bind time would be known too late.
+        // So a free one is chosen first (taken meanwhile by another process, startup fails with
+        // "address in use" rather than hand out wrong links).
+        configuration.port = try await FreePort.pick(host: configuration.host)
+    }
     var logger = Logger(label: "tollgate")
     logger.logLevel = configuration.logLevel
     let catalog = try DefaultCatalog.load(path: configuration.catalogPath)

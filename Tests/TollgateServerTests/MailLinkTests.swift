@@ -54,6 +54,25 @@ import Testing
         (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
     }
 
+    /// `serve --port 0` (as every process test runs it): the links name the port the server
+    /// listens on, not port 0.
+    @Test func withPortZeroTheLinksNameTheBoundPort() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("port0-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let server = try await ServerProcess.start(["--data-dir", data.path])
+        defer { server.kill() }
+        #expect(server.baseURL.port != 0)
+        #expect(
+            try await server.request(
+                "POST", "v1/auth/register", key: "-",
+                json: #"{"email":"ada@example.com","password":"correct horse battery staple"}"#
+            ).status == 202)
+        let verify = try await Self.mail(
+            to: "ada@example.com", subject: "Confirm", in: data.appendingPathComponent("mail"))
+        let token = try verify.link(server.baseURL.absoluteString + "/portal/verify-email?")["token"]
+        #expect(token?.isEmpty == false)
+    }
+
     @Test func verificationResetAndInvitationLinksWorkEndToEnd() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("links-\(UUID().uuidString)")
         let mailbox = directory.appendingPathComponent("mailbox")
