@@ -15,6 +15,9 @@ public struct MailTemplates: Sendable {
         let subject: MustacheTemplate
         let lines: [MustacheTemplate]
         let action: MustacheTemplate?
+        /// False for a notice that asks the reader to act if it was not them (a security notice):
+        /// the footer's "you can ignore it" would contradict it.
+        let ignorable: Bool
     }
 
     struct Words: Sendable {
@@ -63,6 +66,7 @@ public struct MailTemplates: Sendable {
                 let subject: String
                 let lines: [String]
                 let action: String?
+                let ignorable: Bool?
             }
             let footer: String
             let unsubscribe: String
@@ -76,7 +80,7 @@ public struct MailTemplates: Sendable {
                 kinds: try raw.kinds.mapValues { kind in
                     Kind(
                         subject: try plain(kind.subject), lines: try kind.lines.map(plain),
-                        action: try kind.action.map(plain))
+                        action: try kind.action.map(plain), ignorable: kind.ignorable ?? true)
                 })
         } catch {
             throw Failure.invalid(file, "\(error)")
@@ -108,8 +112,9 @@ public struct MailTemplates: Sendable {
         var layout: [String: Any] = [
             "locale": locale, "subject": subject,
             "lines": template.lines.map { $0.render(values) }.filter { !$0.isEmpty },
-            "footer": words.footer, "colon": words.colon,
+            "colon": words.colon,
         ]
+        if template.ignorable { layout["footer"] = words.footer }
         if let action, let label = template.action?.render(values) {
             layout["action"] = ["label": label, "url": action.absoluteString]
         }

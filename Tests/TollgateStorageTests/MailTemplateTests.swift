@@ -65,6 +65,20 @@ import TollgateStorage
         #expect(templates.kinds(locale: "fr") == Set(Self.samples.keys))
     }
 
+    /// A security notice ("if this was not you, reset your password") does not end by saying the
+    /// mail can be ignored; other mail does.
+    @Test(arguments: ["en", "fr"])
+    func securityNoticesDoNotSayTheyCanBeIgnored(locale: String) throws {
+        // The words before the apostrophe HTML escapes.
+        let ignore = locale == "fr" ? "vous pouvez l" : "you can ignore it"
+        for kind in ["two_factor_enabled", "two_factor_disabled", "email_changed"] {
+            let mail = try Self.renderer.render(try Self.message(kind, locale: locale))
+            #expect(!mail.text.contains(ignore) && !mail.html.contains(ignore), "\(kind) in \(locale)")
+        }
+        let verify = try Self.renderer.render(try Self.message("verify_email", locale: locale))
+        #expect(verify.text.contains(ignore) && verify.html.contains(ignore))
+    }
+
     /// The variables a kind's words name are all in its sample, and each comes out rendered.
     @Test(arguments: ["en", "fr"])
     func everyKindRendersWithEveryVariable(locale: String) throws {
