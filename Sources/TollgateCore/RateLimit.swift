@@ -98,5 +98,13 @@ public struct RateLimitVerdict: Hashable, Sendable {
             retryAfterSeconds: allowed ? 0 : max(1, seconds(bucket.millisecondsToNextToken)))
     }
 
+    /// An allowed request whose caller holds `held` tokens of its own beside what `bucket` has
+    /// left (a node's batch taken from a shared bucket).
+    public static func allowed(holding held: Int64, beside bucket: TokenBucket) -> RateLimitVerdict {
+        RateLimitVerdict(
+            allowed: true, remaining: held + bucket.remaining, resetSeconds: seconds(bucket.millisecondsToFull),
+            retryAfterSeconds: 0)
+    }
+
     static func seconds(_ milliseconds: Int64) -> Int64 { (milliseconds + 999) / 1000 }
 }

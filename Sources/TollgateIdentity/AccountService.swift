@@ -129,8 +129,7 @@ public final class AccountService: Sendable {
         let email = rawEmail.lowercased()
         let now = clock.now()
         // Every request counts here, so the endpoint cannot be used to flood a mailbox.
-        try await limiter.check("reset:\(email)", rule: settings.accountRule, now: now)
-        try await limiter.recordFailure("reset:\(email)", at: now)
+        try await limiter.spend("reset:\(email)", rule: settings.accountRule, now: now)
         // The same write either way (the request is recorded), so the time taken does not tell
         // whether the address has an account.
         let user = try await store.user(email: email)
@@ -181,8 +180,7 @@ public final class AccountService: Sendable {
             throw DomainError.invalidField("email", "is already the account's address")
         }
         // Each request counts: the route cannot be used to flood someone else's mailbox.
-        try await limiter.check("email-change:\(userId)", rule: settings.accountRule, now: now)
-        try await limiter.recordFailure("email-change:\(userId)", at: now)
+        try await limiter.spend("email-change:\(userId)", rule: settings.accountRule, now: now)
         var (token, message) = try emailToken(
             .changeEmail, userId: userId, email: email, now: now, lifetime: settings.verifyEmailSeconds,
             locale: try await store.customer(id: userId)?.locale)

@@ -47,6 +47,13 @@ public struct AttemptLimiter: Sendable {
         }
     }
 
+    /// Counts a request that is limited however it turns out (a reset or confirmation mail sent):
+    /// refused when `key` is over `rule`, counted otherwise.
+    public func spend(_ key: String, rule: Rule, now: Date) async throws {
+        try await check(key, rule: rule, now: now)
+        try await recordFailure(key, at: now)
+    }
+
     public func recordFailure(_ key: String, at now: Date, subject: String? = nil) async throws {
         try await store.recordAttemptFailure(key: key, at: now, subject: subject)
         _ = try await store.purgeAttemptFailures(before: now.addingTimeInterval(-Self.keptFor))

@@ -36,11 +36,9 @@ public enum MasterKeyRotation {
         try await settle(directory: directory, store: store, environment: environment)
         let old = try directory.secretBox(environment: environment)
         // The canary, sealed under the old key, so that a crash before the commit is undone.
-        let existing = try await store.sealedKeys(prefix: canaryName)
-        if existing.isEmpty {
-            try await store.insertSealedKey(
-                SealedKeyRecord(name: canaryName, sealed: try old.seal(canary), createdAt: Date()))
-        }
+        _ = try await store.sealedKey(
+            name: canaryName,
+            creating: SealedKeyRecord(name: canaryName, sealed: try old.seal(canary), createdAt: Date()))
         let fromEnvironment = environment["TOLLGATE_MASTER_KEY"] != nil
         let newKey: Data
         if fromEnvironment {

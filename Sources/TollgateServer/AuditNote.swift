@@ -33,8 +33,8 @@ final class AuditNote: Sendable {
 
     /// The state before and after the change, as JSON; equal states make no entry.
     func change(target: String? = nil, workspaceId: String? = nil, before: (any Encodable)?, after: (any Encodable)?) {
-        let before = Self.json(before)
-        let after = Self.json(after)
+        let before = AuditTrail.state(before)
+        let after = AuditTrail.state(after)
         state.withLock {
             if let target { $0.target = target }
             if let workspaceId { $0.workspaceId = workspaceId }
@@ -87,11 +87,6 @@ final class AuditNote: Sendable {
                 target: "email:" + email.lowercased().trimmingCharacters(in: .whitespaces))
             throw error
         }
-    }
-
-    static func json(_ value: (any Encodable)?) -> String? {
-        guard let value, let data = try? TollgateJSON.encoder.encode(value) else { return nil }
-        return String(decoding: data, as: UTF8.self)
     }
 }
 

@@ -73,7 +73,7 @@ final class RateLimiter: Sendable {
                 key, .lease(Lease(tokens: tokens, expiresAt: now + shared.leaseMilliseconds, bucket: bucket)))
             return tokens
         }
-        return Self.verdict(remaining: left, bucket: bucket)
+        return .allowed(holding: left, beside: bucket)
     }
 
     /// One token from this node's lease on the key's shared bucket, if it has one left.
@@ -84,13 +84,7 @@ final class RateLimiter: Sendable {
             else { return nil }
             lease.tokens -= 1
             _ = entries.set(key, .lease(lease))
-            return Self.verdict(remaining: lease.tokens, bucket: lease.bucket)
+            return .allowed(holding: lease.tokens, beside: lease.bucket)
         }
-    }
-
-    private static func verdict(remaining: Int64, bucket: TokenBucket) -> RateLimitVerdict {
-        RateLimitVerdict(
-            allowed: true, remaining: remaining + bucket.remaining,
-            resetSeconds: (bucket.millisecondsToFull + 999) / 1000, retryAfterSeconds: 0)
     }
 }

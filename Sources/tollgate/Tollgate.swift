@@ -76,18 +76,12 @@ struct DatabaseOptions: ParsableArguments {
             let trail = AuditTrail(store: store, box: box, clock: SystemClock())
             var draft = trail.draft(
                 actor: AuditActor(kind: .system, id: "cli:" + NSUserName()), action: action, target: target)
-            draft.before = Self.json(before)
-            draft.after = Self.json(after)
+            draft.before = AuditTrail.state(before)
+            draft.after = AuditTrail.state(after)
             try await trail.record(draft)
         } catch {
             FileHandle.standardError.write(Data("tollgate: not recorded in the audit trail: \(error)\n".utf8))
         }
-    }
-
-    private static func json(_ value: (any Encodable)?) -> String? {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return value.flatMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The master key, once a rotation a crash interrupted is settled.
@@ -358,14 +352,15 @@ struct Keys: AsyncParsableCommand {
         func run() async throws {
             let now = Date()
             let key = try await databaseOptions.withStore { store in
-                let vault = SigningKeyVault(store: store, box: try await databaseOptions.secretBox(store: store))
+                let box = try await databaseOptions.secretBox(store: store)
+                let vault = SigningKeyVault(store: store, box: box)
                 _ = try await vault.keysMakingFirst(
                     now: now, importing: KeyDirectory(dataDirectory: databaseOptions.dataDirectory))
                 let key = try await vault.rotate(now: now)
                 // Tokens live 15 minutes; a replaced key stays published for a day, to be safe.
                 try await vault.prune(retention: 86_400, now: now)
                 await databaseOptions.recordInAuditTrail(
-                    store, action: "signing_key.rotated", target: "signing_key:\(key.kid)")
+                    store, action: "signing_key.rotated", target: "signing_key:\(key.kid)", box: box)
                 return key
             }
             print(key.kid)
@@ -715,7 +710,7 @@ struct Operators: AsyncParsableCommand {
                     let (created, token) = try await service.create(email: email, role: OperatorRole(rawValue: role)!)
                     await databaseOptions.recordInAuditTrail(
                         store, action: "operator.invited", target: "operator:\(created.id)",
-                        after: ["email": created.email, "role": created.role.rawValue])
+                        after: ["email": created.email, "role": created.role.rawValue], box: box)
                     return token
                 } catch let error as DomainError {
                     FileHandle.standardError.write(Data("tollgate: \(error.message)\n".utf8))
