@@ -1,12 +1,13 @@
 import Foundation
 import Mustache
+import TollgateCore
 import Yams
 
 /// The e-mails' words and layout: per locale (`Resources/mail/<locale>.yaml`) a subject,
 /// paragraphs and an action label per kind, each a Mustache template; and one layout each for the
 /// text and the HTML part (`layout.text.mustache`, `layout.html.mustache`). Values are rendered
-/// into the words as plain text, then the words into the HTML layout, which escapes them: a name
-/// containing `<script>` arrives as text.
+/// into the words as plain text, then the words, escaped by `HTMLText`, into the HTML layout: a
+/// name containing `<script>` arrives as text.
 public struct MailTemplates: Sendable {
     public static let locales = ["en", "fr"]
     public static let defaultLocale = "en"
@@ -109,19 +110,25 @@ public struct MailTemplates: Sendable {
             return nil
         }
         let subject = template.subject.render(values)
-        var layout: [String: Any] = [
-            "locale": locale, "subject": subject,
-            "lines": template.lines.map { $0.render(values) }.filter { !$0.isEmpty },
-            "colon": words.colon,
-        ]
-        if template.ignorable { layout["footer"] = words.footer }
-        if let action, let label = template.action?.render(values) {
-            layout["action"] = ["label": label, "url": action.absoluteString]
+        let lines = template.lines.map { $0.render(values) }.filter { !$0.isEmpty }
+        let label = action.flatMap { _ in template.action?.render(values) }
+        // The text layout takes the words as they are; the HTML layout takes them escaped here,
+        // scalar by scalar (`HTMLText`), and places them with `{{{ }}}`: the template engine's own
+        // escaping compares grapheme clusters, which a combining mark after `"` or `<` slips past.
+        func layout(_ word: (String) -> String) -> [String: Any] {
+            var layout: [String: Any] = [
+                "locale": word(locale), "subject": word(subject), "lines": lines.map(word), "colon": word(words.colon),
+            ]
+            if template.ignorable { layout["footer"] = word(words.footer) }
+            if let action, let label { layout["action"] = ["label": word(label), "url": word(action.absoluteString)] }
+            if let unsubscribe {
+                layout["unsubscribe"] = ["label": word(words.unsubscribe), "url": word(unsubscribe.absoluteString)]
+            }
+            return layout
         }
-        if let unsubscribe { layout["unsubscribe"] = ["label": words.unsubscribe, "url": unsubscribe.absoluteString] }
         return Rendered(
-            subject: subject, text: Self.tidy(layouts.render(layout, withTemplate: "text") ?? ""),
-            html: layouts.render(layout, withTemplate: "html") ?? "")
+            subject: subject, text: Self.tidy(layouts.render(layout { $0 }, withTemplate: "text") ?? ""),
+            html: layouts.render(layout(HTMLText.escape), withTemplate: "html") ?? "")
     }
 
     /// The text part without the template's leading blank lines, ending with one newline.

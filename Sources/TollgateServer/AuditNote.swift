@@ -66,11 +66,13 @@ final class AuditNote: Sendable {
     func skip() { state.withLock { $0.unchanged = true } }
 
     /// Runs a sign-in: its success names the account as actor and target; a refusal (wrong
-    /// password or code, a lock) is recorded against the address that was tried.
+    /// password or code, a lock) is recorded against the address that was tried. Something that
+    /// is not an e-mail address is refused first (400), neither looked up nor recorded.
     func signIn<Result: Sendable>(
-        as kind: AuditActor.Kind, email: String, _ attempt: () async throws -> Result,
+        as kind: AuditActor.Kind, email rawEmail: String, _ attempt: () async throws -> Result,
         account: (Result) async throws -> String
     ) async throws -> Result {
+        let email = try EmailAddress.normalized(rawEmail)
         do {
             let result = try await attempt()
             let id = try await account(result)
@@ -84,7 +86,7 @@ final class AuditNote: Sendable {
         {
             failure(
                 action: kind == .operator ? "console.sign_in_failed" : "auth.sign_in_failed",
-                target: "email:" + email.lowercased().trimmingCharacters(in: .whitespaces))
+                target: "email:" + email)
             throw error
         }
     }

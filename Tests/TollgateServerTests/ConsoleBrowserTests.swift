@@ -33,7 +33,9 @@ import TollgateStorage
             }
             let ownerLink = try await operatorLink("owner@example.com", role: "owner")
             let viewerLink = try await operatorLink("viewer@example.com", role: "viewer")
-            let evilName = "<img src=x onerror=alert(1)>"
+            // Markup, and markup hidden in grapheme clusters (a prepended mark before `<`, a
+            // combining one after `"`), which an escaper comparing Characters lets through.
+            let evilName = "\u{600}<img src=x onerror=alert(1)>\"\u{301}><img src=y onerror=alert(2)>"
             #expect(
                 try await server.request(
                     "POST", "v1/customers", key: key, json: #"{"id":"ada","email":"ada@example.com","name":"Ada L."}"#

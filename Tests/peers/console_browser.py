@@ -159,6 +159,13 @@ try:
         pass
     check(owner.find_element(By.TAG_NAME, "h1").text == config["evilName"], "a name with markup shows as text")
     check(not owner.find_elements(By.CSS_SELECTOR, "main img"), "no element was made from the name")
+    owner.get(BASE + "/console/customers")
+    check(config["evilName"] in owner.find_element(By.TAG_NAME, "main").text
+          and not owner.find_elements(By.CSS_SELECTOR, "main img"), "the name is text in the customer list too")
+    owner.get(BASE + "/console/customers?query=" + urllib.parse.quote(config["evilName"]))
+    search = owner.find_element(By.CSS_SELECTOR, "input[name=query]").get_attribute("value")
+    check(search == config["evilName"] and not owner.find_elements(By.CSS_SELECTOR, "main img"),
+          "a search for markup stays inside the search field")
 
     # An API key made in the console works once, shown once.
     owner.get(BASE + "/console/api-keys")

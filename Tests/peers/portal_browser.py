@@ -101,6 +101,24 @@ def sign_in(driver, address, code=None):
         click(driver, "#sign-in")
 
 
+# Markup hidden in grapheme clusters: a combining mark after a quote, a prepended concatenation
+# mark before a tag. Each would be one Swift Character, yet the browser reads its bare " or <.
+PAYLOADS = [
+    '"\u0301><meta http-equiv="refresh" content="0;url=/pwned"><x a="',
+    '\u0600<img src=x onerror="window.__pwned=1">',
+    '"\u0301><button formaction="/pwned" id="pwned">go</button><x a="',
+]
+
+
+def inert(driver, where):
+    """Nothing the payloads would make exists, and nothing they would run ran."""
+    wait_loaded(driver)
+    made = driver.find_elements(By.CSS_SELECTOR, "meta[http-equiv], img[onerror], #pwned")
+    ran = driver.execute_script("return window.__pwned !== undefined")
+    moved = urllib.parse.urlparse(driver.current_url).path == "/pwned"
+    check(not made and not ran and not moved, f"markup in {where} stays text ({len(made)} made, ran: {ran})")
+
+
 def meter(driver, feature):
     return driver.find_element(By.CSS_SELECTOR, f"#usage-meters li[data-feature='{feature}'] .used").text
 
@@ -108,6 +126,13 @@ def meter(driver, feature):
 ada = browser()
 bob = None
 try:
+    # Links that reflect what they carry (a token, where to go next) show it as text.
+    for path in ["/portal/verify-email?token=", "/portal/reset-password?token=", "/portal/confirm-email?token=",
+                 "/portal/login?next="]:
+        for payload in PAYLOADS:
+            ada.get(BASE + path + urllib.parse.quote(payload))
+            inert(ada, path)
+
     # Sign up, verify from the e-mail's link, sign in.
     ada.get(BASE + "/portal/signup")
     ada.find_element(By.ID, "f-email").send_keys("ada@example.com")
@@ -119,6 +144,9 @@ try:
     check("confirmed" in ada.find_element(By.ID, "message").text, "the e-mailed link verifies the address")
     sign_in(ada, "ada@example.com")
     check(ada.current_url.rstrip("/").endswith("/portal"), "signed in, on the plan page")
+    for payload in PAYLOADS:
+        ada.get(BASE + "/portal/join?workspace=" + urllib.parse.quote(payload) + "&token=x")
+        inert(ada, "the join page's workspace")
 
     # Consume through the API; the meter reads it, with the lifetime starter pack marked.
     status, listed = api("GET", "/v1/customers?query=ada%40example.com")
@@ -231,6 +259,9 @@ try:
     status, _ = api("POST", "/v1/auth/register", {"email": "bob@example.com", "password": PASSWORD}, key=None)
     check(status == 202, "Bob has an account")
     bob = browser()
+    # Until he confirms his address, Bob could join nothing.
+    bob.get(mail_link("bob@example.com", "/portal/verify-email?token="))
+    click(bob, "#verify")
     sign_in(bob, "bob@example.com")
     bob.get(mail_link("bob@example.com", "/portal/join?"))
     click(bob, "#join")
@@ -244,6 +275,13 @@ try:
     ada.get(BASE + "/portal/workspace")
     check("eve@example.com" not in ada.page_source and "bob@example.com" in ada.page_source,
           "the owner sees Bob, and no invitation went out for Eve")
+
+    # A workspace named with markup shows its name as text, on the page and in the invitation.
+    ada.get(BASE + "/portal/workspace")
+    ada.find_element(By.ID, "f-name").send_keys(PAYLOADS[1])
+    click(ada, "#create-workspace")
+    inert(ada, "a workspace's name")
+    check(PAYLOADS[1] in ada.find_element(By.TAG_NAME, "main").text, "the workspace's name reads as typed")
 
     # Bob cannot open Ada's pages: her invoice is not found for him, /portal is his own.
     bob.get(BASE + f"/portal/invoices/{invoice}.pdf")
