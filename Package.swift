@@ -235,6 +235,8 @@ let package = Package(
             dependencies: [
                 "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateNotify", "TollgateIdentity", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -4,8 +4,10 @@ import ServiceLifecycle
 import TollgateCore
 import TollgateStorage
 
-/// Delivers the outbox, at least once: claims the messages that are due (one node at a time per
-/// message, for `lease`) and, at most `concurrency` at once, fans events out (into webhook
+/// Delivers the outbox, at least once, in two lanes that never wait for each other (e-mail and
+/// events; webhooks, each endpoint at most `webhooksPerEndpoint` at a time): claims the messages
+/// that are due (one node at a time per message, for `lease`) and, at most `concurrency` at once
+/// per lane, fans events out (into webhook
 /// messages and e-mails, written before the event is marked told), signs and posts webhooks,
 /// renders and sends e-mail. Each outcome is recorded: delivered, retried later (on `schedule`
 /// for mail, Standard Webhooks' for webhooks), or failed for good (a permanent refusal, an
@@ -17,6 +19,8 @@ public struct OutboxDelivery: Service {
         public var tick: Duration = .seconds(1)
         public var batch = 20
         public var concurrency = 4
+        /// Webhook messages of one endpoint claimed at once: a dead endpoint holds that many slots.
+        public var webhooksPerEndpoint = 1
         public var lease: Duration = .seconds(120)
         public var schedule = RetrySchedule()
         public var webhookSchedule = RetrySchedule.webhooks
@@ -64,27 +68,54 @@ public struct OutboxDelivery: Service {
         logger.info("e-mail goes to \(transport.destination)")
         // Stops at graceful shutdown; a send cut short is sent again after its lease.
         try await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                let claimed: Int
-                do {
-                    claimed = try await deliverDue()
-                } catch {
-                    logger.warning("outbox: could not claim messages", metadata: ["error": "\(error)"])
-                    claimed = 0
-                }
-                // A full batch means more are waiting: go on at once.
-                if claimed < settings.batch { try await Task.sleep(for: settings.tick) }
+            await withTaskGroup(of: Void.self) { group in
+                for lane in lanes { group.addTask { await run(lane) } }
             }
         }
     }
 
-    /// One pass: claims the messages due now and sends them. How many were claimed.
+    var lanes: [OutboxLane] { [.mail, .webhooks(perRecipient: settings.webhooksPerEndpoint)] }
+
+    private func run(_ lane: OutboxLane) async {
+        while !Task.isCancelled {
+            let claimed: Int
+            do {
+                claimed = try await deliverDue(lane)
+            } catch {
+                logger.warning("outbox: could not claim messages", metadata: ["error": "\(error)"])
+                claimed = 0
+            }
+            // A full batch means more are waiting: go on at once.
+            if claimed < settings.batch { try? await Task.sleep(for: settings.tick) }
+        }
+    }
+
+    /// One pass over every lane: claims the messages due now in each (before any is sent, so what
+    /// a pass fans out waits for the next) and sends them. How many were claimed.
     @discardableResult
     public func deliverDue() async throws -> Int {
+        var due: [OutboxEntry] = []
+        for lane in lanes { due += try await claim(lane) }
+        await deliver(due)
+        return due.count
+    }
+
+    /// One pass over one lane.
+    @discardableResult
+    public func deliverDue(_ lane: OutboxLane) async throws -> Int {
+        let due = try await claim(lane)
+        await deliver(due)
+        return due.count
+    }
+
+    private func claim(_ lane: OutboxLane) async throws -> [OutboxEntry] {
         let lease = settings.lease.components
-        let due = try await store.claimOutbox(
-            node: node, now: clock.now(), limit: settings.batch,
+        return try await store.claimOutbox(
+            node: node, lane: lane, now: clock.now(), limit: settings.batch,
             leaseMillis: lease.seconds * 1000 + lease.attoseconds / 1_000_000_000_000_000)
+    }
+
+    private func deliver(_ due: [OutboxEntry]) async {
         await withTaskGroup(of: Void.self) { group in
             var running = 0
             for entry in due {
@@ -96,7 +127,6 @@ public struct OutboxDelivery: Service {
                 running += 1
             }
         }
-        return due.count
     }
 
     /// Why a message was not delivered this time.

@@ -13,22 +13,48 @@ extension SQLStore {
         try await provider.transaction { db in try await Self.enqueue(db, messages) }
     }
 
-    public func claimOutbox(node: String, now: Date, limit: Int, leaseMillis: Int64) async throws -> [OutboxEntry] {
+    public func claimOutbox(node: String, lane: OutboxLane, now: Date, limit: Int, leaseMillis: Int64) async throws
+        -> [OutboxEntry]
+    {
         let millis = Millis.from(now)
         // PostgreSQL: rows another node is claiming right now are skipped, not waited for.
         // SQLite: one writer at a time already makes the claim exclusive.
         let skipLocked = provider.kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+        let due: SQLQueryString = """
+            delivered_at_ms IS NULL AND failed_at_ms IS NULL
+                AND COALESCE(next_attempt_at_ms, 0) <= \(bind: millis)
+                AND COALESCE(claimed_until_ms, 0) <= \(bind: millis)
+            """
+        let chosen: SQLQueryString
+        switch lane {
+        case .mail:
+            let urgent = OutboxLane.transactionalMail.map { "'\($0)'" }.joined(separator: ", ")
+            chosen = """
+                SELECT id FROM outbox WHERE kind <> \(bind: OutboxKind.webhook) AND \(due)
+                ORDER BY CASE WHEN kind IN (\(unsafeRaw: urgent)) THEN 0 ELSE 1 END, created_at_ms, id
+                LIMIT \(bind: limit)\(unsafeRaw: skipLocked)
+                """
+        case .webhooks(let perRecipient):
+            // Each endpoint's oldest due messages, up to its share; then the oldest of those.
+            // PostgreSQL locks the rows in a second select (FOR UPDATE cannot sit beside a window).
+            let ranked: SQLQueryString = """
+                SELECT id, created_at_ms FROM (
+                    SELECT id, created_at_ms,
+                        ROW_NUMBER() OVER (PARTITION BY recipient ORDER BY created_at_ms, id) AS place
+                    FROM outbox WHERE kind = \(bind: OutboxKind.webhook) AND \(due)) AS queue
+                WHERE place <= \(bind: perRecipient) ORDER BY created_at_ms, id LIMIT \(bind: limit)
+                """
+            let fair: SQLQueryString = "SELECT id FROM (\(ranked)) AS fair"
+            chosen =
+                provider.kind == .postgres
+                ? "SELECT id FROM outbox WHERE id IN (\(fair)) AND \(due) FOR UPDATE SKIP LOCKED" : fair
+        }
         return try await provider.transaction { db in
             try await db.raw(
                 """
                 UPDATE outbox SET claimed_by = \(bind: node), claimed_until_ms = \(bind: millis + leaseMillis),
                     attempts = attempts + 1
-                WHERE id IN (
-                    SELECT id FROM outbox
-                    WHERE delivered_at_ms IS NULL AND failed_at_ms IS NULL
-                        AND COALESCE(next_attempt_at_ms, 0) <= \(bind: millis)
-                        AND COALESCE(claimed_until_ms, 0) <= \(bind: millis)
-                    ORDER BY created_at_ms, id LIMIT \(bind: limit)\(unsafeRaw: skipLocked))
+                WHERE id IN (\(chosen))
                 RETURNING \(unsafeRaw: Self.outboxColumns)
                 """
             ).all().map(Self.decodeOutboxEntry).sorted { $0.message.createdAt < $1.message.createdAt }

@@ -37,15 +37,34 @@ public struct OutboxStats: Sendable, Hashable {
     public var pendingTotal: Int { pending.values.reduce(0, +) }
 }
 
+/// The outbox is delivered in lanes that never wait for each other: e-mail (and events, whose
+/// fan-out only writes rows) beside outgoing webhooks, whose peers may take seconds to fail.
+public enum OutboxLane: Sendable, Hashable, CaseIterable {
+    case mail
+    case webhooks(perRecipient: Int)
+
+    public static let allCases: [OutboxLane] = [.mail, .webhooks(perRecipient: 1)]
+
+    /// E-mails a person is waiting for (a link to follow now, a security notice), sent before
+    /// notices and reports.
+    public static let transactionalMail = [
+        "email.verify_email", "email.reset_password", "email.change_email", "email.account_exists",
+        "email.workspace_invitation", "email.email_changed", "email.two_factor_enabled", "email.two_factor_disabled",
+    ]
+}
+
 /// The outbox: effects (e-mails) written in the transaction that causes them, delivered at least
 /// once by the delivery service.
 public protocol OutboxStore: Sendable {
     /// Writes messages on their own (most are written with the change that causes them).
     func enqueueOutbox(_ messages: [OutboxMessage]) async throws
-    /// Takes up to `limit` messages due at `now` for `node`, each for `leaseMillis`: in one
-    /// transaction, skipping rows another node holds, so no message is sent by two nodes at once
-    /// (a node that dies holding one frees it when the lease runs out). Counts an attempt each.
-    func claimOutbox(node: String, now: Date, limit: Int, leaseMillis: Int64) async throws -> [OutboxEntry]
+    /// Takes up to `limit` messages of `lane` due at `now` for `node`, each for `leaseMillis`: in
+    /// one transaction, skipping rows another node holds, so no message is sent by two nodes at
+    /// once (a node that dies holding one frees it when the lease runs out). Counts an attempt
+    /// each. The mail lane gives transactional mail first; the webhook lane takes at most
+    /// `perRecipient` messages of one endpoint, oldest first, so a dead endpoint cannot fill it.
+    func claimOutbox(node: String, lane: OutboxLane, now: Date, limit: Int, leaseMillis: Int64) async throws
+        -> [OutboxEntry]
     /// The message went out: done, and an e-mail's payload (a sealed single-use token) is cleared;
     /// a webhook keeps its body, for replays.
     func markOutboxDelivered(id: String, at: Date) async throws

@@ -57,7 +57,7 @@ import TollgateStorage
                     id: "msg_cli1", kind: "email.reset_password", recipient: "a@example.com", payload: "{}",
                     createdAt: Date())
             ])
-            _ = try await store.claimOutbox(node: "n", now: Date(), limit: 1, leaseMillis: 1)
+            _ = try await store.claimOutbox(node: "n", lane: .mail, now: Date(), limit: 1, leaseMillis: 1)
             try await store.markOutboxFailed(id: "msg_cli1", error: "550 no such mailbox", retryAt: nil, at: Date())
         } catch {
             await store.shutdown()

@@ -254,7 +254,8 @@ struct PageSession {
                     OutboxMessage(
                         id: $0, kind: "email.welcome", recipient: "\($0)@example.com", payload: "{}", createdAt: now)
                 })
-            let claimed = try await app.store.claimOutbox(node: "test", now: now, limit: 10, leaseMillis: 60_000)
+            let claimed = try await app.store.claimOutbox(
+                node: "test", lane: .mail, now: now, limit: 10, leaseMillis: 60_000)
             #expect(Set(claimed.map(\.message.id)) == ["msg_sent", "msg_failed"])
             try await app.store.markOutboxDelivered(id: "msg_sent", at: now)
             try await app.store.markOutboxFailed(id: "msg_failed", error: "550 no such mailbox", retryAt: nil, at: now)

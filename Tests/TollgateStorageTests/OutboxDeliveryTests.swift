@@ -1,4 +1,7 @@
+import AsyncHTTPClient
 import Foundation
+import Glibc
+import NIOCore
 import Synchronization
 import TestSupport
 import Testing
@@ -102,7 +105,8 @@ final class ScriptedTransport: MailTransport {
                 store, ScriptedTransport(["u1@example.com": [.temporary, .temporary, .temporary]]), clock: clock)
             // A node that claimed and died: nobody else takes the message within the lease.
             #expect(
-                try await store.claimOutbox(node: "dead", now: clock.now(), limit: 10, leaseMillis: 60_000).count == 1)
+                try await store.claimOutbox(node: "dead", lane: .mail, now: clock.now(), limit: 10, leaseMillis: 60_000)
+                    .count == 1)
             #expect(try await delivery.deliverDue() == 0)
             clock.advance(by: 60)
             #expect(try await delivery.deliverDue() == 1) // attempt 2 (the dead node's was 1): retried in 60 s
@@ -207,5 +211,184 @@ final class ScriptedTransport: MailTransport {
             createdAt: Self.start)
         let html = try Self.renderer.render(invitation).html
         #expect(!html.contains("<script>") && html.contains("&lt;script&gt;"))
+    }
+
+    /// A workspace name whose specials sit inside grapheme clusters (a prepended mark before `<`,
+    /// a combining mark after `"`) arrives as text in the invitation's HTML, its button included.
+    @Test func markupHiddenInGraphemeClustersStaysTextInMail() throws {
+        let name = "\u{600}<a href=\"https://evil.example\"\u{301}>x</a>"
+        let invitation = OutboxMessage(
+            id: "msg_10", kind: "email.workspace_invitation", recipient: "a@example.com",
+            payload: String(
+                decoding: try JSONEncoder().encode([
+                    "sealedToken": try TestKeys.box.sealToken("t"), "workspaceName": name, "workspaceId": "ws1",
+                    "role": "MEMBER",
+                ]), as: UTF8.self),
+            createdAt: Self.start)
+        let mail = try Self.renderer.render(invitation)
+        #expect(!mail.html.contains("evil.example\""), "no attribute of the name's")
+        let anchors = mail.html.components(separatedBy: "<a ").count - 1
+        #expect(anchors == 1, "only the Join button is a link")
+        #expect(mail.html.contains("\u{600}&lt;a href=&quot;https://evil.example&quot;\u{301}&gt;x&lt;/a&gt;"))
+        #expect(mail.text.contains(name), "the text part says the name as it is")
+    }
+
+    /// Each lane claims its own messages: the mail lane transactional mail first, the webhook lane
+    /// at most its share of each endpoint, oldest first.
+    @Test(arguments: TestDatabase.all)
+    func lanesClaimTheirOwnTransactionalMailFirstAndAnEndpointItsShare(database: TestDatabase) async throws {
+        try await database.withStore { store, _ in
+            var messages: [OutboxMessage] = []
+            for (index, endpoint) in ["we_a", "we_a", "we_a", "we_b", "we_b"].enumerated() {
+                messages.append(
+                    OutboxMessage(
+                        id: "msg_hook\(index)", kind: OutboxKind.webhook, recipient: endpoint, payload: "{}",
+                        createdAt: Self.start.addingTimeInterval(Double(index))))
+            }
+            messages.append(
+                OutboxMessage(
+                    id: "msg_welcome", kind: "email.welcome", recipient: "a@example.com", payload: "{}",
+                    createdAt: Self.start.addingTimeInterval(10)))
+            messages.append(try Self.message(1, at: Self.start.addingTimeInterval(20)))
+            try await store.enqueueOutbox(messages)
+            let now = Self.start.addingTimeInterval(60)
+            let urgent = try await store.claimOutbox(node: "n", lane: .mail, now: now, limit: 1, leaseMillis: 60_000)
+            #expect(urgent.map(\.message.id) == ["msg_1"], "the reset link before the older welcome")
+            let hooks = try await store.claimOutbox(
+                node: "n", lane: .webhooks(perRecipient: 1), now: now, limit: 10, leaseMillis: 60_000)
+            #expect(hooks.map(\.message.id) == ["msg_hook0", "msg_hook3"])
+            let rest = try await store.claimOutbox(node: "n", lane: .mail, now: now, limit: 10, leaseMillis: 60_000)
+            #expect(rest.map(\.message.id) == ["msg_welcome"])
+            // A held message of an endpoint does not count against its share once the lease ends.
+            let next = try await store.claimOutbox(
+                node: "n", lane: .webhooks(perRecipient: 2), now: now, limit: 10, leaseMillis: 60_000)
+            #expect(next.map(\.message.id) == ["msg_hook1", "msg_hook2", "msg_hook4"])
+        }
+    }
+
+    /// Ten webhook endpoints that never answer, then a sign-up's mail: the mail leaves while every
+    /// webhook attempt is still waiting for its endpoint.
+    @Test func mailLeavesWhileEveryWebhookEndpointHangs() async throws {
+        try await TestDatabase.sqlite.withStore { store, _ in
+            let silent = try SilentListener()
+            defer { silent.close() }
+            let clock = ManualClock(Self.start)
+            var messages: [OutboxMessage] = []
+            for index in 0..<10 {
+                try await store.createWebhookEndpoint(
+                    WebhookEndpointRecord(
+                        id: "we_\(index)", url: "http://127.0.0.1:\(silent.port)/hook\(index)", description: nil,
+                        eventTypes: [], sealedSecret: try TestKeys.box.sealToken("whsec_test\(index)"),
+                        createdAt: Self.start))
+                for attempt in 0..<3 {
+                    messages.append(
+                        OutboxMessage(
+                            id: "msg_hook\(index)_\(attempt)", kind: OutboxKind.webhook, recipient: "we_\(index)",
+                            payload: "{}", createdAt: Self.start.addingTimeInterval(-60)))
+                }
+            }
+            try await store.enqueueOutbox(messages)
+            let transport = SignallingTransport()
+            var webhookSettings = WebhookSender.Settings()
+            webhookSettings.policy = WebhookURLPolicy(allowPrivate: true)
+            webhookSettings.timeout = .seconds(600)
+            let client = WebhookSender.makeClient()
+            var settings = OutboxDelivery.Settings()
+            settings.tick = .milliseconds(50)
+            let delivery = OutboxDelivery(
+                store: store, transport: transport, renderer: Self.renderer,
+                webhooks: WebhookSender(
+                    store: store, box: TestKeys.box, client: client, clock: clock, settings: webhookSettings,
+                    logger: TestDatabase.logger),
+                clock: clock, logger: TestDatabase.logger, settings: settings)
+            let running = Task { try await delivery.run() }
+            // Every endpoint holds one attempt, none answered; then someone signs up.
+            let held = await silent.accepted(10)
+            try await store.enqueueOutbox([try Self.message(1)])
+            let mail = await transport.first()
+            #expect(mail.to == "u1@example.com")
+            let attempts = try await store.outboxEntries(failedOnly: false, limit: 100).filter {
+                $0.message.kind == OutboxKind.webhook
+            }
+            #expect(attempts.count == 30)
+            #expect(attempts.allSatisfy { $0.lastError == nil }, "no webhook attempt has ended")
+            #expect(attempts.filter { $0.attempts == 1 }.count == 10, "one message per endpoint in flight")
+            running.cancel()
+            for connection in held { _ = Glibc.close(connection) }
+            _ = await running.result
+            try await client.shutdown()
+        }
+    }
+}
+
+/// A transport that tells the first message it is given.
+final class SignallingTransport: MailTransport {
+    private let stream: AsyncStream<MailMessage>
+    private let continuation: AsyncStream<MailMessage>.Continuation
+
+    init() { (stream, continuation) = AsyncStream.makeStream() }
+
+    var destination: String { "the test" }
+
+    func send(_ message: MailMessage) async throws { continuation.yield(message) }
+
+    func first() async -> MailMessage {
+        for await message in stream { return message }
+        fatalError("the stream ended")
+    }
+}
+
+/// A loopback TCP port that takes connections, tells each one (`connections`), and never answers.
+final class SilentListener: Sendable {
+    let descriptor: Int32
+    let port: Int
+    let connections: AsyncStream<Int32>
+    private let continuation: AsyncStream<Int32>.Continuation
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(descriptor, pointer, length) == 0 && listen(descriptor, 128) == 0
+                    && getsockname(descriptor, pointer, &length) == 0
+            }
+        }
+        guard bound else {
+            _ = Glibc.close(descriptor)
+            throw POSIXError(.EADDRNOTAVAIL)
+        }
+        self.descriptor = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+        (connections, continuation) = AsyncStream.makeStream()
+        let continuation = continuation
+        // Blocking accepts on a thread of their own; closing the socket ends the loop.
+        Thread.detachNewThread {
+            while true {
+                let connection = accept(descriptor, nil, nil)
+                guard connection >= 0 else { break }
+                continuation.yield(connection)
+            }
+            continuation.finish()
+        }
+    }
+
+    /// Waits for `count` connections; their descriptors.
+    func accepted(_ count: Int) async -> [Int32] {
+        var taken: [Int32] = []
+        for await connection in connections {
+            taken.append(connection)
+            if taken.count == count { break }
+        }
+        return taken
+    }
+
+    func close() {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+        _ = Glibc.close(descriptor)
     }
 }
