@@ -147,10 +147,17 @@ public final class InvoiceService: Sendable {
         } catch {
             throw DomainError(.conflict, "the seller's country has no VAT rate on \(now)")
         }
+        let lines = Invoicing.taxed(
+            draft.lines, treatment: treatment, inclusive: settings.taxInclusiveCurrencies.contains(draft.currency))
+        // What is owed back is a credit note against the invoice it corrects, never an invoice.
+        guard Invoicing.total(lines) >= 0 else {
+            throw DomainError(
+                .conflict,
+                "this draft totals less than zero: credit the invoice it corrects with a credit note instead "
+                    + "(POST /v1/invoices/{id}/credit-notes)", field: "id")
+        }
         let finalization = Finalization(
-            lines: Invoicing.taxed(
-                draft.lines, treatment: treatment,
-                inclusive: settings.taxInclusiveCurrencies.contains(draft.currency)),
+            lines: lines,
             parties: InvoiceParties(seller: settings.seller, buyer: details?.party, treatment: treatment),
             numbering: settings.numbering, at: now,
             dueAt: Invoicing.dueDate(finalizedAt: now, termsDays: details?.paymentTermsDays ?? 0))

@@ -26,6 +26,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case insufficientCredits = "INSUFFICIENT_CREDITS"
     case reservationNotFound = "RESERVATION_NOT_FOUND"
     case invalidSignature = "INVALID_SIGNATURE"
+    case emailNotVerified = "EMAIL_NOT_VERIFIED"
     case unavailable = "UNAVAILABLE"
     case internalError = "INTERNAL"
 }
@@ -50,6 +51,10 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func invalidField(_ field: String, _ message: String) -> DomainError {
         DomainError(.invalidField, "\(field): \(message)", field: field)
     }
+
+    /// A signed-in account whose address is not verified yet, asking for more than verifying it.
+    public static let emailNotVerified = DomainError(
+        .emailNotVerified, "confirm your e-mail address first: follow the link we sent, or reset your password")
 
     public static func missingField(_ field: String) -> DomainError {
         DomainError(.missingField, "\(field) is required", field: field)

@@ -1,8 +1,9 @@
 import Foundation
 
-/// EU VAT identification numbers: each member state's syntax and check digits, as python-stdnum
-/// (`stdnum.eu.vat`) checks them — the tests compare the two over generated numbers for every
-/// state. A format check, not a registration check (that is VIES, online).
+/// VAT identification numbers: each EU member state's syntax and check digits, and the United
+/// Kingdom's, Switzerland's and Norway's, as python-stdnum (`stdnum.eu.vat`, `gb.vat`, `ch.vat`,
+/// `no.mva`) checks them — the tests compare the two over generated numbers for every country. A
+/// format check, not a registration check (that is VIES or HMRC, online).
 public enum VATNumber {
     /// The number's prefix for a member state: its country code, except EL for Greece.
     public static func prefix(of country: String) -> String { country == "GR" ? "EL" : country }
@@ -12,13 +13,50 @@ public enum VATNumber {
     public static func validated(_ number: String, country: String) -> String? {
         let compact = String(number.uppercased().unicodeScalars.filter { !" .-/".unicodeScalars.contains($0) })
         let prefix = prefix(of: country)
-        guard compact.hasPrefix(prefix), let check = checks[country] else { return nil }
+        guard compact.hasPrefix(prefix), let check = checks[country] ?? outsideEU[country] else { return nil }
         let body = Array(compact.dropFirst(prefix.count).utf8)
         guard body.allSatisfy({ $0 < 0x80 }), check(body) else { return nil }
         return compact
     }
 
+    /// Whether numbers of `country` are checked here (else they are a tax id printed as given).
+    public static func checks(_ country: String) -> Bool { checks[country] != nil || outsideEU[country] != nil }
+
     private typealias Body = [UInt8]
+
+    private static let outsideEU: [String: @Sendable (Body) -> Bool] = [
+        "GB": british,
+        // CHE, nine digits (the last a mod-11 check) and the tax's name in one of the languages.
+        "CH": { n in
+            guard n.count >= 13, n[0] == ascii("E"), digits(n[1...9]),
+                ["MWST", "TVA", "IVA", "TPV"].contains(String(decoding: n[10...], as: UTF8.self))
+            else { return false }
+            return mod(11 - weighted(n[1...8], [5, 4, 3, 2, 7, 6, 5, 4]), 11) == digit(n[9])
+        },
+        // An organisation number (nine digits, mod 11) followed by MVA.
+        "NO": { n in
+            n.count == 12 && digits(n[0..<9]) && String(decoding: n[9...], as: UTF8.self) == "MVA"
+                && weighted(n[0..<9], [3, 2, 7, 6, 5, 4, 3, 2, 1]) % 11 == 0
+        },
+    ]
+
+    /// Nine digits (twelve for a branch) under a mod-97 check, or a government department's
+    /// (GD) or health authority's (HA) number.
+    private static func british(_ n: Body) -> Bool {
+        func authority(_ kind: Body.SubSequence, _ code: Int) -> Bool {
+            (kind.elementsEqual("GD".utf8) && code < 500) || (kind.elementsEqual("HA".utf8) && code >= 500)
+        }
+        switch n.count {
+        case 5: return digits(n[2...]) && authority(n[0..<2], value(n[2...]))
+        case 11 where ["GD8888", "HA8888"].contains(String(decoding: n[0..<6], as: UTF8.self)):
+            return digits(n[6...]) && authority(n[0..<2], value(n[6..<9])) && value(n[6..<9]) % 97 == value(n[9...])
+        case 9, 12:
+            guard digits(n) else { return false }
+            let check = weighted(n[0..<9], [8, 7, 6, 5, 4, 3, 2, 10, 1]) % 97
+            return value(n[0..<3]) >= 100 ? [0, 42, 55].contains(check) : check == 0
+        default: return false
+        }
+    }
 
     private static let checks: [String: @Sendable (Body) -> Bool] = [
         "AT": { n in

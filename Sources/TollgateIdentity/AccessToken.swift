@@ -14,10 +14,18 @@ public struct AccessClaims: Codable, Sendable, Equatable {
     public var plan: String
     public var workspace: String?
     public var role: String?
+    /// OpenID Connect's `email_verified`: until the account's address is verified, Tollgate
+    /// answers such a token only for reading the account, signing out and the privacy rights.
+    public var emailVerified: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case sub, iss, aud, iat, exp, sid, plan, workspace, role
+        case emailVerified = "email_verified"
+    }
 
     public init(
         sub: String, iss: String, aud: String, iat: Int64, exp: Int64, sid: String, plan: String,
-        workspace: String? = nil, role: String? = nil
+        workspace: String? = nil, role: String? = nil, emailVerified: Bool? = nil
     ) {
         self.sub = sub
         self.iss = iss
@@ -28,6 +36,7 @@ public struct AccessClaims: Codable, Sendable, Equatable {
         self.plan = plan
         self.workspace = workspace
         self.role = role
+        self.emailVerified = emailVerified
     }
 }
 

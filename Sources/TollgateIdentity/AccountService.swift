@@ -93,7 +93,8 @@ public final class AccountService: Sendable {
         try settings.passwordPolicy.validate(password, email: email)
         let id = Secrets.randomId(prefix: "usr_")
         let user = UserRecord(
-            id: id, email: email, passwordHash: settings.passwordPolicy.hash(password), createdAt: now, updatedAt: now)
+            id: id, email: email, passwordHash: try await settings.passwordPolicy.hashed(password), createdAt: now,
+            updatedAt: now)
         var customer = CustomerRecord(
             id: id, email: email, name: nil, planId: defaultPlan, billingAnchor: now, createdAt: now, updatedAt: now)
         customer.locale = locale
@@ -102,12 +103,14 @@ public final class AccountService: Sendable {
         do {
             try await store.createUser(user, customer: customer, token: token, outbox: [message])
         } catch IdentityStoreError.emailTaken {
-            try await limiter.recordFailure(addressKey, at: now, subject: email)
+            try await limiter.recordFailure(addressKey, at: now, subject: OpaqueDigest.hex(email))
             guard let owner = try await store.user(email: email) else { return }
             try await store.enqueueOutbox([try await notice("account_exists", to: owner, now: now)])
         }
     }
 
+    /// Follows the verification link: the address is the account's. A second factor begun
+    /// before (by whoever held the account unverified) is dropped.
     public func verifyEmail(token: String) async throws {
         let now = clock.now()
         guard
@@ -126,10 +129,10 @@ public final class AccountService: Sendable {
 
     /// Sends a reset link if the account exists; answers the same either way.
     public func requestPasswordReset(email rawEmail: String, client: ClientInfo) async throws {
-        let email = rawEmail.lowercased()
+        let email = try EmailAddress.normalized(rawEmail)
         let now = clock.now()
         // Every request counts here, so the endpoint cannot be used to flood a mailbox.
-        try await limiter.spend("reset:\(email)", rule: settings.accountRule, now: now)
+        try await limiter.spend("reset:\(OpaqueDigest.hex(email))", rule: settings.accountRule, now: now)
         // The same write either way (the request is recorded), so the time taken does not tell
         // whether the address has an account.
         let user = try await store.user(email: email)
@@ -140,7 +143,9 @@ public final class AccountService: Sendable {
             outbox: user == nil ? [] : [message])
     }
 
-    /// Sets a new password from a reset link and signs every device out.
+    /// Sets a new password from a reset link and signs every device out. Following the link
+    /// proves the mailbox: the address becomes verified, the sign-in lock is lifted, and when the
+    /// account was unverified whatever its holder set up (a second factor) is cleared.
     public func resetPassword(token: String, newPassword: String) async throws {
         // Refuse a weak password before spending the link, so the user can simply try another.
         try settings.passwordPolicy.validate(newPassword)
@@ -153,9 +158,14 @@ public final class AccountService: Sendable {
             throw DomainError(.invalidToken, "the reset link is invalid, used or expired", field: "token")
         }
         try settings.passwordPolicy.validate(newPassword, email: user.email)
-        try await store.changePassword(
-            userId: userId, passwordHash: settings.passwordPolicy.hash(newPassword), at: now, keepingSession: nil)
+        try await store.resetPassword(
+            userId: userId, passwordHash: try await settings.passwordPolicy.hashed(newPassword), at: now)
+        try await limiter.reset(Self.signInKey(user.email))
     }
+
+    /// The failures of sign-ins to an address are counted under its digest: the table of
+    /// failures never holds an address (nothing to erase there).
+    static func signInKey(_ email: String) -> String { "login:\(OpaqueDigest.hex(email))" }
 
     /// A signed-in user's new password, given the current one; every other session is signed out.
     public func changePassword(userId: String, current: String, new: String, keepingSession: String) async throws {
@@ -164,7 +174,8 @@ public final class AccountService: Sendable {
         try await requirePassword(current, of: user, field: "currentPassword", now: now)
         try settings.passwordPolicy.validate(new, email: user.email)
         try await store.changePassword(
-            userId: userId, passwordHash: settings.passwordPolicy.hash(new), at: now, keepingSession: keepingSession)
+            userId: userId, passwordHash: try await settings.passwordPolicy.hashed(new), at: now,
+            keepingSession: keepingSession)
     }
 
     /// Sends a confirmation link to `newEmail`; the address changes only when it is followed
@@ -216,7 +227,7 @@ public final class AccountService: Sendable {
     private func requirePassword(_ password: String, of user: UserRecord, field: String, now: Date) async throws {
         let throttleKey = "password:\(user.id)"
         try await limiter.check(throttleKey, rule: settings.accountRule, now: now)
-        guard settings.passwordPolicy.verify(password, hash: user.passwordHash) else {
+        guard try await settings.passwordPolicy.matches(password, hash: user.passwordHash) else {
             try await limiter.recordFailure(throttleKey, at: now)
             throw DomainError(.invalidCredentials, "the password is wrong", field: field)
         }
@@ -262,29 +273,32 @@ public final class AccountService: Sendable {
     public func login(email rawEmail: String, password: String, totp: String?, client: ClientInfo) async throws
         -> TokenPair
     {
-        let email = rawEmail.lowercased()
+        let email = try EmailAddress.normalized(rawEmail)
         let now = clock.now()
-        let accountKey = "login:\(email)", addressKey = "address:\(client.address)"
+        let accountKey = Self.signInKey(email), addressKey = "address:\(client.address)"
         try await limiter.check(addressKey, rule: settings.addressRule, now: now)
         // A locked account is not a weapon against its owner: the lock is lifted for a request
-        // carrying both the right password and a valid second factor (an account without one
-        // waits, or resets its password through the e-mailed link).
+        // carrying both the right password and a valid authenticator code (an account without one
+        // waits, or resets its password through the e-mailed link). The code is checked first,
+        // without spending it: a locked account costs no password hash to anyone without it.
         let locked: DomainError?
         do {
             try await limiter.check(accountKey, rule: settings.accountRule, now: now)
             locked = nil
         } catch let error as DomainError where error.code == .tooManyAttempts {
-            guard let totp, !totp.isEmpty else { throw error }
+            guard let totp, let user = try await store.user(email: email),
+                try codeMatches(totp, user: user, now: now)
+            else { throw error }
             locked = error
         }
         let user = try await store.user(email: email)
-        let passwordOK = settings.passwordPolicy.verify(password, hash: user?.passwordHash ?? decoyHash) && user != nil
+        let passwordOK =
+            try await settings.passwordPolicy.matches(password, hash: user?.passwordHash ?? decoyHash) && user != nil
         guard passwordOK, let user else {
             try await fail(accountKey, addressKey, email, now)
             if let locked { throw locked }
             throw DomainError(.invalidCredentials, "invalid e-mail or password")
         }
-        if let locked, user.totpEnabledAt == nil { throw locked }
         if user.totpEnabledAt != nil {
             guard let totp, !totp.isEmpty else {
                 throw DomainError(
@@ -311,7 +325,15 @@ public final class AccountService: Sendable {
 
     private func fail(_ accountKey: String, _ addressKey: String, _ email: String, _ now: Date) async throws {
         try await limiter.recordFailure(accountKey, at: now)
-        try await limiter.recordFailure(addressKey, at: now, subject: email)
+        try await limiter.recordFailure(addressKey, at: now, subject: OpaqueDigest.hex(email))
+    }
+
+    /// True when `code` is the authenticator's current code for an account with TOTP on; nothing
+    /// is spent (the sign-in spends it once the password is right too).
+    private func codeMatches(_ code: String, user: UserRecord, now: Date) throws -> Bool {
+        let digits = code.replacingOccurrences(of: " ", with: "")
+        guard user.totpEnabledAt != nil, digits.count == 6, let sealed = user.totpSecret else { return false }
+        return TOTP(secret: try box.open(sealed)).matchingStep(digits, at: now, afterStep: user.totpLastStep) != nil
     }
 
     /// A TOTP code not used before, or an unused recovery code.
@@ -364,6 +386,7 @@ public final class AccountService: Sendable {
     }
 
     private func tokens(userId: String, sessionId: String, refreshToken: String, now: Date) async throws -> TokenPair {
+        let verified = try await store.user(id: userId)?.emailVerifiedAt != nil
         var plan = try await store.customer(id: userId)?.planId ?? defaultPlan
         var workspace: String?, role: WorkspaceRole?
         if let selected = try await store.selectedWorkspace(sessionId: sessionId),
@@ -378,11 +401,20 @@ public final class AccountService: Sendable {
         let claims = AccessClaims(
             sub: userId, iss: settings.issuer, aud: settings.audience, iat: issuedAt,
             exp: issuedAt + Int64(settings.accessTokenSeconds), sid: sessionId, plan: plan, workspace: workspace,
-            role: role?.rawValue
+            role: role?.rawValue, emailVerified: verified
         )
         return TokenPair(
             accessToken: try keys.signer(now: now).sign(claims), refreshToken: refreshToken,
             expiresIn: Int(settings.accessTokenSeconds))
+    }
+
+    /// True when `accessToken` is one this server signed and has not expired (its session is not
+    /// read: for telling a credential from a made-up header, not for authorizing).
+    public func signed(accessToken: String) -> Bool {
+        let now = clock.now()
+        return
+            (try? keys.signer(now: now).verify(
+                accessToken, issuer: settings.issuer, audience: settings.audience, now: now)) != nil
     }
 
     /// Verifies an access token and that its session is still live.
@@ -407,6 +439,7 @@ public final class AccountService: Sendable {
 
     /// Sets the user's name and the language of their e-mail; returns their customer record.
     public func updateProfile(userId: String, name: String?, locale: String?) async throws -> CustomerRecord {
+        let name = try DisplayName.validated(optional: name)
         guard let customer = try await store.setProfile(customerId: userId, name: name, locale: locale, at: clock.now())
         else { throw DomainError(.unauthorized, "this account no longer exists") }
         return customer
@@ -417,9 +450,17 @@ public final class AccountService: Sendable {
     public func erasePersonalData(customerId: String) async throws {
         // From a digest of the id: unique as the id is, and saying nothing of the person.
         let pseudonym = "erased-\(OpaqueDigest.hex(customerId).prefix(32))@erased.invalid"
-        let unusable = settings.passwordPolicy.hash(Secrets.opaqueToken(prefix: ""))
+        let unusable = try await settings.passwordPolicy.hashed(Secrets.opaqueToken(prefix: ""))
+        // The failed attempts counted under the address, as it is and as its digest.
+        let user = try await store.user(id: customerId)
+        let customer = try await store.customer(id: customerId)
+        let addresses = Set([user?.email, customer?.email].compactMap { $0 })
+        let digests = addresses.map(OpaqueDigest.hex)
         switch try await store.erasePersonalData(
-            customerId: customerId, pseudonym: pseudonym, passwordHash: unusable, at: clock.now())
+            customerId: customerId, pseudonym: pseudonym, passwordHash: unusable,
+            attemptKeys: addresses.flatMap { ["login:\($0)", "reset:\($0)"] }
+                + digests.flatMap { ["login:\($0)", "reset:\($0)"] },
+            attemptSubjects: Array(addresses) + digests, at: clock.now())
         {
         case .erased: return
         case .notFound: throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "id")
@@ -440,6 +481,14 @@ public final class AccountService: Sendable {
             let user = try await store.user(id: session.userId)
         else { return nil }
         return (user, session)
+    }
+
+    /// The user, whose address must be verified: until it is, whoever registered it may not set
+    /// up what would stand in the way of the address's owner (a second factor, memberships).
+    public func verifiedUser(id: String) async throws -> UserRecord {
+        let user = try await user(id: id)
+        guard user.emailVerifiedAt != nil else { throw DomainError.emailNotVerified }
+        return user
     }
 
     public func user(id: String) async throws -> UserRecord {
@@ -469,7 +518,7 @@ public final class AccountService: Sendable {
 
     /// Starts TOTP enrolment: a new seed, sealed at rest, not enforced until confirmed.
     public func beginTOTP(userId: String) async throws -> Enrolment {
-        let user = try await user(id: userId)
+        let user = try await verifiedUser(id: userId)
         guard user.totpEnabledAt == nil else {
             throw DomainError(.conflict, "two-factor authentication is already on; turn it off first")
         }
@@ -491,7 +540,7 @@ public final class AccountService: Sendable {
 
     /// Confirms enrolment with a first code; returns ten single-use recovery codes, shown once.
     public func confirmTOTP(userId: String, code: String) async throws -> [String] {
-        let user = try await user(id: userId)
+        let user = try await verifiedUser(id: userId)
         guard user.totpEnabledAt == nil, let sealed = user.totpSecret else {
             throw DomainError(.conflict, "no two-factor enrolment is in progress")
         }

@@ -99,7 +99,7 @@ public struct OperatorService: Sendable {
         guard
             try await store.completeOperatorSetup(
                 id: account.id, setupTokenDigest: OpaqueDigest.hex(token),
-                passwordHash: passwordPolicy.hash(password), sealedTOTPSecret: try box.seal(secret))
+                passwordHash: try await passwordPolicy.hashed(password), sealedTOTPSecret: try box.seal(secret))
         else { throw DomainError(.invalidToken, "this setup link was used already") }
         _ = try await store.spendOperatorTOTPStep(id: account.id, step: step)
         return try await openSession(for: account)
@@ -123,7 +123,7 @@ public struct OperatorService: Sendable {
         try await limiter.check(addressKey, rule: settings.addressRule, now: now)
         try await limiter.check(accountKey, rule: settings.accountRule, now: now)
         let account = try await store.operatorAccount(email: email)
-        let passwordOK = passwordPolicy.verify(password, hash: account?.passwordHash ?? decoyHash)
+        let passwordOK = try await passwordPolicy.matches(password, hash: account?.passwordHash ?? decoyHash)
         guard passwordOK, let account, account.isSetUp, let sealed = account.sealedTOTPSecret else {
             try await fail(accountKey, addressKey, email, now)
             throw DomainError(.invalidCredentials, "invalid e-mail, password or code")

@@ -8,12 +8,15 @@ public struct PasswordPolicy: Sendable {
     public let minimumLength: Int
     public let bcryptCost: UInt8
     private let common: Set<String>
+    /// Where hashing runs (the process's one gate, unless a test gives its own).
+    private let gate: BoundedWork
 
     public static let maximumLength = 72 // bcrypt ignores bytes beyond 72
 
-    public init(minimumLength: Int = 10, bcryptCost: UInt8 = 12) {
+    public init(minimumLength: Int = 10, bcryptCost: UInt8 = 12, gate: BoundedWork = PasswordPolicy.hashing) {
         self.minimumLength = minimumLength
         self.bcryptCost = bcryptCost
+        self.gate = gate
         common = Self.commonPasswords
     }
 
@@ -40,6 +43,22 @@ public struct PasswordPolicy: Sendable {
     }
 
     public func hash(_ password: String) -> String { Bcrypt.hash(password, cost: bcryptCost) }
+
+    /// Every bcrypt run of the process: on Dispatch's threads, as many at once as there are
+    /// cores, a few dozen waiting, the rest refused (503) — a flood of sign-ins cannot starve the
+    /// threads that answer everything else.
+    public static let hashing = BoundedWork(
+        name: "password checks", width: ProcessInfo.processInfo.activeProcessorCount, depth: 64)
+
+    /// `hash`, off the request threads.
+    public func hashed(_ password: String) async throws -> String {
+        try await gate.run { [self] in hash(password) }
+    }
+
+    /// `verify`, off the request threads.
+    public func matches(_ password: String, hash: String) async throws -> Bool {
+        try await gate.run { [self] in verify(password, hash: hash) }
+    }
 
     /// True when `password` matches `hash`. A password that no policy could have accepted (a
     /// control character, over 72 bytes, shorter than the minimum) never matches: bcrypt would

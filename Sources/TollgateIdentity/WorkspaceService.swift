@@ -42,7 +42,10 @@ public final class WorkspaceService: Sendable {
         return Membership(workspace: workspace, role: role)
     }
 
-    public func create(userId: String, name: String) async throws -> Membership {
+    public static let nameMaximum = 100
+
+    public func create(userId: String, name rawName: String) async throws -> Membership {
+        let name = try DisplayName.validated(rawName, maximum: Self.nameMaximum)
         let now = clock.now()
         let workspace = WorkspaceRecord(id: Secrets.randomId(prefix: "ws_"), name: name, createdAt: now, updatedAt: now)
         let customer = CustomerRecord(
@@ -56,7 +59,8 @@ public final class WorkspaceService: Sendable {
         try await store.workspaces(userId: userId).map { Membership(workspace: $0.0, role: $0.1) }
     }
 
-    public func rename(workspaceId: String, userId: String, name: String) async throws -> Membership {
+    public func rename(workspaceId: String, userId: String, name rawName: String) async throws -> Membership {
+        let name = try DisplayName.validated(rawName, maximum: Self.nameMaximum)
         let membership = try await authorize(.rename, workspaceId: workspaceId, userId: userId)
         try await store.renameWorkspace(id: workspaceId, name: name, at: clock.now())
         var workspace = membership.workspace
@@ -137,6 +141,8 @@ public final class WorkspaceService: Sendable {
         guard let user = try await store.user(id: userId) else {
             throw DomainError(.unauthorized, "this account no longer exists")
         }
+        // The invitation went to the address: only its verified holder may take it.
+        guard user.emailVerifiedAt != nil else { throw DomainError.emailNotVerified }
         let role: WorkspaceRole
         do {
             role = try await store.acceptInvitation(

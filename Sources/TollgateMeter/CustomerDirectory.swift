@@ -31,7 +31,8 @@ public final class CustomerDirectory: Sendable {
     ) {
         let now = clock.now()
         var record = CustomerRecord(
-            id: id, email: email, name: name, planId: catalog.defaultPlanId, billingAnchor: now, createdAt: now,
+            id: id, email: email, name: try DisplayName.validated(optional: name, maximum: 1024),
+            planId: catalog.defaultPlanId, billingAnchor: now, createdAt: now,
             updatedAt: now
         )
         record.locale = locale

@@ -1,19 +1,19 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import TollgateCore
 import TollgateStorage
 
 /// Delivers the outbox, at least once, in two lanes that never wait for each other (e-mail and
-/// events; webhooks, each endpoint at most `webhooksPerEndpoint` at a time): claims the messages
-/// that are due (one node at a time per message, for `lease`) and, at most `concurrency` at once
-/// per lane, fans events out (into webhook
-/// messages and e-mails, written before the event is marked told), signs and posts webhooks,
-/// renders and sends e-mail. Each outcome is recorded: delivered, retried later (on `schedule`
-/// for mail, Standard Webhooks' for webhooks), or failed for good (a permanent refusal, an
-/// unreadable message, or the last attempt). A message is claimed before it is sent, so a process
-/// killed mid-send sends it again once the lease runs out — with the same `Message-ID` or
-/// `webhook-id`.
+/// events, `concurrency` at once; webhooks, `webhookConcurrency` at once and each endpoint at most
+/// `webhooksPerEndpoint`): claims the messages that are due (one node at a time per message, for
+/// `lease`), fans events out (into webhook messages and e-mails, written before the event is
+/// marked told), signs and posts webhooks, renders and sends e-mail. Each outcome is recorded:
+/// delivered, retried later (on `schedule` for mail, Standard Webhooks' for webhooks), or failed
+/// for good (a permanent refusal, an unreadable message, or the last attempt). A message is
+/// claimed before it is sent, so a process killed mid-send sends it again once the lease runs
+/// out — with the same `Message-ID` or `webhook-id`.
 public struct OutboxDelivery: Service {
     public struct Settings: Sendable {
         public var tick: Duration = .seconds(1)
@@ -21,6 +21,9 @@ public struct OutboxDelivery: Service {
         public var concurrency = 4
         /// Webhook messages of one endpoint claimed at once: a dead endpoint holds that many slots.
         public var webhooksPerEndpoint = 1
+        /// Webhooks in flight at once (they wait on peers, not on this machine): this many dead
+        /// endpoints can each hold a slot for their timeout and others still go out.
+        public var webhookConcurrency = 16
         public var lease: Duration = .seconds(120)
         public var schedule = RetrySchedule()
         public var webhookSchedule = RetrySchedule.webhooks
@@ -76,17 +79,44 @@ public struct OutboxDelivery: Service {
 
     var lanes: [OutboxLane] { [.mail, .webhooks(perRecipient: settings.webhooksPerEndpoint)] }
 
+    /// A lane as the service runs it: as many messages in flight as the lane allows, a freed slot
+    /// taken by the next due message at the next tick (not when the whole batch is done).
     private func run(_ lane: OutboxLane) async {
-        while !Task.isCancelled {
-            let claimed: Int
-            do {
-                claimed = try await deliverDue(lane)
-            } catch {
-                logger.warning("outbox: could not claim messages", metadata: ["error": "\(error)"])
-                claimed = 0
+        let width = width(of: lane)
+        let inFlight = InFlight()
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let free = min(settings.batch, width - inFlight.count.withLock { $0 })
+                var claimed: [OutboxEntry] = []
+                if free > 0 {
+                    do {
+                        claimed = try await claim(lane, limit: free)
+                    } catch {
+                        logger.warning("outbox: could not claim messages", metadata: ["error": "\(error)"])
+                    }
+                }
+                inFlight.count.withLock { $0 += claimed.count }
+                for entry in claimed {
+                    group.addTask {
+                        await deliver(entry)
+                        inFlight.count.withLock { $0 -= 1 }
+                    }
+                }
+                // A full claim means more are waiting: go on at once.
+                if claimed.isEmpty || claimed.count < free { try? await Task.sleep(for: settings.tick) }
             }
-            // A full batch means more are waiting: go on at once.
-            if claimed < settings.batch { try? await Task.sleep(for: settings.tick) }
+        }
+    }
+
+    /// The messages of a lane being delivered now.
+    private final class InFlight: Sendable {
+        let count = Mutex(0)
+    }
+
+    private func width(of lane: OutboxLane) -> Int {
+        switch lane {
+        case .mail: return settings.concurrency
+        case .webhooks: return settings.webhookConcurrency
         }
     }
 
@@ -94,32 +124,26 @@ public struct OutboxDelivery: Service {
     /// a pass fans out waits for the next) and sends them. How many were claimed.
     @discardableResult
     public func deliverDue() async throws -> Int {
-        var due: [OutboxEntry] = []
-        for lane in lanes { due += try await claim(lane) }
-        await deliver(due)
-        return due.count
+        var claimed: [(lane: OutboxLane, due: [OutboxEntry])] = []
+        for lane in lanes { claimed.append((lane, try await claim(lane))) }
+        await withTaskGroup(of: Void.self) { group in
+            for (lane, due) in claimed { group.addTask { await deliver(due, width: width(of: lane)) } }
+        }
+        return claimed.reduce(0) { $0 + $1.due.count }
     }
 
-    /// One pass over one lane.
-    @discardableResult
-    public func deliverDue(_ lane: OutboxLane) async throws -> Int {
-        let due = try await claim(lane)
-        await deliver(due)
-        return due.count
-    }
-
-    private func claim(_ lane: OutboxLane) async throws -> [OutboxEntry] {
+    private func claim(_ lane: OutboxLane, limit: Int? = nil) async throws -> [OutboxEntry] {
         let lease = settings.lease.components
         return try await store.claimOutbox(
-            node: node, lane: lane, now: clock.now(), limit: settings.batch,
+            node: node, lane: lane, now: clock.now(), limit: limit ?? settings.batch,
             leaseMillis: lease.seconds * 1000 + lease.attoseconds / 1_000_000_000_000_000)
     }
 
-    private func deliver(_ due: [OutboxEntry]) async {
+    private func deliver(_ due: [OutboxEntry], width: Int) async {
         await withTaskGroup(of: Void.self) { group in
             var running = 0
             for entry in due {
-                if running == settings.concurrency {
+                if running == width {
                     await group.next()
                     running -= 1
                 }

@@ -971,5 +971,9 @@ extension Migrations {
         Migration(
             version: 34, name: "e-mail change tokens",
             statements: ["ALTER TABLE user_tokens ADD COLUMN data TEXT"]),
+        // A key minted through the API shares its maker's rate-limit bucket.
+        Migration(
+            version: 35, name: "shared key buckets",
+            statements: ["ALTER TABLE api_keys ADD COLUMN rate_bucket TEXT"]),
     ]
 }

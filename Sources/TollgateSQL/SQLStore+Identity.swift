@@ -57,31 +57,75 @@ extension SQLStore {
                     RETURNING id
                     """
                 ).first() != nil
-            if first { try await Self.enqueue(db, outbox) }
+            guard first else { return }
+            try await Self.clearSecondFactor(db, userId: userId, at: at)
+            try await Self.enqueue(db, outbox)
         }
     }
 
     public func changePassword(userId: String, passwordHash: String, at: Date, keepingSession: String?) async throws {
         try await provider.transaction { db in
-            let millis = Millis.from(at)
-            try await db.raw(
-                """
-                UPDATE users SET password_hash = \(bind: passwordHash), updated_at_ms = \(bind: millis) WHERE id \
-                = \(bind: userId)
-                """
-            ).run()
-            try await db.raw(
-                """
-                UPDATE sessions SET revoked_at_ms = \(bind: millis) WHERE user_id = \(bind: userId) AND \
-                revoked_at_ms IS NULL AND id <> \(bind: keepingSession ?? "")
-                """
-            ).run()
+            try await Self.setPassword(
+                db, userId: userId, passwordHash: passwordHash, at: at, keepingSession: keepingSession)
         }
     }
 
-    public func erasePersonalData(customerId: String, pseudonym: String, passwordHash: String, at: Date)
-        async throws -> ErasureOutcome
-    {
+    public func resetPassword(userId: String, passwordHash: String, at: Date) async throws {
+        try await provider.transaction { db in
+            try await Self.setPassword(db, userId: userId, passwordHash: passwordHash, at: at, keepingSession: nil)
+            let wasUnverified =
+                try await db.raw(
+                    """
+                    UPDATE users SET email_verified_at_ms = \(bind: Millis.from(at))
+                    WHERE id = \(bind: userId) AND email_verified_at_ms IS NULL
+                    RETURNING id
+                    """
+                ).first() != nil
+            if wasUnverified { try await Self.clearSecondFactor(db, userId: userId, at: at) }
+        }
+    }
+
+    /// The new hash; every session but `keepingSession` and every unused reset link end.
+    private static func setPassword(
+        _ db: any SQLDatabase, userId: String, passwordHash: String, at: Date, keepingSession: String?
+    ) async throws {
+        let millis = Millis.from(at)
+        try await db.raw(
+            """
+            UPDATE users SET password_hash = \(bind: passwordHash), updated_at_ms = \(bind: millis) WHERE id \
+            = \(bind: userId)
+            """
+        ).run()
+        try await db.raw(
+            """
+            UPDATE sessions SET revoked_at_ms = \(bind: millis) WHERE user_id = \(bind: userId) AND \
+            revoked_at_ms IS NULL AND id <> \(bind: keepingSession ?? "")
+            """
+        ).run()
+        try await db.raw(
+            """
+            UPDATE user_tokens SET used_at_ms = \(bind: millis)
+            WHERE user_id = \(bind: userId) AND purpose = \(bind: UserTokenPurpose.resetPassword.rawValue)
+                AND used_at_ms IS NULL
+            """
+        ).run()
+    }
+
+    private static func clearSecondFactor(_ db: any SQLDatabase, userId: String, at: Date) async throws {
+        try await db.raw(
+            """
+            UPDATE users SET totp_secret = NULL, totp_enabled_at_ms = NULL, totp_last_step = NULL,
+                updated_at_ms = \(bind: Millis.from(at))
+            WHERE id = \(bind: userId)
+            """
+        ).run()
+        try await db.raw("DELETE FROM recovery_codes WHERE user_id = \(bind: userId)").run()
+    }
+
+    public func erasePersonalData(
+        customerId: String, pseudonym: String, passwordHash: String, attemptKeys: [String], attemptSubjects: [String],
+        at: Date
+    ) async throws -> ErasureOutcome {
         try await provider.transaction { db in
             let millis = Millis.from(at)
             guard
@@ -97,8 +141,12 @@ extension SQLStore {
             ).first() {
                 return .ownsSharedWorkspace(try shared.decode(column: "id", as: String.self))
             }
-            let email = try await db.raw("SELECT email FROM users WHERE id = \(bind: customerId)").first()?
+            var email = try await db.raw("SELECT email FROM users WHERE id = \(bind: customerId)").first()?
                 .decode(column: "email", as: String.self)
+            if email == nil {
+                email = try await db.raw("SELECT email FROM customers WHERE id = \(bind: customerId)").first()?
+                    .decode(column: "email", as: String?.self)
+            }
             for statement: SQLQueryString in [
                 """
                 UPDATE users SET email = \(bind: pseudonym), password_hash = \(bind: passwordHash),
@@ -115,6 +163,10 @@ extension SQLStore {
                 "DELETE FROM recovery_codes WHERE user_id = \(bind: customerId)",
                 "DELETE FROM workspace_members WHERE user_id = \(bind: customerId)",
                 """
+                DELETE FROM attempt_failures
+                WHERE key IN (\(binds: attemptKeys + [""])) OR subject IN (\(binds: attemptSubjects + [""]))
+                """,
+                """
                 UPDATE customers SET email = NULL, name = NULL, locale = NULL, updated_at_ms = \(bind: millis)
                 WHERE id = \(bind: customerId)
                 """,
@@ -129,10 +181,15 @@ extension SQLStore {
                     UPDATE outbox SET failed_at_ms = \(bind: millis), last_error = 'recipient erased'
                     WHERE recipient = \(bind: email) AND delivered_at_ms IS NULL AND failed_at_ms IS NULL
                     """,
+                    "UPDATE outbox SET recipient = \(bind: pseudonym) WHERE recipient = \(bind: email)",
+                    // Events and webhook messages about them carry the address in their bodies.
                     """
-                    UPDATE outbox SET recipient = \(bind: pseudonym),
-                        payload = REPLACE(payload, \(bind: email), \(bind: pseudonym))
-                    WHERE recipient = \(bind: email)
+                    UPDATE outbox SET payload = REPLACE(payload, \(bind: email), \(bind: pseudonym))
+                    WHERE payload <> REPLACE(payload, \(bind: email), \(bind: pseudonym))
+                    """,
+                    """
+                    UPDATE tracked_events SET properties = REPLACE(properties, \(bind: email), \(bind: pseudonym))
+                    WHERE customer_id = \(bind: customerId)
                     """,
                 ] {
                     try await db.raw(statement).run()
@@ -180,14 +237,7 @@ extension SQLStore {
     public func disableTOTP(userId: String, at: Date, outbox: [OutboxMessage]) async throws {
         try await provider.transaction { db in
             try await Self.enqueue(db, outbox)
-            try await db.raw(
-                """
-                UPDATE users SET totp_secret = NULL, totp_enabled_at_ms = NULL, totp_last_step = NULL,
-                    updated_at_ms = \(bind: Millis.from(at))
-                WHERE id = \(bind: userId)
-                """
-            ).run()
-            try await db.raw("DELETE FROM recovery_codes WHERE user_id = \(bind: userId)").run()
+            try await Self.clearSecondFactor(db, userId: userId, at: at)
         }
     }
 

@@ -35,14 +35,20 @@ extension SQLStore {
                 LIMIT \(bind: limit)\(unsafeRaw: skipLocked)
                 """
         case .webhooks(let perRecipient):
-            // Each endpoint's oldest due messages, up to its share; then the oldest of those.
-            // PostgreSQL locks the rows in a second select (FOR UPDATE cannot sit beside a window).
+            // Each endpoint's oldest due messages, up to its share less what it has in flight (a
+            // live claim); then the oldest of those. PostgreSQL locks the rows in a second select
+            // (FOR UPDATE cannot sit beside a window).
             let ranked: SQLQueryString = """
                 SELECT id, created_at_ms FROM (
-                    SELECT id, created_at_ms,
+                    SELECT id, created_at_ms, recipient,
                         ROW_NUMBER() OVER (PARTITION BY recipient ORDER BY created_at_ms, id) AS place
                     FROM outbox WHERE kind = \(bind: OutboxKind.webhook) AND \(due)) AS queue
-                WHERE place <= \(bind: perRecipient) ORDER BY created_at_ms, id LIMIT \(bind: limit)
+                WHERE place + (
+                    SELECT COUNT(*) FROM outbox flying
+                    WHERE flying.recipient = queue.recipient AND flying.kind = \(bind: OutboxKind.webhook)
+                        AND flying.delivered_at_ms IS NULL AND flying.failed_at_ms IS NULL
+                        AND flying.claimed_until_ms > \(bind: millis)) <= \(bind: perRecipient)
+                ORDER BY created_at_ms, id LIMIT \(bind: limit)
                 """
             let fair: SQLQueryString = "SELECT id FROM (\(ranked)) AS fair"
             chosen =

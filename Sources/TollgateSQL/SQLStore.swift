@@ -262,17 +262,21 @@ public final class SQLStore: Storage {
         try await db.raw(
             """
             INSERT INTO api_keys (id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms,
-                revoked_at_ms)
+                revoked_at_ms, rate_bucket)
             VALUES (\(bind: key.id), \(bind: key.prefix), \(bind: key.secretHash),
                 \(bind: key.scopes.joined(separator: " ")),
                     \(bind: key.name), \(bind: Millis.from(key.createdAt)), \(bind: key.expiresAt.map(Millis.from)),
-                    \(bind: key.lastUsedAt.map(Millis.from)), \(bind: key.revokedAt.map(Millis.from)))
+                    \(bind: key.lastUsedAt.map(Millis.from)), \(bind: key.revokedAt.map(Millis.from)),
+                    \(bind: key.rateBucket))
             """
         ).run()
     }
 
     private static let apiKeyColumns =
-        "id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms, revoked_at_ms"
+        """
+        id, prefix, secret_hash, scopes, name, created_at_ms, expires_at_ms, last_used_at_ms, revoked_at_ms, \
+        rate_bucket
+        """
 
     public func apiKey(secretHash: String) async throws -> APIKeyRecord? {
         try await provider.read { db in
@@ -336,7 +340,8 @@ public final class SQLStore: Storage {
             createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
             expiresAt: try row.decode(column: "expires_at_ms", as: Int64?.self).map(Millis.date),
             lastUsedAt: try row.decode(column: "last_used_at_ms", as: Int64?.self).map(Millis.date),
-            revokedAt: try row.decode(column: "revoked_at_ms", as: Int64?.self).map(Millis.date)
+            revokedAt: try row.decode(column: "revoked_at_ms", as: Int64?.self).map(Millis.date),
+            rateBucket: try row.decode(column: "rate_bucket", as: String?.self)
         )
     }
 

@@ -33,28 +33,36 @@ public enum SQLiteBackup {
     /// Writes the backup of `store` to `destination` (a new file), with `files` (paths relative to
     /// the data directory, and their contents) inside it.
     public static func write(
-        _ store: SQLStore, to destination: String, files: [String: Data], logger: Logger
+        _ store: SQLStore, to destination: String, files carried: [String: Data], logger: Logger
     ) async throws {
         guard let sqlite = store.provider as? SQLiteProvider else { throw Failure.notSQLite }
         guard !FileManager.default.fileExists(atPath: destination) else { throw Failure.exists(destination) }
+        // The copy is made inside a directory only we may enter, beside the destination (one file
+        // system), and moved into place once whole: at no moment can another user read it, whatever
+        // the umask, nor see a half-written backup.
+        let files = FileManager.default
+        let staging = destination + ".partial-" + UUID().uuidString.prefix(8).lowercased()
+        try files.createDirectory(
+            atPath: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        defer { try? files.removeItem(atPath: staging) }
+        let copy = (staging as NSString).appendingPathComponent("backup.sqlite")
         // A connection of its own (the store's readers are query-only): VACUUM INTO reads one
         // snapshot, every transaction committed before it began and none after, while the server
         // goes on writing to the WAL.
         let source = try await SQLiteConnection.open(storage: .file(path: sqlite.path), logger: logger)
         do {
-            _ = try await source.query("VACUUM INTO ?", [.text(destination)])
+            _ = try await source.query("VACUUM INTO ?", [.text(copy)])
             try await source.close()
         } catch {
             try? await source.close()
-            try? FileManager.default.removeItem(atPath: destination)
             throw error
         }
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: destination)
-        let connection = try await SQLiteConnection.open(storage: .file(path: destination), logger: logger)
+        try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: copy)
+        let connection = try await SQLiteConnection.open(storage: .file(path: copy), logger: logger)
         do {
             _ = try await connection.query(
                 "CREATE TABLE \(filesTable) (path TEXT PRIMARY KEY, content BLOB NOT NULL)", [])
-            for (path, content) in files.sorted(by: { $0.key < $1.key }) {
+            for (path, content) in carried.sorted(by: { $0.key < $1.key }) {
                 _ = try await connection.query(
                     "INSERT INTO \(filesTable) (path, content) VALUES (?, ?)",
                     [.text(path), .blob(ByteBuffer(bytes: content))])
@@ -62,9 +70,10 @@ public enum SQLiteBackup {
             try await connection.close()
         } catch {
             try? await connection.close()
-            try? FileManager.default.removeItem(atPath: destination)
             throw error
         }
+        // Fails rather than replace a file that appeared meanwhile.
+        try files.moveItem(atPath: copy, toPath: destination)
     }
 
     /// Makes `directory` (which must hold no database yet) from the backup at `source`: the

@@ -48,8 +48,8 @@ struct APIKeyRoutes: Sendable {
         }
         let created = APIKeys.generate(
             scopes: Array(Set(scopes)).sorted { $0.rawValue < $1.rawValue },
-            name: try Validate.optionalText(body.name, field: "name", maximum: 200),
-            at: now, expiresAt: body.expiresAt
+            name: try DisplayName.validated(optional: body.name),
+            at: now, expiresAt: body.expiresAt, rateBucket: context.caller.bucket
         )
         try await store.insertAPIKey(created.record)
         let shown = APIKeyResponse(created.record, secret: nil)
@@ -96,7 +96,8 @@ extension APIKeyRoutes {
             throw DomainError(.notFound, "no active API key \(id)", field: "id")
         }
         let replacement = APIKeys.generate(
-            scopes: old.scopes.compactMap(Scope.init(rawValue:)), name: old.name, at: now, expiresAt: old.expiresAt
+            scopes: old.scopes.compactMap(Scope.init(rawValue:)), name: old.name, at: now, expiresAt: old.expiresAt,
+            rateBucket: old.bucket
         )
         guard try await store.rotateAPIKey(id: id, replacement: replacement.record, oldExpiresAt: now + grace) != nil
         else {

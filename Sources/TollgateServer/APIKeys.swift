@@ -15,12 +15,14 @@ public enum APIKeys {
         public let record: APIKeyRecord
     }
 
-    public static func generate(scopes: [Scope], name: String?, at now: Date, expiresAt: Date? = nil) -> Created {
+    public static func generate(
+        scopes: [Scope], name: String?, at now: Date, expiresAt: Date? = nil, rateBucket: String? = nil
+    ) -> Created {
         let secret = Secrets.randomId(prefix: secretPrefix, bytes: 24)
         let record = APIKeyRecord(
             id: Secrets.randomId(prefix: "key_", bytes: 8), prefix: String(secret.prefix(secretPrefix.count + 6)),
             secretHash: OpaqueDigest.hex(secret), scopes: scopes.map(\.rawValue), name: name, createdAt: now,
-            expiresAt: expiresAt
+            expiresAt: expiresAt, rateBucket: rateBucket
         )
         return Created(secret: secret, record: record)
     }
@@ -88,7 +90,13 @@ public final class APIKeyAuthenticator: RouterMiddleware, Sendable {
         guard let record, record.revokedAt == nil, record.expiresAt.map({ $0 > now }) ?? true else {
             throw DomainError(.unauthorized, "unknown, revoked or expired API key")
         }
-        return Caller(keyId: record.id, scopes: Set(record.scopes.compactMap(Scope.init(rawValue:))))
+        return Caller(
+            keyId: record.id, scopes: Set(record.scopes.compactMap(Scope.init(rawValue:))), bucket: record.bucket)
+    }
+
+    /// True when `secret` is a live key (answered from the cache like every lookup).
+    public func isLive(secret: String) async -> Bool {
+        (try? await caller(secret: secret)) != nil
     }
 
     /// Drops a key from the cache so that its revocation or new expiry applies at once on this node.

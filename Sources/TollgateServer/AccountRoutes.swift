@@ -209,12 +209,8 @@ struct AccountRoutes: Sendable {
     /// The user's own name and the language of their e-mail.
     @Sendable func updateProfile(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: ProfileChange.self, context: context)
-        let name = try Validate.optionalText(body.name, field: "name", maximum: 200)
-        if let name, name.trimmingCharacters(in: .whitespaces).isEmpty {
-            throw DomainError.invalidField("name", "must not be blank")
-        }
         let customer = try await accounts.updateProfile(
-            userId: context.user.userId, name: name, locale: try Validate.locale(body.locale))
+            userId: context.user.userId, name: body.name, locale: try Validate.locale(body.locale))
         let user = try await accounts.user(id: context.user.userId)
         return EditedResponse(
             status: .ok, response: UserResponse(user, plan: context.user.claims.plan, customer: customer))

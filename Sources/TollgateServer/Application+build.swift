@@ -122,6 +122,8 @@ public struct AppDependencies: Sendable {
     public var webhooks = WebhookSender.Settings()
     /// The seller, numbering and VAT choices of Tollgate's own invoices (`serve --config`).
     public var invoicing = InvoiceSettings()
+    /// Invoices' PDFs, off the request threads and kept once rendered (every door uses this one).
+    let documents: DocumentRenderer
     public var caches = CacheLimits()
     /// Where the console is reached (setup links lead there; `https` makes its cookies `Secure`).
     public var consoleBaseURL = "http://127.0.0.1:8080"
@@ -155,6 +157,7 @@ public struct AppDependencies: Sendable {
         self.secretBox = secretBox
         self.passwordPolicy = passwordPolicy
         self.shutdown = shutdown
+        documents = DocumentRenderer()
     }
 }
 
@@ -323,7 +326,9 @@ func buildApplication(
                     settings: dependencies.webhooks, logger: dependencies.logger),
                 clock: dependencies.clock,
                 logger: dependencies.logger, settings: mail.delivery,
-                attachments: { try await InvoiceMail.attachments(of: $0, invoices: invoices) }))
+                attachments: { [documents = dependencies.documents] in
+                    try await InvoiceMail.attachments(of: $0, invoices: invoices, documents: documents)
+                }))
     }
     if let vault = dependencies.signingKeyVault {
         // A key rotated by `tollgate keys rotate-signing` (or on another node) signs here too within
@@ -394,7 +399,10 @@ func buildRouter(
     let router = Router(context: TollgateRequestContext.self)
     let routeMethods = RouteMethods()
     // Outermost: every answer, errors included (turned into answers just inside), gets them.
-    router.add(middleware: SecurityHeadersMiddleware(strictTransport: dependencies.http.tls != nil))
+    router.add(
+        middleware: SecurityHeadersMiddleware(
+            strictTransport: dependencies.http.tls != nil,
+            secureCookies: dependencies.consoleBaseURL.hasPrefix("https:")))
     if let metrics = dependencies.metrics { router.add(middleware: MetricsMiddleware(metrics: metrics)) }
     if !dependencies.http.corsOrigins.isEmpty {
         router.add(middleware: CORSAllowList(origins: Set(dependencies.http.corsOrigins)))
@@ -404,11 +412,26 @@ func buildRouter(
     let rateLimiter = RateLimiter(
         shared: dependencies.cluster == nil ? nil : RateLimiter.Shared(store: dependencies.store),
         clock: dependencies.clock)
+    var accountSettings = AccountSettings(audience: dependencies.catalog.product)
+    accountSettings.passwordPolicy = dependencies.passwordPolicy
+    let accounts = AccountService(
+        settings: accountSettings, store: dependencies.store, keys: dependencies.signingKeys,
+        box: dependencies.secretBox,
+        clock: dependencies.clock, defaultPlan: dependencies.catalog.defaultPlanId
+    )
+    let authenticator = APIKeyAuthenticator(
+        store: dependencies.store, clock: dependencies.clock, capacity: dependencies.caches.apiKeys)
     if let limit = catalog.rateLimits.ip {
-        // API callers without credentials, by address (pages have their own sign-in throttles).
+        // API callers without a valid credential, by address (pages have their own sign-in
+        // throttles): a header that names no live key and no token of ours counts as none.
         router.add(
             middleware: RateLimitMiddleware(limiter: rateLimiter) { request, context in
-                guard request.headers[.authorization] == nil, request.uri.path.hasPrefix("/v1/") else { return nil }
+                guard request.uri.path.hasPrefix("/v1/") else { return nil }
+                if let credential = try? BearerToken.from(request, naming: "", expected: ""),
+                    await authenticator.isLive(secret: credential) || accounts.signed(accessToken: credential)
+                {
+                    return nil
+                }
                 return .init(policy: "ip", key: "ip:" + context.clientAddress, limit: limit)
             })
     }
@@ -432,13 +455,6 @@ func buildRouter(
     }
     router.get("health", use: health)
     router.get("health/ready", use: health)
-    var accountSettings = AccountSettings(audience: dependencies.catalog.product)
-    accountSettings.passwordPolicy = dependencies.passwordPolicy
-    let accounts = AccountService(
-        settings: accountSettings, store: dependencies.store, keys: dependencies.signingKeys,
-        box: dependencies.secretBox,
-        clock: dependencies.clock, defaultPlan: dependencies.catalog.defaultPlanId
-    )
     let accountRoutes = AccountRoutes(accounts: accounts)
     accountRoutes.registerPublic(on: router)
     let signedIn = router.group("v1").add(middleware: UserAuthenticator(accounts: accounts))
@@ -463,8 +479,6 @@ func buildRouter(
         accounts: accounts, workspaces: workspaces, meter: service, credits: credits, invoices: invoices,
         store: dependencies.store, clock: dependencies.clock)
     privacy.register(on: signedIn)
-    let authenticator = APIKeyAuthenticator(
-        store: dependencies.store, clock: dependencies.clock, capacity: dependencies.caches.apiKeys)
     if let metrics = dependencies.metrics {
         metrics.addCollector { [store] in
             let outbox = try await store.outboxStats()
@@ -499,7 +513,7 @@ func buildRouter(
         .add(
             middleware: RateLimitMiddleware(limiter: rateLimiter) { _, context in
                 guard let caller = context.caller, let limit = catalog.rateLimits.secretKey else { return nil }
-                return .init(policy: "key", key: "key:" + caller.keyId, limit: limit)
+                return .init(policy: "key", key: "key:" + caller.bucket, limit: limit)
             }
         ).group(context: AuthenticatedContext.self)
     let audit = AuditRoutes(
@@ -540,7 +554,8 @@ func buildRouter(
     InvoiceRoutes(service: service, invoices: invoices).register(on: v1)
     PackPurchaseRoutes(credits: credits, invoices: invoices, catalog: dependencies.catalog).register(on: v1)
     InvoicingAnalyticsRoutes(invoices: invoices).register(on: v1)
-    InvoiceDocumentRoutes(invoices: invoices, subscriptions: subscriptions).register(on: v1)
+    InvoiceDocumentRoutes(invoices: invoices, subscriptions: subscriptions, documents: dependencies.documents)
+        .register(on: v1)
     CustomerListRoutes(store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock)
         .register(on: v1)
     let operators = OperatorService(
@@ -548,13 +563,13 @@ func buildRouter(
         passwordPolicy: dependencies.passwordPolicy, settings: dependencies.operatorSettings)
     let consoleSettings = ConsoleSettings(
         secureCookies: secureCookies, publicBase: dependencies.consoleBaseURL,
-        productName: dependencies.catalog.name)
+        productName: dependencies.catalog.name, box: dependencies.secretBox)
     ConsoleRoutes(
         operators: operators, settings: consoleSettings,
         pages: ConsolePages(
             store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock, meter: service,
             subscriptions: subscriptions, invoices: invoices, credits: credits, operators: operators,
-            authenticator: authenticator, settings: consoleSettings),
+            authenticator: authenticator, settings: consoleSettings, documents: dependencies.documents),
         store: dependencies.store, clock: dependencies.clock
     ).register(on: router)
     PortalRoutes(
@@ -564,7 +579,7 @@ func buildRouter(
             subscriptions: subscriptions, stripe: stripeBilling, stripeEnabled: dependencies.stripe != nil,
             invoices: invoices, credits: credits, store: dependencies.store, clock: dependencies.clock,
             productName: dependencies.catalog.name, salesEmail: dependencies.webhooks.operatorEmail,
-            publicBase: dependencies.consoleBaseURL)
+            publicBase: dependencies.consoleBaseURL, documents: dependencies.documents)
     ).register(on: router)
     let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)
     billing.register(on: router)

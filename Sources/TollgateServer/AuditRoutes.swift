@@ -74,6 +74,11 @@ struct AuditRoutes: Sendable {
             if let value = parameters.get(field), value.unicodeScalars.count > maximum {
                 throw invalid(field, "at most \(maximum) characters")
             }
+            if let value = parameters.get(field),
+                value.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) })
+            {
+                throw invalid(field, "no control characters")
+            }
         }
         query.target = parameters.get("target").flatMap { $0.isEmpty ? nil : $0 }
         query.action = parameters.get("action").flatMap { $0.isEmpty ? nil : $0 }
@@ -113,7 +118,7 @@ struct AuditEventResponse: Encodable, Sendable {
 
     let id: String
     let at: Date
-    let actor: Actor
+    var actor: Actor
     let action: String
     @NullEncoded var target: String?
     @NullEncoded var workspaceId: String?
@@ -134,6 +139,17 @@ struct AuditEventResponse: Encodable, Sendable {
         userAgent = draft.userAgent
         before = draft.before.flatMap(JSONValue.parse)
         after = draft.after.flatMap(JSONValue.parse)
+    }
+
+    /// The entry as its subject may see it in their own export: what was done to them, but
+    /// not who else did it, nor from where (another person's id, address and browser).
+    func seen(bySubject userId: String) -> AuditEventResponse {
+        guard !(actor.kind == AuditActor.Kind.user.rawValue && actor.id == userId) else { return self }
+        var seen = self
+        seen.actor = Actor(kind: actor.kind, id: nil)
+        seen.ip = nil
+        seen.userAgent = nil
+        return seen
     }
 }
 

@@ -132,8 +132,7 @@ extension ConsolePages {
             return scope
         }
         guard !scopes.isEmpty else { throw DomainError.invalidField("scope", "choose at least one scope") }
-        let name = try Validate.optionalText(
-            form.first("name").flatMap { $0.isEmpty ? nil : $0 }, field: "name", maximum: 200)
+        let name = try DisplayName.validated(optional: form.first("name").flatMap { $0.isEmpty ? nil : $0 })
         let created = APIKeys.generate(
             scopes: Array(Set(scopes)).sorted { $0.rawValue < $1.rawValue }, name: name, at: clock.now())
         try await store.insertAPIKey(created.record)

@@ -21,6 +21,7 @@ struct ConsolePages: Sendable {
     let operators: OperatorService
     let authenticator: APIKeyAuthenticator
     let settings: ConsoleSettings
+    let documents: DocumentRenderer
 
     func register(on console: RouterGroup<ConsoleContext>) {
         console.requiring(.read)
@@ -135,7 +136,7 @@ struct ConsolePages: Sendable {
     @Sendable func invoicePDF(_ request: Request, context: ConsoleContext) async throws -> Response {
         let invoice = try await invoices.invoice(id: try Validate.pathIdentifier(context))
         try InvoiceService.requireOwn(invoice)
-        return TextAnswer.pdf(try InvoicePDF.render(invoice), filename: "\(invoice.number ?? invoice.id).pdf")
+        return TextAnswer.pdf(try await documents.pdf(invoice), filename: "\(invoice.number ?? invoice.id).pdf")
     }
 
     /// Everything the customer page shows, read concurrently (each part is its own query).

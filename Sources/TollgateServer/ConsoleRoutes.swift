@@ -45,7 +45,9 @@ struct ConsoleRoutes: Sendable {
         ConsoleRequest.frame(request, signedIn: nil, settings: settings, section: "")
     }
 
-    var signInGuard: SignInGuard { SignInGuard(path: "/console/login", secure: settings.secureCookies) }
+    var signInGuard: SignInGuard {
+        SignInGuard(path: "/console/login", secure: settings.secureCookies, box: settings.box)
+    }
 
     @Sendable func signInPage(_ request: Request, context: TollgateRequestContext) async throws -> Response {
         freshSignIn(frame(request, context), request: request)

@@ -39,6 +39,8 @@ struct ConsoleSettings: Sendable {
     /// Where setup links lead (this server's own address by default).
     var publicBase: String
     var productName: String
+    /// Signs the values the sign-in forms hand out (`SignInGuard`).
+    var box: SecretBox
 }
 
 /// Every console answer: security headers (a CSP without inline scripts or styles, no framing,
@@ -172,10 +174,16 @@ extension RouterGroup where Context == ConsoleContext {
 struct FormFields: Sendable {
     let pairs: [(String, String)]
 
-    /// Reads the body (at most 64 KiB) and puts it back, so the handler can read it again.
+    static let maximumBytes = 65_536
+
+    /// Reads the body (at most 64 KiB: more is 413) and puts it back, so the handler can read it
+    /// again.
     static func read(_ request: inout Request, context: some RequestContext) async throws -> FormFields {
-        let buffer = try await request.collectBody(upTo: 65_536)
-        return FormFields(String(buffer: buffer))
+        do {
+            return FormFields(String(buffer: try await request.collectBody(upTo: maximumBytes)))
+        } catch is NIOTooManyBytesError {
+            throw HTTPError(.contentTooLarge, message: "the form is larger than \(maximumBytes / 1024) KiB")
+        }
     }
 
     /// The same, from a request whose body another middleware may have read already.

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import TollgateCore
 import Yams
@@ -23,8 +25,18 @@ struct DocsRoutes: Sendable {
     func register(on router: Router<TollgateRequestContext>) {
         let (document, reference) = (document, reference)
         router.get("openapi.yaml") { _, _ in Self.text(document, type: "application/yaml; charset=utf-8") }
-        router.get("docs") { _, _ in Self.text(reference, type: "text/html; charset=utf-8") }
-        router.get("/") { _, _ in Self.text(APIReferencePage.home, type: "text/html; charset=utf-8") }
+        router.get("docs") { _, _ in Self.page(reference) }
+        router.get("/") { _, _ in Self.page(APIReferencePage.home) }
+    }
+
+    /// A page of the reference: its one inline stylesheet allowed by its hash, nothing else.
+    static func page(_ html: String) -> Response {
+        var response = text(html, type: "text/html; charset=utf-8")
+        response.headers[.contentSecurityPolicy] =
+            "default-src 'none'; style-src '\(APIReferencePage.styleHash)'; frame-ancestors 'none'; base-uri 'none'; "
+            + "form-action 'none'"
+        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        return response
     }
 
     /// The same for every caller: caches may keep it five minutes.
@@ -36,6 +48,9 @@ struct DocsRoutes: Sendable {
 /// `openapi.yaml` as HTML: each operation under its tag, with its summary, description, who may
 /// call it, its parameters and its answers. Every text from the document is escaped.
 enum APIReferencePage {
+    /// The stylesheet's CSP source (`sha256-…`).
+    static let styleHash = "sha256-" + Data(SHA256.hash(data: Data(style.utf8))).base64EncodedString()
+
     static let style = """
         body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f}
         @media (prefers-color-scheme:dark){body{background:#161618;color:#e8e8ea}code,pre{background:#26262a}}

@@ -167,7 +167,7 @@ enum HTTPStatusMapping {
         case .invalidJSON, .missingField, .invalidField, .weakPassword, .invalidSignature:
             return .badRequest
         case .unauthorized, .invalidCredentials, .totpRequired, .totpInvalid, .invalidToken: return .unauthorized
-        case .forbidden: return .forbidden
+        case .forbidden, .emailNotVerified: return .forbidden
         case .notFound, .customerNotFound, .featureNotFound, .planNotFound, .reservationNotFound: return .notFound
         case .insufficientCredits: return .init(code: 402, reasonPhrase: "Payment Required")
         case .conflict, .idempotencyKeyReused, .emailTaken, .seatLimitReached: return .conflict

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -50,6 +51,13 @@ public struct HTTPSettings: Sendable {
 /// Content-Security-Policy and framing rules.
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     let strictTransport: Bool
+    /// The public address is https: every cookie set is `Secure`, whoever set it.
+    var secureCookies = false
+
+    /// For an HTML page that set no policy of its own: nothing from elsewhere, never framed.
+    static var defaultPagePolicy: String {
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -62,10 +70,35 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
             response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         }
         response.headers[HTTPField.Name("X-Request-Id")!] = context.id
+        if response.headers[.contentType]?.hasPrefix("text/html") == true {
+            if response.headers[.contentSecurityPolicy] == nil {
+                response.headers[.contentSecurityPolicy] = Self.defaultPagePolicy
+            }
+            // Old browsers read framing from this header only; a page that lets named sites
+            // frame it (the embeddable pricing table) says so in its policy and gets none.
+            let framed = response.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") != true
+            if !framed, response.headers[HTTPField.Name("X-Frame-Options")!] == nil {
+                response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+            }
+        }
+        if secureCookies {
+            let cookies = response.headers[values: .setCookie]
+            if cookies.contains(where: { !Self.isSecure($0) }) {
+                response.headers[values: .setCookie] = cookies.map { Self.isSecure($0) ? $0 : $0 + "; Secure" }
+            }
+        }
         if strictTransport {
             response.headers[HTTPField.Name("Strict-Transport-Security")!] = "max-age=31536000"
         }
         return response
+    }
+}
+
+extension SecurityHeadersMiddleware {
+    static func isSecure(_ setCookie: String) -> Bool {
+        setCookie.split(separator: ";").dropFirst().contains {
+            $0.trimmingCharacters(in: .whitespaces).lowercased() == "secure"
+        }
     }
 }
 

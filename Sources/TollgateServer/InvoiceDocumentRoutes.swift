@@ -11,6 +11,7 @@ struct InvoiceDocumentRoutes: Sendable {
     let invoices: InvoiceService
     /// Told when an invoice is paid: a subscription past due because of it recovers.
     let subscriptions: SubscriptionService
+    let documents: DocumentRenderer
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
         v1.requiring(.admin)
@@ -171,13 +172,13 @@ struct InvoiceDocumentRoutes: Sendable {
     @Sendable func invoicePDF(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let invoice = try await invoices.invoice(id: try Validate.pathIdentifier(context))
         try InvoiceService.requireOwn(invoice)
-        return TextAnswer.pdf(try InvoicePDF.render(invoice), filename: "\(invoice.number ?? invoice.id).pdf")
+        return TextAnswer.pdf(try await documents.pdf(invoice), filename: "\(invoice.number ?? invoice.id).pdf")
     }
 
     @Sendable func creditNotePDF(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let note = try await invoices.creditNote(id: try Validate.pathIdentifier(context))
         let invoice = try await invoices.invoice(id: note.invoiceId)
-        return TextAnswer.pdf(try InvoicePDF.render(note, invoice: invoice), filename: "\(note.number).pdf")
+        return TextAnswer.pdf(try await documents.pdf(note, invoice: invoice), filename: "\(note.number).pdf")
     }
 
     struct CreditNoteBody: Decodable {
@@ -351,7 +352,7 @@ enum BillingDetailsRules {
             throw DomainError.invalidField("country", "must be an ISO 3166-1 alpha-2 code in upper case, such as DE")
         }
         let vatNumber = try body.vatNumber.map { number in
-            if EUVATRates.isMemberState(body.country) {
+            if VATNumber.checks(body.country) {
                 guard let valid = VATNumber.validated(number, country: body.country) else {
                     throw DomainError.invalidField(
                         "vatNumber",
@@ -360,7 +361,7 @@ enum BillingDetailsRules {
                 }
                 return valid
             }
-            // Outside the EU: a tax id printed as given.
+            // Elsewhere: a tax id printed as given.
             return try text(number, field: "vatNumber", maximum: 40)
         }
         let terms = body.paymentTermsDays?.value ?? 0

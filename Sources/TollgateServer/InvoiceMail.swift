@@ -6,8 +6,8 @@ import TollgateStorage
 
 /// The invoice e-mail carries the invoice's PDF (issue 16 item 7), rendered when it is sent.
 enum InvoiceMail {
-    static func attachments(of message: OutboxMessage, invoices: InvoiceService) async throws
-        -> [MailMessage.Attachment]
+    static func attachments(of message: OutboxMessage, invoices: InvoiceService, documents: DocumentRenderer)
+        async throws -> [MailMessage.Attachment]
     {
         guard message.kind == "email.invoice_issued",
             let payload = try? JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: Any],
@@ -17,7 +17,7 @@ enum InvoiceMail {
         return [
             MailMessage.Attachment(
                 filename: "\(invoice.number ?? invoice.id).pdf", contentType: "application/pdf",
-                data: try InvoicePDF.render(invoice))
+                data: try await documents.pdf(invoice))
         ]
     }
 }

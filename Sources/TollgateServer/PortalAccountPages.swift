@@ -60,9 +60,7 @@ extension PortalPages {
 
     @Sendable func createWorkspace(_ request: Request, context: PortalContext) async throws -> Response {
         let form = try await FormFields.read(request, context: context)
-        let name = try form.required("name").trimmingCharacters(in: .whitespaces)
-        guard (1...100).contains(name.count) else { throw DomainError.invalidField("name", "1 to 100 characters") }
-        _ = try await workspaces.create(userId: context.userId, name: name)
+        _ = try await workspaces.create(userId: context.userId, name: try form.required("name"))
         return Self.workspaceDone("workspace_created")
     }
 

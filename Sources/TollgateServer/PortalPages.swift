@@ -30,6 +30,7 @@ struct PortalPages: Sendable {
     let salesEmail: String?
     /// This server's address as the user's browser reaches it, for Stripe to send them back.
     let publicBase: String
+    let documents: DocumentRenderer
 
     func register(on portal: RouterGroup<PortalContext>) {
         portal.get(use: home)
@@ -118,6 +119,6 @@ struct PortalPages: Sendable {
             throw DomainError(.notFound, "no invoice with id \(id)", field: "id")
         }
         try InvoiceService.requireOwn(invoice)
-        return TextAnswer.pdf(try InvoicePDF.render(invoice), filename: "\(invoice.number ?? invoice.id).pdf")
+        return TextAnswer.pdf(try await documents.pdf(invoice), filename: "\(invoice.number ?? invoice.id).pdf")
     }
 }

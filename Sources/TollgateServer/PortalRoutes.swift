@@ -46,7 +46,9 @@ struct PortalRoutes: Sendable {
         ClientInfo(address: context.clientAddress, userAgent: request.headers[.userAgent])
     }
 
-    var signInGuard: SignInGuard { SignInGuard(path: "/portal/login", secure: settings.secureCookies) }
+    var signInGuard: SignInGuard {
+        SignInGuard(path: "/portal/login", secure: settings.secureCookies, box: settings.box)
+    }
 
     @Sendable func signInPage(_ request: Request, context: TollgateRequestContext) async throws -> Response {
         let next = request.uri.queryParameters.get("next").map { PortalRequest.safeNext(String($0)) }

@@ -128,6 +128,7 @@ struct PrivacyRoutes: Sendable {
                     Export.Invoice(
                         id: $0.id, number: $0.number, status: $0.status.rawValue, currency: $0.currency.code,
                         total: $0.total, createdAt: $0.createdAt)
-                }, auditEvents: audit.map(AuditEventResponse.init)))
+                },
+                auditEvents: audit.map { AuditEventResponse($0).seen(bySubject: userId) }))
     }
 }

@@ -18,12 +18,12 @@ struct RateLimitMiddleware: RouterMiddleware {
     }
 
     let limiter: RateLimiter
-    let subject: @Sendable (Request, Context) -> Subject?
+    let subject: @Sendable (Request, Context) async -> Subject?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
-        guard let subject = subject(request, context) else { return try await next(request, context) }
+        guard let subject = await subject(request, context) else { return try await next(request, context) }
         let verdict = try await limiter.take(subject.key, limit: subject.limit)
         var response: Response
         if verdict.allowed {

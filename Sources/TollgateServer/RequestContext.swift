@@ -17,6 +17,14 @@ public enum Scope: String, Sendable, CaseIterable, Codable {
 public struct Caller: Sendable {
     public let keyId: String
     public let scopes: Set<Scope>
+    /// The rate-limit bucket its requests are counted in (shared with the key that minted it).
+    public var bucket: String
+
+    public init(keyId: String, scopes: Set<Scope>, bucket: String? = nil) {
+        self.keyId = keyId
+        self.scopes = scopes
+        self.bucket = bucket ?? keyId
+    }
 
     public func require(_ scope: Scope) throws {
         guard scopes.contains(.admin) || scopes.contains(scope) else {

@@ -50,6 +50,8 @@ enum TextAnswer {
         var headers = HTTPFields()
         headers[.contentType] = "application/pdf"
         headers[.contentDisposition] = "inline; filename=\"\(filename)\""
+        // A customer's document: kept by no cache, the browser's included.
+        headers[.cacheControl] = "private, no-store"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 

@@ -31,9 +31,8 @@ struct APIv1Routes: Sendable {
         let body = try await request.decode(as: CreateCustomerRequest.self, context: context)
         let id = try Validate.identifier(body.id, field: "id")
         let email = try Validate.email(body.email)
-        let name = try Validate.optionalText(body.name, field: "name")
         let (customer, created) = try await service.customers.createCustomer(
-            id: id, email: email, name: name, locale: try Validate.locale(body.locale))
+            id: id, email: email, name: body.name, locale: try Validate.locale(body.locale))
         if created {
             context.audit.change(target: "customer:\(id)", before: nil, after: ["plan": customer.planId])
         } else {

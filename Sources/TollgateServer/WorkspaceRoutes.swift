@@ -33,14 +33,6 @@ struct WorkspaceRoutes: Sendable {
     struct RoleRequest: Decodable { let role: String }
     struct TransferRequest: Decodable { let userId: String }
 
-    private func name(_ raw: String) throws -> String {
-        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...100).contains(trimmed.count) else {
-            throw DomainError.invalidField("name", "must be 1 to 100 characters")
-        }
-        return try Validate.identifier(trimmed, field: "name")
-    }
-
     static func role(_ raw: String, field: String = "role") throws -> WorkspaceRole {
         guard let role = WorkspaceRole(rawValue: raw.uppercased()) else {
             throw DomainError.invalidField(
@@ -51,7 +43,7 @@ struct WorkspaceRoutes: Sendable {
 
     @Sendable func create(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: NameRequest.self, context: context)
-        let membership = try await workspaces.create(userId: context.user.userId, name: try name(body.name))
+        let membership = try await workspaces.create(userId: context.user.userId, name: body.name)
         return EditedResponse(
             status: .created,
             response: WorkspaceResponse(
@@ -76,7 +68,7 @@ struct WorkspaceRoutes: Sendable {
     @Sendable func rename(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: NameRequest.self, context: context)
         let membership = try await workspaces.rename(
-            workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, name: try name(body.name))
+            workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, name: body.name)
         return EditedResponse(status: .ok, response: WorkspaceResponse(membership, seatLimit: nil))
     }
 

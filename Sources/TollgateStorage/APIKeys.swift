@@ -13,10 +13,16 @@ public struct APIKeyRecord: Sendable, Hashable {
     public var expiresAt: Date?
     public var lastUsedAt: Date?
     public var revokedAt: Date?
+    /// The key whose rate-limit bucket this one shares: a key minted or rotated through the API
+    /// draws from its maker's bucket, so minting keys never adds requests. Nil: its own.
+    public var rateBucket: String?
+
+    /// The bucket the key's requests are counted in.
+    public var bucket: String { rateBucket ?? id }
 
     public init(
         id: String, prefix: String, secretHash: String, scopes: [String], name: String?, createdAt: Date,
-        expiresAt: Date? = nil, lastUsedAt: Date? = nil, revokedAt: Date? = nil
+        expiresAt: Date? = nil, lastUsedAt: Date? = nil, revokedAt: Date? = nil, rateBucket: String? = nil
     ) {
         self.id = id
         self.prefix = prefix
@@ -27,6 +33,7 @@ public struct APIKeyRecord: Sendable, Hashable {
         self.expiresAt = expiresAt
         self.lastUsedAt = lastUsedAt
         self.revokedAt = revokedAt
+        self.rateBucket = rateBucket
     }
 }
 

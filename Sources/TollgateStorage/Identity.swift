@@ -142,9 +142,13 @@ public protocol IdentityStore: Sendable {
     /// address and browser; memberships, invitations and mail preferences go; messages to the
     /// address that wait are dropped and the sent ones name the pseudonym; the customer's
     /// e-mail, name and language are cleared. Invoices, their billing details, the credit ledger
-    /// and usage stay whole (they are kept by law, and name no one but by id).
-    func erasePersonalData(customerId: String, pseudonym: String, passwordHash: String, at: Date) async throws
-        -> ErasureOutcome
+    /// and usage stay whole (they are kept by law, and name no one but by id). The address is also
+    /// replaced by the pseudonym wherever a message or a tracked event of theirs carries it, and
+    /// the failed attempts counted under `attemptKeys` or naming one of `attemptSubjects` go.
+    func erasePersonalData(
+        customerId: String, pseudonym: String, passwordHash: String, attemptKeys: [String], attemptSubjects: [String],
+        at: Date
+    ) async throws -> ErasureOutcome
 
     /// Creates the user and their customer record, and queues `welcome` effects, in one
     /// transaction. Throws `IdentityStoreError.emailTaken` (nothing written) if the e-mail is used.
@@ -152,11 +156,16 @@ public protocol IdentityStore: Sendable {
         async throws
     func user(id: String) async throws -> UserRecord?
     func user(email: String) async throws -> UserRecord?
-    /// Marks the address verified; `outbox` (the welcome mail) is written with it, the first time only.
+    /// Marks the address verified; `outbox` (the welcome mail) is written with it, the first time
+    /// only, when a second factor begun (or set) while unverified is also dropped.
     func markEmailVerified(userId: String, at: Date, outbox: [OutboxMessage]) async throws
     /// Sets a new password hash and revokes every session of the user but `keepingSession`
-    /// (the one that changed it, when the user knew the old password).
+    /// (the one that changed it, when the user knew the old password) and every reset link.
     func changePassword(userId: String, passwordHash: String, at: Date, keepingSession: String?) async throws
+    /// A password set from a reset link (which proves the mailbox): every session and reset link
+    /// ends; an unverified address becomes verified, and what its holder set up unverified (a
+    /// second factor, its recovery codes) is cleared.
+    func resetPassword(userId: String, passwordHash: String, at: Date) async throws
     /// Stores a sealed TOTP seed, not yet enabled (enrolment in progress).
     func setPendingTOTP(userId: String, sealedSecret: String, at: Date) async throws
     /// Enables TOTP with `step` as the last used step, replacing all recovery codes.

@@ -25,7 +25,7 @@ import Testing
             counts[country, default: (0, 0)].invalid += valid ? 0 : 1
         }
         #expect(disagreements.isEmpty, "\(disagreements.count) disagreements: \(disagreements.prefix(20))")
-        #expect(Set(counts.keys) == EUVATRates.memberStates)
+        #expect(Set(counts.keys) == EUVATRates.memberStates.union(["GB", "CH", "NO"]))
         let thin = counts.filter { $0.value.valid < 20 || $0.value.invalid < 20 }
         #expect(thin.isEmpty, "too few numbers of a kind for \(thin.keys.sorted())")
     }

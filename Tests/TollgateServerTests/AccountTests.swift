@@ -13,13 +13,20 @@ import TollgateStorage
 @Suite struct AccountTests {
     static let password = "correct horse battery staple"
 
-    /// Registers and signs in; returns the user id and the token pair.
-    static func signUp(_ client: some TestClientProtocol, email: String) async throws -> (
-        id: String, access: String, refresh: String
-    ) {
+    /// Registers, follows the verification link (`verified`) and signs in; returns the user id and
+    /// the token pair.
+    static func signUp(_ app: AppHarness, _ client: some TestClientProtocol, email: String, verified: Bool = true)
+        async throws -> (id: String, access: String, refresh: String)
+    {
         let registered = try await client.call(
             .post, "/v1/auth/register", key: nil, json: #"{"email":"\#(email)","password":"\#(password)"}"#)
         #expect(registered.status == .accepted, "\(registered.json)")
+        if verified {
+            let token = try await emailToken(app.store, email.lowercased(), kind: "email.verify_email")
+            let verification = try await client.call(
+                .post, "/v1/auth/verify-email", key: nil, json: #"{"token":"\#(token)"}"#)
+            #expect(verification.status == .ok, "\(verification.json)")
+        }
         let login = try await client.call(
             .post, "/v1/auth/login", key: nil, json: #"{"email":"\#(email)","password":"\#(password)"}"#)
         #expect(login.status == .ok, "\(login.json)")
@@ -100,7 +107,7 @@ import TollgateStorage
                     .post, "/v1/auth/refresh", key: nil, json: #"{"refreshToken":"\#(secondRefresh)"}"#
                 ).status == .unauthorized)
 
-            let second = try await Self.signUp(client, email: "bob@example.com")
+            let second = try await Self.signUp(app, client, email: "bob@example.com")
             #expect(try await client.call(.post, "/v1/auth/logout", key: second.access).status == .ok)
             #expect(try await client.call(.get, "/v1/me", key: second.access).status == .unauthorized)
         }
@@ -112,8 +119,8 @@ import TollgateStorage
     func accessTokensVerifyWithPythonLibrariesAgainstTheJWKS(library: String) async throws {
         let python = try PythonPeers.interpreter
         // PyJWT checks expiry against the real time, so this app runs on it too.
-        try await AppHarness.run(.sqlite, clock: ManualClock(Date())) { _, client in
-            let user = try await Self.signUp(client, email: "ada@example.com")
+        try await AppHarness.run(.sqlite, clock: ManualClock(Date())) { app, client in
+            let user = try await Self.signUp(app, client, email: "ada@example.com")
             let response = try await client.send(uri: "/.well-known/jwks.json", method: .get)
             let jwks = String(decoding: Data(response.body.readableBytesView), as: UTF8.self)
             let result = try await TollgateBinary.runProgram(
@@ -137,7 +144,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func twoFactorEnrolmentEnforcementReplayAndRecoveryCodes(database: TestDatabase) async throws {
         try await AppHarness.run(database) { app, client in
-            let user = try await Self.signUp(client, email: "ada@example.com")
+            let user = try await Self.signUp(app, client, email: "ada@example.com")
             let enrolment = try await client.call(.post, "/v1/me/2fa/totp", key: user.access)
             let encodedSecret = try #require(enrolment.json.string("secret"))
             let secret = try #require(Base32.decode(encodedSecret))
@@ -205,7 +212,7 @@ import TollgateStorage
 
     @Test func failedSignInsAreThrottledAndNeverRevealWhetherTheAccountExists() async throws {
         try await AppHarness.run(.sqlite) { app, client in
-            _ = try await Self.signUp(client, email: "ada@example.com")
+            _ = try await Self.signUp(app, client, email: "ada@example.com")
             let unknown = try await client.call(
                 .post, "/v1/auth/login", key: nil, json: #"{"email":"nobody@example.com","password":"whatever it is"}"#)
             let wrong = try await client.call(
@@ -258,7 +265,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func passwordResetIsSingleUseAndSignsEverythingOut(database: TestDatabase) async throws {
         try await AppHarness.run(database) { app, client in
-            let user = try await Self.signUp(client, email: "ada@example.com")
+            let user = try await Self.signUp(app, client, email: "ada@example.com")
             let unknown = try await client.call(
                 .post, "/v1/auth/password-reset", key: nil, json: #"{"email":"nobody@example.com"}"#)
             let known = try await client.call(
@@ -302,12 +309,12 @@ import TollgateStorage
 
     @Test(arguments: TestDatabase.all)
     func sessionsAreListedAndRevocableByTheirOwnerOnly(database: TestDatabase) async throws {
-        try await AppHarness.run(database) { _, client in
-            let ada = try await Self.signUp(client, email: "ada@example.com")
+        try await AppHarness.run(database) { app, client in
+            let ada = try await Self.signUp(app, client, email: "ada@example.com")
             let laptop = try await client.call(
                 .post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"\#(Self.password)"}"#)
             let laptopAccess = try #require(laptop.json.string("accessToken"))
-            let bob = try await Self.signUp(client, email: "bob@example.com")
+            let bob = try await Self.signUp(app, client, email: "bob@example.com")
             let listed = try #require(
                 try await client.call(.get, "/v1/me/sessions", key: ada.access).json["data"] as? [[String: Any]])
             #expect(listed.count == 2 && listed.filter { $0["current"] as? Bool == true }.count == 1)
@@ -379,7 +386,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func aUserSetsTheirNameLanguageAndPassword(database: TestDatabase) async throws {
         try await AppHarness.run(database) { app, client in
-            let ada = try await AccountTests.signUp(client, email: "ada@example.com")
+            let ada = try await AccountTests.signUp(app, client, email: "ada@example.com")
             let laptop = try await client.call(
                 .post, "/v1/auth/login", key: nil,
                 json: #"{"email":"ada@example.com","password":"\#(AccountTests.password)"}"#)
@@ -428,8 +435,8 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func theExportHoldsTheUsersRowsAndNoOneElses(database: TestDatabase) async throws {
         try await AppHarness.run(database) { app, client in
-            let ada = try await AccountTests.signUp(client, email: "ada@example.com")
-            let bob = try await AccountTests.signUp(client, email: "bob@example.com")
+            let ada = try await AccountTests.signUp(app, client, email: "ada@example.com")
+            let bob = try await AccountTests.signUp(app, client, email: "bob@example.com")
             for (user, count) in [(ada, 3), (bob, 1)] {
                 for index in 0..<count {
                     let consumed = try await client.call(
@@ -468,7 +475,7 @@ import TollgateStorage
     func erasureFreesTheAddressAndKeepsInvoicesAndTheLedger(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in
             // Ada is a member of the owner's workspace, and owns one of her own with the owner in it.
-            let owner = try await WorkspaceTests.person(client, "owner")
+            let owner = try await WorkspaceTests.person(app, client, "owner")
             let shared = try await WorkspaceTests.createWorkspace(client, owner, plan: "business", app: app)
             let ada = try await WorkspaceTests.join(
                 client, app, workspace: shared, owner: owner, name: "ada", role: "MEMBER")
@@ -519,7 +526,7 @@ import TollgateStorage
             #expect((credits.json["balances"] as? [[String: Any]])?.first?["balance"] as? Int == 25)
 
             // The address is free for a new sign-up (a new account, not a notice to the old one).
-            let again = try await AccountTests.signUp(client, email: "ada@example.com")
+            let again = try await AccountTests.signUp(app, client, email: "ada@example.com")
             #expect(again.id != ada.id)
             #expect(
                 try await app.store.outboxMessages(recipient: "ada@example.com").allSatisfy {

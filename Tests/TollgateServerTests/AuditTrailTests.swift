@@ -40,7 +40,7 @@ import TollgateStorage
             _ = try await client.call(
                 .post, "/v1/consume", key: app.adminKey,
                 json: #"{"customer":"c1","feature":"searches","amount":1,"idempotencyKey":"k1"}"#)
-            let user = try await AccountTests.signUp(client, email: "ada@example.com")
+            let user = try await AccountTests.signUp(app, client, email: "ada@example.com")
             let refused = try await client.call(
                 .post, "/v1/auth/login", key: nil, json: #"{"email":"ada@example.com","password":"wrong-password-1"}"#)
             #expect(refused.status == .unauthorized)
@@ -50,8 +50,8 @@ import TollgateStorage
             let actions = entries.compactMap { $0["action"] as? String }
             #expect(
                 actions == [
-                    "auth.sign_in_failed", "auth.signed_in", "account.sign_up_requested", "customer.plan_changed",
-                    "customer.created",
+                    "auth.sign_in_failed", "auth.signed_in", "account.email_verified", "account.sign_up_requested",
+                    "customer.plan_changed", "customer.created",
                 ], "\(actions)")
             let failed = entries[0]
             #expect(failed["target"] as? String == "email:ada@example.com")
@@ -59,12 +59,12 @@ import TollgateStorage
             let signedIn = entries[1]
             #expect((signedIn["actor"] as? [String: Any])?["id"] as? String == user.id)
             #expect(signedIn["target"] as? String == "account:\(user.id)")
-            let planChange = entries[3]
+            let planChange = entries[4]
             #expect(planChange["target"] as? String == "customer:c1")
             #expect((planChange["before"] as? [String: Any])?["plan"] as? String == "free")
             #expect((planChange["after"] as? [String: Any])?["plan"] as? String == "pro")
             #expect((planChange["actor"] as? [String: Any])?["kind"] as? String == "secret_key")
-            #expect(entries[4]["userAgent"] as? String == "billing-backend/1.0")
+            #expect(entries[5]["userAgent"] as? String == "billing-backend/1.0")
             #expect(entries.allSatisfy { $0["ip"] is String })
 
             // Filters and the cursor.
@@ -90,7 +90,7 @@ import TollgateStorage
             let exported = export.json["auditEvents"] as? [[String: Any]] ?? []
             #expect(exported.compactMap { $0["action"] as? String } == ["auth.signed_in"])
             let trail = AuditTrail(store: app.store, box: TestKeys.box, clock: app.clock)
-            #expect(try await trail.verify() == .intact(entries: 5, lastSequence: 5))
+            #expect(try await trail.verify() == .intact(entries: 6, lastSequence: 6))
         }
     }
 
@@ -116,8 +116,8 @@ import TollgateStorage
     func aWorkspaceOwnerReadsItsTrailOnAPlanWithTheAuditLog(database: TestDatabase) async throws {
         let catalog = try CatalogLoader.load(yaml: Self.enterpriseCatalog)
         try await AppHarness.run(database, catalog: catalog) { app, client in
-            let owner = try await AccountTests.signUp(client, email: "owner@example.com")
-            let admin = try await AccountTests.signUp(client, email: "admin@example.com")
+            let owner = try await AccountTests.signUp(app, client, email: "owner@example.com")
+            let admin = try await AccountTests.signUp(app, client, email: "admin@example.com")
             let created = try await client.call(.post, "/v1/workspaces", key: owner.access, json: #"{"name":"Acme"}"#)
             let workspace = try #require(created.json.string("id"))
             let invited = try await client.call(
@@ -149,7 +149,7 @@ import TollgateStorage
             #expect(entries.allSatisfy { $0["workspaceId"] as? String == workspace })
             // An admin of the workspace does not read it; nor does a stranger learn it exists.
             #expect(try await client.call(.get, path, key: admin.access).status == .forbidden)
-            let stranger = try await AccountTests.signUp(client, email: "stranger@example.com")
+            let stranger = try await AccountTests.signUp(app, client, email: "stranger@example.com")
             #expect(try await client.call(.get, path, key: stranger.access).status == .notFound)
         }
     }

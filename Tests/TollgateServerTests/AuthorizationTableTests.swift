@@ -283,7 +283,7 @@ import TollgateStorage
 
     @Test func keysAndTokensAreHeldToTheTable() async throws {
         try await AppHarness.run(.sqlite) { app, client in
-            let user = try await AccountTests.signUp(client, email: "user@example.com")
+            let user = try await AccountTests.signUp(app, client, email: "user@example.com")
             for (route, access) in Self.table.sorted(by: { $0.key < $1.key }) {
                 let (method, path) = Self.split(route)
                 if case .open = access {
@@ -372,7 +372,7 @@ import TollgateStorage
     /// What each workspace route needs of a member, tried with every role below the owner.
     @Test func workspaceRoutesFollowTheRoleMatrix() async throws {
         try await AppHarness.run(.sqlite) { app, client in
-            let owner = try await WorkspaceTests.person(client, "owner")
+            let owner = try await WorkspaceTests.person(app, client, "owner")
             let workspace = try await WorkspaceTests.createWorkspace(client, owner, plan: nil, app: app)
             let bodies: [WorkspaceAction: String] = [
                 .rename: #"{"name":"Renamed"}"#, .invite: #"{"email":"guest@example.com","role":"VIEWER"}"#,

@@ -93,6 +93,14 @@ import Testing
         let began = ContinuousClock.now
         let backup = try await TollgateBinary.run(["backup", "--to", backupFile, "--data-dir", first])
         #expect(backup.status == 0, "\(backup.stderr)")
+        // Written where only its owner may look, then moved into place: 0600 whatever the umask,
+        // nothing left beside it, and a second backup to the same path refused.
+        let mode = try FileManager.default.attributesOfItem(atPath: backupFile)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let beside = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(!beside.contains { $0.contains(".partial-") }, "\(beside)")
+        let twice = try await TollgateBinary.run(["backup", "--to", backupFile, "--data-dir", first])
+        #expect(twice.status != 0 && twice.stderr.contains("exists already"), "\(twice.stderr)")
         let countAtEnd = record.acks.withLock { $0.count }
         for await count in announced where count >= countAtEnd + 40 { break }
         record.stopped.withLock { $0 = true }

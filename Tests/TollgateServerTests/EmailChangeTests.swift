@@ -16,7 +16,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func aNewAddressIsConfirmedFromItsOwnMailbox(database: TestDatabase) async throws {
         try await AppHarness.run(database) { app, client in
-            let ada = try await AccountTests.signUp(client, email: "ada@example.com")
+            let ada = try await AccountTests.signUp(app, client, email: "ada@example.com")
             let wrong = try await client.call(
                 .post, "/v1/me/email", key: ada.access, json: #"{"email":"ada@new.example","password":"wrong-one"}"#)
             #expect(wrong.status == .unauthorized && wrong.json.errorCode == "INVALID_CREDENTIALS")
@@ -59,12 +59,12 @@ import TollgateStorage
             #expect(actions.contains("account.email_changed") && actions.contains("account.email_change_requested"))
 
             // An address another account takes before the link is followed stays theirs.
-            let bob = try await AccountTests.signUp(client, email: "bob@example.com")
+            let bob = try await AccountTests.signUp(app, client, email: "bob@example.com")
             _ = try await client.call(
                 .post, "/v1/me/email", key: bob.access,
                 json: #"{"email":"carol@example.com","password":"\#(AccountTests.password)"}"#)
             let bobsLink = try await AccountTests.emailToken(app.store, "carol@example.com", kind: "email.change_email")
-            _ = try await AccountTests.signUp(client, email: "carol@example.com")
+            _ = try await AccountTests.signUp(app, client, email: "carol@example.com")
             let taken = try await client.call(
                 .post, "/v1/auth/email-change/confirm", key: nil, json: #"{"token":"\#(bobsLink)"}"#)
             #expect(taken.status == .conflict && taken.json.errorCode == "EMAIL_TAKEN")

@@ -14,7 +14,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func noRouteLetsOneUserReachAnotherUsersResources(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in
-            let bob = try await WorkspaceTests.person(client, "bob")
+            let bob = try await WorkspaceTests.person(app, client, "bob")
             let bobsWorkspace = try await WorkspaceTests.createWorkspace(client, bob, plan: "business", app: app)
             let colleague = try await WorkspaceTests.join(
                 client, app, workspace: bobsWorkspace, owner: bob, name: "colleague", role: "MEMBER")
@@ -30,7 +30,7 @@ import TollgateStorage
                 .post, "/v1/consume", key: app.adminKey,
                 json: #"{"customer":"\#(bob.id)","feature":"notes","idempotencyKey":"n1"}"#)
 
-            let ada = try await WorkspaceTests.person(client, "ada")
+            let ada = try await WorkspaceTests.person(app, client, "ada")
             let ws = bobsWorkspace
             let attempts: [(HTTPRequest.Method, String, String?)] = [
                 (.get, "/v1/workspaces/\(ws)", nil),
@@ -90,7 +90,7 @@ import TollgateStorage
                 (usage.json["features"] as? [[String: Any]])?.first { $0["feature"] as? String == "notes" }?["used"]
                     as? Int == 1)
             // The invitation still works for the address it was sent to.
-            let friend = try await WorkspaceTests.person(client, "friend")
+            let friend = try await WorkspaceTests.person(app, client, "friend")
             #expect(
                 try await client.call(.post, "/v1/workspaces/\(ws)/invitations/\(invitation)", key: friend.access)
                     .status == .ok)

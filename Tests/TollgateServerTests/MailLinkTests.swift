@@ -150,6 +150,12 @@ import Testing
             try await server.request(
                 "POST", "v1/auth/register", key: "-", json: #"{"email":"bob@example.com","password":"\#(password)"}"#
             ).status == 202)
+        // Only the address's verified holder may take its invitation.
+        let bobVerify = try await Self.mail(to: "bob@example.com", subject: "Confirm", in: mailbox)
+        let bobToken = try #require(try bobVerify.link("https://app.example/verify-email?")["token"])
+        #expect(
+            try await server.request("POST", "v1/auth/verify-email", key: "-", json: #"{"token":"\#(bobToken)"}"#)
+                .status == 200)
         let bob = Self.json(
             try await server.request(
                 "POST", "v1/auth/login", key: "-", json: #"{"email":"bob@example.com","password":"\#(password)"}"#

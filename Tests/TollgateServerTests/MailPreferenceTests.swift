@@ -78,7 +78,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func aWorkspacePoolsAlertsGoToItsOwnerAndAdmins(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in
-            let owner = try await WorkspaceTests.person(client, "owner")
+            let owner = try await WorkspaceTests.person(app, client, "owner")
             let workspace = try await WorkspaceTests.createWorkspace(client, owner, plan: "business", app: app)
             _ = try await WorkspaceTests.join(
                 client, app, workspace: workspace, owner: owner, name: "admin", role: "ADMIN")
@@ -100,7 +100,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func signedInUsersSetTheirPreference(database: TestDatabase) async throws {
         try await AppHarness.run(database) { app, client in
-            let user = try await AccountTests.signUp(client, email: "grace@example.com")
+            let user = try await AccountTests.signUp(app, client, email: "grace@example.com")
             let read = try await client.call(.get, "/v1/me/mail-preferences", key: user.access)
             #expect(read.json.string("address") == "grace@example.com" && read.json["notices"] as? Bool == true)
             let off = try await client.call(

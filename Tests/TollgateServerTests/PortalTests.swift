@@ -36,7 +36,7 @@ extension PageSession {
         let setCookie = try #require(page.headers[.setCookie], "the sign-in page sets its guard cookie")
         #expect(setCookie.contains("SameSite=Strict") && setCookie.contains("Path=\(path)"))
         let cookie = String(try #require(setCookie.split(separator: ";").first))
-        let value = try #require(String(buffer: page.body).firstMatch(of: /name="signin" value="([0-9a-f]+)"/)).1
+        let value = try #require(String(buffer: page.body).firstMatch(of: /name="signin" value="([0-9a-f.]+)"/)).1
         return try await client.send(
             uri: path, method: .post,
             headers: [.contentType: "application/x-www-form-urlencoded", .cookie: cookie],

@@ -61,7 +61,7 @@ import TollgateCore
     func aCustomerSeesCurrentUpgradesAndDowngrades(database: TestDatabase) async throws {
         let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/memento.yaml"))
         try await AppHarness.run(database, catalog: catalog) { app, client in
-            let user = try await AccountTests.signUp(client, email: "reader@example.com")
+            let user = try await AccountTests.signUp(app, client, email: "reader@example.com")
             #expect(
                 try await client.call(
                     .put, "/v1/customers/\(user.id)/plan", key: app.adminKey, json: #"{"plan":"pro"}"#
@@ -78,7 +78,7 @@ import TollgateCore
             // Not without a credential, not with a key lacking the scope, not another user's.
             #expect(try await relations(nil).0 == .unauthorized)
             #expect(try await relations(try await app.key(scopes: [.usageWrite])).0 == .forbidden)
-            let other = try await AccountTests.signUp(client, email: "other@example.com")
+            let other = try await AccountTests.signUp(app, client, email: "other@example.com")
             #expect(try await relations(other.access).0 == .forbidden)
             let missing = try await client.call(.get, "/v1/catalog?customer=nobody", key: reader)
             #expect(missing.status == .notFound)

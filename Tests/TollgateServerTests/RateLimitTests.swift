@@ -80,7 +80,7 @@ import TollgateStorage
             app.clock.advance(by: 60)
 
             // An end user on the free plan: four a minute (their plan's limit, from the token).
-            let user = try await AccountTests.signUp(client, email: "ada@example.com")
+            let user = try await AccountTests.signUp(app, client, email: "ada@example.com")
             app.clock.advance(by: 60)
             for _ in 0..<4 { #expect(try await Self.send(client, .get, "/v1/me", key: user.access).status == .ok) }
             let limited = try await Self.send(client, .get, "/v1/me", key: user.access)

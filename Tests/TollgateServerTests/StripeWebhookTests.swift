@@ -191,7 +191,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func endUsersSeeTheirOwnEntitlementsUsageAndSubscription(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in
-            let ada = try await WorkspaceTests.person(client, "ada")
+            let ada = try await WorkspaceTests.person(app, client, "ada")
             _ = try await client.call(
                 .post, "/v1/consume", key: app.adminKey,
                 json: #"{"customer":"\#(ada.id)","feature":"semantic_search","amount":12,"idempotencyKey":"s"}"#)
@@ -225,7 +225,7 @@ import TollgateStorage
                 trialing.json.string("plan") == "pro" && subscription["status"] as? String == "trialing"
                     && subscription["trialEnd"] is String)
             // Another user sees only their own.
-            let bob = try await WorkspaceTests.person(client, "bob")
+            let bob = try await WorkspaceTests.person(app, client, "bob")
             #expect(try await client.call(.get, "/v1/me/subscription", key: bob.access).json.isNull("subscription"))
             #expect(
                 try await client.call(.get, "/v1/me/usage/history?from=nope", key: ada.access).status == .badRequest)

@@ -239,6 +239,15 @@ import TollgateStorage
                 ("https://10.1.2.3/hook", "private address"), ("https://169.254.169.254/latest", "private address"),
                 ("https://[::1]/hook", "private address"), ("http://93.184.215.14/hook", "https"),
                 ("ftp://example.com/x", "https"), ("https://user:pw@example.com/", "credentials"),
+                // IPv6 forms carrying loopback, and the documentation ranges.
+                ("https://[::127.0.0.1]/hook", "private address"),
+                ("https://[::ffff:127.0.0.1]/hook", "private address"),
+                ("https://[::ffff:0:7f00:1]/hook", "private address"),
+                ("https://[2002:7f00:1::]/hook", "private address"),
+                ("https://[2001:0:4136:e378::1]/hook", "private address"),
+                ("https://192.0.2.10/hook", "private address"),
+                ("https://198.51.100.7/hook", "private address"), ("https://203.0.113.9/hook", "private address"),
+                ("https://93.184.215.14:22/hook", "port 443"), ("https://93.184.215.14:6379/hook", "port 443"),
             ] {
                 let refused = try await client.call(
                     .post, "/v1/webhook-endpoints", key: key, json: #"{"url":"\#(url)"}"#)
@@ -252,6 +261,13 @@ import TollgateStorage
             #expect(unknownType.status == .badRequest && unknownType.json.errorField == "eventTypes[1]")
             #expect(try await app.store.webhookEndpoints().isEmpty, "nothing written")
 
+            let alternate = try await client.call(
+                .post, "/v1/webhook-endpoints", key: key, json: #"{"url":"https://93.184.215.14:8443/hook"}"#)
+            #expect(alternate.status == .created, "\(alternate.json)")
+            let removed = try await client.send(
+                uri: "/v1/webhook-endpoints/\(try #require(alternate.json.string("id")))", method: .delete,
+                headers: [.authorization: "Bearer \(key)"])
+            #expect(removed.status.code < 300)
             let created = try await client.call(
                 .post, "/v1/webhook-endpoints", key: key, json: #"{"url":"https://93.184.215.14/hook"}"#)
             let id = try #require(created.json.string("id"))

@@ -20,8 +20,8 @@ import TollgateStorage
         let refresh: String
     }
 
-    static func person(_ client: some TestClientProtocol, _ name: String) async throws -> Person {
-        let user = try await AccountTests.signUp(client, email: "\(name)@example.com")
+    static func person(_ app: AppHarness, _ client: some TestClientProtocol, _ name: String) async throws -> Person {
+        let user = try await AccountTests.signUp(app, client, email: "\(name)@example.com")
         return Person(id: user.id, access: user.access, refresh: user.refresh)
     }
 
@@ -47,7 +47,7 @@ import TollgateStorage
     ) async throws -> Person {
         let token = try await invite(
             client, app, workspace: workspace, by: owner, email: "\(name)@example.com", role: role)
-        let person = try await person(client, name)
+        let person = try await person(app, client, name)
         let accepted = try await client.call(
             .post, "/v1/workspaces/\(workspace)/invitations/\(token)", key: person.access)
         #expect(accepted.status == .ok && accepted.json.string("role") == role, "\(accepted.json)")
@@ -72,14 +72,14 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func invitationsAreSingleUseForTheInvitedAddressAndExpire(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try Self.memento) { app, client in
-            let owner = try await Self.person(client, "owner")
+            let owner = try await Self.person(app, client, "owner")
             let ws = try await Self.createWorkspace(client, owner, plan: "business", app: app)
             let token = try await Self.invite(
                 client, app, workspace: ws, by: owner, email: "bob@example.com", role: "MEMBER")
-            let carol = try await Self.person(client, "carol")
+            let carol = try await Self.person(app, client, "carol")
             let stolen = try await client.call(.post, "/v1/workspaces/\(ws)/invitations/\(token)", key: carol.access)
             #expect(stolen.status == .forbidden)
-            let bob = try await Self.person(client, "bob")
+            let bob = try await Self.person(app, client, "bob")
             #expect(
                 try await client.call(.post, "/v1/workspaces/\(ws)/invitations/\(token)", key: bob.access).status == .ok
             )
@@ -106,7 +106,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func seatsBoundMembersPlusPendingInvitations(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try Self.memento) { app, client in
-            let owner = try await Self.person(client, "owner")
+            let owner = try await Self.person(app, client, "owner")
             // On Pro a workspace has no collaborators: the owner alone.
             let ws = try await Self.createWorkspace(client, owner, plan: "pro", app: app)
             let refused = try await client.call(
@@ -167,7 +167,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func rolesDecideWhoMayDoWhat(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try Self.memento) { app, client in
-            let owner = try await Self.person(client, "owner")
+            let owner = try await Self.person(app, client, "owner")
             let ws = try await Self.createWorkspace(client, owner, plan: "business", app: app)
             let admin = try await Self.join(client, app, workspace: ws, owner: owner, name: "admin", role: "ADMIN")
             let member = try await Self.join(client, app, workspace: ws, owner: owner, name: "member", role: "MEMBER")
@@ -240,7 +240,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func membersShareTheWorkspacePoolAndViewersCannotUseIt(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try Self.memento) { app, client in
-            let owner = try await Self.person(client, "owner")
+            let owner = try await Self.person(app, client, "owner")
             let ws = try await Self.createWorkspace(client, owner, plan: "business", app: app)
             let member = try await Self.join(client, app, workspace: ws, owner: owner, name: "member", role: "MEMBER")
             let viewer = try await Self.join(client, app, workspace: ws, owner: owner, name: "viewer", role: "VIEWER")
@@ -268,7 +268,7 @@ import TollgateStorage
             #expect(own.0 == .ok && own.1.int("limit") == 30)
             let (viewed, viewedJSON) = try await consume(viewer, amount: 1, key: "e")
             #expect(viewed == .forbidden && viewedJSON.errorField == "workspace")
-            let stranger = try await Self.person(client, "stranger")
+            let stranger = try await Self.person(app, client, "stranger")
             #expect(try await consume(stranger, amount: 1, key: "f").0 == .notFound)
             let pool = try await client.call(.get, "/v1/workspaces/\(ws)/quota", key: owner.access)
             #expect(
@@ -286,7 +286,7 @@ import TollgateStorage
     @Test(arguments: TestDatabase.all)
     func accessTokensCarryTheSelectedWorkspaceAndRole(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try Self.memento) { app, client in
-            let owner = try await Self.person(client, "owner")
+            let owner = try await Self.person(app, client, "owner")
             let ws = try await Self.createWorkspace(client, owner, plan: "business", app: app)
             let member = try await Self.join(client, app, workspace: ws, owner: owner, name: "member", role: "MEMBER")
             let plain = try await client.call(.get, "/v1/me/workspace", key: member.access)
@@ -310,7 +310,7 @@ import TollgateStorage
                 json: #"{"refreshToken":"\#(try #require(kept.json.string("refreshToken")))","workspace":null}"#)
             let clearedAccess: String = try #require(cleared.json.string("accessToken"))
             #expect(try await client.call(.get, "/v1/me/workspace", key: clearedAccess).json.isNull("workspace"))
-            let outsider = try await Self.person(client, "outsider")
+            let outsider = try await Self.person(app, client, "outsider")
             let refused = try await client.call(
                 .post, "/v1/auth/refresh", key: nil,
                 json: #"{"refreshToken":"\#(outsider.refresh)","workspace":"\#(ws)"}"#)
@@ -320,7 +320,7 @@ import TollgateStorage
 
     @Test func badWorkspaceInputNamesTheField() async throws {
         try await AppHarness.run(.sqlite, catalog: try Self.memento) { app, client in
-            let owner = try await Self.person(client, "owner")
+            let owner = try await Self.person(app, client, "owner")
             let ws = try await Self.createWorkspace(client, owner, plan: "business", app: app)
             let cases: [(HTTPRequest.Method, String, String, String)] = [
                 (.post, "/v1/workspaces", #"{"name":""}"#, "name"),

@@ -10,7 +10,10 @@ import random
 import string
 import sys
 
+from stdnum.ch import vat as swiss
 from stdnum.eu import vat
+from stdnum.gb import vat as british
+from stdnum.no import mva as norwegian
 
 D = string.digits
 U = string.ascii_uppercase
@@ -46,7 +49,17 @@ FORMATS = {
     "SE": [[D] * 10 + ["0"] + ["1"]],
     "SI": [[D] * 8],
     "SK": [[D] * 10, ["0123456789"] + [D] + ["234789"] + [D] * 7],
+    # Outside the EU, each with its own module.
+    "GB": [[D] * 9, [D] * 12, ["GH"] + ["DA"] + [D] * 3, ["GH"] + ["DA"] + ["8"] * 4 + [D] * 5],
+    "CH": [["E"] + [D] * 9 + ["M"] + ["W"] + ["S"] + ["T"], ["E"] + [D] * 9 + ["T"] + ["V"] + ["A"]],
+    "NO": [[D] * 9 + ["M"] + ["V"] + ["A"]],
 }
+
+VALID = {"GB": british.is_valid, "CH": swiss.is_valid, "NO": norwegian.is_valid}
+
+
+def is_valid(country, number):
+    return VALID.get(country, vat.is_valid)(number)
 
 
 def prefix(country):
@@ -67,7 +80,7 @@ def main():
                 if len(valid) >= 25 and len(invalid) >= 25:
                     break
                 number = prefix(country) + draw(rng, alphabets)
-                (valid if vat.is_valid(number) else invalid).append(number)
+                (valid if is_valid(country, number) else invalid).append(number)
             for number in valid[:25] + invalid[:25]:
                 out.append((country, number))
             for number in valid[:25]:
@@ -76,7 +89,7 @@ def main():
                 body[position] = rng.choice(alphabets[position])
                 out.append((country, prefix(country) + "".join(body)))
     for country, number in out:
-        print(country, number, 1 if vat.is_valid(number) else 0)
+        print(country, number, 1 if is_valid(country, number) else 0)
 
 
 main()

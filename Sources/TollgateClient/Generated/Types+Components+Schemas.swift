@@ -67,6 +67,7 @@ extension Components {
                 case insufficientCredits = "INSUFFICIENT_CREDITS"
                 case reservationNotFound = "RESERVATION_NOT_FOUND"
                 case invalidSignature = "INVALID_SIGNATURE"
+                case emailNotVerified = "EMAIL_NOT_VERIFIED"
                 case unavailable = "UNAVAILABLE"
                 case _internal = "INTERNAL"
             }

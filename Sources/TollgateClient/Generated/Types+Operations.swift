@@ -427,7 +427,7 @@ public enum Operations {
                     }
                 }
             }
-            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key).
+            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key), or the server has too many password checks or documents to render at once (retry after Retry-After).
             ///
             /// - Remark: Generated from `#/paths//health/get(health)/responses/503`.
             ///
@@ -3296,7 +3296,7 @@ public enum Operations {
                     }
                 }
             }
-            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key).
+            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key), or the server has too many password checks or documents to render at once (retry after Retry-After).
             ///
             /// - Remark: Generated from `#/paths//v1/consume/post(consume)/responses/503`.
             ///
@@ -3870,7 +3870,7 @@ public enum Operations {
                     }
                 }
             }
-            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key).
+            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key), or the server has too many password checks or documents to render at once (retry after Retry-After).
             ///
             /// - Remark: Generated from `#/paths//v1/release/post(release)/responses/503`.
             ///
@@ -7117,7 +7117,7 @@ public enum Operations {
                     }
                 }
             }
-            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key).
+            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key), or the server has too many password checks or documents to render at once (retry after Retry-After).
             ///
             /// - Remark: Generated from `#/paths//v1/billing/webhook/post(stripeWebhook)/responses/503`.
             ///
@@ -7790,7 +7790,7 @@ public enum Operations {
                     }
                 }
             }
-            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key).
+            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key), or the server has too many password checks or documents to render at once (retry after Retry-After).
             ///
             /// - Remark: Generated from `#/paths//v1/billing/checkout/post(createCheckout)/responses/503`.
             ///
@@ -8118,7 +8118,7 @@ public enum Operations {
                     }
                 }
             }
-            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key).
+            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key), or the server has too many password checks or documents to render at once (retry after Retry-After).
             ///
             /// - Remark: Generated from `#/paths//v1/billing/portal/post(createPortal)/responses/503`.
             ///
@@ -8418,7 +8418,7 @@ public enum Operations {
                     }
                 }
             }
-            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key).
+            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key), or the server has too many password checks or documents to render at once (retry after Retry-After).
             ///
             /// - Remark: Generated from `#/paths//v1/billing/cancel/post(cancelSubscription)/responses/503`.
             ///
@@ -9068,7 +9068,7 @@ public enum Operations {
                     }
                 }
             }
-            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key).
+            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key), or the server has too many password checks or documents to render at once (retry after Retry-After).
             ///
             /// - Remark: Generated from `#/paths//v1/billing/change-plan/post(changeSubscriptionPlan)/responses/503`.
             ///
@@ -9688,7 +9688,7 @@ public enum Operations {
                     }
                 }
             }
-            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key).
+            /// UNAVAILABLE: the database does not answer, or the usage could not be committed (nothing was counted; retry with the same key), or the server has too many password checks or documents to render at once (retry after Retry-After).
             ///
             /// - Remark: Generated from `#/paths//v1/credits/packs/checkout/post(buyCreditPack)/responses/503`.
             ///
