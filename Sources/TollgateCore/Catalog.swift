@@ -173,3 +173,28 @@ public struct Catalog: Hashable, Sendable {
         code.flatMap(Currency.init).flatMap { planCurrencies.contains($0) ? $0 : nil }
     }
 }
+
+/// How a plan may be bought by whoever is looking at it in a currency and an interval: the pricing
+/// page's call to action and the portal's plan change both ask here, and the portal's form is
+/// refused unless the answer is `selfServe`.
+public enum PlanOffer: Hashable, Sendable {
+    /// Free: no price to pay.
+    case free
+    /// Bought by the customer alone at this price.
+    case selfServe(Price)
+    /// Sold by a person: priced per seat (by the team, often with a minimum), or with no price in
+    /// this currency and interval. Never taken from a form.
+    case salesOnly(minimumSeats: Int?)
+}
+
+extension Plan {
+    public func offer(currency: Currency, interval: BillingInterval) -> PlanOffer {
+        if isFree { return .free }
+        let price = prices.first { $0.currency == currency && $0.interval == interval }
+        if let seated = prices.first(where: { $0.perSeatAmount != nil }) {
+            return .salesOnly(minimumSeats: price?.minimumSeats ?? seated.minimumSeats)
+        }
+        guard let price else { return .salesOnly(minimumSeats: nil) }
+        return .selfServe(price)
+    }
+}

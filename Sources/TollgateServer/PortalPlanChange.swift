@@ -48,8 +48,9 @@ extension PortalPages {
     {
         let customer = try await meter.customers.customer(id: userId)
         guard plan.id != customer.planId else { return .unavailable(frame.t("current_plan")) }
-        let price = plan.prices.first { $0.currency == choice.currency && $0.interval == choice.interval }
-        if let price, price.perSeatAmount != nil { return .contactSales(minimumSeats: price.minimumSeats) }
+        // Whatever the subscription, a plan sold by a person is never taken from this form.
+        let offer = plan.offer(currency: choice.currency, interval: choice.interval)
+        if case .salesOnly(let seats) = offer { return .contactSales(minimumSeats: seats) }
         if let (live, provider) = try await subscriptions.liveSubscription(subject: userId) {
             if plan.isFree { return .cancelToFree(live, provider: provider) }
             let preview = try subscriptions.previewPlanChange(live, to: plan.id)
@@ -58,8 +59,7 @@ extension PortalPages {
                 ? .changeAtPeriodEnd(live.currentPeriodEnd) : .changeNow(proration: preview.proration)
             return .change(live, provider: provider, effect: effect)
         }
-        guard !plan.isFree else { return .unavailable(frame.t("current_plan")) }
-        guard let price else { return .unavailable(frame.t("not_priced")) }
+        guard case .selfServe(let price) = offer else { return .unavailable(frame.t("current_plan")) }
         if stripeEnabled { return .checkout }
         let everTrialed = try await store.subscriptions(subject: userId).contains { $0.0.trialEnd != nil }
         if let trial = plan.trial, !trial.requiresPaymentMethod, !everTrialed { return .trial(days: trial.days) }

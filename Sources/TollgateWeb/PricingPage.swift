@@ -88,8 +88,9 @@ extension ConsoleFrame {
     }
 
     /// Where each plan leads: the portal's sign-up for the free plan, its plan change (which
-    /// starts the trial, checks out or subscribes) for the others, contact sales for a plan
-    /// priced per seat. Inside another site's frame the link opens the whole window.
+    /// starts the trial, checks out or subscribes) for the others, contact sales for a plan sold
+    /// by a person (`PlanOffer.salesOnly`). Inside another site's frame the link opens the whole
+    /// window.
     func callToAction(_ plan: Plan, choice: PricingChoice, signedIn: Bool, currentPlan: String?) -> HTML {
         if plan.id == currentPlan {
             return el("p", ["class": "badge", "id": "cta-\(plan.id)"]) { t("current_plan") }
@@ -100,16 +101,16 @@ extension ConsoleFrame {
             + Paths.query([
                 ("plan", plan.id), ("interval", choice.interval.rawValue), ("currency", choice.currency.code),
             ])
-        let price = plan.prices.first { $0.currency == choice.currency && $0.interval == choice.interval }
         let (href, label): (String, String)
-        if plan.isFree {
+        switch plan.offer(currency: choice.currency, interval: choice.interval) {
+        case .free:
             (href, label) =
                 signedIn ? (change, t("switch_to") + " " + plan.name) : ("/portal/signup", t("create_account"))
-        } else if price?.perSeatAmount != nil {
+        case .salesOnly:
             (href, label) = (change, t("contact_sales"))
-        } else if let trial = plan.trial {
-            (href, label) = (change, "\(t("start_trial")) (\(number(trial.days)) \(t("days")))")
-        } else {
+        case .selfServe where plan.trial != nil:
+            (href, label) = (change, "\(t("start_trial")) (\(number(plan.trial?.days ?? 0)) \(t("days")))")
+        case .selfServe:
             (href, label) = (change, t("choose_plan") + " " + plan.name)
         }
         return el("a", ["class": "button", "href": href, "target": target, "id": "cta-\(plan.id)"]) { label }

@@ -12,6 +12,25 @@ import Testing
         #expect(catalog.plan(catalog.defaultPlanId)?.isFree == true)
     }
 
+    /// Who may buy a plan alone: never one priced per seat (sold by the team), nor one with no
+    /// price in the currency and interval looked at.
+    @Test func aPlanSoldByAPersonIsNeverSelfServed() throws {
+        let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/memento.yaml"))
+        let eur = Currency("EUR")!, jpy = Currency("JPY")!
+        #expect(try #require(catalog.plan("basic")).offer(currency: eur, interval: .year) == .free)
+        let pro = try #require(catalog.plan("pro"))
+        guard case .selfServe(let price) = pro.offer(currency: eur, interval: .year) else {
+            Issue.record("Pro is bought alone, yearly in EUR")
+            return
+        }
+        #expect(price.amount == 9900)
+        #expect(pro.offer(currency: jpy, interval: .month) == .salesOnly(minimumSeats: nil), "no price in JPY")
+        let enterprise = try #require(catalog.plan("enterprise"))
+        for interval in [BillingInterval.month, .year] {
+            #expect(enterprise.offer(currency: eur, interval: interval) == .salesOnly(minimumSeats: 20))
+        }
+    }
+
     @Test func mementoMatchesSeedTables() throws {
         let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/memento.yaml"))
         #expect(catalog.plans.map(\.id) == ["basic", "pro", "business", "enterprise"])

@@ -184,6 +184,21 @@ try:
     status, _ = api("POST", "/v1/consume", {"customer": customer, "feature": "reformulate", "idempotencyKey": "r2"})
     check(status == 200, "the API now allows what was refused")
 
+    # A plan sold by a person is never self-served, whatever the interval and whatever the form
+    # says: on the pricing page and in the portal it is "Contact sales", and a forged change is
+    # refused (issue 28 flow 1: Enterprise was taken for free from a trial).
+    ada.get(BASE + "/pricing?interval=year&lang=en")
+    check(ada.find_element(By.ID, "cta-enterprise").text == "Contact sales",
+          "a yearly Enterprise is Contact sales on the pricing page")
+    ada.get(BASE + "/portal/upgrade?plan=enterprise&interval=year&currency=EUR")
+    check(not ada.find_elements(By.ID, "confirm-change"), "the portal offers no change to Enterprise")
+    token = ada.find_element(By.CSS_SELECTOR, "form[action='/portal/logout'] input[name=csrf]").get_attribute("value")
+    error = forge_form(ada, "/portal/upgrade", {"plan": "enterprise", "interval": "year", "currency": "EUR",
+                                                "key": "forged-enterprise", "csrf": token})
+    check("cannot be chosen here" in error, f"a forged change to Enterprise is refused ({error})")
+    ada.get(BASE + "/portal")
+    check(ada.find_element(By.ID, "current-plan").text == "Pro", "still on the Pro trial")
+
     # Up again: what it costs is shown before confirming; the meter follows.
     ada.get(BASE + "/portal/upgrade?plan=business")
     shown = ada.find_element(By.ID, "proration").text
