@@ -198,14 +198,16 @@ public enum SubscriptionMachine {
             guard next.status != .canceled && next.status != .inactive else {
                 throw .notAllowed("the subscription has already ended")
             }
-            if atPeriodEnd && next.status != .trialing {
+            // During a trial, the period's end is the trial's: the plan stays until then, as the
+            // words promise and as Stripe does.
+            if atPeriodEnd {
                 next.cancelAtPeriodEnd = true
             } else {
                 next.status = .canceled
                 next.canceledAt = at
             }
         case .resume:
-            guard next.cancelAtPeriodEnd, next.status == .active || next.status == .pastDue else {
+            guard next.cancelAtPeriodEnd, [.active, .pastDue, .trialing].contains(next.status) else {
                 throw .notAllowed("only a subscription set to cancel at period end can resume")
             }
             next.cancelAtPeriodEnd = false
@@ -272,7 +274,10 @@ public enum SubscriptionMachine {
         switch subscription.status {
         case .trialing:
             guard let trialEnd = subscription.trialEnd, now >= trialEnd else { return }
-            if subscription.hasPaymentMethod {
+            if subscription.cancelAtPeriodEnd {
+                subscription.status = .canceled
+                subscription.canceledAt = trialEnd
+            } else if subscription.hasPaymentMethod {
                 // The first invoice is due now; its payment (or failure) moves the state on.
                 subscription.status = .active
                 subscription.trialEnd = nil

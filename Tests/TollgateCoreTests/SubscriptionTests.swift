@@ -93,6 +93,23 @@ import Testing
         #expect(now.status == .canceled)
     }
 
+    /// Issue 28 flow 2: a trial canceled "at the end of the period" keeps its plan until the
+    /// trial's end and then ends without a charge, even with a card; it can be taken back before.
+    @Test func aTrialCanceledAtPeriodEndRunsToItsEndAndIsNotCharged() throws {
+        let trial = try subscribe("pro", card: true)
+        let trialEnd = start + 14 * 86_400
+        let canceled = try apply(.cancel(atPeriodEnd: true, at: start + 86_400), trial).0
+        #expect(canceled.status == .trialing && canceled.cancelAtPeriodEnd)
+        #expect(entitled(canceled, at: trialEnd - 60) == "pro", "the plan stays until the trial ends")
+        #expect(try apply(.resume, canceled).0.cancelAtPeriodEnd == false, "taken back during the trial")
+        let (ended, effects) = try apply(.tick(trialEnd), canceled)
+        #expect(ended.status == .canceled && ended.canceledAt == trialEnd)
+        #expect(effects == [.statusChanged(from: .trialing, to: .canceled)], "no invoice: never active")
+        #expect(entitled(ended, at: trialEnd + 60) == "basic")
+        let now = try apply(.cancel(atPeriodEnd: false, at: start + 86_400), trial).0
+        #expect(now.status == .canceled, "asked for now, it ends now")
+    }
+
     @Test func upgradesProrateNowAndDowngradesWaitForThePeriodEnd() throws {
         let pro = try subscribe("pro", card: true, trialed: true)
         // Halfway through May (31 days): (29.90 - 9.90) × 15.5 / 31 = 10.00.

@@ -273,7 +273,8 @@ class Simulation:
             return sub
         if sub["status"] == "trialing":
             if now >= sub["trialEnd"]:
-                sub["status"] = "inactive"  # a manual trial has no card: back to free
+                # Canceled during the trial: it ends with it; else a manual trial has no card: back to free.
+                sub["status"] = "canceled" if sub["cancelAtPeriodEnd"] else "inactive"
             return sub
         if sub["status"] == "active":
             while now >= sub["end"]:

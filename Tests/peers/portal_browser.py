@@ -305,6 +305,18 @@ try:
     check(bob.find_element(By.ID, "signed-in-as").text == "bob@example.com"
           and bob.find_element(By.ID, "current-plan").text == "Basic", "Bob's portal shows Bob's plan")
 
+    # Bob starts a trial and cancels it: it runs to the trial's end, as the words say (issue 28
+    # flow 2: it used to end at once).
+    bob.get(BASE + "/portal/upgrade?plan=pro")
+    click(bob, "#confirm-change")
+    check(bob.find_element(By.ID, "current-plan").text == "Pro", "Bob is on a Pro trial")
+    click(bob, "#cancel", confirm=True)
+    check(bob.find_element(By.ID, "current-plan").text == "Pro", "a canceled trial keeps its plan until it ends")
+    check(bob.find_elements(By.ID, "resume") and "14" in bob.find_element(By.ID, "trial-left").text,
+          "the trial runs on, and the cancellation can be taken back")
+    click(bob, "#resume")
+    check(bob.find_elements(By.ID, "cancel"), "taken back: the trial goes on as before")
+
     # Every page in English and French, checked by axe; and at a phone's width.
     pages = ["", "/upgrade?plan=pro", "/invoices", "/workspace", "/security"]
     for language in ["en", "fr"]:
