@@ -132,8 +132,10 @@ public final class InvoiceService: Sendable {
 
     /// Numbers the draft, applies VAT from the seller, the customer's billing details and the
     /// date, sets the due date from the customer's terms, and freezes it.
+    /// `refusingNegative`: a draft that totals less than zero is refused (an operator's or the
+    /// API's finalize) rather than paid as issued.
     public func finalize(
-        id: String, afterNumbering: (@Sendable (String) async throws -> Void)? = nil
+        id: String, refusingNegative: Bool = false, afterNumbering: (@Sendable (String) async throws -> Void)? = nil
     ) async throws -> InvoiceRecord {
         let draft = try await invoice(id: id)
         guard draft.status == .draft else { throw Self.wrongStatus(draft.status, .finalize) }
@@ -149,8 +151,9 @@ public final class InvoiceService: Sendable {
         }
         let lines = Invoicing.taxed(
             draft.lines, treatment: treatment, inclusive: settings.taxInclusiveCurrencies.contains(draft.currency))
-        // What is owed back is a credit note against the invoice it corrects, never an invoice.
-        guard Invoicing.total(lines) >= 0 else {
+        // What is owed back is a credit note against the invoice it corrects, never an invoice
+        // (a renewal whose credits outweigh it is paid as issued, as before).
+        guard !refusingNegative || Invoicing.total(lines) >= 0 else {
             throw DomainError(
                 .conflict,
                 "this draft totals less than zero: credit the invoice it corrects with a credit note instead "
@@ -281,7 +284,7 @@ public final class InvoiceService: Sendable {
     /// Pay, void or mark uncollectible.
     public func apply(_ transition: InvoiceStatus.Transition, to id: String) async throws -> InvoiceRecord {
         try Self.requireOwn(try await invoice(id: id))
-        if transition == .finalize { return try await finalize(id: id) }
+        if transition == .finalize { return try await finalize(id: id, refusingNegative: true) }
         do {
             return try await store.transitionInvoice(id: id, transition, at: clock.now())
         } catch InvoiceStoreError.notFound {

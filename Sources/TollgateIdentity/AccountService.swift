@@ -147,8 +147,10 @@ public final class AccountService: Sendable {
     /// proves the mailbox: the address becomes verified, the sign-in lock is lifted, and when the
     /// account was unverified whatever its holder set up (a second factor) is cleared.
     public func resetPassword(token: String, newPassword: String) async throws {
-        // Refuse a weak password before spending the link, so the user can simply try another.
+        // Refuse a weak password, and hash it, before spending the link: the user can simply try
+        // another, and a server too busy to hash leaves the link as it was.
         try settings.passwordPolicy.validate(newPassword)
+        let hash = try await settings.passwordPolicy.hashed(newPassword)
         let now = clock.now()
         guard
             let userId = try await store.consumeUserToken(
@@ -158,8 +160,7 @@ public final class AccountService: Sendable {
             throw DomainError(.invalidToken, "the reset link is invalid, used or expired", field: "token")
         }
         try settings.passwordPolicy.validate(newPassword, email: user.email)
-        try await store.resetPassword(
-            userId: userId, passwordHash: try await settings.passwordPolicy.hashed(newPassword), at: now)
+        try await store.resetPassword(userId: userId, passwordHash: hash, at: now)
         try await limiter.reset(Self.signInKey(user.email))
     }
 
@@ -183,7 +184,7 @@ public final class AccountService: Sendable {
     /// answer does not say whether another account has the address: the link does, to whoever
     /// holds that mailbox.
     public func requestEmailChange(userId: String, newEmail rawEmail: String, password: String) async throws -> String {
-        let user = try await user(id: userId)
+        let user = try await verifiedUser(id: userId)
         let now = clock.now()
         try await requirePassword(password, of: user, field: "password", now: now)
         let email = try EmailAddress.normalized(rawEmail)

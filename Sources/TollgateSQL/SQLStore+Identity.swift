@@ -73,6 +73,13 @@ extension SQLStore {
     public func resetPassword(userId: String, passwordHash: String, at: Date) async throws {
         try await provider.transaction { db in
             try await Self.setPassword(db, userId: userId, passwordHash: passwordHash, at: at, keepingSession: nil)
+            // Every other link of the account dies too: an e-mail change begun by whoever held it.
+            try await db.raw(
+                """
+                UPDATE user_tokens SET used_at_ms = \(bind: Millis.from(at))
+                WHERE user_id = \(bind: userId) AND used_at_ms IS NULL
+                """
+            ).run()
             let wasUnverified =
                 try await db.raw(
                     """

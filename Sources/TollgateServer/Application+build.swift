@@ -423,11 +423,14 @@ func buildRouter(
         store: dependencies.store, clock: dependencies.clock, capacity: dependencies.caches.apiKeys)
     if let limit = catalog.rateLimits.ip {
         // API callers without a valid credential, by address (pages have their own sign-in
-        // throttles): a header that names no live key and no token of ours counts as none.
+        // throttles): a header that names no live key and no token of ours counts as none, and
+        // the routes that need none (sign-up, sign-in, resets…) are counted whatever is sent.
         router.add(
             middleware: RateLimitMiddleware(limiter: rateLimiter) { request, context in
-                guard request.uri.path.hasPrefix("/v1/") else { return nil }
-                if let credential = try? BearerToken.from(request, naming: "", expected: ""),
+                let path = request.uri.path
+                guard path.hasPrefix("/v1/") else { return nil }
+                if !RateLimitMiddleware.answersWithoutCredential(path),
+                    let credential = try? BearerToken.from(request, naming: "", expected: ""),
                     await authenticator.isLive(secret: credential) || accounts.signed(accessToken: credential)
                 {
                     return nil

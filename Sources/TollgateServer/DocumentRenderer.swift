@@ -25,9 +25,10 @@ final class DocumentRenderer: Sendable {
 
     /// Documents drawn since start (not those answered from what was kept).
     var renders: Int { rendered.withLock { $0 } }
-    private let kept = Mutex(LRUCache<String, Rendered>(capacity: 32))
+    /// At most 16 documents of at most 4 MiB each: 64 MiB at the very most.
+    private let kept = Mutex(LRUCache<String, Rendered>(capacity: 16))
     /// Larger documents are rendered each time (bounded all the same), not kept.
-    static let largestKept = 8 << 20
+    static let largestKept = 4 << 20
 
     init(width: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1), depth: Int = 16) {
         work = BoundedWork(name: "rendering documents", width: width, depth: depth)

@@ -375,14 +375,9 @@ enum BillingDetailsRules {
             paymentTermsDays: Int(terms))
     }
 
-    /// Trimmed, 1 to `maximum` characters, no control characters.
+    /// Text a person reads on an invoice: the one rule for names (`DisplayName`).
     static func text(_ value: String, field: String, maximum: Int) throws -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        guard (1...maximum).contains(trimmed.unicodeScalars.count), !trimmed.unicodeScalars.contains(where: isControl)
-        else {
-            throw DomainError.invalidField(field, "must be 1 to \(maximum) characters, without control characters")
-        }
-        return trimmed
+        try DisplayName.validated(value, field: field, maximum: maximum)
     }
 
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {

@@ -80,6 +80,11 @@ struct PortalAuthenticator: RouterMiddleware {
         if let value = request.cookies[PortalCookie.name]?.value, let id = cookie.sessionId(value),
             let (user, session) = try await accounts.liveSession(id: id)
         {
+            // Until the address is verified the portal only shows: no form but signing out
+            // changes anything (no second factor, no workspace, no e-mail change, no plan).
+            guard user.emailVerifiedAt != nil || Self.openBeforeVerification(request) else {
+                throw DomainError.emailNotVerified
+            }
             var context = context
             context.portal = PortalSignedIn(
                 user: user, sessionId: session.id, csrfToken: cookie.csrfToken(sessionId: session.id))
@@ -93,6 +98,14 @@ struct PortalAuthenticator: RouterMiddleware {
         var target = request.uri.path
         if let query = request.uri.query, !query.isEmpty { target += "?" + query }
         return Response.redirect(to: "/portal/login" + Paths.query([("next", target)]), type: .normal)
+    }
+}
+
+extension PortalAuthenticator {
+    static func openBeforeVerification(_ request: Request) -> Bool {
+        let path = request.uri.path
+        return request.method == .get || request.method == .head || path == "/portal/logout"
+            || (path.hasPrefix("/portal/sessions/") && path.hasSuffix("/revoke"))
     }
 }
 

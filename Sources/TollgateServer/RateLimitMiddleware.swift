@@ -44,6 +44,13 @@ struct RateLimitMiddleware: RouterMiddleware {
         return response
     }
 
+    /// The API's routes that need no credential: a key or a token sent to them does not lift the
+    /// address's limit (the user's and the key's limits apply only where they are checked).
+    static func answersWithoutCredential(_ path: String) -> Bool {
+        (path.hasPrefix("/v1/auth/") && path != "/v1/auth/logout") || path.hasPrefix("/v1/mail/")
+            || path == "/v1/catalog" || path == "/v1/billing/webhook"
+    }
+
     static let policyField = HTTPField.Name("RateLimit-Policy")!
     static let stateField = HTTPField.Name("RateLimit")!
 }

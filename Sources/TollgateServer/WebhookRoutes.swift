@@ -50,7 +50,7 @@ struct WebhookRoutes: Sendable {
         let secret = WebhookSignature.newSecret()
         let endpoint = WebhookEndpointRecord(
             id: Secrets.randomId(prefix: "we_", bytes: 12), url: url,
-            description: try Validate.optionalText(body.description, field: "description", maximum: 500),
+            description: try DisplayName.validated(optional: body.description, field: "description", maximum: 500),
             eventTypes: try Self.eventTypes(body.eventTypes), sealedSecret: try box.sealToken(secret),
             createdAt: clock.now())
         try await store.createWebhookEndpoint(endpoint)
@@ -70,7 +70,7 @@ struct WebhookRoutes: Sendable {
         let body = try await request.decode(as: UpdateRequest.self, context: context)
         if let url = body.url { endpoint.url = try await checkedURL(url) }
         if let description = body.description {
-            endpoint.description = try Validate.optionalText(description, field: "description", maximum: 500)
+            endpoint.description = try DisplayName.validated(optional: description, field: "description", maximum: 500)
         }
         if let types = body.eventTypes { endpoint.eventTypes = try Self.eventTypes(types) }
         let now = clock.now()

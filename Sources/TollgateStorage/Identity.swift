@@ -162,9 +162,9 @@ public protocol IdentityStore: Sendable {
     /// Sets a new password hash and revokes every session of the user but `keepingSession`
     /// (the one that changed it, when the user knew the old password) and every reset link.
     func changePassword(userId: String, passwordHash: String, at: Date, keepingSession: String?) async throws
-    /// A password set from a reset link (which proves the mailbox): every session and reset link
-    /// ends; an unverified address becomes verified, and what its holder set up unverified (a
-    /// second factor, its recovery codes) is cleared.
+    /// A password set from a reset link (which proves the mailbox): every session and every
+    /// single-use link of the account ends; an unverified address becomes verified, and what its
+    /// holder set up unverified (a second factor, its recovery codes) is cleared.
     func resetPassword(userId: String, passwordHash: String, at: Date) async throws
     /// Stores a sealed TOTP seed, not yet enabled (enrolment in progress).
     func setPendingTOTP(userId: String, sealedSecret: String, at: Date) async throws
