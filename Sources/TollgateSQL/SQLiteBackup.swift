@@ -41,9 +41,7 @@ public enum SQLiteBackup {
         // system), and moved into place once whole: at no moment can another user read it, whatever
         // the umask, nor see a half-written backup.
         let files = FileManager.default
-        let staging = destination + ".partial-" + UUID().uuidString.prefix(8).lowercased()
-        try files.createDirectory(
-            atPath: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let staging = try privateStaging(beside: destination)
         defer { try? files.removeItem(atPath: staging) }
         let copy = (staging as NSString).appendingPathComponent("backup.sqlite")
         // A connection of its own (the store's readers are query-only): VACUUM INTO reads one
@@ -74,6 +72,16 @@ public enum SQLiteBackup {
         }
         // Fails rather than replace a file that appeared meanwhile.
         try files.moveItem(atPath: copy, toPath: destination)
+    }
+
+    /// A new directory beside `destination` that only this user may enter (0700, whatever the
+    /// umask), where a backup is written before it is moved into place.
+    static func privateStaging(beside destination: String) throws -> String {
+        let staging = destination + ".partial-" + UUID().uuidString.prefix(8).lowercased()
+        guard mkdir(staging, 0o700) == 0 else { throw StoreError.invalidConfiguration("cannot create \(staging)") }
+        // mkdir's mode passes through the umask, which can only take permissions away.
+        guard chmod(staging, 0o700) == 0 else { throw StoreError.invalidConfiguration("cannot protect \(staging)") }
+        return staging
     }
 
     /// Makes `directory` (which must hold no database yet) from the backup at `source`: the

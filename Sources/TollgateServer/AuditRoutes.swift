@@ -81,6 +81,10 @@ struct AuditRoutes: Sendable {
             }
         }
         query.target = parameters.get("target").flatMap { $0.isEmpty ? nil : $0 }
+        // Targets are recorded as kind:id: a bare id would silently match nothing.
+        if let target = query.target, !target.contains(":") {
+            throw invalid("target", "kind:id, such as customer:\(target) or account:\(target)")
+        }
         query.action = parameters.get("action").flatMap { $0.isEmpty ? nil : $0 }
         for (field, keyPath) in [("from", \AuditQuery.from), ("to", \AuditQuery.to)] {
             guard let text = parameters.get(field) else { continue }

@@ -75,6 +75,9 @@ import TollgateStorage
             #expect(rest.entries.map { $0["action"] as? String } == ["customer.created"])
             let about = try await Self.events(client, key: app.adminKey, "?target=customer:c1&action=customer.created")
             #expect(about.entries.count == 1 && about.next == nil)
+            // A bare id would match nothing: it is refused, saying what to send (issue 28 item 5).
+            let bare = try await client.call(.get, "/v1/audit-events?target=c1", key: app.adminKey)
+            #expect(bare.status == .badRequest && bare.json.errorField == "target")
             let mine = try await Self.events(client, key: app.adminKey, "?actor=user:\(user.id)")
             #expect(mine.entries.map { $0["action"] as? String } == ["auth.signed_in"])
             let later = try await Self.events(client, key: app.adminKey, "?from=2030-01-01T00:00:00Z")

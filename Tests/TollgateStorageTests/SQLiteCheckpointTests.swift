@@ -2,8 +2,9 @@ import Foundation
 import TestSupport
 import Testing
 import TollgateCore
-import TollgateSQL
 import TollgateStorage
+
+@testable import TollgateSQL
 
 /// The meter's SQLite commits checkpoint off their path and keep the WAL bounded even when
 /// commits never pause (a passive checkpoint alone never finds the WAL fully copied then).
@@ -51,5 +52,21 @@ import TollgateStorage
         }
         #expect(total == 200 * 50)
         await reopened.shutdown()
+    }
+}
+
+/// Issue 27 item 10: a backup is written where only its owner may look, whatever the umask, and
+/// moved into place once whole.
+@Suite struct BackupStagingTests {
+    @Test func theStagingDirectoryIsPrivateWhateverTheUmask() throws {
+        let destination = NSTemporaryDirectory() + "tollgate-backup-\(UUID().uuidString).backup"
+        // The widest umask a process can have: nothing is taken away.
+        let previous = umask(0)
+        defer { umask(previous) }
+        let staging = try SQLiteBackup.privateStaging(beside: destination)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        let mode = try FileManager.default.attributesOfItem(atPath: staging)[.posixPermissions] as? Int
+        #expect(mode == 0o700)
+        #expect(staging.hasPrefix(destination + ".partial-"), "beside the destination: one file system")
     }
 }
