@@ -30,13 +30,19 @@ public enum DisplayName {
     }
 
     static func isRefused(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.isControlCharacter { return true }
         switch scalar.value {
-        case 0x00...0x1F, 0x7F...0x9F: return true // C0 and C1 controls
         case 0x2028, 0x2029: return true // line and paragraph separators
         case 0x202A...0x202E, 0x2066...0x2069: return true // bidirectional embeddings and overrides
         default: return false
         }
     }
+}
+
+extension Unicode.Scalar {
+    /// A control character (general category Cc: the C0 controls, DEL and the C1 controls),
+    /// compared by code point, which is much cheaper than looking up the scalar's properties.
+    public var isControlCharacter: Bool { value < 0x20 || (0x7F...0x9F).contains(value) }
 }
 
 extension String {

@@ -399,10 +399,11 @@ func buildRouter(
     let router = Router(context: TollgateRequestContext.self)
     let routeMethods = RouteMethods()
     // Outermost: every answer, errors included (turned into answers just inside), gets them.
+    // Pages reached over https get `Secure` cookies (the console's and the portal's, and any other).
+    let secureCookies = dependencies.consoleBaseURL.hasPrefix("https:")
     router.add(
         middleware: SecurityHeadersMiddleware(
-            strictTransport: dependencies.http.tls != nil,
-            secureCookies: dependencies.consoleBaseURL.hasPrefix("https:")))
+            strictTransport: dependencies.http.tls != nil, secureCookies: secureCookies))
     if let metrics = dependencies.metrics { router.add(middleware: MetricsMiddleware(metrics: metrics)) }
     if !dependencies.http.corsOrigins.isEmpty {
         router.add(middleware: CORSAllowList(origins: Set(dependencies.http.corsOrigins)))
@@ -499,8 +500,6 @@ func buildRouter(
             metrics.gauge("tollgate_leases_held", service.leases?.count ?? 0)
         }
     }
-    // Pages reached over https get `Secure` cookies (the console's and the portal's).
-    let secureCookies = dependencies.consoleBaseURL.hasPrefix("https:")
     let portalCookie = PortalCookie(box: dependencies.secretBox, secure: secureCookies)
     PricingRoutes(
         catalog: dependencies.catalog, embedOrigins: dependencies.embedOrigins,

@@ -71,12 +71,9 @@ struct AuditRoutes: Sendable {
             }
         }
         for (field, maximum) in [("actor", 300), ("target", 300), ("action", 100)] {
-            if let value = parameters.get(field), value.unicodeScalars.count > maximum {
-                throw invalid(field, "at most \(maximum) characters")
-            }
-            if let value = parameters.get(field),
-                value.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) })
-            {
+            guard let value = parameters.get(field) else { continue }
+            if value.unicodeScalars.count > maximum { throw invalid(field, "at most \(maximum) characters") }
+            if value.unicodeScalars.contains(where: \.isControlCharacter) {
                 throw invalid(field, "no control characters")
             }
         }

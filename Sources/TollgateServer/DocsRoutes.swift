@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import HTTPTypes
 import Hummingbird
 import TollgateCore
 import Yams
@@ -29,13 +28,13 @@ struct DocsRoutes: Sendable {
         router.get("/") { _, _ in Self.page(APIReferencePage.home) }
     }
 
-    /// A page of the reference: its one inline stylesheet allowed by its hash, nothing else.
+    /// A page of the reference: its one inline stylesheet allowed by its hash, nothing else (the
+    /// security headers' middleware adds `X-Frame-Options` to a policy that forbids framing).
     static func page(_ html: String) -> Response {
         var response = text(html, type: "text/html; charset=utf-8")
         response.headers[.contentSecurityPolicy] =
             "default-src 'none'; style-src '\(APIReferencePage.styleHash)'; frame-ancestors 'none'; base-uri 'none'; "
             + "form-action 'none'"
-        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         return response
     }
 

@@ -76,8 +76,8 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             // Old browsers read framing from this header only; a page that lets named sites
             // frame it (the embeddable pricing table) says so in its policy and gets none.
-            let framed = response.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") != true
-            if !framed, response.headers[HTTPField.Name("X-Frame-Options")!] == nil {
+            let neverFramed = response.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true
+            if neverFramed, response.headers[HTTPField.Name("X-Frame-Options")!] == nil {
                 response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
             }
         }

@@ -344,7 +344,8 @@ enum BillingDetailsRules {
             try text($0.element, field: "addressLines[\($0.offset)]", maximum: 200)
         }
         let postalCode = body.postalCode.trimmingCharacters(in: .whitespaces)
-        guard postalCode.unicodeScalars.count <= 20, !postalCode.unicodeScalars.contains(where: isControl) else {
+        guard postalCode.unicodeScalars.count <= 20, !postalCode.unicodeScalars.contains(where: \.isControlCharacter)
+        else {
             throw DomainError.invalidField("postalCode", "must be at most 20 characters, without control characters")
         }
         let city = try text(body.city, field: "city", maximum: 100)
@@ -380,7 +381,4 @@ enum BillingDetailsRules {
         try DisplayName.validated(value, field: field, maximum: maximum)
     }
 
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value)
-    }
 }

@@ -138,9 +138,7 @@ enum Validate {
         guard (1...255).contains(value.unicodeScalars.count) else {
             throw DomainError.invalidField(field, "must be 1 to 255 characters long")
         }
-        // The control category (Cc) is exactly U+0000–U+001F and U+007F–U+009F; comparing code
-        // points is much cheaper than looking up each scalar's properties.
-        guard !value.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) }) else {
+        guard !value.unicodeScalars.contains(where: \.isControlCharacter) else {
             throw DomainError.invalidField(field, "must not contain control characters")
         }
         return value

@@ -39,11 +39,9 @@ public struct OutboxStats: Sendable, Hashable {
 
 /// The outbox is delivered in lanes that never wait for each other: e-mail (and events, whose
 /// fan-out only writes rows) beside outgoing webhooks, whose peers may take seconds to fail.
-public enum OutboxLane: Sendable, Hashable, CaseIterable {
+public enum OutboxLane: Sendable, Hashable {
     case mail
     case webhooks(perRecipient: Int)
-
-    public static let allCases: [OutboxLane] = [.mail, .webhooks(perRecipient: 1)]
 
     /// E-mails a person is waiting for (a link to follow now, a security notice), sent before
     /// notices and reports.

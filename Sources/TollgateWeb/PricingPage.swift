@@ -108,10 +108,12 @@ extension ConsoleFrame {
                 signedIn ? (change, t("switch_to") + " " + plan.name) : ("/portal/signup", t("create_account"))
         case .salesOnly:
             (href, label) = (change, t("contact_sales"))
-        case .selfServe where plan.trial != nil:
-            (href, label) = (change, "\(t("start_trial")) (\(number(plan.trial?.days ?? 0)) \(t("days")))")
         case .selfServe:
-            (href, label) = (change, t("choose_plan") + " " + plan.name)
+            if let trial = plan.trial {
+                (href, label) = (change, "\(t("start_trial")) (\(number(trial.days)) \(t("days")))")
+            } else {
+                (href, label) = (change, t("choose_plan") + " " + plan.name)
+            }
         }
         return el("a", ["class": "button", "href": href, "target": target, "id": "cta-\(plan.id)"]) { label }
     }
