@@ -101,11 +101,25 @@ public final class InvoiceService: Sendable {
             throw DomainError(
                 .conflict, "the customer has no pending charges in \(currency.code) to invoice", field: "currency")
         }
+        return try await draft(customer: customer, currency: currency, items: items)
+    }
+
+    private func draft(customer: String, currency: Currency, items: [InvoiceItemRecord]) async throws
+        -> InvoiceRecord
+    {
         let invoice = InvoiceRecord(
             id: Self.newId(), subject: customer, subscriptionId: nil, currency: currency, periodStart: nil,
             periodEnd: nil, lines: Self.lines(of: items), createdAt: clock.now())
         _ = try await store.createInvoice(invoice, claiming: items.map(\.id))
         return try await self.invoice(id: invoice.id)
+    }
+
+    /// Invoices the customer's pending charges in `currency` now (a period paid at once): a
+    /// draft, finalized. Nil when nothing is pending (another call invoiced it first).
+    func invoicePending(customer: String, currency: Currency) async throws -> InvoiceRecord? {
+        let pending = try await store.pendingInvoiceItems(subject: customer).filter { $0.amount.currency == currency }
+        guard !pending.isEmpty else { return nil }
+        return try await finalize(id: draft(customer: customer, currency: currency, items: pending).id)
     }
 
     /// Records a charge (one-off by default) for the customer's next invoice, once per idempotency key.

@@ -196,14 +196,14 @@ public struct StripeClient: Sendable {
     /// difference now (an upgrade); `none` bills the new price from the next period (a downgrade).
     public func updateSubscriptionItem(
         subscription: String, item: String, priceId: String, quantity: Int, prorationBehavior: String,
-        idempotencyKey: String
+        endingTrial: Bool = false, idempotencyKey: String
     ) async throws -> [String: Any] {
         try await send(
             .POST, "/v1/subscriptions/\(subscription)",
             form: [
                 ("items[0][id]", item), ("items[0][price]", priceId), ("items[0][quantity]", String(quantity)),
                 ("proration_behavior", prorationBehavior), ("metadata[tollgate_change]", idempotencyKey),
-            ], idempotencyKey: idempotencyKey)
+            ] + (endingTrial ? [("trial_end", "now")] : []), idempotencyKey: idempotencyKey)
     }
 
     /// A one-off line added to a draft invoice (an overage).

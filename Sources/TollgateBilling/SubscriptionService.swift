@@ -103,7 +103,11 @@ public final class SubscriptionService: Sendable {
             let rolled =
                 next.currentPeriodStart > subscription.currentPeriodStart
                 || (subscription.cancelAtPeriodEnd && next.status == .canceled)
-            if provider == "manual", rolled, [.active, .pastDue].contains(subscription.status), let invoices {
+            // A trial that ends with a payment method starts its first paid period the same way.
+            let billed =
+                [.active, .pastDue].contains(subscription.status)
+                || (subscription.status == .trialing && next.status == .active)
+            if provider == "manual", rolled, billed, let invoices {
                 try await invoices.issue(ended: subscription, next: next)
             }
             // No version: time passing is not news from the provider, so a Stripe event delayed
@@ -204,12 +208,25 @@ public final class SubscriptionService: Sendable {
         } catch {
             throw Self.domainError(error)
         }
-        _ = try await store.applySubscriptionEvent(
+        // The first period is paid from now, like every later one: recorded with the
+        // subscription, invoiced at once.
+        let first = Invoicing.subscriptionLines(catalog: catalog, subscription: subscription).map { line in
+            InvoiceItemRecord(
+                id: "ii_" + InvoiceService.randomSuffix(), subject: customerId, kind: line.kind.rawValue,
+                description: line.description + ", \(Self.day(subscription.currentPeriodStart)) – "
+                    + Self.day(subscription.currentPeriodEnd),
+                quantity: line.quantity, unitAmount: line.unitAmount, amount: Money(line.amount, currency),
+                reference: "period:\(id):\(Millis.from(now)):\(line.description)", createdAt: now)
+        }
+        let outcome = try await store.applySubscriptionEvent(
             provider: "manual", eventId: "subscribe:\(id)", type: "subscription.created", version: now,
             subscription: subscription, now: now,
-            rules: rules(now: now), syncAddOns: false, charges: []
+            rules: rules(now: now), syncAddOns: false, charges: first
         )
         planChanged(customerId)
+        if outcome == .applied, !first.isEmpty, let invoices {
+            _ = try await invoices.invoicePending(customer: customerId, currency: currency)
+        }
         return try await store.subscription(id: id) ?? subscription
     }
 
@@ -218,13 +235,16 @@ public final class SubscriptionService: Sendable {
     public struct PlanChange: Sendable {
         public let subscription: Subscription
         public let proration: Money?
+        /// A trial ended by the change: the new period, owed in full and invoiced at once.
+        public var periodCharge: Money? = nil
     }
 
     /// What `changePlan` would do now, without doing it: the page that asks before confirming
     /// shows this proration.
     public func previewPlanChange(_ subscription: Subscription, to planId: String) throws -> PlanChange {
         let (next, effects) = try transition(subscription, to: planId, at: clock.now())
-        return PlanChange(subscription: next, proration: Self.proration(effects))
+        return PlanChange(
+            subscription: next, proration: Self.proration(effects), periodCharge: Self.periodCharge(effects)?.0)
     }
 
     private func transition(_ subscription: Subscription, to planId: String, at now: Date) throws
@@ -243,6 +263,13 @@ public final class SubscriptionService: Sendable {
         return nil
     }
 
+    private static func periodCharge(_ effects: [SubscriptionEffect]) -> (Money, plan: String, DateInterval)? {
+        for case .chargePeriod(let amount, let plan, let start, let end) in effects {
+            return (amount, plan, DateInterval(start: start, end: end))
+        }
+        return nil
+    }
+
     /// Changes a manual subscription's plan through the state machine: an upgrade at once, with
     /// the proration recorded as a charge on the next invoice; a downgrade at the period's end.
     public func changePlan(_ subscription: Subscription, to planId: String, idempotencyKey: String) async throws
@@ -251,18 +278,27 @@ public final class SubscriptionService: Sendable {
         let now = clock.now()
         let (next, effects) = try transition(subscription, to: planId, at: now)
         let reference = "proration:\(subscription.id):\(planId):\(idempotencyKey)"
-        let charges =
-            Self.proration(effects).map { amount in
-                [
-                    InvoiceItemRecord(
-                        id: "ii_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),
-                        subject: subscription.subject,
-                        kind: "proration",
-                        description: "\(subscription.planId) → \(planId), prorated for the rest of the period",
-                        amount: amount, reference: reference, createdAt: now
-                    )
-                ]
-            } ?? []
+        var charges: [InvoiceItemRecord] = []
+        if let amount = Self.proration(effects) {
+            charges.append(
+                InvoiceItemRecord(
+                    id: "ii_" + InvoiceService.randomSuffix(), subject: subscription.subject, kind: "proration",
+                    description: "\(subscription.planId) → \(planId), prorated for the rest of the period",
+                    amount: amount, reference: reference, createdAt: now))
+        }
+        let periodCharge = Self.periodCharge(effects)
+        if let (amount, plan, period) = periodCharge {
+            // Recorded with the change in one transaction, then invoiced at once: a crash in
+            // between leaves it on the next invoice, never unbilled.
+            let name = catalog.plan(plan)?.name ?? plan
+            charges.append(
+                InvoiceItemRecord(
+                    id: "ii_" + InvoiceService.randomSuffix(), subject: subscription.subject, kind: "subscription",
+                    description: "\(name) (\(subscription.interval.rawValue)ly), "
+                        + "\(Self.day(period.start)) – \(Self.day(period.end))",
+                    amount: amount, reference: "period:\(subscription.id):\(Millis.from(period.start))",
+                    createdAt: now))
+        }
         let outcome = try await store.applySubscriptionEvent(
             provider: "manual", eventId: "change:\(subscription.id):\(planId):\(idempotencyKey)",
             type: "subscription.plan_changed", version: now,
@@ -270,7 +306,11 @@ public final class SubscriptionService: Sendable {
         )
         if outcome == .applied {
             planChanged(subscription.subject)
-            return PlanChange(subscription: next, proration: charges.first?.amount)
+            if let (amount, _, _) = periodCharge, let invoices {
+                _ = try await invoices.invoicePending(customer: subscription.subject, currency: amount.currency)
+            }
+            return PlanChange(
+                subscription: next, proration: Self.proration(effects), periodCharge: periodCharge?.0)
         }
         // A retry of a change already made: answer with what it did.
         let charge = try await store.pendingInvoiceItems(subject: subscription.subject).first {
@@ -278,6 +318,10 @@ public final class SubscriptionService: Sendable {
         }
         return PlanChange(
             subscription: try await store.subscription(id: subscription.id) ?? next, proration: charge?.amount)
+    }
+
+    private static func day(_ date: Date) -> String {
+        String(ISO8601DateFormatter.string(from: date, timeZone: .gmt, formatOptions: [.withFullDate]))
     }
 
     /// Cancels a manual subscription, now or at the end of its period.

@@ -88,6 +88,8 @@ public enum SubscriptionEffect: Sendable, Hashable {
     /// Charge (positive) or credit (negative) the difference for the rest of the period.
     case prorate(Money, fromPlan: String, toPlan: String)
     case planChanged(from: String, to: String)
+    /// A trial ended by a change to a plan without one: the new period is owed in full, now.
+    case chargePeriod(Money, plan: String, periodStart: Date, periodEnd: Date)
     case statusChanged(from: SubscriptionStatus, to: SubscriptionStatus)
 }
 
@@ -212,7 +214,7 @@ public enum SubscriptionMachine {
             }
             next.cancelAtPeriodEnd = false
         case .changePlan(let target, let at):
-            effects = try changePlan(&next, to: target, at: at, catalog: catalog)
+            effects = try changePlan(&next, to: target, at: at, catalog: catalog, calendar: calendar)
         }
         if next.status != subscription.status {
             effects.append(.statusChanged(from: subscription.status, to: next.status))
@@ -222,9 +224,9 @@ public enum SubscriptionMachine {
 
     /// Upgrades (a higher order on the ladder) apply now with a prorated charge; downgrades
     /// wait for the end of the period.
-    private static func changePlan(_ subscription: inout Subscription, to target: String, at: Date, catalog: Catalog)
-        throws(SubscriptionError) -> [SubscriptionEffect]
-    {
+    private static func changePlan(
+        _ subscription: inout Subscription, to target: String, at: Date, catalog: Catalog, calendar: Calendar
+    ) throws(SubscriptionError) -> [SubscriptionEffect] {
         guard subscription.status == .active || subscription.status == .trialing || subscription.status == .pastDue
         else {
             throw .notAllowed("a \(subscription.status.rawValue) subscription cannot change plan; start a new one")
@@ -257,8 +259,19 @@ public enum SubscriptionMachine {
         subscription.planId = plan.id
         subscription.pendingPlanId = nil
         var effects: [SubscriptionEffect] = [.planChanged(from: current.id, to: plan.id)]
-        // A trial has nothing to prorate: the first invoice will be for the new plan.
-        if subscription.status != .trialing {
+        // A trial is of its plan: a plan without one is paid from now, as Stripe ends a trial on
+        // such a change (`trial_end=now`), never carried over for free.
+        if subscription.status == .trialing && plan.trial == nil {
+            subscription.status = .active
+            subscription.trialEnd = nil
+            subscription.currentPeriodStart = at
+            subscription.currentPeriodEnd = periodEnd(from: at, interval: subscription.interval, calendar: calendar)
+            effects.insert(
+                .chargePeriod(
+                    newAmount, plan: plan.id, periodStart: at, periodEnd: subscription.currentPeriodEnd), at: 0)
+        } else if subscription.status != .trialing {
+            // Out of a trial, the difference for the rest of the period (a trial carried over to
+            // a plan with one has nothing to prorate).
             let charge = Pricing.proration(
                 old: oldAmount.amountMinor, new: newAmount.amountMinor,
                 periodStart: subscription.currentPeriodStart, periodEnd: subscription.currentPeriodEnd, at: at)

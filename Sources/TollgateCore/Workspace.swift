@@ -66,4 +66,14 @@ public enum Seats {
             anchor: anchor)
         return quota.limit?.value.map { 1 + Int($0) }
     }
+
+    /// What to buy for more seats than `limit`: the first plan up the ladder that allows more,
+    /// with its seats (nil: unbounded). A workspace has a plan of its own (seed 000 §C: the
+    /// OWNER upgrades the workspace), so this is the workspace's plan, never its owner's.
+    public static func upgrade(catalog: Catalog, from plan: Plan, beyond limit: Int) -> (Plan, seats: Int?)? {
+        catalog.plans.sorted { ($0.order, $0.id) < ($1.order, $1.id) }.lazy
+            .filter { $0.order > plan.order }
+            .map { ($0, seats: Self.limit(catalog: catalog, plan: $0, addOnQuantities: [:], purchasedSeats: nil)) }
+            .first { $0.seats.map { $0 > limit } ?? true }
+    }
 }

@@ -83,9 +83,11 @@ public final class AccountService: Sendable {
     /// the password): the route never tells whether an address has an account. Both paths hash
     /// the password and write once, so they also take the same time. Such attempts still count
     /// against the caller's address.
-    public func register(email rawEmail: String, password: String, locale: String? = nil, client: ClientInfo)
-        async throws
-    {
+    /// `next`: where the person was going (a portal path the caller checked), carried by the
+    /// verification link so the way on leads there.
+    public func register(
+        email rawEmail: String, password: String, locale: String? = nil, next: String? = nil, client: ClientInfo
+    ) async throws {
         let email = try EmailAddress.normalized(rawEmail)
         let now = clock.now()
         let addressKey = "address:\(client.address)"
@@ -99,7 +101,8 @@ public final class AccountService: Sendable {
             id: id, email: email, name: nil, planId: defaultPlan, billingAnchor: now, createdAt: now, updatedAt: now)
         customer.locale = locale
         let (token, message) = try emailToken(
-            .verifyEmail, userId: id, email: email, now: now, lifetime: settings.verifyEmailSeconds, locale: locale)
+            .verifyEmail, userId: id, email: email, now: now, lifetime: settings.verifyEmailSeconds, locale: locale,
+            next: next)
         do {
             try await store.createUser(user, customer: customer, token: token, outbox: [message])
         } catch IdentityStoreError.emailTaken {
@@ -249,7 +252,7 @@ public final class AccountService: Sendable {
 
     private func emailToken(
         _ purpose: UserTokenPurpose, userId: String, email: String, now: Date, lifetime: TimeInterval,
-        locale: String? = nil
+        locale: String? = nil, next: String? = nil
     ) throws -> (UserTokenRecord, OutboxMessage) {
         let secret = Secrets.opaqueToken(prefix: "")
         let record = UserTokenRecord(
@@ -259,7 +262,7 @@ public final class AccountService: Sendable {
             decoding: try JSONEncoder().encode(
                 [
                     "sealedToken": try box.sealToken(secret), "userId": userId,
-                    "expiresAt": ISO8601DateFormatter().string(from: now + lifetime), "locale": locale,
+                    "expiresAt": ISO8601DateFormatter().string(from: now + lifetime), "locale": locale, "next": next,
                 ].compactMapValues { $0 }), as: UTF8.self)
         let message = OutboxMessage(
             id: Secrets.randomId(prefix: "msg_"), kind: "email.\(purpose.rawValue)", recipient: email, payload: payload,

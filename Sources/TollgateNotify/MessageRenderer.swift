@@ -110,6 +110,8 @@ public struct MessageRenderer: Sendable {
             query["token"] = token
         }
         if kind == "workspace_invitation" { query["workspace"] = payload["workspaceId"] as? String ?? "" }
+        // Where the person was going when they signed up (a trial, an invitation).
+        if kind == "verify_email", let next = payload["next"] as? String { query["next"] = next }
         let action = Self.actionPaths[kind].map { link($0, query) }
         let unsubscribe =
             Self.transactional.contains(kind)

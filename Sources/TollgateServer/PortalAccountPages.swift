@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import TollgateCore
 import TollgateIdentity
+import TollgateMeter
 import TollgateStorage
 import TollgateWeb
 
@@ -46,10 +47,22 @@ extension PortalPages {
                 ? try await workspaces.members(workspaceId: id, userId: userId).map {
                     PortalWorkspaceData.Member(userId: $0.userId, email: $0.email, role: $0.role)
                 } : nil
-            spaces.append(
-                PortalWorkspaceData.Space(
-                    id: id, name: membership.workspace.name, role: membership.role, members: members,
-                    seatLimit: members == nil ? nil : try await workspaces.seatLimit(workspaceId: id)))
+            var space = PortalWorkspaceData.Space(
+                id: id, name: membership.workspace.name, role: membership.role, members: members,
+                seatLimit: members == nil ? nil : try await workspaces.seatLimit(workspaceId: id))
+            let plan = catalog.plan(try await meter.customers.customer(id: id).planId) ?? catalog.defaultPlan
+            space.planName = plan.name
+            if members != nil {
+                space.pending = try await workspaces.pendingInvitations(workspaceId: id, userId: userId).map {
+                    PortalWorkspaceData.PendingInvitation(email: $0.email, role: $0.role, expiresAt: $0.expiresAt)
+                }
+            }
+            if let limit = space.seatLimit,
+                let (upgrade, seats) = Seats.upgrade(catalog: catalog, from: plan, beyond: limit)
+            {
+                space.seatUpgrade = (upgrade.id, upgrade.name, seats)
+            }
+            spaces.append(space)
         }
         return PortalWorkspaceData(spaces: spaces, userId: userId)
     }

@@ -17,17 +17,18 @@ extension PortalPages {
         /// A paid subscription going back to a free plan: it is canceled at the period's end.
         case cancelToFree(Subscription, provider: String)
         case checkout
-        case trial(days: Int)
+        case trial(days: Int, price: Money)
         case subscribe(Money)
         case contactSales(minimumSeats: Int?)
         case unavailable(String)
 
-        var outcome: PortalUpgradeData.Outcome {
+        func outcome(fallbackPlanName: String) -> PortalUpgradeData.Outcome {
             switch self {
             case .change(_, _, let effect): return effect
             case .cancelToFree(let subscription, _): return .changeAtPeriodEnd(subscription.currentPeriodEnd)
             case .checkout: return .checkout
-            case .trial(let days): return .startTrial(days: days)
+            case .trial(let days, let price):
+                return .startTrial(days: days, price: price, fallback: fallbackPlanName)
             case .subscribe(let price): return .subscribe(price)
             case .contactSales(let seats): return .contactSales(minimumSeats: seats, email: nil)
             case .unavailable(let reason): return .unavailable(reason)
@@ -55,14 +56,21 @@ extension PortalPages {
             if plan.isFree { return .cancelToFree(live, provider: provider) }
             let preview = try subscriptions.previewPlanChange(live, to: plan.id)
             let effect: PortalUpgradeData.Outcome =
-                preview.subscription.pendingPlanId != nil
-                ? .changeAtPeriodEnd(live.currentPeriodEnd) : .changeNow(proration: preview.proration)
+                if let charge = preview.periodCharge {
+                    .endTrial(charge: charge, periodEnd: preview.subscription.currentPeriodEnd)
+                } else if preview.subscription.pendingPlanId != nil {
+                    .changeAtPeriodEnd(live.currentPeriodEnd)
+                } else {
+                    .changeNow(proration: preview.proration, chargedNow: provider == "stripe")
+                }
             return .change(live, provider: provider, effect: effect)
         }
         guard case .selfServe(let price) = offer else { return .unavailable(frame.t("current_plan")) }
         if stripeEnabled { return .checkout }
         let everTrialed = try await store.subscriptions(subject: userId).contains { $0.0.trialEnd != nil }
-        if let trial = plan.trial, !trial.requiresPaymentMethod, !everTrialed { return .trial(days: trial.days) }
+        if let trial = plan.trial, !trial.requiresPaymentMethod, !everTrialed {
+            return .trial(days: trial.days, price: price.money)
+        }
         return .subscribe(price.money)
     }
 
@@ -89,7 +97,8 @@ extension PortalPages {
         var error: String?
         if let selected {
             do {
-                outcome = try await decide(selected, choice: choice, subject: subject, frame: frame).outcome
+                outcome = try await decide(selected, choice: choice, subject: subject, frame: frame).outcome(
+                    fallbackPlanName: catalog.defaultPlan.name)
                 if case .contactSales(let seats, _) = outcome {
                     outcome = .contactSales(minimumSeats: seats, email: salesEmail)
                 }

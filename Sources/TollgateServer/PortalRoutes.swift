@@ -103,8 +103,16 @@ struct PortalRoutes: Sendable {
         }
     }
 
+    /// Where the person was going, from the query or the form: a portal path, else nothing.
+    private func next(_ value: String?) -> String? {
+        guard let value, !value.isEmpty else { return nil }
+        let safe = PortalRequest.safeNext(value)
+        return safe == "/portal" ? nil : safe
+    }
+
     @Sendable func signUpPage(_ request: Request, context: TollgateRequestContext) async throws -> Response {
-        ConsoleRequest.html(frame(request).portalSignUpPage(), request: request)
+        let next = next(request.uri.queryParameters.get("next").map { String($0) })
+        return ConsoleRequest.html(frame(request).portalSignUpPage(next: next), request: request)
     }
 
     @Sendable func signUp(_ request: Request, context: TollgateRequestContext) async throws -> Response {
@@ -112,21 +120,24 @@ struct PortalRoutes: Sendable {
         let form = try await FormFields.read(&request, context: context)
         let frame = frame(request)
         let email = try form.required("email"), password = try form.required("password")
+        let next = next(form.first("next"))
         do {
             try await accounts.register(
-                email: email, password: password, locale: frame.locale, client: client(request, context))
+                email: email, password: password, locale: frame.locale, next: next, client: client(request, context))
         } catch let error as DomainError where [.weakPassword, .invalidField].contains(error.code) {
-            return ConsoleRequest.html(frame.portalSignUpPage(email: email, error: error.message), status: .badRequest)
+            return ConsoleRequest.html(
+                frame.portalSignUpPage(email: email, next: next, error: error.message), status: .badRequest)
         }
         return ConsoleRequest.html(
             frame.portalMessage(
                 title: frame.t("check_mail_title"), message: frame.t("check_mail"),
-                link: ("/portal/login", frame.t("sign_in"))))
+                link: ("/portal/login" + Paths.query([("next", next)]), frame.t("sign_in"))))
     }
 
     @Sendable func verifyPage(_ request: Request, context: TollgateRequestContext) async throws -> Response {
         let token = request.uri.queryParameters.get("token") ?? ""
-        return ConsoleRequest.html(frame(request).portalVerifyPage(token: token), request: request)
+        let next = next(request.uri.queryParameters.get("next").map { String($0) })
+        return ConsoleRequest.html(frame(request).portalVerifyPage(token: token, next: next), request: request)
     }
 
     @Sendable func verify(_ request: Request, context: TollgateRequestContext) async throws -> Response {
@@ -138,10 +149,12 @@ struct PortalRoutes: Sendable {
         } catch let error as DomainError where error.code == .invalidToken {
             return invalidLink(frame)
         }
+        // On to where the person was going (signing in first when needed).
+        let onward = next(form.first("next"))
         return ConsoleRequest.html(
             frame.portalMessage(
-                title: frame.t("verify_email"), message: frame.t("verified"), link: ("/portal", frame.t("portal_plan"))
-            ))
+                title: frame.t("verify_email"), message: frame.t("verified"),
+                link: (onward ?? "/portal", frame.t(onward == nil ? "portal_plan" : "continue"))))
     }
 
     @Sendable func confirmEmailPage(_ request: Request, context: TollgateRequestContext) async throws -> Response {

@@ -139,7 +139,9 @@ enum PortalRequest {
 
     /// A portal path to go to after signing in; anything else (another site, `//host`) is ignored.
     static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/portal"), !next.hasPrefix("//"), !next.contains("\\") else { return "/portal" }
+        guard let next, next.hasPrefix("/portal"), !next.hasPrefix("//"), !next.contains("\\"), next.utf8.count <= 512,
+            !next.unicodeScalars.contains(where: \.isControlCharacter)
+        else { return "/portal" }
         return next
     }
 

@@ -40,24 +40,29 @@ extension ConsoleFrame {
                 el("button", ["type": "submit", "id": "sign-in"]) { t("sign_in") }
             }
             el("p") {
-                el("a", ["href": "/portal/signup", "id": "to-sign-up"]) { t("create_account") }
+                el("a", ["href": "/portal/signup" + Paths.query([("next", next)]), "id": "to-sign-up"]) {
+                    t("create_account")
+                }
                 " · "
                 el("a", ["href": "/portal/reset-password"]) { t("forgot_password") }
             }
         }
     }
 
-    public func portalSignUpPage(email: String? = nil, error: String? = nil) -> String {
+    /// `next`: where the person was going (a trial, an invitation), carried through the
+    /// verification link and the sign-in.
+    public func portalSignUpPage(email: String? = nil, next: String? = nil, error: String? = nil) -> String {
         page(title: t("create_account")) {
             alert(error)
             form("/portal/signup", classes: "card narrow") {
+                if let next { el("input", ["type": "hidden", "name": "next", "value": next]) }
                 emailField(email)
                 field(
                     t("new_password"), name: "password", type: "password", required: true,
                     extra: ["autocomplete": "new-password", "minlength": "10"])
                 el("button", ["type": "submit", "id": "sign-up"]) { t("create_account") }
             }
-            el("p") { el("a", ["href": "/portal/login"]) { t("have_account") } }
+            el("p") { el("a", ["href": "/portal/login" + Paths.query([("next", next)])]) { t("have_account") } }
         }
     }
 
@@ -71,8 +76,8 @@ extension ConsoleFrame {
 
     /// What the verification link opens: a button, so that a mail scanner fetching the link
     /// does not spend it.
-    public func portalVerifyPage(token: String) -> String {
-        oneClickPage(action: "/portal/verify-email", title: "verify_email", id: "verify", token: token)
+    public func portalVerifyPage(token: String, next: String? = nil) -> String {
+        oneClickPage(action: "/portal/verify-email", title: "verify_email", id: "verify", token: token, next: next)
     }
 
     /// The page an e-mail change's link opens (in the new address's mailbox).
@@ -82,11 +87,14 @@ extension ConsoleFrame {
 
     /// A link's page: one button that sends its token, so a mail scanner opening the link spends
     /// nothing.
-    private func oneClickPage(action: String, title: String, id: String, token: String) -> String {
+    private func oneClickPage(action: String, title: String, id: String, token: String, next: String? = nil)
+        -> String
+    {
         page(title: t(title)) {
             el("p") { t(title + "_intro") }
             form(action, classes: "card narrow") {
                 el("input", ["type": "hidden", "name": "token", "value": token])
+                if let next { el("input", ["type": "hidden", "name": "next", "value": next]) }
                 el("button", ["type": "submit", "id": id]) { t(title) }
             }
         }

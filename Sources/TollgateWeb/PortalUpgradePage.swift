@@ -7,12 +7,16 @@ import TollgateCore
 public struct PortalUpgradeData: Sendable {
     /// What confirming would do.
     public enum Outcome: Sendable {
-        /// A change billed here at once; the prorated amount (negative: credited), if any.
-        case changeNow(proration: Money?)
+        /// A change at once; the prorated amount (negative: credited), if any, charged now (Stripe)
+        /// or added to the next invoice (the manual provider).
+        case changeNow(proration: Money?, chargedNow: Bool)
+        /// A trial moved to a plan without one: it ends, and the new period is invoiced now.
+        case endTrial(charge: Money, periodEnd: Date)
         /// A downgrade, at the end of the period.
         case changeAtPeriodEnd(Date)
-        /// No subscription yet: a trial of this many days (no card needed when `cardless`).
-        case startTrial(days: Int)
+        /// No subscription yet: a cardless trial of this many days, then `price` to subscribe;
+        /// at its end the customer is back on `fallback` (the catalog's default plan).
+        case startTrial(days: Int, price: Money, fallback: String)
         /// No subscription yet: subscribe at this price, billed from today.
         case subscribe(Money)
         /// Stripe takes the payment: its checkout, then back here.
@@ -153,10 +157,11 @@ extension ConsoleFrame {
                 }
             }
             switch outcome {
-            case .changeNow(let proration):
+            case .changeNow(let proration, let chargedNow):
                 el("p", ["id": "proration"]) {
                     if let proration, proration.amountMinor > 0 {
-                        "\(t("proration_charge")) \(money(proration.amountMinor, proration.currency))"
+                        "\(t(chargedNow ? "proration_charge" : "proration_next_invoice")) "
+                            + money(proration.amountMinor, proration.currency)
                     } else if let proration {
                         "\(t("proration_credit")) \(money(-proration.amountMinor, proration.currency))"
                     } else {
@@ -167,8 +172,18 @@ extension ConsoleFrame {
             case .changeAtPeriodEnd(let date):
                 el("p", ["id": "proration"]) { "\(t("downgrade_at_period_end")) \(Formats.day(date))." }
                 confirmForm(selected, data: data, key: key)
-            case .startTrial(let days):
+            case .endTrial(let charge, let periodEnd):
+                el("p", ["id": "proration"]) {
+                    "\(t("trial_ends_now")) \(Formats.day(periodEnd)): \(money(charge.amountMinor, charge.currency))"
+                }
+                confirmForm(selected, data: data, key: key)
+            case .startTrial(let days, let price, let fallback):
                 el("p", ["id": "proration"]) { "\(number(days)) \(t("trial_days")) · \(t("no_card_needed"))" }
+                el("p", ["id": "after-trial"]) {
+                    "\(t("trial_then")) \(money(price.amountMinor, price.currency)) / "
+                        + t("interval_" + data.choice.interval.rawValue) + ". "
+                        + "\(t("trial_end_fallback")) \(fallback), \(t("trial_end_fallback_after"))"
+                }
                 confirmForm(selected, data: data, key: key)
             case .subscribe(let price):
                 el("p", ["id": "proration"]) {

@@ -23,6 +23,12 @@ public struct PortalWorkspaceData: Sendable {
         /// Nil when the role may not list members.
         public let members: [Member]?
         public let seatLimit: Int?
+        /// The workspace's own plan (name).
+        public var planName: String = ""
+        /// Invitations not yet taken: each holds a seat.
+        public var pending: [PendingInvitation] = []
+        /// What to buy for more seats: a plan's id and name, and its seats (nil: unbounded).
+        public var seatUpgrade: (planId: String, planName: String, seats: Int?)?
 
         public init(id: String, name: String, role: WorkspaceRole, members: [Member]?, seatLimit: Int?) {
             self.id = id
@@ -30,6 +36,22 @@ public struct PortalWorkspaceData: Sendable {
             self.role = role
             self.members = members
             self.seatLimit = seatLimit
+        }
+
+        /// Members and pending invitations.
+        public var seatsTaken: Int { (members?.count ?? 0) + pending.count }
+        public var seatsFull: Bool { seatLimit.map { seatsTaken >= $0 } ?? false }
+    }
+
+    public struct PendingInvitation: Sendable {
+        public let email: String
+        public let role: WorkspaceRole
+        public let expiresAt: Date
+
+        public init(email: String, role: WorkspaceRole, expiresAt: Date) {
+            self.email = email
+            self.role = role
+            self.expiresAt = expiresAt
         }
     }
 
@@ -52,6 +74,7 @@ extension ConsoleFrame {
             for space in data.spaces { workspaceSection(space, userId: data.userId) }
             el("section", ["aria-labelledby": "h-new-workspace"]) {
                 el("h2", ["id": "h-new-workspace"]) { t("new_workspace") }
+                el("p", ["class": "muted", "id": "workspace-rule"]) { t("workspace_own_plan") }
                 form("/portal/workspaces", classes: "card narrow") {
                     field(t("name"), name: "name", required: true)
                     el("button", ["type": "submit", "id": "create-workspace"]) { t("create") }
@@ -65,7 +88,10 @@ extension ConsoleFrame {
         return el("section", ["aria-labelledby": "h-ws-\(space.id)", "class": "workspace", "data-workspace": space.id])
         {
             el("h2", ["id": "h-ws-\(space.id)"]) { space.name }
-            el("p", ["class": "muted"]) { "\(t("your_role")) \(t("ws_role_" + space.role.rawValue))" }
+            el("p", ["class": "muted"]) {
+                "\(t("your_role")) \(t("ws_role_" + space.role.rawValue)) · \(t("workspace_plan_is")) "
+                el("strong", ["class": "workspace-plan"]) { space.planName }
+            }
             if space.role.may(.manageBilling) {
                 el("p") {
                     el("a", ["class": "button", "href": "/portal/upgrade?workspace=" + Paths.segment(space.id)]) {
@@ -75,15 +101,20 @@ extension ConsoleFrame {
             }
             if let members = space.members {
                 el("p", ["class": "seats"]) {
-                    "\(t("seats_used")) \(number(members.count))"
+                    "\(t("seats_used")) \(number(space.seatsTaken))"
                         + (space.seatLimit.map { " / \(number($0))" } ?? " / ∞")
+                        + (space.pending.isEmpty ? "" : " (\(t("seats_pending")) \(number(space.pending.count)))")
                 }
                 memberTable(members, space: space, base: base, userId: userId)
+                if !space.pending.isEmpty { pendingTable(space) }
             } else {
                 el("p", ["class": "muted"]) { t("members_hidden") }
             }
             let grantable = WorkspaceRole.allCases.filter { space.role.mayGrant($0) }
-            if !grantable.isEmpty {
+            if !grantable.isEmpty && space.seatsFull {
+                // No form that cannot succeed: what to buy instead, and who can.
+                seatsFull(space)
+            } else if !grantable.isEmpty {
                 form(base + "/invite", classes: "card narrow") {
                     el("h3") { t("invite_member") }
                     field(t("email"), name: "email", type: "email", required: true)
@@ -101,6 +132,57 @@ extension ConsoleFrame {
                         for member in others { el("option", ["value": member.userId]) { member.email } }
                     }
                     el("button", ["type": "submit"]) { t("transfer_ownership") }
+                }
+            }
+        }
+    }
+
+    func seatsFull(_ space: PortalWorkspaceData.Space) -> HTML {
+        el("div", ["class": "notice", "id": "seats-full-\(space.id)"]) {
+            el("p") {
+                "\(t("seats_full")) \(space.planName) \(t("seats_full_allows")) \(number(space.seatLimit ?? 0))."
+            }
+            if let upgrade = space.seatUpgrade {
+                el("p", ["class": "seat-offer"]) {
+                    "\(upgrade.planName): \(upgrade.seats.map { number($0) } ?? t("unlimited")) \(t("seats_offer"))."
+                }
+                if space.role.may(.manageBilling) {
+                    el(
+                        "a",
+                        [
+                            "class": "button", "id": "buy-seats-\(space.id)",
+                            "href": "/portal/upgrade"
+                                + Paths.query([("workspace", space.id), ("plan", upgrade.planId)]),
+                        ]
+                    ) { "\(t("upgrade_workspace_to")) \(upgrade.planName)" }
+                } else {
+                    el("p", ["class": "muted"]) { t("ask_owner") }
+                }
+            } else {
+                el("p") { t("contact_sales_text") }
+            }
+        }
+    }
+
+    func pendingTable(_ space: PortalWorkspaceData.Space) -> HTML {
+        el("div", ["class": "scroll"]) {
+            el("table", ["class": "invitations", "id": "pending-\(space.id)"]) {
+                el("caption") { t("pending_invitations") }
+                el("thead") {
+                    el("tr") {
+                        el("th", ["scope": "col"]) { t("email") }
+                        el("th", ["scope": "col"]) { t("role") }
+                        el("th", ["scope": "col"]) { t("invitation_expires") }
+                    }
+                }
+                el("tbody") {
+                    for invitation in space.pending {
+                        el("tr") {
+                            el("td") { invitation.email }
+                            el("td") { t("ws_role_" + invitation.role.rawValue) }
+                            el("td") { Formats.day(invitation.expiresAt) }
+                        }
+                    }
                 }
             }
         }

@@ -110,6 +110,23 @@ import Testing
         #expect(now.status == .canceled, "asked for now, it ends now")
     }
 
+    /// Issue 28 flow 1: a trial is of its plan. Moving from the Pro trial to Business (no trial)
+    /// ends the trial and starts a paid period now, owed in full; it is not carried over.
+    @Test func aTrialMovedToAPlanWithoutATrialEndsAndThePeriodIsOwed() throws {
+        let trial = try subscribe("pro", card: false)
+        let day3 = start + 3 * 86_400
+        let (business, effects) = try apply(.changePlan(to: "business", at: day3), trial)
+        #expect(business.planId == "business" && business.status == .active && business.trialEnd == nil)
+        #expect(business.currentPeriodStart == day3 && business.currentPeriodEnd == Fixtures.utc(2026, 6, 4))
+        #expect(
+            effects == [
+                .chargePeriod(
+                    Money(2990, eur), plan: "business", periodStart: day3, periodEnd: Fixtures.utc(2026, 6, 4)),
+                .planChanged(from: "pro", to: "business"), .statusChanged(from: .trialing, to: .active),
+            ])
+        #expect(entitled(business, at: start + 20 * 86_400) == "business", "past the old trial's end")
+    }
+
     @Test func upgradesProrateNowAndDowngradesWaitForThePeriodEnd() throws {
         let pro = try subscribe("pro", card: true, trialed: true)
         // Halfway through May (31 days): (29.90 - 9.90) × 15.5 / 31 = 10.00.

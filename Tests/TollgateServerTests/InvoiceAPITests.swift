@@ -446,6 +446,10 @@ extension Date {
             try await client.call(
                 .post, "/v1/billing/subscriptions", key: key,
                 json: #"{"customer":"u1","plan":"pro","idempotencyKey":"s"}"#)
+            // The first period's invoice, issued with the subscription, is paid.
+            let opening = try await client.call(.get, "/v1/customers/u1/invoices?status=open", key: key)
+            let first = try #require((opening.json["invoices"] as? [[String: Any]])?.first?["id"] as? String)
+            #expect(try await client.call(.post, "/v1/invoices/\(first)/pay", key: key).status == .ok)
             let scheduler = app.scheduler()
             app.clock.advance(by: 31 * 86_400 + 1)
             _ = try await scheduler.tick()

@@ -83,13 +83,15 @@ import TollgateStorage
             #expect(try await scheduler.tick() == 0)
             let listed = try await client.call(.get, "/v1/customers/u1/invoices", key: app.adminKey)
             let invoices = try #require(listed.json["invoices"] as? [[String: Any]])
-            #expect(invoices.count == 1)
-            let issued = try #require(invoices.first?["lines"] as? [[String: Any]])
+            // May's plan was invoiced when the subscription started; June's with May's overage.
+            #expect(invoices.count == 2)
+            let opening = try #require(invoices.first { $0["periodStart"] is NSNull })
+            #expect((opening["lines"] as? [[String: Any]])?.map { $0["amount"] as? Int } == [2900], "\(opening)")
+            let renewal = try #require(invoices.first { $0["periodStart"] as? String == "2026-05-14T00:00:00Z" })
+            let issued = try #require(renewal["lines"] as? [[String: Any]])
             // 2,001 calls beyond: 3 packages (1.50); 25 GB beyond: 2.00; and June's plan.
             #expect(issued.map { $0["amount"] as? Int } == [2900, 150, 200], "\(issued)")
-            #expect(
-                invoices.first?["total"] as? Int == 3250
-                    && invoices.first?["periodStart"] as? String == "2026-05-14T00:00:00Z")
+            #expect(renewal["total"] as? Int == 3250)
             let fresh = try await client.call(.get, "/v1/customers/u1/invoices/upcoming", key: app.adminKey)
             #expect((fresh.json["lines"] as? [[String: Any]])?.count == 1, "a new period starts without overage")
         }

@@ -153,6 +153,38 @@ import TollgateStorage
 /// The manual provider's whole lifecycle: an invoiced subscription, an upgrade charged pro rata
 /// on the next invoice, a downgrade waiting for the period's end, a cancellation.
 @Suite struct ManualPlanChangeTests {
+    /// Issue 28 flow 1: from Pro's trial to Business (which has none), the trial ends and the
+    /// new period is invoiced at once; the trial is not carried over.
+    @Test(arguments: TestDatabase.all)
+    func aTrialMovedToAPlanWithoutOneEndsAndIsInvoicedNow(database: TestDatabase) async throws {
+        try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in
+            try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1"}"#)
+            let trial = try await client.call(
+                .post, "/v1/billing/trial", key: app.adminKey, json: #"{"customer":"u1","plan":"pro"}"#)
+            #expect(trial.json.string("status") == "trialing")
+            app.clock.advance(by: 3 * 86_400)
+            let change = try await client.call(
+                .post, "/v1/billing/change-plan", key: app.adminKey,
+                json: #"{"customer":"u1","plan":"business","idempotencyKey":"c1"}"#)
+            let subscription = try #require(change.json["subscription"] as? [String: Any])
+            #expect(
+                subscription["status"] as? String == "active" && subscription["trialEnd"] is NSNull
+                    && subscription["currentPeriodStart"] as? String == "2026-05-17T00:00:00Z", "\(subscription)")
+            let listed = try await client.call(.get, "/v1/customers/u1/invoices", key: app.adminKey)
+            let invoices = try #require(listed.json["invoices"] as? [[String: Any]])
+            #expect(
+                invoices.count == 1 && invoices.first?["status"] as? String == "open"
+                    && invoices.first?["total"] as? Int == 2990, "\(invoices)")
+            let again = try await client.call(
+                .post, "/v1/billing/change-plan", key: app.adminKey,
+                json: #"{"customer":"u1","plan":"business","idempotencyKey":"c1"}"#)
+            #expect(again.status == .ok)
+            let relisted = try await client.call(.get, "/v1/customers/u1/invoices", key: app.adminKey)
+            #expect((relisted.json["invoices"] as? [[String: Any]])?.count == 1, "invoiced once")
+            #expect(try await app.store.customer(id: "u1")?.planId == "business")
+        }
+    }
+
     @Test(arguments: TestDatabase.all)
     func upgradesAreProratedDowngradesWaitForThePeriodsEnd(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try WorkspaceTests.memento) { app, client in

@@ -199,12 +199,17 @@ try:
     ada.get(BASE + "/portal")
     check(ada.find_element(By.ID, "current-plan").text == "Pro", "still on the Pro trial")
 
-    # Up again: what it costs is shown before confirming; the meter follows.
+    # Up again, to a plan without a trial: the trial ends and Business is invoiced now, as the
+    # page says before confirming (issue 28 flow 1: the trial used to be carried over).
     ada.get(BASE + "/portal/upgrade?plan=business")
     shown = ada.find_element(By.ID, "proration").text
-    check(shown, f"the change says what it costs before it is made ({shown})")
+    check("trial ends now" in shown and "29.90 EUR" in shown, f"the change says the trial ends and what it costs ({shown})")
     click(ada, "#confirm-change")
     check(ada.find_element(By.ID, "current-plan").text == "Business", "the plan is Business")
+    check(not ada.find_elements(By.ID, "trial-left"), "no trial carried over")
+    ada.get(BASE + "/portal/invoices")
+    check("29.90" in ada.find_element(By.ID, "invoices").text, "Business's first period is invoiced at once")
+    ada.get(BASE + "/portal")
     # Basic's starter pack counted for life; Business's quota is monthly, counted from zero.
     check(meter(ada, "semantic_search") == "0 / 1,000", f"Business's limit ({meter(ada, 'semantic_search')})")
     ada.save_screenshot(os.path.join(SHOTS, "portal-plan.png"))
@@ -255,30 +260,49 @@ try:
         check(response.headers["Content-Type"] == "application/pdf" and body.startswith(b"%PDF-"),
               "Ada downloads its invoice as PDF")
 
-    # A workspace; Bob, invited as a viewer, joins from the e-mail in a second browser.
+    # A workspace has a plan of its own (issue 28 flow 4): a new one is on Basic, one seat, the
+    # owner's. No invite form that cannot succeed: what to buy instead, and the button to buy it.
     ada.get(BASE + "/portal/workspace")
+    check("plan of its own" in ada.find_element(By.ID, "workspace-rule").text, "the page says whose plan gives seats")
     ada.find_element(By.ID, "f-name").send_keys("Team")
     click(ada, "#create-workspace")
     section = ada.find_element(By.CSS_SELECTOR, "section[data-workspace]")
     workspace = section.get_attribute("data-workspace")
-    # A Basic workspace has no seat for a collaborator: the product moves it to Business.
-    status, _ = api("PUT", f"/v1/customers/{workspace}/plan", {"plan": "business"})
-    check(status == 200, "the workspace is on Business")
-    ada.get(BASE + "/portal/workspace")
+    check(section.find_element(By.CSS_SELECTOR, ".workspace-plan").text == "Basic", "the workspace is on Basic")
+    check(section.find_element(By.CSS_SELECTOR, ".seats").text.endswith("1 / 1"), "one seat, taken by the owner")
+    check(not section.find_elements(By.CSS_SELECTOR, "button.invite"), "no invite form when every seat is taken")
+    offer = section.find_element(By.CSS_SELECTOR, ".seat-offer").text
+    check("Business: 11" in offer, f"it says what to buy ({offer})")
+    click(ada, f"#buy-seats-{workspace}")
+    check("Team" in ada.find_element(By.TAG_NAME, "h1").text, "the plan change is the workspace's")
+    click(ada, "#confirm-change")
     section = ada.find_element(By.CSS_SELECTOR, "section[data-workspace]")
-    check("/ 11" in section.find_element(By.CSS_SELECTOR, ".seats").text, "seats: the owner and ten collaborators")
+    check(section.find_element(By.CSS_SELECTOR, ".workspace-plan").text == "Business", "the workspace is on Business")
+    check(section.find_element(By.CSS_SELECTOR, ".seats").text.endswith("1 / 11"), "the owner and ten collaborators")
     section.find_element(By.CSS_SELECTOR, "input[name=email]").send_keys("bob@example.com")
     Select(section.find_element(By.CSS_SELECTOR, "select[name=role]")).select_by_value("VIEWER")
     click(ada, "section[data-workspace] button.invite")
     check(ada.find_elements(By.ID, "notice"), f"the invitation is sent ({ada.find_element(By.TAG_NAME, 'main').text[:300]})")
-    status, _ = api("POST", "/v1/auth/register", {"email": "bob@example.com", "password": PASSWORD}, key=None)
-    check(status == 202, "Bob has an account")
+    section = ada.find_element(By.CSS_SELECTOR, "section[data-workspace]")
+    check("2 / 11" in section.find_element(By.CSS_SELECTOR, ".seats").text, "the pending invitation holds a seat")
+    check("bob@example.com" in section.find_element(By.ID, f"pending-{workspace}").text, "and is listed")
+
+    # Bob has no account: the invitation's link leads through sign-up, the e-mail's link and
+    # sign-in back to the invitation (issue 28 flow 3).
     bob = browser()
-    # Until he confirms his address, Bob could join nothing.
-    bob.get(mail_link("bob@example.com", "/portal/verify-email?token="))
-    click(bob, "#verify")
-    sign_in(bob, "bob@example.com")
     bob.get(mail_link("bob@example.com", "/portal/join?"))
+    check("/portal/login" in bob.current_url, "the invitation asks to sign in")
+    click(bob, "#to-sign-up")
+    bob.find_element(By.ID, "f-email").send_keys("bob@example.com")
+    bob.find_element(By.ID, "f-password").send_keys(PASSWORD)
+    click(bob, "#sign-up")
+    bob.get(mail_link("bob@example.com", "/portal/verify-email?"))
+    click(bob, "#verify")
+    click(bob, "#message + p a")
+    bob.find_element(By.ID, "f-email").send_keys("bob@example.com")
+    bob.find_element(By.ID, "f-password").send_keys(PASSWORD)
+    click(bob, "#sign-in")
+    check("/portal/join" in bob.current_url, f"signed in, Bob is back at the invitation ({bob.current_url})")
     click(bob, "#join")
     check("/portal/workspace" in bob.current_url and "Team" in bob.page_source, "Bob joined the workspace")
     check("Viewer" in bob.find_element(By.CSS_SELECTOR, "section[data-workspace]").text, "as a viewer")
@@ -304,6 +328,34 @@ try:
     bob.get(BASE + "/portal")
     check(bob.find_element(By.ID, "signed-in-as").text == "bob@example.com"
           and bob.find_element(By.ID, "current-plan").text == "Basic", "Bob's portal shows Bob's plan")
+
+    # From the pricing page, signed out: "Start the trial" → sign-in → "Create an account" →
+    # the e-mail's link → sign-in → the trial's confirmation, where the person was going
+    # (issue 28 flow 3: the intent was lost on the way).
+    carol = browser()
+    try:
+        carol.get(BASE + "/pricing?lang=en")
+        click(carol, "#cta-pro")
+        check("/portal/login" in carol.current_url, f"the trial asks to sign in first ({carol.current_url})")
+        click(carol, "#to-sign-up")
+        carol.find_element(By.ID, "f-email").send_keys("carol@example.com")
+        carol.find_element(By.ID, "f-password").send_keys(PASSWORD)
+        click(carol, "#sign-up")
+        carol.get(mail_link("carol@example.com", "/portal/verify-email?"))
+        click(carol, "#verify")
+        click(carol, "#message + p a")
+        check("/portal/login" in carol.current_url, "the way on asks to sign in")
+        carol.find_element(By.ID, "f-email").send_keys("carol@example.com")
+        carol.find_element(By.ID, "f-password").send_keys(PASSWORD)
+        click(carol, "#sign-in")
+        check("/portal/upgrade" in carol.current_url and carol.find_elements(By.ID, "confirm-change"),
+              f"signed in, the trial's confirmation is where Carol lands ({carol.current_url})")
+        after = carol.find_element(By.ID, "after-trial").text
+        check("9.90 EUR" in after and "Basic" in after, f"the offer says the price after the trial and what then ({after})")
+        click(carol, "#confirm-change")
+        check(carol.find_element(By.ID, "current-plan").text == "Pro", "Carol is on the Pro trial")
+    finally:
+        carol.quit()
 
     # Bob starts a trial and cancels it: it runs to the trial's end, as the words say (issue 28
     # flow 2: it used to end at once).
