@@ -141,11 +141,15 @@ struct BillingRoutes: Sendable {
         guard let (live, provider) = try await subscriptions.liveSubscription(subject: customer) else {
             throw DomainError(.notFound, "customer \(customer) has no live subscription", field: "customer")
         }
+        var canceled = live
         if provider == "stripe" {
             try await stripe.cancel(live, atPeriodEnd: atPeriodEnd)
+            // Stripe's answer comes back by webhook: the trail records what was asked.
+            if atPeriodEnd { canceled.cancelAtPeriodEnd = true } else { canceled.status = .canceled }
         } else {
-            _ = try await subscriptions.cancel(live, atPeriodEnd: atPeriodEnd)
+            canceled = try await subscriptions.cancel(live, atPeriodEnd: atPeriodEnd)
         }
+        context.audit.subscription(live, canceled)
         return EditedResponse(
             status: .ok, response: ["subscription": live.id, "cancel": atPeriodEnd ? "at_period_end" : "now"])
     }
@@ -170,6 +174,8 @@ struct BillingRoutes: Sendable {
             interval: interval, currency: currency, seats: seats,
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
+        context.audit.subscription(nil, subscription)
+        context.audit.once(subscription.id)
         return EditedResponse(status: .created, response: SubscriptionResponse(subscription, provider: "manual"))
     }
 
@@ -206,9 +212,7 @@ struct BillingRoutes: Sendable {
             let change = try await subscriptions.changePlan(live, to: plan, idempotencyKey: key)
             (changed, proration) = (change.subscription, change.proration)
         }
-        context.audit.change(
-            target: "customer:\(customer)", before: ["plan": live.planId],
-            after: ["plan": changed.pendingPlanId ?? changed.planId])
+        context.audit.subscription(live, changed)
         context.audit.once(key)
         return EditedResponse(
             status: .ok,
@@ -236,6 +240,7 @@ struct BillingRoutes: Sendable {
             planId: try Validate.identifier(body.plan, field: "plan"),
             interval: interval, currency: currency
         )
+        context.audit.subscription(nil, subscription)
         return EditedResponse(status: .created, response: SubscriptionResponse(subscription, provider: "manual"))
     }
 

@@ -54,10 +54,27 @@ extension ConsolePages {
         let next =
             events.count == query.limit
             ? events.last.map { "/console/audit" + Paths.query(filters + [("cursor", String($0.sequence))]) } : nil
-        let data = AuditPageData(
+        var data = AuditPageData(
             events: events, actor: parameters.get("actor") ?? "", target: parameters.get("target") ?? "",
             action: parameters.get("action") ?? "", nextPage: next)
+        data.actorNames = try await actorNames(Set(events.map(\.draft.actor)))
         return ConsoleRequest.html(frame(request, context, "audit").auditPage(data), request: request)
+    }
+
+    /// Who the actors are, in words: an operator's or a user's e-mail, a key's name (the ids
+    /// alone say nothing to a reader).
+    private func actorNames(_ actors: Set<AuditActor>) async throws -> [AuditActor: String] {
+        var names: [AuditActor: String] = [:]
+        for actor in actors {
+            guard let id = actor.id else { continue }
+            switch actor.kind {
+            case .operator: names[actor] = try await store.operatorAccount(id: id)?.email
+            case .secretKey: names[actor] = try await store.apiKey(id: id)?.name
+            case .user: names[actor] = try await store.user(id: id)?.email
+            case .system, .anonymous: break
+            }
+        }
+        return names
     }
 
     // MARK: Deliveries

@@ -135,19 +135,22 @@ extension PortalPages {
         }
         switch try await decide(plan, choice: choice, subject: userId, frame: frame) {
         case .change(let live, let provider, let effect):
-            if provider == "stripe" {
-                _ = try await stripe.changePlan(live, to: plan.id, idempotencyKey: key)
-            } else {
-                _ = try await subscriptions.changePlan(live, to: plan.id, idempotencyKey: key)
-            }
+            let changed =
+                provider == "stripe"
+                ? try await stripe.changePlan(live, to: plan.id, idempotencyKey: key)
+                : try await subscriptions.changePlan(live, to: plan.id, idempotencyKey: key).subscription
+            context.audit.subscription(live, changed)
             if case .changeAtPeriodEnd = effect { return ConsoleRequest.seeOther(home + "?notice=self_plan_scheduled") }
             return ConsoleRequest.seeOther(home + "?notice=self_plan_changed")
         case .cancelToFree(let live, let provider):
+            var canceled = live
+            canceled.cancelAtPeriodEnd = true
             if provider == "stripe" {
                 try await stripe.cancel(live, atPeriodEnd: true)
             } else {
-                _ = try await subscriptions.cancel(live, atPeriodEnd: true)
+                canceled = try await subscriptions.cancel(live, atPeriodEnd: true)
             }
+            context.audit.subscription(live, canceled)
             return ConsoleRequest.seeOther(home + "?notice=self_canceled")
         case .checkout:
             let session = try await stripe.checkout(
@@ -156,13 +159,17 @@ extension PortalPages {
                 idempotencyKey: key)
             return ConsoleRequest.seeOther(session.url)
         case .trial:
-            _ = try await subscriptions.startTrial(
-                customerId: userId, planId: plan.id, interval: interval, currency: currency)
+            context.audit.subscription(
+                nil,
+                try await subscriptions.startTrial(
+                    customerId: userId, planId: plan.id, interval: interval, currency: currency))
             return ConsoleRequest.seeOther(home + "?notice=trial_started")
         case .subscribe:
-            _ = try await subscriptions.subscribe(
-                customerId: userId, planId: plan.id, interval: interval, currency: currency, seats: nil,
-                idempotencyKey: key)
+            context.audit.subscription(
+                nil,
+                try await subscriptions.subscribe(
+                    customerId: userId, planId: plan.id, interval: interval, currency: currency, seats: nil,
+                    idempotencyKey: key))
             return ConsoleRequest.seeOther(home + "?notice=subscribed")
         case .contactSales, .unavailable:
             throw DomainError(.conflict, "this plan cannot be chosen here", field: "plan")
@@ -171,13 +178,13 @@ extension PortalPages {
 
     @Sendable func cancel(_ request: Request, context: PortalContext) async throws -> Response {
         let live = try await manualSubscription(context.userId)
-        _ = try await subscriptions.cancel(live, atPeriodEnd: true)
+        context.audit.subscription(live, try await subscriptions.cancel(live, atPeriodEnd: true))
         return ConsoleRequest.seeOther("/portal?notice=self_canceled")
     }
 
     @Sendable func resume(_ request: Request, context: PortalContext) async throws -> Response {
         let live = try await manualSubscription(context.userId)
-        _ = try await subscriptions.resume(live)
+        context.audit.subscription(live, try await subscriptions.resume(live))
         return ConsoleRequest.seeOther("/portal?notice=resumed")
     }
 

@@ -54,6 +54,8 @@ struct WebhookRoutes: Sendable {
             eventTypes: try Self.eventTypes(body.eventTypes), sealedSecret: try box.sealToken(secret),
             createdAt: clock.now())
         try await store.createWebhookEndpoint(endpoint)
+        context.audit.change(
+            target: "webhook_endpoint:\(endpoint.id)", before: nil, after: EndpointResponse(endpoint, secret: nil))
         return EditedResponse(status: .created, response: EndpointResponse(endpoint, secret: secret))
     }
 

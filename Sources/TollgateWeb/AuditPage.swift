@@ -8,6 +8,8 @@ public struct AuditPageData: Sendable {
     public let target: String
     public let action: String
     public let nextPage: String?
+    /// Actors in words (an e-mail, a key's name), where known.
+    public var actorNames: [AuditActor: String] = [:]
 
     public init(events: [AuditEvent], actor: String, target: String, action: String, nextPage: String?) {
         self.events = events
@@ -46,8 +48,12 @@ extension ConsoleFrame {
                             for event in data.events {
                                 el("tr") {
                                     el("td") { Formats.time(event.draft.at) }
-                                    el("td") {
-                                        el("code") {
+                                    el("td", ["class": "actor"]) {
+                                        if let name = data.actorNames[event.draft.actor] {
+                                            el("span", ["class": "actor-name"]) { name }
+                                            " "
+                                        }
+                                        el("code", ["class": "muted"]) {
                                             event.draft.actor.kind.rawValue
                                                 + (event.draft.actor.id.map { ":" + $0 } ?? "")
                                         }

@@ -16,7 +16,9 @@ import TollgateStorage
             case .sqlite(let directory): arguments = ["--data-dir", directory]
             case .postgres(let url): arguments = ["--database", url, "--data-dir", keys]
             }
-            let key = try await TollgateBinary.run(["keys", "create", "--scope", "admin"] + arguments).stdout
+            let key = try await TollgateBinary.run(
+                ["keys", "create", "--scope", "admin", "--name", "Product backend"] + arguments
+            ).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let server = try await ServerProcess.start(arguments)
             defer { server.stop() }

@@ -142,6 +142,26 @@ try:
     check("customer.plan_changed" in trail and "credits.granted" in trail and "operator:" in trail,
           "the audit trail lists the console's plan change and grant")
     check(config["newPlan"] in trail, "the plan change's entry shows the new plan")
+    check(config["ownerEmail"] in trail, "the operator is named by their e-mail, not only an id")
+
+    # Subscriptions, invoices and webhook endpoints made through the API have a target and the
+    # state after; the key is named (issue 28 flow 5).
+    status, _ = api("POST", "/v1/webhook-endpoints", config["key"], {"url": "https://93.184.215.14/tollgate", "eventTypes": ["credits.low"]})
+    check(status == 201, "a webhook endpoint through the API")
+    status, draft = api("POST", "/v1/customers/payer0/invoice-items", config["key"],
+                        {"description": "Setup", "unitAmount": 5000, "currency": "EUR", "idempotencyKey": "audit"})
+    status, draft = api("POST", "/v1/invoices", config["key"], {"customer": "payer0"})
+    check(status == 201, f"an invoice through the API ({draft})")
+    for action, target in [("subscription.created", "customer:payer"), ("subscription.trial_started", "customer:trier"),
+                           ("invoice.created", "invoice:" + draft["id"]), ("webhook_endpoint.created", "webhook_endpoint:")]:
+        owner.get(BASE + "/console/audit?action=" + action)
+        row = owner.find_element(By.CSS_SELECTOR, "#audit tbody tr")
+        cells = row.find_elements(By.TAG_NAME, "td")
+        check(target in cells[3].text, f"{action} names its target ({cells[3].text})")
+        check(cells[5].text.strip() != "", f"{action} shows the state after ({cells[5].text[:80]})")
+        check(cells[1].find_element(By.CSS_SELECTOR, ".actor-name").text == "Product backend",
+              f"{action}'s actor is the key's name ({cells[1].text})")
+    owner.save_screenshot(os.path.join(SHOTS, "console-audit.png"))
 
     # A forged post without the CSRF token is refused, and changes nothing.
     _, before = api("GET", "/v1/customers/%s/credits" % config["customer"], config["key"])
