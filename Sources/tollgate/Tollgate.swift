@@ -305,6 +305,9 @@ struct Serve: AsyncParsableCommand {
         } catch let error as ServerStartError {
             FileHandle.standardError.write(Data("tollgate: \(error)\n".utf8))
             throw ExitCode(1)
+        } catch is CancellationError {
+            // SIGTERM or SIGINT: the services have stopped gracefully; nothing went wrong.
+            return
         }
     }
 }

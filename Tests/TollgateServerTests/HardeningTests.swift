@@ -353,6 +353,29 @@ import TollgateStorage
                 second.stderr.hasSuffix("tollgate: port \(port) on 127.0.0.1 is in use (try --port)\n"),
                 "\(second.stderr)")
             #expect(!second.stderr.contains("Fatal") && !second.stderr.contains("Assertion"), "\(second.stderr)")
+            // Issue 28 item 13: the background services' cancellation is no failure to report.
+            #expect(
+                !second.stderr.contains("CancellationError") && !second.stderr.contains(" error "),
+                "\(second.stderr)")
+        }
+    }
+
+    /// Issue 28 item 13: SIGTERM stops the server gracefully, exit code 0 and no error printed.
+    @Test func aTerminatedServerEndsQuietly() async throws {
+        try await TestDatabase.sqlite.withLocation { location in
+            guard case .sqlite(let directory) = location.location else { throw TestSupportError("expected SQLite") }
+            let (process, out, err) = try ChildProcess.spawn(
+                try TollgateBinary.path, ["serve", "--port", "0", "--data-dir", directory], stdout: .capture,
+                stderr: .capture)
+            let listening = await ChildProcess.firstLine(of: try #require(out), startingWith: "Tollgate listening on")
+            #expect(listening != nil)
+            let errors = Task.detached { String(decoding: ChildProcess.readToEnd(err!), as: UTF8.self) }
+            process.signal(SIGTERM)
+            #expect(await process.exit() == 0)
+            let printed = await errors.value
+            #expect(
+                !printed.contains("Error") && !printed.contains("CancellationError") && !printed.contains(" error "),
+                "\(printed)")
         }
     }
 }
