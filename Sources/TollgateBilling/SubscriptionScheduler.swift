@@ -18,8 +18,8 @@ public struct SubscriptionScheduler: Service {
             while !Task.isCancelled {
                 do {
                     try await subscriptions.tick()
-                } catch where Task.isCancelled || error is CancellationError {
-                    break  // shutting down: not a failure
+                } catch  where Task.isCancelled || error is CancellationError {
+                    break // shutting down: not a failure
                 } catch {
                     logger.error("subscription scheduler: \(String(reflecting: error))")
                 }

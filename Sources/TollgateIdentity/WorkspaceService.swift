@@ -136,6 +136,21 @@ public final class WorkspaceService: Sendable {
         return try await store.pendingInvitations(workspaceId: workspaceId, now: clock.now())
     }
 
+    /// What an invitation's link offers, for its page: the workspace's name, the role and who
+    /// invited. Nil when the token is not a pending invitation of that workspace (the page then
+    /// names nothing, and joining says why it cannot).
+    public func invitation(workspaceId: String, token: String) async throws
+        -> (workspace: String, role: WorkspaceRole, inviter: String?)?
+    {
+        let digest = OpaqueDigest.hex(token)
+        guard
+            let invitation = try await store.pendingInvitations(workspaceId: workspaceId, now: clock.now()).first(
+                where: { constantTimeEquals($0.tokenHash, digest) }),
+            let workspace = try await store.workspace(id: workspaceId)
+        else { return nil }
+        return (workspace.name, invitation.role, try await store.user(id: invitation.invitedBy)?.email)
+    }
+
     /// Accepts an invitation; only the invited address can, within 7 days, once.
     public func accept(workspaceId: String, token: String, userId: String) async throws -> Membership {
         guard let user = try await store.user(id: userId) else {

@@ -91,8 +91,8 @@ public struct OutboxDelivery: Service {
                 if free > 0 {
                     do {
                         claimed = try await claim(lane, limit: free)
-                    } catch where Task.isCancelled || error is CancellationError {
-                        break  // shutting down: not a failure
+                    } catch  where Task.isCancelled || error is CancellationError {
+                        break // shutting down: not a failure
                     } catch {
                         logger.warning("outbox: could not claim messages", metadata: ["error": "\(error)"])
                     }

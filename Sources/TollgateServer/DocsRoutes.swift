@@ -63,8 +63,13 @@ enum APIReferencePage {
         title: "Tollgate",
         body: """
             <h1>Tollgate</h1>
-            <p>The monetization backbone of a SaaS: plans as data, exact metering, credits, billing.</p>
+            <p>The monetization backbone of a SaaS: plans as data, exact metering, credits, billing.
+            The product's backend calls its API with a secret key; its customers sign in to the portal;
+            its operators run the console.</p>
             <ul>
+            <li><a href="/pricing" id="to-pricing">Pricing</a>: the plans, for visitors</li>
+            <li><a href="/portal" id="to-portal">Customer portal</a>: plan, usage, invoices, workspaces</li>
+            <li><a href="/console" id="to-console">Operator console</a>: customers, revenue, usage, audit</li>
             <li><a href="/docs">API reference</a> (rendered from the OpenAPI document)</li>
             <li><a href="/openapi.yaml">openapi.yaml</a> (OpenAPI 3.1, for generating clients)</li>
             <li><a href="/health">/health</a></li>

@@ -39,8 +39,8 @@ struct IdempotencyJanitor: Service {
                     if deleted > 0 {
                         logger.info("purged \(deleted) idempotency records older than \(Int(retention / 86_400)) days")
                     }
-                } catch where Task.isCancelled || error is CancellationError {
-                    break  // shutting down: not a failure
+                } catch  where Task.isCancelled || error is CancellationError {
+                    break // shutting down: not a failure
                 } catch {
                     logger.error("idempotency janitor: \(String(reflecting: error))")
                 }

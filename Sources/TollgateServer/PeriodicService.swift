@@ -18,8 +18,8 @@ struct PeriodicService: Service {
             while !Task.isCancelled {
                 do {
                     try await work()
-                } catch where Task.isCancelled || error is CancellationError {
-                    break  // shutting down: not a failure
+                } catch  where Task.isCancelled || error is CancellationError {
+                    break // shutting down: not a failure
                 } catch {
                     logger.error("\(name): \(String(reflecting: error))")
                 }

@@ -112,10 +112,13 @@ extension PortalPages {
 
     @Sendable func joinPage(_ request: Request, context: PortalContext) async throws -> Response {
         let frame = frame(request, context, section: "workspaces")
+        let workspace = request.uri.queryParameters.get("workspace") ?? ""
+        let token = request.uri.queryParameters.get("token") ?? ""
+        let offer = try await workspaces.invitation(workspaceId: workspace, token: token)
         return ConsoleRequest.html(
             frame.portalJoinPage(
-                workspaceId: request.uri.queryParameters.get("workspace") ?? "",
-                token: request.uri.queryParameters.get("token") ?? ""),
+                workspaceId: workspace, token: token,
+                offer: offer.map { ($0.workspace, $0.role, $0.inviter) }),
             request: request)
     }
 

@@ -14,8 +14,8 @@ struct UsageFactFolder: Service {
             while !Task.isCancelled {
                 do {
                     try await store.foldUsageFacts()
-                } catch where Task.isCancelled || error is CancellationError {
-                    break  // shutting down: not a failure
+                } catch  where Task.isCancelled || error is CancellationError {
+                    break // shutting down: not a failure
                 } catch {
                     logger.warning("usage facts not folded yet", metadata: ["error": "\(error)"])
                 }

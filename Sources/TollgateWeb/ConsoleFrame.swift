@@ -165,8 +165,9 @@ public struct ConsoleFrame: Sendable {
 
     /// What went wrong with the form just sent, announced to screen readers; nothing without one.
     func alert(_ error: String?) -> HTML {
-        guard let error else { return .empty }
-        return el("p", ["class": "error", "role": "alert"]) { error }
+        guard let error, let first = error.first else { return .empty }
+        // The services' messages start in lower case, made to follow a field's name in JSON.
+        return el("p", ["class": "error", "role": "alert"]) { first.uppercased() + error.dropFirst() }
     }
 
     /// What the action just done did (`?notice=`), announced politely; nothing without one.

@@ -46,6 +46,12 @@ extension Lexicon {
         "create": "Create",
         "your_role": "Your role:",
         "seats_used": "Seats used:",
+        "second_step_explained":
+            "This account has two-factor authentication: enter your password again with the 6-digit code "
+            + "your authenticator app shows now, or one of your recovery codes.",
+        "invites_you_to": "invites you to",
+        "invited_to": "You are invited to",
+        "as_role": "as",
         "seats_pending": "pending invitations:",
         "pending_invitations": "Invitations not yet accepted (each holds a seat)",
         "invitation_expires": "Expires",
@@ -163,6 +169,12 @@ extension Lexicon {
         "create": "Créer",
         "your_role": "Votre rôle :",
         "seats_used": "Places occupées :",
+        "second_step_explained":
+            "Ce compte a la double authentification : saisissez à nouveau votre mot de passe avec le code "
+            + "à 6 chiffres que montre votre application d’authentification, ou l’un de vos codes de secours.",
+        "invites_you_to": "vous invite dans l’espace",
+        "invited_to": "Vous êtes invité dans l’espace",
+        "as_role": "en tant que",
         "seats_pending": "invitations en attente :",
         "pending_invitations": "Invitations pas encore acceptées (chacune occupe une place)",
         "invitation_expires": "Expire le",

@@ -33,6 +33,7 @@ extension ConsoleFrame {
                     t("password"), name: "password", type: "password", required: true,
                     extra: ["autocomplete": "current-password"])
                 if askCode {
+                    el("p", ["id": "second-step"]) { t("second_step_explained") }
                     field(
                         t("totp_or_recovery"), name: "code", required: true,
                         extra: ["autocomplete": "one-time-code", "autofocus": ""])

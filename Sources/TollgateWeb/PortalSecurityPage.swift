@@ -70,8 +70,10 @@ extension ConsoleFrame {
                         el("tbody") {
                             for device in data.devices {
                                 el("tr") {
-                                    el("td") {
-                                        (device.userAgent ?? "—") + (device.isThisOne ? " (\(t("this_device")))" : "")
+                                    // The browser and system in words; the raw header on hover.
+                                    el("td", ["title": device.userAgent, "class": "device"]) {
+                                        (device.userAgent.map { DeviceName.describe($0) ?? $0 } ?? "—")
+                                            + (device.isThisOne ? " (\(t("this_device")))" : "")
                                     }
                                     el("td") { device.ip ?? "—" }
                                     el("td") { Formats.time(device.lastUsed) }

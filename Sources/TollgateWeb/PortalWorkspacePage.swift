@@ -244,8 +244,19 @@ extension ConsoleFrame {
     }
 
     /// What an invitation link opens: whose workspace, and a button to join it.
-    public func portalJoinPage(workspaceId: String, token: String) -> String {
-        page(title: t("join_workspace")) {
+    /// `offer`: the workspace's name, the role and the inviter, when the token is a pending
+    /// invitation (looked up, never read from the link).
+    public func portalJoinPage(
+        workspaceId: String, token: String, offer: (workspace: String, role: WorkspaceRole, inviter: String?)? = nil
+    ) -> String {
+        page(title: offer.map { "\(t("join_workspace")) — \($0.workspace)" } ?? t("join_workspace")) {
+            if let offer {
+                el("p", ["id": "invitation"]) {
+                    (offer.inviter.map { "\($0) \(t("invites_you_to")) " } ?? "\(t("invited_to")) ")
+                    el("strong") { offer.workspace }
+                    " \(t("as_role")) \(t("ws_role_" + offer.role.rawValue))."
+                }
+            }
             el("p") { t("join_intro") }
             form("/portal/join", classes: "card narrow") {
                 el("input", ["type": "hidden", "name": "workspace", "value": workspaceId])

@@ -234,6 +234,8 @@ struct OpenAPIDocument {
             let home = try await client.send(uri: "/", method: .get)
             let links = String(decoding: Data(home.body.readableBytesView), as: UTF8.self)
             #expect(links.contains(#"href="/docs""#) && links.contains(#"href="/openapi.yaml""#))
+            // Issue 28 item 13: the root page leads a person to the pages too.
+            for page in ["/pricing", "/portal", "/console"] { #expect(links.contains(#"href="\#(page)""#)) }
         }
     }
 

@@ -96,6 +96,7 @@ def sign_in(driver, address, code=None):
     click(driver, "#sign-in")
     if code is not None:
         check(driver.find_elements(By.ID, "f-code"), "signing in asks for the authenticator's code")
+        check("authenticator app" in driver.find_element(By.ID, "second-step").text, "the second step explains itself")
         driver.find_element(By.ID, "f-password").send_keys(PASSWORD)
         driver.find_element(By.ID, "f-code").send_keys(code)
         click(driver, "#sign-in")
@@ -303,6 +304,8 @@ try:
     bob.find_element(By.ID, "f-password").send_keys(PASSWORD)
     click(bob, "#sign-in")
     check("/portal/join" in bob.current_url, f"signed in, Bob is back at the invitation ({bob.current_url})")
+    offer = bob.find_element(By.ID, "invitation").text
+    check(offer == "ada@example.com invites you to Team as Viewer.", f"the join page names who, where, as what ({offer})")
     click(bob, "#join")
     check("/portal/workspace" in bob.current_url and "Team" in bob.page_source, "Bob joined the workspace")
     check("Viewer" in bob.find_element(By.CSS_SELECTOR, "section[data-workspace]").text, "as a viewer")
