@@ -41,6 +41,17 @@ public struct FeatureDefinition: Hashable, Sendable {
     /// Percentages of a metered quota at which the customer is alerted (e-mail and webhook), once
     /// per period each; ascending. `[80, 100]` unless the catalog says otherwise.
     public var alertPercents: [Int] = []
+
+    /// A limit in a unit of time (a retention such as "version history: 30 days") is a setting
+    /// the product reads, not a count it reports: it is never drawn as a usage meter.
+    public var isSetting: Bool {
+        type == .limit && unit.map { Self.durationUnits.contains($0.lowercased()) } == true
+    }
+
+    static let durationUnits: Set<String> = [
+        "second", "minute", "hour", "day", "week", "month", "year",
+        "seconds", "minutes", "hours", "days", "weeks", "months", "years",
+    ]
 }
 
 public struct CreditCost: Hashable, Sendable {

@@ -6,9 +6,11 @@ import TollgateWeb
 
 /// The rows the console's and the portal's pages draw, made one way from the services' records.
 extension CustomerDetailData.UsageRow {
-    /// Counted, included quotas only: what a meter can show.
+    /// Counted, included quotas only: what a meter can show (a setting such as a retention in
+    /// days is not one).
     static func meters(_ entitlements: CustomerEntitlements) -> [CustomerDetailData.UsageRow] {
-        entitlements.features.filter { $0.quota.isCounted && $0.quota.included }.map { entry in
+        entitlements.features.filter { $0.quota.isCounted && $0.quota.included && !$0.feature.isSetting }.map {
+            entry in
             CustomerDetailData.UsageRow(
                 feature: entry.feature.id, featureName: entry.feature.name, used: entry.used,
                 limit: entry.quota.limit?.value, period: entry.quota.period?.rawValue, resetsAt: entry.quota.resetsAt)

@@ -36,6 +36,13 @@ public struct CustomerDetailData: Sendable {
         public let period: String?
         public let resetsAt: Date?
 
+        /// `full` at the limit, `near` from 90 % of it (drawn in a warning colour), else nil.
+        public var level: String? {
+            guard let limit, limit > 0 else { return nil }
+            if used >= limit { return "full" }
+            return used >= limit - limit / 10 ? "near" : nil
+        }
+
         public init(feature: String, featureName: String, used: Int64, limit: Int64?, period: String?, resetsAt: Date?)
         {
             self.feature = feature
@@ -313,7 +320,7 @@ extension ConsoleFrame {
     public func meterList(_ rows: [CustomerDetailData.UsageRow], id: String?) -> HTML {
         el("ul", ["class": "meters", "id": id]) {
             for row in rows {
-                el("li", ["data-feature": row.feature]) {
+                el("li", ["data-feature": row.feature, "class": row.level]) {
                     el("div", ["class": "meter-head"]) {
                         el("span") { row.featureName }
                         el("span", ["class": "used"]) {

@@ -72,7 +72,14 @@ extension ConsoleFrame {
             if let feature = data.feature, let selected = data.selected {
                 el("div", ["class": "notice", "id": "paywall"]) {
                     el("p") {
-                        t("paywall_reached") + " "
+                        // Why the feature stopped: not in the plan, a lifetime starter pack used
+                        // up, or a period's limit reached.
+                        let held = data.plans.first { $0.id == data.currentPlanId }?.features[feature.id]
+                        switch held {
+                        case nil, .boolean(false): t("paywall_not_included") + " "
+                        case .metered(_, .lifetime, _): t("paywall_starter_pack") + " "
+                        default: t("paywall_reached") + " "
+                        }
                         el("strong") { feature.name }
                     }
                     el("p") {

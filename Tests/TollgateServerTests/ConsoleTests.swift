@@ -8,6 +8,7 @@ import Testing
 import TollgateCore
 import TollgateIdentity
 import TollgateStorage
+import TollgateWeb
 
 @testable import TollgateServer
 
@@ -284,5 +285,25 @@ struct PageSession {
             #expect(remove.0 == .conflict)
             #expect(try await app.store.operatorAccount(id: id)?.role == .owner)
         }
+    }
+}
+
+/// Issue 28 item 13: a meter at 95 % reads as near its limit; a retention in days is a setting,
+/// never drawn as a usage meter.
+@Suite struct MeterLevelTests {
+    @Test func aMeterIsNearFromNinetyPercentAndFullAtItsLimit() {
+        func level(_ used: Int64, _ limit: Int64?) -> String? {
+            CustomerDetailData.UsageRow(
+                feature: "f", featureName: "F", used: used, limit: limit, period: nil, resetsAt: nil
+            ).level
+        }
+        #expect(level(89, 100) == nil && level(90, 100) == "near" && level(95, 100) == "near")
+        #expect(level(100, 100) == "full" && level(5, nil) == nil && level(0, 0) == nil)
+    }
+
+    @Test func aLimitInDaysIsASettingNotAMeter() throws {
+        let catalog = try WorkspaceTests.memento
+        #expect(catalog.feature("history_days")?.isSetting == true)
+        #expect(catalog.feature("notes")?.isSetting == false && catalog.feature("chat")?.isSetting == false)
     }
 }

@@ -160,6 +160,8 @@ try:
     check(meter(ada, "semantic_search") == "3 / 30", f"the meter reads 3 / 30 ({meter(ada, 'semantic_search')})")
     note = ada.find_element(By.CSS_SELECTOR, "#usage-meters li[data-feature='semantic_search'] .muted").text
     check("Never resets" in note, "the starter pack's quota is marked as lifetime")
+    check(not ada.find_elements(By.CSS_SELECTOR, "#usage-meters li[data-feature='history_days']"),
+          "a retention in days is not drawn as a usage meter")
     ada.save_screenshot(os.path.join(SHOTS, "portal-plan-basic.png"))
 
     # Refused → the refusal's upgradeTier → the paywall page → a trial on the manual provider.
@@ -169,6 +171,7 @@ try:
     ada.get(BASE + "/portal/upgrade?plan=%s&feature=reformulate" % refusal["upgradeTier"])
     paywall = ada.find_element(By.ID, "paywall").text
     check("AI reformulation" in paywall and "Pro" in paywall, f"the paywall names the feature and the plan ({paywall})")
+    check("does not include" in paywall, f"a feature the plan lacks is not a limit reached ({paywall})")
     check("14" in ada.find_element(By.ID, "proration").text, "Pro starts with its 14-day trial, no card")
     axe_check(ada, "/portal/upgrade")
     ada.save_screenshot(os.path.join(SHOTS, "portal-upgrade.png"))
