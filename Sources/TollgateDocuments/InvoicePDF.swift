@@ -25,78 +25,103 @@ public enum InvoicePDF {
         }
     }()
 
-    /// A finalized invoice's document (a draft's is marked as such and has no number).
-    public static func render(_ invoice: InvoiceRecord) throws -> [UInt8] {
-        let layout = try Layout()
-        let title = invoice.status == .draft ? "DRAFT INVOICE" : "INVOICE"
-        var facts = [("Date of issue", day(invoice.finalizedAt ?? invoice.createdAt))]
-        if let due = invoice.dueAt { facts.append(("Due date", day(due))) }
+    /// A finalized invoice's document (a draft's is marked as such and has no number), in the
+    /// customer's language; a paid one is stamped PAID.
+    public static func render(_ invoice: InvoiceRecord, language: DocumentLanguage = .english) throws -> [UInt8] {
+        let words = language
+        let layout = try Layout(language: language)
+        let title = words.t(invoice.status == .draft ? "draft_invoice" : "invoice")
+        var facts = [(words.t("date_of_issue"), words.day(invoice.finalizedAt ?? invoice.createdAt))]
+        if let due = invoice.dueAt { facts.append((words.t("due_date"), words.day(due))) }
         if let start = invoice.periodStart, let end = invoice.periodEnd {
-            facts.append(("Period of supply", "\(day(start)) – \(day(end))"))
+            facts.append((words.t("period_of_supply"), "\(words.day(start)) – \(words.day(end))"))
         }
-        layout.header(title: title, number: invoice.number ?? "not numbered", facts: facts)
+        layout.header(
+            title: title, number: invoice.number ?? words.t("not_numbered"), facts: facts,
+            stamp: invoice.status == .paid ? words.t("paid") : nil)
         layout.parties(invoice.parties)
         let rows = invoice.lines.map { line in
             Layout.Row(
                 description: line.description,
-                detail: line.periodStart.flatMap { start in line.periodEnd.map { "\(day(start)) – \(day($0))" } },
-                quantity: String(line.quantity), unit: line.unitAmount.map { money($0, invoice.currency) } ?? "",
-                rate: line.taxRate.map(percent) ?? "", amount: money(line.amount, invoice.currency))
+                detail: line.periodStart.flatMap { start in
+                    line.periodEnd.map { "\(words.day(start)) – \(words.day($0))" }
+                },
+                quantity: String(line.quantity),
+                unit: line.unitAmount.map { words.money($0, invoice.currency, withCurrency: false) } ?? "",
+                rate: line.taxRate.map { percent($0, language) } ?? "",
+                amount: words.money(line.amount, invoice.currency, withCurrency: false))
         }
-        layout.table(rows, headers: ["Description", "Qty", "Unit price", "VAT", "Amount"])
+        layout.table(rows, headers: ["description", "qty", "unit_price", "vat", "amount"].map(words.t))
         layout.summary(
-            rates: InvoiceTax.totals(invoice.lines).map { (percent($0.rate), $0.taxable, $0.tax) },
+            rates: InvoiceTax.totals(invoice.lines).map { (percent($0.rate, language), $0.taxable, $0.tax) },
             totals: [
-                ("Subtotal (excl. VAT)", invoice.subtotal), ("VAT", invoice.tax),
-                ("Total \(invoice.currency.code)", invoice.total),
-            ], currency: invoice.currency)
+                (words.t("subtotal"), invoice.subtotal), (words.t("vat"), invoice.tax),
+                (words.t("total"), invoice.total),
+            ],
+            currency: invoice.currency)
         layout.closing(
-            mention: invoice.parties?.treatment.mention,
+            mention: words.mention(invoice.parties?.treatment),
             payment: invoice.parties?.seller?.paymentInstructions.map { instructions in
-                invoice.dueAt.map { "\(instructions) — due \(day($0))" } ?? instructions
+                invoice.dueAt.map { "\(instructions) — \(words.t("due")) \(words.day($0))" } ?? instructions
             })
         return layout.finish(
-            title: "\(title.capitalized) \(invoice.number ?? invoice.id)", seller: invoice.parties?.seller)
+            title: "\(words.t("invoice_title")) \(invoice.number ?? invoice.id)", seller: invoice.parties?.seller)
     }
 
-    /// A credit note, referring to the invoice it corrects.
-    public static func render(_ note: CreditNoteRecord, invoice: InvoiceRecord) throws -> [UInt8] {
-        let layout = try Layout()
-        var facts = [("Date of issue", day(note.createdAt))]
+    /// A credit note, referring to the invoice it corrects, in the customer's language.
+    public static func render(_ note: CreditNoteRecord, invoice: InvoiceRecord, language: DocumentLanguage = .english)
+        throws -> [UInt8]
+    {
+        let words = language
+        let layout = try Layout(language: language)
+        var facts = [(words.t("date_of_issue"), words.day(note.createdAt))]
         facts.append(
-            ("Corrects invoice", "\(invoice.number ?? invoice.id) of \(day(invoice.finalizedAt ?? invoice.createdAt))"))
-        if let reason = note.reason { facts.append(("Reason", reason.replacingOccurrences(of: "_", with: " "))) }
-        layout.header(title: "CREDIT NOTE", number: note.number, facts: facts)
+            (
+                words.t("corrects_invoice"),
+                "\(invoice.number ?? invoice.id) \(words.t("of")) "
+                    + words.day(invoice.finalizedAt ?? invoice.createdAt)
+            ))
+        if let reason = note.reason {
+            facts.append((words.t("reason"), reason.replacingOccurrences(of: "_", with: " ")))
+        }
+        layout.header(title: words.t("credit_note"), number: note.number, facts: facts, stamp: nil)
         layout.parties(invoice.parties)
         let rows = note.lines.map { line in
             Layout.Row(
-                description: line.description, detail: "line \(line.invoiceLine + 1) of the invoice", quantity: "",
-                unit: "", rate: percent(line.taxRate), amount: money(line.amount, note.currency))
+                description: line.description,
+                detail: String(format: words.t("line_of_invoice"), line.invoiceLine + 1), quantity: "",
+                unit: "", rate: percent(line.taxRate, language),
+                amount: words.money(line.amount, note.currency, withCurrency: false))
         }
-        layout.table(rows, headers: ["Description", "", "", "VAT", "Credited"])
+        layout.table(rows, headers: [words.t("description"), "", "", words.t("vat"), words.t("credited")])
         let rates = Dictionary(grouping: note.lines, by: \.taxRate).sorted { $0.key > $1.key }.map { rate, lines in
-            (percent(rate), lines.reduce(0) { $0 + $1.amount }, lines.reduce(0) { $0 + $1.taxAmount })
+            (percent(rate, language), lines.reduce(0) { $0 + $1.amount }, lines.reduce(0) { $0 + $1.taxAmount })
         }
         layout.summary(
             rates: rates,
             totals: [
-                ("Subtotal (excl. VAT)", note.subtotal), ("VAT", note.tax),
-                ("Total credited \(note.currency.code)", note.total),
+                (words.t("subtotal"), note.subtotal), (words.t("vat"), note.tax),
+                (words.t("total_credited"), note.total),
             ], currency: note.currency)
-        layout.closing(mention: invoice.parties?.treatment.mention, payment: note.memo)
-        return layout.finish(title: "Credit note \(note.number)", seller: invoice.parties?.seller)
+        layout.closing(mention: words.mention(invoice.parties?.treatment), payment: note.memo)
+        return layout.finish(title: "\(words.t("credit_note_title")) \(note.number)", seller: invoice.parties?.seller)
     }
 
     static func day(_ date: Date) -> String { DayStamp.string(of: date) }
 
+    /// A table cell's amount in English: grouped, without the currency (`2,100.00`).
     static func money(_ amount: Int64, _ currency: Currency) -> String {
-        Money(amount, currency).description.replacingOccurrences(of: " \(currency.code)", with: "")
+        DocumentLanguage.english.money(amount, currency, withCurrency: false)
     }
 
-    static func percent(_ rate: BasisPoints) -> String {
+    static func percent(_ rate: BasisPoints, _ language: DocumentLanguage = .english) -> String {
         let whole = rate / 100, fraction = rate % 100
-        guard fraction != 0 else { return "\(whole)%" }
-        return fraction % 10 == 0 ? "\(whole).\(fraction / 10)%" : String(format: "%d.%02d%%", whole, fraction)
+        let separator = language.code == "fr" ? "," : "."
+        let sign = language.code == "fr" ? " %" : "%"
+        guard fraction != 0 else { return "\(whole)\(sign)" }
+        return fraction % 10 == 0
+            ? "\(whole)\(separator)\(fraction / 10)\(sign)"
+            : "\(whole)\(separator)\(fraction < 10 ? "0" : "")\(fraction)\(sign)"
     }
 }
 
@@ -118,9 +143,12 @@ final class Layout {
     /// The right edges of the numeric columns: quantity, unit price, VAT, amount.
     private let columns = [330.0, 410.0, 465.0, PDFCanvas.width - PDFCanvas.margin]
 
-    init() throws {
+    private let language: DocumentLanguage
+
+    init(language: DocumentLanguage) throws {
         let (regular, bold) = try InvoicePDF.fonts.get()
         canvas = PDFCanvas(regular: regular, bold: bold)
+        self.language = language
     }
 
     private func room(_ height: Double) {
@@ -130,12 +158,14 @@ final class Layout {
         }
     }
 
-    func header(title: String, number: String, facts: [(String, String)]) {
+    /// `stamp`: a word set large beside the title (PAID on a paid invoice).
+    func header(title: String, number: String, facts: [(String, String)], stamp: String?) {
         canvas.text(title, x: left, y: y - 18, size: 20, weight: .bold)
+        if let stamp { canvas.text(stamp, x: left + 200, y: y - 18, size: 20, weight: .bold, gray: 0.55) }
         canvas.text(number, x: right, y: y - 16, size: 12, weight: .bold, align: .right)
         y -= 34
         for (label, value) in facts {
-            canvas.text("\(label): \(value)", x: right, y: y, size: 9, align: .right)
+            canvas.text(label + language.colon + value, x: right, y: y, size: 9, align: .right)
             y -= 12
         }
         y -= 14
@@ -145,21 +175,21 @@ final class Layout {
         let top = y
         var sellerLines: [String] = []
         if let seller = parties?.seller {
-            sellerLines = Self.address(seller.party)
+            sellerLines = address(seller.party)
             if let registration = seller.registration { sellerLines.append(registration) }
         }
         let sellerBottom = block(
-            "From", sellerLines.isEmpty ? ["(no seller configured)"] : sellerLines, x: left, top: top)
-        let buyerLines = parties?.buyer.map(Self.address) ?? ["(no billing details)"]
-        let buyerBottom = block("Billed to", buyerLines, x: 320, top: top)
+            language.t("from"), sellerLines.isEmpty ? [language.t("no_seller")] : sellerLines, x: left, top: top)
+        let buyerLines = parties?.buyer.map(address) ?? [language.t("no_billing_details")]
+        let buyerBottom = block(language.t("billed_to"), buyerLines, x: 320, top: top)
         y = min(sellerBottom, buyerBottom) - 22
     }
 
-    private static func address(_ party: InvoiceParty) -> [String] {
+    private func address(_ party: InvoiceParty) -> [String] {
         var lines = [party.legalName] + party.addressLines
         lines.append([party.postalCode, party.city].filter { !$0.isEmpty }.joined(separator: " "))
-        lines.append(party.country)
-        if let vat = party.vatNumber { lines.append("VAT number: \(vat)") }
+        lines.append(language.country(party.country))
+        if let vat = party.vatNumber { lines.append(language.t("vat_number") + language.colon + vat) }
         return lines
     }
 
@@ -212,14 +242,14 @@ final class Layout {
 
     func summary(rates: [(String, Int64, Int64)], totals: [(String, Int64)], currency: Currency) {
         room(Double(rates.count + totals.count) * 13 + 40)
-        canvas.text("VAT rate", x: left, y: y, size: 8.5, weight: .bold)
-        canvas.text("Taxable amount", x: 200, y: y, size: 8.5, weight: .bold, align: .right)
-        canvas.text("VAT", x: 270, y: y, size: 8.5, weight: .bold, align: .right)
+        canvas.text(language.t("vat_rate"), x: left, y: y, size: 8.5, weight: .bold)
+        canvas.text(language.t("taxable_amount"), x: 200, y: y, size: 8.5, weight: .bold, align: .right)
+        canvas.text(language.t("vat"), x: 270, y: y, size: 8.5, weight: .bold, align: .right)
         var at = y - 13
         for (rate, taxable, tax) in rates {
             canvas.text(rate, x: left, y: at, size: 9)
-            canvas.text(InvoicePDF.money(taxable, currency), x: 200, y: at, size: 9, align: .right)
-            canvas.text(InvoicePDF.money(tax, currency), x: 270, y: at, size: 9, align: .right)
+            canvas.text(language.money(taxable, currency, withCurrency: false), x: 200, y: at, size: 9, align: .right)
+            canvas.text(language.money(tax, currency, withCurrency: false), x: 270, y: at, size: 9, align: .right)
             at -= 13
         }
         var totalsAt = y
@@ -227,7 +257,7 @@ final class Layout {
             let last = index == totals.count - 1
             canvas.text(label, x: 360, y: totalsAt, size: last ? 10.5 : 9, weight: last ? .bold : .regular)
             canvas.text(
-                InvoicePDF.money(amount, currency), x: right, y: totalsAt, size: last ? 10.5 : 9,
+                language.money(amount, currency), x: right, y: totalsAt, size: last ? 10.5 : 9,
                 weight: last ? .bold : .regular, align: .right)
             totalsAt -= last ? 16 : 13
         }
@@ -250,7 +280,7 @@ final class Layout {
     func finish(title: String, seller: SellerProfile?) -> [UInt8] {
         let footer = seller?.footer
         return canvas.document(title: title) { page, pages in
-            [footer, "Page \(page) of \(pages)"].compactMap { $0 }.joined(separator: " · ")
+            [footer, String(format: language.t("page_of"), page, pages)].compactMap { $0 }.joined(separator: " · ")
         }
     }
 }

@@ -157,7 +157,7 @@ public struct AppDependencies: Sendable {
         self.secretBox = secretBox
         self.passwordPolicy = passwordPolicy
         self.shutdown = shutdown
-        documents = DocumentRenderer()
+        documents = DocumentRenderer(customers: store)
     }
 }
 

@@ -30,17 +30,32 @@ final class DocumentRenderer: Sendable {
     /// Larger documents are rendered each time (bounded all the same), not kept.
     static let largestKept = 4 << 20
 
-    init(width: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1), depth: Int = 16) {
+    /// Whose language a document is in: its customer's.
+    private let customers: any CustomerStore
+
+    init(
+        customers: any CustomerStore, width: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1),
+        depth: Int = 16
+    ) {
+        self.customers = customers
         work = BoundedWork(name: "rendering documents", width: width, depth: depth)
     }
 
+    private func language(_ customer: String) async throws -> DocumentLanguage {
+        DocumentLanguage(locale: try await customers.customer(id: customer)?.locale)
+    }
+
     func pdf(_ invoice: InvoiceRecord) async throws -> [UInt8] {
-        try await pdf(key: "invoice:" + invoice.id, source: .invoice(invoice)) { try InvoicePDF.render(invoice) }
+        let language = try await language(invoice.subject)
+        return try await pdf(key: "invoice:\(invoice.id):\(language.code)", source: .invoice(invoice)) {
+            try InvoicePDF.render(invoice, language: language)
+        }
     }
 
     func pdf(_ note: CreditNoteRecord, invoice: InvoiceRecord) async throws -> [UInt8] {
-        try await pdf(key: "credit_note:" + note.id, source: .creditNote(note, invoice)) {
-            try InvoicePDF.render(note, invoice: invoice)
+        let language = try await language(invoice.subject)
+        return try await pdf(key: "credit_note:\(note.id):\(language.code)", source: .creditNote(note, invoice)) {
+            try InvoicePDF.render(note, invoice: invoice, language: language)
         }
     }
 

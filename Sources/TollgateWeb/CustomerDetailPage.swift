@@ -350,7 +350,7 @@ extension ConsoleFrame {
 
     func invoiceTable(_ rows: [CustomerDetailData.InvoiceRow], documents: String = "/console/invoices/") -> HTML {
         table(
-            ["invoice", "status", "total", "time"],
+            ["invoice", "status", "total", "date"],
             cells: rows.map { row in
                 let name = row.number ?? row.id
                 return [

@@ -319,7 +319,7 @@ extension Date {
                 client, key: key, path: "/v1/credit-notes/\(noteId).pdf",
                 contains: [
                     "CREDIT NOTE", "CN-2026-000001", "Corrects invoice: INV-2026-000001 of 2026-05-14", "order change",
-                    "Item 0", "5.00", "0.95", "Total credited EUR", "5.95", "Łódź Müller & Cie", "FR40303265045",
+                    "Item 0", "5.00", "0.95", "Total credited", "5.95 EUR", "Łódź Müller & Cie", "FR40303265045",
                 ])
             #expect(try await client.call(.get, "/v1/credit-notes/\(noteId)", key: key).json["memo"] is NSNull)
             let (nothing, _) = try await client.call(
@@ -330,6 +330,50 @@ extension Date {
 }
 
 /// Issue 16 item 7: a long invoice runs onto more pages, each numbered, the header repeated.
+/// Issue 28 items 11 and 12: the invoice's document is in its customer's language (labels, dates,
+/// amounts, the country's name, the legal mention), and a paid one is stamped so.
+@Suite struct InvoiceLanguageTests {
+    @Test(arguments: TestDatabase.all)
+    func aFrenchCustomersPaidInvoiceIsInFrenchAndAnEnglishOnesInEnglish(database: TestDatabase) async throws {
+        try await AppHarness.run(
+            database, configure: { $0.invoicing = InvoiceSettings(seller: InvoiceAPITests.seller) }
+        ) { app, client in
+            let key = app.adminKey
+            for (customer, locale, country, vat) in [
+                ("fr-buyer", "fr", "DE", "DE136695976"), ("en-buyer", "en", "DE", "DE136695976"),
+            ] {
+                try await client.call(
+                    .post, "/v1/customers", key: key, json: #"{"id":"\#(customer)","locale":"\#(locale)"}"#)
+                try await client.call(
+                    .put, "/v1/customers/\(customer)/billing-details", key: key,
+                    json: InvoiceAPITests.buyer(country, vat))
+                try await client.call(
+                    .post, "/v1/customers/\(customer)/invoice-items", key: key,
+                    json:
+                        #"{"description":"Setup","quantity":1,"unitAmount":210000,"currency":"EUR","#
+                        + #""idempotencyKey":"k"}"#
+                )
+                let (_, draft) = try await client.call(
+                    .post, "/v1/invoices", key: key, json: #"{"customer":"\#(customer)"}"#)
+                let id = try #require(draft["id"] as? String)
+                try await client.call(.post, "/v1/invoices/\(id)/finalize", key: key)
+                try await client.call(.post, "/v1/invoices/\(id)/pay", key: key)
+                let expected =
+                    locale == "fr"
+                    ? [
+                        "FACTURE", "PAYÉE", "Date d’émission : 14/05/2026", "FACTURÉ À", "Allemagne", "Total TTC",
+                        "2 100,00 €", "Autoliquidation — article 196", "N° de TVA : DE136695976", "Page 1 sur 1",
+                    ]
+                    : [
+                        "INVOICE", "PAID", "Date of issue: 2026-05-14", "BILLED TO", "Germany", "Total", "2,100.00 EUR",
+                        "Reverse charge — Article 196", "VAT number: DE136695976", "Page 1 of 1",
+                    ]
+                try await InvoiceAPITests.checkPDF(client, key: key, path: "/v1/invoices/\(id).pdf", contains: expected)
+            }
+        }
+    }
+}
+
 @Suite struct InvoicePDFPagesTests {
     @Test func aLongInvoiceRunsOntoNumberedPages() async throws {
         try await AppHarness.run(.sqlite, configure: { $0.invoicing = InvoiceSettings(seller: InvoiceAPITests.seller) })
