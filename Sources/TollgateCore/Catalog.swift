@@ -41,6 +41,11 @@ public struct FeatureDefinition: Hashable, Sendable {
     /// Percentages of a metered quota at which the customer is alerted (e-mail and webhook), once
     /// per period each; ascending. `[80, 100]` unless the catalog says otherwise.
     public var alertPercents: [Int] = []
+    /// The name in other languages (`name: {en: …, fr: …}` in the catalog); `name` is the English.
+    public var names: LocalizedText? = nil
+
+    /// The name in `language`, else the English one.
+    public func name(in language: String) -> String { names?.text(in: language) ?? name }
 
     /// A limit in a unit of time (a retention such as "version history: 30 days") is a setting
     /// the product reads, not a count it reports: it is never drawn as a usage meter.
@@ -127,6 +132,10 @@ public struct Plan: Hashable, Sendable {
     public let creditOverdraft: Int64
     /// Requests per minute an end user on this plan may make (nil: no limit).
     public var rateLimit: RateLimit? = nil
+    /// One line under the plan's name on the pricing page.
+    public var tagline: LocalizedText? = nil
+    /// The plan the pricing page puts forward (at most one per catalog).
+    public var highlighted = false
 
     public var isFree: Bool { prices.isEmpty || prices.allSatisfy { $0.amount == 0 && ($0.perSeatAmount ?? 0) == 0 } }
 }

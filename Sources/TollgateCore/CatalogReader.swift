@@ -121,7 +121,8 @@ struct CatalogReader {
             }
             let type = fields["type"].flatMap { yaml.oneOf($0, "\(path).type", FeatureType.self) }
             if fields["type"] == nil { yaml.report("\(path).type", "is required", value) }
-            let name = fields["name"].flatMap { yaml.string($0, "\(path).name") } ?? id
+            let names = fields["name"].flatMap { yaml.localizedText($0, "\(path).name") }
+            let name = names?.english ?? id
             let unit = fields["unit"].flatMap { yaml.string($0, "\(path).unit") }
             let cost = fields["creditCost"].flatMap { creditCost($0, "\(path).creditCost", creditTypes: creditTypes) }
             if cost != nil, let type, type != .metered {
@@ -129,6 +130,7 @@ struct CatalogReader {
             }
             guard let type else { return nil }
             var feature = FeatureDefinition(id: id, name: name, type: type, unit: unit, creditCost: cost)
+            if let names, names.texts.count > 1 { feature.names = names }
             if let alerts = fields["alerts"] {
                 if type != .metered { yaml.report("\(path).alerts", "only metered features have quota alerts", value) }
                 feature.alertPercents = alertPercents(alerts, "\(path).alerts")
@@ -182,6 +184,11 @@ struct CatalogReader {
             seenOrders[plan.order] = plan.id
             plans.append(plan)
         }
+        let highlighted = plans.filter(\.highlighted)
+        if highlighted.count > 1 {
+            yaml.report(
+                "plans", "at most one plan is highlighted (\(highlighted.map(\.id).joined(separator: ", ")) are)", node)
+        }
         return plans
     }
 
@@ -190,7 +197,7 @@ struct CatalogReader {
     ) -> Plan? {
         let keys: Set<String> = [
             "id", "name", "order", "prices", "trial", "features", "creditGrants", "workspacePools", "creditOverdraft",
-            "rateLimits",
+            "rateLimits", "tagline", "highlight",
         ]
         guard let fields = yaml.mapping(node, path, allowed: keys) else { return nil }
         let id = requiredString(fields, "id", path, node)
@@ -215,10 +222,13 @@ struct CatalogReader {
             yaml.report("\(path).trial", "a free plan has nothing to try", fields["trial"])
         }
         guard let id, let order else { return nil }
-        return Plan(
+        var plan = Plan(
             id: id, name: name ?? id, order: Int(order), prices: prices, trial: trial, features: grants,
             creditGrants: creditGrants, workspacePools: pools, creditOverdraft: overdraft, rateLimit: rateLimit
         )
+        plan.tagline = fields["tagline"].flatMap { yaml.localizedText($0, "\(path).tagline") }
+        plan.highlighted = fields["highlight"].flatMap { yaml.bool($0, "\(path).highlight") } ?? false
+        return plan
     }
 
     private mutating func trial(_ node: Node, _ path: String) -> Trial? {

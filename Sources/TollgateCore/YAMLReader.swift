@@ -52,6 +52,19 @@ struct YAMLReader {
         return scalar.string
     }
 
+    /// One string (every language), or a mapping of languages to strings with `en` required.
+    mutating func localizedText(_ node: Node, _ path: String) -> LocalizedText? {
+        if case .scalar = node { return string(node, path).map { LocalizedText($0) } }
+        guard let pairs = mapping(node, path, allowed: LocalizedText.languages) else { return nil }
+        var texts: [String: String] = [:]
+        for (language, value) in pairs { texts[language] = string(value, YAMLReader.join(path, language)) }
+        guard let english = texts["en"] else {
+            report(path, "the English text (en) is required", node)
+            return nil
+        }
+        return LocalizedText(english, others: texts)
+    }
+
     mutating func bool(_ node: Node, _ path: String) -> Bool? {
         guard node.tag.rawValue == Tag.Name.bool.rawValue, let value = node.bool else {
             report(path, "expected true or false", node)

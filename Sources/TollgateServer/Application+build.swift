@@ -56,6 +56,9 @@ public struct ServerConfiguration: Sendable {
     public var mailLease: Duration = .seconds(120)
     /// The origins allowed to frame `/embed/pricing`.
     public var embedOrigins: [String] = []
+    /// Where "Contact sales" leads: a `mailto:` link or an http(s) URL (`serve --sales-contact`);
+    /// nil: the operator's address, else the portal's page for the plan.
+    public var salesContact: String?
     /// TLS, timeouts against slow clients, CORS (`serve --tls-cert --tls-key --cors-origin`).
     public var http = HTTPSettings()
     /// Where Prometheus scrapes `/metrics` (`serve --metrics-port`, loopback); nil: no metrics.
@@ -131,6 +134,8 @@ public struct AppDependencies: Sendable {
     public var operatorSettings = OperatorService.Settings()
     /// The origins allowed to frame `/embed/pricing` (`https://www.example.com`); none: no one.
     public var embedOrigins: [String] = []
+    /// Where "Contact sales" leads (a `mailto:` link or a URL).
+    public var salesContact: String?
     /// TLS, timeouts against slow clients, CORS.
     public var http = HTTPSettings()
     /// Prometheus metrics, served at `metricsAddress` (`serve --metrics-port`); nil: none.
@@ -255,6 +260,8 @@ public func buildApplication(
     dependencies.mail?.delivery.lease = configuration.mailLease
     dependencies.consoleBaseURL = (configuration.publicURL ?? ownAddress).absoluteString
     dependencies.embedOrigins = configuration.embedOrigins
+    dependencies.salesContact =
+        configuration.salesContact ?? configuration.operatorEmail.map { "mailto:" + $0 }
     dependencies.http = configuration.http
     if let address = configuration.metricsAddress {
         dependencies.metrics = TollgateMetrics()
@@ -503,6 +510,7 @@ func buildRouter(
     let portalCookie = PortalCookie(box: dependencies.secretBox, secure: secureCookies)
     PricingRoutes(
         catalog: dependencies.catalog, embedOrigins: dependencies.embedOrigins,
+        salesContact: dependencies.salesContact,
         portal: PortalAuthenticator(accounts: accounts, cookie: portalCookie, required: false),
         customers: service.customers
     ).register(on: router)
@@ -580,7 +588,7 @@ func buildRouter(
             catalog: dependencies.catalog, accounts: accounts, workspaces: workspaces, meter: service,
             subscriptions: subscriptions, stripe: stripeBilling, stripeEnabled: dependencies.stripe != nil,
             invoices: invoices, credits: credits, store: dependencies.store, clock: dependencies.clock,
-            productName: dependencies.catalog.name, salesEmail: dependencies.webhooks.operatorEmail,
+            productName: dependencies.catalog.name, salesContact: dependencies.salesContact,
             publicBase: dependencies.consoleBaseURL, documents: dependencies.documents)
     ).register(on: router)
     let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)

@@ -8,11 +8,11 @@ import TollgateWeb
 extension CustomerDetailData.UsageRow {
     /// Counted, included quotas only: what a meter can show (a setting such as a retention in
     /// days is not one).
-    static func meters(_ entitlements: CustomerEntitlements) -> [CustomerDetailData.UsageRow] {
+    static func meters(_ entitlements: CustomerEntitlements, language: String = "en") -> [CustomerDetailData.UsageRow] {
         entitlements.features.filter { $0.quota.isCounted && $0.quota.included && !$0.feature.isSetting }.map {
             entry in
             CustomerDetailData.UsageRow(
-                feature: entry.feature.id, featureName: entry.feature.name, used: entry.used,
+                feature: entry.feature.id, featureName: entry.feature.name(in: language), used: entry.used,
                 limit: entry.quota.limit?.value, period: entry.quota.period?.rawValue, resetsAt: entry.quota.resetsAt)
         }
     }

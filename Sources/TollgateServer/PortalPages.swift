@@ -27,7 +27,8 @@ struct PortalPages: Sendable {
     let clock: any TollgateClock
     let productName: String
     /// Where "contact sales" writes to (the operators' address), if set.
-    let salesEmail: String?
+    /// Where "Contact sales" leads (a `mailto:` link or a URL).
+    let salesContact: String?
     /// This server's address as the user's browser reaches it, for Stripe to send them back.
     let publicBase: String
     let documents: DocumentRenderer
@@ -76,7 +77,7 @@ struct PortalPages: Sendable {
             pools.append(
                 PortalHomeData.Pool(
                     workspaceName: membership.workspace.name, planName: pool.plan.name,
-                    meters: CustomerDetailData.UsageRow.meters(pool)))
+                    meters: CustomerDetailData.UsageRow.meters(pool, language: frame.locale)))
         }
         let mine = try await entitlements
         let trialDays = current.flatMap { subscription, _ -> Int? in
@@ -89,7 +90,7 @@ struct PortalPages: Sendable {
                 CustomerDetailData.SubscriptionRow($0.0, provider: $0.provider, planName: planName($0.0.planId))
             },
             pendingPlanName: current?.0.pendingPlanId.map(planName), trialDaysLeft: trialDays,
-            meters: CustomerDetailData.UsageRow.meters(mine),
+            meters: CustomerDetailData.UsageRow.meters(mine, language: frame.locale),
             balances: try await balances.map {
                 PortalHomeData.Balance(creditType: $0.creditType, available: $0.available)
             },

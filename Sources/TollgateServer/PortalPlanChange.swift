@@ -30,7 +30,7 @@ extension PortalPages {
             case .trial(let days, let price):
                 return .startTrial(days: days, price: price, fallback: fallbackPlanName)
             case .subscribe(let price): return .subscribe(price)
-            case .contactSales(let seats): return .contactSales(minimumSeats: seats, email: nil)
+            case .contactSales(let seats): return .contactSales(minimumSeats: seats, link: nil)
             case .unavailable(let reason): return .unavailable(reason)
             }
         }
@@ -100,7 +100,7 @@ extension PortalPages {
                 outcome = try await decide(selected, choice: choice, subject: subject, frame: frame).outcome(
                     fallbackPlanName: catalog.defaultPlan.name)
                 if case .contactSales(let seats, _) = outcome {
-                    outcome = .contactSales(minimumSeats: seats, email: salesEmail)
+                    outcome = .contactSales(minimumSeats: seats, link: salesContact)
                 }
             } catch let problem as DomainError {
                 error = problem.message

@@ -15,6 +15,8 @@ import TollgateWeb
 struct PricingRoutes: Sendable {
     let catalog: Catalog
     let embedOrigins: [String]
+    /// Where "Contact sales" leads (a `mailto:` link or a URL); nil: the portal's page for the plan.
+    let salesContact: String?
     /// Reads the portal's cookie when there is one (a signed-out reader sees the same page).
     let portal: PortalAuthenticator
     let customers: CustomerDirectory
@@ -43,7 +45,7 @@ struct PricingRoutes: Sendable {
             frame.pricingPage(
                 catalog, choice: .init(interval: interval, currency: currency),
                 base: embedded ? "/embed/pricing" : "/pricing", signedIn: context.portal != nil,
-                currentPlan: currentPlan),
+                currentPlan: currentPlan, salesContact: salesContact),
             request: request)
         ConsoleHeaders.secure(&response.headers, cacheable: false)
         if embedded {

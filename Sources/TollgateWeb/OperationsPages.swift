@@ -160,7 +160,7 @@ extension ConsoleFrame {
                         }
                         for feature in catalog.features {
                             el("tr") {
-                                el("th", ["scope": "row"]) { feature.name }
+                                el("th", ["scope": "row"]) { feature.name(in: locale) }
                                 for plan in catalog.plans { el("td") { grantText(plan.features[feature.id]) } }
                             }
                         }

@@ -21,8 +21,9 @@ public struct PortalUpgradeData: Sendable {
         case subscribe(Money)
         /// Stripe takes the payment: its checkout, then back here.
         case checkout
-        /// Sold by the product's team (a seat-priced plan): the minimum seats, the address to write to.
-        case contactSales(minimumSeats: Int?, email: String?)
+        /// Sold by the product's team (a seat-priced plan): the minimum seats, where to reach them
+        /// (a `mailto:` link or a URL).
+        case contactSales(minimumSeats: Int?, link: String?)
         /// The plan is the current one, or has no price in this currency and interval.
         case unavailable(String)
     }
@@ -80,7 +81,7 @@ extension ConsoleFrame {
                         case .metered(_, .lifetime, _): t("paywall_starter_pack") + " "
                         default: t("paywall_reached") + " "
                         }
-                        el("strong") { feature.name }
+                        el("strong") { feature.name(in: locale) }
                     }
                     el("p") {
                         el("strong") { selected.name }
@@ -154,7 +155,7 @@ extension ConsoleFrame {
                         el("tbody") {
                             for feature in differing {
                                 el("tr") {
-                                    el("th", ["scope": "row"]) { feature.name }
+                                    el("th", ["scope": "row"]) { feature.name(in: locale) }
                                     el("td") { grantText(current?.features[feature.id]) }
                                     el("td") { grantText(selected.features[feature.id]) }
                                 }
@@ -200,11 +201,11 @@ extension ConsoleFrame {
             case .checkout:
                 el("p") { t("checkout_with_stripe") }
                 confirmForm(selected, data: data, key: key)
-            case .contactSales(let minimumSeats, let email):
+            case .contactSales(let minimumSeats, let link):
                 el("p", ["id": "contact-sales"]) {
                     t("contact_sales_text") + (minimumSeats.map { " \(t("minimum_seats")) \(number($0))." } ?? "")
                 }
-                if let email { el("p") { el("a", ["href": "mailto:" + email]) { t("contact_sales") } } }
+                if let link { el("p") { el("a", ["href": link, "id": "sales-contact"]) { t("contact_sales") } } }
             case .unavailable(let reason):
                 el("p", ["class": "muted"]) { reason }
             }

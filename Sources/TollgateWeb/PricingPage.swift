@@ -26,7 +26,8 @@ extension ConsoleFrame {
 
     /// `signedIn`: a user of the portal is reading (`currentPlan` is theirs).
     public func pricingPage(
-        _ catalog: Catalog, choice: PricingChoice, base: String, signedIn: Bool = false, currentPlan: String? = nil
+        _ catalog: Catalog, choice: PricingChoice, base: String, signedIn: Bool = false, currentPlan: String? = nil,
+        salesContact: String? = nil
     ) -> String {
         let plans = catalog.plans.sorted { ($0.order, $0.id) < ($1.order, $1.id) }
         func link(interval: BillingInterval, currency: Currency) -> String {
@@ -61,7 +62,9 @@ extension ConsoleFrame {
                 for plan in plans {
                     el("div", ["class": "plan-choice"]) {
                         planCard(plan, choice: choice)
-                        callToAction(plan, choice: choice, signedIn: signedIn, currentPlan: currentPlan)
+                        callToAction(
+                            plan, choice: choice, signedIn: signedIn, currentPlan: currentPlan,
+                            salesContact: salesContact)
                     }
                 }
             }
@@ -77,7 +80,7 @@ extension ConsoleFrame {
                     el("tbody") {
                         for feature in catalog.features {
                             el("tr") {
-                                el("th", ["scope": "row"]) { feature.name }
+                                el("th", ["scope": "row"]) { feature.name(in: locale) }
                                 for plan in plans { el("td") { grantText(plan.features[feature.id]) } }
                             }
                         }
@@ -91,7 +94,9 @@ extension ConsoleFrame {
     /// starts the trial, checks out or subscribes) for the others, contact sales for a plan sold
     /// by a person (`PlanOffer.salesOnly`). Inside another site's frame the link opens the whole
     /// window.
-    func callToAction(_ plan: Plan, choice: PricingChoice, signedIn: Bool, currentPlan: String?) -> HTML {
+    func callToAction(
+        _ plan: Plan, choice: PricingChoice, signedIn: Bool, currentPlan: String?, salesContact: String? = nil
+    ) -> HTML {
         if plan.id == currentPlan {
             return el("p", ["class": "badge", "id": "cta-\(plan.id)"]) { t("current_plan") }
         }
@@ -107,7 +112,8 @@ extension ConsoleFrame {
             (href, label) =
                 signedIn ? (change, t("switch_to") + " " + plan.name) : ("/portal/signup", t("create_account"))
         case .salesOnly:
-            (href, label) = (change, t("contact_sales"))
+            // The team's address or page when the operator set one (`serve --sales-contact`).
+            (href, label) = (salesContact ?? change, t("contact_sales"))
         case .selfServe:
             if let trial = plan.trial {
                 (href, label) = (change, "\(t("start_trial")) (\(number(trial.days)) \(t("days")))")
@@ -120,11 +126,16 @@ extension ConsoleFrame {
 
     func planCard(_ plan: Plan, choice: PricingChoice) -> HTML {
         let price = plan.prices.first { $0.currency == choice.currency && $0.interval == choice.interval }
-        return el("article", ["class": "card plan", "id": "plan-\(plan.id)"]) {
+        return el(
+            "article", ["class": plan.highlighted ? "card plan highlighted" : "card plan", "id": "plan-\(plan.id)"]
+        ) {
+            if plan.highlighted { el("p", ["class": "badge highlight"]) { t("most_popular") } }
             el("h3") { plan.name }
+            if let tagline = plan.tagline { el("p", ["class": "tagline muted"]) { tagline.text(in: locale) } }
             el("p", ["class": "price"]) {
                 if plan.isFree {
-                    t("free")
+                    // As prominent as a price.
+                    el("span", ["class": "amount"]) { t("free") }
                 } else if let price {
                     el("span", ["class": "amount"]) { money(price.amount, price.currency) }
                     " / \(t("interval_" + price.interval.rawValue))"
@@ -133,9 +144,9 @@ extension ConsoleFrame {
                 }
             }
             if let price, let perSeat = price.perSeatAmount {
-                el("p", ["class": "muted"]) {
-                    "+ \(money(perSeat, price.currency)) / \(t("seat"))"
-                        + (price.minimumSeats.map { " · \(t("minimum_seats")) \(number($0))" } ?? "")
+                el("p", ["class": "muted per-seat"]) {
+                    "+ \(money(perSeat, price.currency)) \(t("per_seat"))"
+                        + (price.minimumSeats.map { ", \(number($0)) \(t("seats_minimum"))" } ?? "")
                 }
             }
             if choice.interval == .year, let saving = Self.yearlySaving(plan, currency: choice.currency) {

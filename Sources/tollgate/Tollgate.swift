@@ -151,6 +151,8 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("embed-origin"),
         help: "An origin allowed to frame /embed/pricing (https://www.example.com); repeat for several.")
     var embedOrigins: [String] = []
+    @Option(help: "Where Contact sales leads: an e-mail address or an http(s) URL (default: --operator-email).")
+    var salesContact: String?
     @Option(help: "Serve https with this certificate chain (PEM); with --tls-key. Without: http (behind a proxy).")
     var tlsCert: String?
     @Option(help: "The private key (PEM) of --tls-cert.") var tlsKey: String?
@@ -261,6 +263,13 @@ struct Serve: AsyncParsableCommand {
         configuration.publicURL = try publicUrl.map { try Self.httpURL($0, option: "--public-url") }
         try Self.requireOrigins(embedOrigins, option: "--embed-origin", example: "https://www.example.com")
         configuration.embedOrigins = embedOrigins
+        if let salesContact {
+            if let address = try? EmailAddress.normalized(salesContact) {
+                configuration.salesContact = "mailto:" + address
+            } else {
+                configuration.salesContact = try Self.httpURL(salesContact, option: "--sales-contact").absoluteString
+            }
+        }
         try Self.requireOrigins(corsOrigins, option: "--cors-origin", example: "https://app.example.com")
         configuration.http.corsOrigins = corsOrigins
         guard (1...3600).contains(idleTimeoutSeconds) else {

@@ -120,6 +120,40 @@ import Testing
         #expect(error?.description.contains("plans[1].prices[0].currency") == true)
     }
 
+    /// Issue 28 items 9 and 11: taglines and feature names in several languages, one highlighted plan.
+    @Test func taglinesNamesInLanguagesAndOneHighlightedPlan() throws {
+        let good = """
+            product: p
+            defaultPlan: free
+            features:
+              notes: { type: limit, name: { en: Notes, fr: Carnets } }
+            plans:
+              - { id: free, order: 0, tagline: Start here, features: { notes: 3 } }
+              - id: pro
+                order: 1
+                highlight: true
+                tagline: { en: For pros, fr: Pour les pros }
+                prices: [{ currency: EUR, interval: month, amount: 990 }]
+            """
+        let catalog = try CatalogLoader.load(yaml: good)
+        #expect(catalog.feature("notes")?.name(in: "fr") == "Carnets" && catalog.feature("notes")?.name == "Notes")
+        #expect(catalog.plan("pro")?.tagline?.text(in: "fr-CA") == "Pour les pros")
+        #expect(
+            catalog.plan("free")?.tagline?.text(in: "fr") == "Start here" && catalog.plan("pro")?.highlighted == true)
+        let bad = """
+            product: p
+            defaultPlan: free
+            features:
+              notes: { type: limit, name: { fr: Carnets } }
+            plans:
+              - { id: free, order: 0, highlight: true, tagline: { en: A, de: B } }
+              - { id: pro, order: 1, highlight: true, prices: [{ currency: EUR, interval: month, amount: 9 }] }
+            """
+        let error = #expect(throws: CatalogError.self) { try CatalogLoader.load(yaml: bad) }
+        let paths = Set(error?.issues.map(\.path) ?? [])
+        #expect(paths.isSuperset(of: ["features.notes.name", "plans[0].tagline.de", "plans"]), "\(paths)")
+    }
+
     @Test func rejectsEmptyAndNonYAMLInput() {
         #expect(throws: CatalogError.self) { try CatalogLoader.load(yaml: "") }
         #expect(throws: CatalogError.self) { try CatalogLoader.load(yaml: "plans: [unclosed") }

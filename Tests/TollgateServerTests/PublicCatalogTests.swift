@@ -103,7 +103,15 @@ import TollgateCore
             }
             let (monthly, headers) = try await page("/pricing")
             #expect(monthly.contains("<title>Pricing · Memento Note</title>") && !monthly.contains("⟦"))
-            #expect(monthly.contains(#"<article class="card plan" id="plan-pro">"#) && monthly.contains("9.90 EUR"))
+            #expect(
+                monthly.contains(#"<article class="card plan highlighted" id="plan-pro">"#)
+                    && monthly.contains("9.90 EUR"))
+            // Issue 28 item 9: the catalog's highlighted plan and taglines; Free as prominent as
+            // a price; the per-seat wording.
+            #expect(monthly.contains(#"<p class="badge highlight">Most popular</p>"#))
+            #expect(monthly.contains(#"<p class="tagline muted">Thinking amplified by AI</p>"#))
+            #expect(monthly.contains(#"<span class="amount">Free</span>"#))
+            #expect(monthly.contains("+ 3.90 EUR per seat, 20 seats minimum"))
             #expect(monthly.contains("14 days of trial · no card needed"))
             #expect(monthly.contains(#"<table id="feature-matrix">"#) && monthly.contains("AI semantic search"))
             #expect(!monthly.contains("A year saves"))
@@ -113,6 +121,8 @@ import TollgateCore
             // 99.00 a year against 9.90 × 12 = 118.80: 16 % saved.
             #expect(yearly.contains("99,00 USD") && yearly.contains("L’année fait économiser 16 %"))
             #expect(yearly.contains(#"<html lang="fr">"#))
+            // Issue 28 item 11: the catalog's words in French.
+            #expect(yearly.contains("Pensée amplifiée par l’IA") && yearly.contains("Recherche sémantique (IA)"))
             let (fallback, _) = try await page("/pricing?interval=weekly&currency=XXX")
             #expect(fallback.contains("9.90 EUR"))
             let (embedded, embedHeaders) = try await page("/embed/pricing")
@@ -130,6 +140,13 @@ import TollgateCore
                 ))
             #expect(monthly.contains(#"id="cta-enterprise">Contact sales</a>"#))
             #expect(embedded.contains(#"target="_top" id="cta-pro""#))
+        }
+        // Contact sales leads to the team's address when the operator set one.
+        try await AppHarness.run(
+            .sqlite, catalog: catalog, configure: { $0.salesContact = "mailto:sales@memento.example" }
+        ) { _, client in
+            let page = String(buffer: try await client.send(uri: "/pricing", method: .get).body)
+            #expect(page.contains(#"href="mailto:sales@memento.example" id="cta-enterprise">Contact sales</a>"#))
         }
     }
 
