@@ -22,29 +22,7 @@ public struct DocumentLanguage: Sendable, Equatable {
 
     /// With `currency`: the amount as a reader expects it; without, the figure alone (a table's cell).
     public func money(_ amountMinor: Int64, _ currency: Currency, withCurrency: Bool = true) -> String {
-        let digits = currency.minorUnitDigits
-        var divisor: UInt64 = 1
-        for _ in 0..<digits { divisor *= 10 }
-        let magnitude = amountMinor.magnitude
-        var figure = grouped(magnitude / divisor)
-        if digits > 0 {
-            let fraction = String(magnitude % divisor)
-            figure += (code == "fr" ? "," : ".") + String(repeating: "0", count: digits - fraction.count) + fraction
-        }
-        figure = (amountMinor < 0 ? "-" : "") + figure
-        guard withCurrency else { return figure }
-        if code == "fr" { return figure + " " + (Self.frenchSymbols[currency.code] ?? currency.code) }
-        return figure + " " + currency.code
-    }
-
-    private func grouped(_ value: UInt64) -> String {
-        let digits = Array(String(value))
-        var text = ""
-        for (index, digit) in digits.enumerated() {
-            if index > 0 && (digits.count - index) % 3 == 0 { text += code == "fr" ? " " : "," }
-            text.append(digit)
-        }
-        return text
+        MoneyText.format(amountMinor, currency, language: code, withCurrency: withCurrency)
     }
 
     /// `2026-05-14` in English, `14/05/2026` in French.
@@ -74,8 +52,6 @@ public struct DocumentLanguage: Sendable, Equatable {
         default: return english
         }
     }
-
-    static let frenchSymbols = ["EUR": "€", "USD": "$ US", "GBP": "£", "CHF": "CHF"]
 
     static let englishWords: [String: String] = [
         "invoice": "INVOICE", "draft_invoice": "DRAFT INVOICE", "credit_note": "CREDIT NOTE", "paid": "PAID",

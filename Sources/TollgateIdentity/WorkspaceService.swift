@@ -111,12 +111,14 @@ public final class WorkspaceService: Sendable {
             invitedBy: userId, createdAt: now, expiresAt: now + invitationSeconds
         )
         let payload = String(
-            decoding: try JSONEncoder().encode([
-                "sealedToken": try box.sealToken(token), "workspaceId": workspaceId,
-                "workspaceName": membership.workspace.name,
-                "role": role.rawValue,
-                "expiresAt": ISO8601DateFormatter().string(from: invitation.expiresAt),
-            ]), as: UTF8.self)
+            decoding: try JSONEncoder().encode(
+                [
+                    "sealedToken": try box.sealToken(token), "workspaceId": workspaceId,
+                    "workspaceName": membership.workspace.name,
+                    "role": role.rawValue,
+                    "expiresAt": ISO8601DateFormatter().string(from: invitation.expiresAt),
+                    "inviter": try await store.user(id: userId)?.email,
+                ].compactMapValues { $0 }), as: UTF8.self)
         let message = OutboxMessage(
             id: Secrets.randomId(prefix: "msg_"), kind: "email.workspace_invitation", recipient: email,
             payload: payload, createdAt: now)

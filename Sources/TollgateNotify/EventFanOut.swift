@@ -39,11 +39,15 @@ public struct EventFanOut: Sendable {
         let body = (try? JSONSerialization.jsonObject(with: Data(event.payload.utf8))) as? [String: Any] ?? [:]
         if let kind = Self.mailKind(ofEvent: type, data: body["data"] as? [String: Any] ?? [:]) {
             let readers = try await recipients(subject: event.recipient)
+            // A workspace's mail says it is about the workspace, not the reader's own account.
+            var workspace: WorkspaceRecord?
+            if let id = Subject.customerId(event.recipient) { workspace = try await store.workspace(id: id) }
             let unsubscribed = try await store.unsubscribed(among: readers.map(\.address))
             for reader in readers where !unsubscribed.contains(reader.address.lowercased()) {
                 // The event's body, in the reader's language.
                 var payload = body
                 payload["locale"] = reader.locale
+                if let workspace { payload["workspaceName"] = workspace.name }
                 let json = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
                 messages.append(
                     OutboxMessage(

@@ -120,6 +120,12 @@ public struct MessageRenderer: Sendable {
                 "v1/mail/unsubscribe", ["token": try box.sealToken(message.recipient.lowercased())],
                 base: settings.apiBase)
         let locale = (payload["locale"] as? String).flatMap { MailTemplates.locales.contains($0) ? $0 : nil }
+        // An invoice's amount as the reader's language writes it ("58,80 €" in French).
+        if let minor = values["totalMinor"] as? Int64 ?? (values["totalMinor"] as? Int).map(Int64.init),
+            let currency = (values["currency"] as? String).flatMap(Currency.init)
+        {
+            values["total"] = MoneyText.format(minor, currency, language: locale ?? settings.defaultLocale)
+        }
         guard
             let rendered = templates.render(
                 kind: kind, locale: locale ?? settings.defaultLocale, values: values, action: action,
@@ -136,10 +142,12 @@ public struct MessageRenderer: Sendable {
     static func values(_ payload: [String: Any]) -> [String: Any] {
         var values = payload
         if let data = payload["data"] as? [String: Any] { values.merge(data) { _, inner in inner } }
-        for key in ["periodEnd", "trialEnd", "issuedAt", "dueAt"] {
+        for key in ["periodEnd", "trialEnd", "issuedAt", "dueAt", "expiresAt"] {
             if let text = values[key] as? String { values[key] = String(text.prefix(10)) }
         }
-        if let end = values["periodEnd"] { values["resetsAt"] = end }
+        if let end = values["periodEnd"] as? String { values["resetsAt"] = end }
+        // A usage alert without a period's end is on a quota that never resets (a starter pack).
+        if values["feature"] != nil, values["periodStart"] != nil { values["lifetime"] = values["resetsAt"] == nil }
         return values
     }
 

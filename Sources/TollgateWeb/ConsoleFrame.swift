@@ -37,6 +37,12 @@ public struct ConsoleFrame: Sendable {
     /// The word for `key` in the page's language.
     public func t(_ key: String) -> String { Lexicon.word(key, locale: locale) }
 
+    /// A stored word (a status, a provider, a reason) in the reader's language: `kind_value` in the
+    /// lexicon, else the word as stored (a value a later version added is still shown).
+    public func word(_ kind: String, _ value: String) -> String {
+        Lexicon.knows("\(kind)_\(value)", locale: locale) ? t("\(kind)_\(value)") : value
+    }
+
     public func may(_ action: OperatorAction) -> Bool { role?.may(action) ?? false }
 
     public func money(_ amount: Int64, _ currency: Currency) -> String {

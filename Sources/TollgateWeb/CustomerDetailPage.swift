@@ -190,8 +190,9 @@ extension ConsoleFrame {
                     ["subscription", "provider", "plan", "status", "period_end", "trial_end"],
                     rows: data.subscriptions.map { s in
                         [
-                            s.id, s.provider, s.planName,
-                            s.status + (s.cancelAtPeriodEnd ? " (\(t("cancels_at_period_end")))" : ""),
+                            s.id, word("provider", s.provider), s.planName,
+                            word("subscription_status", s.status)
+                                + (s.cancelAtPeriodEnd ? " (\(t("cancels_at_period_end")))" : ""),
                             Formats.day(s.periodEnd), s.trialEnd.map(Formats.day) ?? "—",
                         ]
                     }, id: "subscriptions")
@@ -211,7 +212,10 @@ extension ConsoleFrame {
                 table(
                     ["time", "credit_type", "amount", "reason"],
                     rows: data.ledger.map {
-                        [Formats.time($0.at), $0.creditType, ($0.amount > 0 ? "+" : "") + number($0.amount), $0.reason]
+                        [
+                            Formats.time($0.at), $0.creditType, ($0.amount > 0 ? "+" : "") + number($0.amount),
+                            word("credit_reason", $0.reason),
+                        ]
                     }, id: "ledger")
             }
             el("section", ["aria-labelledby": "h-invoices"]) {
@@ -222,7 +226,9 @@ extension ConsoleFrame {
                 el("h2", ["id": "h-refusals"]) { t("recent_refusals") }
                 table(
                     ["day", "feature", "reason", "count"],
-                    rows: data.refusals.map { [Formats.day($0.day), $0.feature, $0.reason, number($0.count)] },
+                    rows: data.refusals.map {
+                        [Formats.day($0.day), $0.feature, word("denial", $0.reason), number($0.count)]
+                    },
                     id: "refusals")
             }
             el("section", ["aria-labelledby": "h-workspaces"]) {
@@ -356,20 +362,27 @@ extension ConsoleFrame {
                 return [
                     row.hasDocument
                         ? el("a", ["href": "\(documents)\(Paths.segment(row.id)).pdf"]) { name } : .text(name),
-                    .text(row.status), .text(money(row.total.amountMinor, row.total.currency)),
+                    .text(word("invoice_status", row.status)), .text(money(row.total.amountMinor, row.total.currency)),
                     .text(Formats.day(row.at)),
                 ]
             }, id: "invoices")
     }
 
     /// A plain table of text cells, or a line saying there is nothing.
+    /// What an empty list says: its own words where the lexicon has them ("Aucune facture"
+    /// agrees with its noun), else "None".
+    public func empty(_ id: String?) -> String {
+        guard let id, Lexicon.knows("empty_" + id, locale: locale) else { return t("none") }
+        return t("empty_" + id)
+    }
+
     func table(_ headers: [String], rows: [[String]], id: String?) -> HTML {
         table(headers, cells: rows.map { $0.map(HTML.text) }, id: id)
     }
 
     /// The same, with cells that hold markup (a link).
     func table(_ headers: [String], cells rows: [[HTML]], id: String?) -> HTML {
-        guard !rows.isEmpty else { return el("p", ["class": "empty", "id": id]) { t("none") } }
+        guard !rows.isEmpty else { return el("p", ["class": "empty", "id": id]) { empty(id) } }
         return el("div", ["class": "scroll"]) {
             el("table", ["id": id]) {
                 el("thead") { el("tr") { for header in headers { el("th", ["scope": "col"]) { t(header) } } } }

@@ -307,3 +307,28 @@ struct PageSession {
         #expect(catalog.feature("notes")?.isSetting == false && catalog.feature("chat")?.isSetting == false)
     }
 }
+
+/// Issue 28 item 11: every status, provider, ledger reason and refusal reason reads as a word in
+/// both languages, never as the stored value.
+@Suite struct StoredWordsTests {
+    @Test(arguments: ["en", "fr"])
+    func everyStoredWordIsTranslated(locale: String) {
+        let frame = ConsoleFrame(locale: locale, csrfToken: nil, section: "", path: "/", productName: "P")
+        let words: [(String, [String])] = [
+            ("invoice_status", InvoiceStatus.allCases.map(\.rawValue)),
+            ("subscription_status", SubscriptionStatus.allCases.map(\.rawValue)),
+            ("provider", ["manual", "stripe"]),
+            ("credit_reason", CreditReason.allCases.map(\.rawValue)),
+            ("denial", DenialReason.allCases.map(\.rawValue)),
+        ]
+        for (kind, values) in words {
+            for value in values {
+                let word = frame.word(kind, value)
+                #expect(
+                    !word.isEmpty && !word.contains("⟦") && (word != value || value == "stripe"), "\(kind) \(value)")
+            }
+        }
+        #expect(frame.word("invoice_status", "someday") == "someday", "an unknown value is shown as stored")
+        #expect(frame.empty("invoices") == (locale == "fr" ? "Aucune facture" : "No invoices"))
+    }
+}

@@ -100,7 +100,7 @@ import TollgateStorage
             #expect(shown == .ok)
             let (refused, page, _) = try await portal.post(
                 client, "/portal/email", [("email", "squatter@example.com"), ("password", Self.password)])
-            #expect(refused == .forbidden && page.contains("confirm your e-mail address first"))
+            #expect(refused == .forbidden && page.contains("Confirm your e-mail address first"))
             // Set up before this rule existed: a second factor on the unverified account.
             let user = try #require(try await app.store.user(email: "victim@example.com"))
             try await app.store.setPendingTOTP(

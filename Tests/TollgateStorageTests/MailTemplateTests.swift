@@ -21,7 +21,8 @@ import TollgateStorage
             "email_changed": ["email": "ada@example.com", "newEmail": "ada@new.example"],
             "workspace_invitation": [
                 "sealedToken": seal("i-token"), "workspaceName": "Atelier <script>alert(1)</script>",
-                "workspaceId": "ws1", "role": "ADMIN",
+                "workspaceId": "ws1", "role": "ADMIN", "inviter": "bob@example.com",
+                "expiresAt": "2026-05-21T00:00:00Z",
             ],
             "two_factor_enabled": ["email": "ada@example.com"],
             "two_factor_disabled": ["email": "ada@example.com"],
@@ -109,6 +110,10 @@ import TollgateStorage
             invitation.text.contains("Rejoindre Atelier <script>alert(1)</script>\u{a0}:\n"),
             "French puts a (no-break) space before the colon")
 
+        // Issue 28 item 10: the inviter and the expiry.
+        #expect(invitation.text.contains("bob@example.com vous invite à rejoindre Atelier"))
+        #expect(invitation.text.contains("L'invitation expire le 2026-05-21."))
+
         let alert = try Self.renderer.render(try Self.message("usage_alert", locale: "en"))
         #expect(alert.subject == "You have used 80 % of your searches quota")
         #expect(alert.text.contains("81 of 100 searches used this period, until 2026-06-01."))
@@ -119,6 +124,35 @@ import TollgateStorage
         let token = try #require(
             URLComponents(url: unsubscribe, resolvingAgainstBaseURL: false)?.queryItems?.first?.value)
         #expect(try TestKeys.box.openToken(token) == "ada@example.com", "the token is the sealed address")
+    }
+
+    /// Issue 28 item 10: a lifetime quota is not "this period"; a workspace's plan change says it
+    /// is the workspace's; French mail writes amounts the French way; invoices and plan changes
+    /// are not "ignorable".
+    @Test func wordsFitWhatTheMailIsAbout() throws {
+        func render(_ kind: String, _ payload: String, locale: String = "en") throws -> MailMessage {
+            try Self.renderer.render(
+                OutboxMessage(
+                    id: "mail_\(kind)", kind: "email.\(kind)", recipient: "ada@example.com",
+                    payload: payload.replacingOccurrences(of: "LOCALE", with: locale),
+                    createdAt: Fixtures.utc(2026, 5, 14)))
+        }
+        let lifetime = try render(
+            "usage_alert",
+            #"{"locale":"LOCALE","type":"usage.limit_reached","data":{"feature":"searches","percent":100,"used":30,"#
+                + #""limit":30,"periodStart":"1970-01-01T00:00:00Z","periodEnd":null}}"#)
+        #expect(lifetime.text.contains("30 of 30 searches used for good: this quota never resets."), "\(lifetime.text)")
+        #expect(!lifetime.text.contains("this period"))
+        let workspace = try render(
+            "plan_changed", #"{"locale":"LOCALE","plan":"business","previousPlan":"basic","workspaceName":"Team"}"#)
+        #expect(workspace.text.contains("The plan of the workspace Team changed from"), "\(workspace.text)")
+        #expect(!workspace.text.contains("you can ignore it"))
+        let invoice = try render(
+            "invoice_issued",
+            #"{"locale":"LOCALE","type":"invoice.issued","data":{"number":"INV-1","total":"5880.00 EUR","#
+                + #""totalMinor":588000,"currency":"EUR","issuedAt":"2026-05-14T10:00:00Z"}}"#, locale: "fr")
+        #expect(invoice.text.contains("d'un montant de 5 880,00 €"), "\(invoice.text)")
+        #expect(!invoice.text.contains("ignorer"))
     }
 
     @Test func aTrialReminderCountsTheDaysLeftFromTheEvent() throws {
@@ -158,7 +192,12 @@ import TollgateStorage
 
     /// Values every mail has (the renderer adds them), or this kind's sample gives.
     static func known(_ name: String, kind: String) -> Bool {
-        let always: Set = ["product", "email", "limitReached", "resetsAt", "feature", "percent"]
+        // The last three are given when they apply: a lifetime quota (the renderer), a workspace's
+        // mail (the fan-out), an invitation by a known member.
+        let always: Set = [
+            "product", "email", "limitReached", "resetsAt", "feature", "percent", "lifetime", "workspaceName",
+            "inviter",
+        ]
         let sample = samples[kind] ?? [:]
         return always.contains(name) || sample[name] != nil || (sample["data"] as? [String: Any])?[name] != nil
     }

@@ -131,7 +131,7 @@ try:
     owner.find_element(By.ID, "f-amount").send_keys("25")
     submit(owner, "form[action$='/credits']")
     ledger = owner.find_element(By.ID, "ledger").text
-    check("+25" in ledger and "grant" in ledger, "the ledger shows the granted credits")
+    check("+25" in ledger and "Grant" in ledger, "the ledger shows the granted credits, its reason in words")
     status, body = api("GET", "/v1/customers/%s/credits" % config["customer"], config["key"])
     check(status == 200 and any(b["balance"] >= 25 for b in body["balances"]), "the API counts the granted credits")
 
