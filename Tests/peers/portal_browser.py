@@ -218,6 +218,9 @@ try:
     check(meter(ada, "semantic_search") == "0 / 1,000", f"Business's limit ({meter(ada, 'semantic_search')})")
     ada.save_screenshot(os.path.join(SHOTS, "portal-plan.png"))
 
+    # The pricing page in French, at a phone's width and on a desktop.
+    ada.get(BASE + "/pricing?lang=fr")
+    ada.save_screenshot(os.path.join(SHOTS, "pricing-fr.png"))
     # The pricing page marks the plan; its toggles show the catalog's amounts.
     ada.get(BASE + "/pricing?lang=en")
     check(ada.find_element(By.ID, "cta-business").text == "Current plan", "the pricing page marks the current plan")
@@ -277,6 +280,7 @@ try:
     check(not section.find_elements(By.CSS_SELECTOR, "button.invite"), "no invite form when every seat is taken")
     offer = section.find_element(By.CSS_SELECTOR, ".seat-offer").text
     check("Business: 11" in offer, f"it says what to buy ({offer})")
+    ada.save_screenshot(os.path.join(SHOTS, "portal-workspace.png"))
     click(ada, f"#buy-seats-{workspace}")
     check("Team" in ada.find_element(By.TAG_NAME, "h1").text, "the plan change is the workspace's")
     click(ada, "#confirm-change")
@@ -356,6 +360,7 @@ try:
         click(carol, "#sign-in")
         check("/portal/upgrade" in carol.current_url and carol.find_elements(By.ID, "confirm-change"),
               f"signed in, the trial's confirmation is where Carol lands ({carol.current_url})")
+        carol.save_screenshot(os.path.join(SHOTS, "portal-trial-offer.png"))
         after = carol.find_element(By.ID, "after-trial").text
         check("9.90 EUR" in after and "Basic" in after, f"the offer says the price after the trial and what then ({after})")
         click(carol, "#confirm-change")
