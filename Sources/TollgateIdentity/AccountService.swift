@@ -7,6 +7,8 @@ public struct AccountSettings: Sendable {
     public var issuer = "tollgate"
     /// The `aud` claim: the product the tokens are for.
     public var audience: String
+    /// The name authenticator apps show for the account's codes (the product's name); nil: the audience.
+    public var authenticatorIssuer: String?
     public var accessTokenSeconds: TimeInterval = 15 * 60
     public var sessionSeconds: TimeInterval = 30 * 86_400
     public var verifyEmailSeconds: TimeInterval = 24 * 3600
@@ -530,7 +532,8 @@ public final class AccountService: Sendable {
         try await store.setPendingTOTP(userId: userId, sealedSecret: try box.seal(totp.secret), at: clock.now())
         return Enrolment(
             secret: Base32.encode(totp.secret),
-            otpauthUri: totp.provisioningURI(account: user.email, issuer: settings.audience))
+            otpauthUri: totp.provisioningURI(
+                account: user.email, issuer: settings.authenticatorIssuer ?? settings.audience))
     }
 
     /// The enrolment begun and not yet confirmed, to show its secret again after a wrong code.
@@ -539,7 +542,8 @@ public final class AccountService: Sendable {
         let totp = TOTP(secret: try box.open(sealed))
         return Enrolment(
             secret: Base32.encode(totp.secret),
-            otpauthUri: totp.provisioningURI(account: user.email, issuer: settings.audience))
+            otpauthUri: totp.provisioningURI(
+                account: user.email, issuer: settings.authenticatorIssuer ?? settings.audience))
     }
 
     /// Confirms enrolment with a first code; returns ten single-use recovery codes, shown once.

@@ -78,6 +78,13 @@ public final class WorkspaceService: Sendable {
         return try await store.members(workspaceId: workspaceId)
     }
 
+    /// Who is in the workspace, for any member to read (issue 28 item 8: a member sees the team,
+    /// read only); managing them, and the invitations, stay with the roles that may.
+    public func roster(workspaceId: String, userId: String) async throws -> [MemberRecord] {
+        _ = try await authorize(.list, workspaceId: workspaceId, userId: userId)
+        return try await store.members(workspaceId: workspaceId)
+    }
+
     /// Members allowed by the workspace's plan, add-ons and seats bought; nil when unbounded.
     public func seatLimit(workspaceId: String) async throws -> Int? {
         guard let customer = try await store.customer(id: workspaceId) else { return nil }

@@ -421,6 +421,7 @@ func buildRouter(
         shared: dependencies.cluster == nil ? nil : RateLimiter.Shared(store: dependencies.store),
         clock: dependencies.clock)
     var accountSettings = AccountSettings(audience: dependencies.catalog.product)
+    accountSettings.authenticatorIssuer = dependencies.catalog.name
     accountSettings.passwordPolicy = dependencies.passwordPolicy
     let accounts = AccountService(
         settings: accountSettings, store: dependencies.store, keys: dependencies.signingKeys,

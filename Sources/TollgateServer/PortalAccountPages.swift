@@ -42,17 +42,17 @@ extension PortalPages {
         var spaces: [PortalWorkspaceData.Space] = []
         for membership in try await workspaces.list(userId: userId) {
             let id = membership.workspace.id
-            let members =
-                membership.role.may(.listMembers)
-                ? try await workspaces.members(workspaceId: id, userId: userId).map {
-                    PortalWorkspaceData.Member(userId: $0.userId, email: $0.email, role: $0.role)
-                } : nil
+            // Every member sees the team (read only); seats and invitations are for those who manage it.
+            let manages = membership.role.may(.listMembers)
+            let members = try await workspaces.roster(workspaceId: id, userId: userId).map {
+                PortalWorkspaceData.Member(userId: $0.userId, email: $0.email, role: $0.role)
+            }
             var space = PortalWorkspaceData.Space(
                 id: id, name: membership.workspace.name, role: membership.role, members: members,
-                seatLimit: members == nil ? nil : try await workspaces.seatLimit(workspaceId: id))
+                seatLimit: manages ? try await workspaces.seatLimit(workspaceId: id) : nil)
             let plan = catalog.plan(try await meter.customers.customer(id: id).planId) ?? catalog.defaultPlan
             space.planName = plan.name
-            if members != nil {
+            if manages {
                 space.pending = try await workspaces.pendingInvitations(workspaceId: id, userId: userId).map {
                     PortalWorkspaceData.PendingInvitation(email: $0.email, role: $0.role, expiresAt: $0.expiresAt)
                 }

@@ -99,7 +99,9 @@ extension ConsoleFrame {
                     }
                 }
             }
-            if let members = space.members {
+            if let members = space.members, !space.role.may(.listMembers) {
+                memberTable(members, space: space, base: base, userId: userId)
+            } else if let members = space.members {
                 el("p", ["class": "seats"]) {
                     "\(t("seats_used")) \(number(space.seatsTaken))"
                         + (space.seatLimit.map { " / \(number($0))" } ?? " / ∞")

@@ -238,7 +238,12 @@ try:
     picture = Image.open(io.BytesIO(ada.find_element(By.CSS_SELECTOR, "#totp-qr svg.qr").screenshot_as_png))
     found = zxingcpp.read_barcodes(picture, formats=zxingcpp.BarcodeFormat.QRCode)
     check(found and found[0].text.startswith("otpauth://totp/"), "the QR code decodes to an otpauth link")
-    secret = urllib.parse.parse_qs(urllib.parse.urlparse(found[0].text).query)["secret"][0]
+    uri = urllib.parse.urlparse(found[0].text)
+    label = urllib.parse.unquote(uri.path.lstrip("/"))
+    issuer = urllib.parse.parse_qs(uri.query)["issuer"][0]
+    check(label == "Memento Note:ada@example.com" and issuer == "Memento Note",
+          f"the authenticator shows the product's name, in the label and the issuer ({label}, {issuer})")
+    secret = urllib.parse.parse_qs(uri.query)["secret"][0]
     check(secret == shown_secret, "the scanned secret is the one written out")
     ada.find_element(By.ID, "f-code").send_keys(totp(secret))
     click(ada, "#confirm-totp")
@@ -317,6 +322,9 @@ try:
     check("/portal/workspace" in bob.current_url and "Team" in bob.page_source, "Bob joined the workspace")
     check("Viewer" in bob.find_element(By.CSS_SELECTOR, "section[data-workspace]").text, "as a viewer")
     check(not bob.find_elements(By.CSS_SELECTOR, "button.invite"), "a viewer sees no invite button")
+    team = bob.find_element(By.CSS_SELECTOR, "section[data-workspace] table.members").text
+    check("ada@example.com" in team and not bob.find_elements(By.CSS_SELECTOR, "section[data-workspace] table.members form"),
+          "a viewer sees the members, read only")
     token = bob.find_element(By.CSS_SELECTOR, "form[action='/portal/logout'] input[name=csrf]").get_attribute("value")
     error = forge_form(bob, f"/portal/workspaces/{workspace}/invite",
                        {"email": "eve@example.com", "role": "VIEWER", "csrf": token})
