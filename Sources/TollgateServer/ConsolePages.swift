@@ -150,6 +150,7 @@ struct ConsolePages: Sendable {
         async let invoiceList = invoices.invoices(subject: id)
         async let refusals = store.recentRefusals(customerId: id, limit: 20)
         async let workspaces = workspaceRows(id)
+        async let billing = invoices.billingDetails(customer: id)
         let planName = { (planId: String) in self.catalog.plan(planId)?.name ?? planId }
         var data = CustomerDetailData(
             id: customer.id, email: customer.email, name: customer.name, planId: customer.planId,
@@ -158,7 +159,7 @@ struct ConsolePages: Sendable {
         data.usage = CustomerDetailData.UsageRow.meters(try await entitlements)
         data.subscriptions = try await subscriptions.map { subscription, provider in
             CustomerDetailData.SubscriptionRow(
-                subscription, provider: provider, planName: planName(subscription.planId))
+                subscription, provider: provider, planName: planName(subscription.planId), catalog: catalog)
         }
         data.history = try await history.map { (at: $0.at, planName: planName($0.planId), status: $0.status) }
         (data.balances, data.ledger) = try await credit
@@ -167,6 +168,7 @@ struct ConsolePages: Sendable {
             CustomerDetailData.RefusalRow(day: $0.day, feature: $0.feature, reason: $0.reason, count: $0.count)
         }
         data.workspaces = try await workspaces
+        data.billing = try await billing.map(CustomerDetailData.BillingParty.init)
         data.plans = catalog.plans.map { ($0.id, $0.name) }
         data.creditTypes = catalog.creditTypes.isEmpty ? ["credits"] : catalog.creditTypes
         data.currencies = currencies

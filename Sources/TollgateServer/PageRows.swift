@@ -19,11 +19,26 @@ extension CustomerDetailData.UsageRow {
 }
 
 extension CustomerDetailData.SubscriptionRow {
-    init(_ subscription: Subscription, provider: String, planName: String) {
+    init(_ subscription: Subscription, provider: String, planName: String, catalog: Catalog) {
         self.init(
             id: subscription.id, provider: provider, planName: planName, status: subscription.status.rawValue,
             interval: subscription.interval.rawValue, periodEnd: subscription.currentPeriodEnd,
             trialEnd: subscription.trialEnd, cancelAtPeriodEnd: subscription.cancelAtPeriodEnd)
+        // The plan's line of a period's invoice: its price, times the seats when priced per seat.
+        if let line = Invoicing.subscriptionLines(catalog: catalog, subscription: subscription).first {
+            amount = Money(line.amount, subscription.currency)
+        }
+        seats = subscription.seats
+    }
+}
+
+extension CustomerDetailData.BillingParty {
+    init(_ details: BillingDetails) {
+        let party = details.party
+        let place = [party.postalCode, party.city].filter { !$0.isEmpty }.joined(separator: " ")
+        self.init(
+            lines: [party.legalName] + party.addressLines + [place, party.country].filter { !$0.isEmpty },
+            vatNumber: party.vatNumber, paymentTermsDays: details.paymentTermsDays)
     }
 }
 
@@ -33,5 +48,6 @@ extension CustomerDetailData.InvoiceRow {
             id: invoice.id, number: invoice.number, status: invoice.status.rawValue,
             hasDocument: invoice.provider == "manual" && invoice.number != nil,
             total: Money(invoice.total, invoice.currency), at: invoice.finalizedAt ?? invoice.createdAt)
+        dueAt = invoice.dueAt
     }
 }

@@ -87,7 +87,8 @@ struct PortalPages: Sendable {
         let data = PortalHomeData(
             planName: mine.plan.name,
             subscription: current.map {
-                CustomerDetailData.SubscriptionRow($0.0, provider: $0.provider, planName: planName($0.0.planId))
+                CustomerDetailData.SubscriptionRow(
+                    $0.0, provider: $0.provider, planName: planName($0.0.planId), catalog: catalog)
             },
             pendingPlanName: current?.0.pendingPlanId.map(planName), trialDaysLeft: trialDays,
             meters: CustomerDetailData.UsageRow.meters(mine, language: frame.locale),

@@ -12,6 +12,9 @@ public struct CustomerDetailData: Sendable {
         public let periodEnd: Date
         public let trialEnd: Date?
         public let cancelAtPeriodEnd: Bool
+        /// What a period costs (the plan's price, times the seats for a per-seat plan).
+        public var amount: Money?
+        public var seats: Int?
 
         public init(
             id: String, provider: String, planName: String, status: String, interval: String, periodEnd: Date,
@@ -76,6 +79,7 @@ public struct CustomerDetailData: Sendable {
         public let hasDocument: Bool
         public let total: Money
         public let at: Date
+        public var dueAt: Date?
 
         public init(id: String, number: String?, status: String, hasDocument: Bool, total: Money, at: Date) {
             self.id = id
@@ -127,6 +131,21 @@ public struct CustomerDetailData: Sendable {
     public var balances: [(creditType: String, balance: Int64, available: Int64)] = []
     public var ledger: [LedgerRow] = []
     public var invoices: [InvoiceRow] = []
+    /// Who the invoices are made out to (nil until set).
+    public var billing: BillingParty?
+
+    /// The billing details as the page shows them.
+    public struct BillingParty: Sendable {
+        public let lines: [String]
+        public let vatNumber: String?
+        public let paymentTermsDays: Int
+
+        public init(lines: [String], vatNumber: String?, paymentTermsDays: Int) {
+            self.lines = lines
+            self.vatNumber = vatNumber
+            self.paymentTermsDays = paymentTermsDays
+        }
+    }
     public var refusals: [RefusalRow] = []
     public var workspaces: [WorkspaceRow] = []
     /// For the action forms.
@@ -187,15 +206,33 @@ extension ConsoleFrame {
             el("section", ["aria-labelledby": "h-subscriptions"]) {
                 el("h2", ["id": "h-subscriptions"]) { t("subscriptions") }
                 table(
-                    ["subscription", "provider", "plan", "status", "period_end", "trial_end"],
+                    ["subscription", "provider", "plan", "price", "status", "period_end", "trial_end"],
                     rows: data.subscriptions.map { s in
                         [
                             s.id, word("provider", s.provider), s.planName,
+                            (s.amount.map { "\(money($0.amountMinor, $0.currency)) / \(t("interval_" + s.interval))" }
+                                ?? "—") + (s.seats.map { " · \(number(Int64($0))) \(t("seats"))" } ?? ""),
                             word("subscription_status", s.status)
                                 + (s.cancelAtPeriodEnd ? " (\(t("cancels_at_period_end")))" : ""),
                             Formats.day(s.periodEnd), s.trialEnd.map(Formats.day) ?? "—",
                         ]
                     }, id: "subscriptions")
+                el("h3") { t("billing_details") }
+                if let billing = data.billing {
+                    el("dl", ["class": "facts", "id": "billing-details"]) {
+                        el("dt") { t("billed_to") }
+                        el("dd") { billing.lines.joined(separator: ", ") }
+                        el("dt") { t("vat_number") }
+                        el("dd") { billing.vatNumber ?? "—" }
+                        el("dt") { t("payment_terms") }
+                        el("dd") {
+                            billing.paymentTermsDays == 0
+                                ? t("due_on_receipt") : "\(number(Int64(billing.paymentTermsDays))) \(t("days"))"
+                        }
+                    }
+                } else {
+                    el("p", ["class": "empty", "id": "billing-details"]) { t("no_billing_details") }
+                }
                 el("h3") { t("history") }
                 table(
                     ["time", "plan", "status"],
@@ -356,7 +393,7 @@ extension ConsoleFrame {
 
     func invoiceTable(_ rows: [CustomerDetailData.InvoiceRow], documents: String = "/console/invoices/") -> HTML {
         table(
-            ["invoice", "status", "total", "date"],
+            ["invoice", "status", "total", "date", "due_date"],
             cells: rows.map { row in
                 let name = row.number ?? row.id
                 return [
@@ -364,6 +401,7 @@ extension ConsoleFrame {
                         ? el("a", ["href": "\(documents)\(Paths.segment(row.id)).pdf"]) { name } : .text(name),
                     .text(word("invoice_status", row.status)), .text(money(row.total.amountMinor, row.total.currency)),
                     .text(Formats.day(row.at)),
+                    .text(row.status == "open" ? row.dueAt.map(Formats.day) ?? "—" : "—"),
                 ]
             }, id: "invoices")
     }

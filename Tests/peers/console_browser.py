@@ -17,7 +17,7 @@ import urllib.request
 import zxingcpp
 from PIL import Image
 
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -40,6 +40,17 @@ def api(method, path, key, body=None):
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
+
+
+def read(driver, find):
+    """What `find(driver)` reads, read again if the page replaced the element meanwhile."""
+    for attempt in range(5):
+        try:
+            return find(driver)
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
+            WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def submit(driver, form_css, confirm=True):
@@ -155,13 +166,26 @@ try:
     for action, target in [("subscription.created", "customer:payer"), ("subscription.trial_started", "customer:trier"),
                            ("invoice.created", "invoice:" + draft["id"]), ("webhook_endpoint.created", "webhook_endpoint:")]:
         owner.get(BASE + "/console/audit?action=" + action)
-        row = owner.find_element(By.CSS_SELECTOR, "#audit tbody tr")
-        cells = row.find_elements(By.TAG_NAME, "td")
-        check(target in cells[3].text, f"{action} names its target ({cells[3].text})")
-        check(cells[5].text.strip() != "", f"{action} shows the state after ({cells[5].text[:80]})")
-        check(cells[1].find_element(By.CSS_SELECTOR, ".actor-name").text == "Product backend",
-              f"{action}'s actor is the key's name ({cells[1].text})")
+        texts = read(owner, lambda d: [cell.text for cell in d.find_elements(By.CSS_SELECTOR, "#audit tbody tr:first-child td")])
+        actor = read(owner, lambda d: d.find_element(By.CSS_SELECTOR, "#audit tbody tr:first-child .actor-name").text)
+        check(target in texts[3], f"{action} names its target ({texts[3]})")
+        check(texts[5].strip() != "", f"{action} shows the state after ({texts[5][:80]})")
+        check(actor == "Product backend", f"{action}'s actor is the key's name ({texts[1]})")
     owner.save_screenshot(os.path.join(SHOTS, "console-audit.png"))
+
+    # A customer's page: the subscription's price and interval, the billing details, and the
+    # invoice's due date (issue 28 item 6).
+    api("PUT", "/v1/customers/payer0/billing-details", config["key"],
+        {"legalName": "Payer Zero GmbH", "addressLines": ["Straße 1"], "postalCode": "10115", "city": "Berlin",
+         "country": "DE", "vatNumber": "DE136695976"})
+    owner.get(BASE + "/console/customers/payer2")
+    subscriptions = read(owner, lambda d: d.find_element(By.ID, "subscriptions").text)
+    check("29.90 EUR / month" in subscriptions, f"the subscription's price and interval ({subscriptions[:200]})")
+    owner.get(BASE + "/console/customers/payer0")
+    details = read(owner, lambda d: d.find_element(By.ID, "billing-details").text)
+    check("Payer Zero GmbH" in details and "DE136695976" in details, f"the billing details and VAT number ({details})")
+    invoices = read(owner, lambda d: d.find_element(By.ID, "invoices").text)
+    check("Due" in invoices, f"invoices show their due date ({invoices[:200]})")
 
     # A forged post without the CSRF token is refused, and changes nothing.
     _, before = api("GET", "/v1/customers/%s/credits" % config["customer"], config["key"])
