@@ -70,14 +70,33 @@ public enum SVGChart {
         }
     }
 
+    /// Round ticks covering `low`…`high`: a step of 1, 2 or 5 times a power of ten, at most four
+    /// steps, from a multiple of the step at or below `low` to one at or above `high`.
+    public static func ticks(low: Int64, high: Int64) -> [Int64] {
+        let span = max(high - low, 1)
+        var magnitude: Int64 = 1
+        var step: Int64 = 1
+        search: while true {
+            for factor: Int64 in [1, 2, 5] where factor * magnitude * 4 >= span {
+                step = factor * magnitude
+                break search
+            }
+            magnitude *= 10
+        }
+        let start = low >= 0 ? low / step * step : -((-low + step - 1) / step * step)
+        var ticks = [start]
+        while ticks.last! < high { ticks.append(ticks.last! + step) }
+        if ticks.count == 1 { ticks.append(start + step) }
+        return ticks
+    }
+
     private static func frame(
         _ points: [Point], title: String, axis: (Int64) -> String, @HTMLBuilder marks: (Scale) -> HTML
     ) -> HTML {
         let values = points.map(\.value)
-        let low = min(0, values.min() ?? 0)
-        let high = max(values.max() ?? 0, low + 1)
-        let scale = Scale(count: points.count, low: Double(low), high: Double(high))
-        let ticks = [low, low + (high - low) / 2, high]
+        let ticks = Self.ticks(low: min(0, values.min() ?? 0), high: values.max() ?? 0)
+        let low = ticks.first!
+        let scale = Scale(count: points.count, low: Double(low), high: Double(ticks.last!))
         let every = points.count <= 6 ? 1 : (points.count + 3) / 4
         return el(
             "svg",

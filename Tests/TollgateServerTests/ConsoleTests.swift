@@ -332,3 +332,14 @@ struct PageSession {
         #expect(frame.empty("invoices") == (locale == "fr" ? "Aucune facture" : "No invoices"))
     }
 }
+
+/// Issue 28 item 13: chart axes at round values.
+@Suite struct ChartTickTests {
+    @Test func ticksAreRoundAndCoverTheValues() {
+        #expect(SVGChart.ticks(low: 0, high: 5_960) == [0, 2_000, 4_000, 6_000])
+        #expect(SVGChart.ticks(low: 0, high: 4) == [0, 1, 2, 3, 4])
+        #expect(SVGChart.ticks(low: 0, high: 7) == [0, 2, 4, 6, 8])
+        #expect(SVGChart.ticks(low: 0, high: 0) == [0, 1])
+        #expect(SVGChart.ticks(low: -150, high: 990) == [-500, 0, 500, 1_000])
+    }
+}

@@ -235,6 +235,12 @@ try:
             name = page.strip("/").replace("/", "-") or "overview"
             owner.save_screenshot(os.path.join(SHOTS, f"console-{name}-{language}.png"))
     owner.get(BASE + "/console?lang=en")
+    # At 1280 px the header is one line: the brand, the sections and who is signed in (issue 28 item 13).
+    tops = owner.execute_script(
+        "return ['.brand', 'nav', '.who'].map(s => document.querySelector('header.top ' + s).getBoundingClientRect().top)")
+    check(max(tops) - min(tops) < 10, f"the console's header does not wrap at 1280 px ({tops})")
+    ticks = owner.execute_script("return [...document.querySelectorAll('svg.chart')[0].querySelectorAll('text.tick')].map(t => t.textContent)")
+    check("60.00 EUR" in ticks and "20.00 EUR" in ticks, f"the MRR chart's axis has round ticks ({ticks})")
     owner.save_screenshot(os.path.join(SHOTS, "console-overview.png"))
     owner.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
     owner.get(BASE + "/console")
