@@ -94,34 +94,11 @@ final class AuditNote: Sendable {
 
 extension AuditNote {
     /// A subscription's change, recorded against its customer (`customer:<id>`), the target
-    /// the console's customer page reads its history by.
-    func subscription(_ before: Subscription?, _ after: Subscription) {
+    /// the console's customer page reads its history by; the states are the API's answer's.
+    func subscription(_ before: Subscription?, _ after: Subscription, provider: String) {
         change(
-            target: "customer:\(after.subject)", before: before.map(SubscriptionState.init),
-            after: SubscriptionState(after))
-    }
-}
-
-/// A subscription as the trail records its changes.
-struct SubscriptionState: Encodable, Equatable {
-    let subscription: String
-    let plan: String
-    let status: String
-    let interval: String
-    let currency: String
-    let cancelAtPeriodEnd: Bool
-    @NullEncoded var pendingPlan: String?
-    @NullEncoded var trialEnd: Date?
-
-    init(_ subscription: Subscription) {
-        self.subscription = subscription.id
-        plan = subscription.planId
-        status = subscription.status.rawValue
-        interval = subscription.interval.rawValue
-        currency = subscription.currency.code
-        cancelAtPeriodEnd = subscription.cancelAtPeriodEnd
-        pendingPlan = subscription.pendingPlanId
-        trialEnd = subscription.trialEnd
+            target: "customer:\(after.subject)", before: before.map { SubscriptionResponse($0, provider: provider) },
+            after: SubscriptionResponse(after, provider: provider))
     }
 }
 

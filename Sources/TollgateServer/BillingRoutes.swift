@@ -149,7 +149,7 @@ struct BillingRoutes: Sendable {
         } else {
             canceled = try await subscriptions.cancel(live, atPeriodEnd: atPeriodEnd)
         }
-        context.audit.subscription(live, canceled)
+        context.audit.subscription(live, canceled, provider: provider)
         return EditedResponse(
             status: .ok, response: ["subscription": live.id, "cancel": atPeriodEnd ? "at_period_end" : "now"])
     }
@@ -174,7 +174,7 @@ struct BillingRoutes: Sendable {
             interval: interval, currency: currency, seats: seats,
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
-        context.audit.subscription(nil, subscription)
+        context.audit.subscription(nil, subscription, provider: "manual")
         context.audit.once(subscription.id)
         return EditedResponse(status: .created, response: SubscriptionResponse(subscription, provider: "manual"))
     }
@@ -212,7 +212,7 @@ struct BillingRoutes: Sendable {
             let change = try await subscriptions.changePlan(live, to: plan, idempotencyKey: key)
             (changed, proration) = (change.subscription, change.proration)
         }
-        context.audit.subscription(live, changed)
+        context.audit.subscription(live, changed, provider: provider)
         context.audit.once(key)
         return EditedResponse(
             status: .ok,
@@ -240,7 +240,7 @@ struct BillingRoutes: Sendable {
             planId: try Validate.identifier(body.plan, field: "plan"),
             interval: interval, currency: currency
         )
-        context.audit.subscription(nil, subscription)
+        context.audit.subscription(nil, subscription, provider: "manual")
         return EditedResponse(status: .created, response: SubscriptionResponse(subscription, provider: "manual"))
     }
 

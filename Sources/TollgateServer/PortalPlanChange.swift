@@ -139,7 +139,7 @@ extension PortalPages {
                 provider == "stripe"
                 ? try await stripe.changePlan(live, to: plan.id, idempotencyKey: key)
                 : try await subscriptions.changePlan(live, to: plan.id, idempotencyKey: key).subscription
-            context.audit.subscription(live, changed)
+            context.audit.subscription(live, changed, provider: provider)
             if case .changeAtPeriodEnd = effect { return ConsoleRequest.seeOther(home + "?notice=self_plan_scheduled") }
             return ConsoleRequest.seeOther(home + "?notice=self_plan_changed")
         case .cancelToFree(let live, let provider):
@@ -150,7 +150,7 @@ extension PortalPages {
             } else {
                 canceled = try await subscriptions.cancel(live, atPeriodEnd: true)
             }
-            context.audit.subscription(live, canceled)
+            context.audit.subscription(live, canceled, provider: provider)
             return ConsoleRequest.seeOther(home + "?notice=self_canceled")
         case .checkout:
             let session = try await stripe.checkout(
@@ -162,14 +162,16 @@ extension PortalPages {
             context.audit.subscription(
                 nil,
                 try await subscriptions.startTrial(
-                    customerId: userId, planId: plan.id, interval: interval, currency: currency))
+                    customerId: userId, planId: plan.id, interval: interval, currency: currency),
+                provider: "manual")
             return ConsoleRequest.seeOther(home + "?notice=trial_started")
         case .subscribe:
             context.audit.subscription(
                 nil,
                 try await subscriptions.subscribe(
                     customerId: userId, planId: plan.id, interval: interval, currency: currency, seats: nil,
-                    idempotencyKey: key))
+                    idempotencyKey: key),
+                provider: "manual")
             return ConsoleRequest.seeOther(home + "?notice=subscribed")
         case .contactSales, .unavailable:
             throw DomainError(.conflict, "this plan cannot be chosen here", field: "plan")
@@ -178,13 +180,13 @@ extension PortalPages {
 
     @Sendable func cancel(_ request: Request, context: PortalContext) async throws -> Response {
         let live = try await manualSubscription(context.userId)
-        context.audit.subscription(live, try await subscriptions.cancel(live, atPeriodEnd: true))
+        context.audit.subscription(live, try await subscriptions.cancel(live, atPeriodEnd: true), provider: "manual")
         return ConsoleRequest.seeOther("/portal?notice=self_canceled")
     }
 
     @Sendable func resume(_ request: Request, context: PortalContext) async throws -> Response {
         let live = try await manualSubscription(context.userId)
-        context.audit.subscription(live, try await subscriptions.resume(live))
+        context.audit.subscription(live, try await subscriptions.resume(live), provider: "manual")
         return ConsoleRequest.seeOther("/portal?notice=resumed")
     }
 

@@ -102,6 +102,22 @@ def sign_in(driver, address, code=None):
         click(driver, "#sign-in")
 
 
+def sign_up_from_sign_in(driver, address):
+    """From a sign-in page that was asked for on the way somewhere: create the account, follow
+    the e-mail's link, and sign in — the way on leads where the person was going."""
+    click(driver, "#to-sign-up")
+    driver.find_element(By.ID, "f-email").send_keys(address)
+    driver.find_element(By.ID, "f-password").send_keys(PASSWORD)
+    click(driver, "#sign-up")
+    driver.get(mail_link(address, "/portal/verify-email?"))
+    click(driver, "#verify")
+    click(driver, "#message + p a")
+    check("/portal/login" in driver.current_url, "the way on asks to sign in")
+    driver.find_element(By.ID, "f-email").send_keys(address)
+    driver.find_element(By.ID, "f-password").send_keys(PASSWORD)
+    click(driver, "#sign-in")
+
+
 # Markup hidden in grapheme clusters: a combining mark after a quote, a prepended concatenation
 # mark before a tag. Each would be one Swift Character, yet the browser reads its bare " or <.
 PAYLOADS = [
@@ -305,16 +321,7 @@ try:
     bob = browser()
     bob.get(mail_link("bob@example.com", "/portal/join?"))
     check("/portal/login" in bob.current_url, "the invitation asks to sign in")
-    click(bob, "#to-sign-up")
-    bob.find_element(By.ID, "f-email").send_keys("bob@example.com")
-    bob.find_element(By.ID, "f-password").send_keys(PASSWORD)
-    click(bob, "#sign-up")
-    bob.get(mail_link("bob@example.com", "/portal/verify-email?"))
-    click(bob, "#verify")
-    click(bob, "#message + p a")
-    bob.find_element(By.ID, "f-email").send_keys("bob@example.com")
-    bob.find_element(By.ID, "f-password").send_keys(PASSWORD)
-    click(bob, "#sign-in")
+    sign_up_from_sign_in(bob, "bob@example.com")
     check("/portal/join" in bob.current_url, f"signed in, Bob is back at the invitation ({bob.current_url})")
     offer = bob.find_element(By.ID, "invitation").text
     check(offer == "ada@example.com invites you to Team as Viewer.", f"the join page names who, where, as what ({offer})")
@@ -355,17 +362,7 @@ try:
         carol.get(BASE + "/pricing?lang=en")
         click(carol, "#cta-pro")
         check("/portal/login" in carol.current_url, f"the trial asks to sign in first ({carol.current_url})")
-        click(carol, "#to-sign-up")
-        carol.find_element(By.ID, "f-email").send_keys("carol@example.com")
-        carol.find_element(By.ID, "f-password").send_keys(PASSWORD)
-        click(carol, "#sign-up")
-        carol.get(mail_link("carol@example.com", "/portal/verify-email?"))
-        click(carol, "#verify")
-        click(carol, "#message + p a")
-        check("/portal/login" in carol.current_url, "the way on asks to sign in")
-        carol.find_element(By.ID, "f-email").send_keys("carol@example.com")
-        carol.find_element(By.ID, "f-password").send_keys(PASSWORD)
-        click(carol, "#sign-in")
+        sign_up_from_sign_in(carol, "carol@example.com")
         check("/portal/upgrade" in carol.current_url and carol.find_elements(By.ID, "confirm-change"),
               f"signed in, the trial's confirmation is where Carol lands ({carol.current_url})")
         carol.save_screenshot(os.path.join(SHOTS, "portal-trial-offer.png"))
