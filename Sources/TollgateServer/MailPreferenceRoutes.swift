@@ -46,12 +46,25 @@ struct MailPreferenceRoutes: Sendable {
         let address = try address(fromToken: request)
         let token = request.uri.queryParameters.get("token") ?? ""
         let action = "?token=" + (token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        // In the reader's language (the browser's, or `?lang=`).
+        let french = ConsoleRequest.locale(request) == "fr"
+        let words =
+            french
+            ? (
+                title: "Se désabonner", ask: "Ne plus envoyer d’alertes ni d’avis à",
+                still: "Les e-mails de sécurité et de compte restent envoyés.", button: "Se désabonner"
+            )
+            : (
+                title: "Unsubscribe", ask: "Stop alerts and notices to",
+                still: "Security and account e-mails are still sent.", button: "Unsubscribe"
+            )
         let page = """
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Unsubscribe</title></head>
+            <!doctype html><html lang="\(french ? "fr" : "en")"><head><meta charset="utf-8">
+            <title>\(words.title)</title></head>
             <body style="font-family: sans-serif; max-width: 36em; margin: 3em auto;">
-            <p>Stop alerts and notices to <strong>\(HTMLText.escape(address))</strong>? Security and account
-            e-mails are still sent.</p>
-            <form method="post" action="\(HTMLText.escape(action))"><button type="submit">Unsubscribe</button></form>
+            <p>\(words.ask) <strong>\(HTMLText.escape(address))</strong>\(french ? " ?" : "?") \(words.still)</p>
+            <form method="post" action="\(HTMLText.escape(action))">
+            <button type="submit">\(words.button)</button></form>
             </body></html>
             """
         // It shows someone's address: no cache keeps it (the reference pages' public caching is not for this).

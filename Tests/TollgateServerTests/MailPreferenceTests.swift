@@ -53,6 +53,10 @@ import TollgateStorage
             let page = try await client.send(uri: uri, method: .get)
             #expect(page.status == .ok && String(buffer: page.body).contains("ada@example.com"))
             #expect(page.headers[.cacheControl] == "no-store", "a page with someone's address is not cached")
+            // Issue 28 item 11: in the reader's language.
+            let french = try await client.send(uri: uri, method: .get, headers: [.acceptLanguage: "fr-FR,fr;q=0.9"])
+            #expect(String(buffer: french.body).contains("Ne plus envoyer d’alertes ni d’avis à"))
+            #expect(String(buffer: french.body).contains(#"<html lang="fr">"#))
             #expect(try await app.store.unsubscribed(among: ["ada@example.com"]).isEmpty, "a GET changes nothing")
             let done = try await client.send(
                 uri: uri, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
