@@ -283,7 +283,8 @@ public final class SubscriptionService: Sendable {
             charges.append(
                 InvoiceItemRecord(
                     id: "ii_" + InvoiceService.randomSuffix(), subject: subscription.subject, kind: "proration",
-                    description: "\(subscription.planId) → \(planId), prorated for the rest of the period",
+                    description: "\(catalog.plan(subscription.planId)?.name ?? subscription.planId) → "
+                        + "\(catalog.plan(planId)?.name ?? planId), prorated for the rest of the period",
                     amount: amount, reference: reference, createdAt: now))
         }
         let periodCharge = Self.periodCharge(effects)

@@ -229,6 +229,9 @@ import TollgateStorage
             #expect(
                 charges.map(\.amount) == [Money(expected, Currency("EUR")!)] && charges.first?.kind == "proration",
                 "recorded once")
+            #expect(
+                charges.first?.description == "Pro → Business, prorated for the rest of the period",
+                "the invoice line names the plans")
 
             let downgrade = try await client.call(
                 .post, "/v1/billing/change-plan", key: app.adminKey,
