@@ -116,10 +116,16 @@ public final class InvoiceService: Sendable {
 
     /// Invoices the customer's pending charges in `currency` now (a period paid at once): a
     /// draft, finalized. Nil when nothing is pending (another call invoiced it first).
-    func invoicePending(customer: String, currency: Currency) async throws -> InvoiceRecord? {
+    /// `subscription`: the period's subscription, so that dunning and payment move it (its period
+    /// start stays empty: the renewal at the period's end owns that key).
+    func invoicePending(customer: String, currency: Currency, subscription: String?) async throws -> InvoiceRecord? {
         let pending = try await store.pendingInvoiceItems(subject: customer).filter { $0.amount.currency == currency }
         guard !pending.isEmpty else { return nil }
-        return try await finalize(id: draft(customer: customer, currency: currency, items: pending).id)
+        let invoice = InvoiceRecord(
+            id: Self.newId(), subject: customer, subscriptionId: subscription, currency: currency, periodStart: nil,
+            periodEnd: nil, lines: Self.lines(of: pending), createdAt: clock.now())
+        guard try await store.createInvoice(invoice, claiming: pending.map(\.id)) else { return nil }
+        return try await finalize(id: invoice.id)
     }
 
     /// Records a charge (one-off by default) for the customer's next invoice, once per idempotency key.

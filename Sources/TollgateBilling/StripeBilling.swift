@@ -228,7 +228,7 @@ public final class StripeBilling: Sendable {
                 subscription: subscription.id, item: item, priceId: priceId, quantity: quantity,
                 prorationBehavior: upgrade ? "always_invoice" : "none",
                 // A trial is of its plan: moving to one without a trial starts paying now.
-                endingTrial: subscription.status == .trialing && target.trial == nil,
+                endingTrial: upgrade && subscription.status == .trialing && target.trial == nil,
                 idempotencyKey: "tollgate-change-\(subscription.id)-\(planId)-\(idempotencyKey)"
             )
         }

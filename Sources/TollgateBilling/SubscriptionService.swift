@@ -139,7 +139,13 @@ public final class SubscriptionService: Sendable {
     /// An invoice of a manual subscription was paid: a subscription past due because of it is
     /// current again (the grace period stops).
     public func invoicePaid(_ invoice: InvoiceRecord) async throws {
-        guard let start = invoice.periodStart, let end = invoice.periodEnd else { return }
+        // A period invoiced when it started (a subscription, a trial ended by a change) names no
+        // period of its own: it pays the subscription's current one.
+        var period = invoice.periodStart.flatMap { start in invoice.periodEnd.map { (start, $0) } }
+        if period == nil, let id = invoice.subscriptionId, let subscription = try await store.subscription(id: id) {
+            period = (subscription.currentPeriodStart, subscription.currentPeriodEnd)
+        }
+        guard let (start, end) = period else { return }
         _ = try await apply(.paymentSucceeded(periodStart: start, periodEnd: end), after: invoice, cause: "paid")
     }
 
@@ -188,7 +194,11 @@ public final class SubscriptionService: Sendable {
             throw DomainError(.planNotFound, "no paid plan \(planId) in catalog \(catalog.product)", field: "plan")
         }
         let id = "sub_manual_\(customerId)_\(idempotencyKey)"
-        if let existing = try await store.subscription(id: id) { return existing }
+        if let existing = try await store.subscription(id: id) {
+            // A replay after a crash between the change and its invoice: what is pending goes out.
+            await invoiceNow(existing)
+            return existing
+        }
         if let (live, provider) = try await liveSubscription(subject: customerId) {
             throw DomainError(
                 .conflict,
@@ -210,23 +220,14 @@ public final class SubscriptionService: Sendable {
         }
         // The first period is paid from now, like every later one: recorded with the
         // subscription, invoiced at once.
-        let first = Invoicing.subscriptionLines(catalog: catalog, subscription: subscription).map { line in
-            InvoiceItemRecord(
-                id: "ii_" + InvoiceService.randomSuffix(), subject: customerId, kind: line.kind.rawValue,
-                description: line.description + ", \(Self.day(subscription.currentPeriodStart)) – "
-                    + Self.day(subscription.currentPeriodEnd),
-                quantity: line.quantity, unitAmount: line.unitAmount, amount: Money(line.amount, currency),
-                reference: "period:\(id):\(Millis.from(now)):\(line.description)", createdAt: now)
-        }
+        let first = periodCharges(subscription, reference: "period:\(id):start", at: now)
         let outcome = try await store.applySubscriptionEvent(
             provider: "manual", eventId: "subscribe:\(id)", type: "subscription.created", version: now,
             subscription: subscription, now: now,
             rules: rules(now: now), syncAddOns: false, charges: first
         )
         planChanged(customerId)
-        if outcome == .applied, !first.isEmpty, let invoices {
-            _ = try await invoices.invoicePending(customer: customerId, currency: currency)
-        }
+        if !first.isEmpty { await invoiceNow(subscription) }
         return try await store.subscription(id: id) ?? subscription
     }
 
@@ -288,28 +289,22 @@ public final class SubscriptionService: Sendable {
                     amount: amount, reference: reference, createdAt: now))
         }
         let periodCharge = Self.periodCharge(effects)
-        if let (amount, plan, period) = periodCharge {
+        if periodCharge != nil {
             // Recorded with the change in one transaction, then invoiced at once: a crash in
-            // between leaves it on the next invoice, never unbilled.
-            let name = catalog.plan(plan)?.name ?? plan
-            charges.append(
-                InvoiceItemRecord(
-                    id: "ii_" + InvoiceService.randomSuffix(), subject: subscription.subject, kind: "subscription",
-                    description: "\(name) (\(subscription.interval.rawValue)ly), "
-                        + "\(Self.day(period.start)) – \(Self.day(period.end))",
-                    amount: amount, reference: "period:\(subscription.id):\(Millis.from(period.start))",
-                    createdAt: now))
+            // between leaves it pending, invoiced by a retry or with the next period. Keyed on the
+            // trial it ends, so two changes racing out of one trial charge the period once.
+            charges += periodCharges(
+                next, reference: "period:\(subscription.id):trial:\(Millis.from(subscription.currentPeriodStart))",
+                at: now)
         }
         let outcome = try await store.applySubscriptionEvent(
             provider: "manual", eventId: "change:\(subscription.id):\(planId):\(idempotencyKey)",
             type: "subscription.plan_changed", version: now,
             subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: charges
         )
+        if periodCharge != nil { await invoiceNow(next) }
         if outcome == .applied {
             planChanged(subscription.subject)
-            if let (amount, _, _) = periodCharge, let invoices {
-                _ = try await invoices.invoicePending(customer: subscription.subject, currency: amount.currency)
-            }
             return PlanChange(
                 subscription: next, proration: Self.proration(effects), periodCharge: periodCharge?.0)
         }
@@ -319,6 +314,32 @@ public final class SubscriptionService: Sendable {
         }
         return PlanChange(
             subscription: try await store.subscription(id: subscription.id) ?? next, proration: charge?.amount)
+    }
+
+    /// A period's charges as invoice items: the plan (times its seats) and its add-ons, named
+    /// with the period; `reference` makes each unique, so a replay records nothing twice.
+    private func periodCharges(_ subscription: Subscription, reference: String, at now: Date) -> [InvoiceItemRecord] {
+        let period = "\(Self.day(subscription.currentPeriodStart)) – \(Self.day(subscription.currentPeriodEnd))"
+        return Invoicing.subscriptionLines(catalog: catalog, subscription: subscription).enumerated().map {
+            index, line in
+            InvoiceItemRecord(
+                id: "ii_" + InvoiceService.randomSuffix(), subject: subscription.subject, kind: line.kind.rawValue,
+                description: line.description + ", " + period, quantity: line.quantity, unitAmount: line.unitAmount,
+                amount: Money(line.amount, subscription.currency), reference: "\(reference):\(index)", createdAt: now)
+        }
+    }
+
+    /// Invoices what is pending for the subscription's customer now. The change it follows is
+    /// made already: a failure here (no VAT rate, the database gone) is logged, and what is
+    /// pending stays for a retry or the next period's invoice.
+    private func invoiceNow(_ subscription: Subscription) async {
+        guard let invoices else { return }
+        do {
+            _ = try await invoices.invoicePending(
+                customer: subscription.subject, currency: subscription.currency, subscription: subscription.id)
+        } catch {
+            logger.error("subscription \(subscription.id): its period could not be invoiced now: \(error)")
+        }
     }
 
     private static func day(_ date: Date) -> String {

@@ -73,7 +73,19 @@ extension SQLStore {
         }
     }
 
+    /// Thrown inside the transaction when another invoice claimed one of the items first: the
+    /// invoice is rolled back rather than made with lines that are someone else's.
+    private struct ItemClaimedElsewhere: Error {}
+
     public func createInvoice(_ invoice: InvoiceRecord, claiming itemIds: [String]) async throws -> Bool {
+        do {
+            return try await insertInvoice(invoice, claiming: itemIds)
+        } catch is ItemClaimedElsewhere {
+            return false
+        }
+    }
+
+    private func insertInvoice(_ invoice: InvoiceRecord, claiming itemIds: [String]) async throws -> Bool {
         let lines = String(decoding: try JSONEncoder().encode(invoice.lines), as: UTF8.self)
         return try await provider.transaction { db in
             let inserted =
@@ -92,12 +104,15 @@ extension SQLStore {
                 ).first() != nil
             guard inserted else { return false }
             for id in itemIds {
-                try await db.raw(
-                    """
-                    UPDATE invoice_items SET invoice_id = \(bind: invoice.id) WHERE id = \(bind: id)
-                        AND subject = \(bind: invoice.subject) AND invoice_id IS NULL
-                    """
-                ).run()
+                let claimed =
+                    try await db.raw(
+                        """
+                        UPDATE invoice_items SET invoice_id = \(bind: invoice.id) WHERE id = \(bind: id)
+                            AND subject = \(bind: invoice.subject) AND invoice_id IS NULL
+                        RETURNING id
+                        """
+                    ).first() != nil
+                guard claimed else { throw ItemClaimedElsewhere() }
             }
             return true
         }

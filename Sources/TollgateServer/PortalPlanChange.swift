@@ -67,7 +67,7 @@ extension PortalPages {
         }
         guard case .selfServe(let price) = offer else { return .unavailable(frame.t("current_plan")) }
         if stripeEnabled { return .checkout }
-        let everTrialed = try await store.subscriptions(subject: userId).contains { $0.0.trialEnd != nil }
+        let everTrialed = try await store.hasHadTrial(subject: userId)
         if let trial = plan.trial, !trial.requiresPaymentMethod, !everTrialed {
             return .trial(days: trial.days, price: price.money)
         }

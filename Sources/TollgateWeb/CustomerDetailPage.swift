@@ -43,7 +43,10 @@ public struct CustomerDetailData: Sendable {
         public var level: String? {
             guard let limit, limit > 0 else { return nil }
             if used >= limit { return "full" }
-            return used >= limit - limit / 10 ? "near" : nil
+            // used ≥ 90 % of limit, in integers (catalog limits are far below Int64.max / 9; a
+            // usage so large that ×10 overflows is past any limit).
+            let (scaled, overflow) = used.multipliedReportingOverflow(by: 10)
+            return overflow || scaled >= limit * 9 ? "near" : nil
         }
 
         public init(feature: String, featureName: String, used: Int64, limit: Int64?, period: String?, resetsAt: Date?)

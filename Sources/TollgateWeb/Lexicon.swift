@@ -386,7 +386,7 @@ public enum Lexicon {
         "save": "Enregistrer",
         "scopes": "Portées",
         "search": "Identifiant, e-mail ou nom",
-        "seat": "siège",
+        "seat": "place",
         "secret_shown_once": "Le nouveau secret, affiché cette seule fois :",
         "setup_intro":
             "Ajoutez ce secret à votre application d’authentification (ou ouvrez le lien sur votre "

@@ -142,7 +142,9 @@ extension ConsoleFrame {
     func seatsFull(_ space: PortalWorkspaceData.Space) -> HTML {
         el("div", ["class": "notice", "id": "seats-full-\(space.id)"]) {
             el("p") {
-                "\(t("seats_full")) \(space.planName) \(t("seats_full_allows")) \(number(space.seatLimit ?? 0))."
+                "\(t("seats_full")) \(space.planName), \(t("seats_full_allows")) \(number(space.seatLimit ?? 0)) "
+                    + "\(t(space.seatLimit == 1 ? "seat" : "seats"))."
+
             }
             if let upgrade = space.seatUpgrade {
                 el("p", ["class": "seat-offer"]) {

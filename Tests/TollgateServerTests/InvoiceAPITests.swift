@@ -480,6 +480,31 @@ extension Date {
 /// Issue 16 item 1: reminders of an unpaid invoice at due + 3, 7 and 14 days, the last moving its
 /// subscription to past due; paying it makes the subscription current again.
 @Suite struct DunningTests {
+    /// Review of issue 28: the first period's invoice, issued as the subscription starts, belongs
+    /// to it: left unpaid it is dunned into past due; paid, the subscription is current again.
+    @Test(arguments: TestDatabase.all)
+    func anUnpaidFirstPeriodPutsItsSubscriptionPastDue(database: TestDatabase) async throws {
+        try await AppHarness.run(
+            database, catalog: try WorkspaceTests.memento, configure: { $0.billingTick = .seconds(365 * 86_400) }
+        ) { app, client in
+            let key = app.adminKey
+            try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"u1"}"#)
+            try await client.call(
+                .post, "/v1/billing/subscriptions", key: key,
+                json: #"{"customer":"u1","plan":"pro","idempotencyKey":"s"}"#)
+            let open = try await client.call(.get, "/v1/customers/u1/invoices?status=open", key: key)
+            let first = try #require((open.json["invoices"] as? [[String: Any]])?.first?["id"] as? String)
+            let scheduler = app.scheduler()
+            app.clock.advance(by: 3 * 86_400 + 60)
+            _ = try await scheduler.tick()
+            app.clock.advance(by: 11 * 86_400)
+            _ = try await scheduler.tick()
+            #expect(try await app.store.subscriptions(subject: "u1").first?.0.status == .pastDue)
+            #expect(try await client.call(.post, "/v1/invoices/\(first)/pay", key: key).status == .ok)
+            #expect(try await app.store.subscriptions(subject: "u1").first?.0.status == .active, "paid: current again")
+        }
+    }
+
     @Test(arguments: TestDatabase.all)
     func anUnpaidInvoiceIsRemindedThenItsSubscriptionGoesPastDue(database: TestDatabase) async throws {
         try await AppHarness.run(

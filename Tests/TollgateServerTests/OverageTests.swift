@@ -33,6 +33,10 @@ import TollgateStorage
                     .post, "/v1/billing/subscriptions", key: app.adminKey,
                     json: #"{"customer":"u1","plan":"pro","idempotencyKey":"s1"}"#
                 ).status == .created)
+            // May's plan, invoiced as the subscription starts, is paid (unpaid, it would be dunned).
+            let opening = try await client.call(.get, "/v1/customers/u1/invoices?status=open", key: app.adminKey)
+            let first = try #require((opening.json["invoices"] as? [[String: Any]])?.first?["id"] as? String)
+            #expect(try await client.call(.post, "/v1/invoices/\(first)/pay", key: app.adminKey).status == .ok)
 
             #expect(try await consume(client, app, "api_calls", 100_000, "a1").1["overage"] as? Int == 0)
             let beyond = try await consume(client, app, "api_calls", 1500, "a2")
@@ -85,8 +89,10 @@ import TollgateStorage
             let invoices = try #require(listed.json["invoices"] as? [[String: Any]])
             // May's plan was invoiced when the subscription started; June's with May's overage.
             #expect(invoices.count == 2)
-            let opening = try #require(invoices.first { $0["periodStart"] is NSNull })
-            #expect((opening["lines"] as? [[String: Any]])?.map { $0["amount"] as? Int } == [2900], "\(opening)")
+            let openingInvoice = try #require(invoices.first { $0["periodStart"] is NSNull })
+            #expect(
+                (openingInvoice["lines"] as? [[String: Any]])?.map { $0["amount"] as? Int } == [2900],
+                "\(openingInvoice)")
             let renewal = try #require(invoices.first { $0["periodStart"] as? String == "2026-05-14T00:00:00Z" })
             let issued = try #require(renewal["lines"] as? [[String: Any]])
             // 2,001 calls beyond: 3 packages (1.50); 25 GB beyond: 2.00; and June's plan.

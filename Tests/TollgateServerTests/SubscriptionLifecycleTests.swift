@@ -162,6 +162,7 @@ import TollgateStorage
             let trial = try await client.call(
                 .post, "/v1/billing/trial", key: app.adminKey, json: #"{"customer":"u1","plan":"pro"}"#)
             #expect(trial.json.string("status") == "trialing")
+            let trialing = try #require(try await app.store.subscriptions(subject: "u1").first?.0)
             app.clock.advance(by: 3 * 86_400)
             let change = try await client.call(
                 .post, "/v1/billing/change-plan", key: app.adminKey,
@@ -175,12 +176,15 @@ import TollgateStorage
             #expect(
                 invoices.count == 1 && invoices.first?["status"] as? String == "open"
                     && invoices.first?["total"] as? Int == 2990, "\(invoices)")
-            let again = try await client.call(
-                .post, "/v1/billing/change-plan", key: app.adminKey,
-                json: #"{"customer":"u1","plan":"business","idempotencyKey":"c1"}"#)
-            #expect(again.status == .ok)
+            // A second change out of the same trial (another tab, another key) charges nothing more.
+            let service = app.scheduler()
+            _ = try await service.changePlan(trialing, to: "business", idempotencyKey: "c2")
             let relisted = try await client.call(.get, "/v1/customers/u1/invoices", key: app.adminKey)
             #expect((relisted.json["invoices"] as? [[String: Any]])?.count == 1, "invoiced once")
+            #expect(try await app.store.pendingInvoiceItems(subject: "u1").isEmpty, "nothing left to bill twice")
+            // The first period's invoice belongs to the subscription: unpaid, it is dunned; paid, it
+            // clears a past due.
+            #expect(invoices.first?["subscription"] as? String == trialing.id, "\(invoices)")
             #expect(try await app.store.customer(id: "u1")?.planId == "business")
         }
     }
