@@ -120,6 +120,14 @@ public struct MessageRenderer: Sendable {
                 "v1/mail/unsubscribe", ["token": try box.sealToken(message.recipient.lowercased())],
                 base: settings.apiBase)
         let locale = (payload["locale"] as? String).flatMap { MailTemplates.locales.contains($0) ? $0 : nil }
+        // Days as the reader's language writes them (21/05/2026 in French).
+        if locale == "fr" {
+            for key in Self.dayKeys {
+                guard let day = values[key] as? String, day.count == 10 else { continue }
+                let parts = day.split(separator: "-")
+                if parts.count == 3 { values[key] = "\(parts[2])/\(parts[1])/\(parts[0])" }
+            }
+        }
         // An invoice's amount as the reader's language writes it ("58,80 €" in French).
         if let minor = values["totalMinor"] as? Int64 ?? (values["totalMinor"] as? Int).map(Int64.init),
             let currency = (values["currency"] as? String).flatMap(Currency.init)
@@ -138,11 +146,13 @@ public struct MessageRenderer: Sendable {
         return mail
     }
 
+    static let dayKeys = ["periodEnd", "trialEnd", "issuedAt", "dueAt", "expiresAt", "resetsAt"]
+
     /// The payload's values (an event's `data` beside the rest), dates as days.
     static func values(_ payload: [String: Any]) -> [String: Any] {
         var values = payload
         if let data = payload["data"] as? [String: Any] { values.merge(data) { _, inner in inner } }
-        for key in ["periodEnd", "trialEnd", "issuedAt", "dueAt", "expiresAt"] {
+        for key in dayKeys {
             if let text = values[key] as? String { values[key] = String(text.prefix(10)) }
         }
         if let end = values["periodEnd"] as? String { values["resetsAt"] = end }

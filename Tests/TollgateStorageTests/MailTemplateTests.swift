@@ -112,7 +112,7 @@ import TollgateStorage
 
         // Issue 28 item 10: the inviter and the expiry.
         #expect(invitation.text.contains("bob@example.com vous invite à rejoindre Atelier"))
-        #expect(invitation.text.contains("L'invitation expire le 2026-05-21."))
+        #expect(invitation.text.contains("L'invitation expire le 21/05/2026."), "a French day")
 
         let alert = try Self.renderer.render(try Self.message("usage_alert", locale: "en"))
         #expect(alert.subject == "You have used 80 % of your searches quota")
@@ -146,6 +146,7 @@ import TollgateStorage
         let workspace = try render(
             "plan_changed", #"{"locale":"LOCALE","plan":"business","previousPlan":"basic","workspaceName":"Team"}"#)
         #expect(workspace.text.contains("The plan of the workspace Team changed from"), "\(workspace.text)")
+        #expect(workspace.subject.hasPrefix("The Team workspace's plan is now "), "\(workspace.subject)")
         #expect(!workspace.text.contains("you can ignore it"))
         let invoice = try render(
             "invoice_issued",
