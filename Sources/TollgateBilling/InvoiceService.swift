@@ -101,16 +101,22 @@ public final class InvoiceService: Sendable {
             throw DomainError(
                 .conflict, "the customer has no pending charges in \(currency.code) to invoice", field: "currency")
         }
-        return try await draft(customer: customer, currency: currency, items: items)
+        guard let draft = try await draft(customer: customer, currency: currency, items: items, subscription: nil)
+        else {
+            throw DomainError(
+                .conflict, "the pending charges were invoiced meanwhile by another call", field: "customer")
+        }
+        return draft
     }
 
-    private func draft(customer: String, currency: Currency, items: [InvoiceItemRecord]) async throws
-        -> InvoiceRecord
+    /// A draft of `items`; nil when another invoice claimed one of them first (it bills them).
+    private func draft(customer: String, currency: Currency, items: [InvoiceItemRecord], subscription: String?)
+        async throws -> InvoiceRecord?
     {
         let invoice = InvoiceRecord(
-            id: Self.newId(), subject: customer, subscriptionId: nil, currency: currency, periodStart: nil,
+            id: Self.newId(), subject: customer, subscriptionId: subscription, currency: currency, periodStart: nil,
             periodEnd: nil, lines: Self.lines(of: items), createdAt: clock.now())
-        _ = try await store.createInvoice(invoice, claiming: items.map(\.id))
+        guard try await store.createInvoice(invoice, claiming: items.map(\.id)) else { return nil }
         return try await self.invoice(id: invoice.id)
     }
 
@@ -120,12 +126,11 @@ public final class InvoiceService: Sendable {
     /// start stays empty: the renewal at the period's end owns that key).
     func invoicePending(customer: String, currency: Currency, subscription: String?) async throws -> InvoiceRecord? {
         let pending = try await store.pendingInvoiceItems(subject: customer).filter { $0.amount.currency == currency }
-        guard !pending.isEmpty else { return nil }
-        let invoice = InvoiceRecord(
-            id: Self.newId(), subject: customer, subscriptionId: subscription, currency: currency, periodStart: nil,
-            periodEnd: nil, lines: Self.lines(of: pending), createdAt: clock.now())
-        guard try await store.createInvoice(invoice, claiming: pending.map(\.id)) else { return nil }
-        return try await finalize(id: invoice.id)
+        guard !pending.isEmpty,
+            let draft = try await draft(
+                customer: customer, currency: currency, items: pending, subscription: subscription)
+        else { return nil }
+        return try await finalize(id: draft.id)
     }
 
     /// Records a charge (one-off by default) for the customer's next invoice, once per idempotency key.

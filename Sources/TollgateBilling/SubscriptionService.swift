@@ -245,7 +245,7 @@ public final class SubscriptionService: Sendable {
     public func previewPlanChange(_ subscription: Subscription, to planId: String) throws -> PlanChange {
         let (next, effects) = try transition(subscription, to: planId, at: clock.now())
         return PlanChange(
-            subscription: next, proration: Self.proration(effects), periodCharge: Self.periodCharge(effects)?.0)
+            subscription: next, proration: Self.proration(effects), periodCharge: Self.periodCharge(effects))
     }
 
     private func transition(_ subscription: Subscription, to planId: String, at now: Date) throws
@@ -264,10 +264,8 @@ public final class SubscriptionService: Sendable {
         return nil
     }
 
-    private static func periodCharge(_ effects: [SubscriptionEffect]) -> (Money, plan: String, DateInterval)? {
-        for case .chargePeriod(let amount, let plan, let start, let end) in effects {
-            return (amount, plan, DateInterval(start: start, end: end))
-        }
+    private static func periodCharge(_ effects: [SubscriptionEffect]) -> Money? {
+        for case .chargePeriod(let amount, _, _, _) in effects { return amount }
         return nil
     }
 
@@ -306,7 +304,7 @@ public final class SubscriptionService: Sendable {
         if outcome == .applied {
             planChanged(subscription.subject)
             return PlanChange(
-                subscription: next, proration: Self.proration(effects), periodCharge: periodCharge?.0)
+                subscription: next, proration: Self.proration(effects), periodCharge: periodCharge)
         }
         // A retry of a change already made: answer with what it did.
         let charge = try await store.pendingInvoiceItems(subject: subscription.subject).first {
@@ -319,7 +317,9 @@ public final class SubscriptionService: Sendable {
     /// A period's charges as invoice items: the plan (times its seats) and its add-ons, named
     /// with the period; `reference` makes each unique, so a replay records nothing twice.
     private func periodCharges(_ subscription: Subscription, reference: String, at now: Date) -> [InvoiceItemRecord] {
-        let period = "\(Self.day(subscription.currentPeriodStart)) – \(Self.day(subscription.currentPeriodEnd))"
+        let period =
+            DayStamp.string(of: subscription.currentPeriodStart) + " – "
+            + DayStamp.string(of: subscription.currentPeriodEnd)
         return Invoicing.subscriptionLines(catalog: catalog, subscription: subscription).enumerated().map {
             index, line in
             InvoiceItemRecord(
@@ -340,10 +340,6 @@ public final class SubscriptionService: Sendable {
         } catch {
             logger.error("subscription \(subscription.id): its period could not be invoiced now: \(error)")
         }
-    }
-
-    private static func day(_ date: Date) -> String {
-        String(ISO8601DateFormatter.string(from: date, timeZone: .gmt, formatOptions: [.withFullDate]))
     }
 
     /// Cancels a manual subscription, now or at the end of its period.

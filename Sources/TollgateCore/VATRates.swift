@@ -74,4 +74,12 @@ public enum DayStamp {
         let parts = PeriodMath.utcCalendar.dateComponents([.year, .month, .day], from: date)
         return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
     }
+
+    /// A `YYYY-MM-DD` stamp as `language` writes a day: unchanged in English, `21/05/2026` in
+    /// French; anything else is returned as it is.
+    public static func written(_ stamp: String, language: String) -> String {
+        let parts = stamp.split(separator: "-")
+        guard language.lowercased().hasPrefix("fr"), stamp.count == 10, parts.count == 3 else { return stamp }
+        return "\(parts[2])/\(parts[1])/\(parts[0])"
+    }
 }

@@ -26,12 +26,7 @@ public struct DocumentLanguage: Sendable, Equatable {
     }
 
     /// `2026-05-14` in English, `14/05/2026` in French.
-    public func day(_ date: Date) -> String {
-        let stamp = DayStamp.string(of: date)
-        guard code == "fr" else { return stamp }
-        let parts = stamp.split(separator: "-")
-        return "\(parts[2])/\(parts[1])/\(parts[0])"
-    }
+    public func day(_ date: Date) -> String { DayStamp.written(DayStamp.string(of: date), language: code) }
 
     /// A country's name for an ISO 3166 code (the code itself when unknown).
     public func country(_ isoCode: String) -> String {

@@ -121,11 +121,9 @@ public struct MessageRenderer: Sendable {
                 base: settings.apiBase)
         let locale = (payload["locale"] as? String).flatMap { MailTemplates.locales.contains($0) ? $0 : nil }
         // Days as the reader's language writes them (21/05/2026 in French).
-        if locale == "fr" {
-            for key in Self.dayKeys {
-                guard let day = values[key] as? String, day.count == 10 else { continue }
-                let parts = day.split(separator: "-")
-                if parts.count == 3 { values[key] = "\(parts[2])/\(parts[1])/\(parts[0])" }
+        for key in Self.dayKeys {
+            if let day = values[key] as? String {
+                values[key] = DayStamp.written(day, language: locale ?? settings.defaultLocale)
             }
         }
         // An invoice's amount as the reader's language writes it ("58,80 €" in French).

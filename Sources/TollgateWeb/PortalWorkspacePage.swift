@@ -20,8 +20,8 @@ public struct PortalWorkspaceData: Sendable {
         public let id: String
         public let name: String
         public let role: WorkspaceRole
-        /// Nil when the role may not list members.
-        public let members: [Member]?
+        /// Every member reads them; managing them is for the roles that may.
+        public let members: [Member]
         public let seatLimit: Int?
         /// The workspace's own plan (name).
         public var planName: String = ""
@@ -30,7 +30,7 @@ public struct PortalWorkspaceData: Sendable {
         /// What to buy for more seats: a plan's id and name, and its seats (nil: unbounded).
         public var seatUpgrade: (planId: String, planName: String, seats: Int?)?
 
-        public init(id: String, name: String, role: WorkspaceRole, members: [Member]?, seatLimit: Int?) {
+        public init(id: String, name: String, role: WorkspaceRole, members: [Member], seatLimit: Int?) {
             self.id = id
             self.name = name
             self.role = role
@@ -39,7 +39,7 @@ public struct PortalWorkspaceData: Sendable {
         }
 
         /// Members and pending invitations.
-        public var seatsTaken: Int { (members?.count ?? 0) + pending.count }
+        public var seatsTaken: Int { members.count + pending.count }
         public var seatsFull: Bool { seatLimit.map { seatsTaken >= $0 } ?? false }
     }
 
@@ -99,19 +99,16 @@ extension ConsoleFrame {
                     }
                 }
             }
-            if let members = space.members, !space.role.may(.listMembers) {
-                memberTable(members, space: space, base: base, userId: userId)
-            } else if let members = space.members {
+            // Seats and invitations for those who manage the members; the members for everyone.
+            if space.role.may(.listMembers) {
                 el("p", ["class": "seats"]) {
                     "\(t("seats_used")) \(number(space.seatsTaken))"
                         + (space.seatLimit.map { " / \(number($0))" } ?? " / ∞")
                         + (space.pending.isEmpty ? "" : " (\(t("seats_pending")) \(number(space.pending.count)))")
                 }
-                memberTable(members, space: space, base: base, userId: userId)
-                if !space.pending.isEmpty { pendingTable(space) }
-            } else {
-                el("p", ["class": "muted"]) { t("members_hidden") }
             }
+            memberTable(space.members, space: space, base: base, userId: userId)
+            if !space.pending.isEmpty { pendingTable(space) }
             let grantable = WorkspaceRole.allCases.filter { space.role.mayGrant($0) }
             if !grantable.isEmpty && space.seatsFull {
                 // No form that cannot succeed: what to buy instead, and who can.
@@ -124,7 +121,7 @@ extension ConsoleFrame {
                     el("button", ["type": "submit", "class": "invite"]) { t("invite") }
                 }
             }
-            if space.role.may(.transferOwnership), let others = space.members?.filter({ $0.userId != userId }),
+            if space.role.may(.transferOwnership), case let others = space.members.filter({ $0.userId != userId }),
                 !others.isEmpty
             {
                 form(base + "/transfer", confirm: t("confirm_transfer"), classes: "card narrow") {
