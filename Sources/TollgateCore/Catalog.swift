@@ -174,6 +174,8 @@ public struct Catalog: Hashable, Sendable {
     public var creditLowBalance: [String: Int64] = [:]
     /// Limits on secret keys and anonymous callers.
     public var rateLimits = CatalogRateLimits()
+    /// The product's colour (`branding: {color: "#0f766e"}`), `#rrggbb`: the mail's header and button.
+    public var brandColor: String? = nil
 
     public func feature(_ id: String) -> FeatureDefinition? { features.first { $0.id == id } }
 

@@ -21,7 +21,7 @@ struct CatalogReader {
     mutating func catalog(_ root: Node) -> Catalog? {
         let topKeys: Set<String> = [
             "product", "name", "defaultPlan", "features", "plans", "addOns", "creditTypes", "creditPacks",
-            "creditLowBalance", "rateLimits",
+            "creditLowBalance", "rateLimits", "branding",
         ]
         guard let top = yaml.mapping(root, "", allowed: topKeys) else { return nil }
         let product = requiredString(top, "product", "", root)
@@ -47,6 +47,7 @@ struct CatalogReader {
         let packs = top["creditPacks"].map { creditPackList($0, creditTypes: creditTypes) } ?? []
         let lowBalance = top["creditLowBalance"].map { creditLowBalance($0, creditTypes: creditTypes) } ?? [:]
         let rateLimits = top["rateLimits"].map { catalogRateLimits($0) } ?? CatalogRateLimits()
+        let brandColor = top["branding"].flatMap { branding($0) }
         guard let product, let defaultPlan, issues.isEmpty else { return nil }
         var catalog = Catalog(
             product: product, name: name ?? product, defaultPlanId: defaultPlan, features: features,
@@ -54,7 +55,21 @@ struct CatalogReader {
         )
         catalog.creditLowBalance = lowBalance
         catalog.rateLimits = rateLimits
+        catalog.brandColor = brandColor
         return catalog
+    }
+
+    /// `branding: { color: "#0f766e" }`: the colour mail is drawn in.
+    private mutating func branding(_ node: Node) -> String? {
+        guard let fields = yaml.mapping(node, "branding", allowed: ["color"]),
+            let value = fields["color"].flatMap({ yaml.string($0, "branding.color") })
+        else { return nil }
+        let digits = value.dropFirst()
+        guard value.hasPrefix("#"), digits.count == 6, digits.allSatisfy(\.isHexDigit) else {
+            yaml.report("branding.color", "must be a colour as #rrggbb, such as #0f766e", fields["color"])
+            return nil
+        }
+        return value.lowercased()
     }
 
     /// `rateLimits: { secretKey: { requestsPerMinute: 6000 }, ip: { requestsPerMinute: 120 } }`.

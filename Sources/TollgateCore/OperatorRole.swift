@@ -29,6 +29,10 @@ public enum OperatorAction: String, Sendable, CaseIterable {
     case setSpendCap = "set_spend_cap"
     case cancelSubscription = "cancel_subscription"
     case retryDelivery = "retry_delivery"
+    /// Finalize, mark paid, void and credit Tollgate's own invoices.
+    case manageInvoices = "manage_invoices"
+    /// Add, change and remove webhook endpoints.
+    case manageWebhooks = "manage_webhooks"
     case manageAPIKeys = "manage_api_keys"
     case manageOperators = "manage_operators"
     /// The audit trail names end users' addresses: admins and owners.
@@ -38,7 +42,9 @@ public enum OperatorAction: String, Sendable, CaseIterable {
         switch self {
         case .read: return .viewer
         case .grantCredits, .extendTrial: return .support
-        case .changePlan, .setSpendCap, .cancelSubscription, .retryDelivery, .manageAPIKeys, .viewAudit: return .admin
+        case .changePlan, .setSpendCap, .cancelSubscription, .retryDelivery, .manageAPIKeys, .viewAudit,
+            .manageInvoices, .manageWebhooks:
+            return .admin
         case .manageOperators: return .owner
         }
     }

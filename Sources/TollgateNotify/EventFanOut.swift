@@ -22,6 +22,9 @@ public struct EventFanOut: Sendable {
         case "customer.plan_changed": kind = "plan_changed"
         case "invoice.issued": kind = "invoice_issued"
         case "invoice.overdue": kind = "invoice_overdue"
+        // A receipt for Tollgate's own invoices; Stripe sends its customers receipts itself.
+        case "invoice.paid":
+            kind = data["invoiceId"] != nil && data["provider"] as? String == "manual" ? "invoice_paid" : nil
         case "credits.low": kind = "credits_low"
         default:
             kind = SubscriptionChangeEvents.mailKind(
@@ -41,13 +44,22 @@ public struct EventFanOut: Sendable {
             let readers = try await recipients(subject: event.recipient)
             // A workspace's mail says it is about the workspace, not the reader's own account.
             var workspace: WorkspaceRecord?
-            if let id = Subject.customerId(event.recipient) { workspace = try await store.workspace(id: id) }
+            var plan: String?
+            if let id = Subject.customerId(event.recipient) {
+                workspace = try await store.workspace(id: id)
+                // A quota alert leads to the plan above the customer's (the renderer finds it).
+                if kind == "email.usage_alert" { plan = try await store.customer(id: id)?.planId }
+            }
             let unsubscribed = try await store.unsubscribed(among: readers.map(\.address))
             for reader in readers where !unsubscribed.contains(reader.address.lowercased()) {
                 // The event's body, in the reader's language.
                 var payload = body
                 payload["locale"] = reader.locale
-                if let workspace { payload["workspaceName"] = workspace.name }
+                if let workspace {
+                    payload["workspaceName"] = workspace.name
+                    payload["workspaceId"] = workspace.id
+                }
+                if let plan { payload["plan"] = plan }
                 let json = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
                 messages.append(
                     OutboxMessage(

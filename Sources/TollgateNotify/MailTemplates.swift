@@ -11,6 +11,8 @@ import Yams
 public struct MailTemplates: Sendable {
     public static let locales = ["en", "fr"]
     public static let defaultLocale = "en"
+    /// The button's colour when the catalog names none.
+    static let defaultColor = "#1e40af"
 
     struct Kind: Sendable {
         let subject: MustacheTemplate
@@ -105,7 +107,9 @@ public struct MailTemplates: Sendable {
 
     /// Renders `kind` in `locale` (English when the locale has no words) with `values`; `action`
     /// and `unsubscribe` are the links, when the mail has them. Nil for a kind no locale writes.
-    func render(kind: String, locale: String, values: [String: Any], action: URL?, unsubscribe: URL?) -> Rendered? {
+    func render(
+        kind: String, locale: String, values: [String: Any], action: URL?, unsubscribe: URL?, brandColor: String? = nil
+    ) -> Rendered? {
         guard let words = words[locale] ?? words[Self.defaultLocale], let template = words.kinds[kind] else {
             return nil
         }
@@ -118,7 +122,10 @@ public struct MailTemplates: Sendable {
         func layout(_ word: (String) -> String) -> [String: Any] {
             var layout: [String: Any] = [
                 "locale": word(locale), "subject": word(subject), "lines": lines.map(word), "colon": word(words.colon),
+                // The catalog checked the colour is #rrggbb; the product's name heads the HTML mail.
+                "color": brandColor ?? Self.defaultColor,
             ]
+            if let product = values["product"] as? String { layout["product"] = word(product) }
             if template.ignorable { layout["footer"] = word(words.footer) }
             if let action, let label { layout["action"] = ["label": word(label), "url": word(action.absoluteString)] }
             if let unsubscribe {

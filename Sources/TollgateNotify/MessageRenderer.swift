@@ -20,6 +20,14 @@ public struct MailSettings: Sendable {
     /// Tollgate's own address, where unsubscribe links lead (mail providers post to it: RFC 8058);
     /// nil: `linkBase`.
     public var apiBase: URL?
+    /// Features' names in other languages, by id.
+    public var localizedFeatureNames: [String: LocalizedText] = [:]
+    /// Plans' prices, by plan id: a trial's mail states what follows it.
+    public var planPrices: [String: [Price]] = [:]
+    /// The plan a quota alert leads to, by plan and feature (`Entitlements.upgradeTier`).
+    public var upgrades: [String: String] = [:]
+    /// The product's colour in HTML mail (the catalog's `branding.color`, `#rrggbb`).
+    public var brandColor: String?
 
     public init(
         productName: String, from: String, linkBase: URL, messageIDDomain: String = "tollgate.local",
@@ -40,7 +48,20 @@ public struct MailSettings: Sendable {
             productName: productName, from: from, linkBase: linkBase,
             featureNames: Dictionary(uniqueKeysWithValues: catalog.features.map { ($0.id, $0.name) }))
         planNames = Dictionary(uniqueKeysWithValues: catalog.plans.map { ($0.id, $0.name) })
+        localizedFeatureNames = catalog.features.reduce(into: [:]) { names, feature in
+            names[feature.id] = feature.names
+        }
+        planPrices = Dictionary(uniqueKeysWithValues: catalog.plans.map { ($0.id, $0.prices) })
+        for plan in catalog.plans {
+            for feature in catalog.features {
+                upgrades[Self.upgradeKey(plan: plan.id, feature: feature.id)] = Entitlements.upgradeTier(
+                    catalog: catalog, from: plan, feature: feature, amount: 0)
+            }
+        }
+        brandColor = catalog.brandColor
     }
+
+    static func upgradeKey(plan: String, feature: String) -> String { plan + "\u{1F}" + feature }
 }
 
 /// Turns an outbox row (`email.<kind>`) into the e-mail it stands for, in the reader's language
@@ -78,7 +99,7 @@ public struct MessageRenderer: Sendable {
         "workspace_invitation": "join",
         "welcome": "", "usage_alert": "plan", "trial_ending": "billing", "trial_ended": "plan",
         "payment_failed": "billing", "subscription_suspended": "billing", "invoice_issued": "invoices",
-        "invoice_overdue": "invoices",
+        "invoice_overdue": "invoices", "invoice_paid": "invoices", "trial_started": "billing",
         "credits_low": "credits",
     ]
 
@@ -88,6 +109,9 @@ public struct MessageRenderer: Sendable {
         guard let payload = try? JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: Any]
         else { throw Failure.unreadable("payload of \(message.id) is not a JSON object") }
         var values = Self.values(payload)
+        let language =
+            (payload["locale"] as? String).flatMap { MailTemplates.locales.contains($0) ? $0 : nil }
+            ?? settings.defaultLocale
         if values["days"] == nil, let end = (payload["data"] as? [String: Any])?["trialEnd"] as? String,
             let date = try? Date(end, strategy: .iso8601)
         {
@@ -96,13 +120,26 @@ public struct MessageRenderer: Sendable {
         }
         values["product"] = settings.productName
         values["email"] = values["email"] ?? message.recipient
-        if let feature = values["feature"] as? String { values["feature"] = settings.featureNames[feature] ?? feature }
+        var query: [String: String] = [:]
+        if kind == "usage_alert", let feature = values["feature"] as? String, let plan = values["plan"] as? String {
+            // The alert leads to the paywall of the plan that lifts the quota.
+            query["feature"] = feature
+            query["plan"] = settings.upgrades[MailSettings.upgradeKey(plan: plan, feature: feature)]
+            query["workspace"] = payload["workspaceId"] as? String
+        }
+        if let price = trialPrice(values, language: language) {
+            values["price"] = price
+            values["monthly"] = (values["interval"] as? String) == BillingInterval.month.rawValue
+        }
+        if let feature = values["feature"] as? String {
+            values["feature"] =
+                settings.localizedFeatureNames[feature]?.text(in: language) ?? settings.featureNames[feature] ?? feature
+        }
         for key in ["plan", "previousPlan"] {
             if let plan = values[key] as? String { values[key] = settings.planNames[plan] ?? plan }
         }
         values["limitReached"] = (payload["type"] as? String) == "usage.limit_reached"
         if let role = values["role"] as? String { values["role"] = role.lowercased() }
-        var query: [String: String] = [:]
         if let sealed = payload["sealedToken"] as? String {
             guard let token = try? box.openToken(sealed) else {
                 throw Failure.unreadable("\(message.id) carries no readable token")
@@ -112,30 +149,29 @@ public struct MessageRenderer: Sendable {
         if kind == "workspace_invitation" { query["workspace"] = payload["workspaceId"] as? String ?? "" }
         // Where the person was going when they signed up (a trial, an invitation).
         if kind == "verify_email", let next = payload["next"] as? String { query["next"] = next }
-        let action = Self.actionPaths[kind].map { link($0, query) }
+        let action = (kind == "usage_alert" && query["plan"] != nil ? "upgrade" : Self.actionPaths[kind]).map {
+            link($0, query)
+        }
         let unsubscribe =
             Self.transactional.contains(kind)
             ? nil
             : link(
                 "v1/mail/unsubscribe", ["token": try box.sealToken(message.recipient.lowercased())],
                 base: settings.apiBase)
-        let locale = (payload["locale"] as? String).flatMap { MailTemplates.locales.contains($0) ? $0 : nil }
         // Days as the reader's language writes them (21/05/2026 in French).
         for key in Self.dayKeys {
-            if let day = values[key] as? String {
-                values[key] = DayStamp.written(day, language: locale ?? settings.defaultLocale)
-            }
+            if let day = values[key] as? String { values[key] = DayStamp.written(day, language: language) }
         }
         // An invoice's amount as the reader's language writes it ("58,80 €" in French).
         if let minor = values["totalMinor"] as? Int64 ?? (values["totalMinor"] as? Int).map(Int64.init),
             let currency = (values["currency"] as? String).flatMap(Currency.init)
         {
-            values["total"] = MoneyText.format(minor, currency, language: locale ?? settings.defaultLocale)
+            values["total"] = MoneyText.format(minor, currency, language: language)
         }
         guard
             let rendered = templates.render(
-                kind: kind, locale: locale ?? settings.defaultLocale, values: values, action: action,
-                unsubscribe: unsubscribe)
+                kind: kind, locale: language, values: values, action: action, unsubscribe: unsubscribe,
+                brandColor: settings.brandColor)
         else { throw Failure.unreadable("no e-mail for kind \(message.kind)") }
         var mail = MailMessage(
             from: settings.from, to: message.recipient, subject: rendered.subject, text: rendered.text,
@@ -144,7 +180,19 @@ public struct MessageRenderer: Sendable {
         return mail
     }
 
-    static let dayKeys = ["periodEnd", "trialEnd", "issuedAt", "dueAt", "expiresAt", "resetsAt"]
+    /// What a subscription's plan costs per interval once its trial is over (seats included).
+    func trialPrice(_ values: [String: Any], language: String) -> String? {
+        guard let plan = values["plan"] as? String, let interval = values["interval"] as? String,
+            let currency = (values["currency"] as? String).flatMap(Currency.init),
+            let price = settings.planPrices[plan]?.first(where: {
+                $0.currency == currency && $0.interval.rawValue == interval
+            }),
+            let amount = try? Pricing.amount(for: price, seats: values["seats"] as? Int)
+        else { return nil }
+        return MoneyText.format(amount.amountMinor, currency, language: language)
+    }
+
+    static let dayKeys = ["periodEnd", "trialEnd", "issuedAt", "dueAt", "expiresAt", "resetsAt", "paidAt"]
 
     /// The payload's values (an event's `data` beside the rest), dates as days.
     static func values(_ payload: [String: Any]) -> [String: Any] {

@@ -78,6 +78,38 @@ extension SQLStore {
         }
     }
 
+    public func customersAtLimit(_ quotas: [CustomerQuery.Quota], now: Date) async throws
+        -> [CustomerQuery.Quota: Int]
+    {
+        guard !quotas.isEmpty else { return [:] }
+        let rows = SQLList(
+            quotas.map {
+                SQLQueryString("(\(bind: $0.planId), \(bind: $0.feature), CAST(\(bind: $0.limit) AS BIGINT))")
+            })
+        let byKey = Dictionary(quotas.map { ("\($0.planId)\u{1F}\($0.feature)", $0) }) { first, _ in first }
+        return try await provider.read { db in
+            var counts: [CustomerQuery.Quota: Int] = [:]
+            for row in try await db.raw(
+                """
+                WITH quotas (plan_id, feature, quota) AS (VALUES \(rows))
+                SELECT q.plan_id, q.feature, COUNT(DISTINCT c.id) AS n
+                FROM customers c JOIN quotas q ON q.plan_id = c.plan_id
+                    JOIN usage_counters u ON u.subject = \(bind: Subject.customer("")) || c.id
+                        AND u.feature = q.feature
+                WHERE (u.period_end_ms IS NULL OR u.period_end_ms > \(bind: Millis.from(now))) AND u.used >= q.quota
+                GROUP BY q.plan_id, q.feature
+                """
+            ).all() {
+                let plan = try row.decode(column: "plan_id", as: String.self)
+                let feature = try row.decode(column: "feature", as: String.self)
+                if let quota = byKey["\(plan)\u{1F}\(feature)"] {
+                    counts[quota] = Int(try row.decode(column: "n", as: Int64.self))
+                }
+            }
+            return counts
+        }
+    }
+
     public func customerStatus(id: String) async throws -> CustomerStatus? {
         try await provider.read { db in
             try await db.raw("SELECT status FROM customers WHERE id = \(bind: id)").first().map {

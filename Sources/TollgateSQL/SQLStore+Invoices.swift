@@ -272,6 +272,17 @@ extension SQLStore {
                 WHERE id = \(bind: id)
                 """
             ).run()
+            if next == .paid {
+                // The receipt, told in the transaction that records the payment.
+                try await Self.enqueue(
+                    db,
+                    [
+                        try OutboxEvent.message(
+                            id: EventIds.derive("invoice.paid", invoice.id), type: "invoice.paid",
+                            subject: Subject.customer(invoice.subject),
+                            data: InvoicePaidEventData(paid: invoice, at: at), at: at)
+                    ], ignoringDuplicates: true)
+            }
             return invoice
         }
     }

@@ -106,16 +106,37 @@ extension SQLStore {
         }
     }
 
-    public func deliveredEmails(limit: Int) async throws -> [OutboxEntry] {
-        try await provider.read { db in
-            try await db.raw(
-                """
-                SELECT \(unsafeRaw: Self.outboxColumns) FROM outbox
-                WHERE delivered_at_ms IS NOT NULL AND kind LIKE 'email.%'
-                ORDER BY delivered_at_ms DESC, id DESC LIMIT \(bind: limit)
-                """
-            ).all().map(Self.decodeOutboxEntry)
+    public func deliveries(_ query: DeliveryQuery) async throws -> [OutboxEntry] {
+        var conditions: [SQLQueryString] = []
+        switch query.channel {
+        case .email?: conditions.append("kind LIKE 'email.%'")
+        case .webhook?: conditions.append("kind = \(bind: OutboxKind.webhook)")
+        case nil: conditions.append("(kind LIKE 'email.%' OR kind = \(bind: OutboxKind.webhook))")
         }
+        switch query.state {
+        case .failed?: conditions.append("failed_at_ms IS NOT NULL")
+        case .pending?: conditions.append("delivered_at_ms IS NULL AND failed_at_ms IS NULL")
+        case .delivered?: conditions.append("delivered_at_ms IS NOT NULL")
+        case nil: break
+        }
+        if let recipient = query.recipient { conditions.append("recipient = \(bind: recipient)") }
+        if let type = query.eventType {
+            // An event's body has sorted keys: `"type"` is its last member.
+            let ending = "%\"type\":\"" + Self.likeEscaped(type) + "\"}"
+            conditions.append("kind = \(bind: OutboxKind.webhook) AND payload LIKE \(bind: ending) ESCAPE '!'")
+        }
+        if let after = query.after {
+            conditions.append(
+                """
+                (created_at_ms < \(bind: after.createdAtMillis)
+                    OR (created_at_ms = \(bind: after.createdAtMillis) AND id < \(bind: after.id)))
+                """)
+        }
+        let sql: SQLQueryString = """
+            SELECT \(unsafeRaw: Self.outboxColumns) FROM outbox WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY created_at_ms DESC, id DESC LIMIT \(bind: query.limit)
+            """
+        return try await provider.read { db in try await db.raw(sql).all().map(Self.decodeOutboxEntry) }
     }
 
     public func outboxStats() async throws -> OutboxStats {

@@ -539,10 +539,10 @@ func buildRouter(
     ProductAnalyticsRoutes(store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock)
         .register(on: v1)
     TrackRoutes(store: dependencies.store, clock: dependencies.clock).register(on: v1)
-    WebhookRoutes(
+    let webhookEndpoints = WebhookEndpointService(
         store: dependencies.store, box: dependencies.secretBox, policy: dependencies.webhooks.policy,
-        clock: dependencies.clock
-    ).register(on: v1)
+        clock: dependencies.clock)
+    WebhookRoutes(store: dependencies.store, endpoints: webhookEndpoints, clock: dependencies.clock).register(on: v1)
     let stripeBilling = StripeBilling(
         catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe,
         policy: dependencies.subscriptionPolicy, tax: dependencies.invoicing.stripe,
@@ -580,7 +580,8 @@ func buildRouter(
         pages: ConsolePages(
             store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock, meter: service,
             subscriptions: subscriptions, invoices: invoices, credits: credits, operators: operators,
-            authenticator: authenticator, settings: consoleSettings, documents: dependencies.documents),
+            authenticator: authenticator, settings: consoleSettings, documents: dependencies.documents,
+            webhookEndpoints: webhookEndpoints),
         store: dependencies.store, clock: dependencies.clock
     ).register(on: router)
     PortalRoutes(

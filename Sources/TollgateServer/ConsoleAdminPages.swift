@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import TollgateCore
 import TollgateIdentity
+import TollgateNotify
 import TollgateStorage
 import TollgateWeb
 
@@ -24,13 +25,17 @@ extension ConsolePages {
             }
         }
         let features = catalog.features.map(\.id).filter { totals[$0] != nil }
-        let data = UsagePageData(
+        let language = frame(request, context, "usage").locale
+        var data = UsagePageData(
             month: month.start, rows: rows,
             trend: features.map { feature in
                 (feature: feature, months: zip(starts, totals[feature]!).map { (start: $0, total: $1) })
             },
-            featureNames: Dictionary(uniqueKeysWithValues: catalog.features.map { ($0.id, $0.name) }),
+            featureNames: Dictionary(uniqueKeysWithValues: catalog.features.map { ($0.id, $0.name(in: language)) }),
             planNames: Dictionary(uniqueKeysWithValues: catalog.plans.map { ($0.id, $0.name) }))
+        for (quota, count) in try await store.customersAtLimit(CustomerListQuery.quotas(catalog), now: now) {
+            data.atLimitNow[UsagePageData.key(planId: quota.planId, feature: quota.feature)] = count
+        }
         return ConsoleRequest.html(frame(request, context, "usage").usagePage(data), request: request)
     }
 
@@ -79,35 +84,54 @@ extension ConsolePages {
 
     // MARK: Deliveries
 
+    /// E-mail and webhook messages, newest first, 50 a page, filtered by state, channel, endpoint
+    /// and event type (empty fields, as a form sends them, filter nothing).
     @Sendable func deliveries(_ request: Request, context: ConsoleContext) async throws -> Response {
-        func row(_ entry: OutboxEntry) -> DeliveryRow {
-            let state: DeliveryRow.State
-            if let delivered = entry.message.deliveredAt {
-                state = .delivered(at: delivered)
-            } else if let failed = entry.failedAt {
-                state = .failed(at: failed)
-            } else if let next = entry.nextAttemptAt {
-                state = .retry(at: next)
-            } else {
-                state = .waiting
+        let parameters = request.uri.queryParameters
+        func given(_ name: String) -> String? { parameters.get(name).flatMap { $0.isEmpty ? nil : $0 } }
+        var query = DeliveryQuery()
+        if let state = given("state") {
+            query.state = try DeliveryQuery.State(rawValue: state).orThrow(
+                .invalidField("state", "failed, pending or delivered"))
+        }
+        if let channel = given("channel") {
+            query.channel = try DeliveryQuery.Channel(rawValue: channel).orThrow(
+                .invalidField("channel", "email or webhook"))
+        }
+        if let endpoint = given("endpoint") { query.recipient = try Validate.identifier(endpoint, field: "endpoint") }
+        if let type = given("type") {
+            guard OutboxEvent.types.contains(type) else {
+                throw DomainError.invalidField("type", "one of \(OutboxEvent.types.joined(separator: ", "))")
             }
-            return DeliveryRow(
-                id: entry.message.id, kind: entry.message.kind, recipient: entry.message.recipient,
-                attempts: entry.attempts, state: state, lastError: entry.lastError,
-                retryable: entry.message.deliveredAt == nil || entry.message.kind == OutboxKind.webhook)
+            query.eventType = type
         }
-        let failed = try await store.outboxEntries(failedOnly: true, limit: 100)
-        let pending = try await store.outboxEntries(failedOnly: false, limit: 100).filter { $0.failedAt == nil }
-        let sent = try await store.deliveredEmails(limit: 50)
-        var webhooks: [OutboxEntry] = []
-        for endpoint in try await store.webhookEndpoints() {
-            webhooks += try await store.webhookMessages(endpointId: endpoint.id, limit: 20)
+        if let cursor = given("cursor") {
+            let parts = cursor.split(separator: "_", maxSplits: 1)
+            guard parts.count == 2, let millis = Int64(parts[0]) else {
+                throw DomainError.invalidField("cursor", "not a cursor this page gave")
+            }
+            query.after = (millis, String(parts[1]))
         }
-        return ConsoleRequest.html(
-            frame(request, context, "deliveries").deliveriesPage(
-                pending: pending.map { row($0) }, failed: failed.map { row($0) }, sent: sent.map { row($0) },
-                webhooks: webhooks.map { row($0) }),
-            request: request)
+        let endpoints = try await webhookEndpoints.endpoints()
+        let urls = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.id, $0.url) })
+        let entries = try await store.deliveries(query)
+        let filters = ["state", "channel", "endpoint", "type"].map { ($0, given($0)) }
+        let frame = frame(request, context, "deliveries")
+        var data = DeliveryPageData(rows: entries.map { DeliveryRows.row($0, endpointURLs: urls) })
+        data.state = given("state") ?? ""
+        data.channel = given("channel") ?? ""
+        data.endpoint = given("endpoint") ?? ""
+        data.eventType = given("type") ?? ""
+        data.endpoints = endpoints.map { ($0.id, $0.url) }
+        data.eventTypes = OutboxEvent.types
+        data.nextPage =
+            entries.count == query.limit
+            ? entries.last.map {
+                "/console/deliveries"
+                    + Paths.query(filters + [("cursor", "\(Millis.from($0.message.createdAt))_\($0.message.id)")])
+            } : nil
+        data.notice = parameters.get("notice") == "retried" ? frame.t("notice_retried") : nil
+        return ConsoleRequest.html(frame.deliveriesPage(data), request: request)
     }
 
     @Sendable func retryDelivery(_ request: Request, context: ConsoleContext) async throws -> Response {
@@ -119,7 +143,7 @@ extension ConsolePages {
             }
         }
         record(context, target: "message:\(id)", before: nil, after: ["queued": true])
-        return ConsoleRequest.seeOther("/console/deliveries")
+        return ConsoleRequest.seeOther("/console/deliveries?notice=retried")
     }
 
     // MARK: API keys

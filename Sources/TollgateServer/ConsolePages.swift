@@ -5,6 +5,7 @@ import TollgateCore
 import TollgateDocuments
 import TollgateIdentity
 import TollgateMeter
+import TollgateNotify
 import TollgateStorage
 import TollgateWeb
 
@@ -22,6 +23,7 @@ struct ConsolePages: Sendable {
     let authenticator: APIKeyAuthenticator
     let settings: ConsoleSettings
     let documents: DocumentRenderer
+    let webhookEndpoints: WebhookEndpointService
 
     func register(on console: RouterGroup<ConsoleContext>) {
         console.requiring(.read)
@@ -31,6 +33,7 @@ struct ConsolePages: Sendable {
             .get("usage", use: usage)
             .get("catalog", use: catalogPage)
             .get("deliveries", use: deliveries)
+            .get("webhooks", use: webhooks)
             .get("api-keys", use: apiKeys)
             .get("operators", use: operatorList)
             .get("invoices/{id}.pdf", use: invoicePDF)
@@ -41,6 +44,17 @@ struct ConsolePages: Sendable {
         console.requiring(.setSpendCap).post("customers/{id}/spend-cap", use: setSpendCap)
         console.requiring(.cancelSubscription).post("customers/{id}/cancel", use: cancel)
         console.requiring(.retryDelivery).post("deliveries/{id}/retry", use: retryDelivery)
+        console.requiring(.manageWebhooks)
+            .post("webhooks", use: createWebhook)
+            .post("webhooks/{id}/enable") { try await changeWebhook(enabled: true, $0, $1) }
+            .post("webhooks/{id}/disable") { try await changeWebhook(enabled: false, $0, $1) }
+            .post("webhooks/{id}/rotate-secret", use: rotateWebhookSecret)
+            .post("webhooks/{id}/delete", use: deleteWebhook)
+        console.requiring(.manageInvoices)
+            .post("invoices/{id}/finalize") { try await invoiceAction(.finalize, $0, $1) }
+            .post("invoices/{id}/pay") { try await invoiceAction(.pay, $0, $1) }
+            .post("invoices/{id}/void") { try await invoiceAction(.void, $0, $1) }
+            .post("invoices/{id}/credit-notes", use: issueCreditNote)
         console.requiring(.manageAPIKeys)
             .post("api-keys", use: createAPIKey)
             .post("api-keys/{id}/revoke", use: revokeAPIKey)
@@ -114,10 +128,12 @@ struct ConsolePages: Sendable {
         }
         let data = CustomerListData(
             rows: rows.map {
-                CustomerListData.Row(
+                var row = CustomerListData.Row(
                     id: $0.customer.id, email: $0.customer.email, name: $0.customer.name,
                     planName: catalog.plan($0.customer.planId)?.name ?? $0.customer.planId, status: $0.status,
                     createdAt: $0.customer.createdAt)
+                row.planIsFree = catalog.plan($0.customer.planId)?.isFree ?? true
+                return row
             }, query: query.text ?? "", plan: query.planId, status: query.status, nearLimit: query.nearLimit,
             sort: query.sort.rawValue, plans: catalog.plans.map { ($0.id, $0.name) }, nextPage: next)
         return ConsoleRequest.html(frame(request, context, "customers").customersPage(data), request: request)
@@ -125,8 +141,8 @@ struct ConsolePages: Sendable {
 
     @Sendable func customer(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        let data = try await customerData(id)
         let frame = frame(request, context, "customers")
+        let data = try await customerData(id, language: frame.locale)
         let notice = request.uri.queryParameters.get("notice").map { frame.t("notice_" + $0) }
             .flatMap { $0.hasPrefix("⟦") ? nil : $0 }
         return ConsoleRequest.html(frame.customerPage(data, notice: notice), request: request)
@@ -140,7 +156,7 @@ struct ConsolePages: Sendable {
     }
 
     /// Everything the customer page shows, read concurrently (each part is its own query).
-    func customerData(_ id: String) async throws -> CustomerDetailData {
+    func customerData(_ id: String, language: String) async throws -> CustomerDetailData {
         let customer = try await meter.customers.customer(id: id)
         async let status = store.customerStatus(id: id)
         async let entitlements = meter.entitlements(customerId: id)
@@ -151,21 +167,28 @@ struct ConsolePages: Sendable {
         async let refusals = store.recentRefusals(customerId: id, limit: 20)
         async let workspaces = workspaceRows(id)
         async let billing = invoices.billingDetails(customer: id)
+        async let extensions = trialExtensions(id)
         let planName = { (planId: String) in self.catalog.plan(planId)?.name ?? planId }
         var data = CustomerDetailData(
             id: customer.id, email: customer.email, name: customer.name, planId: customer.planId,
             planName: planName(customer.planId), status: try await status ?? .free, createdAt: customer.createdAt,
             spendCap: customer.spendCap, formKey: Secrets.randomId(prefix: "form_"))
-        data.usage = CustomerDetailData.UsageRow.meters(try await entitlements)
+        data.planIsFree = catalog.plan(customer.planId)?.isFree ?? true
+        data.usage = CustomerDetailData.UsageRow.meters(try await entitlements, language: language)
         data.subscriptions = try await subscriptions.map { subscription, provider in
             CustomerDetailData.SubscriptionRow(
                 subscription, provider: provider, planName: planName(subscription.planId), catalog: catalog)
         }
-        data.history = try await history.map { (at: $0.at, planName: planName($0.planId), status: $0.status) }
+        data.history = try await history.map {
+            CustomerDetailData.HistoryRow(at: $0.at, planName: planName($0.planId), status: $0.status)
+        }
+        data.history = (data.history + (try await extensions)).sorted { $0.at > $1.at }
         (data.balances, data.ledger) = try await credit
         data.invoices = try await invoiceList.suffix(20).reversed().map(CustomerDetailData.InvoiceRow.init)
         data.refusals = try await refusals.map {
-            CustomerDetailData.RefusalRow(day: $0.day, feature: $0.feature, reason: $0.reason, count: $0.count)
+            CustomerDetailData.RefusalRow(
+                day: $0.day, feature: catalog.feature($0.feature)?.name(in: language) ?? $0.feature,
+                reason: $0.reason, count: $0.count)
         }
         data.workspaces = try await workspaces
         data.billing = try await billing.map(CustomerDetailData.BillingParty.init)
@@ -173,6 +196,29 @@ struct ConsolePages: Sendable {
         data.creditTypes = catalog.creditTypes.isEmpty ? ["credits"] : catalog.creditTypes
         data.currencies = currencies
         return data
+    }
+
+    /// The trials an operator extended, from the audit trail (the subscription keeps only the
+    /// latest end): when, to which day, and by whom.
+    private func trialExtensions(_ id: String) async throws -> [CustomerDetailData.HistoryRow] {
+        var rows: [CustomerDetailData.HistoryRow] = []
+        for (subscription, _) in try await store.subscriptions(subject: id) {
+            var query = AuditQuery(limit: 20)
+            query.target = "subscription:\(subscription.id)"
+            query.action = "subscription.trial_extended"
+            for event in try await store.auditEvents(query) {
+                struct After: Decodable { let trialEnd: Date? }
+                let decoder = JSONDecoder()
+                decoder.dateDecodingStrategy = .iso8601
+                let until = event.draft.after.flatMap { try? decoder.decode(After.self, from: Data($0.utf8)) }?.trialEnd
+                var row = CustomerDetailData.HistoryRow(
+                    at: event.draft.at, planName: catalog.plan(subscription.planId)?.name ?? subscription.planId,
+                    status: "trial_extended")
+                row.until = until
+                rows.append(row)
+            }
+        }
+        return rows
     }
 
     /// Balances per credit type, and the last twenty ledger lines of each, newest first.

@@ -170,8 +170,8 @@ struct InvoiceDocumentRoutes: Sendable {
         async throws -> EditedResponse<InvoiceDocument>
     {
         let id = try Validate.pathIdentifier(context)
-        let invoice = try await invoices.apply(transition, to: id)
-        if transition == .pay { try await subscriptions.invoicePaid(invoice) }
+        let invoice = try await InvoiceActions.apply(
+            transition, to: id, invoices: invoices, subscriptions: subscriptions)
         return EditedResponse(status: .ok, response: InvoiceDocument(invoice))
     }
 

@@ -4,12 +4,13 @@ import TollgateDocuments
 import TollgateNotify
 import TollgateStorage
 
-/// The invoice e-mail carries the invoice's PDF (issue 16 item 7), rendered when it is sent.
+/// The invoice e-mail carries the invoice's PDF (issue 16 item 7), rendered when it is sent; so
+/// does the receipt, the PDF then marked paid.
 enum InvoiceMail {
     static func attachments(of message: OutboxMessage, invoices: InvoiceService, documents: DocumentRenderer)
         async throws -> [MailMessage.Attachment]
     {
-        guard message.kind == "email.invoice_issued",
+        guard ["email.invoice_issued", "email.invoice_paid"].contains(message.kind),
             let payload = try? JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: Any],
             let id = (payload["data"] as? [String: Any])?["invoiceId"] as? String
         else { return [] }

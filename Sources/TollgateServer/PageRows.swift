@@ -49,5 +49,6 @@ extension CustomerDetailData.InvoiceRow {
             hasDocument: invoice.provider == "manual" && invoice.number != nil,
             total: Money(invoice.total, invoice.currency), at: invoice.finalizedAt ?? invoice.createdAt)
         dueAt = invoice.dueAt
+        own = invoice.provider == "manual"
     }
 }

@@ -11,12 +11,8 @@ import TollgateStorage
 /// message's attempts, and a replay.
 struct WebhookRoutes: Sendable {
     let store: any (WebhookStore & OutboxStore)
-    let box: SecretBox
-    let policy: WebhookURLPolicy
+    let endpoints: WebhookEndpointService
     let clock: any TollgateClock
-
-    /// How long a rotated-out secret still signs.
-    static let rotationOverlap: TimeInterval = 86_400
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
         v1.requiring(.admin)
@@ -46,71 +42,42 @@ struct WebhookRoutes: Sendable {
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let body = try await request.decode(as: CreateRequest.self, context: context)
-        let url = try await checkedURL(body.url)
-        let secret = WebhookSignature.newSecret()
-        let endpoint = WebhookEndpointRecord(
-            id: Secrets.randomId(prefix: "we_", bytes: 12), url: url,
-            description: try DisplayName.validated(optional: body.description, field: "description", maximum: 500),
-            eventTypes: try Self.eventTypes(body.eventTypes), sealedSecret: try box.sealToken(secret),
-            createdAt: clock.now())
-        try await store.createWebhookEndpoint(endpoint)
+        let (endpoint, secret) = try await endpoints.create(
+            url: body.url, description: body.description, eventTypes: body.eventTypes)
         context.audit.change(
             target: "webhook_endpoint:\(endpoint.id)", before: nil, after: EndpointResponse(endpoint, secret: nil))
         return EditedResponse(status: .created, response: EndpointResponse(endpoint, secret: secret))
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
-        ListResponse(data: try await store.webhookEndpoints().map { EndpointResponse($0, secret: nil) })
+        ListResponse(data: try await endpoints.endpoints().map { EndpointResponse($0, secret: nil) })
     }
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
-        EndpointResponse(try await endpoint(context), secret: nil)
+        EndpointResponse(try await endpoints.endpoint(id: try Validate.pathIdentifier(context)), secret: nil)
     }
 
     @Sendable func update(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
-        var endpoint = try await endpoint(context)
+        let id = try Validate.pathIdentifier(context)
         let body = try await request.decode(as: UpdateRequest.self, context: context)
-        if let url = body.url { endpoint.url = try await checkedURL(url) }
-        if let description = body.description {
-            endpoint.description = try DisplayName.validated(optional: description, field: "description", maximum: 500)
-        }
-        if let types = body.eventTypes { endpoint.eventTypes = try Self.eventTypes(types) }
-        let now = clock.now()
-        switch body.enabled {
-        case true?:
-            endpoint.disabledAt = nil
-            endpoint.disabledReason = nil
-            endpoint.failingSince = nil
-        case false? where endpoint.disabledAt == nil:
-            endpoint.disabledAt = now
-            endpoint.disabledReason = "operator"
-        default: break
-        }
-        endpoint.updatedAt = now
-        guard try await store.updateWebhookEndpoint(endpoint) else { throw Self.notFound(endpoint.id) }
+        let endpoint = try await endpoints.update(
+            id: id,
+            .init(url: body.url, description: body.description, eventTypes: body.eventTypes, enabled: body.enabled))
         return EndpointResponse(endpoint, secret: nil)
     }
 
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let id = try Validate.pathIdentifier(context)
-        guard try await store.deleteWebhookEndpoint(id: id) else { throw Self.notFound(id) }
+        try await endpoints.delete(id: try Validate.pathIdentifier(context))
         return Response(status: .noContent)
     }
 
     @Sendable func rotate(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
-        var endpoint = try await endpoint(context)
-        let secret = WebhookSignature.newSecret()
-        let now = clock.now()
-        endpoint.sealedPreviousSecret = endpoint.sealedSecret
-        endpoint.previousSecretExpiresAt = now.addingTimeInterval(Self.rotationOverlap)
-        endpoint.sealedSecret = try box.sealToken(secret)
-        endpoint.updatedAt = now
-        guard try await store.updateWebhookEndpoint(endpoint) else { throw Self.notFound(endpoint.id) }
+        let (endpoint, secret) = try await endpoints.rotateSecret(id: try Validate.pathIdentifier(context))
         return EndpointResponse(endpoint, secret: secret)
     }
 
     @Sendable func messages(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
-        let endpoint = try await endpoint(context)
+        let endpoint = try await endpoints.endpoint(id: try Validate.pathIdentifier(context))
         let entries = try await store.webhookMessages(endpointId: endpoint.id, limit: 100)
         return ListResponse(data: entries.map(MessageResponse.init))
     }
@@ -128,33 +95,6 @@ struct WebhookRoutes: Sendable {
             throw DomainError(.notFound, "no webhook message \(id)", field: "id")
         }
         return EditedResponse(status: .accepted, response: MessageResponse(entry))
-    }
-
-    private func endpoint(_ context: AuthenticatedContext) async throws -> WebhookEndpointRecord {
-        let id = try Validate.pathIdentifier(context)
-        guard let endpoint = try await store.webhookEndpoint(id: id) else { throw Self.notFound(id) }
-        return endpoint
-    }
-
-    private func checkedURL(_ text: String) async throws -> String {
-        do {
-            return try await policy.check(text).absoluteString
-        } catch {
-            throw DomainError.invalidField("url", error.description)
-        }
-    }
-
-    static func eventTypes(_ types: [String]?) throws -> [String] {
-        for (index, type) in (types ?? []).enumerated() where !OutboxEvent.types.contains(type) {
-            throw DomainError.invalidField(
-                "eventTypes[\(index)]",
-                "unknown event type \(type); known: \(OutboxEvent.types.joined(separator: ", "))")
-        }
-        return Array(Set(types ?? [])).sorted()
-    }
-
-    static func notFound(_ id: String) -> DomainError {
-        DomainError(.notFound, "no webhook endpoint \(id)", field: "id")
     }
 }
 

@@ -11,6 +11,11 @@ public struct SubscriptionEventData: Codable, Sendable, Hashable {
     public let currentPeriodEnd: Date
     public let trialEnd: Date?
     public let cancelAtPeriodEnd: Bool
+    /// What the subscription is billed in: the trial's mail states the price that follows it.
+    public let interval: String?
+    public let currency: String?
+    public let seats: Int?
+    public let hasPaymentMethod: Bool?
     /// When the change happened (ms since 1970): a receiver keeps the state with the largest.
     public let version: Int64
 
@@ -23,6 +28,10 @@ public struct SubscriptionEventData: Codable, Sendable, Hashable {
         currentPeriodEnd = subscription.currentPeriodEnd
         trialEnd = subscription.trialEnd
         cancelAtPeriodEnd = subscription.cancelAtPeriodEnd
+        interval = subscription.interval.rawValue
+        currency = subscription.currency.code
+        seats = subscription.seats
+        hasPaymentMethod = subscription.hasPaymentMethod
         self.version = version
     }
 }
@@ -83,13 +92,20 @@ public struct InvoiceEventData: Codable, Sendable, Hashable {
     }
 }
 
-/// A provider's paid invoice as `invoice.paid` carries it.
+/// A paid invoice as `invoice.paid` carries it: a provider's (Stripe says so in an event of its
+/// own), or one of Tollgate's own invoices marked paid, with what was paid.
 public struct InvoicePaidEventData: Codable, Sendable, Hashable {
     public let customerId: String
-    public let subscriptionId: String
+    public var subscriptionId: String?
     public let provider: String
-    /// The provider's event that said so (Stripe's `evt_…`).
-    public let providerEventId: String
+    /// The provider's event that said so (Stripe's `evt_…`); absent for Tollgate's own invoices.
+    public var providerEventId: String?
+    public var invoiceId: String?
+    public var number: String?
+    public var currency: String?
+    public var totalMinor: Int64?
+    public var total: String?
+    public var paidAt: Date?
     public let version: Int64
 
     public init(customerId: String, subscriptionId: String, provider: String, providerEventId: String, version: Int64) {
@@ -98,6 +114,20 @@ public struct InvoicePaidEventData: Codable, Sendable, Hashable {
         self.provider = provider
         self.providerEventId = providerEventId
         self.version = version
+    }
+
+    /// One of Tollgate's own invoices, just marked paid.
+    public init(paid invoice: InvoiceRecord, at date: Date) {
+        customerId = invoice.subject
+        subscriptionId = invoice.subscriptionId
+        provider = invoice.provider
+        invoiceId = invoice.id
+        number = invoice.number ?? invoice.id
+        currency = invoice.currency.code
+        totalMinor = invoice.total
+        total = Money(invoice.total, invoice.currency).description
+        paidAt = date
+        version = Millis.from(date)
     }
 }
 
@@ -138,6 +168,7 @@ public enum SubscriptionChangeEvents {
         case ("subscription.trial_will_end", _, _): return "trial_ending"
         case ("subscription.canceled", "past_due", "inactive"): return "subscription_suspended"
         case ("subscription.canceled", "trialing", "inactive"): return "trial_ended"
+        case ("subscription.created", nil, "trialing"): return "trial_started"
         case ("subscription.updated", "past_due", "active"), ("subscription.updated", "inactive", "active"):
             return "subscription_reactivated"
         default: return nil

@@ -150,6 +150,9 @@ public protocol CustomerListingStore: Sendable {
     func signUpCounts(edges: [Date]) async throws -> [Int]
     /// The customer's recorded states (plan and status), newest first.
     func customerHistory(id: String, limit: Int) async throws -> [(at: Date, planId: String, status: String)]
+    /// Per plan quota, how many customers on the plan have used all of it in a current period
+    /// (the counters, whether or not a consume was refused yet).
+    func customersAtLimit(_ quotas: [CustomerQuery.Quota], now: Date) async throws -> [CustomerQuery.Quota: Int]
     /// The customer's refused consumes per day, feature and reason, newest first.
     func recentRefusals(customerId: String, limit: Int) async throws
         -> [(day: Date, feature: String, reason: String, count: Int64)]

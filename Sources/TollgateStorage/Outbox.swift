@@ -53,7 +53,54 @@ public enum OutboxLane: Sendable, Hashable {
 
 /// The outbox: effects (e-mails) written in the transaction that causes them, delivered at least
 /// once by the delivery service.
+/// A page of the messages the console lists: e-mail and webhook messages (not the events they
+/// come from), newest first, filtered.
+public struct DeliveryQuery: Sendable, Hashable {
+    public enum State: String, Sendable, CaseIterable {
+        /// Given up on.
+        case failed
+        /// Not delivered yet (waiting for a first try or a retry).
+        case pending
+        case delivered
+    }
+
+    public enum Channel: String, Sendable, CaseIterable {
+        case email
+        case webhook
+    }
+
+    public var state: State?
+    public var channel: Channel?
+    /// A webhook endpoint's id, or an e-mail address.
+    public var recipient: String?
+    /// Webhook messages of this event type only.
+    public var eventType: String?
+    /// The creation time (ms) and id of the last message of the previous page.
+    public var after: (createdAtMillis: Int64, id: String)?
+    public var limit = 50
+
+    public init() {}
+
+    public static func == (lhs: DeliveryQuery, rhs: DeliveryQuery) -> Bool {
+        lhs.state == rhs.state && lhs.channel == rhs.channel && lhs.recipient == rhs.recipient
+            && lhs.eventType == rhs.eventType && lhs.after?.createdAtMillis == rhs.after?.createdAtMillis
+            && lhs.after?.id == rhs.after?.id && lhs.limit == rhs.limit
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(state)
+        hasher.combine(channel)
+        hasher.combine(recipient)
+        hasher.combine(eventType)
+        hasher.combine(after?.createdAtMillis)
+        hasher.combine(after?.id)
+        hasher.combine(limit)
+    }
+}
+
 public protocol OutboxStore: Sendable {
+    /// The e-mail and webhook messages `query` asks for, newest first.
+    func deliveries(_ query: DeliveryQuery) async throws -> [OutboxEntry]
     /// Writes messages on their own (most are written with the change that causes them).
     func enqueueOutbox(_ messages: [OutboxMessage]) async throws
     /// Takes up to `limit` messages of `lane` due at `now` for `node`, each for `leaseMillis`: in
@@ -71,7 +118,6 @@ public protocol OutboxStore: Sendable {
     /// Messages for operators, newest first: every one not delivered, or only those failed for good.
     func outboxEntries(failedOnly: Bool, limit: Int) async throws -> [OutboxEntry]
     /// E-mails delivered, the most recently sent first.
-    func deliveredEmails(limit: Int) async throws -> [OutboxEntry]
     func outboxStats() async throws -> OutboxStats
     /// Puts a failed (or waiting) message back in the queue now; false when there is no such
     /// message not yet delivered.

@@ -83,6 +83,9 @@ public struct CustomerDetailData: Sendable {
         public let total: Money
         public let at: Date
         public var dueAt: Date?
+        /// One of Tollgate's own invoices (the manual provider's): the console acts on it; a
+        /// provider's invoice is changed in the provider's dashboard.
+        public var own = false
 
         public init(id: String, number: String?, status: String, hasDocument: Bool, total: Money, at: Date) {
             self.id = id
@@ -129,7 +132,24 @@ public struct CustomerDetailData: Sendable {
     public var createdAt: Date
     public var spendCap: Money?
     public var subscriptions: [SubscriptionRow] = []
-    public var history: [(at: Date, planName: String, status: String)] = []
+    public var history: [HistoryRow] = []
+    /// False when the plan is priced: without a subscription, the customer is not "Free".
+    public var planIsFree = true
+
+    /// A change of plan or status, or an operator's trial extension (`status` `trial_extended`).
+    public struct HistoryRow: Sendable {
+        public let at: Date
+        public let planName: String
+        public let status: String
+        /// The trial's new end, for an extension.
+        public var until: Date?
+
+        public init(at: Date, planName: String, status: String) {
+            self.at = at
+            self.planName = planName
+            self.status = status
+        }
+    }
     public var usage: [UsageRow] = []
     public var balances: [(creditType: String, balance: Int64, available: Int64)] = []
     public var ledger: [LedgerRow] = []
@@ -187,9 +207,7 @@ extension ConsoleFrame {
                 el("dt") { t("plan") }
                 el("dd", ["id": "customer-plan"]) { data.planName }
                 el("dt") { t("status") }
-                el("dd") {
-                    el("span", ["class": "badge \(data.status.rawValue)"]) { t("status_" + data.status.rawValue) }
-                }
+                el("dd", ["id": "customer-status"]) { statusBadge(data.status, planIsFree: data.planIsFree) }
                 el("dt") { t("created") }
                 el("dd") { Formats.time(data.createdAt) }
                 el("dt") { t("spend_cap") }
@@ -239,7 +257,13 @@ extension ConsoleFrame {
                 el("h3") { t("history") }
                 table(
                     ["time", "plan", "status"],
-                    rows: data.history.map { [Formats.time($0.at), $0.planName, t("status_" + $0.status)] },
+                    rows: data.history.map { row in
+                        let status =
+                            row.status == "trial_extended"
+                            ? t("trial_extended_until") + " " + (row.until.map(Formats.day) ?? "—")
+                            : t("status_" + row.status)
+                        return [Formats.time(row.at), row.planName, status]
+                    },
                     id: "history")
             }
             el("section", ["aria-labelledby": "h-credits"]) {
@@ -260,7 +284,7 @@ extension ConsoleFrame {
             }
             el("section", ["aria-labelledby": "h-invoices"]) {
                 el("h2", ["id": "h-invoices"]) { t("invoices") }
-                invoiceTable(data.invoices)
+                invoiceTable(data.invoices, actions: (may(.manageInvoices), data.formKey))
             }
             el("section", ["aria-labelledby": "h-refusals"]) {
                 el("h2", ["id": "h-refusals"]) { t("recent_refusals") }
@@ -394,19 +418,62 @@ extension ConsoleFrame {
         }
     }
 
-    func invoiceTable(_ rows: [CustomerDetailData.InvoiceRow], documents: String = "/console/invoices/") -> HTML {
-        table(
-            ["invoice", "status", "total", "date", "due_date"],
+    /// `actions`: on the console, whether the operator may act on invoices, and the form key that
+    /// makes a credit note submitted twice one note.
+    func invoiceTable(
+        _ rows: [CustomerDetailData.InvoiceRow], documents: String = "/console/invoices/",
+        actions: (allowed: Bool, formKey: String)? = nil
+    ) -> HTML {
+        let acting = actions?.allowed == true
+        return table(
+            ["invoice", "status", "total", "date", "due_date"] + (acting ? ["actions"] : []),
             cells: rows.map { row in
                 let name = row.number ?? row.id
-                return [
+                let cells: [HTML] = [
                     row.hasDocument
                         ? el("a", ["href": "\(documents)\(Paths.segment(row.id)).pdf"]) { name } : .text(name),
                     .text(word("invoice_status", row.status)), .text(money(row.total.amountMinor, row.total.currency)),
                     .text(Formats.day(row.at)),
                     .text(row.status == "open" ? row.dueAt.map(Formats.day) ?? "—" : "—"),
                 ]
+                guard acting, let actions else { return cells }
+                return cells + [invoiceActions(row, formKey: actions.formKey)]
             }, id: "invoices")
+    }
+
+    /// What an operator may do to an invoice in its status (as the invoice's state machine allows):
+    /// finalize a draft; mark an open one paid, void or credit it; credit a paid one. A provider's invoice
+    /// is changed in the provider's dashboard.
+    func invoiceActions(_ row: CustomerDetailData.InvoiceRow, formKey: String) -> HTML {
+        let base = "/console/invoices/\(Paths.segment(row.id))"
+        let buttons: [(path: String, label: String, confirm: String)]
+        switch row.status {
+        case "draft": buttons = [("finalize", "finalize", "confirm_finalize")]
+        case "open": buttons = [("pay", "mark_paid", "confirm_mark_paid"), ("void", "void", "confirm_void")]
+        case "uncollectible": buttons = [("pay", "mark_paid", "confirm_mark_paid")]
+        default: buttons = []
+        }
+        let credit = row.own && ["open", "paid"].contains(row.status)
+        guard row.own, !buttons.isEmpty || credit else { return .text(row.own ? "—" : t("in_provider")) }
+        return el("div", ["class": "row-actions"]) {
+            for button in buttons {
+                form("\(base)/\(button.path)", confirm: t(button.confirm), classes: "inline") {
+                    el("button", ["type": "submit"]) { t(button.label) }
+                }
+            }
+            if credit {
+                form("\(base)/credit-notes", confirm: t("confirm_credit_note"), classes: "inline") {
+                    el("input", ["type": "hidden", "name": "key", "value": "\(formKey)_\(row.id)"])
+                    el("label", ["class": "visually-hidden", "for": "f-reason-\(row.id)"]) { t("reason") }
+                    el("select", ["id": "f-reason-\(row.id)", "name": "reason"]) {
+                        for reason in ["order_change", "product_unsatisfactory", "duplicate", "fraudulent"] {
+                            el("option", ["value": reason]) { word("credit_note_reason", reason) }
+                        }
+                    }
+                    el("button", ["type": "submit"]) { t("credit_note") }
+                }
+            }
+        }
     }
 
     /// A plain table of text cells, or a line saying there is nothing.

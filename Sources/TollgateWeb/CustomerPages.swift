@@ -11,6 +11,8 @@ public struct CustomerListData: Sendable {
         public let planName: String
         public let status: CustomerStatus
         public let createdAt: Date
+        /// False on a priced plan (given by an operator, say): with no subscription it is not "Free".
+        public var planIsFree = true
 
         public init(
             id: String, email: String?, name: String?, planName: String, status: CustomerStatus, createdAt: Date
@@ -118,11 +120,7 @@ extension ConsoleFrame {
                                     }
                                     el("td") { row.email ?? "—" }
                                     el("td") { row.planName }
-                                    el("td") {
-                                        el("span", ["class": "badge \(row.status.rawValue)"]) {
-                                            t("status_" + row.status.rawValue)
-                                        }
-                                    }
+                                    el("td") { statusBadge(row.status, planIsFree: row.planIsFree) }
                                     el("td") { Formats.day(row.createdAt) }
                                 }
                             }
@@ -154,5 +152,16 @@ public enum Paths {
             value.map { "\(key)=\($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0)" }
         }
         return parts.isEmpty ? "" : "?" + parts.joined(separator: "&")
+    }
+}
+
+extension ConsoleFrame {
+    /// A customer's status; on a priced plan without a subscription (an operator's gift, a plan
+    /// set over the API) it says so rather than "Free".
+    func statusBadge(_ status: CustomerStatus, planIsFree: Bool) -> HTML {
+        if status == .free, !planIsFree {
+            return el("span", ["class": "badge unbilled"]) { t("status_unbilled") }
+        }
+        return el("span", ["class": "badge \(status.rawValue)"]) { t("status_" + status.rawValue) }
     }
 }

@@ -9,6 +9,11 @@ public struct UsagePageData: Sendable {
     public let trend: [(feature: String, months: [(start: Date, total: Int64)])]
     public let featureNames: [String: String]
     public let planNames: [String: String]
+    /// Per plan and feature (`UsagePageData.key`), the customers whose counter has reached the
+    /// plan's quota in a current period: at the limit, refused yet or not.
+    public var atLimitNow: [String: Int] = [:]
+
+    public static func key(planId: String, feature: String) -> String { "\(planId)\u{1F}\(feature)" }
 
     public init(
         month: Date, rows: [UsageReport.Row], trend: [(feature: String, months: [(start: Date, total: Int64)])],
@@ -19,36 +24,6 @@ public struct UsagePageData: Sendable {
         self.trend = trend
         self.featureNames = featureNames
         self.planNames = planNames
-    }
-}
-
-/// A message of the outbox or of a webhook endpoint, as the deliveries page lists it.
-public struct DeliveryRow: Sendable {
-    public enum State: Sendable {
-        case waiting
-        case retry(at: Date)
-        case failed(at: Date)
-        case delivered(at: Date)
-    }
-
-    public let id: String
-    public let kind: String
-    public let recipient: String
-    public let attempts: Int
-    public let state: State
-    public let lastError: String?
-    public let retryable: Bool
-
-    public init(
-        id: String, kind: String, recipient: String, attempts: Int, state: State, lastError: String?, retryable: Bool
-    ) {
-        self.id = id
-        self.kind = kind
-        self.recipient = recipient
-        self.attempts = attempts
-        self.state = state
-        self.lastError = lastError
-        self.retryable = retryable
     }
 }
 
@@ -109,16 +84,17 @@ extension ConsoleFrame {
             }
             table(
                 [
-                    "feature", "plan", "active_customers", "total_usage", "median", "p90", "at_limit", "refusals",
-                    "upgrade_prompts", "limit_to_upgrade",
+                    "feature", "plan", "active_customers", "total_usage", "median", "p90", "at_limit_now",
+                    "refused_at_limit", "refusals", "upgrade_prompts", "limit_to_upgrade",
                 ],
                 rows: data.rows.map { row in
                     [
                         data.featureNames[row.feature] ?? row.feature, data.planNames[row.planId] ?? row.planId,
                         number(row.activeCustomers), number(row.totalUsage),
                         row.medianPerCustomer.map { number($0) } ?? "—", row.p90PerCustomer.map { number($0) } ?? "—",
+                        number(data.atLimitNow[UsagePageData.key(planId: row.planId, feature: row.feature)] ?? 0),
                         "\(number(row.customersAtLimit)) (\(percent(row.limitHitRate)))",
-                        row.refusals.sorted { $0.key < $1.key }.map { "\($0.key) \(number($0.value))" }
+                        row.refusals.sorted { $0.key < $1.key }.map { "\(word("denial", $0.key)) \(number($0.value))" }
                             .joined(separator: ", "),
                         number(row.upgradePrompts),
                         "\(number(row.upgradedAfterPrompt)) (\(percent(row.limitToUpgradeRate)))",
@@ -221,67 +197,6 @@ extension ConsoleFrame {
         switch limit {
         case .unlimited: return t("unlimited")
         case .finite(let value): return number(value)
-        }
-    }
-
-    public func deliveriesPage(
-        pending: [DeliveryRow], failed: [DeliveryRow], sent: [DeliveryRow], webhooks: [DeliveryRow]
-    ) -> String {
-        page(title: t("deliveries")) {
-            for (title, rows, id) in [
-                (t("deliveries_failed"), failed, "failed"), (t("deliveries_pending"), pending, "pending"),
-                (t("deliveries_sent"), sent, "sent"), (t("deliveries_webhooks"), webhooks, "webhooks"),
-            ] {
-                el("h2") { title }
-                if rows.isEmpty {
-                    el("p", ["class": "empty", "id": id]) { t("none") }
-                } else {
-                    el("div", ["class": "scroll"]) {
-                        el("table", ["id": id]) {
-                            el("thead") {
-                                el("tr") {
-                                    for key in [
-                                        "message", "kind", "recipient", "attempts", "status", "last_error", "actions",
-                                    ] {
-                                        el("th", ["scope": "col"]) { t(key) }
-                                    }
-                                }
-                            }
-                            el("tbody") {
-                                for row in rows {
-                                    el("tr") {
-                                        el("td") { el("code") { row.id } }
-                                        el("td") { row.kind }
-                                        el("td") { row.recipient }
-                                        el("td", ["class": "num"]) { number(row.attempts) }
-                                        el("td") { deliveryState(row.state) }
-                                        el("td") { row.lastError ?? "" }
-                                        el("td") {
-                                            if row.retryable, may(.retryDelivery) {
-                                                form(
-                                                    "/console/deliveries/\(Paths.segment(row.id))/retry",
-                                                    classes: "inline"
-                                                ) {
-                                                    el("button", ["type": "submit"]) { t("retry") }
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    func deliveryState(_ state: DeliveryRow.State) -> String {
-        switch state {
-        case .waiting: return t("delivery_waiting")
-        case .retry(let at): return "\(t("delivery_retry")) \(Formats.time(at))"
-        case .failed(let at): return "\(t("delivery_failed")) \(Formats.time(at))"
-        case .delivered(let at): return "\(t("delivery_delivered")) \(Formats.time(at))"
         }
     }
 

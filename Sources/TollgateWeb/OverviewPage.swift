@@ -63,7 +63,9 @@ extension ConsoleFrame {
             el("section", ["class": "tiles", "aria-label": t("key_figures")]) {
                 tile(t("mrr"), money(mrr, data.currency), id: "tile-mrr")
                 tile(t("arr"), money(mrr * 12, data.currency), id: "tile-arr")
-                tile(t("paying_customers"), number(current?.payingCustomers ?? 0), id: "tile-paying")
+                tile(
+                    "\(t("paying_customers")) (\(data.currency.code))", number(current?.payingCustomers ?? 0),
+                    id: "tile-paying")
                 tile(t("status_trialing"), number(data.customersByStatus[.trialing] ?? 0), id: "tile-trialing")
                 tile(t("status_free"), number(data.customersByStatus[.free] ?? 0), id: "tile-free")
                 tile(t("net_mrr_churn"), percent(previous?.netMrrChurnRate), id: "tile-churn")
@@ -90,7 +92,11 @@ extension ConsoleFrame {
             }
             el("section") {
                 el("h2") { t("customers_by_status") }
-                el("table") {
+                // The tiles count one currency's subscriptions; this table counts every customer.
+                el("p", ["class": "muted", "id": "status-note"]) {
+                    t("customers_by_status_note").replacingOccurrences(of: "{currency}", with: data.currency.code)
+                }
+                el("table", ["id": "customers-by-status"]) {
                     el("thead") {
                         el("tr") {
                             el("th", ["scope": "col"]) { t("status") }; el("th", ["scope": "col"]) { t("customers") }

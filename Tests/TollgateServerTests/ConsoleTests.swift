@@ -7,6 +7,7 @@ import TestSupport
 import Testing
 import TollgateCore
 import TollgateIdentity
+import TollgateNotify
 import TollgateStorage
 import TollgateWeb
 
@@ -179,6 +180,9 @@ struct PageSession {
             let after = try #require(try await app.store.subscriptions(subject: "t1").first?.0)
             #expect(after.trialEnd == before + 7 * 86_400 && after.currentPeriodEnd == before + 7 * 86_400)
             #expect(after.status == .trialing)
+            // Issue 28 item 6: the extension is in the customer's history, with its new end.
+            let (_, page, _) = try await support.get(client, "/console/customers/t1")
+            #expect(page.contains("Trial extended to \(Formats.day(before + 7 * 86_400))"), "\(page)")
             let bad = try await support.post(client, "/console/customers/t1/trial", [("days", "0")])
             #expect(bad.0 == .badRequest && bad.1.contains("days"))
             #expect(bad.1.contains(#"<a href="/console/customers/t1">"#), "the way back is the customer's page")
@@ -244,10 +248,94 @@ struct PageSession {
         }
     }
 
-    /// E-mails sent, waiting and failed for good, and a failed one put back in the queue.
+    /// Issue 28 item 6: an invoice's actions on the customer's page, as its status allows, through
+    /// the API's service; paying it sends a receipt (`invoice.paid`, in the same transaction); a
+    /// customer on a priced plan without a subscription is not "Free".
+    @Test(arguments: TestDatabase.all)
+    func invoicesAreActedOnFromTheCustomersPage(database: TestDatabase) async throws {
+        try await AppHarness.run(database) { app, client in
+            let admin = try await PageSession.open(app, role: .admin, email: "admin@example.com")
+            let support = try await PageSession.open(app, role: .support, email: "support@example.com")
+            #expect(
+                try await client.call(
+                    .post, "/v1/customers", key: app.adminKey, json: #"{"id":"c1","email":"c1@example.com"}"#
+                ).status == .created)
+            func draft(_ key: String) async throws -> String {
+                let item = try await client.call(
+                    .post, "/v1/customers/c1/invoice-items", key: app.adminKey,
+                    json: #"{"description":"Setup","quantity":1,"unitAmount":5000,"currency":"EUR","#
+                        + #""idempotencyKey":"\#(key)"}"#)
+                #expect(item.status == .created)
+                let draft = try await client.call(.post, "/v1/invoices", key: app.adminKey, json: #"{"customer":"c1"}"#)
+                return try #require(draft.json.string("id"))
+            }
+            let first = try await draft("i1")
+            let (_, page, _) = try await admin.get(client, "/console/customers/c1")
+            #expect(page.contains(#"action="/console/invoices/\#(first)/finalize""#))
+            #expect(!page.contains(#"action="/console/invoices/\#(first)/pay""#), "a draft is not paid")
+            #expect(!(try await support.get(client, "/console/customers/c1").1.contains("/finalize")), "admins only")
+            #expect(try await support.post(client, "/console/invoices/\(first)/finalize").0 == .forbidden)
+
+            let finalized = try await admin.post(client, "/console/invoices/\(first)/finalize")
+            #expect(finalized.0 == .seeOther && finalized.2[.location] == "/console/customers/c1?notice=invoice_open")
+            #expect(try await admin.get(client, "/console/customers/c1?notice=invoice_open").1.contains("finalized"))
+            #expect(try await admin.post(client, "/console/invoices/\(first)/finalize").0 == .conflict)
+            let paid = try await admin.post(client, "/console/invoices/\(first)/pay")
+            #expect(paid.2[.location] == "/console/customers/c1?notice=invoice_paid")
+            let invoice = try #require(try await app.store.invoice(id: first))
+            #expect(invoice.status == .paid)
+            let told = try await app.store.outboxMessages(recipient: "customer:c1").filter {
+                $0.kind == "event.invoice.paid"
+            }
+            #expect(told.count == 1)
+            let problems = try #require(OpenAPIResponseValidator.shared).problems(
+                ofWebhook: Data((told.first?.payload ?? "").utf8))
+            #expect(problems.isEmpty, "\(problems)")
+            let receipts = try await EventFanOut(store: app.store).messages(
+                for: try #require(told.first), type: "invoice.paid", at: app.clock.now())
+            #expect(receipts.map(\.kind) == ["email.invoice_paid"] && receipts.first?.recipient == "c1@example.com")
+
+            let credited = try await admin.post(
+                client, "/console/invoices/\(first)/credit-notes", [("reason", "order_change"), ("key", "k1")])
+            #expect(credited.2[.location] == "/console/customers/c1?notice=credit_note_issued")
+            let again = try await admin.post(
+                client, "/console/invoices/\(first)/credit-notes", [("reason", "order_change"), ("key", "k1")])
+            #expect(again.0 == .seeOther, "the same form twice: the same note")
+            #expect(try await app.store.creditNotes(invoiceId: first).count == 1)
+            let badReason = try await admin.post(
+                client, "/console/invoices/\(first)/credit-notes", [("reason", "whim"), ("key", "k2")])
+            #expect(badReason.0 == .badRequest && badReason.1.contains("reason"))
+
+            let second = try await draft("i2")
+            #expect(try await admin.post(client, "/console/invoices/\(second)/void").0 == .conflict, "a draft")
+            #expect(try await admin.post(client, "/console/invoices/\(second)/finalize").0 == .seeOther)
+            let (_, open, _) = try await admin.get(client, "/console/customers/c1")
+            #expect(open.contains(#"action="/console/invoices/\#(second)/void""#))
+            #expect(try await admin.post(client, "/console/invoices/\(second)/void").0 == .seeOther)
+            #expect(try await app.store.invoice(id: second)?.status == .void)
+            let actions = try await app.store.auditEvents(AuditQuery(limit: 50)).filter {
+                $0.draft.target == "invoice:\(first)"
+            }.map(\.draft.action)
+            #expect(
+                Set(actions) == ["invoice.created", "invoice.finalized", "invoice.paid", "invoice.credit_note_issued"])
+
+            // A priced plan given without a subscription.
+            #expect(
+                try await client.call(.put, "/v1/customers/c1/plan", key: app.adminKey, json: #"{"plan":"pro"}"#)
+                    .status == .ok)
+            let (_, given, _) = try await admin.get(client, "/console/customers/c1")
+            #expect(given.contains(#"id="customer-status"><span class="badge unbilled">Paid plan, no subscription"#))
+            let (_, listed, _) = try await admin.get(client, "/console/customers")
+            #expect(listed.contains("Paid plan, no subscription"))
+        }
+    }
+
+    /// Issue 28 item 7: e-mails and webhook messages on one page, filtered and paged, with the
+    /// endpoint's URL and the event type, errors in words, and "Retry" only where it means
+    /// something (never for mail already sent), followed by a notice.
     @Test(arguments: TestDatabase.all)
     func deliveriesShowWhatWasSentAndRetryWhatFailed(database: TestDatabase) async throws {
-        try await AppHarness.run(database) { app, client in
+        try await AppHarness.run(database, configure: WebhookTests.allowPrivate) { app, client in
             let admin = try await PageSession.open(app, role: .admin, email: "admin@example.com")
             let now = app.clock.now()
             try await app.store.enqueueOutbox(
@@ -260,18 +348,113 @@ struct PageSession {
             #expect(Set(claimed.map(\.message.id)) == ["msg_sent", "msg_failed"])
             try await app.store.markOutboxDelivered(id: "msg_sent", at: now)
             try await app.store.markOutboxFailed(id: "msg_failed", error: "550 no such mailbox", retryAt: nil, at: now)
+
+            // A webhook endpoint made on the console page, and 55 messages to it: two event types,
+            // some refused by the receiver.
+            let created = try await admin.post(
+                client, "/console/webhooks", [("url", "http://127.0.0.1:9/hook"), ("eventType", "invoice.paid")])
+            #expect(created.0 == .ok && created.1.contains(#"id="new-secret""#) && created.1.contains("whsec_"))
+            let endpoint = try #require(try await app.store.webhookEndpoints().first)
+            #expect(endpoint.eventTypes == ["invoice.paid"])
+            var webhooks: [OutboxMessage] = []
+            for index in 0..<55 {
+                let type = index.isMultiple(of: 5) ? "invoice.paid" : "customer.created"
+                webhooks.append(
+                    OutboxMessage(
+                        id: String(format: "msg_hook_%02d", index), kind: OutboxKind.webhook, recipient: endpoint.id,
+                        payload: #"{"data":{},"timestamp":"2026-05-14T00:00:00Z","type":"\#(type)"}"#,
+                        createdAt: now.addingTimeInterval(Double(index + 1))))
+            }
+            try await app.store.enqueueOutbox(webhooks)
+            for message in webhooks.prefix(3) {
+                try await app.store.markOutboxFailed(
+                    id: message.id, error: "the endpoint answered 500", retryAt: now.addingTimeInterval(60), at: now)
+            }
+
             let (status, page, _) = try await admin.get(client, "/console/deliveries")
             #expect(status == .ok)
-            let sent = try #require(page.firstRange(of: #"<table id="sent">"#))
-            let failed = try #require(page.firstRange(of: #"<table id="failed">"#))
-            #expect(page[sent.upperBound...].contains("msg_sent@example.com"))
-            #expect(page[failed.upperBound...].contains("550 no such mailbox"))
-            #expect(page.contains(#"action="/console/deliveries/msg_failed/retry""#))
-            #expect(!page.contains(#"action="/console/deliveries/msg_sent/retry""#))
+            #expect(page.contains("http://127.0.0.1:9/hook"), "the endpoint's URL, not its id")
+            #expect(!page.contains("msg_failed@example.com"), "the newest 50 come first: the mail is on page 2")
+            let next = try #require(
+                page.firstMatch(of: /href="(\/console\/deliveries\?cursor=[^"]+)" rel="next"/)?.1)
+            let (_, second, _) = try await admin.get(client, String(next).replacingOccurrences(of: "&amp;", with: "&"))
+            #expect(second.contains("msg_failed@example.com") && second.contains("msg_sent@example.com"))
+            #expect(second.contains("The mail server refused it (550)"), "the error in words")
+            #expect(second.contains(#"title="550 no such mailbox""#), "the reason as sent, beside")
+            #expect(second.contains(#"action="/console/deliveries/msg_failed/retry""#))
+            #expect(!second.contains(#"action="/console/deliveries/msg_sent/retry""#), "mail already sent")
+            #expect(second.contains("The receiver failed (HTTP 500)"))
+
+            let (_, paid, _) = try await admin.get(client, "/console/deliveries?channel=webhook&type=invoice.paid")
+            #expect(paid.components(separatedBy: "<tr data-id=").count - 1 == 11, "one message in five")
+            #expect(!paid.contains("customer.created</code>") && !paid.contains("msg_sent@example.com"))
+            let (_, mail, _) = try await admin.get(client, "/console/deliveries?channel=email&state=failed")
+            #expect(mail.contains("msg_failed@example.com") && !mail.contains("msg_sent@example.com"))
+            let (_, byEndpoint, _) = try await admin.get(client, "/console/deliveries?endpoint=\(endpoint.id)&state=")
+            #expect(byEndpoint.contains("msg_hook_54") && !byEndpoint.contains("msg_sent@example.com"))
+            #expect(try await admin.get(client, "/console/deliveries?state=lost").0 == .badRequest)
+            #expect(try await admin.get(client, "/console/deliveries?type=nothing.happened").0 == .badRequest)
+
             let retried = try await admin.post(client, "/console/deliveries/msg_failed/retry")
-            #expect(retried.0 == .seeOther)
+            #expect(retried.0 == .seeOther && retried.2[.location] == "/console/deliveries?notice=retried")
+            let (_, noticed, _) = try await admin.get(client, "/console/deliveries?notice=retried")
+            #expect(noticed.contains("The message is queued again"))
             #expect(try await app.store.outboxEntries(failedOnly: true, limit: 10).isEmpty)
             #expect(try await admin.post(client, "/console/deliveries/msg_sent/retry").0 == .notFound)
+
+            // A delivered webhook message can be sent again, until its endpoint is deleted (its
+            // undelivered messages go with it; delivered ones stay, with nothing to send again to).
+            try await app.store.markOutboxDelivered(id: "msg_hook_54", at: now)
+            let (_, delivered, _) = try await admin.get(client, "/console/deliveries?state=delivered&channel=webhook")
+            #expect(
+                delivered.contains(#"action="/console/deliveries/msg_hook_54/retry""#)
+                    && delivered.contains("Send again"))
+            #expect(try await admin.post(client, "/console/webhooks/\(endpoint.id)/delete").0 == .seeOther)
+            let (_, orphaned, _) = try await admin.get(client, "/console/deliveries?channel=webhook")
+            #expect(orphaned.contains("msg_hook_54") && !orphaned.contains("msg_hook_53"))
+            #expect(!orphaned.contains("/retry"))
+        }
+    }
+
+    /// Issue 28 item 7: webhook endpoints managed on a page of their own, through the API's service.
+    @Test func webhookEndpointsAreManagedOnTheirPage() async throws {
+        try await AppHarness.run(.sqlite, configure: WebhookTests.allowPrivate) { app, client in
+            let admin = try await PageSession.open(app, role: .admin, email: "admin@example.com")
+            let viewer = try await PageSession.open(app, role: .viewer, email: "viewer@example.com")
+            #expect(try await admin.get(client, "/console/webhooks").1.contains("No webhook endpoint yet."))
+            let refused = try await admin.post(client, "/console/webhooks", [("url", "ftp://example.com/x")])
+            #expect(refused.0 == .badRequest)
+            #expect(try await app.store.webhookEndpoints().isEmpty)
+            let created = try await admin.post(
+                client, "/console/webhooks", [("url", "http://127.0.0.1:9/a"), ("description", "<b>CRM</b>")])
+            #expect(created.1.contains("&lt;b&gt;CRM&lt;/b&gt;") && !created.1.contains("<b>CRM</b>"))
+            let endpoint = try #require(try await app.store.webhookEndpoints().first)
+            #expect(endpoint.eventTypes.isEmpty, "none ticked: every type")
+            let secret = try #require(created.1.firstMatch(of: /id="new-secret">(whsec_[^<]+)</)?.1)
+            #expect(!(try await admin.get(client, "/console/webhooks").1.contains(String(secret))), "shown once")
+
+            let disabled = try await admin.post(client, "/console/webhooks/\(endpoint.id)/disable")
+            #expect(disabled.2[.location] == "/console/webhooks?notice=endpoint_disabled")
+            #expect(try await app.store.webhookEndpoint(id: endpoint.id)?.disabledReason == "operator")
+            let (_, page, _) = try await admin.get(client, "/console/webhooks?notice=endpoint_disabled")
+            #expect(page.contains("The endpoint is disabled.") && page.contains("Disabled by an operator"))
+            #expect(try await admin.post(client, "/console/webhooks/\(endpoint.id)/enable").0 == .seeOther)
+            #expect(try await app.store.webhookEndpoint(id: endpoint.id)?.disabledAt == nil)
+            let rotated = try await admin.post(client, "/console/webhooks/\(endpoint.id)/rotate-secret")
+            let newSecret = try #require(rotated.1.firstMatch(of: /id="new-secret">(whsec_[^<]+)</)?.1)
+            #expect(newSecret != secret)
+            #expect(try await app.store.webhookEndpoint(id: endpoint.id)?.sealedPreviousSecret != nil)
+
+            #expect(try await viewer.post(client, "/console/webhooks/\(endpoint.id)/delete").0 == .forbidden)
+            #expect(!(try await viewer.get(client, "/console/webhooks").1.contains("/delete")))
+            #expect(try await admin.post(client, "/console/webhooks/\(endpoint.id)/delete").0 == .seeOther)
+            #expect(try await app.store.webhookEndpoints().isEmpty)
+            let actions = try await app.store.auditEvents(AuditQuery(limit: 20)).map(\.draft.action)
+            #expect(
+                Set(actions).isSuperset(of: [
+                    "webhook_endpoint.created", "webhook_endpoint.changed", "webhook_endpoint.secret_rotated",
+                    "webhook_endpoint.deleted",
+                ]))
         }
     }
 
@@ -320,6 +503,8 @@ struct PageSession {
             ("provider", ["manual", "stripe"]),
             ("credit_reason", CreditReason.allCases.map(\.rawValue)),
             ("denial", DenialReason.allCases.map(\.rawValue)),
+            ("mail", Array((try? MailTemplates.bundled().kinds(locale: "en")) ?? [])),
+            ("credit_note_reason", ["duplicate", "fraudulent", "order_change", "product_unsatisfactory"]),
         ]
         for (kind, values) in words {
             for value in values {
@@ -330,6 +515,22 @@ struct PageSession {
         }
         #expect(frame.word("invoice_status", "someday") == "someday", "an unknown value is shown as stored")
         #expect(frame.empty("invoices") == (locale == "fr" ? "Aucune facture" : "No invoices"))
+    }
+}
+
+/// Issue 28 item 7: a delivery's failure in words; the raw reason when it is none the page knows.
+@Suite struct DeliveryErrorWordsTests {
+    @Test func reasonsReadAsWords() {
+        let frame = ConsoleFrame(locale: "fr", csrfToken: nil, section: "", path: "/", productName: "P")
+        #expect(frame.errorWords("the endpoint answered 503") == "Le destinataire a échoué (HTTP 503)")
+        #expect(frame.errorWords("the endpoint answered 404") == "Le destinataire l’a refusé (HTTP 404)")
+        #expect(frame.errorWords("no answer: HTTPClientError.connectTimeout") == "Pas de réponse à temps")
+        #expect(
+            frame.errorWords("no answer: connect(descriptor:addr:size:): Connection refused (errno: 111)")
+                == "Rien ne répond à cette adresse")
+        #expect(frame.errorWords("550 no such mailbox") == "Le serveur de messagerie l’a refusé (550)")
+        #expect(frame.errorWords("the endpoint was deleted") == "L’adresse a été supprimée")
+        #expect(frame.errorWords("something new") == "something new")
     }
 }
 

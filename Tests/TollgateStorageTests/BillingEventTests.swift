@@ -27,6 +27,10 @@ import TollgateStorage
         #expect(mail("subscription.updated", "past_due", "active") == "email.subscription_reactivated")
         #expect(mail("subscription.updated", "trialing", "active") == nil, "a trial that converted: nothing to say")
         #expect(mail("subscription.created", nil, "active") == nil)
+        #expect(mail("subscription.created", nil, "trialing") == "email.trial_started", "issue 28 item 10")
+        let receipt = { (data: [String: Any]) in EventFanOut.mailKind(ofEvent: "invoice.paid", data: data) }
+        #expect(receipt(["invoiceId": "in_1", "provider": "manual"]) == "email.invoice_paid")
+        #expect(receipt(["provider": "stripe", "providerEventId": "evt_1"]) == nil, "Stripe sends its own receipts")
         #expect(mail("customer.created", nil, "") == nil, "webhooks only")
     }
 
@@ -60,6 +64,23 @@ import TollgateStorage
             #expect(data["number"] as? String == "INV-2026-000001" && data["total"] as? String == "9.90 EUR")
             #expect(data["totalMinor"] as? Int == 990 && data["customerId"] as? String == "c1")
             #expect(EventFanOut.mailKind(ofEvent: "invoice.issued", data: data) == "email.invoice_issued")
+
+            // Issue 28 item 10: marked paid, the invoice tells `invoice.paid` (its receipt) in the
+            // same transaction, once.
+            _ = try await store.transitionInvoice(id: "in_1", .pay, at: Fixtures.utc(2026, 5, 20))
+            await #expect(throws: InvoiceStoreError.wrongStatus(.paid)) {
+                try await store.transitionInvoice(id: "in_1", .pay, at: Fixtures.utc(2026, 5, 21))
+            }
+            let paid = try await store.outboxMessages(recipient: "customer:c1").filter {
+                $0.kind == "event.invoice.paid"
+            }
+            #expect(paid.count == 1)
+            let paidBody = try JSONSerialization.jsonObject(with: Data((paid.first?.payload ?? "").utf8))
+            let paidData = try #require((paidBody as? [String: Any])?["data"] as? [String: Any])
+            #expect(paidData["invoiceId"] as? String == "in_1" && paidData["number"] as? String == "INV-2026-000001")
+            #expect(paidData["totalMinor"] as? Int == 990 && paidData["provider"] as? String == "manual")
+            #expect(paidData["subscriptionId"] as? String == "sub_1")
+            #expect(EventFanOut.mailKind(ofEvent: "invoice.paid", data: paidData) == "email.invoice_paid")
         }
     }
 }

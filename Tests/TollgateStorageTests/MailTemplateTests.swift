@@ -33,6 +33,10 @@ import TollgateStorage
                     "feature": "searches", "percent": 80, "used": 81, "limit": 100, "periodEnd": "2026-06-01T00:00:00Z",
                 ],
             ],
+            "trial_started": [
+                "plan": "pro", "trialEnd": "2026-05-28T00:00:00Z", "interval": "month", "currency": "EUR",
+                "hasPaymentMethod": false,
+            ],
             "trial_ending": ["plan": "Pro", "days": 3, "trialEnd": "2026-05-17T00:00:00Z"],
             "trial_ended": ["plan": "Pro"],
             "payment_failed": ["plan": "Pro"],
@@ -40,6 +44,10 @@ import TollgateStorage
             "subscription_reactivated": ["plan": "Pro"],
             "plan_changed": ["plan": "Business", "previousPlan": "Pro"],
             "invoice_issued": ["number": "INV-2026-0007", "total": "9.90 EUR", "issuedAt": "2026-05-14T10:00:00Z"],
+            "invoice_paid": [
+                "number": "INV-2026-0007", "total": "58.80 EUR", "totalMinor": 5880, "currency": "EUR",
+                "paidAt": "2026-05-20T10:00:00Z",
+            ],
             "invoice_overdue": [
                 "number": "INV-2026-0007", "total": "9.90 EUR", "dueAt": "2026-05-14T10:00:00Z", "daysOverdue": 7,
                 "final": false,
@@ -156,6 +164,64 @@ import TollgateStorage
         #expect(!invoice.text.contains("ignorer"))
     }
 
+    /// Issue 28 item 10, with a catalog behind the renderer: a trial's mail says when it ends, what
+    /// follows and how to cancel; a quota alert leads to the paywall of the plan that lifts it, in
+    /// the reader's language; a paid invoice gets a receipt; HTML mail wears the product's colour.
+    @Test func mailSaysWhatTheCatalogKnows() throws {
+        let yaml =
+            Fixtures.catalogYAML.replacingOccurrences(
+                of: "searches: { type: metered }",
+                with: "searches: { type: metered, name: { en: Searches, fr: Recherches } }")
+            + "\nbranding: { color: \"#0F766E\" }\n"
+        let catalog = try CatalogLoader.load(yaml: yaml)
+        let renderer = MessageRenderer(
+            settings: MailSettings(
+                productName: "Memento", from: "no-reply@memento.example",
+                linkBase: URL(string: "https://app.memento.example")!, catalog: catalog),
+            box: TestKeys.box, templates: OutboxDeliveryTests.templates)
+        func render(_ kind: String, _ payload: String) throws -> MailMessage {
+            try renderer.render(
+                OutboxMessage(
+                    id: "mail_\(kind)", kind: "email.\(kind)", recipient: "ada@example.com", payload: payload,
+                    createdAt: Fixtures.utc(2026, 5, 14)))
+        }
+        let trial =
+            #"{"type":"subscription.created","data":{"plan":"pro","status":"trialing","#
+            + #""trialEnd":"2026-05-28T00:00:00Z","interval":"month","currency":"EUR","hasPaymentMethod":CARD}}"#
+        let french = try render(
+            "trial_started",
+            trial.replacingOccurrences(of: "CARD", with: "false").replacingOccurrences(
+                of: #"{"type""#, with: #"{"locale":"fr","type""#))
+        #expect(french.text.contains("dure jusqu’au 28/05/2026"), "\(french.text)")
+        #expect(french.text.contains("l’offre coûte 9,90 € par mois."))
+        #expect(french.text.contains("sans lui, l’essai prend simplement fin et rien n’est facturé"))
+        #expect(french.text.contains("\nhttps://app.memento.example/billing\n"))
+        let english = try render("trial_started", trial.replacingOccurrences(of: "CARD", with: "true"))
+        #expect(
+            english.text.contains(
+                "the plan costs 9.90 EUR per month, charged to your payment method on 2026-05-28."),
+            "\(english.text)")
+        #expect(english.text.contains("To cancel, open your billing page before 2026-05-28"))
+        #expect(english.html.contains("background: #0f766e;") && english.html.contains(">Memento</p>"))
+
+        let alert = try render(
+            "usage_alert",
+            #"{"locale":"fr","plan":"pro","type":"usage.limit_reached","data":{"feature":"searches","#
+                + #""percent":100,"used":100,"limit":100,"periodStart":"2026-05-01T00:00:00Z","#
+                + #""periodEnd":"2026-06-01T00:00:00Z"}}"#)
+        #expect(alert.subject.contains("Recherches"), "\(alert.subject)")
+        #expect(
+            alert.text.contains("https://app.memento.example/upgrade?feature=searches&plan=scale\n"), "\(alert.text)")
+
+        let receipt = try render(
+            "invoice_paid",
+            #"{"locale":"fr","type":"invoice.paid","data":{"invoiceId":"in_1","number":"INV-7","#
+                + #""totalMinor":5880,"currency":"EUR","total":"58.80 EUR","paidAt":"2026-05-20T10:00:00Z"}}"#)
+        #expect(receipt.subject == "Reçu de votre facture Memento INV-7")
+        #expect(receipt.text.contains("votre paiement de 58,80 € pour la facture INV-7 le 20/05/2026"))
+        #expect(receipt.text.contains("\nhttps://app.memento.example/invoices\n"))
+    }
+
     @Test func aTrialReminderCountsTheDaysLeftFromTheEvent() throws {
         let written = Fixtures.utc(2026, 5, 14)
         let payload = #"{"type":"subscription.trial_will_end","data":{"plan":"pro","trialEnd":"2026-05-16T12:00:00Z"}}"#
@@ -197,7 +263,7 @@ import TollgateStorage
         // mail (the fan-out), an invitation by a known member.
         let always: Set = [
             "product", "email", "limitReached", "resetsAt", "feature", "percent", "lifetime", "workspaceName",
-            "inviter",
+            "inviter", "price", "monthly",
         ]
         let sample = samples[kind] ?? [:]
         return always.contains(name) || sample[name] != nil || (sample["data"] as? [String: Any])?[name] != nil

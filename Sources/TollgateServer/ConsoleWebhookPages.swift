@@ -1,0 +1,75 @@
+import Foundation
+import Hummingbird
+import TollgateCore
+import TollgateNotify
+import TollgateStorage
+import TollgateWeb
+
+/// The console's webhook endpoints: list, add, enable or disable, rotate the secret, delete,
+/// through the service the API uses.
+extension ConsolePages {
+    @Sendable func webhooks(_ request: Request, context: ConsoleContext) async throws -> Response {
+        try await webhooksPage(request, context, notice: request.uri.queryParameters.get("notice"))
+    }
+
+    func webhooksPage(
+        _ request: Request, _ context: ConsoleContext, newSecret: (endpoint: String, secret: String)? = nil,
+        notice: String? = nil
+    ) async throws -> Response {
+        let rows = try await webhookEndpoints.endpoints().map {
+            WebhookEndpointRow(
+                id: $0.id, url: $0.url, description: $0.description, eventTypes: $0.eventTypes,
+                enabled: $0.disabledAt == nil, disabledReason: $0.disabledReason, failingSince: $0.failingSince,
+                createdAt: $0.createdAt)
+        }
+        let frame = frame(request, context, "deliveries")
+        // Only the notices this page sends; anything else in the address is not shown.
+        let known = ["endpoint_enabled", "endpoint_disabled", "endpoint_deleted"]
+        let words = notice.flatMap { known.contains($0) ? frame.t("notice_" + $0) : nil }
+        return ConsoleRequest.html(
+            frame.webhooksPage(rows, eventTypes: OutboxEvent.types, newSecret: newSecret, notice: words),
+            request: request)
+    }
+
+    @Sendable func createWebhook(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let form = try await FormFields.read(request, context: context)
+        let types = form.all("eventType")
+        let (endpoint, secret) = try await webhookEndpoints.create(
+            url: try form.required("url"), description: form.first("description").flatMap { $0.isEmpty ? nil : $0 },
+            eventTypes: types.isEmpty ? nil : types)
+        record(
+            context, target: "webhook_endpoint:\(endpoint.id)", before: nil,
+            after: ["url": endpoint.url, "eventTypes": endpoint.eventTypes.joined(separator: " ")])
+        return try await webhooksPage(request, context, newSecret: (endpoint.id, secret))
+    }
+
+    func changeWebhook(enabled: Bool, _ request: Request, _ context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        _ = try await FormFields.read(request, context: context)
+        let before = try await webhookEndpoints.endpoint(id: id)
+        let after = try await webhookEndpoints.update(id: id, .init(enabled: enabled))
+        record(
+            context, target: "webhook_endpoint:\(id)", before: ["enabled": before.disabledAt == nil],
+            after: ["enabled": after.disabledAt == nil])
+        return ConsoleRequest.seeOther("/console/webhooks?notice=endpoint_\(enabled ? "enabled" : "disabled")")
+    }
+
+    @Sendable func rotateWebhookSecret(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        _ = try await FormFields.read(request, context: context)
+        let (endpoint, secret) = try await webhookEndpoints.rotateSecret(id: id)
+        record(
+            context, target: "webhook_endpoint:\(id)", before: nil,
+            after: ["previousSecretExpiresAt": endpoint.previousSecretExpiresAt])
+        return try await webhooksPage(request, context, newSecret: (endpoint.id, secret))
+    }
+
+    @Sendable func deleteWebhook(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        _ = try await FormFields.read(request, context: context)
+        let before = try await webhookEndpoints.endpoint(id: id)
+        try await webhookEndpoints.delete(id: id)
+        record(context, target: "webhook_endpoint:\(id)", before: ["url": before.url], after: nil)
+        return ConsoleRequest.seeOther("/console/webhooks?notice=endpoint_deleted")
+    }
+}
