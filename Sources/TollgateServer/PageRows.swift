@@ -8,12 +8,26 @@ import TollgateWeb
 extension CustomerDetailData.UsageRow {
     /// Counted, included quotas only: what a meter can show (a setting such as a retention in
     /// days is not one).
-    static func meters(_ entitlements: CustomerEntitlements, language: String = "en") -> [CustomerDetailData.UsageRow] {
+    /// `upgrades`: the catalog, when a used-up quota offers the plan that lifts it (the portal's
+    /// meters; `workspace` when they are a workspace's pool).
+    static func meters(
+        _ entitlements: CustomerEntitlements, language: String = "en", upgrades catalog: Catalog? = nil,
+        workspace: String? = nil
+    ) -> [CustomerDetailData.UsageRow] {
         entitlements.features.filter { $0.quota.isCounted && $0.quota.included && !$0.feature.isSetting }.map {
             entry in
-            CustomerDetailData.UsageRow(
+            var row = CustomerDetailData.UsageRow(
                 feature: entry.feature.id, featureName: entry.feature.name(in: language), used: entry.used,
                 limit: entry.quota.limit?.value, period: entry.quota.period?.rawValue, resetsAt: entry.quota.resetsAt)
+            if let catalog, row.level == "full",
+                let next = Entitlements.upgradeTier(
+                    catalog: catalog, from: entitlements.plan, feature: entry.feature, amount: 0
+                ).flatMap(catalog.plan)
+            {
+                let query = [("workspace", workspace), ("feature", entry.feature.id), ("plan", next.id)]
+                row.upgrade = (next.name, "/portal/upgrade" + Paths.query(query))
+            }
+            return row
         }
     }
 }

@@ -77,7 +77,8 @@ struct PortalPages: Sendable {
             pools.append(
                 PortalHomeData.Pool(
                     workspaceName: membership.workspace.name, planName: pool.plan.name,
-                    meters: CustomerDetailData.UsageRow.meters(pool, language: frame.locale)))
+                    meters: CustomerDetailData.UsageRow.meters(
+                        pool, language: frame.locale, upgrades: catalog, workspace: membership.workspace.id)))
         }
         let mine = try await entitlements
         let trialDays = current.flatMap { subscription, _ -> Int? in
@@ -91,7 +92,7 @@ struct PortalPages: Sendable {
                     $0.0, provider: $0.provider, planName: planName($0.0.planId), catalog: catalog)
             },
             pendingPlanName: current?.0.pendingPlanId.map(planName), trialDaysLeft: trialDays,
-            meters: CustomerDetailData.UsageRow.meters(mine, language: frame.locale),
+            meters: CustomerDetailData.UsageRow.meters(mine, language: frame.locale, upgrades: catalog),
             balances: try await balances.map {
                 PortalHomeData.Balance(creditType: $0.creditType, available: $0.available)
             },

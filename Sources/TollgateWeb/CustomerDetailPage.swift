@@ -38,6 +38,8 @@ public struct CustomerDetailData: Sendable {
         public let limit: Int64?
         public let period: String?
         public let resetsAt: Date?
+        /// At the limit on the portal: the plan that lifts it, and its paywall.
+        public var upgrade: (planName: String, link: String)?
 
         /// `full` at the limit, `near` from 90 % of it (drawn in a warning colour), else nil.
         public var level: String? {
@@ -411,6 +413,16 @@ extension ConsoleFrame {
                             "\(t("resets_on")) \(Formats.time(resetsAt))"
                         } else if row.period == ResetPeriod.lifetime.rawValue {
                             t("never_resets")
+                        }
+                    }
+                    if let upgrade = row.upgrade {
+                        // Used up: a pack that never resets says so; either way, what lifts it.
+                        el("p", ["class": "meter-upgrade"]) {
+                            (row.period == ResetPeriod.lifetime.rawValue ? t("pack_used_up") : t("limit_reached"))
+                                + " "
+                            el("a", ["href": upgrade.link]) {
+                                t("upgrade_to_plan").replacingOccurrences(of: "{plan}", with: upgrade.planName)
+                            }
                         }
                     }
                 }

@@ -416,6 +416,48 @@ struct PageSession {
         }
     }
 
+    /// Issue 28 item 7: "at the limit" counts the customers whose counter reached their plan's
+    /// quota, refused yet or not; reasons and features read as words, in the reader's language.
+    @Test(arguments: TestDatabase.all)
+    func theUsagePageCountsCustomersAtTheirLimit(database: TestDatabase) async throws {
+        let yaml = Fixtures.catalogYAML.replacingOccurrences(
+            of: "searches: { type: metered }",
+            with: "searches: { type: metered, name: { en: Searches, fr: Recherches } }")
+        try await AppHarness.run(database, catalog: try CatalogLoader.load(yaml: yaml)) { app, client in
+            let viewer = try await PageSession.open(app, role: .viewer, email: "viewer@example.com")
+            for (id, amount) in [("full", 100), ("half", 50), ("refused", 100)] {
+                #expect(
+                    try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"\#(id)"}"#)
+                        .status == .created)
+                #expect(
+                    try await client.call(
+                        .put, "/v1/customers/\(id)/plan", key: app.adminKey, json: #"{"plan":"pro"}"#
+                    ).status == .ok)
+                let consumed = try await client.call(
+                    .post, "/v1/consume", key: app.adminKey,
+                    json: #"{"customer":"\#(id)","feature":"searches","amount":\#(amount),"idempotencyKey":"a_\#(id)"}"#
+                )
+                #expect(consumed.status == .ok)
+            }
+            let refusal = try await client.call(
+                .post, "/v1/consume", key: app.adminKey,
+                json: #"{"customer":"refused","feature":"searches","idempotencyKey":"b_refused"}"#)
+            #expect(refusal.json.string("reason") == "USER_QUOTA_EXHAUSTED")
+            let quotas = CustomerListQuery.quotas(app.dependencies.catalog)
+            let counts = try await app.store.customersAtLimit(quotas, now: app.clock.now())
+            #expect(counts.first { $0.key.planId == "pro" && $0.key.feature == "searches" }?.value == 2)
+
+            let (_, english, _) = try await viewer.get(client, "/console/usage")
+            let row = try #require(english.firstMatch(of: /<tr><td>Searches<\/td><td>pro<\/td>(.*?)<\/tr>/)?.1)
+            let cells = row.matches(of: /<td[^>]*>([^<]*)<\/td>/).map { String($0.1) }
+            #expect(cells.count >= 8 && cells[4] == "2", "at the limit now: \(cells)")
+            #expect(cells[5].hasPrefix("1 "), "refused at the limit this month: \(cells)")
+            #expect(cells[6] == "Quota used up 1", "the reason in words: \(cells)")
+            let (_, french, _) = try await viewer.get(client, "/console/usage?lang=fr")
+            #expect(french.contains("<td>Recherches</td>") && french.contains("Quota épuisé 1"))
+        }
+    }
+
     /// Issue 28 item 7: webhook endpoints managed on a page of their own, through the API's service.
     @Test func webhookEndpointsAreManagedOnTheirPage() async throws {
         try await AppHarness.run(.sqlite, configure: WebhookTests.allowPrivate) { app, client in

@@ -94,6 +94,15 @@ extension PageSession {
             var (status, page, _) = try await ada.get(client, "/portal")
             #expect(status == .ok && page.contains(#"<li data-feature="starter">"#))
             #expect(page.contains("3 / 5") && page.contains("Never resets"), "the lifetime starter pack")
+            #expect(!page.contains("meter-upgrade"), "not used up yet")
+            // Issue 28 item 8: the pack used up, its meter itself offers the plan that lifts it.
+            let rest = try await client.call(
+                .post, "/v1/consume", key: app.adminKey,
+                json: #"{"customer":"\#(id)","feature":"starter","amount":2,"idempotencyKey":"k1b"}"#)
+            #expect(rest.status == .ok)
+            (_, page, _) = try await ada.get(client, "/portal")
+            #expect(page.contains("All used, for good: this quota never resets."))
+            #expect(page.contains(#"<a href="/portal/upgrade?feature=starter&amp;plan=pro">Upgrade to pro to keep going"#), "\(page)")
             let refused = try await client.call(
                 .post, "/v1/consume", key: app.adminKey,
                 json: #"{"customer":"\#(id)","feature":"searches","idempotencyKey":"k2"}"#)
