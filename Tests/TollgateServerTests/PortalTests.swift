@@ -102,7 +102,9 @@ extension PageSession {
             #expect(rest.status == .ok)
             (_, page, _) = try await ada.get(client, "/portal")
             #expect(page.contains("All used, for good: this quota never resets."))
-            #expect(page.contains(#"<a href="/portal/upgrade?feature=starter&amp;plan=pro">Upgrade to pro to keep going"#), "\(page)")
+            #expect(
+                page.contains(#"<a href="/portal/upgrade?feature=starter&amp;plan=pro">Upgrade to pro to keep going"#),
+                "\(page)")
             let refused = try await client.call(
                 .post, "/v1/consume", key: app.adminKey,
                 json: #"{"customer":"\#(id)","feature":"searches","idempotencyKey":"k2"}"#)
