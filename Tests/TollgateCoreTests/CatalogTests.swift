@@ -154,6 +154,23 @@ import Testing
         #expect(paths.isSuperset(of: ["features.notes.name", "plans[0].tagline.de", "plans"]), "\(paths)")
     }
 
+    /// Issue 28 item 10: the product's colour for its mail, checked as `#rrggbb`.
+    @Test func brandingIsAColour() throws {
+        let base = """
+            product: p
+            defaultPlan: free
+            features: { notes: { type: limit } }
+            plans: [{ id: free, order: 0 }]
+            """
+        #expect(try CatalogLoader.load(yaml: base + "\nbranding: { color: \"#0F766E\" }").brandColor == "#0f766e")
+        #expect(try CatalogLoader.load(yaml: base).brandColor == nil)
+        for bad in ["branding: { color: red }", "branding: { color: \"#12345\" }", "branding: { colour: \"#123456\" }"]
+        {
+            let error = #expect(throws: CatalogError.self) { try CatalogLoader.load(yaml: base + "\n" + bad) }
+            #expect(error?.issues.first?.path.hasPrefix("branding") == true, "\(bad)")
+        }
+    }
+
     @Test func rejectsEmptyAndNonYAMLInput() {
         #expect(throws: CatalogError.self) { try CatalogLoader.load(yaml: "") }
         #expect(throws: CatalogError.self) { try CatalogLoader.load(yaml: "plans: [unclosed") }
