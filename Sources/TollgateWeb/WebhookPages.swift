@@ -47,25 +47,6 @@ extension ConsoleFrame {
                 }
             }
             el("p", ["class": "muted"]) { t("webhooks_intro") }
-            if may(.manageWebhooks) {
-                form("/console/webhooks", classes: "card") {
-                    el("h2") { t("add_endpoint") }
-                    field(t("url"), name: "url", type: "url", required: true, extra: ["placeholder": "https://"])
-                    field(t("description"), name: "description")
-                    el("fieldset") {
-                        el("legend") { t("event_types_none_means_all") }
-                        for type in eventTypes {
-                            el("div", ["class": "field check"]) {
-                                el(
-                                    "input",
-                                    ["id": "type-\(type)", "type": "checkbox", "name": "eventType", "value": type])
-                                el("label", ["for": "type-\(type)"]) { el("code") { type } }
-                            }
-                        }
-                    }
-                    el("button", ["type": "submit"]) { t("add_endpoint") }
-                }
-            }
             if endpoints.isEmpty {
                 el("p", ["class": "empty", "id": "webhook-endpoints"]) { t("no_endpoints") }
             } else {
@@ -80,6 +61,25 @@ extension ConsoleFrame {
                         }
                         el("tbody") { for endpoint in endpoints { endpointRow(endpoint) } }
                     }
+                }
+            }
+            if may(.manageWebhooks) {
+                form("/console/webhooks", classes: "card") {
+                    el("h2") { t("add_endpoint") }
+                    field(t("url"), name: "url", type: "url", required: true, extra: ["placeholder": "https://"])
+                    field(t("description"), name: "description")
+                    el("fieldset", ["class": "event-types"]) {
+                        el("legend") { t("event_types_none_means_all") }
+                        for type in eventTypes {
+                            el("div", ["class": "field check"]) {
+                                el(
+                                    "input",
+                                    ["id": "type-\(type)", "type": "checkbox", "name": "eventType", "value": type])
+                                el("label", ["for": "type-\(type)"]) { el("code") { type } }
+                            }
+                        }
+                    }
+                    el("button", ["type": "submit"]) { t("add_endpoint") }
                 }
             }
         }

@@ -187,6 +187,51 @@ try:
     invoices = read(owner, lambda d: d.find_element(By.ID, "invoices").text)
     check("Due" in invoices, f"invoices show their due date ({invoices[:200]})")
 
+    # The draft made above is finalized, marked paid and credited from the page, each confirmed
+    # and followed by a notice; the API sees each step (issue 28 item 6).
+    base = "form[action='/console/invoices/%s" % draft["id"]
+    submit(owner, base + "/finalize']")
+    check("finalized" in read(owner, lambda d: d.find_element(By.ID, "notice").text), "the invoice is finalized")
+    check(api("GET", "/v1/invoices/" + draft["id"], config["key"])[1]["status"] == "open", "the API: open")
+    submit(owner, base + "/pay']")
+    check("receipt" in read(owner, lambda d: d.find_element(By.ID, "notice").text), "marked paid: a receipt is sent")
+    check(api("GET", "/v1/invoices/" + draft["id"], config["key"])[1]["status"] == "paid", "the API: paid")
+    Select(owner.find_element(By.CSS_SELECTOR, base + "/credit-notes'] select")).select_by_value("product_unsatisfactory")
+    submit(owner, base + "/credit-notes']")
+    check("credit note" in read(owner, lambda d: d.find_element(By.ID, "notice").text), "the credit note is issued")
+    status, notes = api("GET", "/v1/invoices/%s/credit-notes" % draft["id"], config["key"])
+    check(status == 200 and notes["creditNotes"][0]["reason"] == "product_unsatisfactory", f"the API: its note ({notes})")
+    owner.execute_script("document.getElementById('h-invoices').scrollIntoView()")
+    owner.save_screenshot(os.path.join(SHOTS, "console-customer-invoices.png"))
+
+    # Webhook endpoints on their own page: added (the secret shown once), disabled, deleted; the
+    # deliveries page filters by endpoint and names it by its URL (issue 28 item 7).
+    owner.get(BASE + "/console/webhooks")
+    owner.find_element(By.ID, "f-url").send_keys("https://93.184.215.14/console-hook")
+    owner.find_element(By.ID, "type-invoice.paid").click()
+    submit(owner, "form[action='/console/webhooks']", confirm=None)
+    secret = read(owner, lambda d: d.find_element(By.ID, "new-secret").text)
+    check(secret.startswith("whsec_"), "the new endpoint's secret is shown once")
+    status, listed = api("GET", "/v1/webhook-endpoints", config["key"])
+    added = [e for e in listed["data"] if e["url"].endswith("/console-hook")]
+    check(len(added) == 1 and added[0]["eventTypes"] == ["invoice.paid"], f"the API lists the endpoint ({listed})")
+    owner.get(BASE + "/console/webhooks")
+    row = "#webhook-endpoints tr[data-id='%s']" % added[0]["id"]
+    submit(owner, row + " form[action$='/disable']", confirm=None)
+    check("Disabled by an operator" in read(owner, lambda d: d.find_element(By.CSS_SELECTOR, row).text),
+          "the endpoint reads as disabled")
+    check(api("GET", "/v1/webhook-endpoints/" + added[0]["id"], config["key"])[1]["enabled"] is False, "the API: disabled")
+    owner.save_screenshot(os.path.join(SHOTS, "console-webhooks.png"))
+    submit(owner, row + " form[action$='/delete']")
+    check(api("GET", "/v1/webhook-endpoints/" + added[0]["id"], config["key"])[0] == 404, "the endpoint is deleted")
+    owner.get(BASE + "/console/deliveries")
+    Select(owner.find_element(By.ID, "f-channel")).select_by_value("email")
+    submit(owner, "form.filters", confirm=None)
+    rows = read(owner, lambda d: [r.text for r in d.find_elements(By.CSS_SELECTOR, "#deliveries tbody tr")])
+    check(rows and all("E-mail" in r for r in rows), f"the deliveries filtered to e-mail ({len(rows)} rows)")
+    check("channel=email" in owner.current_url, "the filter is in the address, to share or reload")
+    owner.save_screenshot(os.path.join(SHOTS, "console-deliveries.png"))
+
     # A forged post without the CSRF token is refused, and changes nothing.
     _, before = api("GET", "/v1/customers/%s/credits" % config["customer"], config["key"])
     error = forge_form(owner, "/console/customers/%s/credits" % config["customer"], {"amount": "5", "key": "forged1"})
@@ -223,8 +268,8 @@ try:
     check(new_key not in owner.page_source, "the secret is not shown again")
 
     # Every page, in English and French, checked by axe and photographed; and at a phone's width.
-    pages = ["", "/customers", "/customers/" + config["customer"], "/usage", "/catalog", "/deliveries", "/audit",
-             "/api-keys", "/operators"]
+    pages = ["", "/customers", "/customers/" + config["customer"], "/usage", "/catalog", "/deliveries", "/webhooks",
+             "/audit", "/api-keys", "/operators"]
     for language in ["en", "fr"]:
         for page in pages:
             owner.get(BASE + "/console" + page + "?lang=" + language)

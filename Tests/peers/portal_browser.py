@@ -71,6 +71,18 @@ def mail_link(to, path, seen=()):
     check(False, f"an e-mail to {to} with a link to {path}")
 
 
+def mail_to(to, subject_part):
+    """The e-mail to `to` whose subject holds `subject_part`, once the outbox has written it."""
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        for name in sorted(glob.glob(os.path.join(config["mail"], "*.eml"))):
+            message = email.message_from_binary_file(open(name, "rb"), policy=email.policy.default)
+            if to in str(message["To"]) and subject_part in str(message["Subject"]):
+                return message
+        time.sleep(0.2)
+    check(False, f"an e-mail to {to} about {subject_part}")
+
+
 def wait_loaded(driver):
     WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
@@ -196,6 +208,23 @@ try:
           f"the trial started (at {ada.current_url}: {ada.find_element(By.TAG_NAME, 'main').text[:300]})")
     check(ada.find_element(By.ID, "current-plan").text == "Pro", "the plan is Pro")
     check("14" in ada.find_element(By.ID, "trial-left").text, "14 trial days left")
+    # The trial's e-mail: when it ends, what follows, how to cancel; in the product's colour
+    # (issue 28 item 10). Its HTML part, as a mail program draws it.
+    started = mail_to("ada@example.com", "has started")
+    text = started.get_body(preferencelist=("plain",)).get_content()
+    check("runs until" in text and "9.90 EUR per month" in text and "cancel" in text,
+          f"the trial's mail says its end, the price after it and how to cancel ({text})")
+    html = started.get_body(preferencelist=("html",)).get_content()
+    page = os.path.join(SHOTS, "mail-trial-started.html")
+    open(page, "w").write(html)
+    mail_window = ada.current_window_handle
+    ada.switch_to.new_window("tab")
+    ada.get("file://" + page)
+    check("#0f766e" in html and ada.find_element(By.TAG_NAME, "p").text == "Memento Note",
+          "the HTML mail is headed by the product's name in its colour")
+    ada.save_screenshot(os.path.join(SHOTS, "mail-trial-started.png"))
+    ada.close()
+    ada.switch_to.window(mail_window)
     check(meter(ada, "reformulate") == "0 / 50", f"the new limit shows ({meter(ada, 'reformulate')})")
     now = time.gmtime()
     next_month = "%04d-%02d-01" % ((now.tm_year + 1, 1) if now.tm_mon == 12 else (now.tm_year, now.tm_mon + 1))
