@@ -327,6 +327,12 @@ struct PageSession {
             #expect(given.contains(#"id="customer-status"><span class="badge unbilled">Paid plan, no subscription"#))
             let (_, listed, _) = try await admin.get(client, "/console/customers")
             #expect(listed.contains("Paid plan, no subscription"))
+            // The overview's paying customers are one currency's; its status table says so.
+            let (_, overview, _) = try await admin.get(client, "/console")
+            #expect(overview.contains("Paying customers (EUR)"))
+            #expect(
+                overview.contains(
+                    "Every customer, in every currency; the paying customers above are those billed in EUR."))
         }
     }
 
