@@ -113,11 +113,7 @@ struct AnalyticsBench {
 
     /// What the revenue route computes: the daily rollups, then the report.
     func revenueFromRollup(to: Date) async throws -> [RevenueSeries.Period] {
-        let currency = Currency("EUR")!
-        return RevenueSeries.compute(
-            days: try await store.revenueDays(currency: currency, before: to),
-            trials: try await store.trialDays(currency: currency, before: to), from: Self.start, to: to,
-            interval: .month)
+        try await store.revenueSeries(currency: Currency("EUR")!, from: Self.start, to: to, interval: .month)
     }
 
     /// The same report from a plain aggregation of the raw movements and trials.

@@ -53,8 +53,8 @@ struct ServerBench {
         let store = try await SQLStore.open(location, logger: logger)
         let customers = MeterBench(store: store, label: "http", logger: logger)
         try await customers.prepare(keys: keys)
-        let key = APIKeys.generate(scopes: [.admin], name: "bench", at: Date())
-        try await store.insertAPIKey(key.record)
+        let key = try await APIKeyService(store: store, clock: SystemClock(), forget: nil).create(
+            scopes: [.admin], name: "bench")
         await store.shutdown()
 
         let limitedPath = directory + "/bench-limited.yaml"

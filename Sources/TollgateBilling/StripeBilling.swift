@@ -121,7 +121,7 @@ public final class StripeBilling: Sendable {
                     count
                 ))
         }
-        let trialDays = try await store.hasHadTrial(subject: customerId) ? nil : plan.trial?.days
+        let trialDays = try await TrialEligibility.trial(of: plan, for: customerId, store: store)?.days
         let stripeCustomer = try await stripeCustomer(for: customer, client: client)
         return try await stripe {
             var request = StripeClient.CheckoutRequest(

@@ -8,7 +8,7 @@ import TollgateStorage
 /// they are only ever moved when a past-due grace period runs out.
 public final class SubscriptionService: Sendable {
     private let catalog: Catalog
-    private let store: any BillingStore & CustomerStore
+    let store: any BillingStore & CustomerStore
     private let policy: SubscriptionPolicy
     private let clock: any TollgateClock
     private let logger: Logger
@@ -53,7 +53,11 @@ public final class SubscriptionService: Sendable {
         } catch {
             throw Self.domainError(error)
         }
-        // The event id is the customer's: a second trial is a duplicate, refused atomically.
+        // Once per customer, whichever provider gave the first; the event id is the customer's, so
+        // a second trial started meanwhile is a duplicate, refused atomically.
+        guard try await trialOffered(plan, to: customerId) != nil else {
+            throw DomainError(.conflict, "customer \(customerId) has already had a trial", field: "customer")
+        }
         let outcome = try await store.applySubscriptionEvent(
             provider: "manual", eventId: "trial:\(customerId)", type: "trial.started", version: now,
             subscription: subscription, now: now,

@@ -65,7 +65,7 @@ struct CatalogReader {
             let value = fields["color"].flatMap({ yaml.string($0, "branding.color") })
         else { return nil }
         let digits = value.dropFirst()
-        guard value.hasPrefix("#"), digits.count == 6, digits.allSatisfy(\.isHexDigit) else {
+        guard value.hasPrefix("#"), digits.count == 6, digits.allSatisfy({ $0.isASCII && $0.isHexDigit }) else {
             yaml.report("branding.color", "must be a colour as #rrggbb, such as #0f766e", fields["color"])
             return nil
         }

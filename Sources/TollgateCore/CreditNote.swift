@@ -20,8 +20,11 @@ public struct CreditNoteLine: Sendable, Hashable, Codable {
     }
 }
 
-/// Corrections of a finalized invoice (issue 16): what a credit note may credit. Pure.
+/// Corrections of a finalized invoice: what a credit note may credit. Pure.
 public enum CreditNoting {
+    /// Why an invoice is credited: Stripe's reasons.
+    public static let reasons = ["duplicate", "fraudulent", "order_change", "product_unsatisfactory"]
+
     public enum Problem: Error, Equatable {
         /// The line does not exist on the invoice, or is not a charge (a credit already).
         case noSuchLine(Int)

@@ -24,8 +24,9 @@ public final class Meter: Sendable {
     /// Serializes the overage decisions of customers with a spend cap: the cap spans features,
     /// so one feature's decision reads the others' counters.
     let cappedOverage = Mutex<Void>(())
-    /// Debits the credits of features priced in credits; nil when nothing is.
-    let credits: CreditService?
+    /// Debits the credits of features priced in credits; nil when nothing is. The same service
+    /// (and cache) the credit routes use.
+    public let credits: CreditService?
     /// This node's quota leases, when several nodes share the database; nil on a single node.
     public let leases: QuotaLeases?
     let logger = Logger(label: "tollgate.meter")

@@ -22,9 +22,11 @@ public struct EventFanOut: Sendable {
         case "customer.plan_changed": kind = "plan_changed"
         case "invoice.issued": kind = "invoice_issued"
         case "invoice.overdue": kind = "invoice_overdue"
-        // A receipt for Tollgate's own invoices; Stripe sends its customers receipts itself.
+        // A receipt for Tollgate's own invoices when something was paid (one of nothing or less is
+        // paid as it is issued); Stripe sends its customers receipts itself.
         case "invoice.paid":
-            kind = data["invoiceId"] != nil && data["provider"] as? String == "manual" ? "invoice_paid" : nil
+            let paid = (data["totalMinor"] as? Int64 ?? (data["totalMinor"] as? Int).map(Int64.init) ?? 0) > 0
+            kind = paid && data["invoiceId"] != nil && data["provider"] as? String == "manual" ? "invoice_paid" : nil
         case "credits.low": kind = "credits_low"
         default:
             kind = SubscriptionChangeEvents.mailKind(

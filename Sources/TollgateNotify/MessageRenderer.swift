@@ -24,7 +24,7 @@ public struct MailSettings: Sendable {
     public var localizedFeatureNames: [String: LocalizedText] = [:]
     /// Plans' prices, by plan id: a trial's mail states what follows it.
     public var planPrices: [String: [Price]] = [:]
-    /// The plan a quota alert leads to, by plan and feature (`Entitlements.upgradeTier`).
+    /// The plan a quota alert leads to, by feature and plan (`UsageReport.groupKey`).
     public var upgrades: [String: String] = [:]
     /// The product's colour in HTML mail (the catalog's `branding.color`, `#rrggbb`).
     public var brandColor: String?
@@ -54,14 +54,12 @@ public struct MailSettings: Sendable {
         planPrices = Dictionary(uniqueKeysWithValues: catalog.plans.map { ($0.id, $0.prices) })
         for plan in catalog.plans {
             for feature in catalog.features {
-                upgrades[Self.upgradeKey(plan: plan.id, feature: feature.id)] = Entitlements.upgradeTier(
+                upgrades[UsageReport.groupKey(feature: feature.id, planId: plan.id)] = Entitlements.upgradeTier(
                     catalog: catalog, from: plan, feature: feature, amount: 0)
             }
         }
         brandColor = catalog.brandColor
     }
-
-    static func upgradeKey(plan: String, feature: String) -> String { plan + "\u{1F}" + feature }
 }
 
 /// Turns an outbox row (`email.<kind>`) into the e-mail it stands for, in the reader's language
@@ -124,7 +122,7 @@ public struct MessageRenderer: Sendable {
         if kind == "usage_alert", let feature = values["feature"] as? String, let plan = values["plan"] as? String {
             // The alert leads to the paywall of the plan that lifts the quota.
             query["feature"] = feature
-            query["plan"] = settings.upgrades[MailSettings.upgradeKey(plan: plan, feature: feature)]
+            query["plan"] = settings.upgrades[UsageReport.groupKey(feature: feature, planId: plan)]
             query["workspace"] = payload["workspaceId"] as? String
         }
         if let price = trialPrice(values, language: language) {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import TollgateCore
 import TollgateIdentity
@@ -37,13 +38,18 @@ public struct WebhookEndpointService: Sendable {
         }
     }
 
-    /// A new endpoint and its secret (never shown again).
-    public func create(url: String, description: String?, eventTypes: [String]?) async throws
-        -> (endpoint: WebhookEndpointRecord, secret: String)
+    /// A new endpoint and its secret (never shown again). With `idempotencyKey` (a form sent
+    /// twice), the endpoint the key made already is answered, without its secret.
+    public func create(url: String, description: String?, eventTypes: [String]?, idempotencyKey: String? = nil)
+        async throws -> (endpoint: WebhookEndpointRecord, secret: String?)
     {
+        let id =
+            idempotencyKey.map { "we_" + Hex.encode(SHA256.hash(data: Data($0.utf8)).prefix(12)) }
+            ?? Secrets.randomId(prefix: "we_", bytes: 12)
+        if idempotencyKey != nil, let made = try await store.webhookEndpoint(id: id) { return (made, nil) }
         let secret = WebhookSignature.newSecret()
         let endpoint = WebhookEndpointRecord(
-            id: Secrets.randomId(prefix: "we_", bytes: 12), url: try await checkedURL(url),
+            id: id, url: try await checkedURL(url),
             description: try DisplayName.validated(optional: description, field: "description", maximum: 500),
             eventTypes: try Self.eventTypes(eventTypes), sealedSecret: try box.sealToken(secret),
             createdAt: clock.now())

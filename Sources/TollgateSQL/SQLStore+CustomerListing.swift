@@ -24,11 +24,7 @@ extension SQLStore {
         if let status = query.status { conditions.append("c.status = \(bind: status.rawValue)") }
         var with: SQLQueryString = ""
         if query.nearLimit {
-            let rows = SQLList(
-                query.quotas.map {
-                    SQLQueryString("(\(bind: $0.planId), \(bind: $0.feature), CAST(\(bind: $0.limit) AS BIGINT))")
-                })
-            with = "WITH quotas (plan_id, feature, quota) AS (VALUES \(rows)) "
+            with = Self.quotasTable(query.quotas) + " "
             conditions.append(
                 """
                 EXISTS (SELECT 1 FROM usage_counters u JOIN quotas q ON q.feature = u.feature
@@ -82,16 +78,14 @@ extension SQLStore {
         -> [CustomerQuery.Quota: Int]
     {
         guard !quotas.isEmpty else { return [:] }
-        let rows = SQLList(
-            quotas.map {
-                SQLQueryString("(\(bind: $0.planId), \(bind: $0.feature), CAST(\(bind: $0.limit) AS BIGINT))")
-            })
-        let byKey = Dictionary(quotas.map { ("\($0.planId)\u{1F}\($0.feature)", $0) }) { first, _ in first }
+        let byKey = Dictionary(quotas.map { (UsageReport.groupKey(feature: $0.feature, planId: $0.planId), $0) }) {
+            first, _ in first
+        }
         return try await provider.read { db in
             var counts: [CustomerQuery.Quota: Int] = [:]
             for row in try await db.raw(
                 """
-                WITH quotas (plan_id, feature, quota) AS (VALUES \(rows))
+                \(Self.quotasTable(quotas))
                 SELECT q.plan_id, q.feature, COUNT(DISTINCT c.id) AS n
                 FROM customers c JOIN quotas q ON q.plan_id = c.plan_id
                     JOIN usage_counters u ON u.subject = \(bind: Subject.customer("")) || c.id
@@ -102,12 +96,21 @@ extension SQLStore {
             ).all() {
                 let plan = try row.decode(column: "plan_id", as: String.self)
                 let feature = try row.decode(column: "feature", as: String.self)
-                if let quota = byKey["\(plan)\u{1F}\(feature)"] {
+                if let quota = byKey[UsageReport.groupKey(feature: feature, planId: plan)] {
                     counts[quota] = Int(try row.decode(column: "n", as: Int64.self))
                 }
             }
             return counts
         }
+    }
+
+    /// `WITH quotas (plan_id, feature, quota)`: the plans' quotas as a table the query joins.
+    static func quotasTable(_ quotas: [CustomerQuery.Quota]) -> SQLQueryString {
+        let rows = SQLList(
+            quotas.map {
+                SQLQueryString("(\(bind: $0.planId), \(bind: $0.feature), CAST(\(bind: $0.limit) AS BIGINT))")
+            })
+        return "WITH quotas (plan_id, feature, quota) AS (VALUES \(rows))"
     }
 
     public func customerStatus(id: String) async throws -> CustomerStatus? {

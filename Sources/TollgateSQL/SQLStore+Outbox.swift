@@ -111,7 +111,10 @@ extension SQLStore {
         switch query.channel {
         case .email?: conditions.append("kind LIKE 'email.%'")
         case .webhook?: conditions.append("kind = \(bind: OutboxKind.webhook)")
-        case nil: conditions.append("(kind LIKE 'email.%' OR kind = \(bind: OutboxKind.webhook))")
+        case .event?: conditions.append("kind LIKE 'event.%'")
+        // Every e-mail and webhook message, and the events whose fan-out has not happened yet (a
+        // fanned-out event is its messages).
+        case nil: conditions.append("(kind NOT LIKE 'event.%' OR delivered_at_ms IS NULL)")
         }
         switch query.state {
         case .failed?: conditions.append("failed_at_ms IS NOT NULL")
@@ -132,8 +135,9 @@ extension SQLStore {
                     OR (created_at_ms = \(bind: after.createdAtMillis) AND id < \(bind: after.id)))
                 """)
         }
+        let filter: SQLQueryString = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql: SQLQueryString = """
-            SELECT \(unsafeRaw: Self.outboxColumns) FROM outbox WHERE \(conditions.joined(separator: " AND "))
+            SELECT \(unsafeRaw: Self.outboxColumns) FROM outbox \(filter)
             ORDER BY created_at_ms DESC, id DESC LIMIT \(bind: query.limit)
             """
         return try await provider.read { db in try await db.raw(sql).all().map(Self.decodeOutboxEntry) }

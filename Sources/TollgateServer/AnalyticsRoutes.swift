@@ -98,14 +98,9 @@ struct AnalyticsRoutes: Sendable {
     @Sendable func report(_ request: Request) async throws -> RevenueReport {
         let currency = try AnalyticsQuery.currency(request)
         let (from, to, interval) = try AnalyticsQuery.intervals(request, now: clock.now())
-        let edges = RevenueSeries.boundaries(from: from, to: to, interval: interval)
-        // The last interval is whole, even when `to` falls inside it.
-        let end = edges.last ?? to
-        let days = try await store.revenueDays(currency: currency, before: end)
-        let trials = try await store.trialDays(currency: currency, before: end)
         return RevenueReport(
             currency: currency.code, interval: interval.rawValue,
-            intervals: RevenueSeries.compute(days: days, trials: trials, from: from, to: to, interval: interval)
+            intervals: try await store.revenueSeries(currency: currency, from: from, to: to, interval: interval)
                 .map(IntervalFigures.init))
     }
 }

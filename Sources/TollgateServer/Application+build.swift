@@ -486,7 +486,10 @@ func buildRouter(
         box: dependencies.secretBox)
     WorkspaceRoutes(workspaces: workspaces, service: service).register(on: signedIn)
     MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
-    let credits = CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
+    // One credit service (and one cache of balances) for the meter and every door.
+    let credits =
+        service.credits
+        ?? CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
     let privacy = PrivacyRoutes(
         accounts: accounts, workspaces: workspaces, meter: service, credits: credits, invoices: invoices,
         store: dependencies.store, clock: dependencies.clock)
@@ -534,7 +537,9 @@ func buildRouter(
     APIv1Routes(service: service, clock: dependencies.clock, metrics: dependencies.metrics).register(on: v1)
     privacy.register(on: v1)
     EventRoutes(service: service).register(on: v1)
-    APIKeyRoutes(store: dependencies.store, authenticator: authenticator, clock: dependencies.clock).register(on: v1)
+    let apiKeys = APIKeyService(
+        store: dependencies.store, clock: dependencies.clock, forget: { authenticator.forget(keyId: $0) })
+    APIKeyRoutes(keys: apiKeys).register(on: v1)
     AnalyticsRoutes(store: dependencies.store, clock: dependencies.clock).register(on: v1)
     ProductAnalyticsRoutes(store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock)
         .register(on: v1)
@@ -580,7 +585,7 @@ func buildRouter(
         pages: ConsolePages(
             store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock, meter: service,
             subscriptions: subscriptions, invoices: invoices, credits: credits, operators: operators,
-            authenticator: authenticator, settings: consoleSettings, documents: dependencies.documents,
+            apiKeys: apiKeys, settings: consoleSettings, documents: dependencies.documents,
             webhookEndpoints: webhookEndpoints),
         store: dependencies.store, clock: dependencies.clock
     ).register(on: router)

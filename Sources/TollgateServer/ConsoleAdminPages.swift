@@ -34,7 +34,7 @@ extension ConsolePages {
             featureNames: Dictionary(uniqueKeysWithValues: catalog.features.map { ($0.id, $0.name(in: language)) }),
             planNames: Dictionary(uniqueKeysWithValues: catalog.plans.map { ($0.id, $0.name) }))
         for (quota, count) in try await store.customersAtLimit(CustomerListQuery.quotas(catalog), now: now) {
-            data.atLimitNow[UsagePageData.key(planId: quota.planId, feature: quota.feature)] = count
+            data.atLimitNow[UsageReport.groupKey(feature: quota.feature, planId: quota.planId)] = count
         }
         return ConsoleRequest.html(frame(request, context, "usage").usagePage(data), request: request)
     }
@@ -96,7 +96,7 @@ extension ConsolePages {
         }
         if let channel = given("channel") {
             query.channel = try DeliveryQuery.Channel(rawValue: channel).orThrow(
-                .invalidField("channel", "email or webhook"))
+                .invalidField("channel", "email, webhook or event"))
         }
         if let endpoint = given("endpoint") { query.recipient = try Validate.identifier(endpoint, field: "endpoint") }
         if let type = given("type") {
@@ -117,12 +117,15 @@ extension ConsolePages {
         let entries = try await store.deliveries(query)
         let filters = ["state", "channel", "endpoint", "type"].map { ($0, given($0)) }
         let frame = frame(request, context, "deliveries")
-        var data = DeliveryPageData(rows: entries.map { DeliveryRows.row($0, endpointURLs: urls) })
+        // A webhook URL may carry a token: shown to who may manage the endpoints.
+        let showURLs = frame.may(.manageWebhooks)
+        var data = DeliveryPageData(
+            rows: entries.map { DeliveryRows.row($0, endpointURLs: urls, showURLs: showURLs) })
         data.state = given("state") ?? ""
         data.channel = given("channel") ?? ""
         data.endpoint = given("endpoint") ?? ""
         data.eventType = given("type") ?? ""
-        data.endpoints = endpoints.map { ($0.id, $0.url) }
+        data.endpoints = endpoints.map { ($0.id, showURLs ? $0.url : $0.id) }
         data.eventTypes = OutboxEvent.types
         data.nextPage =
             entries.count == query.limit
@@ -149,7 +152,7 @@ extension ConsolePages {
     // MARK: API keys
 
     func apiKeysPage(_ request: Request, _ context: ConsoleContext, newSecret: String? = nil) async throws -> Response {
-        let keys = try await store.listAPIKeys().map {
+        let keys = try await apiKeys.list().map {
             APIKeyRow(
                 id: $0.id, prefix: $0.prefix, name: $0.name, scopes: $0.scopes, createdAt: $0.createdAt,
                 lastUsedAt: $0.lastUsedAt, expiresAt: $0.expiresAt, revokedAt: $0.revokedAt)
@@ -172,23 +175,17 @@ extension ConsolePages {
             }
             return scope
         }
-        guard !scopes.isEmpty else { throw DomainError.invalidField("scope", "choose at least one scope") }
-        let name = try DisplayName.validated(optional: form.first("name").flatMap { $0.isEmpty ? nil : $0 })
-        let created = APIKeys.generate(
-            scopes: Array(Set(scopes)).sorted { $0.rawValue < $1.rawValue }, name: name, at: clock.now())
-        try await store.insertAPIKey(created.record)
+        let created = try await apiKeys.create(
+            scopes: scopes, name: form.first("name").flatMap { $0.isEmpty ? nil : $0 })
         record(
             context, target: "api_key:\(created.record.id)", before: nil,
-            after: ["scopes": created.record.scopes.joined(separator: " "), "name": name ?? ""])
+            after: ["scopes": created.record.scopes.joined(separator: " "), "name": created.record.name ?? ""])
         return try await apiKeysPage(request, context, newSecret: created.secret)
     }
 
     @Sendable func revokeAPIKey(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        guard let revoked = try await store.revokeAPIKey(id: id, at: clock.now()) else {
-            throw DomainError(.notFound, "no API key \(id)", field: "id")
-        }
-        authenticator.forget(keyId: id)
+        let revoked = try await apiKeys.revoke(id: id)
         record(
             context, target: "api_key:\(id)", before: ["revoked": false],
             after: ["revoked": revoked.revokedAt != nil])
@@ -197,8 +194,7 @@ extension ConsolePages {
 
     @Sendable func rotateAPIKey(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        let replacement = try await APIKeyRoutes.rotate(
-            id: id, grace: 86_400, store: store, authenticator: authenticator, now: clock.now())
+        let replacement = try await apiKeys.rotate(id: id, grace: 86_400)
         record(
             context, target: "api_key:\(id)", before: ["key": id],
             after: ["key": replacement.record.id])

@@ -12,7 +12,6 @@ extension ConsolePages {
         async throws -> Response
     {
         let id = try Validate.pathIdentifier(context)
-        _ = try await FormFields.read(request, context: context)
         let before = try await invoices.invoice(id: id)
         let after = try await InvoiceActions.apply(
             transition, to: id, invoices: invoices, subscriptions: subscriptions)
@@ -29,9 +28,9 @@ extension ConsolePages {
         let id = try Validate.pathIdentifier(context)
         let form = try await FormFields.read(request, context: context)
         let reason = try form.required("reason")
-        guard InvoiceDocumentRoutes.creditReasons.contains(reason) else {
+        guard CreditNoting.reasons.contains(reason) else {
             throw DomainError.invalidField(
-                "reason", "the reason must be one of \(InvoiceDocumentRoutes.creditReasons.joined(separator: ", "))")
+                "reason", "the reason must be one of \(CreditNoting.reasons.joined(separator: ", "))")
         }
         let key = try Validate.identifier(try form.required("key"), field: "key")
         let (note, _) = try await invoices.creditNote(

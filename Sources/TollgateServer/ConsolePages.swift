@@ -20,7 +20,7 @@ struct ConsolePages: Sendable {
     let invoices: InvoiceService
     let credits: CreditService
     let operators: OperatorService
-    let authenticator: APIKeyAuthenticator
+    let apiKeys: APIKeyService
     let settings: ConsoleSettings
     let documents: DocumentRenderer
     let webhookEndpoints: WebhookEndpointService
@@ -33,7 +33,6 @@ struct ConsolePages: Sendable {
             .get("usage", use: usage)
             .get("catalog", use: catalogPage)
             .get("deliveries", use: deliveries)
-            .get("webhooks", use: webhooks)
             .get("api-keys", use: apiKeys)
             .get("operators", use: operatorList)
             .get("invoices/{id}.pdf", use: invoicePDF)
@@ -45,6 +44,7 @@ struct ConsolePages: Sendable {
         console.requiring(.cancelSubscription).post("customers/{id}/cancel", use: cancel)
         console.requiring(.retryDelivery).post("deliveries/{id}/retry", use: retryDelivery)
         console.requiring(.manageWebhooks)
+            .get("webhooks", use: webhooks)
             .post("webhooks", use: createWebhook)
             .post("webhooks/{id}/enable") { try await changeWebhook(enabled: true, $0, $1) }
             .post("webhooks/{id}/disable") { try await changeWebhook(enabled: false, $0, $1) }
@@ -94,12 +94,10 @@ struct ConsolePages: Sendable {
         let from = PeriodMath.utcCalendar.date(byAdding: .month, value: -11, to: thisMonth.start)!
         let to = thisMonth.end!
         let edges = RevenueSeries.boundaries(from: from, to: to, interval: .month) + [to]
-        async let days = store.revenueDays(currency: currency, before: to)
-        async let trials = store.trialDays(currency: currency, before: to)
+        async let series = store.revenueSeries(currency: currency, from: from, to: to, interval: .month)
         async let signUpCounts = store.signUpCounts(edges: edges)
         async let statuses = store.customerCountsByStatus()
-        let periods = RevenueSeries.compute(
-            days: try await days, trials: try await trials, from: from, to: to, interval: .month)
+        let periods = try await series
         let signUps = try await signUpCounts
         let months = periods.enumerated().map { index, period in
             OverviewData.Month(

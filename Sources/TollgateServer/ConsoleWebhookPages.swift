@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TollgateCore
+import TollgateIdentity
 import TollgateNotify
 import TollgateStorage
 import TollgateWeb
@@ -24,28 +25,32 @@ extension ConsolePages {
         }
         let frame = frame(request, context, "deliveries")
         // Only the notices this page sends; anything else in the address is not shown.
-        let known = ["endpoint_enabled", "endpoint_disabled", "endpoint_deleted"]
+        let known = ["endpoint_created", "endpoint_enabled", "endpoint_disabled", "endpoint_deleted"]
         let words = notice.flatMap { known.contains($0) ? frame.t("notice_" + $0) : nil }
         return ConsoleRequest.html(
-            frame.webhooksPage(rows, eventTypes: OutboxEvent.types, newSecret: newSecret, notice: words),
+            frame.webhooksPage(
+                rows, eventTypes: OutboxEvent.types, formKey: Secrets.randomId(prefix: "form_"), newSecret: newSecret,
+                notice: words),
             request: request)
     }
 
     @Sendable func createWebhook(_ request: Request, context: ConsoleContext) async throws -> Response {
         let form = try await FormFields.read(request, context: context)
         let types = form.all("eventType")
+        let key = try Validate.identifier(try form.required("key"), field: "key")
         let (endpoint, secret) = try await webhookEndpoints.create(
             url: try form.required("url"), description: form.first("description").flatMap { $0.isEmpty ? nil : $0 },
-            eventTypes: types.isEmpty ? nil : types)
+            eventTypes: types.isEmpty ? nil : types, idempotencyKey: "console:" + key)
         record(
             context, target: "webhook_endpoint:\(endpoint.id)", before: nil,
-            after: ["url": endpoint.url, "eventTypes": endpoint.eventTypes.joined(separator: " ")])
+            after: ["url": endpoint.url, "eventTypes": endpoint.eventTypes.joined(separator: " ")], once: key)
+        // The same form again (a reload): the endpoint it made, its secret not shown twice.
+        guard let secret else { return try await webhooksPage(request, context, notice: "endpoint_created") }
         return try await webhooksPage(request, context, newSecret: (endpoint.id, secret))
     }
 
     func changeWebhook(enabled: Bool, _ request: Request, _ context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        _ = try await FormFields.read(request, context: context)
         let before = try await webhookEndpoints.endpoint(id: id)
         let after = try await webhookEndpoints.update(id: id, .init(enabled: enabled))
         record(
@@ -56,7 +61,6 @@ extension ConsolePages {
 
     @Sendable func rotateWebhookSecret(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        _ = try await FormFields.read(request, context: context)
         let (endpoint, secret) = try await webhookEndpoints.rotateSecret(id: id)
         record(
             context, target: "webhook_endpoint:\(id)", before: nil,
@@ -66,7 +70,6 @@ extension ConsolePages {
 
     @Sendable func deleteWebhook(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        _ = try await FormFields.read(request, context: context)
         let before = try await webhookEndpoints.endpoint(id: id)
         try await webhookEndpoints.delete(id: id)
         record(context, target: "webhook_endpoint:\(id)", before: ["url": before.url], after: nil)

@@ -4,9 +4,12 @@ import TollgateWeb
 
 /// How the deliveries page reads an outbox row.
 enum DeliveryRows {
-    static func row(_ entry: OutboxEntry, endpointURLs: [String: String]) -> DeliveryRow {
+    /// `endpointURLs`: the webhook endpoints by id (all of them, so a message to a deleted one is
+    /// known as such), and whether the reader may see their URLs (which may carry a token).
+    static func row(_ entry: OutboxEntry, endpointURLs: [String: String], showURLs: Bool) -> DeliveryRow {
         let message = entry.message
         let webhook = message.kind == OutboxKind.webhook
+        let event = message.kind.hasPrefix(OutboxEvent.kindPrefix)
         let state: DeliveryRow.State
         if let delivered = message.deliveredAt {
             state = .delivered(at: delivered)
@@ -27,10 +30,13 @@ enum DeliveryRows {
         case .delivered: action = webhook && endpointExists ? .sendAgain : nil
         case .waiting: action = nil
         }
+        let topic =
+            webhook
+            ? eventType(message.payload)
+            : String(message.kind.drop { $0 != "." }.dropFirst())
         return DeliveryRow(
-            id: message.id, channel: webhook ? "webhook" : "email",
-            topic: webhook ? eventType(message.payload) : String(message.kind.dropFirst("email.".count)),
-            to: webhook ? endpointURLs[message.recipient] ?? message.recipient : message.recipient,
+            id: message.id, channel: webhook ? "webhook" : event ? "event" : "email", topic: topic,
+            to: webhook && showURLs ? endpointURLs[message.recipient] ?? message.recipient : message.recipient,
             createdAt: message.createdAt, attempts: entry.attempts, state: state, lastError: entry.lastError,
             action: action)
     }

@@ -198,9 +198,6 @@ struct InvoiceDocumentRoutes: Sendable {
         let idempotencyKey: String
     }
 
-    /// Stripe's reasons for a credit note.
-    static let creditReasons = ["duplicate", "fraudulent", "order_change", "product_unsatisfactory"]
-
     @Sendable func issueCreditNote(_ request: Request, context: AuthenticatedContext) async throws
         -> some ResponseGenerator
     {
@@ -225,8 +222,8 @@ struct InvoiceDocumentRoutes: Sendable {
             }
             requested = wanted
         }
-        if let reason = body.reason, !Self.creditReasons.contains(reason) {
-            throw DomainError.invalidField("reason", "must be one of \(Self.creditReasons.joined(separator: ", "))")
+        if let reason = body.reason, !CreditNoting.reasons.contains(reason) {
+            throw DomainError.invalidField("reason", "must be one of \(CreditNoting.reasons.joined(separator: ", "))")
         }
         let memo = try body.memo.map { try BillingDetailsRules.text($0, field: "memo", maximum: 500) }
         let (note, created) = try await invoices.creditNote(

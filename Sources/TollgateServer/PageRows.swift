@@ -64,5 +64,6 @@ extension CustomerDetailData.InvoiceRow {
             total: Money(invoice.total, invoice.currency), at: invoice.finalizedAt ?? invoice.createdAt)
         dueAt = invoice.dueAt
         own = invoice.provider == "manual"
+        fullyCredited = invoice.total > 0 && invoice.credited >= invoice.total
     }
 }

@@ -67,8 +67,7 @@ extension PortalPages {
         }
         guard case .selfServe(let price) = offer else { return .unavailable(frame.t("current_plan")) }
         if stripeEnabled { return .checkout }
-        let everTrialed = try await store.hasHadTrial(subject: userId)
-        if let trial = plan.trial, !trial.requiresPaymentMethod, !everTrialed {
+        if let trial = try await subscriptions.trialOffered(plan, to: userId), !trial.requiresPaymentMethod {
             return .trial(days: trial.days, price: price.money)
         }
         return .subscribe(price.money)

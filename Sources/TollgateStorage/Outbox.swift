@@ -51,10 +51,8 @@ public enum OutboxLane: Sendable, Hashable {
     ]
 }
 
-/// The outbox: effects (e-mails) written in the transaction that causes them, delivered at least
-/// once by the delivery service.
-/// A page of the messages the console lists: e-mail and webhook messages (not the events they
-/// come from), newest first, filtered.
+/// A page of the messages the console lists (e-mails, webhook messages, and events not fanned out
+/// yet), newest first, filtered.
 public struct DeliveryQuery: Sendable, Hashable {
     public enum State: String, Sendable, CaseIterable {
         /// Given up on.
@@ -67,6 +65,8 @@ public struct DeliveryQuery: Sendable, Hashable {
     public enum Channel: String, Sendable, CaseIterable {
         case email
         case webhook
+        /// An event before its fan-out into e-mails and webhook messages.
+        case event
     }
 
     public var state: State?
@@ -98,8 +98,10 @@ public struct DeliveryQuery: Sendable, Hashable {
     }
 }
 
+/// The outbox: effects (e-mails) written in the transaction that causes them, delivered at least
+/// once by the delivery service.
 public protocol OutboxStore: Sendable {
-    /// The e-mail and webhook messages `query` asks for, newest first.
+    /// The messages `query` asks for, newest first.
     func deliveries(_ query: DeliveryQuery) async throws -> [OutboxEntry]
     /// Writes messages on their own (most are written with the change that causes them).
     func enqueueOutbox(_ messages: [OutboxMessage]) async throws
@@ -117,7 +119,6 @@ public protocol OutboxStore: Sendable {
     func markOutboxFailed(id: String, error: String, retryAt: Date?, at: Date) async throws
     /// Messages for operators, newest first: every one not delivered, or only those failed for good.
     func outboxEntries(failedOnly: Bool, limit: Int) async throws -> [OutboxEntry]
-    /// E-mails delivered, the most recently sent first.
     func outboxStats() async throws -> OutboxStats
     /// Puts a failed (or waiting) message back in the queue now; false when there is no such
     /// message not yet delivered.

@@ -88,6 +88,8 @@ public struct CustomerDetailData: Sendable {
         /// One of Tollgate's own invoices (the manual provider's): the console acts on it; a
         /// provider's invoice is changed in the provider's dashboard.
         public var own = false
+        /// Credit notes have credited all of it: nothing is left to credit.
+        public var fullyCredited = false
 
         public init(id: String, number: String?, status: String, hasDocument: Bool, total: Money, at: Date) {
             self.id = id
@@ -453,19 +455,18 @@ extension ConsoleFrame {
             }, id: "invoices")
     }
 
-    /// What an operator may do to an invoice in its status (as the invoice's state machine allows):
-    /// finalize a draft; mark an open one paid, void or credit it; credit a paid one. A provider's invoice
-    /// is changed in the provider's dashboard.
+    /// What an operator may do to an invoice: the transitions its status allows (finalize a draft;
+    /// mark paid or void an open or uncollectible one), and a credit note while something of a
+    /// finalized one is left to credit. A provider's invoice is changed in the provider's dashboard.
     func invoiceActions(_ row: CustomerDetailData.InvoiceRow, formKey: String) -> HTML {
         let base = "/console/invoices/\(Paths.segment(row.id))"
-        let buttons: [(path: String, label: String, confirm: String)]
-        switch row.status {
-        case "draft": buttons = [("finalize", "finalize", "confirm_finalize")]
-        case "open": buttons = [("pay", "mark_paid", "confirm_mark_paid"), ("void", "void", "confirm_void")]
-        case "uncollectible": buttons = [("pay", "mark_paid", "confirm_mark_paid")]
-        default: buttons = []
-        }
-        let credit = row.own && ["open", "paid"].contains(row.status)
+        let status = InvoiceStatus(rawValue: row.status)
+        let buttons = [
+            (InvoiceStatus.Transition.finalize, "finalize", "finalize", "confirm_finalize"),
+            (.pay, "pay", "mark_paid", "confirm_mark_paid"), (.void, "void", "void", "confirm_void"),
+        ].filter { status?.after($0.0) != nil }.map { (path: $0.1, label: $0.2, confirm: $0.3) }
+        let credit =
+            row.own && !row.fullyCredited && [InvoiceStatus.open, .paid, .uncollectible].contains { $0 == status }
         guard row.own, !buttons.isEmpty || credit else { return .text(row.own ? "—" : t("in_provider")) }
         return el("div", ["class": "row-actions"]) {
             for button in buttons {
@@ -478,7 +479,7 @@ extension ConsoleFrame {
                     el("input", ["type": "hidden", "name": "key", "value": "\(formKey)_\(row.id)"])
                     el("label", ["class": "visually-hidden", "for": "f-reason-\(row.id)"]) { t("reason") }
                     el("select", ["id": "f-reason-\(row.id)", "name": "reason"]) {
-                        for reason in ["order_change", "product_unsatisfactory", "duplicate", "fraudulent"] {
+                        for reason in CreditNoting.reasons {
                             el("option", ["value": reason]) { word("credit_note_reason", reason) }
                         }
                     }

@@ -53,6 +53,7 @@ public struct DeliveryPageData: Sendable {
     public var channel = ""
     public var endpoint = ""
     public var eventType = ""
+    /// The endpoints to filter by: their URLs for who may manage them, else their ids.
     public var endpoints: [(id: String, url: String)] = []
     public var eventTypes: [String] = []
     public var nextPage: String?
@@ -109,7 +110,8 @@ extension ConsoleFrame {
                     options: [("", t("all"))] + ["failed", "pending", "delivered"].map { ($0, t("deliveries_" + $0)) })
                 select(
                     t("channel"), name: "channel", selected: data.channel,
-                    options: [("", t("all")), ("email", t("channel_email")), ("webhook", t("channel_webhook"))])
+                    options: [("", t("all"))]
+                        + ["email", "webhook", "event"].map { ($0, t("channel_" + $0)) })
                 select(
                     t("webhook_endpoint"), name: "endpoint", selected: data.endpoint,
                     options: [("", t("all"))] + data.endpoints.map { ($0.id, $0.url) })
@@ -128,7 +130,10 @@ extension ConsoleFrame {
     /// The messages and the endpoints they go to: two pages of one section.
     func deliveryTabs(current: String) -> HTML {
         el("nav", ["class": "pills", "aria-label": t("deliveries")]) {
-            for (key, path) in [("deliveries", "/console/deliveries"), ("webhook_endpoints", "/console/webhooks")] {
+            let pages =
+                [("deliveries", "/console/deliveries")]
+                + (may(.manageWebhooks) ? [("webhook_endpoints", "/console/webhooks")] : [])
+            for (key, path) in pages {
                 el("a", ["href": path, "aria-current": key == current ? "page" : nil]) { t(key) }
             }
         }
@@ -150,7 +155,7 @@ extension ConsoleFrame {
                         el("tr", ["data-id": row.id]) {
                             el("td") { Formats.time(row.createdAt) }
                             el("td") {
-                                if row.channel == "webhook" {
+                                if row.channel != "email" {
                                     el("code") { row.topic }
                                 } else {
                                     word("mail", row.topic)

@@ -9,11 +9,9 @@ public struct UsagePageData: Sendable {
     public let trend: [(feature: String, months: [(start: Date, total: Int64)])]
     public let featureNames: [String: String]
     public let planNames: [String: String]
-    /// Per plan and feature (`UsagePageData.key`), the customers whose counter has reached the
+    /// Per feature and plan (`UsageReport.groupKey`), the customers whose counter has reached the
     /// plan's quota in a current period: at the limit, refused yet or not.
     public var atLimitNow: [String: Int] = [:]
-
-    public static func key(planId: String, feature: String) -> String { "\(planId)\u{1F}\(feature)" }
 
     public init(
         month: Date, rows: [UsageReport.Row], trend: [(feature: String, months: [(start: Date, total: Int64)])],
@@ -92,7 +90,7 @@ extension ConsoleFrame {
                         data.featureNames[row.feature] ?? row.feature, data.planNames[row.planId] ?? row.planId,
                         number(row.activeCustomers), number(row.totalUsage),
                         row.medianPerCustomer.map { number($0) } ?? "—", row.p90PerCustomer.map { number($0) } ?? "—",
-                        number(data.atLimitNow[UsagePageData.key(planId: row.planId, feature: row.feature)] ?? 0),
+                        number(data.atLimitNow[UsageReport.groupKey(feature: row.feature, planId: row.planId)] ?? 0),
                         "\(number(row.customersAtLimit)) (\(percent(row.limitHitRate)))",
                         row.refusals.sorted { $0.key < $1.key }.map { "\(word("denial", $0.key)) \(number($0.value))" }
                             .joined(separator: ", "),

@@ -32,8 +32,8 @@ public struct WebhookEndpointRow: Sendable {
 extension ConsoleFrame {
     /// The endpoints, a form to add one, and each one's actions; a secret just made is shown once.
     public func webhooksPage(
-        _ endpoints: [WebhookEndpointRow], eventTypes: [String], newSecret: (endpoint: String, secret: String)? = nil,
-        notice: String? = nil
+        _ endpoints: [WebhookEndpointRow], eventTypes: [String], formKey: String,
+        newSecret: (endpoint: String, secret: String)? = nil, notice: String? = nil
     ) -> String {
         page(title: t("webhook_endpoints")) {
             deliveryTabs(current: "webhook_endpoints")
@@ -66,6 +66,8 @@ extension ConsoleFrame {
             if may(.manageWebhooks) {
                 form("/console/webhooks", classes: "card") {
                     el("h2") { t("add_endpoint") }
+                    // A fresh key per drawing: the form sent twice makes one endpoint.
+                    el("input", ["type": "hidden", "name": "key", "value": formKey])
                     field(t("url"), name: "url", type: "url", required: true, extra: ["placeholder": "https://"])
                     field(t("description"), name: "description")
                     el("fieldset", ["class": "event-types"]) {

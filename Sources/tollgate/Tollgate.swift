@@ -430,12 +430,13 @@ struct Keys: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let created = APIKeys.generate(scopes: scopes.compactMap(Scope.init(rawValue:)), name: name, at: Date())
-            try await databaseOptions.withStore { store in
-                try await store.insertAPIKey(created.record)
+            let created = try await databaseOptions.withStore { store in
+                let created = try await APIKeyService(store: store, clock: SystemClock(), forget: nil).create(
+                    scopes: scopes.compactMap(Scope.init(rawValue:)), name: name)
                 await databaseOptions.recordInAuditTrail(
                     store, action: "api_key.created", target: "api_key:\(created.record.id)",
                     after: ["scopes": created.record.scopes.sorted(), "name": [name].compactMap { $0 }])
+                return created
             }
             print(created.secret)
         }
@@ -609,28 +610,27 @@ struct Customers: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("tollgate: \(error)\n".utf8))
                 throw ExitCode(1)
             }
-            guard loaded.plan(plan) != nil else {
-                FileHandle.standardError.write(
-                    Data(
-                        """
-                        tollgate: no plan \(plan) in catalog \(loaded.product) (plans: \
-                        \(loaded.plans.map(\.id).joined(separator: ", ")))\n
-                        """
-                        .utf8))
-                throw ExitCode(1)
-            }
-            let changed = try await databaseOptions.withStore { store in
-                let before = try await store.customer(id: customer)?.planId
-                let changed = try await store.changePlan(customerId: customer, planId: plan, at: Date())
-                if changed != nil, before != plan {
-                    await databaseOptions.recordInAuditTrail(
-                        store, action: "customer.plan_changed", target: "customer:\(customer)",
-                        before: ["plan": before], after: ["plan": plan])
+            // The same change as the API's and the console's (the customer directory's).
+            let outcome: Result<Void, DomainError> = try await databaseOptions.withStore { store in
+                let customers = CustomerDirectory(
+                    catalog: loaded, store: store, clock: SystemClock(), logger: Logger(label: "tollgate"))
+                do {
+                    let before = try await customers.customer(id: customer).planId
+                    _ = try await customers.changePlan(customerId: customer, planId: plan)
+                    if before != plan {
+                        await databaseOptions.recordInAuditTrail(
+                            store, action: "customer.plan_changed", target: "customer:\(customer)",
+                            before: ["plan": before], after: ["plan": plan])
+                    }
+                    return .success(())
+                } catch let error as DomainError {
+                    return .failure(error)
                 }
-                return changed
             }
-            guard changed != nil else {
-                FileHandle.standardError.write(Data("tollgate: no customer \(customer)\n".utf8))
+            if case .failure(let error) = outcome {
+                let plans =
+                    error.code == .planNotFound ? " (plans: \(loaded.plans.map(\.id).joined(separator: ", ")))" : ""
+                FileHandle.standardError.write(Data("tollgate: \(error.message)\(plans)\n".utf8))
                 throw ExitCode(1)
             }
             print("\(customer) is on plan \(plan)")

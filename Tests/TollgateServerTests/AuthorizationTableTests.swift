@@ -196,7 +196,7 @@ import TollgateStorage
         "GET /console/api-keys": .console(.read),
         "GET /console/operators": .console(.read),
         "GET /console/invoices/{id}.pdf": .console(.read),
-        "GET /console/webhooks": .console(.read),
+        "GET /console/webhooks": .console(.manageWebhooks),
         "POST /console/webhooks": .console(.manageWebhooks),
         "POST /console/webhooks/{id}/enable": .console(.manageWebhooks),
         "POST /console/webhooks/{id}/disable": .console(.manageWebhooks),

@@ -502,6 +502,10 @@ extension Date {
             #expect(try await app.store.subscriptions(subject: "u1").first?.0.status == .pastDue)
             #expect(try await client.call(.post, "/v1/invoices/\(first)/pay", key: key).status == .ok)
             #expect(try await app.store.subscriptions(subject: "u1").first?.0.status == .active, "paid: current again")
+            let told = try await app.store.outboxMessages(recipient: "customer:u1").filter {
+                $0.kind == "event.invoice.paid"
+            }
+            #expect(told.count == 1 && told.first?.payload.contains(first) == true, "one payment, told once")
         }
     }
 
@@ -564,6 +568,10 @@ extension Date {
 
             #expect(try await client.call(.post, "/v1/invoices/\(id)/pay", key: key).status == .ok)
             #expect(try await app.store.subscriptions(subject: "u1").first?.0.status == .active, "paid: current again")
+            let told = try await app.store.outboxMessages(recipient: "customer:u1").filter {
+                $0.kind == "event.invoice.paid"
+            }
+            #expect(told.count == 2 && told.filter { $0.payload.contains(id) }.count == 1, "one payment, told once")
             app.clock.advance(by: 20 * 86_400)
             _ = try await scheduler.tick()
             #expect(try await reminders().count == 4, "a paid invoice is reminded no more")

@@ -29,7 +29,10 @@ import TollgateStorage
         #expect(mail("subscription.created", nil, "active") == nil)
         #expect(mail("subscription.created", nil, "trialing") == "email.trial_started", "issue 28 item 10")
         let receipt = { (data: [String: Any]) in EventFanOut.mailKind(ofEvent: "invoice.paid", data: data) }
-        #expect(receipt(["invoiceId": "in_1", "provider": "manual"]) == "email.invoice_paid")
+        #expect(receipt(["invoiceId": "in_1", "provider": "manual", "totalMinor": 990]) == "email.invoice_paid")
+        #expect(
+            receipt(["invoiceId": "in_1", "provider": "manual", "totalMinor": 0]) == nil,
+            "nothing paid (an invoice of nothing is paid as it is issued): no receipt")
         #expect(receipt(["provider": "stripe", "providerEventId": "evt_1"]) == nil, "Stripe sends its own receipts")
         #expect(mail("customer.created", nil, "") == nil, "webhooks only")
     }

@@ -75,8 +75,10 @@ import TollgateStorage
                         try await store.fanOut(eventId: event.id, into: messages, at: clock.now())
                     }
                 }
-                #expect(
-                    try await store.outboxMessages(recipient: "c1@example.com").count == 2, "one mail per threshold")
+                let mails = try await store.outboxMessages(recipient: "c1@example.com")
+                #expect(mails.count == 2, "one mail per threshold")
+                // Each names the customer's plan: the mail leads to the paywall of the plan above it.
+                #expect(mails.allSatisfy { $0.payload.contains(#""plan":"pro""#) }, "\(mails.map(\.payload))")
                 #expect(try await store.webhookMessages(endpointId: "we_1", limit: 10).count == 2, "one webhook each")
 
                 // The counter taken down and across the thresholds again in the same period (a
