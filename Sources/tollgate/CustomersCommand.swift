@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TollgateBench
+import TollgateCore
+import TollgateIdentity
+import TollgateMeter
+import TollgateNotify
+import TollgateSQL
+import TollgateServer
+import TollgateStorage
+
+struct Customers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Operate on customers.", subcommands: [SetPlan.self])
+
+    struct SetPlan: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-plan",
+            abstract: "Move a customer (or workspace) to a plan: the manual provider, for invoiced customers."
+        )
+
+        @Argument(help: "The customer or workspace id.") var customer: String
+        @Argument(help: "A plan id of the catalog.") var plan: String
+        @Option(help: "Catalog file (YAML); the bundled demo catalog when omitted.") var catalog: String?
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        func run() async throws {
+            let loaded: Catalog
+            do {
+                loaded = try DefaultCatalog.load(path: catalog)
+            } catch {
+                FileHandle.standardError.write(Data("tollgate: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            // The same change as the API's and the console's (the customer directory's).
+            let outcome: Result<Void, DomainError> = try await databaseOptions.withStore { store in
+                let customers = CustomerDirectory(
+                    catalog: loaded, store: store, clock: SystemClock(), logger: Logger(label: "tollgate"))
+                do {
+                    let before = try await customers.customer(id: customer).planId
+                    _ = try await customers.changePlan(customerId: customer, planId: plan)
+                    if before != plan {
+                        await databaseOptions.recordInAuditTrail(
+                            store, action: "customer.plan_changed", target: "customer:\(customer)",
+                            before: ["plan": before], after: ["plan": plan])
+                    }
+                    return .success(())
+                } catch let error as DomainError {
+                    return .failure(error)
+                }
+            }
+            if case .failure(let error) = outcome {
+                let plans =
+                    error.code == .planNotFound ? " (plans: \(loaded.plans.map(\.id).joined(separator: ", ")))" : ""
+                FileHandle.standardError.write(Data("tollgate: \(error.message)\(plans)\n".utf8))
+                throw ExitCode(1)
+            }
+            print("\(customer) is on plan \(plan)")
+        }
+    }
+}
