@@ -5,7 +5,7 @@ import TollgateCore
 import TollgateSQL
 import TollgateStorage
 
-/// Issue 13 item 5: the analytics answers at size — two years of subscription history for
+/// The analytics answers at size — two years of subscription history for
 /// `customers` customers and `events` usage events — read from the rollups, beside the same answer
 /// computed by a plain aggregation query over the raw rows, in the same run, with a check that
 /// both answers are equal.

@@ -17,7 +17,7 @@ public struct Bench: Sendable {
         public var counterMemoryCount = 1_000_000
         /// Which parts to run: meter, memory, http, redis, cluster, analytics, console (all by default).
         public var parts: Set<String> = ["meter", "memory", "http", "redis", "cluster", "analytics", "console"]
-        /// The analytics figures' size (issue 13: 100,000 customers, 10,000,000 usage events).
+        /// The analytics figures' size (100,000 customers, 10,000,000 usage events).
         public var analyticsCustomers = 100_000
         public var analyticsEvents = 10_000_000
         /// Overrides the key counts of the in-process figures.

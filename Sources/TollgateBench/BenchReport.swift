@@ -266,7 +266,7 @@ struct BenchReport {
             for row in rows {
                 out +=
                     """
-                    - issue 13: \(row.answer) under 200 ms (\(database), median): \(format(row.rollup.p50)) ms — \
+                    - analytics: \(row.answer) under 200 ms (\(database), median): \(format(row.rollup.p50)) ms — \
                     \(mark(row.rollup.p50 < 200 && row.same))\n
                     """
             }
@@ -276,7 +276,7 @@ struct BenchReport {
             let slowest = pages.max { $0.timing.p50 < $1.timing.p50 }
             out +=
                 """
-                - issue 14: every console page under 100 ms with \(format(Double(consoleCustomers ?? 0))) customers \
+                - console: every console page under 100 ms with \(format(Double(consoleCustomers ?? 0))) customers \
                 (\(database), median; slowest: \(slowest?.page ?? "–") \(format(slowest?.timing.p50)) ms) — \
                 \(mark(pages.allSatisfy { $0.timing.p50 < 100 }))\n
                 """

@@ -12,7 +12,7 @@ import TollgateSQL
 import TollgateServer
 import TollgateStorage
 
-/// Issue 14 item 5: each console page at size — `customers` customers with their revenue history,
+/// Each console page at size — `customers` customers with their revenue history,
 /// states and usage — served by the application in this process on a loopback port, beside
 /// `GET /health` from the same server in the same run (what any answer costs), with a signed-in
 /// operator's cookie.

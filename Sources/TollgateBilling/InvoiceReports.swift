@@ -2,7 +2,7 @@ import Foundation
 import TollgateCore
 import TollgateStorage
 
-/// What the accountant reads (issue 16 item 9): every finalized document per VAT rate, and the
+/// What the accountant reads: every finalized document per VAT rate, and the
 /// One-Stop-Shop return per quarter and member state. Pure: built from stored documents.
 public enum InvoiceReports {
     /// One line of the export: a document's share at one VAT rate. Credit notes are negative.

@@ -112,7 +112,7 @@ public struct StripeClient: Sendable {
         public var requirePaymentMethod: Bool
         public var successURL: String
         public var cancelURL: String
-        /// Stripe Tax computes the VAT, and Checkout collects the buyer's VAT number (issue 16).
+        /// Stripe Tax computes the VAT, and Checkout collects the buyer's VAT number.
         public var automaticTax = false
         public var taxIdCollection = false
 

@@ -2,7 +2,7 @@ import Foundation
 import TollgateCore
 import TollgateStorage
 
-/// Stripe's invoices, mirrored read-only from its `invoice.*` webhooks (issue 16 item 8), so
+/// Stripe's invoices, mirrored read-only from its `invoice.*` webhooks, so
 /// that a customer's invoices list Stripe's beside Tollgate's own: number, status, lines, VAT,
 /// total and Stripe's page for it.
 enum StripeInvoiceMirror {

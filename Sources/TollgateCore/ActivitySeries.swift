@@ -1,6 +1,6 @@
 import Foundation
 
-/// Activity analytics (issue 13, docs/metrics.md) from the days each customer was active — any
+/// Activity analytics (docs/metrics.md) from the days each customer was active — any
 /// consume or tracked event on that UTC day (pure).
 public enum ActivitySeries {
     public struct Day: Sendable, Hashable {

@@ -19,8 +19,8 @@ public enum CustomerStatus: String, Sendable, Codable, CaseIterable {
     }
 }
 
-/// Customers by plan and status over time, sign-ups and free→paid conversion (issue 13,
-/// docs/metrics.md), computed from recorded customer states (pure).
+/// Customers by plan and status over time, sign-ups and free→paid conversion (docs/metrics.md),
+/// computed from recorded customer states (pure).
 public enum CustomerSeries {
     public struct State: Sendable, Hashable {
         public let customerId: String

@@ -43,7 +43,7 @@ public struct InvoiceLine: Sendable, Hashable, Codable {
         self.periodEnd = periodEnd
     }
 
-    // Lines stored before VAT (issue 16) have no tax fields.
+    // Lines stored before VAT have no tax fields.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         kind = try container.decode(Kind.self, forKey: .kind)

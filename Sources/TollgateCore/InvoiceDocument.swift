@@ -1,6 +1,6 @@
 import Foundation
 
-/// Where an invoice is in its life (issue 16): a draft can change; finalizing numbers and freezes
+/// Where an invoice is in its life: a draft can change; finalizing numbers and freezes
 /// it; an open invoice is then paid, voided or written off. Corrections are credit notes.
 public enum InvoiceStatus: String, Sendable, Codable, CaseIterable {
     case draft, open, paid, void, uncollectible
@@ -117,7 +117,7 @@ extension Invoicing {
     }
 }
 
-/// Reminders of an open invoice past its due date (issue 16): at due + 3, 7 and 14 days; the
+/// Reminders of an open invoice past its due date: at due + 3, 7 and 14 days; the
 /// last one also moves its subscription to past due, from where the grace period leads to
 /// suspension.
 public enum Dunning {

@@ -1,7 +1,7 @@
 import Foundation
 import Yams
 
-/// How Tollgate's own invoices are issued (issue 16): who sells, how documents are numbered, and
+/// How Tollgate's own invoices are issued: who sells, how documents are numbered, and
 /// the VAT choices the seller made. Read from the file given to `serve --config`; without a
 /// seller, invoices carry no VAT and say so.
 public struct InvoiceSettings: Sendable, Hashable {

@@ -25,7 +25,7 @@ public struct InvoiceParty: Sendable, Hashable, Codable {
     }
 }
 
-/// How VAT applies to one sale, decided from the seller, the buyer and the date (issue 16).
+/// How VAT applies to one sale, decided from the seller, the buyer and the date.
 public struct TaxTreatment: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Codable {
         /// The seller's country's rate: a domestic sale, or B2C under the OSS threshold.

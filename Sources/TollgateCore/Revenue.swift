@@ -1,6 +1,6 @@
 import Foundation
 
-/// Monthly recurring revenue and its movements (issue 13 item 1). Pure; the conventions are
+/// Monthly recurring revenue and its movements. Pure; the conventions are
 /// ChartMogul's and Baremetrics', written down in docs/metrics.md.
 public enum Revenue {
     /// One subscription's MRR in minor units of its currency: the recurring charges of one period

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The revenue report of issue 13, computed from recorded MRR movements alone (pure). Each
+/// The revenue report, computed from recorded MRR movements alone (pure). Each
 /// interval's figures follow docs/metrics.md; ratios are nil when their denominator is 0.
 public enum RevenueSeries {
     public enum Interval: String, Sendable, CaseIterable {

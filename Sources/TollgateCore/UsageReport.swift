@@ -1,6 +1,6 @@
 import Foundation
 
-/// Usage per feature and plan over a window (issue 13, docs/metrics.md), computed from the
+/// Usage per feature and plan over a window (docs/metrics.md), computed from the
 /// daily usage rollup and the customers' plan history (pure).
 public enum UsageReport {
     /// One customer's use of a feature under a plan in the window, per outcome.

@@ -4,7 +4,7 @@ import Foundation
 public typealias BasisPoints = Int
 
 /// The standard VAT rates of the 27 EU member states, each with the day it applies from, so an
-/// invoice dated before a change keeps the old rate (issue 16). Sources: the European
+/// invoice dated before a change keeps the old rate. Sources: the European
 /// Commission's "VAT rates applied in the Member States" and each state's published changes.
 public enum EUVATRates {
     public struct Change: Sendable, Hashable {

@@ -1,4 +1,4 @@
-/// Roles in a workspace (seed 000 §C.1). Exactly one owner.
+/// Roles in a workspace. Exactly one owner.
 public enum WorkspaceRole: String, Sendable, Codable, CaseIterable, Comparable {
     case owner = "OWNER"
     case admin = "ADMIN"
@@ -16,7 +16,7 @@ public enum WorkspaceRole: String, Sendable, Codable, CaseIterable, Comparable {
 
     public static func < (lhs: WorkspaceRole, rhs: WorkspaceRole) -> Bool { lhs.rank < rhs.rank }
 
-    /// The permission matrix of seed 000 §C.1 and §C.4.
+    /// The permission matrix: which role may do what in a workspace.
     public func may(_ action: WorkspaceAction) -> Bool {
         switch action {
         case .list, .leave: return true
@@ -29,7 +29,7 @@ public enum WorkspaceRole: String, Sendable, Codable, CaseIterable, Comparable {
 
 extension WorkspaceRole {
     /// Whether a member with this role may give `role` to someone by invitation: never more than
-    /// one's own power (seed 000 §C.1: an ADMIN invites MEMBERs and VIEWERs; the OWNER anyone
+    /// one's own power (an ADMIN invites MEMBERs and VIEWERs; the OWNER anyone
     /// but another owner).
     public func mayGrant(_ role: WorkspaceRole) -> Bool {
         may(.invite) && role != .owner && (self == .owner || role < self)
@@ -68,7 +68,7 @@ public enum Seats {
     }
 
     /// What to buy for more seats than `limit`: the first plan up the ladder that allows more,
-    /// with its seats (nil: unbounded). A workspace has a plan of its own (seed 000 §C: the
+    /// with its seats (nil: unbounded). A workspace has a plan of its own (the
     /// OWNER upgrades the workspace), so this is the workspace's plan, never its owner's.
     public static func upgrade(catalog: Catalog, from plan: Plan, beyond limit: Int) -> (Plan, seats: Int?)? {
         catalog.plans.sorted { ($0.order, $0.id) < ($1.order, $1.id) }.lazy

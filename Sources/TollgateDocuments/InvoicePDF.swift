@@ -2,7 +2,7 @@ import Foundation
 import TollgateCore
 import TollgateStorage
 
-/// Invoices and credit notes as PDF (issue 16 item 7): A4, the seller's and the buyer's blocks,
+/// Invoices and credit notes as PDF: A4, the seller's and the buyer's blocks,
 /// the lines, VAT per rate, totals, the tax mention, payment instructions and the footer — every
 /// mention of Article 226 of Council Directive 2006/112/EC that applies. Text is set in DejaVu
 /// Sans, embedded as a subset, so any Latin, Greek or Cyrillic name prints as written.

@@ -2,7 +2,7 @@ import Foundation
 import TollgateCore
 import TollgateStorage
 
-/// Workspaces (seed 000 §C): roles, invitations by e-mail, seats, ownership. A workspace is also
+/// Workspaces: roles, invitations by e-mail, seats, ownership. A workspace is also
 /// a customer of the core (same id), so it has a plan and shared quotas of its own.
 public final class WorkspaceService: Sendable {
     private let catalog: Catalog
@@ -78,8 +78,8 @@ public final class WorkspaceService: Sendable {
         return try await store.members(workspaceId: workspaceId)
     }
 
-    /// Who is in the workspace, for any member to read (issue 28 item 8: a member sees the team,
-    /// read only); managing them, and the invitations, stay with the roles that may.
+    /// Who is in the workspace, for any member to read (a member sees the team, read only);
+    /// managing them, and the invitations, stay with the roles that may.
     public func roster(workspaceId: String, userId: String) async throws -> [MemberRecord] {
         _ = try await authorize(.list, workspaceId: workspaceId, userId: userId)
         return try await store.members(workspaceId: workspaceId)

@@ -542,7 +542,7 @@ extension Migrations {
         // The language of mail to a customer (and to the user who is that customer).
         Migration(version: 21, name: "customer_locale", statements: ["ALTER TABLE customers ADD COLUMN locale TEXT"]),
         // Every change of a customer's MRR, per currency, written with the subscription change
-        // that causes it (issue 13): the revenue analytics read these, not the subscriptions.
+        // that causes it: the revenue analytics read these, not the subscriptions.
         Migration(
             version: 22, name: "revenue_movements",
             statements: [
@@ -580,7 +580,7 @@ extension Migrations {
                 """,
                 "CREATE INDEX trials_by_start ON trials (currency, started_at_ms)",
             ]),
-        // The analytics of customers, usage and activity (issue 13): a daily usage rollup written
+        // The analytics of customers, usage and activity: a daily usage rollup written
         // by each consume's commit, tracked product events with their daily rollup, and every
         // customer's plan and status over time (backfilled from the present state: before this
         // migration, only that is known).
@@ -640,7 +640,7 @@ extension Migrations {
                 FROM customers
                 """,
             ]),
-        // Daily rollups of the revenue movements and trials (issue 13): the revenue report reads
+        // Daily rollups of the revenue movements and trials: the revenue report reads
         // a few rows per day however many customers there are. Filled from the history.
         Migration(
             version: 25, name: "revenue_rollups",
@@ -670,7 +670,7 @@ extension Migrations {
             ]),
         // The usage report of a calendar month from a distribution of customers by their month's
         // total, kept by the fold of the usage facts (a few rows per feature and plan, however
-        // many customers), and its refusals through a partial index (issue 13 item 5).
+        // many customers), and its refusals through a partial index.
         Migration(
             version: 26, name: "usage_monthly",
             statements: [
@@ -729,7 +729,7 @@ extension Migrations {
                 )
                 """
             ]),
-        // Invoices with a life (issue 16): drafts, then numbered documents with VAT. The table is
+        // Invoices with a life: drafts, then numbered documents with VAT. The table is
         // rebuilt as ad-hoc invoices have no subscription; invoices issued before it were sent as
         // they were: they stay open, without a number.
         Migration(
@@ -799,7 +799,7 @@ extension Migrations {
                 // The order charges were added in, per customer (ties of created_at_ms): lines follow it.
                 "ALTER TABLE invoice_items ADD COLUMN position BIGINT NOT NULL DEFAULT 0",
             ]),
-        // Credit notes (issue 16): numbered corrections of finalized invoices, in their own series.
+        // Credit notes: numbered corrections of finalized invoices, in their own series.
         Migration(
             version: 29, name: "credit_notes",
             statements: [
@@ -824,14 +824,14 @@ extension Migrations {
                 "CREATE INDEX credit_notes_by_time ON credit_notes (created_at_ms)",
                 "ALTER TABLE invoices ADD COLUMN credited_minor BIGINT NOT NULL DEFAULT 0",
             ]),
-        // Payment reminders of open invoices past due (issue 16).
+        // Payment reminders of open invoices past due.
         Migration(
             version: 30, name: "invoice_reminders",
             statements: [
                 "ALTER TABLE invoices ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0",
                 "CREATE INDEX invoices_open_by_due ON invoices (due_at_ms) WHERE status = 'open'",
             ]),
-        // Stripe's invoices mirrored read-only beside Tollgate's own (issue 16): who issued each,
+        // Stripe's invoices mirrored read-only beside Tollgate's own: who issued each,
         // Stripe's page for it, and the version (event time) of the state kept.
         Migration(
             version: 31, name: "stripe_invoice_mirror",
@@ -842,7 +842,7 @@ extension Migrations {
             ]),
     ]
 
-    /// The operator console (issue 14): operators, their sessions and what they did; each
+    /// The operator console: operators, their sessions and what they did; each
     /// customer's current status kept beside it, so a listing filters and counts without
     /// reading the history.
     static let console: [Migration] = [

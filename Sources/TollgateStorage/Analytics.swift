@@ -1,7 +1,7 @@
 import Foundation
 import TollgateCore
 
-/// What one consume adds to the usage analytics (issue 13): the customer billed (a workspace
+/// What one consume adds to the usage analytics: the customer billed (a workspace
 /// pool's owner), the feature, the plan it was decided under, the units counted (0 when
 /// refused) and, when refused, why and which plan would allow it. Appended with the consume's own
 /// commit to the usage fact log, which `foldUsageFacts` turns into the daily and monthly rollups.

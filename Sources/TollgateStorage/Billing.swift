@@ -57,7 +57,7 @@ public struct SubscriptionRules: Sendable {
     }
 }
 
-/// A recorded change of a customer's MRR (issue 13).
+/// A recorded change of a customer's MRR.
 public struct RevenueMovementRecord: Sendable, Hashable {
     public let id: String
     public let subject: String

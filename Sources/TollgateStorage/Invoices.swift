@@ -1,7 +1,7 @@
 import Foundation
 import TollgateCore
 
-/// An invoice of the manual provider (issue 16): a draft of lines, then, once finalized, a
+/// An invoice of the manual provider: a draft of lines, then, once finalized, a
 /// numbered document with its seller, buyer and VAT frozen.
 public struct InvoiceRecord: Sendable, Hashable {
     public var id: String
@@ -61,7 +61,7 @@ public struct InvoiceRecord: Sendable, Hashable {
 /// The buyer's details a customer's invoices print, and its payment terms.
 public struct BillingDetails: Sendable, Hashable {
     public var party: InvoiceParty
-    /// 0: due on receipt; N: net-N days (seed 000 §H, invoiced customers).
+    /// 0: due on receipt; N: net-N days (invoiced customers).
     public var paymentTermsDays: Int
 
     public init(party: InvoiceParty, paymentTermsDays: Int = 0) {

@@ -1,7 +1,7 @@
 import Foundation
 import TollgateCore
 
-/// The portal's plan change (issue 15 items 3 and 4): the catalog's plans, and for the one chosen
+/// The portal's plan change: the catalog's plans, and for the one chosen
 /// what it adds and what the change costs, asked before it is made. A refusal's `upgradeTier`
 /// leads here with `?plan=&feature=`.
 public struct PortalUpgradeData: Sendable {

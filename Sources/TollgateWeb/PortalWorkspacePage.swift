@@ -1,7 +1,7 @@
 import Foundation
 import TollgateCore
 
-/// The workspaces an end user belongs to, with what their role lets them do there (seed 000 §C.1):
+/// The workspaces an end user belongs to, with what their role lets them do there:
 /// a form is drawn only for a role that may use it, and the server checks again.
 public struct PortalWorkspaceData: Sendable {
     public struct Member: Sendable {

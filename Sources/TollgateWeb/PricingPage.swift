@@ -1,6 +1,6 @@
 import TollgateCore
 
-/// The public pricing page (issue 15 item 2): the catalog's plans side by side in ladder order,
+/// The public pricing page: the catalog's plans side by side in ladder order,
 /// monthly or yearly (with what a year saves), in one currency, and the feature matrix. The
 /// toggles are links, so the page works without a script.
 extension ConsoleFrame {

@@ -120,7 +120,7 @@ import Testing
         #expect(error?.description.contains("plans[1].prices[0].currency") == true)
     }
 
-    /// Issue 28 items 9 and 11: taglines and feature names in several languages, one highlighted plan.
+    /// Taglines and feature names in several languages, one highlighted plan.
     @Test func taglinesNamesInLanguagesAndOneHighlightedPlan() throws {
         let good = """
             product: p
@@ -154,7 +154,7 @@ import Testing
         #expect(paths.isSuperset(of: ["features.notes.name", "plans[0].tagline.de", "plans"]), "\(paths)")
     }
 
-    /// Issue 28 item 10: the product's colour for its mail, checked as `#rrggbb`.
+    /// The product's colour for its mail, checked as `#rrggbb`.
     @Test func brandingIsAColour() throws {
         let base = """
             product: p

@@ -1,7 +1,7 @@
 import Testing
 import TollgateCore
 
-/// Issue 28 item 8: devices read as a browser and a system, not a raw user agent.
+/// Devices read as a browser and a system, not a raw user agent.
 @Suite struct DeviceNameTests {
     @Test(arguments: [
         (

@@ -4,7 +4,7 @@ import Testing
 
 @testable import TollgateCore
 
-/// The pure computations behind the customer, usage and activity analytics (issue 13).
+/// The pure computations behind the customer, usage and activity analytics.
 @Suite struct ProductAnalyticsCoreTests {
     static func day(_ month: Int, _ day: Int, hour: Int = 12) -> Date {
         var components = DateComponents(year: 2026, month: month, day: day, hour: hour)

@@ -93,7 +93,7 @@ import Testing
         #expect(now.status == .canceled)
     }
 
-    /// Issue 28 flow 2: a trial canceled "at the end of the period" keeps its plan until the
+    /// A trial canceled "at the end of the period" keeps its plan until the
     /// trial's end and then ends without a charge, even with a card; it can be taken back before.
     @Test func aTrialCanceledAtPeriodEndRunsToItsEndAndIsNotCharged() throws {
         let trial = try subscribe("pro", card: true)
@@ -110,7 +110,7 @@ import Testing
         #expect(now.status == .canceled, "asked for now, it ends now")
     }
 
-    /// Issue 28 flow 1: a trial is of its plan. Moving from the Pro trial to Business (no trial)
+    /// A trial is of its plan. Moving from the Pro trial to Business (no trial)
     /// ends the trial and starts a paid period now, owed in full; it is not carried over.
     @Test func aTrialMovedToAPlanWithoutATrialEndsAndThePeriodIsOwed() throws {
         let trial = try subscribe("pro", card: false)
@@ -144,7 +144,7 @@ import Testing
 
     @Test func enterpriseBillsItsSeatsWithAMinimumAndASoftCap() throws {
         let price = try #require(catalog.plan("enterprise")?.prices.first { $0.currency == eur })
-        // Seed 000 §D: 20 users = 49.90 + 20 × 3.90 = 127.90 €.
+        // Memento's Business: 20 users = 49.90 + 20 × 3.90 = 127.90 €.
         #expect(try Pricing.amount(for: price, seats: 20) == Money(12_790, eur))
         #expect(try Pricing.amount(for: price, seats: 5) == Money(12_790, eur), "20 seats billed at least")
         #expect(try Pricing.amount(for: price, seats: 100) == Money(43_990, eur))

@@ -5,7 +5,7 @@ import Testing
 @testable import TollgateCore
 
 @Suite struct WorkspaceRuleTests {
-    /// Seed 000 §C.1 and §C.4, row by row: which roles may do what.
+    /// The workspace permission matrix, row by row: which roles may do what.
     @Test func thePermissionMatrixOfTheSeed() {
         let expected: [WorkspaceAction: Set<WorkspaceRole>] = [
             .list: [.owner, .admin, .member, .viewer],
@@ -45,7 +45,7 @@ import Testing
             limit("enterprise") == 20 && limit("enterprise", seats: 12) == 20 && limit("enterprise", seats: 45) == 45)
     }
 
-    /// Seed 000 §C.1: an invitation or a removal never reaches one's own rank (the OWNER excepted).
+    /// An invitation or a removal never reaches one's own rank (the OWNER excepted).
     @Test func grantsAndRemovalsStayBelowOnesOwnPower() {
         #expect(WorkspaceRole.allCases.filter { WorkspaceRole.owner.mayGrant($0) } == [.admin, .member, .viewer])
         #expect(WorkspaceRole.allCases.filter { WorkspaceRole.admin.mayGrant($0) } == [.member, .viewer])

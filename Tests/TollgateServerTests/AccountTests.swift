@@ -113,7 +113,7 @@ import TollgateStorage
         }
     }
 
-    /// Issue 17 item 9: the tokens' `alg` stays `EdDSA`, the only name PyJWT knows for Ed25519;
+    /// The tokens' `alg` stays `EdDSA`, the only name PyJWT knows for Ed25519;
     /// joserfc, which knows RFC 9864's fully specified `Ed25519` too, verifies them as well.
     @Test(arguments: ["pyjwt", "joserfc"])
     func accessTokensVerifyWithPythonLibrariesAgainstTheJWKS(library: String) async throws {
@@ -380,7 +380,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 17 item 2, self-service: the user's name and language, and a password change that
+/// Self-service: the user's name and language, and a password change that
 /// needs the current password and signs the other sessions out.
 @Suite struct ProfileTests {
     @Test(arguments: TestDatabase.all)
@@ -429,7 +429,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 17 item 2, the right of access: everything about the user in one document, and nothing
+/// The right of access: everything about the user in one document, and nothing
 /// about anyone else.
 @Suite struct PersonalDataExportTests {
     @Test(arguments: TestDatabase.all)
@@ -469,7 +469,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 17 item 2, the right to erasure: the person goes, the books stay.
+/// The right to erasure: the person goes, the books stay.
 @Suite struct ErasureTests {
     @Test(arguments: TestDatabase.all)
     func erasureFreesTheAddressAndKeepsInvoicesAndTheLedger(database: TestDatabase) async throws {

@@ -10,7 +10,7 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// Issue 13: the analytics proven against an independent computation. A generator drives two
+/// The analytics proven against an independent computation. A generator drives two
 /// simulated years through Tollgate's public API on the test clock — sign-ups, manual
 /// subscriptions (monthly and yearly, EUR and USD, seats), trials, upgrades, downgrades at the
 /// period's end, cancellations now and at the period's end, reactivations, and, as Stripe, signed

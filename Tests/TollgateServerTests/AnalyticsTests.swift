@@ -10,7 +10,7 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// Issue 13 item 2 (in progress): the revenue report over the API, from subscriptions made and
+/// The revenue report over the API, from subscriptions made and
 /// changed through the manual provider, on both databases.
 @Suite struct AnalyticsTests {
     @Test(arguments: TestDatabase.all)

@@ -12,7 +12,7 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// Issue 17 item 1: what the API, the portal and the console change is in the audit trail with
+/// What the API, the portal and the console change is in the audit trail with
 /// its actor, address, target and states; the trail is read by filter and cursor; a workspace's
 /// owner reads its part on a plan with `audit_log`; `tollgate audit verify` finds tampering.
 @Suite struct AuditTrailTests {
@@ -75,7 +75,7 @@ import TollgateStorage
             #expect(rest.entries.map { $0["action"] as? String } == ["customer.created"])
             let about = try await Self.events(client, key: app.adminKey, "?target=customer:c1&action=customer.created")
             #expect(about.entries.count == 1 && about.next == nil)
-            // A bare id would match nothing: it is refused, saying what to send (issue 28 item 5).
+            // A bare id would match nothing: it is refused, saying what to send.
             let bare = try await client.call(.get, "/v1/audit-events?target=c1", key: app.adminKey)
             #expect(bare.status == .badRequest && bare.json.errorField == "target")
             let mine = try await Self.events(client, key: app.adminKey, "?actor=user:\(user.id)")

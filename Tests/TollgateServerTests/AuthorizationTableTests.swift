@@ -20,7 +20,7 @@ import TollgateStorage
         case key(Scope)
         /// An end user's access token.
         case user
-        /// An end user whose role in the workspace `{id}` may do this (seed 000 §C.1).
+        /// An end user whose role in the workspace `{id}` may do this.
         case workspace(WorkspaceAction)
         /// An operator signed in to the console whose role may do this (and, on a form, its
         /// session's CSRF token).

@@ -3,7 +3,7 @@ import Synchronization
 import TestSupport
 import Testing
 
-/// Issue 17 item 6: `tollgate backup` while consumes and debits pour in, the server killed, the
+/// `tollgate backup` while consumes and debits pour in, the server killed, the
 /// backup restored into a new data directory: every consume acknowledged before the backup began
 /// is there (and no more than were sent), its idempotency record too, and the credit ledger adds
 /// up to the balance.

@@ -131,7 +131,7 @@ import TollgateStorage
                 "INVALID_FIELD", field: "feature"),
             Case(.get, "/v1/nothing-here", nil, .notFound, "NOT_FOUND"),
             Case(.get, "/nothing", nil, .notFound, "NOT_FOUND"),
-            // A served path with another method: 405 with Allow (issue 18 item 11).
+            // A served path with another method: 405 with Allow.
             Case(.delete, "/v1/consume", nil, .methodNotAllowed, "METHOD_NOT_ALLOWED"),
             Case(.post, "/v1/customers/u1/entitlements", "{}", .methodNotAllowed, "METHOD_NOT_ALLOWED"),
         ]

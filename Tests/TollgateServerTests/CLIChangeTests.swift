@@ -4,7 +4,7 @@ import Testing
 import TollgateSQL
 import TollgateStorage
 
-/// Issue 11 item 6: a CLI command writing the data directory of a running server (SQLite) used
+/// A CLI command writing the data directory of a running server (SQLite) used
 /// to reach the server's caches only at its next restart.
 @Suite struct CLIChangeTests {
     @Test(arguments: TestDatabase.all)
@@ -44,7 +44,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 12 item 8: operators see the outbox and send a failed message again, from the CLI.
+/// Operators see the outbox and send a failed message again, from the CLI.
 @Suite struct OutboxCLITests {
     @Test func listShowsFailedMailAndRetryQueuesItAgain() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("outbox-\(UUID().uuidString)")

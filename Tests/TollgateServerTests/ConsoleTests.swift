@@ -180,7 +180,7 @@ struct PageSession {
             let after = try #require(try await app.store.subscriptions(subject: "t1").first?.0)
             #expect(after.trialEnd == before + 7 * 86_400 && after.currentPeriodEnd == before + 7 * 86_400)
             #expect(after.status == .trialing)
-            // Issue 28 item 6: the extension is in the customer's history, with its new end.
+            // The extension is in the customer's history, with its new end.
             let (_, page, _) = try await support.get(client, "/console/customers/t1")
             #expect(page.contains("Trial extended to \(Formats.day(before + 7 * 86_400))"), "\(page)")
             let bad = try await support.post(client, "/console/customers/t1/trial", [("days", "0")])
@@ -248,7 +248,7 @@ struct PageSession {
         }
     }
 
-    /// Issue 28 item 6: an invoice's actions on the customer's page, as its status allows, through
+    /// An invoice's actions on the customer's page, as its status allows, through
     /// the API's service; paying it sends a receipt (`invoice.paid`, in the same transaction); a
     /// customer on a priced plan without a subscription is not "Free".
     @Test(arguments: TestDatabase.all)
@@ -336,7 +336,7 @@ struct PageSession {
         }
     }
 
-    /// Issue 28 item 7: e-mails and webhook messages on one page, filtered and paged, with the
+    /// E-mails and webhook messages on one page, filtered and paged, with the
     /// endpoint's URL and the event type, errors in words, and "Retry" only where it means
     /// something (never for mail already sent), followed by a notice.
     @Test(arguments: TestDatabase.all)
@@ -438,7 +438,7 @@ struct PageSession {
         }
     }
 
-    /// Issue 28 item 7: "at the limit" counts the customers whose counter reached their plan's
+    /// "at the limit" counts the customers whose counter reached their plan's
     /// quota, refused yet or not; reasons and features read as words, in the reader's language.
     @Test(arguments: TestDatabase.all)
     func theUsagePageCountsCustomersAtTheirLimit(database: TestDatabase) async throws {
@@ -480,7 +480,7 @@ struct PageSession {
         }
     }
 
-    /// Issue 28 item 7: webhook endpoints managed on a page of their own, through the API's service.
+    /// Webhook endpoints managed on a page of their own, through the API's service.
     @Test func webhookEndpointsAreManagedOnTheirPage() async throws {
         try await AppHarness.run(.sqlite, configure: WebhookTests.allowPrivate) { app, client in
             let admin = try await PageSession.open(app, role: .admin, email: "admin@example.com")
@@ -541,7 +541,7 @@ struct PageSession {
     }
 }
 
-/// Issue 28 item 13: a meter at 95 % reads as near its limit; a retention in days is a setting,
+/// A meter at 95 % reads as near its limit; a retention in days is a setting,
 /// never drawn as a usage meter.
 @Suite struct MeterLevelTests {
     @Test func aMeterIsNearFromNinetyPercentAndFullAtItsLimit() {
@@ -561,7 +561,7 @@ struct PageSession {
     }
 }
 
-/// Issue 28 item 11: every status, provider, ledger reason and refusal reason reads as a word in
+/// Every status, provider, ledger reason and refusal reason reads as a word in
 /// both languages, never as the stored value.
 @Suite struct StoredWordsTests {
     @Test(arguments: ["en", "fr"])
@@ -588,7 +588,7 @@ struct PageSession {
     }
 }
 
-/// Issue 28 item 7: a delivery's failure in words; the raw reason when it is none the page knows.
+/// A delivery's failure in words; the raw reason when it is none the page knows.
 @Suite struct DeliveryErrorWordsTests {
     @Test func reasonsReadAsWords() {
         let frame = ConsoleFrame(locale: "fr", csrfToken: nil, section: "", path: "/", productName: "P")
@@ -604,7 +604,7 @@ struct PageSession {
     }
 }
 
-/// Issue 28 item 13: chart axes at round values.
+/// Chart axes at round values.
 @Suite struct ChartTickTests {
     @Test func ticksAreRoundAndCoverTheValues() {
         #expect(SVGChart.ticks(low: 0, high: 5_960) == [0, 2_000, 4_000, 6_000])

@@ -10,7 +10,7 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// Issue 17 item 2: an e-mail change is confirmed from the new address; until then the account
+/// An e-mail change is confirmed from the new address; until then the account
 /// keeps its address. Through the API and the portal, on both databases.
 @Suite struct EmailChangeTests {
     @Test(arguments: TestDatabase.all)

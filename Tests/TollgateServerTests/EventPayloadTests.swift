@@ -8,7 +8,7 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// Issue 12: every event Tollgate writes is the body its webhook sends, and openapi.yaml's
+/// Every event Tollgate writes is the body its webhook sends, and openapi.yaml's
 /// `webhooks` documents each one exactly (no field undocumented, none missing, types as said).
 @Suite struct EventPayloadTests {
     static let catalogYAML = """

@@ -10,7 +10,7 @@ import Testing
 
 @testable import TollgateServer
 
-/// Issue 17 item 8: security headers on every answer, CORS for the origins listed only, TLS from
+/// Security headers on every answer, CORS for the origins listed only, TLS from
 /// PEM files, and idle or slow connections closed.
 @Suite struct HTTPHardeningTests {
     @Test func everyAnswerHasTheSecurityHeadersAndOnlyListedOriginsGetCORS() async throws {

@@ -16,7 +16,7 @@ import TollgateStorage
 @testable import TollgateMeter
 @testable import TollgateServer
 
-/// Issue 18's findings from an outside probe, each held by the request that found it.
+/// Findings of an outside probe, each held by the request that found it.
 @Suite struct HardeningTests {
     /// bcrypt stops at NUL: "abc\0defghijkl" was stored as the hash of "abc".
     @Test func passwordsWithControlCharactersAreRefusedAndNeverSignIn() async throws {
@@ -140,7 +140,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 18 item 3: the router matches raw path segments, so ids with spaces, `/`, `%`, `@` or
+/// The router matches raw path segments, so ids with spaces, `/`, `%`, `@` or
 /// non-ASCII letters were created but could not be addressed.
 @Suite struct PathIdentifierTests {
     /// Percent-encodes everything but RFC 3986's unreserved characters, as a client would.
@@ -193,7 +193,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 18 item 6: `keys create` made the data directory 0755 and the database 0644.
+/// `keys create` made the data directory 0755 and the database 0644.
 @Suite struct DataDirectoryModeTests {
     static func mode(_ path: String) throws -> Int {
         try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) & 0o777
@@ -222,7 +222,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 11 item 5: every failed lookup used to stay cached, so made-up keys grew memory forever.
+/// Every failed lookup used to stay cached, so made-up keys grew memory forever.
 @Suite struct APIKeyCacheTests {
     @Test func aHundredThousandMadeUpKeysLeaveTheCacheWithinItsBound() async throws {
         try await TestDatabase.sqlite.withStore { store, _ in
@@ -259,7 +259,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 18 items 22–23: a batch whose commit failed for the server's own reason answered 200
+/// A batch whose commit failed for the server's own reason answered 200
 /// with every event "failed", and logged one line per event.
 @Suite struct EventBatchFailureTests {
     @Test(arguments: TestDatabase.all)
@@ -301,7 +301,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 18 item 19: a data directory used with memento.yaml, restarted with renzo.yaml, served a
+/// A data directory used with memento.yaml, restarted with renzo.yaml, served a
 /// customer on `pro` the default plan's entitlements without a word.
 @Suite struct CatalogChangeAtStartTests {
     @Test func aCatalogLackingWhatTheDataUsesIsRefusedWithTheList() async throws {
@@ -333,7 +333,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 18 item 18: a second server on a busy port crashed the debug build (an unclosed SQLite
+/// A second server on a busy port crashed the debug build (an unclosed SQLite
 /// connection trapped in its deinit) instead of saying the port is taken.
 @Suite struct BusyPortTests {
     @Test func aSecondServerOnABusyPortSaysSoInOneLine() async throws {
@@ -353,14 +353,14 @@ import TollgateStorage
                 second.stderr.hasSuffix("tollgate: port \(port) on 127.0.0.1 is in use (try --port)\n"),
                 "\(second.stderr)")
             #expect(!second.stderr.contains("Fatal") && !second.stderr.contains("Assertion"), "\(second.stderr)")
-            // Issue 28 item 13: the background services' cancellation is no failure to report.
+            // The background services' cancellation is no failure to report.
             #expect(
                 !second.stderr.contains("CancellationError") && !second.stderr.contains(" error "),
                 "\(second.stderr)")
         }
     }
 
-    /// Issue 28 item 13: SIGTERM stops the server gracefully, exit code 0 and no error printed.
+    /// SIGTERM stops the server gracefully, exit code 0 and no error printed.
     @Test func aTerminatedServerEndsQuietly() async throws {
         try await TestDatabase.sqlite.withLocation { location in
             guard case .sqlite(let directory) = location.location else { throw TestSupportError("expected SQLite") }
@@ -380,7 +380,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 18 item 5: verification, reset and invitation tokens sat in clear in `outbox.payload`.
+/// Verification, reset and invitation tokens sat in clear in `outbox.payload`.
 @Suite struct SealedOutboxTokenTests {
     @Test(arguments: TestDatabase.all)
     func noSingleUseTokenIsReadableFromTheOutbox(database: TestDatabase) async throws {
@@ -410,7 +410,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 18 item 11 (part): an undeclared method on a served path answered 404.
+/// An undeclared method on a served path answered 404.
 @Suite struct MethodNotAllowedTests {
     @Test func aServedPathAnswersAnotherMethodWith405AndAllow() async throws {
         try await AppHarness.run(.sqlite) { app, client in
@@ -427,7 +427,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 18 item 9: a reset request for a known address wrote a token (a durable commit) and one
+/// A reset request for a known address wrote a token (a durable commit) and one
 /// for an unknown address wrote nothing, so the time taken told them apart.
 @Suite struct PasswordResetTimingTests {
     @Test(arguments: TestDatabase.all)
@@ -463,7 +463,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 18 item 12: five failures locked an account even against the right password, and
+/// Five failures locked an account even against the right password, and
 /// twenty failures from one address blocked sign-ups and sign-ins from it.
 @Suite struct LockoutTests {
     static let password = AccountTests.password

@@ -11,7 +11,7 @@ import TollgateStorage
 @testable import TollgateDocuments
 @testable import TollgateServer
 
-/// Issue 16 through the API: VAT for each case to the cent against a reference computed here,
+/// Invoices through the API: VAT for each case to the cent against a reference computed here,
 /// the lifecycle and its refusals, billing details and one-off charges.
 @Suite struct InvoiceAPITests {
     static let seller = SellerProfile(
@@ -260,7 +260,7 @@ extension Date {
     fileprivate var year: Int { PeriodMath.utcCalendar.component(.year, from: self) }
 }
 
-/// Issue 16 item 6: credit notes through the API.
+/// Credit notes through the API.
 @Suite struct CreditNoteAPITests {
     @Test(arguments: TestDatabase.all)
     func creditNotesCorrectAFinalizedInvoiceInTheirOwnSeries(database: TestDatabase) async throws {
@@ -329,8 +329,8 @@ extension Date {
     }
 }
 
-/// Issue 16 item 7: a long invoice runs onto more pages, each numbered, the header repeated.
-/// Issue 28 items 11 and 12: the invoice's document is in its customer's language (labels, dates,
+/// A long invoice runs onto more pages, each numbered, the header repeated.
+/// The invoice's document is in its customer's language (labels, dates,
 /// amounts, the country's name, the legal mention), and a paid one is stamped so.
 @Suite struct InvoiceLanguageTests {
     @Test(arguments: TestDatabase.all)
@@ -401,7 +401,7 @@ extension Date {
     }
 }
 
-/// Issue 16 item 9: the accountant's export and the OSS return.
+/// The accountant's export and the OSS return.
 @Suite struct InvoiceReportAPITests {
     /// Bills `customer` one charge of `amount` and finalizes it: the invoice's id.
     static func invoice(
@@ -477,10 +477,10 @@ extension Date {
     }
 }
 
-/// Issue 16 item 1: reminders of an unpaid invoice at due + 3, 7 and 14 days, the last moving its
+/// Reminders of an unpaid invoice at due + 3, 7 and 14 days, the last moving its
 /// subscription to past due; paying it makes the subscription current again.
 @Suite struct DunningTests {
-    /// Review of issue 28: the first period's invoice, issued as the subscription starts, belongs
+    /// Review of the first period's invoice, issued as the subscription starts, belongs
     /// to it: left unpaid it is dunned into past due; paid, the subscription is current again.
     @Test(arguments: TestDatabase.all)
     func anUnpaidFirstPeriodPutsItsSubscriptionPastDue(database: TestDatabase) async throws {
@@ -579,7 +579,7 @@ extension Date {
     }
 }
 
-/// Issue 16 item 8: Stripe's invoices mirrored read-only from its webhooks, beside Tollgate's.
+/// Stripe's invoices mirrored read-only from its webhooks, beside Tollgate's.
 @Suite struct StripeInvoiceMirrorTests {
     static func invoiceEvent(_ id: String, type: String, created: Date, status: String) -> [String: Any] {
         let object: [String: Any] = [
@@ -638,7 +638,7 @@ extension Date {
     }
 }
 
-/// Issue 16 item 5: a credit pack sold on the invoice (the manual provider).
+/// A credit pack sold on the invoice (the manual provider).
 @Suite struct PackOnInvoiceTests {
     @Test(arguments: TestDatabase.all)
     func aPackIsGrantedNowAndChargedOnTheNextInvoiceOnce(database: TestDatabase) async throws {

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Issue 16 item 7: the invoice e-mail carries the invoice's PDF — through a real SMTP server
+/// The invoice e-mail carries the invoice's PDF — through a real SMTP server
 /// (aiosmtpd), read back by Python's mail package — the very document the API serves.
 @Suite struct InvoiceMailTests {
     @Test func theInvoiceMailCarriesItsPDF() async throws {

@@ -5,7 +5,7 @@ import NIOHTTP1
 import TestSupport
 import Testing
 
-/// Seed 001's payment sequence against localstripe, a real Stripe emulator: the product's
+/// The multi-platform SaaS's payment sequence against localstripe, a real Stripe emulator: the product's
 /// backend creates the Stripe customer, a payment method and the subscription through Stripe's
 /// API; localstripe's own signed webhooks then drive Tollgate's state.
 @Suite(.serialized) struct LocalStripeTests {
@@ -128,7 +128,7 @@ import Testing
                 base, "POST", "/v1/subscriptions", [("customer", customer), ("items[0][plan]", "pro_monthly_eur")])
             #expect(subscription["status"] as? String == "active")
             try await Self.eventually("the plan to follow the subscription webhook") { try await plan() == "pro" }
-            // Issue 16: localstripe's invoice for it, mirrored from its invoice.* webhooks.
+            // Localstripe's invoice for it, mirrored from its invoice.* webhooks.
             try await Self.eventually("Stripe's paid invoice to be mirrored") {
                 let (_, body) = try await server.request("GET", "v1/customers/u1/invoices", key: key)
                 let invoices = (try JSONSerialization.jsonObject(with: body) as? [String: Any])?["invoices"]
@@ -212,7 +212,7 @@ import Testing
         }
     }
 
-    /// Issue 18 item 11: schemathesis, every check, every operation of `openapi.yaml` against the
+    /// Schemathesis, every check, every operation of `openapi.yaml` against the
     /// real binary with Stripe configured (localstripe), finds nothing. `Tests/peers/schemathesis.toml`
     /// lists the refusals no schema can express, each with its reason; the hooks keep the run's own
     /// key from being revoked or rotated (the one call left out).

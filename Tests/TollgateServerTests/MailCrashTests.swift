@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 import TollgateStorage
 
-/// Issue 12: the server SIGKILLed while an SMTP server holds its message (saved, not yet
+/// The server SIGKILLed while an SMTP server holds its message (saved, not yet
 /// acknowledged) and started again: the message is not lost; it is sent again once its lease has
 /// run out, with the same Message-ID, so the reader's mail program can tell.
 @Suite struct MailCrashTests {

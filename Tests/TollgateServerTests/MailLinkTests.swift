@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Issue 12: the account e-mails as a reader gets them — through a real SMTP server (aiosmtpd),
+/// The account e-mails as a reader gets them — through a real SMTP server (aiosmtpd),
 /// parsed by Python's mail package — and their links followed as the product's front end would
 /// (it reads the token from the link and posts it to Tollgate): the verification link verifies,
 /// the reset link sets a new password, the invitation link joins the workspace.

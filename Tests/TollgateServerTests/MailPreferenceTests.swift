@@ -10,7 +10,7 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// Issue 12 item 5: readers turn alerts and notices off — from the mail's link (a page, then a
+/// Readers turn alerts and notices off — from the mail's link (a page, then a
 /// one-click POST) or signed in — and the fan-out then writes them no such mail; security mail
 /// and webhooks go on.
 @Suite struct MailPreferenceTests {
@@ -53,7 +53,7 @@ import TollgateStorage
             let page = try await client.send(uri: uri, method: .get)
             #expect(page.status == .ok && String(buffer: page.body).contains("ada@example.com"))
             #expect(page.headers[.cacheControl] == "no-store", "a page with someone's address is not cached")
-            // Issue 28 item 11: in the reader's language.
+            // In the reader's language.
             let french = try await client.send(uri: uri, method: .get, headers: [.acceptLanguage: "fr-FR,fr;q=0.9"])
             #expect(String(buffer: french.body).contains("Ne plus envoyer d’alertes ni d’avis à"))
             #expect(String(buffer: french.body).contains(#"<html lang="fr">"#))

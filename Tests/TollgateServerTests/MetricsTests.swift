@@ -5,7 +5,7 @@ import Testing
 
 @testable import TollgateServer
 
-/// Issue 17 item 5: Prometheus metrics on their own loopback port, read back by prometheus_client's
+/// Prometheus metrics on their own loopback port, read back by prometheus_client's
 /// parser; readiness; JSON logs with request ids.
 @Suite struct MetricsTests {
     typealias Samples = [String: [(labels: [String: String], value: Double)]]

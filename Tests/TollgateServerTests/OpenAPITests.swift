@@ -183,7 +183,7 @@ struct OpenAPIDocument {
     }
 }
 
-/// Issue 18 item 20: the document and a readable reference are served by the binary itself.
+/// The document and a readable reference are served by the binary itself.
 @Suite struct DocsRouteTests {
     /// The patterns schemathesis holds the server to are the server's own rules, word for word:
     /// e-mail addresses, times and days, and ids (checked against `Validate.identifier` on
@@ -234,7 +234,7 @@ struct OpenAPIDocument {
             let home = try await client.send(uri: "/", method: .get)
             let links = String(decoding: Data(home.body.readableBytesView), as: UTF8.self)
             #expect(links.contains(#"href="/docs""#) && links.contains(#"href="/openapi.yaml""#))
-            // Issue 28 item 13: the root page leads a person to the pages too.
+            // The root page leads a person to the pages too.
             for page in ["/pricing", "/portal", "/console"] { #expect(links.contains(#"href="\#(page)""#)) }
         }
     }

@@ -9,7 +9,7 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// Seed 001's "Surconsommation": past its quota a feature continues at the catalog's unit price,
+/// Overage ("Surconsommation"): past its quota a feature continues at the catalog's unit price,
 /// a spend cap stops it, and the overage is a line of the next invoice.
 @Suite struct OverageAPITests {
     static var starter: Catalog {

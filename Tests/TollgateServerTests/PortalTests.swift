@@ -49,7 +49,7 @@ extension PageSession {
     }
 }
 
-/// The customer portal (issue 15 items 3–5) through the real router, on both databases: the
+/// The customer portal through the real router, on both databases: the
 /// account pages, the meters, the paywall's way to a higher limit, workspaces by role, security,
 /// and that a user reaches nothing of another's.
 @Suite struct PortalTests {
@@ -95,7 +95,7 @@ extension PageSession {
             #expect(status == .ok && page.contains(#"<li data-feature="starter">"#))
             #expect(page.contains("3 / 5") && page.contains("Never resets"), "the lifetime starter pack")
             #expect(!page.contains("meter-upgrade"), "not used up yet")
-            // Issue 28 item 8: the pack used up, its meter itself offers the plan that lifts it.
+            // The pack used up, its meter itself offers the plan that lifts it.
             let rest = try await client.call(
                 .post, "/v1/consume", key: app.adminKey,
                 json: #"{"customer":"\#(id)","feature":"starter","amount":2,"idempotencyKey":"k1b"}"#)

@@ -9,7 +9,7 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// Issue 13 item 3: customers, usage, activity, adoption and retention over the API, from
+/// Customers, usage, activity, adoption and retention over the API, from
 /// consumes, refusals, tracked events and a subscription made through the manual provider, on
 /// both databases; each also as CSV.
 @Suite struct ProductAnalyticsTests {

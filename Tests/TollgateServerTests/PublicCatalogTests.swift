@@ -8,7 +8,7 @@ import TollgateCore
 
 @testable import TollgateServer
 
-/// `GET /v1/catalog` (issue 15 item 1): public, in ladder order, cacheable, and with a customer's
+/// `GET /v1/catalog`: public, in ladder order, cacheable, and with a customer's
 /// relation to each plan for those allowed to ask.
 @Suite struct PublicCatalogTests {
     static func plans(_ json: [String: Any]) -> [[String: Any]] { json["plans"] as? [[String: Any]] ?? [] }
@@ -89,7 +89,7 @@ import TollgateCore
     }
 }
 
-/// `/pricing` and `/embed/pricing` (issue 15 item 2), with each plan's call to action into the portal.
+/// `/pricing` and `/embed/pricing`, with each plan's call to action into the portal.
 @Suite struct PricingPageTests {
     @Test func plansPricesSavingsAndTheMatrixFromTheCatalog() async throws {
         let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/memento.yaml"))
@@ -106,7 +106,7 @@ import TollgateCore
             #expect(
                 monthly.contains(#"<article class="card plan highlighted" id="plan-pro">"#)
                     && monthly.contains("9.90 EUR"))
-            // Issue 28 item 9: the catalog's highlighted plan and taglines; Free as prominent as
+            // The catalog's highlighted plan and taglines; Free as prominent as
             // a price; the per-seat wording.
             #expect(monthly.contains(#"<p class="badge highlight">Most popular</p>"#))
             #expect(monthly.contains(#"<p class="tagline muted">Thinking amplified by AI</p>"#))
@@ -121,7 +121,7 @@ import TollgateCore
             // 99.00 a year against 9.90 × 12 = 118.80: 16 % saved.
             #expect(yearly.contains("99,00 USD") && yearly.contains("L’année fait économiser 16 %"))
             #expect(yearly.contains(#"<html lang="fr">"#))
-            // Issue 28 item 11: the catalog's words in French.
+            // The catalog's words in French.
             #expect(yearly.contains("Pensée amplifiée par l’IA") && yearly.contains("Recherche sémantique (IA)"))
             let (fallback, _) = try await page("/pricing?interval=weekly&currency=XXX")
             #expect(fallback.contains("9.90 EUR"))

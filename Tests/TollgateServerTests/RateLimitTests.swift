@@ -12,7 +12,7 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// Issue 17 item 4: token buckets per secret key, per end user by plan and per address without
+/// Token buckets per secret key, per end user by plan and per address without
 /// credentials, from the catalog's `rateLimits`; 429 RATE_LIMITED with Retry-After and the IETF
 /// draft's fields; login throttles shared through the database.
 @Suite struct RateLimitTests {

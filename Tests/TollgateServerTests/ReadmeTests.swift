@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Issue 18 item 17: the README's walk through the API, run as a newcomer pastes it — every shell
+/// The README's walk through the API, run as a newcomer pastes it — every shell
 /// block in order, on a fresh data directory, against the real binary — and each answer the
 /// README shows (`# 201 {…}`) held to the one received, in status and shape. A call the README
 /// shows no answer for must succeed (2xx).

@@ -12,7 +12,7 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// Issue 27: what an adversarial probe found, each held by the test that would have caught its
+/// What an adversarial probe found, each held by the test that would have caught its
 /// class (the escaping property test is in HTMLTests, the lanes of the outbox in
 /// OutboxDeliveryTests, the sign-in guard in SignInGuardTests, the browser's view in the portal's
 /// and console's browser tests).

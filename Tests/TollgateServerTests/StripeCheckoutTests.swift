@@ -11,7 +11,7 @@ import TollgateStorage
 
 /// Checkout, portal and cancel against a peer that checks Stripe's form fields.
 @Suite struct StripeCheckoutTests {
-    /// Issue 16 item 8: with Stripe Tax configured, Checkout computes VAT and collects VAT numbers;
+    /// With Stripe Tax configured, Checkout computes VAT and collects VAT numbers;
     /// without it, neither is asked.
     @Test func checkoutAsksStripeForTaxWhenConfigured() async throws {
         let peer = StripePeer()

@@ -107,7 +107,7 @@ import TollgateStorage
             #expect(try await app.store.subscription(id: "sub_1")?.status == .active)
             #expect(try await app.store.customer(id: "u1")?.planId == "pro")
 
-            // Its MRR moved with it (issue 13): new, unchanged while past due, churned when the
+            // Its MRR moved with it: new, unchanged while past due, churned when the
             // grace ended, reactivated by the late payment.
             let movements = try await app.store.revenueMovements(from: .distantPast, to: .distantFuture)
             #expect(movements.map(\.movement.kind) == [.new, .churn, .reactivation])
@@ -115,7 +115,7 @@ import TollgateStorage
             #expect(mrr > 0 && movements.map(\.movement.amount) == [mrr, -mrr, mrr])
             #expect(movements.allSatisfy { $0.subject == "u1" && $0.movement.currency.code == "EUR" })
 
-            // Each change was told (issue 12 item 6), written with it, and what it means for the
+            // Each change was told, written with it, and what it means for the
             // customer is the e-mail its fan-out writes.
             // Events of one change share a time; changes come one after the other.
             var changes: [Date: Set<String>] = [:]
@@ -153,7 +153,7 @@ import TollgateStorage
 /// The manual provider's whole lifecycle: an invoiced subscription, an upgrade charged pro rata
 /// on the next invoice, a downgrade waiting for the period's end, a cancellation.
 @Suite struct ManualPlanChangeTests {
-    /// Issue 28 flow 1: from Pro's trial to Business (which has none), the trial ends and the
+    /// From Pro's trial to Business (which has none), the trial ends and the
     /// new period is invoiced at once; the trial is not carried over.
     @Test(arguments: TestDatabase.all)
     func aTrialMovedToAPlanWithoutOneEndsAndIsInvoicedNow(database: TestDatabase) async throws {
@@ -266,7 +266,7 @@ import TollgateStorage
             #expect(
                 try await client.call(.post, "/v1/billing/cancel", key: app.adminKey, json: #"{"customer":"u1"}"#)
                     .status == .notFound)
-            // Its MRR (issue 13): Pro (9.90), Business now (29.90), Pro at the period's end, gone.
+            // Its MRR: Pro (9.90), Business now (29.90), Pro at the period's end, gone.
             let movements = try await app.store.revenueMovements(from: .distantPast, to: .distantFuture)
             #expect(movements.map(\.movement.kind) == [.new, .expansion, .contraction, .churn])
             #expect(movements.map(\.movement.mrrAfter) == [990, 2990, 990, 0])

@@ -13,7 +13,7 @@ import TollgateStorage
 
 @testable import TollgateServer
 
-/// Issue 12 items 5–7 end to end: quota alerts reach a receiver that checks signatures with the
+/// Quota alerts and webhooks end to end: quota alerts reach a receiver that checks signatures with the
 /// `standardwebhooks` package, through failures, a secret rotation, a replay and a 410; and the
 /// customer gets the alert e-mails. The delivery is driven pass by pass on the test's clock.
 @Suite(.serialized) struct WebhookTests {

@@ -6,7 +6,7 @@ import TollgateNotify
 import TollgateSQL
 import TollgateStorage
 
-/// Issue 12 item 6: which events a subscription change tells and which mail each becomes (pure),
+/// Which events a subscription change tells and which mail each becomes (pure),
 /// and an issued invoice told in the transaction that issues it, once.
 @Suite struct BillingEventTests {
     @Test func subscriptionChangesTellTheirTypeAndTheirMail() {
@@ -27,7 +27,8 @@ import TollgateStorage
         #expect(mail("subscription.updated", "past_due", "active") == "email.subscription_reactivated")
         #expect(mail("subscription.updated", "trialing", "active") == nil, "a trial that converted: nothing to say")
         #expect(mail("subscription.created", nil, "active") == nil)
-        #expect(mail("subscription.created", nil, "trialing") == "email.trial_started", "issue 28 item 10")
+        #expect(
+            mail("subscription.created", nil, "trialing") == "email.trial_started", "a trial is told when it starts")
         let receipt = { (data: [String: Any]) in EventFanOut.mailKind(ofEvent: "invoice.paid", data: data) }
         #expect(receipt(["invoiceId": "in_1", "provider": "manual", "totalMinor": 990]) == "email.invoice_paid")
         #expect(
@@ -68,7 +69,7 @@ import TollgateStorage
             #expect(data["totalMinor"] as? Int == 990 && data["customerId"] as? String == "c1")
             #expect(EventFanOut.mailKind(ofEvent: "invoice.issued", data: data) == "email.invoice_issued")
 
-            // Issue 28 item 10: marked paid, the invoice tells `invoice.paid` (its receipt) in the
+            // Marked paid, the invoice tells `invoice.paid` (its receipt) in the
             // same transaction, once.
             _ = try await store.transitionInvoice(id: "in_1", .pay, at: Fixtures.utc(2026, 5, 20))
             await #expect(throws: InvoiceStoreError.wrongStatus(.paid)) {

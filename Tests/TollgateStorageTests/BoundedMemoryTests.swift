@@ -6,7 +6,7 @@ import TollgateMeter
 import TollgateSQL
 import TollgateStorage
 
-/// Issue 11 item 5: what the meter keeps in memory follows the current windows and the caches'
+/// What the meter keeps in memory follows the current windows and the caches'
 /// capacities, not every customer and window ever seen.
 @Suite struct BoundedMemoryTests {
     @Test(arguments: TestDatabase.all)

@@ -11,7 +11,7 @@ import TollgateStorage
 /// Several nodes on one PostgreSQL: a change made through one node reaches the others' caches.
 @Suite struct ClusterCacheTests {
     // SQLite is one node: there is no other cache to keep honest.
-    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    @Test(.enabled(if: TestDatabase.postgresConfigured, "several nodes need PostgreSQL"))
     func aPlanChangeOnOneNodeIsSeenByAnotherWithinASecond() async throws {
         let catalog = try Fixtures.catalog
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
@@ -86,7 +86,7 @@ enum ClusterNodes {
 
 /// Three nodes metering one counter through leases: together they accept exactly the limit.
 @Suite struct QuotaLeaseTests {
-    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    @Test(.enabled(if: TestDatabase.postgresConfigured, "several nodes need PostgreSQL"))
     func threeNodesOnOneDatabaseAcceptExactlyTheLimitBetweenThem() async throws {
         let catalog = try Fixtures.catalog
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
@@ -125,11 +125,11 @@ enum ClusterNodes {
     }
 }
 
-/// Issue 18 items 14 and 15: bursts of concurrent consumes over three nodes, three times the
+/// Bursts of concurrent consumes over three nodes, three times the
 /// limit, accept exactly the limit every round (no refusal while units remain), and every
 /// refusal reports a count that was committed.
 @Suite struct ClusterBurstTests {
-    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    @Test(.enabled(if: TestDatabase.postgresConfigured, "several nodes need PostgreSQL"))
     func burstsOverThreeNodesAcceptExactlyTheLimit() async throws {
         let catalog = try Fixtures.catalog
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
@@ -160,10 +160,10 @@ enum ClusterNodes {
     }
 }
 
-/// Issue 18 item 16: copies of one idempotency key sent to three nodes at once, under a tight
+/// Copies of one idempotency key sent to three nodes at once, under a tight
 /// quota, all get the same answer — and exactly what the answers say is counted.
 @Suite struct ClusterCopiesTests {
-    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    @Test(.enabled(if: TestDatabase.postgresConfigured, "several nodes need PostgreSQL"))
     func copiesOfOneKeyOnThreeNodesAgree() async throws {
         let catalog = try Fixtures.catalog
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
@@ -201,7 +201,7 @@ enum ClusterNodes {
 /// A spend cap spans features and nodes: three nodes consuming two overage-priced features of one
 /// capped customer together never spend more than the cap, and stop only when nothing more fits.
 @Suite struct ClusterSpendCapTests {
-    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    @Test(.enabled(if: TestDatabase.postgresConfigured, "several nodes need PostgreSQL"))
     func threeNodesNeverSpendPastOneCustomersCap() async throws {
         let catalog = try CatalogLoader.load(contentsOf: Repository.path("catalogs/saas-starter.yaml"))
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))

@@ -7,7 +7,7 @@ import TollgateNotify
 import TollgateSQL
 import TollgateStorage
 
-/// Issue 12 item 4: `credits.low` when a debit or a committed reservation takes the balance to
+/// `credits.low` when a debit or a committed reservation takes the balance to
 /// the catalog's threshold or below — once per crossing, again after a top-up.
 @Suite struct CreditLowTests {
     static let catalogYAML = """

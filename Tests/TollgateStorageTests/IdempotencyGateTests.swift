@@ -46,7 +46,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 18 item 7: while a request held a key, an identical retry of the eventual winner was
+/// While a request held a key, an identical retry of the eventual winner was
 /// refused with IDEMPOTENCY_KEY_REUSED instead of getting the winner's answer.
 @Suite struct IdempotencyRaceTests {
     @Test(arguments: TestDatabase.all)

@@ -6,7 +6,7 @@ import TollgateCore
 import TollgateSQL
 import TollgateStorage
 
-/// Issue 16: the invoice store on both databases — gapless numbers under concurrent
+/// The invoice store on both databases — gapless numbers under concurrent
 /// finalizations that sometimes fail, the lifecycle's allowed moves, billing details and
 /// one-off charges.
 @Suite struct InvoiceStoreTests {

@@ -8,7 +8,7 @@ import TollgateStorage
 
 /// `acquireLease` on both databases: what a node holds is read from its row, which grants add to
 /// and commits subtract from, so a commit landing while the node asks is not counted twice
-/// (issue 18 item 14: such phantom units made nodes refuse while units remained).
+/// (such phantom units made nodes refuse while units remained).
 @Suite struct LeaseStoreContractTests {
     static let key = CounterKey(subject: "customer:c1", feature: "searches", periodStartMillis: 1_777_593_600_000)
     static let at = Fixtures.utc(2026, 5, 14)

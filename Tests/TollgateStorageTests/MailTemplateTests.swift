@@ -6,7 +6,7 @@ import TollgateIdentity
 import TollgateNotify
 import TollgateStorage
 
-/// Issue 12 item 3: every e-mail, in English and French, rendered with every variable it names;
+/// Every e-mail, in English and French, rendered with every variable it names;
 /// what users typed is escaped in HTML and left as typed in text.
 @Suite struct MailTemplateTests {
     static let renderer = OutboxDeliveryTests.renderer
@@ -118,7 +118,7 @@ import TollgateStorage
             invitation.text.contains("Rejoindre Atelier <script>alert(1)</script>\u{a0}:\n"),
             "French puts a (no-break) space before the colon")
 
-        // Issue 28 item 10: the inviter and the expiry.
+        // The inviter and the expiry.
         #expect(invitation.text.contains("bob@example.com vous invite à rejoindre Atelier"))
         #expect(invitation.text.contains("L'invitation expire le 21/05/2026."), "a French day")
 
@@ -134,7 +134,7 @@ import TollgateStorage
         #expect(try TestKeys.box.openToken(token) == "ada@example.com", "the token is the sealed address")
     }
 
-    /// Issue 28 item 10: a lifetime quota is not "this period"; a workspace's plan change says it
+    /// A lifetime quota is not "this period"; a workspace's plan change says it
     /// is the workspace's; French mail writes amounts the French way; invoices and plan changes
     /// are not "ignorable".
     @Test func wordsFitWhatTheMailIsAbout() throws {
@@ -164,7 +164,7 @@ import TollgateStorage
         #expect(!invoice.text.contains("ignorer"))
     }
 
-    /// Issue 28 item 10, with a catalog behind the renderer: a trial's mail says when it ends, what
+    /// With a catalog behind the renderer: a trial's mail says when it ends, what
     /// follows and how to cancel; a quota alert leads to the paywall of the plan that lifts it, in
     /// the reader's language; a paid invoice gets a receipt; HTML mail wears the product's colour.
     @Test func mailSaysWhatTheCatalogKnows() throws {

@@ -7,7 +7,7 @@ import TollgateNotify
 import TollgateSQL
 import TollgateStorage
 
-/// Issue 12 item 5: a quota alert is decided by the commit that crosses the threshold and
+/// A quota alert is decided by the commit that crosses the threshold and
 /// written in it — exactly once per threshold, counter and period, whatever the concurrency.
 @Suite struct QuotaAlertTests {
     struct Told: Decodable, Equatable {
@@ -141,7 +141,7 @@ import TollgateStorage
 
     /// Three nodes serving one counter from their leases: the crossing is seen by the commit
     /// against the shared counter, so each threshold is told once between them.
-    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    @Test(.enabled(if: TestDatabase.postgresConfigured, "several nodes need PostgreSQL"))
     func threeNodesRaiseEachAlertOnceBetweenThem() async throws {
         let clock = ManualClock(Fixtures.utc(2026, 5, 14))
         try await ClusterNodes.withThree(catalog: try Fixtures.catalog, clock: clock) { nodes, first in

@@ -6,7 +6,7 @@ import TollgateCore
 import TollgateSQL
 import TollgateStorage
 
-/// Issue 13 item 1: subscriptions stored before movements were recorded get their present MRR
+/// Subscriptions stored before movements were recorded get their present MRR
 /// recorded once, as new revenue from their current period's start.
 @Suite struct RevenueBackfillTests {
     static let catalogYAML = """

@@ -60,7 +60,7 @@ import TollgateStorage
         }
     }
 
-    /// Issue 12: the SMTP server down for a while — every message is retried and all arrive
+    /// The SMTP server down for a while — every message is retried and all arrive
     /// once it is up, each once, on the test's clock.
     @Test(arguments: TestDatabase.all)
     func messagesWaitForAServerThatIsDownAndAllArriveOnceItIsUp(database: TestDatabase) async throws {

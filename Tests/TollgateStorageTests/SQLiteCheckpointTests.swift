@@ -55,7 +55,7 @@ import TollgateStorage
     }
 }
 
-/// Issue 27 item 10: a backup is written where only its owner may look, whatever the umask, and
+/// A backup is written where only its owner may look, whatever the umask, and
 /// moved into place once whole.
 @Suite struct BackupStagingTests {
     @Test func theStagingDirectoryIsPrivateWhateverTheUmask() throws {

@@ -8,7 +8,7 @@ import TollgateStorage
 
 @testable import TollgateIdentity
 
-/// Issue 17 item 9 on both databases: signing keys live in the database sealed under the master
+/// On both databases: signing keys live in the database sealed under the master
 /// key (imported once from a data directory's files), and a master-key rotation seals every
 /// sealed secret again — or, interrupted, is finished or undone by whichever key opens the canary.
 @Suite struct SealedKeyContractTests {

@@ -6,7 +6,7 @@ import TollgateCore
 import TollgateSQL
 import TollgateStorage
 
-/// Issue 18 item 24: what idempotency costs the disk is shown (`tollgate status`): rows and bytes
+/// What idempotency costs the disk is shown (`tollgate status`): rows and bytes
 /// of every table, on both databases.
 @Suite struct TableSizeTests {
     @Test(arguments: TestDatabase.all)

@@ -6,7 +6,7 @@ import TollgateCore
 import TollgateSQL
 import TollgateStorage
 
-/// Issue 13: the usage report's figures, which the database computes from the month's
+/// The usage report's figures, which the database computes from the month's
 /// distribution (a calendar month) or in SQL from the daily rollup (any other window), equal those
 /// the pure `UsageReport.figures` computes from the consumes themselves — for random consumes,
 /// refusals and days, on SQLite and PostgreSQL.

@@ -1,4 +1,4 @@
-"""An independent computation of Tollgate's analytics (issue 13), for the oracle test.
+"""An independent computation of Tollgate's analytics, for the oracle test.
 
 It reads the catalog (prices, quotas) and the record a generator kept of what it did to Tollgate —
 sign-ups, manual subscriptions, trials, plan changes and cancellations, the states it sent as

@@ -156,7 +156,7 @@ try:
     check(config["ownerEmail"] in trail, "the operator is named by their e-mail, not only an id")
 
     # Subscriptions, invoices and webhook endpoints made through the API have a target and the
-    # state after; the key is named (issue 28 flow 5).
+    # state after; the key is named.
     status, _ = api("POST", "/v1/webhook-endpoints", config["key"], {"url": "https://93.184.215.14/tollgate", "eventTypes": ["credits.low"]})
     check(status == 201, "a webhook endpoint through the API")
     status, draft = api("POST", "/v1/customers/payer0/invoice-items", config["key"],
@@ -174,7 +174,7 @@ try:
     owner.save_screenshot(os.path.join(SHOTS, "console-audit.png"))
 
     # A customer's page: the subscription's price and interval, the billing details, and the
-    # invoice's due date (issue 28 item 6).
+    # invoice's due date.
     api("PUT", "/v1/customers/payer0/billing-details", config["key"],
         {"legalName": "Payer Zero GmbH", "addressLines": ["Straße 1"], "postalCode": "10115", "city": "Berlin",
          "country": "DE", "vatNumber": "DE136695976"})
@@ -188,7 +188,7 @@ try:
     check("Due" in invoices, f"invoices show their due date ({invoices[:200]})")
 
     # The draft made above is finalized, marked paid and credited from the page, each confirmed
-    # and followed by a notice; the API sees each step (issue 28 item 6).
+    # and followed by a notice; the API sees each step.
     base = "form[action='/console/invoices/%s" % draft["id"]
     submit(owner, base + "/finalize']")
     check("finalized" in read(owner, lambda d: d.find_element(By.ID, "notice").text), "the invoice is finalized")
@@ -205,7 +205,7 @@ try:
     owner.save_screenshot(os.path.join(SHOTS, "console-customer-invoices.png"))
 
     # Webhook endpoints on their own page: added (the secret shown once), disabled, deleted; the
-    # deliveries page filters by endpoint and names it by its URL (issue 28 item 7).
+    # deliveries page filters by endpoint and names it by its URL.
     owner.get(BASE + "/console/webhooks")
     owner.find_element(By.ID, "f-url").send_keys("https://93.184.215.14/console-hook")
     owner.find_element(By.ID, "type-invoice.paid").click()
@@ -280,7 +280,7 @@ try:
             name = page.strip("/").replace("/", "-") or "overview"
             owner.save_screenshot(os.path.join(SHOTS, f"console-{name}-{language}.png"))
     owner.get(BASE + "/console?lang=en")
-    # At 1280 px the header is one line: the brand, the sections and who is signed in (issue 28 item 13).
+    # At 1280 px the header is one line: the brand, the sections and who is signed in.
     tops = owner.execute_script(
         "return ['.brand', 'nav', '.who'].map(s => document.querySelector('header.top ' + s).getBoundingClientRect().top)")
     check(max(tops) - min(tops) < 10, f"the console's header does not wrap at 1280 px ({tops})")

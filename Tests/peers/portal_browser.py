@@ -209,7 +209,7 @@ try:
     check(ada.find_element(By.ID, "current-plan").text == "Pro", "the plan is Pro")
     check("14" in ada.find_element(By.ID, "trial-left").text, "14 trial days left")
     # The trial's e-mail: when it ends, what follows, how to cancel; in the product's colour
-    # (issue 28 item 10). Its HTML part, as a mail program draws it.
+    #. Its HTML part, as a mail program draws it.
     started = mail_to("ada@example.com", "has started")
     text = started.get_body(preferencelist=("plain",)).get_content()
     check("runs until" in text and "9.90 EUR per month" in text and "cancel" in text,
@@ -235,7 +235,7 @@ try:
 
     # A plan sold by a person is never self-served, whatever the interval and whatever the form
     # says: on the pricing page and in the portal it is "Contact sales", and a forged change is
-    # refused (issue 28 flow 1: Enterprise was taken for free from a trial).
+    # refused (Enterprise was taken for free from a trial).
     ada.get(BASE + "/pricing?interval=year&lang=en")
     check(ada.find_element(By.ID, "cta-enterprise").text == "Contact sales",
           "a yearly Enterprise is Contact sales on the pricing page")
@@ -249,7 +249,7 @@ try:
     check(ada.find_element(By.ID, "current-plan").text == "Pro", "still on the Pro trial")
 
     # Up again, to a plan without a trial: the trial ends and Business is invoiced now, as the
-    # page says before confirming (issue 28 flow 1: the trial used to be carried over).
+    # page says before confirming (the trial used to be carried over).
     ada.get(BASE + "/portal/upgrade?plan=business")
     shown = ada.find_element(By.ID, "proration").text
     check("trial ends now" in shown and "29.90 EUR" in shown, f"the change says the trial ends and what it costs ({shown})")
@@ -317,7 +317,7 @@ try:
         check(response.headers["Content-Type"] == "application/pdf" and body.startswith(b"%PDF-"),
               "Ada downloads its invoice as PDF")
 
-    # A workspace has a plan of its own (issue 28 flow 4): a new one is on Basic, one seat, the
+    # A workspace has a plan of its own: a new one is on Basic, one seat, the
     # owner's. No invite form that cannot succeed: what to buy instead, and the button to buy it.
     ada.get(BASE + "/portal/workspace")
     check("plan of its own" in ada.find_element(By.ID, "workspace-rule").text, "the page says whose plan gives seats")
@@ -346,7 +346,7 @@ try:
     check("bob@example.com" in section.find_element(By.ID, f"pending-{workspace}").text, "and is listed")
 
     # Bob has no account: the invitation's link leads through sign-up, the e-mail's link and
-    # sign-in back to the invitation (issue 28 flow 3).
+    # sign-in back to the invitation.
     bob = browser()
     bob.get(mail_link("bob@example.com", "/portal/join?"))
     check("/portal/login" in bob.current_url, "the invitation asks to sign in")
@@ -385,7 +385,7 @@ try:
 
     # From the pricing page, signed out: "Start the trial" → sign-in → "Create an account" →
     # the e-mail's link → sign-in → the trial's confirmation, where the person was going
-    # (issue 28 flow 3: the intent was lost on the way).
+    # (the intent was lost on the way).
     carol = browser()
     try:
         carol.get(BASE + "/pricing?lang=en")
@@ -402,8 +402,8 @@ try:
     finally:
         carol.quit()
 
-    # Bob starts a trial and cancels it: it runs to the trial's end, as the words say (issue 28
-    # flow 2: it used to end at once).
+    # Bob starts a trial and cancels it: it runs to the trial's end, as the words say (it used to
+    # end at once).
     bob.get(BASE + "/portal/upgrade?plan=pro")
     click(bob, "#confirm-change")
     check(bob.find_element(By.ID, "current-plan").text == "Pro", "Bob is on a Pro trial")

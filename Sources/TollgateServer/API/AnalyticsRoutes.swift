@@ -3,7 +3,7 @@ import Hummingbird
 import TollgateCore
 import TollgateStorage
 
-/// Revenue analytics for operators (scope `admin`): the report of issue 13, computed from the
+/// Revenue analytics for operators (scope `admin`): the revenue report, computed from the
 /// recorded MRR movements (docs/metrics.md). One currency per answer: currencies are never summed.
 struct AnalyticsRoutes: Sendable {
     let store: any BillingStore

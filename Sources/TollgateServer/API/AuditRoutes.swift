@@ -5,7 +5,7 @@ import TollgateIdentity
 import TollgateStorage
 
 /// Reading the audit trail: the product's admin key reads all of it; a workspace's owner reads
-/// the workspace's part when its plan has the `audit_log` feature (seed 000 keeps it to Enterprise).
+/// the workspace's part when its plan has the `audit_log` feature (Memento keeps it to Enterprise).
 struct AuditRoutes: Sendable {
     static let feature = "audit_log"
     static let maximumLimit = 200

@@ -5,7 +5,7 @@ import TollgateCore
 import TollgateDocuments
 import TollgateStorage
 
-/// Tollgate's own invoices through their life (issue 16): the buyer's billing details, one-off
+/// Tollgate's own invoices through their life: the buyer's billing details, one-off
 /// charges, drafts, finalization (number, VAT) and the statuses after it.
 struct InvoiceDocumentRoutes: Sendable {
     let invoices: InvoiceService

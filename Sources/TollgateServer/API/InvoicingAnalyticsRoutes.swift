@@ -4,7 +4,7 @@ import TollgateBilling
 import TollgateCore
 
 /// `GET /v1/analytics/invoicing`: revenue as Tollgate's invoices charged it, less its credit
-/// notes (issue 16), beside the MRR of `/v1/analytics/revenue`.
+/// notes, beside the MRR of `/v1/analytics/revenue`.
 struct InvoicingAnalyticsRoutes: Sendable {
     let invoices: InvoiceService
 

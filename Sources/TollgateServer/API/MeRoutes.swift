@@ -5,7 +5,7 @@ import TollgateIdentity
 import TollgateMeter
 import TollgateStorage
 
-/// What a signed-in end user sees of their own plan and usage (seed 000 §3.3).
+/// What a signed-in end user sees of their own plan and usage.
 struct MeRoutes: Sendable {
     let service: Meter
     let store: any BillingStore

@@ -6,7 +6,7 @@ import TollgateMeter
 import TollgateStorage
 
 /// Credit packs sold on the customer's invoice (the manual provider; with Stripe, Checkout sells
-/// them): the credits granted now, the pack charged on the next invoice (issue 16 item 5).
+/// them): the credits granted now, the pack charged on the next invoice.
 struct PackPurchaseRoutes: Sendable {
     let credits: CreditService
     let invoices: InvoiceService

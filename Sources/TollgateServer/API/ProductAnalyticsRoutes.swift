@@ -3,7 +3,7 @@ import Hummingbird
 import TollgateCore
 import TollgateStorage
 
-/// Customer, usage and activity analytics for operators (scope `admin`, issue 13,
+/// Customer, usage and activity analytics for operators (scope `admin`,
 /// docs/metrics.md): from the daily rollups and the customers' recorded states.
 struct ProductAnalyticsRoutes: Sendable {
     let store: any AnalyticsStore

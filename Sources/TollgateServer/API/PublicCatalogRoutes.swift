@@ -8,7 +8,7 @@ import TollgateIdentity
 import TollgateMeter
 import TollgateStorage
 
-/// `GET /v1/catalog` (issue 15 item 1): the plans as a product's own pricing page or paywall needs
+/// `GET /v1/catalog`: the plans as a product's own pricing page or paywall needs
 /// them, without a key — in ladder order, with prices, trials and what each grants — cacheable
 /// with an `ETag`. With `?customer=` and a credential (a secret key with entitlements:read, or
 /// that customer's own access token) each plan also says whether it is the customer's current

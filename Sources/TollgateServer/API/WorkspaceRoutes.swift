@@ -5,7 +5,7 @@ import TollgateIdentity
 import TollgateMeter
 import TollgateStorage
 
-/// Workspaces for signed-in users (seed 000 §C.4), with the role each route needs.
+/// Workspaces for signed-in users, with the role each route needs.
 struct WorkspaceRoutes: Sendable {
     let workspaces: WorkspaceService
     let service: Meter

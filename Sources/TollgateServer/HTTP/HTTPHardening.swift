@@ -6,7 +6,7 @@ import HummingbirdTLS
 import NIOCore
 import NIOSSL
 
-/// How the server meets the network (issue 17 item 8): TLS when given a certificate, how long an
+/// How the server meets the network: TLS when given a certificate, how long an
 /// idle or slow connection may hold a socket, the origins browsers may call the API from.
 public struct HTTPSettings: Sendable {
     /// Serve https with this (`serve --tls-cert --tls-key`); nil: plain http (behind a proxy).

@@ -7,7 +7,7 @@ import Synchronization
 import TollgateCore
 
 /// Tollgate's metrics, in Prometheus' text format on a port of their own (`serve --metrics-port`,
-/// loopback by default), every name prefixed `tollgate_` (issue 17 item 5): requests per route
+/// loopback by default), every name prefixed `tollgate_`: requests per route
 /// (rate and latency), consumes allowed and refused by reason, group commits (entries per batch,
 /// latency, failures), outbox deliveries and failures by kind and the outbox's depth, cache sizes
 /// and hit rates, leases held.

@@ -7,7 +7,7 @@ import TollgateStorage
 import TollgateWeb
 
 /// The portal's workspace and security pages. Workspace forms go through `WorkspaceService`,
-/// which checks the user's role in that workspace (seed 000 §C.1), whatever the page drew.
+/// which checks the user's role in that workspace, whatever the page drew.
 extension PortalPages {
     func registerAccount(on portal: RouterGroup<PortalContext>) {
         portal.get("workspace", use: workspacePage)

@@ -9,7 +9,7 @@ import TollgateMeter
 import TollgateStorage
 import TollgateWeb
 
-/// The portal's pages once signed in (issue 15 items 3 and 4). Every handler reads and changes
+/// The portal's pages once signed in. Every handler reads and changes
 /// only the signed-in user's own records, or a workspace's through `WorkspaceService`, which
 /// checks the user's role there; actions go through the same services as the API.
 struct PortalPages: Sendable {

@@ -37,7 +37,7 @@ extension PortalPages {
     }
 
     /// Whose plan changes: the user's own, or with `workspace` that workspace's, which only a role
-    /// that may manage its billing reaches (seed 000: the OWNER).
+    /// that may manage its billing reaches (the OWNER).
     func billedSubject(workspace: String?, context: PortalContext) async throws -> String {
         guard let workspace, !workspace.isEmpty else { return context.userId }
         return try await workspaces.authorize(.manageBilling, workspaceId: workspace, userId: context.userId)

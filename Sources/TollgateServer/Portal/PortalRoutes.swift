@@ -6,7 +6,7 @@ import TollgateIdentity
 import TollgateStorage
 import TollgateWeb
 
-/// The customer portal at `/portal` (issue 15 item 3): sign-up, e-mail verification, sign-in
+/// The customer portal at `/portal`: sign-up, e-mail verification, sign-in
 /// (with the second factor when on) and password reset before a session; then the pages of
 /// `PortalPages`, each behind the session cookie and, for forms, its CSRF token. E-mailed links
 /// (`verify-email`, `reset-password`, `join`, `plan`…) lead here unless `--public-url` names the

@@ -4,7 +4,7 @@ import TollgateDocuments
 import TollgateNotify
 import TollgateStorage
 
-/// The invoice e-mail carries the invoice's PDF (issue 16 item 7), rendered when it is sent; so
+/// The invoice e-mail carries the invoice's PDF, rendered when it is sent; so
 /// does the receipt, the PDF then marked paid.
 enum InvoiceMail {
     static func attachments(of message: OutboxMessage, invoices: InvoiceService, documents: DocumentRenderer)
