@@ -89,11 +89,20 @@ let package = Package(
             resources: [.copy("Resources/common-passwords.txt")],
             swiftSettings: swiftSettings
         ),
+        // Long-lived pieces every library runs alike: the periodic service.
+        .target(
+            name: "TollgateRuntime",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Billing providers: Stripe webhook verification (and, next, the Stripe client).
         .target(
             name: "TollgateBilling",
             dependencies: [
-                "TollgateCore", "TollgateStorage",
+                "TollgateCore", "TollgateStorage", "TollgateRuntime",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -105,7 +114,7 @@ let package = Package(
         .target(
             name: "TollgateMeter",
             dependencies: [
-                "TollgateCore", "TollgateStorage",
+                "TollgateCore", "TollgateStorage", "TollgateRuntime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -145,7 +154,7 @@ let package = Package(
             name: "TollgateServer",
             dependencies: [
                 "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateIdentity",
-                "TollgateBilling", "TollgateNotify", "TollgateDocuments", "TollgateWeb",
+                "TollgateBilling", "TollgateNotify", "TollgateDocuments", "TollgateWeb", "TollgateRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import TollgateRuntime
 
 /// Moves subscriptions through time once a minute: trials ending, grace periods running out.
 public struct SubscriptionScheduler: Service {
@@ -14,17 +15,8 @@ public struct SubscriptionScheduler: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await subscriptions.tick()
-                } catch  where Task.isCancelled || error is CancellationError {
-                    break // shutting down: not a failure
-                } catch {
-                    logger.error("subscription scheduler: \(String(reflecting: error))")
-                }
-                try? await Task.sleep(for: interval)
-            }
-        }
+        try await PeriodicService(name: "subscription scheduler", interval: interval, logger: logger) {
+            _ = try await subscriptions.tick()
+        }.run()
     }
 }

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import TollgateRuntime
 
 /// Drops counters of windows that have ended (and lapsed leases) every few minutes, so the
 /// meter's memory follows the customers active in the current windows, not every window ever.
@@ -15,12 +16,9 @@ public struct CounterEvictor: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                let evicted = service.evictPastWindows()
-                if evicted > 0 { logger.debug("evicted \(evicted) counters of ended windows") }
-                try? await Task.sleep(for: interval)
-            }
-        }
+        try await PeriodicService(name: "counter evictor", interval: interval, logger: logger) {
+            let evicted = service.evictPastWindows()
+            if evicted > 0 { logger.debug("evicted \(evicted) counters of ended windows") }
+        }.run()
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TollgateCore
+import TollgateRuntime
 import TollgateStorage
 
 /// Deletes idempotency records older than the retention period, in small batches, so that the
@@ -32,20 +33,11 @@ struct IdempotencyJanitor: Service {
     }
 
     func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    let deleted = try await purge()
-                    if deleted > 0 {
-                        logger.info("purged \(deleted) idempotency records older than \(Int(retention / 86_400)) days")
-                    }
-                } catch  where Task.isCancelled || error is CancellationError {
-                    break // shutting down: not a failure
-                } catch {
-                    logger.error("idempotency janitor: \(String(reflecting: error))")
-                }
-                try? await Task.sleep(for: interval)
+        try await PeriodicService(name: "idempotency janitor", interval: interval, logger: logger) {
+            let deleted = try await purge()
+            if deleted > 0 {
+                logger.info("purged \(deleted) idempotency records older than \(Int(retention / 86_400)) days")
             }
-        }
+        }.run()
     }
 }

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import TollgateRuntime
 import TollgateStorage
 
 /// Folds the usage facts the commits append into the analytics rollups every few seconds, so the
@@ -10,17 +11,9 @@ struct UsageFactFolder: Service {
     var interval: Duration = .seconds(5)
 
     func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await store.foldUsageFacts()
-                } catch  where Task.isCancelled || error is CancellationError {
-                    break // shutting down: not a failure
-                } catch {
-                    logger.warning("usage facts not folded yet", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: interval)
-            }
-        }
+        // A failed fold is only late: the next one folds what this one left.
+        try await PeriodicService(
+            name: "usage facts not folded yet", interval: interval, logger: logger, failureLevel: .warning
+        ) { try await store.foldUsageFacts() }.run()
     }
 }

@@ -9,6 +9,7 @@ import TollgateCore
 import TollgateIdentity
 import TollgateMeter
 import TollgateNotify
+import TollgateRuntime
 import TollgateSQL
 import TollgateStorage
 import UnixSignals
