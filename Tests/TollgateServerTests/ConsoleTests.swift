@@ -528,6 +528,35 @@ struct PageSession {
         }
     }
 
+    /// The same cancellation from the API and the console: both ask the provider that runs the
+    /// subscription through one billing façade, so a Stripe subscription goes to Stripe from either
+    /// door (here Stripe is not configured, and both say so alike) and a manual one is canceled.
+    @Test func aCancellationIsTheSameFromTheAPIAndTheConsole() async throws {
+        try await AppHarness.run(.sqlite, catalog: try WorkspaceTests.memento) { app, client in
+            let admin = try await PageSession.open(app, role: .admin, email: "admin@example.com")
+            try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u1"}"#)
+            let t0 = app.clock.now()
+            _ = try await StripeWebhookTests.deliver(
+                client,
+                StripeWebhookTests.subscriptionEvent(
+                    "evt_1", type: "customer.subscription.created", created: t0, status: "active", periodStart: t0),
+                signedAt: t0)
+            #expect(try await app.store.subscriptions(subject: "u1").first?.provider == "stripe")
+            let api = try await client.call(
+                .post, "/v1/billing/cancel", key: app.adminKey, json: #"{"customer":"u1","atPeriodEnd":true}"#)
+            let console = try await admin.post(client, "/console/customers/u1/cancel")
+            #expect(api.status == .serviceUnavailable && console.0 == .serviceUnavailable, "\(api.json)")
+            #expect(console.1.contains("Stripe is not configured"), "the console asked Stripe, as the API did")
+
+            try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"u2"}"#)
+            try await client.call(
+                .post, "/v1/billing/subscriptions", key: app.adminKey,
+                json: #"{"customer":"u2","plan":"pro","idempotencyKey":"s2"}"#)
+            #expect(try await admin.post(client, "/console/customers/u2/cancel").0 == .seeOther)
+            #expect(try await app.store.subscriptions(subject: "u2").first?.0.cancelAtPeriodEnd == true)
+        }
+    }
+
     @Test func theLastOwnerStays() async throws {
         try await AppHarness.run(.sqlite) { app, client in
             let owner = try await PageSession.open(app, role: .owner, email: "owner@example.com")

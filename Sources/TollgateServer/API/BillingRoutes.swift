@@ -8,6 +8,7 @@ import TollgateCore
 struct BillingRoutes: Sendable {
     let webhooks: StripeWebhookService
     let subscriptions: SubscriptionService
+    let billing: Billing
     let stripe: StripeBilling
 
     func register(on router: Router<TollgateRequestContext>) {
@@ -138,18 +139,9 @@ struct BillingRoutes: Sendable {
         let body = try await request.decode(as: CancelRequest.self, context: context)
         let customer = try Validate.identifier(body.customer, field: "customer")
         let atPeriodEnd = body.atPeriodEnd ?? true
-        guard let (live, provider) = try await subscriptions.liveSubscription(subject: customer) else {
-            throw DomainError(.notFound, "customer \(customer) has no live subscription", field: "customer")
-        }
-        var canceled = live
-        if provider == "stripe" {
-            try await stripe.cancel(live, atPeriodEnd: atPeriodEnd)
-            // Stripe's answer comes back by webhook: the trail records what was asked.
-            if atPeriodEnd { canceled.cancelAtPeriodEnd = true } else { canceled.status = .canceled }
-        } else {
-            canceled = try await subscriptions.cancel(live, atPeriodEnd: atPeriodEnd)
-        }
-        context.audit.subscription(live, canceled, provider: provider)
+        // Stripe's answer comes back by webhook: the trail records what was asked.
+        let (live, canceled, provider) = try await billing.cancel(customer: customer, atPeriodEnd: atPeriodEnd)
+        context.audit.subscription(live, canceled, provider: provider.rawValue)
         return EditedResponse(
             status: .ok, response: ["subscription": live.id, "cancel": atPeriodEnd ? "at_period_end" : "now"])
     }
@@ -199,25 +191,14 @@ struct BillingRoutes: Sendable {
         let customer = try Validate.identifier(body.customer, field: "customer")
         let plan = try Validate.identifier(body.plan, field: "plan")
         let key = try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
-        guard let (live, provider) = try await subscriptions.liveSubscription(subject: customer) else {
-            throw DomainError(
-                .conflict, "customer \(customer) has no live subscription: start one with checkout (or a trial)",
-                field: "customer")
-        }
-        let changed: Subscription
-        var proration: Money?
-        if provider == "stripe" {
-            changed = try await stripe.changePlan(live, to: plan, idempotencyKey: key)
-        } else {
-            let change = try await subscriptions.changePlan(live, to: plan, idempotencyKey: key)
-            (changed, proration) = (change.subscription, change.proration)
-        }
-        context.audit.subscription(live, changed, provider: provider)
+        let (live, change, provider) = try await billing.changePlan(customer: customer, to: plan, idempotencyKey: key)
+        let (changed, proration) = (change.subscription, change.proration)
+        context.audit.subscription(live, changed, provider: provider.rawValue)
         context.audit.once(key)
         return EditedResponse(
             status: .ok,
             response: PlanChangeResponse(
-                subscription: SubscriptionResponse(changed, provider: provider),
+                subscription: SubscriptionResponse(changed, provider: provider.rawValue),
                 effective: changed.pendingPlanId == nil ? "now" : "period_end",
                 proration: proration.map(MoneyResponse.init)
             ))

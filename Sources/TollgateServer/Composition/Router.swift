@@ -170,6 +170,8 @@ func buildRouter(
         clock: dependencies.clock, planChanged: { service.forget(customerId: $0) }
     )
     CreditRoutes(credits: credits, stripe: stripeBilling).register(on: v1)
+    // Every door asks the provider that runs a subscription through the one billing façade.
+    let billing = Billing(subscriptions: subscriptions, stripe: stripeBilling)
     let webhooks = StripeWebhookService(
         catalog: dependencies.catalog, store: dependencies.store,
         verifier: StripeSignatureVerifier(secrets: dependencies.stripeWebhookSecrets),
@@ -202,21 +204,23 @@ func buildRouter(
             store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock, meter: service,
             subscriptions: subscriptions, invoices: invoices, credits: credits, operators: operators,
             apiKeys: apiKeys, settings: consoleSettings, documents: dependencies.documents,
-            webhookEndpoints: webhookEndpoints),
+            webhookEndpoints: webhookEndpoints, billing: billing),
         store: dependencies.store, clock: dependencies.clock
     ).register(on: router)
     PortalRoutes(
         accounts: accounts, cookie: portalCookie, settings: consoleSettings,
         pages: PortalPages(
             catalog: dependencies.catalog, accounts: accounts, workspaces: workspaces, meter: service,
-            subscriptions: subscriptions, stripe: stripeBilling, stripeEnabled: dependencies.stripe != nil,
+            subscriptions: subscriptions, billing: billing, stripe: stripeBilling,
+            stripeEnabled: dependencies.stripe != nil,
             invoices: invoices, credits: credits, store: dependencies.store, clock: dependencies.clock,
             productName: dependencies.catalog.name, salesContact: dependencies.salesContact,
             publicBase: dependencies.consoleBaseURL, documents: dependencies.documents)
     ).register(on: router)
-    let billing = BillingRoutes(webhooks: webhooks, subscriptions: subscriptions, stripe: stripeBilling)
-    billing.register(on: router)
-    billing.register(on: v1)
+    let billingRoutes = BillingRoutes(
+        webhooks: webhooks, subscriptions: subscriptions, billing: billing, stripe: stripeBilling)
+    billingRoutes.register(on: router)
+    billingRoutes.register(on: v1)
     routeMethods.record(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
     return router
 }

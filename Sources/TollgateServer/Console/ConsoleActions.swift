@@ -48,12 +48,12 @@ extension ConsolePages {
         guard let days = Int(try form.required("days")), (1...365).contains(days) else {
             throw DomainError.invalidField("days", "a whole number of days from 1 to 365")
         }
-        guard let (live, provider) = try await subscriptions.liveSubscription(subject: id), live.status == .trialing,
+        guard let (live, provider) = try await billing.live(customer: id), live.status == .trialing,
             let trialEnd = live.trialEnd
         else { throw DomainError(.conflict, "customer \(id) has no trial running", field: "days") }
-        guard provider == "manual" else {
-            throw DomainError(
-                .conflict, "a \(provider) trial is extended in \(provider)'s own dashboard", field: "days")
+        guard provider.kind == .manual else {
+            let name = provider.kind.rawValue
+            throw DomainError(.conflict, "a \(name) trial is extended in \(name)'s own dashboard", field: "days")
         }
         let after = try await subscriptions.extendTrial(live, until: trialEnd + TimeInterval(days) * 86_400)
         record(
@@ -88,13 +88,8 @@ extension ConsolePages {
     @Sendable func cancel(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
         let form = try await FormFields.read(request, context: context)
-        guard let (live, provider) = try await subscriptions.liveSubscription(subject: id) else {
-            throw DomainError(.conflict, "customer \(id) has no running subscription")
-        }
-        guard provider == "manual" else {
-            throw DomainError(.conflict, "a \(provider) subscription is canceled in \(provider) (or its portal)")
-        }
-        let after = try await subscriptions.cancel(live, atPeriodEnd: form.first("now") != "true")
+        // Whichever provider runs it, as the API cancels it (Stripe confirms by webhook).
+        let (live, after, _) = try await billing.cancel(customer: id, atPeriodEnd: form.first("now") != "true")
         record(
             context, target: "subscription:\(live.id)", before: ["status": live.status.rawValue],
             after: ["status": after.status.rawValue, "cancelAtPeriodEnd": after.cancelAtPeriodEnd ? "true" : "false"])

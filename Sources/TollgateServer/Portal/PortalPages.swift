@@ -18,6 +18,7 @@ struct PortalPages: Sendable {
     let workspaces: WorkspaceService
     let meter: Meter
     let subscriptions: SubscriptionService
+    let billing: Billing
     let stripe: StripeBilling
     /// Stripe takes payments (checkout) instead of the manual provider.
     let stripeEnabled: Bool
@@ -85,6 +86,7 @@ struct PortalPages: Sendable {
             guard subscription.status == .trialing, let end = subscription.trialEnd else { return nil }
             return max(0, Int((end.timeIntervalSince(now) / 86_400).rounded(.up)))
         }
+        let kind = try current.map { try billing.provider(named: $0.provider).kind }
         let data = PortalHomeData(
             planName: mine.plan.name,
             subscription: current.map {
@@ -96,7 +98,7 @@ struct PortalPages: Sendable {
             balances: try await balances.map {
                 PortalHomeData.Balance(creditType: $0.creditType, available: $0.available)
             },
-            pools: pools, managedHere: current?.provider == "manual", managedByStripe: current?.provider == "stripe")
+            pools: pools, managedHere: kind == .manual, managedByStripe: kind == .stripe)
         return ConsoleRequest.html(
             frame.portalHomePage(data, notice: PortalRequest.notice(request, frame: frame)), request: request)
     }

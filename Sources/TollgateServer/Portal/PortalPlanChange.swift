@@ -13,9 +13,9 @@ import TollgateWeb
 extension PortalPages {
     /// What confirming a plan would do for this user now.
     enum Decision {
-        case change(Subscription, provider: String, effect: PortalUpgradeData.Outcome)
+        case change(Subscription, provider: any PaymentProvider, effect: PortalUpgradeData.Outcome)
         /// A paid subscription going back to a free plan: it is canceled at the period's end.
-        case cancelToFree(Subscription, provider: String)
+        case cancelToFree(Subscription, provider: any PaymentProvider)
         case checkout
         case trial(days: Int, price: Money)
         case subscribe(Money)
@@ -52,7 +52,7 @@ extension PortalPages {
         // Whatever the subscription, a plan sold by a person is never taken from this form.
         let offer = plan.offer(currency: choice.currency, interval: choice.interval)
         if case .salesOnly(let seats) = offer { return .contactSales(minimumSeats: seats) }
-        if let (live, provider) = try await subscriptions.liveSubscription(subject: userId) {
+        if let (live, provider) = try await billing.live(customer: userId) {
             if plan.isFree { return .cancelToFree(live, provider: provider) }
             let preview = try subscriptions.previewPlanChange(live, to: plan.id)
             let effect: PortalUpgradeData.Outcome =
@@ -61,7 +61,7 @@ extension PortalPages {
                 } else if preview.subscription.pendingPlanId != nil {
                     .changeAtPeriodEnd(live.currentPeriodEnd)
                 } else {
-                    .changeNow(proration: preview.proration, chargedNow: provider == "stripe")
+                    .changeNow(proration: preview.proration, chargedNow: provider.chargesProrationNow)
                 }
             return .change(live, provider: provider, effect: effect)
         }
@@ -134,22 +134,13 @@ extension PortalPages {
         }
         switch try await decide(plan, choice: choice, subject: userId, frame: frame) {
         case .change(let live, let provider, let effect):
-            let changed =
-                provider == "stripe"
-                ? try await stripe.changePlan(live, to: plan.id, idempotencyKey: key)
-                : try await subscriptions.changePlan(live, to: plan.id, idempotencyKey: key).subscription
-            context.audit.subscription(live, changed, provider: provider)
+            let changed = try await provider.changePlan(live, to: plan.id, idempotencyKey: key).subscription
+            context.audit.subscription(live, changed, provider: provider.kind.rawValue)
             if case .changeAtPeriodEnd = effect { return ConsoleRequest.seeOther(home + "?notice=self_plan_scheduled") }
             return ConsoleRequest.seeOther(home + "?notice=self_plan_changed")
         case .cancelToFree(let live, let provider):
-            var canceled = live
-            canceled.cancelAtPeriodEnd = true
-            if provider == "stripe" {
-                try await stripe.cancel(live, atPeriodEnd: true)
-            } else {
-                canceled = try await subscriptions.cancel(live, atPeriodEnd: true)
-            }
-            context.audit.subscription(live, canceled, provider: provider)
+            let canceled = try await provider.cancel(live, atPeriodEnd: true)
+            context.audit.subscription(live, canceled, provider: provider.kind.rawValue)
             return ConsoleRequest.seeOther(home + "?notice=self_canceled")
         case .checkout:
             let session = try await stripe.checkout(
@@ -191,10 +182,10 @@ extension PortalPages {
 
     /// The live subscription billed here; Stripe's are canceled in Stripe's own portal.
     private func manualSubscription(_ userId: String) async throws -> Subscription {
-        guard let (live, provider) = try await subscriptions.liveSubscription(subject: userId) else {
+        guard let (live, provider) = try await billing.live(customer: userId) else {
             throw DomainError(.notFound, "you have no subscription")
         }
-        guard provider == "manual" else {
+        guard provider.kind == .manual else {
             throw DomainError(.conflict, "this subscription is managed in Stripe's customer portal")
         }
         return live
