@@ -73,8 +73,10 @@ let package = Package(
         // SVG, the words in English and French, one stylesheet and one small script.
         .target(
             name: "TollgateWeb",
-            dependencies: ["TollgateCore", "TollgateStorage"],
-            resources: [.copy("Resources/console.css"), .copy("Resources/console.js")],
+            dependencies: ["TollgateCore", "TollgateStorage", .product(name: "Yams", package: "Yams")],
+            resources: [
+                .copy("Resources/console.css"), .copy("Resources/console.js"), .copy("Resources/words"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Identity primitives: tokens, TOTP, password hashing, encryption at rest. No HTTP.

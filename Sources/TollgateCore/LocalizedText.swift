@@ -16,5 +16,5 @@ public struct LocalizedText: Hashable, Sendable {
     }
 
     /// The languages a catalog text may be written in (those the pages speak).
-    public static let languages: Set<String> = ["en", "fr"]
+    public static let languages = Set(Languages.supported)
 }

@@ -9,8 +9,8 @@ import Yams
 /// into the words as plain text, then the words, escaped by `HTMLText`, into the HTML layout: a
 /// name containing `<script>` arrives as text.
 public struct MailTemplates: Sendable {
-    public static let locales = ["en", "fr"]
-    public static let defaultLocale = "en"
+    public static let locales = Languages.supported
+    public static let defaultLocale = Languages.fallback
     /// The button's colour when the catalog names none.
     static let defaultColor = "#1e40af"
 

@@ -37,6 +37,13 @@ public struct ConsoleFrame: Sendable {
     /// The word for `key` in the page's language.
     public func t(_ key: String) -> String { Lexicon.word(key, locale: locale) }
 
+    /// A notice a page was sent back with (`?notice=<key>`): only the lexicon's own words
+    /// (`notice_<key>`), never the address's text.
+    public func notice(_ key: String?) -> String? {
+        guard let key, Lexicon.knows("notice_" + key, locale: locale) else { return nil }
+        return t("notice_" + key)
+    }
+
     /// A stored word (a status, a provider, a reason) in the reader's language: `kind_value` in the
     /// lexicon, else the word as stored (a value a later version added is still shown).
     public func word(_ kind: String, _ value: String) -> String {

@@ -109,12 +109,15 @@ import TollgateCore
 }
 
 @Suite struct LexiconTests {
-    @Test func everyWordExistsInBothLanguages() {
-        for key in Lexicon.englishKeys.union(Lexicon.frenchKeys) {
-            #expect(!Lexicon.word(key, locale: "en").hasPrefix("⟦"), "\(key) has no English")
-            #expect(!Lexicon.word(key, locale: "fr").hasPrefix("⟦"), "\(key) has no French")
+    @Test func everyWordExistsInEveryLanguage() {
+        let english = Lexicon.keys("en")
+        #expect(english.count > 400, "the words were loaded")
+        for language in Lexicon.locales {
+            let keys = Lexicon.keys(language)
+            #expect(english.subtracting(keys).isEmpty, "\(language) lacks \(english.subtracting(keys).sorted())")
+            #expect(keys.subtracting(english).isEmpty, "\(language) alone has \(keys.subtracting(english).sorted())")
         }
-        #expect(Lexicon.word("no such key", locale: "en") == "⟦no such key⟧")
+        #expect(Lexicon.word("no such key", locale: "fr") == "no such key", "never a placeholder")
         #expect(Lexicon.preferred(acceptLanguage: "fr-FR,fr;q=0.9,en;q=0.8") == "fr")
         #expect(Lexicon.preferred(acceptLanguage: "de-DE,fr;q=0.5") == "en")
         #expect(Lexicon.preferred(acceptLanguage: nil) == "en")
@@ -158,5 +161,46 @@ import TollgateCore
         let empty = SVGChart.line([], title: "none", axis: { "\($0)" }).rendered
         #expect(empty.contains("<title>none</title>") && !empty.contains("nan"))
         #expect(SVGChart.format(12.345) == "12.3" && SVGChart.format(-0.25) == "-0.3" && SVGChart.format(3) == "3")
+    }
+}
+
+/// The words the code asks for and the words the files hold are the same set: a key asked for
+/// and missing, or held and never asked for, fails here. Keys are found as the code writes them:
+/// a literal (`t("save")`, a table's headers), or a family by its prefix (`t("status_" + value)`,
+/// `word("denial", code)`).
+@Suite struct LexiconKeyTests {
+    static var sources: [String] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        var texts: [String] = []
+        for module in ["Sources/TollgateWeb", "Sources/TollgateServer"] {
+            let directory = root.appendingPathComponent(module)
+            let files = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil)
+            while let file = files?.nextObject() as? URL {
+                guard file.pathExtension == "swift", let text = try? String(contentsOf: file, encoding: .utf8) else {
+                    continue
+                }
+                texts.append(text)
+            }
+        }
+        return texts
+    }
+
+    @Test func everyKeyAskedForExistsAndEveryKeyHeldIsAskedFor() {
+        let code = Self.sources.joined(separator: "\n")
+        #expect(code.count > 100_000, "the sources were read")
+        // Literals asked for by name.
+        let asked = Set(code.matches(of: /\bt\("([a-z][a-z0-9_]*)"\)/).map { String($0.1) })
+        // Every identifier-like literal: table headers and key lists are arrays of them.
+        let literals = Set(code.matches(of: /"([a-z][a-z0-9_]*)"/).map { String($0.1) })
+        // Families: a prefix joined to a value (`"status_" + x`, `"notice_" + x`, `word("kind", x)`).
+        var families = Set(code.matches(of: /"([a-z][a-z0-9_]*_)"\s*\+/).map { String($0.1) })
+        families.formUnion(code.matches(of: /\bword\("([a-z][a-z0-9_]*)"/).map { String($0.1) + "_" })
+        families.formUnion(code.matches(of: /"([a-z][a-z0-9_]*_)\\\(/).map { String($0.1) })
+        let held = Lexicon.keys("en")
+        let missing = asked.subtracting(held)
+        #expect(missing.isEmpty, "asked for and missing: \(missing.sorted())")
+        let unused = held.filter { key in !literals.contains(key) && !families.contains { key.hasPrefix($0) } }
+        #expect(unused.isEmpty, "held and never asked for: \(unused.sorted())")
     }
 }

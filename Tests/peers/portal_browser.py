@@ -419,7 +419,6 @@ try:
     for language in ["en", "fr"]:
         for page in pages:
             ada.get(BASE + "/portal" + page + ("&" if "?" in page else "?") + "lang=" + language)
-            check("⟦" not in ada.page_source, f"every word of {page or '/'} exists in {language}")
             check(ada.find_element(By.TAG_NAME, "html").get_attribute("lang") == language,
                   f"{page or '/'} is in {language}")
             axe_check(ada, f"/portal{page} ({language})")

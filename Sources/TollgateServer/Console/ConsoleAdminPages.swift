@@ -133,7 +133,7 @@ extension ConsolePages {
                 "/console/deliveries"
                     + Paths.query(filters + [("cursor", "\(Millis.from($0.message.createdAt))_\($0.message.id)")])
             } : nil
-        data.notice = parameters.get("notice") == "retried" ? frame.t("notice_retried") : nil
+        data.notice = frame.notice(parameters.get("notice"))
         return ConsoleRequest.html(frame.deliveriesPage(data), request: request)
     }
 

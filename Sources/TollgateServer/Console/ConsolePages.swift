@@ -142,8 +142,7 @@ struct ConsolePages: Sendable {
         let id = try Validate.pathIdentifier(context)
         let frame = frame(request, context, "customers")
         let data = try await customerData(id, language: frame.locale)
-        let notice = request.uri.queryParameters.get("notice").map { frame.t("notice_" + $0) }
-            .flatMap { $0.hasPrefix("⟦") ? nil : $0 }
+        let notice = frame.notice(request.uri.queryParameters.get("notice"))
         return ConsoleRequest.html(frame.customerPage(data, notice: notice), request: request)
     }
 

@@ -24,9 +24,7 @@ extension ConsolePages {
                 createdAt: $0.createdAt)
         }
         let frame = frame(request, context, "deliveries")
-        // Only the notices this page sends; anything else in the address is not shown.
-        let known = ["endpoint_created", "endpoint_enabled", "endpoint_disabled", "endpoint_deleted"]
-        let words = notice.flatMap { known.contains($0) ? frame.t("notice_" + $0) : nil }
+        let words = frame.notice(notice)
         return ConsoleRequest.html(
             frame.webhooksPage(
                 rows, eventTypes: OutboxEvent.types, formKey: Secrets.randomId(prefix: "form_"), newSecret: newSecret,

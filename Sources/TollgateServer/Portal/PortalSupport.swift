@@ -158,10 +158,6 @@ enum PortalRequest {
 
     /// A page's notice from `?notice=`: only words of the lexicon, never the query's text.
     static func notice(_ request: Request, frame: ConsoleFrame) -> String? {
-        guard let key = request.uri.queryParameters.get("notice"), key.allSatisfy({ $0.isLetter || $0 == "_" }) else {
-            return nil
-        }
-        let word = frame.t("notice_" + key)
-        return word.hasPrefix("⟦") ? nil : word
+        frame.notice(request.uri.queryParameters.get("notice"))
     }
 }
