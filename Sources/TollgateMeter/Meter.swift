@@ -24,8 +24,8 @@ public final class Meter: Sendable {
     /// Serializes the overage decisions of customers with a spend cap: the cap spans features,
     /// so one feature's decision reads the others' counters.
     let cappedOverage = Mutex<Void>(())
-    /// Debits the credits of features priced in credits; nil when nothing is. The same service
-    /// (and cache) the credit routes use.
+    /// Debits the credits of features priced in credits: the same service (and cache of
+    /// balances) the doors use. Nil for a meter built without one (tests of the meter alone).
     public let credits: CreditService?
     /// This node's quota leases, when several nodes share the database; nil on a single node.
     public let leases: QuotaLeases?

@@ -41,7 +41,7 @@ extension SQLStore {
         ).run()
     }
 
-    /// The revenue rollup filled from the raw movements (migration 25 does it once; the bench too).
+    /// The revenue rollup filled from the raw movements (a rebuild; migration 25 holds its own copy).
     static let fillRevenueDaily = """
         INSERT INTO revenue_daily (currency, day_ms, kind, amount_minor, movements)
         SELECT currency, at_ms - (at_ms % 86400000), kind, SUM(amount_minor), COUNT(*)
@@ -80,12 +80,6 @@ extension SQLStore {
     static let fillUsageMonthTotals = """
         INSERT INTO usage_month_totals (month_ms, feature, plan_id, total, customers)
         SELECT month_ms, feature, plan_id, units, COUNT(*) FROM usage_monthly GROUP BY month_ms, feature, plan_id, units
-        """
-
-    /// The columns of a usage fact: a row of the daily rollup, before folding.
-    static let usageFactColumns = """
-        day_ms BIGINT NOT NULL, feature TEXT NOT NULL, plan_id TEXT NOT NULL, customer_id TEXT NOT NULL,
-            outcome TEXT NOT NULL, units BIGINT NOT NULL, events BIGINT NOT NULL, upgrade_tier TEXT, prompt_at_ms BIGINT
         """
 
     /// Serializes folds across nodes (PostgreSQL advisory lock key).

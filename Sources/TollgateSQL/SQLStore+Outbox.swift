@@ -135,9 +135,8 @@ extension SQLStore {
                     OR (created_at_ms = \(bind: after.createdAtMillis) AND id < \(bind: after.id)))
                 """)
         }
-        let filter: SQLQueryString = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql: SQLQueryString = """
-            SELECT \(unsafeRaw: Self.outboxColumns) FROM outbox \(filter)
+            SELECT \(unsafeRaw: Self.outboxColumns) FROM outbox WHERE \(conditions.joined(separator: " AND "))
             ORDER BY created_at_ms DESC, id DESC LIMIT \(bind: query.limit)
             """
         return try await provider.read { db in try await db.raw(sql).all().map(Self.decodeOutboxEntry) }

@@ -32,6 +32,12 @@ struct Customers: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("tollgate: \(error)\n".utf8))
                 throw ExitCode(1)
             }
+            guard loaded.plan(plan) != nil else {
+                let plans = loaded.plans.map(\.id).joined(separator: ", ")
+                FileHandle.standardError.write(
+                    Data("tollgate: no plan \(plan) in catalog \(loaded.product) (plans: \(plans))\n".utf8))
+                throw ExitCode(1)
+            }
             // The same change as the API's and the console's (the customer directory's).
             let outcome: Result<Void, DomainError> = try await databaseOptions.withStore { store in
                 let customers = CustomerDirectory(
@@ -50,9 +56,7 @@ struct Customers: AsyncParsableCommand {
                 }
             }
             if case .failure(let error) = outcome {
-                let plans =
-                    error.code == .planNotFound ? " (plans: \(loaded.plans.map(\.id).joined(separator: ", ")))" : ""
-                FileHandle.standardError.write(Data("tollgate: \(error.message)\(plans)\n".utf8))
+                FileHandle.standardError.write(Data("tollgate: \(error.message)\n".utf8))
                 throw ExitCode(1)
             }
             print("\(customer) is on plan \(plan)")

@@ -31,7 +31,7 @@ import TollgateStorage
         var accepted: Int { answers.withLock { $0.values.filter { $0 == 200 }.count } }
     }
 
-    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    @Test(.enabled(if: TestDatabase.postgresConfigured, "several nodes need PostgreSQL"))
     func threeNodesNeverOvershootNorLoseAnAcknowledgedConsumeWhenOneIsKilled() async throws {
         try await TestDatabase.postgres.withLocation { location in
             let url: String

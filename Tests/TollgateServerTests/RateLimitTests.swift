@@ -129,7 +129,7 @@ import TollgateStorage
     /// Two `--cluster` nodes share each key's bucket through PostgreSQL: together they let no
     /// more through than the bucket and its refill over the run, and refuse at most the batches
     /// the other node holds unspent (the documented tolerance) early.
-    @Test(.enabled(if: TestDatabase.all.contains(.postgres), "several nodes need PostgreSQL"))
+    @Test(.enabled(if: TestDatabase.postgresConfigured, "several nodes need PostgreSQL"))
     func twoNodesShareEachKeysBucket() async throws {
         try await TestDatabase.postgres.withLocation { location in
             guard case .postgres(let url) = location.location else { throw TestSupportError("needs PostgreSQL") }

@@ -208,8 +208,8 @@ try:
           f"the trial started (at {ada.current_url}: {ada.find_element(By.TAG_NAME, 'main').text[:300]})")
     check(ada.find_element(By.ID, "current-plan").text == "Pro", "the plan is Pro")
     check("14" in ada.find_element(By.ID, "trial-left").text, "14 trial days left")
-    # The trial's e-mail: when it ends, what follows, how to cancel; in the product's colour
-    #. Its HTML part, as a mail program draws it.
+    # The trial's e-mail: when it ends, what follows, how to cancel; in the product's colour.
+    # Its HTML part, as a mail program draws it.
     started = mail_to("ada@example.com", "has started")
     text = started.get_body(preferencelist=("plain",)).get_content()
     check("runs until" in text and "9.90 EUR per month" in text and "cancel" in text,

@@ -166,9 +166,11 @@ struct BillingRoutes: Sendable {
             interval: interval, currency: currency, seats: seats,
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
-        context.audit.subscription(nil, subscription, provider: "manual")
+        context.audit.subscription(nil, subscription, provider: PaymentProviderKind.manual.rawValue)
         context.audit.once(subscription.id)
-        return EditedResponse(status: .created, response: SubscriptionResponse(subscription, provider: "manual"))
+        return EditedResponse(
+            status: .created,
+            response: SubscriptionResponse(subscription, provider: PaymentProviderKind.manual.rawValue))
     }
 
     struct ChangePlanRequest: Decodable {
@@ -221,8 +223,10 @@ struct BillingRoutes: Sendable {
             planId: try Validate.identifier(body.plan, field: "plan"),
             interval: interval, currency: currency
         )
-        context.audit.subscription(nil, subscription, provider: "manual")
-        return EditedResponse(status: .created, response: SubscriptionResponse(subscription, provider: "manual"))
+        context.audit.subscription(nil, subscription, provider: PaymentProviderKind.manual.rawValue)
+        return EditedResponse(
+            status: .created,
+            response: SubscriptionResponse(subscription, provider: PaymentProviderKind.manual.rawValue))
     }
 
     struct Received: Encodable {

@@ -1,4 +1,5 @@
 import Foundation
+import TollgateBilling
 import TollgateCore
 import TollgateMeter
 import TollgateStorage
@@ -60,10 +61,10 @@ extension CustomerDetailData.InvoiceRow {
     init(_ invoice: InvoiceRecord) {
         self.init(
             id: invoice.id, number: invoice.number, status: invoice.status.rawValue,
-            hasDocument: invoice.provider == "manual" && invoice.number != nil,
+            hasDocument: PaymentProviderKind(rawValue: invoice.provider) == .manual && invoice.number != nil,
             total: Money(invoice.total, invoice.currency), at: invoice.finalizedAt ?? invoice.createdAt)
         dueAt = invoice.dueAt
-        own = invoice.provider == "manual"
+        own = PaymentProviderKind(rawValue: invoice.provider) == .manual
         fullyCredited = invoice.total > 0 && invoice.credited >= invoice.total
     }
 }

@@ -153,7 +153,7 @@ extension PortalPages {
                 nil,
                 try await subscriptions.startTrial(
                     customerId: userId, planId: plan.id, interval: interval, currency: currency),
-                provider: "manual")
+                provider: PaymentProviderKind.manual.rawValue)
             return ConsoleRequest.seeOther(home + "?notice=trial_started")
         case .subscribe:
             context.audit.subscription(
@@ -161,7 +161,7 @@ extension PortalPages {
                 try await subscriptions.subscribe(
                     customerId: userId, planId: plan.id, interval: interval, currency: currency, seats: nil,
                     idempotencyKey: key),
-                provider: "manual")
+                provider: PaymentProviderKind.manual.rawValue)
             return ConsoleRequest.seeOther(home + "?notice=subscribed")
         case .contactSales, .unavailable:
             throw DomainError(.conflict, "this plan cannot be chosen here", field: "plan")
@@ -170,13 +170,16 @@ extension PortalPages {
 
     @Sendable func cancel(_ request: Request, context: PortalContext) async throws -> Response {
         let live = try await manualSubscription(context.userId)
-        context.audit.subscription(live, try await subscriptions.cancel(live, atPeriodEnd: true), provider: "manual")
+        context.audit.subscription(
+            live, try await subscriptions.cancel(live, atPeriodEnd: true), provider: PaymentProviderKind.manual.rawValue
+        )
         return ConsoleRequest.seeOther("/portal?notice=self_canceled")
     }
 
     @Sendable func resume(_ request: Request, context: PortalContext) async throws -> Response {
         let live = try await manualSubscription(context.userId)
-        context.audit.subscription(live, try await subscriptions.resume(live), provider: "manual")
+        context.audit.subscription(
+            live, try await subscriptions.resume(live), provider: PaymentProviderKind.manual.rawValue)
         return ConsoleRequest.seeOther("/portal?notice=resumed")
     }
 
