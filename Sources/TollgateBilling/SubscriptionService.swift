@@ -7,14 +7,14 @@ import TollgateStorage
 /// and for customers invoiced by hand. Stripe subscriptions move through webhooks instead; here
 /// they are only ever moved when a past-due grace period runs out.
 public final class SubscriptionService: Sendable {
-    private let catalog: Catalog
+    let catalog: Catalog
     let store: any BillingStore & CustomerStore
-    private let policy: SubscriptionPolicy
-    private let clock: any TollgateClock
-    private let logger: Logger
-    private let planChanged: @Sendable (String) -> Void
+    let policy: SubscriptionPolicy
+    let clock: any TollgateClock
+    let logger: Logger
+    let planChanged: @Sendable (String) -> Void
     /// Issues the manual provider's invoices as periods end; nil: none are issued.
-    private let invoices: InvoiceService?
+    let invoices: InvoiceService?
 
     public init(
         catalog: Catalog, store: any BillingStore & CustomerStore, policy: SubscriptionPolicy = SubscriptionPolicy(),
@@ -154,7 +154,7 @@ public final class SubscriptionService: Sendable {
     }
 
     /// Applies `event` to the manual subscription of `invoice`, once per invoice and cause.
-    private func apply(_ event: SubscriptionEvent, after invoice: InvoiceRecord, cause: String) async throws -> Bool {
+    func apply(_ event: SubscriptionEvent, after invoice: InvoiceRecord, cause: String) async throws -> Bool {
         guard let id = invoice.subscriptionId, let subscription = try await store.subscription(id: id),
             try await store.subscriptions(subject: subscription.subject).contains(where: {
                 $0.0.id == id && $0.provider == "manual"
@@ -235,117 +235,6 @@ public final class SubscriptionService: Sendable {
         return try await store.subscription(id: id) ?? subscription
     }
 
-    /// What a plan change did: the subscription after it, and the prorated charge (negative: a
-    /// credit) recorded for the next invoice.
-    public struct PlanChange: Sendable {
-        public let subscription: Subscription
-        public let proration: Money?
-        /// A trial ended by the change: the new period, owed in full and invoiced at once.
-        public var periodCharge: Money? = nil
-    }
-
-    /// What `changePlan` would do now, without doing it: the page that asks before confirming
-    /// shows this proration.
-    public func previewPlanChange(_ subscription: Subscription, to planId: String) throws -> PlanChange {
-        let (next, effects) = try transition(subscription, to: planId, at: clock.now())
-        return PlanChange(
-            subscription: next, proration: Self.proration(effects), periodCharge: Self.periodCharge(effects))
-    }
-
-    private func transition(_ subscription: Subscription, to planId: String, at now: Date) throws
-        -> (Subscription, [SubscriptionEffect])
-    {
-        do {
-            return try SubscriptionMachine.apply(
-                .changePlan(to: planId, at: now), to: subscription, catalog: catalog, policy: policy)
-        } catch {
-            throw Self.domainError(error)
-        }
-    }
-
-    private static func proration(_ effects: [SubscriptionEffect]) -> Money? {
-        for case .prorate(let amount, _, _) in effects where amount.amountMinor != 0 { return amount }
-        return nil
-    }
-
-    private static func periodCharge(_ effects: [SubscriptionEffect]) -> Money? {
-        for case .chargePeriod(let amount, _, _, _) in effects { return amount }
-        return nil
-    }
-
-    /// Changes a manual subscription's plan through the state machine: an upgrade at once, with
-    /// the proration recorded as a charge on the next invoice; a downgrade at the period's end.
-    public func changePlan(_ subscription: Subscription, to planId: String, idempotencyKey: String) async throws
-        -> PlanChange
-    {
-        let now = clock.now()
-        let (next, effects) = try transition(subscription, to: planId, at: now)
-        let reference = "proration:\(subscription.id):\(planId):\(idempotencyKey)"
-        var charges: [InvoiceItemRecord] = []
-        if let amount = Self.proration(effects) {
-            charges.append(
-                InvoiceItemRecord(
-                    id: "ii_" + InvoiceService.randomSuffix(), subject: subscription.subject, kind: "proration",
-                    description: "\(catalog.plan(subscription.planId)?.name ?? subscription.planId) → "
-                        + "\(catalog.plan(planId)?.name ?? planId), prorated for the rest of the period",
-                    amount: amount, reference: reference, createdAt: now))
-        }
-        let periodCharge = Self.periodCharge(effects)
-        if periodCharge != nil {
-            // Recorded with the change in one transaction, then invoiced at once: a crash in
-            // between leaves it pending, invoiced by a retry or with the next period. Keyed on the
-            // trial it ends, so two changes racing out of one trial charge the period once.
-            charges += periodCharges(
-                next, reference: "period:\(subscription.id):trial:\(Millis.from(subscription.currentPeriodStart))",
-                at: now)
-        }
-        let outcome = try await store.applySubscriptionEvent(
-            provider: "manual", eventId: "change:\(subscription.id):\(planId):\(idempotencyKey)",
-            type: "subscription.plan_changed", version: now,
-            subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: charges
-        )
-        if periodCharge != nil { await invoiceNow(next) }
-        if outcome == .applied {
-            planChanged(subscription.subject)
-            return PlanChange(
-                subscription: next, proration: Self.proration(effects), periodCharge: periodCharge)
-        }
-        // A retry of a change already made: answer with what it did.
-        let charge = try await store.pendingInvoiceItems(subject: subscription.subject).first {
-            $0.reference == reference
-        }
-        return PlanChange(
-            subscription: try await store.subscription(id: subscription.id) ?? next, proration: charge?.amount)
-    }
-
-    /// A period's charges as invoice items: the plan (times its seats) and its add-ons, named
-    /// with the period; `reference` makes each unique, so a replay records nothing twice.
-    private func periodCharges(_ subscription: Subscription, reference: String, at now: Date) -> [InvoiceItemRecord] {
-        let period =
-            DayStamp.string(of: subscription.currentPeriodStart) + " – "
-            + DayStamp.string(of: subscription.currentPeriodEnd)
-        return Invoicing.subscriptionLines(catalog: catalog, subscription: subscription).enumerated().map {
-            index, line in
-            InvoiceItemRecord(
-                id: "ii_" + InvoiceService.randomSuffix(), subject: subscription.subject, kind: line.kind.rawValue,
-                description: line.description + ", " + period, quantity: line.quantity, unitAmount: line.unitAmount,
-                amount: Money(line.amount, subscription.currency), reference: "\(reference):\(index)", createdAt: now)
-        }
-    }
-
-    /// Invoices what is pending for the subscription's customer now. The change it follows is
-    /// made already: a failure here (no VAT rate, the database gone) is logged, and what is
-    /// pending stays for a retry or the next period's invoice.
-    private func invoiceNow(_ subscription: Subscription) async {
-        guard let invoices else { return }
-        do {
-            _ = try await invoices.invoicePending(
-                customer: subscription.subject, currency: subscription.currency, subscription: subscription.id)
-        } catch {
-            logger.error("subscription \(subscription.id): its period could not be invoiced now: \(error)")
-        }
-    }
-
     /// Cancels a manual subscription, now or at the end of its period.
     public func cancel(_ subscription: Subscription, atPeriodEnd: Bool) async throws -> Subscription {
         let now = clock.now()
@@ -399,7 +288,7 @@ public final class SubscriptionService: Sendable {
         return next
     }
 
-    private func rules(now: Date) -> SubscriptionRules {
+    func rules(now: Date) -> SubscriptionRules {
         Self.rules(catalog: catalog, policy: policy, now: now)
     }
 

@@ -4,7 +4,7 @@ import Yams
 /// Turns a YAML tree into a `Catalog`, collecting every issue. The file's shape is documented in
 /// `catalogs/README.md`.
 struct CatalogReader {
-    private var yaml = YAMLReader()
+    var yaml = YAMLReader()
     var issues: [CatalogIssue] { yaml.issues }
 
     /// snake_case: a lower-case letter, then lower-case letters, digits and `_`.
@@ -60,7 +60,7 @@ struct CatalogReader {
     }
 
     /// `branding: { color: "#0f766e" }`: the colour mail is drawn in.
-    private mutating func branding(_ node: Node) -> String? {
+    mutating func branding(_ node: Node) -> String? {
         guard let fields = yaml.mapping(node, "branding", allowed: ["color"]),
             let value = fields["color"].flatMap({ yaml.string($0, "branding.color") })
         else { return nil }
@@ -73,7 +73,7 @@ struct CatalogReader {
     }
 
     /// `rateLimits: { secretKey: { requestsPerMinute: 6000 }, ip: { requestsPerMinute: 120 } }`.
-    private mutating func catalogRateLimits(_ node: Node) -> CatalogRateLimits {
+    mutating func catalogRateLimits(_ node: Node) -> CatalogRateLimits {
         guard let fields = yaml.mapping(node, "rateLimits", allowed: ["secretKey", "ip"]) else {
             return CatalogRateLimits()
         }
@@ -83,7 +83,7 @@ struct CatalogReader {
     }
 
     /// `{ requestsPerMinute: 600 }`.
-    private mutating func rateLimit(_ node: Node, _ path: String) -> RateLimit? {
+    mutating func rateLimit(_ node: Node, _ path: String) -> RateLimit? {
         guard let fields = yaml.mapping(node, path, allowed: ["requestsPerMinute"]) else { return nil }
         guard let value = fields["requestsPerMinute"] else {
             yaml.report("\(path).requestsPerMinute", "is required", node)
@@ -95,7 +95,7 @@ struct CatalogReader {
     }
 
     /// `creditLowBalance: { credits: 20 }`: per credit type, the balance that raises `credits.low`.
-    private mutating func creditLowBalance(_ node: Node, creditTypes: [String]) -> [String: Int64] {
+    mutating func creditLowBalance(_ node: Node, creditTypes: [String]) -> [String: Int64] {
         guard let pairs = yaml.mapping(node, "creditLowBalance") else { return [:] }
         var thresholds: [String: Int64] = [:]
         for (type, value) in pairs {
@@ -110,7 +110,7 @@ struct CatalogReader {
 
     // MARK: - Features
 
-    private mutating func creditTypeList(_ node: Node) -> [String] {
+    mutating func creditTypeList(_ node: Node) -> [String] {
         guard let items = yaml.sequence(node, "creditTypes") else { return [] }
         return items.enumerated().compactMap { index, item in
             let path = YAMLReader.index("creditTypes", index)
@@ -122,7 +122,7 @@ struct CatalogReader {
         }
     }
 
-    private mutating func featureList(_ node: Node, creditTypes: [String]) -> [FeatureDefinition] {
+    mutating func featureList(_ node: Node, creditTypes: [String]) -> [FeatureDefinition] {
         guard let pairs = yaml.mapping(node, "features") else { return [] }
         if pairs.isEmpty { yaml.report("features", "must define at least one feature", node) }
         return pairs.compactMap { id, value in
@@ -157,7 +157,7 @@ struct CatalogReader {
     }
 
     /// A list of distinct percentages in 1...100, e.g. `[50, 80, 100]`; `[]` turns alerts off.
-    private mutating func alertPercents(_ node: Node, _ path: String) -> [Int] {
+    mutating func alertPercents(_ node: Node, _ path: String) -> [Int] {
         guard let items = yaml.sequence(node, path) else { return [] }
         let percents = items.enumerated().compactMap { index, item in
             yaml.integer(item, YAMLReader.index(path, index), in: 1...100).map(Int.init)
@@ -166,7 +166,7 @@ struct CatalogReader {
         return Array(Set(percents)).sorted()
     }
 
-    private mutating func creditCost(_ node: Node, _ path: String, creditTypes: [String]) -> CreditCost? {
+    mutating func creditCost(_ node: Node, _ path: String, creditTypes: [String]) -> CreditCost? {
         guard let fields = yaml.mapping(node, path, allowed: ["type", "amount"]) else { return nil }
         let type = fields["type"].flatMap { yaml.string($0, "\(path).type") } ?? creditTypes.first
         if let type, !creditTypes.contains(type) {
@@ -179,8 +179,7 @@ struct CatalogReader {
 
     // MARK: - Plans
 
-    private mutating func planList(_ node: Node, features: [String: FeatureDefinition], creditTypes: [String]) -> [Plan]
-    {
+    mutating func planList(_ node: Node, features: [String: FeatureDefinition], creditTypes: [String]) -> [Plan] {
         guard let items = yaml.sequence(node, "plans") else { return [] }
         if items.isEmpty { yaml.report("plans", "must define at least one plan", node) }
         var plans: [Plan] = []
@@ -207,7 +206,7 @@ struct CatalogReader {
         return plans
     }
 
-    private mutating func plan(
+    mutating func plan(
         _ node: Node, _ path: String, features: [String: FeatureDefinition], creditTypes: [String]
     ) -> Plan? {
         let keys: Set<String> = [
@@ -246,7 +245,7 @@ struct CatalogReader {
         return plan
     }
 
-    private mutating func trial(_ node: Node, _ path: String) -> Trial? {
+    mutating func trial(_ node: Node, _ path: String) -> Trial? {
         guard let fields = yaml.mapping(node, path, allowed: ["days", "requiresPaymentMethod", "reminderDays"]) else {
             return nil
         }
@@ -260,7 +259,7 @@ struct CatalogReader {
         }
     }
 
-    private mutating func grantMap(_ node: Node, _ path: String, features: [String: FeatureDefinition]) -> [String:
+    mutating func grantMap(_ node: Node, _ path: String, features: [String: FeatureDefinition]) -> [String:
         FeatureGrant]
     {
         guard let pairs = yaml.mapping(node, path) else { return [:] }
@@ -284,7 +283,7 @@ struct CatalogReader {
     }
 
     /// `100` (per month), `unlimited`, or `{limit, period, overage}`.
-    private mutating func meteredGrant(_ node: Node, _ path: String) -> FeatureGrant? {
+    mutating func meteredGrant(_ node: Node, _ path: String) -> FeatureGrant? {
         if case .scalar = node {
             return yaml.limit(node, path).map { .metered($0, .monthly, overage: nil) }
         }
@@ -300,7 +299,7 @@ struct CatalogReader {
         return .metered(limit, period, overage: overage)
     }
 
-    private mutating func overagePrice(_ node: Node, _ path: String) -> OveragePrice? {
+    mutating func overagePrice(_ node: Node, _ path: String) -> OveragePrice? {
         guard let fields = yaml.mapping(node, path, allowed: ["per", "unitAmounts"]) else { return nil }
         let per = fields["per"].map { yaml.integer($0, "\(path).per", in: 1...1_000_000_000) } ?? 1
         var amounts: [Currency: Int64] = [:]
@@ -323,7 +322,7 @@ struct CatalogReader {
         return OveragePrice(per: per, unitAmounts: amounts)
     }
 
-    private mutating func creditGrantList(_ node: Node, _ path: String, creditTypes: [String]) -> [CreditGrantRule] {
+    mutating func creditGrantList(_ node: Node, _ path: String, creditTypes: [String]) -> [CreditGrantRule] {
         guard let items = yaml.sequence(node, path) else { return [] }
         return items.enumerated().compactMap { index, item in
             let itemPath = YAMLReader.index(path, index)
@@ -343,134 +342,9 @@ struct CatalogReader {
         }
     }
 
-    // MARK: - Prices, add-ons, packs
-
-    private mutating func priceList(_ node: Node, _ path: String) -> [Price] {
-        guard let items = yaml.sequence(node, path) else { return [] }
-        var prices: [Price] = []
-        var seen: Set<String> = []
-        for (index, item) in items.enumerated() {
-            let itemPath = YAMLReader.index(path, index)
-            guard let price = price(item, itemPath) else { continue }
-            if !seen.insert("\(price.currency)/\(price.interval)").inserted {
-                yaml.report(itemPath, "a \(price.interval)ly \(price.currency) price is already defined", item)
-            }
-            prices.append(price)
-        }
-        return prices
-    }
-
-    private mutating func price(_ node: Node, _ path: String) -> Price? {
-        let keys: Set<String> = [
-            "currency", "interval", "amount", "perSeatAmount", "minimumSeats", "maximumSeats", "stripePriceId",
-        ]
-        guard let fields = yaml.mapping(node, path, allowed: keys) else { return nil }
-        var currency: Currency?
-        if let currencyNode = fields["currency"] {
-            if let code = yaml.string(currencyNode, "\(path).currency") {
-                currency = Currency(code)
-                if currency == nil {
-                    yaml.report("\(path).currency", "not an ISO 4217 currency code: \(code)", currencyNode)
-                }
-            }
-        } else {
-            yaml.report("\(path).currency", "is required: a price without a currency means nothing", node)
-        }
-        let interval = fields["interval"].map { yaml.oneOf($0, "\(path).interval", BillingInterval.self) } ?? .month
-        let amount = requiredInteger(fields, "amount", path, node, in: 0...CatalogLoader.maximumQuantity)
-        let perSeat = fields["perSeatAmount"].flatMap {
-            yaml.integer($0, "\(path).perSeatAmount", in: 0...CatalogLoader.maximumQuantity)
-        }
-        let minSeats = fields["minimumSeats"].flatMap { yaml.integer($0, "\(path).minimumSeats", in: 1...1_000_000) }
-        let maxSeats = fields["maximumSeats"].flatMap { yaml.integer($0, "\(path).maximumSeats", in: 1...1_000_000) }
-        if let minSeats, let maxSeats, maxSeats < minSeats {
-            yaml.report("\(path).maximumSeats", "is below minimumSeats (\(minSeats))", node)
-        }
-        if perSeat == nil, minSeats != nil || maxSeats != nil {
-            yaml.report("\(path).minimumSeats", "seat bounds need a perSeatAmount", node)
-        }
-        let stripePriceId = fields["stripePriceId"].flatMap { yaml.string($0, "\(path).stripePriceId") }
-        guard let currency, let interval, let amount else { return nil }
-        return Price(
-            currency: currency, interval: interval, amount: amount, perSeatAmount: perSeat,
-            minimumSeats: minSeats.map { Int($0) }, maximumSeats: maxSeats.map { Int($0) }, stripePriceId: stripePriceId
-        )
-    }
-
-    private mutating func addOnList(_ node: Node, features: [String: FeatureDefinition], planIds: Set<String>)
-        -> [AddOn]
-    {
-        guard let items = yaml.sequence(node, "addOns") else { return [] }
-        return items.enumerated().compactMap { index, item in
-            let path = YAMLReader.index("addOns", index)
-            guard let fields = yaml.mapping(item, path, allowed: ["id", "name", "prices", "features", "plans"]) else {
-                return nil
-            }
-            let id = requiredString(fields, "id", path, item)
-            let name = fields["name"].flatMap { yaml.string($0, "\(path).name") } ?? id
-            let prices = fields["prices"].map { priceList($0, "\(path).prices") } ?? []
-            var increments: [String: Int64] = [:]
-            if let featuresNode = fields["features"], let pairs = yaml.mapping(featuresNode, "\(path).features") {
-                for (featureId, value) in pairs {
-                    let featurePath = "\(path).features.\(featureId)"
-                    guard let feature = features[featureId] else {
-                        yaml.report(featurePath, "unknown feature \(featureId)", value)
-                        continue
-                    }
-                    if feature.type == .boolean {
-                        yaml.report(
-                            featurePath, "an add-on adds to a limit or metered feature, not a boolean one", value)
-                        continue
-                    }
-                    if let amount = yaml.integer(value, featurePath, in: 1...CatalogLoader.maximumQuantity) {
-                        increments[featureId] = amount
-                    }
-                }
-            } else if fields["features"] == nil {
-                yaml.report("\(path).features", "is required", item)
-            }
-            var plans: [String] = []
-            if let plansNode = fields["plans"], let list = yaml.sequence(plansNode, "\(path).plans") {
-                for (planIndex, planNode) in list.enumerated() {
-                    let planPath = YAMLReader.index("\(path).plans", planIndex)
-                    guard let planId = yaml.string(planNode, planPath) else { continue }
-                    if !planIds.contains(planId) {
-                        yaml.report(planPath, "names no plan of this catalog: \(planId)", planNode)
-                    }
-                    plans.append(planId)
-                }
-            }
-            guard let id else { return nil }
-            return AddOn(id: id, name: name ?? id, prices: prices, features: increments, plans: plans)
-        }
-    }
-
-    private mutating func creditPackList(_ node: Node, creditTypes: [String]) -> [CreditPack] {
-        guard let items = yaml.sequence(node, "creditPacks") else { return [] }
-        return items.enumerated().compactMap { index, item in
-            let path = YAMLReader.index("creditPacks", index)
-            guard let fields = yaml.mapping(item, path, allowed: ["id", "name", "type", "amount", "prices"]) else {
-                return nil
-            }
-            let id = requiredString(fields, "id", path, item)
-            let name = fields["name"].flatMap { yaml.string($0, "\(path).name") } ?? id
-            let type = fields["type"].flatMap { yaml.string($0, "\(path).type") } ?? creditTypes.first
-            if let type, !creditTypes.contains(type) {
-                yaml.report("\(path).type", "names no credit type of this catalog: \(type)", item)
-            } else if type == nil {
-                yaml.report("\(path).type", "is required (the catalog defines no creditTypes)", item)
-            }
-            let amount = requiredInteger(fields, "amount", path, item, in: 1...CatalogLoader.maximumQuantity)
-            let prices = fields["prices"].map { priceList($0, "\(path).prices") } ?? []
-            if prices.isEmpty { yaml.report("\(path).prices", "a pack needs at least one price", item) }
-            guard let id, let type, let amount else { return nil }
-            return CreditPack(id: id, name: name ?? id, creditType: type, amount: amount, prices: prices)
-        }
-    }
-
     // MARK: - Helpers
 
-    private mutating func requiredString(
+    mutating func requiredString(
         _ fields: [(key: String, value: Node)], _ key: String, _ path: String, _ owner: Node
     ) -> String? {
         let fullPath = YAMLReader.join(path, key)
@@ -481,7 +355,7 @@ struct CatalogReader {
         return yaml.string(node, fullPath)
     }
 
-    private mutating func requiredInteger(
+    mutating func requiredInteger(
         _ fields: [(key: String, value: Node)], _ key: String, _ path: String, _ owner: Node,
         in range: ClosedRange<Int64>
     ) -> Int64? {

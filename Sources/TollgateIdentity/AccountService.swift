@@ -51,13 +51,13 @@ public struct ClientInfo: Sendable {
 /// rotation with reuse detection, sessions, password reset. Every e-mail goes through the outbox.
 public final class AccountService: Sendable {
     public let settings: AccountSettings
-    private let store: any IdentityStore & CustomerStore & WorkspaceStore & OutboxStore & AttemptStore
-    private let keys: SigningKeyRing
-    private let box: SecretBox
-    private let clock: any TollgateClock
-    private let limiter: AttemptLimiter
-    private let defaultPlan: String
-    private let decoyHash: String
+    let store: any IdentityStore & CustomerStore & WorkspaceStore & OutboxStore & AttemptStore
+    let keys: SigningKeyRing
+    let box: SecretBox
+    let clock: any TollgateClock
+    let limiter: AttemptLimiter
+    let defaultPlan: String
+    let decoyHash: String
 
     public init(
         settings: AccountSettings,
@@ -230,7 +230,7 @@ public final class AccountService: Sendable {
     }
 
     /// A signed-in user's password, asked again before a sensitive change; failures are throttled.
-    private func requirePassword(_ password: String, of user: UserRecord, field: String, now: Date) async throws {
+    func requirePassword(_ password: String, of user: UserRecord, field: String, now: Date) async throws {
         let throttleKey = "password:\(user.id)"
         try await limiter.check(throttleKey, rule: settings.accountRule, now: now)
         guard try await settings.passwordPolicy.matches(password, hash: user.passwordHash) else {
@@ -240,7 +240,7 @@ public final class AccountService: Sendable {
     }
 
     /// A mail to the user about their account (`welcome`, `two_factor_enabled`…), in their language.
-    private func notice(_ kind: String, to user: UserRecord, now: Date, values: [String: String] = [:])
+    func notice(_ kind: String, to user: UserRecord, now: Date, values: [String: String] = [:])
         async throws -> OutboxMessage
     {
         var payload = values
@@ -252,7 +252,7 @@ public final class AccountService: Sendable {
             payload: String(decoding: try JSONEncoder().encode(payload), as: UTF8.self), createdAt: now)
     }
 
-    private func emailToken(
+    func emailToken(
         _ purpose: UserTokenPurpose, userId: String, email: String, now: Date, lifetime: TimeInterval,
         locale: String? = nil, next: String? = nil
     ) throws -> (UserTokenRecord, OutboxMessage) {
@@ -270,175 +270,6 @@ public final class AccountService: Sendable {
             id: Secrets.randomId(prefix: "msg_"), kind: "email.\(purpose.rawValue)", recipient: email, payload: payload,
             createdAt: now)
         return (record, message)
-    }
-
-    // MARK: Sign-in
-
-    /// Checks the password (and the second factor when enabled) and opens a session.
-    /// Failures never say whether the e-mail exists, and are throttled per account and per address.
-    public func login(email rawEmail: String, password: String, totp: String?, client: ClientInfo) async throws
-        -> TokenPair
-    {
-        let email = try EmailAddress.normalized(rawEmail)
-        let now = clock.now()
-        let accountKey = Self.signInKey(email), addressKey = "address:\(client.address)"
-        try await limiter.check(addressKey, rule: settings.addressRule, now: now)
-        // A locked account is not a weapon against its owner: the lock is lifted for a request
-        // carrying both the right password and a valid authenticator code (an account without one
-        // waits, or resets its password through the e-mailed link). The code is checked first,
-        // without spending it: a locked account costs no password hash to anyone without it.
-        let locked: DomainError?
-        do {
-            try await limiter.check(accountKey, rule: settings.accountRule, now: now)
-            locked = nil
-        } catch let error as DomainError where error.code == .tooManyAttempts {
-            guard let totp, let user = try await store.user(email: email),
-                try codeMatches(totp, user: user, now: now)
-            else { throw error }
-            locked = error
-        }
-        let user = try await store.user(email: email)
-        let passwordOK =
-            try await settings.passwordPolicy.matches(password, hash: user?.passwordHash ?? decoyHash) && user != nil
-        guard passwordOK, let user else {
-            try await fail(accountKey, addressKey, email, now)
-            if let locked { throw locked }
-            throw DomainError(.invalidCredentials, "invalid e-mail or password")
-        }
-        if user.totpEnabledAt != nil {
-            guard let totp, !totp.isEmpty else {
-                throw DomainError(
-                    .totpRequired,
-                    "this account uses two-factor authentication: send the code from the authenticator app in totp",
-                    field: "totp")
-            }
-            guard try await acceptSecondFactor(totp, user: user, now: now) else {
-                try await fail(accountKey, addressKey, email, now)
-                if let locked { throw locked }
-                throw DomainError(.totpInvalid, "the two-factor code is wrong or was already used", field: "totp")
-            }
-        }
-        try await limiter.reset(accountKey)
-        let session = SessionRecord(
-            id: Secrets.randomId(prefix: "ses_"), userId: user.id, createdAt: now, lastUsedAt: now,
-            expiresAt: now + settings.sessionSeconds, userAgent: client.userAgent.map { String($0.prefix(300)) },
-            ip: client.address
-        )
-        let refresh = Secrets.opaqueToken(prefix: "tg_rt_")
-        try await store.createSession(session, refreshTokenHash: OpaqueDigest.hex(refresh))
-        return try await tokens(userId: user.id, sessionId: session.id, refreshToken: refresh, now: now)
-    }
-
-    private func fail(_ accountKey: String, _ addressKey: String, _ email: String, _ now: Date) async throws {
-        try await limiter.recordFailure(accountKey, at: now)
-        try await limiter.recordFailure(addressKey, at: now, subject: OpaqueDigest.hex(email))
-    }
-
-    /// True when `code` is the authenticator's current code for an account with TOTP on; nothing
-    /// is spent (the sign-in spends it once the password is right too).
-    private func codeMatches(_ code: String, user: UserRecord, now: Date) throws -> Bool {
-        let digits = code.replacingOccurrences(of: " ", with: "")
-        guard user.totpEnabledAt != nil, digits.count == 6, let sealed = user.totpSecret else { return false }
-        return TOTP(secret: try box.open(sealed)).matchingStep(digits, at: now, afterStep: user.totpLastStep) != nil
-    }
-
-    /// A TOTP code not used before, or an unused recovery code.
-    private func acceptSecondFactor(_ code: String, user: UserRecord, now: Date) async throws -> Bool {
-        let trimmed = code.replacingOccurrences(of: " ", with: "")
-        if trimmed.count == 6, let sealed = user.totpSecret {
-            let totp = TOTP(secret: try box.open(sealed))
-            guard let step = totp.matchingStep(trimmed, at: now, afterStep: user.totpLastStep) else { return false }
-            return try await store.useTOTPStep(userId: user.id, step: step)
-        }
-        return try await store.useRecoveryCode(
-            userId: user.id, codeHash: OpaqueDigest.hex(trimmed.lowercased()), at: now)
-    }
-
-    /// What a refresh does to the session's selected workspace.
-    public enum WorkspaceSelection: Sendable {
-        case keep
-        case clear
-        case select(String)
-    }
-
-    /// Trades a live refresh token for a new pair. A spent token revokes its whole session.
-    /// Selecting a workspace (one the user belongs to) puts it and the user's role in the tokens.
-    public func refresh(refreshToken: String, workspace: WorkspaceSelection = .keep) async throws -> TokenPair {
-        let now = clock.now()
-        let next = Secrets.opaqueToken(prefix: "tg_rt_")
-        switch try await store.refreshSession(
-            tokenHash: OpaqueDigest.hex(refreshToken), newTokenHash: OpaqueDigest.hex(next), at: now,
-            extendTo: now + settings.sessionSeconds)
-        {
-        case .rotated(let session):
-            switch workspace {
-            case .keep: break
-            case .clear: try await store.selectWorkspace(sessionId: session.id, workspaceId: nil)
-            case .select(let id):
-                // The refresh token is spent either way; a refused selection keeps the old one out.
-                guard try await store.role(workspaceId: id, userId: session.userId) != nil else {
-                    throw DomainError(.notFound, "no workspace \(id) of yours; sign in again", field: "workspace")
-                }
-                try await store.selectWorkspace(sessionId: session.id, workspaceId: id)
-            }
-            return try await tokens(userId: session.userId, sessionId: session.id, refreshToken: next, now: now)
-        case .reused:
-            throw DomainError(
-                .invalidToken, "this refresh token was already used; the session has been revoked, sign in again",
-                field: "refreshToken")
-        case .invalid:
-            throw DomainError(.invalidToken, "unknown, expired or revoked refresh token", field: "refreshToken")
-        }
-    }
-
-    private func tokens(userId: String, sessionId: String, refreshToken: String, now: Date) async throws -> TokenPair {
-        let verified = try await store.user(id: userId)?.emailVerifiedAt != nil
-        var plan = try await store.customer(id: userId)?.planId ?? defaultPlan
-        var workspace: String?, role: WorkspaceRole?
-        if let selected = try await store.selectedWorkspace(sessionId: sessionId),
-            let selectedRole = try await store.role(workspaceId: selected, userId: userId)
-        {
-            workspace = selected
-            role = selectedRole
-            // Inside a workspace, its plan is the one that applies.
-            plan = try await store.customer(id: selected)?.planId ?? plan
-        }
-        let issuedAt = Int64(now.timeIntervalSince1970)
-        let claims = AccessClaims(
-            sub: userId, iss: settings.issuer, aud: settings.audience, iat: issuedAt,
-            exp: issuedAt + Int64(settings.accessTokenSeconds), sid: sessionId, plan: plan, workspace: workspace,
-            role: role?.rawValue, emailVerified: verified
-        )
-        return TokenPair(
-            accessToken: try keys.signer(now: now).sign(claims), refreshToken: refreshToken,
-            expiresIn: Int(settings.accessTokenSeconds))
-    }
-
-    /// True when `accessToken` is one this server signed and has not expired (its session is not
-    /// read: for telling a credential from a made-up header, not for authorizing).
-    public func signed(accessToken: String) -> Bool {
-        let now = clock.now()
-        return
-            (try? keys.signer(now: now).verify(
-                accessToken, issuer: settings.issuer, audience: settings.audience, now: now)) != nil
-    }
-
-    /// Verifies an access token and that its session is still live.
-    public func authenticate(accessToken: String) async throws -> SignedInUser {
-        let now = clock.now()
-        let claims: AccessClaims
-        do {
-            claims = try keys.signer(now: now).verify(
-                accessToken, issuer: settings.issuer, audience: settings.audience, now: now)
-        } catch {
-            throw DomainError(.unauthorized, "invalid or expired access token (\(error))")
-        }
-        guard let session = try await store.session(id: claims.sid), session.userId == claims.sub,
-            session.revokedAt == nil, session.expiresAt > now
-        else {
-            throw DomainError(.unauthorized, "this session has been signed out")
-        }
-        return SignedInUser(userId: claims.sub, sessionId: claims.sid, claims: claims)
     }
 
     // MARK: The signed-in user
@@ -515,77 +346,4 @@ public final class AccountService: Sendable {
         }
     }
 
-    // MARK: Two-factor authentication
-
-    public struct Enrolment: Sendable, Encodable {
-        public let secret: String
-        public let otpauthUri: String
-    }
-
-    /// Starts TOTP enrolment: a new seed, sealed at rest, not enforced until confirmed.
-    public func beginTOTP(userId: String) async throws -> Enrolment {
-        let user = try await verifiedUser(id: userId)
-        guard user.totpEnabledAt == nil else {
-            throw DomainError(.conflict, "two-factor authentication is already on; turn it off first")
-        }
-        let totp = TOTP(secret: TOTP.generateSecret())
-        try await store.setPendingTOTP(userId: userId, sealedSecret: try box.seal(totp.secret), at: clock.now())
-        return Enrolment(
-            secret: Base32.encode(totp.secret),
-            otpauthUri: totp.provisioningURI(
-                account: user.email, issuer: settings.authenticatorIssuer ?? settings.audience))
-    }
-
-    /// The enrolment begun and not yet confirmed, to show its secret again after a wrong code.
-    public func pendingEnrolment(_ user: UserRecord) throws -> Enrolment? {
-        guard user.totpEnabledAt == nil, let sealed = user.totpSecret else { return nil }
-        let totp = TOTP(secret: try box.open(sealed))
-        return Enrolment(
-            secret: Base32.encode(totp.secret),
-            otpauthUri: totp.provisioningURI(
-                account: user.email, issuer: settings.authenticatorIssuer ?? settings.audience))
-    }
-
-    /// Confirms enrolment with a first code; returns ten single-use recovery codes, shown once.
-    public func confirmTOTP(userId: String, code: String) async throws -> [String] {
-        let user = try await verifiedUser(id: userId)
-        guard user.totpEnabledAt == nil, let sealed = user.totpSecret else {
-            throw DomainError(.conflict, "no two-factor enrolment is in progress")
-        }
-        let now = clock.now()
-        let throttleKey = "totp:\(userId)"
-        try await limiter.check(throttleKey, rule: settings.accountRule, now: now)
-        guard let step = TOTP(secret: try box.open(sealed)).matchingStep(code, at: now) else {
-            try await limiter.recordFailure(throttleKey, at: now)
-            throw DomainError(
-                .totpInvalid, "the code does not match; check the authenticator app's clock", field: "code")
-        }
-        let codes = (0..<10).map { _ in Self.recoveryCode() }
-        try await store.enableTOTP(
-            userId: userId, step: step, recoveryCodeHashes: codes.map(OpaqueDigest.hex), at: now,
-            outbox: [try await notice("two_factor_enabled", to: user, now: now)])
-        return codes
-    }
-
-    /// Turns TOTP off; needs a valid code (or a recovery code) so a stolen session cannot do it.
-    public func disableTOTP(userId: String, code: String) async throws {
-        let user = try await user(id: userId)
-        guard user.totpEnabledAt != nil else { throw DomainError(.conflict, "two-factor authentication is not on") }
-        let now = clock.now()
-        let throttleKey = "totp:\(userId)"
-        try await limiter.check(throttleKey, rule: settings.accountRule, now: now)
-        guard try await acceptSecondFactor(code, user: user, now: now) else {
-            try await limiter.recordFailure(throttleKey, at: now)
-            throw DomainError(.totpInvalid, "the two-factor code is wrong or was already used", field: "code")
-        }
-        try await store.disableTOTP(
-            userId: userId, at: now, outbox: [try await notice("two_factor_disabled", to: user, now: now)])
-    }
-
-    /// `xxxxx-xxxxx`, 50 bits from an unambiguous alphabet.
-    static func recoveryCode() -> String {
-        let alphabet = Array("abcdefghjkmnpqrstuvwxyz23456789")
-        let characters = Secrets.randomBytes(10).map { alphabet[Int($0) % alphabet.count] }
-        return String(characters[0..<5]) + "-" + String(characters[5..<10])
-    }
 }

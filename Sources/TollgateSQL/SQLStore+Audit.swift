@@ -180,7 +180,7 @@ extension SQLStore {
         }
     }
 
-    private func insertSealedKey(_ record: SealedKeyRecord, ifAbsent: Bool) async throws {
+    func insertSealedKey(_ record: SealedKeyRecord, ifAbsent: Bool) async throws {
         let conflict: SQLQueryString = ifAbsent ? "ON CONFLICT (name) DO NOTHING" : ""
         try await provider.transaction { db in
             try await db.raw(
@@ -193,7 +193,7 @@ extension SQLStore {
         }
     }
 
-    private func sealedKeys(where condition: SQLQueryString) async throws -> [SealedKeyRecord] {
+    func sealedKeys(where condition: SQLQueryString) async throws -> [SealedKeyRecord] {
         let sql: SQLQueryString =
             "SELECT name, sealed, created_at_ms FROM sealed_keys WHERE " + condition
             + " ORDER BY created_at_ms, name"

@@ -199,14 +199,14 @@ extension SQLStore {
 
     // MARK: Helpers
 
-    private struct Account {
+    struct Account {
         var balance: Int64
         var overdrawn: Int64
         var lastSeq: Int64
     }
 
     /// Writes one balanced transaction and moves the grants and the overdraft it touches.
-    private static func record(
+    static func record(
         _ db: any SQLDatabase, _ transaction: LedgerTransaction, subject: String, creditType: String,
         account: inout Account, grants: inout [CreditGrant]
     ) async throws {
@@ -252,7 +252,7 @@ extension SQLStore {
         }
     }
 
-    private static func accountName(_ account: LedgerLine.Account) -> String {
+    static func accountName(_ account: LedgerLine.Account) -> String {
         switch account {
         case .grant(let id): return "grant:\(id)"
         case .overdraft: return "overdraft"
@@ -260,8 +260,7 @@ extension SQLStore {
         }
     }
 
-    private static func grants(_ db: any SQLDatabase, subject: String, creditType: String) async throws -> [CreditGrant]
-    {
+    static func grants(_ db: any SQLDatabase, subject: String, creditType: String) async throws -> [CreditGrant] {
         try await db.raw(
             """
             SELECT id, amount, remaining, priority, expires_at_ms, created_at_ms FROM credit_grants
@@ -279,7 +278,7 @@ extension SQLStore {
         }
     }
 
-    private static func heldReservations(_ db: any SQLDatabase, subject: String, creditType: String) async throws
+    static func heldReservations(_ db: any SQLDatabase, subject: String, creditType: String) async throws
         -> [ReservationRecord]
     {
         try await db.raw(
@@ -291,7 +290,7 @@ extension SQLStore {
         ).all().map(decodeReservation)
     }
 
-    private static func settle(_ db: any SQLDatabase, _ reservation: ReservationRecord, at: Date) async throws {
+    static func settle(_ db: any SQLDatabase, _ reservation: ReservationRecord, at: Date) async throws {
         try await db.raw(
             """
             UPDATE credit_reservations SET status = \(bind: reservation.status.rawValue),
@@ -302,7 +301,7 @@ extension SQLStore {
         ).run()
     }
 
-    private static func decodeReservation(_ row: any SQLRow) throws -> ReservationRecord {
+    static func decodeReservation(_ row: any SQLRow) throws -> ReservationRecord {
         ReservationRecord(
             id: try row.decode(column: "id", as: String.self),
             subject: try row.decode(column: "subject", as: String.self),

@@ -5,7 +5,7 @@ import TollgateStorage
 
 extension SQLStore {
     /// The database's own clock for lease expiry, so that nodes' clocks never have to agree.
-    private func databaseNow(_ db: any SQLDatabase) async throws -> Int64 {
+    func databaseNow(_ db: any SQLDatabase) async throws -> Int64 {
         guard provider.kind == .postgres else { return Millis.from(Date()) }
         let row = try await db.raw("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) AS now_ms")
             .first()

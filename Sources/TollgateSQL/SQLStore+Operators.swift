@@ -37,7 +37,7 @@ extension SQLStore {
         try await operatorAccount(where: "setup_token_digest", equals: setupTokenDigest)
     }
 
-    private func operatorAccount(where column: String, equals value: String) async throws -> OperatorRecord? {
+    func operatorAccount(where column: String, equals value: String) async throws -> OperatorRecord? {
         try await provider.read { db in
             try await db.raw(
                 "SELECT \(unsafeRaw: Self.operatorColumns) FROM operators WHERE \(ident: column) = \(bind: value)"
@@ -83,7 +83,7 @@ extension SQLStore {
 
     /// Applies `change` to one operator unless it takes the last owner away. Owners are counted
     /// under a lock on their rows, so two owners demoting each other at once cannot both succeed.
-    private func changeOperator(
+    func changeOperator(
         id: String, leavesOwner: Bool, _ change: @escaping @Sendable (any SQLDatabase) async throws -> Void
     ) async throws -> OperatorRoleChange? {
         let lock = provider.kind == .postgres ? " FOR UPDATE" : ""

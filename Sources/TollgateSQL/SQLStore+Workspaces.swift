@@ -290,13 +290,13 @@ extension SQLStore {
     // MARK: Helpers
 
     /// Serializes seat changes of one workspace. SQLite's single writer already does.
-    private func lockWorkspace(_ db: any SQLDatabase, _ id: String) async throws {
+    func lockWorkspace(_ db: any SQLDatabase, _ id: String) async throws {
         if provider.kind == .postgres {
             try await db.raw("SELECT id FROM workspaces WHERE id = \(bind: id) FOR UPDATE").run()
         }
     }
 
-    private static func seatsTaken(_ db: any SQLDatabase, workspaceId: String, now: Date) async throws -> Int {
+    static func seatsTaken(_ db: any SQLDatabase, workspaceId: String, now: Date) async throws -> Int {
         let members = try await count(
             db, "SELECT COUNT(*) AS n FROM workspace_members WHERE workspace_id = \(bind: workspaceId)")
         let pending = try await count(
@@ -309,11 +309,11 @@ extension SQLStore {
         return members + pending
     }
 
-    private static func count(_ db: any SQLDatabase, _ query: SQLQueryString) async throws -> Int {
+    static func count(_ db: any SQLDatabase, _ query: SQLQueryString) async throws -> Int {
         try await db.raw(query).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
-    private static func decodeWorkspace(_ row: any SQLRow) throws -> WorkspaceRecord {
+    static func decodeWorkspace(_ row: any SQLRow) throws -> WorkspaceRecord {
         WorkspaceRecord(
             id: try row.decode(column: "id", as: String.self), name: try row.decode(column: "name", as: String.self),
             createdAt: Millis.date(try row.decode(column: "created_at_ms", as: Int64.self)),
@@ -321,7 +321,7 @@ extension SQLStore {
         )
     }
 
-    private static func decodeRole(_ row: any SQLRow) throws -> WorkspaceRole {
+    static func decodeRole(_ row: any SQLRow) throws -> WorkspaceRole {
         let raw = try row.decode(column: "role", as: String.self)
         guard let role = WorkspaceRole(rawValue: raw) else {
             throw StoreError.invalidConfiguration("unknown role \(raw) in the database")
