@@ -192,7 +192,7 @@ let package = Package(
             name: "tollgate",
             dependencies: [
                 "TollgateServer", "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateIdentity", "TollgateMeter",
-                "TollgateBench", "TollgateNotify",
+                "TollgateBench", "TollgateNotify", "TollgateBilling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

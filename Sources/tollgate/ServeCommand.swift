@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TollgateBench
+import TollgateBilling
 import TollgateCore
 import TollgateIdentity
 import TollgateMeter
@@ -163,7 +164,13 @@ struct Serve: AsyncParsableCommand {
             }
             configuration.invoicing = try InvoiceSettings.load(yaml: text)
         }
-        if let smtp = smtpUrl ?? ProcessInfo.processInfo.environment["TOLLGATE_SMTP_URL"] {
+        // The environment, read here and only here: what the flags leave unsaid.
+        let environment = ProcessInfo.processInfo.environment
+        configuration.stripeSecretKey = environment["STRIPE_SECRET_KEY"]
+        if let base = environment["STRIPE_API_BASE"] { configuration.stripeAPIBase = base }
+        configuration.stripeWebhookSecrets =
+            StripeSignatureVerifier(environmentValue: environment["STRIPE_WEBHOOK_SECRET"] ?? "").secrets
+        if let smtp = smtpUrl ?? environment["TOLLGATE_SMTP_URL"] {
             guard let parsed = SMTPTransport.Configuration(url: smtp) else {
                 throw ValidationError(
                     "--smtp-url must look like smtp://user:password@host:port[?starttls=required] or smtps://…")

@@ -56,14 +56,11 @@ public func buildApplication(
         await store.shutdown()
         throw error
     }
-    let environment = ProcessInfo.processInfo.environment
     var dependencies = AppDependencies(
         catalog: catalog, store: store, databaseKind: store.provider.kind, clock: clock, logger: logger,
-        signingKeys: signingKeys, secretBox: secretBox,
-        stripeWebhookSecrets: StripeSignatureVerifier(environmentValue: environment["STRIPE_WEBHOOK_SECRET"] ?? "")
-            .secrets,
-        stripe: environment["STRIPE_SECRET_KEY"].map {
-            StripeClient(secretKey: $0, baseURL: environment["STRIPE_API_BASE"] ?? "https://api.stripe.com")
+        signingKeys: signingKeys, secretBox: secretBox, stripeWebhookSecrets: configuration.stripeWebhookSecrets,
+        stripe: configuration.stripeSecretKey.map {
+            StripeClient(secretKey: $0, baseURL: configuration.stripeAPIBase)
         },
         shutdown: { await store.shutdown() }
     )

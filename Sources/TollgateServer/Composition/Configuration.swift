@@ -59,6 +59,13 @@ public struct ServerConfiguration: Sendable {
     /// Where "Contact sales" leads: a `mailto:` link or an http(s) URL (`serve --sales-contact`);
     /// nil: the operator's address, else the portal's page for the plan.
     public var salesContact: String?
+    /// Stripe's secret key (`STRIPE_SECRET_KEY`): nil, Stripe is not used.
+    public var stripeSecretKey: String?
+    /// Where Stripe's API is (`STRIPE_API_BASE`, localstripe in tests).
+    public var stripeAPIBase = "https://api.stripe.com"
+    /// The secrets Stripe signs webhooks with (`STRIPE_WEBHOOK_SECRET`, comma-separated while one
+    /// is rotated).
+    public var stripeWebhookSecrets: [String] = []
     /// TLS, timeouts against slow clients, CORS (`serve --tls-cert --tls-key --cors-origin`).
     public var http = HTTPSettings()
     /// Where Prometheus scrapes `/metrics` (`serve --metrics-port`, loopback); nil: no metrics.
