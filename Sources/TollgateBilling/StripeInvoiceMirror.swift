@@ -15,20 +15,21 @@ enum StripeInvoiceMirror {
         let created = stripeDate(object["created"]) ?? stripeDate(object["date"]) ?? Date(timeIntervalSince1970: 0)
         var lines: [InvoiceLine] = ((object["lines"] as? [String: Any])?["data"] as? [[String: Any]] ?? []).map {
             line in
-            let taxes = (line["tax_amounts"] as? [[String: Any]] ?? []).compactMap { integer($0["amount"]) }
+            let taxes = (line["tax_amounts"] as? [[String: Any]] ?? []).compactMap { JSONNumber.int64($0["amount"]) }
             let period = line["period"] as? [String: Any]
             return InvoiceLine(
                 kind: (line["type"] as? String) == "subscription" ? .subscription : .adjustment,
                 description: line["description"] as? String ?? "Stripe line item",
-                quantity: integer(line["quantity"]) ?? 1, unitAmount: nil, amount: integer(line["amount"]) ?? 0,
+                quantity: JSONNumber.int64(line["quantity"]) ?? 1, unitAmount: nil,
+                amount: JSONNumber.int64(line["amount"]) ?? 0,
                 taxAmount: taxes.reduce(0, +), periodStart: stripeDate(period?["start"]),
                 periodEnd: stripeDate(period?["end"]))
         }
         // Stripe's own figures are the truth: whatever its lines do not explain (discounts, a
         // balance applied, a tax not itemised) becomes one adjustment line, so the totals match.
-        let subtotal = integer(object["subtotal"]) ?? Invoicing.subtotal(lines)
-        let tax = integer(object["tax"]) ?? Invoicing.tax(lines)
-        let total = integer(object["total"]) ?? subtotal + tax
+        let subtotal = JSONNumber.int64(object["subtotal"]) ?? Invoicing.subtotal(lines)
+        let tax = JSONNumber.int64(object["tax"]) ?? Invoicing.tax(lines)
+        let total = JSONNumber.int64(object["total"]) ?? subtotal + tax
         let missingTax = tax - Invoicing.tax(lines)
         let missingAmount = total - missingTax - Invoicing.total(lines)
         if missingAmount != 0 || missingTax != 0 {
@@ -50,9 +51,5 @@ enum StripeInvoiceMirror {
         record.provider = "stripe"
         record.hostedURL = object["hosted_invoice_url"] as? String
         return record
-    }
-
-    private static func integer(_ value: Any?) -> Int64? {
-        (value as? NSNumber).map { $0.int64Value } ?? (value as? Int).map(Int64.init)
     }
 }

@@ -25,7 +25,7 @@ public struct EventFanOut: Sendable {
         // A receipt for Tollgate's own invoices when something was paid (one of nothing or less is
         // paid as it is issued); Stripe sends its customers receipts itself.
         case "invoice.paid":
-            let paid = (data["totalMinor"] as? Int64 ?? (data["totalMinor"] as? Int).map(Int64.init) ?? 0) > 0
+            let paid = (JSONNumber.int64(data["totalMinor"]) ?? 0) > 0
             kind = paid && data["invoiceId"] != nil && data["provider"] as? String == "manual" ? "invoice_paid" : nil
         case "credits.low": kind = "credits_low"
         default:

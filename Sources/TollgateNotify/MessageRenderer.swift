@@ -161,7 +161,7 @@ public struct MessageRenderer: Sendable {
             if let day = values[key] as? String { values[key] = DayStamp.written(day, language: language) }
         }
         // An invoice's amount as the reader's language writes it ("58,80 €" in French).
-        if let minor = values["totalMinor"] as? Int64 ?? (values["totalMinor"] as? Int).map(Int64.init),
+        if let minor = JSONNumber.int64(values["totalMinor"]),
             let currency = (values["currency"] as? String).flatMap(Currency.init)
         {
             values["total"] = MoneyText.format(minor, currency, language: language)

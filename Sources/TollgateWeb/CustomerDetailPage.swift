@@ -192,7 +192,6 @@ extension ConsoleFrame {
         }
     }
 
-    /// The invoices, each numbered one linked to its PDF.
     /// One meter per quota: used / limit, a bar, and when it resets (or that it never does).
     public func meterList(_ rows: [CustomerDetailData.UsageRow], id: String?) -> HTML {
         el("ul", ["class": "meters", "id": id]) {
@@ -235,6 +234,7 @@ extension ConsoleFrame {
         }
     }
 
+    /// The invoices, each numbered one linked to its PDF.
     /// `actions`: on the console, whether the operator may act on invoices, and the form key that
     /// makes a credit note submitted twice one note.
     func invoiceTable(
@@ -268,8 +268,7 @@ extension ConsoleFrame {
             (InvoiceStatus.Transition.finalize, "finalize", "finalize", "confirm_finalize"),
             (.pay, "pay", "mark_paid", "confirm_mark_paid"), (.void, "void", "void", "confirm_void"),
         ].filter { status?.after($0.0) != nil }.map { (path: $0.1, label: $0.2, confirm: $0.3) }
-        let credit =
-            row.own && !row.fullyCredited && [InvoiceStatus.open, .paid, .uncollectible].contains { $0 == status }
+        let credit = !row.fullyCredited && [InvoiceStatus.open, .paid, .uncollectible].contains { $0 == status }
         guard row.own, !buttons.isEmpty || credit else { return .text(row.own ? "—" : t("in_provider")) }
         return el("div", ["class": "row-actions"]) {
             for button in buttons {
@@ -292,7 +291,6 @@ extension ConsoleFrame {
         }
     }
 
-    /// A plain table of text cells, or a line saying there is nothing.
     /// What an empty list says: its own words where the lexicon has them ("Aucune facture"
     /// agrees with its noun), else "None".
     public func empty(_ id: String?) -> String {
@@ -300,6 +298,7 @@ extension ConsoleFrame {
         return t("empty_" + id)
     }
 
+    /// A plain table of text cells, or a line saying there is nothing.
     func table(_ headers: [String], rows: [[String]], id: String?) -> HTML {
         table(headers, cells: rows.map { $0.map(HTML.text) }, id: id)
     }

@@ -85,7 +85,7 @@ public enum DeliveryErrorWords {
             ("timeout", ["timeout", "timed out", "deadlineexceeded"]),
             ("connection_refused", ["connection refused", "econnrefused"]),
             ("name_unknown", ["nodename nor servname", "name or service not known", "no address", "dns"]),
-            ("tls", ["tls", "ssl", "certificate", "starttls"]),
+            ("tls", ["tls", "ssl", "certificate"]),
             ("mail_server_unreachable", ["cannot connect to"]),
             ("mail_server_refused", ["smtp"]),
             ("unreadable", ["no e-mail for kind", "is not a json object", "carries no readable token"]),

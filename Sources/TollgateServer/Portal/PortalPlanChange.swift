@@ -169,29 +169,30 @@ extension PortalPages {
     }
 
     @Sendable func cancel(_ request: Request, context: PortalContext) async throws -> Response {
-        let live = try await manualSubscription(context.userId)
+        // The same cancellation as the API's and the console's: the provider's.
+        let (live, provider) = try await manualSubscription(context.userId)
         context.audit.subscription(
-            live, try await subscriptions.cancel(live, atPeriodEnd: true), provider: PaymentProviderKind.manual.rawValue
-        )
+            live, try await provider.cancel(live, atPeriodEnd: true), provider: provider.kind.rawValue)
         return ConsoleRequest.seeOther("/portal?notice=self_canceled")
     }
 
     @Sendable func resume(_ request: Request, context: PortalContext) async throws -> Response {
-        let live = try await manualSubscription(context.userId)
+        let (live, _) = try await manualSubscription(context.userId)
         context.audit.subscription(
             live, try await subscriptions.resume(live), provider: PaymentProviderKind.manual.rawValue)
         return ConsoleRequest.seeOther("/portal?notice=resumed")
     }
 
-    /// The live subscription billed here; Stripe's are canceled in Stripe's own portal.
-    private func manualSubscription(_ userId: String) async throws -> Subscription {
+    /// The live subscription billed here, and its provider; Stripe's are canceled in Stripe's own
+    /// portal.
+    private func manualSubscription(_ userId: String) async throws -> (Subscription, any PaymentProvider) {
         guard let (live, provider) = try await billing.live(customer: userId) else {
             throw DomainError(.notFound, "you have no subscription")
         }
         guard provider.kind == .manual else {
             throw DomainError(.conflict, "this subscription is managed in Stripe's customer portal")
         }
-        return live
+        return (live, provider)
     }
 }
 
