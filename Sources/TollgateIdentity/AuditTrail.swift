@@ -37,19 +37,8 @@ public final class AuditTrail: Sendable {
         try await store.appendAuditEvent(draft, sealer: try await chain())
     }
 
-    /// A state as the trail keeps it (`before`, `after`): JSON as the API writes its answers,
-    /// sorted keys and ISO 8601 dates, so equal states read alike.
-    public static func state(_ value: (any Encodable)?) -> String? {
-        guard let value, let data = try? stateEncoder.encode(value) else { return nil }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    private static let stateEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
+    /// A state as the trail keeps it (`before`, `after`).
+    public static func state(_ value: (any Encodable)?) -> String? { AuditChange.state(value) }
 
     /// A draft stamped now with a fresh id.
     public func draft(actor: AuditActor, action: String, target: String? = nil) -> AuditDraft {

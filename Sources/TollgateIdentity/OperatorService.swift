@@ -34,7 +34,7 @@ public struct OperatorService: Sendable {
         public let sealedSecret: String
     }
 
-    let store: any OperatorStore & AttemptStore
+    let store: any OperatorStore & AttemptStore & TransactionalStorage
     let box: SecretBox
     let clock: any TollgateClock
     let settings: Settings
@@ -44,7 +44,7 @@ public struct OperatorService: Sendable {
 
     /// `passwordPolicy`: the same as the end users' (the server passes its own).
     public init(
-        store: any OperatorStore & AttemptStore, box: SecretBox, clock: any TollgateClock,
+        store: any OperatorStore & AttemptStore & TransactionalStorage, box: SecretBox, clock: any TollgateClock,
         passwordPolicy: PasswordPolicy = PasswordPolicy(), settings: Settings = Settings()
     ) {
         self.store = store
@@ -64,11 +64,47 @@ public struct OperatorService: Sendable {
         let record = OperatorRecord(
             id: Secrets.randomId(prefix: "op_"), email: email, role: role,
             setupTokenDigest: OpaqueDigest.hex(token), setupExpiresAt: now + settings.setupLifetime, createdAt: now)
-        guard try await store.createOperator(record) else {
-            throw DomainError(.conflict, "an operator with this e-mail address exists", field: "email")
+        try await store.transaction { tx in
+            guard try await tx.createOperator(record) else {
+                throw DomainError(.conflict, "an operator with this e-mail address exists", field: "email")
+            }
+            try await Audit.record(
+                AuditChange(target: Self.target(record.id), after: AuditedOperator(record)), in: tx)
         }
         return (record, token)
     }
+
+    /// Gives an operator another role; the last owner keeps theirs (the store decides it in the
+    /// statement that changes it, so two demotions at once cannot leave no owner).
+    public func changeRole(id: String, to role: OperatorRole) async throws {
+        try await store.transaction { tx in
+            switch try await tx.setOperatorRole(id: id, role: role) {
+            case nil: throw DomainError(.notFound, "no operator \(id)", field: "id")
+            case .lastOwner: throw DomainError(.conflict, "the last owner cannot be demoted", field: "role")
+            case .done(let before):
+                var after = before
+                after.role = role
+                try await Audit.record(
+                    AuditChange(
+                        target: Self.target(id), before: AuditedOperator(before), after: AuditedOperator(after)),
+                    in: tx)
+            }
+        }
+    }
+
+    /// Removes an operator and their sessions, unless they are the last owner.
+    public func remove(id: String) async throws {
+        try await store.transaction { tx in
+            switch try await tx.deleteOperator(id: id) {
+            case nil: throw DomainError(.notFound, "no operator \(id)", field: "id")
+            case .lastOwner: throw DomainError(.conflict, "the last owner cannot be removed", field: "id")
+            case .done(let before):
+                try await Audit.record(AuditChange(target: Self.target(id), before: AuditedOperator(before)), in: tx)
+            }
+        }
+    }
+
+    static func target(_ id: String) -> String { "operator:\(id)" }
 
     /// The account a setup link is for, with a new secret to enrol.
     /// With `sealedSecret` (a form sent back), the same secret again: an authenticator already
@@ -178,4 +214,15 @@ public struct OperatorService: Sendable {
     }
 
     static func digits(_ code: String) -> String { code.filter { !$0.isWhitespace } }
+}
+
+/// An operator as the audit trail records them: never their credentials.
+struct AuditedOperator: Encodable {
+    let email: String
+    let role: String
+
+    init(_ account: OperatorRecord) {
+        email = account.email
+        role = account.role.rawValue
+    }
 }

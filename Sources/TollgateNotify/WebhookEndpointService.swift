@@ -8,7 +8,7 @@ import TollgateStorage
 /// checked against the sending policy, the `whsec_` secret is made and sealed here and shown
 /// once, and a rotated-out secret keeps signing beside the new one for a day.
 public struct WebhookEndpointService: Sendable {
-    let store: any WebhookStore
+    let store: any WebhookStore & TransactionalStorage
     let box: SecretBox
     let policy: WebhookURLPolicy
     let clock: any TollgateClock
@@ -16,7 +16,10 @@ public struct WebhookEndpointService: Sendable {
     /// How long a rotated-out secret still signs.
     public static let rotationOverlap: TimeInterval = 86_400
 
-    public init(store: any WebhookStore, box: SecretBox, policy: WebhookURLPolicy, clock: any TollgateClock) {
+    public init(
+        store: any WebhookStore & TransactionalStorage, box: SecretBox, policy: WebhookURLPolicy,
+        clock: any TollgateClock
+    ) {
         self.store = store
         self.box = box
         self.policy = policy
@@ -53,7 +56,11 @@ public struct WebhookEndpointService: Sendable {
             description: try DisplayName.validated(optional: description, field: "description", maximum: 500),
             eventTypes: try Self.eventTypes(eventTypes), sealedSecret: try box.sealToken(secret),
             createdAt: clock.now())
-        try await store.createWebhookEndpoint(endpoint)
+        try await store.transaction { tx in
+            try await tx.createWebhookEndpoint(endpoint)
+            try await Audit.record(
+                AuditChange(target: Self.target(id), after: AuditedEndpoint(endpoint)), in: tx)
+        }
         return (endpoint, secret)
     }
 
@@ -67,44 +74,73 @@ public struct WebhookEndpointService: Sendable {
     /// Enabling clears a disabled endpoint's reason and failure streak; disabling records that an
     /// operator did it.
     public func update(id: String, _ change: Change) async throws -> WebhookEndpointRecord {
-        var endpoint = try await endpoint(id: id)
-        if let url = change.url { endpoint.url = try await checkedURL(url) }
-        if let description = change.description {
-            endpoint.description = try DisplayName.validated(optional: description, field: "description", maximum: 500)
+        // Checked before the transaction: the policy may resolve the host's name.
+        var url: String?
+        if let given = change.url { url = try await checkedURL(given) }
+        let description = try change.description.map {
+            try DisplayName.validated(optional: $0, field: "description", maximum: 500)
         }
-        if let types = change.eventTypes { endpoint.eventTypes = try Self.eventTypes(types) }
+        let types = try change.eventTypes.map { try Self.eventTypes($0) }
         let now = clock.now()
-        switch change.enabled {
-        case true?:
-            endpoint.disabledAt = nil
-            endpoint.disabledReason = nil
-            endpoint.failingSince = nil
-        case false? where endpoint.disabledAt == nil:
-            endpoint.disabledAt = now
-            endpoint.disabledReason = "operator"
-        default: break
+        let checked = url
+        return try await changing(id: id) { endpoint in
+            if let checked { endpoint.url = checked }
+            if let description { endpoint.description = description }
+            if let types { endpoint.eventTypes = types }
+            switch change.enabled {
+            case true?:
+                endpoint.disabledAt = nil
+                endpoint.disabledReason = nil
+                endpoint.failingSince = nil
+            case false? where endpoint.disabledAt == nil:
+                endpoint.disabledAt = now
+                endpoint.disabledReason = "operator"
+            default: break
+            }
+            endpoint.updatedAt = now
         }
-        endpoint.updatedAt = now
-        guard try await store.updateWebhookEndpoint(endpoint) else { throw Self.notFound(endpoint.id) }
-        return endpoint
     }
 
     public func delete(id: String) async throws {
-        guard try await store.deleteWebhookEndpoint(id: id) else { throw Self.notFound(id) }
+        try await store.transaction { tx in
+            guard let before = try await tx.webhookEndpoint(id: id), try await tx.deleteWebhookEndpoint(id: id) else {
+                throw Self.notFound(id)
+            }
+            try await Audit.record(AuditChange(target: Self.target(id), before: AuditedEndpoint(before)), in: tx)
+        }
     }
 
     /// A new secret; the old one signs beside it for `rotationOverlap`.
     public func rotateSecret(id: String) async throws -> (endpoint: WebhookEndpointRecord, secret: String) {
-        var endpoint = try await endpoint(id: id)
         let secret = WebhookSignature.newSecret()
+        let sealed = try box.sealToken(secret)
         let now = clock.now()
-        endpoint.sealedPreviousSecret = endpoint.sealedSecret
-        endpoint.previousSecretExpiresAt = now.addingTimeInterval(Self.rotationOverlap)
-        endpoint.sealedSecret = try box.sealToken(secret)
-        endpoint.updatedAt = now
-        guard try await store.updateWebhookEndpoint(endpoint) else { throw Self.notFound(endpoint.id) }
+        let endpoint = try await changing(id: id) { endpoint in
+            endpoint.sealedPreviousSecret = endpoint.sealedSecret
+            endpoint.previousSecretExpiresAt = now.addingTimeInterval(Self.rotationOverlap)
+            endpoint.sealedSecret = sealed
+            endpoint.updatedAt = now
+        }
         return (endpoint, secret)
     }
+
+    /// Reads the endpoint, applies `change` and writes it with its audit entry, in one transaction.
+    private func changing(id: String, _ change: @escaping @Sendable (inout WebhookEndpointRecord) -> Void)
+        async throws -> WebhookEndpointRecord
+    {
+        try await store.transaction { tx in
+            guard let before = try await tx.webhookEndpoint(id: id) else { throw Self.notFound(id) }
+            var endpoint = before
+            change(&endpoint)
+            guard try await tx.updateWebhookEndpoint(endpoint) else { throw Self.notFound(id) }
+            try await Audit.record(
+                AuditChange(target: Self.target(id), before: AuditedEndpoint(before), after: AuditedEndpoint(endpoint)),
+                in: tx)
+            return endpoint
+        }
+    }
+
+    static func target(_ id: String) -> String { "webhook_endpoint:\(id)" }
 
     private func checkedURL(_ text: String) async throws -> String {
         do {
@@ -126,5 +162,26 @@ public struct WebhookEndpointService: Sendable {
 
     static func notFound(_ id: String) -> DomainError {
         DomainError(.notFound, "no webhook endpoint \(id)", field: "id")
+    }
+}
+
+/// An endpoint as the audit trail records it: never its secrets, only when the previous one stops.
+struct AuditedEndpoint: Encodable {
+    let id: String
+    let url: String
+    let description: String?
+    let eventTypes: [String]
+    let enabled: Bool
+    let disabledReason: String?
+    let previousSecretExpiresAt: Date?
+
+    init(_ endpoint: WebhookEndpointRecord) {
+        id = endpoint.id
+        url = endpoint.url
+        description = endpoint.description
+        eventTypes = endpoint.eventTypes
+        enabled = endpoint.disabledAt == nil
+        disabledReason = endpoint.disabledReason
+        previousSecretExpiresAt = endpoint.previousSecretExpiresAt
     }
 }

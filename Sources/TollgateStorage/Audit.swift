@@ -131,6 +131,62 @@ public protocol AuditStore: Sendable {
     func pruneAuditEvents(before cutoff: Date, sealer: any AuditSealer) async throws -> Int
 }
 
+/// What a service tells the trail about the change it is making: its target and the state
+/// before and after, as JSON (`AuditChange.state`). The door adds who acted, from where, and
+/// under which action.
+public struct AuditChange: Sendable, Hashable {
+    public var target: String?
+    public var workspaceId: String?
+    public var before: String?
+    public var after: String?
+
+    public init(
+        target: String?, workspaceId: String? = nil, before: (any Encodable)? = nil, after: (any Encodable)? = nil
+    ) {
+        self.target = target
+        self.workspaceId = workspaceId
+        self.before = Self.state(before)
+        self.after = Self.state(after)
+    }
+
+    /// Nothing changed (a repeated call found the state it asks for): no entry is written.
+    public var isUnchanged: Bool { before != nil && before == after }
+
+    /// A state as the trail keeps it: JSON as the API writes its answers, sorted keys and ISO
+    /// 8601 dates, so equal states read alike.
+    public static func state(_ value: (any Encodable)?) -> String? {
+        guard let value, let data = try? stateEncoder.encode(value) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static let stateEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+}
+
+/// The door's half of an audit entry — who acts, from where, under which action — set for the
+/// task that serves one request or one command, as swift-service-context carries a trace.
+public protocol AuditRecorder: Sendable {
+    /// Appends the entry for `change` through `tx`, the stores of the change's own transaction.
+    func record(_ change: AuditChange, in tx: any AuditStore) async throws
+}
+
+public enum Audit {
+    /// Who records the changes made by the current task; nil where no door acts (a scheduled
+    /// job, a test calling a service directly): such changes make no entry.
+    @TaskLocal public static var recorder: (any AuditRecorder)?
+
+    /// Writes the current door's entry for `change` in the transaction of `tx`, so the change and
+    /// its entry commit together.
+    public static func record(_ change: AuditChange, in tx: any AuditStore) async throws {
+        guard let recorder, !change.isUnchanged else { return }
+        try await recorder.record(change, in: tx)
+    }
+}
+
 /// Keys kept in the database sealed under the master key, shared by every node (the audit
 /// chain's key, signing keys). `tollgate keys rotate-master` seals them again.
 public struct SealedKeyRecord: Sendable, Hashable {

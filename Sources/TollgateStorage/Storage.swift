@@ -19,12 +19,22 @@ public protocol HealthCheck: Sendable {
     func ping() async throws
 }
 
+/// Several changes made as one: a service writes its change, the change's outbox event and its
+/// audit entry through the stores handed to `body`, and they commit together or not at all.
+public protocol TransactionalStorage: Sendable {
+    /// Runs `body` in one transaction, handing it the stores bound to that transaction: committed
+    /// if it returns, rolled back if it throws. Inside, use only those stores (the database's
+    /// writer is held: another store's write would wait for it); a transaction opened inside
+    /// joins this one.
+    func transaction<T: Sendable>(_ body: @Sendable (any Storage) async throws -> T) async throws -> T
+}
+
 /// Everything the server needs from storage, for the one place that assembles the services;
 /// each service asks for the narrow protocols it uses.
 public typealias Storage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & WorkspaceStore & CreditStore
     & BillingStore & HealthCheck & ChangeFeed & LeaseStore & CatalogReferenceStore & OutboxStore
     & WebhookStore & MailPreferenceStore & AnalyticsStore & InvoiceStore & OperatorStore & CustomerListingStore
-    & AuditStore & SealedKeyStore & RateLimitStore & AttemptStore
+    & AuditStore & SealedKeyStore & RateLimitStore & AttemptStore & TransactionalStorage
 
 public enum DatabaseKind: String, Sendable {
     case sqlite

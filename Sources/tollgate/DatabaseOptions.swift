@@ -44,6 +44,44 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
+    /// Runs `body` with this command as the audit trail's recorder: the services it calls write
+    /// their entries under `action`, as done at this terminal (actor `system`, `cli:<user>`), in
+    /// the transaction of their change. Without a master key (see `recordInAuditTrail`), the
+    /// change is made and stderr says it went unrecorded.
+    func audited<T: Sendable>(
+        _ store: SQLStore, action: String, box given: SecretBox? = nil, _ body: () async throws -> T
+    ) async throws -> T {
+        let box: SecretBox
+        if let given {
+            box = given
+        } else if let found = await auditBox(store) {
+            box = found
+        } else {
+            return try await body()
+        }
+        let trail = AuditTrail(store: store, box: box, clock: SystemClock())
+        let recorder = CommandAudit(
+            action: action, actor: Self.terminalActor, trail: trail, sealer: try await trail.chain())
+        return try await Audit.$recorder.withValue(recorder) { try await body() }
+    }
+
+    static var terminalActor: AuditActor { AuditActor(kind: .system, id: "cli:" + NSUserName()) }
+
+    private func auditBox(_ store: SQLStore) async -> SecretBox? {
+        do {
+            guard
+                database == nil || dataDirectoryOption != nil
+                    || KeyDirectory(dataDirectory: dataDirectory).hasMasterKey()
+            else {
+                throw KeyDirectoryError.invalid("no master key in \(dataDirectory) nor in TOLLGATE_MASTER_KEY")
+            }
+            return try await secretBox(store: store)
+        } catch {
+            FileHandle.standardError.write(Data("tollgate: not recorded in the audit trail: \(error)\n".utf8))
+            return nil
+        }
+    }
+
     /// Records a command's change in the audit trail, as done at this terminal (actor `system`,
     /// `cli:<user>`). A data directory (SQLite's, or one named with --data-dir) makes its master
     /// key on first use, as the server would; with only --database and no key in the default
@@ -62,8 +100,7 @@ struct DatabaseOptions: ParsableArguments {
             let box: SecretBox
             if let given { box = given } else { box = try await secretBox(store: store) }
             let trail = AuditTrail(store: store, box: box, clock: SystemClock())
-            var draft = trail.draft(
-                actor: AuditActor(kind: .system, id: "cli:" + NSUserName()), action: action, target: target)
+            var draft = trail.draft(actor: Self.terminalActor, action: action, target: target)
             draft.before = AuditTrail.state(before)
             draft.after = AuditTrail.state(after)
             try await trail.record(draft)
@@ -84,5 +121,21 @@ struct DatabaseOptions: ParsableArguments {
         case .sqlite(let directory): return "SQLite in \(directory)"
         case .postgres: return "PostgreSQL"
         }
+    }
+}
+
+/// A command's half of its audit entries: the action and the terminal's user.
+struct CommandAudit: AuditRecorder {
+    let action: String
+    let actor: AuditActor
+    let trail: AuditTrail
+    let sealer: any AuditSealer
+
+    func record(_ change: AuditChange, in tx: any AuditStore) async throws {
+        var draft = trail.draft(actor: actor, action: action, target: change.target)
+        draft.workspaceId = change.workspaceId
+        draft.before = change.before
+        draft.after = change.after
+        try await tx.appendAuditEvent(draft, sealer: sealer)
     }
 }

@@ -96,15 +96,14 @@ struct Keys: AsyncParsableCommand {
             let created = try await databaseOptions.withStore { store in
                 let created: APIKeys.Created
                 do {
-                    created = try await APIKeyService(store: store, clock: SystemClock(), forget: nil).create(
-                        scopes: scopes.compactMap(Scope.init(rawValue:)), name: name)
+                    created = try await databaseOptions.audited(store, action: "api_key.created") {
+                        try await APIKeyService(store: store, clock: SystemClock(), forget: nil).create(
+                            scopes: scopes.compactMap(Scope.init(rawValue:)), name: name)
+                    }
                 } catch let error as DomainError {
                     FileHandle.standardError.write(Data("tollgate: \(error.field ?? "key"): \(error.message)\n".utf8))
                     throw ExitCode(1)
                 }
-                await databaseOptions.recordInAuditTrail(
-                    store, action: "api_key.created", target: "api_key:\(created.record.id)",
-                    after: ["scopes": created.record.scopes.sorted(), "name": [name].compactMap { $0 }])
                 return created
             }
             print(created.secret)

@@ -36,11 +36,9 @@ struct Operators: AsyncParsableCommand {
                 let box = try await databaseOptions.secretBox(store: store)
                 let service = OperatorService(store: store, box: box, clock: SystemClock())
                 do {
-                    let (created, token) = try await service.create(email: email, role: OperatorRole(rawValue: role)!)
-                    await databaseOptions.recordInAuditTrail(
-                        store, action: "operator.invited", target: "operator:\(created.id)",
-                        after: ["email": created.email, "role": created.role.rawValue], box: box)
-                    return token
+                    return try await databaseOptions.audited(store, action: "operator.invited", box: box) {
+                        try await service.create(email: email, role: OperatorRole(rawValue: role)!).token
+                    }
                 } catch let error as DomainError {
                     FileHandle.standardError.write(Data("tollgate: \(error.message)\n".utf8))
                     throw ExitCode(1)

@@ -38,8 +38,6 @@ struct APIKeyRoutes: Sendable {
         }
         let created = try await keys.create(
             scopes: scopes, name: body.name, expiresAt: body.expiresAt, rateBucket: context.caller.bucket)
-        let shown = APIKeyResponse(created.record, secret: nil)
-        context.audit.change(target: "api_key:\(created.record.id)", before: nil, after: shown)
         return EditedResponse(status: .created, response: APIKeyResponse(created.record, secret: created.secret))
     }
 

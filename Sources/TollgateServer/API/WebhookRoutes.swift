@@ -44,8 +44,6 @@ struct WebhookRoutes: Sendable {
         let body = try await request.decode(as: CreateRequest.self, context: context)
         let (endpoint, secret) = try await endpoints.create(
             url: body.url, description: body.description, eventTypes: body.eventTypes)
-        context.audit.change(
-            target: "webhook_endpoint:\(endpoint.id)", before: nil, after: EndpointResponse(endpoint, secret: nil))
         return EditedResponse(status: .created, response: EndpointResponse(endpoint, secret: secret))
     }
 

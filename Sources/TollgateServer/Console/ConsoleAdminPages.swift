@@ -177,27 +177,18 @@ extension ConsolePages {
         }
         let created = try await apiKeys.create(
             scopes: scopes, name: form.first("name").flatMap { $0.isEmpty ? nil : $0 })
-        record(
-            context, target: "api_key:\(created.record.id)", before: nil,
-            after: ["scopes": created.record.scopes.joined(separator: " "), "name": created.record.name ?? ""])
         return try await apiKeysPage(request, context, newSecret: created.secret)
     }
 
     @Sendable func revokeAPIKey(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        let revoked = try await apiKeys.revoke(id: id)
-        record(
-            context, target: "api_key:\(id)", before: ["revoked": false],
-            after: ["revoked": revoked.revokedAt != nil])
+        _ = try await apiKeys.revoke(id: id)
         return ConsoleRequest.seeOther("/console/api-keys")
     }
 
     @Sendable func rotateAPIKey(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
         let replacement = try await apiKeys.rotate(id: id, grace: 86_400)
-        record(
-            context, target: "api_key:\(id)", before: ["key": id],
-            after: ["key": replacement.record.id])
         return try await apiKeysPage(request, context, newSecret: replacement.secret)
     }
 
@@ -223,10 +214,7 @@ extension ConsolePages {
         guard let role = OperatorRole(rawValue: try form.required("role")) else {
             throw DomainError.invalidField("role", "one of owner, admin, support, viewer")
         }
-        let (account, token) = try await operators.create(email: try form.required("email"), role: role)
-        record(
-            context, target: "operator:\(account.id)", before: nil,
-            after: ["email": account.email, "role": role.rawValue])
+        let (_, token) = try await operators.create(email: try form.required("email"), role: role)
         return try await operatorsPage(
             request, context, setupLink: OperatorLinks.setup(settings.publicBase, token: token))
     }
@@ -237,27 +225,13 @@ extension ConsolePages {
         guard let role = OperatorRole(rawValue: try form.required("role")) else {
             throw DomainError.invalidField("role", "one of owner, admin, support, viewer")
         }
-        switch try await store.setOperatorRole(id: id, role: role) {
-        case nil: throw DomainError(.notFound, "no operator \(id)", field: "id")
-        case .lastOwner: throw DomainError(.conflict, "the last owner cannot be demoted", field: "role")
-        case .done(let before):
-            record(
-                context, target: "operator:\(id)", before: ["role": before.role.rawValue],
-                after: ["role": role.rawValue])
-        }
+        try await operators.changeRole(id: id, to: role)
         return ConsoleRequest.seeOther("/console/operators")
     }
 
     @Sendable func removeOperator(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        switch try await store.deleteOperator(id: id) {
-        case nil: throw DomainError(.notFound, "no operator \(id)", field: "id")
-        case .lastOwner: throw DomainError(.conflict, "the last owner cannot be removed", field: "id")
-        case .done(let before):
-            record(
-                context, target: "operator:\(id)",
-                before: ["email": before.email, "role": before.role.rawValue], after: nil)
-        }
+        try await operators.remove(id: id)
         return ConsoleRequest.seeOther("/console/operators")
     }
 }

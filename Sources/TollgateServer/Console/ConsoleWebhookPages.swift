@@ -36,12 +36,10 @@ extension ConsolePages {
         let form = try await FormFields.read(request, context: context)
         let types = form.all("eventType")
         let key = try Validate.identifier(try form.required("key"), field: "key")
+        context.audit.once(key)
         let (endpoint, secret) = try await webhookEndpoints.create(
             url: try form.required("url"), description: form.first("description").flatMap { $0.isEmpty ? nil : $0 },
             eventTypes: types.isEmpty ? nil : types, idempotencyKey: "console:" + key)
-        record(
-            context, target: "webhook_endpoint:\(endpoint.id)", before: nil,
-            after: ["url": endpoint.url, "eventTypes": endpoint.eventTypes.joined(separator: " ")], once: key)
         // The same form again (a reload): the endpoint it made, its secret not shown twice.
         guard let secret else { return try await webhooksPage(request, context, notice: "endpoint_created") }
         return try await webhooksPage(request, context, newSecret: (endpoint.id, secret))
@@ -49,28 +47,19 @@ extension ConsolePages {
 
     func changeWebhook(enabled: Bool, _ request: Request, _ context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        let before = try await webhookEndpoints.endpoint(id: id)
-        let after = try await webhookEndpoints.update(id: id, .init(enabled: enabled))
-        record(
-            context, target: "webhook_endpoint:\(id)", before: ["enabled": before.disabledAt == nil],
-            after: ["enabled": after.disabledAt == nil])
+        _ = try await webhookEndpoints.update(id: id, .init(enabled: enabled))
         return ConsoleRequest.seeOther("/console/webhooks?notice=endpoint_\(enabled ? "enabled" : "disabled")")
     }
 
     @Sendable func rotateWebhookSecret(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
         let (endpoint, secret) = try await webhookEndpoints.rotateSecret(id: id)
-        record(
-            context, target: "webhook_endpoint:\(id)", before: nil,
-            after: ["previousSecretExpiresAt": endpoint.previousSecretExpiresAt])
         return try await webhooksPage(request, context, newSecret: (endpoint.id, secret))
     }
 
     @Sendable func deleteWebhook(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        let before = try await webhookEndpoints.endpoint(id: id)
         try await webhookEndpoints.delete(id: id)
-        record(context, target: "webhook_endpoint:\(id)", before: ["url": before.url], after: nil)
         return ConsoleRequest.seeOther("/console/webhooks?notice=endpoint_deleted")
     }
 }

@@ -23,6 +23,10 @@ final class AuditNote: Sendable {
         var recordFailure = false
         /// Nothing changed (a repeated call found the state it asks for): no entry.
         var unchanged = false
+        /// The audited route being served, once the middleware knows it.
+        var request: AuditedRequest?
+        /// A service wrote the entry in its change's transaction: the middleware writes none.
+        var recorded = false
     }
 
     private let state = Mutex(State())
@@ -30,6 +34,8 @@ final class AuditNote: Sendable {
     var current: State { state.withLock { $0 } }
 
     func actor(_ actor: AuditActor) { state.withLock { $0.actor = actor } }
+
+    func serving(_ request: AuditedRequest) { state.withLock { $0.request = request } }
 
     /// The state before and after the change, as JSON; equal states make no entry.
     func change(target: String? = nil, workspaceId: String? = nil, before: (any Encodable)?, after: (any Encodable)?) {
@@ -109,62 +115,100 @@ struct PlanState: Encodable, Equatable {
     let seats: Int?
 }
 
-/// Records each audited request (`AuditedRoutes`) that changed something, after its answer.
+/// The audited route a request is serving, as the middleware found it before the handler ran.
+struct AuditedRequest: Sendable {
+    let route: AuditedRoute
+    let parameters: [String: String]
+    let ip: String
+    let userAgent: String?
+    let trail: AuditTrail
+    /// Read before the change's transaction opens: reading it inside could wait on the writer
+    /// that transaction holds.
+    let sealer: any AuditSealer
+}
+
+extension AuditNote: AuditRecorder {
+    /// A service's change, written in the change's own transaction.
+    func record(_ change: AuditChange, in tx: any AuditStore) async throws {
+        let note = current
+        guard let request = note.request, let draft = Self.draft(note: note, request: request, change: change) else {
+            return
+        }
+        try await tx.appendAuditEvent(draft, sealer: request.sealer)
+        state.withLock { $0.recorded = true }
+    }
+
+    /// The entry for the request as its note stands, `change` (a service's) taking the place of
+    /// what the handler said of the target and the states.
+    static func draft(note: State, request: AuditedRequest, change: AuditChange?) -> AuditDraft? {
+        let route = request.route
+        let action = note.action ?? route.action
+        let routeTarget = route.target.flatMap { kind in
+            request.parameters[route.targetParameter].map { "\(kind):\($0)" }
+        }
+        var draft = request.trail.draft(
+            actor: note.actor, action: action, target: change?.target ?? note.target ?? routeTarget)
+        if let once = note.once {
+            draft.id = "aud_" + OpaqueDigest.hex("\(note.actor.kind.rawValue)|\(note.actor.id ?? "")|\(action)|\(once)")
+        }
+        draft.workspaceId =
+            change?.workspaceId ?? note.workspaceId ?? route.workspaceParameter.flatMap { request.parameters[$0] }
+        draft.ip = request.ip
+        draft.userAgent = request.userAgent
+        draft.before = change == nil ? note.before : change?.before
+        draft.after = change == nil ? note.after : change?.after
+        return draft
+    }
+}
+
+/// Records each audited request (`AuditedRoutes`) that changed something. A service records its
+/// change in the change's transaction (the note is the task's `Audit.recorder`); for a route whose
+/// service does not, the entry is written here once the answer is known.
 struct AuditMiddleware<Context: TollgateAuditedContext>: RouterMiddleware {
     let trail: AuditTrail
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
-        guard request.method != .get, request.method != .head, request.method != .options else {
+        guard request.method != .get, request.method != .head, request.method != .options,
+            let template = context.endpointPath,
+            let route = AuditedRoutes.table["\(request.method.rawValue) \(template)"] ?? nil
+        else {
             return try await next(request, context)
         }
         let note = context.audit
+        note.serving(
+            AuditedRequest(
+                route: route, parameters: AuditedRoutes.parameters(template: template, path: request.uri.path),
+                ip: context.clientAddress, userAgent: request.headers[.userAgent].map { String($0.prefix(512)) },
+                trail: trail, sealer: try await trail.chain()))
         do {
-            let response = try await next(request, context)
+            let response = try await Audit.$recorder.withValue(note) { try await next(request, context) }
             let state = note.current
             if response.status.code < 400 || state.recordFailure {
-                await record(request, context: context, note: state)
+                await record(request, note: state, logger: context.logger)
             }
             return response
         } catch {
             let state = note.current
-            if state.recordFailure { await record(request, context: context, note: state) }
+            if state.recordFailure { await record(request, note: state, logger: context.logger) }
             throw error
         }
     }
 
     /// The change is made and its answer ready: an entry that cannot be written is logged, and the
     /// answer still goes out (a 500 would tell the caller the change failed, and invite a retry).
-    private func record(_ request: Request, context: Context, note: AuditNote.State) async {
+    private func record(_ request: Request, note: AuditNote.State, logger: Logger) async {
+        guard !note.recorded, !note.unchanged, let served = note.request,
+            let draft = AuditNote.draft(note: note, request: served, change: nil)
+        else { return }
         do {
-            try await write(request, context: context, note: note)
+            try await trail.record(draft)
         } catch {
-            context.logger.error(
+            logger.error(
                 "audit entry not written",
                 metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
         }
-    }
-
-    private func write(_ request: Request, context: Context, note: AuditNote.State) async throws {
-        guard !note.unchanged, let template = context.endpointPath,
-            let route = AuditedRoutes.table["\(request.method.rawValue) \(template)"] ?? nil
-        else { return }
-        let parameters = AuditedRoutes.parameters(template: template, path: request.uri.path)
-        let action = note.action ?? route.action
-        var draft = trail.draft(
-            actor: note.actor, action: action,
-            target: note.target
-                ?? route.target.flatMap { kind in parameters[route.targetParameter].map { "\(kind):\($0)" } })
-        if let once = note.once {
-            draft.id = "aud_" + OpaqueDigest.hex("\(note.actor.kind.rawValue)|\(note.actor.id ?? "")|\(action)|\(once)")
-        }
-        draft.workspaceId = note.workspaceId ?? route.workspaceParameter.flatMap { parameters[$0] }
-        draft.ip = context.clientAddress
-        draft.userAgent = request.headers[.userAgent].map { String($0.prefix(512)) }
-        draft.before = note.before
-        draft.after = note.after
-        try await trail.record(draft)
     }
 }
 

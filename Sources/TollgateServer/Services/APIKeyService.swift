@@ -6,7 +6,7 @@ import TollgateStorage
 /// with their secret shown once, listed, revoked, and rotated with a grace period during which
 /// both keys work. A key revoked or rotated out is forgotten by the authenticator at once.
 public struct APIKeyService: Sendable {
-    let store: any APIKeyStore
+    let store: any APIKeyStore & TransactionalStorage
     let clock: any TollgateClock
     /// Told of each key revoked or rotated out: the authenticator's cache. Nil where no process
     /// caches keys (the CLI: a server re-reads a key within its cache's few seconds).
@@ -15,7 +15,9 @@ public struct APIKeyService: Sendable {
     /// Longest grace period a rotation may leave the old key alive: 30 days.
     public static let maximumGraceSeconds: Int64 = 30 * 86_400
 
-    public init(store: any APIKeyStore, clock: any TollgateClock, forget: (@Sendable (String) -> Void)?) {
+    public init(
+        store: any APIKeyStore & TransactionalStorage, clock: any TollgateClock, forget: (@Sendable (String) -> Void)?
+    ) {
         self.store = store
         self.clock = clock
         self.forget = forget
@@ -31,15 +33,28 @@ public struct APIKeyService: Sendable {
         let created = APIKeys.generate(
             scopes: Array(Set(scopes)).sorted { $0.rawValue < $1.rawValue },
             name: try DisplayName.validated(optional: name), at: now, expiresAt: expiresAt, rateBucket: rateBucket)
-        try await store.insertAPIKey(created.record)
+        try await store.transaction { tx in
+            try await tx.insertAPIKey(created.record)
+            try await Audit.record(
+                AuditChange(target: "api_key:\(created.record.id)", after: AuditedAPIKey(created.record)), in: tx)
+        }
         return created
     }
 
     public func list() async throws -> [APIKeyRecord] { try await store.listAPIKeys() }
 
     public func revoke(id: String) async throws -> APIKeyRecord {
-        guard let revoked = try await store.revokeAPIKey(id: id, at: clock.now()) else {
-            throw DomainError(.notFound, "no API key \(id)", field: "id")
+        let now = clock.now()
+        let revoked = try await store.transaction { tx in
+            let before = try await tx.apiKey(id: id)
+            guard let revoked = try await tx.revokeAPIKey(id: id, at: now) else {
+                throw DomainError(.notFound, "no API key \(id)", field: "id")
+            }
+            try await Audit.record(
+                AuditChange(
+                    target: "api_key:\(id)", before: before.map { AuditedAPIKey($0) }, after: AuditedAPIKey(revoked)),
+                in: tx)
+            return revoked
         }
         forget?(id)
         return revoked
@@ -58,11 +73,41 @@ public struct APIKeyService: Sendable {
         let replacement = APIKeys.generate(
             scopes: old.scopes.compactMap(Scope.init(rawValue:)), name: old.name, at: now, expiresAt: old.expiresAt,
             rateBucket: old.bucket)
-        guard try await store.rotateAPIKey(id: id, replacement: replacement.record, oldExpiresAt: now + grace) != nil
-        else {
-            throw DomainError(.notFound, "no active API key \(id)", field: "id")
+        try await store.transaction { tx in
+            guard
+                let rotated = try await tx.rotateAPIKey(
+                    id: id, replacement: replacement.record, oldExpiresAt: now + grace)
+            else {
+                throw DomainError(.notFound, "no active API key \(id)", field: "id")
+            }
+            try await Audit.record(
+                AuditChange(
+                    target: "api_key:\(id)", before: AuditedAPIKey(old),
+                    after: AuditedAPIKey(rotated, replacedBy: replacement.record.id)),
+                in: tx)
         }
         forget?(id)
         return replacement
+    }
+}
+
+/// A key as the audit trail records it: never its secret nor the secret's hash.
+struct AuditedAPIKey: Encodable {
+    let id: String
+    let prefix: String
+    let scopes: [String]
+    let name: String?
+    let expiresAt: Date?
+    let revokedAt: Date?
+    let replacedBy: String?
+
+    init(_ key: APIKeyRecord, replacedBy: String? = nil) {
+        id = key.id
+        prefix = key.prefix
+        scopes = key.scopes
+        name = key.name
+        expiresAt = key.expiresAt
+        revokedAt = key.revokedAt
+        self.replacedBy = replacedBy
     }
 }
