@@ -69,7 +69,7 @@ public struct OperatorService: Sendable {
                 throw DomainError(.conflict, "an operator with this e-mail address exists", field: "email")
             }
             try await Audit.record(
-                AuditChange(target: Self.target(record.id), after: AuditedOperator(record)), in: tx)
+                AuditChange("operator.invited", target: Self.target(record.id), after: AuditedOperator(record)), in: tx)
         }
         return (record, token)
     }
@@ -86,7 +86,8 @@ public struct OperatorService: Sendable {
                 after.role = role
                 try await Audit.record(
                     AuditChange(
-                        target: Self.target(id), before: AuditedOperator(before), after: AuditedOperator(after)),
+                        "operator.role_changed", target: Self.target(id), before: AuditedOperator(before),
+                        after: AuditedOperator(after)),
                     in: tx)
             }
         }
@@ -99,7 +100,8 @@ public struct OperatorService: Sendable {
             case nil: throw DomainError(.notFound, "no operator \(id)", field: "id")
             case .lastOwner: throw DomainError(.conflict, "the last owner cannot be removed", field: "id")
             case .done(let before):
-                try await Audit.record(AuditChange(target: Self.target(id), before: AuditedOperator(before)), in: tx)
+                try await Audit.record(
+                    AuditChange("operator.removed", target: Self.target(id), before: AuditedOperator(before)), in: tx)
             }
         }
     }

@@ -8,14 +8,15 @@ import TollgateStorage
 /// (add-ons, seats), their spend cap, and a bounded cache of the records read recently.
 public final class CustomerDirectory: Sendable {
     public let catalog: Catalog
-    let store: any CustomerStore
+    let store: any CustomerStore & TransactionalStorage
     let clock: any TollgateClock
     private let logger: Logger
     /// Customers read recently, at most `capacity` (least recently used dropped).
     private let cache: Mutex<LRUCache<String, CustomerRecord>>
 
     public init(
-        catalog: Catalog, store: any CustomerStore, clock: any TollgateClock, logger: Logger, capacity: Int = 100_000
+        catalog: Catalog, store: any CustomerStore & TransactionalStorage, clock: any TollgateClock, logger: Logger,
+        capacity: Int = 100_000
     ) {
         self.catalog = catalog
         self.store = store
@@ -36,7 +37,16 @@ public final class CustomerDirectory: Sendable {
             updatedAt: now
         )
         record.locale = locale
-        switch try await store.createCustomer(record) {
+        let new = record
+        let creation = try await store.transaction { tx in
+            let creation = try await tx.createCustomer(new)
+            if case .created(let created) = creation {
+                try await Audit.record(
+                    AuditChange("customer.created", target: Self.target(id), after: ["plan": created.planId]), in: tx)
+            }
+            return creation
+        }
+        switch creation {
         case .created(let created):
             remember(created)
             return (created, true)
@@ -79,23 +89,29 @@ public final class CustomerDirectory: Sendable {
             throw DomainError(.planNotFound, "no plan \(planId) in catalog \(catalog.product)", field: "plan")
         }
         if let purchases { try validate(purchases, for: plan) }
-        var updated = try await customer(id: customerId)
-        if updated.planId != planId {
-            guard let moved = try await store.changePlan(customerId: customerId, planId: planId, at: clock.now()) else {
-                throw Self.notFound(customerId)
+        let now = clock.now()
+        let updated = try await store.transaction { tx in
+            guard let before = try await tx.customer(id: customerId) else { throw Self.notFound(customerId) }
+            var updated = before
+            if updated.planId != planId {
+                guard let moved = try await tx.changePlan(customerId: customerId, planId: planId, at: now) else {
+                    throw Self.notFound(customerId)
+                }
+                updated = moved
             }
-            updated = moved
-        }
-        if let purchases {
-            guard
-                let bought = try await store.setAddOns(
-                    customerId: customerId, addOns: purchases.addOns.filter { $0.value > 0 }, seats: purchases.seats,
-                    at: clock.now()
-                )
-            else {
-                throw Self.notFound(customerId)
+            if let purchases {
+                guard
+                    let bought = try await tx.setAddOns(
+                        customerId: customerId, addOns: purchases.addOns.filter { $0.value > 0 },
+                        seats: purchases.seats, at: now)
+                else { throw Self.notFound(customerId) }
+                updated = bought
             }
-            updated = bought
+            try await Audit.record(
+                AuditChange(
+                    "customer.plan_changed", target: Self.target(customerId), before: AuditedPlan(before),
+                    after: AuditedPlan(updated)), in: tx)
+            return updated
         }
         remember(updated)
         return updated
@@ -127,12 +143,23 @@ public final class CustomerDirectory: Sendable {
 
     /// Sets (or removes) the cap on what one period's overage may cost the customer.
     public func setSpendCap(customerId: String, cap: Money?) async throws -> CustomerRecord {
-        guard let updated = try await store.setSpendCap(customerId: customerId, cap: cap, at: clock.now()) else {
-            throw Self.notFound(customerId)
+        let now = clock.now()
+        let updated = try await store.transaction { tx in
+            guard let before = try await tx.customer(id: customerId),
+                let updated = try await tx.setSpendCap(customerId: customerId, cap: cap, at: now)
+            else { throw Self.notFound(customerId) }
+            try await Audit.record(
+                AuditChange(
+                    cap == nil ? "customer.spend_cap_removed" : "customer.spend_cap_set",
+                    target: Self.target(customerId), before: ["spendCap": before.spendCap.map(AuditedMoney.init)],
+                    after: ["spendCap": updated.spendCap.map(AuditedMoney.init)]), in: tx)
+            return updated
         }
         remember(updated)
         return updated
     }
+
+    static func target(_ id: String) -> String { "customer:\(id)" }
 
     /// The plan a customer is decided under.
     func plan(of customer: CustomerRecord) -> Plan {
@@ -167,5 +194,29 @@ public final class CustomerDirectory: Sendable {
 
     static func notFound(_ id: String) -> DomainError {
         DomainError(.customerNotFound, "no customer with id \(id)", field: "customer")
+    }
+}
+
+/// A customer's plan as the audit trail records its changes.
+struct AuditedPlan: Encodable {
+    let plan: String
+    let addOns: [String: Int]
+    let seats: Int?
+
+    init(_ customer: CustomerRecord) {
+        plan = customer.planId
+        addOns = customer.addOns
+        seats = customer.seats
+    }
+}
+
+/// An amount as the audit trail records it, as the API writes it.
+struct AuditedMoney: Encodable {
+    let amount: Int64
+    let currency: String
+
+    init(_ money: Money) {
+        amount = money.amountMinor
+        currency = money.currency.code
     }
 }

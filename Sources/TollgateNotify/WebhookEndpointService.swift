@@ -59,7 +59,8 @@ public struct WebhookEndpointService: Sendable {
         try await store.transaction { tx in
             try await tx.createWebhookEndpoint(endpoint)
             try await Audit.record(
-                AuditChange(target: Self.target(id), after: AuditedEndpoint(endpoint)), in: tx)
+                AuditChange("webhook_endpoint.created", target: Self.target(id), after: AuditedEndpoint(endpoint)),
+                in: tx)
         }
         return (endpoint, secret)
     }
@@ -83,7 +84,7 @@ public struct WebhookEndpointService: Sendable {
         let types = try change.eventTypes.map { try Self.eventTypes($0) }
         let now = clock.now()
         let checked = url
-        return try await changing(id: id) { endpoint in
+        return try await changing(id: id, "webhook_endpoint.changed") { endpoint in
             if let checked { endpoint.url = checked }
             if let description { endpoint.description = description }
             if let types { endpoint.eventTypes = types }
@@ -106,7 +107,9 @@ public struct WebhookEndpointService: Sendable {
             guard let before = try await tx.webhookEndpoint(id: id), try await tx.deleteWebhookEndpoint(id: id) else {
                 throw Self.notFound(id)
             }
-            try await Audit.record(AuditChange(target: Self.target(id), before: AuditedEndpoint(before)), in: tx)
+            try await Audit.record(
+                AuditChange("webhook_endpoint.deleted", target: Self.target(id), before: AuditedEndpoint(before)),
+                in: tx)
         }
     }
 
@@ -115,7 +118,7 @@ public struct WebhookEndpointService: Sendable {
         let secret = WebhookSignature.newSecret()
         let sealed = try box.sealToken(secret)
         let now = clock.now()
-        let endpoint = try await changing(id: id) { endpoint in
+        let endpoint = try await changing(id: id, "webhook_endpoint.secret_rotated") { endpoint in
             endpoint.sealedPreviousSecret = endpoint.sealedSecret
             endpoint.previousSecretExpiresAt = now.addingTimeInterval(Self.rotationOverlap)
             endpoint.sealedSecret = sealed
@@ -125,7 +128,9 @@ public struct WebhookEndpointService: Sendable {
     }
 
     /// Reads the endpoint, applies `change` and writes it with its audit entry, in one transaction.
-    private func changing(id: String, _ change: @escaping @Sendable (inout WebhookEndpointRecord) -> Void)
+    private func changing(
+        id: String, _ action: String, _ change: @escaping @Sendable (inout WebhookEndpointRecord) -> Void
+    )
         async throws -> WebhookEndpointRecord
     {
         try await store.transaction { tx in
@@ -134,7 +139,8 @@ public struct WebhookEndpointService: Sendable {
             change(&endpoint)
             guard try await tx.updateWebhookEndpoint(endpoint) else { throw Self.notFound(id) }
             try await Audit.record(
-                AuditChange(target: Self.target(id), before: AuditedEndpoint(before), after: AuditedEndpoint(endpoint)),
+                AuditChange(
+                    action, target: Self.target(id), before: AuditedEndpoint(before), after: AuditedEndpoint(endpoint)),
                 in: tx)
             return endpoint
         }

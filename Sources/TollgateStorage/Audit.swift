@@ -131,18 +131,21 @@ public protocol AuditStore: Sendable {
     func pruneAuditEvents(before cutoff: Date, sealer: any AuditSealer) async throws -> Int
 }
 
-/// What a service tells the trail about the change it is making: its target and the state
-/// before and after, as JSON (`AuditChange.state`). The door adds who acted, from where, and
-/// under which action.
+/// What a service tells the trail about the change it is making: what it is (`api_key.revoked`),
+/// its target and the state before and after, as JSON (`AuditChange.state`). The door adds who
+/// acted and from where.
 public struct AuditChange: Sendable, Hashable {
+    public var action: String
     public var target: String?
     public var workspaceId: String?
     public var before: String?
     public var after: String?
 
     public init(
-        target: String?, workspaceId: String? = nil, before: (any Encodable)? = nil, after: (any Encodable)? = nil
+        _ action: String, target: String?, workspaceId: String? = nil, before: (any Encodable)? = nil,
+        after: (any Encodable)? = nil
     ) {
+        self.action = action
         self.target = target
         self.workspaceId = workspaceId
         self.before = Self.state(before)
@@ -167,10 +170,11 @@ public struct AuditChange: Sendable, Hashable {
     }()
 }
 
-/// The door's half of an audit entry — who acts, from where, under which action — set for the
-/// task that serves one request or one command, as swift-service-context carries a trace.
+/// The door's half of an audit entry — who acts, from where — set for the task that serves one
+/// request or one command, as swift-service-context carries a trace.
 public protocol AuditRecorder: Sendable {
-    /// Appends the entry for `change` through `tx`, the stores of the change's own transaction.
+    /// Appends the entry for `change` through `tx`, the stores of the change's own transaction;
+    /// none when it changed nothing (`isUnchanged`), though the change is still the one made.
     func record(_ change: AuditChange, in tx: any AuditStore) async throws
 }
 
@@ -182,8 +186,7 @@ public enum Audit {
     /// Writes the current door's entry for `change` in the transaction of `tx`, so the change and
     /// its entry commit together.
     public static func record(_ change: AuditChange, in tx: any AuditStore) async throws {
-        guard let recorder, !change.isUnchanged else { return }
-        try await recorder.record(change, in: tx)
+        try await recorder?.record(change, in: tx)
     }
 }
 

@@ -43,12 +43,8 @@ struct Customers: AsyncParsableCommand {
                 let customers = CustomerDirectory(
                     catalog: loaded, store: store, clock: SystemClock(), logger: Logger(label: "tollgate"))
                 do {
-                    let before = try await customers.customer(id: customer).planId
-                    _ = try await customers.changePlan(customerId: customer, planId: plan)
-                    if before != plan {
-                        await databaseOptions.recordInAuditTrail(
-                            store, action: "customer.plan_changed", target: "customer:\(customer)",
-                            before: ["plan": before], after: ["plan": plan])
+                    _ = try await databaseOptions.audited(store) {
+                        try await customers.changePlan(customerId: customer, planId: plan)
                     }
                     return .success(())
                 } catch let error as DomainError {

@@ -45,11 +45,11 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// Runs `body` with this command as the audit trail's recorder: the services it calls write
-    /// their entries under `action`, as done at this terminal (actor `system`, `cli:<user>`), in
+    /// their entries as done at this terminal (actor `system`, `cli:<user>`), in
     /// the transaction of their change. Without a master key (see `recordInAuditTrail`), the
     /// change is made and stderr says it went unrecorded.
     func audited<T: Sendable>(
-        _ store: SQLStore, action: String, box given: SecretBox? = nil, _ body: () async throws -> T
+        _ store: SQLStore, box given: SecretBox? = nil, _ body: () async throws -> T
     ) async throws -> T {
         let box: SecretBox
         if let given {
@@ -60,8 +60,7 @@ struct DatabaseOptions: ParsableArguments {
             return try await body()
         }
         let trail = AuditTrail(store: store, box: box, clock: SystemClock())
-        let recorder = CommandAudit(
-            action: action, actor: Self.terminalActor, trail: trail, sealer: try await trail.chain())
+        let recorder = CommandAudit(actor: Self.terminalActor, trail: trail, sealer: try await trail.chain())
         return try await Audit.$recorder.withValue(recorder) { try await body() }
     }
 
@@ -124,15 +123,15 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
-/// A command's half of its audit entries: the action and the terminal's user.
+/// A command's half of its audit entries: the terminal's user.
 struct CommandAudit: AuditRecorder {
-    let action: String
     let actor: AuditActor
     let trail: AuditTrail
     let sealer: any AuditSealer
 
     func record(_ change: AuditChange, in tx: any AuditStore) async throws {
-        var draft = trail.draft(actor: actor, action: action, target: change.target)
+        guard !change.isUnchanged else { return }
+        var draft = trail.draft(actor: actor, action: change.action, target: change.target)
         draft.workspaceId = change.workspaceId
         draft.before = change.before
         draft.after = change.after

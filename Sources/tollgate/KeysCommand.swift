@@ -96,7 +96,7 @@ struct Keys: AsyncParsableCommand {
             let created = try await databaseOptions.withStore { store in
                 let created: APIKeys.Created
                 do {
-                    created = try await databaseOptions.audited(store, action: "api_key.created") {
+                    created = try await databaseOptions.audited(store) {
                         try await APIKeyService(store: store, clock: SystemClock(), forget: nil).create(
                             scopes: scopes.compactMap(Scope.init(rawValue:)), name: name)
                     }

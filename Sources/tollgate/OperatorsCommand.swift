@@ -36,7 +36,7 @@ struct Operators: AsyncParsableCommand {
                 let box = try await databaseOptions.secretBox(store: store)
                 let service = OperatorService(store: store, box: box, clock: SystemClock())
                 do {
-                    return try await databaseOptions.audited(store, action: "operator.invited", box: box) {
+                    return try await databaseOptions.audited(store, box: box) {
                         try await service.create(email: email, role: OperatorRole(rawValue: role)!).token
                     }
                 } catch let error as DomainError {

@@ -54,11 +54,9 @@ struct Outbox: AsyncParsableCommand {
 
         func run() async throws {
             let queued = try await databaseOptions.withStore { store in
-                let queued = try await store.retryOutbox(id: id, at: Date())
-                if queued {
-                    await databaseOptions.recordInAuditTrail(store, action: "delivery.retried", target: "outbox:\(id)")
+                try await databaseOptions.audited(store) {
+                    try await DeliveryService(store: store, clock: SystemClock()).retry(id: id)
                 }
-                return queued
             }
             guard queued else {
                 FileHandle.standardError.write(Data("tollgate: no undelivered message \(id)\n".utf8))

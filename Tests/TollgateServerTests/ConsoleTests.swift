@@ -150,7 +150,10 @@ struct PageSession {
             let actions = try await app.store.auditEvents(AuditQuery(limit: 10)).map(\.draft)
                 .filter { $0.actor.kind == .operator && $0.action != "console.operator_set_up" }
             #expect(actions.map(\.action) == ["customer.spend_cap_set", "credits.granted", "customer.plan_changed"])
-            #expect(actions.last?.before == #"{"plan":"free"}"# && actions.last?.after == #"{"plan":"pro"}"#)
+            // The same entry as the API's and the CLI's: the customer directory writes it.
+            #expect(
+                actions.last?.before == #"{"addOns":{},"plan":"free"}"#
+                    && actions.last?.after == #"{"addOns":{},"plan":"pro"}"#)
             #expect(actions.allSatisfy { $0.target == "customer:c1" && $0.ip != nil && $0.actor.id != nil })
             // The console shows the trail, filtered; an empty field filters nothing.
             let (shown, trail, _) = try await owner.get(

@@ -33,11 +33,7 @@ struct APIv1Routes: Sendable {
         let email = try Validate.email(body.email)
         let (customer, created) = try await service.customers.createCustomer(
             id: id, email: email, name: body.name, locale: try Validate.locale(body.locale))
-        if created {
-            context.audit.change(target: "customer:\(id)", before: nil, after: ["plan": customer.planId])
-        } else {
-            context.audit.skip()
-        }
+        if !created { context.audit.skip() }
         return EditedResponse(status: created ? .created : .ok, response: CustomerResponse(customer))
     }
 
@@ -62,11 +58,7 @@ struct APIv1Routes: Sendable {
             }
             purchases = .init(addOns: (body.addOns ?? [:]).mapValues { Int(clamping: $0.value) }, seats: seats)
         }
-        let before = try await service.customers.customer(id: id)
         let customer = try await service.customers.changePlan(customerId: id, planId: plan, purchases: purchases)
-        context.audit.change(
-            before: PlanState(plan: before.planId, addOns: before.addOns, seats: before.seats),
-            after: PlanState(plan: customer.planId, addOns: customer.addOns, seats: customer.seats))
         return EditedResponse(status: .ok, response: CustomerResponse(customer))
     }
 

@@ -38,10 +38,7 @@ struct InvoiceRoutes: Sendable {
         guard (0...1_000_000_000_000).contains(body.amount.value) else {
             throw DomainError.invalidField("amount", "must be a whole number of minor units from 0 to 1000000000000")
         }
-        let before = try await service.customers.customer(id: id).spendCap.map(MoneyResponse.init)
         let customer = try await service.customers.setSpendCap(customerId: id, cap: Money(body.amount.value, currency))
-        context.audit.change(
-            before: ["spendCap": before], after: ["spendCap": customer.spendCap.map(MoneyResponse.init)])
         return EditedResponse(
             status: .ok,
             response: SpendCapResponse(customer: customer.id, spendCap: customer.spendCap.map(MoneyResponse.init)))
@@ -51,9 +48,7 @@ struct InvoiceRoutes: Sendable {
         -> some ResponseGenerator
     {
         let id = try Validate.pathIdentifier(context)
-        let before = try await service.customers.customer(id: id).spendCap.map(MoneyResponse.init)
         let customer = try await service.customers.setSpendCap(customerId: id, cap: nil)
-        context.audit.change(before: ["spendCap": before], after: ["spendCap": MoneyResponse?.none])
         return EditedResponse(status: .ok, response: SpendCapResponse(customer: customer.id, spendCap: nil))
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import TollgateCore
 import TollgateIdentity
+import TollgateNotify
 import TollgateStorage
 
 /// Turning non-essential mail (alerts, notices) off and on. From a mail: the link and the
@@ -10,9 +11,9 @@ import TollgateStorage
 /// 8058 one-click, which mail providers call). Signed-in users read and set their preference.
 /// Transactional mail (verification, reset, security) is always sent.
 struct MailPreferenceRoutes: Sendable {
-    let store: any (MailPreferenceStore & IdentityStore)
+    let mail: MailPreferenceService
+    let store: any IdentityStore
     let box: SecretBox
-    let clock: any TollgateClock
 
     func registerPublic(on router: Router<TollgateRequestContext>) {
         router.get("v1/mail/unsubscribe", use: confirmPage)
@@ -73,19 +74,19 @@ struct MailPreferenceRoutes: Sendable {
 
     @Sendable func unsubscribe(_ request: Request, context: TollgateRequestContext) async throws -> Preferences {
         let address = try address(fromToken: request)
-        try await store.setUnsubscribed(address, true, at: clock.now())
+        try await mail.unsubscribe(address)
         return Preferences(address: address.lowercased(), notices: false)
     }
 
     @Sendable func preferences(_ request: Request, context: UserContext) async throws -> Preferences {
         let address = try await email(of: context.user)
-        return Preferences(address: address, notices: try await store.unsubscribed(among: [address]).isEmpty)
+        return Preferences(address: address, notices: try await mail.receivesNotices(address))
     }
 
     @Sendable func setPreferences(_ request: Request, context: UserContext) async throws -> Preferences {
         let body = try await request.decode(as: PreferencesRequest.self, context: context)
         let address = try await email(of: context.user)
-        try await store.setUnsubscribed(address, !body.notices, at: clock.now())
+        try await mail.setNotices(address, body.notices)
         return Preferences(address: address, notices: body.notices)
     }
 

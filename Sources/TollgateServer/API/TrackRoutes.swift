@@ -1,65 +1,17 @@
 import Foundation
 import Hummingbird
 import TollgateCore
-import TollgateStorage
 
-/// `POST /v1/track`: product events that are not metered (`note_created`, `upgrade_intent`…),
-/// up to 1,000 per request, each recorded once per customer and idempotency key. They feed the
-/// activity analytics (DAU/WAU/MAU, adoption, retention) beside the consumes.
+/// `POST /v1/track`: product events, through the one service that records them.
 struct TrackRoutes: Sendable {
-    let store: any AnalyticsStore
-    let clock: any TollgateClock
-
-    static let maximumEvents = 1000
-    static let maximumProperties = 20
-    static let maximumPropertyLength = 256
-    /// How far ahead of the server's clock an event's time may be (clocks drift).
-    static let futureTolerance: TimeInterval = 300
+    let events: ProductEvents
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
         v1.requiring(.usageWrite).post("track", use: track)
     }
 
     struct Batch: Decodable {
-        let events: [Event]
-    }
-
-    struct Event: Decodable {
-        let customer: String
-        let event: String
-        let idempotencyKey: String
-        let timestamp: Date?
-        let properties: [String: PropertyValue]?
-    }
-
-    /// A property: a string, a number or true/false.
-    enum PropertyValue: Codable, Equatable {
-        case string(String)
-        case number(Decimal)
-        case bool(Bool)
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let value = try? container.decode(Bool.self) {
-                self = .bool(value)
-            } else if let value = try? container.decode(String.self) {
-                self = .string(value)
-            } else if let value = try? container.decode(Decimal.self) {
-                self = .number(value)
-            } else {
-                throw DomainError.invalidField(
-                    JSONBody.fieldPath(decoder.codingPath), "expected a string, a number or true/false")
-            }
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            switch self {
-            case .string(let value): try container.encode(value)
-            case .number(let value): try container.encode(value)
-            case .bool(let value): try container.encode(value)
-            }
-        }
+        let events: [ProductEvents.Event]
     }
 
     struct Answer: ResponseEncodable {
@@ -69,51 +21,7 @@ struct TrackRoutes: Sendable {
 
     @Sendable func track(_ request: Request, context: AuthenticatedContext) async throws -> Answer {
         let batch = try await request.decode(as: Batch.self, context: context)
-        guard (1...Self.maximumEvents).contains(batch.events.count) else {
-            throw DomainError.invalidField("events", "send from 1 to \(Self.maximumEvents) events")
-        }
-        let now = clock.now()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let events = try batch.events.enumerated().map { index, event -> TrackedEvent in
-            let path = "events[\(index)]"
-            guard (1...64).contains(event.event.count), Self.isEventName(event.event) else {
-                throw DomainError.invalidField("\(path).event", "1 to 64 letters, digits, _ . - or :")
-            }
-            let at = event.timestamp ?? now
-            guard at <= now.addingTimeInterval(Self.futureTolerance) else {
-                throw DomainError.invalidField("\(path).timestamp", "is in the future")
-            }
-            let properties = event.properties ?? [:]
-            guard properties.count <= Self.maximumProperties else {
-                throw DomainError.invalidField("\(path).properties", "at most \(Self.maximumProperties) properties")
-            }
-            for (name, value) in properties {
-                guard (1...64).contains(name.count), Self.isEventName(name) else {
-                    throw DomainError.invalidField(
-                        "\(path).properties", "property names are 1 to 64 letters, digits, _ . - or :")
-                }
-                if case .string(let text) = value, text.count > Self.maximumPropertyLength {
-                    throw DomainError.invalidField(
-                        "\(path).properties.\(name)", "at most \(Self.maximumPropertyLength) characters")
-                }
-            }
-            return TrackedEvent(
-                customerId: try Validate.identifier(event.customer, field: "\(path).customer"),
-                idempotencyKey: try Validate.identifier(event.idempotencyKey, field: "\(path).idempotencyKey"),
-                name: event.event, at: at,
-                properties: String(decoding: try encoder.encode(properties), as: UTF8.self))
-        }
-        let fresh = try await store.track(events, receivedAt: now)
-        let recorded = fresh.count { $0 }
-        return Answer(recorded: recorded, duplicates: fresh.count - recorded)
-    }
-
-    /// ASCII letters, digits, `_`, `.`, `-` and `:`.
-    static func isEventName(_ name: String) -> Bool {
-        name.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                || "_.-:".unicodeScalars.contains($0)
-        }
+        let (recorded, duplicates) = try await events.track(batch.events)
+        return Answer(recorded: recorded, duplicates: duplicates)
     }
 }

@@ -12,6 +12,7 @@ import TollgateStorage
 struct WebhookRoutes: Sendable {
     let store: any (WebhookStore & OutboxStore)
     let endpoints: WebhookEndpointService
+    let deliveries: DeliveryService
     let clock: any TollgateClock
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
@@ -89,9 +90,7 @@ struct WebhookRoutes: Sendable {
     /// Sends a webhook message again (delivered, failed or waiting), now, with the same id.
     @Sendable func replay(_ request: Request, context: AuthenticatedContext) async throws -> some ResponseGenerator {
         let id = try Validate.pathIdentifier(context)
-        guard let entry = try await store.replayWebhookMessage(id: id, at: clock.now()) else {
-            throw DomainError(.notFound, "no webhook message \(id)", field: "id")
-        }
+        let entry = try await deliveries.replay(id: id)
         return EditedResponse(status: .accepted, response: MessageResponse(entry))
     }
 }

@@ -94,7 +94,8 @@ func buildRouter(
         ).group(context: UserContext.self)
     accountRoutes.registerSignedIn(on: signedIn)
     let mailPreferences = MailPreferenceRoutes(
-        store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock)
+        mail: MailPreferenceService(store: dependencies.store, clock: dependencies.clock),
+        store: dependencies.store, box: dependencies.secretBox)
     mailPreferences.registerPublic(on: router)
     mailPreferences.registerSignedIn(on: signedIn)
     let workspaces = WorkspaceService(
@@ -159,11 +160,15 @@ func buildRouter(
     AnalyticsRoutes(store: dependencies.store, clock: dependencies.clock).register(on: v1)
     ProductAnalyticsRoutes(store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock)
         .register(on: v1)
-    TrackRoutes(store: dependencies.store, clock: dependencies.clock).register(on: v1)
+    TrackRoutes(events: ProductEvents(store: dependencies.store, clock: dependencies.clock)).register(on: v1)
     let webhookEndpoints = WebhookEndpointService(
         store: dependencies.store, box: dependencies.secretBox, policy: dependencies.webhooks.policy,
         clock: dependencies.clock)
-    WebhookRoutes(store: dependencies.store, endpoints: webhookEndpoints, clock: dependencies.clock).register(on: v1)
+    let deliveries = DeliveryService(store: dependencies.store, clock: dependencies.clock)
+    WebhookRoutes(
+        store: dependencies.store, endpoints: webhookEndpoints, deliveries: deliveries, clock: dependencies.clock
+    )
+    .register(on: v1)
     let stripeBilling = StripeBilling(
         catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe,
         policy: dependencies.subscriptionPolicy, tax: dependencies.invoicing.stripe,
@@ -204,7 +209,7 @@ func buildRouter(
             store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock, meter: service,
             subscriptions: subscriptions, invoices: invoices, credits: credits, operators: operators,
             apiKeys: apiKeys, settings: consoleSettings, documents: dependencies.documents,
-            webhookEndpoints: webhookEndpoints, billing: billing),
+            webhookEndpoints: webhookEndpoints, deliveries: deliveries, billing: billing),
         store: dependencies.store, clock: dependencies.clock
     ).register(on: router)
     PortalRoutes(

@@ -17,11 +17,7 @@ extension ConsolePages {
         let id = try Validate.pathIdentifier(context)
         let form = try await FormFields.read(request, context: context)
         let plan = try form.required("plan")
-        let before = try await meter.customers.customer(id: id)
-        let after = try await meter.customers.changePlan(customerId: id, planId: plan)
-        record(
-            context, target: "customer:\(id)", before: ["plan": before.planId],
-            after: ["plan": after.planId])
+        _ = try await meter.customers.changePlan(customerId: id, planId: plan)
         return ConsoleRequest.seeOther(customerPath(id, notice: "plan_changed"))
     }
 
@@ -77,11 +73,7 @@ extension ConsolePages {
             }
             cap = Money(minor, currency)
         }
-        let before = try await meter.customers.customer(id: id).spendCap
-        let after = try await meter.customers.setSpendCap(customerId: id, cap: cap).spendCap
-        record(
-            context, target: "customer:\(id)", before: ["spendCap": before?.description],
-            after: ["spendCap": after?.description])
+        _ = try await meter.customers.setSpendCap(customerId: id, cap: cap)
         return ConsoleRequest.seeOther(customerPath(id, notice: "spend_cap"))
     }
 

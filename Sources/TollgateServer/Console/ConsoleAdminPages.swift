@@ -139,13 +139,7 @@ extension ConsolePages {
 
     @Sendable func retryDelivery(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        let now = clock.now()
-        if try await store.retryOutbox(id: id, at: now) == false {
-            guard try await store.replayWebhookMessage(id: id, at: now) != nil else {
-                throw DomainError(.notFound, "no message \(id) to send again", field: "id")
-            }
-        }
-        record(context, target: "message:\(id)", before: nil, after: ["queued": true])
+        try await deliveries.sendAgain(id: id)
         return ConsoleRequest.seeOther("/console/deliveries?notice=retried")
     }
 

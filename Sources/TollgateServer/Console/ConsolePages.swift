@@ -24,6 +24,7 @@ struct ConsolePages: Sendable {
     let settings: ConsoleSettings
     let documents: DocumentRenderer
     let webhookEndpoints: WebhookEndpointService
+    let deliveries: DeliveryService
     let billing: Billing
 
     func register(on console: RouterGroup<ConsoleContext>) {

@@ -25,8 +25,9 @@ final class AuditNote: Sendable {
         var unchanged = false
         /// The audited route being served, once the middleware knows it.
         var request: AuditedRequest?
-        /// A service wrote the entry in its change's transaction: the middleware writes none.
-        var recorded = false
+        /// The actions services wrote in their changes' transactions: with one, the middleware
+        /// writes no entry of its own.
+        var recorded: Set<String> = []
     }
 
     private let state = Mutex(State())
@@ -108,13 +109,6 @@ extension AuditNote {
     }
 }
 
-/// A customer's plan as the trail records its changes.
-struct PlanState: Encodable, Equatable {
-    let plan: String
-    let addOns: [String: Int]
-    let seats: Int?
-}
-
 /// The audited route a request is serving, as the middleware found it before the handler ran.
 struct AuditedRequest: Sendable {
     let route: AuditedRoute
@@ -134,15 +128,16 @@ extension AuditNote: AuditRecorder {
         guard let request = note.request, let draft = Self.draft(note: note, request: request, change: change) else {
             return
         }
-        try await tx.appendAuditEvent(draft, sealer: request.sealer)
-        state.withLock { $0.recorded = true }
+        if !change.isUnchanged { try await tx.appendAuditEvent(draft, sealer: request.sealer) }
+        // Unchanged too: the service answered for this request, the middleware adds nothing.
+        state.withLock { _ = $0.recorded.insert(change.action) }
     }
 
     /// The entry for the request as its note stands, `change` (a service's) taking the place of
     /// what the handler said of the target and the states.
     static func draft(note: State, request: AuditedRequest, change: AuditChange?) -> AuditDraft? {
         let route = request.route
-        let action = note.action ?? route.action
+        let action = change?.action ?? note.action ?? route.action
         let routeTarget = route.target.flatMap { kind in
             request.parameters[route.targetParameter].map { "\(kind):\($0)" }
         }
@@ -199,7 +194,8 @@ struct AuditMiddleware<Context: TollgateAuditedContext>: RouterMiddleware {
     /// The change is made and its answer ready: an entry that cannot be written is logged, and the
     /// answer still goes out (a 500 would tell the caller the change failed, and invite a retry).
     private func record(_ request: Request, note: AuditNote.State, logger: Logger) async {
-        guard !note.recorded, !note.unchanged, let served = note.request,
+        guard let served = note.request, note.recorded.isEmpty,
+            !note.unchanged,
             let draft = AuditNote.draft(note: note, request: served, change: nil)
         else { return }
         do {

@@ -36,7 +36,9 @@ public struct APIKeyService: Sendable {
         try await store.transaction { tx in
             try await tx.insertAPIKey(created.record)
             try await Audit.record(
-                AuditChange(target: "api_key:\(created.record.id)", after: AuditedAPIKey(created.record)), in: tx)
+                AuditChange(
+                    "api_key.created", target: "api_key:\(created.record.id)", after: AuditedAPIKey(created.record)),
+                in: tx)
         }
         return created
     }
@@ -52,7 +54,8 @@ public struct APIKeyService: Sendable {
             }
             try await Audit.record(
                 AuditChange(
-                    target: "api_key:\(id)", before: before.map { AuditedAPIKey($0) }, after: AuditedAPIKey(revoked)),
+                    "api_key.revoked", target: "api_key:\(id)", before: before.map { AuditedAPIKey($0) },
+                    after: AuditedAPIKey(revoked)),
                 in: tx)
             return revoked
         }
@@ -82,7 +85,7 @@ public struct APIKeyService: Sendable {
             }
             try await Audit.record(
                 AuditChange(
-                    target: "api_key:\(id)", before: AuditedAPIKey(old),
+                    "api_key.rotated", target: "api_key:\(id)", before: AuditedAPIKey(old),
                     after: AuditedAPIKey(rotated, replacedBy: replacement.record.id)),
                 in: tx)
         }
