@@ -104,13 +104,3 @@ public protocol AnalyticsStore: Sendable {
     /// Customers created before `before`: id and creation time.
     func signUps(before: Date) async throws -> [(customerId: String, at: Date)]
 }
-
-extension AnalyticsStore {
-    /// The usage report of [from, to): the figures per feature and plan, with the conversion of the
-    /// window's upgrade prompts.
-    public func usageReport(from: Date, to: Date, ladder: [String: Int]) async throws -> [UsageReport.Row] {
-        UsageReport.rows(
-            try await usageFigures(from: from, to: to),
-            conversions: try await upgradeConversions(from: from, to: to, ladder: ladder), ladder: ladder)
-    }
-}

@@ -119,18 +119,3 @@ public protocol BillingStore: Sendable {
     /// Whether the subject ever had a trial (manual or through a provider).
     func hasHadTrial(subject: String) async throws -> Bool
 }
-
-extension BillingStore {
-    /// The revenue report's periods of `interval` from `from` to `to` in `currency`, from the daily
-    /// rollups: what the API's revenue report, the console's overview and the bench all show. The
-    /// last interval is whole, even when `to` falls inside it.
-    public func revenueSeries(currency: Currency, from: Date, to: Date, interval: RevenueSeries.Interval)
-        async throws -> [RevenueSeries.Period]
-    {
-        let end = RevenueSeries.boundaries(from: from, to: to, interval: interval).last ?? to
-        async let days = revenueDays(currency: currency, before: end)
-        async let trials = trialDays(currency: currency, before: end)
-        return RevenueSeries.compute(
-            days: try await days, trials: try await trials, from: from, to: to, interval: interval)
-    }
-}

@@ -34,7 +34,7 @@ public protocol TransactionalStorage: Sendable {
 public typealias Storage = CustomerStore & APIKeyStore & UsageStore & IdentityStore & WorkspaceStore & CreditStore
     & BillingStore & HealthCheck & ChangeFeed & LeaseStore & CatalogReferenceStore & OutboxStore
     & WebhookStore & MailPreferenceStore & AnalyticsStore & InvoiceStore & OperatorStore & CustomerListingStore
-    & AuditStore & SealedKeyStore & RateLimitStore & AttemptStore & TransactionalStorage
+    & AuditStore & SealedKeyStore & RateLimitStore & AttemptStore & TransactionalStorage & ReadModel
 
 public enum DatabaseKind: String, Sendable {
     case sqlite

@@ -6,7 +6,7 @@ import TollgateStorage
 /// Revenue analytics for operators (scope `admin`): the revenue report, computed from the
 /// recorded MRR movements (docs/metrics.md). One currency per answer: currencies are never summed.
 struct AnalyticsRoutes: Sendable {
-    let store: any BillingStore
+    let store: any ReadModel
     let clock: any TollgateClock
 
     /// More intervals than this in one answer is refused (ten years of months, or of weeks).

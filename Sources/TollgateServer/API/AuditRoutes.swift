@@ -10,9 +10,9 @@ struct AuditRoutes: Sendable {
     static let feature = "audit_log"
     static let maximumLimit = 200
 
-    let store: any AuditStore
+    let store: any ReadModel
     let workspaces: WorkspaceService
-    let customers: any CustomerStore
+    let customers: any ReadModel
     let catalog: Catalog
 
     func register(on group: RouterGroup<AuthenticatedContext>) {

@@ -6,7 +6,7 @@ import TollgateStorage
 /// `GET /v1/customers`: customers found by id, e-mail or name, filtered by plan, status and
 /// "near a limit", in pages. The console's customer list reads the same query.
 struct CustomerListRoutes: Sendable {
-    let store: any CustomerListingStore
+    let store: any ReadModel
     let catalog: Catalog
     let clock: any TollgateClock
 

@@ -12,7 +12,7 @@ import TollgateStorage
 /// Transactional mail (verification, reset, security) is always sent.
 struct MailPreferenceRoutes: Sendable {
     let mail: MailPreferenceService
-    let store: any IdentityStore
+    let store: any ReadModel
     let box: SecretBox
 
     func registerPublic(on router: Router<TollgateRequestContext>) {

@@ -8,7 +8,7 @@ import TollgateStorage
 /// What a signed-in end user sees of their own plan and usage.
 struct MeRoutes: Sendable {
     let service: Meter
-    let store: any BillingStore
+    let store: any ReadModel
     let clock: any TollgateClock
 
     func register(on me: RouterGroup<UserContext>) {

@@ -17,7 +17,7 @@ struct PrivacyRoutes: Sendable {
     let meter: Meter
     let credits: CreditService
     let invoices: InvoiceService
-    let store: any BillingStore & AuditStore
+    let store: any ReadModel
     let clock: any TollgateClock
 
     func register(on me: RouterGroup<UserContext>) {

@@ -6,7 +6,7 @@ import TollgateStorage
 /// Customer, usage and activity analytics for operators (scope `admin`,
 /// docs/metrics.md): from the daily rollups and the customers' recorded states.
 struct ProductAnalyticsRoutes: Sendable {
-    let store: any AnalyticsStore
+    let store: any ReadModel
     let catalog: Catalog
     let clock: any TollgateClock
 

@@ -10,7 +10,7 @@ import TollgateStorage
 /// (the old one keeps signing beside the new for 24 hours); each endpoint's messages, every
 /// message's attempts, and a replay.
 struct WebhookRoutes: Sendable {
-    let store: any (WebhookStore & OutboxStore)
+    let store: any ReadModel
     let endpoints: WebhookEndpointService
     let deliveries: DeliveryService
     let clock: any TollgateClock

@@ -210,7 +210,7 @@ func buildRouter(
             subscriptions: subscriptions, invoices: invoices, credits: credits, operators: operators,
             apiKeys: apiKeys, settings: consoleSettings, documents: dependencies.documents,
             webhookEndpoints: webhookEndpoints, deliveries: deliveries, billing: billing),
-        store: dependencies.store, clock: dependencies.clock
+        clock: dependencies.clock
     ).register(on: router)
     PortalRoutes(
         accounts: accounts, cookie: portalCookie, settings: consoleSettings,

@@ -12,7 +12,7 @@ import TollgateWeb
 /// The console's pages once signed in. Every action goes through the services the API uses,
 /// and is recorded with its before and after (the audit trail).
 struct ConsolePages: Sendable {
-    let store: any Storage
+    let store: any ReadModel
     let catalog: Catalog
     let clock: any TollgateClock
     let meter: Meter

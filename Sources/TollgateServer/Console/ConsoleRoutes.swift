@@ -13,7 +13,6 @@ struct ConsoleRoutes: Sendable {
     let operators: OperatorService
     let settings: ConsoleSettings
     let pages: ConsolePages
-    let store: any OperatorStore
     let clock: any TollgateClock
 
     func register(on router: Router<TollgateRequestContext>) {

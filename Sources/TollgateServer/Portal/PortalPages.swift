@@ -24,7 +24,7 @@ struct PortalPages: Sendable {
     let stripeEnabled: Bool
     let invoices: InvoiceService
     let credits: CreditService
-    let store: any BillingStore
+    let store: any ReadModel
     let clock: any TollgateClock
     let productName: String
     /// Where "contact sales" writes to (the operators' address), if set.
