@@ -8,7 +8,7 @@ import TollgateStorage
 /// or written off. Stripe issues its own; Tollgate adds the overage to them as invoice items.
 public final class InvoiceService: Sendable {
     private let catalog: Catalog
-    private let store: any BillingStore & CustomerStore & InvoiceStore
+    private let store: any BillingStore & CustomerStore & InvoiceStore & TransactionalStorage
     private let clock: any TollgateClock
     public let settings: InvoiceSettings
     /// The overage lines of a subject's period containing a date, priced in a currency.
@@ -17,7 +17,8 @@ public final class InvoiceService: Sendable {
     private let overage: OverageLines
 
     public init(
-        catalog: Catalog, store: any BillingStore & CustomerStore & InvoiceStore, clock: any TollgateClock,
+        catalog: Catalog, store: any BillingStore & CustomerStore & InvoiceStore & TransactionalStorage,
+        clock: any TollgateClock,
         settings: InvoiceSettings = InvoiceSettings(), overage: @escaping OverageLines
     ) {
         self.catalog = catalog
@@ -91,6 +92,15 @@ public final class InvoiceService: Sendable {
     /// A draft of the customer's pending charges (one-off charges, prorations, overage items) in
     /// `currency` (or that of the oldest one).
     public func createDraft(customer: String, currency: Currency?) async throws -> InvoiceRecord {
+        try await inTransaction { service, tx in
+            let draft = try await service.drafting(customer: customer, currency: currency)
+            try await Audit.record(
+                AuditChange("invoice.created", target: Self.target(draft.id), after: AuditedInvoice(draft)), in: tx)
+            return draft
+        }
+    }
+
+    private func drafting(customer: String, currency: Currency?) async throws -> InvoiceRecord {
         try await requireCustomer(customer)
         let pending = try await store.pendingInvoiceItems(subject: customer)
         guard let currency = currency ?? pending.first?.amount.currency else {
@@ -138,6 +148,25 @@ public final class InvoiceService: Sendable {
         customer: String, description: String, quantity: Int64, unitAmount: Int64, currency: Currency,
         idempotencyKey: String, kind: InvoiceLine.Kind = .oneOff
     ) async throws -> (InvoiceItemRecord, created: Bool) {
+        try await inTransaction { service, tx in
+            let (item, created) = try await service.adding(
+                customer: customer, description: description, quantity: quantity, unitAmount: unitAmount,
+                currency: currency, idempotencyKey: idempotencyKey, kind: kind)
+            let action = kind == .creditPack ? "invoice.credit_pack_invoiced" : "invoice.item_added"
+            let change = AuditChange(
+                action, target: "customer:\(customer)",
+                after: AuditedItem(
+                    id: item.id, description: item.description, amount: item.amount.amountMinor,
+                    currency: item.amount.currency.code))
+            try await Audit.record(created ? change : .unchanged(action), in: tx)
+            return (item, created)
+        }
+    }
+
+    private func adding(
+        customer: String, description: String, quantity: Int64, unitAmount: Int64, currency: Currency,
+        idempotencyKey: String, kind: InvoiceLine.Kind
+    ) async throws -> (InvoiceItemRecord, created: Bool) {
         try await requireCustomer(customer)
         let (amount, overflow) = quantity.multipliedReportingOverflow(by: unitAmount)
         guard !overflow, amount.magnitude <= 1_000_000_000_000 else {
@@ -161,6 +190,21 @@ public final class InvoiceService: Sendable {
     /// API's finalize) rather than paid as issued.
     public func finalize(
         id: String, refusingNegative: Bool = false, afterNumbering: (@Sendable (String) async throws -> Void)? = nil
+    ) async throws -> InvoiceRecord {
+        try await inTransaction { service, tx in
+            let before = try await service.invoice(id: id)
+            let after = try await service.finalizing(
+                id: id, refusingNegative: refusingNegative, afterNumbering: afterNumbering)
+            try await Audit.record(
+                AuditChange(
+                    "invoice.finalized", target: Self.target(id), before: AuditedInvoice(before),
+                    after: AuditedInvoice(after)), in: tx)
+            return after
+        }
+    }
+
+    private func finalizing(
+        id: String, refusingNegative: Bool, afterNumbering: (@Sendable (String) async throws -> Void)?
     ) async throws -> InvoiceRecord {
         let draft = try await invoice(id: id)
         guard draft.status == .draft else { throw Self.wrongStatus(draft.status, .finalize) }
@@ -203,6 +247,21 @@ public final class InvoiceService: Sendable {
     /// Credits a finalized invoice: `requested` (line position → net amount), or everything not
     /// credited yet. Once per idempotency key.
     public func creditNote(
+        invoice id: String, requested: [Int: Int64]?, reason: String?, memo: String?, idempotencyKey: String
+    ) async throws -> (CreditNoteRecord, created: Bool) {
+        try await inTransaction { service, tx in
+            let (note, created) = try await service.crediting(
+                invoice: id, requested: requested, reason: reason, memo: memo, idempotencyKey: idempotencyKey)
+            let action = "invoice.credit_note_issued"
+            let change = AuditChange(
+                action, target: Self.target(id),
+                after: AuditedCreditNote(number: note.number, reason: note.reason, total: note.total))
+            try await Audit.record(created ? change : .unchanged(action), in: tx)
+            return (note, created)
+        }
+    }
+
+    private func crediting(
         invoice id: String, requested: [Int: Int64]?, reason: String?, memo: String?, idempotencyKey: String
     ) async throws -> (CreditNoteRecord, created: Bool) {
         try Self.requireOwn(try await invoice(id: id))
@@ -310,8 +369,24 @@ public final class InvoiceService: Sendable {
     public func apply(_ transition: InvoiceStatus.Transition, to id: String) async throws -> InvoiceRecord {
         try Self.requireOwn(try await invoice(id: id))
         if transition == .finalize { return try await finalize(id: id, refusingNegative: true) }
+        let action =
+            switch transition {
+            case .finalize: "invoice.finalized"
+            case .pay: "invoice.paid"
+            case .void: "invoice.voided"
+            case .markUncollectible: "invoice.marked_uncollectible"
+            }
+        let now = clock.now()
         do {
-            return try await store.transitionInvoice(id: id, transition, at: clock.now())
+            return try await inTransaction { service, tx in
+                let before = try await service.invoice(id: id)
+                let after = try await tx.transitionInvoice(id: id, transition, at: now)
+                try await Audit.record(
+                    AuditChange(
+                        action, target: Self.target(id), before: AuditedInvoice(before), after: AuditedInvoice(after)),
+                    in: tx)
+                return after
+            }
         } catch InvoiceStoreError.notFound {
             throw DomainError(.notFound, "no invoice with id \(id)", field: "id")
         } catch InvoiceStoreError.wrongStatus(let status) {
@@ -344,9 +419,28 @@ public final class InvoiceService: Sendable {
     }
 
     public func setBillingDetails(customer: String, _ details: BillingDetails) async throws {
-        try await requireCustomer(customer)
-        try await store.setBillingDetails(customer: customer, details, at: clock.now())
+        let now = clock.now()
+        try await inTransaction { service, tx in
+            try await service.requireCustomer(customer)
+            try await tx.setBillingDetails(customer: customer, details, at: now)
+            try await Audit.record(
+                AuditChange("customer.billing_details_changed", target: "customer:\(customer)"), in: tx)
+        }
     }
+
+    /// Runs `body` on this service bound to one transaction (`tx`, its stores), where the change
+    /// and its audit entry are written together; inside another, it joins it.
+    private func inTransaction<T: Sendable>(
+        _ body: @escaping @Sendable (InvoiceService, any Storage) async throws -> T
+    ) async throws -> T {
+        let (catalog, clock, settings, overage) = (catalog, clock, settings, overage)
+        return try await store.transaction { tx in
+            try await body(
+                InvoiceService(catalog: catalog, store: tx, clock: clock, settings: settings, overage: overage), tx)
+        }
+    }
+
+    static func target(_ id: String) -> String { "invoice:\(id)" }
 
     private func requireCustomer(_ id: String) async throws {
         guard try await store.customer(id: id) != nil else {
@@ -398,4 +492,34 @@ extension InvoiceStatus.Transition {
         case .markUncollectible: "marked uncollectible"
         }
     }
+}
+
+/// An invoice as the audit trail records its changes.
+struct AuditedInvoice: Encodable {
+    let customer: String
+    let status: String
+    let number: String?
+    let total: Int64
+    let currency: String
+
+    init(_ invoice: InvoiceRecord) {
+        customer = invoice.subject
+        status = invoice.status.rawValue
+        number = invoice.number
+        total = invoice.total
+        currency = invoice.currency.code
+    }
+}
+
+struct AuditedItem: Encodable {
+    let id: String
+    let description: String
+    let amount: Int64
+    let currency: String
+}
+
+struct AuditedCreditNote: Encodable {
+    let number: String
+    let reason: String?
+    let total: Int64
 }

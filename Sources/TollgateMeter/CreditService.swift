@@ -8,7 +8,7 @@ import TollgateStorage
 /// ledger transaction; every mutation is idempotent.
 public final class CreditService: Sendable {
     private let catalog: Catalog
-    private let store: any CreditStore & CustomerStore
+    private let store: any CreditStore & CustomerStore & TransactionalStorage
     private let clock: any TollgateClock
     /// Plan grants known to exist (their references never change once made), so each credit
     /// operation does not reopen a transaction to find them again.
@@ -29,7 +29,9 @@ public final class CreditService: Sendable {
         return decoder
     }()
 
-    public init(catalog: Catalog, store: any CreditStore & CustomerStore, clock: any TollgateClock) {
+    public init(
+        catalog: Catalog, store: any CreditStore & CustomerStore & TransactionalStorage, clock: any TollgateClock
+    ) {
         self.catalog = catalog
         self.store = store
         self.clock = clock
@@ -74,15 +76,30 @@ public final class CreditService: Sendable {
         return (customer, catalog.plan(customer.planId) ?? catalog.defaultPlan)
     }
 
+    /// Applies `decide` to the account; `audit` names the entry a movement made now is recorded
+    /// with, in the movement's transaction (a repeated key moves nothing and records nothing).
     private func run(
         _ subjectId: String, _ type: String, key: String?, fingerprint: String, now: Date,
+        audit: (@Sendable (Movement) -> AuditChange)? = nil,
         _ decide: @escaping @Sendable (CreditState) throws -> CreditChange
     ) async throws -> Movement {
         let claim = key.map { IdempotencyClaim(scope: "credits:\(subjectId)", key: $0, fingerprint: fingerprint) }
         do {
-            let response = try await store.withCreditAccount(
-                subject: subjectId, creditType: type, claim: claim, now: now, decide)
-            return try Self.decoder.decode(Movement.self, from: Data(response.utf8))
+            return try await store.transaction { tx in
+                let decided = DecidedFlag()
+                let response = try await tx.withCreditAccount(
+                    subject: subjectId, creditType: type, claim: claim, now: now
+                ) { state in
+                    decided.set()
+                    return try decide(state)
+                }
+                let movement = try Self.decoder.decode(Movement.self, from: Data(response.utf8))
+                if let audit {
+                    let change = audit(movement)
+                    try await Audit.record(decided.isSet ? change : .unchanged(change.action), in: tx)
+                }
+                return movement
+            }
         } catch CreditStoreError.idempotencyKeyReused {
             throw DomainError(
                 .idempotencyKeyReused, "idempotency key \(key ?? "") was already used for a different request",
@@ -110,7 +127,14 @@ public final class CreditService: Sendable {
         let fingerprint =
             "grant|\(type)|\(amount)|\(expiresAt.map(Millis.from) ?? 0)"
             + "|\(priority)|\(reason.rawValue)|\(reference ?? "")"
-        return try await run(customerId, type, key: idempotencyKey, fingerprint: fingerprint, now: now) { state in
+        let audit: @Sendable (Movement) -> AuditChange = { movement in
+            AuditChange(
+                "credits.granted", target: "customer:\(customerId)", before: ["balance": movement.balance - amount],
+                after: AuditedGrant(
+                    creditType: type, granted: amount, balance: movement.balance, reason: reason.rawValue))
+        }
+        return try await run(customerId, type, key: idempotencyKey, fingerprint: fingerprint, now: now, audit: audit) {
+            state in
             let lines = CreditLedger.grant(amount, grantId: String(grantId), overdrawn: state.overdrawn, reason: reason)
             var change = CreditChange(response: "")
             change.grants = [
@@ -387,4 +411,19 @@ public final class CreditService: Sendable {
         try await ensurePlanGrants(customerId: customerId, creditType: type)
         return try await store.creditHistory(subject: customerId, creditType: type, before: before, limit: limit)
     }
+}
+
+/// Whether a closure ran: set inside the store's transaction, read after it in the same task.
+final class DecidedFlag: Sendable {
+    private let state = Mutex(false)
+    func set() { state.withLock { $0 = true } }
+    var isSet: Bool { state.withLock { $0 } }
+}
+
+/// A grant as the audit trail records it.
+struct AuditedGrant: Encodable {
+    let creditType: String
+    let granted: Int64
+    let balance: Int64
+    let reason: String
 }

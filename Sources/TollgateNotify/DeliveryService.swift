@@ -38,12 +38,14 @@ public struct DeliveryService: Sendable {
         }
     }
 
-    /// The console's "send again": a message not delivered yet goes back in the queue, a webhook
-    /// message already delivered is sent again.
-    public func sendAgain(id: String) async throws {
-        if try await retry(id: id) { return }
+    /// The console's "send again": a message not delivered yet goes back in the queue (true), a
+    /// webhook message already delivered is sent again (false).
+    @discardableResult
+    public func sendAgain(id: String) async throws -> Bool {
+        if try await retry(id: id) { return true }
         do {
             _ = try await replay(id: id)
+            return false
         } catch let error as DomainError where error.code == .notFound {
             throw DomainError(.notFound, "no message \(id) to send again", field: "id")
         }

@@ -152,8 +152,18 @@ public struct AuditChange: Sendable, Hashable {
         self.after = Self.state(after)
     }
 
+    /// Said by a service that found nothing to do (a repeated call, an idempotent replay).
+    var changedNothing = false
+
     /// Nothing changed (a repeated call found the state it asks for): no entry is written.
-    public var isUnchanged: Bool { before != nil && before == after }
+    public var isUnchanged: Bool { changedNothing || (before != nil && before == after) }
+
+    /// The service answered the request and changed nothing: no entry, from it or the door.
+    public static func unchanged(_ action: String) -> AuditChange {
+        var change = AuditChange(action, target: nil)
+        change.changedNothing = true
+        return change
+    }
 
     /// A state as the trail keeps it: JSON as the API writes its answers, sorted keys and ISO
     /// 8601 dates, so equal states read alike.

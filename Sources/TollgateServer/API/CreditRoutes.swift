@@ -93,6 +93,8 @@ struct CreditRoutes: Sendable {
         guard (-1000...1000).contains(priority) else {
             throw DomainError.invalidField("priority", "must be from -1000 to 1000")
         }
+        // A retried grant makes no second entry, whichever door writes it.
+        context.audit.once(body.idempotencyKey)
         let movement = try await credits.grant(
             customerId: id, amount: body.amount.value,
             creditType: try Validate.optionalIdentifier(body.creditType, field: "creditType"),
@@ -101,8 +103,6 @@ struct CreditRoutes: Sendable {
             reason: reason, reference: try Validate.optionalText(body.reference, field: "reference", maximum: 255),
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
-        context.audit.change(before: nil, after: movement)
-        context.audit.once(body.idempotencyKey)
         return EditedResponse(status: .created, response: movement)
     }
 
@@ -180,8 +180,6 @@ struct CreditRoutes: Sendable {
             ttlSeconds: body.ttlSeconds?.value ?? 300,
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
-        context.audit.change(before: nil, after: movement)
-        context.audit.once(body.idempotencyKey)
         return EditedResponse(status: .created, response: movement)
     }
 

@@ -152,12 +152,6 @@ struct InvoiceDocumentRoutes: Sendable {
             return currency
         }
         let draft = try await invoices.createDraft(customer: customer, currency: currency)
-        context.audit.change(
-            target: "invoice:\(draft.id)", before: nil,
-            after: InvoiceAuditState(
-                customer: customer, status: draft.status.rawValue,
-                total: MoneyResponse(
-                    Money(draft.total, draft.currency))))
         return EditedResponse(status: .created, response: InvoiceDocument(draft))
     }
 
@@ -384,11 +378,4 @@ enum BillingDetailsRules {
         try DisplayName.validated(value, field: field, maximum: maximum)
     }
 
-}
-
-/// An invoice as the trail records its creation.
-struct InvoiceAuditState: Encodable {
-    let customer: String
-    let status: String
-    let total: MoneyResponse
 }

@@ -28,13 +28,10 @@ extension ConsolePages {
             throw DomainError.invalidField("amount", "a whole number of credits, 1 or more")
         }
         let key = try Validate.identifier(try form.required("key"), field: "key")
-        let movement = try await credits.grant(
+        context.audit.once(key)
+        _ = try await credits.grant(
             customerId: id, amount: amount, creditType: form.first("creditType"), expiresAt: nil, priority: 0,
             reason: .grant, reference: "console:\(context.signedIn.account.id)", idempotencyKey: "console:" + key)
-        record(
-            context, target: "customer:\(id)",
-            before: ["balance": movement.balance - amount],
-            after: ["balance": movement.balance, "granted": amount], once: key)
         return ConsoleRequest.seeOther(customerPath(id, notice: "credits_granted"))
     }
 
@@ -73,6 +70,7 @@ extension ConsolePages {
             }
             cap = Money(minor, currency)
         }
+        if cap == nil { context.audit.action("customer.spend_cap_removed") }
         _ = try await meter.customers.setSpendCap(customerId: id, cap: cap)
         return ConsoleRequest.seeOther(customerPath(id, notice: "spend_cap"))
     }

@@ -139,7 +139,7 @@ extension ConsolePages {
 
     @Sendable func retryDelivery(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
-        try await deliveries.sendAgain(id: id)
+        if try await !deliveries.sendAgain(id: id) { context.audit.action("webhook_message.replayed") }
         return ConsoleRequest.seeOther("/console/deliveries?notice=retried")
     }
 

@@ -12,12 +12,8 @@ extension ConsolePages {
         async throws -> Response
     {
         let id = try Validate.pathIdentifier(context)
-        let before = try await invoices.invoice(id: id)
         let after = try await InvoiceActions.apply(
             transition, to: id, invoices: invoices, subscriptions: subscriptions)
-        record(
-            context, target: "invoice:\(id)", before: ["status": before.status.rawValue],
-            after: ["status": after.status.rawValue, "number": after.number])
         return ConsoleRequest.seeOther(
             "/console/customers/\(Paths.segment(after.subject))?notice=invoice_\(after.status.rawValue)")
     }
@@ -33,12 +29,10 @@ extension ConsolePages {
                 "reason", "the reason must be one of \(CreditNoting.reasons.joined(separator: ", "))")
         }
         let key = try Validate.identifier(try form.required("key"), field: "key")
-        let (note, _) = try await invoices.creditNote(
+        context.audit.once(key)
+        _ = try await invoices.creditNote(
             invoice: id, requested: nil, reason: reason, memo: nil, idempotencyKey: "console:" + key)
         let invoice = try await invoices.invoice(id: id)
-        record(
-            context, target: "invoice:\(id)", before: nil,
-            after: ["creditNote": note.number, "reason": reason], once: key)
         return ConsoleRequest.seeOther(
             "/console/customers/\(Paths.segment(invoice.subject))?notice=credit_note_issued")
     }

@@ -25,8 +25,8 @@ final class AuditNote: Sendable {
         var unchanged = false
         /// The audited route being served, once the middleware knows it.
         var request: AuditedRequest?
-        /// The actions services wrote in their changes' transactions: with one, the middleware
-        /// writes no entry of its own.
+        /// The actions services wrote in their changes' transactions: when the route's is among
+        /// them, the middleware writes no entry of its own.
         var recorded: Set<String> = []
     }
 
@@ -59,6 +59,9 @@ final class AuditNote: Sendable {
     }
 
     func once(_ key: String) { state.withLock { $0.once = key } }
+
+    /// The request did what another of the route's actions names (a form that sets or removes).
+    func action(_ action: String) { state.withLock { $0.action = action } }
 
     /// A failed attempt worth recording, under another action name (`auth.login_failed`).
     func failure(action: String, target: String?) {
@@ -194,7 +197,7 @@ struct AuditMiddleware<Context: TollgateAuditedContext>: RouterMiddleware {
     /// The change is made and its answer ready: an entry that cannot be written is logged, and the
     /// answer still goes out (a 500 would tell the caller the change failed, and invite a retry).
     private func record(_ request: Request, note: AuditNote.State, logger: Logger) async {
-        guard let served = note.request, note.recorded.isEmpty,
+        guard let served = note.request, !note.recorded.contains(note.action ?? served.route.action),
             !note.unchanged,
             let draft = AuditNote.draft(note: note, request: served, change: nil)
         else { return }
