@@ -6,15 +6,15 @@ import TollgateStorage
 /// a customer of the core (same id), so it has a plan and shared quotas of its own.
 public final class WorkspaceService: Sendable {
     private let catalog: Catalog
-    private let store: any WorkspaceStore & IdentityStore & CustomerStore
+    private let store: any WorkspaceStore & IdentityStore & CustomerStore & TransactionalStorage
     private let clock: any TollgateClock
     /// Seals invitation tokens in the outbox.
     private let box: SecretBox
     public let invitationSeconds: TimeInterval = 7 * 86_400
 
     public init(
-        catalog: Catalog, store: any WorkspaceStore & IdentityStore & CustomerStore, clock: any TollgateClock,
-        box: SecretBox
+        catalog: Catalog, store: any WorkspaceStore & IdentityStore & CustomerStore & TransactionalStorage,
+        clock: any TollgateClock, box: SecretBox
     ) {
         self.catalog = catalog
         self.store = store
@@ -51,7 +51,10 @@ public final class WorkspaceService: Sendable {
         let customer = CustomerRecord(
             id: workspace.id, email: nil, name: name, planId: catalog.defaultPlanId, billingAnchor: now, createdAt: now,
             updatedAt: now)
-        try await store.createWorkspace(workspace, ownerId: userId, customer: customer)
+        try await store.transaction { tx in
+            try await tx.createWorkspace(workspace, ownerId: userId, customer: customer)
+            try await Self.record("workspace.created", workspace.id, after: ["name": name], in: tx)
+        }
         return Membership(workspace: workspace, role: .owner)
     }
 
@@ -62,15 +65,24 @@ public final class WorkspaceService: Sendable {
     public func rename(workspaceId: String, userId: String, name rawName: String) async throws -> Membership {
         let name = try DisplayName.validated(rawName, maximum: Self.nameMaximum)
         let membership = try await authorize(.rename, workspaceId: workspaceId, userId: userId)
-        try await store.renameWorkspace(id: workspaceId, name: name, at: clock.now())
+        let now = clock.now()
+        try await store.transaction { tx in
+            try await tx.renameWorkspace(id: workspaceId, name: name, at: now)
+            try await Self.record(
+                "workspace.renamed", workspaceId, before: ["name": membership.workspace.name], after: ["name": name],
+                in: tx)
+        }
         var workspace = membership.workspace
         workspace.name = name
         return Membership(workspace: workspace, role: membership.role)
     }
 
     public func delete(workspaceId: String, userId: String) async throws {
-        _ = try await authorize(.delete, workspaceId: workspaceId, userId: userId)
-        try await store.deleteWorkspace(id: workspaceId)
+        let membership = try await authorize(.delete, workspaceId: workspaceId, userId: userId)
+        try await store.transaction { tx in
+            try await tx.deleteWorkspace(id: workspaceId)
+            try await Self.record("workspace.deleted", workspaceId, before: ["name": membership.workspace.name], in: tx)
+        }
     }
 
     public func members(workspaceId: String, userId: String) async throws -> [MemberRecord] {
@@ -129,9 +141,13 @@ public final class WorkspaceService: Sendable {
         let message = OutboxMessage(
             id: Secrets.randomId(prefix: "msg_"), kind: "email.workspace_invitation", recipient: email,
             payload: payload, createdAt: now)
+        let seats = try await seatLimit(workspaceId: workspaceId)
         do {
-            try await store.createInvitation(
-                invitation, seatLimit: try await seatLimit(workspaceId: workspaceId), outbox: [message], now: now)
+            try await store.transaction { tx in
+                try await tx.createInvitation(invitation, seatLimit: seats, outbox: [message], now: now)
+                try await Self.record(
+                    "workspace.member_invited", workspaceId, after: ["email": email, "role": role.rawValue], in: tx)
+            }
         } catch WorkspaceStoreError.seatsExhausted(let limit) {
             throw Self.seatsError(limit)
         } catch WorkspaceStoreError.alreadyMember {
@@ -168,11 +184,18 @@ public final class WorkspaceService: Sendable {
         // The invitation went to the address: only its verified holder may take it.
         guard user.emailVerifiedAt != nil else { throw DomainError.emailNotVerified }
         let role: WorkspaceRole
+        let seats = try await seatLimit(workspaceId: workspaceId)
+        let now = clock.now()
         do {
-            role = try await store.acceptInvitation(
-                workspaceId: workspaceId, tokenHash: OpaqueDigest.hex(token), userId: userId, email: user.email,
-                seatLimit: try await seatLimit(workspaceId: workspaceId), at: clock.now()
-            )
+            role = try await store.transaction { tx in
+                let role = try await tx.acceptInvitation(
+                    workspaceId: workspaceId, tokenHash: OpaqueDigest.hex(token), userId: userId, email: user.email,
+                    seatLimit: seats, at: now)
+                try await Self.record(
+                    "workspace.invitation_accepted", workspaceId, after: ["member": userId, "role": role.rawValue],
+                    in: tx)
+                return role
+            }
         } catch WorkspaceStoreError.invitationInvalid {
             throw DomainError(.notFound, "no such invitation, or it was used or has expired", field: "token")
         } catch WorkspaceStoreError.invitationForAnotherEmail {
@@ -193,9 +216,15 @@ public final class WorkspaceService: Sendable {
         guard role != .owner else {
             throw DomainError.invalidField("role", "use the transfer route to change the owner")
         }
-        guard try await store.setRole(workspaceId: workspaceId, userId: targetId, role: role) else {
-            throw DomainError(
-                .notFound, "no member \(targetId) whose role can change (the owner's cannot)", field: "userId")
+        try await store.transaction { tx in
+            let before = try await tx.role(workspaceId: workspaceId, userId: targetId)
+            guard try await tx.setRole(workspaceId: workspaceId, userId: targetId, role: role) else {
+                throw DomainError(
+                    .notFound, "no member \(targetId) whose role can change (the owner's cannot)", field: "userId")
+            }
+            try await Self.record(
+                "workspace.role_changed", workspaceId, target: "account:\(targetId)",
+                before: ["role": before?.rawValue], after: ["role": role.rawValue], in: tx)
         }
     }
 
@@ -210,20 +239,44 @@ public final class WorkspaceService: Sendable {
             throw DomainError(
                 .forbidden, "a \(membership.role.rawValue) may not remove a \(targetRole.rawValue)", field: "userId")
         }
-        guard try await store.removeMember(workspaceId: workspaceId, userId: targetId) else {
-            throw DomainError(
-                .notFound, "no member \(targetId) who can be removed (the owner cannot; transfer ownership first)",
-                field: "userId")
+        try await store.transaction { tx in
+            let before = try await tx.role(workspaceId: workspaceId, userId: targetId)
+            guard try await tx.removeMember(workspaceId: workspaceId, userId: targetId) else {
+                throw DomainError(
+                    .notFound, "no member \(targetId) who can be removed (the owner cannot; transfer ownership first)",
+                    field: "userId")
+            }
+            try await Self.record(
+                "workspace.member_removed", workspaceId, target: "account:\(targetId)",
+                before: ["role": before?.rawValue], in: tx)
         }
     }
 
     public func transferOwnership(workspaceId: String, userId: String, to targetId: String) async throws {
         _ = try await authorize(.transferOwnership, workspaceId: workspaceId, userId: userId)
         do {
-            try await store.transferOwnership(workspaceId: workspaceId, from: userId, to: targetId)
+            try await store.transaction { tx in
+                try await tx.transferOwnership(workspaceId: workspaceId, from: userId, to: targetId)
+                try await Self.record(
+                    "workspace.ownership_transferred", workspaceId, before: ["owner": userId],
+                    after: ["owner": targetId],
+                    in: tx)
+            }
         } catch WorkspaceStoreError.notMember {
             throw DomainError(.notFound, "\(targetId) is not a member of this workspace", field: "userId")
         }
+    }
+
+    /// A workspace's change in the audit trail, within the change's transaction; its target is the
+    /// workspace unless another is named (a member's account).
+    private static func record(
+        _ action: String, _ workspaceId: String, target: String? = nil, before: [String: String?]? = nil,
+        after: [String: String?]? = nil, in tx: any AuditStore
+    ) async throws {
+        try await Audit.record(
+            AuditChange(
+                action, target: target ?? "workspace:\(workspaceId)", workspaceId: workspaceId, before: before,
+                after: after), in: tx)
     }
 
     private static func seatsError(_ limit: Int) -> DomainError {

@@ -146,7 +146,7 @@ import TollgateStorage
             let entries = page.json["data"] as? [[String: Any]] ?? []
             #expect(
                 entries.compactMap { $0["action"] as? String } == [
-                    "workspace.invitation_accepted", "workspace.member_invited",
+                    "workspace.invitation_accepted", "workspace.member_invited", "workspace.created",
                 ], "the product's own plan change is not the workspace's business: \(entries)")
             #expect((entries[1]["after"] as? [String: Any])?["role"] as? String == "ADMIN")
             #expect(entries.allSatisfy { $0["workspaceId"] as? String == workspace })

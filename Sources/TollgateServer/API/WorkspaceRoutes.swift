@@ -96,7 +96,6 @@ struct WorkspaceRoutes: Sendable {
         let role = try body.role.map { try Self.role($0) } ?? .member
         let invitation = try await workspaces.invite(
             workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, email: email, role: role)
-        context.audit.change(before: nil, after: ["email": email, "role": role.rawValue])
         return EditedResponse(status: .created, response: InvitationResponse(invitation))
     }
 
@@ -106,7 +105,6 @@ struct WorkspaceRoutes: Sendable {
         try await workspaces.changeRole(
             workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, targetId: target,
             role: try Self.role(body.role))
-        context.audit.change(before: nil, after: ["role": body.role.uppercased()])
         return EditedResponse(status: .ok, response: ["userId": target, "role": body.role.uppercased()])
     }
 
@@ -136,7 +134,6 @@ struct WorkspaceRoutes: Sendable {
         let target = try Validate.identifier(body.userId, field: "userId")
         try await workspaces.transferOwnership(
             workspaceId: try Validate.pathIdentifier(context), userId: context.user.userId, to: target)
-        context.audit.change(before: ["owner": context.user.userId], after: ["owner": target])
         return EditedResponse(status: .ok, response: ["owner": target])
     }
 }
