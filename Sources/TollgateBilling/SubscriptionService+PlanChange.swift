@@ -69,11 +69,9 @@ extension SubscriptionService {
                 next, reference: "period:\(subscription.id):trial:\(Millis.from(subscription.currentPeriodStart))",
                 at: now)
         }
-        let outcome = try await store.applySubscriptionEvent(
-            provider: "manual", eventId: "change:\(subscription.id):\(planId):\(idempotencyKey)",
-            type: "subscription.plan_changed", version: now,
-            subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: charges
-        )
+        let outcome = try await applyManual(
+            "subscription.plan_changed", eventId: "change:\(subscription.id):\(planId):\(idempotencyKey)",
+            type: "subscription.plan_changed", before: subscription, next: next, now: now, charges: charges)
         if periodCharge != nil { await invoiceNow(next) }
         if outcome == .applied {
             planChanged(subscription.subject)

@@ -8,7 +8,7 @@ import TollgateStorage
 /// they are only ever moved when a past-due grace period runs out.
 public final class SubscriptionService: Sendable {
     let catalog: Catalog
-    let store: any BillingStore & CustomerStore
+    let store: any BillingStore & CustomerStore & TransactionalStorage
     let policy: SubscriptionPolicy
     let clock: any TollgateClock
     let logger: Logger
@@ -17,7 +17,8 @@ public final class SubscriptionService: Sendable {
     let invoices: InvoiceService?
 
     public init(
-        catalog: Catalog, store: any BillingStore & CustomerStore, policy: SubscriptionPolicy = SubscriptionPolicy(),
+        catalog: Catalog, store: any BillingStore & CustomerStore & TransactionalStorage,
+        policy: SubscriptionPolicy = SubscriptionPolicy(),
         clock: any TollgateClock, logger: Logger, invoices: InvoiceService? = nil,
         planChanged: @escaping @Sendable (String) -> Void
     ) {
@@ -58,11 +59,9 @@ public final class SubscriptionService: Sendable {
         guard try await trialOffered(plan, to: customerId) != nil else {
             throw DomainError(.conflict, "customer \(customerId) has already had a trial", field: "customer")
         }
-        let outcome = try await store.applySubscriptionEvent(
-            provider: "manual", eventId: "trial:\(customerId)", type: "trial.started", version: now,
-            subscription: subscription, now: now,
-            rules: rules(now: now), syncAddOns: false, charges: []
-        )
+        let outcome = try await applyManual(
+            "subscription.trial_started", eventId: "trial:\(customerId)", type: "trial.started", before: nil,
+            next: subscription, now: now)
         guard outcome == .applied else {
             throw DomainError(.conflict, "customer \(customerId) has already had a trial", field: "customer")
         }
@@ -225,11 +224,9 @@ public final class SubscriptionService: Sendable {
         // The first period is paid from now, like every later one: recorded with the
         // subscription, invoiced at once.
         let first = periodCharges(subscription, reference: "period:\(id):start", at: now)
-        let outcome = try await store.applySubscriptionEvent(
-            provider: "manual", eventId: "subscribe:\(id)", type: "subscription.created", version: now,
-            subscription: subscription, now: now,
-            rules: rules(now: now), syncAddOns: false, charges: first
-        )
+        let outcome = try await applyManual(
+            "subscription.created", eventId: "subscribe:\(id)", type: "subscription.created", before: nil,
+            next: subscription, now: now, charges: first)
         planChanged(customerId)
         if !first.isEmpty { await invoiceNow(subscription) }
         return try await store.subscription(id: id) ?? subscription
@@ -245,11 +242,9 @@ public final class SubscriptionService: Sendable {
         } catch {
             throw Self.domainError(error)
         }
-        _ = try await store.applySubscriptionEvent(
-            provider: "manual", eventId: "cancel:\(subscription.id):\(Millis.from(now))", type: "subscription.canceled",
-            version: now,
-            subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: []
-        )
+        _ = try await applyManual(
+            "subscription.canceled", eventId: "cancel:\(subscription.id):\(Millis.from(now))",
+            type: "subscription.canceled", before: subscription, next: next, now: now)
         planChanged(subscription.subject)
         return next
     }
@@ -263,9 +258,9 @@ public final class SubscriptionService: Sendable {
         } catch {
             throw Self.domainError(error)
         }
-        _ = try await store.applySubscriptionEvent(
-            provider: "manual", eventId: "resume:\(subscription.id):\(Millis.from(now))", type: "subscription.resumed",
-            version: now, subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: [])
+        _ = try await applyManual(
+            "subscription.resumed", eventId: "resume:\(subscription.id):\(Millis.from(now))",
+            type: "subscription.resumed", before: subscription, next: next, now: now)
         planChanged(subscription.subject)
         return next
     }
@@ -280,12 +275,32 @@ public final class SubscriptionService: Sendable {
         } catch {
             throw Self.domainError(error)
         }
-        _ = try await store.applySubscriptionEvent(
-            provider: "manual", eventId: "trial-extended:\(subscription.id):\(Millis.from(until))",
-            type: "subscription.trial_extended", version: now, subscription: next, now: now, rules: rules(now: now),
-            syncAddOns: false, charges: [])
+        _ = try await applyManual(
+            "subscription.trial_extended", eventId: "trial-extended:\(subscription.id):\(Millis.from(until))",
+            type: "subscription.trial_extended", before: subscription, next: next, now: now)
         planChanged(subscription.subject)
         return next
+    }
+
+    /// Applies a change of the manual provider and, when it applied (a replay does not), writes its
+    /// audit entry — the subscription before and after, against its customer — in the same
+    /// transaction.
+    func applyManual(
+        _ action: String, eventId: String, type: String, before: Subscription?, next: Subscription, now: Date,
+        charges: [InvoiceItemRecord] = []
+    ) async throws -> WebhookOutcome {
+        let rules = rules(now: now)
+        return try await store.transaction { tx in
+            let outcome = try await tx.applySubscriptionEvent(
+                provider: PaymentProviderKind.manual.rawValue, eventId: eventId, type: type, version: now,
+                subscription: next, now: now, rules: rules, syncAddOns: false, charges: charges)
+            let change = AuditChange(
+                action, target: "customer:\(next.subject)",
+                before: before.map { SubscriptionSnapshot($0, provider: PaymentProviderKind.manual.rawValue) },
+                after: SubscriptionSnapshot(next, provider: PaymentProviderKind.manual.rawValue))
+            try await Audit.record(outcome == .applied ? change : .unchanged(action), in: tx)
+            return outcome
+        }
     }
 
     func rules(now: Date) -> SubscriptionRules {

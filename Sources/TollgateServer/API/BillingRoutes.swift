@@ -166,8 +166,6 @@ struct BillingRoutes: Sendable {
             interval: interval, currency: currency, seats: seats,
             idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
         )
-        context.audit.subscription(nil, subscription, provider: PaymentProviderKind.manual.rawValue)
-        context.audit.once(subscription.id)
         return EditedResponse(
             status: .created,
             response: SubscriptionResponse(subscription, provider: PaymentProviderKind.manual.rawValue))
@@ -223,7 +221,6 @@ struct BillingRoutes: Sendable {
             planId: try Validate.identifier(body.plan, field: "plan"),
             interval: interval, currency: currency
         )
-        context.audit.subscription(nil, subscription, provider: PaymentProviderKind.manual.rawValue)
         return EditedResponse(
             status: .created,
             response: SubscriptionResponse(subscription, provider: PaymentProviderKind.manual.rawValue))

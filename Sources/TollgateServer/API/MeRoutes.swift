@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TollgateBilling
 import TollgateCore
 import TollgateIdentity
 import TollgateMeter
@@ -79,37 +80,8 @@ struct CurrentUsageResponse: Encodable {
     let usage: [UsageMeter]
 }
 
-struct SubscriptionResponse: Encodable {
-    let id: String
-    let provider: String
-    let plan: String
-    let status: String
-    let interval: String
-    let currency: String
-    @NullEncoded var seats: Int?
-    let addOns: [String: Int]
-    let currentPeriodStart: Date
-    let currentPeriodEnd: Date
-    @NullEncoded var trialEnd: Date?
-    let cancelAtPeriodEnd: Bool
-    @NullEncoded var pendingPlan: String?
-
-    init(_ subscription: Subscription, provider: String) {
-        id = subscription.id
-        self.provider = provider
-        seats = subscription.seats
-        addOns = subscription.addOns
-        plan = subscription.planId
-        status = subscription.status.rawValue
-        interval = subscription.interval.rawValue
-        currency = subscription.currency.code
-        currentPeriodStart = subscription.currentPeriodStart
-        currentPeriodEnd = subscription.currentPeriodEnd
-        trialEnd = subscription.trialEnd
-        cancelAtPeriodEnd = subscription.cancelAtPeriodEnd
-        pendingPlan = subscription.pendingPlanId
-    }
-}
+/// A subscription as the API answers it (and the audit trail records it).
+typealias SubscriptionResponse = SubscriptionSnapshot
 
 struct MySubscriptionResponse: Encodable {
     let plan: String

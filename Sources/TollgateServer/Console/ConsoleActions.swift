@@ -48,10 +48,7 @@ extension ConsolePages {
             let name = provider.kind.rawValue
             throw DomainError(.conflict, "a \(name) trial is extended in \(name)'s own dashboard", field: "days")
         }
-        let after = try await subscriptions.extendTrial(live, until: trialEnd + TimeInterval(days) * 86_400)
-        record(
-            context, target: "subscription:\(live.id)", before: ["trialEnd": trialEnd],
-            after: ["trialEnd": after.trialEnd])
+        _ = try await subscriptions.extendTrial(live, until: trialEnd + TimeInterval(days) * 86_400)
         return ConsoleRequest.seeOther(customerPath(id, notice: "trial_extended"))
     }
 

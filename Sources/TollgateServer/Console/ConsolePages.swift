@@ -200,24 +200,23 @@ struct ConsolePages: Sendable {
     /// The trials an operator extended, from the audit trail (the subscription keeps only the
     /// latest end): when, to which day, and by whom.
     private func trialExtensions(_ id: String) async throws -> [CustomerDetailData.HistoryRow] {
-        var rows: [CustomerDetailData.HistoryRow] = []
-        for (subscription, _) in try await store.subscriptions(subject: id) {
-            var query = AuditQuery(limit: 20)
-            query.target = "subscription:\(subscription.id)"
-            query.action = "subscription.trial_extended"
-            for event in try await store.auditEvents(query) {
-                struct After: Decodable { let trialEnd: Date? }
-                let decoder = JSONDecoder()
-                decoder.dateDecodingStrategy = .iso8601
-                let until = event.draft.after.flatMap { try? decoder.decode(After.self, from: Data($0.utf8)) }?.trialEnd
-                var row = CustomerDetailData.HistoryRow(
-                    at: event.draft.at, planName: catalog.plan(subscription.planId)?.name ?? subscription.planId,
-                    status: "trial_extended")
-                row.until = until
-                rows.append(row)
-            }
+        var query = AuditQuery(limit: 20)
+        query.target = "customer:\(id)"
+        query.action = "subscription.trial_extended"
+        struct After: Decodable {
+            let plan: String
+            let trialEnd: Date?
         }
-        return rows
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try await store.auditEvents(query).compactMap { event in
+            guard let after = event.draft.after.flatMap({ try? decoder.decode(After.self, from: Data($0.utf8)) })
+            else { return nil }
+            var row = CustomerDetailData.HistoryRow(
+                at: event.draft.at, planName: catalog.plan(after.plan)?.name ?? after.plan, status: "trial_extended")
+            row.until = after.trialEnd
+            return row
+        }
     }
 
     /// Balances per credit type, and the last twenty ledger lines of each, newest first.

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Synchronization
+import TollgateBilling
 import TollgateCore
 import TollgateIdentity
 import TollgateStorage

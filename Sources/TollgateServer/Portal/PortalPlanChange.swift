@@ -139,6 +139,7 @@ extension PortalPages {
             if case .changeAtPeriodEnd = effect { return ConsoleRequest.seeOther(home + "?notice=self_plan_scheduled") }
             return ConsoleRequest.seeOther(home + "?notice=self_plan_changed")
         case .cancelToFree(let live, let provider):
+            context.audit.action("subscription.canceled")
             let canceled = try await provider.cancel(live, atPeriodEnd: true)
             context.audit.subscription(live, canceled, provider: provider.kind.rawValue)
             return ConsoleRequest.seeOther(home + "?notice=self_canceled")
@@ -149,19 +150,15 @@ extension PortalPages {
                 idempotencyKey: key)
             return ConsoleRequest.seeOther(session.url)
         case .trial:
-            context.audit.subscription(
-                nil,
-                try await subscriptions.startTrial(
-                    customerId: userId, planId: plan.id, interval: interval, currency: currency),
-                provider: PaymentProviderKind.manual.rawValue)
+            context.audit.action("subscription.trial_started")
+            _ = try await subscriptions.startTrial(
+                customerId: userId, planId: plan.id, interval: interval, currency: currency)
             return ConsoleRequest.seeOther(home + "?notice=trial_started")
         case .subscribe:
-            context.audit.subscription(
-                nil,
-                try await subscriptions.subscribe(
-                    customerId: userId, planId: plan.id, interval: interval, currency: currency, seats: nil,
-                    idempotencyKey: key),
-                provider: PaymentProviderKind.manual.rawValue)
+            context.audit.action("subscription.created")
+            _ = try await subscriptions.subscribe(
+                customerId: userId, planId: plan.id, interval: interval, currency: currency, seats: nil,
+                idempotencyKey: key)
             return ConsoleRequest.seeOther(home + "?notice=subscribed")
         case .contactSales, .unavailable:
             throw DomainError(.conflict, "this plan cannot be chosen here", field: "plan")
@@ -178,8 +175,7 @@ extension PortalPages {
 
     @Sendable func resume(_ request: Request, context: PortalContext) async throws -> Response {
         let (live, _) = try await manualSubscription(context.userId)
-        context.audit.subscription(
-            live, try await subscriptions.resume(live), provider: PaymentProviderKind.manual.rawValue)
+        _ = try await subscriptions.resume(live)
         return ConsoleRequest.seeOther("/portal?notice=resumed")
     }
 
