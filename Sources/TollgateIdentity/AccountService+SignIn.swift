@@ -58,7 +58,10 @@ extension AccountService {
             ip: client.address
         )
         let refresh = Secrets.opaqueToken(prefix: "tg_rt_")
-        try await store.createSession(session, refreshTokenHash: OpaqueDigest.hex(refresh))
+        try await store.transaction { tx in
+            try await tx.createSession(session, refreshTokenHash: OpaqueDigest.hex(refresh))
+            try await Self.record("auth.signed_in", user.id, by: user.id, in: tx)
+        }
         return try await tokens(userId: user.id, sessionId: session.id, refreshToken: refresh, now: now)
     }
 

@@ -19,7 +19,12 @@ extension AccountService {
             throw DomainError(.conflict, "two-factor authentication is already on; turn it off first")
         }
         let totp = TOTP(secret: TOTP.generateSecret())
-        try await store.setPendingTOTP(userId: userId, sealedSecret: try box.seal(totp.secret), at: clock.now())
+        let sealed = try box.seal(totp.secret)
+        let now = clock.now()
+        try await store.transaction { tx in
+            try await tx.setPendingTOTP(userId: userId, sealedSecret: sealed, at: now)
+            try await Self.record("auth.totp_enrolment_started", userId, in: tx)
+        }
         return Enrolment(
             secret: Base32.encode(totp.secret),
             otpauthUri: totp.provisioningURI(
@@ -51,9 +56,12 @@ extension AccountService {
                 .totpInvalid, "the code does not match; check the authenticator app's clock", field: "code")
         }
         let codes = (0..<10).map { _ in Self.recoveryCode() }
-        try await store.enableTOTP(
-            userId: userId, step: step, recoveryCodeHashes: codes.map(OpaqueDigest.hex), at: now,
-            outbox: [try await notice("two_factor_enabled", to: user, now: now)])
+        let notice = try await notice("two_factor_enabled", to: user, now: now)
+        try await store.transaction { tx in
+            try await tx.enableTOTP(
+                userId: userId, step: step, recoveryCodeHashes: codes.map(OpaqueDigest.hex), at: now, outbox: [notice])
+            try await Self.record("auth.totp_enabled", userId, in: tx)
+        }
         return codes
     }
 
@@ -68,8 +76,11 @@ extension AccountService {
             try await limiter.recordFailure(throttleKey, at: now)
             throw DomainError(.totpInvalid, "the two-factor code is wrong or was already used", field: "code")
         }
-        try await store.disableTOTP(
-            userId: userId, at: now, outbox: [try await notice("two_factor_disabled", to: user, now: now)])
+        let notice = try await notice("two_factor_disabled", to: user, now: now)
+        try await store.transaction { tx in
+            try await tx.disableTOTP(userId: userId, at: now, outbox: [notice])
+            try await Self.record("auth.totp_disabled", userId, in: tx)
+        }
     }
 
     /// `xxxxx-xxxxx`, 50 bits from an unambiguous alphabet.

@@ -51,7 +51,7 @@ public struct ClientInfo: Sendable {
 /// rotation with reuse detection, sessions, password reset. Every e-mail goes through the outbox.
 public final class AccountService: Sendable {
     public let settings: AccountSettings
-    let store: any IdentityStore & CustomerStore & WorkspaceStore & OutboxStore & AttemptStore
+    let store: any IdentityStore & CustomerStore & WorkspaceStore & OutboxStore & AttemptStore & TransactionalStorage
     let keys: SigningKeyRing
     let box: SecretBox
     let clock: any TollgateClock
@@ -61,7 +61,7 @@ public final class AccountService: Sendable {
 
     public init(
         settings: AccountSettings,
-        store: any IdentityStore & CustomerStore & WorkspaceStore & OutboxStore & AttemptStore,
+        store: any IdentityStore & CustomerStore & WorkspaceStore & OutboxStore & AttemptStore & TransactionalStorage,
         keys: SigningKeyRing,
         box: SecretBox,
         clock: any TollgateClock, defaultPlan: String
@@ -106,11 +106,19 @@ public final class AccountService: Sendable {
             .verifyEmail, userId: id, email: email, now: now, lifetime: settings.verifyEmailSeconds, locale: locale,
             next: next)
         do {
-            try await store.createUser(user, customer: customer, token: token, outbox: [message])
+            try await store.transaction { [customer] tx in
+                try await tx.createUser(user, customer: customer, token: token, outbox: [message])
+                try await Self.record("account.sign_up_requested", id, in: tx)
+            }
         } catch IdentityStoreError.emailTaken {
             try await limiter.recordFailure(addressKey, at: now, subject: OpaqueDigest.hex(email))
             guard let owner = try await store.user(email: email) else { return }
-            try await store.enqueueOutbox([try await notice("account_exists", to: owner, now: now)])
+            let notice = try await notice("account_exists", to: owner, now: now)
+            // Recorded as a sign-up like any other: the trail does not tell who has an account.
+            try await store.transaction { tx in
+                try await tx.enqueueOutbox([notice])
+                try await Audit.record(AuditChange("account.sign_up_requested", target: nil), in: tx)
+            }
         }
     }
 
@@ -129,7 +137,10 @@ public final class AccountService: Sendable {
             let plan = try await store.customer(id: userId)?.planId ?? defaultPlan
             welcome.append(try await notice("welcome", to: user, now: now, values: ["plan": plan]))
         }
-        try await store.markEmailVerified(userId: userId, at: now, outbox: welcome)
+        try await store.transaction { [welcome] tx in
+            try await tx.markEmailVerified(userId: userId, at: now, outbox: welcome)
+            try await Self.record("account.email_verified", userId, by: userId, in: tx)
+        }
     }
 
     /// Sends a reset link if the account exists; answers the same either way.
@@ -143,9 +154,12 @@ public final class AccountService: Sendable {
         let user = try await store.user(email: email)
         let (token, message) = try emailToken(
             .resetPassword, userId: user?.id ?? "", email: email, now: now, lifetime: settings.resetPasswordSeconds)
-        try await store.recordPasswordResetRequest(
-            emailDigest: OpaqueDigest.hex(email), at: now, token: user == nil ? nil : token,
-            outbox: user == nil ? [] : [message])
+        try await store.transaction { tx in
+            try await tx.recordPasswordResetRequest(
+                emailDigest: OpaqueDigest.hex(email), at: now, token: user == nil ? nil : token,
+                outbox: user == nil ? [] : [message])
+            try await Audit.record(AuditChange("auth.password_reset_requested", target: nil), in: tx)
+        }
     }
 
     /// Sets a new password from a reset link and signs every device out. Following the link
@@ -165,7 +179,10 @@ public final class AccountService: Sendable {
             throw DomainError(.invalidToken, "the reset link is invalid, used or expired", field: "token")
         }
         try settings.passwordPolicy.validate(newPassword, email: user.email)
-        try await store.resetPassword(userId: userId, passwordHash: hash, at: now)
+        try await store.transaction { tx in
+            try await tx.resetPassword(userId: userId, passwordHash: hash, at: now)
+            try await Self.record("auth.password_reset", userId, by: userId, in: tx)
+        }
         try await limiter.reset(Self.signInKey(user.email))
     }
 
@@ -179,9 +196,11 @@ public final class AccountService: Sendable {
         let now = clock.now()
         try await requirePassword(current, of: user, field: "currentPassword", now: now)
         try settings.passwordPolicy.validate(new, email: user.email)
-        try await store.changePassword(
-            userId: userId, passwordHash: try await settings.passwordPolicy.hashed(new), at: now,
-            keepingSession: keepingSession)
+        let hash = try await settings.passwordPolicy.hashed(new)
+        try await store.transaction { tx in
+            try await tx.changePassword(userId: userId, passwordHash: hash, at: now, keepingSession: keepingSession)
+            try await Self.record("account.password_changed", userId, in: tx)
+        }
     }
 
     /// Sends a confirmation link to `newEmail`; the address changes only when it is followed
@@ -202,7 +221,10 @@ public final class AccountService: Sendable {
             .changeEmail, userId: userId, email: email, now: now, lifetime: settings.verifyEmailSeconds,
             locale: try await store.customer(id: userId)?.locale)
         token.data = email
-        try await store.insertUserToken(token, outbox: [message])
+        try await store.transaction { [token, message] tx in
+            try await tx.insertUserToken(token, outbox: [message])
+            try await Self.record("account.email_change_requested", userId, after: ["requestedEmail": email], in: tx)
+        }
         return email
     }
 
@@ -211,14 +233,21 @@ public final class AccountService: Sendable {
     @discardableResult
     public func confirmEmailChange(token: String) async throws -> (userId: String, email: String) {
         let now = clock.now()
-        let change = try await store.changeEmail(tokenHash: OpaqueDigest.hex(token), at: now) { from, to, locale in
-            let payload = ["email": from, "newEmail": to, "locale": locale].compactMapValues { $0 }
-            return [
-                OutboxMessage(
-                    id: Secrets.randomId(prefix: "msg_"), kind: "email.email_changed", recipient: from,
-                    payload: String(decoding: (try? JSONEncoder().encode(payload)) ?? Data("{}".utf8), as: UTF8.self),
-                    createdAt: now)
-            ]
+        let change = try await store.transaction { tx in
+            let change = try await tx.changeEmail(tokenHash: OpaqueDigest.hex(token), at: now) { from, to, locale in
+                let payload = ["email": from, "newEmail": to, "locale": locale].compactMapValues { $0 }
+                return [
+                    OutboxMessage(
+                        id: Secrets.randomId(prefix: "msg_"), kind: "email.email_changed", recipient: from,
+                        payload: String(
+                            decoding: (try? JSONEncoder().encode(payload)) ?? Data("{}".utf8), as: UTF8.self),
+                        createdAt: now)
+                ]
+            }
+            if case .changed(let userId, _, let email) = change {
+                try await Self.record("account.email_changed", userId, by: userId, after: ["email": email], in: tx)
+            }
+            return change
         }
         switch change {
         case .changed(let userId, _, let email): return (userId, email)
@@ -277,9 +306,16 @@ public final class AccountService: Sendable {
     /// Sets the user's name and the language of their e-mail; returns their customer record.
     public func updateProfile(userId: String, name: String?, locale: String?) async throws -> CustomerRecord {
         let name = try DisplayName.validated(optional: name)
-        guard let customer = try await store.setProfile(customerId: userId, name: name, locale: locale, at: clock.now())
-        else { throw DomainError(.unauthorized, "this account no longer exists") }
-        return customer
+        let now = clock.now()
+        return try await store.transaction { tx in
+            let before = try await tx.customer(id: userId)
+            guard let customer = try await tx.setProfile(customerId: userId, name: name, locale: locale, at: now)
+            else { throw DomainError(.unauthorized, "this account no longer exists") }
+            try await Self.record(
+                "account.profile_changed", userId, before: before.map { Profile(name: $0.name, locale: $0.locale) },
+                after: Profile(name: customer.name, locale: customer.locale), in: tx)
+            return customer
+        }
     }
 
     /// Erases the personal data of a customer (and of the user who is that customer): see
@@ -341,9 +377,40 @@ public final class AccountService: Sendable {
 
     /// Revokes one of the user's own sessions; another user's session is "not found".
     public func revokeSession(userId: String, sessionId: String) async throws {
-        guard try await store.revokeSession(userId: userId, sessionId: sessionId, at: clock.now()) else {
-            throw DomainError(.notFound, "no session \(sessionId)", field: "id")
+        try await endSession(userId: userId, sessionId: sessionId, action: "auth.session_revoked")
+    }
+
+    /// Signs the user out of the session they are using.
+    public func signOut(userId: String, sessionId: String) async throws {
+        try await endSession(userId: userId, sessionId: sessionId, action: "auth.signed_out")
+    }
+
+    private func endSession(userId: String, sessionId: String, action: String) async throws {
+        let now = clock.now()
+        try await store.transaction { tx in
+            guard try await tx.revokeSession(userId: userId, sessionId: sessionId, at: now) else {
+                throw DomainError(.notFound, "no session \(sessionId)", field: "id")
+            }
+            try await Audit.record(AuditChange(action, target: "session:\(sessionId)"), in: tx)
         }
+    }
+
+    /// An account's change in the audit trail, in the change's transaction: its target is the
+    /// account; `by`: the account acted (a link it followed), where the door knows nobody.
+    static func record(
+        _ action: String, _ userId: String, by actor: String? = nil, before: (any Encodable)? = nil,
+        after: (any Encodable)? = nil, in tx: any AuditStore
+    ) async throws {
+        try await Audit.record(
+            AuditChange(
+                action, target: "account:\(userId)", before: before, after: after,
+                actor: actor.map { AuditActor(kind: .user, id: $0) }), in: tx)
+    }
+
+    /// A profile as the audit trail records its changes.
+    struct Profile: Encodable {
+        let name: String?
+        let locale: String?
     }
 
 }

@@ -134,13 +134,20 @@ public struct OperatorService: Sendable {
         guard let step = TOTP(secret: secret).matchingStep(Self.digits(code), at: clock.now()) else {
             throw DomainError(.totpInvalid, "the code does not match the authenticator's secret", field: "code")
         }
-        guard
-            try await store.completeOperatorSetup(
-                id: account.id, setupTokenDigest: OpaqueDigest.hex(token),
-                passwordHash: try await passwordPolicy.hashed(password), sealedTOTPSecret: try box.seal(secret))
-        else { throw DomainError(.invalidToken, "this setup link was used already") }
-        _ = try await store.spendOperatorTOTPStep(id: account.id, step: step)
-        return try await openSession(for: account)
+        let hash = try await passwordPolicy.hashed(password)
+        let sealed = try box.seal(secret)
+        let (session, sessionToken) = Self.newSession(for: account, at: clock.now())
+        try await store.transaction { tx in
+            guard
+                try await tx.completeOperatorSetup(
+                    id: account.id, setupTokenDigest: OpaqueDigest.hex(token), passwordHash: hash,
+                    sealedTOTPSecret: sealed)
+            else { throw DomainError(.invalidToken, "this setup link was used already") }
+            _ = try await tx.spendOperatorTOTPStep(id: account.id, step: step)
+            try await tx.createOperatorSession(session)
+            try await Self.recordSignIn("console.operator_set_up", account, in: tx)
+        }
+        return SignIn(token: sessionToken, session: session, account: account)
     }
 
     private func pendingAccount(token: String) async throws -> OperatorRecord {
@@ -183,13 +190,26 @@ public struct OperatorService: Sendable {
     }
 
     private func openSession(for account: OperatorRecord) async throws -> SignIn {
+        let (session, token) = Self.newSession(for: account, at: clock.now())
+        try await store.transaction { tx in
+            try await tx.createOperatorSession(session)
+            try await Self.recordSignIn("console.signed_in", account, in: tx)
+        }
+        return SignIn(token: token, session: session, account: account)
+    }
+
+    private static func newSession(for account: OperatorRecord, at now: Date) -> (OperatorSessionRecord, String) {
         let token = Secrets.opaqueToken(prefix: "tg_op_")
-        let now = clock.now()
         let session = OperatorSessionRecord(
             digest: OpaqueDigest.hex(token), operatorId: account.id,
             csrfToken: Secrets.opaqueToken(prefix: "csrf_"), createdAt: now, lastSeenAt: now)
-        try await store.createOperatorSession(session)
-        return SignIn(token: token, session: session, account: account)
+        return (session, token)
+    }
+
+    /// The operator acted on their own account (the door knew nobody yet).
+    private static func recordSignIn(_ action: String, _ account: OperatorRecord, in tx: any AuditStore) async throws {
+        try await Audit.record(
+            AuditChange(action, target: target(account.id), actor: AuditActor(kind: .operator, id: account.id)), in: tx)
     }
 
     /// The operator and session behind a cookie's token; nil when unknown, idle too long (then
@@ -212,7 +232,10 @@ public struct OperatorService: Sendable {
     }
 
     public func signOut(token: String) async throws {
-        try await store.deleteOperatorSession(digest: OpaqueDigest.hex(token))
+        try await store.transaction { tx in
+            try await tx.deleteOperatorSession(digest: OpaqueDigest.hex(token))
+            try await Audit.record(AuditChange("console.signed_out", target: nil), in: tx)
+        }
     }
 
     static func digits(_ code: String) -> String { code.filter { !$0.isWhitespace } }

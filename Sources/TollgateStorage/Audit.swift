@@ -136,6 +136,8 @@ public protocol AuditStore: Sendable {
 /// acted and from where.
 public struct AuditChange: Sendable, Hashable {
     public var action: String
+    /// Who acted, when the service knows it better than the door (a sign-in names its account).
+    public var actor: AuditActor?
     public var target: String?
     public var workspaceId: String?
     public var before: String?
@@ -143,9 +145,10 @@ public struct AuditChange: Sendable, Hashable {
 
     public init(
         _ action: String, target: String?, workspaceId: String? = nil, before: (any Encodable)? = nil,
-        after: (any Encodable)? = nil
+        after: (any Encodable)? = nil, actor: AuditActor? = nil
     ) {
         self.action = action
+        self.actor = actor
         self.target = target
         self.workspaceId = workspaceId
         self.before = Self.state(before)

@@ -131,7 +131,7 @@ struct CommandAudit: AuditRecorder {
 
     func record(_ change: AuditChange, in tx: any AuditStore) async throws {
         guard !change.isUnchanged else { return }
-        var draft = trail.draft(actor: actor, action: change.action, target: change.target)
+        var draft = trail.draft(actor: change.actor ?? actor, action: change.action, target: change.target)
         draft.workspaceId = change.workspaceId
         draft.before = change.before
         draft.after = change.after

@@ -79,7 +79,8 @@ import TollgateStorage
             let bare = try await client.call(.get, "/v1/audit-events?target=c1", key: app.adminKey)
             #expect(bare.status == .badRequest && bare.json.errorField == "target")
             let mine = try await Self.events(client, key: app.adminKey, "?actor=user:\(user.id)")
-            #expect(mine.entries.map { $0["action"] as? String } == ["auth.signed_in"])
+            // Following the verification link is the account's own act.
+            #expect(mine.entries.map { $0["action"] as? String } == ["auth.signed_in", "account.email_verified"])
             let later = try await Self.events(client, key: app.adminKey, "?from=2030-01-01T00:00:00Z")
             #expect(later.entries.isEmpty)
             let bad = try await client.call(.get, "/v1/audit-events?from=yesterday", key: app.adminKey)
@@ -91,7 +92,10 @@ import TollgateStorage
             // The user's export holds what is about them, and nothing about c1.
             let export = try await client.call(.get, "/v1/me/export", key: user.access)
             let exported = export.json["auditEvents"] as? [[String: Any]] ?? []
-            #expect(exported.compactMap { $0["action"] as? String } == ["auth.signed_in"])
+            #expect(
+                exported.compactMap { $0["action"] as? String } == [
+                    "auth.signed_in", "account.email_verified", "account.sign_up_requested",
+                ])
             let trail = AuditTrail(store: app.store, box: TestKeys.box, clock: app.clock)
             #expect(try await trail.verify() == .intact(entries: 6, lastSequence: 6))
         }

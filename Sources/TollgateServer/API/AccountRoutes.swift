@@ -54,7 +54,6 @@ struct AccountRoutes: Sendable {
         let email = try await accounts.requestEmailChange(
             userId: context.user.userId, newEmail: body.email,
             password: try Validate.optionalText(body.password, field: "password", maximum: 1024) ?? "")
-        context.audit.change(before: nil, after: ["requestedEmail": email])
         return EditedResponse(status: .accepted, response: ["email": email, "status": "confirmation_sent"])
     }
 
@@ -65,8 +64,6 @@ struct AccountRoutes: Sendable {
         let body = try await request.decode(as: TokenRequest.self, context: context)
         let (userId, email) = try await accounts.confirmEmailChange(
             token: try Validate.identifier(body.token, field: "token"))
-        context.audit.actor(AuditActor(kind: .user, id: userId))
-        context.audit.change(target: "account:\(userId)", before: nil, after: ["email": email])
         return EditedResponse(status: .ok, response: EmailChanged(email: email, emailVerified: true))
     }
 
@@ -181,7 +178,7 @@ struct AccountRoutes: Sendable {
     }
 
     @Sendable func logout(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
-        try await accounts.revokeSession(userId: context.user.userId, sessionId: context.user.sessionId)
+        try await accounts.signOut(userId: context.user.userId, sessionId: context.user.sessionId)
         return EditedResponse(status: .ok, response: ["signedOut": true])
     }
 

@@ -145,10 +145,11 @@ extension AuditNote: AuditRecorder {
         let routeTarget = route.target.flatMap { kind in
             request.parameters[route.targetParameter].map { "\(kind):\($0)" }
         }
+        let actor = change?.actor ?? note.actor
         var draft = request.trail.draft(
-            actor: note.actor, action: action, target: change?.target ?? note.target ?? routeTarget)
+            actor: actor, action: action, target: change?.target ?? note.target ?? routeTarget)
         if let once = note.once {
-            draft.id = "aud_" + OpaqueDigest.hex("\(note.actor.kind.rawValue)|\(note.actor.id ?? "")|\(action)|\(once)")
+            draft.id = "aud_" + OpaqueDigest.hex("\(actor.kind.rawValue)|\(actor.id ?? "")|\(action)|\(once)")
         }
         draft.workspaceId =
             change?.workspaceId ?? note.workspaceId ?? route.workspaceParameter.flatMap { request.parameters[$0] }

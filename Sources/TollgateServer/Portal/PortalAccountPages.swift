@@ -207,10 +207,9 @@ extension PortalPages {
     @Sendable func changeEmail(_ request: Request, context: PortalContext) async throws -> Response {
         let form = try await FormFields.read(request, context: context)
         do {
-            let email = try await accounts.requestEmailChange(
+            _ = try await accounts.requestEmailChange(
                 userId: context.userId, newEmail: try form.required("email"),
                 password: try form.required("email_password"))
-            context.audit.change(before: nil, after: ["requestedEmail": email])
         } catch let error as DomainError where error.code == .invalidCredentials || error.code == .invalidField {
             return try await security(request, context, status: .badRequest, error: error.message)
         }

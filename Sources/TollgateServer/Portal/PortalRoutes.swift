@@ -169,9 +169,7 @@ struct PortalRoutes: Sendable {
         let form = try await FormFields.read(&request, context: context)
         let frame = frame(request)
         do {
-            let (userId, email) = try await accounts.confirmEmailChange(token: try form.required("token"))
-            context.audit.actor(AuditActor(kind: .user, id: userId))
-            context.audit.change(target: "account:\(userId)", before: nil, after: ["email": email])
+            try await accounts.confirmEmailChange(token: try form.required("token"))
         } catch let error as DomainError where error.code == .invalidToken || error.code == .emailTaken {
             return invalidLink(frame)
         }
@@ -228,7 +226,7 @@ struct PortalRoutes: Sendable {
     }
 
     @Sendable func signOut(_ request: Request, context: PortalContext) async throws -> Response {
-        try? await accounts.revokeSession(userId: context.userId, sessionId: context.signedIn.sessionId)
+        try? await accounts.signOut(userId: context.userId, sessionId: context.signedIn.sessionId)
         var response = ConsoleRequest.seeOther("/portal/login")
         response.setCookie(cookie.cookie(sessionId: nil))
         return response
