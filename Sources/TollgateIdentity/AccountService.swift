@@ -319,8 +319,9 @@ public final class AccountService: Sendable {
     }
 
     /// Erases the personal data of a customer (and of the user who is that customer): see
-    /// `IdentityStore.erasePersonalData`. Invoices and the credit ledger stay.
-    public func erasePersonalData(customerId: String) async throws {
+    /// `IdentityStore.erasePersonalData`. Invoices and the credit ledger stay. `bySubject`: the
+    /// person asked for it (their account is erased), rather than the product for its customer.
+    public func erasePersonalData(customerId: String, bySubject: Bool) async throws {
         // From a digest of the id: unique as the id is, and saying nothing of the person.
         let pseudonym = "erased-\(OpaqueDigest.hex(customerId).prefix(32))@erased.invalid"
         let unusable = try await settings.passwordPolicy.hashed(Secrets.opaqueToken(prefix: ""))
@@ -329,12 +330,23 @@ public final class AccountService: Sendable {
         let customer = try await store.customer(id: customerId)
         let addresses = Set([user?.email, customer?.email].compactMap { $0 })
         let digests = addresses.map(OpaqueDigest.hex)
-        switch try await store.erasePersonalData(
-            customerId: customerId, pseudonym: pseudonym, passwordHash: unusable,
-            attemptKeys: addresses.flatMap { ["login:\($0)", "reset:\($0)"] }
-                + digests.flatMap { ["login:\($0)", "reset:\($0)"] },
-            attemptSubjects: Array(addresses) + digests, at: clock.now())
-        {
+        let now = clock.now()
+        let outcome = try await store.transaction { tx in
+            let outcome = try await tx.erasePersonalData(
+                customerId: customerId, pseudonym: pseudonym, passwordHash: unusable,
+                attemptKeys: addresses.flatMap { ["login:\($0)", "reset:\($0)"] }
+                    + digests.flatMap { ["login:\($0)", "reset:\($0)"] },
+                attemptSubjects: Array(addresses) + digests, at: now)
+            // Written after the erasure, so the entry itself is kept: it holds no personal data.
+            if case .erased = outcome {
+                try await Audit.record(
+                    bySubject
+                        ? AuditChange("account.erased", target: "account:\(customerId)")
+                        : AuditChange("customer.personal_data_erased", target: "customer:\(customerId)"), in: tx)
+            }
+            return outcome
+        }
+        switch outcome {
         case .erased: return
         case .notFound: throw DomainError(.customerNotFound, "no customer with id \(customerId)", field: "id")
         case .ownsSharedWorkspace(let workspace):

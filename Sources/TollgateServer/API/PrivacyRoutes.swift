@@ -35,7 +35,7 @@ struct PrivacyRoutes: Sendable {
     }
 
     @Sendable func eraseMe(_ request: Request, context: UserContext) async throws -> some ResponseGenerator {
-        try await accounts.erasePersonalData(customerId: context.user.userId)
+        try await accounts.erasePersonalData(customerId: context.user.userId, bySubject: true)
         meter.forget(customerId: context.user.userId)
         return EditedResponse(status: .ok, response: Erased(customer: context.user.userId, erased: true))
     }
@@ -44,7 +44,7 @@ struct PrivacyRoutes: Sendable {
         -> some ResponseGenerator
     {
         let id = try Validate.pathIdentifier(context)
-        try await accounts.erasePersonalData(customerId: id)
+        try await accounts.erasePersonalData(customerId: id, bySubject: false)
         meter.forget(customerId: id)
         return EditedResponse(status: .ok, response: Erased(customer: id, erased: true))
     }
