@@ -268,9 +268,7 @@ import TollgateStorage
                 catalog: try Fixtures.catalog, store: store, databaseKind: .sqlite, clock: SystemClock(),
                 logger: TestDatabase.logger, signingKeys: TestKeys.ring, secretBox: TestKeys.box,
                 passwordPolicy: TestKeys.policy, shutdown: {})
-            let service = makeMeter(dependencies).0
-            let (invoices, subscriptions) = makeBilling(dependencies, service: service)
-            let router = buildRouter(dependencies, service: service, subscriptions: subscriptions, invoices: invoices)
+            let router = buildRouter(dependencies, Services(dependencies, meter: makeMeter(dependencies).0))
             return Set(router.routes.map { "\($0.method) \($0.path.description.hasPrefix("/") ? "" : "/")\($0.path)" })
         }
     }

@@ -66,7 +66,9 @@ struct OpenAPIDocument {
             let invoices = InvoiceService(catalog: dependencies.catalog, store: store, clock: SystemClock()) {
                 _, _, _ in []
             }
-            let router = buildRouter(dependencies, service: service, subscriptions: subscriptions, invoices: invoices)
+            let router = buildRouter(
+                dependencies,
+                Services(dependencies, meter: service, invoices: invoices, subscriptions: subscriptions))
             let served = Set(
                 router.routes.map { OpenAPIDocument.Operation(method: $0.method, path: $0.path.description) })
             #expect(

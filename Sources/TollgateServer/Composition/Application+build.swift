@@ -115,8 +115,10 @@ func buildApplication(
     onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
     let (service, committer) = meter
-    let (invoices, subscriptions) = makeBilling(dependencies, service: service)
-    let router = buildRouter(dependencies, service: service, subscriptions: subscriptions, invoices: invoices)
+    // Built once: the router, the background services below and the tests share these.
+    let services = Services(dependencies, meter: service)
+    let (invoices, subscriptions) = (services.invoices, services.subscriptions)
+    let router = buildRouter(dependencies, services)
     let scheme = dependencies.http.scheme
     var app = Application(
         router: router,
@@ -177,7 +179,7 @@ func buildApplication(
     }
     if let retention = dependencies.auditRetention {
         // Entries past the retention leave the chain's start; the head keeps the last one's hash.
-        let trail = AuditTrail(store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock)
+        let trail = services.auditTrail
         let logger = dependencies.logger
         app.addServices(
             PeriodicService(name: "audit retention", interval: .seconds(3600), logger: logger) {

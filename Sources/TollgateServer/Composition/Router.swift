@@ -15,10 +15,8 @@ import UnixSignals
 
 /// Every front door over the services the composition built: the API, the console, the portal, the
 /// public pages, and the plumbing around them.
-func buildRouter(
-    _ dependencies: AppDependencies, service: Meter, subscriptions: SubscriptionService,
-    invoices: InvoiceService
-) -> Router<TollgateRequestContext> {
+func buildRouter(_ dependencies: AppDependencies, _ services: Services) -> Router<TollgateRequestContext> {
+    let service = services.meter
     let router = Router(context: TollgateRequestContext.self)
     let routeMethods = RouteMethods()
     // Outermost: every answer, errors included (turned into answers just inside), gets them.
@@ -36,16 +34,8 @@ func buildRouter(
     let rateLimiter = RateLimiter(
         shared: dependencies.cluster == nil ? nil : RateLimiter.Shared(store: dependencies.store),
         clock: dependencies.clock)
-    var accountSettings = AccountSettings(audience: dependencies.catalog.product)
-    accountSettings.authenticatorIssuer = dependencies.catalog.name
-    accountSettings.passwordPolicy = dependencies.passwordPolicy
-    let accounts = AccountService(
-        settings: accountSettings, store: dependencies.store, keys: dependencies.signingKeys,
-        box: dependencies.secretBox,
-        clock: dependencies.clock, defaultPlan: dependencies.catalog.defaultPlanId
-    )
-    let authenticator = APIKeyAuthenticator(
-        store: dependencies.store, clock: dependencies.clock, capacity: dependencies.caches.apiKeys)
+    let accounts = services.accounts
+    let authenticator = services.apiKeyAuthenticator
     if let limit = catalog.rateLimits.ip {
         // API callers without a valid credential, by address (pages have their own sign-in
         // throttles): a header that names no live key and no token of ours counts as none, and
@@ -63,12 +53,12 @@ func buildRouter(
                 return .init(policy: "ip", key: "ip:" + context.clientAddress, limit: limit)
             })
     }
-    let auditTrail = AuditTrail(store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock)
-    router.add(middleware: AuditMiddleware(trail: auditTrail))
+    router.add(middleware: AuditMiddleware(trail: services.auditTrail))
     // The document ships in the binary; a build without it lacks these routes, and the route
     // table tests fail.
     DocsRoutes.bundled?.register(on: router)
     let store = dependencies.store
+    let reads = services.reads
     let kind = dependencies.databaseKind
     // Ready: the database answers (a load balancer stops sending to a node that fails it).
     let health: @Sendable (Request, TollgateRequestContext) async throws -> HealthResponse = { _, context in
@@ -94,22 +84,18 @@ func buildRouter(
         ).group(context: UserContext.self)
     accountRoutes.registerSignedIn(on: signedIn)
     let mailPreferences = MailPreferenceRoutes(
-        mail: MailPreferenceService(store: dependencies.store, clock: dependencies.clock),
-        store: dependencies.store, box: dependencies.secretBox)
+        mail: services.mailPreferences, store: reads, box: dependencies.secretBox)
     mailPreferences.registerPublic(on: router)
     mailPreferences.registerSignedIn(on: signedIn)
-    let workspaces = WorkspaceService(
-        catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock,
-        box: dependencies.secretBox)
+    let workspaces = services.workspaces
     WorkspaceRoutes(workspaces: workspaces, service: service).register(on: signedIn)
-    MeRoutes(service: service, store: dependencies.store, clock: dependencies.clock).register(on: signedIn)
-    // One credit service (and one cache of balances) for the meter and every door.
-    let credits =
-        service.credits
-        ?? CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock)
+    MeRoutes(service: service, store: reads, clock: dependencies.clock).register(on: signedIn)
+    let credits = services.credits
+    let invoices = services.invoices
+    let subscriptions = services.subscriptions
     let privacy = PrivacyRoutes(
         accounts: accounts, workspaces: workspaces, meter: service, credits: credits, invoices: invoices,
-        store: dependencies.store, clock: dependencies.clock)
+        store: reads, clock: dependencies.clock)
     privacy.register(on: signedIn)
     if let metrics = dependencies.metrics {
         metrics.addCollector { [store] in
@@ -147,66 +133,41 @@ func buildRouter(
                 return .init(policy: "key", key: "key:" + caller.bucket, limit: limit)
             }
         ).group(context: AuthenticatedContext.self)
-    let audit = AuditRoutes(
-        store: dependencies.store, workspaces: workspaces, customers: dependencies.store, catalog: dependencies.catalog)
+    let audit = AuditRoutes(store: reads, workspaces: workspaces, customers: reads, catalog: dependencies.catalog)
     audit.register(on: v1)
     audit.register(on: signedIn)
     APIv1Routes(service: service, clock: dependencies.clock, metrics: dependencies.metrics).register(on: v1)
     privacy.register(on: v1)
     EventRoutes(service: service).register(on: v1)
-    let apiKeys = APIKeyService(
-        store: dependencies.store, clock: dependencies.clock, forget: { authenticator.forget(keyId: $0) })
+    let apiKeys = services.apiKeys
     APIKeyRoutes(keys: apiKeys).register(on: v1)
-    AnalyticsRoutes(store: dependencies.store, clock: dependencies.clock).register(on: v1)
-    ProductAnalyticsRoutes(store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock)
-        .register(on: v1)
-    TrackRoutes(events: ProductEvents(store: dependencies.store, clock: dependencies.clock)).register(on: v1)
-    let webhookEndpoints = WebhookEndpointService(
-        store: dependencies.store, box: dependencies.secretBox, policy: dependencies.webhooks.policy,
-        clock: dependencies.clock)
-    let deliveries = DeliveryService(store: dependencies.store, clock: dependencies.clock)
+    AnalyticsRoutes(store: reads, clock: dependencies.clock).register(on: v1)
+    ProductAnalyticsRoutes(store: reads, catalog: dependencies.catalog, clock: dependencies.clock).register(on: v1)
+    TrackRoutes(events: services.productEvents).register(on: v1)
+    let webhookEndpoints = services.webhookEndpoints
+    let deliveries = services.deliveries
     WebhookRoutes(
-        store: dependencies.store, endpoints: webhookEndpoints, deliveries: deliveries, clock: dependencies.clock
+        store: reads, endpoints: webhookEndpoints, deliveries: deliveries, clock: dependencies.clock
     )
     .register(on: v1)
-    let stripeBilling = StripeBilling(
-        catalog: dependencies.catalog, store: dependencies.store, client: dependencies.stripe,
-        policy: dependencies.subscriptionPolicy, tax: dependencies.invoicing.stripe,
-        clock: dependencies.clock, planChanged: { service.forget(customerId: $0) }
-    )
+    let stripeBilling = services.stripe
     CreditRoutes(credits: credits, stripe: stripeBilling).register(on: v1)
-    // Every door asks the provider that runs a subscription through the one billing façade.
-    let billing = Billing(subscriptions: subscriptions, stripe: stripeBilling)
-    let webhooks = StripeWebhookService(
-        catalog: dependencies.catalog, store: dependencies.store,
-        verifier: StripeSignatureVerifier(secrets: dependencies.stripeWebhookSecrets),
-        policy: dependencies.subscriptionPolicy, clock: dependencies.clock, logger: dependencies.logger,
-        client: dependencies.stripe, planChanged: { service.forget(customerId: $0) },
-        grantPack: { customer, pack, reference in
-            _ = try await credits.grant(
-                customerId: customer, amount: pack.amount, creditType: pack.creditType, expiresAt: nil, priority: 0,
-                reason: .purchase, reference: pack.id, idempotencyKey: reference
-            )
-        },
-        invoices: invoices
-    )
+    let billing = services.billing
     InvoiceRoutes(service: service, invoices: invoices).register(on: v1)
     PackPurchaseRoutes(credits: credits, invoices: invoices, catalog: dependencies.catalog).register(on: v1)
     InvoicingAnalyticsRoutes(invoices: invoices).register(on: v1)
     InvoiceDocumentRoutes(invoices: invoices, subscriptions: subscriptions, documents: dependencies.documents)
         .register(on: v1)
-    CustomerListRoutes(store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock)
+    CustomerListRoutes(store: reads, catalog: dependencies.catalog, clock: dependencies.clock)
         .register(on: v1)
-    let operators = OperatorService(
-        store: dependencies.store, box: dependencies.secretBox, clock: dependencies.clock,
-        passwordPolicy: dependencies.passwordPolicy, settings: dependencies.operatorSettings)
+    let operators = services.operators
     let consoleSettings = ConsoleSettings(
         secureCookies: secureCookies, publicBase: dependencies.consoleBaseURL,
         productName: dependencies.catalog.name, box: dependencies.secretBox)
     ConsoleRoutes(
         operators: operators, settings: consoleSettings,
         pages: ConsolePages(
-            store: dependencies.store, catalog: dependencies.catalog, clock: dependencies.clock, meter: service,
+            store: reads, catalog: dependencies.catalog, clock: dependencies.clock, meter: service,
             subscriptions: subscriptions, invoices: invoices, credits: credits, operators: operators,
             apiKeys: apiKeys, settings: consoleSettings, documents: dependencies.documents,
             webhookEndpoints: webhookEndpoints, deliveries: deliveries, billing: billing),
@@ -218,12 +179,12 @@ func buildRouter(
             catalog: dependencies.catalog, accounts: accounts, workspaces: workspaces, meter: service,
             subscriptions: subscriptions, billing: billing, stripe: stripeBilling,
             stripeEnabled: dependencies.stripe != nil,
-            invoices: invoices, credits: credits, store: dependencies.store, clock: dependencies.clock,
+            invoices: invoices, credits: credits, store: reads, clock: dependencies.clock,
             productName: dependencies.catalog.name, salesContact: dependencies.salesContact,
             publicBase: dependencies.consoleBaseURL, documents: dependencies.documents)
     ).register(on: router)
     let billingRoutes = BillingRoutes(
-        webhooks: webhooks, subscriptions: subscriptions, billing: billing, stripe: stripeBilling)
+        webhooks: services.stripeWebhooks, subscriptions: subscriptions, billing: billing, stripe: stripeBilling)
     billingRoutes.register(on: router)
     billingRoutes.register(on: v1)
     routeMethods.record(router.routes.map { (method: $0.method.rawValue, path: $0.path.description) })
