@@ -152,11 +152,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The operator's reports (revenue, customers, usage, activity), assembled once for every door.
+        .target(
+            name: "TollgateAnalytics",
+            dependencies: ["TollgateCore", "TollgateStorage"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TollgateServer",
             dependencies: [
                 "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateIdentity",
                 "TollgateBilling", "TollgateNotify", "TollgateDocuments", "TollgateWeb", "TollgateRuntime",
+                "TollgateAnalytics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -177,6 +184,7 @@ let package = Package(
             name: "TollgateBench",
             dependencies: [
                 "TollgateCore", "TollgateStorage", "TollgateSQL", "TollgateMeter", "TollgateServer", "TollgateIdentity",
+                "TollgateAnalytics",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -221,6 +229,11 @@ let package = Package(
                 "TollgateCore", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TollgateAnalyticsTests",
+            dependencies: ["TollgateAnalytics", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SQLKit
+import TollgateAnalytics
 import TollgateCore
 import TollgateSQL
 import TollgateStorage
@@ -91,7 +92,9 @@ struct AnalyticsBench {
         let revenue = try await time { try await revenueFromRollup(to: revenueTo) }
         let revenuePlain = try await time { try await revenueFromMovements(to: revenueTo) }
         let ladder = ["basic": 0, "pro": 1, "business": 2]
-        let usage = try await time { try await store.usageReport(from: usageMonth.0, to: usageMonth.1, ladder: ladder) }
+        let usage = try await time {
+            try await AnalyticsReports(reads: store).usage(from: usageMonth.0, to: usageMonth.1, ladder: ladder)
+        }
         let usagePlain = try await time {
             let (from, to) = usageMonth
             return UsageReport.rows(
@@ -113,7 +116,8 @@ struct AnalyticsBench {
 
     /// What the revenue route computes: the daily rollups, then the report.
     func revenueFromRollup(to: Date) async throws -> [RevenueSeries.Period] {
-        try await store.revenueSeries(currency: Currency("EUR")!, from: Self.start, to: to, interval: .month)
+        try await AnalyticsReports(reads: store).revenue(
+            currency: Currency("EUR")!, from: Self.start, to: to, interval: .month)
     }
 
     /// The same report from a plain aggregation of the raw movements and trials.

@@ -40,26 +40,3 @@ public protocol ReadModel: Sendable {
     func webhookMessages(endpointId: String, limit: Int) async throws -> [OutboxEntry]
     func webhookAttempts(messageId: String) async throws -> [WebhookAttemptRecord]
 }
-
-extension ReadModel {
-    /// The revenue report's periods of `interval` from `from` to `to` in `currency`, from the daily
-    /// rollups: what the API's revenue report, the console's overview and the bench all show. The
-    /// last interval is whole, even when `to` falls inside it.
-    public func revenueSeries(currency: Currency, from: Date, to: Date, interval: RevenueSeries.Interval)
-        async throws -> [RevenueSeries.Period]
-    {
-        let end = RevenueSeries.boundaries(from: from, to: to, interval: interval).last ?? to
-        async let days = revenueDays(currency: currency, before: end)
-        async let trials = trialDays(currency: currency, before: end)
-        return RevenueSeries.compute(
-            days: try await days, trials: try await trials, from: from, to: to, interval: interval)
-    }
-
-    /// The usage report of [from, to): the figures per feature and plan, with the conversion of the
-    /// window's upgrade prompts.
-    public func usageReport(from: Date, to: Date, ladder: [String: Int]) async throws -> [UsageReport.Row] {
-        UsageReport.rows(
-            try await usageFigures(from: from, to: to),
-            conversions: try await upgradeConversions(from: from, to: to, ladder: ladder), ladder: ladder)
-    }
-}

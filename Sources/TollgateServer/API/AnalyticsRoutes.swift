@@ -1,12 +1,13 @@
 import Foundation
 import Hummingbird
+import TollgateAnalytics
 import TollgateCore
 import TollgateStorage
 
 /// Revenue analytics for operators (scope `admin`): the revenue report, computed from the
 /// recorded MRR movements (docs/metrics.md). One currency per answer: currencies are never summed.
 struct AnalyticsRoutes: Sendable {
-    let store: any ReadModel
+    let reports: AnalyticsReports
     let clock: any TollgateClock
 
     /// More intervals than this in one answer is refused (ten years of months, or of weeks).
@@ -100,7 +101,7 @@ struct AnalyticsRoutes: Sendable {
         let (from, to, interval) = try AnalyticsQuery.intervals(request, now: clock.now())
         return RevenueReport(
             currency: currency.code, interval: interval.rawValue,
-            intervals: try await store.revenueSeries(currency: currency, from: from, to: to, interval: interval)
+            intervals: try await reports.revenue(currency: currency, from: from, to: to, interval: interval)
                 .map(IntervalFigures.init))
     }
 }

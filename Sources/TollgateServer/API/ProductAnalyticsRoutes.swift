@@ -1,12 +1,13 @@
 import Foundation
 import Hummingbird
+import TollgateAnalytics
 import TollgateCore
 import TollgateStorage
 
 /// Customer, usage and activity analytics for operators (scope `admin`,
 /// docs/metrics.md): from the daily rollups and the customers' recorded states.
 struct ProductAnalyticsRoutes: Sendable {
-    let store: any ReadModel
+    let reports: AnalyticsReports
     let catalog: Catalog
     let clock: any TollgateClock
 
@@ -52,8 +53,7 @@ struct ProductAnalyticsRoutes: Sendable {
 
     @Sendable func customers(_ request: Request) async throws -> CustomersReport {
         let (from, to, interval) = try AnalyticsQuery.intervals(request, now: clock.now())
-        let periods = CustomerSeries.compute(
-            try await store.customerStates(before: to), from: from, to: to, interval: interval)
+        let periods = try await reports.customers(from: from, to: to, interval: interval)
         let plans = planOrder(periods.flatMap(\.byPlan.keys))
         return CustomersReport(
             interval: interval.rawValue, plans: plans,
@@ -108,7 +108,7 @@ struct ProductAnalyticsRoutes: Sendable {
 
     @Sendable func usage(_ request: Request) async throws -> UsageAnswer {
         let (from, to) = try AnalyticsQuery.window(request, now: clock.now())
-        let rows = try await store.usageReport(from: from, to: to, ladder: ladderRanks)
+        let rows = try await reports.usage(from: from, to: to, ladder: ladderRanks)
         return UsageAnswer(
             from: from, to: to,
             features: rows.map { row in
@@ -167,9 +167,7 @@ struct ProductAnalyticsRoutes: Sendable {
 
     @Sendable func activity(_ request: Request) async throws -> ActivityAnswer {
         let (from, to) = try AnalyticsQuery.window(request, now: clock.now())
-        // MAU looks 29 days back from the first day.
-        let active = try await store.activeDays(from: from.addingTimeInterval(-29 * 86_400), to: to)
-        let days = ActivitySeries.days(active.map { ($0.customerId, $0.day) }, from: from, to: to)
+        let days = try await reports.activity(from: from, to: to)
         return ActivityAnswer(
             from: from, to: to,
             days: days.map {
@@ -207,16 +205,7 @@ struct ProductAnalyticsRoutes: Sendable {
 
     @Sendable func adoption(_ request: Request) async throws -> AdoptionAnswer {
         let (from, to) = try AnalyticsQuery.window(request, now: clock.now())
-        let active = Set(try await store.activeDays(from: from, to: to).map(\.customerId)).count
-        let counts = try await store.adoption(from: from, to: to)
-        // Every metered feature of the catalog appears, used or not.
-        var byName = Dictionary(counts.map { ("\($0.source.rawValue):\($0.name)", $0) }) { first, _ in first }
-        for feature in catalog.features where feature.type != .boolean && byName["feature:\(feature.id)"] == nil {
-            byName["feature:\(feature.id)"] = AdoptionCount(name: feature.id, source: .feature, customers: 0)
-        }
-        let entries = byName.values.sorted {
-            ($0.source.rawValue, -$0.customers, $0.name) < ($1.source.rawValue, -$1.customers, $1.name)
-        }
+        let (active, entries) = try await reports.adoption(from: from, to: to, catalog: catalog)
         return AdoptionAnswer(
             from: from, to: to, activeCustomers: active,
             adoption: entries.map {
@@ -259,10 +248,7 @@ struct ProductAnalyticsRoutes: Sendable {
             throw HTTPOnlyError(.invalidQuery, "from: at most 120 months in one answer", field: "from")
         }
         let (start, end) = (months.first ?? from, months.last ?? to)
-        let signUps = try await store.signUps(before: end)
-        let active = try await store.activeDays(from: start, to: end)
-        let cohorts = ActivitySeries.cohorts(
-            signUps: signUps, active: active.map { ($0.customerId, $0.day) }, from: start, to: end)
+        let cohorts = try await reports.retention(from: start, to: end)
         return RetentionAnswer(
             from: start, to: end,
             cohorts: cohorts.map {

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import TollgateAnalytics
 import TollgateBilling
 import TollgateCore
 import TollgateIdentity
@@ -141,8 +142,9 @@ func buildRouter(_ dependencies: AppDependencies, _ services: Services) -> Route
     EventRoutes(service: service).register(on: v1)
     let apiKeys = services.apiKeys
     APIKeyRoutes(keys: apiKeys).register(on: v1)
-    AnalyticsRoutes(store: reads, clock: dependencies.clock).register(on: v1)
-    ProductAnalyticsRoutes(store: reads, catalog: dependencies.catalog, clock: dependencies.clock).register(on: v1)
+    AnalyticsRoutes(reports: services.reports, clock: dependencies.clock).register(on: v1)
+    ProductAnalyticsRoutes(reports: services.reports, catalog: dependencies.catalog, clock: dependencies.clock)
+        .register(on: v1)
     TrackRoutes(events: services.productEvents).register(on: v1)
     let webhookEndpoints = services.webhookEndpoints
     let deliveries = services.deliveries
@@ -167,7 +169,8 @@ func buildRouter(_ dependencies: AppDependencies, _ services: Services) -> Route
     ConsoleRoutes(
         operators: operators, settings: consoleSettings,
         pages: ConsolePages(
-            store: reads, catalog: dependencies.catalog, clock: dependencies.clock, meter: service,
+            store: reads, reports: services.reports, catalog: dependencies.catalog, clock: dependencies.clock,
+            meter: service,
             subscriptions: subscriptions, invoices: invoices, credits: credits, operators: operators,
             apiKeys: apiKeys, settings: consoleSettings, documents: dependencies.documents,
             webhookEndpoints: webhookEndpoints, deliveries: deliveries, billing: billing),

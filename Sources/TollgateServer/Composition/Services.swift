@@ -1,4 +1,5 @@
 import Foundation
+import TollgateAnalytics
 import TollgateBilling
 import TollgateCore
 import TollgateIdentity
@@ -31,6 +32,7 @@ struct Services: Sendable {
     let auditTrail: AuditTrail
     /// What the doors read to draw a page or answer a query; they change nothing through it.
     let reads: any ReadModel
+    let reports: AnalyticsReports
 
     init(_ dependencies: AppDependencies, meter: Meter, invoices: InvoiceService, subscriptions: SubscriptionService) {
         let store = dependencies.store
@@ -40,6 +42,7 @@ struct Services: Sendable {
         self.invoices = invoices
         self.subscriptions = subscriptions
         reads = store
+        reports = AnalyticsReports(reads: store)
         var accountSettings = AccountSettings(audience: catalog.product)
         accountSettings.authenticatorIssuer = catalog.name
         accountSettings.passwordPolicy = dependencies.passwordPolicy

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TollgateAnalytics
 import TollgateCore
 import TollgateIdentity
 import TollgateNotify
@@ -12,7 +13,7 @@ extension ConsolePages {
         let now = clock.now()
         let month = PeriodMath.window(.monthly, containing: now, anchor: now)
         let ladder = Dictionary(uniqueKeysWithValues: catalog.plans.map { ($0.id, $0.order) })
-        let rows = try await store.usageReport(from: month.start, to: month.end!, ladder: ladder)
+        let rows = try await reports.usage(from: month.start, to: month.end!, ladder: ladder)
         var starts: [Date] = []
         for back in (0..<6).reversed() {
             starts.append(PeriodMath.utcCalendar.date(byAdding: .month, value: -back, to: month.start)!)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TollgateAnalytics
 import TollgateBilling
 import TollgateCore
 import TollgateDocuments
@@ -13,6 +14,7 @@ import TollgateWeb
 /// and is recorded with its before and after (the audit trail).
 struct ConsolePages: Sendable {
     let store: any ReadModel
+    let reports: AnalyticsReports
     let catalog: Catalog
     let clock: any TollgateClock
     let meter: Meter
@@ -96,7 +98,7 @@ struct ConsolePages: Sendable {
         let from = PeriodMath.utcCalendar.date(byAdding: .month, value: -11, to: thisMonth.start)!
         let to = thisMonth.end!
         let edges = RevenueSeries.boundaries(from: from, to: to, interval: .month) + [to]
-        async let series = store.revenueSeries(currency: currency, from: from, to: to, interval: .month)
+        async let series = reports.revenue(currency: currency, from: from, to: to, interval: .month)
         async let signUpCounts = store.signUpCounts(edges: edges)
         async let statuses = store.customerCountsByStatus()
         let periods = try await series
