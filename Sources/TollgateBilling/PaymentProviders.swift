@@ -2,13 +2,6 @@ import Foundation
 import TollgateCore
 import TollgateStorage
 
-/// Who bills a subscription: Tollgate itself (invoices, paid by transfer) or Stripe. The stored
-/// name is read into this once, here; nothing else compares provider names.
-public enum PaymentProviderKind: String, Sendable, CaseIterable {
-    case manual
-    case stripe
-}
-
 /// What a payment provider does to a live subscription. Each door (the API, the console, the
 /// portal) asks through `Billing`, so the same operation has the same effect from all of them.
 public protocol PaymentProvider: Sendable {

@@ -66,7 +66,9 @@ public final class StripeBilling: Sendable {
 
     /// The customer's Stripe customer, created (with the Tollgate id in its metadata) on first use.
     private func stripeCustomer(for customer: CustomerRecord, client: StripeClient) async throws -> String {
-        if let existing = try await store.providerCustomerId(provider: "stripe", customerId: customer.id) {
+        if let existing = try await store.providerCustomerId(
+            provider: PaymentProviderKind.stripe.rawValue, customerId: customer.id)
+        {
             return existing
         }
         let isWorkspace = try await store.workspace(id: customer.id) != nil
@@ -74,7 +76,8 @@ public final class StripeBilling: Sendable {
             try await client.createCustomer(
                 tollgateCustomer: customer.id, email: customer.email, workspace: isWorkspace)
         }
-        try await store.linkProviderCustomer(provider: "stripe", providerCustomerId: created, customerId: customer.id)
+        try await store.linkProviderCustomer(
+            provider: PaymentProviderKind.stripe.rawValue, providerCustomerId: created, customerId: customer.id)
         return created
     }
 
@@ -171,7 +174,10 @@ public final class StripeBilling: Sendable {
 
     public func portal(customerId: String, returnURL: String) async throws -> String {
         let client = try configured()
-        guard let stripeCustomer = try await store.providerCustomerId(provider: "stripe", customerId: customerId) else {
+        guard
+            let stripeCustomer = try await store.providerCustomerId(
+                provider: PaymentProviderKind.stripe.rawValue, customerId: customerId)
+        else {
             throw DomainError(
                 .notFound, "customer \(customerId) has no Stripe account yet: start a checkout first", field: "customer"
             )

@@ -48,7 +48,7 @@ enum StripeInvoiceMirror {
         record.paidAt = stripeDate(transitions["paid_at"]) ?? (status == .paid ? created : nil)
         record.voidedAt = stripeDate(transitions["voided_at"])
         record.markedUncollectibleAt = stripeDate(transitions["marked_uncollectible_at"])
-        record.provider = "stripe"
+        record.provider = PaymentProviderKind.stripe.rawValue
         record.hostedURL = object["hosted_invoice_url"] as? String
         return record
     }

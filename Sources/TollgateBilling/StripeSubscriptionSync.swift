@@ -19,7 +19,8 @@ struct StripeSubscriptionSync: Sendable {
         -> WebhookOutcome
     {
         let outcome = try await store.applySubscriptionEvent(
-            provider: "stripe", eventId: eventId, type: type, version: version, subscription: subscription, now: now,
+            provider: PaymentProviderKind.stripe.rawValue, eventId: eventId, type: type, version: version,
+            subscription: subscription, now: now,
             rules: SubscriptionService.rules(catalog: catalog, policy: policy, now: now),
             syncAddOns: true, charges: []
         )
@@ -67,7 +68,9 @@ struct StripeSubscriptionSync: Sendable {
         let subject: String
         if let explicit = stripe.metadata["tollgate_workspace"] ?? stripe.metadata["tollgate_customer"] {
             subject = explicit
-        } else if let linked = try await store.customerId(provider: "stripe", providerCustomerId: stripe.customer) {
+        } else if let linked = try await store.customerId(
+            provider: PaymentProviderKind.stripe.rawValue, providerCustomerId: stripe.customer)
+        {
             subject = linked
         } else if let client, let fetched = try await linkedFromStripe(stripe.customer, client: client) {
             // A subscription made in Stripe's dashboard for a customer that carries our id.
@@ -86,7 +89,9 @@ struct StripeSubscriptionSync: Sendable {
     /// The Tollgate customer a Stripe customer is linked to, or carries the id of in its
     /// metadata (then linked); nil when neither.
     func customerId(forStripeCustomer stripeCustomer: String) async throws -> String? {
-        if let linked = try await store.customerId(provider: "stripe", providerCustomerId: stripeCustomer) {
+        if let linked = try await store.customerId(
+            provider: PaymentProviderKind.stripe.rawValue, providerCustomerId: stripeCustomer)
+        {
             return linked
         }
         guard let client else { return nil }
@@ -101,7 +106,8 @@ struct StripeSubscriptionSync: Sendable {
             throw DomainError(.unavailable, "cannot read Stripe customer \(stripeCustomer): \(error)")
         }
         guard let ours = metadata["tollgate_workspace"] ?? metadata["tollgate_customer"] else { return nil }
-        try await store.linkProviderCustomer(provider: "stripe", providerCustomerId: stripeCustomer, customerId: ours)
+        try await store.linkProviderCustomer(
+            provider: PaymentProviderKind.stripe.rawValue, providerCustomerId: stripeCustomer, customerId: ours)
         return ours
     }
 }

@@ -65,7 +65,8 @@ public final class StripeWebhookService: Sendable {
         if type.hasPrefix("invoice."), object["object"] as? String == "invoice" || object["object"] == nil {
             let mirrored = try await mirror(object, version: created)
             if mirrored, !Self.subscriptionInvoiceTypes.contains(type), type != "invoice.created" {
-                return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now)
+                return try await store.recordEvent(
+                    provider: PaymentProviderKind.stripe.rawValue, eventId: id, type: type, now: now)
                     ? .applied : .duplicate
             }
         }
@@ -86,7 +87,8 @@ public final class StripeWebhookService: Sendable {
         case _ where Self.subscriptionInvoiceTypes.contains(type):
             // A one-off invoice moves no subscription: mirrored above, that is all.
             guard let subscriptionId = object["subscription"] as? String else {
-                return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now)
+                return try await store.recordEvent(
+                    provider: PaymentProviderKind.stripe.rawValue, eventId: id, type: type, now: now)
                     ? .applied : .duplicate
             }
             guard let stored = try await store.subscription(id: subscriptionId) else {
@@ -110,7 +112,8 @@ public final class StripeWebhookService: Sendable {
             let metadata = (object["metadata"] as? [String: String]) ?? [:]
             let ours = (object["client_reference_id"] as? String) ?? metadata["tollgate_customer"]
             if let customer = object["customer"] as? String, let ours {
-                try await store.linkProviderCustomer(provider: "stripe", providerCustomerId: customer, customerId: ours)
+                try await store.linkProviderCustomer(
+                    provider: PaymentProviderKind.stripe.rawValue, providerCustomerId: customer, customerId: ours)
             }
             // A paid credit pack: granted under the session's id, so a second delivery (or a
             // retry after a failure) never grants twice.
@@ -123,7 +126,8 @@ public final class StripeWebhookService: Sendable {
                 }
                 try await grantPack(ours, pack, "stripe:\(session)")
             }
-            return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now)
+            return try await store.recordEvent(
+                provider: PaymentProviderKind.stripe.rawValue, eventId: id, type: type, now: now)
                 ? .applied : .duplicate
         default:
             return try await ignore(id, type, now, reason: nil)
@@ -141,7 +145,9 @@ public final class StripeWebhookService: Sendable {
             return try await ignore(eventId, type, now, reason: nil)
         }
         // A delivery seen before adds nothing (the event is recorded only once every item is in).
-        if try await store.hasEvent(provider: "stripe", eventId: eventId) { return .duplicate }
+        if try await store.hasEvent(provider: PaymentProviderKind.stripe.rawValue, eventId: eventId) {
+            return .duplicate
+        }
         guard let stored = try await store.subscription(id: subscriptionId) else {
             throw DomainError(.unavailable, "invoice for a subscription not known yet; retry later")
         }
@@ -159,7 +165,8 @@ public final class StripeWebhookService: Sendable {
                 throw DomainError(.unavailable, "Stripe refused the overage invoice item: \(error)")
             }
         }
-        return try await store.recordEvent(provider: "stripe", eventId: eventId, type: type, now: now)
+        return try await store.recordEvent(
+            provider: PaymentProviderKind.stripe.rawValue, eventId: eventId, type: type, now: now)
             ? .applied : .duplicate
     }
 
@@ -190,7 +197,8 @@ public final class StripeWebhookService: Sendable {
 
     private func ignore(_ id: String, _ type: String, _ now: Date, reason: String?) async throws -> Outcome {
         if let reason { logger.warning("Stripe event \(id) (\(type)) ignored: \(reason)") }
-        return try await store.recordEvent(provider: "stripe", eventId: id, type: type, now: now)
+        return try await store.recordEvent(
+            provider: PaymentProviderKind.stripe.rawValue, eventId: id, type: type, now: now)
             ? .ignored : .duplicate
     }
 

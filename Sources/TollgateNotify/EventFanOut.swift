@@ -26,7 +26,10 @@ public struct EventFanOut: Sendable {
         // paid as it is issued); Stripe sends its customers receipts itself.
         case "invoice.paid":
             let paid = (JSONNumber.int64(data["totalMinor"]) ?? 0) > 0
-            kind = paid && data["invoiceId"] != nil && data["provider"] as? String == "manual" ? "invoice_paid" : nil
+            kind =
+                paid && data["invoiceId"] != nil
+                    && (data["provider"] as? String).flatMap(PaymentProviderKind.init(stored:)) == .manual
+                ? "invoice_paid" : nil
         case "credits.low": kind = "credits_low"
         default:
             kind = SubscriptionChangeEvents.mailKind(

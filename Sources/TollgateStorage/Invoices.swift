@@ -29,7 +29,7 @@ public struct InvoiceRecord: Sendable, Hashable {
     /// Payment reminders sent (see `Dunning`).
     public var remindersSent = 0
     /// Who issued it: `manual` (Tollgate) or `stripe` (mirrored read-only from its webhooks).
-    public var provider = "manual"
+    public var provider = PaymentProviderKind.manual.rawValue
     /// Stripe's page for its invoice.
     public var hostedURL: String?
 
