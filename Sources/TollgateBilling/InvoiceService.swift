@@ -8,8 +8,8 @@ import TollgateStorage
 /// or written off. Stripe issues its own; Tollgate adds the overage to them as invoice items.
 public final class InvoiceService: Sendable {
     private let catalog: Catalog
-    private let store: any BillingStore & CustomerStore & InvoiceStore & TransactionalStorage
-    private let clock: any TollgateClock
+    let store: any BillingStore & CustomerStore & InvoiceStore & TransactionalStorage
+    let clock: any TollgateClock
     public let settings: InvoiceSettings
     /// The overage lines of a subject's period containing a date, priced in a currency.
     public typealias OverageLines =
@@ -244,127 +244,6 @@ public final class InvoiceService: Sendable {
         return try await store.transitionInvoice(id: id, .pay, at: now)
     }
 
-    /// Credits a finalized invoice: `requested` (line position → net amount), or everything not
-    /// credited yet. Once per idempotency key.
-    public func creditNote(
-        invoice id: String, requested: [Int: Int64]?, reason: String?, memo: String?, idempotencyKey: String
-    ) async throws -> (CreditNoteRecord, created: Bool) {
-        try await inTransaction { service, tx in
-            let (note, created) = try await service.crediting(
-                invoice: id, requested: requested, reason: reason, memo: memo, idempotencyKey: idempotencyKey)
-            let action = "invoice.credit_note_issued"
-            let change = AuditChange(
-                action, target: Self.target(id),
-                after: AuditedCreditNote(number: note.number, reason: note.reason, total: note.total))
-            try await Audit.record(created ? change : .unchanged(action), in: tx)
-            return (note, created)
-        }
-    }
-
-    private func crediting(
-        invoice id: String, requested: [Int: Int64]?, reason: String?, memo: String?, idempotencyKey: String
-    ) async throws -> (CreditNoteRecord, created: Bool) {
-        try Self.requireOwn(try await invoice(id: id))
-        let request = CreditNoteRequest(
-            id: "cn_" + Self.randomSuffix(), reason: reason, memo: memo, reference: idempotencyKey,
-            numbering: settings.creditNoteNumbering, at: clock.now())
-        do {
-            let (note, created) = try await store.issueCreditNote(invoiceId: id, request) { invoice, earlier in
-                try CreditNoting.lines(of: invoice.lines, earlier: earlier.flatMap(\.lines), requested: requested)
-            }
-            let credited = Dictionary(uniqueKeysWithValues: note.lines.map { ($0.invoiceLine, $0.amount) })
-            guard created || requested == nil || credited == requested
-            else {
-                throw DomainError(
-                    .idempotencyKeyReused, "this idempotencyKey was used for a different credit note",
-                    field: "idempotencyKey")
-            }
-            return (note, created)
-        } catch InvoiceStoreError.notFound {
-            throw DomainError(.notFound, "no invoice with id \(id)", field: "id")
-        } catch InvoiceStoreError.wrongStatus(let status) {
-            throw DomainError(.conflict, "a \(status.rawValue) invoice cannot be credited", field: "status")
-        } catch let problem as CreditNoting.Problem {
-            throw Self.refusal(problem)
-        }
-    }
-
-    public func creditNotes(invoice id: String) async throws -> [CreditNoteRecord] {
-        _ = try await invoice(id: id)
-        return try await store.creditNotes(invoiceId: id)
-    }
-
-    public func creditNote(id: String) async throws -> CreditNoteRecord {
-        guard let note = try await store.creditNote(id: id) else {
-            throw DomainError(.notFound, "no credit note with id \(id)", field: "id")
-        }
-        return note
-    }
-
-    /// Sends the payment reminders that are due (`Dunning`): one `invoice.overdue` per invoice and
-    /// pass, however many steps a stopped server missed. The invoices whose final reminder this
-    /// pass sent, for their subscription to go past due.
-    public func remindOverdue() async throws -> [InvoiceRecord] {
-        let now = clock.now()
-        var final: [InvoiceRecord] = []
-        for invoice in try await store.invoicesAwaitingReminder(now: now) {
-            guard let due = invoice.dueAt else { continue }
-            let number = Dunning.remindersDue(dueAt: due, now: now)
-            guard number > invoice.remindersSent else { continue }
-            let isFinal = number == Dunning.finalReminder
-            let event = try OutboxEvent.message(
-                id: OutboxEvent.uniqueId(), type: "invoice.overdue",
-                subject: Subject.customer(invoice.subject),
-                data: InvoiceOverdueEventData(invoice, reminder: number, final: isFinal, at: now), at: now)
-            if try await store.recordReminder(invoiceId: invoice.id, number: number, event: event), isFinal {
-                final.append(invoice)
-            }
-        }
-        return final
-    }
-
-    /// The documents finalized in [from, to) for the accountant's export, per VAT rate.
-    public func export(from: Date, to: Date) async throws -> [InvoiceReports.ExportRow] {
-        let (invoices, notes, byId) = try await documents(from: from, to: to)
-        return InvoiceReports.export(invoices: invoices, creditNotes: notes, invoicesById: byId)
-    }
-
-    /// Invoiced revenue per interval between the edges, in `currency`.
-    public func invoicing(currency: Currency, edges: [Date]) async throws -> [InvoiceReports.InvoicingInterval] {
-        guard let first = edges.first, let last = edges.last else { return [] }
-        let (invoices, notes, _) = try await documents(from: first, to: last)
-        return InvoiceReports.invoicing(invoices: invoices, creditNotes: notes, currency: currency, edges: edges)
-    }
-
-    /// The OSS return of the documents finalized in [from, to).
-    public func oss(from: Date, to: Date) async throws -> [InvoiceReports.OSSLine] {
-        let (invoices, notes, byId) = try await documents(from: from, to: to)
-        return InvoiceReports.oss(invoices: invoices, creditNotes: notes, invoicesById: byId)
-    }
-
-    private func documents(from: Date, to: Date) async throws -> (
-        [InvoiceRecord], [CreditNoteRecord], [String: InvoiceRecord]
-    ) {
-        let invoices = try await store.finalizedInvoices(from: from, to: to)
-        let notes = try await store.creditNotes(from: from, to: to)
-        var byId = Dictionary(invoices.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        for id in Set(notes.map(\.invoiceId)) where byId[id] == nil {
-            byId[id] = try await store.invoice(id: id)
-        }
-        return (invoices, notes, byId)
-    }
-
-    private static func refusal(_ problem: CreditNoting.Problem) -> DomainError {
-        switch problem {
-        case .nothingLeft: DomainError(.conflict, "everything on this invoice is credited already", field: "lines")
-        case .noSuchLine(let line):
-            .invalidField("lines", "the invoice has no charge at position \(line)")
-        case .notPositive(let line): .invalidField("lines", "the amount for line \(line) must be more than 0")
-        case .exceedsLine(let line, let left):
-            .invalidField("lines", "line \(line) has \(left) minor units left to credit (net of VAT)")
-        }
-    }
-
     /// Pay, void or mark uncollectible.
     public func apply(_ transition: InvoiceStatus.Transition, to id: String) async throws -> InvoiceRecord {
         try Self.requireOwn(try await invoice(id: id))
@@ -430,7 +309,7 @@ public final class InvoiceService: Sendable {
 
     /// Runs `body` on this service bound to one transaction (`tx`, its stores), where the change
     /// and its audit entry are written together; inside another, it joins it.
-    private func inTransaction<T: Sendable>(
+    func inTransaction<T: Sendable>(
         _ body: @escaping @Sendable (InvoiceService, any Storage) async throws -> T
     ) async throws -> T {
         let (catalog, clock, settings, overage) = (catalog, clock, settings, overage)
@@ -516,10 +395,4 @@ struct AuditedItem: Encodable {
     let description: String
     let amount: Int64
     let currency: String
-}
-
-struct AuditedCreditNote: Encodable {
-    let number: String
-    let reason: String?
-    let total: Int64
 }

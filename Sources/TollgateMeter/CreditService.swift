@@ -7,9 +7,9 @@ import TollgateStorage
 /// for long jobs, and the credits a plan grants every period. Every movement is a balanced
 /// ledger transaction; every mutation is idempotent.
 public final class CreditService: Sendable {
-    private let catalog: Catalog
-    private let store: any CreditStore & CustomerStore & TransactionalStorage
-    private let clock: any TollgateClock
+    let catalog: Catalog
+    let store: any CreditStore & CustomerStore & TransactionalStorage
+    let clock: any TollgateClock
     /// Plan grants known to exist (their references never change once made), so each credit
     /// operation does not reopen a transaction to find them again.
     private let madePlanGrants = Mutex<Set<String>>([])
@@ -69,7 +69,7 @@ public final class CreditService: Sendable {
         }
     }
 
-    private func plan(of subjectId: String) async throws -> (CustomerRecord, Plan) {
+    func plan(of subjectId: String) async throws -> (CustomerRecord, Plan) {
         guard let customer = try await store.customer(id: subjectId) else {
             throw DomainError(.customerNotFound, "no customer with id \(subjectId)", field: "customer")
         }
@@ -379,51 +379,4 @@ public final class CreditService: Sendable {
             grants: state.grants, overdrawn: state.overdrawn, overdraftLimit: overdraftLimit, held: state.held, now: now
         ) + delta
     }
-
-    // MARK: Reading
-
-    public struct Balance: Sendable {
-        public let creditType: String
-        public let state: CreditState
-        public let available: Int64
-    }
-
-    public func balances(customerId: String) async throws -> [Balance] {
-        let (_, plan) = try await plan(of: customerId)
-        for type in catalog.creditTypes { try await ensurePlanGrants(customerId: customerId, creditType: type) }
-        let now = clock.now()
-        let types = Set(catalog.creditTypes).union(try await store.creditTypes(subject: customerId)).sorted()
-        var balances: [Balance] = []
-        for type in types {
-            let state = try await store.creditState(subject: customerId, creditType: type, now: now)
-            let available = CreditLedger.available(
-                grants: state.grants, overdrawn: state.overdrawn, overdraftLimit: plan.creditOverdraft,
-                held: state.held, now: now)
-            balances.append(Balance(creditType: type, state: state, available: available))
-        }
-        return balances
-    }
-
-    public func history(customerId: String, creditType requested: String?, before: Int64?, limit: Int) async throws
-        -> [CreditHistoryEntry]
-    {
-        let type = try creditType(requested)
-        try await ensurePlanGrants(customerId: customerId, creditType: type)
-        return try await store.creditHistory(subject: customerId, creditType: type, before: before, limit: limit)
-    }
-}
-
-/// Whether a closure ran: set inside the store's transaction, read after it in the same task.
-final class DecidedFlag: Sendable {
-    private let state = Mutex(false)
-    func set() { state.withLock { $0 = true } }
-    var isSet: Bool { state.withLock { $0 } }
-}
-
-/// A grant as the audit trail records it.
-struct AuditedGrant: Encodable {
-    let creditType: String
-    let granted: Int64
-    let balance: Int64
-    let reason: String
 }
