@@ -45,6 +45,8 @@ let package = Package(
         .target(
             name: "TollgateCore",
             dependencies: [.product(name: "Yams", package: "Yams")],
+            // Every word of the pages and e-mails, one file per language.
+            resources: [.copy("Resources/words")],
             swiftSettings: swiftSettings
         ),
         // Storage interface: the records and one protocol per aggregate. No SQL.
@@ -75,7 +77,7 @@ let package = Package(
             name: "TollgateWeb",
             dependencies: ["TollgateCore", "TollgateStorage", .product(name: "Yams", package: "Yams")],
             resources: [
-                .copy("Resources/console.css"), .copy("Resources/console.js"), .copy("Resources/words"),
+                .copy("Resources/console.css"), .copy("Resources/console.js"),
             ],
             swiftSettings: swiftSettings
         ),

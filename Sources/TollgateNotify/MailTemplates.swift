@@ -3,7 +3,8 @@ import Mustache
 import TollgateCore
 import Yams
 
-/// The e-mails' words and layout: per locale (`Resources/mail/<locale>.yaml`) a subject,
+/// The e-mails' words and layout: per locale (the `mail` section of TollgateCore's
+/// `Resources/words/<locale>.yaml`, beside the pages' words) a subject,
 /// paragraphs and an action label per kind, each a Mustache template; and one layout each for the
 /// text and the HTML part (`layout.text.mustache`, `layout.html.mustache`). Values are rendered
 /// into the words as plain text, then the words, escaped by `HTMLText`, into the HTML layout: a
@@ -55,7 +56,10 @@ public struct MailTemplates: Sendable {
             return try String(contentsOf: url, encoding: .utf8)
         }
         var words: [String: Words] = [:]
-        for locale in locales { words[locale] = try parse(try text(locale, "yaml"), file: "\(locale).yaml") }
+        for locale in locales {
+            guard let file = Languages.words(locale) else { throw Failure.missing("words/\(locale).yaml") }
+            words[locale] = try parse(file, file: "words/\(locale).yaml")
+        }
         var layouts = MustacheLibrary()
         for part in ["text", "html"] {
             try layouts.register(try text("layout.\(part)", "mustache"), named: part)
@@ -77,7 +81,9 @@ public struct MailTemplates: Sendable {
             let kinds: [String: Kind]
         }
         do {
-            let raw = try YAMLDecoder().decode(Raw.self, from: yaml)
+            // The mail's section of the language's words (the pages' is the other).
+            struct File: Decodable { let mail: Raw }
+            let raw = try YAMLDecoder().decode(File.self, from: yaml).mail
             return Words(
                 footer: raw.footer, unsubscribe: raw.unsubscribe, colon: raw.colon,
                 kinds: try raw.kinds.mapValues { kind in

@@ -2,8 +2,8 @@ import Foundation
 import TollgateCore
 import Yams
 
-/// The pages' words in each language they speak, from `Resources/words/<language>.yaml`, loaded
-/// once. Every key exists in every language and every key is used (tests hold both); a key
+/// The pages' words in each language they speak, the `pages` section of the language's words
+/// (`Languages.words`), loaded once. Every key exists in every language and every key is used (tests hold both); a key
 /// missing at run time reads as its English word, or as the key itself, never as a placeholder.
 public enum Lexicon {
     public static let locales = Languages.supported
@@ -11,16 +11,15 @@ public enum Lexicon {
 
     /// Per language, the words by key.
     static let words: [String: [String: String]] = {
+        struct File: Decodable { let pages: [String: String] }
         var words: [String: [String: String]] = [:]
         for language in locales {
-            guard let url = Bundle.module.url(forResource: language, withExtension: "yaml", subdirectory: "words"),
-                let text = try? String(contentsOf: url, encoding: .utf8),
-                let decoded = try? YAMLDecoder().decode([String: String].self, from: text)
+            guard let text = Languages.words(language), let file = try? YAMLDecoder().decode(File.self, from: text)
             else {
                 // The words ship in the binary: without them the build itself is broken.
-                preconditionFailure("words/\(language).yaml is missing from this build or is not a map of words")
+                preconditionFailure("words/\(language).yaml is missing from this build or has no map of pages' words")
             }
-            words[language] = decoded
+            words[language] = file.pages
         }
         return words
     }()

@@ -237,14 +237,15 @@ import TollgateStorage
 
     static func wordsFile(_ locale: String) throws -> URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Sources/TollgateNotify/Resources/mail/\(locale).yaml")
+            .deletingLastPathComponent().appendingPathComponent("Sources/TollgateCore/Resources/words/\(locale).yaml")
     }
 
     /// The names inside `{{…}}`, `{{#…}}` and `{{^…}}` in the lines of one kind's block.
     static func variables(of kind: String, in words: String) -> Set<String> {
         let lines = words.components(separatedBy: "\n")
-        guard let start = lines.firstIndex(of: "  \(kind):") else { return ["<kind missing>"] }
-        let block = lines[(start + 1)...].prefix { $0.hasPrefix("    ") }.joined(separator: "\n")
+        // Kinds sit under `mail:` and `kinds:`, four spaces in.
+        guard let start = lines.firstIndex(of: "    \(kind):") else { return ["<kind missing>"] }
+        let block = lines[(start + 1)...].prefix { $0.hasPrefix("      ") }.joined(separator: "\n")
         var names = Set<String>()
         var rest = Substring(block)
         while let open = rest.range(of: "{{") {
