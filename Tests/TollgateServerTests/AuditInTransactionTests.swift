@@ -78,4 +78,52 @@ import TollgateStorage
             #expect(revoked.draft.after?.contains("\"revokedAt\"") == true)
         }
     }
+
+    /// A call sent without the document's check (a failing database is no answer it lists).
+    static func raw(
+        _ client: some TestClientProtocol, _ method: HTTPRequest.Method, _ path: String, key: String, json: String?
+    ) async throws -> HTTPResponse.Status {
+        try await client.execute(
+            uri: path, method: method, headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
+            body: json.map { ByteBuffer(string: $0) }
+        ).status
+    }
+
+    @Test(arguments: TestDatabase.all)
+    func customersPlansCapsAndGrantsChangeOnlyWithTheirEntry(database: TestDatabase) async throws {
+        try await AppHarness.run(database) { app, client in
+            let key = app.adminKey
+            #expect(try await client.call(.post, "/v1/customers", key: key, json: #"{"id":"c1"}"#).status == .created)
+            let entries = try await app.store.auditEvents(AuditQuery()).count
+            try await Self.withTrailBroken(app.store) {
+                for (method, path, body) in [
+                    (HTTPRequest.Method.post, "/v1/customers", #"{"id":"c2"}"#),
+                    (.put, "/v1/customers/c1/plan", #"{"plan":"pro"}"#),
+                    (.put, "/v1/customers/c1/spend-cap", #"{"amount":5000,"currency":"EUR"}"#),
+                    (
+                        .post, "/v1/customers/c1/credits/grants",
+                        #"{"amount":50,"reason":"purchase","idempotencyKey":"order-1"}"#
+                    ),
+                ] {
+                    let status = try await Self.raw(client, method, path, key: key, json: body)
+                    #expect(status == .internalServerError, "\(method) \(path)")
+                }
+            }
+            // None of the four stayed: no c2, c1 on its plan, without a cap or credits.
+            #expect(try await app.store.customer(id: "c2") == nil)
+            let c1 = try #require(try await app.store.customer(id: "c1"))
+            #expect(c1.planId == "free" && c1.spendCap == nil)
+            let credits = try await client.call(.get, "/v1/customers/c1/credits", key: key)
+            let balances = credits.json["balances"] as? [[String: Any]] ?? []
+            #expect(balances.allSatisfy { ($0["balance"] as? Int ?? 0) == 0 }, "\(credits.json)")
+            #expect(try await app.store.auditEvents(AuditQuery()).count == entries)
+            // With the trail back, the same grant goes through, with its entry.
+            let granted = try await client.call(
+                .post, "/v1/customers/c1/credits/grants", key: key,
+                json: #"{"amount":50,"reason":"purchase","idempotencyKey":"order-1"}"#)
+            #expect(granted.status == .created && granted.json.int("balance") == 50)
+            let entry = try #require(try await app.store.auditEvents(AuditQuery()).first)
+            #expect(entry.draft.action == "credits.granted" && entry.draft.target == "customer:c1")
+        }
+    }
 }
