@@ -245,7 +245,12 @@ public final class InvoiceService: Sendable {
     }
 
     /// Pay, void or mark uncollectible.
-    public func apply(_ transition: InvoiceStatus.Transition, to id: String) async throws -> InvoiceRecord {
+    /// `then` runs in the same transaction, on the invoice as it now is (a payment moves the
+    /// subscription it settles).
+    public func apply(
+        _ transition: InvoiceStatus.Transition, to id: String,
+        then: (@Sendable (InvoiceRecord, any Storage) async throws -> Void)? = nil
+    ) async throws -> InvoiceRecord {
         try Self.requireOwn(try await invoice(id: id))
         if transition == .finalize { return try await finalize(id: id, refusingNegative: true) }
         let action =
@@ -264,6 +269,7 @@ public final class InvoiceService: Sendable {
                     AuditChange(
                         action, target: Self.target(id), before: AuditedInvoice(before), after: AuditedInvoice(after)),
                     in: tx)
+                try await then?(after, tx)
                 return after
             }
         } catch InvoiceStoreError.notFound {

@@ -139,6 +139,20 @@ public final class SubscriptionService: Sendable {
         return changed
     }
 
+    /// Marks one of Tollgate's invoices paid and, in the same transaction, makes the subscription
+    /// it settles current again (`invoicePaid`).
+    public func payInvoice(_ id: String, invoices: InvoiceService) async throws -> InvoiceRecord {
+        let (catalog, policy, clock, logger) = (catalog, policy, clock, logger)
+        let paid = try await invoices.apply(.pay, to: id) { paid, tx in
+            // Bound to the payment's transaction; the cache is told once it committed, below.
+            let bound = SubscriptionService(
+                catalog: catalog, store: tx, policy: policy, clock: clock, logger: logger, planChanged: { _ in })
+            try await bound.invoicePaid(paid)
+        }
+        planChanged(paid.subject)
+        return paid
+    }
+
     /// An invoice of a manual subscription was paid: a subscription past due because of it is
     /// current again (the grace period stops).
     public func invoicePaid(_ invoice: InvoiceRecord) async throws {

@@ -3,14 +3,13 @@ import TollgateCore
 import TollgateStorage
 
 /// What a person does to one of Tollgate's own invoices, from the API or the console: one path,
-/// so a payment always tells the subscription it settles.
+/// so a payment always moves the subscription it settles, in the payment's transaction.
 enum InvoiceActions {
     static func apply(
         _ transition: InvoiceStatus.Transition, to id: String, invoices: InvoiceService,
         subscriptions: SubscriptionService
     ) async throws -> InvoiceRecord {
-        let invoice = try await invoices.apply(transition, to: id)
-        if transition == .pay { try await subscriptions.invoicePaid(invoice) }
-        return invoice
+        if transition == .pay { return try await subscriptions.payInvoice(id, invoices: invoices) }
+        return try await invoices.apply(transition, to: id)
     }
 }
