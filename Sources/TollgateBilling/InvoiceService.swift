@@ -265,11 +265,13 @@ public final class InvoiceService: Sendable {
             return try await inTransaction { service, tx in
                 let before = try await service.invoice(id: id)
                 let after = try await tx.transitionInvoice(id: id, transition, at: now)
+                try await then?(after, tx)
+                // Last, as in every service: the trail's head is locked until the commit, and
+                // taken after the change's rows, never before them.
                 try await Audit.record(
                     AuditChange(
                         action, target: Self.target(id), before: AuditedInvoice(before), after: AuditedInvoice(after)),
                     in: tx)
-                try await then?(after, tx)
                 return after
             }
         } catch InvoiceStoreError.notFound {

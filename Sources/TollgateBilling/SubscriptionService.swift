@@ -213,7 +213,9 @@ public final class SubscriptionService: Sendable {
         }
         let id = "sub_manual_\(customerId)_\(idempotencyKey)"
         if let existing = try await store.subscription(id: id) {
-            // A replay after a crash between the change and its invoice: what is pending goes out.
+            // A replay: nothing to record; after a crash between the change and its invoice, what
+            // is pending goes out.
+            try await store.transaction { tx in try await Audit.record(.unchanged("subscription.created"), in: tx) }
             await invoiceNow(existing)
             return existing
         }

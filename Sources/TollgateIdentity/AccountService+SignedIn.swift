@@ -12,9 +12,10 @@ extension AccountService {
             let before = try await tx.customer(id: userId)
             guard let customer = try await tx.setProfile(customerId: userId, name: name, locale: locale, at: now)
             else { throw DomainError(.unauthorized, "this account no longer exists") }
+            // The name is personal data the trail outlives (erasure keeps entries): only that it changed.
             try await Self.record(
-                "account.profile_changed", userId, before: before.map { Profile(name: $0.name, locale: $0.locale) },
-                after: Profile(name: customer.name, locale: customer.locale), in: tx)
+                "account.profile_changed", userId, before: before.map { Profile(locale: $0.locale) },
+                after: Profile(locale: customer.locale, nameChanged: before?.name != customer.name), in: tx)
             return customer
         }
     }
@@ -122,7 +123,7 @@ extension AccountService {
 
     /// A profile as the audit trail records its changes.
     struct Profile: Encodable {
-        let name: String?
-        let locale: String?
+        var locale: String?
+        var nameChanged = false
     }
 }

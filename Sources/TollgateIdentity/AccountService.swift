@@ -108,7 +108,8 @@ public final class AccountService: Sendable {
         do {
             try await store.transaction { [customer] tx in
                 try await tx.createUser(user, customer: customer, token: token, outbox: [message])
-                try await Self.record("account.sign_up_requested", id, in: tx)
+                // No target, as for an address that has an account: the trail does not tell.
+                try await Audit.record(AuditChange("account.sign_up_requested", target: nil), in: tx)
             }
         } catch IdentityStoreError.emailTaken {
             try await limiter.recordFailure(addressKey, at: now, subject: OpaqueDigest.hex(email))

@@ -86,8 +86,8 @@ public struct OperatorService: Sendable {
                 after.role = role
                 try await Audit.record(
                     AuditChange(
-                        "operator.role_changed", target: Self.target(id), before: AuditedOperator(before),
-                        after: AuditedOperator(after)),
+                        "operator.role_changed", target: Self.target(id), before: ["role": before.role.rawValue],
+                        after: ["role": after.role.rawValue]),
                     in: tx)
             }
         }

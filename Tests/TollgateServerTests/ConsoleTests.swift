@@ -206,7 +206,9 @@ struct PageSession {
             let fresh = try await PageSession.open(app, role: .viewer, email: "leaving@example.com")
             #expect(try await fresh.post(client, "/console/logout").0 == .seeOther)
             #expect(try await fresh.get(client, "/console").0 == .seeOther)
-            #expect(try await app.store.auditEvents(AuditQuery(limit: 1)).first?.draft.action == "console.signed_out")
+            let signedOut = try #require(try await app.store.auditEvents(AuditQuery(limit: 1)).first?.draft)
+            #expect(signedOut.action == "console.signed_out" && signedOut.target?.hasPrefix("operator:op_") == true)
+            #expect(signedOut.actor.kind == .operator && signedOut.target == "operator:\(signedOut.actor.id ?? "")")
             // An owner's invitation: a link shown once, usable once, not after 72 hours.
             let other = try await PageSession.open(app, role: .owner, email: "second@example.com")
             let (status, page, _) = try await other.post(

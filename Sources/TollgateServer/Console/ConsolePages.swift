@@ -200,25 +200,34 @@ struct ConsolePages: Sendable {
     }
 
     /// The trials an operator extended, from the audit trail (the subscription keeps only the
-    /// latest end): when, to which day, and by whom.
+    /// latest end): when, to which day, and by whom. Entries are the customer's; those written
+    /// before the subscription service recorded them name the subscription, with its end only.
     private func trialExtensions(_ id: String) async throws -> [CustomerDetailData.HistoryRow] {
-        var query = AuditQuery(limit: 20)
-        query.target = "customer:\(id)"
-        query.action = "subscription.trial_extended"
         struct After: Decodable {
-            let plan: String
+            let plan: String?
             let trialEnd: Date?
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        return try await store.auditEvents(query).compactMap { event in
-            guard let after = event.draft.after.flatMap({ try? decoder.decode(After.self, from: Data($0.utf8)) })
-            else { return nil }
-            var row = CustomerDetailData.HistoryRow(
-                at: event.draft.at, planName: catalog.plan(after.plan)?.name ?? after.plan, status: "trial_extended")
-            row.until = after.trialEnd
-            return row
+        var sources: [(target: String, plan: String?)] = [("customer:\(id)", nil)]
+        for (subscription, _) in try await store.subscriptions(subject: id) {
+            sources.append(("subscription:\(subscription.id)", subscription.planId))
         }
+        var rows: [CustomerDetailData.HistoryRow] = []
+        for source in sources {
+            var query = AuditQuery(limit: 20)
+            query.target = source.target
+            query.action = "subscription.trial_extended"
+            for event in try await store.auditEvents(query) {
+                let after = event.draft.after.flatMap { try? decoder.decode(After.self, from: Data($0.utf8)) }
+                let plan = after?.plan ?? source.plan ?? ""
+                var row = CustomerDetailData.HistoryRow(
+                    at: event.draft.at, planName: catalog.plan(plan)?.name ?? plan, status: "trial_extended")
+                row.until = after?.trialEnd
+                rows.append(row)
+            }
+        }
+        return rows
     }
 
     /// Balances per credit type, and the last twenty ledger lines of each, newest first.

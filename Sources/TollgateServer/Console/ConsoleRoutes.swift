@@ -141,10 +141,11 @@ struct ConsoleRoutes: Sendable {
     }
 
     @Sendable func signOut(_ request: Request, context: ConsoleContext) async throws -> Response {
+        // Named before the service writes the entry, in the sign-out's transaction.
+        context.audit.target("operator:\(context.signedIn.account.id)")
         if let token = request.cookies[ConsoleSettings.sessionCookie]?.value {
             try await operators.signOut(token: token)
         }
-        context.audit.target("operator:\(context.signedIn.account.id)")
         var response = ConsoleRequest.seeOther("/console/login")
         response.setCookie(
             Cookie(
