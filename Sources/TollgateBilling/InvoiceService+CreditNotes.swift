@@ -72,9 +72,3 @@ extension InvoiceService {
         }
     }
 }
-
-struct AuditedCreditNote: Encodable {
-    let number: String
-    let reason: String?
-    let total: Int64
-}
