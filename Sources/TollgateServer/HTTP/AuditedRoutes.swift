@@ -9,12 +9,20 @@ struct AuditedRoute: Sendable {
     let target: String?
     var targetParameter = "id"
     var workspaceParameter: String?
+    /// The door writes the entry, after its answer: the change is asked of Stripe and happens
+    /// there (nothing changes here until its webhook). Every other action is a service's, written
+    /// in the change's transaction (`AuditWrittenByServicesTests` holds both).
+    var byDoor = false
 
-    init(_ action: String, target: String? = nil, parameter: String = "id", workspace: String? = nil) {
+    init(
+        _ action: String, target: String? = nil, parameter: String = "id", workspace: String? = nil,
+        byDoor: Bool = false
+    ) {
         self.action = action
         self.target = target
         targetParameter = parameter
         workspaceParameter = workspace
+        self.byDoor = byDoor
     }
 }
 
@@ -83,12 +91,14 @@ enum AuditedRoutes {
         "POST /v1/credits/reserve": nil,
         "POST /v1/credits/reservations/{id}/commit": nil,
         "POST /v1/credits/reservations/{id}/release": nil,
-        // Credits granted by hand, packs, subscriptions.
+        // Credits granted by hand, packs, subscriptions. A checkout or Stripe's billing portal is
+        // asked of Stripe: the door records it (`byDoor`); a cancellation or plan change is the
+        // manual provider's service's, or asked of Stripe and recorded by the door.
         "POST /v1/customers/{id}/credits/grants": AuditedRoute("credits.granted", target: "customer"),
-        "POST /v1/credits/packs/checkout": AuditedRoute("credits.pack_checkout_started"),
+        "POST /v1/credits/packs/checkout": AuditedRoute("credits.pack_checkout_started", byDoor: true),
         "POST /v1/billing/trial": AuditedRoute("subscription.trial_started"),
-        "POST /v1/billing/checkout": AuditedRoute("subscription.checkout_started"),
-        "POST /v1/billing/portal": AuditedRoute("subscription.billing_portal_opened"),
+        "POST /v1/billing/checkout": AuditedRoute("subscription.checkout_started", byDoor: true),
+        "POST /v1/billing/portal": AuditedRoute("subscription.billing_portal_opened", byDoor: true),
         "POST /v1/billing/cancel": AuditedRoute("subscription.canceled"),
         "POST /v1/billing/subscriptions": AuditedRoute("subscription.created"),
         "POST /v1/billing/change-plan": AuditedRoute("subscription.plan_changed"),
@@ -141,7 +151,7 @@ enum AuditedRoutes {
         "POST /portal/upgrade": AuditedRoute("subscription.plan_changed"),
         "POST /portal/cancel": AuditedRoute("subscription.canceled"),
         "POST /portal/resume": AuditedRoute("subscription.resumed"),
-        "POST /portal/payment": AuditedRoute("subscription.billing_portal_opened"),
+        "POST /portal/payment": AuditedRoute("subscription.billing_portal_opened", byDoor: true),
         "POST /portal/workspaces": AuditedRoute("workspace.created"),
         "POST /portal/workspaces/{id}/invite": AuditedRoute(
             "workspace.member_invited", target: "workspace", workspace: "id"),
