@@ -37,9 +37,6 @@ public final class AuditTrail: Sendable {
         try await store.appendAuditEvent(draft, sealer: try await chain())
     }
 
-    /// A state as the trail keeps it (`before`, `after`).
-    public static func state(_ value: (any Encodable)?) -> String? { AuditChange.state(value) }
-
     /// A draft stamped now with a fresh id.
     public func draft(actor: AuditActor, action: String, target: String? = nil) -> AuditDraft {
         AuditDraft(id: Secrets.randomId(prefix: "aud_"), at: clock.now(), actor: actor, action: action, target: target)

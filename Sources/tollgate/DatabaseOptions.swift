@@ -45,28 +45,43 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// Runs `body` with this command as the audit trail's recorder: the services it calls write
-    /// their entries as done at this terminal (actor `system`, `cli:<user>`), in
-    /// the transaction of their change. Without a master key (see `recordInAuditTrail`), the
-    /// change is made and stderr says it went unrecorded.
+    /// their entries as done at this terminal (actor `system`, `cli:<user>`), in the transaction
+    /// of their change. Without a master key (`auditBox`), the change is made and stderr says it
+    /// went unrecorded.
     func audited<T: Sendable>(
         _ store: SQLStore, box given: SecretBox? = nil, _ body: () async throws -> T
     ) async throws -> T {
-        let box: SecretBox
-        if let given {
-            box = given
-        } else if let found = await auditBox(store) {
-            box = found
-        } else {
-            return try await body()
-        }
+        guard let box = await auditBox(store, given: given) else { return try await body() }
         let trail = AuditTrail(store: store, box: box, clock: SystemClock())
         let recorder = CommandAudit(actor: Self.terminalActor, trail: trail, sealer: try await trail.chain())
         return try await Audit.$recorder.withValue(recorder) { try await body() }
     }
 
+    /// Records a change a command made itself, outside any service (a key rotated), in a
+    /// transaction of its own, as done at this terminal; a failure is said on stderr.
+    func recordInAuditTrail(
+        _ store: SQLStore, action: String, target: String?, before: (any Encodable)? = nil,
+        after: (any Encodable)? = nil, box given: SecretBox? = nil
+    ) async {
+        guard let box = await auditBox(store, given: given) else { return }
+        let change = AuditChange(action, target: target, before: before, after: after)
+        do {
+            let trail = AuditTrail(store: store, box: box, clock: SystemClock())
+            let recorder = CommandAudit(actor: Self.terminalActor, trail: trail, sealer: try await trail.chain())
+            try await store.transaction { tx in try await recorder.record(change, in: tx) }
+        } catch {
+            FileHandle.standardError.write(Data("tollgate: not recorded in the audit trail: \(error)\n".utf8))
+        }
+    }
+
     static var terminalActor: AuditActor { AuditActor(kind: .system, id: "cli:" + NSUserName()) }
 
-    private func auditBox(_ store: SQLStore) async -> SecretBox? {
+    /// The master key that seals this command's entries: `given`, or the data directory's. A data
+    /// directory (SQLite's, or one named with --data-dir) makes its master key on first use, as
+    /// the server would; with only --database and no key in the default directory, nil, and
+    /// stderr says so rather than make a key nobody else has.
+    private func auditBox(_ store: SQLStore, given: SecretBox?) async -> SecretBox? {
+        if let given { return given }
         do {
             guard
                 database == nil || dataDirectoryOption != nil
@@ -78,33 +93,6 @@ struct DatabaseOptions: ParsableArguments {
         } catch {
             FileHandle.standardError.write(Data("tollgate: not recorded in the audit trail: \(error)\n".utf8))
             return nil
-        }
-    }
-
-    /// Records a command's change in the audit trail, as done at this terminal (actor `system`,
-    /// `cli:<user>`). A data directory (SQLite's, or one named with --data-dir) makes its master
-    /// key on first use, as the server would; with only --database and no key in the default
-    /// directory, it says so on stderr rather than make a key nobody else has.
-    func recordInAuditTrail(
-        _ store: SQLStore, action: String, target: String?, before: (any Encodable)? = nil,
-        after: (any Encodable)? = nil, box given: SecretBox? = nil
-    ) async {
-        do {
-            guard
-                given != nil || database == nil || dataDirectoryOption != nil
-                    || KeyDirectory(dataDirectory: dataDirectory).hasMasterKey()
-            else {
-                throw KeyDirectoryError.invalid("no master key in \(dataDirectory) nor in TOLLGATE_MASTER_KEY")
-            }
-            let box: SecretBox
-            if let given { box = given } else { box = try await secretBox(store: store) }
-            let trail = AuditTrail(store: store, box: box, clock: SystemClock())
-            var draft = trail.draft(actor: Self.terminalActor, action: action, target: target)
-            draft.before = AuditTrail.state(before)
-            draft.after = AuditTrail.state(after)
-            try await trail.record(draft)
-        } catch {
-            FileHandle.standardError.write(Data("tollgate: not recorded in the audit trail: \(error)\n".utf8))
         }
     }
 

@@ -41,8 +41,8 @@ final class AuditNote: Sendable {
 
     /// The state before and after the change, as JSON; equal states make no entry.
     func change(target: String? = nil, workspaceId: String? = nil, before: (any Encodable)?, after: (any Encodable)?) {
-        let before = AuditTrail.state(before)
-        let after = AuditTrail.state(after)
+        let before = AuditChange.state(before)
+        let after = AuditChange.state(after)
         state.withLock {
             if let target { $0.target = target }
             if let workspaceId { $0.workspaceId = workspaceId }
@@ -129,9 +129,8 @@ extension AuditNote: AuditRecorder {
     /// A service's change, written in the change's own transaction.
     func record(_ change: AuditChange, in tx: any AuditStore) async throws {
         let note = current
-        guard let request = note.request, let draft = Self.draft(note: note, request: request, change: change) else {
-            return
-        }
+        guard let request = note.request else { return }
+        let draft = Self.draft(note: note, request: request, change: change)
         if !change.isUnchanged { try await tx.appendAuditEvent(draft, sealer: request.sealer) }
         // Unchanged too: the service answered for this request, the middleware adds nothing.
         state.withLock { _ = $0.recorded.insert(change.action) }
@@ -139,7 +138,7 @@ extension AuditNote: AuditRecorder {
 
     /// The entry for the request as its note stands, `change` (a service's) taking the place of
     /// what the handler said of the target and the states.
-    static func draft(note: State, request: AuditedRequest, change: AuditChange?) -> AuditDraft? {
+    static func draft(note: State, request: AuditedRequest, change: AuditChange?) -> AuditDraft {
         let route = request.route
         let action = change?.action ?? note.action ?? route.action
         let routeTarget = route.target.flatMap { kind in
@@ -200,9 +199,9 @@ struct AuditMiddleware<Context: TollgateAuditedContext>: RouterMiddleware {
     /// answer still goes out (a 500 would tell the caller the change failed, and invite a retry).
     private func record(_ request: Request, note: AuditNote.State, logger: Logger) async {
         guard let served = note.request, !note.recorded.contains(note.action ?? served.route.action),
-            !note.unchanged,
-            let draft = AuditNote.draft(note: note, request: served, change: nil)
+            !note.unchanged
         else { return }
+        let draft = AuditNote.draft(note: note, request: served, change: nil)
         do {
             try await trail.record(draft)
         } catch {
