@@ -337,7 +337,7 @@ public final class InvoiceService: Sendable {
 
     /// Stripe's invoices are mirrored read-only: they change in Stripe.
     public static func requireOwn(_ invoice: InvoiceRecord) throws {
-        guard PaymentProviderKind(stored: invoice.provider) == .manual else {
+        guard PaymentProviderKind(rawValue: invoice.provider) == .manual else {
             throw DomainError(
                 .conflict,
                 "invoice \(invoice.id) is Stripe's: change it in Stripe (\(invoice.hostedURL ?? "its dashboard"))",

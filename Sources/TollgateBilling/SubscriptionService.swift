@@ -93,7 +93,7 @@ public final class SubscriptionService: Sendable {
         var changed = 0
         for (subscription, provider) in try await store.subscriptionsDue(now: now, grace: policy.gracePeriod) {
             // Stripe owns its subscriptions' periods; only our grace policy applies to them here.
-            if PaymentProviderKind(stored: provider) == .stripe {
+            if PaymentProviderKind(rawValue: provider) == .stripe {
                 guard subscription.status == .pastDue, let since = subscription.pastDueSince,
                     now >= since + policy.gracePeriod
                 else { continue }
@@ -110,7 +110,7 @@ public final class SubscriptionService: Sendable {
             let billed =
                 [.active, .pastDue].contains(subscription.status)
                 || (subscription.status == .trialing && next.status == .active)
-            if PaymentProviderKind(stored: provider) == .manual, rolled, billed, let invoices {
+            if PaymentProviderKind(rawValue: provider) == .manual, rolled, billed, let invoices {
                 try await invoices.issue(ended: subscription, next: next)
             }
             // No version: time passing is not news from the provider, so a Stripe event delayed
@@ -170,7 +170,7 @@ public final class SubscriptionService: Sendable {
     func apply(_ event: SubscriptionEvent, after invoice: InvoiceRecord, cause: String) async throws -> Bool {
         guard let id = invoice.subscriptionId, let subscription = try await store.subscription(id: id),
             try await store.subscriptions(subject: subscription.subject).contains(where: {
-                $0.0.id == id && PaymentProviderKind(stored: $0.provider) == .manual
+                $0.0.id == id && PaymentProviderKind(rawValue: $0.provider) == .manual
             })
         else { return false }
         if case .paymentSucceeded = event, subscription.status != .pastDue { return false }

@@ -28,7 +28,7 @@ public struct EventFanOut: Sendable {
             let paid = (JSONNumber.int64(data["totalMinor"]) ?? 0) > 0
             kind =
                 paid && data["invoiceId"] != nil
-                    && (data["provider"] as? String).flatMap(PaymentProviderKind.init(stored:)) == .manual
+                    && (data["provider"] as? String).flatMap(PaymentProviderKind.init(rawValue:)) == .manual
                 ? "invoice_paid" : nil
         case "credits.low": kind = "credits_low"
         default:

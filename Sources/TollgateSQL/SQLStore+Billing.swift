@@ -113,7 +113,7 @@ extension SQLStore {
                     subscription, previousStatus: previousStatus, plan: plan, previousPlan: previousPlan,
                     planVersion: customerChangedAt, cause: "\(provider)\u{1F}\(eventId)", at: Millis.date(changedAt))
                     // A provider's payment; Tollgate's own invoices tell theirs as they are marked paid.
-                    + (PaymentProviderKind(stored: provider) != .manual
+                    + (PaymentProviderKind(rawValue: provider) != .manual
                         && ["invoice.paid", "invoice.payment_succeeded"].contains(type)
                         ? [
                             try OutboxEvent.message(
