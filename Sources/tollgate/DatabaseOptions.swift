@@ -57,8 +57,9 @@ struct DatabaseOptions: ParsableArguments {
         return try await Audit.$recorder.withValue(recorder) { try await body() }
     }
 
-    /// Records a change a command made itself, outside any service (a key rotated), in a
-    /// transaction of its own, as done at this terminal; a failure is said on stderr.
+    /// Records a change a command made itself, outside any service (a key rotated), through the
+    /// audit trail in a transaction of its own, as done at this terminal; a failure is said on
+    /// stderr.
     func recordInAuditTrail(
         _ store: SQLStore, action: String, target: String?, before: (any Encodable)? = nil,
         after: (any Encodable)? = nil, box given: SecretBox? = nil
@@ -68,7 +69,7 @@ struct DatabaseOptions: ParsableArguments {
         do {
             let trail = AuditTrail(store: store, box: box, clock: SystemClock())
             let recorder = CommandAudit(actor: Self.terminalActor, trail: trail, sealer: try await trail.chain())
-            try await store.transaction { tx in try await recorder.record(change, in: tx) }
+            try await trail.record(recorder.draft(change))
         } catch {
             FileHandle.standardError.write(Data("tollgate: not recorded in the audit trail: \(error)\n".utf8))
         }
@@ -119,10 +120,15 @@ struct CommandAudit: AuditRecorder {
 
     func record(_ change: AuditChange, in tx: any AuditStore) async throws {
         guard !change.isUnchanged else { return }
+        try await tx.appendAuditEvent(draft(change), sealer: sealer)
+    }
+
+    /// The entry for `change`, made at this terminal now.
+    func draft(_ change: AuditChange) -> AuditDraft {
         var draft = trail.draft(actor: change.actor ?? actor, action: change.action, target: change.target)
         draft.workspaceId = change.workspaceId
         draft.before = change.before
         draft.after = change.after
-        try await tx.appendAuditEvent(draft, sealer: sealer)
+        return draft
     }
 }
