@@ -102,11 +102,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Billing providers: Stripe webhook verification (and, next, the Stripe client).
+        // Billing: subscriptions, invoices, and the payment providers (manual, Stripe) behind one façade.
         .target(
             name: "TollgateBilling",
             dependencies: [
-                "TollgateCore", "TollgateStorage", "TollgateRuntime",
+                "TollgateCore", "TollgateStorage", "TollgateRuntime", "TollgateMeter",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

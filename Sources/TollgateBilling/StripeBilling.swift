@@ -26,6 +26,9 @@ public final class StripeBilling: Sendable {
             catalog: catalog, store: store, policy: policy, client: client, planChanged: planChanged)
     }
 
+    /// Whether a Stripe key is set: then Stripe bills the customers who have no subscription yet.
+    public var isConfigured: Bool { client != nil }
+
     private func configured() throws -> StripeClient {
         guard let client else { throw DomainError(.unavailable, "Stripe is not configured: set STRIPE_SECRET_KEY") }
         return client

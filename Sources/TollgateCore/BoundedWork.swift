@@ -10,7 +10,7 @@ public final class BoundedWork: Sendable {
         let width: Int
         let depth: Int
         var running = 0
-        var waiting: [CheckedContinuation<Void, Never>] = []
+        var waiting: [CheckedContinuation<Bool, Never>] = []
 
         enum Decision { case run, wait, refuse }
 
@@ -23,7 +23,7 @@ public final class BoundedWork: Sendable {
         }
 
         /// A finished run hands its place to the first waiter, if any.
-        mutating func leave() -> CheckedContinuation<Void, Never>? {
+        mutating func leave() -> CheckedContinuation<Bool, Never>? {
             if waiting.isEmpty {
                 running -= 1
                 return nil
@@ -49,29 +49,27 @@ public final class BoundedWork: Sendable {
     public func run<Result: Sendable>(_ work: @escaping @Sendable () throws -> Result) async throws -> Result {
         try await enter()
         counted.withLock { $0 += 1 }
-        defer { admission.withLock { $0.leave() }?.resume() }
+        defer { admission.withLock { $0.leave() }?.resume(returning: true) }
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global(qos: .userInitiated).async { continuation.resume(with: Swift.Result { try work() }) }
         }
     }
 
+    /// Waits for a place; the continuation answers whether one was given (false: refused).
     private func enter() async throws {
-        var refused = false
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let admitted = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let decision = admission.withLock { state -> Admission.Decision in
                 let decision = state.arrive()
                 if decision == .wait { state.waiting.append(continuation) }
                 return decision
             }
             switch decision {
-            case .run: continuation.resume()
+            case .run: continuation.resume(returning: true)
             case .wait: break
-            case .refuse:
-                refused = true
-                continuation.resume()
+            case .refuse: continuation.resume(returning: false)
             }
         }
-        if refused {
+        guard admitted else {
             throw DomainError(
                 .unavailable, "the server is busy with \(name); try again in a second", retryAfterSeconds: 1)
         }

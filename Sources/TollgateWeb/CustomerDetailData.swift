@@ -177,6 +177,11 @@ public struct CustomerDetailData: Sendable {
     public var workspaces: [WorkspaceRow] = []
     /// For the action forms.
     public var plans: [(id: String, name: String)] = []
+    /// Plans with a trial the customer may still take (none once they have a live subscription).
+    public var trialPlans: [(id: String, name: String)] = []
+    public var creditPacks: [(id: String, name: String)] = []
+    /// A provider's page where the customer pays what the operator just started for them.
+    public var checkoutLink: String?
     public var creditTypes: [String] = []
     public var currencies: [Currency] = []
     /// A fresh key each time the page is drawn: submitting its form twice grants once.

@@ -6,6 +6,13 @@ extension ConsoleFrame {
         let base = "/console/customers/" + Paths.segment(data.id)
         return page(title: data.name ?? data.id) {
             noticeLine(notice)
+            if let link = data.checkoutLink {
+                el("p", ["class": "notice", "role": "status", "id": "checkout-link"]) {
+                    t("checkout_link")
+                    " "
+                    el("a", ["href": link]) { link }
+                }
+            }
             el("dl", ["class": "facts", "id": "customer-facts"]) {
                 el("dt") { t("customer") }
                 el("dd") { el("code") { data.id } }
@@ -118,6 +125,7 @@ extension ConsoleFrame {
         if may(.changePlan) {
             form(base + "/plan", confirm: t("confirm_change_plan"), classes: "card") {
                 el("h3") { t("change_plan") }
+                el("input", ["type": "hidden", "name": "key", "value": data.formKey + "_plan"])
                 el("div", ["class": "field"]) {
                     el("label", ["for": "f-new-plan"]) { t("plan") }
                     el("select", ["id": "f-new-plan", "name": "plan"]) {
@@ -129,6 +137,27 @@ extension ConsoleFrame {
                     }
                 }
                 el("button", ["type": "submit"]) { t("change_plan") }
+            }
+        }
+        if may(.changePlan), !data.trialPlans.isEmpty {
+            form(base + "/trial-start", confirm: t("confirm_start_trial"), classes: "card") {
+                el("h3") { t("start_trial") }
+                el("input", ["type": "hidden", "name": "key", "value": data.formKey + "_trial"])
+                select(t("plan"), name: "plan", id: "f-trial-plan", options: data.trialPlans.map { ($0.id, $0.name) })
+                select(
+                    t("billing_interval"), name: "interval", id: "f-trial-interval",
+                    options: [("month", t("interval_month")), ("year", t("interval_year"))])
+                select(t("currency"), name: "currency", id: "f-trial-currency", options: data.currencies.map(\.code))
+                el("button", ["type": "submit"]) { t("start_trial") }
+            }
+        }
+        if may(.manageInvoices), !data.creditPacks.isEmpty {
+            form(base + "/credit-packs", confirm: t("confirm_sell_credit_pack"), classes: "card") {
+                el("h3") { t("sell_credit_pack") }
+                el("input", ["type": "hidden", "name": "key", "value": data.formKey + "_pack"])
+                select(t("credit_pack"), name: "pack", id: "f-pack", options: data.creditPacks.map { ($0.id, $0.name) })
+                select(t("currency"), name: "currency", id: "f-pack-currency", options: data.currencies.map(\.code))
+                el("button", ["type": "submit"]) { t("sell_credit_pack") }
             }
         }
         if may(.grantCredits), !data.creditTypes.isEmpty {
@@ -190,6 +219,20 @@ extension ConsoleFrame {
                 el("button", ["type": "submit", "class": "danger"]) { t("cancel_subscription") }
             }
         }
+    }
+
+    /// A labelled choice among `options` (value, label).
+    func select(_ label: String, name: String, id: String, options: [(String, String)]) -> HTML {
+        el("div", ["class": "field"]) {
+            el("label", ["for": id]) { label }
+            el("select", ["id": id, "name": name]) {
+                for (value, text) in options { el("option", ["value": value]) { text } }
+            }
+        }
+    }
+
+    func select(_ label: String, name: String, id: String, options: [String]) -> HTML {
+        select(label, name: name, id: id, options: options.map { ($0, $0) })
     }
 
     /// One meter per quota: used / limit, a bar, and when it resets (or that it never does).

@@ -26,6 +26,21 @@ public struct PortalHomeData: Sendable {
         }
     }
 
+    /// A credit pack the user may buy.
+    public struct Pack: Sendable {
+        public let id: String
+        public let name: String
+        public let credits: Int64
+        public let price: Money
+
+        public init(id: String, name: String, credits: Int64, price: Money) {
+            self.id = id
+            self.name = name
+            self.credits = credits
+            self.price = price
+        }
+    }
+
     public var planName: String
     public var subscription: CustomerDetailData.SubscriptionRow?
     /// The plan a downgrade moves to at the period's end.
@@ -38,6 +53,9 @@ public struct PortalHomeData: Sendable {
     public var managedHere: Bool
     /// Stripe bills it: its payment methods and invoices are in Stripe's own portal.
     public var managedByStripe: Bool
+    public var packs: [Pack] = []
+    /// The key the pack forms carry, so a form sent twice buys once.
+    public var formKey = ""
 
     public init(
         planName: String, subscription: CustomerDetailData.SubscriptionRow?, pendingPlanName: String?,
@@ -89,10 +107,12 @@ extension ConsoleFrame {
                     el("button", ["type": "submit", "id": "stripe-portal"]) { t("manage_payment") }
                 }
             }
-            if let subscription = data.subscription, data.managedHere {
+            if let subscription = data.subscription, data.managedHere || data.managedByStripe {
                 if subscription.cancelAtPeriodEnd {
-                    form("/portal/resume", classes: "inline") {
-                        el("button", ["type": "submit", "id": "resume"]) { t("resume_subscription") }
+                    if data.managedHere {
+                        form("/portal/resume", classes: "inline") {
+                            el("button", ["type": "submit", "id": "resume"]) { t("resume_subscription") }
+                        }
                     }
                 } else if subscription.status == "active" || subscription.status == "trialing" {
                     form("/portal/cancel", confirm: t("confirm_cancel_self"), classes: "inline") {
@@ -112,6 +132,21 @@ extension ConsoleFrame {
                         ["credit_type", "available"],
                         rows: data.balances.map { [$0.creditType, number($0.available)] },
                         id: "balances")
+                }
+            }
+            if !data.packs.isEmpty {
+                el("section", ["aria-labelledby": "h-packs"]) {
+                    el("h2", ["id": "h-packs"]) { t("buy_credits") }
+                    for pack in data.packs {
+                        form("/portal/credit-packs", confirm: t("confirm_buy_credit_pack"), classes: "card") {
+                            el("input", ["type": "hidden", "name": "key", "value": "\(data.formKey)_\(pack.id)"])
+                            el("input", ["type": "hidden", "name": "pack", "value": pack.id])
+                            el("input", ["type": "hidden", "name": "currency", "value": pack.price.currency.code])
+                            let price = money(pack.price.amountMinor, pack.price.currency)
+                            el("p") { "\(pack.name) · \(number(pack.credits)) \(t("credits")) · \(price)" }
+                            el("button", ["type": "submit", "id": "buy-\(pack.id)"]) { t("buy") }
+                        }
+                    }
                 }
             }
             for (index, pool) in data.pools.enumerated() {

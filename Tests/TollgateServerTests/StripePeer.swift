@@ -194,7 +194,7 @@ final class StripePeer: Sendable {
         router.post("v1/subscriptions/{id}") { request, context in
             let allowed: Set<String> = [
                 "cancel_at_period_end", "items[0][id]", "items[0][price]", "items[0][quantity]", "proration_behavior",
-                "metadata[tollgate_change]",
+                "metadata[tollgate_change]", "trial_end",
             ]
             switch try await accept(request, context, allowed: allowed, required: []) {
             case .refused(let response): return response
@@ -204,6 +204,9 @@ final class StripePeer: Sendable {
                     !["always_invoice", "create_prorations", "none"].contains(behavior)
                 {
                     return stripeError("Invalid proration_behavior")
+                }
+                if let end = form["trial_end"], end != "now", Int(end) == nil {
+                    return stripeError("Invalid trial_end: must be 'now' or a timestamp")
                 }
                 if let price = form["items[0][price]"] {
                     guard form["items[0][id]"] == "si_1" else {

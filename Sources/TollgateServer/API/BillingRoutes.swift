@@ -69,6 +69,19 @@ struct BillingRoutes: Sendable {
     struct URLResponse: Encodable {
         @NullEncoded var id: String?
         let url: String
+
+        init(id: String?, url: String) {
+            self.id = id
+            self.url = url
+        }
+
+        /// The provider's page a sale waits on.
+        init<Made>(_ sale: Sale<Made>) throws {
+            guard case .onProviderPage(let id, let url) = sale else {
+                throw DomainError(.conflict, "the sale was made without the provider's page")
+            }
+            self.init(id: id, url: url)
+        }
     }
 
     static func url(_ raw: String, field: String) throws -> String {
@@ -84,16 +97,16 @@ struct BillingRoutes: Sendable {
         let body = try await request.decode(as: CheckoutRequest.self, context: context)
         let (interval, currency, seats) = try Self.terms(
             interval: body.interval, currency: body.currency, seats: body.seats)
-        let addOns = try Self.addOns(body.addOns)
-        let session = try await stripe.checkout(
-            customerId: try Validate.identifier(body.customer, field: "customer"),
-            planId: try Validate.identifier(body.plan, field: "plan"),
-            interval: interval, currency: currency, seats: seats, addOns: addOns,
-            successURL: try Self.url(body.successUrl, field: "successUrl"),
-            cancelURL: try Self.url(body.cancelUrl, field: "cancelUrl"),
-            idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
-        )
-        return EditedResponse(status: .created, response: URLResponse(id: session.id, url: session.url))
+        let order = PlanOrder(
+            customer: try Validate.identifier(body.customer, field: "customer"),
+            planId: try Validate.identifier(body.plan, field: "plan"), interval: interval, currency: currency,
+            seats: seats, addOns: try Self.addOns(body.addOns),
+            idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey"))
+        let pages = ReturnPages(
+            success: try Self.url(body.successUrl, field: "successUrl"),
+            cancel: try Self.url(body.cancelUrl, field: "cancelUrl"))
+        return EditedResponse(
+            status: .created, response: try URLResponse(try await billing.start(order, via: .stripe, returnTo: pages)))
     }
 
     /// A subscription's billing interval (monthly by default), currency (EUR) and seats, checked.
@@ -160,15 +173,22 @@ struct BillingRoutes: Sendable {
         let body = try await request.decode(as: SubscribeRequest.self, context: context)
         let (interval, currency, seats) = try Self.terms(
             interval: body.interval, currency: body.currency, seats: body.seats)
-        let subscription = try await subscriptions.subscribe(
-            customerId: try Validate.identifier(body.customer, field: "customer"),
-            planId: try Validate.identifier(body.plan, field: "plan"),
-            interval: interval, currency: currency, seats: seats,
-            idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
-        )
+        let order = PlanOrder(
+            customer: try Validate.identifier(body.customer, field: "customer"),
+            planId: try Validate.identifier(body.plan, field: "plan"), interval: interval, currency: currency,
+            seats: seats, idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey"))
+        let subscription = try Self.made(try await billing.provider(.manual).subscribe(order, returnTo: nil))
         return EditedResponse(
             status: .created,
             response: SubscriptionResponse(subscription, provider: PaymentProviderKind.manual.rawValue))
+    }
+
+    /// What the manual provider made (it has no page of its own to wait on).
+    static func made<Made>(_ sale: Sale<Made>) throws -> Made {
+        guard case .made(let made) = sale else {
+            throw DomainError(.conflict, "the sale waits on the provider's page")
+        }
+        return made
     }
 
     struct ChangePlanRequest: Decodable {
@@ -216,11 +236,12 @@ struct BillingRoutes: Sendable {
     {
         let body = try await request.decode(as: TrialRequest.self, context: context)
         let (interval, currency, _) = try Self.terms(interval: body.interval, currency: body.currency, seats: nil)
-        let subscription = try await subscriptions.startTrial(
-            customerId: try Validate.identifier(body.customer, field: "customer"),
-            planId: try Validate.identifier(body.plan, field: "plan"),
-            interval: interval, currency: currency
-        )
+        let customer = try Validate.identifier(body.customer, field: "customer")
+        // A trial is once per customer: the customer is the key.
+        let order = PlanOrder(
+            customer: customer, planId: try Validate.identifier(body.plan, field: "plan"), interval: interval,
+            currency: currency, idempotencyKey: "trial-" + customer)
+        let subscription = try Self.made(try await billing.startTrial(order, via: .manual, returnTo: nil))
         return EditedResponse(
             status: .created,
             response: SubscriptionResponse(subscription, provider: PaymentProviderKind.manual.rawValue))

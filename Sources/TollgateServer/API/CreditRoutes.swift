@@ -9,7 +9,7 @@ import TollgateStorage
 /// reservations for long jobs.
 struct CreditRoutes: Sendable {
     let credits: CreditService
-    let stripe: StripeBilling
+    let billing: Billing
 
     func register(on v1: RouterGroup<AuthenticatedContext>) {
         v1.requiring(.billingWrite)
@@ -41,14 +41,15 @@ struct CreditRoutes: Sendable {
         guard let currency = Currency(body.currency ?? "EUR") else {
             throw DomainError.invalidField("currency", "not an ISO 4217 currency code")
         }
-        let session = try await stripe.checkoutCreditPack(
-            customerId: try Validate.identifier(body.customer, field: "customer"),
-            packId: try Validate.identifier(body.pack, field: "pack"),
-            currency: currency, successURL: try BillingRoutes.url(body.successUrl, field: "successUrl"),
-            cancelURL: try BillingRoutes.url(body.cancelUrl, field: "cancelUrl"),
-            idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey")
-        )
-        return EditedResponse(status: .created, response: BillingRoutes.URLResponse(id: session.id, url: session.url))
+        let order = PackOrder(
+            customer: try Validate.identifier(body.customer, field: "customer"),
+            packId: try Validate.identifier(body.pack, field: "pack"), currency: currency,
+            idempotencyKey: try Validate.identifier(body.idempotencyKey, field: "idempotencyKey"))
+        let pages = ReturnPages(
+            success: try BillingRoutes.url(body.successUrl, field: "successUrl"),
+            cancel: try BillingRoutes.url(body.cancelUrl, field: "cancelUrl"))
+        let sale = try await billing.sellCreditPack(order, via: .stripe, returnTo: pages)
+        return EditedResponse(status: .created, response: try BillingRoutes.URLResponse(sale))
     }
 
     struct GrantRequest: Decodable {

@@ -153,10 +153,10 @@ func buildRouter(_ dependencies: AppDependencies, _ services: Services) -> Route
     )
     .register(on: v1)
     let stripeBilling = services.stripe
-    CreditRoutes(credits: credits, stripe: stripeBilling).register(on: v1)
     let billing = services.billing
+    CreditRoutes(credits: credits, billing: billing).register(on: v1)
     InvoiceRoutes(service: service, invoices: invoices).register(on: v1)
-    PackPurchaseRoutes(credits: credits, invoices: invoices, catalog: dependencies.catalog).register(on: v1)
+    PackPurchaseRoutes(billing: billing).register(on: v1)
     InvoicingAnalyticsRoutes(invoices: invoices).register(on: v1)
     InvoiceDocumentRoutes(invoices: invoices, subscriptions: subscriptions, documents: dependencies.documents)
         .register(on: v1)
@@ -181,7 +181,6 @@ func buildRouter(_ dependencies: AppDependencies, _ services: Services) -> Route
         pages: PortalPages(
             catalog: dependencies.catalog, accounts: accounts, workspaces: workspaces, meter: service,
             subscriptions: subscriptions, billing: billing, stripe: stripeBilling,
-            stripeEnabled: dependencies.stripe != nil,
             invoices: invoices, credits: credits, store: reads, clock: dependencies.clock,
             productName: dependencies.catalog.name, salesContact: dependencies.salesContact,
             publicBase: dependencies.consoleBaseURL, documents: dependencies.documents)

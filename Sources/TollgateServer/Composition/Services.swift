@@ -59,7 +59,8 @@ struct Services: Sendable {
         stripe = StripeBilling(
             catalog: catalog, store: store, client: dependencies.stripe, policy: dependencies.subscriptionPolicy,
             tax: dependencies.invoicing.stripe, clock: clock, planChanged: { meter.forget(customerId: $0) })
-        billing = Billing(subscriptions: subscriptions, stripe: stripe)
+        billing = Billing(
+            subscriptions: subscriptions, invoices: invoices, credits: credits, stripe: stripe, catalog: catalog)
         stripeWebhooks = StripeWebhookService(
             catalog: catalog, store: store,
             verifier: StripeSignatureVerifier(secrets: dependencies.stripeWebhookSecrets),

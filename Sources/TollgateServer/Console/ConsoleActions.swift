@@ -13,12 +13,75 @@ extension ConsolePages {
         "/console/customers/\(Paths.segment(id))?notice=\(notice)"
     }
 
+    /// A customer with a live subscription changes plan through its provider, as from the API;
+    /// one without is put on the plan (a deal made outside Tollgate's billing).
     @Sendable func changePlan(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
         let form = try await FormFields.read(request, context: context)
         let plan = try form.required("plan")
-        _ = try await meter.customers.changePlan(customerId: id, planId: plan)
+        guard try await billing.live(customer: id) != nil else {
+            _ = try await meter.customers.changePlan(customerId: id, planId: plan)
+            return ConsoleRequest.seeOther(customerPath(id, notice: "plan_changed"))
+        }
+        let key = try Validate.identifier(try form.required("key"), field: "key")
+        context.audit.action("subscription.plan_changed")
+        let (live, change, provider) = try await billing.changePlan(customer: id, to: plan, idempotencyKey: key)
+        context.audit.subscription(live, change.subscription, provider: provider.rawValue)
+        context.audit.once(key)
         return ConsoleRequest.seeOther(customerPath(id, notice: "plan_changed"))
+    }
+
+    /// Starts a plan's trial for the customer through the provider that bills them; Stripe's
+    /// trial starts on its Checkout page, whose link the operator sends the customer.
+    @Sendable func startTrial(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        let form = try await FormFields.read(request, context: context)
+        let order = PlanOrder(
+            customer: id, planId: try form.required("plan"), interval: try Self.interval(form),
+            currency: try Self.currency(form),
+            idempotencyKey: try Validate.identifier(form.required("key"), field: "key"))
+        context.audit.action("subscription.trial_started")
+        switch try await billing.startTrial(order, returnTo: CheckoutPages.plan(settings.publicBase)) {
+        case .made: return ConsoleRequest.seeOther(customerPath(id, notice: "customer_trial_started"))
+        case .onProviderPage(_, let url):
+            context.audit.action("subscription.checkout_started")
+            return try await checkoutLinkPage(id, url: url, request, context)
+        }
+    }
+
+    /// Sells a credit pack: on the customer's invoice, or through Stripe's Checkout.
+    @Sendable func sellCreditPack(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        let form = try await FormFields.read(request, context: context)
+        let key = try Validate.identifier(try form.required("key"), field: "key")
+        let order = PackOrder(
+            customer: id, packId: try form.required("pack"), currency: try Self.currency(form), idempotencyKey: key)
+        context.audit.once(key)
+        switch try await billing.sellCreditPack(order, returnTo: CheckoutPages.creditPack(settings.publicBase)) {
+        case .made: return ConsoleRequest.seeOther(customerPath(id, notice: "credit_pack_sold"))
+        case .onProviderPage(_, let url):
+            context.audit.action("credits.pack_checkout_started")
+            return try await checkoutLinkPage(id, url: url, request, context)
+        }
+    }
+
+    /// The customer's page with the provider's link to send them.
+    private func checkoutLinkPage(_ id: String, url: String, _ request: Request, _ context: ConsoleContext)
+        async throws -> Response
+    {
+        let frame = frame(request, context, "customers")
+        var data = try await customerData(id, language: frame.locale)
+        data.checkoutLink = url
+        return ConsoleRequest.html(frame.customerPage(data), request: request)
+    }
+
+    static func interval(_ form: FormFields) throws -> BillingInterval {
+        try BillingInterval(rawValue: form.first("interval") ?? "month").orThrow(
+            .invalidField("interval", "month or year"))
+    }
+
+    static func currency(_ form: FormFields) throws -> Currency {
+        try Currency(try form.required("currency")).orThrow(.invalidField("currency", "an ISO 4217 code such as EUR"))
     }
 
     @Sendable func grantCredits(_ request: Request, context: ConsoleContext) async throws -> Response {

@@ -41,7 +41,10 @@ struct ConsolePages: Sendable {
             .get("operators", use: operatorList)
             .get("invoices/{id}.pdf", use: invoicePDF)
         console.requiring(.viewAudit).get("audit", use: audit)
-        console.requiring(.changePlan).post("customers/{id}/plan", use: changePlan)
+        console.requiring(.changePlan)
+            .post("customers/{id}/plan", use: changePlan)
+            .post("customers/{id}/trial-start", use: startTrial)
+        console.requiring(.manageInvoices).post("customers/{id}/credit-packs", use: sellCreditPack)
         console.requiring(.grantCredits).post("customers/{id}/credits", use: grantCredits)
         console.requiring(.extendTrial).post("customers/{id}/trial", use: extendTrial)
         console.requiring(.setSpendCap).post("customers/{id}/spend-cap", use: setSpendCap)
@@ -194,6 +197,12 @@ struct ConsolePages: Sendable {
         data.workspaces = try await workspaces
         data.billing = try await billing.map(CustomerDetailData.BillingParty.init)
         data.plans = catalog.plans.map { ($0.id, $0.name) }
+        if !(try await subscriptions).contains(where: { $0.0.isLive }) {
+            for plan in catalog.plans where try await self.subscriptions.trialOffered(plan, to: id) != nil {
+                data.trialPlans.append((plan.id, plan.name))
+            }
+        }
+        data.creditPacks = catalog.creditPacks.map { ($0.id, $0.name) }
         data.creditTypes = catalog.creditTypes.isEmpty ? ["credits"] : catalog.creditTypes
         data.currencies = currencies
         return data

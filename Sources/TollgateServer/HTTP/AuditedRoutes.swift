@@ -119,6 +119,9 @@ enum AuditedRoutes {
         "POST /console/setup": AuditedRoute("console.operator_set_up"),
         "POST /console/logout": AuditedRoute("console.signed_out"),
         "POST /console/customers/{id}/plan": AuditedRoute("customer.plan_changed", target: "customer"),
+        "POST /console/customers/{id}/trial-start": AuditedRoute("subscription.trial_started", target: "customer"),
+        "POST /console/customers/{id}/credit-packs": AuditedRoute(
+            "invoice.credit_pack_invoiced", target: "customer"),
         "POST /console/customers/{id}/credits": AuditedRoute("credits.granted", target: "customer"),
         "POST /console/customers/{id}/trial": AuditedRoute("subscription.trial_extended", target: "customer"),
         "POST /console/customers/{id}/spend-cap": AuditedRoute("customer.spend_cap_set", target: "customer"),
@@ -150,6 +153,7 @@ enum AuditedRoutes {
         "POST /portal/logout": AuditedRoute("auth.signed_out"),
         "POST /portal/upgrade": AuditedRoute("subscription.plan_changed"),
         "POST /portal/cancel": AuditedRoute("subscription.canceled"),
+        "POST /portal/credit-packs": AuditedRoute("invoice.credit_pack_invoiced"),
         "POST /portal/resume": AuditedRoute("subscription.resumed"),
         "POST /portal/payment": AuditedRoute("subscription.billing_portal_opened", byDoor: true),
         "POST /portal/workspaces": AuditedRoute("workspace.created"),

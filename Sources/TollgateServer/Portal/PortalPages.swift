@@ -20,14 +20,11 @@ struct PortalPages: Sendable {
     let subscriptions: SubscriptionService
     let billing: Billing
     let stripe: StripeBilling
-    /// Stripe takes payments (checkout) instead of the manual provider.
-    let stripeEnabled: Bool
     let invoices: InvoiceService
     let credits: CreditService
     let store: any ReadModel
     let clock: any TollgateClock
     let productName: String
-    /// Where "contact sales" writes to (the operators' address), if set.
     /// Where "Contact sales" leads (a `mailto:` link or a URL).
     let salesContact: String?
     /// This server's address as the user's browser reaches it, for Stripe to send them back.
@@ -41,6 +38,7 @@ struct PortalPages: Sendable {
         portal.get("upgrade", use: upgradePage)
         portal.post("upgrade", use: upgrade)
         portal.post("cancel", use: cancel)
+        portal.post("credit-packs", use: buyCreditPack)
         portal.post("resume", use: resume)
         portal.post("payment", use: stripePortal)
         portal.get("invoices", use: invoiceList)
@@ -87,7 +85,7 @@ struct PortalPages: Sendable {
             return max(0, Int((end.timeIntervalSince(now) / 86_400).rounded(.up)))
         }
         let kind = try current.map { try billing.provider(named: $0.provider).kind }
-        let data = PortalHomeData(
+        var data = PortalHomeData(
             planName: mine.plan.name,
             subscription: current.map {
                 CustomerDetailData.SubscriptionRow(
@@ -99,6 +97,14 @@ struct PortalPages: Sendable {
                 PortalHomeData.Balance(creditType: $0.creditType, available: $0.available)
             },
             pools: pools, managedHere: kind == .manual, managedByStripe: kind == .stripe)
+        let currency = current?.0.currency ?? catalog.planCurrencies.first
+        data.packs = catalog.creditPacks.compactMap { pack in
+            guard let price = pack.prices.first(where: { $0.currency == currency }) ?? pack.prices.first else {
+                return nil
+            }
+            return PortalHomeData.Pack(id: pack.id, name: pack.name, credits: pack.amount, price: price.money)
+        }
+        data.formKey = Secrets.randomId(prefix: "pack_")
         return ConsoleRequest.html(
             frame.portalHomePage(data, notice: PortalRequest.notice(request, frame: frame)), request: request)
     }

@@ -66,11 +66,11 @@ extension PortalPages {
             return .change(live, provider: provider, effect: effect)
         }
         guard case .selfServe(let price) = offer else { return .unavailable(frame.t("current_plan")) }
-        if stripeEnabled { return .checkout }
-        if let trial = try await subscriptions.trialOffered(plan, to: userId), !trial.requiresPaymentMethod {
-            return .trial(days: trial.days, price: price.money)
+        switch try await billing.howToStart(plan, customer: userId) {
+        case .onProviderPage: return .checkout
+        case .trial(let days): return .trial(days: days, price: price.money)
+        case .subscribe: return .subscribe(price.money)
         }
-        return .subscribe(price.money)
     }
 
     func choice(_ request: Request, current: Subscription?) -> ConsoleFrame.PricingChoice {
@@ -143,34 +143,48 @@ extension PortalPages {
             let canceled = try await provider.cancel(live, atPeriodEnd: true)
             context.audit.subscription(live, canceled, provider: provider.kind.rawValue)
             return ConsoleRequest.seeOther(home + "?notice=self_canceled")
-        case .checkout:
-            let session = try await stripe.checkout(
-                customerId: userId, planId: plan.id, interval: interval, currency: currency, seats: nil,
-                successURL: publicBase + "/portal?notice=subscribed", cancelURL: publicBase + "/portal/upgrade",
-                idempotencyKey: key)
-            return ConsoleRequest.seeOther(session.url)
-        case .trial:
-            context.audit.action("subscription.trial_started")
-            _ = try await subscriptions.startTrial(
-                customerId: userId, planId: plan.id, interval: interval, currency: currency)
-            return ConsoleRequest.seeOther(home + "?notice=trial_started")
-        case .subscribe:
-            context.audit.action("subscription.created")
-            _ = try await subscriptions.subscribe(
-                customerId: userId, planId: plan.id, interval: interval, currency: currency, seats: nil,
-                idempotencyKey: key)
-            return ConsoleRequest.seeOther(home + "?notice=subscribed")
+        case .checkout, .trial, .subscribe:
+            let order = PlanOrder(
+                customer: userId, planId: plan.id, interval: interval, currency: currency, idempotencyKey: key)
+            switch try await billing.start(order, returnTo: CheckoutPages.plan(publicBase)) {
+            case .onProviderPage(_, let url): return ConsoleRequest.seeOther(url)
+            case .made(let subscription) where subscription.status == .trialing:
+                context.audit.action("subscription.trial_started")
+                return ConsoleRequest.seeOther(home + "?notice=trial_started")
+            case .made:
+                context.audit.action("subscription.created")
+                return ConsoleRequest.seeOther(home + "?notice=subscribed")
+            }
         case .contactSales, .unavailable:
             throw DomainError(.conflict, "this plan cannot be chosen here", field: "plan")
         }
     }
 
+    /// The same cancellation as the API's and the console's, at the period's end, whichever
+    /// provider runs the subscription (Stripe confirms by webhook).
     @Sendable func cancel(_ request: Request, context: PortalContext) async throws -> Response {
-        // The same cancellation as the API's and the console's: the provider's.
-        let (live, provider) = try await manualSubscription(context.userId)
-        context.audit.subscription(
-            live, try await provider.cancel(live, atPeriodEnd: true), provider: provider.kind.rawValue)
+        let (live, canceled, provider) = try await billing.cancel(customer: context.userId, atPeriodEnd: true)
+        context.audit.subscription(live, canceled, provider: provider.rawValue)
         return ConsoleRequest.seeOther("/portal?notice=self_canceled")
+    }
+
+    /// A credit pack for the user's own account, through the provider that bills them: on the
+    /// next invoice, or paid on Stripe's Checkout page.
+    @Sendable func buyCreditPack(_ request: Request, context: PortalContext) async throws -> Response {
+        let form = try await FormFields.read(request, context: context)
+        let key = try Validate.identifier(try form.required("key"), field: "key")
+        let currency = try form.first("currency").map {
+            try Currency($0).orThrow(.invalidField("currency", "an ISO code"))
+        }
+        let order = PackOrder(
+            customer: context.userId, packId: try form.required("pack"), currency: currency, idempotencyKey: key)
+        context.audit.once(key)
+        switch try await billing.sellCreditPack(order, returnTo: CheckoutPages.creditPack(publicBase)) {
+        case .made: return ConsoleRequest.seeOther("/portal?notice=credits_bought")
+        case .onProviderPage(_, let url):
+            context.audit.action("credits.pack_checkout_started")
+            return ConsoleRequest.seeOther(url)
+        }
     }
 
     @Sendable func resume(_ request: Request, context: PortalContext) async throws -> Response {
