@@ -15,7 +15,7 @@ public final class StripeBilling: Sendable {
     public init(
         catalog: Catalog, store: any BillingStore & CustomerStore & WorkspaceStore, client: StripeClient?,
         policy: SubscriptionPolicy = SubscriptionPolicy(), tax: InvoiceSettings.StripeTax = .init(),
-        clock: any TollgateClock, planChanged: @escaping @Sendable (String) -> Void
+        clock: any TollgateClock
     ) {
         self.tax = tax
         self.catalog = catalog
@@ -23,7 +23,7 @@ public final class StripeBilling: Sendable {
         self.client = client
         self.clock = clock
         sync = StripeSubscriptionSync(
-            catalog: catalog, store: store, policy: policy, client: client, planChanged: planChanged)
+            catalog: catalog, store: store, policy: policy, client: client)
     }
 
     /// Whether a Stripe key is set: then Stripe bills the customers who have no subscription yet.

@@ -12,7 +12,6 @@ struct StripeSubscriptionSync: Sendable {
     let policy: SubscriptionPolicy
     /// To read a Stripe customer's metadata when a subscription names one not linked yet.
     let client: StripeClient?
-    let planChanged: @Sendable (String) -> Void
 
     /// Stores `subscription` under `eventId` (once), moving the subject's plan and add-ons.
     func apply(_ eventId: String, _ type: String, version: Date, _ subscription: Subscription, now: Date) async throws
@@ -24,7 +23,6 @@ struct StripeSubscriptionSync: Sendable {
             rules: SubscriptionService.rules(catalog: catalog, policy: policy, now: now),
             syncAddOns: true, charges: []
         )
-        if outcome == .applied { planChanged(subscription.subject) }
         return outcome
     }
 

@@ -24,14 +24,13 @@ public final class StripeWebhookService: Sendable {
         catalog: Catalog, store: any BillingStore & CustomerStore & InvoiceStore, verifier: StripeSignatureVerifier,
         policy: SubscriptionPolicy = SubscriptionPolicy(),
         clock: any TollgateClock, logger: Logger, client: StripeClient? = nil,
-        planChanged: @escaping @Sendable (String) -> Void,
         grantPack: @escaping @Sendable (String, CreditPack, String) async throws -> Void = { _, _, _ in },
         invoices: InvoiceService? = nil
     ) {
         self.client = client
         self.invoices = invoices
         sync = StripeSubscriptionSync(
-            catalog: catalog, store: store, policy: policy, client: client, planChanged: planChanged)
+            catalog: catalog, store: store, policy: policy, client: client)
         self.grantPack = grantPack
         self.catalog = catalog
         self.store = store

@@ -74,7 +74,6 @@ extension SubscriptionService {
             type: "subscription.plan_changed", before: subscription, next: next, now: now, charges: charges)
         if periodCharge != nil { await invoiceNow(next) }
         if outcome == .applied {
-            planChanged(subscription.subject)
             return PlanChange(
                 subscription: next, proration: Self.proration(effects), periodCharge: periodCharge)
         }

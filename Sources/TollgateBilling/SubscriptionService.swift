@@ -12,15 +12,13 @@ public final class SubscriptionService: Sendable {
     let policy: SubscriptionPolicy
     let clock: any TollgateClock
     let logger: Logger
-    let planChanged: @Sendable (String) -> Void
     /// Issues the manual provider's invoices as periods end; nil: none are issued.
     let invoices: InvoiceService?
 
     public init(
         catalog: Catalog, store: any BillingStore & CustomerStore & TransactionalStorage,
         policy: SubscriptionPolicy = SubscriptionPolicy(),
-        clock: any TollgateClock, logger: Logger, invoices: InvoiceService? = nil,
-        planChanged: @escaping @Sendable (String) -> Void
+        clock: any TollgateClock, logger: Logger, invoices: InvoiceService? = nil
     ) {
         self.invoices = invoices
         self.catalog = catalog
@@ -28,7 +26,6 @@ public final class SubscriptionService: Sendable {
         self.policy = policy
         self.clock = clock
         self.logger = logger
-        self.planChanged = planChanged
     }
 
     /// Starts the plan's trial for the customer: once per customer, as the catalog says (Pro: 14
@@ -65,7 +62,6 @@ public final class SubscriptionService: Sendable {
         guard outcome == .applied else {
             throw DomainError(.conflict, "customer \(customerId) has already had a trial", field: "customer")
         }
-        planChanged(customerId)
         return subscription
     }
 
@@ -122,7 +118,6 @@ public final class SubscriptionService: Sendable {
             )
             if outcome == .applied {
                 changed += 1
-                planChanged(subscription.subject)
                 logger.info(
                     """
                     subscription \(subscription.id) moved from \(subscription.status.rawValue) to \
@@ -144,12 +139,10 @@ public final class SubscriptionService: Sendable {
     public func payInvoice(_ id: String, invoices: InvoiceService) async throws -> InvoiceRecord {
         let (catalog, policy, clock, logger) = (catalog, policy, clock, logger)
         let paid = try await invoices.apply(.pay, to: id) { paid, tx in
-            // Bound to the payment's transaction; the cache is told once it committed, below.
-            let bound = SubscriptionService(
-                catalog: catalog, store: tx, policy: policy, clock: clock, logger: logger, planChanged: { _ in })
+            // Bound to the payment's transaction.
+            let bound = SubscriptionService(catalog: catalog, store: tx, policy: policy, clock: clock, logger: logger)
             try await bound.invoicePaid(paid)
         }
-        planChanged(paid.subject)
         return paid
     }
 
@@ -182,7 +175,6 @@ public final class SubscriptionService: Sendable {
             version: nil,
             subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: [])
         guard outcome == .applied else { return false }
-        planChanged(subscription.subject)
         logger.info("subscription \(id) moved to \(next.status.rawValue) after invoice \(invoice.id) (\(cause))")
         return true
     }
@@ -244,7 +236,6 @@ public final class SubscriptionService: Sendable {
         let outcome = try await applyManual(
             "subscription.created", eventId: "subscribe:\(id)", type: "subscription.created", before: nil,
             next: subscription, now: now, charges: first)
-        planChanged(customerId)
         if !first.isEmpty { await invoiceNow(subscription) }
         return try await store.subscription(id: id) ?? subscription
     }
@@ -262,7 +253,6 @@ public final class SubscriptionService: Sendable {
         _ = try await applyManual(
             "subscription.canceled", eventId: "cancel:\(subscription.id):\(Millis.from(now))",
             type: "subscription.canceled", before: subscription, next: next, now: now)
-        planChanged(subscription.subject)
         return next
     }
 
@@ -278,7 +268,6 @@ public final class SubscriptionService: Sendable {
         _ = try await applyManual(
             "subscription.resumed", eventId: "resume:\(subscription.id):\(Millis.from(now))",
             type: "subscription.resumed", before: subscription, next: next, now: now)
-        planChanged(subscription.subject)
         return next
     }
 
@@ -295,7 +284,6 @@ public final class SubscriptionService: Sendable {
         _ = try await applyManual(
             "subscription.trial_extended", eventId: "trial-extended:\(subscription.id):\(Millis.from(until))",
             type: "subscription.trial_extended", before: subscription, next: next, now: now)
-        planChanged(subscription.subject)
         return next
     }
 

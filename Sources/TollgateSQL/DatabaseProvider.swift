@@ -13,10 +13,12 @@ public protocol DatabaseProvider: Sendable {
     var usageWriter: any UsageWriter { get }
     func shutdown() async
     /// Announces `payload` on `channel` when the transaction of `db` commits, to every process
-    /// listening (this one included).
+    /// listening (this one included), and to this process's `announcements` at the commit itself.
     func notify(_ db: any SQLDatabase, channel: String, payload: String) async throws
     /// Calls `ready` once listening, then `received` with the payload of each notification on
     /// `channel`, until cancelled.
+    /// Tells this process's listeners what its own transactions announce, as they commit.
+    var announcements: CommitAnnouncements { get }
     func listen(channel: String, ready: @escaping @Sendable () -> Void, received: @escaping @Sendable (String) -> Void)
         async throws
 }

@@ -10,6 +10,7 @@ struct OpenTransaction: DatabaseProvider {
 
     var kind: DatabaseKind { base.kind }
     var usageWriter: any UsageWriter { base.usageWriter }
+    var announcements: CommitAnnouncements { base.announcements }
 
     func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await body(db)

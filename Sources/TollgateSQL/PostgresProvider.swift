@@ -12,6 +12,7 @@ public final class PostgresProvider: DatabaseProvider {
     private let runTask: Task<Void, Never>
     private let logger: Logger
     private let faults: UsageWriteFaults?
+    public let announcements = CommitAnnouncements()
 
     public init(url: String, maximumConnections: Int = 10, logger: Logger, faults: UsageWriteFaults? = nil) throws {
         self.faults = faults
@@ -59,8 +60,10 @@ public final class PostgresProvider: DatabaseProvider {
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(connection.sql(queryLogLevel: nil))
+            return try await announcements.collecting {
+                try await client.withTransaction(logger: logger) { connection in
+                    try await body(connection.sql(queryLogLevel: nil))
+                }
             }
         } catch let error as PostgresTransactionError {
             // Surface the body's own error, as SQLite does, once the rollback went through.
@@ -73,6 +76,7 @@ public final class PostgresProvider: DatabaseProvider {
 
     public func notify(_ db: any SQLDatabase, channel: String, payload: String) async throws {
         try await db.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").run()
+        announcements.announce(channel: channel, payload: payload)
     }
 
     /// LISTEN on a connection of the pool held for as long as this runs.

@@ -40,6 +40,10 @@ public final class SQLStore: Storage {
         try await provider.notify(db, channel: Self.customerChannel, payload: id)
     }
 
+    public func whenCustomerChangeCommits(_ changed: @escaping @Sendable (String) -> Void) {
+        provider.announcements.onCommit(channel: Self.customerChannel, changed)
+    }
+
     public func listenForCustomerChanges(
         ready: @escaping @Sendable () -> Void, changed: @escaping @Sendable (String) -> Void
     ) async throws {

@@ -20,6 +20,7 @@ public final class SQLiteProvider: DatabaseProvider {
     /// turns with `writer` under `writeLock`.
     private let cAPIWriter: SQLiteUsageWriter
     private let writeLock = AsyncMutex()
+    public let announcements = CommitAnnouncements()
     private let nextReader = Atomic<Int>(0)
 
     private let checkpointer: SQLiteCheckpointer
@@ -147,15 +148,17 @@ public final class SQLiteProvider: DatabaseProvider {
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writeLock.withLock {
-            try await Self.execute(writer, "BEGIN IMMEDIATE")
-            do {
-                let result = try await body(writer.sql(queryLogLevel: nil))
-                try await Self.execute(writer, "COMMIT")
-                return result
-            } catch {
-                try? await Self.execute(writer, "ROLLBACK")
-                throw error
+        try await announcements.collecting {
+            try await writeLock.withLock {
+                try await Self.execute(writer, "BEGIN IMMEDIATE")
+                do {
+                    let result = try await body(writer.sql(queryLogLevel: nil))
+                    try await Self.execute(writer, "COMMIT")
+                    return result
+                } catch {
+                    try? await Self.execute(writer, "ROLLBACK")
+                    throw error
+                }
             }
         }
     }
@@ -177,6 +180,7 @@ public final class SQLiteProvider: DatabaseProvider {
             WHERE seq <= (SELECT MAX(seq) FROM notifications) - \(bind: Self.keptNotifications)
             """
         ).run()
+        announcements.announce(channel: channel, payload: payload)
     }
 
     /// Polls for notifications that any process committed to this file: `PRAGMA data_version`

@@ -65,6 +65,9 @@ public protocol ChangeFeed: Sendable {
     /// any node (this one included), until cancelled.
     func listenForCustomerChanges(ready: @escaping @Sendable () -> Void, changed: @escaping @Sendable (String) -> Void)
         async throws
+    /// Calls `changed` with the id of every customer a transaction of this process changes, as
+    /// it commits (before the caller of the transaction goes on): a cache here forgets it at once.
+    func whenCustomerChangeCommits(_ changed: @escaping @Sendable (String) -> Void)
 }
 
 /// What the stored data refers to in the catalog, checked against the catalog at start.

@@ -47,6 +47,7 @@ public final class FlakyProvider: DatabaseProvider {
     public struct InjectedFailure: Error {}
 
     public var kind: DatabaseKind { base.kind }
+    public var announcements: CommitAnnouncements { base.announcements }
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         if failReads.load(ordering: .relaxed) { throw InjectedFailure() }

@@ -61,8 +61,7 @@ struct OpenAPIDocument {
             )
             let service = makeMeter(dependencies).0
             let subscriptions = SubscriptionService(
-                catalog: dependencies.catalog, store: store, clock: SystemClock(), logger: TestDatabase.logger,
-                planChanged: { _ in })
+                catalog: dependencies.catalog, store: store, clock: SystemClock(), logger: TestDatabase.logger)
             let invoices = InvoiceService(catalog: dependencies.catalog, store: store, clock: SystemClock()) {
                 _, _, _ in []
             }

@@ -39,8 +39,7 @@ import TollgateStorage
                 ).json.errorField == "currency")
 
             let scheduler = SubscriptionService(
-                catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger,
-                planChanged: { _ in })
+                catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger)
             app.clock.advance(by: 10 * 86_400)
             #expect(try await scheduler.tick() == 0)
             let reminders = {
@@ -84,8 +83,7 @@ import TollgateStorage
             _ = try await StripeWebhookTests.deliver(client, failed, signedAt: t0 + 60)
             #expect(try await app.store.subscription(id: "sub_1")?.status == .pastDue)
             let scheduler = SubscriptionService(
-                catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger,
-                planChanged: { _ in })
+                catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger)
             app.clock.advance(by: 6 * 86_400)
             #expect(try await scheduler.tick() == 0)
             #expect(
@@ -246,8 +244,7 @@ import TollgateStorage
             #expect(try await app.store.pendingInvoiceItems(subject: "u1").count == 1, "a downgrade charges nothing")
 
             let scheduler = SubscriptionService(
-                catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger,
-                planChanged: { _ in })
+                catalog: try WorkspaceTests.memento, store: app.store, clock: app.clock, logger: TestDatabase.logger)
             app.clock.advance(by: 21 * 86_400 + 1)
             #expect(try await scheduler.tick() == 1)
             #expect(try await app.store.customer(id: "u1")?.planId == "pro")

@@ -208,7 +208,7 @@ func makeBilling(_ dependencies: AppDependencies, service: Meter) -> (InvoiceSer
     let subscriptions = SubscriptionService(
         catalog: dependencies.catalog, store: dependencies.store, policy: dependencies.subscriptionPolicy,
         clock: dependencies.clock,
-        logger: dependencies.logger, invoices: invoices, planChanged: { service.forget(customerId: $0) }
+        logger: dependencies.logger, invoices: invoices
     )
     return (invoices, subscriptions)
 }
@@ -226,6 +226,9 @@ func makeMeter(_ dependencies: AppDependencies) -> (Meter, GroupCommitter) {
         credits: CreditService(catalog: dependencies.catalog, store: dependencies.store, clock: dependencies.clock),
         leases: dependencies.cluster.map { QuotaLeases(store: dependencies.store, settings: $0) }
     )
+    // The one way the cache learns of a change made here: the store tells at its commit (other
+    // nodes and processes hear it through the change feed).
+    dependencies.store.whenCustomerChangeCommits { meter.forget(customerId: $0) }
     return (meter, committer)
 }
 

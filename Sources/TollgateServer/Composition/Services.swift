@@ -58,14 +58,14 @@ struct Services: Sendable {
         self.credits = credits
         stripe = StripeBilling(
             catalog: catalog, store: store, client: dependencies.stripe, policy: dependencies.subscriptionPolicy,
-            tax: dependencies.invoicing.stripe, clock: clock, planChanged: { meter.forget(customerId: $0) })
+            tax: dependencies.invoicing.stripe, clock: clock)
         billing = Billing(
             subscriptions: subscriptions, invoices: invoices, credits: credits, stripe: stripe, catalog: catalog)
         stripeWebhooks = StripeWebhookService(
             catalog: catalog, store: store,
             verifier: StripeSignatureVerifier(secrets: dependencies.stripeWebhookSecrets),
             policy: dependencies.subscriptionPolicy, clock: clock, logger: dependencies.logger,
-            client: dependencies.stripe, planChanged: { meter.forget(customerId: $0) },
+            client: dependencies.stripe,
             grantPack: { customer, pack, reference in
                 _ = try await credits.grant(
                     customerId: customer, amount: pack.amount, creditType: pack.creditType, expiresAt: nil,
