@@ -52,7 +52,7 @@ let package = Package(
         // Storage interface: the records and one protocol per aggregate. No SQL.
         .target(
             name: "TollgateStorage",
-            dependencies: ["TollgateCore"],
+            dependencies: ["TollgateCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // The one SQL implementation of the storage protocols (SQLite and PostgreSQL): SQLStore,

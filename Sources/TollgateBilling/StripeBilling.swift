@@ -6,14 +6,15 @@ import TollgateStorage
 /// cancellation. State comes back through the webhooks; nothing here changes a plan directly.
 public final class StripeBilling: Sendable {
     private let catalog: Catalog
-    private let store: any BillingStore & CustomerStore & WorkspaceStore
+    private let store: any BillingStore & CustomerStore & WorkspaceStore & TransactionalStorage
     private let client: StripeClient?
     private let sync: StripeSubscriptionSync
     private let clock: any TollgateClock
     private let tax: InvoiceSettings.StripeTax
 
     public init(
-        catalog: Catalog, store: any BillingStore & CustomerStore & WorkspaceStore, client: StripeClient?,
+        catalog: Catalog, store: any BillingStore & CustomerStore & WorkspaceStore & TransactionalStorage,
+        client: StripeClient?,
         policy: SubscriptionPolicy = SubscriptionPolicy(), tax: InvoiceSettings.StripeTax = .init(),
         clock: any TollgateClock
     ) {

@@ -8,7 +8,7 @@ import TollgateStorage
 /// seats and its add-on items; a downgrade Tollgate scheduled stays pending until the period ends.
 struct StripeSubscriptionSync: Sendable {
     let catalog: Catalog
-    let store: any BillingStore & CustomerStore
+    let store: any BillingStore & CustomerStore & TransactionalStorage
     let policy: SubscriptionPolicy
     /// To read a Stripe customer's metadata when a subscription names one not linked yet.
     let client: StripeClient?
@@ -17,13 +17,14 @@ struct StripeSubscriptionSync: Sendable {
     func apply(_ eventId: String, _ type: String, version: Date, _ subscription: Subscription, now: Date) async throws
         -> WebhookOutcome
     {
-        let outcome = try await store.applySubscriptionEvent(
-            provider: PaymentProviderKind.stripe.rawValue, eventId: eventId, type: type, version: version,
-            subscription: subscription, now: now,
-            rules: SubscriptionService.rules(catalog: catalog, policy: policy, now: now),
-            syncAddOns: true, charges: []
-        )
-        return outcome
+        var news = SubscriptionNews(
+            provider: .stripe, eventId: eventId, type: type, version: version, subscription: subscription, now: now)
+        news.syncAddOns = true
+        // Stripe's payment; Tollgate's own invoices tell theirs as they are marked paid.
+        news.paymentReceived = ["invoice.paid", "invoice.payment_succeeded"].contains(type)
+        let rules = SubscriptionService.rules(catalog: catalog, policy: policy, now: now)
+        return try await store.transaction { [news] tx in try await SubscriptionLedger.apply(news, rules: rules, in: tx)
+        }
     }
 
     /// Tollgate's view of a Stripe subscription; nil when no item maps to a catalog plan.

@@ -8,7 +8,7 @@ import TollgateStorage
 /// and moves the customer's plan in the same transaction.
 public final class StripeWebhookService: Sendable {
     private let catalog: Catalog
-    private let store: any BillingStore & CustomerStore & InvoiceStore
+    private let store: any BillingStore & CustomerStore & InvoiceStore & TransactionalStorage
     private let verifier: StripeSignatureVerifier
     private let policy: SubscriptionPolicy
     private let clock: any TollgateClock
@@ -21,7 +21,8 @@ public final class StripeWebhookService: Sendable {
     private let invoices: InvoiceService?
 
     public init(
-        catalog: Catalog, store: any BillingStore & CustomerStore & InvoiceStore, verifier: StripeSignatureVerifier,
+        catalog: Catalog, store: any BillingStore & CustomerStore & InvoiceStore & TransactionalStorage,
+        verifier: StripeSignatureVerifier,
         policy: SubscriptionPolicy = SubscriptionPolicy(),
         clock: any TollgateClock, logger: Logger, client: StripeClient? = nil,
         grantPack: @escaping @Sendable (String, CreditPack, String) async throws -> Void = { _, _, _ in },

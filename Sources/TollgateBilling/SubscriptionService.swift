@@ -111,11 +111,11 @@ public final class SubscriptionService: Sendable {
             }
             // No version: time passing is not news from the provider, so a Stripe event delayed
             // past this move (a payment retried by Stripe) still applies after it.
-            let outcome = try await store.applySubscriptionEvent(
-                provider: provider, eventId: "tick:\(subscription.id):\(Millis.from(now))", type: "subscription.tick",
-                version: nil,
-                subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: []
-            )
+            let news = SubscriptionNews(
+                provider: PaymentProviderKind(rawValue: provider) ?? .manual,
+                eventId: "tick:\(subscription.id):\(Millis.from(now))", type: "subscription.tick", version: nil,
+                subscription: next, now: now)
+            let outcome = try await ledger(news)
             if outcome == .applied {
                 changed += 1
                 logger.info(
@@ -170,10 +170,10 @@ public final class SubscriptionService: Sendable {
         let now = clock.now()
         let (next, _) = try SubscriptionMachine.apply(event, to: subscription, catalog: catalog, policy: policy)
         guard next != subscription else { return false }
-        let outcome = try await store.applySubscriptionEvent(
-            provider: PaymentProviderKind.manual.rawValue, eventId: "\(cause):\(invoice.id)", type: "invoice.\(cause)",
-            version: nil,
-            subscription: next, now: now, rules: rules(now: now), syncAddOns: false, charges: [])
+        let outcome = try await ledger(
+            SubscriptionNews(
+                provider: .manual, eventId: "\(cause):\(invoice.id)", type: "invoice.\(cause)", version: nil,
+                subscription: next, now: now))
         guard outcome == .applied else { return false }
         logger.info("subscription \(id) moved to \(next.status.rawValue) after invoice \(invoice.id) (\(cause))")
         return true
@@ -295,10 +295,11 @@ public final class SubscriptionService: Sendable {
         charges: [InvoiceItemRecord] = []
     ) async throws -> WebhookOutcome {
         let rules = rules(now: now)
-        return try await store.transaction { tx in
-            let outcome = try await tx.applySubscriptionEvent(
-                provider: PaymentProviderKind.manual.rawValue, eventId: eventId, type: type, version: now,
-                subscription: next, now: now, rules: rules, syncAddOns: false, charges: charges)
+        var news = SubscriptionNews(
+            provider: .manual, eventId: eventId, type: type, version: now, subscription: next, now: now)
+        news.charges = charges
+        return try await store.transaction { [news] tx in
+            let outcome = try await SubscriptionLedger.apply(news, rules: rules, in: tx)
             let change = AuditChange(
                 action, target: "customer:\(next.subject)",
                 before: before.map { SubscriptionSnapshot($0, provider: PaymentProviderKind.manual.rawValue) },
@@ -306,6 +307,12 @@ public final class SubscriptionService: Sendable {
             try await Audit.record(outcome == .applied ? change : .unchanged(action), in: tx)
             return outcome
         }
+    }
+
+    /// Applies `news` in a transaction of its own.
+    func ledger(_ news: SubscriptionNews) async throws -> WebhookOutcome {
+        let rules = rules(now: news.now)
+        return try await store.transaction { tx in try await SubscriptionLedger.apply(news, rules: rules, in: tx) }
     }
 
     func rules(now: Date) -> SubscriptionRules {

@@ -10,42 +10,24 @@ extension SQLStore {
         cancel_at_period_end, canceled_at_ms, past_due_since_ms, pending_plan_id, has_payment_method, add_ons
         """
 
-    public func applySubscriptionEvent(
-        provider: String, eventId: String, type: String, version: Date?, subscription: Subscription?,
-        now: Date, rules: SubscriptionRules, syncAddOns: Bool, charges: [InvoiceItemRecord]
-    ) async throws -> WebhookOutcome {
-        let addOns = String(decoding: try JSONEncoder().encode(subscription?.addOns ?? [:]), as: UTF8.self)
-        return try await self.provider.transaction { db in
-            guard try await Self.insertEvent(db, provider: provider, eventId: eventId, type: type, now: now) else {
-                return .duplicate
+    public func subscriptionVersion(id: String) async throws -> StoredSubscriptionVersion? {
+        try await self.provider.read { db in
+            try await db.raw(
+                "SELECT version_ms, status, updated_at_ms FROM subscriptions WHERE id = \(bind: id)"
+            ).first().map { row in
+                StoredSubscriptionVersion(
+                    version: try row.decode(column: "version_ms", as: Int64.self),
+                    status: SubscriptionStatus(rawValue: try row.decode(column: "status", as: String.self)),
+                    updatedAt: try row.decode(column: "updated_at_ms", as: Int64.self))
             }
-            guard let subscription else { return .applied }
-            // The stored row, if any: its version, its status and when it last changed.
-            let previous = try await db.raw(
-                "SELECT version_ms, status, updated_at_ms FROM subscriptions WHERE id = \(bind: subscription.id)"
-            ).first()
-            let storedVersion = try previous?.decode(column: "version_ms", as: Int64.self)
-            // Without a version (time passing here, not news from the provider) the stored one stays,
-            // so a provider event delayed past it still applies.
-            let versionMs = version.map(Millis.from) ?? storedVersion ?? 0
-            if let storedVersion, storedVersion > versionMs { return .stale }
-            let previousStatus =
-                try previous.map {
-                    SubscriptionStatus(rawValue: try $0.decode(column: "status", as: String.self))
-                } ?? nil
-            // Each change gets a later time than the one before, even within a millisecond: events
-            // carry it as their version, so a receiver can order them.
-            let changedAt = max(
-                Millis.from(now), (try previous?.decode(column: "updated_at_ms", as: Int64.self) ?? 0) + 1)
-            let previousPlan = try await db.raw(
-                "SELECT plan_id FROM customers WHERE id = \(bind: subscription.subject)"
-            ).first()?.decode(column: "plan_id", as: String.self)
-            let before = try await db.raw(
-                """
-                SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE subject = \
-                \(bind: subscription.subject)
-                """
-            ).all().map(Self.decodeSubscription)
+        }
+    }
+
+    public func putSubscription(_ subscription: Subscription, provider: String, version: Int64, changedAt: Int64)
+        async throws
+    {
+        let addOns = String(decoding: try JSONEncoder().encode(subscription.addOns), as: UTF8.self)
+        try await self.provider.transaction { db in
             try await db.raw("DELETE FROM subscriptions WHERE id = \(bind: subscription.id)").run()
             try await db.raw(
                 """
@@ -63,83 +45,80 @@ extension SQLStore {
                         \(bind: subscription.trialEnd.map(Millis.from)),
                     \(bind: subscription.cancelAtPeriodEnd ? 1 : 0), \(bind: subscription.canceledAt.map(Millis.from)),
                     \(bind: subscription.pastDueSince.map(Millis.from)), \(bind: subscription.pendingPlanId),
-                    \(bind: subscription.hasPaymentMethod ? 1 : 0), \(bind: addOns), \(bind: versionMs),
+                    \(bind: subscription.hasPaymentMethod ? 1 : 0), \(bind: addOns), \(bind: version),
                         \(bind: changedAt))
                 """
             ).run()
-            let all = try await db.raw(
-                """
-                SELECT \(unsafeRaw: Self.subscriptionColumns) FROM subscriptions WHERE subject = \
-                \(bind: subscription.subject)
-                """
-            )
-            .all().map(Self.decodeSubscription)
-            let plan = rules.entitledPlan(all)
-            try await Self.recordTrial(db, subscription, previousStatus: previousStatus, at: changedAt)
+        }
+    }
+
+    public func recordTrial(_ subscription: Subscription, previousStatus: SubscriptionStatus?, at millis: Int64)
+        async throws
+    {
+        try await self.provider.transaction { db in
+            try await Self.recordTrial(db, subscription, previousStatus: previousStatus, at: millis)
+        }
+    }
+
+    public func recordRevenueMovements(
+        subject: String, from before: [Currency: Int64], to after: [Currency: Int64], plan: String, cause: String,
+        at date: Date
+    ) async throws {
+        try await self.provider.transaction { db in
             try await Self.recordRevenueMovements(
-                db, subject: subscription.subject, from: rules.mrr(before), to: rules.mrr(all), plan: plan,
-                cause: "\(provider)\u{1F}\(eventId)", at: Millis.date(changedAt))
-            let customerChangedAt =
-                try await db.raw(
-                    """
-                    UPDATE customers SET plan_id = \(bind: plan),
-                        billing_anchor_ms = CASE WHEN plan_id = \(bind: plan) THEN billing_anchor_ms
-                            ELSE \(bind: Millis.from(subscription.currentPeriodStart)) END,
-                        \(Self.advancedUpdate(now))
-                    WHERE id = \(bind: subscription.subject)
-                    RETURNING updated_at_ms
-                    """
-                ).first()?.decode(column: "updated_at_ms", as: Int64.self) ?? changedAt
-            try await Self.recordCustomerState(
-                db, customerId: subscription.subject, at: customerChangedAt, planId: plan,
-                status: CustomerStatus.of(all))
-            if syncAddOns {
-                let live = all.filter(\.isLive)
-                let merged = live.reduce(into: [String: Int]()) { result, next in
-                    result.merge(next.addOns, uniquingKeysWith: +)
-                }
-                let encoded = String(decoding: try JSONEncoder().encode(merged), as: UTF8.self)
+                db, subject: subject, from: before, to: after, plan: plan, cause: cause, at: date)
+        }
+    }
+
+    public func entitle(
+        subject: String, plan: String, anchor: Date, status: CustomerStatus, addOns: [String: Int]?, at now: Date
+    ) async throws -> Int64? {
+        try await self.provider.transaction { db in
+            let changedAt = try await db.raw(
+                """
+                UPDATE customers SET plan_id = \(bind: plan),
+                    billing_anchor_ms = CASE WHEN plan_id = \(bind: plan) THEN billing_anchor_ms
+                        ELSE \(bind: Millis.from(anchor)) END,
+                    \(Self.advancedUpdate(now))
+                WHERE id = \(bind: subject)
+                RETURNING updated_at_ms
+                """
+            ).first()?.decode(column: "updated_at_ms", as: Int64.self)
+            if let changedAt {
+                try await Self.recordCustomerState(
+                    db, customerId: subject, at: changedAt, planId: plan, status: status)
+            }
+            if let addOns {
+                let encoded = String(decoding: try JSONEncoder().encode(addOns), as: UTF8.self)
                 try await db.raw(
                     """
                     UPDATE customers SET add_ons = \(bind: encoded), \(Self.advancedUpdate(now))
-                    WHERE id = \(bind: subscription.subject)
+                    WHERE id = \(bind: subject)
                     """
                 ).run()
             }
-            try await self.announceCustomerChange(db, id: subscription.subject)
-            try await Self.enqueue(
-                db,
-                try Self.subscriptionEvents(
-                    subscription, previousStatus: previousStatus, plan: plan, previousPlan: previousPlan,
-                    planVersion: customerChangedAt, cause: "\(provider)\u{1F}\(eventId)", at: Millis.date(changedAt))
-                    // A provider's payment; Tollgate's own invoices tell theirs as they are marked paid.
-                    + (PaymentProviderKind(rawValue: provider) != .manual
-                        && ["invoice.paid", "invoice.payment_succeeded"].contains(type)
-                        ? [
-                            try OutboxEvent.message(
-                                id: EventIds.derive(provider, eventId, "invoice.paid"), type: "invoice.paid",
-                                subject: Subject.customer(subscription.subject),
-                                data: InvoicePaidEventData(
-                                    customerId: subscription.subject, subscriptionId: subscription.id,
-                                    provider: provider, providerEventId: eventId, version: changedAt),
-                                at: Millis.date(changedAt))
-                        ] : []),
-                ignoringDuplicates: true)
-            for charge in charges {
+            try await self.announceCustomerChange(db, id: subject)
+            return changedAt
+        }
+    }
+
+    public func addInvoiceItems(_ items: [InvoiceItemRecord]) async throws {
+        guard !items.isEmpty else { return }
+        try await self.provider.transaction { db in
+            for item in items {
                 try await db.raw(
                     """
                     INSERT INTO invoice_items (id, subject, kind, description, amount_minor, currency, reference,
                         created_at_ms, position)
-                    VALUES (\(bind: charge.id), \(bind: charge.subject), \(bind: charge.kind),
-                        \(bind: charge.description),
-                        \(bind: charge.amount.amountMinor), \(bind: charge.amount.currency.code),
-                            \(bind: charge.reference), \(bind: Millis.from(charge.createdAt)),
-                        \(Self.nextItemPosition(charge.subject)))
+                    VALUES (\(bind: item.id), \(bind: item.subject), \(bind: item.kind),
+                        \(bind: item.description),
+                        \(bind: item.amount.amountMinor), \(bind: item.amount.currency.code),
+                            \(bind: item.reference), \(bind: Millis.from(item.createdAt)),
+                        \(Self.nextItemPosition(item.subject)))
                     ON CONFLICT (subject, reference) DO NOTHING
                     """
                 ).run()
             }
-            return .applied
         }
     }
 

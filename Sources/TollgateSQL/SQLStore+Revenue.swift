@@ -185,30 +185,4 @@ extension SQLStore {
             }
         }
     }
-
-    /// What a subscription change tells webhook endpoints (and, through them, the customer's
-    /// mail), with ids derived from the provider's event that caused it.
-    static func subscriptionEvents(
-        _ subscription: Subscription, previousStatus: SubscriptionStatus?, plan: String, previousPlan: String?,
-        planVersion: Int64, cause: String, at now: Date
-    ) throws -> [OutboxMessage] {
-        let version = Millis.from(now)
-        let subject = Subject.customer(subscription.subject)
-        var events = try SubscriptionChangeEvents.types(previous: previousStatus, next: subscription.status).map {
-            type in
-            try OutboxEvent.message(
-                id: EventIds.derive(cause, type), type: type, subject: subject,
-                data: SubscriptionEventData(subscription, previousStatus: previousStatus, version: version), at: now)
-        }
-        if let previousPlan, previousPlan != plan {
-            events.append(
-                try OutboxEvent.message(
-                    id: EventIds.derive(cause, "customer.plan_changed"), type: "customer.plan_changed",
-                    subject: subject,
-                    data: PlanChangeEventData(
-                        customerId: subscription.subject, plan: plan, previousPlan: previousPlan, version: planVersion),
-                    at: now))
-        }
-        return events
-    }
 }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import TollgateCore
 import TollgateStorage
@@ -25,14 +24,5 @@ enum UsageAlertEvents {
 
     static func id(_ key: CounterKey, percent: Int) -> String {
         EventIds.derive("usage", key.description, String(percent))
-    }
-}
-
-/// Event ids derived from what makes the event unique, so whoever writes it twice (a retry, a
-/// crash, another node) writes one row.
-enum EventIds {
-    static func derive(_ parts: String...) -> String {
-        let digest = SHA256.hash(data: Data(parts.joined(separator: "\u{1F}").utf8))
-        return "evt_" + Hex.encode(digest.prefix(12))
     }
 }

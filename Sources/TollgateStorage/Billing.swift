@@ -42,18 +42,16 @@ public struct InvoiceItemRecord: Sendable, Hashable {
     }
 }
 
-/// What the store needs of the catalog when it applies a subscription change: the plan a
-/// subject's subscriptions entitle it to, and their MRR per currency (`Revenue.mrr`).
-public struct SubscriptionRules: Sendable {
-    public let entitledPlan: @Sendable ([Subscription]) -> String
-    public let mrr: @Sendable ([Subscription]) -> [Currency: Int64]
+/// A subscription's stored version (`version_ms`), status and time of its last change.
+public struct StoredSubscriptionVersion: Sendable, Hashable {
+    public let version: Int64
+    public let status: SubscriptionStatus?
+    public let updatedAt: Int64
 
-    public init(
-        entitledPlan: @escaping @Sendable ([Subscription]) -> String,
-        mrr: @escaping @Sendable ([Subscription]) -> [Currency: Int64]
-    ) {
-        self.entitledPlan = entitledPlan
-        self.mrr = mrr
+    public init(version: Int64, status: SubscriptionStatus?, updatedAt: Int64) {
+        self.version = version
+        self.status = status
+        self.updatedAt = updatedAt
     }
 }
 
@@ -76,16 +74,27 @@ public struct RevenueMovementRecord: Sendable, Hashable {
 }
 
 public protocol BillingStore: Sendable {
-    /// Records `eventId` once and, unless it was seen or is older than the stored state, stores
-    /// `subscription` (versioned by `version`; nil keeps the stored version, for moves that are
-    /// not provider news), sets its subject's plan to what `rules.entitledPlan` says of all the
-    /// subject's subscriptions, records the change of its MRR (`rules.mrr`) as revenue movements,
-    /// replaces the subject's add-ons with those of its live subscriptions when `syncAddOns`, and
-    /// records `charges` — all in one transaction.
-    func applySubscriptionEvent(
-        provider: String, eventId: String, type: String, version: Date?, subscription: Subscription?,
-        now: Date, rules: SubscriptionRules, syncAddOns: Bool, charges: [InvoiceItemRecord]
-    ) async throws -> WebhookOutcome
+    /// The stored version of a subscription (what orders the provider's news), its status and
+    /// when it last changed.
+    func subscriptionVersion(id: String) async throws -> StoredSubscriptionVersion?
+    /// Stores `subscription` (replacing the stored one) as run by `provider`.
+    func putSubscription(_ subscription: Subscription, provider: String, version: Int64, changedAt: Int64)
+        async throws
+    /// A trial starts when a subscription becomes trialing and ends when it stops being one.
+    func recordTrial(_ subscription: Subscription, previousStatus: SubscriptionStatus?, at millis: Int64) async throws
+    /// The change of a subject's MRR as movements, once per `cause`.
+    func recordRevenueMovements(
+        subject: String, from before: [Currency: Int64], to after: [Currency: Int64], plan: String, cause: String,
+        at date: Date
+    ) async throws
+    /// Puts the subject on `plan` (its billing anchor moves to `anchor` when the plan changes) with
+    /// `status`, and its add-ons to `addOns` if given; every node is told at commit. When the
+    /// plan was set (nil: no such customer).
+    func entitle(
+        subject: String, plan: String, anchor: Date, status: CustomerStatus, addOns: [String: Int]?, at now: Date
+    ) async throws -> Int64?
+    /// Queues charges for the subject's next invoice; one whose reference is queued already is left alone.
+    func addInvoiceItems(_ items: [InvoiceItemRecord]) async throws
     /// Revenue movements recorded in [from, to), oldest first.
     func revenueMovements(from: Date, to: Date) async throws -> [RevenueMovementRecord]
     /// Subscriptions stored before movements were recorded (migration 22) get their MRR recorded

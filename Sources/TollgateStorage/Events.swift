@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import TollgateCore
 
@@ -77,5 +78,14 @@ public struct UsageAlert: Codable, Sendable, Hashable {
         self.periodStart = Millis.date(key.periodStartMillis)
         self.periodEnd = periodEnd
         self.version = used
+    }
+}
+
+/// Event ids derived from what makes the event unique, so whoever writes it twice (a retry, a
+/// crash, another node) writes one row.
+public enum EventIds {
+    public static func derive(_ parts: String...) -> String {
+        let digest = SHA256.hash(data: Data(parts.joined(separator: "\u{1F}").utf8))
+        return "evt_" + Hex.encode(digest.prefix(12))
     }
 }

@@ -26,9 +26,7 @@ import TollgateStorage
         let catalog = try CatalogLoader.load(yaml: Self.catalogYAML)
         let start = Fixtures.utc(2026, 3, 14)
         try await database.withStore { store, _ in
-            let rules = SubscriptionRules(
-                entitledPlan: { $0.contains { $0.isLive } ? "pro" : "free" },
-                mrr: { Revenue.mrr(of: $0, catalog: catalog) })
+            let mrr: @Sendable ([Subscription]) -> [Currency: Int64] = { Revenue.mrr(of: $0, catalog: catalog) }
             for (customer, currency, interval) in [("c1", "EUR", BillingInterval.month), ("c2", "USD", .year)] {
                 _ = try await store.createCustomer(
                     CustomerRecord(
@@ -38,15 +36,20 @@ import TollgateStorage
                     id: "sub_\(customer)", subject: customer, planId: "pro", interval: interval,
                     currency: Currency(currency)!, status: .active, currentPeriodStart: start,
                     currentPeriodEnd: start + 30 * 86_400, hasPaymentMethod: true)
-                _ = try await store.applySubscriptionEvent(
-                    provider: "manual", eventId: "e-\(customer)", type: "created", version: nil,
-                    subscription: subscription, now: start, rules: rules, syncAddOns: false, charges: [])
+                try await store.putSubscription(
+                    subscription, provider: "manual", version: 0, changedAt: Millis.from(start))
+                try await store.recordRevenueMovements(
+                    subject: customer, from: [:], to: mrr([subscription]), plan: "pro", cause: "e-\(customer)",
+                    at: start)
+                _ = try await store.entitle(
+                    subject: customer, plan: "pro", anchor: start, status: CustomerStatus.of([subscription]),
+                    addOns: nil, at: start)
             }
-            #expect(try await store.backfillRevenueMovements(mrr: rules.mrr) == 0, "movements exist: nothing to do")
+            #expect(try await store.backfillRevenueMovements(mrr: mrr) == 0, "movements exist: nothing to do")
             // As before migration 22: subscriptions, no movements.
             try await store.provider.transaction { db in try await db.raw("DELETE FROM revenue_movements").run() }
-            #expect(try await store.backfillRevenueMovements(mrr: rules.mrr) == 2)
-            #expect(try await store.backfillRevenueMovements(mrr: rules.mrr) == 0, "once")
+            #expect(try await store.backfillRevenueMovements(mrr: mrr) == 2)
+            #expect(try await store.backfillRevenueMovements(mrr: mrr) == 0, "once")
             let movements = try await store.revenueMovements(from: .distantPast, to: .distantFuture)
             #expect(movements.map(\.movement.kind) == [.new, .new])
             #expect(movements.map(\.movement.amount).sorted() == [990, 1000], "12000 a year is 1000 a month")
