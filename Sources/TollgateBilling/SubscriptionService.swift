@@ -87,9 +87,13 @@ public final class SubscriptionService: Sendable {
         let now = clock.now()
         try await remindTrialsEnding(now: now)
         var changed = 0
-        for (subscription, provider) in try await store.subscriptionsDue(now: now, grace: policy.gracePeriod) {
+        for (subscription, name) in try await store.subscriptionsDue(now: now, grace: policy.gracePeriod) {
+            guard let provider = PaymentProviderKind(rawValue: name) else {
+                logger.warning("subscription \(subscription.id) is run by \(name), a provider not handled here")
+                continue
+            }
             // Stripe owns its subscriptions' periods; only our grace policy applies to them here.
-            if PaymentProviderKind(rawValue: provider) == .stripe {
+            if provider == .stripe {
                 guard subscription.status == .pastDue, let since = subscription.pastDueSince,
                     now >= since + policy.gracePeriod
                 else { continue }
@@ -106,14 +110,14 @@ public final class SubscriptionService: Sendable {
             let billed =
                 [.active, .pastDue].contains(subscription.status)
                 || (subscription.status == .trialing && next.status == .active)
-            if PaymentProviderKind(rawValue: provider) == .manual, rolled, billed, let invoices {
+            if provider == .manual, rolled, billed, let invoices {
                 try await invoices.issue(ended: subscription, next: next)
             }
             // No version: time passing is not news from the provider, so a Stripe event delayed
             // past this move (a payment retried by Stripe) still applies after it.
             let news = SubscriptionNews(
-                provider: PaymentProviderKind(rawValue: provider) ?? .manual,
-                eventId: "tick:\(subscription.id):\(Millis.from(now))", type: "subscription.tick", version: nil,
+                provider: provider, eventId: "tick:\(subscription.id):\(Millis.from(now))", type: "subscription.tick",
+                version: nil,
                 subscription: next, now: now)
             let outcome = try await ledger(news)
             if outcome == .applied {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TollgateCore
 import TollgateIdentity
+import TollgateServer
 
 /// `tollgate audit verify`: walks the audit trail's chain and names the first entry that was
 /// edited, inserted or deleted (exit status 1), or says it is intact.
@@ -16,9 +17,8 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var databaseOptions: DatabaseOptions
 
         func run() async throws {
-            let result = try await databaseOptions.withStore { store in
-                let box = try await databaseOptions.secretBox(store: store)
-                return try await AuditTrail(store: store, box: box, clock: SystemClock()).verify()
+            let result = try await databaseOptions.withServices(sealing: true) { services in
+                try await services.auditTrail.verify()
             }
             print(result)
             if case .broken = result { throw ExitCode(1) }

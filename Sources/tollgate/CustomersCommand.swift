@@ -39,13 +39,10 @@ struct Customers: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             // The same change as the API's and the console's (the customer directory's).
-            let outcome: Result<Void, DomainError> = try await databaseOptions.withStore { store in
-                let customers = CustomerDirectory(
-                    catalog: loaded, store: store, clock: SystemClock(), logger: Logger(label: "tollgate"))
+            let outcome: Result<Void, DomainError> = try await databaseOptions.withServices(catalog: catalog) {
+                services in
                 do {
-                    _ = try await databaseOptions.audited(store) {
-                        try await customers.changePlan(customerId: customer, planId: plan)
-                    }
+                    _ = try await services.meter.customers.changePlan(customerId: customer, planId: plan)
                     return .success(())
                 } catch let error as DomainError {
                     return .failure(error)

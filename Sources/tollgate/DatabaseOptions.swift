@@ -44,17 +44,29 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
-    /// Runs `body` with this command as the audit trail's recorder: the services it calls write
-    /// their entries as done at this terminal (actor `system`, `cli:<user>`), in the transaction
-    /// of their change. Without a master key (`auditBox`), the change is made and stderr says it
-    /// went unrecorded.
-    func audited<T: Sendable>(
-        _ store: SQLStore, box given: SecretBox? = nil, _ body: () async throws -> T
+    /// Opens the database and runs `body` with the services the server builds (`Services`), as
+    /// this command, recorded in the audit trail as done at this terminal. `catalog`: the catalog
+    /// file (the bundled demo one by default). `sealing`: the command seals or opens secrets, so
+    /// it needs the master key (made in the data directory on first use, as the server would);
+    /// otherwise, without a key at hand (only --database), its change is made unrecorded and
+    /// stderr says so — the services it calls then seal nothing, and the key they are given is
+    /// one for this run only, which nothing keeps.
+    func withServices<T: Sendable>(
+        catalog path: String? = nil, sealing: Bool = false, _ body: (Services) async throws -> T
     ) async throws -> T {
-        guard let box = await auditBox(store, given: given) else { return try await body() }
-        let trail = AuditTrail(store: store, box: box, clock: SystemClock())
-        let recorder = CommandAudit(actor: Self.terminalActor, trail: trail, sealer: try await trail.chain())
-        return try await Audit.$recorder.withValue(recorder) { try await body() }
+        let catalog = try DefaultCatalog.load(path: path)
+        return try await withStore { store in
+            let box = sealing ? try await secretBox(store: store) : await auditBox(store, given: nil)
+            let services = Services.forCommand(
+                store: store, catalog: catalog, secretBox: box ?? SecretBox(keyData: SecretBox.generateKey())!,
+                logger: Logger(label: "tollgate"))
+            guard let box else { return try await body(services) }
+            // This command is the audit trail's recorder: the services it calls write their
+            // entries as done at this terminal, in the transaction of their change.
+            let trail = AuditTrail(store: store, box: box, clock: SystemClock())
+            let recorder = CommandAudit(actor: Self.terminalActor, trail: trail, sealer: try await trail.chain())
+            return try await Audit.$recorder.withValue(recorder) { try await body(services) }
+        }
     }
 
     /// Records a change a command made itself, outside any service (a key rotated), through the

@@ -93,18 +93,14 @@ struct Keys: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let created = try await databaseOptions.withStore { store in
-                let created: APIKeys.Created
+            let created = try await databaseOptions.withServices { services in
                 do {
-                    created = try await databaseOptions.audited(store) {
-                        try await APIKeyService(store: store, clock: SystemClock(), forget: nil).create(
-                            scopes: scopes.compactMap(Scope.init(rawValue:)), name: name)
-                    }
+                    return try await services.apiKeys.create(
+                        scopes: scopes.compactMap(Scope.init(rawValue:)), name: name)
                 } catch let error as DomainError {
                     FileHandle.standardError.write(Data("tollgate: \(error.field ?? "key"): \(error.message)\n".utf8))
                     throw ExitCode(1)
                 }
-                return created
             }
             print(created.secret)
         }

@@ -32,13 +32,9 @@ struct Operators: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let token = try await databaseOptions.withStore { store in
-                let box = try await databaseOptions.secretBox(store: store)
-                let service = OperatorService(store: store, box: box, clock: SystemClock())
+            let token = try await databaseOptions.withServices(sealing: true) { services in
                 do {
-                    return try await databaseOptions.audited(store, box: box) {
-                        try await service.create(email: email, role: OperatorRole(rawValue: role)!).token
-                    }
+                    return try await services.operators.create(email: email, role: OperatorRole(rawValue: role)!).token
                 } catch let error as DomainError {
                     FileHandle.standardError.write(Data("tollgate: \(error.message)\n".utf8))
                     throw ExitCode(1)

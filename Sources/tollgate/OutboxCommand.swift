@@ -53,10 +53,8 @@ struct Outbox: AsyncParsableCommand {
         @OptionGroup var databaseOptions: DatabaseOptions
 
         func run() async throws {
-            let queued = try await databaseOptions.withStore { store in
-                try await databaseOptions.audited(store) {
-                    try await DeliveryService(store: store, clock: SystemClock()).retry(id: id)
-                }
+            let queued = try await databaseOptions.withServices { services in
+                try await services.deliveries.retry(id: id)
             }
             guard queued else {
                 FileHandle.standardError.write(Data("tollgate: no undelivered message \(id)\n".utf8))

@@ -1,22 +1,25 @@
 import Foundation
+import Logging
 import TollgateAnalytics
 import TollgateBilling
 import TollgateCore
 import TollgateIdentity
 import TollgateMeter
 import TollgateNotify
+import TollgateSQL
 import TollgateStorage
 
 /// Every application service, built once from the dependencies: the front doors (the router),
 /// the background services and the tests all hold these same instances, so one cache of keys,
-/// of customers and of balances serves them all.
-struct Services: Sendable {
-    let meter: Meter
+/// of customers and of balances serves them all. A command of the CLI builds the same, over the
+/// database it opened (`forCommand`).
+public struct Services: Sendable {
+    public let meter: Meter
     let invoices: InvoiceService
     let subscriptions: SubscriptionService
     let accounts: AccountService
     let workspaces: WorkspaceService
-    let apiKeys: APIKeyService
+    public let apiKeys: APIKeyService
     /// Knows the live keys (a bounded cache): told by `apiKeys` of each key revoked or rotated out.
     let apiKeyAuthenticator: APIKeyAuthenticator
     let credits: CreditService
@@ -25,11 +28,11 @@ struct Services: Sendable {
     let billing: Billing
     let stripeWebhooks: StripeWebhookService
     let webhookEndpoints: WebhookEndpointService
-    let deliveries: DeliveryService
+    public let deliveries: DeliveryService
     let mailPreferences: MailPreferenceService
     let productEvents: ProductEvents
-    let operators: OperatorService
-    let auditTrail: AuditTrail
+    public let operators: OperatorService
+    public let auditTrail: AuditTrail
     /// What the doors read to draw a page or answer a query; they change nothing through it.
     let reads: any ReadModel
     let reports: AnalyticsReports
@@ -87,5 +90,20 @@ struct Services: Sendable {
     init(_ dependencies: AppDependencies, meter: Meter) {
         let (invoices, subscriptions) = makeBilling(dependencies, service: meter)
         self.init(dependencies, meter: meter, invoices: invoices, subscriptions: subscriptions)
+    }
+}
+
+extension Services {
+    /// The services a command of the CLI changes state through: the ones the server builds, over
+    /// the database the command opened, with its catalog and master key. A command sends no
+    /// mail, asks nothing of Stripe and issues no token — the running server tells, charges and
+    /// signs — so the signing key it holds is one for this run only, which nothing keeps.
+    public static func forCommand(store: SQLStore, catalog: Catalog, secretBox: SecretBox, logger: Logger) -> Services {
+        let clock = SystemClock()
+        let dependencies = AppDependencies(
+            catalog: catalog, store: store, databaseKind: store.provider.kind, clock: clock, logger: logger,
+            signingKeys: SigningKeyRing(keys: [SigningKey.generate(at: clock.now())]), secretBox: secretBox,
+            shutdown: {})
+        return Services(dependencies, meter: makeMeter(dependencies).0)
     }
 }
