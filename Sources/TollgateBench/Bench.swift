@@ -15,8 +15,11 @@ public struct Bench: Sendable {
         public var postgresURL: String?
         public var executable: String
         public var counterMemoryCount = 1_000_000
-        /// Which parts to run: meter, memory, http, redis, cluster, analytics, console (all by default).
-        public var parts: Set<String> = ["meter", "memory", "http", "redis", "cluster", "analytics", "console"]
+        /// Which parts to run: meter, memory, customers, http, redis, cluster, analytics, console (all
+        /// by default).
+        public var parts: Set<String> = [
+            "meter", "memory", "customers", "http", "redis", "cluster", "analytics", "console",
+        ]
         /// The analytics figures' size (100,000 customers, 10,000,000 usage events).
         public var analyticsCustomers = 100_000
         public var analyticsEvents = 10_000_000
@@ -60,6 +63,13 @@ public struct Bench: Sendable {
             )
             await store.shutdown()
             report.meter.append((name, rows))
+        }
+        for (name, location) in locations where options.parts.contains("customers") {
+            logger.info("customers created in bulk on \(name)")
+            let store = try await SQLStore.open(location, logger: logger)
+            let row = try await CustomerBench(store: store, logger: logger).run(count: options.quick ? 2_000 : 100_000)
+            await store.shutdown()
+            report.customers.append((name, row))
         }
         if options.parts.contains("memory") {
             report.bytesPerCounter = CounterMemoryProbe.bytesPerCounter(

@@ -6,6 +6,7 @@ struct BenchReport {
     let machine: MachineDescription
     let options: Bench.Options
     var meter: [(String, [MeterBench.Row])] = []
+    var customers: [(String, CustomerBench.Row)] = []
     var bytesPerCounter: Double?
     var http: [(String, ServerBench.Results)] = []
     var redis: RedisBench.Results?
@@ -41,6 +42,7 @@ struct BenchReport {
                 (target ≤ 200).\n\n
                 """
         }
+        out += customerSection()
         out += clusterSection()
         out += httpSection()
         out += redisSection()
@@ -48,6 +50,17 @@ struct BenchReport {
         out += consoleSection()
         out += targetsSection()
         for note in notes { out += "- \(note)\n" }
+        return out + "\n"
+    }
+
+    private func customerSection() -> String {
+        guard !customers.isEmpty else { return "" }
+        var out = "### Customers created in bulk, against one per call (a commit each, 8 callers)\n\n"
+        out += "| database | customers | one per call /s | 10,000 per call /s | ratio |\n|---|---:|---:|---:|---:|\n"
+        for (name, row) in customers {
+            out += "| \(name) | \(format(Double(row.count))) | \(format(row.oneByOne)) | \(format(row.batched)) | "
+            out += String(format: "%.1f×", row.batched / max(row.oneByOne, 1)) + " |\n"
+        }
         return out + "\n"
     }
 

@@ -188,7 +188,7 @@ public final class CustomerDirectory: Sendable {
         cache.withLock { $0.removeAll() }
     }
 
-    private func remember(_ customer: CustomerRecord) {
+    func remember(_ customer: CustomerRecord) {
         cache.withLock { _ = $0.set(customer.id, customer) }
     }
 

@@ -9,6 +9,35 @@ extension SQLStore {
         prev_hash, hash
         """
 
+    public func appendAuditEvents(_ drafts: [AuditDraft], sealer: any AuditSealer) async throws {
+        guard !drafts.isEmpty else { return }
+        let lock = provider.kind == .postgres ? " FOR UPDATE" : ""
+        try await provider.transaction { db in
+            var head = try await Self.readAuditHead(db, lock: lock)
+            for chunk in drafts.chunks(of: 200) {
+                var rows: [SQLQueryString] = []
+                for d in chunk {
+                    let sequence = head.lastSequence + 1
+                    let hash = sealer.hash(previous: head.lastHash, sequence: sequence, draft: d)
+                    rows.append(
+                        """
+                        (\(bind: sequence), \(bind: d.id), \(bind: Millis.from(d.at)), \(bind: d.actor.kind.rawValue),
+                            \(bind: d.actor.id), \(bind: d.action), \(bind: d.target), \(bind: d.workspaceId),
+                            \(bind: d.ip), \(bind: d.userAgent), \(bind: d.before), \(bind: d.after),
+                            \(bind: head.lastHash), \(bind: hash))
+                        """)
+                    head.lastSequence = sequence
+                    head.lastHash = hash
+                }
+                try await db.raw(
+                    "INSERT INTO audit_events (\(unsafeRaw: Self.auditColumns)) VALUES " + rows.joined(separator: ", ")
+                ).run()
+            }
+            head.code = sealer.headCode(head)
+            try await Self.writeAuditHead(db, head)
+        }
+    }
+
     public func appendAuditEvent(_ draft: AuditDraft, sealer: any AuditSealer) async throws -> AuditEvent {
         let d = draft
         // The head's row lock orders appends across nodes; SQLite's writer lock does the same.

@@ -123,6 +123,8 @@ public protocol AuditStore: Sendable {
     /// Appends one entry at the end of the chain, in a transaction of its own.
     @discardableResult
     func appendAuditEvent(_ draft: AuditDraft, sealer: any AuditSealer) async throws -> AuditEvent
+    /// Appends entries in order at the end of the chain, in one transaction (a bulk change's).
+    func appendAuditEvents(_ drafts: [AuditDraft], sealer: any AuditSealer) async throws
     func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent]
     /// The chain in order, from `after` (exclusive), for verification.
     func auditChain(after sequence: Int64, limit: Int) async throws -> [AuditEvent]
@@ -189,6 +191,14 @@ public protocol AuditRecorder: Sendable {
     /// Appends the entry for `change` through `tx`, the stores of the change's own transaction;
     /// none when it changed nothing (`isUnchanged`), though the change is still the one made.
     func record(_ change: AuditChange, in tx: any AuditStore) async throws
+    /// The entries of a bulk change, in order, appended together.
+    func record(_ changes: [AuditChange], in tx: any AuditStore) async throws
+}
+
+extension AuditRecorder {
+    public func record(_ changes: [AuditChange], in tx: any AuditStore) async throws {
+        for change in changes { try await record(change, in: tx) }
+    }
 }
 
 public enum Audit {
@@ -200,6 +210,12 @@ public enum Audit {
     /// its entry commit together.
     public static func record(_ change: AuditChange, in tx: any AuditStore) async throws {
         try await recorder?.record(change, in: tx)
+    }
+
+    /// The entries of a bulk change (a thousand customers created), written together.
+    public static func record(_ changes: [AuditChange], in tx: any AuditStore) async throws {
+        guard !changes.isEmpty else { return }
+        try await recorder?.record(changes, in: tx)
     }
 }
 

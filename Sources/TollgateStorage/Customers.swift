@@ -46,6 +46,9 @@ public enum CustomerCreation: Sendable, Hashable {
 public protocol CustomerStore: Sendable {
     /// Creates the customer unless the id exists; never overwrites.
     func createCustomer(_ customer: CustomerRecord) async throws -> CustomerCreation
+    /// Creates, in one transaction, each customer whose id does not exist yet (the ids are
+    /// distinct), with its `customer.created` event; answers for each, in order.
+    func createCustomers(_ customers: [CustomerRecord]) async throws -> [CustomerCreation]
     func customer(id: String) async throws -> CustomerRecord?
     /// Moves the customer to `planId` and re-anchors the billing cycle; nil if there is no such customer.
     func changePlan(customerId: String, planId: String, at: Date) async throws -> CustomerRecord?

@@ -26,8 +26,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Append the report to this file (e.g. BENCHMARKS.md).") var record: String?
     @Option(
         help: ArgumentHelp(
-            "Only these parts (comma-separated): meter, memory, http, redis, cluster (needs --postgres), analytics, "
-                + "console."))
+            "Only these parts (comma-separated): meter, memory, customers, http, redis, cluster (needs --postgres), "
+                + "analytics, console."))
     var only: String?
     @Option(help: "Customers of the analytics figures.") var analyticsCustomers = 100_000
     @Option(help: "Usage events of the analytics figures.") var analyticsEvents = 10_000_000

@@ -11,7 +11,44 @@ import TollgateServer
 import TollgateStorage
 
 struct Customers: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Operate on customers.", subcommands: [SetPlan.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Operate on customers.", subcommands: [SetPlan.self, Import.self])
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: """
+                Create customers from a CSV file (a header naming id, email, name, plan, locale) or a JSON Lines \
+                file (.jsonl), as POST /v1/customers/batch does: each row created, already there, or refused.
+                """)
+
+        @Argument(help: "The CSV or JSON Lines file.") var file: String
+        @Option(help: "Catalog file (YAML); the bundled demo catalog when omitted.") var catalog: String?
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        func run() async throws {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                FileHandle.standardError.write(Data("tollgate: cannot read \(file) as UTF-8 text\n".utf8))
+                throw ExitCode(1)
+            }
+            let report: CustomerImport.Report
+            do {
+                report = try await databaseOptions.withServices(catalog: catalog) { services in
+                    try await CustomerImport.run(
+                        text, format: CustomerImport.Format(path: file), customers: services.meter.customers)
+                }
+            } catch let error as DomainError {
+                FileHandle.standardError.write(Data("tollgate: \(file): \(error.message)\n".utf8))
+                throw ExitCode(1)
+            }
+            for refusal in report.refused {
+                let field = refusal.error.field.map { "\($0): " } ?? ""
+                FileHandle.standardError.write(
+                    Data("tollgate: line \(refusal.line) \(refusal.id): \(field)\(refusal.error.message)\n".utf8))
+            }
+            print("\(report.created) created, \(report.existing) already there, \(report.refused.count) refused")
+            if !report.refused.isEmpty { throw ExitCode(1) }
+        }
+    }
 
     struct SetPlan: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

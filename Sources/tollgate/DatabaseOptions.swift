@@ -135,6 +135,10 @@ struct CommandAudit: AuditRecorder {
         try await tx.appendAuditEvent(draft(change), sealer: sealer)
     }
 
+    func record(_ changes: [AuditChange], in tx: any AuditStore) async throws {
+        try await tx.appendAuditEvents(changes.filter { !$0.isUnchanged }.map(draft), sealer: sealer)
+    }
+
     /// The entry for `change`, made at this terminal now.
     func draft(_ change: AuditChange) -> AuditDraft {
         var draft = trail.draft(actor: change.actor ?? actor, action: change.action, target: change.target)

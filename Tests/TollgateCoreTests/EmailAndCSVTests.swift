@@ -93,3 +93,23 @@ import Testing
         #expect(csv.text == expected.map { $0 + "\r\n" }.joined())
     }
 }
+
+@Suite struct CSVReaderTests {
+    @Test func readsQuotedFieldsLineBreaksAndBothLineEndsWithTheLineEachRecordStartsOn() {
+        let text = "id,name\r\nu1,\"Ada, Countess\"\nu2,\"say \"\"hi\"\"\"\n\nu3,\"two\nlines\"\nu4,\n"
+        let records = CSVReader.records(text)
+        #expect(records.map(\.line) == [1, 2, 3, 5, 7])
+        #expect(
+            records.map(\.fields) == [
+                ["id", "name"], ["u1", "Ada, Countess"], ["u2", "say \"hi\""], ["u3", "two\nlines"], ["u4", ""],
+            ])
+    }
+
+    @Test func whatTheWriterWritesTheReaderReadsBack() {
+        var csv = CSVWriter(header: ["a", "b"])
+        csv.append([.text("x,y"), .text("line\nbreak")])
+        csv.append([.text("say \"hi\""), .text("")])
+        #expect(
+            CSVReader.records(csv.text).map(\.fields) == [["a", "b"], ["x,y", "line\nbreak"], ["say \"hi\"", ""]])
+    }
+}

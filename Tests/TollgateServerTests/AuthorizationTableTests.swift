@@ -99,6 +99,7 @@ import TollgateStorage
         "GET /v1/audit-events": .key(.admin),
 
         "POST /v1/customers": .key(.customersWrite),
+        "POST /v1/customers/batch": .key(.customersWrite),
         "PUT /v1/customers/{id}/plan": .key(.customersWrite),
         "PUT /v1/customers/{id}/spend-cap": .key(.customersWrite),
         "DELETE /v1/customers/{id}/spend-cap": .key(.customersWrite),

@@ -15,6 +15,7 @@ import Testing
         let report = result.stdout
         #expect(report.contains("| SQLite | 1000 | 64 |"), "the meter against SQL UPDATE, 1,000 keys, 64 callers")
         #expect(report.contains("resident bytes per counter"))
+        #expect(report.contains("| SQLite | 2,000 |"), "customers in bulk against one per call")
         // The analytics answers at size beside a plain aggregation of the raw rows, and the same answer.
         for answer in ["GET /v1/analytics/revenue, 24 months (EUR)", "GET /v1/analytics/usage, one month"] {
             let line = report.split(separator: "\n").first { $0.hasPrefix("| SQLite | \(answer) |") }

@@ -1024,6 +1024,358 @@ public enum Operations {
             }
         }
     }
+    /// Create up to 10,000 customers in one request and one transaction (a migration, an import). Scope: customers:write.
+    ///
+    /// Each row is answered on its own, in order: 201 created, 200 when it exists with the same data (and plan, when the row names one), or its error (400 a field, 404 an unknown plan, 409 other data) naming the field; the valid rows are committed whatever the others. An id given twice answers as its first row. The body may be up to 16 MiB.
+    ///
+    /// - Remark: HTTP `POST /v1/customers/batch`.
+    /// - Remark: Generated from `#/paths//v1/customers/batch/post(createCustomers)`.
+    public enum CreateCustomers {
+        public static let id: Swift.String = "createCustomers"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/v1/customers/batch/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateCustomers.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateCustomers.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.CreateCustomers.Input.Headers
+            /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json`.
+                public struct JsonPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/CustomersPayload`.
+                    public struct CustomersPayloadPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/CustomersPayload/id`.
+                        public var id: Components.Schemas.Id
+                        /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/CustomersPayload/email`.
+                        public var email: Components.Schemas.Email?
+                        /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/CustomersPayload/name`.
+                        public var name: Swift.String?
+                        /// The plan to start on (the catalog's default when absent): a deal made outside Tollgate's billing.
+                        ///
+                        /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/CustomersPayload/plan`.
+                        public var plan: Swift.String?
+                        /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/CustomersPayload/locale`.
+                        public var locale: Components.Schemas.Locale?
+                        /// Creates a new `CustomersPayloadPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - id:
+                        ///   - email:
+                        ///   - name:
+                        ///   - plan: The plan to start on (the catalog's default when absent): a deal made outside Tollgate's billing.
+                        ///   - locale:
+                        public init(
+                            id: Components.Schemas.Id,
+                            email: Components.Schemas.Email? = nil,
+                            name: Swift.String? = nil,
+                            plan: Swift.String? = nil,
+                            locale: Components.Schemas.Locale? = nil
+                        ) {
+                            self.id = id
+                            self.email = email
+                            self.name = name
+                            self.plan = plan
+                            self.locale = locale
+                        }
+                        public enum CodingKeys: String, CodingKey {
+                            case id
+                            case email
+                            case name
+                            case plan
+                            case locale
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/customers`.
+                    public typealias CustomersPayload = [Operations.CreateCustomers.Input.Body.JsonPayload.CustomersPayloadPayload]
+                    /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/customers`.
+                    public var customers: Operations.CreateCustomers.Input.Body.JsonPayload.CustomersPayload
+                    /// Creates a new `JsonPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - customers:
+                    public init(customers: Operations.CreateCustomers.Input.Body.JsonPayload.CustomersPayload) {
+                        self.customers = customers
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case customers
+                    }
+                }
+                /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/content/application\/json`.
+                case json(Operations.CreateCustomers.Input.Body.JsonPayload)
+            }
+            public var body: Operations.CreateCustomers.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.CreateCustomers.Input.Headers = .init(),
+                body: Operations.CreateCustomers.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/v1/customers/batch/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/v1/customers/batch/POST/responses/200/content/json`.
+                    public struct JsonPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/v1/customers/batch/POST/responses/200/content/json/ResultsPayload`.
+                        public struct ResultsPayloadPayload: Codable, Hashable, Sendable {
+                            /// - Remark: Generated from `#/paths/v1/customers/batch/POST/responses/200/content/json/ResultsPayload/id`.
+                            public var id: Swift.String
+                            /// - Remark: Generated from `#/paths/v1/customers/batch/POST/responses/200/content/json/ResultsPayload/status`.
+                            @frozen public enum StatusPayload: Int, Codable, Hashable, Sendable, CaseIterable {
+                                case _200 = 200
+                                case _201 = 201
+                                case _400 = 400
+                                case _404 = 404
+                                case _409 = 409
+                            }
+                            /// - Remark: Generated from `#/paths/v1/customers/batch/POST/responses/200/content/json/ResultsPayload/status`.
+                            public var status: Operations.CreateCustomers.Output.Ok.Body.JsonPayload.ResultsPayloadPayload.StatusPayload
+                            /// - Remark: Generated from `#/paths/v1/customers/batch/POST/responses/200/content/json/ResultsPayload/error`.
+                            public var error: Components.Schemas._Error?
+                            /// Creates a new `ResultsPayloadPayload`.
+                            ///
+                            /// - Parameters:
+                            ///   - id:
+                            ///   - status:
+                            ///   - error:
+                            public init(
+                                id: Swift.String,
+                                status: Operations.CreateCustomers.Output.Ok.Body.JsonPayload.ResultsPayloadPayload.StatusPayload,
+                                error: Components.Schemas._Error? = nil
+                            ) {
+                                self.id = id
+                                self.status = status
+                                self.error = error
+                            }
+                            public enum CodingKeys: String, CodingKey {
+                                case id
+                                case status
+                                case error
+                            }
+                        }
+                        /// - Remark: Generated from `#/paths/v1/customers/batch/POST/responses/200/content/json/results`.
+                        public typealias ResultsPayload = [Operations.CreateCustomers.Output.Ok.Body.JsonPayload.ResultsPayloadPayload]
+                        /// - Remark: Generated from `#/paths/v1/customers/batch/POST/responses/200/content/json/results`.
+                        public var results: Operations.CreateCustomers.Output.Ok.Body.JsonPayload.ResultsPayload
+                        /// Creates a new `JsonPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - results:
+                        public init(results: Operations.CreateCustomers.Output.Ok.Body.JsonPayload.ResultsPayload) {
+                            self.results = results
+                        }
+                        public enum CodingKeys: String, CodingKey {
+                            case results
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/v1/customers/batch/POST/responses/200/content/application\/json`.
+                    case json(Operations.CreateCustomers.Output.Ok.Body.JsonPayload)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Operations.CreateCustomers.Output.Ok.Body.JsonPayload {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateCustomers.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.CreateCustomers.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// What became of each row, in the order sent.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/batch/post(createCustomers)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.CreateCustomers.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.CreateCustomers.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Malformed JSON, a missing or invalid field (named in `field`): INVALID_JSON, MISSING_FIELD, INVALID_FIELD, INVALID_QUERY.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/batch/post(createCustomers)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Missing, malformed, unknown, revoked or expired API key: UNAUTHORIZED.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/batch/post(createCustomers)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The key lacks the route's scope, named in the message: FORBIDDEN.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/batch/post(createCustomers)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The body is larger than 1 MiB: PAYLOAD_TOO_LARGE.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/batch/post(createCustomers)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// RATE_LIMITED: more requests than the catalog's rateLimits allow (per secret key, per end user by plan, per address without credentials), with Retry-After in seconds and the RateLimit and RateLimit-Policy fields of the IETF draft.
+            ///
+            /// - Remark: Generated from `#/paths//v1/customers/batch/post(createCustomers)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.RateLimited)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.RateLimited {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
     /// A customer. Scope: entitlements:read.
     ///
     /// - Remark: HTTP `GET /v1/customers/{id}`.

@@ -50,6 +50,13 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/customers`.
     /// - Remark: Generated from `#/paths//v1/customers/post(createCustomer)`.
     func createCustomer(_ input: Operations.CreateCustomer.Input) async throws -> Operations.CreateCustomer.Output
+    /// Create up to 10,000 customers in one request and one transaction (a migration, an import). Scope: customers:write.
+    ///
+    /// Each row is answered on its own, in order: 201 created, 200 when it exists with the same data (and plan, when the row names one), or its error (400 a field, 404 an unknown plan, 409 other data) naming the field; the valid rows are committed whatever the others. An id given twice answers as its first row. The body may be up to 16 MiB.
+    ///
+    /// - Remark: HTTP `POST /v1/customers/batch`.
+    /// - Remark: Generated from `#/paths//v1/customers/batch/post(createCustomers)`.
+    func createCustomers(_ input: Operations.CreateCustomers.Input) async throws -> Operations.CreateCustomers.Output
     /// A customer. Scope: entitlements:read.
     ///
     /// - Remark: HTTP `GET /v1/customers/{id}`.
@@ -288,6 +295,21 @@ extension APIProtocol {
         body: Operations.CreateCustomer.Input.Body
     ) async throws -> Operations.CreateCustomer.Output {
         try await createCustomer(Operations.CreateCustomer.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Create up to 10,000 customers in one request and one transaction (a migration, an import). Scope: customers:write.
+    ///
+    /// Each row is answered on its own, in order: 201 created, 200 when it exists with the same data (and plan, when the row names one), or its error (400 a field, 404 an unknown plan, 409 other data) naming the field; the valid rows are committed whatever the others. An id given twice answers as its first row. The body may be up to 16 MiB.
+    ///
+    /// - Remark: HTTP `POST /v1/customers/batch`.
+    /// - Remark: Generated from `#/paths//v1/customers/batch/post(createCustomers)`.
+    public func createCustomers(
+        headers: Operations.CreateCustomers.Input.Headers = .init(),
+        body: Operations.CreateCustomers.Input.Body
+    ) async throws -> Operations.CreateCustomers.Output {
+        try await createCustomers(Operations.CreateCustomers.Input(
             headers: headers,
             body: body
         ))

@@ -18,27 +18,35 @@ public struct TollgateRequestDecoder: RequestDecoder {
 
 enum JSONBody {
     static let maximumBytes = 1 << 20
+    /// Bulk routes take more: 10,000 customers of a batch fit in 16 MiB with room to spare.
+    static let bulkMaximumBytes = 16 << 20
+
+    static func limit(endpoint: String?) -> Int {
+        endpoint == CustomerBatchRoutes.endpoint ? bulkMaximumBytes : maximumBytes
+    }
 
     /// A body the document marks optional: none at all reads as `{}`.
     static func decodeOptional<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext)
         async throws -> T
     {
-        let data = try await collect(request)
+        let data = try await collect(request, limit: maximumBytes)
         let body = data.isEmpty ? Data("{}".utf8) : data
         return try decode(type, from: body, nulls: (request.method.rawValue, context.endpointPath))
     }
 
     /// `endpoint` (the route's template) says which fields the document lets be null.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, endpoint: String?) async throws -> T {
-        try decode(type, from: try await collect(request), nulls: (request.method.rawValue, endpoint))
+        try decode(
+            type, from: try await collect(request, limit: limit(endpoint: endpoint)),
+            nulls: (request.method.rawValue, endpoint))
     }
 
-    private static func collect(_ request: Request) async throws -> Data {
+    private static func collect(_ request: Request, limit: Int) async throws -> Data {
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: maximumBytes)
+            buffer = try await request.body.collect(upTo: limit)
         } catch {
-            throw HTTPOnlyError(.payloadTooLarge, "request body is larger than \(maximumBytes) bytes")
+            throw HTTPOnlyError(.payloadTooLarge, "request body is larger than \(limit) bytes")
         }
         return Data(buffer.readableBytesView)
     }

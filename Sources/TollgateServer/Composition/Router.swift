@@ -138,6 +138,7 @@ func buildRouter(_ dependencies: AppDependencies, _ services: Services) -> Route
     audit.register(on: v1)
     audit.register(on: signedIn)
     APIv1Routes(service: service, clock: dependencies.clock, metrics: dependencies.metrics).register(on: v1)
+    CustomerBatchRoutes(customers: service.customers).register(on: v1)
     privacy.register(on: v1)
     EventRoutes(service: service).register(on: v1)
     let apiKeys = services.apiKeys

@@ -136,6 +136,16 @@ extension AuditNote: AuditRecorder {
         state.withLock { _ = $0.recorded.insert(change.action) }
     }
 
+    func record(_ changes: [AuditChange], in tx: any AuditStore) async throws {
+        let note = current
+        guard let request = note.request else { return }
+        let drafts = changes.filter { !$0.isUnchanged }.map { Self.draft(note: note, request: request, change: $0) }
+        try await tx.appendAuditEvents(drafts, sealer: request.sealer)
+        state.withLock { state in
+            for change in changes { state.recorded.insert(change.action) }
+        }
+    }
+
     /// The entry for the request as its note stands, `change` (a service's) taking the place of
     /// what the handler said of the target and the states.
     static func draft(note: State, request: AuditedRequest, change: AuditChange?) -> AuditDraft {

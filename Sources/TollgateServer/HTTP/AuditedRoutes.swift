@@ -68,6 +68,7 @@ enum AuditedRoutes {
         // Customers, plans, spend caps, billing details.
         "POST /v1/customers": AuditedRoute("customer.created"),
         "PUT /v1/customers/{id}/plan": AuditedRoute("customer.plan_changed", target: "customer"),
+        "POST /v1/customers/batch": AuditedRoute("customer.created"),
         "PUT /v1/customers/{id}/spend-cap": AuditedRoute("customer.spend_cap_set", target: "customer"),
         "DELETE /v1/customers/{id}/spend-cap": AuditedRoute("customer.spend_cap_removed", target: "customer"),
         "PUT /v1/customers/{id}/billing-details": AuditedRoute(
