@@ -1049,12 +1049,14 @@ public enum Operations {
             @frozen public enum Body: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json`.
                 public struct JsonPayload: Codable, Hashable, Sendable {
+                    /// A row's fields are checked one row at a time, as POST /v1/customers checks them (id 1 to 255 characters, an e-mail address, a name of 1 to 1024, a locale en or fr, a plan of the catalog): a row that breaks a rule is answered with its error, not the whole request.
+                    ///
                     /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/CustomersPayload`.
                     public struct CustomersPayloadPayload: Codable, Hashable, Sendable {
                         /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/CustomersPayload/id`.
-                        public var id: Components.Schemas.Id
+                        public var id: Swift.String
                         /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/CustomersPayload/email`.
-                        public var email: Components.Schemas.Email?
+                        public var email: Swift.String?
                         /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/CustomersPayload/name`.
                         public var name: Swift.String?
                         /// The plan to start on (the catalog's default when absent): a deal made outside Tollgate's billing.
@@ -1062,7 +1064,7 @@ public enum Operations {
                         /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/CustomersPayload/plan`.
                         public var plan: Swift.String?
                         /// - Remark: Generated from `#/paths/v1/customers/batch/POST/requestBody/json/CustomersPayload/locale`.
-                        public var locale: Components.Schemas.Locale?
+                        public var locale: Swift.String?
                         /// Creates a new `CustomersPayloadPayload`.
                         ///
                         /// - Parameters:
@@ -1072,11 +1074,11 @@ public enum Operations {
                         ///   - plan: The plan to start on (the catalog's default when absent): a deal made outside Tollgate's billing.
                         ///   - locale:
                         public init(
-                            id: Components.Schemas.Id,
-                            email: Components.Schemas.Email? = nil,
+                            id: Swift.String,
+                            email: Swift.String? = nil,
                             name: Swift.String? = nil,
                             plan: Swift.String? = nil,
-                            locale: Components.Schemas.Locale? = nil
+                            locale: Swift.String? = nil
                         ) {
                             self.id = id
                             self.email = email
