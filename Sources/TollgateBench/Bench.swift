@@ -23,6 +23,8 @@ public struct Bench: Sendable {
         /// The analytics figures' size (100,000 customers, 10,000,000 usage events).
         public var analyticsCustomers = 100_000
         public var analyticsEvents = 10_000_000
+        /// Idempotency records a grown database holds before its meter figures (0: fresh only).
+        public var heldRecords = 10_000_000
         /// Overrides the key counts of the in-process figures.
         public var keyCounts: [Int]?
         public var taskCounts: [Int] = [1, 8, 64]
@@ -38,6 +40,17 @@ public struct Bench: Sendable {
     public init(options: Options, logger: Logger) {
         self.options = options
         self.logger = logger
+    }
+
+    /// 10000000 as 10,000,000.
+    static func grouped(_ value: Int) -> String {
+        var digits = Array(String(value))
+        var index = digits.count - 3
+        while index > 0 {
+            digits.insert(",", at: index)
+            index -= 3
+        }
+        return String(digits)
     }
 
     /// Runs everything and returns the report.
@@ -63,6 +76,21 @@ public struct Bench: Sendable {
             )
             await store.shutdown()
             report.meter.append((name, rows))
+        }
+        // The same figures on a database that already holds what a day of retention keeps.
+        let held = options.quick ? min(options.heldRecords, 100_000) : options.heldRecords
+        for (name, location) in locations where options.parts.contains("meter") && held > 0 {
+            let label = "\(name), \(Self.grouped(held)) records held"
+            logger.info("in-process meter on \(label)")
+            let grown: DatabaseLocation =
+                if case .sqlite = location { .sqlite(directory: directory + "/sqlite-grown") } else { location }
+            let store = try await SQLStore.open(grown, logger: logger)
+            let rows = try await MeterBench(store: store, label: label, logger: logger).run(
+                keyCounts: keyCounts, taskCounts: taskCounts, batchTaskCounts: options.batchTaskCounts,
+                duration: duration, held: held
+            )
+            await store.shutdown()
+            report.meter.append((label, rows))
         }
         for (name, location) in locations where options.parts.contains("customers") {
             logger.info("customers created in bulk on \(name)")

@@ -81,7 +81,8 @@ struct BenchReport {
         out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for (database, rows) in meter {
             for row in rows {
-                let written = database == "SQLite" ? row.meter.bytesPerOperation.map { "\(format($0)) B" } ?? "–" : "–"
+                let written =
+                    database.hasPrefix("SQLite") ? row.meter.bytesPerOperation.map { "\(format($0)) B" } ?? "–" : "–"
                 out +=
                     "| \(database) | \(row.keys) | \(row.tasks) | \(row.batch) | \(format(row.meter.perSecond)) "
                     + "| \(format(row.meter.p50)) | \(format(row.meter.p99)) | \(written) "

@@ -6,7 +6,7 @@ import TollgateSQL
 
 /// Customers created in bulk (`POST /v1/customers/batch`, `tollgate customers import`: 10,000 per
 /// transaction) against the same created one per call, a commit each (`POST /v1/customers`),
-/// from 8 concurrent callers, on a fresh database.
+/// from 8 concurrent callers, on the database the meter figures left.
 struct CustomerBench {
     let store: SQLStore
     let logger: Logger

@@ -44,7 +44,7 @@ struct MeterBench {
     /// Customers `<prefix>-0…` on the bench plan, and a counter row per key for the baseline.
     func prepare(keys: Int) async throws {
         let now = Millis.from(Date())
-        for chunk in Array(0..<keys).chunked(500) {
+        for chunk in Array(0..<keys).chunks(of: 500) {
             try await store.provider.transaction { db in
                 let customers = chunk.map { index -> SQLQueryString in
                     "(\(bind: "\(prefix)-\(index)"), \(bind: "metered"), \(bind: now), \(bind: now), \(bind: now))"
@@ -69,10 +69,16 @@ struct MeterBench {
         }
     }
 
-    func run(keyCounts: [Int], taskCounts: [Int], batchTaskCounts: [Int], duration: Duration) async throws -> [Row] {
+    /// `held` idempotency records laid down first (a day of retention on a server that has run
+    /// for a while), spread over the bench's customers: the measured consumes insert theirs
+    /// among them, where a fresh database would take them at the end of a small tree.
+    func run(keyCounts: [Int], taskCounts: [Int], batchTaskCounts: [Int], duration: Duration, held: Int = 0)
+        async throws -> [Row]
+    {
         let catalog = try CatalogLoader.load(yaml: Self.catalogYAML)
         let maxKeys = keyCounts.max() ?? 1
         try await prepare(keys: maxKeys)
+        try await hold(records: held, keys: maxKeys)
         let ids = (0..<maxKeys).map { "\(prefix)-\($0)" }
         let clock = SystemClock()
         let committer = GroupCommitter(store: store, clock: clock, logger: logger)
@@ -116,7 +122,54 @@ struct MeterBench {
                     try await measureBatches(service: service, ids: ids, keys: keys, tasks: tasks, duration: duration))
             }
         }
+        // A PostgreSQL database is the user's: what was held for the figures goes after them.
+        if held > 0 { try await Self.forgetHeld(store: store, prefix: prefix) }
         return rows
+    }
+
+    /// Writes `count` idempotency records under the customers' scopes, in key order (quick to lay
+    /// down; the tree they make is what later inserts pay for).
+    func hold(records count: Int, keys: Int) async throws {
+        let now = Millis.from(Date())
+        let kind = store.provider.kind
+        for start in stride(from: 0, to: count, by: 200_000) {
+            let end = min(count, start + 200_000)
+            try await store.provider.transaction { db in
+                switch kind {
+                case .sqlite:
+                    try await db.raw(
+                        """
+                        WITH RECURSIVE n(i) AS (
+                            SELECT \(bind: start) UNION ALL SELECT i + 1 FROM n WHERE i + 1 < \(bind: end))
+                        INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
+                        SELECT 'consume:' || \(bind: prefix) || '-' || (i % \(bind: keys)), printf('held-%012d', i),
+                            'held', '{}', \(bind: now)
+                        FROM n
+                        """
+                    ).run()
+                case .postgres:
+                    try await db.raw(
+                        """
+                        INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, response, created_at_ms)
+                        SELECT 'consume:' || \(bind: prefix) || '-' || (i % \(bind: keys)),
+                            'held-' || lpad(i::text, 12, '0'), 'held', '{}', \(bind: now)
+                        FROM generate_series(\(bind: start), \(bind: end - 1)) AS i
+                        """
+                    ).run()
+                }
+            }
+        }
+    }
+
+    static func forgetHeld(store: SQLStore, prefix: String) async throws {
+        try await store.provider.transaction { db in
+            try await db.raw(
+                """
+                DELETE FROM idempotency_keys
+                WHERE scope LIKE \(bind: "consume:\(prefix)-%") AND idempotency_key LIKE 'held-%'
+                """
+            ).run()
+        }
     }
 
     /// The baseline's consume: one conditional SQL UPDATE of the subject's counter.
@@ -178,11 +231,5 @@ func inParallel(workers: Int, count: Int, _ body: @escaping @Sendable (Int) asyn
             }
         }
         try await group.waitForAll()
-    }
-}
-
-extension Array {
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
 }

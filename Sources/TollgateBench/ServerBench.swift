@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TollgateCore
+import TollgateIdentity
 import TollgateSQL
 import TollgateServer
 import TollgateStorage

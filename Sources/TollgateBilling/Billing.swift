@@ -117,11 +117,37 @@ public struct Billing: Sendable {
     {
         let plan = try plan(of: order)
         guard plan.trial != nil else { throw DomainError.invalidField("plan", "plan \(plan.id) has no trial") }
+        if let (live, provider) = try await live(customer: order.customer) {
+            throw DomainError(
+                .conflict,
+                "customer \(order.customer) has a \(live.status.rawValue) \(provider.kind.rawValue) subscription: "
+                    + "change its plan",
+                field: "customer")
+        }
         guard try await subscriptions.trialOffered(plan, to: order.customer) != nil else {
             throw DomainError(.conflict, "customer \(order.customer) has already had a trial", field: "customer")
         }
         let provider = try await chosen(kind, for: order.customer)
         return try await provider.startTrial(order, returnTo: returnTo)
+    }
+
+    /// The currency in which an end user may buy `pack` themselves, nil when they may not: on the
+    /// provider's page (Stripe: paid before the credits come), or on the invoices of a paid
+    /// manual subscription in a currency the pack is priced in (charged with its next period). A
+    /// customer whose invoices nothing bills takes no credits on account.
+    public func selfServeCurrency(of pack: CreditPack, customer: String) async throws -> Currency? {
+        let live = try await live(customer: customer)
+        let priced = Set(pack.prices.map(\.currency))
+        switch (live?.provider ?? provider(newSubscriptions)).kind {
+        case .stripe:
+            if let currency = live?.subscription.currency, priced.contains(currency) { return currency }
+            return pack.prices.first?.currency
+        case .manual:
+            guard let subscription = live?.subscription, [.active, .pastDue].contains(subscription.status),
+                priced.contains(subscription.currency)
+            else { return nil }
+            return subscription.currency
+        }
     }
 
     /// Sells a credit pack through the provider that bills the customer (or the one named).

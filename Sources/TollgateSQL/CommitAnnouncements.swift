@@ -7,9 +7,12 @@ import Synchronization
 public final class CommitAnnouncements: Sendable {
     public typealias Listener = @Sendable (_ payload: String) -> Void
 
-    /// The announcements of the transaction running in this task.
+    /// The announcements of the transaction running in this task, and whose it is.
     final class Collected: Sendable {
+        let owner: ObjectIdentifier
         let announced = Mutex<[(channel: String, payload: String)]>([])
+
+        init(owner: ObjectIdentifier) { self.owner = owner }
     }
 
     @TaskLocal static var open: Collected?
@@ -24,10 +27,10 @@ public final class CommitAnnouncements: Sendable {
     }
 
     /// Runs a whole transaction (begin … commit) collecting what it announces, then tells the
-    /// listeners; a transaction within one already collecting joins it.
+    /// listeners; a transaction of this database within one already collecting joins it.
     func collecting<T>(_ transaction: () async throws -> T) async throws -> T {
-        if Self.open != nil { return try await transaction() }
-        let collected = Collected()
+        if Self.open?.owner == ObjectIdentifier(self) { return try await transaction() }
+        let collected = Collected(owner: ObjectIdentifier(self))
         let result = try await Self.$open.withValue(collected) { try await transaction() }
         let announced = collected.announced.withLock { $0 }
         guard !announced.isEmpty else { return result }
@@ -40,6 +43,7 @@ public final class CommitAnnouncements: Sendable {
 
     /// Notes an announcement of the transaction running in this task, told when it commits.
     func announce(channel: String, payload: String) {
-        Self.open?.announced.withLock { $0.append((channel, payload)) }
+        guard let open = Self.open, open.owner == ObjectIdentifier(self) else { return }
+        open.announced.withLock { $0.append((channel, payload)) }
     }
 }

@@ -115,7 +115,7 @@ extension SQLStore {
                             upgradeTier: try row.decode(column: "upgrade_tier", as: String?.self),
                             promptAt: try row.decode(column: "prompt_at_ms", as: Int64?.self))
                     })
-                for chunk in daily.chunked(SQLKitUsageWriter.rowsPerStatement) {
+                for chunk in daily.chunks(of: SQLKitUsageWriter.rowsPerStatement) {
                     try await SQLKitUsageWriter.addToRollup(chunk, on: db)
                 }
                 try await SQLKitUsageWriter.addToMonths(UsageMonthRow.months(of: daily), on: db)

@@ -121,7 +121,8 @@ public final class SQLStore: Storage {
         try await provider.transaction { db in
             // Multi-row statements, each under both databases' limits on bound values.
             var inserted = Set<String>()
-            for chunk in customers.chunks(of: 250) {
+            // In id order: two batches sharing ids then lock them in the same order (PostgreSQL).
+            for chunk in customers.sorted(by: { $0.id < $1.id }).chunks(of: 250) {
                 let values = chunk.map { customer -> SQLQueryString in
                     """
                     (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
@@ -426,11 +427,5 @@ public final class SQLStore: Storage {
             try await db.raw("UPDATE api_keys SET last_used_at_ms = \(bind: Millis.from(at)) WHERE id = \(bind: id)")
                 .run()
         }
-    }
-}
-
-extension Array {
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
 }

@@ -56,7 +56,7 @@ public struct SQLKitUsageWriter: UsageWriter {
             // whose deltas are then left out. No read before: the insert is the check.
             var plan = UsageBatchPlan(batch)
             var inserted = Set<String>()
-            for chunk in plan.records.chunked(Self.rowsPerStatement) {
+            for chunk in plan.records.chunks(of: Self.rowsPerStatement) {
                 inserted.formUnion(try await Self.insertRecords(chunk.map(\.record), on: db))
             }
             for (index, record) in plan.records where !inserted.contains(UsageBatchPlan.token(record.scope, record.key))
@@ -64,11 +64,11 @@ public struct SQLKitUsageWriter: UsageWriter {
             try faults?.check(.afterRecords)
             let deltas = plan.mergedDeltas(of: batch)
             let watched = deltas.filter(\.watchesThresholds)
-            for chunk in deltas.filter({ !$0.watchesThresholds }).chunked(Self.rowsPerStatement) {
+            for chunk in deltas.filter({ !$0.watchesThresholds }).chunks(of: Self.rowsPerStatement) {
                 try await Self.addToCounters(chunk, updatedAt: now, on: db)
             }
             var alerts: [OutboxMessage] = []
-            for chunk in watched.chunked(Self.rowsPerStatement) {
+            for chunk in watched.chunks(of: Self.rowsPerStatement) {
                 let used = try await Self.addToCounters(chunk, updatedAt: now, returning: true, on: db)
                 for delta in chunk {
                     guard let after = used[delta.key] else { continue }
@@ -76,7 +76,7 @@ public struct SQLKitUsageWriter: UsageWriter {
                 }
             }
             try await SQLStore.enqueue(db, alerts, ignoringDuplicates: true)
-            for chunk in plan.rollup(of: batch).chunked(Self.rowsPerStatement) {
+            for chunk in plan.rollup(of: batch).chunks(of: Self.rowsPerStatement) {
                 try await Self.appendFacts(chunk, on: db)
             }
             try faults?.check(.afterCounters)
@@ -151,7 +151,7 @@ public struct SQLKitUsageWriter: UsageWriter {
     /// them in one order.
     static func addToMonths(_ rows: [UsageMonthRow], on db: any SQLDatabase) async throws {
         var buckets: [UsageMonthRow.Bucket: Int64] = [:]
-        for chunk in rows.chunked(rowsPerStatement) {
+        for chunk in rows.chunks(of: rowsPerStatement) {
             let byKey = Dictionary(uniqueKeysWithValues: chunk.map { ($0.key, $0) })
             let values = chunk.map { r -> SQLQueryString in
                 """
@@ -172,7 +172,7 @@ public struct SQLKitUsageWriter: UsageWriter {
             }
         }
         let moves = buckets.filter { $0.value != 0 }.sorted { $0.key < $1.key }
-        for chunk in moves.chunked(rowsPerStatement) {
+        for chunk in moves.chunks(of: rowsPerStatement) {
             let values = chunk.map { move -> SQLQueryString in
                 let b = move.key
                 return

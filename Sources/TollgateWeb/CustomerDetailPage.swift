@@ -125,7 +125,6 @@ extension ConsoleFrame {
         if may(.changePlan) {
             form(base + "/plan", confirm: t("confirm_change_plan"), classes: "card") {
                 el("h3") { t("change_plan") }
-                el("input", ["type": "hidden", "name": "key", "value": data.formKey + "_plan"])
                 el("div", ["class": "field"]) {
                     el("label", ["for": "f-new-plan"]) { t("plan") }
                     el("select", ["id": "f-new-plan", "name": "plan"]) {
@@ -137,6 +136,18 @@ extension ConsoleFrame {
                     }
                 }
                 el("button", ["type": "submit"]) { t("change_plan") }
+            }
+        }
+        if may(.changePlan),
+            data.subscriptions.contains(where: { ["trialing", "active", "past_due"].contains($0.status) })
+        {
+            form(base + "/subscription-plan", confirm: t("confirm_change_subscription_plan"), classes: "card") {
+                el("h3") { t("change_subscription_plan") }
+                el("input", ["type": "hidden", "name": "key", "value": data.formKey + "_subscription"])
+                select(
+                    t("plan"), name: "plan", id: "f-subscription-plan",
+                    options: data.plans.filter { $0.id != data.planId }.map { ($0.id, $0.name) })
+                el("button", ["type": "submit"]) { t("change_subscription_plan") }
             }
         }
         if may(.changePlan), !data.trialPlans.isEmpty {

@@ -141,7 +141,6 @@ extension ConsoleFrame {
                         form("/portal/credit-packs", confirm: t("confirm_buy_credit_pack"), classes: "card") {
                             el("input", ["type": "hidden", "name": "key", "value": "\(data.formKey)_\(pack.id)"])
                             el("input", ["type": "hidden", "name": "pack", "value": pack.id])
-                            el("input", ["type": "hidden", "name": "currency", "value": pack.price.currency.code])
                             let price = money(pack.price.amountMinor, pack.price.currency)
                             el("p") { "\(pack.name) · \(number(pack.credits)) \(t("credits")) · \(price)" }
                             el("button", ["type": "submit", "id": "buy-\(pack.id)"]) { t("buy") }

@@ -29,6 +29,8 @@ struct BenchCommand: AsyncParsableCommand {
             "Only these parts (comma-separated): meter, memory, customers, http, redis, cluster (needs --postgres), "
                 + "analytics, console."))
     var only: String?
+    @Option(help: "Idempotency records a grown database holds before its meter figures (0: the fresh one only).")
+    var heldRecords = 10_000_000
     @Option(help: "Customers of the analytics figures.") var analyticsCustomers = 100_000
     @Option(help: "Usage events of the analytics figures.") var analyticsEvents = 10_000_000
     @Option(help: "Key counts of the in-process figures (comma-separated).") var keys: String?
@@ -48,6 +50,8 @@ struct BenchCommand: AsyncParsableCommand {
         options.postgresURL = postgres
         options.analyticsCustomers = analyticsCustomers
         options.analyticsEvents = analyticsEvents
+        guard heldRecords >= 0 else { throw ValidationError("--held-records must be 0 or more") }
+        options.heldRecords = heldRecords
         if let only { options.parts = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
         if let keys { options.keyCounts = keys.split(separator: ",").compactMap { Int($0) } }
         if let callers { options.taskCounts = callers.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }

@@ -22,7 +22,8 @@ struct Customers: AsyncParsableCommand {
                 """)
 
         @Argument(help: "The CSV or JSON Lines file.") var file: String
-        @Option(help: "Catalog file (YAML); the bundled demo catalog when omitted.") var catalog: String?
+        // Required: rows are checked against the server's catalog and get its default plan.
+        @Option(help: "The catalog file (YAML) the server runs with.") var catalog: String
         @OptionGroup var databaseOptions: DatabaseOptions
 
         func run() async throws {

@@ -5,6 +5,7 @@ import Synchronization
 import TestSupport
 import Testing
 import TollgateCore
+import TollgateIdentity
 import TollgateSQL
 import TollgateStorage
 

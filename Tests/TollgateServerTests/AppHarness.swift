@@ -7,6 +7,7 @@ import TestSupport
 import Testing
 import TollgateBilling
 import TollgateCore
+import TollgateIdentity
 import TollgateMeter
 import TollgateSQL
 import TollgateStorage

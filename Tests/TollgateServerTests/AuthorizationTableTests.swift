@@ -6,6 +6,7 @@ import NIOCore
 import TestSupport
 import Testing
 import TollgateCore
+import TollgateIdentity
 import TollgateStorage
 
 @testable import TollgateServer
@@ -209,6 +210,7 @@ import TollgateStorage
         "POST /console/invoices/{id}/credit-notes": .console(.manageInvoices),
         "POST /console/customers/{id}/plan": .console(.changePlan),
         "POST /console/customers/{id}/trial-start": .console(.changePlan),
+        "POST /console/customers/{id}/subscription-plan": .console(.changePlan),
         "POST /console/customers/{id}/credit-packs": .console(.manageInvoices),
         "POST /console/customers/{id}/credits": .console(.grantCredits),
         "POST /console/customers/{id}/trial": .console(.extendTrial),

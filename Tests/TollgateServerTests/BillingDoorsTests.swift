@@ -106,7 +106,7 @@ import TollgateStorage
                 #expect(answer.status == .ok, "\(answer.json)")
             case .console:
                 let (status, page, _) = try await admin.post(
-                    client, "/console/customers/\(customer)/plan", [("plan", plan), ("key", "change-1")])
+                    client, "/console/customers/\(customer)/subscription-plan", [("plan", plan), ("key", "change-1")])
                 #expect(status == .seeOther, "\(page)")
             case .portal:
                 let (status, page, _) = try await user.post(
@@ -203,6 +203,11 @@ import TollgateStorage
     func theManualProviderGivesTheSameResultFromEveryDoor(database: TestDatabase) async throws {
         try await AppHarness.run(database, catalog: try Self.catalog) { app, client in
             let doors = try await Doors.open(app, client)
+            // Before any paid subscription, nothing bills an end user's invoices: no pack on account.
+            let (_, home, _) = try await doors.user.get(client, "/portal")
+            #expect(!home.contains(#"id="buy-pack_50""#))
+            let early = try await doors.user.post(client, "/portal/credit-packs", [("pack", "pack_50"), ("key", "p0")])
+            #expect(early.0 == .conflict, "\(early.1)")
             let trial = try await doors.same("trial") { try await doors.startTrial($0, stripe: false) }
             #expect(trial.contains("plan pro | [\"manual pro trialing"), "\(trial)")
             let changed = try await doors.same("plan change") { try await doors.changePlan($0, to: "business") }
@@ -211,6 +216,15 @@ import TollgateStorage
             #expect(pack.contains("credits [\"credits 50\"]") && pack.contains("credit_pack 19.00 EUR"), "\(pack)")
             let canceled = try await doors.same("cancel") { try await doors.cancel($0) }
             #expect(canceled.contains("ends true"), "\(canceled)")
+
+            // A customer who subscribed without a trial takes none beside the subscription.
+            try await client.call(.post, "/v1/customers", key: app.adminKey, json: #"{"id":"paying"}"#)
+            try await client.call(
+                .post, "/v1/billing/subscriptions", key: app.adminKey,
+                json: #"{"customer":"paying","plan":"business","idempotencyKey":"s1"}"#)
+            let second = try await client.call(
+                .post, "/v1/billing/trial", key: app.adminKey, json: #"{"customer":"paying","plan":"pro"}"#)
+            #expect(second.status == .conflict && second.json.errorField == "customer", "\(second.json)")
         }
     }
 

@@ -44,7 +44,11 @@ import TollgateStorage
 
             let audit = try await client.call(.get, "/v1/audit-events?action=customer.created", key: app.adminKey)
             let targets = (audit.json["data"] as? [[String: Any]])?.compactMap { $0["target"] as? String }
-            #expect(Set(targets ?? []) == ["customer:old", "customer:n1", "customer:n4"], "one entry per creation")
+            #expect(targets?.sorted() == ["customer:n1", "customer:n4", "customer:old"], "one entry per creation")
+            let told = try await app.store.outboxEntries(failedOnly: false, limit: 100).filter {
+                $0.message.kind == "event.customer.created"
+            }.map(\.message.recipient).sorted()
+            #expect(told == ["customer:n1", "customer:n4", "customer:old"], "each creation announced once")
 
             let none = try await client.call(
                 .post, "/v1/customers/batch", key: app.adminKey, json: #"{"customers":[]}"#)
@@ -76,13 +80,14 @@ import TollgateStorage
     func theImportCommandReadsCSVAndJSONLinesThroughTheSamePath(database: TestDatabase) async throws {
         try await database.withLocation { location in
             let arguments = location.commandArguments()
+            let catalog = ["--catalog", Repository.path("catalogs/memento.yaml")]
             let directory = NSTemporaryDirectory() + "tollgate-import-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let csv = directory + "/customers.csv"
-            try "id,email,name,plan\r\nc1,c1@example.com,\"Doe, Jane\",\nc2,,,pro\nc3,bad address,,\n".write(
+            try "\u{FEFF}id,email,name,plan\r\nc1,c1@example.com,\"Doe, Jane\",\nc2,,,pro\nc3,bad address,,\n".write(
                 toFile: csv, atomically: true, encoding: .utf8)
-            let first = try await TollgateBinary.run(["customers", "import", csv] + arguments)
+            let first = try await TollgateBinary.run(["customers", "import", csv] + catalog + arguments)
             #expect(first.status == 1, "a refused row fails the command")
             #expect(first.stdout == "2 created, 0 already there, 1 refused\n", "\(first.stderr)")
             #expect(first.stderr.contains("line 4 c3: email:"), "\(first.stderr)")
@@ -93,7 +98,7 @@ import TollgateStorage
             {"id":"c4","locale":"fr"}
 
             """.write(toFile: jsonl, atomically: true, encoding: .utf8)
-            let second = try await TollgateBinary.run(["customers", "import", jsonl] + arguments)
+            let second = try await TollgateBinary.run(["customers", "import", jsonl] + catalog + arguments)
             #expect(second.status == 0, "\(second.stderr)")
             #expect(second.stdout == "1 created, 1 already there, 0 refused\n")
 

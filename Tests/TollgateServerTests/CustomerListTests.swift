@@ -4,6 +4,7 @@ import HummingbirdTesting
 import TestSupport
 import Testing
 import TollgateCore
+import TollgateIdentity
 import TollgateStorage
 
 @testable import TollgateServer

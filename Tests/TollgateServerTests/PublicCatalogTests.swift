@@ -5,6 +5,7 @@ import NIOCore
 import TestSupport
 import Testing
 import TollgateCore
+import TollgateIdentity
 
 @testable import TollgateServer
 

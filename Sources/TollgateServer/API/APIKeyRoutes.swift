@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TollgateCore
+import TollgateIdentity
 import TollgateStorage
 
 /// Managing the product's secret keys over the API (scope `admin`): create (the secret is shown

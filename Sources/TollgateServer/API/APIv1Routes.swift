@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import TollgateCore
+import TollgateIdentity
 import TollgateMeter
 import TollgateStorage
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import TollgateAnalytics
 import TollgateCore
+import TollgateIdentity
 import TollgateStorage
 
 /// Revenue analytics for operators (scope `admin`): the revenue report, computed from the

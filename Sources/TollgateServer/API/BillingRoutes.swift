@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import TollgateBilling
 import TollgateCore
+import TollgateIdentity
 
 /// `POST /v1/billing/webhook`: Stripe's events, authenticated by their signature (no API key).
 struct BillingRoutes: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import TollgateBilling
 import TollgateCore
+import TollgateIdentity
 import TollgateMeter
 import TollgateStorage
 

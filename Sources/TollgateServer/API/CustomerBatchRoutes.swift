@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TollgateCore
+import TollgateIdentity
 import TollgateMeter
 
 /// `POST /v1/customers/batch`: up to 10,000 customers in one request and one transaction, each

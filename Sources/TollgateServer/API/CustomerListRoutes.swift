@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TollgateCore
+import TollgateIdentity
 import TollgateStorage
 
 /// `GET /v1/customers`: customers found by id, e-mail or name, filtered by plan, status and

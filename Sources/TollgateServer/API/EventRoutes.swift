@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import TollgateCore
+import TollgateIdentity
 import TollgateMeter
 
 /// `POST /v1/events`: up to 1,000 usage events in one request, each consumed exactly as

@@ -3,6 +3,7 @@ import Hummingbird
 import TollgateBilling
 import TollgateCore
 import TollgateDocuments
+import TollgateIdentity
 import TollgateStorage
 
 /// Tollgate's own invoices through their life: the buyer's billing details, one-off

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import TollgateBilling
 import TollgateCore
+import TollgateIdentity
 
 /// `GET /v1/analytics/invoicing`: revenue as Tollgate's invoices charged it, less its credit
 /// notes, beside the MRR of `/v1/analytics/revenue`.

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import TollgateBilling
 import TollgateCore
+import TollgateIdentity
 import TollgateStorage
 
 /// Credit packs sold on the customer's invoice (the manual provider; with Stripe, Checkout sells

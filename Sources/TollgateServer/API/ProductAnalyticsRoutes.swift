@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import TollgateAnalytics
 import TollgateCore
+import TollgateIdentity
 import TollgateStorage
 
 /// Customer, usage and activity analytics for operators (scope `admin`,

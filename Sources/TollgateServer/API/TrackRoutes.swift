@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TollgateCore
+import TollgateIdentity
 
 /// `POST /v1/track`: product events, through the one service that records them.
 struct TrackRoutes: Sendable {

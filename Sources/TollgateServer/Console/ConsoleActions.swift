@@ -13,22 +13,28 @@ extension ConsolePages {
         "/console/customers/\(Paths.segment(id))?notice=\(notice)"
     }
 
-    /// A customer with a live subscription changes plan through its provider, as from the API;
-    /// one without is put on the plan (a deal made outside Tollgate's billing).
+    /// Puts the customer on a plan, as `PUT /v1/customers/{id}/plan` and `tollgate customers
+    /// set-plan` do (a deal made outside Tollgate's billing).
     @Sendable func changePlan(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
         let form = try await FormFields.read(request, context: context)
         let plan = try form.required("plan")
-        guard try await billing.live(customer: id) != nil else {
-            _ = try await meter.customers.changePlan(customerId: id, planId: plan)
-            return ConsoleRequest.seeOther(customerPath(id, notice: "plan_changed"))
-        }
+        _ = try await meter.customers.changePlan(customerId: id, planId: plan)
+        return ConsoleRequest.seeOther(customerPath(id, notice: "plan_changed"))
+    }
+
+    /// Changes the plan of the customer's live subscription through the provider that runs it, as
+    /// `POST /v1/billing/change-plan` and the portal do: upgrades at once, downgrades at the end of
+    /// the period.
+    @Sendable func changeSubscriptionPlan(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try Validate.pathIdentifier(context)
+        let form = try await FormFields.read(request, context: context)
+        let plan = try Validate.identifier(try form.required("plan"), field: "plan")
         let key = try Validate.identifier(try form.required("key"), field: "key")
-        context.audit.action("subscription.plan_changed")
         let (live, change, provider) = try await billing.changePlan(customer: id, to: plan, idempotencyKey: key)
         context.audit.subscription(live, change.subscription, provider: provider.rawValue)
         context.audit.once(key)
-        return ConsoleRequest.seeOther(customerPath(id, notice: "plan_changed"))
+        return ConsoleRequest.seeOther(customerPath(id, notice: "subscription_plan_changed"))
     }
 
     /// Starts a plan's trial for the customer through the provider that bills them; Stripe's

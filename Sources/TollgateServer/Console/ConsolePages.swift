@@ -44,6 +44,7 @@ struct ConsolePages: Sendable {
         console.requiring(.changePlan)
             .post("customers/{id}/plan", use: changePlan)
             .post("customers/{id}/trial-start", use: startTrial)
+            .post("customers/{id}/subscription-plan", use: changeSubscriptionPlan)
         console.requiring(.manageInvoices).post("customers/{id}/credit-packs", use: sellCreditPack)
         console.requiring(.grantCredits).post("customers/{id}/credits", use: grantCredits)
         console.requiring(.extendTrial).post("customers/{id}/trial", use: extendTrial)

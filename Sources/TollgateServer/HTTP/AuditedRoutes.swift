@@ -121,6 +121,8 @@ enum AuditedRoutes {
         "POST /console/logout": AuditedRoute("console.signed_out"),
         "POST /console/customers/{id}/plan": AuditedRoute("customer.plan_changed", target: "customer"),
         "POST /console/customers/{id}/trial-start": AuditedRoute("subscription.trial_started", target: "customer"),
+        "POST /console/customers/{id}/subscription-plan": AuditedRoute(
+            "subscription.plan_changed", target: "customer"),
         "POST /console/customers/{id}/credit-packs": AuditedRoute(
             "invoice.credit_pack_invoiced", target: "customer"),
         "POST /console/customers/{id}/credits": AuditedRoute("credits.granted", target: "customer"),

@@ -4,15 +4,6 @@ import Logging
 import TollgateCore
 import TollgateIdentity
 
-/// What an API key may do. `admin` may do everything.
-public enum Scope: String, Sendable, CaseIterable, Codable {
-    case admin
-    case entitlementsRead = "entitlements:read"
-    case usageWrite = "usage:write"
-    case customersWrite = "customers:write"
-    case billingWrite = "billing:write"
-}
-
 /// Who is calling, once authenticated.
 public struct Caller: Sendable {
     public let keyId: String

@@ -1,5 +1,6 @@
 import Hummingbird
 import TollgateCore
+import TollgateIdentity
 
 /// Refuses a request whose API key lacks `scope` (403), before the handler reads anything. Every
 /// route of the product API sits in a group that names its scope (`RouterGroup.requiring`), so a

@@ -97,12 +97,12 @@ struct PortalPages: Sendable {
                 PortalHomeData.Balance(creditType: $0.creditType, available: $0.available)
             },
             pools: pools, managedHere: kind == .manual, managedByStripe: kind == .stripe)
-        let currency = current?.0.currency ?? catalog.planCurrencies.first
-        data.packs = catalog.creditPacks.compactMap { pack in
-            guard let price = pack.prices.first(where: { $0.currency == currency }) ?? pack.prices.first else {
-                return nil
-            }
-            return PortalHomeData.Pack(id: pack.id, name: pack.name, credits: pack.amount, price: price.money)
+        for pack in catalog.creditPacks {
+            guard let currency = try await billing.selfServeCurrency(of: pack, customer: userId),
+                let price = pack.prices.first(where: { $0.currency == currency })
+            else { continue }
+            data.packs.append(
+                PortalHomeData.Pack(id: pack.id, name: pack.name, credits: pack.amount, price: price.money))
         }
         data.formKey = Secrets.randomId(prefix: "pack_")
         return ConsoleRequest.html(

@@ -169,15 +169,19 @@ extension PortalPages {
     }
 
     /// A credit pack for the user's own account, through the provider that bills them: on the
-    /// next invoice, or paid on Stripe's Checkout page.
+    /// next invoice of their paid subscription, or paid on Stripe's Checkout page.
     @Sendable func buyCreditPack(_ request: Request, context: PortalContext) async throws -> Response {
         let form = try await FormFields.read(request, context: context)
         let key = try Validate.identifier(try form.required("key"), field: "key")
-        let currency = try form.first("currency").map {
-            try Currency($0).orThrow(.invalidField("currency", "an ISO code"))
+        guard let pack = catalog.creditPacks.first(where: { $0.id == form.first("pack") }) else {
+            throw DomainError.invalidField("pack", "no such credit pack")
         }
-        let order = PackOrder(
-            customer: context.userId, packId: try form.required("pack"), currency: currency, idempotencyKey: key)
+        // Only what the home page offers: paid first, or on the invoices of a paid subscription.
+        guard let currency = try await billing.selfServeCurrency(of: pack, customer: context.userId) else {
+            throw DomainError(
+                .conflict, "credit packs are bought with a paid subscription: choose a plan first", field: "pack")
+        }
+        let order = PackOrder(customer: context.userId, packId: pack.id, currency: currency, idempotencyKey: key)
         context.audit.once(key)
         switch try await billing.sellCreditPack(order, returnTo: CheckoutPages.creditPack(publicBase)) {
         case .made: return ConsoleRequest.seeOther("/portal?notice=credits_bought")

@@ -76,7 +76,8 @@ public enum CustomerImport {
                 }
             }
         case .csv:
-            let records = CSVReader.records(text)
+            // A spreadsheet's "CSV UTF-8" starts with a byte-order mark.
+            let records = CSVReader.records(text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text)
             guard let header = records.first?.fields.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }),
                 header.contains("id")
             else { throw DomainError.invalidField("file", "the first line names the columns, id among them") }

@@ -4,8 +4,8 @@ import TollgateStorage
 
 /// What a person does to one of Tollgate's own invoices, from the API or the console: one path,
 /// so a payment always moves the subscription it settles, in the payment's transaction.
-enum InvoiceActions {
-    static func apply(
+public enum InvoiceActions {
+    public static func apply(
         _ transition: InvoiceStatus.Transition, to id: String, invoices: InvoiceService,
         subscriptions: SubscriptionService
     ) async throws -> InvoiceRecord {

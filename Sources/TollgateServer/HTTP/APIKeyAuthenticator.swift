@@ -5,29 +5,6 @@ import TollgateCore
 import TollgateIdentity
 import TollgateStorage
 
-/// Secret API keys: `tg_sk_` and 48 hex characters. Only their SHA-256 is stored; a key of 192
-/// random bits needs no slow hash to resist guessing.
-public enum APIKeys {
-    public static let secretPrefix = "tg_sk_"
-
-    public struct Created: Sendable {
-        public let secret: String
-        public let record: APIKeyRecord
-    }
-
-    public static func generate(
-        scopes: [Scope], name: String?, at now: Date, expiresAt: Date? = nil, rateBucket: String? = nil
-    ) -> Created {
-        let secret = Secrets.randomId(prefix: secretPrefix, bytes: 24)
-        let record = APIKeyRecord(
-            id: Secrets.randomId(prefix: "key_", bytes: 8), prefix: String(secret.prefix(secretPrefix.count + 6)),
-            secretHash: OpaqueDigest.hex(secret), scopes: scopes.map(\.rawValue), name: name, createdAt: now,
-            expiresAt: expiresAt, rateBucket: rateBucket
-        )
-        return Created(secret: secret, record: record)
-    }
-}
-
 /// Resolves `Authorization: Bearer <secret>` to a caller. Keys are cached for a few seconds so the
 /// hot path does not read the database on every request; last-used times are written at most
 /// once a minute per key. Both caches are bounded: known keys (least recently used dropped first)
