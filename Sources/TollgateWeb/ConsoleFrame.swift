@@ -73,9 +73,9 @@ public struct ConsoleFrame: Sendable {
     /// A labelled input.
     public func field(
         _ label: String, name: String, type: String = "text", value: String? = nil, required: Bool = false,
-        extra: KeyValuePairs<String, String?> = [:]
+        id given: String? = nil, extra: KeyValuePairs<String, String?> = [:]
     ) -> HTML {
-        let id = "f-" + name
+        let id = given ?? "f-" + name
         return el("div", ["class": "field"]) {
             el("label", ["for": id]) { label }
             inputElement(id: id, name: name, type: type, value: value, required: required, extra: extra)

@@ -179,7 +179,10 @@ public struct CustomerDetailData: Sendable {
     public var plans: [(id: String, name: String)] = []
     /// Plans with a trial the customer may still take (none once they have a live subscription).
     public var trialPlans: [(id: String, name: String)] = []
-    public var creditPacks: [(id: String, name: String)] = []
+    /// Plans the live subscription may move to: priced in its currency and interval.
+    public var subscriptionPlans: [(id: String, name: String)] = []
+    /// Packs the customer may buy, at the price they would pay (as the portal offers them).
+    public var creditPacks: [(id: String, name: String, price: Money)] = []
     /// A provider's page where the customer pays what the operator just started for them.
     public var checkoutLink: String?
     public var creditTypes: [String] = []

@@ -138,15 +138,13 @@ extension ConsoleFrame {
                 el("button", ["type": "submit"]) { t("change_plan") }
             }
         }
-        if may(.changePlan),
-            data.subscriptions.contains(where: { ["trialing", "active", "past_due"].contains($0.status) })
-        {
+        if may(.changePlan), !data.subscriptionPlans.isEmpty {
             form(base + "/subscription-plan", confirm: t("confirm_change_subscription_plan"), classes: "card") {
                 el("h3") { t("change_subscription_plan") }
                 el("input", ["type": "hidden", "name": "key", "value": data.formKey + "_subscription"])
                 select(
                     t("plan"), name: "plan", id: "f-subscription-plan",
-                    options: data.plans.filter { $0.id != data.planId }.map { ($0.id, $0.name) })
+                    options: data.subscriptionPlans.map { ($0.id, $0.name) })
                 el("button", ["type": "submit"]) { t("change_subscription_plan") }
             }
         }
@@ -166,8 +164,11 @@ extension ConsoleFrame {
             form(base + "/credit-packs", confirm: t("confirm_sell_credit_pack"), classes: "card") {
                 el("h3") { t("sell_credit_pack") }
                 el("input", ["type": "hidden", "name": "key", "value": data.formKey + "_pack"])
-                select(t("credit_pack"), name: "pack", id: "f-pack", options: data.creditPacks.map { ($0.id, $0.name) })
-                select(t("currency"), name: "currency", id: "f-pack-currency", options: data.currencies.map(\.code))
+                select(
+                    t("credit_pack"), name: "pack", id: "f-pack",
+                    options: data.creditPacks.map { pack in
+                        (pack.id, "\(pack.name) · \(money(pack.price.amountMinor, pack.price.currency))")
+                    })
                 el("button", ["type": "submit"]) { t("sell_credit_pack") }
             }
         }
@@ -201,7 +202,7 @@ extension ConsoleFrame {
                         Money($0.amountMinor, $0.currency).description.split(separator: " ").first.map(String.init)
                             ?? ""
                     },
-                    extra: ["inputmode": "decimal"])
+                    id: "f-cap-amount", extra: ["inputmode": "decimal"])
                 el("div", ["class": "field"]) {
                     el("label", ["for": "f-cap-currency"]) { t("currency") }
                     el("select", ["id": "f-cap-currency", "name": "currency"]) {

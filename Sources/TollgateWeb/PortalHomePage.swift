@@ -56,6 +56,8 @@ public struct PortalHomeData: Sendable {
     public var packs: [Pack] = []
     /// The key the pack forms carry, so a form sent twice buys once.
     public var formKey = ""
+    /// Packs are charged on the next invoice (the manual provider), not paid on the spot.
+    public var packsOnInvoice = false
 
     public init(
         planName: String, subscription: CustomerDetailData.SubscriptionRow?, pendingPlanName: String?,
@@ -142,7 +144,9 @@ extension ConsoleFrame {
                             el("input", ["type": "hidden", "name": "key", "value": "\(data.formKey)_\(pack.id)"])
                             el("input", ["type": "hidden", "name": "pack", "value": pack.id])
                             let price = money(pack.price.amountMinor, pack.price.currency)
-                            el("p") { "\(pack.name) · \(number(pack.credits)) \(t("credits")) · \(price)" }
+                            el("p") {
+                                "\(pack.name) · \(price)" + (data.packsOnInvoice ? " (\(t("on_next_invoice")))" : "")
+                            }
                             el("button", ["type": "submit", "id": "buy-\(pack.id)"]) { t("buy") }
                         }
                     }

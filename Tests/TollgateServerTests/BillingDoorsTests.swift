@@ -208,7 +208,17 @@ import TollgateStorage
             #expect(!home.contains(#"id="buy-pack_50""#))
             let early = try await doors.user.post(client, "/portal/credit-packs", [("pack", "pack_50"), ("key", "p0")])
             #expect(early.0 == .conflict, "\(early.1)")
+            // The console sells as the portal does.
+            let (_, customerPage, _) = try await doors.admin.get(client, "/console/customers/console-c")
+            #expect(!customerPage.contains(#"id="f-pack""#) && customerPage.contains(#"id="f-trial-plan""#))
+            let onAccount = try await doors.admin.post(
+                client, "/console/customers/console-c/credit-packs", [("pack", "pack_50"), ("key", "p0")])
+            #expect(onAccount.0 == .conflict, "\(onAccount.1)")
             let trial = try await doors.same("trial") { try await doors.startTrial($0, stripe: false) }
+            // The subscription moves only to a plan priced in its currency and interval, never the free one.
+            let (_, trialing, _) = try await doors.admin.get(client, "/console/customers/console-c")
+            let choices = try #require(trialing.firstMatch(of: /id="f-subscription-plan"[^>]*>(.*?)<\/select>/)).1
+            #expect(choices.contains(#"value="business""#) && !choices.contains(#"value="basic""#), "\(choices)")
             #expect(trial.contains("plan pro | [\"manual pro trialing"), "\(trial)")
             let changed = try await doors.same("plan change") { try await doors.changePlan($0, to: "business") }
             #expect(changed.contains("plan business | [\"manual business active"), "\(changed)")

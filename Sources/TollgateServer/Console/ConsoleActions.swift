@@ -55,13 +55,21 @@ extension ConsolePages {
         }
     }
 
-    /// Sells a credit pack: on the customer's invoice, or through Stripe's Checkout.
+    /// Sells a credit pack as the portal sells it: through Stripe's Checkout, or on the invoices of
+    /// the customer's paid subscription (never on account to a customer nothing bills).
     @Sendable func sellCreditPack(_ request: Request, context: ConsoleContext) async throws -> Response {
         let id = try Validate.pathIdentifier(context)
         let form = try await FormFields.read(request, context: context)
         let key = try Validate.identifier(try form.required("key"), field: "key")
-        let order = PackOrder(
-            customer: id, packId: try form.required("pack"), currency: try Self.currency(form), idempotencyKey: key)
+        guard let pack = catalog.creditPacks.first(where: { $0.id == form.first("pack") }) else {
+            throw DomainError.invalidField("pack", "no such credit pack")
+        }
+        guard let currency = try await billing.selfServeCurrency(of: pack, customer: id) else {
+            throw DomainError(
+                .conflict, "customer \(id) has no paid subscription whose invoices would charge the pack",
+                field: "pack")
+        }
+        let order = PackOrder(customer: id, packId: pack.id, currency: currency, idempotencyKey: key)
         context.audit.once(key)
         switch try await billing.sellCreditPack(order, returnTo: CheckoutPages.creditPack(settings.publicBase)) {
         case .made: return ConsoleRequest.seeOther(customerPath(id, notice: "credit_pack_sold"))

@@ -198,12 +198,26 @@ struct ConsolePages: Sendable {
         data.workspaces = try await workspaces
         data.billing = try await billing.map(CustomerDetailData.BillingParty.init)
         data.plans = catalog.plans.map { ($0.id, $0.name) }
-        if !(try await subscriptions).contains(where: { $0.0.isLive }) {
-            for plan in catalog.plans where try await self.subscriptions.trialOffered(plan, to: id) != nil {
+        if let live = try await subscriptions.last(where: { $0.0.isLive })?.0 {
+            data.subscriptionPlans = catalog.plans.filter { plan in
+                !plan.isFree && plan.id != live.planId
+                    && plan.prices.contains { $0.currency == live.currency && $0.interval == live.interval }
+            }.map { ($0.id, $0.name) }
+        } else {
+            // Trials the provider can start here: one that needs a card needs Stripe's page.
+            for plan in catalog.plans {
+                guard let trial = try await self.subscriptions.trialOffered(plan, to: id),
+                    self.billing.newSubscriptions != .manual || !trial.requiresPaymentMethod
+                else { continue }
                 data.trialPlans.append((plan.id, plan.name))
             }
         }
-        data.creditPacks = catalog.creditPacks.map { ($0.id, $0.name) }
+        for pack in catalog.creditPacks {
+            guard let currency = try await self.billing.selfServeCurrency(of: pack, customer: id),
+                let price = pack.prices.first(where: { $0.currency == currency })
+            else { continue }
+            data.creditPacks.append((pack.id, pack.name, price.money))
+        }
         data.creditTypes = catalog.creditTypes.isEmpty ? ["credits"] : catalog.creditTypes
         data.currencies = currencies
         return data

@@ -105,6 +105,7 @@ struct PortalPages: Sendable {
                 PortalHomeData.Pack(id: pack.id, name: pack.name, credits: pack.amount, price: price.money))
         }
         data.formKey = Secrets.randomId(prefix: "pack_")
+        data.packsOnInvoice = try await billing.provider(for: userId).kind == .manual
         return ConsoleRequest.html(
             frame.portalHomePage(data, notice: PortalRequest.notice(request, frame: frame)), request: request)
     }
