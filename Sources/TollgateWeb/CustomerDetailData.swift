@@ -15,6 +15,8 @@ public struct CustomerDetailData: Sendable {
         /// What a period costs (the plan's price, times the seats for a per-seat plan).
         public var amount: Money?
         public var seats: Int?
+        /// The plan a downgrade moves it to when the period ends.
+        public var pendingPlanName: String?
 
         public init(
             id: String, provider: String, planName: String, status: String, interval: String, periodEnd: Date,

@@ -44,7 +44,8 @@ extension ConsoleFrame {
                     ["subscription", "provider", "plan", "price", "status", "period_end", "trial_end"],
                     rows: data.subscriptions.map { s in
                         [
-                            s.id, word("provider", s.provider), s.planName,
+                            s.id, word("provider", s.provider),
+                            s.planName + (s.pendingPlanName.map { " → \($0) (\(t("next_plan")))" } ?? ""),
                             (s.amount.map { "\(money($0.amountMinor, $0.currency)) / \(t("interval_" + s.interval))" }
                                 ?? "—") + (s.seats.map { " · \(number(Int64($0))) \(t("seats"))" } ?? ""),
                             word("subscription_status", s.status)

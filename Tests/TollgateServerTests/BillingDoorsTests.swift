@@ -235,6 +235,12 @@ import TollgateStorage
             let second = try await client.call(
                 .post, "/v1/billing/trial", key: app.adminKey, json: #"{"customer":"paying","plan":"pro"}"#)
             #expect(second.status == .conflict && second.json.errorField == "customer", "\(second.json)")
+            // A downgrade waits for the period's end, and the customer's page says so.
+            let down = try await doors.admin.post(
+                client, "/console/customers/paying/subscription-plan", [("plan", "pro"), ("key", "down-1")])
+            #expect(down.0 == .seeOther, "\(down.1)")
+            let (_, paying, _) = try await doors.admin.get(client, "/console/customers/paying")
+            #expect(paying.contains("Business → Pro (From the next period)"), "the pending plan is shown")
         }
     }
 

@@ -157,7 +157,8 @@ extension ConsolePages {
         record(
             context, target: "subscription:\(live.id)", before: ["status": live.status.rawValue],
             after: ["status": after.status.rawValue, "cancelAtPeriodEnd": after.cancelAtPeriodEnd ? "true" : "false"])
-        return ConsoleRequest.seeOther(customerPath(id, notice: "canceled"))
+        return ConsoleRequest.seeOther(
+            customerPath(id, notice: after.cancelAtPeriodEnd ? "cancels_at_period_end" : "canceled"))
     }
 }
 

@@ -44,6 +44,7 @@ extension CustomerDetailData.SubscriptionRow {
             amount = Money(line.amount, subscription.currency)
         }
         seats = subscription.seats
+        pendingPlanName = subscription.pendingPlanId.map { catalog.plan($0)?.name ?? $0 }
     }
 }
 
