@@ -42,17 +42,6 @@ public struct Bench: Sendable {
         self.logger = logger
     }
 
-    /// 10000000 as 10,000,000.
-    static func grouped(_ value: Int) -> String {
-        var digits = Array(String(value))
-        var index = digits.count - 3
-        while index > 0 {
-            digits.insert(",", at: index)
-            index -= 3
-        }
-        return String(digits)
-    }
-
     /// Runs everything and returns the report.
     public func run() async throws -> String {
         let machine = MachineDescription.current()
@@ -80,7 +69,7 @@ public struct Bench: Sendable {
         // The same figures on a database that already holds what a day of retention keeps.
         let held = options.quick ? min(options.heldRecords, 100_000) : options.heldRecords
         for (name, location) in locations where options.parts.contains("meter") && held > 0 {
-            let label = "\(name), \(Self.grouped(held)) records held"
+            let label = "\(name), \(BenchReport.grouped(held)) records held"
             logger.info("in-process meter on \(label)")
             let grown: DatabaseLocation =
                 if case .sqlite = location { .sqlite(directory: directory + "/sqlite-grown") } else { location }

@@ -298,10 +298,15 @@ struct BenchReport {
         return out
     }
 
+    /// 10000000 as 10,000,000.
+    static func grouped(_ value: Int) -> String {
+        value.formatted(.number.grouping(.automatic)).replacingOccurrences(of: " ", with: ",")
+    }
+
     private func format(_ value: Double?) -> String {
         guard let value else { return "–" }
         if value >= 100 {
-            return Int(value.rounded()).formatted(.number.grouping(.automatic)).replacingOccurrences(of: " ", with: ",")
+            return Self.grouped(Int(value.rounded()))
         }
         return String(format: "%.1f", value)
     }

@@ -27,10 +27,11 @@ struct CustomerBench {
             _ = try await directory.createCustomer(
                 id: "\(tag)-one-\(index)", email: "one\(index)@example.com", name: "Customer \(index)")
         }
-        let oneByOne = Double(single) / Self.seconds(since: started)
+        let oneByOne = Double(single) / started.duration(to: .now).inSeconds
         let batch = min(count, 10_000)
+        let batches = max(1, count / batch)
         started = ContinuousClock.now
-        for chunk in 0..<max(1, count / batch) {
+        for chunk in 0..<batches {
             let rows = (0..<batch).map { index in
                 CustomerDirectory.NewCustomer(
                     id: "\(tag)-bulk-\(chunk)-\(index)", email: "bulk\(chunk)-\(index)@example.com",
@@ -38,13 +39,8 @@ struct CustomerBench {
             }
             _ = try await directory.createCustomers(rows)
         }
-        let batched = Double(max(1, count / batch) * batch) / Self.seconds(since: started)
+        let batched = Double(batches * batch) / started.duration(to: .now).inSeconds
         logger.info("customers: \(Int(oneByOne))/s one by one, \(Int(batched))/s in batches of \(batch)")
-        return Row(oneByOne: oneByOne, batched: batched, count: max(1, count / batch) * batch)
-    }
-
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return Row(oneByOne: oneByOne, batched: batched, count: batches * batch)
     }
 }

@@ -10,7 +10,8 @@ import TollgateStorage
 public struct Billing: Sendable {
     let subscriptions: SubscriptionService
     let catalog: Catalog
-    let providers: [PaymentProviderKind: any PaymentProvider]
+    let manual: ManualProvider
+    let stripe: StripeProvider
     /// Who bills a customer's first subscription: Stripe when configured, else Tollgate's invoices.
     public let newSubscriptions: PaymentProviderKind
 
@@ -20,17 +21,16 @@ public struct Billing: Sendable {
     ) {
         self.subscriptions = subscriptions
         self.catalog = catalog
-        providers = [
-            .manual: ManualProvider(
-                subscriptions: subscriptions, invoices: invoices, credits: credits, catalog: catalog),
-            .stripe: StripeProvider(stripe: stripe, catalog: catalog),
-        ]
+        manual = ManualProvider(subscriptions: subscriptions, invoices: invoices, credits: credits, catalog: catalog)
+        self.stripe = StripeProvider(stripe: stripe, catalog: catalog)
         newSubscriptions = stripe.isConfigured ? .stripe : .manual
     }
 
     public func provider(_ kind: PaymentProviderKind) -> any PaymentProvider {
-        // Every kind has its provider (the dictionary is built with all of them above).
-        providers[kind] ?? providers[.manual]!
+        switch kind {
+        case .manual: manual
+        case .stripe: stripe
+        }
     }
 
     /// The provider a stored name stands for.
@@ -135,7 +135,7 @@ public struct Billing: Sendable {
     /// provider's page (Stripe: paid before the credits come), or on the invoices of a paid
     /// manual subscription in a currency the pack is priced in (charged with its next period). A
     /// customer whose invoices nothing bills takes no credits on account.
-    public func selfServeCurrency(of pack: CreditPack, customer: String) async throws -> Currency? {
+    func selfServeCurrency(of pack: CreditPack, customer: String) async throws -> Currency? {
         let live = try await live(customer: customer)
         let priced = Set(pack.prices.map(\.currency))
         switch (live?.provider ?? provider(newSubscriptions)).kind {
@@ -148,6 +148,49 @@ public struct Billing: Sendable {
             else { return nil }
             return subscription.currency
         }
+    }
+
+    /// The packs a customer may buy as the portal and the console sell them, each at the price
+    /// they would pay (`selfServeCurrency`).
+    public func creditPacksOffered(to customer: String) async throws -> [(pack: CreditPack, price: Price)] {
+        var offered: [(pack: CreditPack, price: Price)] = []
+        for pack in catalog.creditPacks {
+            guard let currency = try await selfServeCurrency(of: pack, customer: customer),
+                let price = pack.prices.first(where: { $0.currency == currency })
+            else { continue }
+            offered.append((pack, price))
+        }
+        return offered
+    }
+
+    /// Sells `packId` as the portal and the console offer it: in the currency of
+    /// `selfServeCurrency`, never on account to a customer nothing bills (409).
+    public func sellOfferedCreditPack(
+        _ packId: String?, customer: String, idempotencyKey: String, returnTo: ReturnPages
+    ) async throws -> Sale<PackSale> {
+        guard let pack = catalog.creditPacks.first(where: { $0.id == packId }) else {
+            throw DomainError.invalidField("pack", "no such credit pack")
+        }
+        guard let currency = try await selfServeCurrency(of: pack, customer: customer) else {
+            throw DomainError(
+                .conflict, "credit packs are bought with a paid subscription: choose a plan first", field: "pack")
+        }
+        let order = PackOrder(customer: customer, packId: pack.id, currency: currency, idempotencyKey: idempotencyKey)
+        return try await sellCreditPack(order, returnTo: returnTo)
+    }
+
+    /// The plans whose trial the customer may start now: none beside a live subscription, each
+    /// once, and one that asks for a card only where a provider's page takes it.
+    public func trialsOffered(to customer: String) async throws -> [Plan] {
+        guard try await live(customer: customer) == nil else { return [] }
+        var offered: [Plan] = []
+        for plan in catalog.plans {
+            guard let trial = try await subscriptions.trialOffered(plan, to: customer),
+                newSubscriptions != .manual || !trial.requiresPaymentMethod
+            else { continue }
+            offered.append(plan)
+        }
+        return offered
     }
 
     /// Sells a credit pack through the provider that bills the customer (or the one named).

@@ -15,20 +15,7 @@ extension SQLStore {
         try await provider.transaction { db in
             var head = try await Self.readAuditHead(db, lock: lock)
             for chunk in drafts.chunks(of: 200) {
-                var rows: [SQLQueryString] = []
-                for d in chunk {
-                    let sequence = head.lastSequence + 1
-                    let hash = sealer.hash(previous: head.lastHash, sequence: sequence, draft: d)
-                    rows.append(
-                        """
-                        (\(bind: sequence), \(bind: d.id), \(bind: Millis.from(d.at)), \(bind: d.actor.kind.rawValue),
-                            \(bind: d.actor.id), \(bind: d.action), \(bind: d.target), \(bind: d.workspaceId),
-                            \(bind: d.ip), \(bind: d.userAgent), \(bind: d.before), \(bind: d.after),
-                            \(bind: head.lastHash), \(bind: hash))
-                        """)
-                    head.lastSequence = sequence
-                    head.lastHash = hash
-                }
+                let rows = chunk.map { Self.auditRow(Self.chain($0, onto: &head, sealer: sealer)) }
                 try await db.raw(
                     "INSERT INTO audit_events (\(unsafeRaw: Self.auditColumns)) VALUES " + rows.joined(separator: ", ")
                 ).run()
@@ -39,36 +26,46 @@ extension SQLStore {
     }
 
     public func appendAuditEvent(_ draft: AuditDraft, sealer: any AuditSealer) async throws -> AuditEvent {
-        let d = draft
         // The head's row lock orders appends across nodes; SQLite's writer lock does the same.
         let lock = provider.kind == .postgres ? " FOR UPDATE" : ""
         return try await provider.transaction { db in
             var head = try await Self.readAuditHead(db, lock: lock)
             // An entry made once (a form sent twice) is kept as first written.
             if let existing = try await db.raw(
-                "SELECT \(unsafeRaw: Self.auditColumns) FROM audit_events WHERE id = \(bind: d.id)"
+                "SELECT \(unsafeRaw: Self.auditColumns) FROM audit_events WHERE id = \(bind: draft.id)"
             ).first() {
                 return try Self.decodeAuditEvent(existing)
             }
-            let sequence = head.lastSequence + 1
-            let event = AuditEvent(
-                sequence: sequence, draft: d, previousHash: head.lastHash,
-                hash: sealer.hash(previous: head.lastHash, sequence: sequence, draft: d))
+            let event = Self.chain(draft, onto: &head, sealer: sealer)
             try await db.raw(
-                """
-                INSERT INTO audit_events (\(unsafeRaw: Self.auditColumns))
-                VALUES (\(bind: sequence), \(bind: d.id), \(bind: Millis.from(d.at)), \(bind: d.actor.kind.rawValue),
-                    \(bind: d.actor.id), \(bind: d.action), \(bind: d.target), \(bind: d.workspaceId), \(bind: d.ip),
-                    \(bind: d.userAgent), \(bind: d.before), \(bind: d.after), \(bind: event.previousHash),
-                    \(bind: event.hash))
-                """
+                "INSERT INTO audit_events (\(unsafeRaw: Self.auditColumns)) VALUES " + Self.auditRow(event)
             ).run()
-            head.lastSequence = sequence
-            head.lastHash = event.hash
             head.code = sealer.headCode(head)
             try await Self.writeAuditHead(db, head)
             return event
         }
+    }
+
+    /// The entry `draft` makes at the end of the chain, which it becomes.
+    static func chain(_ draft: AuditDraft, onto head: inout AuditHead, sealer: any AuditSealer) -> AuditEvent {
+        let sequence = head.lastSequence + 1
+        let event = AuditEvent(
+            sequence: sequence, draft: draft, previousHash: head.lastHash,
+            hash: sealer.hash(previous: head.lastHash, sequence: sequence, draft: draft))
+        head.lastSequence = sequence
+        head.lastHash = event.hash
+        return event
+    }
+
+    /// An entry's values, in the order of `auditColumns`.
+    static func auditRow(_ event: AuditEvent) -> SQLQueryString {
+        let d = event.draft
+        return """
+            (\(bind: event.sequence), \(bind: d.id), \(bind: Millis.from(d.at)), \(bind: d.actor.kind.rawValue),
+                \(bind: d.actor.id), \(bind: d.action), \(bind: d.target), \(bind: d.workspaceId), \(bind: d.ip),
+                \(bind: d.userAgent), \(bind: d.before), \(bind: d.after), \(bind: event.previousHash),
+                \(bind: event.hash))
+            """
     }
 
     public func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent] {

@@ -8,21 +8,13 @@ import TollgateStorage
 extension SQLStore {
     public func createCustomers(_ customers: [CustomerRecord]) async throws -> [CustomerCreation] {
         try await provider.transaction { db in
-            // Multi-row statements, each under both databases' limits on bound values.
             var inserted = Set<String>()
             // In id order: two batches sharing ids then lock them in the same order (PostgreSQL).
             for chunk in customers.sorted(by: { $0.id < $1.id }).chunks(of: 250) {
-                let values = chunk.map { customer -> SQLQueryString in
-                    """
-                    (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
-                        \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)),
-                        \(bind: Millis.from(customer.updatedAt)), \(bind: customer.locale))
-                    """
-                }
                 let rows = try await db.raw(
                     """
-                    INSERT INTO customers (id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms,
-                        locale) VALUES \(values.joined(separator: ", "))
+                    INSERT INTO customers (\(unsafeRaw: Self.newCustomerColumns))
+                    VALUES \(chunk.map(Self.newCustomerRow).joined(separator: ", "))
                     ON CONFLICT (id) DO NOTHING
                     RETURNING id
                     """
@@ -44,21 +36,7 @@ extension SQLStore {
                     """
                 ).run()
             }
-            for chunk in created.chunks(of: 400) {
-                let events = try chunk.map { customer -> SQLQueryString in
-                    let message = try Self.customerCreated(customer)
-                    return """
-                        (\(bind: message.id), \(bind: message.kind), \(bind: message.recipient),
-                            \(bind: message.payload), \(bind: Millis.from(message.createdAt)))
-                        """
-                }
-                try await db.raw(
-                    """
-                    INSERT INTO outbox (id, kind, recipient, payload, created_at_ms)
-                    VALUES \(events.joined(separator: ", ")) ON CONFLICT (id) DO NOTHING
-                    """
-                ).run()
-            }
+            try await Self.enqueue(db, try created.map(Self.customerCreated), ignoringDuplicates: true)
             var existing: [String: CustomerRecord] = [:]
             for chunk in customers.map(\.id).filter({ !inserted.contains($0) }).chunks(of: 500) {
                 let rows = try await db.raw(

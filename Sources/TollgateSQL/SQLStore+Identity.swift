@@ -1,5 +1,6 @@
 import Foundation
 import SQLKit
+import TollgateCore
 import TollgateStorage
 
 extension SQLStore {
@@ -301,13 +302,17 @@ extension SQLStore {
         async throws
     {
         let conflict: SQLQueryString = ignoringDuplicates ? " ON CONFLICT (id) DO NOTHING" : ""
-        for message in messages {
-            try await db.raw(
+        // Many rows per statement (a bulk change's events), each under both databases' limits.
+        for chunk in messages.chunks(of: 400) {
+            let rows = chunk.map { message -> SQLQueryString in
                 """
-                INSERT INTO outbox (id, kind, recipient, payload, created_at_ms)
-                VALUES (\(bind: message.id), \(bind: message.kind), \(bind: message.recipient),
-                    \(bind: message.payload), \(bind: Millis.from(message.createdAt)))
-                """ + conflict
+                (\(bind: message.id), \(bind: message.kind), \(bind: message.recipient), \(bind: message.payload),
+                    \(bind: Millis.from(message.createdAt)))
+                """
+            }
+            try await db.raw(
+                "INSERT INTO outbox (id, kind, recipient, payload, created_at_ms) VALUES "
+                    + rows.joined(separator: ", ") + conflict
             ).run()
         }
     }

@@ -89,17 +89,13 @@ public final class SQLStore: Storage {
 
     // MARK: CustomerStore
 
-    /// Inserts `customer` unless its id is taken; whether it did.
-    /// Inserts the customer unless the id is taken, and tells `customer.created` when it was not.
+    /// Inserts the customer unless the id is taken, and tells `customer.created` when it was not;
+    /// whether it did.
     static func insertCustomer(_ customer: CustomerRecord, on db: any SQLDatabase) async throws -> Bool {
         let inserted =
             try await db.raw(
                 """
-                INSERT INTO customers (id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms,
-                    locale)
-                VALUES (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
-                        \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)),
-                        \(bind: Millis.from(customer.updatedAt)), \(bind: customer.locale))
+                INSERT INTO customers (\(unsafeRaw: newCustomerColumns)) VALUES \(newCustomerRow(customer))
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id
                 """
@@ -109,6 +105,17 @@ public final class SQLStore: Storage {
             db, customerId: customer.id, at: Millis.from(customer.createdAt), planId: customer.planId, status: .free)
         try await enqueue(db, [try customerCreated(customer)], ignoringDuplicates: true)
         return true
+    }
+
+    static let newCustomerColumns = "id, email, name, plan_id, billing_anchor_ms, created_at_ms, updated_at_ms, locale"
+
+    /// A new customer's values, in the order of `newCustomerColumns`.
+    static func newCustomerRow(_ customer: CustomerRecord) -> SQLQueryString {
+        """
+        (\(bind: customer.id), \(bind: customer.email), \(bind: customer.name), \(bind: customer.planId),
+            \(bind: Millis.from(customer.billingAnchor)), \(bind: Millis.from(customer.createdAt)),
+            \(bind: Millis.from(customer.updatedAt)), \(bind: customer.locale))
+        """
     }
 
     static func customerCreated(_ customer: CustomerRecord) throws -> OutboxMessage {

@@ -47,15 +47,14 @@ struct CustomerBatchRoutes: Sendable {
         var outcomes = try await customers.createCustomers(parsed.compactMap { try? $0.get() }).makeIterator()
         var results: [RowResult] = []
         for (row, parsed) in zip(body.customers, parsed) {
-            guard case .success = parsed else {
-                if case .failure(let error) = parsed { results.append(Self.refused(row.id, error)) }
-                continue
-            }
-            switch outcomes.next() {
-            case .created: results.append(RowResult(id: row.id, status: 201, error: nil))
-            case .existing: results.append(RowResult(id: row.id, status: 200, error: nil))
-            case .refused(let error): results.append(Self.refused(row.id, error))
-            case nil: results.append(Self.refused(row.id, DomainError.invalidField("id", "this row was not answered")))
+            // A row read is answered by the directory, in order; one not read, by its error.
+            let outcome = parsed.map { _ in outcomes.next() }
+            switch outcome {
+            case .failure(let error), .success(.refused(let error)): results.append(Self.refused(row.id, error))
+            case .success(.created): results.append(RowResult(id: row.id, status: 201, error: nil))
+            case .success(.existing): results.append(RowResult(id: row.id, status: 200, error: nil))
+            case .success(nil):
+                results.append(Self.refused(row.id, DomainError.invalidField("id", "this row was not answered")))
             }
         }
         if !results.contains(where: { $0.status == 201 }) { context.audit.skip() }

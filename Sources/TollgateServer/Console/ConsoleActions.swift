@@ -61,17 +61,11 @@ extension ConsolePages {
         let id = try Validate.pathIdentifier(context)
         let form = try await FormFields.read(request, context: context)
         let key = try Validate.identifier(try form.required("key"), field: "key")
-        guard let pack = catalog.creditPacks.first(where: { $0.id == form.first("pack") }) else {
-            throw DomainError.invalidField("pack", "no such credit pack")
-        }
-        guard let currency = try await billing.selfServeCurrency(of: pack, customer: id) else {
-            throw DomainError(
-                .conflict, "customer \(id) has no paid subscription whose invoices would charge the pack",
-                field: "pack")
-        }
-        let order = PackOrder(customer: id, packId: pack.id, currency: currency, idempotencyKey: key)
         context.audit.once(key)
-        switch try await billing.sellCreditPack(order, returnTo: CheckoutPages.creditPack(settings.publicBase)) {
+        let sale = try await billing.sellOfferedCreditPack(
+            form.first("pack"), customer: id, idempotencyKey: key,
+            returnTo: CheckoutPages.creditPack(settings.publicBase))
+        switch sale {
         case .made: return ConsoleRequest.seeOther(customerPath(id, notice: "credit_pack_sold"))
         case .onProviderPage(_, let url):
             context.audit.action("credits.pack_checkout_started")

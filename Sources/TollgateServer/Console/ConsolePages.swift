@@ -203,20 +203,10 @@ struct ConsolePages: Sendable {
                 !plan.isFree && plan.id != live.planId
                     && plan.prices.contains { $0.currency == live.currency && $0.interval == live.interval }
             }.map { ($0.id, $0.name) }
-        } else {
-            // Trials the provider can start here: one that needs a card needs Stripe's page.
-            for plan in catalog.plans {
-                guard let trial = try await self.subscriptions.trialOffered(plan, to: id),
-                    self.billing.newSubscriptions != .manual || !trial.requiresPaymentMethod
-                else { continue }
-                data.trialPlans.append((plan.id, plan.name))
-            }
         }
-        for pack in catalog.creditPacks {
-            guard let currency = try await self.billing.selfServeCurrency(of: pack, customer: id),
-                let price = pack.prices.first(where: { $0.currency == currency })
-            else { continue }
-            data.creditPacks.append((pack.id, pack.name, price.money))
+        data.trialPlans = try await self.billing.trialsOffered(to: id).map { ($0.id, $0.name) }
+        data.creditPacks = try await self.billing.creditPacksOffered(to: id).map {
+            ($0.pack.id, $0.pack.name, $0.price.money)
         }
         data.creditTypes = catalog.creditTypes.isEmpty ? ["credits"] : catalog.creditTypes
         data.currencies = currencies

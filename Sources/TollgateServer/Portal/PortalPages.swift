@@ -97,12 +97,8 @@ struct PortalPages: Sendable {
                 PortalHomeData.Balance(creditType: $0.creditType, available: $0.available)
             },
             pools: pools, managedHere: kind == .manual, managedByStripe: kind == .stripe)
-        for pack in catalog.creditPacks {
-            guard let currency = try await billing.selfServeCurrency(of: pack, customer: userId),
-                let price = pack.prices.first(where: { $0.currency == currency })
-            else { continue }
-            data.packs.append(
-                PortalHomeData.Pack(id: pack.id, name: pack.name, credits: pack.amount, price: price.money))
+        data.packs = try await billing.creditPacksOffered(to: userId).map {
+            PortalHomeData.Pack(id: $0.pack.id, name: $0.pack.name, credits: $0.pack.amount, price: $0.price.money)
         }
         data.formKey = Secrets.randomId(prefix: "pack_")
         data.packsOnInvoice = try await billing.provider(for: userId).kind == .manual

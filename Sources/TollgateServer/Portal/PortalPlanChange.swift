@@ -173,17 +173,11 @@ extension PortalPages {
     @Sendable func buyCreditPack(_ request: Request, context: PortalContext) async throws -> Response {
         let form = try await FormFields.read(request, context: context)
         let key = try Validate.identifier(try form.required("key"), field: "key")
-        guard let pack = catalog.creditPacks.first(where: { $0.id == form.first("pack") }) else {
-            throw DomainError.invalidField("pack", "no such credit pack")
-        }
-        // Only what the home page offers: paid first, or on the invoices of a paid subscription.
-        guard let currency = try await billing.selfServeCurrency(of: pack, customer: context.userId) else {
-            throw DomainError(
-                .conflict, "credit packs are bought with a paid subscription: choose a plan first", field: "pack")
-        }
-        let order = PackOrder(customer: context.userId, packId: pack.id, currency: currency, idempotencyKey: key)
         context.audit.once(key)
-        switch try await billing.sellCreditPack(order, returnTo: CheckoutPages.creditPack(publicBase)) {
+        let sale = try await billing.sellOfferedCreditPack(
+            form.first("pack"), customer: context.userId, idempotencyKey: key,
+            returnTo: CheckoutPages.creditPack(publicBase))
+        switch sale {
         case .made: return ConsoleRequest.seeOther("/portal?notice=credits_bought")
         case .onProviderPage(_, let url):
             context.audit.action("credits.pack_checkout_started")
